@@ -1,0 +1,11 @@
+"""linuxmm: a faithful, fast simulator of the Linux kernel's memory-management subsystem.
+
+``Machine`` boots a machine (the default one, a preset, a TOML description, a real boot
+log or this host) and exposes the kernel's structures with the kernel's names.
+"""
+
+from .errors import ConfigError, KernelError, LinuxmmError, ParseError
+from .machine import Machine
+
+__all__ = ["Machine", "LinuxmmError", "ParseError", "ConfigError", "KernelError"]
+__version__ = "0.1.0"

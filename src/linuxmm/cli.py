@@ -1,0 +1,124 @@
+"""The ``linuxmm`` command line (Typer + Rich): data on stdout, progress and errors on stderr.
+
+Every command that acts on a machine takes the same machine-selection options
+(``--from-dmesg``, ``--host``, ``--preset``, ``--machine``, ``--cmdline``); without them it
+uses the default machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import presets as presets_mod
+from .errors import LinuxmmError
+from .machine import Machine
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="linuxmm: a faithful, fast simulator of Linux memory management.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+FromDmesg = Annotated[Optional[Path], typer.Option("--from-dmesg", help="Boot the machine a real boot log describes.")]
+Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firmware/memmap, /proc/cmdline, NUMA nodes).")]
+Preset = Annotated[Optional[str], typer.Option("--preset", help="Boot a built-in machine (see `linuxmm presets`).")]
+MachineFile = Annotated[Optional[Path], typer.Option("--machine", help="Boot a machine described in a TOML file.")]
+Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Extra kernel command-line parameters.")]
+
+
+def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
+                   machine: Path | None, cmdline: str | None) -> Machine:
+    chosen = [x for x in (from_dmesg, host or None, preset, machine) if x]
+    if len(chosen) > 1:
+        raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
+    if from_dmesg:
+        return Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+    if host:
+        return Machine.from_host(cmdline=cmdline)
+    return Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+
+
+class BootFormat(str, Enum):
+    summary = "summary"
+    dmesg = "dmesg"
+    json = "json"
+
+
+def _size(pages: int, page_size: int) -> str:
+    n = pages * page_size
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def render_layout(m: Machine) -> Table:
+    lay = m.layout()
+    t = Table(title=f"{lay['name']}: {lay['arch']}, Linux {lay['kernel']}, "
+                    f"{len(lay['nodes'])} node(s), Total pages {lay['total_pages']}")
+    for col in ("node", "zone", "range", "spanned", "present", "managed", "size"):
+        t.add_column(col, justify="right" if col in ("spanned", "present", "managed", "size") else "left")
+    for node in lay["nodes"]:
+        for z in node["zones"]:
+            rng = f"[{z['start']:#x}-{z['end'] - 1:#x}]" if z["spanned_pages"] else "empty"
+            t.add_row(str(node["nid"]), z["name"], rng, str(z["spanned_pages"]), str(z["present_pages"]),
+                      str(z["managed_pages"]), _size(z["present_pages"], lay["page_size"]))
+        t.add_section()
+    return t
+
+
+@app.command()
+def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+         machine: MachineFile = None, cmdline: Cmdline = None,
+         format: Annotated[BootFormat, typer.Option("--format", "-f", help="summary, dmesg or json")] = BootFormat.summary):
+    """Boot a machine and show its nodes and zones (or the kernel's boot lines)."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    if format is BootFormat.dmesg:
+        sys.stdout.write(m.dmesg())
+    elif format is BootFormat.json:
+        sys.stdout.write(json.dumps(m.layout(), indent=2) + "\n")
+    else:
+        out.print(render_layout(m))
+        states = m.node_states()
+        out.print("node_states: " + ", ".join(f"{k}={v}" for k, v in states.items()))
+
+
+@app.command()
+def presets():
+    """List the built-in machines."""
+    t = Table(title="linuxmm presets")
+    t.add_column("name")
+    t.add_column("description")
+    for name in presets_mod.names():
+        t.add_row(name, presets_mod.summary(name))
+    out.print(t)
+
+
+@app.command()
+def demo():
+    """Boot the default machine and show what the kernel made of its memory."""
+    m = Machine()
+    out.rule("[bold]dmesg: the kernel's own boot lines")
+    out.print(m.dmesg(), end="", markup=False)
+    out.rule("[bold]nodes and zones")
+    out.print(render_layout(m))
+
+
+def main() -> None:
+    try:
+        app()
+    except LinuxmmError as e:
+        err.print(f"[red]linuxmm: error:[/red] {e}", markup=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""What a machine is before it boots: firmware map, NUMA layout, CPUs, command line, kernel.
+
+A ``MachineDescription`` is the input of ``Machine``. It comes from a TOML file
+(``sources.toml``), a real boot log (``sources.dmesg``), this host (``sources.host``) or a
+preset (``presets``). Everything the kernel *derives* is left out; only what the firmware,
+the bootloader and the kernel's build configuration decide is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .arch import Arch, make_arch
+from .errors import ConfigError
+from .kernel.version import DEFAULT_VERSION, KernelVersion
+
+
+@dataclass
+class NumaNode:
+    """One SRAT node: its memory ranges ``[start, end)`` (bytes) and its CPUs."""
+
+    nid: int
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    cpus: list[int] = field(default_factory=list)
+    hotplug: list[bool] = field(default_factory=list)  # per range: SRAT hot-pluggable flag
+
+
+@dataclass
+class KernelConfig:
+    """The Kconfig facts mm depends on, defaulted per architecture and version."""
+
+    numa: bool = True
+    zone_dma: bool = True
+    zone_dma32: bool = True
+    zone_device: bool = True
+    highmem: bool = False
+    cma: bool = False
+    memory_isolation: bool = True
+    sizeof_struct_page: int = 64
+    transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
+
+    @property
+    def MIGRATE_TYPES(self) -> int:
+        # UNMOVABLE, MOVABLE, RECLAIMABLE, HIGHATOMIC (RESERVE before 4.4), [CMA], [ISOLATE]
+        return 4 + int(self.cma) + int(self.memory_isolation)
+
+
+def default_config(arch: Arch, version: KernelVersion) -> KernelConfig:
+    if arch.name == "x86_64":
+        return KernelConfig(zone_device=version >= (4, 3))
+    if arch.name == "i386":
+        return KernelConfig(numa=False, zone_dma32=False, zone_device=False, highmem=True,
+                            sizeof_struct_page=32)
+    return KernelConfig(zone_dma=version >= (5, 5), zone_device=False)
+
+
+@dataclass
+class MachineDescription:
+    name: str
+    arch: Arch
+    version: KernelVersion = DEFAULT_VERSION
+    cmdline: str = ""
+    nr_cpus: int = 1
+    e820: list[tuple[int, int, int]] | None = None  # firmware map: (start, end_exclusive, type)
+    memory: list[tuple[int, int]] | None = None  # memory ranges where there is no e820 (arm64)
+    numa: list[NumaNode] | None = None  # SRAT / device-tree nodes; None: no NUMA description
+    distance: list[list[int]] | None = None  # SLIT; None: 10 local, 20 remote
+    config: KernelConfig | None = None
+    setup_data: list[tuple[int, int]] = field(default_factory=list)  # bootloader setup_data (addr, len)
+    mtrr_trim_pfn: int | None = None  # highest pfn the MTRRs map write-back (mtrr_trim_uncached_memory)
+    source: str = ""  # where the description came from, for messages
+
+    def __post_init__(self) -> None:
+        if self.config is None:
+            self.config = default_config(self.arch, self.version)
+        self.validate()
+
+    def validate(self) -> None:
+        if self.nr_cpus < 1:
+            raise ConfigError(f"{self.name}: nr_cpus must be at least 1, not {self.nr_cpus}")
+        ranges = self.e820 if self.e820 is not None else [(s, e, 1) for s, e in self.memory or []]
+        if not ranges:
+            raise ConfigError(f"{self.name}: no memory map (neither e820 entries nor memory ranges)")
+        for start, end, _t in ranges:
+            if start < 0 or end <= start:
+                raise ConfigError(f"{self.name}: bad range [{start:#x}, {end:#x})")
+        if self.numa:
+            seen: dict[int, int] = {}
+            spans = sorted((s, e, n.nid) for n in self.numa for s, e in n.ranges)
+            for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+                if s2 < e1 and n1 != n2:
+                    raise ConfigError(f"{self.name}: node {n1} [mem {s1:#x}-{e1 - 1:#x}] overlaps "
+                                      f"node {n2} [mem {s2:#x}-{e2 - 1:#x}]")
+            for n in self.numa:
+                if n.nid in seen:
+                    raise ConfigError(f"{self.name}: node {n.nid} described twice")
+                seen[n.nid] = 1
+        if self.distance is not None:
+            n = len(self.distance)
+            if any(len(row) != n for row in self.distance):
+                raise ConfigError(f"{self.name}: distance matrix is not square")
+
+
+def x86_64(name: str, e820, **kw) -> MachineDescription:
+    """Shorthand used by presets and tests."""
+    la57 = kw.pop("la57", False)
+    return MachineDescription(name, make_arch("x86_64", la57=la57), e820=e820, **kw)

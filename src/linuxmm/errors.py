@@ -1,0 +1,32 @@
+"""The project's own errors: every bad input ends in one of these, never a traceback.
+
+The CLI prints ``str(err)`` and exits non-zero; the Python API lets them propagate.
+"""
+
+import errno as _errno
+
+
+class LinuxmmError(Exception):
+    """Base class of every error linuxmm raises on purpose."""
+
+
+class ParseError(LinuxmmError):
+    """Malformed input text (a boot log, a machine file, a trace), with its place."""
+
+    def __init__(self, source: str, lineno: int | None, message: str):
+        self.source, self.lineno, self.message = source, lineno, message
+        where = f"{source}:{lineno}" if lineno else source
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(LinuxmmError):
+    """A machine description that cannot describe a real machine (no memory, overlaps, ...)."""
+
+
+class KernelError(LinuxmmError):
+    """A syscall-level failure carrying the kernel's errno (EINVAL, ENOMEM, ...)."""
+
+    def __init__(self, err: int, message: str = ""):
+        self.errno = err
+        name = _errno.errorcode.get(err, str(err))
+        super().__init__(f"-{name}: {message}" if message else f"-{name}")

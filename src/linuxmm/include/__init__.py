@@ -1,0 +1,1 @@
+"""Kernel data structures (``include/linux``)."""

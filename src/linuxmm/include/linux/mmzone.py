@@ -1,0 +1,152 @@
+"""Nodes and zones (``include/linux/mmzone.h``, ``include/linux/nodemask.h``), Linux 6.18.
+
+``pglist_data`` (``pg_data_t``) describes one NUMA node, ``zone`` one range of it; names and
+initial values are the kernel's. ``NODE_DATA(nid)``, ``for_each_online_node`` and friends
+work on the ``pglist`` registry of a booted machine (``Machine.pgdat``), as in drgn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+MAX_NUMNODES = 1 << 10  # CONFIG_NODES_SHIFT=10 (x86-64 distro default)
+DEF_PRIORITY = 12
+MAX_RECLAIM_RETRIES = 16
+
+
+class node_states(IntEnum):
+    """``enum node_states``: N_POSSIBLE ... N_CPU (N_GENERIC_INITIATOR omitted)."""
+
+    N_POSSIBLE = 0
+    N_ONLINE = 1
+    N_NORMAL_MEMORY = 2
+    N_HIGH_MEMORY = 3
+    N_MEMORY = 4
+    N_CPU = 5
+
+
+class zone_watermarks(IntEnum):
+    WMARK_MIN = 0
+    WMARK_LOW = 1
+    WMARK_HIGH = 2
+    WMARK_PROMO = 3
+
+
+NR_WMARK = 4
+
+
+@dataclass
+class zone:
+    """``struct zone``: one zone of one node. ``idx`` is its position in ``node_zones``."""
+
+    name: str
+    idx: int
+    node: int
+    zone_start_pfn: int = 0
+    spanned_pages: int = 0
+    present_pages: int = 0
+    managed_pages: int = 0
+    cma_pages: int = 0
+    _watermark: list[int] = field(default_factory=lambda: [0] * NR_WMARK)
+    watermark_boost: int = 0
+    nr_reserved_highatomic: int = 0
+    lowmem_reserve: list[int] = field(default_factory=list)
+    pageset_batch: int = 0
+    pageset_high_min: int = 0
+    pageset_high_max: int = 0
+    percpu_drift_mark: int = 0
+    stat_threshold: int = 0
+    flags: int = 0
+    vm_stat: dict[str, int] = field(default_factory=dict)
+    # compaction state (mm/compaction.c), filled by the compaction issue
+    compact_considered: int = 0
+    compact_defer_shift: int = 0
+    compact_order_failed: int = 0
+
+    @property
+    def zone_end_pfn(self) -> int:
+        return self.zone_start_pfn + self.spanned_pages
+
+    def populated_zone(self) -> bool:
+        return self.present_pages > 0
+
+    def managed_zone(self) -> bool:
+        return self.managed_pages > 0
+
+    def wmark_pages(self, i: int) -> int:
+        return self._watermark[i] + self.watermark_boost
+
+    def min_wmark_pages(self) -> int:
+        return self.wmark_pages(zone_watermarks.WMARK_MIN)
+
+    def low_wmark_pages(self) -> int:
+        return self.wmark_pages(zone_watermarks.WMARK_LOW)
+
+    def high_wmark_pages(self) -> int:
+        return self.wmark_pages(zone_watermarks.WMARK_HIGH)
+
+    def promo_wmark_pages(self) -> int:
+        return self.wmark_pages(zone_watermarks.WMARK_PROMO)
+
+    def zone_spans_pfn(self, pfn: int) -> bool:
+        return self.zone_start_pfn <= pfn < self.zone_end_pfn
+
+
+@dataclass
+class pglist_data:
+    """``pg_data_t``: one NUMA node (``contig_page_data`` on UMA machines)."""
+
+    node_id: int
+    node_zones: list[zone] = field(default_factory=list)
+    node_zonelists: list[list[zone]] = field(default_factory=lambda: [[], []])  # FALLBACK, NOFALLBACK
+    nr_zones: int = 0  # highest populated zone index + 1
+    node_start_pfn: int = 0
+    node_present_pages: int = 0
+    node_spanned_pages: int = 0
+    node_mem_map: int = 0  # first pfn whose struct page this node's memmap holds
+    totalreserve_pages: int = 0
+    first_deferred_pfn: int = -1  # ULONG_MAX: no deferred struct page init
+    min_unmapped_pages: int = 0
+    min_slab_pages: int = 0
+    flags: int = 0
+    # kswapd / kcompactd (mm/vmscan.c, mm/compaction.c): the tasks are attached by later issues
+    kswapd: object | None = None
+    kswapd_order: int = 0
+    kswapd_highest_zoneidx: int = 0
+    kswapd_failures: int = 0
+    kcompactd: object | None = None
+    kcompactd_max_order: int = 0
+    kcompactd_highest_zoneidx: int = 0
+    vm_stat: dict[str, int] = field(default_factory=dict)
+    cpus: list[int] = field(default_factory=list)
+
+    @property
+    def node_end_pfn(self) -> int:
+        return self.node_start_pfn + self.node_spanned_pages
+
+    def populated_zones(self):
+        return [z for z in self.node_zones if z.populated_zone()]
+
+
+@dataclass
+class NodeStates:
+    """The ``node_states[]`` masks, as sets of node ids."""
+
+    masks: dict[node_states, set[int]] = field(
+        default_factory=lambda: {s: set() for s in node_states})
+
+    def node_set_state(self, nid: int, state: node_states) -> None:
+        self.masks[state].add(nid)
+
+    def node_clear_state(self, nid: int, state: node_states) -> None:
+        self.masks[state].discard(nid)
+
+    def node_state(self, nid: int, state: node_states) -> bool:
+        return nid in self.masks[state]
+
+    def nodes(self, state: node_states) -> list[int]:
+        return sorted(self.masks[state])
+
+    def num_node_state(self, state: node_states) -> int:
+        return len(self.masks[state])

@@ -1,0 +1,148 @@
+"""``start_kernel`` for the memory manager (``init/main.c``), Linux 6.18 order.
+
+``Kernel`` is the state of one booted machine: its log buffer, firmware map, memblock,
+``NODE_DATA`` for each node, ``node_states``, zone limits and zonelists. ``start_kernel``
+runs the boot stages the memory layout depends on, in the kernel's order:
+``setup_arch`` (firmware map, memblock, NUMA, zone limits -> ``free_area_init``) and
+``build_all_zonelists``.
+"""
+
+from __future__ import annotations
+
+from ..arch import Arch
+from ..description import MachineDescription
+from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..kernel.printk import LogBuffer
+from ..mm import mm_init, page_alloc
+from ..mm.memblock import Memblock
+from ..mm.params import BootParams
+
+LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
+
+
+class Kernel:
+    """One booted kernel's memory-management state."""
+
+    def __init__(self, desc: MachineDescription):
+        self.desc = desc
+        self.arch: Arch = desc.arch
+        self.version = desc.version
+        self.config = desc.config
+        self.log = LogBuffer()
+        self.params = BootParams(page_shift=self.arch.page_shift)
+        self.memblock = Memblock()
+        self.node_states = NodeStates()
+        self.pgdat: dict[int, pglist_data] = {}
+        self.zone_names = zone_names_for(self)
+        self.sizeof_struct_page = self.config.sizeof_struct_page
+        self.max_pfn = self.max_low_pfn = 0
+        self.dma_reserve = 0  # memblock-reserved pages below 16 MiB (x86, ≤6.9)
+        self.policy_zone = 0
+        self.vm_total_pages = 0
+        self.page_group_by_mobility_disabled = False
+        self.movable_zone = "Normal"
+        self.zone_movable_pfn: dict[int, int] = {}
+        self.numa_distance: dict[tuple[int, int], int] = {}
+        self.cpu_to_node: dict[int, int] = {}
+        self.present_sections: set[int] = set()
+
+    # ---- helpers with the kernel's names ------------------------------------------------
+    def NODE_DATA(self, nid: int) -> pglist_data:
+        return self.pgdat[nid]
+
+    @property
+    def node_ids(self) -> list[int]:
+        return sorted(self.pgdat)
+
+    def for_each_online_node(self):
+        return iter(self.node_states.nodes(node_states.N_ONLINE))
+
+    def node_distance(self, a: int, b: int) -> int:
+        if (a, b) in self.numa_distance:
+            return self.numa_distance[(a, b)]
+        return LOCAL_DISTANCE if a == b else REMOTE_DISTANCE
+
+    def numa_node_id(self) -> int:
+        """The node of the boot CPU (CPU 0)."""
+        return self.cpu_to_node.get(0, self.node_ids[0])
+
+    def alloc_node_data(self, nid: int) -> pglist_data:
+        pgdat = pglist_data(node_id=nid)
+        pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
+                            for i, name in enumerate(self.zone_names)]
+        self.pgdat[nid] = pgdat
+        return pgdat
+
+    def pfn_to_section_nr(self, pfn: int) -> int:
+        return pfn >> (self.arch.section_size_bits - self.arch.page_shift)
+
+    def round_up_section(self, pfn: int) -> int:
+        if not self.arch.sparsemem:  # FLATMEM: memmap_init rounds to MAX_ORDER_NR_PAGES
+            step = 1 << self.arch.MAX_PAGE_ORDER
+        else:
+            step = self.arch.PAGES_PER_SECTION
+        return -(-pfn // step) * step
+
+    def memblocks_present(self) -> None:
+        """``sparse_init``: a section is present when any memory lies in it."""
+        for lo, hi, _ in self.memblock.for_each_mem_pfn_range(None, self.arch.page_shift):
+            for nr in range(self.pfn_to_section_nr(lo), self.pfn_to_section_nr(hi - 1) + 1):
+                self.present_sections.add(nr)
+
+    def count_valid_pfns(self, spfn: int, epfn: int) -> int:
+        """pfns in [spfn, epfn) that have a struct page (``pfn_valid``)."""
+        if not self.arch.sparsemem:
+            return max(0, min(epfn, self.max_pfn_flatmem()) - spfn)
+        per = self.arch.PAGES_PER_SECTION
+        count = 0
+        for nr in range(spfn // per, (epfn - 1) // per + 1 if epfn > spfn else spfn // per):
+            if nr in self.present_sections:
+                count += min(epfn, (nr + 1) * per) - max(spfn, nr * per)
+        return count
+
+    def max_pfn_flatmem(self) -> int:
+        return max(hi for _, hi, _ in self.memblock.for_each_mem_pfn_range(None, self.arch.page_shift))
+
+    def set_node_online(self, nid: int) -> None:
+        if nid not in self.pgdat:
+            self.alloc_node_data(nid)
+        self.node_states.node_set_state(nid, node_states.N_ONLINE)
+
+
+def zone_names_for(k: Kernel) -> list[str]:
+    """``zone_names[]`` in ``enum zone_type`` order for this configuration."""
+    c = k.config
+    names = []
+    if c.zone_dma:
+        names.append("DMA")
+    if c.zone_dma32:
+        names.append("DMA32")
+    names.append("Normal")
+    if c.highmem:
+        names.append("HighMem")
+    names.append("Movable")
+    if c.zone_device:
+        names.append("Device")
+    return names
+
+
+def start_kernel(desc: MachineDescription) -> Kernel:
+    """Boot ``desc`` through the stages that shape memory; returns the booted state."""
+    k = Kernel(desc)
+    _arch_setup(k.arch)(k)  # calls parse_early_param() after printing the firmware map
+    for nid in k.node_ids:
+        for cpu in k.NODE_DATA(nid).cpus:
+            k.node_states.node_set_state(nid, node_states.N_CPU)
+    page_alloc.build_all_zonelists(k)
+    return k
+
+
+def _arch_setup(arch: Arch):
+    if arch.name in ("x86_64", "i386"):
+        from ..arch.x86.kernel.setup import setup_arch
+    else:
+        from ..arch.arm64.kernel.setup import setup_arch
+    return setup_arch
+
+
+__all__ = ["Kernel", "start_kernel", "mm_init"]

@@ -1,0 +1,1 @@
+"""Models of the kernel's core (``kernel/``): version, command line, log buffer."""

@@ -1,0 +1,81 @@
+"""The kernel command line (``init/main.c: parse_early_param``, ``lib/cmdline.c``).
+
+``parse_cmdline`` splits ``/proc/cmdline`` text into ``(name, value)`` pairs the way
+``next_arg`` does (double quotes group, ``--`` ends kernel parameters); ``memparse`` reads
+sizes like ``4G`` or ``0x1000000``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUM_RE = re.compile(r"\s*(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+
+
+def memparse(text: str) -> tuple[int, str]:
+    """Parse a size with an optional K/M/G/T/P/E suffix; return (value, rest).
+
+    Like the kernel's ``memparse`` the number is read with base 0 (``0x`` hex, leading
+    ``0`` octal); text that does not start with a number gives 0 and the text unchanged.
+    """
+    m = _NUM_RE.match(text)
+    if not m:
+        return 0, text
+    value, rest = int(m[1], 0), text[m.end():]
+    if rest[:1].lower() in _SHIFT:
+        value <<= _SHIFT[rest[0].lower()]
+        rest = rest[1:]
+    return value, rest
+
+
+def parse_cmdline(cmdline: str) -> list[tuple[str, str | None]]:
+    """Split a command line into parameters, stopping at a bare ``--`` (``parse_args``)."""
+    params: list[tuple[str, str | None]] = []
+    for token in _split_args(cmdline):
+        if token == "--":
+            break
+        name, eq, value = token.partition("=")
+        params.append((name, value.strip('"') if eq else None))
+    return params
+
+
+def _split_args(cmdline: str) -> list[str]:
+    """``next_arg``: whitespace separates arguments except inside double quotes."""
+    out, cur, in_quote = [], [], False
+    for ch in cmdline.strip():
+        if ch == '"':
+            in_quote = not in_quote
+            cur.append(ch)
+        elif ch.isspace() and not in_quote:
+            if cur:
+                out.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+# early_param(): handlers registered by the modules that own a parameter. A handler gets the
+# boot parameter state and the value, and returns 0 or a negative errno like the kernel's.
+EARLY_PARAMS: dict[str, "object"] = {}
+
+
+def early_param(name: str):
+    def register(fn):
+        EARLY_PARAMS[name] = fn
+        return fn
+    return register
+
+
+def parse_early_param(params, cmdline: str, log) -> None:
+    """``parse_early_param``: run each known early parameter's handler in command-line order.
+
+    A handler that fails makes the kernel print ``Malformed early option '...'`` and go on.
+    """
+    for name, value in parse_cmdline(cmdline):
+        handler = EARLY_PARAMS.get(name)
+        if handler is not None and handler(params, value, log) != 0:
+            log.warn(f"Malformed early option '{name}'")

@@ -1,0 +1,1 @@
+"""Generic memory management (``mm/``)."""

@@ -1,0 +1,360 @@
+"""Sizing nodes and zones at boot (``mm/mm_init.c``; ``mm/page_alloc.c`` before 6.3).
+
+``free_area_init(max_zone_pfn)`` is the generic half of boot that every architecture calls
+with its zone limits: it derives each zone's arch range, places ZONE_MOVABLE
+(``find_zone_movable_pfns_for_nodes``), sizes every node and zone
+(``calculate_node_totalpages``), accounts the memmap (≤6.9), and finds the struct pages in
+holes (``memmap_init``). Modelled on Linux 6.18, with the messages of older releases.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..include.linux.mmzone import node_states, pglist_data, zone
+from .memblock import MEMBLOCK_HOTPLUG, MEMBLOCK_MIRROR
+
+if TYPE_CHECKING:
+    from ..init.main import Kernel
+
+SIZEOF_STRUCT_PAGE_64 = 64
+
+
+def arch_zone_ranges(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
+    """Per-zone [lowest, highest) pfns: each zone starts where the one below ended."""
+    start = k.arch.PHYS_PFN(k.memblock.memblock_start_of_DRAM())
+    k.arch_zone_lowest_possible_pfn, k.arch_zone_highest_possible_pfn = {}, {}
+    for name in k.zone_names:
+        if name == "Movable":
+            continue
+        end = max(max_zone_pfn.get(name, 0), start)
+        k.arch_zone_lowest_possible_pfn[name] = start
+        k.arch_zone_highest_possible_pfn[name] = end
+        start = end
+    k.arch_zone_lowest_possible_pfn["Movable"] = 0
+    k.arch_zone_highest_possible_pfn["Movable"] = 0
+
+
+def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
+    log, arch = k.log, k.arch
+    arch_zone_ranges(k, max_zone_pfn)
+    k.zone_movable_pfn = {nid: 0 for nid in k.node_ids}
+    find_zone_movable_pfns_for_nodes(k)
+
+    log.info("Zone ranges:")
+    for name in k.zone_names:
+        if name == "Movable":
+            continue
+        lo, hi = k.arch_zone_lowest_possible_pfn[name], k.arch_zone_highest_possible_pfn[name]
+        if lo == hi:
+            log.info(f"  {name:<8s} empty")
+        else:
+            log.info(f"  {name:<8s} [mem {arch.PFN_PHYS(lo):#018x}-{arch.PFN_PHYS(hi) - 1:#018x}]")
+    log.info("Movable zone start for each node")
+    for nid in k.node_ids:
+        if k.zone_movable_pfn.get(nid):
+            log.info(f"  Node {nid}: {arch.PFN_PHYS(k.zone_movable_pfn[nid]):#018x}")
+    log.info("Early memory node ranges")
+    for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, arch.page_shift):
+        log.info(f"  node {nid:3d}: [mem {arch.PFN_PHYS(lo):#018x}-{arch.PFN_PHYS(hi) - 1:#018x}]")
+
+    if k.version < (5, 12):
+        # ≤5.11 counted the struct pages in holes once, before the nodes were set up.
+        unavailable_summary(k)
+    for nid in k.node_ids:
+        pgdat = k.NODE_DATA(nid)
+        free_area_init_node(k, pgdat)
+        if pgdat.node_present_pages:
+            k.node_states.node_set_state(nid, node_states.N_MEMORY)
+            check_for_memory(k, pgdat)
+    if k.version >= (5, 12):
+        memmap_init(k)
+
+
+def get_pfn_range_for_nid(k: "Kernel", nid: int) -> tuple[int, int]:
+    ranges = list(k.memblock.for_each_mem_pfn_range(nid, k.arch.page_shift))
+    if not ranges:
+        return 0, 0
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+def free_area_init_node(k: "Kernel", pgdat: pglist_data) -> None:
+    start_pfn, end_pfn = get_pfn_range_for_nid(k, pgdat.node_id)
+    pgdat.node_start_pfn = start_pfn
+    arch = k.arch
+    if start_pfn != end_pfn:
+        k.log.info(f"Initmem setup node {pgdat.node_id} [mem {arch.PFN_PHYS(start_pfn):#018x}-"
+                   f"{arch.PFN_PHYS(end_pfn) - 1 if end_pfn else 0:#018x}]")
+        calculate_node_totalpages(k, pgdat, start_pfn, end_pfn)
+    else:
+        k.log.info(f"Initmem setup node {pgdat.node_id} as memoryless")
+    pgdat.node_mem_map = pgdat.node_start_pfn
+    free_area_init_core(k, pgdat)
+
+
+def zone_spanned_range(k: "Kernel", nid: int, zname: str, node_start: int, node_end: int) -> tuple[int, int]:
+    """``zone_spanned_pages_in_node`` with ``adjust_zone_range_for_zone_movable``: [start, end)."""
+    lo = k.arch_zone_lowest_possible_pfn[zname]
+    hi = k.arch_zone_highest_possible_pfn[zname]
+    zs, ze = min(max(node_start, lo), hi), min(max(node_end, lo), hi)
+    movable = k.zone_movable_pfn.get(nid, 0)
+    if movable:
+        if zname == "Movable":
+            zs, ze = movable, min(node_end, k.arch_zone_highest_possible_pfn[k.movable_zone])
+        elif not k.params.mirrored_kernelcore and zs < movable < ze:
+            ze = movable
+        elif zs >= movable:
+            zs = ze
+    if ze < node_start or zs > node_end:
+        return 0, 0
+    return max(zs, node_start), min(ze, node_end)
+
+
+def zone_absent_pages(k: "Kernel", nid: int, zname: str, zs: int, ze: int) -> int:
+    """``zone_absent_pages_in_node``: pages of [zs, ze) not covered by the node's memory."""
+    if zs >= ze:
+        return 0
+    shift = k.arch.page_shift
+    present = sum(max(0, min(hi, ze) - max(lo, zs))
+                  for lo, hi, _ in k.memblock.for_each_mem_pfn_range(nid, shift))
+    absent = (ze - zs) - present
+    if k.params.mirrored_kernelcore and k.zone_movable_pfn.get(nid):
+        # kernelcore=mirror: non-mirrored memory is absent from Normal, mirrored from Movable
+        for r in k.memblock.memory.regions:
+            lo = min(max(k.arch.PFN_UP(r.base), zs), ze)
+            hi = min(max(r.end >> shift, zs), ze)
+            mirror = bool(r.flags & MEMBLOCK_MIRROR)
+            if (zname == "Movable" and mirror) or (zname == "Normal" and not mirror):
+                absent += hi - lo
+    return absent
+
+
+def calculate_node_totalpages(k: "Kernel", pgdat: pglist_data, node_start: int, node_end: int) -> None:
+    totalpages = realtotalpages = 0
+    for z in pgdat.node_zones:
+        zs, ze = zone_spanned_range(k, pgdat.node_id, z.name, node_start, node_end)
+        spanned = ze - zs
+        absent = zone_absent_pages(k, pgdat.node_id, z.name, zs, ze)
+        z.zone_start_pfn = zs if spanned else 0
+        z.spanned_pages = spanned
+        z.present_pages = spanned - absent
+        totalpages += spanned
+        realtotalpages += z.present_pages
+    pgdat.node_spanned_pages = totalpages
+    pgdat.node_present_pages = realtotalpages
+    if k.version < (6, 0):
+        # pr_debug since 6.0 (only with dynamic debug); KERN_DEBUG and visible before.
+        k.log.debug(f"On node {pgdat.node_id} totalpages: {realtotalpages}")
+
+
+def calc_memmap_size(k: "Kernel", spanned: int, present: int) -> int:
+    """Pages of struct page for a zone; with holes and SPARSEMEM, count present pages only."""
+    pages = spanned
+    if spanned > present + (present >> 4) and k.arch.sparsemem:
+        pages = present
+    nbytes = pages * k.sizeof_struct_page
+    return -(-nbytes // k.arch.PAGE_SIZE)
+
+
+def free_area_init_core(k: "Kernel", pgdat: pglist_data) -> None:
+    """Set initial managed counts; ≤6.9 subtract the memmap and dma_reserve and print them."""
+    nr_zones = 0
+    for z in pgdat.node_zones:
+        if z.present_pages:
+            nr_zones = z.idx + 1
+        if k.version >= (6, 10):
+            z.managed_pages = z.present_pages
+            continue
+        account_memmap(k, z)
+    pgdat.nr_zones = nr_zones
+
+
+def memmap_init(k: "Kernel") -> None:
+    """``memmap_init``: struct pages in holes are reserved and counted per zone (≥5.12)."""
+    hole_pfn = 0
+    last_zone = None
+    for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, k.arch.page_shift):
+        pgdat = k.NODE_DATA(nid)
+        for z in pgdat.node_zones:
+            if not z.populated_zone():
+                continue
+            zs, ze = max(lo, z.zone_start_pfn), min(hi, z.zone_end_pfn)
+            if zs >= ze:
+                continue
+            if hole_pfn < zs:
+                init_unavailable_range(k, hole_pfn, zs, z)
+            hole_pfn = ze
+            last_zone = z
+    if last_zone is not None:
+        end = k.round_up_section(hole_pfn)
+        if hole_pfn < end:
+            init_unavailable_range(k, hole_pfn, end, last_zone)
+
+
+def init_unavailable_range(k: "Kernel", spfn: int, epfn: int, z: zone) -> int:
+    pgcnt = k.count_valid_pfns(spfn, epfn)
+    if pgcnt:
+        k.log.info(f"On node {z.node}, zone {z.name}: {pgcnt} pages in unavailable ranges")
+    return pgcnt
+
+
+def check_for_memory(k: "Kernel", pgdat: pglist_data) -> None:
+    """Mark the node N_HIGH_MEMORY / N_NORMAL_MEMORY by its lowest populated zone."""
+    normal_idx = k.zone_names.index("Normal")
+    for z in pgdat.node_zones:
+        if z.name == "Movable":
+            break
+        if z.populated_zone():
+            k.node_states.node_set_state(pgdat.node_id, node_states.N_HIGH_MEMORY)
+            if z.idx <= normal_idx:
+                k.node_states.node_set_state(pgdat.node_id, node_states.N_NORMAL_MEMORY)
+            break
+
+
+# ---- ZONE_MOVABLE placement -------------------------------------------------------------
+
+
+def find_zone_movable_pfns_for_nodes(k: "Kernel") -> None:
+    """Where ZONE_MOVABLE starts on each node, from kernelcore=/movablecore=/movable_node."""
+    p = k.params
+    arch = k.arch
+    k.movable_zone = find_usable_zone_for_movable(k)
+    usable_startpfn = k.arch_zone_lowest_possible_pfn[k.movable_zone]
+    ranges = list(k.memblock.for_each_mem_pfn_range(None, arch.page_shift))
+    totalpages = sum(hi - lo for lo, hi, _ in ranges)
+    mem_nodes = sorted({nid for lo, hi, nid in ranges if hi > lo})
+
+    if p.movable_node:
+        for r in k.memblock.memory.regions:
+            if r.flags & MEMBLOCK_HOTPLUG:
+                _lower_movable(k, r.nid, r.base >> arch.page_shift)
+        return _finish_movable(k)
+
+    if p.mirrored_kernelcore:
+        if not any(r.flags & MEMBLOCK_MIRROR for r in k.memblock.memory.regions):
+            k.log.warn("The system has no mirror memory, ignore kernelcore=mirror.")
+            return _finish_movable(k, skip=True)
+        below_4g = False
+        for r in k.memblock.memory.regions:
+            if r.flags & MEMBLOCK_MIRROR:
+                continue
+            pfn = arch.PFN_UP(r.base)
+            if pfn < arch.PHYS_PFN(1 << 32):
+                below_4g = True
+                continue
+            _lower_movable(k, r.nid, pfn)
+        if below_4g:
+            k.log.warn("This configuration results in unmirrored kernel memory.")
+        return _finish_movable(k)
+
+    required_kernelcore = p.required_kernelcore
+    required_movablecore = p.required_movablecore
+    if p.required_kernelcore_percent:
+        required_kernelcore = totalpages * 100 * p.required_kernelcore_percent // 10000
+    if p.required_movablecore_percent:
+        required_movablecore = totalpages * 100 * p.required_movablecore_percent // 10000
+    if required_movablecore:
+        max_order_nr = 1 << arch.MAX_PAGE_ORDER
+        required_movablecore = -(-required_movablecore // max_order_nr) * max_order_nr
+        required_movablecore = min(totalpages, required_movablecore)
+        corepages = totalpages - required_movablecore
+        required_kernelcore = max(required_kernelcore, corepages)
+    if not required_kernelcore or required_kernelcore >= totalpages:
+        return _finish_movable(k, skip=True)
+
+    usable_nodes = len(mem_nodes)
+    while True:  # restart:
+        kernelcore_node = required_kernelcore // usable_nodes
+        for nid in mem_nodes:
+            if required_kernelcore < kernelcore_node:
+                kernelcore_node = required_kernelcore // usable_nodes
+            kernelcore_remaining = kernelcore_node
+            for start_pfn, end_pfn, rnid in ranges:
+                if rnid != nid:
+                    continue
+                start_pfn = max(start_pfn, k.zone_movable_pfn[nid])
+                if start_pfn >= end_pfn:
+                    continue
+                if start_pfn < usable_startpfn:
+                    kernel_pages = min(end_pfn, usable_startpfn) - start_pfn
+                    kernelcore_remaining -= min(kernel_pages, kernelcore_remaining)
+                    required_kernelcore -= min(kernel_pages, required_kernelcore)
+                    if end_pfn <= usable_startpfn:
+                        k.zone_movable_pfn[nid] = end_pfn
+                        continue
+                    start_pfn = usable_startpfn
+                size_pages = min(end_pfn - start_pfn, kernelcore_remaining)
+                k.zone_movable_pfn[nid] = start_pfn + size_pages
+                required_kernelcore -= min(required_kernelcore, size_pages)
+                kernelcore_remaining -= size_pages
+                if not kernelcore_remaining:
+                    break
+        usable_nodes -= 1
+        if not (usable_nodes and required_kernelcore > usable_nodes):
+            break
+    _finish_movable(k)
+
+
+def _lower_movable(k: "Kernel", nid: int, pfn: int) -> None:
+    cur = k.zone_movable_pfn.get(nid, 0)
+    k.zone_movable_pfn[nid] = min(cur, pfn) if cur else pfn
+
+
+def _finish_movable(k: "Kernel", skip: bool = False) -> None:
+    """``out2``: align each node's movable start to MAX_ORDER_NR_PAGES; drop it past the node."""
+    if skip:
+        k.zone_movable_pfn = {nid: 0 for nid in k.node_ids}
+        return
+    align = 1 << k.arch.MAX_PAGE_ORDER
+    for nid in k.node_ids:
+        start, end = get_pfn_range_for_nid(k, nid)
+        pfn = k.zone_movable_pfn.get(nid, 0)
+        if not pfn:
+            continue
+        pfn = -(-pfn // align) * align
+        k.zone_movable_pfn[nid] = pfn if pfn < end else 0
+
+
+def find_usable_zone_for_movable(k: "Kernel") -> str:
+    """The highest zone below Movable whose arch range is not empty."""
+    candidates = [n for n in k.zone_names if n not in ("Movable", "Device")]
+    for name in reversed(candidates):
+        if k.arch_zone_highest_possible_pfn[name] > k.arch_zone_lowest_possible_pfn[name]:
+            return name
+    return candidates[0]
+
+
+# ---- messages and accounting of older kernels ------------------------------------------
+
+
+def account_memmap(k: "Kernel", z: zone) -> None:
+    """≤6.9: managed = present - memmap - dma_reserve, with the KERN_DEBUG lines."""
+    freesize = z.present_pages
+    memmap_pages = calc_memmap_size(k, z.spanned_pages, z.present_pages)
+    if z.name != "HighMem" or k.version < (3, 0):
+        if freesize >= memmap_pages:
+            freesize -= memmap_pages
+            if memmap_pages:
+                k.log.debug(f"  {z.name} zone: {memmap_pages} pages used for memmap")
+        else:
+            k.log.warn(f"  {z.name} zone: {memmap_pages} pages exceeds freesize {freesize}")
+    if z.idx == 0 and freesize > k.dma_reserve:
+        freesize -= k.dma_reserve
+        k.log.debug(f"  {z.name} zone: {k.dma_reserve} pages reserved")
+    z.managed_pages = freesize
+    if z.present_pages:
+        k.log.debug(f"  {z.name} zone: {z.present_pages} pages, LIFO batch:{zone_batchsize(k, z)}")
+
+
+def zone_batchsize(k: "Kernel", z: zone) -> int:
+    """Per-cpu list batch: about a quarter of 1/1024 of the zone, capped, 2^n - 1."""
+    cap = (1 << 20) if k.version >= (5, 13) else (512 << 10)
+    batch = min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE)
+    batch //= 4
+    batch = max(batch, 1)
+    n = batch + batch // 2
+    return (1 << (n.bit_length() - 1)) - 1
+
+
+def unavailable_summary(k: "Kernel") -> None:
+    """4.15-5.11: one count of struct pages that have no memory behind them."""

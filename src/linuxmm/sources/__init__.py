@@ -1,0 +1,1 @@
+"""Ways in to a ``MachineDescription``: TOML files, real boot logs, this host."""

@@ -1,0 +1,197 @@
+"""Real boot logs: read a machine out of ``dmesg``, and pick the lines we reproduce.
+
+``load(path)`` turns a boot log into a ``MachineDescription`` from the lines that are
+*inputs* to the kernel: the firmware map (``BIOS-e820``), the ``Linux version`` and
+``Command line``, SRAT memory affinity and CPUs, the bootloader's setup_data and the MTRR
+registers; on arm64 (no firmware map in the log) the ``Early memory node ranges``.
+``boot_lines(text)`` filters any log down to the memory-layout lines linuxmm reproduces, with
+timestamps stripped, so a simulated boot can be compared with a real one line for line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..arch import make_arch
+from ..arch.x86.kernel.e820 import e820_type_from_name
+from ..description import MachineDescription, NumaNode, default_config
+from ..errors import LinuxmmError, ParseError
+from ..kernel.version import KernelVersion
+
+_TIMESTAMP = re.compile(r"^(<\d+>)?\[\s*\d+\.\d+\]\s?")
+
+# The boot lines linuxmm reproduces (issue #2, "Output"), as they appear without timestamps.
+BOOT_LINE_PATTERNS = [
+    r"(e820: )?(BIOS-provided|user-defined) physical RAM map:$",
+    r"(BIOS-e820|user): \[mem ",
+    r"e820: (update|remove) \[mem ",
+    r"(e820: )?last_pfn = ",
+    r"(NUMA: )?(No NUMA configuration found|NUMA turned off)$",
+    r"(NUMA: )?Faking a node at ",
+    r"NUMA: Initialized distance table",
+    r"NUMA: Node \d+ \[mem [^]]*\] \+ \[mem ",
+    r"\d+MB (HIGHMEM|LOWMEM) available\.$",
+    r"Zone ranges:$",
+    r"  (DMA|DMA32|Normal|HighMem|Movable|Device) +(empty|\[mem )",
+    r"Movable zone start for each node$",
+    r"  Node \d+: 0x[0-9a-f]+$",
+    r"Early memory node ranges$",
+    r"  node +\d+: \[mem ",
+    r"Initmem setup node ",
+    r"On node \d+ totalpages: ",
+    r"  \w+ zone: \d+ pages (used for memmap|reserved)$",
+    r"  \w+ zone: \d+ pages, LIFO batch:",
+    r"Reserved but unavailable: ",
+    r"Zeroed struct page in unavailable ranges: ",
+    r"On node \d+, zone \w+: \d+ pages in unavailable ranges",
+    r"Fallback order for Node ",
+    r"Built \d+ zonelists",
+    r"Policy zone: ",
+]
+_BOOT_LINE_RE = re.compile("^(?:" + "|".join(BOOT_LINE_PATTERNS) + ")")
+
+
+def strip_timestamp(line: str) -> str:
+    return _TIMESTAMP.sub("", line.rstrip("\n"))
+
+
+def boot_lines(text: str) -> list[str]:
+    """The memory-layout boot lines of a log, in order, timestamps stripped."""
+    out = []
+    for raw in text.splitlines():
+        line = strip_timestamp(raw)
+        if _BOOT_LINE_RE.match(line):
+            out.append(line.rstrip() if not line.startswith("Fallback order") else line)
+    return out
+
+
+_E820_RE = re.compile(r"^BIOS-e820: \[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\] (.+?)\s*$")
+_SRAT_RE = re.compile(r"^(?:ACPI: )?SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
+_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-f]+) -> Node (\d+)")
+_NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
+_SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> usable$")
+_NR_CPU_RE = re.compile(r"nr_cpu_ids:(\d+)|Allowing (\d+) (?:present )?CPUs|smpboot: Allowing (\d+) CPUs")
+
+
+def load(path: str | Path) -> MachineDescription:
+    path = Path(path)
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        raise LinuxmmError(f"{path}: cannot read boot log: {e.strerror}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
+    lines = [strip_timestamp(x) for x in text.splitlines()]
+    version_line = next((ln for ln in lines if ln.startswith("Linux version ")), None)
+    if version_line is None:
+        raise ParseError(source, None, "no 'Linux version' line: is this a boot log?")
+    version = KernelVersion.parse(version_line[len("Linux version "):])
+    cmdline = next((ln.split(":", 1)[1].strip() for ln in lines
+                    if ln.startswith(("Command line:", "Kernel command line:"))), "")
+    e820 = _parse_e820(lines, source)
+    arch = _detect_arch(lines, version_line, e820 is not None)
+    numa = _parse_srat(lines, source)
+    memory = None
+    if e820 is None:
+        memory = _parse_node_ranges(lines, source)
+        if not memory:
+            raise ParseError(source, None, "no firmware map ('BIOS-e820') and no "
+                                           "'Early memory node ranges' to boot from")
+    cfg = default_config(arch, version)
+    cfg.numa = any(ln.startswith(("Policy zone:", "NUMA", "Fallback order")) for ln in lines) or bool(numa)
+    return MachineDescription(
+        name=Path(source).stem, arch=arch, version=version, cmdline=cmdline,
+        nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
+        numa=numa, distance=None, config=cfg,
+        setup_data=_parse_setup_data(lines), source=source)
+
+
+def _parse_e820(lines: list[str], source: str):
+    entries, started = [], False
+    for i, ln in enumerate(lines, 1):
+        if ln.endswith("BIOS-provided physical RAM map:"):
+            if started:
+                break
+            started = True
+            continue
+        if not started:
+            continue
+        m = _E820_RE.match(ln)
+        if not m:
+            if ln.startswith("BIOS-e820"):
+                raise ParseError(source, i, f"malformed firmware map line: {ln!r}")
+            if entries:
+                break
+            continue
+        start, end = int(m[1], 16), int(m[2], 16)
+        t = e820_type_from_name(m[3])
+        if t is None:
+            raise ParseError(source, i, f"unknown e820 type {m[3]!r}")
+        if end < start:
+            raise ParseError(source, i, f"range ends before it starts: {ln!r}")
+        entries.append((start, end + 1, t))
+    return entries or None
+
+
+def _detect_arch(lines: list[str], version_line: str, has_e820: bool):
+    release = version_line.split()[2] if len(version_line.split()) > 2 else ""
+    if not has_e820 or re.search(r"aarch64|arm64", release, re.I):
+        return make_arch("arm64")
+    if re.search(r"i[3-6]86|\bx86_32", release) or any("LOWMEM available" in ln for ln in lines):
+        pae = any("max_arch_pfn = 0x1000000" in ln for ln in lines) or "pae" in release.lower()
+        return make_arch("i386", pae=pae)
+    la57 = any("max_arch_pfn = 0x10000000000" in ln for ln in lines)
+    return make_arch("x86_64", la57=la57)
+
+
+def _parse_srat(lines: list[str], source: str) -> list[NumaNode] | None:
+    nodes: dict[int, NumaNode] = {}
+    for i, ln in enumerate(lines, 1):
+        m = _SRAT_RE.match(ln)
+        if m:
+            nid, start, end = int(m[1]), int(m[3], 16), int(m[4], 16)
+            if end < start:
+                raise ParseError(source, i, f"SRAT range ends before it starts: {ln!r}")
+            n = nodes.setdefault(nid, NumaNode(nid))
+            n.ranges.append((start, end + 1))
+            n.hotplug.append(bool(m[5]))
+            continue
+        m = _SRAT_CPU_RE.match(ln)
+        if m:
+            n = nodes.setdefault(int(m[3]), NumaNode(int(m[3])))
+            n.cpus.append(len([c for x in nodes.values() for c in x.cpus]))
+    if not any(n.ranges for n in nodes.values()):
+        return None
+    return [nodes[k] for k in sorted(nodes)]
+
+
+def _parse_node_ranges(lines: list[str], source: str):
+    out = []
+    for i, ln in enumerate(lines, 1):
+        m = _NODE_RANGE_RE.match(ln)
+        if m:
+            start, end = int(m[2], 16), int(m[3], 16)
+            if end < start:
+                raise ParseError(source, i, f"node range ends before it starts: {ln!r}")
+            out.append((start, end + 1, int(m[1])))
+    return out
+
+
+def _parse_setup_data(lines: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for ln in lines:
+        m = _SETUP_DATA_RE.match(ln)
+        if m:
+            out.append((int(m[1], 16), int(m[2], 16) - int(m[1], 16) + 1))
+    return out
+
+
+def _nr_cpus(lines: list[str]) -> int:
+    for ln in lines:
+        m = _NR_CPU_RE.search(ln)
+        if m:
+            return int(next(g for g in m.groups() if g))
+    return 1

@@ -1,0 +1,43 @@
+import os
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # pytest exits 5 when it collected nothing; a suite that ran no test must fail loudly.
+    if exitstatus == 5:
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+def make_sysfs_root(tmp_path: Path, snapshot: Path) -> Path:
+    """A fake / with the sysfs/procfs files ``sources.host`` reads, from a captured snapshot."""
+    root = tmp_path / "root"
+    memmap = root / "sys/firmware/memmap"
+    for i, line in enumerate((snapshot / "firmware_memmap.txt").read_text().splitlines()):
+        start, end, type_ = line.split(" ", 2)
+        d = memmap / str(i)
+        d.mkdir(parents=True)
+        (d / "start").write_text(start + "\n")
+        (d / "end").write_text(end + "\n")
+        (d / "type").write_text(type_ + "\n")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text((snapshot / "kernel.txt").read_text())
+    (root / "proc/cmdline").write_text((snapshot / "cmdline.txt").read_text())
+    node = root / "sys/devices/system/node/node0"
+    node.mkdir(parents=True)
+    (node / "cpulist").write_text("0-1\n")
+    (node / "distance").write_text("10\n")
+    (root / "sys/devices/system/cpu").mkdir(parents=True)
+    (root / "sys/devices/system/cpu/possible").write_text("0-1\n")
+    return root
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "linuxmm-numba"))
