@@ -26,6 +26,15 @@ class NumaNode:
 
 
 @dataclass
+class MtrrState:
+    """x86 MTRRs as ``mtrr_bp_init`` read them: default type and (base, size, type) ranges."""
+
+    def_type: str = "uncachable"
+    var_ranges: list[tuple[int, int, str]] = field(default_factory=list)
+    tom2: int = 0  # AMD: RAM in [4 GiB, TOM2) is write-back without a variable range
+
+
+@dataclass
 class KernelConfig:
     """The Kconfig facts mm depends on, defaulted per architecture and version."""
 
@@ -37,6 +46,7 @@ class KernelConfig:
     cma: bool = False
     memory_isolation: bool = True
     sizeof_struct_page: int = 64
+    sparsemem: bool = True  # FLATMEM otherwise (Debian's i386 kernels)
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
 
     @property
@@ -49,8 +59,11 @@ def default_config(arch: Arch, version: KernelVersion) -> KernelConfig:
     if arch.name == "x86_64":
         return KernelConfig(zone_device=version >= (4, 3))
     if arch.name == "i386":
+        # struct page grew to 40 bytes with page->mem_cgroup (3.19, MEMCG=y in every distro)
         return KernelConfig(numa=False, zone_dma32=False, zone_device=False, highmem=True,
-                            sizeof_struct_page=32)
+                            sizeof_struct_page=32 if version < (3, 19) else 40,
+                            sparsemem=False)  # FLATMEM is the i386 default
+    # arm64 had only ZONE_DMA32 until 5.5 brought ZONE_DMA back
     return KernelConfig(zone_dma=version >= (5, 5), zone_device=False)
 
 
@@ -66,8 +79,15 @@ class MachineDescription:
     numa: list[NumaNode] | None = None  # SRAT / device-tree nodes; None: no NUMA description
     distance: list[list[int]] | None = None  # SLIT; None: 10 local, 20 remote
     config: KernelConfig | None = None
-    setup_data: list[tuple[int, int]] = field(default_factory=list)  # bootloader setup_data (addr, len)
-    mtrr_trim_pfn: int | None = None  # highest pfn the MTRRs map write-back (mtrr_trim_uncached_memory)
+    # Firmware and bootloader facts the x86 boot reads (all optional):
+    setup_data: list[tuple[int, int]] = field(default_factory=list)  # setup_data blobs (addr, size)
+    mtrr: "MtrrState | None" = None  # MTRR registers (default type, variable ranges, AMD TOM2)
+    efi: bool = False  # booted through EFI (BIOS data area left empty)
+    efi_low_reserved_pages: int = 0  # EFI boot-services pages reserved in [1 MiB, 16 MiB)
+    esrt: tuple[int, int] | None = None  # EFI System Resource Table (addr, size)
+    efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
+    nr_cpus_config: int | None = None  # CONFIG_NR_CPUS (sizes the i386 fixmap); default nr_cpus
+    vmalloc_reserve: int | None = None  # i386 __VMALLOC_RESERVE when a kernel patched it
     source: str = ""  # where the description came from, for messages
 
     def __post_init__(self) -> None:

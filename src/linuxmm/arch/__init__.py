@@ -23,7 +23,6 @@ class Arch:
     la57: bool = False  # x86-64 5-level paging
     va_bits: int = 48  # arm64 VA_BITS
     zones: tuple[str, ...] = ("DMA", "DMA32", "Normal", "Movable", "Device")
-    sparsemem: bool = True  # FLATMEM otherwise (i386 non-NUMA)
 
     @property
     def PAGE_SIZE(self) -> int:
@@ -86,12 +85,11 @@ def make_arch(name: str, *, la57: bool = False, pae: bool = False, page_size: in
         if page_size != 4096:
             raise ConfigError("32-bit x86 only has 4 KiB base pages")
         return Arch("i386", 12, 36 if pae else 32, 29 if pae else 26, False, pae=pae,
-                    zones=("DMA", "Normal", "HighMem", "Movable"),
-                    sparsemem=bool(sparsemem), va_bits=32)
+                    zones=("DMA", "Normal", "HighMem", "Movable"), va_bits=32)
     if name in ("arm64", "aarch64"):
         if page_shift not in (12, 14, 16):
             raise ConfigError(f"arm64 granule must be 4K, 16K or 64K, not {page_size}")
-        # SECTION_SIZE_BITS: 27 for 4K/16K, 29 for 64K (arch/arm64/include/asm/sparsemem.h, 5.x+)
+        # SECTION_SIZE_BITS: 27 for 4K/16K, 29 for 64K since 5.12 (30 before: Kernel adjusts)
         return Arch("arm64", page_shift, 48 if va_bits <= 48 else 52,
                     29 if page_shift == 16 else 27, True, va_bits=va_bits)
     raise ConfigError(f"unknown architecture {name!r} (x86_64, i386, arm64)")

@@ -73,14 +73,21 @@ class Kernel:
         self.pgdat[nid] = pgdat
         return pgdat
 
+    @property
+    def PAGES_PER_SECTION(self) -> int:
+        bits = self.arch.section_size_bits
+        if self.arch.name == "arm64" and self.version < (5, 12):
+            bits = 30  # arm64 sections were 1 GiB before 5.12
+        return 1 << (bits - self.arch.page_shift)
+
     def pfn_to_section_nr(self, pfn: int) -> int:
-        return pfn >> (self.arch.section_size_bits - self.arch.page_shift)
+        return pfn // self.PAGES_PER_SECTION
 
     def round_up_section(self, pfn: int) -> int:
-        if not self.arch.sparsemem:  # FLATMEM: memmap_init rounds to MAX_ORDER_NR_PAGES
+        if not self.config.sparsemem:  # FLATMEM: memmap_init rounds to MAX_ORDER_NR_PAGES
             step = 1 << self.arch.MAX_PAGE_ORDER
         else:
-            step = self.arch.PAGES_PER_SECTION
+            step = self.PAGES_PER_SECTION
         return -(-pfn // step) * step
 
     def memblocks_present(self) -> None:
@@ -91,9 +98,9 @@ class Kernel:
 
     def count_valid_pfns(self, spfn: int, epfn: int) -> int:
         """pfns in [spfn, epfn) that have a struct page (``pfn_valid``)."""
-        if not self.arch.sparsemem:
+        if not self.config.sparsemem:
             return max(0, min(epfn, self.max_pfn_flatmem()) - spfn)
-        per = self.arch.PAGES_PER_SECTION
+        per = self.PAGES_PER_SECTION
         count = 0
         for nr in range(spfn // per, (epfn - 1) // per + 1 if epfn > spfn else spfn // per):
             if nr in self.present_sections:

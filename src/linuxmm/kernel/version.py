@@ -54,8 +54,22 @@ class KernelVersion:
     def __hash__(self) -> int:
         return hash(self._key())
 
+    @property
+    def distro(self) -> str:
+        """The distribution a release string names, for its known backports ('' if mainline)."""
+        r = self.release.lower()
+        for name, pattern in _DISTROS:
+            if re.search(pattern, r):
+                return name
+        return ""
+
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch else "")
+
+
+_DISTROS = [("rhel", r"\.el\d"), ("fedora", r"\.fc\d"), ("ubuntu", r"-generic$"),
+            ("debian", r"-(amd64|586|686|686-pae|arm64|rt-amd64)$"), ("rosa", r"rosa|nrj"),
+            ("suse", r"-default$")]
 
 
 def _as_key(other) -> tuple[int, int, int]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 MEMBLOCK_NONE = 0
 MEMBLOCK_HOTPLUG = 0x1
 MEMBLOCK_MIRROR = 0x2
+MEMBLOCK_NOMAP = 0x4
 NUMA_NO_NODE = -1
 
 
@@ -37,7 +38,7 @@ class MemblockType:
     def total_size(self) -> int:
         return sum(r.size for r in self.regions)
 
-    def add(self, base: int, size: int, nid: int = NUMA_NO_NODE, flags: int = MEMBLOCK_NONE) -> None:
+    def add(self, base: int, size: int, nid: int = NUMA_NO_NODE, flags: int = MEMBLOCK_NONE) -> None:  # noqa: E501
         """``memblock_add_range``: insert, splitting around existing regions, then merge."""
         if size <= 0:
             return
@@ -127,6 +128,42 @@ class Memblock:
             if hi > lo:
                 out.append(MemblockRegion(lo, hi - lo, r.flags, r.nid))
         self.memory.regions = out
+
+    def free_ranges(self):
+        """``for_each_free_mem_range``: memory minus reserved, as byte ranges."""
+        for r in self.memory.regions:
+            cur = r.base
+            for v in self.reserved.regions:
+                if v.end <= cur or v.base >= r.end:
+                    continue
+                if v.base > cur:
+                    yield cur, v.base
+                cur = max(cur, v.end)
+            if cur < r.end:
+                yield cur, r.end
+
+    def memblock_phys_alloc_range(self, size: int, align: int, start: int, end: int) -> int:
+        """Top-down allocation (memblock's default direction); reserves and returns the base, 0 if none."""
+        for lo, hi in sorted(self.free_ranges(), reverse=True):
+            lo, hi = max(lo, start), min(hi, end)
+            base = (hi - size) // align * align
+            if base >= lo and hi > lo:
+                self.memblock_reserve(base, size)
+                return base
+        return 0
+
+    def reserved_not_memory(self):
+        """``for_each_resv_unavail_range``: reserved byte ranges that no memory backs."""
+        for v in self.reserved.regions:
+            cur = v.base
+            for r in self.memory.regions:
+                if r.end <= cur or r.base >= v.end:
+                    continue
+                if r.base > cur:
+                    yield cur, r.base
+                cur = max(cur, r.end)
+            if cur < v.end:
+                yield cur, v.end
 
     def memblock_start_of_DRAM(self) -> int:
         return self.memory.regions[0].base

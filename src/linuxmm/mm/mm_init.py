@@ -46,20 +46,17 @@ def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
         if name == "Movable":
             continue
         lo, hi = k.arch_zone_lowest_possible_pfn[name], k.arch_zone_highest_possible_pfn[name]
-        if lo == hi:
-            log.info(f"  {name:<8s} empty")
-        else:
-            log.info(f"  {name:<8s} [mem {arch.PFN_PHYS(lo):#018x}-{arch.PFN_PHYS(hi) - 1:#018x}]")
+        log.info(f"  {name:<8s} " + ("empty" if lo == hi else mem_range(k, lo, hi)))
     log.info("Movable zone start for each node")
     for nid in k.node_ids:
         if k.zone_movable_pfn.get(nid):
             log.info(f"  Node {nid}: {arch.PFN_PHYS(k.zone_movable_pfn[nid]):#018x}")
     log.info("Early memory node ranges")
     for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, arch.page_shift):
-        log.info(f"  node {nid:3d}: [mem {arch.PFN_PHYS(lo):#018x}-{arch.PFN_PHYS(hi) - 1:#018x}]")
+        log.info(f"  node {nid:3d}: {mem_range(k, lo, hi)}")
 
     if k.version < (5, 12):
-        # ≤5.11 counted the struct pages in holes once, before the nodes were set up.
+        # before 5.12 the struct pages in holes were counted once, before the nodes
         unavailable_summary(k)
     for nid in k.node_ids:
         pgdat = k.NODE_DATA(nid)
@@ -69,6 +66,12 @@ def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
             check_for_memory(k, pgdat)
     if k.version >= (5, 12):
         memmap_init(k)
+
+
+def mem_range(k: "Kernel", lo: int, hi: int) -> str:
+    """``[mem 0x...-0x...]`` for pfns [lo, hi); before 4.0 these lines used ``%#010Lx``."""
+    width = 18 if k.version >= (4, 0) else 10
+    return f"[mem {k.arch.PFN_PHYS(lo):#0{width}x}-{k.arch.PFN_PHYS(hi) - 1 if hi else 0:#0{width}x}]"
 
 
 def get_pfn_range_for_nid(k: "Kernel", nid: int) -> tuple[int, int]:
@@ -82,9 +85,10 @@ def free_area_init_node(k: "Kernel", pgdat: pglist_data) -> None:
     start_pfn, end_pfn = get_pfn_range_for_nid(k, pgdat.node_id)
     pgdat.node_start_pfn = start_pfn
     arch = k.arch
+    announce = k.version >= (4, 0) or k.version.distro == "rhel"  # x86-64 3.x: numa.py did it
     if start_pfn != end_pfn:
-        k.log.info(f"Initmem setup node {pgdat.node_id} [mem {arch.PFN_PHYS(start_pfn):#018x}-"
-                   f"{arch.PFN_PHYS(end_pfn) - 1 if end_pfn else 0:#018x}]")
+        if announce:
+            k.log.info(f"Initmem setup node {pgdat.node_id} {mem_range(k, start_pfn, end_pfn)}")
         calculate_node_totalpages(k, pgdat, start_pfn, end_pfn)
     else:
         k.log.info(f"Initmem setup node {pgdat.node_id} as memoryless")
@@ -142,15 +146,19 @@ def calculate_node_totalpages(k: "Kernel", pgdat: pglist_data, node_start: int, 
         realtotalpages += z.present_pages
     pgdat.node_spanned_pages = totalpages
     pgdat.node_present_pages = realtotalpages
-    if k.version < (6, 0):
-        # pr_debug since 6.0 (only with dynamic debug); KERN_DEBUG and visible before.
+    if memmap_lines_visible(k):
         k.log.debug(f"On node {pgdat.node_id} totalpages: {realtotalpages}")
+
+
+def memmap_lines_visible(k: "Kernel") -> bool:
+    """The totalpages/memmap/LIFO lines were KERN_DEBUG until 5.11 and pr_debug after."""
+    return k.version < (5, 12)
 
 
 def calc_memmap_size(k: "Kernel", spanned: int, present: int) -> int:
     """Pages of struct page for a zone; with holes and SPARSEMEM, count present pages only."""
     pages = spanned
-    if spanned > present + (present >> 4) and k.arch.sparsemem:
+    if spanned > present + (present >> 4) and k.config.sparsemem:
         pages = present
     nbytes = pages * k.sizeof_struct_page
     return -(-nbytes // k.arch.PAGE_SIZE)
@@ -328,33 +336,56 @@ def find_usable_zone_for_movable(k: "Kernel") -> str:
 
 
 def account_memmap(k: "Kernel", z: zone) -> None:
-    """≤6.9: managed = present - memmap - dma_reserve, with the KERN_DEBUG lines."""
+    """≤6.9: managed = present - memmap (not HighMem) - dma_reserve (zone 0), printed until 5.11."""
+    show = memmap_lines_visible(k)
     freesize = z.present_pages
     memmap_pages = calc_memmap_size(k, z.spanned_pages, z.present_pages)
-    if z.name != "HighMem" or k.version < (3, 0):
+    highmem = z.name == "HighMem"
+    if memmap_pages and show and (not highmem or k.version < (4, 0)):
+        k.log.debug(f"  {z.name} zone: {memmap_pages} pages used for memmap")
+    if not highmem:
         if freesize >= memmap_pages:
             freesize -= memmap_pages
-            if memmap_pages:
-                k.log.debug(f"  {z.name} zone: {memmap_pages} pages used for memmap")
         else:
-            k.log.warn(f"  {z.name} zone: {memmap_pages} pages exceeds freesize {freesize}")
+            k.log.warn(f"  {z.name} zone: {memmap_pages} memmap pages exceeds freesize {freesize}")
     if z.idx == 0 and freesize > k.dma_reserve:
         freesize -= k.dma_reserve
-        k.log.debug(f"  {z.name} zone: {k.dma_reserve} pages reserved")
+        if show:
+            k.log.debug(f"  {z.name} zone: {k.dma_reserve} pages reserved")
     z.managed_pages = freesize
-    if z.present_pages:
+    if z.present_pages and show:
         k.log.debug(f"  {z.name} zone: {z.present_pages} pages, LIFO batch:{zone_batchsize(k, z)}")
 
 
 def zone_batchsize(k: "Kernel", z: zone) -> int:
-    """Per-cpu list batch: about a quarter of 1/1024 of the zone, capped, 2^n - 1."""
-    cap = (1 << 20) if k.version >= (5, 13) else (512 << 10)
-    batch = min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE)
-    batch //= 4
-    batch = max(batch, 1)
+    """Per-cpu list batch: a quarter of 1/1024 of the zone, capped at 1 MiB (512 KiB ≤4.18), 2^n - 1."""
+    cap = (1 << 20) if k.version >= (4, 19) else (512 << 10)
+    batch = max(min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE) // 4, 1)
     n = batch + batch // 2
     return (1 << (n.bit_length() - 1)) - 1
 
 
 def unavailable_summary(k: "Kernel") -> None:
-    """4.15-5.11: one count of struct pages that have no memory behind them."""
+    """4.15-5.11: one count of struct pages with no memory behind them, before the nodes.
+
+    4.15-4.16 counted memblock.reserved ranges no memory backs (``zero_resv_unavail``);
+    from 4.17 (and ROSA's 4.15) every gap between memory ranges up to the end of the last
+    section. Only pfns in present sections have struct pages. FLATMEM kernels from 4.18 on
+    skip it. The message became ``Zeroed struct page in unavailable ranges`` in 5.0.
+    """
+    if k.version < (4, 15) or (not k.config.sparsemem and k.version >= (4, 18)):
+        return
+    shift = k.arch.page_shift
+    if k.version < (4, 17) and k.version.distro != "rosa":
+        holes = [(s >> shift, -(-e >> shift)) for s, e in k.memblock.reserved_not_memory()]
+    else:
+        holes, prev = [], 0
+        for lo, hi, _ in k.memblock.for_each_mem_pfn_range(None, shift):
+            if prev < lo:
+                holes.append((prev, lo))
+            prev = hi
+        holes.append((prev, k.round_up_section(prev)))
+    pgcnt = sum(k.count_valid_pfns(lo, hi) for lo, hi in holes if lo < hi)
+    if pgcnt:
+        text = "Reserved but unavailable" if k.version < (5, 0) else "Zeroed struct page in unavailable ranges"
+        k.log.info(f"{text}: {pgcnt} pages")

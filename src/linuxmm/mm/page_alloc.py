@@ -51,8 +51,13 @@ def build_zonelists(k: "Kernel", pgdat, node_load: dict[int, int]) -> list[int]:
             node_load[node] = node_load.get(node, 0) + 1
         node_order.append(node)
         prev = node
-    pgdat.node_zonelists[ZONELIST_FALLBACK] = [
-        z for nid in node_order for z in build_zonerefs_node(k, k.NODE_DATA(nid))]
+    if k.zonelist_order == "Zone":  # ≤4.13 option: by zone type first, then by node
+        pgdat.node_zonelists[ZONELIST_FALLBACK] = [
+            z for idx in reversed(range(len(k.zone_names))) for nid in node_order
+            for z in build_zonerefs_node(k, k.NODE_DATA(nid)) if z.idx == idx]
+    else:
+        pgdat.node_zonelists[ZONELIST_FALLBACK] = [
+            z for nid in node_order for z in build_zonerefs_node(k, k.NODE_DATA(nid))]
     pgdat.node_zonelists[ZONELIST_NOFALLBACK] = build_zonerefs_node(k, pgdat)
     return node_order
 
@@ -78,13 +83,42 @@ def nr_free_zone_pages(k: "Kernel", highest_idx: int) -> int:
     return total
 
 
+def default_zonelist_order(k: "Kernel") -> str:
+    """≤4.13: "Node" or "Zone" order. 4.7-4.13 chose Node on 64-bit; before, a heuristic
+    preferred Zone order unless DMA/DMA32 were large or some node had no Normal memory."""
+    if not k.config.numa:
+        return "Zone"
+    if k.version >= (4, 7):
+        return "Node" if k.arch.is_64bit else "Zone"
+    normal = k.zone_names.index("Normal")
+    low = total = 0
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        for z in k.NODE_DATA(nid).node_zones:
+            if z.populated_zone():
+                low += z.managed_pages if z.idx < normal else 0
+                total += z.managed_pages
+            elif z.idx == normal:
+                return "Node"  # a node with only lowmem: keep kernel allocations local
+    if not low or low > total // 2:
+        return "Node"
+    average = total // (k.node_states.num_node_state(node_states.N_MEMORY) + 1)
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        zones = [z for z in k.NODE_DATA(nid).node_zones if z.populated_zone()]
+        low_p = sum(z.present_pages for z in zones if z.idx < normal)
+        total_p = sum(z.present_pages for z in zones)
+        if low_p and total_p > average and low_p > total_p * 70 // 100:
+            return "Node"
+    return "Zone"
+
+
 def build_all_zonelists(k: "Kernel") -> None:
     node_load: dict[int, int] = {}
     k.policy_zone = 0
+    k.zonelist_order = default_zonelist_order(k) if k.version < (4, 14) else "Node"
     for nid in k.node_states.nodes(node_states.N_ONLINE):
         pgdat = k.NODE_DATA(nid)
         order = build_zonelists(k, pgdat, node_load)
-        if k.config.numa and k.version >= (5, 9):
+        if k.config.numa and k.version >= (5, 16):
             k.log.info(f"Fallback order for Node {nid}: " + "".join(f"{n} " for n in order))
     movable_idx = k.zone_names.index("Movable")
     k.vm_total_pages = nr_free_zone_pages(k, movable_idx)
@@ -93,8 +127,7 @@ def build_all_zonelists(k: "Kernel") -> None:
     grouping = "off" if k.page_group_by_mobility_disabled else "on"
     nr_online = k.node_states.num_node_state(node_states.N_ONLINE)
     if k.version < (4, 14):
-        order_name = "Node" if k.config.numa and nr_online > 1 else "Zone"
-        k.log.info(f"Built {nr_online} zonelists in {order_name} order, mobility grouping "
+        k.log.info(f"Built {nr_online} zonelists in {k.zonelist_order} order, mobility grouping "
                    f"{grouping}.  Total pages: {k.vm_total_pages}")
     else:
         k.log.info(f"Built {nr_online} zonelists, mobility grouping {grouping}.  "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..arch import make_arch
 from ..arch.x86.kernel.e820 import e820_type_from_name
-from ..description import MachineDescription, NumaNode, default_config
+from ..description import MachineDescription, MtrrState, NumaNode, default_config
 from ..errors import LinuxmmError, ParseError
 from ..kernel.version import KernelVersion
 
@@ -32,6 +32,7 @@ BOOT_LINE_PATTERNS = [
     r"NUMA: Initialized distance table",
     r"NUMA: Node \d+ \[mem [^]]*\] \+ \[mem ",
     r"\d+MB (HIGHMEM|LOWMEM) available\.$",
+    r"  (mapped )?low ram: 0 - [0-9a-f]+$",
     r"Zone ranges:$",
     r"  (DMA|DMA32|Normal|HighMem|Movable|Device) +(empty|\[mem )",
     r"Movable zone start for each node$",
@@ -72,6 +73,9 @@ _SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-
 _NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> usable$")
 _NR_CPU_RE = re.compile(r"nr_cpu_ids:(\d+)|Allowing (\d+) (?:present )?CPUs|smpboot: Allowing (\d+) CPUs")
+_MTRR_VAR_RE = re.compile(r"^\s+\d+ base ([0-9A-Fa-f]+) mask ([0-9A-Fa-f]+) (.+?)\s*$")
+_UPDATE_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> reserved$")
+_ESRT_RE = re.compile(r"^esrt: Reserving ESRT space from (0x[0-9a-f]+) to (0x[0-9a-f]+)\.")
 
 
 def load(path: str | Path) -> MachineDescription:
@@ -102,11 +106,108 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
                                            "'Early memory node ranges' to boot from")
     cfg = default_config(arch, version)
     cfg.numa = any(ln.startswith(("Policy zone:", "NUMA", "Fallback order")) for ln in lines) or bool(numa)
+    _infer_config(cfg, lines, version, arch)
+    distance = None
+    if numa and any(ln.startswith("ACPI: SLIT") for ln in lines):  # a SLIT exists; its values are not logged
+        n = max(node.nid for node in numa) + 1
+        distance = [[10 if a == b else 20 for b in range(n)] for a in range(n)]
+    efi = any(ln.startswith("efi: EFI v") for ln in lines)
     return MachineDescription(
         name=Path(source).stem, arch=arch, version=version, cmdline=cmdline,
         nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
-        numa=numa, distance=None, config=cfg,
-        setup_data=_parse_setup_data(lines), source=source)
+        numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
+        mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
+        efi_late_reserve=_late_updates(lines), nr_cpus_config=_nr_cpus_config(lines),
+        vmalloc_reserve=(192 << 20) if arch.name == "i386" and version.distro == "rosa" and version < (4, 0) else None,
+        source=source)
+
+
+def _infer_config(cfg, lines: list[str], version, arch) -> None:
+    """Build-configuration facts the log shows: which zones exist, the memory model, struct page."""
+    zone_rows = [ln.split()[0] for ln in lines if re.match(r"^  (DMA|DMA32|Normal|HighMem|Device) +(empty|\[mem)", ln)]
+    if zone_rows:
+        cfg.zone_device = "Device" in zone_rows
+        cfg.zone_dma = "DMA" in zone_rows
+        cfg.zone_dma32 = "DMA32" in zone_rows
+    if arch.name == "i386":
+        # Debian's i386 flavours are FLATMEM, Ubuntu's and most others SPARSEMEM
+        cfg.sparsemem = version.distro != "debian"
+    for ln in lines:  # a 4095-page zone 0 needs exactly sizeof(struct page) pages of memmap
+        m = re.match(r"^  (DMA|DMA32) zone: (\d+) pages used for memmap$", ln)
+        if m and int(m[2]) in (32, 36, 40, 44, 48, 52, 56, 60, 64) and cfg.zone_dma:
+            cfg.sizeof_struct_page = int(m[2])
+            break
+
+
+def _parse_mtrr(lines: list[str]) -> MtrrState | None:
+    """MTRR registers as ``mtrr_bp_init`` prints them (≤5.x); else the trim they caused."""
+    state = None
+    for ln in lines:
+        if ln.startswith("MTRR default type: "):
+            state = MtrrState(def_type=ln.split(":", 1)[1].strip())
+        elif state is not None and (m := _MTRR_VAR_RE.match(ln)):
+            base, mask = int(m[1], 16), int(m[2], 16)
+            if len(state.var_ranges) < 64 and mask:
+                state.var_ranges.append((base, mask & -mask, m[3]))
+        elif state is not None and ln.startswith("TOM2: "):
+            state.tom2 = int(ln.split()[1], 16)
+        elif state is not None and ln.startswith(("x86/PAT", "PAT ", "x86 PAT")):
+            break
+    if state is not None:
+        return state
+    # Kernels from ≈5.8 keep the registers at pr_debug: the trim line is the only record.
+    holes = _mtrr_trim_lines(lines)
+    if not holes:
+        return None
+    wb, prev = [], 0
+    for lo, hi in holes:
+        if prev < lo:
+            wb.append((prev, lo - prev, "write-back"))
+        prev = hi
+    wb.append((prev, (1 << 52) - prev, "write-back"))
+    return MtrrState("uncachable", wb)
+
+
+def _mtrr_trim_lines(lines: list[str]) -> list[tuple[int, int]]:
+    """``usable ==> reserved`` updates between the first ``last_pfn`` line and the next boot stage."""
+    holes, seen_last_pfn = [], False
+    for ln in lines:
+        if "last_pfn = " in ln:
+            if seen_last_pfn:
+                break
+            seen_last_pfn = True
+        elif seen_last_pfn and (m := _UPDATE_RE.match(ln)):
+            holes.append((int(m[1], 16), int(m[2], 16) + 1))
+        elif seen_last_pfn and ln.startswith(("esrt:", "RAMDISK", "ACPI:", "Zone ranges")):
+            break
+    return holes
+
+
+def _late_updates(lines: list[str]) -> list[tuple[int, int]]:
+    """EFI reservations made after paging_init (the ACPI BGRT boot logo): input, not logged elsewhere."""
+    out, after_zones = [], False
+    for ln in lines:
+        if ln.startswith("Early memory node ranges"):
+            after_zones = True
+        elif after_zones and (m := _UPDATE_RE.match(ln)):
+            out.append((int(m[1], 16), int(m[2], 16) + 1 - int(m[1], 16)))
+        elif ln.startswith("Built ") and "zonelists" in ln:
+            break
+    return out
+
+
+def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
+    for ln in lines:
+        if m := _ESRT_RE.match(ln):
+            return int(m[1], 16), int(m[2], 16) - int(m[1], 16)
+    return None
+
+
+def _nr_cpus_config(lines: list[str]) -> int | None:
+    for ln in lines:
+        if m := re.search(r"NR_CPUS:(\d+)", ln):
+            return int(m[1])
+    return None
 
 
 def _parse_e820(lines: list[str], source: str):
@@ -180,13 +281,14 @@ def _parse_node_ranges(lines: list[str], source: str):
     return out
 
 
-def _parse_setup_data(lines: list[str]) -> list[tuple[int, int]]:
+def _parse_setup_data(lines: list[str], version) -> list[tuple[int, int]]:
+    """Each setup_data blob prints one update line per e820 table (two since 4.12)."""
     out = []
     for ln in lines:
         m = _SETUP_DATA_RE.match(ln)
         if m:
             out.append((int(m[1], 16), int(m[2], 16) - int(m[1], 16) + 1))
-    return out
+    return out[::2] if version >= (4, 12) else out
 
 
 def _nr_cpus(lines: list[str]) -> int:

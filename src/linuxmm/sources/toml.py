@@ -38,7 +38,7 @@ from ..kernel.params import memparse
 from ..kernel.version import DEFAULT_VERSION, KernelVersion
 
 _TOP_KEYS = {"name", "description", "arch", "la57", "pae", "page_size", "va_bits", "kernel", "cpus",
-             "cmdline", "e820", "memory", "node", "distance", "config", "sparsemem"}
+             "cmdline", "e820", "memory", "node", "distance", "config"}
 
 
 def load(path: str | Path) -> MachineDescription:
@@ -93,7 +93,7 @@ def from_dict(data: dict, source: str) -> MachineDescription:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}")
     arch = make_arch(str(data.get("arch", "x86_64")), la57=bool(data.get("la57", False)),
                      pae=bool(data.get("pae", False)), page_size=int(data.get("page_size", 4096)),
-                     va_bits=int(data.get("va_bits", 48)), sparsemem=data.get("sparsemem"))
+                     va_bits=int(data.get("va_bits", 48)))
     version = KernelVersion.parse(str(data["kernel"])) if "kernel" in data else DEFAULT_VERSION
     e820 = None
     if "e820" in data:

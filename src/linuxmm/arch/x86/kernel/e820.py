@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ....kernel.printk import LogBuffer
-from ....kernel.version import KernelVersion
 
 E820_TYPE_RAM = 1
 E820_TYPE_RESERVED = 2
@@ -163,7 +162,6 @@ class E820Table:
                 if e.type in (E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)]
 
 
-def map_header(version: KernelVersion, who: str = "BIOS-provided") -> str:
-    """``BIOS-provided physical RAM map:``; ≤4.11 prefixed every e820 message with ``e820: ``."""
-    prefix = "e820: " if version < (4, 12) else ""
-    return f"{prefix}{who} physical RAM map:"
+def map_header(prefixed: bool, who: str = "BIOS-provided") -> str:
+    """``BIOS-provided physical RAM map:``, with the ``e820: `` prefix of older kernels."""
+    return f"{'e820: ' if prefixed else ''}{who} physical RAM map:"

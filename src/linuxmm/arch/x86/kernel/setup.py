@@ -1,8 +1,10 @@
-"""``setup_arch`` for x86 (``arch/x86/kernel/setup.c``), the memory-relevant steps, Linux 6.18.
+"""``setup_arch`` for x86 (``arch/x86/kernel/setup.c``): the memory-relevant steps.
 
-Order as in the kernel: firmware map -> early parameters (``mem=``, ``memmap=``) ->
-``trim_bios_range`` -> ``max_pfn`` -> MTRR trimming -> ``max_low_pfn`` -> memblock ->
-NUMA -> zone limits and ``free_area_init``.
+Order as in the kernel (6.18, with older releases' messages): firmware map -> early
+parameters (``mem=``/``memmap=`` edit the table as they are parsed) -> setup_data ->
+user-defined map -> ``trim_bios_range`` -> ``max_pfn`` -> MTRR trimming -> ``max_low_pfn``
+(32-bit: the lowmem/highmem split) -> early reservations -> memblock -> EFI reservations
+-> NUMA -> ``dma_reserve`` (≤6.9) -> zone limits and ``free_area_init``.
 """
 
 from __future__ import annotations
@@ -10,39 +12,55 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ....kernel.params import memparse, parse_cmdline, parse_early_param
-from ...x86.kernel import e820 as e820mod
-from ...x86.kernel.e820 import (E820_TYPE_ACPI, E820_TYPE_NVS, E820_TYPE_PRAM, E820_TYPE_RAM,
-                                E820_TYPE_RESERVED, E820_TYPE_RESERVED_KERN,
-                                E820_TYPE_SOFT_RESERVED, E820Table, ULLONG_MAX, map_header)
 from ..mm import init as x86_mm_init
+from ..mm import init_32
 from ..mm import numa as x86_numa
+from .cpu.mtrr import mtrr_trim_uncached_memory
+from .e820 import (E820_TYPE_ACPI, E820_TYPE_PRAM, E820_TYPE_RAM, E820_TYPE_RESERVED,
+                   E820_TYPE_RESERVED_KERN, E820_TYPE_SOFT_RESERVED, E820Entry, E820Table,
+                   ULLONG_MAX, map_header)
 
 if TYPE_CHECKING:
     from ....init.main import Kernel
 
 MAX_DMA_PFN = 0x1000  # 16 MiB
-MAX_DMA32_PFN = 0x100000  # 4 GiB
+BIOS_START_MIN, BIOS_START_MAX = 0x20000, 0x9F000
+X86_RESERVE_LOW = 64 << 10
+REAL_MODE_SIZE = 24 << 10  # the real-mode trampoline blob
+
+
+def e820_prefix(k: "Kernel") -> str:
+    """Until 4.15 (4.18 has none) e820.c prefixed its own messages with ``e820: ``."""
+    return "e820: " if k.version < (4, 16) else ""
 
 
 def setup_arch(k: "Kernel") -> None:
     e820__memory_setup(k)
     parse_early_param(k.params, k.desc.cmdline, k.log)
+    x86_memory_params(k)
+    e820__reserve_setup_data(k)
     e820__finish_early_params(k)
     trim_bios_range(k)
-    e820__reserve_setup_data(k)
     k.max_pfn = e820__end_of_ram_pfn(k)
-    if mtrr_trim_uncached_memory(k):
+    if mtrr_trim_uncached_memory(k, k.max_pfn):
         k.max_pfn = e820__end_of_ram_pfn(k)
-    if k.arch.is_64bit:
-        if k.max_pfn > (1 << (32 - k.arch.page_shift)):
-            k.max_low_pfn = e820_end_pfn(k, 1 << (32 - k.arch.page_shift))
-        else:
-            k.max_low_pfn = k.max_pfn
+    if not k.arch.is_64bit:
+        init_32.find_low_pfn_range(k)
+    elif k.max_pfn > (1 << (32 - k.arch.page_shift)):
+        k.max_low_pfn = e820_end_pfn(k, 1 << (32 - k.arch.page_shift))
     else:
-        x86_mm_init.find_low_pfn_range(k)
+        k.max_low_pfn = k.max_pfn
+    early_reservations(k)
     e820__memblock_setup(k)
+    reserve_real_mode(k)
+    if k.desc.esrt:
+        efi_mem_reserve(k, *k.desc.esrt)
     x86_numa.initmem_init(k)
+    if k.version < (6, 10) and k.arch.is_64bit:
+        k.dma_reserve = memblock_find_dma_reserve(k)
     x86_mm_init.zone_sizes_init(k)
+    for addr, size in k.desc.efi_late_reserve:  # ACPI BGRT logo, reserved after paging_init
+        efi_mem_reserve(k, addr, size)
 
 
 def max_arch_pfn(k: "Kernel") -> int:
@@ -51,8 +69,7 @@ def max_arch_pfn(k: "Kernel") -> int:
 
 def e820_end_pfn(k: "Kernel", limit_pfn: int) -> int:
     last = min(k.e820.end_pfn(limit_pfn), max_arch_pfn(k))
-    prefix = "e820: " if k.version < (4, 12) else ""
-    k.log.info(f"{prefix}last_pfn = {last:#x} max_arch_pfn = {max_arch_pfn(k):#x}")
+    k.log.info(f"{e820_prefix(k)}last_pfn = {last:#x} max_arch_pfn = {max_arch_pfn(k):#x}")
     return last
 
 
@@ -62,40 +79,38 @@ def e820__end_of_ram_pfn(k: "Kernel") -> int:
 
 def e820__memory_setup(k: "Kernel") -> None:
     """Take the firmware table, sanitise it, keep a pristine copy, print it."""
-    table = E820Table([e820mod.E820Entry(s, e - s, t) for s, e, t in k.desc.e820 or []])
+    table = E820Table([E820Entry(s, e - s, t) for s, e, t in k.desc.e820 or []])
     table.e820__update_table()
     k.e820_firmware = table.copy()
     k.e820 = table
     k.e820_userdef = False
-    k.log.info(map_header(k.version))
+    k.log.info(map_header(k.version < (4, 16)))
     table.print_table(k.log, "BIOS-e820")
 
 
-def e820__finish_early_params(k: "Kernel") -> None:
-    """``mem=`` and ``memmap=`` edit the table in command-line order; print the user map."""
+def x86_memory_params(k: "Kernel") -> None:
+    """``mem=`` and ``memmap=`` (``parse_memopt``, ``parse_memmap_opt``) in command-line order."""
     for name, value in parse_cmdline(k.desc.cmdline):
         if name == "mem":
             _parse_memopt(k, value)
         elif name == "memmap":
             for clause in (value or "").split(","):
                 _parse_memmap_one(k, clause)
+
+
+def e820__finish_early_params(k: "Kernel") -> None:
     if k.e820_userdef:
         k.e820.e820__update_table()
-        prefix = "e820: " if k.version < (4, 12) else ""
-        k.log.info(f"{prefix}user-defined physical RAM map:")
+        k.log.info(map_header(k.version < (4, 16), "user-defined"))
         k.e820.print_table(k.log, "user")
 
 
 def _parse_memopt(k: "Kernel", value: str | None) -> None:
-    if not value:
-        k.log.warn("Malformed early option 'mem'")
+    if value == "nopentium" and not k.arch.is_64bit:
         return
     if value == "nopentium":
-        if k.arch.is_64bit:
-            k.log.warn("mem=nopentium ignored! (only supported on x86_32)")
-            k.log.warn("Malformed early option 'mem'")
-        return
-    size, _ = memparse(value)
+        k.log.warn("mem=nopentium ignored! (only supported on x86_32)")
+    size = memparse(value)[0] if value and value != "nopentium" else 0
     if size == 0:
         k.log.warn("Malformed early option 'mem'")
         return
@@ -104,29 +119,40 @@ def _parse_memopt(k: "Kernel", value: str | None) -> None:
 
 
 def _parse_memmap_one(k: "Kernel", clause: str) -> None:
-    """``parse_memmap_one``: ``exactmap``, ``nn@ss``, ``nn#ss``, ``nn$ss``, ``nn!ss``, ``nn``."""
+    """``exactmap``, ``nn@ss`` (RAM), ``nn#ss`` (ACPI), ``nn$ss`` (reserved), ``nn!ss`` (PRAM), ``nn``."""
     if clause == "exactmap":
         k.e820.entries = []
         k.e820_userdef = True
         return
     size, rest = memparse(clause)
-    if rest == clause or size == 0 and not rest:
-        k.log.warn("Malformed early option 'memmap'")
-        return
-    if not rest:  # bare size: like mem=
-        k.e820_userdef = True
-        k.e820.e820__range_remove(k.log, size, ULLONG_MAX - size, E820_TYPE_RAM)
-        return
-    kind, start_text = rest[0], rest[1:]
-    start, tail = memparse(start_text)
-    types = {"@": E820_TYPE_RAM, "#": E820_TYPE_ACPI, "$": E820_TYPE_RESERVED, "!": E820_TYPE_PRAM}
-    if kind not in types or tail:
+    if rest == clause or size == 0:
         k.log.warn("Malformed early option 'memmap'")
         return
     k.e820_userdef = True
-    if kind == "$":
+    if not rest:  # a bare size behaves like mem=
+        k.e820.e820__range_remove(k.log, size, ULLONG_MAX - size, E820_TYPE_RAM)
+        return
+    kinds = {"@": E820_TYPE_RAM, "#": E820_TYPE_ACPI, "$": E820_TYPE_RESERVED, "!": E820_TYPE_PRAM}
+    start, tail = memparse(rest[1:])
+    if rest[0] not in kinds or tail or rest[1:] == "":
+        k.log.warn("Malformed early option 'memmap'")
+        return
+    if rest[0] == "$":
         k.e820.e820__range_remove(k.log, start, size, 0, check_type=False)
-    k.e820.e820__range_add(start, size, types[kind])
+    k.e820.e820__range_add(start, size, kinds[rest[0]])
+
+
+def e820__reserve_setup_data(k: "Kernel") -> None:
+    """Bootloader setup_data blobs become RESERVED_KERN (printed ``usable ==> usable``).
+
+    Since 4.12 the kexec copy of the table is updated too, so each blob prints twice.
+    """
+    copies = 2 if k.version >= (4, 12) else 1
+    for addr, size in k.desc.setup_data:
+        for _ in range(copies):
+            k.e820.e820__range_update(k.log, addr, size, E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)
+    if k.desc.setup_data:
+        k.e820.e820__update_table()
 
 
 def trim_bios_range(k: "Kernel") -> None:
@@ -134,26 +160,6 @@ def trim_bios_range(k: "Kernel") -> None:
     k.e820.e820__range_update(k.log, 0, 4096, E820_TYPE_RAM, E820_TYPE_RESERVED)
     k.e820.e820__range_remove(k.log, 0xA0000, 0x100000 - 0xA0000, E820_TYPE_RAM)
     k.e820.e820__update_table()
-
-
-def e820__reserve_setup_data(k: "Kernel") -> None:
-    """Bootloader setup_data blobs become RESERVED_KERN (printed ``usable ==> usable``)."""
-    for addr, length in k.desc.setup_data:
-        k.e820.e820__range_update(k.log, addr, length, E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)
-    if k.desc.setup_data:
-        k.e820.e820__update_table()
-
-
-def mtrr_trim_uncached_memory(k: "Kernel") -> bool:
-    """RAM the MTRRs do not map write-back is dropped below 4 GiB (``mtrr/cleanup.c``)."""
-    trim = k.desc.mtrr_trim_pfn
-    if trim is None or trim >= k.max_pfn:
-        return False
-    start = trim << k.arch.page_shift
-    if trim < (1 << 20):
-        k.e820.e820__range_update(k.log, start, (1 << 32) - start, E820_TYPE_RAM, E820_TYPE_RESERVED)
-    k.e820.e820__update_table()
-    return True
 
 
 def e820__memblock_setup(k: "Kernel") -> None:
@@ -164,11 +170,58 @@ def e820__memblock_setup(k: "Kernel") -> None:
             continue
         if e.type == E820_TYPE_SOFT_RESERVED:
             k.memblock.memblock_reserve(e.addr, e.size)
-            continue
-        if e.type not in (E820_TYPE_RAM, E820_TYPE_RESERVED_KERN):
-            continue
-        k.memblock.memblock_add(e.addr, e.size)
+        elif e.type in (E820_TYPE_RAM, E820_TYPE_RESERVED_KERN):
+            k.memblock.memblock_add(e.addr, e.size)
     k.memblock.memblock_trim_memory(k.arch.PAGE_SIZE)
 
 
-__all__ = ["setup_arch", "MAX_DMA_PFN", "MAX_DMA32_PFN", "E820_TYPE_NVS"]
+def early_reservations(k: "Kernel") -> None:
+    """What early boot reserves below 16 MiB before the zones are sized.
+
+    ≥5.13 the whole first MiB (``reserve_real_mode``); before, the ``reservelow`` 64 KiB,
+    the BIOS/EBDA region up to 1 MiB and the 24 KiB real-mode trampoline. EFI firmware's
+    boot-services reservations below 16 MiB are a machine input. The kernel image sits at
+    16 MiB and above.
+    """
+    mb = k.memblock
+    if k.version >= (5, 13):
+        mb.memblock_reserve(0, 1 << 20)
+    else:
+        mb.memblock_reserve(0, X86_RESERVE_LOW)
+        mb.memblock_reserve(bios_start(k), (1 << 20) - bios_start(k))
+    if k.desc.efi_low_reserved_pages:
+        mb.memblock_reserve(1 << 20, k.desc.efi_low_reserved_pages << k.arch.page_shift)
+
+
+def bios_start(k: "Kernel") -> int:
+    """``reserve_bios_regions``: from the BDA's low-memory size (EFI leaves it empty) to 1 MiB."""
+    if k.desc.efi:
+        return BIOS_START_MAX
+    low = next((e.end for e in k.e820_firmware.entries if e.addr == 0 and e.type == E820_TYPE_RAM), 0)
+    return min(max(low, BIOS_START_MIN), BIOS_START_MAX)
+
+
+def reserve_real_mode(k: "Kernel") -> None:
+    """≤5.12: the trampoline is allocated top-down below 1 MiB (after memblock has RAM)."""
+    if k.version < (5, 13):
+        k.memblock.memblock_phys_alloc_range(REAL_MODE_SIZE, k.arch.PAGE_SIZE, 0, 1 << 20)
+
+
+def memblock_find_dma_reserve(k: "Kernel") -> int:
+    """RAM pages below 16 MiB minus the free ones: what early boot already took there."""
+    shift = k.arch.page_shift
+    nr_pages = sum(min(hi, MAX_DMA_PFN) - min(lo, MAX_DMA_PFN)
+                   for lo, hi, _ in k.memblock.for_each_mem_pfn_range(None, shift))
+    free = 0
+    for start, end in k.memblock.free_ranges():
+        lo, hi = min(k.arch.PFN_UP(start), MAX_DMA_PFN), min(end >> shift, MAX_DMA_PFN)
+        free += max(0, hi - lo)
+    return nr_pages - free
+
+
+def efi_mem_reserve(k: "Kernel", addr: int, size: int) -> None:
+    """``efi_arch_mem_reserve``: firmware data in boot-services RAM becomes reserved."""
+    lo, hi = addr & ~0xFFF, (addr + size + 0xFFF) & ~0xFFF
+    if any(e.type == E820_TYPE_RAM and e.addr <= lo and hi <= e.end for e in k.e820.entries):
+        k.e820.e820__range_update(k.log, lo, hi - lo, E820_TYPE_RAM, E820_TYPE_RESERVED)
+        k.e820.e820__update_table()

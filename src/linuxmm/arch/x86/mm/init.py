@@ -20,11 +20,9 @@ MAX_DMA32_PFN = 0x100000
 def zone_sizes_init(k: "Kernel") -> None:
     if k.arch.is_64bit:
         k.max_low_pfn = k.max_pfn  # init_mem_mapping on 64-bit
-    limits = {"DMA": min(MAX_DMA_PFN, k.max_low_pfn), "DMA32": min(MAX_DMA32_PFN, k.max_low_pfn),
-              "Normal": k.max_low_pfn, "HighMem": k.max_pfn}
+    limits = {"DMA": min(MAX_DMA_PFN, k.max_low_pfn), "Normal": k.max_low_pfn}
+    if k.arch.is_64bit:
+        limits["DMA32"] = min(MAX_DMA32_PFN, k.max_low_pfn)
+    else:
+        limits["HighMem"] = k.max_pfn
     free_area_init(k, limits)
-
-
-def find_low_pfn_range(k: "Kernel") -> None:
-    """32-bit lowmem/highmem split: filled by the i386 port."""
-    raise NotImplementedError("i386 boot is not implemented yet")

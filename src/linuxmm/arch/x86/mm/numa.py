@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ....errors import ConfigError
 from ....include.linux.mmzone import node_states
 from ....mm.memblock import MEMBLOCK_HOTPLUG
+from . import init_32
 
 if TYPE_CHECKING:
     from ....init.main import Kernel
@@ -21,20 +22,30 @@ if TYPE_CHECKING:
 
 def initmem_init(k: "Kernel") -> None:
     desc = k.desc
-    if desc.numa and not k.params.numa_off and k.config.numa:
-        blks = [(s, e, n.nid, (n.hotplug[i] if i < len(n.hotplug) else False))
-                for n in desc.numa for i, (s, e) in enumerate(n.ranges)]
-        _numa_distance_table(k)
-        blks = numa_cleanup_meminfo(k, blks)
-        numa_register_memblks(k, blks)
-        for n in desc.numa:
-            if n.nid in k.pgdat:
-                k.NODE_DATA(n.nid).cpus = list(n.cpus)
-                for cpu in n.cpus:
-                    k.cpu_to_node[cpu] = n.nid
+    if not k.config.numa:  # 32-bit and other non-NUMA kernels: everything is node 0
+        if not k.arch.is_64bit:
+            init_32.initmem_init(k)
+        numa_register_memblks(k, [(0, 1 << 64, 0, False)])
+        k.NODE_DATA(0).cpus = list(range(desc.nr_cpus))
+    elif desc.numa and not k.params.numa_off:
+        numa_init_from_description(k)
     else:
         dummy_numa_init(k)
     k.memblocks_present()
+
+
+def numa_init_from_description(k: "Kernel", announce_merges: bool = True) -> None:
+    """SRAT (or device-tree) nodes: distances, cleaned-up blocks, node ids on memblock."""
+    blks = [(s, e, n.nid, (n.hotplug[i] if i < len(n.hotplug) else False))
+            for n in k.desc.numa for i, (s, e) in enumerate(n.ranges)]
+    _numa_distance_table(k)
+    blks = numa_cleanup_meminfo(k, blks, announce_merges)
+    numa_register_memblks(k, blks)
+    for n in k.desc.numa:
+        if n.nid in k.pgdat:
+            k.NODE_DATA(n.nid).cpus = list(n.cpus)
+            for cpu in n.cpus:
+                k.cpu_to_node[cpu] = n.nid
 
 
 def dummy_numa_init(k: "Kernel") -> None:
@@ -59,7 +70,7 @@ def _numa_distance_table(k: "Kernel") -> None:
             k.numa_distance[(a, b)] = d
 
 
-def numa_cleanup_meminfo(k: "Kernel", blks: list[tuple[int, int, int, bool]]):
+def numa_cleanup_meminfo(k: "Kernel", blks: list[tuple[int, int, int, bool]], announce: bool = True):
     """Clip blocks to memory below max_pfn, then merge same-node neighbours."""
     high = k.arch.PFN_PHYS(k.max_pfn)
     mem = [(r.base, r.end) for r in k.memblock.memory.regions]
@@ -86,8 +97,9 @@ def numa_cleanup_meminfo(k: "Kernel", blks: list[tuple[int, int, int, bool]]):
             if any(bk[2] != bi[2] and start < bk[1] and end > bk[0] for bk in kept):
                 j += 1
                 continue
-            k.log.info(f"NUMA: Node {bi[2]} [mem {bi[0]:#010x}-{bi[1] - 1:#010x}] + "
-                       f"[mem {bj[0]:#010x}-{bj[1] - 1:#010x}] -> [mem {start:#010x}-{end - 1:#010x}]")
+            if announce:
+                k.log.info(f"NUMA: Node {bi[2]} [mem {bi[0]:#010x}-{bi[1] - 1:#010x}] + "
+                           f"[mem {bj[0]:#010x}-{bj[1] - 1:#010x}] -> [mem {start:#010x}-{end - 1:#010x}]")
             bi[0], bi[1] = start, end
             del kept[j]
         i += 1
@@ -109,3 +121,12 @@ def numa_register_memblks(k: "Kernel", blks) -> None:
         if any(r.nid == nid for r in k.memblock.memory.regions):
             k.set_node_online(nid)
             k.node_states.node_set_state(nid, node_states.N_POSSIBLE)
+            if k.config.numa and setup_node_data_prints(k):
+                start = min(b[0] for b in blks if b[2] == nid)
+                end = max(b[1] for b in blks if b[2] == nid)
+                k.log.info(f"Initmem setup node {nid} [mem {start:#010x}-{end - 1:#010x}]")
+
+
+def setup_node_data_prints(k: "Kernel") -> bool:
+    """Before 4.0 x86-64 announced each node while allocating its pg_data_t (RHEL 7 backports the later form)."""
+    return k.version < (4, 0) and k.version.distro != "rhel"
