@@ -47,6 +47,8 @@ class KernelConfig:
     memory_isolation: bool = True
     sizeof_struct_page: int = 64
     sparsemem: bool = True  # FLATMEM otherwise (Debian's i386 kernels)
+    NR_CPUS: int = 8192  # sizes the i386 fixmap (kmap slots, cpu_entry_area)
+    vmalloc_reserve: int = 128 << 20  # i386 __VMALLOC_RESERVE (some distributions patched it)
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
 
     @property
@@ -62,7 +64,7 @@ def default_config(arch: Arch, version: KernelVersion) -> KernelConfig:
         # struct page grew to 40 bytes with page->mem_cgroup (3.19, MEMCG=y in every distro)
         return KernelConfig(numa=False, zone_dma32=False, zone_device=False, highmem=True,
                             sizeof_struct_page=32 if version < (3, 19) else 40,
-                            sparsemem=False)  # FLATMEM is the i386 default
+                            sparsemem=False, NR_CPUS=32)  # FLATMEM is the i386 default
     # arm64 had only ZONE_DMA32 until 5.5 brought ZONE_DMA back
     return KernelConfig(zone_dma=version >= (5, 5), zone_device=False)
 
@@ -86,8 +88,6 @@ class MachineDescription:
     efi_low_reserved_pages: int = 0  # EFI boot-services pages reserved in [1 MiB, 16 MiB)
     esrt: tuple[int, int] | None = None  # EFI System Resource Table (addr, size)
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
-    nr_cpus_config: int | None = None  # CONFIG_NR_CPUS (sizes the i386 fixmap); default nr_cpus
-    vmalloc_reserve: int | None = None  # i386 __VMALLOC_RESERVE when a kernel patched it
     source: str = ""  # where the description came from, for messages
 
     def __post_init__(self) -> None:

@@ -8,9 +8,13 @@ value the way the kernel does, returning ``-EINVAL`` where the kernel rejects it
 from __future__ import annotations
 
 import errno
+import re
 from dataclasses import dataclass
 
 from ..kernel.params import early_param, memparse
+
+
+_NUM_PREFIX = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
 
 
 @dataclass
@@ -28,22 +32,23 @@ class BootParams:
     page_shift: int = 12
 
 
-def _parse_core(params: BootParams, value: str | None, which: str) -> int:
-    """``cmdline_parse_core``: a size or a percentage of all memory."""
+def _parse_core(params: BootParams, value: str | None, which: str, log) -> int:
+    """``cmdline_parse_core``: a byte size (memparse) or ``NN%`` of all memory.
+
+    Like the kernel it only rejects a missing value; unparsable text reads as 0 (no zone),
+    and a percentage above 100 trips a WARN_ON but is kept.
+    """
     if not value:
         return -errno.EINVAL
-    num, rest = memparse(value)
-    if rest.startswith("%"):
-        if rest != "%":
-            return -errno.EINVAL
-        if num > 100:
-            return -errno.EINVAL
-        setattr(params, f"required_{which}_percent", num)
+    num = _NUM_PREFIX.match(value)
+    if num and value[num.end():].startswith("%"):
+        pct = int(num[0], 0)
+        if pct > 100:
+            log.warn(f"WARNING: at mm/mm_init.c cmdline_parse_core: {which}={value} is above 100%")
+        setattr(params, f"required_{which}_percent", pct)
         setattr(params, f"required_{which}", 0)
-    elif rest:
-        return -errno.EINVAL
     else:
-        setattr(params, f"required_{which}", num >> params.page_shift)
+        setattr(params, f"required_{which}", memparse(value)[0] >> params.page_shift)
         setattr(params, f"required_{which}_percent", 0)
     return 0
 
@@ -53,12 +58,12 @@ def cmdline_parse_kernelcore(params: BootParams, value: str | None, log) -> int:
     if value == "mirror":
         params.mirrored_kernelcore = True
         return 0
-    return _parse_core(params, value, "kernelcore")
+    return _parse_core(params, value, "kernelcore", log)
 
 
 @early_param("movablecore")
 def cmdline_parse_movablecore(params: BootParams, value: str | None, log) -> int:
-    return _parse_core(params, value, "movablecore")
+    return _parse_core(params, value, "movablecore", log)
 
 
 @early_param("movable_node")

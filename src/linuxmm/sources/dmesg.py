@@ -117,9 +117,7 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
         nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
         numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
         mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
-        efi_late_reserve=_late_updates(lines), nr_cpus_config=_nr_cpus_config(lines),
-        vmalloc_reserve=(192 << 20) if arch.name == "i386" and version.distro == "rosa" and version < (4, 0) else None,
-        source=source)
+        efi_late_reserve=_late_updates(lines), source=source)
 
 
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
@@ -132,6 +130,9 @@ def _infer_config(cfg, lines: list[str], version, arch) -> None:
     if arch.name == "i386":
         # Debian's i386 flavours are FLATMEM, Ubuntu's and most others SPARSEMEM
         cfg.sparsemem = version.distro != "debian"
+        cfg.NR_CPUS = _nr_cpus_config(lines) or 1  # UP kernels print no NR_CPUS
+        if version.distro == "rosa" and version < (4, 0):
+            cfg.vmalloc_reserve = 192 << 20  # ROSA's 3.x kernels enlarged the vmalloc area
     for ln in lines:  # a 4095-page zone 0 needs exactly sizeof(struct page) pages of memmap
         m = re.match(r"^  (DMA|DMA32) zone: (\d+) pages used for memmap$", ln)
         if m and int(m[2]) in (32, 36, 40, 44, 48, 52, 56, 60, 64) and cfg.zone_dma:
@@ -204,6 +205,7 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
 
 
 def _nr_cpus_config(lines: list[str]) -> int | None:
+    """CONFIG_NR_CPUS, printed by ``setup_per_cpu_areas``."""
     for ln in lines:
         if m := re.search(r"NR_CPUS:(\d+)", ln):
             return int(m[1])

@@ -23,6 +23,12 @@ Addresses are integers (TOML allows ``0x...`` and ``_`` separators) or size stri
     distance = [[10, 21], [21, 10]]   # SLIT (optional)
 
     [config]                   # Kconfig facts (optional): numa, zone_dma, zone_dma32, ...
+
+    [firmware]                 # optional x86 firmware/bootloader facts
+    efi = true
+    efi_low_reserved_pages = 0 # EFI boot-services pages reserved below 16 MiB
+    setup_data = [{ start = 0x9d2e2018, size = 0x45e40 }]
+    mtrr = { default = "uncachable", tom2 = 0, ranges = [{ base = 0, size = "2G", type = "write-back" }] }
 """
 
 from __future__ import annotations
@@ -32,13 +38,15 @@ from pathlib import Path
 
 from ..arch import make_arch
 from ..arch.x86.kernel.e820 import e820_type_from_name
-from ..description import KernelConfig, MachineDescription, NumaNode, default_config
+from ..arch.x86.kernel.cpu.mtrr import MTRR_TYPES
+from ..description import KernelConfig, MachineDescription, MtrrState, NumaNode, default_config
 from ..errors import ConfigError, LinuxmmError, ParseError
 from ..kernel.params import memparse
 from ..kernel.version import DEFAULT_VERSION, KernelVersion
 
 _TOP_KEYS = {"name", "description", "arch", "la57", "pae", "page_size", "va_bits", "kernel", "cpus",
-             "cmdline", "e820", "memory", "node", "distance", "config"}
+             "cmdline", "e820", "memory", "node", "distance", "config", "firmware"}
+_FIRMWARE_KEYS = {"efi", "efi_low_reserved_pages", "setup_data", "mtrr", "esrt"}
 
 
 def load(path: str | Path) -> MachineDescription:
@@ -120,7 +128,33 @@ def from_dict(data: dict, source: str) -> MachineDescription:
             raise ConfigError(f"config: unknown option {key!r}")
         setattr(cfg, key, value)
     cpus = int(data.get("cpus", sum(len(n.cpus) for n in numa or []) or 1))
-    return MachineDescription(
+    desc = MachineDescription(
         name=str(data.get("name", Path(source).stem)), arch=arch, version=version,
         cmdline=str(data.get("cmdline", "")), nr_cpus=cpus, e820=e820, memory=memory, numa=numa,
         distance=data.get("distance"), config=cfg, source=source)
+    _firmware(desc, data.get("firmware", {}))
+    return desc
+
+
+def _firmware(desc: MachineDescription, fw: dict) -> None:
+    unknown = set(fw) - _FIRMWARE_KEYS
+    if unknown:
+        raise ConfigError(f"firmware: unknown key(s) {', '.join(sorted(unknown))}")
+    desc.efi = bool(fw.get("efi", False))
+    desc.efi_low_reserved_pages = int(fw.get("efi_low_reserved_pages", 0))
+    desc.setup_data = [_range(r, f"firmware.setup_data[{i}]") for i, r in enumerate(fw.get("setup_data", []))]
+    desc.setup_data = [(s, e - s) for s, e in desc.setup_data]
+    if "esrt" in fw:
+        s, e = _range(fw["esrt"], "firmware.esrt")
+        desc.esrt = (s, e - s)
+    if "mtrr" in fw:
+        m = fw["mtrr"]
+        ranges = []
+        for i, r in enumerate(m.get("ranges", [])):
+            base, end = _range({"start": r.get("base"), "size": r.get("size")}, f"firmware.mtrr.ranges[{i}]")
+            if r.get("type") not in MTRR_TYPES:
+                raise ConfigError(f"firmware.mtrr.ranges[{i}]: type must be one of {sorted(MTRR_TYPES)}")
+            ranges.append((base, end - base, r["type"]))
+        if m.get("default", "uncachable") not in MTRR_TYPES:
+            raise ConfigError(f"firmware.mtrr.default must be one of {sorted(MTRR_TYPES)}")
+        desc.mtrr = MtrrState(m.get("default", "uncachable"), ranges, _addr(m.get("tom2", 0), "firmware.mtrr.tom2"))

@@ -36,6 +36,24 @@ class zone_watermarks(IntEnum):
 NR_WMARK = 4
 
 
+class migratetype(IntEnum):
+    """``enum migratetype`` (CONFIG_CMA=n, CONFIG_MEMORY_ISOLATION=y, as on x86-64 distros).
+
+    Arrays indexed by migratetype use ``MIGRATE_TYPES`` columns; ``MIGRATE_CMA`` is only
+    counted when ``KernelConfig.cma`` is set (then ISOLATE moves to 5).
+    """
+
+    MIGRATE_UNMOVABLE = 0
+    MIGRATE_MOVABLE = 1
+    MIGRATE_RECLAIMABLE = 2
+    MIGRATE_HIGHATOMIC = 3
+    MIGRATE_ISOLATE = 4
+
+
+MIGRATE_PCPTYPES = 3
+MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
+
+
 @dataclass
 class zone:
     """``struct zone``: one zone of one node. ``idx`` is its position in ``node_zones``."""
@@ -58,7 +76,12 @@ class zone:
     percpu_drift_mark: int = 0
     stat_threshold: int = 0
     flags: int = 0
-    vm_stat: dict[str, int] = field(default_factory=dict)
+    vm_stat: dict[str, int] = field(default_factory=dict)  # zone_page_state(): NR_FREE_PAGES, ...
+    # free_area[order].nr_free split by migratetype: a view into the buddy allocator's
+    # counters (shape NR_PAGE_ORDERS x MIGRATE_TYPES); zeros until the allocator is set up.
+    nr_free: "object" = None
+    # per-cpu pagesets: one dict per CPU with count/high/batch/high_min/high_max
+    per_cpu_pageset: list[dict[str, int]] = field(default_factory=list)
     # compaction state (mm/compaction.c), filled by the compaction issue
     compact_considered: int = 0
     compact_defer_shift: int = 0

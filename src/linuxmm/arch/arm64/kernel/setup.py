@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ....errors import ConfigError
 from ....kernel.params import parse_early_param
 from ....mm.memblock import MEMBLOCK_NOMAP
 from ....mm.mm_init import free_area_init
@@ -35,6 +36,8 @@ def arm64_memblock_init(k: "Kernel") -> None:
         k.memblock.memory.add(start, end - start, flags=flags)
         prev_end = end
     k.memblock.memblock_trim_memory(k.arch.PAGE_SIZE)
+    if not k.memblock.memory.regions:
+        raise ConfigError(f"{k.desc.name}: no usable memory (no whole page in the memory ranges)")
 
 
 def arm64_numa_init(k: "Kernel") -> None:

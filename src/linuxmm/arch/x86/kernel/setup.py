@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ....errors import ConfigError
 from ....kernel.params import memparse, parse_cmdline, parse_early_param
 from ..mm import init as x86_mm_init
 from ..mm import init_32
@@ -173,6 +174,8 @@ def e820__memblock_setup(k: "Kernel") -> None:
         elif e.type in (E820_TYPE_RAM, E820_TYPE_RESERVED_KERN):
             k.memblock.memblock_add(e.addr, e.size)
     k.memblock.memblock_trim_memory(k.arch.PAGE_SIZE)
+    if not k.memblock.memory.regions:
+        raise ConfigError(f"{k.desc.name}: no usable memory (no whole page of RAM in the e820 map)")
 
 
 def early_reservations(k: "Kernel") -> None:

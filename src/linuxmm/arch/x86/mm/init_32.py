@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 PAGE_OFFSET = 0xC0000000
 FIXADDR_TOP = 0xFFFFF000
 VMALLOC_OFFSET = 8 << 20
-DEFAULT_VMALLOC_RESERVE = 128 << 20
 
 
 def fixmap_pages(version, pae: bool, nr_cpus: int) -> int:
@@ -55,11 +54,10 @@ def vmalloc_end(version, pae: bool, nr_cpus: int) -> int:
 
 
 def maxmem_pfn(k: "Kernel") -> int:
-    reserve = k.desc.vmalloc_reserve or DEFAULT_VMALLOC_RESERVE
+    reserve = k.config.vmalloc_reserve
     if k.params.vmalloc_reserve is not None:
         reserve = k.params.vmalloc_reserve + VMALLOC_OFFSET
-    nr_cpus = k.desc.nr_cpus_config or k.desc.nr_cpus
-    end = vmalloc_end(k.version, k.arch.pae, nr_cpus)
+    end = vmalloc_end(k.version, k.arch.pae, k.config.NR_CPUS)
     return (end - PAGE_OFFSET - reserve) >> k.arch.page_shift
 
 
