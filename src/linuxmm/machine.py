@@ -102,3 +102,60 @@ class Machine:
         k = self.kernel
         return (f"<Machine {self.desc.name!r} {k.arch.name} Linux {k.version}: "
                 f"{len(k.node_ids)} node(s), {k.vm_total_pages} pages>")
+
+    # ---- what-if (mm/page_alloc.c) and /proc/sys/vm ---------------------------------------
+    def set_managed(self, managed: dict[str, int], node: int = 0) -> None:
+        """Pin zones' managed page counts and recompute what derives from them.
+
+        As the lazy-init host does on each growth of ZONE_NORMAL (and memory hotplug does):
+        ``init_per_zone_wmark_min`` reruns min_free_kbytes, watermarks, pcp limits, stat
+        thresholds and lowmem reserves. ``totalram_pages`` is left alone, as there.
+
+            >>> m.set_managed({"DMA": 3840, "DMA32": 772915, "Normal": 163840})
+        """
+        from .errors import ConfigError
+        from .mm.page_alloc import init_per_zone_wmark_min
+
+        k = self.kernel
+        if node not in k.pgdat:
+            raise ConfigError(f"set_managed: no node {node} (nodes: {k.node_ids})")
+        zones = {z.name: z for z in k.NODE_DATA(node).node_zones}
+        for name, pages in managed.items():
+            z = zones.get(name)
+            if z is None:
+                raise ConfigError(f"set_managed: no zone {name!r} on node {node} ({', '.join(zones)})")
+            if not isinstance(pages, int) or not 0 <= pages <= z.present_pages:
+                raise ConfigError(f"set_managed: {name} managed must be 0..{z.present_pages} "
+                                  f"(its present pages), not {pages!r}")
+        for name, pages in managed.items():
+            zones[name].managed_pages = pages
+        init_per_zone_wmark_min(k)
+        self._sync_allocator()
+
+    def sysctl(self, name: str, value: str | int | None = None) -> str | int:
+        """Read (``m.sysctl("vm.swappiness")`` -> ``"60\\n"``) or write a vm sysctl (-> 0).
+
+        A write is validated and handled like the kernel's ``proc_handler``; bad values raise
+        ``KernelError`` with ``errno.EINVAL`` and change nothing.
+        """
+        import errno
+
+        from .errors import KernelError
+        from .kernel.sysctl import proc_sys_vm_read, proc_sys_vm_write
+
+        key = name.strip().replace("/", ".")
+        if not key.startswith("vm."):
+            raise KernelError(errno.ENOENT, f"{name}: only the vm.* sysctls are simulated")
+        if value is None:
+            return proc_sys_vm_read(self.kernel, key[3:])
+        ret = proc_sys_vm_write(self.kernel, key[3:], str(value))
+        self._sync_allocator()
+        return ret
+
+    def _sync_allocator(self) -> None:
+        """Hand recomputed watermarks/reserves/pcp limits to the allocator core, if built."""
+        mem_map = getattr(self.kernel, "_mem_map", None)
+        if mem_map is not None:
+            from .mm.buddy import sync_zone_params
+
+            sync_zone_params(self.kernel, mem_map)

@@ -16,6 +16,7 @@ from ..kernel.printk import LogBuffer
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
+from . import initcalls
 
 LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
 
@@ -141,6 +142,7 @@ def start_kernel(desc: MachineDescription) -> Kernel:
         for cpu in k.NODE_DATA(nid).cpus:
             k.node_states.node_set_state(nid, node_states.N_CPU)
     page_alloc.build_all_zonelists(k)
+    initcalls.mm_core_init_late(k)
     return k
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import node_states, pglist_data, zone
 from .memblock import MEMBLOCK_HOTPLUG, MEMBLOCK_MIRROR
+from .page_alloc import zone_batchsize
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -355,14 +356,6 @@ def account_memmap(k: "Kernel", z: zone) -> None:
     z.managed_pages = freesize
     if z.present_pages and show:
         k.log.debug(f"  {z.name} zone: {z.present_pages} pages, LIFO batch:{zone_batchsize(k, z)}")
-
-
-def zone_batchsize(k: "Kernel", z: zone) -> int:
-    """Per-cpu list batch: a quarter of 1/1024 of the zone, capped at 1 MiB (512 KiB ≤4.18), 2^n - 1."""
-    cap = (1 << 20) if k.version >= (4, 19) else (512 << 10)
-    batch = max(min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE) // 4, 1)
-    n = batch + batch // 2
-    return (1 << (n.bit_length() - 1)) - 1
 
 
 def unavailable_summary(k: "Kernel") -> None:

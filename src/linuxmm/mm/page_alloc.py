@@ -1,13 +1,21 @@
-"""The page allocator (``mm/page_alloc.c``), Linux 6.18: zonelists so far.
+"""The page allocator (``mm/page_alloc.c``), Linux 6.18: zonelists, watermarks, reserves.
 
 ``build_all_zonelists`` orders, for every node, the zones an allocation falls back to: nodes
 by distance (``find_next_best_node``, with the kernel's penalties and load balancing), each
 node's populated zones from the highest index down. It prints the ``Fallback order``,
 ``Built N zonelists`` and ``Policy zone`` boot lines.
+
+The second half sizes what the allocator keeps in reserve: ``calculate_min_free_kbytes``,
+``setup_per_zone_wmarks`` (min/low/high/promo), ``setup_per_zone_lowmem_reserve``,
+``calculate_totalreserve_pages``, the per-cpu pageset limits (``zone_batchsize``,
+``zone_highsize``, ``zone_pcp_update``) and ``init_per_zone_wmark_min`` that runs them, with
+the sysctl handlers that rerun them. The buddy allocator itself lives in ``mm/buddy.py``.
 """
 
 from __future__ import annotations
 
+import errno
+from math import isqrt
 from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import MAX_NUMNODES, node_states
@@ -134,3 +142,510 @@ def build_all_zonelists(k: "Kernel") -> None:
                    f"Total pages: {k.vm_total_pages}")
     if k.config.numa:
         k.log.info(f"Policy zone: {k.zone_names[k.policy_zone]}")
+
+
+# =========================================================================================
+# Watermarks, lowmem reserves and per-cpu pagesets (mm/page_alloc.c, Linux 6.18).
+#
+# ``init_per_zone_wmark_min`` (a postcore initcall, rerun on memory hotplug and, on the
+# lazy-init host, on every growth of ZONE_NORMAL) derives everything here from the managed
+# page counts and the vm sysctls in ``k.vm`` (``kernel.sysctl.vm_sysctl``):
+#   min_free_kbytes -> per-zone min/low/high/promo -> pcp batch/high -> lowmem_reserve
+#   -> totalreserve_pages.  Formulas: kernel-reference.md sections 5 and 6.
+# =========================================================================================
+
+SWAP_CLUSTER_MAX = 32
+MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8
+BOOT_PAGESET_HIGH, BOOT_PAGESET_BATCH = 0, 1
+
+
+def for_each_zone(k: "Kernel"):
+    """Every zone of every online node, empty ones included."""
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        yield from k.NODE_DATA(nid).node_zones
+
+
+def for_each_populated_zone(k: "Kernel"):
+    return (z for z in for_each_zone(k) if z.populated_zone())
+
+
+def zone_idx(k: "Kernel", name: str) -> int:
+    return k.zone_names.index(name)
+
+
+def is_highmem(z) -> bool:
+    return z.name == "HighMem"
+
+
+def gfp_zone_user(k: "Kernel") -> int:
+    """``gfp_zone(GFP_USER)``: ZONE_NORMAL (highmem and movable are off limits)."""
+    return zone_idx(k, "Normal")
+
+
+def totalram_pages(k: "Kernel") -> int:
+    """``totalram_pages()``: Σ managed, unless the allocator keeps its own count on ``k``."""
+    explicit = getattr(k, "totalram_pages", None)
+    if isinstance(explicit, int):
+        return explicit
+    return sum(z.managed_pages for z in for_each_zone(k))
+
+
+def nr_free_buffer_pages(k: "Kernel") -> int:
+    """Managed pages above the high watermark in the zones GFP_USER may use."""
+    return nr_free_zone_pages(k, gfp_zone_user(k))
+
+
+def int_sqrt(x: int) -> int:
+    return isqrt(x)
+
+
+def calculate_min_free_kbytes(k: "Kernel") -> None:
+    """min_free_kbytes = 4·√lowmem_kb, clamped; a value written by the admin wins."""
+    vm = k.vm
+    lowmem_kbytes = nr_free_buffer_pages(k) * (k.arch.PAGE_SIZE >> 10)
+    new_min_free_kbytes = int_sqrt(lowmem_kbytes * 16)
+    cap = 262144 if k.version >= (5, 7) else 65536  # raised from 64 MiB in 5.7
+    if new_min_free_kbytes > vm.user_min_free_kbytes:
+        vm.min_free_kbytes = min(max(new_min_free_kbytes, 128), cap)
+    else:
+        k.log.warn(f"min_free_kbytes is not updated to {new_min_free_kbytes} because user "
+                   f"defined value {vm.user_min_free_kbytes} is preferred")
+
+
+def _min_is_clamped(k: "Kernel", z) -> bool:
+    """HighMem, and since 6.1 Movable, get a small fixed MIN instead of a lowmem share."""
+    return is_highmem(z) or (z.name == "Movable" and k.version >= (6, 1))
+
+
+def __setup_per_zone_wmarks(k: "Kernel") -> None:
+    pages_min = k.vm.min_free_kbytes >> (k.arch.page_shift - 10)
+    lowmem_pages = sum(z.managed_pages for z in for_each_zone(k) if not _min_is_clamped(k, z))
+    for z in for_each_zone(k):
+        z._watermark = zone_watermarks_for(k, z, pages_min, lowmem_pages)
+        z.watermark_boost = 0
+    calculate_totalreserve_pages(k)
+
+
+def zone_watermarks_for(k: "Kernel", z, pages_min: int, lowmem_pages: int) -> list[int]:
+    """[min, low, high, promo] of one zone: its share of pages_min, then equal steps."""
+    managed = z.managed_pages
+    # the kernel divides by lowmem_pages unguarded; a machine without lowmem cannot boot
+    share = pages_min * managed // lowmem_pages if lowmem_pages else 0
+    wmin = min(max(managed // 1024, SWAP_CLUSTER_MAX), 128) if _min_is_clamped(k, z) else share
+    if k.version < (4, 6):  # ≤4.5: LOW and HIGH were 1/4 and 1/2 of the share above MIN
+        return [wmin, wmin + (share >> 2), wmin + (share >> 1), wmin + (share >> 1)]
+    # the step uses the lowmem share even where MIN was clamped (an empty Movable: 32 x 4)
+    step = max(share >> 2, managed * k.vm.watermark_scale_factor // 10000)
+    return [wmin, wmin + step, wmin + 2 * step, wmin + 3 * step]
+
+
+def setup_per_zone_wmarks(k: "Kernel") -> None:
+    """Recompute every zone's watermarks, then the pcp limits that derive from them."""
+    __setup_per_zone_wmarks(k)
+    for z in for_each_zone(k):
+        zone_pcp_update(k, z, 0)
+
+
+def calculate_totalreserve_pages(k: "Kernel") -> None:
+    """Pages kept from userspace: per zone, its largest lowmem reserve plus HIGH, capped."""
+    total = 0
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        pgdat = k.NODE_DATA(nid)
+        pgdat.totalreserve_pages = 0
+        for i, z in enumerate(pgdat.node_zones):
+            reserve = max([0] + z.lowmem_reserve[i:]) + z.high_wmark_pages()
+            reserve = min(reserve, z.managed_pages)
+            pgdat.totalreserve_pages += reserve
+            total += reserve
+    k.totalreserve_pages = total
+
+
+def setup_per_zone_lowmem_reserve(k: "Kernel") -> None:
+    """``lowmem_reserve[j]`` of zone i: the managed pages of zones i+1..j over ratio[i]."""
+    ratio = k.vm.sysctl_lowmem_reserve_ratio
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        zones = k.NODE_DATA(nid).node_zones
+        if k.version >= (5, 13):
+            _lowmem_reserve_cumulative(zones, ratio)
+        else:
+            _lowmem_reserve_walk_down(k, zones, ratio)
+    calculate_totalreserve_pages(k)
+
+
+def _lowmem_reserve_cumulative(zones, ratio) -> None:
+    for i, z in enumerate(zones[:-1]):
+        clear = not ratio[i] or not z.managed_pages
+        running = 0
+        for j in range(i + 1, len(zones)):
+            # empty upper zones still get the running sum: DMA shows (0, 3019, 4043, 4043, 4043)
+            running += zones[j].managed_pages
+            z.lowmem_reserve[j] = 0 if clear else running // ratio[i]
+
+
+def _lowmem_reserve_walk_down(k: "Kernel", zones, ratio) -> None:
+    """≤5.12 [M]: for each upper zone j walk down; a skipped zone does not add its pages."""
+    for j, upper in enumerate(zones):
+        upper.lowmem_reserve[j] = 0
+        running = upper.managed_pages
+        for idx in range(j - 1, -1, -1):
+            lower = zones[idx]
+            if k.version < (4, 18) and ratio[idx] < 1:
+                ratio[idx] = 1  # ≤4.17 rewrote 0 to 1: old /proc shows "256 256 32 1"
+            if not ratio[idx] or (k.version >= (5, 8) and not lower.managed_pages):
+                lower.lowmem_reserve[j] = 0
+                continue
+            lower.lowmem_reserve[j] = running // ratio[idx]
+            running += lower.managed_pages
+
+
+def zone_batchsize(k: "Kernel", z) -> int:
+    """Per-cpu list batch: a quarter of 1/1024 of the zone, capped at 1 MiB (512 KiB ≤4.18), 2^n - 1."""
+    cap = (1 << 20) if k.version >= (4, 19) else (512 << 10)
+    batch = max(min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE) // 4, 1)
+    n = batch + batch // 2
+    return (1 << (n.bit_length() - 1)) - 1
+
+
+def nr_node_cpus(k: "Kernel", nid: int) -> int:
+    return len(k.NODE_DATA(nid).cpus)
+
+
+def zone_highsize(k: "Kernel", z, batch: int, cpu_online: int, high_fraction: int) -> int:
+    """pcp high: LOW (or managed/fraction) split over the node's CPUs, at least 4 batches."""
+    if not high_fraction:
+        total_pages = z.low_wmark_pages()
+    else:
+        total_pages = z.managed_pages // high_fraction
+    nr_split_cpus = nr_node_cpus(k, z.node) + cpu_online
+    if not nr_split_cpus:  # memoryless-CPU nodes: spread over every online CPU
+        nr_split_cpus = k.desc.nr_cpus
+    return max(total_pages // nr_split_cpus, batch << 2)
+
+
+def zone_set_pageset_high_and_batch(k: "Kernel", z, cpu_online: int) -> None:
+    fraction = k.vm.percpu_pagelist_high_fraction
+    new_batch = max(1, zone_batchsize(k, z))
+    if k.version >= (6, 7):
+        if fraction:  # tuned by hand: auto-tuning off, high fixed
+            high_min = high_max = zone_highsize(k, z, new_batch, cpu_online, fraction)
+        else:
+            high_min = zone_highsize(k, z, new_batch, cpu_online, 0)
+            high_max = zone_highsize(k, z, new_batch, cpu_online, MIN_PERCPU_PAGELIST_HIGH_FRACTION)
+    elif k.version >= (5, 14):
+        high_min = high_max = zone_highsize(k, z, new_batch, cpu_online, fraction)
+    else:
+        high_min = high_max = 6 * zone_batchsize(k, z)  # ≤5.13: six batches [M]
+    z.pageset_batch, z.pageset_high_min, z.pageset_high_max = new_batch, high_min, high_max
+    _pageset_update(k, z, high_min, high_max, new_batch)
+
+
+def _pageset_update(k: "Kernel", z, high_min: int, high_max: int, batch: int) -> None:
+    """Write the limits into every CPU's pageset; ≥6.7 ``high`` itself is live state."""
+    while len(z.per_cpu_pageset) < k.desc.nr_cpus:
+        z.per_cpu_pageset.append({"count": 0, "high": BOOT_PAGESET_HIGH, "batch": BOOT_PAGESET_BATCH,
+                                  "high_min": BOOT_PAGESET_HIGH, "high_max": BOOT_PAGESET_HIGH})
+    for pcp in z.per_cpu_pageset:
+        pcp.update(batch=batch, high_min=high_min, high_max=high_max)
+        if k.version < (6, 7):
+            pcp["high"] = high_min
+
+
+def zone_pcp_update(k: "Kernel", z, cpu_online: int = 0) -> None:
+    zone_set_pageset_high_and_batch(k, z, cpu_online)
+
+
+def setup_min_unmapped_ratio(k: "Kernel") -> None:
+    """NUMA node reclaim: keep this share of each node's managed pages unmapped."""
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        k.NODE_DATA(nid).min_unmapped_pages = 0
+    for z in for_each_zone(k):
+        k.NODE_DATA(z.node).min_unmapped_pages += z.managed_pages * k.vm.sysctl_min_unmapped_ratio // 100
+
+
+def setup_min_slab_ratio(k: "Kernel") -> None:
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        k.NODE_DATA(nid).min_slab_pages = 0
+    for z in for_each_zone(k):
+        k.NODE_DATA(z.node).min_slab_pages += z.managed_pages * k.vm.sysctl_min_slab_ratio // 100
+
+
+def init_per_zone_wmark_min(k: "Kernel") -> None:
+    """``postcore_initcall``; memory hotplug (and lazy deferred init) run it again."""
+    from . import khugepaged, vmstat
+
+    calculate_min_free_kbytes(k)
+    setup_per_zone_wmarks(k)
+    vmstat.refresh_zone_stat_thresholds(k)
+    setup_per_zone_lowmem_reserve(k)
+    if k.config.numa:
+        setup_min_unmapped_ratio(k)
+        setup_min_slab_ratio(k)
+    khugepaged.khugepaged_min_free_kbytes_update(k)
+
+
+# ---- sysctl handlers: called after ``kernel.sysctl`` stored a validated value -------------
+
+
+def min_free_kbytes_sysctl_handler(k: "Kernel", old) -> None:
+    k.vm.user_min_free_kbytes = k.vm.min_free_kbytes
+    setup_per_zone_wmarks(k)
+
+
+def watermark_scale_factor_sysctl_handler(k: "Kernel", old) -> None:
+    setup_per_zone_wmarks(k)
+
+
+def lowmem_reserve_ratio_sysctl_handler(k: "Kernel", old) -> None:
+    ratio = k.vm.sysctl_lowmem_reserve_ratio
+    for i, r in enumerate(ratio):
+        if r < 1:
+            ratio[i] = 0
+    setup_per_zone_lowmem_reserve(k)
+
+
+def percpu_pagelist_high_fraction_sysctl_handler(k: "Kernel", old) -> None:
+    from ..errors import KernelError
+
+    new = k.vm.percpu_pagelist_high_fraction
+    if new and new < MIN_PERCPU_PAGELIST_HIGH_FRACTION:
+        k.vm.percpu_pagelist_high_fraction = old
+        raise KernelError(errno.EINVAL, f"percpu_pagelist_high_fraction must be 0 or at least "
+                                        f"{MIN_PERCPU_PAGELIST_HIGH_FRACTION}")
+    if new == old:
+        return
+    for z in for_each_populated_zone(k):
+        zone_set_pageset_high_and_batch(k, z, 0)
+
+
+def sysctl_min_unmapped_ratio_sysctl_handler(k: "Kernel", old) -> None:
+    setup_min_unmapped_ratio(k)
+
+
+def sysctl_min_slab_ratio_sysctl_handler(k: "Kernel", old) -> None:
+    setup_min_slab_ratio(k)
+
+
+def numa_zonelist_order_handler(k: "Kernel", old) -> None:
+    """Only Node order exists since 4.14; anything not starting with d/n is refused."""
+    from ..errors import KernelError
+
+    written, k.vm.numa_zonelist_order = k.vm.numa_zonelist_order, old
+    if written[:1] not in ("d", "D", "n", "N"):
+        k.log.warn(f"Ignoring unsupported numa_zonelist_order value:  {written}")
+        raise KernelError(errno.EINVAL, f"unsupported numa_zonelist_order {written!r}")
+
+
+# ---- the allocation API (fast path compiled in mm/buddy.py, slow path here) -------------
+
+import numpy as _np  # noqa: E402
+
+from ..include.linux import gfp as _gfp  # noqa: E402
+from . import buddy as _buddy  # noqa: E402
+
+MAX_RECLAIM_RETRIES = 16
+
+
+class AllocHooks:
+    """The slow path's steps that later subsystems fill in (``__alloc_pages_slowpath``).
+
+    Each returns what the kernel function returns; the defaults do what a kernel without
+    that subsystem would: kswapd is not running, reclaim and compaction make no progress,
+    and there is no OOM killer to free memory.
+    """
+
+    def wake_all_kswapds(self, k, order: int, gfp: int, zonelist: list) -> None:
+        k.kswapd_wakeups = getattr(k, "kswapd_wakeups", 0) + 1
+
+    def direct_reclaim(self, k, gfp: int, order: int) -> int:
+        return 0  # pages reclaimed
+
+    def direct_compact(self, k, gfp: int, order: int) -> bool:
+        return False
+
+    def out_of_memory(self, k, gfp: int, order: int) -> bool:
+        return False  # did the OOM killer make progress?
+
+
+def _zonelist(k, nid: int):
+    if not hasattr(k, "_zonelists") or k._zonelists_gen != id(k.pgdat):
+        k._zonelists = _buddy.zonelist_array(k)
+        k._zonelists_gen = id(k.pgdat)
+    return k._zonelists
+
+
+def alloc_flags_nofragment(k, preferred, gfp: int) -> int:
+    """Prefer falling back to DMA32 over fragmenting Normal's pageblocks (ALLOC_NOFRAGMENT)."""
+    flags = gfp & _gfp.__GFP_KSWAPD_RECLAIM
+    if preferred is None or "DMA32" not in k.zone_names or preferred.name != "Normal":
+        return flags
+    below = k.NODE_DATA(preferred.node).node_zones[preferred.idx - 1]
+    if len(k.node_ids) > 1 and not below.populated_zone():
+        return flags
+    return flags | _buddy.ALLOC_NOFRAGMENT
+
+
+def gfp_to_alloc_flags(gfp: int, order: int) -> int:
+    """The slow path's alloc_flags: MIN watermark, __GFP_HIGH reserves, atomic extras."""
+    flags = _buddy.ALLOC_WMARK_MIN | _buddy.ALLOC_CPUSET
+    flags |= gfp & (_gfp.__GFP_HIGH | _gfp.__GFP_KSWAPD_RECLAIM)  # same bits as MIN_RESERVE/KSWAPD
+    if not gfp & _gfp.__GFP_DIRECT_RECLAIM:
+        if not gfp & _gfp.__GFP_NOMEMALLOC:
+            flags |= _buddy.ALLOC_NON_BLOCK
+            if order > 0 and flags & _buddy.ALLOC_MIN_RESERVE:
+                flags |= _buddy.ALLOC_HIGHATOMIC
+        if flags & _buddy.ALLOC_MIN_RESERVE:
+            flags &= ~_buddy.ALLOC_CPUSET
+    return flags
+
+
+def _preferred_zone(k, nid: int, highest: int):
+    for z in k.NODE_DATA(nid).node_zonelists[0]:
+        if z.idx <= highest:
+            return z
+    return None
+
+
+def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, cpu: int) -> int:
+    a = k.mem_map
+    highest = _gfp.gfp_zone(gfp, k.zone_names)
+    mt = 0 if k.page_group_by_mobility_disabled else _gfp.gfp_migratetype(gfp)
+    zl = _zonelist(k, nid)[nid]
+    if gfp & _gfp.__GFP_THISNODE:
+        zl = zl.copy()
+        zl[[i for i in range(len(zl)) if zl[i] >= 0 and a.zone_node[zl[i]] != nid]] = -1
+        zl = _np.concatenate([zl[zl >= 0], _np.full(len(zl) - int((zl >= 0).sum()), -1)])
+    return int(_buddy.get_page_from_freelist(a, zl, highest, order, mt, alloc_flags, cpu,
+                                             k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP)))
+
+
+def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 0,
+                comm: str = "swapper/0") -> int | None:
+    """``alloc_pages_node``: a pfn, or None after the slow path's failure report (NULL)."""
+    if order < 0 or order > k.arch.MAX_PAGE_ORDER:
+        if not gfp & _gfp.__GFP_NOWARN:
+            k.log.warn(f"WARNING: at mm/page_alloc.c __alloc_pages: order {order} > MAX_PAGE_ORDER")
+        return None
+    if nid is None:
+        nid = k.cpu_to_node.get(cpu, k.node_ids[0])
+    a = k.mem_map
+    highest = _gfp.gfp_zone(gfp, k.zone_names)
+    preferred = _preferred_zone(k, nid, highest)
+    alloc_flags = _buddy.ALLOC_WMARK_LOW | alloc_flags_nofragment(k, preferred, gfp)
+    pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+    if pfn < 0:
+        pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
+    if pfn is not None and pfn >= 0:
+        if gfp & _gfp.__GFP_ZERO:
+            k.zero_pages = getattr(k, "zero_pages", 0) + (1 << order)
+        return pfn
+    a.events[_buddy.EV_ALLOC_FAIL] += 1
+    return None
+
+
+def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = None,
+                     cpu: int = 0, comm: str = "swapper/0") -> _np.ndarray:
+    """Up to ``nr`` allocations of one order in one compiled loop; the first fast-path failure
+    goes through the slow path in Python, and a slow-path failure ends the batch."""
+    if nid is None:
+        nid = k.cpu_to_node.get(cpu, k.node_ids[0])
+    a = k.mem_map
+    highest = _gfp.gfp_zone(gfp, k.zone_names)
+    flags = _buddy.ALLOC_WMARK_LOW | alloc_flags_nofragment(k, _preferred_zone(k, nid, highest), gfp)
+    mt = 0 if k.page_group_by_mobility_disabled else _gfp.gfp_migratetype(gfp)
+    ones = _np.ones(nr, _np.int64)
+    out = _np.full(nr, -1, _np.int64)
+    done = 0
+    while done < nr:
+        n = nr - done
+        stop = done + int(_buddy.alloc_pages_batch(
+            a, _zonelist(k, nid), ones[:n] * nid, ones[:n] * order, ones[:n] * highest, ones[:n] * mt,
+            ones[:n] * flags, ones[:n] * cpu, ones[:n] * k.cpu_to_node.get(cpu, nid),
+            _np.full(n, bool(gfp & _gfp.__GFP_COMP)), out[done:]))
+        done = stop
+        if done < nr:
+            pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
+            if pfn is None:
+                break
+            out[done] = pfn
+            done += 1
+    return out[:done]
+
+
+def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bool, loops: list) -> bool:
+    """Retry while reclaiming everything reclaimable could meet some zone's min watermark."""
+    loops[0] = 0 if progress and order <= _buddy.PAGE_ALLOC_COSTLY_ORDER else loops[0] + 1
+    if loops[0] > MAX_RECLAIM_RETRIES:
+        return False
+    a = k.mem_map
+    highest = _gfp.gfp_zone(gfp, k.zone_names)
+    for zid in _zonelist(k, k.node_ids[0])[k.node_ids[0]]:
+        if zid < 0:
+            break
+        if a.zone_idx[zid] > highest:
+            continue
+        z = k.NODE_DATA(int(a.zone_node[zid])).node_zones[int(a.zone_idx[zid])]
+        available = z.vm_stat.get("NR_FREE_PAGES", 0) + zone_reclaimable_pages(z)
+        if _buddy.__zone_watermark_ok(a, zid, order, z.min_wmark_pages(), highest, alloc_flags, available):
+            return zone_reclaimable_pages(z) > 0
+    return False
+
+
+def zone_reclaimable_pages(z) -> int:
+    st = z.vm_stat
+    return sum(st.get(n, 0) for n in ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE",
+                                      "NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON"))
+
+
+def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
+    hooks = getattr(k, "alloc_hooks", None) or AllocHooks()
+    costly = order > _buddy.PAGE_ALLOC_COSTLY_ORDER
+    can_reclaim = bool(gfp & _gfp.__GFP_DIRECT_RECLAIM)
+    alloc_flags = gfp_to_alloc_flags(gfp, order)
+    if alloc_flags & _buddy.ALLOC_KSWAPD:
+        hooks.wake_all_kswapds(k, order, gfp, [])
+    pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+    loops = [0]
+    while pfn < 0 and can_reclaim:
+        progress = hooks.direct_reclaim(k, gfp, order)
+        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+        if pfn >= 0:
+            break
+        if hooks.direct_compact(k, gfp, order):
+            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+            if pfn >= 0:
+                break
+        if gfp & _gfp.__GFP_NORETRY or (costly and not gfp & _gfp.__GFP_RETRY_MAYFAIL):
+            break
+        if should_reclaim_retry(k, gfp, order, alloc_flags, progress > 0, loops):
+            continue
+        if not (gfp & (_gfp.__GFP_NORETRY | _gfp.__GFP_RETRY_MAYFAIL)) and not costly \
+                and hooks.out_of_memory(k, gfp, order):
+            loops[0] = 0
+            continue
+        break
+    if pfn >= 0:
+        return pfn
+    warn_alloc(k, gfp, order, comm)
+    return None
+
+
+def warn_alloc(k, gfp: int, order: int, comm: str) -> None:
+    """The kernel's allocation-failure report (``warn_alloc`` + ``show_free_areas``)."""
+    if gfp & _gfp.__GFP_NOWARN:
+        return
+    nodes = k.node_ids
+    mems = f"{nodes[0]}-{nodes[-1]}" if len(nodes) > 1 else str(nodes[0])
+    k.log.warn(f"{comm}: page allocation failure: order:{order}, mode:{gfp:#x}({_gfp.format_gfp(gfp)}), "
+               f"nodemask=(null),cpuset=/,mems_allowed={mems}")
+    k.log.warn(f"CPU: 0 UID: 0 PID: 1 Comm: {comm} Not tainted {k.version.release or k.version} #1")
+    k.log.warn("Call Trace:")
+    for fn in ("dump_stack_lvl", "warn_alloc", "__alloc_pages_slowpath", "__alloc_frozen_pages_noprof",
+               "alloc_pages_mpol", "alloc_pages_noprof"):
+        k.log.warn(f" {fn}")
+    from .show_mem import show_free_areas
+
+    show_free_areas(k)
+
+
+def __free_pages(k, pfn: int, order: int = 0, cpu: int = 0) -> None:
+    _buddy.__free_pages(k.mem_map, pfn, order, cpu)
