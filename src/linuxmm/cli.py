@@ -112,6 +112,68 @@ def demo():
     out.print(render_layout(m))
 
 
+# ---- /proc files of a booted (and possibly tuned) machine ---------------------------------
+
+SysctlOpt = Annotated[Optional[list[str]], typer.Option(
+    "--sysctl", help="Write vm.NAME=VALUE before reading (repeatable, applied in order).")]
+ManagedOpt = Annotated[Optional[str], typer.Option(
+    "--managed", help="Pin managed pages first: ZONE=PAGES,... (e.g. DMA32=772915,Normal=163840).")]
+
+
+def parse_managed(text: str) -> dict[str, int]:
+    """``DMA=3840,Normal=163840`` -> ``{"DMA": 3840, "Normal": 163840}``."""
+    out: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = item.partition("=")
+        if not eq or not value.strip().isdigit():
+            raise LinuxmmError(f"--managed: expected ZONE=PAGES, got {item!r}")
+        out[name.strip()] = int(value)
+    if not out:
+        raise LinuxmmError("--managed: no ZONE=PAGES given")
+    return out
+
+
+def render_zoneinfo_table(m: Machine) -> Table:
+    t = Table(title=f"{m.desc.name}: zones (pages)")
+    cols = ("node", "zone", "free", "min", "low", "high", "promo", "spanned", "present", "managed",
+            "protection", "batch", "high_min", "high_max", "threshold")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("zone", "protection") else "right")
+    for z in m.zones():
+        t.add_row(str(z.node), z.name, str(z.vm_stat.get("NR_FREE_PAGES", 0)), str(z.min_wmark_pages()),
+                  str(z.low_wmark_pages()), str(z.high_wmark_pages()), str(z.promo_wmark_pages()),
+                  str(z.spanned_pages), str(z.present_pages), str(z.managed_pages),
+                  "(" + ", ".join(map(str, z.lowmem_reserve)) + ")", str(z.pageset_batch),
+                  str(z.pageset_high_min), str(z.pageset_high_max), str(z.stat_threshold))
+    return t
+
+
+@app.command()
+def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat, or sys/vm/NAME")],
+         from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+         machine: MachineFile = None, cmdline: Cmdline = None,
+         sysctl: SysctlOpt = None, managed: ManagedOpt = None,
+         node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
+         table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False):
+    """Print a /proc file of the booted machine, byte for byte as its kernel would."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    if managed is not None:
+        m.set_managed(parse_managed(managed), node=node)
+    for item in sysctl or []:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise LinuxmmError(f"--sysctl: expected vm.NAME=VALUE, got {item!r}")
+        m.sysctl(name, value)
+    if table:
+        if file.strip("/").removeprefix("proc/") != "zoneinfo":
+            raise LinuxmmError("--table is only for zoneinfo")
+        m.proc("zoneinfo")  # builds the free lists the "free" column reads
+        wide = Console(highlight=False, width=max(out.width, 160))  # 15 numeric columns
+        wide.print(render_zoneinfo_table(m))
+        return
+    sys.stdout.write(m.proc(file))
+
+
 def main() -> None:
     try:
         app()

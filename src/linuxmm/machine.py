@@ -103,7 +103,7 @@ class Machine:
         return (f"<Machine {self.desc.name!r} {k.arch.name} Linux {k.version}: "
                 f"{len(k.node_ids)} node(s), {k.vm_total_pages} pages>")
 
-    # ---- what-if (mm/page_alloc.c) and /proc/sys/vm ---------------------------------------
+    # ---- what-if and /proc (mm/page_alloc.c, mm/vmstat.c, fs/proc, /proc/sys/vm) ---------
     def set_managed(self, managed: dict[str, int], node: int = 0) -> None:
         """Pin zones' managed page counts and recompute what derives from them.
 
@@ -151,6 +151,16 @@ class Machine:
         ret = proc_sys_vm_write(self.kernel, key[3:], str(value))
         self._sync_allocator()
         return ret
+
+    def proc(self, path: str) -> str:
+        """The text of a /proc file: zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat,
+        or ``/proc/sys/vm/NAME``."""
+        from .fs.proc.generic import proc_lookup
+
+        path, show = proc_lookup(path)
+        if not path.startswith("/proc/sys/"):
+            getattr(self.kernel, "mem_map", None)  # free lists are built on first use
+        return show(self.kernel)
 
     def _sync_allocator(self) -> None:
         """Hand recomputed watermarks/reserves/pcp limits to the allocator core, if built."""

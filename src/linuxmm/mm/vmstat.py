@@ -1,13 +1,17 @@
-"""VM statistics (``mm/vmstat.c``), Linux 6.18: per-cpu thresholds and the item tables.
+"""VM statistics and their /proc files (``mm/vmstat.c``), Linux 6.18.
+
+Two halves, as in the kernel file:
 
 * per-cpu counter thresholds: ``calculate_normal_threshold``, ``calculate_pressure_threshold``
   and ``refresh_zone_stat_thresholds`` (which also sets ``percpu_drift_mark``);
-* the 6.18 item lists of /proc/vmstat and /proc/zoneinfo for this configuration.
+* the renderers of ``/proc/zoneinfo`` (``zoneinfo_show_print``), ``/proc/buddyinfo``
+  (``frag_show_print``), ``/proc/pagetypeinfo`` (``pagetypeinfo_show``) and ``/proc/vmstat``
+  (``vmstat_start``/``vmstat_show``), byte for byte as 6.18 prints them (kernel-reference §7).
 
 Counters are read from ``zone.vm_stat`` and ``pglist_data.vm_stat`` (keyed by the kernel's
 enum names, e.g. ``NR_FREE_PAGES``, ``NR_FILE_MAPPED``; values in pages, ``NR_KERNEL_STACK_KB``
 in kB; a missing key reads 0), free-list counts from ``zone.nr_free``, events from
-``k.vm_events``.
+``k.vm_events``. The item tables below are this configuration's 6.18 lists.
 """
 
 from __future__ import annotations
@@ -232,3 +236,171 @@ def memmap_boot_pages(k: "Kernel") -> int:
         end = -(-p.node_end_pfn // align) * align
         total += -(-(end - start) * per_page // k.arch.PAGE_SIZE) if p.node_spanned_pages else 0
     return total
+
+
+# ---- /proc/zoneinfo -----------------------------------------------------------------------
+
+
+def zoneinfo_show(k: "Kernel") -> str:
+    out: list[str] = []
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        pgdat = k.NODE_DATA(nid)
+        first = next((z for z in pgdat.node_zones if z.populated_zone()), None)
+        for z in pgdat.node_zones:
+            out.append(zoneinfo_show_print(k, pgdat, z, z is first))
+    return "".join(out)
+
+
+def zoneinfo_show_print(k: "Kernel", pgdat, z, first_populated: bool) -> str:
+    s = [f"Node {pgdat.node_id}, zone {z.name:>8s}"]
+    if first_populated:
+        s.append("\n  per-node stats")
+        for item, name in node_stat_items(k):
+            s.append(f"\n      {name:<12s} {_thp_scaled(k, item, node_page_state(pgdat, item))}")
+    s.append(_zoneinfo_watermarks(k, z))
+    s.append("\n        protection: (" + ", ".join(str(r) for r in z.lowmem_reserve) + ")")
+    if not z.populated_zone():  # nothing else is useful for an empty zone
+        return "".join(s) + "\n"
+    for item, name in ZONE_STAT_ITEMS:
+        s.append(f"\n      {name:<12s} {zone_page_state(z, item)}")
+    if k.config.numa:
+        for item, name in NUMA_EVENT_ITEMS:
+            s.append(f"\n      {name:<12s} {zone_numa_event_state(z, item, name)}")
+    s.append("\n  pagesets")
+    for cpu in range(num_online_cpus(k)):
+        s.append(_zoneinfo_pageset(k, z, cpu))
+    unreclaimable = int(pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES)
+    s.append(f"\n  node_unreclaimable:  {unreclaimable}\n  start_pfn:           {z.zone_start_pfn}\n")
+    return "".join(s)
+
+
+def _zoneinfo_watermarks(k: "Kernel", z) -> str:
+    rows = [("pages free", zone_page_state(z, "NR_FREE_PAGES")), ("boost", z.watermark_boost),
+            ("min", z.min_wmark_pages()), ("low", z.low_wmark_pages()), ("high", z.high_wmark_pages())]
+    if k.version >= (5, 18):
+        rows.append(("promo", z.promo_wmark_pages()))
+    rows += [("spanned", z.spanned_pages), ("present", z.present_pages),
+             ("managed", z.managed_pages), ("cma", z.cma_pages)]
+    first, *rest = rows
+    return f"\n  {first[0]:<14s} {first[1]}" + "".join(f"\n        {n:<8s} {v}" for n, v in rest)
+
+
+def _zoneinfo_pageset(k: "Kernel", z, cpu: int) -> str:
+    pcp = z.per_cpu_pageset[cpu] if cpu < len(z.per_cpu_pageset) else {}
+    s = f"\n    cpu: {cpu}"
+    if k.version >= (6, 7):
+        fields, width = ("count", "high", "batch", "high_min", "high_max"), 9
+    else:  # ≤6.6: one fixed high, narrower labels [M]
+        fields, width = ("count", "high", "batch"), 6
+    for f in fields:
+        s += f"\n              {f + ':':<{width}s} {pcp.get(f, 0)}"
+    return s + f"\n  vm stats threshold: {z.stat_threshold}"
+
+
+# ---- /proc/buddyinfo and /proc/pagetypeinfo -----------------------------------------------
+
+
+def frag_show(k: "Kernel") -> str:
+    out = []
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        for z in k.NODE_DATA(nid).populated_zones():
+            per_order = free_area_counts(k, z).sum(axis=1)
+            out.append(f"Node {nid}, zone {z.name:>8s} " + "".join(f"{int(n):6d} " for n in per_order) + "\n")
+    return "".join(out)
+
+
+PAGETYPEINFO_FREE_CAP = 100000  # the free-list walk stops here and prints ">100000"
+
+
+def pagetypeinfo_show(k: "Kernel") -> str:
+    out = []
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        if not k.node_states.node_state(nid, node_states.N_MEMORY):
+            continue
+        pgdat = k.NODE_DATA(nid)
+        out.append(f"Page block order: {k.arch.pageblock_order}\n"
+                   f"Pages per block:  {1 << k.arch.pageblock_order}\n\n")
+        out.append(pagetypeinfo_showfree(k, pgdat))
+        out.append(pagetypeinfo_showblockcount(k, pgdat))
+    return "".join(out)
+
+
+def pagetypeinfo_showfree(k: "Kernel", pgdat) -> str:
+    orders = range(k.arch.NR_PAGE_ORDERS)
+    s = [f"{'Free pages count per migrate type at order':<43s} " + "".join(f"{o:6d} " for o in orders) + "\n"]
+    names = migratetype_names(k)
+    for z in pgdat.populated_zones():
+        counts = free_area_counts(k, z)
+        for mt, name in enumerate(names):
+            s.append(f"Node {pgdat.node_id:4d}, zone {z.name:>8s}, type {name:>12s} ")
+            for o in orders:
+                n = int(counts[o, mt]) if mt < counts.shape[1] else 0
+                capped = n >= PAGETYPEINFO_FREE_CAP
+                s.append(f"{'>' if capped else ''}{min(n, PAGETYPEINFO_FREE_CAP):6d} ")
+            s.append("\n")
+    return "".join(s)
+
+
+def pagetypeinfo_showblockcount(k: "Kernel", pgdat) -> str:
+    names = migratetype_names(k)
+    s = [f"\n{'Number of blocks type ':<23s}" + "".join(f"{n:>12s} " for n in names) + "\n"]
+    for z in pgdat.populated_zones():
+        counts = pageblock_migratetype_counts(k, z)
+        s.append(f"Node {pgdat.node_id}, zone {z.name:>8s} " + "".join(f"{c:12d} " for c in counts) + "\n")
+    return "".join(s)
+
+
+def pageblock_migratetype_counts(k: "Kernel", z) -> list[int]:
+    """Pageblocks of ``z`` by migratetype. At boot ``memmap_init`` marks every block Movable;
+    until the allocator tracks pageblock flags, that is what this reports."""
+    counts = [0] * len(migratetype_names(k))
+    counts[1] = count_zone_pageblocks(k, z)
+    return counts
+
+
+def count_zone_pageblocks(k: "Kernel", z) -> int:
+    """Block starts zone_start_pfn + i·pageblock_nr_pages that have an online struct page
+    belonging to this zone (absent sections and other nodes' memory are skipped)."""
+    step = 1 << k.arch.pageblock_order
+    start, end = z.zone_start_pfn, z.zone_end_pfn
+    total = 0
+    for lo, hi in _zone_online_ranges(k, z, start, end):
+        first = start + -(-(lo - start) // step) * step
+        total += max(0, -(-(hi - first) // step))
+    return total
+
+
+def _zone_online_ranges(k: "Kernel", z, start: int, end: int) -> list[tuple[int, int]]:
+    if k.config.sparsemem:
+        per = k.PAGES_PER_SECTION
+        ranges = [(max(start, nr * per), min(end, (nr + 1) * per)) for nr in sorted(k.present_sections)
+                  if nr * per < end and (nr + 1) * per > start]
+    else:
+        ranges = [(start, end)]
+    others = [(lo, hi) for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, k.arch.page_shift)
+              if nid != z.node and lo < end and hi > start]
+    for olo, ohi in others:
+        ranges = [piece for lo, hi in ranges for piece in ((lo, min(hi, olo)), (max(lo, ohi), hi))
+                  if piece[0] < piece[1]]
+    return ranges
+
+
+# ---- /proc/vmstat -------------------------------------------------------------------------
+
+
+def vmstat_show(k: "Kernel") -> str:
+    from .page_writeback import global_dirty_limits
+
+    lines = [(n, global_zone_page_state(k, e)) for e, n in ZONE_STAT_ITEMS]
+    if k.config.numa:
+        lines += [(n, sum(zone_numa_event_state(z, e, n) for z in for_each_zone(k)))
+                  for e, n in NUMA_EVENT_ITEMS]
+    lines += [(n, _thp_scaled(k, e, global_node_page_state(k, e))) for e, n in node_stat_items(k)]
+    background, dirty = global_dirty_limits(k)
+    lines += [("nr_dirty_threshold", dirty), ("nr_dirty_background_threshold", background),
+              ("nr_memmap_pages", getattr(k, "nr_memmap_pages", 0)),
+              ("nr_memmap_boot_pages", memmap_boot_pages(k))]
+    events = getattr(k, "vm_events", {})
+    lines += [(n, events.get(e, 0)) for e, n in vm_event_items(k)]
+    lines.append(("nr_unstable", 0))  # deprecated, kept for userspace
+    return "".join(f"{n} {v}\n" for n, v in lines)

@@ -1,0 +1,49 @@
+"""The /proc entries the simulator serves (``fs/proc/generic.c``'s registry), Linux 6.18.
+
+``proc_read(k, path)`` returns a file's text: the mm files registered by ``mm/vmstat.c``
+(zoneinfo, buddyinfo, pagetypeinfo, vmstat), ``fs/proc/meminfo.c`` and the ``/proc/sys/vm``
+table. Any other path is ``-ENOENT``. It renders the kernel's state as it is; ``Machine.proc``
+first builds the allocator's free lists, which the simulator creates on first use.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Callable
+
+from ...errors import KernelError
+
+if TYPE_CHECKING:
+    from ...init.main import Kernel
+
+
+def _entries() -> dict[str, Callable[["Kernel"], str]]:
+    from ...mm import vmstat
+    from .meminfo import meminfo_proc_show
+
+    return {"/proc/zoneinfo": vmstat.zoneinfo_show, "/proc/buddyinfo": vmstat.frag_show,
+            "/proc/pagetypeinfo": vmstat.pagetypeinfo_show, "/proc/vmstat": vmstat.vmstat_show,
+            "/proc/meminfo": meminfo_proc_show}
+
+
+PROC_FILES = ("zoneinfo", "buddyinfo", "pagetypeinfo", "meminfo", "vmstat")
+
+
+def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
+    """The canonical ``/proc/...`` path and its show function; ``-ENOENT`` if unknown."""
+    from ...kernel.sysctl import proc_sys_vm_read
+
+    path = "/" + path.strip().lstrip("/")
+    if not path.startswith("/proc/"):
+        path = "/proc" + path
+    if path.startswith("/proc/sys/vm/"):
+        name = path[len("/proc/sys/vm/"):]
+        return path, lambda k: proc_sys_vm_read(k, name)
+    show = _entries().get(path)
+    if show is None:
+        raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc")
+    return path, show
+
+
+def proc_read(k: "Kernel", path: str) -> str:
+    return proc_lookup(path)[1](k)
