@@ -49,6 +49,11 @@ class KernelConfig:
     sparsemem: bool = True  # FLATMEM otherwise (Debian's i386 kernels)
     NR_CPUS: int = 8192  # sizes the i386 fixmap (kmap slots, cpu_entry_area)
     vmalloc_reserve: int = 128 << 20  # i386 __VMALLOC_RESERVE (some distributions patched it)
+    # the kernel image and early allocations (sizes of the development host's 6.18 kernel)
+    kernel_sections_kb: tuple[int, int, int, int, int] = (18478, 2544, 10280, 3728, 1168)  # code, rwdata, rodata, init, bss
+    kernel_image_kb: int = 45408  # _text.._end, including the gaps between sections
+    sizeof_pglist_data: int = 0x2AB00
+    percpu_pages_per_cpu: int = 53
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
 
     @property
@@ -87,6 +92,7 @@ class MachineDescription:
     efi: bool = False  # booted through EFI (BIOS data area left empty)
     efi_low_reserved_pages: int = 0  # EFI boot-services pages reserved in [1 MiB, 16 MiB)
     esrt: tuple[int, int] | None = None  # EFI System Resource Table (addr, size)
+    initrd: tuple[int, int] | None = None  # where the bootloader put the initramfs (addr, size)
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
     source: str = ""  # where the description came from, for messages
 

@@ -17,6 +17,7 @@ from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
 from . import initcalls
+from ..mm.percpu import setup_per_cpu_areas
 
 LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
 
@@ -46,8 +47,22 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self._mem_map = None
 
     # ---- helpers with the kernel's names ------------------------------------------------
+    @property
+    def mem_map(self):
+        """The struct page arrays and buddy lists, built on first use (numba-compiled core)."""
+        if self._mem_map is None:
+            from ..mm.buddy import build_mem_map, sync_zone_params
+            from ..mm.memblock import memblock_free_into_buddy
+
+            a = build_mem_map(self)
+            memblock_free_into_buddy(self, a)
+            sync_zone_params(self, a)
+            self._mem_map = a
+        return self._mem_map
+
     def NODE_DATA(self, nid: int) -> pglist_data:
         return self.pgdat[nid]
 
@@ -141,7 +156,11 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     for nid in k.node_ids:
         for cpu in k.NODE_DATA(nid).cpus:
             k.node_states.node_set_state(nid, node_states.N_CPU)
+    setup_per_cpu_areas(k)
     page_alloc.build_all_zonelists(k)
+    mm_init.vfs_caches_init_early(k)
+    mm_init.mm_core_init(k)
+    mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
     return k
 

@@ -19,10 +19,10 @@ large, mostly free machine touches little memory. List links store ``pfn + 1`` (
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.experimental import structref
 
 # migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
 MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
@@ -57,8 +57,8 @@ ZS_FREE, ZS_FREE_BLOCKS, ZS_NUMA_HIT, ZS_NUMA_MISS, ZS_NUMA_FOREIGN, ZS_NUMA_INT
 ZS_NUMA_LOCAL, ZS_NUMA_OTHER, ZS_PGALLOC, ZS_FREE_HIGHATOMIC, ZS_MANAGED = 6, 7, 8, 9, 10
 NR_ZSTAT = 11
 # global events
-EV_PGFREE, EV_ALLOC_FAIL = 0, 1
-NR_EVENTS = 2
+EV_PGFREE, EV_ALLOC_FAIL, EV_KSWAPD_WAKE, EV_ALLOC_SLOW = 0, 1, 2, 3
+NR_EVENTS = 4
 # scalars in MemMap.params
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
@@ -69,47 +69,134 @@ PG_RESERVED_BIT = np.uint64(1 << 13)
 PG_LRU_BIT = np.uint64(1 << 5)
 
 
-class MemMap(NamedTuple):
-    """All allocator state as arrays (one machine). Built by ``page_alloc.MemMap``-factory."""
+class MemMapType(types.StructRef):
+    """The compiled view of ``MemMap``: one pointer, so calls between compiled functions
+    do not copy dozens of array descriptors."""
 
-    flags: np.ndarray  # uint64[npfn]       page->flags
-    refcount: np.ndarray  # int32[npfn]     page->_refcount
-    mapcount: np.ndarray  # int32[npfn]     page_mapcount(): page->_mapcount + 1
-    order: np.ndarray  # int8[npfn]         folio order of an allocated head page
-    lru_next: np.ndarray  # int64[npfn]     page->lru / page->pcp_list (pfn + 1)
-    lru_prev: np.ndarray  # int64[npfn]
-    pb_mt: np.ndarray  # int8[npageblocks]  pageblock migratetype bits
-    seg_start: np.ndarray  # int64[nseg]    memory segments, sorted: pfn -> zone id
-    seg_end: np.ndarray
-    seg_zid: np.ndarray
-    zone_start: np.ndarray  # int64[nz]     zone span
-    zone_end: np.ndarray
-    zone_node: np.ndarray  # int64[nz]
-    zone_idx: np.ndarray  # int64[nz]       zone_idx() (DMA=0, ...)
-    fa_off: np.ndarray  # int64[orders+1]   start of each order's block index
-    fa_next: np.ndarray  # int64[total]     buddy_list links (pfn + 1)
-    fa_prev: np.ndarray
-    fa_tag: np.ndarray  # int32[total]      0, or 1 + migratetype + 16 * zone id of a free head
-    fa_head: np.ndarray  # int64[nz, orders, MIGRATE_TYPES]
-    fa_tail: np.ndarray
-    nr_free: np.ndarray  # int64[nz, orders, MIGRATE_TYPES]
-    zstat: np.ndarray  # int64[nz, NR_ZSTAT]
-    events: np.ndarray  # int64[NR_EVENTS]
-    wmark: np.ndarray  # int64[nz, 4]       _watermark[]
-    boost: np.ndarray  # int64[nz]          watermark_boost
-    lowmem_reserve: np.ndarray  # int64[nz, MAX_NR_ZONES]
-    zflags: np.ndarray  # int64[nz]
-    pcp_head: np.ndarray  # int64[ncpu, nz, NR_PCP_LISTS]
-    pcp_tail: np.ndarray
-    pcp_count: np.ndarray  # int64[ncpu, nz] and the other per_cpu_pages fields
-    pcp_high: np.ndarray
-    pcp_batch: np.ndarray
-    pcp_high_min: np.ndarray
-    pcp_high_max: np.ndarray
-    pcp_free_count: np.ndarray
-    pcp_alloc_factor: np.ndarray
-    pcp_flags: np.ndarray
-    params: np.ndarray  # int64[NR_PARAMS]
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+structref.register(MemMapType)
+
+
+class MemMapRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(MemMapType, MemMapRef)
+
+# name, dtype, ndim of every array; the comments say which kernel field each one models
+MEMMAP_FIELDS = [
+    ("flags", np.uint64, 1),
+    ("refcount", np.int32, 1),
+    ("mapcount", np.int32, 1),
+    ("order", np.int8, 1),
+    ("lru_next", np.int64, 1),
+    ("lru_prev", np.int64, 1),
+    ("pb_mt", np.int8, 1),
+    ("seg_start", np.int64, 1),
+    ("seg_end", np.int64, 1),
+    ("seg_zid", np.int64, 1),
+    ("zone_start", np.int64, 1),
+    ("zone_end", np.int64, 1),
+    ("zone_node", np.int64, 1),
+    ("zone_idx", np.int64, 1),
+    ("fa_off", np.int64, 1),
+    ("fa_next", np.int64, 1),
+    ("fa_prev", np.int64, 1),
+    ("fa_tag", np.int32, 1),
+    ("fa_head", np.int64, 3),
+    ("fa_tail", np.int64, 3),
+    ("nr_free", np.int64, 3),
+    ("zstat", np.int64, 2),
+    ("events", np.int64, 1),
+    ("wmark", np.int64, 2),
+    ("boost", np.int64, 1),
+    ("lowmem_reserve", np.int64, 2),
+    ("zflags", np.int64, 1),
+    ("pcp_head", np.int64, 3),
+    ("pcp_tail", np.int64, 3),
+    ("pcp_count", np.int64, 2),
+    ("pcp_high", np.int64, 2),
+    ("pcp_batch", np.int64, 2),
+    ("pcp_high_min", np.int64, 2),
+    ("pcp_high_max", np.int64, 2),
+    ("pcp_free_count", np.int64, 2),
+    ("pcp_alloc_factor", np.int64, 2),
+    ("pcp_flags", np.int64, 2),
+    ("params", np.int64, 1),
+]
+mem_map_type = MemMapType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in MEMMAP_FIELDS])
+
+
+class MemMap(MemMapRef):
+    """All allocator state of one machine as arrays, usable from Python (``a.flags``) and
+    passed as one pointer to compiled code.
+
+    flags/refcount/mapcount/order: page->flags, _refcount, page_mapcount() (_mapcount + 1)
+    and the folio order of allocated heads; lru_next/lru_prev: page->lru or page->pcp_list;
+    pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
+    spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
+    nr_free: free_area[order].nr_free per migratetype; zstat: zone counters (ZS_*);
+    events: vm events (EV_*); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
+    and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*).
+    """
+
+    @classmethod
+    def from_arrays(cls, **arrays) -> "MemMap":
+        for name, dtype, ndim in MEMMAP_FIELDS:
+            arr = arrays[name]
+            if arr.dtype != dtype or arr.ndim != ndim:
+                raise TypeError(f"mem_map.{name}: expected {np.dtype(dtype)}[{ndim}d], got {arr.dtype}[{arr.ndim}d]")
+        ref = _make_ref(*(arrays[name] for name, _, _ in MEMMAP_FIELDS))
+        mm = cls._numba_box_(ref._type, ref._meminfo)
+        mm.__dict__.update(arrays)
+        return mm
+
+
+@njit(cache=True)
+def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params):  # noqa: E501
+    r = structref.new(mem_map_type)
+    r.flags = flags
+    r.refcount = refcount
+    r.mapcount = mapcount
+    r.order = order
+    r.lru_next = lru_next
+    r.lru_prev = lru_prev
+    r.pb_mt = pb_mt
+    r.seg_start = seg_start
+    r.seg_end = seg_end
+    r.seg_zid = seg_zid
+    r.zone_start = zone_start
+    r.zone_end = zone_end
+    r.zone_node = zone_node
+    r.zone_idx = zone_idx
+    r.fa_off = fa_off
+    r.fa_next = fa_next
+    r.fa_prev = fa_prev
+    r.fa_tag = fa_tag
+    r.fa_head = fa_head
+    r.fa_tail = fa_tail
+    r.nr_free = nr_free
+    r.zstat = zstat
+    r.events = events
+    r.wmark = wmark
+    r.boost = boost
+    r.lowmem_reserve = lowmem_reserve
+    r.zflags = zflags
+    r.pcp_head = pcp_head
+    r.pcp_tail = pcp_tail
+    r.pcp_count = pcp_count
+    r.pcp_high = pcp_high
+    r.pcp_batch = pcp_batch
+    r.pcp_high_min = pcp_high_min
+    r.pcp_high_max = pcp_high_max
+    r.pcp_free_count = pcp_free_count
+    r.pcp_alloc_factor = pcp_alloc_factor
+    r.pcp_flags = pcp_flags
+    r.params = params
+    return r
 
 
 # ---- free lists ------------------------------------------------------------------------------
@@ -823,15 +910,30 @@ def __free_pages(a, pfn, order, cpu):
 
 
 @njit(cache=True)
-def alloc_pages_batch(a, zonelists, nids, orders, highest, mts, alloc_flags, cpus, local_nids, comps, out):
-    """Fast-path allocations in sequence; stops at the first failure and returns its index."""
-    for i in range(orders.shape[0]):
-        pfn = get_page_from_freelist(a, zonelists[nids[i]], highest[i], orders[i], mts[i],
-                                     alloc_flags[i], cpus[i], local_nids[i], comps[i])
+def alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp):
+    """The fast path, then the slow path's first attempt (MIN watermark after waking kswapd).
+
+    Waking kswapd is recorded as an event for the Python side (kswapd runs later, as a task
+    on the simulated clock); reclaim, compaction and OOM need Python, so -1 returns there.
+    """
+    pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
+    if pfn >= 0:
+        return pfn
+    a.events[EV_ALLOC_SLOW] += 1
+    if slow_flags & ALLOC_KSWAPD:
+        a.events[EV_KSWAPD_WAKE] += 1
+    return get_page_from_freelist(a, zonelist, highest, order, mt, slow_flags, cpu, local_nid, comp)
+
+
+@njit(cache=True)
+def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp, out):
+    """Up to ``nr`` same-shaped allocations; stops at the first that needs Python, returns the count."""
+    for i in range(nr):
+        pfn = alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp)
         out[i] = pfn
         if pfn < 0:
             return i
-    return orders.shape[0]
+    return nr
 
 
 @njit(cache=True)
@@ -944,7 +1046,7 @@ def build_mem_map(k) -> MemMap:
     params[P_NR_ONLINE] = len(nodes)
     params[P_BOOST_FACTOR] = 15000
     params[P_ZONE_MOVABLE] = k.zone_names.index("Movable")
-    a = MemMap(
+    a = MemMap.from_arrays(
         flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
         mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),
         lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
@@ -998,3 +1100,12 @@ def sync_zone_params(k, a: MemMap) -> None:
                 a.pcp_high_min[cpu, zid] = pcp.get("high_min", 0)
                 a.pcp_high_max[cpu, zid] = pcp.get("high_max", 0)
     a.params[P_MOBILITY_OFF] = int(k.page_group_by_mobility_disabled)
+
+
+@njit(cache=True)
+def drain_all_pages(a):
+    """Return every per-cpu page to the buddy lists (``drain_all_pages(NULL)``)."""
+    for cpu in range(a.pcp_count.shape[0]):
+        for zid in range(a.pcp_count.shape[1]):
+            if a.pcp_count[cpu, zid]:
+                free_pcppages_bulk(a, cpu, zid, a.pcp_count[cpu, zid], 0)

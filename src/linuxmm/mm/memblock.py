@@ -129,9 +129,11 @@ class Memblock:
                 out.append(MemblockRegion(lo, hi - lo, r.flags, r.nid))
         self.memory.regions = out
 
-    def free_ranges(self):
-        """``for_each_free_mem_range``: memory minus reserved, as byte ranges."""
+    def free_ranges(self, nid: int | None = None):
+        """``for_each_free_mem_range``: memory minus reserved, as byte ranges (of one node)."""
         for r in self.memory.regions:
+            if nid is not None and r.nid != nid:
+                continue
             cur = r.base
             for v in self.reserved.regions:
                 if v.end <= cur or v.base >= r.end:
@@ -142,9 +144,10 @@ class Memblock:
             if cur < r.end:
                 yield cur, r.end
 
-    def memblock_phys_alloc_range(self, size: int, align: int, start: int, end: int) -> int:
+    def memblock_phys_alloc_range(self, size: int, align: int, start: int, end: int,
+                                  nid: int | None = None) -> int:
         """Top-down allocation (memblock's default direction); reserves and returns the base, 0 if none."""
-        for lo, hi in sorted(self.free_ranges(), reverse=True):
+        for lo, hi in sorted(self.free_ranges(nid), reverse=True):
             lo, hi = max(lo, start), min(hi, end)
             base = (hi - size) // align * align
             if base >= lo and hi > lo:
@@ -165,6 +168,11 @@ class Memblock:
             if cur < v.end:
                 yield cur, v.end
 
+    def memblock_alloc_try_nid(self, size: int, align: int, nid: int) -> int:
+        """Node-local top-down allocation, falling back to any node (``memblock_alloc_try_nid``)."""
+        return (self.memblock_phys_alloc_range(size, align, 0, 1 << 64, nid)
+                or self.memblock_phys_alloc_range(size, align, 0, 1 << 64))
+
     def memblock_start_of_DRAM(self) -> int:
         return self.memory.regions[0].base
 
@@ -179,3 +187,52 @@ class Memblock:
             lo, hi = -(-r.base >> page_shift), r.end >> page_shift
             if lo < hi:
                 yield lo, hi, r.nid
+
+
+def free_low_memory_ranges(k):
+    """``for_each_free_mem_range`` split at zone boundaries: (start_pfn, end_pfn, zone)."""
+    shift = k.arch.page_shift
+    zones = sorted((z.zone_start_pfn, z.zone_end_pfn, z) for p in k.pgdat.values()
+                   for z in p.node_zones if z.spanned_pages)
+    for start, end, nid in ((s, e, r.nid) for r in k.memblock.memory.regions
+                            for s, e in k.memblock.free_ranges() if r.base <= s < r.end):
+        lo, hi = k.arch.PFN_UP(start), end >> shift
+        for zs, ze, z in zones:
+            if z.node != nid:
+                continue
+            s, e = max(lo, zs), min(hi, ze)
+            if s < e:
+                yield s, e, z
+
+
+def memblock_free_all(k) -> int:
+    """Hand every free memblock page to the page allocator; returns the pages freed.
+
+    ``free_low_memory_core_early``: managed counts restart from zero and each free range
+    counts toward its zone. The buddy lists themselves are filled when ``mem_map`` is
+    first used (``memblock_free_into_buddy``), in the same naturally aligned blocks.
+    """
+    for p in k.pgdat.values():
+        for z in p.node_zones:
+            z.managed_pages = 0
+    freed = 0
+    for s, e, z in free_low_memory_ranges(k):
+        z.managed_pages += e - s
+        freed += e - s
+    return freed
+
+
+def memblock_free_into_buddy(k, a) -> None:
+    """Reserved ranges become PageReserved; free ranges go to the buddy lists, to the tail."""
+    from .buddy import PG_RESERVED_BIT, memblock_free_pages_range, zone_id
+
+    shift = k.arch.page_shift
+    for r in k.memblock.reserved.regions:
+        lo, hi = r.base >> shift, min(-(-r.end >> shift), a.flags.shape[0])
+        if lo < hi:
+            a.flags[lo:hi] |= PG_RESERVED_BIT
+            a.refcount[lo:hi] = 1
+    for s, e, z in free_low_memory_ranges(k):
+        a.flags[s:e] &= ~PG_RESERVED_BIT
+        a.refcount[s:e] = 0
+        memblock_free_pages_range(a, s, e, zone_id(k, z))

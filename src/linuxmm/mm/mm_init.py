@@ -67,6 +67,12 @@ def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
             check_for_memory(k, pgdat)
     if k.version >= (5, 12):
         memmap_init(k)
+    if k.version >= (6, 10):
+        calc_nr_kernel_pages(k)
+    else:  # ≤6.9 free_area_init_core summed the zones' initial managed pages
+        zones = [z for p in k.pgdat.values() for z in p.node_zones]
+        k.nr_kernel_pages = sum(z.managed_pages for z in zones if z.name != "HighMem")
+        k.nr_all_pages = sum(z.managed_pages for z in zones)
 
 
 def mem_range(k: "Kernel", lo: int, hi: int) -> str:
@@ -382,3 +388,77 @@ def unavailable_summary(k: "Kernel") -> None:
     if pgcnt:
         text = "Reserved but unavailable" if k.version < (5, 0) else "Zeroed struct page in unavailable ranges"
         k.log.info(f"{text}: {pgcnt} pages")
+
+
+# ---- after the zones: hash tables, freeing memblock into the buddy, the Memory: line -----
+
+
+def calc_nr_kernel_pages(k: "Kernel") -> None:
+    """Free memblock pages below high memory when the zones are set up (≥6.10), for hash sizing."""
+    shift = k.arch.page_shift
+    k.nr_all_pages = k.nr_kernel_pages = 0
+    for start, end in k.memblock.free_ranges():
+        lo, hi = k.arch.PFN_UP(start), end >> shift
+        if lo < hi:
+            k.nr_all_pages += hi - lo
+            k.nr_kernel_pages += max(0, min(hi, k.max_low_pfn) - lo)
+
+
+def alloc_large_system_hash(k: "Kernel", name: str, bucketsize: int, scale: int, early: bool) -> int:
+    """Size a boot-time hash table from low memory (one bucket per 2^scale bytes); returns bytes.
+
+    Early tables come from memblock; later ones (NUMA ``hashdist``) from vmalloc.
+    """
+    page_shift, page = k.arch.page_shift, k.arch.PAGE_SIZE
+    numentries = -(-k.nr_kernel_pages // ((1 << 20) // page)) * ((1 << 20) // page)
+    if k.arch.is_64bit:
+        adapt = (64 << 30) >> page_shift  # ADAPT_SCALE_NPAGES: bigger machines get sparser tables
+        while adapt < numentries:
+            scale += 1
+            adapt <<= 2
+    numentries = numentries >> (scale - page_shift) if scale > page_shift else numentries << (page_shift - scale)
+    if numentries * bucketsize < page:
+        numentries = page // bucketsize
+    numentries = 1 << (numentries - 1).bit_length()
+    limit = min(((k.nr_all_pages << page_shift) >> 4) // bucketsize, 0x80000000)  # 1/16 of memory
+    numentries = min(numentries, max(limit, 1))
+    log2qty = numentries.bit_length() - 1
+    size = bucketsize << log2qty
+    order = max(0, (size - 1).bit_length() - page_shift)
+    if early:
+        k.memblock.memblock_phys_alloc_range(size, 64, 0, 1 << 64)
+    kind = "linear" if early else "vmalloc"
+    suffix = f", {kind}" if k.version >= (5, 13) else ""
+    k.log.info(f"{name} hash table entries: {1 << log2qty} (order: {order}, {size} bytes{suffix})")
+    return size
+
+
+def vfs_caches_init_early(k: "Kernel") -> None:
+    """The dentry and inode hashes, from memblock unless NUMA spreads them (``hashdist``)."""
+    hashdist = k.config.numa and k.arch.is_64bit and len(k.node_ids) > 1
+    k.hashdist = hashdist
+    if not hashdist:
+        alloc_large_system_hash(k, "Dentry cache", 8, 13, True)
+        alloc_large_system_hash(k, "Inode-cache", 8, 14, True)
+
+
+def mem_init_print_info(k: "Kernel") -> None:
+    """``Memory: avail/physpages available (code, rwdata, rodata, init, bss, reserved, cma[, highmem])``."""
+    physpages = sum(p.node_present_pages for p in k.pgdat.values())
+    free = k.totalram_pages  # nothing is allocated from the buddy yet at this point
+    code, rw, ro, init, bss = k.config.kernel_sections_kb
+    kb = k.arch.PAGE_SIZE >> 10
+    reserved = (physpages - k.totalram_pages) * kb
+    high = ""
+    if k.config.highmem:
+        hm = sum(z.managed_pages for p in k.pgdat.values() for z in p.node_zones if z.name == "HighMem")
+        high = f", {hm * kb}K highmem"
+    k.log.info(f"Memory: {free * kb}K/{physpages * kb}K available ({code}K kernel code, {rw}K rwdata, "
+               f"{ro}K rodata, {init}K init, {bss}K bss, {reserved}K reserved, 0K cma-reserved{high})")
+
+
+def mm_core_init(k: "Kernel") -> None:
+    """Free all of memblock's free memory to the page allocator (``mem_init``)."""
+    from .memblock import memblock_free_all
+
+    k.totalram_pages = memblock_free_all(k)

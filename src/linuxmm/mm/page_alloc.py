@@ -544,24 +544,23 @@ def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 
 
 def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = None,
                      cpu: int = 0, comm: str = "swapper/0") -> _np.ndarray:
-    """Up to ``nr`` allocations of one order in one compiled loop; the first fast-path failure
-    goes through the slow path in Python, and a slow-path failure ends the batch."""
+    """Up to ``nr`` allocations of one order in one compiled loop; an allocation that needs
+    reclaim, compaction or the OOM killer goes through the slow path in Python, and a
+    slow-path failure ends the batch."""
     if nid is None:
         nid = k.cpu_to_node.get(cpu, k.node_ids[0])
     a = k.mem_map
     highest = _gfp.gfp_zone(gfp, k.zone_names)
-    flags = _buddy.ALLOC_WMARK_LOW | alloc_flags_nofragment(k, _preferred_zone(k, nid, highest), gfp)
+    fast = _buddy.ALLOC_WMARK_LOW | alloc_flags_nofragment(k, _preferred_zone(k, nid, highest), gfp)
     mt = 0 if k.page_group_by_mobility_disabled else _gfp.gfp_migratetype(gfp)
-    ones = _np.ones(nr, _np.int64)
     out = _np.full(nr, -1, _np.int64)
+    zl = _zonelist(k, nid)[nid]
     done = 0
     while done < nr:
-        n = nr - done
-        stop = done + int(_buddy.alloc_pages_batch(
-            a, _zonelist(k, nid), ones[:n] * nid, ones[:n] * order, ones[:n] * highest, ones[:n] * mt,
-            ones[:n] * flags, ones[:n] * cpu, ones[:n] * k.cpu_to_node.get(cpu, nid),
-            _np.full(n, bool(gfp & _gfp.__GFP_COMP)), out[done:]))
-        done = stop
+        done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast,
+                                             gfp_to_alloc_flags(gfp, order), cpu,
+                                             k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP),
+                                             out[done:]))
         if done < nr:
             pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
             if pfn is None:

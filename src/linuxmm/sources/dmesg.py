@@ -117,7 +117,7 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
         nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
         numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
         mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
-        efi_late_reserve=_late_updates(lines), source=source)
+        efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines), source=source)
 
 
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
@@ -201,6 +201,13 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
     for ln in lines:
         if m := _ESRT_RE.match(ln):
             return int(m[1], 16), int(m[2], 16) - int(m[1], 16)
+    return None
+
+
+def _parse_initrd(lines: list[str]) -> tuple[int, int] | None:
+    for ln in lines:
+        if m := re.match(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", ln):
+            return int(m[1], 16), int(m[2], 16) + 1 - int(m[1], 16)
     return None
 
 

@@ -46,7 +46,7 @@ from ..kernel.version import DEFAULT_VERSION, KernelVersion
 
 _TOP_KEYS = {"name", "description", "arch", "la57", "pae", "page_size", "va_bits", "kernel", "cpus",
              "cmdline", "e820", "memory", "node", "distance", "config", "firmware"}
-_FIRMWARE_KEYS = {"efi", "efi_low_reserved_pages", "setup_data", "mtrr", "esrt"}
+_FIRMWARE_KEYS = {"efi", "efi_low_reserved_pages", "setup_data", "mtrr", "esrt", "initrd"}
 
 
 def load(path: str | Path) -> MachineDescription:
@@ -144,6 +144,9 @@ def _firmware(desc: MachineDescription, fw: dict) -> None:
     desc.efi_low_reserved_pages = int(fw.get("efi_low_reserved_pages", 0))
     desc.setup_data = [_range(r, f"firmware.setup_data[{i}]") for i, r in enumerate(fw.get("setup_data", []))]
     desc.setup_data = [(s, e - s) for s, e in desc.setup_data]
+    if "initrd" in fw:
+        s, e = _range(fw["initrd"], "firmware.initrd")
+        desc.initrd = (s, e - s)
     if "esrt" in fw:
         s, e = _range(fw["esrt"], "firmware.esrt")
         desc.esrt = (s, e - s)

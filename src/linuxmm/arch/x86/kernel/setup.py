@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ....errors import ConfigError
 from ....kernel.params import memparse, parse_cmdline, parse_early_param
+from ....mm.sparse import sparse_init
 from ..mm import init as x86_mm_init
 from ..mm import init_32
 from ..mm import numa as x86_numa
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 MAX_DMA_PFN = 0x1000  # 16 MiB
 BIOS_START_MIN, BIOS_START_MAX = 0x20000, 0x9F000
 X86_RESERVE_LOW = 64 << 10
+LOAD_PHYSICAL_ADDR = 16 << 20  # where the kernel image is loaded (no KASLR)
 REAL_MODE_SIZE = 24 << 10  # the real-mode trampoline blob
 
 
@@ -53,12 +55,14 @@ def setup_arch(k: "Kernel") -> None:
         k.max_low_pfn = k.max_pfn
     early_reservations(k)
     e820__memblock_setup(k)
+    reserve_initrd(k)
     reserve_real_mode(k)
     if k.desc.esrt:
         efi_mem_reserve(k, *k.desc.esrt)
     x86_numa.initmem_init(k)
     if k.version < (6, 10) and k.arch.is_64bit:
         k.dma_reserve = memblock_find_dma_reserve(k)
+    sparse_init(k)
     x86_mm_init.zone_sizes_init(k)
     for addr, size in k.desc.efi_late_reserve:  # ACPI BGRT logo, reserved after paging_init
         efi_mem_reserve(k, addr, size)
@@ -187,6 +191,7 @@ def early_reservations(k: "Kernel") -> None:
     16 MiB and above.
     """
     mb = k.memblock
+    mb.memblock_reserve(LOAD_PHYSICAL_ADDR, k.config.kernel_image_kb << 10)  # [_text, _end)
     if k.version >= (5, 13):
         mb.memblock_reserve(0, 1 << 20)
     else:
@@ -202,6 +207,13 @@ def bios_start(k: "Kernel") -> int:
         return BIOS_START_MAX
     low = next((e.end for e in k.e820_firmware.entries if e.addr == 0 and e.type == E820_TYPE_RAM), 0)
     return min(max(low, BIOS_START_MIN), BIOS_START_MAX)
+
+
+def reserve_initrd(k: "Kernel") -> None:
+    if k.desc.initrd:
+        start, size = k.desc.initrd
+        k.log.info(f"RAMDISK: [mem {start:#010x}-{start + size - 1:#010x}]")
+        k.memblock.memblock_reserve(start, size)
 
 
 def reserve_real_mode(k: "Kernel") -> None:

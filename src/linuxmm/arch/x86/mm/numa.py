@@ -121,10 +121,20 @@ def numa_register_memblks(k: "Kernel", blks) -> None:
         if any(r.nid == nid for r in k.memblock.memory.regions):
             k.set_node_online(nid)
             k.node_states.node_set_state(nid, node_states.N_POSSIBLE)
+            if k.config.numa:
+                alloc_node_data(k, nid)
             if k.config.numa and setup_node_data_prints(k):
                 start = min(b[0] for b in blks if b[2] == nid)
                 end = max(b[1] for b in blks if b[2] == nid)
                 k.log.info(f"Initmem setup node {nid} [mem {start:#010x}-{end - 1:#010x}]")
+
+
+def alloc_node_data(k: "Kernel", nid: int) -> None:
+    """The node's pg_data_t, from its own memory, top-down."""
+    size = k.config.sizeof_pglist_data
+    base = k.memblock.memblock_alloc_try_nid(size, 64, nid)
+    if k.version >= (4, 0) and base:
+        k.log.info(f"NODE_DATA({nid}) allocated [mem {base:#010x}-{base + size - 1:#010x}]")
 
 
 def setup_node_data_prints(k: "Kernel") -> bool:

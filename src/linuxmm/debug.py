@@ -1,0 +1,107 @@
+"""``linuxmm.debug.check(machine)``: CONFIG_DEBUG_VM-style invariant checks.
+
+Returns a list of violations (empty when every invariant holds). Page allocator checks:
+
+* every free list is a well-formed doubly linked list whose blocks carry the list's tag,
+  and ``nr_free`` equals the list lengths;
+* NR_FREE_PAGES (and NR_FREE_PAGES_BLOCKS) equal a recount of the free lists;
+* each managed page is in exactly one state: in a free buddy block, on a per-cpu list, or
+  inside an allocated block (its head has a reference); none is both;
+* managed pages = free + per-cpu + allocated, per zone;
+* no two free buddies of the same order that the allocator should have merged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .mm import buddy as B
+
+FREE, PCP, ALLOC = 1, 2, 3
+
+
+def _walk(a, head, nxt, blk=None, limit=1 << 40):
+    out, cur, prev = [], head, 0
+    while cur and len(out) < limit:
+        out.append(cur - 1)
+        idx = blk(cur - 1) if blk else cur - 1
+        prev, cur = cur, nxt[idx]
+    return out
+
+
+def check(machine) -> list[str]:
+    k = getattr(machine, "kernel", machine)
+    if k._mem_map is None:
+        return []
+    a = k.mem_map
+    v: list[str] = []
+    npfn = a.flags.shape[0]
+    state = np.zeros(npfn, np.int8)
+    nz, norders, nmt = a.fa_head.shape
+    pb_order = int(a.params[B.P_PB_ORDER])
+    for zid in range(nz):
+        if a.zone_node[zid] < 0:
+            continue
+        free_pages = free_blocks = 0
+        for order in range(norders):
+            for mt in range(nmt):
+                blocks = _walk(a, int(a.fa_head[zid, order, mt]), a.fa_next,
+                               lambda p, o=order: int(a.fa_off[o]) + (p >> o))
+                if len(blocks) != a.nr_free[zid, order, mt]:
+                    v.append(f"zone {zid} order {order} mt {mt}: nr_free {a.nr_free[zid, order, mt]} "
+                             f"but the list holds {len(blocks)}")
+                for pfn in blocks:
+                    tag = a.fa_tag[int(a.fa_off[order]) + (pfn >> order)]
+                    if tag != 1 + mt + 16 * zid:
+                        v.append(f"pfn {pfn:#x} on zone {zid} order {order} mt {mt} list has tag {tag}")
+                    if pfn & ((1 << order) - 1):
+                        v.append(f"pfn {pfn:#x} free at order {order} is not aligned")
+                    seg = state[pfn:pfn + (1 << order)]
+                    if seg.any():
+                        v.append(f"pfn {pfn:#x} (order {order}) is free twice or overlaps another state")
+                    seg[:] = FREE
+                    if mt != B.MIGRATE_ISOLATE:
+                        free_pages += 1 << order
+                        if order >= pb_order:
+                            free_blocks += 1 << order
+                    buddy = pfn ^ (1 << order)
+                    if order < a.params[B.P_MAX_ORDER] and B.page_is_buddy(a, buddy, order, zid):
+                        bmt = (a.fa_tag[int(a.fa_off[order]) + (buddy >> order)] - 1) % 16
+                        if order < pb_order or bmt == mt or (mt < 3 and bmt < 3):
+                            v.append(f"free buddies {min(pfn, buddy):#x}/{max(pfn, buddy):#x} order {order} "
+                                     "were not merged")
+        if free_pages != a.zstat[zid, B.ZS_FREE]:
+            v.append(f"zone {zid}: NR_FREE_PAGES {a.zstat[zid, B.ZS_FREE]} but free lists hold {free_pages}")
+        if free_blocks != a.zstat[zid, B.ZS_FREE_BLOCKS]:
+            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.zstat[zid, B.ZS_FREE_BLOCKS]}, recount {free_blocks}")
+        for cpu in range(a.pcp_count.shape[0]):
+            count = 0
+            for pindex in range(B.NR_PCP_LISTS):
+                order = int(B.pindex_to_order(a, pindex))
+                for pfn in _walk(a, int(a.pcp_head[cpu, zid, pindex]), a.lru_next):
+                    if state[pfn:pfn + (1 << order)].any():
+                        v.append(f"pfn {pfn:#x} on cpu {cpu} pcp list is also free or listed twice")
+                    state[pfn:pfn + (1 << order)] = PCP
+                    count += 1 << order
+            if count != a.pcp_count[cpu, zid]:
+                v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
+    heads = np.nonzero((a.refcount > 0) & ((a.flags & B.PG_RESERVED_BIT) == 0))[0]
+    for pfn in heads:
+        n = 1 << int(a.order[pfn])
+        seg = state[pfn:pfn + n]
+        if seg.any():
+            v.append(f"allocated block at pfn {pfn:#x} (order {a.order[pfn]}) overlaps free or pcp pages")
+        seg[:] = ALLOC
+    accounted_by_zone = np.zeros(nz, np.int64)
+    for s, e, zid in zip(a.seg_start, a.seg_end, a.seg_zid):
+        usable = (a.flags[s:e] & B.PG_RESERVED_BIT) == 0
+        accounted_by_zone[zid] += int(np.count_nonzero(state[s:e][usable]))
+    for zid in range(nz):
+        if a.zone_node[zid] < 0:
+            continue
+        accounted = int(accounted_by_zone[zid])
+        if accounted != a.zstat[zid, B.ZS_MANAGED]:
+            lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
+            v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
+                     f"({lost} pages lost)")
+    return v

@@ -1,0 +1,161 @@
+"""mm/page_alloc + mm/buddy: the buddy allocator, per-cpu lists, GFP zones, watermarks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linuxmm import Machine, debug
+from linuxmm.include.linux import gfp as G
+from linuxmm.mm import buddy as B
+from linuxmm.mm import page_alloc as pa
+from linuxmm.sources import toml
+
+GFPS = [G.GFP_KERNEL, G.GFP_USER, G.GFP_HIGHUSER_MOVABLE, G.GFP_ATOMIC, G.GFP_DMA, G.GFP_DMA32,
+        G.GFP_KERNEL | G.__GFP_RECLAIMABLE, G.GFP_KERNEL | G.__GFP_COMP, G.GFP_NOWAIT]
+
+
+SMALL = """
+name = "small-numa"
+arch = "x86_64"
+cpus = 4
+e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x0fffffff },
+        { start = 0x100000000, end = 0x11fffffff }]
+[[node]]
+nid = 0
+cpus = [0, 1]
+memory = [{ start = 0, end = 0x10fffffff }]
+[[node]]
+nid = 1
+cpus = [2, 3]
+memory = [{ start = 0x110000000, end = 0x11fffffff }]
+"""
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small two-node x86-64 machine with DMA, DMA32 and Normal (boots once; tests give back what they take)."""
+    return Machine(toml.loads(SMALL))
+
+
+def free_counts(m):
+    return {(z.node, z.name): z.nr_free.sum(axis=1).tolist() for z in m.zones() if z.present_pages}
+
+
+def test_boot_free_lists_match_real_dma_zone():
+    """This host's DMA zone after boot: one order-8, one order-9 and three order-10 blocks."""
+    m = Machine()
+    m.kernel.mem_map  # the buddy lists are filled on first use
+    dma = next(z for z in m.zones() if z.name == "DMA")
+    assert dma.managed_pages == 3840 and dma.nr_free.sum(axis=1).tolist() == [0] * 8 + [1, 1, 3]
+    assert debug.check(m) == []
+
+
+def test_gfp_zone_and_names():
+    names = ["DMA", "DMA32", "Normal", "Movable", "Device"]
+    assert G.gfp_zone(G.GFP_KERNEL, names) == 2 and G.gfp_zone(G.GFP_DMA, names) == 0
+    assert G.gfp_zone(G.GFP_DMA32, names) == 1 and G.gfp_zone(G.GFP_HIGHUSER_MOVABLE, names) == 3
+    assert G.gfp_zone(G.GFP_HIGHUSER, names) == 2  # no ZONE_HIGHMEM on 64-bit
+    assert G.format_gfp(G.GFP_KERNEL) == "GFP_KERNEL" and G.GFP_KERNEL == 0xCC0
+    assert G.format_gfp(G.GFP_HIGHUSER_MOVABLE | G.__GFP_ZERO) == "GFP_HIGHUSER_MOVABLE|__GFP_ZERO"
+    assert G.parse_gfp("GFP_KERNEL|__GFP_ZERO") == 0xCC0 | 0x100
+    with pytest.raises(Exception, match="unknown GFP flag"):
+        G.parse_gfp("GFP_BOGUS")
+
+
+def test_zone_selection(small):
+    k = small.kernel
+    a = k.mem_map
+    p = pa.alloc_pages(k, G.GFP_DMA, 0)
+    assert p < 0x1000 and a.zone_idx[B.page_zone(a, p)] == 0
+    q = pa.alloc_pages(k, G.GFP_DMA32, 2)
+    assert 0x1000 <= q < 0x100000
+    r = pa.alloc_pages(k, G.GFP_KERNEL, 0, nid=1)
+    assert a.zone_node[B.page_zone(a, r)] == 1  # node-local
+    for pfn, o in ((p, 0), (q, 2), (r, 0)):
+        pa.__free_pages(k, pfn, o)
+    assert debug.check(small) == []
+
+
+def test_split_and_merge_restore_free_lists(small):
+    k = small.kernel
+    B.drain_all_pages(k.mem_map)
+    before = free_counts(small)
+    blocks = [(pa.alloc_pages(k, G.GFP_KERNEL, o), o) for o in (0, 3, 5, 9, 10, 1)]
+    assert all(p is not None for p, _ in blocks)
+    for p, o in blocks:
+        pa.__free_pages(k, p, o)
+    B.drain_all_pages(k.mem_map)
+    assert free_counts(small) == before
+    assert debug.check(small) == []
+
+
+def test_pcp_serves_order0_in_batches(small):
+    k = small.kernel
+    a = k.mem_map
+    B.drain_all_pages(a)
+    p = pa.alloc_pages(k, G.GFP_KERNEL, 0, nid=0)
+    zid = B.page_zone(a, p)
+    assert a.pcp_count[0, zid] > 0  # rmqueue_bulk pulled a batch
+    assert a.pcp_high[0, zid] >= a.pcp_high_min[0, zid]
+    pa.__free_pages(k, p, 0)
+    B.drain_all_pages(a)
+    assert a.pcp_count.sum() == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 10), st.sampled_from(GFPS), st.integers(0, 3)),
+                min_size=1, max_size=120))
+def test_random_alloc_free_keeps_invariants(small, ops):
+    """No page both free and allocated, buddies merged, counters equal the lists, nothing lost."""
+    k = small.kernel
+    B.drain_all_pages(k.mem_map)
+    before = free_counts(small)
+    live = []
+    for do_free, order, gfp, cpu in ops:
+        if do_free and live:
+            p, o, c = live.pop(order % len(live))
+            pa.__free_pages(k, p, o, cpu=c)
+        else:
+            p = pa.alloc_pages(k, gfp | G.__GFP_NOWARN, order, cpu=cpu)
+            if p is not None:
+                live.append((p, order, cpu))
+    assert debug.check(small) == []
+    for p, o, c in live:
+        pa.__free_pages(k, p, o, cpu=c)
+    B.drain_all_pages(k.mem_map)
+    assert debug.check(small) == []
+    assert free_counts(small) == before
+
+
+def test_exhaustion_fails_at_the_watermark_and_loses_nothing():
+    m = Machine(preset="seed-x86-32")
+    k = m.kernel
+    normal = next(z for z in m.zones() if z.name == "Normal")
+    got = pa.alloc_pages_bulk(k, G.GFP_KERNEL, 1 << 20, comm="hog")
+    assert pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_NOWARN, 0) is None
+    a = k.mem_map
+    zid = B.zone_id(k, normal)
+    free = int(a.zstat[zid, B.ZS_FREE])
+    # GFP_KERNEL's highest zone is Normal: it may not dip below min + lowmem_reserve[Normal]
+    assert free <= normal.min_wmark_pages() + normal.lowmem_reserve[normal.idx]
+    dma = next(z for z in m.zones() if z.name == "DMA")
+    assert int(a.zstat[B.zone_id(k, dma), B.ZS_FREE]) <= dma.min_wmark_pages() + dma.lowmem_reserve[normal.idx]
+    log = m.dmesg()
+    assert "hog: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL), nodemask=(null)" in log
+    assert "Mem-Info:" in log and "lowmem_reserve[]:" in log
+    assert debug.check(m) == []
+    B.free_pages_batch(a, got, np.zeros(len(got), np.int64), np.zeros(len(got), np.int64))
+    B.drain_all_pages(a)
+    assert debug.check(m) == []
+    assert sum(z.vm_stat.get("NR_FREE_PAGES", 0) for z in m.zones()) == k.totalram_pages
+
+
+def test_nowarn_is_silent_and_highmem_fallback():
+    m = Machine(preset="seed-x86-32")
+    k = m.kernel
+    p = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0)
+    a = k.mem_map
+    assert k.zone_names[a.zone_idx[B.page_zone(a, p)]] == "HighMem"
+    assert pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_NOWARN, 11) is None
+    assert "page allocation failure" not in m.dmesg()
