@@ -159,7 +159,9 @@ class Machine:
 
         path, show = proc_lookup(path)
         if not path.startswith("/proc/sys/"):
-            getattr(self.kernel, "mem_map", None)  # free lists are built on first use
+            from .mm.buddy import sync_stats_to_python
+
+            sync_stats_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
 
     def _sync_allocator(self) -> None:

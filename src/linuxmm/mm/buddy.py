@@ -1109,3 +1109,35 @@ def drain_all_pages(a):
         for zid in range(a.pcp_count.shape[1]):
             if a.pcp_count[cpu, zid]:
                 free_pcppages_bulk(a, cpu, zid, a.pcp_count[cpu, zid], 0)
+
+
+def sync_stats_to_python(k, a: MemMap) -> None:
+    """Per-cpu count/high and vm events as the /proc renderers read them (``k.vm_events``)."""
+    for p in k.pgdat.values():
+        for z in p.node_zones:
+            zid = zone_id(k, z)
+            for cpu, pcp in enumerate(z.per_cpu_pageset[:a.pcp_count.shape[0]]):
+                pcp["count"] = int(a.pcp_count[cpu, zid])
+                pcp["high"] = int(a.pcp_high[cpu, zid])
+    events = getattr(k, "vm_events", None)
+    if events is None:
+        events = k.vm_events = {}
+    for i, name in enumerate(k.zone_names):
+        suffix = "HIGH" if name == "HighMem" else name.upper()
+        events[f"PGALLOC_{suffix}"] = int(a.zstat[a.zone_idx == i, ZS_PGALLOC].sum()) if (a.zone_idx == i).any() else 0
+    events["PGFREE"] = int(a.events[EV_PGFREE])
+
+
+def pageblock_counts(k, a: MemMap, z) -> list[int]:
+    """Pageblocks of a zone by migratetype (``pagetypeinfo_showblockcount_print``)."""
+    pb = k.arch.pageblock_order
+    counts = [0] * MIGRATE_TYPES
+    zid = zone_id(k, z)
+    for s, e, sz in zip(a.seg_start, a.seg_end, a.seg_zid):
+        if sz != zid:
+            continue
+        first = z.zone_start_pfn + -(-(int(s) - z.zone_start_pfn) // (1 << pb)) * (1 << pb)
+        blocks = a.pb_mt[first >> pb:(int(e) + (1 << pb) - 1) >> pb] if first < e else a.pb_mt[:0]
+        for mt in range(MIGRATE_TYPES):
+            counts[mt] += int(np.count_nonzero(blocks == mt))
+    return counts

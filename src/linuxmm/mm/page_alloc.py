@@ -76,8 +76,8 @@ def build_zonerefs_node(k: "Kernel", pgdat) -> list:
     for z in reversed(pgdat.node_zones):
         if z.populated_zone():
             out.append(z)
-            if z.idx > k.policy_zone and z.name != "Movable":
-                k.policy_zone = z.idx
+            if k.config.numa and z.idx > k.policy_zone and z.name != "Movable":
+                k.policy_zone = z.idx  # check_highest_zone() exists only on NUMA kernels
     return out
 
 

@@ -351,8 +351,12 @@ def pagetypeinfo_showblockcount(k: "Kernel", pgdat) -> str:
 
 
 def pageblock_migratetype_counts(k: "Kernel", z) -> list[int]:
-    """Pageblocks of ``z`` by migratetype. At boot ``memmap_init`` marks every block Movable;
-    until the allocator tracks pageblock flags, that is what this reports."""
+    """Pageblocks of ``z`` by migratetype: from the allocator's pageblock flags once it runs;
+    before, ``memmap_init``'s boot state (every block Movable)."""
+    if k._mem_map is not None and k.config.sparsemem and len(migratetype_names(k)) == 5:
+        from .buddy import pageblock_counts
+
+        return pageblock_counts(k, k._mem_map, z)
     counts = [0] * len(migratetype_names(k))
     counts[1] = count_zone_pageblocks(k, z)
     return counts
