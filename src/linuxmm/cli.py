@@ -174,6 +174,63 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
     sys.stdout.write(m.proc(file))
 
 
+def _free_area_table(title: str, before: dict, after: dict | None = None) -> Table:
+    t = Table(title=title)
+    t.add_column("zone")
+    orders = len(next(iter(before.values())))
+    for o in range(orders):
+        t.add_column(str(o), justify="right")
+    for zone, counts in before.items():
+        cells = []
+        for o, n in enumerate(counts):
+            if after is not None and after[zone][o] != n:
+                delta = after[zone][o] - n
+                cells.append(f"[bold {'green' if delta > 0 else 'red'}]{after[zone][o]} ({delta:+d})[/]")
+            else:
+                cells.append(str(after[zone][o] if after is not None else n))
+        t.add_row(zone, *cells)
+    return t
+
+
+@app.command()
+def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocate), fN (free allocation N), d (drain per-cpu lists).")],
+          gfp: Annotated[str, typer.Option("--gfp", help="GFP flags, e.g. GFP_KERNEL or GFP_DMA32|__GFP_COMP")] = "GFP_KERNEL",
+          node: Annotated[Optional[int], typer.Option("--node", help="Preferred node (default: the CPU's)")] = None,
+          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+          machine: MachineFile = None, cmdline: Cmdline = None):
+    """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m.drain_pages()
+    before = m.free_area()
+    live: list[tuple[int, int] | None] = []
+    log = Table(title=f"steps ({gfp})")
+    for col in ("step", "result"):
+        log.add_column(col)
+    for step in steps:
+        if step == "d":
+            m.drain_pages()
+            log.add_row("drain", "per-cpu lists returned to the buddy")
+        elif step.startswith("f") and step[1:].isdigit():
+            i = int(step[1:])
+            if i >= len(live) or live[i] is None:
+                raise LinuxmmError(f"step {step!r}: allocation {i} does not exist or was freed")
+            pfn, order = live[i]
+            m.free_pages(pfn, order)
+            live[i] = None
+            log.add_row(f"free #{i}", f"pfn {pfn:#x} order {order}")
+        elif step.isdigit():
+            order = int(step)
+            pfn = m.alloc_pages(gfp, order, nid=node)
+            live.append(None if pfn is None else (pfn, order))
+            where = "failed (NULL)" if pfn is None else f"#{len(live) - 1}: pfn {pfn:#x}-{pfn + (1 << order) - 1:#x}"
+            log.add_row(f"alloc order {order}", where)
+        else:
+            raise LinuxmmError(f"bad step {step!r}: use ORDER, fN or d")
+    out.print(log)
+    out.print(_free_area_table("free_area before", before))
+    out.print(_free_area_table("free_area after (changes in colour)", before, m.free_area()))
+
+
 def main() -> None:
     try:
         app()

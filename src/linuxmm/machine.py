@@ -164,6 +164,54 @@ class Machine:
             sync_stats_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
 
+    # ---- the page allocator --------------------------------------------------------------
+    def alloc_pages(self, gfp: str | int = "GFP_KERNEL", order: int = 0, nid: int | None = None,
+                    cpu: int = 0) -> int | None:
+        """``alloc_pages_node(nid, gfp, order)``: the first pfn of the block, or None (NULL)."""
+        from .include.linux.gfp import parse_gfp
+        from .mm.page_alloc import alloc_pages
+
+        mask = parse_gfp(gfp) if isinstance(gfp, str) else int(gfp)
+        self._check_cpu_node(cpu, nid)
+        return alloc_pages(self.kernel, mask, order, nid=nid, cpu=cpu)
+
+    def free_pages(self, pfn: int, order: int = 0, cpu: int = 0) -> None:
+        """``__free_pages(pfn_to_page(pfn), order)``; EINVAL for a pfn that is not an allocated head."""
+        import errno
+
+        from .errors import KernelError
+        from .mm.page_alloc import free_pages
+
+        a = self.kernel.mem_map
+        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & (1 << 13):
+            raise KernelError(errno.EINVAL, f"pfn {pfn:#x} is not an allocated page")
+        if a.order[pfn] != order:
+            raise KernelError(errno.EINVAL, f"pfn {pfn:#x} was allocated at order {a.order[pfn]}, not {order}")
+        self._check_cpu_node(cpu, None)
+        free_pages(self.kernel, pfn, order, cpu)
+
+    def drain_pages(self) -> None:
+        """``drain_all_pages``: per-cpu lists back to the buddy free lists."""
+        from .mm.buddy import drain_all_pages
+
+        drain_all_pages(self.kernel.mem_map)
+
+    def free_area(self) -> dict[str, list[int]]:
+        """``free_area[order].nr_free`` per populated zone, keyed ``"node/zone"`` (like buddyinfo)."""
+        self.kernel.mem_map
+        return {f"{z.node}/{z.name}": [int(x) for x in z.nr_free.sum(axis=1)]
+                for z in self.zones() if z.present_pages}
+
+    def _check_cpu_node(self, cpu: int, nid: int | None) -> None:
+        import errno
+
+        from .errors import KernelError
+
+        if not 0 <= cpu < self.desc.nr_cpus:
+            raise KernelError(errno.EINVAL, f"cpu {cpu} does not exist (0-{self.desc.nr_cpus - 1})")
+        if nid is not None and nid not in self.kernel.node_ids:
+            raise KernelError(errno.EINVAL, f"node {nid} is not online (online: {self.kernel.node_ids})")
+
     def _sync_allocator(self) -> None:
         """Hand recomputed watermarks/reserves/pcp limits to the allocator core, if built."""
         mem_map = getattr(self.kernel, "_mem_map", None)

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 from numba import njit, types
 from numba.experimental import structref
+from numba.extending import intrinsic
 
 # migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
 MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
@@ -149,53 +150,73 @@ class MemMap(MemMapRef):
             arr = arrays[name]
             if arr.dtype != dtype or arr.ndim != ndim:
                 raise TypeError(f"mem_map.{name}: expected {np.dtype(dtype)}[{ndim}d], got {arr.dtype}[{arr.ndim}d]")
-        ref = _make_ref(*(arrays[name] for name, _, _ in MEMMAP_FIELDS))
-        mm = cls._numba_box_(ref._type, ref._meminfo)
+        if numba.config.DISABLE_JIT:  # pure Python: the same functions read plain attributes
+            mm = object.__new__(cls)
+        else:
+            ref = _make_ref(*(arrays[name] for name, _, _ in MEMMAP_FIELDS))
+            mm = cls._numba_box_(ref._type, ref._meminfo)
         mm.__dict__.update(arrays)
         return mm
+
+
+@intrinsic
+def _address_as_pointer(typingctx, addr, dtype):
+    """An integer address as a typed data pointer (to wrap memory without a reference count)."""
+    ptr = types.CPointer(dtype.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(ptr))
+    return ptr(types.uintp, dtype), codegen
+
+
+@njit(cache=True)
+def _unowned(arr):
+    """The same memory as ``arr`` without its meminfo: compiled code then does no atomic
+    reference counting on every field access (``MemMap`` keeps the numpy arrays alive)."""
+    return numba.carray(_address_as_pointer(arr.ctypes.data, arr.dtype), arr.shape)
 
 
 @njit(cache=True)
 def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params):  # noqa: E501
     r = structref.new(mem_map_type)
-    r.flags = flags
-    r.refcount = refcount
-    r.mapcount = mapcount
-    r.order = order
-    r.lru_next = lru_next
-    r.lru_prev = lru_prev
-    r.pb_mt = pb_mt
-    r.seg_start = seg_start
-    r.seg_end = seg_end
-    r.seg_zid = seg_zid
-    r.zone_start = zone_start
-    r.zone_end = zone_end
-    r.zone_node = zone_node
-    r.zone_idx = zone_idx
-    r.fa_off = fa_off
-    r.fa_next = fa_next
-    r.fa_prev = fa_prev
-    r.fa_tag = fa_tag
-    r.fa_head = fa_head
-    r.fa_tail = fa_tail
-    r.nr_free = nr_free
-    r.zstat = zstat
-    r.events = events
-    r.wmark = wmark
-    r.boost = boost
-    r.lowmem_reserve = lowmem_reserve
-    r.zflags = zflags
-    r.pcp_head = pcp_head
-    r.pcp_tail = pcp_tail
-    r.pcp_count = pcp_count
-    r.pcp_high = pcp_high
-    r.pcp_batch = pcp_batch
-    r.pcp_high_min = pcp_high_min
-    r.pcp_high_max = pcp_high_max
-    r.pcp_free_count = pcp_free_count
-    r.pcp_alloc_factor = pcp_alloc_factor
-    r.pcp_flags = pcp_flags
-    r.params = params
+    r.flags = _unowned(flags)
+    r.refcount = _unowned(refcount)
+    r.mapcount = _unowned(mapcount)
+    r.order = _unowned(order)
+    r.lru_next = _unowned(lru_next)
+    r.lru_prev = _unowned(lru_prev)
+    r.pb_mt = _unowned(pb_mt)
+    r.seg_start = _unowned(seg_start)
+    r.seg_end = _unowned(seg_end)
+    r.seg_zid = _unowned(seg_zid)
+    r.zone_start = _unowned(zone_start)
+    r.zone_end = _unowned(zone_end)
+    r.zone_node = _unowned(zone_node)
+    r.zone_idx = _unowned(zone_idx)
+    r.fa_off = _unowned(fa_off)
+    r.fa_next = _unowned(fa_next)
+    r.fa_prev = _unowned(fa_prev)
+    r.fa_tag = _unowned(fa_tag)
+    r.fa_head = _unowned(fa_head)
+    r.fa_tail = _unowned(fa_tail)
+    r.nr_free = _unowned(nr_free)
+    r.zstat = _unowned(zstat)
+    r.events = _unowned(events)
+    r.wmark = _unowned(wmark)
+    r.boost = _unowned(boost)
+    r.lowmem_reserve = _unowned(lowmem_reserve)
+    r.zflags = _unowned(zflags)
+    r.pcp_head = _unowned(pcp_head)
+    r.pcp_tail = _unowned(pcp_tail)
+    r.pcp_count = _unowned(pcp_count)
+    r.pcp_high = _unowned(pcp_high)
+    r.pcp_batch = _unowned(pcp_batch)
+    r.pcp_high_min = _unowned(pcp_high_min)
+    r.pcp_high_max = _unowned(pcp_high_max)
+    r.pcp_free_count = _unowned(pcp_free_count)
+    r.pcp_alloc_factor = _unowned(pcp_alloc_factor)
+    r.pcp_flags = _unowned(pcp_flags)
+    r.params = _unowned(params)
     return r
 
 

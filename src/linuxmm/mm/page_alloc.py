@@ -648,3 +648,6 @@ def warn_alloc(k, gfp: int, order: int, comm: str) -> None:
 
 def __free_pages(k, pfn: int, order: int = 0, cpu: int = 0) -> None:
     _buddy.__free_pages(k.mem_map, pfn, order, cpu)
+
+
+free_pages = __free_pages  # callable from class bodies, where __names are mangled
