@@ -4,8 +4,12 @@
 log or this host) and exposes the kernel's structures with the kernel's names.
 """
 
+from . import debug
+from .arch.x86.mm.fault import SegmentationFault
 from .errors import ConfigError, KernelError, LinuxmmError, ParseError
 from .machine import Machine
+from .process import Process
 
-__all__ = ["Machine", "LinuxmmError", "ParseError", "ConfigError", "KernelError"]
+__all__ = ["Machine", "Process", "LinuxmmError", "ParseError", "ConfigError", "KernelError",
+           "SegmentationFault", "debug"]
 __version__ = "0.1.0"

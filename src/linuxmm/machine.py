@@ -164,6 +164,76 @@ class Machine:
             sync_stats_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
 
+    # ---- processes ----------------------------------------------------------------------------
+    def spawn(self, comm: str = "a.out", cpu: int = 0) -> "Process":
+        """A new process with an empty address space (``execve`` of a program that maps nothing yet)."""
+        from .include.linux.mm_types import mm_struct
+        from .kernel import fork as F
+        from .process import PageTableHooks, Process
+
+        self._check_cpu_node(cpu, None)
+        k = self.kernel
+        k.next_pid = getattr(k, "next_pid", 0) + 1
+        task = F.task_struct(k, k.next_pid, comm, mm_struct(), cpu)
+        task.mm.hooks = PageTableHooks(k, task)
+        F.pgd_alloc(k, task)
+        k.tasks = getattr(k, "tasks", {})
+        k.tasks[task.pid] = task
+        proc = Process(self, task)
+        self._sync_vm()
+        return proc
+
+    def _fork(self, parent, comm: str | None):
+        from .include.linux.mm_types import mm_struct
+        from .kernel import fork as F
+        from .process import PageTableHooks, Process
+
+        parent.task.check_alive()
+        k = self.kernel
+        k.next_pid += 1
+        task = F.task_struct(k, k.next_pid, comm or parent.task.comm, mm_struct(), parent.task.cpu)
+        task.mm.hooks = PageTableHooks(k, task)
+        F.pgd_alloc(k, task)
+        F.copy_mm(k, parent.task, task)
+        k.tasks[task.pid] = task
+        self._sync_vm()
+        return Process(self, task)
+
+    def _exit(self, proc, code: int) -> None:
+        from .kernel import fork as F
+
+        proc.task.check_alive()
+        F.exit_mmap(self.kernel, proc.task)
+        proc.task.state = F.EXIT_DEAD
+        self._sync_vm()
+
+    def processes(self) -> list:
+        from .process import Process
+
+        return [Process(self, t) for t in getattr(self.kernel, "tasks", {}).values() if t.state == "R"]
+
+    def _sync_vm(self) -> None:
+        """Node counters and vm events the compiled fault path keeps, into the /proc views."""
+        from .mm import pgtable as P
+
+        k = self.kernel
+        vs = getattr(k, "vm_state", None)
+        if vs is None:
+            return
+        for nid in k.node_ids:
+            st = k.NODE_DATA(nid).vm_stat
+            st["NR_ANON_MAPPED"] = int(vs.nstat[nid, P.NS_ANON_MAPPED])
+            st["NR_ANON_THPS"] = int(vs.nstat[nid, P.NS_ANON_THPS])
+            st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
+            st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
+            st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
+        ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
+        k.vm_events = ev
+        ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
+        ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
+        ev["THP_FAULT_ALLOC"] = int(vs.events[P.VE_THP_FAULT_ALLOC])
+        ev["THP_FAULT_FALLBACK"] = int(vs.events[P.VE_THP_FAULT_FALLBACK])
+
     # ---- the page allocator --------------------------------------------------------------
     def alloc_pages(self, gfp: str | int = "GFP_KERNEL", order: int = 0, nid: int | None = None,
                     cpu: int = 0) -> int | None:

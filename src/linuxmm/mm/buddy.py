@@ -127,7 +127,12 @@ MEMMAP_FIELDS = [
     ("pcp_alloc_factor", np.int64, 2),
     ("pcp_flags", np.int64, 2),
     ("params", np.int64, 1),
+    ("private", np.int64, 1),
+    ("mapping", np.int64, 1),
+    ("index", np.int64, 1),
+    ("content", np.uint8, 2),
 ]
+CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
 mem_map_type = MemMapType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in MEMMAP_FIELDS])
 
 
@@ -141,7 +146,9 @@ class MemMap(MemMapRef):
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
     nr_free: free_area[order].nr_free per migratetype; zstat: zone counters (ZS_*);
     events: vm events (EV_*); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
-    and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*).
+    and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*);
+    private/mapping/index: page->private, page->mapping (anon_vma or file id), page->index;
+    content: the page's memory, one byte per 64-byte line (what reads and writes see).
     """
 
     @classmethod
@@ -177,7 +184,7 @@ def _unowned(arr):
 
 
 @njit(cache=True)
-def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params):  # noqa: E501
+def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params, private, mapping, index, content):  # noqa: E501
     r = structref.new(mem_map_type)
     r.flags = _unowned(flags)
     r.refcount = _unowned(refcount)
@@ -217,6 +224,10 @@ def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_s
     r.pcp_alloc_factor = _unowned(pcp_alloc_factor)
     r.pcp_flags = _unowned(pcp_flags)
     r.params = _unowned(params)
+    r.private = _unowned(private)
+    r.mapping = _unowned(mapping)
+    r.index = _unowned(index)
+    r.content = _unowned(content)
     return r
 
 
@@ -1088,7 +1099,8 @@ def build_mem_map(k) -> MemMap:
         pcp_batch=np.zeros((ncpu, nz), i64), pcp_high_min=np.zeros((ncpu, nz), i64),
         pcp_high_max=np.zeros((ncpu, nz), i64), pcp_free_count=np.zeros((ncpu, nz), i64),
         pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
-        params=params)
+        params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
+        index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8))
     for z in zones:
         zid = zone_id(k, z)
         z.nr_free = a.nr_free[zid]

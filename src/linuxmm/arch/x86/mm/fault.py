@@ -1,0 +1,93 @@
+"""User page faults on x86 (``arch/x86/mm/fault.c``): ``do_user_addr_fault`` and SIGSEGV, 6.18.
+
+The compiled path (``mm/memory.py``) resolves most faults inside a batch of accesses; this
+module finishes the ones it hands back: a table pool to grow, the huge zero page to allocate,
+shared-memory pages, and bad accesses, which kill the task with the kernel's
+``segfault at ... error N`` line (``show_signal_msg``) and raise ``SegmentationFault``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ....errors import LinuxmmError
+from ....mm import memory as M
+
+# x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
+X86_PF_PROT, X86_PF_WRITE, X86_PF_USER = 1 << 0, 1 << 1, 1 << 2
+
+
+class SegmentationFault(LinuxmmError):
+    """A SIGSEGV the kernel delivered: the process is dead. ``addr`` and ``error`` as in dmesg."""
+
+    def __init__(self, comm: str, pid: int, addr: int, error: int, reason: str):
+        self.comm, self.pid, self.addr, self.error, self.reason = comm, pid, addr, error, reason
+        super().__init__(reason)
+
+
+def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
+    """Run user accesses through the MMU and the fault path; returns the bytes read."""
+    from ....kernel.fork import ensure_tables, exit_mmap, grow_and_get, set_current
+    from ....mm.pgtable import VP_HUGE_ZERO_PFN
+    from ....mm.shmem import shmem_fault
+
+    task.check_alive()
+    out = np.zeros(len(addrs), np.uint8)
+    start = 0
+    while start < len(addrs):
+        set_current(k, task)
+        vs = ensure_tables(k)
+        start, status = M.access_batch(k.mem_map, vs, task.vma_table, task.mmc, addrs, write,
+                                       value, out, start)
+        if status == M.FAULT_OK:
+            break
+        addr = int(addrs[start])
+        if status == M.FAULT_NEED_TABLES:
+            grow_and_get(k)
+        elif status == M.FAULT_NEED_HUGE_ZERO:
+            vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
+        elif status == M.FAULT_SHARED:
+            shmem_fault(k, task, addr, write)
+        elif status == M.FAULT_OOM:
+            exit_mmap(k, task)
+            task.state = "X"
+            k.log.warn(f"Out of memory: killed process {task.pid} ({task.comm}) (no reclaim or OOM killer yet)")
+            raise LinuxmmError(f"out of memory while faulting {addr:#x} in {task.comm}[{task.pid}]")
+        else:
+            bad_area(k, task, addr, write, status)
+    return out
+
+
+def mm_get_huge_zero_page(k) -> int:
+    """The huge zero page, allocated on first use; -2 if that fails (fall back to 4 KiB)."""
+    from ....include.linux import gfp as G
+    from ....mm import page_alloc as pa
+
+    gfp = (G.GFP_TRANSHUGE | G.__GFP_ZERO) & ~G.__GFP_MOVABLE
+    pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[6]] - 12)
+    ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
+    k.vm_events = ev
+    if pfn is None:
+        ev["THP_ZERO_PAGE_ALLOC_FAILED"] = ev.get("THP_ZERO_PAGE_ALLOC_FAILED", 0) + 1
+        return -2
+    ev["THP_ZERO_PAGE_ALLOC"] = ev.get("THP_ZERO_PAGE_ALLOC", 0) + 1
+    k.mem_map.content[pfn:pfn + 512] = 0
+    return pfn
+
+
+def bad_area(k, task, addr: int, write: bool, status: int) -> None:
+    """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise."""
+    from ....kernel.fork import exit_mmap
+
+    entry, _ = M.lookup_pte(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr)
+    error = X86_PF_USER | (X86_PF_WRITE if write else 0)
+    if status == M.FAULT_SIGSEGV_ACCERR and int(entry) & 1:
+        error |= X86_PF_PROT
+    code = "SEGV_MAPERR" if status == M.FAULT_SIGSEGV_MAPERR else "SEGV_ACCERR"
+    line = (f"{task.comm}[{task.pid}]: segfault at {addr:x} ip 0000000000000000 sp 0000000000000000 "
+            f"error {error:x} likely on CPU {task.cpu} (core {task.cpu}, socket 0)")
+    k.log.info(line)
+    exit_mmap(k, task)
+    task.state = "X"
+    task.exit_signal = 11
+    raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")

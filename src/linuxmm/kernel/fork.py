@@ -1,0 +1,130 @@
+"""Processes: creation, fork and exit (``kernel/fork.c``, ``kernel/exit.c``), Linux 6.18.
+
+A ``task_struct`` here is what memory management needs of a task: its ``mm`` (VMAs from
+``mm/mmap.py``, page tables and counters in compiled arrays), its CPU and fault counts.
+``copy_process`` duplicates the address space (``dup_mmap``: VMAs copied, private writable
+pages shared copy-on-write by ``copy_page_range``); ``do_exit`` tears it down
+(``exit_mmap``: unmap everything, free the page tables).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import KernelError
+from ..mm import memory as M
+from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
+
+if TYPE_CHECKING:
+    from ..init.main import Kernel
+
+TASK_RUNNING, EXIT_DEAD = "R", "X"
+
+
+class task_struct:
+    """One process: pid, comm, state, CPU, and its address space."""
+
+    def __init__(self, k: "Kernel", pid: int, comm: str, mm, cpu: int):
+        self.kernel, self.pid, self.comm, self.mm, self.cpu = k, pid, comm, mm, cpu
+        self.state = TASK_RUNNING
+        self.exit_signal = 0
+        self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
+
+    @property
+    def min_flt(self) -> int:
+        return int(self.mmc[M.MMC_MINFLT])
+
+    @property
+    def maj_flt(self) -> int:
+        return int(self.mmc[M.MMC_MAJFLT])
+
+    def check_alive(self) -> None:
+        if self.state != TASK_RUNNING:
+            raise KernelError(errno.ESRCH, f"process {self.pid} ({self.comm}) has exited")
+
+
+def build_vma_table(mm) -> np.ndarray:
+    """The mm's VMAs as the compiled fault path reads them (rebuilt when they change)."""
+    rows = [(v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.anon_vma or 0,
+             getattr(v.vm_file, "id", 0) if v.vm_file is not None else 0) for v in mm.vmas]
+    return np.array(rows, np.int64).reshape(len(rows), M.NR_VMA_COLS)
+
+
+def pgd_alloc(k: "Kernel", task: task_struct) -> None:
+    """The top-level table of a new address space."""
+    vs = ensure_tables(k)
+    row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+    if row < 0:
+        raise KernelError(errno.ENOMEM, "no memory for a page table")
+    task.mmc[M.MMC_PGD] = row
+    task.mm.pgd = row
+
+
+def ensure_tables(k: "Kernel", need: int = 64):
+    """Make sure the table pool has ``need`` free rows before compiled code runs."""
+    from ..mm.pgtable import VP_NFREE, vm_state_init
+
+    if getattr(k, "vm_state", None) is None:
+        k.vm_state = vm_state_init(k)
+    while k.vm_state.vp[VP_NFREE] < need:
+        grow_table_pool(k)
+    return k.vm_state
+
+
+def set_current(k: "Kernel", task: task_struct) -> None:
+    """The compiled fault path allocates on the running task's CPU and node."""
+    vs = ensure_tables(k)
+    vs.vp[VP_CPU] = task.cpu
+    nid = k.cpu_to_node.get(task.cpu, k.node_ids[0])
+    vs.vp[VP_LOCAL_NID] = nid
+    vs.ac[:, 0] = nid  # AC_NID: node-local allocation
+
+
+def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
+    """``dup_mmap``: VMAs copied; COW mappings' pages shared read-only (``copy_page_range``)."""
+    from ..include.linux.mm_types import dup_vmas
+
+    dup_vmas(parent.mm, child.mm)
+    a, vs = k.mem_map, ensure_tables(k)
+    for vma in parent.mm.vmas:
+        flags = vma.vm_flags
+        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
+            continue  # the child faults these in itself (shared pages come from the page cache)
+        cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
+        while True:
+            status = M.copy_range(a, vs, parent.mmc, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
+                                  0, 0, vma.vm_start, vma.vm_end, cow)
+            if status == -1:
+                vs = grow_and_get(k)
+                continue
+            if status < 0:
+                raise KernelError(errno.ENOMEM, "fork: no memory for page tables")
+            break
+    child.vma_table = build_vma_table(child.mm)
+    flush_tlb_mm(k, parent)
+
+
+def grow_and_get(k: "Kernel"):
+    grow_table_pool(k)
+    return k.vm_state
+
+
+def flush_tlb_mm(k: "Kernel", task: task_struct) -> None:
+    """Write-protecting a whole mm invalidates its TLB entries (``flush_tlb_mm``)."""
+    tlb = getattr(k, "tlb", None)
+    if tlb is not None:
+        tlb.flush_mm(task)
+
+
+def exit_mmap(k: "Kernel", task: task_struct) -> None:
+    """Unmap every VMA and free all page tables, the PGD last."""
+    a, vs = k.mem_map, ensure_tables(k)
+    pgd = int(task.mmc[M.MMC_PGD])
+    M.zap_range(a, vs, task.mmc, pgd, 0, 0, 0, 1 << 62)
+    M.free_pgd_range(a, vs, task.mmc, pgd, 0, 0, np.zeros((0, M.NR_VMA_COLS), np.int64))
+    M.pte_free(a, vs, task.mmc, pgd)
+    flush_tlb_mm(k, task)

@@ -1,0 +1,672 @@
+"""Page faults and page-table walks (``mm/memory.c``, ``mm/huge_memory.c``), Linux 6.18, compiled.
+
+``access_batch`` is the MMU and the fault path for a batch of user accesses: walk the page
+tables, and where the walk fails call ``handle_mm_fault`` -> ``__handle_mm_fault`` (allocate
+the upper tables, THP at the PMD level: ``do_huge_pmd_anonymous_page``,
+``do_huge_pmd_wp_page``) -> ``handle_pte_fault`` (``do_anonymous_page`` with the shared zero
+page for reads, ``do_wp_page``: reuse an exclusive page or copy it), then perform the access,
+setting the accessed and dirty bits. Faults that need Python (SIGSEGV, shared-memory pages,
+an allocation the slow path must handle, a full table pool) end the batch with a status.
+
+``zap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``), ``free_pgd_range`` frees
+tables no VMA needs, ``copy_page_range`` is fork's copy-on-write setup.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import buddy as B
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
+                      THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
+                      VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
+                      VP_CPU, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
+                      VP_PMD_LEVEL, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
+                      entry_has, entry_present, mk_entry, pt_index, pte_pfn)
+
+# VM flags (include/linux/mm.h)
+VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
+VM_MAYWRITE = 0x20
+VM_DONTCOPY = 0x20000
+VM_WIPEONFORK = 0x2000000
+VM_HUGEPAGE, VM_NOHUGEPAGE = 0x20000000, 0x40000000
+
+# the compiled VMA table: one row per VMA, sorted by start
+VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
+NR_VMA_COLS = 6
+# per-mm counters (mm->rss_stat, task fault counts, pgtables_bytes, the PGD row)
+MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
+MMC_MINFLT, MMC_MAJFLT, MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 4, 5, 6, 7, 8
+NR_MMC = 12
+
+# fault status (VM_FAULT_* folded to what the caller must do)
+FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 3, 4, 5
+FAULT_NEED_HUGE_ZERO = 6
+
+PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
+PG_SWAPBACKED = np.uint64(1 << 17)
+PAGE_MAPPING_ANON = 1
+
+
+# ---- the VMA table ------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def find_vma(vmas, addr):
+    """Index of the first VMA ending above ``addr`` (``find_vma``), or -1."""
+    lo, hi = 0, vmas.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if vmas[mid, VMA_END] <= addr:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < vmas.shape[0] else -1
+
+
+@njit(cache=True)
+def vma_is_anonymous(vmas, v):
+    return vmas[v, VMA_FILE] == 0
+
+
+@njit(cache=True)
+def thp_vma_allowable(vs, vmas, v, addr):
+    """A PMD-sized anonymous THP fits here and the THP policy allows it for this VMA."""
+    flags = vmas[v, VMA_FLAGS]
+    if not vma_is_anonymous(vmas, v) or flags & VM_NOHUGEPAGE:
+        return False
+    mode = vs.vp[VP_THP]
+    if not (mode == THP_ALWAYS or (mode == THP_MADVISE and flags & VM_HUGEPAGE)):
+        return False
+    pmd_size = np.int64(1) << vs.shift[vs.vp[VP_PMD_LEVEL]]
+    haddr = addr & ~(pmd_size - 1)
+    return haddr >= vmas[v, VMA_START] and haddr + pmd_size <= vmas[v, VMA_END]
+
+
+@njit(cache=True)
+def linear_page_index(vmas, v, addr):
+    return ((addr - vmas[v, VMA_START]) >> 12) + vmas[v, VMA_PGOFF]
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def alloc_with(a, vs, ctx, order):
+    """A page for context ``ctx`` (user, page table, THP) through the allocator's fast path."""
+    nid = vs.ac[ctx, AC_NID]
+    return B.alloc_pages_nowait(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
+                                vs.ac[ctx, AC_FAST], vs.ac[ctx, AC_SLOW], vs.vp[VP_CPU],
+                                vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
+
+
+@njit(cache=True)
+def pte_alloc_one(a, vs, mmc):
+    """A zeroed page-table page; its row in the pool, or -1 (pool empty / no memory)."""
+    if vs.vp[VP_NFREE] == 0:
+        return -1
+    pfn = alloc_with(a, vs, AC_PGTABLE, 0)
+    if pfn < 0:
+        return -2
+    vs.vp[VP_NFREE] -= 1
+    row = vs.pt_free[vs.vp[VP_NFREE]]
+    vs.pt[row, :] = 0
+    vs.pt_used[row] = 0
+    vs.pt_pfn[row] = pfn
+    a.private[pfn] = row
+    mmc[MMC_PGTABLES_BYTES] += 4096
+    vs.events[VE_PGTABLE_PAGES] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] += 1
+    return row
+
+
+@njit(cache=True)
+def pte_free(a, vs, mmc, row):
+    pfn = vs.pt_pfn[row]
+    a.private[pfn] = 0
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] -= 1
+    B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
+    vs.pt_free[vs.vp[VP_NFREE]] = row
+    vs.vp[VP_NFREE] += 1
+    mmc[MMC_PGTABLES_BYTES] -= 4096
+    vs.events[VE_PGTABLE_PAGES] -= 1
+
+
+@njit(cache=True)
+def entry_mapped(entry):
+    """Present, or made inaccessible by mprotect(PROT_NONE) (``pte_present`` on x86)."""
+    return (entry & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
+
+
+@njit(cache=True)
+def set_entry(vs, row, idx, entry):
+    was = entry_mapped(vs.pt[row, idx])
+    now = entry_mapped(entry)
+    vs.pt_used[row] += int(now) - int(was)
+    vs.pt[row, idx] = entry
+
+
+@njit(cache=True)
+def table_row(a, entry):
+    return a.private[pte_pfn(entry)]
+
+
+# ---- the walk (what the MMU does) ----------------------------------------------------------
+
+
+@njit(cache=True)
+def follow(a, vs, pgd, addr, write):
+    """Translate ``addr``; returns the 4 KiB pfn, or -1 if the access must fault.
+
+    Sets the accessed bit, and the dirty bit on writes, in the leaf entry (hardware A/D).
+    """
+    row = pgd
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels):
+        idx = pt_index(vs, level, addr)
+        entry = vs.pt[row, idx]
+        if not entry_present(entry):
+            return -1
+        leaf = level == levels - 1 or entry_has(entry, _PAGE_PSE)
+        if not leaf:
+            row = table_row(a, entry)
+            continue
+        if write and not entry_has(entry, _PAGE_RW):
+            return -1
+        bits = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
+        vs.pt[row, idx] = entry | np.uint64(bits)
+        base = pte_pfn(entry)
+        if level < levels - 1:  # a huge leaf: the 4 KiB page inside it
+            base += (addr >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
+        return base
+    return -1
+
+
+# ---- pages: rmap and counters ----------------------------------------------------------------
+
+
+@njit(cache=True)
+def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
+    a.mapcount[pfn] = 1
+    a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
+    a.index[pfn] = linear_page_index(vmas, v, addr)
+    a.flags[pfn] |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED
+
+
+@njit(cache=True)
+def put_page(a, vs, pfn, order):
+    """Drop a reference; the last one frees the folio (to the cpu's pcp lists)."""
+    if B.__free_pages(a, pfn, order, vs.vp[VP_CPU]):
+        a.mapping[pfn] = 0
+        a.index[pfn] = 0
+
+
+@njit(cache=True)
+def clear_page(a, pfn, nr):
+    a.content[pfn:pfn + nr, :] = 0
+
+
+# ---- faults ------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
+    if not write:  # map the shared zero page read-only (pte_special: no rmap, no RSS)
+        set_entry(vs, row, idx, mk_entry(vs.vp[VP_ZERO_PFN], _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL
+                                         | _PAGE_ACCESSED | _PAGE_NX))
+        vs.events[VE_ZERO_MAPPED] += 1
+        return FAULT_OK
+    pfn = alloc_with(a, vs, AC_USER, 0)
+    if pfn < 0:
+        return FAULT_OOM
+    clear_page(a, pfn, 1)
+    folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
+                                     | _PAGE_DIRTY | _PAGE_NX))
+    mmc[MM_ANONPAGES] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
+    return FAULT_OK
+
+
+@njit(cache=True)
+def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
+    """Write to a present read-only pte: reuse an exclusive anon page, or copy (COW)."""
+    entry = vs.pt[row, idx]
+    old = pte_pfn(entry)
+    if vmas[v, VMA_FLAGS] & VM_SHARED:
+        return FAULT_SHARED
+    if not entry_has(entry, _PAGE_SPECIAL) and (a.flags[old] & PG_ANON_EXCLUSIVE or
+                                                 (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+        a.flags[old] |= PG_ANON_EXCLUSIVE
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.events[VE_REUSE] += 1
+        return FAULT_OK
+    pfn = alloc_with(a, vs, AC_USER, 0)
+    if pfn < 0:
+        return FAULT_OOM
+    if entry_has(entry, _PAGE_SPECIAL):
+        clear_page(a, pfn, 1)
+        mmc[MM_ANONPAGES] += 1
+    else:
+        a.content[pfn, :] = a.content[old, :]
+        a.mapcount[old] -= 1
+        if a.mapcount[old] == 0:
+            vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED] -= 1
+        put_page(a, vs, old, 0)
+    folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
+    vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
+                               | _PAGE_DIRTY | _PAGE_NX)
+    vs.events[VE_COW] += 1
+    return FAULT_OK
+
+
+@njit(cache=True)
+def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
+    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
+    deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
+    if deposit < 0:
+        return FAULT_NEED_TABLES if deposit == -1 else FAULT_OOM
+    nr = np.int64(1) << (vs.shift[vs.vp[VP_PMD_LEVEL]] - 12)
+    if not write:
+        if vs.vp[VP_HUGE_ZERO_PFN] < 0:  # -1: not allocated yet; -2: could not be allocated
+            pte_free(a, vs, mmc, deposit)
+            if vs.vp[VP_HUGE_ZERO_PFN] == -2:
+                return -1
+            vs.vp[VP_HUGE_ZERO_WANTED] = 1
+            return FAULT_NEED_HUGE_ZERO
+        set_entry(vs, row, idx, mk_entry(vs.vp[VP_HUGE_ZERO_PFN], _PAGE_PRESENT | _PAGE_USER | _PAGE_PSE
+                                         | _PAGE_SPECIAL | _PAGE_ACCESSED | _PAGE_NX))
+        vs.events[VE_THP_ZERO_MAPPED] += 1
+        _set_deposit(a, vs, row, idx, deposit)
+        return FAULT_OK
+    order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
+    pfn = alloc_with(a, vs, AC_THP, order)
+    if pfn < 0:
+        pte_free(a, vs, mmc, deposit)
+        vs.events[VE_THP_FAULT_FALLBACK] += 1
+        return -1
+    clear_page(a, pfn, nr)
+    folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
+    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
+                                     | _PAGE_DIRTY | _PAGE_NX))
+    _set_deposit(a, vs, row, idx, deposit)
+    mmc[MM_ANONPAGES] += nr
+    mmc[MMC_ANON_THP] += 1
+    nid = a.zone_node[B.page_zone(a, pfn)]
+    vs.nstat[nid, NS_ANON_MAPPED] += nr
+    vs.nstat[nid, NS_ANON_THPS] += nr
+    vs.events[VE_THP_FAULT_ALLOC] += 1
+    return FAULT_OK
+
+
+@njit(cache=True)
+def _set_deposit(a, vs, row, idx, deposit):
+    """``pgtable_trans_huge_deposit``: remember the pte table under this huge pmd (in the
+    table page's list field, as the kernel keeps it on ``pmd_huge_pte``)."""
+    vs.pt_used[deposit] = 0
+    a.lru_next[vs.pt_pfn[deposit]] = vs.pt_pfn[row] * 4096 + idx + 1  # owner: pmd row/index
+
+
+@njit(cache=True)
+def __split_huge_pmd(a, vs, mmc, row, idx):
+    """Replace a huge pmd by its deposited pte table mapping the same pages."""
+    entry = vs.pt[row, idx]
+    base = pte_pfn(entry)
+    dep = _find_deposit(a, vs, row, idx)
+    nr = vs.nent[vs.vp[VP_LEVELS] - 1]
+    keep = np.uint64(_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL)
+    if entry_has(entry, _PAGE_RW):
+        keep |= np.uint64(_PAGE_RW)
+    if entry_has(entry, _PAGE_DIRTY):
+        keep |= np.uint64(_PAGE_DIRTY)
+    special = entry_has(entry, _PAGE_SPECIAL)
+    for i in range(nr):
+        pfn = vs.vp[VP_ZERO_PFN] if special else base + i
+        set_entry(vs, dep, i, mk_entry(pfn, np.uint64(entry) & keep))
+    if not special:  # each subpage now has its own pte mapping
+        for i in range(nr):
+            a.mapcount[base + i] = a.mapcount[base]
+            a.mapping[base + i] = a.mapping[base]
+            a.index[base + i] = a.index[base] + i
+        mmc[MMC_ANON_THP] -= 1
+        vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
+    a.lru_next[vs.pt_pfn[dep]] = 0
+    vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
+
+
+@njit(cache=True)
+def _find_deposit(a, vs, row, idx):
+    owner = vs.pt_pfn[row] * 4096 + idx + 1
+    for r in range(vs.pt.shape[0]):
+        if vs.pt_pfn[r] >= 0 and a.lru_next[vs.pt_pfn[r]] == owner and a.private[vs.pt_pfn[r]] == r:
+            return r
+    return -1
+
+
+@njit(cache=True)
+def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
+    """Write to a read-only huge pmd: reuse an exclusive THP, else split and COW at 4 KiB."""
+    entry = vs.pt[row, idx]
+    head = pte_pfn(entry)
+    if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and a.mapcount[head] == 1:
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.events[VE_REUSE] += 1
+        return FAULT_OK
+    __split_huge_pmd(a, vs, mmc, row, idx)
+    return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
+
+
+@njit(cache=True)
+def handle_mm_fault(a, vs, vmas, mmc, addr, write):
+    v = find_vma(vmas, addr)
+    if v < 0 or vmas[v, VMA_START] > addr:
+        return FAULT_SIGSEGV_MAPERR
+    flags = vmas[v, VMA_FLAGS]
+    if (write and not flags & VM_WRITE) or (not write and not flags & (VM_READ | VM_WRITE | VM_EXEC)):
+        return FAULT_SIGSEGV_ACCERR
+    row = mmc[MMC_PGD]
+    levels = vs.vp[VP_LEVELS]
+    pmd_level = vs.vp[VP_PMD_LEVEL]
+    for level in range(levels - 1):
+        idx = pt_index(vs, level, addr)
+        entry = vs.pt[row, idx]
+        if level == pmd_level:
+            if entry_present(entry) and entry_has(entry, _PAGE_PSE):
+                if not write:
+                    return FAULT_OK  # raced with nothing here: the walk will succeed
+                status = do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx)
+                if status >= 0:
+                    return status
+                entry = vs.pt[row, idx]
+            elif not entry_present(entry) and thp_vma_allowable(vs, vmas, v, addr):
+                status = do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write)
+                if status >= 0:
+                    return status
+        if not entry_present(entry):
+            new = pte_alloc_one(a, vs, mmc)
+            if new < 0:
+                return FAULT_NEED_TABLES if new == -1 else FAULT_OOM
+            set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
+            row = new
+        else:
+            row = table_row(a, entry)
+    idx = pt_index(vs, levels - 1, addr)
+    entry = vs.pt[row, idx]
+    if not entry_present(entry):
+        if not vma_is_anonymous(vmas, v) or flags & VM_SHARED:
+            return FAULT_SHARED
+        return do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write)
+    if write and not entry_has(entry, _PAGE_RW):
+        return do_wp_page(a, vs, vmas, mmc, v, row, idx, addr)
+    vs.pt[row, idx] = entry | np.uint64(_PAGE_ACCESSED)  # spurious: another path already fixed it
+    return FAULT_OK
+
+
+@njit(cache=True)
+def access_batch(a, vs, vmas, mmc, addrs, write, value, out, start):
+    """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status, addr).
+
+    A fault is counted (``mm_account_fault``) once it completes; an access that needs
+    Python stops the batch at its index with the fault status.
+    """
+    for i in range(start, addrs.shape[0]):
+        addr = addrs[i]
+        pfn = follow(a, vs, mmc[MMC_PGD], addr, write)
+        if pfn < 0:
+            status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
+            if status != FAULT_OK:
+                return i, status
+            mmc[MMC_MINFLT] += 1
+            vs.events[VE_PGFAULT] += 1
+            pfn = follow(a, vs, mmc[MMC_PGD], addr, write)
+            if pfn < 0:
+                return i, FAULT_SIGSEGV_ACCERR
+        line = (addr & 4095) >> 6
+        if write:
+            a.content[pfn, line] = value
+        else:
+            out[i] = a.content[pfn, line]
+    return addrs.shape[0], FAULT_OK
+
+
+# ---- unmapping, freeing tables, fork ---------------------------------------------------------
+
+
+@njit(cache=True)
+def zap_leaf(a, vs, mmc, entry, level):
+    """Drop one leaf mapping: rmap, RSS and the page reference."""
+    if entry_has(entry, _PAGE_SPECIAL):
+        return
+    pfn = pte_pfn(entry)
+    levels = vs.vp[VP_LEVELS]
+    nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
+    a.mapcount[pfn] -= 1
+    if a.mapping[pfn] & PAGE_MAPPING_ANON:
+        mmc[MM_ANONPAGES] -= nr
+        nid = a.zone_node[B.page_zone(a, pfn)]
+        if nr > 1:
+            mmc[MMC_ANON_THP] -= 1
+        if a.mapcount[pfn] == 0:
+            vs.nstat[nid, NS_ANON_MAPPED] -= nr
+            if nr > 1:
+                vs.nstat[nid, NS_ANON_THPS] -= nr
+    else:
+        mmc[MM_SHMEMPAGES] -= nr
+    put_page(a, vs, pfn, a.order[pfn])
+
+
+@njit(cache=True)
+def zap_range(a, vs, mmc, row, level, base, start, end):
+    """Unmap [start, end) below table ``row`` (level ``level`` covering from ``base``)."""
+    levels = vs.vp[VP_LEVELS]
+    span = np.int64(1) << vs.shift[level]
+    first = max(0, (start - base) >> vs.shift[level])
+    for idx in range(first, vs.nent[level]):
+        lo = base + idx * span
+        if lo >= end:
+            break
+        entry = vs.pt[row, idx]
+        if not entry_mapped(entry):
+            continue
+        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
+            if level < levels - 1 and (lo < start or lo + span > end):
+                __split_huge_pmd(a, vs, mmc, row, idx)
+                zap_range(a, vs, mmc, table_row(a, vs.pt[row, idx]), level + 1, lo, start, end)
+                continue
+            zap_leaf(a, vs, mmc, entry, level)
+            if level < levels - 1:  # a huge pmd: its deposited table goes too
+                dep = _find_deposit(a, vs, row, idx)
+                if dep >= 0:
+                    a.lru_next[vs.pt_pfn[dep]] = 0
+                    pte_free(a, vs, mmc, dep)
+            set_entry(vs, row, idx, np.uint64(0))
+        else:
+            zap_range(a, vs, mmc, table_row(a, entry), level + 1, lo, start, end)
+
+
+@njit(cache=True)
+def free_pgd_range(a, vs, mmc, row, level, base, vmas):
+    """Free the tables below ``row`` that no VMA needs any more; returns True if ``row`` is empty."""
+    levels = vs.vp[VP_LEVELS]
+    span = np.int64(1) << vs.shift[level]
+    for idx in range(vs.nent[level]):
+        entry = vs.pt[row, idx]
+        if not entry_mapped(entry) or level == levels - 1 or entry_has(entry, _PAGE_PSE):
+            continue
+        lo = base + idx * span
+        child = table_row(a, entry)
+        v = find_vma(vmas, lo)
+        needed = v >= 0 and vmas[v, VMA_START] < lo + span
+        if free_pgd_range(a, vs, mmc, child, level + 1, lo, vmas) and not needed:
+            pte_free(a, vs, mmc, child)
+            set_entry(vs, row, idx, np.uint64(0))
+    return vs.pt_used[row] == 0
+
+
+@njit(cache=True)
+def copy_range(a, vs, src_mmc, dst_mmc, srow, drow, level, base, start, end, cow):
+    """``copy_page_range`` for [start, end): copy entries, write-protecting COW mappings."""
+    levels = vs.vp[VP_LEVELS]
+    span = np.int64(1) << vs.shift[level]
+    first = max(0, (start - base) >> vs.shift[level])
+    for idx in range(first, vs.nent[level]):
+        lo = base + idx * span
+        if lo >= end:
+            break
+        entry = vs.pt[srow, idx]
+        if not entry_mapped(entry):
+            continue
+        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
+            if cow and entry_has(entry, _PAGE_RW):
+                entry &= ~np.uint64(_PAGE_RW)
+                vs.pt[srow, idx] = entry
+            if not entry_has(entry, _PAGE_SPECIAL):
+                pfn = pte_pfn(entry)
+                a.mapcount[pfn] += 1
+                a.refcount[pfn] += 1
+                a.flags[pfn] &= ~PG_ANON_EXCLUSIVE
+                nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
+                dst_mmc[MM_ANONPAGES] += nr
+                if nr > 1:
+                    dst_mmc[MMC_ANON_THP] += 1
+            if level < levels - 1:  # copy_huge_pmd deposits a table for the child too
+                dep = pte_alloc_one(a, vs, dst_mmc)
+                if dep < 0:
+                    return dep
+                _set_deposit(a, vs, drow, idx, dep)
+            set_entry(vs, drow, idx, entry)
+            continue
+        dentry = vs.pt[drow, idx]
+        if not entry_mapped(dentry):
+            new = pte_alloc_one(a, vs, dst_mmc)
+            if new < 0:
+                return new
+            set_entry(vs, drow, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
+            dchild = new
+        else:
+            dchild = table_row(a, dentry)
+        status = copy_range(a, vs, src_mmc, dst_mmc, table_row(a, entry), dchild, level + 1, lo, start, end, cow)
+        if status < 0:
+            return status
+    return 0
+
+
+@njit(cache=True)
+def install_pte(a, vs, mmc, addr, pfn, bits):
+    """Map ``pfn`` at ``addr`` with ``bits``, allocating tables (for faults finished in Python).
+
+    Returns 0, or the negative status of a failed table allocation."""
+    row = mmc[MMC_PGD]
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels - 1):
+        idx = pt_index(vs, level, addr)
+        entry = vs.pt[row, idx]
+        if entry_present(entry) and entry_has(entry, _PAGE_PSE):
+            __split_huge_pmd(a, vs, mmc, row, idx)
+            entry = vs.pt[row, idx]
+        if not entry_present(entry):
+            new = pte_alloc_one(a, vs, mmc)
+            if new < 0:
+                return new
+            set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
+            row = new
+        else:
+            row = table_row(a, entry)
+    set_entry(vs, row, pt_index(vs, levels - 1, addr), mk_entry(pfn, bits))
+    return 0
+
+
+@njit(cache=True)
+def lookup_pte(a, vs, pgd, addr):
+    """The leaf entry mapping ``addr`` (0 if none) and the level it sits at."""
+    row = pgd
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels):
+        entry = vs.pt[row, pt_index(vs, level, addr)]
+        if not entry_mapped(entry):
+            return np.uint64(0), level
+        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
+            return entry, level
+        row = table_row(a, entry)
+    return np.uint64(0), levels - 1
+
+
+@njit(cache=True)
+def set_leaf_entry(a, vs, mmc, addr, level, value):
+    """Overwrite the entry at ``level`` that maps ``addr`` (mprotect, mremap)."""
+    row = mmc[MMC_PGD]
+    for lv in range(level):
+        row = table_row(a, vs.pt[row, pt_index(vs, lv, addr)])
+    set_entry(vs, row, pt_index(vs, level, addr), np.uint64(value))
+
+
+@njit(cache=True)
+def split_huge_pmd_at(a, vs, mmc, addr):
+    """``split_huge_pmd_address``: if a huge pmd maps ``addr``, map it with ptes instead."""
+    row = mmc[MMC_PGD]
+    for level in range(vs.vp[VP_PMD_LEVEL] + 1):
+        idx = pt_index(vs, level, addr)
+        entry = vs.pt[row, idx]
+        if not entry_mapped(entry):
+            return
+        if entry_has(entry, _PAGE_PSE):
+            if level == vs.vp[VP_PMD_LEVEL]:
+                __split_huge_pmd(a, vs, mmc, row, idx)
+            return
+        row = table_row(a, entry)
+
+
+# smaps counters (fs/proc/task_mmu.c: smaps_pte_range / smaps_pmd_entry / smaps_account)
+SM_RSS, SM_PSS, SM_PSS_DIRTY, SM_PSS_ANON, SM_PSS_FILE, SM_PSS_SHMEM = 0, 1, 2, 3, 4, 5
+SM_SHARED_CLEAN, SM_SHARED_DIRTY, SM_PRIVATE_CLEAN, SM_PRIVATE_DIRTY = 6, 7, 8, 9
+SM_REFERENCED, SM_ANONYMOUS, SM_ANON_HUGE, SM_SWAP, SM_LOCKED = 10, 11, 12, 13, 14
+NR_SM = 15
+PSS_SHIFT = 12
+
+
+@njit(cache=True)
+def smaps_walk(a, vs, row, level, base, start, end, shmem_vma, out):
+    """Accumulate smaps counters (bytes; Pss << PSS_SHIFT) for mapped pages in [start, end)."""
+    levels = vs.vp[VP_LEVELS]
+    span = np.int64(1) << vs.shift[level]
+    first = max(0, (start - base) >> vs.shift[level])
+    for idx in range(first, vs.nent[level]):
+        lo = base + idx * span
+        if lo >= end:
+            break
+        entry = vs.pt[row, idx]
+        if not entry_mapped(entry):
+            continue
+        if level < levels - 1 and not entry_has(entry, _PAGE_PSE):
+            smaps_walk(a, vs, table_row(a, entry), level + 1, lo, start, end, shmem_vma, out)
+            continue
+        if entry_has(entry, _PAGE_SPECIAL):
+            continue  # the zero pages are not counted (vm_normal_page)
+        size = span
+        pfn = pte_pfn(entry)
+        mapcount = max(a.mapcount[pfn], 1)
+        dirty = entry_has(entry, _PAGE_DIRTY)
+        anon = (a.mapping[pfn] & PAGE_MAPPING_ANON) != 0
+        out[SM_RSS] += size
+        pss = (size << PSS_SHIFT) // mapcount
+        out[SM_PSS] += pss
+        if dirty:
+            out[SM_PSS_DIRTY] += pss
+        if anon:
+            out[SM_PSS_ANON] += pss
+            out[SM_ANONYMOUS] += size
+            if level < levels - 1:
+                out[SM_ANON_HUGE] += size
+        elif shmem_vma:
+            out[SM_PSS_SHMEM] += pss
+        else:
+            out[SM_PSS_FILE] += pss
+        if mapcount >= 2:
+            out[SM_SHARED_DIRTY if dirty else SM_SHARED_CLEAN] += size
+        else:
+            out[SM_PRIVATE_DIRTY if dirty else SM_PRIVATE_CLEAN] += size
+        if entry_has(entry, _PAGE_ACCESSED):
+            out[SM_REFERENCED] += size

@@ -1,0 +1,263 @@
+"""Page tables (``include/linux/pgtable.h``, ``mm/pgtable-generic.c``, ``arch/x86/include/asm/pgtable*``).
+
+Linux names five levels — PGD, P4D, PUD, PMD, PTE — and folds the ones the hardware lacks:
+x86-64 has 4 (P4D folded) or 5 with LA57, 32-bit PAE has 3 (P4D and PUD folded), classic
+32-bit x86 has 2 (only PGD and PTE, 1024 entries each). Each table is a page from the buddy
+allocator (``pte_alloc_one``/``__pmd_alloc``/..., GFP_PGTABLE_USER), counted in
+NR_PAGETABLE; here its entries live in a pool of uint64 rows (``VmState.pt``) and the page's
+``private`` field says which row. Entries hold real x86 bits: present, RW, user, accessed,
+dirty, PSE (a 2 MiB/4 MiB/1 GiB leaf), NX, soft-dirty, and the pfn from bit 12.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, types
+from numba.experimental import structref
+
+from .buddy import _unowned
+
+# x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
+_PAGE_PRESENT = 1 << 0
+_PAGE_RW = 1 << 1
+_PAGE_USER = 1 << 2
+_PAGE_PWT = 1 << 3
+_PAGE_PCD = 1 << 4
+_PAGE_ACCESSED = 1 << 5
+_PAGE_DIRTY = 1 << 6
+_PAGE_PSE = 1 << 7
+_PAGE_GLOBAL = 1 << 8
+_PAGE_PROTNONE = _PAGE_GLOBAL  # only meaningful when not present: mprotect(PROT_NONE)
+_PAGE_SPECIAL = 1 << 9  # _PAGE_BIT_SOFTW1: pte_special (the zero page)
+_PAGE_SOFT_DIRTY = 1 << 11
+_PAGE_NX = 1 << 63
+PTE_PFN_MASK = ((1 << 52) - 1) & ~0xFFF
+PTE_FLAG_NAMES = [(_PAGE_PRESENT, "present"), (_PAGE_RW, "rw"), (_PAGE_USER, "user"), (_PAGE_PWT, "pwt"),
+                  (_PAGE_PCD, "pcd"), (_PAGE_ACCESSED, "accessed"), (_PAGE_DIRTY, "dirty"),
+                  (_PAGE_PSE, "pse"), (_PAGE_GLOBAL, "global"), (_PAGE_SPECIAL, "special"),
+                  (_PAGE_SOFT_DIRTY, "soft-dirty"), (_PAGE_NX, "nx")]
+_PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY  # a user table link
+
+LEVEL_NAMES = ("pgd", "p4d", "pud", "pmd", "pte")
+
+
+@dataclass(frozen=True)
+class PgtableGeometry:
+    """The hardware levels (name, shift, entries) from the top, and the folded names."""
+
+    levels: tuple[tuple[str, int, int], ...]
+    entry_bytes: int = 8
+
+    @property
+    def ptrs(self) -> int:
+        return max(n for _, _, n in self.levels)
+
+    @property
+    def folded(self) -> tuple[str, ...]:
+        present = {name for name, _, _ in self.levels}
+        return tuple(n for n in LEVEL_NAMES if n not in present)
+
+    def level_of(self, name: str) -> int:
+        return [n for n, _, _ in self.levels].index(name)
+
+
+def geometry_for(arch) -> PgtableGeometry:
+    if arch.name == "x86_64":
+        if arch.la57:
+            return PgtableGeometry((("pgd", 48, 512), ("p4d", 39, 512), ("pud", 30, 512), ("pmd", 21, 512),
+                                    ("pte", 12, 512)))
+        return PgtableGeometry((("pgd", 39, 512), ("pud", 30, 512), ("pmd", 21, 512), ("pte", 12, 512)))
+    if arch.name == "i386":
+        if arch.pae:
+            return PgtableGeometry((("pgd", 30, 4), ("pmd", 21, 512), ("pte", 12, 512)))
+        return PgtableGeometry((("pgd", 22, 1024), ("pte", 12, 1024)), entry_bytes=4)
+    shift = arch.page_shift
+    per = 1 << (shift - 3)
+    names = ["pte", "pmd", "pud", "pgd"]
+    levels, s = [], shift
+    while s < arch.va_bits:
+        levels.append((names[len(levels)], s, min(per, 1 << (arch.va_bits - s))))
+        s += shift - 3
+    levels[-1] = ("pgd",) + levels[-1][1:]
+    return PgtableGeometry(tuple(reversed(levels)))
+
+
+# ---- the compiled state -------------------------------------------------------------------
+
+class VmStateType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+structref.register(VmStateType)
+
+
+class VmStateRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(VmStateType, VmStateRef)
+
+VMSTATE_FIELDS = [
+    ("pt", np.uint64, 2),  # the table pool: one row per page-table page
+    ("pt_pfn", np.int64, 1),  # the page backing each row
+    ("pt_used", np.int64, 1),  # present entries per row (an empty table can be freed)
+    ("pt_free", np.int64, 1),  # stack of free rows
+    ("shift", np.int64, 1),  # per hardware level, top first
+    ("nent", np.int64, 1),  # entries per table at each level
+    ("vp", np.int64, 1),  # scalars (VP_*)
+    ("ac", np.int64, 2),  # allocation contexts (AC_*): zonelist node, highest zone, mt, flags...
+    ("zonelists", np.int64, 2),
+    ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
+    ("nstat", np.int64, 2),  # node stats the fault path changes (NS_*), per node
+]
+vm_state_type = VmStateType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in VMSTATE_FIELDS])
+
+VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
+VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED = 8, 9, 10
+NR_VP = 12
+THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
+# allocation contexts: rows of ac
+AC_USER, AC_PGTABLE, AC_THP = 0, 1, 2
+AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_SLOW, AC_COMP = 0, 1, 2, 3, 4, 5
+# vm events counted by the compiled fault path
+VE_PGFAULT, VE_PGMAJFAULT, VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_COW, VE_REUSE = 0, 1, 2, 3, 4, 5
+VE_ZERO_MAPPED, VE_THP_ZERO_MAPPED, VE_PGTABLE_PAGES = 6, 7, 8
+NR_VE = 12
+NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM = 0, 1, 2, 3
+NR_NS = 4
+
+
+class VmState(VmStateRef):
+    """Page-table pool and fault-path parameters of one machine (Python and compiled views)."""
+
+    @classmethod
+    def from_arrays(cls, **arrays) -> "VmState":
+        if numba.config.DISABLE_JIT:
+            vs = object.__new__(cls)
+        else:
+            ref = _make_vm_state(*(arrays[n] for n, _, _ in VMSTATE_FIELDS))
+            vs = cls._numba_box_(ref._type, ref._meminfo)
+        vs.__dict__.update(arrays)
+        return vs
+
+
+@njit(cache=True)
+def _make_vm_state(pt, pt_pfn, pt_used, pt_free, shift, nent, vp, ac, zonelists, events, nstat):
+    r = structref.new(vm_state_type)
+    r.pt = _unowned(pt)
+    r.pt_pfn = _unowned(pt_pfn)
+    r.pt_used = _unowned(pt_used)
+    r.pt_free = _unowned(pt_free)
+    r.shift = _unowned(shift)
+    r.nent = _unowned(nent)
+    r.vp = _unowned(vp)
+    r.ac = _unowned(ac)
+    r.zonelists = _unowned(zonelists)
+    r.events = _unowned(events)
+    r.nstat = _unowned(nstat)
+    return r
+
+
+# ---- entries ----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def pte_pfn(entry):
+    return np.int64((entry & np.uint64(PTE_PFN_MASK)) >> np.uint64(12))
+
+
+@njit(cache=True)
+def mk_entry(pfn, bits):
+    return np.uint64(pfn << 12) | np.uint64(bits)
+
+
+@njit(cache=True)
+def entry_present(entry):
+    return (entry & np.uint64(_PAGE_PRESENT)) != 0
+
+
+@njit(cache=True)
+def entry_has(entry, bit):
+    return (entry & np.uint64(bit)) != 0
+
+
+@njit(cache=True)
+def pt_index(vs, level, addr):
+    """``pgd_index``/``pud_index``/.../``pte_index`` for hardware level ``level``."""
+    return (addr >> vs.shift[level]) & (vs.nent[level] - 1)
+
+
+# ---- the Python face ---------------------------------------------------------------------
+
+INITIAL_TABLES = 1024
+
+
+def thp_mode(k) -> int:
+    mode = k.params.transparent_hugepage or k.config.transparent_hugepage
+    return {"never": THP_NEVER, "madvise": THP_MADVISE, "always": THP_ALWAYS}[mode]
+
+
+def vm_state_init(k) -> VmState:
+    """Table pool, zero page and allocation contexts for the fault path (``paging_init`` onwards)."""
+    from ..include.linux import gfp as G
+    from . import page_alloc as pa
+
+    geo = geometry_for(k.arch)
+    k.pgtable_geometry = geo
+    levels = len(geo.levels)
+    vp = np.zeros(NR_VP, np.int64)
+    vp[VP_LEVELS] = levels
+    vp[VP_PTRS] = geo.ptrs
+    vp[VP_PMD_LEVEL] = geo.level_of("pmd") if "pmd" in [n for n, _, _ in geo.levels] else levels - 1
+    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
+    vp[VP_HUGE_ZERO_PFN] = -1
+    vp[VP_ENTRY_BYTES] = geo.entry_bytes
+    vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
+    ac = np.zeros((3, 6), np.int64)
+    for row, gfp, order in ((AC_USER, G.GFP_HIGHUSER_MOVABLE, 0),
+                            (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
+                            (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
+        set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
+    nnodes = max(k.node_ids) + 1
+    arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
+                  pt_used=np.zeros(INITIAL_TABLES, np.int64),
+                  pt_free=np.arange(INITIAL_TABLES - 1, -1, -1, dtype=np.int64),
+                  shift=np.array([s for _, s, _ in geo.levels], np.int64),
+                  nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
+                  zonelists=pa._zonelist(k, k.node_ids[0]), events=np.zeros(NR_VE, np.int64),
+                  nstat=np.zeros((nnodes, NR_NS), np.int64))
+    vp[VP_NFREE] = INITIAL_TABLES
+    return VmState.from_arrays(**arrays)
+
+
+def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
+    from ..include.linux import gfp as G
+    from . import buddy as B
+    from . import page_alloc as pa
+
+    highest = G.gfp_zone(gfp, k.zone_names)
+    ac[row, AC_NID] = nid
+    ac[row, AC_HIGHEST] = highest
+    ac[row, AC_MT] = 0 if k.page_group_by_mobility_disabled else G.gfp_migratetype(gfp)
+    ac[row, AC_FAST] = B.ALLOC_WMARK_LOW | pa.alloc_flags_nofragment(k, pa._preferred_zone(k, nid, highest), gfp)
+    ac[row, AC_SLOW] = pa.gfp_to_alloc_flags(gfp, order)
+    ac[row, AC_COMP] = int(bool(gfp & G.__GFP_COMP))
+
+
+def grow_table_pool(k) -> None:
+    """Double the pool of page-table rows (done between batches, outside compiled code)."""
+    vs = k.vm_state
+    cap = vs.pt.shape[0]
+    used_free = vs.pt_free[:vs.vp[VP_NFREE]].copy()
+    arrays = {n: getattr(vs, n) for n, _, _ in VMSTATE_FIELDS}
+    arrays["pt"] = np.concatenate([vs.pt, np.zeros_like(vs.pt)])
+    arrays["pt_pfn"] = np.concatenate([vs.pt_pfn, np.full(cap, -1, np.int64)])
+    arrays["pt_used"] = np.concatenate([vs.pt_used, np.zeros(cap, np.int64)])
+    free = np.concatenate([np.arange(2 * cap - 1, cap - 1, -1, dtype=np.int64), used_free])
+    arrays["pt_free"] = np.concatenate([free, np.zeros(2 * cap - len(free), np.int64)])
+    arrays["vp"][VP_NFREE] = len(free)
+    k.vm_state = VmState.from_arrays(**arrays)

@@ -1,0 +1,66 @@
+"""Shared anonymous memory (``mm/shmem.c``), Linux 6.18: the page cache behind MAP_SHARED|MAP_ANONYMOUS.
+
+A shared anonymous mapping is backed by an unlinked tmpfs file (``/dev/zero (deleted)``):
+its pages live in that file's page cache, so every process mapping it — the parent and its
+forked children — finds the same page at the same index (``shmem_fault`` ->
+``shmem_get_folio``). Pages are counted as Shmem (NR_SHMEM, NR_FILE_PAGES) and RssShmem.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..errors import KernelError
+from . import memory as M
+from .pgtable import (NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+                      _PAGE_USER)
+
+
+def shmem_file_cache(k, file_id: int) -> dict[int, int]:
+    caches = k.__dict__.setdefault("shmem_page_cache", {})
+    return caches.setdefault(file_id, {})
+
+
+def shmem_get_folio(k, file_id: int, index: int) -> int:
+    """The page at ``index`` of a shmem file, allocated (zeroed) on first use."""
+    from ..include.linux import gfp as G
+    from . import page_alloc as pa
+
+    cache = shmem_file_cache(k, file_id)
+    pfn = cache.get(index)
+    if pfn is None:
+        pfn = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0)
+        if pfn is None:
+            raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
+        a = k.mem_map
+        a.content[pfn] = 0
+        a.mapping[pfn] = file_id * 2  # a file mapping (low bit clear)
+        a.index[pfn] = index
+        cache[index] = pfn
+        vs = k.vm_state
+        vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] += 1
+    return pfn
+
+
+def shmem_fault(k, task, addr: int, write: bool) -> None:
+    """Map the shared page for ``addr`` (``shmem_fault`` + ``finish_fault``, ``wp_page_shared``)."""
+    from ..kernel.fork import grow_and_get
+
+    a, vs = k.mem_map, k.vm_state
+    vma = next(v for v in task.mm.vmas if v.vm_start <= addr < v.vm_end)
+    index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff
+    entry, _ = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), addr)
+    bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX
+    if write:
+        bits |= _PAGE_RW | _PAGE_DIRTY
+    if int(entry) & 1:  # present, read-only: a write to a shared page just makes it writable
+        pfn = int(entry) >> 12 & ((1 << 40) - 1)
+    else:
+        pfn = shmem_get_folio(k, vma.vm_file.id, index)
+        a.refcount[pfn] += 1
+        a.mapcount[pfn] += 1
+        task.mmc[M.MM_SHMEMPAGES] += 1
+    while M.install_pte(a, vs, task.mmc, addr, pfn, bits) == -1:
+        vs = grow_and_get(k)
+    task.mmc[M.MMC_MINFLT] += 1
+    vs.events[VE_PGFAULT] += 1
