@@ -1,0 +1,220 @@
+"""madvise (``mm/madvise.c``), Linux 6.18, with ``hugepage_madvise`` and ``ksm_madvise``.
+
+``do_madvise`` validates the advice and the range, then visits each VMA of it
+(``madvise_walk_vmas``): unmapped parts are skipped and reported as ENOMEM at the end, an
+error from a VMA stops the walk. Advice that changes ``vm_flags`` (HUGEPAGE, NOHUGEPAGE,
+DONTFORK, WIPEONFORK, RANDOM, MERGEABLE, DONTDUMP, ...) splits and merges VMAs like mprotect;
+running out of ``vm.max_map_count`` there is EAGAIN. Advice about pages goes to
+``mm.hooks``: DONTNEED/DONTNEED_LOCKED/REMOVE zap, FREE asks for lazy freeing,
+POPULATE_READ/WRITE prefault (ENOMEM at a hole, EINVAL where the protection forbids it),
+WILLNEED/COLD/PAGEOUT/COLLAPSE/GUARD_* are hints. MADV_HWPOISON and MADV_SOFT_OFFLINE
+(CONFIG_MEMORY_FAILURE, off on the development host) are rejected as unknown.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..errors import KernelError
+from ..include.linux.mm_types import (
+    MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK,
+    MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
+    MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT,
+    MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL,
+    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PMD_SIZE, VM_DONTCOPY,
+    VM_DONTDUMP, VM_DONTEXPAND, VM_DROPPABLE, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED,
+    VM_LOCKED_MASK, VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_MIXEDMAP, VM_NOHUGEPAGE,
+    VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE,
+    find_vma, mm_struct, parse_madvise, vma_is_anonymous)
+from . import vma as V
+
+FLAG_ADVICE = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM, MADV_DONTFORK, MADV_DOFORK,
+               MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_DONTDUMP, MADV_DODUMP, MADV_MERGEABLE,
+               MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE}
+THP_ADVICE = {MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE}
+KSM_ADVICE = {MADV_MERGEABLE, MADV_UNMERGEABLE}
+PAGE_ADVICE = {MADV_REMOVE, MADV_WILLNEED, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE,
+               MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+               MADV_COLLAPSE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE}
+KSM_INCOMPATIBLE = VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB | \
+    VM_MIXEDMAP | VM_DROPPABLE
+
+
+def madvise_behavior_valid(mm: mm_struct, behavior: int) -> bool:
+    if behavior in THP_ADVICE:
+        return mm.config.transparent_hugepage
+    if behavior in KSM_ADVICE:
+        return mm.config.ksm
+    return behavior in FLAG_ADVICE or behavior in PAGE_ADVICE
+
+
+def _einval(why: str) -> KernelError:
+    return KernelError(errno.EINVAL, f"madvise: {why}")
+
+
+# ---- advice that changes vm_flags --------------------------------------------------------------
+def _ksm_flags(flags: int, behavior: int) -> int:
+    """``ksm_madvise``: incompatible VMAs ignore MADV_MERGEABLE."""
+    if behavior == MADV_MERGEABLE:
+        return flags if flags & KSM_INCOMPATIBLE else flags | VM_MERGEABLE
+    return flags & ~VM_MERGEABLE
+
+
+def _new_flags(vma, behavior: int) -> int:
+    """The flags ``madvise_vma_behavior`` gives ``vma``, or EINVAL where it refuses."""
+    flags = vma.vm_flags
+    if behavior == MADV_NORMAL:
+        return flags & ~(VM_RAND_READ | VM_SEQ_READ)
+    if behavior in (MADV_SEQUENTIAL, MADV_RANDOM):
+        add, drop = (VM_SEQ_READ, VM_RAND_READ) if behavior == MADV_SEQUENTIAL else (VM_RAND_READ, VM_SEQ_READ)
+        return flags & ~drop | add
+    if behavior in (MADV_DONTFORK, MADV_DOFORK):
+        if behavior == MADV_DOFORK and flags & VM_IO:
+            raise _einval("MADV_DOFORK on a VM_IO mapping")
+        return flags | VM_DONTCOPY if behavior == MADV_DONTFORK else flags & ~VM_DONTCOPY
+    if behavior == MADV_WIPEONFORK:
+        if vma.vm_file is not None or flags & VM_SHARED:
+            raise _einval("MADV_WIPEONFORK works on private anonymous memory only")
+        return flags | VM_WIPEONFORK
+    if behavior == MADV_KEEPONFORK:
+        if flags & VM_DROPPABLE:
+            raise _einval("MADV_KEEPONFORK on a MAP_DROPPABLE mapping")
+        return flags & ~VM_WIPEONFORK
+    if behavior in (MADV_DONTDUMP, MADV_DODUMP):
+        if behavior == MADV_DODUMP and flags & VM_SPECIAL and not flags & VM_HUGETLB:
+            raise _einval("MADV_DODUMP on a special mapping")
+        return flags | VM_DONTDUMP if behavior == MADV_DONTDUMP else flags & ~VM_DONTDUMP
+    if behavior in KSM_ADVICE:
+        return _ksm_flags(flags, behavior)
+    if behavior == MADV_HUGEPAGE:  # hugepage_madvise
+        return flags & ~VM_NOHUGEPAGE | VM_HUGEPAGE
+    return flags & ~VM_HUGEPAGE | VM_NOHUGEPAGE
+
+
+def madvise_update_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
+    new_flags = _new_flags(vma, behavior)
+    if new_flags == vma.vm_flags:
+        return
+    try:
+        vma = V.vma_modify_flags(mm, vma, start, end, new_flags)
+    except KernelError as err:  # madvise reports lack of resources as EAGAIN
+        if err.errno == errno.ENOMEM:
+            raise KernelError(errno.EAGAIN, f"madvise: {err}") from err
+        raise
+    V.vm_flags_reset(mm, vma, new_flags)
+
+
+# ---- advice about pages ------------------------------------------------------------------------
+def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
+    forbidden = VM_PFNMAP | (0 if behavior == MADV_DONTNEED_LOCKED else VM_LOCKED)
+    if vma.vm_flags & forbidden:
+        raise _einval("DONTNEED/FREE on a locked or PFN mapping")
+    if behavior != MADV_FREE:
+        mm.hooks.zap_range(mm, start, end)
+    elif not vma_is_anonymous(vma):
+        raise _einval("MADV_FREE works on private anonymous memory only")
+    else:
+        lazyfree = getattr(mm.hooks, "lazyfree_range", None)
+        (lazyfree or mm.hooks.zap_range)(mm, start, end)
+
+
+def _remove(mm: mm_struct, vma, start: int, end: int) -> None:
+    """MADV_REMOVE: punch a hole in the shmem file behind a shared mapping."""
+    if vma.vm_flags & VM_LOCKED:
+        raise _einval("MADV_REMOVE on a locked mapping")
+    if vma.vm_file is None:
+        raise _einval("MADV_REMOVE needs a shared file mapping")
+    if vma.vm_flags & (VM_SHARED | VM_MAYWRITE) != VM_SHARED | VM_MAYWRITE:
+        raise KernelError(errno.EACCES, "madvise: MADV_REMOVE on a mapping that cannot be written")
+    mm.hooks.zap_range(mm, start, end)
+    _hint(mm, start, end, MADV_REMOVE)
+
+
+def _hint(mm: mm_struct, start: int, end: int, behavior: int) -> None:
+    err = mm.hooks.madvise_hint(mm, start, end, behavior)
+    if err:
+        raise KernelError(abs(err), "madvise: refused by the page-table layer")
+
+
+def _collapse_ok(mm: mm_struct, vma) -> bool:
+    """``thp_vma_allowable_order`` for MADV_COLLAPSE: a 2 MiB-aligned block fits in the VMA."""
+    if vma.vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_SPECIAL) or mm.def_flags & VM_NOHUGEPAGE:
+        return False
+    return (vma.vm_start + PMD_SIZE - 1) // PMD_SIZE * PMD_SIZE + PMD_SIZE <= vma.vm_end
+
+
+def _page_advice(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
+    flags = vma.vm_flags
+    if behavior in (MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE):
+        _dontneed_free(mm, vma, start, end, behavior)
+    elif behavior == MADV_REMOVE:
+        _remove(mm, vma, start, end)
+    elif behavior in (MADV_COLD, MADV_PAGEOUT) and flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB):
+        raise _einval("COLD/PAGEOUT on a locked, PFN or hugetlb mapping")
+    elif behavior == MADV_COLLAPSE and not _collapse_ok(mm, vma):
+        raise _einval("MADV_COLLAPSE: no 2 MiB block of this VMA may become a huge page")
+    elif behavior == MADV_GUARD_INSTALL and flags & (VM_SPECIAL | VM_HUGETLB | VM_LOCKED_MASK):
+        raise _einval("guard regions need a plain, unlocked mapping")
+    elif behavior == MADV_GUARD_REMOVE and flags & (VM_SPECIAL | VM_HUGETLB):
+        raise _einval("guard regions need a plain mapping")
+    else:
+        _hint(mm, start, end, behavior)
+
+
+def madvise_vma_behavior(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
+    if behavior in PAGE_ADVICE:
+        _page_advice(mm, vma, start, end, behavior)
+    else:
+        madvise_update_vma(mm, vma, start, end, behavior)
+
+
+def madvise_walk_vmas(mm: mm_struct, start: int, end: int, behavior: int) -> None:
+    """Visit every VMA of [start, end); holes are skipped, then reported as ENOMEM."""
+    unmapped = False
+    while start < end:
+        vma = find_vma(mm, start)
+        if vma is None:
+            raise KernelError(errno.ENOMEM, f"madvise: {start:#x}-{end:#x} is not mapped")
+        if start < vma.vm_start:
+            unmapped, start = True, vma.vm_start
+            if start >= end:
+                break
+        tmp = min(vma.vm_end, end)
+        madvise_vma_behavior(mm, vma, start, tmp, behavior)
+        start = tmp
+    if unmapped:
+        raise KernelError(errno.ENOMEM, "madvise: part of the range is not mapped")
+
+
+def madvise_populate(mm: mm_struct, start: int, end: int, write: bool) -> None:
+    """MADV_POPULATE_(READ|WRITE): fault the range in, VMA by VMA; a hole is ENOMEM."""
+    while start < end:
+        vma = find_vma(mm, start)
+        if vma is None or vma.vm_start > start:
+            raise KernelError(errno.ENOMEM, f"madvise: populate: {start:#x} is not mapped")
+        need = VM_WRITE if write else VM_READ
+        if vma.vm_flags & (VM_IO | VM_PFNMAP) or not vma.vm_flags & need:
+            raise _einval("populate: the mapping's protection does not allow this access")
+        tmp = min(vma.vm_end, end)
+        mm.hooks.populate(mm, start, tmp, write)
+        start = tmp
+
+
+def do_madvise(mm: mm_struct, start: int, len_in: int, behavior) -> None:
+    """madvise(2): ``behavior`` is a name (``"hugepage"``) or an ``MADV_*`` number."""
+    behavior = parse_madvise(behavior)
+    start, len_in = V.ulong(start, "address"), V.ulong(len_in, "length")
+    if not madvise_behavior_valid(mm, behavior):
+        raise _einval(f"unknown advice {behavior}")
+    if start & ~PAGE_MASK:
+        raise _einval(f"address {start:#x} is not page aligned")
+    length = V.PAGE_ALIGN(len_in)
+    if len_in and not length or start + length > V.ULONG_MAX:
+        raise _einval("the range wraps around")
+    if not length:
+        return
+    with V.mmap_write_lock(mm):
+        if behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE):
+            madvise_populate(mm, start, start + length, behavior == MADV_POPULATE_WRITE)
+        else:
+            madvise_walk_vmas(mm, start, start + length, behavior)
