@@ -1,0 +1,122 @@
+"""``/proc/PID/maps``, ``smaps`` and ``smaps_rollup`` (``fs/proc/task_mmu.c``), Linux 6.18, x86-64.
+
+``show_map_vma`` prints ``start-end perms offset major:minor inode`` (``%08lx``, the offset
+and device only for file mappings) and, for named VMAs, pads the line to 72 columns and a
+space so the name starts at column 73 (``seq_setwidth``/``seq_pad``); unnamed anonymous lines
+end with the space after the inode. Names: the file's path (``/dev/zero (deleted)`` for
+shared anonymous memory), ``[heap]`` for a VMA overlapping [start_brk, brk), ``[stack]`` for
+the one containing ``start_stack``.
+
+The smaps blocks take their counters (kB) from the caller, who walks the page tables:
+``show_smap_vma`` renders one VMA as ``show_smap`` does, ``show_smaps_rollup`` the sum. Value
+lines are ``SEQ_PUT_DEC``: a 16-column label, ``%8lu`` and `` kB`` — except
+``Private_Hugetlb:``, whose label has 17 columns and its value 7 (the kernel's own quirk).
+``ProtectionKey`` appears only when the counters carry one (x86 with PKU enabled prints it).
+"""
+
+from __future__ import annotations
+
+from ...include.linux.mm_types import (
+    PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_SOFTDIRTY, VM_WRITE, mm_struct, vm_area_struct)
+
+SMAP_WIDTH = 25 + 8 * 6 - 1  # seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)
+GATE_VMA = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)  # [vsyscall], vsyscall=xonly
+
+# show_smap_vma_flags: two letters per bit, printed in bit order (x86-64, 6.18)
+MNEMONICS = {
+    0: "rd", 1: "wr", 2: "ex", 3: "sh", 4: "mr", 5: "mw", 6: "me", 7: "ms", 8: "gd", 9: "um",
+    10: "pf", 12: "uw", 13: "lo", 14: "io", 15: "sr", 16: "rr", 17: "dc", 18: "de", 19: "lf",
+    20: "ac", 21: "nr", 22: "ht", 23: "sf", 24: "ar", 25: "wf", 26: "dd", 27: "sd", 28: "mm",
+    29: "hg", 30: "nh", 31: "mg", 32: "", 33: "", 34: "", 35: "",  # pkey bits: ProtectionKey
+    37: "ss", 40: "dp", 41: "ui", 42: "sl",
+}
+SMAP_FIELDS = ("Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean",
+               "Private_Dirty", "Referenced", "Anonymous", "KSM", "LazyFree", "AnonHugePages",
+               "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb", "Swap",
+               "SwapPss", "Locked")
+ROLLUP_ONLY = ("Pss_Anon", "Pss_File", "Pss_Shmem")  # after Pss_Dirty, in smaps_rollup only
+
+
+def show_vma_header_prefix(start: int, end: int, flags: int, pgoff: int, dev: tuple[int, int],
+                           ino: int) -> str:
+    perms = "".join(c if flags & bit else "-" for c, bit in (("r", VM_READ), ("w", VM_WRITE), ("x", VM_EXEC)))
+    perms += "s" if flags & VM_MAYSHARE else "p"
+    return f"{start:08x}-{end:08x} {perms} {pgoff:08x} {dev[0]:02x}:{dev[1]:02x} {ino} "
+
+
+def vma_is_initial_heap(mm: mm_struct, vma: vm_area_struct) -> bool:
+    return vma.vm_start < mm.brk and vma.vm_end > mm.start_brk
+
+
+def vma_is_initial_stack(mm: mm_struct, vma: vm_area_struct) -> bool:
+    return vma.vm_start <= mm.start_stack <= vma.vm_end
+
+
+def get_vma_name(mm: mm_struct, vma: vm_area_struct) -> str | None:
+    if vma.vm_file is not None:
+        return vma.vm_file.name
+    if vma_is_initial_heap(mm, vma):
+        return "[heap]"
+    if vma_is_initial_stack(mm, vma):
+        return "[stack]"
+    return None
+
+
+def seq_pad(line: str, name: str | None) -> str:
+    return line if name is None else f"{line:<{SMAP_WIDTH}} {name}"
+
+
+def show_map_vma(mm: mm_struct, vma: vm_area_struct) -> str:
+    """One line of /proc/PID/maps, with its newline."""
+    f = vma.vm_file
+    dev, ino, pgoff = (f.dev, f.id, vma.vm_pgoff * PAGE_SIZE) if f is not None else ((0, 0), 0, 0)
+    prefix = show_vma_header_prefix(vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino)
+    return seq_pad(prefix, get_vma_name(mm, vma)) + "\n"
+
+
+def show_gate_vma() -> str:
+    return seq_pad(show_vma_header_prefix(*GATE_VMA, VM_EXEC, 0, (0, 0), 0), "[vsyscall]") + "\n"
+
+
+def show_maps(mm: mm_struct, gate: bool = False) -> str:
+    """/proc/PID/maps; ``gate`` adds the [vsyscall] line real x86-64 processes end with."""
+    return "".join(show_map_vma(mm, vma) for vma in mm.vmas) + (show_gate_vma() if gate else "")
+
+
+def seq_put_dec(label: str, kb: int) -> str:
+    """``SEQ_PUT_DEC``: the label padded to 16 columns, the value right-aligned in 8."""
+    if label == "Private_Hugetlb:":
+        return f"{label} {kb:7d} kB\n"
+    return f"{label:<16}{kb:8d} kB\n"
+
+
+def __show_smap(counters: dict, rollup: bool) -> str:
+    names = SMAP_FIELDS[:3] + (ROLLUP_ONLY if rollup else ()) + SMAP_FIELDS[3:]
+    return "".join(seq_put_dec(f"{name}:", int(counters.get(name, 0))) for name in names)
+
+
+def show_smap_vma_flags(mm: mm_struct, vma: vm_area_struct) -> str:
+    flags = vma.vm_flags if mm.config.mem_soft_dirty else vma.vm_flags & ~VM_SOFTDIRTY
+    codes = [MNEMONICS.get(bit, "??") for bit in range(64) if flags >> bit & 1]
+    return "VmFlags: " + "".join(f"{c} " for c in codes if c) + "\n"
+
+
+def show_smap_vma(mm: mm_struct, vma: vm_area_struct, counters: dict) -> str:
+    """One VMA's /proc/PID/smaps block from its counters in kB (missing ones print 0)."""
+    size = counters.get("Size", (vma.vm_end - vma.vm_start) >> 10)
+    out = [show_map_vma(mm, vma), seq_put_dec("Size:", size),
+           seq_put_dec("KernelPageSize:", counters.get("KernelPageSize", PAGE_SIZE >> 10)),
+           seq_put_dec("MMUPageSize:", counters.get("MMUPageSize", PAGE_SIZE >> 10)),
+           __show_smap(counters, False), f"THPeligible:    {int(counters.get('THPeligible', 0)):8d}\n"]
+    if "ProtectionKey" in counters:
+        out.append(f"ProtectionKey:  {int(counters['ProtectionKey']):8d}\n")
+    out.append(show_smap_vma_flags(mm, vma))
+    return "".join(out)
+
+
+def show_smaps_rollup(mm: mm_struct, counters: dict) -> str:
+    """/proc/PID/smaps_rollup: one header spanning all VMAs, then the summed counters."""
+    start = mm.vmas[0].vm_start if mm.vmas else 0
+    end = mm.vmas[-1].vm_end if mm.vmas else 0
+    header = seq_pad(show_vma_header_prefix(start, end, 0, 0, (0, 0), 0), "[rollup]") + "\n"
+    return header + __show_smap(counters, True)
