@@ -1,0 +1,677 @@
+"""The TLB and paging-structure caches of x86 cores, and how Linux flushes them
+(``arch/x86/mm/tlb.c``, ``arch/x86/include/asm/tlbflush.h``), compiled.
+
+A newcomer's map. Hardware never walks the page tables for an access whose translation it
+has cached. Each core has:
+
+* L1 data TLBs, one per page size (4 KiB; 2 MiB/4 MiB; 1 GiB), and an L1 instruction TLB;
+* the STLB, a second-level TLB shared by 4 KiB and 2 MiB translations;
+* paging-structure caches ("page-walk caches", Intel SDM vol. 3 section 4.10.3): the PDE
+  cache holds PMD entries that point to PTE tables, the PDPTE cache PUD entries, the PML4E
+  and PML5E caches the upper levels. A walk starts below the deepest one that hits, so a
+  4-level walk reads 4 table entries cold and 1 when the PDE cache hits. On 32-bit PAE the
+  four PDPTEs sit in registers loaded with CR3: a walk reads 2 entries.
+
+Entries are tagged with an address-space id, as Linux tags them with a PCID since 4.14
+(here the id is the mm's PGD row, see ``asid_of``). A TLB hit does not touch the page
+tables: the accessed bit is set only by walks, and a write through a cached translation
+that is clean or read-only re-walks (setting the dirty bit, or faulting). A page fault
+drops the cached translation of its address (SDM 4.10.4.1).
+
+Linux invalidates with INVLPG per page up to ``tlb_single_page_flush_ceiling`` (33) pages
+and flushes the whole address space above that (``flush_tlb_mm_range``); INVLPG also drops
+every paging-structure-cache entry of the PCID. Other CPUs caching the mm get an IPI (a
+shootdown). ``switch_mm`` recycles a CPU's 6 dynamic ASIDs (``TLB_NR_DYN_ASIDS``),
+flushing the one it reuses.
+
+All state is one ``TlbState`` (numpy arrays, one compiled pointer) with a TLB per CPU;
+compiled functions act on the current CPU (``TP_CPU``). ``tlb_translate`` is the MMU:
+``memory.follow`` with a TLB in front. ``TlbState``'s methods are the Python face; with
+``NUMBA_DISABLE_JIT=1`` the same functions run as plain Python.
+
+Simplifications: a remote CPU gets an IPI if it holds entries of the mm (standing in for
+``mm_cpumask``); the iTLB is never filled (no instruction fetches); no global (kernel)
+entries; 1 GiB translations are not kept in the STLB (Skylake has a separate 16-entry
+one); PAE PDPTEs are read live rather than at CR3 load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import njit, types
+from numba.experimental import structref
+
+from ....mm.buddy import _unowned
+from ....mm.pgtable import (VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
+                            entry_has, entry_present, pt_index, pte_pfn)
+
+# structures, in the order of their entries in ``ent``; PWC_0 + level for each non-leaf level
+S_L1D_4K, S_L1D_2M, S_L1D_1G, S_L1I_4K, S_STLB, S_PWC_0 = 0, 1, 2, 3, 4, 5
+MAX_LEVELS = 5
+NR_STRUCTS = S_PWC_0 + MAX_LEVELS - 1
+STRUCT_NAMES = ("l1d_4k", "l1d_2m", "l1d_1g", "l1i_4k", "stlb") + tuple(f"pwc{i}" for i in range(MAX_LEVELS - 1))
+# columns of ``ent``: one row per cached entry
+E_TAG, E_ASID, E_PFN, E_SHIFT, E_FLAGS, E_STAMP = 0, 1, 2, 3, 4, 5
+NR_E = 6
+F_WRITABLE, F_DIRTY = 1, 2
+# columns of ``geo``: sets, ways and first entry of each structure
+G_SETS, G_WAYS, G_OFF = 0, 1, 2
+# scalars in ``params``
+TP_CPU, TP_NCPU, TP_HUGE_SHIFT, TP_GIANT_SHIFT, TP_PDPTE_REGS, TP_CEILING, TP_NR_ASIDS, TP_PWC_OFF = range(8)
+TP_NENT = 8
+NR_TP = 9
+
+COUNTER_NAMES = (
+    "l1_hits", "l1_misses", "stlb_hits", "stlb_misses",  # lookups: l1_misses = stlb_hits + stlb_misses
+    "rewalks",  # a write hit a clean or read-only translation: walk again
+    "walks", "walk_refs", "walk_faults",  # walks = stlb_misses + rewalks; refs = table entries read
+    "pwc_hits_pde", "pwc_hits_pdpte", "pwc_hits_pml4e", "pwc_hits_pml5e", "pwc_misses",
+    "hits_4k", "hits_2m", "hits_1g",  # usable hits by page size (2m includes 4 MiB pages)
+    "flushes", "full_flushes", "shootdowns", "flushed_entries", "flushed_pwc",
+    "context_switches", "asid_recycles",
+)
+(C_L1_HITS, C_L1_MISSES, C_STLB_HITS, C_STLB_MISSES, C_REWALKS, C_WALKS, C_WALK_REFS, C_WALK_FAULTS,
+ C_PWC_PDE, C_PWC_PDPTE, C_PWC_PML4E, C_PWC_PML5E, C_PWC_MISSES, C_HITS_4K, C_HITS_2M, C_HITS_1G,
+ C_FLUSHES, C_FULL_FLUSHES, C_SHOOTDOWNS, C_FLUSHED, C_FLUSHED_PWC, C_SWITCHES, C_ASID_RECYCLES) = range(23)
+NR_COUNTERS = len(COUNTER_NAMES)
+_NEVER = 1 << 62
+
+
+@dataclass(frozen=True)
+class TlbConfig:
+    """One core's translation caches as (entries, ways); ways == entries is fully associative.
+
+    The defaults are an Intel Skylake core (Intel 64 and IA-32 Architectures Optimization
+    Reference Manual, "Skylake microarchitecture" TLB parameters; Ice Lake and later grow
+    the STLB to 2048 entries and share it with 1 GiB pages):
+
+    * L1 dTLB: 64 entries 4-way for 4 KiB, 32 entries 4-way for 2 MiB/4 MiB, 4 entries
+      fully associative for 1 GiB; L1 iTLB: 128 entries 8-way for 4 KiB (present, unused
+      by data accesses);
+    * STLB: 1536 entries 12-way, shared by 4 KiB and 2 MiB (1 GiB translations stay in L1);
+    * paging-structure caches, fully associative: 2 PML5E, 2 PML4E, 4 PDPTE, 32 PDE.
+
+    ``pcid``: tag entries with ASIDs and keep ``nr_dyn_asids`` of them per CPU
+    (``TLB_NR_DYN_ASIDS``); without it a switch to another mm flushes the CPU's TLB.
+    ``single_page_flush_ceiling``: ``tlb_single_page_flush_ceiling``, the largest range
+    (in pages) flushed page by page. A set is picked by the low bits of the page number
+    (so set counts are powers of two); replacement is LRU by per-entry last-use stamps.
+    """
+
+    l1d_4k: tuple[int, int] = (64, 4)
+    l1d_2m: tuple[int, int] = (32, 4)
+    l1d_1g: tuple[int, int] = (4, 4)
+    l1i_4k: tuple[int, int] = (128, 8)
+    stlb: tuple[int, int] = (1536, 12)
+    pwc_pml5e: int = 2
+    pwc_pml4e: int = 2
+    pwc_pdpte: int = 4
+    pwc_pde: int = 32
+    pcid: bool = True
+    nr_dyn_asids: int = 6
+    single_page_flush_ceiling: int = 33
+
+    def validate(self) -> None:
+        from ....errors import ConfigError
+
+        for name in ("l1d_4k", "l1d_2m", "l1d_1g", "l1i_4k", "stlb"):
+            entries, ways = getattr(self, name)
+            if entries < 0 or (entries and (ways <= 0 or entries % ways)):
+                raise ConfigError(f"tlb {name}: {entries} entries cannot be split into {ways}-way sets")
+            sets = entries // ways if entries else 1
+            if sets & (sets - 1):
+                raise ConfigError(f"tlb {name}: {sets} sets; set counts are powers of two "
+                                  "(the set is picked by the low bits of the page number)")
+        if min(self.pwc_pml5e, self.pwc_pml4e, self.pwc_pdpte, self.pwc_pde) < 0:
+            raise ConfigError("tlb: a paging-structure cache cannot have a negative size")
+        if self.pcid and self.nr_dyn_asids < 1:
+            raise ConfigError("tlb: PCID needs at least one dynamic ASID")
+
+
+# ---- the compiled state -------------------------------------------------------------------
+
+class TlbStateType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+structref.register(TlbStateType)
+
+
+class TlbStateRef(structref.StructRefProxy):
+    pass
+
+
+structref.define_boxing(TlbStateType, TlbStateRef)
+
+TLB_FIELDS = [
+    ("ent", np.int64, 3),  # [cpu, entry, E_*]: every cached translation and table pointer
+    ("geo", np.int64, 2),  # [structure, G_*]
+    ("params", np.int64, 1),  # scalars (TP_*)
+    ("shift", np.int64, 1),  # per hardware level, top first (the page-table geometry)
+    ("pwc_ctr", np.int64, 1),  # per hardware level: the counter of its PWC hits, -1 if none
+    ("clock", np.int64, 1),  # per cpu: stamps for LRU
+    ("ctr", np.int64, 2),  # [cpu, C_*]
+    ("ctx", np.int64, 2),  # [cpu, asid slots..., next slot, loaded asid] (cpu_tlbstate.ctxs)
+]
+tlb_state_type = TlbStateType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in TLB_FIELDS])
+
+
+@njit(cache=True)
+def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx):
+    r = structref.new(tlb_state_type)
+    r.ent = _unowned(ent)
+    r.geo = _unowned(geo)
+    r.params = _unowned(params)
+    r.shift = _unowned(shift)
+    r.pwc_ctr = _unowned(pwc_ctr)
+    r.clock = _unowned(clock)
+    r.ctr = _unowned(ctr)
+    r.ctx = _unowned(ctx)
+    return r
+
+
+# ---- one structure: set-associative lookup and LRU fill -------------------------------------
+# The hot helpers take the arrays, not the TlbState: reading a field of the state inside a
+# branch costs a reference-count round trip per access, so each entry point reads them once.
+
+
+@njit(cache=True, inline='always')
+def _probe(ent, geo, cpu, s, asid, tag, shift, now):
+    """The entry of structure ``s`` holding (asid, tag, shift), its age refreshed; -1 if none."""
+    ways = geo[s, G_WAYS]
+    if ways == 0:
+        return -1
+    base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
+    for e in range(base, base + ways):
+        if ent[cpu, e, E_TAG] == tag and ent[cpu, e, E_ASID] == asid and ent[cpu, e, E_SHIFT] == shift:
+            ent[cpu, e, E_STAMP] = now
+            return e
+    return -1
+
+
+@njit(cache=True, inline='always')
+def _insert(ent, geo, cpu, s, asid, tag, shift, pfn, flags, now):
+    """Cache (asid, tag) -> pfn in ``s``: over the same translation, else a free way, else
+    the least recently used one. Returns the entry, or -1 if ``s`` has no entries."""
+    ways = geo[s, G_WAYS]
+    if ways == 0:
+        return -1
+    base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
+    victim, oldest = -1, _NEVER
+    for e in range(base, base + ways):
+        if ent[cpu, e, E_TAG] == tag and ent[cpu, e, E_ASID] == asid and ent[cpu, e, E_SHIFT] == shift:
+            victim = e
+            break
+        age = -1 if ent[cpu, e, E_TAG] < 0 else ent[cpu, e, E_STAMP]
+        if age < oldest:
+            victim, oldest = e, age
+    ent[cpu, victim, E_TAG] = tag
+    ent[cpu, victim, E_ASID] = asid
+    ent[cpu, victim, E_PFN] = pfn
+    ent[cpu, victim, E_SHIFT] = shift
+    ent[cpu, victim, E_FLAGS] = flags
+    ent[cpu, victim, E_STAMP] = now
+    return victim
+
+
+# ---- TLB lookup and fill --------------------------------------------------------------------
+
+
+@njit(cache=True, inline='always')
+def _lookup(ent, geo, params, clock, ctr, asid, vaddr, write):
+    cpu = params[TP_CPU]
+    clock[cpu] += 1
+    now = clock[cpu]
+    hs, gs = params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT]
+    e = _probe(ent, geo, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
+    if e < 0 and hs > 0:
+        e = _probe(ent, geo, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
+    if e < 0 and gs > 0:
+        e = _probe(ent, geo, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
+    if e >= 0:
+        ctr[cpu, C_L1_HITS] += 1
+    else:
+        ctr[cpu, C_L1_MISSES] += 1
+        e = _probe(ent, geo, cpu, S_STLB, asid, vaddr >> 12, 12, now)
+        if e < 0 and hs > 0:
+            e = _probe(ent, geo, cpu, S_STLB, asid, vaddr >> hs, hs, now)
+        if e < 0:
+            ctr[cpu, C_STLB_MISSES] += 1
+            return np.int64(-1), np.int64(0)
+        ctr[cpu, C_STLB_HITS] += 1
+        shift = ent[cpu, e, E_SHIFT]
+        _insert(ent, geo, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
+                ent[cpu, e, E_PFN], ent[cpu, e, E_FLAGS], now)
+    flags = ent[cpu, e, E_FLAGS]
+    if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
+        ctr[cpu, C_REWALKS] += 1
+        return np.int64(-1), flags
+    shift = ent[cpu, e, E_SHIFT]
+    ctr[cpu, C_HITS_4K if shift == 12 else (C_HITS_2M if shift == hs else C_HITS_1G)] += 1
+    return ent[cpu, e, E_PFN] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
+
+
+@njit(cache=True)
+def tlb_lookup(t, asid, vaddr, write):
+    """Look ``vaddr`` up in the current CPU's TLBs: L1 (all page sizes at once), then the STLB,
+    whose hits refill L1. Returns (4 KiB pfn, F_* flags), pfn -1 on a miss, and on a write
+    through a translation that is not both writable and dirty (the hardware re-walks)."""
+    return _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, vaddr, write)
+
+
+@njit(cache=True)
+def _fill(ent, geo, params, clock, asid, vaddr, pfn, page_shift, writable, dirty):
+    cpu = params[TP_CPU]
+    clock[cpu] += 1
+    now = clock[cpu]
+    flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
+    tag = vaddr >> page_shift
+    if page_shift == 12:
+        _insert(ent, geo, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now)
+        _insert(ent, geo, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+    elif page_shift == params[TP_HUGE_SHIFT]:
+        _insert(ent, geo, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now)
+        _insert(ent, geo, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+    elif page_shift == params[TP_GIANT_SHIFT]:
+        _insert(ent, geo, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now)
+
+
+@njit(cache=True)
+def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty):
+    """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
+    4 KiB pages go to the L1 4K dTLB and the STLB, 2 MiB/4 MiB ones to the L1 2M dTLB and
+    the STLB, 1 GiB ones to the L1 1G dTLB only."""
+    _fill(t.ent, t.geo, t.params, t.clock, asid, vaddr, pfn, page_shift, writable, dirty)
+
+
+# ---- paging-structure caches ------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, level):
+    cpu = params[TP_CPU]
+    clock[cpu] += 1
+    e = _probe(ent, geo, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], clock[cpu])
+    if e < 0:
+        return -1
+    ctr[cpu, pwc_ctr[level]] += 1
+    return ent[cpu, e, E_PFN]
+
+
+@njit(cache=True)
+def pwc_lookup(t, asid, vaddr, level):
+    """The table row the level-``level`` entry for ``vaddr`` points to, if the paging-structure
+    cache of that level holds it (a walk then starts at ``level + 1``); else -1."""
+    if level < 0 or level >= t.shift.shape[0] - 1:
+        return -1
+    return _pwc_lookup(t.ent, t.geo, t.params, t.clock, t.ctr, t.shift, t.pwc_ctr, asid, vaddr, level)
+
+
+@njit(cache=True)
+def _pwc_fill(ent, geo, params, clock, shifts, asid, vaddr, level, row):
+    cpu = params[TP_CPU]
+    clock[cpu] += 1
+    _insert(ent, geo, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, clock[cpu])
+
+
+@njit(cache=True)
+def pwc_fill(t, asid, vaddr, level, row):
+    """Remember that the level-``level`` entry for ``vaddr`` points to table ``row``."""
+    if 0 <= level < t.shift.shape[0] - 1:
+        _pwc_fill(t.ent, t.geo, t.params, t.clock, t.shift, asid, vaddr, level, row)
+
+
+# ---- the walk -----------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _table_row(a, entry):
+    """The pool row of the table an entry points to (``memory.table_row``)."""
+    return a.private[pte_pfn(entry)]
+
+
+@njit(cache=True)
+def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write):
+    """The page-miss handler: start below the deepest paging-structure cache that hits, read
+    the remaining entries from ``vs.pt``, set accessed (and dirty on writes) in the leaf as
+    ``memory.follow`` does, fill the caches. Returns the 4 KiB pfn, or -1 if the access
+    faults (its cached translations are then dropped)."""
+    ent, geo, params, clock, ctr, shifts, pwc_ctr = t.ent, t.geo, t.params, t.clock, t.ctr, t.shift, t.pwc_ctr
+    pt = vs.pt
+    cpu = params[TP_CPU]
+    ctr[cpu, C_WALKS] += 1
+    levels = vs.vp[VP_LEVELS]
+    row, start = pgd_row, 0
+    for level in range(levels - 2, -1, -1):
+        r = _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, level)
+        if r >= 0:
+            row, start = r, level + 1
+            break
+    if start == 0:
+        ctr[cpu, C_PWC_MISSES] += 1
+    writable = True
+    for level in range(start, levels):
+        idx = pt_index(vs, level, vaddr)
+        entry = pt[row, idx]
+        pdpte_reg = level == 0 and params[TP_PDPTE_REGS] != 0  # PAE: no RW/US bits, no memory read
+        if not pdpte_reg:
+            ctr[cpu, C_WALK_REFS] += 1
+        if not entry_present(entry):
+            break
+        if not pdpte_reg:
+            writable = writable and entry_has(entry, _PAGE_RW)
+        if write and not writable:
+            break
+        if level < levels - 1 and not entry_has(entry, _PAGE_PSE):
+            row = _table_row(a, entry)
+            _pwc_fill(ent, geo, params, clock, shifts, asid, vaddr, level, row)
+            continue
+        bits = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
+        pt[row, idx] = entry | np.uint64(bits)
+        base = pte_pfn(entry)
+        shift = shifts[level]
+        _fill(ent, geo, params, clock, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY))
+        return base + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
+    ctr[cpu, C_WALK_FAULTS] += 1
+    _flush_cpu(ent, params, cpu, asid, vaddr, vaddr + 1, False, False)  # a #PF invalidates the address
+    return -1
+
+
+@njit(cache=True)
+def tlb_translate(a, vs, t, asid, pgd, addr, write):
+    """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or -1 if the access faults."""
+    pfn, _flags = _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, addr, write)
+    if pfn >= 0:
+        return pfn
+    return tlb_walk(a, vs, t, asid, pgd, addr, write)
+
+
+@njit(cache=True)
+def translate_batch(a, vs, t, asid, pgd, addrs, write, out):
+    """``tlb_translate`` for each address into ``out``; returns how many faulted."""
+    faults = 0
+    for i in range(addrs.shape[0]):
+        out[i] = tlb_translate(a, vs, t, asid, pgd, addrs[i], write)
+        if out[i] < 0:
+            faults += 1
+    return faults
+
+
+@njit(cache=True)
+def mapped_frame(a, vs, pgd, addr):
+    """The 4 KiB frame ``addr`` maps to now, -1 if none (no side effects)."""
+    row = pgd
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels):
+        entry = vs.pt[row, pt_index(vs, level, addr)]
+        if not entry_present(entry):
+            return -1
+        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
+            return pte_pfn(entry) + ((addr >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1))
+        row = _table_row(a, entry)
+    return -1
+
+
+@njit(cache=True)
+def tlb_fault_done(a, vs, t, asid, pgd, addr, old_frame):
+    """After a fault: if it moved ``addr`` off a frame that was mapped (``wp_page_copy``'s
+    ``ptep_clear_flush``, a split), flush the page from every CPU."""
+    if old_frame >= 0 and mapped_frame(a, vs, pgd, addr) != old_frame:
+        flush_tlb_page(t, asid, addr)
+
+
+# ---- flushing -------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _flush_cpu(ent, params, cpu, asid, start, end, whole, pwc):
+    """Drop ``cpu``'s entries of ``asid`` (every asid if < 0): TLB entries overlapping
+    [start, end) or all of them if ``whole``; paging-structure-cache entries if ``pwc``.
+    Returns how many TLB and paging-structure-cache entries were dropped."""
+    pwc_off = params[TP_PWC_OFF]
+    dropped = dropped_pwc = 0
+    for e in range(ent.shape[1]):
+        tag = ent[cpu, e, E_TAG]
+        if tag < 0 or (asid >= 0 and ent[cpu, e, E_ASID] != asid):
+            continue
+        if e >= pwc_off:
+            if not pwc:
+                continue
+            dropped_pwc += 1
+        else:
+            if not whole:
+                lo = tag << ent[cpu, e, E_SHIFT]
+                if lo >= end or lo + (np.int64(1) << ent[cpu, e, E_SHIFT]) <= start:
+                    continue
+            dropped += 1
+        ent[cpu, e, E_TAG] = -1
+    return dropped, dropped_pwc
+
+
+@njit(cache=True)
+def _holds(ent, cpu, asid):
+    """Whether ``cpu`` may cache ``asid`` (our stand-in for its bit in ``mm_cpumask``)."""
+    for e in range(ent.shape[1]):
+        if ent[cpu, e, E_TAG] >= 0 and (asid < 0 or ent[cpu, e, E_ASID] == asid):
+            return True
+    return False
+
+
+@njit(cache=True)
+def _flush_local(ent, params, ctr, cpu, asid, start, end, whole):
+    """Flush on ``cpu``, counting what went against the current CPU."""
+    me = params[TP_CPU]
+    dropped, dropped_pwc = _flush_cpu(ent, params, cpu, asid, start, end, whole, True)
+    ctr[me, C_FLUSHED] += dropped
+    ctr[me, C_FLUSHED_PWC] += dropped_pwc
+
+
+@njit(cache=True)
+def _flush_everywhere(ent, params, ctr, asid, start, end, whole):
+    """The local flush plus a shootdown IPI to each other CPU caching ``asid``."""
+    me = params[TP_CPU]
+    for cpu in range(params[TP_NCPU]):
+        if cpu != me:
+            if not _holds(ent, cpu, asid):
+                continue
+            ctr[me, C_SHOOTDOWNS] += 1
+        _flush_local(ent, params, ctr, cpu, asid, start, end, whole)
+
+
+@njit(cache=True)
+def flush_tlb_range(t, asid, start, end):
+    """``flush_tlb_mm_range``: INVLPG each page of [start, end) (which also empties the
+    asid's paging-structure caches), or the whole mm above the single-page ceiling."""
+    params, ctr = t.params, t.ctr
+    me = params[TP_CPU]
+    ctr[me, C_FLUSHES] += 1
+    whole = (end - start + 4095) >> 12 > params[TP_CEILING]
+    if whole:
+        ctr[me, C_FULL_FLUSHES] += 1
+    _flush_everywhere(t.ent, params, ctr, asid, start, end, whole)
+
+
+@njit(cache=True)
+def flush_tlb_page(t, asid, addr):
+    """``flush_tlb_page``: INVLPG one page, whatever size of translation covers it."""
+    flush_tlb_range(t, asid, addr & ~np.int64(4095), (addr & ~np.int64(4095)) + 4096)
+
+
+@njit(cache=True)
+def flush_tlb_mm(t, asid):
+    """``flush_tlb_mm``: every translation of the address space, on every CPU caching it."""
+    params, ctr = t.params, t.ctr
+    me = params[TP_CPU]
+    ctr[me, C_FLUSHES] += 1
+    ctr[me, C_FULL_FLUSHES] += 1
+    _flush_everywhere(t.ent, params, ctr, asid, 0, 0, True)
+
+
+@njit(cache=True)
+def flush_tlb_all(t):
+    """``flush_tlb_all``: everything, everywhere (``on_each_cpu``: an IPI to every other CPU)."""
+    ent, params, ctr = t.ent, t.params, t.ctr
+    me = params[TP_CPU]
+    ctr[me, C_FLUSHES] += 1
+    ctr[me, C_FULL_FLUSHES] += 1
+    ctr[me, C_SHOOTDOWNS] += params[TP_NCPU] - 1
+    for cpu in range(params[TP_NCPU]):
+        _flush_local(ent, params, ctr, cpu, -1, 0, 0, True)
+
+
+@njit(cache=True)
+def tlb_switch_mm(t, cpu, asid):
+    """``switch_mm_irqs_off`` on ``cpu``: make it current; load ``asid``, reusing its PCID
+    slot or recycling the next one round-robin (``choose_new_asid``), whose entries go.
+    Without PCID every switch to another mm flushes the CPU."""
+    ent, params, ctr, ctx = t.ent, t.params, t.ctr, t.ctx
+    params[TP_CPU] = cpu
+    n = params[TP_NR_ASIDS]
+    if ctx[cpu, n + 1] == asid:
+        return
+    ctr[cpu, C_SWITCHES] += 1
+    ctx[cpu, n + 1] = asid
+    if n == 0:
+        _flush_local(ent, params, ctr, cpu, -1, 0, 0, True)
+        return
+    for i in range(n):
+        if ctx[cpu, i] == asid:
+            return
+    slot = ctx[cpu, n]
+    ctx[cpu, n] = (slot + 1) % n
+    if ctx[cpu, slot] >= 0:
+        ctr[cpu, C_ASID_RECYCLES] += 1
+        _flush_local(ent, params, ctr, cpu, ctx[cpu, slot], 0, 0, True)
+    ctx[cpu, slot] = asid
+
+
+# ---- the Python face -----------------------------------------------------------------------
+
+
+def asid_of(task) -> int:
+    """The address-space id of a task's mm: its PGD row (unique while the mm lives)."""
+    from ....mm.memory import MMC_PGD
+
+    return int(task.mmc[MMC_PGD])
+
+
+class TlbState(TlbStateRef):
+    """The TLBs and paging-structure caches of every CPU (Python and compiled views)."""
+
+    @classmethod
+    def from_arrays(cls, **arrays) -> "TlbState":
+        if numba.config.DISABLE_JIT:
+            t = object.__new__(cls)
+        else:
+            ref = _make_tlb_state(*(arrays[n] for n, _, _ in TLB_FIELDS))
+            t = cls._numba_box_(ref._type, ref._meminfo)
+        t.__dict__.update(arrays)
+        return t
+
+    @classmethod
+    def build(cls, geometry: PgtableGeometry, config: TlbConfig | None = None, nr_cpus: int = 1) -> "TlbState":
+        """Empty caches for ``nr_cpus`` CPUs walking tables of ``geometry``."""
+        config = config or TlbConfig()
+        config.validate()
+        levels = len(geometry.levels)
+        names = [n for n, _, _ in geometry.levels]
+        shifts = [s for _, s, _ in geometry.levels]
+        pae = names == ["pgd", "pmd", "pte"]
+        huge = shifts[-2] if levels > 1 else 0
+        giant = shifts[-3] if levels > 2 and shifts[-3] == 30 and not pae else 0
+        sizes = [config.l1d_4k, config.l1d_2m if huge else (0, 1), config.l1d_1g if giant else (0, 1),
+                 config.l1i_4k, config.stlb]
+        pwc_by_distance = {1: config.pwc_pde, 2: config.pwc_pdpte, 3: config.pwc_pml4e, 4: config.pwc_pml5e}
+        pwc_ctr = np.full(levels, -1, np.int64)
+        for level in range(MAX_LEVELS - 1):
+            n = 0
+            if level < levels - 1 and not (pae and level == 0):  # PAE PDPTEs live in registers
+                n = pwc_by_distance[levels - 1 - level]
+                pwc_ctr[level] = C_PWC_PDE + levels - 2 - level
+            sizes.append((n, n))
+        geo = np.zeros((NR_STRUCTS, 3), np.int64)
+        off = 0
+        for s, (entries, ways) in enumerate(sizes):
+            geo[s] = (entries // ways if entries else 0, ways if entries else 0, off)
+            off += entries
+        params = np.zeros(NR_TP, np.int64)
+        params[TP_NCPU] = nr_cpus
+        params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT] = huge, giant
+        params[TP_PDPTE_REGS] = int(pae)
+        params[TP_CEILING] = config.single_page_flush_ceiling
+        params[TP_NR_ASIDS] = config.nr_dyn_asids if config.pcid else 0
+        params[TP_PWC_OFF] = geo[S_PWC_0, G_OFF]
+        params[TP_NENT] = off
+        ent = np.zeros((nr_cpus, max(off, 1), NR_E), np.int64)
+        ent[:, :, E_TAG] = -1
+        ctx = np.full((nr_cpus, params[TP_NR_ASIDS] + 2), -1, np.int64)
+        ctx[:, params[TP_NR_ASIDS]] = 0
+        t = cls.from_arrays(ent=ent, geo=geo, params=params, shift=np.array(shifts, np.int64), pwc_ctr=pwc_ctr,
+                            clock=np.zeros(nr_cpus, np.int64), ctr=np.zeros((nr_cpus, NR_COUNTERS), np.int64),
+                            ctx=ctx)
+        t.__dict__["config"] = config
+        return t
+
+    # counters and contents ------------------------------------------------------------------
+    def counters(self, cpu: int | None = None) -> dict[str, int]:
+        """Event counts (``COUNTER_NAMES``), summed over CPUs unless ``cpu`` is given."""
+        row = self.ctr.sum(axis=0) if cpu is None else self.ctr[cpu]
+        return dict(zip(COUNTER_NAMES, (int(v) for v in row)))
+
+    def reset_counters(self) -> None:
+        self.ctr[:] = 0
+
+    def entries(self, structure: str, cpu: int = 0) -> list[dict]:
+        """The valid entries of one structure (``STRUCT_NAMES``) on ``cpu``, oldest first."""
+        s = STRUCT_NAMES.index(structure)
+        sets, ways, off = (int(v) for v in self.geo[s])
+        rows = self.ent[cpu, off:off + sets * ways]
+        rows = rows[rows[:, E_TAG] >= 0]
+        rows = rows[np.argsort(rows[:, E_STAMP], kind="stable")]
+        return [dict(asid=int(r[E_ASID]), vaddr=int(r[E_TAG]) << int(r[E_SHIFT]), size=1 << int(r[E_SHIFT]),
+                     pfn=int(r[E_PFN]), writable=bool(r[E_FLAGS] & F_WRITABLE), dirty=bool(r[E_FLAGS] & F_DIRTY))
+                for r in rows]
+
+    # the kernel's calls --------------------------------------------------------------------------
+    def set_cpu(self, cpu: int) -> None:
+        if not 0 <= cpu < self.params[TP_NCPU]:
+            raise ValueError(f"cpu {cpu} is not one of the {int(self.params[TP_NCPU])} CPUs")
+        self.params[TP_CPU] = cpu
+
+    def switch_mm(self, task) -> None:
+        """The task runs on its CPU with its address space loaded."""
+        self.set_cpu(task.cpu)
+        tlb_switch_mm(self, task.cpu, asid_of(task))
+
+    def flush_mm(self, task) -> None:
+        flush_tlb_mm(self, asid_of(task))
+
+    def flush_range(self, task, start: int, end: int) -> None:
+        flush_tlb_range(self, asid_of(task), start, end)
+
+    def flush_all(self) -> None:
+        flush_tlb_all(self)
+
+    def __rich_repr__(self):
+        yield "cpus", int(self.params[TP_NCPU])
+        yield "config", self.config
+        yield "counters", {k: v for k, v in self.counters().items() if v}
+
+
+def tlb_init(k, config: TlbConfig | None = None) -> TlbState:
+    """The machine's TLBs (``k.tlb``), for its page-table geometry and CPUs."""
+    from ....mm.pgtable import geometry_for
+
+    geo = getattr(k, "pgtable_geometry", None) or geometry_for(k.arch)
+    k.tlb = TlbState.build(geo, config, max(k.desc.nr_cpus, 1))
+    return k.tlb
+
+
+def tlb_for(k) -> TlbState:
+    """``k.tlb``, built with the default configuration on first use."""
+    t = getattr(k, "tlb", None)
+    return t if t is not None else tlb_init(k)
