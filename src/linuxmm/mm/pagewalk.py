@@ -1,0 +1,120 @@
+"""One address through the page tables, level by level (``mm/pagewalk.c``), for people.
+
+``walk_address`` follows a virtual address from a PGD the way ``pgd_offset`` ->
+``p4d_offset`` -> ``pud_offset`` -> ``pmd_offset`` -> ``pte_offset_map`` do and reports, for
+each of the kernel's five levels, either that the level is folded (the hardware lacks it:
+its entry *is* the entry of the level above, ``include/asm-generic/pgtable-nop4d.h`` and
+friends) or the index taken from the address, the table read, the entry found, its decoded
+x86 bits, and whether it is a leaf: a PSE entry maps a 2 MiB or 1 GiB page (4 MiB on
+32-bit without PAE). The walk stops at the first entry that is not present or is a leaf.
+``render_walk`` draws the result as the figure in an operating-systems textbook.
+
+Geometries (``pgtable.geometry_for``): x86-64 PGD/PUD/PMD/PTE (P4D folded) or all five
+with LA57; i386 PAE PGD/PMD/PTE (4-entry PDPT, 64-bit entries); i386 PGD/PTE (32-bit
+entries, 1024 per table).
+"""
+
+from __future__ import annotations
+
+from .pgtable import (_PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, LEVEL_NAMES, PTE_FLAG_NAMES, PTE_PFN_MASK,
+                      geometry_for)
+
+# what Intel's manuals call each table, by (levels, kernel level)
+_HW_NAMES = {
+    5: {"pgd": "PML5", "p4d": "PML4", "pud": "PDPT", "pmd": "PD", "pte": "PT"},
+    4: {"pgd": "PML4", "pud": "PDPT", "pmd": "PD", "pte": "PT"},
+    3: {"pgd": "PDPT", "pmd": "PD", "pte": "PT"},
+    2: {"pgd": "PD", "pte": "PT"},
+}
+
+
+def size_name(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def decode_entry(entry: int) -> list[str]:
+    """The names of the bits set in a page-table entry (``PTE_FLAG_NAMES``); bit 8 of an
+    entry that is not present is ``_PAGE_PROTNONE`` (mprotect(PROT_NONE)), not global."""
+    names = [name for bit, name in PTE_FLAG_NAMES if entry & bit]
+    if not entry & _PAGE_PRESENT and entry & _PAGE_GLOBAL:
+        names[names.index("global")] = "protnone"
+    return names
+
+
+def walk_address(k, pgd_row: int, vaddr: int, vs=None) -> list[dict]:
+    """The walk of ``vaddr`` from the PGD in table row ``pgd_row`` (``vs``: ``k.vm_state``).
+
+    One dict per kernel level reached, top first. A folded level has ``folded=True`` and
+    ``into`` (the level whose entry it shares). Any other has ``index``, ``bits`` (the
+    address bits the index comes from), ``table_row``/``table_pfn``, ``entry_addr`` (physical
+    address of the entry), ``entry`` and ``entry_hex``, ``flags``, ``present``, ``leaf``,
+    and ``next_pfn`` (the next table) or, for a leaf, ``page_size`` and ``phys``."""
+    vs = k.vm_state if vs is None else vs
+    geo = getattr(k, "pgtable_geometry", None) or geometry_for(k.arch)
+    hw = {name: (level, shift, nent) for level, (name, shift, nent) in enumerate(geo.levels)}
+    names = _HW_NAMES.get(len(geo.levels), {})
+    width = geo.entry_bytes * 2
+    mask = (1 << (8 * geo.entry_bytes)) - 1
+    rows: list[dict] = []
+    row, above, stopped = int(pgd_row), None, False
+    for name in LEVEL_NAMES:
+        if name not in hw:
+            rows.append(dict(level=name, folded=True, into=above))
+            continue
+        if stopped:
+            break
+        level, shift, nent = hw[name]
+        idx = (vaddr >> shift) & (nent - 1)
+        entry = int(vs.pt[row, idx]) & mask
+        table_pfn = int(vs.pt_pfn[row])
+        present = bool(entry & _PAGE_PRESENT)
+        leaf = present and (level == len(geo.levels) - 1 or bool(entry & _PAGE_PSE))
+        r = dict(level=name, folded=False, hw=names.get(name, name.upper()), index=idx,
+                 bits=(shift + nent.bit_length() - 2, shift), table_row=row, table_pfn=table_pfn,
+                 entry_addr=table_pfn * 4096 + idx * geo.entry_bytes, entry=entry,
+                 entry_hex=f"{entry:0{width}x}", flags=decode_entry(entry), present=present, leaf=leaf)
+        pfn = (entry & PTE_PFN_MASK) >> 12
+        if leaf:
+            r["page_size"] = 1 << shift
+            r["phys"] = (pfn << 12) + (vaddr & ((1 << shift) - 1))
+        elif present:
+            r["next_pfn"] = pfn
+            row = int(k.mem_map.private[pfn])
+        rows.append(r)
+        above = name
+        stopped = not present or leaf
+    return rows
+
+
+def render_walk(rows: list[dict], vaddr: int):
+    """The walk as a ``rich`` table: one row per level, folded levels greyed, the outcome
+    (physical address or page fault) as the caption."""
+    from rich.table import Table
+
+    table = Table(title=f"page walk of {vaddr:#x}", title_justify="left")
+    for col, justify in (("level", "left"), ("table", "left"), ("va bits", "right"), ("index", "right"),
+                         ("entry @ phys", "right"), ("entry", "right"), ("flags", "left"), ("->", "left")):
+        table.add_column(col, justify=justify)
+    for r in rows:
+        if r["folded"]:
+            table.add_row(r["level"].upper(), "", "", "", "", f"folded into {r['into'].upper()}", "", "",
+                          style="dim")
+            continue
+        hi, lo = r["bits"]
+        if r["leaf"]:
+            to = f"{size_name(r['page_size'])} page @ {r['phys'] & ~(r['page_size'] - 1):#x}"
+        elif r["present"]:
+            to = f"table @ {r['next_pfn'] << 12:#x}"
+        else:
+            to = "not present"
+        table.add_row(r["level"].upper(), r["hw"], f"{hi}:{lo}", str(r["index"]), f"{r['entry_addr']:#x}",
+                      r["entry_hex"], " ".join(r["flags"]), to, style=None if r["present"] else "red")
+    last = next((r for r in reversed(rows) if not r["folded"]), None)
+    if last is not None and last["leaf"]:
+        table.caption = f"{vaddr:#x} -> phys {last['phys']:#x} ({size_name(last['page_size'])} page)"
+    elif last is not None:
+        table.caption = f"{vaddr:#x} -> page fault: {last['level'].upper()} entry not present"
+    return table
