@@ -24,7 +24,8 @@ from ..include.linux.mm_types import (
     MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PMD_SIZE, VM_DONTCOPY,
     VM_DONTDUMP, VM_DONTEXPAND, VM_DROPPABLE, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED,
     VM_LOCKED_MASK, VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_MIXEDMAP, VM_NOHUGEPAGE,
-    VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK, VM_WRITE,
+    VM_MAYBE_GUARD, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_STICKY,
+    VM_WIPEONFORK, VM_WRITE,
     find_vma, mm_struct, parse_madvise, vma_is_anonymous)
 from . import vma as V
 
@@ -101,7 +102,7 @@ def madvise_update_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) 
         if err.errno == errno.ENOMEM:
             raise KernelError(errno.EAGAIN, f"madvise: {err}") from err
         raise
-    V.vm_flags_reset(mm, vma, new_flags)
+    V.vm_flags_reset(mm, vma, new_flags | vma.vm_flags & VM_STICKY)
 
 
 # ---- advice about pages ------------------------------------------------------------------------
@@ -143,6 +144,18 @@ def _collapse_ok(mm: mm_struct, vma) -> bool:
     return (vma.vm_start + PMD_SIZE - 1) // PMD_SIZE * PMD_SIZE + PMD_SIZE <= vma.vm_end
 
 
+def madvise_guard_install(mm: mm_struct, vma, start: int, end: int) -> None:
+    """Guard markers make the range non-empty: the VMA gets an anon_vma and the sticky
+    VM_MAYBE_GUARD flag (set on the whole VMA, no split)."""
+    if vma.vm_flags & (VM_SPECIAL | VM_HUGETLB | VM_LOCKED_MASK):
+        raise _einval("guard regions need a plain, unlocked mapping")
+    if vma_is_anonymous(vma):
+        V.anon_vma_prepare(mm, vma)
+    if not vma.vm_flags & VM_MAYBE_GUARD:
+        V.vm_flags_reset(mm, vma, vma.vm_flags | VM_MAYBE_GUARD)
+    _hint(mm, start, end, MADV_GUARD_INSTALL)
+
+
 def _page_advice(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
     flags = vma.vm_flags
     if behavior in (MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE):
@@ -153,8 +166,8 @@ def _page_advice(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Non
         raise _einval("COLD/PAGEOUT on a locked, PFN or hugetlb mapping")
     elif behavior == MADV_COLLAPSE and not _collapse_ok(mm, vma):
         raise _einval("MADV_COLLAPSE: no 2 MiB block of this VMA may become a huge page")
-    elif behavior == MADV_GUARD_INSTALL and flags & (VM_SPECIAL | VM_HUGETLB | VM_LOCKED_MASK):
-        raise _einval("guard regions need a plain, unlocked mapping")
+    elif behavior == MADV_GUARD_INSTALL:
+        madvise_guard_install(mm, vma, start, end)
     elif behavior == MADV_GUARD_REMOVE and flags & (VM_SPECIAL | VM_HUGETLB):
         raise _einval("guard regions need a plain mapping")
     else:

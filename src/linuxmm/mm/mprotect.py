@@ -16,7 +16,7 @@ from ..errors import KernelError
 from ..include.linux.mm_types import (
     PAGE_MASK, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
     VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED,
-    VM_WRITE, find_vma, find_vma_intersection, mm_struct, parse_prot, vma_is_anonymous)
+    VM_STICKY, VM_WRITE, find_vma, find_vma_intersection, mm_struct, parse_prot, vma_is_anonymous)
 from . import vma as V
 from .mmap import calc_vm_prot_bits
 
@@ -48,7 +48,7 @@ def mprotect_fixup(mm: mm_struct, vma, start: int, end: int, newflags: int):
     newflags, charged = _charge_for_write(mm, vma, oldflags, newflags, nrpages)
     vma = V.vma_modify_flags(mm, vma, start, end, newflags)
     mm.committed_pages += charged
-    V.vm_flags_reset(mm, vma, newflags)
+    V.vm_flags_reset(mm, vma, newflags | vma.vm_flags & VM_STICKY)
     mm.hooks.change_protection(mm, start, end, newflags)
     if oldflags & VM_ACCOUNT and not newflags & VM_ACCOUNT:
         mm.committed_pages -= nrpages

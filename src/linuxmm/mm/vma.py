@@ -35,7 +35,7 @@ from ..include.linux.mm_types import (
     PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCESS_FLAGS, VM_ACCOUNT,
     VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
-    VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_WIPEONFORK, VM_WRITE, anon_vma_alloc,
+    VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE, anon_vma_alloc,
     file, find_vma, mm_struct, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
 
 
@@ -258,6 +258,15 @@ def can_vma_merge_before(vmg: vma_merge_struct) -> bool:
             and nxt.vm_pgoff == vmg.pgoff + ((vmg.end - vmg.start) >> PAGE_SHIFT))
 
 
+def vma_set_sticky(mm: mm_struct, target: vm_area_struct, *flags: int) -> None:
+    """A merge keeps the sticky flags (VM_SOFTDIRTY, VM_MAYBE_GUARD) of every part."""
+    sticky = 0
+    for f in flags:
+        sticky |= f & VM_STICKY
+    if sticky & ~target.vm_flags:
+        vm_flags_reset(mm, target, target.vm_flags | sticky)
+
+
 def dup_anon_vma(dst: vm_area_struct, anon_vma: int, chain: int) -> None:
     if not dst.anon_vma and anon_vma:
         dst.anon_vma, dst.anon_vma_chain = anon_vma, max(chain, 1)
@@ -282,6 +291,7 @@ def vma_merge_new_range(vmg: vma_merge_struct) -> vm_area_struct | None:
         end = nxt.vm_end if right else vmg.end
         if right:
             dup_anon_vma(prev, nxt.anon_vma, nxt.anon_vma_chain)
+            vma_set_sticky(mm, prev, nxt.vm_flags)
             vma_unlink(mm, nxt)
         vma_set_range(mm, prev, prev.vm_start, end, prev.vm_pgoff)
         target = prev
@@ -291,6 +301,7 @@ def vma_merge_new_range(vmg: vma_merge_struct) -> vm_area_struct | None:
     else:
         return None
     dup_anon_vma(target, vmg.anon_vma, vmg.anon_vma_chain)
+    vma_set_sticky(mm, target, vmg.flags)
     return target
 
 
@@ -305,6 +316,7 @@ def vma_merge_existing_range(vmg: vma_merge_struct) -> vm_area_struct | None:
         return None
     target = prev if left else nxt
     dup_anon_vma(target, middle.anon_vma, middle.anon_vma_chain)
+    vma_set_sticky(mm, target, middle.vm_flags, vmg.flags, nxt.vm_flags if left and right else 0)
     if left and right:
         dup_anon_vma(prev, nxt.anon_vma, nxt.anon_vma_chain)
         vma_unlink(mm, middle)

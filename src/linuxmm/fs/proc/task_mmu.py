@@ -25,7 +25,7 @@ GATE_VMA = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)  # [vsyscall], vsyscall=xonl
 # show_smap_vma_flags: two letters per bit, printed in bit order (x86-64, 6.18)
 MNEMONICS = {
     0: "rd", 1: "wr", 2: "ex", 3: "sh", 4: "mr", 5: "mw", 6: "me", 7: "ms", 8: "gd", 9: "um",
-    10: "pf", 12: "uw", 13: "lo", 14: "io", 15: "sr", 16: "rr", 17: "dc", 18: "de", 19: "lf",
+    10: "pf", 11: "gu", 12: "uw", 13: "lo", 14: "io", 15: "sr", 16: "rr", 17: "dc", 18: "de", 19: "lf",
     20: "ac", 21: "nr", 22: "ht", 23: "sf", 24: "ar", 25: "wf", 26: "dd", 27: "sd", 28: "mm",
     29: "hg", 30: "nh", 31: "mg", 32: "", 33: "", 34: "", 35: "",  # pkey bits: ProtectionKey
     37: "ss", 40: "dp", 41: "ui", 42: "sl",

@@ -58,6 +58,7 @@ VM_MAYSHARE = 0x00000080
 VM_GROWSDOWN = 0x00000100
 VM_UFFD_MISSING = 0x00000200
 VM_PFNMAP = 0x00000400
+VM_MAYBE_GUARD = 0x00000800  # MADV_GUARD_INSTALL was used here (sticky; in the host's 6.18.y)
 VM_UFFD_WP = 0x00001000
 VM_LOCKED = 0x00002000
 VM_IO = 0x00004000
@@ -90,7 +91,8 @@ VM_STARTGAP_FLAGS = VM_GROWSDOWN | VM_SHADOW_STACK
 VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC
 VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT
 VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP
-VM_IGNORE_MERGE = VM_SOFTDIRTY  # flags that do not stop two VMAs from merging
+VM_STICKY = VM_SOFTDIRTY | VM_MAYBE_GUARD  # kept by a merge if any part had them
+VM_IGNORE_MERGE = VM_STICKY  # flags that do not stop two VMAs from merging
 VM_DATA_DEFAULT_FLAGS = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
 
 # ---- uapi: include/uapi/asm-generic/mman-common.h, mman.h, arch/x86/include/uapi/asm/mman.h --
