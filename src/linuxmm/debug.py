@@ -9,6 +9,10 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
   inside an allocated block (its head has a reference); none is both;
 * managed pages = free + per-cpu + allocated, per zone;
 * no two free buddies of the same order that the allocator should have merged.
+
+Address-space checks: every pte maps an allocated page; mapcount equals the number of
+page-table entries mapping each page; per-process RSS and NR_ANON_MAPPED equal recounts;
+every page-table row is backed by its own allocated page.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ def check(machine) -> list[str]:
     k = getattr(machine, "kernel", machine)
     if k._mem_map is None:
         return []
+    return check_page_alloc(k) + check_vm(k)
+
+
+def check_page_alloc(k) -> list[str]:
     a = k.mem_map
     v: list[str] = []
     npfn = a.flags.shape[0]
@@ -104,4 +112,73 @@ def check(machine) -> list[str]:
             lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
             v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
+    return v
+
+
+# ---- address spaces: page tables, rmap and counters ---------------------------------------
+
+def _leaves(k, row: int, level: int, out: list, tables: list) -> None:
+    """(pfn, nr_pages, entry) of every mapped leaf below table ``row``; tables seen."""
+    from .mm import memory as M
+    from .mm.pgtable import _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE
+
+    vs, a = k.vm_state, k.mem_map
+    levels = int(vs.vp[1])
+    tables.append(row)
+    entries = vs.pt[row]
+    mapped = np.nonzero(entries & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE))[0]
+    for idx in mapped:
+        e = int(entries[idx])
+        pfn = (e >> 12) & ((1 << 40) - 1)
+        if level == levels - 1 or e & _PAGE_PSE:
+            nr = 1 << (int(vs.shift[level]) - 12) if level < levels - 1 else 1
+            out.append((pfn, nr, e))
+        else:
+            _leaves(k, int(a.private[pfn]), level + 1, out, tables)
+
+
+def check_vm(k) -> list[str]:
+    """Page tables, rmap and counters of every live process agree with mem_map."""
+    from .mm import memory as M
+    from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED
+
+    vs = getattr(k, "vm_state", None)
+    if vs is None:
+        return []
+    a = k.mem_map
+    v: list[str] = []
+    mapcount: dict[int, int] = {}
+    anon_pages = 0
+    for task in getattr(k, "tasks", {}).values():
+        if task.state != "R":
+            continue
+        leaves, tables = [], []
+        _leaves(k, int(task.mmc[M.MMC_PGD]), 0, leaves, tables)
+        rss_anon = rss_shmem = 0
+        for pfn, nr, e in leaves:
+            if e & _PAGE_SPECIAL:
+                continue
+            mapcount[pfn] = mapcount.get(pfn, 0) + 1
+            if a.refcount[pfn] <= 0:
+                v.append(f"pid {task.pid}: a pte maps pfn {pfn:#x}, which is free")
+            if a.mapping[pfn] & 1:
+                rss_anon += nr
+            else:
+                rss_shmem += nr
+        if rss_anon != task.mmc[M.MM_ANONPAGES]:
+            v.append(f"pid {task.pid}: MM_ANONPAGES {task.mmc[M.MM_ANONPAGES]} but the page tables map {rss_anon}")
+        if rss_shmem != task.mmc[M.MM_SHMEMPAGES]:
+            v.append(f"pid {task.pid}: MM_SHMEMPAGES {task.mmc[M.MM_SHMEMPAGES]} but the tables map {rss_shmem}")
+        for row in tables:
+            pfn = int(vs.pt_pfn[row])
+            if pfn < 0 or a.refcount[pfn] <= 0 or a.private[pfn] != row:
+                v.append(f"pid {task.pid}: page-table row {row} is not backed by an allocated page")
+    for pfn, n in mapcount.items():
+        if a.mapcount[pfn] != n:
+            v.append(f"pfn {pfn:#x}: mapcount {a.mapcount[pfn]} but {n} page-table entries map it")
+        if a.mapping[pfn] & 1:
+            anon_pages += 1 << int(a.order[pfn])
+    recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
+    if recorded != anon_pages:
+        v.append(f"NR_ANON_MAPPED {recorded} but {anon_pages} anonymous pages are mapped")
     return v

@@ -55,15 +55,10 @@ class PageTableHooks:
         move_range(k, t, old_start, new_start, length)
 
     def populate(self, mm, start: int, end: int, write: bool) -> None:
+        # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
+        # mapping is private and writable, without touching the contents
         addrs = np.arange(start, end, 4096, dtype=np.int64)
-        if write:
-            # GUP with FOLL_WRITE breaks COW but must not change contents: read then write back
-            data = fault.access(self.k, self.task, addrs, False)
-            for value in np.unique(data):
-                sel = addrs[data == value]
-                fault.access(self.k, self.task, sel, True, int(value))
-        else:
-            fault.access(self.k, self.task, addrs, False)
+        fault.access(self.k, self.task, addrs, write, -1 if write else 0)
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
@@ -104,6 +99,37 @@ def move_range(k, task, old: int, new: int, length: int) -> None:
             vs = F.grow_and_get(k)
         M.set_leaf_entry(a, vs, task.mmc, old + off, level, 0)
     F.flush_tlb_mm(k, task)
+
+
+SMAPS_ROLLUP_FIELDS = ["Rss", "Pss", "Pss_Dirty", "Pss_Anon", "Pss_File", "Pss_Shmem", "Shared_Clean",
+                       "Shared_Dirty", "Private_Clean", "Private_Dirty", "Referenced", "Anonymous", "KSM",
+                       "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb",
+                       "Private_Hugetlb", "Swap", "SwapPss", "Locked"]
+_SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_ANON,
+             "Pss_File": M.SM_PSS_FILE, "Pss_Shmem": M.SM_PSS_SHMEM, "Shared_Clean": M.SM_SHARED_CLEAN,
+             "Shared_Dirty": M.SM_SHARED_DIRTY, "Private_Clean": M.SM_PRIVATE_CLEAN,
+             "Private_Dirty": M.SM_PRIVATE_DIRTY, "Referenced": M.SM_REFERENCED, "Anonymous": M.SM_ANONYMOUS,
+             "AnonHugePages": M.SM_ANON_HUGE, "Swap": M.SM_SWAP, "Locked": M.SM_LOCKED}
+
+
+def smaps_counters(k, task, ranges) -> dict[str, int]:
+    """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
+    out = np.zeros(M.NR_SM, np.int64)
+    if task.state == F.TASK_RUNNING and getattr(k, "vm_state", None) is not None:
+        for start, end, vma in ranges:
+            shmem = vma.vm_file is not None
+            M.smaps_walk(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), 0, 0, start, end, shmem, out)
+    res = {}
+    for name in SMAPS_ROLLUP_FIELDS:
+        if name == "Pss":
+            res[name] = int(out[M.SM_PSS]) >> (M.PSS_SHIFT + 10)
+        elif name.startswith("Pss_"):
+            res[name] = int(out[_SM_INDEX[name]]) >> (M.PSS_SHIFT + 10)
+        elif name in _SM_INDEX:
+            res[name] = int(out[_SM_INDEX[name]]) >> 10
+        else:
+            res[name] = 0
+    return res
 
 
 class Process:
@@ -204,6 +230,9 @@ class Process:
 
     # /proc ----------------------------------------------------------------------------------
     def smaps_rollup(self) -> dict[str, int]:
-        from .fs.proc.task_mmu import smaps_rollup_counters
+        """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file."""
+        return smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v) for v in self.task.mm.vmas])
 
-        return smaps_rollup_counters(self.machine.kernel, self.task)
+    def smaps(self) -> list[dict[str, int]]:
+        """Per-VMA ``/proc/PID/smaps`` values (kB), in VMA order."""
+        return [smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v)]) for v in self.task.mm.vmas]

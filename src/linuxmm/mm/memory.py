@@ -426,7 +426,8 @@ def access_batch(a, vs, vmas, mmc, addrs, write, value, out, start):
                 return i, FAULT_SIGSEGV_ACCERR
         line = (addr & 4095) >> 6
         if write:
-            a.content[pfn, line] = value
+            if value >= 0:  # a negative value faults for write without storing (GUP FOLL_WRITE)
+                a.content[pfn, line] = value
         else:
             out[i] = a.content[pfn, line]
     return addrs.shape[0], FAULT_OK

@@ -32,6 +32,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     from ....mm.shmem import shmem_fault
 
     task.check_alive()
+    if write and len(addrs):
+        anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
     out = np.zeros(len(addrs), np.uint8)
     start = 0
     while start < len(addrs):
@@ -56,6 +58,21 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
         else:
             bad_area(k, task, addr, write, status)
     return out
+
+
+def anon_vma_prepare(task, start: int, end: int) -> None:
+    """Private anonymous VMAs get their anon_vma at their first write fault (done here for
+    the VMAs a batch of writes touches, before the compiled fault path runs)."""
+    from ....include.linux.mm_types import anon_vma_alloc, vmas_in_range
+
+    changed = False
+    for vma in vmas_in_range(task.mm, start, end):
+        if not vma.anon_vma and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
+            vma.anon_vma = anon_vma_alloc()
+            vma.anon_vma_chain = max(vma.anon_vma_chain, 1)
+            changed = True
+    if changed:
+        task.mm.hooks.vma_changed(task.mm)
 
 
 def mm_get_huge_zero_page(k) -> int:

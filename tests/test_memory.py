@@ -1,0 +1,174 @@
+"""mm/memory + kernel/fork: page faults, zero page, THP, COW after fork, shared anonymous memory,
+SIGSEGV — compared with what this machine's real kernel does (tests/probe/vm_probe.c)."""
+
+import json
+import platform
+import shutil
+import subprocess
+
+import pytest
+
+import linuxmm
+from conftest import DATA
+from linuxmm import Machine, debug
+
+MB = 1 << 20
+REAL = {r["scenario"]: r for r in map(json.loads, (DATA / "host-linux-6.18" / "vm_probe.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def m():
+    return Machine()
+
+
+def rollup(p):
+    return p.smaps_rollup()
+
+
+def test_write_faults_and_rss(m):
+    p = m.spawn()
+    a = p.mmap(64 * MB)
+    before = rollup(p)["Rss"]
+    p.write(a, 64 * MB)
+    assert p.minflt == REAL["write"]["faults"] == 16384
+    assert rollup(p)["Rss"] - before == REAL["write"]["rss_kb"] == 65536
+    p.exit()
+
+
+def test_read_maps_the_zero_page(m):
+    p = m.spawn()
+    a = p.mmap(64 * MB)
+    assert p.read(a, 64 * MB) == bytes(16384)
+    assert p.minflt == REAL["read"]["faults"] and rollup(p)["Rss"] == 0
+    p.write(a, 64 * MB)
+    assert p.minflt == REAL["read_then_write"]["faults"] == 32768
+    p.exit()
+
+
+def test_madv_hugepage(m):
+    p = m.spawn()
+    a = p.mmap(64 * MB)
+    p.madvise(a, 64 * MB, "hugepage")
+    p.write(a, 64 * MB)
+    r = rollup(p)
+    assert p.minflt == REAL["madv_hugepage_write"]["faults"] == 32
+    assert r["AnonHugePages"] == REAL["madv_hugepage_write"]["anon_huge_kb"] == 65536
+    q = m.spawn()
+    b = q.mmap(64 * MB)
+    q.madvise(b, 64 * MB, "hugepage")
+    q.read(b, 64 * MB)
+    assert q.minflt == REAL["madv_hugepage_read"]["faults"] == 32 and rollup(q)["Rss"] == 0
+    p.exit()
+    q.exit()
+
+
+def test_map_populate(m):
+    p = m.spawn()
+    a = p.mmap(64 * MB, flags="private|anonymous|populate")
+    assert p.minflt == REAL["populate_at_mmap"]["faults"] == 16384
+    p.write(a, 64 * MB)
+    assert p.minflt - 16384 == REAL["populate_writes"]["faults"] == 0
+    p.exit()
+
+
+def test_fork_copy_on_write(m):
+    p = m.spawn()
+    a = p.mmap(16 * MB)
+    p.write(a, 16 * MB, value=1)
+    c = p.fork()
+    assert c.read(a, 16 * MB) == bytes([1]) * 4096  # the child sees the parent's data
+    f = c.minflt
+    c.write(a, 16 * MB, value=2)
+    assert c.minflt - f == REAL["fork_child_writes_all"]["faults"] == 4096
+    assert p.read(a, 16 * MB) == bytes([1]) * 4096  # the parent's pages were copied, not changed
+    c.exit()
+    c2 = p.fork()
+    f = c2.minflt
+    c2.write(a, 8 * MB, value=3)
+    assert c2.minflt - f == REAL["fork_child_writes_half"]["faults"] == 2048
+    c2.exit()
+    f = p.minflt
+    p.write(a, 16 * MB, value=4)
+    assert p.minflt - f == REAL["fork_parent_rewrites_after_exit"]["faults"] == 4096
+    assert debug.check(m) == []
+    p.exit()
+
+
+def test_shared_anonymous(m):
+    p = m.spawn()
+    a = p.mmap(4096, flags="shared|anonymous")
+    p.write(a, 4096, value=1)
+    c = p.fork()
+    c.write(a, 4096, value=42)
+    assert p.read(a, 4096)[0] == REAL["shared_anon_parent_sees_child_write"]["faults"] == 42
+    c.exit()
+    p.exit()
+
+
+def test_segfaults(m):
+    p = m.spawn()
+    ro = p.mmap(4096, prot="r")
+    untouched = p.mmap(4096, prot="r")
+    assert p.read(ro, 4096) == b"\0"  # reading a read-only mapping is fine (the zero page)
+    with pytest.raises(linuxmm.SegmentationFault) as e:
+        p.write(untouched, 4096)
+    assert e.value.addr == untouched and e.value.error == 6  # write, user, page not present
+    assert f"segfault at {untouched:x}" in m.dmesg() and not p.alive
+    p2 = m.spawn()
+    ro2 = p2.mmap(4096, prot="r")
+    p2.read(ro2, 4096)
+    with pytest.raises(linuxmm.SegmentationFault) as e:
+        p2.write(ro2, 4096)
+    assert e.value.error == 7  # write, user, protection violation on a present page
+    q = m.spawn()
+    with pytest.raises(linuxmm.SegmentationFault) as e:
+        q.read(0x1000, 4096)
+    assert e.value.error == 4
+    r = m.spawn()
+    rw = r.mmap(4096)
+    r.write(rw, 4096)
+    r.mprotect(rw, 4096, "r")
+    with pytest.raises(linuxmm.SegmentationFault) as e:
+        r.write(rw, 4096)
+    assert e.value.error == 7  # protection violation on a present page
+
+
+def test_isolation_and_zeroing(m):
+    p = m.spawn()
+    a = p.mmap(4 * MB)
+    p.write(a, 4 * MB, stride=64, value=0xAB)
+    p.exit()  # the frames go back dirty
+    q = m.spawn()
+    b = q.mmap(4 * MB)
+    q.write(b, 4 * MB, stride=4096, value=5)
+    data = q.read(b, 4 * MB, stride=64)
+    assert set(data) <= {0, 5} and 0xAB not in data  # fresh anonymous pages are zeroed
+    q.exit()
+    assert debug.check(m) == []
+
+
+def test_exit_returns_everything():
+    mm = Machine()
+    free0 = sum(z.vm_stat.get("NR_FREE_PAGES", 0) for z in mm.zones()) if mm.kernel._mem_map else None
+    p = mm.spawn()
+    a = p.mmap(32 * MB)
+    p.write(a, 32 * MB)
+    c = p.fork()
+    c.write(a, 8 * MB)
+    c.exit()
+    p.exit()
+    mm.drain_pages()
+    assert debug.check(mm) == []
+    if free0 is not None:
+        assert sum(z.vm_stat.get("NR_FREE_PAGES", 0) for z in mm.zones()) == free0
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or shutil.which("cc") is None, reason="needs Linux and a C compiler")
+def test_probe_still_agrees_with_this_kernel(tmp_path):
+    """The recorded real-kernel numbers are what this machine's kernel does now."""
+    exe = tmp_path / "vm_probe"
+    subprocess.run(["cc", "-O1", "-o", str(exe), str(DATA.parent / "probe" / "vm_probe.c")], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120).stdout
+    now = {r["scenario"]: r for r in map(json.loads, out.splitlines())}
+    for name, rec in REAL.items():
+        assert now[name]["faults"] == rec["faults"], name
