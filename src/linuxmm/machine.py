@@ -158,6 +158,7 @@ class Machine:
         from .fs.proc.generic import proc_lookup
 
         path, show = proc_lookup(path)
+        self._sync_vm()
         if not path.startswith("/proc/sys/"):
             from .mm.buddy import sync_stats_to_python
 

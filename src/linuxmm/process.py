@@ -229,6 +229,10 @@ class Process:
         self.machine._exit(self, code)
 
     # /proc ----------------------------------------------------------------------------------
+    def proc(self, name: str) -> str:
+        """``/proc/PID/NAME`` text: maps, smaps, smaps_rollup, status."""
+        return self.machine.proc(f"/proc/{self.pid}/{name}")
+
     def smaps_rollup(self) -> dict[str, int]:
         """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file."""
         return smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v) for v in self.task.mm.vmas])

@@ -41,8 +41,31 @@ def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
         return path, lambda k: proc_sys_vm_read(k, name)
     show = _entries().get(path)
     if show is None:
+        show = _pid_entry(path)
+    if show is None:
         raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc")
     return path, show
+
+
+def _pid_entry(path: str):
+    """``/proc/PID/{maps,smaps,smaps_rollup,status}`` of a live simulated process."""
+    parts = path.split("/")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    pid, name = int(parts[2]), parts[3]
+    from . import task_mmu
+
+    shows = {"maps": task_mmu.proc_pid_maps, "smaps": task_mmu.proc_pid_smaps,
+             "smaps_rollup": task_mmu.proc_pid_smaps_rollup, "status": task_mmu.proc_pid_status}
+    if name not in shows:
+        return None
+
+    def show(k):
+        task = getattr(k, "tasks", {}).get(pid)
+        if task is None or task.state != "R":
+            raise KernelError(errno.ENOENT, f"{path}: no such process")
+        return shows[name](k, task)
+    return show
 
 
 def proc_read(k: "Kernel", path: str) -> str:

@@ -120,3 +120,59 @@ def show_smaps_rollup(mm: mm_struct, counters: dict) -> str:
     end = mm.vmas[-1].vm_end if mm.vmas else 0
     header = seq_pad(show_vma_header_prefix(start, end, 0, 0, (0, 0), 0), "[rollup]") + "\n"
     return header + __show_smap(counters, True)
+
+
+# ---- the files of a simulated process -------------------------------------------------------
+
+
+def proc_pid_maps(k, task) -> str:
+    return show_maps(task.mm)
+
+
+def _thp_eligible(k, vma) -> int:
+    from ...mm.pgtable import THP_ALWAYS, THP_MADVISE, thp_mode
+
+    mode = thp_mode(k)
+    anon = vma.vm_file is None and not vma.vm_flags & 0x8
+    allowed = mode == THP_ALWAYS or (mode == THP_MADVISE and vma.vm_flags & 0x20000000)
+    huge = 2 << 20
+    fits = ((vma.vm_start + huge - 1) & ~(huge - 1)) + huge <= vma.vm_end
+    return int(bool(anon and allowed and fits and not vma.vm_flags & 0x40000000))
+
+
+def proc_pid_smaps(k, task) -> str:
+    from ...process import smaps_counters
+
+    out = []
+    for vma in task.mm.vmas:
+        counters = smaps_counters(k, task, [(vma.vm_start, vma.vm_end, vma)])
+        counters["THPeligible"] = _thp_eligible(k, vma)
+        out.append(show_smap_vma(task.mm, vma, counters))
+    return "".join(out)
+
+
+def proc_pid_smaps_rollup(k, task) -> str:
+    from ...process import smaps_counters
+
+    return show_smaps_rollup(task.mm, smaps_counters(k, task, [(v.vm_start, v.vm_end, v) for v in task.mm.vmas]))
+
+
+def proc_pid_status(k, task) -> str:
+    """The memory part of /proc/PID/status (``task_mem``), after Name/State/Pid."""
+    from ...mm import memory as M
+
+    kb = 4
+    mm = task.mm
+    anon, shmem = int(task.mmc[M.MM_ANONPAGES]), int(task.mmc[M.MM_SHMEMPAGES])
+    rss = anon + shmem + int(task.mmc[M.MM_FILEPAGES])
+    rows = [("VmPeak", max(mm.hiwater_vm, mm.total_vm)), ("VmSize", mm.total_vm), ("VmLck", mm.locked_vm),
+            ("VmPin", mm.pinned_vm), ("VmHWM", rss), ("VmRSS", rss), ("RssAnon", anon),
+            ("RssFile", int(task.mmc[M.MM_FILEPAGES])), ("RssShmem", shmem),
+            ("VmData", mm.data_vm), ("VmStk", mm.stack_vm), ("VmExe", mm.exec_vm), ("VmLib", 0)]
+    lines = [f"Name:\t{task.comm}", "State:\tR (running)", f"Pid:\t{task.pid}"]
+    lines += [f"{name}:\t{pages * kb:8d} kB" for name, pages in rows]
+    lines.append(f"VmPTE:\t{int(task.mmc[M.MMC_PGTABLES_BYTES]) >> 10:8d} kB")
+    lines.append(f"VmSwap:\t{0:8d} kB")
+    lines.append(f"HugetlbPages:\t{0:8d} kB")
+    lines.append("THP_enabled:\t1")
+    return "\n".join(lines) + "\n"
