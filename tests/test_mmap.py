@@ -137,7 +137,7 @@ class RealBackend:
 
 
 def smaps_vmas(text: str, lo: int, hi: int) -> list[str]:
-    """'start-end perms [VmFlags]' for the VMAs of [lo, hi), offsets in pages from lo."""
+    """'start-end perms offset [VmFlags]' for the VMAs of [lo, hi), in pages from lo."""
     out, head = [], None
     for line in text.splitlines():
         if line[:1] in "0123456789abcdef" and "-" in line.split(" ")[0] and ":" not in line.split(" ")[0]:
@@ -145,7 +145,7 @@ def smaps_vmas(text: str, lo: int, hi: int) -> list[str]:
         elif line.startswith("VmFlags:") and head:
             a, b = (int(x, 16) for x in head[0].split("-"))
             if b > lo and a < hi:
-                out.append(f"{(a - lo) // P}-{(b - lo) // P} {head[1]} [{line[9:].strip()}]")
+                out.append(f"{(a - lo) // P}-{(b - lo) // P} {head[1]} {head[2]} [{line[9:].strip()}]")
     return out
 
 
@@ -347,7 +347,30 @@ def scen_mremap(w: Window):
     w.vmas("not merged: vm_pgoff kept")
 
 
-SCENARIOS = {f.__name__: f for f in (scen_mprotect, scen_munmap, scen_madvise, scen_special, scen_mmap, scen_mremap)}
+def scen_more(w: Window):
+    be = w.be
+    be.mmap(w.a(20), 8 * P, "rw", FIX + "|growsdown")
+    w.do("PROT_GROWSDOWN", be.mprotect, w.a(24), 2 * P, 0x01000001)
+    w.vmas("down to the VMA start")
+    be.mmap(w.a(40), 8 * P, "rw", "shared|anonymous|fixed")
+    w.do("shared grow in place", be.mremap, w.a(40), 8 * P, 12 * P, 0)
+    w.do("shared partial munmap", be.munmap, w.a(40), 2 * P)
+    be.mmap(w.a(60), 8 * P, "rw", FIX)
+    be.touch(w.a(60))
+    w.do("dontunmap part", be.mremap, w.a(62), 2 * P, 2 * P, "maymove|dontunmap|fixed", w.a(100))
+    be.mmap(w.a(120), 8 * P, "rw", FIX)
+    w.do("fixed shrink+move", be.mremap, w.a(120), 8 * P, 4 * P, "maymove|fixed", w.a(140))
+    be.mmap(w.a(160), 4 * P, "rw", FIX)
+    w.do("fixed grow", be.mremap, w.a(160), 4 * P, 6 * P, "maymove|fixed", w.a(180))
+    be.mmap(w.a(200), 4 * P, "r", FIX)
+    be.mmap(w.a(204), 4 * P, "rw", FIX)
+    w.do("dontfork across", be.madvise, w.a(202), 4 * P, "dontfork")
+    w.do("fixed over part", be.mmap, w.a(203), 2 * P, "rw", FIX)
+    w.vmas()
+
+
+SCENARIOS = {f.__name__: f for f in (scen_mprotect, scen_munmap, scen_madvise, scen_special, scen_mmap,
+                                     scen_mremap, scen_more)}
 
 
 def run_scenarios(be, region: int) -> dict[str, list[str]]:

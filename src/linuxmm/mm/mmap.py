@@ -330,7 +330,10 @@ def mm_populate(mm: mm_struct, start: int, length: int) -> None:
         if vma.vm_flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT) or not vma_is_accessible(vma):
             continue
         write = vma.vm_flags & (VM_WRITE | VM_SHARED) == VM_WRITE  # break COW up front
-        mm.hooks.populate(mm, max(start, vma.vm_start), min(end, vma.vm_end), write)
+        try:
+            mm.hooks.populate(mm, max(start, vma.vm_start), min(end, vma.vm_end), write)
+        except KernelError:
+            pass  # like the kernel: a failed prefault does not fail the mmap
 
 
 # ---- munmap -----------------------------------------------------------------------------------

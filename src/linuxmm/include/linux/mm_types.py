@@ -388,8 +388,9 @@ class mm_struct:
     def __post_init__(self):
         from ...mm.mmap import arch_pick_mmap_layout
 
-        if self.mmap_base == 0:
-            arch_pick_mmap_layout(self, self.rng)
+        base = self.mmap_base  # an explicit mmap_base overrides the computed one
+        arch_pick_mmap_layout(self, self.rng)
+        self.mmap_base = base or self.mmap_base
 
     @property
     def mmap_min_addr(self) -> int:
