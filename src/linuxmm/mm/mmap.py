@@ -12,8 +12,8 @@ Where a new mapping goes:
   ``MAP_32BIT`` searches [1 GiB, 2 GiB) bottom-up.
 * ``__get_unmapped_area`` aligns anonymous private mappings whose length is a multiple of
   2 MiB to 2 MiB (``thp_get_unmapped_area``, ``mm/huge_memory.c``): Linux 6.7 aligned every
-  anonymous mapping of 2 MiB or more (efa7df3e3bb5), 6.12/6.13 narrowed it to lengths that
-  are multiples of PMD_SIZE without a hint (d4148aeab412). The search asks for length + 2 MiB
+  anonymous mapping of 2 MiB or more (efa7df3e3bb5), 6.12 narrowed it to lengths that are
+  multiples of PMD_SIZE (d4148aeab412, also in the stable kernels); a hint disables it. The search asks for length + 2 MiB
   and, top-down, takes the highest aligned start in what it found. MAP_SHARED anonymous
   memory goes through shmem's placement, which aligns only when shmem THP is enabled
   (``shmem_enabled`` is ``never`` by default, as here).
