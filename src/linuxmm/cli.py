@@ -104,12 +104,30 @@ def presets():
 
 @app.command()
 def demo():
-    """Boot the default machine and show what the kernel made of its memory."""
+    """Boot the default machine, show its memory layout, run a process through faults and fork."""
     m = Machine()
     out.rule("[bold]dmesg: the kernel's own boot lines")
     out.print(m.dmesg(), end="", markup=False)
     out.rule("[bold]nodes and zones")
     out.print(render_layout(m))
+    out.rule("[bold]a process: 64 MiB written, then forked and half rewritten by the child")
+    procs, log = run_vm_steps(m, ["mmap:64M", "write", "fork", "mmap:0x1000", "parent"])
+    p = procs[0]
+    a = p.maps()[0].vm_start
+    c = procs[1]
+    before = c.minflt
+    c.write(a, 32 << 20, value=9)
+    t = Table()
+    t.add_column("process")
+    for col in ("minor faults", "Rss kB", "Pss kB", "Private_Dirty kB", "Shared_Dirty kB"):
+        t.add_column(col, justify="right")
+    for proc in (p, c):
+        r = proc.smaps_rollup()
+        t.add_row(f"pid {proc.pid}", str(proc.minflt), str(r["Rss"]), str(r["Pss"]), str(r["Private_Dirty"]),
+                  str(r["Shared_Dirty"]))
+    out.print(t)
+    out.print(f"child took {c.minflt - before} copy-on-write faults for 32 MiB; buddyinfo now:")
+    out.print(m.proc("/proc/buddyinfo"), end="", markup=False)
 
 
 # ---- /proc files of a booted (and possibly tuned) machine ---------------------------------
@@ -229,6 +247,114 @@ def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocat
     out.print(log)
     out.print(_free_area_table("free_area before", before))
     out.print(_free_area_table("free_area after (changes in colour)", before, m.free_area()))
+
+
+def _size_arg(text: str) -> int:
+    from .kernel.params import memparse
+
+    value, rest = memparse(text)
+    if rest or value <= 0:
+        raise LinuxmmError(f"bad size {text!r}: use bytes or a K/M/G suffix")
+    return value
+
+
+VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]], munmap, "
+                 "mprotect:PROT, madvise:ADVICE, write[:STRIDE], read[:STRIDE], fork (continue in the "
+                 "child), parent (back to the parent), exit. Addresses refer to the last mmap.")
+
+
+def run_vm_steps(m: Machine, steps: list[str]) -> tuple[list, list[tuple[str, str]]]:
+    """Execute `linuxmm vm` steps; returns the processes and a log of (step, result)."""
+    procs = [m.spawn()]
+    cur = procs[0]
+    stack, region, log = [], None, []
+    for step in steps:
+        op, *args = step.split(":")
+        before = cur.minflt
+        if op == "mmap":
+            if not args:
+                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|anonymous]]")
+            length = _size_arg(args[0])
+            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw",
+                            flags=args[2] if len(args) > 2 else "private|anonymous")
+            region = (addr, length)
+            log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
+            if cur.minflt != before:
+                log[-1] = (step, log[-1][1] + f", {cur.minflt - before} faults (populate)")
+            continue
+        if region is None and op not in ("fork", "parent", "exit"):
+            raise LinuxmmError(f"step {step!r} needs an mmap first")
+        if op in ("write", "read"):
+            stride = _size_arg(args[0]) if args else 4096
+            if op == "write":
+                cur.write(region[0], region[1], stride=stride)
+            else:
+                cur.read(region[0], region[1], stride=stride)
+            log.append((step, f"pid {cur.pid}: {cur.minflt - before} page faults"))
+        elif op == "munmap":
+            cur.munmap(*region)
+            log.append((step, f"pid {cur.pid}: unmapped"))
+        elif op == "mprotect":
+            cur.mprotect(region[0], region[1], args[0] if args else "r")
+            log.append((step, f"pid {cur.pid}: protection {args[0] if args else 'r'}"))
+        elif op == "madvise":
+            cur.madvise(region[0], region[1], args[0] if args else "hugepage")
+            log.append((step, f"pid {cur.pid}: {args[0] if args else 'hugepage'}"))
+        elif op == "fork":
+            child = cur.fork()
+            procs.append(child)
+            stack.append(cur)
+            cur = child
+            log.append((step, f"pid {child.pid} forked; steps now run in the child"))
+        elif op == "parent":
+            if not stack:
+                raise LinuxmmError("'parent' without a fork")
+            cur = stack.pop()
+            log.append((step, f"back in pid {cur.pid}"))
+        elif op == "exit":
+            cur.exit()
+            log.append((step, f"pid {cur.pid} exited"))
+            if stack:
+                cur = stack.pop()
+        else:
+            raise LinuxmmError(f"unknown step {step!r}. {VM_STEPS_HELP}")
+    return procs, log
+
+
+@app.command()
+def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
+       show: Annotated[str, typer.Option("--show", help="Per live process: rollup, maps, smaps, status (comma list)")] = "rollup",
+       walk: Annotated[Optional[str], typer.Option("--walk", help="Show the page walk of this address (hex) in the last process")] = None,
+       from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+       machine: MachineFile = None, cmdline: Cmdline = None):
+    """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
+    from .mm.pagewalk import render_walk
+
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    procs, log = run_vm_steps(m, steps)
+    t = Table(title="steps")
+    t.add_column("step")
+    t.add_column("result")
+    for row in log:
+        t.add_row(*row)
+    out.print(t)
+    live = [p for p in procs if p.alive]
+    for p in live:
+        for what in filter(None, show.split(",")):
+            name = {"rollup": "smaps_rollup"}.get(what.strip(), what.strip())
+            out.rule(f"/proc/{p.pid}/{name}  (minflt {p.minflt})")
+            out.print(p.proc(name), end="", markup=False)
+    if walk is not None and live:
+        try:
+            addr = int(walk, 16)
+        except ValueError:
+            raise LinuxmmError(f"--walk: {walk!r} is not a hex address") from None
+        out.print(render_walk(live[-1].walk(addr), addr))
+
+
+from .tools.trace_cli import register as register_trace_commands  # noqa: E402
+
+register_trace_commands(app)
 
 
 def main() -> None:

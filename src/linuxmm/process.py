@@ -228,6 +228,14 @@ class Process:
     def exit(self, code: int = 0) -> None:
         self.machine._exit(self, code)
 
+    def walk(self, addr: int) -> list[dict]:
+        """The page-table walk of ``addr``, level by level (``mm/pagewalk.walk_address``)."""
+        from .mm.pagewalk import walk_address
+
+        self.task.check_alive()
+        F.ensure_tables(self.machine.kernel)
+        return walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr)
+
     # /proc ----------------------------------------------------------------------------------
     def proc(self, name: str) -> str:
         """``/proc/PID/NAME`` text: maps, smaps, smaps_rollup, status."""
