@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from numba import njit
 
 from linuxmm import Machine
 from linuxmm.arch.x86.mm import tlb as T
@@ -455,21 +454,21 @@ def test_counters_add_up(k64):
 # ---- the real fault path behind the TLB (the integration proposed for memory.access_batch) -------
 
 
-@njit(cache=True)
 def access_batch_tlb(a, vs, t, vmas, mmc, addrs, write, value, out):
     """``memory.access_batch`` with ``follow`` replaced by ``tlb_translate`` and a flush when a
-    fault moved the page (as proposed for the integration)."""
-    asid = mmc[M.MMC_PGD]
-    for i in range(addrs.shape[0]):
-        addr = addrs[i]
-        pfn = T.tlb_translate(a, vs, t, asid, mmc[M.MMC_PGD], addr, write)
+    fault moved the page: the integration proposed for the compiled loop, step by step in
+    Python (each call is compiled in its own module; a compiled copy here would be cached
+    with stale inlined callees whenever tlb.py or memory.py change)."""
+    asid = int(mmc[M.MMC_PGD])
+    for i, addr in enumerate(addrs):
+        pfn = T.tlb_translate(a, vs, t, asid, asid, addr, write)
         if pfn < 0:
-            old = T.mapped_frame(a, vs, mmc[M.MMC_PGD], addr)
+            old = T.mapped_frame(a, vs, asid, addr)
             status = M.handle_mm_fault(a, vs, vmas, mmc, addr, write)
             if status != M.FAULT_OK:
                 return status
-            T.tlb_fault_done(a, vs, t, asid, mmc[M.MMC_PGD], addr, old)
-            pfn = T.tlb_translate(a, vs, t, asid, mmc[M.MMC_PGD], addr, write)
+            T.tlb_fault_done(a, vs, t, asid, asid, addr, old)
+            pfn = T.tlb_translate(a, vs, t, asid, asid, addr, write)
             if pfn < 0:
                 return M.FAULT_SIGSEGV_ACCERR
         if write:
@@ -479,16 +478,14 @@ def access_batch_tlb(a, vs, t, vmas, mmc, addrs, write, value, out):
     return M.FAULT_OK
 
 
-@njit(cache=True)
 def access_batch_follow(a, vs, vmas, mmc, addrs, write, value, out):
-    for i in range(addrs.shape[0]):
-        addr = addrs[i]
-        pfn = M.follow(a, vs, mmc[M.MMC_PGD], addr, write)
+    pgd = int(mmc[M.MMC_PGD])
+    for i, addr in enumerate(addrs):
+        pfn = M.follow(a, vs, pgd, addr, write)
         if pfn < 0:
-            status = M.handle_mm_fault(a, vs, vmas, mmc, addr, write)
-            if status != M.FAULT_OK:
-                return status
-            pfn = M.follow(a, vs, mmc[M.MMC_PGD], addr, write)
+            if M.handle_mm_fault(a, vs, vmas, mmc, addr, write) != M.FAULT_OK:
+                return -1
+            pfn = M.follow(a, vs, pgd, addr, write)
         if write:
             a.content[pfn, (addr & 4095) >> 6] = value
         else:
@@ -502,7 +499,7 @@ def test_fork_cow_and_thp_through_the_tlb_match_the_plain_walk(k64):
     small, huge = (BASE, BASE + (64 << 12)), (0x40000000, 0x40000000 + (4 << 20))
     rw = M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE
     vmas = np.array([[small[0], small[1], rw, 0, 1, 0], [huge[0], huge[1], rw | M.VM_HUGEPAGE, 0, 1, 0]], np.int64)
-    pages = np.concatenate([np.arange(*small, 4096), np.arange(*huge, 64 << 10)]).astype(np.int64)
+    pages = [int(p) for p in np.concatenate([np.arange(*small, 4096), np.arange(*huge, 64 << 10)])]
     script = [("parent", 0, True, 1, pages), ("fork",), ("parent", 0, False, 0, pages),
               ("child", 1, True, 2, pages[::2]), ("parent", 1, True, 3, pages[1::4]),
               ("parent", 0, False, 0, pages), ("child", 1, False, 0, pages), ("parent", 1, False, 0, pages)]

@@ -53,7 +53,7 @@ S_L1D_4K, S_L1D_2M, S_L1D_1G, S_L1I_4K, S_STLB, S_PWC_0 = 0, 1, 2, 3, 4, 5
 MAX_LEVELS = 5
 NR_STRUCTS = S_PWC_0 + MAX_LEVELS - 1
 STRUCT_NAMES = ("l1d_4k", "l1d_2m", "l1d_1g", "l1i_4k", "stlb") + tuple(f"pwc{i}" for i in range(MAX_LEVELS - 1))
-# columns of ``ent``: one row per cached entry
+# fields of a cached entry (``ent[cpu, E_*, entry]``: a set's tags sit side by side)
 E_TAG, E_ASID, E_PFN, E_SHIFT, E_FLAGS, E_STAMP = 0, 1, 2, 3, 4, 5
 NR_E = 6
 F_WRITABLE, F_DIRTY = 1, 2
@@ -148,7 +148,7 @@ class TlbStateRef(structref.StructRefProxy):
 structref.define_boxing(TlbStateType, TlbStateRef)
 
 TLB_FIELDS = [
-    ("ent", np.int64, 3),  # [cpu, entry, E_*]: every cached translation and table pointer
+    ("ent", np.int64, 3),  # [cpu, E_*, entry]: every cached translation and table pointer
     ("geo", np.int64, 2),  # [structure, G_*]
     ("params", np.int64, 1),  # scalars (TP_*)
     ("shift", np.int64, 1),  # per hardware level, top first (the page-table geometry)
@@ -187,8 +187,8 @@ def _probe(ent, geo, cpu, s, asid, tag, shift, now):
         return -1
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     for e in range(base, base + ways):
-        if ent[cpu, e, E_TAG] == tag and ent[cpu, e, E_ASID] == asid and ent[cpu, e, E_SHIFT] == shift:
-            ent[cpu, e, E_STAMP] = now
+        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+            ent[cpu, E_STAMP, e] = now
             return e
     return -1
 
@@ -203,18 +203,18 @@ def _insert(ent, geo, cpu, s, asid, tag, shift, pfn, flags, now):
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     victim, oldest = -1, _NEVER
     for e in range(base, base + ways):
-        if ent[cpu, e, E_TAG] == tag and ent[cpu, e, E_ASID] == asid and ent[cpu, e, E_SHIFT] == shift:
+        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
             victim = e
             break
-        age = -1 if ent[cpu, e, E_TAG] < 0 else ent[cpu, e, E_STAMP]
+        age = -1 if ent[cpu, E_TAG, e] < 0 else ent[cpu, E_STAMP, e]
         if age < oldest:
             victim, oldest = e, age
-    ent[cpu, victim, E_TAG] = tag
-    ent[cpu, victim, E_ASID] = asid
-    ent[cpu, victim, E_PFN] = pfn
-    ent[cpu, victim, E_SHIFT] = shift
-    ent[cpu, victim, E_FLAGS] = flags
-    ent[cpu, victim, E_STAMP] = now
+    ent[cpu, E_TAG, victim] = tag
+    ent[cpu, E_ASID, victim] = asid
+    ent[cpu, E_PFN, victim] = pfn
+    ent[cpu, E_SHIFT, victim] = shift
+    ent[cpu, E_FLAGS, victim] = flags
+    ent[cpu, E_STAMP, victim] = now
     return victim
 
 
@@ -243,16 +243,16 @@ def _lookup(ent, geo, params, clock, ctr, asid, vaddr, write):
             ctr[cpu, C_STLB_MISSES] += 1
             return np.int64(-1), np.int64(0)
         ctr[cpu, C_STLB_HITS] += 1
-        shift = ent[cpu, e, E_SHIFT]
+        shift = ent[cpu, E_SHIFT, e]
         _insert(ent, geo, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
-                ent[cpu, e, E_PFN], ent[cpu, e, E_FLAGS], now)
-    flags = ent[cpu, e, E_FLAGS]
+                ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now)
+    flags = ent[cpu, E_FLAGS, e]
     if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
         ctr[cpu, C_REWALKS] += 1
         return np.int64(-1), flags
-    shift = ent[cpu, e, E_SHIFT]
+    shift = ent[cpu, E_SHIFT, e]
     ctr[cpu, C_HITS_4K if shift == 12 else (C_HITS_2M if shift == hs else C_HITS_1G)] += 1
-    return ent[cpu, e, E_PFN] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
+    return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
 
 
 @njit(cache=True)
@@ -263,7 +263,7 @@ def tlb_lookup(t, asid, vaddr, write):
     return _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, vaddr, write)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _fill(ent, geo, params, clock, asid, vaddr, pfn, page_shift, writable, dirty):
     cpu = params[TP_CPU]
     clock[cpu] += 1
@@ -291,7 +291,7 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty):
 # ---- paging-structure caches ------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, level):
     cpu = params[TP_CPU]
     clock[cpu] += 1
@@ -299,7 +299,7 @@ def _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, leve
     if e < 0:
         return -1
     ctr[cpu, pwc_ctr[level]] += 1
-    return ent[cpu, e, E_PFN]
+    return ent[cpu, E_PFN, e]
 
 
 @njit(cache=True)
@@ -311,7 +311,7 @@ def pwc_lookup(t, asid, vaddr, level):
     return _pwc_lookup(t.ent, t.geo, t.params, t.clock, t.ctr, t.shift, t.pwc_ctr, asid, vaddr, level)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _pwc_fill(ent, geo, params, clock, shifts, asid, vaddr, level, row):
     cpu = params[TP_CPU]
     clock[cpu] += 1
@@ -434,9 +434,9 @@ def _flush_cpu(ent, params, cpu, asid, start, end, whole, pwc):
     Returns how many TLB and paging-structure-cache entries were dropped."""
     pwc_off = params[TP_PWC_OFF]
     dropped = dropped_pwc = 0
-    for e in range(ent.shape[1]):
-        tag = ent[cpu, e, E_TAG]
-        if tag < 0 or (asid >= 0 and ent[cpu, e, E_ASID] != asid):
+    for e in range(ent.shape[2]):
+        tag = ent[cpu, E_TAG, e]
+        if tag < 0 or (asid >= 0 and ent[cpu, E_ASID, e] != asid):
             continue
         if e >= pwc_off:
             if not pwc:
@@ -444,19 +444,19 @@ def _flush_cpu(ent, params, cpu, asid, start, end, whole, pwc):
             dropped_pwc += 1
         else:
             if not whole:
-                lo = tag << ent[cpu, e, E_SHIFT]
-                if lo >= end or lo + (np.int64(1) << ent[cpu, e, E_SHIFT]) <= start:
+                lo = tag << ent[cpu, E_SHIFT, e]
+                if lo >= end or lo + (np.int64(1) << ent[cpu, E_SHIFT, e]) <= start:
                     continue
             dropped += 1
-        ent[cpu, e, E_TAG] = -1
+        ent[cpu, E_TAG, e] = -1
     return dropped, dropped_pwc
 
 
 @njit(cache=True)
 def _holds(ent, cpu, asid):
     """Whether ``cpu`` may cache ``asid`` (our stand-in for its bit in ``mm_cpumask``)."""
-    for e in range(ent.shape[1]):
-        if ent[cpu, e, E_TAG] >= 0 and (asid < 0 or ent[cpu, e, E_ASID] == asid):
+    for e in range(ent.shape[2]):
+        if ent[cpu, E_TAG, e] >= 0 and (asid < 0 or ent[cpu, E_ASID, e] == asid):
             return True
     return False
 
@@ -606,8 +606,8 @@ class TlbState(TlbStateRef):
         params[TP_NR_ASIDS] = config.nr_dyn_asids if config.pcid else 0
         params[TP_PWC_OFF] = geo[S_PWC_0, G_OFF]
         params[TP_NENT] = off
-        ent = np.zeros((nr_cpus, max(off, 1), NR_E), np.int64)
-        ent[:, :, E_TAG] = -1
+        ent = np.zeros((nr_cpus, NR_E, max(off, 1)), np.int64)
+        ent[:, E_TAG, :] = -1
         ctx = np.full((nr_cpus, params[TP_NR_ASIDS] + 2), -1, np.int64)
         ctx[:, params[TP_NR_ASIDS]] = 0
         t = cls.from_arrays(ent=ent, geo=geo, params=params, shift=np.array(shifts, np.int64), pwc_ctr=pwc_ctr,
@@ -629,7 +629,7 @@ class TlbState(TlbStateRef):
         """The valid entries of one structure (``STRUCT_NAMES``) on ``cpu``, oldest first."""
         s = STRUCT_NAMES.index(structure)
         sets, ways, off = (int(v) for v in self.geo[s])
-        rows = self.ent[cpu, off:off + sets * ways]
+        rows = self.ent[cpu, :, off:off + sets * ways].T
         rows = rows[rows[:, E_TAG] >= 0]
         rows = rows[np.argsort(rows[:, E_STAMP], kind="stable")]
         return [dict(asid=int(r[E_ASID]), vaddr=int(r[E_TAG]) << int(r[E_SHIFT]), size=1 << int(r[E_SHIFT]),
