@@ -36,7 +36,7 @@ class PageTableHooks:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
         M.zap_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), 0, 0, start, end)
-        F.flush_tlb_mm(k, t)
+        F.flush_tlb_range(k, t, start, end)
 
     def vma_changed(self, mm) -> None:
         t = self.task
@@ -48,7 +48,7 @@ class PageTableHooks:
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
         k, t = self.k, self.task
         change_protection(k.mem_map, F.ensure_tables(k), t.mmc, start, end, new_flags)
-        F.flush_tlb_mm(k, t)
+        F.flush_tlb_range(k, t, start, end)
 
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         k, t = self.k, self.task

@@ -114,10 +114,16 @@ def grow_and_get(k: "Kernel"):
 
 
 def flush_tlb_mm(k: "Kernel", task: task_struct) -> None:
-    """Write-protecting a whole mm invalidates its TLB entries (``flush_tlb_mm``)."""
+    """Write-protecting or tearing down a whole mm invalidates its TLB entries (``flush_tlb_mm``)."""
     tlb = getattr(k, "tlb", None)
     if tlb is not None:
         tlb.flush_mm(task)
+
+
+def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> None:
+    tlb = getattr(k, "tlb", None)
+    if tlb is not None:
+        tlb.flush_range(task, start, end)
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..arch.x86.mm.tlb import mapped_frame, tlb_fault_done, tlb_translate
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -406,22 +407,27 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
 
 
 @njit(cache=True)
-def access_batch(a, vs, vmas, mmc, addrs, write, value, out, start):
-    """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status, addr).
+def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
+    """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status).
 
-    A fault is counted (``mm_account_fault``) once it completes; an access that needs
-    Python stops the batch at its index with the fault status.
+    Each access goes through the TLBs ``t`` (``tlb_translate``: TLB, paging-structure
+    caches, page walk); a miss that finds no usable entry faults. A fault is counted
+    (``mm_account_fault``) once it completes; an access that needs Python stops the batch
+    at its index with the fault status.
     """
+    pgd = mmc[MMC_PGD]
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
-        pfn = follow(a, vs, mmc[MMC_PGD], addr, write)
+        pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
         if pfn < 0:
+            old = mapped_frame(a, vs, pgd, addr)
             status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
             if status != FAULT_OK:
                 return i, status
             mmc[MMC_MINFLT] += 1
             vs.events[VE_PGFAULT] += 1
-            pfn = follow(a, vs, mmc[MMC_PGD], addr, write)
+            tlb_fault_done(a, vs, t, asid, pgd, addr, old)  # COW moved the page: flush it
+            pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
             if pfn < 0:
                 return i, FAULT_SIGSEGV_ACCERR
         line = (addr & 4095) >> 6

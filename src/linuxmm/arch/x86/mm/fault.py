@@ -12,6 +12,7 @@ import numpy as np
 
 from ....errors import LinuxmmError
 from ....mm import memory as M
+from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
 X86_PF_PROT, X86_PF_WRITE, X86_PF_USER = 1 << 0, 1 << 1, 1 << 2
@@ -36,11 +37,13 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
         anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
     out = np.zeros(len(addrs), np.uint8)
     start = 0
+    tlb = tlb_for(k)
+    tlb.switch_mm(task)
     while start < len(addrs):
         set_current(k, task)
         vs = ensure_tables(k)
-        start, status = M.access_batch(k.mem_map, vs, task.vma_table, task.mmc, addrs, write,
-                                       value, out, start)
+        start, status = M.access_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
+                                       addrs, write, value, out, start)
         if status == M.FAULT_OK:
             break
         addr = int(addrs[start])
