@@ -172,3 +172,21 @@ def test_probe_still_agrees_with_this_kernel(tmp_path):
     now = {r["scenario"]: r for r in map(json.loads, out.splitlines())}
     for name, rec in REAL.items():
         assert now[name]["faults"] == rec["faults"], name
+
+
+def test_thp_cow_after_fork_keeps_processes_apart(m):
+    """A THP shared by fork, partly copied by the child, must not be reused by the parent."""
+    p = m.spawn()
+    a = p.mmap(4 * MB)
+    p.madvise(a, 4 * MB, "hugepage")
+    p.write(a, 4 * MB, value=1)
+    assert p.smaps_rollup()["AnonHugePages"] == 4096
+    c = p.fork()
+    c.write(a, 4 * MB, stride=128 << 10, value=2)           # even 64 KiB slots in the child
+    p.write(a + (64 << 10), 4 * MB - (64 << 10), stride=128 << 10, value=3)  # odd ones in the parent
+    assert set(c.read(a, 4 * MB, stride=64 << 10)) == {1, 2}
+    assert set(p.read(a, 4 * MB, stride=64 << 10)) == {1, 3}
+    assert debug.check(m) == []
+    c.exit()
+    p.exit()
+    assert debug.check(m) == []

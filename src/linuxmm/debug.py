@@ -139,6 +139,7 @@ def _leaves(k, row: int, level: int, out: list, tables: list) -> None:
 
 def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
+    from .mm import buddy as B
     from .mm import memory as M
     from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED
 
@@ -147,8 +148,9 @@ def check_vm(k) -> list[str]:
         return []
     a = k.mem_map
     v: list[str] = []
-    mapcount: dict[int, int] = {}
-    anon_pages = 0
+    ptes: dict[int, int] = {}
+    entire: dict[int, int] = {}
+    anon_mapped: set[int] = set()
     for task in getattr(k, "tasks", {}).values():
         if task.state != "R":
             continue
@@ -158,11 +160,16 @@ def check_vm(k) -> list[str]:
         for pfn, nr, e in leaves:
             if e & _PAGE_SPECIAL:
                 continue
-            mapcount[pfn] = mapcount.get(pfn, 0) + 1
-            if a.refcount[pfn] <= 0:
-                v.append(f"pid {task.pid}: a pte maps pfn {pfn:#x}, which is free")
-            if a.mapping[pfn] & 1:
+            head = int(B.compound_head(a, pfn))
+            if nr > 1:
+                entire[head] = entire.get(head, 0) + 1
+            else:
+                ptes[pfn] = ptes.get(pfn, 0) + 1
+            if a.refcount[head] <= 0:
+                v.append(f"pid {task.pid}: a page-table entry maps pfn {pfn:#x}, which is free")
+            if a.mapping[head] & 1:
                 rss_anon += nr
+                anon_mapped.update(range(pfn, pfn + nr))
             else:
                 rss_shmem += nr
         if rss_anon != task.mmc[M.MM_ANONPAGES]:
@@ -173,12 +180,13 @@ def check_vm(k) -> list[str]:
             pfn = int(vs.pt_pfn[row])
             if pfn < 0 or a.refcount[pfn] <= 0 or a.private[pfn] != row:
                 v.append(f"pid {task.pid}: page-table row {row} is not backed by an allocated page")
-    for pfn, n in mapcount.items():
+    for pfn, n in ptes.items():
         if a.mapcount[pfn] != n:
-            v.append(f"pfn {pfn:#x}: mapcount {a.mapcount[pfn]} but {n} page-table entries map it")
-        if a.mapping[pfn] & 1:
-            anon_pages += 1 << int(a.order[pfn])
+            v.append(f"pfn {pfn:#x}: mapcount {a.mapcount[pfn]} but {n} ptes map it")
+    for head, n in entire.items():
+        if a.private[head + 1] != n:
+            v.append(f"folio {head:#x}: entire mapcount {a.private[head + 1]} but {n} PMDs map it")
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
-    if recorded != anon_pages:
-        v.append(f"NR_ANON_MAPPED {recorded} but {anon_pages} anonymous pages are mapped")
+    if recorded != len(anon_mapped):
+        v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
     return v

@@ -95,7 +95,8 @@ def move_range(k, task, old: int, new: int, length: int) -> None:
         entry, level = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), old + off)
         if not M.entry_mapped(entry):
             continue
-        while M.install_pte(a, vs, task.mmc, new + off, int(M.pte_pfn(entry)), int(entry) & (0xFFF | _PAGE_NX)) == -1:
+        bits = np.uint64(int(entry) & (0xFFF | _PAGE_NX))
+        while M.install_pte(a, vs, task.mmc, new + off, int(M.pte_pfn(entry)), bits) == -1:
             vs = F.grow_and_get(k)
         M.set_leaf_entry(a, vs, task.mmc, old + off, level, 0)
     F.flush_tlb_mm(k, task)

@@ -855,6 +855,15 @@ def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
     a.flags[pfn] = PG_HEAD_BIT if (comp and order > 0) else np.uint64(0)
+    if comp and order > 0:  # prep_compound_page: tails point at the head (bit 0 set, as the kernel does)
+        a.lru_next[pfn + 1:pfn + (1 << order)] = 2 * pfn + 1
+        a.private[pfn + 1] = 0  # the folio's entire (PMD) mapcount lives in its second page
+
+
+@njit(cache=True)
+def compound_head(a, pfn):
+    link = a.lru_next[pfn]
+    return link >> 1 if link & 1 else pfn
 
 
 @njit(cache=True)
@@ -914,6 +923,9 @@ def page_zone(a, pfn):
 def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
     a.events[EV_PGFREE] += 1 << order
+    if a.flags[pfn] & PG_HEAD_BIT:  # free_tail_page_prepare: tails forget their head
+        a.lru_next[pfn + 1:pfn + (1 << order)] = 0
+        a.private[pfn + 1] = 0
     a.flags[pfn] = np.uint64(0)
     a.order[pfn] = 0
     if not pcp_allowed_order(a, order):

@@ -197,6 +197,22 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
 
 
 @njit(cache=True)
+def folio_entire_mapcount(a, head):
+    return a.private[head + 1] if a.flags[head] & B.PG_HEAD_BIT else 0
+
+
+@njit(cache=True)
+def page_mapped(a, pfn, head):
+    """Is this page mapped by any pte or by a PMD mapping of its folio?"""
+    return a.mapcount[pfn] > 0 or folio_entire_mapcount(a, head) > 0
+
+
+@njit(cache=True)
+def put_folio(a, vs, head):
+    put_page(a, vs, head, a.order[head])
+
+
+@njit(cache=True)
 def put_page(a, vs, pfn, order):
     """Drop a reference; the last one frees the folio (to the cpu's pcp lists)."""
     if B.__free_pages(a, pfn, order, vs.vp[VP_CPU]):
@@ -238,8 +254,11 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     old = pte_pfn(entry)
     if vmas[v, VMA_FLAGS] & VM_SHARED:
         return FAULT_SHARED
-    if not entry_has(entry, _PAGE_SPECIAL) and (a.flags[old] & PG_ANON_EXCLUSIVE or
-                                                 (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+    head = B.compound_head(a, old)
+    large = head != old or (a.flags[old] & B.PG_HEAD_BIT) != 0
+    # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
+    if not entry_has(entry, _PAGE_SPECIAL) and not large and (
+            a.flags[old] & PG_ANON_EXCLUSIVE or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
         a.flags[old] |= PG_ANON_EXCLUSIVE
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
@@ -253,9 +272,9 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     else:
         a.content[pfn, :] = a.content[old, :]
         a.mapcount[old] -= 1
-        if a.mapcount[old] == 0:
+        if not page_mapped(a, old, head):
             vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED] -= 1
-        put_page(a, vs, old, 0)
+        put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
@@ -291,6 +310,8 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return -1
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
+    a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
+    a.private[pfn + 1] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
     _set_deposit(a, vs, row, idx, deposit)
@@ -327,13 +348,16 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
     for i in range(nr):
         pfn = vs.vp[VP_ZERO_PFN] if special else base + i
         set_entry(vs, dep, i, mk_entry(pfn, np.uint64(entry) & keep))
-    if not special:  # each subpage now has its own pte mapping
+    if not special:  # the PMD mapping becomes nr pte mappings of the same folio
         for i in range(nr):
-            a.mapcount[base + i] = a.mapcount[base]
+            a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
+        a.private[base + 1] -= 1
+        a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
-        vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
+        if a.private[base + 1] == 0:
+            vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     a.lru_next[vs.pt_pfn[dep]] = 0
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
 
@@ -352,7 +376,7 @@ def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     """Write to a read-only huge pmd: reuse an exclusive THP, else split and COW at 4 KiB."""
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
-    if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and a.mapcount[head] == 1:
+    if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
@@ -444,25 +468,30 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
 
 @njit(cache=True)
 def zap_leaf(a, vs, mmc, entry, level):
-    """Drop one leaf mapping: rmap, RSS and the page reference."""
+    """Drop one leaf mapping: rmap (page or entire mapcount), RSS, NR_ANON_*, the folio reference."""
     if entry_has(entry, _PAGE_SPECIAL):
         return
     pfn = pte_pfn(entry)
-    levels = vs.vp[VP_LEVELS]
-    nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
-    a.mapcount[pfn] -= 1
-    if a.mapping[pfn] & PAGE_MAPPING_ANON:
-        mmc[MM_ANONPAGES] -= nr
-        nid = a.zone_node[B.page_zone(a, pfn)]
-        if nr > 1:
+    head = B.compound_head(a, pfn)
+    huge = level < vs.vp[VP_LEVELS] - 1
+    nr = np.int64(1) << (vs.shift[level] - 12) if huge else np.int64(1)
+    nid = a.zone_node[B.page_zone(a, head)]
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    if huge:
+        a.private[head + 1] -= 1
+        if a.private[head + 1] == 0 and anon:
+            vs.nstat[nid, NS_ANON_THPS] -= nr
+            for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
+                if a.mapcount[head + i] == 0:
+                    vs.nstat[nid, NS_ANON_MAPPED] -= 1
+        if anon:
             mmc[MMC_ANON_THP] -= 1
-        if a.mapcount[pfn] == 0:
-            vs.nstat[nid, NS_ANON_MAPPED] -= nr
-            if nr > 1:
-                vs.nstat[nid, NS_ANON_THPS] -= nr
     else:
-        mmc[MM_SHMEMPAGES] -= nr
-    put_page(a, vs, pfn, a.order[pfn])
+        a.mapcount[pfn] -= 1
+        if anon and not page_mapped(a, pfn, head):
+            vs.nstat[nid, NS_ANON_MAPPED] -= 1
+    mmc[MM_ANONPAGES if anon else MM_SHMEMPAGES] -= nr
+    put_folio(a, vs, head)
 
 
 @njit(cache=True)
@@ -532,8 +561,12 @@ def copy_range(a, vs, src_mmc, dst_mmc, srow, drow, level, base, start, end, cow
                 vs.pt[srow, idx] = entry
             if not entry_has(entry, _PAGE_SPECIAL):
                 pfn = pte_pfn(entry)
-                a.mapcount[pfn] += 1
-                a.refcount[pfn] += 1
+                head = B.compound_head(a, pfn)
+                if level < levels - 1:
+                    a.private[head + 1] += 1  # another PMD mapping of the folio
+                else:
+                    a.mapcount[pfn] += 1
+                a.refcount[head] += 1
                 a.flags[pfn] &= ~PG_ANON_EXCLUSIVE
                 nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
                 dst_mmc[MM_ANONPAGES] += nr
@@ -654,9 +687,13 @@ def smaps_walk(a, vs, row, level, base, start, end, shmem_vma, out):
             continue  # the zero pages are not counted (vm_normal_page)
         size = span
         pfn = pte_pfn(entry)
-        mapcount = max(a.mapcount[pfn], 1)
+        head = B.compound_head(a, pfn)
+        if level < levels - 1:
+            mapcount = max(folio_entire_mapcount(a, head), 1)
+        else:
+            mapcount = max(a.mapcount[pfn] + folio_entire_mapcount(a, head), 1)
         dirty = entry_has(entry, _PAGE_DIRTY)
-        anon = (a.mapping[pfn] & PAGE_MAPPING_ANON) != 0
+        anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
         out[SM_RSS] += size
         pss = (size << PSS_SHIFT) // mapcount
         out[SM_PSS] += pss

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 
+import numpy as np
+
 from ..errors import KernelError
 from . import memory as M
 from .pgtable import (NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
@@ -60,7 +62,7 @@ def shmem_fault(k, task, addr: int, write: bool) -> None:
         a.refcount[pfn] += 1
         a.mapcount[pfn] += 1
         task.mmc[M.MM_SHMEMPAGES] += 1
-    while M.install_pte(a, vs, task.mmc, addr, pfn, bits) == -1:
+    while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)
     task.mmc[M.MMC_MINFLT] += 1
     vs.events[VE_PGFAULT] += 1

@@ -66,13 +66,13 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
 def anon_vma_prepare(task, start: int, end: int) -> None:
     """Private anonymous VMAs get their anon_vma at their first write fault (done here for
     the VMAs a batch of writes touches, before the compiled fault path runs)."""
-    from ....include.linux.mm_types import anon_vma_alloc, vmas_in_range
+    from ....include.linux.mm_types import vmas_in_range
+    from ....mm import vma as V
 
     changed = False
     for vma in vmas_in_range(task.mm, start, end):
         if not vma.anon_vma and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
-            vma.anon_vma = anon_vma_alloc()
-            vma.anon_vma_chain = max(vma.anon_vma_chain, 1)
+            V.anon_vma_prepare(task.mm, vma)
             changed = True
     if changed:
         task.mm.hooks.vma_changed(task.mm)
