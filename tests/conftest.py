@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -39,5 +38,3 @@ def make_sysfs_root(tmp_path: Path, snapshot: Path) -> Path:
     (root / "sys/devices/system/cpu/possible").write_text("0-1\n")
     return root
 
-
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "linuxmm-numba"))
