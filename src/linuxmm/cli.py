@@ -352,6 +352,85 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
         out.print(render_walk(live[-1].walk(addr), addr))
 
 
+class ThpPolicy(str, Enum):
+    never = "never"
+    madvise = "madvise"
+    always = "always"
+
+
+def _geometry(text: str | None, what: str):
+    if text is None:
+        return None
+    try:
+        entries, ways = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise LinuxmmError(f"--{what}: expected ENTRIES:WAYS, e.g. 1536:12, not {text!r}") from None
+    return entries, ways
+
+
+@app.command()
+def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linuxmm binary trace (.gz ok)")],
+           fmt: Annotated[str, typer.Option("--format", help="auto, lackey, pinatrace, binary")] = "auto",
+           thp: Annotated[ThpPolicy, typer.Option("--thp", help="THP policy: never (4 KiB only), madvise (VMAs madvised), always")] = ThpPolicy.never,
+           maps: Annotated[Optional[Path], typer.Option("--maps", help="Create the VMAs of a /proc/PID/maps file")] = None,
+           tlb_l1: Annotated[Optional[str], typer.Option("--tlb-l1", help="L1 dTLB 4K ENTRIES:WAYS (default 64:4)")] = None,
+           tlb_stlb: Annotated[Optional[str], typer.Option("--tlb-stlb", help="STLB ENTRIES:WAYS (default 1536:12)")] = None,
+           skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Count and skip malformed lines")] = False,
+           as_json: Annotated[bool, typer.Option("--json", help="Counters as JSON")] = False,
+           from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+           machine: MachineFile = None, cmdline: Cmdline = None):
+    """Replay a memory-access trace through TLBs, page walks, faults and allocation."""
+    from dataclasses import replace
+
+    from rich.progress import BarColumn, Progress, TransferSpeedColumn
+
+    from .arch.x86.mm.tlb import TlbConfig, tlb_init
+    from .tools.replay import replay as run_replay
+
+    extra = f"transparent_hugepage={'madvise' if thp is ThpPolicy.madvise else thp.value}"
+    m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip())
+    cfg = TlbConfig()
+    for opt, fld, val in (("tlb-l1", "l1d_4k", tlb_l1), ("tlb-stlb", "stlb", tlb_stlb)):
+        geo = _geometry(val, opt)
+        if geo:
+            cfg = replace(cfg, **{fld: geo})
+    try:
+        cfg.validate()
+    except ValueError as e:
+        raise LinuxmmError(f"TLB geometry: {e}") from None
+    m.kernel.mem_map  # build the allocator before timing
+    from .kernel.fork import ensure_tables
+
+    ensure_tables(m.kernel)
+    tlb_init(m.kernel, cfg)
+    with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
+                  console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"replaying {trace.name}", total=None)
+        res = run_replay(m, trace, fmt, maps=maps, madvise_hugepage=thp is ThpPolicy.madvise,
+                         skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    d = res.as_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        return
+    t = Table(title=f"replay of {trace.name} (THP {thp.value})")
+    t.add_column("counter")
+    t.add_column("value", justify="right")
+    acc = max(d["accesses"], 1)
+    rows = [("records / accesses", f"{d['records']:,} / {d['accesses']:,}"),
+            ("L1 dTLB hit rate", f"{100 * d['l1_hits'] / acc:.2f} %"),
+            ("STLB hit rate (of L1 misses)", f"{100 * d['stlb_hits'] / max(d['l1_misses'], 1):.2f} %"),
+            ("page walks / entries read", f"{d['page_walks']:,} / {d['walk_refs']:,}"),
+            ("paging-structure cache hits", f"{d['pwc_hits']:,}"),
+            ("minor / major faults", f"{d['minor_faults']:,} / {d['major_faults']:,}"),
+            ("pages allocated / page tables", f"{d['pages_allocated']:,} / {d['page_tables']:,}"),
+            ("THP mappings", f"{d['thp_faults']:,}"), ("peak RSS", f"{d['peak_rss_kb']:,} kB"),
+            ("simulated cycles", f"{d['cycles']:,}"),
+            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}")]
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+
+
 from .tools.trace_cli import register as register_trace_commands  # noqa: E402
 
 register_trace_commands(app)

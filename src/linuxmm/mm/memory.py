@@ -431,36 +431,64 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
 
 
 @njit(cache=True)
+def access_one(a, vs, t, asid, vmas, mmc, addr, write):
+    """One user access through the TLBs and, if needed, the fault path.
+
+    Returns the 4 KiB pfn, or ``-1 - status`` when the fault needs Python. A fault is
+    counted (``mm_account_fault``) once it completes."""
+    pgd = mmc[MMC_PGD]
+    pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    if pfn >= 0:
+        return pfn
+    old = mapped_frame(a, vs, pgd, addr)
+    status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
+    if status != FAULT_OK:
+        return -1 - status
+    mmc[MMC_MINFLT] += 1
+    vs.events[VE_PGFAULT] += 1
+    tlb_fault_done(a, vs, t, asid, pgd, addr, old)  # COW moved the page: flush it
+    pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
+
+
+@njit(cache=True)
 def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
     """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status).
 
-    Each access goes through the TLBs ``t`` (``tlb_translate``: TLB, paging-structure
-    caches, page walk); a miss that finds no usable entry faults. A fault is counted
-    (``mm_account_fault``) once it completes; an access that needs Python stops the batch
-    at its index with the fault status.
-    """
-    pgd = mmc[MMC_PGD]
+    An access that needs Python stops the batch at its index with the fault status; a
+    negative ``value`` faults for write without storing (GUP with FOLL_WRITE)."""
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
-        pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
+        pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
         if pfn < 0:
-            old = mapped_frame(a, vs, pgd, addr)
-            status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
-            if status != FAULT_OK:
-                return i, status
-            mmc[MMC_MINFLT] += 1
-            vs.events[VE_PGFAULT] += 1
-            tlb_fault_done(a, vs, t, asid, pgd, addr, old)  # COW moved the page: flush it
-            pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
-            if pfn < 0:
-                return i, FAULT_SIGSEGV_ACCERR
+            return i, -1 - pfn
         line = (addr & 4095) >> 6
         if write:
-            if value >= 0:  # a negative value faults for write without storing (GUP FOLL_WRITE)
+            if value >= 0:
                 a.content[pfn, line] = value
         else:
             out[i] = a.content[pfn, line]
     return addrs.shape[0], FAULT_OK
+
+
+@njit(cache=True)
+def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
+    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
+    writes. Returns (next, status, peak RSS pages so far)."""
+    for i in range(start, addrs.shape[0]):
+        kind = kinds[i]
+        if kind != 2:
+            pfn = access_one(a, vs, t, asid, vmas, mmc, addrs[i], False)
+            if pfn < 0:
+                return i, -1 - pfn, peak
+        if kind >= 2:
+            pfn = access_one(a, vs, t, asid, vmas, mmc, addrs[i], True)
+            if pfn < 0:
+                return i, -1 - pfn, peak
+        rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
+        if rss > peak:
+            peak = rss
+    return addrs.shape[0], FAULT_OK, peak
 
 
 # ---- unmapping, freeing tables, fork ---------------------------------------------------------

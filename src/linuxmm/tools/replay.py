@@ -1,0 +1,157 @@
+"""Replaying memory-access traces through the MMU and the fault path (``linuxmm replay``).
+
+``replay(machine, trace)`` creates a process whose VMAs cover what the trace touches (runs
+of touched pages, or the lines of a ``/proc/PID/maps`` file), then feeds every record
+through one compiled loop — TLBs, paging-structure caches, page walk, page fault, page
+allocation, accessed/dirty bits — leaving it only for events that need Python. Memory of
+the traced program is modelled as private anonymous memory (file pages come with the page
+cache issue).
+
+Cost model for ``cycles`` (a rough, stated model, not a measurement): an L1 dTLB hit costs
+nothing beyond the access (1 cycle counted per access), an STLB hit 9 cycles, each
+page-table entry a walk reads 30 cycles, and a page fault 4400 cycles (the 1.7 us this
+machine's kernel takes per 4 KiB write fault, at 2.6 GHz).
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import KernelError, ParseError
+from ..mm import memory as M
+
+CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
+RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
+_MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])([ps])")
+
+
+@dataclass
+class ReplayResult:
+    trace: str
+    records: int = 0
+    accesses: int = 0
+    minor_faults: int = 0
+    major_faults: int = 0
+    tlb: dict = field(default_factory=dict)
+    pages_allocated: int = 0
+    page_tables: int = 0
+    peak_rss_kb: int = 0
+    thp_faults: int = 0
+    parse_seconds: float = 0.0
+    replay_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        t = self.tlb
+        cycles = (self.accesses * CYCLES["access"] + t.get("stlb_hits", 0) * CYCLES["stlb_hit"]
+                  + t.get("walk_refs", 0) * CYCLES["walk_ref"] + self.minor_faults * CYCLES["fault"])
+        return {"trace": self.trace, "records": self.records, "accesses": self.accesses,
+                "minor_faults": self.minor_faults, "major_faults": self.major_faults,
+                "tlb_hits": t.get("l1_hits", 0) + t.get("stlb_hits", 0), "tlb_misses": t.get("stlb_misses", 0),
+                "l1_hits": t.get("l1_hits", 0), "l1_misses": t.get("l1_misses", 0),
+                "stlb_hits": t.get("stlb_hits", 0), "stlb_misses": t.get("stlb_misses", 0),
+                "page_walks": t.get("walks", 0), "walk_refs": t.get("walk_refs", 0),
+                "pwc_hits": sum(v for k, v in t.items() if k.startswith("pwc_hits")),
+                "pages_allocated": self.pages_allocated, "page_tables": self.page_tables,
+                "peak_rss_kb": self.peak_rss_kb, "thp_faults": self.thp_faults,
+                "cycles": cycles, "cost_model": CYCLES,
+                "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
+
+
+def touched_runs(pages: np.ndarray, gap: int = RUN_GAP_PAGES) -> list[tuple[int, int]]:
+    """[start, end) byte ranges covering sorted unique page numbers, joining close runs."""
+    if len(pages) == 0:
+        return []
+    breaks = np.nonzero(np.diff(pages) > gap)[0]
+    starts = np.concatenate([[pages[0]], pages[breaks + 1]])
+    ends = np.concatenate([pages[breaks], [pages[-1]]]) + 1
+    return [(int(s) << 12, int(e) << 12) for s, e in zip(starts, ends)]
+
+
+def parse_maps(path) -> list[tuple[int, int, str, str]]:
+    """``/proc/PID/maps`` lines as (start, end, prot, flags); errors name the line."""
+    out = []
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        m = _MAPS_RE.match(line)
+        if not m:
+            raise ParseError(str(path), lineno, f"not a /proc/PID/maps line: {line[:80]!r}")
+        start, end = int(m[1], 16), int(m[2], 16)
+        if end <= start or start & 0xFFF or end & 0xFFF:
+            raise ParseError(str(path), lineno, f"bad range {m[1]}-{m[2]}")
+        prot = "".join(c for c in m.group(3, 4, 5) if c != "-") or "none"
+        out.append((start, end, prot, "shared|anonymous" if m[6] == "s" else "private|anonymous"))
+    return out
+
+
+def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool = False,
+           skip_bad: bool = False, progress=None, comm: str | None = None) -> ReplayResult:
+    """Replay ``trace`` in a new process of ``machine``; returns the counters."""
+    from ..arch.x86.mm import fault
+    from ..arch.x86.mm.tlb import asid_of, tlb_for
+    from ..kernel import fork as F
+    from ..tools.trace import TraceReader
+
+    name = Path(str(trace)).name
+    res = ReplayResult(trace=name)
+    t0 = time.perf_counter()
+    pages = np.zeros(0, np.int64)
+    for batch in TraceReader(trace, fmt, skip_bad):
+        pages = np.union1d(pages, np.unique(batch["addr"].astype(np.int64) >> 12))
+    res.parse_seconds += time.perf_counter() - t0
+    p = machine.spawn(comm=comm or name[:15])
+    regions = parse_maps(maps) if maps else [(s, e, "rw", "private|anonymous") for s, e in touched_runs(pages)]
+    for start, end, prot, flags in regions:
+        p.mmap(end - start, prot=prot, flags=flags + "|fixed", addr=start)
+        if madvise_hugepage:
+            p.madvise(start, end - start, "hugepage")
+    k, task = machine.kernel, p.task
+    tlb = tlb_for(k)
+    tlb.reset_counters()
+    peak = 0
+    reader = TraceReader(trace, fmt, skip_bad, progress=progress)
+    while True:
+        t1 = time.perf_counter()
+        batch = next(reader, None)
+        res.parse_seconds += time.perf_counter() - t1
+        if batch is None:
+            break
+        addrs = batch["addr"].astype(np.int64)
+        kinds = batch["kind"].astype(np.int64)
+        res.records += len(batch)
+        res.accesses += len(batch) + int(np.count_nonzero(kinds == 3))
+        t2 = time.perf_counter()
+        start = 0
+        while start < len(addrs):
+            tlb.switch_mm(task)
+            F.set_current(k, task)
+            vs = F.ensure_tables(k)
+            if madvise_hugepage:
+                fault.anon_vma_prepare(task, int(addrs[start:].min()), int(addrs[start:].max()) + 1)
+            start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
+                                                 addrs, kinds, start, peak)
+            if status == M.FAULT_OK:
+                break
+            if status == M.FAULT_NEED_TABLES:
+                F.grow_and_get(k)
+            elif status == M.FAULT_NEED_HUGE_ZERO:
+                vs.vp[4] = fault.mm_get_huge_zero_page(k)
+            elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
+                fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
+            else:
+                raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {res.records}")
+        res.replay_seconds += time.perf_counter() - t2
+    machine._sync_vm()
+    res.minor_faults, res.major_faults = p.minflt, p.majflt
+    res.tlb = tlb.counters()
+    res.pages_allocated = int(task.mmc[M.MM_ANONPAGES])
+    res.page_tables = int(task.mmc[M.MMC_PGTABLES_BYTES]) >> 12
+    res.peak_rss_kb = peak * 4
+    res.thp_faults = int(task.mmc[M.MMC_ANON_THP])
+    return res
