@@ -179,6 +179,24 @@ def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx):
 # branch costs a reference-count round trip per access, so each entry point reads them once.
 
 
+@njit(cache=True)
+def _drop_page(ent, geo, params, cpu, asid, vaddr):
+    """Invalidate the translations of one address on one CPU, probing only the sets it can
+    live in (what INVLPG costs), instead of scanning every entry."""
+    for s in range(S_PWC_0):
+        ways = geo[s, G_WAYS]
+        if ways == 0:
+            continue
+        for shift in (np.int64(12), params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT]):
+            if shift == 0:
+                continue
+            tag = vaddr >> shift
+            base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
+            for e in range(base, base + ways):
+                if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+                    ent[cpu, E_TAG, e] = -1
+
+
 @njit(cache=True, inline='always')
 def _probe(ent, geo, cpu, s, asid, tag, shift, now):
     """The entry of structure ``s`` holding (asid, tag, shift), its age refreshed; -1 if none."""
@@ -377,7 +395,7 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write):
         _fill(ent, geo, params, clock, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY))
         return base + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
     ctr[cpu, C_WALK_FAULTS] += 1
-    _flush_cpu(ent, params, cpu, asid, vaddr, vaddr + 1, False, False)  # a #PF invalidates the address
+    _drop_page(ent, geo, params, cpu, asid, vaddr)  # a #PF invalidates the address
     return -1
 
 
