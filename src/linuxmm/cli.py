@@ -436,6 +436,26 @@ from .tools.trace_cli import register as register_trace_commands  # noqa: E402
 register_trace_commands(app)
 
 
+@app.command()
+def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],
+         steps: Annotated[str, typer.Option("--steps", help="`linuxmm vm` steps that build the address space first")] = "mmap:4M write",
+         from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+         machine: MachineFile = None, cmdline: Cmdline = None):
+    """Show the page-table walk of addresses, level by level (folded levels included)."""
+    from .mm.pagewalk import render_walk
+
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    procs, _ = run_vm_steps(m, steps.split())
+    p = [q for q in procs if q.alive][-1]
+    out.print(f"pid {p.pid}: " + ", ".join(f"{v.vm_start:#x}-{v.vm_end:#x}" for v in p.maps()))
+    for text in addresses:
+        try:
+            addr = int(text, 16)
+        except ValueError:
+            raise LinuxmmError(f"{text!r} is not a hex address") from None
+        out.print(render_walk(p.walk(addr), addr))
+
+
 def main() -> None:
     try:
         app()

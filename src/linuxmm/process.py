@@ -222,6 +222,15 @@ class Process:
         self.machine._sync_vm()
         return out.tobytes()
 
+    def pagefault_disable(self) -> None:
+        """``pagefault_disable()``: accesses that would fault now fail with EFAULT (nests)."""
+        self.task.pagefault_disabled += 1
+
+    def pagefault_enable(self) -> None:
+        if self.task.pagefault_disabled == 0:
+            raise KernelError(errno.EINVAL, "pagefault_enable() without pagefault_disable()")
+        self.task.pagefault_disabled -= 1
+
     # lifetime -------------------------------------------------------------------------------
     def fork(self, comm: str | None = None) -> "Process":
         return self.machine._fork(self, comm)

@@ -61,6 +61,37 @@ class Arch:
         return addr >> self.page_shift
 
     @property
+    def PAGE_OFFSET(self) -> int:
+        """Start of the kernel's direct map of all physical memory (no KASLR)."""
+        if self.name == "x86_64":
+            return 0xFF11000000000000 if self.la57 else 0xFFFF888000000000
+        if self.name == "i386":
+            return 0xC0000000
+        return (1 << 64) - (1 << self.va_bits)  # arm64: the linear map starts the kernel half
+
+    @property
+    def TASK_SIZE(self) -> int:
+        """Top of user space (the default mmap window: 47-bit on x86-64 even with LA57)."""
+        if self.name == "x86_64":
+            return (1 << 47) - self.PAGE_SIZE
+        if self.name == "i386":
+            return self.PAGE_OFFSET
+        return 1 << self.va_bits
+
+    def __pa(self, vaddr: int) -> int:
+        """Physical address of a direct-map (logical) address; ValueError outside it."""
+        if vaddr < self.PAGE_OFFSET:
+            raise ValueError(f"{vaddr:#x} is not a direct-map address (below PAGE_OFFSET {self.PAGE_OFFSET:#x})")
+        return vaddr - self.PAGE_OFFSET
+
+    def __va(self, paddr: int) -> int:
+        """The direct-map address of a physical address (lowmem only on 32-bit)."""
+        return paddr + self.PAGE_OFFSET
+
+    pa = __pa  # callable without name mangling
+    va = __va
+
+    @property
     def paging_levels(self) -> int:
         if self.name == "x86_64":
             return 5 if self.la57 else 4

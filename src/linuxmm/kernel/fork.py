@@ -31,6 +31,7 @@ class task_struct:
         self.kernel, self.pid, self.comm, self.mm, self.cpu = k, pid, comm, mm, cpu
         self.state = TASK_RUNNING
         self.exit_signal = 0
+        self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 

@@ -23,7 +23,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
                       VP_CPU, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      VP_PMD_LEVEL, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 
@@ -45,6 +45,7 @@ NR_MMC = 12
 # fault status (VM_FAULT_* folded to what the caller must do)
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 3, 4, 5
 FAULT_NEED_HUGE_ZERO = 6
+FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 
 PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
 PG_SWAPBACKED = np.uint64(1 << 17)
@@ -440,6 +441,8 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
     if pfn >= 0:
         return pfn
+    if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
+        return -1 - FAULT_EFAULT
     old = mapped_frame(a, vs, pgd, addr)
     status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
     if status != FAULT_OK:

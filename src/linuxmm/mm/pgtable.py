@@ -117,7 +117,7 @@ VMSTATE_FIELDS = [
 vm_state_type = VmStateType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in VMSTATE_FIELDS])
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
-VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED = 8, 9, 10
+VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
 NR_VP = 12
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac

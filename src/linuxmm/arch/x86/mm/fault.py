@@ -8,9 +8,11 @@ shared-memory pages, and bad accesses, which kill the task with the kernel's
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 
-from ....errors import LinuxmmError
+from ....errors import KernelError, LinuxmmError
 from ....mm import memory as M
 from .tlb import asid_of, tlb_for
 
@@ -42,6 +44,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     while start < len(addrs):
         set_current(k, task)
         vs = ensure_tables(k)
+        vs.vp[11] = task.pagefault_disabled  # VP_PAGEFAULT_DISABLED
         start, status = M.access_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
                                        addrs, write, value, out, start)
         if status == M.FAULT_OK:
@@ -53,6 +56,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
         elif status == M.FAULT_SHARED:
             shmem_fault(k, task, addr, write)
+        elif status == M.FAULT_EFAULT:
+            raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
         elif status == M.FAULT_OOM:
             exit_mmap(k, task)
             task.state = "X"
