@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import mapped_frame, tlb_fault_done, tlb_translate
+from ..arch.x86.mm.tlb import l1_entry, l1_hit_again, mapped_frame, tlb_fault_done, tlb_translate
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -474,18 +474,33 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
     return addrs.shape[0], FAULT_OK
 
 
+@njit(cache=True, inline="always")  # inlined: the memo hit must not pay a call
+def replay_one(a, vs, t, asid, vmas, mmc, addr, write, memo):
+    """``access_one`` with a memo of the last page's L1 entry: an access to the same page
+    repeats that hit exactly (``l1_hit_again``) without the lookup call chain."""
+    if memo[0] == addr >> 12 and memo[1] >= 0:
+        pfn = l1_hit_again(t, memo[1], addr, write)
+        if pfn >= 0:
+            return pfn
+    pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
+    memo[0] = addr >> 12
+    memo[1] = l1_entry(t, asid, addr) if pfn >= 0 else -1
+    return pfn
+
+
 @njit(cache=True)
 def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
     writes. Returns (next, status, peak RSS pages so far)."""
+    memo = np.full(2, -1, np.int64)
     for i in range(start, addrs.shape[0]):
         kind = kinds[i]
         if kind != 2:
-            pfn = access_one(a, vs, t, asid, vmas, mmc, addrs[i], False)
+            pfn = replay_one(a, vs, t, asid, vmas, mmc, addrs[i], False, memo)
             if pfn < 0:
                 return i, -1 - pfn, peak
         if kind >= 2:
-            pfn = access_one(a, vs, t, asid, vmas, mmc, addrs[i], True)
+            pfn = replay_one(a, vs, t, asid, vmas, mmc, addrs[i], True, memo)
             if pfn < 0:
                 return i, -1 - pfn, peak
         rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]

@@ -400,6 +400,41 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write):
 
 
 @njit(cache=True)
+def l1_entry(t, asid, vaddr):
+    """The L1 dTLB entry that would serve ``vaddr`` now (no side effects), or -1."""
+    ent, geo, params = t.ent, t.geo, t.params
+    cpu = params[TP_CPU]
+    for s, shift in ((S_L1D_4K, np.int64(12)), (S_L1D_2M, params[TP_HUGE_SHIFT]), (S_L1D_1G, params[TP_GIANT_SHIFT])):
+        ways = geo[s, G_WAYS]
+        if shift == 0 or ways == 0:
+            continue
+        tag = vaddr >> shift
+        base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
+        for e in range(base, base + ways):
+            if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+                return e
+    return -1
+
+
+@njit(cache=True, inline="always")
+def l1_hit_again(t, e, vaddr, write):
+    """Repeat an L1 hit on entry ``e`` exactly as ``_lookup`` would (clock, LRU stamp,
+    counters); -1 if a write needs the walk (clean or read-only entry)."""
+    ent, params, ctr = t.ent, t.params, t.ctr
+    cpu = params[TP_CPU]
+    flags = ent[cpu, E_FLAGS, e]
+    if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
+        return -1
+    t.clock[cpu] += 1
+    ent[cpu, E_STAMP, e] = t.clock[cpu]
+    ctr[cpu, C_L1_HITS] += 1
+    shift = ent[cpu, E_SHIFT, e]
+    hs = params[TP_HUGE_SHIFT]
+    ctr[cpu, C_HITS_4K if shift == 12 else (C_HITS_2M if shift == hs else C_HITS_1G)] += 1
+    return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
+
+
+@njit(cache=True)
 def tlb_translate(a, vs, t, asid, pgd, addr, write):
     """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or -1 if the access faults."""
     pfn, _flags = _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, addr, write)
