@@ -80,6 +80,7 @@ def test_fork_copy_on_write(m):
     f = c.minflt
     c.write(a, 16 * MB, value=2)
     assert c.minflt - f == REAL["fork_child_writes_all"]["faults"] == 4096
+    assert c.read(a, 16 * MB) == bytes([2]) * 4096  # the child reads its copies (no stale TLB entry)
     assert p.read(a, 16 * MB) == bytes([1]) * 4096  # the parent's pages were copied, not changed
     c.exit()
     c2 = p.fork()
