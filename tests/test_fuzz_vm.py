@@ -8,6 +8,7 @@ fork; fresh memory reads as zero).
 """
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -164,3 +165,47 @@ class VmMachine(RuleBasedStateMachine):
 VmMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 TestVmFuzz = VmMachine.TestCase
+
+
+# --debug-vm: the checker runs during a workload and names the step and the operations before it.
+
+def test_debug_vm_steps_pass_and_catch_an_injected_leak(monkeypatch):
+    from linuxmm.cli import run_vm_steps
+    from linuxmm.process import Process
+
+    steps = ["mmap:1M", "write", "fork", "write:8192", "exit", "munmap"]
+    run_vm_steps(Machine(toml.loads(SMALL)), steps, debug_vm=True)
+
+    real_write = Process.write
+
+    def leaky_write(self, addr, length, *args, **kw):  # a mapping counted that no pte holds
+        real_write(self, addr, length, *args, **kw)
+        self.machine.kernel.mem_map.mapcount[self.walk(addr)[-1]["phys"] >> 12] += 1
+
+    monkeypatch.setattr(Process, "write", leaky_write)
+    with pytest.raises(debug.DebugVmError) as e:
+        run_vm_steps(Machine(toml.loads(SMALL)), steps, debug_vm=True)
+    msg = str(e.value)
+    assert "after step 'write'" in msg and "last operations:" in msg and "mmap:1M: pid 1" in msg
+    assert e.value.violations
+
+
+def test_debug_vm_replay_names_the_records(monkeypatch, tmp_path):
+    from linuxmm.mm import memory as M
+    from linuxmm.tools.replay import replay
+
+    trace = tmp_path / "t.lackey"
+    trace.write_text("".join(f" S {0x10000000 + 4096 * i:x},8\n" for i in range(64)))
+    clean = replay(Machine(toml.loads(SMALL)), trace, debug_vm=10)
+    assert clean.minor_faults == 64
+
+    real_batch = M.replay_batch
+
+    def free_list_corrupting_batch(a, *args):  # the free-page counter drifts from the lists
+        out = real_batch(a, *args)
+        a.nr_free[1, 0, 0] += 1
+        return out
+
+    monkeypatch.setattr(M, "replay_batch", free_list_corrupting_batch)
+    with pytest.raises(debug.DebugVmError, match=r"after records 1-10 of t.lackey(.|\n)*record 10: store 0x10009000"):
+        replay(Machine(toml.loads(SMALL)), trace, debug_vm=10)

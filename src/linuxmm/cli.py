@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import presets as presets_mod
+from .debug import check_or_report
 from .errors import LinuxmmError
 from .machine import Machine
 
@@ -31,6 +32,7 @@ Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firm
 Preset = Annotated[Optional[str], typer.Option("--preset", help="Boot a built-in machine (see `linuxmm presets`).")]
 MachineFile = Annotated[Optional[Path], typer.Option("--machine", help="Boot a machine described in a TOML file.")]
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Extra kernel command-line parameters.")]
+DebugVm = Annotated[bool, typer.Option("--debug-vm", help="Check every invariant after each step (linuxmm.debug.check).")]
 
 
 def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
@@ -263,8 +265,11 @@ VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]
                  "child), parent (back to the parent), exit. Addresses refer to the last mmap.")
 
 
-def run_vm_steps(m: Machine, steps: list[str]) -> tuple[list, list[tuple[str, str]]]:
-    """Execute `linuxmm vm` steps; returns the processes and a log of (step, result)."""
+def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[list, list[tuple[str, str]]]:
+    """Execute `linuxmm vm` steps; returns the processes and a log of (step, result).
+
+    With ``debug_vm``, ``debug.check`` runs after every step (DebugVmError on a violation).
+    """
     procs = [m.spawn()]
     cur = procs[0]
     stack, region, log = [], None, []
@@ -281,10 +286,9 @@ def run_vm_steps(m: Machine, steps: list[str]) -> tuple[list, list[tuple[str, st
             log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
             if cur.minflt != before:
                 log[-1] = (step, log[-1][1] + f", {cur.minflt - before} faults (populate)")
-            continue
-        if region is None and op not in ("fork", "parent", "exit"):
+        elif region is None and op not in ("fork", "parent", "exit"):
             raise LinuxmmError(f"step {step!r} needs an mmap first")
-        if op in ("write", "read"):
+        elif op in ("write", "read"):
             stride = _size_arg(args[0]) if args else 4096
             if op == "write":
                 cur.write(region[0], region[1], stride=stride)
@@ -318,6 +322,8 @@ def run_vm_steps(m: Machine, steps: list[str]) -> tuple[list, list[tuple[str, st
                 cur = stack.pop()
         else:
             raise LinuxmmError(f"unknown step {step!r}. {VM_STEPS_HELP}")
+        if debug_vm:
+            check_or_report(m, f"step {step!r}", [f"{s}: {r}" for s, r in log[-5:]])
     return procs, log
 
 
@@ -326,12 +332,12 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
        show: Annotated[str, typer.Option("--show", help="Per live process: rollup, maps, smaps, status (comma list)")] = "rollup",
        walk: Annotated[Optional[str], typer.Option("--walk", help="Show the page walk of this address (hex) in the last process")] = None,
        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-       machine: MachineFile = None, cmdline: Cmdline = None):
+       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False):
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     from .mm.pagewalk import render_walk
 
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
-    procs, log = run_vm_steps(m, steps)
+    procs, log = run_vm_steps(m, steps, debug_vm)
     t = Table(title="steps")
     t.add_column("step")
     t.add_column("result")
@@ -377,6 +383,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
            tlb_stlb: Annotated[Optional[str], typer.Option("--tlb-stlb", help="STLB ENTRIES:WAYS (default 1536:12)")] = None,
            skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Count and skip malformed lines")] = False,
            as_json: Annotated[bool, typer.Option("--json", help="Counters as JSON")] = False,
+           debug_vm: Annotated[int, typer.Option("--debug-vm", min=0, metavar="RECORDS",
+                                                 help="Check every invariant after each RECORDS records (0: off)")] = 0,
            from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
            machine: MachineFile = None, cmdline: Cmdline = None):
     """Replay a memory-access trace through TLBs, page walks, faults and allocation."""
@@ -407,7 +415,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
                   console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task(f"replaying {trace.name}", total=None)
         res = run_replay(m, trace, fmt, maps=maps, madvise_hugepage=thp is ThpPolicy.madvise,
-                         skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total))
+                         skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                         debug_vm=debug_vm)
     d = res.as_dict()
     if as_json:
         sys.stdout.write(json.dumps(d, indent=2) + "\n")

@@ -13,12 +13,17 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
 Address-space checks: every pte maps an allocated page; mapcount equals the number of
 page-table entries mapping each page; per-process RSS and NR_ANON_MAPPED equal recounts;
 every page-table row is backed by its own allocated page.
+
+``check_or_report`` is the ``--debug-vm`` mode of the CLI: it runs ``check`` during a
+workload and raises ``DebugVmError`` naming the violations, where in the workload they
+appeared and the last operations before it (like a VM_BUG_ON report with its dump_page).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .errors import LinuxmmError
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -38,6 +43,30 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return check_page_alloc(k) + check_vm(k)
+
+
+class DebugVmError(LinuxmmError):
+    """An invariant violation found by ``check`` during a workload."""
+
+    def __init__(self, where: str, violations: list[str], recent: list[str]):
+        self.where, self.violations, self.recent = where, violations, recent
+        shown = violations[:MAX_REPORTED]
+        lines = [f"DEBUG_VM: {len(violations)} invariant violation(s) after {where}"]
+        lines += [f"  {v}" for v in shown]
+        if len(violations) > len(shown):
+            lines.append(f"  ... and {len(violations) - len(shown)} more")
+        lines += ["last operations:"] + [f"  {r}" for r in recent]
+        super().__init__("\n".join(lines))
+
+
+MAX_REPORTED = 20
+
+
+def check_or_report(machine, where: str, recent: list[str]) -> None:
+    """Run ``check``; raise ``DebugVmError`` (with ``where`` and ``recent``) on a violation."""
+    violations = check(machine)
+    if violations:
+        raise DebugVmError(where, violations, recent)
 
 
 def check_page_alloc(k) -> list[str]:
@@ -139,7 +168,6 @@ def _leaves(k, row: int, level: int, out: list, tables: list) -> None:
 
 def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
-    from .mm import buddy as B
     from .mm import memory as M
     from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED
 

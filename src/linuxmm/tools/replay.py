@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..debug import check_or_report
 from ..errors import KernelError, ParseError
 from ..mm import memory as M
 
@@ -91,12 +92,17 @@ def parse_maps(path) -> list[tuple[int, int, str, str]]:
 
 
 def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool = False,
-           skip_bad: bool = False, progress=None, comm: str | None = None) -> ReplayResult:
-    """Replay ``trace`` in a new process of ``machine``; returns the counters."""
+           skip_bad: bool = False, progress=None, comm: str | None = None,
+           debug_vm: int = 0) -> ReplayResult:
+    """Replay ``trace`` in a new process of ``machine``; returns the counters.
+
+    ``debug_vm`` > 0 runs ``debug.check`` after every that many records (DebugVmError on a
+    violation, naming the records and the last ones replayed).
+    """
     from ..arch.x86.mm import fault
     from ..arch.x86.mm.tlb import asid_of, tlb_for
     from ..kernel import fork as F
-    from ..tools.trace import TraceReader
+    from ..tools.trace import KIND_NAMES, TraceReader
 
     name = Path(str(trace)).name
     res = ReplayResult(trace=name)
@@ -127,25 +133,32 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         res.records += len(batch)
         res.accesses += len(batch) + int(np.count_nonzero(kinds == 3))
         t2 = time.perf_counter()
-        start = 0
-        while start < len(addrs):
-            tlb.switch_mm(task)
-            F.set_current(k, task)
-            vs = F.ensure_tables(k)
-            if madvise_hugepage:
-                fault.anon_vma_prepare(task, int(addrs[start:].min()), int(addrs[start:].max()) + 1)
-            start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                                 addrs, kinds, start, peak)
-            if status == M.FAULT_OK:
-                break
-            if status == M.FAULT_NEED_TABLES:
-                F.grow_and_get(k)
-            elif status == M.FAULT_NEED_HUGE_ZERO:
-                vs.vp[4] = fault.mm_get_huge_zero_page(k)
-            elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
-                fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
-            else:
-                raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {res.records}")
+        first = res.records - len(batch)
+        every = debug_vm or len(addrs)
+        for lo in range(0, len(addrs), every):
+            hi = min(lo + every, len(addrs))
+            start = lo
+            while start < hi:
+                tlb.switch_mm(task)
+                F.set_current(k, task)
+                vs = F.ensure_tables(k)
+                if madvise_hugepage:
+                    fault.anon_vma_prepare(task, int(addrs[start:hi].min()), int(addrs[start:hi].max()) + 1)
+                start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
+                                                     addrs[:hi], kinds[:hi], start, peak)
+                if status == M.FAULT_OK:
+                    break
+                if status == M.FAULT_NEED_TABLES:
+                    F.grow_and_get(k)
+                elif status == M.FAULT_NEED_HUGE_ZERO:
+                    vs.vp[4] = fault.mm_get_huge_zero_page(k)
+                elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
+                    fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
+                else:
+                    raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {first + start + 1}")
+            if debug_vm:
+                recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
+                check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
         res.replay_seconds += time.perf_counter() - t2
     machine._sync_vm()
     res.minor_faults, res.major_faults = p.minflt, p.majflt
