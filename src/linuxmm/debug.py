@@ -11,7 +11,7 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
 * no two free buddies of the same order that the allocator should have merged.
 
 Address-space checks: every pte maps an allocated page; mapcount equals the number of
-page-table entries mapping each page; per-process RSS and NR_ANON_MAPPED equal recounts;
+page-table entries mapping each page; an anonymous folio's refcount equals its mappings; per-process RSS and NR_ANON_MAPPED equal recounts;
 every page-table row is backed by its own allocated page.
 
 ``check_or_report`` is the ``--debug-vm`` mode of the CLI: it runs ``check`` during a
@@ -179,6 +179,7 @@ def check_vm(k) -> list[str]:
     ptes: dict[int, int] = {}
     entire: dict[int, int] = {}
     anon_mapped: set[int] = set()
+    anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     for task in getattr(k, "tasks", {}).values():
         if task.state != "R":
             continue
@@ -196,6 +197,7 @@ def check_vm(k) -> list[str]:
             if a.refcount[head] <= 0:
                 v.append(f"pid {task.pid}: a page-table entry maps pfn {pfn:#x}, which is free")
             if a.mapping[head] & 1:
+                anon_refs[head] = anon_refs.get(head, 0) + 1
                 rss_anon += nr
                 anon_mapped.update(range(pfn, pfn + nr))
             else:
@@ -214,6 +216,11 @@ def check_vm(k) -> list[str]:
     for head, n in entire.items():
         if a.private[head + 1] != n:
             v.append(f"folio {head:#x}: entire mapcount {a.private[head + 1]} but {n} PMDs map it")
+    for head, n in anon_refs.items():
+        # each pte or PMD mapping an anon folio holds one reference (folio_add_new_anon_rmap
+        # callers, copy_present_ptes); there are no pins or swap cache references yet
+        if a.refcount[head] != n:
+            v.append(f"anon folio {head:#x}: refcount {a.refcount[head]} but {n} page-table entries map it")
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
