@@ -10,6 +10,7 @@ fork; fresh memory reads as zero).
 import os
 
 import hypothesis.strategies as st
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -213,3 +214,27 @@ def test_debug_vm_replay_names_the_records(monkeypatch, tmp_path):
     monkeypatch.setattr(M, "replay_batch", free_list_corrupting_batch)
     with pytest.raises(debug.DebugVmError, match=r"after records 1-10 of t.lackey(.|\n)*record 10: store 0x10009000"):
         replay(Machine(toml.loads(SMALL)), trace, debug_vm=10)
+
+
+def test_check_finds_a_stale_tlb_entry():
+    """A translation left behind (a forgotten flush) is reported with its CPU, structure and address."""
+    m = Machine(toml.loads(SMALL))
+    p = m.spawn()
+    addr = p.mmap(1 << 20)
+    p.write(addr, 1 << 20)
+    assert debug.check(m) == []
+    tlb = m.kernel.tlb
+    assert any(e["vaddr"] == addr for e in tlb.entries("stlb"))
+    p.munmap(addr, 1 << 20)
+    assert debug.check(m) == []  # munmap flushed the range
+
+    p.write(p.mmap(1 << 20), 1 << 20)
+    from linuxmm.arch.x86.mm.tlb import E_PFN, E_TAG
+    live = np.flatnonzero(tlb.ent[0, E_TAG] >= 0)
+    tlb.ent[0, E_PFN, live[0]] += 1  # as if the pte had changed without a flush
+    assert any("caches pfn" in v for v in debug.check(m))
+    saved = tlb.ent[0, :, live[0]].copy()
+    p.exit()
+    assert debug.check(m) == []  # exit flushed the mm
+    tlb.ent[0, :, live[0]] = saved  # an entry that survived its mm
+    assert any("is gone but the entry remains" in v for v in debug.check(m))

@@ -12,7 +12,8 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
 
 Address-space checks: every pte maps an allocated page; mapcount equals the number of
 page-table entries mapping each page; an anonymous folio's refcount equals its mappings; per-process RSS and NR_ANON_MAPPED equal recounts;
-every page-table row is backed by its own allocated page.
+every page-table row is backed by its own allocated page. TLB checks: every cached
+translation of a live mm maps the frame its page tables map now; no entry outlives its mm.
 
 ``check_or_report`` is the ``--debug-vm`` mode of the CLI: it runs ``check`` during a
 workload and raises ``DebugVmError`` naming the violations, where in the workload they
@@ -42,7 +43,7 @@ def check(machine) -> list[str]:
     k = getattr(machine, "kernel", machine)
     if k._mem_map is None:
         return []
-    return check_page_alloc(k) + check_vm(k)
+    return check_page_alloc(k) + check_vm(k) + check_tlb(k)
 
 
 class DebugVmError(LinuxmmError):
@@ -224,4 +225,32 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
+    return v
+
+
+def check_tlb(k) -> list[str]:
+    """No TLB entry translates what the page tables do not: every cached translation of a
+    live mm maps the frame its page tables map now, and no entry outlives its mm."""
+    from .arch.x86.mm.tlb import STRUCT_NAMES, TP_NCPU, asid_of, mapped_frame
+
+    t, vs = getattr(k, "tlb", None), getattr(k, "vm_state", None)
+    if t is None or vs is None:
+        return []
+    a = k.mem_map
+    live = {asid_of(task): task for task in getattr(k, "tasks", {}).values() if task.state == "R"}
+    v: list[str] = []
+    for cpu in range(int(t.params[TP_NCPU])):
+        for s in STRUCT_NAMES:
+            if s.startswith("pwc"):
+                continue
+            for e in t.entries(s, cpu):
+                task = live.get(e["asid"])
+                where = f"cpu {cpu} {s} entry {e['vaddr']:#x}"
+                if task is None:
+                    v.append(f"{where}: its mm (asid {e['asid']}) is gone but the entry remains")
+                    continue
+                frame = int(mapped_frame(a, vs, e["asid"], e["vaddr"]))
+                if frame != e["pfn"]:
+                    v.append(f"{where} of pid {task.pid}: caches pfn {e['pfn']:#x} but the page tables map "
+                             f"{'nothing' if frame < 0 else hex(frame)}")
     return v
