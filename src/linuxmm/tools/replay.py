@@ -134,7 +134,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         res.accesses += len(batch) + int(np.count_nonzero(kinds == 3))
         t2 = time.perf_counter()
         first = res.records - len(batch)
-        every = debug_vm or len(addrs)
+        every = debug_vm or max(len(addrs), 1)  # range() step; a batch may be empty
         for lo in range(0, len(addrs), every):
             hi = min(lo + every, len(addrs))
             start = lo
