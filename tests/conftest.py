@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+HOST_SNAP = DATA / "host-linux-6.18"  # this machine's sysfs/procfs, captured under Linux 6.18
+HOST_PINNED = {"DMA": 3840, "DMA32": 772915, "Normal": 163840}  # its managed pages at capture
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -38,3 +40,17 @@ def make_sysfs_root(tmp_path: Path, snapshot: Path) -> Path:
     (root / "sys/devices/system/cpu/possible").write_text("0-1\n")
     return root
 
+
+@pytest.fixture(scope="module")
+def sysfs_root(tmp_path_factory):
+    return make_sysfs_root(tmp_path_factory.mktemp("host"), HOST_SNAP)
+
+
+@pytest.fixture
+def host(sysfs_root):
+    """The host booted from its snapshot, managed pinned to the snapshot's."""
+    from linuxmm import Machine
+
+    m = Machine.from_host(sysfs_root)
+    m.set_managed(HOST_PINNED)
+    return m

@@ -8,7 +8,7 @@ was also seen at Normal = 262144, 720896 and 1343488. Every number below was rea
 import errno
 
 import pytest
-from conftest import DATA, make_sysfs_root
+from conftest import HOST_PINNED, HOST_SNAP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,21 +17,7 @@ from linuxmm.errors import ConfigError, KernelError
 from linuxmm.mm import page_alloc, vmstat
 from linuxmm.sources import host as host_source
 
-SNAP = DATA / "host-linux-6.18"
-PINNED = {"DMA": 3840, "DMA32": 772915, "Normal": 163840}
-
-
-@pytest.fixture(scope="module")
-def sysfs_root(tmp_path_factory):
-    return make_sysfs_root(tmp_path_factory.mktemp("host"), SNAP)
-
-
-@pytest.fixture
-def host(sysfs_root):
-    """The host booted from its snapshot, managed pinned to the saved snapshot's."""
-    m = Machine.from_host(sysfs_root)
-    m.set_managed(PINNED)
-    return m
+SNAP, PINNED = HOST_SNAP, HOST_PINNED
 
 
 def zones(m):

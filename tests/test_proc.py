@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DATA, make_sysfs_root
+from conftest import HOST_PINNED, HOST_SNAP
 
 from linuxmm import Machine, cli
 from linuxmm.errors import KernelError, LinuxmmError
@@ -26,22 +26,9 @@ from linuxmm.fs.proc.generic import proc_read
 from linuxmm.kernel.sysctl import proc_sys_vm
 from linuxmm.mm import vmstat
 
-SNAP = DATA / "host-linux-6.18"
-PINNED = {"DMA": 3840, "DMA32": 772915, "Normal": 163840}
+SNAP, PINNED = HOST_SNAP, HOST_PINNED
 DERIVED = ("boost", "min", "low", "high", "promo", "spanned", "present", "managed", "cma",
            "protection", "node_unreclaimable", "start_pfn")
-
-
-@pytest.fixture(scope="module")
-def sysfs_root(tmp_path_factory):
-    return make_sysfs_root(tmp_path_factory.mktemp("host"), SNAP)
-
-
-@pytest.fixture
-def host(sysfs_root):
-    m = Machine.from_host(sysfs_root)
-    m.set_managed(PINNED)
-    return m
 
 
 def real(name: str) -> str:
