@@ -23,7 +23,8 @@ import numba
 import numpy as np
 from numba import njit, types
 from numba.experimental import structref
-from numba.extending import intrinsic
+
+from ..jit import register_struct, unowned, unowned_type
 
 # migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
 MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
@@ -78,14 +79,11 @@ class MemMapType(types.StructRef):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
-structref.register(MemMapType)
-
-
 class MemMapRef(structref.StructRefProxy):
     pass
 
 
-structref.define_boxing(MemMapType, MemMapRef)
+register_struct(MemMapType, MemMapRef)
 
 # name, dtype, ndim of every array; the comments say which kernel field each one models
 MEMMAP_FIELDS = [
@@ -133,7 +131,7 @@ MEMMAP_FIELDS = [
     ("content", np.uint8, 2),
 ]
 CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
-mem_map_type = MemMapType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in MEMMAP_FIELDS])
+mem_map_type = MemMapType([(n, unowned_type(d, nd)) for n, d, nd in MEMMAP_FIELDS])
 
 
 class MemMap(MemMapRef):
@@ -166,68 +164,51 @@ class MemMap(MemMapRef):
         return mm
 
 
-@intrinsic
-def _address_as_pointer(typingctx, addr, dtype):
-    """An integer address as a typed data pointer (to wrap memory without a reference count)."""
-    ptr = types.CPointer(dtype.dtype)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(ptr))
-    return ptr(types.uintp, dtype), codegen
-
-
-@njit(cache=True)
-def _unowned(arr):
-    """The same memory as ``arr`` without its meminfo: compiled code then does no atomic
-    reference counting on every field access (``MemMap`` keeps the numpy arrays alive)."""
-    return numba.carray(_address_as_pointer(arr.ctypes.data, arr.dtype), arr.shape)
-
-
 @njit(cache=True)
 def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params, private, mapping, index, content):  # noqa: E501
     r = structref.new(mem_map_type)
-    r.flags = _unowned(flags)
-    r.refcount = _unowned(refcount)
-    r.mapcount = _unowned(mapcount)
-    r.order = _unowned(order)
-    r.lru_next = _unowned(lru_next)
-    r.lru_prev = _unowned(lru_prev)
-    r.pb_mt = _unowned(pb_mt)
-    r.seg_start = _unowned(seg_start)
-    r.seg_end = _unowned(seg_end)
-    r.seg_zid = _unowned(seg_zid)
-    r.zone_start = _unowned(zone_start)
-    r.zone_end = _unowned(zone_end)
-    r.zone_node = _unowned(zone_node)
-    r.zone_idx = _unowned(zone_idx)
-    r.fa_off = _unowned(fa_off)
-    r.fa_next = _unowned(fa_next)
-    r.fa_prev = _unowned(fa_prev)
-    r.fa_tag = _unowned(fa_tag)
-    r.fa_head = _unowned(fa_head)
-    r.fa_tail = _unowned(fa_tail)
-    r.nr_free = _unowned(nr_free)
-    r.zstat = _unowned(zstat)
-    r.events = _unowned(events)
-    r.wmark = _unowned(wmark)
-    r.boost = _unowned(boost)
-    r.lowmem_reserve = _unowned(lowmem_reserve)
-    r.zflags = _unowned(zflags)
-    r.pcp_head = _unowned(pcp_head)
-    r.pcp_tail = _unowned(pcp_tail)
-    r.pcp_count = _unowned(pcp_count)
-    r.pcp_high = _unowned(pcp_high)
-    r.pcp_batch = _unowned(pcp_batch)
-    r.pcp_high_min = _unowned(pcp_high_min)
-    r.pcp_high_max = _unowned(pcp_high_max)
-    r.pcp_free_count = _unowned(pcp_free_count)
-    r.pcp_alloc_factor = _unowned(pcp_alloc_factor)
-    r.pcp_flags = _unowned(pcp_flags)
-    r.params = _unowned(params)
-    r.private = _unowned(private)
-    r.mapping = _unowned(mapping)
-    r.index = _unowned(index)
-    r.content = _unowned(content)
+    r.flags = unowned(flags)
+    r.refcount = unowned(refcount)
+    r.mapcount = unowned(mapcount)
+    r.order = unowned(order)
+    r.lru_next = unowned(lru_next)
+    r.lru_prev = unowned(lru_prev)
+    r.pb_mt = unowned(pb_mt)
+    r.seg_start = unowned(seg_start)
+    r.seg_end = unowned(seg_end)
+    r.seg_zid = unowned(seg_zid)
+    r.zone_start = unowned(zone_start)
+    r.zone_end = unowned(zone_end)
+    r.zone_node = unowned(zone_node)
+    r.zone_idx = unowned(zone_idx)
+    r.fa_off = unowned(fa_off)
+    r.fa_next = unowned(fa_next)
+    r.fa_prev = unowned(fa_prev)
+    r.fa_tag = unowned(fa_tag)
+    r.fa_head = unowned(fa_head)
+    r.fa_tail = unowned(fa_tail)
+    r.nr_free = unowned(nr_free)
+    r.zstat = unowned(zstat)
+    r.events = unowned(events)
+    r.wmark = unowned(wmark)
+    r.boost = unowned(boost)
+    r.lowmem_reserve = unowned(lowmem_reserve)
+    r.zflags = unowned(zflags)
+    r.pcp_head = unowned(pcp_head)
+    r.pcp_tail = unowned(pcp_tail)
+    r.pcp_count = unowned(pcp_count)
+    r.pcp_high = unowned(pcp_high)
+    r.pcp_batch = unowned(pcp_batch)
+    r.pcp_high_min = unowned(pcp_high_min)
+    r.pcp_high_max = unowned(pcp_high_max)
+    r.pcp_free_count = unowned(pcp_free_count)
+    r.pcp_alloc_factor = unowned(pcp_alloc_factor)
+    r.pcp_flags = unowned(pcp_flags)
+    r.params = unowned(params)
+    r.private = unowned(private)
+    r.mapping = unowned(mapping)
+    r.index = unowned(index)
+    r.content = unowned(content)
     return r
 
 

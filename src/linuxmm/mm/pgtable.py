@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, types
 from numba.experimental import structref
 
-from .buddy import _unowned
+from ..jit import register_struct, unowned, unowned_type
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -92,14 +92,11 @@ class VmStateType(types.StructRef):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
-structref.register(VmStateType)
-
-
 class VmStateRef(structref.StructRefProxy):
     pass
 
 
-structref.define_boxing(VmStateType, VmStateRef)
+register_struct(VmStateType, VmStateRef)
 
 VMSTATE_FIELDS = [
     ("pt", np.uint64, 2),  # the table pool: one row per page-table page
@@ -114,7 +111,7 @@ VMSTATE_FIELDS = [
     ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
     ("nstat", np.int64, 2),  # node stats the fault path changes (NS_*), per node
 ]
-vm_state_type = VmStateType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in VMSTATE_FIELDS])
+vm_state_type = VmStateType([(n, unowned_type(d, nd)) for n, d, nd in VMSTATE_FIELDS])
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
 VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
@@ -148,17 +145,17 @@ class VmState(VmStateRef):
 @njit(cache=True)
 def _make_vm_state(pt, pt_pfn, pt_used, pt_free, shift, nent, vp, ac, zonelists, events, nstat):
     r = structref.new(vm_state_type)
-    r.pt = _unowned(pt)
-    r.pt_pfn = _unowned(pt_pfn)
-    r.pt_used = _unowned(pt_used)
-    r.pt_free = _unowned(pt_free)
-    r.shift = _unowned(shift)
-    r.nent = _unowned(nent)
-    r.vp = _unowned(vp)
-    r.ac = _unowned(ac)
-    r.zonelists = _unowned(zonelists)
-    r.events = _unowned(events)
-    r.nstat = _unowned(nstat)
+    r.pt = unowned(pt)
+    r.pt_pfn = unowned(pt_pfn)
+    r.pt_used = unowned(pt_used)
+    r.pt_free = unowned(pt_free)
+    r.shift = unowned(shift)
+    r.nent = unowned(nent)
+    r.vp = unowned(vp)
+    r.ac = unowned(ac)
+    r.zonelists = unowned(zonelists)
+    r.events = unowned(events)
+    r.nstat = unowned(nstat)
     return r
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit, types
 from numba.experimental import structref
 
-from ....mm.buddy import _unowned
+from ....jit import register_struct, unowned, unowned_type
 from ....mm.pgtable import (VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
 
@@ -138,14 +138,11 @@ class TlbStateType(types.StructRef):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
-structref.register(TlbStateType)
-
-
 class TlbStateRef(structref.StructRefProxy):
     pass
 
 
-structref.define_boxing(TlbStateType, TlbStateRef)
+register_struct(TlbStateType, TlbStateRef)
 
 TLB_FIELDS = [
     ("ent", np.int64, 3),  # [cpu, E_*, entry]: every cached translation and table pointer
@@ -157,20 +154,20 @@ TLB_FIELDS = [
     ("ctr", np.int64, 2),  # [cpu, C_*]
     ("ctx", np.int64, 2),  # [cpu, asid slots..., next slot, loaded asid] (cpu_tlbstate.ctxs)
 ]
-tlb_state_type = TlbStateType([(n, types.Array(numba.from_dtype(np.dtype(d)), nd, "C")) for n, d, nd in TLB_FIELDS])
+tlb_state_type = TlbStateType([(n, unowned_type(d, nd)) for n, d, nd in TLB_FIELDS])
 
 
 @njit(cache=True)
 def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx):
     r = structref.new(tlb_state_type)
-    r.ent = _unowned(ent)
-    r.geo = _unowned(geo)
-    r.params = _unowned(params)
-    r.shift = _unowned(shift)
-    r.pwc_ctr = _unowned(pwc_ctr)
-    r.clock = _unowned(clock)
-    r.ctr = _unowned(ctr)
-    r.ctx = _unowned(ctx)
+    r.ent = unowned(ent)
+    r.geo = unowned(geo)
+    r.params = unowned(params)
+    r.shift = unowned(shift)
+    r.pwc_ctr = unowned(pwc_ctr)
+    r.clock = unowned(clock)
+    r.ctr = unowned(ctr)
+    r.ctx = unowned(ctx)
     return r
 
 
