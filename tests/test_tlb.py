@@ -193,9 +193,9 @@ def test_walk_of_unmapped_address_faults_and_counts_refs(k64):
     s.map(BASE, 0x10)
     s.go(BASE)
     pfn, d = s.delta(BASE + 4096)  # same PTE table, empty entry
-    assert pfn == -1 and d["walk_faults"] == 1 and d["walk_refs"] == 1
+    assert pfn == T.MISS and d["walk_faults"] == 1 and d["walk_refs"] == 1
     pfn, d = s.delta(0x7F0000000000)  # nothing there: the walk stops at the empty PGD entry
-    assert pfn == -1 and d["walk_refs"] == 1 and d["pwc_misses"] == 1
+    assert pfn == T.MISS and d["walk_refs"] == 1 and d["pwc_misses"] == 1
 
 
 def test_write_to_a_clean_translation_rewalks_and_sets_dirty(k64):
@@ -225,7 +225,7 @@ def test_write_to_read_only_faults_and_drops_the_cached_translation(k64):
     s.map(BASE, 0x10, USER_RO)
     assert s.go(BASE) == 0x10 and len(s.t.entries("l1d_4k")) == 1
     pfn, d = s.delta(BASE, write=True)
-    assert pfn == -1 and d["rewalks"] == 1 and d["walk_faults"] == 1
+    assert pfn == T.REWALK and d["rewalks"] == 1 and d["walk_faults"] == 1
     assert s.t.entries("l1d_4k") == [] and s.t.entries("stlb") == []
 
 
@@ -243,7 +243,8 @@ def test_tlb_translate_is_a_drop_in_for_follow(k64):
     writes = np.concatenate([writes, [True, False]])
     ref, tlb = spaces
     for addr, w in zip(addrs, writes):
-        assert M.follow(ref.a, ref.vs, ref.pgd, addr, bool(w)) == tlb.go(addr, bool(w)), hex(addr)
+            # tlb.go returns MISS or REWALK where follow returns -1
+        assert M.follow(ref.a, ref.vs, ref.pgd, addr, bool(w)) == max(tlb.go(addr, bool(w)), -1), hex(addr)
     for addr in [BASE + p * 4096 for p in range(64)] + [0x40000000]:
         assert ref.pte(addr) & 0xFFF == tlb.pte(addr) & 0xFFF, hex(addr)
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import l1_entry, l1_hit_again, mapped_frame, tlb_fault_done, tlb_translate
+from ..arch.x86.mm.tlb import (MISS, l1_entry, l1_hit_again, mapped_frame, tlb_fault_done, tlb_miss_again,
+                               tlb_translate, tlb_walk)
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -438,9 +439,9 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     Returns the 4 KiB pfn, or ``-1 - status`` when the fault needs Python. A fault is
     counted (``mm_account_fault``) once it completes."""
     pgd = mmc[MMC_PGD]
-    pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
-    if pfn >= 0:
-        return pfn
+    how = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    if how >= 0:
+        return how
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
     old = mapped_frame(a, vs, pgd, addr)
@@ -450,7 +451,11 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     mmc[MMC_MINFLT] += 1
     vs.events[VE_PGFAULT] += 1
     tlb_fault_done(a, vs, t, asid, pgd, addr, old)  # COW moved the page: flush it
-    pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    if how == MISS:  # the retried access misses the TLBs again: nothing refilled them
+        tlb_miss_again(t)
+        pfn = tlb_walk(a, vs, t, asid, pgd, addr, write, False)
+    else:
+        pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
     return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
 
 
@@ -474,38 +479,28 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
     return addrs.shape[0], FAULT_OK
 
 
-@njit(cache=True, inline="always")  # inlined: the memo hit must not pay a call
-def replay_one(a, vs, t, asid, vmas, mmc, addr, write, memo):
-    """``access_one`` with a memo of the last page's L1 entry: an access to the same page
-    repeats that hit exactly (``l1_hit_again``) without the lookup call chain."""
-    if memo[0] == addr >> 12 and memo[1] >= 0:
-        pfn = l1_hit_again(t, memo[1], addr, write)
-        if pfn >= 0:
-            return pfn
-    pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
-    memo[0] = addr >> 12
-    memo[1] = l1_entry(t, asid, addr) if pfn >= 0 else -1
-    return pfn
-
-
 @njit(cache=True)
 def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
-    writes. Returns (next, status, peak RSS pages so far)."""
-    memo = np.full(2, -1, np.int64)
+    writes. Returns (next, status, peak RSS pages so far).
+
+    The L1 entry of the last page accessed is remembered: another access to that page
+    repeats that hit exactly (``l1_hit_again``) without the lookup. Only ``access_one`` can
+    fault, so RSS is only re-read after it."""
+    memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
-        kind = kinds[i]
-        if kind != 2:
-            pfn = replay_one(a, vs, t, asid, vmas, mmc, addrs[i], False, memo)
+        kind, addr = kinds[i], addrs[i]
+        page = addr >> 12
+        for write in (False, True):
+            if (kind == 2 and not write) or (kind < 2 and write):
+                continue
+            if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
+                continue
+            pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
             if pfn < 0:
                 return i, -1 - pfn, peak
-        if kind >= 2:
-            pfn = replay_one(a, vs, t, asid, vmas, mmc, addrs[i], True, memo)
-            if pfn < 0:
-                return i, -1 - pfn, peak
-        rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-        if rss > peak:
-            peak = rss
+            memo_page, memo_e = page, l1_entry(t, asid, addr)
+            peak = max(peak, mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES])
     return addrs.shape[0], FAULT_OK, peak
 
 

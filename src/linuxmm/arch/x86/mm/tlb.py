@@ -153,12 +153,13 @@ TLB_FIELDS = [
     ("clock", np.int64, 1),  # per cpu: stamps for LRU
     ("ctr", np.int64, 2),  # [cpu, C_*]
     ("ctx", np.int64, 2),  # [cpu, asid slots..., next slot, loaded asid] (cpu_tlbstate.ctxs)
+    ("hint", np.int64, 2),  # [cpu, structure]: its entry that hit or was filled last (probed first)
 ]
 tlb_state_type = TlbStateType([(n, unowned_type(d, nd)) for n, d, nd in TLB_FIELDS])
 
 
 @njit(cache=True)
-def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx):
+def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx, hint):
     r = structref.new(tlb_state_type)
     r.ent = unowned(ent)
     r.geo = unowned(geo)
@@ -168,18 +169,18 @@ def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx):
     r.clock = unowned(clock)
     r.ctr = unowned(ctr)
     r.ctx = unowned(ctx)
+    r.hint = unowned(hint)
     return r
 
 
 # ---- one structure: set-associative lookup and LRU fill -------------------------------------
-# The hot helpers take the arrays, not the TlbState: reading a field of the state inside a
-# branch costs a reference-count round trip per access, so each entry point reads them once.
 
 
 @njit(cache=True)
-def _drop_page(ent, geo, params, cpu, asid, vaddr):
+def _drop_page(t, cpu, asid, vaddr):
     """Invalidate the translations of one address on one CPU, probing only the sets it can
     live in (what INVLPG costs), instead of scanning every entry."""
+    ent, geo, params = t.ent, t.geo, t.params
     for s in range(S_PWC_0):
         ways = geo[s, G_WAYS]
         if ways == 0:
@@ -195,23 +196,32 @@ def _drop_page(ent, geo, params, cpu, asid, vaddr):
 
 
 @njit(cache=True, inline='always')
-def _probe(ent, geo, cpu, s, asid, tag, shift, now):
-    """The entry of structure ``s`` holding (asid, tag, shift), its age refreshed; -1 if none."""
+def _probe(t, cpu, s, asid, tag, shift, now):
+    """The entry of structure ``s`` holding (asid, tag, shift), its age refreshed; -1 if none.
+    A translation is cached at most once per structure, so the entry used last is tried
+    first: a hit there is exactly what the set scan would find."""
+    ent, geo, hint = t.ent, t.geo, t.hint
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
+    e = hint[cpu, s]
+    if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+        ent[cpu, E_STAMP, e] = now
+        return e
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     for e in range(base, base + ways):
         if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
             ent[cpu, E_STAMP, e] = now
+            hint[cpu, s] = e
             return e
     return -1
 
 
 @njit(cache=True, inline='always')
-def _insert(ent, geo, cpu, s, asid, tag, shift, pfn, flags, now):
+def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now):
     """Cache (asid, tag) -> pfn in ``s``: over the same translation, else a free way, else
     the least recently used one. Returns the entry, or -1 if ``s`` has no entries."""
+    ent, geo = t.ent, t.geo
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
@@ -230,69 +240,62 @@ def _insert(ent, geo, cpu, s, asid, tag, shift, pfn, flags, now):
     ent[cpu, E_SHIFT, victim] = shift
     ent[cpu, E_FLAGS, victim] = flags
     ent[cpu, E_STAMP, victim] = now
+    t.hint[cpu, s] = victim
     return victim
 
 
 # ---- TLB lookup and fill --------------------------------------------------------------------
 
+MISS, REWALK = -1, -2  # tlb_lookup's pfn when no entry serves the access
 
-@njit(cache=True, inline='always')
-def _lookup(ent, geo, params, clock, ctr, asid, vaddr, write):
+
+@njit(cache=True)
+def tlb_lookup(t, asid, vaddr, write):
+    """Look ``vaddr`` up in the current CPU's TLBs: L1 (all page sizes at once), then the STLB,
+    whose hits refill L1. Returns (4 KiB pfn, F_* flags); pfn is MISS when no level caches the
+    address, REWALK on a write through a translation that is not both writable and dirty
+    (the hardware walks again)."""
+    ent, params, ctr = t.ent, t.params, t.ctr
     cpu = params[TP_CPU]
-    clock[cpu] += 1
-    now = clock[cpu]
+    t.clock[cpu] += 1
+    now = t.clock[cpu]
     hs, gs = params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT]
-    e = _probe(ent, geo, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
+    e = _probe(t, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
     if e < 0 and hs > 0:
-        e = _probe(ent, geo, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
+        e = _probe(t, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
     if e < 0 and gs > 0:
-        e = _probe(ent, geo, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
+        e = _probe(t, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
     if e >= 0:
         ctr[cpu, C_L1_HITS] += 1
     else:
         ctr[cpu, C_L1_MISSES] += 1
-        e = _probe(ent, geo, cpu, S_STLB, asid, vaddr >> 12, 12, now)
+        e = _probe(t, cpu, S_STLB, asid, vaddr >> 12, 12, now)
         if e < 0 and hs > 0:
-            e = _probe(ent, geo, cpu, S_STLB, asid, vaddr >> hs, hs, now)
+            e = _probe(t, cpu, S_STLB, asid, vaddr >> hs, hs, now)
         if e < 0:
             ctr[cpu, C_STLB_MISSES] += 1
-            return np.int64(-1), np.int64(0)
+            return np.int64(MISS), np.int64(0)
         ctr[cpu, C_STLB_HITS] += 1
         shift = ent[cpu, E_SHIFT, e]
-        _insert(ent, geo, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
+        _insert(t, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
                 ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now)
     flags = ent[cpu, E_FLAGS, e]
     if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
         ctr[cpu, C_REWALKS] += 1
-        return np.int64(-1), flags
+        return np.int64(REWALK), flags
     shift = ent[cpu, E_SHIFT, e]
     ctr[cpu, C_HITS_4K if shift == 12 else (C_HITS_2M if shift == hs else C_HITS_1G)] += 1
     return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
 
 
 @njit(cache=True)
-def tlb_lookup(t, asid, vaddr, write):
-    """Look ``vaddr`` up in the current CPU's TLBs: L1 (all page sizes at once), then the STLB,
-    whose hits refill L1. Returns (4 KiB pfn, F_* flags), pfn -1 on a miss, and on a write
-    through a translation that is not both writable and dirty (the hardware re-walks)."""
-    return _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, vaddr, write)
-
-
-@njit(cache=True, inline='always')
-def _fill(ent, geo, params, clock, asid, vaddr, pfn, page_shift, writable, dirty):
-    cpu = params[TP_CPU]
-    clock[cpu] += 1
-    now = clock[cpu]
-    flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
-    tag = vaddr >> page_shift
-    if page_shift == 12:
-        _insert(ent, geo, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now)
-        _insert(ent, geo, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
-    elif page_shift == params[TP_HUGE_SHIFT]:
-        _insert(ent, geo, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now)
-        _insert(ent, geo, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
-    elif page_shift == params[TP_GIANT_SHIFT]:
-        _insert(ent, geo, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now)
+def tlb_miss_again(t):
+    """Count a lookup known to miss everywhere (the retry of an access whose lookup missed
+    and then faulted: the fault handler only ever drops entries), as ``tlb_lookup`` would."""
+    cpu = t.params[TP_CPU]
+    t.clock[cpu] += 1
+    t.ctr[cpu, C_L1_MISSES] += 1
+    t.ctr[cpu, C_STLB_MISSES] += 1
 
 
 @njit(cache=True)
@@ -300,44 +303,49 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty):
     """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
     4 KiB pages go to the L1 4K dTLB and the STLB, 2 MiB/4 MiB ones to the L1 2M dTLB and
     the STLB, 1 GiB ones to the L1 1G dTLB only."""
-    _fill(t.ent, t.geo, t.params, t.clock, asid, vaddr, pfn, page_shift, writable, dirty)
+    params = t.params
+    cpu = params[TP_CPU]
+    t.clock[cpu] += 1
+    now = t.clock[cpu]
+    flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
+    tag = vaddr >> page_shift
+    if page_shift == 12:
+        _insert(t, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now)
+        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+    elif page_shift == params[TP_HUGE_SHIFT]:
+        _insert(t, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now)
+        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+    elif page_shift == params[TP_GIANT_SHIFT]:
+        _insert(t, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now)
 
 
 # ---- paging-structure caches ------------------------------------------------------------------
-
-
-@njit(cache=True, inline='always')
-def _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, level):
-    cpu = params[TP_CPU]
-    clock[cpu] += 1
-    e = _probe(ent, geo, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], clock[cpu])
-    if e < 0:
-        return -1
-    ctr[cpu, pwc_ctr[level]] += 1
-    return ent[cpu, E_PFN, e]
 
 
 @njit(cache=True)
 def pwc_lookup(t, asid, vaddr, level):
     """The table row the level-``level`` entry for ``vaddr`` points to, if the paging-structure
     cache of that level holds it (a walk then starts at ``level + 1``); else -1."""
-    if level < 0 or level >= t.shift.shape[0] - 1:
+    shifts = t.shift
+    if level < 0 or level >= shifts.shape[0] - 1:
         return -1
-    return _pwc_lookup(t.ent, t.geo, t.params, t.clock, t.ctr, t.shift, t.pwc_ctr, asid, vaddr, level)
-
-
-@njit(cache=True, inline='always')
-def _pwc_fill(ent, geo, params, clock, shifts, asid, vaddr, level, row):
-    cpu = params[TP_CPU]
-    clock[cpu] += 1
-    _insert(ent, geo, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, clock[cpu])
+    cpu = t.params[TP_CPU]
+    t.clock[cpu] += 1
+    e = _probe(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], t.clock[cpu])
+    if e < 0:
+        return -1
+    t.ctr[cpu, t.pwc_ctr[level]] += 1
+    return t.ent[cpu, E_PFN, e]
 
 
 @njit(cache=True)
 def pwc_fill(t, asid, vaddr, level, row):
     """Remember that the level-``level`` entry for ``vaddr`` points to table ``row``."""
-    if 0 <= level < t.shift.shape[0] - 1:
-        _pwc_fill(t.ent, t.geo, t.params, t.clock, t.shift, asid, vaddr, level, row)
+    shifts = t.shift
+    if 0 <= level < shifts.shape[0] - 1:
+        cpu = t.params[TP_CPU]
+        t.clock[cpu] += 1
+        _insert(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, t.clock[cpu])
 
 
 # ---- the walk -----------------------------------------------------------------------------
@@ -350,19 +358,19 @@ def _table_row(a, entry):
 
 
 @njit(cache=True)
-def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write):
+def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     """The page-miss handler: start below the deepest paging-structure cache that hits, read
     the remaining entries from ``vs.pt``, set accessed (and dirty on writes) in the leaf as
     ``memory.follow`` does, fill the caches. Returns the 4 KiB pfn, or -1 if the access
-    faults (its cached translations are then dropped)."""
-    ent, geo, params, clock, ctr, shifts, pwc_ctr = t.ent, t.geo, t.params, t.clock, t.ctr, t.shift, t.pwc_ctr
+    faults (its cached translations, if ``cached``, are then dropped)."""
+    params, ctr = t.params, t.ctr
     pt = vs.pt
     cpu = params[TP_CPU]
     ctr[cpu, C_WALKS] += 1
     levels = vs.vp[VP_LEVELS]
     row, start = pgd_row, 0
     for level in range(levels - 2, -1, -1):
-        r = _pwc_lookup(ent, geo, params, clock, ctr, shifts, pwc_ctr, asid, vaddr, level)
+        r = pwc_lookup(t, asid, vaddr, level)
         if r >= 0:
             row, start = r, level + 1
             break
@@ -383,16 +391,17 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write):
             break
         if level < levels - 1 and not entry_has(entry, _PAGE_PSE):
             row = _table_row(a, entry)
-            _pwc_fill(ent, geo, params, clock, shifts, asid, vaddr, level, row)
+            pwc_fill(t, asid, vaddr, level, row)
             continue
         bits = _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
         pt[row, idx] = entry | np.uint64(bits)
         base = pte_pfn(entry)
-        shift = shifts[level]
-        _fill(ent, geo, params, clock, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY))
+        shift = t.shift[level]
+        tlb_fill(t, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY))
         return base + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
     ctr[cpu, C_WALK_FAULTS] += 1
-    _drop_page(ent, geo, params, cpu, asid, vaddr)  # a #PF invalidates the address
+    if cached:  # a #PF invalidates the address (after a full miss nothing caches it)
+        _drop_page(t, cpu, asid, vaddr)
     return -1
 
 
@@ -415,7 +424,7 @@ def l1_entry(t, asid, vaddr):
 
 @njit(cache=True, inline="always")
 def l1_hit_again(t, e, vaddr, write):
-    """Repeat an L1 hit on entry ``e`` exactly as ``_lookup`` would (clock, LRU stamp,
+    """Repeat an L1 hit on entry ``e`` exactly as ``tlb_lookup`` would (clock, LRU stamp,
     counters); -1 if a write needs the walk (clean or read-only entry)."""
     ent, params, ctr = t.ent, t.params, t.ctr
     cpu = params[TP_CPU]
@@ -433,11 +442,13 @@ def l1_hit_again(t, e, vaddr, write):
 
 @njit(cache=True)
 def tlb_translate(a, vs, t, asid, pgd, addr, write):
-    """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or -1 if the access faults."""
-    pfn, _flags = _lookup(t.ent, t.geo, t.params, t.clock, t.ctr, asid, addr, write)
+    """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or MISS/REWALK (how the
+    lookup ended) if the access faults."""
+    pfn, _flags = tlb_lookup(t, asid, addr, write)
     if pfn >= 0:
         return pfn
-    return tlb_walk(a, vs, t, asid, pgd, addr, write)
+    walked = tlb_walk(a, vs, t, asid, pgd, addr, write, pfn == REWALK)
+    return walked if walked >= 0 else pfn
 
 
 @njit(cache=True)
@@ -662,7 +673,7 @@ class TlbState(TlbStateRef):
         ctx[:, params[TP_NR_ASIDS]] = 0
         t = cls.from_arrays(ent=ent, geo=geo, params=params, shift=np.array(shifts, np.int64), pwc_ctr=pwc_ctr,
                             clock=np.zeros(nr_cpus, np.int64), ctr=np.zeros((nr_cpus, NR_COUNTERS), np.int64),
-                            ctx=ctx)
+                            ctx=ctx, hint=np.tile(geo[:, G_OFF], (nr_cpus, 1)))
         t.__dict__["config"] = config
         return t
 
