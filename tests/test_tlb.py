@@ -243,7 +243,7 @@ def test_tlb_translate_is_a_drop_in_for_follow(k64):
     writes = np.concatenate([writes, [True, False]])
     ref, tlb = spaces
     for addr, w in zip(addrs, writes):
-            # tlb.go returns MISS or REWALK where follow returns -1
+        # tlb.go returns MISS or REWALK where follow returns -1
         assert M.follow(ref.a, ref.vs, ref.pgd, addr, bool(w)) == max(tlb.go(addr, bool(w)), -1), hex(addr)
     for addr in [BASE + p * 4096 for p in range(64)] + [0x40000000]:
         assert ref.pte(addr) & 0xFFF == tlb.pte(addr) & 0xFFF, hex(addr)
