@@ -12,6 +12,8 @@ Python proxy owns each one, compiled code only borrows it.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numba
 import numpy as np
 from numba import types
@@ -21,6 +23,11 @@ from numba.core.datamodel.models import ArrayModel, StructRefModel
 from numba.core.imputils import lower_cast
 from numba.experimental import structref
 from numba.extending import intrinsic
+
+try:
+    from numpy._core.multiarray import _set_madvise_hugepage
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _set_madvise_hugepage
 
 
 class UnownedArray(types.Array):
@@ -93,3 +100,15 @@ def register_struct(struct_type, proxy_class):
     structref.register(struct_type)
     register_default(struct_type)(UnownedStructRefModel)
     structref.define_boxing(struct_type, proxy_class)
+
+
+@contextmanager
+def sparse_arrays():
+    """Allocate arrays that are touched sparsely (per-pfn state) without numpy's
+    MADV_HUGEPAGE: on a host with THP in madvise mode every first touch of a 2 MiB region
+    would zero the whole region, which measured as half of a fresh machine's fault replay."""
+    was = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(was)

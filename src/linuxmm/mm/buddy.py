@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, types
 from numba.experimental import structref
 
-from ..jit import register_struct, unowned, unowned_type
+from ..jit import register_struct, sparse_arrays, unowned, unowned_type
 
 # migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
 MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
@@ -1071,29 +1071,30 @@ def build_mem_map(k) -> MemMap:
     params[P_NR_ONLINE] = len(nodes)
     params[P_BOOST_FACTOR] = 15000
     params[P_ZONE_MOVABLE] = k.zone_names.index("Movable")
-    a = MemMap.from_arrays(
-        flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
-        mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),
-        lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
-        pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),
-        seg_start=np.array([s[0] for s in segs], i64), seg_end=np.array([s[1] for s in segs], i64),
-        seg_zid=np.array([s[2] for s in segs], i64),
-        zone_start=zone_start, zone_end=zone_end, zone_node=zone_node, zone_idx=zone_idx,
-        fa_off=fa_off, fa_next=np.zeros(total, i64), fa_prev=np.zeros(total, i64),
-        fa_tag=np.zeros(total, np.int32),
-        fa_head=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
-        fa_tail=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
-        nr_free=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
-        zstat=np.zeros((nz, NR_ZSTAT), i64), events=np.zeros(NR_EVENTS, i64),
-        wmark=np.zeros((nz, 4), i64), boost=np.zeros(nz, i64),
-        lowmem_reserve=np.zeros((nz, nzt), i64), zflags=np.zeros(nz, i64),
-        pcp_head=np.zeros((ncpu, nz, NR_PCP_LISTS), i64), pcp_tail=np.zeros((ncpu, nz, NR_PCP_LISTS), i64),
-        pcp_count=np.zeros((ncpu, nz), i64), pcp_high=np.zeros((ncpu, nz), i64),
-        pcp_batch=np.zeros((ncpu, nz), i64), pcp_high_min=np.zeros((ncpu, nz), i64),
-        pcp_high_max=np.zeros((ncpu, nz), i64), pcp_free_count=np.zeros((ncpu, nz), i64),
-        pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
-        params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
-        index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8))
+    with sparse_arrays():
+        a = MemMap.from_arrays(
+            flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
+            mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),
+            lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
+            pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),
+            seg_start=np.array([s[0] for s in segs], i64), seg_end=np.array([s[1] for s in segs], i64),
+            seg_zid=np.array([s[2] for s in segs], i64),
+            zone_start=zone_start, zone_end=zone_end, zone_node=zone_node, zone_idx=zone_idx,
+            fa_off=fa_off, fa_next=np.zeros(total, i64), fa_prev=np.zeros(total, i64),
+            fa_tag=np.zeros(total, np.int32),
+            fa_head=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
+            fa_tail=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
+            nr_free=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
+            zstat=np.zeros((nz, NR_ZSTAT), i64), events=np.zeros(NR_EVENTS, i64),
+            wmark=np.zeros((nz, 4), i64), boost=np.zeros(nz, i64),
+            lowmem_reserve=np.zeros((nz, nzt), i64), zflags=np.zeros(nz, i64),
+            pcp_head=np.zeros((ncpu, nz, NR_PCP_LISTS), i64), pcp_tail=np.zeros((ncpu, nz, NR_PCP_LISTS), i64),
+            pcp_count=np.zeros((ncpu, nz), i64), pcp_high=np.zeros((ncpu, nz), i64),
+            pcp_batch=np.zeros((ncpu, nz), i64), pcp_high_min=np.zeros((ncpu, nz), i64),
+            pcp_high_max=np.zeros((ncpu, nz), i64), pcp_free_count=np.zeros((ncpu, nz), i64),
+            pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
+            params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
+            index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8))
     for z in zones:
         zid = zone_id(k, z)
         z.nr_free = a.nr_free[zid]

@@ -19,6 +19,7 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_entry, l1_hit_again, mapped_frame, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..jit import unowned
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -465,9 +466,10 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
 
     An access that needs Python stops the batch at its index with the fault status; a
     negative ``value`` faults for write without storing (GUP with FOLL_WRITE)."""
+    vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
-        pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
+        pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
         if pfn < 0:
             return i, -1 - pfn
         line = (addr & 4095) >> 6
@@ -487,6 +489,7 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup. Only ``access_one`` can
     fault, so RSS is only re-read after it."""
+    vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
@@ -496,11 +499,11 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
                 continue
             if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
                 continue
-            pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
+            pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
             if pfn < 0:
                 return i, -1 - pfn, peak
             memo_page, memo_e = page, l1_entry(t, asid, addr)
-            peak = max(peak, mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES])
+            peak = max(peak, counters[MM_ANONPAGES] + counters[MM_SHMEMPAGES] + counters[MM_FILEPAGES])
     return addrs.shape[0], FAULT_OK, peak
 
 
