@@ -473,9 +473,9 @@ def access_batch_tlb(a, vs, t, vmas, mmc, addrs, write, value, out):
             if pfn < 0:
                 return M.FAULT_SIGSEGV_ACCERR
         if write:
-            a.content[pfn, (addr & 4095) >> 6] = value
+            M.write_line(a, pfn, (addr & 4095) >> 6, value)
         else:
-            out[i] = a.content[pfn, (addr & 4095) >> 6]
+            out[i] = M.read_line(a, pfn, (addr & 4095) >> 6)
     return M.FAULT_OK
 
 
@@ -488,9 +488,9 @@ def access_batch_follow(a, vs, vmas, mmc, addrs, write, value, out):
                 return -1
             pfn = M.follow(a, vs, pgd, addr, write)
         if write:
-            a.content[pfn, (addr & 4095) >> 6] = value
+            M.write_line(a, pfn, (addr & 4095) >> 6, value)
         else:
-            out[i] = a.content[pfn, (addr & 4095) >> 6]
+            out[i] = M.read_line(a, pfn, (addr & 4095) >> 6)
     return M.FAULT_OK
 
 

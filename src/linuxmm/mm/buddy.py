@@ -129,6 +129,7 @@ MEMMAP_FIELDS = [
     ("mapping", np.int64, 1),
     ("index", np.int64, 1),
     ("content", np.uint8, 2),
+    ("content_valid", np.uint8, 1),
 ]
 CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
 mem_map_type = MemMapType([(n, unowned_type(d, nd)) for n, d, nd in MEMMAP_FIELDS])
@@ -146,7 +147,9 @@ class MemMap(MemMapRef):
     events: vm events (EV_*); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
     and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*);
     private/mapping/index: page->private, page->mapping (anon_vma or file id), page->index;
-    content: the page's memory, one byte per 64-byte line (what reads and writes see).
+    content: the page's memory, one byte per 64-byte line (what reads and writes see);
+    content_valid: whether that row holds the page's data, else the page reads as zeros
+    (``clear_page`` clears this instead of the row, so pages never written cost no memory).
     """
 
     @classmethod
@@ -165,7 +168,7 @@ class MemMap(MemMapRef):
 
 
 @njit(cache=True)
-def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params, private, mapping, index, content):  # noqa: E501
+def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params, private, mapping, index, content, content_valid):  # noqa: E501
     r = structref.new(mem_map_type)
     r.flags = unowned(flags)
     r.refcount = unowned(refcount)
@@ -209,6 +212,7 @@ def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_s
     r.mapping = unowned(mapping)
     r.index = unowned(index)
     r.content = unowned(content)
+    r.content_valid = unowned(content_valid)
     return r
 
 
@@ -1094,7 +1098,8 @@ def build_mem_map(k) -> MemMap:
             pcp_high_max=np.zeros((ncpu, nz), i64), pcp_free_count=np.zeros((ncpu, nz), i64),
             pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
             params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
-            index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8))
+            index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8),
+                content_valid=np.zeros(npfn, np.uint8))
     for z in zones:
         zid = zone_id(k, z)
         z.nr_free = a.nr_free[zid]

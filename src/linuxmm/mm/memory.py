@@ -225,7 +225,29 @@ def put_page(a, vs, pfn, order):
 
 @njit(cache=True)
 def clear_page(a, pfn, nr):
-    a.content[pfn:pfn + nr, :] = 0
+    """The pages read as zeros from now on (their rows are zeroed by the first store)."""
+    a.content_valid[pfn:pfn + nr] = 0
+
+
+@njit(cache=True)
+def copy_page(a, dst, src):
+    if a.content_valid[src]:
+        a.content[dst, :] = a.content[src, :]
+    a.content_valid[dst] = a.content_valid[src]
+
+
+@njit(cache=True)
+def write_line(a, pfn, line, value):
+    """Store one byte-per-line value into a page."""
+    if not a.content_valid[pfn]:
+        a.content[pfn, :] = 0
+        a.content_valid[pfn] = 1
+    a.content[pfn, line] = value
+
+
+@njit(cache=True)
+def read_line(a, pfn, line):
+    return a.content[pfn, line] if a.content_valid[pfn] else 0
 
 
 # ---- faults ------------------------------------------------------------------------------------
@@ -273,7 +295,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         clear_page(a, pfn, 1)
         mmc[MM_ANONPAGES] += 1
     else:
-        a.content[pfn, :] = a.content[old, :]
+        copy_page(a, pfn, old)
         a.mapcount[old] -= 1
         if not page_mapped(a, old, head):
             vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED] -= 1
@@ -475,9 +497,9 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
         line = (addr & 4095) >> 6
         if write:
             if value >= 0:
-                a.content[pfn, line] = value
+                write_line(a, pfn, line, value)
         else:
-            out[i] = a.content[pfn, line]
+            out[i] = read_line(a, pfn, line)
     return addrs.shape[0], FAULT_OK
 
 
