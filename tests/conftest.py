@@ -1,3 +1,4 @@
+import platform
 from pathlib import Path
 
 import pytest
@@ -5,6 +6,27 @@ import pytest
 DATA = Path(__file__).parent / "data"
 HOST_SNAP = DATA / "host-linux-6.18"  # this machine's sysfs/procfs, captured under Linux 6.18
 HOST_PINNED = {"DMA": 3840, "DMA32": 772915, "Normal": 163840}  # its managed pages at capture
+
+# A 384 MiB x86-64 machine with 2 CPUs: small enough for memory to run short under fuzzing.
+SMALL = """
+name = "fuzz"
+arch = "x86_64"
+cpus = 2
+e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x17ffffff }]
+"""
+
+
+def small_machine(cmdline: str | None = None):
+    from linuxmm import Machine
+    from linuxmm.sources import toml
+
+    return Machine(toml.loads(SMALL), cmdline=cmdline)
+
+
+def host_is_618() -> bool:
+    """This host runs Linux 6.18 on x86-64: the real kernel can serve as the oracle."""
+    return platform.system() == "Linux" and platform.machine() == "x86_64" and \
+        platform.release().startswith("6.18.")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import errno
 import json
-import platform
 import random
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import host_is_618
 
 from linuxmm.errors import KernelError
 from linuxmm.fs.proc import task_mmu as TM
@@ -456,11 +457,6 @@ def real_main() -> None:
            "rollup": Path("/proc/self/smaps_rollup").read_text(),
            "start_brk": int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[44])}
     print(json.dumps(out))
-
-
-def host_is_618() -> bool:
-    return platform.system() == "Linux" and platform.machine() == "x86_64" and \
-        platform.release().startswith("6.18.")
 
 
 @pytest.fixture(scope="module")
