@@ -33,11 +33,11 @@ def _numba_cache_dir() -> None:
 _numba_cache_dir()
 
 from . import debug  # noqa: E402
-from .arch.x86.mm.fault import SegmentationFault  # noqa: E402
+from .arch.x86.mm.fault import BusError, SegmentationFault  # noqa: E402
 from .errors import ConfigError, KernelError, LinuxmmError, ParseError  # noqa: E402
 from .machine import Machine  # noqa: E402
 from .process import Process  # noqa: E402
 
 __all__ = ["Machine", "Process", "LinuxmmError", "ParseError", "ConfigError", "KernelError",
-           "SegmentationFault", "debug"]
+           "SegmentationFault", "BusError", "debug"]
 __version__ = "0.1.0"

@@ -44,13 +44,19 @@ def shmem_get_folio(k, file_id: int, index: int) -> int:
     return pfn
 
 
-def shmem_fault(k, task, addr: int, write: bool) -> None:
-    """Map the shared page for ``addr`` (``shmem_fault`` + ``finish_fault``, ``wp_page_shared``)."""
+def shmem_fault(k, task, addr: int, write: bool) -> bool:
+    """Map the shared page for ``addr`` (``shmem_fault`` + ``finish_fault``, ``wp_page_shared``).
+
+    False (``VM_FAULT_SIGBUS``) when the page lies at or beyond the end of the file, as in a
+    shared mapping grown by mremap: ``shmem_get_folio_gfp`` refuses indexes past ``i_size``.
+    """
     from ..kernel.fork import grow_and_get
 
     a, vs = k.mem_map, k.vm_state
     vma = next(v for v in task.mm.vmas if v.vm_start <= addr < v.vm_end)
     index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff
+    if index << 12 >= vma.vm_file.size:
+        return False
     entry, _ = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), addr)
     bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX
     if write:
@@ -66,3 +72,4 @@ def shmem_fault(k, task, addr: int, write: bool) -> None:
         vs = grow_and_get(k)
     task.mmc[M.MMC_MINFLT] += 1
     vs.events[VE_PGFAULT] += 1
+    return True

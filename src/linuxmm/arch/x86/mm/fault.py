@@ -28,6 +28,15 @@ class SegmentationFault(LinuxmmError):
         super().__init__(reason)
 
 
+class BusError(LinuxmmError):
+    """A SIGBUS the kernel delivered (``do_sigbus``), e.g. a shared mapping touched beyond
+    the end of its file: the process is dead. x86 logs no line for it."""
+
+    def __init__(self, comm: str, pid: int, addr: int, reason: str):
+        self.comm, self.pid, self.addr, self.reason = comm, pid, addr, reason
+        super().__init__(reason)
+
+
 def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read."""
     from ....kernel.fork import ensure_tables, exit_mmap, grow_and_get, set_current
@@ -55,7 +64,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
         elif status == M.FAULT_NEED_HUGE_ZERO:
             vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
         elif status == M.FAULT_SHARED:
-            shmem_fault(k, task, addr, write)
+            if not shmem_fault(k, task, addr, write):
+                do_sigbus(k, task, addr)
         elif status == M.FAULT_EFAULT:
             raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
         elif status == M.FAULT_OOM:
@@ -104,7 +114,9 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise."""
     from ....kernel.fork import exit_mmap
 
-    entry, _ = M.lookup_pte(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr)
+    entry = 0  # a kernel-half address (bit 63) has no user page-table entry to look at
+    if addr < 1 << 63:
+        entry, _ = M.lookup_pte(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr)
     error = X86_PF_USER | (X86_PF_WRITE if write else 0)
     if status == M.FAULT_SIGSEGV_ACCERR and int(entry) & 1:
         error |= X86_PF_PROT
@@ -116,3 +128,14 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     task.state = "X"
     task.exit_signal = 11
     raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")
+
+
+def do_sigbus(k, task, addr: int) -> None:
+    """SIGBUS (``VM_FAULT_SIGBUS``): kill the task, raise."""
+    from ....kernel.fork import exit_mmap
+
+    exit_mmap(k, task)
+    task.state = "X"
+    task.exit_signal = 7
+    raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
+                   "beyond the end of the shared memory object")
