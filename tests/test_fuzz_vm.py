@@ -1,13 +1,28 @@
 """Stateful fuzzing (hypothesis RuleBasedStateMachine) of processes, mappings and the allocator.
 
-Random sequences of spawn, mmap/munmap/mprotect/madvise, reads and writes of known values,
-fork, exit and raw page allocations run on a small machine. After every step
+Random sequences of spawn, mmap/munmap/mprotect/madvise/mremap, reads and writes of known
+values, fork, exit and raw page allocations run on a small machine. After every step
 ``linuxmm.debug.check`` must pass, and every read must return the last value written at that
 address by that process or by a process sharing the mapping (private memory is copied at
 fork; fresh memory reads as zero).
+
+The oracle follows the kernel's rules for the calls that move or drop data:
+
+* MADV_DONTNEED drops private anonymous pages (the next read is zero); a shared mapping keeps
+  its data in the shmem object. MADV_FREE on private memory lets the kernel drop each page
+  until it is written again, so a line freed with value v may read v or 0 (once it reads 0
+  the page was dropped: it stays 0); MADV_FREE on a shared mapping is EINVAL.
+* mremap shrinks, grows (in place, or moved with MREMAP_MAYMOVE) and the data follows the
+  mapping to its new address; growing a range that spans several VMAs is EFAULT, growing in
+  place without room and without MREMAP_MAYMOVE is ENOMEM. A shared mapping grown past the
+  end of its shmem object raises SIGBUS (``BusError``) on access there, as on Linux 6.18.
 """
 
+import errno
 import os
+import subprocess
+import sys
+from dataclasses import dataclass, replace
 
 import hypothesis.strategies as st
 import numpy as np
@@ -15,27 +30,33 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import linuxmm
-from linuxmm import KernelError, Machine, SegmentationFault, debug
-from linuxmm.sources import toml
+from linuxmm import BusError, KernelError, SegmentationFault, debug
 
-SMALL = """
-name = "fuzz"
-arch = "x86_64"
-cpus = 2
-e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x17ffffff }]
-"""
+from conftest import small_machine
+
 LINE = 64
 PAGE = 4096
+NO_END = 1 << 64  # private memory has no object whose end could raise SIGBUS
+
+
+@dataclass
+class Region:
+    """One mapping as the test made it: [start, start+length), shared object id or None."""
+    start: int
+    length: int
+    sid: int | None
+    writable: bool
+    backed: int = NO_END  # bytes from start backed by the shared object; SIGBUS past them
 
 
 class VmMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.m = Machine(toml.loads(SMALL))
+        self.m = small_machine()
         self.procs = {}   # pid -> Process
-        self.maps = {}    # pid -> list of [start, length, shared_id or None, writable]
+        self.maps = {}    # pid -> list of Region
         self.mem = {}     # pid -> {line address: value} for private memory
+        self.lazy = {}    # pid -> {line address: value} private lines after MADV_FREE: value or 0
         self.shared = {}  # shared_id -> {offset: value}
         self.next_shared = 0
         self.pages = []   # raw allocations (pfn, order)
@@ -47,7 +68,7 @@ class VmMachine(RuleBasedStateMachine):
     def spawn(self):
         if len(self.live()) < 4:
             p = self.m.spawn()
-            self.procs[p.pid], self.maps[p.pid], self.mem[p.pid] = p, [], {}
+            self.procs[p.pid], self.maps[p.pid], self.mem[p.pid], self.lazy[p.pid] = p, [], {}, {}
 
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7), pages=st.integers(1, 600), shared=st.booleans(), huge=st.booleans())
@@ -58,11 +79,11 @@ class VmMachine(RuleBasedStateMachine):
         a = p.mmap(pages * PAGE, prot="rw", flags=flags)
         if huge and not shared:
             p.madvise(a, pages * PAGE, "hugepage")
-        sid = None
+        sid, backed = None, NO_END
         if shared:
-            sid, self.next_shared = self.next_shared, self.next_shared + 1
+            sid, self.next_shared, backed = self.next_shared, self.next_shared + 1, pages * PAGE
             self.shared[sid] = {}
-        self.maps[pid].append([a, pages * PAGE, sid, True])
+        self.maps[pid].append(Region(a, pages * PAGE, sid, True, backed))
 
     def pick(self, i, j):
         pids = [pid for pid in self.live() if self.maps[pid]]
@@ -73,7 +94,19 @@ class VmMachine(RuleBasedStateMachine):
         return pid, region
 
     def forget(self, pid, start, end):
-        self.mem[pid] = {k: v for k, v in self.mem[pid].items() if not start <= k < end}
+        """Private lines of [start, end) no longer hold data (unmapped or dropped)."""
+        for lines in (self.mem[pid], self.lazy[pid]):
+            for a in [a for a in lines if start <= a < end]:
+                del lines[a]
+
+    def lines(self, region, off, span):
+        """Up to ``span`` line addresses from a random offset of ``region``; the count of them
+        before the end of its shared object (the access raises SIGBUS at the next one)."""
+        addr = region.start + (off % region.length) // LINE * LINE
+        n = min(span, (region.start + region.length - addr) // LINE)
+        addrs = [addr + k * LINE for k in range(n)]
+        backed = sum(a - region.start < region.backed for a in addrs)
+        return addrs, backed
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), off=st.integers(0, 1 << 22), value=st.integers(1, 255),
           span=st.integers(1, 64))
@@ -81,37 +114,47 @@ class VmMachine(RuleBasedStateMachine):
         got = self.pick(i, j)
         if got is None:
             return
-        pid, (start, length, sid, writable) = got
-        addr = start + (off % length) // LINE * LINE
-        n = min(span, (start + length - addr) // LINE)
-        p = self.procs[pid]
+        pid, region = got
+        addrs, backed = self.lines(region, off, span)
         try:
-            p.write(addr, n * LINE, stride=LINE, value=value)
+            self.procs[pid].write(addrs[0], len(addrs) * LINE, stride=LINE, value=value)
         except SegmentationFault:
-            assert not writable
-            self.procs[pid] = p
+            assert not region.writable
             return
-        assert writable
-        for k in range(n):
-            a = addr + k * LINE
-            if sid is None:
+        except BusError as e:
+            assert region.writable and backed < len(addrs) and e.addr == addrs[backed]
+        else:
+            assert region.writable and backed == len(addrs)
+        for a in addrs[:backed]:  # the stores before a SIGBUS happened
+            if region.sid is None:
                 self.mem[pid][a] = value
+                self.lazy[pid].pop(a, None)  # a store keeps a MADV_FREE page
             else:
-                self.shared[sid][a - start] = value
+                self.shared[region.sid][a - region.start] = value
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), off=st.integers(0, 1 << 22), span=st.integers(1, 64))
     def read(self, i, j, off, span):
         got = self.pick(i, j)
         if got is None:
             return
-        pid, (start, length, sid, _) = got
-        addr = start + (off % length) // LINE * LINE
-        n = min(span, (start + length - addr) // LINE)
-        data = self.procs[pid].read(addr, n * LINE, stride=LINE)
-        for k in range(n):
-            a = addr + k * LINE
-            want = self.mem[pid].get(a, 0) if sid is None else self.shared[sid].get(a - start, 0)
-            assert data[k] == want, f"pid {pid} read {data[k]} at {a:#x}, expected {want}"
+        pid, region = got
+        addrs, backed = self.lines(region, off, span)
+        try:
+            data = self.procs[pid].read(addrs[0], len(addrs) * LINE, stride=LINE)
+        except BusError as e:
+            assert backed < len(addrs) and e.addr == addrs[backed]
+            return
+        assert backed == len(addrs)
+        for a, got_value in zip(addrs, data):
+            if region.sid is not None:
+                want = {self.shared[region.sid].get(a - region.start, 0)}
+            elif a in self.lazy[pid]:
+                want = {self.lazy[pid][a], 0}  # MADV_FREE: kept or dropped
+                if got_value == 0:
+                    self.forget(pid, a, a + LINE)  # dropped: a fresh zero page from now on
+            else:
+                want = {self.mem[pid].get(a, 0)}
+            assert got_value in want, f"pid {pid} read {got_value} at {a:#x}, expected one of {want}"
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7))
     def munmap(self, i, j):
@@ -119,10 +162,9 @@ class VmMachine(RuleBasedStateMachine):
         if got is None:
             return
         pid, region = got
-        start, length = region[0], region[1]
-        self.procs[pid].munmap(start, length)
+        self.procs[pid].munmap(region.start, region.length)
         self.maps[pid].remove(region)
-        self.forget(pid, start, start + length)
+        self.forget(pid, region.start, region.start + region.length)
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), writable=st.booleans())
     def mprotect(self, i, j, writable):
@@ -130,8 +172,64 @@ class VmMachine(RuleBasedStateMachine):
         if got is None:
             return
         pid, region = got
-        self.procs[pid].mprotect(region[0], region[1], "rw" if writable else "r")
-        region[3] = writable
+        self.procs[pid].mprotect(region.start, region.length, "rw" if writable else "r")
+        region.writable = writable
+
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7), first=st.integers(0, 1 << 12), pages=st.integers(1, 700),
+          advice=st.sampled_from(["dontneed", "free", "hugepage", "nohugepage"]))
+    def madvise(self, i, j, first, pages, advice):
+        got = self.pick(i, j)
+        if got is None:
+            return
+        pid, region = got
+        start = region.start + first % (region.length // PAGE) * PAGE
+        end = min(start + pages * PAGE, region.start + region.length)
+        try:
+            self.procs[pid].madvise(start, end - start, advice)
+        except KernelError as e:
+            assert advice == "free" and region.sid is not None and e.errno == errno.EINVAL
+            return
+        assert not (advice == "free" and region.sid is not None)
+        if region.sid is not None:
+            return  # DONTNEED only unmaps: the shmem object keeps the data; hints keep data
+        if advice == "dontneed":
+            self.forget(pid, start, end)
+        elif advice == "free":
+            freed = {a: v for a, v in self.mem[pid].items() if start <= a < end}
+            self.forget(pid, start, end)  # lines freed before keep their old value as candidate
+            self.lazy[pid].update(freed)
+
+    def one_vma(self, pid, region) -> bool:
+        return any(v.vm_start <= region.start and region.start + region.length <= v.vm_end
+                   for v in self.procs[pid].maps())
+
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7), pages=st.integers(1, 900), maymove=st.booleans())
+    def mremap(self, i, j, pages, maymove):
+        got = self.pick(i, j)
+        if got is None:
+            return
+        pid, region = got
+        start, length, new_len = region.start, region.length, pages * PAGE
+        grow = new_len > length
+        spans_vmas = not self.one_vma(pid, region)  # madvise hints split the mapping
+        try:
+            new = self.procs[pid].mremap(start, length, new_len, maymove=maymove)
+        except KernelError as e:
+            if grow and spans_vmas:
+                assert e.errno == errno.EFAULT, e
+            else:
+                assert grow and not maymove and e.errno == errno.ENOMEM, e
+            return
+        assert not (grow and spans_vmas)
+        assert new == start or (grow and maymove)
+        if region.sid is None:  # the private lines move with the mapping
+            keep = min(length, new_len)
+            for lines in (self.mem[pid], self.lazy[pid]):
+                moved = {new + a - start: v for a, v in lines.items() if start <= a < start + keep}
+                for a in [a for a in lines if start <= a < start + length]:
+                    del lines[a]
+                lines.update(moved)
+        region.start, region.length = new, new_len
 
     @precondition(lambda self: self.live() and len(self.live()) < 4)
     @rule(i=st.integers(0, 7))
@@ -139,8 +237,9 @@ class VmMachine(RuleBasedStateMachine):
         pid = self.live()[i % len(self.live())]
         c = self.procs[pid].fork()
         self.procs[c.pid] = c
-        self.maps[c.pid] = [list(r) for r in self.maps[pid]]
+        self.maps[c.pid] = [replace(r) for r in self.maps[pid]]
         self.mem[c.pid] = dict(self.mem[pid])
+        self.lazy[c.pid] = dict(self.lazy[pid])
 
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7))
@@ -172,6 +271,96 @@ VmMachine.TestCase.settings = settings(max_examples=int(os.environ.get("LINUXMM_
 TestVmFuzz = VmMachine.TestCase
 
 
+# The oracle of madvise and mremap: each check fails when the simulator loses or keeps data.
+
+def two_regions_written(value=9):
+    """A process with two 4-page private mappings, the first two pages of the lower one (j=1)
+    written (64 lines per page)."""
+    s = VmMachine()
+    s.spawn()
+    s.mmap(i=0, pages=4, shared=False, huge=False)
+    s.mmap(i=0, pages=4, shared=False, huge=False)
+    for page in range(2):
+        s.write(i=0, j=1, off=page * PAGE, value=value, span=64)
+    return s
+
+
+def test_oracle_follows_data_through_mremap_and_catches_a_lost_move(monkeypatch):
+    s = two_regions_written()
+    old = s.maps[1][1].start
+    s.mremap(i=0, j=1, pages=8, maymove=True)  # the upper mapping is in the way: it moves
+    assert s.maps[1][1].start != old and s.mem[1][s.maps[1][1].start] == 9
+    s.read(i=0, j=1, off=0, span=64)
+    s.consistent()
+
+    import linuxmm.process
+    monkeypatch.setattr(linuxmm.process, "move_range", lambda *args: None)  # page tables left behind
+    s = two_regions_written()
+    s.mremap(i=0, j=1, pages=8, maymove=True)
+    with pytest.raises(AssertionError, match=r"read 0 at .*expected one of \{9\}"):
+        s.read(i=0, j=1, off=0, span=64)
+
+
+def test_oracle_expects_zeros_after_dontneed_and_catches_kept_data(monkeypatch):
+    s = two_regions_written()
+    s.madvise(i=0, j=1, first=0, pages=1, advice="dontneed")
+    s.read(i=0, j=1, off=0, span=64)  # zeros now
+    s.read(i=0, j=1, off=PAGE, span=64)  # the second page kept its data
+    assert s.mem[1].get(s.maps[1][1].start) is None and s.mem[1][s.maps[1][1].start + PAGE] == 9
+
+    from linuxmm.process import PageTableHooks
+    monkeypatch.setattr(PageTableHooks, "zap_range", lambda *args: None)
+    s = two_regions_written()
+    s.madvise(i=0, j=1, first=0, pages=1, advice="dontneed")
+    with pytest.raises(AssertionError, match=r"read 9 at .*expected one of \{0\}"):
+        s.read(i=0, j=1, off=0, span=64)
+
+
+def test_oracle_accepts_old_or_zero_after_madv_free_until_written():
+    s = two_regions_written()
+    s.madvise(i=0, j=1, first=0, pages=2, advice="free")
+    start = s.maps[1][1].start
+    assert s.lazy[1][start] == 9 and start not in s.mem[1]
+    s.write(i=0, j=1, off=0, value=5, span=1)  # a store keeps the page: that line is known again
+    assert s.mem[1][start] == 5 and start not in s.lazy[1]
+    s.read(i=0, j=1, off=0, span=128)  # the simulator drops freed pages at once: zeros pass
+    assert all(a not in s.lazy[1] for a in range(start, start + 2 * PAGE, LINE))
+
+
+def test_shared_mapping_grown_past_its_object_raises_sigbus():
+    """Linux 6.18 (probe: mmap 2 shared anonymous pages, mremap to 4 with MREMAP_MAYMOVE, touch
+    the third): SIGBUS on read and on write; the first pages keep their data."""
+    m = small_machine()
+    p = m.spawn()
+    a = p.mmap(2 * PAGE, flags="shared|anonymous")
+    p.write(a, 2 * PAGE, value=5)
+    child = p.fork()
+    b = p.mremap(a, 2 * PAGE, 4 * PAGE, maymove=True)
+    assert p.read(b, 2 * PAGE) == b"\x05\x05"
+    with pytest.raises(BusError) as e:
+        p.read(b, 3 * PAGE)
+    assert e.value.addr == b + 2 * PAGE and not p.alive and "SIGBUS" in str(e.value)
+    assert child.read(a, 2 * PAGE) == b"\x05\x05" and debug.check(m) == []
+
+
+def test_mremap_of_nx_pages_after_an_int64_compilation():
+    """The page-table helpers are compiled per argument type: once called with a small Python
+    int, an entry with bit 63 (NX) set passed as a Python int overflows. Moving and mprotecting
+    written data pages must not depend on which came first (a fresh process, as in CI)."""
+    code = ("import numpy as np\n"
+            "from conftest import small_machine\n"
+            "from linuxmm.mm import memory as M\n"
+            "M.entry_mapped(1)\n"  # compile the int64 version first
+            "p = small_machine().spawn()\n"
+            "a = p.mmap(4096); b = p.mmap(4096); p.write(b, 4096, value=3)\n"
+            "p.mprotect(b, 4096, 'r')\n"
+            "c = p.mremap(b, 4096, 8192, maymove=True)\n"
+            "assert c != b and p.read(c, 4096) == bytes([3]), c\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
 # --debug-vm: the checker runs during a workload and names the step and the operations before it.
 
 def test_debug_vm_steps_pass_and_catch_an_injected_leak(monkeypatch):
@@ -179,7 +368,7 @@ def test_debug_vm_steps_pass_and_catch_an_injected_leak(monkeypatch):
     from linuxmm.process import Process
 
     steps = ["mmap:1M", "write", "fork", "write:8192", "exit", "munmap"]
-    run_vm_steps(Machine(toml.loads(SMALL)), steps, debug_vm=True)
+    run_vm_steps(small_machine(), steps, debug_vm=True)
 
     real_write = Process.write
 
@@ -189,7 +378,7 @@ def test_debug_vm_steps_pass_and_catch_an_injected_leak(monkeypatch):
 
     monkeypatch.setattr(Process, "write", leaky_write)
     with pytest.raises(debug.DebugVmError) as e:
-        run_vm_steps(Machine(toml.loads(SMALL)), steps, debug_vm=True)
+        run_vm_steps(small_machine(), steps, debug_vm=True)
     msg = str(e.value)
     assert "after step 'write'" in msg and "last operations:" in msg and "mmap:1M: pid 1" in msg
     assert "refcount 2 but 1 page-table entries map it" in msg
@@ -201,7 +390,7 @@ def test_debug_vm_replay_names_the_records(monkeypatch, tmp_path):
 
     trace = tmp_path / "t.lackey"
     trace.write_text("".join(f" S {0x10000000 + 4096 * i:x},8\n" for i in range(64)))
-    clean = replay(Machine(toml.loads(SMALL)), trace, debug_vm=10)
+    clean = replay(small_machine(), trace, debug_vm=10)
     assert clean.minor_faults == 64
 
     real_batch = M.replay_batch
@@ -213,12 +402,12 @@ def test_debug_vm_replay_names_the_records(monkeypatch, tmp_path):
 
     monkeypatch.setattr(M, "replay_batch", free_list_corrupting_batch)
     with pytest.raises(debug.DebugVmError, match=r"after records 1-10 of t.lackey(.|\n)*record 10: store 0x10009000"):
-        replay(Machine(toml.loads(SMALL)), trace, debug_vm=10)
+        replay(small_machine(), trace, debug_vm=10)
 
 
 def test_check_finds_a_stale_tlb_entry():
     """A translation left behind (a forgotten flush) is reported with its CPU, structure and address."""
-    m = Machine(toml.loads(SMALL))
+    m = small_machine()
     p = m.spawn()
     addr = p.mmap(1 << 20)
     p.write(addr, 1 << 20)

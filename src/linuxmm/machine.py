@@ -279,7 +279,7 @@ class Machine:
 
         from .errors import KernelError
 
-        if not 0 <= cpu < self.desc.nr_cpus:
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.desc.nr_cpus:
             raise KernelError(errno.EINVAL, f"cpu {cpu} does not exist (0-{self.desc.nr_cpus - 1})")
         if nid is not None and nid not in self.kernel.node_ids:
             raise KernelError(errno.EINVAL, f"node {nid} is not online (online: {self.kernel.node_ids})")

@@ -10,7 +10,8 @@
 Every call goes through the kernel's paths: ``do_mmap`` and friends for the address space,
 the compiled MMU + fault path for accesses, ``copy_process``/``do_exit`` for fork and exit.
 Bad arguments raise ``KernelError`` with the kernel's errno; a bad access kills the process
-and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them).
+and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them), or
+``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def change_protection(a, vs, mmc, start: int, end: int, new_flags: int) -> None:
                     new |= _PAGE_RW
             else:
                 new |= _PAGE_PROTNONE
-            M.set_leaf_entry(a, vs, mmc, addr, level, new)
+            M.set_leaf_entry(a, vs, mmc, addr, level, np.uint64(new))
         addr = (addr // span + 1) * span
 
 
@@ -93,12 +94,13 @@ def move_range(k, task, old: int, new: int, length: int) -> None:
     for off in range(0, length, 4096):
         M.split_huge_pmd_at(a, vs, task.mmc, old + off)
         entry, level = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), old + off)
+        entry = np.uint64(entry)  # bit 63 (NX) set: a Python int would not fit an int64 compilation
         if not M.entry_mapped(entry):
             continue
         bits = np.uint64(int(entry) & (0xFFF | _PAGE_NX))
         while M.install_pte(a, vs, task.mmc, new + off, int(M.pte_pfn(entry)), bits) == -1:
             vs = F.grow_and_get(k)
-        M.set_leaf_entry(a, vs, task.mmc, old + off, level, 0)
+        M.set_leaf_entry(a, vs, task.mmc, old + off, level, np.uint64(0))
     F.flush_tlb_mm(k, task)
 
 
@@ -133,6 +135,13 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     return res
 
 
+def _int_arg(value, what: str) -> int:
+    """An integer argument of the Python API (not a bool, float or string): EINVAL otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise KernelError(errno.EINVAL, f"{what} must be an integer, not {value!r}")
+    return int(value)
+
+
 class Process:
     """The scriptable face of a ``task_struct``."""
 
@@ -165,8 +174,8 @@ class Process:
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
-        return mm_mmap.do_mmap(self.task.mm, addr, length, T.parse_prot(prot), T.parse_map_flags(flags),
-                               offset >> 12 if offset else 0)
+        return mm_mmap.sys_mmap(self.task.mm, addr, length, T.parse_prot(prot), T.parse_map_flags(flags), -1,
+                                offset)
 
     def munmap(self, addr: int, length: int) -> None:
         from .mm import mmap as mm_mmap
@@ -206,21 +215,45 @@ class Process:
         return list(self.task.mm.vmas)
 
     # memory accesses ------------------------------------------------------------------------
-    def _addrs(self, addr: int, length: int, stride: int) -> np.ndarray:
+    ACCESS_CHUNK = 1 << 16  # accesses handed to the MMU at a time (a bad address stops early)
+
+    def _access(self, addr: int, length: int, stride: int, write: bool, value: int = 0) -> bytes:
+        """One access every ``stride`` bytes of [addr, addr+length), in chunks, so that a huge
+        range faults at its first bad address instead of building an array of every address.
+
+        Addresses are C pointers (a negative one wraps); one in the kernel half (bit 63 set)
+        is never a user address and kills the process like any bad access."""
+        from .mm.vma import ulong
+
+        addr = ulong(_int_arg(addr, "address"), "address")
+        length, stride = _int_arg(length, "length"), _int_arg(stride, "stride")
         if length < 0 or stride <= 0:
             raise KernelError(errno.EINVAL, f"length {length} and stride {stride} must be positive")
-        return np.arange(addr, addr + length, stride, dtype=np.int64)
+        value = _int_arg(value, "value") & 0xFF
+        k, count = self.machine.kernel, -(-length // stride)
+        out = []
+        try:
+            for first in range(0, count, self.ACCESS_CHUNK):
+                start = addr + first * stride
+                n = min(self.ACCESS_CHUNK, count - first)
+                user = min(n, max(0, -(-((1 << 63) - start) // stride)))  # those below bit 63
+                if user:
+                    step = stride if user > 1 else 0  # two accesses below bit 63: the stride fits int64
+                    addrs = start + step * np.arange(user, dtype=np.int64)
+                    out.append(fault.access(k, self.task, addrs, write, value))
+                if user < n:
+                    fault.bad_area(k, self.task, start + user * stride, write, M.FAULT_SIGSEGV_MAPERR)
+        finally:
+            self.machine._sync_vm()
+        return b"".join(o.tobytes() for o in out)
 
     def write(self, addr: int, length: int, stride: int = 4096, value: int = 7) -> None:
         """Store one byte of ``value`` every ``stride`` bytes of [addr, addr+length)."""
-        fault.access(self.machine.kernel, self.task, self._addrs(addr, length, stride), True, value & 0xFF)
-        self.machine._sync_vm()
+        self._access(addr, length, stride, True, value)
 
     def read(self, addr: int, length: int, stride: int = 4096) -> bytes:
         """The bytes at every ``stride`` bytes of [addr, addr+length)."""
-        out = fault.access(self.machine.kernel, self.task, self._addrs(addr, length, stride), False)
-        self.machine._sync_vm()
-        return out.tobytes()
+        return self._access(addr, length, stride, False)
 
     def pagefault_disable(self) -> None:
         """``pagefault_disable()``: accesses that would fault now fail with EFAULT (nests)."""
@@ -242,6 +275,9 @@ class Process:
         """The page-table walk of ``addr``, level by level (``mm/pagewalk.walk_address``)."""
         from .mm.pagewalk import walk_address
 
+        from .mm.vma import ulong
+
+        addr = ulong(_int_arg(addr, "address"), "address")
         self.task.check_alive()
         F.ensure_tables(self.machine.kernel)
         return walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr)
