@@ -1,0 +1,212 @@
+"""Bad input at the syscall-level Python API (``Machine.spawn``, ``Process.mmap`` and friends).
+
+Random and adversarial arguments — negative, huge (>= 2**64), unaligned, zero, garbage
+prot/flag/advice strings and numbers, wrong types — go to every call. Each outcome is a
+result or the project's own error (``KernelError`` with an errno, ``SegmentationFault`` or
+``BusError`` for a bad access, another ``LinuxmmError``), never a raw Python or numba
+exception, and ``debug.check`` passes after every call.
+
+Where the kernel defines the errno, ``KERNEL_ERRNOS`` states it; on a Linux 6.18 x86-64 host
+the same calls run as raw syscalls in a subprocess (``test_mmap.RealBackend``) and must give
+the same answers.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from conftest import host_is_618, small_machine
+from linuxmm import KernelError, LinuxmmError, debug
+
+P = 4096
+ULONG = 1 << 64
+TASK_SIZE = (1 << 47) - P
+PRIVATE, SHARED = 0x22, 0x21  # MAP_PRIVATE|MAP_ANONYMOUS, MAP_SHARED|MAP_ANONYMOUS
+
+# (syscall, arguments with B standing for a mapped 16-page private region, errno or None for 0 /
+# an address). Observed on this host's Linux 6.18 with the raw syscalls (test below).
+B = "B"
+KERNEL_ERRNOS = [
+    ("mmap", (0, 0, 3, PRIVATE, 0), "EINVAL"),               # length 0
+    ("mmap", (0, ULONG - 1, 3, PRIVATE, 0), "ENOMEM"),       # PAGE_ALIGN wraps to 0
+    ("mmap", (0, P, 3, PRIVATE, 5), "EINVAL"),               # unaligned offset
+    ("mmap", ((B, 1), P, 3, PRIVATE | 0x10, 0), "EINVAL"),   # MAP_FIXED at an unaligned address
+    ("mmap", (0, P, 0x1000, PRIVATE, 0), None),              # unknown prot bits: mmap ignores them
+    ("mmap", (0, P, 3, 0x23, 0), "EINVAL"),                  # MAP_SHARED|MAP_PRIVATE is no type
+    ("mmap", (0, P, 3, 0x20, 0), "EINVAL"),                  # no mapping type
+    ("munmap", ((B, 1), P), "EINVAL"),
+    ("munmap", ((B, 0), 0), "EINVAL"),
+    ("munmap", (1 << 47, P), "EINVAL"),                      # beyond TASK_SIZE
+    ("munmap", ((B, 0), ULONG - P), "EINVAL"),
+    ("mprotect", ((B, 1), P, 1), "EINVAL"),
+    ("mprotect", ((B, 0), P, 0x100), "EINVAL"),              # unknown prot bit
+    ("mprotect", ((B, 0), 0, 1), None),
+    ("mprotect", (1 << 46, P, 1), "ENOMEM"),                 # not mapped
+    ("mprotect", ((B, 0), ULONG - P, 1), "ENOMEM"),
+    ("madvise", ((B, 0), P, 12345), "EINVAL"),               # unknown advice
+    ("madvise", ((B, 0), P, -1), "EINVAL"),
+    ("madvise", ((B, 1), P, 4), "EINVAL"),                   # unaligned MADV_DONTNEED
+    ("madvise", ((B, 0), 0, 4), None),
+    ("madvise", (1 << 46, P, 4), "ENOMEM"),
+    ("madvise", ((B, 0), ULONG - P, 4), "EINVAL"),           # the range wraps
+    ("mremap", ((B, 0), P, 0, 1, 0), "EINVAL"),              # new length 0
+    ("mremap", ((B, 1), P, 2 * P, 1, 0), "EINVAL"),
+    ("mremap", (1 << 46, P, 2 * P, 1, 0), "EFAULT"),         # not mapped
+    ("mremap", ((B, 0), P, ULONG - P, 1, 0), "EINVAL"),      # beyond TASK_SIZE
+    ("mremap", ((B, 0), P, P, 3, (B, 1)), "EINVAL"),         # unaligned new address
+]
+
+
+def resolve(args, base):
+    return [base + a[1] if isinstance(a, tuple) else a for a in args]
+
+
+def real_errnos() -> list:
+    """Entry point of the subprocess: KERNEL_ERRNOS' calls as raw syscalls of this process."""
+    from test_mmap import RealBackend
+
+    be = RealBackend()
+    base = be.mmap(0, 16 * P, "rw", "private|anonymous")
+    out = []
+    for name, args, _ in KERNEL_ERRNOS:
+        args = resolve(args, base)
+        if name == "mmap":
+            args = args[:4] + [-1] + args[4:]  # fd
+        res = be._sys(name, *args)
+        out.append(res if isinstance(res, str) else None)
+    print(json.dumps(out))
+
+
+def sim_call(p, name, args):
+    """The same call through the Process API: the errno name, or None for success."""
+    try:
+        if name == "mmap":
+            addr, length, prot, flags, offset = args
+            p.mmap(length, prot, flags, addr, offset)
+        elif name == "mremap":
+            addr, old, new, flags, new_addr = args
+            p.mremap(addr, old, new, maymove=bool(flags & 1), fixed=new_addr if flags & 2 else None)
+        else:
+            getattr(p, name)(*args)
+    except KernelError as e:
+        return errno.errorcode[e.errno]
+    return None
+
+
+def test_errnos_as_the_kernel_defines_them():
+    m = small_machine()
+    p = m.spawn()
+    base = p.mmap(16 * P)
+    got = [sim_call(p, name, resolve(args, base)) for name, args, _ in KERNEL_ERRNOS]
+    assert got == [want for _, _, want in KERNEL_ERRNOS]
+    assert debug.check(m) == []
+
+
+@pytest.mark.skipif(not host_is_618(), reason="the oracle is a Linux 6.18 x86-64 kernel")
+def test_errnos_match_this_kernel():
+    code = "import test_fuzz_syscalls; test_fuzz_syscalls.real_errnos()"
+    done = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [want for _, _, want in KERNEL_ERRNOS]
+
+
+# ---- random and adversarial arguments -----------------------------------------------------------
+EDGE_INTS = [0, 1, -1, P - 1, P, P + 1, -P, 1 << 47, TASK_SIZE, (1 << 63) - 1, 1 << 63, ULONG - P, ULONG - 1,
+             ULONG, ULONG + P, -(1 << 63), -(1 << 64), 1 << 70]
+WRONG_TYPES = [None, 1.5, 4096.0, float("nan"), float("inf"), "4096", "", b"\x00", True, [P], object()]
+NAMES = ["rw", "r", "rwx", "none", "PROT_READ|PROT_WRITE", "private|anonymous", "shared|anonymous",
+         "private|anonymous|fixed", "private|anonymous|populate", "maymove", "fixed|maymove", "dontneed",
+         "free", "hugepage", "nohugepage", "willneed", "populate_write", "remove", "collapse", "guard_install",
+         "private,anon", "bogus", "rwq", "dontneed|free", "MADV_", "|", "\x00", "hugepages"]
+
+
+def near(region: int):
+    """Addresses and lengths around the mapped region: aligned, off by one, inside, across."""
+    return st.builds(lambda k, d: region + k * P + d, st.integers(-4, 20), st.sampled_from([0, 0, 1, -1, 64]))
+
+
+def value(region: int):
+    return st.one_of(near(region), st.sampled_from(EDGE_INTS), st.integers(-(1 << 70), 1 << 70),
+                     st.sampled_from(WRONG_TYPES))
+
+
+def token():
+    return st.one_of(st.sampled_from(NAMES), st.integers(-(1 << 65), 1 << 65), st.text(max_size=12),
+                     st.sampled_from(WRONG_TYPES))
+
+
+def calls(region: int):
+    v, t = value(region), token()
+    return st.one_of(
+        st.tuples(st.just("mmap"), v, t, t, v, v),
+        st.tuples(st.just("munmap"), v, v),
+        st.tuples(st.just("mprotect"), v, v, t),
+        st.tuples(st.just("madvise"), v, v, t),
+        st.tuples(st.just("mremap"), v, v, v, st.one_of(st.booleans(), st.sampled_from(WRONG_TYPES)),
+                  st.one_of(st.none(), v)),
+        st.tuples(st.just("brk"), v),
+        st.tuples(st.just("write"), v, v, v, v),
+        st.tuples(st.just("read"), v, v, v),
+        st.tuples(st.just("walk"), v),
+        st.tuples(st.just("fork"), st.one_of(st.none(), st.text(max_size=20), st.sampled_from(WRONG_TYPES))),
+        st.tuples(st.just("spawn"), v),
+    )
+
+
+MAX_ACCESSES = 1 << 18  # more accesses over mapped memory are a long workload, not bad input
+
+
+def too_long(p, addr, length, stride) -> bool:
+    """An access of more than MAX_ACCESSES that would start in mapped memory."""
+    ints = all(isinstance(x, int) and not isinstance(x, bool) for x in (addr, length, stride))
+    if not ints or stride <= 0 or length // stride <= MAX_ACCESSES:
+        return False
+    return any(v.vm_start <= addr % ULONG < v.vm_end for v in p.maps())
+
+
+def run(m, p, call):
+    name, *args = call
+    if name == "spawn":
+        return m.spawn(cpu=args[0])
+    if name in ("write", "read") and too_long(p, *args[:3]):
+        return None
+    if name == "mmap":
+        length, prot, flags, addr, offset = args
+        return p.mmap(length, prot, flags, addr, offset)
+    if name == "mremap":
+        addr, old, new, maymove, fixed = args
+        return p.mremap(addr, old, new, maymove=maymove, fixed=fixed)
+    return getattr(p, name)(*args)
+
+
+REGION = 0x7FFFF7EFF000  # where the 1 MiB mapping of a fresh process lands (checked below)
+
+
+@settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 300)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(calls(REGION), min_size=1, max_size=12))
+def test_bad_arguments_give_the_projects_errors(seq):
+    m = small_machine()
+    p = m.spawn()
+    assert p.mmap(1 << 20) == REGION
+    p.write(REGION, 1 << 20, value=1)
+    for call in seq:
+        if not p.alive:
+            p = m.spawn()
+        try:
+            out = run(m, p, call)
+        except LinuxmmError:
+            pass
+        else:
+            if call[0] in ("fork", "spawn"):
+                p = out
+        assert debug.check(m) == [], call
