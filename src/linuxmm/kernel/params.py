@@ -11,22 +11,38 @@ import re
 
 _NUM_RE = re.compile(r"\s*(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 _SHIFT = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+ULLONG_MAX = (1 << 64) - 1
 
 
-def memparse(text: str) -> tuple[int, str]:
-    """Parse a size with an optional K/M/G/T/P/E suffix; return (value, rest).
-
-    Like the kernel's ``memparse`` the number is read with base 0 (``0x`` hex, leading
-    ``0`` octal); text that does not start with a number gives 0 and the text unchanged.
-    """
+def simple_strtoull(text: str) -> tuple[int, str]:
+    """A base-0 number at the start of ``text`` (``0x`` hex, leading ``0`` octal, else
+    decimal); return (value, rest), or (0, text) when ``text`` does not start with one."""
     m = _NUM_RE.match(text)
     if not m:
         return 0, text
-    value, rest = int(m[1], 0), text[m.end():]
-    if rest[:1].lower() in _SHIFT:
+    digits = m[1]
+    if digits[:2].lower() == "0x":
+        value = int(digits[2:], 16)
+    elif digits.startswith("0"):
+        value = int(digits, 8)  # Python's int(.., 0) refuses "017"; C reads it as octal
+    else:
+        value = int(digits)
+    return value, text[m.end():]
+
+
+def memparse(text: str, wrap: bool = True) -> tuple[int, str]:
+    """Parse a size with an optional K/M/G/T/P/E suffix; return (value, rest).
+
+    Like the kernel's ``memparse`` the number is read with base 0 (``simple_strtoull``);
+    text that does not start with a number gives 0 and the text unchanged. The kernel
+    computes in ``unsigned long long``, so the value wraps at 2^64 (``16E`` is 0);
+    ``wrap=False`` keeps it exact, for machine files that check ranges themselves.
+    """
+    value, rest = simple_strtoull(text)
+    if rest[:1].lower() in _SHIFT and rest != text:
         value <<= _SHIFT[rest[0].lower()]
         rest = rest[1:]
-    return value, rest
+    return (value & ULLONG_MAX if wrap else value), rest
 
 
 def parse_cmdline(cmdline: str) -> list[tuple[str, str | None]]:

@@ -8,13 +8,9 @@ value the way the kernel does, returning ``-EINVAL`` where the kernel rejects it
 from __future__ import annotations
 
 import errno
-import re
 from dataclasses import dataclass
 
-from ..kernel.params import early_param, memparse
-
-
-_NUM_PREFIX = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+from ..kernel.params import ULLONG_MAX, early_param, memparse, simple_strtoull
 
 
 @dataclass
@@ -40,9 +36,9 @@ def _parse_core(params: BootParams, value: str | None, which: str, log) -> int:
     """
     if not value:
         return -errno.EINVAL
-    num = _NUM_PREFIX.match(value)
-    if num and value[num.end():].startswith("%"):
-        pct = int(num[0], 0)
+    pct, rest = simple_strtoull(value)
+    if rest != value and rest.startswith("%"):
+        pct &= ULLONG_MAX  # unsigned long long, as in C
         if pct > 100:
             log.warn(f"WARNING: at mm/mm_init.c cmdline_parse_core: {which}={value} is above 100%")
         setattr(params, f"required_{which}_percent", pct)

@@ -77,7 +77,7 @@ def _addr(value, what: str) -> int:
             raise ConfigError(f"{what}: negative address {value}")
         return value
     if isinstance(value, str):
-        num, rest = memparse(value)
+        num, rest = memparse(value, wrap=False)
         if rest or (num == 0 and value.strip() not in ("0", "0x0")):
             raise ConfigError(f"{what}: cannot read {value!r} as an address or size")
         return num
