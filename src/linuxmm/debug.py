@@ -231,7 +231,7 @@ def check_vm(k) -> list[str]:
 def check_tlb(k) -> list[str]:
     """No TLB entry translates what the page tables do not: every cached translation of a
     live mm maps the frame its page tables map now, and no entry outlives its mm."""
-    from .arch.x86.mm.tlb import STRUCT_NAMES, TP_NCPU, asid_of, mapped_frame
+    from .arch.x86.mm.tlb import STRUCT_NAMES, TP_GIANT_SHIFT, TP_HUGE_SHIFT, TP_NCPU, asid_of, mapped_frame
 
     t, vs = getattr(k, "tlb", None), getattr(k, "vm_state", None)
     if t is None or vs is None:
@@ -239,11 +239,15 @@ def check_tlb(k) -> list[str]:
     a = k.mem_map
     live = {asid_of(task): task for task in getattr(k, "tasks", {}).values() if task.state == "R"}
     v: list[str] = []
+    sizes = (1 << int(t.params[TP_HUGE_SHIFT]), 1 << int(t.params[TP_GIANT_SHIFT]))
     for cpu in range(int(t.params[TP_NCPU])):
+        huge = [0, 0]
         for s in STRUCT_NAMES:
             if s.startswith("pwc"):
                 continue
             for e in t.entries(s, cpu):
+                if e["size"] in sizes:
+                    huge[sizes.index(e["size"])] += 1
                 task = live.get(e["asid"])
                 where = f"cpu {cpu} {s} entry {e['vaddr']:#x}"
                 if task is None:
@@ -253,4 +257,6 @@ def check_tlb(k) -> list[str]:
                 if frame != e["pfn"]:
                     v.append(f"{where} of pid {task.pid}: caches pfn {e['pfn']:#x} but the page tables map "
                              f"{'nothing' if frame < 0 else hex(frame)}")
+        if huge != [int(n) for n in t.nhuge[cpu]]:
+            v.append(f"cpu {cpu}: {huge} huge/giant TLB entries but the lookup counts {t.nhuge[cpu].tolist()}")
     return v

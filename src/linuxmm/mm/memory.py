@@ -17,14 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import (MISS, l1_entry, l1_hit_again, mapped_frame, tlb_fault_done, tlb_miss_again,
-                               tlb_translate, tlb_walk)
+from ..arch.x86.mm.tlb import MISS, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again, tlb_translate, tlb_walk
 from ..jit import unowned
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
-                      VP_CPU, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
+                      VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
                       VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
@@ -304,6 +303,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
                                | _PAGE_DIRTY | _PAGE_NX)
+    vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
     vs.events[VE_COW] += 1
     return FAULT_OK
 
@@ -385,6 +385,7 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     a.lru_next[vs.pt_pfn[dep]] = 0
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
+    vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
 
 
 @njit(cache=True)
@@ -467,13 +468,13 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
         return how
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
-    old = mapped_frame(a, vs, pgd, addr)
+    vs.vp[VP_FLUSH_PENDING] = 0
     status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
     if status != FAULT_OK:
         return -1 - status
     mmc[MMC_MINFLT] += 1
     vs.events[VE_PGFAULT] += 1
-    tlb_fault_done(a, vs, t, asid, pgd, addr, old)  # COW moved the page: flush it
+    tlb_fault_done(vs, t, asid, addr)
     if how == MISS:  # the retried access misses the TLBs again: nothing refilled them
         tlb_miss_again(t)
         pfn = tlb_walk(a, vs, t, asid, pgd, addr, write, False)

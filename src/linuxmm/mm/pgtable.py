@@ -115,7 +115,8 @@ vm_state_type = VmStateType([(n, unowned_type(d, nd)) for n, d, nd in VMSTATE_FI
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
 VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
-NR_VP = 12
+VP_FLUSH_PENDING = 12  # the fault replaced a present entry of its address: flush its TLB entries
+NR_VP = 13
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
 AC_USER, AC_PGTABLE, AC_THP = 0, 1, 2

@@ -45,7 +45,7 @@ from numba import njit, types
 from numba.experimental import structref
 
 from ....jit import register_struct, unowned, unowned_type
-from ....mm.pgtable import (VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
+from ....mm.pgtable import (VP_FLUSH_PENDING, VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
 
 # structures, in the order of their entries in ``ent``; PWC_0 + level for each non-leaf level
@@ -154,12 +154,13 @@ TLB_FIELDS = [
     ("ctr", np.int64, 2),  # [cpu, C_*]
     ("ctx", np.int64, 2),  # [cpu, asid slots..., next slot, loaded asid] (cpu_tlbstate.ctxs)
     ("hint", np.int64, 2),  # [cpu, structure]: its entry that hit or was filled last (probed first)
+    ("nhuge", np.int64, 2),  # [cpu, 0/1]: valid TLB entries of the huge/giant page size (else unprobed)
 ]
 tlb_state_type = TlbStateType([(n, unowned_type(d, nd)) for n, d, nd in TLB_FIELDS])
 
 
 @njit(cache=True)
-def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx, hint):
+def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx, hint, nhuge):
     r = structref.new(tlb_state_type)
     r.ent = unowned(ent)
     r.geo = unowned(geo)
@@ -170,10 +171,23 @@ def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx, hint):
     r.ctr = unowned(ctr)
     r.ctx = unowned(ctx)
     r.hint = unowned(hint)
+    r.nhuge = unowned(nhuge)
     return r
 
 
 # ---- one structure: set-associative lookup and LRU fill -------------------------------------
+
+
+@njit(cache=True, inline='always')
+def _count_huge(t, cpu, e, delta):
+    """Keep ``nhuge`` for TLB entry ``e`` (valid) arriving (+1) or going (-1): a lookup skips
+    the probes of a page size no entry of the CPU has."""
+    if e < t.params[TP_PWC_OFF]:
+        shift = t.ent[cpu, E_SHIFT, e]
+        if shift == t.params[TP_HUGE_SHIFT]:
+            t.nhuge[cpu, 0] += delta
+        elif shift == t.params[TP_GIANT_SHIFT]:
+            t.nhuge[cpu, 1] += delta
 
 
 @njit(cache=True)
@@ -192,6 +206,7 @@ def _drop_page(t, cpu, asid, vaddr):
             base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
             for e in range(base, base + ways):
                 if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+                    _count_huge(t, cpu, e, -1)
                     ent[cpu, E_TAG, e] = -1
 
 
@@ -234,12 +249,15 @@ def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now):
         age = -1 if ent[cpu, E_TAG, e] < 0 else ent[cpu, E_STAMP, e]
         if age < oldest:
             victim, oldest = e, age
+    if ent[cpu, E_TAG, victim] >= 0:
+        _count_huge(t, cpu, victim, -1)
     ent[cpu, E_TAG, victim] = tag
     ent[cpu, E_ASID, victim] = asid
     ent[cpu, E_PFN, victim] = pfn
     ent[cpu, E_SHIFT, victim] = shift
     ent[cpu, E_FLAGS, victim] = flags
     ent[cpu, E_STAMP, victim] = now
+    _count_huge(t, cpu, victim, 1)
     t.hint[cpu, s] = victim
     return victim
 
@@ -260,17 +278,18 @@ def tlb_lookup(t, asid, vaddr, write):
     t.clock[cpu] += 1
     now = t.clock[cpu]
     hs, gs = params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT]
+    huge, giant = hs > 0 and t.nhuge[cpu, 0] > 0, gs > 0 and t.nhuge[cpu, 1] > 0
     e = _probe(t, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
-    if e < 0 and hs > 0:
+    if e < 0 and huge:
         e = _probe(t, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
-    if e < 0 and gs > 0:
+    if e < 0 and giant:
         e = _probe(t, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
     if e >= 0:
         ctr[cpu, C_L1_HITS] += 1
     else:
         ctr[cpu, C_L1_MISSES] += 1
         e = _probe(t, cpu, S_STLB, asid, vaddr >> 12, 12, now)
-        if e < 0 and hs > 0:
+        if e < 0 and huge:
             e = _probe(t, cpu, S_STLB, asid, vaddr >> hs, hs, now)
         if e < 0:
             ctr[cpu, C_STLB_MISSES] += 1
@@ -478,10 +497,11 @@ def mapped_frame(a, vs, pgd, addr):
 
 
 @njit(cache=True)
-def tlb_fault_done(a, vs, t, asid, pgd, addr, old_frame):
-    """After a fault: if it moved ``addr`` off a frame that was mapped (``wp_page_copy``'s
-    ``ptep_clear_flush``, a split), flush the page from every CPU."""
-    if old_frame >= 0 and mapped_frame(a, vs, pgd, addr) != old_frame:
+def tlb_fault_done(vs, t, asid, addr):
+    """After a fault: if it replaced a present entry of ``addr`` (``wp_page_copy``'s
+    ``ptep_clear_flush``, a huge pmd split), flush the page from every CPU."""
+    if vs.vp[VP_FLUSH_PENDING]:
+        vs.vp[VP_FLUSH_PENDING] = 0
         flush_tlb_page(t, asid, addr)
 
 
@@ -489,11 +509,12 @@ def tlb_fault_done(a, vs, t, asid, pgd, addr, old_frame):
 
 
 @njit(cache=True)
-def _flush_cpu(ent, params, cpu, asid, start, end, whole, pwc):
+def _flush_cpu(t, cpu, asid, start, end, whole, pwc):
     """Drop ``cpu``'s entries of ``asid`` (every asid if < 0): TLB entries overlapping
     [start, end) or all of them if ``whole``; paging-structure-cache entries if ``pwc``.
     Returns how many TLB and paging-structure-cache entries were dropped."""
-    pwc_off = params[TP_PWC_OFF]
+    ent = t.ent
+    pwc_off = t.params[TP_PWC_OFF]
     dropped = dropped_pwc = 0
     for e in range(ent.shape[2]):
         tag = ent[cpu, E_TAG, e]
@@ -509,13 +530,15 @@ def _flush_cpu(ent, params, cpu, asid, start, end, whole, pwc):
                 if lo >= end or lo + (np.int64(1) << ent[cpu, E_SHIFT, e]) <= start:
                     continue
             dropped += 1
+            _count_huge(t, cpu, e, -1)
         ent[cpu, E_TAG, e] = -1
     return dropped, dropped_pwc
 
 
 @njit(cache=True)
-def _holds(ent, cpu, asid):
+def _holds(t, cpu, asid):
     """Whether ``cpu`` may cache ``asid`` (our stand-in for its bit in ``mm_cpumask``)."""
+    ent = t.ent
     for e in range(ent.shape[2]):
         if ent[cpu, E_TAG, e] >= 0 and (asid < 0 or ent[cpu, E_ASID, e] == asid):
             return True
@@ -523,24 +546,24 @@ def _holds(ent, cpu, asid):
 
 
 @njit(cache=True)
-def _flush_local(ent, params, ctr, cpu, asid, start, end, whole):
+def _flush_local(t, cpu, asid, start, end, whole):
     """Flush on ``cpu``, counting what went against the current CPU."""
-    me = params[TP_CPU]
-    dropped, dropped_pwc = _flush_cpu(ent, params, cpu, asid, start, end, whole, True)
-    ctr[me, C_FLUSHED] += dropped
-    ctr[me, C_FLUSHED_PWC] += dropped_pwc
+    me = t.params[TP_CPU]
+    dropped, dropped_pwc = _flush_cpu(t, cpu, asid, start, end, whole, True)
+    t.ctr[me, C_FLUSHED] += dropped
+    t.ctr[me, C_FLUSHED_PWC] += dropped_pwc
 
 
 @njit(cache=True)
-def _flush_everywhere(ent, params, ctr, asid, start, end, whole):
+def _flush_everywhere(t, asid, start, end, whole):
     """The local flush plus a shootdown IPI to each other CPU caching ``asid``."""
-    me = params[TP_CPU]
-    for cpu in range(params[TP_NCPU]):
+    me = t.params[TP_CPU]
+    for cpu in range(t.params[TP_NCPU]):
         if cpu != me:
-            if not _holds(ent, cpu, asid):
+            if not _holds(t, cpu, asid):
                 continue
-            ctr[me, C_SHOOTDOWNS] += 1
-        _flush_local(ent, params, ctr, cpu, asid, start, end, whole)
+            t.ctr[me, C_SHOOTDOWNS] += 1
+        _flush_local(t, cpu, asid, start, end, whole)
 
 
 @njit(cache=True)
@@ -553,7 +576,7 @@ def flush_tlb_range(t, asid, start, end):
     whole = (end - start + 4095) >> 12 > params[TP_CEILING]
     if whole:
         ctr[me, C_FULL_FLUSHES] += 1
-    _flush_everywhere(t.ent, params, ctr, asid, start, end, whole)
+    _flush_everywhere(t, asid, start, end, whole)
 
 
 @njit(cache=True)
@@ -569,19 +592,19 @@ def flush_tlb_mm(t, asid):
     me = params[TP_CPU]
     ctr[me, C_FLUSHES] += 1
     ctr[me, C_FULL_FLUSHES] += 1
-    _flush_everywhere(t.ent, params, ctr, asid, 0, 0, True)
+    _flush_everywhere(t, asid, 0, 0, True)
 
 
 @njit(cache=True)
 def flush_tlb_all(t):
     """``flush_tlb_all``: everything, everywhere (``on_each_cpu``: an IPI to every other CPU)."""
-    ent, params, ctr = t.ent, t.params, t.ctr
+    params, ctr = t.params, t.ctr
     me = params[TP_CPU]
     ctr[me, C_FLUSHES] += 1
     ctr[me, C_FULL_FLUSHES] += 1
     ctr[me, C_SHOOTDOWNS] += params[TP_NCPU] - 1
     for cpu in range(params[TP_NCPU]):
-        _flush_local(ent, params, ctr, cpu, -1, 0, 0, True)
+        _flush_local(t, cpu, -1, 0, 0, True)
 
 
 @njit(cache=True)
@@ -589,7 +612,7 @@ def tlb_switch_mm(t, cpu, asid):
     """``switch_mm_irqs_off`` on ``cpu``: make it current; load ``asid``, reusing its PCID
     slot or recycling the next one round-robin (``choose_new_asid``), whose entries go.
     Without PCID every switch to another mm flushes the CPU."""
-    ent, params, ctr, ctx = t.ent, t.params, t.ctr, t.ctx
+    params, ctr, ctx = t.params, t.ctr, t.ctx
     params[TP_CPU] = cpu
     n = params[TP_NR_ASIDS]
     if ctx[cpu, n + 1] == asid:
@@ -597,7 +620,7 @@ def tlb_switch_mm(t, cpu, asid):
     ctr[cpu, C_SWITCHES] += 1
     ctx[cpu, n + 1] = asid
     if n == 0:
-        _flush_local(ent, params, ctr, cpu, -1, 0, 0, True)
+        _flush_local(t, cpu, -1, 0, 0, True)
         return
     for i in range(n):
         if ctx[cpu, i] == asid:
@@ -606,7 +629,7 @@ def tlb_switch_mm(t, cpu, asid):
     ctx[cpu, n] = (slot + 1) % n
     if ctx[cpu, slot] >= 0:
         ctr[cpu, C_ASID_RECYCLES] += 1
-        _flush_local(ent, params, ctr, cpu, ctx[cpu, slot], 0, 0, True)
+        _flush_local(t, cpu, ctx[cpu, slot], 0, 0, True)
     ctx[cpu, slot] = asid
 
 
@@ -673,7 +696,8 @@ class TlbState(TlbStateRef):
         ctx[:, params[TP_NR_ASIDS]] = 0
         t = cls.from_arrays(ent=ent, geo=geo, params=params, shift=np.array(shifts, np.int64), pwc_ctr=pwc_ctr,
                             clock=np.zeros(nr_cpus, np.int64), ctr=np.zeros((nr_cpus, NR_COUNTERS), np.int64),
-                            ctx=ctx, hint=np.tile(geo[:, G_OFF], (nr_cpus, 1)))
+                            ctx=ctx, hint=np.tile(geo[:, G_OFF], (nr_cpus, 1)),
+                            nhuge=np.zeros((nr_cpus, 2), np.int64))
         t.__dict__["config"] = config
         return t
 
