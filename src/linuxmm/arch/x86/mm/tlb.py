@@ -233,9 +233,10 @@ def _probe(t, cpu, s, asid, tag, shift, now):
 
 
 @njit(cache=True, inline='always')
-def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now):
-    """Cache (asid, tag) -> pfn in ``s``: over the same translation, else a free way, else
-    the least recently used one. Returns the entry, or -1 if ``s`` has no entries."""
+def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now, absent):
+    """Cache (asid, tag) -> pfn in ``s``: over the same translation (unless known
+    ``absent``), else a free way, else the least recently used one. Returns the entry, or
+    -1 if ``s`` has no entries."""
     ent, geo = t.ent, t.geo
     ways = geo[s, G_WAYS]
     if ways == 0:
@@ -243,7 +244,7 @@ def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now):
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     victim, oldest = -1, _NEVER
     for e in range(base, base + ways):
-        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+        if not absent and ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
             victim = e
             break
         age = -1 if ent[cpu, E_TAG, e] < 0 else ent[cpu, E_STAMP, e]
@@ -297,7 +298,7 @@ def tlb_lookup(t, asid, vaddr, write):
         ctr[cpu, C_STLB_HITS] += 1
         shift = ent[cpu, E_SHIFT, e]
         _insert(t, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
-                ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now)
+                ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now, True)
     flags = ent[cpu, E_FLAGS, e]
     if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
         ctr[cpu, C_REWALKS] += 1
@@ -318,10 +319,11 @@ def tlb_miss_again(t):
 
 
 @njit(cache=True)
-def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty):
+def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
     """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
     4 KiB pages go to the L1 4K dTLB and the STLB, 2 MiB/4 MiB ones to the L1 2M dTLB and
-    the STLB, 1 GiB ones to the L1 1G dTLB only."""
+    the STLB, 1 GiB ones to the L1 1G dTLB only. ``absent``: the lookup before the walk
+    missed everywhere, so no entry holds the translation."""
     params = t.params
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
@@ -329,13 +331,13 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty):
     flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
     tag = vaddr >> page_shift
     if page_shift == 12:
-        _insert(t, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now)
-        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+        _insert(t, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_HUGE_SHIFT]:
-        _insert(t, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now)
-        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now)
+        _insert(t, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_GIANT_SHIFT]:
-        _insert(t, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now)
+        _insert(t, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now, absent)
 
 
 # ---- paging-structure caches ------------------------------------------------------------------
@@ -364,7 +366,7 @@ def pwc_fill(t, asid, vaddr, level, row):
     if 0 <= level < shifts.shape[0] - 1:
         cpu = t.params[TP_CPU]
         t.clock[cpu] += 1
-        _insert(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, t.clock[cpu])
+        _insert(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, t.clock[cpu], False)
 
 
 # ---- the walk -----------------------------------------------------------------------------
@@ -416,7 +418,7 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
         pt[row, idx] = entry | np.uint64(bits)
         base = pte_pfn(entry)
         shift = t.shift[level]
-        tlb_fill(t, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY))
+        tlb_fill(t, asid, vaddr, base, shift, writable, write or entry_has(entry, _PAGE_DIRTY), not cached)
         return base + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
     ctr[cpu, C_WALK_FAULTS] += 1
     if cached:  # a #PF invalidates the address (after a full miss nothing caches it)
@@ -434,6 +436,9 @@ def l1_entry(t, asid, vaddr):
         if shift == 0 or ways == 0:
             continue
         tag = vaddr >> shift
+        e = t.hint[cpu, s]  # usually the entry that just served or was filled
+        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+            return e
         base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
         for e in range(base, base + ways):
             if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
