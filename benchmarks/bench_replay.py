@@ -3,8 +3,12 @@
     python benchmarks/bench_replay.py
 
 * page faults simulated per second (a write to every page of a fresh 256 MiB mapping),
-  against this machine's real kernel taking the same faults (a small C probe, timed here);
-* accesses per second on a TLB-hit-dominated trace (a loop over 32 pages) and on a mixed
+  against this machine's real kernel taking the same faults (a small C probe, timed here).
+  Twice: on a freshly booted machine, whose mem_map arrays the host first has to fault in
+  (the simulator's struct pages are allocated lazily), and in steady state, on a machine
+  whose frames were used before (as the kernel's struct pages are, initialised at boot);
+* accesses per second on TLB-hit-dominated traces (sequential lines of 32 pages, and
+  random lines of the same 32 pages: every access an L1 hit, no two alike) and on a mixed
   trace (random lines over 256 MiB), against libCacheSim's LRU simulation of the same
   page-reference stream (`pip install libcachesim`; skipped if it is not installed).
 Goals (issue #5): >= 5x the real kernel's fault rate; >= 50 M TLB-hit accesses/s.
@@ -64,9 +68,20 @@ def trace(tmp: str, name: str, addrs: np.ndarray, kind: int) -> str:
     return path
 
 
-def timed_replay(path: str) -> dict:
+def timed_replay(path: str, steady: bool = False) -> dict:
+    """Replay on a new machine (best of 3); ``steady``: after a first replay there exited."""
     replay(Machine(cmdline="transparent_hugepage=never"), path, "binary")  # warm the compiled code
-    return replay(Machine(cmdline="transparent_hugepage=never"), path, "binary").as_dict()
+    best = None
+    for _ in range(3):
+        m = Machine(cmdline="transparent_hugepage=never")
+        if steady:
+            replay(m, path, "binary")
+            for p in m.processes():
+                p.exit()
+        res = replay(m, path, "binary").as_dict()
+        if best is None or res["replay_seconds"] < best["replay_seconds"]:
+            best = res
+    return best
 
 
 def lru_rate(addrs: np.ndarray) -> float | None:
@@ -97,16 +112,23 @@ def lru_rate(addrs: np.ndarray) -> float | None:
 def main() -> None:
     tmp = tempfile.mkdtemp()
     n_fault = 256 << 8
-    faults = timed_replay(trace(tmp, "faults.bin", 0x40000000 + np.arange(n_fault, dtype=np.int64) * 4096, 2))
-    sim_faults = faults["minor_faults"] / faults["replay_seconds"]
+    fault_trace = trace(tmp, "faults.bin", 0x40000000 + np.arange(n_fault, dtype=np.int64) * 4096, 2)
     real = real_fault_rate(tmp)
+    for name, steady in (("fresh machine", False), ("steady state ", True)):
+        res = timed_replay(fault_trace, steady)
+        rate = res["minor_faults"] / res["replay_seconds"]
+        print(f"page faults, {name}: {rate / 1e6:6.2f} M faults/s"
+              + (f" = {rate / real:5.2f}x the real kernel ({real / 1e3:,.0f} k faults/s here)" if real else ""))
+    rng = np.random.default_rng(1)
     hit_addrs = 0x10000000 + (np.arange(5_000_000, dtype=np.int64) % 2048) * 64
-    mixed_addrs = 0x40000000 + np.random.default_rng(1).integers(0, 256 << 20, 2_000_000) // 64 * 64
+    rand_hit_addrs = 0x10000000 + rng.integers(0, 2048, 5_000_000) * 64
+    mixed_addrs = 0x40000000 + rng.integers(0, 256 << 20, 2_000_000) // 64 * 64
     hit = timed_replay(trace(tmp, "hit.bin", hit_addrs, 1))
+    rand_hit = timed_replay(trace(tmp, "randhit.bin", rand_hit_addrs, 1))
     mixed = timed_replay(trace(tmp, "mixed.bin", mixed_addrs, 1))
-    print(f"page faults     : {sim_faults / 1e6:6.2f} M faults/s"
-          + (f" = {sim_faults / real:5.2f}x the real kernel ({real / 1e3:,.0f} k faults/s here)" if real else ""))
-    for name, res, addrs in (("TLB-hit trace  ", hit, hit_addrs), ("mixed trace    ", mixed, mixed_addrs)):
+    for name, res, addrs in (("TLB-hit trace, sequential", hit, hit_addrs),
+                             ("TLB-hit trace, random    ", rand_hit, rand_hit_addrs),
+                             ("mixed trace              ", mixed, mixed_addrs)):
         rate = res["accesses"] / res["replay_seconds"]
         lru = lru_rate(addrs[:1_000_000])
         print(f"{name}: {rate / 1e6:6.2f} M accesses/s"

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import MISS, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again, tlb_translate, tlb_walk
+from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
+                               tlb_translate, tlb_walk)
 from ..jit import unowned
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
@@ -504,29 +505,45 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
     return addrs.shape[0], FAULT_OK
 
 
+@njit(cache=True, inline="always")
+def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
+    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
+    page = addr >> 12
+    if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
+        return FAULT_OK, memo_page, memo_e, peak
+    e = l1_4k_entry(t, asid, addr)  # the lookup's first probe, inline
+    if e >= 0 and l1_hit_again(t, e, addr, write) >= 0:
+        return FAULT_OK, page, e, peak
+    pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
+    if pfn < 0:
+        return -1 - pfn, memo_page, memo_e, peak
+    rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
+    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
+
+
 @njit(cache=True)
 def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
     writes. Returns (next, status, peak RSS pages so far).
 
     The L1 entry of the last page accessed is remembered: another access to that page
-    repeats that hit exactly (``l1_hit_again``) without the lookup. Only ``access_one`` can
-    fault, so RSS is only re-read after it."""
+    repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
+    4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
+    after it."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
-        page = addr >> 12
-        for write in (False, True):
-            if (kind == 2 and not write) or (kind < 2 and write):
-                continue
-            if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
-                continue
-            pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
-            if pfn < 0:
-                return i, -1 - pfn, peak
-            memo_page, memo_e = page, l1_entry(t, asid, addr)
-            peak = max(peak, counters[MM_ANONPAGES] + counters[MM_SHMEMPAGES] + counters[MM_FILEPAGES])
+        if kind != 2:
+            status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
+                                                             memo_page, memo_e, peak)
+            if status != FAULT_OK:
+                return i, status, peak
+        if kind >= 2:
+            status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, True,
+                                                             memo_page, memo_e, peak)
+            if status != FAULT_OK:
+                return i, status, peak
     return addrs.shape[0], FAULT_OK, peak
 
 

@@ -447,6 +447,20 @@ def l1_entry(t, asid, vaddr):
 
 
 @njit(cache=True, inline="always")
+def l1_4k_entry(t, asid, vaddr):
+    """The L1 4K dTLB entry caching ``vaddr`` (no side effects), or -1."""
+    ent, geo = t.ent, t.geo
+    cpu = t.params[TP_CPU]
+    ways = geo[S_L1D_4K, G_WAYS]
+    tag = vaddr >> 12
+    base = geo[S_L1D_4K, G_OFF] + (tag & (geo[S_L1D_4K, G_SETS] - 1)) * ways
+    for e in range(base, base + ways):
+        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == 12:
+            return e
+    return -1
+
+
+@njit(cache=True, inline="always")
 def l1_hit_again(t, e, vaddr, write):
     """Repeat an L1 hit on entry ``e`` exactly as ``tlb_lookup`` would (clock, LRU stamp,
     counters); -1 if a write needs the walk (clean or read-only entry)."""
