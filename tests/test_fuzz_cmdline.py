@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conftest import small_machine
-from linuxmm import LinuxmmError, Machine, presets
+from linuxmm import ConfigError, LinuxmmError, Machine, presets
 from linuxmm.kernel.params import memparse, parse_cmdline
 
 
@@ -39,6 +39,11 @@ def test_octal_and_overflowing_values_boot():
     m = small_machine("mem=0400M kernelcore=010% movablecore=01G")
     assert m.kernel.max_pfn == (256 << 20) >> 12  # 0400M is 256 MiB
     assert "Malformed early option 'mem'" in small_machine("mem=16E").dmesg()  # wraps to 0
+
+
+def test_no_page_left_is_a_clear_error():
+    with pytest.raises(ConfigError, match=r"no memory left for the page allocator .*'mem=8K'"):
+        Machine(preset="seed-x86-32", cmdline="mem=8K")  # RAM left, all of it reserved
 
 
 NAMES = ["mem", "memmap", "kernelcore", "movablecore", "movable_node", "transparent_hugepage", "numa",

@@ -142,6 +142,11 @@ def build_all_zonelists(k: "Kernel") -> None:
                    f"Total pages: {k.vm_total_pages}")
     if k.config.numa:
         k.log.info(f"Policy zone: {k.zone_names[k.policy_zone]}")
+    if not k.vm_total_pages:  # the kernel would panic at its first allocation
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{k.desc.name}: no memory left for the page allocator (Total pages: 0); "
+                          f"command line {k.desc.cmdline!r}")
 
 
 # =========================================================================================
