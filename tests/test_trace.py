@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -344,6 +344,7 @@ def test_mutated_traces_match_reference(base, edits, chunk):
         i = where % (len(data) + 1)
         data[i:i + drop] = new
     data = bytes(data)
+    assume(not data.startswith(b"\x1f\x8b"))  # the gzip magic: read as a gzip stream (next test)
     check_against_reference(data, "lackey" if base is LACKEY else "pinatrace", chunk)
 
 
