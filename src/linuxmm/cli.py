@@ -379,6 +379,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
            fmt: Annotated[str, typer.Option("--format", help="auto, lackey, pinatrace, binary")] = "auto",
            thp: Annotated[ThpPolicy, typer.Option("--thp", help="THP policy: never (4 KiB only), madvise (VMAs madvised), always")] = ThpPolicy.never,
            maps: Annotated[Optional[Path], typer.Option("--maps", help="Create the VMAs of a /proc/PID/maps file")] = None,
+           vma_gap: Annotated[int, typer.Option("--vma-gap", min=1, metavar="PAGES",
+                                                help="Without --maps: touched pages closer than this share a VMA")] = 32,
            tlb_l1: Annotated[Optional[str], typer.Option("--tlb-l1", help="L1 dTLB 4K ENTRIES:WAYS (default 64:4)")] = None,
            tlb_stlb: Annotated[Optional[str], typer.Option("--tlb-stlb", help="STLB ENTRIES:WAYS (default 1536:12)")] = None,
            skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Count and skip malformed lines")] = False,
@@ -414,7 +416,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
                   console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task(f"replaying {trace.name}", total=None)
-        res = run_replay(m, trace, fmt, maps=maps, madvise_hugepage=thp is ThpPolicy.madvise,
+        res = run_replay(m, trace, fmt, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
                          skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total),
                          debug_vm=debug_vm)
     d = res.as_dict()

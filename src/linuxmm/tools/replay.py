@@ -93,8 +93,12 @@ def parse_maps(path) -> list[tuple[int, int, str, str]]:
 
 def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool = False,
            skip_bad: bool = False, progress=None, comm: str | None = None,
-           debug_vm: int = 0) -> ReplayResult:
+           debug_vm: int = 0, vma_gap: int = RUN_GAP_PAGES) -> ReplayResult:
     """Replay ``trace`` in a new process of ``machine``; returns the counters.
+
+    Without ``maps``, touched pages closer than ``vma_gap`` pages share one VMA (a trace does
+    not say where the program's mappings began and ended; 512 models 2 MiB-scale mappings,
+    which THP can then back).
 
     ``debug_vm`` > 0 runs ``debug.check`` after every that many records (DebugVmError on a
     violation, naming the records and the last ones replayed).
@@ -112,7 +116,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         pages = np.union1d(pages, np.unique(batch["addr"].astype(np.int64) >> 12))
     res.parse_seconds += time.perf_counter() - t0
     p = machine.spawn(comm=comm or name[:15])
-    regions = parse_maps(maps) if maps else [(s, e, "rw", "private|anonymous") for s, e in touched_runs(pages)]
+    regions = parse_maps(maps) if maps else [(s, e, "rw", "private|anonymous") for s, e in touched_runs(pages, vma_gap)]
     for start, end, prot, flags in regions:
         p.mmap(end - start, prot=prot, flags=flags + "|fixed", addr=start)
         if madvise_hugepage:
