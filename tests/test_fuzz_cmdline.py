@@ -41,6 +41,14 @@ def test_octal_and_overflowing_values_boot():
     assert "Malformed early option 'mem'" in small_machine("mem=16E").dmesg()  # wraps to 0
 
 
+def test_ram_beyond_max_physmem_bits_is_cut_off():
+    """memmap=1E@0 once walked 2^33 sections (24 GiB of host memory before the OOM killer)."""
+    m = small_machine("memmap=1E@0")
+    assert m.kernel.max_pfn == 1 << (46 - 12)  # 64 TiB: x86-64 MAX_PHYSMEM_BITS
+    warn = "mminit_validate_memmodel_limits: range 0x100-0x1000000000000 exceeds SPARSEMEM max 0x400000000"
+    assert m.dmesg().count(warn) == 1  # pfns
+
+
 def test_no_page_left_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"no memory left for the page allocator .*'mem=8K'"):
         Machine(preset="seed-x86-32", cmdline="mem=8K")  # RAM left, all of it reserved

@@ -106,9 +106,21 @@ class Kernel:
             step = self.PAGES_PER_SECTION
         return -(-pfn // step) * step
 
+    def sparsemem_pfn_ranges(self, warn: bool = False):
+        """The memblock pfn ranges (lo, hi, nid) below MAX_PHYSMEM_BITS: memory beyond it
+        (``memmap=1E@0``) is cut off, with a WARN, as ``mminit_validate_memmodel_limits`` does."""
+        limit = 1 << (self.arch.max_physmem_bits - self.arch.page_shift)
+        for lo, hi, nid in self.memblock.for_each_mem_pfn_range(None, self.arch.page_shift):
+            if hi > limit and warn and not self.__dict__.get("warned_physmem"):  # WARN_ON_ONCE
+                self.warned_physmem = True
+                self.log.warn(f"WARNING: at mm/sparse.c mminit_validate_memmodel_limits: range "
+                              f"{lo:#x}-{hi:#x} exceeds SPARSEMEM max {limit:#x}")
+            if min(lo, limit) < min(hi, limit):
+                yield min(lo, limit), min(hi, limit), nid
+
     def memblocks_present(self) -> None:
         """``sparse_init``: a section is present when any memory lies in it."""
-        for lo, hi, _ in self.memblock.for_each_mem_pfn_range(None, self.arch.page_shift):
+        for lo, hi, _ in self.sparsemem_pfn_ranges(warn=True):
             for nr in range(self.pfn_to_section_nr(lo), self.pfn_to_section_nr(hi - 1) + 1):
                 self.present_sections.add(nr)
 

@@ -23,7 +23,7 @@ def sparse_init(k: "Kernel") -> None:
     per = k.PAGES_PER_SECTION
     section_map = -(-(per * k.sizeof_struct_page) // k.arch.PAGE_SIZE) * k.arch.PAGE_SIZE
     sections: dict[int, int] = {}
-    for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, k.arch.page_shift):
+    for lo, hi, nid in k.sparsemem_pfn_ranges():
         for nr in range(lo // per, (hi - 1) // per + 1):
             sections.setdefault(nr, nid)
     for nid in sorted(set(sections.values())):
