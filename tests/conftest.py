@@ -1,7 +1,15 @@
+import os
 import platform
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# The normal run replays the same examples every time, so a green main stays green; the
+# longer run (LINUXMM_FUZZ_EXAMPLES set, README "Debug checks") explores new ones.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("explore" if os.environ.get("LINUXMM_FUZZ_EXAMPLES") else "ci")
 
 DATA = Path(__file__).parent / "data"
 HOST_SNAP = DATA / "host-linux-6.18"  # this machine's sysfs/procfs, captured under Linux 6.18
