@@ -427,3 +427,17 @@ def test_check_finds_a_stale_tlb_entry():
     assert debug.check(m) == []  # exit flushed the mm
     tlb.ent[0, :, live[0]] = saved  # an entry that survived its mm
     assert any("is gone but the entry remains" in v for v in debug.check(m))
+
+
+def test_check_catches_munmap_without_tlb_flush(monkeypatch):
+    """The injected bug: munmap zaps the page tables but forgets flush_tlb_range."""
+    from linuxmm.kernel import fork as F
+
+    monkeypatch.setattr(F, "flush_tlb_range", lambda k, task, start, end: None)
+    m = small_machine()
+    p = m.spawn()
+    addr = p.mmap(1 << 20)
+    p.write(addr, 1 << 20)
+    p.munmap(addr, 1 << 20)
+    found = [v for v in debug.check(m) if "but the page tables map nothing" in v]
+    assert found and all(addr <= int(v.split()[4], 16) < addr + (1 << 20) for v in found)
