@@ -441,3 +441,23 @@ def test_check_catches_munmap_without_tlb_flush(monkeypatch):
     p.munmap(addr, 1 << 20)
     found = [v for v in debug.check(m) if "but the page tables map nothing" in v]
     assert found and all(addr <= int(v.split()[4], 16) < addr + (1 << 20) for v in found)
+
+
+def test_check_counts_page_cache_references():
+    """A shmem page holds the cache's reference plus one per pte: a leak or a lost index is named."""
+    m = small_machine()
+    p = m.spawn()
+    addr = p.mmap(8 << 12, flags="shared|anonymous")
+    p.write(addr, 8 << 12)
+    c = p.fork()
+    c.read(addr, 8 << 12)
+    assert debug.check(m) == []
+    a = m.kernel.mem_map
+    (file_id, cache), = m.kernel.shmem_page_cache.items()
+    pfn = cache[3]
+    assert a.refcount[pfn] == 3  # the cache, the parent's pte, the child's pte
+    a.refcount[pfn] += 1
+    assert any(f"index 3 (pfn {pfn:#x}): refcount 4 but the cache and 2 page-table entries" in v for v in debug.check(m))
+    a.refcount[pfn] -= 1
+    a.index[pfn] = 5
+    assert any("page->mapping/index say" in v for v in debug.check(m))

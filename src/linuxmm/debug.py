@@ -181,6 +181,7 @@ def check_vm(k) -> list[str]:
     entire: dict[int, int] = {}
     anon_mapped: set[int] = set()
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
+    file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in getattr(k, "tasks", {}).values():
         if task.state != "R":
             continue
@@ -203,6 +204,7 @@ def check_vm(k) -> list[str]:
                 anon_mapped.update(range(pfn, pfn + nr))
             else:
                 rss_shmem += nr
+                file_refs[head] = file_refs.get(head, 0) + 1
         if rss_anon != task.mmc[M.MM_ANONPAGES]:
             v.append(f"pid {task.pid}: MM_ANONPAGES {task.mmc[M.MM_ANONPAGES]} but the page tables map {rss_anon}")
         if rss_shmem != task.mmc[M.MM_SHMEMPAGES]:
@@ -225,6 +227,31 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
+    return v + check_page_cache(k, file_refs)
+
+
+def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
+    """Every shmem page-cache page is allocated, knows its file and index (rmap), and holds
+    the cache's reference plus one per page-table entry; every mapped file page is cached."""
+    from .mm.pgtable import NS_SHMEM
+
+    a, vs = k.mem_map, k.vm_state
+    v: list[str] = []
+    cached: set[int] = set()
+    for file_id, cache in getattr(k, "shmem_page_cache", {}).items():
+        for index, pfn in cache.items():
+            cached.add(pfn)
+            where = f"shmem file {file_id} index {index} (pfn {pfn:#x})"
+            if a.mapping[pfn] != file_id * 2 or a.index[pfn] != index:
+                v.append(f"{where}: page->mapping/index say file {a.mapping[pfn] // 2} index {a.index[pfn]}")
+            want = 1 + file_refs.get(pfn, 0)
+            if a.refcount[pfn] != want:
+                v.append(f"{where}: refcount {a.refcount[pfn]} but the cache and {want - 1} page-table entries hold it")
+    for pfn in file_refs.keys() - cached:
+        v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
+    recorded = int(vs.nstat[:, NS_SHMEM].sum())
+    if recorded != len(cached):
+        v.append(f"NR_SHMEM {recorded} but {len(cached)} pages are in shmem page caches")
     return v
 
 
