@@ -461,3 +461,18 @@ def test_check_counts_page_cache_references():
     a.refcount[pfn] -= 1
     a.index[pfn] = 5
     assert any("page->mapping/index say" in v for v in debug.check(m))
+
+
+def test_check_finds_a_page_rmap_cannot_find():
+    """An anonymous page whose index disagrees with where it is mapped is invisible to rmap."""
+    m = small_machine()
+    p = m.spawn()
+    addr = p.mmap(4 << 12)
+    p.write(addr, 4 << 12)
+    c = p.fork()
+    new = c.mremap(addr, 4 << 12, 8 << 12, maymove=True)  # moved pages keep their index
+    c.write(new, 4 << 12)
+    assert debug.check(m) == []
+    pfn = p.walk(addr + 4096)[-1]["phys"] >> 12
+    m.kernel.mem_map.index[pfn] += 1
+    assert any(f"pfn {pfn:#x} mapped at {addr + 4096:#x}" in v and "rmap" in v for v in debug.check(m))

@@ -147,8 +147,9 @@ def check_page_alloc(k) -> list[str]:
 
 # ---- address spaces: page tables, rmap and counters ---------------------------------------
 
-def _leaves(k, row: int, level: int, out: list, tables: list) -> None:
-    """(pfn, nr_pages, entry) of every mapped leaf below table ``row``; tables seen."""
+def _leaves(k, row: int, level: int, out: list, tables: list, base: int = 0) -> None:
+    """(pfn, nr_pages, entry, vaddr) of every mapped leaf below table ``row`` (which maps
+    from ``base``); tables seen."""
     from .mm import memory as M
     from .mm.pgtable import _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE
 
@@ -160,11 +161,12 @@ def _leaves(k, row: int, level: int, out: list, tables: list) -> None:
     for idx in mapped:
         e = int(entries[idx])
         pfn = (e >> 12) & ((1 << 40) - 1)
+        vaddr = base + (int(idx) << int(vs.shift[level]))
         if level == levels - 1 or e & _PAGE_PSE:
             nr = 1 << (int(vs.shift[level]) - 12) if level < levels - 1 else 1
-            out.append((pfn, nr, e))
+            out.append((pfn, nr, e, vaddr))
         else:
-            _leaves(k, int(a.private[pfn]), level + 1, out, tables)
+            _leaves(k, int(a.private[pfn]), level + 1, out, tables, vaddr)
 
 
 def check_vm(k) -> list[str]:
@@ -188,9 +190,17 @@ def check_vm(k) -> list[str]:
         leaves, tables = [], []
         _leaves(k, int(task.mmc[M.MMC_PGD]), 0, leaves, tables)
         rss_anon = rss_shmem = 0
-        for pfn, nr, e in leaves:
+        vmas = task.vma_table
+        for pfn, nr, e, vaddr in leaves:
             if e & _PAGE_SPECIAL:
                 continue
+            i = int(np.searchsorted(vmas[:, M.VMA_END], vaddr, side="right"))
+            if i == len(vmas) or vmas[i, M.VMA_START] > vaddr:
+                v.append(f"pid {task.pid}: a page-table entry maps {vaddr:#x}, which no VMA covers")
+            elif a.index[pfn] != ((vaddr - int(vmas[i, M.VMA_START])) >> 12) + int(vmas[i, M.VMA_PGOFF]):
+                # rmap finds a page's pte at vma_address(): vm_start + (index - vm_pgoff) pages
+                v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {a.index[pfn]}, "
+                         f"where rmap would look at another address")
             head = int(B.compound_head(a, pfn))
             if nr > 1:
                 entire[head] = entire.get(head, 0) + 1
