@@ -272,6 +272,25 @@ def _slow_line(buf, p, end, final, out, nrec, stats, pinatrace):
     return code, (e + 1 if e < end else end)
 
 
+@njit(cache=True, inline="always")
+def _take_slow_line(buf, p, end, final, strict, out, nrec, nbad, first_bad, stats, pin):
+    """The line at ``p`` through ``_slow_line``, counted: (stop, records, bad lines, first
+    bad position, next position). Stops (at ``p``) for more input, or at a bad line if
+    ``strict``."""
+    code, nxt = _slow_line(buf, p, end, final, out, nrec, stats, pin)
+    if code == -2:
+        return True, nrec, nbad, first_bad, p
+    if code == 0:
+        nrec += 1
+    elif code > 0:
+        nbad += 1
+        if first_bad < 0:
+            first_bad = p
+        if strict:
+            return True, nrec, nbad, first_bad, p
+    return False, nrec, nbad, first_bad, nxt
+
+
 @njit(cache=True, nogil=True)
 def parse_lackey(buf, pos, end, final, strict, out, stats):
     """Lackey lines of buf[pos:end] into out (two uint64 words per record: addr, then
@@ -334,18 +353,10 @@ def parse_lackey(buf, pos, end, final, strict, out, stats):
                     continue
         stats[S_LINES] += lines
         lines = 0
-        code, nxt = _slow_line(buf, p, end, final, out, nrec, stats, False)
-        if code == -2:
+        stop, nrec, nbad, first_bad, p = _take_slow_line(buf, p, end, final, strict, out, nrec, nbad, first_bad,
+                                                         stats, False)
+        if stop:
             break
-        if code == 0:
-            nrec += 1
-        elif code > 0:
-            nbad += 1
-            if first_bad < 0:
-                first_bad = p
-            if strict:
-                break
-        p = nxt
     stats[S_LINES] += lines
     buf[end] = saved
     return nrec, p, nbad, first_bad
@@ -390,18 +401,10 @@ def parse_pinatrace(buf, pos, end, final, strict, out, stats):
                     continue
         stats[S_LINES] += lines
         lines = 0
-        code, nxt = _slow_line(buf, p, end, final, out, nrec, stats, True)
-        if code == -2:
+        stop, nrec, nbad, first_bad, p = _take_slow_line(buf, p, end, final, strict, out, nrec, nbad, first_bad,
+                                                         stats, True)
+        if stop:
             break
-        if code == 0:
-            nrec += 1
-        elif code > 0:
-            nbad += 1
-            if first_bad < 0:
-                first_bad = p
-            if strict:
-                break
-        p = nxt
     stats[S_LINES] += lines
     buf[end] = saved
     return nrec, p, nbad, first_bad
