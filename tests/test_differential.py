@@ -32,10 +32,17 @@ for _ in range(600):
         p = pa.alloc_pages(k, g | G.__GFP_NOWARN, o, cpu=r.randrange(2))
         if p is not None:
             live.append((p, o))
+proc = m.spawn()
+addr = proc.mmap(64 << 12)
+proc.write(addr, 64 << 12, stride=4096, value=5)
+child = proc.fork()
+child.write(addr, 32 << 12, stride=4096, value=9)
+vm = {"parent": proc.read(addr, 64 << 12, stride=4096).hex(), "child": child.read(addr, 64 << 12, stride=4096).hex(),
+      "minflt": [proc.minflt, child.minflt], "tlb": k.tlb.counters()}
 a = k.mem_map
 print(json.dumps({"live": live, "nr_free": a.nr_free.tolist(), "zstat": a.zstat.tolist(),
                   "pcp_count": a.pcp_count.tolist(), "pcp_high": a.pcp_high.tolist(),
-                  "pb_mt": int(np.abs(a.pb_mt.astype(np.int64)).sum())}))
+                  "pb_mt": int(np.abs(a.pb_mt.astype(np.int64)).sum()), "vm": vm}))
 """
 
 

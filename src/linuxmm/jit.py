@@ -22,7 +22,7 @@ from numba.core.datamodel import register_default
 from numba.core.datamodel.models import ArrayModel, StructRefModel
 from numba.core.imputils import lower_cast
 from numba.experimental import structref
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 try:
     from numpy._core.multiarray import _set_madvise_hugepage
@@ -69,10 +69,14 @@ def unowned_type(dtype, ndim: int) -> UnownedArray:
     return UnownedArray(numba.from_dtype(np.dtype(dtype)), ndim, "C")
 
 
+def unowned(arr):
+    """The same memory as ``arr`` as an ``UnownedArray`` in compiled code (whoever built the
+    structref keeps the numpy array alive); ``arr`` itself in plain Python."""
+    return arr
+
+
 @intrinsic
-def unowned(typingctx, arr):
-    """The same memory as ``arr`` as an ``UnownedArray`` (whoever built the structref keeps
-    the numpy array alive)."""
+def _as_unowned(typingctx, arr):
     ty = UnownedArray(arr.dtype, arr.ndim, arr.layout)
 
     def codegen(context, builder, sig, args):
@@ -84,6 +88,11 @@ def unowned(typingctx, arr):
         out.parent = cgutils.get_null_value(out.parent.type)
         return out._getvalue()
     return ty(arr), codegen
+
+
+@overload(unowned)
+def _unowned_compiled(arr):
+    return lambda arr: _as_unowned(arr)
 
 
 class UnownedStructRefModel(StructRefModel):
