@@ -1,5 +1,6 @@
 """Machine descriptions: TOML files, real boot logs, this host; bad input gives clear errors."""
 
+import os
 import platform
 from pathlib import Path
 
@@ -85,6 +86,31 @@ def test_dmesg_fuzz_never_crashes(text):
         Machine(dmesg.loads("Linux version 6.1.0 (x)\nBIOS-provided physical RAM map:\n" + text))
     except LinuxmmError:
         pass
+
+
+REAL_LOGS = sorted((Path(__file__).parent / "data" / "dmesg").glob("*.log"))
+BOOT_WORDS = ("e820", "SRAT", "NUMA", "node", "Node", "zone", "Zone", "memblock", "Memory", "Linux version",
+              "mem=", "MTRR", "efi", "DMA", "Normal", "Movable", "On node", "Initmem")
+
+
+@settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 60)), deadline=None)
+@given(st.sampled_from(REAL_LOGS), st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 10 ** 6),
+                                                      st.sampled_from(["", "0", "f", "x", " ", "-", "]", "[",
+                                                                       "0x", "ffffffffffffffff", "\n", "@"]),
+                                                      st.integers(0, 8)), min_size=1, max_size=6))
+def test_mutated_real_boot_logs_boot_or_fail_clearly(log, edits):
+    """Real logs with random edits in the lines the boot reads (e820, SRAT, zones, memblock...)."""
+    lines = log.read_text(errors="replace").splitlines()
+    targets = [i for i, line in enumerate(lines) if any(w in line for w in BOOT_WORDS)]
+    for which, where, new, drop in edits:
+        i = targets[which % len(targets)]
+        line = lines[i]
+        at = where % (len(line) + 1)
+        lines[i] = line[:at] + new.replace("\\n", "\n") + line[at + drop:]
+    try:
+        Machine(dmesg.loads("\n".join(lines), log.name)).kernel.mem_map
+    except LinuxmmError as e:
+        assert str(e)
 
 
 @settings(max_examples=200, deadline=None)

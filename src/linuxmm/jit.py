@@ -112,12 +112,17 @@ def register_struct(struct_type, proxy_class):
 
 
 @contextmanager
-def sparse_arrays():
+def sparse_arrays(what: str):
     """Allocate arrays that are touched sparsely (per-pfn state) without numpy's
     MADV_HUGEPAGE: on a host with THP in madvise mode every first touch of a 2 MiB region
-    would zero the whole region, which measured as half of a fresh machine's fault replay."""
+    would zero the whole region, which measured as half of a fresh machine's fault replay.
+    A machine too large for this host's address space is a ConfigError naming ``what``."""
+    from .errors import ConfigError
+
     was = _set_madvise_hugepage(False)
     try:
         yield
+    except MemoryError as e:
+        raise ConfigError(f"{what}: more than this host can hold ({e})") from None
     finally:
         _set_madvise_hugepage(was)

@@ -1075,7 +1075,7 @@ def build_mem_map(k) -> MemMap:
     params[P_NR_ONLINE] = len(nodes)
     params[P_BOOST_FACTOR] = 15000
     params[P_ZONE_MOVABLE] = k.zone_names.index("Movable")
-    with sparse_arrays():
+    with sparse_arrays(f"{k.desc.name}: mem_map for {npfn:,} page frames"):
         a = MemMap.from_arrays(
             flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
             mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),

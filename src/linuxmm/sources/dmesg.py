@@ -36,7 +36,7 @@ BOOT_LINE_PATTERNS = [
     r"Zone ranges:$",
     r"  (DMA|DMA32|Normal|HighMem|Movable|Device) +(empty|\[mem )",
     r"Movable zone start for each node$",
-    r"  Node \d+: 0x[0-9a-f]+$",
+    r"  Node \d+: 0x[0-9a-f]{1,16}$",
     r"Early memory node ranges$",
     r"  node +\d+: \[mem ",
     r"Initmem setup node ",
@@ -67,15 +67,15 @@ def boot_lines(text: str) -> list[str]:
     return out
 
 
-_E820_RE = re.compile(r"^BIOS-e820: \[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\] (.+?)\s*$")
-_SRAT_RE = re.compile(r"^(?:ACPI: )?SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]( hotplug)?")
-_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-f]+) -> Node (\d+)")
-_NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]")
-_SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> usable$")
+_E820_RE = re.compile(r"^BIOS-e820: \[mem (0x[0-9a-fA-F]{1,16})-(0x[0-9a-fA-F]{1,16})\] (.+?)\s*$")
+_SRAT_RE = re.compile(r"^(?:ACPI: )?SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]( hotplug)?")
+_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-f]{1,16}) -> Node (\d+)")
+_NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]")
+_SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\] usable ==> usable$")
 _NR_CPU_RE = re.compile(r"nr_cpu_ids:(\d+)|Allowing (\d+) (?:present )?CPUs|smpboot: Allowing (\d+) CPUs")
 _MTRR_VAR_RE = re.compile(r"^\s+\d+ base ([0-9A-Fa-f]+) mask ([0-9A-Fa-f]+) (.+?)\s*$")
-_UPDATE_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable ==> reserved$")
-_ESRT_RE = re.compile(r"^esrt: Reserving ESRT space from (0x[0-9a-f]+) to (0x[0-9a-f]+)\.")
+_UPDATE_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\] usable ==> reserved$")
+_ESRT_RE = re.compile(r"^esrt: Reserving ESRT space from (0x[0-9a-f]{1,16}) to (0x[0-9a-f]{1,16})\.")
 
 
 def load(path: str | Path) -> MachineDescription:
@@ -206,7 +206,7 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
 
 def _parse_initrd(lines: list[str]) -> tuple[int, int] | None:
     for ln in lines:
-        if m := re.match(r"^RAMDISK: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]", ln):
+        if m := re.match(r"^RAMDISK: \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]", ln):
             return int(m[1], 16), int(m[2], 16) + 1 - int(m[1], 16)
     return None
 

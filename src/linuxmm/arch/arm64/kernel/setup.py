@@ -35,6 +35,8 @@ def arm64_memblock_init(k: "Kernel") -> None:
         flags = flags ^ MEMBLOCK_NOMAP if start == prev_end else 0
         k.memblock.memory.add(start, end - start, flags=flags)
         prev_end = end
+    pa_limit = 1 << k.arch.max_physmem_bits  # memory above PHYS_MASK_SHIFT cannot be addressed
+    k.memblock.memory.remove(pa_limit, (1 << 64) - pa_limit)
     k.memblock.memblock_trim_memory(k.arch.PAGE_SIZE)
     if not k.memblock.memory.regions:
         raise ConfigError(f"{k.desc.name}: no usable memory (no whole page in the memory ranges)")
