@@ -453,8 +453,8 @@ def test_check_counts_page_cache_references():
     c.read(addr, 8 << 12)
     assert debug.check(m) == []
     a = m.kernel.mem_map
-    (file_id, cache), = m.kernel.shmem_page_cache.items()
-    pfn = cache[3]
+    (mapping,) = m.kernel.rmap.address_spaces.values()
+    pfn = mapping.i_pages[3]
     assert a.refcount[pfn] == 3  # the cache, the parent's pte, the child's pte
     a.refcount[pfn] += 1
     assert any(f"index 3 (pfn {pfn:#x}): refcount 4 but the cache and 2 page-table entries" in v for v in debug.check(m))

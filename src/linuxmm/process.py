@@ -24,6 +24,7 @@ from .arch.x86.mm import fault
 from .errors import KernelError
 from .kernel import fork as F
 from .mm import memory as M
+from .mm.shmem import shmem_truncate_range
 from .mm.pgtable import _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW
 
 
@@ -63,6 +64,9 @@ class PageTableHooks:
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
+
+    def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
+        shmem_truncate_range(self.k, mapping, lstart, lend)
 
 
 def change_protection(a, vs, mmc, start: int, end: int, new_flags: int) -> None:

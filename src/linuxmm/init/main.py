@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..include.linux.rmap import RmapRegistry
 from ..kernel.printk import LogBuffer
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
@@ -47,6 +48,7 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self.rmap = RmapRegistry()  # anon_vmas, address_spaces, their ids (mm/rmap.py)
         self._mem_map = None
 
     # ---- helpers with the kernel's names ------------------------------------------------

@@ -48,6 +48,7 @@ NR_MMC = 12
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 3, 4, 5
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
+FAULT_NEED_ANON_VMA = 8  # vmf_anon_prepare: the VMA needs its anon_vma before a page is added
 
 PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
 PG_SWAPBACKED = np.uint64(1 << 17)
@@ -260,6 +261,8 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
                                          | _PAGE_ACCESSED | _PAGE_NX))
         vs.events[VE_ZERO_MAPPED] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_OOM
@@ -288,6 +291,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_OOM
@@ -311,7 +316,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
 
 @njit(cache=True)
 def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
-    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
+    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; -1 if it fell back.
+    A write needs the VMA's anon_vma first (6.18 prepares it for reads too; not here yet)."""
+    if write and vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:
         return FAULT_NEED_TABLES if deposit == -1 else FAULT_OOM

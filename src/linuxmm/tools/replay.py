@@ -122,6 +122,9 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         if madvise_hugepage:
             p.madvise(start, end - start, "hugepage")
     k, task = machine.kernel, p.task
+    for start, end, _, flags in regions:  # the anon_vmas their first write faults would give them, now:
+        if "private" in flags:            # a fault that stops a batch in mid-record replays its load
+            fault.anon_vma_prepare(task, start, end)
     tlb = tlb_for(k)
     tlb.reset_counters()
     peak = 0
@@ -146,8 +149,6 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 tlb.switch_mm(task)
                 F.set_current(k, task)
                 vs = F.ensure_tables(k)
-                if madvise_hugepage:
-                    fault.anon_vma_prepare(task, int(addrs[start:hi].min()), int(addrs[start:hi].max()) + 1)
                 start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
                                                      addrs[:hi], kinds[:hi], start, peak)
                 if status == M.FAULT_OK:

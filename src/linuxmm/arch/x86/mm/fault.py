@@ -2,7 +2,7 @@
 
 The compiled path (``mm/memory.py``) resolves most faults inside a batch of accesses; this
 module finishes the ones it hands back: a table pool to grow, the huge zero page to allocate,
-shared-memory pages, and bad accesses, which kill the task with the kernel's
+an anon_vma to prepare, shared-memory pages, and bad accesses, which kill the task with the kernel's
 ``segfault at ... error N`` line (``show_signal_msg``) and raise ``SegmentationFault``.
 """
 
@@ -63,6 +63,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             grow_and_get(k)
         elif status == M.FAULT_NEED_HUGE_ZERO:
             vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
+        elif status == M.FAULT_NEED_ANON_VMA:
+            anon_vma_prepare(task, addr, addr + 1)
         elif status == M.FAULT_SHARED:
             if not shmem_fault(k, task, addr, write):
                 do_sigbus(k, task, addr)
@@ -79,14 +81,15 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
 
 
 def anon_vma_prepare(task, start: int, end: int) -> None:
-    """Private anonymous VMAs get their anon_vma at their first write fault (done here for
-    the VMAs a batch of writes touches, before the compiled fault path runs)."""
+    """``vmf_anon_prepare`` for the private anonymous VMAs of [start, end): done before a batch
+    of writes runs (a fault the compiled path hands back for it would walk the page tables
+    twice), and for the VMA of a fault that asks for it (``FAULT_NEED_ANON_VMA``)."""
     from ....include.linux.mm_types import vmas_in_range
     from ....mm import vma as V
 
     changed = False
     for vma in vmas_in_range(task.mm, start, end):
-        if not vma.anon_vma and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
+        if vma.anon_vma is None and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
             V.anon_vma_prepare(task.mm, vma)
             changed = True
     if changed:

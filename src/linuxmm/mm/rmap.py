@@ -1,0 +1,128 @@
+"""Reverse mapping (``mm/rmap.c``), Linux 6.18: from a page to every pte that maps it.
+
+Anonymous pages (the objects are in ``include/linux/rmap.py``). A VMA gets an anon_vma at
+its first anonymous fault (``__anon_vma_prepare``: a neighbour's, when ``vma.py``'s
+``find_mergeable_anon_vma`` finds one, else a new root). Each page records its anon_vma in
+``page->mapping`` and its offset in ``page->index``. The VMAs linked into an anon_vma are all
+that may map its pages:
+
+* ``anon_vma_fork``: the child's VMA is linked to every anon_vma of the parent's VMA (it
+  shares their pages until COW) and gets an anon_vma of its own, a child of the parent's,
+  for the pages it will copy; since 6.2 it reuses an existing anon_vma instead when one in
+  the chain has no VMA and at most one child (``anon_vma_clone``'s reuse rule), so a chain
+  of forks and exits does not grow the tree without bound;
+* ``anon_vma_clone``: a VMA split or copied (mremap) is linked to the same anon_vmas;
+* ``unlink_anon_vmas``: a VMA that goes (munmap, a merge, exit) leaves every tree; an
+  anon_vma whose tree empties drops its reference (``put_anon_vma``), and a root lives on
+  while any of its descendants does.
+
+File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
+``unlink_file_vma``).
+
+"""
+
+from __future__ import annotations
+
+from ..include.linux.rmap import RmapRegistry, anon_vma
+from .memory import PAGE_MAPPING_ANON
+
+
+# ---- anon_vma -------------------------------------------------------------------------------
+def anon_vma_alloc(reg: RmapRegistry) -> anon_vma:
+    """A new anon_vma, its own root and parent, with the reference its tree will hold."""
+    reg.last_anon_vma_id += 1
+    av = anon_vma(reg.last_anon_vma_id)
+    reg.anon_vmas[av.id] = av
+    return av
+
+
+def anon_vma_chain_link(reg: RmapRegistry, vma, av: anon_vma) -> None:
+    vma.anon_vma_chain.insert(0, av)  # list_add: the newest link first
+    av.rb_root.append(vma)
+
+
+def __anon_vma_prepare(reg: RmapRegistry, vma, mergeable: anon_vma | None) -> anon_vma:
+    """Give ``vma`` the anon_vma of a neighbour (``mergeable``) or a new root."""
+    av = mergeable
+    if av is None:
+        av = anon_vma_alloc(reg)
+        av.num_children += 1  # a root's link to itself as parent
+    vma.anon_vma = av
+    anon_vma_chain_link(reg, vma, av)
+    av.num_active_vmas += 1
+    return av
+
+
+def anon_vma_clone(reg: RmapRegistry, dst, src) -> None:
+    """Link ``dst`` to every anon_vma ``src`` is linked to, oldest first. A ``dst`` without an
+    anon_vma (fork) takes the first one that no VMA uses and that has at most one child; a
+    root is never taken (it counts itself as a child and has at least one more)."""
+    for av in reversed(src.anon_vma_chain):
+        anon_vma_chain_link(reg, dst, av)
+        if dst.anon_vma is None and src.anon_vma is not None and av.num_children < 2 \
+                and av.num_active_vmas == 0:
+            dst.anon_vma = av
+    if dst.anon_vma is not None:
+        dst.anon_vma.num_active_vmas += 1
+
+
+def anon_vma_fork(reg: RmapRegistry, vma, pvma) -> None:
+    """fork: the child's ``vma`` shares every anon_vma of the parent's ``pvma`` and gets one of
+    its own (reused, or new: a child of ``pvma``'s, under the same root)."""
+    if pvma.anon_vma is None:
+        return
+    vma.anon_vma = None
+    anon_vma_clone(reg, vma, pvma)
+    if vma.anon_vma is not None:
+        return
+    av = anon_vma_alloc(reg)
+    av.num_active_vmas += 1
+    av.root, av.parent = pvma.anon_vma.root, pvma.anon_vma
+    av.root.refcount += 1  # get_anon_vma(root): the root outlives its descendants
+    vma.anon_vma = av
+    anon_vma_chain_link(reg, vma, av)
+    av.parent.num_children += 1
+
+
+def unlink_anon_vmas(reg: RmapRegistry, vma) -> None:
+    """``vma`` leaves every anon_vma's tree; the anon_vmas left empty are put."""
+    emptied = []
+    for av in vma.anon_vma_chain:
+        av.rb_root.remove(vma)
+        if not av.rb_root:
+            av.parent.num_children -= 1
+            emptied.append(av)
+    if vma.anon_vma is not None:
+        vma.anon_vma.num_active_vmas -= 1
+        vma.anon_vma = None
+    vma.anon_vma_chain = []
+    for av in emptied:  # newest first: the root goes last
+        put_anon_vma(reg, av)
+
+
+def put_anon_vma(reg: RmapRegistry, av: anon_vma) -> None:
+    av.refcount -= 1
+    if av.refcount == 0:
+        __put_anon_vma(reg, av)
+
+
+def __put_anon_vma(reg: RmapRegistry, av: anon_vma) -> None:
+    """Free ``av``; a descendant's end drops the reference it held on its root."""
+    del reg.anon_vmas[av.id]
+    root = av.root
+    if root is not av:
+        put_anon_vma(reg, root)
+
+
+# ---- file mappings (mm/vma.c) -------------------------------------------------------------
+def vma_link_file(reg: RmapRegistry, vma) -> None:
+    vma.vm_file.f_mapping.i_mmap.append(vma)
+
+
+def unlink_file_vma(reg: RmapRegistry, vma) -> None:
+    vma.vm_file.f_mapping.i_mmap.remove(vma)
+
+
+def page_mapping(obj) -> int:
+    """The ``page->mapping`` value of a page of ``obj`` (an anon_vma or an address_space)."""
+    return obj.id << 1 | (PAGE_MAPPING_ANON if isinstance(obj, anon_vma) else 0)
