@@ -1,18 +1,76 @@
 """Reverse mapping (``mm/rmap.py``): anon_vma trees across fork, shmem objects and their page
-caches, and the debug checks that watch them."""
+caches, the compiled ``rmap_walk``, and the debug checks that watch them."""
 
 import numpy as np
 import pytest
 
 from conftest import small_machine
 from linuxmm import debug
+from linuxmm.debug import _leaves
+from linuxmm.mm import memory as M
+from linuxmm.mm.pgtable import _PAGE_SPECIAL, VP_LEVELS, VP_PMD_LEVEL
+from linuxmm.mm.rmap import rmap_walk
 
 PAGE = 4096
 MB = 1 << 20
 
 
+def mapped_entries(m) -> dict[int, set]:
+    """pfn -> {(pgd, address, level)} of every page-table entry mapping it, from the tables."""
+    k = m.kernel
+    vs = k.vm_state
+    out: dict[int, set] = {}
+    for task in k.tasks.values():
+        if task.state != "R":
+            continue
+        leaves, pgd = [], int(task.mmc[M.MMC_PGD])
+        _leaves(k, pgd, 0, leaves, [])
+        for pfn, nr, e, vaddr in leaves:
+            if e & _PAGE_SPECIAL:
+                continue
+            level = int(vs.vp[VP_LEVELS]) - 1 if nr == 1 else int(vs.vp[VP_PMD_LEVEL])
+            for i in range(nr):
+                out.setdefault(pfn + i, set()).add((pgd, vaddr, level))
+    return out
+
+
+def walked(m, pfn) -> set:
+    return {(vma.vm_mm.pgd, addr & ~(PAGE - 1) if level == int(m.kernel.vm_state.vp[VP_LEVELS]) - 1
+             else addr & ~(2 * MB - 1), level) for vma, addr, level in rmap_walk(m.kernel, pfn)}
+
+
 def pfn_at(p, addr) -> int:
     return p.walk(addr)[-1]["phys"] >> 12
+
+
+def test_rmap_walk_finds_every_pte_after_fork_chains_and_mremap():
+    """Three generations of fork, COW in each, anonymous, THP and shared memory moved by
+    mremap: from every mapped page, rmap_walk finds exactly the entries the tables hold."""
+    m = small_machine()
+    p = m.spawn()
+    a = p.mmap(32 * PAGE)
+    h = p.mmap(4 * MB)
+    p.madvise(h, 4 * MB, "hugepage")
+    s = p.mmap(16 * PAGE, flags="shared|anonymous")
+    for addr, n in ((a, 32 * PAGE), (h, 4 * MB), (s, 16 * PAGE)):
+        p.write(addr, n, value=1)
+    c1 = p.fork()
+    c1.write(a, 8 * PAGE, value=2)
+    c2 = c1.fork()
+    a2 = c2.mremap(a, 32 * PAGE, 32 * PAGE, fixed=h + 8 * MB)  # moved: pages keep their index
+    c2.write(a2 + 16 * PAGE, 8 * PAGE, value=3)
+    c3 = c2.fork()
+    c3.write(a2, 4 * PAGE, value=4)
+    h3 = c3.mremap(h, 4 * MB, 4 * MB, fixed=h + 16 * MB + PAGE)  # unaligned: the THPs split
+    c3.write(h3, 8 * PAGE, value=5)
+    p.mremap(s, 16 * PAGE, 16 * PAGE, fixed=h + 32 * MB)
+    entries = mapped_entries(m)
+    assert len(entries) > 1000 and any(level != 3 for es in entries.values() for _, _, level in es)
+    assert {pfn: walked(m, pfn) for pfn in entries} == entries
+    depth, av = 0, next(v for v in c3.task.mm.vmas if v.vm_start == a2).anon_vma
+    while av.parent is not av:
+        depth, av = depth + 1, av.parent
+    assert depth == 3 and debug.check(m) == []
 
 
 def test_fork_links_the_child_vma_to_the_anon_vma_of_the_pages_it_shares():
@@ -30,9 +88,12 @@ def test_fork_links_the_child_vma_to_the_anon_vma_of_the_pages_it_shares():
     page_av = k.rmap.anon_vmas[int(k.mem_map.mapping[shared]) >> 1]
     assert page_av is pvma.anon_vma and cvma.anon_vma_chain == [cvma.anon_vma, page_av]
     assert cvma in page_av.rb_root and cvma.anon_vma.parent is page_av and cvma.anon_vma.root is page_av
+    assert {vma.vm_mm for vma, _, _ in rmap_walk(k, shared)} == {p.task.mm, c.task.mm}
     c.write(a, PAGE)  # COW: the copy belongs to the child's anon_vma, the original to the parent alone
     copy = pfn_at(c, a)
     assert int(k.mem_map.mapping[copy]) >> 1 == cvma.anon_vma.id
+    assert [(vma.vm_mm, addr) for vma, addr, _ in rmap_walk(k, copy)] == [(c.task.mm, a)]
+    assert [(vma.vm_mm, addr) for vma, addr, _ in rmap_walk(k, shared)] == [(p.task.mm, a)]
 
 
 def test_fork_reuses_an_anon_vma_no_vma_uses():
@@ -115,6 +176,42 @@ def test_check_catches_an_orphaned_cache_page(monkeypatch):
     p.write(s, 4 * PAGE)
     p.munmap(s, 4 * PAGE)
     assert any("f_count 1 but 0 VMAs map it (4 pages cached)" in v for v in debug.check(m))
+
+
+def test_check_catches_a_page_rmap_cannot_reach():
+    """The injected bug: fork forgets to link the child's VMA into the parent's anon_vma."""
+    m = small_machine()
+    p = m.spawn()
+    a = p.mmap(4 * PAGE)
+    p.write(a, 4 * PAGE)
+    c = p.fork()
+    assert debug.check(m) == []
+    (pvma,), (cvma,) = p.task.mm.vmas, c.task.mm.vmas
+    pvma.anon_vma.rb_root.remove(cvma)
+    m.kernel.rmap.seq += 1
+    found = debug.check(m)
+    assert sum("rmap_walk finds 1 page-table entries but 2 map it" in v for v in found) == 4
+    assert any("does not have it in its tree" in v for v in found)
+
+
+def test_check_catches_a_stale_rmap_table(monkeypatch):
+    """The injected bug: growing a VMA in place does not mark the reverse-map table stale,
+    so rmap_walk misses the pages faulted into the new part."""
+    from linuxmm.mm import vma as V
+
+    m = small_machine()
+    p = m.spawn()
+    a = p.mmap(4 * PAGE)
+    p.write(a, 4 * PAGE)
+    assert debug.check(m) == []
+
+    def forgetful(mm):
+        mm.vma_seq += 1
+
+    monkeypatch.setattr(V, "vmas_changed", forgetful)
+    assert p.mremap(a, 4 * PAGE, 8 * PAGE) == a
+    p.write(a + 4 * PAGE, 4 * PAGE)
+    assert sum("rmap_walk finds 0 page-table entries but 1 map it" in v for v in debug.check(m)) == 4
 
 
 @pytest.mark.parametrize("round_", range(2))

@@ -19,7 +19,9 @@ Reverse-map checks: every live VMA is linked into each anon_vma of its chain and
 ``i_mmap``, and nothing else is; each anon_vma's counts (``num_children``,
 ``num_active_vmas``, ``refcount``) and each file's ``f_count`` equal recounts; no anon_vma or
 shmem object outlives its last user, and every page that names a file is in that file's live
-page cache (an orphaned cache page is reported).
+page cache (an orphaned cache page is reported); ``rmap_walk`` of every mapped page finds
+as many entries as the page tables hold (and each one it finds maps the page, by its
+construction), so it finds exactly those.
 
 ``check_or_report`` is the ``--debug-vm`` mode of the CLI: it runs ``check`` during a
 workload and raises ``DebugVmError`` naming the violations, where in the workload they
@@ -189,6 +191,7 @@ def check_vm(k) -> list[str]:
     entire: dict[int, int] = {}
     anon_mapped: set[int] = set()
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
+    entries: dict[int, int] = {}  # pfn -> page-table entries (ptes or PMDs) mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in getattr(k, "tasks", {}).values():
         if task.state != "R":
@@ -207,6 +210,8 @@ def check_vm(k) -> list[str]:
                 # rmap finds a page's pte at vma_address(): vm_start + (index - vm_pgoff) pages
                 v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {a.index[pfn]}, "
                          f"where rmap would look at another address")
+            for p in range(pfn, pfn + nr):
+                entries[p] = entries.get(p, 0) + 1
             head = int(B.compound_head(a, pfn))
             if nr > 1:
                 entire[head] = entire.get(head, 0) + 1
@@ -243,7 +248,7 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
-    return v + check_page_cache(k, file_refs)
+    return v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries)
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
@@ -277,7 +282,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     return v
 
 
-# ---- reverse map: anon_vma trees and i_mmap ---------------------------------------------------
+# ---- reverse map: anon_vma trees, i_mmap, rmap_walk -------------------------------------------
 
 def _live_vmas(k) -> list:
     return [vma for task in getattr(k, "tasks", {}).values() if task.state == "R" for vma in task.mm.vmas]
@@ -349,6 +354,22 @@ def check_files(k) -> list[str]:
         if sorted(map(id, mapping.i_mmap)) != sorted(map(id, mine)):
             v.append(f"shmem file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
     return v
+
+
+def check_rmap_walk(k, entries: dict[int, int]) -> list[str]:
+    """``rmap_walk`` from each mapped page finds as many entries as map it."""
+    from .mm.rmap import rmap_count, rmap_table
+
+    if not entries:
+        return []
+    reg = rmap_table(k.rmap)
+    pfns = np.fromiter(entries, np.int64, len(entries))
+    counts = np.zeros(len(pfns), np.int64)
+    rmap_count(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfns, counts)
+    want = np.fromiter(entries.values(), np.int64, len(entries))
+    return [f"pfn {pfn:#x}: rmap_walk finds {n} page-table entries but {w} map it"
+            for pfn, n, w in zip(pfns[counts != want].tolist(), counts[counts != want].tolist(),
+                                 want[counts != want].tolist())]
 
 
 def check_tlb(k) -> list[str]:

@@ -19,12 +19,23 @@ that may map its pages:
 File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
 ``unlink_file_vma``).
 
+``rmap_walk`` is compiled. It reads a flattened table of every object's VMAs, rebuilt when
+a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
+``mapping``, each VMA whose pgoff range holds the page's index gives ``vma_address``
+(``vm_start + ((index - vm_pgoff) << PAGE_SHIFT)``), and a walk of that mm's page tables
+there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``).
 """
 
 from __future__ import annotations
 
-from ..include.linux.rmap import RmapRegistry, anon_vma
-from .memory import PAGE_MAPPING_ANON
+import numpy as np
+from numba import njit
+
+from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
+                                  anon_vma)
+from . import buddy as B
+from .memory import PAGE_MAPPING_ANON, entry_mapped, lookup_pte
+from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -39,6 +50,7 @@ def anon_vma_alloc(reg: RmapRegistry) -> anon_vma:
 def anon_vma_chain_link(reg: RmapRegistry, vma, av: anon_vma) -> None:
     vma.anon_vma_chain.insert(0, av)  # list_add: the newest link first
     av.rb_root.append(vma)
+    reg.seq += 1
 
 
 def __anon_vma_prepare(reg: RmapRegistry, vma, mergeable: anon_vma | None) -> anon_vma:
@@ -96,6 +108,7 @@ def unlink_anon_vmas(reg: RmapRegistry, vma) -> None:
         vma.anon_vma.num_active_vmas -= 1
         vma.anon_vma = None
     vma.anon_vma_chain = []
+    reg.seq += 1
     for av in emptied:  # newest first: the root goes last
         put_anon_vma(reg, av)
 
@@ -117,12 +130,82 @@ def __put_anon_vma(reg: RmapRegistry, av: anon_vma) -> None:
 # ---- file mappings (mm/vma.c) -------------------------------------------------------------
 def vma_link_file(reg: RmapRegistry, vma) -> None:
     vma.vm_file.f_mapping.i_mmap.append(vma)
+    reg.seq += 1
 
 
 def unlink_file_vma(reg: RmapRegistry, vma) -> None:
     vma.vm_file.f_mapping.i_mmap.remove(vma)
+    reg.seq += 1
 
 
+# ---- the table the compiled walk reads ---------------------------------------------------
 def page_mapping(obj) -> int:
     """The ``page->mapping`` value of a page of ``obj`` (an anon_vma or an address_space)."""
     return obj.id << 1 | (PAGE_MAPPING_ANON if isinstance(obj, anon_vma) else 0)
+
+
+def rmap_table(reg: RmapRegistry) -> RmapRegistry:
+    """The registry with its table brought up to date: for every anon_vma and address_space
+    (sorted by ``page->mapping``), the (pgd, vm_start, vm_end, vm_pgoff) of each VMA linked."""
+    if reg.table_seq == reg.seq:
+        return reg
+    objs = sorted([*reg.anon_vmas.values(), *reg.address_spaces.values()], key=page_mapping)
+    objs = [o for o in objs if _linked(o)]
+    reg.vmas = [v for o in objs for v in _linked(o)]
+    reg.keys = np.array([page_mapping(o) for o in objs], np.int64)
+    reg.off = np.zeros(len(objs) + 1, np.int64)
+    np.cumsum([len(_linked(o)) for o in objs], out=reg.off[1:])
+    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff) for v in reg.vmas],
+                        np.int64).reshape(len(reg.vmas), NR_RMAP_COLS)
+    reg.table_seq = reg.seq
+    return reg
+
+
+def _linked(obj) -> list:
+    return obj.rb_root if isinstance(obj, anon_vma) else obj.i_mmap
+
+
+@njit(cache=True)
+def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
+    """``rmap_walk`` of one page: each (table row, address, level) of an entry that maps
+    ``pfn``, into ``out``; returns how many."""
+    head = B.compound_head(a, pfn)
+    mapping = a.mapping[head]
+    i = np.searchsorted(keys, mapping)
+    if mapping == 0 or i == keys.shape[0] or keys[i] != mapping:
+        return 0
+    pgoff = a.index[head] + (pfn - head)
+    levels = vs.vp[VP_LEVELS]
+    n = 0
+    for r in range(off[i], off[i + 1]):
+        first = rows[r, RMAP_PGOFF]
+        if pgoff < first or pgoff >= first + ((rows[r, RMAP_END] - rows[r, RMAP_START]) >> 12):
+            continue
+        address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
+        entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
+        if not entry_mapped(entry) or entry_has(entry, _PAGE_SPECIAL):
+            continue
+        mapped = pte_pfn(entry)
+        if level < levels - 1:  # a huge leaf: the page of it at this address
+            mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
+        if mapped == pfn:
+            out[n, 0], out[n, 1], out[n, 2] = r, address, level
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def rmap_count(a, vs, keys, off, rows, pfns, counts):
+    """How many entries ``rmap_walk`` finds for each of ``pfns`` (``debug.check``)."""
+    scratch = np.zeros((rows.shape[0], 3), np.int64)
+    for i in range(pfns.shape[0]):
+        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], scratch)
+
+
+def rmap_walk(k, pfn: int) -> list[tuple[object, int, int]]:
+    """Every (vma, address, level) where a page-table entry maps ``pfn``, found from the page
+    alone (its mapping and index); ``level`` is the page-table level of the entry."""
+    reg = rmap_table(k.rmap)
+    out = np.zeros((reg.rows.shape[0], 3), np.int64)
+    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, out)
+    return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]

@@ -143,12 +143,19 @@ def _start(vma: vm_area_struct) -> int:
     return vma.vm_start
 
 
+def vmas_changed(mm: mm_struct) -> None:
+    """A VMA moved, appeared or went: the mm's VMA table and the kernel's reverse-map table
+    are rebuilt before compiled code reads them again."""
+    mm.vma_seq += 1
+    mm.rmap.seq += 1
+
+
 def vma_link(mm: mm_struct, vma: vm_area_struct) -> None:
     """Insert ``vma`` (already linked to its anon_vmas); a file VMA holds a reference to its
     file and joins the file's ``i_mmap``."""
     insort(mm.vmas, vma, key=_start)
     mm.map_count += 1
-    mm.vma_seq += 1
+    vmas_changed(mm)
     if vma.vm_file is not None:
         vma.vm_file.f_count += 1  # get_file
         vma_link_file(mm.rmap, vma)
@@ -160,7 +167,7 @@ def vma_unlink(mm: mm_struct, vma: vm_area_struct) -> None:
     i = vma_index(mm, vma.vm_start)
     del mm.vmas[i if mm.vmas[i] is vma else mm.vmas.index(vma)]
     mm.map_count -= 1
-    mm.vma_seq += 1
+    vmas_changed(mm)
     unlink_anon_vmas(mm.rmap, vma)
     if vma.vm_file is not None:
         unlink_file_vma(mm.rmap, vma)
@@ -180,7 +187,7 @@ def fput(mm: mm_struct, f: file) -> None:
 
 def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgoff: int) -> None:
     vma.vm_start, vma.vm_end, vma.vm_pgoff = start, end, pgoff
-    mm.vma_seq += 1
+    vmas_changed(mm)
 
 
 def vm_flags_reset(mm: mm_struct, vma: vm_area_struct, flags: int) -> None:
@@ -429,7 +436,7 @@ def anon_vma_prepare(mm: mm_struct, vma: vm_area_struct) -> anon_vma:
     """Give ``vma`` an anon_vma before its first anonymous page (``__anon_vma_prepare``)."""
     if vma.anon_vma is None:
         __anon_vma_prepare(mm.rmap, vma, find_mergeable_anon_vma(mm, vma))
-        mm.vma_seq += 1
+        vmas_changed(mm)
     return vma.anon_vma
 
 

@@ -9,12 +9,15 @@ makes one anon_vma per VMA per generation, each linked to its parent's, so the a
 process tree form a tree (``parent``, ``root``). ``mm/rmap.py`` has the functions.
 
 ``RmapRegistry`` is what the kernel's slab caches and ``get_next_ino`` stand for: every live
-anon_vma and address_space of one kernel by id, and the counters that hand the ids out.
+anon_vma and address_space of one kernel by id, the counters that hand the ids out, and the
+flattened table the compiled ``rmap_walk`` reads (rebuilt when ``seq`` moves).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 class anon_vma:
@@ -37,14 +40,30 @@ class anon_vma:
                 f"active={self.num_active_vmas} vmas={len(self.rb_root)}>")
 
 
+# the flattened reverse map: one row per (anon_vma or address_space, VMA linked to it)
+RMAP_PGD, RMAP_START, RMAP_END, RMAP_PGOFF = 0, 1, 2, 3
+NR_RMAP_COLS = 4
+
+
 @dataclass(eq=False)
 class RmapRegistry:
-    """One kernel's anon_vmas and address_spaces by id, and the last ids handed out."""
+    """One kernel's anon_vmas and address_spaces, and the table ``rmap_walk`` reads.
+
+    ``keys`` (sorted ``page->mapping`` values) and ``off`` say which rows of ``rows`` belong
+    to each object; ``vmas`` holds the VMA of each row. The table is rebuilt when ``seq``
+    (bumped on every change of a VMA or of an object's links) differs from ``table_seq``.
+    """
 
     anon_vmas: dict = field(default_factory=dict)
     address_spaces: dict = field(default_factory=dict)
     last_anon_vma_id: int = 0
     last_ino: int = 0
+    seq: int = 0
+    table_seq: int = -1
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    rows: np.ndarray = field(default_factory=lambda: np.zeros((0, NR_RMAP_COLS), np.int64))
+    vmas: list = field(default_factory=list)
 
     def get_next_ino(self) -> int:
         self.last_ino += 1
