@@ -63,6 +63,12 @@ class KernelVersion:
                 return name
         return ""
 
+    @property
+    def distro_build(self) -> int:
+        """The distribution's build number after the base release (``4.18.0-305.19.1.el8_4``: 305)."""
+        m = re.match(r"\d+\.\d+(?:\.\d+)?-(\d+)", self.release)
+        return int(m[1]) if m else 0
+
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch else "")
 

@@ -29,7 +29,6 @@ MAX_DMA_PFN = 0x1000  # 16 MiB
 BIOS_START_MIN, BIOS_START_MAX = 0x20000, 0x9F000
 X86_RESERVE_LOW = 64 << 10
 LOAD_PHYSICAL_ADDR = 16 << 20  # where the kernel image is loaded (no KASLR)
-REAL_MODE_SIZE = 24 << 10  # the real-mode trampoline blob
 
 
 def e820_prefix(k: "Kernel") -> str:
@@ -57,6 +56,7 @@ def setup_arch(k: "Kernel") -> None:
     e820__memblock_setup(k)
     reserve_initrd(k)
     reserve_real_mode(k)
+    trim_snb_memory(k)
     if k.desc.esrt:
         efi_mem_reserve(k, *k.desc.esrt)
     x86_numa.initmem_init(k)
@@ -219,7 +219,21 @@ def reserve_initrd(k: "Kernel") -> None:
 def reserve_real_mode(k: "Kernel") -> None:
     """≤5.12: the trampoline is allocated top-down below 1 MiB (after memblock has RAM)."""
     if k.version < (5, 13):
-        k.memblock.memblock_phys_alloc_range(REAL_MODE_SIZE, k.arch.PAGE_SIZE, 0, 1 << 20)
+        k.memblock.memblock_phys_alloc_range(k.config.realmode_size, k.arch.PAGE_SIZE, 0, 1 << 20)
+
+
+SNB_GFX_BAD_PAGES = (0x20050000, 0x20110000, 0x20130000, 0x20138000, 0x40004000)
+
+
+def trim_snb_memory(k: "Kernel") -> None:
+    """``trim_platform_memory_ranges``: Sandy Bridge graphics cannot use five pages, and the
+    kernel keeps it away from everything below 1 MiB as well."""
+    if not k.desc.snb_gfx:
+        return
+    k.log.debug("reserving inaccessible SNB gfx pages")
+    k.memblock.memblock_reserve(0, 1 << 20)
+    for addr in SNB_GFX_BAD_PAGES:
+        k.memblock.memblock_reserve(addr, k.arch.PAGE_SIZE)
 
 
 def memblock_find_dma_reserve(k: "Kernel") -> int:
