@@ -36,7 +36,6 @@ NOT_YET = {
     "Server__5.4.0-90-GENERIC__X86_64__29E7E708EE": "EFI low reservations",
     "Server__6.0.11__X86_64__3DFA1BA4B1": "6.0 Total pages",
     "Server__6.2.11-200.FC37.X86_64__X86_64__1D6082EFE8": "EFI MMIO removal",
-    "Server__6.2.8-100.FC36.X86_64__X86_64__891709C211": "EFI MMIO removal",
 }
 
 # Lines whose value depends on an input no line of their log shows: stem -> {line: missing input}.

@@ -95,6 +95,7 @@ class MachineDescription:
     efi_low_reserved_pages: int = 0  # EFI boot-services pages reserved in [1 MiB, 16 MiB)
     esrt: tuple[int, int] | None = None  # EFI System Resource Table (addr, size)
     initrd: tuple[int, int] | None = None  # where the bootloader put the initramfs (addr, size)
+    efi_mmio: list[tuple[int, int, int]] = field(default_factory=list)  # EFI MMIO descriptors (index, addr, size)
     snb_gfx: bool = False  # Sandy Bridge graphics that cannot access some pages (trim_snb_memory)
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
     source: str = ""  # where the description came from, for messages

@@ -201,7 +201,7 @@ def hole_accounting(k: "Kernel") -> str:
 
     "summary" (≤5.10): one total before the nodes (``init_unavailable_mem``); "zone" (5.11,
     "mm: fix initialization of struct page for holes in memory layout", taken into 5.10.y
-    stable: 5.10.27 and 5.10.46 logs print it): per zone, each zone's end rounded up to a
+    stable: Gentoo's 5.10.27 and Debian's 5.10.46 print it): per zone, each zone's end rounded up to a
     section; "range" (≥5.12): per memory range (``memmap_init``), which ROSA's 5.10 kernels
     carry as well.
     """

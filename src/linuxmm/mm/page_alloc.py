@@ -93,13 +93,13 @@ def nr_free_zone_pages(k: "Kernel", highest_idx: int) -> int:
 
 
 def default_zonelist_order(k: "Kernel") -> str:
-    """≤4.13: "Node" or "Zone" order. From 3.16 ("mm: page_alloc: default node-ordering on
+    """≤4.13: "Node" or "Zone" order. From 3.17 ("mm: page_alloc: default node-ordering on
     64-bit NUMA, zone-ordering on 32-bit") the word size decides; before, a heuristic preferred
     Zone order unless DMA/DMA32 were large or some node had no Normal memory (RHEL 7's 3.10
-    keeps it: its 2-node servers print Zone order, Ubuntu's 4.4 ones Node order)."""
+    and Debian's 3.16 keep it: they print Zone order, Ubuntu's 4.4 servers Node order)."""
     if not k.config.numa:
         return "Zone"
-    if k.version >= (3, 16):
+    if k.version >= (3, 17):
         return "Node" if k.arch.is_64bit else "Zone"
     normal = k.zone_names.index("Normal")
     low = total = 0

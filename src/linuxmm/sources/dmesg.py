@@ -118,7 +118,8 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
         numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
         mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
         efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines),
-        snb_gfx="reserving inaccessible SNB gfx pages" in lines, source=source)
+        efi_mmio=_parse_efi_mmio(lines), snb_gfx="reserving inaccessible SNB gfx pages" in lines,
+        source=source)
 
 
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
@@ -208,6 +209,16 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
         if m := _ESRT_RE.match(ln):
             return int(m[1], 16), int(m[2], 16) - int(m[1], 16)
     return None
+
+
+def _parse_efi_mmio(lines: list[str]) -> list[tuple[int, int, int]]:
+    """The EFI memory map's MMIO descriptors (index, start, size), which 6.2's
+    ``efi_remove_e820_mmio`` lists whether it removes them or not."""
+    out = []
+    for ln in lines:
+        if m := re.match(r"^efi: (?:Remove|Not removing) mem(\d+): MMIO range=\[(0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]", ln):
+            out.append((int(m[1]), int(m[2], 16), int(m[3], 16) + 1 - int(m[2], 16)))
+    return out
 
 
 def _parse_initrd(lines: list[str]) -> tuple[int, int] | None:

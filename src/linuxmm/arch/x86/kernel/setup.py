@@ -42,6 +42,7 @@ def setup_arch(k: "Kernel") -> None:
     x86_memory_params(k)
     e820__reserve_setup_data(k)
     e820__finish_early_params(k)
+    efi_remove_e820_mmio(k)
     trim_bios_range(k)
     k.max_pfn = e820__end_of_ram_pfn(k)
     if mtrr_trim_uncached_memory(k, k.max_pfn):
@@ -158,6 +159,22 @@ def e820__reserve_setup_data(k: "Kernel") -> None:
             k.e820.e820__range_update(k.log, addr, size, E820_TYPE_RAM, E820_TYPE_RESERVED_KERN)
     if k.desc.setup_data:
         k.e820.e820__update_table()
+
+
+EFI_MMIO_REMOVE_MIN = 256 << 10
+
+
+def efi_remove_e820_mmio(k: "Kernel") -> None:
+    """6.2 (``efi_init``): large EFI MMIO ranges leave the e820 map, so PCI may use the space."""
+    for i, start, size in k.desc.efi_mmio:
+        end = start + size - 1
+        if size >= EFI_MMIO_REMOVE_MIN:
+            k.log.info(f"efi: Remove mem{i:02d}: MMIO range=[{start:#010x}-{end:#010x}] "
+                       f"({size >> 20}MB) from e820 map")
+            k.e820.e820__range_remove(k.log, start, size, E820_TYPE_RESERVED)
+        else:
+            k.log.info(f"efi: Not removing mem{i:02d}: MMIO range=[{start:#010x}-{end:#010x}] "
+                       f"({size >> 10}KB) from e820 map")
 
 
 def trim_bios_range(k: "Kernel") -> None:
