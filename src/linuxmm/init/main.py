@@ -48,6 +48,8 @@ class Kernel:
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
         self._mem_map = None
+        # THP policy (mm/huge_memory.py): Kconfig default, then the command line, hugepage_init
+        self.transparent_hugepage_flags: str = self.config.transparent_hugepage
 
     # ---- helpers with the kernel's names ------------------------------------------------
     @property
