@@ -204,8 +204,7 @@ def vm_state_init(k) -> VmState:
     from ..include.linux import gfp as G
     from . import page_alloc as pa
 
-    geo = geometry_for(k.arch)
-    k.pgtable_geometry = geo
+    geo = k.pgtable_geometry
     levels = len(geo.levels)
     vp = np.zeros(NR_VP, np.int64)
     vp[VP_LEVELS] = levels
