@@ -195,8 +195,8 @@ INITIAL_TABLES = 1024
 
 
 def thp_mode(k) -> int:
-    mode = k.params.transparent_hugepage or k.config.transparent_hugepage
-    return {"never": THP_NEVER, "madvise": THP_MADVISE, "always": THP_ALWAYS}[mode]
+    """The kernel's one THP policy (``mm/huge_memory.py``) as the compiled fault path reads it."""
+    return {"never": THP_NEVER, "madvise": THP_MADVISE, "always": THP_ALWAYS}[k.transparent_hugepage_flags]
 
 
 def vm_state_init(k) -> VmState:
@@ -204,8 +204,7 @@ def vm_state_init(k) -> VmState:
     from ..include.linux import gfp as G
     from . import page_alloc as pa
 
-    geo = geometry_for(k.arch)
-    k.pgtable_geometry = geo
+    geo = k.pgtable_geometry
     levels = len(geo.levels)
     vp = np.zeros(NR_VP, np.int64)
     vp[VP_LEVELS] = levels

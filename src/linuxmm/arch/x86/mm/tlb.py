@@ -768,14 +768,10 @@ class TlbState(TlbStateRef):
 
 def tlb_init(k, config: TlbConfig | None = None) -> TlbState:
     """The machine's TLBs (``k.tlb``), for its page-table geometry and CPUs."""
-    from ....mm.pgtable import geometry_for
-
-    geo = getattr(k, "pgtable_geometry", None) or geometry_for(k.arch)
-    k.tlb = TlbState.build(geo, config, max(k.desc.nr_cpus, 1))
+    k.tlb = TlbState.build(k.pgtable_geometry, config, max(k.desc.nr_cpus, 1))
     return k.tlb
 
 
 def tlb_for(k) -> TlbState:
     """``k.tlb``, built with the default configuration on first use."""
-    t = getattr(k, "tlb", None)
-    return t if t is not None else tlb_init(k)
+    return k.tlb if k.tlb is not None else tlb_init(k)
