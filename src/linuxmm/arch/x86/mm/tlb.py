@@ -383,7 +383,12 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     """The page-miss handler: start below the deepest paging-structure cache that hits, read
     the remaining entries from ``vs.pt``, set accessed (and dirty on writes) in the leaf as
     ``memory.follow`` does, fill the caches. Returns the 4 KiB pfn, or -1 if the access
-    faults (its cached translations, if ``cached``, are then dropped)."""
+    faults (its cached translations, if ``cached``, are then dropped).
+
+    Not the range walker of ``pagewalk``: this is the hardware's walk of one address on every
+    TLB miss, the hot path of replay. It starts below a paging-structure-cache hit, counts
+    every entry read, and tests the hardware present bit (``entry_present``: PROT_NONE and
+    swap entries fault), so it stays a straight loop over the same entry helpers."""
     params, ctr = t.params, t.ctr
     pt = vs.pt
     cpu = params[TP_CPU]
