@@ -21,6 +21,7 @@ from . import presets as presets_mod
 from .debug import check_or_report
 from .errors import LinuxmmError
 from .machine import Machine
+from .tools.warmup import ensure_compiled
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="linuxmm: a faithful, fast simulator of Linux memory management.")
@@ -107,6 +108,7 @@ def presets():
 @app.command()
 def demo():
     """Boot the default machine, show its memory layout, run a process through faults and fork."""
+    ensure_compiled(err)
     m = Machine()
     out.rule("[bold]dmesg: the kernel's own boot lines")
     out.print(m.dmesg(), end="", markup=False)
@@ -176,6 +178,7 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
          node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
          table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False):
     """Print a /proc file of the booted machine, byte for byte as its kernel would."""
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     if managed is not None:
         m.set_managed(parse_managed(managed), node=node)
@@ -219,6 +222,7 @@ def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocat
           from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
           machine: MachineFile = None, cmdline: Cmdline = None):
     """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     m.drain_pages()
     before = m.free_area()
@@ -336,6 +340,7 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     from .mm.pagewalk import render_walk
 
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, log = run_vm_steps(m, steps, debug_vm)
     t = Table(title="steps")
@@ -397,6 +402,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     from .arch.x86.mm.tlb import TlbConfig, tlb_init
     from .tools.replay import replay as run_replay
 
+    compile_seconds = ensure_compiled(err)
     extra = f"transparent_hugepage={'madvise' if thp is ThpPolicy.madvise else thp.value}"
     m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip())
     cfg = TlbConfig()
@@ -419,7 +425,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
         res = run_replay(m, trace, fmt, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
                          skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total),
                          debug_vm=debug_vm)
-    d = res.as_dict()
+    d = res.as_dict() | {"compile_seconds": round(compile_seconds, 6)}
     if as_json:
         sys.stdout.write(json.dumps(d, indent=2) + "\n")
         return
@@ -436,7 +442,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
             ("pages allocated / page tables", f"{d['pages_allocated']:,} / {d['page_tables']:,}"),
             ("THP mappings", f"{d['thp_faults']:,}"), ("peak RSS", f"{d['peak_rss_kb']:,} kB"),
             ("simulated cycles", f"{d['cycles']:,}"),
-            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}")]
+            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}"),
+            ("compile seconds (cold cache only)", f"{d['compile_seconds']:.1f}")]
     for row in rows:
         t.add_row(*row)
     out.print(t)
@@ -455,6 +462,7 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
     """Show the page-table walk of addresses, level by level (folded levels included)."""
     from .mm.pagewalk import render_walk
 
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, _ = run_vm_steps(m, steps.split())
     p = [q for q in procs if q.alive][-1]
@@ -465,6 +473,17 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
         except ValueError:
             raise LinuxmmError(f"{text!r} is not a hex address") from None
         out.print(render_walk(p.walk(addr), addr))
+
+
+@app.command()
+def warmup():
+    """Compile every compiled entry point now (once per install), so later commands start fast."""
+    from .tools.warmup import core_is_cached, warmup as load_all
+
+    if core_is_cached():
+        out.print(f"simulator core: cached, loaded in {load_all():.1f} s", markup=False)
+    else:
+        out.print(f"simulator core: compiled in {ensure_compiled(err):.0f} s", markup=False)
 
 
 def main() -> None:

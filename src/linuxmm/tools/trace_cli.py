@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ..errors import LinuxmmError
 from . import trace as T
+from .warmup import ensure_compiled
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -73,6 +74,7 @@ def _report_skipped(reader: T.TraceReader) -> None:
 def convert(src: Src, dst: Annotated[Path, typer.Argument(help="The binary trace to write.")],
             format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
     """Convert a lackey or pinatrace trace to linuxmm's binary format (16-byte records, mmap-able)."""
+    ensure_compiled(err)
     with _os_errors(), progress_bar(src, "converting") as progress:
         reader = T.convert(src, dst, format.value, skip_bad, progress)
     _report_skipped(reader)
@@ -107,6 +109,7 @@ def render_summary(name: str, s: T.TraceSummary) -> Table:
 def info(file: Src, format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
          as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False):
     """Summarize a trace: records by kind, distinct 4 KiB pages and 2 MiB regions, address range."""
+    ensure_compiled(err)
     with _os_errors(), progress_bar(file, "reading") as progress:
         s = T.summarize(file, format.value, skip_bad, progress)
     if as_json:
