@@ -191,10 +191,9 @@ def gfp_zone_user(k: "Kernel") -> int:
 
 
 def totalram_pages(k: "Kernel") -> int:
-    """``totalram_pages()``: Σ managed, unless the allocator keeps its own count on ``k``."""
-    explicit = getattr(k, "totalram_pages", None)
-    if isinstance(explicit, int):
-        return explicit
+    """``totalram_pages()``: memblock_free_all's count once it ran, else Σ managed."""
+    if k.totalram_pages is not None:
+        return k.totalram_pages
     return sum(z.managed_pages for z in for_each_zone(k))
 
 
@@ -474,7 +473,7 @@ class AllocHooks:
     """
 
     def wake_all_kswapds(self, k, order: int, gfp: int, zonelist: list) -> None:
-        k.kswapd_wakeups = getattr(k, "kswapd_wakeups", 0) + 1
+        k.kswapd_wakeups += 1
 
     def direct_reclaim(self, k, gfp: int, order: int) -> int:
         return 0  # pages reclaimed
@@ -487,7 +486,7 @@ class AllocHooks:
 
 
 def _zonelist(k, nid: int):
-    if not hasattr(k, "_zonelists") or k._zonelists_gen != id(k.pgdat):
+    if k._zonelists is None or k._zonelists_gen != id(k.pgdat):
         k._zonelists = _buddy.zonelist_array(k)
         k._zonelists_gen = id(k.pgdat)
     return k._zonelists
@@ -555,8 +554,6 @@ def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 
     if pfn < 0:
         pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
     if pfn is not None and pfn >= 0:
-        if gfp & _gfp.__GFP_ZERO:
-            k.zero_pages = getattr(k, "zero_pages", 0) + (1 << order)
         return pfn
     a.events[_buddy.EV_ALLOC_FAIL] += 1
     return None
@@ -616,7 +613,7 @@ def zone_reclaimable_pages(z) -> int:
 
 
 def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
-    hooks = getattr(k, "alloc_hooks", None) or AllocHooks()
+    hooks = k.alloc_hooks
     costly = order > _buddy.PAGE_ALLOC_COSTLY_ORDER
     can_reclaim = bool(gfp & _gfp.__GFP_DIRECT_RECLAIM)
     alloc_flags = gfp_to_alloc_flags(gfp, order)
