@@ -41,9 +41,10 @@ UNDERIVABLE: dict[str, dict[str, str]] = {
         25, "Built 1 zonelists, mobility grouping on.  Total pages: 8255008", APPLE),
     "Notebook__4.15.0-47-GENERIC__X86_64__195DAC413B": _dma_and_total(
         25, "Built 1 zonelists, mobility grouping on.  Total pages: 1007571", APPLE) | {
-        "Reserved but unavailable: 20888 pages": "which Ubuntu 4.15 builds carried 4.18's 'put "
-        "!E820_TYPE_RAM regions into memblock.reserved' (20888 = the non-RAM e820 ranges; "
-        "4.15.0-112 no longer has it)"},
+        "Reserved but unavailable: 20888 pages": "which Ubuntu 4.15 builds carried the backport "
+        "of 'x86/e820: put !E820_TYPE_RAM regions into memblock.reserved' (reserving the non-RAM "
+        "e820 ranges gives 20888 exactly; 4.15.0-112 no longer reserves them, and the build that "
+        "dropped it is not known)"},
     "Desktop__4.18.0-20-GENERIC__X86_64__E9DB290332": _dma_and_total(
         40, "Built 2 zonelists, mobility grouping on.  Total pages: 16496898"),
     "Desktop__5.0.0-37-GENERIC__X86_64__D50B756998": _dma_and_total(
