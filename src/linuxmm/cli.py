@@ -88,7 +88,10 @@ def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
     if len(chosen) > 1:
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
     if from_dmesg:
-        return Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+        m = Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+        for assumption in m.desc.assumptions:  # what the log did not show, so a user knows how far to trust it
+            typer.echo(f"linuxmm: {from_dmesg.name}: assumed {assumption}", err=True)
+        return m
     if host:
         return Machine.from_host(cmdline=cmdline)
     return Machine(preset=preset, machine_file=machine, cmdline=cmdline)
