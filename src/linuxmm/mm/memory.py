@@ -19,6 +19,7 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
@@ -49,8 +50,6 @@ FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, F
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 
-PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
-PG_SWAPBACKED = np.uint64(1 << 17)
 PAGE_MAPPING_ANON = 1
 
 
@@ -196,12 +195,12 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
     a.mapcount[pfn] = 1
     a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
     a.index[pfn] = linear_page_index(vmas, v, addr)
-    a.flags[pfn] |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED
+    a.flags[pfn] |= PG_anon_exclusive_mask | PG_swapbacked_mask
 
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & B.PG_HEAD_BIT else 0
+    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -280,11 +279,11 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     if vmas[v, VMA_FLAGS] & VM_SHARED:
         return FAULT_SHARED
     head = B.compound_head(a, old)
-    large = head != old or (a.flags[old] & B.PG_HEAD_BIT) != 0
+    large = head != old or (a.flags[old] & PG_head_mask) != 0
     # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
     if not entry_has(entry, _PAGE_SPECIAL) and not large and (
-            a.flags[old] & PG_ANON_EXCLUSIVE or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
-        a.flags[old] |= PG_ANON_EXCLUSIVE
+            a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+        a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
@@ -651,7 +650,7 @@ def copy_range(a, vs, src_mmc, dst_mmc, srow, drow, level, base, start, end, cow
                 else:
                     a.mapcount[pfn] += 1
                 a.refcount[head] += 1
-                a.flags[pfn] &= ~PG_ANON_EXCLUSIVE
+                a.flags[pfn] &= ~PG_anon_exclusive_mask
                 nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
                 dst_mmc[MM_ANONPAGES] += nr
                 if nr > 1:
