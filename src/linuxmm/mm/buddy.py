@@ -1066,9 +1066,7 @@ def sync_stats_to_python(k, a: MemMap) -> None:
             for cpu, pcp in enumerate(z.per_cpu_pageset[:a.pcp_count.shape[0]]):
                 pcp["count"] = int(a.pcp_count[cpu, zid])
                 pcp["high"] = int(a.pcp_high[cpu, zid])
-    events = getattr(k, "vm_events", None)
-    if events is None:
-        events = k.vm_events = {}
+    events = k.vm_events
     for i, name in enumerate(k.zone_names):
         suffix = "HIGH" if name == "HighMem" else name.upper()
         events[f"PGALLOC_{suffix}"] = int(a.zstat[a.zone_idx == i, ZS_PGALLOC].sum()) if (a.zone_idx == i).any() else 0

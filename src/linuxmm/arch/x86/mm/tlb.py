@@ -354,7 +354,12 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     """The page-miss handler: start below the deepest paging-structure cache that hits, read
     the remaining entries from ``vs.pt``, set accessed (and dirty on writes) in the leaf as
     ``memory.follow`` does, fill the caches. Returns the 4 KiB pfn, or -1 if the access
-    faults (its cached translations, if ``cached``, are then dropped)."""
+    faults (its cached translations, if ``cached``, are then dropped).
+
+    Not the range walker of ``pagewalk``: this is the hardware's walk of one address on every
+    TLB miss, the hot path of replay. It starts below a paging-structure-cache hit, counts
+    every entry read, and tests the hardware present bit (``entry_present``: PROT_NONE and
+    swap entries fault), so it stays a straight loop over the same entry helpers."""
     params, ctr = t.params, t.ctr
     pt = vs.pt
     cpu = params[TP_CPU]
@@ -729,14 +734,10 @@ class TlbState(CompiledStruct, fields=TLB_FIELDS):
 
 def tlb_init(k, config: TlbConfig | None = None) -> TlbState:
     """The machine's TLBs (``k.tlb``), for its page-table geometry and CPUs."""
-    from ....mm.pgtable import geometry_for
-
-    geo = getattr(k, "pgtable_geometry", None) or geometry_for(k.arch)
-    k.tlb = TlbState.build(geo, config, max(k.desc.nr_cpus, 1))
+    k.tlb = TlbState.build(k.pgtable_geometry, config, max(k.desc.nr_cpus, 1))
     return k.tlb
 
 
 def tlb_for(k) -> TlbState:
     """``k.tlb``, built with the default configuration on first use."""
-    t = getattr(k, "tlb", None)
-    return t if t is not None else tlb_init(k)
+    return k.tlb if k.tlb is not None else tlb_init(k)
