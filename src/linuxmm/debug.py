@@ -27,6 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
+from .include.linux.mmzone import MIGRATE_ISOLATE
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import TASK_RUNNING
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -100,7 +103,7 @@ def check_page_alloc(k) -> list[str]:
                     if seg.any():
                         v.append(f"pfn {pfn:#x} (order {order}) is free twice or overlaps another state")
                     seg[:] = FREE
-                    if mt != B.MIGRATE_ISOLATE:
+                    if mt != MIGRATE_ISOLATE:
                         free_pages += 1 << order
                         if order >= pb_order:
                             free_blocks += 1 << order
@@ -125,7 +128,7 @@ def check_page_alloc(k) -> list[str]:
                     count += 1 << order
             if count != a.pcp_count[cpu, zid]:
                 v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
-    heads = np.nonzero((a.refcount > 0) & ((a.flags & B.PG_RESERVED_BIT) == 0))[0]
+    heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_reserved_mask) == 0))[0]
     for pfn in heads:
         n = 1 << int(a.order[pfn])
         seg = state[pfn:pfn + n]
@@ -134,7 +137,7 @@ def check_page_alloc(k) -> list[str]:
         seg[:] = ALLOC
     accounted_by_zone = np.zeros(nz, np.int64)
     for s, e, zid in zip(a.seg_start, a.seg_end, a.seg_zid):
-        usable = (a.flags[s:e] & B.PG_RESERVED_BIT) == 0
+        usable = (a.flags[s:e] & PG_reserved_mask) == 0
         accounted_by_zone[zid] += int(np.count_nonzero(state[s:e][usable]))
     for zid in range(nz):
         if a.zone_node[zid] < 0:
@@ -226,7 +229,7 @@ def check_vm(k) -> list[str]:
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in k.tasks.values():
-        if task.state != "R":
+        if task.state != TASK_RUNNING:
             continue
         walk = _entries(k, task)
         v += check_tables(k, task, walk)
@@ -323,7 +326,7 @@ def check_tlb(k) -> list[str]:
     if t is None or vs is None:
         return []
     a = k.mem_map
-    live = {asid_of(task): task for task in k.tasks.values() if task.state == "R"}
+    live = {asid_of(task): task for task in k.tasks.values() if task.state == TASK_RUNNING}
     v: list[str] = []
     sizes = (1 << int(t.params[TP_HUGE_SHIFT]), 1 << int(t.params[TP_GIANT_SHIFT]))
     for cpu in range(int(t.params[TP_NCPU])):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .description import MachineDescription
 from .include.linux.mmzone import node_states, pglist_data, zone
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from .init.main import Kernel, start_kernel
 
 
@@ -205,13 +207,13 @@ class Machine:
 
         proc.task.check_alive()
         F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = F.EXIT_DEAD
+        proc.task.state = EXIT_DEAD
         self._sync_vm()
 
     def processes(self) -> list:
         from .process import Process
 
-        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == "R"]
+        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
 
     def _sync_vm(self) -> None:
         """Node counters and vm events the compiled fault path keeps, into the /proc views."""
@@ -253,7 +255,7 @@ class Machine:
         from .mm.page_alloc import free_pages
 
         a = self.kernel.mem_map
-        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & (1 << 13):
+        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & PG_reserved_mask:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} is not an allocated page")
         if a.order[pfn] != order:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} was allocated at order {a.order[pfn]}, not {order}")

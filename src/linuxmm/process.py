@@ -22,6 +22,7 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
@@ -42,7 +43,7 @@ class PageTableHooks:
     def vma_changed(self, mm) -> None:
         t = self.task
         t.vma_table = F.build_vma_table(mm)
-        if t.state == F.TASK_RUNNING and self.k.vm_state is not None:
+        if t.state == TASK_RUNNING and self.k.vm_state is not None:
             M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
 
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
@@ -93,7 +94,7 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
 def smaps_counters(k, task, ranges) -> dict[str, int]:
     """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
     out = np.zeros(M.NR_SM, np.int64)
-    if task.state == F.TASK_RUNNING and k.vm_state is not None:
+    if task.state == TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
             shmem = vma.vm_file is not None
             M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)
@@ -138,7 +139,7 @@ class Process:
 
     @property
     def alive(self) -> bool:
-        return self.task.state == F.TASK_RUNNING
+        return self.task.state == TASK_RUNNING
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-TASK_RUNNING, EXIT_DEAD = "R", "X"
 
 
 class task_struct:

@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
+                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE)
+from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
 from ..jit import CompiledStruct, sparse_arrays
 
-# migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
-MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
-MIGRATE_PCPTYPES = 3
-MIGRATE_TYPES = 5
 PAGE_ALLOC_COSTLY_ORDER = 3
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2  # + NR_PCP_THP
@@ -63,10 +62,6 @@ NR_EVENTS = 4
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
 NR_PARAMS = 8
-
-PG_HEAD_BIT = np.uint64(1 << 6)
-PG_RESERVED_BIT = np.uint64(1 << 13)
-PG_LRU_BIT = np.uint64(1 << 5)
 
 
 # name, dtype, ndim of every array; the comments say which kernel field each one models
@@ -409,7 +404,7 @@ def try_to_claim_block(a, zid, pfn, current_order, order, start_mt, block_mt, al
             free_pages += 1 << o
             p += 1 << o
             continue
-        if a.flags[p] & PG_LRU_BIT:
+        if a.flags[p] & PG_lru_mask:
             movable_pages += 1
         p += 1
     if start_mt == MIGRATE_MOVABLE:
@@ -759,7 +754,7 @@ def rmqueue(a, cpu, preferred_zid, zid, order, mt, alloc_flags, local_nid):
 def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
-    a.flags[pfn] = PG_HEAD_BIT if (comp and order > 0) else np.uint64(0)
+    a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
     if comp and order > 0:  # prep_compound_page: tails point at the head (bit 0 set, as the kernel does)
         a.lru_next[pfn + 1:pfn + (1 << order)] = 2 * pfn + 1
         a.private[pfn + 1] = 0  # the folio's entire (PMD) mapcount lives in its second page
@@ -828,7 +823,7 @@ def page_zone(a, pfn):
 def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
     a.events[EV_PGFREE] += 1 << order
-    if a.flags[pfn] & PG_HEAD_BIT:  # free_tail_page_prepare: tails forget their head
+    if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
         a.lru_next[pfn + 1:pfn + (1 << order)] = 0
         a.private[pfn + 1] = 0
     a.flags[pfn] = np.uint64(0)

@@ -21,6 +21,7 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
 from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
@@ -58,8 +59,6 @@ FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, F
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 
-PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
-PG_SWAPBACKED = np.uint64(1 << 17)
 PAGE_MAPPING_ANON = 1
 
 
@@ -226,12 +225,12 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
     a.mapcount[pfn] = 1
     a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
     a.index[pfn] = linear_page_index(vmas, v, addr)
-    a.flags[pfn] |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED
+    a.flags[pfn] |= PG_anon_exclusive_mask | PG_swapbacked_mask
 
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & B.PG_HEAD_BIT else 0
+    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -310,11 +309,11 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     if vmas[v, VMA_FLAGS] & VM_SHARED:
         return FAULT_SHARED
     head = B.compound_head(a, old)
-    large = head != old or (a.flags[old] & B.PG_HEAD_BIT) != 0
+    large = head != old or (a.flags[old] & PG_head_mask) != 0
     # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
     if not entry_has(entry, _PAGE_SPECIAL) and not large and (
-            a.flags[old] & PG_ANON_EXCLUSIVE or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
-        a.flags[old] |= PG_ANON_EXCLUSIVE
+            a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+        a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
@@ -688,7 +687,7 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
         else:
             a.mapcount[pfn] += 1
         a.refcount[head] += 1
-        a.flags[pfn] &= ~PG_ANON_EXCLUSIVE
+        a.flags[pfn] &= ~PG_anon_exclusive_mask
         dst_mmc[MM_ANONPAGES] += nr
     if huge:
         pgtable_trans_huge_deposit(vs, drow, dep)

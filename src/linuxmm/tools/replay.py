@@ -27,6 +27,7 @@ import numpy as np
 from ..debug import check_or_report
 from ..errors import KernelError, ParseError
 from ..mm import memory as M
+from ..mm.pgtable import VP_HUGE_ZERO_PFN
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
@@ -190,7 +191,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 if status == M.FAULT_NEED_TABLES:
                     F.grow_and_get(k)
                 elif status == M.FAULT_NEED_HUGE_ZERO:
-                    vs.vp[4] = fault.mm_get_huge_zero_page(k)
+                    vs.vp[VP_HUGE_ZERO_PFN] = fault.mm_get_huge_zero_page(k)
                 elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
                     fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
                 else:
