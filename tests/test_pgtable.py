@@ -18,7 +18,7 @@ from linuxmm.mm import pgtable as P
 # MAX_PA, far under 2**42 pages); a 32-bit swp_entry_t has 26 (BITS_PER_XA_VALUE 31 - 5); a
 # 2-level pte has 23 above bit 9
 FORMATS = {P.SWP_FMT_64: 42, P.SWP_FMT_PAE: 26, P.SWP_FMT_2LEVEL: 23}
-u64 = np.uint64
+u64 = np.uint64  # numba hands back Python ints: entries >= 2**63 must go back in as uint64
 
 
 @st.composite
@@ -30,28 +30,28 @@ def swap_entries(draw):
 
 def test_the_kernels_bit_layout():
     # type 1, offset 0 on x86-64: the offset field (bits 9-58) inverted, all ones; type in 59-63
-    assert int(P.swp_entry_to_pte(P.swp_entry(1, 0), P.SWP_FMT_64)) == 0x0FFFFFFFFFFFFE00
+    assert int(P.swp_entry_to_pte(u64(P.swp_entry(1, 0)), P.SWP_FMT_64)) == 0x0FFFFFFFFFFFFE00
     # 2-level: type 3 in bits 1-5, offset 5 from bit 9, not inverted
-    assert int(P.swp_entry_to_pte(P.swp_entry(3, 5), P.SWP_FMT_2LEVEL)) == (3 << 1) | (5 << 9)
+    assert int(P.swp_entry_to_pte(u64(P.swp_entry(3, 5)), P.SWP_FMT_2LEVEL)) == (3 << 1) | (5 << 9)
     assert P.MAX_SWAPFILES == 28 and P.SWP_MIGRATION_READ == 28 and P.SWP_PTE_MARKER == 31
 
 
 @given(swap_entries())
 def test_swap_entry_round_trip(case):
     fmt, type_, offset = case
-    entry = P.swp_entry(type_, offset)
+    entry = u64(P.swp_entry(type_, offset))
     assert (P.swp_type(entry), P.swp_offset(entry)) == (type_, offset)
-    pte = P.swp_entry_to_pte(entry, fmt)
+    pte = u64(P.swp_entry_to_pte(entry, fmt))
     assert P.pte_to_swp_entry(pte, fmt) == entry
     # the flag bits kept beside the entry (exclusive, uffd-wp) do not change it
-    flags = P.pte_swp_exclusive_bit(fmt) | (u64(P._PAGE_SWP_UFFD_WP) if fmt == P.SWP_FMT_64 else u64(0))
+    flags = u64(P.pte_swp_exclusive_bit(fmt)) | (u64(P._PAGE_SWP_UFFD_WP) if fmt == P.SWP_FMT_64 else u64(0))
     assert P.pte_to_swp_entry(pte | flags, fmt) == entry
 
 
 @given(swap_entries())
 def test_a_swap_pte_is_never_present_nor_none(case):
     fmt, type_, offset = case
-    pte = P.swp_entry_to_pte(P.swp_entry(type_, offset), fmt)
+    pte = u64(P.swp_entry_to_pte(u64(P.swp_entry(type_, offset)), fmt))
     assert P.is_swap_pte(pte) and not P.pte_present(pte) and not P.pte_none(pte)
     assert not P.entry_present(pte) and not pte & u64(P._PAGE_PSE if fmt == P.SWP_FMT_64 else 0)
     kind = P.pte_kind(pte, fmt)
@@ -63,7 +63,7 @@ def test_a_swap_pte_is_never_present_nor_none(case):
 def test_a_swap_pte_points_far_above_any_ram(fmt, type_, offset):
     """L1TF: the inverted offset sets the high "pfn" bits, so a speculative walk of a swap pte
     reads no real memory (pfn >= 2**39: 2 PiB, above MAX_PHYSMEM_BITS of 4-level paging)."""
-    pte = P.swp_entry_to_pte(P.swp_entry(type_, offset), fmt)
+    pte = u64(P.swp_entry_to_pte(u64(P.swp_entry(type_, offset)), fmt))
     assert P.pte_pfn(pte) >= 1 << 39
 
 
@@ -74,12 +74,12 @@ def test_none_ignores_accessed_and_dirty():
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_migration_entries_and_markers(fmt):
-    mig = P.make_writable_migration_entry(0x1234)
+    mig = u64(P.make_writable_migration_entry(0x1234))
     assert P.is_migration_entry(mig) and P.is_writable_migration_entry(mig) and P.swp_offset_pfn(mig) == 0x1234
-    ro = P.make_readable_migration_entry(0x1234)
+    ro = u64(P.make_readable_migration_entry(0x1234))
     assert P.is_migration_entry(ro) and not P.is_writable_migration_entry(ro) and P.non_swap_entry(ro)
-    assert P.pte_kind(P.swp_entry_to_pte(mig, fmt), fmt) == P.PTE_KIND_MIGRATION
-    guard = P.make_pte_marker(P.PTE_MARKER_GUARD, fmt)
+    assert P.pte_kind(u64(P.swp_entry_to_pte(mig, fmt)), fmt) == P.PTE_KIND_MIGRATION
+    guard = u64(P.make_pte_marker(P.PTE_MARKER_GUARD, fmt))
     assert P.is_pte_marker(guard, fmt) and P.pte_kind(guard, fmt) == P.PTE_KIND_MARKER
-    assert P.pte_marker_get(P.pte_to_swp_entry(guard, fmt)) == P.PTE_MARKER_GUARD
-    assert not P.is_pte_marker(P.swp_entry_to_pte(P.swp_entry(3, 7), fmt), fmt)
+    assert P.pte_marker_get(u64(P.pte_to_swp_entry(guard, fmt))) == P.PTE_MARKER_GUARD
+    assert not P.is_pte_marker(u64(P.swp_entry_to_pte(u64(P.swp_entry(3, 7)), fmt)), fmt)
