@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import DATA
@@ -50,5 +51,58 @@ def test_errors_are_clear_not_tracebacks(tmp_path):
                  ["alloc", "f3"], ["alloc", "--gfp", "GFP_WHAT", "0"], ["boot", "--host", "--preset", "default"]):
         p = subprocess.run([sys.executable, "-c", "from linuxmm.cli import main; main()", *args],
                            capture_output=True, text=True)
-        assert p.returncode == 2, (args, p.stderr)
+        assert p.returncode == 1, (args, p.stderr)
         assert "linuxmm: error:" in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+
+
+TRACE = str(DATA / "traces" / "cat-maps.lackey.gz")
+MAPS = str(DATA / "traces" / "cat-maps.maps")
+MACHINE_COMMANDS = (["boot"], ["proc", "zoneinfo"], ["alloc", "0"], ["vm", "mmap:4K"], ["walk", "0"],
+                    ["replay", TRACE])
+# Every path a command reads, with P standing for the path under test.
+PATH_ARGS = [cmd + [opt, "P"] for cmd in MACHINE_COMMANDS for opt in ("--from-dmesg", "--machine")] + [
+    ["replay", "P"], ["replay", TRACE, "--maps", "P"], ["trace", "info", "P"], ["trace", "convert", "P", "OUT"]]
+
+
+def bad_paths(tmp_path):
+    (tmp_path / "empty").write_text("")
+    return {"missing": tmp_path / "missing", "directory": tmp_path, "empty": tmp_path / "empty"}
+
+
+def assert_one_error_line(r, args):
+    assert r.exit_code == 1, (args, r.exit_code, r.output)
+    # on a cold numba cache the first command also says it is compiling the core
+    lines = [ln for ln in r.stderr.splitlines() if not ln.startswith("linuxmm: compil")]
+    assert len(lines) == 1 and lines[0].startswith("linuxmm: error: "), (args, r.stderr)
+
+
+@pytest.mark.parametrize("args", PATH_ARGS, ids=" ".join)
+def test_bad_paths_are_one_error_line(args, tmp_path):
+    for kind, path in bad_paths(tmp_path).items():
+        argv = [{"P": str(path), "OUT": str(tmp_path / "out.bin")}.get(a, a) for a in args]
+        assert_one_error_line(runner.invoke(app, argv), (kind, argv))
+
+
+def test_convert_to_unwritable_path(tmp_path):
+    for dst in (tmp_path, tmp_path / "no" / "such.bin"):
+        assert_one_error_line(runner.invoke(app, ["trace", "convert", TRACE, str(dst)]), dst)
+
+
+def test_unknown_names_list_the_valid_ones():
+    r = runner.invoke(app, ["replay", TRACE, "--format", "json"])
+    assert r.exit_code == 2 and "'lackey'" in r.stderr and "'pinatrace'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_real_maps_file(tmp_path):
+    # The recorded pair: cat printing its own /proc/self/maps under valgrind ([vsyscall],
+    # [vvar], valgrind's own mappings and RELRO pages written before they became read-only).
+    r = runner.invoke(app, ["replay", TRACE, "--maps", MAPS, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["minor_faults"] > 0
+    assert "skipped [vsyscall]" in r.stderr and ":56:" in r.stderr
+    bad = tmp_path / "maps"
+    bad.write_text("00400000-00452000 r-xp 00000000 08:02 1 /bin/x\n"
+                   "800000000000-800000001000 rw-p 00000000 00:00 0\n")
+    r = runner.invoke(app, ["replay", TRACE, "--maps", str(bad)])
+    assert_one_error_line(r, "above TASK_SIZE")
+    assert f"{bad}:2: cannot map 0x800000000000-0x800000001000" in r.stderr

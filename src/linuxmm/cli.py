@@ -3,10 +3,14 @@
 Every command that acts on a machine takes the same machine-selection options
 (``--from-dmesg``, ``--host``, ``--preset``, ``--machine``, ``--cmdline``); without them it
 uses the default machine.
+
+Errors are one line on stderr, ``linuxmm: error: ...``, never a traceback: bad input
+(``LinuxmmError``, an unreadable file) exits 1, a command line click cannot parse exits 2.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from enum import Enum
@@ -16,16 +20,59 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import presets as presets_mod
 from .debug import check_or_report
 from .errors import LinuxmmError
 from .machine import Machine
+from .tools.trace_cli import FormatOpt, TraceFormat
+from .tools.warmup import ensure_compiled
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="linuxmm: a faithful, fast simulator of Linux memory management.")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    err.print("[red]linuxmm: error:[/red] ", end="")
+    err.print(message, markup=False)
+
+
+# click's exception base, wherever this typer takes click from (0.29+ vendors its own copy).
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class LinuxmmGroup(TyperGroup):
+    """The command group: every error as one ``linuxmm: error:`` line (typer would print a
+    traceback for ours and a box for click's)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":
+                sys.exit(e.exit_code)  # the help is printed already
+            ctx = getattr(e, "ctx", None)
+            error_line(e.format_message() + (f" (see `{ctx.command_path} --help`)" if ctx else ""))
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        except LinuxmmError as e:
+            error_line(str(e))
+            sys.exit(1)
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                sys.exit(1)
+            error_line(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=LinuxmmGroup, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_show_locals=False,
+                  help="linuxmm: a faithful, fast simulator of Linux memory management.")
 
 FromDmesg = Annotated[Optional[Path], typer.Option("--from-dmesg", help="Boot the machine a real boot log describes.")]
 Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firmware/memmap, /proc/cmdline, NUMA nodes).")]
@@ -107,6 +154,7 @@ def presets():
 @app.command()
 def demo():
     """Boot the default machine, show its memory layout, run a process through faults and fork."""
+    ensure_compiled(err)
     m = Machine()
     out.rule("[bold]dmesg: the kernel's own boot lines")
     out.print(m.dmesg(), end="", markup=False)
@@ -176,6 +224,7 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
          node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
          table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False):
     """Print a /proc file of the booted machine, byte for byte as its kernel would."""
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     if managed is not None:
         m.set_managed(parse_managed(managed), node=node)
@@ -219,6 +268,7 @@ def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocat
           from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
           machine: MachineFile = None, cmdline: Cmdline = None):
     """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     m.drain_pages()
     before = m.free_area()
@@ -336,6 +386,7 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     from .mm.pagewalk import render_walk
 
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, log = run_vm_steps(m, steps, debug_vm)
     t = Table(title="steps")
@@ -376,7 +427,7 @@ def _geometry(text: str | None, what: str):
 
 @app.command()
 def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linuxmm binary trace (.gz ok)")],
-           fmt: Annotated[str, typer.Option("--format", help="auto, lackey, pinatrace, binary")] = "auto",
+           fmt: FormatOpt = TraceFormat.auto,
            thp: Annotated[ThpPolicy, typer.Option("--thp", help="THP policy: never (4 KiB only), madvise (VMAs madvised), always")] = ThpPolicy.never,
            maps: Annotated[Optional[Path], typer.Option("--maps", help="Create the VMAs of a /proc/PID/maps file")] = None,
            vma_gap: Annotated[int, typer.Option("--vma-gap", min=1, metavar="PAGES",
@@ -397,6 +448,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     from .arch.x86.mm.tlb import TlbConfig, tlb_init
     from .tools.replay import replay as run_replay
 
+    compile_seconds = ensure_compiled(err)
     extra = f"transparent_hugepage={'madvise' if thp is ThpPolicy.madvise else thp.value}"
     m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip())
     cfg = TlbConfig()
@@ -414,12 +466,14 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     ensure_tables(m.kernel)
     tlb_init(m.kernel, cfg)
     with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
-                  console=err, transient=True, disable=as_json) as bar:
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task(f"replaying {trace.name}", total=None)
-        res = run_replay(m, trace, fmt, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
+        res = run_replay(m, trace, fmt.value, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
                          skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total),
                          debug_vm=debug_vm)
-    d = res.as_dict()
+    for note in res.notes:
+        err.print(f"linuxmm: note: {note}", markup=False)
+    d = res.as_dict() | {"compile_seconds": round(compile_seconds, 6)}
     if as_json:
         sys.stdout.write(json.dumps(d, indent=2) + "\n")
         return
@@ -436,7 +490,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
             ("pages allocated / page tables", f"{d['pages_allocated']:,} / {d['page_tables']:,}"),
             ("THP mappings", f"{d['thp_faults']:,}"), ("peak RSS", f"{d['peak_rss_kb']:,} kB"),
             ("simulated cycles", f"{d['cycles']:,}"),
-            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}")]
+            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}"),
+            ("compile seconds (cold cache only)", f"{d['compile_seconds']:.1f}")]
     for row in rows:
         t.add_row(*row)
     out.print(t)
@@ -445,6 +500,10 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
 from .tools.trace_cli import register as register_trace_commands  # noqa: E402
 
 register_trace_commands(app)
+
+from .tools.cache_cli import register as register_cache_commands  # noqa: E402
+
+register_cache_commands(app)
 
 
 @app.command()
@@ -455,6 +514,7 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
     """Show the page-table walk of addresses, level by level (folded levels included)."""
     from .mm.pagewalk import render_walk
 
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, _ = run_vm_steps(m, steps.split())
     p = [q for q in procs if q.alive][-1]
@@ -467,12 +527,19 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
         out.print(render_walk(p.walk(addr), addr))
 
 
+@app.command()
+def warmup():
+    """Compile every compiled entry point now (once per install), so later commands start fast."""
+    from .tools.warmup import core_is_cached, warmup as load_all
+
+    if core_is_cached():
+        out.print(f"simulator core: cached, loaded in {load_all():.1f} s", markup=False)
+    else:
+        out.print(f"simulator core: compiled in {ensure_compiled(err):.0f} s", markup=False)
+
+
 def main() -> None:
-    try:
-        app()
-    except LinuxmmError as e:
-        err.print(f"[red]linuxmm: error:[/red] {e}", markup=True)
-        sys.exit(2)
+    app(prog_name="linuxmm")
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ def check_vm(k) -> list[str]:
     from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
                              VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
 
-    vs = getattr(k, "vm_state", None)
+    vs = k.vm_state
     if vs is None:
         return []
     a = k.mem_map
@@ -226,7 +226,7 @@ def check_vm(k) -> list[str]:
     anon_mapped: set[int] = set()
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
-    for task in getattr(k, "tasks", {}).values():
+    for task in k.tasks.values():
         if task.state != "R":
             continue
         walk = _entries(k, task)
@@ -302,7 +302,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     a, vs = k.mem_map, k.vm_state
     v: list[str] = []
     cached: set[int] = set()
-    for file_id, cache in getattr(k, "shmem_page_cache", {}).items():
+    for file_id, cache in k.shmem_page_cache.items():
         for index, pfn in cache.items():
             cached.add(pfn)
             where = f"shmem file {file_id} index {index} (pfn {pfn:#x})"
@@ -324,11 +324,11 @@ def check_tlb(k) -> list[str]:
     live mm maps the frame its page tables map now, and no entry outlives its mm."""
     from .arch.x86.mm.tlb import STRUCT_NAMES, TP_GIANT_SHIFT, TP_HUGE_SHIFT, TP_NCPU, asid_of, mapped_frame
 
-    t, vs = getattr(k, "tlb", None), getattr(k, "vm_state", None)
+    t, vs = k.tlb, k.vm_state
     if t is None or vs is None:
         return []
     a = k.mem_map
-    live = {asid_of(task): task for task in getattr(k, "tasks", {}).values() if task.state == "R"}
+    live = {asid_of(task): task for task in k.tasks.values() if task.state == "R"}
     v: list[str] = []
     sizes = (1 << int(t.params[TP_HUGE_SHIFT]), 1 << int(t.params[TP_GIANT_SHIFT]))
     for cpu in range(int(t.params[TP_NCPU])):

@@ -93,7 +93,7 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
 def smaps_counters(k, task, ranges) -> dict[str, int]:
     """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
     out = np.zeros(M.NR_SM, np.int64)
-    if task.state == F.TASK_RUNNING and getattr(k, "vm_state", None) is not None:
+    if task.state == F.TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
             shmem = vma.vm_file is not None
             M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)

@@ -69,7 +69,7 @@ def ensure_tables(k: "Kernel", need: int = 64):
     """Make sure the table pool has ``need`` free rows before compiled code runs."""
     from ..mm.pgtable import VP_NFREE, vm_state_init
 
-    if getattr(k, "vm_state", None) is None:
+    if k.vm_state is None:
         k.vm_state = vm_state_init(k)
     while k.vm_state.vp[VP_NFREE] < need:
         grow_table_pool(k)
@@ -115,15 +115,13 @@ def grow_and_get(k: "Kernel"):
 
 def flush_tlb_mm(k: "Kernel", task: task_struct) -> None:
     """Write-protecting or tearing down a whole mm invalidates its TLB entries (``flush_tlb_mm``)."""
-    tlb = getattr(k, "tlb", None)
-    if tlb is not None:
-        tlb.flush_mm(task)
+    if k.tlb is not None:
+        k.tlb.flush_mm(task)
 
 
 def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> None:
-    tlb = getattr(k, "tlb", None)
-    if tlb is not None:
-        tlb.flush_range(task, start, end)
+    if k.tlb is not None:
+        k.tlb.flush_range(task, start, end)
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:

@@ -535,8 +535,14 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
 
 @njit(cache=True)
 def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
-    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
-    writes. Returns (next, status, peak RSS pages so far).
+    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
+    read-modify-write instruction). Returns (next, status, peak RSS pages so far).
+
+    A modify translates once, as a write: the CPU's page walk for ``add [mem], 1`` carries
+    the write bit in the error code, so an untouched page takes one write fault
+    (``do_anonymous_page`` allocates a zeroed page, never the zero page) and the dirty bit
+    is set at once. Its load then hits that translation; it counts as the two accesses
+    lackey describes.
 
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
@@ -546,13 +552,12 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
-        if kind != 2:
+        status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
+                                                         memo_page, memo_e, peak)
+        if status != FAULT_OK:
+            return i, status, peak
+        if kind == 3:  # the modify's load, through the translation its write just used
             status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
-            if status != FAULT_OK:
-                return i, status, peak
-        if kind >= 2:
-            status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, True,
                                                              memo_page, memo_e, peak)
             if status != FAULT_OK:
                 return i, status, peak

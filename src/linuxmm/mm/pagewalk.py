@@ -152,7 +152,7 @@ def walk_address(k, pgd_row: int, vaddr: int, vs=None) -> list[dict]:
     address of the entry), ``entry`` and ``entry_hex``, ``flags``, ``present``, ``leaf``,
     and ``next_pfn`` (the next table) or, for a leaf, ``page_size`` and ``phys``."""
     vs = k.vm_state if vs is None else vs
-    geo = getattr(k, "pgtable_geometry", None) or geometry_for(k.arch)
+    geo = k.pgtable_geometry
     hw = {name: (level, shift, nent) for level, (name, shift, nent) in enumerate(geo.levels)}
     names = _HW_NAMES.get(len(geo.levels), {})
     width = geo.entry_bytes * 2

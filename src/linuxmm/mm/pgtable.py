@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-from numba import njit, types
-from numba.experimental import structref
+from numba import njit
 
-from ..jit import register_struct, unowned, unowned_type
+from ..jit import CompiledStruct
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -93,17 +91,6 @@ def geometry_for(arch) -> PgtableGeometry:
 
 # ---- the compiled state -------------------------------------------------------------------
 
-class VmStateType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class VmStateRef(structref.StructRefProxy):
-    pass
-
-
-register_struct(VmStateType, VmStateRef)
-
 VMSTATE_FIELDS = [
     ("pt", np.uint64, 2),  # the table pool: one row per page-table page
     ("pt_pfn", np.int64, 1),  # the page backing each row
@@ -119,7 +106,6 @@ VMSTATE_FIELDS = [
     ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
     ("nstat", np.int64, 2),  # node stats the fault path changes (NS_*), per node
 ]
-vm_state_type = VmStateType([(n, unowned_type(d, nd)) for n, d, nd in VMSTATE_FIELDS])
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
 VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
@@ -138,38 +124,8 @@ NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM = 0, 1, 2, 3
 NR_NS = 4
 
 
-class VmState(VmStateRef):
+class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
     """Page-table pool and fault-path parameters of one machine (Python and compiled views)."""
-
-    @classmethod
-    def from_arrays(cls, **arrays) -> "VmState":
-        if numba.config.DISABLE_JIT:
-            vs = object.__new__(cls)
-        else:
-            ref = _make_vm_state(*(arrays[n] for n, _, _ in VMSTATE_FIELDS))
-            vs = cls._numba_box_(ref._type, ref._meminfo)
-        vs.__dict__.update(arrays)
-        return vs
-
-
-@njit(cache=True)
-def _make_vm_state(pt, pt_pfn, pt_used, pt_huge_pte, pt_deposit_next, pt_free, shift, nent, vp, ac, zonelists,
-                   events, nstat):
-    r = structref.new(vm_state_type)
-    r.pt = unowned(pt)
-    r.pt_pfn = unowned(pt_pfn)
-    r.pt_used = unowned(pt_used)
-    r.pt_huge_pte = unowned(pt_huge_pte)
-    r.pt_deposit_next = unowned(pt_deposit_next)
-    r.pt_free = unowned(pt_free)
-    r.shift = unowned(shift)
-    r.nent = unowned(nent)
-    r.vp = unowned(vp)
-    r.ac = unowned(ac)
-    r.zonelists = unowned(zonelists)
-    r.events = unowned(events)
-    r.nstat = unowned(nstat)
-    return r
 
 
 # ---- entries ----------------------------------------------------------------------------
@@ -382,8 +338,8 @@ INITIAL_TABLES = 1024
 
 
 def thp_mode(k) -> int:
-    mode = k.params.transparent_hugepage or k.config.transparent_hugepage
-    return {"never": THP_NEVER, "madvise": THP_MADVISE, "always": THP_ALWAYS}[mode]
+    """The kernel's one THP policy (``mm/huge_memory.py``) as the compiled fault path reads it."""
+    return {"never": THP_NEVER, "madvise": THP_MADVISE, "always": THP_ALWAYS}[k.transparent_hugepage_flags]
 
 
 def vm_state_init(k) -> VmState:
@@ -391,8 +347,7 @@ def vm_state_init(k) -> VmState:
     from ..include.linux import gfp as G
     from . import page_alloc as pa
 
-    geo = geometry_for(k.arch)
-    k.pgtable_geometry = geo
+    geo = k.pgtable_geometry
     levels = len(geo.levels)
     vp = np.zeros(NR_VP, np.int64)
     vp[VP_LEVELS] = levels

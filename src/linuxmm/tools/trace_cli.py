@@ -2,8 +2,8 @@
 
 ``register(app)`` adds the ``trace`` command group to the main Typer app. As everywhere in
 the CLI, data goes to stdout; the progress bar (files of ``PROGRESS_MIN_BYTES`` or more),
-warnings and errors go to stderr. Bad input raises ``LinuxmmError``, which ``cli.main``
-prints without a traceback.
+warnings and errors go to stderr. Bad input raises ``LinuxmmError`` (or an ``OSError``
+naming the file), which the CLI's command group prints as one line.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from ..errors import LinuxmmError
 from . import trace as T
+from .warmup import ensure_compiled
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -34,8 +34,7 @@ class TraceFormat(str, Enum):
     binary = "binary"
 
 
-Src = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                     help="A trace: lackey or pinatrace text (.gz too), or linuxmm binary.")]
+Src = Annotated[Path, typer.Argument(help="A trace: lackey or pinatrace text (.gz too), or linuxmm binary.")]
 FormatOpt = Annotated[TraceFormat, typer.Option("--format", "-f", help="Input format (auto: from the first lines).")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad",
                                         help="Skip malformed lines (counted) instead of stopping at the first.")]
@@ -45,7 +44,7 @@ SkipBad = Annotated[bool, typer.Option("--skip-bad",
 def progress_bar(path: Path, what: str) -> Iterator[T.Progress | None]:
     """A Rich progress bar on stderr for big files; yields the reader's progress callback."""
     size = path.stat().st_size
-    if size < PROGRESS_MIN_BYTES:
+    if size < PROGRESS_MIN_BYTES or not err.is_terminal:
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -53,14 +52,6 @@ def progress_bar(path: Path, what: str) -> Iterator[T.Progress | None]:
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(f"{what} {path.name}", total=size)
         yield lambda done, total: bar.update(task, completed=done)
-
-
-@contextmanager
-def _os_errors() -> Iterator[None]:
-    try:
-        yield
-    except OSError as e:
-        raise LinuxmmError(f"{e.filename or ''}: {e.strerror or e}") from None
 
 
 def _report_skipped(reader: T.TraceReader) -> None:
@@ -73,7 +64,8 @@ def _report_skipped(reader: T.TraceReader) -> None:
 def convert(src: Src, dst: Annotated[Path, typer.Argument(help="The binary trace to write.")],
             format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
     """Convert a lackey or pinatrace trace to linuxmm's binary format (16-byte records, mmap-able)."""
-    with _os_errors(), progress_bar(src, "converting") as progress:
+    ensure_compiled(err)
+    with progress_bar(src, "converting") as progress:
         reader = T.convert(src, dst, format.value, skip_bad, progress)
     _report_skipped(reader)
     out.print(f"{dst}: {reader.records:,} records from {reader.lines:,} {reader.fmt} lines "
@@ -107,7 +99,8 @@ def render_summary(name: str, s: T.TraceSummary) -> Table:
 def info(file: Src, format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
          as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False):
     """Summarize a trace: records by kind, distinct 4 KiB pages and 2 MiB regions, address range."""
-    with _os_errors(), progress_bar(file, "reading") as progress:
+    ensure_compiled(err)
+    with progress_bar(file, "reading") as progress:
         s = T.summarize(file, format.value, skip_bad, progress)
     if as_json:
         out.print(json.dumps(s.as_dict(), indent=2), markup=False)
