@@ -480,10 +480,11 @@ def test_check_finds_a_page_rmap_cannot_find():
 
 def test_check_finds_broken_page_table_bookkeeping():
     """pt_used, the THP deposits, MM_SWAPENTS and swap entries outside any VMA, each broken once."""
+    from linuxmm import Machine
     from linuxmm.mm import memory as M
     from linuxmm.mm import pgtable as P
 
-    m = small_machine()
+    m = Machine()  # THP needs 512 MiB or more (hugepage_init)
     p = m.spawn()
     addr = p.mmap(4 << 20)
     p.madvise(addr, 4 << 20, "hugepage")
