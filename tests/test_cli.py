@@ -88,8 +88,11 @@ def test_convert_to_unwritable_path(tmp_path):
 
 
 def test_unknown_names_list_the_valid_ones():
-    r = runner.invoke(app, ["replay", TRACE, "--format", "json"])
+    r = runner.invoke(app, ["replay", TRACE, "--trace-format", "json"])
     assert r.exit_code == 2 and "'lackey'" in r.stderr and "'pinatrace'" in r.stderr and "Traceback" not in r.stderr
+    # --format is an output format (boot); the input format of a trace is --trace-format.
+    r = runner.invoke(app, ["trace", "info", TRACE, "--format", "lackey"])
+    assert r.exit_code == 2 and "--trace-format" in r.stderr
 
 
 def test_real_maps_file(tmp_path):
@@ -105,3 +108,33 @@ def test_real_maps_file(tmp_path):
     r = runner.invoke(app, ["replay", TRACE, "--maps", str(bad)])
     assert_one_error_line(r, "above TASK_SIZE")
     assert f"{bad}:2: cannot map 0x800000000000-0x800000001000" in r.stderr
+
+
+def test_piped_output_keeps_every_number():
+    # Not a terminal: tables take their natural width instead of cutting cells at 80 columns.
+    r = run("boot")
+    assert "[0x100000000-0x23fffffff]" in r.stdout and "…" not in r.stdout
+    r = run("walk", "7ffff7c00000")
+    assert "0x1000017f8" in r.stdout and "0000000100002067" in r.stdout and "…" not in r.stdout
+    r = run("proc", "zoneinfo", "--table")
+    assert "threshold" in r.stdout and "…" not in r.stdout
+
+
+def test_json_everywhere():
+    lay = json.loads(run("boot", "--json").stdout)
+    assert lay["nodes"][0]["zones"][1]["name"] == "DMA32"
+    assert {"name": "seed-x86-32"}.items() <= next(p for p in json.loads(run("presets", "--json").stdout)
+                                                    if p["name"] == "seed-x86-32").items()
+    zones = json.loads(run("proc", "zoneinfo", "--table", "--json").stdout)
+    assert zones[0]["zone"] == "DMA" and zones[0]["managed"] == 3840 and len(zones[0]["protection"]) == 5
+    a = json.loads(run("alloc", "3", "0", "f0", "d", "--json").stdout)
+    assert [s["op"] for s in a["steps"]] == ["alloc", "alloc", "free", "drain"] and a["steps"][2]["order"] == 3
+    assert sum(a["free_area_before"]["0/DMA"]) > 0
+    v = json.loads(run("vm", "mmap:1M", "write", "--walk", "7ffff7f00000", "--json").stdout)
+    assert v["processes"][0]["minflt"] == 256 and v["processes"][0]["smaps_rollup"]["Rss"] == 1024
+    assert v["walk"]["page_size"] == 4096 and v["walk"]["levels"][0]["hw"] == "PML4"
+    w = json.loads(run("walk", "7ffff7c00000", "7fff00000000", "--json").stdout)
+    assert w["walks"][0]["phys"] is not None and w["walks"][1]["phys"] is None
+    r = json.loads(run("replay", TRACE, "--json").stdout)
+    assert r["records"] == 421_627 and r["compile_seconds"] == 0
+    assert json.loads(run("trace", "info", TRACE, "--json").stdout)["by_kind"]["modify"] == 1765
