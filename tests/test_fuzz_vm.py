@@ -349,8 +349,8 @@ def test_mremap_of_nx_pages_after_an_int64_compilation():
     written data pages must not depend on which came first (a fresh process, as in CI)."""
     code = ("import numpy as np\n"
             "from conftest import small_machine\n"
-            "from linuxmm.mm import memory as M\n"
-            "M.entry_mapped(1)\n"  # compile the int64 version first
+            "from linuxmm.mm import pgtable as P\n"
+            "P.pte_present(1)\n"  # compile the int64 version first
             "p = small_machine().spawn()\n"
             "a = p.mmap(4096); b = p.mmap(4096); p.write(b, 4096, value=3)\n"
             "p.mprotect(b, 4096, 'r')\n"

@@ -557,6 +557,10 @@ from .tools.trace_cli import register as register_trace_commands  # noqa: E402
 
 register_trace_commands(app)
 
+from .tools.cache_cli import register as register_cache_commands  # noqa: E402
+
+register_cache_commands(app)
+
 
 @app.command()
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],

@@ -174,11 +174,10 @@ class Machine:
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
-        k.next_pid = getattr(k, "next_pid", 0) + 1
+        k.next_pid += 1
         task = F.task_struct(k, k.next_pid, comm, mm_struct(task_size=k.arch.TASK_SIZE), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
-        k.tasks = getattr(k, "tasks", {})
         k.tasks[task.pid] = task
         proc = Process(self, task)
         self._sync_vm()
@@ -212,14 +211,14 @@ class Machine:
     def processes(self) -> list:
         from .process import Process
 
-        return [Process(self, t) for t in getattr(self.kernel, "tasks", {}).values() if t.state == "R"]
+        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == "R"]
 
     def _sync_vm(self) -> None:
         """Node counters and vm events the compiled fault path keeps, into the /proc views."""
         from .mm import pgtable as P
 
         k = self.kernel
-        vs = getattr(k, "vm_state", None)
+        vs = k.vm_state
         if vs is None:
             return
         for nid in k.node_ids:
@@ -229,8 +228,7 @@ class Machine:
             st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
             st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
             st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
-        ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
-        k.vm_events = ev
+        ev = k.vm_events
         ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
         ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
         ev["THP_FAULT_ALLOC"] = int(vs.events[P.VE_THP_FAULT_ALLOC])
@@ -286,7 +284,7 @@ class Machine:
 
     def _sync_allocator(self) -> None:
         """Hand recomputed watermarks/reserves/pcp limits to the allocator core, if built."""
-        mem_map = getattr(self.kernel, "_mem_map", None)
+        mem_map = self.kernel._mem_map
         if mem_map is not None:
             from .mm.buddy import sync_zone_params
 

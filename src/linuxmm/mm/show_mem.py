@@ -20,7 +20,7 @@ def si_mem_available(k: "Kernel") -> int:
     """Pages available to userspace, never negative."""
     # every zone counts, so an empty Movable zone adds its clamped LOW of 32
     wmark_low = sum(z.low_wmark_pages() for z in for_each_zone(k))
-    available = global_zone_page_state(k, "NR_FREE_PAGES") - getattr(k, "totalreserve_pages", 0)
+    available = global_zone_page_state(k, "NR_FREE_PAGES") - k.totalreserve_pages
     pagecache = global_node_page_state(k, "NR_ACTIVE_FILE") + global_node_page_state(k, "NR_INACTIVE_FILE")
     available += pagecache - min(pagecache // 2, wmark_low)
     reclaimable = (global_node_page_state(k, "NR_SLAB_RECLAIMABLE_B")

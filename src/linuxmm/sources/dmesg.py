@@ -69,7 +69,7 @@ def boot_lines(text: str) -> list[str]:
 
 _E820_RE = re.compile(r"^BIOS-e820: \[mem (0x[0-9a-fA-F]{1,16})-(0x[0-9a-fA-F]{1,16})\] (.+?)\s*$")
 _SRAT_RE = re.compile(r"^(?:ACPI: )?SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]( hotplug)?")
-_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-f]{1,16}) -> Node (\d+)")
+_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?(?:NUMA: )?SRAT: PXM (\d+) -> (?:(?:x2)?APIC|MPIDR) (0x[0-9a-f]{1,16}) -> Node (\d+)")
 _NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]")
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\] usable ==> usable$")
 _NR_CPU_RE = re.compile(r"nr_cpu_ids:(\d+)|Allowing (\d+) (?:present )?CPUs|smpboot: Allowing (\d+) CPUs")
@@ -117,7 +117,9 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
         nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
         numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
         mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
-        efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines), source=source)
+        efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines),
+        efi_mmio=_parse_efi_mmio(lines), snb_gfx="reserving inaccessible SNB gfx pages" in lines,
+        source=source)
 
 
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
@@ -131,8 +133,13 @@ def _infer_config(cfg, lines: list[str], version, arch) -> None:
         # Debian's i386 flavours are FLATMEM, Ubuntu's and most others SPARSEMEM
         cfg.sparsemem = version.distro != "debian"
         cfg.NR_CPUS = _nr_cpus_config(lines) or 1  # UP kernels print no NR_CPUS
-        if version.distro == "rosa" and version < (4, 0):
-            cfg.vmalloc_reserve = 192 << 20  # ROSA's 3.x kernels enlarged the vmalloc area
+        if "nrj" in version.release.lower():
+            cfg.vmalloc_reserve = 192 << 20  # ROSA's "nrj" kernels enlarged the vmalloc area
+        if version.distro == "fedora":
+            cfg.km_type_nr = 41  # Fedora's i686 builds have CONFIG_DEBUG_HIGHMEM (kmap fence slots)
+    for ln in lines:  # the trampoline's size is the real-mode blob's (where it goes is computed)
+        if m := re.match(r"^Base memory trampoline at \[.*\] [0-9a-f]+ size (\d+)$", ln):
+            cfg.realmode_size = int(m[1])
     for ln in lines:  # a 4095-page zone 0 needs exactly sizeof(struct page) pages of memmap
         m = re.match(r"^  (DMA|DMA32) zone: (\d+) pages used for memmap$", ln)
         if m and int(m[2]) in (32, 36, 40, 44, 48, 52, 56, 60, 64) and cfg.zone_dma:
@@ -202,6 +209,16 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
         if m := _ESRT_RE.match(ln):
             return int(m[1], 16), int(m[2], 16) - int(m[1], 16)
     return None
+
+
+def _parse_efi_mmio(lines: list[str]) -> list[tuple[int, int, int]]:
+    """The EFI memory map's MMIO descriptors (index, start, size), which 6.2's
+    ``efi_remove_e820_mmio`` lists whether it removes them or not."""
+    out = []
+    for ln in lines:
+        if m := re.match(r"^efi: (?:Remove|Not removing) mem(\d+): MMIO range=\[(0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]", ln):
+            out.append((int(m[1]), int(m[2], 16), int(m[3], 16) + 1 - int(m[2], 16)))
+    return out
 
 
 def _parse_initrd(lines: list[str]) -> tuple[int, int] | None:

@@ -61,7 +61,7 @@ def _pid_entry(path: str):
         return None
 
     def show(k):
-        task = getattr(k, "tasks", {}).get(pid)
+        task = k.tasks.get(pid)
         if task is None or task.state != "R":
             raise KernelError(errno.ENOENT, f"{path}: no such process")
         return shows[name](k, task)

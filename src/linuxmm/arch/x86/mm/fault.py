@@ -100,8 +100,7 @@ def mm_get_huge_zero_page(k) -> int:
 
     gfp = (G.GFP_TRANSHUGE | G.__GFP_ZERO) & ~G.__GFP_MOVABLE
     pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[6]] - 12)
-    ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
-    k.vm_events = ev
+    ev = k.vm_events
     if pfn is None:
         ev["THP_ZERO_PAGE_ALLOC_FAILED"] = ev.get("THP_ZERO_PAGE_ALLOC_FAILED", 0) + 1
         return -2
