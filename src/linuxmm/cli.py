@@ -21,9 +21,11 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from . import __version__
 from . import presets as presets_mod
 from .debug import check_or_report
 from .errors import LinuxmmError
+from .kernel.printk import KERN_NOTICE
 from .machine import Machine
 from .tools.console import err, out, print_json, rule
 from .tools.trace_cli import FormatOpt, TraceFormat
@@ -40,9 +42,34 @@ def error_line(message: str) -> None:
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+def _no_metavar(option):
+    """A flag takes no value: its help line shows none (typer 0.29 would print ``<bool>``)."""
+    if option is not None and getattr(option, "is_flag", False) and option.metavar is None:
+        option.metavar = ""
+    return option
+
+
+def _flags_without_metavar(cmd, ctx):
+    """``_no_metavar`` for every flag of ``cmd`` (and of the commands of a group in it)."""
+    if cmd is None:
+        return None
+    for param in cmd.get_params(ctx):
+        _no_metavar(param)
+    if isinstance(cmd, TyperGroup):
+        get = cmd.get_command
+        cmd.get_command = lambda ctx, name: _flags_without_metavar(get(ctx, name), ctx)
+    return cmd
+
+
 class LinuxmmGroup(TyperGroup):
     """The command group: every error as one ``linuxmm: error:`` line (typer would print a
     traceback for ours and a box for click's)."""
+
+    def get_command(self, ctx, name):
+        return _flags_without_metavar(super().get_command(ctx, name), ctx)
+
+    def get_params(self, ctx):
+        return [_no_metavar(param) for param in super().get_params(ctx)]
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
@@ -72,6 +99,18 @@ app = typer.Typer(cls=LinuxmmGroup, add_completion=False, no_args_is_help=True,
                   pretty_exceptions_show_locals=False,
                   help="linuxmm: a faithful, fast simulator of Linux memory management.")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"linuxmm {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print linuxmm's version and exit.")] = False):
+    pass
+
 FromDmesg = Annotated[Optional[Path], typer.Option("--from-dmesg", help="Boot the machine a real boot log describes.")]
 Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firmware/memmap, /proc/cmdline, NUMA nodes).")]
 Preset = Annotated[Optional[str], typer.Option("--preset", help="Boot a built-in machine (see `linuxmm presets`).")]
@@ -82,15 +121,22 @@ Json = Annotated[bool, typer.Option("--json", help="The data as JSON (schemas: d
 
 
 def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
-                   machine: Path | None, cmdline: str | None) -> Machine:
+                   machine: Path | None, cmdline: str | None, warnings: bool = True) -> Machine:
+    """Boot the machine the options name; its kernel's warnings and notices go to stderr
+    (``warnings=False`` where the view prints the whole log anyway)."""
     chosen = [x for x in (from_dmesg, host or None, preset, machine) if x]
     if len(chosen) > 1:
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
     if from_dmesg:
-        return Machine.from_dmesg(from_dmesg, cmdline=cmdline)
-    if host:
-        return Machine.from_host(cmdline=cmdline)
-    return Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+        m = Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+    elif host:
+        m = Machine.from_host(cmdline=cmdline)
+    else:
+        m = Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+    for level, text in m.kernel.log.lines if warnings else ():
+        if level <= KERN_NOTICE:
+            err.print(f"linuxmm: kernel: {text}", markup=False)
+    return m
 
 
 class BootFormat(str, Enum):
@@ -129,7 +175,7 @@ def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None
          format: Annotated[BootFormat, typer.Option("--format", "-f", help="Output: summary, dmesg or json")] = BootFormat.summary,
          as_json: Json = False):
     """Boot a machine and show its nodes and zones (or the kernel's boot lines)."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=format is not BootFormat.dmesg)
     if format is BootFormat.dmesg:
         sys.stdout.write(m.dmesg())
     elif format is BootFormat.json or as_json:
@@ -141,8 +187,13 @@ def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None
 
 
 @app.command()
-def presets(as_json: Json = False):
-    """List the built-in machines."""
+def presets(dump: Annotated[Optional[str], typer.Option("--dump", metavar="NAME",
+                                                      help="Print a preset's TOML (to start a machine file of one's own).")] = None,
+            as_json: Json = False):
+    """List the built-in machines (or print one's machine file)."""
+    if dump is not None:
+        sys.stdout.write(presets_mod.text(dump))
+        return
     if as_json:
         print_json([{"name": name, "description": presets_mod.summary(name)} for name in presets_mod.names()])
         return
@@ -289,8 +340,10 @@ def run_alloc_steps(m: Machine, steps: list[str], gfp: str, node: int | None) ->
             m.free_pages(pfn, order)
             live[i] = None
             log.append({"step": step, "op": "free", "allocation": i, "pfn": pfn, "order": order})
-        elif step.isdigit():
-            order = int(step)
+        elif step.lstrip("-").isdigit():
+            order, max_order = int(step), m.kernel.arch.MAX_PAGE_ORDER
+            if not 0 <= order <= max_order:
+                raise LinuxmmError(f"step {step!r}: an order is 0 to MAX_PAGE_ORDER ({max_order})")
             pfn = m.alloc_pages(gfp, order, nid=node)
             live.append(None if pfn is None else (pfn, order))
             log.append({"step": step, "op": "alloc", "allocation": len(live) - 1, "pfn": pfn, "order": order})
@@ -308,7 +361,7 @@ def _alloc_result(r: dict) -> str:
     return f"#{r['allocation']}: {span}" if r["op"] == "alloc" else f"{span} (order {r['order']})"
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})  # "-1" is a (bad) step, not an option
 def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocate), fN (free allocation N), d (drain per-cpu lists).")],
           gfp: Annotated[str, typer.Option("--gfp", help="GFP flags, e.g. GFP_KERNEL or GFP_DMA32|__GFP_COMP")] = "GFP_KERNEL",
           node: Annotated[Optional[int], typer.Option("--node", help="Preferred node (default: the CPU's)")] = None,
@@ -343,7 +396,8 @@ def _size_arg(text: str) -> int:
     return value
 
 
-VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]], munmap, "
+VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]] (anonymous memory; "
+                 "FLAGS e.g. shared or private|populate), munmap, "
                  "mprotect:PROT, madvise:ADVICE, write[:STRIDE], read[:STRIDE], fork (continue in the "
                  "child), parent (back to the parent), exit. Addresses refer to the last mmap.")
 
@@ -361,10 +415,12 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
         before = cur.minflt
         if op == "mmap":
             if not args:
-                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|anonymous]]")
+                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|shared]]")
             length = _size_arg(args[0])
-            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw",
-                            flags=args[2] if len(args) > 2 else "private|anonymous")
+            flags = args[2] if len(args) > 2 else "private"
+            if "anonymous" not in flags.split("|"):
+                flags += "|anonymous"  # vm steps map no file
+            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags)
             region = (addr, length)
             log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
             if cur.minflt != before:
@@ -529,7 +585,10 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
                          debug_vm=debug_vm)
     for note in res.notes:
         err.print(f"linuxmm: note: {note}", markup=False)
-    d = res.as_dict() | {"compile_seconds": round(compile_seconds, 6)}
+    if res.bad_lines:
+        err.print(f"linuxmm: skipped {res.bad_lines:,} malformed line(s); the first is line {res.first_bad[0]}: "
+                  f"{res.first_bad[1][:80]!r}", markup=False)
+    d = res.as_dict() | {"thp": thp.value, "compile_seconds": round(compile_seconds, 6)}
     if as_json:
         print_json(d)
         return
