@@ -60,6 +60,8 @@ class ReplayResult:
     parse_seconds: float = 0.0
     replay_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    bad_lines: int = 0  # malformed lines skipped (skip_bad)
+    first_bad: tuple[int, str] | None = None  # (line number, text) of the first
 
     def as_dict(self) -> dict:
         t = self.tlb
@@ -75,7 +77,7 @@ class ReplayResult:
                 "pages_allocated": self.pages_allocated, "page_tables": self.page_tables,
                 "peak_rss_kb": self.peak_rss_kb, "thp_faults": self.thp_faults,
                 "cycles": cycles, "cost_model": CYCLES,
-                "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
+                "bad_lines": self.bad_lines, "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
 
 
 def touched_runs(pages: np.ndarray, gap: int = RUN_GAP_PAGES) -> list[tuple[int, int]]:
@@ -201,6 +203,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
         res.replay_seconds += time.perf_counter() - t2
     machine._sync_vm()
+    res.bad_lines, res.first_bad = reader.bad_lines, reader.first_bad
     res.minor_faults, res.major_faults = p.minflt, p.majflt
     res.tlb = tlb.counters()
     res.pages_allocated = int(task.mmc[M.MM_ANONPAGES])
