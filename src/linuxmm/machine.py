@@ -20,7 +20,7 @@ from pathlib import Path
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
 from .init.main import Kernel, start_kernel
-from .records import Node, Zone, html_table, node_record, zone_record, zones_html
+from .records import Node, Zone, html_table, node_record, zones_html
 
 
 class Machine:
