@@ -1,16 +1,21 @@
 """The Python API (machine.py, process.py, records.py): frozen records instead of live kernel
-objects, the read/write contract, notebook views."""
+objects, the read/write contract, notebook views, and the generated API page."""
 
 import dataclasses
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import linuxmm
 from conftest import small_machine
 from linuxmm import KernelError, Machine, presets
 from linuxmm.records import Node, PageWalk, VmArea, Zone
 
+ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
 
 
@@ -133,3 +138,26 @@ def test_notebook_views(m):
     assert f"{a:#x}" in html and "private|anonymous" in html and "Rss 1024 kB" in html
     p.exit()
     assert "dead" in p._repr_html_()
+
+
+def test_every_public_method_is_documented():
+    gen = _gen_api()
+    missing = [f"{cls.__name__}.{name}" for cls in (Machine, linuxmm.Process)
+               for name, value in gen.public_members(cls)
+               if len((value.__doc__ or "").strip()) < 20]
+    assert missing == []
+
+
+def _gen_api():
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import gen_api
+    finally:
+        sys.path.pop(0)
+    return gen_api
+
+
+def test_api_page_is_up_to_date():
+    res = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_api.py"), "--check"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
