@@ -1,7 +1,9 @@
 /* Real-kernel conformance probe for linuxmm's virtual-memory model (issue #4).
  *
  * Runs the scenarios of tests/test_memory.py on the running kernel and prints one JSON object
- * per scenario: minor/major faults (getrusage) and Rss / AnonHugePages (smaps_rollup) deltas.
+ * per scenario: minor faults (getrusage) and Rss / AnonHugePages (smaps_rollup) deltas; the
+ * shared-memory scenario reports the byte the parent reads ("value"), the SIGSEGV ones whether
+ * the access raised SIGSEGV ("segv": 0 or 1).
  * Build and run: cc -O1 -o vm_probe vm_probe.c && ./vm_probe
  */
 #define _GNU_SOURCE
@@ -48,6 +50,11 @@ static void report(const char *name, long faults, long rss_kb, long thp_kb) {
 	fflush(stdout);
 }
 
+static void report_one(const char *name, const char *key, long value) {
+	printf("{\"scenario\": \"%s\", \"%s\": %ld}\n", name, key, value);
+	fflush(stdout);
+}
+
 static void scenario(const char *name, int advice, int steps) {
 	size_t len = 64 * MB;
 	char *p = map(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -87,7 +94,7 @@ static void mremap_scenario(const char *name, int advice, size_t offset) {
 static sigjmp_buf jb;
 static void on_segv(int sig) { (void)sig; siglongjmp(jb, 1); }
 
-static int faults_with_segv(volatile char *p, int write) {
+static int segfaults(volatile char *p, int write) {
 	struct sigaction sa = { .sa_handler = on_segv };
 	sigaction(SIGSEGV, &sa, NULL);
 	if (sigsetjmp(jb, 1)) return 1;
@@ -143,14 +150,14 @@ int main(void) {
 		pid_t pid = fork();
 		if (pid == 0) { p[0] = 42; _exit(0); }
 		waitpid(pid, NULL, 0);
-		report("shared_anon_parent_sees_child_write", p[0], 0, 0);
+		report_one("shared_anon_parent_sees_child_write", "value", p[0]);
 	}
 	{
 		char *ro = map(PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
-		report("read_readonly_segv", faults_with_segv(ro, 0), 0, 0);
-		report("write_readonly_segv", faults_with_segv(ro, 1), 0, 0);
+		report_one("read_readonly_segv", "segv", segfaults(ro, 0));
+		report_one("write_readonly_segv", "segv", segfaults(ro, 1));
 		munmap(ro, PAGE);
-		report("read_unmapped_segv", faults_with_segv(ro, 0), 0, 0);
+		report_one("read_unmapped_segv", "segv", segfaults(ro, 0));
 	}
 	mremap_scenario("mremap_thp_aligned", MADV_HUGEPAGE, 0);
 	mremap_scenario("mremap_thp_unaligned", MADV_HUGEPAGE, PAGE);
