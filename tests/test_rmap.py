@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from conftest import small_machine
-from linuxmm import debug
-from linuxmm.debug import _leaves
+from linuxmm import Machine, debug
+from linuxmm.debug import _entries
+from linuxmm.include.linux.sched import TASK_RUNNING
 from linuxmm.mm import memory as M
-from linuxmm.mm.pgtable import _PAGE_SPECIAL, VP_LEVELS, VP_PMD_LEVEL
+from linuxmm.mm.pgtable import _PAGE_SPECIAL, PTE_KIND_PRESENT, VP_LEVELS, pte_pfn
 from linuxmm.mm.rmap import rmap_walk
 
 PAGE = 4096
@@ -21,16 +22,14 @@ def mapped_entries(m) -> dict[int, set]:
     vs = k.vm_state
     out: dict[int, set] = {}
     for task in k.tasks.values():
-        if task.state != "R":
+        if task.state != TASK_RUNNING:
             continue
-        leaves, pgd = [], int(task.mmc[M.MMC_PGD])
-        _leaves(k, pgd, 0, leaves, [])
-        for pfn, nr, e, vaddr in leaves:
-            if e & _PAGE_SPECIAL:
+        for kind, level, row, idx, vaddr in _entries(k, task):
+            e = vs.pt[row, idx]
+            if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
                 continue
-            level = int(vs.vp[VP_LEVELS]) - 1 if nr == 1 else int(vs.vp[VP_PMD_LEVEL])
-            for i in range(nr):
-                out.setdefault(pfn + i, set()).add((pgd, vaddr, level))
+            for i in range(1 << (int(vs.shift[level]) - 12)):
+                out.setdefault(int(pte_pfn(e)) + i, set()).add((int(task.mmc[M.MMC_PGD]), int(vaddr), int(level)))
     return out
 
 
@@ -46,7 +45,7 @@ def pfn_at(p, addr) -> int:
 def test_rmap_walk_finds_every_pte_after_fork_chains_and_mremap():
     """Three generations of fork, COW in each, anonymous, THP and shared memory moved by
     mremap: from every mapped page, rmap_walk finds exactly the entries the tables hold."""
-    m = small_machine()
+    m = Machine()  # THP needs 512 MiB or more (hugepage_init)
     p = m.spawn()
     a = p.mmap(32 * PAGE)
     h = p.mmap(4 * MB)

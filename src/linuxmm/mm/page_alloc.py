@@ -28,8 +28,9 @@ PENALTY_FOR_NODE_WITH_CPUS = 1
 
 
 def find_next_best_node(k: "Kernel", node: int, used: set[int], node_load: dict[int, int]) -> int:
-    """The unused node with memory nearest to ``node`` (ties: lower id), or -1."""
-    if node not in used and k.node_states.node_state(node, node_states.N_MEMORY):
+    """The local node first (memory or not), then the unused node with memory nearest to
+    ``node`` (ties: lower id), or -1."""
+    if node not in used:
         used.add(node)
         return node
     best, best_val = -1, None
@@ -92,11 +93,13 @@ def nr_free_zone_pages(k: "Kernel", highest_idx: int) -> int:
 
 
 def default_zonelist_order(k: "Kernel") -> str:
-    """≤4.13: "Node" or "Zone" order. 4.7-4.13 chose Node on 64-bit; before, a heuristic
-    preferred Zone order unless DMA/DMA32 were large or some node had no Normal memory."""
+    """≤4.13: "Node" or "Zone" order. From 3.17 ("mm: page_alloc: default node-ordering on
+    64-bit NUMA, zone-ordering on 32-bit") the word size decides; before, a heuristic preferred
+    Zone order unless DMA/DMA32 were large or some node had no Normal memory (RHEL 7's 3.10
+    and Debian's 3.16 keep it: they print Zone order, Ubuntu's 4.4 servers Node order)."""
     if not k.config.numa:
         return "Zone"
-    if k.version >= (4, 7):
+    if k.version >= (3, 17):
         return "Node" if k.arch.is_64bit else "Zone"
     normal = k.zone_names.index("Normal")
     low = total = 0
@@ -188,10 +191,9 @@ def gfp_zone_user(k: "Kernel") -> int:
 
 
 def totalram_pages(k: "Kernel") -> int:
-    """``totalram_pages()``: Σ managed, unless the allocator keeps its own count on ``k``."""
-    explicit = getattr(k, "totalram_pages", None)
-    if isinstance(explicit, int):
-        return explicit
+    """``totalram_pages()``: memblock_free_all's count once it ran, else Σ managed."""
+    if k.totalram_pages is not None:
+        return k.totalram_pages
     return sum(z.managed_pages for z in for_each_zone(k))
 
 
@@ -305,10 +307,22 @@ def _lowmem_reserve_walk_down(k: "Kernel", zones, ratio) -> None:
 
 def zone_batchsize(k: "Kernel", z) -> int:
     """Per-cpu list batch: a quarter of 1/1024 of the zone, capped at 1 MiB (512 KiB ≤4.18), 2^n - 1."""
-    cap = (1 << 20) if k.version >= (4, 19) else (512 << 10)
+    cap = (1 << 20) if batch_cap_doubled(k.version) else (512 << 10)
     batch = max(min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE) // 4, 1)
     n = batch + batch // 2
     return (1 << (n.bit_length() - 1)) - 1
+
+
+def batch_cap_doubled(version) -> bool:
+    """4.19 doubled the batch cap ("mm, page_alloc: double zone's batchsize"). Two distribution
+    lines carry the backport: SUSE's 4.12.14 kernels (SLE 15 / openSUSE Leap 15, release
+    ``4.12.14-*-default``) and RHEL 8's 4.18 from 8.4 (``4.18.0-305.el8_4``; 8.1's -147 has the
+    old cap; the release in between that took it is not known here)."""
+    if version >= (4, 19):
+        return True
+    if version.distro == "suse" and version == (4, 12, 14):
+        return True
+    return version.distro == "rhel" and version == (4, 18, 0) and version.distro_build >= 305
 
 
 def nr_node_cpus(k: "Kernel", nid: int) -> int:
@@ -459,7 +473,7 @@ class AllocHooks:
     """
 
     def wake_all_kswapds(self, k, order: int, gfp: int, zonelist: list) -> None:
-        k.kswapd_wakeups = getattr(k, "kswapd_wakeups", 0) + 1
+        k.kswapd_wakeups += 1
 
     def direct_reclaim(self, k, gfp: int, order: int) -> int:
         return 0  # pages reclaimed
@@ -472,7 +486,7 @@ class AllocHooks:
 
 
 def _zonelist(k, nid: int):
-    if not hasattr(k, "_zonelists") or k._zonelists_gen != id(k.pgdat):
+    if k._zonelists is None or k._zonelists_gen != id(k.pgdat):
         k._zonelists = _buddy.zonelist_array(k)
         k._zonelists_gen = id(k.pgdat)
     return k._zonelists
@@ -540,8 +554,6 @@ def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 
     if pfn < 0:
         pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
     if pfn is not None and pfn >= 0:
-        if gfp & _gfp.__GFP_ZERO:
-            k.zero_pages = getattr(k, "zero_pages", 0) + (1 << order)
         return pfn
     a.events[_buddy.EV_ALLOC_FAIL] += 1
     return None
@@ -562,8 +574,7 @@ def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = Non
     zl = _zonelist(k, nid)[nid]
     done = 0
     while done < nr:
-        done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast,
-                                             gfp_to_alloc_flags(gfp, order), cpu,
+        done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast, cpu,
                                              k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP),
                                              out[done:]))
         if done < nr:
@@ -601,7 +612,7 @@ def zone_reclaimable_pages(z) -> int:
 
 
 def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
-    hooks = getattr(k, "alloc_hooks", None) or AllocHooks()
+    hooks = k.alloc_hooks
     costly = order > _buddy.PAGE_ALLOC_COSTLY_ORDER
     can_reclaim = bool(gfp & _gfp.__GFP_DIRECT_RECLAIM)
     alloc_flags = gfp_to_alloc_flags(gfp, order)
@@ -631,6 +642,24 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
         return pfn
     warn_alloc(k, gfp, order, comm)
     return None
+
+
+def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
+    """``__alloc_pages_slowpath`` for the allocation the compiled fault path could not serve
+    from the free lists (``vs.vp[VP_SLOW_CTX]`` names its context: gfp, order, node). The page
+    it gets waits in ``VP_SLOW_PFN`` for the retried fault. False if the slow path failed,
+    after its report; a THP's retry then finds SLOWPATH_FAILED and falls back to 4 KiB pages."""
+    from .pgtable import (AC_GFP, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED, VP_SLOW_CTX, VP_SLOW_FOR,
+                          VP_SLOW_PFN)
+
+    ctx = int(vs.vp[VP_SLOW_CTX])
+    ac = vs.ac[ctx]
+    pfn = __alloc_pages_slowpath(k, int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID]), cpu, comm)
+    if pfn is None:
+        k.mem_map.events[_buddy.EV_ALLOC_FAIL] += 1
+        pfn = SLOWPATH_FAILED if ctx == AC_THP else NO_PAGE
+    vs.vp[VP_SLOW_PFN], vs.vp[VP_SLOW_FOR] = pfn, ctx
+    return pfn >= 0
 
 
 def warn_alloc(k, gfp: int, order: int, comm: str) -> None:

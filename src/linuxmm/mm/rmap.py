@@ -34,8 +34,8 @@ from numba import njit
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
                                   anon_vma)
 from . import buddy as B
-from .memory import PAGE_MAPPING_ANON, entry_mapped, lookup_pte
-from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn
+from .memory import PAGE_MAPPING_ANON, lookup_pte
+from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn, pte_present
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
             continue
         address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
         entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
-        if not entry_mapped(entry) or entry_has(entry, _PAGE_SPECIAL):
+        if not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
             continue
         mapped = pte_pfn(entry)
         if level < levels - 1:  # a huge leaf: the page of it at this address
