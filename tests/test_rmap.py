@@ -152,6 +152,22 @@ def test_shared_anonymous_memory_lives_while_fork_or_mremap_holds_it():
     assert meminfo_kb(m, "Shmem") == 0 and m.kernel.rmap.address_spaces == {} and debug.check(m) == []
 
 
+def test_madv_remove_punches_a_hole_in_every_process_mapping_the_object():
+    """Linux 6.18 (``shmem_fallocate`` PUNCH_HOLE): MADV_REMOVE in one process takes the pages
+    out of every process sharing the object (found through its i_mmap) and frees them; the
+    hole reads as zeros everywhere."""
+    m = small_machine()
+    p = m.spawn()
+    s = p.mmap(8 * PAGE, flags="shared|anonymous")
+    p.write(s, 8 * PAGE, value=9)
+    c = p.fork()
+    c.read(s, 8 * PAGE)
+    t = p.mremap(s, 8 * PAGE, 8 * PAGE, fixed=s + 64 * MB)  # another address, the same offsets
+    p.madvise(t + 2 * PAGE, 3 * PAGE, "remove")
+    assert meminfo_kb(m, "Shmem") == 20 and debug.check(m) == []
+    assert c.read(s, 8 * PAGE) == p.read(t, 8 * PAGE) == bytes([9, 9, 0, 0, 0, 9, 9, 9])
+
+
 def test_check_catches_an_orphaned_cache_page(monkeypatch):
     """The injected bugs: the object goes but its pages stay cached; the object stays with
     nobody holding it."""

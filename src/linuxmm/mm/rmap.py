@@ -17,7 +17,8 @@ that may map its pages:
   while any of its descendants does.
 
 File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
-``unlink_file_vma``).
+``unlink_file_vma``); ``unmap_mapping_pages`` takes a range of a file's pages out of every
+process that maps them (a hole punched in a shmem object).
 
 ``rmap_walk`` is compiled. It reads a flattened table of every object's VMAs, rebuilt when
 a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
@@ -31,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
                                   anon_vma)
 from . import buddy as B
@@ -136,6 +138,17 @@ def vma_link_file(reg: RmapRegistry, vma) -> None:
 def unlink_file_vma(reg: RmapRegistry, vma) -> None:
     vma.vm_file.f_mapping.i_mmap.remove(vma)
     reg.seq += 1
+
+
+def unmap_mapping_pages(mapping, first: int, last: int) -> None:
+    """Every VMA of ``mapping`` (its ``i_mmap``) loses the ptes of file pages [first, last],
+    in whichever process it is (``unmap_mapping_pages``, ``mm/memory.c``)."""
+    for vma in list(mapping.i_mmap):
+        lo, hi = max(first, vma.vm_pgoff), min(last + 1, vma.vm_pgoff + vma_pages(vma))
+        if lo < hi:
+            mm = vma.vm_mm
+            mm.hooks.zap_range(mm, vma.vm_start + ((lo - vma.vm_pgoff) << PAGE_SHIFT),
+                               vma.vm_start + ((hi - vma.vm_pgoff) << PAGE_SHIFT))
 
 
 # ---- the table the compiled walk reads ---------------------------------------------------

@@ -20,8 +20,8 @@ the ``/proc/PID/status`` counters right:
 
 Also here, beside their callers: ``vm_stat_account``, ``may_expand_vm`` and
 ``mlock_future_ok`` (``mm/mmap.c``), ``anon_vma_prepare`` (``mm/rmap.c``, with the
-anon_vma functions of ``mm/rmap.py``), and ``shmem_zero_setup`` and ``fput`` (``mm/shmem.c``,
-``fs/file_table.c``). Every VMA that enters or leaves ``mm.vmas`` goes through ``vma_link``
+anon_vma functions of ``mm/rmap.py``), and ``shmem_zero_setup``, ``shmem_punch_hole`` and
+``fput`` (``mm/shmem.c``, ``fs/file_table.c``). Every VMA that enters or leaves ``mm.vmas`` goes through ``vma_link``
 or ``vma_unlink``, which keep the reverse map's links (anon_vma trees, ``i_mmap``) and the
 file references right.
 """
@@ -42,7 +42,8 @@ from ..include.linux.mm_types import (
     find_vma, mm_struct, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
 from ..include.linux.fs import file
 from ..include.linux.rmap import anon_vma
-from .rmap import __anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma, vma_link_file
+from .rmap import (__anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma,
+                   unmap_mapping_pages, vma_link_file)
 
 
 # ---- syscall arguments --------------------------------------------------------------------------
@@ -183,6 +184,15 @@ def fput(mm: mm_struct, f: file) -> None:
         mm.hooks.shmem_truncate_range(mm, f.f_mapping, 0, -1)
         f.committed_pages = 0
         del mm.rmap.address_spaces[f.id]
+
+
+def shmem_punch_hole(mm: mm_struct, f: file, offset: int, length: int) -> None:
+    """``shmem_fallocate(FALLOC_FL_PUNCH_HOLE)`` (MADV_REMOVE): bytes [offset, offset+length)
+    of the object are unmapped from every process mapping them, then leave its page cache
+    (the next access finds a new zeroed page)."""
+    last = offset + length - 1
+    unmap_mapping_pages(f.f_mapping, offset >> PAGE_SHIFT, last >> PAGE_SHIFT)
+    mm.hooks.shmem_truncate_range(mm, f.f_mapping, offset, last)
 
 
 def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgoff: int) -> None:

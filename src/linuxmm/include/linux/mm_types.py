@@ -264,7 +264,8 @@ class MmHooks:
     kernel acts on page tables, with the VMAs in this state:
 
     * ``zap_range(mm, start, end)``: pages in [start, end) must go (munmap, MAP_FIXED over
-      a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move). Called while the VMAs
+      a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move); MADV_REMOVE calls it
+      for every mm that maps the shmem range (through the file's ``i_mmap``). Called while the VMAs
       covering the range are still in ``mm.vmas`` (split at ``start``/``end``).
     * ``change_protection(mm, start, end, new_vm_flags)``: after mprotect set the new flags
       on the VMA covering [start, end).
@@ -273,11 +274,12 @@ class MmHooks:
     * ``populate(mm, start, end, write)``: prefault (MAP_POPULATE/MAP_LOCKED, MADV_POPULATE_*,
       mremap growth of a locked VMA); ``write`` asks for write faults (breaking COW).
     * ``shmem_truncate_range(mm, mapping, lstart, lend)``: drop the pages of bytes
-      [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache; called when
-      the last reference to the object goes (``shmem_evict_inode``), after its ptes are gone.
+      [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache, after their
+      ptes are gone: MADV_REMOVE's hole, and all of them when the last reference to the
+      object goes (``shmem_evict_inode``).
     * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA.
-    * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE, REMOVE
-      (after the zap: drop shmem pages), GUARD_*; may return an errno for the call to fail
+    * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE,
+      GUARD_*; may return an errno for the call to fail
       with (MADV_COLLAPSE fails when nothing could be collapsed).
 
     Optional (looked up with ``getattr``, so hook objects may leave them out):
