@@ -156,3 +156,17 @@ def test_board_table_limits_arm64_zone_dma():
                                   "[    0.000000] Linux version", 1))
     assert pi.zone_dma_bits == 30 and not any(a.startswith("ZONE_DMA") for a in pi.assumptions)
     assert "  DMA      [mem 0x0000000000000000-0x000000003fffffff]" in Machine(pi).dmesg()
+
+
+@pytest.mark.parametrize("stem", ["Desktop__5.10.0-8-AMD64__X86_64__C89A2196AB",
+                                  "Desktop__5.10.27-GENTOO-MACPRO__X86_64__84BF6743C1",
+                                  "Notebook__5.10.0-18-686-PAE__I686__9DE39780B5"])
+def test_5_10_stable_counts_holes_per_zone(stem):
+    """5.10.y's backport of 5.11's per-zone hole count (lines outside the compared set) matches
+    too: each zone's end rounded up to a section on SPARSEMEM, nothing on FLATMEM."""
+    def per_zone(text):
+        lines = (dmesg.strip_timestamp(x) for x in text.splitlines())
+        return [x for x in lines if x.endswith("pages in unavailable ranges") and x.startswith("  ")]
+
+    path = DATA / "dmesg" / f"{stem}.log"
+    assert per_zone(Machine.from_dmesg(path).dmesg()) == per_zone(path.read_text())
