@@ -166,6 +166,10 @@ def _assumptions(desc: MachineDescription, lines: list[str]) -> list[str]:
     return out
 
 
+_KERNEL_SECTIONS_RE = re.compile(r"^Memory: .*\((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "
+                                 r"(\d+)K init, (\d+)K bss,")
+
+
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
     """Build-configuration facts the log shows: which zones exist, the memory model, struct page."""
     zone_rows = [ln.split()[0] for ln in lines if re.match(r"^  (DMA|DMA32|Normal|HighMem|Device) +(empty|\[mem)", ln)]
@@ -184,6 +188,11 @@ def _infer_config(cfg, lines: list[str], version, arch) -> None:
     for ln in lines:  # the trampoline's size is the real-mode blob's (where it goes is computed)
         if m := re.match(r"^Base memory trampoline at \[.*\] [0-9a-f]+ size (\d+)$", ln):
             cfg.realmode_size = int(m[1])
+    for ln in lines:  # the image's section sizes and the per-cpu unit are build facts
+        if m := _KERNEL_SECTIONS_RE.search(ln):
+            cfg.kernel_sections_kb = tuple(int(x) for x in m.groups())
+        elif m := re.match(r"^percpu: Embedded (\d+) pages/cpu", ln):
+            cfg.percpu_pages_per_cpu = int(m[1])
     for ln in lines:  # a 4095-page zone 0 needs exactly sizeof(struct page) pages of memmap
         m = re.match(r"^  (DMA|DMA32) zone: (\d+) pages used for memmap$", ln)
         if m and int(m[2]) in (32, 36, 40, 44, 48, 52, 56, 60, 64) and cfg.zone_dma:
