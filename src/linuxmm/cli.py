@@ -132,6 +132,8 @@ def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
     if from_dmesg:
         m = Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+        for assumption in m.desc.assumptions:  # what the log did not show, so a user knows how far to trust it
+            err.print(f"linuxmm: {from_dmesg.name}: assumed {assumption}", markup=False)
     elif host:
         m = Machine.from_host(cmdline=cmdline)
     else:

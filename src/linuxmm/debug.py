@@ -27,6 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
+from .include.linux.mmzone import MIGRATE_ISOLATE
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import TASK_RUNNING
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -100,7 +103,7 @@ def check_page_alloc(k) -> list[str]:
                     if seg.any():
                         v.append(f"pfn {pfn:#x} (order {order}) is free twice or overlaps another state")
                     seg[:] = FREE
-                    if mt != B.MIGRATE_ISOLATE:
+                    if mt != MIGRATE_ISOLATE:
                         free_pages += 1 << order
                         if order >= pb_order:
                             free_blocks += 1 << order
@@ -125,7 +128,7 @@ def check_page_alloc(k) -> list[str]:
                     count += 1 << order
             if count != a.pcp_count[cpu, zid]:
                 v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
-    heads = np.nonzero((a.refcount > 0) & ((a.flags & B.PG_RESERVED_BIT) == 0))[0]
+    heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_reserved_mask) == 0))[0]
     for pfn in heads:
         n = 1 << int(a.order[pfn])
         seg = state[pfn:pfn + n]
@@ -134,7 +137,7 @@ def check_page_alloc(k) -> list[str]:
         seg[:] = ALLOC
     accounted_by_zone = np.zeros(nz, np.int64)
     for s, e, zid in zip(a.seg_start, a.seg_end, a.seg_zid):
-        usable = (a.flags[s:e] & B.PG_RESERVED_BIT) == 0
+        usable = (a.flags[s:e] & PG_reserved_mask) == 0
         accounted_by_zone[zid] += int(np.count_nonzero(state[s:e][usable]))
     for zid in range(nz):
         if a.zone_node[zid] < 0:
@@ -172,7 +175,7 @@ def check_tables(k, task, walk) -> list[str]:
     MM_SWAPENTS counts the swap entries."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
-    from .mm.pgtable import PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
+    from .mm.pgtable import _PAGE_KNL_ERRATUM_MASK, PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
 
     a, vs = k.mem_map, k.vm_state
     v: list[str] = []
@@ -180,7 +183,7 @@ def check_tables(k, task, walk) -> list[str]:
     pgd = int(task.mmc[M.MMC_PGD])
     rows = {pgd} | {int(a.private[pte_pfn(vs.pt[r, i])]) for kind, _, r, i, _ in walk if kind == WALK_TABLE_DONE}
     for row in sorted(rows):
-        nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(0x60)))
+        nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(_PAGE_KNL_ERRATUM_MASK)))
         if vs.pt_used[row] != nonempty:
             v.append(f"pid {task.pid}: page-table row {row} has pt_used {vs.pt_used[row]} but {nonempty} entries")
     huge: dict[int, int] = {}
@@ -213,7 +216,8 @@ def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
-    from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_PRESENT, VP_LEVELS
+    from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
+                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -226,19 +230,23 @@ def check_vm(k) -> list[str]:
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in k.tasks.values():
-        if task.state != "R":
+        if task.state != TASK_RUNNING:
             continue
         walk = _entries(k, task)
         v += check_tables(k, task, walk)
         rss_anon = rss_shmem = 0
         vmas = task.vma_table
-        levels = int(vs.vp[VP_LEVELS])
+        levels, fmt = int(vs.vp[VP_LEVELS]), int(vs.vp[VP_SWP_FMT])
         tables = [int(task.mmc[M.MMC_PGD])]
         for kind, level, row, idx, vaddr in walk:
             e = int(vs.pt[row, idx])
             if kind == WALK_TABLE_DONE:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
+            if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
+                head = int(B.compound_head(a, int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))))
+                rss_anon += bool(a.mapping[head] & 1)
+                rss_shmem += not a.mapping[head] & 1
             if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
                 continue
             pfn = (e >> 12) & ((1 << 40) - 1)
@@ -323,7 +331,7 @@ def check_tlb(k) -> list[str]:
     if t is None or vs is None:
         return []
     a = k.mem_map
-    live = {asid_of(task): task for task in k.tasks.values() if task.state == "R"}
+    live = {asid_of(task): task for task in k.tasks.values() if task.state == TASK_RUNNING}
     v: list[str] = []
     sizes = (1 << int(t.params[TP_HUGE_SHIFT]), 1 << int(t.params[TP_GIANT_SHIFT]))
     for cpu in range(int(t.params[TP_NCPU])):

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-TASK_RUNNING, EXIT_DEAD = "R", "X"
 
 
 class task_struct:
@@ -57,8 +56,12 @@ def build_vma_table(mm) -> np.ndarray:
 
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     """The top-level table of a new address space."""
+    from ..mm.page_alloc import alloc_pages_slowpath_for_fault
+
     vs = ensure_tables(k)
     row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+    if row == -2 and alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm):
+        row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
     if row < 0:
         raise KernelError(errno.ENOMEM, "no memory for a page table")
     task.mmc[M.MMC_PGD] = row

@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
+                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE)
+from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
 from ..jit import CompiledStruct, sparse_arrays
 
-# migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
-MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
-MIGRATE_PCPTYPES = 3
-MIGRATE_TYPES = 5
 PAGE_ALLOC_COSTLY_ORDER = 3
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2  # + NR_PCP_THP
@@ -57,16 +56,12 @@ ZS_FREE, ZS_FREE_BLOCKS, ZS_NUMA_HIT, ZS_NUMA_MISS, ZS_NUMA_FOREIGN, ZS_NUMA_INT
 ZS_NUMA_LOCAL, ZS_NUMA_OTHER, ZS_PGALLOC, ZS_FREE_HIGHATOMIC, ZS_MANAGED = 6, 7, 8, 9, 10
 NR_ZSTAT = 11
 # global events
-EV_PGFREE, EV_ALLOC_FAIL, EV_KSWAPD_WAKE, EV_ALLOC_SLOW = 0, 1, 2, 3
-NR_EVENTS = 4
+EV_PGFREE, EV_ALLOC_FAIL = 0, 1
+NR_EVENTS = 2
 # scalars in MemMap.params
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
 NR_PARAMS = 8
-
-PG_HEAD_BIT = np.uint64(1 << 6)
-PG_RESERVED_BIT = np.uint64(1 << 13)
-PG_LRU_BIT = np.uint64(1 << 5)
 
 
 # name, dtype, ndim of every array; the comments say which kernel field each one models
@@ -409,7 +404,7 @@ def try_to_claim_block(a, zid, pfn, current_order, order, start_mt, block_mt, al
             free_pages += 1 << o
             p += 1 << o
             continue
-        if a.flags[p] & PG_LRU_BIT:
+        if a.flags[p] & PG_lru_mask:
             movable_pages += 1
         p += 1
     if start_mt == MIGRATE_MOVABLE:
@@ -759,7 +754,7 @@ def rmqueue(a, cpu, preferred_zid, zid, order, mt, alloc_flags, local_nid):
 def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
-    a.flags[pfn] = PG_HEAD_BIT if (comp and order > 0) else np.uint64(0)
+    a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
     if comp and order > 0:  # prep_compound_page: tails point at the head (bit 0 set, as the kernel does)
         a.lru_next[pfn + 1:pfn + (1 << order)] = 2 * pfn + 1
         a.private[pfn + 1] = 0  # the folio's entire (PMD) mapcount lives in its second page
@@ -828,7 +823,7 @@ def page_zone(a, pfn):
 def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
     a.events[EV_PGFREE] += 1 << order
-    if a.flags[pfn] & PG_HEAD_BIT:  # free_tail_page_prepare: tails forget their head
+    if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
         a.lru_next[pfn + 1:pfn + (1 << order)] = 0
         a.private[pfn + 1] = 0
     a.flags[pfn] = np.uint64(0)
@@ -859,26 +854,11 @@ def __free_pages(a, pfn, order, cpu):
 
 
 @njit(cache=True)
-def alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp):
-    """The fast path, then the slow path's first attempt (MIN watermark after waking kswapd).
-
-    Waking kswapd is recorded as an event for the Python side (kswapd runs later, as a task
-    on the simulated clock); reclaim, compaction and OOM need Python, so -1 returns there.
-    """
-    pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
-    if pfn >= 0:
-        return pfn
-    a.events[EV_ALLOC_SLOW] += 1
-    if slow_flags & ALLOC_KSWAPD:
-        a.events[EV_KSWAPD_WAKE] += 1
-    return get_page_from_freelist(a, zonelist, highest, order, mt, slow_flags, cpu, local_nid, comp)
-
-
-@njit(cache=True)
-def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp, out):
-    """Up to ``nr`` same-shaped allocations; stops at the first that needs Python, returns the count."""
+def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, cpu, local_nid, comp, out):
+    """Up to ``nr`` same-shaped allocations from the fast path; stops at the first the free
+    lists cannot serve above the watermark (the slow path is Python's), returns the count."""
     for i in range(nr):
-        pfn = alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp)
+        pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
         out[i] = pfn
         if pfn < 0:
             return i
@@ -1071,6 +1051,7 @@ def sync_stats_to_python(k, a: MemMap) -> None:
             for cpu, pcp in enumerate(z.per_cpu_pageset[:a.pcp_count.shape[0]]):
                 pcp["count"] = int(a.pcp_count[cpu, zid])
                 pcp["high"] = int(a.pcp_high[cpu, zid])
+            z.watermark_boost = int(a.boost[zid])  # boost_watermark raised it, kswapd clears it
     events = k.vm_events
     for i, name in enumerate(k.zone_names):
         suffix = "HIGH" if name == "HighMem" else name.upper()

@@ -15,7 +15,6 @@ machine's kernel takes per 4 KiB write fault, at 2.6 GHz).
 
 from __future__ import annotations
 
-import errno
 import re
 import time
 from dataclasses import dataclass, field
@@ -189,14 +188,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                                                      addrs[:hi], kinds[:hi], start, peak)
                 if status == M.FAULT_OK:
                     break
-                if status == M.FAULT_NEED_TABLES:
-                    F.grow_and_get(k)
-                elif status == M.FAULT_NEED_HUGE_ZERO:
-                    vs.vp[4] = fault.mm_get_huge_zero_page(k)
-                elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
-                    fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
-                else:
-                    raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {first + start + 1}")
+                fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)

@@ -12,6 +12,7 @@ import errno
 from typing import TYPE_CHECKING, Callable
 
 from ...errors import KernelError
+from ...include.linux.sched import TASK_RUNNING
 
 if TYPE_CHECKING:
     from ...init.main import Kernel
@@ -64,7 +65,7 @@ def _pid_entry(path: str):
 
     def show(k):
         task = k.tasks.get(pid)
-        if task is None or task.state != "R":
+        if task is None or task.state != TASK_RUNNING:
             raise KernelError(errno.ENOENT, f"{path}: no such process")
         return shows[name](k, task)
     return show
