@@ -161,3 +161,19 @@ def test_api_page_is_up_to_date():
     res = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_api.py"), "--check"], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_example_notebook_runs():
+    """examples/tour.ipynb end to end in a fresh kernel: no cell fails, the figures are drawn."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "examples" / "tour.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "minor faults: 4096  Rss: 16384 kB" in text
+    assert "child faults: 1024" in text and "parent reads b'\\x07'  child reads b'\\t'" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    assert any("text/html" in o.get("data", {}) and "<table>" in o["data"]["text/html"] for o in outputs)
