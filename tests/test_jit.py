@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+import linuxmm
 from linuxmm import cache
 from linuxmm.jit import UnownedArray, unowned
 
@@ -79,3 +80,25 @@ def test_compiled_code_is_cached_per_source_version(tmp_path, monkeypatch):
     monkeypatch.setattr(cache.config, "CACHE_DIR", str(tmp_path))  # the user's NUMBA_CACHE_DIR wins
     assert cache.LinuxmmCacheLocator.from_function(fn.py_func, buddy.__file__) is None
     assert cache._CACHE_IMPL._locator_classes[0] is cache.LinuxmmCacheLocator
+
+
+def _run_workload(cache_dir: Path, env: dict) -> dict:
+    tests = Path(__file__).parent
+    out = subprocess.run([sys.executable, str(tests / "jit_workload.py"), str(cache_dir)], cwd=tests,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_compiled_core_stays_in_bounds_and_reloads_from_cache(tmp_path):
+    """The compiled core with every index checked (NUMBA_BOUNDSCHECK=1: an out-of-bounds
+    index raises IndexError instead of reading or corrupting memory), compiled into an empty
+    cache directory; then a fresh process runs the same workload from that cache without
+    compiling anything, the struct constructors included (their pickled types reload)."""
+    src = Path(linuxmm.__file__).parents[1]
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]))
+    cold = _run_workload(tmp_path, env)
+    assert cold["cache_misses"] > 100
+    warm = _run_workload(tmp_path, env)
+    assert warm["cache_misses"] == 0 and warm["cache_hits"] > 0 and warm["struct_constructor_hits"] > 0

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from .init.main import Kernel, start_kernel
 from .records import Node, Zone, html_table, node_record, zones_html
 
@@ -241,11 +243,10 @@ class Machine:
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
-        k.next_pid = getattr(k, "next_pid", 0) + 1
+        k.next_pid += 1
         task = F.task_struct(k, k.next_pid, comm, mm_struct(task_size=k.arch.TASK_SIZE), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
-        k.tasks = getattr(k, "tasks", {})
         k.tasks[task.pid] = task
         proc = Process(self, task)
         self._sync_vm()
@@ -273,22 +274,21 @@ class Machine:
 
         proc.task.check_alive()
         F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = F.EXIT_DEAD
+        proc.task.state = EXIT_DEAD
         self._sync_vm()
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""
-        from .kernel import fork as F
         from .process import Process
 
-        return [Process(self, t) for t in getattr(self.kernel, "tasks", {}).values() if t.state == F.TASK_RUNNING]
+        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
 
     def _sync_vm(self) -> None:
         """Node counters and vm events the compiled fault path keeps, into the /proc views."""
         from .mm import pgtable as P
 
         k = self.kernel
-        vs = getattr(k, "vm_state", None)
+        vs = k.vm_state
         if vs is None:
             return
         for nid in k.node_ids:
@@ -298,8 +298,7 @@ class Machine:
             st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
             st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
             st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
-        ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
-        k.vm_events = ev
+        ev = k.vm_events
         ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
         ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
         ev["THP_FAULT_ALLOC"] = int(vs.events[P.VE_THP_FAULT_ALLOC])
@@ -335,7 +334,7 @@ class Machine:
         from .mm.page_alloc import free_pages
 
         a = self.kernel.mem_map
-        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & (1 << 13):
+        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & PG_reserved_mask:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} is not an allocated page")
         if a.order[pfn] != order:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} was allocated at order {a.order[pfn]}, not {order}")
@@ -367,7 +366,7 @@ class Machine:
 
     def _sync_allocator(self) -> None:
         """Hand recomputed watermarks/reserves/pcp limits to the allocator core, if built."""
-        mem_map = getattr(self.kernel, "_mem_map", None)
+        mem_map = self.kernel._mem_map
         if mem_map is not None:
             from .mm.buddy import sync_zone_params
 

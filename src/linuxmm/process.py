@@ -23,9 +23,10 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
-from .mm.pgtable import _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW
+from .mm import mprotect, mremap
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -38,24 +39,23 @@ class PageTableHooks:
     def zap_range(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
-        M.zap_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), 0, 0, start, end)
+        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
         F.flush_tlb_range(k, t, start, end)
 
     def vma_changed(self, mm) -> None:
         t = self.task
         t.vma_table = F.build_vma_table(mm)
-        if t.state == F.TASK_RUNNING and self.k.vm_state is not None:
-            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), 0, 0,
-                             t.vma_table)
+        if t.state == TASK_RUNNING and self.k.vm_state is not None:
+            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
 
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
         k, t = self.k, self.task
-        change_protection(k.mem_map, F.ensure_tables(k), t.mmc, start, end, new_flags)
+        mprotect.change_protection(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end,
+                                   new_flags)
         F.flush_tlb_range(k, t, start, end)
 
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
-        k, t = self.k, self.task
-        move_range(k, t, old_start, new_start, length)
+        move_range(self.k, self.task, old_start, new_start, length)
 
     def populate(self, mm, start: int, end: int, write: bool) -> None:
         # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
@@ -67,42 +67,18 @@ class PageTableHooks:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
 
 
-def change_protection(a, vs, mmc, start: int, end: int, new_flags: int) -> None:
-    """``change_protection``: present entries get the new write permission; PROT_NONE hides them."""
-    addr = start
-    while addr < end:
-        entry, level = M.lookup_pte(a, vs, int(mmc[M.MMC_PGD]), addr)
-        span = 1 << int(vs.shift[level])
-        e = int(entry)
-        if e & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            if span > 4096 and (addr & (span - 1) or addr + span > end):
-                M.split_huge_pmd_at(a, vs, mmc, addr)  # only part of the huge page changes
-                continue
-            new = e & ~(_PAGE_RW | _PAGE_PRESENT | _PAGE_PROTNONE)
-            if new_flags & (M.VM_READ | M.VM_WRITE | M.VM_EXEC):
-                new |= _PAGE_PRESENT
-                # a private writable page becomes writable only if it was (COW stays read-only)
-                if new_flags & M.VM_WRITE and (e & _PAGE_RW or new_flags & M.VM_SHARED):
-                    new |= _PAGE_RW
-            else:
-                new |= _PAGE_PROTNONE
-            M.set_leaf_entry(a, vs, mmc, addr, level, np.uint64(new))
-        addr = (addr // span + 1) * span
-
-
 def move_range(k, task, old: int, new: int, length: int) -> None:
-    """``move_page_tables``: each mapped page keeps its frame and moves to the new address."""
-    a, vs = k.mem_map, F.ensure_tables(k)
-    for off in range(0, length, 4096):
-        M.split_huge_pmd_at(a, vs, task.mmc, old + off)
-        entry, level = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), old + off)
-        entry = np.uint64(entry)  # bit 63 (NX) set: a Python int would not fit an int64 compilation
-        if not M.entry_mapped(entry):
-            continue
-        bits = np.uint64(int(entry) & (0xFFF | _PAGE_NX))
-        while M.install_pte(a, vs, task.mmc, new + off, int(M.pte_pfn(entry)), bits) == -1:
-            vs = F.grow_and_get(k)
-        M.set_leaf_entry(a, vs, task.mmc, old + off, level, np.uint64(0))
+    """``move_page_tables``, making room in the table pool when it runs out."""
+    done = 0
+    while done < length:
+        vs = F.ensure_tables(k)
+        status, moved = mremap.move_page_tables(k.mem_map, vs, task.mmc, int(task.mmc[M.MMC_PGD]), old + done,
+                                                new + done, length - done)
+        done += int(moved)
+        if status == -1:
+            F.grow_and_get(k)
+        elif status < 0:
+            raise KernelError(errno.ENOMEM, "mremap: no memory for page tables")
     F.flush_tlb_mm(k, task)
 
 
@@ -120,10 +96,10 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
 def smaps_counters(k, task, ranges) -> dict[str, int]:
     """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
     out = np.zeros(M.NR_SM, np.int64)
-    if task.state == F.TASK_RUNNING and getattr(k, "vm_state", None) is not None:
+    if task.state == TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
             shmem = vma.vm_file is not None
-            M.smaps_walk(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), 0, 0, start, end, shmem, out)
+            M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)
     res = {}
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
@@ -201,7 +177,7 @@ class Process:
     @property
     def alive(self) -> bool:
         """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
-        return self.task.state == F.TASK_RUNNING
+        return self.task.state == TASK_RUNNING
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"

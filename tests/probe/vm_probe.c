@@ -66,6 +66,31 @@ static void scenario(const char *name, int advice, int steps) {
 	munmap(p, len);
 }
 
+/* An address aligned to `align` with `len` bytes reserved (PROT_NONE) there. */
+static char *reserve_aligned(size_t len, size_t align) {
+	char *p = map(len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
+	return (char *)(((unsigned long)p + align - 1) & ~(align - 1));
+}
+
+/* mremap of a written 4 MiB region at a 2 MiB-aligned address to `offset` bytes past another
+ * 2 MiB-aligned address: the faults of the move and of writing every page again afterwards,
+ * and the Rss and AnonHugePages deltas of the move (move_page_tables keeps a THP mapped by its
+ * PMD when both ends are aligned, and splits it otherwise). */
+static void mremap_scenario(const char *name, int advice, size_t offset) {
+	size_t len = 4 * MB;
+	char *src = reserve_aligned(len, 2 * MB), *dst = reserve_aligned(len + offset, 2 * MB) + offset;
+	src = mmap(src, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	madvise(src, len, advice);
+	touch(src, len, 1);
+	long f0 = minflt(), r0 = rollup("Rss"), h0 = rollup("AnonHugePages");
+	char *p = mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (p == MAP_FAILED) { perror("mremap"); exit(1); }
+	long r1 = rollup("Rss"), h1 = rollup("AnonHugePages");
+	touch(p, len, 1);
+	report(name, minflt() - f0, r1 - r0, h1 - h0);
+	munmap(p, len);
+}
+
 static sigjmp_buf jb;
 static void on_segv(int sig) { (void)sig; siglongjmp(jb, 1); }
 
@@ -134,5 +159,8 @@ int main(void) {
 		munmap(ro, PAGE);
 		report_one("read_unmapped_segv", "segv", segfaults(ro, 0));
 	}
+	mremap_scenario("mremap_thp_aligned", MADV_HUGEPAGE, 0);
+	mremap_scenario("mremap_thp_unaligned", MADV_HUGEPAGE, PAGE);
+	mremap_scenario("mremap_ptes_aligned", MADV_NOHUGEPAGE, 0);
 	return 0;
 }

@@ -12,10 +12,12 @@ from __future__ import annotations
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
-from ..kernel.printk import LogBuffer
+from ..kernel.params import unknown_bootoptions
+from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
+from ..mm.pgtable import geometry_for
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
 
@@ -47,7 +49,47 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
+        self.__init_subsystems()
+
+    def __init_subsystems(self) -> None:
+        """The state of every subsystem that runs after boot, declared in one place (none of
+        it is created on demand elsewhere). Counters start at 0; what a later issue fills
+        (swap, hugetlb, vmalloc, ...) stays 0 until then."""
+        # totals set while booting (mm/mm_init.py, mm/sparse.py, mm/page_alloc.py)
+        self.totalram_pages: int | None = None  # memblock_free_all's count; None: sum of managed
+        self.totalreserve_pages = 0
+        self.nr_memmap_boot_pages: int | None = None  # sparse_init's count; None: computed
+        self.nr_memmap_pages = 0
+        # THP policy (mm/huge_memory.py): Kconfig default, then the command line, hugepage_init
+        self.transparent_hugepage_flags: str = self.config.transparent_hugepage
+        self.khugepaged_thread = False  # khugepaged started (start_stop_khugepaged)
+        # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
+        self.alloc_hooks = page_alloc.AllocHooks()
+        self.kswapd_wakeups = 0
+        self._zonelists = None
+        self._zonelists_gen: int | None = None
+        # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
+        self.tasks: dict = {}  # pid -> task_struct
+        self.next_pid = 0
+        self.pgtable_geometry = geometry_for(self.arch)
+        self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
+        self.tlb = None  # the TLBs, built at the first access (tlb_for)
+        # shmem objects' page caches (mm/shmem.py): file id -> {index: pfn}
+        self.shmem_page_cache: dict[int, dict[int, int]] = {}
+        # vm events no compiled array keeps (the /proc/vmstat enum names)
+        self.vm_events: dict[str, int] = {}
+        # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)
+        self.vm_committed_as = 0  # percpu counter vm_committed_as (mm/util.py)
+        self.nr_blockdev_pages = 0
+        self.total_swap_pages = self.nr_swap_pages = 0
+        self.zswap_total_pages = self.zswap_stored_pages = 0
+        self.vmalloc_total_bytes = self.vmalloc_nr_pages = 0
+        self.pcpu_nr_pages = 0
+        self.hugetlb_total_pages = 0
+        self.hugetlb_default_pool: dict[str, int] = {}  # total/free/rsvd/surp of the default hstate
+        self.direct_map_kb: dict[str, int] = {}  # DirectMap4k/2M/1G
 
     # ---- helpers with the kernel's names ------------------------------------------------
     @property
@@ -111,7 +153,7 @@ class Kernel:
         (``memmap=1E@0``) is cut off, with a WARN, as ``mminit_validate_memmodel_limits`` does."""
         limit = 1 << (self.arch.max_physmem_bits - self.arch.page_shift)
         for lo, hi, nid in self.memblock.for_each_mem_pfn_range(None, self.arch.page_shift):
-            if hi > limit and warn and not self.__dict__.get("warned_physmem"):  # WARN_ON_ONCE
+            if hi > limit and warn and not self.warned_physmem:  # WARN_ON_ONCE
                 self.warned_physmem = True
                 self.log.warn(f"WARNING: at mm/sparse.c mminit_validate_memmodel_limits: range "
                               f"{lo:#x}-{hi:#x} exceeds SPARSEMEM max {limit:#x}")
@@ -170,11 +212,20 @@ def start_kernel(desc: MachineDescription) -> Kernel:
             k.node_states.node_set_state(nid, node_states.N_CPU)
     setup_per_cpu_areas(k)
     page_alloc.build_all_zonelists(k)
+    print_unknown_bootoptions(k)
     mm_init.vfs_caches_init_early(k)
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
     return k
+
+
+def print_unknown_bootoptions(k: Kernel) -> None:
+    """Since 5.15 the kernel names the parameters nothing claimed, once parse_args is done."""
+    unknown = unknown_bootoptions(k.desc.cmdline)
+    if unknown and k.version >= (5, 15):
+        k.log.printk(f'Unknown kernel command line parameters "{" ".join(unknown)}", will be passed to user space.',
+                     KERN_NOTICE)
 
 
 def _arch_setup(arch: Arch):

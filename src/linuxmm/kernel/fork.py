@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-TASK_RUNNING, EXIT_DEAD = "R", "X"
 
 
 class task_struct:
@@ -69,7 +68,7 @@ def ensure_tables(k: "Kernel", need: int = 64):
     """Make sure the table pool has ``need`` free rows before compiled code runs."""
     from ..mm.pgtable import VP_NFREE, vm_state_init
 
-    if getattr(k, "vm_state", None) is None:
+    if k.vm_state is None:
         k.vm_state = vm_state_init(k)
     while k.vm_state.vp[VP_NFREE] < need:
         grow_table_pool(k)
@@ -96,15 +95,14 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
         if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
             continue  # the child faults these in itself (shared pages come from the page cache)
         cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
-        while True:
-            status = M.copy_range(a, vs, parent.mmc, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                  0, 0, vma.vm_start, vma.vm_end, cow)
+        start = vma.vm_start
+        while start < vma.vm_end:
+            status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
+                                              start, vma.vm_end, cow)
             if status == -1:
                 vs = grow_and_get(k)
-                continue
-            if status < 0:
+            elif status < 0:
                 raise KernelError(errno.ENOMEM, "fork: no memory for page tables")
-            break
     child.vma_table = build_vma_table(child.mm)
     flush_tlb_mm(k, parent)
 
@@ -116,22 +114,20 @@ def grow_and_get(k: "Kernel"):
 
 def flush_tlb_mm(k: "Kernel", task: task_struct) -> None:
     """Write-protecting or tearing down a whole mm invalidates its TLB entries (``flush_tlb_mm``)."""
-    tlb = getattr(k, "tlb", None)
-    if tlb is not None:
-        tlb.flush_mm(task)
+    if k.tlb is not None:
+        k.tlb.flush_mm(task)
 
 
 def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> None:
-    tlb = getattr(k, "tlb", None)
-    if tlb is not None:
-        tlb.flush_range(task, start, end)
+    if k.tlb is not None:
+        k.tlb.flush_range(task, start, end)
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
     """Unmap every VMA and free all page tables, the PGD last."""
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])
-    M.zap_range(a, vs, task.mmc, pgd, 0, 0, 0, 1 << 62)
-    M.free_pgd_range(a, vs, task.mmc, pgd, 0, 0, np.zeros((0, M.NR_VMA_COLS), np.int64))
+    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
+    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)

@@ -234,7 +234,8 @@ def find_entry(k: "Kernel", name: str) -> ctl_table:
     for t in vm_entries(k):
         if t.procname == name:
             return t
-    raise KernelError(errno.ENOENT, f"/proc/sys/vm/{name}: no such file")
+    names = " ".join(t.procname for t in vm_entries(k))
+    raise KernelError(errno.ENOENT, f"/proc/sys/vm/{name}: no such file (this kernel has: {names})")
 
 
 # ---- conversions (kernel/sysctl.c) ------------------------------------------------------
@@ -335,7 +336,7 @@ def proc_sys_vm(k: "Kernel") -> dict[str, str]:
 def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
     """fs/drop_caches.c: no page cache or slab is simulated yet, but the events count."""
     value = k.vm.sysctl_drop_caches
-    events = k.__dict__.setdefault("vm_events", {})
+    events = k.vm_events
     if value & 1:
         events["DROP_PAGECACHE"] = events.get("DROP_PAGECACHE", 0) + 1
     if value & 2:

@@ -1,9 +1,12 @@
 """Transparent hugepage setup (``mm/huge_memory.c: hugepage_init``), Linux 6.18.
 
-The THP mode comes from ``transparent_hugepage=`` on the command line or the Kconfig default
-(``CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}``). ``hugepage_init`` (a subsys
+One THP policy per kernel, ``k.transparent_hugepage_flags`` (``always``, ``madvise`` or
+``never``, as /sys/kernel/mm/transparent_hugepage/enabled shows it): the Kconfig default
+(``CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}``), then ``transparent_hugepage=`` from
+the command line (``setup_transparent_hugepage``, an early param). ``hugepage_init`` (a subsys
 initcall) turns THP off on machines under 512 MiB and otherwise starts khugepaged, which
-raises ``min_free_kbytes`` (``mm/khugepaged.py``).
+raises ``min_free_kbytes`` (``mm/khugepaged.py``). The fault path (``VP_THP``), smaps'
+THPeligible and khugepaged all read this one policy.
 """
 
 from __future__ import annotations
@@ -18,10 +21,7 @@ if TYPE_CHECKING:
 
 def transparent_hugepage_mode(k: "Kernel") -> str:
     """``always``, ``madvise`` or ``never``: the global setting (/sys/kernel/mm/...enabled)."""
-    override = getattr(k, "transparent_hugepage_flags", None)
-    if override is not None:
-        return override
-    return k.params.transparent_hugepage or k.config.transparent_hugepage
+    return k.transparent_hugepage_flags
 
 
 def hugepage_global_enabled(k: "Kernel") -> bool:
@@ -31,6 +31,8 @@ def hugepage_global_enabled(k: "Kernel") -> bool:
 def hugepage_init(k: "Kernel") -> None:
     from .khugepaged import start_stop_khugepaged
 
+    if k.params.transparent_hugepage:  # setup_transparent_hugepage, run at parse_early_param
+        k.transparent_hugepage_flags = k.params.transparent_hugepage
     if totalram_pages(k) < (512 << 20) >> k.arch.page_shift:
         # small machines: the extra memory THP costs outweighs the TLB savings
         k.transparent_hugepage_flags = "never"

@@ -32,7 +32,7 @@ def start_stop_khugepaged(k: "Kernel") -> None:
 
 def khugepaged_min_free_kbytes_update(k: "Kernel") -> None:
     """Hotplug and ``init_per_zone_wmark_min`` rerun: only once khugepaged is running."""
-    if hugepage_pmd_enabled(k) and getattr(k, "khugepaged_thread", False):
+    if hugepage_pmd_enabled(k) and k.khugepaged_thread:
         set_recommended_min_free_kbytes(k)
 
 

@@ -39,7 +39,7 @@ def highmem_dirtyable_memory(k: "Kernel", total: int) -> int:
 
 def global_dirtyable_memory(k: "Kernel") -> int:
     x = global_zone_page_state(k, "NR_FREE_PAGES")
-    x -= min(x, getattr(k, "totalreserve_pages", 0))  # the allocator's reserves are not dirtyable
+    x -= min(x, k.totalreserve_pages)  # the allocator's reserves are not dirtyable
     x += global_node_page_state(k, "NR_INACTIVE_FILE") + global_node_page_state(k, "NR_ACTIVE_FILE")
     if not k.vm.vm_highmem_is_dirtyable:
         x -= highmem_dirtyable_memory(k, x)

@@ -19,8 +19,7 @@ from .pgtable import (NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_N
 
 
 def shmem_file_cache(k, file_id: int) -> dict[int, int]:
-    caches = k.__dict__.setdefault("shmem_page_cache", {})
-    return caches.setdefault(file_id, {})
+    return k.shmem_page_cache.setdefault(file_id, {})
 
 
 def shmem_get_folio(k, file_id: int, index: int) -> int:

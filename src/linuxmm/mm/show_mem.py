@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..include.linux.mmzone import MIGRATE_TYPES
 from .page_alloc import for_each_zone
 from .vmstat import global_node_page_state, global_zone_page_state
 
@@ -20,7 +21,7 @@ def si_mem_available(k: "Kernel") -> int:
     """Pages available to userspace, never negative."""
     # every zone counts, so an empty Movable zone adds its clamped LOW of 32
     wmark_low = sum(z.low_wmark_pages() for z in for_each_zone(k))
-    available = global_zone_page_state(k, "NR_FREE_PAGES") - getattr(k, "totalreserve_pages", 0)
+    available = global_zone_page_state(k, "NR_FREE_PAGES") - k.totalreserve_pages
     pagecache = global_node_page_state(k, "NR_ACTIVE_FILE") + global_node_page_state(k, "NR_INACTIVE_FILE")
     available += pagecache - min(pagecache // 2, wmark_low)
     reclaimable = (global_node_page_state(k, "NR_SLAB_RECLAIMABLE_B")
@@ -35,7 +36,7 @@ def _kb(k, pages: int) -> int:
 
 def show_free_areas(k) -> None:
     """The ``Mem-Info:`` block of an allocation failure or OOM report (``show_free_areas``)."""
-    from .buddy import MIGRATE_TYPES, ZS_FREE_HIGHATOMIC, zone_id
+    from .buddy import ZS_FREE_HIGHATOMIC, zone_id
 
     log = k.log
     a = k.mem_map

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 
 def hugetlb_total_pages(k: "Kernel") -> int:
-    return getattr(k, "hugetlb_total_pages", 0)
+    return k.hugetlb_total_pages
 
 
 def total_swap_pages(k: "Kernel") -> int:
-    return getattr(k, "total_swap_pages", 0)
+    return k.total_swap_pages
 
 
 def vm_commit_limit(k: "Kernel") -> int:

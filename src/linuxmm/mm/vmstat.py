@@ -221,9 +221,8 @@ def migratetype_names(k: "Kernel") -> list[str]:
 
 def memmap_boot_pages(k: "Kernel") -> int:
     """``nr_memmap_boot_pages``: struct pages allocated at boot (vmemmap per present section)."""
-    explicit = getattr(k, "nr_memmap_boot_pages", None)
-    if isinstance(explicit, int):
-        return explicit
+    if k.nr_memmap_boot_pages is not None:
+        return k.nr_memmap_boot_pages
     per_page = k.sizeof_struct_page
     if k.config.sparsemem:
         pages = len(k.present_sections) * k.PAGES_PER_SECTION
@@ -402,9 +401,9 @@ def vmstat_show(k: "Kernel") -> str:
     lines += [(n, _thp_scaled(k, e, global_node_page_state(k, e))) for e, n in node_stat_items(k)]
     background, dirty = global_dirty_limits(k)
     lines += [("nr_dirty_threshold", dirty), ("nr_dirty_background_threshold", background),
-              ("nr_memmap_pages", getattr(k, "nr_memmap_pages", 0)),
+              ("nr_memmap_pages", k.nr_memmap_pages),
               ("nr_memmap_boot_pages", memmap_boot_pages(k))]
-    events = getattr(k, "vm_events", {})
+    events = k.vm_events
     lines += [(n, events.get(e, 0)) for e, n in vm_event_items(k)]
     lines.append(("nr_unstable", 0))  # deprecated, kept for userspace
     return "".join(f"{n} {v}\n" for n, v in lines)

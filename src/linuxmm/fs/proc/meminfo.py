@@ -30,14 +30,13 @@ def vmalloc_total_kb(k: "Kernel") -> int:
     """(VMALLOC_END - VMALLOC_START) >> 10: 32 TiB (4-level) or 12800 TiB (5-level) on x86-64."""
     if k.arch.name == "x86_64":
         return ((12800 if k.arch.la57 else 32) << 40) - 1 >> 10
-    return getattr(k, "vmalloc_total_bytes", 0) >> 10
+    return k.vmalloc_total_bytes >> 10
 
 
 def meminfo_proc_show(k: "Kernel") -> str:
     K = lambda pages: pages << (k.arch.page_shift - 10)  # noqa: E731
-    g = lambda name: getattr(k, name, 0)  # noqa: E731  counters of subsystems to come
     free = zone_state(k, "NR_FREE_PAGES")
-    buffers = g("nr_blockdev_pages")
+    buffers = k.nr_blockdev_pages
     swapcache = node_state(k, "NR_SWAPCACHE")
     cached = max(node_state(k, "NR_FILE_PAGES") - swapcache - buffers, 0)
     lru = {n: node_state(k, n) for n in ("NR_ACTIVE_ANON", "NR_INACTIVE_ANON", "NR_ACTIVE_FILE",
@@ -53,8 +52,8 @@ def meminfo_proc_show(k: "Kernel") -> str:
             ("Active(file):", K(lru["NR_ACTIVE_FILE"])), ("Inactive(file):", K(lru["NR_INACTIVE_FILE"])),
             ("Unevictable:", K(lru["NR_UNEVICTABLE"])), ("Mlocked:", K(zone_state(k, "NR_MLOCK")))]
     rows += _highmem_rows(k, K) if k.config.highmem else []
-    rows += [("SwapTotal:", K(total_swap_pages(k))), ("SwapFree:", K(g("nr_swap_pages"))),
-             ("Zswap:", K(g("zswap_total_pages"))), ("Zswapped:", K(g("zswap_stored_pages"))),
+    rows += [("SwapTotal:", K(total_swap_pages(k))), ("SwapFree:", K(k.nr_swap_pages)),
+             ("Zswap:", K(k.zswap_total_pages)), ("Zswapped:", K(k.zswap_stored_pages)),
              ("Dirty:", K(node_state(k, "NR_FILE_DIRTY"))), ("Writeback:", K(node_state(k, "NR_WRITEBACK"))),
              ("AnonPages:", K(node_state(k, "NR_ANON_MAPPED"))), ("Mapped:", K(node_state(k, "NR_FILE_MAPPED"))),
              ("Shmem:", K(node_state(k, "NR_SHMEM"))),
@@ -65,9 +64,9 @@ def meminfo_proc_show(k: "Kernel") -> str:
              ("PageTables:", K(node_state(k, "NR_PAGETABLE"))),
              ("SecPageTables:", K(node_state(k, "NR_SECONDARY_PAGETABLE"))),
              ("NFS_Unstable:", 0), ("Bounce:", 0), ("WritebackTmp:", 0),
-             ("CommitLimit:", K(vm_commit_limit(k))), ("Committed_AS:", K(g("vm_committed_as"))),
-             ("VmallocTotal:", vmalloc_total_kb(k)), ("VmallocUsed:", K(g("vmalloc_nr_pages"))),
-             ("VmallocChunk:", 0), ("Percpu:", K(g("pcpu_nr_pages"))),
+             ("CommitLimit:", K(vm_commit_limit(k))), ("Committed_AS:", K(k.vm_committed_as)),
+             ("VmallocTotal:", vmalloc_total_kb(k)), ("VmallocUsed:", K(k.vmalloc_nr_pages)),
+             ("VmallocChunk:", 0), ("Percpu:", K(k.pcpu_nr_pages)),
              ("AnonHugePages:", K(node_state(k, "NR_ANON_THPS"))),
              ("ShmemHugePages:", K(node_state(k, "NR_SHMEM_THPS"))),
              ("ShmemPmdMapped:", K(node_state(k, "NR_SHMEM_PMDMAPPED"))),
@@ -92,7 +91,7 @@ def _highmem_rows(k: "Kernel", K) -> list[tuple[str, int]]:
 def hugetlb_report_meminfo(k: "Kernel") -> str:
     """The default hstate's pool (page counts), its page size and all pools' kB."""
     size_kb = (1 << k.arch.pageblock_order) << (k.arch.page_shift - 10)
-    pool = getattr(k, "hugetlb_default_pool", {})
+    pool = k.hugetlb_default_pool
     s = "".join(f"{'HugePages_' + n + ':':<19s}{pool.get(n.lower(), 0):5d}\n"
                 for n in ("Total", "Free", "Rsvd", "Surp"))
     hugetlb_kb = hugetlb_total_pages(k) << (k.arch.page_shift - 10)
@@ -107,5 +106,5 @@ def arch_report_meminfo(k: "Kernel") -> str:
         sizes = ("4k", "2M") if k.arch.pae else ("4k", "4M")
     else:
         return ""
-    counts = getattr(k, "direct_map_kb", {})
+    counts = k.direct_map_kb
     return "".join(show_val_kb(f"DirectMap{s}:", counts.get(s, 0)) for s in sizes)

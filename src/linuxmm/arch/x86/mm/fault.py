@@ -13,7 +13,9 @@ import errno
 import numpy as np
 
 from ....errors import KernelError, LinuxmmError
+from ....include.linux.sched import EXIT_DEAD
 from ....mm import memory as M
+from ....mm.pgtable import VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -40,7 +42,6 @@ class BusError(LinuxmmError):
 def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read."""
     from ....kernel.fork import ensure_tables, exit_mmap, grow_and_get, set_current
-    from ....mm.pgtable import VP_HUGE_ZERO_PFN
     from ....mm.shmem import shmem_fault
 
     task.check_alive()
@@ -53,7 +54,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     while start < len(addrs):
         set_current(k, task)
         vs = ensure_tables(k)
-        vs.vp[11] = task.pagefault_disabled  # VP_PAGEFAULT_DISABLED
+        vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
         start, status = M.access_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
                                        addrs, write, value, out, start)
         if status == M.FAULT_OK:
@@ -70,7 +71,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
         elif status == M.FAULT_OOM:
             exit_mmap(k, task)
-            task.state = "X"
+            task.state = EXIT_DEAD
             k.log.warn(f"Out of memory: killed process {task.pid} ({task.comm}) (no reclaim or OOM killer yet)")
             raise LinuxmmError(f"out of memory while faulting {addr:#x} in {task.comm}[{task.pid}]")
         else:
@@ -99,9 +100,8 @@ def mm_get_huge_zero_page(k) -> int:
     from ....mm import page_alloc as pa
 
     gfp = (G.GFP_TRANSHUGE | G.__GFP_ZERO) & ~G.__GFP_MOVABLE
-    pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[6]] - 12)
-    ev = k.vm_events if getattr(k, "vm_events", None) is not None else {}
-    k.vm_events = ev
+    pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[VP_PMD_LEVEL]] - 12)
+    ev = k.vm_events
     if pfn is None:
         ev["THP_ZERO_PAGE_ALLOC_FAILED"] = ev.get("THP_ZERO_PAGE_ALLOC_FAILED", 0) + 1
         return -2
@@ -125,7 +125,7 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
             f"error {error:x} likely on CPU {task.cpu} (core {task.cpu}, socket 0)")
     k.log.info(line)
     exit_mmap(k, task)
-    task.state = "X"
+    task.state = EXIT_DEAD
     task.exit_signal = 11
     raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")
 
@@ -135,7 +135,7 @@ def do_sigbus(k, task, addr: int) -> None:
     from ....kernel.fork import exit_mmap
 
     exit_mmap(k, task)
-    task.state = "X"
+    task.state = EXIT_DEAD
     task.exit_signal = 7
     raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
                    "beyond the end of the shared memory object")
