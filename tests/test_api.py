@@ -177,3 +177,12 @@ def test_example_notebook_runs():
     assert "child faults: 1024" in text and "parent reads b'\\x07'  child reads b'\\t'" in text
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
     assert any("text/html" in o.get("data", {}) and "<table>" in o["data"]["text/html"] for o in outputs)
+
+
+def test_readme_python_examples_run(capsys):
+    """The README's Python blocks, in order, as one script (they build on each other)."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    exec(compile("\n".join(blocks), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "private|anonymous None" in out and "page walk of" in out and "Node 1, zone   Normal" in out
