@@ -3,6 +3,7 @@ objects, the read/write contract, notebook views, and the generated API page."""
 
 import dataclasses
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def test_walk_record_prints_as_the_cli_table(m):
     table = [line.rstrip() for line in con.file.getvalue().rstrip("\n").splitlines()]
     assert str(w).splitlines() == table and f"page walk of {w.addr:#x}" in str(w)
     assert json.loads(json.dumps(w))[-1]["phys"] == w.phys
+    assert pickle.loads(pickle.dumps(w)) == w and pickle.loads(pickle.dumps(w)).addr == w.addr
     with pytest.raises(TypeError):
         w[-1]["phys"] = 0
     with pytest.raises(TypeError):
