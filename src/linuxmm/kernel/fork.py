@@ -56,8 +56,12 @@ def build_vma_table(mm) -> np.ndarray:
 
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     """The top-level table of a new address space."""
+    from ..mm.page_alloc import alloc_pages_slowpath_for_fault
+
     vs = ensure_tables(k)
     row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+    if row == -2 and alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm):
+        row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
     if row < 0:
         raise KernelError(errno.ENOMEM, "no memory for a page table")
     task.mmc[M.MMC_PGD] = row

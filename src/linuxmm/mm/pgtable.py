@@ -111,11 +111,17 @@ VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVE
 VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
 VP_FLUSH_PENDING = 12  # the fault replaced a present entry of its address: flush its TLB entries
 VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
-NR_VP = 14
+# an allocation the fast path could not serve: its context (AC_*) for the slow path in Python;
+# what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
+VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
+NR_VP = 17
+NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
 AC_USER, AC_PGTABLE, AC_THP = 0, 1, 2
-AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_SLOW, AC_COMP = 0, 1, 2, 3, 4, 5
+AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_COMP, AC_GFP, AC_ORDER = 0, 1, 2, 3, 4, 5, 6
+NR_AC = 7
+AC_NAMES = ("user page", "page table", "THP")
 # vm events counted by the compiled fault path
 VE_PGFAULT, VE_PGMAJFAULT, VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_COW, VE_REUSE = 0, 1, 2, 3, 4, 5
 VE_ZERO_MAPPED, VE_THP_ZERO_MAPPED, VE_PGTABLE_PAGES = 6, 7, 8
@@ -355,11 +361,13 @@ def vm_state_init(k) -> VmState:
     vp[VP_PMD_LEVEL] = geo.level_of("pmd") if "pmd" in [n for n, _, _ in geo.levels] else levels - 1
     vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
     vp[VP_HUGE_ZERO_PFN] = -1
+    vp[VP_SLOW_PFN] = NO_PAGE
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
     vp[VP_SWP_FMT] = swp_format(k.arch, geo)
     vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
-    ac = np.zeros((3, 6), np.int64)
-    for row, gfp, order in ((AC_USER, G.GFP_HIGHUSER_MOVABLE, 0),
+    ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
+    # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order)
+    for row, gfp, order in ((AC_USER, G.GFP_HIGHUSER_MOVABLE | G.__GFP_COMP | G.__GFP_ZERO, 0),
                             (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
                             (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
         set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
@@ -386,8 +394,9 @@ def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
     ac[row, AC_HIGHEST] = highest
     ac[row, AC_MT] = 0 if k.page_group_by_mobility_disabled else G.gfp_migratetype(gfp)
     ac[row, AC_FAST] = B.ALLOC_WMARK_LOW | pa.alloc_flags_nofragment(k, pa._preferred_zone(k, nid, highest), gfp)
-    ac[row, AC_SLOW] = pa.gfp_to_alloc_flags(gfp, order)
     ac[row, AC_COMP] = int(bool(gfp & G.__GFP_COMP))
+    ac[row, AC_GFP] = gfp
+    ac[row, AC_ORDER] = order
 
 
 def grow_table_pool(k) -> None:

@@ -15,7 +15,6 @@ machine's kernel takes per 4 KiB write fault, at 2.6 GHz).
 
 from __future__ import annotations
 
-import errno
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ import numpy as np
 from ..debug import check_or_report
 from ..errors import KernelError, ParseError
 from ..mm import memory as M
-from ..mm.pgtable import VP_HUGE_ZERO_PFN
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
@@ -190,14 +188,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                                                      addrs[:hi], kinds[:hi], start, peak)
                 if status == M.FAULT_OK:
                     break
-                if status == M.FAULT_NEED_TABLES:
-                    F.grow_and_get(k)
-                elif status == M.FAULT_NEED_HUGE_ZERO:
-                    vs.vp[VP_HUGE_ZERO_PFN] = fault.mm_get_huge_zero_page(k)
-                elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
-                    fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
-                else:
-                    raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {first + start + 1}")
+                fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
