@@ -470,3 +470,22 @@ def test_fault_allocation_failure_outcome():
     p.exit()
     free = sum(z.vm_stat["NR_FREE_PAGES"] for z in m.kernel.NODE_DATA(0).populated_zones())
     assert free > (300 * MB) >> 12  # everything came back
+
+
+def test_fork_gives_the_child_old_ptes(m):
+    """copy_present_ptes: the child's entries are old until it touches them; the parent's
+    keep their accessed bit (tests/probe/fork_smaps.c on this machine's kernel)."""
+    real = {}
+    for line in (DATA / "host-linux-6.18" / "fork_smaps.txt").read_text().splitlines():
+        who, key, kb, _ = line.split()
+        real[who, key.rstrip(":")] = int(kb)
+    p = m.spawn()
+    a = p.mmap(16 * MB)
+    p.madvise(a, 16 * MB, "nohugepage")
+    p.write(a, 16 * MB, stride=4096, value=1)
+    c = p.fork()
+    sim = {("child", key): c.smaps()[0][key] for key in ("Rss", "Shared_Dirty", "Private_Dirty", "Referenced")}
+    c.exit()
+    sim.update({("parent", key): p.smaps()[0][key] for key in ("Rss", "Shared_Dirty", "Private_Dirty", "Referenced")})
+    assert sim == real
+    p.exit()

@@ -98,11 +98,10 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
         flags = vma.vm_flags
         if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
             continue  # the child faults these in itself (shared pages come from the page cache)
-        cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                              start, vma.vm_end, cow)
+                                              start, vma.vm_end, flags)
             if status == -1:
                 vs = grow_and_get(k)
             elif status < 0:

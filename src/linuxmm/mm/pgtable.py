@@ -224,6 +224,14 @@ def pte_present(pte):
 
 
 @njit(cache=True)
+def is_leaf_entry(entry):
+    """An upper-level entry that stands for memory itself, not for a table below: a huge page
+    (PSE), or what replaced one (PROT_NONE, a migration entry). Only a present entry without
+    PSE links a table."""
+    return not pte_none(entry) and (not entry_present(entry) or entry_has(entry, _PAGE_PSE))
+
+
+@njit(cache=True)
 def is_swap_pte(pte):
     return not pte_none(pte) and not pte_present(pte)
 
