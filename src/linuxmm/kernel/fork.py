@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.mm_types import mm_struct
 from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
+from ..mm.mmap import arch_pick_mmap_layout
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
+from ..mm.vma import dup_mmap
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -84,11 +87,19 @@ def set_current(k: "Kernel", task: task_struct) -> None:
     vs.ac[:, 0] = nid  # AC_NID: node-local allocation
 
 
+def mm_alloc(**fields) -> mm_struct:
+    """A new address space as ``execve`` leaves it: ``mm_alloc``, then the layout
+    ``setup_new_exec`` picks (``arch_pick_mmap_layout``: top-down below ``mmap_base``, no
+    randomization without ``rng``). An ``mmap_base`` given here overrides the computed one."""
+    mm = mm_struct(**fields)
+    arch_pick_mmap_layout(mm, mm.rng)
+    mm.mmap_base = fields.get("mmap_base") or mm.mmap_base
+    return mm
+
+
 def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     """``dup_mmap``: VMAs copied; COW mappings' pages shared read-only (``copy_page_range``)."""
-    from ..include.linux.mm_types import dup_vmas
-
-    dup_vmas(parent.mm, child.mm)
+    dup_mmap(parent.mm, child.mm)
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags

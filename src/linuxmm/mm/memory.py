@@ -21,6 +21,10 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
+    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
@@ -39,20 +43,9 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swapfile import free_swap_and_cache, swap_duplicate
 
-# VM flags (include/linux/mm.h)
-VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
-VM_MAYWRITE = 0x20
-VM_DONTCOPY = 0x20000
-VM_WIPEONFORK = 0x2000000
-VM_HUGEPAGE, VM_NOHUGEPAGE = 0x20000000, 0x40000000
-
 # the compiled VMA table: one row per VMA, sorted by start
 VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
 NR_VMA_COLS = 6
-# per-mm counters (mm->rss_stat, task fault counts, pgtables_bytes, the PGD row)
-MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
-MMC_MINFLT, MMC_MAJFLT, MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 4, 5, 6, 7, 8
-NR_MMC = 12
 
 # fault status (VM_FAULT_* folded to what the caller must do)
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 3, 4, 5

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..include.linux import gfp as G
 from ..jit import CompiledStruct
+from . import buddy as B
+from . import page_alloc as pa
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -344,9 +347,6 @@ def thp_mode(k) -> int:
 
 def vm_state_init(k) -> VmState:
     """Table pool, zero page and allocation contexts for the fault path (``paging_init`` onwards)."""
-    from ..include.linux import gfp as G
-    from . import page_alloc as pa
-
     geo = k.pgtable_geometry
     levels = len(geo.levels)
     vp = np.zeros(NR_VP, np.int64)
@@ -377,10 +377,6 @@ def vm_state_init(k) -> VmState:
 
 
 def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
-    from ..include.linux import gfp as G
-    from . import buddy as B
-    from . import page_alloc as pa
-
     highest = G.gfp_zone(gfp, k.zone_names)
     ac[row, AC_NID] = nid
     ac[row, AC_HIGHEST] = highest

@@ -1,8 +1,8 @@
 """Nodes and zones (``include/linux/mmzone.h``, ``include/linux/nodemask.h``), Linux 6.18.
 
 ``pglist_data`` (``pg_data_t``) describes one NUMA node, ``zone`` one range of it; names and
-initial values are the kernel's. ``NODE_DATA(nid)``, ``for_each_online_node`` and friends
-work on the ``pglist`` registry of a booted machine (``Machine.pgdat``), as in drgn.
+initial values are the kernel's. ``NODE_DATA(nid)``, ``for_each_online_node``, ``for_each_zone``,
+``for_each_populated_zone`` and friends work on the ``pglist`` registry of a booted machine (``Machine.pgdat``), as in drgn.
 """
 
 from __future__ import annotations
@@ -168,3 +168,19 @@ class NodeStates:
 
     def num_node_state(self, state: node_states) -> int:
         return len(self.masks[state])
+
+
+# ---- iterators (include/linux/mmzone.h) ---------------------------------------------------------
+def for_each_zone(k):
+    """Every zone of every online node, empty ones included."""
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        yield from k.NODE_DATA(nid).node_zones
+
+
+def for_each_populated_zone(k):
+    return (z for z in for_each_zone(k) if z.populated_zone())
+
+
+def zone_idx(k, name: str) -> int:
+    """``zone_idx`` of the zone called ``name``: its index in every node's ``node_zones``."""
+    return k.zone_names.index(name)
