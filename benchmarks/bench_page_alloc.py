@@ -38,7 +38,7 @@ def mixed_workload(nops: int, seed: int):
 
 
 @njit(cache=True)
-def mixed_ops(a, zonelist, free_first, orders, mts, picks, flags_fast, flags_slow, live, live_order):
+def mixed_ops(a, zonelist, free_first, orders, mts, picks, flags_fast, live, live_order):
     """Random allocations (orders weighted to small) and frees of random live blocks."""
     n_live = 0
     for j in range(orders.shape[0]):
@@ -49,7 +49,7 @@ def mixed_ops(a, zonelist, free_first, orders, mts, picks, flags_fast, flags_slo
             live[i] = live[n_live]
             live_order[i] = live_order[n_live]
         else:
-            pfn = B.alloc_pages_nowait(a, zonelist, 2, orders[j], mts[j], flags_fast, flags_slow, 0, 0, False)
+            pfn = B.get_page_from_freelist(a, zonelist, 2, orders[j], mts[j], flags_fast, 0, 0, False)
             if pfn >= 0:
                 live[n_live] = pfn
                 live_order[n_live] = orders[j]
@@ -60,7 +60,7 @@ def mixed_ops(a, zonelist, free_first, orders, mts, picks, flags_fast, flags_slo
 
 
 @njit(cache=True)
-def order0_pairs(a, zonelist, nops, flags_fast, flags_slow, buf):
+def order0_pairs(a, zonelist, nops, flags_fast, buf):
     """Allocate ``buf`` order-0 pages, free them; repeat until nops operations."""
     done = 0
     while done < nops:
@@ -68,7 +68,7 @@ def order0_pairs(a, zonelist, nops, flags_fast, flags_slow, buf):
         if n == 0:
             break
         for i in range(n):
-            buf[i] = B.alloc_pages_nowait(a, zonelist, 2, 0, 1, flags_fast, flags_slow, 0, 0, False)
+            buf[i] = B.get_page_from_freelist(a, zonelist, 2, 0, 1, flags_fast, 0, 0, False)
         for i in range(n):
             B.__free_pages(a, buf[i], 0, 0)
         done += 2 * n
@@ -81,19 +81,18 @@ def run_allocator(nops: int) -> dict:
     a = k.mem_map
     zl = pa._zonelist(k, 0)[0]
     fast = B.ALLOC_WMARK_LOW | pa.alloc_flags_nofragment(k, pa._preferred_zone(k, 0, 2), G.GFP_KERNEL)
-    slow = pa.gfp_to_alloc_flags(G.GFP_KERNEL, 0)
     live = np.zeros(4096, np.int64)
     live_order = np.zeros(4096, np.int64)
     buf = np.zeros(1024, np.int64)
     warm = mixed_workload(1000, 1)
     work = mixed_workload(nops, 42)
-    mixed_ops(a, zl, *warm, fast, slow, live, live_order)  # warm up (compile or cache load)
-    order0_pairs(a, zl, 1000, fast, slow, buf)
+    mixed_ops(a, zl, *warm, fast, live, live_order)  # warm up (compile or cache load)
+    order0_pairs(a, zl, 1000, fast, buf)
     t = time.perf_counter()
-    n0 = order0_pairs(a, zl, nops, fast, slow, buf)
+    n0 = order0_pairs(a, zl, nops, fast, buf)
     t0 = time.perf_counter() - t
     t = time.perf_counter()
-    nm = mixed_ops(a, zl, *work, fast, slow, live, live_order)
+    nm = mixed_ops(a, zl, *work, fast, live, live_order)
     tm = time.perf_counter() - t
     from linuxmm import debug
     assert debug.check(m) == [], "allocator invariants broken by the benchmark"

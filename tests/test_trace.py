@@ -376,7 +376,7 @@ def test_cli_info_and_convert(tmp_path, monkeypatch):
     assert info["records"] == 766_530 and info["by_kind"]["modify"] == 2_279 and info["bad_lines"] == 0
     monkeypatch.setattr(trace_cli, "PROGRESS_MIN_BYTES", 0)  # draw the progress bar too
     dst = tmp_path / "ls.bin"
-    r = runner.invoke(app, ["trace", "convert", str(REAL), str(dst), "--format", "lackey"])
+    r = runner.invoke(app, ["trace", "convert", str(REAL), str(dst), "--trace-format", "lackey"])
     assert r.exit_code == 0 and "766,530 records from 766,555 lackey lines" in r.stdout
     assert (T.open_binary(dst) == real_records()).all()
     r = runner.invoke(app, ["trace", "info", str(dst)])

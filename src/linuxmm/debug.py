@@ -175,7 +175,7 @@ def check_tables(k, task, walk) -> list[str]:
     MM_SWAPENTS counts the swap entries."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
-    from .mm.pgtable import PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
+    from .mm.pgtable import _PAGE_KNL_ERRATUM_MASK, PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
 
     a, vs = k.mem_map, k.vm_state
     v: list[str] = []
@@ -183,7 +183,7 @@ def check_tables(k, task, walk) -> list[str]:
     pgd = int(task.mmc[M.MMC_PGD])
     rows = {pgd} | {int(a.private[pte_pfn(vs.pt[r, i])]) for kind, _, r, i, _ in walk if kind == WALK_TABLE_DONE}
     for row in sorted(rows):
-        nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(0x60)))
+        nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(_PAGE_KNL_ERRATUM_MASK)))
         if vs.pt_used[row] != nonempty:
             v.append(f"pid {task.pid}: page-table row {row} has pt_used {vs.pt_used[row]} but {nonempty} entries")
     huge: dict[int, int] = {}
@@ -216,7 +216,8 @@ def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
-    from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_PRESENT, VP_LEVELS
+    from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
+                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -235,13 +236,17 @@ def check_vm(k) -> list[str]:
         v += check_tables(k, task, walk)
         rss_anon = rss_shmem = 0
         vmas = task.vma_table
-        levels = int(vs.vp[VP_LEVELS])
+        levels, fmt = int(vs.vp[VP_LEVELS]), int(vs.vp[VP_SWP_FMT])
         tables = [int(task.mmc[M.MMC_PGD])]
         for kind, level, row, idx, vaddr in walk:
             e = int(vs.pt[row, idx])
             if kind == WALK_TABLE_DONE:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
+            if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
+                head = int(B.compound_head(a, int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))))
+                rss_anon += bool(a.mapping[head] & 1)
+                rss_shmem += not a.mapping[head] & 1
             if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
                 continue
             pfn = (e >> 12) & ((1 << 40) - 1)

@@ -97,6 +97,8 @@ class MachineDescription:
     initrd: tuple[int, int] | None = None  # where the bootloader put the initramfs (addr, size)
     efi_mmio: list[tuple[int, int, int]] = field(default_factory=list)  # EFI MMIO descriptors (index, addr, size)
     snb_gfx: bool = False  # Sandy Bridge graphics that cannot access some pages (trim_snb_memory)
+    zone_dma_bits: int | None = None  # arm64: DMA reach from the device tree's dma-ranges / IORT
+    assumptions: list[str] = field(default_factory=list)  # inputs the source did not show, as assumed
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
     source: str = ""  # where the description came from, for messages
 

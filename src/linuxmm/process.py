@@ -17,6 +17,7 @@ and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them),
 from __future__ import annotations
 
 import errno
+import html
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
+from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
 class PageTableHooks:
@@ -118,34 +120,89 @@ def _int_arg(value, what: str) -> int:
     return int(value)
 
 
+LINE_SIZE = 64  # memory contents: one byte per 64-byte line (mm.buddy.CONTENT_LINES per page)
+
+
+def _byte_value(value) -> int:
+    """A value to store: one byte, 0..255 (the content model keeps one byte per line)."""
+    value = _int_arg(value, "value")
+    if not 0 <= value <= 0xFF:
+        raise KernelError(errno.EINVAL, f"value {value} does not fit in a byte (0..255): "
+                                        f"memory holds one byte per {LINE_SIZE}-byte line")
+    return value
+
+
 class Process:
-    """The scriptable face of a ``task_struct``."""
+    """The scriptable face of a ``task_struct`` and its ``mm_struct``: address-space calls
+    (``mmap``, ``munmap``, ``mprotect``, ``madvise``, ``mremap``, ``brk``), memory accesses
+    through the MMU and the fault path (``read``, ``write``), ``fork`` and ``exit``, and its
+    /proc files. Made by ``Machine.spawn()`` and ``Process.fork()``. In a notebook a process
+    shows its faults, Rss and VMAs as a table.
+
+    Memory contents are modelled at one byte per 64-byte line (``LINE_SIZE``): a write
+    stores its byte value in the line holding the address, a read returns that line's byte.
+    That is enough to observe copy-on-write, zeroing of new pages and isolation between
+    processes, at 1/64 of the memory.
+
+    ``p.task`` is the simulator's ``task_struct`` itself, for tests and kernel readers; it is
+    not part of the stable API. Address-space calls, accesses, ``fork`` and ``walk`` on an
+    exited process raise ``KernelError`` (ESRCH).
+    """
 
     def __init__(self, machine, task: F.task_struct):
+        """Not called directly: ``Machine.spawn()`` and ``Process.fork()`` make processes."""
         self.machine, self.task = machine, task
 
     # identity and counters -----------------------------------------------------------------
     @property
     def pid(self) -> int:
+        """The process id (``task->pid``)."""
         return self.task.pid
 
     @property
+    def comm(self) -> str:
+        """The command name (``task->comm``)."""
+        return self.task.comm
+
+    @property
     def minflt(self) -> int:
+        """Minor page faults so far (``task->min_flt``, getrusage's ``ru_minflt``)."""
         return self.task.min_flt
 
     @property
     def majflt(self) -> int:
+        """Major page faults so far (``task->maj_flt``): none until swap and files exist."""
         return self.task.maj_flt
 
     @property
     def alive(self) -> bool:
+        """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
         return self.task.state == TASK_RUNNING
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: pid, faults and Rss, then the VMAs as ``/proc/PID/maps`` has them."""
+        if not self.alive:
+            return f"<p><b>{html.escape(repr(self))}</b></p>"
+        rss = self.smaps_rollup()["Rss"]
+        head = f"<p><b>{html.escape(repr(self))}</b>: {self.minflt} minor faults, Rss {rss} kB</p>"
+        return head + vmas_html(self.maps(), "VMAs")
+
     # address space ------------------------------------------------------------------------
     def mmap(self, length: int, prot="rw", flags="private|anonymous", addr: int = 0, offset: int = 0) -> int:
+        """``mmap(addr, length, prot, flags, -1, offset)`` (``do_mmap`` in ``mm/mmap.c``): the
+        start of the new mapping. ``prot`` is ``"rw"``, ``"r-x"``, ``"none"``,
+        ``"PROT_READ|PROT_WRITE"`` or the number; ``flags`` names joined by ``|``
+        (``"shared|anonymous"``, ``"private|anonymous|fixed"``, ``populate``, ``locked``, ...)
+        or the number. Only anonymous memory (private, or shared through shmem) exists yet.
+        Placement is the kernel's: top-down below the stack gap, large anonymous mappings
+        THP-aligned, neighbours merged.
+
+        Raises ``KernelError`` with the kernel's errno (EINVAL for bad lengths, flags or
+        alignment; ENOMEM when no room is left or a limit is hit; EEXIST for
+        ``fixed_noreplace`` over a mapping)."""
         from .include.linux import mm_types as T
         from .mm import mmap as mm_mmap
 
@@ -154,12 +211,22 @@ class Process:
                                 offset)
 
     def munmap(self, addr: int, length: int) -> None:
+        """``munmap`` (``do_vmi_munmap``): VMAs in the range are split and removed, their pages
+        and page tables freed, the TLBs flushed.
+
+        Raises ``KernelError`` (EINVAL for an unaligned address, a zero length or a range
+        beyond ``TASK_SIZE``)."""
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
         mm_mmap.do_munmap(self.task.mm, addr, length)
 
     def mprotect(self, addr: int, length: int, prot) -> None:
+        """``mprotect`` (``do_mprotect_pkey`` in ``mm/mprotect.c``): new protection for the
+        range, VMAs split or merged, present entries changed (``change_protection``).
+
+        Raises ``KernelError`` (EINVAL for an unaligned address or unknown bits, ENOMEM when
+        part of the range is not mapped, EACCES where the VMA may not get the protection)."""
         from .include.linux import mm_types as T
         from .mm import mprotect
 
@@ -167,6 +234,11 @@ class Process:
         mprotect.do_mprotect(self.task.mm, addr, length, T.parse_prot(prot))
 
     def madvise(self, addr: int, length: int, advice) -> None:
+        """``madvise`` (``do_madvise`` in ``mm/madvise.c``): ``"hugepage"``, ``"nohugepage"``,
+        ``"dontneed"``, ``"free"``, ``"populate_write"``, ``"collapse"``, ... (or the number).
+
+        Raises ``KernelError`` with the kernel's errno (EINVAL for unknown advice or an
+        unaligned start, ENOMEM for an unmapped range, ...)."""
         from .include.linux import mm_types as T
         from .mm import madvise
 
@@ -174,6 +246,11 @@ class Process:
         madvise.do_madvise(self.task.mm, addr, length, T.parse_madvise(advice))
 
     def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None) -> int:
+        """``mremap`` (``mm/mremap.c``): shrink, grow in place, or move (``maymove``, or to
+        ``fixed`` with MREMAP_FIXED) with the pages following; returns the new address.
+
+        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, EFAULT for an
+        unmapped source, ENOMEM when it cannot grow in place and may not move)."""
         from .include.linux import mm_types as T
         from .mm import mremap
 
@@ -182,13 +259,19 @@ class Process:
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
 
     def brk(self, new_brk: int = 0) -> int:
+        """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
+        current one when the request fails or is 0, as the syscall does."""
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
         return mm_mmap.sys_brk(self.task.mm, new_brk)
 
-    def maps(self) -> list:
-        return list(self.task.mm.vmas)
+    def maps(self) -> list[VmArea]:
+        """The VMAs, lowest first, as frozen ``VmArea`` records (``.start``, ``.end``,
+        ``.prot``, ``.flags``, ``.offset``, ``.path`` and the kernel's ``vm_start``,
+        ``vm_end``, ``vm_flags``, ``vm_pgoff``): what ``/proc/PID/maps`` lists (nothing
+        after exit)."""
+        return [vm_area(self.task.mm, v) for v in self.task.mm.vmas]
 
     # memory accesses ------------------------------------------------------------------------
     ACCESS_CHUNK = 1 << 16  # accesses handed to the MMU at a time (a bad address stops early)
@@ -205,7 +288,6 @@ class Process:
         length, stride = _int_arg(length, "length"), _int_arg(stride, "stride")
         if length < 0 or stride <= 0:
             raise KernelError(errno.EINVAL, f"length {length} and stride {stride} must be positive")
-        value = _int_arg(value, "value") & 0xFF
         k, count = self.machine.kernel, -(-length // stride)
         out = []
         try:
@@ -224,11 +306,29 @@ class Process:
         return b"".join(o.tobytes() for o in out)
 
     def write(self, addr: int, length: int, stride: int = 4096, value: int = 7) -> None:
-        """Store one byte of ``value`` every ``stride`` bytes of [addr, addr+length)."""
-        self._access(addr, length, stride, True, value)
+        """Store the byte ``value`` (0..255) at ``addr``, ``addr + stride``, ... below
+        ``addr + length``: one store per stride, each through the TLB, the page walk and,
+        when needed, the fault path (``handle_mm_fault``: a zeroed page, a THP, a
+        copy-on-write copy). The default stride, a page, touches every page once: a 64 MiB
+        range written takes 16384 faults. Memory holds one byte per 64-byte line, so the
+        store sets the byte of the line holding each address.
+
+        Raises ``KernelError`` (EINVAL) for a value outside 0..255, a stride <= 0 or a
+        negative length; ``SegmentationFault`` (the process is then dead, dmesg has the
+        ``segfault at`` line) for an address not mapped writable; ``BusError`` for a shared
+        mapping beyond its object; ``KernelError`` (EFAULT) under ``pagefault_disable``."""
+        self._access(addr, length, stride, True, _byte_value(value))
 
     def read(self, addr: int, length: int, stride: int = 4096) -> bytes:
-        """The bytes at every ``stride`` bytes of [addr, addr+length)."""
+        """Load at ``addr``, ``addr + stride``, ... below ``addr + length``, through the TLB,
+        the page walk and the fault path (a read of untouched anonymous memory maps the
+        shared zero page); returns one byte per access, ``ceil(length / stride)`` in all:
+        the byte of the 64-byte line holding each address.
+
+        With the default stride (a page) ``read(a, 4096)`` is ONE byte, the first line of
+        the page; ``read(a, 4096, stride=64)`` is the whole page as modelled (64 bytes).
+
+        Raises as ``write`` does (a read needs the mapping readable)."""
         return self._access(addr, length, stride, False)
 
     def pagefault_disable(self) -> None:
@@ -236,37 +336,56 @@ class Process:
         self.task.pagefault_disabled += 1
 
     def pagefault_enable(self) -> None:
+        """``pagefault_enable()``: undo one ``pagefault_disable``.
+
+        Raises ``KernelError`` (EINVAL) without a matching ``pagefault_disable``."""
         if self.task.pagefault_disabled == 0:
             raise KernelError(errno.EINVAL, "pagefault_enable() without pagefault_disable()")
         self.task.pagefault_disabled -= 1
 
     # lifetime -------------------------------------------------------------------------------
     def fork(self, comm: str | None = None) -> "Process":
+        """``fork()`` (``copy_process`` -> ``dup_mmap``): a child with a copy of the address
+        space; private writable pages are shared read-only until one side writes
+        (copy-on-write), shared mappings stay shared. Returns the child.
+
+        Raises ``KernelError`` (ESRCH) when this process has exited."""
         return self.machine._fork(self, comm)
 
     def exit(self, code: int = 0) -> None:
+        """``do_exit`` -> ``exit_mmap``: every mapping torn down, its pages and page tables
+        freed. Raises ``KernelError`` (ESRCH) when the process has already exited."""
         self.machine._exit(self, code)
 
-    def walk(self, addr: int) -> list[dict]:
-        """The page-table walk of ``addr``, level by level (``mm/pagewalk.walk_address``)."""
-        from .mm.pagewalk import walk_address
+    def walk(self, addr: int) -> PageWalk:
+        """The page-table walk of ``addr`` (``mm.pagewalk.walk_address``), as the MMU does it:
+        a ``PageWalk`` record with one level per kernel level (PGD, P4D, PUD, PMD, PTE;
+        folded levels marked), each with its index, entry and flags; ``.phys`` and
+        ``.page_size`` give the translation, None when the walk stops at a non-present
+        entry. It prints as the table of ``linuxmm walk``. Nothing is faulted in.
 
+        Raises ``KernelError`` (EINVAL for a non-integer address, ESRCH after exit)."""
+        from .mm.pagewalk import walk_address
         from .mm.vma import ulong
 
         addr = ulong(_int_arg(addr, "address"), "address")
         self.task.check_alive()
         F.ensure_tables(self.machine.kernel)
-        return walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr)
+        return PageWalk(addr, walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr))
 
     # /proc ----------------------------------------------------------------------------------
     def proc(self, name: str) -> str:
-        """``/proc/PID/NAME`` text: maps, smaps, smaps_rollup, status."""
+        """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+
+        Raises ``KernelError`` (ENOENT) for another name or after exit."""
         return self.machine.proc(f"/proc/{self.pid}/{name}")
 
     def smaps_rollup(self) -> dict[str, int]:
-        """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file."""
+        """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file (``Rss``,
+        ``Pss``, ``Anonymous``, ``AnonHugePages``, ...; ``smap_gather_stats`` over every VMA)."""
         return smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v) for v in self.task.mm.vmas])
 
     def smaps(self) -> list[dict[str, int]]:
-        """Per-VMA ``/proc/PID/smaps`` values (kB), in VMA order."""
+        """Per-VMA ``/proc/PID/smaps`` values (kB), in the order of ``maps()``."""
         return [smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v)]) for v in self.task.mm.vmas]

@@ -19,7 +19,8 @@ from ..include.linux.mm_types import mm_struct
 from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
 from ..mm.mmap import arch_pick_mmap_layout
-from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
+from ..mm.pgalloc import grow_table_pool, vm_state_init
+from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, VP_NFREE
 from ..mm.vma import dup_mmap
 
 if TYPE_CHECKING:
@@ -59,8 +60,12 @@ def build_vma_table(mm) -> np.ndarray:
 
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     """The top-level table of a new address space."""
+    from ..mm.page_alloc import alloc_pages_slowpath_for_fault
+
     vs = ensure_tables(k)
     row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+    if row == -2 and alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm):
+        row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
     if row < 0:
         raise KernelError(errno.ENOMEM, "no memory for a page table")
     task.mmc[M.MMC_PGD] = row
@@ -69,8 +74,6 @@ def pgd_alloc(k: "Kernel", task: task_struct) -> None:
 
 def ensure_tables(k: "Kernel", need: int = 64):
     """Make sure the table pool has ``need`` free rows before compiled code runs."""
-    from ..mm.pgtable import VP_NFREE, vm_state_init
-
     if k.vm_state is None:
         k.vm_state = vm_state_init(k)
     while k.vm_state.vp[VP_NFREE] < need:

@@ -56,8 +56,8 @@ ZS_FREE, ZS_FREE_BLOCKS, ZS_NUMA_HIT, ZS_NUMA_MISS, ZS_NUMA_FOREIGN, ZS_NUMA_INT
 ZS_NUMA_LOCAL, ZS_NUMA_OTHER, ZS_PGALLOC, ZS_FREE_HIGHATOMIC, ZS_MANAGED = 6, 7, 8, 9, 10
 NR_ZSTAT = 11
 # global events
-EV_PGFREE, EV_ALLOC_FAIL, EV_KSWAPD_WAKE, EV_ALLOC_SLOW = 0, 1, 2, 3
-NR_EVENTS = 4
+EV_PGFREE, EV_ALLOC_FAIL = 0, 1
+NR_EVENTS = 2
 # scalars in MemMap.params
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
@@ -854,26 +854,11 @@ def __free_pages(a, pfn, order, cpu):
 
 
 @njit(cache=True)
-def alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp):
-    """The fast path, then the slow path's first attempt (MIN watermark after waking kswapd).
-
-    Waking kswapd is recorded as an event for the Python side (kswapd runs later, as a task
-    on the simulated clock); reclaim, compaction and OOM need Python, so -1 returns there.
-    """
-    pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
-    if pfn >= 0:
-        return pfn
-    a.events[EV_ALLOC_SLOW] += 1
-    if slow_flags & ALLOC_KSWAPD:
-        a.events[EV_KSWAPD_WAKE] += 1
-    return get_page_from_freelist(a, zonelist, highest, order, mt, slow_flags, cpu, local_nid, comp)
-
-
-@njit(cache=True)
-def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp, out):
-    """Up to ``nr`` same-shaped allocations; stops at the first that needs Python, returns the count."""
+def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, cpu, local_nid, comp, out):
+    """Up to ``nr`` same-shaped allocations from the fast path; stops at the first the free
+    lists cannot serve above the watermark (the slow path is Python's), returns the count."""
     for i in range(nr):
-        pfn = alloc_pages_nowait(a, zonelist, highest, order, mt, fast_flags, slow_flags, cpu, local_nid, comp)
+        pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
         out[i] = pfn
         if pfn < 0:
             return i
@@ -1066,6 +1051,7 @@ def sync_stats_to_python(k, a: MemMap) -> None:
             for cpu, pcp in enumerate(z.per_cpu_pageset[:a.pcp_count.shape[0]]):
                 pcp["count"] = int(a.pcp_count[cpu, zid])
                 pcp["high"] = int(a.pcp_high[cpu, zid])
+            z.watermark_boost = int(a.boost[zid])  # boost_watermark raised it, kswapd clears it
     events = k.vm_events
     for i, name in enumerate(k.zone_names):
         suffix = "HIGH" if name == "HighMem" else name.upper()

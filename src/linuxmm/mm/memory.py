@@ -34,11 +34,11 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swapfile import free_swap_and_cache, swap_duplicate
@@ -48,7 +48,8 @@ VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
 NR_VMA_COLS = 6
 
 # fault status (VM_FAULT_* folded to what the caller must do)
-FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_OOM, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 3, 4, 5
+FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 4, 5
+FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the watermark: vp[VP_SLOW_CTX] names it
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 
@@ -100,16 +101,27 @@ def linear_page_index(vmas, v, addr):
 
 @njit(cache=True)
 def alloc_with(a, vs, ctx, order):
-    """A page for context ``ctx`` (user, page table, THP) through the allocator's fast path."""
+    """A page for context ``ctx`` (user, page table, THP): the page the slow path got for this
+    retried fault, else the allocator's fast path (``get_page_from_freelist`` at the LOW
+    watermark). When that fails, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns:
+    the fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
+    SLOWPATH_FAILED returns when the slow path already failed for this allocation."""
+    if vs.vp[VP_SLOW_PFN] != NO_PAGE and vs.vp[VP_SLOW_FOR] == ctx:
+        pfn = vs.vp[VP_SLOW_PFN]
+        vs.vp[VP_SLOW_PFN] = NO_PAGE
+        return pfn
     nid = vs.ac[ctx, AC_NID]
-    return B.alloc_pages_nowait(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
-                                vs.ac[ctx, AC_FAST], vs.ac[ctx, AC_SLOW], vs.vp[VP_CPU],
-                                vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
+    pfn = B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
+                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
+    if pfn < 0:
+        vs.vp[VP_SLOW_CTX] = ctx
+    return pfn
 
 
 @njit(cache=True)
 def pte_alloc_one(a, vs, mmc):
-    """A zeroed page-table page; its row in the pool, or -1 (pool empty / no memory)."""
+    """A zeroed page-table page; its row in the pool, -1 (the pool is empty) or -2 (the
+    allocation needs the slow path, or it failed there)."""
     if vs.vp[VP_NFREE] == 0:
         return -1
     pfn = alloc_with(a, vs, AC_PGTABLE, 0)
@@ -284,7 +296,7 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return FAULT_OK
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
-        return FAULT_OOM
+        return FAULT_NEED_ALLOC
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
@@ -312,7 +324,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         return FAULT_OK
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
-        return FAULT_OOM
+        return FAULT_NEED_ALLOC
     if entry_has(entry, _PAGE_SPECIAL):
         clear_page(a, pfn, 1)
         mmc[MM_ANONPAGES] += 1
@@ -336,7 +348,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:
-        return FAULT_NEED_TABLES if deposit == -1 else FAULT_OOM
+        return FAULT_NEED_TABLES if deposit == -1 else FAULT_NEED_ALLOC
     nr = np.int64(1) << (vs.shift[vs.vp[VP_PMD_LEVEL]] - 12)
     if not write:
         if vs.vp[VP_HUGE_ZERO_PFN] < 0:  # -1: not allocated yet; -2: could not be allocated
@@ -354,7 +366,9 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     pfn = alloc_with(a, vs, AC_THP, order)
     if pfn < 0:
         pte_free(a, vs, mmc, deposit)
-        vs.events[VE_THP_FAULT_FALLBACK] += 1
+        if pfn == NO_PAGE:
+            return FAULT_NEED_ALLOC
+        vs.events[VE_THP_FAULT_FALLBACK] += 1  # the slow path failed too: map 4 KiB pages
         return -1
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
@@ -444,7 +458,7 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
         if not entry_present(entry):
             new = pte_alloc_one(a, vs, mmc)
             if new < 0:
-                return FAULT_NEED_TABLES if new == -1 else FAULT_OOM
+                return FAULT_NEED_TABLES if new == -1 else FAULT_NEED_ALLOC
             set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
             row = new
         else:

@@ -562,8 +562,7 @@ def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = Non
     zl = _zonelist(k, nid)[nid]
     done = 0
     while done < nr:
-        done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast,
-                                             gfp_to_alloc_flags(gfp, order), cpu,
+        done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast, cpu,
                                              k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP),
                                              out[done:]))
         if done < nr:
@@ -631,6 +630,24 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
         return pfn
     warn_alloc(k, gfp, order, comm)
     return None
+
+
+def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
+    """``__alloc_pages_slowpath`` for the allocation the compiled fault path could not serve
+    from the free lists (``vs.vp[VP_SLOW_CTX]`` names its context: gfp, order, node). The page
+    it gets waits in ``VP_SLOW_PFN`` for the retried fault. False if the slow path failed,
+    after its report; a THP's retry then finds SLOWPATH_FAILED and falls back to 4 KiB pages."""
+    from .pgtable import (AC_GFP, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED, VP_SLOW_CTX, VP_SLOW_FOR,
+                          VP_SLOW_PFN)
+
+    ctx = int(vs.vp[VP_SLOW_CTX])
+    ac = vs.ac[ctx]
+    pfn = __alloc_pages_slowpath(k, int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID]), cpu, comm)
+    if pfn is None:
+        k.mem_map.events[_buddy.EV_ALLOC_FAIL] += 1
+        pfn = SLOWPATH_FAILED if ctx == AC_THP else NO_PAGE
+    vs.vp[VP_SLOW_PFN], vs.vp[VP_SLOW_FOR] = pfn, ctx
+    return pfn >= 0
 
 
 def warn_alloc(k, gfp: int, order: int, comm: str) -> None:

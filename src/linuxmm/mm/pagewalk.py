@@ -127,6 +127,15 @@ _HW_NAMES = {
 }
 
 
+def hw_level_names(arch, geo) -> dict[str, str]:
+    """What the architecture's manual calls each kernel level's table: Intel's PML5..PT, or
+    Arm's translation table levels, numbered so that the last is level 3."""
+    kernel_levels = [name for name, _, _ in geo.levels]
+    if arch.name == "arm64":
+        return {name: f"L{4 - len(kernel_levels) + i}" for i, name in enumerate(kernel_levels)}
+    return _HW_NAMES.get(len(kernel_levels), {})
+
+
 def size_name(size: int) -> str:
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if size >= 1 << shift:
@@ -154,7 +163,7 @@ def walk_address(k, pgd_row: int, vaddr: int, vs=None) -> list[dict]:
     vs = k.vm_state if vs is None else vs
     geo = k.pgtable_geometry
     hw = {name: (level, shift, nent) for level, (name, shift, nent) in enumerate(geo.levels)}
-    names = _HW_NAMES.get(len(geo.levels), {})
+    names = hw_level_names(k.arch, geo)
     width = geo.entry_bytes * 2
     mask = (1 << (8 * geo.entry_bytes)) - 1
     rows: list[dict] = []

@@ -59,9 +59,9 @@ def show_free_areas(k) -> None:
     for z in zones:
         zid = zone_id(k, z)
         pcp = int(a.pcp_count[:, zid].sum())
-        log.warn(f"Node {z.node} {z.name} free:{_kb(k, zs(z, 'NR_FREE_PAGES'))}kB boost:{_kb(k, z.watermark_boost)}kB "
-                 f"min:{_kb(k, z.min_wmark_pages())}kB low:{_kb(k, z.low_wmark_pages())}kB "
-                 f"high:{_kb(k, z.high_wmark_pages())}kB reserved_highatomic:{_kb(k, z.nr_reserved_highatomic)}KB "
+        log.warn(f"Node {z.node} {z.name} free:{_kb(k, zs(z, 'NR_FREE_PAGES'))}kB boost:{_kb(k, int(a.boost[zid]))}kB "
+                 f"min:{_kb(k, z._watermark[0] + int(a.boost[zid]))}kB low:{_kb(k, z._watermark[1] + int(a.boost[zid]))}kB "
+                 f"high:{_kb(k, z._watermark[2] + int(a.boost[zid]))}kB reserved_highatomic:{_kb(k, z.nr_reserved_highatomic)}KB "
                  f"free_highatomic:{_kb(k, int(a.zstat[zid, ZS_FREE_HIGHATOMIC]))}KB active_anon:0kB "
                  f"inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB "
                  f"zspages:0kB present:{_kb(k, z.present_pages)}kB managed:{_kb(k, z.managed_pages)}kB "

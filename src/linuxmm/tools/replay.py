@@ -15,7 +15,6 @@ machine's kernel takes per 4 KiB write fault, at 2.6 GHz).
 
 from __future__ import annotations
 
-import errno
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ import numpy as np
 from ..debug import check_or_report
 from ..errors import KernelError, ParseError
 from ..mm import memory as M
-from ..mm.pgtable import VP_HUGE_ZERO_PFN
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
@@ -60,6 +58,8 @@ class ReplayResult:
     parse_seconds: float = 0.0
     replay_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    bad_lines: int = 0  # malformed lines skipped (skip_bad)
+    first_bad: tuple[int, str] | None = None  # (line number, text) of the first
 
     def as_dict(self) -> dict:
         t = self.tlb
@@ -75,7 +75,7 @@ class ReplayResult:
                 "pages_allocated": self.pages_allocated, "page_tables": self.page_tables,
                 "peak_rss_kb": self.peak_rss_kb, "thp_faults": self.thp_faults,
                 "cycles": cycles, "cost_model": CYCLES,
-                "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
+                "bad_lines": self.bad_lines, "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
 
 
 def touched_runs(pages: np.ndarray, gap: int = RUN_GAP_PAGES) -> list[tuple[int, int]]:
@@ -188,19 +188,13 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                                                      addrs[:hi], kinds[:hi], start, peak)
                 if status == M.FAULT_OK:
                     break
-                if status == M.FAULT_NEED_TABLES:
-                    F.grow_and_get(k)
-                elif status == M.FAULT_NEED_HUGE_ZERO:
-                    vs.vp[VP_HUGE_ZERO_PFN] = fault.mm_get_huge_zero_page(k)
-                elif status in (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR):
-                    fault.bad_area(k, task, int(addrs[start]), kinds[start] >= 2, status)
-                else:
-                    raise KernelError(errno.ENOMEM, f"replay of {name}: out of memory at record {first + start + 1}")
+                fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
         res.replay_seconds += time.perf_counter() - t2
     machine._sync_vm()
+    res.bad_lines, res.first_bad = reader.bad_lines, reader.first_bad
     res.minor_faults, res.major_faults = p.minflt, p.majflt
     res.tlb = tlb.counters()
     res.pages_allocated = int(task.mmc[M.MM_ANONPAGES])

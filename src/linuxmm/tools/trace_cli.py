@@ -8,22 +8,19 @@ naming the file), which the CLI's command group prints as one line.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from . import trace as T
+from .console import err, out, print_json
 from .warmup import ensure_compiled
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 PROGRESS_MIN_BYTES = 32 << 20
 
 
@@ -35,7 +32,8 @@ class TraceFormat(str, Enum):
 
 
 Src = Annotated[Path, typer.Argument(help="A trace: lackey or pinatrace text (.gz too), or linuxmm binary.")]
-FormatOpt = Annotated[TraceFormat, typer.Option("--format", "-f", help="Input format (auto: from the first lines).")]
+FormatOpt = Annotated[TraceFormat, typer.Option("--trace-format", "-t",
+                                                help="The trace's format (auto: told from its first lines).")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad",
                                         help="Skip malformed lines (counted) instead of stopping at the first.")]
 
@@ -62,11 +60,11 @@ def _report_skipped(reader: T.TraceReader) -> None:
 
 
 def convert(src: Src, dst: Annotated[Path, typer.Argument(help="The binary trace to write.")],
-            format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
+            trace_format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
     """Convert a lackey or pinatrace trace to linuxmm's binary format (16-byte records, mmap-able)."""
     ensure_compiled(err)
     with progress_bar(src, "converting") as progress:
-        reader = T.convert(src, dst, format.value, skip_bad, progress)
+        reader = T.convert(src, dst, trace_format.value, skip_bad, progress)
     _report_skipped(reader)
     out.print(f"{dst}: {reader.records:,} records from {reader.lines:,} {reader.fmt} lines "
               f"({reader.skipped_lines:,} skipped, {reader.bad_lines:,} malformed)", markup=False)
@@ -96,14 +94,14 @@ def render_summary(name: str, s: T.TraceSummary) -> Table:
     return t
 
 
-def info(file: Src, format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
+def info(file: Src, trace_format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
          as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False):
     """Summarize a trace: records by kind, distinct 4 KiB pages and 2 MiB regions, address range."""
     ensure_compiled(err)
     with progress_bar(file, "reading") as progress:
-        s = T.summarize(file, format.value, skip_bad, progress)
+        s = T.summarize(file, trace_format.value, skip_bad, progress)
     if as_json:
-        out.print(json.dumps(s.as_dict(), indent=2), markup=False)
+        print_json(s.as_dict())
     else:
         out.print(render_summary(file.name, s))
 

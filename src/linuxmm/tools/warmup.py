@@ -8,9 +8,10 @@ the buddy allocator, faults, fork and copy-on-write, THP, mremap/mprotect/munmap
 walks, trace parsing of every format, replay, the debug checks — so one wait compiles
 everything and later commands only load from the cache.
 
-``core_is_cached()`` reads numba's cache itself: every compiled function (those inlined at
-their call sites have no code of their own) must have its index file (``*.nbi``) in the
-cache directory. ``ensure_compiled()`` is what the CLI calls before work that needs the
+``core_is_cached()`` reads numba's cache itself: a finished warmup leaves a manifest in the
+cache directory (named by the package's source hash, so another version's does not count)
+listing the index files (``*.nbi``) of every function it compiled, and each of them must
+still be there. ``ensure_compiled()`` is what the CLI calls before work that needs the
 core: nothing when cached, else a spinner (a single line when stderr is not a terminal)
 naming the wait while ``warmup()`` runs.
 """
@@ -20,17 +21,11 @@ from __future__ import annotations
 import gzip
 import importlib
 import os
+import pkgutil
 import tempfile
 import time
 from pathlib import Path
 
-# Modules holding compiled functions: importing them defines (does not compile) the dispatchers.
-COMPILED_MODULES = ("linuxmm.mm.buddy", "linuxmm.mm.pgtable", "linuxmm.mm.memory",
-                    "linuxmm.arch.x86.mm.tlb", "linuxmm.tools.trace")
-# Compiled functions no command reaches: the tests' helpers and the bulk calls the
-# Python side does not use yet. They compile when first called, like any other.
-NOT_ENTRY_POINTS = frozenset({"follow", "translate_batch", "free_pages_batch", "alloc_pages_batch",
-                              "drain_pages_zone", "flush_tlb_all"})
 # The cold compile on the 2-core development machine (benchmarks/bench_compile.py).
 COLD_COMPILE_SECONDS = 90
 
@@ -47,27 +42,50 @@ PINATRACE = "0x401000: R 0x7ffd1000\n0x401004: W 0x7ffd1008\n0x401008: R 0x60100
 
 
 def compiled_functions() -> list:
-    """Every cached numba dispatcher of the package that compiles code of its own, but for
-    ``NOT_ENTRY_POINTS``."""
+    """Every cached numba dispatcher of the package that compiles code of its own (those
+    inlined at their call sites have none)."""
+    import linuxmm
+
     found = []
-    for name in COMPILED_MODULES:
+    for info in pkgutil.walk_packages(linuxmm.__path__, "linuxmm."):
+        name = info.name
+        if name.endswith("cli"):  # the command line: no compiled code, and it imports this module
+            continue
         for obj in vars(importlib.import_module(name)).values():
             opts = getattr(obj, "targetoptions", None)
             if opts is not None and getattr(obj, "_cache", None) is not None \
-                    and getattr(obj, "__module__", None) == name and opts.get("inline") != "always" \
-                    and obj.__name__ not in NOT_ENTRY_POINTS:
+                    and getattr(obj, "__module__", None) == name and opts.get("inline") != "always":
                 found.append(obj)
     return found
 
 
-def missing_from_cache() -> list[str]:
-    """Names of compiled functions with no index file in numba's cache directory."""
-    return [f.__qualname__ for f in compiled_functions()
-            if not os.path.exists(f._cache._cache_file._index_path)]
+def _index_files() -> list[Path]:
+    return [Path(f._cache._cache_file._index_path) for f in compiled_functions()]
+
+
+def manifest_path() -> Path:
+    """The warmup manifest, in the cache directory (the parent of numba's per-source-directory
+    subdirectories), named by this source version."""
+    from ..cache import source_hash
+
+    some = next(iter(_index_files()))
+    return some.parent.parent / f"linuxmm-warmup-{source_hash()}.txt"
 
 
 def core_is_cached() -> bool:
-    return not missing_from_cache()
+    """Every index file a finished warmup listed is in numba's cache."""
+    try:
+        listed = manifest_path().read_text().splitlines()
+    except OSError:
+        return False
+    return all(os.path.exists(path) for path in listed)
+
+
+def _write_manifest() -> None:
+    try:
+        manifest_path().write_text("".join(f"{p}\n" for p in _index_files() if p.exists()))
+    except OSError:
+        pass  # a cache numba cannot write either: every run compiles, and says so
 
 
 def _exercise_vm(m) -> None:
@@ -140,6 +158,7 @@ def warmup() -> float:
     with tempfile.TemporaryDirectory(prefix="linuxmm-warmup-") as tmp:
         _exercise_traces(m, Path(tmp))
     debug.check(m)
+    _write_manifest()
     return time.perf_counter() - t0
 
 

@@ -44,7 +44,9 @@ def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
     if show is None:
         show = _pid_entry(path)
     if show is None:
-        raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc")
+        names = ", ".join(p.removeprefix("/proc/") for p in _entries())
+        raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc (it has {names}, "
+                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status})")
     return path, show
 
 

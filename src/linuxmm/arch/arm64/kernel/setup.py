@@ -88,7 +88,9 @@ def zone_sizes_init(k: "Kernel") -> None:
     shift = k.arch.page_shift
     limits = {"Normal": k.max_pfn}
     if k.config.zone_dma:
-        zone_dma_bits = 30 if k.version < (5, 10) else 32  # no DT dma-ranges / IORT limits given
+        zone_dma_bits = 30 if k.version < (5, 10) else 32  # 5.10+: the DT's / IORT's reach, capped at 32
+        if k.desc.zone_dma_bits is not None and k.version >= (5, 10):
+            zone_dma_bits = min(zone_dma_bits, k.desc.zone_dma_bits)
         limits["DMA"] = max_zone_phys(k, zone_dma_bits) >> shift
     if k.config.zone_dma32:
         limits["DMA32"] = max_zone_phys(k, 32) >> shift

@@ -1,9 +1,19 @@
 """User page faults on x86 (``arch/x86/mm/fault.c``): ``do_user_addr_fault`` and SIGSEGV, 6.18.
 
 The compiled path (``mm/memory.py``) resolves most faults inside a batch of accesses; this
-module finishes the ones it hands back: a table pool to grow, the huge zero page to allocate,
-shared-memory pages, and bad accesses, which kill the task with the kernel's
-``segfault at ... error N`` line (``show_signal_msg``) and raise ``SegmentationFault``.
+module finishes the ones it hands back (``handle_fault_status``), after which the access is
+retried: a table pool to grow, the huge zero page to allocate, shared-memory pages, an
+allocation for the page allocator's slow path, and bad accesses, which kill the task with the
+kernel's ``segfault at ... error N`` line (``show_signal_msg``) and raise ``SegmentationFault``.
+
+An allocation that fails in the slow path too (and no OOM kill frees memory) makes the fault
+return VM_FAULT_OOM. For a user-mode fault ``do_user_addr_fault`` then calls
+``pagefault_out_of_memory`` (mm/oom_kill.c, 6.18): no memcg OOM is pending and no fatal signal,
+so it logs (ratelimited) ``Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF`` and
+returns to user space, which executes the faulting instruction again: no signal, the task
+stays alive, and without an OOM kill it faults again forever. Here the access stops there:
+the report (``warn_alloc`` + Mem-Info, then that line) is in the log and ``VmFaultOOM`` is
+raised; the task is alive and may be used or exited.
 """
 
 from __future__ import annotations
@@ -30,6 +40,16 @@ class SegmentationFault(LinuxmmError):
         super().__init__(reason)
 
 
+class VmFaultOOM(LinuxmmError):
+    """A fault whose allocation failed with no OOM kill: the task is alive, the access did not
+    happen, and the kernel would retry the faulting instruction forever (``pagefault_out_of_memory``)."""
+
+    def __init__(self, comm: str, pid: int, addr: int):
+        self.comm, self.pid, self.addr = comm, pid, addr
+        super().__init__(f"{comm}[{pid}]: out of memory faulting {addr:#x}: the page allocation failed and "
+                         "nothing was OOM-killed; the task would retry this access forever")
+
+
 class BusError(LinuxmmError):
     """A SIGBUS the kernel delivered (``do_sigbus``), e.g. a shared mapping touched beyond
     the end of its file: the process is dead. x86 logs no line for it."""
@@ -41,8 +61,7 @@ class BusError(LinuxmmError):
 
 def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read."""
-    from ....kernel.fork import ensure_tables, exit_mmap, grow_and_get, set_current
-    from ....mm.shmem import shmem_fault
+    from ....kernel.fork import ensure_tables, set_current
 
     task.check_alive()
     if write and len(addrs):
@@ -59,24 +78,39 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
                                        addrs, write, value, out, start)
         if status == M.FAULT_OK:
             break
-        addr = int(addrs[start])
-        if status == M.FAULT_NEED_TABLES:
-            grow_and_get(k)
-        elif status == M.FAULT_NEED_HUGE_ZERO:
-            vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
-        elif status == M.FAULT_SHARED:
-            if not shmem_fault(k, task, addr, write):
-                do_sigbus(k, task, addr)
-        elif status == M.FAULT_EFAULT:
-            raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
-        elif status == M.FAULT_OOM:
-            exit_mmap(k, task)
-            task.state = EXIT_DEAD
-            k.log.warn(f"Out of memory: killed process {task.pid} ({task.comm}) (no reclaim or OOM killer yet)")
-            raise LinuxmmError(f"out of memory while faulting {addr:#x} in {task.comm}[{task.pid}]")
-        else:
-            bad_area(k, task, addr, write, status)
+        handle_fault_status(k, task, vs, status, int(addrs[start]), write)
     return out
+
+
+def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> None:
+    """Finish the fault the compiled path handed back with ``status``, so that the access can
+    be retried; a fault the task cannot survive kills it and raises."""
+    from ....kernel.fork import grow_and_get
+    from ....mm.page_alloc import alloc_pages_slowpath_for_fault
+    from ....mm.pgtable import AC_THP, VP_SLOW_CTX
+    from ....mm.shmem import shmem_fault
+
+    if status == M.FAULT_NEED_TABLES:
+        grow_and_get(k)
+    elif status == M.FAULT_NEED_HUGE_ZERO:
+        vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
+    elif status == M.FAULT_SHARED:
+        if not shmem_fault(k, task, addr, write):
+            do_sigbus(k, task, addr)
+    elif status == M.FAULT_EFAULT:
+        raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
+    elif status == M.FAULT_NEED_ALLOC:
+        if not alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm) and vs.vp[VP_SLOW_CTX] != AC_THP:
+            pagefault_out_of_memory(k, task, addr)  # (a THP falls back to 4 KiB pages instead)
+    else:
+        bad_area(k, task, addr, write, status)
+
+
+def pagefault_out_of_memory(k, task, addr: int) -> None:
+    """VM_FAULT_OOM from a user fault with no OOM kill: log, return to user space (which
+    would retry the access forever)."""
+    k.log.warn("Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF")
+    raise VmFaultOOM(task.comm, task.pid, addr)
 
 
 def anon_vma_prepare(task, start: int, end: int) -> None:

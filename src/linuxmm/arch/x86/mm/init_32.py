@@ -2,11 +2,14 @@
 
 Lowmem is what the kernel maps permanently above PAGE_OFFSET (3 GiB): it ends at MAXMEM =
 VMALLOC_END - PAGE_OFFSET - VMALLOC_RESERVE. VMALLOC_END sits two pages below the pkmap
-area, which is carved downward from the top of the fixmap (and, since 4.15, below the
-cpu_entry_area, and since 4.19 below the LDT remap), each step aligned down to a PMD.
+area, which is carved downward from FIXADDR_START (the permanent fixmap slots; since 4.15
+from below the cpu_entry_area, itself below all slots including the boot-time ioremap ones,
+and since 4.19 below the LDT remap), each step aligned down to a PMD.
 ``find_low_pfn_range`` sets max_low_pfn from it (``highmem=`` can move it) and
 ``initmem_init`` prints the HIGHMEM/LOWMEM lines. The fixmap slot count follows a typical
-distribution configuration; the result only moves when it crosses a PMD boundary.
+distribution configuration (kmap slots per CPU: 20, 41 with CONFIG_DEBUG_HIGHMEM); the result
+only moves when it crosses a PMD boundary. Checked against the "virtual kernel memory layout"
+blocks of the ROSA 3.14/4.1/4.6, Fedora 5.0 and Debian 4.19 logs (fixmap, pkmap, vmalloc).
 """
 
 from __future__ import annotations
