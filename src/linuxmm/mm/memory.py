@@ -235,7 +235,7 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
+    return a.entire_mapcount[head] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -373,7 +373,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
-    a.private[pfn + 1] = 1
+    a.entire_mapcount[pfn] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -407,10 +407,10 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
-        a.private[base + 1] -= 1
+        a.entire_mapcount[base] -= 1
         a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
-        if a.private[base + 1] == 0:
+        if a.entire_mapcount[base] == 0:
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
@@ -585,8 +585,8 @@ def zap_leaf(a, vs, mmc, entry, level):
     nid = a.zone_node[B.page_zone(a, head)]
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     if huge:
-        a.private[head + 1] -= 1
-        if a.private[head + 1] == 0 and anon:
+        a.entire_mapcount[head] -= 1
+        if a.entire_mapcount[head] == 0 and anon:
             vs.nstat[nid, NS_ANON_THPS] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
                 if a.mapcount[head + i] == 0:
@@ -689,7 +689,7 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
         head = B.compound_head(a, pfn)
         nr = np.int64(1) << (vs.shift[level] - 12)
         if huge:
-            a.private[head + 1] += 1  # another PMD mapping of the folio
+            a.entire_mapcount[head] += 1  # another PMD mapping of the folio
             dst_mmc[MMC_ANON_THP] += 1
         else:
             a.mapcount[pfn] += 1

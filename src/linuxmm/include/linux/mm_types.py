@@ -51,6 +51,8 @@ MMC_MINFLT, MMC_MAJFLT = 4, 5  # the task's min_flt, maj_flt
 MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 6, 7, 8  # mm->pgtables_bytes, the PGD's table row, anon THPs mapped
 NR_MMC = 12
 
+GUP_PIN_COUNTING_BIAS = 1 << 10  # include/linux/mm.h: what one FOLL_PIN adds to a small folio's _refcount
+
 # ---- VM_* flags (include/linux/mm.h) --------------------------------------------------------
 VM_NONE = 0x00000000
 VM_READ = 0x00000001

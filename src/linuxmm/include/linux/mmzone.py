@@ -46,6 +46,14 @@ MIGRATE_PCPTYPES = 3  # the number of types on the per-cpu lists
 MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
 MIGRATE_ISOLATE = 4
 MIGRATE_TYPES = 5
+
+# ``enum lru_list``: a node's LRU lists (``struct lruvec``), in the kernel's order
+LRU_INACTIVE_ANON = 0
+LRU_ACTIVE_ANON = 1
+LRU_INACTIVE_FILE = 2
+LRU_ACTIVE_FILE = 3
+LRU_UNEVICTABLE = 4
+NR_LRU_LISTS = 5
 MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
 
 
