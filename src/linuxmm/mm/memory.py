@@ -21,6 +21,10 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
+    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
@@ -39,20 +43,9 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swapfile import free_swap_and_cache, swap_duplicate
 
-# VM flags (include/linux/mm.h)
-VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
-VM_MAYWRITE = 0x20
-VM_DONTCOPY = 0x20000
-VM_WIPEONFORK = 0x2000000
-VM_HUGEPAGE, VM_NOHUGEPAGE = 0x20000000, 0x40000000
-
 # the compiled VMA table: one row per VMA, sorted by start
 VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
 NR_VMA_COLS = 6
-# per-mm counters (mm->rss_stat, task fault counts, pgtables_bytes, the PGD row)
-MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
-MMC_MINFLT, MMC_MAJFLT, MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 4, 5, 6, 7, 8
-NR_MMC = 12
 
 # fault status (VM_FAULT_* folded to what the caller must do)
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 4, 5
@@ -242,7 +235,7 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
+    return a.entire_mapcount[head] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -380,7 +373,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
-    a.private[pfn + 1] = 1
+    a.entire_mapcount[pfn] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -414,10 +407,10 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
-        a.private[base + 1] -= 1
+        a.entire_mapcount[base] -= 1
         a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
-        if a.private[base + 1] == 0:
+        if a.entire_mapcount[base] == 0:
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
@@ -592,8 +585,8 @@ def zap_leaf(a, vs, mmc, entry, level):
     nid = a.zone_node[B.page_zone(a, head)]
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     if huge:
-        a.private[head + 1] -= 1
-        if a.private[head + 1] == 0 and anon:
+        a.entire_mapcount[head] -= 1
+        if a.entire_mapcount[head] == 0 and anon:
             vs.nstat[nid, NS_ANON_THPS] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
                 if a.mapcount[head + i] == 0:
@@ -703,7 +696,7 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
         head = B.compound_head(a, pfn)
         nr = np.int64(1) << (vs.shift[level] - 12)
         if huge:
-            a.private[head + 1] += 1  # another PMD mapping of the folio
+            a.entire_mapcount[head] += 1  # another PMD mapping of the folio
             dst_mmc[MMC_ANON_THP] += 1
         else:
             a.mapcount[pfn] += 1
