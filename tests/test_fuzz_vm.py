@@ -349,8 +349,8 @@ def test_mremap_of_nx_pages_after_an_int64_compilation():
     written data pages must not depend on which came first (a fresh process, as in CI)."""
     code = ("import numpy as np\n"
             "from conftest import small_machine\n"
-            "from linuxmm.mm import memory as M\n"
-            "M.entry_mapped(1)\n"  # compile the int64 version first
+            "from linuxmm.mm import pgtable as P\n"
+            "P.pte_present(1)\n"  # compile the int64 version first
             "p = small_machine().spawn()\n"
             "a = p.mmap(4096); b = p.mmap(4096); p.write(b, 4096, value=3)\n"
             "p.mprotect(b, 4096, 'r')\n"
@@ -476,3 +476,43 @@ def test_check_finds_a_page_rmap_cannot_find():
     pfn = p.walk(addr + 4096)[-1]["phys"] >> 12
     m.kernel.mem_map.index[pfn] += 1
     assert any(f"pfn {pfn:#x} mapped at {addr + 4096:#x}" in v and "rmap" in v for v in debug.check(m))
+
+
+def test_check_finds_broken_page_table_bookkeeping():
+    """pt_used, the THP deposits, MM_SWAPENTS and swap entries outside any VMA, each broken once."""
+    from linuxmm import Machine
+    from linuxmm.mm import memory as M
+    from linuxmm.mm import pgtable as P
+
+    m = Machine()  # THP needs 512 MiB or more (hugepage_init)
+    p = m.spawn()
+    addr = p.mmap(4 << 20)
+    p.madvise(addr, 4 << 20, "hugepage")
+    p.write(addr, 4 << 20)
+    small = p.mmap(1 << 20)
+    p.madvise(small, 1 << 20, "nohugepage")
+    p.write(small, 1 << 20)
+    assert debug.check(m) == []
+    vs = m.kernel.vm_state
+    fmt = int(vs.vp[P.VP_SWP_FMT])
+    pmd = [r for r in p.walk(addr) if not r["folded"]][-1]  # the huge pmd's table
+    assert pmd["leaf"] and pmd["level"] == "pmd"
+    row = pmd["table_row"]
+    vs.pt_used[row] += 1
+    assert any(f"row {row} has pt_used" in v for v in debug.check(m))
+    vs.pt_used[row] -= 1
+    dep = int(vs.pt_huge_pte[row])
+    vs.pt_huge_pte[row] = vs.pt_deposit_next[dep]  # a deposit lost
+    assert any(f"PMD table row {row} holds 1 deposited tables for 2 huge pmds" in v for v in debug.check(m))
+    vs.pt_huge_pte[row] = dep
+    assert debug.check(m) == []
+    pte = [r for r in p.walk(small) if not r["folded"]][-1]
+    p.munmap(small + (1 << 19), 1 << 19)  # the pte table stays for the lower half
+    swap = np.uint64(P.swp_entry_to_pte(P.swp_entry(0, 9), fmt))
+    M.set_entry(vs, pte["table_row"], pte["index"] + 200, swap)  # above the VMA's end
+    p.task.mmc[M.MM_SWAPENTS] += 1
+    assert any("which no VMA covers" in v for v in debug.check(m))
+    M.set_entry(vs, pte["table_row"], pte["index"] + 200, np.uint64(0))
+    assert any("MM_SWAPENTS 1 but the tables hold 0" in v for v in debug.check(m))
+    p.task.mmc[M.MM_SWAPENTS] -= 1
+    assert debug.check(m) == []

@@ -88,7 +88,7 @@ def test_node_states():
 
 def test_zonelists_fallback_by_distance():
     m = Machine()
-    zl = [(z.node, z.name) for z in m.NODE_DATA(1).node_zonelists[0]]
+    zl = list(m.NODE_DATA(1).zonelist)
     assert zl == [(1, "Normal"), (0, "Normal"), (0, "DMA32"), (0, "DMA")]
 
 

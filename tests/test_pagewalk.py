@@ -129,3 +129,33 @@ def test_protnone_and_flag_decoding():
     assert decode_entry(0x8000000000000067) == ["present", "rw", "user", "accessed", "dirty", "nx"]
     assert decode_entry(P._PAGE_PROTNONE | P._PAGE_ACCESSED) == ["accessed", "protnone"]
     assert decode_entry(P._PAGE_PRESENT | P._PAGE_GLOBAL) == ["present", "global"]
+
+
+def test_walk_page_range_yields_every_entry_once(space):
+    """The range walker on every geometry: each entry that is not none once, with its kind,
+    level and address, a swap entry included; every table once after its entries (WALK_POST);
+    a sub-range yields only its own entries."""
+    from linuxmm.mm.pagewalk import WALK_TABLE_DONE, walk_entries
+
+    kind, k, vs, _ = space
+    a = k.mem_map
+    levels, fmt = int(vs.vp[P.VP_LEVELS]), int(vs.vp[P.VP_SWP_FMT])
+    mmc = np.zeros(M.NR_MMC, np.int64)
+    pgd = mmc[M.MMC_PGD] = M.pte_alloc_one(a, vs, mmc)
+    top = 1 << int(vs.shift[0])  # what one PGD entry maps
+    present = [0x400000, 0x401000, 0x7F000, top - 0x1000, 2 * top + 0x3000]
+    for addr in present:
+        assert M.install_pte(a, vs, mmc, addr, 0x2000, USER_RW) == 0
+    row = M.pt_table(a, vs, mmc, pgd, 0x402000, levels - 1, False)
+    M.set_entry(vs, row, M.pt_index(vs, levels - 1, 0x402000), P.swp_entry_to_pte(P.swp_entry(2, 77), fmt))
+    walk = walk_entries(a, vs, pgd, 0, 1 << 62)
+    leaves = {int(r[4]): (int(r[0]), int(r[1])) for r in walk if r[0] != WALK_TABLE_DONE}
+    assert leaves == {**{x: (P.PTE_KIND_PRESENT, levels - 1) for x in present},
+                      0x402000: (P.PTE_KIND_SWAP, levels - 1)}
+    tables = [int(a.private[P.pte_pfn(vs.pt[r[2], r[3]])]) for r in walk if r[0] == WALK_TABLE_DONE]
+    reached = {M.pt_table(a, vs, mmc, pgd, x, lv, False) for x in present for lv in range(1, levels)}
+    assert len(tables) == len(set(tables)) and set(tables) == reached
+    for t in tables + [pgd]:
+        assert vs.pt_used[t] == np.count_nonzero(vs.pt[t])
+    part = walk_entries(a, vs, pgd, 0x401000, 0x402000)
+    assert [int(r[4]) for r in part if r[0] != WALK_TABLE_DONE] == [0x401000]

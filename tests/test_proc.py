@@ -81,8 +81,8 @@ def feed_zoneinfo_counters(m, text: str) -> None:
     """Copy the workload's counters (not the derived fields) from a real zoneinfo."""
     names = {n: e for e, n in vmstat.ZONE_STAT_ITEMS + vmstat.NUMA_EVENT_ITEMS}
     node_names = {n: e for e, n in vmstat.NODE_STAT_ITEMS}
-    zones = {z.name: z for z in m.NODE_DATA(0).node_zones}
-    pgdat = m.NODE_DATA(0)
+    zones = {z.name: z for z in m.kernel.NODE_DATA(0).node_zones}
+    pgdat = m.kernel.NODE_DATA(0)
     for name, info in parse_zoneinfo(text).items():
         z = zones[name]
         z.vm_stat["NR_FREE_PAGES"] = info["free"]
@@ -106,7 +106,7 @@ def test_zoneinfo_byte_exact_with_host_counters(host):
 
 def feed_free_lists(m) -> None:
     """nr_free per order and migratetype, from the real pagetypeinfo's free table."""
-    zones = {z.name: z for z in m.NODE_DATA(0).node_zones}
+    zones = {z.name: z for z in m.kernel.NODE_DATA(0).node_zones}
     types = vmstat.migratetype_names(m.kernel)
     for line in real("pagetypeinfo").splitlines():
         mt = re.match(r"Node\s+0, zone\s+(\S+), type\s+(\S+)\s+(.*)", line)
@@ -147,7 +147,7 @@ def test_pagetypeinfo_free_table_byte_exact_and_block_counts(host):
 
 
 def test_pagetypeinfo_overflow_marker(host):
-    z = host.NODE_DATA(0).node_zones[1]
+    z = host.kernel.NODE_DATA(0).node_zones[1]
     z.nr_free = np.zeros((11, 5), dtype=np.int64)
     z.nr_free[0, 1] = 250000
     assert "  DMA32, type      Movable >100000 " in render(host, "pagetypeinfo")
@@ -162,7 +162,7 @@ def kb(text: str) -> dict[str, int]:
 
 def feed_meminfo_counters(m, info: dict[str, int]) -> None:
     k = m.kernel
-    zones = {z.name: z for z in m.NODE_DATA(0).node_zones}
+    zones = {z.name: z for z in m.kernel.NODE_DATA(0).node_zones}
     pages = {name: v // 4 for name, v in info.items()}
     k.totalram_pages = pages["MemTotal"]
     zones["DMA"].vm_stat["NR_FREE_PAGES"] = 3840
@@ -179,7 +179,7 @@ def feed_meminfo_counters(m, info: dict[str, int]) -> None:
             "NR_SHMEM": pages["Shmem"], "NR_SLAB_RECLAIMABLE_B": pages["SReclaimable"],
             "NR_SLAB_UNRECLAIMABLE_B": pages["SUnreclaim"], "NR_KERNEL_STACK_KB": info["KernelStack"],
             "NR_PAGETABLE": pages["PageTables"]}
-    m.NODE_DATA(0).vm_stat.update(node)
+    m.kernel.NODE_DATA(0).vm_stat.update(node)
     k.vm_committed_as, k.vmalloc_nr_pages = pages["Committed_AS"], pages["VmallocUsed"]
     k.pcpu_nr_pages = pages["Percpu"]
     k.direct_map_kb = {s: info[f"DirectMap{s}"] for s in ("4k", "2M", "1G")}
@@ -216,7 +216,7 @@ def test_vmstat_items_and_counters(host):
     for n, v in want:  # the vmstat snapshot was taken a moment after zoneinfo's
         for e, name in vmstat.NODE_STAT_ITEMS:
             if name == n:
-                host.NODE_DATA(0).vm_stat[e] = int(v) * (512 if e in vmstat.THP_ITEMS else 1)
+                host.kernel.NODE_DATA(0).vm_stat[e] = int(v) * (512 if e in vmstat.THP_ITEMS else 1)
     sim = [ln.split() for ln in render(host, "vmstat").splitlines()]
     assert [n for n, _ in sim] == [n for n, _ in want]
     computed = {"nr_dirty_threshold", "nr_dirty_background_threshold",  # from MemFree on this host
@@ -228,7 +228,7 @@ def test_vmstat_items_and_counters(host):
 
 def test_dirty_thresholds_worked_example(host):
     """§8.3: dirtyable 6085629 pages -> 1216828 / 607671 with ratios 20 / 10."""
-    z = host.NODE_DATA(0).node_zones[2]
+    z = host.kernel.NODE_DATA(0).node_zones[2]
     z.vm_stat["NR_FREE_PAGES"] = 6085628 + host.kernel.totalreserve_pages
     lines = dict(ln.split() for ln in render(host, "vmstat").splitlines())
     assert (lines["nr_dirty_threshold"], lines["nr_dirty_background_threshold"]) == ("1216828", "607671")
@@ -304,7 +304,7 @@ def test_overcommit_knobs_are_exclusive(host):
 
 
 def test_numa_stat_off_clears_counters(host):
-    z = host.NODE_DATA(0).node_zones[2]
+    z = host.kernel.NODE_DATA(0).node_zones[2]
     z.vm_stat["NUMA_HIT"] = 5
     host.sysctl("vm.numa_stat", "0")
     assert parse_zoneinfo(render(host, "zoneinfo"))["Normal"]["stats"]["numa_hit"] == 0
@@ -347,19 +347,19 @@ def test_cli_proc_sysctl(monkeypatch, capsys):
 ])
 def test_cli_bad_values_are_clear_errors(monkeypatch, capsys, args, message):
     code, out, err = run_cli(monkeypatch, capsys, "proc", "sys/vm/swappiness", *args)
-    assert code == 2 and message in err and "Traceback" not in err and out == ""
+    assert code == 1 and message in err and "Traceback" not in err and out == ""
 
 
 def test_cli_unknown_file(monkeypatch, capsys):
     code, _, err = run_cli(monkeypatch, capsys, "proc", "slabinfo")
-    assert code == 2 and "-ENOENT" in err
+    assert code == 1 and "-ENOENT" in err and "meminfo" in err
 
 
 def test_zoneinfo_table_columns(host):
     from rich.console import Console
 
     console = Console(width=200, record=True)
-    console.print(cli.render_zoneinfo_table(host))
+    console.print(cli.render_zoneinfo_table(host, cli.zoneinfo_rows(host)))
     text = console.export_text()
     assert "13883" in text and "(0, 3019, 3659, 3659, 3659)" in text and "48307" in text
 

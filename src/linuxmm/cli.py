@@ -3,10 +3,14 @@
 Every command that acts on a machine takes the same machine-selection options
 (``--from-dmesg``, ``--host``, ``--preset``, ``--machine``, ``--cmdline``); without them it
 uses the default machine.
+
+Errors are one line on stderr, ``linuxmm: error: ...``, never a traceback: bad input
+(``LinuxmmError``, an unreadable file) exits 1, a command line click cannot parse exits 2.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from enum import Enum
@@ -14,18 +18,98 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
+from . import __version__
 from . import presets as presets_mod
 from .debug import check_or_report
 from .errors import LinuxmmError
+from .kernel.printk import KERN_NOTICE
 from .machine import Machine
+from .tools.console import err, out, print_json, rule
+from .tools.trace_cli import FormatOpt, TraceFormat
+from .tools.warmup import ensure_compiled
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+
+def error_line(message: str) -> None:
+    err.print("[red]linuxmm: error:[/red] ", end="")
+    err.print(message, markup=False)
+
+
+# click's exception base, wherever this typer takes click from (0.29+ vendors its own copy).
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _no_metavar(option):
+    """A flag takes no value: its help line shows none (typer 0.29 would print ``<bool>``)."""
+    if option is not None and getattr(option, "is_flag", False) and option.metavar is None:
+        option.metavar = ""
+    return option
+
+
+def _flags_without_metavar(cmd, ctx):
+    """``_no_metavar`` for every flag of ``cmd`` (and of the commands of a group in it)."""
+    if cmd is None:
+        return None
+    for param in cmd.get_params(ctx):
+        _no_metavar(param)
+    if isinstance(cmd, TyperGroup):
+        get = cmd.get_command
+        cmd.get_command = lambda ctx, name: _flags_without_metavar(get(ctx, name), ctx)
+    return cmd
+
+
+class LinuxmmGroup(TyperGroup):
+    """The command group: every error as one ``linuxmm: error:`` line (typer would print a
+    traceback for ours and a box for click's)."""
+
+    def get_command(self, ctx, name):
+        return _flags_without_metavar(super().get_command(ctx, name), ctx)
+
+    def get_params(self, ctx):
+        return [_no_metavar(param) for param in super().get_params(ctx)]
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":
+                sys.exit(e.exit_code)  # the help is printed already
+            ctx = getattr(e, "ctx", None)
+            error_line(e.format_message() + (f" (see `{ctx.command_path} --help`)" if ctx else ""))
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            sys.exit(1)
+        except LinuxmmError as e:
+            error_line(str(e))
+            sys.exit(1)
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                sys.exit(1)
+            error_line(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=LinuxmmGroup, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_show_locals=False,
                   help="linuxmm: a faithful, fast simulator of Linux memory management.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"linuxmm {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print linuxmm's version and exit.")] = False):
+    pass
 
 FromDmesg = Annotated[Optional[Path], typer.Option("--from-dmesg", help="Boot the machine a real boot log describes.")]
 Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firmware/memmap, /proc/cmdline, NUMA nodes).")]
@@ -33,18 +117,28 @@ Preset = Annotated[Optional[str], typer.Option("--preset", help="Boot a built-in
 MachineFile = Annotated[Optional[Path], typer.Option("--machine", help="Boot a machine described in a TOML file.")]
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Extra kernel command-line parameters.")]
 DebugVm = Annotated[bool, typer.Option("--debug-vm", help="Check every invariant after each step (linuxmm.debug.check).")]
+Json = Annotated[bool, typer.Option("--json", help="The data as JSON (schemas: docs/json.md).")]
 
 
 def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
-                   machine: Path | None, cmdline: str | None) -> Machine:
+                   machine: Path | None, cmdline: str | None, warnings: bool = True) -> Machine:
+    """Boot the machine the options name; its kernel's warnings and notices go to stderr
+    (``warnings=False`` where the view prints the whole log anyway)."""
     chosen = [x for x in (from_dmesg, host or None, preset, machine) if x]
     if len(chosen) > 1:
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
     if from_dmesg:
-        return Machine.from_dmesg(from_dmesg, cmdline=cmdline)
-    if host:
-        return Machine.from_host(cmdline=cmdline)
-    return Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+        m = Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+        for assumption in m.desc.assumptions:  # what the log did not show, so a user knows how far to trust it
+            err.print(f"linuxmm: {from_dmesg.name}: assumed {assumption}", markup=False)
+    elif host:
+        m = Machine.from_host(cmdline=cmdline)
+    else:
+        m = Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+    for level, text in m.kernel.log.lines if warnings else ():
+        if level <= KERN_NOTICE:
+            err.print(f"linuxmm: kernel: {text}", markup=False)
+    return m
 
 
 class BootFormat(str, Enum):
@@ -80,13 +174,14 @@ def render_layout(m: Machine) -> Table:
 @app.command()
 def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
          machine: MachineFile = None, cmdline: Cmdline = None,
-         format: Annotated[BootFormat, typer.Option("--format", "-f", help="summary, dmesg or json")] = BootFormat.summary):
+         format: Annotated[BootFormat, typer.Option("--format", "-f", help="Output: summary, dmesg or json")] = BootFormat.summary,
+         as_json: Json = False):
     """Boot a machine and show its nodes and zones (or the kernel's boot lines)."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=format is not BootFormat.dmesg)
     if format is BootFormat.dmesg:
         sys.stdout.write(m.dmesg())
-    elif format is BootFormat.json:
-        sys.stdout.write(json.dumps(m.layout(), indent=2) + "\n")
+    elif format is BootFormat.json or as_json:
+        print_json(m.layout())
     else:
         out.print(render_layout(m))
         states = m.node_states()
@@ -94,8 +189,16 @@ def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None
 
 
 @app.command()
-def presets():
-    """List the built-in machines."""
+def presets(dump: Annotated[Optional[str], typer.Option("--dump", metavar="NAME",
+                                                      help="Print a preset's TOML (to start a machine file of one's own).")] = None,
+            as_json: Json = False):
+    """List the built-in machines (or print one's machine file)."""
+    if dump is not None:
+        sys.stdout.write(presets_mod.text(dump))
+        return
+    if as_json:
+        print_json([{"name": name, "description": presets_mod.summary(name)} for name in presets_mod.names()])
+        return
     t = Table(title="linuxmm presets")
     t.add_column("name")
     t.add_column("description")
@@ -107,12 +210,13 @@ def presets():
 @app.command()
 def demo():
     """Boot the default machine, show its memory layout, run a process through faults and fork."""
+    ensure_compiled(err)
     m = Machine()
-    out.rule("[bold]dmesg: the kernel's own boot lines")
+    rule("[bold]dmesg: the kernel's own boot lines")
     out.print(m.dmesg(), end="", markup=False)
-    out.rule("[bold]nodes and zones")
+    rule("[bold]nodes and zones")
     out.print(render_layout(m))
-    out.rule("[bold]a process: 64 MiB written, then forked and half rewritten by the child")
+    rule("[bold]a process: 64 MiB written, then forked and half rewritten by the child")
     procs, log = run_vm_steps(m, ["mmap:64M", "write", "fork", "mmap:0x1000", "parent"])
     p = procs[0]
     a = p.maps()[0].vm_start
@@ -153,18 +257,21 @@ def parse_managed(text: str) -> dict[str, int]:
     return out
 
 
-def render_zoneinfo_table(m: Machine) -> Table:
+def zoneinfo_rows(m: Machine) -> list[dict]:
+    """Per zone, the numbers of /proc/zoneinfo that ``proc zoneinfo --table`` shows (pages)."""
+    return [{"node": z.node, "zone": z.name, "free": z.vm_stat.get("NR_FREE_PAGES", 0), "min": z.min_wmark_pages(),
+             "low": z.low_wmark_pages(), "high": z.high_wmark_pages(), "promo": z.promo_wmark_pages(),
+             "spanned": z.spanned_pages, "present": z.present_pages, "managed": z.managed_pages,
+             "protection": list(z.lowmem_reserve), "batch": z.pageset_batch, "high_min": z.pageset_high_min,
+             "high_max": z.pageset_high_max, "threshold": z.stat_threshold} for z in m.zones()]
+
+
+def render_zoneinfo_table(m: Machine, rows: list[dict]) -> Table:
     t = Table(title=f"{m.desc.name}: zones (pages)")
-    cols = ("node", "zone", "free", "min", "low", "high", "promo", "spanned", "present", "managed",
-            "protection", "batch", "high_min", "high_max", "threshold")
-    for col in cols:
+    for col in rows[0]:
         t.add_column(col, justify="left" if col in ("zone", "protection") else "right")
-    for z in m.zones():
-        t.add_row(str(z.node), z.name, str(z.vm_stat.get("NR_FREE_PAGES", 0)), str(z.min_wmark_pages()),
-                  str(z.low_wmark_pages()), str(z.high_wmark_pages()), str(z.promo_wmark_pages()),
-                  str(z.spanned_pages), str(z.present_pages), str(z.managed_pages),
-                  "(" + ", ".join(map(str, z.lowmem_reserve)) + ")", str(z.pageset_batch),
-                  str(z.pageset_high_min), str(z.pageset_high_max), str(z.stat_threshold))
+    for row in rows:
+        t.add_row(*(f"({', '.join(map(str, v))})" if isinstance(v, list) else str(v) for v in row.values()))
     return t
 
 
@@ -174,8 +281,10 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
          machine: MachineFile = None, cmdline: Cmdline = None,
          sysctl: SysctlOpt = None, managed: ManagedOpt = None,
          node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
-         table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False):
+         table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="With --table: the rows as JSON (docs/json.md).")] = False):
     """Print a /proc file of the booted machine, byte for byte as its kernel would."""
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     if managed is not None:
         m.set_managed(parse_managed(managed), node=node)
@@ -184,12 +293,17 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
         if not eq:
             raise LinuxmmError(f"--sysctl: expected vm.NAME=VALUE, got {item!r}")
         m.sysctl(name, value)
+    if as_json and not table:
+        raise LinuxmmError("--json is for --table (the /proc file itself is text)")
     if table:
         if file.strip("/").removeprefix("proc/") != "zoneinfo":
             raise LinuxmmError("--table is only for zoneinfo")
         m.proc("zoneinfo")  # builds the free lists the "free" column reads
-        wide = Console(highlight=False, width=max(out.width, 160))  # 15 numeric columns
-        wide.print(render_zoneinfo_table(m))
+        rows = zoneinfo_rows(m)
+        if as_json:
+            print_json(rows)
+        else:
+            out.print(render_zoneinfo_table(m, rows))
         return
     sys.stdout.write(m.proc(file))
 
@@ -212,24 +326,14 @@ def _free_area_table(title: str, before: dict, after: dict | None = None) -> Tab
     return t
 
 
-@app.command()
-def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocate), fN (free allocation N), d (drain per-cpu lists).")],
-          gfp: Annotated[str, typer.Option("--gfp", help="GFP flags, e.g. GFP_KERNEL or GFP_DMA32|__GFP_COMP")] = "GFP_KERNEL",
-          node: Annotated[Optional[int], typer.Option("--node", help="Preferred node (default: the CPU's)")] = None,
-          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-          machine: MachineFile = None, cmdline: Cmdline = None):
-    """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
-    m.drain_pages()
-    before = m.free_area()
+def run_alloc_steps(m: Machine, steps: list[str], gfp: str, node: int | None) -> list[dict]:
+    """Execute ``linuxmm alloc`` steps; one record per step (docs/json.md)."""
     live: list[tuple[int, int] | None] = []
-    log = Table(title=f"steps ({gfp})")
-    for col in ("step", "result"):
-        log.add_column(col)
+    log = []
     for step in steps:
         if step == "d":
             m.drain_pages()
-            log.add_row("drain", "per-cpu lists returned to the buddy")
+            log.append({"step": step, "op": "drain"})
         elif step.startswith("f") and step[1:].isdigit():
             i = int(step[1:])
             if i >= len(live) or live[i] is None:
@@ -237,18 +341,52 @@ def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocat
             pfn, order = live[i]
             m.free_pages(pfn, order)
             live[i] = None
-            log.add_row(f"free #{i}", f"pfn {pfn:#x} order {order}")
-        elif step.isdigit():
-            order = int(step)
+            log.append({"step": step, "op": "free", "allocation": i, "pfn": pfn, "order": order})
+        elif step.lstrip("-").isdigit():
+            order, max_order = int(step), m.kernel.arch.MAX_PAGE_ORDER
+            if not 0 <= order <= max_order:
+                raise LinuxmmError(f"step {step!r}: an order is 0 to MAX_PAGE_ORDER ({max_order})")
             pfn = m.alloc_pages(gfp, order, nid=node)
             live.append(None if pfn is None else (pfn, order))
-            where = "failed (NULL)" if pfn is None else f"#{len(live) - 1}: pfn {pfn:#x}-{pfn + (1 << order) - 1:#x}"
-            log.add_row(f"alloc order {order}", where)
+            log.append({"step": step, "op": "alloc", "allocation": len(live) - 1, "pfn": pfn, "order": order})
         else:
             raise LinuxmmError(f"bad step {step!r}: use ORDER, fN or d")
-    out.print(log)
+    return log
+
+
+def _alloc_result(r: dict) -> str:
+    if r["op"] == "drain":
+        return "per-cpu lists returned to the buddy"
+    if r["pfn"] is None:
+        return "failed (NULL)"
+    span = f"pfn {r['pfn']:#x}-{r['pfn'] + (1 << r['order']) - 1:#x}"
+    return f"#{r['allocation']}: {span}" if r["op"] == "alloc" else f"{span} (order {r['order']})"
+
+
+@app.command(context_settings={"ignore_unknown_options": True})  # "-1" is a (bad) step, not an option
+def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocate), fN (free allocation N), d (drain per-cpu lists).")],
+          gfp: Annotated[str, typer.Option("--gfp", help="GFP flags, e.g. GFP_KERNEL or GFP_DMA32|__GFP_COMP")] = "GFP_KERNEL",
+          node: Annotated[Optional[int], typer.Option("--node", help="Preferred node (default: the CPU's)")] = None,
+          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+          machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+    """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
+    ensure_compiled(err)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m.drain_pages()
+    before = m.free_area()
+    log = run_alloc_steps(m, steps, gfp, node)
+    after = m.free_area()
+    if as_json:
+        print_json({"gfp": gfp, "steps": log, "free_area_before": before, "free_area_after": after})
+        return
+    t = Table(title=f"steps ({gfp})")
+    for col in ("step", "result"):
+        t.add_column(col)
+    for r in log:
+        t.add_row(r["op"] if r["op"] == "drain" else f"{r['op']} order {r['order']}", _alloc_result(r))
+    out.print(t)
     out.print(_free_area_table("free_area before", before))
-    out.print(_free_area_table("free_area after (changes in colour)", before, m.free_area()))
+    out.print(_free_area_table("free_area after (changes in colour)", before, after))
 
 
 def _size_arg(text: str) -> int:
@@ -260,7 +398,8 @@ def _size_arg(text: str) -> int:
     return value
 
 
-VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]], munmap, "
+VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]] (anonymous memory; "
+                 "FLAGS e.g. shared or private|populate), munmap, "
                  "mprotect:PROT, madvise:ADVICE, write[:STRIDE], read[:STRIDE], fork (continue in the "
                  "child), parent (back to the parent), exit. Addresses refer to the last mmap.")
 
@@ -278,10 +417,12 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
         before = cur.minflt
         if op == "mmap":
             if not args:
-                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|anonymous]]")
+                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|shared]]")
             length = _size_arg(args[0])
-            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw",
-                            flags=args[2] if len(args) > 2 else "private|anonymous")
+            flags = args[2] if len(args) > 2 else "private"
+            if "anonymous" not in flags.split("|"):
+                flags += "|anonymous"  # vm steps map no file
+            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags)
             region = (addr, length)
             log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
             if cur.minflt != before:
@@ -327,34 +468,58 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
     return procs, log
 
 
+def hex_address(text: str, what: str) -> int:
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise LinuxmmError(f"{what}{text!r} is not a hex address") from None
+
+
+def walk_record(p, addr: int) -> dict:
+    """One address's walk for --json: the levels as ``Process.walk`` gives them, and where it ends."""
+    levels = p.walk(addr)
+    last = next((r for r in reversed(levels) if not r["folded"]), None)
+    leaf = last is not None and last["leaf"]
+    return {"address": addr, "levels": levels, "phys": last["phys"] if leaf else None,
+            "page_size": last["page_size"] if leaf else None}
+
+
+def process_record(p) -> dict:
+    return {"pid": p.pid, "minflt": p.minflt, "majflt": p.majflt, "smaps_rollup": p.smaps_rollup(),
+            "maps": p.proc("maps").splitlines()}
+
+
 @app.command()
 def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
        show: Annotated[str, typer.Option("--show", help="Per live process: rollup, maps, smaps, status (comma list)")] = "rollup",
        walk: Annotated[Optional[str], typer.Option("--walk", help="Show the page walk of this address (hex) in the last process")] = None,
        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False):
+       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False, as_json: Json = False):
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     from .mm.pagewalk import render_walk
 
+    addr = None if walk is None else hex_address(walk, "--walk: ")
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, log = run_vm_steps(m, steps, debug_vm)
+    live = [p for p in procs if p.alive]
+    if as_json:
+        print_json({"steps": [{"step": step, "result": result} for step, result in log],
+                    "processes": [process_record(p) for p in live],
+                    "walk": walk_record(live[-1], addr) if addr is not None and live else None})
+        return
     t = Table(title="steps")
     t.add_column("step")
     t.add_column("result")
     for row in log:
         t.add_row(*row)
     out.print(t)
-    live = [p for p in procs if p.alive]
     for p in live:
         for what in filter(None, show.split(",")):
             name = {"rollup": "smaps_rollup"}.get(what.strip(), what.strip())
-            out.rule(f"/proc/{p.pid}/{name}  (minflt {p.minflt})")
+            rule(f"/proc/{p.pid}/{name}  (minflt {p.minflt})")
             out.print(p.proc(name), end="", markup=False)
-    if walk is not None and live:
-        try:
-            addr = int(walk, 16)
-        except ValueError:
-            raise LinuxmmError(f"--walk: {walk!r} is not a hex address") from None
+    if addr is not None and live:
         out.print(render_walk(live[-1].walk(addr), addr))
 
 
@@ -376,7 +541,7 @@ def _geometry(text: str | None, what: str):
 
 @app.command()
 def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linuxmm binary trace (.gz ok)")],
-           fmt: Annotated[str, typer.Option("--format", help="auto, lackey, pinatrace, binary")] = "auto",
+           fmt: FormatOpt = TraceFormat.auto,
            thp: Annotated[ThpPolicy, typer.Option("--thp", help="THP policy: never (4 KiB only), madvise (VMAs madvised), always")] = ThpPolicy.never,
            maps: Annotated[Optional[Path], typer.Option("--maps", help="Create the VMAs of a /proc/PID/maps file")] = None,
            vma_gap: Annotated[int, typer.Option("--vma-gap", min=1, metavar="PAGES",
@@ -397,6 +562,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     from .arch.x86.mm.tlb import TlbConfig, tlb_init
     from .tools.replay import replay as run_replay
 
+    compile_seconds = ensure_compiled(err)
     extra = f"transparent_hugepage={'madvise' if thp is ThpPolicy.madvise else thp.value}"
     m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip())
     cfg = TlbConfig()
@@ -414,14 +580,19 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
     ensure_tables(m.kernel)
     tlb_init(m.kernel, cfg)
     with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
-                  console=err, transient=True, disable=as_json) as bar:
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task(f"replaying {trace.name}", total=None)
-        res = run_replay(m, trace, fmt, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
+        res = run_replay(m, trace, fmt.value, maps=maps, vma_gap=vma_gap, madvise_hugepage=thp is ThpPolicy.madvise,
                          skip_bad=skip_bad, progress=lambda done, total: bar.update(task, completed=done, total=total),
                          debug_vm=debug_vm)
-    d = res.as_dict()
+    for note in res.notes:
+        err.print(f"linuxmm: note: {note}", markup=False)
+    if res.bad_lines:
+        err.print(f"linuxmm: skipped {res.bad_lines:,} malformed line(s); the first is line {res.first_bad[0]}: "
+                  f"{res.first_bad[1][:80]!r}", markup=False)
+    d = res.as_dict() | {"thp": thp.value, "compile_seconds": round(compile_seconds, 6)}
     if as_json:
-        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        print_json(d)
         return
     t = Table(title=f"replay of {trace.name} (THP {thp.value})")
     t.add_column("counter")
@@ -436,7 +607,8 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
             ("pages allocated / page tables", f"{d['pages_allocated']:,} / {d['page_tables']:,}"),
             ("THP mappings", f"{d['thp_faults']:,}"), ("peak RSS", f"{d['peak_rss_kb']:,} kB"),
             ("simulated cycles", f"{d['cycles']:,}"),
-            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}")]
+            ("parse / replay seconds", f"{d['parse_seconds']:.3f} / {d['replay_seconds']:.3f}"),
+            ("compile seconds (cold cache only)", f"{d['compile_seconds']:.1f}")]
     for row in rows:
         t.add_row(*row)
     out.print(t)
@@ -446,33 +618,46 @@ from .tools.trace_cli import register as register_trace_commands  # noqa: E402
 
 register_trace_commands(app)
 
+from .tools.cache_cli import register as register_cache_commands  # noqa: E402
+
+register_cache_commands(app)
+
 
 @app.command()
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],
          steps: Annotated[str, typer.Option("--steps", help="`linuxmm vm` steps that build the address space first")] = "mmap:4M write",
          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-         machine: MachineFile = None, cmdline: Cmdline = None):
+         machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
     """Show the page-table walk of addresses, level by level (folded levels included)."""
     from .mm.pagewalk import render_walk
 
+    addrs = [hex_address(text, "") for text in addresses]
+    ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, _ = run_vm_steps(m, steps.split())
     p = [q for q in procs if q.alive][-1]
+    if as_json:
+        print_json({"pid": p.pid, "vmas": [[v.vm_start, v.vm_end] for v in p.maps()],
+                    "walks": [walk_record(p, addr) for addr in addrs]})
+        return
     out.print(f"pid {p.pid}: " + ", ".join(f"{v.vm_start:#x}-{v.vm_end:#x}" for v in p.maps()))
-    for text in addresses:
-        try:
-            addr = int(text, 16)
-        except ValueError:
-            raise LinuxmmError(f"{text!r} is not a hex address") from None
+    for addr in addrs:
         out.print(render_walk(p.walk(addr), addr))
 
 
+@app.command()
+def warmup():
+    """Compile every compiled entry point now (once per install), so later commands start fast."""
+    from .tools.warmup import core_is_cached, warmup as load_all
+
+    if core_is_cached():
+        out.print(f"simulator core: cached, loaded in {load_all():.1f} s", markup=False)
+    else:
+        out.print(f"simulator core: compiled in {ensure_compiled(err):.0f} s", markup=False)
+
+
 def main() -> None:
-    try:
-        app()
-    except LinuxmmError as e:
-        err.print(f"[red]linuxmm: error:[/red] {e}", markup=True)
-        sys.exit(2)
+    app(prog_name="linuxmm")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
 * managed pages = free + per-cpu + allocated, per zone;
 * no two free buddies of the same order that the allocator should have merged.
 
-Address-space checks: every pte maps an allocated page; mapcount equals the number of
+Address-space checks: every table's ``pt_used`` counts its entries that are not none; each
+PMD table holds one deposited (empty) pte table per huge pmd; swap and migration entries and
+markers lie inside VMAs, and MM_SWAPENTS counts the swap entries; every pte maps an allocated page; mapcount equals the number of
 page-table entries mapping each page; an anonymous folio's refcount equals its mappings; per-process RSS and NR_ANON_MAPPED equal recounts;
 every page-table row is backed by its own allocated page. TLB checks: every cached
 translation of a live mm maps the frame its page tables map now; no entry outlives its mm.
@@ -25,6 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
+from .include.linux.mmzone import MIGRATE_ISOLATE
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import TASK_RUNNING
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -98,7 +103,7 @@ def check_page_alloc(k) -> list[str]:
                     if seg.any():
                         v.append(f"pfn {pfn:#x} (order {order}) is free twice or overlaps another state")
                     seg[:] = FREE
-                    if mt != B.MIGRATE_ISOLATE:
+                    if mt != MIGRATE_ISOLATE:
                         free_pages += 1 << order
                         if order >= pb_order:
                             free_blocks += 1 << order
@@ -123,7 +128,7 @@ def check_page_alloc(k) -> list[str]:
                     count += 1 << order
             if count != a.pcp_count[cpu, zid]:
                 v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
-    heads = np.nonzero((a.refcount > 0) & ((a.flags & B.PG_RESERVED_BIT) == 0))[0]
+    heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_reserved_mask) == 0))[0]
     for pfn in heads:
         n = 1 << int(a.order[pfn])
         seg = state[pfn:pfn + n]
@@ -132,7 +137,7 @@ def check_page_alloc(k) -> list[str]:
         seg[:] = ALLOC
     accounted_by_zone = np.zeros(nz, np.int64)
     for s, e, zid in zip(a.seg_start, a.seg_end, a.seg_zid):
-        usable = (a.flags[s:e] & B.PG_RESERVED_BIT) == 0
+        usable = (a.flags[s:e] & PG_reserved_mask) == 0
         accounted_by_zone[zid] += int(np.count_nonzero(state[s:e][usable]))
     for zid in range(nz):
         if a.zone_node[zid] < 0:
@@ -147,32 +152,72 @@ def check_page_alloc(k) -> list[str]:
 
 # ---- address spaces: page tables, rmap and counters ---------------------------------------
 
-def _leaves(k, row: int, level: int, out: list, tables: list, base: int = 0) -> None:
-    """(pfn, nr_pages, entry, vaddr) of every mapped leaf below table ``row`` (which maps
-    from ``base``); tables seen."""
+def _entries(k, task):
+    """The page-table walk of a task (``pagewalk.walk_entries``): rows of (kind, level, row,
+    index, address) for every entry that is not none, plus a WALK_TABLE_DONE row per table."""
     from .mm import memory as M
-    from .mm.pgtable import _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE
+    from .mm.pagewalk import walk_entries
 
-    vs, a = k.vm_state, k.mem_map
-    levels = int(vs.vp[1])
-    tables.append(row)
-    entries = vs.pt[row]
-    mapped = np.nonzero(entries & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE))[0]
-    for idx in mapped:
-        e = int(entries[idx])
-        pfn = (e >> 12) & ((1 << 40) - 1)
-        vaddr = base + (int(idx) << int(vs.shift[level]))
-        if level == levels - 1 or e & _PAGE_PSE:
-            nr = 1 << (int(vs.shift[level]) - 12) if level < levels - 1 else 1
-            out.append((pfn, nr, e, vaddr))
-        else:
-            _leaves(k, int(a.private[pfn]), level + 1, out, tables, vaddr)
+    return walk_entries(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), 0, 1 << 62)
+
+
+def _covered(vmas, vaddr: int) -> int:
+    """Index of the VMA covering ``vaddr`` in a task's VMA table, or -1."""
+    from .mm import memory as M
+
+    i = int(np.searchsorted(vmas[:, M.VMA_END], vaddr, side="right"))
+    return i if i < len(vmas) and vmas[i, M.VMA_START] <= vaddr else -1
+
+
+def check_tables(k, task, walk) -> list[str]:
+    """Per table: ``pt_used`` counts the entries that are not none; a PMD table holds one
+    deposited pte table (empty, allocated) per huge pmd; non-present entries lie in VMAs;
+    MM_SWAPENTS counts the swap entries."""
+    from .mm import memory as M
+    from .mm.pagewalk import WALK_TABLE_DONE
+    from .mm.pgtable import _PAGE_KNL_ERRATUM_MASK, PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
+
+    a, vs = k.mem_map, k.vm_state
+    v: list[str] = []
+    levels = int(vs.vp[VP_LEVELS])
+    pgd = int(task.mmc[M.MMC_PGD])
+    rows = {pgd} | {int(a.private[pte_pfn(vs.pt[r, i])]) for kind, _, r, i, _ in walk if kind == WALK_TABLE_DONE}
+    for row in sorted(rows):
+        nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(_PAGE_KNL_ERRATUM_MASK)))
+        if vs.pt_used[row] != nonempty:
+            v.append(f"pid {task.pid}: page-table row {row} has pt_used {vs.pt_used[row]} but {nonempty} entries")
+    huge: dict[int, int] = {}
+    swapents = 0
+    for kind, level, row, _, addr in walk:
+        if kind == WALK_TABLE_DONE:
+            continue
+        if kind == PTE_KIND_PRESENT and level < levels - 1:
+            huge[int(row)] = huge.get(int(row), 0) + 1
+        if kind != PTE_KIND_PRESENT and _covered(task.vma_table, int(addr)) < 0:
+            v.append(f"pid {task.pid}: a swap/migration entry or marker at {addr:#x}, which no VMA covers")
+        swapents += kind == PTE_KIND_SWAP
+    for row in sorted(rows):
+        deposited, dep = 0, int(vs.pt_huge_pte[row])
+        while dep >= 0 and deposited <= vs.pt.shape[0]:
+            deposited += 1
+            pfn = int(vs.pt_pfn[dep])
+            if pfn < 0 or a.refcount[pfn] <= 0 or a.private[pfn] != dep or vs.pt[dep].any():
+                v.append(f"pid {task.pid}: deposited table row {dep} is not an allocated, empty page table")
+            dep = int(vs.pt_deposit_next[dep])
+        if deposited != huge.get(row, 0):
+            v.append(f"pid {task.pid}: PMD table row {row} holds {deposited} deposited tables "
+                     f"for {huge.get(row, 0)} huge pmds")
+    if swapents != task.mmc[M.MM_SWAPENTS]:
+        v.append(f"pid {task.pid}: MM_SWAPENTS {task.mmc[M.MM_SWAPENTS]} but the tables hold {swapents} swap entries")
+    return v
 
 
 def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
     from .mm import memory as M
-    from .mm.pgtable import _PAGE_SPECIAL, NS_ANON_MAPPED
+    from .mm.pagewalk import WALK_TABLE_DONE
+    from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
+                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -185,24 +230,36 @@ def check_vm(k) -> list[str]:
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in k.tasks.values():
-        if task.state != "R":
+        if task.state != TASK_RUNNING:
             continue
-        leaves, tables = [], []
-        _leaves(k, int(task.mmc[M.MMC_PGD]), 0, leaves, tables)
+        walk = _entries(k, task)
+        v += check_tables(k, task, walk)
         rss_anon = rss_shmem = 0
         vmas = task.vma_table
-        for pfn, nr, e, vaddr in leaves:
-            if e & _PAGE_SPECIAL:
+        levels, fmt = int(vs.vp[VP_LEVELS]), int(vs.vp[VP_SWP_FMT])
+        tables = [int(task.mmc[M.MMC_PGD])]
+        for kind, level, row, idx, vaddr in walk:
+            e = int(vs.pt[row, idx])
+            if kind == WALK_TABLE_DONE:
+                tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
-            i = int(np.searchsorted(vmas[:, M.VMA_END], vaddr, side="right"))
-            if i == len(vmas) or vmas[i, M.VMA_START] > vaddr:
+            if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
+                head = int(B.compound_head(a, int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))))
+                rss_anon += bool(a.mapping[head] & 1)
+                rss_shmem += not a.mapping[head] & 1
+            if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
+                continue
+            pfn = (e >> 12) & ((1 << 40) - 1)
+            nr = 1 << (int(vs.shift[level]) - 12)
+            i = _covered(vmas, int(vaddr))
+            if i < 0:
                 v.append(f"pid {task.pid}: a page-table entry maps {vaddr:#x}, which no VMA covers")
             elif a.index[pfn] != ((vaddr - int(vmas[i, M.VMA_START])) >> 12) + int(vmas[i, M.VMA_PGOFF]):
                 # rmap finds a page's pte at vma_address(): vm_start + (index - vm_pgoff) pages
                 v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {a.index[pfn]}, "
                          f"where rmap would look at another address")
             head = int(B.compound_head(a, pfn))
-            if nr > 1:
+            if level < levels - 1:
                 entire[head] = entire.get(head, 0) + 1
             else:
                 ptes[pfn] = ptes.get(pfn, 0) + 1
@@ -277,7 +334,7 @@ def check_tlb(k) -> list[str]:
     if t is None or vs is None:
         return []
     a = k.mem_map
-    live = {asid_of(task): task for task in k.tasks.values() if task.state == "R"}
+    live = {asid_of(task): task for task in k.tasks.values() if task.state == TASK_RUNNING}
     v: list[str] = []
     sizes = (1 << int(t.params[TP_HUGE_SHIFT]), 1 << int(t.params[TP_GIANT_SHIFT]))
     for cpu in range(int(t.params[TP_NCPU])):

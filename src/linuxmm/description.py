@@ -49,10 +49,12 @@ class KernelConfig:
     sparsemem: bool = True  # FLATMEM otherwise (Debian's i386 kernels)
     NR_CPUS: int = 8192  # sizes the i386 fixmap (kmap slots, cpu_entry_area)
     vmalloc_reserve: int = 128 << 20  # i386 __VMALLOC_RESERVE (some distributions patched it)
+    km_type_nr: int = 20  # i386 kmap_atomic slots per CPU before 5.11 (41 with CONFIG_DEBUG_HIGHMEM)
     # the kernel image and early allocations (sizes of the development host's 6.18 kernel)
     kernel_sections_kb: tuple[int, int, int, int, int] = (18478, 2544, 10280, 3728, 1168)  # code, rwdata, rodata, init, bss
     kernel_image_kb: int = 45408  # _text.._end, including the gaps between sections
     sizeof_pglist_data: int = 0x2AB00
+    realmode_size: int = 24 << 10  # the real-mode trampoline blob (≤5.12 x86; 28 KiB on 4.4)
     percpu_pages_per_cpu: int = 53
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
 
@@ -93,6 +95,10 @@ class MachineDescription:
     efi_low_reserved_pages: int = 0  # EFI boot-services pages reserved in [1 MiB, 16 MiB)
     esrt: tuple[int, int] | None = None  # EFI System Resource Table (addr, size)
     initrd: tuple[int, int] | None = None  # where the bootloader put the initramfs (addr, size)
+    efi_mmio: list[tuple[int, int, int]] = field(default_factory=list)  # EFI MMIO descriptors (index, addr, size)
+    snb_gfx: bool = False  # Sandy Bridge graphics that cannot access some pages (trim_snb_memory)
+    zone_dma_bits: int | None = None  # arm64: DMA reach from the device tree's dma-ranges / IORT
+    assumptions: list[str] = field(default_factory=list)  # inputs the source did not show, as assumed
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
     source: str = ""  # where the description came from, for messages
 

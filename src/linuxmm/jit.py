@@ -6,8 +6,9 @@ fields are ``UnownedArray``s: the same memory as the numpy arrays the Python obj
 alive, typed so that compiled code does no reference counting at all. With plain array
 fields every field read calls ``NRT_incref``/``NRT_decref`` out of line (even for a null
 meminfo), which measured as ~40 % of the buddy allocator's free path. The structs
-themselves are not reference counted by compiled code either (``register_struct``): the
-Python proxy owns each one, compiled code only borrows it.
+themselves are not reference counted by compiled code either (``UnownedStruct``): the
+Python proxy owns each one, compiled code only borrows it. A struct is declared once, as a
+``CompiledStruct`` subclass with its field list; type and constructor follow from it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.datamodel import register_default
 from numba.core.datamodel.models import ArrayModel, StructRefModel
@@ -80,19 +81,21 @@ def _as_unowned(typingctx, arr):
     ty = UnownedArray(arr.dtype, arr.ndim, arr.layout)
 
     def codegen(context, builder, sig, args):
-        src = context.make_array(sig.args[0])(context, builder, value=args[0])
-        out = context.make_array(ty)(context, builder)
-        for name in ("nitems", "itemsize", "data", "shape", "strides"):
-            setattr(out, name, getattr(src, name))
-        out.meminfo = cgutils.get_null_value(out.meminfo.type)
-        out.parent = cgutils.get_null_value(out.parent.type)
-        return out._getvalue()
+        return _unowned_value(context, builder, sig.args[0], ty, args[0])
     return ty(arr), codegen
 
 
 @overload(unowned)
 def _unowned_compiled(arr):
     return lambda arr: _as_unowned(arr)
+
+
+class UnownedStruct(types.StructRef):
+    """The numba type of every compiled struct: one class for all (the field list tells them
+    apart), so the types numba's cache pickles always unpickle by this module's name."""
+
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
 class UnownedStructRefModel(StructRefModel):
@@ -103,12 +106,89 @@ class UnownedStructRefModel(StructRefModel):
         return False
 
 
-def register_struct(struct_type, proxy_class):
-    """``structref.register`` + ``define_boxing`` for a struct that compiled code only
-    borrows (its proxy, made once from Python, owns it)."""
-    structref.register(struct_type)
-    register_default(struct_type)(UnownedStructRefModel)
-    structref.define_boxing(struct_type, proxy_class)
+class StructRefBox(structref.StructRefProxy):
+    """What compiled code boxes an ``UnownedStruct`` into (``CompiledStruct.from_arrays``
+    rewraps it as the subclass that describes the struct)."""
+
+
+# compiled code only borrows the structs (their Python proxy, made once, owns each one)
+structref.register(UnownedStruct)
+register_default(UnownedStruct)(UnownedStructRefModel)
+structref.define_boxing(UnownedStruct, StructRefBox)
+
+
+class CompiledStruct(StructRefBox):
+    """A struct of numpy arrays, usable from Python (``s.name``) and passed as one pointer to
+    compiled code. A subclass names its arrays once::
+
+        class MemMap(CompiledStruct, fields=MEMMAP_FIELDS): ...
+
+    where ``fields`` is a list of (name, dtype, ndim); the numba type (``numba_type``) and the
+    constructor ``from_arrays`` follow from it.
+    """
+
+    fields: tuple[tuple[str, type, int], ...] = ()
+    numba_type: UnownedStruct
+
+    def __init_subclass__(cls, fields=None, **kw):
+        super().__init_subclass__(**kw)
+        if fields is not None:
+            cls.fields = tuple(fields)
+            cls.numba_type = UnownedStruct([(n, unowned_type(d, nd)) for n, d, nd in cls.fields])
+
+    @classmethod
+    def from_arrays(cls, **arrays):
+        """The struct over ``arrays`` (one per field, C-contiguous, of the field's dtype and
+        dimensions; they are kept alive by the returned object)."""
+        names = [n for n, _, _ in cls.fields]
+        if sorted(arrays) != sorted(names):
+            raise TypeError(f"{cls.__name__}: expected arrays {names}, got {sorted(arrays)}")
+        for name, dtype, ndim in cls.fields:
+            arr = arrays[name]
+            if arr.dtype != dtype or arr.ndim != ndim or not arr.flags.c_contiguous:
+                raise TypeError(f"{cls.__name__}.{name}: expected C-contiguous {np.dtype(dtype)}[{ndim}d], "
+                                f"got {arr.dtype}[{arr.ndim}d]")
+        if numba.config.DISABLE_JIT:  # pure Python: the same functions read plain attributes
+            obj = object.__new__(cls)
+        else:
+            ref = _new_struct(cls.numba_type, tuple(arrays[n] for n in names))
+            obj = cls._numba_box_(ref._type, ref._meminfo)
+        obj.__dict__.update(arrays)
+        return obj
+
+
+def _unowned_value(context, builder, fromty, toty, val):
+    """The array ``val`` of ``fromty`` as a value of the unowned array type ``toty``."""
+    src = context.make_array(fromty)(context, builder, value=val)
+    out = context.make_array(toty)(context, builder)
+    for name in ("nitems", "itemsize", "data", "shape", "strides"):
+        setattr(out, name, getattr(src, name))
+    out.meminfo = cgutils.get_null_value(out.meminfo.type)
+    out.parent = cgutils.get_null_value(out.parent.type)
+    return out._getvalue()
+
+
+@intrinsic
+def _set_fields(typingctx, ref, arrays):
+    """Store ``arrays`` (a tuple in field order) into the struct ``ref`` as unowned arrays."""
+    fields = list(ref.field_dict.items())
+    if len(arrays) != len(fields) or any(a.dtype != t.dtype or a.ndim != t.ndim for a, (_, t) in zip(arrays, fields)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = structref._Utils(context, builder, ref).get_data_struct(args[0])
+        for i, (name, fty) in enumerate(fields):
+            val = builder.extract_value(args[1], i)
+            setattr(data, name, _unowned_value(context, builder, arrays[i], fty, val))
+        return context.get_dummy_value()
+    return types.none(ref, arrays), codegen
+
+
+@njit(cache=True)
+def _new_struct(struct_type, arrays):
+    r = structref.new(struct_type)
+    _set_fields(r, arrays)
+    return r
 
 
 @contextmanager

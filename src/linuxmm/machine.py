@@ -2,22 +2,45 @@
 
     >>> m = linuxmm.Machine()                      # the default machine
     >>> m = linuxmm.Machine(preset="seed-x86-32")  # a built-in preset
-    >>> m = linuxmm.Machine.from_dmesg("boot.log")  # a real machine's boot log
+    >>> m = linuxmm.Machine.from_dmesg("tests/data/dmesg/Server__4.15.0-112-GENERIC__X86_64__874EAAB0BB.log")
     >>> print(m.dmesg())
+
+Every view hands out values or frozen records (``linuxmm.records``), never the simulator's
+live kernel objects. ``m.kernel`` is that kernel object itself, for tests and kernel readers
+who want the internals with the kernel's names; it is not part of the stable API and editing
+it edits the machine.
 """
 
 from __future__ import annotations
 
+import copy
+import html
 from pathlib import Path
 
 from .description import MachineDescription
-from .include.linux.mmzone import node_states, pglist_data, zone
+from .include.linux.mmzone import node_states
+from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from .init.main import Kernel, start_kernel
+from .records import Node, Zone, html_table, node_record, zones_html
 
 
 class Machine:
+    """A booted simulated machine: firmware map, memblock, nodes and zones, the buddy
+    allocator, processes. Boots in the constructor (``start_kernel`` up to the point where
+    ``mm_core_init`` is done); the page allocator's compiled core is built on first use.
+    In a notebook a machine shows as tables: its zones (ranges, pages, watermarks) and its
+    live processes."""
+
     def __init__(self, desc: MachineDescription | None = None, *, preset: str | None = None,
                  cmdline: str | None = None, machine_file: str | Path | None = None):
+        """Boot ``desc``, a preset (``linuxmm presets``; the default machine when nothing is
+        given) or a TOML machine file; ``cmdline`` is appended to its kernel command line.
+        ``desc`` itself is not changed.
+
+        Raises ``LinuxmmError`` for an unknown preset or an unreadable file, ``ParseError``
+        (with the line) for a malformed machine file, ``ConfigError`` for a description that
+        cannot be a real machine."""
         from . import presets
         from .sources import toml as toml_source
 
@@ -26,53 +49,79 @@ class Machine:
                 desc = toml_source.load(machine_file)
             else:
                 desc = presets.get(preset or presets.DEFAULT)
+        desc = copy.deepcopy(desc)
         if cmdline is not None:
             desc.cmdline = (desc.cmdline + " " + cmdline).strip()
-        self.desc = desc
+        self._desc = desc
         self.kernel: Kernel = start_kernel(desc)
 
     @classmethod
     def from_dmesg(cls, path: str | Path, cmdline: str | None = None) -> "Machine":
+        """Boot the machine a real boot log describes: only its inputs are read (firmware map,
+        kernel version, command line, SRAT, ...); the rest is recomputed.
+
+        Raises ``ParseError`` naming the line for a malformed log, ``LinuxmmError`` for a
+        missing or unreadable file."""
         from .sources import dmesg as dmesg_source
 
         return cls(dmesg_source.load(path), cmdline=cmdline)
 
     @classmethod
     def from_host(cls, root: str | Path = "/", cmdline: str | None = None) -> "Machine":
+        """Boot this host's machine (``/sys/firmware/memmap``, ``/proc/cmdline``, NUMA nodes
+        and CPUs from sysfs under ``root``).
+
+        Raises ``LinuxmmError`` naming the file when one it needs cannot be read."""
         from .sources import host as host_source
 
         return cls(host_source.load(root), cmdline=cmdline)
 
     # ---- views ---------------------------------------------------------------------------
+    @property
+    def desc(self) -> MachineDescription:
+        """A copy of the machine description it booted from (editing it changes nothing)."""
+        return copy.deepcopy(self._desc)
+
     def dmesg(self) -> str:
-        """The boot log lines the simulator reproduces, without timestamps."""
+        """The boot log lines the simulator reproduces (``printk`` output), without timestamps,
+        then any lines printed since (segfaults, allocation failures)."""
         return str(self.kernel.log)
 
     @property
-    def nodes(self) -> list[pglist_data]:
-        return [self.kernel.NODE_DATA(n) for n in self.kernel.node_ids]
+    def nodes(self) -> list[Node]:
+        """Every node (``pg_data_t``, as ``Node`` records), in node-id order."""
+        return [self.NODE_DATA(n) for n in self.kernel.node_ids]
 
-    def NODE_DATA(self, nid: int) -> pglist_data:
-        return self.kernel.NODE_DATA(nid)
+    def NODE_DATA(self, nid: int) -> Node:
+        """``NODE_DATA(nid)``: node ``nid`` as a ``Node`` record (its zones, zonelist, CPUs).
+
+        Raises ``KernelError`` (EINVAL) for a node that does not exist."""
+        self._check_cpu_node(0, nid)
+        self._sync_vm()
+        return node_record(self.kernel.NODE_DATA(nid))
 
     def for_each_online_node(self):
+        """``for_each_online_node``: the ids of the online nodes (``N_ONLINE``), ascending."""
         return self.kernel.for_each_online_node()
 
-    def zones(self) -> list[zone]:
+    def zones(self) -> list[Zone]:
+        """Every zone of every node (``Zone`` records, ``node_zones`` order, empty zones too),
+        with the counters of this moment."""
         return [z for p in self.nodes for z in p.node_zones]
 
     def node_states(self) -> dict[str, list[int]]:
+        """The ``node_states[]`` masks (``N_POSSIBLE`` ... ``N_CPU``) as lists of node ids."""
         return {s.name: self.kernel.node_states.nodes(s) for s in node_states}
 
     def layout(self) -> dict:
-        """Nodes x zones with ranges and page counts, as plain data (``--format json``)."""
+        """Nodes x zones with ranges and page counts, as plain data (``linuxmm boot --format json``)."""
         k = self.kernel
         shift = k.arch.page_shift
         return {
-            "name": self.desc.name,
+            "name": self._desc.name,
             "arch": k.arch.name,
             "kernel": str(k.version),
-            "cmdline": self.desc.cmdline,
+            "cmdline": self._desc.cmdline,
             "page_size": k.arch.PAGE_SIZE,
             "max_pfn": k.max_pfn,
             "max_low_pfn": k.max_low_pfn,
@@ -84,8 +133,8 @@ class Machine:
                 "start_pfn": p.node_start_pfn,
                 "spanned_pages": p.node_spanned_pages,
                 "present_pages": p.node_present_pages,
-                "cpus": p.cpus,
-                "zonelist": [f"{z.node}:{z.name}" for z in p.node_zonelists[0]],
+                "cpus": list(p.cpus),
+                "zonelist": [f"{nid}:{name}" for nid, name in p.zonelist],
                 "zones": [{
                     "name": z.name,
                     "start": z.zone_start_pfn << shift,
@@ -100,8 +149,14 @@ class Machine:
 
     def __repr__(self) -> str:
         k = self.kernel
-        return (f"<Machine {self.desc.name!r} {k.arch.name} Linux {k.version}: "
+        return (f"<Machine {self._desc.name!r} {k.arch.name} Linux {k.version}: "
                 f"{len(k.node_ids)} node(s), {k.vm_total_pages} pages>")
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the zones of every node and the live processes, as tables."""
+        procs = [[p.pid, p.comm, p.minflt, len(p.maps())] for p in self.processes()]
+        return (f"<p><b>{html.escape(repr(self))}</b></p>" + zones_html(self.zones(), "zones (pages)")
+                + (html_table(["pid", "comm", "minflt", "VMAs"], procs, "processes") if procs else ""))
 
     # ---- what-if and /proc (mm/page_alloc.c, mm/vmstat.c, fs/proc, /proc/sys/vm) ---------
     def set_managed(self, managed: dict[str, int], node: int = 0) -> None:
@@ -112,6 +167,9 @@ class Machine:
         thresholds and lowmem reserves. ``totalram_pages`` is left alone, as there.
 
             >>> m.set_managed({"DMA": 3840, "DMA32": 772915, "Normal": 163840})
+
+        Raises ``ConfigError`` for an unknown node or zone, or a count outside
+        0..present_pages; nothing changes then.
         """
         from .errors import ConfigError
         from .mm.page_alloc import init_per_zone_wmark_min
@@ -135,8 +193,12 @@ class Machine:
     def sysctl(self, name: str, value: str | int | None = None) -> str | int:
         """Read (``m.sysctl("vm.swappiness")`` -> ``"60\\n"``) or write a vm sysctl (-> 0).
 
-        A write is validated and handled like the kernel's ``proc_handler``; bad values raise
-        ``KernelError`` with ``errno.EINVAL`` and change nothing.
+        A write is validated and handled like the kernel's ``proc_handler``
+        (``proc_dointvec_minmax`` and friends in ``kernel/sysctl.c``, the vm table of
+        ``mm/``); what derives from the value (watermarks, reserves, pcp limits) is recomputed.
+
+        Raises ``KernelError``: ``ENOENT`` for a name outside ``vm.*`` or unknown, ``EINVAL``
+        for a bad value (nothing changes then).
         """
         import errno
 
@@ -153,8 +215,12 @@ class Machine:
         return ret
 
     def proc(self, path: str) -> str:
-        """The text of a /proc file: zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat,
-        or ``/proc/sys/vm/NAME``."""
+        """The text of a /proc file, byte for byte as the imitated kernel prints it:
+        zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,
+        ``fs/proc/meminfo.c``), ``/proc/sys/vm/NAME``, or ``/proc/PID/{maps,smaps,
+        smaps_rollup,status}`` (``fs/proc/task_mmu.c``). The leading ``/proc/`` may be left out.
+
+        Raises ``KernelError`` (``ENOENT``) for a file that is not simulated."""
         from .fs.proc.generic import proc_lookup
 
         path, show = proc_lookup(path)
@@ -167,7 +233,10 @@ class Machine:
 
     # ---- processes ----------------------------------------------------------------------------
     def spawn(self, comm: str = "a.out", cpu: int = 0) -> "Process":
-        """A new process with an empty address space (``execve`` of a program that maps nothing yet)."""
+        """A new process with an empty address space, as after ``execve`` of a program that
+        maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
+
+        Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
         from .include.linux.mm_types import mm_struct
         from .kernel import fork as F
         from .process import PageTableHooks, Process
@@ -205,13 +274,14 @@ class Machine:
 
         proc.task.check_alive()
         F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = F.EXIT_DEAD
+        proc.task.state = EXIT_DEAD
         self._sync_vm()
 
     def processes(self) -> list:
+        """The live processes (``for_each_process``, exited ones left out), in pid order."""
         from .process import Process
 
-        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == "R"]
+        return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
 
     def _sync_vm(self) -> None:
         """Node counters and vm events the compiled fault path keeps, into the /proc views."""
@@ -238,7 +308,14 @@ class Machine:
     # ---- the page allocator --------------------------------------------------------------
     def alloc_pages(self, gfp: str | int = "GFP_KERNEL", order: int = 0, nid: int | None = None,
                     cpu: int = 0) -> int | None:
-        """``alloc_pages_node(nid, gfp, order)``: the first pfn of the block, or None (NULL)."""
+        """``alloc_pages_node(nid, gfp, order)`` (``__alloc_pages`` in ``mm/page_alloc.c``):
+        the first pfn of a free block of ``2**order`` pages, or None where the kernel returns
+        NULL (then dmesg has the ``page allocation failure`` report unless ``__GFP_NOWARN``).
+        ``gfp`` is a name expression (``"GFP_KERNEL|__GFP_COMP"``) or the mask; ``nid`` the
+        preferred node (default: the node of ``cpu``).
+
+        An order above ``MAX_PAGE_ORDER`` returns None with the kernel's WARNING line.
+        Raises ``KernelError`` (EINVAL) for an unknown gfp name, CPU or node."""
         from .include.linux.gfp import parse_gfp
         from .mm.page_alloc import alloc_pages
 
@@ -247,14 +324,18 @@ class Machine:
         return alloc_pages(self.kernel, mask, order, nid=nid, cpu=cpu)
 
     def free_pages(self, pfn: int, order: int = 0, cpu: int = 0) -> None:
-        """``__free_pages(pfn_to_page(pfn), order)``; EINVAL for a pfn that is not an allocated head."""
+        """``__free_pages(pfn_to_page(pfn), order)``: the block goes to the per-cpu list of
+        ``cpu`` (order <= ``PAGE_ALLOC_COSTLY_ORDER``) or merges into the buddy free lists.
+
+        Raises ``KernelError`` (EINVAL) for a pfn that is not the head of an allocated block,
+        an order other than the one allocated, or a CPU the machine does not have."""
         import errno
 
         from .errors import KernelError
         from .mm.page_alloc import free_pages
 
         a = self.kernel.mem_map
-        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & (1 << 13):
+        if not (0 <= pfn < a.refcount.shape[0]) or a.refcount[pfn] <= 0 or a.flags[pfn] & PG_reserved_mask:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} is not an allocated page")
         if a.order[pfn] != order:
             raise KernelError(errno.EINVAL, f"pfn {pfn:#x} was allocated at order {a.order[pfn]}, not {order}")
@@ -262,24 +343,25 @@ class Machine:
         free_pages(self.kernel, pfn, order, cpu)
 
     def drain_pages(self) -> None:
-        """``drain_all_pages``: per-cpu lists back to the buddy free lists."""
+        """``drain_all_pages``: every per-cpu list's pages back to the buddy free lists
+        (the allocator is built first if it was not yet)."""
         from .mm.buddy import drain_all_pages
 
         drain_all_pages(self.kernel.mem_map)
 
     def free_area(self) -> dict[str, list[int]]:
-        """``free_area[order].nr_free`` per populated zone, keyed ``"node/zone"`` (like buddyinfo)."""
+        """``free_area[order].nr_free`` per populated zone, keyed ``"node/zone"``: the numbers
+        of ``/proc/buddyinfo`` (the allocator is built first if it was not yet)."""
         self.kernel.mem_map
-        return {f"{z.node}/{z.name}": [int(x) for x in z.nr_free.sum(axis=1)]
-                for z in self.zones() if z.present_pages}
+        return {f"{z.node}/{z.name}": list(z.nr_free) for z in self.zones() if z.present_pages}
 
     def _check_cpu_node(self, cpu: int, nid: int | None) -> None:
         import errno
 
         from .errors import KernelError
 
-        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self.desc.nr_cpus:
-            raise KernelError(errno.EINVAL, f"cpu {cpu} does not exist (0-{self.desc.nr_cpus - 1})")
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < self._desc.nr_cpus:
+            raise KernelError(errno.EINVAL, f"cpu {cpu} does not exist (0-{self._desc.nr_cpus - 1})")
         if nid is not None and nid not in self.kernel.node_ids:
             raise KernelError(errno.EINVAL, f"node {nid} is not online (online: {self.kernel.node_ids})")
 

@@ -17,14 +17,17 @@ and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them),
 from __future__ import annotations
 
 import errno
+import html
 
 import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
-from .mm.pgtable import _PAGE_NX, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW
+from .mm import mprotect, mremap
+from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
 class PageTableHooks:
@@ -36,7 +39,7 @@ class PageTableHooks:
     def zap_range(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
-        M.zap_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), 0, 0, start, end)
+        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
         F.flush_tlb_range(k, t, start, end)
 
     def vm_acct_memory(self, mm, pages: int) -> None:
@@ -45,18 +48,17 @@ class PageTableHooks:
     def vma_changed(self, mm) -> None:
         t = self.task
         t.vma_table = F.build_vma_table(mm)
-        if t.state == F.TASK_RUNNING and self.k.vm_state is not None:
-            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), 0, 0,
-                             t.vma_table)
+        if t.state == TASK_RUNNING and self.k.vm_state is not None:
+            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
 
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
         k, t = self.k, self.task
-        change_protection(k.mem_map, F.ensure_tables(k), t.mmc, start, end, new_flags)
+        mprotect.change_protection(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end,
+                                   new_flags)
         F.flush_tlb_range(k, t, start, end)
 
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
-        k, t = self.k, self.task
-        move_range(k, t, old_start, new_start, length)
+        move_range(self.k, self.task, old_start, new_start, length)
 
     def populate(self, mm, start: int, end: int, write: bool) -> None:
         # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
@@ -68,42 +70,18 @@ class PageTableHooks:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
 
 
-def change_protection(a, vs, mmc, start: int, end: int, new_flags: int) -> None:
-    """``change_protection``: present entries get the new write permission; PROT_NONE hides them."""
-    addr = start
-    while addr < end:
-        entry, level = M.lookup_pte(a, vs, int(mmc[M.MMC_PGD]), addr)
-        span = 1 << int(vs.shift[level])
-        e = int(entry)
-        if e & (_PAGE_PRESENT | _PAGE_PROTNONE):
-            if span > 4096 and (addr & (span - 1) or addr + span > end):
-                M.split_huge_pmd_at(a, vs, mmc, addr)  # only part of the huge page changes
-                continue
-            new = e & ~(_PAGE_RW | _PAGE_PRESENT | _PAGE_PROTNONE)
-            if new_flags & (M.VM_READ | M.VM_WRITE | M.VM_EXEC):
-                new |= _PAGE_PRESENT
-                # a private writable page becomes writable only if it was (COW stays read-only)
-                if new_flags & M.VM_WRITE and (e & _PAGE_RW or new_flags & M.VM_SHARED):
-                    new |= _PAGE_RW
-            else:
-                new |= _PAGE_PROTNONE
-            M.set_leaf_entry(a, vs, mmc, addr, level, np.uint64(new))
-        addr = (addr // span + 1) * span
-
-
 def move_range(k, task, old: int, new: int, length: int) -> None:
-    """``move_page_tables``: each mapped page keeps its frame and moves to the new address."""
-    a, vs = k.mem_map, F.ensure_tables(k)
-    for off in range(0, length, 4096):
-        M.split_huge_pmd_at(a, vs, task.mmc, old + off)
-        entry, level = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), old + off)
-        entry = np.uint64(entry)  # bit 63 (NX) set: a Python int would not fit an int64 compilation
-        if not M.entry_mapped(entry):
-            continue
-        bits = np.uint64(int(entry) & (0xFFF | _PAGE_NX))
-        while M.install_pte(a, vs, task.mmc, new + off, int(M.pte_pfn(entry)), bits) == -1:
-            vs = F.grow_and_get(k)
-        M.set_leaf_entry(a, vs, task.mmc, old + off, level, np.uint64(0))
+    """``move_page_tables``, making room in the table pool when it runs out."""
+    done = 0
+    while done < length:
+        vs = F.ensure_tables(k)
+        status, moved = mremap.move_page_tables(k.mem_map, vs, task.mmc, int(task.mmc[M.MMC_PGD]), old + done,
+                                                new + done, length - done)
+        done += int(moved)
+        if status == -1:
+            F.grow_and_get(k)
+        elif status < 0:
+            raise KernelError(errno.ENOMEM, "mremap: no memory for page tables")
     F.flush_tlb_mm(k, task)
 
 
@@ -121,10 +99,10 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
 def smaps_counters(k, task, ranges) -> dict[str, int]:
     """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
     out = np.zeros(M.NR_SM, np.int64)
-    if task.state == F.TASK_RUNNING and k.vm_state is not None:
+    if task.state == TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
             shmem = vma.vm_file is not None
-            M.smaps_walk(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), 0, 0, start, end, shmem, out)
+            M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)
     res = {}
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
@@ -145,34 +123,89 @@ def _int_arg(value, what: str) -> int:
     return int(value)
 
 
+LINE_SIZE = 64  # memory contents: one byte per 64-byte line (mm.buddy.CONTENT_LINES per page)
+
+
+def _byte_value(value) -> int:
+    """A value to store: one byte, 0..255 (the content model keeps one byte per line)."""
+    value = _int_arg(value, "value")
+    if not 0 <= value <= 0xFF:
+        raise KernelError(errno.EINVAL, f"value {value} does not fit in a byte (0..255): "
+                                        f"memory holds one byte per {LINE_SIZE}-byte line")
+    return value
+
+
 class Process:
-    """The scriptable face of a ``task_struct``."""
+    """The scriptable face of a ``task_struct`` and its ``mm_struct``: address-space calls
+    (``mmap``, ``munmap``, ``mprotect``, ``madvise``, ``mremap``, ``brk``), memory accesses
+    through the MMU and the fault path (``read``, ``write``), ``fork`` and ``exit``, and its
+    /proc files. Made by ``Machine.spawn()`` and ``Process.fork()``. In a notebook a process
+    shows its faults, Rss and VMAs as a table.
+
+    Memory contents are modelled at one byte per 64-byte line (``LINE_SIZE``): a write
+    stores its byte value in the line holding the address, a read returns that line's byte.
+    That is enough to observe copy-on-write, zeroing of new pages and isolation between
+    processes, at 1/64 of the memory.
+
+    ``p.task`` is the simulator's ``task_struct`` itself, for tests and kernel readers; it is
+    not part of the stable API. Address-space calls, accesses, ``fork`` and ``walk`` on an
+    exited process raise ``KernelError`` (ESRCH).
+    """
 
     def __init__(self, machine, task: F.task_struct):
+        """Not called directly: ``Machine.spawn()`` and ``Process.fork()`` make processes."""
         self.machine, self.task = machine, task
 
     # identity and counters -----------------------------------------------------------------
     @property
     def pid(self) -> int:
+        """The process id (``task->pid``)."""
         return self.task.pid
 
     @property
+    def comm(self) -> str:
+        """The command name (``task->comm``)."""
+        return self.task.comm
+
+    @property
     def minflt(self) -> int:
+        """Minor page faults so far (``task->min_flt``, getrusage's ``ru_minflt``)."""
         return self.task.min_flt
 
     @property
     def majflt(self) -> int:
+        """Major page faults so far (``task->maj_flt``): none until swap and files exist."""
         return self.task.maj_flt
 
     @property
     def alive(self) -> bool:
-        return self.task.state == F.TASK_RUNNING
+        """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
+        return self.task.state == TASK_RUNNING
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: pid, faults and Rss, then the VMAs as ``/proc/PID/maps`` has them."""
+        if not self.alive:
+            return f"<p><b>{html.escape(repr(self))}</b></p>"
+        rss = self.smaps_rollup()["Rss"]
+        head = f"<p><b>{html.escape(repr(self))}</b>: {self.minflt} minor faults, Rss {rss} kB</p>"
+        return head + vmas_html(self.maps(), "VMAs")
+
     # address space ------------------------------------------------------------------------
     def mmap(self, length: int, prot="rw", flags="private|anonymous", addr: int = 0, offset: int = 0) -> int:
+        """``mmap(addr, length, prot, flags, -1, offset)`` (``do_mmap`` in ``mm/mmap.c``): the
+        start of the new mapping. ``prot`` is ``"rw"``, ``"r-x"``, ``"none"``,
+        ``"PROT_READ|PROT_WRITE"`` or the number; ``flags`` names joined by ``|``
+        (``"shared|anonymous"``, ``"private|anonymous|fixed"``, ``populate``, ``locked``, ...)
+        or the number. Only anonymous memory (private, or shared through shmem) exists yet.
+        Placement is the kernel's: top-down below the stack gap, large anonymous mappings
+        THP-aligned, neighbours merged.
+
+        Raises ``KernelError`` with the kernel's errno (EINVAL for bad lengths, flags or
+        alignment; ENOMEM when no room is left or a limit is hit; EEXIST for
+        ``fixed_noreplace`` over a mapping)."""
         from .include.linux import mm_types as T
         from .mm import mmap as mm_mmap
 
@@ -181,12 +214,22 @@ class Process:
                                 offset)
 
     def munmap(self, addr: int, length: int) -> None:
+        """``munmap`` (``do_vmi_munmap``): VMAs in the range are split and removed, their pages
+        and page tables freed, the TLBs flushed.
+
+        Raises ``KernelError`` (EINVAL for an unaligned address, a zero length or a range
+        beyond ``TASK_SIZE``)."""
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
         mm_mmap.do_munmap(self.task.mm, addr, length)
 
     def mprotect(self, addr: int, length: int, prot) -> None:
+        """``mprotect`` (``do_mprotect_pkey`` in ``mm/mprotect.c``): new protection for the
+        range, VMAs split or merged, present entries changed (``change_protection``).
+
+        Raises ``KernelError`` (EINVAL for an unaligned address or unknown bits, ENOMEM when
+        part of the range is not mapped, EACCES where the VMA may not get the protection)."""
         from .include.linux import mm_types as T
         from .mm import mprotect
 
@@ -194,6 +237,11 @@ class Process:
         mprotect.do_mprotect(self.task.mm, addr, length, T.parse_prot(prot))
 
     def madvise(self, addr: int, length: int, advice) -> None:
+        """``madvise`` (``do_madvise`` in ``mm/madvise.c``): ``"hugepage"``, ``"nohugepage"``,
+        ``"dontneed"``, ``"free"``, ``"populate_write"``, ``"collapse"``, ... (or the number).
+
+        Raises ``KernelError`` with the kernel's errno (EINVAL for unknown advice or an
+        unaligned start, ENOMEM for an unmapped range, ...)."""
         from .include.linux import mm_types as T
         from .mm import madvise
 
@@ -201,6 +249,11 @@ class Process:
         madvise.do_madvise(self.task.mm, addr, length, T.parse_madvise(advice))
 
     def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None) -> int:
+        """``mremap`` (``mm/mremap.c``): shrink, grow in place, or move (``maymove``, or to
+        ``fixed`` with MREMAP_FIXED) with the pages following; returns the new address.
+
+        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, EFAULT for an
+        unmapped source, ENOMEM when it cannot grow in place and may not move)."""
         from .include.linux import mm_types as T
         from .mm import mremap
 
@@ -209,13 +262,19 @@ class Process:
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
 
     def brk(self, new_brk: int = 0) -> int:
+        """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
+        current one when the request fails or is 0, as the syscall does."""
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
         return mm_mmap.sys_brk(self.task.mm, new_brk)
 
-    def maps(self) -> list:
-        return list(self.task.mm.vmas)
+    def maps(self) -> list[VmArea]:
+        """The VMAs, lowest first, as frozen ``VmArea`` records (``.start``, ``.end``,
+        ``.prot``, ``.flags``, ``.offset``, ``.path`` and the kernel's ``vm_start``,
+        ``vm_end``, ``vm_flags``, ``vm_pgoff``): what ``/proc/PID/maps`` lists (nothing
+        after exit)."""
+        return [vm_area(self.task.mm, v) for v in self.task.mm.vmas]
 
     # memory accesses ------------------------------------------------------------------------
     ACCESS_CHUNK = 1 << 16  # accesses handed to the MMU at a time (a bad address stops early)
@@ -232,7 +291,6 @@ class Process:
         length, stride = _int_arg(length, "length"), _int_arg(stride, "stride")
         if length < 0 or stride <= 0:
             raise KernelError(errno.EINVAL, f"length {length} and stride {stride} must be positive")
-        value = _int_arg(value, "value") & 0xFF
         k, count = self.machine.kernel, -(-length // stride)
         out = []
         try:
@@ -251,11 +309,29 @@ class Process:
         return b"".join(o.tobytes() for o in out)
 
     def write(self, addr: int, length: int, stride: int = 4096, value: int = 7) -> None:
-        """Store one byte of ``value`` every ``stride`` bytes of [addr, addr+length)."""
-        self._access(addr, length, stride, True, value)
+        """Store the byte ``value`` (0..255) at ``addr``, ``addr + stride``, ... below
+        ``addr + length``: one store per stride, each through the TLB, the page walk and,
+        when needed, the fault path (``handle_mm_fault``: a zeroed page, a THP, a
+        copy-on-write copy). The default stride, a page, touches every page once: a 64 MiB
+        range written takes 16384 faults. Memory holds one byte per 64-byte line, so the
+        store sets the byte of the line holding each address.
+
+        Raises ``KernelError`` (EINVAL) for a value outside 0..255, a stride <= 0 or a
+        negative length; ``SegmentationFault`` (the process is then dead, dmesg has the
+        ``segfault at`` line) for an address not mapped writable; ``BusError`` for a shared
+        mapping beyond its object; ``KernelError`` (EFAULT) under ``pagefault_disable``."""
+        self._access(addr, length, stride, True, _byte_value(value))
 
     def read(self, addr: int, length: int, stride: int = 4096) -> bytes:
-        """The bytes at every ``stride`` bytes of [addr, addr+length)."""
+        """Load at ``addr``, ``addr + stride``, ... below ``addr + length``, through the TLB,
+        the page walk and the fault path (a read of untouched anonymous memory maps the
+        shared zero page); returns one byte per access, ``ceil(length / stride)`` in all:
+        the byte of the 64-byte line holding each address.
+
+        With the default stride (a page) ``read(a, 4096)`` is ONE byte, the first line of
+        the page; ``read(a, 4096, stride=64)`` is the whole page as modelled (64 bytes).
+
+        Raises as ``write`` does (a read needs the mapping readable)."""
         return self._access(addr, length, stride, False)
 
     def pagefault_disable(self) -> None:
@@ -263,37 +339,56 @@ class Process:
         self.task.pagefault_disabled += 1
 
     def pagefault_enable(self) -> None:
+        """``pagefault_enable()``: undo one ``pagefault_disable``.
+
+        Raises ``KernelError`` (EINVAL) without a matching ``pagefault_disable``."""
         if self.task.pagefault_disabled == 0:
             raise KernelError(errno.EINVAL, "pagefault_enable() without pagefault_disable()")
         self.task.pagefault_disabled -= 1
 
     # lifetime -------------------------------------------------------------------------------
     def fork(self, comm: str | None = None) -> "Process":
+        """``fork()`` (``copy_process`` -> ``dup_mmap``): a child with a copy of the address
+        space; private writable pages are shared read-only until one side writes
+        (copy-on-write), shared mappings stay shared. Returns the child.
+
+        Raises ``KernelError`` (ESRCH) when this process has exited."""
         return self.machine._fork(self, comm)
 
     def exit(self, code: int = 0) -> None:
+        """``do_exit`` -> ``exit_mmap``: every mapping torn down, its pages and page tables
+        freed. Raises ``KernelError`` (ESRCH) when the process has already exited."""
         self.machine._exit(self, code)
 
-    def walk(self, addr: int) -> list[dict]:
-        """The page-table walk of ``addr``, level by level (``mm/pagewalk.walk_address``)."""
-        from .mm.pagewalk import walk_address
+    def walk(self, addr: int) -> PageWalk:
+        """The page-table walk of ``addr`` (``mm.pagewalk.walk_address``), as the MMU does it:
+        a ``PageWalk`` record with one level per kernel level (PGD, P4D, PUD, PMD, PTE;
+        folded levels marked), each with its index, entry and flags; ``.phys`` and
+        ``.page_size`` give the translation, None when the walk stops at a non-present
+        entry. It prints as the table of ``linuxmm walk``. Nothing is faulted in.
 
+        Raises ``KernelError`` (EINVAL for a non-integer address, ESRCH after exit)."""
+        from .mm.pagewalk import walk_address
         from .mm.vma import ulong
 
         addr = ulong(_int_arg(addr, "address"), "address")
         self.task.check_alive()
         F.ensure_tables(self.machine.kernel)
-        return walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr)
+        return PageWalk(addr, walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr))
 
     # /proc ----------------------------------------------------------------------------------
     def proc(self, name: str) -> str:
-        """``/proc/PID/NAME`` text: maps, smaps, smaps_rollup, status."""
+        """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+
+        Raises ``KernelError`` (ENOENT) for another name or after exit."""
         return self.machine.proc(f"/proc/{self.pid}/{name}")
 
     def smaps_rollup(self) -> dict[str, int]:
-        """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file."""
+        """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file (``Rss``,
+        ``Pss``, ``Anonymous``, ``AnonHugePages``, ...; ``smap_gather_stats`` over every VMA)."""
         return smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v) for v in self.task.mm.vmas])
 
     def smaps(self) -> list[dict[str, int]]:
-        """Per-VMA ``/proc/PID/smaps`` values (kB), in VMA order."""
+        """Per-VMA ``/proc/PID/smaps`` values (kB), in the order of ``maps()``."""
         return [smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v)]) for v in self.task.mm.vmas]

@@ -1,7 +1,9 @@
 /* Real-kernel conformance probe for linuxmm's virtual-memory model (issue #4).
  *
  * Runs the scenarios of tests/test_memory.py on the running kernel and prints one JSON object
- * per scenario: minor/major faults (getrusage) and Rss / AnonHugePages (smaps_rollup) deltas.
+ * per scenario: minor faults (getrusage) and Rss / AnonHugePages (smaps_rollup) deltas; the
+ * shared-memory scenario reports the byte the parent reads ("value"), the SIGSEGV ones whether
+ * the access raised SIGSEGV ("segv": 0 or 1).
  * Build and run: cc -O1 -o vm_probe vm_probe.c && ./vm_probe
  */
 #define _GNU_SOURCE
@@ -48,6 +50,11 @@ static void report(const char *name, long faults, long rss_kb, long thp_kb) {
 	fflush(stdout);
 }
 
+static void report_one(const char *name, const char *key, long value) {
+	printf("{\"scenario\": \"%s\", \"%s\": %ld}\n", name, key, value);
+	fflush(stdout);
+}
+
 static void scenario(const char *name, int advice, int steps) {
 	size_t len = 64 * MB;
 	char *p = map(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -59,10 +66,35 @@ static void scenario(const char *name, int advice, int steps) {
 	munmap(p, len);
 }
 
+/* An address aligned to `align` with `len` bytes reserved (PROT_NONE) there. */
+static char *reserve_aligned(size_t len, size_t align) {
+	char *p = map(len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS);
+	return (char *)(((unsigned long)p + align - 1) & ~(align - 1));
+}
+
+/* mremap of a written 4 MiB region at a 2 MiB-aligned address to `offset` bytes past another
+ * 2 MiB-aligned address: the faults of the move and of writing every page again afterwards,
+ * and the Rss and AnonHugePages deltas of the move (move_page_tables keeps a THP mapped by its
+ * PMD when both ends are aligned, and splits it otherwise). */
+static void mremap_scenario(const char *name, int advice, size_t offset) {
+	size_t len = 4 * MB;
+	char *src = reserve_aligned(len, 2 * MB), *dst = reserve_aligned(len + offset, 2 * MB) + offset;
+	src = mmap(src, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	madvise(src, len, advice);
+	touch(src, len, 1);
+	long f0 = minflt(), r0 = rollup("Rss"), h0 = rollup("AnonHugePages");
+	char *p = mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (p == MAP_FAILED) { perror("mremap"); exit(1); }
+	long r1 = rollup("Rss"), h1 = rollup("AnonHugePages");
+	touch(p, len, 1);
+	report(name, minflt() - f0, r1 - r0, h1 - h0);
+	munmap(p, len);
+}
+
 static sigjmp_buf jb;
 static void on_segv(int sig) { (void)sig; siglongjmp(jb, 1); }
 
-static int faults_with_segv(volatile char *p, int write) {
+static int segfaults(volatile char *p, int write) {
 	struct sigaction sa = { .sa_handler = on_segv };
 	sigaction(SIGSEGV, &sa, NULL);
 	if (sigsetjmp(jb, 1)) return 1;
@@ -118,14 +150,17 @@ int main(void) {
 		pid_t pid = fork();
 		if (pid == 0) { p[0] = 42; _exit(0); }
 		waitpid(pid, NULL, 0);
-		report("shared_anon_parent_sees_child_write", p[0], 0, 0);
+		report_one("shared_anon_parent_sees_child_write", "value", p[0]);
 	}
 	{
 		char *ro = map(PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
-		report("read_readonly_segv", faults_with_segv(ro, 0), 0, 0);
-		report("write_readonly_segv", faults_with_segv(ro, 1), 0, 0);
+		report_one("read_readonly_segv", "segv", segfaults(ro, 0));
+		report_one("write_readonly_segv", "segv", segfaults(ro, 1));
 		munmap(ro, PAGE);
-		report("read_unmapped_segv", faults_with_segv(ro, 0), 0, 0);
+		report_one("read_unmapped_segv", "segv", segfaults(ro, 0));
 	}
+	mremap_scenario("mremap_thp_aligned", MADV_HUGEPAGE, 0);
+	mremap_scenario("mremap_thp_unaligned", MADV_HUGEPAGE, PAGE);
+	mremap_scenario("mremap_ptes_aligned", MADV_NOHUGEPAGE, 0);
 	return 0;
 }

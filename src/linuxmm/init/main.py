@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
-from ..kernel.printk import LogBuffer
+from ..kernel.params import unknown_bootoptions
+from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
@@ -48,6 +49,12 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self.arch_zone_lowest_possible_pfn: dict[str, int] = {}  # free_area_init's zone limits
+        self.arch_zone_highest_possible_pfn: dict[str, int] = {}
+        self.nr_kernel_pages = self.nr_all_pages = 0  # for the large system hashes
+        self.hashdist = False
+        self.zonelist_order = "Node"
+        self.vm = None  # the vm sysctls (VmTunables), from vm_sysctl_init on
         self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
         self.__init_subsystems()
@@ -211,11 +218,20 @@ def start_kernel(desc: MachineDescription) -> Kernel:
             k.node_states.node_set_state(nid, node_states.N_CPU)
     setup_per_cpu_areas(k)
     page_alloc.build_all_zonelists(k)
+    print_unknown_bootoptions(k)
     mm_init.vfs_caches_init_early(k)
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
     return k
+
+
+def print_unknown_bootoptions(k: Kernel) -> None:
+    """Since 5.15 the kernel names the parameters nothing claimed, once parse_args is done."""
+    unknown = unknown_bootoptions(k.desc.cmdline)
+    if unknown and k.version >= (5, 15):
+        k.log.printk(f'Unknown kernel command line parameters "{" ".join(unknown)}", will be passed to user space.',
+                     KERN_NOTICE)
 
 
 def _arch_setup(arch: Arch):

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-TASK_RUNNING, EXIT_DEAD = "R", "X"
 
 
 class task_struct:
@@ -100,15 +99,14 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
         if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
             continue  # the child faults these in itself (shared pages come from the page cache)
         cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
-        while True:
-            status = M.copy_range(a, vs, parent.mmc, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                  0, 0, vma.vm_start, vma.vm_end, cow)
+        start = vma.vm_start
+        while start < vma.vm_end:
+            status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
+                                              start, vma.vm_end, cow)
             if status == -1:
                 vs = grow_and_get(k)
-                continue
-            if status < 0:
+            elif status < 0:
                 raise KernelError(errno.ENOMEM, "fork: no memory for page tables")
-            break
     child.vma_table = build_vma_table(child.mm)
     flush_tlb_mm(k, parent)
 
@@ -136,8 +134,8 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
 
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])
-    M.zap_range(a, vs, task.mmc, pgd, 0, 0, 0, 1 << 62)
-    M.free_pgd_range(a, vs, task.mmc, pgd, 0, 0, np.zeros((0, M.NR_VMA_COLS), np.int64))
+    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
+    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)
     for vma in list(task.mm.vmas):

@@ -95,3 +95,31 @@ def parse_early_param(params, cmdline: str, log) -> None:
         handler = EARLY_PARAMS.get(name)
         if handler is not None and handler(params, value, log) != 0:
             log.warn(f"Malformed early option '{name}'")
+
+
+# Parameters of subsystems the simulator does not model that the kernel accepts. The first
+# two lines are seen accepted (not listed as unknown) in the 5.15+ boot logs of
+# tests/data/dmesg and in this host's (its patched 6.18 adds deferred_init, nested_pvm and
+# sched_vcpu_pack); the rest are documented in Documentation/admin-guide/kernel-parameters.txt.
+OTHER_SUBSYSTEM_PARAMS = frozenset({
+    "acpi_backlight", "acpi_osi", "consoleblank", "init", "initcall_blacklist", "intel_iommu", "iommu",
+    "loglevel", "nohibernate", "quiet", "resume", "ro", "root", "rootflags", "rootfstype", "rdinit",
+    "mitigations", "console", "reboot", "panic", "nomodule", "swiotlb", "psi", "deferred_init", "nested_pvm",
+    "sched_vcpu_pack",
+    "acpi", "cma", "crashkernel", "debug", "default_hugepagesz", "earlycon", "earlyprintk",
+    "efi", "hugepages", "hugepagesz", "ignore_loglevel", "init_on_alloc", "init_on_free", "maxcpus",
+    "nokaslr", "nomodeset", "nopti", "nosmp", "nr_cpus", "numa_balancing", "pti", "rootwait", "rw",
+    "slub_debug"})
+# Handled by setup_arch itself rather than through EARLY_PARAMS.
+ARCH_PARAMS = frozenset({"mem", "memmap"})
+
+
+def unknown_bootoptions(cmdline: str) -> list[str]:
+    """The parameters ``unknown_bootoption`` hands to user space, as 5.15+'s
+    ``print_unknown_bootoptions`` lists them: the kernel's handlers claim none of them and
+    they name no module parameter (no dot); plain words (init's arguments) come first, then
+    NAME=VALUE ones (its environment)."""
+    known = EARLY_PARAMS.keys() | ARCH_PARAMS | OTHER_SUBSYSTEM_PARAMS
+    unknown = [(name, value) for name, value in parse_cmdline(cmdline) if name not in known and "." not in name]
+    return [name for name, value in unknown if value is None] + \
+        [f"{name}={value}" for name, value in unknown if value is not None]

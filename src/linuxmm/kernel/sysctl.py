@@ -234,7 +234,8 @@ def find_entry(k: "Kernel", name: str) -> ctl_table:
     for t in vm_entries(k):
         if t.procname == name:
             return t
-    raise KernelError(errno.ENOENT, f"/proc/sys/vm/{name}: no such file")
+    names = " ".join(t.procname for t in vm_entries(k))
+    raise KernelError(errno.ENOENT, f"/proc/sys/vm/{name}: no such file (this kernel has: {names})")
 
 
 # ---- conversions (kernel/sysctl.c) ------------------------------------------------------

@@ -28,6 +28,10 @@ class KernelVersion:
         if not m:
             raise ConfigError(f"cannot read a kernel version from {text!r}")
         major, minor, patch = int(m[1]), int(m[2]), int(m[3] or 0)
+        if upstream := _UPSTREAM_RE.search(text):  # Debian/Ubuntu name the stable release they build
+            up = [int(g) for g in upstream.groups() if g is not None]
+            if (up[0], up[1]) == (major, minor):
+                patch = up[2]
         return cls(major, minor, patch, text.strip().split()[0] if text.strip() else text)
 
     def _key(self) -> tuple[int, int, int]:
@@ -63,10 +67,19 @@ class KernelVersion:
                 return name
         return ""
 
+    @property
+    def distro_build(self) -> int:
+        """The distribution's build number after the base release (``4.18.0-305.19.1.el8_4``: 305)."""
+        m = re.match(r"\d+\.\d+(?:\.\d+)?-(\d+)", self.release)
+        return int(m[1]) if m else 0
+
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}" + (f".{self.patch}" if self.patch else "")
 
 
+# "#1 SMP Debian 5.10.46-4 (2021-08-03)", "(Ubuntu 5.4.0-90.101-generic 5.4.148)": the
+# upstream sublevel that a "5.10.0-8-amd64" or "5.4.0-90-generic" release string hides.
+_UPSTREAM_RE = re.compile(r"#\S+ (?:SMP )?(?:PREEMPT )?Debian (\d+)\.(\d+)\.(\d+)|\(Ubuntu \S+ (\d+)\.(\d+)\.(\d+)\)")
 _DISTROS = [("rhel", r"\.el\d"), ("fedora", r"\.fc\d"), ("ubuntu", r"-generic$"),
             ("debian", r"-(amd64|586|686|686-pae|arm64|rt-amd64)$"), ("rosa", r"rosa|nrj"),
             ("suse", r"-default$")]

@@ -19,17 +19,14 @@ large, mostly free machine touches little memory. List links store ``pfn + 1`` (
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import njit, types
-from numba.experimental import structref
+from numba import njit
 
-from ..jit import register_struct, sparse_arrays, unowned, unowned_type
+from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
+                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE)
+from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
+from ..jit import CompiledStruct, sparse_arrays
 
-# migratetypes (include/linux/mmzone.h, CONFIG_CMA=n)
-MIGRATE_UNMOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE = 0, 1, 2, 3, 4
-MIGRATE_PCPTYPES = 3
-MIGRATE_TYPES = 5
 PAGE_ALLOC_COSTLY_ORDER = 3
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2  # + NR_PCP_THP
@@ -66,24 +63,6 @@ P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
 NR_PARAMS = 8
 
-PG_HEAD_BIT = np.uint64(1 << 6)
-PG_RESERVED_BIT = np.uint64(1 << 13)
-PG_LRU_BIT = np.uint64(1 << 5)
-
-
-class MemMapType(types.StructRef):
-    """The compiled view of ``MemMap``: one pointer, so calls between compiled functions
-    do not copy dozens of array descriptors."""
-
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class MemMapRef(structref.StructRefProxy):
-    pass
-
-
-register_struct(MemMapType, MemMapRef)
 
 # name, dtype, ndim of every array; the comments say which kernel field each one models
 MEMMAP_FIELDS = [
@@ -132,10 +111,9 @@ MEMMAP_FIELDS = [
     ("content_valid", np.uint8, 1),
 ]
 CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
-mem_map_type = MemMapType([(n, unowned_type(d, nd)) for n, d, nd in MEMMAP_FIELDS])
 
 
-class MemMap(MemMapRef):
+class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     """All allocator state of one machine as arrays, usable from Python (``a.flags``) and
     passed as one pointer to compiled code.
 
@@ -151,69 +129,6 @@ class MemMap(MemMapRef):
     content_valid: whether that row holds the page's data, else the page reads as zeros
     (``clear_page`` clears this instead of the row, so pages never written cost no memory).
     """
-
-    @classmethod
-    def from_arrays(cls, **arrays) -> "MemMap":
-        for name, dtype, ndim in MEMMAP_FIELDS:
-            arr = arrays[name]
-            if arr.dtype != dtype or arr.ndim != ndim:
-                raise TypeError(f"mem_map.{name}: expected {np.dtype(dtype)}[{ndim}d], got {arr.dtype}[{arr.ndim}d]")
-        if numba.config.DISABLE_JIT:  # pure Python: the same functions read plain attributes
-            mm = object.__new__(cls)
-        else:
-            ref = _make_ref(*(arrays[name] for name, _, _ in MEMMAP_FIELDS))
-            mm = cls._numba_box_(ref._type, ref._meminfo)
-        mm.__dict__.update(arrays)
-        return mm
-
-
-@njit(cache=True)
-def _make_ref(flags, refcount, mapcount, order, lru_next, lru_prev, pb_mt, seg_start, seg_end, seg_zid, zone_start, zone_end, zone_node, zone_idx, fa_off, fa_next, fa_prev, fa_tag, fa_head, fa_tail, nr_free, zstat, events, wmark, boost, lowmem_reserve, zflags, pcp_head, pcp_tail, pcp_count, pcp_high, pcp_batch, pcp_high_min, pcp_high_max, pcp_free_count, pcp_alloc_factor, pcp_flags, params, private, mapping, index, content, content_valid):  # noqa: E501
-    r = structref.new(mem_map_type)
-    r.flags = unowned(flags)
-    r.refcount = unowned(refcount)
-    r.mapcount = unowned(mapcount)
-    r.order = unowned(order)
-    r.lru_next = unowned(lru_next)
-    r.lru_prev = unowned(lru_prev)
-    r.pb_mt = unowned(pb_mt)
-    r.seg_start = unowned(seg_start)
-    r.seg_end = unowned(seg_end)
-    r.seg_zid = unowned(seg_zid)
-    r.zone_start = unowned(zone_start)
-    r.zone_end = unowned(zone_end)
-    r.zone_node = unowned(zone_node)
-    r.zone_idx = unowned(zone_idx)
-    r.fa_off = unowned(fa_off)
-    r.fa_next = unowned(fa_next)
-    r.fa_prev = unowned(fa_prev)
-    r.fa_tag = unowned(fa_tag)
-    r.fa_head = unowned(fa_head)
-    r.fa_tail = unowned(fa_tail)
-    r.nr_free = unowned(nr_free)
-    r.zstat = unowned(zstat)
-    r.events = unowned(events)
-    r.wmark = unowned(wmark)
-    r.boost = unowned(boost)
-    r.lowmem_reserve = unowned(lowmem_reserve)
-    r.zflags = unowned(zflags)
-    r.pcp_head = unowned(pcp_head)
-    r.pcp_tail = unowned(pcp_tail)
-    r.pcp_count = unowned(pcp_count)
-    r.pcp_high = unowned(pcp_high)
-    r.pcp_batch = unowned(pcp_batch)
-    r.pcp_high_min = unowned(pcp_high_min)
-    r.pcp_high_max = unowned(pcp_high_max)
-    r.pcp_free_count = unowned(pcp_free_count)
-    r.pcp_alloc_factor = unowned(pcp_alloc_factor)
-    r.pcp_flags = unowned(pcp_flags)
-    r.params = unowned(params)
-    r.private = unowned(private)
-    r.mapping = unowned(mapping)
-    r.index = unowned(index)
-    r.content = unowned(content)
-    r.content_valid = unowned(content_valid)
-    return r
 
 
 # ---- free lists ------------------------------------------------------------------------------
@@ -489,7 +404,7 @@ def try_to_claim_block(a, zid, pfn, current_order, order, start_mt, block_mt, al
             free_pages += 1 << o
             p += 1 << o
             continue
-        if a.flags[p] & PG_LRU_BIT:
+        if a.flags[p] & PG_lru_mask:
             movable_pages += 1
         p += 1
     if start_mt == MIGRATE_MOVABLE:
@@ -839,7 +754,7 @@ def rmqueue(a, cpu, preferred_zid, zid, order, mt, alloc_flags, local_nid):
 def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
-    a.flags[pfn] = PG_HEAD_BIT if (comp and order > 0) else np.uint64(0)
+    a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
     if comp and order > 0:  # prep_compound_page: tails point at the head (bit 0 set, as the kernel does)
         a.lru_next[pfn + 1:pfn + (1 << order)] = 2 * pfn + 1
         a.private[pfn + 1] = 0  # the folio's entire (PMD) mapcount lives in its second page
@@ -908,7 +823,7 @@ def page_zone(a, pfn):
 def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
     a.events[EV_PGFREE] += 1 << order
-    if a.flags[pfn] & PG_HEAD_BIT:  # free_tail_page_prepare: tails forget their head
+    if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
         a.lru_next[pfn + 1:pfn + (1 << order)] = 0
         a.private[pfn + 1] = 0
     a.flags[pfn] = np.uint64(0)

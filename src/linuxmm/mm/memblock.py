@@ -224,15 +224,16 @@ def memblock_free_all(k) -> int:
 
 def memblock_free_into_buddy(k, a) -> None:
     """Reserved ranges become PageReserved; free ranges go to the buddy lists, to the tail."""
-    from .buddy import PG_RESERVED_BIT, memblock_free_pages_range, zone_id
+    from ..include.linux.page_flags import PG_reserved_mask
+    from .buddy import memblock_free_pages_range, zone_id
 
     shift = k.arch.page_shift
     for r in k.memblock.reserved.regions:
         lo, hi = r.base >> shift, min(-(-r.end >> shift), a.flags.shape[0])
         if lo < hi:
-            a.flags[lo:hi] |= PG_RESERVED_BIT
+            a.flags[lo:hi] |= PG_reserved_mask
             a.refcount[lo:hi] = 1
     for s, e, z in free_low_memory_ranges(k):
-        a.flags[s:e] &= ~PG_RESERVED_BIT
+        a.flags[s:e] &= ~PG_reserved_mask
         a.refcount[s:e] = 0
         memblock_free_pages_range(a, s, e, zone_id(k, z))

@@ -8,8 +8,10 @@ page for reads, ``do_wp_page``: reuse an exclusive page or copy it), then perfor
 setting the accessed and dirty bits. Faults that need Python (SIGSEGV, shared-memory pages,
 an allocation the slow path must handle, a full table pool) end the batch with a status.
 
-``zap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``), ``free_pgd_range`` frees
-tables no VMA needs, ``copy_page_range`` is fork's copy-on-write setup.
+``unmap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``, ``zap_nonpresent_ptes``),
+``free_pgd_range`` frees tables no VMA needs, ``copy_page_range`` is fork's copy-on-write
+setup (``copy_present_ptes``, ``copy_huge_pmd``, ``copy_nonpresent_pte``); all three go
+through the one range walker (``pagewalk.walk_page_range``) and dispatch on the entry's kind.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
+from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
+from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
+                      SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_migration_entry, is_writable_migration_entry,
+                      make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
+                      pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
+                      pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
@@ -28,6 +37,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
+from .swapfile import free_swap_and_cache, swap_duplicate
 
 # VM flags (include/linux/mm.h)
 VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
@@ -50,8 +60,6 @@ FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the w
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 
-PG_ANON_EXCLUSIVE = np.uint64(1 << 24)  # the kernel aliases PG_mappedtodisk for anon pages
-PG_SWAPBACKED = np.uint64(1 << 17)
 PAGE_MAPPING_ANON = 1
 
 
@@ -130,6 +138,8 @@ def pte_alloc_one(a, vs, mmc):
     row = vs.pt_free[vs.vp[VP_NFREE]]
     vs.pt[row, :] = 0
     vs.pt_used[row] = 0
+    vs.pt_huge_pte[row] = -1
+    vs.pt_deposit_next[row] = -1
     vs.pt_pfn[row] = pfn
     a.private[pfn] = row
     mmc[MMC_PGTABLES_BYTES] += 4096
@@ -151,17 +161,36 @@ def pte_free(a, vs, mmc, row):
 
 
 @njit(cache=True)
-def entry_mapped(entry):
-    """Present, or made inaccessible by mprotect(PROT_NONE) (``pte_present`` on x86)."""
-    return (entry & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
+def set_entry(vs, row, idx, entry):
+    """``set_pte_at``/``pmd_populate``/...; ``pt_used`` counts the entries that are not none."""
+    vs.pt_used[row] += int(not pte_none(entry)) - int(not pte_none(vs.pt[row, idx]))
+    vs.pt[row, idx] = entry
+
+
+TABLE_ABSENT = -3  # pt_table: no table there (and none allocated)
 
 
 @njit(cache=True)
-def set_entry(vs, row, idx, entry):
-    was = entry_mapped(vs.pt[row, idx])
-    now = entry_mapped(entry)
-    vs.pt_used[row] += int(now) - int(was)
-    vs.pt[row, idx] = entry
+def pt_table(a, vs, mmc, pgd, addr, level, alloc):
+    """The row of the table holding ``addr``'s entry at ``level`` (``pgd_offset`` ->
+    ``p4d_offset`` -> ...), allocating missing tables when ``alloc`` (``p4d_alloc``,
+    ``pud_alloc``, ``pmd_alloc``, ``pte_alloc``). -1/-2: a table could not be allocated (pool
+    empty / no memory); TABLE_ABSENT: a table is missing, or a leaf maps the range above ``level``."""
+    row = pgd
+    for lv in range(level):
+        idx = pt_index(vs, lv, addr)
+        entry = vs.pt[row, idx]
+        if pte_none(entry) and alloc:
+            new = pte_alloc_one(a, vs, mmc)
+            if new < 0:
+                return new
+            set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
+            row = new
+        elif not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+            return TABLE_ABSENT
+        else:
+            row = table_row(a, entry)
+    return row
 
 
 @njit(cache=True)
@@ -208,12 +237,12 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
     a.mapcount[pfn] = 1
     a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
     a.index[pfn] = linear_page_index(vmas, v, addr)
-    a.flags[pfn] |= PG_ANON_EXCLUSIVE | PG_SWAPBACKED
+    a.flags[pfn] |= PG_anon_exclusive_mask | PG_swapbacked_mask
 
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & B.PG_HEAD_BIT else 0
+    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -292,11 +321,11 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     if vmas[v, VMA_FLAGS] & VM_SHARED:
         return FAULT_SHARED
     head = B.compound_head(a, old)
-    large = head != old or (a.flags[old] & B.PG_HEAD_BIT) != 0
+    large = head != old or (a.flags[old] & PG_head_mask) != 0
     # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
     if not entry_has(entry, _PAGE_SPECIAL) and not large and (
-            a.flags[old] & PG_ANON_EXCLUSIVE or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
-        a.flags[old] |= PG_ANON_EXCLUSIVE
+            a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+        a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
@@ -338,7 +367,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         set_entry(vs, row, idx, mk_entry(vs.vp[VP_HUGE_ZERO_PFN], _PAGE_PRESENT | _PAGE_USER | _PAGE_PSE
                                          | _PAGE_SPECIAL | _PAGE_ACCESSED | _PAGE_NX))
         vs.events[VE_THP_ZERO_MAPPED] += 1
-        _set_deposit(a, vs, row, idx, deposit)
+        pgtable_trans_huge_deposit(vs, row, deposit)
         return FAULT_OK
     order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
     pfn = alloc_with(a, vs, AC_THP, order)
@@ -354,7 +383,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     a.private[pfn + 1] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
-    _set_deposit(a, vs, row, idx, deposit)
+    pgtable_trans_huge_deposit(vs, row, deposit)
     mmc[MM_ANONPAGES] += nr
     mmc[MMC_ANON_THP] += 1
     nid = a.zone_node[B.page_zone(a, pfn)]
@@ -365,21 +394,13 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
 
 
 @njit(cache=True)
-def _set_deposit(a, vs, row, idx, deposit):
-    """``pgtable_trans_huge_deposit``: remember the pte table under this huge pmd (in the
-    table page's list field, as the kernel keeps it on ``pmd_huge_pte``)."""
-    vs.pt_used[deposit] = 0
-    a.lru_next[vs.pt_pfn[deposit]] = vs.pt_pfn[row] * 4096 + idx + 1  # owner: pmd row/index
-
-
-@njit(cache=True)
 def __split_huge_pmd(a, vs, mmc, row, idx):
     """Replace a huge pmd by its deposited pte table mapping the same pages."""
     entry = vs.pt[row, idx]
     base = pte_pfn(entry)
-    dep = _find_deposit(a, vs, row, idx)
+    dep = pgtable_trans_huge_withdraw(vs, row)
     nr = vs.nent[vs.vp[VP_LEVELS] - 1]
-    keep = np.uint64(_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL)
+    keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL)
     if entry_has(entry, _PAGE_RW):
         keep |= np.uint64(_PAGE_RW)
     if entry_has(entry, _PAGE_DIRTY):
@@ -398,18 +419,8 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
         mmc[MMC_ANON_THP] -= 1
         if a.private[base + 1] == 0:
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
-    a.lru_next[vs.pt_pfn[dep]] = 0
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
-
-
-@njit(cache=True)
-def _find_deposit(a, vs, row, idx):
-    owner = vs.pt_pfn[row] * 4096 + idx + 1
-    for r in range(vs.pt.shape[0]):
-        if vs.pt_pfn[r] >= 0 and a.lru_next[vs.pt_pfn[r]] == owner and a.private[vs.pt_pfn[r]] == r:
-            return r
-    return -1
 
 
 @njit(cache=True)
@@ -537,8 +548,14 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
 
 @njit(cache=True)
 def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
-    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify reads then
-    writes. Returns (next, status, peak RSS pages so far).
+    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
+    read-modify-write instruction). Returns (next, status, peak RSS pages so far).
+
+    A modify translates once, as a write: the CPU's page walk for ``add [mem], 1`` carries
+    the write bit in the error code, so an untouched page takes one write fault
+    (``do_anonymous_page`` allocates a zeroed page, never the zero page) and the dirty bit
+    is set at once. Its load then hits that translation; it counts as the two accesses
+    lackey describes.
 
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
@@ -548,13 +565,12 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
-        if kind != 2:
+        status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
+                                                         memo_page, memo_e, peak)
+        if status != FAULT_OK:
+            return i, status, peak
+        if kind == 3:  # the modify's load, through the translation its write just used
             status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
-            if status != FAULT_OK:
-                return i, status, peak
-        if kind >= 2:
-            status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, True,
                                                              memo_page, memo_e, peak)
             if status != FAULT_OK:
                 return i, status, peak
@@ -593,103 +609,157 @@ def zap_leaf(a, vs, mmc, entry, level):
 
 
 @njit(cache=True)
-def zap_range(a, vs, mmc, row, level, base, start, end):
-    """Unmap [start, end) below table ``row`` (level ``level`` covering from ``base``)."""
-    levels = vs.vp[VP_LEVELS]
-    span = np.int64(1) << vs.shift[level]
-    first = max(0, (start - base) >> vs.shift[level])
-    for idx in range(first, vs.nent[level]):
-        lo = base + idx * span
-        if lo >= end:
-            break
-        entry = vs.pt[row, idx]
-        if not entry_mapped(entry):
-            continue
-        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
-            if level < levels - 1 and (lo < start or lo + span > end):
-                __split_huge_pmd(a, vs, mmc, row, idx)
-                zap_range(a, vs, mmc, table_row(a, vs.pt[row, idx]), level + 1, lo, start, end)
-                continue
-            zap_leaf(a, vs, mmc, entry, level)
-            if level < levels - 1:  # a huge pmd: its deposited table goes too
-                dep = _find_deposit(a, vs, row, idx)
-                if dep >= 0:
-                    a.lru_next[vs.pt_pfn[dep]] = 0
-                    pte_free(a, vs, mmc, dep)
-            set_entry(vs, row, idx, np.uint64(0))
-        else:
-            zap_range(a, vs, mmc, table_row(a, entry), level + 1, lo, start, end)
+def mm_counter(a, head):
+    """The RSS counter a folio's mappings count in (``mm_counter``)."""
+    return MM_ANONPAGES if a.mapping[head] & PAGE_MAPPING_ANON else MM_SHMEMPAGES
 
 
 @njit(cache=True)
-def free_pgd_range(a, vs, mmc, row, level, base, vmas):
-    """Free the tables below ``row`` that no VMA needs any more; returns True if ``row`` is empty."""
+def zap_huge_pmd(a, vs, mmc, row, idx):
+    """Unmap a whole huge pmd; its deposited table goes too (``zap_deposited_table``)."""
+    zap_leaf(a, vs, mmc, vs.pt[row, idx], vs.vp[VP_PMD_LEVEL])
+    pte_free(a, vs, mmc, pgtable_trans_huge_withdraw(vs, row))
+    set_entry(vs, row, idx, np.uint64(0))
+
+
+@njit(cache=True)
+def zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers):
+    """``zap_nonpresent_ptes``: a swap entry gives its slot back (MM_SWAPENTS), a migration
+    entry leaves the RSS of its folio; PTE markers (guard regions) survive MADV_DONTNEED and
+    go only when the range is unmapped (``ZAP_FLAG_DROP_MARKER``)."""
+    entry = pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])
+    if not non_swap_entry(entry):
+        mmc[MM_SWAPENTS] -= 1
+        free_swap_and_cache(vs, entry)
+    elif is_migration_entry(entry):
+        mmc[mm_counter(a, B.compound_head(a, swp_offset_pfn(entry)))] -= 1
+    elif not drop_markers:
+        return
+    set_entry(vs, row, idx, np.uint64(0))
+
+
+@njit(cache=True)
+def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
+    """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
+    split first (``zap_pmd_range``)."""
     levels = vs.vp[VP_LEVELS]
-    span = np.int64(1) << vs.shift[level]
-    for idx in range(vs.nent[level]):
-        entry = vs.pt[row, idx]
-        if not entry_mapped(entry) or level == levels - 1 or entry_has(entry, _PAGE_PSE):
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        if kind != PTE_KIND_PRESENT:
+            zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
+        elif level == levels - 1:
+            zap_leaf(a, vs, mmc, vs.pt[row, idx], level)
+            set_entry(vs, row, idx, np.uint64(0))
+        elif addr < start or addr + (np.int64(1) << vs.shift[level]) > end:
+            __split_huge_pmd(a, vs, mmc, row, idx)
+            walk_again(w)
+        else:
+            zap_huge_pmd(a, vs, mmc, row, idx)
+
+
+@njit(cache=True)
+def free_pgd_range(a, vs, mmc, pgd, vmas):
+    """Free the tables below ``pgd`` that are empty and that no VMA needs (``free_pgtables``),
+    bottom up; a table still holding swap entries or markers is not empty."""
+    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        if kind != WALK_TABLE_DONE:
             continue
-        lo = base + idx * span
-        child = table_row(a, entry)
-        v = find_vma(vmas, lo)
-        needed = v >= 0 and vmas[v, VMA_START] < lo + span
-        if free_pgd_range(a, vs, mmc, child, level + 1, lo, vmas) and not needed:
+        child = table_row(a, vs.pt[row, idx])
+        v = find_vma(vmas, addr)
+        needed = v >= 0 and vmas[v, VMA_START] < addr + (np.int64(1) << vs.shift[level])
+        if vs.pt_used[child] == 0 and not needed:
             pte_free(a, vs, mmc, child)
             set_entry(vs, row, idx, np.uint64(0))
-    return vs.pt_used[row] == 0
 
 
 @njit(cache=True)
-def copy_range(a, vs, src_mmc, dst_mmc, srow, drow, level, base, start, end, cow):
-    """``copy_page_range`` for [start, end): copy entries, write-protecting COW mappings."""
-    levels = vs.vp[VP_LEVELS]
-    span = np.int64(1) << vs.shift[level]
-    first = max(0, (start - base) >> vs.shift[level])
-    for idx in range(first, vs.nent[level]):
-        lo = base + idx * span
-        if lo >= end:
-            break
-        entry = vs.pt[srow, idx]
-        if not entry_mapped(entry):
-            continue
-        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
-            if cow and entry_has(entry, _PAGE_RW):
-                entry &= ~np.uint64(_PAGE_RW)
-                vs.pt[srow, idx] = entry
-            if not entry_has(entry, _PAGE_SPECIAL):
-                pfn = pte_pfn(entry)
-                head = B.compound_head(a, pfn)
-                if level < levels - 1:
-                    a.private[head + 1] += 1  # another PMD mapping of the folio
-                else:
-                    a.mapcount[pfn] += 1
-                a.refcount[head] += 1
-                a.flags[pfn] &= ~PG_ANON_EXCLUSIVE
-                nr = np.int64(1) << (vs.shift[level] - 12) if level < levels - 1 else np.int64(1)
-                dst_mmc[MM_ANONPAGES] += nr
-                if nr > 1:
-                    dst_mmc[MMC_ANON_THP] += 1
-            if level < levels - 1:  # copy_huge_pmd deposits a table for the child too
-                dep = pte_alloc_one(a, vs, dst_mmc)
-                if dep < 0:
-                    return dep
-                _set_deposit(a, vs, drow, idx, dep)
-            set_entry(vs, drow, idx, entry)
-            continue
-        dentry = vs.pt[drow, idx]
-        if not entry_mapped(dentry):
-            new = pte_alloc_one(a, vs, dst_mmc)
-            if new < 0:
-                return new
-            set_entry(vs, drow, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
-            dchild = new
+def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
+    """``copy_present_ptes``/``copy_huge_pmd``: share the page, write-protecting a COW mapping
+    in both; a huge pmd deposits a table for the child too. 0, or a failed allocation."""
+    huge = level < vs.vp[VP_LEVELS] - 1
+    dep = pte_alloc_one(a, vs, dst_mmc) if huge else 0
+    if dep < 0:
+        return dep
+    entry = vs.pt[srow, idx]
+    if cow and entry_has(entry, _PAGE_RW):
+        entry &= ~np.uint64(_PAGE_RW)
+        vs.pt[srow, idx] = entry
+    if not entry_has(entry, _PAGE_SPECIAL):
+        pfn = pte_pfn(entry)
+        head = B.compound_head(a, pfn)
+        nr = np.int64(1) << (vs.shift[level] - 12)
+        if huge:
+            a.private[head + 1] += 1  # another PMD mapping of the folio
+            dst_mmc[MMC_ANON_THP] += 1
         else:
-            dchild = table_row(a, dentry)
-        status = copy_range(a, vs, src_mmc, dst_mmc, table_row(a, entry), dchild, level + 1, lo, start, end, cow)
-        if status < 0:
-            return status
+            a.mapcount[pfn] += 1
+        a.refcount[head] += 1
+        a.flags[pfn] &= ~PG_anon_exclusive_mask
+        dst_mmc[MM_ANONPAGES] += nr
+    if huge:
+        pgtable_trans_huge_deposit(vs, drow, dep)
+    set_entry(vs, drow, idx, entry)
     return 0
+
+
+@njit(cache=True)
+def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
+    """``copy_nonpresent_pte``: a swap entry takes another slot reference and is shared from
+    now on (no longer exclusive); a writable migration entry of a COW mapping becomes
+    readable in both; guard and poison markers are copied, uffd-wp ones not (no uffd here)."""
+    fmt = vs.vp[VP_SWP_FMT]
+    pte = vs.pt[srow, idx]
+    entry = pte_to_swp_entry(pte, fmt)
+    if not non_swap_entry(entry):
+        swap_duplicate(vs, entry)
+        pte &= ~pte_swp_exclusive_bit(fmt)
+        vs.pt[srow, idx] = pte
+        dst_mmc[MM_SWAPENTS] += 1
+    elif is_migration_entry(entry):
+        dst_mmc[mm_counter(a, B.compound_head(a, swp_offset_pfn(entry)))] += 1
+        if is_writable_migration_entry(entry) and cow:
+            pte = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)), fmt) | \
+                (pte & np.uint64(_PAGE_SWP_UFFD_WP if fmt == SWP_FMT_64 else 0))
+            vs.pt[srow, idx] = pte
+    else:
+        marker = pte_marker_get(entry) & (PTE_MARKER_POISONED | PTE_MARKER_GUARD)
+        if marker:
+            set_entry(vs, drow, idx, make_pte_marker(marker, fmt))
+        return
+    if fmt == SWP_FMT_64:
+        pte &= ~np.uint64(_PAGE_SWP_UFFD_WP)  # the child's VMA is not userfaultfd_wp
+    set_entry(vs, drow, idx, pte)
+
+
+@njit(cache=True)
+def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, cow):
+    """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
+    ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
+    address to resume from once Python made room)."""
+    last, drow = -1, -1
+    w = walk_page_range(vs, spgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return 0, end
+        if row != last:
+            drow = pt_table(a, vs, dst_mmc, dpgd, addr, level, True)
+            if drow < 0:
+                return drow, addr
+            last = row
+        if kind == PTE_KIND_PRESENT:
+            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, cow)
+            if status < 0:
+                return status, addr
+        else:
+            copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, cow)
 
 
 @njit(cache=True)
@@ -719,42 +789,17 @@ def install_pte(a, vs, mmc, addr, pfn, bits):
 
 @njit(cache=True)
 def lookup_pte(a, vs, pgd, addr):
-    """The leaf entry mapping ``addr`` (0 if none) and the level it sits at."""
+    """The leaf entry for ``addr`` (0 if none; a swap entry is one) and the level it sits at."""
     row = pgd
     levels = vs.vp[VP_LEVELS]
     for level in range(levels):
         entry = vs.pt[row, pt_index(vs, level, addr)]
-        if not entry_mapped(entry):
+        if pte_none(entry):
             return np.uint64(0), level
-        if level == levels - 1 or entry_has(entry, _PAGE_PSE):
+        if level == levels - 1 or not entry_present(entry) or entry_has(entry, _PAGE_PSE):
             return entry, level
         row = table_row(a, entry)
     return np.uint64(0), levels - 1
-
-
-@njit(cache=True)
-def set_leaf_entry(a, vs, mmc, addr, level, value):
-    """Overwrite the entry at ``level`` that maps ``addr`` (mprotect, mremap)."""
-    row = mmc[MMC_PGD]
-    for lv in range(level):
-        row = table_row(a, vs.pt[row, pt_index(vs, lv, addr)])
-    set_entry(vs, row, pt_index(vs, level, addr), np.uint64(value))
-
-
-@njit(cache=True)
-def split_huge_pmd_at(a, vs, mmc, addr):
-    """``split_huge_pmd_address``: if a huge pmd maps ``addr``, map it with ptes instead."""
-    row = mmc[MMC_PGD]
-    for level in range(vs.vp[VP_PMD_LEVEL] + 1):
-        idx = pt_index(vs, level, addr)
-        entry = vs.pt[row, idx]
-        if not entry_mapped(entry):
-            return
-        if entry_has(entry, _PAGE_PSE):
-            if level == vs.vp[VP_PMD_LEVEL]:
-                __split_huge_pmd(a, vs, mmc, row, idx)
-            return
-        row = table_row(a, entry)
 
 
 # smaps counters (fs/proc/task_mmu.c: smaps_pte_range / smaps_pmd_entry / smaps_account)
@@ -766,49 +811,55 @@ PSS_SHIFT = 12
 
 
 @njit(cache=True)
-def smaps_walk(a, vs, row, level, base, start, end, shmem_vma, out):
-    """Accumulate smaps counters (bytes; Pss << PSS_SHIFT) for mapped pages in [start, end)."""
+def smaps_account(a, vs, entry, level, shmem_vma, present, out):
+    """``smaps_account`` for one mapping of ``entry``'s page(s) at ``level``; a migration
+    entry (not ``present``) counts its page, neither young nor dirty."""
     levels = vs.vp[VP_LEVELS]
-    span = np.int64(1) << vs.shift[level]
-    first = max(0, (start - base) >> vs.shift[level])
-    for idx in range(first, vs.nent[level]):
-        lo = base + idx * span
-        if lo >= end:
-            break
-        entry = vs.pt[row, idx]
-        if not entry_mapped(entry):
-            continue
-        if level < levels - 1 and not entry_has(entry, _PAGE_PSE):
-            smaps_walk(a, vs, table_row(a, entry), level + 1, lo, start, end, shmem_vma, out)
-            continue
-        if entry_has(entry, _PAGE_SPECIAL):
-            continue  # the zero pages are not counted (vm_normal_page)
-        size = span
-        pfn = pte_pfn(entry)
-        head = B.compound_head(a, pfn)
+    size = np.int64(1) << vs.shift[level]
+    pfn = swp_offset_pfn(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) if not present else pte_pfn(entry)
+    head = B.compound_head(a, pfn)
+    if level < levels - 1:
+        mapcount = max(folio_entire_mapcount(a, head), 1)
+    else:
+        mapcount = max(a.mapcount[pfn] + folio_entire_mapcount(a, head), 1)
+    dirty = present and entry_has(entry, _PAGE_DIRTY)
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    out[SM_RSS] += size
+    pss = (size << PSS_SHIFT) // mapcount
+    out[SM_PSS] += pss
+    if dirty:
+        out[SM_PSS_DIRTY] += pss
+    if anon:
+        out[SM_PSS_ANON] += pss
+        out[SM_ANONYMOUS] += size
         if level < levels - 1:
-            mapcount = max(folio_entire_mapcount(a, head), 1)
-        else:
-            mapcount = max(a.mapcount[pfn] + folio_entire_mapcount(a, head), 1)
-        dirty = entry_has(entry, _PAGE_DIRTY)
-        anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
-        out[SM_RSS] += size
-        pss = (size << PSS_SHIFT) // mapcount
-        out[SM_PSS] += pss
-        if dirty:
-            out[SM_PSS_DIRTY] += pss
-        if anon:
-            out[SM_PSS_ANON] += pss
-            out[SM_ANONYMOUS] += size
-            if level < levels - 1:
-                out[SM_ANON_HUGE] += size
-        elif shmem_vma:
-            out[SM_PSS_SHMEM] += pss
-        else:
-            out[SM_PSS_FILE] += pss
-        if mapcount >= 2:
-            out[SM_SHARED_DIRTY if dirty else SM_SHARED_CLEAN] += size
-        else:
-            out[SM_PRIVATE_DIRTY if dirty else SM_PRIVATE_CLEAN] += size
-        if entry_has(entry, _PAGE_ACCESSED):
-            out[SM_REFERENCED] += size
+            out[SM_ANON_HUGE] += size
+    elif shmem_vma:
+        out[SM_PSS_SHMEM] += pss
+    else:
+        out[SM_PSS_FILE] += pss
+    if mapcount >= 2:
+        out[SM_SHARED_DIRTY if dirty else SM_SHARED_CLEAN] += size
+    else:
+        out[SM_PRIVATE_DIRTY if dirty else SM_PRIVATE_CLEAN] += size
+    if present and entry_has(entry, _PAGE_ACCESSED):
+        out[SM_REFERENCED] += size
+
+
+@njit(cache=True)
+def smaps_page_range(a, vs, pgd, start, end, shmem_vma, out):
+    """Accumulate smaps counters (bytes; Pss << PSS_SHIFT) over [start, end)
+    (``smaps_pte_entry``/``smaps_pmd_entry``): mapped pages but the zero pages
+    (``vm_normal_page``), swap entries in Swap."""
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        entry = vs.pt[row, idx]
+        if kind == PTE_KIND_PRESENT and not entry_has(entry, _PAGE_SPECIAL):
+            smaps_account(a, vs, entry, level, shmem_vma, True, out)
+        elif kind == PTE_KIND_SWAP:
+            out[SM_SWAP] += np.int64(1) << vs.shift[level]
+        elif kind == PTE_KIND_MIGRATION:
+            smaps_account(a, vs, entry, level, shmem_vma, False, out)

@@ -56,8 +56,8 @@ def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
     for lo, hi, nid in k.memblock.for_each_mem_pfn_range(None, arch.page_shift):
         log.info(f"  node {nid:3d}: {mem_range(k, lo, hi)}")
 
-    if k.version < (5, 12):
-        # before 5.12 the struct pages in holes were counted once, before the nodes
+    holes = hole_accounting(k)
+    if holes == "summary":  # 4.15-5.10: the struct pages in holes counted once, before the nodes
         unavailable_summary(k)
     for nid in k.node_ids:
         pgdat = k.NODE_DATA(nid)
@@ -65,7 +65,9 @@ def free_area_init(k: "Kernel", max_zone_pfn: dict[str, int]) -> None:
         if pgdat.node_present_pages:
             k.node_states.node_set_state(nid, node_states.N_MEMORY)
             check_for_memory(k, pgdat)
-    if k.version >= (5, 12):
+    if holes == "zone":
+        memmap_init_zone_holes(k)
+    elif holes == "range":
         memmap_init(k)
     if k.version >= (6, 10):
         calc_nr_kernel_pages(k)
@@ -93,7 +95,7 @@ def free_area_init_node(k: "Kernel", pgdat: pglist_data) -> None:
     pgdat.node_start_pfn = start_pfn
     arch = k.arch
     announce = k.version >= (4, 0) or k.version.distro == "rhel"  # x86-64 3.x: numa.py did it
-    if start_pfn != end_pfn:
+    if start_pfn != end_pfn or k.version < (5, 18):  # 5.18 named memoryless nodes so
         if announce:
             k.log.info(f"Initmem setup node {pgdat.node_id} {mem_range(k, start_pfn, end_pfn)}")
         calculate_node_totalpages(k, pgdat, start_pfn, end_pfn)
@@ -182,6 +184,54 @@ def free_area_init_core(k: "Kernel", pgdat: pglist_data) -> None:
             continue
         account_memmap(k, z)
     pgdat.nr_zones = nr_zones
+
+
+def last_section_filled(version) -> bool:
+    """Whether the holes run to the end of the last section, not just to max_pfn: 5.5's
+    "fix uninitialized memmaps on a partially populated last section", taken into the 5.4.y
+    and 4.19.y stable lines, Ubuntu's 5.3 and ROSA's 4.15 (Fedora's 5.0.16 and Manjaro's
+    5.2.11, built before it, stop at max_pfn)."""
+    if version >= (5, 5) or (5, 4, 7) <= version < (5, 5) or (4, 19, 92) <= version < (4, 20):
+        return True
+    return (version.distro == "ubuntu" and version >= (5, 3)) or (version.distro == "rosa" and version >= (4, 15))
+
+
+def hole_accounting(k: "Kernel") -> str:
+    """How ``free_area_init`` counts the struct pages of holes, by release.
+
+    "summary" (≤5.10): one total before the nodes (``init_unavailable_mem``); "zone" (5.11,
+    "mm: fix initialization of struct page for holes in memory layout", taken into 5.10.y
+    stable: Gentoo's 5.10.27 and Debian's 5.10.46 print it): per zone, each zone's end rounded up to a
+    section; "range" (≥5.12): per memory range (``memmap_init``), which ROSA's 5.10 kernels
+    carry as well.
+    """
+    if k.version >= (5, 12) or (k.version.distro == "rosa" and k.version >= (5, 10)):
+        return "range"
+    if k.version >= (5, 11) or k.version >= (5, 10, 27):
+        return "zone"
+    return "summary"
+
+
+def memmap_init_zone_holes(k: "Kernel") -> None:
+    """5.11's ``memmap_init`` per zone: holes up to each range, then to the zone's section end."""
+    hole_pfn = 0
+    for nid in k.node_ids:
+        ranges = list(k.memblock.for_each_mem_pfn_range(nid, k.arch.page_shift))
+        for z in k.NODE_DATA(nid).node_zones:
+            if not z.populated_zone():
+                continue
+            zs, ze = z.zone_start_pfn, z.zone_end_pfn
+            pgcnt = 0
+            for lo, hi, _ in ranges:
+                lo, hi = min(max(lo, zs), ze), min(max(hi, zs), ze)
+                if hole_pfn < lo:
+                    pgcnt += k.count_valid_pfns(hole_pfn, lo)
+                hole_pfn = hi
+            end = k.round_up_section(ze)
+            if hole_pfn < end:
+                pgcnt += k.count_valid_pfns(hole_pfn, end)
+            if pgcnt:
+                k.log.info(f"  {z.name} zone: {pgcnt} pages in unavailable ranges")
 
 
 def memmap_init(k: "Kernel") -> None:
@@ -383,10 +433,12 @@ def unavailable_summary(k: "Kernel") -> None:
             if prev < lo:
                 holes.append((prev, lo))
             prev = hi
-        holes.append((prev, k.round_up_section(prev)))
+        holes.append((prev, k.round_up_section(prev) if last_section_filled(k.version) else k.max_pfn))
     pgcnt = sum(k.count_valid_pfns(lo, hi) for lo, hi in holes if lo < hi)
     if pgcnt:
-        text = "Reserved but unavailable" if k.version < (5, 0) else "Zeroed struct page in unavailable ranges"
+        # the 5.0 wording; RHEL 8's 4.18 has it too
+        new_text = k.version >= (5, 0) or k.version.distro == "rhel" and k.version >= (4, 18)
+        text = "Zeroed struct page in unavailable ranges" if new_text else "Reserved but unavailable"
         k.log.info(f"{text}: {pgcnt} pages")
 
 

@@ -6,19 +6,72 @@ a neighbour by ``vma_modify_flags``, then ``mm.hooks.change_protection`` updates
 tables. A hole ends the walk with ENOMEM *after* the VMAs before it were changed, as in the
 kernel. Making private memory writable charges it (``VM_ACCOUNT``); making an anonymous VMA
 that never faulted read-only gives the charge back (6.x).
+
+``change_protection`` rewrites the entries of the range (``change_pte_range``,
+``change_huge_pmd``) through the range walker: present entries take the new protection (a
+huge pmd only partly inside is split first), PROT_NONE hides them (``_PAGE_PROTNONE``), a
+writable migration entry becomes a readable one.
 """
 
 from __future__ import annotations
 
 import errno
 
+import numpy as np
+from numba import njit
+
 from ..errors import KernelError
 from ..include.linux.mm_types import (
     PAGE_MASK, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
     VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED,
     VM_STICKY, VM_WRITE, find_vma, find_vma_intersection, mm_struct, parse_prot, vma_is_anonymous)
+from . import memory as M
 from . import vma as V
+from .buddy import compound_head
 from .mmap import calc_vm_prot_bits
+from .pagewalk import WALK_DONE, walk_again, walk_next, walk_page_range
+from .pgtable import (_PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
+                      VP_SWP_FMT, is_writable_migration_entry, make_readable_exclusive_migration_entry,
+                      make_readable_migration_entry, pte_to_swp_entry, swp_entry_to_pte, swp_offset,
+                      swp_offset_pfn)
+
+
+@njit(cache=True)
+def pte_modify(entry, newflags):
+    """The entry with the protection of ``newflags``: present if any access is allowed,
+    writable only if it was (a COW page stays read-only) or the mapping is shared."""
+    new = entry & ~np.uint64(_PAGE_RW | _PAGE_PRESENT | _PAGE_PROTNONE)
+    if not newflags & (M.VM_READ | M.VM_WRITE | M.VM_EXEC):
+        return new | np.uint64(_PAGE_PROTNONE)
+    new |= np.uint64(_PAGE_PRESENT)
+    if newflags & M.VM_WRITE and (entry & np.uint64(_PAGE_RW) or newflags & M.VM_SHARED):
+        new |= np.uint64(_PAGE_RW)
+    return new
+
+
+@njit(cache=True)
+def change_protection(a, vs, mmc, pgd, start, end, newflags):
+    """``change_protection`` over [start, end) after mprotect set ``newflags`` on the VMA."""
+    levels, fmt = vs.vp[VP_LEVELS], vs.vp[VP_SWP_FMT]
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        entry = vs.pt[row, idx]
+        if kind == PTE_KIND_PRESENT:
+            if level < levels - 1 and (addr < start or addr + (np.int64(1) << vs.shift[level]) > end):
+                M.__split_huge_pmd(a, vs, mmc, row, idx)  # only part of the huge page changes
+                walk_again(w)
+                continue
+            vs.pt[row, idx] = pte_modify(entry, newflags)
+        elif kind == PTE_KIND_MIGRATION:
+            swp = pte_to_swp_entry(entry, fmt)
+            if is_writable_migration_entry(swp):  # too hard to check: just drop the write
+                anon = a.mapping[compound_head(a, swp_offset_pfn(swp))] & M.PAGE_MAPPING_ANON
+                swp = (make_readable_exclusive_migration_entry(swp_offset(swp)) if anon
+                       else make_readable_migration_entry(swp_offset(swp)))
+                vs.pt[row, idx] = swp_entry_to_pte(swp, fmt)
 
 
 def arch_validate_prot(prot: int) -> bool:

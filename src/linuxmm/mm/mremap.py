@@ -14,6 +14,13 @@
   source, unless MREMAP_DONTUNMAP leaves it mapped and empty;
 * 6.17+: MREMAP_FIXED with equal lengths moves every VMA of the range, keeping the gaps
   between them (``remap_move``); the range must start at a VMA.
+
+``move_page_tables`` moves the entries extent by extent as the kernel does: where source and
+destination are both PUD- (PMD-) aligned and a whole PUD (PMD) is moved and the destination
+slot is empty, the table itself changes hands (``move_normal_pud``/``move_normal_pmd``) and a
+THP stays mapped by its PMD (``move_huge_pmd``, its deposited table moving with it);
+otherwise a huge pmd is split and the ptes move one by one (``move_ptes``), swap entries
+included. No page is touched, so no fault and no RSS change follows.
 """
 
 from __future__ import annotations
@@ -21,13 +28,92 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
+import numpy as np
+from numba import njit
+
 from ..errors import KernelError
 from ..include.linux.mm_types import (
     MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_MASK, PAGE_SHIFT,
     ULONG_MAX, VM_ACCOUNT, VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK, VM_MAYSHARE, VM_PFNMAP,
     VM_SHARED, find_vma_intersection, mm_struct, parse_mremap_flags, vma_lookup, vmas_in_range)
+from . import memory as M
 from . import vma as V
 from .mmap import get_unmapped_area
+from .pgtable import (_PAGE_PSE, VP_LEVELS, entry_has, entry_present, pgtable_trans_huge_deposit,
+                      pgtable_trans_huge_withdraw, pt_index, pte_none)
+
+# ---- moving the page tables (move_page_tables) ---------------------------------------------
+
+
+@njit(cache=True)
+def get_extent(vs, level, old_addr, old_end, new_addr):
+    """How far the next step may go: to the next boundary of a level-``level`` entry in both
+    the old and the new range, and no further than the range."""
+    size = np.int64(1) << vs.shift[level]
+    extent = min(((old_addr + size) & ~(size - 1)) - old_addr, old_end - old_addr)
+    return min(extent, ((new_addr + size) & ~(size - 1)) - new_addr)
+
+
+@njit(cache=True)
+def move_pgt_entry(a, vs, old_row, new_row, old_addr, new_addr, level):
+    """``move_normal_pud``/``move_normal_pmd``/``move_huge_pmd``: move one upper-level entry
+    (a table or a huge pmd) when the destination slot is empty; False otherwise."""
+    oi, ni = pt_index(vs, level, old_addr), pt_index(vs, level, new_addr)
+    if not pte_none(vs.pt[new_row, ni]):
+        return False
+    entry = vs.pt[old_row, oi]
+    if entry_has(entry, _PAGE_PSE) and old_row != new_row:  # pmd_move_must_withdraw: other PMD table
+        pgtable_trans_huge_deposit(vs, new_row, pgtable_trans_huge_withdraw(vs, old_row))
+    M.set_entry(vs, old_row, oi, np.uint64(0))
+    M.set_entry(vs, new_row, ni, entry)
+    return True
+
+
+@njit(cache=True)
+def move_ptes(vs, old_row, new_row, old_addr, new_addr, extent):
+    """Move the ptes of [old_addr, old_addr + extent), present or not, to ``new_addr``."""
+    pte_level = vs.vp[VP_LEVELS] - 1
+    oi, ni = pt_index(vs, pte_level, old_addr), pt_index(vs, pte_level, new_addr)
+    for i in range(extent >> vs.shift[pte_level]):
+        entry = vs.pt[old_row, oi + i]
+        if not pte_none(entry):
+            M.set_entry(vs, old_row, oi + i, np.uint64(0))
+            M.set_entry(vs, new_row, ni + i, entry)
+
+
+@njit(cache=True)
+def move_page_tables(a, vs, mmc, pgd, old_addr, new_addr, length):
+    """Move the entries of [old_addr, old_addr + length) to ``new_addr`` (``move_page_tables``).
+    Returns (0, length), or (the failed table allocation's status, the length moved so far)."""
+    levels = vs.vp[VP_LEVELS]
+    pmd_level = levels - 2  # the entries that point to pte tables (on 2-level x86, the PGD's)
+    first = pmd_level - 1 if levels >= 4 else pmd_level  # a PUD level of its own (HAVE_MOVE_PUD)
+    old_end, moved = old_addr + length, np.int64(0)
+    while old_addr + moved < old_end:
+        old, new = old_addr + moved, new_addr + moved
+        extent = np.int64(0)
+        for level in range(first, pmd_level + 1):
+            extent = get_extent(vs, level, old, old_end, new)
+            old_row = M.pt_table(a, vs, mmc, pgd, old, level, False)
+            if old_row < 0 or pte_none(vs.pt[old_row, pt_index(vs, level, old)]):
+                break  # nothing mapped up to the next boundary of this level
+            new_row = M.pt_table(a, vs, mmc, pgd, new, level, True)
+            if new_row < 0:
+                return new_row, moved
+            if extent == np.int64(1) << vs.shift[level] and move_pgt_entry(a, vs, old_row, new_row, old, new,
+                                                                              level):
+                break
+            if level < pmd_level:
+                continue
+            entry = vs.pt[old_row, pt_index(vs, level, old)]
+            if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+                M.__split_huge_pmd(a, vs, mmc, old_row, pt_index(vs, level, old))
+            new_pte = M.pt_table(a, vs, mmc, pgd, new, levels - 1, True)
+            if new_pte < 0:
+                return new_pte, moved
+            move_ptes(vs, M.pt_table(a, vs, mmc, pgd, old, levels - 1, False), new_pte, old, new, extent)
+        moved += extent
+    return 0, length
 
 
 @dataclass

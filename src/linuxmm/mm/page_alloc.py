@@ -28,8 +28,9 @@ PENALTY_FOR_NODE_WITH_CPUS = 1
 
 
 def find_next_best_node(k: "Kernel", node: int, used: set[int], node_load: dict[int, int]) -> int:
-    """The unused node with memory nearest to ``node`` (ties: lower id), or -1."""
-    if node not in used and k.node_states.node_state(node, node_states.N_MEMORY):
+    """The local node first (memory or not), then the unused node with memory nearest to
+    ``node`` (ties: lower id), or -1."""
+    if node not in used:
         used.add(node)
         return node
     best, best_val = -1, None
@@ -92,11 +93,13 @@ def nr_free_zone_pages(k: "Kernel", highest_idx: int) -> int:
 
 
 def default_zonelist_order(k: "Kernel") -> str:
-    """≤4.13: "Node" or "Zone" order. 4.7-4.13 chose Node on 64-bit; before, a heuristic
-    preferred Zone order unless DMA/DMA32 were large or some node had no Normal memory."""
+    """≤4.13: "Node" or "Zone" order. From 3.17 ("mm: page_alloc: default node-ordering on
+    64-bit NUMA, zone-ordering on 32-bit") the word size decides; before, a heuristic preferred
+    Zone order unless DMA/DMA32 were large or some node had no Normal memory (RHEL 7's 3.10
+    and Debian's 3.16 keep it: they print Zone order, Ubuntu's 4.4 servers Node order)."""
     if not k.config.numa:
         return "Zone"
-    if k.version >= (4, 7):
+    if k.version >= (3, 17):
         return "Node" if k.arch.is_64bit else "Zone"
     normal = k.zone_names.index("Normal")
     low = total = 0
@@ -304,10 +307,22 @@ def _lowmem_reserve_walk_down(k: "Kernel", zones, ratio) -> None:
 
 def zone_batchsize(k: "Kernel", z) -> int:
     """Per-cpu list batch: a quarter of 1/1024 of the zone, capped at 1 MiB (512 KiB ≤4.18), 2^n - 1."""
-    cap = (1 << 20) if k.version >= (4, 19) else (512 << 10)
+    cap = (1 << 20) if batch_cap_doubled(k.version) else (512 << 10)
     batch = max(min(z.managed_pages >> 10, cap // k.arch.PAGE_SIZE) // 4, 1)
     n = batch + batch // 2
     return (1 << (n.bit_length() - 1)) - 1
+
+
+def batch_cap_doubled(version) -> bool:
+    """4.19 doubled the batch cap ("mm, page_alloc: double zone's batchsize"). Two distribution
+    lines carry the backport: SUSE's 4.12.14 kernels (SLE 15 / openSUSE Leap 15, release
+    ``4.12.14-*-default``) and RHEL 8's 4.18 from 8.4 (``4.18.0-305.el8_4``; 8.1's -147 has the
+    old cap; the release in between that took it is not known here)."""
+    if version >= (4, 19):
+        return True
+    if version.distro == "suse" and version == (4, 12, 14):
+        return True
+    return version.distro == "rhel" and version == (4, 18, 0) and version.distro_build >= 305
 
 
 def nr_node_cpus(k: "Kernel", nid: int) -> int:

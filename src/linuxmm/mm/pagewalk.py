@@ -1,4 +1,20 @@
-"""One address through the page tables, level by level (``mm/pagewalk.c``), for people.
+"""Page-table walks (``mm/pagewalk.c``): the compiled range walker, and one address for people.
+
+``walk_page_range`` is the one walk every page-table operation over a range uses (unmap,
+fork's copy, mprotect, smaps, freeing tables, the debug checks): the kernel gives
+``walk_page_range`` a set of callbacks (``mm_walk_ops``); numba has no cheap callbacks, so the
+walk is a cursor instead. ``walk_page_range`` sets it up over [start, end) from a PGD;
+each ``walk_next`` returns the next entry that is not none as (kind, level, table row, index,
+address): ``kind`` is the entry's ``PTE_KIND_*`` (a present leaf, a swap or migration entry, a
+PTE marker; a huge pmd comes with its level), and the caller dispatches on it, as a
+``pte_entry``/``pmd_entry`` callback would. Tables are descended on the way. The caller may
+change the entry it was given: after splitting a huge pmd ``walk_again`` revisits the slot,
+now a table, and descends into it. With ``WALK_POST`` the walk also reports each table once
+all its entries were seen (kind ``WALK_TABLE_DONE``, at the slot that points to it), for
+freeing empty tables bottom-up as ``free_pgd_range`` does. Single-address walks that the MMU
+does on every miss stay specialised (``tlb.tlb_walk``, ``memory.follow``).
+
+The rest of this module follows one address for people:
 
 ``walk_address`` follows a virtual address from a PGD the way ``pgd_offset`` ->
 ``p4d_offset`` -> ``pud_offset`` -> ``pmd_offset`` -> ``pte_offset_map`` do and reports, for
@@ -16,8 +32,91 @@ entries, 1024 per table).
 
 from __future__ import annotations
 
+import numpy as np
+from numba import njit
+
 from .pgtable import (_PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, LEVEL_NAMES, PTE_FLAG_NAMES, PTE_PFN_MASK,
-                      geometry_for)
+                      VP_LEVELS, VP_SWP_FMT, entry_has, entry_present, geometry_for, pte_kind, pte_none, pte_pfn)
+
+# ---- the compiled range walker ---------------------------------------------------------------
+
+WALK_MAX_LEVELS = 5
+WALK_POST = 1  # also report each table after its entries (WALK_TABLE_DONE)
+WALK_DONE, WALK_TABLE_DONE = -1, -2  # kinds besides PTE_KIND_*
+# the cursor: flags, range, depth, then per level the table row, the next index and its base
+W_FLAGS, W_START, W_END, W_DEPTH = 0, 1, 2, 3
+W_ROW = 4
+W_IDX = W_ROW + WALK_MAX_LEVELS
+W_BASE = W_IDX + WALK_MAX_LEVELS
+NR_W = W_BASE + WALK_MAX_LEVELS
+
+
+@njit(cache=True)
+def _enter(vs, w, depth, row, base):
+    w[W_DEPTH] = depth
+    w[W_ROW + depth] = row
+    w[W_BASE + depth] = base
+    w[W_IDX + depth] = max(np.int64(0), (w[W_START] - base) >> vs.shift[depth])
+
+
+@njit(cache=True)
+def walk_page_range(vs, pgd, start, end, flags):
+    """A cursor over the entries mapping [start, end) below the PGD in row ``pgd``."""
+    w = np.zeros(NR_W, np.int64)
+    w[W_FLAGS], w[W_START], w[W_END] = flags, start, end
+    _enter(vs, w, 0, pgd, 0)
+    return w
+
+
+@njit(cache=True)
+def walk_next(a, vs, w):
+    """The next entry that is not none: (kind, level, row, index, address it maps from)."""
+    levels = vs.vp[VP_LEVELS]
+    fmt = vs.vp[VP_SWP_FMT]
+    while w[W_DEPTH] >= 0:
+        d = w[W_DEPTH]
+        row, idx = w[W_ROW + d], w[W_IDX + d]
+        addr = w[W_BASE + d] + (idx << vs.shift[d])
+        if idx >= vs.nent[d] or addr >= w[W_END]:
+            w[W_DEPTH] = d - 1
+            if d > 0 and w[W_FLAGS] & WALK_POST:
+                up = w[W_ROW + d - 1], w[W_IDX + d - 1] - 1
+                return WALK_TABLE_DONE, d - 1, up[0], up[1], w[W_BASE + d]
+            continue
+        w[W_IDX + d] = idx + 1
+        entry = vs.pt[row, idx]
+        if pte_none(entry):
+            continue
+        if d < levels - 1 and entry_present(entry) and not entry_has(entry, _PAGE_PSE):
+            _enter(vs, w, d + 1, a.private[pte_pfn(entry)], addr)
+            continue
+        return pte_kind(entry, fmt), d, row, idx, addr
+    return WALK_DONE, -1, -1, -1, -1
+
+
+@njit(cache=True)
+def walk_again(w):
+    """Visit the entry just returned once more (it was replaced, e.g. a split huge pmd)."""
+    w[W_IDX + w[W_DEPTH]] -= 1
+
+
+@njit(cache=True)
+def walk_entries(a, vs, pgd, start, end):
+    """Every entry that is not none, and every table, below ``pgd`` in [start, end):
+    rows of (kind, level, row, index, address); tables come as WALK_TABLE_DONE rows."""
+    out = np.zeros((64, 5), np.int64)
+    n = 0
+    w = walk_page_range(vs, pgd, start, end, WALK_POST)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            break
+        if n == out.shape[0]:
+            out = np.concatenate((out, np.zeros_like(out)))
+        out[n, 0], out[n, 1], out[n, 2], out[n, 3], out[n, 4] = kind, level, row, idx, addr
+        n += 1
+    return out[:n]
+
 
 # what Intel's manuals call each table, by (levels, kernel level)
 _HW_NAMES = {
@@ -26,6 +125,15 @@ _HW_NAMES = {
     3: {"pgd": "PDPT", "pmd": "PD", "pte": "PT"},
     2: {"pgd": "PD", "pte": "PT"},
 }
+
+
+def hw_level_names(arch, geo) -> dict[str, str]:
+    """What the architecture's manual calls each kernel level's table: Intel's PML5..PT, or
+    Arm's translation table levels, numbered so that the last is level 3."""
+    kernel_levels = [name for name, _, _ in geo.levels]
+    if arch.name == "arm64":
+        return {name: f"L{4 - len(kernel_levels) + i}" for i, name in enumerate(kernel_levels)}
+    return _HW_NAMES.get(len(kernel_levels), {})
 
 
 def size_name(size: int) -> str:
@@ -55,7 +163,7 @@ def walk_address(k, pgd_row: int, vaddr: int, vs=None) -> list[dict]:
     vs = k.vm_state if vs is None else vs
     geo = k.pgtable_geometry
     hw = {name: (level, shift, nent) for level, (name, shift, nent) in enumerate(geo.levels)}
-    names = _HW_NAMES.get(len(geo.levels), {})
+    names = hw_level_names(k.arch, geo)
     width = geo.entry_bytes * 2
     mask = (1 << (8 * geo.entry_bytes)) - 1
     rows: list[dict] = []

@@ -6,19 +6,23 @@ x86-64 has 4 (P4D folded) or 5 with LA57, 32-bit PAE has 3 (P4D and PUD folded),
 allocator (``pte_alloc_one``/``__pmd_alloc``/..., GFP_PGTABLE_USER), counted in
 NR_PAGETABLE; here its entries live in a pool of uint64 rows (``VmState.pt``) and the page's
 ``private`` field says which row. Entries hold real x86 bits: present, RW, user, accessed,
-dirty, PSE (a 2 MiB/4 MiB/1 GiB leaf), NX, soft-dirty, and the pfn from bit 12.
+dirty, PSE (a 2 MiB/4 MiB/1 GiB leaf), NX, soft-dirty, and the pfn from bit 12. An entry
+that is neither none nor present is a swap entry in the arch's encoding (swap slot, migration
+entry, PTE marker: ``pte_kind``); ``pt_used`` counts every entry that is not none.
+
+A THP's PMD keeps a pte table in reserve for a later split (``pgtable_trans_huge_deposit``):
+the deposits of a PMD table hang off that table (``pt_huge_pte``, linked by
+``pt_deposit_next``), as the kernel keeps them on the PMD table page's ``pmd_huge_pte``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-from numba import njit, types
-from numba.experimental import structref
+from numba import njit
 
-from ..jit import register_struct, unowned, unowned_type
+from ..jit import CompiledStruct
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -87,21 +91,12 @@ def geometry_for(arch) -> PgtableGeometry:
 
 # ---- the compiled state -------------------------------------------------------------------
 
-class VmStateType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class VmStateRef(structref.StructRefProxy):
-    pass
-
-
-register_struct(VmStateType, VmStateRef)
-
 VMSTATE_FIELDS = [
     ("pt", np.uint64, 2),  # the table pool: one row per page-table page
     ("pt_pfn", np.int64, 1),  # the page backing each row
-    ("pt_used", np.int64, 1),  # present entries per row (an empty table can be freed)
+    ("pt_used", np.int64, 1),  # non-empty entries per row (!pte_none: an empty table can be freed)
+    ("pt_huge_pte", np.int64, 1),  # on a PMD table: the last pte table deposited for its huge pmds, -1 none
+    ("pt_deposit_next", np.int64, 1),  # on a deposited pte table: the one deposited before it, -1 none
     ("pt_free", np.int64, 1),  # stack of free rows
     ("shift", np.int64, 1),  # per hardware level, top first
     ("nent", np.int64, 1),  # entries per table at each level
@@ -111,15 +106,15 @@ VMSTATE_FIELDS = [
     ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
     ("nstat", np.int64, 2),  # node stats the fault path changes (NS_*), per node
 ]
-vm_state_type = VmStateType([(n, unowned_type(d, nd)) for n, d, nd in VMSTATE_FIELDS])
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
 VP_LOCAL_NID, VP_ENTRY_BYTES, VP_HUGE_ZERO_WANTED, VP_PAGEFAULT_DISABLED = 8, 9, 10, 11
 VP_FLUSH_PENDING = 12  # the fault replaced a present entry of its address: flush its TLB entries
+VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
 # an allocation the fast path could not serve: its context (AC_*) for the slow path in Python;
 # what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
-VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 13, 14, 15
-NR_VP = 16
+VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
+NR_VP = 17
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
@@ -135,35 +130,8 @@ NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED = 0, 1, 2, 
 NR_NS = 5
 
 
-class VmState(VmStateRef):
+class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
     """Page-table pool and fault-path parameters of one machine (Python and compiled views)."""
-
-    @classmethod
-    def from_arrays(cls, **arrays) -> "VmState":
-        if numba.config.DISABLE_JIT:
-            vs = object.__new__(cls)
-        else:
-            ref = _make_vm_state(*(arrays[n] for n, _, _ in VMSTATE_FIELDS))
-            vs = cls._numba_box_(ref._type, ref._meminfo)
-        vs.__dict__.update(arrays)
-        return vs
-
-
-@njit(cache=True)
-def _make_vm_state(pt, pt_pfn, pt_used, pt_free, shift, nent, vp, ac, zonelists, events, nstat):
-    r = structref.new(vm_state_type)
-    r.pt = unowned(pt)
-    r.pt_pfn = unowned(pt_pfn)
-    r.pt_used = unowned(pt_used)
-    r.pt_free = unowned(pt_free)
-    r.shift = unowned(shift)
-    r.nent = unowned(nent)
-    r.vp = unowned(vp)
-    r.ac = unowned(ac)
-    r.zonelists = unowned(zonelists)
-    r.events = unowned(events)
-    r.nstat = unowned(nstat)
-    return r
 
 
 # ---- entries ----------------------------------------------------------------------------
@@ -195,6 +163,181 @@ def pt_index(vs, level, addr):
     return (addr >> vs.shift[level]) & (vs.nent[level] - 1)
 
 
+# ---- entries that are not present: swap entries (include/linux/swapops.h, 6.18) ------------
+#
+# pte_none: nothing at all (x86 ignores A/D, which a KNL erratum may set on empty entries);
+# pte_present: the MMU's present bit, or PROT_NONE (the entry still maps its page);
+# anything else is a swap pte: a swp_entry_t stored in the arch's format. Its type says what it
+# is: below MAX_SWAPFILES a slot in swap area ``type``; above it the reserved types: migration
+# entries (the page is being moved; the offset is its pfn), PTE markers (a guard region, a
+# poisoned page, uffd-wp), and with CONFIG_MEMORY_FAILURE / CONFIG_DEVICE_PRIVATE hwpoison and
+# device-private entries. swp_entry_t is kept here in the 64-bit arch-independent layout (type
+# in the top bits above SWP_TYPE_SHIFT); a 32-bit kernel packs the same type and offset lower.
+
+_PAGE_KNL_ERRATUM_MASK = _PAGE_DIRTY | _PAGE_ACCESSED
+# arch/x86/include/asm/pgtable_64.h: | TYPE (59-63) | ~OFFSET (9-58) | 0 | 0 | X | X | X | E | F | SD | 0 |
+# the offset is stored inverted (L1TF): the "pfn" bits of a swap pte point far above any RAM.
+SWP_TYPE_BITS = 5
+SWP_OFFSET_FIRST_BIT = 9  # _PAGE_BIT_PROTNONE + 1
+SWP_OFFSET_SHIFT = SWP_OFFSET_FIRST_BIT + SWP_TYPE_BITS
+_PAGE_SWP_UFFD_WP = _PAGE_USER  # F
+_PAGE_SWP_EXCLUSIVE = _PAGE_PWT  # E: PG_anon_exclusive remembered across swap-out
+# pgtable-3level.h (PAE) stores the same 64-bit format; pgtable-2level.h (32-bit entries) keeps
+# the type in bits 1-5 and the offset, not inverted, from bit 9; both borrow bit 7 for E.
+_SWP_TYPE_SHIFT_2LEVEL = 1  # _PAGE_BIT_PRESENT + 1
+_PAGE_SWP_EXCLUSIVE_32 = _PAGE_PSE
+SWP_FMT_64, SWP_FMT_PAE, SWP_FMT_2LEVEL = 0, 1, 2
+
+# include/linux/swap.h with this machine's 6.18 config: CONFIG_MIGRATION=y, and neither
+# CONFIG_MEMORY_FAILURE nor CONFIG_DEVICE_PRIVATE, so no hwpoison or device entry types.
+MAX_SWAPFILES_SHIFT = 5
+SWP_DEVICE_NUM, SWP_MIGRATION_NUM, SWP_HWPOISON_NUM, SWP_PTE_MARKER_NUM = 0, 3, 0, 1
+MAX_SWAPFILES = (1 << MAX_SWAPFILES_SHIFT) - SWP_DEVICE_NUM - SWP_MIGRATION_NUM - SWP_HWPOISON_NUM \
+    - SWP_PTE_MARKER_NUM
+SWP_MIGRATION_READ = MAX_SWAPFILES + SWP_HWPOISON_NUM
+SWP_MIGRATION_READ_EXCLUSIVE = SWP_MIGRATION_READ + 1
+SWP_MIGRATION_WRITE = SWP_MIGRATION_READ + 2
+SWP_PTE_MARKER = MAX_SWAPFILES + SWP_HWPOISON_NUM + SWP_MIGRATION_NUM + SWP_DEVICE_NUM
+SWP_TYPE_SHIFT = 63 - MAX_SWAPFILES_SHIFT  # BITS_PER_XA_VALUE - MAX_SWAPFILES_SHIFT
+SWP_OFFSET_MASK = (1 << SWP_TYPE_SHIFT) - 1
+SWP_PFN_BITS = 52 - 12  # MAX_PHYSMEM_BITS (5-level) - PAGE_SHIFT: a migration entry's pfn
+PTE_MARKER_UFFD_WP, PTE_MARKER_POISONED, PTE_MARKER_GUARD = 1 << 0, 1 << 1, 1 << 2
+PTE_MARKER_MASK = (1 << 3) - 1
+# what an entry is, for the walkers (walk_page_range's callers dispatch on it)
+PTE_KIND_NONE, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_KIND_MIGRATION, PTE_KIND_MARKER = 0, 1, 2, 3, 4
+
+
+def swp_format(arch, geo: PgtableGeometry) -> int:
+    if geo.entry_bytes == 4:
+        return SWP_FMT_2LEVEL
+    return SWP_FMT_64 if arch.is_64bit else SWP_FMT_PAE
+
+
+@njit(cache=True)
+def pte_none(pte):
+    return (pte & ~np.uint64(_PAGE_KNL_ERRATUM_MASK)) == 0
+
+
+@njit(cache=True)
+def pte_present(pte):
+    return (pte & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
+
+
+@njit(cache=True)
+def is_swap_pte(pte):
+    return not pte_none(pte) and not pte_present(pte)
+
+
+@njit(cache=True)
+def swp_entry(type_, offset):
+    return (np.uint64(type_) << np.uint64(SWP_TYPE_SHIFT)) | (np.uint64(offset) & np.uint64(SWP_OFFSET_MASK))
+
+
+@njit(cache=True)
+def swp_type(entry):
+    return np.int64(entry >> np.uint64(SWP_TYPE_SHIFT))
+
+
+@njit(cache=True)
+def swp_offset(entry):
+    return np.int64(entry & np.uint64(SWP_OFFSET_MASK))
+
+
+@njit(cache=True)
+def pte_to_swp_entry(pte, fmt):
+    """The swp_entry_t a swap pte holds (the E/F/SD flag bits lie outside type and offset)."""
+    if fmt == SWP_FMT_2LEVEL:
+        return swp_entry((pte >> np.uint64(_SWP_TYPE_SHIFT_2LEVEL)) & np.uint64((1 << SWP_TYPE_BITS) - 1),
+                         (pte & np.uint64(0xFFFFFFFF)) >> np.uint64(SWP_OFFSET_FIRST_BIT))
+    return swp_entry(pte >> np.uint64(64 - SWP_TYPE_BITS),
+                     (~pte << np.uint64(SWP_TYPE_BITS)) >> np.uint64(SWP_OFFSET_SHIFT))
+
+
+@njit(cache=True)
+def swp_entry_to_pte(entry, fmt):
+    type_, offset = np.uint64(swp_type(entry)), np.uint64(swp_offset(entry))
+    if fmt == SWP_FMT_2LEVEL:
+        return (type_ << np.uint64(_SWP_TYPE_SHIFT_2LEVEL)) | (offset << np.uint64(SWP_OFFSET_FIRST_BIT))
+    return ((~offset << np.uint64(SWP_OFFSET_SHIFT)) >> np.uint64(SWP_TYPE_BITS)) | \
+        (type_ << np.uint64(64 - SWP_TYPE_BITS))
+
+
+@njit(cache=True)
+def pte_swp_exclusive_bit(fmt):
+    return np.uint64(_PAGE_SWP_EXCLUSIVE if fmt == SWP_FMT_64 else _PAGE_SWP_EXCLUSIVE_32)
+
+
+@njit(cache=True)
+def non_swap_entry(entry):
+    return swp_type(entry) >= MAX_SWAPFILES
+
+
+@njit(cache=True)
+def is_migration_entry(entry):
+    return SWP_MIGRATION_READ <= swp_type(entry) <= SWP_MIGRATION_WRITE
+
+
+@njit(cache=True)
+def is_writable_migration_entry(entry):
+    return swp_type(entry) == SWP_MIGRATION_WRITE
+
+
+@njit(cache=True)
+def make_readable_migration_entry(offset):
+    return swp_entry(SWP_MIGRATION_READ, offset)
+
+
+@njit(cache=True)
+def make_readable_exclusive_migration_entry(offset):
+    return swp_entry(SWP_MIGRATION_READ_EXCLUSIVE, offset)
+
+
+@njit(cache=True)
+def make_writable_migration_entry(offset):
+    return swp_entry(SWP_MIGRATION_WRITE, offset)
+
+
+@njit(cache=True)
+def swp_offset_pfn(entry):
+    """The pfn a migration entry stands for."""
+    return swp_offset(entry) & ((np.int64(1) << SWP_PFN_BITS) - 1)
+
+
+@njit(cache=True)
+def is_pte_marker_entry(entry):
+    return swp_type(entry) == SWP_PTE_MARKER
+
+
+@njit(cache=True)
+def pte_marker_get(entry):
+    return swp_offset(entry) & PTE_MARKER_MASK
+
+
+@njit(cache=True)
+def make_pte_marker(marker, fmt):
+    return swp_entry_to_pte(swp_entry(SWP_PTE_MARKER, marker), fmt)
+
+
+@njit(cache=True)
+def is_pte_marker(pte, fmt):
+    return is_swap_pte(pte) and is_pte_marker_entry(pte_to_swp_entry(pte, fmt))
+
+
+@njit(cache=True)
+def pte_kind(pte, fmt):
+    """PTE_KIND_*: what the entry is (the reserved types of this config are migration and marker)."""
+    if pte_none(pte):
+        return PTE_KIND_NONE
+    if pte_present(pte):
+        return PTE_KIND_PRESENT
+    entry = pte_to_swp_entry(pte, fmt)
+    if not non_swap_entry(entry):
+        return PTE_KIND_SWAP
+    if is_migration_entry(entry):
+        return PTE_KIND_MIGRATION
+    return PTE_KIND_MARKER
+
+
 # ---- the Python face ---------------------------------------------------------------------
 
 INITIAL_TABLES = 1024
@@ -220,6 +363,7 @@ def vm_state_init(k) -> VmState:
     vp[VP_HUGE_ZERO_PFN] = -1
     vp[VP_SLOW_PFN] = NO_PAGE
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
+    vp[VP_SWP_FMT] = swp_format(k.arch, geo)
     vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
     ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
     # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order)
@@ -229,7 +373,8 @@ def vm_state_init(k) -> VmState:
         set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
     nnodes = max(k.node_ids) + 1
     arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
-                  pt_used=np.zeros(INITIAL_TABLES, np.int64),
+                  pt_used=np.zeros(INITIAL_TABLES, np.int64), pt_huge_pte=np.full(INITIAL_TABLES, -1, np.int64),
+                  pt_deposit_next=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_free=np.arange(INITIAL_TABLES - 1, -1, -1, dtype=np.int64),
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
@@ -263,7 +408,30 @@ def grow_table_pool(k) -> None:
     arrays["pt"] = np.concatenate([vs.pt, np.zeros_like(vs.pt)])
     arrays["pt_pfn"] = np.concatenate([vs.pt_pfn, np.full(cap, -1, np.int64)])
     arrays["pt_used"] = np.concatenate([vs.pt_used, np.zeros(cap, np.int64)])
+    for name in ("pt_huge_pte", "pt_deposit_next"):
+        arrays[name] = np.concatenate([getattr(vs, name), np.full(cap, -1, np.int64)])
     free = np.concatenate([np.arange(2 * cap - 1, cap - 1, -1, dtype=np.int64), used_free])
     arrays["pt_free"] = np.concatenate([free, np.zeros(2 * cap - len(free), np.int64)])
     arrays["vp"][VP_NFREE] = len(free)
     k.vm_state = VmState.from_arrays(**arrays)
+
+
+# ---- THP deposits (mm/pgtable-generic.c) -------------------------------------------------
+
+
+@njit(cache=True)
+def pgtable_trans_huge_deposit(vs, pmd_row, pgtable):
+    """Keep pte table ``pgtable`` on the PMD table ``pmd_row`` for a later split of one of its
+    huge pmds (the kernel's list on ``pmd_huge_pte``: the last deposited is withdrawn first)."""
+    vs.pt_deposit_next[pgtable] = vs.pt_huge_pte[pmd_row]
+    vs.pt_huge_pte[pmd_row] = pgtable
+
+
+@njit(cache=True)
+def pgtable_trans_huge_withdraw(vs, pmd_row):
+    """Take back a deposited pte table from PMD table ``pmd_row`` (-1 if it holds none)."""
+    pgtable = vs.pt_huge_pte[pmd_row]
+    if pgtable >= 0:
+        vs.pt_huge_pte[pmd_row] = vs.pt_deposit_next[pgtable]
+        vs.pt_deposit_next[pgtable] = -1
+    return pgtable

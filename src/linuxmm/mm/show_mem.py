@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..include.linux.mmzone import MIGRATE_TYPES
 from .page_alloc import for_each_zone
 from .vmstat import global_node_page_state, global_zone_page_state
 
@@ -35,7 +36,7 @@ def _kb(k, pages: int) -> int:
 
 def show_free_areas(k) -> None:
     """The ``Mem-Info:`` block of an allocation failure or OOM report (``show_free_areas``)."""
-    from .buddy import MIGRATE_TYPES, ZS_FREE_HIGHATOMIC, zone_id
+    from .buddy import ZS_FREE_HIGHATOMIC, zone_id
 
     log = k.log
     a = k.mem_map

@@ -69,7 +69,7 @@ def boot_lines(text: str) -> list[str]:
 
 _E820_RE = re.compile(r"^BIOS-e820: \[mem (0x[0-9a-fA-F]{1,16})-(0x[0-9a-fA-F]{1,16})\] (.+?)\s*$")
 _SRAT_RE = re.compile(r"^(?:ACPI: )?SRAT: Node (\d+) PXM (\d+) \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]( hotplug)?")
-_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?SRAT: PXM (\d+) -> (?:x2)?APIC (0x[0-9a-f]{1,16}) -> Node (\d+)")
+_SRAT_CPU_RE = re.compile(r"^(?:ACPI: )?(?:NUMA: )?SRAT: PXM (\d+) -> (?:(?:x2)?APIC|MPIDR) (0x[0-9a-f]{1,16}) -> Node (\d+)")
 _NODE_RANGE_RE = re.compile(r"^  node +(\d+): \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]")
 _SETUP_DATA_RE = re.compile(r"^e820: update \[mem (0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\] usable ==> usable$")
 _NR_CPU_RE = re.compile(r"nr_cpu_ids:(\d+)|Allowing (\d+) (?:present )?CPUs|smpboot: Allowing (\d+) CPUs")
@@ -112,12 +112,62 @@ def loads(text: str, source: str = "<dmesg>") -> MachineDescription:
         n = max(node.nid for node in numa) + 1
         distance = [[10 if a == b else 20 for b in range(n)] for a in range(n)]
     efi = any(ln.startswith("efi: EFI v") for ln in lines)
-    return MachineDescription(
+    desc = MachineDescription(
         name=Path(source).stem, arch=arch, version=version, cmdline=cmdline,
         nr_cpus=_nr_cpus(lines), e820=e820, memory=[(s, e) for s, e, _ in memory] if memory else None,
         numa=numa, distance=distance, config=cfg, setup_data=_parse_setup_data(lines, version),
         mtrr=_parse_mtrr(lines), efi=efi, esrt=_parse_esrt(lines),
-        efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines), source=source)
+        efi_late_reserve=_late_updates(lines), initrd=_parse_initrd(lines),
+        efi_mmio=_parse_efi_mmio(lines), snb_gfx="reserving inaccessible SNB gfx pages" in lines,
+        zone_dma_bits=_board_zone_dma_bits(lines), source=source)
+    desc.assumptions = _assumptions(desc, lines)
+    return desc
+
+
+# arm64 boards whose device tree limits DMA below 4 GiB, by the "Machine model:" line. The
+# BCM2711's /soc and /emmc2bus nodes map only the first GiB (arch/arm/boot/dts/bcm2711.dtsi,
+# dma-ranges = <0x0 0xc0000000 0x0 0x00000000 0x40000000>): ZONE_DMA ends at 1 GiB.
+BOARD_ZONE_DMA_BITS = {
+    "Raspberry Pi 4 Model B": 30,
+    "Raspberry Pi 400": 30,
+    "Raspberry Pi Compute Module 4": 30,
+}
+
+
+def _board_zone_dma_bits(lines: list[str]) -> int | None:
+    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Machine model:")), "")
+    return next((bits for board, bits in BOARD_ZONE_DMA_BITS.items() if model.startswith(board)), None)
+
+
+def _assumptions(desc: MachineDescription, lines: list[str]) -> list[str]:
+    """The inputs the kernel read that this log does not show, with the value taken for each."""
+    out = []
+    x86 = desc.arch.name in ("x86_64", "i386")
+    if not any(_NR_CPU_RE.search(ln) for ln in lines):
+        out.append("CPUs: 1 (no 'Allowing N CPUs' or 'nr_cpu_ids' line)")
+    if desc.arch.name == "i386" and _nr_cpus_config(lines) is None:
+        out.append("CONFIG_NR_CPUS: 1 (no 'NR_CPUS:' line; it sizes the fixmap, so the lowmem end)")
+    if desc.distance is not None and len(desc.distance) > 1:
+        out.append("NUMA distances: 10 local, 20 remote (the SLIT's values are not printed)")
+    if x86 and desc.efi and desc.arch.is_64bit and desc.version < (6, 10):
+        why = ("the EFI memory map printed here is not read" if any(ln.startswith("efi: mem") for ln in lines)
+               else "the EFI memory map is not printed without efi=debug")
+        out.append(f"EFI boot-services memory below 16 MiB: none ({why}); 'DMA zone: N pages "
+                   "reserved' and 'Total pages' may come out low")
+    if x86 and desc.efi and desc.version < (5, 13):
+        out.append("EBDA: none below 636 KiB (an EFI machine's BIOS data area is not printed)")
+    if desc.arch.name == "arm64" and desc.memory and any(a[1] == b[0] for a, b in zip(desc.memory, desc.memory[1:])):
+        out.append("EFI runtime (NOMAP) regions: every other one of the adjacent memory ranges "
+                   "(the EFI memory map is not printed)")
+    if (desc.arch.name == "arm64" and desc.config.zone_dma and desc.version >= (5, 10)
+            and desc.zone_dma_bits is None):
+        out.append("ZONE_DMA reach: 32 bits (the device tree's dma-ranges / IORT limits are not "
+                   "printed; BOARD_ZONE_DMA_BITS knows a few boards by 'Machine model:')")
+    return out
+
+
+_KERNEL_SECTIONS_RE = re.compile(r"^Memory: .*\((\d+)K kernel code, (\d+)K rwdata, (\d+)K rodata, "
+                                 r"(\d+)K init, (\d+)K bss,")
 
 
 def _infer_config(cfg, lines: list[str], version, arch) -> None:
@@ -131,8 +181,18 @@ def _infer_config(cfg, lines: list[str], version, arch) -> None:
         # Debian's i386 flavours are FLATMEM, Ubuntu's and most others SPARSEMEM
         cfg.sparsemem = version.distro != "debian"
         cfg.NR_CPUS = _nr_cpus_config(lines) or 1  # UP kernels print no NR_CPUS
-        if version.distro == "rosa" and version < (4, 0):
-            cfg.vmalloc_reserve = 192 << 20  # ROSA's 3.x kernels enlarged the vmalloc area
+        if "nrj" in version.release.lower():
+            cfg.vmalloc_reserve = 192 << 20  # ROSA's "nrj" kernels enlarged the vmalloc area
+        if version.distro == "fedora":
+            cfg.km_type_nr = 41  # Fedora's i686 builds have CONFIG_DEBUG_HIGHMEM (kmap fence slots)
+    for ln in lines:  # the trampoline's size is the real-mode blob's (where it goes is computed)
+        if m := re.match(r"^Base memory trampoline at \[.*\] [0-9a-f]+ size (\d+)$", ln):
+            cfg.realmode_size = int(m[1])
+    for ln in lines:  # the image's section sizes and the per-cpu unit are build facts
+        if m := _KERNEL_SECTIONS_RE.search(ln):
+            cfg.kernel_sections_kb = tuple(int(x) for x in m.groups())
+        elif m := re.match(r"^percpu: Embedded (\d+) pages/cpu", ln):
+            cfg.percpu_pages_per_cpu = int(m[1])
     for ln in lines:  # a 4095-page zone 0 needs exactly sizeof(struct page) pages of memmap
         m = re.match(r"^  (DMA|DMA32) zone: (\d+) pages used for memmap$", ln)
         if m and int(m[2]) in (32, 36, 40, 44, 48, 52, 56, 60, 64) and cfg.zone_dma:
@@ -202,6 +262,16 @@ def _parse_esrt(lines: list[str]) -> tuple[int, int] | None:
         if m := _ESRT_RE.match(ln):
             return int(m[1], 16), int(m[2], 16) - int(m[1], 16)
     return None
+
+
+def _parse_efi_mmio(lines: list[str]) -> list[tuple[int, int, int]]:
+    """The EFI memory map's MMIO descriptors (index, start, size), which 6.2's
+    ``efi_remove_e820_mmio`` lists whether it removes them or not."""
+    out = []
+    for ln in lines:
+        if m := re.match(r"^efi: (?:Remove|Not removing) mem(\d+): MMIO range=\[(0x[0-9a-f]{1,16})-(0x[0-9a-f]{1,16})\]", ln):
+            out.append((int(m[1]), int(m[2], 16), int(m[3], 16) + 1 - int(m[2], 16)))
+    return out
 
 
 def _parse_initrd(lines: list[str]) -> tuple[int, int] | None:

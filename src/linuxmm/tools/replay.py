@@ -19,16 +19,28 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..debug import check_or_report
-from ..errors import ParseError
+from ..errors import KernelError, ParseError
 from ..mm import memory as M
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
-_MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])([ps])")
+_MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])[ps](?:\s+\S+\s+\S+\s+\d+\s*(.*))?$")
+# Entries of a real maps file that are not the program's mappings: the legacy vsyscall page
+# is a fixed kernel address above the user address space (``gate_vma``), not a VMA of the mm.
+MAPS_NOT_VMAS = ("[vsyscall]",)
+
+
+class MapsVma(NamedTuple):
+    """One line of a ``/proc/PID/maps`` file."""
+    start: int
+    end: int
+    prot: str
+    lineno: int
 
 
 @dataclass
@@ -45,6 +57,9 @@ class ReplayResult:
     thp_faults: int = 0
     parse_seconds: float = 0.0
     replay_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    bad_lines: int = 0  # malformed lines skipped (skip_bad)
+    first_bad: tuple[int, str] | None = None  # (line number, text) of the first
 
     def as_dict(self) -> dict:
         t = self.tlb
@@ -60,7 +75,7 @@ class ReplayResult:
                 "pages_allocated": self.pages_allocated, "page_tables": self.page_tables,
                 "peak_rss_kb": self.peak_rss_kb, "thp_faults": self.thp_faults,
                 "cycles": cycles, "cost_model": CYCLES,
-                "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
+                "bad_lines": self.bad_lines, "parse_seconds": round(self.parse_seconds, 6), "replay_seconds": round(self.replay_seconds, 6)}
 
 
 def touched_runs(pages: np.ndarray, gap: int = RUN_GAP_PAGES) -> list[tuple[int, int]]:
@@ -73,21 +88,40 @@ def touched_runs(pages: np.ndarray, gap: int = RUN_GAP_PAGES) -> list[tuple[int,
     return [(int(s) << 12, int(e) << 12) for s, e in zip(starts, ends)]
 
 
-def parse_maps(path) -> list[tuple[int, int, str, str]]:
-    """``/proc/PID/maps`` lines as (start, end, prot, flags); errors name the line."""
-    out = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+def parse_maps(path) -> tuple[list[MapsVma], list[str]]:
+    """``/proc/PID/maps`` lines as VMAs, and notes on the lines skipped ([vsyscall]);
+    errors name the line."""
+    vmas, notes = [], []
+    for lineno, line in enumerate(Path(path).read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
-        m = _MAPS_RE.match(line)
+        m = _MAPS_RE.match(line.strip())
         if not m:
             raise ParseError(str(path), lineno, f"not a /proc/PID/maps line: {line[:80]!r}")
+        if (m[6] or "").strip() in MAPS_NOT_VMAS:
+            notes.append(f"{path}:{lineno}: skipped {m[6].strip()} (a kernel page above the user address space)")
+            continue
         start, end = int(m[1], 16), int(m[2], 16)
         if end <= start or start & 0xFFF or end & 0xFFF:
             raise ParseError(str(path), lineno, f"bad range {m[1]}-{m[2]}")
         prot = "".join(c for c in m.group(3, 4, 5) if c != "-") or "none"
-        out.append((start, end, prot, "shared|anonymous" if m[6] == "s" else "private|anonymous"))
-    return out
+        vmas.append(MapsVma(start, end, prot, lineno))
+    if not vmas:
+        raise ParseError(str(path), None, "no mappings: expected /proc/PID/maps lines")
+    return vmas, notes
+
+
+def map_vmas(p, path, vmas: list[MapsVma]) -> None:
+    """Create the VMAs of a maps file, as private anonymous memory (shared and file mappings
+    included). Every accessible one is made read-write: a snapshot shows the protections at
+    its end, after the program wrote what then became read-only (the dynamic loader's RELRO
+    pages), and the trace replays the writes of before."""
+    for v in vmas:
+        try:
+            p.mmap(v.end - v.start, prot="none" if v.prot == "none" else "rw", flags="private|anonymous|fixed",
+                   addr=v.start)
+        except KernelError as e:
+            raise ParseError(str(path), v.lineno, f"cannot map {v.start:#x}-{v.end:#x}: {e}") from None
 
 
 def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool = False,
@@ -115,11 +149,14 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         pages = np.union1d(pages, np.unique(batch["addr"].astype(np.int64) >> 12))
     res.parse_seconds += time.perf_counter() - t0
     p = machine.spawn(comm=comm or name[:15])
-    regions = parse_maps(maps) if maps else [(s, e, "rw", "private|anonymous") for s, e in touched_runs(pages, vma_gap)]
-    for start, end, prot, flags in regions:
-        p.mmap(end - start, prot=prot, flags=flags + "|fixed", addr=start)
+    if maps:
+        vmas, res.notes = parse_maps(maps)
+    else:
+        vmas = [MapsVma(s, e, "rw", 0) for s, e in touched_runs(pages, vma_gap)]
+    map_vmas(p, maps, vmas)
+    for v in vmas:
         if madvise_hugepage:
-            p.madvise(start, end - start, "hugepage")
+            p.madvise(v.start, v.end - v.start, "hugepage")
     k, task = machine.kernel, p.task
     tlb = tlb_for(k)
     tlb.reset_counters()
@@ -157,6 +194,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
         res.replay_seconds += time.perf_counter() - t2
     machine._sync_vm()
+    res.bad_lines, res.first_bad = reader.bad_lines, reader.first_bad
     res.minor_faults, res.major_faults = p.minflt, p.majflt
     res.tlb = tlb.counters()
     res.pages_allocated = int(task.mmc[M.MM_ANONPAGES])

@@ -2,28 +2,25 @@
 
 ``register(app)`` adds the ``trace`` command group to the main Typer app. As everywhere in
 the CLI, data goes to stdout; the progress bar (files of ``PROGRESS_MIN_BYTES`` or more),
-warnings and errors go to stderr. Bad input raises ``LinuxmmError``, which ``cli.main``
-prints without a traceback.
+warnings and errors go to stderr. Bad input raises ``LinuxmmError`` (or an ``OSError``
+naming the file), which the CLI's command group prints as one line.
 """
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from ..errors import LinuxmmError
 from . import trace as T
+from .console import err, out, print_json
+from .warmup import ensure_compiled
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 PROGRESS_MIN_BYTES = 32 << 20
 
 
@@ -34,9 +31,9 @@ class TraceFormat(str, Enum):
     binary = "binary"
 
 
-Src = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                     help="A trace: lackey or pinatrace text (.gz too), or linuxmm binary.")]
-FormatOpt = Annotated[TraceFormat, typer.Option("--format", "-f", help="Input format (auto: from the first lines).")]
+Src = Annotated[Path, typer.Argument(help="A trace: lackey or pinatrace text (.gz too), or linuxmm binary.")]
+FormatOpt = Annotated[TraceFormat, typer.Option("--trace-format", "-t",
+                                                help="The trace's format (auto: told from its first lines).")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad",
                                         help="Skip malformed lines (counted) instead of stopping at the first.")]
 
@@ -45,7 +42,7 @@ SkipBad = Annotated[bool, typer.Option("--skip-bad",
 def progress_bar(path: Path, what: str) -> Iterator[T.Progress | None]:
     """A Rich progress bar on stderr for big files; yields the reader's progress callback."""
     size = path.stat().st_size
-    if size < PROGRESS_MIN_BYTES:
+    if size < PROGRESS_MIN_BYTES or not err.is_terminal:
         yield None
         return
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -53,14 +50,6 @@ def progress_bar(path: Path, what: str) -> Iterator[T.Progress | None]:
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(f"{what} {path.name}", total=size)
         yield lambda done, total: bar.update(task, completed=done)
-
-
-@contextmanager
-def _os_errors() -> Iterator[None]:
-    try:
-        yield
-    except OSError as e:
-        raise LinuxmmError(f"{e.filename or ''}: {e.strerror or e}") from None
 
 
 def _report_skipped(reader: T.TraceReader) -> None:
@@ -71,10 +60,11 @@ def _report_skipped(reader: T.TraceReader) -> None:
 
 
 def convert(src: Src, dst: Annotated[Path, typer.Argument(help="The binary trace to write.")],
-            format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
+            trace_format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False):
     """Convert a lackey or pinatrace trace to linuxmm's binary format (16-byte records, mmap-able)."""
-    with _os_errors(), progress_bar(src, "converting") as progress:
-        reader = T.convert(src, dst, format.value, skip_bad, progress)
+    ensure_compiled(err)
+    with progress_bar(src, "converting") as progress:
+        reader = T.convert(src, dst, trace_format.value, skip_bad, progress)
     _report_skipped(reader)
     out.print(f"{dst}: {reader.records:,} records from {reader.lines:,} {reader.fmt} lines "
               f"({reader.skipped_lines:,} skipped, {reader.bad_lines:,} malformed)", markup=False)
@@ -104,13 +94,14 @@ def render_summary(name: str, s: T.TraceSummary) -> Table:
     return t
 
 
-def info(file: Src, format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
+def info(file: Src, trace_format: FormatOpt = TraceFormat.auto, skip_bad: SkipBad = False,
          as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False):
     """Summarize a trace: records by kind, distinct 4 KiB pages and 2 MiB regions, address range."""
-    with _os_errors(), progress_bar(file, "reading") as progress:
-        s = T.summarize(file, format.value, skip_bad, progress)
+    ensure_compiled(err)
+    with progress_bar(file, "reading") as progress:
+        s = T.summarize(file, trace_format.value, skip_bad, progress)
     if as_json:
-        out.print(json.dumps(s.as_dict(), indent=2), markup=False)
+        print_json(s.as_dict())
     else:
         out.print(render_summary(file.name, s))
 

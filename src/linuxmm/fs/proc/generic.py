@@ -12,6 +12,7 @@ import errno
 from typing import TYPE_CHECKING, Callable
 
 from ...errors import KernelError
+from ...include.linux.sched import TASK_RUNNING
 
 if TYPE_CHECKING:
     from ...init.main import Kernel
@@ -43,7 +44,9 @@ def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
     if show is None:
         show = _pid_entry(path)
     if show is None:
-        raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc")
+        names = ", ".join(p.removeprefix("/proc/") for p in _entries())
+        raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc (it has {names}, "
+                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status})")
     return path, show
 
 
@@ -62,7 +65,7 @@ def _pid_entry(path: str):
 
     def show(k):
         task = k.tasks.get(pid)
-        if task is None or task.state != "R":
+        if task is None or task.state != TASK_RUNNING:
             raise KernelError(errno.ENOENT, f"{path}: no such process")
         return shows[name](k, task)
     return show

@@ -36,21 +36,16 @@ class zone_watermarks(IntEnum):
 NR_WMARK = 4
 
 
-class migratetype(IntEnum):
-    """``enum migratetype`` (CONFIG_CMA=n, CONFIG_MEMORY_ISOLATION=y, as on x86-64 distros).
-
-    Arrays indexed by migratetype use ``MIGRATE_TYPES`` columns; ``MIGRATE_CMA`` is only
-    counted when ``KernelConfig.cma`` is set (then ISOLATE moves to 5).
-    """
-
-    MIGRATE_UNMOVABLE = 0
-    MIGRATE_MOVABLE = 1
-    MIGRATE_RECLAIMABLE = 2
-    MIGRATE_HIGHATOMIC = 3
-    MIGRATE_ISOLATE = 4
-
-
-MIGRATE_PCPTYPES = 3
+# ``enum migratetype`` (CONFIG_CMA=n, CONFIG_MEMORY_ISOLATION=y, as on x86-64 distros and
+# this host: tests/data/host-linux-6.18/enums.txt). Arrays indexed by migratetype have
+# MIGRATE_TYPES columns; MIGRATE_CMA is only counted when ``KernelConfig.cma`` is set.
+MIGRATE_UNMOVABLE = 0
+MIGRATE_MOVABLE = 1
+MIGRATE_RECLAIMABLE = 2
+MIGRATE_PCPTYPES = 3  # the number of types on the per-cpu lists
+MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
+MIGRATE_ISOLATE = 4
+MIGRATE_TYPES = 5
 MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
 
 

@@ -44,7 +44,9 @@ def arm64_memblock_init(k: "Kernel") -> None:
 
 def arm64_numa_init(k: "Kernel") -> None:
     if k.config.numa and k.desc.numa and not k.params.numa_off:
-        generic_numa.numa_init_from_description(k, announce_merges=k.version >= (6, 13))
+        generic_numa.numa_init_from_description(k, announce_merges=k.version >= (6, 13),
+                                                announce_distance=False)
+        numa_register_memoryless_nodes(k)
     else:
         if k.config.numa:
             start = 0 if k.version < (5, 2) else k.memblock.memblock_start_of_DRAM()
@@ -54,6 +56,18 @@ def arm64_numa_init(k: "Kernel") -> None:
         generic_numa.numa_register_memblks(k, [(0, 1 << 64, 0, False)])
         k.NODE_DATA(0).cpus = list(range(k.desc.nr_cpus))
     k.memblocks_present()
+
+
+def numa_register_memoryless_nodes(k: "Kernel") -> None:
+    """``numa_register_nodes``: every node the SRAT names (by memory or by CPU) gets its
+    pg_data_t and comes online, memory or not (``NUMA: Initmem setup node N [<memory-less node>]``)."""
+    for n in k.desc.numa:
+        if n.nid in k.pgdat:
+            continue
+        k.set_node_online(n.nid)
+        k.NODE_DATA(n.nid).cpus = list(n.cpus)
+        for cpu in n.cpus:
+            k.cpu_to_node[cpu] = n.nid
 
 
 def max_zone_phys(k: "Kernel", bits: int) -> int:
@@ -74,7 +88,9 @@ def zone_sizes_init(k: "Kernel") -> None:
     shift = k.arch.page_shift
     limits = {"Normal": k.max_pfn}
     if k.config.zone_dma:
-        zone_dma_bits = 30 if k.version < (5, 10) else 32  # no DT dma-ranges / IORT limits given
+        zone_dma_bits = 30 if k.version < (5, 10) else 32  # 5.10+: the DT's / IORT's reach, capped at 32
+        if k.desc.zone_dma_bits is not None and k.version >= (5, 10):
+            zone_dma_bits = min(zone_dma_bits, k.desc.zone_dma_bits)
         limits["DMA"] = max_zone_phys(k, zone_dma_bits) >> shift
     if k.config.zone_dma32:
         limits["DMA32"] = max_zone_phys(k, 32) >> shift

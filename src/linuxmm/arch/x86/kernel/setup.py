@@ -29,7 +29,6 @@ MAX_DMA_PFN = 0x1000  # 16 MiB
 BIOS_START_MIN, BIOS_START_MAX = 0x20000, 0x9F000
 X86_RESERVE_LOW = 64 << 10
 LOAD_PHYSICAL_ADDR = 16 << 20  # where the kernel image is loaded (no KASLR)
-REAL_MODE_SIZE = 24 << 10  # the real-mode trampoline blob
 
 
 def e820_prefix(k: "Kernel") -> str:
@@ -43,6 +42,7 @@ def setup_arch(k: "Kernel") -> None:
     x86_memory_params(k)
     e820__reserve_setup_data(k)
     e820__finish_early_params(k)
+    efi_remove_e820_mmio(k)
     trim_bios_range(k)
     k.max_pfn = e820__end_of_ram_pfn(k)
     if mtrr_trim_uncached_memory(k, k.max_pfn):
@@ -57,6 +57,7 @@ def setup_arch(k: "Kernel") -> None:
     e820__memblock_setup(k)
     reserve_initrd(k)
     reserve_real_mode(k)
+    trim_snb_memory(k)
     if k.desc.esrt:
         efi_mem_reserve(k, *k.desc.esrt)
     x86_numa.initmem_init(k)
@@ -160,6 +161,22 @@ def e820__reserve_setup_data(k: "Kernel") -> None:
         k.e820.e820__update_table()
 
 
+EFI_MMIO_REMOVE_MIN = 256 << 10
+
+
+def efi_remove_e820_mmio(k: "Kernel") -> None:
+    """6.2 (``efi_init``): large EFI MMIO ranges leave the e820 map, so PCI may use the space."""
+    for i, start, size in k.desc.efi_mmio:
+        end = start + size - 1
+        if size >= EFI_MMIO_REMOVE_MIN:
+            k.log.info(f"efi: Remove mem{i:02d}: MMIO range=[{start:#010x}-{end:#010x}] "
+                       f"({size >> 20}MB) from e820 map")
+            k.e820.e820__range_remove(k.log, start, size, E820_TYPE_RESERVED)
+        else:
+            k.log.info(f"efi: Not removing mem{i:02d}: MMIO range=[{start:#010x}-{end:#010x}] "
+                       f"({size >> 10}KB) from e820 map")
+
+
 def trim_bios_range(k: "Kernel") -> None:
     """The first page is BIOS data; 640K-1M is the legacy VGA/BIOS hole."""
     k.e820.e820__range_update(k.log, 0, 4096, E820_TYPE_RAM, E820_TYPE_RESERVED)
@@ -219,7 +236,21 @@ def reserve_initrd(k: "Kernel") -> None:
 def reserve_real_mode(k: "Kernel") -> None:
     """≤5.12: the trampoline is allocated top-down below 1 MiB (after memblock has RAM)."""
     if k.version < (5, 13):
-        k.memblock.memblock_phys_alloc_range(REAL_MODE_SIZE, k.arch.PAGE_SIZE, 0, 1 << 20)
+        k.memblock.memblock_phys_alloc_range(k.config.realmode_size, k.arch.PAGE_SIZE, 0, 1 << 20)
+
+
+SNB_GFX_BAD_PAGES = (0x20050000, 0x20110000, 0x20130000, 0x20138000, 0x40004000)
+
+
+def trim_snb_memory(k: "Kernel") -> None:
+    """``trim_platform_memory_ranges``: Sandy Bridge graphics cannot use five pages, and the
+    kernel keeps it away from everything below 1 MiB as well."""
+    if not k.desc.snb_gfx:
+        return
+    k.log.debug("reserving inaccessible SNB gfx pages")
+    k.memblock.memblock_reserve(0, 1 << 20)
+    for addr in SNB_GFX_BAD_PAGES:
+        k.memblock.memblock_reserve(addr, k.arch.PAGE_SIZE)
 
 
 def memblock_find_dma_reserve(k: "Kernel") -> int:

@@ -2,11 +2,14 @@
 
 Lowmem is what the kernel maps permanently above PAGE_OFFSET (3 GiB): it ends at MAXMEM =
 VMALLOC_END - PAGE_OFFSET - VMALLOC_RESERVE. VMALLOC_END sits two pages below the pkmap
-area, which is carved downward from the top of the fixmap (and, since 4.15, below the
-cpu_entry_area, and since 4.19 below the LDT remap), each step aligned down to a PMD.
+area, which is carved downward from FIXADDR_START (the permanent fixmap slots; since 4.15
+from below the cpu_entry_area, itself below all slots including the boot-time ioremap ones,
+and since 4.19 below the LDT remap), each step aligned down to a PMD.
 ``find_low_pfn_range`` sets max_low_pfn from it (``highmem=`` can move it) and
 ``initmem_init`` prints the HIGHMEM/LOWMEM lines. The fixmap slot count follows a typical
-distribution configuration; the result only moves when it crosses a PMD boundary.
+distribution configuration (kmap slots per CPU: 20, 41 with CONFIG_DEBUG_HIGHMEM); the result
+only moves when it crosses a PMD boundary. Checked against the "virtual kernel memory layout"
+blocks of the ROSA 3.14/4.1/4.6, Fedora 5.0 and Debian 4.19 logs (fixmap, pkmap, vmalloc).
 """
 
 from __future__ import annotations
@@ -21,33 +24,42 @@ FIXADDR_TOP = 0xFFFFF000
 VMALLOC_OFFSET = 8 << 20
 
 
-def fixmap_pages(version, pae: bool, nr_cpus: int) -> int:
-    """``__end_of_fixed_addresses`` for a distribution config (enum fixed_addresses)."""
-    ptrs_per_pte = 512 if pae else 1024
+def fixmap_permanent_pages(version, nr_cpus: int, km_type_nr: int) -> int:
+    """``__end_of_permanent_fixed_addresses`` for a distribution config (enum fixed_addresses)."""
     n = 1 + (1 if version < (3, 16) else 0)  # FIX_HOLE, FIX_VDSO (32-bit, ≤3.15)
     n += 2 + 1 + 1 + 64  # DBGP, EARLYCON, OHCI1394, APIC_BASE, IO_APIC x64
-    n += (16 if version >= (5, 11) else 20) * nr_cpus  # kmap slots per CPU (kmap_local since 5.11)
+    n += (16 if version >= (5, 11) else km_type_nr) * nr_cpus  # kmap slots per CPU (kmap_local since 5.11)
     n += 1 + 1 + 2  # PCIE_MCFG, PARAVIRT_BOOTMAP, TEXT_POKE0/1
     if version >= (4, 13):
         n += 2  # APEI GHES IRQ/NMI
+    return n
+
+
+def fixmap_pages(version, pae: bool, nr_cpus: int, km_type_nr: int) -> int:
+    """``__end_of_fixed_addresses``: the permanent slots, then the boot-time ioremap slots."""
+    ptrs_per_pte = 512 if pae else 1024
+    n = fixmap_permanent_pages(version, nr_cpus, km_type_nr)
     total_bt = 256 if version < (4, 0) else 512  # early ioremap slots, kept within one pte page
     if (n ^ (n + total_bt - 1)) & -ptrs_per_pte:
         n = n + total_bt - (n & (total_bt - 1))
     return n + total_bt + 2  # WP_TEST, TBOOT_BASE
 
 
-def vmalloc_end(version, pae: bool, nr_cpus: int) -> int:
+def vmalloc_end(version, pae: bool, nr_cpus: int, km_type_nr: int = 20) -> int:
+    """Before 4.15 the pkmap hangs below FIXADDR_START (the permanent slots only); from 4.15
+    the cpu_entry_area sits below FIXADDR_TOT_START (boot-time slots included)."""
     page = 4096
     pmd = (2 << 20) if pae else (4 << 20)
 
     def align(x: int) -> int:
         return x & ~(pmd - 1)
 
-    top = FIXADDR_TOP - fixmap_pages(version, pae, nr_cpus) * page
     if version < (4, 15):
+        top = FIXADDR_TOP - fixmap_permanent_pages(version, nr_cpus, km_type_nr) * page
         last_pkmap = 512 if pae else 1024
         pkmap = align(top - page * (last_pkmap + 1))
     else:
+        top = FIXADDR_TOP - fixmap_pages(version, pae, nr_cpus, km_type_nr) * page
         cea = align(top - page * (40 * nr_cpus + 1))  # cpu_entry_area: 40 pages per CPU
         pkmap = align(align(cea - page) - page) if version >= (4, 19) else align(cea - page)
     return pkmap - 2 * page
@@ -57,7 +69,7 @@ def maxmem_pfn(k: "Kernel") -> int:
     reserve = k.config.vmalloc_reserve
     if k.params.vmalloc_reserve is not None:
         reserve = k.params.vmalloc_reserve + VMALLOC_OFFSET
-    end = vmalloc_end(k.version, k.arch.pae, k.config.NR_CPUS)
+    end = vmalloc_end(k.version, k.arch.pae, k.config.NR_CPUS, k.config.km_type_nr)
     return (end - PAGE_OFFSET - reserve) >> k.arch.page_shift
 
 

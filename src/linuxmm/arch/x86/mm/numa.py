@@ -34,11 +34,12 @@ def initmem_init(k: "Kernel") -> None:
     k.memblocks_present()
 
 
-def numa_init_from_description(k: "Kernel", announce_merges: bool = True) -> None:
+def numa_init_from_description(k: "Kernel", announce_merges: bool = True,
+                               announce_distance: bool = True) -> None:
     """SRAT (or device-tree) nodes: distances, cleaned-up blocks, node ids on memblock."""
     blks = [(s, e, n.nid, (n.hotplug[i] if i < len(n.hotplug) else False))
             for n in k.desc.numa for i, (s, e) in enumerate(n.ranges)]
-    _numa_distance_table(k)
+    _numa_distance_table(k, announce_distance)
     blks = numa_cleanup_meminfo(k, blks, announce_merges)
     numa_register_memblks(k, blks)
     for n in k.desc.numa:
@@ -59,12 +60,14 @@ def dummy_numa_init(k: "Kernel") -> None:
         k.cpu_to_node[cpu] = 0
 
 
-def _numa_distance_table(k: "Kernel") -> None:
-    """A SLIT in the description fills ``numa_distance`` (``numa_alloc_distance``)."""
+def _numa_distance_table(k: "Kernel", announce: bool) -> None:
+    """A SLIT in the description fills ``numa_distance`` (``numa_alloc_distance``; arm64's
+    ``arch_numa.c`` says so at pr_debug only)."""
     dist = k.desc.distance
     if dist is None:
         return
-    k.log.debug(f"NUMA: Initialized distance table, cnt={len(dist)}")
+    if announce:
+        k.log.debug(f"NUMA: Initialized distance table, cnt={len(dist)}")
     for a, row in enumerate(dist):
         for b, d in enumerate(row):
             k.numa_distance[(a, b)] = d

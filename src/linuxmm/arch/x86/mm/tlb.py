@@ -39,12 +39,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-from numba import njit, types
-from numba.experimental import structref
+from numba import njit
 
-from ....jit import register_struct, unowned, unowned_type
+from ....jit import CompiledStruct
 from ....mm.pgtable import (VP_FLUSH_PENDING, VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
 
@@ -133,17 +131,6 @@ class TlbConfig:
 
 # ---- the compiled state -------------------------------------------------------------------
 
-class TlbStateType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((n, types.unliteral(t)) for n, t in fields)
-
-
-class TlbStateRef(structref.StructRefProxy):
-    pass
-
-
-register_struct(TlbStateType, TlbStateRef)
-
 TLB_FIELDS = [
     ("ent", np.int64, 3),  # [cpu, E_*, entry]: every cached translation and table pointer
     ("geo", np.int64, 2),  # [structure, G_*]
@@ -156,23 +143,7 @@ TLB_FIELDS = [
     ("hint", np.int64, 2),  # [cpu, structure]: its entry that hit or was filled last (probed first)
     ("nhuge", np.int64, 2),  # [cpu, 0/1]: valid TLB entries of the huge/giant page size (else unprobed)
 ]
-tlb_state_type = TlbStateType([(n, unowned_type(d, nd)) for n, d, nd in TLB_FIELDS])
 
-
-@njit(cache=True)
-def _make_tlb_state(ent, geo, params, shift, pwc_ctr, clock, ctr, ctx, hint, nhuge):
-    r = structref.new(tlb_state_type)
-    r.ent = unowned(ent)
-    r.geo = unowned(geo)
-    r.params = unowned(params)
-    r.shift = unowned(shift)
-    r.pwc_ctr = unowned(pwc_ctr)
-    r.clock = unowned(clock)
-    r.ctr = unowned(ctr)
-    r.ctx = unowned(ctx)
-    r.hint = unowned(hint)
-    r.nhuge = unowned(nhuge)
-    return r
 
 
 # ---- one structure: set-associative lookup and LRU fill -------------------------------------
@@ -383,7 +354,12 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     """The page-miss handler: start below the deepest paging-structure cache that hits, read
     the remaining entries from ``vs.pt``, set accessed (and dirty on writes) in the leaf as
     ``memory.follow`` does, fill the caches. Returns the 4 KiB pfn, or -1 if the access
-    faults (its cached translations, if ``cached``, are then dropped)."""
+    faults (its cached translations, if ``cached``, are then dropped).
+
+    Not the range walker of ``pagewalk``: this is the hardware's walk of one address on every
+    TLB miss, the hot path of replay. It starts below a paging-structure-cache hit, counts
+    every entry read, and tests the hardware present bit (``entry_present``: PROT_NONE and
+    swap entries fault), so it stays a straight loop over the same entry helpers."""
     params, ctr = t.params, t.ctr
     pt = vs.pt
     cpu = params[TP_CPU]
@@ -662,18 +638,8 @@ def asid_of(task) -> int:
     return int(task.mmc[MMC_PGD])
 
 
-class TlbState(TlbStateRef):
+class TlbState(CompiledStruct, fields=TLB_FIELDS):
     """The TLBs and paging-structure caches of every CPU (Python and compiled views)."""
-
-    @classmethod
-    def from_arrays(cls, **arrays) -> "TlbState":
-        if numba.config.DISABLE_JIT:
-            t = object.__new__(cls)
-        else:
-            ref = _make_tlb_state(*(arrays[n] for n, _, _ in TLB_FIELDS))
-            t = cls._numba_box_(ref._type, ref._meminfo)
-        t.__dict__.update(arrays)
-        return t
 
     @classmethod
     def build(cls, geometry: PgtableGeometry, config: TlbConfig | None = None, nr_cpus: int = 1) -> "TlbState":
