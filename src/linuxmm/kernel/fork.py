@@ -137,10 +137,15 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
-    """Unmap every VMA and free all page tables, the PGD last."""
+    """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
+    gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
+    from ..mm.vma import remove_vma
+
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)
+    for vma in list(task.mm.vmas):
+        remove_vma(task.mm, vma)

@@ -34,7 +34,7 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
@@ -595,8 +595,8 @@ def zap_leaf(a, vs, mmc, entry, level):
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
-        if anon and not page_mapped(a, pfn, head):
-            vs.nstat[nid, NS_ANON_MAPPED] -= 1
+        if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
+            vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
     mmc[MM_ANONPAGES if anon else MM_SHMEMPAGES] -= nr
     put_folio(a, vs, head)
 
