@@ -21,8 +21,7 @@ Where a new mapping goes:
 ``do_mmap`` is the syscall (``ksys_mmap_pgoff`` -> ``vm_mmap_pgoff`` -> ``do_mmap``): it checks
 the arguments with the kernel's errnos, places the mapping, hands it to ``mmap_region``
 (``mm/vma.py``) and prefaults MAP_POPULATE/MAP_LOCKED ranges through ``mm.hooks.populate``,
-recording the request in ``mm.populate``; ``exit_mmap`` removes every VMA when the task
-exits. File-backed mappings are not simulated yet.
+recording the request in ``mm.populate``. File-backed mappings are not simulated yet.
 """
 
 from __future__ import annotations
@@ -345,14 +344,6 @@ def do_munmap(mm: mm_struct, start: int, length: int) -> None:
         V.do_vmi_munmap(mm, start, length)
 
 
-def exit_mmap(mm: mm_struct) -> None:
-    """The VMA half of ``exit_mmap``, once the page tables are torn down: every VMA is
-    removed, leaving the anon_vma trees and ``i_mmap`` and dropping its file reference, and
-    the mm's counters and commit charge go back to zero."""
-    for vma in list(mm.vmas):
-        V.remove_vma(mm, vma)
-
-
 # ---- brk --------------------------------------------------------------------------------------
 def check_data_rlimit(mm: mm_struct, new: int) -> bool:
     """Would the heap ending at ``new`` plus the data segment exceed RLIMIT_DATA?"""
@@ -440,7 +431,7 @@ def expand_downwards(mm: mm_struct, vma, address: int) -> None:
     grow = (vma.vm_start - address) >> PAGE_SHIFT
     acct_stack_growth(mm, vma, vma.vm_end - address, grow)
     if vma.vm_flags & VM_ACCOUNT:
-        mm.committed_pages += grow
+        V.vm_acct_memory(mm, grow)
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm += grow
     V.vm_stat_account(mm, vma.vm_flags, grow)

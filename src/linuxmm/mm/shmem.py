@@ -17,9 +17,9 @@ import numpy as np
 from ..errors import KernelError
 from ..include.linux.mm_types import PAGE_SHIFT
 from . import memory as M
-from .rmap import page_mapping
-from .pgtable import (NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+from .pgtable import (NS_FILE_MAPPED, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
+from .rmap import page_mapping
 
 
 def shmem_get_folio(k, mapping, index: int) -> int:
@@ -80,6 +80,8 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
         pfn = shmem_get_folio(k, vma.vm_file.f_mapping, index)
         a.refcount[pfn] += 1
         a.mapcount[pfn] += 1
+        if a.mapcount[pfn] == 1:  # folio_add_file_rmap_ptes: its first mapping counts in Mapped
+            vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_FILE_MAPPED] += 1
         task.mmc[M.MM_SHMEMPAGES] += 1
     while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)

@@ -21,9 +21,9 @@ the ``/proc/PID/status`` counters right:
 Also here, beside their callers: ``vm_stat_account``, ``may_expand_vm`` and
 ``mlock_future_ok`` (``mm/mmap.c``), ``anon_vma_prepare`` (``mm/rmap.c``, with the
 anon_vma functions of ``mm/rmap.py``), and ``shmem_zero_setup``, ``shmem_punch_hole`` and
-``fput`` (``mm/shmem.c``, ``fs/file_table.c``). Every VMA that enters or leaves ``mm.vmas`` goes through ``vma_link``
-or ``vma_unlink``, which keep the reverse map's links (anon_vma trees, ``i_mmap``) and the
-file references right.
+``fput`` (``mm/shmem.c``, ``fs/file_table.c``). Every VMA that enters or leaves ``mm.vmas``
+goes through ``vma_link`` or ``vma_unlink``, which keep the reverse map's links (anon_vma
+trees, ``i_mmap``) and the file references right.
 """
 
 from __future__ import annotations
@@ -130,6 +130,13 @@ def vm_enough_memory(mm: mm_struct, pages: int) -> bool:
     return True if check is None or pages <= 0 else bool(check(mm, pages))
 
 
+def vm_acct_memory(mm: mm_struct, pages: int) -> None:
+    """Charge ``pages`` (release, if negative) of this mm's VM_ACCOUNT memory to Committed_AS:
+    its share ``mm.committed_pages`` and the kernel's ``vm_committed_as`` (through the hooks)."""
+    mm.committed_pages += pages
+    mm.hooks.vm_acct_memory(mm, pages)
+
+
 def accountable_mapping(flags: int) -> bool:
     """Private writable memory is charged to Committed_AS unless MAP_NORESERVE."""
     return flags & (VM_NORESERVE | VM_SHARED | VM_WRITE) == VM_WRITE
@@ -182,6 +189,7 @@ def fput(mm: mm_struct, f: file) -> None:
     f.f_count -= 1
     if f.f_count == 0:
         mm.hooks.shmem_truncate_range(mm, f.f_mapping, 0, -1)
+        mm.hooks.vm_acct_memory(mm, -f.committed_pages)
         f.committed_pages = 0
         del mm.rmap.address_spaces[f.id]
 
@@ -486,7 +494,7 @@ def remove_vma(mm: mm_struct, vma: vm_area_struct, account: bool = True) -> int:
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm -= pages
     if vma.vm_flags & VM_ACCOUNT and account:
-        mm.committed_pages -= pages
+        vm_acct_memory(mm, -pages)
     vma_unlink(mm, vma)
     return pages
 
@@ -582,6 +590,7 @@ def shmem_zero_setup(mm: mm_struct, vma: vm_area_struct) -> None:
     size = vma.vm_end - vma.vm_start
     vma.vm_file = file(mm.rmap.get_next_ino(), size, shmem_acct_size(vma.vm_flags, size))
     mm.rmap.address_spaces[vma.vm_file.id] = vma.vm_file.f_mapping
+    mm.hooks.vm_acct_memory(mm, vma.vm_file.committed_pages)
 
 
 def _overlap(mm: mm_struct, start: int, end: int) -> tuple[int, int]:
@@ -619,7 +628,7 @@ def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int) -
     if nr_pages:  # MAP_FIXED over existing mappings; their charge moves to the new one
         do_vmi_align_munmap(mm, addr, end, account=not flags & VM_ACCOUNT)
     vma = _mmap_new_or_merge(mm, addr, end, flags, pgoff)
-    mm.committed_pages += charged
+    vm_acct_memory(mm, charged)
     _mmap_complete(mm, vma, pglen)
     return addr
 
@@ -664,7 +673,7 @@ def do_brk_flags(mm: mm_struct, brkvma: vm_area_struct | None, addr: int, length
     if vma is None:
         vma = vm_area_struct(mm, addr, addr + length, flags, addr >> PAGE_SHIFT)
         vma_link(mm, vma)
-    mm.committed_pages += pages
+    vm_acct_memory(mm, pages)
     mm.total_vm += pages
     mm.data_vm += pages
     if flags & VM_LOCKED:
@@ -720,6 +729,6 @@ def _dup_one(mm: mm_struct, vma: vm_area_struct) -> None:
     else:
         anon_vma_fork(mm.rmap, tmp, vma)
     if vma.vm_flags & VM_ACCOUNT:
-        mm.committed_pages += vma_pages(vma)
+        vm_acct_memory(mm, vma_pages(vma))
     vma_link(mm, tmp)
 
