@@ -49,6 +49,12 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self.arch_zone_lowest_possible_pfn: dict[str, int] = {}  # free_area_init's zone limits
+        self.arch_zone_highest_possible_pfn: dict[str, int] = {}
+        self.nr_kernel_pages = self.nr_all_pages = 0  # for the large system hashes
+        self.hashdist = False
+        self.zonelist_order = "Node"
+        self.vm = None  # the vm sysctls (VmTunables), from vm_sysctl_init on
         self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
         self.__init_subsystems()
