@@ -138,7 +138,7 @@ def test_walk_page_range_yields_every_entry_once(space):
     a sub-range yields only its own entries."""
     from linuxmm.mm.pagewalk import WALK_TABLE_DONE, walk_entries
 
-    kind, k, vs, _ = space
+    _, k, vs, _ = space
     a = k.mem_map
     levels, fmt = int(vs.vp[P.VP_LEVELS]), int(vs.vp[P.VP_SWP_FMT])
     mmc = np.zeros(M.NR_MMC, np.int64)

@@ -297,6 +297,7 @@ class Machine:
             st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
             st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
             st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
+            st["NR_FILE_MAPPED"] = int(vs.nstat[nid, P.NS_FILE_MAPPED])
         ev = k.vm_events
         ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
         ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])

@@ -108,11 +108,10 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
         flags = vma.vm_flags
         if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
             continue  # the child faults these in itself (shared pages come from the page cache)
-        cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                              start, vma.vm_end, cow)
+                                              start, vma.vm_end, flags)
             if status == -1:
                 vs = grow_and_get(k)
             elif status < 0:
@@ -138,10 +137,15 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
-    """Unmap every VMA and free all page tables, the PGD last."""
+    """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
+    gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
+    from ..mm.vma import remove_vma
+
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)
+    for vma in list(task.mm.vmas):
+        remove_vma(task.mm, vma)

@@ -30,11 +30,11 @@ from ..jit import unowned
 from . import buddy as B
 from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
-                      SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_migration_entry, is_writable_migration_entry,
+                      SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
@@ -595,8 +595,8 @@ def zap_leaf(a, vs, mmc, entry, level):
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
-        if anon and not page_mapped(a, pfn, head):
-            vs.nstat[nid, NS_ANON_MAPPED] -= 1
+        if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
+            vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
     mmc[MM_ANONPAGES if anon else MM_SHMEMPAGES] -= nr
     put_folio(a, vs, head)
 
@@ -673,15 +673,22 @@ def free_pgd_range(a, vs, mmc, pgd, vmas):
 
 
 @njit(cache=True)
-def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
+def is_cow_mapping(vm_flags):
+    """Private and may be written: fork shares its pages copy-on-write."""
+    return (vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+
+
+@njit(cache=True)
+def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
     """``copy_present_ptes``/``copy_huge_pmd``: share the page, write-protecting a COW mapping
-    in both; a huge pmd deposits a table for the child too. 0, or a failed allocation."""
+    in both; the child's entry is old (and clean in a shared mapping); a huge pmd deposits a
+    table for the child too. 0, or a failed allocation."""
     huge = level < vs.vp[VP_LEVELS] - 1
     dep = pte_alloc_one(a, vs, dst_mmc) if huge else 0
     if dep < 0:
         return dep
     entry = vs.pt[srow, idx]
-    if cow and entry_has(entry, _PAGE_RW):
+    if is_cow_mapping(vm_flags) and entry_has(entry, _PAGE_RW):
         entry &= ~np.uint64(_PAGE_RW)
         vs.pt[srow, idx] = entry
     if not entry_has(entry, _PAGE_SPECIAL):
@@ -698,12 +705,12 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
         dst_mmc[MM_ANONPAGES] += nr
     if huge:
         pgtable_trans_huge_deposit(vs, drow, dep)
-    set_entry(vs, drow, idx, entry)
+    set_entry(vs, drow, idx, entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0)))
     return 0
 
 
 @njit(cache=True)
-def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
+def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags):
     """``copy_nonpresent_pte``: a swap entry takes another slot reference and is shared from
     now on (no longer exclusive); a writable migration entry of a COW mapping becomes
     readable in both; guard and poison markers are copied, uffd-wp ones not (no uffd here)."""
@@ -717,7 +724,7 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
         dst_mmc[MM_SWAPENTS] += 1
     elif is_migration_entry(entry):
         dst_mmc[mm_counter(a, B.compound_head(a, swp_offset_pfn(entry)))] += 1
-        if is_writable_migration_entry(entry) and cow:
+        if is_writable_migration_entry(entry) and is_cow_mapping(vm_flags):
             pte = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)), fmt) | \
                 (pte & np.uint64(_PAGE_SWP_UFFD_WP if fmt == SWP_FMT_64 else 0))
             vs.pt[srow, idx] = pte
@@ -732,7 +739,7 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
 
 
 @njit(cache=True)
-def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, cow):
+def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
     """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
     ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
     address to resume from once Python made room)."""
@@ -748,11 +755,11 @@ def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, cow):
                 return drow, addr
             last = row
         if kind == PTE_KIND_PRESENT:
-            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, cow)
+            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
             if status < 0:
                 return status, addr
         else:
-            copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, cow)
+            copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, vm_flags)
 
 
 @njit(cache=True)
@@ -760,22 +767,16 @@ def install_pte(a, vs, mmc, addr, pfn, bits):
     """Map ``pfn`` at ``addr`` with ``bits``, allocating tables (for faults finished in Python).
 
     Returns 0, or the negative status of a failed table allocation."""
-    row = mmc[MMC_PGD]
     levels = vs.vp[VP_LEVELS]
-    for level in range(levels - 1):
-        idx = pt_index(vs, level, addr)
-        entry = vs.pt[row, idx]
-        if entry_present(entry) and entry_has(entry, _PAGE_PSE):
-            __split_huge_pmd(a, vs, mmc, row, idx)
-            entry = vs.pt[row, idx]
-        if not entry_present(entry):
-            new = pte_alloc_one(a, vs, mmc)
-            if new < 0:
-                return new
-            set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
-            row = new
-        else:
-            row = table_row(a, entry)
+    pmd = pt_table(a, vs, mmc, mmc[MMC_PGD], addr, levels - 2, True)
+    if pmd < 0:
+        return pmd
+    idx = pt_index(vs, levels - 2, addr)
+    if is_leaf_entry(vs.pt[pmd, idx]):
+        __split_huge_pmd(a, vs, mmc, pmd, idx)  # split_huge_pmd_address
+    row = pt_table(a, vs, mmc, mmc[MMC_PGD], addr, levels - 1, True)
+    if row < 0:
+        return row
     set_entry(vs, row, pt_index(vs, levels - 1, addr), mk_entry(pfn, bits))
     return 0
 

@@ -39,8 +39,8 @@ from ..include.linux.mm_types import (
 from . import memory as M
 from . import vma as V
 from .mmap import get_unmapped_area
-from .pgtable import (_PAGE_PSE, VP_LEVELS, entry_has, entry_present, pgtable_trans_huge_deposit,
-                      pgtable_trans_huge_withdraw, pt_index, pte_none)
+from .pgtable import (VP_LEVELS, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw, pt_index,
+                      pte_none)
 
 # ---- moving the page tables (move_page_tables) ---------------------------------------------
 
@@ -62,7 +62,7 @@ def move_pgt_entry(a, vs, old_row, new_row, old_addr, new_addr, level):
     if not pte_none(vs.pt[new_row, ni]):
         return False
     entry = vs.pt[old_row, oi]
-    if entry_has(entry, _PAGE_PSE) and old_row != new_row:  # pmd_move_must_withdraw: other PMD table
+    if is_leaf_entry(entry) and old_row != new_row:  # a huge pmd to another PMD table (pmd_move_must_withdraw)
         pgtable_trans_huge_deposit(vs, new_row, pgtable_trans_huge_withdraw(vs, old_row))
     M.set_entry(vs, old_row, oi, np.uint64(0))
     M.set_entry(vs, new_row, ni, entry)
@@ -105,8 +105,7 @@ def move_page_tables(a, vs, mmc, pgd, old_addr, new_addr, length):
                 break
             if level < pmd_level:
                 continue
-            entry = vs.pt[old_row, pt_index(vs, level, old)]
-            if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+            if is_leaf_entry(vs.pt[old_row, pt_index(vs, level, old)]):
                 M.__split_huge_pmd(a, vs, mmc, old_row, pt_index(vs, level, old))
             new_pte = M.pt_table(a, vs, mmc, pgd, new, levels - 1, True)
             if new_pte < 0:
@@ -208,7 +207,7 @@ def vrm_charge(vrm: vma_remap_struct) -> int:
         return 0
     if not V.vm_enough_memory(vrm.mm, charged >> PAGE_SHIFT):
         raise KernelError(errno.ENOMEM, "mremap: cannot commit more memory")
-    vrm.mm.committed_pages += charged >> PAGE_SHIFT
+    V.vm_acct_memory(vrm.mm, charged >> PAGE_SHIFT)
     return charged >> PAGE_SHIFT
 
 
@@ -255,7 +254,7 @@ def expand_vma_in_place(vrm: vma_remap_struct) -> None:
                              vma.vm_pgoff + (vma.vm_end - vma.vm_start >> PAGE_SHIFT), vma.vm_flags,
                              vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
     if V.vma_merge_new_range(vmg) is None:
-        mm.committed_pages -= charged
+        V.vm_acct_memory(mm, -charged)
         raise KernelError(errno.ENOMEM, "mremap: cannot extend the VMA")
     vrm_stat_account(vrm, vrm.delta)
 
@@ -314,7 +313,7 @@ def unmap_source_vma(vrm: vma_remap_struct, account: bool) -> None:
             V.do_vmi_align_munmap(vrm.mm, vrm.addr, vrm.addr + vrm.old_len, account)
     except KernelError:  # could not split: the source stays, only the accounts are fixed
         if not account:
-            vrm.mm.committed_pages += vrm.old_len >> PAGE_SHIFT
+            V.vm_acct_memory(vrm.mm, vrm.old_len >> PAGE_SHIFT)
 
 
 def mremap_to(vrm: vma_remap_struct) -> int:

@@ -126,8 +126,8 @@ AC_NAMES = ("user page", "page table", "THP")
 VE_PGFAULT, VE_PGMAJFAULT, VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_COW, VE_REUSE = 0, 1, 2, 3, 4, 5
 VE_ZERO_MAPPED, VE_THP_ZERO_MAPPED, VE_PGTABLE_PAGES = 6, 7, 8
 NR_VE = 12
-NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM = 0, 1, 2, 3
-NR_NS = 4
+NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED = 0, 1, 2, 3, 4
+NR_NS = 5
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
@@ -221,6 +221,14 @@ def pte_none(pte):
 @njit(cache=True)
 def pte_present(pte):
     return (pte & np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE)) != 0
+
+
+@njit(cache=True)
+def is_leaf_entry(entry):
+    """An upper-level entry that stands for memory itself, not for a table below: a huge page
+    (PSE), or what replaced one (PROT_NONE, a migration entry). Only a present entry without
+    PSE links a table."""
+    return not pte_none(entry) and (not entry_present(entry) or entry_has(entry, _PAGE_PSE))
 
 
 @njit(cache=True)

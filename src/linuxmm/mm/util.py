@@ -25,6 +25,13 @@ def total_swap_pages(k: "Kernel") -> int:
     return k.total_swap_pages
 
 
+def vm_memory_committed(k: "Kernel") -> int:
+    """Committed_AS in pages: the sum of ``vm_committed_as`` (never shown negative). VM_ACCOUNT
+    charges at mmap, brk, mremap, mprotect, stack growth and fork's copies, released at
+    munmap and exit, plus each shmem object's size while it exists (``shmem_acct_size``)."""
+    return max(k.vm_committed_as, 0)
+
+
 def vm_commit_limit(k: "Kernel") -> int:
     """CommitLimit in pages."""
     vm = k.vm

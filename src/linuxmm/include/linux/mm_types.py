@@ -306,6 +306,8 @@ class MmHooks:
     * ``populate(mm, start, end, write)``: prefault (MAP_POPULATE/MAP_LOCKED, MADV_POPULATE_*,
       mremap growth of a locked VMA); ``write`` asks for write faults (breaking COW).
     * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA.
+    * ``vm_acct_memory(mm, pages)``: ``pages`` (negative: released) more charged to the
+      kernel's Committed_AS (``vm_committed_as``): VM_ACCOUNT charges and shmem objects'.
     * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE, REMOVE
       (after the zap: drop shmem pages), GUARD_*; may return an errno for the call to fail
       with (MADV_COLLAPSE fails when nothing could be collapsed).
@@ -337,6 +339,9 @@ class MmHooks:
 
     def vm_enough_memory(self, mm, pages: int) -> bool:
         return True
+
+    def vm_acct_memory(self, mm, pages: int) -> None:
+        pass
 
 
 @dataclass
