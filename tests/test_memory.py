@@ -12,12 +12,12 @@ import pytest
 import linuxmm
 from conftest import DATA, small_machine
 from linuxmm import Machine, debug
-from linuxmm.mm import memory as M
-from linuxmm.mm import pgtable as P
 from linuxmm.arch.x86.mm.fault import VmFaultOOM
 from linuxmm.include.linux import gfp as G
 from linuxmm.mm import buddy as B
+from linuxmm.mm import memory as M
 from linuxmm.mm import page_alloc as pa
+from linuxmm.mm import pgtable as P
 
 MB = 1 << 20
 REAL = {r["scenario"]: r for r in map(json.loads, (DATA / "host-linux-6.18" / "vm_probe.jsonl").read_text().splitlines())}
@@ -275,6 +275,78 @@ def test_pagefault_disable_and_direct_map(m):
     p.exit()
 
 
+# ---- the allocator's slow path from the fault path (mm/page_alloc.c, arch/x86/mm/fault.c) ----
+
+
+class CountingHooks(pa.AllocHooks):
+    """The slow path's hooks, recording each kswapd wake-up with the zones' state at that moment."""
+
+    def __init__(self):
+        self.wakes: list[bool] = []
+
+    def wake_all_kswapds(self, k, order, gfp, zonelist):
+        self.wakes.append(all_below_low(k))
+        super().wake_all_kswapds(k, order, gfp, zonelist)
+
+
+def headroom(k, z) -> int:
+    """Free pages above what the fast path's check for a user page needs: LOW, raised by the
+    watermark boost (the allocator's, boost_watermark), and the lowmem reserve."""
+    highest = G.gfp_zone(G.GFP_HIGHUSER_MOVABLE, k.zone_names)
+    boost = int(k.mem_map.boost[B.zone_id(k, z)])
+    return z.vm_stat["NR_FREE_PAGES"] - z._watermark[1] - boost - z.lowmem_reserve[highest]
+
+
+def all_below_low(k) -> bool:
+    return all(headroom(k, z) <= 0 for z in k.NODE_DATA(0).populated_zones())
+
+
+def test_kswapd_wake_exactly_below_low():
+    """wake_all_kswapds is called by each allocation that finds every zone it may use below
+    LOW (DMA32, then DMA: its lowmem reserve and the watermark boost count), never before; the
+    pcp refills and the boost can take the zones below MIN at once, so the first slow path may
+    already fail."""
+    m = small_machine()
+    k = m.kernel
+    hooks = k.alloc_hooks = CountingHooks()
+    p = m.spawn()
+    size = 380 * MB
+    a = p.mmap(size)
+    off = 0
+    with pytest.raises(VmFaultOOM):
+        while True:
+            near = sum(max(headroom(k, z), 0) for z in k.NODE_DATA(0).populated_zones()) < 600
+            step = 4096 if near else 256 * 4096
+            was_below, before = all_below_low(k), len(hooks.wakes)
+            p.write(a + off, step)
+            off += step
+            if near:  # one page, one allocation (a page table with it at most)
+                assert (len(hooks.wakes) > before) == was_below
+    assert hooks.wakes and all(hooks.wakes)
+    assert k.kswapd_wakeups == len(hooks.wakes)
+
+
+def test_fault_allocation_failure_outcome():
+    """A process touching more than the machine's free memory: the allocation fails in the slow
+    path (no reclaim, no OOM killer yet), the kernel prints warn_alloc's report and Mem-Info,
+    pagefault_out_of_memory's line, and the task is not killed: it would retry the fault."""
+    m = small_machine()
+    p = m.spawn(comm="hog")
+    size = 400 * MB  # more than the 384 MiB machine has
+    a = p.mmap(size)
+    with pytest.raises(VmFaultOOM) as err:
+        p.write(a, size)
+    log = m.dmesg()
+    assert "hog: page allocation failure: order:0, mode:0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO)" in log
+    assert "Mem-Info:" in log and "\n __alloc_pages_slowpath\n" in log
+    assert log.rstrip().endswith("Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF")
+    assert err.value.pid == p.pid and a <= err.value.addr < a + size
+    assert p.pid in [q.pid for q in m.processes()]  # alive: no signal was sent
+    assert p.read(a, 4096) == bytes([7])  # what it wrote before the failure is still there
+    assert debug.check(m) == []
+    p.exit()
+    free = sum(z.vm_stat["NR_FREE_PAGES"] for z in m.kernel.NODE_DATA(0).populated_zones())
+    assert free > (300 * MB) >> 12  # everything came back
 # ---- entries that are not present; moving page tables ---------------------------------------
 
 
@@ -397,95 +469,4 @@ def test_mremap_moves_tables_as_this_kernel(m, scenario, advice, offset):
     assert (p.minflt - f0, after["Rss"] - before["Rss"], after["AnonHugePages"] - before["AnonHugePages"]) == \
         (real["faults"], real["rss_kb"], real["anon_huge_kb"])
     assert debug.check(m) == []
-    p.exit()
-# ---- the allocator's slow path from the fault path (mm/page_alloc.c, arch/x86/mm/fault.c) ----
-
-
-class CountingHooks(pa.AllocHooks):
-    """The slow path's hooks, recording each kswapd wake-up with the zones' state at that moment."""
-
-    def __init__(self):
-        self.wakes: list[bool] = []
-
-    def wake_all_kswapds(self, k, order, gfp, zonelist):
-        self.wakes.append(all_below_low(k))
-        super().wake_all_kswapds(k, order, gfp, zonelist)
-
-
-def headroom(k, z) -> int:
-    """Free pages above what the fast path's check for a user page needs: LOW, raised by the
-    watermark boost (the allocator's, boost_watermark), and the lowmem reserve."""
-    highest = G.gfp_zone(G.GFP_HIGHUSER_MOVABLE, k.zone_names)
-    boost = int(k.mem_map.boost[B.zone_id(k, z)])
-    return z.vm_stat["NR_FREE_PAGES"] - z._watermark[1] - boost - z.lowmem_reserve[highest]
-
-
-def all_below_low(k) -> bool:
-    return all(headroom(k, z) <= 0 for z in k.NODE_DATA(0).populated_zones())
-
-
-def test_kswapd_wake_exactly_below_low():
-    """wake_all_kswapds is called by each allocation that finds every zone it may use below
-    LOW (DMA32, then DMA: its lowmem reserve and the watermark boost count), never before; the
-    pcp refills and the boost can take the zones below MIN at once, so the first slow path may
-    already fail."""
-    m = small_machine()
-    k = m.kernel
-    hooks = k.alloc_hooks = CountingHooks()
-    p = m.spawn()
-    size = 380 * MB
-    a = p.mmap(size)
-    off = 0
-    with pytest.raises(VmFaultOOM):
-        while True:
-            near = sum(max(headroom(k, z), 0) for z in k.NODE_DATA(0).populated_zones()) < 600
-            step = 4096 if near else 256 * 4096
-            was_below, before = all_below_low(k), len(hooks.wakes)
-            p.write(a + off, step)
-            off += step
-            if near:  # one page, one allocation (a page table with it at most)
-                assert (len(hooks.wakes) > before) == was_below
-    assert hooks.wakes and all(hooks.wakes)
-    assert k.kswapd_wakeups == len(hooks.wakes)
-
-
-def test_fault_allocation_failure_outcome():
-    """A process touching more than the machine's free memory: the allocation fails in the slow
-    path (no reclaim, no OOM killer yet), the kernel prints warn_alloc's report and Mem-Info,
-    pagefault_out_of_memory's line, and the task is not killed: it would retry the fault."""
-    m = small_machine()
-    p = m.spawn(comm="hog")
-    size = 400 * MB  # more than the 384 MiB machine has
-    a = p.mmap(size)
-    with pytest.raises(VmFaultOOM) as err:
-        p.write(a, size)
-    log = m.dmesg()
-    assert "hog: page allocation failure: order:0, mode:0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO)" in log
-    assert "Mem-Info:" in log and "\n __alloc_pages_slowpath\n" in log
-    assert log.rstrip().endswith("Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF")
-    assert err.value.pid == p.pid and a <= err.value.addr < a + size
-    assert p.pid in [q.pid for q in m.processes()]  # alive: no signal was sent
-    assert p.read(a, 4096) == bytes([7])  # what it wrote before the failure is still there
-    assert debug.check(m) == []
-    p.exit()
-    free = sum(z.vm_stat["NR_FREE_PAGES"] for z in m.kernel.NODE_DATA(0).populated_zones())
-    assert free > (300 * MB) >> 12  # everything came back
-
-
-def test_fork_gives_the_child_old_ptes(m):
-    """copy_present_ptes: the child's entries are old until it touches them; the parent's
-    keep their accessed bit (tests/probe/fork_smaps.c on this machine's kernel)."""
-    real = {}
-    for line in (DATA / "host-linux-6.18" / "fork_smaps.txt").read_text().splitlines():
-        who, key, kb, _ = line.split()
-        real[who, key.rstrip(":")] = int(kb)
-    p = m.spawn()
-    a = p.mmap(16 * MB)
-    p.madvise(a, 16 * MB, "nohugepage")
-    p.write(a, 16 * MB, stride=4096, value=1)
-    c = p.fork()
-    sim = {("child", key): c.smaps()[0][key] for key in ("Rss", "Shared_Dirty", "Private_Dirty", "Referenced")}
-    c.exit()
-    sim.update({("parent", key): p.smaps()[0][key] for key in ("Rss", "Shared_Dirty", "Private_Dirty", "Referenced")})
-    assert sim == real
     p.exit()

@@ -13,12 +13,13 @@ first build the buddy allocator's free lists, which these tests do not need.
 """
 
 import errno
+import json
 import re
 import sys
 
 import numpy as np
 import pytest
-from conftest import HOST_PINNED, HOST_SNAP
+from conftest import DATA, HOST_PINNED, HOST_SNAP
 
 from linuxmm import Machine, cli
 from linuxmm.errors import KernelError, LinuxmmError
@@ -361,3 +362,54 @@ def test_zoneinfo_table_columns(host):
     console.print(cli.render_zoneinfo_table(host, cli.zoneinfo_rows(host)))
     text = console.export_text()
     assert "13883" in text and "(0, 3019, 3659, 3659, 3659)" in text and "48307" in text
+
+
+# ---- Committed_AS and Mapped against this host (tests/probe/meminfo_probe.c) ----------------
+
+PROBE = [json.loads(line) for line in (DATA / "host-linux-6.18" / "meminfo_probe.jsonl").read_text().splitlines()]
+# The host's counters move by themselves a little (tests/data/README.md): per-cpu vmstat drift of
+# at most stat_threshold (125) pages per CPU (2 here), and other processes' commits meanwhile.
+HOST_SLACK_KB = 2 * 125 * 4
+
+
+def test_committed_as_and_mapped_follow_the_host():
+    """Committed_AS counts VM_ACCOUNT memory and shmem objects from mmap to munmap, not what is
+    touched; Mapped counts shmem pages mapped by a pte. (The host's file steps need the page
+    cache, not simulated yet.)"""
+    m = Machine()
+    p = m.spawn()
+    size = PROBE[0]["size_kb"] << 10
+    regions = {}
+
+    def meminfo():
+        info = kb(m.proc("/proc/meminfo"))
+        return info["Committed_AS"], info["Mapped"]
+
+    start = meminfo()[0]
+
+    steps = {"mmap_private_anon": lambda: regions.update(priv=p.mmap(size)),
+             "touch_private_anon": lambda: p.write(regions["priv"], size),
+             "mmap_shared_anon": lambda: regions.update(shm=p.mmap(size, flags="shared|anonymous")),
+             "touch_shared_anon": lambda: p.write(regions["shm"], size),
+             "munmap_shared_anon": lambda: p.munmap(regions["shm"], size),
+             "munmap_private_anon": lambda: p.munmap(regions["priv"], size)}
+    for rec in PROBE:
+        if rec["step"] not in steps:
+            continue
+        c0, m0 = meminfo()
+        steps[rec["step"]]()
+        c1, m1 = meminfo()
+        assert abs(c1 - c0 - rec["committed_as_kb"]) <= HOST_SLACK_KB, rec
+        assert abs(m1 - m0 - rec["mapped_kb"]) <= HOST_SLACK_KB, rec
+        assert (c1 - c0, m1 - m0) == {"mmap_private_anon": (size >> 10, 0), "mmap_shared_anon": (size >> 10, 0),
+                                      "touch_shared_anon": (0, size >> 10),
+                                      "munmap_shared_anon": (-size >> 10, -size >> 10),
+                                      "munmap_private_anon": (-size >> 10, 0)}.get(rec["step"], (0, 0))
+    assert meminfo() == (start, 0)
+    p.mmap(size)
+    q = p.fork()  # the child's copy of private writable memory is charged too
+    q.mmap(size, flags="shared|anonymous")
+    assert meminfo()[0] == start + 3 * (size >> 10)
+    q.exit()  # exit gives back its VM_ACCOUNT charge and drops its shmem object
+    p.exit()
+    assert meminfo()[0] == start

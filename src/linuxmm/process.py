@@ -42,6 +42,9 @@ class PageTableHooks:
         M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
         F.flush_tlb_range(k, t, start, end)
 
+    def vm_acct_memory(self, mm, pages: int) -> None:
+        self.k.vm_committed_as += pages
+
     def vma_changed(self, mm) -> None:
         t = self.task
         t.vma_table = F.build_vma_table(mm)

@@ -49,6 +49,12 @@ class Kernel:
         self.numa_distance: dict[tuple[int, int], int] = {}
         self.cpu_to_node: dict[int, int] = {}
         self.present_sections: set[int] = set()
+        self.arch_zone_lowest_possible_pfn: dict[str, int] = {}  # free_area_init's zone limits
+        self.arch_zone_highest_possible_pfn: dict[str, int] = {}
+        self.nr_kernel_pages = self.nr_all_pages = 0  # for the large system hashes
+        self.hashdist = False
+        self.zonelist_order = "Node"
+        self.vm = None  # the vm sysctls (VmTunables), from vm_sysctl_init on
         self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
         self.__init_subsystems()
@@ -220,12 +226,14 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     return k
 
 
+UNKNOWN_PARAMETERS = "Unknown kernel command line parameters"
+
+
 def print_unknown_bootoptions(k: Kernel) -> None:
     """Since 5.15 the kernel names the parameters nothing claimed, once parse_args is done."""
     unknown = unknown_bootoptions(k.desc.cmdline)
     if unknown and k.version >= (5, 15):
-        k.log.printk(f'Unknown kernel command line parameters "{" ".join(unknown)}", will be passed to user space.',
-                     KERN_NOTICE)
+        k.log.printk(f'{UNKNOWN_PARAMETERS} "{" ".join(unknown)}", will be passed to user space.', KERN_NOTICE)
 
 
 def _arch_setup(arch: Arch):

@@ -21,6 +21,10 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
+    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from . import buddy as B
@@ -31,7 +35,7 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
                       VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
@@ -40,20 +44,9 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, _PAGE_PROTNONE
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swapfile import free_swap_and_cache, swap_duplicate
 
-# VM flags (include/linux/mm.h)
-VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
-VM_MAYWRITE = 0x20
-VM_DONTCOPY = 0x20000
-VM_WIPEONFORK = 0x2000000
-VM_HUGEPAGE, VM_NOHUGEPAGE = 0x20000000, 0x40000000
-
 # the compiled VMA table: one row per VMA, sorted by start
 VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
 NR_VMA_COLS = 6
-# per-mm counters (mm->rss_stat, task fault counts, pgtables_bytes, the PGD row)
-MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
-MMC_MINFLT, MMC_MAJFLT, MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 4, 5, 6, 7, 8
-NR_MMC = 12
 
 # fault status (VM_FAULT_* folded to what the caller must do)
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 4, 5
@@ -243,7 +236,7 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
+    return a.entire_mapcount[head] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -381,7 +374,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
-    a.private[pfn + 1] = 1
+    a.entire_mapcount[pfn] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -415,10 +408,10 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
-        a.private[base + 1] -= 1
+        a.entire_mapcount[base] -= 1
         a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
-        if a.private[base + 1] == 0:
+        if a.entire_mapcount[base] == 0:
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
@@ -593,8 +586,8 @@ def zap_leaf(a, vs, mmc, entry, level):
     nid = a.zone_node[B.page_zone(a, head)]
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     if huge:
-        a.private[head + 1] -= 1
-        if a.private[head + 1] == 0 and anon:
+        a.entire_mapcount[head] -= 1
+        if a.entire_mapcount[head] == 0 and anon:
             vs.nstat[nid, NS_ANON_THPS] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
                 if a.mapcount[head + i] == 0:
@@ -603,8 +596,8 @@ def zap_leaf(a, vs, mmc, entry, level):
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
-        if anon and not page_mapped(a, pfn, head):
-            vs.nstat[nid, NS_ANON_MAPPED] -= 1
+        if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
+            vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
     mmc[MM_ANONPAGES if anon else MM_SHMEMPAGES] -= nr
     put_folio(a, vs, head)
 
@@ -723,7 +716,7 @@ def folio_dup_rmap(a, dst_mmc, entry, nr):
     pfn = pte_pfn(entry)
     head = B.compound_head(a, pfn)
     if nr > 1:
-        a.private[head + 1] += 1  # another PMD mapping of the folio
+        a.entire_mapcount[head] += 1  # another PMD mapping of the folio
         dst_mmc[MMC_ANON_THP] += 1
     else:
         a.mapcount[pfn] += 1

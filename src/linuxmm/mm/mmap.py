@@ -431,7 +431,7 @@ def expand_downwards(mm: mm_struct, vma, address: int) -> None:
     grow = (vma.vm_start - address) >> PAGE_SHIFT
     acct_stack_growth(mm, vma, vma.vm_end - address, grow)
     if vma.vm_flags & VM_ACCOUNT:
-        mm.committed_pages += grow
+        V.vm_acct_memory(mm, grow)
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm += grow
     V.vm_stat_account(mm, vma.vm_flags, grow)

@@ -100,11 +100,11 @@ def mprotect_fixup(mm: mm_struct, vma, start: int, end: int, newflags: int):
     nrpages = (end - start) >> 12
     newflags, charged = _charge_for_write(mm, vma, oldflags, newflags, nrpages)
     vma = V.vma_modify_flags(mm, vma, start, end, newflags)
-    mm.committed_pages += charged
+    V.vm_acct_memory(mm, charged)
     V.vm_flags_reset(mm, vma, newflags | vma.vm_flags & VM_STICKY)
     mm.hooks.change_protection(mm, start, end, newflags)
     if oldflags & VM_ACCOUNT and not newflags & VM_ACCOUNT:
-        mm.committed_pages -= nrpages
+        V.vm_acct_memory(mm, -nrpages)
     if oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED) == VM_LOCKED and newflags & VM_WRITE:
         mm.hooks.populate(mm, start, end, True)  # mlocked private memory: break COW now
     V.vm_stat_account(mm, oldflags, -nrpages)

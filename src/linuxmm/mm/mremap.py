@@ -207,7 +207,7 @@ def vrm_charge(vrm: vma_remap_struct) -> int:
         return 0
     if not V.vm_enough_memory(vrm.mm, charged >> PAGE_SHIFT):
         raise KernelError(errno.ENOMEM, "mremap: cannot commit more memory")
-    vrm.mm.committed_pages += charged >> PAGE_SHIFT
+    V.vm_acct_memory(vrm.mm, charged >> PAGE_SHIFT)
     return charged >> PAGE_SHIFT
 
 
@@ -254,7 +254,7 @@ def expand_vma_in_place(vrm: vma_remap_struct) -> None:
                              vma.vm_pgoff + (vma.vm_end - vma.vm_start >> PAGE_SHIFT), vma.vm_flags,
                              vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
     if V.vma_merge_new_range(vmg) is None:
-        mm.committed_pages -= charged
+        V.vm_acct_memory(mm, -charged)
         raise KernelError(errno.ENOMEM, "mremap: cannot extend the VMA")
     vrm_stat_account(vrm, vrm.delta)
 
@@ -313,7 +313,7 @@ def unmap_source_vma(vrm: vma_remap_struct, account: bool) -> None:
             V.do_vmi_align_munmap(vrm.mm, vrm.addr, vrm.addr + vrm.old_len, account)
     except KernelError:  # could not split: the source stays, only the accounts are fixed
         if not account:
-            vrm.mm.committed_pages += vrm.old_len >> PAGE_SHIFT
+            V.vm_acct_memory(vrm.mm, vrm.old_len >> PAGE_SHIFT)
 
 
 def mremap_to(vrm: vma_remap_struct) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import KernelError
 from . import memory as M
-from .pgtable import (NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+from .pgtable import (NS_FILE_MAPPED, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
 
 
@@ -66,6 +66,8 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
         pfn = shmem_get_folio(k, vma.vm_file.id, index)
         a.refcount[pfn] += 1
         a.mapcount[pfn] += 1
+        if a.mapcount[pfn] == 1:  # folio_add_file_rmap_ptes: its first mapping counts in Mapped
+            vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_FILE_MAPPED] += 1
         task.mmc[M.MM_SHMEMPAGES] += 1
     while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .page_alloc import totalram_pages
-from .vmstat import global_zone_page_state
+from ..include.linux.vmstat import global_zone_page_state
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -23,6 +23,13 @@ def hugetlb_total_pages(k: "Kernel") -> int:
 
 def total_swap_pages(k: "Kernel") -> int:
     return k.total_swap_pages
+
+
+def vm_memory_committed(k: "Kernel") -> int:
+    """Committed_AS in pages: the sum of ``vm_committed_as`` (never shown negative). VM_ACCOUNT
+    charges at mmap, brk, mremap, mprotect, stack growth and fork's copies, released at
+    munmap and exit, plus each shmem object's size while it exists (``shmem_acct_size``)."""
+    return max(k.vm_committed_as, 0)
 
 
 def vm_commit_limit(k: "Kernel") -> int:

@@ -123,6 +123,13 @@ def vm_enough_memory(mm: mm_struct, pages: int) -> bool:
     return True if check is None or pages <= 0 else bool(check(mm, pages))
 
 
+def vm_acct_memory(mm: mm_struct, pages: int) -> None:
+    """Charge ``pages`` (release, if negative) of this mm's VM_ACCOUNT memory to Committed_AS:
+    its share ``mm.committed_pages`` and the kernel's ``vm_committed_as`` (through the hooks)."""
+    mm.committed_pages += pages
+    mm.hooks.vm_acct_memory(mm, pages)
+
+
 def accountable_mapping(flags: int) -> bool:
     """Private writable memory is charged to Committed_AS unless MAP_NORESERVE."""
     return flags & (VM_NORESERVE | VM_SHARED | VM_WRITE) == VM_WRITE
@@ -154,8 +161,9 @@ def vma_unlink(mm: mm_struct, vma: vm_area_struct) -> None:
     f = vma.vm_file
     if f is not None:
         f.f_count -= 1
-        if f.f_count == 0:
-            f.committed_pages = 0  # shmem_unacct_size when the file goes away
+        if f.f_count == 0:  # shmem_unacct_size when the file goes away
+            mm.hooks.vm_acct_memory(mm, -f.committed_pages)
+            f.committed_pages = 0
 
 
 def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgoff: int) -> None:
@@ -442,7 +450,7 @@ def remove_vma(mm: mm_struct, vma: vm_area_struct, account: bool = True) -> int:
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm -= pages
     if vma.vm_flags & VM_ACCOUNT and account:
-        mm.committed_pages -= pages
+        vm_acct_memory(mm, -pages)
     vma_unlink(mm, vma)
     return pages
 
@@ -536,6 +544,7 @@ def shmem_zero_setup(mm: mm_struct, vma: vm_area_struct) -> None:
     """MAP_SHARED|MAP_ANONYMOUS: back the VMA with an unlinked tmpfs file ("/dev/zero")."""
     size = vma.vm_end - vma.vm_start
     vma.vm_file = file(size, shmem_acct_size(vma.vm_flags, size))
+    mm.hooks.vm_acct_memory(mm, vma.vm_file.committed_pages)
 
 
 def _overlap(mm: mm_struct, start: int, end: int) -> tuple[int, int]:
@@ -573,7 +582,7 @@ def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int) -
     if nr_pages:  # MAP_FIXED over existing mappings; their charge moves to the new one
         do_vmi_align_munmap(mm, addr, end, account=not flags & VM_ACCOUNT)
     vma = _mmap_new_or_merge(mm, addr, end, flags, pgoff)
-    mm.committed_pages += charged
+    vm_acct_memory(mm, charged)
     _mmap_complete(mm, vma, pglen)
     return addr
 
@@ -618,7 +627,7 @@ def do_brk_flags(mm: mm_struct, brkvma: vm_area_struct | None, addr: int, length
     if vma is None:
         vma = vm_area_struct(mm, addr, addr + length, flags, addr >> PAGE_SHIFT)
         vma_link(mm, vma)
-    mm.committed_pages += pages
+    vm_acct_memory(mm, pages)
     mm.total_vm += pages
     mm.data_vm += pages
     if flags & VM_LOCKED:
@@ -673,6 +682,6 @@ def _dup_one(mm: mm_struct, vma: vm_area_struct) -> None:
     else:  # anon_vma_fork: a new anon_vma whose parent is the old one
         tmp.anon_vma, tmp.anon_vma_chain = anon_vma_alloc(), vma.anon_vma_chain + 1
     if vma.vm_flags & VM_ACCOUNT:
-        mm.committed_pages += vma_pages(vma)
+        vm_acct_memory(mm, vma_pages(vma))
     vma_link(mm, tmp)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...mm.page_alloc import for_each_zone, totalram_pages
+from ...include.linux.mmzone import for_each_zone
+from ...mm.page_alloc import totalram_pages
 from ...mm.show_mem import si_mem_available
-from ...mm.util import hugetlb_total_pages, total_swap_pages, vm_commit_limit
-from ...mm.vmstat import global_node_page_state as node_state
-from ...mm.vmstat import global_zone_page_state as zone_state
+from ...include.linux.vmstat import global_node_page_state as node_state
+from ...include.linux.vmstat import global_zone_page_state as zone_state
+from ...mm.util import hugetlb_total_pages, total_swap_pages, vm_commit_limit, vm_memory_committed
 
 if TYPE_CHECKING:
     from ...init.main import Kernel
@@ -64,7 +65,7 @@ def meminfo_proc_show(k: "Kernel") -> str:
              ("PageTables:", K(node_state(k, "NR_PAGETABLE"))),
              ("SecPageTables:", K(node_state(k, "NR_SECONDARY_PAGETABLE"))),
              ("NFS_Unstable:", 0), ("Bounce:", 0), ("WritebackTmp:", 0),
-             ("CommitLimit:", K(vm_commit_limit(k))), ("Committed_AS:", K(k.vm_committed_as)),
+             ("CommitLimit:", K(vm_commit_limit(k))), ("Committed_AS:", K(vm_memory_committed(k))),
              ("VmallocTotal:", vmalloc_total_kb(k)), ("VmallocUsed:", K(k.vmalloc_nr_pages)),
              ("VmallocChunk:", 0), ("Percpu:", K(k.pcpu_nr_pages)),
              ("AnonHugePages:", K(node_state(k, "NR_ANON_THPS"))),

@@ -25,7 +25,7 @@ import numpy as np
 from ....errors import KernelError, LinuxmmError
 from ....include.linux.sched import EXIT_DEAD
 from ....mm import memory as M
-from ....mm.pgtable import VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL
+from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -62,7 +62,6 @@ class BusError(LinuxmmError):
 def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read."""
     from ....kernel.fork import ensure_tables, set_current
-
     task.check_alive()
     if write and len(addrs):
         anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
@@ -87,7 +86,6 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     be retried; a fault the task cannot survive kills it and raises."""
     from ....kernel.fork import grow_and_get
     from ....mm.page_alloc import alloc_pages_slowpath_for_fault
-    from ....mm.pgtable import AC_THP, VP_SLOW_CTX
     from ....mm.shmem import shmem_fault
 
     if status == M.FAULT_NEED_TABLES:
