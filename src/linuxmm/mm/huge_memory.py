@@ -24,6 +24,22 @@ def transparent_hugepage_mode(k: "Kernel") -> str:
     return k.transparent_hugepage_flags
 
 
+def thp_vma_allowable(k: "Kernel", vma) -> bool:
+    """``thp_vma_allowable_order(vma, PMD_ORDER)`` under the policy (smaps' THPeligible,
+    khugepaged): private anonymous memory without VM_NOHUGEPAGE, allowed by the policy (always,
+    or madvise with VM_HUGEPAGE), covering at least one aligned PMD."""
+    from .memory import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED
+    from .vmstat import HPAGE_PMD_NR
+
+    mode, flags = transparent_hugepage_mode(k), vma.vm_flags
+    if vma.vm_file is not None or flags & (VM_SHARED | VM_NOHUGEPAGE) or mode == "never":
+        return False
+    if mode == "madvise" and not flags & VM_HUGEPAGE:
+        return False
+    huge = HPAGE_PMD_NR(k) << k.arch.page_shift
+    return ((vma.vm_start + huge - 1) & ~(huge - 1)) + huge <= vma.vm_end
+
+
 def hugepage_global_enabled(k: "Kernel") -> bool:
     return transparent_hugepage_mode(k) in ("always", "madvise")
 
