@@ -3,6 +3,7 @@ objects, the read/write contract, notebook views, and the generated API page."""
 
 import dataclasses
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def test_walk_record_prints_as_the_cli_table(m):
     table = [line.rstrip() for line in con.file.getvalue().rstrip("\n").splitlines()]
     assert str(w).splitlines() == table and f"page walk of {w.addr:#x}" in str(w)
     assert json.loads(json.dumps(w))[-1]["phys"] == w.phys
+    assert pickle.loads(pickle.dumps(w)) == w and pickle.loads(pickle.dumps(w)).addr == w.addr
     with pytest.raises(TypeError):
         w[-1]["phys"] = 0
     with pytest.raises(TypeError):
@@ -161,3 +163,28 @@ def test_api_page_is_up_to_date():
     res = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_api.py"), "--check"], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_example_notebook_runs():
+    """examples/tour.ipynb end to end in a fresh kernel: no cell fails, the figures are drawn."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "examples" / "tour.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "minor faults: 4096  Rss: 16384 kB" in text
+    assert "child faults: 1024" in text and "parent reads b'\\x07'  child reads b'\\t'" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    assert any("text/html" in o.get("data", {}) and "<table>" in o["data"]["text/html"] for o in outputs)
+
+
+def test_readme_python_examples_run(capsys):
+    """The README's Python blocks, in order, as one script (they build on each other)."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    exec(compile("\n".join(blocks), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "private|anonymous None" in out and "page walk of" in out and "Node 1, zone   Normal" in out

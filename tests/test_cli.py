@@ -207,3 +207,37 @@ def test_arm64_log_build_facts():
     text = run("boot", "--from-dmesg", str(log), "-f", "dmesg").stdout
     assert "(8828K kernel code, 1606K rwdata, 2828K rodata, 4864K init, 530K bss," in text
     assert "percpu: Embedded 24 pages/cpu" in text
+
+
+def test_plots_are_written(tmp_path):
+    for args in (["boot", "--preset", "seed-arm64-numa"], ["proc", "buddyinfo"], ["walk", "7ffff7c00000"]):
+        png = tmp_path / f"{args[0]}.png"
+        r = runner.invoke(app, [*args, "--plot", str(png)])
+        assert r.exit_code == 0, (args, r.output)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", args
+    assert_one_error_line(runner.invoke(app, ["boot", "--plot", str(tmp_path / "x.nope")]), "suffix")
+    assert_one_error_line(runner.invoke(app, ["boot", "--plot", str(tmp_path / "no" / "x.png")]), "no dir")
+    assert_one_error_line(runner.invoke(app, ["proc", "zoneinfo", "--plot", str(tmp_path / "z.png")]), "zoneinfo")
+    assert_one_error_line(runner.invoke(app, ["walk", "1000", "2000", "--plot", str(tmp_path / "w.png")]), "two")
+
+
+def test_layout_plot_draws_holes_and_movable_start():
+    from matplotlib.figure import Figure
+
+    from linuxmm import Machine
+    from linuxmm.tools.plot import plot_layout
+
+    def bars(preset):
+        ax = Figure().subplots()
+        plot_layout(ax, Machine(preset=preset))
+        return ax, [(round(p.get_x(), 3), round(p.get_width(), 3), round(p.get_y() + p.get_height() / 2), p.get_hatch())
+                    for p in ax.patches]
+
+    # seed-x86-interleaved: node 0 spans 0-12 GiB with node 1's bank at 4-8 GiB a hole in it
+    ax, drawn = bars("seed-x86-interleaved")
+    assert (4.0, 8.0, 0, "////") in drawn  # node 0's Normal span, 4-12 GiB, hatched
+    assert (8.0, 4.0, 0, None) in drawn and (4.0, 4.0, -1, None) in drawn  # RAM present
+    assert not any(x == 4.0 and w == 4.0 and y == 0 and h is None for x, w, y, h in drawn)  # the hole
+    ax, drawn = bars("seed-arm64-numa")
+    notes = [t.get_text() for t in ax.texts]
+    assert "ZONE_MOVABLE\n4200 MiB" in notes and "ZONE_MOVABLE\n9320 MiB" in notes

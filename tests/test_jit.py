@@ -102,3 +102,20 @@ def test_compiled_core_stays_in_bounds_and_reloads_from_cache(tmp_path):
     assert cold["cache_misses"] > 100
     warm = _run_workload(tmp_path, env)
     assert warm["cache_misses"] == 0 and warm["cache_hits"] > 0 and warm["struct_constructor_hits"] > 0
+
+
+def test_cache_commands(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from linuxmm.cli import app
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    root = cache.cache_root()
+    _old_caches(root, {"old1": 3, "old2": 2, cache.source_hash(): 0})
+    run = CliRunner().invoke
+    info = run(app, ["cache", "info"])
+    assert info.exit_code == 0 and str(cache.current_dir()) in info.stdout and "old1" in info.stdout
+    assert sorted(p.name for p in root.iterdir()) == sorted(["old1", "old2", cache.source_hash()])  # info deletes nothing
+    res = run(app, ["cache", "prune", "--keep", "1"])
+    assert res.exit_code == 0 and "1 cache(s) removed" in res.stdout and "old1" in res.stdout
+    assert sorted(p.name for p in root.iterdir()) == sorted(["old2", cache.source_hash()])

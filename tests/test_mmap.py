@@ -44,6 +44,7 @@ from conftest import host_is_618
 from linuxmm.errors import KernelError
 from linuxmm.fs.proc import task_mmu as TM
 from linuxmm.include.linux import mm_types as T
+from linuxmm.kernel.fork import mm_alloc
 from linuxmm.mm import madvise as MA
 from linuxmm.mm import mmap as MM
 from linuxmm.mm import mprotect as MP
@@ -67,7 +68,7 @@ class SimBackend:
     """Syscalls on a simulated mm; results as the real backend reports them."""
 
     def __init__(self, caps=ROOT):
-        self.mm = T.mm_struct(capabilities=caps)
+        self.mm = mm_alloc(capabilities=caps)
 
     def _call(self, fn, *args):
         try:
@@ -512,7 +513,7 @@ def test_maps_lines_byte_for_byte(real):
     heap = list(_real_vmas(real, lambda s: s.endswith("[heap]")))
     assert anon and shm and len(heap) == 1
     for line in anon + shm:
-        mm = T.mm_struct(capabilities=ROOT)
+        mm = mm_alloc(capabilities=ROOT)
         start, end = (int(x, 16) for x in line.split()[0].split("-"))
         perms, pgoff = line.split()[1], int(line.split()[2], 16)
         flags = ("shared" if perms[3] == "s" else "private") + "|anonymous|fixed"
@@ -522,7 +523,7 @@ def test_maps_lines_byte_for_byte(real):
             vma.vm_file.id, vma.vm_pgoff = int(line.split()[4]), pgoff >> 12
         assert TM.show_map_vma(mm, vma) == line + "\n"
     hstart, hend = (int(x, 16) for x in heap[0].split()[0].split("-"))
-    mm = T.mm_struct(capabilities=ROOT, start_brk=real["start_brk"], brk=real["start_brk"])
+    mm = mm_alloc(capabilities=ROOT, start_brk=real["start_brk"], brk=real["start_brk"])
     assert MM.sys_brk(mm, hend) == hend
     assert TM.show_map_vma(mm, T.vma_lookup(mm, hstart)) == heap[0] + "\n"
 
@@ -543,7 +544,7 @@ def test_smaps_block_byte_for_byte(real):
                  b[-1] == "VmFlags: rd wr mr mw me ac \n")
     counters = {ln.split(":")[0]: int(ln.split()[1]) for ln in block[1:-1]}
     start, end = (int(x, 16) for x in block[0].split()[0].split("-"))
-    mm = T.mm_struct()
+    mm = mm_alloc()
     MM.do_mmap(mm, start, end - start, "rw", FIX)
     assert TM.show_smap_vma(mm, mm.vmas[0], counters) == "".join(block)
 
@@ -552,7 +553,7 @@ def test_smaps_rollup_byte_for_byte(real):
     lines = real["rollup"].splitlines(keepends=True)
     counters = {ln.split(":")[0]: int(ln.split()[1]) for ln in lines[1:]}
     start, end = (int(x, 16) for x in lines[0].split()[0].split("-"))
-    mm = T.mm_struct(capabilities=ROOT)
+    mm = mm_alloc(capabilities=ROOT)
     MM.do_mmap(mm, start, P, "r", FIX)
     MM.do_mmap(mm, end - P, P, "rw", FIX + "|growsdown")
     assert TM.show_smaps_rollup(mm, counters) == real["rollup"]
@@ -574,7 +575,7 @@ class Recorder(T.MmHooks):
 
 @pytest.fixture
 def mm():
-    m = T.mm_struct()
+    m = mm_alloc()
     m.hooks = Recorder()
     return m
 
@@ -612,15 +613,15 @@ def check_invariants(mm):
 
 
 def test_default_layout():
-    mm = T.mm_struct()
+    mm = mm_alloc()
     # gap = 8 MiB stack rlimit + 1 MiB guard, raised to the 128 MiB minimum
     assert mm.mmap_base == T.TASK_SIZE - (128 << 20) == 0x7FFFF7FFF000
     assert "MMF_TOPDOWN" in mm.flags and mm.mmap_legacy_base == 0x2AAAAAAAB000
-    big = T.mm_struct(rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_STACK": (None, None)})
+    big = mm_alloc(rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_STACK": (None, None)})
     assert big.mmap_base == V.PAGE_ALIGN(T.TASK_SIZE - T.TASK_SIZE // 6 * 5)  # gap clamped to 5/6
-    r1, r2 = T.mm_struct(rng=random.Random(1)), T.mm_struct(rng=random.Random(1))
+    r1, r2 = mm_alloc(rng=random.Random(1)), mm_alloc(rng=random.Random(1))
     assert r1.mmap_base == r2.mmap_base < T.TASK_SIZE - (16 << 30)  # randomized, repeatable
-    legacy = T.mm_struct(vm=T.VmTunables(sysctl_legacy_va_layout=1))
+    legacy = mm_alloc(vm=T.VmTunables(sysctl_legacy_va_layout=1))
     assert "MMF_TOPDOWN" not in legacy.flags
     assert MM.do_mmap(legacy, 0, P, "rw", A) == legacy.mmap_legacy_base
 
@@ -667,7 +668,7 @@ def test_mmap_errors(mm):
     a = MM.do_mmap(mm, 0, 4 * P, "rw", A)
     assert kerr(MM.do_mmap, mm, a, P, "rw", A + "|fixed_noreplace") == "EEXIST"
     assert kerr(MM.do_mmap, mm, 0, 16 << 20, "rw", A + "|locked") == "EAGAIN"  # 8 MiB RLIMIT_MEMLOCK
-    nolock = T.mm_struct(rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_MEMLOCK": (0, 0)})
+    nolock = mm_alloc(rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_MEMLOCK": (0, 0)})
     assert kerr(MM.do_mmap, nolock, 0, P, "rw", A + "|locked") == "EPERM"
     assert kerr(MM.do_mmap, mm, 0, P, "rw", "private|bogus") == "EINVAL"
     assert kerr(MM.do_mmap, mm, 0, P, "rwq", A) == "EINVAL"
@@ -759,7 +760,7 @@ def test_madvise_collapse_and_refusal():
         def madvise_hint(self, mm, start, end, advice):
             return -errno.EAGAIN
 
-    mm = T.mm_struct(hooks=Refuse())
+    mm = mm_alloc(hooks=Refuse())
     a = MM.do_mmap(mm, 0, 2 * M2, "rw", A)
     assert kerr(MA.do_madvise, mm, a, M2, "collapse") == "EAGAIN"
     MA.do_madvise(mm, a, M2, "nohugepage")
@@ -798,7 +799,7 @@ def test_mremap_dontunmap_and_shared_dup(mm):
 
 def test_brk_recorded_behaviour():
     start = 0x555555560000
-    mm = T.mm_struct(start_brk=start, brk=start)
+    mm = mm_alloc(start_brk=start, brk=start)
     assert MM.sys_brk(mm, 0) == start  # below start_brk: just reads it
     assert MM.sys_brk(mm, start + 1) == start + 1
     assert shape(mm) and TM.show_maps(mm).endswith("[heap]\n") and mm.map_count == 1
@@ -818,13 +819,13 @@ def test_brk_recorded_behaviour():
     MM.do_munmap(mm, start + P, P)
     assert MM.sys_brk(mm, start + P + 10) == start + P + 10 and mm.map_count == 2
     assert mm.data_vm == 0 and mm.total_vm == 2  # the heap page left is read-only
-    limited = T.mm_struct(start_brk=start, brk=start, rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_DATA": (P, P)})
+    limited = mm_alloc(start_brk=start, brk=start, rlimits={**T.DEFAULT_RLIMITS, "RLIMIT_DATA": (P, P)})
     assert MM.sys_brk(limited, start + 2 * P) == start  # RLIMIT_DATA
 
 
 def test_heap_and_stack_names():
     start = 0x555555560000
-    mm = T.mm_struct(capabilities=ROOT, start_brk=start, brk=start, start_stack=0x7FFFFFFFE5C0)
+    mm = mm_alloc(capabilities=ROOT, start_brk=start, brk=start, start_stack=0x7FFFFFFFE5C0)
     MM.do_mmap(mm, start, P, "rw", FIX)
     assert not TM.show_maps(mm).endswith("[heap]\n")
     MM.do_mmap(mm, start - P, 2 * P, "rw", FIX)
@@ -833,13 +834,13 @@ def test_heap_and_stack_names():
     line = TM.show_maps(mm).splitlines()[-1]
     assert line == "7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0" + " " * 26 + "[stack]"
     assert TM.show_smap_vma(mm, mm.vmas[-1], {}).endswith("VmFlags: rd wr mr mw me gd ac \n")
-    soft = T.mm_struct(config=T.MmConfig(mem_soft_dirty=True))
+    soft = mm_alloc(config=T.MmConfig(mem_soft_dirty=True))
     MM.do_mmap(soft, 0, P, "rw", A)
     assert TM.show_smap_vma(soft, soft.vmas[0], {}).endswith("me ac sd \n")
 
 
 def test_stack_expansion():
-    mm = T.mm_struct()
+    mm = mm_alloc()
     top = mm.mmap_base + (64 << 20)
     MM.do_mmap(mm, top - 33 * P, 33 * P, "rw", FIX + "|growsdown")
     vma = MM.expand_stack(mm, top - 40 * P)
@@ -848,13 +849,13 @@ def test_stack_expansion():
 
 
 def test_fork_dup_vmas():
-    parent = T.mm_struct()
+    parent = mm_alloc()
     a = MM.do_mmap(parent, 0, 8 * P, "rw", A)
     V.anon_vma_prepare(parent, parent.vmas[0])
     MA.do_madvise(parent, a, 2 * P, "dontfork")
     MA.do_madvise(parent, a + 6 * P, 2 * P, "wipeonfork")
-    child = T.mm_struct()
-    T.dup_vmas(parent, child)
+    child = T.mm_struct()  # allocate_mm: dup_mmap copies the layout
+    V.dup_mmap(parent, child)
     assert [v.vm_start for v in child.vmas] == [a + 2 * P, a + 6 * P]
     mid, wiped = child.vmas
     assert mid.anon_vma and mid.anon_vma != parent.vmas[1].anon_vma and mid.anon_vma_chain == 2
@@ -914,7 +915,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["mmap", "fixed", "munmap", "mprotect",
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(OPS)
 def test_invariants_under_random_operations(ops):
-    mm = T.mm_struct()
+    mm = mm_alloc()
     base = mm.mmap_base - 64 * P
     for op, page, n, prot, adv in ops:
         addr = base + page * P

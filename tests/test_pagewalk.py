@@ -13,6 +13,7 @@ from rich.console import Console
 from linuxmm import Machine
 from linuxmm.mm import memory as M
 from linuxmm.mm import pgtable as P
+from linuxmm.mm.pgalloc import vm_state_init
 from linuxmm.mm.pagewalk import decode_entry, render_walk, walk_address
 from linuxmm.sources import toml
 
@@ -36,7 +37,7 @@ def space(request):
     m = Machine(toml.loads(f'name = "walk"\narch = "{arch}"\n{extra}\ncpus = 1\n'
                            'e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x7ffffff }]\n'))
     k = m.kernel
-    vs = P.vm_state_init(k)
+    vs = vm_state_init(k)
     mmc = np.zeros(M.NR_MMC, np.int64)
     mmc[M.MMC_PGD] = M.pte_alloc_one(k.mem_map, vs, mmc)
     assert M.install_pte(k.mem_map, vs, mmc, ADDR, 0x1234, USER_RW) == 0
@@ -137,7 +138,7 @@ def test_walk_page_range_yields_every_entry_once(space):
     a sub-range yields only its own entries."""
     from linuxmm.mm.pagewalk import WALK_TABLE_DONE, walk_entries
 
-    kind, k, vs, _ = space
+    _, k, vs, _ = space
     a = k.mem_map
     levels, fmt = int(vs.vp[P.VP_LEVELS]), int(vs.vp[P.VP_SWP_FMT])
     mmc = np.zeros(M.NR_MMC, np.int64)

@@ -18,6 +18,7 @@ from linuxmm.arch.x86.mm import tlb as T
 from linuxmm.errors import ConfigError
 from linuxmm.mm import memory as M
 from linuxmm.mm import pgtable as P
+from linuxmm.mm.pgalloc import vm_state_init
 from linuxmm.sources import toml
 
 USER_RW = P._PAGE_PRESENT | P._PAGE_RW | P._PAGE_USER | P._PAGE_ACCESSED | P._PAGE_DIRTY  # 0x67
@@ -42,7 +43,7 @@ class Space:
 
     def __init__(self, k, config=None, **cfg):
         self.k, self.a = k, k.mem_map
-        self.vs = P.vm_state_init(k)
+        self.vs = vm_state_init(k)
         self.mmc = self.new_mm()
         self.pgd = int(self.mmc[M.MMC_PGD])
         self.t = T.TlbState.build(k.pgtable_geometry, config or T.TlbConfig(**cfg), k.desc.nr_cpus)
@@ -513,7 +514,7 @@ def test_fork_cow_and_thp_through_the_tlb_match_the_plain_walk(k64):
                 mm["child"] = s.new_mm()
                 for lo, hi in (small, huge):
                     assert M.copy_page_range(s.a, s.vs, mm["child"], s.pgd, int(mm["child"][M.MMC_PGD]),
-                                             lo, hi, True) == (0, hi)
+                                             lo, hi, M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE) == (0, hi)
                 T.flush_tlb_mm(s.t, s.pgd)
                 continue
             who, cpu, write, value, addrs = step

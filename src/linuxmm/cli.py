@@ -25,7 +25,8 @@ from . import __version__
 from . import presets as presets_mod
 from .debug import check_or_report
 from .errors import LinuxmmError
-from .kernel.printk import KERN_NOTICE
+from .init.main import UNKNOWN_PARAMETERS
+from .kernel.printk import KERN_WARNING
 from .machine import Machine
 from .tools.console import err, out, print_json, rule
 from .tools.trace_cli import FormatOpt, TraceFormat
@@ -118,12 +119,14 @@ MachineFile = Annotated[Optional[Path], typer.Option("--machine", help="Boot a m
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Extra kernel command-line parameters.")]
 DebugVm = Annotated[bool, typer.Option("--debug-vm", help="Check every invariant after each step (linuxmm.debug.check).")]
 Json = Annotated[bool, typer.Option("--json", help="The data as JSON (schemas: docs/json.md).")]
+Plot = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE", help="Also draw it into a picture (.png, .svg, .pdf).")]
 
 
 def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
                    machine: Path | None, cmdline: str | None, warnings: bool = True) -> Machine:
-    """Boot the machine the options name; its kernel's warnings and notices go to stderr
-    (``warnings=False`` where the view prints the whole log anyway)."""
+    """Boot the machine the options name; its kernel's warnings, and its notice of unknown
+    command-line parameters, go to stderr (``warnings=False`` where the view prints the whole
+    log anyway)."""
     chosen = [x for x in (from_dmesg, host or None, preset, machine) if x]
     if len(chosen) > 1:
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
@@ -136,7 +139,7 @@ def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
     else:
         m = Machine(preset=preset, machine_file=machine, cmdline=cmdline)
     for level, text in m.kernel.log.lines if warnings else ():
-        if level <= KERN_NOTICE:
+        if level <= KERN_WARNING or text.startswith(UNKNOWN_PARAMETERS):
             err.print(f"linuxmm: kernel: {text}", markup=False)
     return m
 
@@ -175,9 +178,13 @@ def render_layout(m: Machine) -> Table:
 def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
          machine: MachineFile = None, cmdline: Cmdline = None,
          format: Annotated[BootFormat, typer.Option("--format", "-f", help="Output: summary, dmesg or json")] = BootFormat.summary,
-         as_json: Json = False):
+         as_json: Json = False, plot: Plot = None):
     """Boot a machine and show its nodes and zones (or the kernel's boot lines)."""
     m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=format is not BootFormat.dmesg)
+    if plot is not None:
+        from .tools.plot import plot_layout, save_figure
+
+        save_figure(lambda ax: plot_layout(ax, m), plot, (7, 1.2 + 0.6 * len(m.layout()["nodes"])))
     if format is BootFormat.dmesg:
         sys.stdout.write(m.dmesg())
     elif format is BootFormat.json or as_json:
@@ -282,7 +289,9 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
          sysctl: SysctlOpt = None, managed: ManagedOpt = None,
          node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
          table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False,
-         as_json: Annotated[bool, typer.Option("--json", help="With --table: the rows as JSON (docs/json.md).")] = False):
+         as_json: Annotated[bool, typer.Option("--json", help="With --table: the rows as JSON (docs/json.md).")] = False,
+         plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE",
+                                                      help="buddyinfo: also draw free blocks per order and zone.")] = None):
     """Print a /proc file of the booted machine, byte for byte as its kernel would."""
     ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
@@ -295,6 +304,13 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
         m.sysctl(name, value)
     if as_json and not table:
         raise LinuxmmError("--json is for --table (the /proc file itself is text)")
+    if plot is not None:
+        if file.strip("/").removeprefix("proc/") != "buddyinfo":
+            raise LinuxmmError("--plot is only for buddyinfo")
+        from .tools.plot import plot_buddyinfo, save_figure
+
+        m.proc("buddyinfo")  # builds the free lists
+        save_figure(lambda ax: plot_buddyinfo(ax, m), plot, (6, 3))
     if table:
         if file.strip("/").removeprefix("proc/") != "zoneinfo":
             raise LinuxmmError("--table is only for zoneinfo")
@@ -627,15 +643,22 @@ register_cache_commands(app)
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],
          steps: Annotated[str, typer.Option("--steps", help="`linuxmm vm` steps that build the address space first")] = "mmap:4M write",
          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-         machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+         machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False, plot: Plot = None):
     """Show the page-table walk of addresses, level by level (folded levels included)."""
     from .mm.pagewalk import render_walk
 
     addrs = [hex_address(text, "") for text in addresses]
+    if plot is not None and len(addrs) != 1:
+        raise LinuxmmError("--plot draws one walk: give one address")
     ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
     procs, _ = run_vm_steps(m, steps.split())
     p = [q for q in procs if q.alive][-1]
+    if plot is not None:
+        from .tools.plot import plot_walk, save_figure
+
+        levels = p.walk(addrs[0])
+        save_figure(lambda ax: plot_walk(ax, levels, addrs[0]), plot, (7, 1.2 + 0.35 * len(levels)))
     if as_json:
         print_json({"pid": p.pid, "vmas": [[v.vm_start, v.vm_end] for v in p.maps()],
                     "walks": [walk_record(p, addr) for addr in addrs]})

@@ -27,8 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.mmzone import MIGRATE_ISOLATE
-from .include.linux.page_flags import PG_reserved_mask
+from .include.linux.mm_types import GUP_PIN_COUNTING_BIAS
+from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
+                                   MIGRATE_ISOLATE)
+from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
+                                       PG_swapcache_mask, PG_unevictable)
 from .include.linux.sched import TASK_RUNNING
 from .mm import buddy as B
 
@@ -48,7 +51,7 @@ def check(machine) -> list[str]:
     k = getattr(machine, "kernel", machine)
     if k._mem_map is None:
         return []
-    return check_page_alloc(k) + check_vm(k) + check_tlb(k)
+    return check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k)
 
 
 class DebugVmError(LinuxmmError):
@@ -121,7 +124,7 @@ def check_page_alloc(k) -> list[str]:
             count = 0
             for pindex in range(B.NR_PCP_LISTS):
                 order = int(B.pindex_to_order(a, pindex))
-                for pfn in _walk(a, int(a.pcp_head[cpu, zid, pindex]), a.lru_next):
+                for pfn in _walk(a, int(a.pcp_head[cpu, zid, pindex]), a.pcp_next):
                     if state[pfn:pfn + (1 << order)].any():
                         v.append(f"pfn {pfn:#x} on cpu {cpu} pcp list is also free or listed twice")
                     state[pfn:pfn + (1 << order)] = PCP
@@ -147,6 +150,90 @@ def check_page_alloc(k) -> list[str]:
             lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
             v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
+    return v
+
+
+# ---- folios: compound pages, list links, the LRU and the refcount rule ------------------------
+
+
+def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
+    """The refcount rule: the references a user folio holds are exactly
+
+    * one per page-table entry (pte or PMD) mapping it, ``mapped``;
+    * the page cache's, one per page (``filemap_add_folio``), when ``cached``;
+    * the swap cache's, one per page, while PG_swapcache is set (``add_to_swap_cache``);
+    * one while reclaim or migration holds it isolated from the LRU (``folio_isolate_lru``);
+      isolation lasts only within a batch, so between batches there is none (``nr_isolated``
+      is 0, ``check_folios``);
+    * per FOLL_PIN pin (``_pincount``): GUP_PIN_COUNTING_BIAS on a small folio, one on a
+      large one (``try_grab_folio``).
+    """
+    nr = 1 << int(a.order[head])
+    refs = mapped + (nr if cached else 0)
+    if a.flags[head] & PG_swapcache_mask:
+        refs += nr
+    return refs + int(a.pincount[head]) * (GUP_PIN_COUNTING_BIAS if nr == 1 else 1)
+
+
+def _other_refs(a, head: int, other: int) -> str:
+    """What a refcount message adds when swap cache or pins are expected too."""
+    if not other:
+        return ""
+    return f" (and {other} swap-cache and pin references: PG_swapcache " \
+           f"{int(bool(a.flags[head] & PG_swapcache_mask))}, pincount {a.pincount[head]})"
+
+
+def check_folios(k) -> list[str]:
+    """Each folio field holds its one meaning: tails (and only tails) name their compound
+    head; only pages on a per-cpu list have pcp links; each node's LRU lists hold exactly
+    the PG_lru folios of their kind, as many as ``lruvec_nr`` counts; no folio is left
+    isolated between batches."""
+    a = k.mem_map
+    v: list[str] = []
+    heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_head_mask) != 0))[0]
+    want = np.zeros_like(a.compound_head)
+    for head in heads:
+        want[head + 1:head + (1 << int(a.order[head]))] = head + 1
+    for pfn in np.nonzero(a.compound_head != want)[0][:MAX_REPORTED]:
+        v.append(f"pfn {pfn:#x}: compound_head says head {a.compound_head[pfn] - 1:#x}, "
+                 f"but {'the folio at ' + hex(want[pfn] - 1) if want[pfn] else 'no folio'} has it as a tail")
+    on_pcp = np.zeros(a.pcp_next.shape[0], bool)
+    for cpu, zid, pindex in zip(*np.nonzero(a.pcp_head)):
+        on_pcp[_walk(a, int(a.pcp_head[cpu, zid, pindex]), a.pcp_next)] = True
+    for pfn in np.nonzero(((a.pcp_next != 0) | (a.pcp_prev != 0)) & ~on_pcp)[0][:MAX_REPORTED]:
+        v.append(f"pfn {pfn:#x}: pcp links {a.pcp_next[pfn]}/{a.pcp_prev[pfn]} but on no per-cpu list")
+    return v + check_lru(k)
+
+
+def folio_lru_list(a, pfn: int) -> int:
+    """``folio_lru_list``: unevictable, else (in)active anon or file by PG_swapbacked."""
+    flags = int(a.flags[pfn])
+    if flags & (1 << PG_unevictable):
+        return LRU_UNEVICTABLE
+    lru = LRU_INACTIVE_ANON if flags & (1 << PG_swapbacked) else LRU_INACTIVE_FILE
+    return lru + (LRU_ACTIVE_ANON - LRU_INACTIVE_ANON if flags & (1 << PG_active) else 0)
+
+
+def check_lru(k) -> list[str]:
+    a = k.mem_map
+    v: list[str] = []
+    listed = 0
+    for nid, lru in zip(*np.nonzero(a.lruvec_head | a.lruvec_tail | a.lruvec_nr)):
+        folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
+        where = f"node {nid} LRU list {lru}"
+        if len(folios) != a.lruvec_nr[nid, lru]:
+            v.append(f"{where}: lruvec_nr {a.lruvec_nr[nid, lru]} but the list holds {len(folios)} folios")
+        if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
+            v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
+        for pfn in folios:
+            if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
+                v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
+        listed += len(folios)
+    marked = int(np.count_nonzero(a.flags & PG_lru_mask))
+    if marked != listed:
+        v.append(f"{marked} folios have PG_lru but the LRU lists hold {listed}")
+    for nid, kind in zip(*np.nonzero(a.nr_isolated)):
+        v.append(f"node {nid}: {a.nr_isolated[nid, kind]} {('anon', 'file')[kind]} folios left isolated from the LRU")
     return v
 
 
@@ -284,13 +371,13 @@ def check_vm(k) -> list[str]:
         if a.mapcount[pfn] != n:
             v.append(f"pfn {pfn:#x}: mapcount {a.mapcount[pfn]} but {n} ptes map it")
     for head, n in entire.items():
-        if a.private[head + 1] != n:
-            v.append(f"folio {head:#x}: entire mapcount {a.private[head + 1]} but {n} PMDs map it")
+        if a.entire_mapcount[head] != n:
+            v.append(f"folio {head:#x}: entire mapcount {a.entire_mapcount[head]} but {n} PMDs map it")
     for head, n in anon_refs.items():
-        # each pte or PMD mapping an anon folio holds one reference (folio_add_new_anon_rmap
-        # callers, copy_present_ptes); there are no pins or swap cache references yet
-        if a.refcount[head] != n:
-            v.append(f"anon folio {head:#x}: refcount {a.refcount[head]} but {n} page-table entries map it")
+        want = folio_expected_refs(a, head, n, cached=False)
+        if a.refcount[head] != want:
+            v.append(f"anon folio {head:#x}: refcount {a.refcount[head]} but {n} page-table entries map it"
+                     + _other_refs(a, head, want - n))
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
@@ -311,9 +398,11 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
             where = f"shmem file {file_id} index {index} (pfn {pfn:#x})"
             if a.mapping[pfn] != file_id * 2 or a.index[pfn] != index:
                 v.append(f"{where}: page->mapping/index say file {a.mapping[pfn] // 2} index {a.index[pfn]}")
-            want = 1 + file_refs.get(pfn, 0)
+            n = file_refs.get(pfn, 0)
+            want = folio_expected_refs(a, pfn, n, cached=True)
             if a.refcount[pfn] != want:
-                v.append(f"{where}: refcount {a.refcount[pfn]} but the cache and {want - 1} page-table entries hold it")
+                v.append(f"{where}: refcount {a.refcount[pfn]} but the cache and {n} page-table entries hold it"
+                         + _other_refs(a, pfn, want - n - 1))
     for pfn in file_refs.keys() - cached:
         v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
     recorded = int(vs.nstat[:, NS_SHMEM].sum())

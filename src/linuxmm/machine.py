@@ -258,14 +258,13 @@ class Machine:
         maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
 
         Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
-        from .include.linux.mm_types import mm_struct
         from .kernel import fork as F
         from .process import PageTableHooks, Process
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, mm_struct(task_size=k.arch.TASK_SIZE), cpu)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task

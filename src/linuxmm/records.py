@@ -11,7 +11,8 @@ machine. Each record carries friendly names and the kernel's own:
 * ``PageWalk``: ``Process.walk(addr)``, the levels of a page-table walk; it prints as the
   table ``linuxmm walk`` shows.
 
-Each has a ``_repr_html_`` so a notebook shows it as a table.
+``Node`` and ``PageWalk`` have a ``_repr_html_``, so a notebook shows them as tables (as it
+does ``Machine`` and ``Process``).
 """
 
 from __future__ import annotations
@@ -247,6 +248,9 @@ class WalkLevel(dict):
 
     __setitem__ = __delitem__ = __setattr__ = clear = pop = popitem = setdefault = update = _readonly
 
+    def __reduce__(self):
+        return WalkLevel, (dict(self),)
+
 
 class PageWalk(tuple):
     """The walk of ``addr``: one ``WalkLevel`` per kernel level, top first (folded levels
@@ -263,11 +267,14 @@ class PageWalk(tuple):
     def __setattr__(self, name, value):
         raise TypeError("a page-walk record is read-only")
 
+    def __reduce__(self):
+        return PageWalk, (self.addr, [dict(r) for r in self])
+
     @property
     def leaf(self) -> WalkLevel | None:
         """The level whose entry maps the page (PTE, or PMD/PUD for a huge page), or None."""
-        last = self[-1]
-        return last if last.get("leaf") else None
+        last = next(r for r in reversed(self) if not r["folded"])
+        return last if last["leaf"] else None
 
     @property
     def phys(self) -> int | None:

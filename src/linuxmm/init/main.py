@@ -233,12 +233,14 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     return k
 
 
+UNKNOWN_PARAMETERS = "Unknown kernel command line parameters"
+
+
 def print_unknown_bootoptions(k: Kernel) -> None:
     """Since 5.15 the kernel names the parameters nothing claimed, once parse_args is done."""
     unknown = unknown_bootoptions(k.desc.cmdline)
     if unknown and k.version >= (5, 15):
-        k.log.printk(f'Unknown kernel command line parameters "{" ".join(unknown)}", will be passed to user space.',
-                     KERN_NOTICE)
+        k.log.printk(f'{UNKNOWN_PARAMETERS} "{" ".join(unknown)}", will be passed to user space.', KERN_NOTICE)
 
 
 def _arch_setup(arch: Arch):

@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.mm_types import mm_struct
 from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
-from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, grow_table_pool
+from ..mm.mmap import arch_pick_mmap_layout
+from ..mm.pgalloc import grow_table_pool, vm_state_init
+from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, VP_NFREE
+from ..mm.vma import dup_mmap
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -70,8 +74,6 @@ def pgd_alloc(k: "Kernel", task: task_struct) -> None:
 
 def ensure_tables(k: "Kernel", need: int = 64):
     """Make sure the table pool has ``need`` free rows before compiled code runs."""
-    from ..mm.pgtable import VP_NFREE, vm_state_init
-
     if k.vm_state is None:
         k.vm_state = vm_state_init(k)
     while k.vm_state.vp[VP_NFREE] < need:
@@ -88,21 +90,28 @@ def set_current(k: "Kernel", task: task_struct) -> None:
     vs.ac[:, 0] = nid  # AC_NID: node-local allocation
 
 
+def mm_alloc(**fields) -> mm_struct:
+    """A new address space as ``execve`` leaves it: ``mm_alloc``, then the layout
+    ``setup_new_exec`` picks (``arch_pick_mmap_layout``: top-down below ``mmap_base``, no
+    randomization without ``rng``). An ``mmap_base`` given here overrides the computed one."""
+    mm = mm_struct(**fields)
+    arch_pick_mmap_layout(mm, mm.rng)
+    mm.mmap_base = fields.get("mmap_base") or mm.mmap_base
+    return mm
+
+
 def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     """``dup_mmap``: VMAs copied; COW mappings' pages shared read-only (``copy_page_range``)."""
-    from ..include.linux.mm_types import dup_vmas
-
-    dup_vmas(parent.mm, child.mm)
+    dup_mmap(parent.mm, child.mm)
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags
         if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
             continue  # the child faults these in itself (shared pages come from the page cache)
-        cow = bool(flags & M.VM_MAYWRITE) and not flags & M.VM_SHARED
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                              start, vma.vm_end, cow)
+                                              start, vma.vm_end, flags)
             if status == -1:
                 vs = grow_and_get(k)
             elif status < 0:

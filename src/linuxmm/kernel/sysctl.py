@@ -345,7 +345,7 @@ def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
 
 def sysctl_vm_numa_stat_handler(k: "Kernel", old) -> None:
     """mm/vmstat.c: turning NUMA statistics off clears the counters."""
-    from ..mm.page_alloc import for_each_zone
+    from ..include.linux.mmzone import for_each_zone
     from ..mm.vmstat import NUMA_EVENT_ITEMS
 
     new = k.vm.sysctl_vm_numa_stat

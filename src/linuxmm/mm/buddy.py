@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
-                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE)
+                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_LRU_LISTS)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
 from ..jit import CompiledStruct, sparse_arrays
 
@@ -70,8 +70,17 @@ MEMMAP_FIELDS = [
     ("refcount", np.int32, 1),
     ("mapcount", np.int32, 1),
     ("order", np.int8, 1),
+    ("compound_head", np.int64, 1),
+    ("entire_mapcount", np.int32, 1),
+    ("pincount", np.int32, 1),
+    ("pcp_next", np.int64, 1),
+    ("pcp_prev", np.int64, 1),
     ("lru_next", np.int64, 1),
     ("lru_prev", np.int64, 1),
+    ("lruvec_head", np.int64, 2),
+    ("lruvec_tail", np.int64, 2),
+    ("lruvec_nr", np.int64, 2),
+    ("nr_isolated", np.int64, 2),
     ("pb_mt", np.int8, 1),
     ("seg_start", np.int64, 1),
     ("seg_end", np.int64, 1),
@@ -117,14 +126,24 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     """All allocator state of one machine as arrays, usable from Python (``a.flags``) and
     passed as one pointer to compiled code.
 
-    flags/refcount/mapcount/order: page->flags, _refcount, page_mapcount() (_mapcount + 1)
-    and the folio order of allocated heads; lru_next/lru_prev: page->lru or page->pcp_list;
+    Per page frame, one meaning per array (``struct page``/``struct folio``):
+    flags/refcount/mapcount: page->flags (``include/linux/page_flags.py``), _refcount and
+    page_mapcount() (_mapcount + 1); order: folio_order() of an allocated head;
+    compound_head: the head's pfn + 1 on a tail page of a compound page, else 0;
+    entire_mapcount: folio->_entire_mapcount (PMD mappings) of a large folio, by head;
+    pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
+    (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
+    private: page->private (for a page-table page, the pool row holding its entries).
+    Per node: lruvec_head/lruvec_tail/lruvec_nr: the lists of ``struct lruvec`` by
+    ``enum lru_list`` and the pages on each (NR_INACTIVE_ANON...); nr_isolated:
+    NR_ISOLATED_ANON/FILE, folios taken off the LRU by reclaim or migration (empty until
+    reclaim fills the lists).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
     nr_free: free_area[order].nr_free per migratetype; zstat: zone counters (ZS_*);
     events: vm events (EV_*); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
     and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*);
-    private/mapping/index: page->private, page->mapping (anon_vma or file id), page->index;
+    mapping/index: page->mapping (anon_vma or file id) and page->index;
     content: the page's memory, one byte per 64-byte line (what reads and writes see);
     content_valid: whether that row holds the page's data, else the page reads as zeros
     (``clear_page`` clears this instead of the row, so pages never written cost no memory).
@@ -491,36 +510,36 @@ def pindex_to_order(a, pindex):
 def _pcp_add(a, cpu, zid, pindex, pfn, tail):
     head = a.pcp_head[cpu, zid, pindex]
     if head == 0:
-        a.lru_next[pfn] = 0
-        a.lru_prev[pfn] = 0
+        a.pcp_next[pfn] = 0
+        a.pcp_prev[pfn] = 0
         a.pcp_head[cpu, zid, pindex] = pfn + 1
         a.pcp_tail[cpu, zid, pindex] = pfn + 1
     elif tail:
         t = a.pcp_tail[cpu, zid, pindex]
-        a.lru_next[t - 1] = pfn + 1
-        a.lru_prev[pfn] = t
-        a.lru_next[pfn] = 0
+        a.pcp_next[t - 1] = pfn + 1
+        a.pcp_prev[pfn] = t
+        a.pcp_next[pfn] = 0
         a.pcp_tail[cpu, zid, pindex] = pfn + 1
     else:
-        a.lru_prev[head - 1] = pfn + 1
-        a.lru_next[pfn] = head
-        a.lru_prev[pfn] = 0
+        a.pcp_prev[head - 1] = pfn + 1
+        a.pcp_next[pfn] = head
+        a.pcp_prev[pfn] = 0
         a.pcp_head[cpu, zid, pindex] = pfn + 1
 
 
 @njit(cache=True)
 def _pcp_del(a, cpu, zid, pindex, pfn):
-    nxt, prv = a.lru_next[pfn], a.lru_prev[pfn]
+    nxt, prv = a.pcp_next[pfn], a.pcp_prev[pfn]
     if prv:
-        a.lru_next[prv - 1] = nxt
+        a.pcp_next[prv - 1] = nxt
     else:
         a.pcp_head[cpu, zid, pindex] = nxt
     if nxt:
-        a.lru_prev[nxt - 1] = prv
+        a.pcp_prev[nxt - 1] = prv
     else:
         a.pcp_tail[cpu, zid, pindex] = prv
-    a.lru_next[pfn] = 0
-    a.lru_prev[pfn] = 0
+    a.pcp_next[pfn] = 0
+    a.pcp_prev[pfn] = 0
 
 
 @njit(cache=True)
@@ -755,15 +774,16 @@ def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
     a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
-    if comp and order > 0:  # prep_compound_page: tails point at the head (bit 0 set, as the kernel does)
-        a.lru_next[pfn + 1:pfn + (1 << order)] = 2 * pfn + 1
-        a.private[pfn + 1] = 0  # the folio's entire (PMD) mapcount lives in its second page
+    if comp and order > 0:  # prep_compound_page: every tail points at the head
+        a.compound_head[pfn + 1:pfn + (1 << order)] = pfn + 1
+        a.entire_mapcount[pfn] = 0
+        a.pincount[pfn] = 0
 
 
 @njit(cache=True)
 def compound_head(a, pfn):
-    link = a.lru_next[pfn]
-    return link >> 1 if link & 1 else pfn
+    head = a.compound_head[pfn]
+    return head - 1 if head else pfn
 
 
 @njit(cache=True)
@@ -824,8 +844,8 @@ def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
     a.events[EV_PGFREE] += 1 << order
     if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
-        a.lru_next[pfn + 1:pfn + (1 << order)] = 0
-        a.private[pfn + 1] = 0
+        a.compound_head[pfn + 1:pfn + (1 << order)] = 0
+        a.entire_mapcount[pfn] = 0
     a.flags[pfn] = np.uint64(0)
     a.order[pfn] = 0
     if not pcp_allowed_order(a, order):
@@ -941,7 +961,8 @@ def build_mem_map(k) -> MemMap:
     arch = k.arch
     nzt = len(k.zone_names)
     nodes = k.node_ids
-    nz = (max(nodes) + 1) * nzt
+    nnodes = max(nodes) + 1
+    nz = nnodes * nzt
     npfn = max(p.node_end_pfn for p in k.pgdat.values()) + 1
     max_order = arch.MAX_PAGE_ORDER
     pb_order = arch.pageblock_order
@@ -979,7 +1000,11 @@ def build_mem_map(k) -> MemMap:
         a = MemMap.from_arrays(
             flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
             mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),
+            compound_head=np.zeros(npfn, i64), entire_mapcount=np.zeros(npfn, np.int32),
+            pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
+            lruvec_head=np.zeros((nnodes, NR_LRU_LISTS), i64), lruvec_tail=np.zeros((nnodes, NR_LRU_LISTS), i64),
+            lruvec_nr=np.zeros((nnodes, NR_LRU_LISTS), i64), nr_isolated=np.zeros((nnodes, 2), i64),
             pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),
             seg_start=np.array([s[0] for s in segs], i64), seg_end=np.array([s[1] for s in segs], i64),
             seg_zid=np.array([s[2] for s in segs], i64),

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..include.linux.mmzone import MIGRATE_PCPTYPES
+from ..include.linux.huge_mm import hugepage_global_enabled, thp_vma_allowable
+from ..include.linux.mmzone import MIGRATE_PCPTYPES, for_each_populated_zone
 from ..kernel.kthread import kthread
 from ..kernel.timer import NSEC_PER_MSEC
-from .huge_memory import hugepage_global_enabled, thp_vma_allowable
-from .page_alloc import (calculate_min_free_kbytes, for_each_populated_zone, gfp_zone_user,
-                         nr_free_buffer_pages, setup_per_zone_wmarks)
+from .page_alloc import calculate_min_free_kbytes, gfp_zone_user, nr_free_buffer_pages, setup_per_zone_wmarks
 
 if TYPE_CHECKING:
     from ..init.main import Kernel

@@ -21,13 +21,17 @@ from numba import njit
 
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
+from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
+    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
 from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
-                      SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_migration_entry, is_writable_migration_entry,
+                      SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
@@ -40,20 +44,9 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swapfile import free_swap_and_cache, swap_duplicate
 
-# VM flags (include/linux/mm.h)
-VM_READ, VM_WRITE, VM_EXEC, VM_SHARED = 0x1, 0x2, 0x4, 0x8
-VM_MAYWRITE = 0x20
-VM_DONTCOPY = 0x20000
-VM_WIPEONFORK = 0x2000000
-VM_HUGEPAGE, VM_NOHUGEPAGE = 0x20000000, 0x40000000
-
 # the compiled VMA table: one row per VMA, sorted by start
 VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
 NR_VMA_COLS = 6
-# per-mm counters (mm->rss_stat, task fault counts, pgtables_bytes, the PGD row)
-MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3
-MMC_MINFLT, MMC_MAJFLT, MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 4, 5, 6, 7, 8
-NR_MMC = 12
 
 # fault status (VM_FAULT_* folded to what the caller must do)
 FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 4, 5
@@ -244,7 +237,7 @@ def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
 
 @njit(cache=True)
 def folio_entire_mapcount(a, head):
-    return a.private[head + 1] if a.flags[head] & PG_head_mask else 0
+    return a.entire_mapcount[head] if a.flags[head] & PG_head_mask else 0
 
 
 @njit(cache=True)
@@ -382,7 +375,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
-    a.private[pfn + 1] = 1
+    a.entire_mapcount[pfn] = 1
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_DIRTY | _PAGE_NX))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -416,10 +409,10 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
-        a.private[base + 1] -= 1
+        a.entire_mapcount[base] -= 1
         a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
-        if a.private[base + 1] == 0:
+        if a.entire_mapcount[base] == 0:
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
@@ -618,8 +611,8 @@ def zap_leaf(a, vs, mmc, entry, level):
     nid = a.zone_node[B.page_zone(a, head)]
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     if huge:
-        a.private[head + 1] -= 1
-        if a.private[head + 1] == 0 and anon:
+        a.entire_mapcount[head] -= 1
+        if a.entire_mapcount[head] == 0 and anon:
             vs.nstat[nid, NS_ANON_THPS] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
                 if a.mapcount[head + i] == 0:
@@ -706,15 +699,22 @@ def free_pgd_range(a, vs, mmc, pgd, vmas):
 
 
 @njit(cache=True)
-def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
+def is_cow_mapping(vm_flags):
+    """Private and may be written: fork shares its pages copy-on-write."""
+    return (vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+
+
+@njit(cache=True)
+def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
     """``copy_present_ptes``/``copy_huge_pmd``: share the page, write-protecting a COW mapping
-    in both; a huge pmd deposits a table for the child too. 0, or a failed allocation."""
+    in both; the child's entry is old (and clean in a shared mapping); a huge pmd deposits a
+    table for the child too. 0, or a failed allocation."""
     huge = level < vs.vp[VP_LEVELS] - 1
     dep = pte_alloc_one(a, vs, dst_mmc) if huge else 0
     if dep < 0:
         return dep
     entry = vs.pt[srow, idx]
-    if cow and entry_has(entry, _PAGE_RW):
+    if is_cow_mapping(vm_flags) and entry_has(entry, _PAGE_RW):
         entry &= ~np.uint64(_PAGE_RW)
         vs.pt[srow, idx] = entry
     if not entry_has(entry, _PAGE_SPECIAL):
@@ -722,7 +722,7 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
         head = B.compound_head(a, pfn)
         nr = np.int64(1) << (vs.shift[level] - 12)
         if huge:
-            a.private[head + 1] += 1  # another PMD mapping of the folio
+            a.entire_mapcount[head] += 1  # another PMD mapping of the folio
             dst_mmc[MMC_ANON_THP] += 1
         else:
             a.mapcount[pfn] += 1
@@ -731,12 +731,12 @@ def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, cow):
         dst_mmc[MM_ANONPAGES] += nr
     if huge:
         pgtable_trans_huge_deposit(vs, drow, dep)
-    set_entry(vs, drow, idx, entry)
+    set_entry(vs, drow, idx, entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0)))
     return 0
 
 
 @njit(cache=True)
-def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
+def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags):
     """``copy_nonpresent_pte``: a swap entry takes another slot reference and is shared from
     now on (no longer exclusive); a writable migration entry of a COW mapping becomes
     readable in both; guard and poison markers are copied, uffd-wp ones not (no uffd here)."""
@@ -750,7 +750,7 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
         dst_mmc[MM_SWAPENTS] += 1
     elif is_migration_entry(entry):
         dst_mmc[mm_counter(a, B.compound_head(a, swp_offset_pfn(entry)))] += 1
-        if is_writable_migration_entry(entry) and cow:
+        if is_writable_migration_entry(entry) and is_cow_mapping(vm_flags):
             pte = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)), fmt) | \
                 (pte & np.uint64(_PAGE_SWP_UFFD_WP if fmt == SWP_FMT_64 else 0))
             vs.pt[srow, idx] = pte
@@ -765,7 +765,7 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, cow):
 
 
 @njit(cache=True)
-def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, cow):
+def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
     """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
     ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
     address to resume from once Python made room)."""
@@ -781,11 +781,11 @@ def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, cow):
                 return drow, addr
             last = row
         if kind == PTE_KIND_PRESENT:
-            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, cow)
+            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
             if status < 0:
                 return status, addr
         else:
-            copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, cow)
+            copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, vm_flags)
 
 
 @njit(cache=True)
@@ -793,22 +793,16 @@ def install_pte(a, vs, mmc, addr, pfn, bits):
     """Map ``pfn`` at ``addr`` with ``bits``, allocating tables (for faults finished in Python).
 
     Returns 0, or the negative status of a failed table allocation."""
-    row = mmc[MMC_PGD]
     levels = vs.vp[VP_LEVELS]
-    for level in range(levels - 1):
-        idx = pt_index(vs, level, addr)
-        entry = vs.pt[row, idx]
-        if entry_present(entry) and entry_has(entry, _PAGE_PSE):
-            __split_huge_pmd(a, vs, mmc, row, idx)
-            entry = vs.pt[row, idx]
-        if not entry_present(entry):
-            new = pte_alloc_one(a, vs, mmc)
-            if new < 0:
-                return new
-            set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
-            row = new
-        else:
-            row = table_row(a, entry)
+    pmd = pt_table(a, vs, mmc, mmc[MMC_PGD], addr, levels - 2, True)
+    if pmd < 0:
+        return pmd
+    idx = pt_index(vs, levels - 2, addr)
+    if is_leaf_entry(vs.pt[pmd, idx]):
+        __split_huge_pmd(a, vs, mmc, pmd, idx)  # split_huge_pmd_address
+    row = pt_table(a, vs, mmc, mmc[MMC_PGD], addr, levels - 1, True)
+    if row < 0:
+        return row
     set_entry(vs, row, pt_index(vs, levels - 1, addr), mk_entry(pfn, bits))
     return 0
 

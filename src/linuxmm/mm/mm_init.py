@@ -213,7 +213,10 @@ def hole_accounting(k: "Kernel") -> str:
 
 
 def memmap_init_zone_holes(k: "Kernel") -> None:
-    """5.11's ``memmap_init`` per zone: holes up to each range, then to the zone's section end."""
+    """5.11's ``memmap_init`` per zone: holes up to each range, then to the zone's section end
+    (SPARSEMEM only, as the summary before it: FLATMEM's mem_map has no such holes to mend)."""
+    if not k.config.sparsemem:
+        return
     hole_pfn = 0
     for nid in k.node_ids:
         ranges = list(k.memblock.for_each_mem_pfn_range(nid, k.arch.page_shift))

@@ -39,8 +39,8 @@ from ..include.linux.mm_types import (
 from . import memory as M
 from . import vma as V
 from .mmap import get_unmapped_area
-from .pgtable import (_PAGE_PSE, VP_LEVELS, entry_has, entry_present, pgtable_trans_huge_deposit,
-                      pgtable_trans_huge_withdraw, pt_index, pte_none)
+from .pgtable import (VP_LEVELS, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw, pt_index,
+                      pte_none)
 
 # ---- moving the page tables (move_page_tables) ---------------------------------------------
 
@@ -62,7 +62,7 @@ def move_pgt_entry(a, vs, old_row, new_row, old_addr, new_addr, level):
     if not pte_none(vs.pt[new_row, ni]):
         return False
     entry = vs.pt[old_row, oi]
-    if entry_has(entry, _PAGE_PSE) and old_row != new_row:  # pmd_move_must_withdraw: other PMD table
+    if is_leaf_entry(entry) and old_row != new_row:  # a huge pmd to another PMD table (pmd_move_must_withdraw)
         pgtable_trans_huge_deposit(vs, new_row, pgtable_trans_huge_withdraw(vs, old_row))
     M.set_entry(vs, old_row, oi, np.uint64(0))
     M.set_entry(vs, new_row, ni, entry)
@@ -105,8 +105,7 @@ def move_page_tables(a, vs, mmc, pgd, old_addr, new_addr, length):
                 break
             if level < pmd_level:
                 continue
-            entry = vs.pt[old_row, pt_index(vs, level, old)]
-            if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+            if is_leaf_entry(vs.pt[old_row, pt_index(vs, level, old)]):
                 M.__split_huge_pmd(a, vs, mmc, old_row, pt_index(vs, level, old))
             new_pte = M.pt_table(a, vs, mmc, pgd, new, levels - 1, True)
             if new_pte < 0:

@@ -18,7 +18,9 @@ import errno
 from math import isqrt
 from typing import TYPE_CHECKING
 
-from ..include.linux.mmzone import MAX_NUMNODES, node_states
+from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
+from . import vmstat
+from .show_mem import show_free_areas
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -165,20 +167,6 @@ def build_all_zonelists(k: "Kernel") -> None:
 SWAP_CLUSTER_MAX = 32
 MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8
 BOOT_PAGESET_HIGH, BOOT_PAGESET_BATCH = 0, 1
-
-
-def for_each_zone(k: "Kernel"):
-    """Every zone of every online node, empty ones included."""
-    for nid in k.node_states.nodes(node_states.N_ONLINE):
-        yield from k.NODE_DATA(nid).node_zones
-
-
-def for_each_populated_zone(k: "Kernel"):
-    return (z for z in for_each_zone(k) if z.populated_zone())
-
-
-def zone_idx(k: "Kernel", name: str) -> int:
-    return k.zone_names.index(name)
 
 
 def is_highmem(z) -> bool:
@@ -390,7 +378,7 @@ def setup_min_slab_ratio(k: "Kernel") -> None:
 
 def init_per_zone_wmark_min(k: "Kernel") -> None:
     """``postcore_initcall``; memory hotplug (and lazy deferred init) run it again."""
-    from . import khugepaged, vmstat
+    from . import khugepaged
 
     calculate_min_free_kbytes(k)
     setup_per_zone_wmarks(k)
@@ -677,8 +665,6 @@ def warn_alloc(k, gfp: int, order: int, comm: str) -> None:
     for fn in ("dump_stack_lvl", "warn_alloc", "__alloc_pages_slowpath", "__alloc_frozen_pages_noprof",
                "alloc_pages_mpol", "alloc_pages_noprof"):
         k.log.warn(f" {fn}")
-    from .show_mem import show_free_areas
-
     show_free_areas(k)
 
 

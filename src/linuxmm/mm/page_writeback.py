@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..include.linux.mmzone import zone_idx
+from ..include.linux.vmstat import global_node_page_state, global_zone_page_state, zone_page_state
 from ..kernel.kthread import kthread
-from .page_alloc import zone_idx
-from .vmstat import global_node_page_state, global_zone_page_state, zone_page_state
 
 if TYPE_CHECKING:
     from ..init.main import Kernel

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from .pgtable import (_PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, LEVEL_NAMES, PTE_FLAG_NAMES, PTE_PFN_MASK,
-                      VP_LEVELS, VP_SWP_FMT, entry_has, entry_present, geometry_for, pte_kind, pte_none, pte_pfn)
+                      VP_LEVELS, VP_SWP_FMT, is_leaf_entry, pte_kind, pte_none, pte_pfn)
 
 # ---- the compiled range walker ---------------------------------------------------------------
 
@@ -87,7 +87,7 @@ def walk_next(a, vs, w):
         entry = vs.pt[row, idx]
         if pte_none(entry):
             continue
-        if d < levels - 1 and entry_present(entry) and not entry_has(entry, _PAGE_PSE):
+        if d < levels - 1 and not is_leaf_entry(entry):
             _enter(vs, w, d + 1, a.private[pte_pfn(entry)], addr)
             continue
         return pte_kind(entry, fmt), d, row, idx, addr

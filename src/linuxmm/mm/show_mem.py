@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..include.linux.mmzone import MIGRATE_TYPES
-from .page_alloc import for_each_zone
-from .vmstat import global_node_page_state, global_zone_page_state
+from ..include.linux.mmzone import MIGRATE_TYPES, for_each_zone
+from ..include.linux.vmstat import global_node_page_state, global_zone_page_state
 
 if TYPE_CHECKING:
     from ..init.main import Kernel

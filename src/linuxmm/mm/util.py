@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .page_alloc import totalram_pages
-from .vmstat import global_zone_page_state
+from ..include.linux.vmstat import global_zone_page_state
 
 if TYPE_CHECKING:
     from ..init.main import Kernel

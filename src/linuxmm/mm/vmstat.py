@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..include.linux.mmzone import MAX_RECLAIM_RETRIES, node_states
-from .page_alloc import for_each_populated_zone, for_each_zone
+from ..include.linux.mmzone import MAX_RECLAIM_RETRIES, for_each_populated_zone, for_each_zone, node_states
+from ..include.linux.vmstat import (global_node_page_state, global_zone_page_state, node_page_state,  # noqa: F401
+                                    zone_numa_event_state, zone_page_state)
+from .page_writeback import global_dirty_limits
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -71,27 +73,6 @@ def vmstat_late_init(k: "Kernel") -> None:
 
 
 # ---- counters -----------------------------------------------------------------------------
-
-
-def zone_page_state(z, item: str) -> int:
-    return z.vm_stat.get(item, 0)
-
-
-def zone_numa_event_state(z, item: str, name: str) -> int:
-    """NUMA events; the allocator core keeps them under their /proc names (``numa_hit``)."""
-    return z.vm_stat.get(item, z.vm_stat.get(name, 0))
-
-
-def node_page_state(pgdat, item: str) -> int:
-    return pgdat.vm_stat.get(item, 0)
-
-
-def global_zone_page_state(k: "Kernel", item: str) -> int:
-    return sum(zone_page_state(z, item) for z in for_each_zone(k))
-
-
-def global_node_page_state(k: "Kernel", item: str) -> int:
-    return sum(node_page_state(k.NODE_DATA(n), item) for n in k.node_states.nodes(node_states.N_ONLINE))
 
 
 # ---- item tables (enum name, /proc name) ------------------------------------------------
@@ -392,8 +373,6 @@ def _zone_online_ranges(k: "Kernel", z, start: int, end: int) -> list[tuple[int,
 
 
 def vmstat_show(k: "Kernel") -> str:
-    from .page_writeback import global_dirty_limits
-
     lines = [(n, global_zone_page_state(k, e)) for e, n in ZONE_STAT_ITEMS]
     if k.config.numa:
         lines += [(n, sum(zone_numa_event_state(z, e, n) for z in for_each_zone(k)))

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...mm.page_alloc import for_each_zone, totalram_pages
+from ...include.linux.mmzone import for_each_zone
+from ...mm.page_alloc import totalram_pages
 from ...mm.show_mem import si_mem_available
+from ...include.linux.vmstat import global_node_page_state as node_state
+from ...include.linux.vmstat import global_zone_page_state as zone_state
 from ...mm.util import hugetlb_total_pages, total_swap_pages, vm_commit_limit, vm_memory_committed
-from ...mm.vmstat import global_node_page_state as node_state
-from ...mm.vmstat import global_zone_page_state as zone_state
 
 if TYPE_CHECKING:
     from ...init.main import Kernel

@@ -130,7 +130,7 @@ def proc_pid_maps(k, task) -> str:
 
 
 def _thp_eligible(k, vma) -> int:
-    from ...mm.huge_memory import thp_vma_allowable
+    from ...include.linux.huge_mm import thp_vma_allowable
 
     return int(thp_vma_allowable(k, vma))
 

@@ -45,6 +45,14 @@ DEFAULT_RLIMITS = {  # include/asm-generic/resource.h INIT_RLIMITS (cur, max)
 }
 RLIM_INFINITY = None
 
+# ---- the compiled mm context: columns of ``task.mmc`` (mm/memory.py) -------------------------
+MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3  # mm->rss_stat (mm_types_task.h)
+MMC_MINFLT, MMC_MAJFLT = 4, 5  # the task's min_flt, maj_flt
+MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 6, 7, 8  # mm->pgtables_bytes, the PGD's table row, anon THPs mapped
+NR_MMC = 12
+
+GUP_PIN_COUNTING_BIAS = 1 << 10  # include/linux/mm.h: what one FOLL_PIN adds to a small folio's _refcount
+
 # ---- VM_* flags (include/linux/mm.h) --------------------------------------------------------
 VM_NONE = 0x00000000
 VM_READ = 0x00000001
@@ -350,9 +358,9 @@ class MmConfig:
 class mm_struct:
     """One address space. Sizes and counters are in pages unless named otherwise.
 
-    ``mm_struct()`` is an empty address space laid out as ``execve`` would
-    (``arch_pick_mmap_layout``): top-down below ``mmap_base``, no randomization unless a
-    seeded ``random.Random`` is given as ``rng``. ``vm`` holds the sysctls (a booted kernel's
+    ``mm_struct()`` is an empty address space with no layout yet (``allocate_mm``);
+    ``kernel.fork.mm_alloc`` lays it out as ``execve`` would, ``dup_mmap`` copies the
+    parent's. ``rng``, a seeded ``random.Random``, randomizes the layout. ``vm`` holds the sysctls (a booted kernel's
     ``k.vm``); ``rlimits`` maps ``RLIMIT_*`` to (cur, max) bytes, None meaning unlimited;
     ``capabilities`` the task's effective capabilities (an unprivileged task by default).
     """
@@ -389,13 +397,6 @@ class mm_struct:
     hooks: object = field(default_factory=MmHooks)
     populate: tuple | None = None  # (start, len) the last do_mmap asked to prefault
     vma_seq: int = 0  # bumped on every VMA change; vma_changed fires when it moved
-
-    def __post_init__(self):
-        from ...mm.mmap import arch_pick_mmap_layout
-
-        base = self.mmap_base  # an explicit mmap_base overrides the computed one
-        arch_pick_mmap_layout(self, self.rng)
-        self.mmap_base = base or self.mmap_base
 
     @property
     def mmap_min_addr(self) -> int:
@@ -455,9 +456,3 @@ def vmas_in_range(mm: mm_struct, start: int, end: int) -> list[vm_area_struct]:
         out.append(vma)
     return out
 
-
-def dup_vmas(oldmm: mm_struct, mm: mm_struct) -> None:
-    """The VMA half of ``dup_mmap`` (kernel/fork.c): fork's copy of an address space."""
-    from ...mm.vma import dup_mmap
-
-    dup_mmap(oldmm, mm)

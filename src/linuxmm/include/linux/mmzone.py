@@ -1,8 +1,8 @@
 """Nodes and zones (``include/linux/mmzone.h``, ``include/linux/nodemask.h``), Linux 6.18.
 
 ``pglist_data`` (``pg_data_t``) describes one NUMA node, ``zone`` one range of it; names and
-initial values are the kernel's. ``NODE_DATA(nid)``, ``for_each_online_node`` and friends
-work on the ``pglist`` registry of a booted machine (``Machine.pgdat``), as in drgn.
+initial values are the kernel's. ``NODE_DATA(nid)``, ``for_each_online_node``, ``for_each_zone``,
+``for_each_populated_zone`` and friends work on the ``pglist`` registry of a booted machine (``Machine.pgdat``), as in drgn.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ MIGRATE_PCPTYPES = 3  # the number of types on the per-cpu lists
 MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES
 MIGRATE_ISOLATE = 4
 MIGRATE_TYPES = 5
+
+# ``enum lru_list``: a node's LRU lists (``struct lruvec``), in the kernel's order
+LRU_INACTIVE_ANON = 0
+LRU_ACTIVE_ANON = 1
+LRU_INACTIVE_FILE = 2
+LRU_ACTIVE_FILE = 3
+LRU_UNEVICTABLE = 4
+NR_LRU_LISTS = 5
 MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
 
 
@@ -168,3 +176,19 @@ class NodeStates:
 
     def num_node_state(self, state: node_states) -> int:
         return len(self.masks[state])
+
+
+# ---- iterators (include/linux/mmzone.h) ---------------------------------------------------------
+def for_each_zone(k):
+    """Every zone of every online node, empty ones included."""
+    for nid in k.node_states.nodes(node_states.N_ONLINE):
+        yield from k.NODE_DATA(nid).node_zones
+
+
+def for_each_populated_zone(k):
+    return (z for z in for_each_zone(k) if z.populated_zone())
+
+
+def zone_idx(k, name: str) -> int:
+    """``zone_idx`` of the zone called ``name``: its index in every node's ``node_zones``."""
+    return k.zone_names.index(name)

@@ -51,6 +51,7 @@ PG_lru_mask = np.uint64(1 << PG_lru)
 PG_reserved_mask = np.uint64(1 << PG_reserved)
 PG_swapbacked_mask = np.uint64(1 << PG_swapbacked)
 PG_anon_exclusive_mask = np.uint64(1 << PG_anon_exclusive)
+PG_swapcache_mask = np.uint64(1 << PG_swapcache)
 
 # ``enum pagetype``: page->page_type holds one of these in its top byte
 PGTY_buddy = 0xF0

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ....include.linux.mm_types import MMC_PGD
 from ....jit import CompiledStruct
 from ....mm.pgtable import (VP_FLUSH_PENDING, VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
@@ -633,8 +634,6 @@ def tlb_switch_mm(t, cpu, asid):
 
 def asid_of(task) -> int:
     """The address-space id of a task's mm: its PGD row (unique while the mm lives)."""
-    from ....mm.memory import MMC_PGD
-
     return int(task.mmc[MMC_PGD])
 
 

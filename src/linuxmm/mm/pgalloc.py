@@ -1,0 +1,81 @@
+"""Allocating page tables for the compiled fault path (``include/asm-generic/pgalloc.h``,
+``mm/memory.c: __pte_alloc``), Linux 6.18.
+
+``vm_state_init`` builds the machine's ``VmState``: the pool of table rows whose pages come
+from the buddy allocator, the zero page, and the allocation contexts the compiled fault path
+allocates with (``pte_alloc_one``'s GFP_PGTABLE_USER, ``vma_alloc_folio``'s user and THP
+masks). ``grow_table_pool`` doubles the pool between batches.
+"""
+
+import numpy as np
+
+from ..include.linux import gfp as G
+from . import buddy as B
+from . import page_alloc as pa
+from .pgtable import (AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
+                      AC_USER, NO_PAGE, NR_AC, NR_NS, NR_VE, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
+                      VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
+                      VP_THP, VP_ZERO_PFN, VmState, swp_format, thp_mode)
+
+INITIAL_TABLES = 1024
+
+
+def vm_state_init(k) -> VmState:
+    """Table pool, zero page and allocation contexts for the fault path (``paging_init`` onwards)."""
+    geo = k.pgtable_geometry
+    levels = len(geo.levels)
+    vp = np.zeros(NR_VP, np.int64)
+    vp[VP_LEVELS] = levels
+    vp[VP_PTRS] = geo.ptrs
+    vp[VP_PMD_LEVEL] = geo.level_of("pmd") if "pmd" in [n for n, _, _ in geo.levels] else levels - 1
+    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
+    vp[VP_HUGE_ZERO_PFN] = -1
+    vp[VP_SLOW_PFN] = NO_PAGE
+    vp[VP_ENTRY_BYTES] = geo.entry_bytes
+    vp[VP_SWP_FMT] = swp_format(k.arch, geo)
+    vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
+    ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
+    # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order)
+    for row, gfp, order in ((AC_USER, G.GFP_HIGHUSER_MOVABLE | G.__GFP_COMP | G.__GFP_ZERO, 0),
+                            (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
+                            (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
+        set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
+    nnodes = max(k.node_ids) + 1
+    arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
+                  pt_used=np.zeros(INITIAL_TABLES, np.int64), pt_huge_pte=np.full(INITIAL_TABLES, -1, np.int64),
+                  pt_deposit_next=np.full(INITIAL_TABLES, -1, np.int64),
+                  pt_free=np.arange(INITIAL_TABLES - 1, -1, -1, dtype=np.int64),
+                  shift=np.array([s for _, s, _ in geo.levels], np.int64),
+                  nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
+                  zonelists=pa._zonelist(k, k.node_ids[0]), events=np.zeros(NR_VE, np.int64),
+                  nstat=np.zeros((nnodes, NR_NS), np.int64))
+    vp[VP_NFREE] = INITIAL_TABLES
+    return VmState.from_arrays(**arrays)
+
+
+def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
+    highest = G.gfp_zone(gfp, k.zone_names)
+    ac[row, AC_NID] = nid
+    ac[row, AC_HIGHEST] = highest
+    ac[row, AC_MT] = 0 if k.page_group_by_mobility_disabled else G.gfp_migratetype(gfp)
+    ac[row, AC_FAST] = B.ALLOC_WMARK_LOW | pa.alloc_flags_nofragment(k, pa._preferred_zone(k, nid, highest), gfp)
+    ac[row, AC_COMP] = int(bool(gfp & G.__GFP_COMP))
+    ac[row, AC_GFP] = gfp
+    ac[row, AC_ORDER] = order
+
+
+def grow_table_pool(k) -> None:
+    """Double the pool of page-table rows (done between batches, outside compiled code)."""
+    vs = k.vm_state
+    cap = vs.pt.shape[0]
+    used_free = vs.pt_free[:vs.vp[VP_NFREE]].copy()
+    arrays = {n: getattr(vs, n) for n, _, _ in VMSTATE_FIELDS}
+    arrays["pt"] = np.concatenate([vs.pt, np.zeros_like(vs.pt)])
+    arrays["pt_pfn"] = np.concatenate([vs.pt_pfn, np.full(cap, -1, np.int64)])
+    arrays["pt_used"] = np.concatenate([vs.pt_used, np.zeros(cap, np.int64)])
+    for name in ("pt_huge_pte", "pt_deposit_next"):
+        arrays[name] = np.concatenate([getattr(vs, name), np.full(cap, -1, np.int64)])
+    free = np.concatenate([np.arange(2 * cap - 1, cap - 1, -1, dtype=np.int64), used_free])
+    arrays["pt_free"] = np.concatenate([free, np.zeros(2 * cap - len(free), np.int64)])
+    arrays["vp"][VP_NFREE] = len(free)
+    k.vm_state = VmState.from_arrays(**arrays)

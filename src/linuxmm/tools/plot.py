@@ -1,0 +1,148 @@
+"""Pictures of a machine: matplotlib helpers that draw into an ``ax`` the caller owns.
+
+- ``plot_layout(ax, machine)``: the physical memory map by node and zone — each zone's span,
+  the memory actually present in it (what ``free_area_init`` counts as present pages; the
+  rest of a span is a hole), where ZONE_MOVABLE starts and where lowmem ends.
+- ``plot_buddyinfo(ax, machine)``: free blocks per order per zone (``/proc/buddyinfo``).
+- ``plot_walk(ax, levels, vaddr)``: a page-table walk (``Process.walk``): the virtual address
+  cut into the index of each level, and the entry read at each level down to the page.
+
+The command line draws them with ``boot --plot``, ``proc buddyinfo --plot`` and ``walk
+--plot`` (``save_figure``); ``docs/make_figures.py`` makes the README's pictures. Nothing
+here touches pyplot's global state: figures are ``matplotlib.figure.Figure`` objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ZONE_COLORS = {"DMA": "#8da0cb", "DMA32": "#66c2a5", "Normal": "#fc8d62", "HighMem": "#e78ac3",
+               "Movable": "#a6d854", "Device": "#b3b3b3"}
+HOLE_HATCH = "////"
+MiB, GiB = 1 << 20, 1 << 30
+MARKED_STARTS = {"Movable": "ZONE_MOVABLE", "HighMem": "end of lowmem"}  # boundaries worth a line
+LABEL_MIN_WIDTH = 0.06  # zones narrower than this share of the axis go unlabelled (see the legend)
+
+
+def memory_ranges(machine) -> dict[int, list[tuple[int, int]]]:
+    """Per node, the [start, end) byte ranges of memblock's memory (present RAM)."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for r in machine.kernel.memblock.memory.regions:
+        ranges.setdefault(r.nid, []).append((r.base, r.base + r.size))
+    return ranges
+
+
+def _unit(top: int) -> tuple[int, str]:
+    return (GiB, "GiB") if top >= 2 * GiB else (MiB, "MiB")
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
+    lo, hi = max(a[0], b[0]), min(a[1], b[1])
+    return (lo, hi) if lo < hi else None
+
+
+def plot_layout(ax, machine) -> None:
+    """The physical memory map: one row per node, zones in colour where RAM is present,
+    hatched where their span has a hole, ZONE_MOVABLE's start marked."""
+    from matplotlib.patches import Patch
+
+    lay = machine.layout()
+    present = memory_ranges(machine)
+    top = max(z["end"] for n in lay["nodes"] for z in n["zones"] if z["spanned_pages"])
+    scale, unit = _unit(top)
+    for row, node in enumerate(lay["nodes"]):
+        y = -row
+        for z in (z for z in node["zones"] if z["spanned_pages"]):
+            span = (z["start"], z["end"])
+            color = ZONE_COLORS.get(z["name"], "grey")
+            ax.barh(y, (span[1] - span[0]) / scale, left=span[0] / scale, height=0.6, color="white",
+                    edgecolor=color, hatch=HOLE_HATCH, linewidth=1)
+            for part in filter(None, (_overlap(span, r) for r in present.get(node["nid"], []))):
+                ax.barh(y, (part[1] - part[0]) / scale, left=part[0] / scale, height=0.6, color=color)
+            if span[1] - span[0] >= LABEL_MIN_WIDTH * top:
+                ax.text((span[0] + span[1]) / 2 / scale, y, z["name"], ha="center", va="center", fontsize=8)
+            if z["name"] in MARKED_STARTS:
+                ax.axvline(span[0] / scale, ymin=0, ymax=1, color="black", linestyle="--", linewidth=0.8)
+                ax.annotate(f"{MARKED_STARTS[z['name']]}\n{span[0] // MiB} MiB", (span[0] / scale, y + 0.3),
+                            xytext=(3, 2), textcoords="offset points", fontsize=7, va="bottom")
+    ax.set_yticks([-i for i in range(len(lay["nodes"]))], [f"node {n['nid']}" for n in lay["nodes"]])
+    ax.set_ylim(-len(lay["nodes"]) + 0.4, 0.9)
+    ax.set_xlim(0, top / scale)
+    ax.set_xlabel(f"physical address ({unit})")
+    ax.set_title(f"{lay['name']}: {lay['arch']}, Linux {lay['kernel']}", fontsize=9)
+    shown = {z["name"] for n in lay["nodes"] for z in n["zones"] if z["spanned_pages"]}
+    handles = [Patch(color=c, label=name) for name, c in ZONE_COLORS.items() if name in shown]
+    handles.append(Patch(facecolor="white", edgecolor="grey", hatch=HOLE_HATCH, label="hole"))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+
+
+def plot_buddyinfo(ax, machine) -> None:
+    """Free blocks per order, one bar per zone and order (log scale): /proc/buddyinfo."""
+    free = machine.free_area()
+    zones = [z for z, counts in free.items() if any(counts)]
+    orders = len(next(iter(free.values())))
+    width = 0.8 / max(len(zones), 1)
+    for i, zone in enumerate(zones):
+        nid, name = zone.split("/")
+        xs = [o - 0.4 + width * (i + 0.5) for o in range(orders)]
+        ax.bar(xs, free[zone], width=width, label=f"node {nid} {name}", color=ZONE_COLORS.get(name),
+               hatch=".." if int(nid) % 2 else None, edgecolor="white", linewidth=0)
+    ax.set_yscale("log")
+    ax.set_xticks(range(orders))
+    ax.set_xlabel("order (block of 2^order pages)")
+    ax.set_ylabel("free blocks")
+    ax.set_title(f"{machine.desc.name}: free blocks per order", fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+
+
+def plot_walk(ax, levels, vaddr: int) -> None:
+    """A page walk: the address bits each level indexes with (top), then one box per level
+    with the entry it read, down to the page (or the entry that was not present)."""
+    real = [r for r in levels if not r["folded"]]
+    top_bit = real[0]["bits"][0] + 1
+    ax.set_xlim(0, top_bit)
+    ax.invert_xaxis()  # bit 0 on the right, as addresses are written
+    for r in real:
+        hi, lo = r["bits"]
+        ax.barh(1, hi - lo + 1, left=lo, height=0.5, color="#dddddd", edgecolor="black")
+        ax.text((hi + lo + 1) / 2, 1, f"{r['level'].upper()}\n{r['index']}", ha="center", va="center", fontsize=7)
+    low = real[-1]["bits"][1]
+    leaf = real[-1]["leaf"]
+    offset_bits = (real[-1]["page_size"].bit_length() - 1) if leaf else low
+    ax.barh(1, offset_bits, left=0, height=0.5, color="white", edgecolor="black")
+    ax.text(offset_bits / 2, 1, f"offset\n{vaddr & ((1 << offset_bits) - 1):#x}", ha="center", va="center",
+            fontsize=7)
+    y = 0.2
+    for r in levels:
+        if r["folded"]:
+            text, style = f"{r['level'].upper()}: folded into {r['into'].upper()}", dict(color="grey")
+        else:
+            to = (f"-> {r['page_size'] >> 10} KiB page @ {r['phys'] & ~(r['page_size'] - 1):#x}" if r["leaf"]
+                  else f"-> table @ {r['next_pfn'] << 12:#x}" if r["present"] else "not present: page fault")
+            text = f"{r['level'].upper()} ({r['hw']}) [{r['index']}] @ {r['entry_addr']:#x} = {r['entry_hex']}  {to}"
+            style = dict(color="black" if r["present"] else "red",
+                         bbox=dict(boxstyle="round", facecolor="white", edgecolor="grey"))
+        ax.text(top_bit, y, text, ha="left", va="center", fontsize=7, family="monospace", **style)
+        y -= 0.35
+    ax.set_ylim(y, 1.5)
+    ax.set_yticks([])
+    ax.set_xlabel("virtual address bit")
+    ax.set_title(f"page walk of {vaddr:#x}", fontsize=9)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+
+
+def save_figure(draw, path: Path, size: tuple[float, float], dpi: int = 100) -> None:
+    """Draw with ``draw(ax)`` on a new figure and write it to ``path`` (format from its
+    suffix; an unknown one is a ``LinuxmmError`` naming those matplotlib writes)."""
+    from matplotlib.figure import Figure
+
+    from ..errors import LinuxmmError
+
+    fig = Figure(figsize=size, layout="constrained")
+    formats = fig.canvas.get_supported_filetypes()
+    if Path(path).suffix.lstrip(".").lower() not in formats:
+        raise LinuxmmError(f"{path}: cannot tell the picture format from its suffix; use one of "
+                           f"{', '.join('.' + f for f in sorted(formats))}")
+    draw(fig.subplots())
+    fig.savefig(path, dpi=dpi)
