@@ -46,7 +46,11 @@ class PageTableHooks:
         self.k.vm_committed_as += pages
 
     def vma_changed(self, mm) -> None:
+        from .mm.khugepaged import khugepaged_enter_vma
+
         t = self.task
+        for vma in mm.vmas:  # a new or changed VMA (mmap, MADV_HUGEPAGE, ...) may enter khugepaged
+            khugepaged_enter_vma(self.k, t, vma)
         t.vma_table = F.build_vma_table(mm)
         if t.state == TASK_RUNNING and self.k.vm_state is not None:
             M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
@@ -324,7 +328,9 @@ class Process:
         Raises ``KernelError`` (EINVAL) for a value outside 0..255, a stride <= 0 or a
         negative length; ``SegmentationFault`` (the process is then dead, dmesg has the
         ``segfault at`` line) for an address not mapped writable; ``BusError`` for a shared
-        mapping beyond its object; ``KernelError`` (EFAULT) under ``pagefault_disable``."""
+        mapping beyond its object; ``KernelError`` (EFAULT) under ``pagefault_disable``;
+        ``VmFaultOOM`` when a page cannot be allocated (the process lives: the kernel would
+        retry the access; the log has the allocation-failure report)."""
         self._access(addr, length, stride, True, _byte_value(value))
 
     def read(self, addr: int, length: int, stride: int = 4096) -> bytes:

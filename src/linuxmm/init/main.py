@@ -13,7 +13,9 @@ from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
 from ..kernel.params import unknown_bootoptions
+from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_NOTICE, LogBuffer
+from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
@@ -70,10 +72,15 @@ class Kernel:
         self.nr_memmap_pages = 0
         # THP policy (mm/huge_memory.py): Kconfig default, then the command line, hugepage_init
         self.transparent_hugepage_flags: str = self.config.transparent_hugepage
-        self.khugepaged_thread = False  # khugepaged started (start_stop_khugepaged)
+        # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
+        self.clock = SimClock()
+        self.kthreads: dict[str, kthread] = {}
+        # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
+        self.khugepaged_thread: kthread | None = None
+        self.khugepaged_mm_slots: list[int] = []
+        self.khugepaged_scan_sleep_millisecs = 10000
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
-        self.kswapd_wakeups = 0
         self._zonelists = None
         self._zonelists_gen: int | None = None
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)

@@ -139,8 +139,10 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
     """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
+    from ..mm.khugepaged import khugepaged_exit
     from ..mm.vma import remove_vma
 
+    khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)

@@ -10,7 +10,7 @@ an allocation the slow path must handle, a full table pool) end the batch with a
 
 ``unmap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``, ``zap_nonpresent_ptes``),
 ``free_pgd_range`` frees tables no VMA needs, ``copy_page_range`` is fork's copy-on-write
-setup (``copy_present_ptes``, ``copy_huge_pmd``, ``copy_nonpresent_pte``); all three go
+setup (``copy_pte_range``, ``copy_huge_pmd``, ``copy_nonpresent_pte``); all three go
 through the one range walker (``pagewalk.walk_page_range``) and dispatch on the entry's kind.
 """
 
@@ -27,12 +27,14 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
+from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
-from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
+from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WALK_TABLE_DONE, walk_again, walk_next,
+                       walk_page_range, walk_pte_range)
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
                       SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
-                      pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
+                      pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -52,6 +54,7 @@ FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_T
 FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the watermark: vp[VP_SLOW_CTX] names it
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
+FAULT_DEADLINE = 8  # the batch used up its time budget: stopped after a completed access
 
 PAGE_MAPPING_ANON = 1
 
@@ -502,13 +505,22 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
 
 
+@njit(cache=True, inline="always")
+def past_deadline(mmc, accesses, flt0, budget):
+    """``accesses`` accesses and the faults taken since the count was ``flt0`` cost ``budget``
+    ns or more (the cost model of ``kernel/timer.py``)."""
+    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0) * FAULT_NS >= budget
+
+
 @njit(cache=True)
-def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
+def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, budget):
     """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status).
 
     An access that needs Python stops the batch at its index with the fault status; a
-    negative ``value`` faults for write without storing (GUP with FOLL_WRITE)."""
+    negative ``value`` faults for write without storing (GUP with FOLL_WRITE). Once the
+    accesses done cost ``budget`` ns, the batch stops after the access with FAULT_DEADLINE."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
+    flt0 = mmc[MMC_MINFLT]
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
         pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
@@ -520,12 +532,16 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
                 write_line(a, pfn, line, value)
         else:
             out[i] = read_line(a, pfn, line)
+        if past_deadline(counters, i + 1 - start, flt0, budget):
+            return i + 1, FAULT_DEADLINE
     return addrs.shape[0], FAULT_OK
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
-    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
+def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak, done, flt0, budget):
+    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS). The status is
+    FAULT_DEADLINE when the access went through ``access_one`` and the ``done`` records and
+    the faults since ``flt0`` used up ``budget`` (an L1 hit leaves that to the batch's end)."""
     page = addr >> 12
     if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
         return FAULT_OK, memo_page, memo_e, peak
@@ -536,11 +552,12 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
     if pfn < 0:
         return -1 - pfn, memo_page, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
+    status = FAULT_DEADLINE if past_deadline(mmc, done, flt0, budget) else FAULT_OK
+    return status, page, l1_entry(t, asid, addr), max(peak, rss)
 
 
 @njit(cache=True)
-def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
+def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak, budget):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
     read-modify-write instruction). Returns (next, status, peak RSS pages so far).
 
@@ -553,20 +570,30 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
     4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
-    after it."""
+    after it, and only then is the time ``budget`` checked: the caller ends the batch where
+    records alone (1 ns each) would use it up, so the batch stops with FAULT_DEADLINE after
+    the first record whose time reaches it."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_page, memo_e = np.int64(-1), np.int64(-1)
+    flt0 = mmc[MMC_MINFLT]
+    late = False
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
         status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
-                                                         memo_page, memo_e, peak)
+                                                         memo_page, memo_e, peak, i + 1 - start, flt0, budget)
         if status != FAULT_OK:
-            return i, status, peak
+            if status != FAULT_DEADLINE:
+                return i, status, peak
+            late = True
         if kind == 3:  # the modify's load, through the translation its write just used
             status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
+                                                             memo_page, memo_e, peak, i + 1 - start, flt0, budget)
             if status != FAULT_OK:
-                return i, status, peak
+                if status != FAULT_DEADLINE:
+                    return i, status, peak
+                late = True
+        if late:
+            return i + 1, FAULT_DEADLINE, peak
     return addrs.shape[0], FAULT_OK, peak
 
 
@@ -632,20 +659,34 @@ def zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers):
 
 
 @njit(cache=True)
+def zap_pte_range(a, vs, mmc, row, first, last, drop_markers):
+    """Unmap the ptes [first, last) of table ``row`` (``zap_present_ptes``/``zap_nonpresent_ptes``)."""
+    level = vs.vp[VP_LEVELS] - 1
+    for idx in range(first, last):
+        entry = vs.pt[row, idx]
+        if pte_none(entry):
+            continue
+        if pte_present(entry):
+            zap_leaf(a, vs, mmc, entry, level)
+            set_entry(vs, row, idx, np.uint64(0))
+        else:
+            zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
+
+
+@njit(cache=True)
 def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
     """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
     split first (``zap_pmd_range``)."""
-    levels = vs.vp[VP_LEVELS]
-    w = walk_page_range(vs, pgd, start, end, 0)
+    w = walk_page_range(vs, pgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return
-        if kind != PTE_KIND_PRESENT:
+        if kind == WALK_PTE_TABLE:
+            first, last = walk_pte_range(vs, w)
+            zap_pte_range(a, vs, mmc, row, first, last, drop_markers)
+        elif kind != PTE_KIND_PRESENT:
             zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
-        elif level == levels - 1:
-            zap_leaf(a, vs, mmc, vs.pt[row, idx], level)
-            set_entry(vs, row, idx, np.uint64(0))
         elif addr < start or addr + (np.int64(1) << vs.shift[level]) > end:
             __split_huge_pmd(a, vs, mmc, row, idx)
             walk_again(w)
@@ -657,11 +698,13 @@ def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
 def free_pgd_range(a, vs, mmc, pgd, vmas):
     """Free the tables below ``pgd`` that are empty and that no VMA needs (``free_pgtables``),
     bottom up; a table still holding swap entries or markers is not empty."""
-    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST)
+    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST | WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return
+        if kind == WALK_PTE_TABLE:
+            walk_pte_range(vs, w)  # its entries do not matter, only pt_used
         if kind != WALK_TABLE_DONE:
             continue
         child = table_row(a, vs.pt[row, idx])
@@ -679,33 +722,46 @@ def is_cow_mapping(vm_flags):
 
 
 @njit(cache=True)
-def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
-    """``copy_present_ptes``/``copy_huge_pmd``: share the page, write-protecting a COW mapping
-    in both; the child's entry is old (and clean in a shared mapping); a huge pmd deposits a
-    table for the child too. 0, or a failed allocation."""
-    huge = level < vs.vp[VP_LEVELS] - 1
-    dep = pte_alloc_one(a, vs, dst_mmc) if huge else 0
+def cow_wrprotect(entry, vm_flags):
+    """The entry, write-protected if the mapping is copy-on-write (in parent and child)."""
+    return entry & ~np.uint64(_PAGE_RW) if is_cow_mapping(vm_flags) else entry
+
+
+@njit(cache=True)
+def child_entry(entry, vm_flags):
+    """``__copy_present_ptes``: the child's entry is old, and clean in a shared mapping."""
+    return entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0))
+
+
+@njit(cache=True)
+def folio_dup_rmap(a, dst_mmc, entry, nr):
+    """``folio_try_dup_anon_rmap_ptes``/``_pmd`` and the child's RSS: one more mapping and
+    reference of the ``nr`` pages ``entry`` maps (the zero pages have none)."""
+    if entry_has(entry, _PAGE_SPECIAL):
+        return
+    pfn = pte_pfn(entry)
+    head = B.compound_head(a, pfn)
+    if nr > 1:
+        a.entire_mapcount[head] += 1  # another PMD mapping of the folio
+        dst_mmc[MMC_ANON_THP] += 1
+    else:
+        a.mapcount[pfn] += 1
+    a.refcount[head] += 1
+    a.flags[pfn] &= ~PG_anon_exclusive_mask
+    dst_mmc[MM_ANONPAGES] += nr
+
+
+@njit(cache=True)
+def copy_huge_pmd(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
+    """``copy_huge_pmd``: share the THP; the child's PMD table gets a deposited table too.
+    0, or the status of the failed table allocation."""
+    dep = pte_alloc_one(a, vs, dst_mmc)
     if dep < 0:
         return dep
-    entry = vs.pt[srow, idx]
-    if is_cow_mapping(vm_flags) and entry_has(entry, _PAGE_RW):
-        entry &= ~np.uint64(_PAGE_RW)
-        vs.pt[srow, idx] = entry
-    if not entry_has(entry, _PAGE_SPECIAL):
-        pfn = pte_pfn(entry)
-        head = B.compound_head(a, pfn)
-        nr = np.int64(1) << (vs.shift[level] - 12)
-        if huge:
-            a.entire_mapcount[head] += 1  # another PMD mapping of the folio
-            dst_mmc[MMC_ANON_THP] += 1
-        else:
-            a.mapcount[pfn] += 1
-        a.refcount[head] += 1
-        a.flags[pfn] &= ~PG_anon_exclusive_mask
-        dst_mmc[MM_ANONPAGES] += nr
-    if huge:
-        pgtable_trans_huge_deposit(vs, drow, dep)
-    set_entry(vs, drow, idx, entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0)))
+    entry = vs.pt[srow, idx] = cow_wrprotect(vs.pt[srow, idx], vm_flags)
+    folio_dup_rmap(a, dst_mmc, entry, np.int64(1) << (vs.shift[level] - 12))
+    pgtable_trans_huge_deposit(vs, drow, dep)
+    set_entry(vs, drow, idx, child_entry(entry, vm_flags))
     return 0
 
 
@@ -739,23 +795,38 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags):
 
 
 @njit(cache=True)
+def copy_pte_range(a, vs, dst_mmc, srow, drow, first, last, vm_flags):
+    """Copy the ptes [first, last) of table ``srow`` into table ``drow`` (``copy_pte_range``)."""
+    for idx in range(first, last):
+        entry = vs.pt[srow, idx]
+        if pte_none(entry):
+            continue
+        if pte_present(entry):  # copy_present_ptes
+            entry = vs.pt[srow, idx] = cow_wrprotect(entry, vm_flags)
+            folio_dup_rmap(a, dst_mmc, entry, 1)
+            set_entry(vs, drow, idx, child_entry(entry, vm_flags))
+        else:
+            copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags)
+
+
+@njit(cache=True)
 def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
     """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
     ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
     address to resume from once Python made room)."""
-    last, drow = -1, -1
-    w = walk_page_range(vs, spgd, start, end, 0)
+    w = walk_page_range(vs, spgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return 0, end
-        if row != last:
-            drow = pt_table(a, vs, dst_mmc, dpgd, addr, level, True)
-            if drow < 0:
-                return drow, addr
-            last = row
-        if kind == PTE_KIND_PRESENT:
-            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
+        drow = pt_table(a, vs, dst_mmc, dpgd, addr, level, True)
+        if drow < 0:
+            return drow, addr
+        if kind == WALK_PTE_TABLE:
+            first, last = walk_pte_range(vs, w)
+            copy_pte_range(a, vs, dst_mmc, row, drow, first, last, vm_flags)
+        elif kind == PTE_KIND_PRESENT:
+            status = copy_huge_pmd(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
             if status < 0:
                 return status, addr
         else:

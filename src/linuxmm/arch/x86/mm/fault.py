@@ -73,12 +73,21 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
         set_current(k, task)
         vs = ensure_tables(k)
         vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
+        first, flt = start, int(task.mmc[M.MMC_MINFLT])
         start, status = M.access_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                       addrs, write, value, out, start)
+                                       addrs, write, value, out, start, k.clock.budget())
+        clock_work(k, task, start - first, flt)
         if status == M.FAULT_OK:
             break
-        handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+        if status != M.FAULT_DEADLINE:
+            handle_fault_status(k, task, vs, status, int(addrs[start]), write)
     return out
+
+
+def clock_work(k, task, accesses: int, flt: int) -> None:
+    """The simulated time of ``accesses`` accesses and the faults counted since ``flt``
+    (``kernel/timer.py``); the events due meanwhile run."""
+    k.clock.work(accesses, int(task.mmc[M.MMC_MINFLT]) - flt)
 
 
 def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> None:
@@ -95,6 +104,7 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     elif status == M.FAULT_SHARED:
         if not shmem_fault(k, task, addr, write):
             do_sigbus(k, task, addr)
+        k.clock.work(0, 1)
     elif status == M.FAULT_EFAULT:
         raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
     elif status == M.FAULT_NEED_ALLOC:
