@@ -21,7 +21,7 @@ def program_results(name: str) -> ProgramResult:
 
 def _pytest_case(name: str, case: str):
     def test():
-        results = [r for r in program_results(name).results if r.case == case]
+        results = [r for r in program_results(name).tests if r.case == case]
         failed = [f"not ok {r.name}: {r.reason}" for r in results if r.result == FAIL]
         assert results and not failed, "\n".join(failed) or "the case reported nothing"
         if all(r.result == SKIP for r in results):

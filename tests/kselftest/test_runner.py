@@ -16,6 +16,7 @@ def _program(fixture, *cases):
 
 def test_ksft_program_tap():
     def test_steps(t):
+        t.print_msg("[RUN] steps")
         t.test_result(True, "first")
         t.test_result(False, "second")
         t.test_result_xfail("third")
@@ -29,11 +30,11 @@ def test_ksft_program_tap():
         t.exit_skip("not here")
 
     res = run_program("demo", _program(None, test_steps, test_stops, test_gives_up))
-    assert [(r.name, r.case, r.result) for r in res.results] == [
+    assert [(r.name, r.case, r.result) for r in res.tests] == [
         ("first", "steps", PASS), ("second", "steps", FAIL), ("", "steps", XFAIL), ("", "steps", SKIP),
         ("before", "stops", PASS), ("stops", "stops", FAIL), ("", "gives_up", SKIP)]
     assert tap([res]) == [
-        "TAP version 13", "1..7", "ok 1 first", "not ok 2 second", "ok 3 # XFAIL third", "ok 4 # SKIP no swap",
+        "TAP version 13", "1..7", "# [RUN] steps", "ok 1 first", "not ok 2 second", "ok 3 # XFAIL third", "ok 4 # SKIP no swap",
         "ok 5 before", "# BUG_ON", "not ok 6 stops", "ok 7 # SKIP not here",
         "# Totals: pass:2 fail:2 xfail:1 xpass:0 skip:2 error:0"]
     assert not res.ok
@@ -47,6 +48,7 @@ def test_harness_program_tap():
         assert t.process.mmap(4096) == 0, "mapped at 0"
 
     def test_skipped(t):
+        t.print_msg("trying")
         t.exit_skip("no KSM")
 
     res = run_program("demo", _program("fx", test_good, test_bad, test_skipped))
@@ -55,7 +57,7 @@ def test_harness_program_tap():
     assert lines[3].startswith("# AssertionError at test_runner.py:") and "mapped at 0" in lines[3]
     message = lines[3:lines.index("not ok 2 fx.bad")]  # pytest's assertion rewriting adds lines
     assert all(line.startswith("# ") for line in message)
-    assert lines[3 + len(message):] == ["not ok 2 fx.bad", "ok 3 fx.skipped # SKIP no KSM",
+    assert lines[3 + len(message):] == ["not ok 2 fx.bad", "# trying", "ok 3 fx.skipped # SKIP no KSM",
                                         "# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:1 error:0"]
 
 

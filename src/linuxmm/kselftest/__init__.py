@@ -13,10 +13,11 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import cow, madv_populate, map_fixed_noreplace, merge, mremap_dontunmap, mremap_test
+from . import cow, madv_populate, map_fixed_noreplace, merge, mremap_dontunmap, mremap_test, transhuge_stress
 
 PORTED = {"cow": cow, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
-          "merge": merge, "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test}
+          "merge": merge, "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test,
+          "transhuge-stress": transhuge_stress}
 
 PORTED_STATUS, WAITING, OUT_OF_SCOPE, HELPER = "ported", "waiting", "out of scope", "helper"
 
@@ -80,15 +81,15 @@ CATALOG = [
     ("split_huge_page_test.c", WAITING, "the split_huge_pages debugfs knob, " + PAGEMAP + ", file THP"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
     ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
-    ("transhuge-stress.c", WAITING, PAGEMAP + " (PFNs of THPs), run as a timed stress loop"),
+    ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),
     ("uffd-common.c", HELPER, "userfaultfd helpers"),
     ("uffd-stress.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
     ("uffd-unit-tests.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
     ("uffd-wp-mremap.c", OUT_OF_SCOPE, UFFD + " write-protect"),
     ("va_high_addr_switch.c", WAITING, "5-level paging's user address space above 47 bits (mmap hints "
                                        "above 128 TiB); the C program runs only on LA57 machines"),
-    ("virtual_address_range.c", WAITING, "a suite-speed mmap of the whole 128 TiB in 1 GiB chunks "
-                                         "(128 Ki mmap calls), and 5-level paging for its upper part"),
+    ("virtual_address_range.c", WAITING, "prctl(PR_SET_VMA_ANON_NAME) (it skips without), and 5-level "
+                                         "paging for the part above 128 TiB"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
     ("write_to_hugetlbfs.c", WAITING, HUGETLB),
     ("../cgroup/test_memcontrol.c", WAITING, "memory cgroups (memory.current, memory.max, memory.high, "

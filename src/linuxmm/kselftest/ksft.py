@@ -28,6 +28,7 @@ from ..machine import Machine
 from ..sources import toml
 
 PASS, FAIL, SKIP, XFAIL = "pass", "fail", "skip", "xfail"
+INFO = "info"  # a ksft_print_msg line: printed, not numbered, not counted
 
 # The machine every case runs on: x86-64 with 1 GiB, 2 CPUs and the default command line
 # (THP "madvise"; below 512 MiB the kernel turns THP off, hugepage_init), small enough to
@@ -73,6 +74,10 @@ class Ksft:
         if self._process is None:
             self._process = self.machine.spawn("selftest")
         return self._process
+
+    def print_msg(self, message: str) -> None:
+        """``ksft_print_msg``: a ``# message`` line between the results."""
+        self.results.append(Result(message, self.case, INFO))
 
     def test_result(self, ok: bool, name: str) -> None:
         """``ksft_test_result(cond, name)``: one check, passed or failed."""
@@ -130,16 +135,18 @@ def run_case(program: ModuleType, case) -> list[Result]:
     try:
         case(t)
     except KsftSkip as err:
-        reason = str(err)
-        if program.FIXTURE is not None:
-            return [Result(case_name(program, case), name, SKIP, reason)]
-        return t.results + [Result("", name, SKIP, reason)]
+        return _harness_line(program, case, t, SKIP, str(err)) if program.FIXTURE is not None \
+            else t.results + [Result("", name, SKIP, str(err))]
     except Exception as err:  # a failed ASSERT, or an unexpected errno: the case fails
-        label = case_name(program, case) if program.FIXTURE is not None else name
-        return t.results + [Result(label, name, FAIL, _failure(err))]
-    if program.FIXTURE is not None:
-        return [Result(case_name(program, case), name, PASS)]
-    return t.results
+        return _harness_line(program, case, t, FAIL, _failure(err)) if program.FIXTURE is not None \
+            else t.results + [Result(name, name, FAIL, _failure(err))]
+    return _harness_line(program, case, t, PASS) if program.FIXTURE is not None else t.results
+
+
+def _harness_line(program: ModuleType, case, t: Ksft, result: str, reason: str = "") -> list[Result]:
+    """A harness case's messages and its one TAP line, ``fixture.case``."""
+    messages = [r for r in t.results if r.result == INFO]
+    return messages + [Result(case_name(program, case), t.case, result, reason)]
 
 
 @dataclass
@@ -153,6 +160,11 @@ class ProgramResult:
         """The counts of kselftest's totals line."""
         count = {kind: sum(r.result == kind for r in self.results) for kind in (PASS, FAIL, XFAIL, SKIP)}
         return count | {"xpass": 0, "error": 0}
+
+    @property
+    def tests(self) -> list[Result]:
+        """The numbered TAP results (``ksft_print_msg`` lines left out)."""
+        return [r for r in self.results if r.result != INFO]
 
     @property
     def ok(self) -> bool:
@@ -176,9 +188,14 @@ def _tap_line(num: int, r: Result) -> list[str]:
 
 def program_tap(p: ProgramResult) -> list[str]:
     """One program's output, as the C program prints it."""
-    lines = ["TAP version 13", f"1..{len(p.results)}"]
-    for num, r in enumerate(p.results, 1):
-        lines += _tap_line(num, r)
+    lines = ["TAP version 13", f"1..{len(p.tests)}"]
+    num = 0
+    for r in p.results:
+        if r.result == INFO:
+            lines.append(f"# {r.name}")
+        else:
+            num += 1
+            lines += _tap_line(num, r)
     t = p.totals()
     lines.append(f"# Totals: pass:{t[PASS]} fail:{t[FAIL]} xfail:{t[XFAIL]} xpass:{t['xpass']} "
                  f"skip:{t[SKIP]} error:{t['error']}")
@@ -193,7 +210,7 @@ def tap(programs: list[ProgramResult]) -> list[str]:
     for num, p in enumerate(programs, 1):
         lines.append(f"# selftests: mm: {p.name}")
         lines += [f"# {line}" for line in program_tap(p)]
-        all_skipped = p.results and all(r.result == SKIP for r in p.results)
+        all_skipped = p.tests and all(r.result == SKIP for r in p.tests)
         status = "ok" if p.ok else "not ok"
         lines.append(f"{status} {num} selftests: mm: {p.name}" + (" # SKIP" if all_skipped else ""))
     return lines
@@ -203,6 +220,6 @@ def as_json(programs: list[ProgramResult]) -> dict:
     """The results for programs: per program its source, totals and every TAP line's result."""
     return {"programs": [{"name": p.name, "source": p.source, "totals": p.totals(),
                           "results": [{"num": n, "name": r.name, "case": r.case, "result": r.result,
-                                       "reason": r.reason} for n, r in enumerate(p.results, 1)]}
+                                       "reason": r.reason} for n, r in enumerate(p.tests, 1)]}
                          for p in programs]}
 
