@@ -68,7 +68,8 @@ def _swap_out(t: Ksft, mem: int, size: int) -> bool:
     return False
 
 
-def run_with_base_page(t: Ksft, fn, swapout: bool) -> None:
+def run_with_base_page(t: Ksft, fn, desc: str, swapout: bool) -> None:
+    t.print_msg(f"[RUN] {desc} ... with {'swapped-out ' if swapout else ''}base page")
     p = t.process
     mem = p.mmap(PAGE_SIZE)
     p.madvise(mem, PAGE_SIZE, "nohugepage")  # no THP for this page, whatever the policy
@@ -78,10 +79,12 @@ def run_with_base_page(t: Ksft, fn, swapout: bool) -> None:
     p.munmap(mem, PAGE_SIZE)
 
 
-# do_run_with_thp's kinds of THP (thp_run)
-THP_RUN_PMD, THP_RUN_PMD_SWAPOUT, THP_RUN_PTE, THP_RUN_PTE_SWAPOUT = "pmd", "pmd_swapout", "pte", "pte_swapout"
-THP_RUN_SINGLE_PTE, THP_RUN_SINGLE_PTE_SWAPOUT = "single_pte", "single_pte_swapout"
-THP_RUN_PARTIAL_MREMAP, THP_RUN_PARTIAL_SHARED = "partial_mremap", "partial_shared"
+# do_run_with_thp's kinds of THP (thp_run), named as the run_with_* functions print them
+THP_RUN_PMD, THP_RUN_PMD_SWAPOUT = "THP", "swapped-out THP"
+THP_RUN_PTE, THP_RUN_PTE_SWAPOUT = "PTE-mapped THP", "swapped-out, PTE-mapped THP"
+THP_RUN_SINGLE_PTE, THP_RUN_SINGLE_PTE_SWAPOUT = "single PTE of THP", "single PTE of swapped-out THP"
+THP_RUN_PARTIAL_MREMAP, THP_RUN_PARTIAL_SHARED = "partially mremap()'ed THP", "partially shared THP"
+SWAPOUT_RUNS = (THP_RUN_PMD_SWAPOUT, THP_RUN_PTE_SWAPOUT, THP_RUN_SINGLE_PTE_SWAPOUT)
 
 
 def _prepare_thp(p, mem: int, thp_run: str) -> tuple[int, int]:
@@ -106,8 +109,9 @@ def _prepare_thp(p, mem: int, thp_run: str) -> tuple[int, int]:
     return PMD_SIZE, 0
 
 
-def do_run_with_thp(t: Ksft, fn, thp_run: str) -> None:
+def do_run_with_thp(t: Ksft, fn, desc: str, thp_run: str) -> None:
     """A THP-aligned THP, populated by touching its first byte, then shaped as asked."""
+    t.print_msg(f"[RUN] {desc} ... with {thp_run} ({PMD_SIZE >> 10} kB)")
     p = t.process
     mmap_size = 2 * PMD_SIZE
     mmap_mem = p.mmap(mmap_size)
@@ -120,27 +124,28 @@ def do_run_with_thp(t: Ksft, fn, thp_run: str) -> None:
         return
     memset(p, mem, PMD_SIZE, 1)
     size, extra = _prepare_thp(p, mem, thp_run)
-    if not thp_run.endswith("swapout") or _swap_out(t, mem, size):
+    if thp_run not in SWAPOUT_RUNS or _swap_out(t, mem, size):
         fn(t, mem, size)
     p.munmap(mmap_mem, mmap_size)
     if extra:
         p.munmap(extra, PMD_SIZE // 2)
 
 
-def run_anon_test_case(t: Ksft, fn) -> None:
+def run_anon_test_case(t: Ksft, fn, desc: str) -> None:
     """Every kind of anonymous page for one test function (``run_anon_test_case``)."""
-    run_with_base_page(t, fn, swapout=False)
-    run_with_base_page(t, fn, swapout=True)
+    run_with_base_page(t, fn, desc, swapout=False)
+    run_with_base_page(t, fn, desc, swapout=True)
     for thp_run in (THP_RUN_PMD, THP_RUN_PMD_SWAPOUT, THP_RUN_PTE, THP_RUN_PTE_SWAPOUT, THP_RUN_SINGLE_PTE,
                     THP_RUN_SINGLE_PTE_SWAPOUT, THP_RUN_PARTIAL_MREMAP, THP_RUN_PARTIAL_SHARED):
-        do_run_with_thp(t, fn, thp_run)
+        do_run_with_thp(t, fn, desc, thp_run)
 
 
 def test_cow_in_parent(t: Ksft) -> None:
-    """"Basic COW after fork()"."""
-    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=False))
+    t.print_msg("[INFO] Anonymous memory tests in private mappings")
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=False),
+                       "Basic COW after fork()")
 
 
 def test_cow_in_parent_mprotect(t: Ksft) -> None:
-    """"Basic COW after fork() with mprotect() optimization"."""
-    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True))
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
+                       "Basic COW after fork() with mprotect() optimization")

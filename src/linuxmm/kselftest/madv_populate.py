@@ -34,6 +34,7 @@ def range_is_not_populated(p, start: int, size: int) -> bool:
 
 
 def test_prot_read(t: Ksft) -> None:
+    t.print_msg("[RUN] test_prot_read")
     p = t.process
     addr = _map(t, "r")
     t.test_result(syscall_errno(p.madvise, addr, SIZE, "populate_read") == 0, "MADV_POPULATE_READ with PROT_READ")
@@ -43,6 +44,7 @@ def test_prot_read(t: Ksft) -> None:
 
 
 def test_prot_write(t: Ksft) -> None:
+    t.print_msg("[RUN] test_prot_write")
     p = t.process
     addr = _map(t, "w")
     t.test_result(syscall_errno(p.madvise, addr, SIZE, "populate_read") == errno.EINVAL,
@@ -52,6 +54,7 @@ def test_prot_write(t: Ksft) -> None:
 
 
 def test_holes(t: Ksft) -> None:
+    t.print_msg("[RUN] test_holes")
     p = t.process
     addr = _map(t, "rw")
     p.munmap(addr + PAGE_SIZE, PAGE_SIZE)
@@ -64,6 +67,7 @@ def test_holes(t: Ksft) -> None:
 
 
 def _test_populate(t: Ksft, advice: str) -> None:
+    t.print_msg(f"[RUN] test_populate_{advice.lower()}")
     p = t.process
     addr = _map(t, "rw")
     t.test_result(range_is_not_populated(p, addr, SIZE), "range initially not populated")
@@ -81,4 +85,5 @@ def test_populate_write(t: Ksft) -> None:
 
 
 def test_softdirty(t: Ksft) -> None:
+    t.print_msg("[RUN] test_softdirty")
     t.exit_skip("needs the pagemap soft-dirty bit and /proc/PID/clear_refs (not simulated yet)")
