@@ -633,6 +633,10 @@ from .tools.cache_cli import register as register_cache_commands  # noqa: E402
 
 register_cache_commands(app)
 
+from .tools.selftest import register as register_selftest_command  # noqa: E402
+
+register_selftest_command(app)
+
 
 @app.command()
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],

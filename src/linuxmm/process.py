@@ -256,17 +256,22 @@ class Process:
         self.task.check_alive()
         madvise.do_madvise(self.task.mm, addr, length, T.parse_madvise(advice))
 
-    def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None) -> int:
+    def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None,
+               dontunmap: bool = False) -> int:
         """``mremap`` (``mm/mremap.c``): shrink, grow in place, or move (``maymove``, or to
         ``fixed`` with MREMAP_FIXED) with the pages following; returns the new address.
+        ``dontunmap`` (MREMAP_DONTUNMAP, with ``maymove`` or ``fixed``) leaves the source
+        mapped and empty.
 
-        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, EFAULT for an
-        unmapped source, ENOMEM when it cannot grow in place and may not move)."""
+        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, or DONTUNMAP
+        with a resize; EFAULT for an unmapped source, ENOMEM when it cannot grow in place
+        and may not move)."""
         from .include.linux import mm_types as T
         from .mm import mremap
 
         self.task.check_alive()
         flags = (T.MREMAP_MAYMOVE if maymove or fixed is not None else 0) | (T.MREMAP_FIXED if fixed is not None else 0)
+        flags |= T.MREMAP_DONTUNMAP if dontunmap else 0
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
 
     def brk(self, new_brk: int = 0) -> int:

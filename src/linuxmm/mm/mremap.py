@@ -179,7 +179,9 @@ def check_prep_vma(vrm: vma_remap_struct) -> None:
         raise _einval("old length 0 duplicates shared mappings only")
     if vrm.flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
         raise _einval("MREMAP_DONTUNMAP on a special mapping")
-    if vrm.old_len > vma.vm_end - vrm.addr:
+    # 6.17+ ("allow undocumented mremap() shrink behaviour"): the part a shrink unmaps may
+    # cross VMAs and gaps; only what is kept must lie in one VMA
+    if min(vrm.old_len, vrm.new_len) > vma.vm_end - vrm.addr:
         raise KernelError(errno.EFAULT, "mremap: the old range spans more than one VMA")
     if vrm.new_len == vrm.old_len:
         return
