@@ -55,6 +55,8 @@ class VmMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.m = small_machine()
+        # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
+        self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
         self.procs = {}   # pid -> Process
         self.maps = {}    # pid -> list of Region
         self.mem = {}     # pid -> {line address: value} for private memory

@@ -235,6 +235,21 @@ class Machine:
         self._sync_allocator()
         return ret
 
+    def sysfs(self, path: str, value: str | None = None) -> str | None:
+        """Read (``m.sysfs("kernel/mm/transparent_hugepage/enabled")`` -> ``"always [madvise]
+        never\\n"``) or write a file under /sys, as ``m.sysctl`` does for /proc/sys: the
+        attribute's show and store functions (``fs/sysfs.py`` lists the simulated files).
+
+        Raises ``KernelError``: ``ENOENT`` for a file that is not simulated, ``EINVAL`` for a
+        value the store function rejects (nothing changes then)."""
+        from .fs.sysfs import sysfs_read, sysfs_write
+
+        if value is None:
+            return sysfs_read(self.kernel, path)
+        sysfs_write(self.kernel, path, str(value))
+        self._sync_allocator()
+        return None
+
     def proc(self, path: str) -> str:
         """The text of a /proc file, byte for byte as the imitated kernel prints it:
         zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,

@@ -28,7 +28,7 @@ def vm_state_init(k) -> VmState:
     vp[VP_LEVELS] = levels
     vp[VP_PTRS] = geo.ptrs
     vp[VP_PMD_LEVEL] = geo.level_of("pmd") if "pmd" in [n for n, _, _ in geo.levels] else levels - 1
-    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
+    vm_state_thp(k, vp)
     vp[VP_HUGE_ZERO_PFN] = -1
     vp[VP_SLOW_PFN] = NO_PAGE
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
@@ -51,6 +51,11 @@ def vm_state_init(k) -> VmState:
                   nstat=np.zeros((nnodes, NR_NS), np.int64))
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
+
+
+def vm_state_thp(k, vp) -> None:
+    """The THP policy as the compiled fault path reads it (PMD-sized THP on 64-bit only)."""
+    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
 
 
 def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
