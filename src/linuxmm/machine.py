@@ -22,6 +22,7 @@ from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
 from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from .init.main import Kernel, start_kernel
+from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
 
 
@@ -75,6 +76,26 @@ class Machine:
         from .sources import host as host_source
 
         return cls(host_source.load(root), cmdline=cmdline)
+
+    # ---- time -----------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated time since boot, in seconds (the kernel's clock counts nanoseconds:
+        ``m.kernel.clock.now``). Accesses and faults advance it (``kernel/timer.py``'s cost
+        model), and so does ``run``."""
+        return self.kernel.clock.now / NSEC_PER_SEC
+
+    def run(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass with no user work: every timer and wake-up
+        due meanwhile runs at its time (kswapd, kcompactd, khugepaged, the writeback flusher)."""
+        import errno
+
+        from .errors import KernelError
+
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e9:
+            raise KernelError(errno.EINVAL, f"run: seconds must be a number from 0 to 1e9, not {seconds!r}")
+        clock = self.kernel.clock
+        clock.run_until(clock.now + round(seconds * NSEC_PER_SEC))
 
     # ---- views ---------------------------------------------------------------------------
     @property
@@ -243,7 +264,7 @@ class Machine:
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE), cpu)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
@@ -259,8 +280,8 @@ class Machine:
         parent.task.check_alive()
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm or parent.task.comm, mm_struct(task_size=k.arch.TASK_SIZE),
-                             parent.task.cpu)
+        task = F.task_struct(k, k.next_pid, comm or parent.task.comm,
+                             mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         F.copy_mm(k, parent.task, task)

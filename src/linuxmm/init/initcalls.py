@@ -7,7 +7,8 @@ level (kernel-reference §5.4):
   thresholds, lowmem reserves, NUMA reclaim ratios);
 * subsys: ``init_user_reserve`` and ``init_admin_reserve`` (mm/mmap.c links before
   mm/huge_memory.c), then ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
-* module: ``kswapd_init``'s ``swap_setup`` (vm.page-cluster);
+  ``default_bdi_init`` (the writeback flusher), ``kcompactd_init`` (kcompactd per node);
+* module: ``kswapd_init``: ``swap_setup`` (vm.page-cluster), kswapd per node;
 * late: ``vmstat_late_init`` (stat thresholds once more).
 
 Later frees (initrd, __init memory) do not rerun any of this on mainline.
@@ -18,7 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..kernel.sysctl import vm_sysctl_init
-from ..mm import huge_memory, page_alloc, swap, util, vmstat
+from ..include.linux.mmzone import node_states
+from ..mm import compaction, huge_memory, page_alloc, page_writeback, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -30,5 +32,10 @@ def mm_core_init_late(k: "Kernel") -> None:
     util.init_user_reserve(k)  # subsys_initcall
     util.init_admin_reserve(k)  # subsys_initcall
     huge_memory.hugepage_init(k)  # subsys_initcall
+    page_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
+    for nid in k.node_states.nodes(node_states.N_MEMORY):
+        compaction.kcompactd_run(k, nid)  # subsys_initcall(kcompactd_init)
     swap.swap_setup(k)  # module_init(kswapd_init)
+    for nid in k.node_states.nodes(node_states.N_MEMORY):
+        vmscan.kswapd_run(k, nid)
     vmstat.vmstat_late_init(k)  # late_initcall

@@ -12,8 +12,11 @@ from __future__ import annotations
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
+from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_NOTICE, LogBuffer
+from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
@@ -70,10 +73,15 @@ class Kernel:
         self.nr_memmap_pages = 0
         # THP policy (mm/huge_memory.py): Kconfig default, then the command line, hugepage_init
         self.transparent_hugepage_flags: str = self.config.transparent_hugepage
-        self.khugepaged_thread = False  # khugepaged started (start_stop_khugepaged)
+        # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
+        self.clock = SimClock()
+        self.kthreads: dict[str, kthread] = {}
+        # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
+        self.khugepaged_thread: kthread | None = None
+        self.khugepaged_mm_slots: list[int] = []
+        self.khugepaged_scan_sleep_millisecs = 10000
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
-        self.kswapd_wakeups = 0
         self._zonelists = None
         self._zonelists_gen: int | None = None
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
@@ -82,8 +90,9 @@ class Kernel:
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)
-        # shmem objects' page caches (mm/shmem.py): file id -> {index: pfn}
-        self.shmem_page_cache: dict[int, dict[int, int]] = {}
+        # reverse mapping (mm/rmap.py): live anon_vmas and address_spaces (shmem objects and
+        # their page caches), the counters of their ids, the table rmap_walk reads
+        self.rmap = RmapRegistry()
         # vm events no compiled array keeps (the /proc/vmstat enum names)
         self.vm_events: dict[str, int] = {}
         # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)

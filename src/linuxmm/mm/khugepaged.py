@@ -1,4 +1,11 @@
-"""khugepaged's effect on reserves (``mm/khugepaged.c``), Linux 6.18.
+"""khugepaged: the thread that collapses THPs, and its effect on reserves (``mm/khugepaged.c``), Linux 6.18.
+
+khugepaged is a task on the simulated clock (``kernel/kthread.py``), started by
+``hugepage_init`` while PMD-sized THP is enabled. An mm enters its list
+(``khugepaged_enter_vma``) when one of its VMAs may hold a THP under the THP policy (always,
+or madvise with MADV_HUGEPAGE), which wakes khugepaged if the list was empty; it leaves at
+exit. Each run scans (``khugepaged_do_scan``: the collapse itself comes with a later issue)
+and then sleeps ``scan_sleep_millisecs`` (10 s) while there is an mm to scan, or until woken.
 
 While PMD-sized THP is enabled, khugepaged asks for enough free memory to keep pageblocks
 whole: ``set_recommended_min_free_kbytes`` raises ``min_free_kbytes`` to 2 free pageblocks per
@@ -11,8 +18,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..include.linux.huge_mm import hugepage_global_enabled
+from ..include.linux.huge_mm import hugepage_global_enabled, thp_vma_allowable
 from ..include.linux.mmzone import MIGRATE_PCPTYPES, for_each_populated_zone
+from ..kernel.kthread import kthread
+from ..kernel.timer import NSEC_PER_MSEC
 from .page_alloc import calculate_min_free_kbytes, gfp_zone_user, nr_free_buffer_pages, setup_per_zone_wmarks
 
 if TYPE_CHECKING:
@@ -25,13 +34,37 @@ def hugepage_pmd_enabled(k: "Kernel") -> bool:
 
 
 def start_stop_khugepaged(k: "Kernel") -> None:
-    k.khugepaged_thread = hugepage_pmd_enabled(k)
+    if hugepage_pmd_enabled(k) and k.khugepaged_thread is None:  # kthread_run: it runs at once
+        k.khugepaged_thread = k.kthreads["khugepaged"] = kthread(k.clock, "khugepaged", lambda: khugepaged(k))
+        k.khugepaged_thread.wake_up()
     set_recommended_min_free_kbytes(k)
+
+
+def khugepaged(k: "Kernel") -> int | None:
+    """One run: scan the mms on the list (``khugepaged_do_scan``), then ``khugepaged_wait_work``:
+    sleep scan_sleep_millisecs if there is work, else until an mm enters."""
+    if k.khugepaged_mm_slots:
+        return k.khugepaged_scan_sleep_millisecs * NSEC_PER_MSEC
+    return None
+
+
+def khugepaged_enter_vma(k: "Kernel", task, vma) -> None:
+    """Put the mm on khugepaged's list if ``vma`` may hold a PMD-sized THP (TVA_KHUGEPAGED)."""
+    if task.pid in k.khugepaged_mm_slots or not hugepage_pmd_enabled(k) or not thp_vma_allowable(k, vma):
+        return
+    k.khugepaged_mm_slots.append(task.pid)  # __khugepaged_enter
+    if len(k.khugepaged_mm_slots) == 1:
+        k.khugepaged_thread.wake_up()
+
+
+def khugepaged_exit(k: "Kernel", task) -> None:
+    if task.pid in k.khugepaged_mm_slots:
+        k.khugepaged_mm_slots.remove(task.pid)
 
 
 def khugepaged_min_free_kbytes_update(k: "Kernel") -> None:
     """Hotplug and ``init_per_zone_wmark_min`` rerun: only once khugepaged is running."""
-    if hugepage_pmd_enabled(k) and k.khugepaged_thread:
+    if hugepage_pmd_enabled(k) and k.khugepaged_thread is not None:
         set_recommended_min_free_kbytes(k)
 
 

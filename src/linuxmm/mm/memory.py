@@ -27,6 +27,7 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..jit import unowned
+from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
 from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WALK_TABLE_DONE, walk_again, walk_next,
                        walk_page_range, walk_pte_range)
@@ -53,6 +54,8 @@ FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_T
 FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the watermark: vp[VP_SLOW_CTX] names it
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
+FAULT_DEADLINE = 8  # the batch used up its time budget: stopped after a completed access
+FAULT_NEED_ANON_VMA = 9  # vmf_anon_prepare: the VMA needs its anon_vma before a page is added
 
 PAGE_MAPPING_ANON = 1
 
@@ -295,6 +298,8 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
                                          | _PAGE_ACCESSED | _PAGE_NX))
         vs.events[VE_ZERO_MAPPED] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -323,6 +328,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -346,7 +353,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
 
 @njit(cache=True)
 def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
-    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
+    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; -1 if it fell back.
+    A write needs the VMA's anon_vma first (6.18 prepares it for reads too; not here yet)."""
+    if write and vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:
         return FAULT_NEED_TABLES if deposit == -1 else FAULT_NEED_ALLOC
@@ -503,13 +513,22 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
 
 
+@njit(cache=True, inline="always")
+def past_deadline(mmc, accesses, flt0, budget):
+    """``accesses`` accesses and the faults taken since the count was ``flt0`` cost ``budget``
+    ns or more (the cost model of ``kernel/timer.py``)."""
+    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0) * FAULT_NS >= budget
+
+
 @njit(cache=True)
-def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
+def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, budget):
     """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status).
 
     An access that needs Python stops the batch at its index with the fault status; a
-    negative ``value`` faults for write without storing (GUP with FOLL_WRITE)."""
+    negative ``value`` faults for write without storing (GUP with FOLL_WRITE). Once the
+    accesses done cost ``budget`` ns, the batch stops after the access with FAULT_DEADLINE."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
+    flt0 = mmc[MMC_MINFLT]
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
         pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
@@ -521,12 +540,16 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start):
                 write_line(a, pfn, line, value)
         else:
             out[i] = read_line(a, pfn, line)
+        if past_deadline(counters, i + 1 - start, flt0, budget):
+            return i + 1, FAULT_DEADLINE
     return addrs.shape[0], FAULT_OK
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
-    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
+def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak, done, flt0, budget):
+    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS). The status is
+    FAULT_DEADLINE when the access went through ``access_one`` and the ``done`` records and
+    the faults since ``flt0`` used up ``budget`` (an L1 hit leaves that to the batch's end)."""
     page = addr >> 12
     if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
         return FAULT_OK, memo_page, memo_e, peak
@@ -537,11 +560,12 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
     if pfn < 0:
         return -1 - pfn, memo_page, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
+    status = FAULT_DEADLINE if past_deadline(mmc, done, flt0, budget) else FAULT_OK
+    return status, page, l1_entry(t, asid, addr), max(peak, rss)
 
 
 @njit(cache=True)
-def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
+def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak, budget):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
     read-modify-write instruction). Returns (next, status, peak RSS pages so far).
 
@@ -554,20 +578,30 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
     4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
-    after it."""
+    after it, and only then is the time ``budget`` checked: the caller ends the batch where
+    records alone (1 ns each) would use it up, so the batch stops with FAULT_DEADLINE after
+    the first record whose time reaches it."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_page, memo_e = np.int64(-1), np.int64(-1)
+    flt0 = mmc[MMC_MINFLT]
+    late = False
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
         status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
-                                                         memo_page, memo_e, peak)
+                                                         memo_page, memo_e, peak, i + 1 - start, flt0, budget)
         if status != FAULT_OK:
-            return i, status, peak
+            if status != FAULT_DEADLINE:
+                return i, status, peak
+            late = True
         if kind == 3:  # the modify's load, through the translation its write just used
             status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
+                                                             memo_page, memo_e, peak, i + 1 - start, flt0, budget)
             if status != FAULT_OK:
-                return i, status, peak
+                if status != FAULT_DEADLINE:
+                    return i, status, peak
+                late = True
+        if late:
+            return i + 1, FAULT_DEADLINE, peak
     return addrs.shape[0], FAULT_OK, peak
 
 

@@ -456,12 +456,14 @@ class AllocHooks:
     """The slow path's steps that later subsystems fill in (``__alloc_pages_slowpath``).
 
     Each returns what the kernel function returns; the defaults do what a kernel without
-    that subsystem would: kswapd is not running, reclaim and compaction make no progress,
-    and there is no OOM killer to free memory.
+    that subsystem's work would: kswapd is woken (``mm/vmscan.py``) but reclaims nothing yet,
+    reclaim and compaction make no progress, and there is no OOM killer to free memory.
     """
 
-    def wake_all_kswapds(self, k, order: int, gfp: int, zonelist: list) -> None:
-        k.kswapd_wakeups += 1
+    def wake_all_kswapds(self, k, order: int, gfp: int, nid: int) -> None:
+        from .vmscan import wake_all_kswapds
+
+        wake_all_kswapds(k, order, gfp, nid)
 
     def direct_reclaim(self, k, gfp: int, order: int) -> int:
         return 0  # pages reclaimed
@@ -605,7 +607,7 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     can_reclaim = bool(gfp & _gfp.__GFP_DIRECT_RECLAIM)
     alloc_flags = gfp_to_alloc_flags(gfp, order)
     if alloc_flags & _buddy.ALLOC_KSWAPD:
-        hooks.wake_all_kswapds(k, order, gfp, [])
+        hooks.wake_all_kswapds(k, order, gfp, nid)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
     loops = [0]
     while pfn < 0 and can_reclaim:

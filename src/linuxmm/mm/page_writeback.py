@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import zone_idx
 from ..include.linux.vmstat import global_node_page_state, global_zone_page_state, zone_page_state
+from ..kernel.kthread import kthread
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -87,3 +88,18 @@ def dirty_ratio_handler(k: "Kernel", old) -> None:
 def dirty_bytes_handler(k: "Kernel", old) -> None:
     if k.vm.vm_dirty_bytes != old:
         k.vm.vm_dirty_ratio = 0
+
+
+# ---- the flusher ----------------------------------------------------------------------------
+
+
+def default_bdi_init(k: "Kernel") -> None:
+    """The writeback flusher of the machine's disk (``bdi_wq``'s ``wb_workfn``), a task on the
+    clock that ``wb_wakeup`` wakes once pages are dirtied: none are before the page cache
+    issue, so it sleeps until then."""
+    k.kthreads["writeback"] = kthread(k.clock, "writeback", lambda: wb_workfn(k))
+
+
+def wb_workfn(k: "Kernel") -> int | None:
+    """One flusher run: write back what is due (nothing is dirty yet); sleep until woken."""
+    return None

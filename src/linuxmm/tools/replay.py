@@ -25,6 +25,7 @@ import numpy as np
 
 from ..debug import check_or_report
 from ..errors import KernelError, ParseError
+from ..kernel.timer import ACCESS_NS
 from ..mm import memory as M
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
@@ -158,6 +159,8 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         if madvise_hugepage:
             p.madvise(v.start, v.end - v.start, "hugepage")
     k, task = machine.kernel, p.task
+    for v in vmas:  # the anon_vmas their first write faults would give them, now: a fault that
+        fault.anon_vma_prepare(task, v.start, v.end)  # stops a batch in mid-record replays its load
     tlb = tlb_for(k)
     tlb.reset_counters()
     peak = 0
@@ -182,13 +185,14 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 tlb.switch_mm(task)
                 F.set_current(k, task)
                 vs = F.ensure_tables(k)
-                if madvise_hugepage:
-                    fault.anon_vma_prepare(task, int(addrs[start:hi].min()), int(addrs[start:hi].max()) + 1)
+                budget = k.clock.budget()  # records alone (ACCESS_NS each) stop at the next event
+                end = min(hi, start + budget // ACCESS_NS)
+                done0, flt = start, int(task.mmc[M.MMC_MINFLT])
                 start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                                     addrs[:hi], kinds[:hi], start, peak)
-                if status == M.FAULT_OK:
-                    break
-                fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
+                                                     addrs[:end], kinds[:end], start, peak, budget)
+                fault.clock_work(k, task, start - done0, flt)
+                if status not in (M.FAULT_OK, M.FAULT_DEADLINE):
+                    fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)

@@ -130,14 +130,9 @@ def proc_pid_maps(k, task) -> str:
 
 
 def _thp_eligible(k, vma) -> int:
-    from ...mm.pgtable import THP_ALWAYS, THP_MADVISE, thp_mode
+    from ...include.linux.huge_mm import thp_vma_allowable
 
-    mode = thp_mode(k)
-    anon = vma.vm_file is None and not vma.vm_flags & 0x8
-    allowed = mode == THP_ALWAYS or (mode == THP_MADVISE and vma.vm_flags & 0x20000000)
-    huge = 2 << 20
-    fits = ((vma.vm_start + huge - 1) & ~(huge - 1)) + huge <= vma.vm_end
-    return int(bool(anon and allowed and fits and not vma.vm_flags & 0x40000000))
+    return int(thp_vma_allowable(k, vma))
 
 
 def proc_pid_smaps(k, task) -> str:

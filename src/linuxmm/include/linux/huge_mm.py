@@ -3,6 +3,8 @@
 ``k.transparent_hugepage_flags`` is set up by ``mm/huge_memory.py: hugepage_init``.
 """
 
+from .mm_types import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED
+
 
 def transparent_hugepage_mode(k) -> str:
     """``always``, ``madvise`` or ``never``: the global setting (/sys/kernel/mm/...enabled)."""
@@ -11,3 +13,16 @@ def transparent_hugepage_mode(k) -> str:
 
 def hugepage_global_enabled(k) -> bool:
     return transparent_hugepage_mode(k) in ("always", "madvise")
+
+
+def thp_vma_allowable(k, vma) -> bool:
+    """``thp_vma_allowable_order(vma, PMD_ORDER)`` under the policy (smaps' THPeligible,
+    khugepaged): private anonymous memory without VM_NOHUGEPAGE, allowed by the policy (always,
+    or madvise with VM_HUGEPAGE), covering at least one aligned PMD."""
+    mode, flags = transparent_hugepage_mode(k), vma.vm_flags
+    if vma.vm_file is not None or flags & (VM_SHARED | VM_NOHUGEPAGE) or mode == "never":
+        return False
+    if mode == "madvise" and not flags & VM_HUGEPAGE:
+        return False
+    huge = 1 << (k.arch.pageblock_order + k.arch.page_shift)  # HPAGE_PMD_SIZE
+    return ((vma.vm_start + huge - 1) & ~(huge - 1)) + huge <= vma.vm_end
