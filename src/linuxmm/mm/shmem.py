@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import KernelError
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+from .pgtable import (NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
 
 
@@ -39,7 +39,9 @@ def shmem_get_folio(k, file_id: int, index: int) -> int:
         a.index[pfn] = index
         cache[index] = pfn
         vs = k.vm_state
-        vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] += 1
+        nid = a.zone_node[M.B.page_zone(a, pfn)]
+        vs.nstat[nid, NS_SHMEM] += 1  # shmem_add_to_page_cache: a file page, and shmem
+        vs.nstat[nid, NS_FILE_PAGES] += 1
     return pfn
 
 
