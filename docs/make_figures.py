@@ -28,8 +28,8 @@ def main() -> None:
     p = m.spawn()
     a = p.mmap(4 << 20)
     p.write(a, 4 << 20)
-    levels = p.walk(a)
-    save_figure(lambda ax: plot_walk(ax, levels, a), DOCS / "walk.png", (7, 1.2 + 0.35 * len(levels)), DPI)
+    w = p.walk(a)
+    save_figure(lambda ax: plot_walk(ax, w), DOCS / "walk.png", (7, 1.2 + 0.35 * len(w)), DPI)
 
 
 if __name__ == "__main__":

@@ -176,8 +176,9 @@ def test_example_notebook_runs():
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     text = "".join(o.get("text", "") for o in outputs)
     assert "minor faults: 4096  Rss: 16384 kB" in text
+    assert "page walk of" in text and "4 KiB page @" in text  # print(p.walk(a)) in a notebook
     assert "child faults: 1024" in text and "parent reads b'\\x07'  child reads b'\\t'" in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 4  # layout, buddyinfo, walk, COW
     assert any("text/html" in o.get("data", {}) and "<table>" in o["data"]["text/html"] for o in outputs)
 
 

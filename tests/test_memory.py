@@ -199,11 +199,16 @@ def test_probe_still_agrees_with_this_kernel(tmp_path):
     """The recorded real-kernel numbers are what this machine's kernel does now."""
     exe = tmp_path / "vm_probe"
     subprocess.run(["cc", "-O1", "-o", str(exe), str(DATA.parent / "probe" / "vm_probe.c")], check=True)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120).stdout
-    now = {r["scenario"]: r for r in map(json.loads, out.splitlines())}
+    # a busy host may fail a THP allocation now and then (the fault falls back to 4 KiB pages):
+    # a scenario agrees if one of three runs gives the recorded numbers
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120).stdout
+        runs.append({r["scenario"]: r for r in map(json.loads, out.splitlines())})
     for name, rec in REAL.items():
-        for key in ("faults", "value", "segv"):
-            assert now[name].get(key) == rec.get(key), (name, key)
+        want = {key: rec.get(key) for key in ("faults", "value", "segv")}
+        got = [{key: now[name].get(key) for key in want} for now in runs]
+        assert want in got, (name, want, got)
 
 
 def test_thp_cow_after_fork_keeps_processes_apart(m):

@@ -492,12 +492,9 @@ def hex_address(text: str, what: str) -> int:
 
 
 def walk_record(p, addr: int) -> dict:
-    """One address's walk for --json: the levels as ``Process.walk`` gives them, and where it ends."""
-    levels = p.walk(addr)
-    last = next((r for r in reversed(levels) if not r["folded"]), None)
-    leaf = last is not None and last["leaf"]
-    return {"address": addr, "levels": levels, "phys": last["phys"] if leaf else None,
-            "page_size": last["page_size"] if leaf else None}
+    """One address's walk for --json: the levels of ``Process.walk`` and where it ends."""
+    w = p.walk(addr)
+    return {"address": addr, "levels": [dict(level) for level in w], "phys": w.phys, "page_size": w.page_size}
 
 
 def process_record(p) -> dict:
@@ -512,8 +509,6 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
        machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False, as_json: Json = False):
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
-    from .mm.pagewalk import render_walk
-
     addr = None if walk is None else hex_address(walk, "--walk: ")
     ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
@@ -536,7 +531,7 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
             rule(f"/proc/{p.pid}/{name}  (minflt {p.minflt})")
             out.print(p.proc(name), end="", markup=False)
     if addr is not None and live:
-        out.print(render_walk(live[-1].walk(addr), addr))
+        out.print(live[-1].walk(addr))
 
 
 class ThpPolicy(str, Enum):
@@ -638,6 +633,10 @@ from .tools.cache_cli import register as register_cache_commands  # noqa: E402
 
 register_cache_commands(app)
 
+from .tools.selftest import register as register_selftest_command  # noqa: E402
+
+register_selftest_command(app)
+
 
 @app.command()
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],
@@ -645,8 +644,6 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
          machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False, plot: Plot = None):
     """Show the page-table walk of addresses, level by level (folded levels included)."""
-    from .mm.pagewalk import render_walk
-
     addrs = [hex_address(text, "") for text in addresses]
     if plot is not None and len(addrs) != 1:
         raise LinuxmmError("--plot draws one walk: give one address")
@@ -657,15 +654,15 @@ def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addres
     if plot is not None:
         from .tools.plot import plot_walk, save_figure
 
-        levels = p.walk(addrs[0])
-        save_figure(lambda ax: plot_walk(ax, levels, addrs[0]), plot, (7, 1.2 + 0.35 * len(levels)))
+        w = p.walk(addrs[0])
+        save_figure(lambda ax: plot_walk(ax, w), plot, (7, 1.2 + 0.35 * len(w)))
     if as_json:
         print_json({"pid": p.pid, "vmas": [[v.vm_start, v.vm_end] for v in p.maps()],
                     "walks": [walk_record(p, addr) for addr in addrs]})
         return
     out.print(f"pid {p.pid}: " + ", ".join(f"{v.vm_start:#x}-{v.vm_end:#x}" for v in p.maps()))
     for addr in addrs:
-        out.print(render_walk(p.walk(addr), addr))
+        out.print(p.walk(addr))
 
 
 @app.command()
@@ -676,7 +673,7 @@ def warmup():
     if core_is_cached():
         out.print(f"simulator core: cached, loaded in {load_all():.1f} s", markup=False)
     else:
-        out.print(f"simulator core: compiled in {ensure_compiled(err):.0f} s", markup=False)
+        ensure_compiled(err)  # says what it does, and how long it took
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
+from .mm.shmem import shmem_truncate_range
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -72,6 +73,9 @@ class PageTableHooks:
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
+
+    def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
+        shmem_truncate_range(self.k, mapping, lstart, lend)
 
 
 def move_range(k, task, old: int, new: int, length: int) -> None:
@@ -252,17 +256,22 @@ class Process:
         self.task.check_alive()
         madvise.do_madvise(self.task.mm, addr, length, T.parse_madvise(advice))
 
-    def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None) -> int:
+    def mremap(self, addr: int, old_len: int, new_len: int, maymove: bool = False, fixed: int | None = None,
+               dontunmap: bool = False) -> int:
         """``mremap`` (``mm/mremap.c``): shrink, grow in place, or move (``maymove``, or to
         ``fixed`` with MREMAP_FIXED) with the pages following; returns the new address.
+        ``dontunmap`` (MREMAP_DONTUNMAP, with ``maymove`` or ``fixed``) leaves the source
+        mapped and empty.
 
-        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, EFAULT for an
-        unmapped source, ENOMEM when it cannot grow in place and may not move)."""
+        Raises ``KernelError`` (EINVAL for bad lengths, flags or alignment, or DONTUNMAP
+        with a resize; EFAULT for an unmapped source, ENOMEM when it cannot grow in place
+        and may not move)."""
         from .include.linux import mm_types as T
         from .mm import mremap
 
         self.task.check_alive()
         flags = (T.MREMAP_MAYMOVE if maymove or fixed is not None else 0) | (T.MREMAP_FIXED if fixed is not None else 0)
+        flags |= T.MREMAP_DONTUNMAP if dontunmap else 0
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
 
     def brk(self, new_brk: int = 0) -> int:

@@ -294,7 +294,8 @@ class PageWalk(tuple):
     def __str__(self) -> str:
         from rich.console import Console
 
-        con = Console(width=160, file=io.StringIO(), color_system=None)
+        # plain text even inside Jupyter (rich would display there instead of writing to file)
+        con = Console(width=160, file=io.StringIO(), color_system=None, force_jupyter=False)
         con.print(self)
         return "\n".join(line.rstrip() for line in con.file.getvalue().rstrip("\n").splitlines())
 

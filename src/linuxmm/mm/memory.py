@@ -10,7 +10,7 @@ an allocation the slow path must handle, a full table pool) end the batch with a
 
 ``unmap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``, ``zap_nonpresent_ptes``),
 ``free_pgd_range`` frees tables no VMA needs, ``copy_page_range`` is fork's copy-on-write
-setup (``copy_present_ptes``, ``copy_huge_pmd``, ``copy_nonpresent_pte``); all three go
+setup (``copy_pte_range``, ``copy_huge_pmd``, ``copy_nonpresent_pte``); all three go
 through the one range walker (``pagewalk.walk_page_range``) and dispatch on the entry's kind.
 """
 
@@ -29,11 +29,12 @@ from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_
 from ..jit import unowned
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
-from .pagewalk import WALK_DONE, WALK_POST, WALK_TABLE_DONE, walk_again, walk_next, walk_page_range
+from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WALK_TABLE_DONE, walk_again, walk_next,
+                       walk_page_range, walk_pte_range)
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
                       SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
-                      pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_swp_exclusive_bit,
+                      pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
@@ -54,6 +55,7 @@ FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the w
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 FAULT_DEADLINE = 8  # the batch used up its time budget: stopped after a completed access
+FAULT_NEED_ANON_VMA = 9  # vmf_anon_prepare: the VMA needs its anon_vma before a page is added
 
 PAGE_MAPPING_ANON = 1
 
@@ -296,6 +298,8 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
                                          | _PAGE_ACCESSED | _PAGE_NX))
         vs.events[VE_ZERO_MAPPED] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -324,6 +328,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -347,7 +353,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
 
 @njit(cache=True)
 def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
-    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
+    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; -1 if it fell back.
+    A write needs the VMA's anon_vma first (6.18 prepares it for reads too; not here yet)."""
+    if write and vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:
         return FAULT_NEED_TABLES if deposit == -1 else FAULT_NEED_ALLOC
@@ -658,20 +667,34 @@ def zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers):
 
 
 @njit(cache=True)
+def zap_pte_range(a, vs, mmc, row, first, last, drop_markers):
+    """Unmap the ptes [first, last) of table ``row`` (``zap_present_ptes``/``zap_nonpresent_ptes``)."""
+    level = vs.vp[VP_LEVELS] - 1
+    for idx in range(first, last):
+        entry = vs.pt[row, idx]
+        if pte_none(entry):
+            continue
+        if pte_present(entry):
+            zap_leaf(a, vs, mmc, entry, level)
+            set_entry(vs, row, idx, np.uint64(0))
+        else:
+            zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
+
+
+@njit(cache=True)
 def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
     """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
     split first (``zap_pmd_range``)."""
-    levels = vs.vp[VP_LEVELS]
-    w = walk_page_range(vs, pgd, start, end, 0)
+    w = walk_page_range(vs, pgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return
-        if kind != PTE_KIND_PRESENT:
+        if kind == WALK_PTE_TABLE:
+            first, last = walk_pte_range(vs, w)
+            zap_pte_range(a, vs, mmc, row, first, last, drop_markers)
+        elif kind != PTE_KIND_PRESENT:
             zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
-        elif level == levels - 1:
-            zap_leaf(a, vs, mmc, vs.pt[row, idx], level)
-            set_entry(vs, row, idx, np.uint64(0))
         elif addr < start or addr + (np.int64(1) << vs.shift[level]) > end:
             __split_huge_pmd(a, vs, mmc, row, idx)
             walk_again(w)
@@ -683,11 +706,13 @@ def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
 def free_pgd_range(a, vs, mmc, pgd, vmas):
     """Free the tables below ``pgd`` that are empty and that no VMA needs (``free_pgtables``),
     bottom up; a table still holding swap entries or markers is not empty."""
-    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST)
+    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST | WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return
+        if kind == WALK_PTE_TABLE:
+            walk_pte_range(vs, w)  # its entries do not matter, only pt_used
         if kind != WALK_TABLE_DONE:
             continue
         child = table_row(a, vs.pt[row, idx])
@@ -705,33 +730,46 @@ def is_cow_mapping(vm_flags):
 
 
 @njit(cache=True)
-def copy_present_entry(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
-    """``copy_present_ptes``/``copy_huge_pmd``: share the page, write-protecting a COW mapping
-    in both; the child's entry is old (and clean in a shared mapping); a huge pmd deposits a
-    table for the child too. 0, or a failed allocation."""
-    huge = level < vs.vp[VP_LEVELS] - 1
-    dep = pte_alloc_one(a, vs, dst_mmc) if huge else 0
+def cow_wrprotect(entry, vm_flags):
+    """The entry, write-protected if the mapping is copy-on-write (in parent and child)."""
+    return entry & ~np.uint64(_PAGE_RW) if is_cow_mapping(vm_flags) else entry
+
+
+@njit(cache=True)
+def child_entry(entry, vm_flags):
+    """``__copy_present_ptes``: the child's entry is old, and clean in a shared mapping."""
+    return entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0))
+
+
+@njit(cache=True)
+def folio_dup_rmap(a, dst_mmc, entry, nr):
+    """``folio_try_dup_anon_rmap_ptes``/``_pmd`` and the child's RSS: one more mapping and
+    reference of the ``nr`` pages ``entry`` maps (the zero pages have none)."""
+    if entry_has(entry, _PAGE_SPECIAL):
+        return
+    pfn = pte_pfn(entry)
+    head = B.compound_head(a, pfn)
+    if nr > 1:
+        a.entire_mapcount[head] += 1  # another PMD mapping of the folio
+        dst_mmc[MMC_ANON_THP] += 1
+    else:
+        a.mapcount[pfn] += 1
+    a.refcount[head] += 1
+    a.flags[pfn] &= ~PG_anon_exclusive_mask
+    dst_mmc[MM_ANONPAGES] += nr
+
+
+@njit(cache=True)
+def copy_huge_pmd(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
+    """``copy_huge_pmd``: share the THP; the child's PMD table gets a deposited table too.
+    0, or the status of the failed table allocation."""
+    dep = pte_alloc_one(a, vs, dst_mmc)
     if dep < 0:
         return dep
-    entry = vs.pt[srow, idx]
-    if is_cow_mapping(vm_flags) and entry_has(entry, _PAGE_RW):
-        entry &= ~np.uint64(_PAGE_RW)
-        vs.pt[srow, idx] = entry
-    if not entry_has(entry, _PAGE_SPECIAL):
-        pfn = pte_pfn(entry)
-        head = B.compound_head(a, pfn)
-        nr = np.int64(1) << (vs.shift[level] - 12)
-        if huge:
-            a.entire_mapcount[head] += 1  # another PMD mapping of the folio
-            dst_mmc[MMC_ANON_THP] += 1
-        else:
-            a.mapcount[pfn] += 1
-        a.refcount[head] += 1
-        a.flags[pfn] &= ~PG_anon_exclusive_mask
-        dst_mmc[MM_ANONPAGES] += nr
-    if huge:
-        pgtable_trans_huge_deposit(vs, drow, dep)
-    set_entry(vs, drow, idx, entry & ~np.uint64(_PAGE_ACCESSED | (_PAGE_DIRTY if vm_flags & VM_SHARED else 0)))
+    entry = vs.pt[srow, idx] = cow_wrprotect(vs.pt[srow, idx], vm_flags)
+    folio_dup_rmap(a, dst_mmc, entry, np.int64(1) << (vs.shift[level] - 12))
+    pgtable_trans_huge_deposit(vs, drow, dep)
+    set_entry(vs, drow, idx, child_entry(entry, vm_flags))
     return 0
 
 
@@ -765,23 +803,38 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags):
 
 
 @njit(cache=True)
+def copy_pte_range(a, vs, dst_mmc, srow, drow, first, last, vm_flags):
+    """Copy the ptes [first, last) of table ``srow`` into table ``drow`` (``copy_pte_range``)."""
+    for idx in range(first, last):
+        entry = vs.pt[srow, idx]
+        if pte_none(entry):
+            continue
+        if pte_present(entry):  # copy_present_ptes
+            entry = vs.pt[srow, idx] = cow_wrprotect(entry, vm_flags)
+            folio_dup_rmap(a, dst_mmc, entry, 1)
+            set_entry(vs, drow, idx, child_entry(entry, vm_flags))
+        else:
+            copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags)
+
+
+@njit(cache=True)
 def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
     """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
     ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
     address to resume from once Python made room)."""
-    last, drow = -1, -1
-    w = walk_page_range(vs, spgd, start, end, 0)
+    w = walk_page_range(vs, spgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
             return 0, end
-        if row != last:
-            drow = pt_table(a, vs, dst_mmc, dpgd, addr, level, True)
-            if drow < 0:
-                return drow, addr
-            last = row
-        if kind == PTE_KIND_PRESENT:
-            status = copy_present_entry(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
+        drow = pt_table(a, vs, dst_mmc, dpgd, addr, level, True)
+        if drow < 0:
+            return drow, addr
+        if kind == WALK_PTE_TABLE:
+            first, last = walk_pte_range(vs, w)
+            copy_pte_range(a, vs, dst_mmc, row, drow, first, last, vm_flags)
+        elif kind == PTE_KIND_PRESENT:
+            status = copy_huge_pmd(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
             if status < 0:
                 return status, addr
         else:

@@ -41,6 +41,7 @@ from . import vma as V
 from .mmap import get_unmapped_area
 from .pgtable import (VP_LEVELS, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw, pt_index,
                       pte_none)
+from .rmap import unlink_anon_vmas
 
 # ---- moving the page tables (move_page_tables) ---------------------------------------------
 
@@ -178,7 +179,9 @@ def check_prep_vma(vrm: vma_remap_struct) -> None:
         raise _einval("old length 0 duplicates shared mappings only")
     if vrm.flags & MREMAP_DONTUNMAP and vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP):
         raise _einval("MREMAP_DONTUNMAP on a special mapping")
-    if vrm.old_len > vma.vm_end - vrm.addr:
+    # 6.17+ ("allow undocumented mremap() shrink behaviour"): the part a shrink unmaps may
+    # cross VMAs and gaps; only what is kept must lie in one VMA
+    if min(vrm.old_len, vrm.new_len) > vma.vm_end - vrm.addr:
         raise KernelError(errno.EFAULT, "mremap: the old range spans more than one VMA")
     if vrm.new_len == vrm.old_len:
         return
@@ -252,7 +255,7 @@ def expand_vma_in_place(vrm: vma_remap_struct) -> None:
     nxt = V.vma_prev_next(mm, vma)[1]
     vmg = V.vma_merge_struct(mm, vma, None, nxt, vma.vm_end, vma.vm_end + vrm.delta,
                              vma.vm_pgoff + (vma.vm_end - vma.vm_start >> PAGE_SHIFT), vma.vm_flags,
-                             vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
+                             vma.vm_file, vma.anon_vma)
     if V.vma_merge_new_range(vmg) is None:
         V.vm_acct_memory(mm, -charged)
         raise KernelError(errno.ENOMEM, "mremap: cannot extend the VMA")
@@ -300,7 +303,7 @@ def dontunmap_complete(vrm: vma_remap_struct) -> None:
     src = vma_lookup(vrm.mm, vrm.addr)
     V.vm_flags_reset(vrm.mm, src, src.vm_flags & ~VM_LOCKED_MASK)
     if src.vm_start == vrm.addr and src.vm_end == vrm.addr + vrm.old_len:
-        src.anon_vma, src.anon_vma_chain = 0, 0
+        unlink_anon_vmas(vrm.mm.rmap, src)
 
 
 def unmap_source_vma(vrm: vma_remap_struct, account: bool) -> None:

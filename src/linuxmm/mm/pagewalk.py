@@ -11,7 +11,11 @@ PTE marker; a huge pmd comes with its level), and the caller dispatches on it, a
 change the entry it was given: after splitting a huge pmd ``walk_again`` revisits the slot,
 now a table, and descends into it. With ``WALK_POST`` the walk also reports each table once
 all its entries were seen (kind ``WALK_TABLE_DONE``, at the slot that points to it), for
-freeing empty tables bottom-up as ``free_pgd_range`` does. Single-address walks that the MMU
+freeing empty tables bottom-up as ``free_pgd_range`` does. With ``WALK_PTE_TABLES`` a pte
+table comes whole (kind ``WALK_PTE_TABLE``; ``walk_pte_range`` gives the indexes in range)
+and the caller runs its own loop over the ptes, dispatching on ``pte_kind``, as the kernel's
+``zap_pte_range``/``copy_pte_range`` do under their ``pmd_entry``: fork and exit stay as fast
+as the hand-written walks they replaced. Single-address walks that the MMU
 does on every miss stay specialised (``tlb.tlb_walk``, ``memory.follow``).
 
 The rest of this module follows one address for people:
@@ -42,7 +46,8 @@ from .pgtable import (_PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, LEVEL_NAMES, PTE_F
 
 WALK_MAX_LEVELS = 5
 WALK_POST = 1  # also report each table after its entries (WALK_TABLE_DONE)
-WALK_DONE, WALK_TABLE_DONE = -1, -2  # kinds besides PTE_KIND_*
+WALK_PTE_TABLES = 2  # report pte tables whole (WALK_PTE_TABLE), not pte by pte
+WALK_DONE, WALK_TABLE_DONE, WALK_PTE_TABLE = -1, -2, -3  # kinds besides PTE_KIND_*
 # the cursor: flags, range, depth, then per level the table row, the next index and its base
 W_FLAGS, W_START, W_END, W_DEPTH = 0, 1, 2, 3
 W_ROW = 4
@@ -89,9 +94,23 @@ def walk_next(a, vs, w):
             continue
         if d < levels - 1 and not is_leaf_entry(entry):
             _enter(vs, w, d + 1, a.private[pte_pfn(entry)], addr)
+            if d + 1 == levels - 1 and w[W_FLAGS] & WALK_PTE_TABLES:
+                first = w[W_IDX + d + 1]
+                return WALK_PTE_TABLE, d + 1, w[W_ROW + d + 1], first, addr + (first << vs.shift[d + 1])
             continue
         return pte_kind(entry, fmt), d, row, idx, addr
     return WALK_DONE, -1, -1, -1, -1
+
+
+@njit(cache=True)
+def walk_pte_range(vs, w):
+    """The indexes [first, last) of the pte table just returned that lie in the range; the
+    walk goes on after that table."""
+    d = w[W_DEPTH]
+    first, shift = w[W_IDX + d], vs.shift[d]
+    last = min(vs.nent[d], (w[W_END] - w[W_BASE + d] + (np.int64(1) << shift) - 1) >> shift)
+    w[W_IDX + d] = vs.nent[d]
+    return first, last
 
 
 @njit(cache=True)

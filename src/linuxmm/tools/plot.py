@@ -4,7 +4,7 @@
   the memory actually present in it (what ``free_area_init`` counts as present pages; the
   rest of a span is a hole), where ZONE_MOVABLE starts and where lowmem ends.
 - ``plot_buddyinfo(ax, machine)``: free blocks per order per zone (``/proc/buddyinfo``).
-- ``plot_walk(ax, levels, vaddr)``: a page-table walk (``Process.walk``): the virtual address
+- ``plot_walk(ax, walk)``: a page-table walk (``Process.walk``'s record): the virtual address
   cut into the index of each level, and the entry read at each level down to the page.
 
 The command line draws them with ``boot --plot``, ``proc buddyinfo --plot`` and ``walk
@@ -95,9 +95,11 @@ def plot_buddyinfo(ax, machine) -> None:
     ax.legend(fontsize=7, frameon=False)
 
 
-def plot_walk(ax, levels, vaddr: int) -> None:
+def plot_walk(ax, levels) -> None:
     """A page walk: the address bits each level indexes with (top), then one box per level
-    with the entry it read, down to the page (or the entry that was not present)."""
+    with the entry it read, down to the page (or the entry that was not present).
+    ``levels``: a ``PageWalk`` (``Process.walk``), its ``addr`` the address walked."""
+    vaddr = levels.addr
     real = [r for r in levels if not r["folded"]]
     top_bit = real[0]["bits"][0] + 1
     ax.set_xlim(0, top_bit)

@@ -1,0 +1,102 @@
+"""The kernel's own mm selftests (``tools/testing/selftests/mm`` of Linux 6.18), run on the
+simulator through the ``Process`` API: ``linuxmm selftest``.
+
+Each ported program is a module here named after its C file (``map_fixed_noreplace.c`` ->
+``map_fixed_noreplace``, ``transhuge-stress.c`` would be ``transhuge_stress``), holding one
+``test_NAME`` function per test case of the C file; ``ksft`` is the framework they run on
+(``kselftest.h`` and ``kselftest_harness.h`` reduced to what they need) and prints TAP as
+the C programs do. ``PORTED`` lists them by program name; ``CATALOG`` lists every ``.c``
+file of the 6.18 directory (and ``cgroup/test_memcontrol.c``) with its status: ported,
+waiting for a feature the simulator lacks (which), out of scope (why), or a helper that
+holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_kselftests.py``.
+"""
+
+from __future__ import annotations
+
+from . import cow, madv_populate, map_fixed_noreplace, merge, mremap_dontunmap, mremap_test, transhuge_stress
+
+PORTED = {"cow": cow, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
+          "merge": merge, "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test,
+          "transhuge-stress": transhuge_stress}
+
+PORTED_STATUS, WAITING, OUT_OF_SCOPE, HELPER = "ported", "waiting", "out of scope", "helper"
+
+HUGETLB = "hugetlbfs and hugetlb pages (vm.nr_hugepages, MAP_HUGETLB)"
+UFFD = "userfaultfd"
+PAGEMAP = "/proc/PID/pagemap and /proc/kpageflags"
+
+# Every .c file of tools/testing/selftests/mm in Linux 6.18 (the programs of its Makefile's
+# TEST_GEN_FILES and the helpers they link), with cgroup/test_memcontrol.c. Ported programs
+# carry what they leave out in their module's docstring.
+CATALOG = [
+    ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
+    ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs; not the GUP, "
+                             "io_uring, collapse, hugetlb and non-anonymous cases"),
+    ("droppable.c", WAITING, "reclaim dropping MAP_DROPPABLE pages under memory pressure"),
+    ("guard-regions.c", WAITING, "guard-region markers (MADV_GUARD_INSTALL/REMOVE), file mappings, "
+                                 "process_madvise"),
+    ("gup_longterm.c", WAITING, "long-term GUP pins; memfd, tmpfs and hugetlb files"),
+    ("gup_test.c", OUT_OF_SCOPE, "drives the kernel's gup_test debugfs driver (CONFIG_GUP_TEST)"),
+    ("hmm-tests.c", OUT_OF_SCOPE, "HMM test device (test_hmm module, device memory)"),
+    ("hugepage-mmap.c", WAITING, HUGETLB),
+    ("hugepage-mremap.c", WAITING, HUGETLB + " and userfaultfd"),
+    ("hugepage-shm.c", WAITING, HUGETLB + " and SysV shared memory"),
+    ("hugepage-vmemmap.c", WAITING, HUGETLB + " and " + PAGEMAP),
+    ("hugetlb-madvise.c", WAITING, HUGETLB),
+    ("hugetlb-read-hwpoison.c", OUT_OF_SCOPE, "hardware memory poisoning (hwpoison)"),
+    ("hugetlb-soft-offline.c", OUT_OF_SCOPE, "memory failure handling (soft offline)"),
+    ("hugetlb_dio.c", WAITING, HUGETLB + " and O_DIRECT file I/O"),
+    ("hugetlb_fault_after_madv.c", WAITING, HUGETLB + " and threads"),
+    ("hugetlb_madv_vs_map.c", WAITING, HUGETLB + " and threads"),
+    ("khugepaged.c", WAITING, "khugepaged scanning and MADV_COLLAPSE collapsing, file and shmem THP"),
+    ("ksm_functional_tests.c", WAITING, "KSM (kernel samepage merging)"),
+    ("ksm_tests.c", WAITING, "KSM (kernel samepage merging)"),
+    ("madv_populate.c", PORTED_STATUS, "all but the soft-dirty case"),
+    ("map_fixed_noreplace.c", PORTED_STATUS, "all"),
+    ("map_hugetlb.c", WAITING, HUGETLB),
+    ("map_populate.c", WAITING, "file mappings (a tmpfile mapped MAP_SHARED and MAP_PRIVATE|MAP_POPULATE)"),
+    ("mdwe_test.c", WAITING, "prctl(PR_SET_MDWE) (memory-deny-write-execute)"),
+    ("memfd_secret.c", OUT_OF_SCOPE, "memfd_secret (pages removed from the kernel's direct map)"),
+    ("merge.c", PORTED_STATUS, "all; the uprobe and KSM cases skip where the C program skips"),
+    ("migration.c", WAITING, "page migration (move_pages, NUMA policies) racing threads"),
+    ("mkdirty.c", WAITING, "/proc/PID/mem writes (FOLL_FORCE) and " + PAGEMAP),
+    ("mlock-random-test.c", WAITING, "mlock/mlock2 and setrlimit(RLIMIT_MEMLOCK)"),
+    ("mlock2-tests.c", WAITING, "mlock2, munlock, mlockall and " + PAGEMAP),
+    ("mrelease_test.c", WAITING, "the OOM killer and process_mrelease (pidfd)"),
+    ("mremap_dontunmap.c", PORTED_STATUS, "all but the memfd case"),
+    ("mremap_test.c", PORTED_STATUS, "all but the userfaultfd case (and the 1 GiB timing cases, which "
+                                     "the C program runs only with -t 0)"),
+    ("mseal_test.c", WAITING, "mseal"),
+    ("on-fault-limit.c", WAITING, "mlockall(MCL_ONFAULT) and setrlimit(RLIMIT_MEMLOCK)"),
+    ("page_frag/page_frag_test.c", OUT_OF_SCOPE, "a kernel module exercising the page_frag allocator"),
+    ("pagemap_ioctl.c", WAITING, "the PAGEMAP_SCAN ioctl and userfaultfd write-protect"),
+    ("pfnmap.c", OUT_OF_SCOPE, "PFN mappings of /dev/mem"),
+    ("pkey_sighandler_tests.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
+    ("pkey_util.c", HELPER, "protection-key helpers"),
+    ("prctl_thp_disable.c", WAITING, "prctl(PR_SET_THP_DISABLE) and /proc/PID/smaps THPeligible"),
+    ("process_madv.c", WAITING, "process_madvise with pidfds"),
+    ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
+    ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
+    ("soft-dirty.c", WAITING, "soft-dirty bits in /proc/PID/pagemap and /proc/PID/clear_refs"),
+    ("split_huge_page_test.c", WAITING, "the split_huge_pages debugfs knob, " + PAGEMAP + ", file THP"),
+    ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
+    ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
+    ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),
+    ("uffd-common.c", HELPER, "userfaultfd helpers"),
+    ("uffd-stress.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
+    ("uffd-unit-tests.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
+    ("uffd-wp-mremap.c", OUT_OF_SCOPE, UFFD + " write-protect"),
+    ("va_high_addr_switch.c", WAITING, "5-level paging's user address space above 47 bits (mmap hints "
+                                       "above 128 TiB); the C program runs only on LA57 machines"),
+    ("virtual_address_range.c", WAITING, "prctl(PR_SET_VMA_ANON_NAME) (it skips without), and 5-level "
+                                         "paging for the part above 128 TiB"),
+    ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
+    ("write_to_hugetlbfs.c", WAITING, HUGETLB),
+    ("../cgroup/test_memcontrol.c", WAITING, "memory cgroups (memory.current, memory.max, memory.high, "
+                                             "memory.events, OOM groups)"),
+]
+
+
+def program_name(c_file: str) -> str:
+    """The program a catalog entry names: its file name without ``.c`` and directories."""
+    return c_file.rsplit("/", 1)[-1].removesuffix(".c")

@@ -1,0 +1,151 @@
+"""``cow.c`` of ``tools/testing/selftests/mm``, Linux 6.18, ported in part: the
+anonymous-memory cases that need only fork, copy-on-write and madvise.
+
+After ``fork()`` a private anonymous page is shared read-only by parent and child; the
+first write from either side must copy it (``do_wp_page``, ``wp_page_copy``; a THP is
+copied or split by ``do_huge_pmd_wp_page``), so the child keeps seeing the old contents
+while the parent changes its copy. Each test case runs on every kind of page the C
+program sets up (``run_anon_test_case``): a base page, a PMD-mapped THP, a PTE-mapped THP
+(a single subpage mprotect()ed R/O and back splits the PMD), a single PTE left of a THP
+(MADV_DONTNEED of the rest), a THP half of which was mremap()ed away, and a THP whose
+first page only was shared with an earlier child (MADV_DONTFORK on the rest). The
+swapped-out variants skip as the C program skips on a machine without swap ("MADV_PAGEOUT
+did not work, is swap enabled?"): no swap device is simulated yet. THP sizes other than
+PMD size (mTHP) and hugetlb sizes are not simulated, so their runs do not exist here, as
+on a kernel without them.
+
+Not ported: the GUP cases (vmsplice, gup_test pins, io_uring fixed buffers), the THP
+collapse cases (MADV_COLLAPSE is accepted but collapses nothing yet) and the non-anonymous
+cases (shared zeropage with pins, memfd, tmpfile, hugetlb).
+"""
+
+from __future__ import annotations
+
+from .ksft import Ksft
+
+SOURCE = "tools/testing/selftests/mm/cow.c"
+FIXTURE = None
+PAGE_SIZE = 4096
+PMD_SIZE = 2 << 20  # pmdsize: the only THP size simulated
+LINE = 64  # memory contents are kept per 64-byte line: fill and compare every line
+
+
+def memset(p, mem: int, size: int, value: int) -> None:
+    p.write(mem, size, stride=LINE, value=value)
+
+
+def contents(p, mem: int, size: int) -> bytes:
+    return p.read(mem, size, stride=LINE)
+
+
+def do_test_cow_in_parent(t: Ksft, mem: int, size: int, do_mprotect: bool) -> None:
+    """The child backs up the contents; the parent (after an mprotect R/O and back, when
+    asked, which may map the pages writable at once) overwrites them with 0xff; the
+    child must still read its backup."""
+    p = t.process
+    child = p.fork()
+    old = contents(child, mem, size)
+    if do_mprotect:
+        p.mprotect(mem, size, "r")
+        p.mprotect(mem, size, "rw")
+    memset(p, mem, size, 0xFF)
+    leak = contents(child, mem, size) != old
+    child.exit()
+    t.test_result(not leak, "Leak from parent into child" if leak else "No leak from parent into child")
+
+
+def range_is_swapped(p, mem: int, size: int) -> bool:
+    """pagemap_is_swapped for every page: none may still be present."""
+    return all(p.walk(a).phys is None for a in range(mem, mem + size, PAGE_SIZE))
+
+
+def _swap_out(t: Ksft, mem: int, size: int) -> bool:
+    """MADV_PAGEOUT, then check; False (and a skip) when the pages stay resident."""
+    t.process.madvise(mem, size, "pageout")
+    if range_is_swapped(t.process, mem, size):
+        return True
+    t.test_result_skip("MADV_PAGEOUT did not work, is swap enabled?")
+    return False
+
+
+def run_with_base_page(t: Ksft, fn, desc: str, swapout: bool) -> None:
+    t.print_msg(f"[RUN] {desc} ... with {'swapped-out ' if swapout else ''}base page")
+    p = t.process
+    mem = p.mmap(PAGE_SIZE)
+    p.madvise(mem, PAGE_SIZE, "nohugepage")  # no THP for this page, whatever the policy
+    memset(p, mem, PAGE_SIZE, 0)  # populate a base page
+    if not swapout or _swap_out(t, mem, PAGE_SIZE):
+        fn(t, mem, PAGE_SIZE)
+    p.munmap(mem, PAGE_SIZE)
+
+
+# do_run_with_thp's kinds of THP (thp_run), named as the run_with_* functions print them
+THP_RUN_PMD, THP_RUN_PMD_SWAPOUT = "THP", "swapped-out THP"
+THP_RUN_PTE, THP_RUN_PTE_SWAPOUT = "PTE-mapped THP", "swapped-out, PTE-mapped THP"
+THP_RUN_SINGLE_PTE, THP_RUN_SINGLE_PTE_SWAPOUT = "single PTE of THP", "single PTE of swapped-out THP"
+THP_RUN_PARTIAL_MREMAP, THP_RUN_PARTIAL_SHARED = "partially mremap()'ed THP", "partially shared THP"
+SWAPOUT_RUNS = (THP_RUN_PMD_SWAPOUT, THP_RUN_PTE_SWAPOUT, THP_RUN_SINGLE_PTE_SWAPOUT)
+
+
+def _prepare_thp(p, mem: int, thp_run: str) -> tuple[int, int]:
+    """Turn the populated THP at ``mem`` into the kind asked; returns the range to test and
+    the extra mapping to unmap afterwards (0 if none)."""
+    if thp_run in (THP_RUN_PTE, THP_RUN_PTE_SWAPOUT):
+        p.mprotect(mem + PAGE_SIZE, PAGE_SIZE, "r")  # PTE-map the THP
+        p.mprotect(mem + PAGE_SIZE, PAGE_SIZE, "rw")
+    elif thp_run in (THP_RUN_SINGLE_PTE, THP_RUN_SINGLE_PTE_SWAPOUT):
+        p.madvise(mem + PAGE_SIZE, PMD_SIZE - PAGE_SIZE, "dontneed")
+        return PAGE_SIZE, 0
+    elif thp_run == THP_RUN_PARTIAL_MREMAP:
+        half = PMD_SIZE // 2
+        target = p.mmap(half, prot="none")
+        moved = p.mremap(mem + half, half, half, fixed=target)
+        assert moved == target, "mremap() failed"
+        return half, target
+    elif thp_run == THP_RUN_PARTIAL_SHARED:
+        p.madvise(mem + PAGE_SIZE, PMD_SIZE - PAGE_SIZE, "dontfork")
+        p.fork().exit()  # the first page only was shared with that child
+        p.madvise(mem + PAGE_SIZE, PMD_SIZE - PAGE_SIZE, "dofork")
+    return PMD_SIZE, 0
+
+
+def do_run_with_thp(t: Ksft, fn, desc: str, thp_run: str) -> None:
+    """A THP-aligned THP, populated by touching its first byte, then shaped as asked."""
+    t.print_msg(f"[RUN] {desc} ... with {thp_run} ({PMD_SIZE >> 10} kB)")
+    p = t.process
+    mmap_size = 2 * PMD_SIZE
+    mmap_mem = p.mmap(mmap_size)
+    mem = (mmap_mem + PMD_SIZE) & ~(PMD_SIZE - 1)
+    p.madvise(mem, PMD_SIZE, "hugepage")
+    p.write(mem, 1, value=1)
+    if p.walk(mem + PMD_SIZE - PAGE_SIZE).phys is None:
+        t.test_result_skip("Did not get a THP populated")
+        p.munmap(mmap_mem, mmap_size)
+        return
+    memset(p, mem, PMD_SIZE, 1)
+    size, extra = _prepare_thp(p, mem, thp_run)
+    if thp_run not in SWAPOUT_RUNS or _swap_out(t, mem, size):
+        fn(t, mem, size)
+    p.munmap(mmap_mem, mmap_size)
+    if extra:
+        p.munmap(extra, PMD_SIZE // 2)
+
+
+def run_anon_test_case(t: Ksft, fn, desc: str) -> None:
+    """Every kind of anonymous page for one test function (``run_anon_test_case``)."""
+    run_with_base_page(t, fn, desc, swapout=False)
+    run_with_base_page(t, fn, desc, swapout=True)
+    for thp_run in (THP_RUN_PMD, THP_RUN_PMD_SWAPOUT, THP_RUN_PTE, THP_RUN_PTE_SWAPOUT, THP_RUN_SINGLE_PTE,
+                    THP_RUN_SINGLE_PTE_SWAPOUT, THP_RUN_PARTIAL_MREMAP, THP_RUN_PARTIAL_SHARED):
+        do_run_with_thp(t, fn, desc, thp_run)
+
+
+def test_cow_in_parent(t: Ksft) -> None:
+    t.print_msg("[INFO] Anonymous memory tests in private mappings")
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=False),
+                       "Basic COW after fork()")
+
+
+def test_cow_in_parent_mprotect(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
+                       "Basic COW after fork() with mprotect() optimization")

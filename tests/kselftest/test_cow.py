@@ -1,0 +1,6 @@
+"""``cow.c`` of ``tools/testing/selftests/mm``, Linux 6.18: its test cases as ported in
+``linuxmm.kselftest.cow``, one pytest test each."""
+
+from ksft_pytest import collect
+
+collect("cow", globals())

@@ -1,0 +1,6 @@
+"""``mremap_dontunmap.c`` of ``tools/testing/selftests/mm``, Linux 6.18: its test cases as ported in
+``linuxmm.kselftest.mremap_dontunmap``, one pytest test each."""
+
+from ksft_pytest import collect
+
+collect("mremap_dontunmap", globals())
