@@ -319,21 +319,14 @@ class Machine:
         return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
 
     def _sync_vm(self) -> None:
-        """Node counters and vm events the compiled fault path keeps, into the /proc views."""
+        """The vm events the compiled fault path counts, into ``k.vm_events`` (the node
+        counters need no copy: ``pgdat.vm_stat`` reads the array the fault path updates)."""
         from .mm import pgtable as P
 
         k = self.kernel
         vs = k.vm_state
         if vs is None:
             return
-        for nid in k.node_ids:
-            st = k.NODE_DATA(nid).vm_stat
-            st["NR_ANON_MAPPED"] = int(vs.nstat[nid, P.NS_ANON_MAPPED])
-            st["NR_ANON_THPS"] = int(vs.nstat[nid, P.NS_ANON_THPS])
-            st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
-            st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
-            st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
-            st["NR_FILE_MAPPED"] = int(vs.nstat[nid, P.NS_FILE_MAPPED])
         ev = k.vm_events
         ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
         ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
