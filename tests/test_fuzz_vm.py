@@ -11,7 +11,9 @@ The oracle follows the kernel's rules for the calls that move or drop data:
 * MADV_DONTNEED drops private anonymous pages (the next read is zero); a shared mapping keeps
   its data in the shmem object. MADV_FREE on private memory lets the kernel drop each page
   until it is written again, so a line freed with value v may read v or 0 (once it reads 0
-  the page was dropped: it stays 0); MADV_FREE on a shared mapping is EINVAL.
+  the page was dropped: it stays 0); MADV_FREE on a shared mapping is EINVAL. MADV_REMOVE
+  punches a hole in a shared mapping's shmem object: every process sharing it reads zeros
+  there; on private memory it is EINVAL.
 * mremap shrinks, grows (in place, or moved with MREMAP_MAYMOVE) and the data follows the
   mapping to its new address; growing a range that spans several VMAs is EFAULT, growing in
   place without room and without MREMAP_MAYMOVE is ENOMEM. A shared mapping grown past the
@@ -176,7 +178,7 @@ class VmMachine(RuleBasedStateMachine):
         region.writable = writable
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), first=st.integers(0, 1 << 12), pages=st.integers(1, 700),
-          advice=st.sampled_from(["dontneed", "free", "hugepage", "nohugepage"]))
+          advice=st.sampled_from(["dontneed", "free", "hugepage", "nohugepage", "remove"]))
     def madvise(self, i, j, first, pages, advice):
         got = self.pick(i, j)
         if got is None:
@@ -186,12 +188,15 @@ class VmMachine(RuleBasedStateMachine):
         end = min(start + pages * PAGE, region.start + region.length)
         try:
             self.procs[pid].madvise(start, end - start, advice)
-        except KernelError as e:
-            assert advice == "free" and region.sid is not None and e.errno == errno.EINVAL
+        except KernelError as e:  # FREE is for private memory, REMOVE for shared memory
+            assert (advice, region.sid is None) in (("free", False), ("remove", True)) and e.errno == errno.EINVAL
             return
-        assert not (advice == "free" and region.sid is not None)
-        if region.sid is not None:
-            return  # DONTNEED only unmaps: the shmem object keeps the data; hints keep data
+        assert (advice, region.sid is None) not in (("free", False), ("remove", True))
+        if region.sid is not None:  # DONTNEED only unmaps: the shmem object keeps the data; hints keep
+            shared = self.shared[region.sid]  # data; REMOVE punches a hole every sharer reads as zeros
+            for off in [o for o in shared if advice == "remove" and start <= region.start + o < end]:
+                del shared[off]
+            return
         if advice == "dontneed":
             self.forget(pid, start, end)
         elif advice == "free":
@@ -314,6 +319,29 @@ def test_oracle_expects_zeros_after_dontneed_and_catches_kept_data(monkeypatch):
     s.madvise(i=0, j=1, first=0, pages=1, advice="dontneed")
     with pytest.raises(AssertionError, match=r"read 9 at .*expected one of \{0\}"):
         s.read(i=0, j=1, off=0, span=64)
+
+
+def test_oracle_expects_zeros_after_madv_remove_in_every_sharer_and_catches_kept_data(monkeypatch):
+    def shared_written_and_forked():
+        s = VmMachine()
+        s.spawn()
+        s.mmap(i=0, pages=4, shared=True, huge=False)
+        s.write(i=0, j=0, off=PAGE, value=9, span=64)
+        s.fork(i=0)
+        return s
+
+    s = shared_written_and_forked()
+    s.madvise(i=0, j=0, first=1, pages=1, advice="remove")
+    assert s.shared[0] == {}
+    s.read(i=1, j=0, off=PAGE, span=64)  # the child reads the hole as zeros
+    s.consistent()
+
+    from linuxmm.mm import vma as V
+    monkeypatch.setattr(V, "shmem_punch_hole", lambda *args: None)  # the hole is never punched
+    s = shared_written_and_forked()
+    s.madvise(i=0, j=0, first=1, pages=1, advice="remove")
+    with pytest.raises(AssertionError, match=r"read 9 at .*expected one of \{0\}"):
+        s.read(i=1, j=0, off=PAGE, span=64)
 
 
 def test_oracle_accepts_old_or_zero_after_madv_free_until_written():
@@ -453,8 +481,8 @@ def test_check_counts_page_cache_references():
     c.read(addr, 8 << 12)
     assert debug.check(m) == []
     a = m.kernel.mem_map
-    (file_id, cache), = m.kernel.shmem_page_cache.items()
-    pfn = cache[3]
+    (mapping,) = m.kernel.rmap.address_spaces.values()
+    pfn = mapping.i_pages[3]
     assert a.refcount[pfn] == 3  # the cache, the parent's pte, the child's pte
     a.refcount[pfn] += 1
     assert any(f"index 3 (pfn {pfn:#x}): refcount 4 but the cache and 2 page-table entries" in v for v in debug.check(m))

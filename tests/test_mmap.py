@@ -602,7 +602,7 @@ def check_invariants(mm):
     for a, b in zip(vmas, vmas[1:]):
         assert a.vm_end <= b.vm_start
         vmg = V.vma_merge_struct(mm, a, None, b, b.vm_start, b.vm_end, b.vm_pgoff, b.vm_flags, b.vm_file,
-                                 b.anon_vma, b.anon_vma_chain)
+                                 b.anon_vma)
         assert not (a.vm_end == b.vm_start and V.can_vma_merge_after(vmg)), (a, b)
     assert mm.total_vm == sum(T.vma_pages(v) for v in vmas)
     assert mm.data_vm == sum(T.vma_pages(v) for v in vmas if V.is_data_mapping(v.vm_flags))
@@ -858,8 +858,9 @@ def test_fork_dup_vmas():
     V.dup_mmap(parent, child)
     assert [v.vm_start for v in child.vmas] == [a + 2 * P, a + 6 * P]
     mid, wiped = child.vmas
-    assert mid.anon_vma and mid.anon_vma != parent.vmas[1].anon_vma and mid.anon_vma_chain == 2
-    assert wiped.anon_vma == 0 and child.total_vm == 6 and child.committed_pages == 6
+    assert mid.anon_vma and mid.anon_vma is not parent.vmas[1].anon_vma
+    assert mid.anon_vma_chain == [mid.anon_vma, parent.vmas[1].anon_vma] and mid.anon_vma.parent is parent.vmas[1].anon_vma
+    assert wiped.anon_vma is None and child.total_vm == 6 and child.committed_pages == 6
     check_invariants(child)
     # a forked VMA with parents does not merge with an unfaulted neighbour
     MP.do_mprotect(child, a + 6 * P, 2 * P, "r")

@@ -17,6 +17,14 @@ page-table entries mapping each page; an anonymous folio's refcount equals its m
 every page-table row is backed by its own allocated page. TLB checks: every cached
 translation of a live mm maps the frame its page tables map now; no entry outlives its mm.
 
+Reverse-map checks: every live VMA is linked into each anon_vma of its chain and its file's
+``i_mmap``, and nothing else is; each anon_vma's counts (``num_children``,
+``num_active_vmas``, ``refcount``) and each file's ``f_count`` equal recounts; no anon_vma or
+shmem object outlives its last user, and every page that names a file is in that file's live
+page cache (an orphaned cache page is reported); ``rmap_walk`` of every mapped page finds
+as many entries as the page tables hold (and each one it finds maps the page, by its
+construction), so it finds exactly those.
+
 ``check_or_report`` is the ``--debug-vm`` mode of the CLI: it runs ``check`` during a
 workload and raises ``DebugVmError`` naming the violations, where in the workload they
 appeared and the last operations before it (like a VM_BUG_ON report with its dump_page).
@@ -51,7 +59,8 @@ def check(machine) -> list[str]:
     k = getattr(machine, "kernel", machine)
     if k._mem_map is None:
         return []
-    return check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k)
+    return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
+            + check_files(k))
 
 
 class DebugVmError(LinuxmmError):
@@ -315,6 +324,7 @@ def check_vm(k) -> list[str]:
     entire: dict[int, int] = {}
     anon_mapped: set[int] = set()
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
+    entries: dict[int, int] = {}  # pfn -> page-table entries (ptes or PMDs) mapping it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in k.tasks.values():
         if task.state != TASK_RUNNING:
@@ -345,6 +355,8 @@ def check_vm(k) -> list[str]:
                 # rmap finds a page's pte at vma_address(): vm_start + (index - vm_pgoff) pages
                 v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {a.index[pfn]}, "
                          f"where rmap would look at another address")
+            for p in range(pfn, pfn + nr):
+                entries[p] = entries.get(p, 0) + 1
             head = int(B.compound_head(a, pfn))
             if level < levels - 1:
                 entire[head] = entire.get(head, 0) + 1
@@ -381,22 +393,24 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
-    return v + check_page_cache(k, file_refs)
+    return v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries)
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     """Every shmem page-cache page is allocated, knows its file and index (rmap), and holds
-    the cache's reference plus one per page-table entry; every mapped file page is cached."""
+    the cache's reference plus one per page-table entry; every mapped file page is cached;
+    every allocated page that names a file is in the page cache of a live file."""
     from .mm.pgtable import NS_FILE_MAPPED, NS_SHMEM
+    from .mm.rmap import page_mapping
 
     a, vs = k.mem_map, k.vm_state
     v: list[str] = []
     cached: set[int] = set()
-    for file_id, cache in k.shmem_page_cache.items():
-        for index, pfn in cache.items():
+    for mapping in k.rmap.address_spaces.values():
+        for index, pfn in mapping.i_pages.items():
             cached.add(pfn)
-            where = f"shmem file {file_id} index {index} (pfn {pfn:#x})"
-            if a.mapping[pfn] != file_id * 2 or a.index[pfn] != index:
+            where = f"shmem file {mapping.id} index {index} (pfn {pfn:#x})"
+            if a.mapping[pfn] != page_mapping(mapping) or a.index[pfn] != index:
                 v.append(f"{where}: page->mapping/index say file {a.mapping[pfn] // 2} index {a.index[pfn]}")
             n = file_refs.get(pfn, 0)
             want = folio_expected_refs(a, pfn, n, cached=True)
@@ -405,6 +419,10 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
                          + _other_refs(a, pfn, want - n - 1))
     for pfn in file_refs.keys() - cached:
         v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
+    named = np.flatnonzero((a.mapping != 0) & ((a.mapping & 1) == 0) & (a.refcount > 0))
+    for pfn in sorted(set(named.tolist()) - cached):
+        v.append(f"pfn {pfn:#x}: an orphaned cache page: page->mapping names file {a.mapping[pfn] >> 1}, "
+                 "and no live page cache holds it")
     recorded = int(vs.nstat[:, NS_SHMEM].sum())
     if recorded != len(cached):
         v.append(f"NR_SHMEM {recorded} but {len(cached)} pages are in shmem page caches")
@@ -412,6 +430,96 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")
     return v
+
+
+# ---- reverse map: anon_vma trees, i_mmap, rmap_walk -------------------------------------------
+
+def _live_vmas(k) -> list:
+    return [vma for task in k.tasks.values() if task.state == TASK_RUNNING for vma in task.mm.vmas]
+
+
+def check_anon_vmas(k) -> list[str]:
+    """Every live VMA is in the tree of each anon_vma of its chain (its own first among
+    them, all under one root), and the trees hold live VMAs only; ``num_active_vmas``,
+    ``num_children`` and ``refcount`` of every anon_vma equal recounts; none outlives them."""
+    reg, v = k.rmap, []
+    vmas = _live_vmas(k)
+    live = {id(vma) for vma in vmas}
+    active: dict[int, int] = {}
+    for vma in vmas:
+        where = f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}"
+        chain = vma.anon_vma_chain
+        if vma.anon_vma is None and chain:
+            v.append(f"{where}: linked to {len(chain)} anon_vmas but has none")
+        if vma.anon_vma is not None:
+            active[vma.anon_vma.id] = active.get(vma.anon_vma.id, 0) + 1
+            if all(av is not vma.anon_vma for av in chain):
+                v.append(f"{where}: its anon_vma {vma.anon_vma.id} is not in its anon_vma_chain")
+        for av in chain:
+            if reg.anon_vmas.get(av.id) is not av:
+                v.append(f"{where}: linked to anon_vma {av.id}, which is freed")
+            if all(x is not vma for x in av.rb_root):
+                v.append(f"{where}: in its chain, anon_vma {av.id} does not have it in its tree")
+            if av.root is not chain[0].root:
+                v.append(f"{where}: its anon_vmas have different roots ({av.root.id}, {chain[0].root.id})")
+    for av in reg.anon_vmas.values():
+        v += _check_anon_vma(reg, av, live, active.get(av.id, 0))
+    return v
+
+
+def _check_anon_vma(reg, av, live: set[int], active: int) -> list[str]:
+    v, where = [], f"anon_vma {av.id}"
+    if any(id(vma) not in live for vma in av.rb_root):
+        v.append(f"{where}: its tree holds a VMA that is gone")
+    if av.num_active_vmas != active:
+        v.append(f"{where}: num_active_vmas {av.num_active_vmas} but {active} VMAs use it")
+    children = sum(b.parent is av and b is not av for b in reg.anon_vmas.values())
+    children += av.parent is av and bool(av.rb_root)  # a root's link to itself, while it has VMAs
+    if av.num_children != children:
+        v.append(f"{where}: num_children {av.num_children}, recount {children}")
+    refs = bool(av.rb_root) + (sum(b.root is av and b is not av for b in reg.anon_vmas.values())
+                                if av.root is av else 0)
+    if av.refcount != refs or refs == 0:
+        v.append(f"{where}: refcount {av.refcount} but {refs} references (its tree, its descendants)")
+    if reg.anon_vmas.get(av.parent.id) is not av.parent or av.root is not av.parent.root:
+        v.append(f"{where}: parent {av.parent.id} is freed or under another root")
+    return v
+
+
+def check_files(k) -> list[str]:
+    """Each live shmem object's ``f_count`` and ``i_mmap`` are the live VMAs mapping it; an
+    object nobody references is gone (its pages with it)."""
+    v = []
+    users: dict[int, list] = {}
+    for vma in _live_vmas(k):
+        if vma.vm_file is not None:
+            users.setdefault(vma.vm_file.id, []).append(vma)
+            if k.rmap.address_spaces.get(vma.vm_file.id) is not vma.vm_file.f_mapping:
+                v.append(f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}: its file {vma.vm_file.id} is freed")
+    for ino, mapping in k.rmap.address_spaces.items():
+        mine = users.get(ino, [])
+        if mapping.host.f_count != len(mine):
+            v.append(f"shmem file {ino}: f_count {mapping.host.f_count} but {len(mine)} VMAs map it "
+                     f"({mapping.nrpages} pages cached)")
+        if sorted(map(id, mapping.i_mmap)) != sorted(map(id, mine)):
+            v.append(f"shmem file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
+    return v
+
+
+def check_rmap_walk(k, entries: dict[int, int]) -> list[str]:
+    """``rmap_walk`` from each mapped page finds as many entries as map it."""
+    from .mm.rmap import rmap_count, rmap_table
+
+    if not entries:
+        return []
+    reg = rmap_table(k.rmap)
+    pfns = np.fromiter(entries, np.int64, len(entries))
+    counts = np.zeros(len(pfns), np.int64)
+    rmap_count(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfns, counts)
+    want = np.fromiter(entries.values(), np.int64, len(entries))
+    return [f"pfn {pfn:#x}: rmap_walk finds {n} page-table entries but {w} map it"
+            for pfn, n, w in zip(pfns[counts != want].tolist(), counts[counts != want].tolist(),
+                                 want[counts != want].tolist())]
 
 
 def check_tlb(k) -> list[str]:

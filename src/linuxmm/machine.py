@@ -264,7 +264,7 @@ class Machine:
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE), cpu)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
@@ -280,8 +280,8 @@ class Machine:
         parent.task.check_alive()
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm or parent.task.comm, mm_struct(task_size=k.arch.TASK_SIZE),
-                             parent.task.cpu)
+        task = F.task_struct(k, k.next_pid, comm or parent.task.comm,
+                             mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         F.copy_mm(k, parent.task, task)

@@ -27,6 +27,7 @@ from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
+from .mm.shmem import shmem_truncate_range
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -72,6 +73,9 @@ class PageTableHooks:
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
+
+    def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
+        shmem_truncate_range(self.k, mapping, lstart, lend)
 
 
 def move_range(k, task, old: int, new: int, length: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
 from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_NOTICE, LogBuffer
@@ -89,8 +90,9 @@ class Kernel:
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)
-        # shmem objects' page caches (mm/shmem.py): file id -> {index: pfn}
-        self.shmem_page_cache: dict[int, dict[int, int]] = {}
+        # reverse mapping (mm/rmap.py): live anon_vmas and address_spaces (shmem objects and
+        # their page caches), the counters of their ids, the table rmap_walk reads
+        self.rmap = RmapRegistry()
         # vm events no compiled array keeps (the /proc/vmstat enum names)
         self.vm_events: dict[str, int] = {}
         # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)

@@ -53,8 +53,8 @@ class task_struct:
 
 def build_vma_table(mm) -> np.ndarray:
     """The mm's VMAs as the compiled fault path reads them (rebuilt when they change)."""
-    rows = [(v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.anon_vma or 0,
-             getattr(v.vm_file, "id", 0) if v.vm_file is not None else 0) for v in mm.vmas]
+    rows = [(v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.anon_vma.id if v.anon_vma is not None else 0,
+             v.vm_file.id if v.vm_file is not None else 0) for v in mm.vmas]
     return np.array(rows, np.int64).reshape(len(rows), M.NR_VMA_COLS)
 
 
@@ -106,7 +106,7 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags
-        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and not vma.anon_vma):
+        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and vma.anon_vma is None):
             continue  # the child faults these in itself (shared pages come from the page cache)
         start = vma.vm_start
         while start < vma.vm_end:

@@ -5,8 +5,9 @@
 error from a VMA stops the walk. Advice that changes ``vm_flags`` (HUGEPAGE, NOHUGEPAGE,
 DONTFORK, WIPEONFORK, RANDOM, MERGEABLE, DONTDUMP, ...) splits and merges VMAs like mprotect;
 running out of ``vm.max_map_count`` there is EAGAIN. Advice about pages goes to
-``mm.hooks``: DONTNEED/DONTNEED_LOCKED/REMOVE zap, FREE asks for lazy freeing,
-POPULATE_READ/WRITE prefault (ENOMEM at a hole, EINVAL where the protection forbids it),
+``mm.hooks``: DONTNEED/DONTNEED_LOCKED zap, REMOVE punches a hole in the shmem object
+(``vma.shmem_punch_hole``: its pages leave every process and the page cache), FREE asks for
+lazy freeing, POPULATE_READ/WRITE prefault (ENOMEM at a hole, EINVAL where the protection forbids it),
 WILLNEED/COLD/PAGEOUT/COLLAPSE/GUARD_* are hints. MADV_HWPOISON and MADV_SOFT_OFFLINE
 (CONFIG_MEMORY_FAILURE, off on the development host) are rejected as unknown.
 """
@@ -21,7 +22,7 @@ from ..include.linux.mm_types import (
     MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
     MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT,
     MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL,
-    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PMD_SIZE, VM_DONTCOPY,
+    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PAGE_SHIFT, PMD_SIZE, VM_DONTCOPY,
     VM_DONTDUMP, VM_DONTEXPAND, VM_DROPPABLE, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED,
     VM_LOCKED_MASK, VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_MIXEDMAP, VM_NOHUGEPAGE,
     VM_MAYBE_GUARD, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_STICKY,
@@ -127,8 +128,7 @@ def _remove(mm: mm_struct, vma, start: int, end: int) -> None:
         raise _einval("MADV_REMOVE needs a shared file mapping")
     if vma.vm_flags & (VM_SHARED | VM_MAYWRITE) != VM_SHARED | VM_MAYWRITE:
         raise KernelError(errno.EACCES, "madvise: MADV_REMOVE on a mapping that cannot be written")
-    mm.hooks.zap_range(mm, start, end)
-    _hint(mm, start, end, MADV_REMOVE)
+    V.shmem_punch_hole(mm, vma.vm_file, (start - vma.vm_start) + (vma.vm_pgoff << PAGE_SHIFT), end - start)
 
 
 def _hint(mm: mm_struct, start: int, end: int, behavior: int) -> None:

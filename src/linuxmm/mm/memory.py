@@ -55,6 +55,7 @@ FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the w
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 FAULT_DEADLINE = 8  # the batch used up its time budget: stopped after a completed access
+FAULT_NEED_ANON_VMA = 9  # vmf_anon_prepare: the VMA needs its anon_vma before a page is added
 
 PAGE_MAPPING_ANON = 1
 
@@ -297,6 +298,8 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
                                          | _PAGE_ACCESSED | _PAGE_NX))
         vs.events[VE_ZERO_MAPPED] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -325,6 +328,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
         vs.events[VE_REUSE] += 1
         return FAULT_OK
+    if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
+        return FAULT_NEED_ANON_VMA
     pfn = alloc_with(a, vs, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_ALLOC
@@ -348,7 +353,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
 
 @njit(cache=True)
 def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
-    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; 1 if it fell back."""
+    """A 2 MiB fault: the huge zero page for reads, a new THP for writes; -1 if it fell back.
+    A write needs the VMA's anon_vma first (6.18 prepares it for reads too; not here yet)."""
+    if write and vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:
         return FAULT_NEED_TABLES if deposit == -1 else FAULT_NEED_ALLOC

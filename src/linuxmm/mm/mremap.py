@@ -41,6 +41,7 @@ from . import vma as V
 from .mmap import get_unmapped_area
 from .pgtable import (VP_LEVELS, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw, pt_index,
                       pte_none)
+from .rmap import unlink_anon_vmas
 
 # ---- moving the page tables (move_page_tables) ---------------------------------------------
 
@@ -254,7 +255,7 @@ def expand_vma_in_place(vrm: vma_remap_struct) -> None:
     nxt = V.vma_prev_next(mm, vma)[1]
     vmg = V.vma_merge_struct(mm, vma, None, nxt, vma.vm_end, vma.vm_end + vrm.delta,
                              vma.vm_pgoff + (vma.vm_end - vma.vm_start >> PAGE_SHIFT), vma.vm_flags,
-                             vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
+                             vma.vm_file, vma.anon_vma)
     if V.vma_merge_new_range(vmg) is None:
         V.vm_acct_memory(mm, -charged)
         raise KernelError(errno.ENOMEM, "mremap: cannot extend the VMA")
@@ -302,7 +303,7 @@ def dontunmap_complete(vrm: vma_remap_struct) -> None:
     src = vma_lookup(vrm.mm, vrm.addr)
     V.vm_flags_reset(vrm.mm, src, src.vm_flags & ~VM_LOCKED_MASK)
     if src.vm_start == vrm.addr and src.vm_end == vrm.addr + vrm.old_len:
-        src.anon_vma, src.anon_vma_chain = 0, 0
+        unlink_anon_vmas(vrm.mm.rmap, src)
 
 
 def unmap_source_vma(vrm: vma_remap_struct, account: bool) -> None:

@@ -4,6 +4,8 @@ A shared anonymous mapping is backed by an unlinked tmpfs file (``/dev/zero (del
 its pages live in that file's page cache, so every process mapping it — the parent and its
 forked children — finds the same page at the same index (``shmem_fault`` ->
 ``shmem_get_folio``). Pages are counted as Shmem (NR_SHMEM, NR_FILE_PAGES) and RssShmem.
+The page cache is the file's ``address_space`` (``include/linux/fs.py``); when the last VMA
+holding the file goes, ``shmem_truncate_range`` empties it and the pages are freed.
 """
 
 from __future__ import annotations
@@ -13,34 +15,46 @@ import errno
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.mm_types import PAGE_SHIFT
 from . import memory as M
 from .pgtable import (NS_FILE_MAPPED, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
+from .rmap import page_mapping
 
 
-def shmem_file_cache(k, file_id: int) -> dict[int, int]:
-    return k.shmem_page_cache.setdefault(file_id, {})
-
-
-def shmem_get_folio(k, file_id: int, index: int) -> int:
-    """The page at ``index`` of a shmem file, allocated (zeroed) on first use."""
+def shmem_get_folio(k, mapping, index: int) -> int:
+    """The page at ``index`` of a shmem object, allocated (zeroed) on first use and added to
+    its page cache, which holds a reference to it."""
     from ..include.linux import gfp as G
     from . import page_alloc as pa
 
-    cache = shmem_file_cache(k, file_id)
-    pfn = cache.get(index)
+    pfn = mapping.i_pages.get(index)
     if pfn is None:
         pfn = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0)
         if pfn is None:
             raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
         a = k.mem_map
         a.content[pfn] = 0
-        a.mapping[pfn] = file_id * 2  # a file mapping (low bit clear)
+        a.mapping[pfn] = page_mapping(mapping)
         a.index[pfn] = index
-        cache[index] = pfn
+        mapping.i_pages[index] = pfn
         vs = k.vm_state
         vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] += 1
     return pfn
+
+
+def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
+    """Drop the cached pages of bytes [lstart, lend] (``lend`` -1: to the end) of a shmem
+    object (``shmem_undo_range``): each leaves the page cache (``filemap_remove_folio``:
+    mapping cleared, NR_SHMEM down) and the cache's reference is put, which frees a page no
+    pte maps any more."""
+    a, vs = k.mem_map, k.vm_state
+    first, last = lstart >> PAGE_SHIFT, (1 << 63) - 1 if lend < 0 else lend >> PAGE_SHIFT
+    for index in [i for i in mapping.i_pages if first <= i <= last]:
+        pfn = mapping.i_pages.pop(index)
+        vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] -= 1
+        a.mapping[pfn] = 0
+        M.put_page(a, vs, pfn, 0)
 
 
 def shmem_fault(k, task, addr: int, write: bool) -> bool:
@@ -63,7 +77,7 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
     if int(entry) & 1:  # present, read-only: a write to a shared page just makes it writable
         pfn = int(entry) >> 12 & ((1 << 40) - 1)
     else:
-        pfn = shmem_get_folio(k, vma.vm_file.id, index)
+        pfn = shmem_get_folio(k, vma.vm_file.f_mapping, index)
         a.refcount[pfn] += 1
         a.mapcount[pfn] += 1
         if a.mapcount[pfn] == 1:  # folio_add_file_rmap_ptes: its first mapping counts in Mapped

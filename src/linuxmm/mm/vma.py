@@ -19,8 +19,11 @@ the ``/proc/PID/status`` counters right:
   (mremap) and ``dup_mmap`` (fork) build on the same pieces.
 
 Also here, beside their callers: ``vm_stat_account``, ``may_expand_vm`` and
-``mlock_future_ok`` (``mm/mmap.c``), ``anon_vma_prepare`` (``mm/rmap.c``) and
-``shmem_zero_setup`` (``mm/shmem.c``).
+``mlock_future_ok`` (``mm/mmap.c``), ``anon_vma_prepare`` (``mm/rmap.c``, with the
+anon_vma functions of ``mm/rmap.py``), and ``shmem_zero_setup``, ``shmem_punch_hole`` and
+``fput`` (``mm/shmem.c``, ``fs/file_table.c``). Every VMA that enters or leaves ``mm.vmas``
+goes through ``vma_link`` or ``vma_unlink``, which keep the reverse map's links (anon_vma
+trees, ``i_mmap``) and the file references right.
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ from ..include.linux.mm_types import (
     PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCESS_FLAGS, VM_ACCOUNT,
     VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
-    VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE, anon_vma_alloc,
-    file, find_vma, mm_struct, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
+    VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
+    find_vma, mm_struct, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
+from ..include.linux.fs import file
+from ..include.linux.rmap import anon_vma
+from .rmap import (__anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma,
+                   unmap_mapping_pages, vma_link_file)
 
 
 # ---- syscall arguments --------------------------------------------------------------------------
@@ -144,31 +151,61 @@ def _start(vma: vm_area_struct) -> int:
     return vma.vm_start
 
 
+def vmas_changed(mm: mm_struct) -> None:
+    """A VMA moved, appeared or went: the mm's VMA table and the kernel's reverse-map table
+    are rebuilt before compiled code reads them again."""
+    mm.vma_seq += 1
+    mm.rmap.seq += 1
+
+
 def vma_link(mm: mm_struct, vma: vm_area_struct) -> None:
+    """Insert ``vma`` (already linked to its anon_vmas); a file VMA holds a reference to its
+    file and joins the file's ``i_mmap``."""
     insort(mm.vmas, vma, key=_start)
     mm.map_count += 1
-    mm.vma_seq += 1
+    vmas_changed(mm)
     if vma.vm_file is not None:
-        vma.vm_file.f_count += 1
+        vma.vm_file.f_count += 1  # get_file
+        vma_link_file(mm.rmap, vma)
 
 
 def vma_unlink(mm: mm_struct, vma: vm_area_struct) -> None:
-    """Remove ``vma``; the last mapping of a shmem file releases its commit charge."""
+    """Remove ``vma``: it leaves the anon_vma trees and its file's ``i_mmap``, and drops its
+    file reference (``unlink_anon_vmas``, ``unlink_file_vma``, ``fput``)."""
     i = vma_index(mm, vma.vm_start)
     del mm.vmas[i if mm.vmas[i] is vma else mm.vmas.index(vma)]
     mm.map_count -= 1
-    mm.vma_seq += 1
-    f = vma.vm_file
-    if f is not None:
-        f.f_count -= 1
-        if f.f_count == 0:  # shmem_unacct_size when the file goes away
-            mm.hooks.vm_acct_memory(mm, -f.committed_pages)
-            f.committed_pages = 0
+    vmas_changed(mm)
+    unlink_anon_vmas(mm.rmap, vma)
+    if vma.vm_file is not None:
+        unlink_file_vma(mm.rmap, vma)
+        fput(mm, vma.vm_file)
+
+
+def fput(mm: mm_struct, f: file) -> None:
+    """Drop a reference to a shmem file; with the last one the object goes
+    (``shmem_evict_inode``): its pages leave the page cache, its commit charge is returned
+    (``shmem_unacct_size``) and its address_space is freed."""
+    f.f_count -= 1
+    if f.f_count == 0:
+        mm.hooks.shmem_truncate_range(mm, f.f_mapping, 0, -1)
+        mm.hooks.vm_acct_memory(mm, -f.committed_pages)
+        f.committed_pages = 0
+        del mm.rmap.address_spaces[f.id]
+
+
+def shmem_punch_hole(mm: mm_struct, f: file, offset: int, length: int) -> None:
+    """``shmem_fallocate(FALLOC_FL_PUNCH_HOLE)`` (MADV_REMOVE): bytes [offset, offset+length)
+    of the object are unmapped from every process mapping them, then leave its page cache
+    (the next access finds a new zeroed page)."""
+    last = offset + length - 1
+    unmap_mapping_pages(f.f_mapping, offset >> PAGE_SHIFT, last >> PAGE_SHIFT)
+    mm.hooks.shmem_truncate_range(mm, f.f_mapping, offset, last)
 
 
 def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgoff: int) -> None:
     vma.vm_start, vma.vm_end, vma.vm_pgoff = start, end, pgoff
-    mm.vma_seq += 1
+    vmas_changed(mm)
 
 
 def vm_flags_reset(mm: mm_struct, vma: vm_area_struct, flags: int) -> None:
@@ -190,8 +227,10 @@ def vma_prev_next(mm: mm_struct, vma: vm_area_struct):
 
 
 def vm_area_dup(vma: vm_area_struct, mm: mm_struct | None = None) -> vm_area_struct:
+    """A copy of ``vma`` with its anon_vma but no links yet (``anon_vma_clone`` or
+    ``anon_vma_fork`` make them)."""
     return vm_area_struct(mm or vma.vm_mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff,
-                          vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
+                          vma.vm_file, vma.anon_vma)
 
 
 def stack_guard_start_gap(vma: vm_area_struct) -> int:
@@ -212,7 +251,8 @@ def vm_end_gap(vma: vm_area_struct) -> int:
 # ---- merging ----------------------------------------------------------------------------------
 @dataclass
 class vma_merge_struct:
-    """``struct vma_merge_struct``: the range, its would-be attributes and its neighbours."""
+    """``struct vma_merge_struct``: the range, its would-be attributes and its neighbours;
+    ``copied_from`` is the VMA mremap copies the range from (its anon_vma must follow)."""
 
     mm: mm_struct
     prev: vm_area_struct | None
@@ -223,8 +263,8 @@ class vma_merge_struct:
     pgoff: int
     flags: int
     file: file | None = None
-    anon_vma: int = 0
-    anon_vma_chain: int = 0
+    anon_vma: anon_vma | None = None
+    copied_from: vm_area_struct | None = None
 
 
 def is_mergeable_vma(vma: vm_area_struct, flags: int, vm_file) -> bool:
@@ -233,19 +273,19 @@ def is_mergeable_vma(vma: vm_area_struct, flags: int, vm_file) -> bool:
 
 def vma_had_uncowed_parents(vma: vm_area_struct | None) -> bool:
     """A forked VMA whose anon_vma chain still links its parents' anon_vmas."""
-    return vma is not None and bool(vma.anon_vma) and vma.anon_vma_chain > 1
+    return vma is not None and vma.anon_vma is not None and len(vma.anon_vma_chain) > 1
 
 
-def is_mergeable_anon_vma(tgt: vm_area_struct, src_anon: int, src: vm_area_struct | None) -> bool:
-    if not tgt.anon_vma and src_anon:
+def is_mergeable_anon_vma(tgt: vm_area_struct, src_anon: anon_vma | None, src: vm_area_struct | None) -> bool:
+    if tgt.anon_vma is None and src_anon is not None:
         return not vma_had_uncowed_parents(src)
-    if tgt.anon_vma and not src_anon:
+    if tgt.anon_vma is not None and src_anon is None:
         return not vma_had_uncowed_parents(tgt)
-    return src_anon == tgt.anon_vma
+    return src_anon is tgt.anon_vma
 
 
 def are_anon_vmas_compatible(a: vm_area_struct, b: vm_area_struct) -> bool:
-    return not a.anon_vma or not b.anon_vma or a.anon_vma == b.anon_vma
+    return a.anon_vma is None or b.anon_vma is None or a.anon_vma is b.anon_vma
 
 
 def can_vma_merge_after(vmg: vma_merge_struct) -> bool:
@@ -275,9 +315,11 @@ def vma_set_sticky(mm: mm_struct, target: vm_area_struct, *flags: int) -> None:
         vm_flags_reset(mm, target, target.vm_flags | sticky)
 
 
-def dup_anon_vma(dst: vm_area_struct, anon_vma: int, chain: int) -> None:
-    if not dst.anon_vma and anon_vma:
-        dst.anon_vma, dst.anon_vma_chain = anon_vma, max(chain, 1)
+def dup_anon_vma(mm: mm_struct, dst: vm_area_struct, src: vm_area_struct) -> None:
+    """``dst`` grows over pages of ``src``: it takes ``src``'s anon_vma and links."""
+    if src.anon_vma is not None and dst.anon_vma is None:
+        dst.anon_vma = src.anon_vma
+        anon_vma_clone(mm.rmap, dst, src)
 
 
 def _merge_sides(vmg: vma_merge_struct, left_ok: bool, right_ok: bool) -> tuple[bool, bool]:
@@ -298,7 +340,7 @@ def vma_merge_new_range(vmg: vma_merge_struct) -> vm_area_struct | None:
     if left:
         end = nxt.vm_end if right else vmg.end
         if right:
-            dup_anon_vma(prev, nxt.anon_vma, nxt.anon_vma_chain)
+            dup_anon_vma(mm, prev, nxt)
             vma_set_sticky(mm, prev, nxt.vm_flags)
             vma_unlink(mm, nxt)
         vma_set_range(mm, prev, prev.vm_start, end, prev.vm_pgoff)
@@ -308,7 +350,8 @@ def vma_merge_new_range(vmg: vma_merge_struct) -> vm_area_struct | None:
         target = nxt
     else:
         return None
-    dup_anon_vma(target, vmg.anon_vma, vmg.anon_vma_chain)
+    if vmg.copied_from is not None:
+        dup_anon_vma(mm, target, vmg.copied_from)
     vma_set_sticky(mm, target, vmg.flags)
     return target
 
@@ -323,10 +366,10 @@ def vma_merge_existing_range(vmg: vma_merge_struct) -> vm_area_struct | None:
     if not left and not right:
         return None
     target = prev if left else nxt
-    dup_anon_vma(target, middle.anon_vma, middle.anon_vma_chain)
+    dup_anon_vma(mm, target, middle)
     vma_set_sticky(mm, target, middle.vm_flags, vmg.flags, nxt.vm_flags if left and right else 0)
     if left and right:
-        dup_anon_vma(prev, nxt.anon_vma, nxt.anon_vma_chain)
+        dup_anon_vma(mm, prev, nxt)
         vma_unlink(mm, middle)
         vma_unlink(mm, nxt)
         vma_set_range(mm, prev, prev.vm_start, nxt.vm_end, prev.vm_pgoff)
@@ -360,6 +403,7 @@ def __split_vma(mm: mm_struct, vma: vm_area_struct, addr: int, new_below: bool) 
         new.vm_start = addr
         new.vm_pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)
         vma_set_range(mm, vma, vma.vm_start, addr, vma.vm_pgoff)
+    anon_vma_clone(mm.rmap, new, vma)
     vma_link(mm, new)
     return new
 
@@ -376,8 +420,7 @@ def vma_modify_flags(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
     to take ``flags``: merged into a neighbour when possible, else split out of ``vma``."""
     prev, nxt = vma_prev_next(mm, vma)
     pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
-    vmg = vma_merge_struct(mm, prev, vma, nxt, start, end, pgoff, flags, vma.vm_file,
-                           vma.anon_vma, vma.anon_vma_chain)
+    vmg = vma_merge_struct(mm, prev, vma, nxt, start, end, pgoff, flags, vma.vm_file, vma.anon_vma)
     merged = vma_merge_existing_range(vmg)
     if merged is not None:
         return merged
@@ -396,21 +439,22 @@ def anon_vma_compatible(a: vm_area_struct, b: vm_area_struct) -> bool:
             and b.vm_pgoff == a.vm_pgoff + ((b.vm_start - a.vm_start) >> PAGE_SHIFT))
 
 
-def find_mergeable_anon_vma(mm: mm_struct, vma: vm_area_struct) -> int:
-    """A neighbour's anon_vma ``vma`` may share (next tried first), or 0."""
+def find_mergeable_anon_vma(mm: mm_struct, vma: vm_area_struct) -> anon_vma | None:
+    """A neighbour's anon_vma ``vma`` may share (next tried first): one linked to that
+    neighbour alone (``reusable_anon_vma``)."""
     prev, nxt = vma_prev_next(mm, vma)
     for old, a, b in ((nxt, vma, nxt), (prev, prev, vma)):
-        if old is not None and anon_vma_compatible(a, b) and old.anon_vma and old.anon_vma_chain == 1:
+        if old is not None and anon_vma_compatible(a, b) and old.anon_vma is not None \
+                and len(old.anon_vma_chain) == 1:
             return old.anon_vma
-    return 0
+    return None
 
 
-def anon_vma_prepare(mm: mm_struct, vma: vm_area_struct) -> int:
+def anon_vma_prepare(mm: mm_struct, vma: vm_area_struct) -> anon_vma:
     """Give ``vma`` an anon_vma before its first anonymous page (``__anon_vma_prepare``)."""
-    if not vma.anon_vma:
-        vma.anon_vma = find_mergeable_anon_vma(mm, vma) or anon_vma_alloc()
-        vma.anon_vma_chain = 1
-        mm.vma_seq += 1
+    if vma.anon_vma is None:
+        __anon_vma_prepare(mm.rmap, vma, find_mergeable_anon_vma(mm, vma))
+        vmas_changed(mm)
     return vma.anon_vma
 
 
@@ -541,9 +585,11 @@ def shmem_acct_size(flags: int, size: int) -> int:
 
 
 def shmem_zero_setup(mm: mm_struct, vma: vm_area_struct) -> None:
-    """MAP_SHARED|MAP_ANONYMOUS: back the VMA with an unlinked tmpfs file ("/dev/zero")."""
+    """MAP_SHARED|MAP_ANONYMOUS: back the VMA with a new unlinked tmpfs file ("/dev/zero"),
+    numbered by the kernel's ``get_next_ino``."""
     size = vma.vm_end - vma.vm_start
-    vma.vm_file = file(size, shmem_acct_size(vma.vm_flags, size))
+    vma.vm_file = file(mm.rmap.get_next_ino(), size, shmem_acct_size(vma.vm_flags, size))
+    mm.rmap.address_spaces[vma.vm_file.id] = vma.vm_file.f_mapping
     mm.hooks.vm_acct_memory(mm, vma.vm_file.committed_pages)
 
 
@@ -642,15 +688,16 @@ def copy_vma(mm: mm_struct, vma: vm_area_struct, addr: int, length: int, pgoff: 
 
     An anonymous VMA that never faulted takes the offset of its new address, so it can merge
     there; a faulted one keeps its ``vm_pgoff`` (its pages' index), which stops most merges."""
-    if vma_is_anonymous(vma) and not vma.anon_vma:
+    if vma_is_anonymous(vma) and vma.anon_vma is None:
         pgoff = addr >> PAGE_SHIFT
     prev, nxt = vma_neighbours(mm, addr, addr + length)
     vmg = vma_merge_struct(mm, prev, None, nxt, addr, addr + length, pgoff, vma.vm_flags,
-                           vma.vm_file, vma.anon_vma, vma.anon_vma_chain)
+                           vma.vm_file, vma.anon_vma, copied_from=vma)
     new = vma_merge_new_range(vmg)
     if new is None:
         new = vm_area_dup(vma)
         new.vm_start, new.vm_end, new.vm_pgoff = addr, addr + length, pgoff
+        anon_vma_clone(mm.rmap, new, vma)
         vma_link(mm, new)
     return new
 
@@ -659,7 +706,7 @@ def dup_mmap(oldmm: mm_struct, mm: mm_struct) -> None:
     """fork: the child gets the parent's layout, counters and a copy of every VMA except
     VM_DONTCOPY ones; VM_WIPEONFORK VMAs start without anon_vma, the others get a child
     anon_vma linked to the parent's; mlock does not survive."""
-    for name in ("vm", "rlimits", "capabilities", "config", "task_size", "start_brk", "brk",
+    for name in ("vm", "rlimits", "capabilities", "rmap", "config", "task_size", "start_brk", "brk",
                  "start_stack", "start_data", "end_data", "mmap_base", "mmap_legacy_base",
                  "total_vm", "data_vm", "exec_vm", "stack_vm"):
         setattr(mm, name, getattr(oldmm, name))
@@ -677,10 +724,10 @@ def _dup_one(mm: mm_struct, vma: vm_area_struct) -> None:
         return
     tmp = vm_area_dup(vma, mm)
     tmp.vm_flags &= ~VM_LOCKED_MASK
-    if vma.vm_flags & VM_WIPEONFORK or not vma.anon_vma:
-        tmp.anon_vma, tmp.anon_vma_chain = 0, 0
-    else:  # anon_vma_fork: a new anon_vma whose parent is the old one
-        tmp.anon_vma, tmp.anon_vma_chain = anon_vma_alloc(), vma.anon_vma_chain + 1
+    if vma.vm_flags & VM_WIPEONFORK:
+        tmp.anon_vma = None  # a clean slate: the child's first fault prepares one
+    else:
+        anon_vma_fork(mm.rmap, tmp, vma)
     if vma.vm_flags & VM_ACCOUNT:
         vm_acct_memory(mm, vma_pages(vma))
     vma_link(mm, tmp)

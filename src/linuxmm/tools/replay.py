@@ -159,6 +159,8 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         if madvise_hugepage:
             p.madvise(v.start, v.end - v.start, "hugepage")
     k, task = machine.kernel, p.task
+    for v in vmas:  # the anon_vmas their first write faults would give them, now: a fault that
+        fault.anon_vma_prepare(task, v.start, v.end)  # stops a batch in mid-record replays its load
     tlb = tlb_for(k)
     tlb.reset_counters()
     peak = 0
@@ -183,8 +185,6 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 tlb.switch_mm(task)
                 F.set_current(k, task)
                 vs = F.ensure_tables(k)
-                if madvise_hugepage:
-                    fault.anon_vma_prepare(task, int(addrs[start:hi].min()), int(addrs[start:hi].max()) + 1)
                 budget = k.clock.budget()  # records alone (ACCESS_NS each) stop at the next event
                 end = min(hi, start + budget // ACCESS_NS)
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])

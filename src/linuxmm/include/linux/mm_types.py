@@ -22,12 +22,14 @@ with parsers for the short names the CLI and the ``Process`` API accept.
 from __future__ import annotations
 
 import errno
-import itertools
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from ...errors import KernelError
 from ...kernel.sysctl import VmTunables
+from .fs import file
+from .rmap import RmapRegistry
+from .rmap import anon_vma as anon_vma_t
 
 # ---- x86-64 address-space geometry (4-level paging) -----------------------------------------
 PAGE_SHIFT = 12
@@ -227,45 +229,23 @@ def parse_mremap_flags(value) -> int:
 
 
 # ---- the objects ------------------------------------------------------------------------------
-_next_ino = itertools.count(1)  # get_next_ino(): inode numbers of the internal shmem mount
-_next_anon_vma = itertools.count(1)
-
-
-class file:
-    """``struct file`` of the unlinked tmpfs file behind a MAP_SHARED anonymous mapping.
-
-    ``id`` is its inode number (unique, as ``get_next_ino`` hands them out), ``name`` what
-    ``/proc/PID/maps`` prints, ``dev`` the internal shm mount's (major, minor).
-    ``committed_pages`` is what ``shmem_acct_size`` charged (0 under VM_NORESERVE).
-    """
-
-    __slots__ = ("id", "name", "dev", "size", "committed_pages", "f_count")
-
-    def __init__(self, size: int, committed_pages: int = 0, name: str = "/dev/zero (deleted)"):
-        self.id, self.name, self.dev = next(_next_ino), name, (0, 1)
-        self.size, self.committed_pages, self.f_count = size, committed_pages, 0
-
-    def __repr__(self) -> str:
-        return f"<file ino={self.id} {self.name!r} size={self.size:#x}>"
-
-
 class vm_area_struct:
     """One VMA: [vm_start, vm_end) with ``vm_flags``; ``vm_pgoff`` is the offset in pages into
     ``vm_file`` (or, for private anonymous memory, ``vm_start >> PAGE_SHIFT`` at creation).
 
-    ``anon_vma`` is 0 until the first anonymous fault gives the VMA one (an integer id stands
-    for the object); ``anon_vma_chain`` counts the anon_vmas linked to the VMA — 1 for its own,
-    more when fork linked the parents' (``vma_had_uncowed_parents`` stops such merges).
+    ``anon_vma`` is None until the first anonymous fault gives the VMA one; ``anon_vma_chain``
+    lists every anon_vma the VMA is linked to, newest first: its own, and after fork its
+    parents' (``vma_had_uncowed_parents`` stops such merges). See ``mm/rmap.py``.
     """
 
     __slots__ = ("vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "anon_vma",
                  "anon_vma_chain", "vm_mm")
 
     def __init__(self, mm: "mm_struct | None", start: int, end: int, flags: int, pgoff: int = 0,
-                 vm_file: file | None = None, anon_vma: int = 0, anon_vma_chain: int = 0):
+                 vm_file: file | None = None, anon_vma: anon_vma_t | None = None):
         self.vm_mm, self.vm_start, self.vm_end, self.vm_flags = mm, start, end, flags
         self.vm_pgoff, self.vm_file = pgoff, vm_file
-        self.anon_vma, self.anon_vma_chain = anon_vma, anon_vma_chain
+        self.anon_vma, self.anon_vma_chain = anon_vma, []
 
     def __repr__(self) -> str:
         return (f"<vma {self.vm_start:#x}-{self.vm_end:#x} flags={self.vm_flags:#x} "
@@ -285,11 +265,6 @@ def vma_is_accessible(vma: vm_area_struct) -> bool:
     return bool(vma.vm_flags & VM_ACCESS_FLAGS)
 
 
-def anon_vma_alloc() -> int:
-    """A fresh anon_vma id (``anon_vma_alloc``)."""
-    return next(_next_anon_vma)
-
-
 class MmHooks:
     """What the address-space layer asks of the page tables; every method here is a no-op.
 
@@ -297,7 +272,8 @@ class MmHooks:
     kernel acts on page tables, with the VMAs in this state:
 
     * ``zap_range(mm, start, end)``: pages in [start, end) must go (munmap, MAP_FIXED over
-      a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move). Called while the VMAs
+      a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move); MADV_REMOVE calls it
+      for every mm that maps the shmem range (through the file's ``i_mmap``). Called while the VMAs
       covering the range are still in ``mm.vmas`` (split at ``start``/``end``).
     * ``change_protection(mm, start, end, new_vm_flags)``: after mprotect set the new flags
       on the VMA covering [start, end).
@@ -305,11 +281,15 @@ class MmHooks:
       destination VMA exists, the source still does.
     * ``populate(mm, start, end, write)``: prefault (MAP_POPULATE/MAP_LOCKED, MADV_POPULATE_*,
       mremap growth of a locked VMA); ``write`` asks for write faults (breaking COW).
+    * ``shmem_truncate_range(mm, mapping, lstart, lend)``: drop the pages of bytes
+      [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache, after their
+      ptes are gone: MADV_REMOVE's hole, and all of them when the last reference to the
+      object goes (``shmem_evict_inode``).
     * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA.
     * ``vm_acct_memory(mm, pages)``: ``pages`` (negative: released) more charged to the
       kernel's Committed_AS (``vm_committed_as``): VM_ACCOUNT charges and shmem objects'.
-    * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE, REMOVE
-      (after the zap: drop shmem pages), GUARD_*; may return an errno for the call to fail
+    * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE,
+      GUARD_*; may return an errno for the call to fail
       with (MADV_COLLAPSE fails when nothing could be collapsed).
 
     Optional (looked up with ``getattr``, so hook objects may leave them out):
@@ -332,6 +312,9 @@ class MmHooks:
         pass
 
     def vma_changed(self, mm) -> None:
+        pass
+
+    def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         pass
 
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
@@ -362,12 +345,14 @@ class mm_struct:
     ``kernel.fork.mm_alloc`` lays it out as ``execve`` would, ``dup_mmap`` copies the
     parent's. ``rng``, a seeded ``random.Random``, randomizes the layout. ``vm`` holds the sysctls (a booted kernel's
     ``k.vm``); ``rlimits`` maps ``RLIMIT_*`` to (cur, max) bytes, None meaning unlimited;
-    ``capabilities`` the task's effective capabilities (an unprivileged task by default).
+    ``capabilities`` the task's effective capabilities (an unprivileged task by default);
+    ``rmap`` the kernel's anon_vmas and address_spaces (a new, empty set by default).
     """
 
     vm: VmTunables = field(default_factory=VmTunables)
     rlimits: dict = field(default_factory=lambda: dict(DEFAULT_RLIMITS))
     capabilities: frozenset = frozenset()
+    rmap: RmapRegistry = field(default_factory=RmapRegistry)  # the kernel's (Machine passes it)
     config: MmConfig = field(default_factory=MmConfig)
     rng: object = None
     task_size: int = TASK_SIZE

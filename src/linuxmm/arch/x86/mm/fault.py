@@ -2,9 +2,10 @@
 
 The compiled path (``mm/memory.py``) resolves most faults inside a batch of accesses; this
 module finishes the ones it hands back (``handle_fault_status``), after which the access is
-retried: a table pool to grow, the huge zero page to allocate, shared-memory pages, an
-allocation for the page allocator's slow path, and bad accesses, which kill the task with the
-kernel's ``segfault at ... error N`` line (``show_signal_msg``) and raise ``SegmentationFault``.
+retried: a table pool to grow, the huge zero page to allocate, an anon_vma to prepare,
+shared-memory pages, an allocation for the page allocator's slow path, and bad accesses,
+which kill the task with the kernel's ``segfault at ... error N`` line (``show_signal_msg``)
+and raise ``SegmentationFault``.
 
 An allocation that fails in the slow path too (and no OOM kill frees memory) makes the fault
 return VM_FAULT_OOM. For a user-mode fault ``do_user_addr_fault`` then calls
@@ -101,6 +102,8 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
         grow_and_get(k)
     elif status == M.FAULT_NEED_HUGE_ZERO:
         vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
+    elif status == M.FAULT_NEED_ANON_VMA:
+        anon_vma_prepare(task, addr, addr + 1)
     elif status == M.FAULT_SHARED:
         if not shmem_fault(k, task, addr, write):
             do_sigbus(k, task, addr)
@@ -122,14 +125,15 @@ def pagefault_out_of_memory(k, task, addr: int) -> None:
 
 
 def anon_vma_prepare(task, start: int, end: int) -> None:
-    """Private anonymous VMAs get their anon_vma at their first write fault (done here for
-    the VMAs a batch of writes touches, before the compiled fault path runs)."""
+    """``vmf_anon_prepare`` for the private anonymous VMAs of [start, end): done before a batch
+    of writes runs (a fault the compiled path hands back for it would walk the page tables
+    twice), and for the VMA of a fault that asks for it (``FAULT_NEED_ANON_VMA``)."""
     from ....include.linux.mm_types import vmas_in_range
     from ....mm import vma as V
 
     changed = False
     for vma in vmas_in_range(task.mm, start, end):
-        if not vma.anon_vma and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
+        if vma.anon_vma is None and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
             V.anon_vma_prepare(task.mm, vma)
             changed = True
     if changed:

@@ -1,0 +1,224 @@
+"""Reverse mapping (``mm/rmap.c``), Linux 6.18: from a page to every pte that maps it.
+
+Anonymous pages (the objects are in ``include/linux/rmap.py``). A VMA gets an anon_vma at
+its first anonymous fault (``__anon_vma_prepare``: a neighbour's, when ``vma.py``'s
+``find_mergeable_anon_vma`` finds one, else a new root). Each page records its anon_vma in
+``page->mapping`` and its offset in ``page->index``. The VMAs linked into an anon_vma are all
+that may map its pages:
+
+* ``anon_vma_fork``: the child's VMA is linked to every anon_vma of the parent's VMA (it
+  shares their pages until COW) and gets an anon_vma of its own, a child of the parent's,
+  for the pages it will copy; since 6.2 it reuses an existing anon_vma instead when one in
+  the chain has no VMA and at most one child (``anon_vma_clone``'s reuse rule), so a chain
+  of forks and exits does not grow the tree without bound;
+* ``anon_vma_clone``: a VMA split or copied (mremap) is linked to the same anon_vmas;
+* ``unlink_anon_vmas``: a VMA that goes (munmap, a merge, exit) leaves every tree; an
+  anon_vma whose tree empties drops its reference (``put_anon_vma``), and a root lives on
+  while any of its descendants does.
+
+File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
+``unlink_file_vma``); ``unmap_mapping_pages`` takes a range of a file's pages out of every
+process that maps them (a hole punched in a shmem object).
+
+``rmap_walk`` is compiled. It reads a flattened table of every object's VMAs, rebuilt when
+a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
+``mapping``, each VMA whose pgoff range holds the page's index gives ``vma_address``
+(``vm_start + ((index - vm_pgoff) << PAGE_SHIFT)``), and a walk of that mm's page tables
+there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
+from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
+                                  anon_vma)
+from . import buddy as B
+from .memory import PAGE_MAPPING_ANON, lookup_pte
+from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn, pte_present
+
+
+# ---- anon_vma -------------------------------------------------------------------------------
+def anon_vma_alloc(reg: RmapRegistry) -> anon_vma:
+    """A new anon_vma, its own root and parent, with the reference its tree will hold."""
+    reg.last_anon_vma_id += 1
+    av = anon_vma(reg.last_anon_vma_id)
+    reg.anon_vmas[av.id] = av
+    return av
+
+
+def anon_vma_chain_link(reg: RmapRegistry, vma, av: anon_vma) -> None:
+    vma.anon_vma_chain.insert(0, av)  # list_add: the newest link first
+    av.rb_root.append(vma)
+    reg.seq += 1
+
+
+def __anon_vma_prepare(reg: RmapRegistry, vma, mergeable: anon_vma | None) -> anon_vma:
+    """Give ``vma`` the anon_vma of a neighbour (``mergeable``) or a new root."""
+    av = mergeable
+    if av is None:
+        av = anon_vma_alloc(reg)
+        av.num_children += 1  # a root's link to itself as parent
+    vma.anon_vma = av
+    anon_vma_chain_link(reg, vma, av)
+    av.num_active_vmas += 1
+    return av
+
+
+def anon_vma_clone(reg: RmapRegistry, dst, src) -> None:
+    """Link ``dst`` to every anon_vma ``src`` is linked to, oldest first. A ``dst`` without an
+    anon_vma (fork) takes the first one that no VMA uses and that has at most one child; a
+    root is never taken (it counts itself as a child and has at least one more)."""
+    for av in reversed(src.anon_vma_chain):
+        anon_vma_chain_link(reg, dst, av)
+        if dst.anon_vma is None and src.anon_vma is not None and av.num_children < 2 \
+                and av.num_active_vmas == 0:
+            dst.anon_vma = av
+    if dst.anon_vma is not None:
+        dst.anon_vma.num_active_vmas += 1
+
+
+def anon_vma_fork(reg: RmapRegistry, vma, pvma) -> None:
+    """fork: the child's ``vma`` shares every anon_vma of the parent's ``pvma`` and gets one of
+    its own (reused, or new: a child of ``pvma``'s, under the same root)."""
+    if pvma.anon_vma is None:
+        return
+    vma.anon_vma = None
+    anon_vma_clone(reg, vma, pvma)
+    if vma.anon_vma is not None:
+        return
+    av = anon_vma_alloc(reg)
+    av.num_active_vmas += 1
+    av.root, av.parent = pvma.anon_vma.root, pvma.anon_vma
+    av.root.refcount += 1  # get_anon_vma(root): the root outlives its descendants
+    vma.anon_vma = av
+    anon_vma_chain_link(reg, vma, av)
+    av.parent.num_children += 1
+
+
+def unlink_anon_vmas(reg: RmapRegistry, vma) -> None:
+    """``vma`` leaves every anon_vma's tree; the anon_vmas left empty are put."""
+    emptied = []
+    for av in vma.anon_vma_chain:
+        av.rb_root.remove(vma)
+        if not av.rb_root:
+            av.parent.num_children -= 1
+            emptied.append(av)
+    if vma.anon_vma is not None:
+        vma.anon_vma.num_active_vmas -= 1
+        vma.anon_vma = None
+    vma.anon_vma_chain = []
+    reg.seq += 1
+    for av in emptied:  # newest first: the root goes last
+        put_anon_vma(reg, av)
+
+
+def put_anon_vma(reg: RmapRegistry, av: anon_vma) -> None:
+    av.refcount -= 1
+    if av.refcount == 0:
+        __put_anon_vma(reg, av)
+
+
+def __put_anon_vma(reg: RmapRegistry, av: anon_vma) -> None:
+    """Free ``av``; a descendant's end drops the reference it held on its root."""
+    del reg.anon_vmas[av.id]
+    root = av.root
+    if root is not av:
+        put_anon_vma(reg, root)
+
+
+# ---- file mappings (mm/vma.c) -------------------------------------------------------------
+def vma_link_file(reg: RmapRegistry, vma) -> None:
+    vma.vm_file.f_mapping.i_mmap.append(vma)
+    reg.seq += 1
+
+
+def unlink_file_vma(reg: RmapRegistry, vma) -> None:
+    vma.vm_file.f_mapping.i_mmap.remove(vma)
+    reg.seq += 1
+
+
+def unmap_mapping_pages(mapping, first: int, last: int) -> None:
+    """Every VMA of ``mapping`` (its ``i_mmap``) loses the ptes of file pages [first, last],
+    in whichever process it is (``unmap_mapping_pages``, ``mm/memory.c``)."""
+    for vma in list(mapping.i_mmap):
+        lo, hi = max(first, vma.vm_pgoff), min(last + 1, vma.vm_pgoff + vma_pages(vma))
+        if lo < hi:
+            mm = vma.vm_mm
+            mm.hooks.zap_range(mm, vma.vm_start + ((lo - vma.vm_pgoff) << PAGE_SHIFT),
+                               vma.vm_start + ((hi - vma.vm_pgoff) << PAGE_SHIFT))
+
+
+# ---- the table the compiled walk reads ---------------------------------------------------
+def page_mapping(obj) -> int:
+    """The ``page->mapping`` value of a page of ``obj`` (an anon_vma or an address_space)."""
+    return obj.id << 1 | (PAGE_MAPPING_ANON if isinstance(obj, anon_vma) else 0)
+
+
+def rmap_table(reg: RmapRegistry) -> RmapRegistry:
+    """The registry with its table brought up to date: for every anon_vma and address_space
+    (sorted by ``page->mapping``), the (pgd, vm_start, vm_end, vm_pgoff) of each VMA linked."""
+    if reg.table_seq == reg.seq:
+        return reg
+    objs = sorted([*reg.anon_vmas.values(), *reg.address_spaces.values()], key=page_mapping)
+    objs = [o for o in objs if _linked(o)]
+    reg.vmas = [v for o in objs for v in _linked(o)]
+    reg.keys = np.array([page_mapping(o) for o in objs], np.int64)
+    reg.off = np.zeros(len(objs) + 1, np.int64)
+    np.cumsum([len(_linked(o)) for o in objs], out=reg.off[1:])
+    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff) for v in reg.vmas],
+                        np.int64).reshape(len(reg.vmas), NR_RMAP_COLS)
+    reg.table_seq = reg.seq
+    return reg
+
+
+def _linked(obj) -> list:
+    return obj.rb_root if isinstance(obj, anon_vma) else obj.i_mmap
+
+
+@njit(cache=True)
+def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
+    """``rmap_walk`` of one page: each (table row, address, level) of an entry that maps
+    ``pfn``, into ``out``; returns how many."""
+    head = B.compound_head(a, pfn)
+    mapping = a.mapping[head]
+    i = np.searchsorted(keys, mapping)
+    if mapping == 0 or i == keys.shape[0] or keys[i] != mapping:
+        return 0
+    pgoff = a.index[head] + (pfn - head)
+    levels = vs.vp[VP_LEVELS]
+    n = 0
+    for r in range(off[i], off[i + 1]):
+        first = rows[r, RMAP_PGOFF]
+        if pgoff < first or pgoff >= first + ((rows[r, RMAP_END] - rows[r, RMAP_START]) >> 12):
+            continue
+        address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
+        entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
+        if not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
+            continue
+        mapped = pte_pfn(entry)
+        if level < levels - 1:  # a huge leaf: the page of it at this address
+            mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
+        if mapped == pfn:
+            out[n, 0], out[n, 1], out[n, 2] = r, address, level
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def rmap_count(a, vs, keys, off, rows, pfns, counts):
+    """How many entries ``rmap_walk`` finds for each of ``pfns`` (``debug.check``)."""
+    scratch = np.zeros((rows.shape[0], 3), np.int64)
+    for i in range(pfns.shape[0]):
+        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], scratch)
+
+
+def rmap_walk(k, pfn: int) -> list[tuple[object, int, int]]:
+    """Every (vma, address, level) where a page-table entry maps ``pfn``, found from the page
+    alone (its mapping and index); ``level`` is the page-table level of the entry."""
+    reg = rmap_table(k.rmap)
+    out = np.zeros((reg.rows.shape[0], 3), np.int64)
+    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, out)
+    return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]
