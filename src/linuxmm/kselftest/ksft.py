@@ -25,6 +25,7 @@ from types import ModuleType
 
 from ..errors import KernelError
 from ..machine import Machine
+from ..process import Process
 from ..sources import toml
 
 PASS, FAIL, SKIP, XFAIL = "pass", "fail", "skip", "xfail"
@@ -61,19 +62,15 @@ class Result:
 
 @dataclass
 class Ksft:
-    """What a ported test case works with: a fresh machine and process, and the
-    ``kselftest.h`` calls that record checks."""
+    """What a ported test case works with: a fresh machine, the test program's process on
+    it, and the ``kselftest.h`` calls that record checks."""
     case: str
     machine: Machine = field(default_factory=lambda: Machine(toml.loads(SELFTEST_MACHINE)))
+    process: Process = field(init=False)
     results: list[Result] = field(default_factory=list)
-    _process: object = None
 
-    @property
-    def process(self):
-        """The test program's process (spawned on first use)."""
-        if self._process is None:
-            self._process = self.machine.spawn("selftest")
-        return self._process
+    def __post_init__(self):
+        self.process = self.machine.spawn("selftest")
 
     def print_msg(self, message: str) -> None:
         """``ksft_print_msg``: a ``# message`` line between the results."""
