@@ -10,9 +10,11 @@ The cost model of simulated work (stated, not measured per run): each user acces
 record, or one page of a ``Process`` read/write) costs ``ACCESS_NS``; each page fault it takes
 costs ``FAULT_NS`` more: 4400 cycles at 2.6 GHz, the time this host's kernel takes for a 4 KiB
 first-touch write fault (the replay cost model's figure). System calls (mmap, fork, ...) take no
-simulated time yet. Compiled batches get the time left until the next event as their budget
-(``budget``) and stop after the access that uses it up, so events run at their time within one
-access or one fault of it, whatever the batch sizes.
+simulated time yet. A compiled batch of ``Process`` accesses (``access_batch``) gets the time
+left until the next event (``budget``) and stops after the access that uses it up; the replay
+loop ends each batch before it could reach the next event even if every record faulted (one
+record at a time close to it), so its hot loop reads no clock. Either way an event runs after
+the first access (record) whose time reaches it, whatever the batch sizes.
 """
 
 from __future__ import annotations

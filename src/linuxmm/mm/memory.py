@@ -546,10 +546,8 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, bud
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak, done, flt0, budget):
-    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS). The status is
-    FAULT_DEADLINE when the access went through ``access_one`` and the ``done`` records and
-    the faults since ``flt0`` used up ``budget`` (an L1 hit leaves that to the batch's end)."""
+def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
+    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
     page = addr >> 12
     if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
         return FAULT_OK, memo_page, memo_e, peak
@@ -560,12 +558,11 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
     if pfn < 0:
         return -1 - pfn, memo_page, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-    status = FAULT_DEADLINE if past_deadline(mmc, done, flt0, budget) else FAULT_OK
-    return status, page, l1_entry(t, asid, addr), max(peak, rss)
+    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
 
 
 @njit(cache=True)
-def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak, budget):
+def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
     read-modify-write instruction). Returns (next, status, peak RSS pages so far).
 
@@ -578,30 +575,21 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak, budget):
     The L1 entry of the last page accessed is remembered: another access to that page
     repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
     4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
-    after it, and only then is the time ``budget`` checked: the caller ends the batch where
-    records alone (1 ns each) would use it up, so the batch stops with FAULT_DEADLINE after
-    the first record whose time reaches it."""
+    after it. The caller ends the batch before it could use up the time left until the next
+    event (``kernel/timer.py``): no check of the clock costs the accesses anything."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_page, memo_e = np.int64(-1), np.int64(-1)
-    flt0 = mmc[MMC_MINFLT]
-    late = False
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
         status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
-                                                         memo_page, memo_e, peak, i + 1 - start, flt0, budget)
+                                                         memo_page, memo_e, peak)
         if status != FAULT_OK:
-            if status != FAULT_DEADLINE:
-                return i, status, peak
-            late = True
+            return i, status, peak
         if kind == 3:  # the modify's load, through the translation its write just used
             status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak, i + 1 - start, flt0, budget)
+                                                             memo_page, memo_e, peak)
             if status != FAULT_OK:
-                if status != FAULT_DEADLINE:
-                    return i, status, peak
-                late = True
-        if late:
-            return i + 1, FAULT_DEADLINE, peak
+                return i, status, peak
     return addrs.shape[0], FAULT_OK, peak
 
 

@@ -25,10 +25,11 @@ import numpy as np
 
 from ..debug import check_or_report
 from ..errors import KernelError, ParseError
-from ..kernel.timer import ACCESS_NS
+from ..kernel.timer import ACCESS_NS, FAULT_NS
 from ..mm import memory as M
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
+RECORD_MAX_NS = ACCESS_NS + FAULT_NS  # the most simulated time one record takes (one fault)
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
 _MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])[ps](?:\s+\S+\s+\S+\s+\d+\s*(.*))?$")
 # Entries of a real maps file that are not the program's mappings: the legacy vsyscall page
@@ -185,13 +186,14 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 tlb.switch_mm(task)
                 F.set_current(k, task)
                 vs = F.ensure_tables(k)
-                budget = k.clock.budget()  # records alone (ACCESS_NS each) stop at the next event
-                end = min(hi, start + budget // ACCESS_NS)
+                # a batch ends before it could reach the next event even if every record faulted
+                # (then one record at a time): the event runs after the first record reaching it
+                end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])
                 start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                                     addrs[:end], kinds[:end], start, peak, budget)
+                                                     addrs[:end], kinds[:end], start, peak)
                 fault.clock_work(k, task, start - done0, flt)
-                if status not in (M.FAULT_OK, M.FAULT_DEADLINE):
+                if status != M.FAULT_OK:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
