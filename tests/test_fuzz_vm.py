@@ -38,6 +38,7 @@ from conftest import small_machine
 
 LINE = 64
 PAGE = 4096
+HUGE = 2 << 20  # a PMD's span
 NO_END = 1 << 64  # private memory has no object whose end could raise SIGBUS
 
 
@@ -55,6 +56,8 @@ class VmMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.m = small_machine()
+        # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
+        self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
         self.procs = {}   # pid -> Process
         self.maps = {}    # pid -> list of Region
         self.mem = {}     # pid -> {line address: value} for private memory
@@ -73,7 +76,8 @@ class VmMachine(RuleBasedStateMachine):
             self.procs[p.pid], self.maps[p.pid], self.mem[p.pid], self.lazy[p.pid] = p, [], {}, {}
 
     @precondition(lambda self: self.live())
-    @rule(i=st.integers(0, 7), pages=st.integers(1, 600), shared=st.booleans(), huge=st.booleans())
+    @rule(i=st.integers(0, 7), pages=st.one_of(st.integers(1, 600), st.sampled_from([512, 1024])),
+          shared=st.booleans(), huge=st.booleans())  # whole PMD spans too
     def mmap(self, i, pages, shared, huge):
         pid = self.live()[i % len(self.live())]
         p = self.procs[pid]
@@ -227,7 +231,12 @@ class VmMachine(RuleBasedStateMachine):
             return
         assert not (grow and spans_vmas)
         assert new == start or (grow and maymove)
-        if region.sid is None:  # the private lines move with the mapping
+        self.moved(pid, region, new, new_len)
+
+    def moved(self, pid, region, new, new_len):
+        """``region`` is at ``new`` now, ``new_len`` long: the private lines move with it."""
+        start, length = region.start, region.length
+        if region.sid is None:
             keep = min(length, new_len)
             for lines in (self.mem[pid], self.lazy[pid]):
                 moved = {new + a - start: v for a, v in lines.items() if start <= a < start + keep}
@@ -235,6 +244,22 @@ class VmMachine(RuleBasedStateMachine):
                     del lines[a]
                 lines.update(moved)
         region.start, region.length = new, new_len
+
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7), pages_off=st.integers(0, 3))
+    def move(self, i, j, pages_off):
+        """mremap(MREMAP_FIXED) to the same offset within a PMD's span as the source (whole page
+        tables and THPs change hands where a whole span moves: move_normal_pmd,
+        move_huge_pmd) or to 1-3 pages past a span's start (pte by pte)."""
+        got = self.pick(i, j)
+        if got is None or not self.one_vma(*got):
+            return
+        pid, region = got
+        p = self.procs[pid]
+        room = p.mmap(region.length + 2 * HUGE, prot="none")  # a free place to move to
+        target = (room + HUGE - 1) // HUGE * HUGE + (pages_off * PAGE or region.start % HUGE)
+        new = p.mremap(region.start, region.length, region.length, maymove=True, fixed=target)
+        assert new == target
+        self.moved(pid, region, new, region.length)
 
     @precondition(lambda self: self.live() and len(self.live()) < 4)
     @rule(i=st.integers(0, 7))

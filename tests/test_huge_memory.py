@@ -19,3 +19,39 @@ def test_small_machine_turns_thp_off():
     assert p.smaps_rollup()["AnonHugePages"] == 0
     assert "thp_fault_alloc 0\n" in m.proc("/proc/vmstat")
     assert "THPeligible:           0\n" in p.proc("smaps")
+
+
+THP_ENABLED = "kernel/mm/transparent_hugepage/enabled"
+
+
+def test_admin_enables_thp_through_sysfs_on_a_small_machine():
+    """hugepage_init's comment: the admin can still enable THP through /sys. The write starts
+    khugepaged, which raises min_free_kbytes, and the fault path takes THPs from then on."""
+    m = small_machine()
+    assert m.sysfs(THP_ENABLED) == "always madvise [never]\n"
+    before = int(m.sysctl("vm.min_free_kbytes"))
+    p = m.spawn()
+    a = p.mmap(8 * MB, addr=0x40000000, flags="private|anonymous|fixed")
+    p.madvise(a, 8 * MB, "hugepage")
+    p.write(a, 2 * MB)
+    m.sysfs("/sys/" + THP_ENABLED, "madvise")
+    assert m.sysfs(THP_ENABLED) == "always [madvise] never\n"
+    assert int(m.sysctl("vm.min_free_kbytes")) > before
+    p.write(a + 2 * MB, 6 * MB)
+    assert p.minflt == 512 + 3  # 4 KiB pages before the write, one THP per 2 MiB after
+    assert p.smaps_rollup()["AnonHugePages"] == 6 * 1024
+
+
+def test_sysfs_bad_input():
+    import errno
+
+    import pytest
+
+    from linuxmm import KernelError
+
+    m = small_machine()
+    for path, value, code in ((THP_ENABLED, "sometimes", errno.EINVAL), ("kernel/mm/nothing", None, errno.ENOENT)):
+        with pytest.raises(KernelError) as e:
+            m.sysfs(path, value)
+        assert e.value.errno == code
+    assert m.sysfs(THP_ENABLED) == "always madvise [never]\n"

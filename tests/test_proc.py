@@ -413,3 +413,29 @@ def test_committed_as_and_mapped_follow_the_host():
     q.exit()  # exit gives back its VM_ACCOUNT charge and drops its shmem object
     p.exit()
     assert meminfo()[0] == start
+
+
+def test_node_counters_are_one_array_in_enum_order():
+    """pgdat->vm_stat is a row of the array the compiled fault path updates, its columns in
+    enum node_stat_item order (the order /proc/vmstat prints), so /proc reads what it counts."""
+    from linuxmm.mm import pgtable as P
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    k = m.kernel
+    before = m.proc("/proc/vmstat")
+    p = m.spawn()
+    p.write(p.mmap(4 << 20), 4 << 20)
+    q = p.fork()
+    q.write(q.mmap(1 << 20, flags="shared|anonymous"), 1 << 20)
+    names = [name for _, name in vmstat.NODE_STAT_ITEMS]
+    printed = [line.split()[0] for line in before.splitlines()]
+    assert [n for n in printed if n in names] == [n for n in names if n in printed]
+    assert (names.index("nr_anon_pages"), names.index("nr_file_pages"), names.index("nr_mapped"),
+            names.index("nr_shmem"), names.index("nr_page_table_pages")) == \
+        (P.NS_ANON_MAPPED, P.NS_FILE_PAGES, P.NS_FILE_MAPPED, P.NS_SHMEM, P.NS_PAGETABLE)
+    nstat = k.vm_state.nstat
+    assert all(np.shares_memory(k.NODE_DATA(nid).vm_stat.row, nstat) for nid in k.node_ids)
+    node = {n: int(nstat[:, i].sum()) for i, n in enumerate(names)}
+    assert (node["nr_anon_pages"], node["nr_shmem"], node["nr_file_pages"], node["nr_mapped"]) == (1024, 256, 256, 256)
+    shown = dict(line.split() for line in m.proc("/proc/vmstat").splitlines())
+    assert all(int(shown[n]) == v for n, v in node.items() if n in shown)

@@ -400,7 +400,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     """Every shmem page-cache page is allocated, knows its file and index (rmap), and holds
     the cache's reference plus one per page-table entry; every mapped file page is cached;
     every allocated page that names a file is in the page cache of a live file."""
-    from .mm.pgtable import NS_FILE_MAPPED, NS_SHMEM
+    from .mm.pgtable import NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM
     from .mm.rmap import page_mapping
 
     a, vs = k.mem_map, k.vm_state
@@ -426,6 +426,8 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     recorded = int(vs.nstat[:, NS_SHMEM].sum())
     if recorded != len(cached):
         v.append(f"NR_SHMEM {recorded} but {len(cached)} pages are in shmem page caches")
+    if int(vs.nstat[:, NS_FILE_PAGES].sum()) != recorded:  # shmem is the only page cache yet
+        v.append(f"NR_FILE_PAGES {int(vs.nstat[:, NS_FILE_PAGES].sum())} but NR_SHMEM {recorded}")
     mapped = int(vs.nstat[:, NS_FILE_MAPPED].sum())
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")

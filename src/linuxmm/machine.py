@@ -235,6 +235,21 @@ class Machine:
         self._sync_allocator()
         return ret
 
+    def sysfs(self, path: str, value: str | None = None) -> str | None:
+        """Read (``m.sysfs("kernel/mm/transparent_hugepage/enabled")`` -> ``"always [madvise]
+        never\\n"``) or write a file under /sys, as ``m.sysctl`` does for /proc/sys: the
+        attribute's show and store functions (``fs/sysfs.py`` lists the simulated files).
+
+        Raises ``KernelError``: ``ENOENT`` for a file that is not simulated, ``EINVAL`` for a
+        value the store function rejects (nothing changes then)."""
+        from .fs.sysfs import sysfs_read, sysfs_write
+
+        if value is None:
+            return sysfs_read(self.kernel, path)
+        sysfs_write(self.kernel, path, str(value))
+        self._sync_allocator()
+        return None
+
     def proc(self, path: str) -> str:
         """The text of a /proc file, byte for byte as the imitated kernel prints it:
         zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,
@@ -304,21 +319,14 @@ class Machine:
         return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
 
     def _sync_vm(self) -> None:
-        """Node counters and vm events the compiled fault path keeps, into the /proc views."""
+        """The vm events the compiled fault path counts, into ``k.vm_events`` (the node
+        counters need no copy: ``pgdat.vm_stat`` reads the array the fault path updates)."""
         from .mm import pgtable as P
 
         k = self.kernel
         vs = k.vm_state
         if vs is None:
             return
-        for nid in k.node_ids:
-            st = k.NODE_DATA(nid).vm_stat
-            st["NR_ANON_MAPPED"] = int(vs.nstat[nid, P.NS_ANON_MAPPED])
-            st["NR_ANON_THPS"] = int(vs.nstat[nid, P.NS_ANON_THPS])
-            st["NR_PAGETABLE"] = int(vs.nstat[nid, P.NS_PAGETABLE])
-            st["NR_SHMEM"] = int(vs.nstat[nid, P.NS_SHMEM])
-            st["NR_FILE_PAGES"] = int(vs.nstat[nid, P.NS_SHMEM])
-            st["NR_FILE_MAPPED"] = int(vs.nstat[nid, P.NS_FILE_MAPPED])
         ev = k.vm_events
         ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
         ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])

@@ -9,6 +9,8 @@ runs the boot stages the memory layout depends on, in the kernel's order:
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..arch import Arch
 from ..description import MachineDescription
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
@@ -20,7 +22,9 @@ from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
+from ..include.linux.vmstat import StatRow
 from ..mm.pgtable import geometry_for
+from ..mm.vmstat import NODE_STAT_INDEX, NR_VM_NODE_STAT_ITEMS
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
 
@@ -141,6 +145,7 @@ class Kernel:
 
     def alloc_node_data(self, nid: int) -> pglist_data:
         pgdat = pglist_data(node_id=nid)
+        pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_INDEX)
         pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
                             for i, name in enumerate(self.zone_names)]
         self.pgdat[nid] = pgdat

@@ -6,15 +6,20 @@ One THP policy per kernel, ``k.transparent_hugepage_flags`` (``always``, ``madvi
 the command line (``setup_transparent_hugepage``, an early param). ``hugepage_init`` (a subsys
 initcall) turns THP off on machines under 512 MiB and otherwise starts khugepaged, which
 raises ``min_free_kbytes`` (``mm/khugepaged.py``). The fault path (``VP_THP``), smaps'
-THPeligible and khugepaged all read this one policy (``include/linux/huge_mm.py``).
+THPeligible and khugepaged all read this one policy (``include/linux/huge_mm.py``); as the
+kernel's comment says, an admin can still enable it through /sys on a small machine:
+``enabled_show``/``enabled_store`` are that file.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
+from ..errors import KernelError
 from .khugepaged import start_stop_khugepaged
 from .page_alloc import totalram_pages
+from .pgalloc import vm_state_thp
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -28,3 +33,23 @@ def hugepage_init(k: "Kernel") -> None:
         k.transparent_hugepage_flags = "never"
         return
     start_stop_khugepaged(k)
+
+
+THP_ENABLED = ("always", "madvise", "never")  # the choices enabled_show lists
+
+
+def enabled_show(k: "Kernel") -> str:
+    """/sys/kernel/mm/transparent_hugepage/enabled: the choices, the policy in brackets."""
+    return " ".join(f"[{m}]" if m == k.transparent_hugepage_flags else m for m in THP_ENABLED) + "\n"
+
+
+def enabled_store(k: "Kernel", value: str) -> None:
+    """Set the policy (``enabled_store``): khugepaged starts or stops and min_free_kbytes
+    follows (``start_stop_khugepaged``); faults from now on read the new policy."""
+    mode = value.strip()
+    if mode not in THP_ENABLED:
+        raise KernelError(errno.EINVAL, f"transparent_hugepage/enabled: {value!r} is not one of {', '.join(THP_ENABLED)}")
+    k.transparent_hugepage_flags = mode
+    start_stop_khugepaged(k)
+    if k.vm_state is not None:
+        vm_state_thp(k, k.vm_state.vp)

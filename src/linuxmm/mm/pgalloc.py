@@ -28,7 +28,7 @@ def vm_state_init(k) -> VmState:
     vp[VP_LEVELS] = levels
     vp[VP_PTRS] = geo.ptrs
     vp[VP_PMD_LEVEL] = geo.level_of("pmd") if "pmd" in [n for n, _, _ in geo.levels] else levels - 1
-    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
+    vm_state_thp(k, vp)
     vp[VP_HUGE_ZERO_PFN] = -1
     vp[VP_SLOW_PFN] = NO_PAGE
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
@@ -40,7 +40,11 @@ def vm_state_init(k) -> VmState:
                             (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
                             (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
         set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
-    nnodes = max(k.node_ids) + 1
+    nstat = np.zeros((max(k.node_ids) + 1, NR_NS), np.int64)
+    for nid in k.node_ids:  # the nodes' counters move into the array the fault path updates
+        pgdat = k.NODE_DATA(nid)
+        nstat[nid] = pgdat.vm_stat.row
+        pgdat.vm_stat.row = nstat[nid]
     arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_used=np.zeros(INITIAL_TABLES, np.int64), pt_huge_pte=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_deposit_next=np.full(INITIAL_TABLES, -1, np.int64),
@@ -48,9 +52,14 @@ def vm_state_init(k) -> VmState:
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
                   zonelists=pa._zonelist(k, k.node_ids[0]), events=np.zeros(NR_VE, np.int64),
-                  nstat=np.zeros((nnodes, NR_NS), np.int64))
+                  nstat=nstat)
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
+
+
+def vm_state_thp(k, vp) -> None:
+    """The THP policy as the compiled fault path reads it (PMD-sized THP on 64-bit only)."""
+    vp[VP_THP] = thp_mode(k) if k.arch.is_64bit else THP_NEVER
 
 
 def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
+from .vmstat import NODE_STAT_INDEX, NR_VM_NODE_STAT_ITEMS
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -104,7 +105,7 @@ VMSTATE_FIELDS = [
     ("ac", np.int64, 2),  # allocation contexts (AC_*): zonelist node, highest zone, mt, flags...
     ("zonelists", np.int64, 2),
     ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
-    ("nstat", np.int64, 2),  # node stats the fault path changes (NS_*), per node
+    ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
 ]
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
@@ -126,8 +127,11 @@ AC_NAMES = ("user page", "page table", "THP")
 VE_PGFAULT, VE_PGMAJFAULT, VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_COW, VE_REUSE = 0, 1, 2, 3, 4, 5
 VE_ZERO_MAPPED, VE_THP_ZERO_MAPPED, VE_PGTABLE_PAGES = 6, 7, 8
 NR_VE = 12
-NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED = 0, 1, 2, 3, 4
-NR_NS = 5
+# node counters: columns of nstat in enum node_stat_item order (the kernel's pgdat->vm_stat)
+NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
+    NODE_STAT_INDEX[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
+                                       "NR_FILE_MAPPED", "NR_FILE_PAGES"))
+NR_NS = NR_VM_NODE_STAT_ITEMS
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import KernelError
 from ..include.linux.mm_types import PAGE_SHIFT
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+from .pgtable import (NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
 from .rmap import page_mapping
 
@@ -39,20 +39,24 @@ def shmem_get_folio(k, mapping, index: int) -> int:
         a.index[pfn] = index
         mapping.i_pages[index] = pfn
         vs = k.vm_state
-        vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] += 1
+        nid = a.zone_node[M.B.page_zone(a, pfn)]
+        vs.nstat[nid, NS_SHMEM] += 1  # shmem_add_to_page_cache: a file page, and shmem
+        vs.nstat[nid, NS_FILE_PAGES] += 1
     return pfn
 
 
 def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
     """Drop the cached pages of bytes [lstart, lend] (``lend`` -1: to the end) of a shmem
     object (``shmem_undo_range``): each leaves the page cache (``filemap_remove_folio``:
-    mapping cleared, NR_SHMEM down) and the cache's reference is put, which frees a page no
+    mapping cleared, NR_SHMEM and NR_FILE_PAGES down) and the cache's reference is put, which frees a page no
     pte maps any more."""
     a, vs = k.mem_map, k.vm_state
     first, last = lstart >> PAGE_SHIFT, (1 << 63) - 1 if lend < 0 else lend >> PAGE_SHIFT
     for index in [i for i in mapping.i_pages if first <= i <= last]:
         pfn = mapping.i_pages.pop(index)
-        vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_SHMEM] -= 1
+        nid = a.zone_node[M.B.page_zone(a, pfn)]
+        vs.nstat[nid, NS_SHMEM] -= 1
+        vs.nstat[nid, NS_FILE_PAGES] -= 1
         a.mapping[pfn] = 0
         M.put_page(a, vs, pfn, 0)
 

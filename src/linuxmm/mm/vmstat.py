@@ -112,6 +112,9 @@ NODE_STAT_ITEMS = _items(
      "nr_kernel_stack": "NR_KERNEL_STACK_KB", "nr_page_table_pages": "NR_PAGETABLE",
      "nr_sec_page_table_pages": "NR_SECONDARY_PAGETABLE", "nr_swapcached": "NR_SWAPCACHE"})
 
+NODE_STAT_INDEX = {item: i for i, (item, _) in enumerate(NODE_STAT_ITEMS)}  # enum node_stat_item
+NR_VM_NODE_STAT_ITEMS = len(NODE_STAT_ITEMS)
+
 # shown in units of PMD-sized huge pages (``vmstat_item_print_in_thp``)
 THP_ITEMS = {"NR_SHMEM_THPS", "NR_SHMEM_PMDMAPPED", "NR_FILE_THPS", "NR_FILE_PMDMAPPED", "NR_ANON_THPS"}
 

@@ -5,7 +5,33 @@ read from ``zone.vm_stat`` and ``pglist_data.vm_stat`` (keyed by the kernel's en
 missing key reads 0). The counters' /proc files are ``mm/vmstat.py``.
 """
 
+from collections.abc import MutableMapping
+
 from .mmzone import for_each_zone, node_states
+
+
+class StatRow(MutableMapping):
+    """A node's counters, ``pgdat->vm_stat``: one row of an array indexed in the kernel's enum
+    order (``enum node_stat_item``), read and written by the enum names (``NR_ANON_MAPPED``).
+    The compiled fault path updates the same array, so /proc reads what it counts."""
+
+    def __init__(self, row, index: dict[str, int]):
+        self.row, self._index = row, index
+
+    def __getitem__(self, item: str) -> int:
+        return int(self.row[self._index[item]])
+
+    def __setitem__(self, item: str, value: int) -> None:
+        self.row[self._index[item]] = value
+
+    def __delitem__(self, item: str) -> None:
+        raise TypeError("vm_stat counters cannot be removed")
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 def zone_page_state(z, item: str) -> int:
