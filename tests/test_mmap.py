@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 
 from conftest import host_is_618
 
+from linuxmm import Machine
 from linuxmm.errors import KernelError
 from linuxmm.fs.proc import task_mmu as TM
 from linuxmm.include.linux import mm_types as T
@@ -938,3 +939,17 @@ def test_invariants_under_random_operations(ops):
         except KernelError:
             pass
         check_invariants(mm)
+
+
+def test_map_fixed_frees_the_replaced_page_tables():
+    """vms_clean_up_area: MAP_FIXED over a mapping frees the replaced range's page tables
+    (up to the neighbours) before the new VMA exists, so a 2 MiB block whose THP was split
+    and mapped afresh faults a THP again (transhuge-stress's allocate_transhuge loop)."""
+    p = Machine().spawn()  # THP needs 512 MiB or more (hugepage_init)
+    block = (p.mmap(3 * M2) + M2) & ~(M2 - 1)
+    for _ in range(2):
+        p.mmap(M2, flags="private|anonymous|fixed|noreserve", addr=block)
+        p.madvise(block, M2, "hugepage")
+        p.write(block, 1)
+        assert p.walk(block).page_size == M2
+        p.madvise(block, M2 - 4096, "dontneed")  # split it, keep the last page

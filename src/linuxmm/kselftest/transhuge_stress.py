@@ -8,10 +8,9 @@ but its last page, which splits the THP. The C program loops until ``-d`` second
 passed over all of RAM (``run_vmtests.sh``: 20 s); the port runs ``LOOPS`` loops over
 ``SIZE_MIB`` MiB, its "[size in MiB]" argument, so the suite stays fast. PFNs come from
 ``Process.walk`` (the page tables the pagemap reads). Like the C program it passes unless a
-call fails; the per-loop counts it prints are where the simulator shows: on Linux every
-loop gets its THPs, here the second gets none, because the MAP_FIXED mmap over a block
-leaves the replaced range's page table in place (the kernel frees it, ``free_pgtables`` in
-``vms_clear_ptes``), so the fault finds a PMD table and maps small pages.
+call fails; the per-loop counts it prints ("32 succeed") show whether every loop got its
+THPs: that needs the MAP_FIXED mmap to free the replaced block's page table
+(``vms_clean_up_area``), which the simulator did not do before this port found it.
 """
 
 from __future__ import annotations

@@ -627,6 +627,9 @@ def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int) -
         raise KernelError(errno.ENOMEM, "mmap: cannot commit the shared anonymous memory")
     if nr_pages:  # MAP_FIXED over existing mappings; their charge moves to the new one
         do_vmi_align_munmap(mm, addr, end, account=not flags & VM_ACCOUNT)
+        # vms_clean_up_area: the replaced range's page tables are freed (free_pgtables up
+        # to the neighbours) before the new VMA exists, so it can start with a huge PMD
+        mm.hooks.vma_changed(mm)
     vma = _mmap_new_or_merge(mm, addr, end, flags, pgoff)
     vm_acct_memory(mm, charged)
     _mmap_complete(mm, vma, pglen)

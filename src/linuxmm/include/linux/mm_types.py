@@ -285,7 +285,9 @@ class MmHooks:
       [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache, after their
       ptes are gone: MADV_REMOVE's hole, and all of them when the last reference to the
       object goes (``shmem_evict_inode``).
-    * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA.
+    * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA,
+      and when MAP_FIXED has removed the mappings it replaces, before the new VMA exists
+      (``vms_clean_up_area`` frees their page tables then).
     * ``vm_acct_memory(mm, pages)``: ``pages`` (negative: released) more charged to the
       kernel's Committed_AS (``vm_committed_as``): VM_ACCOUNT charges and shmem objects'.
     * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE,
