@@ -48,7 +48,6 @@ def test_alloc_shows_split_and_merge():
 
 
 def test_errors_are_clear_not_tracebacks(tmp_path):
-    from linuxmm.cli import main
     import subprocess, sys
     bad = tmp_path / "bad.toml"
     bad.write_text("e820 = [{start = 0, end = 0x10}]\narch = 'vax'\n")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linuxmm import ConfigError, LinuxmmError, Machine, ParseError, presets
+from linuxmm import LinuxmmError, Machine, ParseError, presets
 from linuxmm.sources import dmesg, toml
 
 GOOD = """

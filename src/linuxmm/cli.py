@@ -11,7 +11,6 @@ Errors are one line on stderr, ``linuxmm: error: ...``, never a traceback: bad i
 from __future__ import annotations
 
 import errno
-import json
 import sys
 from enum import Enum
 from pathlib import Path

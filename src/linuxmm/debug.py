@@ -47,11 +47,11 @@ FREE, PCP, ALLOC = 1, 2, 3
 
 
 def _walk(a, head, nxt, blk=None, limit=1 << 40):
-    out, cur, prev = [], head, 0
+    out, cur = [], head
     while cur and len(out) < limit:
         out.append(cur - 1)
         idx = blk(cur - 1) if blk else cur - 1
-        prev, cur = cur, nxt[idx]
+        cur = nxt[idx]
     return out
 
 

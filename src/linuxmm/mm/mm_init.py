@@ -93,7 +93,6 @@ def get_pfn_range_for_nid(k: "Kernel", nid: int) -> tuple[int, int]:
 def free_area_init_node(k: "Kernel", pgdat: pglist_data) -> None:
     start_pfn, end_pfn = get_pfn_range_for_nid(k, pgdat.node_id)
     pgdat.node_start_pfn = start_pfn
-    arch = k.arch
     announce = k.version >= (4, 0) or k.version.distro == "rhel"  # x86-64 3.x: numa.py did it
     if start_pfn != end_pfn or k.version < (5, 18):  # 5.18 named memoryless nodes so
         if announce:
