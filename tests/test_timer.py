@@ -81,6 +81,11 @@ def test_khugepaged_scans_while_an_mm_may_hold_thps():
     p.exit()
     m.run(60)
     assert k.khugepaged_mm_slots == [] and khugepaged.nr_runs == 5  # the 60 s run finds no work
+    # THP off through sysfs stops khugepaged (kthread_stop); on again starts a new one
+    m.sysfs("kernel/mm/transparent_hugepage/enabled", "never")
+    assert "khugepaged" not in k.kthreads and khugepaged.state == "X"
+    m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
+    assert k.kthreads["khugepaged"] is not khugepaged
     s = small_machine()
     q = s.spawn()
     q.madvise(q.mmap(8 * MB), 8 * MB, "hugepage")

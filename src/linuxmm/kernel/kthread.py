@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .timer import SimClock, Timer
 
-TASK_RUNNING, TASK_INTERRUPTIBLE = "R", "S"
+TASK_RUNNING, TASK_INTERRUPTIBLE, TASK_DEAD = "R", "S", "X"
 
 
 class kthread:
@@ -25,8 +25,8 @@ class kthread:
         self._timer: Timer | None = None
 
     def wake_up(self) -> bool:
-        """``wake_up_process``: run it now if it sleeps; False if it was already awake."""
-        if self.state == TASK_RUNNING:
+        """``wake_up_process``: run it now if it sleeps; False if it was already awake (or stopped)."""
+        if self.state != TASK_INTERRUPTIBLE:
             return False
         if self._timer is not None:
             self.clock.del_timer(self._timer)
@@ -39,6 +39,13 @@ class kthread:
         """Sleep for ``ns`` (None: until woken)."""
         self.state = TASK_INTERRUPTIBLE
         self._timer = None if ns is None else self.clock.add_timer(self.clock.now + ns, self._expire)
+
+    def stop(self) -> None:
+        """``kthread_stop``: it never runs again."""
+        if self._timer is not None:
+            self.clock.del_timer(self._timer)
+        self._timer = None
+        self.state = TASK_DEAD
 
     def _expire(self) -> None:
         self._timer = None

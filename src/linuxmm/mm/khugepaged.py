@@ -37,6 +37,10 @@ def start_stop_khugepaged(k: "Kernel") -> None:
     if hugepage_pmd_enabled(k) and k.khugepaged_thread is None:  # kthread_run: it runs at once
         k.khugepaged_thread = k.kthreads["khugepaged"] = kthread(k.clock, "khugepaged", lambda: khugepaged(k))
         k.khugepaged_thread.wake_up()
+    elif not hugepage_pmd_enabled(k) and k.khugepaged_thread is not None:  # kthread_stop
+        k.khugepaged_thread.stop()
+        del k.kthreads["khugepaged"]
+        k.khugepaged_thread = None
     set_recommended_min_free_kbytes(k)
 
 
