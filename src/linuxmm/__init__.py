@@ -9,11 +9,11 @@ from . import cache as _cache
 _cache.install()  # this package's compiled code is cached per source version (linuxmm/cache.py)
 
 from . import debug  # noqa: E402
-from .arch.x86.mm.fault import BusError, SegmentationFault  # noqa: E402
+from .arch.x86.mm.fault import BusError, SegmentationFault, VmFaultOOM  # noqa: E402
 from .errors import ConfigError, KernelError, LinuxmmError, ParseError  # noqa: E402
 from .machine import Machine  # noqa: E402
 from .process import Process  # noqa: E402
 
 __all__ = ["Machine", "Process", "LinuxmmError", "ParseError", "ConfigError", "KernelError",
-           "SegmentationFault", "BusError", "debug"]
+           "SegmentationFault", "BusError", "VmFaultOOM", "debug"]
 __version__ = "0.1.0"
