@@ -9,6 +9,8 @@ runs the boot stages the memory layout depends on, in the kernel's order:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..arch import Arch
@@ -85,6 +87,10 @@ class Kernel:
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
         self.khugepaged_scan_sleep_millisecs = 10000
+        # khugepaged_min_free_kbytes_update (include/linux/khugepaged.h), which
+        # init_per_zone_wmark_min calls: set by khugepaged_init (the allocator below cannot
+        # import khugepaged, which sits above it)
+        self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
         self._zonelists = None

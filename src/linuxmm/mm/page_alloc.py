@@ -379,8 +379,6 @@ def setup_min_slab_ratio(k: "Kernel") -> None:
 
 def init_per_zone_wmark_min(k: "Kernel") -> None:
     """``postcore_initcall``; memory hotplug (and lazy deferred init) run it again."""
-    from . import khugepaged
-
     calculate_min_free_kbytes(k)
     setup_per_zone_wmarks(k)
     vmstat.refresh_zone_stat_thresholds(k)
@@ -388,7 +386,8 @@ def init_per_zone_wmark_min(k: "Kernel") -> None:
     if k.config.numa:
         setup_min_unmapped_ratio(k)
         setup_min_slab_ratio(k)
-    khugepaged.khugepaged_min_free_kbytes_update(k)
+    if k.khugepaged_min_free_kbytes_update is not None:  # from khugepaged_init (hugepage_init) on
+        k.khugepaged_min_free_kbytes_update(k)
 
 
 # ---- sysctl handlers: called after ``kernel.sysctl`` stored a validated value -------------
