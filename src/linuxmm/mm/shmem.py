@@ -59,7 +59,7 @@ def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
         vs.nstat[nid, NS_SHMEM] -= 1
         vs.nstat[nid, NS_FILE_PAGES] -= 1
         a.mapping[pfn] = 0
-        M.put_page(a, vs, pfn, 0)
+        M.put_folio(a, vs, pfn)
 
 
 def shmem_fault(k, task, addr: int, write: bool) -> bool:
