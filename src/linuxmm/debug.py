@@ -60,7 +60,28 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k))
+            + check_files(k) + check_dead_tasks(k))
+
+
+def check_dead_tasks(k) -> list[str]:
+    """A task that exited or was killed holds nothing: no page, page table, VMA or commit
+    charge; the OOM killer's count of victims in flight is the dying tasks' count."""
+    from .mm import memory as M
+
+    v = []
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            continue
+        held = {name: int(task.mmc[i]) for name, i in (("MM_ANONPAGES", M.MM_ANONPAGES), ("MM_FILEPAGES", M.MM_FILEPAGES),
+                                                        ("MM_SHMEMPAGES", M.MM_SHMEMPAGES),
+                                                        ("pgtables_bytes", M.MMC_PGTABLES_BYTES)) if task.mmc[i]}
+        if held or task.mm.vmas or task.mm.committed_pages:
+            v.append(f"pid {task.pid} ({task.comm}) is dead but holds {held}, {len(task.mm.vmas)} VMAs, "
+                     f"{task.mm.committed_pages} committed pages")
+    dying = sum(t.state == TASK_RUNNING and t.oom_mm is not None for t in k.tasks.values())
+    if dying != k.oom_victims:
+        v.append(f"oom_victims is {k.oom_victims} but {dying} OOM victims are still exiting")
+    return v
 
 
 class DebugVmError(LinuxmmError):

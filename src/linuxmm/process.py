@@ -214,11 +214,9 @@ class Process:
 
     @property
     def oom_score(self) -> int:
-        """``/proc/PID/oom_score``: the OOM killer's badness scaled to 0..2000."""
-        from .mm.oom_kill import proc_oom_score
-
-        self.task.check_alive()
-        return proc_oom_score(self.machine.kernel, self.task)
+        """``/proc/PID/oom_score``: the OOM killer's badness scaled to 0..2000 (reading it does
+        not run the process). Raises ``KernelError`` (ENOENT) after exit."""
+        return int(self.proc("oom_score"))
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
@@ -424,7 +422,8 @@ class Process:
     # /proc ----------------------------------------------------------------------------------
     def proc(self, name: str) -> str:
         """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
-        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), ``oom_score``, ``oom_score_adj``
+        (``fs/proc/base.c``), byte for byte.
 
         Raises ``KernelError`` (ENOENT) for another name or after exit."""
         return self.machine.proc(f"/proc/{self.pid}/{name}")

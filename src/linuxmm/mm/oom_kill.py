@@ -164,7 +164,8 @@ def set_oom_score_adj(k: "Kernel", task, value) -> None:
         raise KernelError(errno.EINVAL, f"oom_score_adj must be an integer, not {value!r}")
     if not OOM_SCORE_ADJ_MIN <= value <= OOM_SCORE_ADJ_MAX:
         raise KernelError(errno.EINVAL, f"oom_score_adj {value} is outside {OOM_SCORE_ADJ_MIN}..{OOM_SCORE_ADJ_MAX}")
-    task.check_alive()
+    if task.state != TASK_RUNNING:  # a write to /proc does not run the task: no signal delivery
+        raise KernelError(errno.ESRCH, f"process {task.pid} ({task.comm}) has exited")
     for p in for_each_process(k):
         if p.mm is task.mm:
             p.oom_score_adj = p.oom_score_adj_min = value

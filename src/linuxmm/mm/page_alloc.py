@@ -616,10 +616,14 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     if alloc_flags & _buddy.ALLOC_KSWAPD:
         hooks.wake_all_kswapds(k, order, gfp, nid)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
-    loops = [0]
+    loops, drained = [0], False
     while pfn < 0 and can_reclaim:
         progress = hooks.direct_reclaim(k, gfp, order)
         pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+        if pfn < 0 and not drained:  # __alloc_pages_direct_reclaim: the per-cpu lists go back once
+            _buddy.drain_all_pages(k.mem_map)
+            drained = True
+            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn >= 0:
             break
         if hooks.direct_compact(k, gfp, order):
