@@ -47,6 +47,7 @@ from ..include.linux import gfp as G
 from ..include.linux.mm_types import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_PGTABLES_BYTES,
                                       VM_HUGETLB, VM_PFNMAP, VM_SHARED, vma_is_anonymous)
 from ..include.linux.sched import TASK_RUNNING
+from ..include.linux.vmstat import OOM_KILL
 from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_EMERG, KERN_ERR, dump_stack
 from ..kernel.timer import NSEC_PER_SEC
@@ -284,7 +285,7 @@ def do_send_sig_info(k: "Kernel", task, reason: str) -> None:
 
 def __oom_kill_process(k: "Kernel", victim, message: str) -> None:
     mm = victim.mm
-    k.vm_events["OOM_KILL"] = k.vm_events.get("OOM_KILL", 0) + 1
+    k.vm_events[OOM_KILL] += 1
     do_send_sig_info(k, victim, message)
     mark_oom_victim(k, victim)
     k.log.printk(f"{message}: Killed process {victim.pid} ({victim.comm}) total-vm:{K(mm.total_vm)}kB, "

@@ -56,7 +56,7 @@ def show_free_areas(k, max_zone_idx: int | None = None) -> None:
     node and per zone (with ``lowmem_reserve[]``), the free lists per order with their
     migratetype letters, the hugetlb pools, page cache and swap. Every value is read from the
     stat store, so what the simulator does not produce yet prints 0."""
-    from .buddy import ZS_FREE_HIGHATOMIC, zone_id
+    from .buddy import zone_id
 
     log, a = k.log, k.mem_map
     max_zone_idx = len(k.zone_names) - 1 if max_zone_idx is None else max_zone_idx
@@ -83,7 +83,7 @@ def show_free_areas(k, max_zone_idx: int | None = None) -> None:
         log.warn(f"Node {z.node} {z.name} free:{_kb(k, n('NR_FREE_PAGES'))}kB boost:{_kb(k, int(a.boost[zid]))}kB "
                  f"min:{_kb(k, z._watermark[0] + int(a.boost[zid]))}kB low:{_kb(k, z._watermark[1] + int(a.boost[zid]))}kB "
                  f"high:{_kb(k, z._watermark[2] + int(a.boost[zid]))}kB reserved_highatomic:{_kb(k, z.nr_reserved_highatomic)}KB "
-                 f"free_highatomic:{_kb(k, int(a.zstat[zid, ZS_FREE_HIGHATOMIC]))}KB "
+                 f"free_highatomic:{_kb(k, int(a.nr_free_highatomic[zid]))}KB "
                  f"active_anon:{_kb(k, n('NR_ZONE_ACTIVE_ANON'))}kB inactive_anon:{_kb(k, n('NR_ZONE_INACTIVE_ANON'))}kB "
                  f"active_file:{_kb(k, n('NR_ZONE_ACTIVE_FILE'))}kB inactive_file:{_kb(k, n('NR_ZONE_INACTIVE_FILE'))}kB "
                  f"unevictable:{_kb(k, n('NR_ZONE_UNEVICTABLE'))}kB writepending:{_kb(k, n('NR_ZONE_WRITE_PENDING'))}kB "
