@@ -14,6 +14,7 @@ it edits the machine.
 from __future__ import annotations
 
 import copy
+import errno
 import html
 from pathlib import Path
 
@@ -304,12 +305,16 @@ class Machine:
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
         task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
-        F.pgd_alloc(k, task)
-        try:
-            F.copy_mm(k, parent.task, task)
-        except KernelError:
-            F.exit_mmap(k, task)  # the half-built child goes: its commit charges come back
-            raise
+        with F.running(k, parent.task):
+            F.pgd_alloc(k, task)
+            try:
+                F.copy_mm(k, parent.task, task)
+                if parent.task.pending_signal:  # copy_process: a fatal signal stops the fork
+                    raise KernelError(errno.EINTR, "fork: interrupted by a fatal signal")
+            except KernelError:
+                F.exit_mmap(k, task)  # the half-built child goes: its commit charges come back
+                parent.task.check_alive()  # the OOM killer chose the parent: Killed
+                raise
         k.tasks[task.pid] = task
         return Process(self, task)
 

@@ -10,6 +10,7 @@ pages shared copy-on-write by ``copy_page_range``); ``do_exit`` tears it down
 from __future__ import annotations
 
 import errno
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,6 +65,17 @@ class task_struct:
             raise KernelError(errno.ESRCH, f"process {self.pid} ({self.comm}) has exited")
         if self.pending_signal:
             get_signal(self.kernel, self)
+
+
+@contextmanager
+def running(k: "Kernel", task: task_struct):
+    """``current`` is ``task`` for the duration (a fault, a fork): what the OOM killer reports
+    and may choose as the task it interrupts."""
+    prev, k.current = k.current, task
+    try:
+        yield
+    finally:
+        k.current = prev
 
 
 def get_signal(k: "Kernel", task: task_struct) -> None:

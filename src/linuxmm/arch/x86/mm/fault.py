@@ -67,7 +67,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     """Run user accesses through the MMU and the fault path; returns the bytes read. The task
     is ``current`` meanwhile; a fatal signal it gets (the OOM killer's) kills it as the fault
     returns to user space: ``Killed`` is raised."""
-    from ....kernel.fork import ensure_tables, get_signal, set_current
+    from ....kernel.fork import ensure_tables, get_signal, running, set_current
     task.check_alive()
     if write and len(addrs):
         anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
@@ -75,8 +75,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     start = 0
     tlb = tlb_for(k)
     tlb.switch_mm(task)
-    prev, k.current = k.current, task
-    try:
+    with running(k, task):
         while start < len(addrs):
             set_current(k, task)
             vs = ensure_tables(k)
@@ -91,8 +90,6 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
                 handle_fault_status(k, task, vs, status, int(addrs[start]), write)
             if task.pending_signal:
                 get_signal(k, task)
-    finally:
-        k.current = prev
     return out
 
 
