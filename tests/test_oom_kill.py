@@ -411,3 +411,19 @@ def test_fork_runs_out_of_memory_in_the_parents_name():
     assert f"oom_reaper: reaped process {victim.pid} (victim)" in m.dmesg()
     assert not victim.alive and p.alive and c.read(a, 64 << 21, stride=1 << 21) == bytes(range(64))
     assert debug.check(m) == []
+
+
+def test_readme_example_kills_cleanly():
+    """The README's example: a -1000 database survives, the leak dies; the per-cpu lists are
+    drained before the OOM killer runs (``__alloc_pages_direct_reclaim``), so the victim's
+    retry from the reserves succeeds: no allocation failure after the kill."""
+    from linuxmm import Machine
+
+    m = Machine(cmdline="mem=512M")
+    db = user(m, "db", 128, adj=-1000)
+    leak = m.spawn(comm="leak")
+    a = leak.mmap(400 * MB)
+    with pytest.raises(Killed) as e:
+        leak.write(a, 400 * MB)
+    assert (e.value.pid, e.value.signal) == (leak.pid, 9) and db.alive and db.oom_score == 0
+    assert "page allocation failure" not in m.dmesg() and debug.check(m) == []
