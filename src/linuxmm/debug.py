@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.mm_types import GUP_PIN_COUNTING_BIAS
+from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
+                                      MMC_PGTABLES_BYTES)
 from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
                                    MIGRATE_ISOLATE)
 from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
@@ -64,18 +65,18 @@ def check(machine) -> list[str]:
             + check_files(k) + check_dead_tasks(k))
 
 
+DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
+                      ("MM_SHMEMPAGES", MM_SHMEMPAGES), ("pgtables_bytes", MMC_PGTABLES_BYTES))
+
+
 def check_dead_tasks(k) -> list[str]:
     """A task that exited or was killed holds nothing: no page, page table, VMA or commit
     charge; the OOM killer's count of victims in flight is the dying tasks' count."""
-    from .mm import memory as M
-
     v = []
     for task in k.tasks.values():
         if task.state == TASK_RUNNING:
             continue
-        held = {name: int(task.mmc[i]) for name, i in (("MM_ANONPAGES", M.MM_ANONPAGES), ("MM_FILEPAGES", M.MM_FILEPAGES),
-                                                        ("MM_SHMEMPAGES", M.MM_SHMEMPAGES),
-                                                        ("pgtables_bytes", M.MMC_PGTABLES_BYTES)) if task.mmc[i]}
+        held = {name: int(task.mmc[i]) for name, i in DEAD_TASK_COUNTERS if task.mmc[i]}
         if held or task.mm.vmas or task.mm.committed_pages:
             v.append(f"pid {task.pid} ({task.comm}) is dead but holds {held}, {len(task.mm.vmas)} VMAs, "
                      f"{task.mm.committed_pages} committed pages")

@@ -6,7 +6,8 @@ level (kernel-reference §5.4):
 * postcore: ``init_per_zone_wmark_min`` (min_free_kbytes, watermarks, pcp limits, stat
   thresholds, lowmem reserves, NUMA reclaim ratios);
 * subsys: ``init_user_reserve`` and ``init_admin_reserve`` (mm/mmap.c links before
-  mm/huge_memory.c), ``oom_init`` (the oom_reaper thread), then ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
+  mm/huge_memory.c), ``oom_init`` (the oom_reaper thread, the allocator's OOM step), then
+  ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
   ``default_bdi_init`` (the writeback flusher), ``kcompactd_init`` (kcompactd per node);
 * module: ``kswapd_init``: ``swap_setup`` (vm.page-cluster), kswapd per node;
 * late: ``vmstat_late_init`` (stat thresholds once more).

@@ -208,7 +208,9 @@ def select_bad_process(k: "Kernel", oc: oom_control) -> None:
 
 # ---- the report ---------------------------------------------------------------------------------
 def dump_task_header(k: "Kernel") -> str:
-    """``dump_tasks``' column header; the rss_anon/file/shmem columns came in 6.8."""
+    """``dump_tasks``' column header. The rss_anon/rss_file/rss_shmem columns came in 6.8
+    ("mm, oom: dump_tasks add rss detailed information printing", mainline 6.8-rc1; before,
+    from 4.19, the table had rss, pgtables_bytes and swapents only)."""
     if k.version >= (6, 8):
         return "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name"
     return "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
