@@ -153,6 +153,7 @@ def test_the_reaper_frees_another_victim_on_the_clock():
     assert (f"oom_reaper: reaped process {victim.pid} (victim), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
             in log.splitlines())
     assert not victim.alive and hog.alive and m.kernel.oom_victims == 0
+    assert "oom_kill 1" in m.proc("vmstat").splitlines()  # count_vm_event(OOM_KILL)
     with pytest.raises(KernelError) as e:  # reaped and exited: ESRCH, as for any exited process
         victim.read(0x1000, 1)
     assert e.value.errno == 3
