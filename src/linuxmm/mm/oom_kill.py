@@ -51,6 +51,7 @@ from ..include.linux.vmstat import OOM_KILL
 from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_EMERG, KERN_ERR, dump_stack
 from ..kernel.timer import NSEC_PER_SEC
+from .page_alloc import totalram_pages
 from .show_mem import __show_mem
 from .util import total_swap_pages
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from ..init.main import Kernel
 
 OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX = -1000, 1000
-LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+LONG_MIN = -(1 << 63)
 SIGKILL = 9
 CONSTRAINT_NONE, CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY, CONSTRAINT_MEMCG = range(4)
 oom_constraint_text = ("CONSTRAINT_NONE", "CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY", "CONSTRAINT_MEMCG")
@@ -86,8 +87,9 @@ class oom_control:
     constraint: int = CONSTRAINT_NONE
 
 
-def K(pages: int) -> int:
-    return pages << 2
+def K(k: "Kernel", pages: int) -> int:
+    """Pages in kB."""
+    return pages << (k.arch.page_shift - 10)
 
 
 # ---- the kernel's state (declared at boot, subsys_initcall(oom_init)) -------------------------
@@ -137,8 +139,6 @@ def oom_badness(k: "Kernel", task, totalpages: int) -> int:
 
 
 def oom_totalpages(k: "Kernel") -> int:
-    from .page_alloc import totalram_pages
-
     return totalram_pages(k) + total_swap_pages(k)
 
 
@@ -290,10 +290,10 @@ def __oom_kill_process(k: "Kernel", victim, message: str) -> None:
     k.vm_events[OOM_KILL] += 1
     do_send_sig_info(k, victim, message)
     mark_oom_victim(k, victim)
-    k.log.printk(f"{message}: Killed process {victim.pid} ({victim.comm}) total-vm:{K(mm.total_vm)}kB, "
-                 f"anon-rss:{K(get_mm_counter(victim, MM_ANONPAGES))}kB, "
-                 f"file-rss:{K(get_mm_counter(victim, MM_FILEPAGES))}kB, "
-                 f"shmem-rss:{K(get_mm_counter(victim, MM_SHMEMPAGES))}kB, UID:{victim.uid} "
+    k.log.printk(f"{message}: Killed process {victim.pid} ({victim.comm}) total-vm:{K(k, mm.total_vm)}kB, "
+                 f"anon-rss:{K(k, get_mm_counter(victim, MM_ANONPAGES))}kB, "
+                 f"file-rss:{K(k, get_mm_counter(victim, MM_FILEPAGES))}kB, "
+                 f"shmem-rss:{K(k, get_mm_counter(victim, MM_SHMEMPAGES))}kB, UID:{victim.uid} "
                  f"pgtables:{mm_pgtables_bytes(victim) >> 10}kB oom_score_adj:{victim.oom_score_adj}", KERN_ERR)
     for p in for_each_process(k):
         if p.mm is mm and p is not victim:  # other thread groups sharing the mm die too
@@ -394,9 +394,9 @@ def oom_reap_task_mm(k: "Kernel", task) -> None:
         return
     __oom_reap_task_mm(k, task)
     k.log.info(f"oom_reaper: reaped process {task.pid} ({task.comm}), now "
-               f"anon-rss:{K(get_mm_counter(task, MM_ANONPAGES))}kB, "
-               f"file-rss:{K(get_mm_counter(task, MM_FILEPAGES))}kB, "
-               f"shmem-rss:{K(get_mm_counter(task, MM_SHMEMPAGES))}kB")
+               f"anon-rss:{K(k, get_mm_counter(task, MM_ANONPAGES))}kB, "
+               f"file-rss:{K(k, get_mm_counter(task, MM_FILEPAGES))}kB, "
+               f"shmem-rss:{K(k, get_mm_counter(task, MM_SHMEMPAGES))}kB")
 
 
 def __oom_reap_task_mm(k: "Kernel", task) -> None:
