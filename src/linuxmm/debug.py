@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.mm_types import GUP_PIN_COUNTING_BIAS
+from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
+                                      MMC_PGTABLES_BYTES)
 from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
 from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapcache_mask
 from .include.linux.pagevec import FBATCH_LRU_ADD
@@ -63,7 +64,28 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k))
+            + check_files(k) + check_dead_tasks(k))
+
+
+DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
+                      ("MM_SHMEMPAGES", MM_SHMEMPAGES), ("pgtables_bytes", MMC_PGTABLES_BYTES))
+
+
+def check_dead_tasks(k) -> list[str]:
+    """A task that exited or was killed holds nothing: no page, page table, VMA or commit
+    charge; the OOM killer's count of victims in flight is the dying tasks' count."""
+    v = []
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            continue
+        held = {name: int(task.mmc[i]) for name, i in DEAD_TASK_COUNTERS if task.mmc[i]}
+        if held or task.mm.vmas or task.mm.committed_pages:
+            v.append(f"pid {task.pid} ({task.comm}) is dead but holds {held}, {len(task.mm.vmas)} VMAs, "
+                     f"{task.mm.committed_pages} committed pages")
+    dying = sum(t.state == TASK_RUNNING and t.oom_mm is not None for t in k.tasks.values())
+    if dying != k.oom_victims:
+        v.append(f"oom_victims is {k.oom_victims} but {dying} OOM victims are still exiting")
+    return v
 
 
 class DebugVmError(LinuxmmError):

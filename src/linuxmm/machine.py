@@ -14,13 +14,15 @@ it edits the machine.
 from __future__ import annotations
 
 import copy
+import errno
 import html
 from pathlib import Path
 
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
-from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
+from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .init.main import Kernel, start_kernel
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
@@ -104,9 +106,16 @@ class Machine:
         return copy.deepcopy(self._desc)
 
     def dmesg(self) -> str:
-        """The boot log lines the simulator reproduces (``printk`` output), without timestamps,
-        then any lines printed since (segfaults, allocation failures)."""
+        """The machine's log so far (``printk`` output), without timestamps: the boot lines the
+        simulator reproduces, then every line printed since (segfaults, allocation failures,
+        overcommit refusals, the OOM killer's report and its reaper)."""
         return str(self.kernel.log)
+
+    @property
+    def panicked(self) -> str | None:
+        """None, or the message of the panic that stopped the machine (``vm.panic_on_oom``, an
+        OOM with nothing left to kill); every process call then raises ``KernelPanic``."""
+        return self.kernel.panicked
 
     @property
     def nodes(self) -> list[Node]:
@@ -277,7 +286,7 @@ class Machine:
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap), cpu)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
@@ -295,8 +304,17 @@ class Machine:
         task = F.task_struct(k, k.next_pid, comm or parent.task.comm,
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
-        F.pgd_alloc(k, task)
-        F.copy_mm(k, parent.task, task)
+        task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
+        with F.running(k, parent.task):
+            F.pgd_alloc(k, task)
+            try:
+                F.copy_mm(k, parent.task, task)
+                if parent.task.pending_signal:  # copy_process: a fatal signal stops the fork
+                    raise KernelError(errno.EINTR, "fork: interrupted by a fatal signal")
+            except KernelError:
+                F.exit_mmap(k, task)  # the half-built child goes: its commit charges come back
+                parent.task.check_alive()  # the OOM killer chose the parent: Killed
+                raise
         k.tasks[task.pid] = task
         return Process(self, task)
 
@@ -304,8 +322,7 @@ class Machine:
         from .kernel import fork as F
 
         proc.task.check_alive()
-        F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = EXIT_DEAD
+        F.do_exit(self.kernel, proc.task, 0)
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""

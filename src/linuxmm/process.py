@@ -11,7 +11,9 @@ Every call goes through the kernel's paths: ``do_mmap`` and friends for the addr
 the compiled MMU + fault path for accesses, ``copy_process``/``do_exit`` for fork and exit.
 Bad arguments raise ``KernelError`` with the kernel's errno; a bad access kills the process
 and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them), or
-``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS).
+``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS). The OOM
+killer's SIGKILL raises ``Killed`` from the call that was running when it landed (or the
+first call on a victim killed while it was not running).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ class PageTableHooks:
 
     def vm_acct_memory(self, mm, pages: int) -> None:
         self.k.vm_committed_as += pages
+
+    def vm_enough_memory(self, mm, pages: int) -> bool:
+        """The overcommit policy (``mm/util.py``), for this task."""
+        from .mm.util import security_vm_enough_memory_mm
+
+        return security_vm_enough_memory_mm(self.k, mm, pages, self.task)
 
     def vma_changed(self, mm) -> None:
         from .mm.khugepaged import khugepaged_enter_vma
@@ -187,8 +195,28 @@ class Process:
 
     @property
     def alive(self) -> bool:
-        """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
-        return self.task.state == TASK_RUNNING
+        """False once the process exited or was killed (SIGSEGV, SIGBUS, the OOM killer's
+        SIGKILL, even before the victim has finished dying)."""
+        return self.task.state == TASK_RUNNING and not self.task.pending_signal
+
+    @property
+    def oom_score_adj(self) -> int:
+        """``/proc/PID/oom_score_adj``: -1000 (never OOM-killed) .. 1000 (killed first)."""
+        return self.task.oom_score_adj
+
+    @oom_score_adj.setter
+    def oom_score_adj(self, value: int) -> None:
+        """Write ``/proc/PID/oom_score_adj`` (as root). Raises ``KernelError``: EINVAL outside
+        -1000..1000 or for a non-integer, ESRCH after exit."""
+        from .mm.oom_kill import set_oom_score_adj
+
+        set_oom_score_adj(self.machine.kernel, self.task, value)
+
+    @property
+    def oom_score(self) -> int:
+        """``/proc/PID/oom_score``: the OOM killer's badness scaled to 0..2000 (reading it does
+        not run the process). Raises ``KernelError`` (ENOENT) after exit."""
+        return int(self.proc("oom_score"))
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
@@ -391,7 +419,8 @@ class Process:
     # /proc ----------------------------------------------------------------------------------
     def proc(self, name: str) -> str:
         """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
-        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), ``oom_score``, ``oom_score_adj``
+        (``fs/proc/base.c``), byte for byte.
 
         Raises ``KernelError`` (ENOENT) for another name or after exit."""
         return self.machine.proc(f"/proc/{self.pid}/{name}")
