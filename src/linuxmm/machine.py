@@ -258,15 +258,23 @@ class Machine:
         self._sync_allocator()
         return None
 
-    def proc(self, path: str) -> str:
+    def proc(self, path: str, value: str | int | None = None) -> str | None:
         """The text of a /proc file, byte for byte as the imitated kernel prints it:
         zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,
         ``fs/proc/meminfo.c``), ``/proc/sys/vm/NAME``, or ``/proc/PID/{maps,smaps,
         smaps_rollup,status}`` (``fs/proc/task_mmu.c``). The leading ``/proc/`` may be left out.
+        With a ``value`` the file is written instead (-> None): ``/proc/PID/clear_refs``
+        (``4`` clears the soft-dirty bits, ``1``-``3`` the referenced bits) and
+        ``/proc/sys/vm/NAME``.
 
-        Raises ``KernelError`` (``ENOENT``) for a file that is not simulated."""
-        from .fs.proc.generic import proc_lookup
+        Raises ``KernelError``: ``ENOENT`` for a file that is not simulated, ``EACCES`` for a
+        write to a read-only one, ``EINVAL`` for a value the file rejects."""
+        from .fs.proc.generic import proc_lookup, proc_write
 
+        if value is not None:
+            proc_write(self.kernel, path, str(value))
+            self._sync_allocator()
+            return None
         path, show = proc_lookup(path)
         if not path.startswith("/proc/sys/"):
             from .mm.buddy import sync_pagesets_to_python
@@ -280,18 +288,31 @@ class Machine:
         maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
 
         Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
+        from .include.linux.mm_types import MmConfig
         from .kernel import fork as F
         from .process import PageTableHooks, Process
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm), cpu)
+        config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm,
+                                                             config=config), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
         proc = Process(self, task)
         return proc
+
+    def kpageflags(self, pfn: int, count: int = 1) -> list[int]:
+        """``/proc/kpageflags`` read at ``pfn * 8``: the ``KPF_*`` flags of ``count`` page
+        frames from ``pfn`` (``stable_page_flags`` in ``fs/proc/page.c``), one u64 each;
+        KPF_NOPAGE for a pfn without a struct page.
+
+        Raises ``KernelError`` (EINVAL for a negative pfn or count)."""
+        from .fs.proc.page import kpageflags_read
+
+        return kpageflags_read(self.kernel, pfn, count)
 
     def _fork(self, parent, comm: str | None):
         from .include.linux.mm_types import mm_struct

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError, KernelPanic, Killed
-from ..include.linux.mm_types import mm_struct
+from ..include.linux.huge_mm import vma_thp_disabled
+from ..include.linux.mm_types import VM_NOHUGEPAGE, mm_struct
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
@@ -103,8 +104,10 @@ def do_exit(k: "Kernel", task: task_struct, sig: int) -> None:
 
 
 def build_vma_table(mm) -> np.ndarray:
-    """The mm's VMAs as the compiled fault path reads them (rebuilt when they change)."""
-    rows = [(v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.anon_vma.id if v.anon_vma is not None else 0,
+    """The mm's VMAs as the compiled fault path reads them (rebuilt when they change). The
+    flags column is what the fault path acts on: ``vm_flags``, with VM_NOHUGEPAGE where
+    ``vma_thp_disabled`` says the process turned THP off for the VMA (prctl)."""
+    rows = [(v.vm_start, v.vm_end, v.vm_flags | (VM_NOHUGEPAGE if vma_thp_disabled(mm, v) else 0), v.vm_pgoff, v.anon_vma.id if v.anon_vma is not None else 0,
              v.vm_file.id if v.vm_file is not None else 0) for v in mm.vmas]
     return np.array(rows, np.int64).reshape(len(rows), M.NR_VMA_COLS)
 

@@ -86,3 +86,23 @@ def proc_oom_score_adj(k: "Kernel", task) -> str:
 
 def proc_read(k: "Kernel", path: str) -> str:
     return proc_lookup(path)[1](k)
+
+
+def proc_write(k: "Kernel", path: str, value: str) -> None:
+    """A write to a /proc file that takes one: ``/proc/PID/clear_refs`` (``fs/proc/task_mmu.c``)
+    and ``/proc/sys/vm/NAME``; EACCES for a file that is read-only, ENOENT for no file."""
+    from ...kernel.sysctl import proc_sys_vm_write
+    from .task_mmu import clear_refs_write
+
+    path = "/proc/" + path.strip().lstrip("/").removeprefix("proc/")
+    parts = path.split("/")
+    if path.startswith("/proc/sys/vm/"):
+        proc_sys_vm_write(k, path[len("/proc/sys/vm/"):], value)
+    elif len(parts) == 4 and parts[2].isdigit() and parts[3] == "clear_refs":
+        task = k.tasks.get(int(parts[2]))
+        if task is None or task.state != TASK_RUNNING:
+            raise KernelError(errno.ENOENT, f"{path}: no such process")
+        clear_refs_write(k, task, value)
+    else:
+        proc_lookup(path)  # ENOENT for a file that does not exist
+        raise KernelError(errno.EACCES, f"{path}: the file is read-only")
