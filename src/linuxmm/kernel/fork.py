@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.fs import files_struct
 from ..include.linux.mm_types import mm_struct
 from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
@@ -36,6 +37,7 @@ class task_struct:
         self.exit_signal = 0
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.files = files_struct()  # the descriptor table (fs/file.c)
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 
     @property

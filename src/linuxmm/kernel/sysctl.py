@@ -334,10 +334,14 @@ def proc_sys_vm(k: "Kernel") -> dict[str, str]:
 
 
 def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
-    """fs/drop_caches.c: no page cache or slab is simulated yet, but the events count."""
+    """fs/drop_caches.c: 1 drops the clean page cache (``drop_pagecache``), 2 would shrink the
+    slab caches (none is simulated); each counts its event."""
+    from ..fs.drop_caches import drop_pagecache
+
     value = k.vm.sysctl_drop_caches
     events = k.vm_events
     if value & 1:
+        drop_pagecache(k)
         events["DROP_PAGECACHE"] = events.get("DROP_PAGECACHE", 0) + 1
     if value & 2:
         events["DROP_SLAB"] = events.get("DROP_SLAB", 0) + 1
