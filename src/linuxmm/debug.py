@@ -41,6 +41,7 @@ from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACT
 from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
                                        PG_swapcache_mask, PG_unevictable)
 from .include.linux.sched import TASK_RUNNING
+from .include.linux.vmstat import NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -125,10 +126,10 @@ def check_page_alloc(k) -> list[str]:
                         if order < pb_order or bmt == mt or (mt < 3 and bmt < 3):
                             v.append(f"free buddies {min(pfn, buddy):#x}/{max(pfn, buddy):#x} order {order} "
                                      "were not merged")
-        if free_pages != a.zstat[zid, B.ZS_FREE]:
-            v.append(f"zone {zid}: NR_FREE_PAGES {a.zstat[zid, B.ZS_FREE]} but free lists hold {free_pages}")
-        if free_blocks != a.zstat[zid, B.ZS_FREE_BLOCKS]:
-            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.zstat[zid, B.ZS_FREE_BLOCKS]}, recount {free_blocks}")
+        if free_pages != a.vm_stat[zid, NR_FREE_PAGES]:
+            v.append(f"zone {zid}: NR_FREE_PAGES {a.vm_stat[zid, NR_FREE_PAGES]} but free lists hold {free_pages}")
+        if free_blocks != a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]:
+            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]}, recount {free_blocks}")
         for cpu in range(a.pcp_count.shape[0]):
             count = 0
             for pindex in range(B.NR_PCP_LISTS):
@@ -155,9 +156,9 @@ def check_page_alloc(k) -> list[str]:
         if a.zone_node[zid] < 0:
             continue
         accounted = int(accounted_by_zone[zid])
-        if accounted != a.zstat[zid, B.ZS_MANAGED]:
-            lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
-            v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
+        if accounted != a.managed_pages[zid]:
+            lost = int(a.managed_pages[zid]) - accounted
+            v.append(f"zone {zid}: managed {a.managed_pages[zid]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
     return v
 
@@ -402,13 +403,14 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
     per page) plus one per page-table entry; every mapped file page is cached; every
     allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
-    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK and NR_FILE_MAPPED equal recounts."""
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK, NR_ZONE_WRITE_PENDING and
+    NR_FILE_MAPPED equal recounts."""
     from .include.linux.page_flags import PG_dirty, PG_writeback
     from .lib.xarray import xa_gather
     from .mm.filemap import HPAGE_PMD_ORDER
     from .mm.pgtable import NS_FILE_MAPPED
     from .mm.rmap import page_mapping
-    from .mm.vmstat import NODE_STAT_INDEX
+    from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
     a, v = k.mem_map, []
     cached: set[int] = set()
@@ -444,9 +446,13 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
         v.append(f"pfn {pfn:#x}: an orphaned cache page: page->mapping names file {a.mapping[pfn] >> 1}, "
                  "and no live page cache holds it")
     for item, want in count.items():
-        got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_INDEX[item]] for n in k.node_ids)
+        got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_ITEM[item]] for n in k.node_ids)
         if got != want:
             v.append(f"{item} {got} but the page caches hold {want}")
+    pending = int(a.vm_stat[:, NR_ZONE_WRITE_PENDING].sum())
+    if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
+        v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
+                 f"{count['NR_WRITEBACK']} writeback pages are cached")
     mapped = sum(int(k.NODE_DATA(n).vm_stat.row[NS_FILE_MAPPED]) for n in k.node_ids)
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")

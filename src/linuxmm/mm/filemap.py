@@ -12,8 +12,9 @@ and the folio's ``mapping``/``index`` columns point back at it.
 * insertion and removal: ``filemap_alloc_folio``, ``filemap_add_folio`` (``__filemap_add_folio``:
   NR_FILE_PAGES, NR_SHMEM, NR_FILE_THPS/NR_SHMEM_THPS), ``filemap_remove_folio``;
 * state: ``folio_mark_uptodate``, ``folio_mark_dirty`` (through the mapping's ``dirty_folio``:
-  ``filemap_dirty_folio`` accounts NR_FILE_DIRTY and NR_DIRTIED), ``folio_clear_dirty_for_io``,
-  ``folio_start_writeback``, ``folio_end_writeback`` (NR_WRITEBACK, NR_WRITTEN) — the folio
+  ``filemap_dirty_folio`` accounts NR_FILE_DIRTY, NR_ZONE_WRITE_PENDING and NR_DIRTIED),
+  ``folio_clear_dirty_for_io``, ``folio_start_writeback``, ``folio_end_writeback``
+  (NR_WRITEBACK, NR_ZONE_WRITE_PENDING, NR_WRITTEN) — the folio
   half of ``mm/page-writeback.c``, kept here next to the cache they act on;
 * ``filemap_read`` (``filemap_get_pages``: the batch of cached folios, ``page_cache_sync_ra`` /
   ``page_cache_async_ra`` on a miss or a PG_readahead folio, then copying out) and
@@ -39,19 +40,16 @@ from ..include.linux.fs import I_DIRTY_PAGES
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, readahead_control
+from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
+                                    NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
 from .rmap import page_mapping
-from .vmstat import NODE_STAT_INDEX
 
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
 LINES_PER_PAGE = PAGE_SIZE >> LINE_SHIFT
 HPAGE_PMD_ORDER = 9
-NR_FILE_PAGES, NR_SHMEM, NR_FILE_THPS, NR_SHMEM_THPS = (NODE_STAT_INDEX[n] for n in (
-    "NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_THPS", "NR_SHMEM_THPS"))
-NR_FILE_DIRTY, NR_WRITEBACK, NR_DIRTIED, NR_WRITTEN = (NODE_STAT_INDEX[n] for n in (
-    "NR_FILE_DIRTY", "NR_WRITEBACK", "NR_DIRTIED", "NR_WRITTEN"))
 
 
 def _bit(flag: int) -> np.uint64:
@@ -80,6 +78,12 @@ def node_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
     """``node_stat_mod_folio``: the counter ``item`` (enum node_stat_item) of the folio's node."""
     a = k.mem_map
     k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)])).vm_stat.row[item] += nr
+
+
+def zone_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``zone_stat_mod_folio``: the counter ``item`` (enum zone_stat_item) of the folio's zone."""
+    a = k.mem_map
+    a.vm_stat[B.page_zone(a, pfn), item] += nr
 
 
 def mapping_nrpages(k, mapping) -> int:
@@ -247,6 +251,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
     folio_set(k, pfn, PG_dirty)
     nr = folio_nr_pages(k, pfn)
     node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
     host = mapping.host
     if not host.i_state & I_DIRTY_PAGES:
@@ -258,6 +263,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
 def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
         node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -folio_nr_pages(k, pfn))
+        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -folio_nr_pages(k, pfn))
 
 
 def folio_clear_dirty_for_io(k, mapping, pfn: int) -> bool:
@@ -276,9 +282,10 @@ def folio_cancel_dirty(k, mapping, pfn: int) -> None:
 
 
 def folio_start_writeback(k, pfn: int) -> None:
-    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK up."""
+    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING up."""
     folio_set(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, folio_nr_pages(k, pfn))
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, folio_nr_pages(k, pfn))
 
 
 def folio_end_writeback(k, pfn: int) -> None:
@@ -287,6 +294,7 @@ def folio_end_writeback(k, pfn: int) -> None:
     nr = folio_nr_pages(k, pfn)
     folio_clear(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
 
 

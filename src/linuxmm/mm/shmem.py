@@ -26,10 +26,10 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.fs import address_space_operations, file_operations
 from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.vmstat import PGFAULT
 from . import filemap as FM
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
-                      _PAGE_USER)
+from .pgtable import NS_FILE_MAPPED, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER
 from .truncate import truncate_inode_pages_range
 
 SHMEM_HUGE_NEVER = "never"
@@ -170,9 +170,8 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
     while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)
     task.mmc[M.MMC_MINFLT] += 1
-    vs.events[VE_PGFAULT] += 1
+    vs.vm_events[PGFAULT] += 1
     return True
-
 
 
 def shmem_kernel_file_setup(k, size: int, committed_pages: int):
