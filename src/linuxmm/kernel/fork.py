@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError, KernelPanic, Killed
+from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
 from ..include.linux.mm_types import VM_NOHUGEPAGE, mm_struct
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
@@ -47,6 +48,7 @@ class task_struct:
         self.kill_reason = ""
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.files = files_struct()  # the descriptor table (fs/file.c)
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 
     @property
@@ -91,13 +93,17 @@ def get_signal(k: "Kernel", task: task_struct) -> None:
     raise Killed(task.pid, task.comm, sig, task.kill_reason)
 
 
-def do_exit(k: "Kernel", task: task_struct, sig: int) -> None:
-    """``do_exit``: the address space goes (``exit_mmap``; an OOM victim's mm is then off the
-    OOM killer's list), and the task is reaped."""
+def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
+    """``do_exit``: the address space goes (``exit_mm`` -> ``exit_mmap``; an OOM victim's mm is
+    then off the OOM killer's list), then the open files (``exit_files``: a file nobody else
+    holds is released, an unlinked one evicted); the task is dead, killed by ``sig`` if not 0,
+    and reaped."""
+    from ..fs.file_table import exit_files
     from ..mm.oom_kill import exit_oom_victim
 
     exit_mmap(k, task)
     exit_oom_victim(k, task)
+    exit_files(k, task.files)
     task.state = EXIT_DEAD
     task.exit_signal = sig
     task.pending_signal = 0
