@@ -35,14 +35,17 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.mm_types import GUP_PIN_COUNTING_BIAS
-from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
-                                   MIGRATE_ISOLATE)
-from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
-                                       PG_swapcache_mask, PG_unevictable)
+from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
+                                      MMC_PGTABLES_BYTES)
+from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
+from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapcache_mask
+from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
-from .include.linux.vmstat import NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS
+from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
+                                   NR_LRU_BASE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
+from .mm.memory import PAGE_MAPPING_ANON
+from .mm.swap import folio_lru_list, folio_nr_pages
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -61,7 +64,28 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k))
+            + check_files(k) + check_dead_tasks(k))
+
+
+DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
+                      ("MM_SHMEMPAGES", MM_SHMEMPAGES), ("pgtables_bytes", MMC_PGTABLES_BYTES))
+
+
+def check_dead_tasks(k) -> list[str]:
+    """A task that exited or was killed holds nothing: no page, page table, VMA or commit
+    charge; the OOM killer's count of victims in flight is the dying tasks' count."""
+    v = []
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            continue
+        held = {name: int(task.mmc[i]) for name, i in DEAD_TASK_COUNTERS if task.mmc[i]}
+        if held or task.mm.vmas or task.mm.committed_pages:
+            v.append(f"pid {task.pid} ({task.comm}) is dead but holds {held}, {len(task.mm.vmas)} VMAs, "
+                     f"{task.mm.committed_pages} committed pages")
+    dying = sum(t.state == TASK_RUNNING and t.oom_mm is not None for t in k.tasks.values())
+    if dying != k.oom_victims:
+        v.append(f"oom_victims is {k.oom_victims} but {dying} OOM victims are still exiting")
+    return v
 
 
 class DebugVmError(LinuxmmError):
@@ -173,16 +197,24 @@ def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
     * the page cache's, one per page (``filemap_add_folio``), when ``cached``;
     * the swap cache's, one per page, while PG_swapcache is set (``add_to_swap_cache``);
     * one while reclaim or migration holds it isolated from the LRU (``folio_isolate_lru``);
-      isolation lasts only within a batch, so between batches there is none (``nr_isolated``
-      is 0, ``check_folios``);
+      isolation lasts only within a batch, so between batches there is none (NR_ISOLATED_*
+      are 0, ``check_lru``);
+    * one per per-CPU folio batch slot holding it (``folio_batch_add_and_move``: a new folio
+      waits in its CPU's ``lru_add`` batch until the batch moves);
     * per FOLL_PIN pin (``_pincount``): GUP_PIN_COUNTING_BIAS on a small folio, one on a
       large one (``try_grab_folio``).
     """
     nr = 1 << int(a.order[head])
-    refs = mapped + (nr if cached else 0)
+    refs = mapped + (nr if cached else 0) + batched(a, head)
     if a.flags[head] & PG_swapcache_mask:
         refs += nr
     return refs + int(a.pincount[head]) * (GUP_PIN_COUNTING_BIAS if nr == 1 else 1)
+
+
+def batched(a, pfn: int) -> int:
+    """The per-CPU folio batch slots that hold ``pfn``."""
+    live = np.arange(a.fbatch.shape[2]) < a.fbatch_nr[:, :, None]
+    return int(np.count_nonzero((a.fbatch == pfn) & live))
 
 
 def _other_refs(a, head: int, other: int) -> str:
@@ -195,9 +227,7 @@ def _other_refs(a, head: int, other: int) -> str:
 
 def check_folios(k) -> list[str]:
     """Each folio field holds its one meaning: tails (and only tails) name their compound
-    head; only pages on a per-cpu list have pcp links; each node's LRU lists hold exactly
-    the PG_lru folios of their kind, as many as ``lruvec_nr`` counts; no folio is left
-    isolated between batches."""
+    head; only pages on a per-cpu list have pcp links; the LRU (``check_lru``)."""
     a = k.mem_map
     v: list[str] = []
     heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_head_mask) != 0))[0]
@@ -215,35 +245,56 @@ def check_folios(k) -> list[str]:
     return v + check_lru(k)
 
 
-def folio_lru_list(a, pfn: int) -> int:
-    """``folio_lru_list``: unevictable, else (in)active anon or file by PG_swapbacked."""
-    flags = int(a.flags[pfn])
-    if flags & (1 << PG_unevictable):
-        return LRU_UNEVICTABLE
-    lru = LRU_INACTIVE_ANON if flags & (1 << PG_swapbacked) else LRU_INACTIVE_FILE
-    return lru + (LRU_ACTIVE_ANON - LRU_INACTIVE_ANON if flags & (1 << PG_active) else 0)
-
-
 def check_lru(k) -> list[str]:
+    """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
+    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways;
+    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous
+    folio is on a list or waits in a CPU's lru_add batch, never both; no folio is left
+    isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
-    listed = 0
-    for nid, lru in zip(*np.nonzero(a.lruvec_head | a.lruvec_tail | a.lruvec_nr)):
-        folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
-        where = f"node {nid} LRU list {lru}"
-        if len(folios) != a.lruvec_nr[nid, lru]:
-            v.append(f"{where}: lruvec_nr {a.lruvec_nr[nid, lru]} but the list holds {len(folios)} folios")
-        if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
-            v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
-        for pfn in folios:
-            if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
-                v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
-        listed += len(folios)
-    marked = int(np.count_nonzero(a.flags & PG_lru_mask))
-    if marked != listed:
-        v.append(f"{marked} folios have PG_lru but the LRU lists hold {listed}")
-    for nid, kind in zip(*np.nonzero(a.nr_isolated)):
-        v.append(f"node {nid}: {a.nr_isolated[nid, kind]} {('anon', 'file')[kind]} folios left isolated from the LRU")
+    listed = np.zeros(a.lru_next.shape[0], bool)
+    zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
+    for nid in range(a.lruvec_head.shape[0]):
+        for lru in range(NR_LRU_LISTS):
+            v += _check_lru_list(a, nid, lru, listed, zone_pages)
+    for zid in np.nonzero((zone_pages != a.vm_stat[:, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS]).any(axis=1))[0]:
+        v.append(f"zone {zid}: NR_ZONE_* LRU counters {a.vm_stat[zid, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS].tolist()} "
+                 f"but the lists hold {zone_pages[zid].tolist()} pages")
+    for pfn in np.nonzero(((a.flags & PG_lru_mask) != 0) != listed)[0][:MAX_REPORTED]:
+        v.append(f"pfn {pfn:#x}: PG_lru {int(bool(a.flags[pfn] & PG_lru_mask))} but "
+                 f"{'on' if listed[pfn] else 'on no'} LRU list")
+    waiting = np.zeros_like(listed)
+    cpus, slots = np.nonzero(np.arange(a.fbatch.shape[2]) < a.fbatch_nr[:, FBATCH_LRU_ADD, None])
+    waiting[a.fbatch[cpus, FBATCH_LRU_ADD, slots]] = True
+    anon = (a.refcount > 0) & ((a.mapping & PAGE_MAPPING_ANON) != 0) & (a.compound_head == 0)
+    for pfn in np.nonzero(anon & (listed == waiting))[0][:MAX_REPORTED]:
+        v.append(f"anon folio {pfn:#x}: {'both on an LRU list and' if listed[pfn] else 'neither on an LRU list nor'} "
+                 "in an lru_add batch")
+    for nid, kind in zip(*np.nonzero(a.node_stat[:, NR_ISOLATED_ANON:NR_ISOLATED_FILE + 1])):
+        v.append(f"node {nid}: {a.node_stat[nid, NR_ISOLATED_ANON + kind]} {('anon', 'file')[kind]} pages "
+                 "left isolated from the LRU")
+    return v
+
+
+def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    where = f"node {nid} LRU list {lru}"
+    v: list[str] = []
+    folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
+    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
+        v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
+    pages = 0
+    for prev, pfn in zip([-1] + folios, folios):
+        if a.lru_prev[pfn] != prev + 1:
+            v.append(f"{where}: pfn {pfn:#x}'s lru_prev is {a.lru_prev[pfn] - 1:#x}, not {prev:#x}")
+        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
+            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
+        nr = int(folio_nr_pages(a, pfn))
+        pages += nr
+        zone_pages[B.page_zone(a, pfn), lru] += nr
+        listed[pfn] = True
+    if pages != a.node_stat[nid, NR_LRU_BASE + lru]:
+        v.append(f"{where}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the list holds {pages} pages")
     return v
 
 
@@ -318,7 +369,7 @@ def check_vm(k) -> list[str]:
 
     vs = k.vm_state
     if vs is None:
-        return []
+        return check_page_cache(k, {})
     a = k.mem_map
     v: list[str] = []
     ptes: dict[int, int] = {}
@@ -398,40 +449,79 @@ def check_vm(k) -> list[str]:
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
-    """Every shmem page-cache page is allocated, knows its file and index (rmap), and holds
-    the cache's reference plus one per page-table entry; every mapped file page is cached;
-    every allocated page that names a file is in the page cache of a live file."""
-    from .mm.pgtable import NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM
+    """Every page-cache slot of every live mapping holds a folio whose ``page->mapping`` and
+    ``page->index`` point back at that mapping and at the folio's first slot, and a folio
+    fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
+    per page) plus one per page-table entry; every mapped file page is cached; every
+    allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK, NR_ZONE_WRITE_PENDING and
+    NR_FILE_MAPPED equal recounts."""
+    from .include.linux.page_flags import PG_dirty, PG_writeback
+    from .lib.xarray import xa_gather
+    from .mm.filemap import HPAGE_PMD_ORDER
+    from .mm.pgtable import NS_FILE_MAPPED
     from .mm.rmap import page_mapping
+    from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
-    a, vs = k.mem_map, k.vm_state
-    v: list[str] = []
+    a, v = k.mem_map, []
     cached: set[int] = set()
+    count = dict.fromkeys(("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_THPS", "NR_SHMEM_THPS", "NR_FILE_DIRTY",
+                           "NR_WRITEBACK"), 0)
     for mapping in k.rmap.address_spaces.values():
-        for index, pfn in mapping.i_pages.items():
-            cached.add(pfn)
-            where = f"shmem file {mapping.id} index {index} (pfn {pfn:#x})"
-            if a.mapping[pfn] != page_mapping(mapping) or a.index[pfn] != index:
-                v.append(f"{where}: page->mapping/index say file {a.mapping[pfn] // 2} index {a.index[pfn]}")
-            n = file_refs.get(pfn, 0)
-            want = folio_expected_refs(a, pfn, n, cached=True)
-            if a.refcount[pfn] != want:
-                v.append(f"{where}: refcount {a.refcount[pfn]} but the cache and {n} page-table entries hold it"
-                         + _other_refs(a, pfn, want - n - 1))
+        if mapping.xa_id < 0:
+            continue  # a shmem object of a bare mm (no page cache)
+        xa = k.page_cache
+        n = int(xa.xa_nr_folio_slots[mapping.xa_id] + xa.xa_nr_values[mapping.xa_id])
+        idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        got = xa_gather(xa, mapping.xa_id, 0, (1 << 62), idx, ent)
+        if got != n:
+            v.append(f"file {mapping.id}: {got} entries found, the xarray counts {n}")
+        slots: dict[int, list[int]] = {}
+        for index, entry in zip(idx[:got].tolist(), ent[:got].tolist()):
+            if not entry & 1:
+                slots.setdefault(entry >> 1, []).append(index)
+        for head, where_idx in slots.items():
+            v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
+            nr = 1 << int(a.order[head])
+            cached.add(head)
+            count["NR_FILE_PAGES"] += nr
+            count["NR_SHMEM"] += nr if mapping.swapbacked else 0
+            if a.order[head] == HPAGE_PMD_ORDER:
+                count["NR_SHMEM_THPS" if mapping.swapbacked else "NR_FILE_THPS"] += nr
+            count["NR_FILE_DIRTY"] += nr if a.flags[head] >> PG_dirty & 1 and not mapping.swapbacked else 0
+            count["NR_WRITEBACK"] += nr if a.flags[head] >> PG_writeback & 1 else 0
     for pfn in file_refs.keys() - cached:
         v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
     named = np.flatnonzero((a.mapping != 0) & ((a.mapping & 1) == 0) & (a.refcount > 0))
     for pfn in sorted(set(named.tolist()) - cached):
         v.append(f"pfn {pfn:#x}: an orphaned cache page: page->mapping names file {a.mapping[pfn] >> 1}, "
                  "and no live page cache holds it")
-    recorded = int(vs.nstat[:, NS_SHMEM].sum())
-    if recorded != len(cached):
-        v.append(f"NR_SHMEM {recorded} but {len(cached)} pages are in shmem page caches")
-    if int(vs.nstat[:, NS_FILE_PAGES].sum()) != recorded:  # shmem is the only page cache yet
-        v.append(f"NR_FILE_PAGES {int(vs.nstat[:, NS_FILE_PAGES].sum())} but NR_SHMEM {recorded}")
-    mapped = int(vs.nstat[:, NS_FILE_MAPPED].sum())
+    for item, want in count.items():
+        got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_ITEM[item]] for n in k.node_ids)
+        if got != want:
+            v.append(f"{item} {got} but the page caches hold {want}")
+    pending = int(a.vm_stat[:, NR_ZONE_WRITE_PENDING].sum())
+    if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
+        v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
+                 f"{count['NR_WRITEBACK']} writeback pages are cached")
+    mapped = sum(int(k.NODE_DATA(n).vm_stat.row[NS_FILE_MAPPED]) for n in k.node_ids)
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")
+    return v
+
+
+def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+    nr, first = 1 << int(a.order[head]), int(a.index[head])
+    where = f"file {mapping.id} folio {head:#x} (order {a.order[head]})"
+    v = []
+    if a.mapping[head] != want_mapping:
+        v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
+    if slots != list(range(first, first + nr)) or first % nr:
+        v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
+    want = folio_expected_refs(a, head, mapped, cached=True)
+    if a.refcount[head] != want:
+        v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"
+                 + _other_refs(a, head, want - mapped - nr))
     return v
 
 
@@ -490,22 +580,43 @@ def _check_anon_vma(reg, av, live: set[int], active: int) -> list[str]:
 
 
 def check_files(k) -> list[str]:
-    """Each live shmem object's ``f_count`` and ``i_mmap`` are the live VMAs mapping it; an
-    object nobody references is gone (its pages with it)."""
+    """Each open file's ``f_count`` is the descriptors and live VMAs holding it, each inode's
+    ``i_count`` its open files (plus a mount's hold on its root), ``i_mmap`` the live VMAs
+    mapping it; a file's inode is live (on its superblock, its page cache registered); an
+    unlinked inode nobody holds is gone (its pages with it)."""
     v = []
     users: dict[int, list] = {}
+    refs: dict[int, int] = {}  # id(file) -> descriptors + VMAs
+    files: dict[int, object] = {}
     for vma in _live_vmas(k):
-        if vma.vm_file is not None:
-            users.setdefault(vma.vm_file.id, []).append(vma)
-            if k.rmap.address_spaces.get(vma.vm_file.id) is not vma.vm_file.f_mapping:
-                v.append(f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}: its file {vma.vm_file.id} is freed")
+        f = vma.vm_file
+        if f is not None:
+            users.setdefault(f.id, []).append(vma)
+            refs[id(f)], files[id(f)] = refs.get(id(f), 0) + 1, f
+            if k.rmap.address_spaces.get(f.id) is not f.f_mapping:
+                v.append(f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}: its file {f.id} is freed")
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            for f in task.files.fdt.values():
+                refs[id(f)], files[id(f)] = refs.get(id(f), 0) + 1, f
+    opens: dict[int, int] = {}
+    for key, f in files.items():
+        if f.f_count != refs[key]:
+            v.append(f"file {f.name!r}: f_count {f.f_count} but {refs[key]} descriptors and VMAs hold it")
+        opens[f.id] = opens.get(f.id, 0) + 1
+        if f.f_inode.i_sb.s_inodes.get(f.id) is not f.f_inode:
+            v.append(f"file {f.name!r}: its inode {f.id} is evicted")
+    for sb in [*k.mounts.values(), k.shm_mnt]:
+        for ino in sb.s_inodes.values():
+            held = opens.get(ino.i_ino, 0) + (sb.s_dentries.get("") is ino)
+            if ino.i_count != held:
+                v.append(f"inode {ino.i_ino} {ino.name!r}: i_count {ino.i_count} but {held} files hold it")
+            if ino.i_nlink == 0 and ino.i_count == 0:
+                v.append(f"inode {ino.i_ino} {ino.name!r}: unlinked and unused, but not evicted")
     for ino, mapping in k.rmap.address_spaces.items():
         mine = users.get(ino, [])
-        if mapping.host.f_count != len(mine):
-            v.append(f"shmem file {ino}: f_count {mapping.host.f_count} but {len(mine)} VMAs map it "
-                     f"({mapping.nrpages} pages cached)")
         if sorted(map(id, mapping.i_mmap)) != sorted(map(id, mine)):
-            v.append(f"shmem file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
+            v.append(f"file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
     return v
 
 

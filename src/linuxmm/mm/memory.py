@@ -25,7 +25,7 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
-from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
+from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_lru_mask, PG_swapbacked_mask
 from ..jit import unowned
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
@@ -45,6 +45,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
+from .swap import folio_add_lru_vma, folio_put, lru_add_drain
 from .swapfile import free_swap_and_cache, swap_duplicate
 
 # the compiled VMA table: one row per VMA, sorted by start
@@ -258,15 +259,20 @@ def page_mapped(a, pfn, head):
 
 @njit(cache=True)
 def put_folio(a, vs, head):
-    put_page(a, vs, head, a.order[head])
+    """Drop a reference; the last one takes the folio off its LRU list and frees it (to the
+    running CPU's pcp lists)."""
+    folio_put(a, head, vs.vp[VP_CPU])
 
 
 @njit(cache=True)
-def put_page(a, vs, pfn, order):
-    """Drop a reference; the last one frees the folio (to the cpu's pcp lists)."""
-    if B.__free_pages(a, pfn, order, vs.vp[VP_CPU]):
-        a.mapping[pfn] = 0
-        a.index[pfn] = 0
+def wp_can_reuse_anon_folio(a, vs, pfn):
+    """A small anonymous folio no one else holds: a reference the running CPU's lru_add batch
+    holds is dropped first (``lru_add_drain``) unless the folio is on its list already."""
+    if a.refcount[pfn] > 3:
+        return False
+    if not a.flags[pfn] & PG_lru_mask:
+        lru_add_drain(a, vs.vp[VP_CPU])
+    return a.refcount[pfn] == 1
 
 
 @njit(cache=True)
@@ -312,6 +318,7 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return FAULT_NEED_ALLOC
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
                                      | _PAGE_NX) | pte_mkdirty(vs))
     mmc[MM_ANONPAGES] += 1
@@ -330,7 +337,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     large = head != old or (a.flags[old] & PG_head_mask) != 0
     # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
     if not entry_has(entry, _PAGE_SPECIAL) and not large and (
-            a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+            a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
         vs.vm_events[PGREUSE] += 1  # wp_page_reuse
@@ -350,6 +357,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
             vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED] -= 1
         put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
                                | _PAGE_NX) | pte_mkdirty(vs)
@@ -390,6 +398,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
     a.entire_mapcount[pfn] = 1
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_NX) | pte_mkdirty(vs))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -680,7 +689,9 @@ def zap_pte_range(a, vs, mmc, row, first, last, drop_markers):
 @njit(cache=True)
 def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
     """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
-    split first (``zap_pmd_range``)."""
+    split first (``zap_pmd_range``). The running CPU's LRU batches are drained first, as
+    ``free_pages_and_swap_cache`` does before it puts the folios' references."""
+    lru_add_drain(a, vs.vp[VP_CPU])
     w = walk_page_range(vs, pgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)

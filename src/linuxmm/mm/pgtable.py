@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
-from ..include.linux.vmstat import NODE_STAT_ITEM, NR_VM_NODE_STAT_ITEMS
+from ..include.linux.vmstat import NODE_STAT_ITEM
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -128,7 +128,6 @@ AC_NAMES = ("user page", "page table", "THP")
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
     NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
                                        "NR_FILE_MAPPED", "NR_FILE_PAGES"))
-NR_NS = NR_VM_NODE_STAT_ITEMS
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):

@@ -46,12 +46,13 @@ def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
     if show is None:
         names = ", ".join(p.removeprefix("/proc/") for p in _entries())
         raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc (it has {names}, "
-                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status})")
+                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status,oom_score,oom_score_adj})")
     return path, show
 
 
 def _pid_entry(path: str):
-    """``/proc/PID/{maps,smaps,smaps_rollup,status}`` of a live simulated process."""
+    """``/proc/PID/{maps,smaps,smaps_rollup,status,oom_score,oom_score_adj}`` of a live
+    simulated process."""
     parts = path.split("/")
     if len(parts) != 4 or not parts[2].isdigit():
         return None
@@ -59,7 +60,8 @@ def _pid_entry(path: str):
     from . import task_mmu
 
     shows = {"maps": task_mmu.proc_pid_maps, "smaps": task_mmu.proc_pid_smaps,
-             "smaps_rollup": task_mmu.proc_pid_smaps_rollup, "status": task_mmu.proc_pid_status}
+             "smaps_rollup": task_mmu.proc_pid_smaps_rollup, "status": task_mmu.proc_pid_status,
+             "oom_score": proc_oom_score, "oom_score_adj": proc_oom_score_adj}
     if name not in shows:
         return None
 
@@ -69,6 +71,17 @@ def _pid_entry(path: str):
             raise KernelError(errno.ENOENT, f"{path}: no such process")
         return shows[name](k, task)
     return show
+
+
+def proc_oom_score(k: "Kernel", task) -> str:
+    """``/proc/PID/oom_score`` (``fs/proc/base.c``)."""
+    from ...mm.oom_kill import proc_oom_score as score
+
+    return f"{score(k, task)}\n"
+
+
+def proc_oom_score_adj(k: "Kernel", task) -> str:
+    return f"{task.oom_score_adj}\n"
 
 
 def proc_read(k: "Kernel", path: str) -> str:
