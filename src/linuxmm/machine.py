@@ -14,13 +14,15 @@ it edits the machine.
 from __future__ import annotations
 
 import copy
+import errno
 import html
 from pathlib import Path
 
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
-from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
+from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .init.main import Kernel, start_kernel
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
@@ -104,9 +106,16 @@ class Machine:
         return copy.deepcopy(self._desc)
 
     def dmesg(self) -> str:
-        """The boot log lines the simulator reproduces (``printk`` output), without timestamps,
-        then any lines printed since (segfaults, allocation failures)."""
+        """The machine's log so far (``printk`` output), without timestamps: the boot lines the
+        simulator reproduces, then every line printed since (segfaults, allocation failures,
+        overcommit refusals, the OOM killer's report and its reaper)."""
         return str(self.kernel.log)
+
+    @property
+    def panicked(self) -> str | None:
+        """None, or the message of the panic that stopped the machine (``vm.panic_on_oom``, an
+        OOM with nothing left to kill); every process call then raises ``KernelPanic``."""
+        return self.kernel.panicked
 
     @property
     def nodes(self) -> list[Node]:
@@ -249,15 +258,23 @@ class Machine:
         self._sync_allocator()
         return None
 
-    def proc(self, path: str) -> str:
+    def proc(self, path: str, value: str | int | None = None) -> str | None:
         """The text of a /proc file, byte for byte as the imitated kernel prints it:
         zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,
         ``fs/proc/meminfo.c``), ``/proc/sys/vm/NAME``, or ``/proc/PID/{maps,smaps,
         smaps_rollup,status}`` (``fs/proc/task_mmu.c``). The leading ``/proc/`` may be left out.
+        With a ``value`` the file is written instead (-> None): ``/proc/PID/clear_refs``
+        (``4`` clears the soft-dirty bits, ``1``-``3`` the referenced bits) and
+        ``/proc/sys/vm/NAME``.
 
-        Raises ``KernelError`` (``ENOENT``) for a file that is not simulated."""
-        from .fs.proc.generic import proc_lookup
+        Raises ``KernelError``: ``ENOENT`` for a file that is not simulated, ``EACCES`` for a
+        write to a read-only one, ``EINVAL`` for a value the file rejects."""
+        from .fs.proc.generic import proc_lookup, proc_write
 
+        if value is not None:
+            proc_write(self.kernel, path, str(value))
+            self._sync_allocator()
+            return None
         path, show = proc_lookup(path)
         if not path.startswith("/proc/sys/"):
             from .mm.buddy import sync_pagesets_to_python
@@ -265,26 +282,105 @@ class Machine:
             sync_pagesets_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
 
+    # ---- storage and the page cache (block/, fs/, mm/filemap.c) ---------------------------
+    def disks(self) -> list[str]:
+        """The block devices' names (``/sys/block``), in the order they were added."""
+        return list(self.kernel.block_devices)
+
+    def create_file(self, path: str, size: int, chunk: int | None = None, value: int = 0) -> None:
+        """Create (or truncate) the file ``path`` with ``size`` bytes of ``value``, written by
+        a short-lived process in write() calls of ``chunk`` bytes (default: one call), as
+        ``dd``/``cp`` would: the page cache holds it, dirty, with the folio sizes those
+        writes make. Missing parent directories are created (``mkdir -p``).
+
+        Raises ``KernelError`` as ``open``/``pwrite`` do (ENOSPC, EFBIG, EISDIR, ...)."""
+        import posixpath
+
+        from .fs.namei import getname
+        from .fs.namespace import mkdir_p
+
+        path = getname(path)
+        mkdir_p(self.kernel, posixpath.dirname(path))
+        p = self.spawn("create_file")
+        try:
+            fd = p.open(path, "w", create=True, truncate=True)
+            p.pwrite(fd, size, chunk=chunk, value=value)
+        finally:
+            p.exit()
+
+    def _inode(self, path: str):
+        import errno
+
+        from .errors import KernelError
+        from .fs.namei import lookup
+
+        ino = lookup(self.kernel, path)
+        if ino is None:
+            raise KernelError(errno.ENOENT, f"{path}: no such file or directory")
+        if ino.i_mapping is None:
+            raise KernelError(errno.EISDIR, f"{path}: is a directory")
+        return ino
+
+    def cachestat(self, path: str):
+        """The page cache of the file ``path`` as ``cachestat(2)`` over the whole file reports
+        it: a ``CacheStat`` record (``cache``, ``dirty``, ``writeback``, ``evicted``,
+        ``recently_evicted``, in pages). Raises ``KernelError`` (ENOENT, EISDIR)."""
+        from .mm.filemap import filemap_cachestat
+        from .records import CacheStat
+
+        ino = self._inode(path)
+        return CacheStat(**filemap_cachestat(self.kernel, ino.i_mapping, 0, (1 << 63) - 1 >> 12))
+
+    def folios(self, path: str) -> list[tuple[int, int]]:
+        """The file's page-cache folios as (index, nr_pages) pairs in index order: a 64 MiB
+        file written by one write() on ext4 is 32 pairs (i, 512). Raises ``KernelError``
+        (ENOENT, EISDIR)."""
+        from .mm.filemap import filemap_folios, folio_nr_pages
+
+        ino, k = self._inode(path), self.kernel
+        return [(index, folio_nr_pages(k, pfn)) for index, pfn in filemap_folios(k, ino.i_mapping, 0, (1 << 62))]
+
+    def unlink(self, path: str) -> None:
+        """``unlink(path)``: the name goes; the file (and its page cache) when no process
+        holds it open or mapped. Raises ``KernelError`` (ENOENT, EISDIR)."""
+        from .fs.namei import vfs_unlink
+
+        vfs_unlink(self.kernel, path)
+
     # ---- processes ----------------------------------------------------------------------------
     def spawn(self, comm: str = "a.out", cpu: int = 0) -> "Process":
         """A new process with an empty address space, as after ``execve`` of a program that
         maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
 
         Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
+        from .include.linux.mm_types import MmConfig
         from .kernel import fork as F
         from .process import PageTableHooks, Process
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap), cpu)
+        config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm,
+                                                             config=config), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
         proc = Process(self, task)
         return proc
 
+    def kpageflags(self, pfn: int, count: int = 1) -> list[int]:
+        """``/proc/kpageflags`` read at ``pfn * 8``: the ``KPF_*`` flags of ``count`` page
+        frames from ``pfn`` (``stable_page_flags`` in ``fs/proc/page.c``), one u64 each;
+        KPF_NOPAGE for a pfn without a struct page.
+
+        Raises ``KernelError`` (EINVAL for a negative pfn or count)."""
+        from .fs.proc.page import kpageflags_read
+
+        return kpageflags_read(self.kernel, pfn, count)
+
     def _fork(self, parent, comm: str | None):
+        from .fs.file_table import dup_fd
         from .include.linux.mm_types import mm_struct
         from .kernel import fork as F
         from .process import PageTableHooks, Process
@@ -295,8 +391,18 @@ class Machine:
         task = F.task_struct(k, k.next_pid, comm or parent.task.comm,
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
-        F.pgd_alloc(k, task)
-        F.copy_mm(k, parent.task, task)
+        task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
+        with F.running(k, parent.task):
+            F.pgd_alloc(k, task)
+            try:
+                F.copy_mm(k, parent.task, task)
+                if parent.task.pending_signal:  # copy_process: a fatal signal stops the fork
+                    raise KernelError(errno.EINTR, "fork: interrupted by a fatal signal")
+            except KernelError:
+                F.exit_mmap(k, task)  # the half-built child goes: its commit charges come back
+                parent.task.check_alive()  # the OOM killer chose the parent: Killed
+                raise
+        task.files = dup_fd(parent.task.files)
         k.tasks[task.pid] = task
         return Process(self, task)
 
@@ -304,8 +410,7 @@ class Machine:
         from .kernel import fork as F
 
         proc.task.check_alive()
-        F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = EXIT_DEAD
+        F.do_exit(self.kernel, proc.task)
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""

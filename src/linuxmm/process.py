@@ -11,7 +11,9 @@ Every call goes through the kernel's paths: ``do_mmap`` and friends for the addr
 the compiled MMU + fault path for accesses, ``copy_process``/``do_exit`` for fork and exit.
 Bad arguments raise ``KernelError`` with the kernel's errno; a bad access kills the process
 and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them), or
-``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS).
+``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS). The OOM
+killer's SIGKILL raises ``Killed`` from the call that was running when it landed (or the
+first call on a victim killed while it was not running).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.mm_types import VM_LOCKED
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
-from .mm.shmem import shmem_truncate_range
+from .fs import file_table
+from .mm.shmem import shmem_kernel_file_setup, shmem_truncate_range
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -45,6 +49,12 @@ class PageTableHooks:
 
     def vm_acct_memory(self, mm, pages: int) -> None:
         self.k.vm_committed_as += pages
+
+    def vm_enough_memory(self, mm, pages: int) -> bool:
+        """The overcommit policy (``mm/util.py``), for this task."""
+        from .mm.util import security_vm_enough_memory_mm
+
+        return security_vm_enough_memory_mm(self.k, mm, pages, self.task)
 
     def vma_changed(self, mm) -> None:
         from .mm.khugepaged import khugepaged_enter_vma
@@ -71,11 +81,36 @@ class PageTableHooks:
         addrs = np.arange(start, end, 4096, dtype=np.int64)
         fault.access(self.k, self.task, addrs, write, -1 if write else 0)
 
+    def zap_page_range_single(self, mm, start: int, end: int) -> None:
+        k, t = self.k, self.task
+        M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
+        F.flush_tlb_range(k, t, start, end)
+
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
-        pass  # willneed/cold/pageout/collapse act on LRU and swap (later issues)
+        """Guard regions; willneed/cold/pageout/collapse act on LRU and swap (later issues)."""
+        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE
+        from .mm.madvise import guard_install_range, guard_remove_range
+
+        k, t = self.k, self.task
+        if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
+            self.zap_page_range_single(mm, start, end)
+            while status := guard_install_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]),
+                                                start, end):
+                if status != -1:
+                    raise KernelError(errno.ENOMEM, "madvise: no memory for the guard region's page tables")
+                F.grow_and_get(k)
+            F.flush_tlb_range(k, t, start, end)
+        elif advice == MADV_GUARD_REMOVE:
+            guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
 
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         shmem_truncate_range(self.k, mapping, lstart, lend)
+
+    def shmem_file_setup(self, mm, size: int, committed_pages: int):
+        return shmem_kernel_file_setup(self.k, size, committed_pages)
+
+    def release_file(self, mm, f) -> None:
+        file_table.release_file(self.k, f)
 
 
 def move_range(k, task, old: int, new: int, length: int) -> None:
@@ -110,12 +145,15 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     if task.state == TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
             shmem = vma.vm_file is not None
+            pss = int(out[M.SM_PSS])
             M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)
+            if vma.vm_flags & VM_LOCKED:  # smap_gather_stats: a locked VMA's Pss is Locked
+                out[M.SM_LOCKED] += int(out[M.SM_PSS]) - pss
     res = {}
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
             res[name] = int(out[M.SM_PSS]) >> (M.PSS_SHIFT + 10)
-        elif name.startswith("Pss_"):
+        elif name.startswith("Pss_") or name == "Locked":
             res[name] = int(out[_SM_INDEX[name]]) >> (M.PSS_SHIFT + 10)
         elif name in _SM_INDEX:
             res[name] = int(out[_SM_INDEX[name]]) >> 10
@@ -187,8 +225,28 @@ class Process:
 
     @property
     def alive(self) -> bool:
-        """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
-        return self.task.state == TASK_RUNNING
+        """False once the process exited or was killed (SIGSEGV, SIGBUS, the OOM killer's
+        SIGKILL, even before the victim has finished dying)."""
+        return self.task.state == TASK_RUNNING and not self.task.pending_signal
+
+    @property
+    def oom_score_adj(self) -> int:
+        """``/proc/PID/oom_score_adj``: -1000 (never OOM-killed) .. 1000 (killed first)."""
+        return self.task.oom_score_adj
+
+    @oom_score_adj.setter
+    def oom_score_adj(self, value: int) -> None:
+        """Write ``/proc/PID/oom_score_adj`` (as root). Raises ``KernelError``: EINVAL outside
+        -1000..1000 or for a non-integer, ESRCH after exit."""
+        from .mm.oom_kill import set_oom_score_adj
+
+        set_oom_score_adj(self.machine.kernel, self.task, value)
+
+    @property
+    def oom_score(self) -> int:
+        """``/proc/PID/oom_score``: the OOM killer's badness scaled to 0..2000 (reading it does
+        not run the process). Raises ``KernelError`` (ENOENT) after exit."""
+        return int(self.proc("oom_score"))
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
@@ -273,6 +331,121 @@ class Process:
         flags = (T.MREMAP_MAYMOVE if maymove or fixed is not None else 0) | (T.MREMAP_FIXED if fixed is not None else 0)
         flags |= T.MREMAP_DONTUNMAP if dontunmap else 0
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
+
+    def mlock(self, addr: int, length: int) -> None:
+        """``mlock`` (``mm/mlock.c``): lock the pages of the range (rounded out to pages) in
+        memory: its VMAs get VM_LOCKED (split or merged as needed), VmLck counts them, and
+        the range is faulted in.
+
+        Raises ``KernelError`` (ENOMEM for a hole or beyond RLIMIT_MEMLOCK, EPERM when
+        RLIMIT_MEMLOCK is 0 without CAP_IPC_LOCK)."""
+        self.mlock2(addr, length)
+
+    def mlock2(self, addr: int, length: int, onfault: bool = False) -> None:
+        """``mlock2(addr, len, onfault and MLOCK_ONFAULT)``: as ``mlock``; with ``onfault``
+        the VMAs get VM_LOCKONFAULT too and nothing is faulted in now.
+
+        Raises ``KernelError`` as ``mlock`` does."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_mlock2(self.task.mm, addr, length, mlock.MLOCK_ONFAULT if onfault else 0)
+
+    def munlock(self, addr: int, length: int) -> None:
+        """``munlock``: the range loses VM_LOCKED and VM_LOCKONFAULT (VMAs merge back).
+
+        Raises ``KernelError`` (ENOMEM for a hole in the range)."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_munlock(self.task.mm, addr, length)
+
+    def mlockall(self, flags="current") -> None:
+        """``mlockall``: ``flags`` names joined by ``|`` (``"current"``, ``"future"``,
+        ``"onfault"``; ``MCL_*`` spellings too) or the number. ``current`` locks every
+        VMA now, ``future`` every later mapping (``mm->def_flags``).
+
+        Raises ``KernelError`` (EINVAL for no or unknown flags or ``onfault`` alone,
+        ENOMEM when ``current`` and the address space exceeds RLIMIT_MEMLOCK)."""
+        from .include.linux.mm_types import _parse_names
+        from .mm import mlock
+
+        self.task.check_alive()
+        flags = _parse_names(flags, mlock.MCL_NAMES, "mcl_", "mlockall flag")
+        mlock.sys_mlockall(self.task.mm, flags)
+
+    def munlockall(self) -> None:
+        """``munlockall``: nothing stays locked, later mappings are not locked."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_munlockall(self.task.mm)
+
+    def getrlimit(self, resource) -> tuple[int, int]:
+        """``getrlimit``: (soft, hard) of ``resource`` (``"RLIMIT_MEMLOCK"``, ``"memlock"``
+        or its number) in bytes, ``RLIM_INFINITY`` (2**64 - 1) for no limit.
+
+        Raises ``KernelError`` (EINVAL for an unknown resource)."""
+        from .kernel import sys
+
+        return sys.getrlimit(self.task.mm, resource)
+
+    def setrlimit(self, resource, soft: int, hard: int | None = None) -> None:
+        """``setrlimit``: new soft and hard limits (``hard`` defaults to ``soft``);
+        ``RLIM_INFINITY`` for none. The memory limits are the ones the kernel reads
+        (RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK).
+
+        Raises ``KernelError`` (EINVAL for soft above hard or an unknown resource, EPERM
+        for raising the hard limit without CAP_SYS_RESOURCE)."""
+        from .kernel import sys
+
+        self.task.check_alive()
+        sys.do_prlimit(self.task.mm, resource, soft, soft if hard is None else hard)
+
+    def mseal(self, addr: int, length: int) -> None:
+        """``mseal(addr, len, 0)`` (``mm/mseal.c``): seal the VMAs of the range; munmap,
+        mremap, mmap(MAP_FIXED) over them, mprotect, and discarding madvise on read-only
+        anonymous memory then fail with EPERM.
+
+        Raises ``KernelError`` (EINVAL for an unaligned or wrapping range, ENOMEM for a
+        hole in it)."""
+        from .mm import mseal
+
+        self.task.check_alive()
+        mseal.do_mseal(self.task.mm, addr, length)
+
+    def prctl(self, option, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        """``prctl`` (``kernel/sys.c``) for the memory options: ``"PR_SET_THP_DISABLE"``
+        (1: THP off for every VMA; with ``arg3`` PR_THP_DISABLE_EXCEPT_ADVISED (2) only where
+        not MADV_HUGEPAGE'd; 0: back to the global policy), ``"PR_GET_THP_DISABLE"`` (0, 1 or
+        3), ``"PR_SET_MDWE"`` (PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2: no mapping
+        writable and executable, none gaining execute; for good) and ``"PR_GET_MDWE"``; the
+        option's number works too. Returns the call's value.
+
+        Raises ``KernelError`` (EINVAL for another option or bad arguments, EPERM for a
+        change of MDWE once set)."""
+        from .kernel import sys
+
+        self.task.check_alive()
+        return sys.sys_prctl(self.task.mm, option, arg2, arg3, arg4, arg5)
+
+    def process_madvise(self, target, iovec, advice, flags: int = 0) -> int:
+        """``process_madvise(pidfd of target, iovec, len(iovec), advice, flags)``: madvise
+        each ``(start, length)`` of ``iovec`` in ``target``'s address space (``self`` for
+        PIDFD_SELF); returns the bytes advised (the first error if none was). ``target`` is
+        a ``Process``; a number stands for a file descriptor, which is never a pidfd here.
+
+        Raises ``KernelError`` (EINVAL for flags, more than 1024 ranges, unknown advice or
+        destructive advice on another process; EBADF for a number; ESRCH for an exited
+        target; EPERM for another process without CAP_SYS_NICE; madvise's errnos)."""
+        from .mm import madvise
+
+        self.task.check_alive()
+        if isinstance(target, Process):
+            mm = target.task.mm if target.alive else errno.ESRCH
+        else:
+            mm = errno.EBADF
+        return madvise.process_madvise(self.task.mm, mm, iovec, advice, flags)
 
     def brk(self, new_brk: int = 0) -> int:
         """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
@@ -389,12 +562,32 @@ class Process:
         return PageWalk(addr, walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr))
 
     # /proc ----------------------------------------------------------------------------------
-    def proc(self, name: str) -> str:
+    def proc(self, name: str, value: str | int | None = None) -> str | None:
         """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
-        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), ``oom_score``, ``oom_score_adj``
+        (``fs/proc/base.c``), byte for byte; with a ``value``, a write (``p.proc("clear_refs", 4)``
+        clears the soft-dirty bits).
 
         Raises ``KernelError`` (ENOENT) for another name or after exit."""
-        return self.machine.proc(f"/proc/{self.pid}/{name}")
+        return self.machine.proc(f"/proc/{self.pid}/{name}", value)
+
+    def pagemap(self, addr: int, npages: int = 1) -> list[int]:
+        """``/proc/PID/pagemap`` read at ``addr / 4096 * 8``: one u64 per page from the page
+        holding ``addr``, as ``pagemap_read`` encodes it (``PM_PRESENT`` bit 63, ``PM_SWAP``
+        62, ``PM_FILE`` 61, ``PM_GUARD_REGION`` 58, ``PM_UFFD_WP`` 57, ``PM_MMAP_EXCLUSIVE``
+        56, ``PM_SOFT_DIRTY`` 55; bits 0-54 the PFN as a CAP_SYS_ADMIN reader sees it, or
+        the swap type and offset). Nothing is faulted in.
+
+        Raises ``KernelError`` (EINVAL for a negative count or bad address, ESRCH after exit)."""
+        from .fs.proc.task_mmu import pagemap_read
+        from .mm.vma import ulong
+
+        addr = ulong(_int_arg(addr, "address"), "address")
+        npages = _int_arg(npages, "npages")
+        if npages < 0:
+            raise KernelError(errno.EINVAL, f"npages {npages} is negative")
+        self.task.check_alive()
+        return pagemap_read(self.machine.kernel, self.task, addr, npages)
 
     def smaps_rollup(self) -> dict[str, int]:
         """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file (``Rss``,
@@ -404,3 +597,158 @@ class Process:
     def smaps(self) -> list[dict[str, int]]:
         """Per-VMA ``/proc/PID/smaps`` values (kB), in the order of ``maps()``."""
         return [smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v)]) for v in self.task.mm.vmas]
+
+    # files (fs/open.c, fs/read_write.c, fs/sync.c, mm/fadvise.c) -------------------------------
+    def open(self, path: str, mode: str = "r", create: bool = False, truncate: bool = False) -> int:
+        """``open(path, flags)``: ``mode`` "r" (O_RDONLY), "w" (O_WRONLY), "rw" (O_RDWR) or "a"
+        (O_WRONLY|O_APPEND); ``create`` adds O_CREAT (the parent directory must exist),
+        ``truncate`` O_TRUNC. Returns the lowest free descriptor; the file's readahead state
+        starts from its disk's ``read_ahead_kb``.
+
+        Raises ``KernelError``: ENOENT (no such file, or a missing directory on the way),
+        ENOTDIR, EISDIR (a directory opened for writing), EMFILE, EINVAL (unknown mode)."""
+        from .fs.open import do_sys_open
+
+        self.task.check_alive()
+        return do_sys_open(self.machine.kernel, self.task.files, path, open_flags(mode, create, truncate))
+
+    def close(self, fd: int) -> None:
+        """``close(fd)``; the file's last reference (no other descriptor or mapping) releases it.
+        Raises ``KernelError`` (EBADF)."""
+        from .fs.open import close_fd
+
+        self.task.check_alive()
+        close_fd(self.machine.kernel, self.task.files, fd)
+
+    def pread(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None) -> bytes:
+        """Read ``nbytes`` at ``offset`` (``pread64``), or at the file position, which then
+        advances (``read``), in syscalls of ``chunk`` bytes (default: one). Stops early at the
+        end of the file. Returns the data as memory holds it: one byte per 64-byte line each
+        call covers (``len`` is ceil(bytes/64) for aligned reads).
+
+        Raises ``KernelError``: EBADF (bad descriptor, not open for reading), EISDIR, EINVAL
+        (negative count, offset or chunk)."""
+        from .fs.read_write import vfs_read
+
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        k, out, done = self.machine.kernel, [], 0
+        while True:
+            n = min(step, nbytes - done)
+            got, lines = vfs_read(k, f, n, pos + done)
+            out.append(lines.tobytes())
+            done += got
+            if got < n or done >= nbytes:
+                break
+        if offset is None:
+            f.f_pos = pos + done
+        return b"".join(out)
+
+    def pwrite(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None,
+               value: int = 7) -> int:
+        """Write ``nbytes`` bytes of ``value`` (0..255) at ``offset`` (``pwrite64``), or at the
+        file position, which then advances (``write``), in syscalls of ``chunk`` bytes
+        (default: one): ``p.pwrite(fd, 64 << 20, chunk=4096)`` is 16384 write() calls, each
+        making order-0 page-cache folios on ext4, where one 64 MiB write makes 2 MiB folios.
+        O_APPEND writes at the end of the file. Returns the bytes written (fewer when the
+        filesystem fills up part-way).
+
+        Raises ``KernelError``: EBADF, EINVAL (negative count, offset or chunk; a value that
+        is not a byte), EFBIG (past the maximum file size), ENOSPC (nothing could be written)."""
+        from .fs.read_write import vfs_write
+
+        value = _byte_value(value)
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        k, done = self.machine.kernel, 0
+        while True:
+            n = min(step, nbytes - done)
+            try:
+                written, at = vfs_write(k, f, n, pos, value)
+            except KernelError as e:
+                if done and e.errno == errno.ENOSPC:
+                    break
+                raise
+            done += written
+            pos = at + written
+            if written < n or done >= nbytes:
+                break
+        if offset is None:
+            f.f_pos = pos
+        return done
+
+    def _rw_args(self, fd, nbytes, offset, chunk):
+        from .fs.open import fdget
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        nbytes = _int_arg(nbytes, "count")
+        pos = f.f_pos if offset is None else _int_arg(offset, "offset")
+        step = nbytes if chunk is None else _int_arg(chunk, "chunk")
+        if nbytes < 0 or pos < 0 or step <= 0 and nbytes > 0:
+            raise KernelError(errno.EINVAL, f"count {nbytes}, offset {pos} and chunk {chunk} must not be negative")
+        return f, pos, max(step, 1)
+
+    def fsync(self, fd: int) -> None:
+        """``fsync(fd)``: the file's dirty page-cache folios are written to its disk and waited
+        for (tmpfs: nothing to do). Raises ``KernelError`` (EBADF)."""
+        self._sync(fd, False)
+
+    def fdatasync(self, fd: int) -> None:
+        """``fdatasync(fd)``: as ``fsync`` (no metadata journal is modelled)."""
+        self._sync(fd, True)
+
+    def _sync(self, fd: int, datasync: bool) -> None:
+        from .fs.open import fdget
+        from .fs.sync import vfs_fsync
+
+        self.task.check_alive()
+        vfs_fsync(self.machine.kernel, fdget(self.task.files, fd), datasync)
+
+    def ftruncate(self, fd: int, size: int) -> None:
+        """``ftruncate(fd, size)``: the file's size becomes ``size``; shrinking drops the page
+        cache and the blocks past it (and unmaps those pages), growing adds a hole that reads
+        as zeros. Raises ``KernelError``: EBADF, EINVAL (negative size, not open for writing,
+        a directory), EFBIG (beyond the filesystem's maximum)."""
+        from .fs.open import do_ftruncate, fdget
+
+        self.task.check_alive()
+        do_ftruncate(self.machine.kernel, fdget(self.task.files, fd), _int_arg(size, "size"))
+
+    def fadvise(self, fd: int, offset: int, length: int, advice) -> None:
+        """``posix_fadvise(fd, offset, length, advice)``: "normal", "random", "sequential",
+        "willneed" (read the range now), "dontneed" (write it back and drop its clean,
+        unmapped pages), "noreuse" (or the POSIX_FADV_* number); length 0 means to the end.
+        Raises ``KernelError``: EBADF, EINVAL (unknown advice, negative length)."""
+        from .fs.open import fdget
+        from .mm.fadvise import generic_fadvise, parse_fadvise
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        generic_fadvise(self.machine.kernel, f, _int_arg(offset, "offset"), _int_arg(length, "length"),
+                        parse_fadvise(advice))
+
+    def readahead(self, fd: int, offset: int, length: int) -> None:
+        """``readahead(fd, offset, length)``: read the range into the page cache now.
+        Raises ``KernelError``: EBADF (not open for reading), EINVAL (not a regular file,
+        negative length)."""
+        from .fs.open import fdget
+        from .mm.fadvise import ksys_readahead
+
+        self.task.check_alive()
+        ksys_readahead(self.machine.kernel, fdget(self.task.files, fd), _int_arg(offset, "offset"),
+                       _int_arg(length, "length"))
+
+    def fds(self) -> dict[int, str]:
+        """The open descriptors and their paths (``/proc/PID/fd``)."""
+        return {fd: f.f_inode.name for fd, f in sorted(self.task.files.fdt.items())}
+
+
+OPEN_MODES = {"r": 0o0, "w": 0o1, "rw": 0o2, "a": 0o1 | 0o2000}  # O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY|O_APPEND
+
+
+def open_flags(mode: str, create: bool, truncate: bool) -> int:
+    """The open(2) flags of ``Process.open``'s arguments; EINVAL for an unknown mode."""
+    from .include.linux.fs import O_CREAT, O_TRUNC
+
+    if mode not in OPEN_MODES:
+        raise KernelError(errno.EINVAL, f"open mode must be one of {', '.join(OPEN_MODES)}, not {mode!r}")
+    return OPEN_MODES[mode] | (O_CREAT if create else 0) | (O_TRUNC if truncate else 0)

@@ -30,6 +30,7 @@ from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NOD
 from ..mm.pgtable import geometry_for
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
+from ..fs.namespace import mnt_init
 
 LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
 
@@ -98,6 +99,12 @@ class Kernel:
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0
+        self.current = None  # the task a Process call runs (``current``); None: kernel context
+        self.panicked: str | None = None  # panic()'s message once the machine panicked
+        # the OOM killer (mm/oom_kill.py): victims still releasing memory, the reaper's queue
+        self.oom_victims = 0
+        self.oom_reaper_list: list = []
+        self.oom_reaper_th: kthread | None = None
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)
@@ -117,6 +124,12 @@ class Kernel:
         self.hugetlb_total_pages = 0
         self.hugetlb_default_pool: dict[str, int] = {}  # total/free/rsvd/surp of the default hstate
         self.direct_map_kb: dict[str, int] = {}  # DirectMap4k/2M/1G
+        # files (fs/, block/, mm/filemap.py): the disks, the mounted filesystems by mount point,
+        # the internal tmpfs of shared anonymous memory, and the xarray pool of every page cache
+        self.block_devices: dict = {}  # name -> block_device
+        self.mounts: dict = {}  # mount point -> super_block
+        self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------
     @property
@@ -131,6 +144,20 @@ class Kernel:
             sync_zone_params(self, a)
             self._mem_map = a
         return self._mem_map
+
+    @property
+    def page_cache(self):
+        """The xarray pool of every page cache (``lib/xarray.py``), built on first use (its
+        compiled functions load then). Growing the pool replaces it: assign the result."""
+        if self._page_cache is None:
+            from ..lib.xarray import xarray_pool_init
+
+            self._page_cache = xarray_pool_init()
+        return self._page_cache
+
+    @page_cache.setter
+    def page_cache(self, pool) -> None:
+        self._page_cache = pool
 
     def NODE_DATA(self, nid: int) -> pglist_data:
         return self.pgdat[nid]
@@ -248,6 +275,7 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
+    mnt_init(k)
     return k
 
 

@@ -33,14 +33,16 @@ from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WA
                        walk_page_range, walk_pte_range)
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
                       SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
-                      make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
+                      is_pte_marker, make_pte_marker, make_readable_migration_entry, non_swap_entry,
+                      pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
 from ..include.linux.vmstat import PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swap import folio_add_lru_vma, folio_put, lru_add_drain
@@ -225,6 +227,14 @@ def follow(a, vs, pgd, addr, write):
     return -1
 
 
+@njit(cache=True, inline="always")
+def pte_mkdirty(vs):
+    """The bits x86's ``pte_mkdirty`` sets: dirty and, with CONFIG_MEM_SOFT_DIRTY, soft-dirty
+    (a fault that dirties a page marks it for the soft-dirty tracker; a dirty bit the
+    hardware sets on a writable pte does not)."""
+    return np.uint64(_PAGE_DIRTY) | np.uint64(vs.vp[VP_SOFT_DIRTY])
+
+
 # ---- pages: rmap and counters ----------------------------------------------------------------
 
 
@@ -310,7 +320,7 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                                     | _PAGE_DIRTY | _PAGE_NX))
+                                     | _PAGE_NX) | pte_mkdirty(vs))
     mmc[MM_ANONPAGES] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     return FAULT_OK
@@ -329,7 +339,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     if not entry_has(entry, _PAGE_SPECIAL) and not large and (
             a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
         vs.vm_events[PGREUSE] += 1  # wp_page_reuse
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
@@ -350,7 +360,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                               | _PAGE_DIRTY | _PAGE_NX)
+                               | _PAGE_NX) | pte_mkdirty(vs)
     vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
     return FAULT_OK
 
@@ -390,7 +400,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     a.entire_mapcount[pfn] = 1
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
-                                     | _PAGE_DIRTY | _PAGE_NX))
+                                     | _PAGE_NX) | pte_mkdirty(vs))
     pgtable_trans_huge_deposit(vs, row, deposit)
     mmc[MM_ANONPAGES] += nr
     mmc[MMC_ANON_THP] += 1
@@ -408,7 +418,8 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
     base = pte_pfn(entry)
     dep = pgtable_trans_huge_withdraw(vs, row)
     nr = vs.nent[vs.vp[VP_LEVELS] - 1]
-    keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL)
+    keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL
+                     | _PAGE_SOFT_DIRTY)  # pmd_soft_dirty -> pte_mksoft_dirty
     if entry_has(entry, _PAGE_RW):
         keep |= np.uint64(_PAGE_RW)
     if entry_has(entry, _PAGE_DIRTY):
@@ -437,7 +448,7 @@ def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
     if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
         return FAULT_OK
     __split_huge_pmd(a, vs, mmc, row, idx)
     return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
@@ -479,6 +490,9 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
             row = table_row(a, entry)
     idx = pt_index(vs, levels - 1, addr)
     entry = vs.pt[row, idx]
+    if is_pte_marker(entry, vs.vp[VP_SWP_FMT]):  # handle_pte_marker: a guard region faults
+        if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
+            return FAULT_SIGSEGV_MAPERR
     if not entry_present(entry):
         if not vma_is_anonymous(vmas, v) or flags & VM_SHARED:
             return FAULT_SHARED

@@ -115,7 +115,8 @@ VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
 # an allocation the fast path could not serve: its context (AC_*) for the slow path in Python;
 # what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
 VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
-NR_VP = 17
+VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the bit does not exist)
+NR_VP = 18
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
