@@ -198,9 +198,9 @@ def plot_workload_memory(ax, result) -> None:
 
 
 def plot_workload_lru(ax, result) -> None:
-    """The LRU lists' sizes: active/inactive anon and file (MiB)."""
-    names = ("Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)")
-    _lines(ax, result, {n: _col(result, n) for n in names}, "LRU lists", "MiB", "LRU lists empty", 1024)
+    """The LRU lists' sizes: active/inactive anon and file, and the page cache (MiB)."""
+    names = ("Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)", "Cached")
+    _lines(ax, result, {n: _col(result, n) for n in names}, "LRU lists and page cache", "MiB", "LRU lists empty", 1024)
 
 
 def plot_workload_reclaim(ax, result) -> None:

@@ -553,8 +553,8 @@ def step(m, r: Runner) -> None:
         r.state = "killed"
     except VmFaultOOM:
         r.state = "oom"
-    except (SegmentationFault, BusError, KernelError) as e:
-        r.state = f"failed: {e}"
+    except (SegmentationFault, BusError, KernelError) as e:  # killed while another process ran: ESRCH
+        r.state = "killed" if not r.proc.alive else f"failed: {e}"
     clock = m.kernel.clock
     if r.finished:
         r.ended = clock.now
