@@ -134,7 +134,7 @@ shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync)
+                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------
