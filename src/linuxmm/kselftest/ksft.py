@@ -33,12 +33,15 @@ INFO = "info"  # a ksft_print_msg line: printed, not numbered, not counted
 
 # The machine every case runs on: x86-64 with 1 GiB, 2 CPUs and the default command line
 # (THP "madvise"; below 512 MiB the kernel turns THP off, hugepage_init), small enough to
-# boot in a fraction of a second.
+# boot in a fraction of a second. Its kernel has the options the selftests ask for in
+# tools/testing/selftests/mm/config that the development host's lacks: CONFIG_MEM_SOFT_DIRTY.
 SELFTEST_MACHINE = """
 name = "kselftest"
 arch = "x86_64"
 cpus = 2
 e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x3fffffff }]
+[config]
+mem_soft_dirty = true
 """
 
 
@@ -60,16 +63,26 @@ class Result:
     reason: str = ""
 
 
+def selftest_machine(keys: dict | None = None) -> Machine:
+    """The selftest machine, with a program's own top-level machine keys (``MACHINE``, e.g.
+    ``{"la57": True}`` for a program the selftest scripts run only on 5-level paging)."""
+    extra = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v!r}\n" for k, v in (keys or {}).items())
+    return Machine(toml.loads(extra + SELFTEST_MACHINE))
+
+
 @dataclass
 class Ksft:
     """What a ported test case works with: a fresh machine, the test program's process on
     it, and the ``kselftest.h`` calls that record checks."""
     case: str
-    machine: Machine = field(default_factory=lambda: Machine(toml.loads(SELFTEST_MACHINE)))
+    machine: Machine = field(default_factory=selftest_machine)
     process: Process = field(init=False)
     results: list[Result] = field(default_factory=list)
 
     def __post_init__(self):
+        # some cases map 2 GiB regions, more than this 1 GiB machine's RAM, which overcommit's
+        # heuristic (mode 0) refuses: the machines the suite runs on have the RAM, so mode 1
+        self.machine.sysctl("vm.overcommit_memory", 1)
         self.process = self.machine.spawn("selftest")
 
     def print_msg(self, message: str) -> None:
@@ -114,8 +127,9 @@ def cases(program: ModuleType) -> list:
 
 
 def case_name(program: ModuleType, case) -> str:
-    """The name the C program prints for a harness case: ``fixture.case``."""
-    return f"{program.FIXTURE}.{case.__name__.removeprefix('test_')}"
+    """The name the C program prints for a harness case: ``fixture.case``, or the case's own
+    ``TAP_NAME`` (``fixture.variant.case``, ``global.case`` for a plain ``TEST``)."""
+    return getattr(case, "TAP_NAME", None) or f"{program.FIXTURE}.{case.__name__.removeprefix('test_')}"
 
 
 def _failure(err: BaseException) -> str:
@@ -128,7 +142,7 @@ def _failure(err: BaseException) -> str:
 def run_case(program: ModuleType, case) -> list[Result]:
     """Run one test case on a fresh machine; its TAP results."""
     name = case.__name__.removeprefix("test_")
-    t = Ksft(name)
+    t = Ksft(name, selftest_machine(getattr(program, "MACHINE", None)))
     try:
         case(t)
     except KsftSkip as err:

@@ -339,6 +339,10 @@ class MmHooks:
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
         return None
 
+    def zap_page_range_single(self, mm, start: int, end: int) -> None:
+        """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay."""
+        self.zap_range(mm, start, end)
+
     def vm_enough_memory(self, mm, pages: int) -> bool:
         return True
 
@@ -375,6 +379,7 @@ class mm_struct:
     config: MmConfig = field(default_factory=MmConfig)
     rng: object = None
     task_size: int = TASK_SIZE
+    default_map_window: int = DEFAULT_MAP_WINDOW  # the mmap window below task_size (5-level x86)
     start_brk: int = 0
     brk: int = 0
     start_stack: int = 0
