@@ -515,6 +515,8 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+    from .include.linux.page_flags import PG_locked
+
     nr, first = 1 << int(a.order[head]), int(a.index[head])
     where = f"file {mapping.id} folio {head:#x} (order {a.order[head]})"
     v = []
@@ -522,6 +524,8 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
     if slots != list(range(first, first + nr)) or first % nr:
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
+    if a.flags[head] >> PG_locked & 1:
+        v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
     want = folio_expected_refs(a, head, mapped, cached=True)
     if a.refcount[head] != want:
         v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"

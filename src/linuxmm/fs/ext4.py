@@ -125,7 +125,8 @@ def ext4_free_range(inode, first: int) -> None:
 # ---- address_space_operations -----------------------------------------------------------------
 
 def ext4_read_folios(k, mapping, pfns: list[int]) -> None:
-    """``ext4_mpage_readpages``: each folio's mapped runs read by bios, holes zeroed."""
+    """``ext4_mpage_readpages``: each (locked) folio's mapped runs read by bios, holes zeroed;
+    the last completion marks it up to date and unlocks it."""
     for pfn in pfns:
         _read_folio(k, mapping.host, pfn)
 
@@ -142,8 +143,8 @@ def _read_folio(k, inode, pfn: int) -> None:
             a.content[pfn + page:pfn + page + blocks[1]] = inode.i_sb.s_bdev.data[blocks[0]:blocks[0] + blocks[1]]
             a.content_valid[pfn + page:pfn + page + blocks[1]] = 1
         pending[0] -= 1
-        if pending[0] == 0:  # folio_end_read
-            FM.folio_mark_uptodate(k, pfn)
+        if pending[0] == 0:
+            FM.folio_end_read(k, pfn, status == 0)
 
     page = 0
     while page < end:
@@ -168,9 +169,11 @@ def ext4_writepages(k, mapping, first: int, last: int) -> None:
     inode = mapping.host
     for _, pfn in FM.filemap_folios(k, mapping, first, last):
         if FM.folio_test(k, pfn, PG_dirty):
+            FM.folio_lock(k, pfn)
             FM.folio_wait_writeback(k, pfn)
             if FM.folio_clear_dirty_for_io(k, mapping, pfn):
                 _write_folio(k, inode, pfn)
+            FM.folio_unlock(k, pfn)
     if not any(FM.folio_test(k, pfn, PG_dirty) for _, pfn in FM.filemap_folios(k, mapping, 0, 1 << 62)):
         inode.i_state &= ~I_DIRTY_PAGES  # all written: off the dirty list
 
@@ -223,7 +226,7 @@ def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
 
 
 ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
-                                       fsync=ext4_sync_file)
+                                       fsync=ext4_sync_file, read_cached=FM.filemap_read_batch)
 
 
 def ext4_truncate_partial(inode, size: int) -> None:

@@ -56,7 +56,7 @@ def shmem_get_folio(k, inode, index: int) -> int:
         inode.i_sb.used_blocks -= 1
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
     FM.filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
-    FM.folio_mark_uptodate(k, pfn)
+    FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
     return pfn
 
@@ -86,13 +86,14 @@ def shmem_evict_inode(k, inode) -> None:
 def shmem_read_folios(k, mapping, pfns: list[int]) -> None:
     """A shmem folio is zeroed when it is allocated: nothing to read."""
     for pfn in pfns:
-        FM.folio_mark_uptodate(k, pfn)
+        FM.folio_end_read(k, pfn, True)
 
 
 def shmem_write_begin(k, filp, pos: int, nbytes: int) -> int:
-    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, with the caller's reference."""
+    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, locked, with the caller's reference."""
     pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT)
     k.mem_map.refcount[pfn] += 1
+    FM.folio_lock(k, pfn)
     return pfn
 
 
@@ -134,7 +135,7 @@ shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync)
+                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------
