@@ -8,6 +8,9 @@
  * accesses, the resident pages and major faults at the end, and the file's size in pages.
  * `settle_us` is how long the probe sleeps before each mincore: mincore counts only uptodate
  * folios, so a sleep lets the asynchronous readahead submitted by an access complete.
+ * `folios` scenarios print the page cache's folio sizes after a whole read, in file order, as
+ * [pages per folio, how many in a row] runs (from /proc/self/pagemap and /proc/kpageflags of a
+ * MAP_POPULATE mapping; needs root).
  * Build and run: cc -O2 -o readahead_probe readahead_probe.c && ./readahead_probe DIR
  * (DIR on the disk to measure; the file is removed at the end).
  */
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -124,6 +128,54 @@ static void mmap_scenario(const char *name, int advice, int random, int settle_u
 	close(fd);
 }
 
+/* Folio sizes of the cached file in index order, as runs of equal sizes. */
+static void print_folios(const char *name) {
+	int fd = open(path, O_RDONLY), pm = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	char *p = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	long run_size = 0, run_count = 0, first = 1;
+	unsigned long i = 0;
+	if (p == MAP_FAILED || pm < 0 || kpf < 0) { perror("folios"); exit(1); }
+	printf("{\"scenario\": \"%s\", \"folio_runs\": [", name);
+	while (i < NPAGES) {
+		uint64_t ent, flags, pfn;
+		long nr = 1;
+		pread(pm, &ent, 8, ((unsigned long)p / PAGE + i) * 8);
+		pfn = ent & ((1ULL << 55) - 1);
+		pread(kpf, &flags, 8, pfn * 8);
+		if (flags & (1ULL << 15)) /* KPF_COMPOUND_HEAD: count its tails */
+			for (uint64_t t; i + nr < NPAGES; nr++) {
+				pread(kpf, &t, 8, (pfn + nr) * 8);
+				if (!(t & (1ULL << 16)))
+					break;
+			}
+		if (nr == run_size) {
+			run_count++;
+		} else {
+			if (run_count)
+				printf("%s[%ld, %ld]", first ? "" : ", ", run_size, run_count), first = 0;
+			run_size = nr, run_count = 1;
+		}
+		i += nr;
+	}
+	printf("%s[%ld, %ld]]}\n", first ? "" : ", ", run_size, run_count);
+	fflush(stdout);
+	munmap(p, FILE_SIZE);
+	close(fd), close(pm), close(kpf);
+}
+
+/* The folios a whole read() in `size`-byte calls leaves, on an evicted file. */
+static void folio_scenario(const char *name, size_t size) {
+	static char buf[4 << 20];
+	int fd;
+	evict();
+	fd = open(path, O_RDONLY);
+	while (read(fd, buf, size) > 0)
+		;
+	close(fd);
+	print_folios(name);
+}
+
 /* posix_fadvise(WILLNEED) or readahead(2) of the whole file on an evicted file. */
 static void willneed_scenario(const char *name, int use_syscall, int settle_us) {
 	long steps[1];
@@ -156,6 +208,8 @@ int main(int argc, char **argv) {
 	mmap_scenario("mmap_random_madv_random", MADV_RANDOM, 1, settle);
 	willneed_scenario("fadvise_willneed", 0, settle);
 	willneed_scenario("readahead_syscall", 1, settle);
+	folio_scenario("folios_read_4k", 4096);
+	folio_scenario("folios_read_1m", 1 << 20);
 	unlink(path);
 	return 0;
 }
