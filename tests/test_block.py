@@ -16,15 +16,14 @@ GB = 1_000_000_000
 
 
 def machine(depth: int = 4, latency_ns: int = 100 * US, read_bw: int = GB, write_bw: int = GB // 2):
-    clock = SimClock()
-    k = SimpleNamespace(clock=clock, vm_events={})
-    return k, SimpleNamespace(bd_queue=request_queue(clock, depth, latency_ns, read_bw, write_bw))
+    k = SimpleNamespace(clock=SimClock(), vm_events={})
+    return k, SimpleNamespace(bd_queue=request_queue(depth, latency_ns, read_bw, write_bw))
 
 
 def test_a_lone_read_takes_latency_plus_transfer_and_completes_as_an_event():
     k, bdev = machine()
     done = []
-    t = submit_bio(k, bdev, REQ_OP_READ, 8192, 4096, lambda b: done.append(k.clock.now))
+    t = submit_bio(k, bdev, REQ_OP_READ, 16, 4096, lambda k, status: done.append(k.clock.now))
     assert t == 100 * US + 4096 and not done  # 4096 B at 1 GB/s = 4096 ns; nothing ran yet
     wait_until(k, lambda: done)
     assert done == [t] and k.clock.now == t
@@ -35,7 +34,7 @@ def test_a_lone_read_takes_latency_plus_transfer_and_completes_as_an_event():
 
 def test_transfers_share_the_channel_and_latencies_overlap():
     k, bdev = machine(depth=32)
-    ends = [submit_bio(k, bdev, REQ_OP_READ, i << 20, 1 << 20, None) for i in range(4)]
+    ends = [submit_bio(k, bdev, REQ_OP_READ, i << 11, 1 << 20, None) for i in range(4)]
     mib_ns = 1 << 20  # 1 MiB at 1 GB/s
     assert ends == [100 * US + mib_ns * (i + 1) for i in range(4)]  # one latency, then back to back
 
@@ -61,4 +60,4 @@ def test_writes_use_the_write_bandwidth_and_count_pgpgout():
 
 def test_a_device_that_makes_no_sense_is_refused():
     with pytest.raises(ValueError, match="depth 0"):
-        request_queue(SimClock(), 0, 1, 1, 1)
+        request_queue(0, 1, 1, 1)

@@ -3,8 +3,8 @@
 A ``bio`` is one contiguous transfer between memory and a block device: its operation
 (``REQ_OP_READ`` or ``REQ_OP_WRITE``), where on the device it starts (``bi_sector``, in
 512-byte sectors), how many bytes it moves (``bi_size``) and what runs when the device is
-done with it (``bi_end_io``: for the page cache ``folio_end_read`` or
-``folio_end_writeback`` of the folios it carried). Data pages are not attached here: the
+done with it (``bi_end_io(k, status)``: for the page cache ``folio_end_read`` or
+``folio_end_writeback`` of the folios it carried; status 0 or a negative errno). Data pages are not attached here: the
 page cache's end_io knows its folios (the kernel's ``bi_io_vec`` of the one request).
 """
 
@@ -30,7 +30,7 @@ class bio:
         return f"<bio {kind} sector={self.bi_sector} bytes={self.bi_size} done@{self.complete_ns}ns>"
 
 
-def bio_endio(b: bio) -> None:
+def bio_endio(k, b: bio, status: int = 0) -> None:
     """The device finished ``b``: run its completion (``bio_endio``)."""
     if b.bi_end_io is not None:
-        b.bi_end_io(b)
+        b.bi_end_io(k, status)

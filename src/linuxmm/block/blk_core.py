@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from ..init.main import Kernel
 
 
-def submit_bio(k: "Kernel", bdev, op: int, offset: int, nr_bytes: int, end_io) -> int:
-    """Start ``nr_bytes`` of I/O at byte ``offset`` of ``bdev``; ``end_io(bio)`` runs when the
-    device completes it, at the returned time (ns)."""
-    b = bio(op, offset >> SECTOR_SHIFT, nr_bytes, end_io)
+def submit_bio(k: "Kernel", bdev, op: int, sector: int, nr_bytes: int, end_io) -> int:
+    """Start ``nr_bytes`` of I/O at ``sector`` of ``bdev``; ``end_io(k, status)`` runs when
+    the device completes it, at the returned time (ns)."""
+    b = bio(op, sector, nr_bytes, end_io)
     count_bio_events(k, op, nr_bytes >> SECTOR_SHIFT)
-    return bdev.bd_queue.blk_mq_submit_bio(b)
+    return bdev.bd_queue.blk_mq_submit_bio(k, b)
 
 
 def count_bio_events(k: "Kernel", op: int, sectors: int) -> None:
