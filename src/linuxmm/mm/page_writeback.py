@@ -33,7 +33,6 @@ from ..include.linux.backing_dev import (
 )
 from ..include.linux.mmzone import zone_idx
 from ..include.linux.vmstat import global_node_page_state, global_zone_page_state, zone_page_state
-from ..kernel.kthread import kthread
 from ..kernel.sysctl import HZ
 from ..kernel.timer import NSEC_PER_SEC
 
@@ -304,6 +303,11 @@ def __wb_update_bandwidth(k: "Kernel", dtc: dirty_throttle_control, update_ratel
     wb.dirtied_stamp, wb.written_stamp, wb.bw_time_stamp = dirtied, written, now
 
 
+def wb_update_bandwidth(k: "Kernel", wb: bdi_writeback) -> None:
+    """After a writeback pass: refresh the write-bandwidth estimate only."""
+    __wb_update_bandwidth(k, dirty_throttle_control(wb), False)
+
+
 def dirty_poll_interval(dirty: int, thresh: int) -> int:
     """Pages a task may dirty before looking again: about the square root of the margin."""
     return 1 << (ilog2(thresh - dirty) >> 1) if thresh > dirty else 1
@@ -416,18 +420,3 @@ def wb_over_bg_thresh(k: "Kernel", wb: bdi_writeback) -> bool:
     if dtc.dirty > dtc.bg_thresh:
         return True
     return wb.stat[WB_RECLAIMABLE] > __wb_calc_thresh(dtc, dtc.bg_thresh)
-
-
-# ---- the flusher ----------------------------------------------------------------------------
-
-
-def default_bdi_init(k: "Kernel") -> None:
-    """The writeback flusher of the machine's disk (``bdi_wq``'s ``wb_workfn``), a task on the
-    clock that ``wb_wakeup`` wakes once pages are dirtied: none are before the page cache
-    issue, so it sleeps until then."""
-    k.kthreads["writeback"] = kthread(k.clock, "writeback", lambda: wb_workfn(k))
-
-
-def wb_workfn(k: "Kernel") -> int | None:
-    """One flusher run: write back what is due (nothing is dirty yet); sleep until woken."""
-    return None

@@ -11,6 +11,8 @@ charge), and the file's references are the VMAs mapping it (there are no descrip
 
 from __future__ import annotations
 
+I_DIRTY_PAGES = 1 << 2  # inode->i_state: it has dirty pages (on its disk's b_dirty list)
+
 
 class address_space:
     """``struct address_space`` of one file.
