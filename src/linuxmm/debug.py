@@ -41,6 +41,7 @@ from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACT
 from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
                                        PG_swapcache_mask, PG_unevictable)
 from .include.linux.sched import TASK_RUNNING
+from .include.linux.vmstat import NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -125,10 +126,10 @@ def check_page_alloc(k) -> list[str]:
                         if order < pb_order or bmt == mt or (mt < 3 and bmt < 3):
                             v.append(f"free buddies {min(pfn, buddy):#x}/{max(pfn, buddy):#x} order {order} "
                                      "were not merged")
-        if free_pages != a.zstat[zid, B.ZS_FREE]:
-            v.append(f"zone {zid}: NR_FREE_PAGES {a.zstat[zid, B.ZS_FREE]} but free lists hold {free_pages}")
-        if free_blocks != a.zstat[zid, B.ZS_FREE_BLOCKS]:
-            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.zstat[zid, B.ZS_FREE_BLOCKS]}, recount {free_blocks}")
+        if free_pages != a.vm_stat[zid, NR_FREE_PAGES]:
+            v.append(f"zone {zid}: NR_FREE_PAGES {a.vm_stat[zid, NR_FREE_PAGES]} but free lists hold {free_pages}")
+        if free_blocks != a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]:
+            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]}, recount {free_blocks}")
         for cpu in range(a.pcp_count.shape[0]):
             count = 0
             for pindex in range(B.NR_PCP_LISTS):
@@ -155,9 +156,9 @@ def check_page_alloc(k) -> list[str]:
         if a.zone_node[zid] < 0:
             continue
         accounted = int(accounted_by_zone[zid])
-        if accounted != a.zstat[zid, B.ZS_MANAGED]:
-            lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
-            v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
+        if accounted != a.managed_pages[zid]:
+            lost = int(a.managed_pages[zid]) - accounted
+            v.append(f"zone {zid}: managed {a.managed_pages[zid]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
     return v
 

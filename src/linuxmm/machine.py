@@ -118,7 +118,6 @@ class Machine:
 
         Raises ``KernelError`` (EINVAL) for a node that does not exist."""
         self._check_cpu_node(0, nid)
-        self._sync_vm()
         return node_record(self.kernel.NODE_DATA(nid))
 
     def for_each_online_node(self):
@@ -260,11 +259,10 @@ class Machine:
         from .fs.proc.generic import proc_lookup
 
         path, show = proc_lookup(path)
-        self._sync_vm()
         if not path.startswith("/proc/sys/"):
-            from .mm.buddy import sync_stats_to_python
+            from .mm.buddy import sync_pagesets_to_python
 
-            sync_stats_to_python(self.kernel, self.kernel.mem_map)  # built on first use
+            sync_pagesets_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
 
     # ---- processes ----------------------------------------------------------------------------
@@ -284,7 +282,6 @@ class Machine:
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
         proc = Process(self, task)
-        self._sync_vm()
         return proc
 
     def _fork(self, parent, comm: str | None):
@@ -301,7 +298,6 @@ class Machine:
         F.pgd_alloc(k, task)
         F.copy_mm(k, parent.task, task)
         k.tasks[task.pid] = task
-        self._sync_vm()
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:
@@ -310,28 +306,12 @@ class Machine:
         proc.task.check_alive()
         F.exit_mmap(self.kernel, proc.task)
         proc.task.state = EXIT_DEAD
-        self._sync_vm()
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""
         from .process import Process
 
         return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
-
-    def _sync_vm(self) -> None:
-        """The vm events the compiled fault path counts, into ``k.vm_events`` (the node
-        counters need no copy: ``pgdat.vm_stat`` reads the array the fault path updates)."""
-        from .mm import pgtable as P
-
-        k = self.kernel
-        vs = k.vm_state
-        if vs is None:
-            return
-        ev = k.vm_events
-        ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
-        ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
-        ev["THP_FAULT_ALLOC"] = int(vs.events[P.VE_THP_FAULT_ALLOC])
-        ev["THP_FAULT_FALLBACK"] = int(vs.events[P.VE_THP_FAULT_FALLBACK])
 
     # ---- the page allocator --------------------------------------------------------------
     def alloc_pages(self, gfp: str | int = "GFP_KERNEL", order: int = 0, nid: int | None = None,

@@ -306,19 +306,16 @@ class Process:
             raise KernelError(errno.EINVAL, f"length {length} and stride {stride} must be positive")
         k, count = self.machine.kernel, -(-length // stride)
         out = []
-        try:
-            for first in range(0, count, self.ACCESS_CHUNK):
-                start = addr + first * stride
-                n = min(self.ACCESS_CHUNK, count - first)
-                user = min(n, max(0, -(-((1 << 63) - start) // stride)))  # those below bit 63
-                if user:
-                    step = stride if user > 1 else 0  # two accesses below bit 63: the stride fits int64
-                    addrs = start + step * np.arange(user, dtype=np.int64)
-                    out.append(fault.access(k, self.task, addrs, write, value))
-                if user < n:
-                    fault.bad_area(k, self.task, start + user * stride, write, M.FAULT_SIGSEGV_MAPERR)
-        finally:
-            self.machine._sync_vm()
+        for first in range(0, count, self.ACCESS_CHUNK):
+            start = addr + first * stride
+            n = min(self.ACCESS_CHUNK, count - first)
+            user = min(n, max(0, -(-((1 << 63) - start) // stride)))  # those below bit 63
+            if user:
+                step = stride if user > 1 else 0  # two accesses below bit 63: the stride fits int64
+                addrs = start + step * np.arange(user, dtype=np.int64)
+                out.append(fault.access(k, self.task, addrs, write, value))
+            if user < n:
+                fault.bad_area(k, self.task, start + user * stride, write, M.FAULT_SIGSEGV_MAPERR)
         return b"".join(o.tobytes() for o in out)
 
     def write(self, addr: int, length: int, stride: int = 4096, value: int = 7) -> None:

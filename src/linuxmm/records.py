@@ -42,7 +42,7 @@ def html_table(header: list[str], rows: list[list], caption: str = "") -> str:
 def _zone_stats(z: zone) -> MappingProxyType:
     """``enum zone_stat_item`` and the NUMA events, read-only, as ``/proc/zoneinfo`` reads them."""
     stats = {item: zone_page_state(z, item) for item, _ in ZONE_STAT_ITEMS}
-    stats.update((item, zone_numa_event_state(z, item, name)) for item, name in NUMA_EVENT_ITEMS)
+    stats.update((item, zone_numa_event_state(z, item)) for item, _ in NUMA_EVENT_ITEMS)
     return MappingProxyType(stats)
 
 

@@ -9,6 +9,8 @@ runs the boot stages the memory layout depends on, in the kernel's order:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..arch import Arch
@@ -24,9 +26,10 @@ from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
-from ..include.linux.vmstat import StatRow
+from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
+                                    NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS, NUMA_STAT_ITEM, StatRow,
+                                    ZONE_STAT_ITEM)
 from ..mm.pgtable import geometry_for
-from ..mm.vmstat import NODE_STAT_INDEX, NR_VM_NODE_STAT_ITEMS
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
 
@@ -91,6 +94,10 @@ class Kernel:
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
         self.khugepaged_scan_sleep_millisecs = 10000
+        # khugepaged_min_free_kbytes_update (include/linux/khugepaged.h), which
+        # init_per_zone_wmark_min calls: set by khugepaged_init (the allocator below cannot
+        # import khugepaged, which sits above it)
+        self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
         self._zonelists = None
@@ -104,8 +111,9 @@ class Kernel:
         # reverse mapping (mm/rmap.py): live anon_vmas and address_spaces (shmem objects and
         # their page caches), the counters of their ids, the table rmap_walk reads
         self.rmap = RmapRegistry()
-        # vm events no compiled array keeps (the /proc/vmstat enum names)
-        self.vm_events: dict[str, int] = {}
+        # the vm events (enum vm_event_item, include/linux/vmstat.py): one array, which the
+        # allocator's MemMap and the fault path's VmState share
+        self.vm_events = np.zeros(NR_VM_EVENT_ITEMS, np.int64)
         # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)
         self.vm_committed_as = 0  # percpu counter vm_committed_as (mm/util.py)
         self.nr_blockdev_pages = 0
@@ -152,9 +160,12 @@ class Kernel:
 
     def alloc_node_data(self, nid: int) -> pglist_data:
         pgdat = pglist_data(node_id=nid)
-        pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_INDEX)
+        pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_ITEM)
         pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
                             for i, name in enumerate(self.zone_names)]
+        for z in pgdat.node_zones:  # rows that move into the allocator's arrays (build_mem_map)
+            z.vm_stat = StatRow(np.zeros(NR_VM_ZONE_STAT_ITEMS, np.int64), ZONE_STAT_ITEM)
+            z.vm_numa_event = StatRow(np.zeros(NR_VM_NUMA_EVENT_ITEMS, np.int64), NUMA_STAT_ITEM)
         self.pgdat[nid] = pgdat
         return pgdat
 

@@ -16,8 +16,9 @@ import numpy as np
 
 from ..errors import KernelError
 from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.vmstat import PGFAULT
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
+from .pgtable import (NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
                       _PAGE_USER)
 from .rmap import page_mapping
 
@@ -90,5 +91,5 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
     while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)
     task.mmc[M.MMC_MINFLT] += 1
-    vs.events[VE_PGFAULT] += 1
+    vs.vm_events[PGFAULT] += 1
     return True
