@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from linuxmm.block.bio import REQ_OP_READ, REQ_OP_WRITE
 from linuxmm.block.blk_core import blk_finish_plug, blk_plug, blk_start_plug, submit_bio, wait_until
 from linuxmm.block.blk_mq import STAT_IOS, STAT_NSECS, STAT_READ, STAT_SECTORS, STAT_WRITE, request_queue
+from linuxmm.include.linux.vmstat import NR_VM_EVENT_ITEMS, PGPGIN, PGPGOUT
 from linuxmm.kernel.timer import SimClock
 
 US = 1000
@@ -17,7 +19,7 @@ GB = 1_000_000_000
 
 
 def machine(depth: int = 4, latency_ns: int = 100 * US, read_bw: int = GB, write_bw: int = GB // 2):
-    k = SimpleNamespace(clock=SimClock(), vm_events={}, blk_plug=blk_plug())
+    k = SimpleNamespace(clock=SimClock(), vm_events=np.zeros(NR_VM_EVENT_ITEMS, np.int64), blk_plug=blk_plug())
     bdev = SimpleNamespace(bd_queue=request_queue(depth, latency_ns, read_bw, write_bw), max_sectors_kb=1280)
     return k, bdev
 
@@ -36,7 +38,7 @@ def test_a_lone_read_takes_latency_plus_transfer_and_completes_as_an_event():
     assert done == [t] and k.clock.now == t
     st = bdev.bd_queue.stat[STAT_READ]
     assert st[STAT_IOS] == 1 and st[STAT_SECTORS] == 8 and st[STAT_NSECS] == t
-    assert k.vm_events["PGPGIN"] == 8
+    assert k.vm_events[PGPGIN] == 8
 
 
 def test_transfers_share_the_channel_and_latencies_overlap():
@@ -68,7 +70,7 @@ def test_writes_use_the_write_bandwidth_and_count_pgpgout():
     submit(k, bdev, REQ_OP_WRITE, 0, 1 << 20, done)
     k.clock.run_until(GB)
     assert done == [(1 << 20) * 2]  # 0.5 GB/s
-    assert bdev.bd_queue.stat[STAT_WRITE][STAT_IOS] == 1 and k.vm_events["PGPGOUT"] == 2048
+    assert bdev.bd_queue.stat[STAT_WRITE][STAT_IOS] == 1 and k.vm_events[PGPGOUT] == 2048
 
 
 def test_a_plug_merges_contiguous_bios_up_to_max_sectors():

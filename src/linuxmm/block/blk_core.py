@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..include.linux.vmstat import PGPGIN, PGPGOUT
 from .bio import REQ_OP_WRITE, SECTOR_SHIFT, bio
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ def submit_bio(k: "Kernel", bdev, op: int, sector: int, nr_bytes: int, end_io) -
 
 
 def count_bio_events(k: "Kernel", op: int, sectors: int) -> None:
-    """``submit_bio``'s vm events: PGPGOUT for writes, PGPGIN for reads, in sectors."""
-    item = "PGPGOUT" if op == REQ_OP_WRITE else "PGPGIN"
-    k.vm_events[item] = k.vm_events.get(item, 0) + sectors
+    """``submit_bio``'s vm events: PGPGOUT for writes, PGPGIN for reads, in sectors
+    (/proc/vmstat halves them into KiB)."""
+    k.vm_events[PGPGOUT if op == REQ_OP_WRITE else PGPGIN] += sectors
 
 
 def blk_start_plug(k: "Kernel") -> None:
