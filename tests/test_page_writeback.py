@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from linuxmm.include.linux.backing_dev import WB_RECLAIMABLE, WB_WRITTEN, bdi_writeback
+from linuxmm.include.linux.backing_dev import WB_RECLAIMABLE, bdi_writeback
 from linuxmm.kernel.sysctl import HZ
 from linuxmm.mm import page_writeback as PW
 
@@ -27,7 +27,6 @@ def test_pos_ratio_is_2_at_freerun_1_at_setpoint_0_at_limit():
 
 def test_position_ratio_of_a_single_disk_at_the_setpoint_is_one():
     w = wb()
-    w.stat[WB_WRITTEN] = 1  # the disk has written: its share is the whole threshold
     k = SimpleNamespace(global_wb_domain=SimpleNamespace(dirty_limit=0))
     dtc = PW.dirty_throttle_control(w)
     dtc.thresh, dtc.bg_thresh = 2000, 1000
@@ -64,10 +63,6 @@ def test_max_pause_is_an_eighth_of_a_second_of_writeback_at_most_200ms():
     assert PW.wb_max_pause(w, 10 ** 9) == PW.MAX_PAUSE == HZ // 5
 
 
-def test_background_writeback_continues_while_reclaimable_pages_exceed_the_wb_share():
-    w = wb()
-    dtc = PW.dirty_throttle_control(w)
-    w.stat[WB_RECLAIMABLE] = 10
-    assert PW.__wb_calc_thresh(dtc, 1000) == 0  # nothing written yet: no share
-    w.stat[WB_WRITTEN] = 5
+def test_a_single_disk_has_the_whole_threshold():
+    dtc = PW.dirty_throttle_control(wb())
     assert PW.__wb_calc_thresh(dtc, 1000) == 1000

@@ -314,3 +314,17 @@ class PageWalk(tuple):
                 rows.append([r["level"].upper(), r["hw"], r["index"], f"{r['entry_addr']:#x}", r["entry_hex"], out])
         return html_table(["level", "hw", "index", "entry @ phys", "entry", "->"], rows,
                           f"page walk of {self.addr:#x}")
+
+
+# ---- the page cache -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CacheStat:
+    """A file's page cache as ``cachestat(2)`` reports it (``struct cachestat``), in pages:
+    ``cache`` (resident), ``dirty``, ``writeback``, ``evicted`` (shadow entries left by
+    reclaim) and ``recently_evicted``."""
+
+    cache: int
+    dirty: int
+    writeback: int
+    evicted: int
+    recently_evicted: int

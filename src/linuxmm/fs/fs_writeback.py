@@ -83,7 +83,7 @@ def wb_wakeup_delayed(k: "Kernel") -> None:
         k.kthreads["writeback"].wake_up_at(k.clock.now + centisecs_ns(interval))
 
 
-def inode_io_list_del(k: "Kernel", inode) -> None:
+def inode_io_list_del(inode) -> None:
     """The inode is clean (or gone): off its disk's lists."""
     wb = inode_to_wb(inode)
     for lst in (wb.b_dirty, wb.b_io, wb.b_more_io):
@@ -104,11 +104,16 @@ def default_bdi_init(k: "Kernel") -> None:
 def wb_workfn(k: "Kernel") -> int | None:
     """One flusher run over every disk; sleep until the next periodic flush while anything
     is dirty, else until woken."""
-    for wb in k.bdi_list:
+    for wb in bdi_list(k):
         wb_do_writeback(k, wb)
-    if any(wb_has_dirty_io(wb) for wb in k.bdi_list) and k.vm.dirty_writeback_interval:
+    if any(wb_has_dirty_io(wb) for wb in bdi_list(k)) and k.vm.dirty_writeback_interval:
         return centisecs_ns(k.vm.dirty_writeback_interval)
     return None
+
+
+def bdi_list(k: "Kernel") -> list[bdi_writeback]:
+    """Every disk's writeback state, in the order the disks were added (``bdi_list``)."""
+    return [bdev.bd_wb for bdev in k.block_devices.values()]
 
 
 def wb_do_writeback(k: "Kernel", wb: bdi_writeback) -> None:
@@ -157,15 +162,21 @@ def writeback_chunk_size(k: "Kernel", wb: bdi_writeback, work: wb_writeback_work
 
 
 def writeback_single_inode(k: "Kernel", wb: bdi_writeback, inode, nr_to_write: int) -> int:
-    """Start writeback of up to ``nr_to_write`` pages of ``inode``; returns the pages written.
-    A clean inode leaves the lists, one with dirty pages left goes to ``b_more_io``."""
-    before = wb.stat[WB_RECLAIMABLE]
-    inode.i_mapping.a_ops.writepages(k, inode.i_mapping, nr_to_write)
-    written = before - wb.stat[WB_RECLAIMABLE]
+    """Start writeback of the next ``nr_to_write`` pages of ``inode`` from where the last pass
+    stopped (``writeback_index``, range-cyclic; the span counts pages of the file, where the
+    kernel counts dirty pages written); returns the pages written. An inode with dirty pages
+    left goes to ``b_more_io`` (a clean one has left the lists: ``inode_io_list_del``)."""
     wb.b_io.remove(inode)
+    mapping = inode.i_mapping
+    last_index = max(inode.i_size - 1, 0) >> k.arch.page_shift
+    first = mapping.writeback_index if mapping.writeback_index <= last_index else 0
+    last = min(first + nr_to_write - 1, last_index)
+    before = wb.stat[WB_RECLAIMABLE]
+    mapping.a_ops.writepages(k, mapping, first, last)
+    mapping.writeback_index = last + 1
     if inode.i_state & I_DIRTY_PAGES:
         wb.b_more_io.append(inode)
-    return written
+    return before - wb.stat[WB_RECLAIMABLE]
 
 
 def wb_writeback(k: "Kernel", wb: bdi_writeback, work: wb_writeback_work) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 from ..arch import Arch
 from ..block.blk_core import blk_plug
 from ..description import MachineDescription
-from ..include.linux.backing_dev import bdi_writeback, wb_domain
+from ..include.linux.backing_dev import wb_domain
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
@@ -32,6 +32,7 @@ from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NOD
 from ..mm.pgtable import geometry_for
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
+from ..fs.namespace import mnt_init
 
 LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
 
@@ -85,11 +86,12 @@ class Kernel:
         # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
-        # block I/O and writeback: the running task's plug, every disk's bdi_writeback (in the
-        # order the disks were added), the global dirty limit that follows the threshold
+        # block I/O and writeback: the running task's plug, the global dirty limit that follows
+        # the threshold, and the task whose system call runs (the kernel's ``current``: set by
+        # the Process API for the length of a call that may be throttled)
         self.blk_plug = blk_plug()
-        self.bdi_list: list[bdi_writeback] = []
         self.global_wb_domain = wb_domain()
+        self.current = None
         # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
@@ -124,6 +126,12 @@ class Kernel:
         self.hugetlb_total_pages = 0
         self.hugetlb_default_pool: dict[str, int] = {}  # total/free/rsvd/surp of the default hstate
         self.direct_map_kb: dict[str, int] = {}  # DirectMap4k/2M/1G
+        # files (fs/, block/, mm/filemap.py): the disks, the mounted filesystems by mount point,
+        # the internal tmpfs of shared anonymous memory, and the xarray pool of every page cache
+        self.block_devices: dict = {}  # name -> block_device
+        self.mounts: dict = {}  # mount point -> super_block
+        self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------
     @property
@@ -138,6 +146,20 @@ class Kernel:
             sync_zone_params(self, a)
             self._mem_map = a
         return self._mem_map
+
+    @property
+    def page_cache(self):
+        """The xarray pool of every page cache (``lib/xarray.py``), built on first use (its
+        compiled functions load then). Growing the pool replaces it: assign the result."""
+        if self._page_cache is None:
+            from ..lib.xarray import xarray_pool_init
+
+            self._page_cache = xarray_pool_init()
+        return self._page_cache
+
+    @page_cache.setter
+    def page_cache(self, pool) -> None:
+        self._page_cache = pool
 
     def NODE_DATA(self, nid: int) -> pglist_data:
         return self.pgdat[nid]
@@ -255,6 +277,7 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
+    mnt_init(k)
     return k
 
 

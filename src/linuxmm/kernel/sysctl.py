@@ -336,9 +336,13 @@ def proc_sys_vm(k: "Kernel") -> dict[str, str]:
 
 
 def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
-    """fs/drop_caches.c: no page cache or slab is simulated yet, but the events count."""
+    """fs/drop_caches.c: 1 drops the clean page cache (``drop_pagecache``), 2 would shrink the
+    slab caches (none is simulated); each counts its event."""
+    from ..fs.drop_caches import drop_pagecache
+
     value = k.vm.sysctl_drop_caches
     if value & 1:
+        drop_pagecache(k)
         k.vm_events[DROP_PAGECACHE] += 1
     if value & 2:
         k.vm_events[DROP_SLAB] += 1

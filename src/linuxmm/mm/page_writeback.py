@@ -19,9 +19,11 @@ limit): 2 at the ceiling, 1 at the setpoint, 0 at the limit (``wb_position_ratio
 the flusher) run meanwhile, and the writer's syscall returns later.
 
 Simplifications, stated: one writeback domain (no memcg), one ``bdi_writeback`` per disk, and
-the disk's share of the dirty threshold (``__wb_calc_thresh``'s flexible proportion of recent
-writeout completions) is all of it once the disk has completed writeout, none before (the
-kernel's fraction for the only disk that writes); no strictlimit devices.
+each disk's share of the dirty threshold (``__wb_calc_thresh``'s flexible proportion of recent
+writeout completions) is all of it: the kernel's fraction for the one disk that does the
+writing (a freshly booted kernel's disk has no completions yet and a share of 0, which starts
+background writeback at the first flusher run; a running system's has, as this host's does);
+no strictlimit devices.
 """
 
 from __future__ import annotations
@@ -168,9 +170,9 @@ def global_dirty_state(k: "Kernel", dtc: dirty_throttle_control, with_writeback:
 
 
 def __wb_calc_thresh(dtc: dirty_throttle_control, thresh: int) -> int:
-    """The wb's share of ``thresh``: all of it once it has completed writeout (see the module
-    docstring), with no per-bdi min/max ratio set."""
-    return thresh if dtc.wb.stat[WB_WRITTEN] else 0
+    """The wb's share of ``thresh``: all of it (see the module docstring), with no per-bdi
+    min/max ratio set."""
+    return thresh
 
 
 def wb_dirty_limits(dtc: dirty_throttle_control) -> None:
@@ -400,11 +402,9 @@ def io_schedule_timeout(k: "Kernel", pause: int) -> None:
     k.clock.run_until(k.clock.now + pause * NSEC_PER_SEC // HZ)
 
 
-def balance_dirty_pages_ratelimited(k: "Kernel", wb: bdi_writeback, task, nr_pages: int = 1) -> None:
-    """Count ``nr_pages`` newly dirtied by ``task`` (``folio_account_dirtied`` adds them to
-    ``nr_dirtied``) and throttle it once it dirtied its ``nr_dirtied_pause`` (8 pages' worth
-    while the disk is over its limit)."""
-    task.nr_dirtied += nr_pages
+def balance_dirty_pages_ratelimited(k: "Kernel", wb: bdi_writeback, task) -> None:
+    """Throttle ``task`` once it dirtied (``folio_account_dirtied`` counts its ``nr_dirtied``)
+    its ``nr_dirtied_pause`` pages (8 pages' worth while the disk is over its limit)."""
     ratelimit = task.nr_dirtied_pause
     if wb.dirty_exceeded:
         ratelimit = min(ratelimit, 32 >> (k.arch.page_shift - 10))
