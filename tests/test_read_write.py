@@ -1,5 +1,5 @@
 """fs/read_write.py: read() calls of cached data taken by the compiled loop
-(``vfs_read_cached`` -> ``filemap_read_cached``) return what the full ``filemap_read`` does,
+(``vfs_read_calls`` -> ``read_cached`` -> ``filemap_read_cached``) return what ``filemap_read`` does,
 and leave the file position and the readahead state where it leaves them."""
 
 from __future__ import annotations

@@ -403,13 +403,14 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
     per page) plus one per page-table entry; every mapped file page is cached; every
     allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
-    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK and NR_FILE_MAPPED equal recounts."""
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK, NR_ZONE_WRITE_PENDING and
+    NR_FILE_MAPPED equal recounts."""
     from .include.linux.page_flags import PG_dirty, PG_writeback
     from .lib.xarray import xa_gather
     from .mm.filemap import HPAGE_PMD_ORDER
     from .mm.pgtable import NS_FILE_MAPPED
     from .mm.rmap import page_mapping
-    from .include.linux.vmstat import NODE_STAT_ITEM
+    from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
     a, v = k.mem_map, []
     cached: set[int] = set()
@@ -448,6 +449,10 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
         got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_ITEM[item]] for n in k.node_ids)
         if got != want:
             v.append(f"{item} {got} but the page caches hold {want}")
+    pending = int(a.vm_stat[:, NR_ZONE_WRITE_PENDING].sum())
+    if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
+        v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
+                 f"{count['NR_WRITEBACK']} writeback pages are cached")
     mapped = sum(int(k.NODE_DATA(n).vm_stat.row[NS_FILE_MAPPED]) for n in k.node_ids)
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")

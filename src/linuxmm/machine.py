@@ -20,7 +20,7 @@ from pathlib import Path
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
-from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
+from .include.linux.sched import TASK_RUNNING
 from .init.main import Kernel, start_kernel
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
@@ -368,13 +368,10 @@ class Machine:
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:
-        from .fs.file_table import exit_files
         from .kernel import fork as F
 
         proc.task.check_alive()
-        exit_files(self.kernel, proc.task.files)
-        F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = EXIT_DEAD
+        F.do_exit(self.kernel, proc.task)
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""

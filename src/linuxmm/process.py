@@ -442,25 +442,13 @@ class Process:
 
         Raises ``KernelError``: EBADF (bad descriptor, not open for reading), EISDIR, EINVAL
         (negative count, offset or chunk)."""
-        from .fs.read_write import vfs_read, vfs_read_cached
+        from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        k, out, done = self.machine.kernel, [], 0
-        while True:
-            n = min(step, nbytes - done)
-            got, lines = vfs_read(k, f, n, pos + done)
-            out.append(lines.tobytes())
-            done += got
-            if got < n or done >= nbytes:
-                break
-            got, lines = vfs_read_cached(k, f, pos + done, nbytes - done, step)  # the cached calls, compiled
-            out.append(lines.tobytes())
-            done += got
-            if done >= nbytes:
-                break
+        done, data = vfs_read_calls(self.machine.kernel, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done
-        return b"".join(out)
+        return data
 
     def pwrite(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None,
                value: int = 7) -> int:

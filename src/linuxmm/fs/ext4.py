@@ -226,7 +226,7 @@ def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
 
 
 ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
-                                       fsync=ext4_sync_file)
+                                       fsync=ext4_sync_file, read_cached=FM.filemap_read_batch)
 
 
 def ext4_truncate_partial(inode, size: int) -> None:

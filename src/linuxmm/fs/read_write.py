@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import KernelError
 from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_APPEND
 from ..include.linux.mm_types import PAGE_SIZE
-from ..mm.filemap import LINE_SHIFT, filemap_read_fast
 
 MAX_RW_COUNT = ((1 << 31) - 1) & ~(PAGE_SIZE - 1)  # INT_MAX & PAGE_MASK
 
@@ -40,15 +39,25 @@ def vfs_read(k, f, count: int, pos: int) -> tuple[int, np.ndarray]:
     return f.f_inode.i_fop.read_iter(k, f, pos, count)
 
 
-def vfs_read_cached(k, f, pos: int, count: int, chunk: int) -> tuple[int, np.ndarray]:
-    """The ``chunk``-byte read() calls from ``pos`` that the page cache serves as it is (the
-    compiled ``filemap_read_fast``), for a readable regular file and line-aligned calls: (bytes
-    read, lines). The caller makes the first call of a series through ``vfs_read``, which
-    checks the descriptor, and takes whatever this leaves through ``vfs_read`` too."""
-    if (not f.f_mode & FMODE_READ or f.f_inode.is_dir or f.f_mapping is None
-            or (pos | chunk) & ((1 << LINE_SHIFT) - 1) or chunk > MAX_RW_COUNT):
-        return 0, np.zeros(0, np.uint8)
-    return filemap_read_fast(k, f, pos, count, chunk)
+def vfs_read_calls(k, f, pos: int, count: int, chunk: int) -> tuple[int, bytes]:
+    """``count`` bytes from ``pos`` in read() calls of ``chunk`` bytes, stopping after a short
+    one (the end of the file): the calls the cache serves alone go through the file's
+    ``read_cached`` batch, each other one through ``vfs_read``. Returns (bytes, contents)."""
+    out, done = [], 0
+    while True:
+        if f.f_mode & FMODE_READ and f.f_inode.i_fop is not None and chunk <= MAX_RW_COUNT and pos >= 0:
+            got, lines, eof = f.f_inode.i_fop.read_cached(k, f, pos + done, count - done, chunk)
+            out.append(lines.tobytes())
+            done += got
+            if eof or done >= count and count:
+                break
+        n = min(chunk, count - done)
+        got, lines = vfs_read(k, f, n, pos + done)
+        out.append(lines.tobytes())
+        done += got
+        if got < n or done >= count:
+            break
+    return done, b"".join(out)
 
 
 def generic_write_checks(f, pos: int, count: int) -> tuple[int, int]:

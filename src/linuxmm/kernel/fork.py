@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import KernelError
 from ..include.linux.fs import files_struct
 from ..include.linux.mm_types import mm_struct
-from ..include.linux.sched import TASK_RUNNING
+from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
 from ..mm.mmap import arch_pick_mmap_layout
@@ -141,6 +141,18 @@ def flush_tlb_mm(k: "Kernel", task: task_struct) -> None:
 def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> None:
     if k.tlb is not None:
         k.tlb.flush_range(task, start, end)
+
+
+def do_exit(k: "Kernel", task: task_struct, signal: int = 0) -> None:
+    """``do_exit``: the address space goes (``exit_mm`` -> ``exit_mmap``), then the open files
+    (``exit_files``: a file nobody else holds is released, an unlinked one evicted); the task
+    is dead, killed by ``signal`` if not 0."""
+    from ..fs.file_table import exit_files
+
+    exit_mmap(k, task)
+    exit_files(k, task.files)
+    task.state = EXIT_DEAD
+    task.exit_signal = signal
 
 
 def exit_mmap(k: "Kernel", task: task_struct) -> None:

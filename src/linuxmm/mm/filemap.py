@@ -12,8 +12,9 @@ and the folio's ``mapping``/``index`` columns point back at it.
 * insertion and removal: ``filemap_alloc_folio``, ``filemap_add_folio`` (``__filemap_add_folio``:
   NR_FILE_PAGES, NR_SHMEM, NR_FILE_THPS/NR_SHMEM_THPS), ``filemap_remove_folio``;
 * state: ``folio_mark_uptodate``, ``folio_mark_dirty`` (through the mapping's ``dirty_folio``:
-  ``filemap_dirty_folio`` accounts NR_FILE_DIRTY and NR_DIRTIED), ``folio_clear_dirty_for_io``,
-  ``folio_start_writeback``, ``folio_end_writeback`` (NR_WRITEBACK, NR_WRITTEN) — the folio
+  ``filemap_dirty_folio`` accounts NR_FILE_DIRTY, NR_ZONE_WRITE_PENDING and NR_DIRTIED),
+  ``folio_clear_dirty_for_io``, ``folio_start_writeback``, ``folio_end_writeback``
+  (NR_WRITEBACK, NR_ZONE_WRITE_PENDING, NR_WRITTEN) — the folio
   half of ``mm/page-writeback.c``, kept here next to the cache they act on;
 * ``filemap_read`` (``filemap_get_pages``: the batch of cached folios, ``page_cache_sync_ra`` /
   ``page_cache_async_ra`` on a miss or a PG_readahead folio, then copying out) and
@@ -32,7 +33,6 @@ from __future__ import annotations
 import errno
 
 import numpy as np
-
 from numba import njit
 
 from ..block.blk_core import wait_until
@@ -43,8 +43,8 @@ from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, readahead_control
-from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM,
-                                    NR_SHMEM_THPS, NR_WRITEBACK, NR_WRITTEN)
+from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
+                                    NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
@@ -82,6 +82,12 @@ def node_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
     """``node_stat_mod_folio``: the counter ``item`` (enum node_stat_item) of the folio's node."""
     a = k.mem_map
     k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)])).vm_stat.row[item] += nr
+
+
+def zone_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``zone_stat_mod_folio``: the counter ``item`` (enum zone_stat_item) of the folio's zone."""
+    a = k.mem_map
+    a.vm_stat[B.page_zone(a, pfn), item] += nr
 
 
 def mapping_nrpages(k, mapping) -> int:
@@ -249,6 +255,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
     folio_set(k, pfn, PG_dirty)
     nr = folio_nr_pages(k, pfn)
     node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
     wb = inode_to_wb(mapping.host)
     wb.stat[WB_RECLAIMABLE] += nr
@@ -263,6 +270,7 @@ def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
         nr = folio_nr_pages(k, pfn)
         node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
+        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
         inode_to_wb(mapping.host).stat[WB_RECLAIMABLE] -= nr
 
 
@@ -282,21 +290,23 @@ def folio_cancel_dirty(k, mapping, pfn: int) -> None:
 
 
 def folio_start_writeback(k, mapping, pfn: int) -> None:
-    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK (and the disk's
-    WB_WRITEBACK) up."""
+    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING
+    (and the disk's WB_WRITEBACK) up."""
     nr = folio_nr_pages(k, pfn)
     folio_set(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     inode_to_wb(mapping.host).stat[WB_WRITEBACK] += nr
 
 
 def folio_end_writeback(k, mapping, pfn: int) -> None:
     """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: PG_writeback
     cleared, NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
-    completions drive its share of the dirty threshold and its bandwidth estimate)."""
+    completions drive its bandwidth estimate)."""
     nr = folio_nr_pages(k, pfn)
     folio_clear(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
     wb = inode_to_wb(mapping.host)
     wb.stat[WB_WRITEBACK] -= nr
@@ -447,6 +457,65 @@ def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
     return done, (np.concatenate(out) if out else np.zeros(0, np.uint8))
 
 
+@njit(cache=True)
+def filemap_read_cached(xa, a, xid, pos, count, chunk, isize, out):
+    """The read() calls of a chunked read (``chunk`` bytes each, from ``pos``, ``count`` in
+    all) that ``filemap_read`` would serve from the cache alone — every folio they touch
+    cached, up to date and without a PG_readahead marker — done in one compiled loop (why
+    compiled: a cached 4 KiB read is a few lookups, and Python's per-call cost would be most of
+    the time). Copies one byte per line each call covers into ``out``; returns (bytes done,
+    bytes in ``out``, whether a call ended short at ``isize``). Stops before the first call
+    that needs more: a miss, a folio being read, a readahead marker, or a call at or past the
+    end of the file (the Python path does those)."""
+    done = nout = 0
+    stop = np.uint64(1 << PG_readahead)
+    uptodate = np.uint64(1 << PG_uptodate)
+    while done < count:
+        n = min(chunk, count - done)
+        p0 = pos + done
+        if p0 >= isize:
+            return done, nout, False
+        m = min(n, isize - p0)
+        index, last = p0 >> PAGE_SHIFT, (p0 + m - 1) >> PAGE_SHIFT
+        while index <= last:  # filemap_get_read_batch: all of the call's folios must be ready
+            entry = X.xa_load(xa, xid, index)
+            if entry == 0 or entry & 1:
+                return done, nout, False
+            head = entry >> 1
+            if a.flags[head] & stop or not a.flags[head] & uptodate:
+                return done, nout, False
+            index = a.index[head] + (1 << a.order[head])
+        line, last_line = p0 >> LINE_SHIFT, (p0 + m - 1) >> LINE_SHIFT
+        while line <= last_line:  # copy_folio_to_iter, a page at a time
+            page = line >> (PAGE_SHIFT - LINE_SHIFT)
+            head = X.xa_load(xa, xid, page) >> 1
+            pfn = head + page - a.index[head]
+            upto = min(last_line, ((page + 1) << (PAGE_SHIFT - LINE_SHIFT)) - 1)
+            first = line & (LINES_PER_PAGE - 1)
+            nr = upto - line + 1
+            if a.content_valid[pfn]:
+                out[nout:nout + nr] = a.content[pfn, first:first + nr]
+            else:
+                out[nout:nout + nr] = 0
+            nout += nr
+            line = upto + 1
+        done += m
+        if m < n:
+            return done, nout, True
+    return done, nout, False
+
+
+def filemap_read_batch(k, filp, pos: int, count: int, chunk: int) -> tuple[int, np.ndarray, bool]:
+    """``read_cached`` of the page-cache filesystems: ``filemap_read_cached`` over the file
+    (``f_ra.prev_pos`` follows, as each call's ``filemap_read`` would leave it)."""
+    out = np.zeros((count >> LINE_SHIFT) + count // chunk + 2, np.uint8)
+    done, nout, eof = filemap_read_cached(k.page_cache, k.mem_map, filp.f_mapping.xa_id, pos, count, chunk,
+                                          filp.f_inode.i_size, out)
+    if done:
+        filp.f_ra.prev_pos = pos + done
+    return int(done), out[:nout], bool(eof)
+
+
 # ---- buffered write ---------------------------------------------------------------------------
 
 def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
@@ -539,60 +608,3 @@ def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
         cs["writeback"] += nr if folio_test(k, pfn, PG_writeback) else 0
     cs["evicted"] = int(k.page_cache.xa_nr_values[mapping.xa_id]) if first == 0 else 0
     return cs
-
-
-# ---- the compiled read of cached data (the per-page copy loop of filemap_read) ---------------
-
-
-@njit(cache=True)
-def filemap_read_cached(xa, xid, flags, order, index_col, content, content_valid, pos, count, chunk,
-                        isize, out):
-    """Reads of ``chunk`` bytes from ``pos`` (``count`` in all, none past ``isize``) served
-    from the page cache for as long as every folio they touch is cached, uptodate and not
-    PG_readahead (anything else needs readahead or I/O: the caller takes that read through
-    ``filemap_read``). Copies one byte per 64-byte line into ``out``; returns the bytes read.
-    Compiled because buffered reads of cached data run it once per page."""
-    done = 0
-    end = min(pos + count, isize)
-    lines_out = 0
-    ok_mask = np.uint64(1 << PG_uptodate)
-    test_mask = np.uint64((1 << PG_uptodate) | (1 << PG_readahead))
-    while pos + done < end:
-        start = pos + done
-        n = min(chunk, end - start)
-        index, last = start >> PAGE_SHIFT, (start + n - 1) >> PAGE_SHIFT
-        i = index
-        while i <= last:
-            entry = X.xa_load(xa, xid, i)
-            if entry == 0 or entry & 1:
-                return done, lines_out
-            head = entry >> 1
-            if flags[head] & test_mask != ok_mask:
-                return done, lines_out
-            i = index_col[head] + (1 << order[head])
-        first_line, last_line = start >> LINE_SHIFT, (start + n - 1) >> LINE_SHIFT
-        for page in range(index, last + 1):
-            head = X.xa_load(xa, xid, page) >> 1
-            pfn = head + page - index_col[head]
-            lo = max(first_line, page * LINES_PER_PAGE) - page * LINES_PER_PAGE
-            hi = min(last_line, page * LINES_PER_PAGE + LINES_PER_PAGE - 1) - page * LINES_PER_PAGE
-            for line in range(lo, hi + 1):
-                out[lines_out] = content[pfn, line] if content_valid[pfn] else 0
-                lines_out += 1
-        done += n
-    return done, lines_out
-
-
-def filemap_read_fast(k, filp, pos: int, count: int, chunk: int) -> tuple[int, np.ndarray]:
-    """The ``chunk``-byte reads from ``pos`` that find their data cached, up to date and with
-    no readahead to start (``filemap_read_cached``): (bytes read, their lines). What follows
-    (a miss, a PG_readahead folio) takes the full ``filemap_read``. The file position and
-    ``f_ra.prev_pos`` end where the last read did, as the kernel leaves them."""
-    a, mapping = k.mem_map, filp.f_mapping
-    end = min(pos + count, filp.f_inode.i_size)
-    out = np.empty((max(end - pos, 0) + (1 << LINE_SHIFT) - 1) >> LINE_SHIFT, np.uint8)
-    done, nlines = filemap_read_cached(k.page_cache, mapping.xa_id, a.flags, a.order, a.index, a.content,
-                                       a.content_valid, pos, count, chunk, filp.f_inode.i_size, out)
-    if done:
-        filp.f_ra.prev_pos = pos + done
-    return done, out[:nlines]

@@ -29,8 +29,7 @@ from ..include.linux.mm_types import PAGE_SHIFT
 from ..include.linux.vmstat import PGFAULT
 from . import filemap as FM
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
-                      _PAGE_USER)
+from .pgtable import NS_FILE_MAPPED, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER
 from .truncate import truncate_inode_pages_range
 
 SHMEM_HUGE_NEVER = "never"
@@ -135,7 +134,7 @@ shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync)
+                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------
@@ -173,7 +172,6 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
     task.mmc[M.MMC_MINFLT] += 1
     vs.vm_events[PGFAULT] += 1
     return True
-
 
 
 def shmem_kernel_file_setup(k, size: int, committed_pages: int):

@@ -112,13 +112,15 @@ class address_space_operations:
 class file_operations:
     """``struct file_operations``: ``read_iter(k, filp, pos, count) -> (bytes, lines)``
     (``filemap_read``; tmpfs reads holes as zeros without caching them),
-    ``write_iter(k, filp, pos, count, value) -> bytes`` and ``fsync(k, filp, start, end,
-    datasync)``."""
+    ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
+    datasync)``, and the simulator's batch of read() calls served by the cache alone,
+    ``read_cached(k, filp, pos, count, chunk) -> (bytes, lines, ended at EOF)``."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync")
+    __slots__ = ("read_iter", "write_iter", "fsync", "read_cached")
 
-    def __init__(self, read_iter, write_iter, fsync):
+    def __init__(self, read_iter, write_iter, fsync, read_cached):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
+        self.read_cached = read_cached
 
 
 I_DIRTY_PAGES = 1 << 2

@@ -24,7 +24,6 @@ import errno
 import numpy as np
 
 from ....errors import KernelError, LinuxmmError
-from ....include.linux.sched import EXIT_DEAD
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
@@ -158,7 +157,7 @@ def mm_get_huge_zero_page(k) -> int:
 
 def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise."""
-    from ....kernel.fork import exit_mmap
+    from ....kernel.fork import do_exit
 
     entry = 0  # a kernel-half address (bit 63) has no user page-table entry to look at
     if addr < 1 << 63:
@@ -170,18 +169,14 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     line = (f"{task.comm}[{task.pid}]: segfault at {addr:x} ip 0000000000000000 sp 0000000000000000 "
             f"error {error:x} likely on CPU {task.cpu} (core {task.cpu}, socket 0)")
     k.log.info(line)
-    exit_mmap(k, task)
-    task.state = EXIT_DEAD
-    task.exit_signal = 11
+    do_exit(k, task, 11)
     raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")
 
 
 def do_sigbus(k, task, addr: int) -> None:
     """SIGBUS (``VM_FAULT_SIGBUS``): kill the task, raise."""
-    from ....kernel.fork import exit_mmap
+    from ....kernel.fork import do_exit
 
-    exit_mmap(k, task)
-    task.state = EXIT_DEAD
-    task.exit_signal = 7
+    do_exit(k, task, 7)
     raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
                    "beyond the end of the shared memory object")
