@@ -18,6 +18,8 @@ The oracle follows the kernel's rules for the calls that move or drop data:
   mapping to its new address; growing a range that spans several VMAs is EFAULT, growing in
   place without room and without MREMAP_MAYMOVE is ENOMEM. A shared mapping grown past the
   end of its shmem object raises SIGBUS (``BusError``) on access there, as on Linux 6.18.
+- Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
+  the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
 """
 
 import errno
@@ -33,7 +35,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from linuxmm.mm.filemap import filemap_get_folio
-from linuxmm import BusError, KernelError, SegmentationFault, debug
+from linuxmm import BusError, Killed, KernelError, SegmentationFault, debug
 
 from conftest import small_machine
 
@@ -66,6 +68,7 @@ class VmMachine(RuleBasedStateMachine):
         self.shared = {}  # shared_id -> {offset: value}
         self.next_shared = 0
         self.pages = []   # raw allocations (pfn, order)
+        self.hogged = False  # the OOM rule ran (once per sequence: it takes a while)
 
     def live(self):
         return [pid for pid, p in self.procs.items() if p.alive]
@@ -278,6 +281,22 @@ class VmMachine(RuleBasedStateMachine):
         pid = self.live()[i % len(self.live())]
         self.procs[pid].exit()
 
+    @precondition(lambda self: not self.hogged)
+    @rule()
+    def hog(self):
+        """A process with oom_score_adj 1000 writes as much as RAM: memory runs out, the OOM
+        killer chooses it (adj 1000 comes first) and its write raises Killed; every other
+        process keeps its memory (the invariants check it)."""
+        self.hogged = True
+        before = set(self.live())
+        p = self.m.spawn(comm="hog")
+        p.oom_score_adj = 1000
+        size = int(self.m.proc("meminfo").split()[1]) * 1024 - PAGE  # MemTotal: mode 0 admits it
+        a = p.mmap(size)
+        with pytest.raises(Killed) as e:
+            p.write(a, size)
+        assert e.value.pid == p.pid and not p.alive and set(self.live()) == before
+
     @rule(order=st.integers(0, 9), gfp=st.sampled_from(["GFP_KERNEL", "GFP_DMA32", "GFP_HIGHUSER_MOVABLE|__GFP_COMP"]))
     def alloc(self, order, gfp):
         pfn = self.m.alloc_pages(gfp + "|__GFP_NOWARN", order)
@@ -340,7 +359,7 @@ def test_oracle_expects_zeros_after_dontneed_and_catches_kept_data(monkeypatch):
     assert s.mem[1].get(s.maps[1][1].start) is None and s.mem[1][s.maps[1][1].start + PAGE] == 9
 
     from linuxmm.process import PageTableHooks
-    monkeypatch.setattr(PageTableHooks, "zap_range", lambda *args: None)
+    monkeypatch.setattr(PageTableHooks, "zap_page_range_single", lambda *args: None)  # MADV_DONTNEED's zap
     s = two_regions_written()
     s.madvise(i=0, j=1, first=0, pages=1, advice="dontneed")
     with pytest.raises(AssertionError, match=r"read 9 at .*expected one of \{0\}"):

@@ -87,11 +87,9 @@ class Kernel:
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
         # block I/O and writeback: the running task's plug, the global dirty limit that follows
-        # the threshold, and the task whose system call runs (the kernel's ``current``: set by
-        # the Process API for the length of a call that may be throttled)
+        # the threshold
         self.blk_plug = blk_plug()
         self.global_wb_domain = wb_domain()
-        self.current = None
         # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
@@ -107,6 +105,12 @@ class Kernel:
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0
+        self.current = None  # the task a Process call runs (``current``); None: kernel context
+        self.panicked: str | None = None  # panic()'s message once the machine panicked
+        # the OOM killer (mm/oom_kill.py): victims still releasing memory, the reaper's queue
+        self.oom_victims = 0
+        self.oom_reaper_list: list = []
+        self.oom_reaper_th: kthread | None = None
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)

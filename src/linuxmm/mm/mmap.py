@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import KernelError
+from ..kernel.sys import map_deny_write_exec
 from ..include.linux.mm_types import (
     DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
     MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
@@ -272,6 +273,8 @@ def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgof
     if not V.mlock_future_ok(mm, vm_flags, length):
         raise KernelError(errno.EAGAIN, "MAP_LOCKED: RLIMIT_MEMLOCK would be exceeded")
     vm_flags |= _anon_type_flags(flags, vm_flags)
+    if map_deny_write_exec(mm, vm_flags, vm_flags):
+        raise KernelError(errno.EACCES, "mmap: writable and executable under prctl(PR_SET_MDWE)")
     pgoff = 0 if vm_flags & VM_SHARED else addr >> PAGE_SHIFT
     if flags & MAP_NORESERVE and mm.vm.sysctl_overcommit_memory != OVERCOMMIT_NEVER:
         vm_flags |= VM_NORESERVE

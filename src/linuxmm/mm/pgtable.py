@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
-from ..include.linux.vmstat import NODE_STAT_ITEM, NR_VM_NODE_STAT_ITEMS
+from ..include.linux.vmstat import NODE_STAT_ITEM
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -115,7 +115,8 @@ VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
 # an allocation the fast path could not serve: its context (AC_*) for the slow path in Python;
 # what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
 VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
-NR_VP = 17
+VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the bit does not exist)
+NR_VP = 18
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
@@ -127,7 +128,6 @@ AC_NAMES = ("user page", "page table", "THP")
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
     NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
                                        "NR_FILE_MAPPED", "NR_FILE_PAGES"))
-NR_NS = NR_VM_NODE_STAT_ITEMS
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
