@@ -377,6 +377,7 @@ def check_vm(k) -> list[str]:
     anon_mapped: set[int] = set()
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     entries: dict[int, int] = {}  # pfn -> page-table entries (ptes or PMDs) mapping it
+    migrating: dict[int, int] = {}  # pfn -> migration entries standing for it
     file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
     for task in k.tasks.values():
         if task.state != TASK_RUNNING:
@@ -393,7 +394,9 @@ def check_vm(k) -> list[str]:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
             if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
-                head = int(B.compound_head(a, int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))))
+                target = int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))
+                migrating[target] = migrating.get(target, 0) + 1
+                head = int(B.compound_head(a, target))
                 rss_anon += bool(a.mapping[head] & 1)
                 rss_shmem += not a.mapping[head] & 1
             if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
@@ -445,7 +448,8 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
-    return v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries)
+    return (v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries, False)
+            + check_rmap_walk(k, migrating, True))
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
@@ -511,6 +515,8 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+    from .include.linux.page_flags import PG_locked
+
     nr, first = 1 << int(a.order[head]), int(a.index[head])
     where = f"file {mapping.id} folio {head:#x} (order {a.order[head]})"
     v = []
@@ -518,6 +524,8 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
     if slots != list(range(first, first + nr)) or first % nr:
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
+    if a.flags[head] >> PG_locked & 1:
+        v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
     want = folio_expected_refs(a, head, mapped, cached=True)
     if a.refcount[head] != want:
         v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"
@@ -620,8 +628,9 @@ def check_files(k) -> list[str]:
     return v
 
 
-def check_rmap_walk(k, entries: dict[int, int]) -> list[str]:
-    """``rmap_walk`` from each mapped page finds as many entries as map it."""
+def check_rmap_walk(k, entries: dict[int, int], migration: bool) -> list[str]:
+    """``rmap_walk`` from each mapped page finds as many entries as map it (with
+    ``migration``: from each page under migration, as many migration entries as stand for it)."""
     from .mm.rmap import rmap_count, rmap_table
 
     if not entries:
@@ -629,9 +638,10 @@ def check_rmap_walk(k, entries: dict[int, int]) -> list[str]:
     reg = rmap_table(k.rmap)
     pfns = np.fromiter(entries, np.int64, len(entries))
     counts = np.zeros(len(pfns), np.int64)
-    rmap_count(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfns, counts)
+    rmap_count(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfns, migration, counts)
     want = np.fromiter(entries.values(), np.int64, len(entries))
-    return [f"pfn {pfn:#x}: rmap_walk finds {n} page-table entries but {w} map it"
+    what = "migration entries" if migration else "page-table entries"
+    return [f"pfn {pfn:#x}: rmap_walk finds {n} {what} but {w} {'stand for' if migration else 'map'} it"
             for pfn, n, w in zip(pfns[counts != want].tolist(), counts[counts != want].tolist(),
                                  want[counts != want].tolist())]
 

@@ -7,7 +7,7 @@ Between ``blk_start_plug`` and ``blk_finish_plug`` (readahead's ``read_pages``, 
 contiguous bios of one direction is merged into one request of at most the device's
 ``max_sectors_kb`` (``blk_attempt_plug_merge``'s back merges), so a readahead window of many
 folios costs one device latency, not one per folio. The caller does not wait: whoever needs
-the data waits for the completion event with ``wait_until`` (``io_schedule``).
+the data waits for the completion event (``folio_wait_bit`` runs the clock to it).
 """
 
 from __future__ import annotations
@@ -88,14 +88,3 @@ def end_io_all(parts: list[bio]):
             if b.bi_end_io is not None:
                 b.bi_end_io(k, status)
     return end_io
-
-
-def wait_until(k: "Kernel", done) -> None:
-    """Sleep until ``done()`` holds (``io_schedule`` in ``folio_wait_bit``): run the clock's
-    events one at a time, each at its time, until the one that makes it true."""
-    clock = k.clock
-    while not done():
-        nxt = clock.next_expiry()
-        if nxt is None:
-            raise RuntimeError("waiting for I/O that nothing will complete")
-        clock.run_until(nxt)

@@ -127,7 +127,8 @@ def ext4_free_range(inode, first: int) -> None:
 # ---- address_space_operations -----------------------------------------------------------------
 
 def ext4_read_folios(k, mapping, pfns: list[int]) -> None:
-    """``ext4_mpage_readpages``: each folio's mapped runs read by bios, holes zeroed."""
+    """``ext4_mpage_readpages``: each (locked) folio's mapped runs read by bios, holes zeroed;
+    the last completion marks it up to date and unlocks it."""
     for pfn in pfns:
         _read_folio(k, mapping.host, pfn)
 
@@ -170,9 +171,11 @@ def ext4_writepages(k, mapping, first: int, last: int) -> None:
     inode = mapping.host
     for _, pfn in FM.filemap_folios(k, mapping, first, last):
         if FM.folio_test(k, pfn, PG_dirty):
+            FM.folio_lock(k, pfn)
             FM.folio_wait_writeback(k, pfn)
             if FM.folio_clear_dirty_for_io(k, mapping, pfn):
                 _write_folio(k, inode, pfn)
+            FM.folio_unlock(k, pfn)
     if not any(FM.folio_test(k, pfn, PG_dirty) for _, pfn in FM.filemap_folios(k, mapping, 0, 1 << 62)):
         inode.i_state &= ~I_DIRTY_PAGES  # all written: off the dirty list
         inode_io_list_del(inode)

@@ -35,14 +35,13 @@ import errno
 import numpy as np
 from numba import njit
 
-from ..block.blk_core import wait_until
-from ..errors import KernelError
+from ..errors import KernelError, LinuxmmError
 from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
-from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, readahead_control
+from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
@@ -53,6 +52,7 @@ from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
 from .rmap import page_mapping
 
+HUNG_TASK_TIMEOUT_NS = 120 * 10**9
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
 LINES_PER_PAGE = PAGE_SIZE >> LINE_SHIFT
 HPAGE_PMD_ORDER = 9
@@ -123,11 +123,14 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     ``mapping_max_folio_order`` and at most the alignment of ``index`` (``__ffs(index)``); if
     its allocation or insertion fails (a smaller folio is cached inside its range: -EEXIST)
     the next smaller order is tried. The folio comes with a reference for the caller (drop
-    it with ``folio_put``). Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM
-    when not even an order-0 folio could be allocated."""
+    it with ``folio_put``), locked with FGP_LOCK (a new one is locked unless FGP_FOR_MMAP).
+    Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM when not even an
+    order-0 folio could be allocated."""
     pfn = filemap_get_folio(k, mapping, index)
     if pfn >= 0:
         k.mem_map.refcount[pfn] += 1
+        if fgp_flags & FGP_LOCK:
+            folio_lock(k, pfn)
         return pfn
     if not fgp_flags & FGP_CREAT:
         return -1
@@ -140,6 +143,8 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
         if pfn >= 0:
             aligned = index & ~((1 << order) - 1)
             if filemap_add_folio(k, mapping, pfn, aligned, gfp) == 0:
+                if fgp_flags & FGP_FOR_MMAP:
+                    folio_unlock(k, pfn)
                 return pfn
             folio_put(k, pfn)
         order -= 1
@@ -147,6 +152,8 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     if pfn < 0:
         raise KernelError(errno.ENOMEM, "page cache: no memory for a folio")
     k.mem_map.refcount[pfn] += 1
+    if fgp_flags & FGP_LOCK:
+        folio_lock(k, pfn)
     return pfn
 
 
@@ -181,8 +188,8 @@ def filemap_alloc_folio(k, gfp: int, order: int) -> int:
 
 
 def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
-    """``filemap_add_folio``: insert the folio at ``index`` (aligned to its size) and take the
-    cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
+    """``filemap_add_folio``: lock the folio, insert it at ``index`` (aligned to its size) and
+    take the cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
     entries are overwritten). Counts NR_FILE_PAGES (and NR_SHMEM for shmem, as
     ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS."""
     a, nr = k.mem_map, folio_nr_pages(k, pfn)
@@ -194,6 +201,7 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
         first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
     k.page_cache = xa = X.xa_reserve(xa)
     X.xa_store_range(xa, mapping.xa_id, index, nr, X.xa_mk_folio(pfn))
+    folio_set(k, pfn, PG_locked)
     a.refcount[pfn] += nr
     a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
     node_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
@@ -232,6 +240,39 @@ def filemap_remove_folio(k, mapping, pfn: int) -> None:
 
 def folio_mark_uptodate(k, pfn: int) -> None:
     folio_set(k, pfn, PG_uptodate)
+
+
+def folio_lock(k, pfn: int) -> None:
+    """``folio_lock``: wait until nobody holds PG_locked (a read in flight), then take it."""
+    folio_wait_bit(k, pfn, PG_locked)
+    folio_set(k, pfn, PG_locked)
+
+
+def folio_unlock(k, pfn: int) -> None:
+    folio_clear(k, pfn, PG_locked)
+
+
+def folio_end_read(k, pfn: int, success: bool) -> None:
+    """``folio_end_read``: the read into a locked folio completed: up to date if it worked,
+    and unlocked (which wakes whoever waits for it)."""
+    if success:
+        folio_mark_uptodate(k, pfn)
+    folio_unlock(k, pfn)
+
+
+def folio_wait_bit(k, pfn: int, flag: int) -> None:
+    """``folio_wait_bit``: let simulated time pass until ``flag`` (PG_locked, PG_writeback) is
+    clear: the I/O that holds it completes as an event on the clock once block I/O takes time.
+    A wait longer than the hung-task detector's 120 s (``hung_task_timeout_secs``) is a
+    simulator bug (nothing will clear the bit): it raises instead of waiting forever."""
+    clock = k.clock
+    deadline = clock.now + HUNG_TASK_TIMEOUT_NS
+    while folio_test(k, pfn, flag):
+        nxt = clock.next_expiry()
+        if nxt is None or nxt > deadline:
+            raise LinuxmmError(f"folio {pfn:#x}: blocked for more than 120 seconds waiting for "
+                               f"{'PG_locked' if flag == PG_locked else 'PG_writeback'} to clear")
+        clock.run_until(nxt)
 
 
 def folio_mark_dirty(k, mapping, pfn: int) -> bool:
@@ -313,36 +354,9 @@ def folio_end_writeback(k, mapping, pfn: int) -> None:
     wb.stat[WB_WRITTEN] += nr
 
 
-def folio_end_read(k, pfn: int, success: bool) -> None:
-    """``folio_end_read``: the read of a locked folio completed: up to date if it succeeded,
-    and unlocked (its waiters, ``filemap_update_page``, go on)."""
-    if success:
-        folio_set(k, pfn, PG_uptodate)
-    folio_clear(k, pfn, PG_locked)
-
-
-def filemap_read_folio(k, mapping, pfn: int) -> None:
-    """``filemap_read_folio``: lock the folio, have the filesystem read it and wait for the
-    read (the clock runs to its completion: the calling syscall returns later)."""
-    folio_set(k, pfn, PG_locked)
-    mapping.a_ops.read_folios(k, mapping, [pfn])
-    folio_wait_locked(k, pfn)
-
-
-def folio_wait_locked(k, pfn: int) -> None:
-    """``folio_wait_locked``: sleep until the folio's I/O unlocks it."""
-    wait_until(k, lambda: not folio_test(k, pfn, PG_locked))
-
-
 def folio_wait_writeback(k, pfn: int) -> None:
-    """``folio_wait_writeback``: let simulated time pass until the folio's write completes
-    (the completion is an event on the clock once block I/O takes time)."""
-    clock = k.clock
-    while folio_test(k, pfn, PG_writeback):
-        nxt = clock.next_expiry()
-        if nxt is None:
-            raise KernelError(errno.EIO, f"folio {pfn:#x} is under writeback and no I/O is pending")
-        clock.run_until(nxt)
+    """``folio_wait_writeback``: until the folio's write completes."""
+    folio_wait_bit(k, pfn, PG_writeback)
 
 
 # ---- contents (one byte per 64-byte line) -----------------------------------------------------
@@ -422,12 +436,19 @@ def filemap_create_folio(k, mapping, index: int) -> int:
     return pfn
 
 
+def filemap_read_folio(k, mapping, pfn: int) -> None:
+    """``filemap_read_folio``: the filesystem reads the locked folio (its completion unlocks
+    it), and the caller waits for that."""
+    mapping.a_ops.read_folios(k, mapping, [pfn])
+    folio_wait_bit(k, pfn, PG_locked)
+
+
 def filemap_update_page(k, mapping, pfn: int) -> None:
-    """``filemap_update_page``: a cached folio that is not up to date: wait for the read in
-    flight (readahead's, which locked it), or read it now and wait."""
-    if folio_test(k, pfn, PG_locked):
-        folio_wait_locked(k, pfn)
+    """``filemap_update_page``: wait for a read in flight (PG_locked); a folio still not up
+    to date is locked and read."""
+    folio_wait_bit(k, pfn, PG_locked)
     if not folio_test(k, pfn, PG_uptodate):
+        folio_lock(k, pfn)
         filemap_read_folio(k, mapping, pfn)
 
 
@@ -545,19 +566,20 @@ def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
 
 def generic_write_end(k, filp, pos: int, copied: int, pfn: int) -> None:
     """``generic_write_end``: the folio is up to date and dirty, ``i_size`` grows to cover the
-    write, and write_begin's reference is dropped."""
+    write, and write_begin's lock and reference are dropped."""
     mapping = filp.f_mapping
     folio_mark_uptodate(k, pfn)
     folio_mark_dirty(k, mapping, pfn)
     inode = filp.f_inode
     inode.i_size = max(inode.i_size, pos + copied)
+    folio_unlock(k, pfn)
     folio_put(k, pfn)
 
 
 def write_begin_get_folio(k, filp, pos: int, nbytes: int) -> int:
-    """``write_begin_get_folio``: ``__filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len))``,
-    then (``__block_write_begin``) a folio that is not up to date is read first unless the
-    write covers all of it."""
+    """``write_begin_get_folio``: ``__filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len))``
+    (locked, with a reference), then (``__block_write_begin``) a folio that is not up to date
+    is read first unless the write covers all of it."""
     from ..include.linux.pagemap import FGP_WRITEBEGIN, fgf_set_order
 
     mapping = filp.f_mapping
@@ -567,6 +589,7 @@ def write_begin_get_folio(k, filp, pos: int, nbytes: int) -> int:
         fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
         if pos > fpos or pos + nbytes < fpos + (folio_nr_pages(k, pfn) << PAGE_SHIFT):
             filemap_read_folio(k, mapping, pfn)
+            folio_lock(k, pfn)
     return pfn
 
 

@@ -368,8 +368,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
 @njit(cache=True)
 def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     """A 2 MiB fault: the huge zero page for reads, a new THP for writes; -1 if it fell back.
-    A write needs the VMA's anon_vma first (6.18 prepares it for reads too; not here yet)."""
-    if write and vmas[v, VMA_ANON] == 0:
+    Either needs the VMA's anon_vma first (``vmf_anon_prepare``, before the read/write split)."""
+    if vmas[v, VMA_ANON] == 0:
         return FAULT_NEED_ANON_VMA
     deposit = pte_alloc_one(a, vs, mmc)  # the pte table kept for a later split
     if deposit < 0:

@@ -31,7 +31,7 @@ import errno
 from ..errors import KernelError
 from ..kernel.sys import map_deny_write_exec
 from ..include.linux.mm_types import (
-    DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
+    MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
     MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
     MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_STACK, MAP_SYNC, MAP_TYPE, PAGE_MASK, PAGE_SHIFT,
     PAGE_SIZE, PMD_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCOUNT,
@@ -73,18 +73,26 @@ def mmap_is_legacy(mm: mm_struct) -> bool:
     return bool(mm.vm.sysctl_legacy_va_layout)
 
 
+def task_size_64bit(mm: mm_struct, full_addr_space: bool) -> int:
+    """The top of the mmap window: ``DEFAULT_MAP_WINDOW`` (47 bits), or all of ``task_size``
+    (56 bits with 5-level paging) for a request that asked for addresses above it."""
+    return mm.task_size if full_addr_space else min(mm.task_size, mm.default_map_window)
+
+
 def arch_pick_mmap_layout(mm: mm_struct, rng=None) -> None:
-    """Choose top-down or bottom-up and the two bases, as ``setup_new_exec`` does."""
+    """Choose top-down or bottom-up and the two bases, as ``setup_new_exec`` does (both below
+    the 47-bit window, also with 5-level paging)."""
     if rng is not None:
         mm.rng = rng
     rnd = arch_rnd(mm, mm.vm.mmap_rnd_bits)
-    mm.mmap_legacy_base = V.PAGE_ALIGN(mm.task_size // 3) + rnd  # __TASK_UNMAPPED_BASE
+    window = task_size_64bit(mm, False)
+    mm.mmap_legacy_base = V.PAGE_ALIGN(window // 3) + rnd  # __TASK_UNMAPPED_BASE
     if mmap_is_legacy(mm):
         mm.flags.discard("MMF_TOPDOWN")
         mm.mmap_base = mm.mmap_legacy_base
     else:
         mm.flags.add("MMF_TOPDOWN")
-        mm.mmap_base = mmap_base(mm, rnd, mm.task_size)
+        mm.mmap_base = mmap_base(mm, rnd, window)
 
 
 # ---- placement (arch/x86/kernel/sys_x86_64.c, mm/mmap.c, mm/huge_memory.c) --------------------
@@ -95,7 +103,7 @@ def stack_guard_placement(vm_flags: int) -> int:
 def mmap_address_hint_valid(mm: mm_struct, addr: int, length: int) -> bool:
     if mm.task_size - length < addr:
         return False
-    return (addr > DEFAULT_MAP_WINDOW) == (addr + length > DEFAULT_MAP_WINDOW)
+    return (addr > mm.default_map_window) == (addr + length > mm.default_map_window)
 
 
 def _hint_fits(mm: mm_struct, addr: int, length: int) -> bool:
@@ -103,14 +111,15 @@ def _hint_fits(mm: mm_struct, addr: int, length: int) -> bool:
     return vma is None or addr + length <= V.vm_start_gap(vma)
 
 
-def find_start_end(mm: mm_struct, flags: int) -> tuple[int, int]:
-    """The bottom-up search window: [1 GiB, 2 GiB) for MAP_32BIT, else legacy base..TASK_SIZE."""
+def find_start_end(mm: mm_struct, addr: int, flags: int) -> tuple[int, int]:
+    """The bottom-up search window: [1 GiB, 2 GiB) for MAP_32BIT, else the legacy base to the
+    top of the mmap window (the whole address space for a hint above it)."""
     if flags & MAP_32BIT:
         begin = 0x40000000
         if mm.rng is not None:
             begin += mm.rng.randrange(0x02000000 >> PAGE_SHIFT) << PAGE_SHIFT  # randomize_page
         return begin, 0x80000000
-    return mm.mmap_legacy_base, mm.task_size
+    return mm.mmap_legacy_base, task_size_64bit(mm, addr > mm.default_map_window)
 
 
 def arch_get_unmapped_area(mm: mm_struct, addr: int, length: int, pgoff: int, flags: int,
@@ -118,7 +127,7 @@ def arch_get_unmapped_area(mm: mm_struct, addr: int, length: int, pgoff: int, fl
     """Bottom-up placement: a free hint, else the lowest gap above the legacy base."""
     if flags & MAP_FIXED:
         return addr
-    begin, end = find_start_end(mm, flags)
+    begin, end = find_start_end(mm, addr, flags)
     if length > end:
         raise KernelError(errno.ENOMEM, f"{length:#x} bytes do not fit below {end:#x}")
     if addr:
@@ -143,8 +152,10 @@ def arch_get_unmapped_area_topdown(mm: mm_struct, addr0: int, length: int, pgoff
     if addr and mmap_address_hint_valid(mm, addr, length) and _hint_fits(mm, addr, length):
         return addr
     low = SZ_4G if flags & MAP_ABOVE4G else PAGE_SIZE
-    info = V.vm_unmapped_area_info(length, low, mm.mmap_base,
-                                   start_gap=stack_guard_placement(vm_flags))
+    high = mm.mmap_base
+    if addr > mm.default_map_window:  # a hint above the 47-bit window opens the rest (5-level paging)
+        high += mm.task_size - task_size_64bit(mm, False)
+    info = V.vm_unmapped_area_info(length, low, high, start_gap=stack_guard_placement(vm_flags))
     try:
         return V.vm_unmapped_area(mm, info)
     except KernelError:  # a failed mmap would likely kill the program: try bottom-up

@@ -115,15 +115,15 @@ def ra_folio_present(k, mapping, index: int) -> bool:
 
 
 def ra_add_folio(k, ractl, batch: list[int], index: int, order: int, readahead: bool) -> bool:
-    """A new locked folio of ``order`` at ``index``, PG_readahead if asked, joins the batch
-    (``ractl_alloc_folio`` + ``filemap_add_folio``); False if no memory or a folio is there."""
+    """A new folio of ``order`` at ``index`` (``filemap_add_folio`` locks it until its read
+    completes), PG_readahead if asked, joins the batch (``ractl_alloc_folio``); False if no
+    memory or a folio is there."""
     pfn = filemap_alloc_folio(k, READAHEAD_GFP | (G.__GFP_NORETRY | G.__GFP_NOWARN if order else 0), order)
     if pfn < 0:
         return False
     if filemap_add_folio(k, ractl.mapping, pfn, index, READAHEAD_GFP) != 0:
         folio_put(k, pfn)
         return False
-    folio_set(k, pfn, PG_locked)
     if readahead:
         folio_set(k, pfn, PG_readahead)
     batch.append(pfn)

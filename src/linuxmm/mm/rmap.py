@@ -24,7 +24,9 @@ process that maps them (a hole punched in a shmem object).
 a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
 ``mapping``, each VMA whose pgoff range holds the page's index gives ``vma_address``
 (``vm_start + ((index - vm_pgoff) << PAGE_SHIFT)``), and a walk of that mm's page tables
-there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``).
+there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``). With
+``migration`` it finds the migration entries that stand for the page instead, as
+``page_vma_mapped_walk`` does with PVMW_MIGRATION (``remove_migration_ptes``' walk).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, 
                                   anon_vma)
 from . import buddy as B
 from .memory import PAGE_MAPPING_ANON, lookup_pte
-from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn, pte_present
+from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_SPECIAL, entry_has, is_migration_entry, pte_none, pte_pfn,
+                      pte_present, pte_to_swp_entry, swp_offset_pfn)
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -179,16 +182,35 @@ def _linked(obj) -> list:
 
 
 @njit(cache=True)
-def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
+def mapped_pfn(vs, entry, level, address, migration):
+    """The page ``entry`` at ``address`` maps (or, with ``migration``, the page its migration
+    entry stands for): ``check_pte``; -1 if it is not such an entry."""
+    if migration:
+        if pte_present(entry) or pte_none(entry):
+            return -1
+        swp = pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])
+        if not is_migration_entry(swp):
+            return -1
+        mapped = swp_offset_pfn(swp)
+    elif not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
+        return -1
+    else:
+        mapped = pte_pfn(entry)
+    if level < vs.vp[VP_LEVELS] - 1:  # a huge leaf: the page of it at this address
+        mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
+    return mapped
+
+
+@njit(cache=True)
+def rmap_walk_one(a, vs, keys, off, rows, pfn, migration, out):
     """``rmap_walk`` of one page: each (table row, address, level) of an entry that maps
-    ``pfn``, into ``out``; returns how many."""
+    ``pfn`` (a migration entry for it, with ``migration``), into ``out``; returns how many."""
     head = B.compound_head(a, pfn)
     mapping = a.mapping[head]
     i = np.searchsorted(keys, mapping)
     if mapping == 0 or i == keys.shape[0] or keys[i] != mapping:
         return 0
     pgoff = a.index[head] + (pfn - head)
-    levels = vs.vp[VP_LEVELS]
     n = 0
     for r in range(off[i], off[i + 1]):
         first = rows[r, RMAP_PGOFF]
@@ -196,29 +218,25 @@ def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
             continue
         address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
         entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
-        if not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
-            continue
-        mapped = pte_pfn(entry)
-        if level < levels - 1:  # a huge leaf: the page of it at this address
-            mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
-        if mapped == pfn:
+        if mapped_pfn(vs, entry, level, address, migration) == pfn:
             out[n, 0], out[n, 1], out[n, 2] = r, address, level
             n += 1
     return n
 
 
 @njit(cache=True)
-def rmap_count(a, vs, keys, off, rows, pfns, counts):
+def rmap_count(a, vs, keys, off, rows, pfns, migration, counts):
     """How many entries ``rmap_walk`` finds for each of ``pfns`` (``debug.check``)."""
     scratch = np.zeros((rows.shape[0], 3), np.int64)
     for i in range(pfns.shape[0]):
-        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], scratch)
+        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], migration, scratch)
 
 
-def rmap_walk(k, pfn: int) -> list[tuple[object, int, int]]:
+def rmap_walk(k, pfn: int, migration: bool = False) -> list[tuple[object, int, int]]:
     """Every (vma, address, level) where a page-table entry maps ``pfn``, found from the page
-    alone (its mapping and index); ``level`` is the page-table level of the entry."""
+    alone (its mapping and index); ``level`` is the page-table level of the entry. With
+    ``migration``: where a migration entry stands for ``pfn`` (PVMW_MIGRATION)."""
     reg = rmap_table(k.rmap)
     out = np.zeros((reg.rows.shape[0], 3), np.int64)
-    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, out)
+    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, migration, out)
     return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]

@@ -56,7 +56,7 @@ def shmem_get_folio(k, inode, index: int) -> int:
         inode.i_sb.used_blocks -= 1
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
     FM.filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
-    FM.folio_mark_uptodate(k, pfn)
+    FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
     return pfn
 
@@ -90,9 +90,10 @@ def shmem_read_folios(k, mapping, pfns: list[int]) -> None:
 
 
 def shmem_write_begin(k, filp, pos: int, nbytes: int) -> int:
-    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, with the caller's reference."""
+    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, locked, with the caller's reference."""
     pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT)
     k.mem_map.refcount[pfn] += 1
+    FM.folio_lock(k, pfn)
     return pfn
 
 

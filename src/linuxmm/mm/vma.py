@@ -717,7 +717,7 @@ def dup_mmap(oldmm: mm_struct, mm: mm_struct) -> None:
     """fork: the child gets the parent's layout, counters and a copy of every VMA except
     VM_DONTCOPY ones; VM_WIPEONFORK VMAs start without anon_vma, the others get a child
     anon_vma linked to the parent's; mlock does not survive."""
-    for name in ("vm", "rlimits", "capabilities", "rmap", "config", "task_size", "start_brk", "brk",
+    for name in ("vm", "rlimits", "capabilities", "rmap", "config", "task_size", "default_map_window", "start_brk", "brk",
                  "start_stack", "start_data", "end_data", "mmap_base", "mmap_legacy_base",
                  "total_vm", "data_vm", "exec_vm", "stack_vm"):
         setattr(mm, name, getattr(oldmm, name))

@@ -379,6 +379,7 @@ class mm_struct:
     config: MmConfig = field(default_factory=MmConfig)
     rng: object = None
     task_size: int = TASK_SIZE
+    default_map_window: int = DEFAULT_MAP_WINDOW  # the mmap window below task_size (5-level x86)
     start_brk: int = 0
     brk: int = 0
     start_stack: int = 0
