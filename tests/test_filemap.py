@@ -95,7 +95,11 @@ def test_dirty_pages_survive_drop_caches_and_dontneed(m):
     p.pwrite(fd, MiB, value=3)
     m.sysctl("vm.drop_caches", 3)
     assert m.cachestat("/dirty").cache == 256  # dirty: not droppable
-    p.fadvise(fd, 0, 0, "dontneed")  # writes back first, then drops
+    p.fadvise(fd, 0, 0, "dontneed")  # starts writeback (WB_SYNC_NONE): folios under it stay
+    cs = m.cachestat("/dirty")
+    assert (cs.cache, cs.dirty, cs.writeback) == (256, 0, 256)
+    m.run(0.01)  # the disk completes the writes
+    p.fadvise(fd, 0, 0, "dontneed")  # clean now: dropped
     assert m.cachestat("/dirty").cache == 0
     assert set(p.pread(fd, MiB, 0)) == {3}
     p.exit()

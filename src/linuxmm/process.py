@@ -652,18 +652,19 @@ class Process:
         value = _byte_value(value)
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
         k, done = self.machine.kernel, 0
-        while True:
-            n = min(step, nbytes - done)
-            try:
-                written, at = vfs_write(k, f, n, pos, value)
-            except KernelError as e:
-                if done and e.errno == errno.ENOSPC:
+        with F.running(k, self.task):  # current: the task balance_dirty_pages throttles
+            while True:
+                n = min(step, nbytes - done)
+                try:
+                    written, at = vfs_write(k, f, n, pos, value)
+                except KernelError as e:
+                    if done and e.errno == errno.ENOSPC:
+                        break
+                    raise
+                done += written
+                pos = at + written
+                if written < n or done >= nbytes:
                     break
-                raise
-            done += written
-            pos = at + written
-            if written < n or done >= nbytes:
-                break
         if offset is None:
             f.f_pos = pos
         return done

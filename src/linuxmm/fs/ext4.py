@@ -28,7 +28,9 @@ from bisect import bisect_right
 
 import numpy as np
 
-from ..block.blk_core import REQ_OP_READ, REQ_OP_WRITE, submit_bio
+from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
+from ..block.blk_core import submit_bio
+from .fs_writeback import inode_io_list_del
 from ..errors import KernelError
 from ..include.linux.blkdev import SECTOR_SHIFT
 from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations
@@ -176,6 +178,7 @@ def ext4_writepages(k, mapping, first: int, last: int) -> None:
             FM.folio_unlock(k, pfn)
     if not any(FM.folio_test(k, pfn, PG_dirty) for _, pfn in FM.filemap_folios(k, mapping, 0, 1 << 62)):
         inode.i_state &= ~I_DIRTY_PAGES  # all written: off the dirty list
+        inode_io_list_del(inode)
 
 
 def _write_folio(k, inode, pfn: int) -> None:
@@ -183,7 +186,7 @@ def _write_folio(k, inode, pfn: int) -> None:
     a, bdev = k.mem_map, inode.i_sb.s_bdev
     index, nr = int(a.index[pfn]), FM.folio_nr_pages(k, pfn)
     end = min(nr, max(0, -(-inode.i_size >> PAGE_SHIFT) - index))
-    FM.folio_start_writeback(k, pfn)
+    FM.folio_start_writeback(k, inode.i_mapping, pfn)
     if end:
         ext4_alloc_range(inode, index, end)
     pending = [1]
@@ -191,7 +194,7 @@ def _write_folio(k, inode, pfn: int) -> None:
     def end_io(k, status):
         pending[0] -= 1
         if pending[0] == 0:
-            FM.folio_end_writeback(k, pfn)
+            FM.folio_end_writeback(k, inode.i_mapping, pfn)
 
     page = 0
     while page < end:

@@ -49,6 +49,9 @@ class task_struct:
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
         self.files = files_struct()  # the descriptor table (fs/file.c)
+        # dirty throttling (balance_dirty_pages): pages dirtied since the last check, how many
+        # may be dirtied before the next (128 KiB' worth at first), when it last paused (jiffies)
+        self.nr_dirtied, self.nr_dirtied_pause, self.dirty_paused_when = 0, 128 >> (k.arch.page_shift - 10), 0
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 
     @property

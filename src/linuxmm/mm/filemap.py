@@ -36,8 +36,9 @@ import numpy as np
 from numba import njit
 
 from ..errors import KernelError, LinuxmmError
+from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
-from ..include.linux.fs import I_DIRTY_PAGES
+from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
@@ -47,6 +48,7 @@ from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
 from . import swap
+from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
 from .rmap import page_mapping
 
@@ -296,17 +298,21 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
     node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
-    host = mapping.host
-    if not host.i_state & I_DIRTY_PAGES:
-        host.i_state |= I_DIRTY_PAGES
-        host.dirtied_when = k.clock.now
+    wb = inode_to_wb(mapping.host)
+    wb.stat[WB_RECLAIMABLE] += nr
+    wb.stat[WB_DIRTIED] += nr
+    if k.current is not None:
+        k.current.nr_dirtied += nr
+    __mark_inode_dirty(k, mapping.host)
     return True
 
 
 def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
-        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -folio_nr_pages(k, pfn))
-        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -folio_nr_pages(k, pfn))
+        nr = folio_nr_pages(k, pfn)
+        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
+        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
+        inode_to_wb(mapping.host).stat[WB_RECLAIMABLE] -= nr
 
 
 def folio_clear_dirty_for_io(k, mapping, pfn: int) -> bool:
@@ -324,21 +330,28 @@ def folio_cancel_dirty(k, mapping, pfn: int) -> None:
     folio_clear_dirty_for_io(k, mapping, pfn)
 
 
-def folio_start_writeback(k, pfn: int) -> None:
-    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING up."""
+def folio_start_writeback(k, mapping, pfn: int) -> None:
+    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING
+    (and the disk's WB_WRITEBACK) up."""
+    nr = folio_nr_pages(k, pfn)
     folio_set(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, folio_nr_pages(k, pfn))
-    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, folio_nr_pages(k, pfn))
+    node_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
+    inode_to_wb(mapping.host).stat[WB_WRITEBACK] += nr
 
 
-def folio_end_writeback(k, pfn: int) -> None:
+def folio_end_writeback(k, mapping, pfn: int) -> None:
     """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: PG_writeback
-    cleared, NR_WRITEBACK down, NR_WRITTEN up."""
+    cleared, NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
+    completions drive its bandwidth estimate)."""
     nr = folio_nr_pages(k, pfn)
     folio_clear(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
+    wb = inode_to_wb(mapping.host)
+    wb.stat[WB_WRITEBACK] -= nr
+    wb.stat[WB_WRITTEN] += nr
 
 
 def folio_wait_writeback(k, pfn: int) -> None:
@@ -402,9 +415,9 @@ def filemap_get_pages(k, filp, pos: int, count: int) -> list[int]:
     if not batch:
         batch = [filemap_create_folio(k, mapping, index)]
     tail = batch[-1]
-    if folio_test(k, tail, PG_readahead):
-        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, int(k.mem_map.index[tail])), tail,
-                            last - index + 1)
+    if folio_test(k, tail, PG_readahead):  # filemap_readahead: from the marked folio to the read's end
+        tail_index = int(k.mem_map.index[tail])
+        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, tail_index), tail, last + 1 - tail_index)
     if not folio_test(k, tail, PG_uptodate):
         filemap_update_page(k, mapping, tail)
     return batch
@@ -546,6 +559,8 @@ def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
         mapping.a_ops.write_end(k, filp, pos, nbytes, pfn)
         pos += nbytes
         written += nbytes
+        if k.current is not None and not mapping.swapbacked:  # shmem's bdi has no writeback
+            balance_dirty_pages_ratelimited(k, inode_to_wb(mapping.host), k.current)
     return written
 
 
