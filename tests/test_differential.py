@@ -39,7 +39,8 @@ child.write(addr, 32 << 12, stride=4096, value=9)
 vm = {"parent": proc.read(addr, 64 << 12, stride=4096).hex(), "child": child.read(addr, 64 << 12, stride=4096).hex(),
       "minflt": [proc.minflt, child.minflt], "tlb": k.tlb.counters()}
 a = k.mem_map
-print(json.dumps({"live": live, "nr_free": a.nr_free.tolist(), "zstat": a.zstat.tolist(),
+print(json.dumps({"live": live, "nr_free": a.nr_free.tolist(), "vm_stat": a.vm_stat.tolist(), "vm_numa_event": a.vm_numa_event.tolist(),
+                  "vm_events": a.vm_events.tolist(),
                   "pcp_count": a.pcp_count.tolist(), "pcp_high": a.pcp_high.tolist(),
                   "pb_mt": int(np.abs(a.pb_mt.astype(np.int64)).sum()), "vm": vm}))
 """

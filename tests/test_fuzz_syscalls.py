@@ -159,7 +159,33 @@ def calls(region: int):
         st.tuples(st.just("walk"), v),
         st.tuples(st.just("fork"), st.one_of(st.none(), st.text(max_size=20), st.sampled_from(WRONG_TYPES))),
         st.tuples(st.just("spawn"), v),
+        st.tuples(st.just("open"), st.one_of(st.sampled_from(PATHS), st.text(max_size=8), st.sampled_from(WRONG_TYPES)),
+                  st.one_of(st.sampled_from(["r", "w", "rw", "a", "x"]), t), st.booleans(), st.booleans()),
+        st.tuples(st.just("close"), fd()),
+        st.tuples(st.just("pread"), fd(), io(), st.one_of(st.none(), io()), st.one_of(st.none(), io())),
+        st.tuples(st.just("pwrite"), fd(), io(), st.one_of(st.none(), io()), st.one_of(st.none(), io()),
+                  st.one_of(st.integers(-2, 300), st.sampled_from(WRONG_TYPES))),
+        st.tuples(st.just("fsync"), fd()),
+        st.tuples(st.just("fdatasync"), fd()),
+        st.tuples(st.just("ftruncate"), fd(), io()),
+        st.tuples(st.just("fadvise"), fd(), io(), io(), st.one_of(st.sampled_from(FADVISE), t)),
+        st.tuples(st.just("readahead"), fd(), io(), io()),
+        st.tuples(st.just("drop_caches"), st.sampled_from([1, 2, 3])),
     )
+
+
+PATHS = ["/f", "/g", "/dev/shm/s", "/", "/dev/shm", "/nodir/f", "/f/x", "relative", "/" + "n" * 300]
+FADVISE = ["normal", "random", "sequential", "willneed", "dontneed", "noreuse", 7, -1]
+
+
+def fd():
+    return st.one_of(st.integers(-1, 6), st.sampled_from(WRONG_TYPES + [1 << 40]))
+
+
+def io():
+    """Positions, counts and sizes for file calls: small, page-sized, around the limits."""
+    return st.one_of(st.integers(-2, 3 * P), st.sampled_from([0, P, 2 * MAX_FILE_IO, 1 << 43, (1 << 44) - P, 1 << 63,
+                                                               -(1 << 63), ULONG]), st.sampled_from(WRONG_TYPES))
 
 
 # Long workloads, not bad input: more accesses than this over mapped memory, or prefaulting
@@ -168,6 +194,9 @@ def calls(region: int):
 MAX_ACCESSES = 1 << 18
 MAX_POPULATE = 1 << 24
 MAP_LOCKED, MAP_POPULATE, MADV_POPULATE = 0x2000, 0x8000, (22, 23)
+# File I/O of more than this (bytes written or read, or a file grown past it and then read
+# ahead) is a long workload too: a sparse 8 TiB file read through is 2**31 page-cache pages.
+MAX_FILE_IO = 1 << 22
 
 
 def is_int(x) -> bool:
@@ -197,11 +226,24 @@ def too_big_to_populate(name, args) -> bool:
         name == "madvise" and prefaults(args[2], 0, MADV_POPULATE)
 
 
+def too_much_file_io(p, name, args) -> bool:
+    """A transfer, a file size or a range to read ahead above MAX_FILE_IO."""
+    big = [a for a in args[1:3] if is_int(a) and MAX_FILE_IO < a < 1 << 62]
+    if name in ("pread", "pwrite", "readahead") and big:
+        return True
+    if name == "fadvise" and args[3] == "willneed" or name == "readahead":
+        return any(f.f_inode.i_size > MAX_FILE_IO for f in p.task.files.fdt.values())
+    return name == "ftruncate" and is_int(args[1]) and MAX_FILE_IO < args[1] < 1 << 44
+
+
 def run(m, p, call):
     name, *args = call
     if name == "spawn":
         return m.spawn(cpu=args[0])
-    if name in ("write", "read") and too_long(p, *args[:3]) or too_big_to_populate(name, args):
+    if name == "drop_caches":
+        return m.sysctl("vm.drop_caches", args[0])
+    if name in ("write", "read") and too_long(p, *args[:3]) or too_big_to_populate(name, args) \
+            or too_much_file_io(p, name, args):
         return None
     if name == "mmap":
         length, prot, flags, addr, offset = args
@@ -223,6 +265,7 @@ def test_bad_arguments_give_the_projects_errors(seq):
     p = m.spawn()
     assert p.mmap(1 << 20) == REGION
     p.write(REGION, 1 << 20, value=1)
+    assert p.open("/f", "rw", create=True) == 0 and p.open("/dev/shm/s", "rw", create=True) == 1
     for call in seq:
         if not p.alive:
             p = m.spawn()
@@ -234,3 +277,79 @@ def test_bad_arguments_give_the_projects_errors(seq):
             if call[0] in ("fork", "spawn"):
                 p = out
         assert debug.check(m) == [], call
+
+
+# ---- the data oracle for files: what was written is what is read ---------------------------------
+LINE = 64
+
+
+def file_ops():
+    pos = st.integers(0, 40 * P)
+    n = st.integers(0, 12 * P)
+    return st.lists(st.one_of(
+        st.tuples(st.just("write"), pos, n, st.integers(0, 255), st.sampled_from([None, P, 3 * P, 100, 2 << 20])),
+        st.tuples(st.just("read"), pos, n),
+        st.tuples(st.just("truncate"), st.integers(0, 44 * P)),
+        st.tuples(st.just("evict"), st.sampled_from(["drop_caches", "dontneed", "fsync", "reopen"])),
+    ), min_size=1, max_size=25)
+
+
+class FileModel:
+    """The file as the memory model keeps it: one byte per 64-byte line, the last write
+    touching a line wins, truncation zeroes the lines wholly past the new size."""
+
+    def __init__(self):
+        self.lines, self.size = bytearray(), 0
+
+    def write(self, pos, n, value):
+        if n:
+            first, last = pos // LINE, (pos + n - 1) // LINE
+            self.lines.extend(bytes(max(0, last + 1 - len(self.lines))))
+            self.lines[first:last + 1] = bytes([value]) * (last + 1 - first)
+            self.size = max(self.size, pos + n)
+
+    def read(self, pos, n):
+        n = min(n, max(0, self.size - pos))
+        if not n:
+            return b""
+        first, last = pos // LINE, (pos + n - 1) // LINE
+        self.lines.extend(bytes(max(0, last + 1 - len(self.lines))))
+        return bytes(self.lines[first:last + 1])
+
+    def truncate(self, size):
+        if size < self.size:
+            keep = -(-size // LINE)
+            self.lines[keep:] = bytes(max(0, len(self.lines) - keep))
+        self.size = size
+
+
+@pytest.mark.parametrize("path", ["/oracle", "/dev/shm/oracle"])
+@settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 150)) // 3, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ops=file_ops())
+def test_file_data_oracle(path, ops):
+    m = small_machine()
+    p = m.spawn()
+    fd = p.open(path, "rw", create=True)
+    model = FileModel()
+    for op, *args in ops:
+        if op == "write":
+            pos, n, value, chunk = args
+            assert p.pwrite(fd, n, pos, chunk=chunk, value=value) == n
+            model.write(pos, n, value)
+        elif op == "read":
+            assert p.pread(fd, args[1], args[0]) == model.read(*args), (op, args)
+        elif op == "truncate":
+            p.ftruncate(fd, args[0])
+            model.truncate(args[0])
+        elif args[0] == "drop_caches":
+            m.sysctl("vm.drop_caches", 1)
+        elif args[0] == "dontneed":
+            p.fadvise(fd, 0, 0, "dontneed")
+        elif args[0] == "fsync":
+            p.fsync(fd)
+        else:
+            p.close(fd)
+            fd = p.open(path, "rw")
+    assert p.pread(fd, model.size, 0) == model.read(0, model.size)
+    assert debug.check(m) == []

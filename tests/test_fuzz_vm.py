@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from linuxmm.mm.filemap import filemap_get_folio
 from linuxmm import BusError, KernelError, SegmentationFault, debug
 
 from conftest import small_machine
@@ -507,13 +508,14 @@ def test_check_counts_page_cache_references():
     assert debug.check(m) == []
     a = m.kernel.mem_map
     (mapping,) = m.kernel.rmap.address_spaces.values()
-    pfn = mapping.i_pages[3]
+    pfn = filemap_get_folio(m.kernel, mapping, 3)
     assert a.refcount[pfn] == 3  # the cache, the parent's pte, the child's pte
     a.refcount[pfn] += 1
-    assert any(f"index 3 (pfn {pfn:#x}): refcount 4 but the cache and 2 page-table entries" in v for v in debug.check(m))
+    assert any(f"folio {pfn:#x} (order 0): refcount 4 but the cache and 2 page-table entries" in v
+               for v in debug.check(m))
     a.refcount[pfn] -= 1
     a.index[pfn] = 5
-    assert any("page->mapping/index say" in v for v in debug.check(m))
+    assert any("in slots [3]" in v and "but page->index 5" in v for v in debug.check(m))
 
 
 def test_check_finds_a_page_rmap_cannot_find():

@@ -352,6 +352,39 @@ def test_fault_allocation_failure_outcome():
     p.exit()
     free = sum(z.vm_stat["NR_FREE_PAGES"] for z in m.kernel.NODE_DATA(0).populated_zones())
     assert free > (300 * MB) >> 12  # everything came back
+
+
+class ReclaimingHooks(pa.AllocHooks):
+    """Direct reclaim that gives back pages a hog took (as reclaim frees the pages it evicts)."""
+
+    def __init__(self, hoard):
+        self.hoard, self.calls = hoard, 0
+
+    def direct_reclaim(self, k, gfp, order):
+        self.calls += 1
+        freed = [self.hoard.pop() for _ in range(min(8, len(self.hoard)))]
+        for pfn in freed:
+            pa.free_pages(k, int(pfn), 0)
+        B.drain_all_pages(k.mem_map)  # __alloc_pages_direct_reclaim drains what went to pcp lists
+        return len(freed)
+
+
+def test_fork_page_tables_take_the_slow_path():
+    """copy_page_range's table allocations go through __alloc_pages_slowpath like the fault's:
+    with the free lists down to MIN, fork succeeds once direct reclaim frees pages, and each
+    retry resumes where the copy stopped (the shared pages are counted once)."""
+    m = small_machine("transparent_hugepage=never")
+    k = m.kernel
+    p = m.spawn()
+    a = p.mmap(128 << 21)
+    for i in range(128):  # one page in each of 128 pte tables
+        p.write(a + (i << 21), 4096, value=i)
+    hoard = list(pa.alloc_pages_bulk(k, G.GFP_KERNEL | G.__GFP_NOWARN, 1 << 20))
+    hooks = k.alloc_hooks = ReclaimingHooks(hoard)
+    q = p.fork()
+    assert hooks.calls > 0 and "page allocation failure" not in m.dmesg()
+    assert q.read(a, 128 << 21, stride=1 << 21) == bytes(range(128))
+    assert debug.check(m) == []
 # ---- entries that are not present; moving page tables ---------------------------------------
 
 

@@ -521,7 +521,7 @@ def test_maps_lines_byte_for_byte(real):
         MM.do_mmap(mm, start, end - start, perms[:3].replace("-", "") or "none", flags)
         vma = T.vma_lookup(mm, start)
         if vma.vm_file is not None:
-            vma.vm_file.id, vma.vm_pgoff = int(line.split()[4]), pgoff >> 12
+            vma.vm_file.f_inode.i_ino, vma.vm_pgoff = int(line.split()[4]), pgoff >> 12
         assert TM.show_map_vma(mm, vma) == line + "\n"
     hstart, hend = (int(x, 16) for x in heap[0].split()[0].split("-"))
     mm = mm_alloc(capabilities=ROOT, start_brk=real["start_brk"], brk=real["start_brk"])

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from linuxmm import Machine, debug
 from linuxmm.include.linux import gfp as G
+from linuxmm.include.linux.vmstat import NR_FREE_PAGES
 from linuxmm.mm import buddy as B
 from linuxmm.mm import page_alloc as pa
 from linuxmm.sources import toml
@@ -136,11 +137,11 @@ def test_exhaustion_fails_at_the_watermark_and_loses_nothing():
     assert pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_NOWARN, 0) is None
     a = k.mem_map
     zid = B.zone_id(k, normal)
-    free = int(a.zstat[zid, B.ZS_FREE])
+    free = int(a.vm_stat[zid, NR_FREE_PAGES])
     # GFP_KERNEL's highest zone is Normal: it may not dip below min + lowmem_reserve[Normal]
     assert free <= normal.min_wmark_pages() + normal.lowmem_reserve[normal.idx]
     dma = next(z for z in m.zones() if z.name == "DMA")
-    assert int(a.zstat[B.zone_id(k, dma), B.ZS_FREE]) <= dma.min_wmark_pages() + dma.lowmem_reserve[normal.idx]
+    assert int(a.vm_stat[B.zone_id(k, dma), NR_FREE_PAGES]) <= dma.min_wmark_pages() + dma.lowmem_reserve[normal.idx]
     log = m.dmesg()
     assert "hog: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL), nodemask=(null)" in log
     assert "Mem-Info:" in log and "lowmem_reserve[]:" in log

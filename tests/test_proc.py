@@ -25,6 +25,7 @@ from linuxmm import Machine, cli
 from linuxmm.errors import KernelError, LinuxmmError
 from linuxmm.fs.proc.generic import proc_read
 from linuxmm.kernel.sysctl import proc_sys_vm
+from linuxmm.include.linux.vmstat import VM_EVENT_ITEM
 from linuxmm.mm import vmstat
 
 SNAP, PINNED = HOST_SNAP, HOST_PINNED
@@ -79,7 +80,8 @@ def test_zoneinfo_derived_fields_match_host(host):
 
 def feed_zoneinfo_counters(m, text: str) -> None:
     """Copy the workload's counters (not the derived fields) from a real zoneinfo."""
-    names = {n: e for e, n in vmstat.ZONE_STAT_ITEMS + vmstat.NUMA_EVENT_ITEMS}
+    names = {n: e for e, n in vmstat.ZONE_STAT_ITEMS}
+    numa = {n: e for e, n in vmstat.NUMA_EVENT_ITEMS}
     node_names = {n: e for e, n in vmstat.NODE_STAT_ITEMS}
     zones = {z.name: z for z in m.kernel.NODE_DATA(0).node_zones}
     pgdat = m.kernel.NODE_DATA(0)
@@ -90,6 +92,8 @@ def feed_zoneinfo_counters(m, text: str) -> None:
             if key in node_names:
                 item = node_names[key]
                 pgdat.vm_stat[item] = value * (512 if item in vmstat.THP_ITEMS else 1)
+            elif key in numa:
+                z.vm_numa_event[numa[key]] = value
             else:
                 z.vm_stat[names[key]] = value
         for pcp, seen in zip(z.per_cpu_pageset, info["pagesets"]):
@@ -212,7 +216,9 @@ def test_vmstat_items_and_counters(host):
     events = {n: e for e, n in vmstat.vm_event_items(host.kernel)}
     feed_zoneinfo_counters(host, real("zoneinfo"))
     k = host.kernel
-    k.vm_events = {events[n]: int(v) for n, v in want if n in events}
+    for n, v in want:
+        if n in events:
+            k.vm_events[VM_EVENT_ITEM[events[n]]] = int(v)
     for n, v in want:  # the vmstat snapshot was taken a moment after zoneinfo's
         for e, name in vmstat.NODE_STAT_ITEMS:
             if name == n:
@@ -305,7 +311,7 @@ def test_overcommit_knobs_are_exclusive(host):
 
 def test_numa_stat_off_clears_counters(host):
     z = host.kernel.NODE_DATA(0).node_zones[2]
-    z.vm_stat["NUMA_HIT"] = 5
+    z.vm_numa_event["NUMA_HIT"] = 5
     host.sysctl("vm.numa_stat", "0")
     assert parse_zoneinfo(render(host, "zoneinfo"))["Normal"]["stats"]["numa_hit"] == 0
     assert "disable numa statistics, and clear numa counters" in host.dmesg()

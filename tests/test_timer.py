@@ -10,7 +10,7 @@ from linuxmm.arch.x86.mm.fault import VmFaultOOM
 from linuxmm.errors import KernelError
 from linuxmm.kernel.kthread import kthread
 from linuxmm.kernel.timer import ACCESS_NS, FAULT_NS, NSEC_PER_SEC, SimClock
-from linuxmm.mm import pgtable as P
+from linuxmm.include.linux.vmstat import PGFAULT
 from linuxmm.tools.replay import replay
 from linuxmm.tools.trace import TRACE_DTYPE, write_binary
 
@@ -120,9 +120,9 @@ def test_an_event_runs_at_its_time_within_a_replay(tmp_path):
         m = Machine()
         k = m.kernel
         due = k.clock.now + 5_000_000  # 5 ms of simulated work
-        k.clock.add_timer(due, lambda: seen.append((k.clock.now, k.vm_state.events.copy())))
+        k.clock.add_timer(due, lambda: seen.append((k.clock.now, k.vm_events.copy())))
         replay(m, trace_file(tmp_path), "binary", debug_vm=debug_vm)
-        assert seen[-1][0] == due and 0 < seen[-1][1][P.VE_PGFAULT] < k.vm_state.events[P.VE_PGFAULT]
+        assert seen[-1][0] == due and 0 < seen[-1][1][PGFAULT] < k.vm_events[PGFAULT]
     assert (seen[0][1] == seen[1][1]).all()
 
 

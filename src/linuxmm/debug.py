@@ -41,6 +41,7 @@ from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACT
 from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
                                        PG_swapcache_mask, PG_unevictable)
 from .include.linux.sched import TASK_RUNNING
+from .include.linux.vmstat import NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS
 from .mm import buddy as B
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -125,10 +126,10 @@ def check_page_alloc(k) -> list[str]:
                         if order < pb_order or bmt == mt or (mt < 3 and bmt < 3):
                             v.append(f"free buddies {min(pfn, buddy):#x}/{max(pfn, buddy):#x} order {order} "
                                      "were not merged")
-        if free_pages != a.zstat[zid, B.ZS_FREE]:
-            v.append(f"zone {zid}: NR_FREE_PAGES {a.zstat[zid, B.ZS_FREE]} but free lists hold {free_pages}")
-        if free_blocks != a.zstat[zid, B.ZS_FREE_BLOCKS]:
-            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.zstat[zid, B.ZS_FREE_BLOCKS]}, recount {free_blocks}")
+        if free_pages != a.vm_stat[zid, NR_FREE_PAGES]:
+            v.append(f"zone {zid}: NR_FREE_PAGES {a.vm_stat[zid, NR_FREE_PAGES]} but free lists hold {free_pages}")
+        if free_blocks != a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]:
+            v.append(f"zone {zid}: NR_FREE_PAGES_BLOCKS {a.vm_stat[zid, NR_FREE_PAGES_BLOCKS]}, recount {free_blocks}")
         for cpu in range(a.pcp_count.shape[0]):
             count = 0
             for pindex in range(B.NR_PCP_LISTS):
@@ -155,9 +156,9 @@ def check_page_alloc(k) -> list[str]:
         if a.zone_node[zid] < 0:
             continue
         accounted = int(accounted_by_zone[zid])
-        if accounted != a.zstat[zid, B.ZS_MANAGED]:
-            lost = int(a.zstat[zid, B.ZS_MANAGED]) - accounted
-            v.append(f"zone {zid}: managed {a.zstat[zid, B.ZS_MANAGED]} != free+pcp+allocated {accounted} "
+        if accounted != a.managed_pages[zid]:
+            lost = int(a.managed_pages[zid]) - accounted
+            v.append(f"zone {zid}: managed {a.managed_pages[zid]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
     return v
 
@@ -317,7 +318,7 @@ def check_vm(k) -> list[str]:
 
     vs = k.vm_state
     if vs is None:
-        return []
+        return check_page_cache(k, {})
     a = k.mem_map
     v: list[str] = []
     ptes: dict[int, int] = {}
@@ -397,40 +398,79 @@ def check_vm(k) -> list[str]:
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
-    """Every shmem page-cache page is allocated, knows its file and index (rmap), and holds
-    the cache's reference plus one per page-table entry; every mapped file page is cached;
-    every allocated page that names a file is in the page cache of a live file."""
-    from .mm.pgtable import NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM
+    """Every page-cache slot of every live mapping holds a folio whose ``page->mapping`` and
+    ``page->index`` point back at that mapping and at the folio's first slot, and a folio
+    fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
+    per page) plus one per page-table entry; every mapped file page is cached; every
+    allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK, NR_ZONE_WRITE_PENDING and
+    NR_FILE_MAPPED equal recounts."""
+    from .include.linux.page_flags import PG_dirty, PG_writeback
+    from .lib.xarray import xa_gather
+    from .mm.filemap import HPAGE_PMD_ORDER
+    from .mm.pgtable import NS_FILE_MAPPED
     from .mm.rmap import page_mapping
+    from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
-    a, vs = k.mem_map, k.vm_state
-    v: list[str] = []
+    a, v = k.mem_map, []
     cached: set[int] = set()
+    count = dict.fromkeys(("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_THPS", "NR_SHMEM_THPS", "NR_FILE_DIRTY",
+                           "NR_WRITEBACK"), 0)
     for mapping in k.rmap.address_spaces.values():
-        for index, pfn in mapping.i_pages.items():
-            cached.add(pfn)
-            where = f"shmem file {mapping.id} index {index} (pfn {pfn:#x})"
-            if a.mapping[pfn] != page_mapping(mapping) or a.index[pfn] != index:
-                v.append(f"{where}: page->mapping/index say file {a.mapping[pfn] // 2} index {a.index[pfn]}")
-            n = file_refs.get(pfn, 0)
-            want = folio_expected_refs(a, pfn, n, cached=True)
-            if a.refcount[pfn] != want:
-                v.append(f"{where}: refcount {a.refcount[pfn]} but the cache and {n} page-table entries hold it"
-                         + _other_refs(a, pfn, want - n - 1))
+        if mapping.xa_id < 0:
+            continue  # a shmem object of a bare mm (no page cache)
+        xa = k.page_cache
+        n = int(xa.xa_nr_folio_slots[mapping.xa_id] + xa.xa_nr_values[mapping.xa_id])
+        idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        got = xa_gather(xa, mapping.xa_id, 0, (1 << 62), idx, ent)
+        if got != n:
+            v.append(f"file {mapping.id}: {got} entries found, the xarray counts {n}")
+        slots: dict[int, list[int]] = {}
+        for index, entry in zip(idx[:got].tolist(), ent[:got].tolist()):
+            if not entry & 1:
+                slots.setdefault(entry >> 1, []).append(index)
+        for head, where_idx in slots.items():
+            v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
+            nr = 1 << int(a.order[head])
+            cached.add(head)
+            count["NR_FILE_PAGES"] += nr
+            count["NR_SHMEM"] += nr if mapping.swapbacked else 0
+            if a.order[head] == HPAGE_PMD_ORDER:
+                count["NR_SHMEM_THPS" if mapping.swapbacked else "NR_FILE_THPS"] += nr
+            count["NR_FILE_DIRTY"] += nr if a.flags[head] >> PG_dirty & 1 and not mapping.swapbacked else 0
+            count["NR_WRITEBACK"] += nr if a.flags[head] >> PG_writeback & 1 else 0
     for pfn in file_refs.keys() - cached:
         v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
     named = np.flatnonzero((a.mapping != 0) & ((a.mapping & 1) == 0) & (a.refcount > 0))
     for pfn in sorted(set(named.tolist()) - cached):
         v.append(f"pfn {pfn:#x}: an orphaned cache page: page->mapping names file {a.mapping[pfn] >> 1}, "
                  "and no live page cache holds it")
-    recorded = int(vs.nstat[:, NS_SHMEM].sum())
-    if recorded != len(cached):
-        v.append(f"NR_SHMEM {recorded} but {len(cached)} pages are in shmem page caches")
-    if int(vs.nstat[:, NS_FILE_PAGES].sum()) != recorded:  # shmem is the only page cache yet
-        v.append(f"NR_FILE_PAGES {int(vs.nstat[:, NS_FILE_PAGES].sum())} but NR_SHMEM {recorded}")
-    mapped = int(vs.nstat[:, NS_FILE_MAPPED].sum())
+    for item, want in count.items():
+        got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_ITEM[item]] for n in k.node_ids)
+        if got != want:
+            v.append(f"{item} {got} but the page caches hold {want}")
+    pending = int(a.vm_stat[:, NR_ZONE_WRITE_PENDING].sum())
+    if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
+        v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
+                 f"{count['NR_WRITEBACK']} writeback pages are cached")
+    mapped = sum(int(k.NODE_DATA(n).vm_stat.row[NS_FILE_MAPPED]) for n in k.node_ids)
     if mapped != len(file_refs):
         v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")
+    return v
+
+
+def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+    nr, first = 1 << int(a.order[head]), int(a.index[head])
+    where = f"file {mapping.id} folio {head:#x} (order {a.order[head]})"
+    v = []
+    if a.mapping[head] != want_mapping:
+        v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
+    if slots != list(range(first, first + nr)) or first % nr:
+        v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
+    want = folio_expected_refs(a, head, mapped, cached=True)
+    if a.refcount[head] != want:
+        v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"
+                 + _other_refs(a, head, want - mapped - nr))
     return v
 
 
@@ -489,22 +529,43 @@ def _check_anon_vma(reg, av, live: set[int], active: int) -> list[str]:
 
 
 def check_files(k) -> list[str]:
-    """Each live shmem object's ``f_count`` and ``i_mmap`` are the live VMAs mapping it; an
-    object nobody references is gone (its pages with it)."""
+    """Each open file's ``f_count`` is the descriptors and live VMAs holding it, each inode's
+    ``i_count`` its open files (plus a mount's hold on its root), ``i_mmap`` the live VMAs
+    mapping it; a file's inode is live (on its superblock, its page cache registered); an
+    unlinked inode nobody holds is gone (its pages with it)."""
     v = []
     users: dict[int, list] = {}
+    refs: dict[int, int] = {}  # id(file) -> descriptors + VMAs
+    files: dict[int, object] = {}
     for vma in _live_vmas(k):
-        if vma.vm_file is not None:
-            users.setdefault(vma.vm_file.id, []).append(vma)
-            if k.rmap.address_spaces.get(vma.vm_file.id) is not vma.vm_file.f_mapping:
-                v.append(f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}: its file {vma.vm_file.id} is freed")
+        f = vma.vm_file
+        if f is not None:
+            users.setdefault(f.id, []).append(vma)
+            refs[id(f)], files[id(f)] = refs.get(id(f), 0) + 1, f
+            if k.rmap.address_spaces.get(f.id) is not f.f_mapping:
+                v.append(f"VMA {vma.vm_start:#x}-{vma.vm_end:#x}: its file {f.id} is freed")
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            for f in task.files.fdt.values():
+                refs[id(f)], files[id(f)] = refs.get(id(f), 0) + 1, f
+    opens: dict[int, int] = {}
+    for key, f in files.items():
+        if f.f_count != refs[key]:
+            v.append(f"file {f.name!r}: f_count {f.f_count} but {refs[key]} descriptors and VMAs hold it")
+        opens[f.id] = opens.get(f.id, 0) + 1
+        if f.f_inode.i_sb.s_inodes.get(f.id) is not f.f_inode:
+            v.append(f"file {f.name!r}: its inode {f.id} is evicted")
+    for sb in [*k.mounts.values(), k.shm_mnt]:
+        for ino in sb.s_inodes.values():
+            held = opens.get(ino.i_ino, 0) + (sb.s_dentries.get("") is ino)
+            if ino.i_count != held:
+                v.append(f"inode {ino.i_ino} {ino.name!r}: i_count {ino.i_count} but {held} files hold it")
+            if ino.i_nlink == 0 and ino.i_count == 0:
+                v.append(f"inode {ino.i_ino} {ino.name!r}: unlinked and unused, but not evicted")
     for ino, mapping in k.rmap.address_spaces.items():
         mine = users.get(ino, [])
-        if mapping.host.f_count != len(mine):
-            v.append(f"shmem file {ino}: f_count {mapping.host.f_count} but {len(mine)} VMAs map it "
-                     f"({mapping.nrpages} pages cached)")
         if sorted(map(id, mapping.i_mmap)) != sorted(map(id, mine)):
-            v.append(f"shmem file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
+            v.append(f"file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
     return v
 
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from .arch import Arch, make_arch
 from .errors import ConfigError
+from .include.linux.blkdev import DiskSpec, MountSpec
 from .kernel.version import DEFAULT_VERSION, KernelVersion
+
+DEFAULT_DISK = "vda"  # this host's disk (virtio-blk)
 
 
 @dataclass
@@ -101,11 +104,24 @@ class MachineDescription:
     assumptions: list[str] = field(default_factory=list)  # inputs the source did not show, as assumed
     efi_late_reserve: list[tuple[int, int]] = field(default_factory=list)  # e.g. the BGRT logo
     source: str = ""  # where the description came from, for messages
+    # storage: disks and mounts besides (or replacing, by name and mount point) the default
+    # machine's vda with ext4 at / and tmpfs at /dev/shm
+    disks: list[DiskSpec] = field(default_factory=list)
+    mounts: list[MountSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.config is None:
             self.config = default_config(self.arch, self.version)
         self.validate()
+
+    def storage_disks(self) -> list[DiskSpec]:
+        """The default disk unless one of that name is declared, then the declared ones."""
+        return [d for d in [DiskSpec(DEFAULT_DISK)] if d.name not in {x.name for x in self.disks}] + self.disks
+
+    def storage_mounts(self) -> list[MountSpec]:
+        """ext4 at / on the first disk and tmpfs at /dev/shm unless declared, then the declared ones."""
+        defaults = [MountSpec("/", "ext4", self.storage_disks()[0].name), MountSpec("/dev/shm", "tmpfs")]
+        return [m for m in defaults if m.path not in {x.path for x in self.mounts}] + self.mounts
 
     def validate(self) -> None:
         if self.nr_cpus < 1:

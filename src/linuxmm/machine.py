@@ -118,7 +118,6 @@ class Machine:
 
         Raises ``KernelError`` (EINVAL) for a node that does not exist."""
         self._check_cpu_node(0, nid)
-        self._sync_vm()
         return node_record(self.kernel.NODE_DATA(nid))
 
     def for_each_online_node(self):
@@ -260,12 +259,76 @@ class Machine:
         from .fs.proc.generic import proc_lookup
 
         path, show = proc_lookup(path)
-        self._sync_vm()
         if not path.startswith("/proc/sys/"):
-            from .mm.buddy import sync_stats_to_python
+            from .mm.buddy import sync_pagesets_to_python
 
-            sync_stats_to_python(self.kernel, self.kernel.mem_map)  # built on first use
+            sync_pagesets_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
+
+    # ---- storage and the page cache (block/, fs/, mm/filemap.c) ---------------------------
+    def disks(self) -> list[str]:
+        """The block devices' names (``/sys/block``), in the order they were added."""
+        return list(self.kernel.block_devices)
+
+    def create_file(self, path: str, size: int, chunk: int | None = None, value: int = 0) -> None:
+        """Create (or truncate) the file ``path`` with ``size`` bytes of ``value``, written by
+        a short-lived process in write() calls of ``chunk`` bytes (default: one call), as
+        ``dd``/``cp`` would: the page cache holds it, dirty, with the folio sizes those
+        writes make. Missing parent directories are created (``mkdir -p``).
+
+        Raises ``KernelError`` as ``open``/``pwrite`` do (ENOSPC, EFBIG, EISDIR, ...)."""
+        import posixpath
+
+        from .fs.namei import getname
+        from .fs.namespace import mkdir_p
+
+        path = getname(path)
+        mkdir_p(self.kernel, posixpath.dirname(path))
+        p = self.spawn("create_file")
+        try:
+            fd = p.open(path, "w", create=True, truncate=True)
+            p.pwrite(fd, size, chunk=chunk, value=value)
+        finally:
+            p.exit()
+
+    def _inode(self, path: str):
+        import errno
+
+        from .errors import KernelError
+        from .fs.namei import lookup
+
+        ino = lookup(self.kernel, path)
+        if ino is None:
+            raise KernelError(errno.ENOENT, f"{path}: no such file or directory")
+        if ino.i_mapping is None:
+            raise KernelError(errno.EISDIR, f"{path}: is a directory")
+        return ino
+
+    def cachestat(self, path: str):
+        """The page cache of the file ``path`` as ``cachestat(2)`` over the whole file reports
+        it: a ``CacheStat`` record (``cache``, ``dirty``, ``writeback``, ``evicted``,
+        ``recently_evicted``, in pages). Raises ``KernelError`` (ENOENT, EISDIR)."""
+        from .mm.filemap import filemap_cachestat
+        from .records import CacheStat
+
+        ino = self._inode(path)
+        return CacheStat(**filemap_cachestat(self.kernel, ino.i_mapping, 0, (1 << 63) - 1 >> 12))
+
+    def folios(self, path: str) -> list[tuple[int, int]]:
+        """The file's page-cache folios as (index, nr_pages) pairs in index order: a 64 MiB
+        file written by one write() on ext4 is 32 pairs (i, 512). Raises ``KernelError``
+        (ENOENT, EISDIR)."""
+        from .mm.filemap import filemap_folios, folio_nr_pages
+
+        ino, k = self._inode(path), self.kernel
+        return [(index, folio_nr_pages(k, pfn)) for index, pfn in filemap_folios(k, ino.i_mapping, 0, (1 << 62))]
+
+    def unlink(self, path: str) -> None:
+        """``unlink(path)``: the name goes; the file (and its page cache) when no process
+        holds it open or mapped. Raises ``KernelError`` (ENOENT, EISDIR)."""
+        from .fs.namei import vfs_unlink
+
+        vfs_unlink(self.kernel, path)
 
     # ---- processes ----------------------------------------------------------------------------
     def spawn(self, comm: str = "a.out", cpu: int = 0) -> "Process":
@@ -284,10 +347,10 @@ class Machine:
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
         proc = Process(self, task)
-        self._sync_vm()
         return proc
 
     def _fork(self, parent, comm: str | None):
+        from .fs.file_table import dup_fd
         from .include.linux.mm_types import mm_struct
         from .kernel import fork as F
         from .process import PageTableHooks, Process
@@ -300,38 +363,24 @@ class Machine:
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         F.copy_mm(k, parent.task, task)
+        task.files = dup_fd(parent.task.files)
         k.tasks[task.pid] = task
-        self._sync_vm()
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:
+        from .fs.file_table import exit_files
         from .kernel import fork as F
 
         proc.task.check_alive()
+        exit_files(self.kernel, proc.task.files)
         F.exit_mmap(self.kernel, proc.task)
         proc.task.state = EXIT_DEAD
-        self._sync_vm()
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""
         from .process import Process
 
         return [Process(self, t) for t in self.kernel.tasks.values() if t.state == TASK_RUNNING]
-
-    def _sync_vm(self) -> None:
-        """The vm events the compiled fault path counts, into ``k.vm_events`` (the node
-        counters need no copy: ``pgdat.vm_stat`` reads the array the fault path updates)."""
-        from .mm import pgtable as P
-
-        k = self.kernel
-        vs = k.vm_state
-        if vs is None:
-            return
-        ev = k.vm_events
-        ev["PGFAULT"] = int(vs.events[P.VE_PGFAULT])
-        ev["PGMAJFAULT"] = int(vs.events[P.VE_PGMAJFAULT])
-        ev["THP_FAULT_ALLOC"] = int(vs.events[P.VE_THP_FAULT_ALLOC])
-        ev["THP_FAULT_FALLBACK"] = int(vs.events[P.VE_THP_FAULT_FALLBACK])
 
     # ---- the page allocator --------------------------------------------------------------
     def alloc_pages(self, gfp: str | int = "GFP_KERNEL", order: int = 0, nid: int | None = None,

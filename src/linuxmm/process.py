@@ -27,7 +27,8 @@ from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
-from .mm.shmem import shmem_truncate_range
+from .fs import file_table
+from .mm.shmem import shmem_kernel_file_setup, shmem_truncate_range
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -76,6 +77,12 @@ class PageTableHooks:
 
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         shmem_truncate_range(self.k, mapping, lstart, lend)
+
+    def shmem_file_setup(self, mm, size: int, committed_pages: int):
+        return shmem_kernel_file_setup(self.k, size, committed_pages)
+
+    def release_file(self, mm, f) -> None:
+        file_table.release_file(self.k, f)
 
 
 def move_range(k, task, old: int, new: int, length: int) -> None:
@@ -306,19 +313,16 @@ class Process:
             raise KernelError(errno.EINVAL, f"length {length} and stride {stride} must be positive")
         k, count = self.machine.kernel, -(-length // stride)
         out = []
-        try:
-            for first in range(0, count, self.ACCESS_CHUNK):
-                start = addr + first * stride
-                n = min(self.ACCESS_CHUNK, count - first)
-                user = min(n, max(0, -(-((1 << 63) - start) // stride)))  # those below bit 63
-                if user:
-                    step = stride if user > 1 else 0  # two accesses below bit 63: the stride fits int64
-                    addrs = start + step * np.arange(user, dtype=np.int64)
-                    out.append(fault.access(k, self.task, addrs, write, value))
-                if user < n:
-                    fault.bad_area(k, self.task, start + user * stride, write, M.FAULT_SIGSEGV_MAPERR)
-        finally:
-            self.machine._sync_vm()
+        for first in range(0, count, self.ACCESS_CHUNK):
+            start = addr + first * stride
+            n = min(self.ACCESS_CHUNK, count - first)
+            user = min(n, max(0, -(-((1 << 63) - start) // stride)))  # those below bit 63
+            if user:
+                step = stride if user > 1 else 0  # two accesses below bit 63: the stride fits int64
+                addrs = start + step * np.arange(user, dtype=np.int64)
+                out.append(fault.access(k, self.task, addrs, write, value))
+            if user < n:
+                fault.bad_area(k, self.task, start + user * stride, write, M.FAULT_SIGSEGV_MAPERR)
         return b"".join(o.tobytes() for o in out)
 
     def write(self, addr: int, length: int, stride: int = 4096, value: int = 7) -> None:
@@ -407,3 +411,158 @@ class Process:
     def smaps(self) -> list[dict[str, int]]:
         """Per-VMA ``/proc/PID/smaps`` values (kB), in the order of ``maps()``."""
         return [smaps_counters(self.machine.kernel, self.task, [(v.vm_start, v.vm_end, v)]) for v in self.task.mm.vmas]
+
+    # files (fs/open.c, fs/read_write.c, fs/sync.c, mm/fadvise.c) -------------------------------
+    def open(self, path: str, mode: str = "r", create: bool = False, truncate: bool = False) -> int:
+        """``open(path, flags)``: ``mode`` "r" (O_RDONLY), "w" (O_WRONLY), "rw" (O_RDWR) or "a"
+        (O_WRONLY|O_APPEND); ``create`` adds O_CREAT (the parent directory must exist),
+        ``truncate`` O_TRUNC. Returns the lowest free descriptor; the file's readahead state
+        starts from its disk's ``read_ahead_kb``.
+
+        Raises ``KernelError``: ENOENT (no such file, or a missing directory on the way),
+        ENOTDIR, EISDIR (a directory opened for writing), EMFILE, EINVAL (unknown mode)."""
+        from .fs.open import do_sys_open
+
+        self.task.check_alive()
+        return do_sys_open(self.machine.kernel, self.task.files, path, open_flags(mode, create, truncate))
+
+    def close(self, fd: int) -> None:
+        """``close(fd)``; the file's last reference (no other descriptor or mapping) releases it.
+        Raises ``KernelError`` (EBADF)."""
+        from .fs.open import close_fd
+
+        self.task.check_alive()
+        close_fd(self.machine.kernel, self.task.files, fd)
+
+    def pread(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None) -> bytes:
+        """Read ``nbytes`` at ``offset`` (``pread64``), or at the file position, which then
+        advances (``read``), in syscalls of ``chunk`` bytes (default: one). Stops early at the
+        end of the file. Returns the data as memory holds it: one byte per 64-byte line each
+        call covers (``len`` is ceil(bytes/64) for aligned reads).
+
+        Raises ``KernelError``: EBADF (bad descriptor, not open for reading), EISDIR, EINVAL
+        (negative count, offset or chunk)."""
+        from .fs.read_write import vfs_read
+
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        k, out, done = self.machine.kernel, [], 0
+        while True:
+            n = min(step, nbytes - done)
+            got, lines = vfs_read(k, f, n, pos + done)
+            out.append(lines.tobytes())
+            done += got
+            if got < n or done >= nbytes:
+                break
+        if offset is None:
+            f.f_pos = pos + done
+        return b"".join(out)
+
+    def pwrite(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None,
+               value: int = 7) -> int:
+        """Write ``nbytes`` bytes of ``value`` (0..255) at ``offset`` (``pwrite64``), or at the
+        file position, which then advances (``write``), in syscalls of ``chunk`` bytes
+        (default: one): ``p.pwrite(fd, 64 << 20, chunk=4096)`` is 16384 write() calls, each
+        making order-0 page-cache folios on ext4, where one 64 MiB write makes 2 MiB folios.
+        O_APPEND writes at the end of the file. Returns the bytes written (fewer when the
+        filesystem fills up part-way).
+
+        Raises ``KernelError``: EBADF, EINVAL (negative count, offset or chunk; a value that
+        is not a byte), EFBIG (past the maximum file size), ENOSPC (nothing could be written)."""
+        from .fs.read_write import vfs_write
+
+        value = _byte_value(value)
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        k, done = self.machine.kernel, 0
+        while True:
+            n = min(step, nbytes - done)
+            try:
+                written, at = vfs_write(k, f, n, pos, value)
+            except KernelError as e:
+                if done and e.errno == errno.ENOSPC:
+                    break
+                raise
+            done += written
+            pos = at + written
+            if written < n or done >= nbytes:
+                break
+        if offset is None:
+            f.f_pos = pos
+        return done
+
+    def _rw_args(self, fd, nbytes, offset, chunk):
+        from .fs.open import fdget
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        nbytes = _int_arg(nbytes, "count")
+        pos = f.f_pos if offset is None else _int_arg(offset, "offset")
+        step = nbytes if chunk is None else _int_arg(chunk, "chunk")
+        if nbytes < 0 or pos < 0 or step <= 0 and nbytes > 0:
+            raise KernelError(errno.EINVAL, f"count {nbytes}, offset {pos} and chunk {chunk} must not be negative")
+        return f, pos, max(step, 1)
+
+    def fsync(self, fd: int) -> None:
+        """``fsync(fd)``: the file's dirty page-cache folios are written to its disk and waited
+        for (tmpfs: nothing to do). Raises ``KernelError`` (EBADF)."""
+        self._sync(fd, False)
+
+    def fdatasync(self, fd: int) -> None:
+        """``fdatasync(fd)``: as ``fsync`` (no metadata journal is modelled)."""
+        self._sync(fd, True)
+
+    def _sync(self, fd: int, datasync: bool) -> None:
+        from .fs.open import fdget
+        from .fs.sync import vfs_fsync
+
+        self.task.check_alive()
+        vfs_fsync(self.machine.kernel, fdget(self.task.files, fd), datasync)
+
+    def ftruncate(self, fd: int, size: int) -> None:
+        """``ftruncate(fd, size)``: the file's size becomes ``size``; shrinking drops the page
+        cache and the blocks past it (and unmaps those pages), growing adds a hole that reads
+        as zeros. Raises ``KernelError``: EBADF, EINVAL (negative size, not open for writing,
+        a directory), EFBIG (beyond the filesystem's maximum)."""
+        from .fs.open import do_ftruncate, fdget
+
+        self.task.check_alive()
+        do_ftruncate(self.machine.kernel, fdget(self.task.files, fd), _int_arg(size, "size"))
+
+    def fadvise(self, fd: int, offset: int, length: int, advice) -> None:
+        """``posix_fadvise(fd, offset, length, advice)``: "normal", "random", "sequential",
+        "willneed" (read the range now), "dontneed" (write it back and drop its clean,
+        unmapped pages), "noreuse" (or the POSIX_FADV_* number); length 0 means to the end.
+        Raises ``KernelError``: EBADF, EINVAL (unknown advice, negative length)."""
+        from .fs.open import fdget
+        from .mm.fadvise import generic_fadvise, parse_fadvise
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        generic_fadvise(self.machine.kernel, f, _int_arg(offset, "offset"), _int_arg(length, "length"),
+                        parse_fadvise(advice))
+
+    def readahead(self, fd: int, offset: int, length: int) -> None:
+        """``readahead(fd, offset, length)``: read the range into the page cache now.
+        Raises ``KernelError``: EBADF (not open for reading), EINVAL (not a regular file,
+        negative length)."""
+        from .fs.open import fdget
+        from .mm.fadvise import ksys_readahead
+
+        self.task.check_alive()
+        ksys_readahead(self.machine.kernel, fdget(self.task.files, fd), _int_arg(offset, "offset"),
+                       _int_arg(length, "length"))
+
+    def fds(self) -> dict[int, str]:
+        """The open descriptors and their paths (``/proc/PID/fd``)."""
+        return {fd: f.f_inode.name for fd, f in sorted(self.task.files.fdt.items())}
+
+
+OPEN_MODES = {"r": 0o0, "w": 0o1, "rw": 0o2, "a": 0o1 | 0o2000}  # O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY|O_APPEND
+
+
+def open_flags(mode: str, create: bool, truncate: bool) -> int:
+    """The open(2) flags of ``Process.open``'s arguments; EINVAL for an unknown mode."""
+    from .include.linux.fs import O_CREAT, O_TRUNC
+
+    if mode not in OPEN_MODES:
+        raise KernelError(errno.EINVAL, f"open mode must be one of {', '.join(OPEN_MODES)}, not {mode!r}")
+    return OPEN_MODES[mode] | (O_CREAT if create else 0) | (O_TRUNC if truncate else 0)

@@ -42,7 +42,7 @@ def html_table(header: list[str], rows: list[list], caption: str = "") -> str:
 def _zone_stats(z: zone) -> MappingProxyType:
     """``enum zone_stat_item`` and the NUMA events, read-only, as ``/proc/zoneinfo`` reads them."""
     stats = {item: zone_page_state(z, item) for item, _ in ZONE_STAT_ITEMS}
-    stats.update((item, zone_numa_event_state(z, item, name)) for item, name in NUMA_EVENT_ITEMS)
+    stats.update((item, zone_numa_event_state(z, item)) for item, _ in NUMA_EVENT_ITEMS)
     return MappingProxyType(stats)
 
 
@@ -314,3 +314,17 @@ class PageWalk(tuple):
                 rows.append([r["level"].upper(), r["hw"], r["index"], f"{r['entry_addr']:#x}", r["entry_hex"], out])
         return html_table(["level", "hw", "index", "entry @ phys", "entry", "->"], rows,
                           f"page walk of {self.addr:#x}")
+
+
+# ---- the page cache -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CacheStat:
+    """A file's page cache as ``cachestat(2)`` reports it (``struct cachestat``), in pages:
+    ``cache`` (resident), ``dirty``, ``writeback``, ``evicted`` (shadow entries left by
+    reclaim) and ``recently_evicted``."""
+
+    cache: int
+    dirty: int
+    writeback: int
+    evicted: int
+    recently_evicted: int

@@ -2,7 +2,8 @@
 
 Each is a ``kobj_attribute`` of the kernel object that owns it: a show function that prints
 it and a store function that parses a write, both in the module of that subsystem. Paths are
-relative to /sys.
+relative to /sys. Block devices have theirs under ``block/<disk>/`` (``queue/read_ahead_kb``,
+``queue/nr_requests``, ...).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from ..block.genhd import BLOCK_ATTRIBUTES
 from ..errors import KernelError
 from ..mm.huge_memory import enabled_show, enabled_store
 
@@ -21,16 +23,25 @@ SYSFS_ATTRIBUTES = {
 }
 
 
-def _attribute(path: str):
+def _attribute(k: "Kernel", path: str):
+    """The (show, store) pair of a file, bound to its kernel object: the machine-wide ones
+    above, or ``block/<disk>/<attribute>`` of a disk (``block/genhd.py BLOCK_ATTRIBUTES``)."""
     key = path.strip().removeprefix("/sys/").strip("/")
-    if key not in SYSFS_ATTRIBUTES:
-        raise KernelError(errno.ENOENT, f"/sys/{key}: not simulated (simulated: {', '.join(SYSFS_ATTRIBUTES)})")
-    return SYSFS_ATTRIBUTES[key]
+    if key in SYSFS_ATTRIBUTES:
+        show, store = SYSFS_ATTRIBUTES[key]
+        return show, store
+    disk, _, attr = key.removeprefix("block/").partition("/")
+    if key.startswith("block/") and disk in k.block_devices and attr in BLOCK_ATTRIBUTES:
+        show, store = BLOCK_ATTRIBUTES[attr]
+        bdev = k.block_devices[disk]
+        return (lambda k: show(k, bdev)), (lambda k, value: store(k, bdev, value))
+    names = list(SYSFS_ATTRIBUTES) + [f"block/{d}/{a}" for d in k.block_devices for a in BLOCK_ATTRIBUTES]
+    raise KernelError(errno.ENOENT, f"/sys/{key}: not simulated (simulated: {', '.join(names)})")
 
 
 def sysfs_read(k: "Kernel", path: str) -> str:
-    return _attribute(path)[0](k)
+    return _attribute(k, path)[0](k)
 
 
 def sysfs_write(k: "Kernel", path: str, value: str) -> None:
-    _attribute(path)[1](k, value)
+    _attribute(k, path)[1](k, value)

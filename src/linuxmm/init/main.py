@@ -9,6 +9,8 @@ runs the boot stages the memory layout depends on, in the kernel's order:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..arch import Arch
@@ -22,11 +24,13 @@ from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
 from ..mm.params import BootParams
-from ..include.linux.vmstat import StatRow
+from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
+                                    NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS, NUMA_STAT_ITEM, StatRow,
+                                    ZONE_STAT_ITEM)
 from ..mm.pgtable import geometry_for
-from ..mm.vmstat import NODE_STAT_INDEX, NR_VM_NODE_STAT_ITEMS
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
+from ..fs.namespace import mnt_init
 
 LOCAL_DISTANCE, REMOTE_DISTANCE = 10, 20
 
@@ -84,6 +88,10 @@ class Kernel:
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
         self.khugepaged_scan_sleep_millisecs = 10000
+        # khugepaged_min_free_kbytes_update (include/linux/khugepaged.h), which
+        # init_per_zone_wmark_min calls: set by khugepaged_init (the allocator below cannot
+        # import khugepaged, which sits above it)
+        self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
         self._zonelists = None
@@ -97,8 +105,9 @@ class Kernel:
         # reverse mapping (mm/rmap.py): live anon_vmas and address_spaces (shmem objects and
         # their page caches), the counters of their ids, the table rmap_walk reads
         self.rmap = RmapRegistry()
-        # vm events no compiled array keeps (the /proc/vmstat enum names)
-        self.vm_events: dict[str, int] = {}
+        # the vm events (enum vm_event_item, include/linux/vmstat.py): one array, which the
+        # allocator's MemMap and the fault path's VmState share
+        self.vm_events = np.zeros(NR_VM_EVENT_ITEMS, np.int64)
         # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)
         self.vm_committed_as = 0  # percpu counter vm_committed_as (mm/util.py)
         self.nr_blockdev_pages = 0
@@ -109,6 +118,12 @@ class Kernel:
         self.hugetlb_total_pages = 0
         self.hugetlb_default_pool: dict[str, int] = {}  # total/free/rsvd/surp of the default hstate
         self.direct_map_kb: dict[str, int] = {}  # DirectMap4k/2M/1G
+        # files (fs/, block/, mm/filemap.py): the disks, the mounted filesystems by mount point,
+        # the internal tmpfs of shared anonymous memory, and the xarray pool of every page cache
+        self.block_devices: dict = {}  # name -> block_device
+        self.mounts: dict = {}  # mount point -> super_block
+        self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------
     @property
@@ -123,6 +138,20 @@ class Kernel:
             sync_zone_params(self, a)
             self._mem_map = a
         return self._mem_map
+
+    @property
+    def page_cache(self):
+        """The xarray pool of every page cache (``lib/xarray.py``), built on first use (its
+        compiled functions load then). Growing the pool replaces it: assign the result."""
+        if self._page_cache is None:
+            from ..lib.xarray import xarray_pool_init
+
+            self._page_cache = xarray_pool_init()
+        return self._page_cache
+
+    @page_cache.setter
+    def page_cache(self, pool) -> None:
+        self._page_cache = pool
 
     def NODE_DATA(self, nid: int) -> pglist_data:
         return self.pgdat[nid]
@@ -145,9 +174,12 @@ class Kernel:
 
     def alloc_node_data(self, nid: int) -> pglist_data:
         pgdat = pglist_data(node_id=nid)
-        pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_INDEX)
+        pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_ITEM)
         pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
                             for i, name in enumerate(self.zone_names)]
+        for z in pgdat.node_zones:  # rows that move into the allocator's arrays (build_mem_map)
+            z.vm_stat = StatRow(np.zeros(NR_VM_ZONE_STAT_ITEMS, np.int64), ZONE_STAT_ITEM)
+            z.vm_numa_event = StatRow(np.zeros(NR_VM_NUMA_EVENT_ITEMS, np.int64), NUMA_STAT_ITEM)
         self.pgdat[nid] = pgdat
         return pgdat
 
@@ -237,6 +269,7 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
+    mnt_init(k)
     return k
 
 

@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux.fs import files_struct
 from ..include.linux.mm_types import mm_struct
 from ..include.linux.sched import TASK_RUNNING
 from ..mm import memory as M
+from ..mm.khugepaged import khugepaged_exit
 from ..mm.mmap import arch_pick_mmap_layout
+from ..mm.page_alloc import alloc_pages_slowpath_for_fault
 from ..mm.pgalloc import grow_table_pool, vm_state_init
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, VP_NFREE
-from ..mm.vma import dup_mmap
+from ..mm.vma import dup_mmap, remove_vma
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -36,6 +39,7 @@ class task_struct:
         self.exit_signal = 0
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.files = files_struct()  # the descriptor table (fs/file.c)
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 
     @property
@@ -60,8 +64,6 @@ def build_vma_table(mm) -> np.ndarray:
 
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     """The top-level table of a new address space."""
-    from ..mm.page_alloc import alloc_pages_slowpath_for_fault
-
     vs = ensure_tables(k)
     row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
     if row == -2 and alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm):
@@ -101,7 +103,9 @@ def mm_alloc(**fields) -> mm_struct:
 
 
 def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
-    """``dup_mmap``: VMAs copied; COW mappings' pages shared read-only (``copy_page_range``)."""
+    """``dup_mmap``: VMAs copied; COW mappings' pages shared read-only (``copy_page_range``).
+    A table the free lists cannot give above the watermark comes from ``__alloc_pages_slowpath``
+    (as the fault's do, in the parent's context), and the copy resumes where it stopped."""
     dup_mmap(parent.mm, child.mm)
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
@@ -114,7 +118,7 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
                                               start, vma.vm_end, flags)
             if status == -1:
                 vs = grow_and_get(k)
-            elif status < 0:
+            elif status < 0 and not alloc_pages_slowpath_for_fault(k, vs, parent.cpu, parent.comm):
                 raise KernelError(errno.ENOMEM, "fork: no memory for page tables")
     child.vma_table = build_vma_table(child.mm)
     flush_tlb_mm(k, parent)
@@ -139,9 +143,6 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
     """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
-    from ..mm.khugepaged import khugepaged_exit
-    from ..mm.vma import remove_vma
-
     khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
     pgd = int(task.mmc[M.MMC_PGD])

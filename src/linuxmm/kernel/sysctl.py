@@ -19,6 +19,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import KernelError, LinuxmmError
+from ..include.linux.mmzone import for_each_zone
+from ..include.linux.vmstat import DROP_PAGECACHE, DROP_SLAB
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -334,20 +336,20 @@ def proc_sys_vm(k: "Kernel") -> dict[str, str]:
 
 
 def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
-    """fs/drop_caches.c: no page cache or slab is simulated yet, but the events count."""
+    """fs/drop_caches.c: 1 drops the clean page cache (``drop_pagecache``), 2 would shrink the
+    slab caches (none is simulated); each counts its event."""
+    from ..fs.drop_caches import drop_pagecache
+
     value = k.vm.sysctl_drop_caches
-    events = k.vm_events
     if value & 1:
-        events["DROP_PAGECACHE"] = events.get("DROP_PAGECACHE", 0) + 1
+        drop_pagecache(k)
+        k.vm_events[DROP_PAGECACHE] += 1
     if value & 2:
-        events["DROP_SLAB"] = events.get("DROP_SLAB", 0) + 1
+        k.vm_events[DROP_SLAB] += 1
 
 
 def sysctl_vm_numa_stat_handler(k: "Kernel", old) -> None:
     """mm/vmstat.c: turning NUMA statistics off clears the counters."""
-    from ..include.linux.mmzone import for_each_zone
-    from ..mm.vmstat import NUMA_EVENT_ITEMS
-
     new = k.vm.sysctl_vm_numa_stat
     if new == old:
         return
@@ -355,8 +357,5 @@ def sysctl_vm_numa_stat_handler(k: "Kernel", old) -> None:
         k.log.info("enable numa statistics")
         return
     for z in for_each_zone(k):
-        for keys in NUMA_EVENT_ITEMS:  # enum name, or the /proc name the allocator core uses
-            for key in keys:
-                if key in z.vm_stat:
-                    z.vm_stat[key] = 0
+        z.vm_numa_event.row[:] = 0
     k.log.info("disable numa statistics, and clear numa counters")

@@ -25,6 +25,9 @@ from numba import njit
 from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
                                     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_LRU_LISTS)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
+from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS,
+                                    NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC_DMA, PGFREE,
+                                    zone_event_type)
 from ..jit import CompiledStruct, sparse_arrays
 
 PAGE_ALLOC_COSTLY_ORDER = 3
@@ -51,13 +54,6 @@ FPI_NONE, FPI_TO_TAIL = 0, 2
 # zone->flags bits
 ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH = 1, 2, 4
 
-# per-zone counters (zstat columns)
-ZS_FREE, ZS_FREE_BLOCKS, ZS_NUMA_HIT, ZS_NUMA_MISS, ZS_NUMA_FOREIGN, ZS_NUMA_INTERLEAVE = 0, 1, 2, 3, 4, 5
-ZS_NUMA_LOCAL, ZS_NUMA_OTHER, ZS_PGALLOC, ZS_FREE_HIGHATOMIC, ZS_MANAGED = 6, 7, 8, 9, 10
-NR_ZSTAT = 11
-# global events
-EV_PGFREE, EV_ALLOC_FAIL = 0, 1
-NR_EVENTS = 2
 # scalars in MemMap.params
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
 P_BOOST_FACTOR, P_ZONE_MOVABLE = 6, 7
@@ -96,8 +92,12 @@ MEMMAP_FIELDS = [
     ("fa_head", np.int64, 3),
     ("fa_tail", np.int64, 3),
     ("nr_free", np.int64, 3),
-    ("zstat", np.int64, 2),
-    ("events", np.int64, 1),
+    ("vm_stat", np.int64, 2),
+    ("vm_numa_event", np.int64, 2),
+    ("vm_events", np.int64, 1),
+    ("managed_pages", np.int64, 1),
+    ("nr_free_highatomic", np.int64, 1),
+    ("zone_event_type", np.int64, 1),
     ("wmark", np.int64, 2),
     ("boost", np.int64, 1),
     ("lowmem_reserve", np.int64, 2),
@@ -140,8 +140,11 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     reclaim fills the lists).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
-    nr_free: free_area[order].nr_free per migratetype; zstat: zone counters (ZS_*);
-    events: vm events (EV_*); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
+    nr_free: free_area[order].nr_free per migratetype; vm_stat/vm_numa_event: the zone
+    counters by ``enum zone_stat_item``/``enum numa_stat_item`` (``include/linux/vmstat.py``);
+    vm_events: the machine's vm events (``k.vm_events``, by ``enum vm_event_item``);
+    managed_pages/nr_free_highatomic: the zone fields; zone_event_type: the zone's offset in
+    the per-zone events (``PGALLOC_DMA + type``); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
     and flags; pcp_*: struct per_cpu_pages per CPU and zone; params: scalars (P_*);
     mapping/index: page->mapping (anon_vma or file id) and page->index;
     content: the page's memory, one byte per 64-byte line (what reads and writes see);
@@ -163,9 +166,9 @@ def account_freepages(a, zid, nr, mt):
     """NR_FREE_PAGES (and nr_free_highatomic); isolated pages are not free to allocate."""
     if mt == MIGRATE_ISOLATE:
         return
-    a.zstat[zid, ZS_FREE] += nr
+    a.vm_stat[zid, NR_FREE_PAGES] += nr
     if mt == MIGRATE_HIGHATOMIC:
-        a.zstat[zid, ZS_FREE_HIGHATOMIC] += nr
+        a.nr_free_highatomic[zid] += nr
 
 
 @njit(cache=True)
@@ -191,7 +194,7 @@ def __add_to_free_list(a, zid, pfn, order, mt, tail):
         a.fa_head[zid, order, mt] = pfn + 1
     a.nr_free[zid, order, mt] += 1
     if order >= a.params[P_PB_ORDER] and mt != MIGRATE_ISOLATE:
-        a.zstat[zid, ZS_FREE_BLOCKS] += 1 << order
+        a.vm_stat[zid, NR_FREE_PAGES_BLOCKS] += 1 << order
 
 
 @njit(cache=True)
@@ -211,7 +214,7 @@ def __del_page_from_free_list(a, zid, pfn, order, mt):
     a.fa_prev[b] = 0
     a.nr_free[zid, order, mt] -= 1
     if order >= a.params[P_PB_ORDER] and mt != MIGRATE_ISOLATE:
-        a.zstat[zid, ZS_FREE_BLOCKS] -= 1 << order
+        a.vm_stat[zid, NR_FREE_PAGES_BLOCKS] -= 1 << order
 
 
 @njit(cache=True)
@@ -370,7 +373,7 @@ def find_suitable_fallback(a, zid, order, mt, claimable):
 def boost_watermark(a, zid):
     factor = a.params[P_BOOST_FACTOR]
     pb = 1 << a.params[P_PB_ORDER]
-    if factor == 0 or pb * 4 > a.zstat[zid, ZS_MANAGED]:
+    if factor == 0 or pb * 4 > a.managed_pages[zid]:
         return False
     max_boost = a.wmark[zid, 2] * factor // 10000
     if max_boost == 0:
@@ -677,7 +680,7 @@ def free_frozen_page_commit(a, cpu, zid, pfn, mt, order):
     if a.pcp_count[cpu, zid] >= high:
         free_pcppages_bulk(a, cpu, zid, nr_pcp_free(a, cpu, zid, batch, high, free_high), pindex)
         if (a.zflags[zid] & ZONE_BELOW_HIGH) and __zone_watermark_ok(
-                a, zid, 0, a.wmark[zid, 2] + a.boost[zid], a.params[P_ZONE_MOVABLE], 0, a.zstat[zid, ZS_FREE]):
+                a, zid, 0, a.wmark[zid, 2] + a.boost[zid], a.params[P_ZONE_MOVABLE], 0, a.vm_stat[zid, NR_FREE_PAGES]):
             a.zflags[zid] &= ~ZONE_BELOW_HIGH
 
 
@@ -693,7 +696,7 @@ def drain_pages_zone(a, cpu, zid):
 def __zone_watermark_unusable_free(a, zid, order, alloc_flags):
     unusable = (1 << order) - 1
     if not (alloc_flags & ALLOC_RESERVES):
-        unusable += a.zstat[zid, ZS_FREE_HIGHATOMIC]
+        unusable += a.nr_free_highatomic[zid]
     return unusable
 
 
@@ -723,7 +726,7 @@ def __zone_watermark_ok(a, zid, order, mark, highest_zoneidx, alloc_flags, free_
 
 @njit(cache=True)
 def zone_watermark_fast(a, zid, order, mark, highest_zoneidx, alloc_flags):
-    free_pages = a.zstat[zid, ZS_FREE]
+    free_pages = a.vm_stat[zid, NR_FREE_PAGES]
     if order == 0:
         usable = free_pages
         reserved = __zone_watermark_unusable_free(a, zid, 0, alloc_flags)
@@ -741,14 +744,14 @@ def zone_watermark_fast(a, zid, order, mark, highest_zoneidx, alloc_flags):
 @njit(cache=True)
 def zone_statistics(a, preferred_zid, zid, local_nid, nr):
     if a.zone_node[zid] == a.zone_node[preferred_zid]:
-        a.zstat[zid, ZS_NUMA_HIT] += nr
+        a.vm_numa_event[zid, NUMA_HIT] += nr
     else:
-        a.zstat[zid, ZS_NUMA_MISS] += nr
-        a.zstat[preferred_zid, ZS_NUMA_FOREIGN] += nr
+        a.vm_numa_event[zid, NUMA_MISS] += nr
+        a.vm_numa_event[preferred_zid, NUMA_FOREIGN] += nr
     if a.zone_node[zid] == local_nid:
-        a.zstat[zid, ZS_NUMA_LOCAL] += nr
+        a.vm_numa_event[zid, NUMA_LOCAL] += nr
     else:
-        a.zstat[zid, ZS_NUMA_OTHER] += nr
+        a.vm_numa_event[zid, NUMA_OTHER] += nr
 
 
 @njit(cache=True)
@@ -764,7 +767,7 @@ def rmqueue(a, cpu, preferred_zid, zid, order, mt, alloc_flags, local_nid):
             if pfn < 0 and (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK)):
                 pfn = __rmqueue_smallest(a, zid, order, MIGRATE_HIGHATOMIC)
     if pfn >= 0:
-        a.zstat[zid, ZS_PGALLOC] += 1 << order
+        a.vm_events[PGALLOC_DMA + a.zone_event_type[zid]] += 1 << order  # __count_zid_vm_events
         zone_statistics(a, preferred_zid, zid, local_nid, 1)
     return pfn
 
@@ -842,7 +845,7 @@ def page_zone(a, pfn):
 @njit(cache=True)
 def free_frozen_pages(a, pfn, order, cpu):
     zid = page_zone(a, pfn)
-    a.events[EV_PGFREE] += 1 << order
+    a.vm_events[PGFREE] += 1 << order
     if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
         a.compound_head[pfn + 1:pfn + (1 << order)] = 0
         a.entire_mapcount[pfn] = 0
@@ -911,46 +914,12 @@ def memblock_free_pages_range(a, start, end, zid):
         while start + (1 << order) > end:
             order -= 1
         a.refcount[start] = 0
-        a.zstat[zid, ZS_MANAGED] += 1 << order
+        a.managed_pages[zid] += 1 << order
         free_one_page(a, start, zid, order, FPI_TO_TAIL)
         start += 1 << order
 
 
 # ---- the Python face: building the arrays from a booted kernel ------------------------------
-
-# zone_stat_item / numa_stat_item names that live in the arrays (the rest stay in the dict)
-ZSTAT_NAMES = {"NR_FREE_PAGES": ZS_FREE, "NR_FREE_PAGES_BLOCKS": ZS_FREE_BLOCKS,
-               "numa_hit": ZS_NUMA_HIT, "numa_miss": ZS_NUMA_MISS, "numa_foreign": ZS_NUMA_FOREIGN,
-               "numa_interleave": ZS_NUMA_INTERLEAVE, "numa_local": ZS_NUMA_LOCAL,
-               "numa_other": ZS_NUMA_OTHER, "pgalloc": ZS_PGALLOC}
-
-
-class LiveStat(dict):
-    """``zone->vm_stat``: a dict whose allocator-maintained items read and write the arrays."""
-
-    def __init__(self, row: np.ndarray, initial: dict):
-        super().__init__(initial)
-        self._row = row
-
-    def __getitem__(self, key):
-        if key in ZSTAT_NAMES:
-            return int(self._row[ZSTAT_NAMES[key]])
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        if key in ZSTAT_NAMES:
-            return int(self._row[ZSTAT_NAMES[key]])
-        return super().get(key, default)
-
-    def __setitem__(self, key, value):
-        if key in ZSTAT_NAMES:
-            self._row[ZSTAT_NAMES[key]] = value
-        else:
-            super().__setitem__(key, value)
-
-    def __contains__(self, key):
-        return key in ZSTAT_NAMES or super().__contains__(key)
-
 
 def zone_id(k, z) -> int:
     return z.node * len(k.zone_names) + z.idx
@@ -984,10 +953,12 @@ def build_mem_map(k) -> MemMap:
     zone_end = np.zeros(nz, i64)
     zone_node = np.full(nz, -1, i64)
     zone_idx = np.zeros(nz, i64)
+    event_type = np.zeros(nz, i64)
     for z in zones:
         zid = zone_id(k, z)
         zone_start[zid], zone_end[zid] = z.zone_start_pfn, z.zone_end_pfn
         zone_node[zid], zone_idx[zid] = z.node, z.idx
+        event_type[zid] = zone_event_type(z.name)
     params = np.zeros(NR_PARAMS, i64)
     params[P_MAX_ORDER] = max_order
     params[P_PB_ORDER] = pb_order
@@ -1014,7 +985,9 @@ def build_mem_map(k) -> MemMap:
             fa_head=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
             fa_tail=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
             nr_free=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
-            zstat=np.zeros((nz, NR_ZSTAT), i64), events=np.zeros(NR_EVENTS, i64),
+            vm_stat=np.zeros((nz, NR_VM_ZONE_STAT_ITEMS), i64),
+            vm_numa_event=np.zeros((nz, NR_VM_NUMA_EVENT_ITEMS), i64), vm_events=k.vm_events,
+            managed_pages=np.zeros(nz, i64), nr_free_highatomic=np.zeros(nz, i64), zone_event_type=event_type,
             wmark=np.zeros((nz, 4), i64), boost=np.zeros(nz, i64),
             lowmem_reserve=np.zeros((nz, nzt), i64), zflags=np.zeros(nz, i64),
             pcp_head=np.zeros((ncpu, nz, NR_PCP_LISTS), i64), pcp_tail=np.zeros((ncpu, nz, NR_PCP_LISTS), i64),
@@ -1025,10 +998,11 @@ def build_mem_map(k) -> MemMap:
             params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
             index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8),
                 content_valid=np.zeros(npfn, np.uint8))
-    for z in zones:
+    for z in zones:  # the zones' counters move into the arrays the allocator updates
         zid = zone_id(k, z)
         z.nr_free = a.nr_free[zid]
-        z.vm_stat = LiveStat(a.zstat[zid], {n: v for n, v in z.vm_stat.items() if n not in ZSTAT_NAMES})
+        a.vm_stat[zid], a.vm_numa_event[zid] = z.vm_stat.row, z.vm_numa_event.row
+        z.vm_stat.row, z.vm_numa_event.row = a.vm_stat[zid], a.vm_numa_event[zid]
     return a
 
 
@@ -1051,7 +1025,7 @@ def sync_zone_params(k, a: MemMap) -> None:
             a.wmark[zid, :] = z._watermark
             a.boost[zid] = z.watermark_boost
             a.lowmem_reserve[zid, :len(z.lowmem_reserve)] = z.lowmem_reserve
-            a.zstat[zid, ZS_MANAGED] = z.managed_pages
+            a.managed_pages[zid] = z.managed_pages
             for cpu, pcp in enumerate(z.per_cpu_pageset[:a.pcp_batch.shape[0]]):
                 a.pcp_batch[cpu, zid] = pcp.get("batch", 0)
                 a.pcp_high_min[cpu, zid] = pcp.get("high_min", 0)
@@ -1068,8 +1042,8 @@ def drain_all_pages(a):
                 free_pcppages_bulk(a, cpu, zid, a.pcp_count[cpu, zid], 0)
 
 
-def sync_stats_to_python(k, a: MemMap) -> None:
-    """Per-cpu count/high and vm events as the /proc renderers read them (``k.vm_events``)."""
+def sync_pagesets_to_python(k, a: MemMap) -> None:
+    """Per-cpu count/high and the watermark boost as the /proc renderers read them."""
     for p in k.pgdat.values():
         for z in p.node_zones:
             zid = zone_id(k, z)
@@ -1077,11 +1051,6 @@ def sync_stats_to_python(k, a: MemMap) -> None:
                 pcp["count"] = int(a.pcp_count[cpu, zid])
                 pcp["high"] = int(a.pcp_high[cpu, zid])
             z.watermark_boost = int(a.boost[zid])  # boost_watermark raised it, kswapd clears it
-    events = k.vm_events
-    for i, name in enumerate(k.zone_names):
-        suffix = "HIGH" if name == "HighMem" else name.upper()
-        events[f"PGALLOC_{suffix}"] = int(a.zstat[a.zone_idx == i, ZS_PGALLOC].sum()) if (a.zone_idx == i).any() else 0
-    events["PGFREE"] = int(a.events[EV_PGFREE])
 
 
 def pageblock_counts(k, a: MemMap, z) -> list[int]:

@@ -17,7 +17,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..errors import KernelError
-from .khugepaged import start_stop_khugepaged
+from .khugepaged import khugepaged_init, start_stop_khugepaged
 from .page_alloc import totalram_pages
 from .pgalloc import vm_state_thp
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 def hugepage_init(k: "Kernel") -> None:
     if k.params.transparent_hugepage:  # setup_transparent_hugepage, run at parse_early_param
         k.transparent_hugepage_flags = k.params.transparent_hugepage
+    khugepaged_init(k)
     if totalram_pages(k) < (512 << 20) >> k.arch.page_shift:
         # small machines: the extra memory THP costs outweighs the TLB savings
         k.transparent_hugepage_flags = "never"

@@ -11,7 +11,9 @@ While PMD-sized THP is enabled, khugepaged asks for enough free memory to keep p
 whole: ``set_recommended_min_free_kbytes`` raises ``min_free_kbytes`` to 2 free pageblocks per
 zone plus MIGRATE_PCPTYPES² for fallbacks (at most 5 % of lowmem), then recomputes the
 watermarks. With THP off it restores the √lowmem value (kernel-reference §5.3). It runs when
-khugepaged starts (``hugepage_init``), on THP mode changes and on memory hotplug.
+khugepaged starts (``hugepage_init``), on THP mode changes and on memory hotplug: the allocator's
+``init_per_zone_wmark_min`` calls it through the hook ``khugepaged_init`` puts on the kernel
+object, so mm/page_alloc.py (below this file) never imports it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from .page_alloc import calculate_min_free_kbytes, gfp_zone_user, nr_free_buffer
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
+
+
+def khugepaged_init(k: "Kernel") -> None:
+    """From ``hugepage_init``: from now on ``init_per_zone_wmark_min`` reruns khugepaged's
+    reserve update (``khugepaged_min_free_kbytes_update``) through the kernel object."""
+    k.khugepaged_min_free_kbytes_update = khugepaged_min_free_kbytes_update
 
 
 def hugepage_pmd_enabled(k: "Kernel") -> bool:

@@ -36,9 +36,9 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
+from ..include.linux.vmstat import PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
-                      THP_ALWAYS, THP_MADVISE, VE_COW, VE_PGFAULT, VE_PGTABLE_PAGES, VE_REUSE,
-                      VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_THP_ZERO_MAPPED, VE_ZERO_MAPPED,
+                      THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
                       NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
@@ -140,7 +140,6 @@ def pte_alloc_one(a, vs, mmc):
     vs.pt_pfn[row] = pfn
     a.private[pfn] = row
     mmc[MMC_PGTABLES_BYTES] += 4096
-    vs.events[VE_PGTABLE_PAGES] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] += 1
     return row
 
@@ -154,7 +153,6 @@ def pte_free(a, vs, mmc, row):
     vs.pt_free[vs.vp[VP_NFREE]] = row
     vs.vp[VP_NFREE] += 1
     mmc[MMC_PGTABLES_BYTES] -= 4096
-    vs.events[VE_PGTABLE_PAGES] -= 1
 
 
 @njit(cache=True)
@@ -296,7 +294,6 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     if not write:  # map the shared zero page read-only (pte_special: no rmap, no RSS)
         set_entry(vs, row, idx, mk_entry(vs.vp[VP_ZERO_PFN], _PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL
                                          | _PAGE_ACCESSED | _PAGE_NX))
-        vs.events[VE_ZERO_MAPPED] += 1
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:
         return FAULT_NEED_ANON_VMA
@@ -326,7 +323,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
             a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
         a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
-        vs.events[VE_REUSE] += 1
+        vs.vm_events[PGREUSE] += 1  # wp_page_reuse
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
         return FAULT_NEED_ANON_VMA
@@ -347,7 +344,6 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
                                | _PAGE_DIRTY | _PAGE_NX)
     vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
-    vs.events[VE_COW] += 1
     return FAULT_OK
 
 
@@ -370,7 +366,6 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
             return FAULT_NEED_HUGE_ZERO
         set_entry(vs, row, idx, mk_entry(vs.vp[VP_HUGE_ZERO_PFN], _PAGE_PRESENT | _PAGE_USER | _PAGE_PSE
                                          | _PAGE_SPECIAL | _PAGE_ACCESSED | _PAGE_NX))
-        vs.events[VE_THP_ZERO_MAPPED] += 1
         pgtable_trans_huge_deposit(vs, row, deposit)
         return FAULT_OK
     order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
@@ -379,7 +374,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         pte_free(a, vs, mmc, deposit)
         if pfn == NO_PAGE:
             return FAULT_NEED_ALLOC
-        vs.events[VE_THP_FAULT_FALLBACK] += 1  # the slow path failed too: map 4 KiB pages
+        vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path failed too: map 4 KiB pages
         return -1
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
@@ -393,7 +388,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     nid = a.zone_node[B.page_zone(a, pfn)]
     vs.nstat[nid, NS_ANON_MAPPED] += nr
     vs.nstat[nid, NS_ANON_THPS] += nr
-    vs.events[VE_THP_FAULT_ALLOC] += 1
+    vs.vm_events[THP_FAULT_ALLOC] += 1
     return FAULT_OK
 
 
@@ -434,7 +429,6 @@ def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     head = pte_pfn(entry)
     if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
-        vs.events[VE_REUSE] += 1
         return FAULT_OK
     __split_huge_pmd(a, vs, mmc, row, idx)
     return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
@@ -503,7 +497,7 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     if status != FAULT_OK:
         return -1 - status
     mmc[MMC_MINFLT] += 1
-    vs.events[VE_PGFAULT] += 1
+    vs.vm_events[PGFAULT] += 1
     tlb_fault_done(vs, t, asid, addr)
     if how == MISS:  # the retried access misses the TLBs again: nothing refilled them
         tlb_miss_again(t)

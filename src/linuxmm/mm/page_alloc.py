@@ -19,6 +19,7 @@ from math import isqrt
 from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
+from ..include.linux.vmstat import zone_page_state
 from . import vmstat
 from .show_mem import show_free_areas
 
@@ -378,8 +379,6 @@ def setup_min_slab_ratio(k: "Kernel") -> None:
 
 def init_per_zone_wmark_min(k: "Kernel") -> None:
     """``postcore_initcall``; memory hotplug (and lazy deferred init) run it again."""
-    from . import khugepaged
-
     calculate_min_free_kbytes(k)
     setup_per_zone_wmarks(k)
     vmstat.refresh_zone_stat_thresholds(k)
@@ -387,7 +386,8 @@ def init_per_zone_wmark_min(k: "Kernel") -> None:
     if k.config.numa:
         setup_min_unmapped_ratio(k)
         setup_min_slab_ratio(k)
-    khugepaged.khugepaged_min_free_kbytes_update(k)
+    if k.khugepaged_min_free_kbytes_update is not None:  # from khugepaged_init (hugepage_init) on
+        k.khugepaged_min_free_kbytes_update(k)
 
 
 # ---- sysctl handlers: called after ``kernel.sysctl`` stored a validated value -------------
@@ -536,17 +536,13 @@ def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 
         return None
     if nid is None:
         nid = k.cpu_to_node.get(cpu, k.node_ids[0])
-    a = k.mem_map
     highest = _gfp.gfp_zone(gfp, k.zone_names)
     preferred = _preferred_zone(k, nid, highest)
     alloc_flags = _buddy.ALLOC_WMARK_LOW | alloc_flags_nofragment(k, preferred, gfp)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
     if pfn < 0:
         pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
-    if pfn is not None and pfn >= 0:
-        return pfn
-    a.events[_buddy.EV_ALLOC_FAIL] += 1
-    return None
+    return pfn
 
 
 def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = None,
@@ -589,16 +585,15 @@ def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bo
         if a.zone_idx[zid] > highest:
             continue
         z = k.NODE_DATA(int(a.zone_node[zid])).node_zones[int(a.zone_idx[zid])]
-        available = z.vm_stat.get("NR_FREE_PAGES", 0) + zone_reclaimable_pages(z)
+        available = zone_page_state(z, "NR_FREE_PAGES") + zone_reclaimable_pages(z)
         if _buddy.__zone_watermark_ok(a, zid, order, z.min_wmark_pages(), highest, alloc_flags, available):
             return zone_reclaimable_pages(z) > 0
     return False
 
 
 def zone_reclaimable_pages(z) -> int:
-    st = z.vm_stat
-    return sum(st.get(n, 0) for n in ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE",
-                                      "NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON"))
+    return sum(zone_page_state(z, n) for n in ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE",
+                                               "NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON"))
 
 
 def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
@@ -646,7 +641,6 @@ def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
     ac = vs.ac[ctx]
     pfn = __alloc_pages_slowpath(k, int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID]), cpu, comm)
     if pfn is None:
-        k.mem_map.events[_buddy.EV_ALLOC_FAIL] += 1
         pfn = SLOWPATH_FAILED if ctx == AC_THP else NO_PAGE
     vs.vp[VP_SLOW_PFN], vs.vp[VP_SLOW_FOR] = pfn, ctx
     return pfn >= 0

@@ -13,7 +13,7 @@ from ..include.linux import gfp as G
 from . import buddy as B
 from . import page_alloc as pa
 from .pgtable import (AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
-                      AC_USER, NO_PAGE, NR_AC, NR_NS, NR_VE, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
+                      AC_USER, NO_PAGE, NR_AC, NR_NS, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_THP, VP_ZERO_PFN, VmState, swp_format, thp_mode)
 
@@ -51,7 +51,7 @@ def vm_state_init(k) -> VmState:
                   pt_free=np.arange(INITIAL_TABLES - 1, -1, -1, dtype=np.int64),
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
-                  zonelists=pa._zonelist(k, k.node_ids[0]), events=np.zeros(NR_VE, np.int64),
+                  zonelists=pa._zonelist(k, k.node_ids[0]), vm_events=k.vm_events,
                   nstat=nstat)
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
-from .vmstat import NODE_STAT_INDEX, NR_VM_NODE_STAT_ITEMS
+from ..include.linux.vmstat import NODE_STAT_ITEM, NR_VM_NODE_STAT_ITEMS
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -104,7 +104,7 @@ VMSTATE_FIELDS = [
     ("vp", np.int64, 1),  # scalars (VP_*)
     ("ac", np.int64, 2),  # allocation contexts (AC_*): zonelist node, highest zone, mt, flags...
     ("zonelists", np.int64, 2),
-    ("events", np.int64, 1),  # vm events the fault path counts (VE_*)
+    ("vm_events", np.int64, 1),  # the vm events (enum vm_event_item), shared with MemMap: k.vm_events
     ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
 ]
 
@@ -123,13 +123,9 @@ AC_USER, AC_PGTABLE, AC_THP = 0, 1, 2
 AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_COMP, AC_GFP, AC_ORDER = 0, 1, 2, 3, 4, 5, 6
 NR_AC = 7
 AC_NAMES = ("user page", "page table", "THP")
-# vm events counted by the compiled fault path
-VE_PGFAULT, VE_PGMAJFAULT, VE_THP_FAULT_ALLOC, VE_THP_FAULT_FALLBACK, VE_COW, VE_REUSE = 0, 1, 2, 3, 4, 5
-VE_ZERO_MAPPED, VE_THP_ZERO_MAPPED, VE_PGTABLE_PAGES = 6, 7, 8
-NR_VE = 12
 # node counters: columns of nstat in enum node_stat_item order (the kernel's pgdat->vm_stat)
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
-    NODE_STAT_INDEX[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
+    NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
                                        "NR_FILE_MAPPED", "NR_FILE_PAGES"))
 NR_NS = NR_VM_NODE_STAT_ITEMS
 

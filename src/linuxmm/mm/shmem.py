@@ -1,11 +1,19 @@
-"""Shared anonymous memory (``mm/shmem.c``), Linux 6.18: the page cache behind MAP_SHARED|MAP_ANONYMOUS.
+"""tmpfs and shared anonymous memory (``mm/shmem.c``), Linux 6.18, on the page cache.
 
-A shared anonymous mapping is backed by an unlinked tmpfs file (``/dev/zero (deleted)``):
-its pages live in that file's page cache, so every process mapping it — the parent and its
-forked children — finds the same page at the same index (``shmem_fault`` ->
-``shmem_get_folio``). Pages are counted as Shmem (NR_SHMEM, NR_FILE_PAGES) and RssShmem.
-The page cache is the file's ``address_space`` (``include/linux/fs.py``); when the last VMA
-holding the file goes, ``shmem_truncate_range`` empties it and the pages are freed.
+A tmpfs file's page cache is its storage: folios are added by ``shmem_get_folio`` (zeroed,
+PG_swapbacked, counted in NR_SHMEM as well as NR_FILE_PAGES by ``filemap_add_folio``) and
+leave only by truncation, hole punching or the file's eviction (``shmem_undo_range``), never
+by reclaim of clean pages or drop_caches. With ``huge=never`` (the default mount option, and
+shmem_enabled=never for the internal mount) folios are order-0. The filesystem's ``size=``
+is counted in pages (``shmem_inode_acct_blocks``: ENOSPC past it).
+
+* reads (``shmem_file_read_iter``): a hole reads as zeros without allocating anything;
+* writes (``shmem_write_begin``/``shmem_write_end`` under ``generic_perform_write``): folios
+  marked dirty by ``noop_dirty_folio`` — tmpfs writes nothing back, so Dirty stays 0;
+* MAP_SHARED|MAP_ANONYMOUS: ``shmem_zero_setup`` backs the VMA with an unlinked file of the
+  internal mount (``shm_mnt``, shown as ``/dev/zero (deleted)``) whose size is charged to
+  Committed_AS (``shmem_acct_size``) until the last reference goes (``shmem_evict_inode``);
+* faults: ``shmem_fault`` (a shared page of the object, SIGBUS past ``i_size``).
 """
 
 from __future__ import annotations
@@ -15,51 +23,121 @@ import errno
 import numpy as np
 
 from ..errors import KernelError
+from ..include.linux import gfp as G
+from ..include.linux.fs import address_space_operations, file_operations
 from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.vmstat import PGFAULT
+from . import filemap as FM
 from . import memory as M
-from .pgtable import (NS_FILE_MAPPED, NS_FILE_PAGES, NS_SHMEM, VE_PGFAULT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW,
-                      _PAGE_USER)
-from .rmap import page_mapping
+from .pgtable import NS_FILE_MAPPED, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER
+from .truncate import truncate_inode_pages_range
+
+SHMEM_HUGE_NEVER = "never"
 
 
-def shmem_get_folio(k, mapping, index: int) -> int:
-    """The page at ``index`` of a shmem object, allocated (zeroed) on first use and added to
-    its page cache, which holds a reference to it."""
-    from ..include.linux import gfp as G
-    from . import page_alloc as pa
+def shmem_inode_acct_blocks(k, inode, pages: int) -> None:
+    """Charge ``pages`` to the filesystem's ``size=`` limit (ENOSPC beyond it)."""
+    sb = inode.i_sb
+    if sb.max_blocks >= 0 and sb.used_blocks + pages > sb.max_blocks:
+        raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: no space left on device")
+    sb.used_blocks += pages
 
-    pfn = mapping.i_pages.get(index)
-    if pfn is None:
-        pfn = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0)
-        if pfn is None:
-            raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
-        a = k.mem_map
-        a.content[pfn] = 0
-        a.mapping[pfn] = page_mapping(mapping)
-        a.index[pfn] = index
-        mapping.i_pages[index] = pfn
-        vs = k.vm_state
-        nid = a.zone_node[M.B.page_zone(a, pfn)]
-        vs.nstat[nid, NS_SHMEM] += 1  # shmem_add_to_page_cache: a file page, and shmem
-        vs.nstat[nid, NS_FILE_PAGES] += 1
+
+def shmem_get_folio(k, inode, index: int) -> int:
+    """``shmem_get_folio_gfp``: the folio at ``index``, allocated zeroed and up to date and
+    added to the page cache (which holds its references) if there is none."""
+    mapping = inode.i_mapping
+    pfn = FM.filemap_get_folio(k, mapping, index)
+    if pfn >= 0:
+        return pfn
+    shmem_inode_acct_blocks(k, inode, 1)
+    pfn = FM.filemap_alloc_folio(k, G.GFP_HIGHUSER_MOVABLE, 0)
+    if pfn < 0:
+        inode.i_sb.used_blocks -= 1
+        raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
+    FM.filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
+    FM.folio_mark_uptodate(k, pfn)
+    FM.folio_put(k, pfn)
     return pfn
 
 
-def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
-    """Drop the cached pages of bytes [lstart, lend] (``lend`` -1: to the end) of a shmem
-    object (``shmem_undo_range``): each leaves the page cache (``filemap_remove_folio``:
-    mapping cleared, NR_SHMEM and NR_FILE_PAGES down) and the cache's reference is put, which frees a page no
-    pte maps any more."""
-    a, vs = k.mem_map, k.vm_state
-    first, last = lstart >> PAGE_SHIFT, (1 << 63) - 1 if lend < 0 else lend >> PAGE_SHIFT
-    for index in [i for i in mapping.i_pages if first <= i <= last]:
-        pfn = mapping.i_pages.pop(index)
-        nid = a.zone_node[M.B.page_zone(a, pfn)]
-        vs.nstat[nid, NS_SHMEM] -= 1
-        vs.nstat[nid, NS_FILE_PAGES] -= 1
-        a.mapping[pfn] = 0
-        M.put_page(a, vs, pfn, 0)
+def shmem_undo_range(k, inode, lstart: int, lend: int) -> None:
+    """``shmem_undo_range``: the folios of bytes [lstart, lend] (-1: to the end) leave the
+    cache (partial pages zeroed) and their blocks are given back."""
+    before = FM.mapping_nrpages(k, inode.i_mapping)
+    truncate_inode_pages_range(k, inode.i_mapping, lstart, lend)
+    inode.i_sb.used_blocks -= before - FM.mapping_nrpages(k, inode.i_mapping)
 
+
+def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
+    """``shmem_truncate_range``: drop bytes [lstart, lend] of the object (after their ptes)."""
+    shmem_undo_range(k, mapping.host, lstart, lend)
+
+
+def shmem_evict_inode(k, inode) -> None:
+    """``shmem_evict_inode``: the pages go, the size charge is returned (``shmem_unacct_size``)."""
+    shmem_undo_range(k, inode, 0, -1)
+    k.vm_committed_as -= inode.committed_pages
+    inode.committed_pages = 0
+
+
+# ---- file and address_space operations ------------------------------------------------------
+
+def shmem_read_folios(k, mapping, pfns: list[int]) -> None:
+    """A shmem folio is zeroed when it is allocated: nothing to read."""
+    for pfn in pfns:
+        FM.folio_mark_uptodate(k, pfn)
+
+
+def shmem_write_begin(k, filp, pos: int, nbytes: int) -> int:
+    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, with the caller's reference."""
+    pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT)
+    k.mem_map.refcount[pfn] += 1
+    return pfn
+
+
+def shmem_writepages(k, mapping, first: int, last: int) -> None:
+    """tmpfs has no backing store to write to (swap is reclaim's business)."""
+
+
+def shmem_file_read_iter(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
+    """``shmem_file_read_iter``: cached pages are copied out, holes read as zeros (the zero
+    page) without entering the cache; stops at ``i_size``."""
+    inode = filp.f_inode
+    count = min(count, max(inode.i_size - pos, 0))
+    out, done = [], 0
+    while done < count:
+        index = (pos + done) >> PAGE_SHIFT
+        end = min(pos + count, (index + 1) << PAGE_SHIFT)
+        first = (pos + done - (index << PAGE_SHIFT)) >> FM.LINE_SHIFT
+        if out and (pos + done) & ((1 << FM.LINE_SHIFT) - 1):
+            first += 1
+        last = (end - 1 - (index << PAGE_SHIFT)) >> FM.LINE_SHIFT
+        pfn = FM.filemap_get_folio(k, inode.i_mapping, index)
+        if last >= first:
+            out.append(FM.folio_read_lines(k, pfn, first, last - first + 1) if pfn >= 0
+                       else np.zeros(last - first + 1, np.uint8))
+        done = end - pos
+    filp.f_ra.prev_pos = pos + done
+    return done, (np.concatenate(out) if out else np.zeros(0, np.uint8))
+
+
+def shmem_file_write_iter(k, filp, pos: int, count: int, value: int) -> int:
+    return FM.generic_perform_write(k, filp, pos, count, value)
+
+
+def noop_fsync(k, filp, start: int, end: int, datasync: bool) -> None:
+    """tmpfs: nothing to sync."""
+
+
+shmem_aops = address_space_operations(
+    read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
+    dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
+shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
+                                        fsync=noop_fsync)
+
+
+# ---- faults ---------------------------------------------------------------------------------
 
 def shmem_fault(k, task, addr: int, write: bool) -> bool:
     """Map the shared page for ``addr`` (``shmem_fault`` + ``finish_fault``, ``wp_page_shared``).
@@ -81,14 +159,32 @@ def shmem_fault(k, task, addr: int, write: bool) -> bool:
     if int(entry) & 1:  # present, read-only: a write to a shared page just makes it writable
         pfn = int(entry) >> 12 & ((1 << 40) - 1)
     else:
-        pfn = shmem_get_folio(k, vma.vm_file.f_mapping, index)
+        pfn = shmem_get_folio(k, vma.vm_file.f_inode, index)
         a.refcount[pfn] += 1
         a.mapcount[pfn] += 1
         if a.mapcount[pfn] == 1:  # folio_add_file_rmap_ptes: its first mapping counts in Mapped
             vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_FILE_MAPPED] += 1
         task.mmc[M.MM_SHMEMPAGES] += 1
+    if write:
+        FM.noop_dirty_folio(k, vma.vm_file.f_mapping, pfn)
     while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
         vs = grow_and_get(k)
     task.mmc[M.MMC_MINFLT] += 1
-    vs.events[VE_PGFAULT] += 1
+    vs.vm_events[PGFAULT] += 1
     return True
+
+
+def shmem_kernel_file_setup(k, size: int, committed_pages: int):
+    """``shmem_kernel_file_setup("dev/zero", size, flags)``: an unlinked file of the internal
+    mount holding the object of a shared anonymous mapping; its size charge (already made by
+    the caller: ``shmem_acct_size``) is returned when it is evicted. The file starts with no
+    reference (the VMA takes one)."""
+    from ..fs.file_table import alloc_file
+    from ..fs.inode import new_inode
+    from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG
+
+    ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, "/dev/zero (deleted)")
+    ino.i_nlink, ino.i_size, ino.committed_pages = 0, size, committed_pages
+    f = alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
+    f.f_count = 0
+    return f

@@ -35,14 +35,14 @@ def _kb(k, pages: int) -> int:
 
 def show_free_areas(k) -> None:
     """The ``Mem-Info:`` block of an allocation failure or OOM report (``show_free_areas``)."""
-    from .buddy import ZS_FREE_HIGHATOMIC, zone_id
+    from .buddy import zone_id
 
     log = k.log
     a = k.mem_map
     zones = [z for p in k.pgdat.values() for z in p.node_zones if z.populated_zone()]
 
     def zs(z, item):
-        return z.vm_stat.get(item, 0)
+        return z.vm_stat[item]
 
     free = sum(zs(z, "NR_FREE_PAGES") for z in zones)
     free_pcp = int(a.pcp_count.sum())
@@ -62,7 +62,7 @@ def show_free_areas(k) -> None:
         log.warn(f"Node {z.node} {z.name} free:{_kb(k, zs(z, 'NR_FREE_PAGES'))}kB boost:{_kb(k, int(a.boost[zid]))}kB "
                  f"min:{_kb(k, z._watermark[0] + int(a.boost[zid]))}kB low:{_kb(k, z._watermark[1] + int(a.boost[zid]))}kB "
                  f"high:{_kb(k, z._watermark[2] + int(a.boost[zid]))}kB reserved_highatomic:{_kb(k, z.nr_reserved_highatomic)}KB "
-                 f"free_highatomic:{_kb(k, int(a.zstat[zid, ZS_FREE_HIGHATOMIC]))}KB active_anon:0kB "
+                 f"free_highatomic:{_kb(k, int(a.nr_free_highatomic[zid]))}KB active_anon:0kB "
                  f"inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB "
                  f"zspages:0kB present:{_kb(k, z.present_pages)}kB managed:{_kb(k, z.managed_pages)}kB "
                  f"mlocked:0kB bounce:0kB free_pcp:{_kb(k, pcp)}kB local_pcp:{_kb(k, int(a.pcp_count[0, zid]))}kB "

@@ -183,15 +183,12 @@ def vma_unlink(mm: mm_struct, vma: vm_area_struct) -> None:
 
 
 def fput(mm: mm_struct, f: file) -> None:
-    """Drop a reference to a shmem file; with the last one the object goes
-    (``shmem_evict_inode``): its pages leave the page cache, its commit charge is returned
-    (``shmem_unacct_size``) and its address_space is freed."""
+    """Drop a VMA's reference to its file; the last reference releases it (``__fput``,
+    through ``mm.hooks.release_file``): the unlinked shmem object of a shared anonymous
+    mapping goes then (``shmem_evict_inode``: its pages, its commit charge, its page cache)."""
     f.f_count -= 1
     if f.f_count == 0:
-        mm.hooks.shmem_truncate_range(mm, f.f_mapping, 0, -1)
-        mm.hooks.vm_acct_memory(mm, -f.committed_pages)
-        f.committed_pages = 0
-        del mm.rmap.address_spaces[f.id]
+        mm.hooks.release_file(mm, f)
 
 
 def shmem_punch_hole(mm: mm_struct, f: file, offset: int, length: int) -> None:
@@ -585,11 +582,11 @@ def shmem_acct_size(flags: int, size: int) -> int:
 
 
 def shmem_zero_setup(mm: mm_struct, vma: vm_area_struct) -> None:
-    """MAP_SHARED|MAP_ANONYMOUS: back the VMA with a new unlinked tmpfs file ("/dev/zero"),
-    numbered by the kernel's ``get_next_ino``."""
+    """MAP_SHARED|MAP_ANONYMOUS: back the VMA with a new unlinked tmpfs file ("/dev/zero",
+    ``shmem_kernel_file_setup`` through ``mm.hooks.shmem_file_setup``) whose size is charged
+    to Committed_AS (``shmem_acct_size``)."""
     size = vma.vm_end - vma.vm_start
-    vma.vm_file = file(mm.rmap.get_next_ino(), size, shmem_acct_size(vma.vm_flags, size))
-    mm.rmap.address_spaces[vma.vm_file.id] = vma.vm_file.f_mapping
+    vma.vm_file = mm.hooks.shmem_file_setup(mm, size, shmem_acct_size(vma.vm_flags, size))
     mm.hooks.vm_acct_memory(mm, vma.vm_file.committed_pages)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..include.linux import gfp as G
 from ..include.linux.mmzone import MAX_RECLAIM_RETRIES
+from ..include.linux.vmstat import NR_FREE_PAGES
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from . import buddy as B
 from .compaction import wakeup_kcompactd
@@ -49,7 +50,7 @@ def pgdat_balanced(k: "Kernel", pgdat, order: int, highest_zoneidx: int) -> bool
         managed = True
         zid = B.zone_id(k, z)
         mark = int(a.wmark[zid, 2] + a.boost[zid])
-        if B.__zone_watermark_ok(a, zid, order, mark, highest_zoneidx, 0, int(a.zstat[zid, B.ZS_FREE])):
+        if B.__zone_watermark_ok(a, zid, order, mark, highest_zoneidx, 0, int(a.vm_stat[zid, NR_FREE_PAGES])):
             return True
     return not managed
 

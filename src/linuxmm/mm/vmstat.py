@@ -8,10 +8,12 @@ Two halves, as in the kernel file:
   (``frag_show_print``), ``/proc/pagetypeinfo`` (``pagetypeinfo_show``) and ``/proc/vmstat``
   (``vmstat_start``/``vmstat_show``), byte for byte as 6.18 prints them (kernel-reference §7).
 
-Counters are read from ``zone.vm_stat`` and ``pglist_data.vm_stat`` (keyed by the kernel's
-enum names, e.g. ``NR_FREE_PAGES``, ``NR_FILE_MAPPED``; values in pages, ``NR_KERNEL_STACK_KB``
-in kB; a missing key reads 0), free-list counts from ``zone.nr_free``, events from
-``k.vm_events``. The item tables below are this configuration's 6.18 lists.
+Counters are read where they are counted (``include/linux/vmstat.py``): ``zone.vm_stat``,
+``zone.vm_numa_event`` and ``pglist_data.vm_stat`` (rows of the compiled arrays, keyed by the
+kernel's enum names, e.g. ``NR_FREE_PAGES``, ``NR_FILE_MAPPED``; values in pages,
+``NR_KERNEL_STACK_KB`` in kB), free-list counts from ``zone.nr_free``, events from
+``k.vm_events`` (indexed by ``enum vm_event_item``). The item tables below pair the enums with
+their /proc names (``vmstat_text``); ``vm_event_items`` picks this configuration's events.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..include.linux.mmzone import MAX_RECLAIM_RETRIES, for_each_populated_zone, for_each_zone, node_states
-from ..include.linux.vmstat import (global_node_page_state, global_zone_page_state, node_page_state,  # noqa: F401
-                                    zone_numa_event_state, zone_page_state)
+from ..include.linux.vmstat import (FOR_ALL_ZONES, NODE_STAT_ITEM, NUMA_STAT_ITEM,  # noqa: F401
+                                    VM_EVENT_ITEM, ZONE_STAT_ITEM, global_node_page_state, global_zone_page_state,
+                                    node_page_state, zone_event_type, zone_numa_event_state, zone_page_state)
 from .page_writeback import global_dirty_limits
 
 if TYPE_CHECKING:
@@ -75,97 +78,46 @@ def vmstat_late_init(k: "Kernel") -> None:
 # ---- counters -----------------------------------------------------------------------------
 
 
-# ---- item tables (enum name, /proc name) ------------------------------------------------
+# ---- item tables (enum name, /proc name): ``vmstat_text`` ------------------------------------
 
 
-def _items(names: str, rename: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """Pair /proc names with enum names: the upper-cased name unless ``rename`` says otherwise."""
-    rename = rename or {}
-    return [(rename.get(n, n.upper()), n) for n in names.split()]
+def _items(enum: dict[str, int], rename: dict[str, str]) -> list[tuple[str, str]]:
+    """Pair an enum's names with their /proc names: lower case unless ``rename`` says otherwise."""
+    return [(e, rename.get(e, e.lower())) for e in enum]
 
 
-ZONE_STAT_ITEMS = _items(
-    "nr_free_pages nr_free_pages_blocks nr_zone_inactive_anon nr_zone_active_anon "
-    "nr_zone_inactive_file nr_zone_active_file nr_zone_unevictable nr_zone_write_pending "
-    "nr_mlock nr_zspages nr_free_cma", {"nr_free_cma": "NR_FREE_CMA_PAGES"})
+ZONE_STAT_ITEMS = _items(ZONE_STAT_ITEM, {"NR_FREE_CMA_PAGES": "nr_free_cma"})
 
-NUMA_EVENT_ITEMS = _items("numa_hit numa_miss numa_foreign numa_interleave numa_local numa_other",
-                          {"numa_interleave": "NUMA_INTERLEAVE_HIT"})
+NUMA_EVENT_ITEMS = _items(NUMA_STAT_ITEM, {"NUMA_INTERLEAVE_HIT": "numa_interleave"})
 
-NODE_STAT_ITEMS = _items(
-    "nr_inactive_anon nr_active_anon nr_inactive_file nr_active_file nr_unevictable "
-    "nr_slab_reclaimable nr_slab_unreclaimable nr_isolated_anon nr_isolated_file "
-    "workingset_nodes workingset_refault_anon workingset_refault_file workingset_activate_anon "
-    "workingset_activate_file workingset_restore_anon workingset_restore_file "
-    "workingset_nodereclaim nr_anon_pages nr_mapped nr_file_pages nr_dirty nr_writeback nr_shmem "
-    "nr_shmem_hugepages nr_shmem_pmdmapped nr_file_hugepages nr_file_pmdmapped "
-    "nr_anon_transparent_hugepages nr_vmscan_write nr_vmscan_immediate_reclaim nr_dirtied "
-    "nr_written nr_throttled_written nr_kernel_misc_reclaimable nr_foll_pin_acquired "
-    "nr_foll_pin_released nr_kernel_stack nr_page_table_pages nr_sec_page_table_pages "
-    "nr_iommu_pages nr_swapcached pgpromote_success pgpromote_candidate pgpromote_candidate_nrl "
-    "pgdemote_kswapd pgdemote_direct pgdemote_khugepaged pgdemote_proactive nr_hugetlb "
-    "nr_balloon_pages nr_kernel_file_pages",
-    {"nr_slab_reclaimable": "NR_SLAB_RECLAIMABLE_B", "nr_slab_unreclaimable": "NR_SLAB_UNRECLAIMABLE_B",
-     "nr_anon_pages": "NR_ANON_MAPPED", "nr_mapped": "NR_FILE_MAPPED", "nr_dirty": "NR_FILE_DIRTY",
-     "nr_shmem_hugepages": "NR_SHMEM_THPS", "nr_file_hugepages": "NR_FILE_THPS",
-     "nr_anon_transparent_hugepages": "NR_ANON_THPS", "nr_vmscan_immediate_reclaim": "NR_VMSCAN_IMMEDIATE",
-     "nr_kernel_stack": "NR_KERNEL_STACK_KB", "nr_page_table_pages": "NR_PAGETABLE",
-     "nr_sec_page_table_pages": "NR_SECONDARY_PAGETABLE", "nr_swapcached": "NR_SWAPCACHE"})
-
-NODE_STAT_INDEX = {item: i for i, (item, _) in enumerate(NODE_STAT_ITEMS)}  # enum node_stat_item
-NR_VM_NODE_STAT_ITEMS = len(NODE_STAT_ITEMS)
+NODE_STAT_ITEMS = _items(NODE_STAT_ITEM, {
+    "NR_SLAB_RECLAIMABLE_B": "nr_slab_reclaimable", "NR_SLAB_UNRECLAIMABLE_B": "nr_slab_unreclaimable",
+    "NR_ANON_MAPPED": "nr_anon_pages", "NR_FILE_MAPPED": "nr_mapped", "NR_FILE_DIRTY": "nr_dirty",
+    "NR_SHMEM_THPS": "nr_shmem_hugepages", "NR_FILE_THPS": "nr_file_hugepages",
+    "NR_ANON_THPS": "nr_anon_transparent_hugepages", "NR_VMSCAN_IMMEDIATE": "nr_vmscan_immediate_reclaim",
+    "NR_KERNEL_STACK_KB": "nr_kernel_stack", "NR_PAGETABLE": "nr_page_table_pages",
+    "NR_SECONDARY_PAGETABLE": "nr_sec_page_table_pages", "NR_SWAPCACHE": "nr_swapcached"})
 
 # shown in units of PMD-sized huge pages (``vmstat_item_print_in_thp``)
 THP_ITEMS = {"NR_SHMEM_THPS", "NR_SHMEM_PMDMAPPED", "NR_FILE_THPS", "NR_FILE_PMDMAPPED", "NR_ANON_THPS"}
 
-VM_STAT_ITEMS = _items("nr_dirty_threshold nr_dirty_background_threshold nr_memmap_pages "
-                       "nr_memmap_boot_pages", {"nr_dirty_background_threshold": "NR_DIRTY_BG_THRESHOLD"})
-
-_EVENTS_HEAD = "pgpgin pgpgout pswpin pswpout"
-_EVENTS_BODY = (
-    "pgfree pgactivate pgdeactivate pglazyfree pgfault pgmajfault pglazyfreed pgrefill pgreuse "
-    "pgsteal_kswapd pgsteal_direct pgsteal_khugepaged pgsteal_proactive pgscan_kswapd "
-    "pgscan_direct pgscan_khugepaged pgscan_proactive pgscan_direct_throttle pgscan_anon "
-    "pgscan_file pgsteal_anon pgsteal_file zone_reclaim_success zone_reclaim_failed "
-    "pginodesteal slabs_scanned kswapd_inodesteal kswapd_low_wmark_hit_quickly "
-    "kswapd_high_wmark_hit_quickly pageoutrun pgrotated drop_pagecache drop_slab oom_kill "
-    "numa_pte_updates numa_huge_pte_updates numa_hint_faults numa_hint_faults_local "
-    "numa_pages_migrated pgmigrate_success pgmigrate_fail thp_migration_success "
-    "thp_migration_fail thp_migration_split compact_migrate_scanned compact_free_scanned "
-    "compact_isolated compact_stall compact_fail compact_success compact_daemon_wake "
-    "compact_daemon_migrate_scanned compact_daemon_free_scanned htlb_buddy_alloc_success "
-    "htlb_buddy_alloc_fail cma_alloc_success cma_alloc_fail unevictable_pgs_culled "
-    "unevictable_pgs_scanned unevictable_pgs_rescued unevictable_pgs_mlocked "
-    "unevictable_pgs_munlocked unevictable_pgs_cleared unevictable_pgs_stranded thp_fault_alloc "
-    "thp_fault_fallback thp_fault_fallback_charge thp_collapse_alloc thp_collapse_alloc_failed "
-    "thp_file_alloc thp_file_fallback thp_file_fallback_charge thp_file_mapped thp_split_page "
-    "thp_split_page_failed thp_deferred_split_page thp_underused_split_page thp_split_pmd "
-    "thp_scan_exceed_none_pte thp_scan_exceed_swap_pte thp_scan_exceed_share_pte thp_split_pud "
-    "thp_zero_page_alloc thp_zero_page_alloc_failed thp_swpout thp_swpout_fallback "
-    "balloon_inflate balloon_deflate balloon_migrate swap_ra swap_ra_hit swpin_zero swpout_zero "
-    "ksm_swpin_copy cow_ksm zswpin zswpout zswpwb direct_map_level2_splits "
-    "direct_map_level3_splits direct_map_level2_collapses direct_map_level3_collapses")
-_EVENT_RENAME = {
-    "zone_reclaim_success": "PGSCAN_ZONE_RECLAIM_SUCCESS", "zone_reclaim_failed": "PGSCAN_ZONE_RECLAIM_FAILED",
-    "numa_pages_migrated": "NUMA_PAGE_MIGRATE", "compact_migrate_scanned": "COMPACTMIGRATE_SCANNED",
-    "compact_free_scanned": "COMPACTFREE_SCANNED", "compact_isolated": "COMPACTISOLATED",
-    "compact_stall": "COMPACTSTALL", "compact_fail": "COMPACTFAIL", "compact_success": "COMPACTSUCCESS",
-    "compact_daemon_wake": "KCOMPACTD_WAKE", "compact_daemon_migrate_scanned": "KCOMPACTD_MIGRATE_SCANNED",
-    "compact_daemon_free_scanned": "KCOMPACTD_FREE_SCANNED", "htlb_buddy_alloc_success": "HTLB_BUDDY_PGALLOC",
-    "htlb_buddy_alloc_fail": "HTLB_BUDDY_PGALLOC_FAIL", "thp_scan_exceed_share_pte": "THP_SCAN_EXCEED_SHARED_PTE",
-    **{f"unevictable_pgs_{w}": f"UNEVICTABLE_PG{w.upper()}"
+VM_EVENT_ITEMS = _items(VM_EVENT_ITEM, {
+    **{f"PGSCAN_SKIP_{z}": f"pgskip_{z.lower()}" for z in FOR_ALL_ZONES},
+    "PGSCAN_ZONE_RECLAIM_SUCCESS": "zone_reclaim_success", "PGSCAN_ZONE_RECLAIM_FAILED": "zone_reclaim_failed",
+    "NUMA_PAGE_MIGRATE": "numa_pages_migrated", "COMPACTMIGRATE_SCANNED": "compact_migrate_scanned",
+    "COMPACTFREE_SCANNED": "compact_free_scanned", "COMPACTISOLATED": "compact_isolated",
+    "COMPACTSTALL": "compact_stall", "COMPACTFAIL": "compact_fail", "COMPACTSUCCESS": "compact_success",
+    "KCOMPACTD_WAKE": "compact_daemon_wake", "KCOMPACTD_MIGRATE_SCANNED": "compact_daemon_migrate_scanned",
+    "KCOMPACTD_FREE_SCANNED": "compact_daemon_free_scanned", "HTLB_BUDDY_PGALLOC": "htlb_buddy_alloc_success",
+    "HTLB_BUDDY_PGALLOC_FAIL": "htlb_buddy_alloc_fail", "THP_SCAN_EXCEED_SHARED_PTE": "thp_scan_exceed_share_pte",
+    **{f"UNEVICTABLE_PG{w.upper()}": f"unevictable_pgs_{w}"
        for w in ("culled", "scanned", "rescued", "mlocked", "munlocked", "cleared", "stranded")},
-    **{f"direct_map_level{n}_{w}s": f"DIRECT_MAP_LEVEL{n}_{w.upper()}"
-       for n in (2, 3) for w in ("split", "collapse")},
-}
+    **{f"DIRECT_MAP_LEVEL{n}_{w.upper()}": f"direct_map_level{n}_{w}s" for n in (2, 3) for w in ("split", "collapse")},
+})
+_PER_ZONE_EVENTS = {f"{item}_{z}": z for item in ("PGALLOC", "ALLOCSTALL", "PGSCAN_SKIP") for z in FOR_ALL_ZONES}
 _NUMA_ONLY = {"numa_pte_updates", "numa_huge_pte_updates", "numa_hint_faults", "numa_hint_faults_local",
               "numa_pages_migrated", "zone_reclaim_success", "zone_reclaim_failed",
               "pgpromote_success", "pgpromote_candidate", "pgpromote_candidate_nrl"}
-
-
-def _zone_suffix(name: str) -> str:
-    """``TEXTS_FOR_ZONES``: pgalloc_dma, ..., pgalloc_high for HighMem."""
-    return "high" if name == "HighMem" else name.lower()
 
 
 def node_stat_items(k: "Kernel") -> list[tuple[str, str]]:
@@ -173,14 +125,13 @@ def node_stat_items(k: "Kernel") -> list[tuple[str, str]]:
 
 
 def vm_event_items(k: "Kernel") -> list[tuple[str, str]]:
-    per_zone = [(f"{ev}_{_zone_suffix(z).upper()}", f"{txt}_{_zone_suffix(z)}")
-                for ev, txt in (("PGALLOC", "pgalloc"), ("ALLOCSTALL", "allocstall"),
-                                ("PGSCAN_SKIP", "pgskip")) for z in k.zone_names]
-    body = [(e, n) for e, n in _items(_EVENTS_BODY, _EVENT_RENAME)
-            if (k.config.numa or n not in _NUMA_ONLY)
+    """The events this configuration's kernel has: per-zone ones for its zone types only."""
+    zones = {FOR_ALL_ZONES[zone_event_type(name)] for name in k.zone_names}
+    return [(e, n) for e, n in VM_EVENT_ITEMS
+            if _PER_ZONE_EVENTS.get(e, "NORMAL") in zones
+            and (k.config.numa or n not in _NUMA_ONLY)
             and (k.config.cma or not n.startswith("cma_"))
             and (k.arch.name in ("x86_64", "i386") or not n.startswith("direct_map"))]
-    return _items(_EVENTS_HEAD) + per_zone + body
 
 
 def HPAGE_PMD_NR(k: "Kernel") -> int:
@@ -248,7 +199,7 @@ def zoneinfo_show_print(k: "Kernel", pgdat, z, first_populated: bool) -> str:
         s.append(f"\n      {name:<12s} {zone_page_state(z, item)}")
     if k.config.numa:
         for item, name in NUMA_EVENT_ITEMS:
-            s.append(f"\n      {name:<12s} {zone_numa_event_state(z, item, name)}")
+            s.append(f"\n      {name:<12s} {zone_numa_event_state(z, item)}")
     s.append("\n  pagesets")
     for cpu in range(num_online_cpus(k)):
         s.append(_zoneinfo_pageset(k, z, cpu))
@@ -378,14 +329,13 @@ def _zone_online_ranges(k: "Kernel", z, start: int, end: int) -> list[tuple[int,
 def vmstat_show(k: "Kernel") -> str:
     lines = [(n, global_zone_page_state(k, e)) for e, n in ZONE_STAT_ITEMS]
     if k.config.numa:
-        lines += [(n, sum(zone_numa_event_state(z, e, n) for z in for_each_zone(k)))
+        lines += [(n, sum(zone_numa_event_state(z, e) for z in for_each_zone(k)))
                   for e, n in NUMA_EVENT_ITEMS]
     lines += [(n, _thp_scaled(k, e, global_node_page_state(k, e))) for e, n in node_stat_items(k)]
     background, dirty = global_dirty_limits(k)
     lines += [("nr_dirty_threshold", dirty), ("nr_dirty_background_threshold", background),
               ("nr_memmap_pages", k.nr_memmap_pages),
               ("nr_memmap_boot_pages", memmap_boot_pages(k))]
-    events = k.vm_events
-    lines += [(n, events.get(e, 0)) for e, n in vm_event_items(k)]
+    lines += [(n, int(k.vm_events[VM_EVENT_ITEM[e]])) for e, n in vm_event_items(k)]
     lines.append(("nr_unstable", 0))  # deprecated, kept for userspace
     return "".join(f"{n} {v}\n" for n, v in lines)

@@ -3,7 +3,11 @@
 Reads what the running kernel exposes: the firmware map (``/sys/firmware/memmap``, the
 pristine e820 table), ``/proc/cmdline``, ``/proc/sys/kernel/osrelease``, the architecture,
 and the NUMA nodes (``/sys/devices/system/node``: CPUs, distances and memory blocks). With a
-single node and no SRAT table the kernel faked its node, and so will the simulator.
+single node and no SRAT table the kernel faked its node, and so will the simulator. Storage:
+the disks of ``/sys/block`` with a size (capacity, ``queue/read_ahead_kb``,
+``queue/nr_requests``; bandwidth and latency are not exposed: the model's defaults), the
+read-write ext4 mounts of those disks (a partition counts as its disk) and tmpfs mounts
+outside /sys and /proc, from ``/proc/mounts``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ..arch import make_arch
 from ..arch.x86.kernel.e820 import e820_type_from_name
 from ..description import MachineDescription, NumaNode
 from ..errors import LinuxmmError, ParseError
+from ..include.linux.blkdev import SECTOR_SHIFT, DiskSpec, MountSpec
 from ..kernel.version import KernelVersion
 
 
@@ -77,10 +82,46 @@ def load(root: str | Path = "/") -> MachineDescription:
     version = KernelVersion.parse(_read(root, "proc/sys/kernel/osrelease"))
     numa, dist = numa_nodes(root)
     cpus = len(_cpulist(_read(root, "sys/devices/system/cpu/possible")))
-    return MachineDescription(
+    desc = MachineDescription(
         name=f"host:{os.uname().nodename}" if root == Path("/") else f"host:{root}",
         arch=arch, version=version, cmdline=_read(root, "proc/cmdline"), nr_cpus=cpus,
-        e820=firmware_memmap(root), numa=numa, distance=dist, source=str(root))
+        e820=firmware_memmap(root), numa=numa, distance=dist, source=str(root),
+        disks=host_disks(root), mounts=[])
+    desc.mounts = host_mounts(root, desc)
+    return desc
+
+
+def host_disks(root: Path) -> list[DiskSpec]:
+    """Every disk of ``/sys/block`` with a non-zero size (loop and zram devices unused are 0)."""
+    base, out = root / "sys/block", []
+    for d in sorted(base.iterdir()) if base.is_dir() else []:
+        sectors = int(_read(d, "size"))
+        if sectors and (d / "queue/read_ahead_kb").exists():
+            out.append(DiskSpec(d.name, capacity=sectors << SECTOR_SHIFT,
+                                read_ahead_kb=int(_read(d, "queue/read_ahead_kb")),
+                                nr_requests=int(_read(d, "queue/nr_requests"))))
+    return out
+
+
+def host_mounts(root: Path, desc: MachineDescription) -> list[MountSpec]:
+    """ext4 (read-write, on a listed disk or one of its partitions) and tmpfs mounts, each
+    mount point once (the first), parents before children; none (the default machine's)
+    when the tree has no /proc/mounts."""
+    disks = [d.name for d in desc.disks]
+    out: dict[str, MountSpec] = {}
+    mounts = root / "proc/mounts"
+    for line in _read(root, "proc/mounts").splitlines() if mounts.exists() else []:
+        dev, path, fstype, opts = (line.split() + ["", "", "", ""])[:4]
+        options = dict(o.partition("=")[::2] for o in opts.split(","))
+        if path in out or "ro" in options or path.startswith(("/sys", "/proc")):
+            continue
+        disk = next((d for d in disks if dev.removeprefix("/dev/").startswith(d)), None)
+        if fstype == "ext4" and disk is not None:
+            out[path] = MountSpec(path, "ext4", disk)
+        elif fstype == "tmpfs":
+            size = options.get("size", "")
+            out[path] = MountSpec(path, "tmpfs", size=int(size[:-1]) << 10 if size.endswith("k") else None)
+    return sorted(out.values(), key=lambda m: (m.path != "/", m.path))
 
 
 def _la57(root: Path) -> bool:

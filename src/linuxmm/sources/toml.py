@@ -24,6 +24,21 @@ Addresses are integers (TOML allows ``0x...`` and ``_`` separators) or size stri
 
     [config]                   # Kconfig facts (optional): numa, zone_dma, zone_dma32, ...
 
+    [[disk]]                   # block devices besides (or, by name, replacing) the default vda
+    name = "vdb"
+    size = "64G"
+    read_bw = "500M"           # bytes per second
+    write_bw = "300M"
+    latency_us = 100           # per request
+    queue_depth = 64
+    read_ahead_kb = 8192       # queue/read_ahead_kb (the kernel's default is 128)
+    nr_requests = 256
+
+    [[mount]]                  # besides (or, by path, replacing) ext4 on / and tmpfs on /dev/shm
+    path = "/data"
+    fs = "ext4"                # ext4 (needs disk) | tmpfs (size, huge = "never")
+    disk = "vdb"
+
     [firmware]                 # optional x86 firmware/bootloader facts
     efi = true
     efi_low_reserved_pages = 0 # EFI boot-services pages reserved below 16 MiB
@@ -33,6 +48,8 @@ Addresses are integers (TOML allows ``0x...`` and ``_`` separators) or size stri
 
 from __future__ import annotations
 
+import posixpath
+import re
 import tomllib
 from pathlib import Path
 
@@ -41,11 +58,14 @@ from ..arch.x86.kernel.e820 import e820_type_from_name
 from ..arch.x86.kernel.cpu.mtrr import MTRR_TYPES
 from ..description import KernelConfig, MachineDescription, MtrrState, NumaNode, default_config
 from ..errors import ConfigError, LinuxmmError, ParseError
+from ..include.linux.blkdev import DiskSpec, MountSpec
 from ..kernel.params import memparse
 from ..kernel.version import DEFAULT_VERSION, KernelVersion
 
 _TOP_KEYS = {"name", "description", "arch", "la57", "pae", "page_size", "va_bits", "kernel", "cpus",
-             "cmdline", "e820", "memory", "node", "distance", "config", "firmware"}
+             "cmdline", "e820", "memory", "node", "distance", "config", "firmware", "disk", "mount"}
+_DISK_KEYS = {"name", "size", "read_bw", "write_bw", "latency_us", "queue_depth", "read_ahead_kb", "nr_requests"}
+_MOUNT_KEYS = {"path", "fs", "disk", "size", "huge"}
 _FIRMWARE_KEYS = {"efi", "efi_low_reserved_pages", "setup_data", "mtrr", "esrt", "initrd"}
 
 
@@ -133,7 +153,72 @@ def from_dict(data: dict, source: str) -> MachineDescription:
         cmdline=str(data.get("cmdline", "")), nr_cpus=cpus, e820=e820, memory=memory, numa=numa,
         distance=data.get("distance"), config=cfg, source=source)
     _firmware(desc, data.get("firmware", {}))
+    desc.disks = [_disk(d, f"disk[{i}]") for i, d in enumerate(data.get("disk", []))]
+    desc.mounts = [_mount(m, f"mount[{i}]") for i, m in enumerate(data.get("mount", []))]
+    check_storage(desc)
     return desc
+
+
+def _count(value, what: str, minimum: int) -> int:
+    """A whole number (or size string) of at least ``minimum``."""
+    n = _addr(value, what) if isinstance(value, str) else value
+    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+        raise ConfigError(f"{what}: expected a number >= {minimum}, got {value!r}")
+    return n
+
+
+def _disk(item, what: str) -> DiskSpec:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{what}: expected a table, got {item!r}")
+    unknown = set(item) - _DISK_KEYS
+    if unknown:
+        raise ConfigError(f"{what}: unknown key(s) {', '.join(sorted(unknown))}")
+    name = item.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9]{0,31}", name):
+        raise ConfigError(f"{what}.name: expected a disk name like 'vdb', got {name!r}")
+    spec = DiskSpec(name)
+    fields = {"size": ("capacity", 1 << 20), "read_bw": ("read_bw", 1), "write_bw": ("write_bw", 1),
+              "latency_us": ("latency_us", 0), "queue_depth": ("queue_depth", 1),
+              "read_ahead_kb": ("read_ahead_kb", 0), "nr_requests": ("nr_requests", 4)}
+    for key, (attr, minimum) in fields.items():
+        if key in item:
+            setattr(spec, attr, _count(item[key], f"{what}.{key}", minimum))
+    return spec
+
+
+def _mount(item, what: str) -> MountSpec:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{what}: expected a table, got {item!r}")
+    unknown = set(item) - _MOUNT_KEYS
+    if unknown:
+        raise ConfigError(f"{what}: unknown key(s) {', '.join(sorted(unknown))}")
+    path, fs = item.get("path"), item.get("fs")
+    if not isinstance(path, str) or not path.startswith("/") or path != "/" and posixpath.normpath(path) != path:
+        raise ConfigError(f"{what}.path: expected an absolute normalised path, got {path!r}")
+    if fs not in ("ext4", "tmpfs"):
+        raise ConfigError(f"{what}.fs: expected 'ext4' or 'tmpfs', got {fs!r}")
+    if fs == "ext4" and ("size" in item or "huge" in item):
+        raise ConfigError(f"{what}: 'size' and 'huge' are tmpfs options, not ext4's")
+    if fs == "tmpfs" and "disk" in item:
+        raise ConfigError(f"{what}: tmpfs lives in memory, it takes no 'disk' ({item['disk']!r})")
+    if item.get("huge", "never") != "never":
+        raise ConfigError(f"{what}.huge: only 'never' is simulated, not {item['huge']!r}")
+    size = _count(item["size"], f"{what}.size", 1 << 12) if "size" in item else None
+    return MountSpec(path, fs, item.get("disk"), size)
+
+
+def check_storage(desc: MachineDescription) -> None:
+    """Disk names and mount points unique, ext4 mounts on declared disks."""
+    names = [d.name for d in desc.disks]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"disk: a name is declared twice ({', '.join(names)})")
+    paths = [m.path for m in desc.mounts]
+    if len(set(paths)) != len(paths):
+        raise ConfigError(f"mount: a mount point is declared twice ({', '.join(paths)})")
+    disks = {d.name for d in desc.storage_disks()}
+    for m in desc.mounts:
+        if m.fstype == "ext4" and m.disk not in disks:
+            raise ConfigError(f"mount {m.path}: disk {m.disk!r} is not declared (disks: {', '.join(sorted(disks))})")
 
 
 def _firmware(desc: MachineDescription, fw: dict) -> None:

@@ -199,7 +199,6 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
         res.replay_seconds += time.perf_counter() - t2
-    machine._sync_vm()
     res.bad_lines, res.first_bad = reader.bad_lines, reader.first_bad
     res.minor_faults, res.major_faults = p.minflt, p.majflt
     res.tlb = tlb.counters()

@@ -83,7 +83,7 @@ def meminfo_proc_show(k: "Kernel") -> str:
 def _highmem_rows(k: "Kernel", K) -> list[tuple[str, int]]:
     high = [z for z in for_each_zone(k) if z.name == "HighMem"]
     total_high = sum(z.managed_pages for z in high)
-    free_high = sum(z.vm_stat.get("NR_FREE_PAGES", 0) for z in high)
+    free_high = sum(z.vm_stat["NR_FREE_PAGES"] for z in high)
     return [("HighTotal:", K(total_high)), ("HighFree:", K(free_high)),
             ("LowTotal:", K(totalram_pages(k) - total_high)),
             ("LowFree:", K(zone_state(k, "NR_FREE_PAGES") - free_high))]

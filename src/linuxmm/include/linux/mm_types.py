@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ...errors import KernelError
 from ...kernel.sysctl import VmTunables
-from .fs import file
+from .fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG, address_space, file, inode, super_block
 from .rmap import RmapRegistry
 from .rmap import anon_vma as anon_vma_t
 
@@ -283,8 +283,12 @@ class MmHooks:
       mremap growth of a locked VMA); ``write`` asks for write faults (breaking COW).
     * ``shmem_truncate_range(mm, mapping, lstart, lend)``: drop the pages of bytes
       [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache, after their
-      ptes are gone: MADV_REMOVE's hole, and all of them when the last reference to the
-      object goes (``shmem_evict_inode``).
+      ptes are gone: MADV_REMOVE's hole.
+    * ``shmem_file_setup(mm, size, committed_pages) -> file``: the unlinked tmpfs file behind
+      a new MAP_SHARED|MAP_ANONYMOUS mapping, with no file reference yet (the VMA takes one
+      when it is linked).
+    * ``release_file(mm, f)``: the last reference to ``f`` is gone (``__fput``); the default
+      frees a shmem object made by the default ``shmem_file_setup`` and returns its charge.
     * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA,
       and when MAP_FIXED has removed the mappings it replaces, before the new VMA exists
       (``vms_clean_up_area`` frees their page tables then).
@@ -318,6 +322,19 @@ class MmHooks:
 
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         pass
+
+    def shmem_file_setup(self, mm, size: int, committed_pages: int):
+        sb = super_block("tmpfs", (0, 1), None, ULONG_MAX >> 1, 0, -1, "", None, None)
+        ino = inode(mm.rmap.get_next_ino(), S_IFREG | 0o777, sb, "/dev/zero (deleted)")
+        ino.i_nlink, ino.i_size, ino.committed_pages, ino.i_count = 0, size, committed_pages, 1
+        ino.i_mapping = address_space(ino.i_ino, ino, -1, 0, None)
+        mm.rmap.address_spaces[ino.i_ino] = ino.i_mapping
+        return file(ino, O_RDWR, FMODE_READ | FMODE_WRITE, 0)
+
+    def release_file(self, mm, f) -> None:
+        self.vm_acct_memory(mm, -f.committed_pages)
+        f.f_inode.committed_pages = 0
+        del mm.rmap.address_spaces[f.id]
 
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
         return None

@@ -79,7 +79,10 @@ class zone:
     percpu_drift_mark: int = 0
     stat_threshold: int = 0
     flags: int = 0
-    vm_stat: dict[str, int] = field(default_factory=dict)  # zone_page_state(): NR_FREE_PAGES, ...
+    # zone_page_state(): enum zone_stat_item (NR_FREE_PAGES, ...) and the NUMA events
+    # (enum numa_stat_item), StatRows of the allocator's arrays (include/linux/vmstat.py)
+    vm_stat: "object" = None
+    vm_numa_event: "object" = None
     # free_area[order].nr_free split by migratetype: a view into the buddy allocator's
     # counters (shape NR_PAGE_ORDERS x MIGRATE_TYPES); zeros until the allocator is set up.
     nr_free: "object" = None
@@ -144,7 +147,7 @@ class pglist_data:
     kcompactd: object | None = None
     kcompactd_max_order: int = 0
     kcompactd_highest_zoneidx: int = 0
-    vm_stat: dict[str, int] = field(default_factory=dict)
+    vm_stat: "object" = None  # enum node_stat_item: a StatRow of VmState.nstat (include/linux/vmstat.py)
     cpus: list[int] = field(default_factory=list)
 
     @property

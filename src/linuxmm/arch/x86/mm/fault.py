@@ -25,6 +25,7 @@ import numpy as np
 
 from ....errors import KernelError, LinuxmmError
 from ....include.linux.sched import EXIT_DEAD
+from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
@@ -147,11 +148,10 @@ def mm_get_huge_zero_page(k) -> int:
 
     gfp = (G.GFP_TRANSHUGE | G.__GFP_ZERO) & ~G.__GFP_MOVABLE
     pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[VP_PMD_LEVEL]] - 12)
-    ev = k.vm_events
     if pfn is None:
-        ev["THP_ZERO_PAGE_ALLOC_FAILED"] = ev.get("THP_ZERO_PAGE_ALLOC_FAILED", 0) + 1
+        k.vm_events[THP_ZERO_PAGE_ALLOC_FAILED] += 1
         return -2
-    ev["THP_ZERO_PAGE_ALLOC"] = ev.get("THP_ZERO_PAGE_ALLOC", 0) + 1
+    k.vm_events[THP_ZERO_PAGE_ALLOC] += 1
     k.mem_map.content[pfn:pfn + 512] = 0
     return pfn
 

@@ -1,0 +1,235 @@
+"""ext4's page-cache side (``fs/ext4/inode.c``, ``extents.c``, ``mballoc.c``), Linux 6.18.
+
+What the page cache asks of ext4, as ``ext4_aops`` (``address_space_operations``):
+
+* ``ext4_read_folios`` (``ext4_read_folio``/``ext4_readahead`` -> ``ext4_mpage_readpages``):
+  a folio's pages are looked up in the inode's extents (``ext4_map_blocks``); holes and pages
+  past ``i_size`` are zeroed without I/O, runs of contiguous blocks are read by one bio each,
+  and the folio is up to date when its last bio completes;
+* ``ext4_write_begin`` (``ext4_da_write_begin``): the folio from ``write_begin_get_folio``
+  (order from the write's length, up to ``EXT4_MAX_PAGECACHE_ORDER`` = 9 for 4 KiB blocks:
+  ``ext4_set_inode_mapping_order``, 6.16+); the written pages get disk blocks now (ENOSPC
+  here, as delayed allocation's reservation would fail), placed after the file's last extent
+  when free, so a file written in order is one extent;
+* ``ext4_writepages``: each dirty folio is cleaned for I/O, put under writeback, its pages
+  below ``i_size`` copied to their blocks (blocks allocated for pages dirtied through mmap)
+  and written by bios whose completion ends the writeback;
+* truncation frees the blocks past the new end (``ext4_truncate`` ->
+  ``ext4_ext_remove_space``), eviction all of them.
+
+Disk contents are the block device's rows (``include/linux/blkdev.py``): one byte per 64-byte
+line, 64 per block, as in memory.
+"""
+
+from __future__ import annotations
+
+import errno
+from bisect import bisect_right
+
+import numpy as np
+
+from ..block.blk_core import REQ_OP_READ, REQ_OP_WRITE, submit_bio
+from ..errors import KernelError
+from ..include.linux.blkdev import SECTOR_SHIFT
+from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations
+from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.page_flags import PG_dirty
+from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
+from ..mm import filemap as FM
+
+EXT4_BLOCK_BITS = 12  # 4 KiB blocks (mkfs.ext4's default)
+# EXT4_MAX_PAGECACHE_ORDER: min(MAX_PAGECACHE_ORDER, 11 + blkbits - PAGE_SHIFT)
+EXT4_MAX_PAGECACHE_ORDER = min(MAX_PAGECACHE_ORDER, 11 + EXT4_BLOCK_BITS - PAGE_SHIFT)
+EXT4_MAX_FILESIZE = ((1 << 32) - 1) << EXT4_BLOCK_BITS  # ext4_max_size for extent files
+
+
+# ---- blocks ---------------------------------------------------------------------------------
+
+def ext4_map_blocks(inode, lblk: int) -> tuple[int, int]:
+    """(first disk block, pages in the run) for file page ``lblk``; (-1, pages to the next
+    extent) in a hole (the count is large past the last extent)."""
+    ext = inode.i_extents
+    i = bisect_right(ext, lblk, key=lambda e: e[0]) - 1
+    if i >= 0 and lblk < ext[i][0] + ext[i][2]:
+        off = lblk - ext[i][0]
+        return ext[i][1] + off, ext[i][2] - off
+    nxt = ext[i + 1][0] if i + 1 < len(ext) else 1 << 62
+    return -1, nxt - lblk
+
+
+def _bdev_grow(bdev, nr_blocks: int) -> None:
+    if nr_blocks > bdev.data.shape[0]:
+        grown = np.zeros((max(nr_blocks, 2 * bdev.data.shape[0], 256), bdev.data.shape[1]), np.uint8)
+        grown[:bdev.data.shape[0]] = bdev.data
+        bdev.data = grown
+
+
+def ext4_mb_new_blocks(bdev, goal: int, count: int) -> tuple[int, int]:
+    """``ext4_mb_new_blocks``: (first block, count) of a free run, at ``goal`` (the block
+    after the file's last extent) when that is free, else from the freed runs or the end of
+    the used area; its rows read as zeros. Raises ENOSPC on a full disk."""
+    used = bdev.nr_blocks - sum(n for _, n in bdev.free_blocks)
+    if used + count > bdev.capacity_blocks:
+        raise KernelError(errno.ENOSPC, f"{bdev.bd_disk}: no space left on device")
+    if goal == bdev.nr_blocks or not bdev.free_blocks:
+        start = bdev.nr_blocks
+        bdev.nr_blocks += count
+        _bdev_grow(bdev, bdev.nr_blocks)
+    else:
+        start, avail = bdev.free_blocks.pop()
+        if avail > count:
+            bdev.free_blocks.append((start + count, avail - count))
+        count = min(count, avail)
+    bdev.data[start:start + count] = 0
+    return start, count
+
+
+def ext4_alloc_range(inode, first: int, nr: int) -> None:
+    """Blocks for the holes among file pages [first, first + nr) (``ext4_ext_map_blocks``
+    with EXT4_GET_BLOCKS_CREATE), merged into the extent list."""
+    bdev, lblk = inode.i_sb.s_bdev, first
+    while lblk < first + nr:
+        pblk, run = ext4_map_blocks(inode, lblk)
+        run = min(run, first + nr - lblk)
+        if pblk < 0:
+            last = max(inode.i_extents, key=lambda e: e[0], default=None)
+            goal = last[1] + last[2] if last is not None else bdev.nr_blocks
+            pblk, run = ext4_mb_new_blocks(bdev, goal, run)
+            _insert_extent(inode.i_extents, lblk, pblk, run)
+        lblk += run
+
+
+def _insert_extent(ext: list[list[int]], lblk: int, pblk: int, n: int) -> None:
+    i = bisect_right(ext, lblk, key=lambda e: e[0])
+    if i > 0 and ext[i - 1][0] + ext[i - 1][2] == lblk and ext[i - 1][1] + ext[i - 1][2] == pblk:
+        ext[i - 1][2] += n  # ext4_ext_try_to_merge
+    else:
+        ext.insert(i, [lblk, pblk, n])
+
+
+def ext4_free_range(inode, first: int) -> None:
+    """``ext4_ext_remove_space``: the blocks of file pages from ``first`` on go back to the
+    disk's free runs."""
+    bdev, keep = inode.i_sb.s_bdev, []
+    for lblk, pblk, n in inode.i_extents:
+        if lblk + n <= first:
+            keep.append([lblk, pblk, n])
+            continue
+        cut = max(first - lblk, 0)
+        if cut:
+            keep.append([lblk, pblk, cut])
+        bdev.free_blocks.append((pblk + cut, n - cut))
+    inode.i_extents = keep
+
+
+# ---- address_space_operations -----------------------------------------------------------------
+
+def ext4_read_folios(k, mapping, pfns: list[int]) -> None:
+    """``ext4_mpage_readpages``: each folio's mapped runs read by bios, holes zeroed."""
+    for pfn in pfns:
+        _read_folio(k, mapping.host, pfn)
+
+
+def _read_folio(k, inode, pfn: int) -> None:
+    a = k.mem_map
+    index, nr = int(a.index[pfn]), FM.folio_nr_pages(k, pfn)
+    end = min(nr, max(0, -(-inode.i_size >> PAGE_SHIFT) - index))  # pages holding file data
+    a.content_valid[pfn:pfn + nr] = 0
+    pending = [1]  # bios in flight, plus one until all are submitted
+
+    def end_io(k, status, page=0, blocks=(0, 0)):
+        if blocks[1]:
+            a.content[pfn + page:pfn + page + blocks[1]] = inode.i_sb.s_bdev.data[blocks[0]:blocks[0] + blocks[1]]
+            a.content_valid[pfn + page:pfn + page + blocks[1]] = 1
+        pending[0] -= 1
+        if pending[0] == 0:  # folio_end_read
+            FM.folio_mark_uptodate(k, pfn)
+
+    page = 0
+    while page < end:
+        pblk, run = ext4_map_blocks(inode, index + page)
+        run = min(run, end - page)
+        if pblk >= 0:
+            pending[0] += 1
+            submit_bio(k, inode.i_sb.s_bdev, REQ_OP_READ, pblk << (EXT4_BLOCK_BITS - SECTOR_SHIFT),
+                       run << EXT4_BLOCK_BITS, lambda k, s, p=page, b=(pblk, run): end_io(k, s, p, b))
+        page += run
+    end_io(k, 0)
+
+
+def ext4_write_begin(k, filp, pos: int, nbytes: int) -> int:
+    inode = filp.f_inode
+    ext4_alloc_range(inode, pos >> PAGE_SHIFT, ((pos + nbytes - 1) >> PAGE_SHIFT) - (pos >> PAGE_SHIFT) + 1)
+    return FM.write_begin_get_folio(k, filp, pos, nbytes)
+
+
+def ext4_writepages(k, mapping, first: int, last: int) -> None:
+    """``ext4_writepages``: every dirty folio of pages [first, last] written out."""
+    inode = mapping.host
+    for _, pfn in FM.filemap_folios(k, mapping, first, last):
+        if FM.folio_test(k, pfn, PG_dirty):
+            FM.folio_wait_writeback(k, pfn)
+            if FM.folio_clear_dirty_for_io(k, mapping, pfn):
+                _write_folio(k, inode, pfn)
+    if not any(FM.folio_test(k, pfn, PG_dirty) for _, pfn in FM.filemap_folios(k, mapping, 0, 1 << 62)):
+        inode.i_state &= ~I_DIRTY_PAGES  # all written: off the dirty list
+
+
+def _write_folio(k, inode, pfn: int) -> None:
+    """``mpage_submit_folio``: the folio's pages below ``i_size`` go to their blocks."""
+    a, bdev = k.mem_map, inode.i_sb.s_bdev
+    index, nr = int(a.index[pfn]), FM.folio_nr_pages(k, pfn)
+    end = min(nr, max(0, -(-inode.i_size >> PAGE_SHIFT) - index))
+    FM.folio_start_writeback(k, pfn)
+    if end:
+        ext4_alloc_range(inode, index, end)
+    pending = [1]
+
+    def end_io(k, status):
+        pending[0] -= 1
+        if pending[0] == 0:
+            FM.folio_end_writeback(k, pfn)
+
+    page = 0
+    while page < end:
+        pblk, run = ext4_map_blocks(inode, index + page)
+        run = min(run, end - page)
+        rows = slice(pfn + page, pfn + page + run)
+        bdev.data[pblk:pblk + run] = a.content[rows] * a.content_valid[rows, None]
+        pending[0] += 1
+        submit_bio(k, bdev, REQ_OP_WRITE, pblk << (EXT4_BLOCK_BITS - SECTOR_SHIFT), run << EXT4_BLOCK_BITS, end_io)
+        page += run
+    end_io(k, 0)
+
+
+ext4_aops = address_space_operations(
+    read_folios=ext4_read_folios, write_begin=ext4_write_begin, write_end=FM.generic_write_end,
+    dirty_folio=FM.filemap_dirty_folio, writepages=ext4_writepages, swapbacked=False)
+
+
+def ext4_file_read_iter(k, filp, pos: int, count: int):
+    return FM.filemap_read(k, filp, pos, count)
+
+
+def ext4_file_write_iter(k, filp, pos: int, count: int, value: int) -> int:
+    """``ext4_buffered_write_iter`` -> ``generic_perform_write``."""
+    return FM.generic_perform_write(k, filp, pos, count, value)
+
+
+def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
+    """``ext4_sync_file``: write the range's dirty folios and wait (``file_write_and_wait_range``;
+    the journal commit that follows is not modelled)."""
+    FM.filemap_write_and_wait_range(k, filp.f_mapping, start, end)
+
+
+ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
+                                       fsync=ext4_sync_file)
+
+
+def ext4_truncate_partial(inode, size: int) -> None:
+    """``ext4_block_truncate_page``: the lines of the last block past ``size`` read as zeros."""
+    if size & ((1 << EXT4_BLOCK_BITS) - 1):
+        pblk, _ = ext4_map_blocks(inode, size >> EXT4_BLOCK_BITS)
+        if pblk >= 0:
+            first = -(-(size & ((1 << EXT4_BLOCK_BITS) - 1)) >> FM.LINE_SHIFT)
+            inode.i_sb.s_bdev.data[pblk, first:] = 0

@@ -1,0 +1,95 @@
+"""open, close and truncate (``fs/open.c``, ``fs/file.c``, ``fs/attr.c``), Linux 6.18.
+
+``do_sys_open`` resolves the path (creating the file with O_CREAT), checks what the kernel
+checks (EISDIR for a directory opened for writing, ENOENT, ENOTDIR), truncates with O_TRUNC,
+and installs a new ``file`` in the lowest free descriptor (``alloc_fd``; EMFILE past
+RLIMIT_NOFILE). ``close_fd`` drops it. ``do_truncate`` sets a new size: the cache past it is
+dropped (``truncate_setsize`` -> ``truncate_pagecache``), ext4 frees the blocks past it,
+tmpfs gives its pages back.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..errors import KernelError
+from ..include.linux.fs import (FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_ACCMODE,
+                                O_CREAT, O_LARGEFILE, O_RDONLY, O_TRUNC, O_WRONLY)
+from ..include.linux.mm_types import PAGE_SHIFT
+from ..mm.rmap import unmap_mapping_pages
+from ..mm.truncate import LLONG_MAX, truncate_pagecache
+from .file_table import alloc_file, fput
+from .namei import lookup, vfs_create
+
+RLIMIT_NOFILE = 1024  # the default soft limit
+
+
+def fmode_for(flags: int) -> int:
+    """``OPEN_FMODE``: the access the O_ACCMODE bits grant, plus seek and positioned I/O."""
+    acc = flags & O_ACCMODE
+    mode = FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
+    mode |= FMODE_READ if acc in (O_RDONLY, 2) else 0
+    mode |= FMODE_WRITE if acc in (O_WRONLY, 2) else 0
+    return mode
+
+
+def do_sys_open(k, files, path: str, flags: int) -> int:
+    """``do_sys_openat2``: a new descriptor for ``path``."""
+    ino = lookup(k, path)
+    if ino is None:
+        if not flags & O_CREAT:
+            raise KernelError(errno.ENOENT, f"{path}: no such file or directory")
+        ino = vfs_create(k, path)
+    fmode = fmode_for(flags)
+    if ino.is_dir and fmode & FMODE_WRITE:
+        raise KernelError(errno.EISDIR, f"{path}: is a directory")
+    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
+    if fd == RLIMIT_NOFILE:
+        raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
+    if flags & O_TRUNC and fmode & FMODE_WRITE and not ino.is_dir:
+        do_truncate(k, ino, 0)
+    files.fdt[fd] = alloc_file(k, ino, flags | O_LARGEFILE, fmode)
+    return fd
+
+
+def fdget(files, fd):
+    """The open file of descriptor ``fd``; EBADF if there is none."""
+    f = files.fdt.get(fd) if isinstance(fd, int) and not isinstance(fd, bool) else None
+    if f is None:
+        raise KernelError(errno.EBADF, f"fd {fd!r} is not an open file descriptor")
+    return f
+
+
+def close_fd(k, files, fd: int) -> None:
+    fdget(files, fd)
+    fput(k, files.fdt.pop(fd))
+
+
+def do_truncate(k, ino, length: int) -> None:
+    """``do_truncate`` -> ``notify_change`` -> the filesystem's setattr: ``i_size`` becomes
+    ``length``; on shrinking, the cache and the storage past it go."""
+    from ..mm.shmem import shmem_undo_range
+    from .ext4 import ext4_free_range, ext4_truncate_partial
+
+    if length > ino.i_sb.s_maxbytes:
+        raise KernelError(errno.EFBIG, f"size {length} exceeds the filesystem's maximum {ino.i_sb.s_maxbytes}")
+    old, ino.i_size = ino.i_size, length
+    if length >= old:
+        return
+    if ino.i_mapping.swapbacked:  # shmem_setattr: unmap, then shmem_truncate_range
+        unmap_mapping_pages(ino.i_mapping, -(-length >> PAGE_SHIFT), LLONG_MAX >> PAGE_SHIFT)
+        shmem_undo_range(k, ino, length, -1)
+    else:
+        truncate_pagecache(k, ino, length)
+        ext4_free_range(ino, -(-length >> PAGE_SHIFT))
+        ext4_truncate_partial(ino, length)
+
+
+def do_ftruncate(k, f, length: int) -> None:
+    """``do_ftruncate``: EINVAL for a negative length, a non-regular file or a file not
+    open for writing."""
+    if length < 0:
+        raise KernelError(errno.EINVAL, f"negative length {length}")
+    if f.f_inode.is_dir or not f.f_mode & FMODE_WRITE:
+        raise KernelError(errno.EINVAL, "ftruncate: not a regular file open for writing")
+    do_truncate(k, f.f_inode, length)

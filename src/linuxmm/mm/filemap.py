@@ -1,0 +1,510 @@
+"""The page cache (``mm/filemap.c``), Linux 6.18: finding, adding and removing folios, the
+buffered read and write loops, and the folio state bits the cache keeps.
+
+A mapping's folios live in its xarray (``lib/xarray.py``, one pool per machine:
+``k.page_cache``), indexed by page offset; every slot of a large folio holds the head's entry.
+The cache holds one reference per page of a folio (``filemap_add_folio``: ``folio_ref_add(nr)``),
+and the folio's ``mapping``/``index`` columns point back at it.
+
+* lookup: ``filemap_get_entry``, ``filemap_get_folio``, ``__filemap_get_folio`` (FGP_CREAT
+  allocates a folio of the order the flags ask for, limited by ``mapping_max_folio_order`` and
+  the alignment of the index, trying smaller orders when the allocation or the insertion fails);
+* insertion and removal: ``filemap_alloc_folio``, ``filemap_add_folio`` (``__filemap_add_folio``:
+  NR_FILE_PAGES, NR_SHMEM, NR_FILE_THPS/NR_SHMEM_THPS), ``filemap_remove_folio``;
+* state: ``folio_mark_uptodate``, ``folio_mark_dirty`` (through the mapping's ``dirty_folio``:
+  ``filemap_dirty_folio`` accounts NR_FILE_DIRTY, NR_ZONE_WRITE_PENDING and NR_DIRTIED),
+  ``folio_clear_dirty_for_io``, ``folio_start_writeback``, ``folio_end_writeback``
+  (NR_WRITEBACK, NR_ZONE_WRITE_PENDING, NR_WRITTEN) — the folio
+  half of ``mm/page-writeback.c``, kept here next to the cache they act on;
+* ``filemap_read`` (``filemap_get_pages``: the batch of cached folios, ``page_cache_sync_ra`` /
+  ``page_cache_async_ra`` on a miss or a PG_readahead folio, then copying out) and
+  ``generic_perform_write`` (chunks of ``mapping_max_folio_size``, each through the
+  filesystem's ``write_begin``/``write_end``);
+* ``filemap_write_and_wait_range`` (``filemap_fdatawrite_range`` -> the filesystem's
+  ``writepages``, then ``filemap_fdatawait_range``).
+
+Contents follow the memory model (one byte per 64-byte line): a write stores its byte in every
+line it touches, a read returns one byte per line it covers. Locking (PG_locked), the LRU
+lists and memcg are not modelled here.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+
+from ..errors import KernelError
+from ..include.linux import gfp as G
+from ..include.linux.fs import I_DIRTY_PAGES
+from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
+from ..include.linux.page_flags import PG_dirty, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
+from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, readahead_control
+from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
+                                    NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
+from ..lib import xarray as X
+from . import buddy as B
+from . import page_alloc as pa
+from .rmap import page_mapping
+
+LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
+LINES_PER_PAGE = PAGE_SIZE >> LINE_SHIFT
+HPAGE_PMD_ORDER = 9
+
+
+def _bit(flag: int) -> np.uint64:
+    return np.uint64(1 << flag)
+
+
+# ---- folios and counters ----------------------------------------------------------------------
+
+def folio_nr_pages(k, pfn: int) -> int:
+    return 1 << int(k.mem_map.order[pfn])
+
+
+def folio_test(k, pfn: int, flag: int) -> bool:
+    return bool(k.mem_map.flags[pfn] & _bit(flag))
+
+
+def folio_set(k, pfn: int, flag: int) -> None:
+    k.mem_map.flags[pfn] |= _bit(flag)
+
+
+def folio_clear(k, pfn: int, flag: int) -> None:
+    k.mem_map.flags[pfn] &= ~_bit(flag)
+
+
+def node_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``node_stat_mod_folio``: the counter ``item`` (enum node_stat_item) of the folio's node."""
+    a = k.mem_map
+    k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)])).vm_stat.row[item] += nr
+
+
+def zone_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``zone_stat_mod_folio``: the counter ``item`` (enum zone_stat_item) of the folio's zone."""
+    a = k.mem_map
+    a.vm_stat[B.page_zone(a, pfn), item] += nr
+
+
+def mapping_nrpages(k, mapping) -> int:
+    """``mapping->nrpages``: pages of the folios in the cache."""
+    return int(k.page_cache.xa_nr_folio_slots[mapping.xa_id])
+
+
+def mapping_max_folio_size(mapping) -> int:
+    return PAGE_SIZE << mapping.max_order
+
+
+# ---- lookup -----------------------------------------------------------------------------------
+
+def filemap_get_entry(k, mapping, index: int) -> int:
+    """The raw xarray entry at ``index``: 0, a folio (``xa_mk_folio``) or a shadow value."""
+    return int(X.xa_load(k.page_cache, mapping.xa_id, index))
+
+
+def filemap_get_folio(k, mapping, index: int) -> int:
+    """The head pfn of the folio caching page ``index``, or -1 (the kernel's -ENOENT). No
+    reference is taken (the kernel's lookup takes one so that nothing frees the folio under
+    its caller; here nothing runs concurrently)."""
+    entry = filemap_get_entry(k, mapping, index)
+    return int(X.xa_to_folio(entry)) if X.xa_is_folio(entry) else -1
+
+
+def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int:
+    """``__filemap_get_folio``: the cached folio, or with FGP_CREAT a new one added at ``index``.
+
+    The new folio's order is the one ``fgp_flags`` asks for (``fgf_set_order``), at most
+    ``mapping_max_folio_order`` and at most the alignment of ``index`` (``__ffs(index)``); if
+    its allocation or insertion fails (a smaller folio is cached inside its range: -EEXIST)
+    the next smaller order is tried. The folio comes with a reference for the caller (drop
+    it with ``folio_put``). Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM
+    when not even an order-0 folio could be allocated."""
+    pfn = filemap_get_folio(k, mapping, index)
+    if pfn >= 0:
+        k.mem_map.refcount[pfn] += 1
+        return pfn
+    if not fgp_flags & FGP_CREAT:
+        return -1
+    order = min(max(mapping.min_order, FGF_GET_ORDER(fgp_flags)), mapping.max_order)
+    if index & ((1 << order) - 1):
+        order = (index & -index).bit_length() - 1  # __ffs(index)
+    while order >= mapping.min_order:
+        alloc_gfp = gfp | (G.__GFP_NORETRY | G.__GFP_NOWARN if order > mapping.min_order else 0)
+        pfn = filemap_alloc_folio(k, alloc_gfp, order)
+        if pfn >= 0:
+            aligned = index & ~((1 << order) - 1)
+            if filemap_add_folio(k, mapping, pfn, aligned, gfp) == 0:
+                return pfn
+            folio_put(k, pfn)
+        order -= 1
+    pfn = filemap_get_folio(k, mapping, index)  # -EEXIST at order 0: someone else's folio
+    if pfn < 0:
+        raise KernelError(errno.ENOMEM, "page cache: no memory for a folio")
+    k.mem_map.refcount[pfn] += 1
+    return pfn
+
+
+def filemap_folios(k, mapping, first: int, last: int) -> list[tuple[int, int]]:
+    """(index, head pfn) of every folio with a page in [first, last], in index order (the
+    kernel's ``find_get_entries``/``filemap_get_folios``); shadow entries are skipped."""
+    xa = k.page_cache
+    n = min(last - first + 1, int(xa.xa_nr_folio_slots[mapping.xa_id] + xa.xa_nr_values[mapping.xa_id]))
+    if n <= 0:
+        return []
+    idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    got = X.xa_gather(xa, mapping.xa_id, first, last, idx, ent)
+    out, seen = [], -1
+    for index, entry in zip(idx[:got].tolist(), ent[:got].tolist()):
+        if entry & 1 or entry == seen:
+            continue
+        seen = entry
+        pfn = entry >> 1
+        out.append((int(k.mem_map.index[pfn]), pfn))
+    return out
+
+
+# ---- insertion and removal --------------------------------------------------------------------
+
+def filemap_alloc_folio(k, gfp: int, order: int) -> int:
+    """``filemap_alloc_folio``: a new folio (one reference, reads as zeros) or -1."""
+    pfn = pa.alloc_pages(k, gfp | (G.__GFP_COMP if order else 0), order)
+    if pfn is None:
+        return -1
+    k.mem_map.content_valid[pfn:pfn + (1 << order)] = 0
+    return pfn
+
+
+def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
+    """``filemap_add_folio``: insert the folio at ``index`` (aligned to its size) and take the
+    cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
+    entries are overwritten). Counts NR_FILE_PAGES (and NR_SHMEM for shmem, as
+    ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS."""
+    a, nr = k.mem_map, folio_nr_pages(k, pfn)
+    xa = k.page_cache
+    first = X.xa_find(xa, mapping.xa_id, index, index + nr - 1)
+    while first >= 0:
+        if X.xa_is_folio(X.xa_load(xa, mapping.xa_id, first)):
+            return -errno.EEXIST
+        first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
+    k.page_cache = xa = X.xa_reserve(xa)
+    X.xa_store_range(xa, mapping.xa_id, index, nr, X.xa_mk_folio(pfn))
+    a.refcount[pfn] += nr
+    a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
+    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
+    if mapping.swapbacked:
+        folio_set(k, pfn, PG_swapbacked)
+        node_stat_mod_folio(k, NR_SHMEM, pfn, nr)
+    if a.order[pfn] == HPAGE_PMD_ORDER:
+        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
+    return 0
+
+
+def folio_put(k, pfn: int) -> None:
+    """Drop one reference; the last frees the folio (``folio_put``)."""
+    a = k.mem_map
+    if B.__free_pages(a, pfn, int(a.order[pfn]), 0):
+        a.mapping[pfn] = a.index[pfn] = 0
+
+
+def filemap_remove_folio(k, mapping, pfn: int) -> None:
+    """``filemap_remove_folio``: take a clean, unmapped folio out of the cache
+    (``__filemap_remove_folio`` -> ``page_cache_delete``: its slots emptied, counters down,
+    ``folio->mapping`` cleared) and drop the cache's references (``filemap_free_folio``)."""
+    a, nr = k.mem_map, folio_nr_pages(k, pfn)
+    index, xa = int(a.index[pfn]), k.page_cache
+    for i in range(index, index + nr):
+        X.xa_erase(xa, mapping.xa_id, i)
+    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, -nr)
+    if mapping.swapbacked:
+        node_stat_mod_folio(k, NR_SHMEM, pfn, -nr)
+    if a.order[pfn] == HPAGE_PMD_ORDER:
+        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, -nr)
+    a.mapping[pfn] = 0
+    a.refcount[pfn] -= nr - 1
+    folio_put(k, pfn)
+
+
+# ---- folio state (PG_uptodate, PG_dirty, PG_writeback) ----------------------------------------
+
+def folio_mark_uptodate(k, pfn: int) -> None:
+    folio_set(k, pfn, PG_uptodate)
+
+
+def folio_mark_dirty(k, mapping, pfn: int) -> bool:
+    """``folio_mark_dirty``: through the mapping's ``dirty_folio``; True if it was clean."""
+    return mapping.a_ops.dirty_folio(k, mapping, pfn)
+
+
+def noop_dirty_folio(k, mapping, pfn: int) -> bool:
+    """``noop_dirty_folio`` (shmem: nothing to write back, nothing accounted)."""
+    was = folio_test(k, pfn, PG_dirty)
+    folio_set(k, pfn, PG_dirty)
+    return not was
+
+
+def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
+    """``filemap_dirty_folio``: set PG_dirty; a newly dirty folio is accounted
+    (``folio_account_dirtied``: NR_FILE_DIRTY and NR_DIRTIED) and its inode marked dirty
+    (``__mark_inode_dirty(I_DIRTY_PAGES)``, which starts its age for the flusher)."""
+    if folio_test(k, pfn, PG_dirty):
+        return False
+    folio_set(k, pfn, PG_dirty)
+    nr = folio_nr_pages(k, pfn)
+    node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
+    node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
+    host = mapping.host
+    if not host.i_state & I_DIRTY_PAGES:
+        host.i_state |= I_DIRTY_PAGES
+        host.dirtied_when = k.clock.now
+    return True
+
+
+def folio_account_cleaned(k, mapping, pfn: int) -> None:
+    if not mapping.swapbacked:
+        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -folio_nr_pages(k, pfn))
+        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -folio_nr_pages(k, pfn))
+
+
+def folio_clear_dirty_for_io(k, mapping, pfn: int) -> bool:
+    """``folio_clear_dirty_for_io``: clear PG_dirty before writing the folio out (the
+    counter goes down now, the data goes under PG_writeback); True if it was dirty."""
+    if not folio_test(k, pfn, PG_dirty):
+        return False
+    folio_clear(k, pfn, PG_dirty)
+    folio_account_cleaned(k, mapping, pfn)
+    return True
+
+
+def folio_cancel_dirty(k, mapping, pfn: int) -> None:
+    """``folio_cancel_dirty``: truncation drops a dirty folio's data unwritten."""
+    folio_clear_dirty_for_io(k, mapping, pfn)
+
+
+def folio_start_writeback(k, pfn: int) -> None:
+    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING up."""
+    folio_set(k, pfn, PG_writeback)
+    node_stat_mod_folio(k, NR_WRITEBACK, pfn, folio_nr_pages(k, pfn))
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, folio_nr_pages(k, pfn))
+
+
+def folio_end_writeback(k, pfn: int) -> None:
+    """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: PG_writeback
+    cleared, NR_WRITEBACK down, NR_WRITTEN up."""
+    nr = folio_nr_pages(k, pfn)
+    folio_clear(k, pfn, PG_writeback)
+    node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
+    node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
+
+
+def folio_wait_writeback(k, pfn: int) -> None:
+    """``folio_wait_writeback``: let simulated time pass until the folio's write completes
+    (the completion is an event on the clock once block I/O takes time)."""
+    clock = k.clock
+    while folio_test(k, pfn, PG_writeback):
+        nxt = clock.next_expiry()
+        if nxt is None:
+            raise KernelError(errno.EIO, f"folio {pfn:#x} is under writeback and no I/O is pending")
+        clock.run_until(nxt)
+
+
+# ---- contents (one byte per 64-byte line) -----------------------------------------------------
+
+def folio_write_lines(k, pfn: int, line: int, nr_lines: int, value: int) -> None:
+    """Store ``value`` in lines [line, line + nr_lines) of the folio (counted from its first
+    byte), as ``copy_folio_from_iter_atomic`` copies the user's data in."""
+    a = k.mem_map
+    first, last = line // LINES_PER_PAGE, (line + nr_lines - 1) // LINES_PER_PAGE
+    for p in range(pfn + first, pfn + last + 1):
+        if not a.content_valid[p]:
+            a.content[p, :] = 0
+            a.content_valid[p] = 1
+    flat = a.content[pfn:pfn + last + 1].reshape(-1)  # rows of one folio are contiguous
+    flat[line:line + nr_lines] = value
+
+
+def folio_read_lines(k, pfn: int, line: int, nr_lines: int) -> np.ndarray:
+    """Lines [line, line + nr_lines) of the folio (``copy_folio_to_iter``)."""
+    a = k.mem_map
+    first, last = line // LINES_PER_PAGE, (line + nr_lines - 1) // LINES_PER_PAGE
+    rows = a.content[pfn + first:pfn + last + 1] * a.content_valid[pfn + first:pfn + last + 1, None]
+    start = line - first * LINES_PER_PAGE
+    return rows.reshape(-1)[start:start + nr_lines]
+
+
+# ---- buffered read ----------------------------------------------------------------------------
+
+def filemap_get_read_batch(k, mapping, index: int, last: int) -> list[int]:
+    """``filemap_get_read_batch``: the cached folios from ``index`` on, up to page ``last``,
+    stopping at the first gap, at a folio that is not uptodate, or after a PG_readahead one."""
+    batch = []
+    while index <= last:
+        pfn = filemap_get_folio(k, mapping, index)
+        if pfn < 0:
+            break
+        batch.append(pfn)
+        if not folio_test(k, pfn, PG_uptodate) or folio_test(k, pfn, PG_readahead):
+            break
+        index = int(k.mem_map.index[pfn]) + folio_nr_pages(k, pfn)
+    return batch
+
+
+def filemap_get_pages(k, filp, pos: int, count: int) -> list[int]:
+    """``filemap_get_pages``: folios for [pos, pos+count): a miss starts synchronous readahead
+    (``page_cache_sync_ra``) and looks again; a PG_readahead folio starts asynchronous
+    readahead (``page_cache_async_ra``); a folio not up to date is read (``filemap_update_page``)."""
+    from .readahead import page_cache_async_ra, page_cache_sync_ra
+
+    mapping = filp.f_mapping
+    index, last = pos >> PAGE_SHIFT, (pos + count - 1) >> PAGE_SHIFT
+    batch = filemap_get_read_batch(k, mapping, index, last)
+    if not batch:
+        page_cache_sync_ra(k, readahead_control(filp, mapping, filp.f_ra, index), last - index + 1)
+        batch = filemap_get_read_batch(k, mapping, index, last)
+    if not batch:
+        batch = [filemap_create_folio(k, mapping, index)]
+    tail = batch[-1]
+    if folio_test(k, tail, PG_readahead):
+        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, int(k.mem_map.index[tail])), tail,
+                            last - index + 1)
+    if not folio_test(k, tail, PG_uptodate):
+        filemap_update_page(k, mapping, tail)
+    return batch
+
+
+def filemap_create_folio(k, mapping, index: int) -> int:
+    """``filemap_create_folio``: a new order-0 folio for ``index``, read at once."""
+    pfn = filemap_alloc_folio(k, G.GFP_HIGHUSER_MOVABLE, mapping.min_order)
+    if pfn < 0:
+        raise KernelError(errno.ENOMEM, "page cache: no memory to read into")
+    if filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE) != 0:
+        folio_put(k, pfn)
+        return filemap_get_folio(k, mapping, index)
+    mapping.a_ops.read_folios(k, mapping, [pfn])
+    folio_put(k, pfn)
+    return pfn
+
+
+def filemap_update_page(k, mapping, pfn: int) -> None:
+    """``filemap_update_page``: a cached folio that is not up to date is read (or waited for)."""
+    if not folio_test(k, pfn, PG_uptodate):
+        mapping.a_ops.read_folios(k, mapping, [pfn])
+
+
+def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
+    """``filemap_read``: copy up to ``count`` bytes at ``pos`` out of the page cache, reading
+    what is missing; stops at ``i_size``. Returns (bytes read, one content byte per 64-byte
+    line covered). ``f_ra.prev_pos`` is left at the end of the read."""
+    inode = filp.f_inode
+    count = min(count, max(inode.i_size - pos, 0))
+    out, done = [], 0
+    while done < count:
+        batch = filemap_get_pages(k, filp, pos + done, count - done)
+        for pfn in batch:
+            fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
+            fend = fpos + (folio_nr_pages(k, pfn) << PAGE_SHIFT)
+            start, end = pos + done, min(pos + count, fend)
+            if start >= end or start < fpos:
+                break
+            first_line = (start - fpos) >> LINE_SHIFT
+            if out and start & ((1 << LINE_SHIFT) - 1):
+                first_line += 1  # the line holding ``start`` was returned with the last folio
+            last_line = (end - 1 - fpos) >> LINE_SHIFT
+            if last_line >= first_line:
+                out.append(folio_read_lines(k, pfn, first_line, last_line - first_line + 1))
+            done = end - pos
+    filp.f_ra.prev_pos = pos + done
+    return done, (np.concatenate(out) if out else np.zeros(0, np.uint8))
+
+
+# ---- buffered write ---------------------------------------------------------------------------
+
+def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
+    """``generic_perform_write``: copy ``count`` bytes of ``value`` in at ``pos``, in chunks
+    of at most ``mapping_max_folio_size`` bytes not crossing a chunk boundary; each chunk
+    asks ``write_begin`` for a folio (whose order follows the chunk's length, so one large
+    write() makes large folios and 4 KiB writes make order-0 ones) and is clipped to it.
+    Returns the bytes written."""
+    mapping = filp.f_mapping
+    chunk = mapping_max_folio_size(mapping)
+    written = 0
+    while written < count:
+        offset = pos & (chunk - 1)
+        nbytes = min(chunk - offset, count - written)
+        pfn = mapping.a_ops.write_begin(k, filp, pos, nbytes)
+        fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
+        nbytes = min(nbytes, fpos + (folio_nr_pages(k, pfn) << PAGE_SHIFT) - pos)
+        first_line, last_line = (pos - fpos) >> LINE_SHIFT, (pos + nbytes - 1 - fpos) >> LINE_SHIFT
+        folio_write_lines(k, pfn, first_line, last_line - first_line + 1, value)
+        mapping.a_ops.write_end(k, filp, pos, nbytes, pfn)
+        pos += nbytes
+        written += nbytes
+    return written
+
+
+def generic_write_end(k, filp, pos: int, copied: int, pfn: int) -> None:
+    """``generic_write_end``: the folio is up to date and dirty, ``i_size`` grows to cover the
+    write, and write_begin's reference is dropped."""
+    mapping = filp.f_mapping
+    folio_mark_uptodate(k, pfn)
+    folio_mark_dirty(k, mapping, pfn)
+    inode = filp.f_inode
+    inode.i_size = max(inode.i_size, pos + copied)
+    folio_put(k, pfn)
+
+
+def write_begin_get_folio(k, filp, pos: int, nbytes: int) -> int:
+    """``write_begin_get_folio``: ``__filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len))``,
+    then (``__block_write_begin``) a folio that is not up to date is read first unless the
+    write covers all of it."""
+    from ..include.linux.pagemap import FGP_WRITEBEGIN, fgf_set_order
+
+    mapping = filp.f_mapping
+    pfn = __filemap_get_folio(k, mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN | fgf_set_order(nbytes),
+                              G.GFP_HIGHUSER_MOVABLE)  # with a reference, dropped by write_end
+    if not folio_test(k, pfn, PG_uptodate):
+        fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
+        if pos > fpos or pos + nbytes < fpos + (folio_nr_pages(k, pfn) << PAGE_SHIFT):
+            mapping.a_ops.read_folios(k, mapping, [pfn])
+    return pfn
+
+
+# ---- writeback --------------------------------------------------------------------------------
+
+def filemap_fdatawrite_range(k, mapping, start: int, end: int) -> None:
+    """``filemap_fdatawrite_range`` -> ``do_writepages``: start writeback of the dirty
+    folios of bytes [start, end]."""
+    if not mapping.swapbacked and start <= end:
+        mapping.a_ops.writepages(k, mapping, start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+
+
+def filemap_fdatawait_range(k, mapping, start: int, end: int) -> None:
+    """``filemap_fdatawait_range``: wait for the writeback of every folio in the range."""
+    if start > end:
+        return
+    for _, pfn in filemap_folios(k, mapping, start >> PAGE_SHIFT, end >> PAGE_SHIFT):
+        folio_wait_writeback(k, pfn)
+
+
+def filemap_write_and_wait_range(k, mapping, start: int, end: int) -> None:
+    """``filemap_write_and_wait_range``: write the dirty folios of bytes [start, end] and
+    wait for them (fsync, truncate's and DONTNEED's flush)."""
+    filemap_fdatawrite_range(k, mapping, start, end)
+    filemap_fdatawait_range(k, mapping, start, end)
+
+
+# ---- cachestat(2) -----------------------------------------------------------------------------
+
+def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
+    """``filemap_cachestat``: over page indices [first, last], the pages cached, dirty and
+    under writeback, and the evicted ones (shadow entries; ``recently_evicted`` counts those
+    ``workingset_test_recent`` finds recent: none until reclaim leaves shadows)."""
+    cs = dict(cache=0, dirty=0, writeback=0, evicted=0, recently_evicted=0)
+    for index, pfn in filemap_folios(k, mapping, first, last):
+        nr = min(index + folio_nr_pages(k, pfn) - 1, last) - max(index, first) + 1
+        cs["cache"] += nr
+        cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) else 0
+        cs["writeback"] += nr if folio_test(k, pfn, PG_writeback) else 0
+    cs["evicted"] = int(k.page_cache.xa_nr_values[mapping.xa_id]) if first == 0 else 0
+    return cs
