@@ -79,6 +79,12 @@ def kerr_of(fn, *args, **kw) -> int:
     return e.value.errno
 
 
+def windows(addr: int, length: int) -> int:
+    """Read faults taking ``length`` bytes at ``addr`` with 64 KiB fault-around: one per
+    64 KiB-aligned window of the address space the range touches (order-0 folios)."""
+    return ((addr + length - 1) >> 16) - (addr >> 16) + 1
+
+
 def steps_of(name: str) -> list[dict]:
     return [r for r in RECORDS if r["scenario"] == name]
 
@@ -221,3 +227,140 @@ def test_fault_around_bytes_knob():
     for bad in (4 * MB, "x"):
         with pytest.raises(KernelError):
             m.sysfs("kernel/debug/fault_around_bytes", bad)
+
+
+def test_debug_check_covers_file_mappings():
+    """debug.check passes over file mappings of every kind, and catches a file pte that maps
+    another folio than the page cache holds, a wrong mapcount and a drifted NR_FILE_MAPPED."""
+    from linuxmm import debug
+    from linuxmm.mm import memory as M
+    from linuxmm.mm.pgtable import NS_FILE_MAPPED
+
+    m = machine()
+    m.create_file("/f", 4 * MB)
+    m.create_file("/g", MB, chunk=4096)
+    p = m.spawn()
+    a = p.mmap(4 * MB, "r", "shared", fd=p.open("/f"))  # PMD-mapped 2 MiB folios
+    b = p.mmap(MB, "rw", "private", fd=p.open("/g"))
+    p.read(a, 4 * MB)
+    p.read(b, MB)
+    p.write(b, 64 * 1024)  # COW copies of 16 pages
+    c = p.fork()
+    c.read(b, MB)
+    assert debug.check(m) == []
+    k = m.kernel
+    entry, _ = M.lookup_pte(k.mem_map, k.vm_state, int(p.task.mmc[M.MMC_PGD]), b + MB - 4096)
+    pfn = int(entry) >> 12 & ((1 << 40) - 1)
+    k.mem_map.mapcount[pfn] += 1
+    assert any("mapcount" in e for e in debug.check(m))
+    k.mem_map.mapcount[pfn] -= 1
+    k.vm_state.nstat[0, NS_FILE_MAPPED] += 1
+    assert any("NR_FILE_MAPPED" in e for e in debug.check(m))
+    k.vm_state.nstat[0, NS_FILE_MAPPED] -= 1
+    vs, last = k.vm_state, b + MB - 4096
+    level = int(vs.vp[M.VP_LEVELS]) - 1
+    row, idx = M.pt_table(k.mem_map, vs, p.task.mmc, int(p.task.mmc[M.MMC_PGD]), last, level, False), \
+        M.pt_index(vs, level, last)
+    other = int(vs.pt[row, idx - 1]) >> 12 & ((1 << 40) - 1)  # the page before it, in the same file
+    vs.pt[row, idx] = (vs.pt[row, idx] & np.uint64(0xFFF)) | np.uint64(other << 12)
+    assert any("where rmap would look at another address" in e for e in debug.check(m))
+
+
+def test_major_faults_read_an_evicted_file():
+    """An evicted file's pages are read at their faults: those faults are major (PGMAJFAULT,
+    getrusage's majflt), the data is the file's, and the pages are in the cache afterwards."""
+    m = machine()
+    write_file(m, "/f", 4096, MB)
+    p = m.spawn()
+    fd = p.open("/f")
+    p.fadvise(fd, 0, 0, "dontneed")
+    a = p.mmap(MB, "r", "private", fd=fd)
+    assert not p.mincore(a, MB).any()
+    before = int(m.proc("vmstat").split("pgmajfault ")[1].split()[0])
+    assert set(p.read(a, MB, stride=64)) == {7}
+    assert p.majflt >= 1 and p.minflt + p.majflt <= 256
+    assert int(m.proc("vmstat").split("pgmajfault ")[1].split()[0]) - before >= p.majflt
+    assert p.mincore(a, MB).all()
+
+
+def test_fork_shares_file_pages_the_child_faults_in():
+    """fork copies no pte of a file VMA without an anon_vma (``vma_needs_copy``) and no file
+    PMD: the child takes its own faults, and then both map the same cached pages (shared)."""
+    m = machine()
+    write_file(m, "/f", 4096, MB)
+    write_file(m, "/g", 2 * MB, 2 * MB)
+    p = m.spawn()
+    a = p.mmap(MB, "r", "shared", fd=p.open("/f"))
+    b = p.mmap(2 * MB, "r", "shared", fd=p.open("/g"))
+    p.read(a, MB)
+    p.read(b, 2 * MB)
+    c = p.fork()
+    assert vma_smaps(c, a)["Rss"] == 0 and vma_smaps(c, b)["Rss"] == 0
+    c.read(a, MB)
+    c.read(b, 2 * MB)
+    assert c.minflt == windows(a, MB) + 1
+    sa, sb = vma_smaps(c, a), vma_smaps(c, b)
+    assert sa["Shared_Clean"] == 1024 and sa["Pss"] == 512 and sb["FilePmdMapped"] == 2048
+    assert sb["Shared_Clean"] == 2048
+
+
+def test_shared_writes_dirty_the_cache_and_writeback_write_protects():
+    """A store through a shared ext4 mapping dirties the page cache (writenotify: the first
+    store to a page faults even after a load mapped it); fsync writes it back and
+    write-protects the ptes (folio_mkclean), so the next store faults again. mprotect does
+    not make those ptes writable behind the filesystem's back."""
+    m = machine()
+    write_file(m, "/f", 4096, MB)
+    p = m.spawn()
+    fd = p.open("/f", "rw")
+    a = p.mmap(MB, "rw", "shared", fd=fd)
+    p.read(a, MB)
+    p.mprotect(a, MB, "r")
+    p.mprotect(a, MB, "rw")
+    f0 = p.minflt
+    p.write(a, MB, value=3)
+    assert p.minflt - f0 == 256 and m.cachestat("/f").dirty == 256
+    p.fsync(fd)
+    assert m.cachestat("/f").dirty == 0 and vma_smaps(p, a)["Private_Dirty"] == 0
+    f0 = p.minflt
+    p.write(a, MB, value=4)
+    assert p.minflt - f0 == 256 and m.cachestat("/f").dirty == 256
+    assert set(p.pread(fd, MB, offset=0)[::64]) == {4}  # the first line of each page
+
+
+def test_vm_steps_for_files():
+    from typer.testing import CliRunner
+
+    from linuxmm.cli import app
+
+    r = CliRunner().invoke(app, ["vm", "create:/data/f:1M:4K", "open:/data/f", "mmap:1M:r:shared", "read",
+                                 "mincore", "close", "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    steps = {s["step"]: s["result"] for s in out["steps"]}
+    assert steps["create:/data/f:1M:4K"] == "/data/f: 256 folios cached"
+    a = int(steps["mmap:1M:r:shared"].split(": ")[1].split("-")[0], 16)
+    assert steps["read"].endswith(f": {windows(a, MB)} page faults")
+    assert steps["mincore"].endswith(": 256 of 256 pages resident")
+
+
+def test_replay_maps_takes_file_faults(tmp_path):
+    """``replay --maps``: a file-backed line is mapped from a file created at the size its
+    mappings reach (by one write(): a 1 MiB folio and a 64 KiB one); a load per page of the
+    first mapping takes one fault (the whole folio is mapped), each store to the private
+    writable one copies its page (do_cow_fault)."""
+    from linuxmm.tools.replay import replay
+    from linuxmm.tools.trace import TRACE_DTYPE, write_binary
+
+    base = 0x7F0000000000
+    maps = tmp_path / "maps"
+    maps.write_text(f"{base:x}-{base + MB:x} r--p 00000000 fe:00 12 /usr/lib/libx.so\n"
+                    f"{base + MB:x}-{base + MB + 65536:x} rw-p 00100000 fe:00 12 /usr/lib/libx.so\n")
+    recs = np.zeros(256 + 16, TRACE_DTYPE)
+    recs["addr"] = base + (np.arange(256 + 16, dtype=np.int64) << 12)
+    recs["kind"] = [1] * 256 + [2] * 16
+    write_binary(tmp_path / "t.bin", [recs])
+    m = machine()
+    res = replay(m, tmp_path / "t.bin", maps=maps)
+    assert m.folios("/usr/lib/libx.so") == [(0, 256), (256, 16)]
+    assert res.minor_faults == 1 + 16 and res.pages_allocated == 16
