@@ -240,3 +240,22 @@ def test_layout_plot_draws_holes_and_movable_start():
     ax, drawn = bars("seed-arm64-numa")
     notes = [t.get_text() for t in ax.texts]
     assert "ZONE_MOVABLE\n4200 MiB" in notes and "ZONE_MOVABLE\n9320 MiB" in notes
+
+
+def test_dmesg_and_ps_after_an_oom_kill():
+    """`linuxmm dmesg` prints the log with the OOM report the steps caused; `linuxmm ps` lists
+    the survivors with their oom_score; both as JSON too."""
+    steps = ["--cmdline", "mem=256M", "mmap:64M", "write", "fork", "mmap:200M", "write"]
+    r = runner.invoke(app, ["dmesg", *steps])
+    assert r.exit_code == 0, r.output
+    assert "a.out invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO)" in r.output
+    assert "Out of memory: Killed process 2 (a.out)" in r.output and r.output.startswith("BIOS-provided physical RAM map:")
+    j = json.loads(runner.invoke(app, ["dmesg", "--json", *steps]).output)
+    assert any(line["text"].startswith("Out of memory: Killed process 2") and line["level"] == 3
+               for line in j["lines"])
+    r = runner.invoke(app, ["ps", "--json", *steps])
+    procs = json.loads(r.output)["processes"]
+    assert [p["pid"] for p in procs] == [1] and procs[0]["rss_kb"] == 65536 and procs[0]["cgroup"] == "/"
+    assert 666 < procs[0]["oom_score"] <= 1000 and procs[0]["oom_score_adj"] == 0
+    r = runner.invoke(app, ["ps", *steps])
+    assert r.exit_code == 0 and "oom_score" in r.output and "a.out" in r.output

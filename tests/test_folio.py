@@ -9,8 +9,10 @@ from conftest import small_machine
 from linuxmm import Machine, debug
 from linuxmm.include.linux.mm_types import GUP_PIN_COUNTING_BIAS
 from linuxmm.include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, NR_LRU_LISTS
-from linuxmm.include.linux.page_flags import PG_lru_mask, PG_swapcache_mask
+from linuxmm.include.linux.page_flags import PG_active_mask, PG_lru_mask, PG_swapcache_mask
+from linuxmm.include.linux.vmstat import NR_ISOLATED_ANON, NR_LRU_BASE
 from linuxmm.mm import buddy as B
+from linuxmm.mm.swap import lru_add_drain_all
 
 MiB = 1 << 20
 
@@ -69,30 +71,30 @@ def test_pcp_links_belong_to_pages_on_pcp_lists():
     assert any(f"pfn {mapped:#x}: pcp links 1/0 but on no per-cpu list" in v for v in debug.check(m))
 
 
-def test_lru_lists_exist_per_node_and_start_empty():
+def test_lru_lists_exist_per_node():
+    """A folio's place is told three ways (PG_lru, a list's links, the NR_* counters), and
+    debug.check compares them (tests/test_swap.py fills the lists)."""
     m = small_machine()
     a = m.kernel.mem_map
     nodes = len(m.nodes)
-    assert a.lruvec_head.shape == a.lruvec_nr.shape == (nodes, NR_LRU_LISTS) and not a.lruvec_nr.any()
+    assert a.lruvec_head.shape == a.lruvec_tail.shape == (nodes, NR_LRU_LISTS)
     p = m.spawn()
     addr = p.mmap(4 << 12)
     p.write(addr, 4 << 12)
+    lru_add_drain_all(m.kernel)
     assert debug.check(m) == []
-    pfn = int(np.nonzero((a.refcount > 0) & (a.mapping & 1 == 1))[0][0])
-    a.flags[pfn] |= PG_lru_mask  # says it is on an LRU list, but no list holds it
-    assert any("1 folios have PG_lru but the LRU lists hold 0" in v for v in debug.check(m))
-    a.lruvec_head[0, LRU_INACTIVE_ANON] = a.lruvec_tail[0, LRU_INACTIVE_ANON] = pfn + 1
-    a.lruvec_nr[0, LRU_INACTIVE_ANON] = 1
-    assert debug.check(m) == []  # an inactive anon folio on the inactive anon list
-    a.lruvec_nr[0, LRU_INACTIVE_ANON] = 2
-    assert any("lruvec_nr 2 but the list holds 1 folios" in v for v in debug.check(m))
-    a.lruvec_nr[0, LRU_INACTIVE_ANON] = 1
-    a.lruvec_head[0, LRU_ACTIVE_ANON], a.lruvec_head[0, LRU_INACTIVE_ANON] = pfn + 1, 0
-    a.lruvec_tail[0, LRU_ACTIVE_ANON], a.lruvec_tail[0, LRU_INACTIVE_ANON] = pfn + 1, 0
-    a.lruvec_nr[0, LRU_ACTIVE_ANON], a.lruvec_nr[0, LRU_INACTIVE_ANON] = 1, 0
-    assert any(f"node 0 LRU list 1: pfn {pfn:#x}" in v and "does not belong on it" in v for v in debug.check(m))
-    a.nr_isolated[0, 0] = 1
-    assert any("1 anon folios left isolated from the LRU" in v for v in debug.check(m))
+    pfn = int(a.lruvec_head[0, LRU_INACTIVE_ANON]) - 1
+    a.flags[pfn] &= ~PG_lru_mask  # listed, but says it is not on a list
+    assert any(f"pfn {pfn:#x}: PG_lru 0 but on LRU list" in v for v in debug.check(m))
+    a.flags[pfn] |= PG_lru_mask | PG_active_mask  # an active folio on the inactive list
+    assert any(f"node 0 LRU list {LRU_INACTIVE_ANON}: pfn {pfn:#x}" in v and "does not belong on it" in v
+               for v in debug.check(m))
+    a.flags[pfn] &= ~PG_active_mask
+    a.node_stat[0, NR_LRU_BASE + LRU_ACTIVE_ANON] += 1
+    assert any("NR_ACTIVE_ANON is 1 but the list holds 0 pages" in v for v in debug.check(m))
+    a.node_stat[0, NR_LRU_BASE + LRU_ACTIVE_ANON] -= 1
+    a.node_stat[0, NR_ISOLATED_ANON] = 1
+    assert any("1 anon pages left isolated from the LRU" in v for v in debug.check(m))
 
 
 def test_refcount_rule_admits_swap_cache_and_pins():
@@ -100,6 +102,7 @@ def test_refcount_rule_admits_swap_cache_and_pins():
     p = m.spawn()
     addr = p.mmap(4 << 12)
     p.write(addr, 4 << 12)
+    lru_add_drain_all(m.kernel)  # the lru_add batch's references go
     c = p.fork()  # each page mapped twice: two references
     a = m.kernel.mem_map
     pfn = int(np.nonzero((a.refcount > 0) & (a.mapping & 1 == 1))[0][0])

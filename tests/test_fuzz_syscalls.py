@@ -62,7 +62,26 @@ KERNEL_ERRNOS = [
     ("mremap", (1 << 46, P, 2 * P, 1, 0), "EFAULT"),         # not mapped
     ("mremap", ((B, 0), P, ULONG - P, 1, 0), "EINVAL"),      # beyond TASK_SIZE
     ("mremap", ((B, 0), P, P, 3, (B, 1)), "EINVAL"),         # unaligned new address
+    ("mlock", (1 << 46, P), "ENOMEM"),                       # not mapped
+    ("mlock2", ((B, 0), P, 2), "EINVAL"),                    # unknown flag
+    ("munlock", (1 << 46, P), "ENOMEM"),
+    ("munlock", ((B, 1), 0), None),                          # mlock rounds: no alignment needed
+    ("mlockall", (0,), "EINVAL"),
+    ("mlockall", (4,), "EINVAL"),                            # MCL_ONFAULT alone
+    ("mlockall", (8,), "EINVAL"),
+    ("mseal", ((B, 1), P, 0), "EINVAL"),                     # unaligned start
+    ("mseal", ((B, 0), P, 1), "EINVAL"),                     # flags
+    ("mseal", ((B, 0), ULONG - P, 0), "EINVAL"),             # the range wraps
+    ("mseal", (1 << 46, P, 0), "ENOMEM"),                    # not mapped
+    ("mseal", ((B, 0), 0, 0), None),
+    ("prctl", (41, 0, 2, 0, 0), "EINVAL"),                   # PR_SET_THP_DISABLE: flags when enabling
+    ("prctl", (41, 1, 4, 0, 0), "EINVAL"),                   # unknown flag
+    ("prctl", (42, 1, 0, 0, 0), "EINVAL"),                   # PR_GET_THP_DISABLE takes no argument
+    ("prctl", (65, 2, 0, 0, 0), "EINVAL"),                   # PR_MDWE_NO_INHERIT alone
+    ("prctl", (65, 8, 0, 0, 0), "EINVAL"),
+    ("prctl", (66, 1, 0, 0, 0), "EINVAL"),                   # PR_GET_MDWE takes no argument
 ]
+NR = {"mlock": 149, "munlock": 150, "mlockall": 151, "prctl": 157, "mlock2": 325, "mseal": 462}
 
 
 def resolve(args, base):
@@ -74,6 +93,7 @@ def real_errnos() -> list:
     from test_mmap import RealBackend
 
     be = RealBackend()
+    be.NR = {**be.NR, **NR}
     base = be.mmap(0, 16 * P, "rw", "private|anonymous")
     out = []
     for name, args, _ in KERNEL_ERRNOS:
@@ -94,6 +114,10 @@ def sim_call(p, name, args):
         elif name == "mremap":
             addr, old, new, flags, new_addr = args
             p.mremap(addr, old, new, maymove=bool(flags & 1), fixed=new_addr if flags & 2 else None)
+        elif name in ("mlock2", "mseal"):  # the flags the Process API does not take as a number
+            from linuxmm.mm import mlock, mseal
+
+            (mlock.sys_mlock2 if name == "mlock2" else mseal.do_mseal)(p.task.mm, *args)
         else:
             getattr(p, name)(*args)
     except KernelError as e:

@@ -10,10 +10,10 @@ _cache.install()  # this package's compiled code is cached per source version (l
 
 from . import debug  # noqa: E402
 from .arch.x86.mm.fault import BusError, SegmentationFault, VmFaultOOM  # noqa: E402
-from .errors import ConfigError, KernelError, LinuxmmError, ParseError  # noqa: E402
+from .errors import ConfigError, KernelError, KernelPanic, Killed, LinuxmmError, ParseError  # noqa: E402
 from .machine import Machine  # noqa: E402
 from .process import Process  # noqa: E402
 
 __all__ = ["Machine", "Process", "LinuxmmError", "ParseError", "ConfigError", "KernelError",
-           "SegmentationFault", "BusError", "VmFaultOOM", "debug"]
+           "SegmentationFault", "BusError", "VmFaultOOM", "Killed", "KernelPanic", "debug"]
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 from . import __version__
 from . import presets as presets_mod
 from .debug import check_or_report
-from .errors import LinuxmmError
+from .errors import Killed, LinuxmmError
 from .init.main import UNKNOWN_PARAMETERS
 from .kernel.printk import KERN_WARNING
 from .machine import Machine
@@ -428,85 +428,102 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
     """
     procs = [m.spawn()]
     cur = procs[0]
-    stack, region, log, fd = [], None, [], None
+    stack, region, log, fds = [], None, [], {}
     for step in steps:
         op, *args = step.split(":")
         before = cur.minflt
-        if op == "create":
-            if len(args) < 2:
-                raise LinuxmmError("create needs a path and a size: create:/data/f:64M[:4K]")
-            m.create_file(args[0], _size_arg(args[1]), chunk=_size_arg(args[2]) if len(args) > 2 else None)
-            log.append((step, f"{args[0]}: {len(m.folios(args[0]))} folios cached"))
-        elif op == "open":
-            if not args:
-                raise LinuxmmError("open needs a path: open:/data/f[:r|w|rw]")
-            fd = cur.open(args[0], args[1] if len(args) > 1 else "r")
-            log.append((step, f"pid {cur.pid}: fd {fd}"))
-        elif op == "close":
-            if fd is None:
-                raise LinuxmmError("'close' without an open")
-            cur.close(fd)
-            fd = None
-            log.append((step, f"pid {cur.pid}: closed"))
-        elif op == "mmap":
-            if not args:
-                raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|shared]]")
-            length = _size_arg(args[0])
-            flags = args[2] if len(args) > 2 else "private"
-            if fd is None and "anonymous" not in flags.split("|"):
-                flags += "|anonymous"  # no file open: anonymous memory
-            addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags, fd=fd)
-            region = (addr, length)
-            log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
-            if cur.minflt != before:
-                log[-1] = (step, log[-1][1] + f", {cur.minflt - before} faults (populate)")
-        elif region is None and op not in ("fork", "parent", "exit"):
-            raise LinuxmmError(f"step {step!r} needs an mmap first")
-        elif op in ("write", "read"):
-            stride = _size_arg(args[0]) if args else 4096
-            major = cur.majflt
-            if op == "write":
-                cur.write(region[0], region[1], stride=stride)
+        try:
+            if op in ("create", "open", "close"):
+                _vm_file_step(m, step, op, args, cur, fds, log)
             else:
-                cur.read(region[0], region[1], stride=stride)
-            log.append((step, f"pid {cur.pid}: {cur.minflt - before} page faults"
-                              + (f", {cur.majflt - major} major" if cur.majflt != major else "")))
-        elif op == "msync":
-            cur.msync(region[0], region[1], args[0] if args else "sync")
-            log.append((step, f"pid {cur.pid}: {args[0] if args else 'sync'}"))
-        elif op == "mincore":
-            resident = int(cur.mincore(region[0], region[1]).sum())
-            log.append((step, f"pid {cur.pid}: {resident} of {region[1] >> 12} pages resident"))
-        elif op == "munmap":
-            cur.munmap(*region)
-            log.append((step, f"pid {cur.pid}: unmapped"))
-        elif op == "mprotect":
-            cur.mprotect(region[0], region[1], args[0] if args else "r")
-            log.append((step, f"pid {cur.pid}: protection {args[0] if args else 'r'}"))
-        elif op == "madvise":
-            cur.madvise(region[0], region[1], args[0] if args else "hugepage")
-            log.append((step, f"pid {cur.pid}: {args[0] if args else 'hugepage'}"))
-        elif op == "fork":
-            child = cur.fork()
-            procs.append(child)
-            stack.append(cur)
-            cur = child
-            log.append((step, f"pid {child.pid} forked; steps now run in the child"))
-        elif op == "parent":
-            if not stack:
-                raise LinuxmmError("'parent' without a fork")
-            cur = stack.pop()
-            log.append((step, f"back in pid {cur.pid}"))
-        elif op == "exit":
-            cur.exit()
-            log.append((step, f"pid {cur.pid} exited"))
-            if stack:
-                cur = stack.pop()
-        else:
-            raise LinuxmmError(f"unknown step {step!r}. {VM_STEPS_HELP}")
+                cur, region = _vm_step(m, step, op, args, procs, cur, stack, region, log, before, fds.get(cur.pid))
+        except Killed as e:  # the OOM killer's SIGKILL ended the process running the step
+            log.append((step, f"pid {e.pid} killed (SIGKILL: {e.reason})"))
+            cur = stack.pop() if stack else cur
         if debug_vm:
             check_or_report(m, f"step {step!r}", [f"{s}: {r}" for s, r in log[-5:]])
     return procs, log
+
+
+def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dict, log: list) -> None:
+    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), close it."""
+    if op == "create":
+        if len(args) < 2:
+            raise LinuxmmError("create needs a path and a size: create:/data/f:64M[:4K]")
+        m.create_file(args[0], _size_arg(args[1]), chunk=_size_arg(args[2]) if len(args) > 2 else None)
+        log.append((step, f"{args[0]}: {len(m.folios(args[0]))} folios cached"))
+    elif op == "open":
+        if not args:
+            raise LinuxmmError("open needs a path: open:/data/f[:r|w|rw]")
+        fds[cur.pid] = cur.open(args[0], args[1] if len(args) > 1 else "r")
+        log.append((step, f"pid {cur.pid}: fd {fds[cur.pid]}"))
+    else:
+        if cur.pid not in fds:
+            raise LinuxmmError("'close' without an open")
+        cur.close(fds.pop(cur.pid))
+        log.append((step, f"pid {cur.pid}: closed"))
+
+
+def _vm_step(m: Machine, step: str, op: str, args: list[str], procs: list, cur, stack: list, region, log: list,
+             before: int, fd: int | None):
+    """One `linuxmm vm` step; returns the process and region later steps work on."""
+    if op == "mmap":
+        if not args:
+            raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|shared]]")
+        length = _size_arg(args[0])
+        flags = args[2] if len(args) > 2 else "private"
+        if fd is None and "anonymous" not in flags.split("|"):
+            flags += "|anonymous"  # no file open: anonymous memory
+        addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags, fd=fd)
+        region = (addr, length)
+        log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
+        if cur.minflt != before:
+            log[-1] = (step, log[-1][1] + f", {cur.minflt - before} faults (populate)")
+    elif region is None and op not in ("fork", "parent", "exit"):
+        raise LinuxmmError(f"step {step!r} needs an mmap first")
+    elif op in ("write", "read"):
+        stride = _size_arg(args[0]) if args else 4096
+        major = cur.majflt
+        if op == "write":
+            cur.write(region[0], region[1], stride=stride)
+        else:
+            cur.read(region[0], region[1], stride=stride)
+        log.append((step, f"pid {cur.pid}: {cur.minflt - before} page faults"
+                          + (f", {cur.majflt - major} major" if cur.majflt != major else "")))
+    elif op == "msync":
+        cur.msync(region[0], region[1], args[0] if args else "sync")
+        log.append((step, f"pid {cur.pid}: {args[0] if args else 'sync'}"))
+    elif op == "mincore":
+        resident = int(cur.mincore(region[0], region[1]).sum())
+        log.append((step, f"pid {cur.pid}: {resident} of {region[1] >> 12} pages resident"))
+    elif op == "munmap":
+        cur.munmap(*region)
+        log.append((step, f"pid {cur.pid}: unmapped"))
+    elif op == "mprotect":
+        cur.mprotect(region[0], region[1], args[0] if args else "r")
+        log.append((step, f"pid {cur.pid}: protection {args[0] if args else 'r'}"))
+    elif op == "madvise":
+        cur.madvise(region[0], region[1], args[0] if args else "hugepage")
+        log.append((step, f"pid {cur.pid}: {args[0] if args else 'hugepage'}"))
+    elif op == "fork":
+        child = cur.fork()
+        procs.append(child)
+        stack.append(cur)
+        cur = child
+        log.append((step, f"pid {child.pid} forked; steps now run in the child"))
+    elif op == "parent":
+        if not stack:
+            raise LinuxmmError("'parent' without a fork")
+        cur = stack.pop()
+        log.append((step, f"back in pid {cur.pid}"))
+    elif op == "exit":
+        cur.exit()
+        log.append((step, f"pid {cur.pid} exited"))
+        if stack:
+            cur = stack.pop()
+    else:
+        raise LinuxmmError(f"unknown step {step!r}. {VM_STEPS_HELP}")
+    return cur, region
 
 
 def hex_address(text: str, what: str) -> int:
@@ -557,6 +574,58 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
             out.print(p.proc(name), end="", markup=False)
     if addr is not None and live:
         out.print(live[-1].walk(addr))
+
+
+StepsArg = Annotated[Optional[list[str]], typer.Argument(
+    help="Optional `linuxmm vm` steps to run first (e.g. mmap:300M write), so the log or the "
+         "process list shows what they did: " + VM_STEPS_HELP)]
+
+
+@app.command()
+def dmesg(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+          machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+    """The machine's kernel log: its boot lines, then whatever the steps made it print
+    (allocation failures, overcommit refusals, an OOM kill's report and its reaper)."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=False)
+    if steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps)
+    if as_json:
+        print_json({"lines": [{"level": level, "text": text} for level, text in m.kernel.log.lines]})
+    else:
+        sys.stdout.write(m.dmesg())
+
+
+def ps_rows(m: Machine) -> list[dict]:
+    """``ps`` of the simulated processes, with the OOM killer's view of each."""
+    rows = []
+    for p in m.processes():
+        status = dict(line.split(":", 1) for line in p.proc("status").splitlines())
+        rows.append({"pid": p.pid, "comm": p.comm, "state": "running" if p.alive else "killed",
+                     "rss_kb": int(status["VmRSS"].split()[0]), "swap_kb": int(status["VmSwap"].split()[0]),
+                     "oom_score": p.oom_score, "oom_score_adj": p.oom_score_adj, "cgroup": "/"})
+    return rows
+
+
+@app.command()
+def ps(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+       machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+    """The simulated processes (after the optional steps): pid, comm, RSS, swap, oom_score,
+    oom_score_adj and cgroup."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    if steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps)
+    rows = ps_rows(m)
+    if as_json:
+        print_json({"processes": rows})
+        return
+    t = Table(title="processes")
+    for col in ("pid", "comm", "state", "rss_kb", "swap_kb", "oom_score", "oom_score_adj", "cgroup"):
+        t.add_column(col, justify="left" if col in ("comm", "state", "cgroup") else "right")
+    for r in rows:
+        t.add_row(*(str(v) for v in r.values()))
+    out.print(t)
 
 
 class ThpPolicy(str, Enum):

@@ -37,14 +37,17 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.mm_types import GUP_PIN_COUNTING_BIAS
-from .include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE,
-                                   MIGRATE_ISOLATE)
-from .include.linux.page_flags import (PG_active, PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked,
-                                       PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable)
+from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
+                                      MMC_PGTABLES_BYTES)
+from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
+from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask
+from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
-from .include.linux.vmstat import NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS
+from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
+                                   NR_LRU_BASE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
+from .mm.memory import PAGE_MAPPING_ANON
+from .mm.swap import folio_lru_list, folio_nr_pages
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -63,7 +66,28 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k))
+            + check_files(k) + check_dead_tasks(k))
+
+
+DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
+                      ("MM_SHMEMPAGES", MM_SHMEMPAGES), ("pgtables_bytes", MMC_PGTABLES_BYTES))
+
+
+def check_dead_tasks(k) -> list[str]:
+    """A task that exited or was killed holds nothing: no page, page table, VMA or commit
+    charge; the OOM killer's count of victims in flight is the dying tasks' count."""
+    v = []
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            continue
+        held = {name: int(task.mmc[i]) for name, i in DEAD_TASK_COUNTERS if task.mmc[i]}
+        if held or task.mm.vmas or task.mm.committed_pages:
+            v.append(f"pid {task.pid} ({task.comm}) is dead but holds {held}, {len(task.mm.vmas)} VMAs, "
+                     f"{task.mm.committed_pages} committed pages")
+    dying = sum(t.state == TASK_RUNNING and t.oom_mm is not None for t in k.tasks.values())
+    if dying != k.oom_victims:
+        v.append(f"oom_victims is {k.oom_victims} but {dying} OOM victims are still exiting")
+    return v
 
 
 class DebugVmError(LinuxmmError):
@@ -175,16 +199,24 @@ def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
     * the page cache's, one per page (``filemap_add_folio``), when ``cached``;
     * the swap cache's, one per page, while PG_swapcache is set (``add_to_swap_cache``);
     * one while reclaim or migration holds it isolated from the LRU (``folio_isolate_lru``);
-      isolation lasts only within a batch, so between batches there is none (``nr_isolated``
-      is 0, ``check_folios``);
+      isolation lasts only within a batch, so between batches there is none (NR_ISOLATED_*
+      are 0, ``check_lru``);
+    * one per per-CPU folio batch slot holding it (``folio_batch_add_and_move``: a new folio
+      waits in its CPU's ``lru_add`` batch until the batch moves);
     * per FOLL_PIN pin (``_pincount``): GUP_PIN_COUNTING_BIAS on a small folio, one on a
       large one (``try_grab_folio``).
     """
     nr = 1 << int(a.order[head])
-    refs = mapped + (nr if cached else 0)
+    refs = mapped + (nr if cached else 0) + batched(a, head)
     if a.flags[head] & PG_swapcache_mask:
         refs += nr
     return refs + int(a.pincount[head]) * (GUP_PIN_COUNTING_BIAS if nr == 1 else 1)
+
+
+def batched(a, pfn: int) -> int:
+    """The per-CPU folio batch slots that hold ``pfn``."""
+    live = np.arange(a.fbatch.shape[2]) < a.fbatch_nr[:, :, None]
+    return int(np.count_nonzero((a.fbatch == pfn) & live))
 
 
 def _other_refs(a, head: int, other: int) -> str:
@@ -197,9 +229,7 @@ def _other_refs(a, head: int, other: int) -> str:
 
 def check_folios(k) -> list[str]:
     """Each folio field holds its one meaning: tails (and only tails) name their compound
-    head; only pages on a per-cpu list have pcp links; each node's LRU lists hold exactly
-    the PG_lru folios of their kind, as many as ``lruvec_nr`` counts; no folio is left
-    isolated between batches."""
+    head; only pages on a per-cpu list have pcp links; the LRU (``check_lru``)."""
     a = k.mem_map
     v: list[str] = []
     heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_head_mask) != 0))[0]
@@ -217,35 +247,56 @@ def check_folios(k) -> list[str]:
     return v + check_lru(k)
 
 
-def folio_lru_list(a, pfn: int) -> int:
-    """``folio_lru_list``: unevictable, else (in)active anon or file by PG_swapbacked."""
-    flags = int(a.flags[pfn])
-    if flags & (1 << PG_unevictable):
-        return LRU_UNEVICTABLE
-    lru = LRU_INACTIVE_ANON if flags & (1 << PG_swapbacked) else LRU_INACTIVE_FILE
-    return lru + (LRU_ACTIVE_ANON - LRU_INACTIVE_ANON if flags & (1 << PG_active) else 0)
-
-
 def check_lru(k) -> list[str]:
+    """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
+    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways;
+    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous
+    folio is on a list or waits in a CPU's lru_add batch, never both; no folio is left
+    isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
-    listed = 0
-    for nid, lru in zip(*np.nonzero(a.lruvec_head | a.lruvec_tail | a.lruvec_nr)):
-        folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
-        where = f"node {nid} LRU list {lru}"
-        if len(folios) != a.lruvec_nr[nid, lru]:
-            v.append(f"{where}: lruvec_nr {a.lruvec_nr[nid, lru]} but the list holds {len(folios)} folios")
-        if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
-            v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
-        for pfn in folios:
-            if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
-                v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
-        listed += len(folios)
-    marked = int(np.count_nonzero(a.flags & PG_lru_mask))
-    if marked != listed:
-        v.append(f"{marked} folios have PG_lru but the LRU lists hold {listed}")
-    for nid, kind in zip(*np.nonzero(a.nr_isolated)):
-        v.append(f"node {nid}: {a.nr_isolated[nid, kind]} {('anon', 'file')[kind]} folios left isolated from the LRU")
+    listed = np.zeros(a.lru_next.shape[0], bool)
+    zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
+    for nid in range(a.lruvec_head.shape[0]):
+        for lru in range(NR_LRU_LISTS):
+            v += _check_lru_list(a, nid, lru, listed, zone_pages)
+    for zid in np.nonzero((zone_pages != a.vm_stat[:, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS]).any(axis=1))[0]:
+        v.append(f"zone {zid}: NR_ZONE_* LRU counters {a.vm_stat[zid, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS].tolist()} "
+                 f"but the lists hold {zone_pages[zid].tolist()} pages")
+    for pfn in np.nonzero(((a.flags & PG_lru_mask) != 0) != listed)[0][:MAX_REPORTED]:
+        v.append(f"pfn {pfn:#x}: PG_lru {int(bool(a.flags[pfn] & PG_lru_mask))} but "
+                 f"{'on' if listed[pfn] else 'on no'} LRU list")
+    waiting = np.zeros_like(listed)
+    cpus, slots = np.nonzero(np.arange(a.fbatch.shape[2]) < a.fbatch_nr[:, FBATCH_LRU_ADD, None])
+    waiting[a.fbatch[cpus, FBATCH_LRU_ADD, slots]] = True
+    anon = (a.refcount > 0) & ((a.mapping & PAGE_MAPPING_ANON) != 0) & (a.compound_head == 0)
+    for pfn in np.nonzero(anon & (listed == waiting))[0][:MAX_REPORTED]:
+        v.append(f"anon folio {pfn:#x}: {'both on an LRU list and' if listed[pfn] else 'neither on an LRU list nor'} "
+                 "in an lru_add batch")
+    for nid, kind in zip(*np.nonzero(a.node_stat[:, NR_ISOLATED_ANON:NR_ISOLATED_FILE + 1])):
+        v.append(f"node {nid}: {a.node_stat[nid, NR_ISOLATED_ANON + kind]} {('anon', 'file')[kind]} pages "
+                 "left isolated from the LRU")
+    return v
+
+
+def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    where = f"node {nid} LRU list {lru}"
+    v: list[str] = []
+    folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
+    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
+        v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
+    pages = 0
+    for prev, pfn in zip([-1] + folios, folios):
+        if a.lru_prev[pfn] != prev + 1:
+            v.append(f"{where}: pfn {pfn:#x}'s lru_prev is {a.lru_prev[pfn] - 1:#x}, not {prev:#x}")
+        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
+            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
+        nr = int(folio_nr_pages(a, pfn))
+        pages += nr
+        zone_pages[B.page_zone(a, pfn), lru] += nr
+        listed[pfn] = True
+    if pages != a.node_stat[nid, NR_LRU_BASE + lru]:
+        v.append(f"{where}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the list holds {pages} pages")
     return v
 
 

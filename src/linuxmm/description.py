@@ -60,6 +60,7 @@ class KernelConfig:
     realmode_size: int = 24 << 10  # the real-mode trampoline blob (≤5.12 x86; 28 KiB on 4.4)
     percpu_pages_per_cpu: int = 53
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
+    mem_soft_dirty: bool = False  # CONFIG_MEM_SOFT_DIRTY (off on the development host; distributions set it)
 
     @property
     def MIGRATE_TYPES(self) -> int:

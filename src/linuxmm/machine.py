@@ -14,13 +14,15 @@ it edits the machine.
 from __future__ import annotations
 
 import copy
+import errno
 import html
 from pathlib import Path
 
 from .description import MachineDescription
 from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
-from .include.linux.sched import EXIT_DEAD, TASK_RUNNING
+from .errors import KernelError
+from .include.linux.sched import TASK_RUNNING
 from .init.main import Kernel, start_kernel
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
@@ -104,9 +106,16 @@ class Machine:
         return copy.deepcopy(self._desc)
 
     def dmesg(self) -> str:
-        """The boot log lines the simulator reproduces (``printk`` output), without timestamps,
-        then any lines printed since (segfaults, allocation failures)."""
+        """The machine's log so far (``printk`` output), without timestamps: the boot lines the
+        simulator reproduces, then every line printed since (segfaults, allocation failures,
+        overcommit refusals, the OOM killer's report and its reaper)."""
         return str(self.kernel.log)
+
+    @property
+    def panicked(self) -> str | None:
+        """None, or the message of the panic that stopped the machine (``vm.panic_on_oom``, an
+        OOM with nothing left to kill); every process call then raises ``KernelPanic``."""
+        return self.kernel.panicked
 
     @property
     def nodes(self) -> list[Node]:
@@ -249,15 +258,23 @@ class Machine:
         self._sync_allocator()
         return None
 
-    def proc(self, path: str) -> str:
+    def proc(self, path: str, value: str | int | None = None) -> str | None:
         """The text of a /proc file, byte for byte as the imitated kernel prints it:
         zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat (``mm/vmstat.c``,
         ``fs/proc/meminfo.c``), ``/proc/sys/vm/NAME``, or ``/proc/PID/{maps,smaps,
         smaps_rollup,status}`` (``fs/proc/task_mmu.c``). The leading ``/proc/`` may be left out.
+        With a ``value`` the file is written instead (-> None): ``/proc/PID/clear_refs``
+        (``4`` clears the soft-dirty bits, ``1``-``3`` the referenced bits) and
+        ``/proc/sys/vm/NAME``.
 
-        Raises ``KernelError`` (``ENOENT``) for a file that is not simulated."""
-        from .fs.proc.generic import proc_lookup
+        Raises ``KernelError``: ``ENOENT`` for a file that is not simulated, ``EACCES`` for a
+        write to a read-only one, ``EINVAL`` for a value the file rejects."""
+        from .fs.proc.generic import proc_lookup, proc_write
 
+        if value is not None:
+            proc_write(self.kernel, path, str(value))
+            self._sync_allocator()
+            return None
         path, show = proc_lookup(path)
         if not path.startswith("/proc/sys/"):
             from .mm.buddy import sync_pagesets_to_python
@@ -336,18 +353,31 @@ class Machine:
         maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
 
         Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
+        from .include.linux.mm_types import MmConfig
         from .kernel import fork as F
         from .process import PageTableHooks, Process
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
         k.next_pid += 1
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap), cpu)
+        config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm,
+                                                             config=config), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
         proc = Process(self, task)
         return proc
+
+    def kpageflags(self, pfn: int, count: int = 1) -> list[int]:
+        """``/proc/kpageflags`` read at ``pfn * 8``: the ``KPF_*`` flags of ``count`` page
+        frames from ``pfn`` (``stable_page_flags`` in ``fs/proc/page.c``), one u64 each;
+        KPF_NOPAGE for a pfn without a struct page.
+
+        Raises ``KernelError`` (EINVAL for a negative pfn or count)."""
+        from .fs.proc.page import kpageflags_read
+
+        return kpageflags_read(self.kernel, pfn, count)
 
     def _fork(self, parent, comm: str | None):
         from .fs.file_table import dup_fd
@@ -361,20 +391,26 @@ class Machine:
         task = F.task_struct(k, k.next_pid, comm or parent.task.comm,
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
-        F.pgd_alloc(k, task)
-        F.copy_mm(k, parent.task, task)
+        task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
+        with F.running(k, parent.task):
+            F.pgd_alloc(k, task)
+            try:
+                F.copy_mm(k, parent.task, task)
+                if parent.task.pending_signal:  # copy_process: a fatal signal stops the fork
+                    raise KernelError(errno.EINTR, "fork: interrupted by a fatal signal")
+            except KernelError:
+                F.exit_mmap(k, task)  # the half-built child goes: its commit charges come back
+                parent.task.check_alive()  # the OOM killer chose the parent: Killed
+                raise
         task.files = dup_fd(parent.task.files)
         k.tasks[task.pid] = task
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:
-        from .fs.file_table import exit_files
         from .kernel import fork as F
 
         proc.task.check_alive()
-        exit_files(self.kernel, proc.task.files)
-        F.exit_mmap(self.kernel, proc.task)
-        proc.task.state = EXIT_DEAD
+        F.do_exit(self.kernel, proc.task)
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""

@@ -11,7 +11,9 @@ Every call goes through the kernel's paths: ``do_mmap`` and friends for the addr
 the compiled MMU + fault path for accesses, ``copy_process``/``do_exit`` for fork and exit.
 Bad arguments raise ``KernelError`` with the kernel's errno; a bad access kills the process
 and raises ``SegmentationFault`` (address and ``error N`` as dmesg prints them), or
-``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS).
+``BusError`` for a shared mapping touched beyond the end of its object (SIGBUS). The OOM
+killer's SIGKILL raises ``Killed`` from the call that was running when it landed (or the
+first call on a victim killed while it was not running).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.mm_types import VM_LOCKED
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
@@ -46,6 +49,12 @@ class PageTableHooks:
 
     def vm_acct_memory(self, mm, pages: int) -> None:
         self.k.vm_committed_as += pages
+
+    def vm_enough_memory(self, mm, pages: int) -> bool:
+        """The overcommit policy (``mm/util.py``), for this task."""
+        from .mm.util import security_vm_enough_memory_mm
+
+        return security_vm_enough_memory_mm(self.k, mm, pages, self.task)
 
     def vma_changed(self, mm) -> None:
         from .mm.khugepaged import khugepaged_enter_vma
@@ -77,16 +86,37 @@ class PageTableHooks:
         addrs = np.arange(start, end, 4096, dtype=np.int64)
         fault.access(self.k, self.task, addrs, write, -1 if write else 0)
 
+    def zap_page_range_single(self, mm, start: int, end: int) -> None:
+        k, t = self.k, self.task
+        M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
+        F.flush_tlb_range(k, t, start, end)
+
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
-        """MADV_WILLNEED of a file mapping reads its range ahead (``madvise_willneed`` ->
-        ``vfs_fadvise(POSIX_FADV_WILLNEED)``); of anonymous or shmem memory it would read swap
-        back (none here). COLD, PAGEOUT and COLLAPSE act on the LRU lists and reclaim, which
-        are not simulated yet: they are accepted and change nothing."""
-        from .include.linux.mm_types import MADV_WILLNEED, PAGE_SHIFT, vmas_in_range
+        """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
+        (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous or shmem
+        memory it would read swap back, none here). COLD, PAGEOUT and COLLAPSE act on the LRU
+        lists and reclaim, which are not simulated yet: they are accepted and change nothing."""
+        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_WILLNEED
+        from .mm.madvise import guard_install_range, guard_remove_range
+
+        k, t = self.k, self.task
+        if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
+            self.zap_page_range_single(mm, start, end)
+            while status := guard_install_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]),
+                                                start, end):
+                if status != -1:
+                    raise KernelError(errno.ENOMEM, "madvise: no memory for the guard region's page tables")
+                F.grow_and_get(k)
+            F.flush_tlb_range(k, t, start, end)
+        elif advice == MADV_GUARD_REMOVE:
+            guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
+        elif advice == MADV_WILLNEED:
+            self.madvise_willneed(mm, start, end)
+
+    def madvise_willneed(self, mm, start: int, end: int) -> None:
+        from .include.linux.mm_types import PAGE_SHIFT, vmas_in_range
         from .mm.fadvise import POSIX_FADV_WILLNEED, generic_fadvise
 
-        if advice != MADV_WILLNEED:
-            return
         for vma in vmas_in_range(mm, start, end):
             f = vma.vm_file
             if f is not None and not f.f_mapping.swapbacked:
@@ -138,13 +168,16 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     """``smap_gather_stats`` over VMAs: walk the page tables, sum in bytes, report kB."""
     out = np.zeros(M.NR_SM, np.int64)
     if task.state == TASK_RUNNING and k.vm_state is not None:
-        for start, end, _ in ranges:
+        for start, end, vma in ranges:
+            pss = int(out[M.SM_PSS])
             M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, out)
+            if vma.vm_flags & VM_LOCKED:  # smap_gather_stats: a locked VMA's Pss is Locked
+                out[M.SM_LOCKED] += int(out[M.SM_PSS]) - pss
     res = {}
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
             res[name] = int(out[M.SM_PSS]) >> (M.PSS_SHIFT + 10)
-        elif name.startswith("Pss_"):
+        elif name.startswith("Pss_") or name == "Locked":
             res[name] = int(out[_SM_INDEX[name]]) >> (M.PSS_SHIFT + 10)
         elif name in _SM_INDEX:
             res[name] = int(out[_SM_INDEX[name]]) >> 10
@@ -216,8 +249,28 @@ class Process:
 
     @property
     def alive(self) -> bool:
-        """False once the process exited or was killed (SIGSEGV, SIGBUS)."""
-        return self.task.state == TASK_RUNNING
+        """False once the process exited or was killed (SIGSEGV, SIGBUS, the OOM killer's
+        SIGKILL, even before the victim has finished dying)."""
+        return self.task.state == TASK_RUNNING and not self.task.pending_signal
+
+    @property
+    def oom_score_adj(self) -> int:
+        """``/proc/PID/oom_score_adj``: -1000 (never OOM-killed) .. 1000 (killed first)."""
+        return self.task.oom_score_adj
+
+    @oom_score_adj.setter
+    def oom_score_adj(self, value: int) -> None:
+        """Write ``/proc/PID/oom_score_adj`` (as root). Raises ``KernelError``: EINVAL outside
+        -1000..1000 or for a non-integer, ESRCH after exit."""
+        from .mm.oom_kill import set_oom_score_adj
+
+        set_oom_score_adj(self.machine.kernel, self.task, value)
+
+    @property
+    def oom_score(self) -> int:
+        """``/proc/PID/oom_score``: the OOM killer's badness scaled to 0..2000 (reading it does
+        not run the process). Raises ``KernelError`` (ENOENT) after exit."""
+        return int(self.proc("oom_score"))
 
     def __repr__(self) -> str:
         return f"<Process {self.task.pid} {self.task.comm!r} {'running' if self.alive else 'dead'}>"
@@ -352,6 +405,121 @@ class Process:
         flags |= T.MREMAP_DONTUNMAP if dontunmap else 0
         return mremap.do_mremap(self.task.mm, addr, old_len, new_len, flags, fixed or 0)
 
+    def mlock(self, addr: int, length: int) -> None:
+        """``mlock`` (``mm/mlock.c``): lock the pages of the range (rounded out to pages) in
+        memory: its VMAs get VM_LOCKED (split or merged as needed), VmLck counts them, and
+        the range is faulted in.
+
+        Raises ``KernelError`` (ENOMEM for a hole or beyond RLIMIT_MEMLOCK, EPERM when
+        RLIMIT_MEMLOCK is 0 without CAP_IPC_LOCK)."""
+        self.mlock2(addr, length)
+
+    def mlock2(self, addr: int, length: int, onfault: bool = False) -> None:
+        """``mlock2(addr, len, onfault and MLOCK_ONFAULT)``: as ``mlock``; with ``onfault``
+        the VMAs get VM_LOCKONFAULT too and nothing is faulted in now.
+
+        Raises ``KernelError`` as ``mlock`` does."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_mlock2(self.task.mm, addr, length, mlock.MLOCK_ONFAULT if onfault else 0)
+
+    def munlock(self, addr: int, length: int) -> None:
+        """``munlock``: the range loses VM_LOCKED and VM_LOCKONFAULT (VMAs merge back).
+
+        Raises ``KernelError`` (ENOMEM for a hole in the range)."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_munlock(self.task.mm, addr, length)
+
+    def mlockall(self, flags="current") -> None:
+        """``mlockall``: ``flags`` names joined by ``|`` (``"current"``, ``"future"``,
+        ``"onfault"``; ``MCL_*`` spellings too) or the number. ``current`` locks every
+        VMA now, ``future`` every later mapping (``mm->def_flags``).
+
+        Raises ``KernelError`` (EINVAL for no or unknown flags or ``onfault`` alone,
+        ENOMEM when ``current`` and the address space exceeds RLIMIT_MEMLOCK)."""
+        from .include.linux.mm_types import _parse_names
+        from .mm import mlock
+
+        self.task.check_alive()
+        flags = _parse_names(flags, mlock.MCL_NAMES, "mcl_", "mlockall flag")
+        mlock.sys_mlockall(self.task.mm, flags)
+
+    def munlockall(self) -> None:
+        """``munlockall``: nothing stays locked, later mappings are not locked."""
+        from .mm import mlock
+
+        self.task.check_alive()
+        mlock.sys_munlockall(self.task.mm)
+
+    def getrlimit(self, resource) -> tuple[int, int]:
+        """``getrlimit``: (soft, hard) of ``resource`` (``"RLIMIT_MEMLOCK"``, ``"memlock"``
+        or its number) in bytes, ``RLIM_INFINITY`` (2**64 - 1) for no limit.
+
+        Raises ``KernelError`` (EINVAL for an unknown resource)."""
+        from .kernel import sys
+
+        return sys.getrlimit(self.task.mm, resource)
+
+    def setrlimit(self, resource, soft: int, hard: int | None = None) -> None:
+        """``setrlimit``: new soft and hard limits (``hard`` defaults to ``soft``);
+        ``RLIM_INFINITY`` for none. The memory limits are the ones the kernel reads
+        (RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK).
+
+        Raises ``KernelError`` (EINVAL for soft above hard or an unknown resource, EPERM
+        for raising the hard limit without CAP_SYS_RESOURCE)."""
+        from .kernel import sys
+
+        self.task.check_alive()
+        sys.do_prlimit(self.task.mm, resource, soft, soft if hard is None else hard)
+
+    def mseal(self, addr: int, length: int) -> None:
+        """``mseal(addr, len, 0)`` (``mm/mseal.c``): seal the VMAs of the range; munmap,
+        mremap, mmap(MAP_FIXED) over them, mprotect, and discarding madvise on read-only
+        anonymous memory then fail with EPERM.
+
+        Raises ``KernelError`` (EINVAL for an unaligned or wrapping range, ENOMEM for a
+        hole in it)."""
+        from .mm import mseal
+
+        self.task.check_alive()
+        mseal.do_mseal(self.task.mm, addr, length)
+
+    def prctl(self, option, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+        """``prctl`` (``kernel/sys.c``) for the memory options: ``"PR_SET_THP_DISABLE"``
+        (1: THP off for every VMA; with ``arg3`` PR_THP_DISABLE_EXCEPT_ADVISED (2) only where
+        not MADV_HUGEPAGE'd; 0: back to the global policy), ``"PR_GET_THP_DISABLE"`` (0, 1 or
+        3), ``"PR_SET_MDWE"`` (PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2: no mapping
+        writable and executable, none gaining execute; for good) and ``"PR_GET_MDWE"``; the
+        option's number works too. Returns the call's value.
+
+        Raises ``KernelError`` (EINVAL for another option or bad arguments, EPERM for a
+        change of MDWE once set)."""
+        from .kernel import sys
+
+        self.task.check_alive()
+        return sys.sys_prctl(self.task.mm, option, arg2, arg3, arg4, arg5)
+
+    def process_madvise(self, target, iovec, advice, flags: int = 0) -> int:
+        """``process_madvise(pidfd of target, iovec, len(iovec), advice, flags)``: madvise
+        each ``(start, length)`` of ``iovec`` in ``target``'s address space (``self`` for
+        PIDFD_SELF); returns the bytes advised (the first error if none was). ``target`` is
+        a ``Process``; a number stands for a file descriptor, which is never a pidfd here.
+
+        Raises ``KernelError`` (EINVAL for flags, more than 1024 ranges, unknown advice or
+        destructive advice on another process; EBADF for a number; ESRCH for an exited
+        target; EPERM for another process without CAP_SYS_NICE; madvise's errnos)."""
+        from .mm import madvise
+
+        self.task.check_alive()
+        if isinstance(target, Process):
+            mm = target.task.mm if target.alive else errno.ESRCH
+        else:
+            mm = errno.EBADF
+        return madvise.process_madvise(self.task.mm, mm, iovec, advice, flags)
+
     def brk(self, new_brk: int = 0) -> int:
         """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
         current one when the request fails or is 0, as the syscall does."""
@@ -467,12 +635,32 @@ class Process:
         return PageWalk(addr, walk_address(self.machine.kernel, int(self.task.mmc[M.MMC_PGD]), addr))
 
     # /proc ----------------------------------------------------------------------------------
-    def proc(self, name: str) -> str:
+    def proc(self, name: str, value: str | int | None = None) -> str | None:
         """``/proc/PID/NAME`` text: ``maps``, ``smaps``, ``smaps_rollup``, ``status``
-        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), byte for byte.
+        (``fs/proc/task_mmu.c``, ``fs/proc/array.c``), ``oom_score``, ``oom_score_adj``
+        (``fs/proc/base.c``), byte for byte; with a ``value``, a write (``p.proc("clear_refs", 4)``
+        clears the soft-dirty bits).
 
         Raises ``KernelError`` (ENOENT) for another name or after exit."""
-        return self.machine.proc(f"/proc/{self.pid}/{name}")
+        return self.machine.proc(f"/proc/{self.pid}/{name}", value)
+
+    def pagemap(self, addr: int, npages: int = 1) -> list[int]:
+        """``/proc/PID/pagemap`` read at ``addr / 4096 * 8``: one u64 per page from the page
+        holding ``addr``, as ``pagemap_read`` encodes it (``PM_PRESENT`` bit 63, ``PM_SWAP``
+        62, ``PM_FILE`` 61, ``PM_GUARD_REGION`` 58, ``PM_UFFD_WP`` 57, ``PM_MMAP_EXCLUSIVE``
+        56, ``PM_SOFT_DIRTY`` 55; bits 0-54 the PFN as a CAP_SYS_ADMIN reader sees it, or
+        the swap type and offset). Nothing is faulted in.
+
+        Raises ``KernelError`` (EINVAL for a negative count or bad address, ESRCH after exit)."""
+        from .fs.proc.task_mmu import pagemap_read
+        from .mm.vma import ulong
+
+        addr = ulong(_int_arg(addr, "address"), "address")
+        npages = _int_arg(npages, "npages")
+        if npages < 0:
+            raise KernelError(errno.EINVAL, f"npages {npages} is negative")
+        self.task.check_alive()
+        return pagemap_read(self.machine.kernel, self.task, addr, npages)
 
     def smaps_rollup(self) -> dict[str, int]:
         """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file (``Rss``,

@@ -6,7 +6,8 @@ level (kernel-reference §5.4):
 * postcore: ``init_per_zone_wmark_min`` (min_free_kbytes, watermarks, pcp limits, stat
   thresholds, lowmem reserves, NUMA reclaim ratios);
 * subsys: ``init_user_reserve`` and ``init_admin_reserve`` (mm/mmap.c links before
-  mm/huge_memory.c), then ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
+  mm/huge_memory.c), ``oom_init`` (the oom_reaper thread, the allocator's OOM step), then
+  ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
   ``default_bdi_init`` (the writeback flusher), ``kcompactd_init`` (kcompactd per node);
 * module: ``kswapd_init``: ``swap_setup`` (vm.page-cluster), kswapd per node;
 * late: ``vmstat_late_init`` (stat thresholds once more).
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..kernel.sysctl import vm_sysctl_init
 from ..include.linux.mmzone import node_states
-from ..mm import compaction, huge_memory, page_alloc, page_writeback, swap, util, vmscan, vmstat
+from ..mm import compaction, huge_memory, oom_kill, page_alloc, page_writeback, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -31,6 +32,7 @@ def mm_core_init_late(k: "Kernel") -> None:
     page_alloc.init_per_zone_wmark_min(k)  # postcore_initcall
     util.init_user_reserve(k)  # subsys_initcall
     util.init_admin_reserve(k)  # subsys_initcall
+    oom_kill.oom_init(k)  # subsys_initcall: the oom_reaper thread
     huge_memory.hugepage_init(k)  # subsys_initcall
     page_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
     for nid in k.node_states.nodes(node_states.N_MEMORY):

@@ -99,6 +99,12 @@ class Kernel:
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0
+        self.current = None  # the task a Process call runs (``current``); None: kernel context
+        self.panicked: str | None = None  # panic()'s message once the machine panicked
+        # the OOM killer (mm/oom_kill.py): victims still releasing memory, the reaper's queue
+        self.oom_victims = 0
+        self.oom_reaper_list: list = []
+        self.oom_reaper_th: kthread | None = None
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)

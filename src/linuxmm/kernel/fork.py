@@ -10,14 +10,16 @@ pages shared copy-on-write by ``copy_page_range``); ``do_exit`` tears it down
 from __future__ import annotations
 
 import errno
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import KernelError
+from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
-from ..include.linux.mm_types import PAGE_SIZE, mm_struct
-from ..include.linux.sched import TASK_RUNNING
+from ..include.linux.huge_mm import vma_thp_disabled
+from ..include.linux.mm_types import PAGE_SIZE, VM_NOHUGEPAGE, mm_struct
+from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
 from ..mm.mmap import arch_pick_mmap_layout
@@ -37,6 +39,13 @@ class task_struct:
         self.kernel, self.pid, self.comm, self.mm, self.cpu = k, pid, comm, mm, cpu
         self.state = TASK_RUNNING
         self.exit_signal = 0
+        self.uid = 0  # no credentials are simulated: every task is root's
+        # signal_struct's OOM fields (copied at fork): the score adjustment and its floor, the
+        # mm it holds as an OOM victim (``signal->oom_mm``), and a fatal signal not yet handled
+        self.oom_score_adj = self.oom_score_adj_min = 0
+        self.oom_mm = None
+        self.pending_signal = 0
+        self.kill_reason = ""
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
         self.files = files_struct()  # the descriptor table (fs/file.c)
@@ -51,8 +60,53 @@ class task_struct:
         return int(self.mmc[M.MMC_MAJFLT])
 
     def check_alive(self) -> None:
+        """Entering a call: a panicked machine runs nothing, an exited process is gone (ESRCH),
+        and a fatal signal that arrived while it was not running kills it now (``Killed``)."""
+        if self.kernel.panicked is not None:
+            raise KernelPanic(self.kernel.panicked)
         if self.state != TASK_RUNNING:
             raise KernelError(errno.ESRCH, f"process {self.pid} ({self.comm}) has exited")
+        if self.pending_signal:
+            get_signal(self.kernel, self)
+
+
+@contextmanager
+def running(k: "Kernel", task: task_struct):
+    """``current`` is ``task`` for the duration (a fault, a fork): what the OOM killer reports
+    and may choose as the task it interrupts."""
+    prev, k.current = k.current, task
+    try:
+        yield
+    finally:
+        k.current = prev
+
+
+def get_signal(k: "Kernel", task: task_struct) -> None:
+    """The task returns to user space with a fatal signal pending: it exits (``do_group_exit``)
+    and the call it was making raises ``Killed``."""
+    from ..mm.page_alloc import drop_slowpath_page
+
+    sig = task.pending_signal
+    if k.vm_state is not None:
+        drop_slowpath_page(k)
+    do_exit(k, task, sig)
+    raise Killed(task.pid, task.comm, sig, task.kill_reason)
+
+
+def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
+    """``do_exit``: the address space goes (``exit_mm`` -> ``exit_mmap``; an OOM victim's mm is
+    then off the OOM killer's list), then the open files (``exit_files``: a file nobody else
+    holds is released, an unlinked one evicted); the task is dead, killed by ``sig`` if not 0,
+    and reaped."""
+    from ..fs.file_table import exit_files
+    from ..mm.oom_kill import exit_oom_victim
+
+    exit_mmap(k, task)
+    exit_oom_victim(k, task)
+    exit_files(k, task.files)
+    task.state = EXIT_DEAD
+    task.exit_signal = sig
+    task.pending_signal = 0
 
 
 def vma_file_columns(f) -> tuple[int, int, int]:
@@ -66,8 +120,11 @@ def vma_file_columns(f) -> tuple[int, int, int]:
 
 
 def build_vma_table(mm) -> np.ndarray:
-    """The mm's VMAs as the compiled fault path reads them (rebuilt when they change)."""
-    rows = [(v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.anon_vma.id if v.anon_vma is not None else 0,
+    """The mm's VMAs as the compiled fault path reads them (rebuilt when they change). The
+    flags column is what the fault path acts on: ``vm_flags``, with VM_NOHUGEPAGE where
+    ``vma_thp_disabled`` says the process turned THP off for the VMA (prctl)."""
+    rows = [(v.vm_start, v.vm_end, v.vm_flags | (VM_NOHUGEPAGE if vma_thp_disabled(mm, v) else 0), v.vm_pgoff,
+             v.anon_vma.id if v.anon_vma is not None else 0,
              v.vm_file.id if v.vm_file is not None else 0, *vma_file_columns(v.vm_file)) for v in mm.vmas]
     return np.array(rows, np.int64).reshape(len(rows), M.NR_VMA_COLS)
 

@@ -13,17 +13,18 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import cow, madv_populate, map_fixed_noreplace, merge, mremap_dontunmap, mremap_test, transhuge_stress
+from . import (cow, madv_populate, map_fixed_noreplace, mdwe_test, merge, mlock2_tests, mlock_random_test, mremap_dontunmap,
+               mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty, transhuge_stress)
 
 PORTED = {"cow": cow, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
-          "merge": merge, "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test,
-          "transhuge-stress": transhuge_stress}
+          "mdwe_test": mdwe_test, "merge": merge, "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
+          "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
+          "on-fault-limit": on_fault_limit, "process_madv": process_madv, "soft-dirty": soft_dirty, "transhuge-stress": transhuge_stress}
 
 PORTED_STATUS, WAITING, OUT_OF_SCOPE, HELPER = "ported", "waiting", "out of scope", "helper"
 
 HUGETLB = "hugetlbfs and hugetlb pages (vm.nr_hugepages, MAP_HUGETLB)"
 UFFD = "userfaultfd"
-PAGEMAP = "/proc/PID/pagemap and /proc/kpageflags"
 
 # Every .c file of tools/testing/selftests/mm in Linux 6.18 (the programs of its Makefile's
 # TEST_GEN_FILES and the helpers they link), with cgroup/test_memcontrol.c. Ported programs
@@ -32,16 +33,18 @@ CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs; not the GUP, "
                              "io_uring, collapse, hugetlb and non-anonymous cases"),
-    ("droppable.c", WAITING, "reclaim dropping MAP_DROPPABLE pages under memory pressure"),
-    ("guard-regions.c", WAITING, "guard-region markers (MADV_GUARD_INSTALL/REMOVE), file mappings, "
-                                 "process_madvise"),
+    ("droppable.c", WAITING, "reclaim dropping MAP_DROPPABLE pages under memory pressure (MAP_DROPPABLE "
+                             "mappings exist: never locked, wiped on fork, not dumped)"),
+    ("guard-regions.c", WAITING, "a SIGSEGV handler: the C program catches the fault of a guard page and goes "
+                                 "on, a simulated process dies of it (MADV_GUARD_INSTALL/REMOVE and the "
+                                 "markers are simulated: tests/test_pagemap.py); file and memfd mappings"),
     ("gup_longterm.c", WAITING, "long-term GUP pins; memfd, tmpfs and hugetlb files"),
     ("gup_test.c", OUT_OF_SCOPE, "drives the kernel's gup_test debugfs driver (CONFIG_GUP_TEST)"),
     ("hmm-tests.c", OUT_OF_SCOPE, "HMM test device (test_hmm module, device memory)"),
     ("hugepage-mmap.c", WAITING, HUGETLB),
     ("hugepage-mremap.c", WAITING, HUGETLB + " and userfaultfd"),
     ("hugepage-shm.c", WAITING, HUGETLB + " and SysV shared memory"),
-    ("hugepage-vmemmap.c", WAITING, HUGETLB + " and " + PAGEMAP),
+    ("hugepage-vmemmap.c", WAITING, HUGETLB),
     ("hugetlb-madvise.c", WAITING, HUGETLB),
     ("hugetlb-read-hwpoison.c", OUT_OF_SCOPE, "hardware memory poisoning (hwpoison)"),
     ("hugetlb-soft-offline.c", OUT_OF_SCOPE, "memory failure handling (soft offline)"),
@@ -51,34 +54,40 @@ CATALOG = [
     ("khugepaged.c", WAITING, "khugepaged scanning and MADV_COLLAPSE collapsing, file and shmem THP"),
     ("ksm_functional_tests.c", WAITING, "KSM (kernel samepage merging)"),
     ("ksm_tests.c", WAITING, "KSM (kernel samepage merging)"),
-    ("madv_populate.c", PORTED_STATUS, "all but the soft-dirty case"),
+    ("madv_populate.c", PORTED_STATUS, "all"),
     ("map_fixed_noreplace.c", PORTED_STATUS, "all"),
     ("map_hugetlb.c", WAITING, HUGETLB),
     ("map_populate.c", WAITING, "file mappings (a tmpfile mapped MAP_SHARED and MAP_PRIVATE|MAP_POPULATE)"),
-    ("mdwe_test.c", WAITING, "prctl(PR_SET_MDWE) (memory-deny-write-execute)"),
+    ("mdwe_test.c", PORTED_STATUS, "all (arm64_BTI skips off arm64, as in the C program)"),
     ("memfd_secret.c", OUT_OF_SCOPE, "memfd_secret (pages removed from the kernel's direct map)"),
     ("merge.c", PORTED_STATUS, "all; the uprobe and KSM cases skip where the C program skips"),
     ("migration.c", WAITING, "page migration (move_pages, NUMA policies) racing threads"),
-    ("mkdirty.c", WAITING, "/proc/PID/mem writes (FOLL_FORCE) and " + PAGEMAP),
-    ("mlock-random-test.c", WAITING, "mlock/mlock2 and setrlimit(RLIMIT_MEMLOCK)"),
-    ("mlock2-tests.c", WAITING, "mlock2, munlock, mlockall and " + PAGEMAP),
+    ("mkdirty.c", WAITING, "/proc/PID/mem writes (FOLL_FORCE through GUP) and the THP split/mremap cases "
+                           "built on them"),
+    ("mlock-random-test.c", PORTED_STATUS, "all (a seeded generator instead of srand(time))"),
+    ("mlock2-tests.c", PORTED_STATUS, "all"),
     ("mrelease_test.c", WAITING, "the OOM killer and process_mrelease (pidfd)"),
     ("mremap_dontunmap.c", PORTED_STATUS, "all but the memfd case"),
     ("mremap_test.c", PORTED_STATUS, "all but the userfaultfd case (and the 1 GiB timing cases, which "
                                      "the C program runs only with -t 0)"),
-    ("mseal_test.c", WAITING, "mseal"),
-    ("on-fault-limit.c", WAITING, "mlockall(MCL_ONFAULT) and setrlimit(RLIMIT_MEMLOCK)"),
+    ("mseal_test.c", PORTED_STATUS, "all but the memfd case (memfd_create and fallocate) and the protection-key "
+                                    "case (no PKU)"),
+    ("on-fault-limit.c", PORTED_STATUS, "all"),
     ("page_frag/page_frag_test.c", OUT_OF_SCOPE, "a kernel module exercising the page_frag allocator"),
-    ("pagemap_ioctl.c", WAITING, "the PAGEMAP_SCAN ioctl and userfaultfd write-protect"),
+    ("pagemap_ioctl.c", WAITING, "the PAGEMAP_SCAN ioctl; most cases need userfaultfd write-protect "
+                                 "(UFFD_FEATURE_WP_ASYNC)"),
     ("pfnmap.c", OUT_OF_SCOPE, "PFN mappings of /dev/mem"),
     ("pkey_sighandler_tests.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("pkey_util.c", HELPER, "protection-key helpers"),
-    ("prctl_thp_disable.c", WAITING, "prctl(PR_SET_THP_DISABLE) and /proc/PID/smaps THPeligible"),
-    ("process_madv.c", WAITING, "process_madvise with pidfds"),
+    ("prctl_thp_disable.c", WAITING, "MADV_COLLAPSE collapsing small pages into a THP (khugepaged's "
+                                     "collapse_huge_page); prctl(PR_SET_THP_DISABLE) is simulated "
+                                     "(tests/test_sys.py)"),
+    ("process_madv.c", PORTED_STATUS, "all (MADV_COLLAPSE is accepted; the C test checks the length only)"),
     ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
-    ("soft-dirty.c", WAITING, "soft-dirty bits in /proc/PID/pagemap and /proc/PID/clear_refs"),
-    ("split_huge_page_test.c", WAITING, "the split_huge_pages debugfs knob, " + PAGEMAP + ", file THP"),
+    ("soft-dirty.c", PORTED_STATUS, "all but the file case (regular files); 100 iterations instead of 10000"),
+    ("split_huge_page_test.c", WAITING, "splitting a folio (split_folio_to_order) behind the split_huge_pages "
+                                        "debugfs knob; file and shmem THP"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
     ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
     ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),

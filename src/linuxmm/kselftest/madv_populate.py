@@ -2,10 +2,11 @@
 
 MADV_POPULATE_READ and MADV_POPULATE_WRITE fault a range in (``madvise_populate`` in
 ``mm/madvise.c``): EINVAL where the protection forbids the access, ENOMEM at any hole of
-the range, and afterwards every page present. The C program reads "present" from
-``/proc/self/pagemap`` (``pagemap_is_populated``: PM_PRESENT or PM_SWAP); the port asks
-the page tables the same question through ``Process.walk``. ``test_softdirty`` needs the
-pagemap soft-dirty bit and ``/proc/PID/clear_refs``, not simulated yet: it is skipped.
+the range, and afterwards every page present: ``/proc/PID/pagemap`` says so
+(``pagemap_is_populated``: PM_PRESENT or PM_SWAP). ``test_softdirty`` clears the soft-dirty
+bits through ``/proc/PID/clear_refs`` and reads them back from the pagemap; the C program
+runs it only where ``softdirty_supported`` (CONFIG_MEM_SOFT_DIRTY, which the selftests'
+config asks for and the selftest machine has).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import errno
 
 from .ksft import Ksft, syscall_errno
+from .vm_util import clear_softdirty, pagemap_is_populated, pagemap_is_softdirty, softdirty_supported
 
 SOURCE = "tools/testing/selftests/mm/madv_populate.c"
 FIXTURE = None
@@ -25,12 +27,12 @@ def _map(t: Ksft, prot: str) -> int:
 
 
 def range_is_populated(p, start: int, size: int) -> bool:
-    """Every page of the range is mapped by the page tables (pagemap's PM_PRESENT)."""
-    return all(p.walk(a).phys is not None for a in range(start, start + size, PAGE_SIZE))
+    """Every page of the range is present or swapped (``pagemap_is_populated``)."""
+    return all(pagemap_is_populated(p, a) for a in range(start, start + size, PAGE_SIZE))
 
 
 def range_is_not_populated(p, start: int, size: int) -> bool:
-    return all(p.walk(a).phys is None for a in range(start, start + size, PAGE_SIZE))
+    return not any(pagemap_is_populated(p, a) for a in range(start, start + size, PAGE_SIZE))
 
 
 def test_prot_read(t: Ksft) -> None:
@@ -84,6 +86,26 @@ def test_populate_write(t: Ksft) -> None:
     _test_populate(t, "WRITE")
 
 
+def range_is_softdirty(p, start: int, size: int) -> bool:
+    return all(pagemap_is_softdirty(p, a) for a in range(start, start + size, PAGE_SIZE))
+
+
+def range_is_not_softdirty(p, start: int, size: int) -> bool:
+    return not any(pagemap_is_softdirty(p, a) for a in range(start, start + size, PAGE_SIZE))
+
+
 def test_softdirty(t: Ksft) -> None:
+    """Populating for reading maps the zero page, which is not soft-dirty; populating for
+    writing dirties every page. ``main`` runs it only where soft-dirty is tracked."""
+    p = t.process
+    if not softdirty_supported(p):
+        return
     t.print_msg("[RUN] test_softdirty")
-    t.exit_skip("needs the pagemap soft-dirty bit and /proc/PID/clear_refs (not simulated yet)")
+    addr = _map(t, "rw")
+    clear_softdirty(p)
+    t.test_result(range_is_not_softdirty(p, addr, SIZE), "range is not softdirty")
+    t.test_result(syscall_errno(p.madvise, addr, SIZE, "populate_read") == 0, "MADV_POPULATE_READ")
+    t.test_result(range_is_not_softdirty(p, addr, SIZE), "range is not softdirty")
+    t.test_result(syscall_errno(p.madvise, addr, SIZE, "populate_write") == 0, "MADV_POPULATE_WRITE")
+    t.test_result(range_is_softdirty(p, addr, SIZE), "range is softdirty")
+    p.munmap(addr, SIZE)

@@ -25,7 +25,9 @@ from numba import njit
 from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
                                     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_LRU_LISTS)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
-from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS,
+from ..include.linux.pagevec import FOLIO_BATCH_SIZE, NR_CPU_FBATCHES
+from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_NODE_STAT_ITEMS,
+                                    NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS,
                                     NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC_DMA, PGFREE,
                                     zone_event_type)
 from ..jit import CompiledStruct, sparse_arrays
@@ -75,8 +77,8 @@ MEMMAP_FIELDS = [
     ("lru_prev", np.int64, 1),
     ("lruvec_head", np.int64, 2),
     ("lruvec_tail", np.int64, 2),
-    ("lruvec_nr", np.int64, 2),
-    ("nr_isolated", np.int64, 2),
+    ("fbatch", np.int64, 3),
+    ("fbatch_nr", np.int64, 2),
     ("pb_mt", np.int8, 1),
     ("seg_start", np.int64, 1),
     ("seg_end", np.int64, 1),
@@ -94,6 +96,7 @@ MEMMAP_FIELDS = [
     ("nr_free", np.int64, 3),
     ("vm_stat", np.int64, 2),
     ("vm_numa_event", np.int64, 2),
+    ("node_stat", np.int64, 2),
     ("vm_events", np.int64, 1),
     ("managed_pages", np.int64, 1),
     ("nr_free_highatomic", np.int64, 1),
@@ -134,14 +137,16 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
     (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
     private: page->private (for a page-table page, the pool row holding its entries).
-    Per node: lruvec_head/lruvec_tail/lruvec_nr: the lists of ``struct lruvec`` by
-    ``enum lru_list`` and the pages on each (NR_INACTIVE_ANON...); nr_isolated:
-    NR_ISOLATED_ANON/FILE, folios taken off the LRU by reclaim or migration (empty until
-    reclaim fills the lists).
+    Per node: lruvec_head/lruvec_tail: the lists of ``struct lruvec`` by ``enum lru_list``
+    (links pfn + 1, the head the most recently added; the pages on each are the node's and
+    zones' NR_*_ANON/FILE counters, ``mm/swap.py``). Per CPU: fbatch/fbatch_nr: the folio
+    batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
     nr_free: free_area[order].nr_free per migratetype; vm_stat/vm_numa_event: the zone
     counters by ``enum zone_stat_item``/``enum numa_stat_item`` (``include/linux/vmstat.py``);
+    node_stat: the node counters by ``enum node_stat_item`` (``pgdat->vm_stat``; the fault
+    path's ``VmState.nstat`` is the same array);
     vm_events: the machine's vm events (``k.vm_events``, by ``enum vm_event_item``);
     managed_pages/nr_free_highatomic: the zone fields; zone_event_type: the zone's offset in
     the per-zone events (``PGALLOC_DMA + type``); wmark/boost/lowmem_reserve/zflags: zone watermarks, reserves
@@ -975,7 +980,8 @@ def build_mem_map(k) -> MemMap:
             pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
             lruvec_head=np.zeros((nnodes, NR_LRU_LISTS), i64), lruvec_tail=np.zeros((nnodes, NR_LRU_LISTS), i64),
-            lruvec_nr=np.zeros((nnodes, NR_LRU_LISTS), i64), nr_isolated=np.zeros((nnodes, 2), i64),
+            fbatch=np.zeros((ncpu, NR_CPU_FBATCHES, FOLIO_BATCH_SIZE), i64),
+            fbatch_nr=np.zeros((ncpu, NR_CPU_FBATCHES), i64),
             pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),
             seg_start=np.array([s[0] for s in segs], i64), seg_end=np.array([s[1] for s in segs], i64),
             seg_zid=np.array([s[2] for s in segs], i64),
@@ -987,6 +993,7 @@ def build_mem_map(k) -> MemMap:
             nr_free=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
             vm_stat=np.zeros((nz, NR_VM_ZONE_STAT_ITEMS), i64),
             vm_numa_event=np.zeros((nz, NR_VM_NUMA_EVENT_ITEMS), i64), vm_events=k.vm_events,
+            node_stat=np.zeros((nnodes, NR_VM_NODE_STAT_ITEMS), i64),
             managed_pages=np.zeros(nz, i64), nr_free_highatomic=np.zeros(nz, i64), zone_event_type=event_type,
             wmark=np.zeros((nz, 4), i64), boost=np.zeros(nz, i64),
             lowmem_reserve=np.zeros((nz, nzt), i64), zflags=np.zeros(nz, i64),
@@ -998,7 +1005,10 @@ def build_mem_map(k) -> MemMap:
             params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
             index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8),
                 content_valid=np.zeros(npfn, np.uint8))
-    for z in zones:  # the zones' counters move into the arrays the allocator updates
+    for nid, pgdat in k.pgdat.items():  # the counters move into the arrays compiled code updates
+        a.node_stat[nid] = pgdat.vm_stat.row
+        pgdat.vm_stat.row = a.node_stat[nid]
+    for z in zones:
         zid = zone_id(k, z)
         z.nr_free = a.nr_free[zid]
         a.vm_stat[zid], a.vm_numa_event[zid] = z.vm_stat.row, z.vm_numa_event.row

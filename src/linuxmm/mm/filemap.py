@@ -45,6 +45,8 @@ from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR
 from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
+from . import swap
+from .pgtable import VP_CPU
 from .rmap import folio_mkclean, page_mapping
 
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
@@ -200,10 +202,8 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
 
 
 def folio_put(k, pfn: int) -> None:
-    """Drop one reference; the last frees the folio (``folio_put``)."""
-    a = k.mem_map
-    if B.__free_pages(a, pfn, int(a.order[pfn]), 0):
-        a.mapping[pfn] = a.index[pfn] = 0
+    """Drop one reference; the last takes the folio off its LRU list and frees it (``folio_put``)."""
+    swap.folio_put(k.mem_map, pfn, k.vm_state.vp[VP_CPU])
 
 
 def filemap_remove_folio(k, mapping, pfn: int) -> None:

@@ -16,19 +16,27 @@ from __future__ import annotations
 
 import errno
 
+import numpy as np
+from numba import njit
+
 from ..errors import KernelError
+from ..include.linux.huge_mm import vma_thp_disabled
 from ..include.linux.mm_types import (
     MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK,
     MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_FREE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
     MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT,
     MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL,
-    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PAGE_SHIFT, PMD_SIZE, VM_DONTCOPY,
+    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PMD_SIZE, VM_DONTCOPY,
     VM_DONTDUMP, VM_DONTEXPAND, VM_DROPPABLE, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED,
     VM_LOCKED_MASK, VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_MIXEDMAP, VM_NOHUGEPAGE,
-    VM_MAYBE_GUARD, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_STICKY,
+    VM_MAYBE_GUARD, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEALED, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_STICKY,
     VM_WIPEONFORK, VM_WRITE,
     find_vma, mm_struct, parse_madvise, vma_is_anonymous)
+from . import memory as M
 from . import vma as V
+from .pagewalk import WALK_DONE, walk_next, walk_page_range
+from .pgtable import (PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
+                      pte_marker_get, pte_none, pte_to_swp_entry)
 
 FLAG_ADVICE = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM, MADV_DONTFORK, MADV_DOFORK,
                MADV_WIPEONFORK, MADV_KEEPONFORK, MADV_DONTDUMP, MADV_DODUMP, MADV_MERGEABLE,
@@ -112,7 +120,7 @@ def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> N
     if vma.vm_flags & forbidden:
         raise _einval("DONTNEED/FREE on a locked or PFN mapping")
     if behavior != MADV_FREE:
-        mm.hooks.zap_range(mm, start, end)
+        mm.hooks.zap_page_range_single(mm, start, end)
     elif not vma_is_anonymous(vma):
         raise _einval("MADV_FREE works on private anonymous memory only")
     else:
@@ -139,7 +147,7 @@ def _hint(mm: mm_struct, start: int, end: int, behavior: int) -> None:
 
 def _collapse_ok(mm: mm_struct, vma) -> bool:
     """``thp_vma_allowable_order`` for MADV_COLLAPSE: a 2 MiB-aligned block fits in the VMA."""
-    if vma.vm_flags & (VM_NOHUGEPAGE | VM_HUGETLB | VM_SPECIAL) or mm.def_flags & VM_NOHUGEPAGE:
+    if vma.vm_flags & (VM_HUGETLB | VM_SPECIAL) or vma_thp_disabled(mm, vma, forced_collapse=True):
         return False
     return (vma.vm_start + PMD_SIZE - 1) // PMD_SIZE * PMD_SIZE + PMD_SIZE <= vma.vm_end
 
@@ -174,7 +182,23 @@ def _page_advice(mm: mm_struct, vma, start: int, end: int, behavior: int) -> Non
         _hint(mm, start, end, behavior)
 
 
+# advice that discards anonymous contents (or prepares to, for a child): refused on a sealed
+# VMA the process could not write anyway (is_discard)
+DISCARD_ADVICE = {MADV_FREE, MADV_DONTNEED, MADV_DONTNEED_LOCKED, MADV_REMOVE, MADV_DONTFORK, MADV_WIPEONFORK,
+                  MADV_GUARD_INSTALL}
+
+
+def can_madvise_modify(vma, behavior: int) -> bool:
+    """A sealed VMA takes any advice but a discard of private anonymous memory it cannot
+    write; file mappings (shared or private) and writable memory are not protected."""
+    if not vma.vm_flags & VM_SEALED or behavior not in DISCARD_ADVICE:
+        return True
+    return not vma_is_anonymous(vma) or bool(vma.vm_flags & VM_WRITE)
+
+
 def madvise_vma_behavior(mm: mm_struct, vma, start: int, end: int, behavior: int) -> None:
+    if not can_madvise_modify(vma, behavior):
+        raise KernelError(errno.EPERM, f"madvise: {vma.vm_start:#x}-{vma.vm_end:#x} is sealed (mseal)")
     if behavior in PAGE_ADVICE:
         _page_advice(mm, vma, start, end, behavior)
     else:
@@ -231,3 +255,75 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior) -> None:
             madvise_populate(mm, start, start + length, behavior == MADV_POPULATE_WRITE)
         else:
             madvise_walk_vmas(mm, start, start + length, behavior)
+
+
+# ---- guard regions: the page-table side (madvise_guard_install / madvise_guard_remove) -----------
+@njit(cache=True)
+def guard_install_range(a, vs, mmc, pgd, start, end):
+    """Put a guard marker in every pte of [start, end) that is none (the range was zapped
+    first; markers already there stay), allocating tables as ``walk_page_range_mm`` with
+    ``guard_install_set_pte`` does. Returns 0, or the negative status of a table that
+    could not be allocated (the caller makes room and calls again: done ptes are skipped)."""
+    levels, fmt = vs.vp[VP_LEVELS], vs.vp[VP_SWP_FMT]
+    marker = make_pte_marker(PTE_MARKER_GUARD, fmt)
+    for addr in range(start, end, PAGE_SIZE):
+        row = M.pt_table(a, vs, mmc, pgd, addr, levels - 1, True)
+        if row < 0:
+            return row
+        idx = pt_index(vs, levels - 1, addr)
+        if pte_none(vs.pt[row, idx]):
+            M.set_entry(vs, row, idx, marker)
+    return 0
+
+
+@njit(cache=True)
+def guard_remove_range(a, vs, pgd, start, end):
+    """Clear the guard markers of [start, end) (``guard_remove_pte_entry``); pages and other
+    entries stay."""
+    fmt = vs.vp[VP_SWP_FMT]
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        if kind == PTE_KIND_MARKER and pte_marker_get(pte_to_swp_entry(vs.pt[row, idx], fmt)) & PTE_MARKER_GUARD:
+            M.set_entry(vs, row, idx, np.uint64(0))
+
+
+# ---- process_madvise (mm/madvise.c, 6.18) --------------------------------------------------------
+UIO_MAXIOV = 1024
+REMOTE_ADVICE = {MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED, MADV_COLLAPSE}  # process_madvise_remote_valid
+
+
+def process_madvise(mm: mm_struct, target, iovec, behavior, flags: int = 0) -> int:
+    """process_madvise(pidfd, iovec, vlen, advice, flags) by the task of ``mm`` on the task of
+    ``target`` (its mm_struct, or the errno its pidfd gives: EBADF for no pidfd, ESRCH for an
+    exited process): each (start, length) of ``iovec`` advised in turn (``vector_madvise``);
+    the bytes advised are returned, or the first error when none was. Another process takes
+    only the non-destructive hints (COLD, PAGEOUT, WILLNEED, COLLAPSE), and only with
+    CAP_SYS_NICE; bad advice is EINVAL even with nothing to advise."""
+    behavior = parse_madvise(behavior)
+    if flags:
+        raise _einval(f"process_madvise: flags must be 0, not {flags:#x}")
+    iovec = list(iovec)
+    if len(iovec) > UIO_MAXIOV:
+        raise _einval(f"process_madvise: {len(iovec)} iovecs (at most {UIO_MAXIOV})")
+    if isinstance(target, int):
+        raise KernelError(target, "process_madvise: " + ("not a pidfd" if target == errno.EBADF
+                                                         else "the process has exited"))
+    if target is not mm and behavior not in REMOTE_ADVICE:
+        raise _einval("process_madvise: only COLD, PAGEOUT, WILLNEED and COLLAPSE on another process")
+    if target is not mm and not mm.capable("CAP_SYS_NICE"):
+        raise KernelError(errno.EPERM, "process_madvise: another process needs CAP_SYS_NICE")
+    if not madvise_behavior_valid(target, behavior):
+        raise _einval(f"process_madvise: unknown advice {behavior}")
+    done = 0
+    for start, length in iovec:
+        try:
+            do_madvise(target, start, length, behavior)
+        except KernelError:
+            if done:
+                return done
+            raise
+        done += length
+    return done

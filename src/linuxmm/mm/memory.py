@@ -28,8 +28,8 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
-from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_readahead,
-                                        PG_referenced, PG_swapbacked_mask, PG_uptodate, PG_young)
+from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
+                                        PG_readahead, PG_referenced, PG_swapbacked_mask, PG_uptodate, PG_young)
 from ..jit import unowned
 from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa_load, xa_to_folio
 from ..kernel.timer import ACCESS_NS, FAULT_NS
@@ -38,7 +38,8 @@ from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WA
                        walk_page_range, walk_pte_range)
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
                       SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
-                      make_pte_marker, make_readable_migration_entry, non_swap_entry, pgtable_trans_huge_deposit,
+                      is_pte_marker, make_pte_marker, make_readable_migration_entry, non_swap_entry,
+                      pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
 from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
@@ -48,9 +49,11 @@ from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMD
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
+from .swap import folio_add_lru_vma, folio_put, lru_add_drain
 from .swapfile import free_swap_and_cache, swap_duplicate
 
 # the compiled VMA table: one row per VMA, sorted by start. VMA_FILE is the file's inode
@@ -241,6 +244,14 @@ def follow(a, vs, pgd, addr, write):
     return -1
 
 
+@njit(cache=True, inline="always")
+def pte_mkdirty(vs):
+    """The bits x86's ``pte_mkdirty`` sets: dirty and, with CONFIG_MEM_SOFT_DIRTY, soft-dirty
+    (a fault that dirties a page marks it for the soft-dirty tracker; a dirty bit the
+    hardware sets on a writable pte does not)."""
+    return np.uint64(_PAGE_DIRTY) | np.uint64(vs.vp[VP_SOFT_DIRTY])
+
+
 # ---- pages: rmap and counters ----------------------------------------------------------------
 
 
@@ -276,15 +287,20 @@ def folio_mapped(a, head):
 
 @njit(cache=True)
 def put_folio(a, vs, head):
-    put_page(a, vs, head, a.order[head])
+    """Drop a reference; the last one takes the folio off its LRU list and frees it (to the
+    running CPU's pcp lists)."""
+    folio_put(a, head, vs.vp[VP_CPU])
 
 
 @njit(cache=True)
-def put_page(a, vs, pfn, order):
-    """Drop a reference; the last one frees the folio (to the cpu's pcp lists)."""
-    if B.__free_pages(a, pfn, order, vs.vp[VP_CPU]):
-        a.mapping[pfn] = 0
-        a.index[pfn] = 0
+def wp_can_reuse_anon_folio(a, vs, pfn):
+    """A small anonymous folio no one else holds: a reference the running CPU's lru_add batch
+    holds is dropped first (``lru_add_drain``) unless the folio is on its list already."""
+    if a.refcount[pfn] > 3:
+        return False
+    if not a.flags[pfn] & PG_lru_mask:
+        lru_add_drain(a, vs.vp[VP_CPU])
+    return a.refcount[pfn] == 1
 
 
 @njit(cache=True)
@@ -330,8 +346,9 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return FAULT_NEED_ALLOC
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                                     | _PAGE_DIRTY | _PAGE_NX))
+                                     | _PAGE_NX) | pte_mkdirty(vs))
     mmc[MM_ANONPAGES] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     return FAULT_OK
@@ -349,9 +366,9 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     anon = not entry_has(entry, _PAGE_SPECIAL) and (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     # wp_can_reuse_anon_folio: never reuse a subpage of a large folio (nor a file page: COW)
     if anon and not large and (
-            a.flags[old] & PG_anon_exclusive_mask or (a.refcount[old] == 1 and a.mapcount[old] == 1)):
+            a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
         vs.vm_events[PGREUSE] += 1  # wp_page_reuse
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
@@ -372,9 +389,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
             mmc[MM_ANONPAGES] += 1
         put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                               | _PAGE_DIRTY | _PAGE_NX)
+                               | _PAGE_NX) | pte_mkdirty(vs)
     vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
     return FAULT_OK
 
@@ -412,8 +430,9 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
     a.entire_mapcount[pfn] = 1
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
-                                     | _PAGE_DIRTY | _PAGE_NX))
+                                     | _PAGE_NX) | pte_mkdirty(vs))
     pgtable_trans_huge_deposit(vs, row, deposit)
     mmc[MM_ANONPAGES] += nr
     mmc[MMC_ANON_THP] += 1
@@ -437,7 +456,8 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
     base = pte_pfn(entry)
     dep = pgtable_trans_huge_withdraw(vs, row)
     nr = vs.nent[vs.vp[VP_LEVELS] - 1]
-    keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL)
+    keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX | _PAGE_SPECIAL
+                     | _PAGE_SOFT_DIRTY)  # pmd_soft_dirty -> pte_mksoft_dirty
     if entry_has(entry, _PAGE_RW):
         keep |= np.uint64(_PAGE_RW)
     if entry_has(entry, _PAGE_DIRTY):
@@ -466,7 +486,7 @@ def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
     if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
         return FAULT_OK
     __split_huge_pmd(a, vs, mmc, row, idx)
     return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
@@ -796,6 +816,7 @@ def do_cow_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
         return FAULT_NEED_ALLOC
     copy_page(a, pfn, head + pgoff - a.index[head])
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY
                                      | _PAGE_NX))
     mmc[MM_ANONPAGES] += 1
@@ -893,6 +914,9 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
             row = table_row(a, entry)
     idx = pt_index(vs, levels - 1, addr)
     entry = vs.pt[row, idx]
+    if is_pte_marker(entry, vs.vp[VP_SWP_FMT]):  # handle_pte_marker: a guard region faults
+        if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
+            return FAULT_SIGSEGV_MAPERR
     if not entry_present(entry):
         if file_vma and pte_none(entry):
             return do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write)
@@ -1119,7 +1143,9 @@ def zap_pte_range(a, vs, mmc, row, first, last, drop_markers):
 @njit(cache=True)
 def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
     """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
-    split first (``zap_pmd_range``)."""
+    split first (``zap_pmd_range``). The running CPU's LRU batches are drained first, as
+    ``free_pages_and_swap_cache`` does before it puts the folios' references."""
+    lru_add_drain(a, vs.vp[VP_CPU])
     w = walk_page_range(vs, pgd, start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)

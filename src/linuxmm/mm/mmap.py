@@ -38,6 +38,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import KernelError
+from ..kernel.sys import map_deny_write_exec
 from ..include.linux.mm_types import (
     DEFAULT_MAP_WINDOW, MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_DROPPABLE, MAP_EXECUTABLE,
     MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
@@ -330,6 +331,8 @@ def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgof
     else:
         vm_flags |= _anon_type_flags(flags, vm_flags)
         pgoff = 0 if vm_flags & VM_SHARED else addr >> PAGE_SHIFT
+    if map_deny_write_exec(mm, vm_flags, vm_flags):
+        raise KernelError(errno.EACCES, "mmap: writable and executable under prctl(PR_SET_MDWE)")
     if flags & MAP_NORESERVE and mm.vm.sysctl_overcommit_memory != OVERCOMMIT_NEVER:
         vm_flags |= VM_NORESERVE
     addr = V.mmap_region(mm, addr, length, vm_flags, pgoff, f)

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import KernelError
+from ..kernel.sys import map_deny_write_exec
 from ..include.linux.mm_types import (
     PAGE_MASK, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
     VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED,
@@ -95,6 +96,8 @@ def _charge_for_write(mm: mm_struct, vma, oldflags: int, newflags: int, nrpages:
 def mprotect_fixup(mm: mm_struct, vma, start: int, end: int, newflags: int):
     """Give [start, end) of ``vma`` the flags ``newflags``; the VMA now covering it."""
     oldflags = vma.vm_flags
+    if not V.can_modify_vma(vma):
+        raise KernelError(errno.EPERM, f"mprotect: {vma.vm_start:#x}-{vma.vm_end:#x} is sealed (mseal)")
     if newflags == oldflags:
         return vma
     nrpages = (end - start) >> 12
@@ -137,6 +140,8 @@ def _walk(mm: mm_struct, start: int, end: int, prot: int, grows: int) -> None:
         newflags = calc_vm_prot_bits(prot) | (vma.vm_flags & ~VM_ACCESS_FLAGS)
         if newflags & ~(newflags >> 4) & VM_ACCESS_FLAGS:  # VM_MAY* bits sit 4 above
             raise KernelError(errno.EACCES, "mprotect: the mapping does not allow this protection")
+        if map_deny_write_exec(mm, vma.vm_flags, newflags):
+            raise KernelError(errno.EACCES, "mprotect: executable under prctl(PR_SET_MDWE)")
         tmp = min(vma.vm_end, end)
         tmp = mprotect_fixup(mm, vma, nstart, tmp, newflags).vm_end
         nstart = tmp

@@ -39,8 +39,8 @@ from ..include.linux.mm_types import (
 from . import memory as M
 from . import vma as V
 from .mmap import get_unmapped_area
-from .pgtable import (VP_LEVELS, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw, pt_index,
-                      pte_none)
+from .pgtable import (VP_LEVELS, VP_SOFT_DIRTY, is_leaf_entry, pgtable_trans_huge_deposit, pgtable_trans_huge_withdraw,
+                      pt_index, pte_none, pte_present)
 from .rmap import unlink_anon_vmas
 
 # ---- moving the page tables (move_page_tables) ---------------------------------------------
@@ -78,6 +78,8 @@ def move_ptes(vs, old_row, new_row, old_addr, new_addr, extent):
     for i in range(extent >> vs.shift[pte_level]):
         entry = vs.pt[old_row, oi + i]
         if not pte_none(entry):
+            if pte_present(entry):  # move_soft_dirty_pte: the tracker sees the page moved
+                entry |= np.uint64(vs.vp[VP_SOFT_DIRTY])
             M.set_entry(vs, old_row, oi + i, np.uint64(0))
             M.set_entry(vs, new_row, ni + i, entry)
 
@@ -171,6 +173,8 @@ def check_prep_vma(vrm: vma_remap_struct) -> None:
     vma, mm = vrm.vma, vrm.mm
     if vma is None:
         raise KernelError(errno.EFAULT, f"mremap: {vrm.addr:#x} is not mapped")
+    if not V.can_modify_vma(vma):
+        raise KernelError(errno.EPERM, f"mremap: {vma.vm_start:#x}-{vma.vm_end:#x} is sealed (mseal)")
     if not vrm.implies_new_addr():
         vrm.new_addr = vrm.addr
     if not (vrm.new_len > vrm.old_len or vrm.implies_new_addr()):

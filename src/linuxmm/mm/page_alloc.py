@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
 from ..include.linux.vmstat import zone_page_state
 from . import vmstat
-from .show_mem import show_free_areas
+from ..kernel.printk import dump_stack
+from .show_mem import __show_mem
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -457,7 +458,9 @@ class AllocHooks:
 
     Each returns what the kernel function returns; the defaults do what a kernel without
     that subsystem's work would: kswapd is woken (``mm/vmscan.py``) but reclaims nothing yet,
-    reclaim and compaction make no progress, and there is no OOM killer to free memory.
+    reclaim and compaction make no progress, and there is no OOM killer. Subsystems register
+    their step on the kernel's instance at boot: ``oom_init`` sets ``out_of_memory`` to
+    ``mm/oom_kill.py``'s.
     """
 
     def wake_all_kswapds(self, k, order: int, gfp: int, nid: int) -> None:
@@ -472,7 +475,7 @@ class AllocHooks:
         return False
 
     def out_of_memory(self, k, gfp: int, order: int) -> bool:
-        return False  # did the OOM killer make progress?
+        return False  # did the OOM killer make progress? (oom_init registers mm/oom_kill.py's)
 
 
 def _zonelist(k, nid: int):
@@ -585,15 +588,19 @@ def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bo
         if a.zone_idx[zid] > highest:
             continue
         z = k.NODE_DATA(int(a.zone_node[zid])).node_zones[int(a.zone_idx[zid])]
-        available = zone_page_state(z, "NR_FREE_PAGES") + zone_reclaimable_pages(z)
+        available = zone_page_state(z, "NR_FREE_PAGES") + zone_reclaimable_pages(k, z)
         if _buddy.__zone_watermark_ok(a, zid, order, z.min_wmark_pages(), highest, alloc_flags, available):
-            return zone_reclaimable_pages(z) > 0
+            return zone_reclaimable_pages(k, z) > 0
     return False
 
 
-def zone_reclaimable_pages(z) -> int:
-    return sum(zone_page_state(z, n) for n in ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE",
-                                               "NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON"))
+def zone_reclaimable_pages(k, z) -> int:
+    """File LRU pages, and anonymous ones only while there is swap to put them in
+    (``can_reclaim_anon_pages``)."""
+    lists = ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE")
+    if k.nr_swap_pages > 0:
+        lists += ("NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON")
+    return sum(zone_page_state(z, n) for n in lists)
 
 
 def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
@@ -604,10 +611,14 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     if alloc_flags & _buddy.ALLOC_KSWAPD:
         hooks.wake_all_kswapds(k, order, gfp, nid)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
-    loops = [0]
+    loops, drained = [0], False
     while pfn < 0 and can_reclaim:
         progress = hooks.direct_reclaim(k, gfp, order)
         pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+        if pfn < 0 and not drained:  # __alloc_pages_direct_reclaim: the per-cpu lists go back once
+            _buddy.drain_all_pages(k.mem_map)
+            drained = True
+            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn >= 0:
             break
         if hooks.direct_compact(k, gfp, order):
@@ -618,15 +629,50 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
             break
         if should_reclaim_retry(k, gfp, order, alloc_flags, progress > 0, loops):
             continue
-        if not (gfp & (_gfp.__GFP_NORETRY | _gfp.__GFP_RETRY_MAYFAIL)) and not costly \
-                and hooks.out_of_memory(k, gfp, order):
-            loops[0] = 0
-            continue
-        break
+        pfn, oom_progress = __alloc_pages_may_oom(k, gfp, order, nid, cpu)
+        if pfn >= 0 or (oom_victim_current(k) and alloc_flags & _buddy.ALLOC_OOM) or not oom_progress:
+            break
+        loops[0] = 0
+        if oom_victim_current(k):  # __gfp_pfmemalloc_flags: the victim may use the reserves
+            alloc_flags = _buddy.ALLOC_OOM | (alloc_flags & _buddy.ALLOC_KSWAPD)
+        elif not wait_for_oom_victims(k):
+            break
+        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
     if pfn >= 0:
         return pfn
     warn_alloc(k, gfp, order, comm)
     return None
+
+
+def __alloc_pages_may_oom(k, gfp: int, order: int, nid: int, cpu: int) -> tuple[int, bool]:
+    """(pfn or -1, did the OOM killer make progress): one more try at the HIGH watermark to
+    catch a parallel kill, then the OOM killer, unless it could not help (costly orders,
+    __GFP_RETRY_MAYFAIL or __GFP_THISNODE, an allocation limited to the zones below Normal)."""
+    hard = (gfp | _gfp.__GFP_HARDWALL) & ~_gfp.__GFP_DIRECT_RECLAIM
+    pfn = get_page_from_freelist(k, hard, order, _buddy.ALLOC_WMARK_HIGH | _buddy.ALLOC_CPUSET, nid, cpu)
+    if pfn >= 0 or order > _buddy.PAGE_ALLOC_COSTLY_ORDER:
+        return pfn, False
+    if gfp & (_gfp.__GFP_RETRY_MAYFAIL | _gfp.__GFP_THISNODE):
+        return -1, False
+    if _gfp.gfp_zone(gfp, k.zone_names) < k.zone_names.index("Normal"):
+        return -1, False
+    return -1, k.alloc_hooks.out_of_memory(k, gfp, order)
+
+
+def oom_victim_current(k) -> bool:
+    """``tsk_is_oom_victim(current)``."""
+    return k.current is not None and k.current.oom_mm is not None
+
+
+def wait_for_oom_victims(k) -> bool:
+    """The kernel's allocating task keeps retrying while an OOM victim frees its memory; the
+    simulator lets the clock run to the next event (the OOM reaper's run) instead of spinning.
+    False when no victim is in flight or nothing is scheduled that could free memory."""
+    nxt = k.clock.next_expiry()
+    if not k.oom_victims or nxt is None:
+        return False
+    k.clock.run_until(nxt)
+    return True
 
 
 def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
@@ -647,19 +693,28 @@ def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
 
 
 def warn_alloc(k, gfp: int, order: int, comm: str) -> None:
-    """The kernel's allocation-failure report (``warn_alloc`` + ``show_free_areas``)."""
+    """The kernel's allocation-failure report (``warn_alloc`` + ``__show_mem``)."""
     if gfp & _gfp.__GFP_NOWARN:
         return
     nodes = k.node_ids
     mems = f"{nodes[0]}-{nodes[-1]}" if len(nodes) > 1 else str(nodes[0])
     k.log.warn(f"{comm}: page allocation failure: order:{order}, mode:{gfp:#x}({_gfp.format_gfp(gfp)}), "
                f"nodemask=(null),cpuset=/,mems_allowed={mems}")
-    k.log.warn(f"CPU: 0 UID: 0 PID: 1 Comm: {comm} Not tainted {k.version.release or k.version} #1")
-    k.log.warn("Call Trace:")
-    for fn in ("dump_stack_lvl", "warn_alloc", "__alloc_pages_slowpath", "__alloc_frozen_pages_noprof",
-               "alloc_pages_mpol", "alloc_pages_noprof"):
-        k.log.warn(f" {fn}")
-    show_free_areas(k)
+    dump_stack(k, k.current, ("dump_stack_lvl", "warn_alloc", "__alloc_pages_slowpath",
+                              "__alloc_frozen_pages_noprof", "alloc_pages_mpol", "alloc_pages_noprof"))
+    __show_mem(k)
+
+
+def drop_slowpath_page(k) -> None:
+    """A fault that will not be retried (its task is dying) gives back the page the slow path
+    got for it."""
+    from .pgtable import AC_ORDER, NO_PAGE, VP_CPU, VP_SLOW_FOR, VP_SLOW_PFN
+
+    vs = k.vm_state
+    pfn = int(vs.vp[VP_SLOW_PFN])
+    if pfn >= 0:
+        vs.vp[VP_SLOW_PFN] = NO_PAGE
+        _buddy.__free_pages(k.mem_map, pfn, int(vs.ac[vs.vp[VP_SLOW_FOR], AC_ORDER]), int(vs.vp[VP_CPU]))
 
 
 def __free_pages(k, pfn: int, order: int = 0, cpu: int = 0) -> None:

@@ -13,9 +13,9 @@ from ..include.linux import gfp as G
 from . import buddy as B
 from . import page_alloc as pa
 from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
-                      AC_USER, NO_PAGE, NR_AC, NR_NS, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
+                      AC_USER, NO_PAGE, NR_AC, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
-                      VP_THP, VP_ZERO_PFN, VmState, swp_format, thp_mode)
+                      VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
 
 INITIAL_TABLES = 1024
 
@@ -33,6 +33,7 @@ def vm_state_init(k) -> VmState:
     vp[VP_SLOW_PFN] = NO_PAGE
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
     vp[VP_SWP_FMT] = swp_format(k.arch, geo)
+    vp[VP_SOFT_DIRTY] = _PAGE_SOFT_DIRTY if k.config.mem_soft_dirty else 0
     vp[VP_FAULT_AROUND_PAGES] = FAULT_AROUND_BYTES_DEFAULT >> k.arch.page_shift
     vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
     ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
@@ -41,11 +42,6 @@ def vm_state_init(k) -> VmState:
                             (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
                             (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
         set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
-    nstat = np.zeros((max(k.node_ids) + 1, NR_NS), np.int64)
-    for nid in k.node_ids:  # the nodes' counters move into the array the fault path updates
-        pgdat = k.NODE_DATA(nid)
-        nstat[nid] = pgdat.vm_stat.row
-        pgdat.vm_stat.row = nstat[nid]
     arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_used=np.zeros(INITIAL_TABLES, np.int64), pt_huge_pte=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_deposit_next=np.full(INITIAL_TABLES, -1, np.int64),
@@ -53,7 +49,7 @@ def vm_state_init(k) -> VmState:
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
                   zonelists=pa._zonelist(k, k.node_ids[0]), vm_events=k.vm_events,
-                  nstat=nstat)
+                  nstat=k.mem_map.node_stat)
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
 

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
-from ..include.linux.vmstat import NODE_STAT_ITEM, NR_VM_NODE_STAT_ITEMS
+from ..include.linux.vmstat import NODE_STAT_ITEM
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
 _PAGE_PRESENT = 1 << 0
@@ -115,9 +115,10 @@ VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
 # an allocation the fast path could not serve: its context (AC_*) for the slow path in Python;
 # what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
 VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
-VP_FAULT_AROUND_PAGES = 17  # mm/memory.c's fault_around_pages (debugfs fault_around_bytes >> PAGE_SHIFT)
-VP_FAULT_MAJOR = 18  # the retried fault waited for I/O in Python: it counts as a major fault
-NR_VP = 19
+VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the bit does not exist)
+VP_FAULT_AROUND_PAGES = 18  # mm/memory.c's fault_around_pages (debugfs fault_around_bytes >> PAGE_SHIFT)
+VP_FAULT_MAJOR = 19  # the retried fault waited for I/O in Python: it counts as a major fault
+NR_VP = 20
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
@@ -132,7 +133,6 @@ NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PA
                                        "NR_FILE_MAPPED", "NR_FILE_PAGES"))
 NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED, NS_FILE_DIRTY, NS_DIRTIED = (
     NODE_STAT_ITEM[item] for item in ("NR_FILE_PMDMAPPED", "NR_SHMEM_PMDMAPPED", "NR_FILE_DIRTY", "NR_DIRTIED"))
-NR_NS = NR_VM_NODE_STAT_ITEMS
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):

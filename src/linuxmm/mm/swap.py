@@ -1,19 +1,290 @@
-"""Swap readahead sizing (``mm/swap.c: swap_setup``), Linux 6.18.
+"""The LRU lists and the per-CPU folio batches that feed them (``mm/swap.c``,
+``include/linux/mm_inline.h``), and swap readahead sizing (``swap_setup``), Linux 6.18.
 
-``vm.page-cluster`` (log2 of the pages read around a swap fault) defaults to 3, or 2 on
-machines under 16 MiB.
+Each node has one ``struct lruvec`` (per memcg later) with five lists (``enum lru_list``:
+inactive/active anon, inactive/active file, unevictable): ``MemMap.lruvec_head``/``_tail``
+link folios through ``lru_next``/``lru_prev``, the most recently added at the head, where
+``lruvec_add_folio`` puts them; reclaim takes from the tail. Which list a folio is on follows
+from its flags (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), and PG_lru says
+it is on one. ``update_lru_size`` keeps the node's NR_INACTIVE_ANON... and the zone's
+NR_ZONE_INACTIVE_ANON... (``include/linux/vmstat.py``) equal to the pages listed, which is
+what /proc/meminfo's Active/Inactive lines and /proc/zoneinfo show.
+
+New folios do not go on a list at once: ``folio_add_lru`` puts them in the CPU's ``lru_add``
+batch (``include/linux/pagevec.py``, with a reference of its own), which joins them to their
+lists (``lru_add``) when it fills (31 folios), at once for a large folio, or when
+``lru_add_drain`` empties it (before zapping pages, before reusing an anonymous page on a
+write fault, and wherever the kernel drains). A new anonymous folio is neither active nor
+unevictable, so it joins the inactive anon list (since 5.9; before, new anonymous pages
+went to the active list: ``lru_cache_add_inactive_or_unevictable`` was
+``lru_cache_add_active_or_unevictable``). With MGLRU on, faults would add it active (not
+modelled: this host has no ``/sys/kernel/mm/lru_gen``). ``folio_mark_accessed`` promotes a
+folio seen twice (PG_referenced, then ``folio_activate`` through the CPU's ``lru_activate``
+batch, or PG_active at once while it still waits in ``lru_add``). The last reference to a
+folio takes it off its list before it is freed (``__folio_put`` -> ``__page_cache_release``).
+
+Simplifications: VM_LOCKED VMAs' folios join the evictable lists (``mlock_new_folio``'s
+mlock batch and the unevictable list come with mlock); no memcg; the batches of reclaim
+(deactivate, lazyfree, move_tail) come with reclaim.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numba import njit
+
+from ..include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
+from ..include.linux.page_flags import (PG_active_mask, PG_head_mask, PG_idle_mask, PG_lru_mask, PG_mlocked_mask,
+                                        PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
+from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
+from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, UNEVICTABLE_PGCLEARED,
+                                    UNEVICTABLE_PGCULLED, UNEVICTABLE_PGRESCUED)
+from . import buddy as B
 from .page_alloc import totalram_pages
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
+LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
+
 
 def swap_setup(k: "Kernel") -> None:
+    """``vm.page-cluster`` (log2 of the pages read around a swap fault): 3, or 2 on machines
+    under 16 MiB."""
     megs = totalram_pages(k) >> (20 - k.arch.page_shift)
     k.vm.page_cluster = 2 if megs < 16 else 3
+
+
+# ---- the lists (include/linux/mm_inline.h) -------------------------------------------------
+
+
+@njit(cache=True)
+def folio_nr_pages(a, pfn):
+    return np.int64(1) << a.order[pfn] if a.flags[pfn] & PG_head_mask else np.int64(1)
+
+
+@njit(cache=True)
+def folio_lru_list(a, pfn):
+    """Unevictable, else the (in)active anon list for swap-backed folios, the file list for others."""
+    flags = a.flags[pfn]
+    if flags & PG_unevictable_mask:
+        return LRU_UNEVICTABLE
+    lru = LRU_INACTIVE_ANON if flags & PG_swapbacked_mask else LRU_INACTIVE_FILE
+    return lru + LRU_ACTIVE if flags & PG_active_mask else lru
+
+
+@njit(cache=True)
+def update_lru_size(a, zid, lru, nr_pages):
+    """The node's NR_<lru> and the zone's NR_ZONE_<lru> follow the pages listed."""
+    a.node_stat[a.zone_node[zid], NR_LRU_BASE + lru] += nr_pages
+    a.vm_stat[zid, NR_ZONE_LRU_BASE + lru] += nr_pages
+
+
+@njit(cache=True)
+def lruvec_add_folio(a, pfn):
+    """Link the folio at the head of its list (``list_add``)."""
+    zid = B.page_zone(a, pfn)
+    nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
+    update_lru_size(a, zid, lru, folio_nr_pages(a, pfn))
+    head = a.lruvec_head[nid, lru]
+    a.lru_prev[pfn], a.lru_next[pfn] = 0, head
+    if head:
+        a.lru_prev[head - 1] = pfn + 1
+    else:
+        a.lruvec_tail[nid, lru] = pfn + 1
+    a.lruvec_head[nid, lru] = pfn + 1
+
+
+@njit(cache=True)
+def lruvec_add_folio_tail(a, pfn):
+    """Link the folio at the tail of its list, where reclaim looks first (``list_add_tail``)."""
+    zid = B.page_zone(a, pfn)
+    nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
+    update_lru_size(a, zid, lru, folio_nr_pages(a, pfn))
+    tail = a.lruvec_tail[nid, lru]
+    a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
+    if tail:
+        a.lru_next[tail - 1] = pfn + 1
+    else:
+        a.lruvec_head[nid, lru] = pfn + 1
+    a.lruvec_tail[nid, lru] = pfn + 1
+
+
+@njit(cache=True)
+def lruvec_del_folio(a, pfn):
+    zid = B.page_zone(a, pfn)
+    nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
+    nxt, prv = a.lru_next[pfn], a.lru_prev[pfn]
+    if prv:
+        a.lru_next[prv - 1] = nxt
+    else:
+        a.lruvec_head[nid, lru] = nxt
+    if nxt:
+        a.lru_prev[nxt - 1] = prv
+    else:
+        a.lruvec_tail[nid, lru] = prv
+    a.lru_next[pfn] = a.lru_prev[pfn] = 0
+    update_lru_size(a, zid, lru, -folio_nr_pages(a, pfn))
+
+
+# ---- moving a batch onto the lists (mm/swap.c) -----------------------------------------------
+
+
+@njit(cache=True)
+def folio_evictable(a, pfn):
+    """Not mlocked (an unevictable mapping, SHM_LOCK or ramfs, comes with the page cache)."""
+    return not a.flags[pfn] & PG_mlocked_mask
+
+
+@njit(cache=True)
+def lru_add(a, pfn):
+    """A new folio joins its list; an mlocked one the unevictable list (culled)."""
+    was_unevictable = a.flags[pfn] & PG_unevictable_mask
+    a.flags[pfn] &= ~PG_unevictable_mask
+    nr = folio_nr_pages(a, pfn)
+    if folio_evictable(a, pfn):
+        if was_unevictable:
+            a.vm_events[UNEVICTABLE_PGRESCUED] += nr
+    else:
+        a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_unevictable_mask
+        if not was_unevictable:
+            a.vm_events[UNEVICTABLE_PGCULLED] += nr
+    lruvec_add_folio(a, pfn)
+
+
+@njit(cache=True)
+def lru_activate(a, pfn):
+    if a.flags[pfn] & (PG_active_mask | PG_unevictable_mask):
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] |= PG_active_mask
+    lruvec_add_folio(a, pfn)
+    a.vm_events[PGACTIVATE] += folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
+def folio_batch_move_lru(a, cpu, kind):
+    """Move every folio of the CPU's batch ``kind`` with its operation; those the batch holds
+    the last reference to are freed (``folios_put``)."""
+    for i in range(a.fbatch_nr[cpu, kind]):
+        pfn = a.fbatch[cpu, kind, i]
+        if kind == FBATCH_LRU_ADD:
+            lru_add(a, pfn)
+        elif a.flags[pfn] & PG_lru_mask:  # folio_test_clear_lru: still on its list
+            a.flags[pfn] &= ~PG_lru_mask
+            lru_activate(a, pfn)
+        else:
+            continue
+        a.flags[pfn] |= PG_lru_mask
+    for i in range(a.fbatch_nr[cpu, kind]):
+        folio_put(a, a.fbatch[cpu, kind, i], cpu)
+    a.fbatch_nr[cpu, kind] = 0
+
+
+@njit(cache=True)
+def folio_batch_add_and_move(a, cpu, kind, pfn):
+    """Hold a reference in the CPU's batch; a full batch, or a large folio (not LRU-cached:
+    ``folio_may_be_lru_cached``), moves the batch at once."""
+    a.refcount[pfn] += 1
+    n = a.fbatch_nr[cpu, kind]
+    a.fbatch[cpu, kind, n] = pfn
+    a.fbatch_nr[cpu, kind] = n + 1
+    if n + 1 == FOLIO_BATCH_SIZE or a.flags[pfn] & PG_head_mask:
+        folio_batch_move_lru(a, cpu, kind)
+
+
+@njit(cache=True)
+def folio_add_lru(a, cpu, pfn):
+    """Queue a new folio (head pfn; any kind: anon, shmem, file) for its LRU list."""
+    folio_batch_add_and_move(a, cpu, FBATCH_LRU_ADD, pfn)
+
+
+@njit(cache=True)
+def folio_add_lru_vma(a, cpu, pfn, vm_flags):
+    """``folio_add_lru`` for a folio just mapped into a VMA (its VM_LOCKED case,
+    ``mlock_new_folio``, comes with mlock)."""
+    folio_add_lru(a, cpu, pfn)
+
+
+@njit(cache=True)
+def folio_activate(a, cpu, pfn):
+    if a.flags[pfn] & (PG_active_mask | PG_unevictable_mask) or not a.flags[pfn] & PG_lru_mask:
+        return
+    folio_batch_add_and_move(a, cpu, FBATCH_LRU_ACTIVATE, pfn)
+
+
+@njit(cache=True)
+def __lru_cache_activate_folio(a, cpu, pfn):
+    """A folio still waiting in this CPU's lru_add batch joins the active list when it moves."""
+    for i in range(a.fbatch_nr[cpu, FBATCH_LRU_ADD] - 1, -1, -1):
+        if a.fbatch[cpu, FBATCH_LRU_ADD, i] == pfn:
+            a.flags[pfn] |= PG_active_mask
+            return
+
+
+@njit(cache=True)
+def folio_mark_accessed(a, cpu, pfn):
+    """A use of the folio (a read or write through the page cache, not a mapped access): the
+    first sets PG_referenced, the second activates an inactive folio. (workingset_activation
+    comes with the workingset code.)"""
+    flags = a.flags[pfn]
+    if not flags & PG_referenced_mask:
+        a.flags[pfn] |= PG_referenced_mask
+    elif not flags & (PG_unevictable_mask | PG_active_mask):
+        if flags & PG_lru_mask:
+            folio_activate(a, cpu, pfn)
+        else:
+            __lru_cache_activate_folio(a, cpu, pfn)
+        a.flags[pfn] &= ~PG_referenced_mask
+    a.flags[pfn] &= ~PG_idle_mask
+
+
+@njit(cache=True)
+def lru_add_drain_cpu(a, cpu):
+    for kind in range(a.fbatch_nr.shape[1]):
+        if a.fbatch_nr[cpu, kind]:
+            folio_batch_move_lru(a, cpu, kind)
+
+
+@njit(cache=True)
+def lru_add_drain(a, cpu):
+    """Empty the running CPU's batches (the mlock batch comes with mlock)."""
+    lru_add_drain_cpu(a, cpu)
+
+
+def lru_add_drain_all(k) -> None:
+    """Every CPU's batches (``lru_add_drain_all``)."""
+    a = k.mem_map
+    for cpu in range(a.fbatch_nr.shape[0]):
+        lru_add_drain_cpu(a, cpu)
+
+
+# ---- the last reference ------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def __page_cache_release(a, pfn):
+    """Off the LRU (and out of NR_MLOCK) before the folio is freed."""
+    if a.flags[pfn] & PG_lru_mask:
+        lruvec_del_folio(a, pfn)
+        a.flags[pfn] &= ~(PG_lru_mask | PG_active_mask | PG_unevictable_mask)
+    if a.flags[pfn] & PG_mlocked_mask:
+        nr = folio_nr_pages(a, pfn)
+        a.flags[pfn] &= ~PG_mlocked_mask
+        a.vm_stat[B.page_zone(a, pfn), NR_MLOCK] -= nr
+        a.vm_events[UNEVICTABLE_PGCLEARED] += nr
+
+
+@njit(cache=True)
+def folio_put(a, pfn, cpu):
+    """Drop a reference to the folio at ``pfn``; the last one frees it (``__folio_put``).
+    Returns True if it was freed."""
+    a.refcount[pfn] -= 1
+    if a.refcount[pfn]:
+        return False
+    __page_cache_release(a, pfn)
+    B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
+    a.mapping[pfn] = a.index[pfn] = 0  # free_pages_prepare: page->mapping = NULL
+    return True

@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from ..errors import KernelError
 from ..include.linux.mm_types import (
     PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCESS_FLAGS, VM_ACCOUNT,
-    VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
+    VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
-    VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
+    VM_SEALED, VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
     find_vma, mm_struct, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
 from ..include.linux.fs import file
+from ..kernel.sys import mmf_init_flags
 from ..include.linux.rmap import anon_vma
 from .rmap import (__anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma,
                    unmap_mapping_pages, vma_link_file)
@@ -456,6 +457,12 @@ def anon_vma_prepare(mm: mm_struct, vma: vm_area_struct) -> anon_vma:
 
 
 # ---- munmap -----------------------------------------------------------------------------------
+def can_modify_vma(vma: vm_area_struct) -> bool:
+    """``can_modify_vma`` (``mm/vma.h``): an mseal()ed VMA may not be unmapped, moved,
+    replaced or mprotect()ed."""
+    return not vma.vm_flags & VM_SEALED
+
+
 def do_vmi_munmap(mm: mm_struct, start: int, length: int, account: bool = True) -> None:
     """Unmap [start, start + PAGE_ALIGN(length)); a range without VMAs is fine."""
     if start & ~PAGE_MASK or start > mm.task_size or length > mm.task_size - start:
@@ -472,6 +479,8 @@ def do_vmi_align_munmap(mm: mm_struct, start: int, end: int, account: bool = Tru
     With ``account`` False the removed VMAs' commit charge is left to the caller. Returns
     the number of pages removed."""
     vmas = vmas_in_range(mm, start, end)
+    if not all(can_modify_vma(vma) for vma in vmas):  # vms_gather_munmap_vmas, before any split
+        raise KernelError(errno.EPERM, f"{start:#x}-{end:#x} holds a sealed mapping (mseal)")
     first, last = vmas[0], vmas[-1]
     if first.vm_start < start:
         if end < first.vm_end and mm.map_count >= max_map_count(mm):
@@ -648,7 +657,9 @@ def _mmap_new_or_merge(mm: mm_struct, addr: int, end: int, flags: int, pgoff: in
 def _mmap_complete(mm: mm_struct, vma: vm_area_struct, pglen: int) -> None:
     vm_stat_account(mm, vma.vm_flags, pglen)
     if vma.vm_flags & VM_LOCKED:
-        if vma.vm_flags & VM_SPECIAL or vma.vm_flags & VM_HUGETLB:
+        # MAP_DROPPABLE memory is never locked (host 6.18: with MCL_FUTURE it is populated
+        # but its VmFlags lack "lo")
+        if vma.vm_flags & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE):
             vm_flags_reset(mm, vma, vma.vm_flags & ~VM_LOCKED_MASK)
         else:
             mm.locked_vm += pglen
@@ -711,7 +722,7 @@ def dup_mmap(oldmm: mm_struct, mm: mm_struct) -> None:
                  "start_stack", "start_data", "end_data", "mmap_base", "mmap_legacy_base",
                  "total_vm", "data_vm", "exec_vm", "stack_vm"):
         setattr(mm, name, getattr(oldmm, name))
-    mm.flags = set(oldmm.flags)
+    mm.flags = mmf_init_flags(oldmm.flags)
     mm.def_flags = oldmm.def_flags & VM_NOHUGEPAGE  # VM_INIT_DEF_MASK
     for vma in oldmm.vmas:
         if vma.vm_flags & VM_ACCOUNT and not vm_enough_memory(oldmm, vma_pages(vma)):

@@ -46,12 +46,13 @@ def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:
     if show is None:
         names = ", ".join(p.removeprefix("/proc/") for p in _entries())
         raise KernelError(errno.ENOENT, f"{path}: no such file in the simulated /proc (it has {names}, "
-                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status})")
+                                        "sys/vm/NAME and PID/{maps,smaps,smaps_rollup,status,oom_score,oom_score_adj})")
     return path, show
 
 
 def _pid_entry(path: str):
-    """``/proc/PID/{maps,smaps,smaps_rollup,status}`` of a live simulated process."""
+    """``/proc/PID/{maps,smaps,smaps_rollup,status,oom_score,oom_score_adj}`` of a live
+    simulated process."""
     parts = path.split("/")
     if len(parts) != 4 or not parts[2].isdigit():
         return None
@@ -59,7 +60,8 @@ def _pid_entry(path: str):
     from . import task_mmu
 
     shows = {"maps": task_mmu.proc_pid_maps, "smaps": task_mmu.proc_pid_smaps,
-             "smaps_rollup": task_mmu.proc_pid_smaps_rollup, "status": task_mmu.proc_pid_status}
+             "smaps_rollup": task_mmu.proc_pid_smaps_rollup, "status": task_mmu.proc_pid_status,
+             "oom_score": proc_oom_score, "oom_score_adj": proc_oom_score_adj}
     if name not in shows:
         return None
 
@@ -71,5 +73,36 @@ def _pid_entry(path: str):
     return show
 
 
+def proc_oom_score(k: "Kernel", task) -> str:
+    """``/proc/PID/oom_score`` (``fs/proc/base.c``)."""
+    from ...mm.oom_kill import proc_oom_score as score
+
+    return f"{score(k, task)}\n"
+
+
+def proc_oom_score_adj(k: "Kernel", task) -> str:
+    return f"{task.oom_score_adj}\n"
+
+
 def proc_read(k: "Kernel", path: str) -> str:
     return proc_lookup(path)[1](k)
+
+
+def proc_write(k: "Kernel", path: str, value: str) -> None:
+    """A write to a /proc file that takes one: ``/proc/PID/clear_refs`` (``fs/proc/task_mmu.c``)
+    and ``/proc/sys/vm/NAME``; EACCES for a file that is read-only, ENOENT for no file."""
+    from ...kernel.sysctl import proc_sys_vm_write
+    from .task_mmu import clear_refs_write
+
+    path = "/proc/" + path.strip().lstrip("/").removeprefix("proc/")
+    parts = path.split("/")
+    if path.startswith("/proc/sys/vm/"):
+        proc_sys_vm_write(k, path[len("/proc/sys/vm/"):], value)
+    elif len(parts) == 4 and parts[2].isdigit() and parts[3] == "clear_refs":
+        task = k.tasks.get(int(parts[2]))
+        if task is None or task.state != TASK_RUNNING:
+            raise KernelError(errno.ENOENT, f"{path}: no such process")
+        clear_refs_write(k, task, value)
+    else:
+        proc_lookup(path)  # ENOENT for a file that does not exist
+        raise KernelError(errno.EACCES, f"{path}: the file is read-only")

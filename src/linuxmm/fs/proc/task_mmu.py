@@ -16,6 +16,14 @@ lines are ``SEQ_PUT_DEC``: a 16-column label, ``%8lu`` and `` kB`` — except
 
 from __future__ import annotations
 
+import errno
+
+import numpy as np
+from numba import njit
+
+from ...include.linux.page_flags import PG_referenced
+from ...mm.pagewalk import WALK_DONE, walk_next, walk_page_range
+from ...mm.pgtable import _PAGE_ACCESSED, _PAGE_RW, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, PTE_KIND_PRESENT, pte_pfn
 from ...include.linux.mm_types import (
     PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_SOFTDIRTY, VM_WRITE, mm_struct, vm_area_struct)
 
@@ -171,3 +179,150 @@ def proc_pid_status(k, task) -> str:
     lines.append(f"HugetlbPages:\t{0:8d} kB")
     lines.append("THP_enabled:\t1")
     return "\n".join(lines) + "\n"
+
+
+# ---- /proc/PID/pagemap (pagemap_read) ------------------------------------------------------
+# One u64 per virtual page: bits 0-54 the PFN of a present page (for a swap entry: the swap
+# type in bits 0-4 and the offset above), then the PM_* flags. PFNs are shown to readers with
+# CAP_SYS_ADMIN only (pm->show_pfn); the simulator's reader is that privileged one.
+PM_PFRAME_BITS = 55
+PM_PFRAME_MASK = (1 << PM_PFRAME_BITS) - 1
+PM_SOFT_DIRTY = 1 << 55
+PM_MMAP_EXCLUSIVE = 1 << 56
+PM_UFFD_WP = 1 << 57
+PM_GUARD_REGION = 1 << 58
+PM_FILE = 1 << 61
+PM_SWAP = 1 << 62
+PM_PRESENT = 1 << 63
+PM_ENTRY_BYTES = 8
+
+
+def make_pme(frame: int, flags: int) -> int:
+    return (frame & PM_PFRAME_MASK) | flags
+
+
+def _page_flags(k, pfn: int, mapcount: int) -> int:
+    """PM_FILE and PM_MMAP_EXCLUSIVE for a mapped (non-zero) page."""
+    from ...mm.memory import PAGE_MAPPING_ANON
+    from ...mm.buddy import compound_head
+
+    a = k.mem_map
+    flags = 0 if a.mapping[compound_head(a, pfn)] & PAGE_MAPPING_ANON else PM_FILE
+    return flags | (PM_MMAP_EXCLUSIVE if mapcount == 1 else 0)
+
+
+def _mapcount(k, pfn: int, pmd_mapped: bool) -> int:
+    """``folio_precise_page_mapcount``: the page's own mappings plus the folio's PMD ones."""
+    from ...mm.buddy import compound_head
+    from ...mm.memory import folio_entire_mapcount
+
+    a = k.mem_map
+    entire = int(folio_entire_mapcount(a, compound_head(a, pfn)))
+    return entire if pmd_mapped else int(a.mapcount[pfn]) + entire
+
+
+def pte_to_pagemap_entry(k, vma, entry: int, level: int, addr: int) -> int:
+    """One page's entry from the leaf ``entry`` mapping it at ``level`` (PTE or huge PMD)."""
+    from ...mm import pgtable as P
+
+    vs = k.vm_state
+    leaf = level == int(vs.vp[P.VP_LEVELS]) - 1
+    soft_dirty = PM_SOFT_DIRTY if vma.vm_flags & VM_SOFTDIRTY else 0
+    kind = int(P.pte_kind(np.uint64(entry), vs.vp[P.VP_SWP_FMT]))
+    if kind == P.PTE_KIND_NONE:
+        return make_pme(0, soft_dirty)  # pagemap_pte_hole
+    if entry & P._PAGE_SOFT_DIRTY:  # only set with CONFIG_MEM_SOFT_DIRTY (the fault path's mask)
+        soft_dirty = PM_SOFT_DIRTY
+    if kind == P.PTE_KIND_PRESENT:
+        pfn = int(P.pte_pfn(np.uint64(entry))) + ((addr & ((1 << int(vs.shift[level])) - 1)) >> 12)
+        flags = PM_PRESENT | soft_dirty
+        if not entry & P._PAGE_SPECIAL:  # vm_normal_page: the zero page has no struct page here
+            flags |= _page_flags(k, pfn, _mapcount(k, pfn, not leaf))
+        return make_pme(pfn, flags)
+    swp = int(P.pte_to_swp_entry(np.uint64(entry), vs.vp[P.VP_SWP_FMT]))
+    flags = PM_SWAP | soft_dirty
+    if kind == P.PTE_KIND_MARKER:
+        marker = int(P.pte_marker_get(np.uint64(swp)))
+        flags |= (PM_GUARD_REGION if marker & P.PTE_MARKER_GUARD else 0) | \
+            (PM_UFFD_WP if marker & P.PTE_MARKER_UFFD_WP else 0)
+        return make_pme(int(P.swp_type(swp)) | (int(P.swp_offset(swp)) << P.MAX_SWAPFILES_SHIFT), flags)
+    if kind == P.PTE_KIND_MIGRATION:
+        pfn = int(P.swp_offset_pfn(swp))
+        return make_pme(int(P.swp_type(swp)) | (pfn << P.MAX_SWAPFILES_SHIFT),
+                        flags | _page_flags(k, pfn, _mapcount(k, pfn, not leaf)))
+    return make_pme(int(P.swp_type(swp)) | (int(P.swp_offset(swp)) << P.MAX_SWAPFILES_SHIFT), flags)
+
+
+def pagemap_read(k, task, addr: int, npages: int) -> list[int]:
+    """``pagemap_read`` of ``npages`` entries from the page holding ``addr``: 0 outside every
+    VMA, else what ``pte_to_pagemap_entry`` makes of the page tables."""
+    from ...include.linux.mm_types import find_vma
+    from ...kernel.fork import ensure_tables
+    from ...mm.memory import MMC_PGD, lookup_pte
+
+    ensure_tables(k)
+    pgd, out = int(task.mmc[MMC_PGD]), []
+    start = addr & ~(PAGE_SIZE - 1)
+    for va in range(start, start + npages * PAGE_SIZE, PAGE_SIZE):
+        vma = find_vma(task.mm, va)
+        if vma is None or vma.vm_start > va:
+            out.append(0)
+            continue
+        entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, va)
+        out.append(pte_to_pagemap_entry(k, vma, int(entry), int(level), va))
+    return out
+
+
+# ---- /proc/PID/clear_refs (clear_refs_write) ---------------------------------------------------
+CLEAR_REFS_ALL, CLEAR_REFS_ANON, CLEAR_REFS_MAPPED, CLEAR_REFS_SOFT_DIRTY, CLEAR_REFS_MM_HIWATER_RSS = 1, 2, 3, 4, 5
+
+
+@njit(cache=True)
+def clear_refs_range(a, vs, pgd, start, end, soft_dirty):
+    """``clear_refs_pte_range`` / ``clear_refs_pmd`` over [start, end): with ``soft_dirty``
+    (``clear_soft_dirty``) present entries are write-protected and lose the soft-dirty bit,
+    so the next write faults and marks them again; otherwise present entries lose the
+    accessed bit and their pages PG_referenced. Compiled: it visits every entry of the range."""
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        if kind != PTE_KIND_PRESENT:
+            continue
+        entry = vs.pt[row, idx]
+        if soft_dirty:
+            vs.pt[row, idx] = entry & ~np.uint64(_PAGE_RW | _PAGE_SOFT_DIRTY)
+        else:
+            vs.pt[row, idx] = entry & ~np.uint64(_PAGE_ACCESSED)  # ptep_test_and_clear_young
+            if not entry & np.uint64(_PAGE_SPECIAL):
+                a.flags[pte_pfn(entry)] &= ~np.uint64(1 << PG_referenced)
+
+
+def clear_refs_write(k, task, value: str) -> None:
+    """Write ``1`` (all pages), ``2`` (anonymous), ``3`` (file-mapped): clear the referenced
+    bits; ``4``: clear soft-dirty (each VMA loses VM_SOFTDIRTY, its ptes are write-protected
+    and cleaned; without CONFIG_MEM_SOFT_DIRTY nothing happens); ``5``: reset VmHWM.
+    Anything else is EINVAL."""
+    from ...errors import KernelError
+    from ...kernel.fork import ensure_tables, flush_tlb_mm
+    from ...mm.memory import MMC_PGD
+    from ...mm.vma import vm_flags_reset
+
+    text = value.strip()
+    if not text.isdigit() or not CLEAR_REFS_ALL <= int(text) <= CLEAR_REFS_MM_HIWATER_RSS:
+        raise KernelError(errno.EINVAL, f"clear_refs: {value!r} is not 1-5")
+    kind, mm = int(text), task.mm
+    if kind == CLEAR_REFS_MM_HIWATER_RSS:
+        return  # VmHWM is the current RSS here: no peak is kept to reset
+    soft_dirty = kind == CLEAR_REFS_SOFT_DIRTY
+    if soft_dirty and not mm.config.mem_soft_dirty:
+        return  # clear_soft_dirty is empty without CONFIG_MEM_SOFT_DIRTY
+    a, vs, pgd = k.mem_map, ensure_tables(k), int(task.mmc[MMC_PGD])
+    for vma in mm.vmas:
+        if kind == CLEAR_REFS_ANON and vma.vm_file is not None or kind == CLEAR_REFS_MAPPED and vma.vm_file is None:
+            continue
+        if soft_dirty and vma.vm_flags & VM_SOFTDIRTY:
+            vm_flags_reset(mm, vma, vma.vm_flags & ~VM_SOFTDIRTY)
+        clear_refs_range(a, vs, pgd, vma.vm_start, vma.vm_end, soft_dirty)
+    flush_tlb_mm(k, task)

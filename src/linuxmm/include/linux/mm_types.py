@@ -340,6 +340,10 @@ class MmHooks:
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
         return None
 
+    def zap_page_range_single(self, mm, start: int, end: int) -> None:
+        """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay."""
+        self.zap_range(mm, start, end)
+
     def file_size_changed(self, mm, vma) -> None:
         pass
 

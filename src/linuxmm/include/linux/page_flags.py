@@ -52,6 +52,11 @@ PG_reserved_mask = np.uint64(1 << PG_reserved)
 PG_swapbacked_mask = np.uint64(1 << PG_swapbacked)
 PG_anon_exclusive_mask = np.uint64(1 << PG_anon_exclusive)
 PG_swapcache_mask = np.uint64(1 << PG_swapcache)
+PG_active_mask = np.uint64(1 << PG_active)
+PG_referenced_mask = np.uint64(1 << PG_referenced)
+PG_unevictable_mask = np.uint64(1 << PG_unevictable)
+PG_mlocked_mask = np.uint64(1 << PG_mlocked)
+PG_idle_mask = np.uint64(1 << PG_idle)
 
 # ``enum pagetype``: page->page_type holds one of these in its top byte
 PGTY_buddy = 0xF0

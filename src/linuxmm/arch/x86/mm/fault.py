@@ -7,7 +7,9 @@ shared-memory pages, an allocation for the page allocator's slow path, and bad a
 which kill the task with the kernel's ``segfault at ... error N`` line (``show_signal_msg``)
 and raise ``SegmentationFault``.
 
-An allocation that fails in the slow path too (and no OOM kill frees memory) makes the fault
+When the slow path runs out of memory the OOM killer (``mm/oom_kill.py``) picks a victim; if
+that is this task, it gets the memory reserves for the fault and then dies on its way back to
+user space (``Killed``). An allocation that fails in the slow path even so makes the fault
 return VM_FAULT_OOM. For a user-mode fault ``do_user_addr_fault`` then calls
 ``pagefault_out_of_memory`` (mm/oom_kill.c, 6.18): no memcg OOM is pending and no fatal signal,
 so it logs (ratelimited) ``Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF`` and
@@ -24,7 +26,6 @@ import errno
 import numpy as np
 
 from ....errors import KernelError, LinuxmmError
-from ....include.linux.sched import EXIT_DEAD
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
@@ -62,8 +63,10 @@ class BusError(LinuxmmError):
 
 
 def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
-    """Run user accesses through the MMU and the fault path; returns the bytes read."""
-    from ....kernel.fork import ensure_tables, set_current
+    """Run user accesses through the MMU and the fault path; returns the bytes read. The task
+    is ``current`` meanwhile; a fatal signal it gets (the OOM killer's) kills it as the fault
+    returns to user space: ``Killed`` is raised."""
+    from ....kernel.fork import ensure_tables, get_signal, running, set_current
     task.check_alive()
     if write and len(addrs):
         anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
@@ -71,18 +74,21 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
     start = 0
     tlb = tlb_for(k)
     tlb.switch_mm(task)
-    while start < len(addrs):
-        set_current(k, task)
-        vs = ensure_tables(k)
-        vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
-        first, flt = start, int(task.mmc[M.MMC_MINFLT])
-        start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table, task.mmc,
-                                       addrs, write, value, out, start, k.clock.budget())
-        clock_work(k, task, start - first, flt)
-        if status == M.FAULT_OK:
-            break
-        if status != M.FAULT_DEADLINE:
-            handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+    with running(k, task):
+        while start < len(addrs):
+            set_current(k, task)
+            vs = ensure_tables(k)
+            vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
+            first, flt = start, int(task.mmc[M.MMC_MINFLT])
+            start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
+                                           task.mmc, addrs, write, value, out, start, k.clock.budget())
+            clock_work(k, task, start - first, flt)
+            if status == M.FAULT_OK:
+                break
+            if status != M.FAULT_DEADLINE:
+                handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+            if task.pending_signal:
+                get_signal(k, task)
     return out
 
 
@@ -125,8 +131,12 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
 
 
 def pagefault_out_of_memory(k, task, addr: int) -> None:
-    """VM_FAULT_OOM from a user fault with no OOM kill: log, return to user space (which
-    would retry the access forever)."""
+    """VM_FAULT_OOM from a user fault: a task the OOM killer chose returns to user space,
+    where its SIGKILL ends it; any other logs and would retry the access forever."""
+    from ....mm.oom_kill import pagefault_out_of_memory as dying
+
+    if dying(k, task):
+        return
     k.log.warn("Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF")
     raise VmFaultOOM(task.comm, task.pid, addr)
 
@@ -165,7 +175,7 @@ def mm_get_huge_zero_page(k) -> int:
 
 def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise."""
-    from ....kernel.fork import exit_mmap
+    from ....kernel.fork import do_exit
 
     entry = 0  # a kernel-half address (bit 63) has no user page-table entry to look at
     if addr < 1 << 63:
@@ -177,18 +187,14 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     line = (f"{task.comm}[{task.pid}]: segfault at {addr:x} ip 0000000000000000 sp 0000000000000000 "
             f"error {error:x} likely on CPU {task.cpu} (core {task.cpu}, socket 0)")
     k.log.info(line)
-    exit_mmap(k, task)
-    task.state = EXIT_DEAD
-    task.exit_signal = 11
+    do_exit(k, task, 11)
     raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")
 
 
 def do_sigbus(k, task, addr: int) -> None:
     """SIGBUS (``VM_FAULT_SIGBUS``): kill the task, raise."""
-    from ....kernel.fork import exit_mmap
+    from ....kernel.fork import do_exit
 
-    exit_mmap(k, task)
-    task.state = EXIT_DEAD
-    task.exit_signal = 7
+    do_exit(k, task, 7)
     raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
                    "beyond the end of the mapped file or shared memory object")

@@ -1,0 +1,6 @@
+"""``mseal_test.c`` of ``tools/testing/selftests/mm``, Linux 6.18: its test cases as ported in
+``linuxmm.kselftest.mseal_test``, one pytest test each."""
+
+from ksft_pytest import collect
+
+collect("mseal_test", globals())
