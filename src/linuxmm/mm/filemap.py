@@ -39,6 +39,7 @@ from ..errors import KernelError, LinuxmmError
 from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
+from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
@@ -50,7 +51,7 @@ from . import page_alloc as pa
 from . import swap
 from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
-from .rmap import page_mapping
+from .rmap import folio_mkclean, page_mapping
 
 HUNG_TASK_TIMEOUT_NS = 120 * 10**9
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
@@ -317,7 +318,11 @@ def folio_account_cleaned(k, mapping, pfn: int) -> None:
 
 def folio_clear_dirty_for_io(k, mapping, pfn: int) -> bool:
     """``folio_clear_dirty_for_io``: clear PG_dirty before writing the folio out (the
-    counter goes down now, the data goes under PG_writeback); True if it was dirty."""
+    counter goes down now, the data goes under PG_writeback); True if it was dirty. A mapped
+    folio is write-protected and cleaned in every page table first (``folio_mkclean``), so
+    that a later store faults and dirties it again."""
+    if not mapping.swapbacked and folio_mkclean(k, pfn):
+        folio_mark_dirty(k, mapping, pfn)  # a dirty pte's data is the folio's
     if not folio_test(k, pfn, PG_dirty):
         return False
     folio_clear(k, pfn, PG_dirty)
@@ -571,7 +576,8 @@ def generic_write_end(k, filp, pos: int, copied: int, pfn: int) -> None:
     folio_mark_uptodate(k, pfn)
     folio_mark_dirty(k, mapping, pfn)
     inode = filp.f_inode
-    inode.i_size = max(inode.i_size, pos + copied)
+    if pos + copied > inode.i_size:
+        i_size_write(inode, pos + copied)
     folio_unlock(k, pfn)
     folio_put(k, pfn)
 
@@ -627,7 +633,73 @@ def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
     for index, pfn in filemap_folios(k, mapping, first, last):
         nr = min(index + folio_nr_pages(k, pfn) - 1, last) - max(index, first) + 1
         cs["cache"] += nr
-        cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) else 0
+        # the xarray's dirty tag: shmem's noop_dirty_folio sets PG_dirty without it
+        cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) and not mapping.swapbacked else 0
         cs["writeback"] += nr if folio_test(k, pfn, PG_writeback) else 0
     cs["evicted"] = int(k.page_cache.xa_nr_values[mapping.xa_id]) if first == 0 else 0
     return cs
+
+
+# ---- the fault side (mm/filemap.c: filemap_fault, filemap_page_mkwrite) --------------------
+#
+# The compiled fault path (``mm/memory.py``: ``do_read_fault`` with fault-around through
+# ``filemap_map_pages``, ``do_cow_fault``, ``do_shared_fault``) maps what the page cache holds
+# up to date. It comes here when the faulting page needs I/O or the filesystem: the page is not
+# cached, not up to date, or carries PG_readahead (``filemap_fault``), or a store dirties a clean
+# folio (``->page_mkwrite``). Then the access is retried in compiled code; a retry after I/O is
+# a major fault (the kernel's VM_FAULT_RETRY with FAULT_FLAG_TRIED, ``mm_account_fault``).
+
+def fault_vma(task, addr: int):
+    """The VMA of a fault at ``addr`` and the file page it maps there (``vmf->pgoff``)."""
+    from ..include.linux.mm_types import find_vma
+
+    vma = find_vma(task.mm, addr)
+    return vma, vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)
+
+
+def filemap_fault(k, task, addr: int) -> bool:
+    """``filemap_fault`` for a page the compiled path could not map: False (VM_FAULT_SIGBUS)
+    at or past the end of the file. A cached folio marked PG_readahead starts asynchronous
+    readahead (``do_async_mmap_readahead``); a page not cached counts PGMAJFAULT and starts
+    synchronous readahead around it (``do_sync_mmap_readahead``), then the folio is found or
+    created (``__filemap_get_folio(FGP_CREAT|FGP_FOR_MMAP)``) and read if not up to date. The
+    retried fault counts as major when it waited for I/O."""
+    from ..include.linux.vmstat import PGMAJFAULT
+    from .pgtable import VP_FAULT_MAJOR
+    from .readahead import page_cache_async_ra, page_cache_sync_ra
+
+    vma, index = fault_vma(task, addr)
+    filp = vma.vm_file
+    mapping = filp.f_mapping
+    if index >= -(-filp.f_inode.i_size // PAGE_SIZE):
+        return False
+    vs = k.vm_state
+    pfn = filemap_get_folio(k, mapping, index)
+    waited = False
+    if pfn < 0:
+        vs.vm_events[PGMAJFAULT] += 1
+        page_cache_sync_ra(k, readahead_control(filp, mapping, filp.f_ra, index), 1)
+        pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
+        folio_put(k, pfn)
+        waited = True
+    elif folio_test(k, pfn, PG_readahead):
+        folio_clear(k, pfn, PG_readahead)
+        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, 1)
+        waited = True
+    if not folio_test(k, pfn, PG_uptodate):
+        mapping.a_ops.read_folios(k, mapping, [pfn])
+        waited = True
+    vs.vp[VP_FAULT_MAJOR] = int(waited)
+    return True
+
+
+def filemap_page_mkwrite(k, task, addr: int) -> None:
+    """``->page_mkwrite`` of a store to a clean shared file folio (``ext4_page_mkwrite`` ->
+    ``filemap_page_mkwrite``): the folio is marked dirty before the pte becomes writable
+    (``folio_mark_dirty``: NR_FILE_DIRTY, the inode queued for writeback) and waits for a
+    write in flight (``folio_wait_stable``)."""
+    vma, index = fault_vma(task, addr)
+    mapping = vma.vm_file.f_mapping
+    pfn = filemap_get_folio(k, mapping, index)
+    folio_mark_dirty(k, mapping, pfn)
+    folio_wait_writeback(k, pfn)

@@ -126,6 +126,14 @@ class file_operations:
 I_DIRTY_PAGES = 1 << 2
 
 
+def i_size_write(ino: "inode", size: int) -> None:
+    """``i_size_write``: the file's new size; every mm mapping it is told
+    (``mm.hooks.file_size_changed``: the compiled fault path's end of file)."""
+    ino.i_size = size
+    for vma in ino.i_mapping.i_mmap if ino.i_mapping is not None else []:
+        vma.vm_mm.hooks.file_size_changed(vma.vm_mm, vma)
+
+
 class inode:
     """``struct inode`` (ext4's ``ext4_inode_info`` and tmpfs's ``shmem_inode_info`` folded
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
