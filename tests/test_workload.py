@@ -101,6 +101,21 @@ pattern = "random"
 """
 
 
+def test_values_the_machine_refuses_name_their_line():
+    with pytest.raises(ParseError, match=r"w.toml:2: sysctl.vm.swappiness: .*EINVAL"):
+        machine().run_workload(W.loads('[sysctl]\n"vm.swappiness" = 999\n' + GROW.split("\n", 2)[2], "w.toml"))
+
+
+def test_more_than_ram_runs_and_the_oom_killer_stops_one():
+    text = ('[[process]]\nname = "a"\n[[process.phase]]\nop = "alloc"\nsize = "160M"\nrate = "1G"\n'
+            '[[process]]\nname = "b"\nstart = "100ms"\n[[process.phase]]\nop = "alloc"\nsize = "160M"\n'
+            'rate = "1G"\n')
+    r = machine().run_workload(W.loads(text))
+    states = sorted(p["state"] for p in r.summary["processes"])
+    assert states == ["done", "killed"], r.summary
+    assert r[len(r) - 1]["oom_kill"] == 1
+
+
 def test_a_run_is_deterministic():
     a, b = (machine().run_workload(W.loads(text)) for text in (RANDOM, RANDOM))
     assert a.columns == b.columns and len(a) == len(b) > 3

@@ -55,6 +55,7 @@ import errno
 import re
 import time as walltime
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -482,13 +483,26 @@ class Runner:
 def prepare(m, w: Workload) -> None:
     """The machine-wide settings of ``w``: sysctls, swap, files."""
     for name, value in w.sysctl:
-        m.sysctl(name, value)
+        with _naming(w, ("sysctl", name)):
+            m.sysctl(name, value)
     if w.swap is not None:
         if not hasattr(m, "swapon"):
             raise ParseError(w.source, w.lines.get(("swap",)), "swap: not available yet (m.swapon is being built)")
-        m.swapon(w.swap)
-    for path, size in w.files:
-        m.create_file(path, size)
+        with _naming(w, ("swap",)):
+            m.swapon(w.swap)
+    for i, (path, size) in enumerate(w.files):
+        with _naming(w, ("file", i)):
+            m.create_file(path, size)
+
+
+@contextmanager
+def _naming(w: Workload, path: tuple):
+    """A value the machine refuses (a sysctl's EINVAL, a file it cannot create) is an error
+    of the workload file: ``ParseError`` naming its line and key."""
+    try:
+        yield
+    except KernelError as e:
+        _Checker(w.source, w.lines).fail(path, str(e))
 
 
 def spawn(m, w: Workload, i: int, spec: ProcessSpec):
