@@ -153,8 +153,10 @@ def test_file_phases_and_processes_interleave():
     r = machine().run_workload(W.loads(text, "rw.toml"), interval="50ms")
     a, b = r.summary["processes"]
     assert (a["bytes"], b["bytes"]) == (16 * MiB, 8 * MiB)
-    assert (a["end_s"], b["end_s"]) == (0.5, 0.25)  # side by side, each at its rate
-    assert r[1]["Cached"] >= 8 * 1024
+    # side by side, each at its rate; the reader's waits for the disk hold the clock (one CPU)
+    assert a["end_s"] == 0.5 and 0.25 <= b["end_s"] < 0.26
+    assert r[0]["Cached"] == 0 and r[1]["Cached"] >= 1024  # the file starts on the disk
+    assert r[len(r) - 1]["pgpgin"] >= 8 * 1024  # KiB read from it
 
 
 def test_csv_and_parquet_round_trip(tmp_path):

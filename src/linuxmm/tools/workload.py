@@ -19,9 +19,10 @@ The file (TOML; every key is checked, an error names its line and key)::
     [sysctl]                  # written before the run, in order
     "vm.swappiness" = 10
 
-    [[file]]                  # created (written, then in the page cache) before the run
-    path = "/data/big"
+    [[file]]                  # created before the run: written, synced, then dropped from
+    path = "/data/big"        # the page cache (it starts on the disk) unless cached = true
     size = "256M"
+    cached = false
 
     [[process]]
     name = "db"               # its comm (default: the workload's file name, then its index)
@@ -74,7 +75,7 @@ PATTERNS = ("sequential", "random")
 MAX_SIZE = 1 << 47            # the x86-64 user address space (4-level paging)
 
 TOP_KEYS = {"interval", "duration", "seed", "swap", "sysctl", "file", "process"}
-FILE_KEYS = {"path", "size"}
+FILE_KEYS = {"path", "size", "cached"}
 PROCESS_KEYS = {"name", "start", "cgroup", "phase"}
 PHASE_KEYS = {"op", "size", "rate", "repeat", "pattern", "access", "file", "trace", "time"}
 NEEDS = {"alloc": ("size",), "touch": (), "free": (), "read": ("file",), "write": ("file",),
@@ -118,7 +119,7 @@ class Workload:
     seed: int
     swap: int | None
     sysctl: tuple[tuple[str, str], ...]
-    files: tuple[tuple[str, int], ...]
+    files: tuple[tuple[str, int, bool], ...]   # path, size, cached
     processes: tuple[ProcessSpec, ...]
     lines: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -285,12 +286,16 @@ def _array(c: _Checker, table: dict, key: str) -> list:
     return items
 
 
-def _file(c: _Checker, f: dict, i: int) -> tuple[str, int]:
+def _file(c: _Checker, f: dict, i: int) -> tuple[str, int, bool]:
     path = ("file", i)
     c.keys(f, FILE_KEYS, path)
-    for key in FILE_KEYS - set(f):
-        c.fail(path, f"needs '{key}'")
-    return c.text(f["path"], path + ("path",)), c.size(f["size"], path + ("size",))
+    for key in ("path", "size"):
+        if key not in f:
+            c.fail(path, f"needs '{key}'")
+    cached = f.get("cached", False)
+    if not isinstance(cached, bool):
+        c.fail(path + ("cached",), f"expected true or false, got {cached!r}")
+    return c.text(f["path"], path + ("path",)), c.size(f["size"], path + ("size",)), cached
 
 
 def _process(c: _Checker, p: dict, i: int, default_name: str) -> ProcessSpec:
@@ -490,9 +495,23 @@ def prepare(m, w: Workload) -> None:
             raise ParseError(w.source, w.lines.get(("swap",)), "swap: not available yet (m.swapon is being built)")
         with _naming(w, ("swap",)):
             m.swapon(w.swap)
-    for i, (path, size) in enumerate(w.files):
+    for i, (path, size, cached) in enumerate(w.files):
         with _naming(w, ("file", i)):
             m.create_file(path, size)
+            if not cached:
+                evict(m, path)
+
+
+def evict(m, path: str) -> None:
+    """Write ``path`` back and drop it from the page cache (``fsync`` then
+    ``POSIX_FADV_DONTNEED``), as a file written long ago would be: on the disk only."""
+    p = m.spawn("evict")
+    try:
+        fd = p.open(path)
+        p.fsync(fd)
+        p.fadvise(fd, 0, 0, "dontneed")
+    finally:
+        p.exit()
 
 
 @contextmanager
