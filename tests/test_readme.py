@@ -1,7 +1,7 @@
 """Every shell example of the README runs as written from the repository root.
 
 The lines of its ```sh blocks run in order in a scratch directory that looks like the
-repository root (``tests``, ``src``, ``docs``, ``benchmarks`` linked in), so files the
+repository root (``tests``, ``src``, ``docs``, ``benchmarks``, ``examples`` linked in), so files the
 examples create land there: a plain ``linuxmm ARGS`` line in this process (the CLI's own
 entry point, one load of the compiled core for all), any other line in ``bash``. A line is
 skipped only for a reason named in ``SKIPPED``; a new example needs none and runs.
@@ -53,7 +53,7 @@ def test_every_skip_names_a_line():
 def root_like(tmp_path_factory) -> Path:
     """A scratch repository root, with ``linuxmm`` on PATH running this checkout's source."""
     work = tmp_path_factory.mktemp("readme")
-    for name in ("tests", "src", "docs", "benchmarks"):
+    for name in ("tests", "src", "docs", "benchmarks", "examples"):
         (work / name).symlink_to(ROOT / name)
     bin_dir = work / ".bin"
     bin_dir.mkdir()

@@ -814,6 +814,85 @@ def fincore(paths: Annotated[list[str], typer.Argument(help="Files of the simula
         t.add_row(_human(r["res"]), str(r["pages"]), _human(r["size"]), r["file"], shapes or "-")
     out.print(t)
 
+# ---- workloads over simulated time (tools/workload.py) -------------------------------------------
+
+SUMMARY_COUNTERS = ("MemFree", "MemAvailable", "Cached", "AnonPages", "SwapFree", "pgfault", "pgmajfault",
+                    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pswpin", "pswpout",
+                    "workingset_refault_anon", "workingset_refault_file", "oom_kill")
+
+
+def workload_summary(result) -> dict:
+    """The run's summary and the last sample's main counters (``run --json``'s "summary")."""
+    s = result.summary
+    last = result[len(result) - 1]
+    s["final"] = {c: last[c] for c in SUMMARY_COUNTERS if c in last}
+    return s
+
+
+def render_workload(s: dict) -> list[Table]:
+    procs = Table(title=f"{s['source']}: {s['simulated_s']:.3f} s simulated in {s['wall_s']:.1f} s, "
+                        f"{s['samples']} samples every {s['interval_s'] * 1000:g} ms")
+    for col in ("name", "pid", "state", "bytes", "minflt", "majflt"):
+        procs.add_column(col, justify="left" if col in ("name", "state") else "right")
+    for p in s["processes"]:
+        procs.add_row(p["name"], str(p["pid"]), p["state"], _human(p["bytes"]), str(p["minflt"]), str(p["majflt"]))
+    final = Table(title="at the end")
+    final.add_column("counter")
+    final.add_column("value", justify="right")
+    for k, v in s["final"].items():
+        final.add_row(k + (" (kB)" if k[0].isupper() else ""), str(v))
+    return [procs, final]
+
+
+@app.command()
+def run(workload: Annotated[Path, typer.Argument(help="Workload TOML file (format: docs/workload.md)")],
+        interval: Annotated[Optional[str], typer.Option("--interval", help="Sampling interval of simulated time, e.g. 50ms (default: the file's, or 100ms)")] = None,
+        sysctl: SysctlOpt = None,
+        swap: Annotated[Optional[str], typer.Option("--swap", metavar="SIZE", help="swapon a swap area of SIZE first (e.g. 8G)")] = None,
+        csv: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="Write the samples as CSV")] = None,
+        parquet: Annotated[Optional[Path], typer.Option("--parquet", metavar="FILE", help="Write the samples as Parquet (pyarrow)")] = None,
+        plot: Plot = None,
+        as_json: Annotated[bool, typer.Option("--json", help="The summary and every sample as JSON")] = False,
+        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+        machine: MachineFile = None, cmdline: Cmdline = None):
+    """Run a workload over simulated time, sampling /proc counters into a time series."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .tools import workload as W
+
+    w = W.load(workload)
+    sysctls = []
+    for item in sysctl or []:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise LinuxmmError(f"--sysctl: expected vm.NAME=VALUE, got {item!r}")
+        sysctls.append((name.strip(), value.strip()))
+    w = w.with_options(interval_ns=W.parse_duration(interval, "--interval") if interval else None,
+                       swap=W.parse_size(swap, "--swap") if swap else None, sysctl=tuple(sysctls))
+    if swap and not hasattr(Machine, "swapon"):
+        raise LinuxmmError("--swap: not available yet (m.swapon is being built)")
+    ensure_compiled(err)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    total = w.duration_ns / 1e9 if w.duration_ns else None
+    with Progress(TextColumn("simulated {task.completed:.2f} s"), BarColumn(), TextColumn("wall"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("run", total=total)
+        result = m.run_workload(w, progress=lambda t: bar.update(task, completed=t))
+    if csv is not None:
+        result.to_csv(csv)
+    if parquet is not None:
+        result.to_parquet(parquet)
+    if plot is not None:
+        from .tools.plot import save_workload_figure
+
+        save_workload_figure(result, plot, f"{workload.name} on {m.desc.name}")
+    summary = workload_summary(result)
+    if as_json:
+        print_json({"summary": summary, "rows": list(result)})
+        return
+    for t in render_workload(summary):
+        out.print(t)
+
 
 @app.command()
 def warmup():

@@ -99,6 +99,26 @@ class Machine:
         clock = self.kernel.clock
         clock.run_until(clock.now + round(seconds * NSEC_PER_SEC))
 
+    def run_workload(self, workload, *, interval: str | None = None, progress=None):
+        """Run a workload over simulated time (``tools/workload.py`` documents the format;
+        ``docs/workload.md`` too): ``workload`` is a path to a workload TOML file, its text
+        parsed by ``linuxmm.tools.workload.loads``, or that parsed ``Workload``. Processes
+        run interleaved on this machine's clock; every ``interval`` ("100ms"; default: the
+        file's) a sample of /proc/meminfo, /proc/vmstat, the watermarks and PSI is taken.
+        ``progress(simulated_seconds)`` is called at each sample.
+
+        Returns a read-only ``WorkloadResult``: rows as dicts (``r[0]["MemFree"]``),
+        ``r.column("pgfault")``, ``r.summary``, ``r.to_csv(path)``, ``r.to_parquet(path)``.
+
+        Raises ``ParseError`` naming the line and key of a bad workload file,
+        ``LinuxmmError`` for an unreadable one."""
+        from .tools import workload as W
+
+        w = workload if isinstance(workload, W.Workload) else W.load(workload)
+        if interval is not None:
+            w = w.with_options(interval_ns=W.parse_duration(interval, "interval"))
+        return W.run(self, w, progress)
+
     # ---- views ---------------------------------------------------------------------------
     @property
     def desc(self) -> MachineDescription:

@@ -148,3 +148,98 @@ def save_figure(draw, path: Path, size: tuple[float, float], dpi: int = 100) -> 
                            f"{', '.join('.' + f for f in sorted(formats))}")
     draw(fig.subplots())
     fig.savefig(path, dpi=dpi)
+
+
+# ---- workloads over time (``linuxmm run --plot``) -----------------------------------------------
+
+def _rate(result, name: str) -> list[float] | None:
+    """Per-second rate of a cumulative vmstat counter between samples (None if absent)."""
+    if name not in result.columns:
+        return None
+    t, v = result.column("time_s"), result.column(name)
+    return [0.0] + [(b - a) / (tb - ta) if tb > ta else 0.0 for a, b, ta, tb in zip(v, v[1:], t, t[1:])]
+
+
+def _no_data(ax, title: str, why: str) -> None:
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, why, ha="center", va="center", fontsize=8, color="grey", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _lines(ax, result, series: dict[str, list | None], title: str, ylabel: str, why: str, scale: float = 1) -> None:
+    """Draw the series that exist and have any non-zero value; otherwise say ``why``."""
+    t = result.column("time_s")
+    drawn = {k: v for k, v in series.items() if v is not None and any(v)}
+    if not drawn:
+        _no_data(ax, title, why)
+        return
+    for label, v in drawn.items():
+        ax.plot(t, [x / scale for x in v], label=label, linewidth=1)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_xlabel("simulated time (s)", fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
+
+
+def _col(result, name: str) -> list | None:
+    return result.column(name) if name in result.columns else None
+
+
+def plot_workload_memory(ax, result) -> None:
+    """MemFree and MemAvailable with the zones' min/low/high watermarks (MiB)."""
+    _lines(ax, result, {n: _col(result, c) for n, c in (("MemFree", "MemFree"), ("MemAvailable", "MemAvailable"))},
+           "free memory", "MiB", "no meminfo", 1024)
+    for name, style in (("min", ":"), ("low", "--"), ("high", "-.")):
+        if (v := _col(result, f"wmark_{name}_kB")) is not None:
+            ax.plot(result.column("time_s"), [x / 1024 for x in v], style, color="black", linewidth=0.8,
+                    label=f"watermark {name}")
+    ax.legend(fontsize=7, frameon=False)
+
+
+def plot_workload_lru(ax, result) -> None:
+    """The LRU lists' sizes: active/inactive anon and file, and the page cache (MiB)."""
+    names = ("Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)", "Cached")
+    _lines(ax, result, {n: _col(result, n) for n in names}, "LRU lists and page cache", "MiB", "LRU lists empty", 1024)
+
+
+def plot_workload_reclaim(ax, result) -> None:
+    """kswapd and direct reclaim: pages scanned and stolen per second."""
+    names = ("pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct", "pgsteal_direct")
+    _lines(ax, result, {n: _rate(result, n) for n in names}, "reclaim", "pages/s",
+           "no reclaim in this run (or none simulated yet)")
+
+
+def plot_workload_swap(ax, result) -> None:
+    """Pages swapped in and out per second."""
+    _lines(ax, result, {n: _rate(result, n) for n in ("pswpin", "pswpout")}, "swap", "pages/s",
+           "no swap activity (no swap on this machine?)")
+
+
+def plot_workload_refaults(ax, result) -> None:
+    """Workingset refaults of anon and file pages per second."""
+    names = ("workingset_refault_anon", "workingset_refault_file")
+    _lines(ax, result, {n: _rate(result, n) for n in names}, "refaults", "pages/s", "no refaults")
+
+
+def plot_workload_psi(ax, result) -> None:
+    """Memory pressure (PSI some/full avg10, %)."""
+    _lines(ax, result, {n: _col(result, f"psi_{n.replace(' ', '_')}") for n in ("some avg10", "full avg10")},
+           "pressure (PSI)", "%", "no /proc/pressure/memory on this machine yet")
+
+
+WORKLOAD_PANELS = (plot_workload_memory, plot_workload_lru, plot_workload_reclaim, plot_workload_swap,
+                   plot_workload_refaults, plot_workload_psi)
+
+
+def save_workload_figure(result, path: Path, title: str = "", dpi: int = 100) -> None:
+    """Every ``WORKLOAD_PANELS`` drawing of ``result`` in one picture (3 x 2 panels)."""
+    def draw(_ax):
+        fig = _ax.figure
+        fig.delaxes(_ax)
+        for ax, panel in zip(fig.subplots(3, 2).flat, WORKLOAD_PANELS):
+            panel(ax, result)
+        if title:
+            fig.suptitle(title, fontsize=10)
+
+    save_figure(draw, path, (10, 8), dpi)
