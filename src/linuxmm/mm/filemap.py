@@ -40,7 +40,7 @@ from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.fs import i_size_write
-from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
+from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
@@ -666,7 +666,7 @@ def filemap_fault(k, task, addr: int) -> bool:
     retried fault counts as major when it waited for I/O."""
     from ..include.linux.vmstat import PGMAJFAULT
     from .pgtable import VP_FAULT_MAJOR
-    from .readahead import page_cache_async_ra, page_cache_sync_ra
+    from .readahead import do_async_mmap_readahead, do_sync_mmap_readahead
 
     vma, index = fault_vma(task, addr)
     filp = vma.vm_file
@@ -675,19 +675,24 @@ def filemap_fault(k, task, addr: int) -> bool:
         return False
     vs = k.vm_state
     pfn = filemap_get_folio(k, mapping, index)
-    waited = False
+    waited = created = False
     if pfn < 0:
         vs.vm_events[PGMAJFAULT] += 1
-        page_cache_sync_ra(k, readahead_control(filp, mapping, filp.f_ra, index), 1)
-        pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
-        folio_put(k, pfn)
+        do_sync_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), vma.vm_flags, vma.vm_pgoff,
+                               vma_pages(vma))
         waited = True
-    elif folio_test(k, pfn, PG_readahead):
-        folio_clear(k, pfn, PG_readahead)
-        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, 1)
-        waited = True
-    if not folio_test(k, pfn, PG_uptodate):
-        mapping.a_ops.read_folios(k, mapping, [pfn])
+        pfn = filemap_get_folio(k, mapping, index)  # readahead's folio, its read in flight
+        if pfn < 0:  # readahead read nothing here (VM_RAND_READ): a locked new folio, ours to read
+            pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
+            folio_put(k, pfn)
+            created = True
+    else:
+        waited = folio_test(k, pfn, PG_readahead)
+        do_async_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, vma.vm_flags)
+    if created and not folio_test(k, pfn, PG_uptodate):
+        mapping.a_ops.read_folios(k, mapping, [pfn])  # locked since filemap_add_folio: ours to read
+    elif not folio_test(k, pfn, PG_uptodate):
+        filemap_update_page(k, mapping, pfn)  # a read in flight (readahead's): wait for it
         waited = True
     vs.vp[VP_FAULT_MAJOR] = int(waited)
     return True
