@@ -1103,8 +1103,9 @@ def pmd_has_deposit(a, entry):
 def zap_huge_pmd(a, vs, mmc, row, idx):
     """Unmap a whole huge pmd; its deposited table goes too (``zap_deposited_table``)."""
     entry = vs.pt[row, idx]
+    deposit = pmd_has_deposit(a, entry)  # before zap_leaf: freeing the folio clears its mapping
     zap_leaf(a, vs, mmc, entry, vs.vp[VP_PMD_LEVEL])
-    if pmd_has_deposit(a, entry):
+    if deposit:
         pte_free(a, vs, mmc, pgtable_trans_huge_withdraw(vs, row))
     set_entry(vs, row, idx, np.uint64(0))
 
