@@ -57,6 +57,10 @@ PG_referenced_mask = np.uint64(1 << PG_referenced)
 PG_unevictable_mask = np.uint64(1 << PG_unevictable)
 PG_mlocked_mask = np.uint64(1 << PG_mlocked)
 PG_idle_mask = np.uint64(1 << PG_idle)
+PG_dirty_mask = np.uint64(1 << PG_dirty)
+PG_writeback_mask = np.uint64(1 << PG_writeback)
+PG_reclaim_mask = np.uint64(1 << PG_reclaim)
+PG_workingset_mask = np.uint64(1 << PG_workingset)
 
 # ``enum pagetype``: page->page_type holds one of these in its top byte
 PGTY_buddy = 0xF0
