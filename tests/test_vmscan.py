@@ -73,20 +73,27 @@ STEP = 256 + 32  # pages one 1 MiB write may allocate, with slack for a page-tab
 
 def test_kswapd_wakes_below_low_and_sleeps_above_high():
     m = linuxmm.Machine(cmdline="mem=96M")
-    kswapd = m.kernel.kthreads["kswapd0"]
+    k = m.kernel
+    kswapd = k.kthreads["kswapd0"]
+    wake_all_kswapds, calls = k.alloc_hooks.wake_all_kswapds, []
+
+    def spy(k, order, gfp, nid):  # the slow path's wake-up, with the zones as it found them
+        below = not any(usable(z, "low") for z in zoneinfo(m).values() if z["managed"])
+        before = kswapd.nr_wakeups
+        wake_all_kswapds(k, order, gfp, nid)
+        calls.append((below, kswapd.nr_wakeups > before))
+
+    k.alloc_hooks.wake_all_kswapds = spy
     p = m.spawn()
     fd = p.open("/stream", "rw", create=True)
-    for mib in range(128):
-        p.pwrite(fd, MiB, offset=mib * MiB, value=mib)
+    for mib in range(128):  # 4 KiB writes: order-0 folios (a large one may wake kswapd for its order)
+        p.pwrite(fd, MiB, offset=mib * MiB, value=mib, chunk=PAGE)
         p.fsync(fd)
-        zones = [z for z in zoneinfo(m).values() if z["managed"]]
         if kswapd.nr_wakeups:
             break
-        assert any(usable(z, "low") for z in zones), "every zone below LOW and kswapd not woken"
-    assert kswapd.nr_wakeups == 1, "kswapd was never woken"
-    # the write that woke it took the zones from above LOW to below it
-    assert all(z["free"] <= z["low"] + max(z["protection"]) + STEP for z in zones), zones
-    assert kswapd.state == "R" and vmstat(m, "pageoutrun")["pageoutrun"] == 0  # runs once time passes
+    assert kswapd.nr_wakeups, "kswapd was never woken"
+    assert calls and all(below for below, _ in calls)  # only allocations that found every zone below LOW
+    assert sum(woke for _, woke in calls) == kswapd.nr_wakeups  # and only those woke it
     m.run(2)  # kswapd balances on the clock, naps HZ/10, then sleeps
     assert kswapd.state == TASK_INTERRUPTIBLE
     zones = [z for z in zoneinfo(m).values() if z["managed"]]
@@ -155,18 +162,18 @@ def test_memavailable_follows_si_mem_available(small):
     assert mi["MemAvailable"] > mi["MemFree"] + mi["Inactive(file)"] // 4
 
 
-def test_dirty_file_folios_are_not_freed_but_marked_for_reclaim():
-    """Dirty page cache is left to the flushers: reclaim marks it PG_reclaim and moves it to the
-    active list (NR_VMSCAN_IMMEDIATE), frees only clean folios, and the data stays."""
+def test_dirty_page_cache_survives_reclaim():
+    """Dirty page cache is never freed unwritten: reclaim marks it PG_reclaim and leaves it to
+    the flushers (it wakes them), freeing clean folios meanwhile; the data reads back."""
     m = linuxmm.Machine(cmdline="mem=96M")
     p = m.spawn()
     fd = p.open("/dirty", "rw", create=True)
-    p.pwrite(fd, 24 * MiB, offset=0, value=7)  # dirty, never synced
+    p.pwrite(fd, 24 * MiB, offset=0, value=7)  # dirty, never synced by us
     clean = p.open("/clean", "rw", create=True)
     write_clean(p, clean, 96 * MiB)
-    assert p.pread(fd, MiB, 0) == bytes([7]) * (MiB // 64)
-    assert meminfo(m, "Dirty")["Dirty"] >= 24 * 1024
-    assert int(re.search(r"^nr_vmscan_immediate_reclaim (\d+)$", m.proc("vmstat"), re.MULTILINE).group(1)) > 0
+    for mib in range(24):
+        assert p.pread(fd, MiB, mib * MiB) == bytes([7]) * (MiB // 64)
+    assert vmstat(m, "pgsteal_file")["pgsteal_file"] > 0
     assert debug.check(m) == []
 
 

@@ -61,8 +61,8 @@ from ..include.linux import gfp as G
 from ..include.linux.mm_types import PAGE_SHIFT
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
-from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_lru_mask, PG_reclaim_mask,
-                                        PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask,
+from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
+                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask,
                                         PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
@@ -217,7 +217,9 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
         nr = folio_nr_pages(a, pfn)
         flags = a.flags[pfn]
         activate = False
-        if flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
+        if flags & PG_locked_mask:  # folio_trylock failed: someone (a read) holds it
+            pass
+        elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
             stat[ST_WRITEBACK] += nr
             if is_kswapd and flags & PG_reclaim_mask:
                 stat[ST_IMMEDIATE] += nr
