@@ -19,6 +19,7 @@ from linuxmm.mm import buddy as B
 from linuxmm.mm import memory as M
 from linuxmm.mm import page_alloc as pa
 from linuxmm.mm import pgtable as P
+from linuxmm.mm import vmscan
 
 MB = 1 << 20
 REAL = {r["scenario"]: r for r in map(json.loads, (DATA / "host-linux-6.18" / "vm_probe.jsonl").read_text().splitlines())}
@@ -292,7 +293,7 @@ class CountingHooks(pa.AllocHooks):
 
     def wake_all_kswapds(self, k, order, gfp, nid):
         self.wakes.append(all_below_low(k))
-        super().wake_all_kswapds(k, order, gfp, nid)
+        vmscan.wake_all_kswapds(k, order, gfp, nid)
 
 
 def headroom(k, z) -> int:
@@ -330,7 +331,8 @@ def test_kswapd_wake_exactly_below_low():
             if near:  # one page, one allocation (a page table with it at most)
                 assert (len(hooks.wakes) > before) == was_below
     assert hooks.wakes and all(hooks.wakes)
-    assert k.NODE_DATA(0).kswapd.nr_wakeups == len(hooks.wakes)  # kswapd ran between, each woke it
+    # the first woke kswapd; later ones find it awake (balancing on the clock) or balanced
+    assert 1 <= k.NODE_DATA(0).kswapd.nr_wakeups <= len(hooks.wakes)
 
 
 def test_fault_allocation_failure_outcome():

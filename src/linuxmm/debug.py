@@ -250,7 +250,7 @@ def check_folios(k) -> list[str]:
 def check_lru(k) -> list[str]:
     """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
     their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways;
-    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous
+    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous or page-cache
     folio is on a list or waits in a CPU's lru_add batch, never both; no folio is left
     isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
@@ -269,9 +269,10 @@ def check_lru(k) -> list[str]:
     waiting = np.zeros_like(listed)
     cpus, slots = np.nonzero(np.arange(a.fbatch.shape[2]) < a.fbatch_nr[:, FBATCH_LRU_ADD, None])
     waiting[a.fbatch[cpus, FBATCH_LRU_ADD, slots]] = True
-    anon = (a.refcount > 0) & ((a.mapping & PAGE_MAPPING_ANON) != 0) & (a.compound_head == 0)
-    for pfn in np.nonzero(anon & (listed == waiting))[0][:MAX_REPORTED]:
-        v.append(f"anon folio {pfn:#x}: {'both on an LRU list and' if listed[pfn] else 'neither on an LRU list nor'} "
+    user = (a.refcount > 0) & (a.mapping != 0) & (a.compound_head == 0)  # anonymous and page-cache folios
+    for pfn in np.nonzero(user & (listed == waiting))[0][:MAX_REPORTED]:
+        kind = "anon" if a.mapping[pfn] & PAGE_MAPPING_ANON else "page-cache"
+        v.append(f"{kind} folio {pfn:#x}: {'both on an LRU list and' if listed[pfn] else 'neither on an LRU list nor'} "
                  "in an lru_add batch")
     for nid, kind in zip(*np.nonzero(a.node_stat[:, NR_ISOLATED_ANON:NR_ISOLATED_FILE + 1])):
         v.append(f"node {nid}: {a.node_stat[nid, NR_ISOLATED_ANON + kind]} {('anon', 'file')[kind]} pages "
@@ -534,6 +535,8 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
         for index, entry in zip(idx[:got].tolist(), ent[:got].tolist()):
             if not entry & 1:
                 slots.setdefault(entry >> 1, []).append(index)
+            else:
+                v += _check_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
             nr = 1 << int(a.order[head])
@@ -559,6 +562,24 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
         v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
                  f"{count['NR_WRITEBACK']} writeback pages are cached")
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
+
+
+def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
+    """A value entry is the shadow of a folio reclaim evicted from a file's cache
+    (``workingset_eviction``): it names a node with memory, memcg 0, and an eviction time the
+    node's ``nonresident_age`` has reached."""
+    from .mm.workingset import EVICTION_MASK, unpack_shadow
+
+    where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
+    if mapping.swapbacked:
+        return [f"{where} in a shmem mapping (reclaim evicts no shmem folio without swap)"]
+    memcg, nid, eviction, _ = unpack_shadow(entry)
+    if nid not in k.node_ids or memcg:
+        return [f"{where} names node {nid}, memcg {memcg}"]
+    age = int(k.mem_map.nonresident_age[nid]) & EVICTION_MASK
+    if eviction > age:
+        return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age}"]
+    return []
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:

@@ -39,6 +39,5 @@ def mm_core_init_late(k: "Kernel") -> None:
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         compaction.kcompactd_run(k, nid)  # subsys_initcall(kcompactd_init)
     swap.swap_setup(k)  # module_init(kswapd_init)
-    for nid in k.node_states.nodes(node_states.N_MEMORY):
-        vmscan.kswapd_run(k, nid)
+    vmscan.kswapd_init(k)
     vmstat.vmstat_late_init(k)  # late_initcall

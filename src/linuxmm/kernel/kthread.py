@@ -3,7 +3,8 @@
 A ``kthread`` sleeps until it is woken (``wake_up_process``, a wait-queue wake-up such as
 ``wakeup_kswapd``'s) or until the timeout it slept with expires (``schedule_timeout``); then
 its body runs once, at that moment of simulated time, and returns how long to sleep next (ns,
-or None: until woken). The threads of the memory manager are created at boot
+or None: until woken); a body whose work takes time calls ``keep_running(ns)``: the thread
+stays running (R, wake-ups find it awake) and its body runs again ``ns`` later. The threads of the memory manager are created at boot
 (``Kernel.kthreads``): kswapd and kcompactd per node, khugepaged, the writeback flusher.
 """
 
@@ -23,6 +24,7 @@ class kthread:
         self.nr_wakeups = 0  # times it was woken (schedstat's nr_wakeups)
         self.nr_runs = 0
         self._timer: Timer | None = None
+        self._busy_ns: int | None = None  # keep_running's request during the current run
 
     def wake_up(self) -> bool:
         """``wake_up_process``: run it now if it sleeps; False if it was already awake (or stopped)."""
@@ -62,10 +64,20 @@ class kthread:
         self.state = TASK_RUNNING
         self._run()
 
+    def keep_running(self, ns: int) -> None:
+        """Called from the body: the work of this run takes ``ns``; run again after it."""
+        self._busy_ns = ns
+
     def _run(self) -> None:
         self._timer = None
         self.nr_runs += 1
-        self.schedule_timeout(self.body())
+        sleep = self.body()
+        if self._busy_ns is not None:
+            self.state = TASK_RUNNING
+            self._timer = self.clock.add_timer(self.clock.now + self._busy_ns, self._run)
+            self._busy_ns = None
+            return
+        self.schedule_timeout(sleep)
 
     def __repr__(self) -> str:
         return f"<kthread {self.comm} {self.state} runs={self.nr_runs}>"

@@ -77,6 +77,7 @@ MEMMAP_FIELDS = [
     ("lru_prev", np.int64, 1),
     ("lruvec_head", np.int64, 2),
     ("lruvec_tail", np.int64, 2),
+    ("nonresident_age", np.int64, 1),
     ("fbatch", np.int64, 3),
     ("fbatch_nr", np.int64, 2),
     ("pb_mt", np.int8, 1),
@@ -139,7 +140,8 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     private: page->private (for a page-table page, the pool row holding its entries).
     Per node: lruvec_head/lruvec_tail: the lists of ``struct lruvec`` by ``enum lru_list``
     (links pfn + 1, the head the most recently added; the pages on each are the node's and
-    zones' NR_*_ANON/FILE counters, ``mm/swap.py``). Per CPU: fbatch/fbatch_nr: the folio
+    zones' NR_*_ANON/FILE counters, ``mm/swap.py``); nonresident_age: ``lruvec->nonresident_age``,
+    the clock of evictions and activations that shadow entries read (``mm/workingset.py``). Per CPU: fbatch/fbatch_nr: the folio
     batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
@@ -980,6 +982,7 @@ def build_mem_map(k) -> MemMap:
             pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
             lruvec_head=np.zeros((nnodes, NR_LRU_LISTS), i64), lruvec_tail=np.zeros((nnodes, NR_LRU_LISTS), i64),
+            nonresident_age=np.zeros(nnodes, i64),
             fbatch=np.zeros((ncpu, NR_CPU_FBATCHES, FOLIO_BATCH_SIZE), i64),
             fbatch_nr=np.zeros((ncpu, NR_CPU_FBATCHES), i64),
             pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),

@@ -41,14 +41,15 @@ from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
-from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
+from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_swapbacked, PG_uptodate,
+                                        PG_writeback)
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
-from . import swap
+from . import swap, workingset
 from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
 from .rmap import folio_mkclean, page_mapping
@@ -192,12 +193,16 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
     """``filemap_add_folio``: lock the folio, insert it at ``index`` (aligned to its size) and
     take the cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
     entries are overwritten). Counts NR_FILE_PAGES (and NR_SHMEM for shmem, as
-    ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS."""
+    ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS.
+    A shadow entry found in the range is a refault (``workingset_refault``, unless the folio is
+    for a write: __GFP_WRITE); then the folio goes to the LRU (``folio_add_lru``: the inactive
+    list, or the active one when the refault activated it)."""
     a, nr = k.mem_map, folio_nr_pages(k, pfn)
-    xa = k.page_cache
+    xa, shadow = k.page_cache, 0
     first = X.xa_find(xa, mapping.xa_id, index, index + nr - 1)
     while first >= 0:
-        if X.xa_is_folio(X.xa_load(xa, mapping.xa_id, first)):
+        shadow = X.xa_load(xa, mapping.xa_id, first)
+        if X.xa_is_folio(shadow):
             return -errno.EEXIST
         first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
     k.page_cache = xa = X.xa_reserve(xa)
@@ -211,6 +216,9 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
         node_stat_mod_folio(k, NR_SHMEM, pfn, nr)
     if a.order[pfn] == HPAGE_PMD_ORDER:
         node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
+    if shadow and not gfp & G.__GFP_WRITE:
+        workingset.workingset_refault(a, pfn, shadow, not mapping.swapbacked, k.nr_swap_pages > 0, nr)
+    swap.folio_add_lru(a, k.vm_state.vp[VP_CPU], pfn)
     return 0
 
 
@@ -346,10 +354,14 @@ def folio_start_writeback(k, mapping, pfn: int) -> None:
 
 
 def folio_end_writeback(k, mapping, pfn: int) -> None:
-    """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: PG_writeback
-    cleared, NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
+    """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: a folio
+    reclaim marked (PG_reclaim) rotates to its inactive list's tail, PG_writeback cleared,
+    NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
     completions drive its bandwidth estimate)."""
     nr = folio_nr_pages(k, pfn)
+    if folio_test(k, pfn, PG_reclaim):  # reclaim asked for it: to the inactive tail
+        folio_clear(k, pfn, PG_reclaim)
+        swap.folio_rotate_reclaimable(k.mem_map, pfn)
     folio_clear(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
@@ -460,10 +472,11 @@ def filemap_update_page(k, mapping, pfn: int) -> None:
 def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
     """``filemap_read``: copy up to ``count`` bytes at ``pos`` out of the page cache, reading
     what is missing; stops at ``i_size``. Returns (bytes read, one content byte per 64-byte
-    line covered). ``f_ra.prev_pos`` is left at the end of the read."""
+    line covered). Each folio read is marked accessed (``folio_mark_accessed``), except one
+    the previous read ended in. ``f_ra.prev_pos`` is left at the end of the read."""
     inode = filp.f_inode
     count = min(count, max(inode.i_size - pos, 0))
-    out, done = [], 0
+    out, done, last_pos = [], 0, filp.f_ra.prev_pos
     while done < count:
         batch = filemap_get_pages(k, filp, pos + done, count - done)
         for pfn in batch:
@@ -472,6 +485,9 @@ def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
             start, end = pos + done, min(pos + count, fend)
             if start >= end or start < fpos:
                 break
+            if not fpos <= last_pos - 1 < fend:  # a folio read several times in a row: marked once
+                swap.folio_mark_accessed(k.mem_map, k.vm_state.vp[VP_CPU], pfn)
+            last_pos = end
             first_line = (start - fpos) >> LINE_SHIFT
             if out and start & ((1 << LINE_SHIFT) - 1):
                 first_line += 1  # the line holding ``start`` was returned with the last folio
@@ -484,12 +500,13 @@ def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
 
 
 @njit(cache=True)
-def filemap_read_cached(xa, a, xid, pos, count, chunk, isize, out):
+def filemap_read_cached(xa, a, xid, pos, count, chunk, isize, out, cpu, last_pos):
     """The read() calls of a chunked read (``chunk`` bytes each, from ``pos``, ``count`` in
     all) that ``filemap_read`` would serve from the cache alone — every folio they touch
     cached, up to date and without a PG_readahead marker — done in one compiled loop (why
     compiled: a cached 4 KiB read is a few lookups, and Python's per-call cost would be most of
-    the time). Copies one byte per line each call covers into ``out``; returns (bytes done,
+    the time). Each call marks its folios accessed as ``filemap_read`` does (``last_pos``: where
+    the previous read ended). Copies one byte per line each call covers into ``out``; returns (bytes done,
     bytes in ``out``, whether a call ended short at ``isize``). Stops before the first call
     that needs more: a miss, a folio being read, a readahead marker, or a call at or past the
     end of the file (the Python path does those)."""
@@ -510,6 +527,15 @@ def filemap_read_cached(xa, a, xid, pos, count, chunk, isize, out):
             head = entry >> 1
             if a.flags[head] & stop or not a.flags[head] & uptodate:
                 return done, nout, False
+            index = a.index[head] + (1 << a.order[head])
+        index = p0 >> PAGE_SHIFT
+        while index <= last:  # folio_mark_accessed, once for a folio read several times in a row
+            head = X.xa_load(xa, xid, index) >> 1
+            fpos = a.index[head] << PAGE_SHIFT
+            fend = fpos + (np.int64(PAGE_SIZE) << a.order[head])
+            if not fpos <= last_pos - 1 < fend:
+                swap.folio_mark_accessed(a, cpu, head)
+            last_pos = min(p0 + m, fend)
             index = a.index[head] + (1 << a.order[head])
         line, last_line = p0 >> LINE_SHIFT, (p0 + m - 1) >> LINE_SHIFT
         while line <= last_line:  # copy_folio_to_iter, a page at a time
@@ -536,7 +562,7 @@ def filemap_read_batch(k, filp, pos: int, count: int, chunk: int) -> tuple[int, 
     (``f_ra.prev_pos`` follows, as each call's ``filemap_read`` would leave it)."""
     out = np.zeros((count >> LINE_SHIFT) + count // chunk + 2, np.uint8)
     done, nout, eof = filemap_read_cached(k.page_cache, k.mem_map, filp.f_mapping.xa_id, pos, count, chunk,
-                                          filp.f_inode.i_size, out)
+                                          filp.f_inode.i_size, out, k.vm_state.vp[VP_CPU], filp.f_ra.prev_pos)
     if done:
         filp.f_ra.prev_pos = pos + done
     return int(done), out[:nout], bool(eof)
@@ -628,7 +654,7 @@ def filemap_write_and_wait_range(k, mapping, start: int, end: int) -> None:
 def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
     """``filemap_cachestat``: over page indices [first, last], the pages cached, dirty and
     under writeback, and the evicted ones (shadow entries; ``recently_evicted`` counts those
-    ``workingset_test_recent`` finds recent: none until reclaim leaves shadows)."""
+    ``workingset_test_recent`` finds recent)."""
     cs = dict(cache=0, dirty=0, writeback=0, evicted=0, recently_evicted=0)
     for index, pfn in filemap_folios(k, mapping, first, last):
         nr = min(index + folio_nr_pages(k, pfn) - 1, last) - max(index, first) + 1
@@ -636,7 +662,12 @@ def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
         # the xarray's dirty tag: shmem's noop_dirty_folio sets PG_dirty without it
         cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) and not mapping.swapbacked else 0
         cs["writeback"] += nr if folio_test(k, pfn, PG_writeback) else 0
-    cs["evicted"] = int(k.page_cache.xa_nr_values[mapping.xa_id]) if first == 0 else 0
+    swap_on = k.nr_swap_pages > 0
+    for index in workingset.shadow_entries(k, mapping):
+        if first <= index <= last:
+            shadow = int(X.xa_load(k.page_cache, mapping.xa_id, index))
+            cs["evicted"] += 1
+            cs["recently_evicted"] += int(workingset.workingset_test_recent(k.mem_map, shadow, True, swap_on)[0])
     return cs
 
 

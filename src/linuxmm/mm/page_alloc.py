@@ -457,16 +457,14 @@ class AllocHooks:
     """The slow path's steps that later subsystems fill in (``__alloc_pages_slowpath``).
 
     Each returns what the kernel function returns; the defaults do what a kernel without
-    that subsystem's work would: kswapd is woken (``mm/vmscan.py``) but reclaims nothing yet,
-    reclaim and compaction make no progress, and there is no OOM killer. Subsystems register
-    their step on the kernel's instance at boot: ``oom_init`` sets ``out_of_memory`` to
-    ``mm/oom_kill.py``'s.
+    that subsystem's work would: no kswapd, reclaim and compaction make no progress, and there
+    is no OOM killer. Subsystems register their step on the kernel's instance at boot:
+    ``kswapd_init`` sets ``wake_all_kswapds`` and ``direct_reclaim`` to ``mm/vmscan.py``'s,
+    ``oom_init`` sets ``out_of_memory`` to ``mm/oom_kill.py``'s.
     """
 
     def wake_all_kswapds(self, k, order: int, gfp: int, nid: int) -> None:
-        from .vmscan import wake_all_kswapds
-
-        wake_all_kswapds(k, order, gfp, nid)
+        return None  # kswapd_init registers mm/vmscan.py's
 
     def direct_reclaim(self, k, gfp: int, order: int) -> int:
         return 0  # pages reclaimed

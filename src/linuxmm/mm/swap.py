@@ -36,13 +36,14 @@ import numpy as np
 from numba import njit
 
 from ..include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
-from ..include.linux.page_flags import (PG_active_mask, PG_head_mask, PG_idle_mask, PG_lru_mask, PG_mlocked_mask,
-                                        PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
+from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_idle_mask, PG_lru_mask,
+                                        PG_mlocked_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
 from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
-from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, UNEVICTABLE_PGCLEARED,
-                                    UNEVICTABLE_PGCULLED, UNEVICTABLE_PGRESCUED)
+from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGROTATED,
+                                    UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGRESCUED)
 from . import buddy as B
 from .page_alloc import totalram_pages
+from .workingset import workingset_age_nonresident
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -227,8 +228,8 @@ def __lru_cache_activate_folio(a, cpu, pfn):
 @njit(cache=True)
 def folio_mark_accessed(a, cpu, pfn):
     """A use of the folio (a read or write through the page cache, not a mapped access): the
-    first sets PG_referenced, the second activates an inactive folio. (workingset_activation
-    comes with the workingset code.)"""
+    first sets PG_referenced, the second activates an inactive folio, which ages the node's
+    non-resident pages (``workingset_activation``)."""
     flags = a.flags[pfn]
     if not flags & PG_referenced_mask:
         a.flags[pfn] |= PG_referenced_mask
@@ -238,6 +239,7 @@ def folio_mark_accessed(a, cpu, pfn):
         else:
             __lru_cache_activate_folio(a, cpu, pfn)
         a.flags[pfn] &= ~PG_referenced_mask
+        workingset_age_nonresident(a, a.zone_node[B.page_zone(a, pfn)], folio_nr_pages(a, pfn))
     a.flags[pfn] &= ~PG_idle_mask
 
 
@@ -259,6 +261,20 @@ def lru_add_drain_all(k) -> None:
     a = k.mem_map
     for cpu in range(a.fbatch_nr.shape[0]):
         lru_add_drain_cpu(a, cpu)
+
+
+@njit(cache=True)
+def folio_rotate_reclaimable(a, pfn):
+    """A folio reclaim wanted whose writeback just completed goes to the inactive tail, to be
+    reclaimed first (``folio_rotate_reclaimable`` -> ``lru_move_tail``, PGROTATED; the
+    kernel's lru_move_tail batch is moved at once here)."""
+    flags = a.flags[pfn]
+    if flags & (PG_dirty_mask | PG_unevictable_mask) or not flags & PG_lru_mask:
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] &= ~PG_active_mask
+    lruvec_add_folio_tail(a, pfn)
+    a.vm_events[PGROTATED] += folio_nr_pages(a, pfn)
 
 
 # ---- the last reference ------------------------------------------------------------------------

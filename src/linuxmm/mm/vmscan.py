@@ -1,45 +1,730 @@
-"""kswapd, the per-node reclaim daemon, and its wake-up (``mm/vmscan.c``), Linux 6.18.
+"""Page reclaim (``mm/vmscan.c``), Linux 6.18 with the classic two-list LRU (MGLRU off).
 
-The allocator's slow path calls ``wake_all_kswapds`` (through ``k.alloc_hooks``) for every
-allocation that found its zones below the LOW watermark; ``wakeup_kswapd`` records the order
-and highest zone asked for on the node and wakes its kswapd, unless kswapd is already awake,
-has given up (``kswapd_failures``), or the node is balanced (some usable zone above HIGH and
-no watermark boost), in which case a non-blocking allocation wakes kcompactd instead.
-kswapd is a task on the simulated clock (``kernel/kthread.py``); its reclaim
-(``balance_pgdat``) comes with the LRU reclaim issue: for now a run only takes the order and
-zone index it was woken for, as ``kswapd_try_to_sleep`` does, and sleeps until woken again.
+A newcomer's map, from the top:
+
+* **kswapd**, one per node, a task on the simulated clock. The allocator's slow path wakes it
+  (``wake_all_kswapds`` -> ``wakeup_kswapd``, through ``k.alloc_hooks``) when an allocation
+  finds its zones below LOW; it records ``kswapd_order``/``kswapd_highest_zoneidx``. A run
+  (``kswapd``) takes them and calls ``balance_pgdat``: reclaim at falling priority (12 .. 1)
+  until some eligible zone is above HIGH (``pgdat_balanced``; HIGH includes the
+  ``watermark_boost_factor`` boost, which is reclaimed while ``nr_boost_reclaim`` lasts and
+  cleared at the end). Each priority step is one ``kswapd_shrink_node`` whose cost runs on the
+  clock (``KSWAPD_NS_PER_SCANNED``/``KSWAPD_NS_PER_RECLAIMED``: kswapd stays awake, R, for that
+  long, and wake-ups meanwhile only raise the order/zone asked for). A run that reclaimed
+  nothing at any priority counts a ``kswapd_failures``; at MAX_RECLAIM_RETRIES kswapd is
+  not woken any more until direct reclaim makes progress. Once balanced, ``kswapd_try_to_sleep``
+  naps HZ/10 (a wake-up then counts KSWAPD_LOW_WMARK_HIT_QUICKLY), then sleeps until woken if
+  still balanced (else KSWAPD_HIGH_WMARK_HIT_QUICKLY and another round).
+* **direct reclaim**: ``__alloc_pages_slowpath``'s ``direct_reclaim`` hook is
+  ``try_to_free_pages``: ``throttle_direct_reclaim`` (wait, on the clock, up to one second for
+  kswapd while the node's free pages are below half its MIN reserves: PGSCAN_DIRECT_THROTTLE),
+  then ``do_try_to_free_pages`` (ALLOCSTALL_<zone>, priorities 12 .. 0 until
+  SWAP_CLUSTER_MAX pages came back, ``shrink_zones`` visiting each node of the zonelist
+  once; a retry with ``force_deactivate`` when nothing was reclaimed because the active lists
+  were protected).
+* ``shrink_node`` -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
+  between anon and file (no swap -> file only, as ``can_reclaim_anon_pages``; swappiness and
+  the lruvec's recent ``anon_cost``/``file_cost`` for SCAN_FRACT; SCAN_EQUAL at priority 0;
+  ``file_is_tiny`` and ``cache_trim_mode`` from ``prepare_scan_control``), then scans the lists
+  SWAP_CLUSTER_MAX at a time (``shrink_list``) with the kernel's proportional cut once enough
+  was reclaimed. An active list is only shrunk when its inactive list is low
+  (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
+  since the last cycle (``may_deactivate``).
+* the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
+  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` (clean
+  unmapped page-cache folios leave the cache with a shadow entry, ``__remove_mapping`` ->
+  ``workingset_eviction``, and are freed; dirty ones and those under writeback get PG_reclaim
+  and are activated, to be rotated to the inactive tail when their write completes;
+  a flusher wake-up when every file folio taken was dirty and not queued;
+  mapped, pinned and anonymous folios are kept) and ``move_folios_to_lru``; and
+  ``shrink_active_list`` (deactivated folios get PG_workingset; PGREFILL, PGDEACTIVATE).
+  Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE.
+
+Not modelled yet: ``folio_referenced``'s harvest of pte young bits through ``rmap_walk`` and
+``try_to_unmap`` of mapped file folios (mapped folios stay where they are; the active list's
+VM_EXEC rule needs the same walk), reclaim's own ``pageout`` of dirty file folios (6.18 leaves
+them to the flushers except in kswapd's last resort), anonymous reclaim (needs swap:
+``add_to_swap``), shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
+``should_continue_reclaim``, memcg.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from math import isqrt
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numba import njit
+
 from ..include.linux import gfp as G
-from ..include.linux.mmzone import MAX_RECLAIM_RETRIES
-from ..include.linux.vmstat import NR_FREE_PAGES
+from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
+from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
+                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask,
+                                        PG_workingset_mask, PG_writeback_mask)
+from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
+                                    NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
+                                    NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
+                                    NR_VMSCAN_IMMEDIATE, NR_ZONE_LRU_BASE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
+                                    PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
+                                    PGSTEAL_ANON, PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, zone_event_type)
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
+from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
+from .page_alloc import zone_reclaimable_pages
+from .pgtable import VP_CPU
+from .swap import folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
+SWAP_CLUSTER_MAX = 32
+SWAP_CLUSTER_MAX_SKIPPED = SWAP_CLUSTER_MAX << 10
+MAX_SWAPPINESS = 200
+HPAGE_PMD_ORDER = 9
+NSEC_PER_SEC = 1_000_000_000
+HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
+# The cost of reclaim on the clock (an assumption, not a measurement): scanning a page
+# (isolation, flag tests, putback) 0.1 us; freeing one (xarray store of the shadow, buddy
+# free) 1 us more: kswapd drops clean page cache at about 4 GB/s of 4 KiB pages.
+KSWAPD_NS_PER_SCANNED = 100
+KSWAPD_NS_PER_RECLAIMED = 1000
+# scan_control.reclaimer: the offset of the PGSCAN_*/PGSTEAL_* event (reclaimer_offset)
+RECLAIMER_KSWAPD, RECLAIMER_DIRECT = 0, 1
+# the balance of get_scan_count
+SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
+DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
+# shrink_folio_list's statistics (struct reclaim_stat and scan_control.nr), one array
+(ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_WRITEBACK, ST_IMMEDIATE,
+ ST_ACTIVATE, ST_REF_KEEP, NR_ST) = range(10)
+EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
-def kswapd_run(k: "Kernel", nid: int) -> None:
-    """Start node ``nid``'s kswapd (``kswapd_init`` at module_init, one per node with memory)."""
+
+@dataclass
+class scan_control:
+    """``struct scan_control``: one reclaim invocation's targets and results."""
+
+    nr_to_reclaim: int
+    reclaim_idx: int
+    gfp_mask: int = G.GFP_KERNEL
+    order: int = 0
+    priority: int = DEF_PRIORITY
+    reclaimer: int = RECLAIMER_DIRECT
+    may_writepage: bool = True
+    may_unmap: bool = True
+    may_swap: bool = True
+    may_deactivate: int = 0
+    force_deactivate: bool = False
+    skipped_deactivate: bool = False
+    cache_trim_mode: bool = False
+    file_is_tiny: bool = False
+    anon_cost: int = 0
+    file_cost: int = 0
+    nr_scanned: int = 0
+    nr_reclaimed: int = 0
+    nr: np.ndarray = field(default_factory=lambda: np.zeros(NR_ST, np.int64))  # sc->nr: this pass's batch stats
+
+
+# ---- the compiled batch --------------------------------------------------------------------
+
+
+@njit(cache=True)
+def folio_nr_pages(a, pfn):
+    return np.int64(1) << a.order[pfn] if a.flags[pfn] & PG_head_mask else np.int64(1)
+
+
+@njit(cache=True)
+def folio_mapped(a, pfn, nr):
+    return a.entire_mapcount[pfn] > 0 or (a.mapcount[pfn:pfn + nr] > 0).any()
+
+
+@njit(cache=True)
+def isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, out, stat):
+    """Take folios from the tail of list ``lru`` until ``nr_to_scan`` pages of eligible zones
+    were scanned; each loses PG_lru and gains a reference. Folios of zones above
+    ``reclaim_idx`` are skipped and go back to the head. Returns the folios taken (in ``out``)."""
+    n = total = scan = 0
+    first_skipped = -1
+    while scan < nr_to_scan and total < SWAP_CLUSTER_MAX_SKIPPED and a.lruvec_tail[nid, lru] and n < out.shape[0]:
+        pfn = a.lruvec_tail[nid, lru] - 1
+        if pfn == first_skipped:  # only skipped folios are left
+            break
+        nr = folio_nr_pages(a, pfn)
+        total += nr
+        lruvec_del_folio(a, pfn)
+        zid = B.page_zone(a, pfn)
+        if a.zone_idx[zid] > reclaim_idx:  # back at the head, in the order list_splice leaves them
+            a.vm_events[PGSCAN_SKIP_DMA + a.zone_event_type[zid]] += nr
+            lruvec_add_folio(a, pfn)
+            if first_skipped < 0:
+                first_skipped = pfn
+            continue
+        scan += nr
+        a.flags[pfn] &= ~PG_lru_mask
+        a.refcount[pfn] += 1
+        out[n] = pfn
+        n += 1
+        stat[ST_TAKEN] += nr
+    stat[ST_SCANNED] += scan
+    file = lru >= LRU_INACTIVE_FILE
+    a.node_stat[nid, NR_ISOLATED_ANON + file] += stat[ST_TAKEN]
+    return n
+
+
+@njit(cache=True)
+def move_folios_to_lru(a, nid, folios, n, cpu):
+    """Put isolated folios back on their lists (by their flags; unevictable ones culled) and
+    drop the isolation reference. Returns the pages moved."""
+    moved = 0
+    for i in range(n):
+        pfn = folios[i]
+        nr = folio_nr_pages(a, pfn)
+        a.node_stat[nid, NR_ISOLATED_ANON + (0 if a.flags[pfn] & PG_swapbacked_mask else 1)] -= nr
+        lru_add(a, pfn)
+        a.flags[pfn] |= PG_lru_mask
+        moved += nr
+        folio_put(a, pfn, cpu)
+    return moved
+
+
+@njit(cache=True)
+def __remove_mapping(a, xa, xid, nid, pfn, nr, cpu):
+    """A clean, unmapped, isolated page-cache folio nobody else holds leaves the cache: a
+    shadow entry takes its slots (``workingset_eviction``), its counters go, it is freed."""
+    shadow = workingset_eviction(a, nid, pfn, nr)
+    X.xa_store_range(xa, xid, a.index[pfn], nr, shadow)
+    a.node_stat[nid, NR_FILE_PAGES] -= nr
+    if a.order[pfn] == HPAGE_PMD_ORDER:
+        a.node_stat[nid, NR_FILE_THPS] -= nr
+    a.node_stat[nid, NR_ISOLATED_FILE] -= nr
+    a.refcount[pfn] = 0
+    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask | PG_workingset_mask)
+    B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
+    a.mapping[pfn] = a.index[pfn] = 0
+
+
+@njit(cache=True)
+def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
+    """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
+    the others compacted to the front of ``folios``. Returns how many remain."""
+    keep = 0
+    for i in range(n):
+        pfn = folios[i]
+        nr = folio_nr_pages(a, pfn)
+        flags = a.flags[pfn]
+        activate = False
+        if flags & PG_locked_mask:  # folio_trylock failed: someone (a read) holds it
+            pass
+        elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
+            stat[ST_WRITEBACK] += nr
+            if is_kswapd and flags & PG_reclaim_mask:
+                stat[ST_IMMEDIATE] += nr
+            else:
+                a.flags[pfn] |= PG_reclaim_mask
+                activate = True
+        elif flags & PG_swapbacked_mask or flags & PG_unevictable_mask:
+            pass  # anonymous and shmem folios need swap (add_to_swap): kept
+        elif folio_mapped(a, pfn, nr):
+            stat[ST_REF_KEEP] += nr  # the pte young bits and try_to_unmap need the rmap walk
+        elif flags & PG_dirty_mask:  # left to the flushers: reclaim it when written
+            stat[ST_DIRTY] += nr
+            stat[ST_UNQUEUED_DIRTY] += nr
+            a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
+            a.flags[pfn] |= PG_reclaim_mask
+            activate = True
+        elif a.mapping[pfn] and a.refcount[pfn] == nr + 1:  # the cache's and ours alone
+            a.flags[pfn] &= ~PG_referenced_mask  # referenced but clean: FOLIOREF_RECLAIM_CLEAN
+            __remove_mapping(a, xa, ino_xa[a.mapping[pfn] >> 1], nid, pfn, nr, cpu)
+            stat[ST_RECLAIMED] += nr
+            continue
+        if activate and not a.flags[pfn] & PG_active_mask:
+            a.flags[pfn] |= PG_active_mask
+            stat[ST_ACTIVATE] += nr
+            a.vm_events[PGACTIVATE] += nr
+        folios[keep] = pfn
+        keep += 1
+    return keep
+
+
+@njit(cache=True)
+def shrink_inactive_batch(a, xa, ino_xa, nid, lru, nr_to_scan, reclaim_idx, reclaimer, cpu, stat):
+    """One ``shrink_inactive_list`` batch: isolate, decide, put back; the PGSCAN/PGSTEAL
+    events of the reclaimer."""
+    folios = np.zeros(nr_to_scan, np.int64)
+    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    file = 1 if lru >= LRU_INACTIVE_FILE else 0
+    a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
+    a.vm_events[PGSCAN_ANON + file] += stat[ST_SCANNED]
+    keep = shrink_folio_list(a, xa, ino_xa, nid, folios, n, reclaimer == RECLAIMER_KSWAPD, stat, cpu)
+    move_folios_to_lru(a, nid, folios, keep, cpu)
+    a.vm_events[PGSTEAL_KSWAPD + reclaimer] += stat[ST_RECLAIMED]
+    a.vm_events[PGSTEAL_ANON + file] += stat[ST_RECLAIMED]
+
+
+@njit(cache=True)
+def shrink_active_batch(a, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
+    """``shrink_active_list``: folios from the active tail move to the inactive head, with
+    PG_workingset (a later refault of theirs restores the workingset). Returns pages deactivated."""
+    folios = np.zeros(nr_to_scan, np.int64)
+    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    a.vm_events[PGREFILL] += stat[ST_SCANNED]
+    deactivated = 0
+    for i in range(n):
+        pfn = folios[i]
+        if not a.flags[pfn] & PG_unevictable_mask:
+            a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_workingset_mask
+            deactivated += folio_nr_pages(a, pfn)
+    move_folios_to_lru(a, nid, folios, n, cpu)
+    a.vm_events[PGDEACTIVATE] += deactivated
+    return deactivated
+
+
+# ---- one node (Python per batch) -------------------------------------------------------------
+
+
+def _cpu(k) -> int:
+    return int(k.vm_state.vp[VP_CPU]) if k.vm_state is not None else 0
+
+
+def ino_xa_table(k) -> np.ndarray:
+    """page->mapping >> 1 (the inode number) -> its xarray root, for the compiled batch."""
+    spaces = k.rmap.address_spaces
+    table = np.full(max(spaces, default=0) + 1, -1, np.int64)
+    for ino, mapping in spaces.items():
+        table[ino] = mapping.xa_id
+    return table
+
+
+def can_reclaim_anon_pages(k) -> bool:
+    """Anon folios can only go to swap; until ``add_to_swap`` lands nothing reclaims them, as
+    on a kernel without swap space."""
+    return False
+
+
+def lruvec_page_state(k, nid: int, item: int) -> int:
+    return int(k.mem_map.node_stat[nid, item])
+
+
+def inactive_is_low(k, nid: int, inactive_lru: int) -> bool:
+    """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
+    inactive = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru)
+    active = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru + 1)
+    gb = (inactive + active) >> (30 - PAGE_SHIFT)
+    return inactive * (isqrt(10 * gb) if gb else 1) < active
+
+
+def shrink_inactive_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> int:
+    if too_many_isolated(k, nid, lru >= LRU_INACTIVE_FILE, sc):
+        return 0  # one task at a time here: nobody else can put them back
+    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
+    lru_add_drain(a, _cpu(k))
+    k.page_cache = X.xa_reserve(k.page_cache)
+    shrink_inactive_batch(a, k.page_cache, ino_xa_table(k), nid, lru, nr_to_scan, sc.reclaim_idx,
+                          sc.reclaimer, _cpu(k), stat)
+    sc.nr_scanned += int(stat[ST_SCANNED])
+    sc.nr += stat
+    lru_note_cost(k, nid, lru >= LRU_INACTIVE_FILE, int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
+    file_taken = int(stat[ST_TAKEN]) if lru >= LRU_INACTIVE_FILE else 0
+    if file_taken and stat[ST_UNQUEUED_DIRTY] == file_taken:
+        wakeup_flusher_threads(k)
+    return int(stat[ST_RECLAIMED])
+
+
+def shrink_active_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> None:
+    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
+    lru_add_drain(a, _cpu(k))
+    shrink_active_batch(a, nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    sc.nr_scanned += int(stat[ST_SCANNED])
+
+
+def shrink_list(k, nid: int, lru: int, nr_to_scan: int, sc: scan_control) -> int:
+    if lru in (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE):
+        if sc.may_deactivate & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
+            shrink_active_list(k, nid, nr_to_scan, lru, sc)
+        else:
+            sc.skipped_deactivate = True
+        return 0
+    return shrink_inactive_list(k, nid, nr_to_scan, lru, sc)
+
+
+def too_many_isolated(k, nid: int, file: bool, sc: scan_control) -> bool:
+    """Direct reclaimers back off while more is isolated than the inactive list holds (an
+    eighth of it for __GFP_IO|__GFP_FS callers)."""
+    if sc.reclaimer == RECLAIMER_KSWAPD:
+        return False
+    inactive = lruvec_page_state(k, nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON)
+    isolated = lruvec_page_state(k, nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON)
+    if sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS:
+        inactive >>= 3
+    return isolated > inactive
+
+
+def lru_note_cost(k, nid: int, file: bool, nr_rotated: int) -> None:
+    """The cost of reclaiming a type: pages rotated back (``lru_note_cost``; I/O costs
+    SWAP_CLUSTER_MAX per page written, none is started here); halved once the costs exceed a
+    quarter of the LRU pages, so they reflect recent reclaim."""
+    lv = k.NODE_DATA(nid).lruvec
+    if file:
+        lv.file_cost += nr_rotated
+    else:
+        lv.anon_cost += nr_rotated
+    lrusize = sum(lruvec_page_state(k, nid, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+    if lv.anon_cost + lv.file_cost > lrusize // 4:
+        lv.anon_cost //= 2
+        lv.file_cost //= 2
+
+
+def wakeup_flusher_threads(k) -> None:
+    """Ask the writeback flusher to write dirty pages (WB_REASON_VMSCAN)."""
+    k.kthreads["writeback"].wake_up()
+
+
+def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
+    """``prepare_scan_control``: which active lists may be shrunk, the costs, and the
+    cache-trim and tiny-file modes."""
+    nid, lv = pgdat.node_id, pgdat.lruvec
+    sc.anon_cost, sc.file_cost = lv.anon_cost, lv.file_cost
+    sc.may_deactivate = 0
+    for file, flag, inactive in ((0, DEACTIVATE_ANON, LRU_INACTIVE_ANON), (1, DEACTIVATE_FILE, LRU_INACTIVE_FILE)):
+        refaults = lruvec_page_state(k, nid, WORKINGSET_ACTIVATE_ANON + file)
+        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, nid, inactive):
+            sc.may_deactivate |= flag
+    file = lruvec_page_state(k, nid, NR_INACTIVE_FILE)
+    sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
+    a = k.mem_map
+    zids = [B.zone_id(k, z) for z in pgdat.node_zones if z.managed_pages]
+    total_high = sum(int(a.wmark[zid, 2] + a.boost[zid]) for zid in zids)
+    free = sum(int(a.vm_stat[zid, NR_FREE_PAGES]) for zid in zids)
+    file = lruvec_page_state(k, nid, NR_ACTIVE_FILE) + lruvec_page_state(k, nid, NR_INACTIVE_FILE)
+    anon = lruvec_page_state(k, nid, NR_INACTIVE_ANON)
+    sc.file_is_tiny = (file + free <= total_high and not sc.may_deactivate & DEACTIVATE_ANON
+                       and bool(anon >> sc.priority))
+
+
+def lruvec_lru_size(k, nid: int, lru: int, zone_idx: int) -> int:
+    """Pages on list ``lru`` in the node's zones up to ``zone_idx``."""
+    a, pgdat = k.mem_map, k.NODE_DATA(nid)
+    return sum(int(a.vm_stat[B.zone_id(k, z), NR_ZONE_LRU_BASE + lru])
+               for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages)
+
+
+def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
+    """How many pages of each evictable list to scan at this priority."""
+    swappiness = k.vm.vm_swappiness
+    fraction, denominator = [1, 1], 1
+    if not sc.may_swap or not can_reclaim_anon_pages(k):
+        balance = SCAN_FILE
+    elif not sc.priority and swappiness:
+        balance = SCAN_EQUAL
+    elif sc.file_is_tiny:
+        balance = SCAN_ANON
+    elif sc.cache_trim_mode:
+        balance = SCAN_FILE
+    else:
+        balance = SCAN_FRACT
+        total = sc.anon_cost + sc.file_cost  # calculate_pressure_balance
+        anon_cost, file_cost = total + sc.anon_cost, total + sc.file_cost
+        total = anon_cost + file_cost
+        fraction = [swappiness * (total + 1) // (anon_cost + 1),
+                    (MAX_SWAPPINESS - swappiness) * (total + 1) // (file_cost + 1)]
+        denominator = fraction[0] + fraction[1]
+    nr = {}
+    for lru in EVICTABLE_LRUS:
+        file = int(lru >= LRU_INACTIVE_FILE)
+        scan = lruvec_lru_size(k, nid, lru, sc.reclaim_idx) >> sc.priority
+        if balance == SCAN_FRACT:
+            scan = scan * fraction[file] // denominator if denominator else 0
+        elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != bool(file):
+            scan = 0
+        nr[lru] = scan
+    return nr
+
+
+def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
+    """Scan the lists SWAP_CLUSTER_MAX pages at a time until the targets are met; once enough
+    was reclaimed (outside direct reclaim at DEF_PRIORITY), scale the other type's remaining
+    scan down to the share the first type completed."""
+    nr = get_scan_count(k, nid, sc)
+    targets = dict(nr)
+    proportional = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
+    reclaimed = 0
+    while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
+        for lru in EVICTABLE_LRUS:
+            if nr[lru]:
+                n = min(nr[lru], SWAP_CLUSTER_MAX)
+                nr[lru] -= n
+                reclaimed += shrink_list(k, nid, lru, n, sc)
+        if reclaimed < sc.nr_to_reclaim or proportional:
+            continue
+        nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
+        nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON]
+        if not nr_file or not nr_anon:
+            break
+        if nr_file > nr_anon:
+            done, other = LRU_INACTIVE_ANON, LRU_INACTIVE_FILE
+            percentage = nr_anon * 100 // (targets[LRU_INACTIVE_ANON] + targets[LRU_ACTIVE_ANON] + 1)
+        else:
+            done, other = LRU_INACTIVE_FILE, LRU_INACTIVE_ANON
+            percentage = nr_file * 100 // (targets[LRU_INACTIVE_FILE] + targets[LRU_ACTIVE_FILE] + 1)
+        nr[done] = nr[done + 1] = 0
+        for lru in (other, other + 1):
+            scanned = targets[lru] - nr[lru]
+            nr[lru] = targets[lru] * (100 - percentage) // 100
+            nr[lru] -= min(nr[lru], scanned)
+        proportional = True
+    sc.nr_reclaimed += reclaimed
+    if can_reclaim_anon_pages(k) and inactive_is_low(k, nid, LRU_INACTIVE_ANON):
+        shrink_active_list(k, nid, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+
+
+def shrink_node(k, pgdat, sc: scan_control) -> None:
+    """Reclaim from one node; progress clears its ``kswapd_failures``."""
+    prepare_scan_control(k, pgdat, sc)
+    nr_reclaimed = sc.nr_reclaimed
+    shrink_lruvec(k, pgdat.node_id, sc)
+    if sc.nr_reclaimed - nr_reclaimed:
+        pgdat.kswapd_failures = 0
+
+
+def snapshot_refaults(k, pgdat) -> None:
+    """Remember the activations by refault at the end of a reclaim cycle (``may_deactivate``
+    compares against them)."""
+    for file in (0, 1):
+        pgdat.lruvec.refaults[file] = lruvec_page_state(k, pgdat.node_id, WORKINGSET_ACTIVATE_ANON + file)
+
+
+# ---- direct reclaim --------------------------------------------------------------------------
+
+
+def allow_direct_reclaim(k, pgdat) -> bool:
+    """Free pages of the node's zones up to Normal are above half their MIN watermarks (else
+    kswapd is woken to catch up). A node kswapd gave up on always allows it."""
+    if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
+        return True
+    a, reserve, free = k.mem_map, 0, 0
+    normal = k.zone_names.index("Normal")
+    for z in pgdat.node_zones[:normal + 1]:
+        zid = B.zone_id(k, z)
+        if not z.managed_pages or (not zone_reclaimable_pages(k, z) and a.vm_stat[zid, NR_FREE_PAGES]):
+            continue
+        reserve += int(a.wmark[zid, 0])
+        free += int(a.vm_stat[zid, NR_FREE_PAGES])
+    if not reserve:
+        return True
+    ok = free > reserve // 2
+    if not ok and pgdat.kswapd.state == TASK_INTERRUPTIBLE:  # kswapd must be awake while we wait
+        pgdat.kswapd_highest_zoneidx = min(pgdat.kswapd_highest_zoneidx, normal)
+        pgdat.kswapd.wake_up()
+    return ok
+
+
+def throttle_direct_reclaim(k, gfp: int, nid: int) -> None:
+    """Wait (simulated time: up to a second, or until kswapd has caught up) while the first
+    node of the zonelist is below half its MIN reserves (PGSCAN_DIRECT_THROTTLE)."""
+    pgdat = k.NODE_DATA(nid)
+    if allow_direct_reclaim(k, pgdat):
+        return
+    k.vm_events[PGSCAN_DIRECT_THROTTLE] += 1
+    clock, deadline = k.clock, k.clock.now + NSEC_PER_SEC
+    while not allow_direct_reclaim(k, pgdat):
+        nxt = clock.next_expiry()
+        if nxt is None or nxt > deadline:
+            clock.run_until(deadline)
+            return
+        clock.run_until(nxt)
+
+
+def zonelist_nodes(k, nid: int, reclaim_idx: int) -> list:
+    """The nodes of ``nid``'s zonelist with a managed zone up to ``reclaim_idx``, each once."""
+    nodes = []
+    for z in k.NODE_DATA(nid).node_zonelists[0]:
+        if z.idx <= reclaim_idx and z.managed_pages and k.NODE_DATA(z.node) not in nodes:
+            nodes.append(k.NODE_DATA(z.node))
+    return nodes
+
+
+def shrink_zones(k, nid: int, sc: scan_control) -> None:
+    for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
+        shrink_node(k, pgdat, sc)
+
+
+def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
+    """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (ALLOCSTALL_<zone>
+    of the highest zone allowed); with nothing back because the active lists were protected,
+    once more with ``force_deactivate``."""
+    k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
+    initial = sc.priority
+    while True:
+        sc.priority = initial
+        while sc.priority >= 0:
+            sc.nr_scanned = 0
+            shrink_zones(k, nid, sc)
+            if sc.nr_reclaimed >= sc.nr_to_reclaim:
+                break
+            sc.priority -= 1
+        for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
+            snapshot_refaults(k, pgdat)
+        if sc.nr_reclaimed or not sc.skipped_deactivate or sc.force_deactivate:
+            return sc.nr_reclaimed
+        sc.force_deactivate, sc.skipped_deactivate = True, False
+
+
+def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
+    """The slow path's direct reclaim: pages reclaimed (SWAP_CLUSTER_MAX asked for)."""
+    nid = k.numa_node_id() if nid is None else nid
+    throttle_direct_reclaim(k, gfp, nid)
+    sc = scan_control(nr_to_reclaim=SWAP_CLUSTER_MAX, reclaim_idx=G.gfp_zone(gfp, k.zone_names), gfp_mask=gfp,
+                      order=order, may_swap=True, reclaimer=RECLAIMER_DIRECT)
+    return do_try_to_free_pages(k, nid, sc)
+
+
+# ---- kswapd ------------------------------------------------------------------------------------
+
+
+@dataclass
+class kswapd_state:
+    """Where a node's kswapd is in its loop (the kernel keeps this on kswapd's stack): the
+    scan_control of an ongoing ``balance_pgdat`` (None between runs), the boost still to
+    reclaim, the order and zone of the last run, and the HZ/10 nap before a full sleep
+    (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short)."""
+
+    sc: scan_control | None = None
+    nr_boost_reclaim: int = 0
+    boosted: bool = False
+    order: int = 0
+    highest_zoneidx: int = 0
+    napping: bool = False
+    nap_wakeups: int = 0
+
+
+def kswapd_init(k: Kernel) -> None:
+    """``kswapd_init``: a kswapd per node with memory; waking them and direct reclaim become
+    the slow path's ``wake_all_kswapds`` and ``direct_reclaim`` steps."""
+    for nid in k.node_states.nodes(node_states.N_MEMORY):
+        kswapd_run(k, nid)
+    k.alloc_hooks.wake_all_kswapds = wake_all_kswapds
+    k.alloc_hooks.direct_reclaim = try_to_free_pages
+
+
+def kswapd_run(k: Kernel, nid: int) -> None:
+    """Start node ``nid``'s kswapd."""
     pgdat = k.NODE_DATA(nid)
     pgdat.kswapd_highest_zoneidx = len(k.zone_names)  # MAX_NR_ZONES: nothing asked yet
-    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat))
+    state = kswapd_state()
+    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat, state))
 
 
-def kswapd(k: "Kernel", pgdat) -> int | None:
-    """One run of kswapd: take the order and zone index asked for, then sleep until woken."""
-    pgdat.kswapd_order = 0
-    pgdat.kswapd_highest_zoneidx = len(k.zone_names)
+def kswapd(k: Kernel, pgdat, state: kswapd_state) -> int | None:
+    """One run of kswapd's loop: after a nap, sleep for good if nothing woke it and the node
+    is still balanced (else KSWAPD_LOW/HIGH_WMARK_HIT_QUICKLY and balance again); take the
+    request and run one priority of ``balance_pgdat`` (kswapd stays running for its cost);
+    when that is done, nap HZ/10 if the node may sleep. Returns how long to sleep (None:
+    until woken)."""
+    if state.napping:
+        state.napping = False
+        woken = pgdat.kswapd.nr_wakeups != state.nap_wakeups
+        if not woken and prepare_kswapd_sleep(k, pgdat, state.order, state.highest_zoneidx):
+            return None  # schedule(): until wakeup_kswapd
+        k.vm_events[KSWAPD_LOW_WMARK_HIT_QUICKLY if woken else KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
+    if state.sc is None:
+        start_balance_pgdat(k, pgdat, state)
+    if balance_pgdat_step(k, pgdat, state):
+        return None  # still balancing: kswapd_busy set when it runs next
+    if prepare_kswapd_sleep(k, pgdat, state.order, state.highest_zoneidx):
+        wakeup_kcompactd(k, pgdat, state.order, state.highest_zoneidx)
+        state.napping, state.nap_wakeups = True, pgdat.kswapd.nr_wakeups
+        return HZ_NS
+    k.vm_events[KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1  # could not sleep: another round
+    start_balance_pgdat(k, pgdat, state)
+    balance_pgdat_step(k, pgdat, state)
     return None
 
 
-def pgdat_balanced(k: "Kernel", pgdat, order: int, highest_zoneidx: int) -> bool:
+def kswapd_take_request(k: Kernel, pgdat) -> tuple[int, int]:
+    """The order and highest zone asked for since the last run, then reset
+    (``kswapd_order``/``kswapd_highest_zoneidx``: MAX_NR_ZONES means none)."""
+    order, highest = pgdat.kswapd_order, pgdat.kswapd_highest_zoneidx
+    pgdat.kswapd_order, pgdat.kswapd_highest_zoneidx = 0, len(k.zone_names)
+    return order, (len(k.zone_names) - 1 if highest == len(k.zone_names) else highest)
+
+
+def start_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> None:
+    """``balance_pgdat``'s set-up: PAGEOUTRUN, the boost to reclaim, DEF_PRIORITY."""
+    order, highest = kswapd_take_request(k, pgdat)
+    k.vm_events[PAGEOUTRUN] += 1
+    a = k.mem_map
+    state.nr_boost_reclaim = sum(int(a.boost[B.zone_id(k, z)]) for z in pgdat.node_zones[:highest + 1]
+                                 if z.managed_pages)
+    state.boosted = bool(state.nr_boost_reclaim)
+    state.order, state.highest_zoneidx = order, highest
+    state.sc = scan_control(nr_to_reclaim=0, reclaim_idx=highest, order=order, reclaimer=RECLAIMER_KSWAPD,
+                            gfp_mask=G.GFP_KERNEL)
+
+
+def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
+    """One priority of ``balance_pgdat``: False when the node is balanced or the priorities
+    are exhausted (then the boost is cleared and kswapd may sleep)."""
+    sc = state.sc
+    balanced = pgdat_balanced(k, pgdat, sc.order, state.highest_zoneidx)
+    if not balanced and state.nr_boost_reclaim:  # boosting cannot balance it: reclaim for real
+        state.nr_boost_reclaim = 0
+        sc.priority = DEF_PRIORITY
+    if sc.priority < 1 or (balanced and not state.nr_boost_reclaim):
+        return end_balance_pgdat(k, pgdat, state)
+    sc.may_writepage = sc.may_swap = not state.nr_boost_reclaim
+    sc.nr_scanned = 0
+    before = sc.nr_reclaimed
+    kswapd_shrink_node(k, pgdat, sc)
+    nr_reclaimed = sc.nr_reclaimed - before
+    if state.nr_boost_reclaim:
+        state.nr_boost_reclaim -= min(state.nr_boost_reclaim, nr_reclaimed)
+    raise_priority = sc.nr_scanned < sc.nr_to_reclaim
+    if raise_priority or not nr_reclaimed:
+        sc.priority -= 1
+    kswapd_busy(pgdat, sc.nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
+    return True
+
+
+def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:
+    """Reclaim toward the sum of the eligible zones' HIGH watermarks (at least a cluster)."""
+    a = k.mem_map
+    sc.nr_to_reclaim = max(SWAP_CLUSTER_MAX, sum(int(a.wmark[B.zone_id(k, z), 2] + a.boost[B.zone_id(k, z)])
+                                                 for z in pgdat.node_zones[:sc.reclaim_idx + 1] if z.managed_pages))
+    shrink_node(k, pgdat, sc)
+
+
+def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
+    """A run that reclaimed nothing counts a failure; the boost is cleared (kcompactd woken
+    for it); the refaults are snapshotted."""
+    sc = state.sc
+    if not sc.nr_reclaimed:
+        pgdat.kswapd_failures += 1
+    if state.boosted:
+        a = k.mem_map
+        for z in pgdat.node_zones[:state.highest_zoneidx + 1]:
+            a.boost[B.zone_id(k, z)] = 0
+            z.watermark_boost = 0
+        wakeup_kcompactd(k, pgdat, sc.order, state.highest_zoneidx)
+    snapshot_refaults(k, pgdat)
+    state.sc = None
+    return False
+
+
+def kswapd_busy(pgdat, ns: int) -> None:
+    """kswapd keeps running for ``ns`` of simulated time (the step's cost)."""
+    pgdat.kswapd.keep_running(max(int(ns), 1))
+
+
+def prepare_kswapd_sleep(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:
+    """kswapd may sleep when it gave up on the node or the node is balanced."""
+    return pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES or pgdat_balanced(k, pgdat, order, highest_zoneidx)
+
+
+def pgdat_balanced(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:
     """Some managed zone up to ``highest_zoneidx`` meets its HIGH watermark (a node without
     managed zones counts as balanced)."""
     a = k.mem_map
@@ -55,12 +740,12 @@ def pgdat_balanced(k: "Kernel", pgdat, order: int, highest_zoneidx: int) -> bool
     return not managed
 
 
-def pgdat_watermark_boosted(k: "Kernel", pgdat, highest_zoneidx: int) -> bool:
+def pgdat_watermark_boosted(k: Kernel, pgdat, highest_zoneidx: int) -> bool:
     a = k.mem_map
     return any(a.boost[B.zone_id(k, z)] for z in pgdat.node_zones[:highest_zoneidx + 1] if z.managed_pages)
 
 
-def wakeup_kswapd(k: "Kernel", z, gfp: int, order: int, highest_zoneidx: int) -> None:
+def wakeup_kswapd(k: Kernel, z, gfp: int, order: int, highest_zoneidx: int) -> None:
     if not z.managed_pages:
         return
     pgdat = k.NODE_DATA(z.node)
@@ -78,7 +763,7 @@ def wakeup_kswapd(k: "Kernel", z, gfp: int, order: int, highest_zoneidx: int) ->
     pgdat.kswapd.wake_up()
 
 
-def wake_all_kswapds(k: "Kernel", order: int, gfp: int, nid: int) -> None:
+def wake_all_kswapds(k: Kernel, order: int, gfp: int, nid: int) -> None:
     """Wake the kswapd of every node in the allocation's zonelist (each node once)."""
     highest = G.gfp_zone(gfp, k.zone_names)
     last = None
@@ -87,3 +772,4 @@ def wake_all_kswapds(k: "Kernel", order: int, gfp: int, nid: int) -> None:
             continue
         last = z.node
         wakeup_kswapd(k, z, gfp, order, highest)
+

@@ -137,6 +137,18 @@ class zone(zone_helpers):
 
 
 @dataclass
+class lruvec:
+    """The reclaim bookkeeping of ``struct lruvec`` that Python reads per batch (the lists
+    themselves and ``nonresident_age`` are ``MemMap`` arrays): the recent cost of reclaiming
+    each type (``anon_cost``/``file_cost``, ``lru_note_cost``) and the WORKINGSET_ACTIVATE_*
+    counts at the last reclaim cycle's end (``refaults``, ``snapshot_refaults``)."""
+
+    anon_cost: int = 0
+    file_cost: int = 0
+    refaults: list[int] = field(default_factory=lambda: [0, 0])  # [WORKINGSET_ANON, WORKINGSET_FILE]
+
+
+@dataclass
 class pglist_data:
     """``pg_data_t``: one NUMA node (``contig_page_data`` on UMA machines)."""
 
@@ -158,6 +170,7 @@ class pglist_data:
     kswapd_order: int = 0
     kswapd_highest_zoneidx: int = 0
     kswapd_failures: int = 0
+    lruvec: "lruvec" = field(default_factory=lambda: lruvec())  # __lruvec: the node's (memcg-less) lruvec
     kcompactd: object | None = None
     kcompactd_max_order: int = 0
     kcompactd_highest_zoneidx: int = 0

@@ -47,6 +47,7 @@ PG_large_rmappable = PG_workingset  # large folios: anon or file-backed
 PG_partially_mapped = PG_reclaim  # large folios found to be partially mapped
 
 PG_head_mask = np.uint64(1 << PG_head)
+PG_locked_mask = np.uint64(1 << PG_locked)
 PG_lru_mask = np.uint64(1 << PG_lru)
 PG_reserved_mask = np.uint64(1 << PG_reserved)
 PG_swapbacked_mask = np.uint64(1 << PG_swapbacked)
@@ -57,6 +58,10 @@ PG_referenced_mask = np.uint64(1 << PG_referenced)
 PG_unevictable_mask = np.uint64(1 << PG_unevictable)
 PG_mlocked_mask = np.uint64(1 << PG_mlocked)
 PG_idle_mask = np.uint64(1 << PG_idle)
+PG_dirty_mask = np.uint64(1 << PG_dirty)
+PG_writeback_mask = np.uint64(1 << PG_writeback)
+PG_reclaim_mask = np.uint64(1 << PG_reclaim)
+PG_workingset_mask = np.uint64(1 << PG_workingset)
 
 # ``enum pagetype``: page->page_type holds one of these in its top byte
 PGTY_buddy = 0xF0

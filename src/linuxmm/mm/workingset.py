@@ -1,0 +1,121 @@
+"""Workingset detection (``mm/workingset.c``), Linux 6.18, classic LRU (MGLRU's tokens later).
+
+When reclaim evicts a page-cache folio, ``workingset_eviction`` leaves a shadow entry in its
+slots of the mapping's xarray: a value entry (``xa_mk_value``, bit 0 set) packing the memcg id
+(0: no memcg), the node, the node lruvec's ``nonresident_age`` at eviction and the folio's
+PG_workingset (``pack_shadow``). ``nonresident_age`` counts evictions and activations
+(``workingset_age_nonresident``), so when the page is read again (``filemap_add_folio`` finds
+the shadow) the distance ``refault - eviction`` says how many pages the inactive list lost or
+promoted meanwhile: had the active list been that much smaller, the page would have stayed.
+``workingset_refault`` counts WORKINGSET_REFAULT_*, and if the distance is at most the
+workingset size (the active file list, plus the anon lists when there is swap to reclaim them
+into) activates the new folio (WORKINGSET_ACTIVATE_*); one that was part of the workingset
+before eviction gets PG_workingset back (WORKINGSET_RESTORE_*). ``workingset_test_recent``
+is that test alone, for cachestat's ``recently_evicted``.
+
+The eviction timestamp keeps ``BITS_PER_LONG - EVICTION_SHIFT`` bits; ``bucket_order`` (0 on
+any machine below 2^36 pages with NODES_SHIFT 10) would coarsen it. Not modelled: the shadow
+node shrinker (``count_shadow_nodes``/``workingset_update_node``, hence WORKINGSET_NODES and
+WORKINGSET_NODERECLAIM stay 0), memcg lruvecs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..include.linux.mmzone import MAX_NUMNODES
+from ..include.linux.page_flags import PG_active_mask, PG_workingset_mask
+from ..include.linux.vmstat import (NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_INACTIVE_ANON, NR_INACTIVE_FILE,
+                                    WORKINGSET_ACTIVATE_ANON, WORKINGSET_REFAULT_ANON, WORKINGSET_RESTORE_ANON)
+from ..lib import xarray as X
+
+BITS_PER_LONG = 64
+BITS_PER_XA_VALUE = BITS_PER_LONG - 1
+WORKINGSET_SHIFT = 1
+NODES_SHIFT = MAX_NUMNODES.bit_length() - 1  # CONFIG_NODES_SHIFT
+MEM_CGROUP_ID_SHIFT = 16
+EVICTION_SHIFT = (BITS_PER_LONG - BITS_PER_XA_VALUE) + WORKINGSET_SHIFT + NODES_SHIFT + MEM_CGROUP_ID_SHIFT
+EVICTION_MASK = (1 << (BITS_PER_LONG - EVICTION_SHIFT)) - 1
+BUCKET_ORDER = 0  # fls_long(totalram - 1) <= BITS_PER_LONG - EVICTION_SHIFT on any simulated machine
+
+
+@njit(cache=True)
+def pack_shadow(memcgid, nid, eviction, workingset):
+    """The shadow entry (``xa_mk_value`` of the packed fields)."""
+    v = ((eviction & EVICTION_MASK) << MEM_CGROUP_ID_SHIFT) | memcgid
+    v = (v << NODES_SHIFT) | nid
+    v = (v << WORKINGSET_SHIFT) | workingset
+    return (v << 1) | 1
+
+
+@njit(cache=True)
+def unpack_shadow(shadow):
+    """(memcg id, node, eviction, workingset) of a shadow entry."""
+    v = shadow >> 1
+    workingset = v & ((1 << WORKINGSET_SHIFT) - 1)
+    v >>= WORKINGSET_SHIFT
+    nid = v & ((1 << NODES_SHIFT) - 1)
+    v >>= NODES_SHIFT
+    memcgid = v & ((1 << MEM_CGROUP_ID_SHIFT) - 1)
+    return memcgid, nid, (v >> MEM_CGROUP_ID_SHIFT) & EVICTION_MASK, workingset
+
+
+@njit(cache=True)
+def workingset_age_nonresident(a, nid, nr_pages):
+    a.nonresident_age[nid] += nr_pages
+
+
+@njit(cache=True)
+def workingset_eviction(a, nid, pfn, nr_pages):
+    """The shadow entry for a folio being evicted; ages the lruvec by its pages."""
+    eviction = a.nonresident_age[nid] >> BUCKET_ORDER
+    workingset_age_nonresident(a, nid, nr_pages)
+    return pack_shadow(0, nid, eviction, 1 if a.flags[pfn] & PG_workingset_mask else 0)
+
+
+@njit(cache=True)
+def workingset_test_recent(a, shadow, file, swap):
+    """(recent, workingset): is the refault distance at most the workingset size? ``swap``:
+    there is free swap, so anon pages compete for the same memory."""
+    _, nid, eviction, workingset = unpack_shadow(shadow)
+    eviction <<= BUCKET_ORDER
+    refault_distance = (a.nonresident_age[nid] - eviction) & EVICTION_MASK
+    ns = a.node_stat[nid]
+    size = ns[NR_ACTIVE_FILE]
+    if not file:
+        size += ns[NR_INACTIVE_FILE]
+    if swap:
+        size += ns[NR_ACTIVE_ANON]
+        if file:
+            size += ns[NR_INACTIVE_ANON]
+    return refault_distance <= size, workingset
+
+
+@njit(cache=True)
+def workingset_refault(a, pfn, shadow, file, swap, nr_pages):
+    """A new folio at a shadow's slot: count the refault, activate it if recent. Returns
+    True when the folio was part of the workingset before (``lru_note_cost_refault``'s cue)."""
+    nid = unpack_shadow(shadow)[1]
+    ns = a.node_stat[nid]
+    ns[WORKINGSET_REFAULT_ANON + file] += nr_pages
+    recent, workingset = workingset_test_recent(a, shadow, file, swap)
+    if not recent:
+        return False
+    a.flags[pfn] |= PG_active_mask
+    workingset_age_nonresident(a, nid, nr_pages)
+    ns[WORKINGSET_ACTIVATE_ANON + file] += nr_pages
+    if workingset:
+        a.flags[pfn] |= PG_workingset_mask
+        ns[WORKINGSET_RESTORE_ANON + file] += nr_pages
+        return True
+    return False
+
+
+def shadow_entries(k, mapping) -> np.ndarray:
+    """The page indices of ``mapping`` holding shadow entries (for checks and cachestat)."""
+    xa = k.page_cache
+    n = int(xa.xa_nr_folio_slots[mapping.xa_id] + xa.xa_nr_values[mapping.xa_id])
+    idx, ent = np.zeros(max(n, 1), np.int64), np.zeros(max(n, 1), np.int64)
+    got = X.xa_gather(xa, mapping.xa_id, 0, np.iinfo(np.int64).max, idx, ent)
+    return idx[:got][(ent[:got] & 1) == 1]
