@@ -88,8 +88,8 @@ class PageTableHooks:
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         """Guard regions; willneed/cold/pageout/collapse act on LRU and swap (later issues)."""
-        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE
-        from .mm.madvise import guard_install_range, guard_remove_range
+        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT
+        from .mm.madvise import guard_install_range, guard_remove_range, madvise_pageout
 
         k, t = self.k, self.task
         if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
@@ -102,6 +102,8 @@ class PageTableHooks:
             F.flush_tlb_range(k, t, start, end)
         elif advice == MADV_GUARD_REMOVE:
             guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
+        elif advice == MADV_PAGEOUT:
+            madvise_pageout(k, t, start, end)
 
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         shmem_truncate_range(self.k, mapping, lstart, lend)
@@ -136,7 +138,7 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
              "Pss_File": M.SM_PSS_FILE, "Pss_Shmem": M.SM_PSS_SHMEM, "Shared_Clean": M.SM_SHARED_CLEAN,
              "Shared_Dirty": M.SM_SHARED_DIRTY, "Private_Clean": M.SM_PRIVATE_CLEAN,
              "Private_Dirty": M.SM_PRIVATE_DIRTY, "Referenced": M.SM_REFERENCED, "Anonymous": M.SM_ANONYMOUS,
-             "AnonHugePages": M.SM_ANON_HUGE, "Swap": M.SM_SWAP, "Locked": M.SM_LOCKED}
+             "AnonHugePages": M.SM_ANON_HUGE, "Swap": M.SM_SWAP, "SwapPss": M.SM_SWAP_PSS, "Locked": M.SM_LOCKED}
 
 
 def smaps_counters(k, task, ranges) -> dict[str, int]:
@@ -153,7 +155,7 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
             res[name] = int(out[M.SM_PSS]) >> (M.PSS_SHIFT + 10)
-        elif name.startswith("Pss_") or name == "Locked":
+        elif name.startswith("Pss_") or name in ("Locked", "SwapPss"):
             res[name] = int(out[_SM_INDEX[name]]) >> (M.PSS_SHIFT + 10)
         elif name in _SM_INDEX:
             res[name] = int(out[_SM_INDEX[name]]) >> 10

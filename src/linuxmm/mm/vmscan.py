@@ -87,3 +87,4 @@ def wake_all_kswapds(k: "Kernel", order: int, gfp: int, nid: int) -> None:
             continue
         last = z.node
         wakeup_kswapd(k, z, gfp, order, highest)
+

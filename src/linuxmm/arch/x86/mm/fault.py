@@ -104,6 +104,7 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     from ....kernel.fork import grow_and_get
     from ....mm.page_alloc import alloc_pages_slowpath_for_fault
     from ....mm.shmem import shmem_fault
+    from ....mm.swap_state import do_swap_page
 
     if status == M.FAULT_NEED_TABLES:
         grow_and_get(k)
@@ -114,6 +115,10 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     elif status == M.FAULT_SHARED:
         if not shmem_fault(k, task, addr, write):
             do_sigbus(k, task, addr)
+        k.clock.work(0, 1)
+    elif status == M.FAULT_SWAP:
+        if not do_swap_page(k, task, addr, write):
+            pagefault_out_of_memory(k, task, addr)
         k.clock.work(0, 1)
     elif status == M.FAULT_EFAULT:
         raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
