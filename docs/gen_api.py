@@ -65,9 +65,16 @@ def signature(func) -> str:
 
 
 def public_members(cls) -> list[tuple[str, object]]:
-    """The class's own public methods and properties, in definition order (``__init__`` first)."""
+    """The class's public methods and properties, its own first, then those of the package's
+    classes it inherits from (``records.Zone``'s ``zone_helpers``), in definition order
+    (``__init__`` first)."""
     out = []
-    for name, value in vars(cls).items():
+    seen = set()
+    own = [c for c in cls.__mro__ if c.__module__.startswith("linuxmm")]
+    for name, value in ((n, v) for c in own for n, v in vars(c).items()):
+        if name in seen:
+            continue
+        seen.add(name)
         if name.startswith("_") and (name != "__init__" or dataclasses.is_dataclass(cls)):
             continue  # a record's generated __init__ is its table of fields
         if isinstance(value, (classmethod, staticmethod)):

@@ -189,3 +189,20 @@ def test_readme_python_examples_run(capsys):
     exec(compile("\n".join(blocks), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "private|anonymous None" in out and "page walk of" in out and "Node 1, zone   Normal" in out
+
+
+def test_zone_record_has_the_zones_helpers():
+    """records.Zone and the live zone share mmzone's helpers (zone_helpers): the same answers,
+    the watermark boost included."""
+    m = Machine()
+    live = {(z.node, z.name): z for nid in m.kernel.node_ids for z in m.kernel.NODE_DATA(nid).node_zones}
+    normal = live[(0, "Normal")]
+    normal.watermark_boost = 100
+    for rec in m.zones():
+        z = live[(rec.node, rec.name)]
+        assert (rec.zone_end_pfn, rec.populated_zone(), rec.min_wmark_pages(), rec.low_wmark_pages(),
+                rec.high_wmark_pages(), rec.promo_wmark_pages()) == \
+            (z.zone_end_pfn, z.populated_zone(), z.min_wmark_pages(), z.low_wmark_pages(),
+             z.high_wmark_pages(), z.promo_wmark_pages())
+    assert next(r for r in m.zones() if (r.node, r.name) == (0, "Normal")).min_wmark_pages() == \
+        normal._watermark[0] + 100

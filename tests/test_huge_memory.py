@@ -55,3 +55,16 @@ def test_sysfs_bad_input():
             m.sysfs(path, value)
         assert e.value.errno == code
     assert m.sysfs(THP_ENABLED) == "always madvise [never]\n"
+
+
+def test_thp_read_fault_prepares_the_anon_vma():
+    """do_huge_pmd_anonymous_page calls vmf_anon_prepare before it looks at the access: a read
+    that maps the huge zero page gives the VMA its anon_vma as a write would."""
+    from linuxmm import Machine
+
+    m = Machine(cmdline="transparent_hugepage=always")
+    p = m.spawn()
+    a = p.mmap(4 * MB, addr=0x40000000, flags="private|anonymous|fixed")
+    p.read(a, 4096)
+    assert p.smaps_rollup()["Rss"] == 0  # the huge zero page: no RSS
+    assert p.task.mm.vmas[0].anon_vma is not None

@@ -241,3 +241,33 @@ def test_ids_are_per_kernel(round_):
     vmas = {v.vm_start: v for v in p.task.mm.vmas}
     # inode numbers: after the boot's four (the internal shm mount's root, /, /dev, /dev/shm)
     assert vmas[a].anon_vma.id == 1 and vmas[s].vm_file.id == 5
+
+
+def test_rmap_walk_finds_migration_entries():
+    """try_to_migrate replaces every pte of a page by a migration entry; rmap_walk with
+    PVMW_MIGRATION (remove_migration_ptes' walk) finds exactly those, the plain walk none."""
+    from linuxmm.mm import pgtable as P
+
+    m = small_machine("transparent_hugepage=never")
+    k = m.kernel
+    p = m.spawn()
+    a = p.mmap(4 * PAGE)
+    p.write(a, 4 * PAGE)
+    c = p.fork()
+    pfn = pfn_at(p, a + PAGE)
+    where = {(vma.vm_mm, addr) for vma, addr, _ in rmap_walk(k, pfn)}
+    assert where == {(p.task.mm, a + PAGE), (c.task.mm, a + PAGE)}
+    vs, fmt = k.vm_state, int(k.vm_state.vp[P.VP_SWP_FMT])
+    for q in (p, c):
+        last = [r for r in q.walk(a + PAGE) if not r["folded"]][-1]
+        k.mem_map.mapcount[pfn] -= 1  # the rmap lets go; the references stay with migration
+        pte = np.uint64(P.swp_entry_to_pte(P.make_readable_migration_entry(pfn), fmt))
+        M.set_entry(vs, last["table_row"], last["index"], pte)
+        k.tlb.flush_range(q.task, a + PAGE, a + 2 * PAGE)
+    vs.nstat[k.mem_map.zone_node[M.B.page_zone(k.mem_map, pfn)], P.NS_ANON_MAPPED] -= 1
+    assert rmap_walk(k, pfn) == []
+    assert {(vma.vm_mm, addr) for vma, addr, _ in rmap_walk(k, pfn, migration=True)} == where
+    assert debug.check(m) == []
+    last = [r for r in c.walk(a + PAGE) if not r["folded"]][-1]
+    vs.pt[last["table_row"], last["index"]] = np.uint64(P.swp_entry_to_pte(P.make_readable_migration_entry(pfn + 1), fmt))
+    assert f"pfn {pfn + 1:#x}: rmap_walk finds 0 migration entries but 1 stand for it" in debug.check(m)

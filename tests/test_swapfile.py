@@ -13,6 +13,7 @@ import pytest
 from linuxmm import KernelError, Machine, debug
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
+from linuxmm.mm.swap_state import reclaim_pages
 
 PAGE = 4096
 PM_SWAP = 1 << 62
@@ -25,6 +26,14 @@ def meminfo(m) -> dict[str, int]:
 def swap_offset(entry: int) -> tuple[int, int]:
     """pagemap's (type, offset) of a swapped page (bits 0-4 and 5-54)."""
     return entry & 0x1F, (entry >> 5) & ((1 << 50) - 1)
+
+
+def evict_swap_cache(m) -> None:
+    """Let the swap writes complete, then reclaim the clean swap-cache folios no pte maps (what
+    memory pressure would do: ``shrink_folio_list`` -> ``__remove_mapping``)."""
+    m.run(1)
+    table = m.kernel.vm_state.swap_table
+    reclaim_pages(m.kernel, table[table != 0])
 
 
 def written(m, pages=64, value_of=lambda i: i % 250 + 1):
@@ -89,8 +98,9 @@ def test_duplicate_swapon_is_ebusy_and_swapoff_of_nothing_einval():
 @pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda"), ("file", None)])
 def test_pageout_then_read_brings_every_line_back(kind, path):
     """MADV_PAGEOUT swaps out private anonymous pages (cow.c's swapout step: pagemap shows
-    them swapped), RSS moves to VmSwap; reading them back is a major fault that returns
-    every line written."""
+    them swapped), RSS moves to VmSwap; on a disk the folios stay in the swap cache until
+    their write completes and reclaim frees them. Reading them back is a major fault that
+    returns every line written."""
     m = Machine(cmdline="transparent_hugepage=never")
     m.swapon("32M", kind=kind, path=path)
     p, a = written(m)
@@ -104,6 +114,10 @@ def test_pageout_then_read_brings_every_line_back(kind, path):
     assert m.kernel.vm_events[PSWPOUT] == 64
     assert meminfo(m)["SwapFree"] == meminfo(m)["SwapTotal"] - 256
     assert debug.check(m) == []
+    if kind != "zram":
+        assert meminfo(m)["SwapCached"] == 256  # under writeback: __remove_mapping waits
+        evict_swap_cache(m)
+        assert meminfo(m)["SwapCached"] == 0 and debug.check(m) == []
     majflt = p.majflt
     data = p.read(a, 64 * PAGE, stride=64)
     expect = np.repeat(np.arange(64) % 250 + 1, 64).astype(np.uint8)
@@ -192,6 +206,7 @@ def test_vma_readahead_follows_page_cluster():
         m.swapon("16M", kind="partition", path="/dev/vda")
         p, a = written(m, 64)
         p.madvise(a, 64 * PAGE, "pageout")
+        evict_swap_cache(m)
         p.read(a, 64 * PAGE)
         ev = m.kernel.vm_events
         if few:

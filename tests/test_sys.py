@@ -3,8 +3,6 @@ and ``process_madvise`` (``mm/madvise.c``), Linux 6.18."""
 
 import errno
 
-import pytest
-
 from conftest import small_machine
 from linuxmm import KernelError
 from linuxmm.kernel.sys import RLIM_INFINITY

@@ -398,8 +398,9 @@ class Machine:
         k = self.kernel
         k.next_pid += 1
         config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
-        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE, rmap=k.rmap, vm=k.vm,
-                                                             config=config), cpu)
+        task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE,
+                             default_map_window=k.arch.DEFAULT_MAP_WINDOW, rmap=k.rmap, vm=k.vm,
+                             config=config), cpu)
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task

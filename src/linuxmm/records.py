@@ -24,7 +24,7 @@ from types import MappingProxyType
 
 from .fs.proc.task_mmu import get_vma_name
 from .include.linux import mm_types as T
-from .include.linux.mmzone import pglist_data, zone
+from .include.linux.mmzone import pglist_data, zone, zone_helpers
 from .mm.vmstat import (NODE_STAT_ITEMS, NUMA_EVENT_ITEMS, ZONE_STAT_ITEMS, node_page_state,
                         zone_numa_event_state, zone_page_state)
 
@@ -121,7 +121,7 @@ def vmas_html(vmas: list[VmArea], caption: str = "") -> str:
 
 # ---- zones and nodes ----------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Zone:
+class Zone(zone_helpers):
     """``struct zone`` at one moment: kernel field names, counts in pages.
 
     ``watermark`` is ``(min, low, high, promo)`` without the boost (``_watermark``);
@@ -152,29 +152,9 @@ class Zone:
     vm_stat: MappingProxyType
 
     @property
-    def zone_end_pfn(self) -> int:
-        """``zone_end_pfn()``: the first pfn past the zone."""
-        return self.zone_start_pfn + self.spanned_pages
-
-    def populated_zone(self) -> bool:
-        """``populated_zone()``: the zone has present pages."""
-        return self.present_pages > 0
-
-    def min_wmark_pages(self) -> int:
-        """``min_wmark_pages()``: WMARK_MIN plus the boost."""
-        return self.watermark[0] + self.watermark_boost
-
-    def low_wmark_pages(self) -> int:
-        """``low_wmark_pages()``: WMARK_LOW plus the boost."""
-        return self.watermark[1] + self.watermark_boost
-
-    def high_wmark_pages(self) -> int:
-        """``high_wmark_pages()``: WMARK_HIGH plus the boost."""
-        return self.watermark[2] + self.watermark_boost
-
-    def promo_wmark_pages(self) -> int:
-        """``promo_wmark_pages()``: WMARK_PROMO plus the boost."""
-        return self.watermark[3] + self.watermark_boost
+    def _watermark(self) -> tuple[int, int, int, int]:
+        """The name ``zone_helpers`` reads: the kernel's field."""
+        return self.watermark
 
 
 def zone_record(z: zone) -> Zone:

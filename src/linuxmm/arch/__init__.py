@@ -70,10 +70,17 @@ class Arch:
         return (1 << 64) - (1 << self.va_bits)  # arm64: the linear map starts the kernel half
 
     @property
+    def DEFAULT_MAP_WINDOW(self) -> int:
+        """Where mmap places mappings without a hint above it: 47-bit on x86-64 also with LA57,
+        the whole user space elsewhere."""
+        return (1 << 47) - self.PAGE_SIZE if self.name == "x86_64" else self.TASK_SIZE
+
+    @property
     def TASK_SIZE(self) -> int:
-        """Top of user space (the default mmap window: 47-bit on x86-64 even with LA57)."""
+        """Top of user space (``TASK_SIZE_MAX``): 47-bit on x86-64, 56-bit with LA57, where
+        mmap still stays below the 47-bit ``DEFAULT_MAP_WINDOW`` unless a hint asks for more."""
         if self.name == "x86_64":
-            return (1 << 47) - self.PAGE_SIZE
+            return (1 << (56 if self.la57 else 47)) - self.PAGE_SIZE
         if self.name == "i386":
             return self.PAGE_OFFSET
         return 1 << self.va_bits

@@ -14,12 +14,14 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 from __future__ import annotations
 
 from . import (cow, madv_populate, map_fixed_noreplace, mdwe_test, merge, mlock2_tests, mlock_random_test, mremap_dontunmap,
-               mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty, transhuge_stress)
+               mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty, transhuge_stress,
+               va_high_addr_switch)
 
 PORTED = {"cow": cow, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "mdwe_test": mdwe_test, "merge": merge, "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
           "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
-          "on-fault-limit": on_fault_limit, "process_madv": process_madv, "soft-dirty": soft_dirty, "transhuge-stress": transhuge_stress}
+          "on-fault-limit": on_fault_limit, "process_madv": process_madv, "soft-dirty": soft_dirty, "transhuge-stress": transhuge_stress,
+          "va_high_addr_switch": va_high_addr_switch}
 
 PORTED_STATUS, WAITING, OUT_OF_SCOPE, HELPER = "ported", "waiting", "out of scope", "helper"
 
@@ -95,8 +97,8 @@ CATALOG = [
     ("uffd-stress.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
     ("uffd-unit-tests.c", OUT_OF_SCOPE, UFFD + " (user-space fault handling)"),
     ("uffd-wp-mremap.c", OUT_OF_SCOPE, UFFD + " write-protect"),
-    ("va_high_addr_switch.c", WAITING, "5-level paging's user address space above 47 bits (mmap hints "
-                                       "above 128 TiB); the C program runs only on LA57 machines"),
+    ("va_high_addr_switch.c", PORTED_STATUS, "the base-page table on an LA57 machine (as va_high_addr_switch.sh "
+                                             "runs it); not the --run-hugetlb table (hugetlbfs)"),
     ("virtual_address_range.c", WAITING, "prctl(PR_SET_VMA_ANON_NAME) (it skips without), and 5-level "
                                          "paging for the part above 128 TiB"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),

@@ -63,12 +63,19 @@ class Result:
     reason: str = ""
 
 
+def selftest_machine(keys: dict | None = None) -> Machine:
+    """The selftest machine, with a program's own top-level machine keys (``MACHINE``, e.g.
+    ``{"la57": True}`` for a program the selftest scripts run only on 5-level paging)."""
+    extra = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v!r}\n" for k, v in (keys or {}).items())
+    return Machine(toml.loads(extra + SELFTEST_MACHINE))
+
+
 @dataclass
 class Ksft:
     """What a ported test case works with: a fresh machine, the test program's process on
     it, and the ``kselftest.h`` calls that record checks."""
     case: str
-    machine: Machine = field(default_factory=lambda: Machine(toml.loads(SELFTEST_MACHINE)))
+    machine: Machine = field(default_factory=selftest_machine)
     process: Process = field(init=False)
     results: list[Result] = field(default_factory=list)
 
@@ -135,7 +142,7 @@ def _failure(err: BaseException) -> str:
 def run_case(program: ModuleType, case) -> list[Result]:
     """Run one test case on a fresh machine; its TAP results."""
     name = case.__name__.removeprefix("test_")
-    t = Ksft(name)
+    t = Ksft(name, selftest_machine(getattr(program, "MACHINE", None)))
     try:
         case(t)
     except KsftSkip as err:

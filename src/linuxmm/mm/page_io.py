@@ -4,8 +4,10 @@
 through ``submit_bio`` on the area's disk (``__swap_writepage`` -> ``swap_writepage_bdev``),
 on zram into compressed memory (``SWP_SYNCHRONOUS_IO``: no disk, no queue). The folio is
 under writeback until the completion (``end_swap_bio_write``) stores its lines in the slot
-and counts PSWPOUT. ``swap_read_folio`` reads a slot into a new folio the same way
-(``end_swap_bio_read``: PSWPIN, the folio uptodate).
+(PSWPOUT counts the write when it is submitted). ``swap_read_folio`` reads a slot into a new, locked folio the same way
+(``end_swap_bio_read``: the folio uptodate and unlocked; PSWPIN at submission). Disk I/O completes on the
+simulated clock (``block/``): a folio written stays in the swap cache, under writeback, until
+then; a fault waits for the read (``folio_wait_bit``).
 
 zram keeps what it stores compressed by ``compression_ratio`` in pages of its own
 (zsmalloc's, counted in NR_ZSPAGES): the pages it holds follow the slots stored, allocated
@@ -20,9 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..block.blk_core import REQ_OP_READ, REQ_OP_WRITE, submit_bio
+from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
+from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
-from ..include.linux.page_flags import PG_dirty, PG_uptodate, PG_writeback
+from ..include.linux.page_flags import PG_dirty, PG_locked, PG_uptodate, PG_writeback
 from ..include.linux.swap import swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
@@ -53,13 +56,13 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> i
         return -12  # -ENOMEM: zs_malloc found no page
     _flag(k, pfn, PG_dirty, False)
     _flag(k, pfn, PG_writeback, True)
+    k.vm_events[PSWPOUT] += 1  # count_swpout_vm_event, as the write is submitted
 
     def end_swap_bio_write(k, status: int) -> None:
         a = k.mem_map
         si.content[offset] = a.content[pfn]
         si.content_valid[offset] = a.content_valid[pfn]
         _flag(k, pfn, PG_writeback, False)
-        k.vm_events[PSWPOUT] += 1
 
     if si.bdev is None:
         end_swap_bio_write(k, 0)
@@ -70,15 +73,18 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> i
 
 
 def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> None:
-    """Read slot ``entry`` into the locked new folio ``pfn`` (``swap_read_folio``)."""
+    """Read slot ``entry`` into the new folio ``pfn``, locked until the read completes
+    (``swap_read_folio``; the faulting task waits for PG_locked)."""
     offset = swp_offset(np.uint64(entry))
+    _flag(k, pfn, PG_locked, True)
+    k.vm_events[PSWPIN] += 1  # counted as the read is submitted
 
     def end_swap_bio_read(k, status: int) -> None:
         a = k.mem_map
         a.content[pfn] = si.content[offset]
         a.content_valid[pfn] = si.content_valid[offset]
-        _flag(k, pfn, PG_uptodate, True)
-        k.vm_events[PSWPIN] += 1
+        _flag(k, pfn, PG_uptodate, True)  # folio_end_read: up to date and unlocked
+        _flag(k, pfn, PG_locked, False)
 
     if si.bdev is None:
         end_swap_bio_read(k, 0)

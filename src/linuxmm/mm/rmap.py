@@ -18,13 +18,17 @@ that may map its pages:
 
 File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
 ``unlink_file_vma``); ``unmap_mapping_pages`` takes a range of a file's pages out of every
-process that maps them (a hole punched in a shmem object).
+process that maps them (a hole punched in a shmem object). ``folio_mkclean`` write-protects
+and cleans every pte (or pmd) mapping a file folio before writeback writes it out
+(``folio_clear_dirty_for_io``), so that the next store faults and dirties it again.
 
 ``rmap_walk`` is compiled. It reads a flattened table of every object's VMAs, rebuilt when
 a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
 ``mapping``, each VMA whose pgoff range holds the page's index gives ``vma_address``
 (``vm_start + ((index - vm_pgoff) << PAGE_SHIFT)``), and a walk of that mm's page tables
-there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``).
+there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``). With
+``migration`` it finds the migration entries that stand for the page instead, as
+``page_vma_mapped_walk`` does with PVMW_MIGRATION (``remove_migration_ptes``' walk).
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
                                   anon_vma)
 from . import buddy as B
-from .memory import PAGE_MAPPING_ANON, lookup_pte
-from .pgtable import VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn, pte_present
+from .memory import PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table
+from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has, is_migration_entry,
+                      pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry, swp_offset_pfn)
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -179,16 +184,35 @@ def _linked(obj) -> list:
 
 
 @njit(cache=True)
-def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
+def mapped_pfn(vs, entry, level, address, migration):
+    """The page ``entry`` at ``address`` maps (or, with ``migration``, the page its migration
+    entry stands for): ``check_pte``; -1 if it is not such an entry."""
+    if migration:
+        if pte_present(entry) or pte_none(entry):
+            return -1
+        swp = pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])
+        if not is_migration_entry(swp):
+            return -1
+        mapped = swp_offset_pfn(swp)
+    elif not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
+        return -1
+    else:
+        mapped = pte_pfn(entry)
+    if level < vs.vp[VP_LEVELS] - 1:  # a huge leaf: the page of it at this address
+        mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
+    return mapped
+
+
+@njit(cache=True)
+def rmap_walk_one(a, vs, keys, off, rows, pfn, migration, out):
     """``rmap_walk`` of one page: each (table row, address, level) of an entry that maps
-    ``pfn``, into ``out``; returns how many."""
+    ``pfn`` (a migration entry for it, with ``migration``), into ``out``; returns how many."""
     head = B.compound_head(a, pfn)
     mapping = a.mapping[head]
     i = np.searchsorted(keys, mapping)
     if mapping == 0 or i == keys.shape[0] or keys[i] != mapping:
         return 0
     pgoff = a.index[head] + (pfn - head)
-    levels = vs.vp[VP_LEVELS]
     n = 0
     for r in range(off[i], off[i + 1]):
         first = rows[r, RMAP_PGOFF]
@@ -196,29 +220,59 @@ def rmap_walk_one(a, vs, keys, off, rows, pfn, out):
             continue
         address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
         entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
-        if not pte_present(entry) or entry_has(entry, _PAGE_SPECIAL):
-            continue
-        mapped = pte_pfn(entry)
-        if level < levels - 1:  # a huge leaf: the page of it at this address
-            mapped += (address >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1)
-        if mapped == pfn:
+        if mapped_pfn(vs, entry, level, address, migration) == pfn:
             out[n, 0], out[n, 1], out[n, 2] = r, address, level
             n += 1
     return n
 
 
 @njit(cache=True)
-def rmap_count(a, vs, keys, off, rows, pfns, counts):
+def rmap_count(a, vs, keys, off, rows, pfns, migration, counts):
     """How many entries ``rmap_walk`` finds for each of ``pfns`` (``debug.check``)."""
     scratch = np.zeros((rows.shape[0], 3), np.int64)
     for i in range(pfns.shape[0]):
-        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], scratch)
+        counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], migration, scratch)
 
 
-def rmap_walk(k, pfn: int) -> list[tuple[object, int, int]]:
+def rmap_walk(k, pfn: int, migration: bool = False) -> list[tuple[object, int, int]]:
     """Every (vma, address, level) where a page-table entry maps ``pfn``, found from the page
-    alone (its mapping and index); ``level`` is the page-table level of the entry."""
+    alone (its mapping and index); ``level`` is the page-table level of the entry. With
+    ``migration``: where a migration entry stands for ``pfn`` (PVMW_MIGRATION)."""
     reg = rmap_table(k.rmap)
     out = np.zeros((reg.rows.shape[0], 3), np.int64)
-    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, out)
+    n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, migration, out)
     return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]
+
+
+# ---- folio_mkclean ----------------------------------------------------------------------------
+@njit(cache=True)
+def page_vma_mkclean_one(a, vs, pgd, address, level):
+    """``page_vma_mkclean_one`` for the entry at ``level`` mapping ``address``: write-protect
+    and clean it if it is writable or dirty; True if it was (its TLB entry must go)."""
+    row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    if row < 0:
+        return False
+    idx = pt_index(vs, level, address)
+    entry = vs.pt[row, idx]
+    if not entry_has(entry, _PAGE_RW) and not entry_has(entry, _PAGE_DIRTY):
+        return False
+    vs.pt[row, idx] = entry & ~np.uint64(_PAGE_RW | _PAGE_DIRTY)
+    return True
+
+
+def folio_mkclean(k, pfn: int) -> int:
+    """``folio_mkclean``: every entry mapping a page of the folio headed by ``pfn`` is made
+    read-only and clean (``rmap_walk`` -> ``page_mkclean_one``), its TLB entry flushed;
+    returns how many were writable or dirty."""
+    a = k.mem_map
+    if not folio_mapped(a, pfn):
+        return 0
+    cleaned = 0
+    for page in range(pfn, pfn + (1 << int(a.order[pfn]))):
+        for vma, address, level in rmap_walk(k, page):
+            if page_vma_mkclean_one(a, k.vm_state, vma.vm_mm.pgd, address, level):
+                cleaned += 1
+                size = 1 << int(k.vm_state.shift[level])
+                if k.tlb is not None:  # flush_tlb_page / flush_tlb_range of the huge entry
+                    k.tlb.flush_range(vma.vm_mm.hooks.task, address & -size, (address & -size) + size)
+    return cleaned

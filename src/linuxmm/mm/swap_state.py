@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
-from ..include.linux.page_flags import (PG_lru_mask, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask,
+from ..include.linux.page_flags import (PG_locked, PG_lru_mask, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask,
                                        PG_unevictable_mask)
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
@@ -41,6 +41,7 @@ from ..include.linux.sched import TASK_RUNNING
 from ..kernel.fork import flush_tlb_range
 from . import memory as M
 from . import page_alloc as pa
+from .filemap import folio_wait_bit
 from .page_io import swap_read_folio, swap_writepage
 from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain, lruvec_add_folio, lruvec_del_folio
@@ -254,6 +255,9 @@ def do_swap_page(k: "Kernel", task, addr: int, write: bool) -> bool:
         pfn = read_swap_cache_async(k, entry, False) if sync_io else swapin_readahead(k, task, vma, entry, addr)
     if pfn is None:
         return int(M.swap_pte_entry(a, vs, pgd, addr)) != entry  # freed meanwhile: retry
+    folio_wait_bit(k, pfn, PG_locked)  # folio_lock_or_retry: a read in flight completes
+    if int(M.swap_pte_entry(a, vs, pgd, addr)) != entry:
+        return True  # another task mapped it meanwhile: retry the access
     lru_add_drain(a, int(vs.vp[VP_CPU]))
     free_swap = vm_swap_full(k) or bool(vma.vm_flags & VM_LOCKED) or bool(sync_io)
     M.map_swap_folio(a, vs, task.mmc, pgd, addr, pfn, vma.vm_flags, vma.anon_vma.id, vma.anon_vma.root.id,
@@ -376,6 +380,7 @@ def try_to_unuse(k: "Kernel", si) -> bool:
             pfn = read_swap_cache_async(k, entry, False)
             if pfn is None:
                 return False
+            folio_wait_bit(k, pfn, PG_locked)
             lru_add_drain(a, int(k.vm_state.vp[VP_CPU]))
             vma = find_vma(task.mm, int(addr))
             M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,

@@ -58,8 +58,43 @@ LRU_NAMES = ("INACTIVE_ANON", "ACTIVE_ANON", "INACTIVE_FILE", "ACTIVE_FILE", "UN
 MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
 
 
+class zone_helpers:
+    """The inline helpers of ``struct zone`` (``include/linux/mmzone.h``), shared by the live
+    ``zone`` and its frozen record (``records.Zone``): both have zone_start_pfn, spanned_pages,
+    present_pages, the watermarks without the boost (``_watermark``) and watermark_boost."""
+
+    @property
+    def zone_end_pfn(self) -> int:
+        """``zone_end_pfn()``: the first pfn past the zone."""
+        return self.zone_start_pfn + self.spanned_pages
+
+    def populated_zone(self) -> bool:
+        """``populated_zone()``: the zone has present pages."""
+        return self.present_pages > 0
+
+    def wmark_pages(self, i: int) -> int:
+        """``wmark_pages()``: watermark ``i`` (WMARK_MIN, _LOW, _HIGH, _PROMO) plus the boost."""
+        return self._watermark[i] + self.watermark_boost
+
+    def min_wmark_pages(self) -> int:
+        """``min_wmark_pages()``: WMARK_MIN plus the boost."""
+        return self.wmark_pages(zone_watermarks.WMARK_MIN)
+
+    def low_wmark_pages(self) -> int:
+        """``low_wmark_pages()``: WMARK_LOW plus the boost."""
+        return self.wmark_pages(zone_watermarks.WMARK_LOW)
+
+    def high_wmark_pages(self) -> int:
+        """``high_wmark_pages()``: WMARK_HIGH plus the boost."""
+        return self.wmark_pages(zone_watermarks.WMARK_HIGH)
+
+    def promo_wmark_pages(self) -> int:
+        """``promo_wmark_pages()``: WMARK_PROMO plus the boost."""
+        return self.wmark_pages(zone_watermarks.WMARK_PROMO)
+
+
 @dataclass
-class zone:
+class zone(zone_helpers):
     """``struct zone``: one zone of one node. ``idx`` is its position in ``node_zones``."""
 
     name: str
@@ -94,30 +129,8 @@ class zone:
     compact_defer_shift: int = 0
     compact_order_failed: int = 0
 
-    @property
-    def zone_end_pfn(self) -> int:
-        return self.zone_start_pfn + self.spanned_pages
-
-    def populated_zone(self) -> bool:
-        return self.present_pages > 0
-
     def managed_zone(self) -> bool:
         return self.managed_pages > 0
-
-    def wmark_pages(self, i: int) -> int:
-        return self._watermark[i] + self.watermark_boost
-
-    def min_wmark_pages(self) -> int:
-        return self.wmark_pages(zone_watermarks.WMARK_MIN)
-
-    def low_wmark_pages(self) -> int:
-        return self.wmark_pages(zone_watermarks.WMARK_LOW)
-
-    def high_wmark_pages(self) -> int:
-        return self.wmark_pages(zone_watermarks.WMARK_HIGH)
-
-    def promo_wmark_pages(self) -> int:
-        return self.wmark_pages(zone_watermarks.WMARK_PROMO)
 
     def zone_spans_pfn(self, pfn: int) -> bool:
         return self.zone_start_pfn <= pfn < self.zone_end_pfn
