@@ -18,6 +18,9 @@ The oracle follows the kernel's rules for the calls that move or drop data:
   mapping to its new address; growing a range that spans several VMAs is EFAULT, growing in
   place without room and without MREMAP_MAYMOVE is ENOMEM. A shared mapping grown past the
   end of its shmem object raises SIGBUS (``BusError``) on access there, as on Linux 6.18.
+- Swap: a zram (or partition) swap area is on; MADV_PAGEOUT swaps private anonymous pages
+  out, reads and writes swap them back in, fork shares the slots, munmap/exit/mremap carry or
+  free them, swapoff reads all back: the data never changes.
 - Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
   the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
 """
@@ -64,6 +67,7 @@ class VmMachine(RuleBasedStateMachine):
         self.m = small_machine()
         # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
         self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
+        self.m.swapon("16M", kind="zram")  # MADV_PAGEOUT swaps private anonymous pages out
         self.procs = {}   # pid -> Process
         self.maps = {}    # pid -> list of Region
         self.mem = {}     # pid -> {line address: value} for private memory
@@ -210,7 +214,7 @@ class VmMachine(RuleBasedStateMachine):
         region.writable = writable
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), first=st.integers(0, 1 << 12), pages=st.integers(1, 700),
-          advice=st.sampled_from(["dontneed", "free", "hugepage", "nohugepage", "remove"]))
+          advice=st.sampled_from(["dontneed", "free", "hugepage", "nohugepage", "remove", "pageout"]))
     def madvise(self, i, j, first, pages, advice):
         got = self.pick(i, j)
         if got is None:
@@ -300,6 +304,12 @@ class VmMachine(RuleBasedStateMachine):
         self.maps[c.pid] = [replace(r) for r in self.maps[pid]]
         self.mem[c.pid] = dict(self.mem[pid])
         self.lazy[c.pid] = dict(self.lazy[pid])
+
+    @rule(zram=st.booleans())
+    def swapoff_swapon(self, zram):
+        """swapoff reads every swapped page back (try_to_unuse); the data stays."""
+        self.m.swapoff(self.m.proc("swaps").splitlines()[1].split()[0])
+        self.m.swapon("16M", kind="zram" if zram else "partition", path=None if zram else "/dev/vda")
 
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7))

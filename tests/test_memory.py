@@ -400,14 +400,18 @@ def pte_slot(p, addr):
 
 
 def swap_out(p, addr, type_, offset, exclusive=False):
-    """Put a swap entry where ``addr``'s pte is empty, as a swap-out would leave it."""
-    vs = p.machine.kernel.vm_state
+    """Put a swap entry where ``addr``'s pte is empty, as a swap-out would leave it: the
+    slot of swap area ``type_`` (enabled by the test) taken by that one pte."""
+    k = p.machine.kernel
+    vs = k.vm_state
     fmt = int(vs.vp[P.VP_SWP_FMT])
     row, idx = pte_slot(p, addr)
     assert P.pte_none(vs.pt[row, idx])
     pte = P.swp_entry_to_pte(P.swp_entry(type_, offset), fmt) | (P.pte_swp_exclusive_bit(fmt) if exclusive else 0)
     M.set_entry(vs, row, idx, np.uint64(pte))
     p.task.mmc[M.MM_SWAPENTS] += 1
+    vs.swap_map[k.swap.swap_info[type_].base + offset] = 1
+    vs.vp[P.VP_NR_SWAP_PAGES] -= 1
 
 
 def entry_at(p, addr):
@@ -417,6 +421,7 @@ def entry_at(p, addr):
 
 def test_swap_entries_follow_fork_mprotect_mremap_and_go_with_munmap():
     m = small_machine()
+    m.swapon("1M", kind="zram")
     p = m.spawn()
     a = p.mmap(4 * MB)
     p.madvise(a, 4 * MB, "nohugepage")
@@ -445,6 +450,8 @@ def test_swap_entries_follow_fork_mprotect_mremap_and_go_with_munmap():
 
 def test_a_table_holding_only_swap_entries_is_not_freed():
     m = small_machine()
+    m.swapon("1M", kind="zram")
+    m.swapon("1M", kind="zram")
     p = m.spawn()
     a = p.mmap(1 * MB)
     p.write(a, 4096)

@@ -421,6 +421,13 @@ VM_STEPS_HELP = ("Steps, applied to the current process: create:PATH:SIZE[:CHUNK
                  "(back to the parent), exit. Addresses refer to the last mmap.")
 
 
+def swapon_option(m: Machine, spec: str) -> None:
+    """``--swap SIZE[:KIND[:PATH]]``: ``Machine.swapon`` (a bad value exits with its errno)."""
+    size, _, rest = spec.partition(":")
+    kind, _, path = rest.partition(":")
+    m.swapon(size, kind=kind or "file", path=path or None)
+
+
 def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[list, list[tuple[str, str]]]:
     """Execute `linuxmm vm` steps; returns the processes and a log of (step, result).
 
@@ -549,11 +556,16 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
        show: Annotated[str, typer.Option("--show", help="Per live process: rollup, maps, smaps, status (comma list)")] = "rollup",
        walk: Annotated[Optional[str], typer.Option("--walk", help="Show the page walk of this address (hex) in the last process")] = None,
        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False, as_json: Json = False):
+       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False, as_json: Json = False,
+       swap: Annotated[Optional[str], typer.Option(
+           "--swap", help="Enable swap first: SIZE[:KIND] (e.g. 8G, 1G:zram; KIND file (/swapfile, the "
+                          "default), zram, or partition:/dev/NAME), so madvise:pageout swaps out")] = None):
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     addr = None if walk is None else hex_address(walk, "--walk: ")
     ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    if swap is not None:
+        swapon_option(m, swap)
     procs, log = run_vm_steps(m, steps, debug_vm)
     live = [p for p in procs if p.alive]
     if as_json:

@@ -66,7 +66,7 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k) + check_dead_tasks(k))
+            + check_files(k) + check_dead_tasks(k) + check_swap(k))
 
 
 DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
@@ -745,4 +745,51 @@ def check_tlb(k) -> list[str]:
                              f"{'nothing' if frame < 0 else hex(frame)}")
         if huge != [int(n) for n in t.nhuge[cpu]]:
             v.append(f"cpu {cpu}: {huge} huge/giant TLB entries but the lookup counts {t.nhuge[cpu].tolist()}")
+    return v
+
+
+# ---- swap: swap_map counts, the swap cache, SwapFree -------------------------------------------
+
+
+def check_swap(k) -> list[str]:
+    """Each slot's ``swap_map`` count is the number of swap ptes naming it, and SWAP_HAS_CACHE
+    is set exactly where the swap table holds a folio, which is in the swap cache for that
+    slot; every swap pte names a slot of an active area; SwapFree (``nr_swap_pages``) counts
+    the free slots of the areas taking allocations; NR_SWAPCACHE counts the cached folios."""
+    from .include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_WRITEOK
+    from .mm import memory as M
+    from .mm.pgtable import NS_SWAPCACHE, swp_entry
+    from .mm.swapfile import get_nr_swap_pages, swap_pte_refs
+
+    vs, a = k.vm_state, k.mem_map
+    if vs is None:
+        return []
+    v: list[str] = []
+    refs = np.zeros(vs.swap_map.shape[0], np.int64)
+    for task in k.tasks.values():
+        if task.state == TASK_RUNNING:
+            bad = swap_pte_refs(a, vs, int(task.mmc[M.MMC_PGD]), refs)
+            if bad:
+                v.append(f"pid {task.pid}: {bad} swap ptes name a slot of no swap area")
+    free = 0
+    for si in k.swap.swap_active_head:
+        sl = slice(si.base + 1, si.base + si.max)
+        counts = vs.swap_map[sl] & SWAP_COUNT_MASK
+        for off in np.flatnonzero(counts != refs[sl])[:MAX_REPORTED]:
+            v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes")
+        cached = (vs.swap_map[sl] & SWAP_HAS_CACHE) != 0
+        for off in np.flatnonzero(cached != (vs.swap_table[sl] != 0))[:MAX_REPORTED]:
+            v.append(f"{si.swap_file} slot {off + 1}: SWAP_HAS_CACHE {int(cached[off])} but swap table "
+                     f"holds {vs.swap_table[sl][off]}")
+        for off in np.flatnonzero(vs.swap_table[sl]):
+            pfn = int(vs.swap_table[sl][off])
+            if not a.flags[pfn] & PG_swapcache_mask or a.private[pfn] != int(swp_entry(si.type, off + 1)):
+                v.append(f"{si.swap_file} slot {off + 1}: folio {pfn:#x} is not in the swap cache for it")
+        if si.flags & SWP_WRITEOK:
+            free += int(np.count_nonzero(vs.swap_map[sl] == 0))
+    if free != get_nr_swap_pages(k):
+        v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
+    swapcache = int(np.count_nonzero(vs.swap_table))
+    if swapcache != int(vs.nstat[:, NS_SWAPCACHE].sum()):
+        v.append(f"NR_SWAPCACHE is {int(vs.nstat[:, NS_SWAPCACHE].sum())} but {swapcache} folios are in the swap cache")
     return v

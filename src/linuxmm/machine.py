@@ -28,6 +28,13 @@ from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
 
 
+class _Priority(int):
+    """The default of ``Machine.swapon``'s priority: none given (the kernel picks -2, -3, ...)."""
+
+
+_AUTO_PRIORITY = _Priority(-2)
+
+
 class Machine:
     """A booted simulated machine: firmware map, memblock, nodes and zones, the buddy
     allocator, processes. Boots in the constructor (``start_kernel`` up to the point where
@@ -301,6 +308,36 @@ class Machine:
 
             sync_pagesets_to_python(self.kernel, self.kernel.mem_map)  # built on first use
         return show(self.kernel)
+
+    # ---- swap (mm/swapfile.c) -----------------------------------------------------------
+    def swapon(self, size: int | str, priority: int = _AUTO_PRIORITY, kind: str = "partition",
+               path: str | None = None, compression_ratio: float = 3.0) -> str:
+        """Enable a swap area of ``size`` bytes (or "8G"): ``kind`` "partition" (``path`` names
+        a disk, /dev/NAME), "file" (``path`` a file on a disk-backed filesystem, default
+        /swapfile) or "zram" (compressed memory, /dev/zramN, ``compression_ratio`` original
+        over compressed size). ``priority`` 0..32767, or left out (or -1) for the kernel's
+        decreasing automatic ones (-2, -3, ...). Returns the area's name in /proc/swaps.
+
+        Raises ``KernelError``: EINVAL (a size too large for the disk or too small, a
+        priority below -1, a bad kind), ENOENT (no such disk or directory), EBUSY (already a
+        swap area), ENOSPC (a swap file larger than its filesystem's disk), EPERM (every
+        swap type is in use)."""
+        from .mm.swapfile import swapon
+
+        if priority is not _AUTO_PRIORITY and priority < -1:
+            raise KernelError(errno.EINVAL, f"swapon: priority {priority}: 0..32767, or -1 for the default")
+        prio = None if priority is _AUTO_PRIORITY or priority == -1 else priority
+        t = swapon(self.kernel, size, prio, kind, path, compression_ratio)
+        self._sync_allocator()
+        return self.kernel.swap.swap_info[t].swap_file
+
+    def swapoff(self, path: str) -> None:
+        """Disable the swap area named ``path`` (as /proc/swaps shows it): every page in it is
+        read back into memory first. EINVAL if no such area, ENOMEM if its pages do not fit."""
+        from .mm.swap_state import swapoff
+
+        swapoff(self.kernel, path)
+        self._sync_allocator()
 
     # ---- storage and the page cache (block/, fs/, mm/filemap.c) ---------------------------
     def disks(self) -> list[str]:

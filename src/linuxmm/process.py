@@ -93,11 +93,11 @@ class PageTableHooks:
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
-        (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous or shmem
-        memory it would read swap back, none here). COLD, PAGEOUT and COLLAPSE act on the LRU
-        lists and reclaim, which are not simulated yet: they are accepted and change nothing."""
-        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_WILLNEED
-        from .mm.madvise import guard_install_range, guard_remove_range
+        (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous memory it
+        would read swap back: not done). MADV_PAGEOUT swaps private anonymous pages out
+        (``madvise_pageout``); COLD and COLLAPSE are accepted and change nothing yet."""
+        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT, MADV_WILLNEED
+        from .mm.madvise import guard_install_range, guard_remove_range, madvise_pageout
 
         k, t = self.k, self.task
         if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
@@ -110,6 +110,8 @@ class PageTableHooks:
             F.flush_tlb_range(k, t, start, end)
         elif advice == MADV_GUARD_REMOVE:
             guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
+        elif advice == MADV_PAGEOUT:
+            madvise_pageout(k, t, start, end)
         elif advice == MADV_WILLNEED:
             self.madvise_willneed(mm, start, end)
 
@@ -161,7 +163,7 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
              "Shared_Dirty": M.SM_SHARED_DIRTY, "Private_Clean": M.SM_PRIVATE_CLEAN,
              "Private_Dirty": M.SM_PRIVATE_DIRTY, "Referenced": M.SM_REFERENCED, "Anonymous": M.SM_ANONYMOUS,
              "AnonHugePages": M.SM_ANON_HUGE, "ShmemPmdMapped": M.SM_SHMEM_PMD, "FilePmdMapped": M.SM_FILE_PMD,
-             "Swap": M.SM_SWAP, "Locked": M.SM_LOCKED}
+             "Swap": M.SM_SWAP, "SwapPss": M.SM_SWAP_PSS, "Locked": M.SM_LOCKED}
 
 
 def smaps_counters(k, task, ranges) -> dict[str, int]:
@@ -177,7 +179,7 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     for name in SMAPS_ROLLUP_FIELDS:
         if name == "Pss":
             res[name] = int(out[M.SM_PSS]) >> (M.PSS_SHIFT + 10)
-        elif name.startswith("Pss_") or name == "Locked":
+        elif name.startswith("Pss_") or name in ("Locked", "SwapPss"):
             res[name] = int(out[_SM_INDEX[name]]) >> (M.PSS_SHIFT + 10)
         elif name in _SM_INDEX:
             res[name] = int(out[_SM_INDEX[name]]) >> 10

@@ -29,7 +29,8 @@ from ..mm.params import BootParams
 from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
                                     NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS, NUMA_STAT_ITEM, StatRow,
                                     ZONE_STAT_ITEM)
-from ..mm.pgtable import geometry_for
+from ..mm.pgtable import VP_NR_SWAP_PAGES, geometry_for
+from ..include.linux.swap import swap_globals
 from . import initcalls
 from ..mm.percpu import setup_per_cpu_areas
 from ..fs.namespace import mnt_init
@@ -123,7 +124,10 @@ class Kernel:
         # counters of subsystems to come, read by /proc/meminfo (all 0 until they exist)
         self.vm_committed_as = 0  # percpu counter vm_committed_as (mm/util.py)
         self.nr_blockdev_pages = 0
-        self.total_swap_pages = self.nr_swap_pages = 0
+        # swap (mm/swapfile.py): the areas and their priority lists; the free slots are
+        # counted where compiled code frees them (VmState.vp[VP_NR_SWAP_PAGES])
+        self.swap = swap_globals()
+        self.total_swap_pages = 0
         self.zswap_total_pages = self.zswap_stored_pages = 0
         self.vmalloc_total_bytes = self.vmalloc_nr_pages = 0
         self.pcpu_nr_pages = 0
@@ -138,6 +142,11 @@ class Kernel:
         self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------
+    @property
+    def nr_swap_pages(self) -> int:
+        """The free swap slots of every area (``get_nr_swap_pages``)."""
+        return 0 if self.vm_state is None else int(self.vm_state.vp[VP_NR_SWAP_PAGES])
+
     @property
     def mem_map(self):
         """The struct page arrays and buddy lists, built on first use (numba-compiled core)."""

@@ -35,7 +35,12 @@ from ..include.linux.mm_types import (
 from . import memory as M
 from . import vma as V
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
-from .pgtable import (PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
+from ..include.linux.page_flags import PG_head_mask
+from ..kernel import fork as F
+from . import buddy as B
+from .swap import lru_add_drain
+from .swap_state import reclaim_pages
+from .pgtable import (VP_CPU, PTE_KIND_PRESENT, _PAGE_ACCESSED, _PAGE_SPECIAL, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
                       pte_marker_get, pte_none, pte_to_swp_entry)
 
 FLAG_ADVICE = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM, MADV_DONTFORK, MADV_DOFORK,
@@ -288,6 +293,53 @@ def guard_remove_range(a, vs, pgd, start, end):
             return
         if kind == PTE_KIND_MARKER and pte_marker_get(pte_to_swp_entry(vs.pt[row, idx], fmt)) & PTE_MARKER_GUARD:
             M.set_entry(vs, row, idx, np.uint64(0))
+
+
+# ---- MADV_PAGEOUT (madvise_pageout, madvise_cold_or_pageout_pte_range) ------------------------------
+PAGEOUT_BATCH = 512  # folios collected per walk before they are reclaimed (one pte table's worth)
+
+
+@njit(cache=True)
+def pageout_pte_range(a, vs, pgd, start, end, out):
+    """The folios MADV_PAGEOUT reclaims in [start, end): each small anonymous folio mapped
+    by this pte only (``folio_maybe_mapped_shared`` skips the rest), its pte made old
+    (``ptep_test_and_clear_young``). Returns (how many, the address to go on from).
+    Large folios stay: 6.18 swaps a PMD-mapped THP out whole when a free cluster is left,
+    or splits it; neither is modelled."""
+    levels = vs.vp[VP_LEVELS]
+    n = 0
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while n < out.shape[0]:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return n, end
+        entry = vs.pt[row, idx]
+        if kind != PTE_KIND_PRESENT or level != levels - 1 or entry_has(entry, _PAGE_SPECIAL):
+            continue
+        pfn = pte_pfn(entry)
+        if a.flags[pfn] & PG_head_mask or B.compound_head(a, pfn) != pfn:
+            continue
+        if not a.mapping[pfn] & M.PAGE_MAPPING_ANON or a.mapcount[pfn] != 1:
+            continue
+        vs.pt[row, idx] = entry & ~np.uint64(_PAGE_ACCESSED)
+        out[n] = pfn
+        n += 1
+        if n == out.shape[0]:
+            return n, addr + PAGE_SIZE
+    return n, end
+
+
+def madvise_pageout(k, task, start: int, end: int) -> None:
+    """MADV_PAGEOUT: drain the LRU batches, then reclaim the range's private anonymous
+    folios batch by batch (``reclaim_pages``)."""
+    lru_add_drain(k.mem_map, int(k.vm_state.vp[VP_CPU]))
+    out = np.zeros(PAGEOUT_BATCH, np.int64)
+    addr = start
+    while addr < end:
+        n, nxt = pageout_pte_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr, end, out)
+        F.flush_tlb_range(k, task, addr, nxt)
+        reclaim_pages(k, out[:n])
+        addr = nxt
 
 
 # ---- process_madvise (mm/madvise.c, 6.18) --------------------------------------------------------

@@ -29,7 +29,8 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
-                                        PG_readahead, PG_referenced, PG_swapbacked_mask, PG_uptodate, PG_young)
+                                        PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
+                                        PG_young)
 from ..jit import unowned
 from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa_load, xa_to_folio
 from ..kernel.timer import ACCESS_NS, FAULT_NS
@@ -41,7 +42,7 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       is_pte_marker, make_pte_marker, make_readable_migration_entry, non_swap_entry,
                       pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
-                      pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
+                      pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn, pte_kind, swp_type)
 from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
                                     THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
@@ -54,7 +55,8 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .swap import folio_add_lru_vma, folio_put, lru_add_drain
-from .swapfile import free_swap_and_cache, swap_duplicate
+from ..include.linux.swap import SWAP_COUNT_MASK
+from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
 
 # the compiled VMA table: one row per VMA, sorted by start. VMA_FILE is the file's inode
 # number (0: anonymous); VMA_XA the xarray of its page cache (-1: none); VMA_FILE_END the
@@ -75,6 +77,7 @@ FAULT_NEED_ANON_VMA = 9  # vmf_anon_prepare: the VMA needs its anon_vma before a
 FAULT_FILE_MISS = 10  # filemap_fault: the page is not cached and up to date (or starts readahead): Python reads
 FAULT_FILE_MKWRITE = 11  # a store to a clean shared file folio: ->page_mkwrite and dirtying run in Python
 FAULT_SIGBUS = 12  # VM_FAULT_SIGBUS: a file page at or beyond the end of the file
+FAULT_SWAP = 13  # a swap pte: ``do_swap_page`` (mm/swap_state.py) brings the page in
 FAULT_FALLBACK = -1  # VM_FAULT_FALLBACK within the fault path: try the next way
 
 PAGE_MAPPING_ANON = 1
@@ -295,11 +298,17 @@ def put_folio(a, vs, head):
 @njit(cache=True)
 def wp_can_reuse_anon_folio(a, vs, pfn):
     """A small anonymous folio no one else holds: a reference the running CPU's lru_add batch
-    holds is dropped first (``lru_add_drain``) unless the folio is on its list already."""
+    holds is dropped first (``lru_add_drain``) unless the folio is on its list already; a
+    swap-cache folio leaves the cache when no swap pte needs its slot (``folio_free_swap``)."""
     if a.refcount[pfn] > 3:
         return False
     if not a.flags[pfn] & PG_lru_mask:
         lru_add_drain(a, vs.vp[VP_CPU])
+    swapcache = (a.flags[pfn] & PG_swapcache_mask) != 0
+    if a.refcount[pfn] > 1 + swapcache:
+        return False
+    if swapcache:  # the swap cache's reference goes with the slot no swap pte needs
+        folio_free_swap(a, vs, pfn)
     return a.refcount[pfn] == 1
 
 
@@ -917,6 +926,8 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
     if is_pte_marker(entry, vs.vp[VP_SWP_FMT]):  # handle_pte_marker: a guard region faults
         if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
             return FAULT_SIGSEGV_MAPERR
+    if pte_kind(entry, vs.vp[VP_SWP_FMT]) == PTE_KIND_SWAP:
+        return FAULT_SWAP
     if not entry_present(entry):
         if file_vma and pte_none(entry):
             return do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write)
@@ -1077,6 +1088,7 @@ def zap_leaf(a, vs, mmc, entry, level):
         if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
             vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
     mmc[mm_counter(a, head)] -= nr
+    free_swap_cache(a, vs, head)  # free_pages_and_swap_cache: its last mapping went
     put_folio(a, vs, head)
 
 
@@ -1118,7 +1130,7 @@ def zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers):
     entry = pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])
     if not non_swap_entry(entry):
         mmc[MM_SWAPENTS] -= 1
-        free_swap_and_cache(vs, entry)
+        free_swap_and_cache(a, vs, entry)
     elif is_migration_entry(entry):
         mmc[mm_counter(a, B.compound_head(a, swp_offset_pfn(entry)))] -= 1
     elif not drop_markers:
@@ -1345,8 +1357,8 @@ def lookup_pte(a, vs, pgd, addr):
 SM_RSS, SM_PSS, SM_PSS_DIRTY, SM_PSS_ANON, SM_PSS_FILE, SM_PSS_SHMEM = 0, 1, 2, 3, 4, 5
 SM_SHARED_CLEAN, SM_SHARED_DIRTY, SM_PRIVATE_CLEAN, SM_PRIVATE_DIRTY = 6, 7, 8, 9
 SM_REFERENCED, SM_ANONYMOUS, SM_ANON_HUGE, SM_SWAP, SM_LOCKED = 10, 11, 12, 13, 14
-SM_SHMEM_PMD, SM_FILE_PMD = 15, 16
-NR_SM = 17
+SM_SHMEM_PMD, SM_FILE_PMD, SM_SWAP_PSS = 15, 16, 17
+NR_SM = 18
 PSS_SHIFT = 12
 FOLIO_REFERENCED = np.uint64((1 << PG_referenced) | (1 << PG_young))
 
@@ -1414,10 +1426,137 @@ def smaps_page_range(a, vs, pgd, start, end, out):
         entry = vs.pt[row, idx]
         if kind == PTE_KIND_PRESENT and not entry_has(entry, _PAGE_SPECIAL):
             smaps_account(a, vs, entry, level, True, out)
-        elif kind == PTE_KIND_SWAP:
-            out[SM_SWAP] += np.int64(1) << vs.shift[level]
+        elif kind == PTE_KIND_SWAP:  # SwapPss: shared by the slot's swap ptes (swp_swapcount)
+            size = np.int64(1) << vs.shift[level]
+            out[SM_SWAP] += size
+            count = vs.swap_map[swap_slot(vs, pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT]))] & SWAP_COUNT_MASK
+            out[SM_SWAP_PSS] += (size << PSS_SHIFT) // max(count, 1)
         elif kind == PTE_KIND_MIGRATION:
             smaps_account(a, vs, entry, level, False, out)
+
+
+# ---- swap ptes (the compiled half of do_swap_page, try_to_unmap_one, unuse_pte) --------------
+
+_PAGE_SWP_SOFT_DIRTY = _PAGE_RW  # arch/x86: a swap pte keeps soft-dirty in bit 1
+
+
+@njit(cache=True)
+def pte_slot(a, vs, pgd, addr):
+    """(table row, index) of the pte for ``addr``; row -1 when no pte table is there."""
+    row = pgd
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels - 1):
+        entry = vs.pt[row, pt_index(vs, level, addr)]
+        if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+            return np.int64(-1), np.int64(0)
+        row = table_row(a, entry)
+    return row, pt_index(vs, levels - 1, addr)
+
+
+@njit(cache=True)
+def swap_pte_entry(a, vs, pgd, addr):
+    """The swap entry of the swap pte at ``addr`` (-1 if the pte is no swap pte any more)."""
+    row, idx = pte_slot(a, vs, pgd, addr)
+    if row < 0 or pte_kind(vs.pt[row, idx], vs.vp[VP_SWP_FMT]) != PTE_KIND_SWAP:
+        return np.int64(-1)
+    return np.int64(pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT]))
+
+
+@njit(cache=True)
+def map_swap_folio(a, vs, mmc, pgd, addr, pfn, vm_flags, anon_key, root_key, index, write, free_swap):
+    """Replace the swap pte at ``addr`` by a mapping of the swap-cache folio ``pfn`` that
+    holds its data (``do_swap_page`` after the folio is uptodate; ``unuse_pte``).
+
+    The pte's slot reference goes (``swap_free_nr``); a folio read for this fault becomes
+    anonymous here (``folio_add_new_anon_rmap``), one already mapped gains a mapping. An
+    exclusive swap pte maps writable when the VMA is writable (and dirty on a write fault),
+    and the page is PG_anon_exclusive again; a folio that may be shared takes the root
+    anon_vma (``root_key``: ``__folio_set_anon``), where every mapper's rmap finds it. ``free_swap`` (``should_try_to_free_swap``:
+    swap more than half full, a locked VMA) or a write fault of the folio's only user frees
+    the slot: the data's only copy is in memory from then on."""
+    fmt = vs.vp[VP_SWP_FMT]
+    row, idx = pte_slot(a, vs, pgd, addr)
+    pte = vs.pt[row, idx]
+    entry = pte_to_swp_entry(pte, fmt)
+    exclusive = (pte & pte_swp_exclusive_bit(fmt)) != 0
+    swap_free(vs, entry)
+    a.refcount[pfn] += 1  # the pte's reference
+    if free_swap or (write and a.refcount[pfn] == 2):  # 2: the swap cache's and this pte's only
+        folio_free_swap(a, vs, pfn)
+    nid = a.zone_node[B.page_zone(a, pfn)]
+    if (a.mapping[pfn] & PAGE_MAPPING_ANON) == 0:
+        a.mapping[pfn] = (anon_key if exclusive else root_key) * 2 + PAGE_MAPPING_ANON
+        a.index[pfn] = index
+    if a.mapcount[pfn] == 0:
+        vs.nstat[nid, NS_ANON_MAPPED] += 1
+    a.mapcount[pfn] += 1
+    new = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED)
+    if not vm_flags & VM_EXEC:
+        new |= np.uint64(_PAGE_NX)
+    if fmt == SWP_FMT_64 and pte & np.uint64(_PAGE_SWP_SOFT_DIRTY):
+        new |= np.uint64(vs.vp[VP_SOFT_DIRTY])
+    if exclusive:
+        a.flags[pfn] |= PG_anon_exclusive_mask
+        if vm_flags & VM_WRITE:
+            new |= np.uint64(_PAGE_RW)
+            if write:
+                new |= pte_mkdirty(vs)
+    set_entry(vs, row, idx, new)
+    mmc[MM_SWAPENTS] -= 1
+    mmc[MM_ANONPAGES] += 1
+
+
+@njit(cache=True)
+def try_to_unmap_one(a, vs, mmc, pgd, addr, pfn):
+    """Replace the pte mapping the swap-cache folio ``pfn`` at ``addr`` by a swap pte for its
+    slot (``try_to_unmap_one``): the slot gains the reference, a dirty pte dirties the folio,
+    PG_anon_exclusive moves into the swap pte's exclusive bit, soft-dirty into its SD bit.
+    False if the page cannot be unmapped (it may be pinned for DMA)."""
+    fmt = vs.vp[VP_SWP_FMT]
+    row, idx = pte_slot(a, vs, pgd, addr)
+    if row < 0:
+        return False
+    pte = vs.pt[row, idx]
+    if not pte_present(pte) or pte_pfn(pte) != pfn:
+        return False
+    exclusive = (a.flags[pfn] & PG_anon_exclusive_mask) != 0
+    if exclusive and a.pincount[pfn] > 0:  # folio_try_share_anon_rmap_pte fails
+        return False
+    entry = np.uint64(a.private[pfn])
+    if entry_has(pte, _PAGE_DIRTY):
+        a.flags[pfn] |= PG_dirty_mask
+    swap_duplicate(vs, entry)
+    swp = swp_entry_to_pte(entry, fmt)
+    if exclusive:
+        swp |= pte_swp_exclusive_bit(fmt)
+        a.flags[pfn] &= ~PG_anon_exclusive_mask
+    if fmt == SWP_FMT_64 and vs.vp[VP_SOFT_DIRTY] and pte & np.uint64(vs.vp[VP_SOFT_DIRTY]):
+        swp |= np.uint64(_PAGE_SWP_SOFT_DIRTY)
+    set_entry(vs, row, idx, swp)
+    a.mapcount[pfn] -= 1
+    if a.mapcount[pfn] == 0:
+        vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] -= 1
+    mmc[MM_ANONPAGES] -= 1
+    mmc[MM_SWAPENTS] += 1
+    a.refcount[pfn] -= 1  # the pte's reference (the swap cache and the isolation hold theirs)
+    return True
+
+
+@njit(cache=True)
+def swap_ptes_of_type(a, vs, pgd, type_):
+    """The addresses of every swap pte for area ``type_`` (``unuse_pte_range``'s scan)."""
+    out = np.zeros(64, np.int64)
+    n = 0
+    w = walk_page_range(vs, pgd, 0, np.int64(1) << 62, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return out[:n]
+        if kind == PTE_KIND_SWAP and swp_type(pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])) == type_:
+            if n == out.shape[0]:
+                out = np.concatenate((out, np.zeros(n, np.int64)))
+            out[n] = addr
+            n += 1
 
 
 # ---- /sys/kernel/debug/fault_around_bytes (mm/memory.c) -----------------------------------------

@@ -16,6 +16,7 @@ from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP
                       AC_USER, NO_PAGE, NR_AC, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
+from .pgtable import MAX_SWAPFILES
 
 INITIAL_TABLES = 1024
 
@@ -49,7 +50,8 @@ def vm_state_init(k) -> VmState:
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
                   zonelists=pa._zonelist(k, k.node_ids[0]), vm_events=k.vm_events,
-                  nstat=k.mem_map.node_stat)
+                  nstat=k.mem_map.node_stat, swap_map=np.zeros(0, np.int16), swap_table=np.zeros(0, np.int64),
+                  swap_base=np.full(MAX_SWAPFILES, -1, np.int64))
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
 

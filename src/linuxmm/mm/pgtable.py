@@ -106,6 +106,12 @@ VMSTATE_FIELDS = [
     ("zonelists", np.int64, 2),
     ("vm_events", np.int64, 1),  # the vm events (enum vm_event_item), shared with MemMap: k.vm_events
     ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
+    # swap (mm/swapfile.py): the swap_map of every swap area, one pool of slots; area ``type``
+    # starts at swap_base[type] (-1: no area of that type). swap_table is 6.18's swap table of
+    # each slot (the swap cache): the pfn of the folio cached for the slot, 0 for none.
+    ("swap_map", np.int16, 1),
+    ("swap_table", np.int64, 1),
+    ("swap_base", np.int64, 1),
 ]
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
@@ -118,7 +124,8 @@ VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
 VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the bit does not exist)
 VP_FAULT_AROUND_PAGES = 18  # mm/memory.c's fault_around_pages (debugfs fault_around_bytes >> PAGE_SHIFT)
 VP_FAULT_MAJOR = 19  # the retried fault waited for I/O in Python: it counts as a major fault
-NR_VP = 20
+VP_NR_SWAP_PAGES = 20  # the free swap slots of every area (the kernel's atomic nr_swap_pages)
+NR_VP = 21
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
@@ -128,9 +135,9 @@ AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_COMP, AC_GFP, AC_ORDER = 0, 1, 2, 3, 4, 5
 NR_AC = 7
 AC_NAMES = ("user page", "page table", "THP")
 # node counters: columns of nstat in enum node_stat_item order (the kernel's pgdat->vm_stat)
-NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
+NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES, NS_SWAPCACHE = (
     NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
-                                       "NR_FILE_MAPPED", "NR_FILE_PAGES"))
+                                       "NR_FILE_MAPPED", "NR_FILE_PAGES", "NR_SWAPCACHE"))
 NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED, NS_FILE_DIRTY, NS_DIRTIED = (
     NODE_STAT_ITEM[item] for item in ("NR_FILE_PMDMAPPED", "NR_SHMEM_PMDMAPPED", "NR_FILE_DIRTY", "NR_DIRTIED"))
 

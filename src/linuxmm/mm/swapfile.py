@@ -1,23 +1,525 @@
-"""Swap slot references held by page tables (``mm/swapfile.c``), Linux 6.18, compiled.
+"""Swap areas and their slots (``mm/swapfile.c``), Linux 6.18.
 
-A swap pte holds one reference to its slot in the swap area's ``swap_map``: fork's copy takes
-another (``swap_duplicate``), unmapping drops it (``free_swap_and_cache``, which also frees
-the swap-cache folio once no pte refers to the slot). There are no swap areas yet: these are
-the hooks the page-table walkers call; the swap issue gives them the swap_map to count in.
+``swapon`` claims a partition, a file or a zram device (``claim_swapfile``), reads its size
+(``read_swap_header``: slot 0 is the header, marked SWAP_MAP_BAD), sets up its clusters
+(``setup_clusters``: the header's cluster on the nonfull list, the rest free) and enables it
+with a priority: the one given (``SWAP_FLAG_PREFER``, 0..32767) or the next automatic one
+(``--least_priority``: -2, -3, ...). ``swapoff`` swaps every page back in (``try_to_unuse``:
+``unuse_pte`` in every mm) and gives the automatic priorities below it back.
+
+Slots are allocated in clusters as 6.18 does (``folio_alloc_swap``): ``swap_alloc_fast``
+continues the running CPU's cluster (``percpu_swap_cluster``); otherwise ``swap_alloc_slow``
+walks the areas by priority, rotating each one it tries behind its equals
+(``plist_requeue``: round robin among equal priorities, one cluster at a time), and
+``cluster_alloc_swap_entry`` takes the nonfull clusters, then a free one, then a
+fragmented one (``alloc_swap_scan_cluster`` scans a cluster from an offset; the slot after
+the one found becomes the CPU's next). Freeing moves clusters between the lists
+(``partial_free_cluster``, ``free_cluster``); the compiled frees below only change the
+slots, and ``sync_clusters`` applies the moves they imply before the next allocation (in
+cluster order, where the kernel moves them as they happen).
+
+A swap pte holds one reference to its slot in ``swap_map``: fork's copy takes another
+(``swap_duplicate``), unmapping drops it (``free_swap_and_cache``, which also frees the
+swap-cache folio once no pte refers to the slot and no one maps it). These are compiled:
+the page-table walkers call them.
+
+Not modelled: large (mTHP) allocations (order 0 only: THPs are split before swap-out),
+discard, swap extents of fragmented files, the swap_map count continuation pages.
 """
 
 from __future__ import annotations
 
+import errno
+from typing import TYPE_CHECKING
+
+import numpy as np
 from numba import njit
+
+from ..errors import KernelError
+from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
+from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
+                                  CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
+                                  SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
+                                  SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, swap_info_struct)
+from ..kernel.params import memparse
+from .page_io import zram_slot_free_notify, zs_free_pages
+from .pagewalk import WALK_DONE, walk_next, walk_page_range
+from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
+                      VmState, pte_to_swp_entry, swp_entry, swp_offset, swp_type)
+from .swap import folio_put
+from . import buddy as B
+
+if TYPE_CHECKING:
+    from ..init.main import Kernel
+
+PG_dirty_mask = np.uint64(1 << PG_dirty)
+PG_writeback_mask = np.uint64(1 << PG_writeback)
+
+
+# ---- slots, compiled (the page-table walkers call these) ------------------------------------
+
+
+@njit(cache=True)
+def swap_slot(vs, entry):
+    """The pool index of the slot ``entry`` names."""
+    e = np.uint64(entry)
+    return vs.swap_base[swp_type(e)] + swp_offset(e)
 
 
 @njit(cache=True)
 def swap_duplicate(vs, entry):
     """Take a reference on the swap slot of ``entry`` (0: done)."""
+    vs.swap_map[swap_slot(vs, entry)] += 1
     return 0
 
 
 @njit(cache=True)
-def free_swap_and_cache(vs, entry):
-    """Drop a page table's reference on the swap slot of ``entry``."""
+def swap_entries_free(vs, slot):
+    """The slot is free again (``swap_entries_free``; its cluster moves in ``sync_clusters``)."""
+    vs.swap_map[slot] = 0
+    vs.vp[VP_NR_SWAP_PAGES] += 1
+
+
+@njit(cache=True)
+def __swap_cache_del_folio(a, vs, pfn):
+    """Take the folio out of the swap cache: the slot's cache reference goes (freeing the
+    slot if no pte holds it), the folio's PG_swapcache and ``private``, NR_SWAPCACHE."""
+    slot = swap_slot(vs, a.private[pfn])
+    vs.swap_table[slot] = 0
+    vs.swap_map[slot] &= ~SWAP_HAS_CACHE
+    if vs.swap_map[slot] == 0:
+        swap_entries_free(vs, slot)
+    a.flags[pfn] &= ~PG_swapcache_mask
+    a.private[pfn] = 0
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= 1
+
+
+@njit(cache=True)
+def folio_swapped(a, vs, pfn):
+    """Does a swap pte still refer to the folio's slot?"""
+    return (vs.swap_map[swap_slot(vs, a.private[pfn])] & SWAP_COUNT_MASK) != 0
+
+
+@njit(cache=True)
+def folio_free_swap(a, vs, pfn):
+    """Free the swap space of a swap-cache folio no swap pte needs (not under writeback):
+    the folio is dirty from now on, its only copy being in memory. True if freed."""
+    if not a.flags[pfn] & PG_swapcache_mask or a.flags[pfn] & PG_writeback_mask or folio_swapped(a, vs, pfn):
+        return False
+    __swap_cache_del_folio(a, vs, pfn)
+    a.flags[pfn] |= PG_dirty_mask
+    folio_put(a, pfn, vs.vp[VP_CPU])  # the swap cache's reference
+    return True
+
+
+@njit(cache=True)
+def free_swap_cache(a, vs, pfn):
+    """``free_swap_cache``: an unmapped folio leaves the swap cache (its last pte went)."""
+    if a.flags[pfn] & PG_swapcache_mask and a.mapcount[pfn] <= 0:
+        folio_free_swap(a, vs, pfn)
+
+
+@njit(cache=True)
+def free_swap_and_cache(a, vs, entry):
+    """Drop a page table's reference on the swap slot of ``entry``; a swap-cache folio no
+    one maps goes with the last one (``__try_to_reclaim_swap``, TTRS_UNMAPPED)."""
+    slot = swap_slot(vs, entry)
+    vs.swap_map[slot] -= 1
+    if vs.swap_map[slot] == 0:
+        swap_entries_free(vs, slot)
+    elif vs.swap_map[slot] == SWAP_HAS_CACHE:
+        free_swap_cache(a, vs, vs.swap_table[slot])
+
+
+@njit(cache=True)
+def swap_free(vs, entry):
+    """Drop a reference that is not the last of a slot the swap cache holds (``swap_free_nr``)."""
+    slot = swap_slot(vs, entry)
+    vs.swap_map[slot] -= 1
+    if vs.swap_map[slot] == 0:
+        swap_entries_free(vs, slot)
+
+
+# ---- the areas ----------------------------------------------------------------------------
+
+
+def get_nr_swap_pages(k: "Kernel") -> int:
+    """The free slots of every area (``get_nr_swap_pages``)."""
+    return 0 if k.vm_state is None else int(k.vm_state.vp[VP_NR_SWAP_PAGES])
+
+
+def vm_swap_full(k: "Kernel") -> bool:
+    """Half the swap space is used (``vm_swap_full``)."""
+    return get_nr_swap_pages(k) * 2 < k.total_swap_pages
+
+
+def swap_info_get(k: "Kernel", entry: int) -> swap_info_struct:
+    return k.swap.swap_info[swp_type(np.uint64(entry))]
+
+
+def swap_map_of(k: "Kernel", si: swap_info_struct) -> np.ndarray:
+    """The area's ``swap_map`` (a view of the pool)."""
+    return k.vm_state.swap_map[si.base:si.base + si.max]
+
+
+def _einval(why: str) -> KernelError:
+    return KernelError(errno.EINVAL, why)
+
+
+def parse_swap_size(size) -> int:
+    """Bytes from an int or a string like "8G" (``memparse``)."""
+    if isinstance(size, str):
+        value, rest = memparse(size.strip())
+        if rest:
+            raise _einval(f"swap size {size!r}: not a size")
+        return value
+    return int(size)
+
+
+def _grow_pool(k: "Kernel", slots: int) -> int:
+    """Room for ``slots`` more slots at the end of the pool (the VmState is rebuilt, as the
+    table pool is when it grows); returns the first new slot."""
+    from ..kernel.fork import ensure_tables
+
+    vs = ensure_tables(k)
+    base = vs.swap_map.shape[0]
+    arrays = {n: getattr(vs, n) for n, _, _ in VMSTATE_FIELDS}
+    arrays["swap_map"] = np.concatenate([vs.swap_map, np.zeros(slots, np.int16)])
+    arrays["swap_table"] = np.concatenate([vs.swap_table, np.zeros(slots, np.int64)])
+    k.vm_state = VmState.from_arrays(**arrays)
+    return base
+
+
+def claim_swapfile(k: "Kernel", kind: str, path: str | None, nbytes: int):
+    """The area's name and block device (None: zram), after the checks swapon makes of it."""
+    active = {si.swap_file for si in k.swap.swap_info if si is not None}
+    if kind == "zram":
+        path = path or f"/dev/zram{k.swap.nr_zram}"
+        bdev = None
+    elif kind == "partition":
+        if path is None:
+            raise _einval("swapon: a partition needs path=/dev/NAME")
+        bdev = k.block_devices.get(path.removeprefix("/dev/"))
+        if bdev is None:
+            raise KernelError(errno.ENOENT, f"swapon: {path}: no such block device")
+        if nbytes > bdev.nr_sectors << 9:
+            raise _einval(f"swapon: {path}: swap area of {nbytes} bytes is larger than the device "
+                          f"({bdev.nr_sectors << 9} bytes)")
+    else:
+        path = path or "/swapfile"
+        bdev = _swapfile_bdev(k, path, nbytes)
+    if path in active:
+        raise KernelError(errno.EBUSY, f"swapon: {path}: already a swap area")
+    return path, bdev
+
+
+def _swapfile_bdev(k: "Kernel", path: str, nbytes: int):
+    """A swap file's disk: its directory must exist, on a filesystem with blocks (``bmap``)."""
+    import posixpath
+
+    from ..fs.namei import lookup
+    from ..fs.namespace import lookup_mnt
+
+    if not path.startswith("/"):
+        raise _einval(f"swapon: {path}: not an absolute path")
+    ino = lookup(k, path)
+    if ino is not None and ino.is_dir:
+        raise _einval(f"swapon: {path}: is a directory")
+    sb, rel = lookup_mnt(k, path)
+    if posixpath.dirname(rel) and sb.s_dentries.get(posixpath.dirname(rel)) is None:
+        raise KernelError(errno.ENOENT, f"swapon: {posixpath.dirname(path)}: no such directory")
+    if sb.s_bdev is None:
+        raise _einval(f"swapon: {path}: {sb.s_type} cannot hold a swap file (no bmap)")
+    if nbytes > sb.s_bdev.nr_sectors << 9:
+        raise KernelError(errno.ENOSPC, f"swapon: {path}: {nbytes} bytes do not fit on {sb.s_bdev.bd_disk}")
+    return sb.s_bdev
+
+
+def setup_clusters(si: swap_info_struct) -> None:
+    """Clusters holding a bad slot (the header, the slots past the end) start nonfull; the
+    rest free, in order."""
+    nr = -(-si.max // SWAPFILE_CLUSTER)
+    si.ci_count = np.zeros(nr, np.int64)
+    si.ci_flags = np.zeros(nr, np.int64)
+    si.ci_order = np.zeros(nr, np.int64)
+    si.ci_count[0] += 1  # the header
+    si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
+    for c in range(nr):
+        lst, flag = (si.nonfull_clusters, CLUSTER_FLAG_NONFULL) if si.ci_count[c] else \
+            (si.free_clusters, CLUSTER_FLAG_FREE)
+        lst[c] = None
+        si.ci_flags[c] = flag
+
+
+def _prio_key(si: swap_info_struct) -> int:
+    return -si.prio  # plist order: highest priority first
+
+
+def _plist_add(head: list, si: swap_info_struct) -> None:
+    """``plist_add``: behind every node of the same priority."""
+    i = 0
+    while i < len(head) and _prio_key(head[i]) <= _prio_key(si):
+        i += 1
+    head.insert(i, si)
+
+
+def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partition", path: str | None = None,
+           compression_ratio: float = 3.0) -> int:
+    """``sys_swapon``: enable a swap area of ``size`` bytes; returns its type. ``priority``
+    None takes the next automatic (negative) one."""
+    if kind not in SWAP_KINDS:
+        raise _einval(f"swapon: kind {kind!r}: one of {', '.join(SWAP_KINDS)}")
+    if priority is not None and not 0 <= priority <= SWAP_FLAG_PRIO_MASK:
+        raise _einval(f"swapon: priority {priority}: 0..{SWAP_FLAG_PRIO_MASK}, or -1 for the default")
+    nbytes = parse_swap_size(size)
+    maxpages = nbytes >> k.arch.page_shift
+    if maxpages < 2:
+        raise _einval(f"swapon: {nbytes} bytes hold no page past the swap header (Empty swap-file)")
+    if kind == "zram" and compression_ratio < 1:
+        raise _einval(f"swapon: compression_ratio {compression_ratio}: at least 1")
+    swap_file, bdev = claim_swapfile(k, kind, path, nbytes)
+    free = [t for t, si in enumerate(k.swap.swap_info) if si is None]
+    if not free and len(k.swap.swap_info) >= MAX_SWAPFILES:
+        raise KernelError(errno.EPERM, f"swapon: {MAX_SWAPFILES} swap areas are active already")
+    type_ = free[0] if free else len(k.swap.swap_info)
+    prio = priority if priority is not None else k.swap.least_priority - 1
+    flags = SWP_USED | SWP_WRITEOK | SWP_SOLIDSTATE | (SWP_BLKDEV if kind != "file" else 0)
+    flags |= SWP_SYNCHRONOUS_IO if kind == "zram" else 0
+    si = swap_info_struct(type=type_, prio=prio, flags=flags, kind=kind, swap_file=swap_file, max=maxpages,
+                          pages=maxpages - 1, base=_grow_pool(k, maxpages), bdev=bdev,
+                          compression_ratio=compression_ratio if kind == "zram" else 1.0)
+    si.content = np.zeros((maxpages, B.CONTENT_LINES), np.uint8)
+    si.content_valid = np.zeros(maxpages, np.uint8)
+    si.zs_stored = np.zeros(maxpages, bool)
+    setup_clusters(si)
+    if priority is None:
+        k.swap.least_priority -= 1
+    if kind == "zram":
+        k.swap.nr_zram += 1
+    enable_swap_info(k, si)
+    k.log.info(f"Adding {si.pages << (k.arch.page_shift - 10)}k swap on {swap_file}.  Priority:{prio} extents:1 "
+               f"across:{si.pages << (k.arch.page_shift - 10)}k SS")
+    return type_
+
+
+def enable_swap_info(k: "Kernel", si: swap_info_struct) -> None:
+    vs = k.vm_state
+    vs.swap_base[si.type] = si.base
+    vs.swap_map[si.base] = SWAP_MAP_BAD
+    vs.vp[VP_NR_SWAP_PAGES] += si.pages
+    k.total_swap_pages += si.pages
+    if si.type == len(k.swap.swap_info):
+        k.swap.swap_info.append(si)
+    else:
+        k.swap.swap_info[si.type] = si
+    _plist_add(k.swap.swap_active_head, si)
+    _plist_add(k.swap.swap_avail_head, si)
+
+
+def find_swap_area(k: "Kernel", path: str) -> swap_info_struct:
+    for si in k.swap.swap_active_head:
+        if si.swap_file == path:
+            return si
+    raise _einval(f"swapoff: {path}: not an active swap area")
+
+
+def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
+    """The area goes; the automatic priorities below it move up by one (``least_priority++``)."""
+    head = k.swap.swap_active_head
+    if si.prio < 0:
+        for other in head[head.index(si) + 1:]:
+            other.prio += 1
+        k.swap.least_priority += 1
+    head.remove(si)
+    vs = k.vm_state
+    vs.vp[VP_NR_SWAP_PAGES] -= si.inuse_pages  # the slots try_to_unuse freed counted as free again
+    vs.swap_map[si.base] = 0
+    vs.swap_base[si.type] = -1
+    for cpu, (t, _) in list(k.swap.percpu_swap_cluster.items()):
+        if t == si.type:
+            del k.swap.percpu_swap_cluster[cpu]
+    k.swap.swap_info[si.type] = None
+    zram_reset(k, si)
+
+
+def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
+    """The zram device's pages go back to the allocator with its data."""
+    zs_free_pages(k, si, len(si.zram_pages))
+
+
+# ---- allocation (folio_alloc_swap) -------------------------------------------------------------
+
+
+def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
+    """Bring the cluster counts and lists up to date with the slots freed by compiled code
+    (``partial_free_cluster`` / ``free_cluster`` for each cluster whose count fell; zram
+    drops the data of freed slots)."""
+    swap_map = swap_map_of(k, si)
+    if si.bdev is None:
+        zram_slot_free_notify(k, si, swap_map)
+    nr = si.ci_count.shape[0]
+    padded = np.zeros(nr * SWAPFILE_CLUSTER, bool)
+    padded[:si.max] = swap_map != 0
+    padded[si.max:] = True  # past the end: never allocated
+    counts = padded.reshape(nr, SWAPFILE_CLUSTER).sum(1)
+    si.inuse_pages = int(counts.sum()) - 1 - (nr * SWAPFILE_CLUSTER - si.max)
+    for c in np.flatnonzero(counts < si.ci_count):
+        si.ci_count[c] = counts[c]
+        if si.ci_flags[c] == CLUSTER_FLAG_NONE:
+            continue
+        if counts[c] == 0:
+            move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
+        elif si.ci_flags[c] != CLUSTER_FLAG_NONFULL:
+            move_cluster(si, c, si.nonfull_clusters, CLUSTER_FLAG_NONFULL)
+
+
+def _list_of(si: swap_info_struct, flag: int) -> dict | None:
+    return {CLUSTER_FLAG_FREE: si.free_clusters, CLUSTER_FLAG_NONFULL: si.nonfull_clusters,
+            CLUSTER_FLAG_FRAG: si.frag_clusters, CLUSTER_FLAG_FULL: si.full_clusters}.get(flag)
+
+
+def move_cluster(si: swap_info_struct, c: int, lst: dict, flag: int) -> None:
+    old = _list_of(si, si.ci_flags[c])
+    if old is not None:
+        del old[c]
+    lst[c] = None
+    si.ci_flags[c] = flag
+
+
+def isolate_lock_cluster(si: swap_info_struct, lst: dict) -> int | None:
+    """The first cluster of ``lst``, taken off it."""
+    if not lst:
+        return None
+    c = next(iter(lst))
+    del lst[c]
+    si.ci_flags[c] = CLUSTER_FLAG_NONE
+    return c
+
+
+def relocate_cluster(si: swap_info_struct, c: int) -> None:
+    """After an allocation: empty -> free, partly used -> frag, full -> full."""
+    count = si.ci_count[c]
+    if count == 0:
+        if si.ci_flags[c] != CLUSTER_FLAG_FREE:
+            move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
+    elif count != SWAPFILE_CLUSTER:
+        if si.ci_flags[c] != CLUSTER_FLAG_FRAG:
+            move_cluster(si, c, si.frag_clusters, CLUSTER_FLAG_FRAG)
+    elif si.ci_flags[c] != CLUSTER_FLAG_FULL:
+        move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
+
+
+def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int) -> int:
+    """The first free slot of cluster ``c`` from ``offset`` (0: none), taken with
+    SWAP_HAS_CACHE; the slot after it is the CPU's next."""
+    swap_map = swap_map_of(k, si)
+    end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
+    found = next_ = 0
+    if si.ci_count[c] < SWAPFILE_CLUSTER:
+        free = np.flatnonzero(swap_map[offset:end] == 0)
+        if free.size:
+            found = offset + int(free[0])
+            swap_map[found] = SWAP_HAS_CACHE
+            si.ci_count[c] += 1
+            si.inuse_pages += 1
+            k.vm_state.vp[VP_NR_SWAP_PAGES] -= 1
+            if si.ci_count[c] < SWAPFILE_CLUSTER and found + 1 < end:
+                next_ = found + 1
+    relocate_cluster(si, c)
+    k.swap.percpu_swap_cluster[k.vm_state.vp[VP_CPU]] = (si.type, next_)
+    return found
+
+
+def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct) -> int:
+    """An order-0 slot of ``si`` (0: the area is full)."""
+    for lst in (si.nonfull_clusters, si.free_clusters, si.frag_clusters):
+        while (c := isolate_lock_cluster(si, lst)) is not None:
+            found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER)
+            if found:
+                return found
+            if lst is not si.nonfull_clusters:
+                break
     return 0
+
+
+def swap_alloc_fast(k: "Kernel") -> int | None:
+    """Continue the running CPU's cluster: the entry, or None."""
+    type_, offset = k.swap.percpu_swap_cluster.get(int(k.vm_state.vp[VP_CPU]), (0, 0))
+    si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
+    if si is None or not si.flags & SWP_WRITEOK:
+        return None
+    c = offset // SWAPFILE_CLUSTER
+    if si.ci_flags[c] > CLUSTER_FLAG_USABLE:
+        return None
+    found = alloc_swap_scan_cluster(k, si, c, offset if si.ci_count[c] else c * SWAPFILE_CLUSTER)
+    return int(swp_entry(si.type, found)) if found else None
+
+
+def swap_alloc_slow(k: "Kernel") -> int | None:
+    """Try the areas by priority, each rotated behind its equals first (``plist_requeue``)."""
+    head = k.swap.swap_avail_head
+    for si in list(head):
+        if si in head:
+            head.remove(si)
+            _plist_add(head, si)
+        offset = cluster_alloc_swap_entry(k, si)
+        if offset:
+            return int(swp_entry(si.type, offset))
+        if si in head:  # full: off the avail list (del_from_avail_list)
+            head.remove(si)
+    return None
+
+
+def folio_alloc_swap(k: "Kernel") -> int | None:
+    """A swap entry for an order-0 folio, its slot held by the swap cache (SWAP_HAS_CACHE);
+    None when every area is full."""
+    if get_nr_swap_pages(k) <= 0:
+        return None
+    for si in k.swap.swap_active_head:
+        sync_clusters(k, si)
+        if si.flags & SWP_WRITEOK and si.inuse_pages < si.pages and si not in k.swap.swap_avail_head:
+            _plist_add(k.swap.swap_avail_head, si)
+    entry = swap_alloc_fast(k)
+    return entry if entry is not None else swap_alloc_slow(k)
+
+
+# ---- /proc/swaps ------------------------------------------------------------------------------
+
+
+def swap_show(k: "Kernel") -> str:
+    """``/proc/swaps`` (``swap_show``): sizes in KiB; a partition's or zram's type is
+    "partition", a file's "file" padded by a tab."""
+    out = ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"]
+    kb = k.arch.page_shift - 10
+    for si in k.swap.swap_active_head:
+        sync_clusters(k, si)
+        size, inuse = si.pages << kb, si.inuse_pages << kb
+        name = si.swap_file
+        pad = 40 - len(name) if len(name) < 40 else 1
+        typ = "partition" if si.flags & SWP_BLKDEV else "file\t"
+        out.append(f"{name}{' ' * pad}{typ}\t{size}\t{chr(9) if size < 10000000 else ''}"
+                   f"{inuse}\t{chr(9) if inuse < 10000000 else ''}{si.prio}\n")
+    return "".join(out)
+
+
+# ---- what debug.check counts ------------------------------------------------------------------
+
+
+@njit(cache=True)
+def swap_pte_refs(a, vs, pgd, refs):
+    """Add each swap pte of one mm to ``refs`` (per pool slot); returns how many name a slot
+    of no area or past the pool."""
+    bad = 0
+    w = walk_page_range(vs, pgd, 0, np.int64(1) << 62, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return bad
+        if kind != PTE_KIND_SWAP:
+            continue
+        entry = pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])
+        slot = swap_slot(vs, entry)
+        if vs.swap_base[swp_type(entry)] < 0 or slot >= refs.shape[0]:
+            bad += 1
+        else:
+            refs[slot] += 1

@@ -175,7 +175,7 @@ def proc_pid_status(k, task) -> str:
     lines = [f"Name:\t{task.comm}", "State:\tR (running)", f"Pid:\t{task.pid}"]
     lines += [f"{name}:\t{pages * kb:8d} kB" for name, pages in rows]
     lines.append(f"VmPTE:\t{int(task.mmc[M.MMC_PGTABLES_BYTES]) >> 10:8d} kB")
-    lines.append(f"VmSwap:\t{0:8d} kB")
+    lines.append(f"VmSwap:\t{int(task.mmc[M.MM_SWAPENTS]) * kb:8d} kB")
     lines.append(f"HugetlbPages:\t{0:8d} kB")
     lines.append("THP_enabled:\t1")
     return "\n".join(lines) + "\n"

@@ -239,13 +239,14 @@ class vm_area_struct:
     """
 
     __slots__ = ("vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "anon_vma",
-                 "anon_vma_chain", "vm_mm")
+                 "anon_vma_chain", "vm_mm", "swap_readahead_info")
 
     def __init__(self, mm: "mm_struct | None", start: int, end: int, flags: int, pgoff: int = 0,
                  vm_file: file | None = None, anon_vma: anon_vma_t | None = None):
         self.vm_mm, self.vm_start, self.vm_end, self.vm_flags = mm, start, end, flags
         self.vm_pgoff, self.vm_file = pgoff, vm_file
         self.anon_vma, self.anon_vma_chain = anon_vma, []
+        self.swap_readahead_info = 0  # swap_vma_readahead's last fault address, window, hits
 
     def __repr__(self) -> str:
         return (f"<vma {self.vm_start:#x}-{self.vm_end:#x} flags={self.vm_flags:#x} "

@@ -106,6 +106,7 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     from ....mm.filemap import filemap_fault, filemap_page_mkwrite
     from ....mm.page_alloc import alloc_pages_slowpath_for_fault
     from ....mm.shmem import shmem_fault
+    from ....mm.swap_state import do_swap_page
 
     if status == M.FAULT_NEED_TABLES:
         grow_and_get(k)
@@ -117,6 +118,10 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
         vma = find_vma(task.mm, addr)
         if not (shmem_fault if vma.vm_file.f_mapping.swapbacked else filemap_fault)(k, task, addr):
             do_sigbus(k, task, addr)
+    elif status == M.FAULT_SWAP:
+        if not do_swap_page(k, task, addr, write):
+            pagefault_out_of_memory(k, task, addr)
+        k.clock.work(0, 1)
     elif status == M.FAULT_FILE_MKWRITE:
         filemap_page_mkwrite(k, task, addr)
     elif status == M.FAULT_SIGBUS:

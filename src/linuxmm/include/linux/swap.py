@@ -1,0 +1,99 @@
+"""Swap areas (``include/linux/swap.h``, ``mm/swap.h``), Linux 6.18: the objects.
+
+``swap_info_struct`` is one active swap area (a partition, a file or a zram device): its
+size, priority and flags, and its cluster bookkeeping (``swap_cluster_info``: a count and a
+list membership per 512-slot cluster, the free/nonfull/frag/full lists). The per-slot state
+(``swap_map`` counts and 6.18's swap table, the swap cache) lives in the compiled ``VmState``
+pool so that the page-table walkers can count in it; the slot contents (the token model's
+lines) are kept here. ``swap_globals`` holds the kernel's globals of ``mm/swapfile.c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# the swap_map byte (include/linux/swap.h): the count of swap ptes and swap-cache users.
+# The kernel's byte holds counts up to SWAP_MAP_MAX and continues in extra pages
+# (COUNT_CONTINUED); the slot here is 16 bits wide and holds the whole count, with
+# SWAP_HAS_CACHE moved above it.
+SWAP_MAP_MAX = 0x3E
+SWAP_MAP_BAD = 0x3F  # the header page (slot 0) and bad blocks
+SWAP_HAS_CACHE = 0x4000  # the kernel's 0x40: a folio in the swap cache holds the slot
+SWAP_COUNT_MASK = SWAP_HAS_CACHE - 1
+
+# swapon(2) flags (include/linux/swap.h)
+SWAP_FLAG_PREFER = 0x8000
+SWAP_FLAG_PRIO_MASK = 0x7FFF
+
+# si->flags
+SWP_USED, SWP_WRITEOK, SWP_BLKDEV, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO = 1 << 0, 1 << 1, 1 << 6, 1 << 4, 1 << 12
+
+SWAPFILE_CLUSTER = 512  # HPAGE_PMD_NR with CONFIG_THP_SWAP on x86-64
+
+# swap_cluster_info.flags (mm/swap.h, 6.18): which list the cluster is on
+CLUSTER_FLAG_NONE, CLUSTER_FLAG_FREE, CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL = 0, 1, 2, 3, 4
+CLUSTER_FLAG_USABLE = CLUSTER_FLAG_FRAG
+
+SWAP_KINDS = ("partition", "file", "zram")
+
+
+@dataclass(eq=False)
+class swap_info_struct:
+    """One swap area. ``max`` is the size in slots (slot 0 is the header), ``pages`` the
+    usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters: ``ci_count``
+    (allocated slots), ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it
+    serves); the lists are insertion-ordered dicts (list_add_tail appends, list_del deletes).
+    ``content``/``content_valid``: the data written to each slot."""
+
+    type: int
+    prio: int
+    flags: int
+    kind: str
+    swap_file: str  # the path /proc/swaps shows
+    max: int
+    pages: int
+    base: int  # the first slot of this area in the VmState pool
+    bdev: object = None  # the block device written to (partition/file), None for zram
+    compression_ratio: float = 1.0  # zram: original size / compressed size
+    inuse_pages: int = 0
+    ci_count: np.ndarray = None
+    ci_flags: np.ndarray = None
+    ci_order: np.ndarray = None
+    free_clusters: dict = field(default_factory=dict)
+    nonfull_clusters: dict = field(default_factory=dict)
+    frag_clusters: dict = field(default_factory=dict)
+    full_clusters: dict = field(default_factory=dict)
+    global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
+    content: np.ndarray = None
+    content_valid: np.ndarray = None
+    zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
+    zs_stored: np.ndarray = None  # zram: the slot's data is in zsmalloc (not ZRAM_SAME-filled)
+
+
+@dataclass
+class swap_ra_state:
+    """``swap_cluster_readahead``'s globals: ``swapin_readahead_hits``, ``prev_offset``,
+    ``last_readahead_pages``."""
+
+    hits: int = 0
+    prev_offset: int = 0
+    last_readahead_pages: int = 0
+
+
+@dataclass
+class swap_globals:
+    """``swap_info[]``, the priority lists (``swap_active_head``: every area, highest
+    priority first; ``swap_avail_head``: those with free slots, rotated among equal
+    priorities by ``plist_requeue``), ``least_priority`` (the last automatic priority) and
+    the per-CPU cluster of order 0 (``percpu_swap_cluster``: cpu -> (type, next offset))."""
+
+    swap_info: list = field(default_factory=lambda: [])
+    swap_active_head: list = field(default_factory=list)
+    swap_avail_head: list = field(default_factory=list)
+    least_priority: int = -1
+    percpu_swap_cluster: dict = field(default_factory=dict)
+    nr_zram: int = 0  # zram devices made so far (/dev/zramN)
+    vma_ra_enabled: bool = True  # /sys/kernel/mm/swap/vma_ra_enabled
+    ra: swap_ra_state = field(default_factory=swap_ra_state)

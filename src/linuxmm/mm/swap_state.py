@@ -1,0 +1,414 @@
+"""The swap cache and swap-in (``mm/swap_state.c``, ``mm/swap_table.h``, the Python half of
+``mm/memory.c``'s ``do_swap_page``, ``mm/swapfile.c``'s ``try_to_unuse``), Linux 6.18.
+
+The swap cache: since 6.18 each cluster keeps a swap table, one entry per slot holding the
+folio cached for it (or nothing; the workingset shadows are reclaim's). Here it is
+``VmState.swap_table`` (the folio's pfn, 0 for none). A folio in it has PG_swapcache, its
+swap entry in ``private``, one reference held by the cache, and counts in NR_SWAPCACHE;
+its slot carries SWAP_HAS_CACHE in ``swap_map``.
+
+Swap-out: ``add_to_swap`` gives an anonymous folio a slot (``folio_alloc_swap``) and puts it
+in the swap cache, dirty; reclaim then unmaps it (``try_to_unmap``: every pte becomes a swap
+pte, through ``rmap_walk``), writes it (``swap_writepage``) and frees it from the cache
+(``__remove_mapping``). Those steps are run by ``mm/vmscan.py``'s ``shrink_folio_list``.
+
+Swap-in: the compiled fault path stops at a swap pte with FAULT_SWAP and ``do_swap_page``
+runs here: a folio still in the swap cache maps at once (a minor fault), otherwise
+``swapin_readahead`` reads it, with the neighbours the readahead window takes
+(``swap_vma_readahead`` around the faulting address within the VMA and its PMD, or
+``swap_cluster_readahead`` around the slot on a rotating disk), and the fault is major.
+zram (SWP_SYNCHRONOUS_IO) reads a slot only its pte refers to without readahead and frees
+it at once (the kernel's skip-swapcache path; the folio passes through the cache here).
+The window follows ``__swapin_nr_pages`` (hits + 2, rounded up to a power of two, at most
+``1 << vm.page-cluster``, never below half the last window).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import KernelError
+from ..include.linux import gfp as G
+from ..include.linux.mm_types import VM_LOCKED, find_vma
+from ..include.linux.page_flags import (PG_locked, PG_lru_mask, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask,
+                                       PG_unevictable_mask)
+from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
+from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
+from ..include.linux.sched import TASK_RUNNING
+from ..kernel.fork import flush_tlb_range
+from . import memory as M
+from . import page_alloc as pa
+from .filemap import folio_wait_bit
+from .page_io import swap_read_folio, swap_writepage
+from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
+from .swap import folio_add_lru, folio_put, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .swapfile import (PG_dirty_mask, PG_writeback_mask, __swap_cache_del_folio, _plist_add,
+                       del_from_avail, find_swap_area, folio_alloc_swap, folio_free_swap, swap_info_get,
+                       swap_slot, sync_clusters, vm_swap_full)
+from .util import __vm_enough_memory
+from .rmap import rmap_walk
+from . import buddy as B
+
+if TYPE_CHECKING:
+    from ..init.main import Kernel
+
+SWAP_RA_ORDER_CEILING = 5
+SWAP_RA_HITS_MAX = (1 << 6) - 1  # SWAP_RA_HITS_MASK: PAGE_SHIFT / 2 bits
+PMD_SIZE = 2 << 20
+PAGE_SIZE = 4096
+PG_readahead_mask = np.uint64(1 << PG_readahead)
+
+
+# ---- the swap cache -------------------------------------------------------------------------
+
+
+def swap_cache_add_folio(k: "Kernel", pfn: int, entry: int) -> None:
+    """``__swap_cache_add_folio``: the folio caches slot ``entry`` (whose SWAP_HAS_CACHE its
+    caller set) and the cache holds a reference."""
+    a, vs = k.mem_map, k.vm_state
+    vs.swap_table[swap_slot(vs, np.uint64(entry))] = pfn
+    a.flags[pfn] |= PG_swapcache_mask
+    a.private[pfn] = entry
+    a.refcount[pfn] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
+
+
+def swap_cache_get_folio(k: "Kernel", entry: int, vma=None, addr: int = 0) -> int | None:
+    """The folio cached for ``entry``, or None; a readahead folio found counts a hit
+    (SWAP_RA_HIT, and a hit of the VMA's readahead window or of the global one)."""
+    vs = k.vm_state
+    pfn = int(vs.swap_table[swap_slot(vs, np.uint64(entry))])
+    if pfn == 0:
+        return None
+    a = k.mem_map
+    readahead = bool(a.flags[pfn] & PG_readahead_mask)
+    a.flags[pfn] &= ~PG_readahead_mask
+    if readahead:
+        k.vm_events[SWAP_RA_HIT] += 1
+        if vma is None:
+            k.swap.ra.hits += 1
+    if vma is not None and swap_use_vma_readahead(k):
+        _, win, hits = swap_ra_val(vma.swap_readahead_info)
+        hits = min(hits + 1, SWAP_RA_HITS_MAX) if readahead else hits
+        vma.swap_readahead_info = (addr & ~(PAGE_SIZE - 1), win, hits)
+    return pfn
+
+
+def add_to_swap(k: "Kernel", pfn: int) -> bool:
+    """Give the anonymous folio a slot and put it in the swap cache, dirty (its data exists
+    only in memory until written). False when no slot is free."""
+    entry = folio_alloc_swap(k)
+    if entry is None:
+        return False
+    swap_cache_add_folio(k, pfn, entry)
+    k.mem_map.flags[pfn] |= PG_dirty_mask  # folio_mark_dirty
+    return True
+
+
+def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
+    """The folio for ``entry``: the cached one, or a new one added to the cache and the LRU
+    (not yet read): (pfn, allocated). (None, False) if the slot was freed meanwhile or no
+    page could be allocated."""
+    vs = k.vm_state
+    slot = swap_slot(vs, np.uint64(entry))
+    cached = int(vs.swap_table[slot])
+    if cached:
+        return cached, False
+    if not vs.swap_map[slot] & SWAP_COUNT_MASK:  # swapcache_prepare: -ENOENT
+        return None, False
+    pfn = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0, cpu=int(vs.vp[VP_CPU]))
+    if pfn is None:
+        return None, False
+    vs.swap_map[slot] |= SWAP_HAS_CACHE
+    k.mem_map.flags[pfn] |= PG_swapbacked_mask  # __folio_set_swapbacked: an anon LRU folio
+    swap_cache_add_folio(k, pfn, entry)
+    folio_add_lru(k.mem_map, int(vs.vp[VP_CPU]), pfn)
+    k.mem_map.refcount[pfn] -= 1  # the allocation's reference: the cache and the LRU batch hold theirs
+    return pfn, True
+
+
+def read_swap_cache_async(k: "Kernel", entry: int, readahead: bool) -> int | None:
+    """Start reading ``entry`` into the swap cache; a readahead folio is marked PG_readahead."""
+    pfn, allocated = __read_swap_cache_async(k, entry)
+    if allocated:
+        swap_read_folio(k, swap_info_get(k, entry), pfn, entry)
+        if readahead:
+            k.mem_map.flags[pfn] |= PG_readahead_mask
+            k.vm_events[SWAP_RA] += 1
+    return pfn
+
+
+# ---- readahead ------------------------------------------------------------------------------
+
+
+def swap_ra_val(info) -> tuple[int, int, int]:
+    """A VMA's ``swap_readahead_info``: (last fault address, window, hits)."""
+    return info if info else (0, 0, 0)
+
+
+def __swapin_nr_pages(prev_offset: int, offset: int, hits: int, max_pages: int, prev_win: int) -> int:
+    pages = hits + 2
+    if pages == 2:
+        if offset != prev_offset + 1 and offset != prev_offset - 1:
+            pages = 1
+    else:
+        roundup = 4
+        while roundup < pages:
+            roundup <<= 1
+        pages = roundup
+    return max(min(pages, max_pages), prev_win // 2)
+
+
+def swap_use_vma_readahead(k: "Kernel") -> bool:
+    """VMA-based readahead unless a rotating disk holds an active area (``nr_rotate_swap``)."""
+    return k.swap.vma_ra_enabled and not any(not si.flags & SWP_SOLIDSTATE for si in k.swap.swap_active_head)
+
+
+def swapin_nr_pages(k: "Kernel", offset: int) -> int:
+    max_pages = 1 << k.vm.page_cluster
+    if max_pages <= 1:
+        return 1
+    ra = k.swap.ra
+    hits, ra.hits = ra.hits, 0
+    pages = __swapin_nr_pages(ra.prev_offset, offset, hits, max_pages, ra.last_readahead_pages)
+    if not hits:
+        ra.prev_offset = offset
+    ra.last_readahead_pages = pages
+    return pages
+
+
+def swap_cluster_readahead(k: "Kernel", entry: int) -> int | None:
+    """Read the aligned block of slots around ``entry`` that the window covers."""
+    si = swap_info_get(k, entry)
+    offset = swp_offset(np.uint64(entry))
+    mask = swapin_nr_pages(k, offset) - 1
+    if mask:
+        start, end = max(offset & ~mask, 1), min(offset | mask, si.max - 1)
+        for off in range(start, end + 1):
+            if off != offset:
+                read_swap_cache_async(k, int(swp_entry(si.type, off)), True)
+        lru_add_drain(k.mem_map, int(k.vm_state.vp[VP_CPU]))
+    return read_swap_cache_async(k, entry, False)
+
+
+def swap_vma_ra_win(k: "Kernel", vma, faddr: int) -> tuple[int, int, int]:
+    """The window around ``faddr``: (pages, start, end), within the VMA and its PMD."""
+    max_win = 1 << min(k.vm.page_cluster, SWAP_RA_ORDER_CEILING)
+    if max_win == 1:
+        return 1, faddr, faddr
+    prev_faddr, prev_win, hits = swap_ra_val(vma.swap_readahead_info)
+    win = __swapin_nr_pages(prev_faddr >> 12, faddr >> 12, hits, max_win, prev_win)
+    vma.swap_readahead_info = (faddr, win, 0)
+    if win == 1:
+        return 1, faddr, faddr
+    if faddr == prev_faddr + PAGE_SIZE:
+        left = faddr
+    elif prev_faddr == faddr + PAGE_SIZE:
+        left = faddr - (win << 12) + PAGE_SIZE
+    else:
+        left = faddr - (((win - 1) // 2) << 12)
+    right = left + (win << 12)
+    pmd = faddr & ~(PMD_SIZE - 1)
+    return win, max(left, 0, vma.vm_start, pmd), min(right, vma.vm_end, pmd + PMD_SIZE)
+
+
+def swap_vma_readahead(k: "Kernel", task, vma, entry: int, faddr: int) -> int | None:
+    """Read the swap ptes of the window around the faulting address."""
+    win, start, end = swap_vma_ra_win(k, vma, faddr)
+    if win > 1:
+        a, vs = k.mem_map, k.vm_state
+        pgd = int(task.mmc[M.MMC_PGD])
+        for addr in range(start, end, PAGE_SIZE):
+            e = int(M.swap_pte_entry(a, vs, pgd, addr))
+            if addr != faddr and e >= 0:
+                read_swap_cache_async(k, e, True)
+        lru_add_drain(a, int(vs.vp[VP_CPU]))
+    return read_swap_cache_async(k, entry, False)
+
+
+def swapin_readahead(k: "Kernel", task, vma, entry: int, addr: int) -> int | None:
+    if swap_use_vma_readahead(k):
+        return swap_vma_readahead(k, task, vma, entry, addr)
+    return swap_cluster_readahead(k, entry)
+
+
+# ---- do_swap_page ------------------------------------------------------------------------------
+
+
+def do_swap_page(k: "Kernel", task, addr: int, write: bool) -> bool:
+    """The swap pte at ``addr`` maps its folio again (read in first unless the swap cache
+    has it). False if no page could be allocated (VM_FAULT_OOM)."""
+    a, vs = k.mem_map, k.vm_state
+    pgd = int(task.mmc[M.MMC_PGD])
+    entry = int(M.swap_pte_entry(a, vs, pgd, addr))
+    if entry < 0:
+        return True  # another path changed the pte: retry the access
+    si = swap_info_get(k, entry)
+    vma = find_vma(task.mm, addr)
+    pfn = swap_cache_get_folio(k, entry, vma, addr)
+    major = pfn is None
+    sync_io = si.flags & SWP_SYNCHRONOUS_IO and vs.swap_map[swap_slot(vs, np.uint64(entry))] & SWAP_COUNT_MASK == 1
+    if pfn is None:
+        pfn = read_swap_cache_async(k, entry, False) if sync_io else swapin_readahead(k, task, vma, entry, addr)
+    if pfn is None:
+        return int(M.swap_pte_entry(a, vs, pgd, addr)) != entry  # freed meanwhile: retry
+    folio_wait_bit(k, pfn, PG_locked)  # folio_lock_or_retry: a read in flight completes
+    if int(M.swap_pte_entry(a, vs, pgd, addr)) != entry:
+        return True  # another task mapped it meanwhile: retry the access
+    lru_add_drain(a, int(vs.vp[VP_CPU]))
+    free_swap = vm_swap_full(k) or bool(vma.vm_flags & VM_LOCKED) or bool(sync_io)
+    M.map_swap_folio(a, vs, task.mmc, pgd, addr, pfn, vma.vm_flags, vma.anon_vma.id, vma.anon_vma.root.id,
+                     ((addr - vma.vm_start) >> 12) + vma.vm_pgoff, write, free_swap)
+    mm_account_fault(k, task, major)
+    return True
+
+
+def mm_account_fault(k: "Kernel", task, major: bool) -> None:
+    """PGFAULT, and the task's major or minor fault (PGMAJFAULT: it waited for the read)."""
+    k.vm_events[PGFAULT] += 1
+    if major:
+        k.vm_events[PGMAJFAULT] += 1
+        task.mmc[M.MMC_MAJFLT] += 1
+    else:
+        task.mmc[M.MMC_MINFLT] += 1
+
+
+# ---- swap-out steps reclaim runs (shrink_folio_list) --------------------------------------------
+
+
+def try_to_unmap(k: "Kernel", pfn: int) -> bool:
+    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` finds them);
+    each unmapped address leaves its TLBs. True if no mapping is left."""
+    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
+    for vma, addr, level in rmap_walk(k, pfn):
+        task = owners.get(id(vma.vm_mm))
+        if task is None or level != k.vm_state.vp[M.VP_LEVELS] - 1:
+            continue
+        if M.try_to_unmap_one(k.mem_map, k.vm_state, task.mmc, int(task.mmc[M.MMC_PGD]), addr, pfn):
+            flush_tlb_range(k, task, addr, addr + PAGE_SIZE)
+    return k.mem_map.mapcount[pfn] <= 0
+
+
+def pageout(k: "Kernel", pfn: int) -> bool:
+    """Write the dirty swap-cache folio to its slot; True when the write was started."""
+    entry = int(k.mem_map.private[pfn])
+    return swap_writepage(k, swap_info_get(k, entry), pfn, entry) == 0
+
+
+def __remove_mapping(k: "Kernel", pfn: int) -> bool:
+    """Free the clean swap-cache folio no one else holds (the reclaimer's isolation
+    reference and the cache's only): out of the cache, its data safe in its slot."""
+    a = k.mem_map
+    if a.refcount[pfn] != 2 or a.flags[pfn] & (PG_writeback_mask | PG_dirty_mask):
+        return False
+    __swap_cache_del_folio(a, k.vm_state, pfn)
+    a.refcount[pfn] -= 1
+    return True
+
+
+# ---- reclaim_pages (mm/vmscan.c: here, above the swap-out steps; mm/page_alloc.py imports vmscan) ----
+
+
+def folio_isolate_lru(k: "Kernel", pfn: int) -> bool:
+    """Take the folio off its LRU list for the reclaimer, with a reference."""
+    a = k.mem_map
+    if not a.flags[pfn] & PG_lru_mask:
+        return False
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] &= ~PG_lru_mask
+    a.refcount[pfn] += 1
+    return True
+
+
+def folio_putback_lru(k: "Kernel", pfn: int) -> None:
+    """Back on its list (at the head), the isolation reference dropped."""
+    a = k.mem_map
+    lruvec_add_folio(a, pfn)
+    a.flags[pfn] |= PG_lru_mask
+    folio_put(a, pfn, int(k.vm_state.vp[VP_CPU]))
+
+
+def shrink_anon_folio(k: "Kernel", pfn: int) -> bool:
+    """``shrink_folio_list``'s steps for an isolated anonymous folio, references ignored:
+    into the swap cache (``add_to_swap``), unmapped (``try_to_unmap``), written if dirty
+    (``pageout``), freed from the cache (``__remove_mapping``). True if it was freed; the
+    caller drops its isolation reference then, or puts the folio back otherwise."""
+    a = k.mem_map
+    if not a.flags[pfn] & PG_swapcache_mask and not add_to_swap(k, pfn):
+        return False
+    if a.mapcount[pfn] > 0 and not try_to_unmap(k, pfn):
+        return False
+    if a.flags[pfn] & PG_dirty_mask and not pageout(k, pfn):
+        return False
+    return __remove_mapping(k, pfn)
+
+
+def reclaim_pages(k: "Kernel", pfns) -> int:
+    """Reclaim the given small anonymous folios (``reclaim_pages`` -> ``reclaim_folio_list``);
+    returns how many were freed. Needs swap: without a free slot the folios stay."""
+    a = k.mem_map
+    cpu = int(k.vm_state.vp[VP_CPU])
+    freed = 0
+    for pfn in map(int, pfns):
+        if a.flags[pfn] & PG_unevictable_mask or not folio_isolate_lru(k, pfn):
+            continue
+        if shrink_anon_folio(k, pfn):
+            folio_put(a, pfn, cpu)
+            freed += 1
+        else:
+            folio_putback_lru(k, pfn)
+    return freed
+
+
+# ---- swapoff ------------------------------------------------------------------------------
+
+
+def try_to_unuse(k: "Kernel", si) -> bool:
+    """Swap every page of area ``si`` back in: each swap pte of it in every mm maps its folio
+    again (``unuse_pte``), then the folios left in the cache leave it. False (-ENOMEM) when
+    a page could not be allocated."""
+    a = k.mem_map
+    for task in list(k.tasks.values()):
+        if task.state != TASK_RUNNING or task.mm is None:
+            continue
+        pgd = int(task.mmc[M.MMC_PGD])
+        for addr in M.swap_ptes_of_type(a, k.vm_state, pgd, si.type):
+            entry = int(M.swap_pte_entry(a, k.vm_state, pgd, int(addr)))
+            pfn = read_swap_cache_async(k, entry, False)
+            if pfn is None:
+                return False
+            folio_wait_bit(k, pfn, PG_locked)
+            lru_add_drain(a, int(k.vm_state.vp[VP_CPU]))
+            vma = find_vma(task.mm, int(addr))
+            M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,
+                             vma.anon_vma.id, vma.anon_vma.root.id, ((int(addr) - vma.vm_start) >> 12) + vma.vm_pgoff, False, True)
+    table = k.vm_state.swap_table[si.base:si.base + si.max]
+    for pfn in table[table != 0]:
+        folio_free_swap(a, k.vm_state, int(pfn))
+    return True
+
+
+def swapoff(k: "Kernel", path: str) -> None:
+    """``sys_swapoff`` (mm/swapfile.c; here, above the swap-in it runs): bring every page of
+    the area back in, then drop it. ENOMEM if the pages in use would not be allowed by the
+    overcommit policy or could not be read in."""
+    si = find_swap_area(k, path)
+    if not __vm_enough_memory(k, None, si.inuse_pages, True, k.current):
+        raise KernelError(errno.ENOMEM, f"swapoff: {path}: not enough memory for its {si.inuse_pages} pages")
+    if si in k.swap.swap_avail_head:
+        k.swap.swap_avail_head.remove(si)
+    sync_clusters(k, si)
+    si.flags &= ~SWP_WRITEOK
+    k.vm_state.vp[VP_NR_SWAP_PAGES] -= si.pages - si.inuse_pages
+    k.total_swap_pages -= si.pages
+    if not try_to_unuse(k, si):  # reinsert_swap_info
+        si.flags |= SWP_WRITEOK
+        sync_clusters(k, si)
+        k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages - si.inuse_pages
+        k.total_swap_pages += si.pages
+        _plist_add(k.swap.swap_avail_head, si)
+        raise KernelError(errno.ENOMEM, f"swapoff: {path}: no memory to swap its pages in")
+    del_from_avail(k, si)
