@@ -95,7 +95,11 @@ def test_dirty_pages_survive_drop_caches_and_dontneed(m):
     p.pwrite(fd, MiB, value=3)
     m.sysctl("vm.drop_caches", 3)
     assert m.cachestat("/dirty").cache == 256  # dirty: not droppable
-    p.fadvise(fd, 0, 0, "dontneed")  # writes back first, then drops
+    p.fadvise(fd, 0, 0, "dontneed")  # starts writeback (WB_SYNC_NONE): folios under it stay
+    cs = m.cachestat("/dirty")
+    assert (cs.cache, cs.dirty, cs.writeback) == (256, 0, 256)
+    m.run(0.01)  # the disk completes the writes
+    p.fadvise(fd, 0, 0, "dontneed")  # clean now: dropped
     assert m.cachestat("/dirty").cache == 0
     assert set(p.pread(fd, MiB, 0)) == {3}
     p.exit()
@@ -229,3 +233,22 @@ def test_file_probe_still_agrees_with_this_kernel(tmp_path, fs, where):
         want = HOST[fs][mode]
         assert [(i, n) for i, n in got["folios"] if i in keep] == expand(want["folios"], keep), (fs, mode)
         assert got["file_huge_kb"] == want["file_huge_kb"]
+
+
+def test_a_folio_left_locked_is_reported_not_waited_for_forever():
+    """debug.check names a page-cache folio left PG_locked, and a wait for it gives up after
+    the hung-task timeout instead of running the clock forever."""
+    from linuxmm.errors import LinuxmmError
+    from linuxmm.include.linux.page_flags import PG_locked
+    from linuxmm.mm import filemap as FM
+
+    m = linuxmm.Machine()
+    m.create_file("/locked", 8192)
+    [(_, pfn)] = FM.filemap_folios(m.kernel, m.kernel.mounts["/"].s_dentries["locked"].i_mapping, 0, 9)  # one order-1 folio
+    FM.folio_set(m.kernel, pfn, PG_locked)
+    assert any("left locked" in v for v in debug.check(m))
+    p = m.spawn()
+    fd = p.open("/locked", "w")
+    with pytest.raises(LinuxmmError) as e:
+        p.pwrite(fd, 10)  # write_begin's folio_lock
+    assert "blocked for more than 120 seconds" in str(e.value)

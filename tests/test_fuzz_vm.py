@@ -52,7 +52,9 @@ class Region:
     length: int
     sid: int | None
     writable: bool
-    backed: int = NO_END  # bytes from start backed by the shared object; SIGBUS past them
+    backed: int = NO_END  # bytes from start backed by the shared object or file; SIGBUS past them
+    fill: int = 0  # what a line never written reads: 0, or a mapped file's contents
+    file: bool = False  # a mapping of an ext4 or tmpfs file (created for it with ``fill``)
 
 
 class VmMachine(RuleBasedStateMachine):
@@ -67,6 +69,7 @@ class VmMachine(RuleBasedStateMachine):
         self.lazy = {}    # pid -> {line address: value} private lines after MADV_FREE: value or 0
         self.shared = {}  # shared_id -> {offset: value}
         self.next_shared = 0
+        self.files = 0  # files created for file mappings
         self.pages = []   # raw allocations (pfn, order)
         self.hogged = False  # the OOM rule ran (once per sequence: it takes a while)
 
@@ -94,6 +97,26 @@ class VmMachine(RuleBasedStateMachine):
             sid, self.next_shared, backed = self.next_shared, self.next_shared + 1, pages * PAGE
             self.shared[sid] = {}
         self.maps[pid].append(Region(a, pages * PAGE, sid, True, backed))
+
+    @precondition(lambda self: self.live())
+    @rule(i=st.integers(0, 7), pages=st.one_of(st.integers(1, 600), st.sampled_from([512, 1024])),
+          file_pages=st.integers(1, 700), shared=st.booleans(), tmpfs=st.booleans(), small_writes=st.booleans())
+    def mmap_file(self, i, pages, file_pages, shared, tmpfs, small_writes):
+        """A file (ext4 or tmpfs; written in 4 KiB write() calls or in one) of ``fill`` bytes
+        mapped shared or private, maybe past its end (SIGBUS there); its descriptor closed."""
+        pid = self.live()[i % len(self.live())]
+        p = self.procs[pid]
+        self.files += 1
+        path, fill = f"{'/dev/shm' if tmpfs else ''}/fuzz{self.files}", self.files % 255 + 1
+        self.m.create_file(path, file_pages * PAGE, chunk=PAGE if small_writes else None, value=fill)
+        fd = p.open(path, "rw")
+        a = p.mmap(pages * PAGE, "rw", "shared" if shared else "private", fd=fd)
+        p.close(fd)
+        sid = None
+        if shared:
+            sid, self.next_shared = self.next_shared, self.next_shared + 1
+            self.shared[sid] = {}
+        self.maps[pid].append(Region(a, pages * PAGE, sid, True, file_pages * PAGE, fill, True))
 
     def pick(self, i, j):
         pids = [pid for pid in self.live() if self.maps[pid]]
@@ -157,13 +180,13 @@ class VmMachine(RuleBasedStateMachine):
         assert backed == len(addrs)
         for a, got_value in zip(addrs, data):
             if region.sid is not None:
-                want = {self.shared[region.sid].get(a - region.start, 0)}
+                want = {self.shared[region.sid].get(a - region.start, region.fill)}
             elif a in self.lazy[pid]:
                 want = {self.lazy[pid][a], 0}  # MADV_FREE: kept or dropped
                 if got_value == 0:
                     self.forget(pid, a, a + LINE)  # dropped: a fresh zero page from now on
             else:
-                want = {self.mem[pid].get(a, 0)}
+                want = {self.mem[pid].get(a, region.fill)}
             assert got_value in want, f"pid {pid} read {got_value} at {a:#x}, expected one of {want}"
 
     @rule(i=st.integers(0, 7), j=st.integers(0, 7))
@@ -192,6 +215,8 @@ class VmMachine(RuleBasedStateMachine):
         if got is None:
             return
         pid, region = got
+        if region.file and advice in ("free", "remove"):
+            return  # FREE is for anonymous memory; REMOVE of a file is a hole punched in it
         start = region.start + first % (region.length // PAGE) * PAGE
         end = min(start + pages * PAGE, region.start + region.length)
         try:
@@ -205,7 +230,7 @@ class VmMachine(RuleBasedStateMachine):
             for off in [o for o in shared if advice == "remove" and start <= region.start + o < end]:
                 del shared[off]
             return
-        if advice == "dontneed":
+        if advice == "dontneed":  # private copies go: the zero page, or the file's contents again
             self.forget(pid, start, end)
         elif advice == "free":
             freed = {a: v for a, v in self.mem[pid].items() if start <= a < end}
@@ -333,6 +358,24 @@ def two_regions_written(value=9):
     for page in range(2):
         s.write(i=0, j=1, off=page * PAGE, value=value, span=64)
     return s
+
+
+def test_oracle_reads_file_contents_through_private_and_shared_file_mappings():
+    """The file rule's oracle: a private file mapping reads the file until a store copies the
+    page (the rest of the page keeps the file's bytes: do_cow_fault copies, it does not zero),
+    DONTNEED gives the file back; a shared one reads the stores of every sharer."""
+    s = VmMachine()
+    s.spawn()
+    for shared in (False, True):
+        s.mmap_file(0, 4, 3, shared, tmpfs=False, small_writes=True)
+        j = len(s.maps[s.live()[0]]) - 1
+        s.write(0, j, 0, 77, 1)
+        s.read(0, j, 0, 64)  # the written line, then the file's
+        s.madvise(0, j, 0, 1, "dontneed")
+        s.read(0, j, 0, 64)
+    s.fork(0)
+    s.read(1, 1, 0, 64)  # the child reads the shared file's page from the page cache
+    s.consistent()
 
 
 def test_oracle_follows_data_through_mremap_and_catches_a_lost_move(monkeypatch):

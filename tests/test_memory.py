@@ -464,7 +464,7 @@ def try_to_migrate_one(p, addr):
     a.mapcount[pfn] -= 1
     vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], P.NS_ANON_MAPPED] -= 1
     # the pte's reference stays with the folio: migration holds one from isolating it
-    M.set_entry(vs, row, idx, P.swp_entry_to_pte(P.make_writable_migration_entry(pfn), int(vs.vp[P.VP_SWP_FMT])))
+    M.set_entry(vs, row, idx, np.uint64(P.swp_entry_to_pte(P.make_writable_migration_entry(pfn), int(vs.vp[P.VP_SWP_FMT]))))
     k.tlb.flush_range(p.task, addr, addr + 4096)
     return pfn
 

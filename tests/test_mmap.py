@@ -659,7 +659,6 @@ def test_mmap_errors(mm):
     assert kerr(MM.do_mmap, mm, 0, 1 << 47, "rw", A) == "ENOMEM"
     assert kerr(MM.do_mmap, mm, 0, -1, "rw", A) == "ENOMEM"
     assert kerr(MM.do_mmap, mm, 0, P, "rw", "private") == "EBADF"
-    assert kerr(MM.do_mmap, mm, 0, P, "rw", "private", 0, 3) == "ENODEV"
     assert kerr(MM.do_mmap, mm, 0, P, "rw", "shared|anonymous|growsdown") == "EINVAL"
     assert kerr(MM.do_mmap, mm, T.TASK_SIZE, P, "rw", FIX) == "ENOMEM"
     assert kerr(MM.do_mmap, mm, 0, P, "rw", FIX) == "EPERM"  # below vm.mmap_min_addr, no CAP_SYS_RAWIO

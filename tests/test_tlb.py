@@ -16,6 +16,7 @@ import pytest
 from linuxmm import Machine
 from linuxmm.arch.x86.mm import tlb as T
 from linuxmm.errors import ConfigError
+from linuxmm.lib.xarray import xarray_pool_init
 from linuxmm.mm import memory as M
 from linuxmm.mm import pgtable as P
 from linuxmm.mm.pgalloc import vm_state_init
@@ -455,6 +456,8 @@ def test_counters_add_up(k64):
 
 # ---- the real fault path behind the TLB (the integration proposed for memory.access_batch) -------
 
+NO_PAGE_CACHE = xarray_pool_init()  # the anonymous VMAs here have no page cache to read
+
 
 def access_batch_tlb(a, vs, t, vmas, mmc, addrs, write, value, out):
     """``memory.access_batch`` with ``follow`` replaced by ``tlb_translate`` and a flush when a
@@ -465,7 +468,7 @@ def access_batch_tlb(a, vs, t, vmas, mmc, addrs, write, value, out):
     for i, addr in enumerate(addrs):
         pfn = T.tlb_translate(a, vs, t, asid, asid, addr, write)
         if pfn < 0:
-            status = M.handle_mm_fault(a, vs, vmas, mmc, addr, write)
+            status = M.handle_mm_fault(a, vs, NO_PAGE_CACHE, vmas, mmc, addr, write)
             if status != M.FAULT_OK:
                 return status
             T.tlb_fault_done(vs, t, asid, addr)
@@ -484,7 +487,7 @@ def access_batch_follow(a, vs, vmas, mmc, addrs, write, value, out):
     for i, addr in enumerate(addrs):
         pfn = M.follow(a, vs, pgd, addr, write)
         if pfn < 0:
-            if M.handle_mm_fault(a, vs, vmas, mmc, addr, write) != M.FAULT_OK:
+            if M.handle_mm_fault(a, vs, NO_PAGE_CACHE, vmas, mmc, addr, write) != M.FAULT_OK:
                 return -1
             pfn = M.follow(a, vs, pgd, addr, write)
         if write:
@@ -499,7 +502,8 @@ def test_fork_cow_and_thp_through_the_tlb_match_the_plain_walk(k64):
     reads must be what it would read without a TLB (stale entries would leak the other's data)."""
     small, huge = (BASE, BASE + (64 << 12)), (0x40000000, 0x40000000 + (4 << 20))
     rw = M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE
-    vmas = np.array([[small[0], small[1], rw, 0, 1, 0], [huge[0], huge[1], rw | M.VM_HUGEPAGE, 0, 1, 0]], np.int64)
+    vmas = np.array([[small[0], small[1], rw, 0, 1, 0, -1, 0, 0],
+                     [huge[0], huge[1], rw | M.VM_HUGEPAGE, 0, 1, 0, -1, 0, 0]], np.int64)  # anonymous: no file
     pages = [int(p) for p in np.concatenate([np.arange(*small, 4096), np.arange(*huge, 64 << 10)])]
     script = [("parent", 0, True, 1, pages), ("fork",), ("parent", 0, False, 0, pages),
               ("child", 1, True, 2, pages[::2]), ("parent", 1, True, 3, pages[1::4]),

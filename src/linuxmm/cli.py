@@ -413,12 +413,13 @@ def _size_arg(text: str) -> int:
     return value
 
 
-VM_STEPS_HELP = ("Steps, applied to the current process: mmap:SIZE[:PROT[:FLAGS]] (anonymous memory; "
-                 "FLAGS e.g. shared or private|populate), munmap, "
-                 "mprotect:PROT, madvise:ADVICE, write[:STRIDE], read[:STRIDE], fork (continue in the "
-                 "child), parent (back to the parent), exit, cgroup:PATH[:FILE=VALUE...] (move the process "
-                 "into the cgroup, created if missing, e.g. cgroup:app/web:memory.max=64M). Addresses refer "
-                 "to the last mmap.")
+VM_STEPS_HELP = ("Steps, applied to the current process: create:PATH:SIZE[:CHUNK] (a file written in "
+                 "write() calls of CHUNK bytes, default one), open:PATH[:MODE] (r, w, rw), close, "
+                 "mmap:SIZE[:PROT[:FLAGS]] (the file opened last, else anonymous memory; FLAGS e.g. shared or "
+                 "private|populate, anonymous to ignore the file), munmap, mprotect:PROT, madvise:ADVICE, "
+                 "msync[:FLAGS], mincore, write[:STRIDE], read[:STRIDE], fork (continue in the child), parent "
+                 "(back to the parent), exit, cgroup:PATH[:FILE=VALUE...] (move the process into the cgroup, "
+                 "created if missing, e.g. cgroup:app/web:memory.max=64M). Addresses refer to the last mmap.")
 
 
 def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[list, list[tuple[str, str]]]:
@@ -428,12 +429,15 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
     """
     procs = [m.spawn()]
     cur = procs[0]
-    stack, region, log = [], None, []
+    stack, region, log, fds = [], None, [], {}
     for step in steps:
         op, *args = step.split(":")
         before = cur.minflt
         try:
-            cur, region = _vm_step(m, step, op, args, procs, cur, stack, region, log, before)
+            if op in ("create", "open", "close"):
+                _vm_file_step(m, step, op, args, cur, fds, log)
+            else:
+                cur, region = _vm_step(m, step, op, args, procs, cur, stack, region, log, before, fds.get(cur.pid))
         except Killed as e:  # the OOM killer's SIGKILL ended the process running the step
             log.append((step, f"pid {e.pid} killed (SIGKILL: {e.reason})"))
             cur = stack.pop() if stack else cur
@@ -442,17 +446,36 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
     return procs, log
 
 
+def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dict, log: list) -> None:
+    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), close it."""
+    if op == "create":
+        if len(args) < 2:
+            raise LinuxmmError("create needs a path and a size: create:/data/f:64M[:4K]")
+        m.create_file(args[0], _size_arg(args[1]), chunk=_size_arg(args[2]) if len(args) > 2 else None)
+        log.append((step, f"{args[0]}: {len(m.folios(args[0]))} folios cached"))
+    elif op == "open":
+        if not args:
+            raise LinuxmmError("open needs a path: open:/data/f[:r|w|rw]")
+        fds[cur.pid] = cur.open(args[0], args[1] if len(args) > 1 else "r")
+        log.append((step, f"pid {cur.pid}: fd {fds[cur.pid]}"))
+    else:
+        if cur.pid not in fds:
+            raise LinuxmmError("'close' without an open")
+        cur.close(fds.pop(cur.pid))
+        log.append((step, f"pid {cur.pid}: closed"))
+
+
 def _vm_step(m: Machine, step: str, op: str, args: list[str], procs: list, cur, stack: list, region, log: list,
-             before: int):
+             before: int, fd: int | None):
     """One `linuxmm vm` step; returns the process and region later steps work on."""
     if op == "mmap":
         if not args:
             raise LinuxmmError("mmap needs a size: mmap:64M[:rw[:private|shared]]")
         length = _size_arg(args[0])
         flags = args[2] if len(args) > 2 else "private"
-        if "anonymous" not in flags.split("|"):
-            flags += "|anonymous"  # vm steps map no file
-        addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags)
+        if fd is None and "anonymous" not in flags.split("|"):
+            flags += "|anonymous"  # no file open: anonymous memory
+        addr = cur.mmap(length, prot=args[1] if len(args) > 1 else "rw", flags=flags, fd=fd)
         region = (addr, length)
         log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
         if cur.minflt != before:
@@ -461,11 +484,19 @@ def _vm_step(m: Machine, step: str, op: str, args: list[str], procs: list, cur, 
         raise LinuxmmError(f"step {step!r} needs an mmap first")
     elif op in ("write", "read"):
         stride = _size_arg(args[0]) if args else 4096
+        major = cur.majflt
         if op == "write":
             cur.write(region[0], region[1], stride=stride)
         else:
             cur.read(region[0], region[1], stride=stride)
-        log.append((step, f"pid {cur.pid}: {cur.minflt - before} page faults"))
+        log.append((step, f"pid {cur.pid}: {cur.minflt - before} page faults"
+                          + (f", {cur.majflt - major} major" if cur.majflt != major else "")))
+    elif op == "msync":
+        cur.msync(region[0], region[1], args[0] if args else "sync")
+        log.append((step, f"pid {cur.pid}: {args[0] if args else 'sync'}"))
+    elif op == "mincore":
+        resident = int(cur.mincore(region[0], region[1]).sum())
+        log.append((step, f"pid {cur.pid}: {resident} of {region[1] >> 12} pages resident"))
     elif op == "munmap":
         cur.munmap(*region)
         log.append((step, f"pid {cur.pid}: unmapped"))

@@ -13,8 +13,10 @@ Returns a list of violations (empty when every invariant holds). Page allocator 
 Address-space checks: every table's ``pt_used`` counts its entries that are not none; each
 PMD table holds one deposited (empty) pte table per huge pmd; swap and migration entries and
 markers lie inside VMAs, and MM_SWAPENTS counts the swap entries; every pte maps an allocated page; mapcount equals the number of
-page-table entries mapping each page; an anonymous folio's refcount equals its mappings; per-process RSS and NR_ANON_MAPPED equal recounts;
-every page-table row is backed by its own allocated page. TLB checks: every cached
+page-table entries mapping each page; an anonymous folio's refcount equals its mappings; per-process RSS
+(anon, file, shmem), NR_ANON_MAPPED, NR_FILE_MAPPED and NR_FILE/SHMEM_PMDMAPPED equal recounts; a
+page-cache page mapped in a VMA belongs to the VMA's file and is the folio its page cache holds at
+the page's index; every page-table row is backed by its own allocated page. TLB checks: every cached
 translation of a live mm maps the frame its page tables map now; no entry outlives its mm.
 
 Reverse-map checks: every live VMA is linked into each anon_vma of its chain and its file's
@@ -39,7 +41,7 @@ from .include.linux.memcontrol import PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES)
 from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
-from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapcache_mask
+from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
@@ -345,7 +347,7 @@ def _covered(vmas, vaddr: int) -> int:
 
 def check_tables(k, task, walk) -> list[str]:
     """Per table: ``pt_used`` counts the entries that are not none; a PMD table holds one
-    deposited pte table (empty, allocated) per huge pmd; non-present entries lie in VMAs;
+    deposited pte table (empty, allocated) per huge pmd of an anonymous THP or the huge zero page; non-present entries lie in VMAs;
     MM_SWAPENTS counts the swap entries."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
@@ -362,11 +364,11 @@ def check_tables(k, task, walk) -> list[str]:
             v.append(f"pid {task.pid}: page-table row {row} has pt_used {vs.pt_used[row]} but {nonempty} entries")
     huge: dict[int, int] = {}
     swapents = 0
-    for kind, level, row, _, addr in walk:
+    for kind, level, row, idx, addr in walk:
         if kind == WALK_TABLE_DONE:
             continue
-        if kind == PTE_KIND_PRESENT and level < levels - 1:
-            huge[int(row)] = huge.get(int(row), 0) + 1
+        if kind == PTE_KIND_PRESENT and level < levels - 1 and M.pmd_has_deposit(a, vs.pt[row, idx]):
+            huge[int(row)] = huge.get(int(row), 0) + 1  # (a file folio's pmd has no deposit)
         if kind != PTE_KIND_PRESENT and _covered(task.vma_table, int(addr)) < 0:
             v.append(f"pid {task.pid}: a swap/migration entry or marker at {addr:#x}, which no VMA covers")
         swapents += kind == PTE_KIND_SWAP
@@ -404,13 +406,14 @@ def check_vm(k) -> list[str]:
     anon_refs: dict[int, int] = {}  # anon folio head -> page-table entries mapping it
     entries: dict[int, int] = {}  # pfn -> page-table entries (ptes or PMDs) mapping it
     migrating: dict[int, int] = {}  # pfn -> migration entries standing for it
-    file_refs: dict[int, int] = {}  # page-cache (shmem) page -> page-table entries mapping it
+    file_refs: dict[int, int] = {}  # page-cache folio -> page-table entries mapping it
+    file_mapped: set[int] = set()  # page-cache pages some entry maps (NR_FILE_MAPPED)
     for task in k.tasks.values():
         if task.state != TASK_RUNNING:
             continue
         walk = _entries(k, task)
         v += check_tables(k, task, walk)
-        rss_anon = rss_shmem = 0
+        rss_anon = rss_shmem = rss_file = 0
         vmas = task.vma_table
         levels, fmt = int(vs.vp[VP_LEVELS]), int(vs.vp[VP_SWP_FMT])
         tables = [int(task.mmc[M.MMC_PGD])]
@@ -424,21 +427,25 @@ def check_vm(k) -> list[str]:
                 migrating[target] = migrating.get(target, 0) + 1
                 head = int(B.compound_head(a, target))
                 rss_anon += bool(a.mapping[head] & 1)
-                rss_shmem += not a.mapping[head] & 1
+                rss_shmem += not a.mapping[head] & 1 and bool(a.flags[head] & PG_swapbacked_mask)
+                rss_file += not a.mapping[head] & 1 and not a.flags[head] & PG_swapbacked_mask
             if kind != PTE_KIND_PRESENT or e & _PAGE_SPECIAL:
                 continue
             pfn = (e >> 12) & ((1 << 40) - 1)
             nr = 1 << (int(vs.shift[level]) - 12)
             i = _covered(vmas, int(vaddr))
+            head = int(B.compound_head(a, pfn))
+            index = _page_index(a, head, pfn)
             if i < 0:
                 v.append(f"pid {task.pid}: a page-table entry maps {vaddr:#x}, which no VMA covers")
-            elif a.index[pfn] != ((vaddr - int(vmas[i, M.VMA_START])) >> 12) + int(vmas[i, M.VMA_PGOFF]):
+            elif index != ((vaddr - int(vmas[i, M.VMA_START])) >> 12) + int(vmas[i, M.VMA_PGOFF]):
                 # rmap finds a page's pte at vma_address(): vm_start + (index - vm_pgoff) pages
-                v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {a.index[pfn]}, "
+                v.append(f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} has index {index}, "
                          f"where rmap would look at another address")
+            elif not a.mapping[head] & 1:
+                v += _check_file_entry(k, task, vmas[i], head, pfn, index, int(vaddr))
             for p in range(pfn, pfn + nr):
                 entries[p] = entries.get(p, 0) + 1
-            head = int(B.compound_head(a, pfn))
             if level < levels - 1:
                 entire[head] = entire.get(head, 0) + 1
             else:
@@ -450,12 +457,18 @@ def check_vm(k) -> list[str]:
                 rss_anon += nr
                 anon_mapped.update(range(pfn, pfn + nr))
             else:
-                rss_shmem += nr
+                if a.flags[head] & PG_swapbacked_mask:
+                    rss_shmem += nr
+                else:
+                    rss_file += nr
                 file_refs[head] = file_refs.get(head, 0) + 1
+                file_mapped.update(range(pfn, pfn + nr))
         if rss_anon != task.mmc[M.MM_ANONPAGES]:
             v.append(f"pid {task.pid}: MM_ANONPAGES {task.mmc[M.MM_ANONPAGES]} but the page tables map {rss_anon}")
         if rss_shmem != task.mmc[M.MM_SHMEMPAGES]:
             v.append(f"pid {task.pid}: MM_SHMEMPAGES {task.mmc[M.MM_SHMEMPAGES]} but the tables map {rss_shmem}")
+        if rss_file != task.mmc[M.MM_FILEPAGES]:
+            v.append(f"pid {task.pid}: MM_FILEPAGES {task.mmc[M.MM_FILEPAGES]} but the tables map {rss_file}")
         for row in tables:
             pfn = int(vs.pt_pfn[row])
             if pfn < 0 or a.refcount[pfn] <= 0 or a.private[pfn] != row:
@@ -474,22 +487,59 @@ def check_vm(k) -> list[str]:
     recorded = int(vs.nstat[:, NS_ANON_MAPPED].sum())
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
+    v += check_file_mapped(k, file_mapped, entire)
     return (v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries, False)
             + check_rmap_walk(k, migrating, True))
+
+
+def _page_index(a, head: int, pfn: int) -> int:
+    """``page_pgoff``: a page's offset in its mapping, from its folio's (tails keep none)."""
+    return int(a.index[head]) + pfn - head
+
+
+def _check_file_entry(k, task, vma_row, head: int, pfn: int, index: int, vaddr: int) -> list[str]:
+    """A page-cache page mapped in a VMA is its file's, cached at its index there."""
+    from .lib.xarray import xa_load
+    from .mm import memory as M
+
+    if vma_row[M.VMA_XA] < 0 or int(k.mem_map.mapping[head]) >> 1 != int(vma_row[M.VMA_FILE]):
+        return [f"pid {task.pid}: a page-cache page (pfn {pfn:#x}) is mapped at {vaddr:#x}, in a VMA that does "
+                "not map its file"]
+    if int(xa_load(k.page_cache, int(vma_row[M.VMA_XA]), index)) >> 1 != head:
+        return [f"pid {task.pid}: pfn {pfn:#x} mapped at {vaddr:#x} is not the folio the page cache holds at "
+                f"index {index}"]
+    return []
+
+
+def check_file_mapped(k, file_mapped: set[int], entire: dict[int, int]) -> list[str]:
+    """NR_FILE_MAPPED counts the page-cache pages mapped at least once; NR_FILE_PMDMAPPED and
+    NR_SHMEM_PMDMAPPED the pages of folios mapped by a PMD."""
+    from .mm.pgtable import NS_FILE_MAPPED, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED
+
+    a, vs, v = k.mem_map, k.vm_state, []
+    if int(vs.nstat[:, NS_FILE_MAPPED].sum()) != len(file_mapped):
+        v.append(f"NR_FILE_MAPPED {int(vs.nstat[:, NS_FILE_MAPPED].sum())} but {len(file_mapped)} page-cache pages "
+                 "are mapped")
+    for item, swapbacked in ((NS_FILE_PMDMAPPED, False), (NS_SHMEM_PMDMAPPED, True)):
+        pages = sum(1 << int(a.order[h]) for h in entire
+                    if not a.mapping[h] & 1 and bool(a.flags[h] & PG_swapbacked_mask) == swapbacked)
+        if int(vs.nstat[:, item].sum()) != pages:
+            v.append(f"NR_{'SHMEM' if swapbacked else 'FILE'}_PMDMAPPED {int(vs.nstat[:, item].sum())} but {pages} "
+                     "pages are PMD-mapped")
+    return v
 
 
 def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     """Every page-cache slot of every live mapping holds a folio whose ``page->mapping`` and
     ``page->index`` point back at that mapping and at the folio's first slot, and a folio
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
-    per page) plus one per page-table entry; every mapped file page is cached; every
+    per page) plus one per page-table entry; every mapped file folio is cached; every
     allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
-    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK, NR_ZONE_WRITE_PENDING and
-    NR_FILE_MAPPED equal recounts."""
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK and NR_ZONE_WRITE_PENDING equal
+    recounts."""
     from .include.linux.page_flags import PG_dirty, PG_writeback
     from .lib.xarray import xa_gather
     from .mm.filemap import HPAGE_PMD_ORDER
-    from .mm.pgtable import NS_FILE_MAPPED
     from .mm.rmap import page_mapping
     from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
@@ -534,13 +584,12 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
         v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
                  f"{count['NR_WRITEBACK']} writeback pages are cached")
-    mapped = sum(int(k.NODE_DATA(n).vm_stat.row[NS_FILE_MAPPED]) for n in k.node_ids)
-    if mapped != len(file_refs):
-        v.append(f"NR_FILE_MAPPED {mapped} but page-table entries map {len(file_refs)} file pages")
-    return v
+    return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+    from .include.linux.page_flags import PG_locked
+
     nr, first = 1 << int(a.order[head]), int(a.index[head])
     where = f"file {mapping.id} folio {head:#x} (order {a.order[head]})"
     v = []
@@ -548,6 +597,8 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
     if slots != list(range(first, first + nr)) or first % nr:
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
+    if a.flags[head] >> PG_locked & 1:
+        v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
     want = folio_expected_refs(a, head, mapped, cached=True)
     if a.refcount[head] != want:
         v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"

@@ -67,7 +67,12 @@ class PageTableHooks:
             M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
 
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
+        from .include.linux.mm_types import find_vma
+
         k, t = self.k, self.task
+        vma = find_vma(mm, start)
+        if F.vma_file_columns(vma.vm_file)[2] & M.FOPS_MKWRITE:  # vma_wants_writenotify: vm_page_prot
+            new_flags &= ~M.VM_SHARED  # has no write bit; a pte stays writable only if it was
         mprotect.change_protection(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end,
                                    new_flags)
         F.flush_tlb_range(k, t, start, end)
@@ -87,8 +92,11 @@ class PageTableHooks:
         F.flush_tlb_range(k, t, start, end)
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
-        """Guard regions; willneed/cold/pageout/collapse act on LRU and swap (later issues)."""
-        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE
+        """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
+        (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous or shmem
+        memory it would read swap back, none here). COLD, PAGEOUT and COLLAPSE act on the LRU
+        lists and reclaim, which are not simulated yet: they are accepted and change nothing."""
+        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_WILLNEED
         from .mm.madvise import guard_install_range, guard_remove_range
 
         k, t = self.k, self.task
@@ -102,6 +110,22 @@ class PageTableHooks:
             F.flush_tlb_range(k, t, start, end)
         elif advice == MADV_GUARD_REMOVE:
             guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
+        elif advice == MADV_WILLNEED:
+            self.madvise_willneed(mm, start, end)
+
+    def madvise_willneed(self, mm, start: int, end: int) -> None:
+        from .include.linux.mm_types import PAGE_SHIFT, vmas_in_range
+        from .mm.fadvise import POSIX_FADV_WILLNEED, generic_fadvise
+
+        for vma in vmas_in_range(mm, start, end):
+            f = vma.vm_file
+            if f is not None and not f.f_mapping.swapbacked:
+                lo, hi = max(start, vma.vm_start), min(end, vma.vm_end)
+                generic_fadvise(self.k, f, (lo - vma.vm_start) + (vma.vm_pgoff << PAGE_SHIFT), hi - lo,
+                                POSIX_FADV_WILLNEED)
+
+    def file_size_changed(self, mm, vma) -> None:
+        F.vma_table_file_size(self.task, vma)
 
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         shmem_truncate_range(self.k, mapping, lstart, lend)
@@ -136,7 +160,8 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
              "Pss_File": M.SM_PSS_FILE, "Pss_Shmem": M.SM_PSS_SHMEM, "Shared_Clean": M.SM_SHARED_CLEAN,
              "Shared_Dirty": M.SM_SHARED_DIRTY, "Private_Clean": M.SM_PRIVATE_CLEAN,
              "Private_Dirty": M.SM_PRIVATE_DIRTY, "Referenced": M.SM_REFERENCED, "Anonymous": M.SM_ANONYMOUS,
-             "AnonHugePages": M.SM_ANON_HUGE, "Swap": M.SM_SWAP, "Locked": M.SM_LOCKED}
+             "AnonHugePages": M.SM_ANON_HUGE, "ShmemPmdMapped": M.SM_SHMEM_PMD, "FilePmdMapped": M.SM_FILE_PMD,
+             "Swap": M.SM_SWAP, "Locked": M.SM_LOCKED}
 
 
 def smaps_counters(k, task, ranges) -> dict[str, int]:
@@ -144,9 +169,8 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
     out = np.zeros(M.NR_SM, np.int64)
     if task.state == TASK_RUNNING and k.vm_state is not None:
         for start, end, vma in ranges:
-            shmem = vma.vm_file is not None
             pss = int(out[M.SM_PSS])
-            M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, shmem, out)
+            M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, out)
             if vma.vm_flags & VM_LOCKED:  # smap_gather_stats: a locked VMA's Pss is Locked
                 out[M.SM_LOCKED] += int(out[M.SM_PSS]) - pss
     res = {}
@@ -265,24 +289,73 @@ class Process:
         return head + vmas_html(self.maps(), "VMAs")
 
     # address space ------------------------------------------------------------------------
-    def mmap(self, length: int, prot="rw", flags="private|anonymous", addr: int = 0, offset: int = 0) -> int:
-        """``mmap(addr, length, prot, flags, -1, offset)`` (``do_mmap`` in ``mm/mmap.c``): the
+    def mmap(self, length: int, prot="rw", flags=None, addr: int = 0, offset: int = 0, fd: int | None = None) -> int:
+        """``mmap(addr, length, prot, flags, fd, offset)`` (``do_mmap`` in ``mm/mmap.c``): the
         start of the new mapping. ``prot`` is ``"rw"``, ``"r-x"``, ``"none"``,
         ``"PROT_READ|PROT_WRITE"`` or the number; ``flags`` names joined by ``|``
         (``"shared|anonymous"``, ``"private|anonymous|fixed"``, ``populate``, ``locked``, ...)
-        or the number. Only anonymous memory (private, or shared through shmem) exists yet.
-        Placement is the kernel's: top-down below the stack gap, large anonymous mappings
-        THP-aligned, neighbours merged.
+        or the number; by default ``"private|anonymous"``, or ``"private"`` with ``fd``.
+
+        With ``fd`` (an open ext4 or tmpfs file, ``offset`` a multiple of the page size) the
+        mapping shows the file from ``offset`` on: loads fault the cached pages in
+        (``do_read_fault``, mapping up to ``fault_around_bytes`` around the fault, a 2 MiB
+        folio by one PMD), stores to a private mapping copy the page (``do_cow_fault``), to a
+        shared one dirty the page cache (``do_shared_fault``); a page past the end of the
+        file is SIGBUS (``BusError``). Placement is the kernel's: top-down below the stack
+        gap, large anonymous mappings and ext4 file mappings of 2 MiB or more 2 MiB-aligned,
+        neighbours merged.
 
         Raises ``KernelError`` with the kernel's errno (EINVAL for bad lengths, flags or
         alignment; ENOMEM when no room is left or a limit is hit; EEXIST for
-        ``fixed_noreplace`` over a mapping)."""
+        ``fixed_noreplace`` over a mapping; EBADF for a descriptor that is not open; EACCES
+        for a shared writable mapping of a file not open for writing, or a file not open
+        for reading; EOVERFLOW for an offset past the largest file size)."""
         from .include.linux import mm_types as T
         from .mm import mmap as mm_mmap
 
         self.task.check_alive()
-        return mm_mmap.sys_mmap(self.task.mm, addr, length, T.parse_prot(prot), T.parse_map_flags(flags), -1,
-                                offset)
+        if flags is None:
+            flags = "private|anonymous" if fd is None else "private"
+        flags = T.parse_map_flags(flags)
+        f = None if fd is None or flags & T.MAP_ANONYMOUS else self._file(fd)
+        return mm_mmap.sys_mmap(self.task.mm, addr, length, T.parse_prot(prot), flags, f, offset)
+
+    def msync(self, addr: int, length: int, flags="sync") -> None:
+        """``msync`` (``mm/msync.c``): ``"sync"`` writes the dirty pages of the shared file
+        mappings in the range back and waits (their ptes become clean and read-only:
+        the next store faults again), ``"async"`` and ``"invalidate"`` do nothing more
+        than check (the kernel has tracked the dirty pages since the stores faulted).
+
+        Raises ``KernelError`` (EINVAL for an unaligned address, unknown flags or sync with
+        async; ENOMEM for unmapped parts, after syncing the mapped ones; EBUSY for
+        ``invalidate`` of a locked mapping)."""
+        from .mm import msync
+
+        self.task.check_alive()
+        msync.sys_msync(self.task.mm, addr, length, flags, self._fsync_range)
+
+    def mincore(self, addr: int, length: int) -> np.ndarray:
+        """``mincore`` (``mm/mincore.c``): one uint8 per page of [addr, addr+length), 1 where
+        the page is resident: mapped, or (in a file mapping) in the page cache.
+
+        Raises ``KernelError`` (EINVAL for an unaligned address; ENOMEM for a range that is
+        not all mapped)."""
+        from .mm.mincore import sys_mincore
+        from .mm.vma import ulong
+
+        self.task.check_alive()
+        return sys_mincore(self.machine.kernel, self.task, ulong(_int_arg(addr, "address"), "address"),
+                           ulong(_int_arg(length, "length"), "length"))
+
+    def _fsync_range(self, f, start: int, end: int) -> None:
+        """``vfs_fsync_range(file, start, end, datasync=1)``: the file's ``fsync`` (ext4 writes
+        the range back and waits; tmpfs has nothing to write)."""
+        f.f_inode.i_fop.fsync(self.machine.kernel, f, start, end, True)
+
+    def _file(self, fd):
+        from .fs.open import fdget
+
+        return fdget(self.task.files, fd)
 
     def munmap(self, addr: int, length: int) -> None:
         """``munmap`` (``do_vmi_munmap``): VMAs in the range are split and removed, their pages
@@ -633,20 +706,13 @@ class Process:
 
         Raises ``KernelError``: EBADF (bad descriptor, not open for reading), EISDIR, EINVAL
         (negative count, offset or chunk)."""
-        from .fs.read_write import vfs_read
+        from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        k, out, done = self.machine.kernel, [], 0
-        while True:
-            n = min(step, nbytes - done)
-            got, lines = vfs_read(k, f, n, pos + done)
-            out.append(lines.tobytes())
-            done += got
-            if got < n or done >= nbytes:
-                break
+        done, data = vfs_read_calls(self.machine.kernel, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done
-        return b"".join(out)
+        return data
 
     def pwrite(self, fd: int, nbytes: int, offset: int | None = None, chunk: int | None = None,
                value: int = 7) -> int:
@@ -664,18 +730,19 @@ class Process:
         value = _byte_value(value)
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
         k, done = self.machine.kernel, 0
-        while True:
-            n = min(step, nbytes - done)
-            try:
-                written, at = vfs_write(k, f, n, pos, value)
-            except KernelError as e:
-                if done and e.errno == errno.ENOSPC:
+        with F.running(k, self.task):  # current: the task balance_dirty_pages throttles
+            while True:
+                n = min(step, nbytes - done)
+                try:
+                    written, at = vfs_write(k, f, n, pos, value)
+                except KernelError as e:
+                    if done and e.errno == errno.ENOSPC:
+                        break
+                    raise
+                done += written
+                pos = at + written
+                if written < n or done >= nbytes:
                     break
-                raise
-            done += written
-            pos = at + written
-            if written < n or done >= nbytes:
-                break
         if offset is None:
             f.f_pos = pos
         return done

@@ -28,7 +28,9 @@ from bisect import bisect_right
 
 import numpy as np
 
-from ..block.blk_core import REQ_OP_READ, REQ_OP_WRITE, submit_bio
+from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
+from ..block.blk_core import submit_bio
+from .fs_writeback import inode_io_list_del
 from ..errors import KernelError
 from ..include.linux.blkdev import SECTOR_SHIFT
 from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations
@@ -125,7 +127,8 @@ def ext4_free_range(inode, first: int) -> None:
 # ---- address_space_operations -----------------------------------------------------------------
 
 def ext4_read_folios(k, mapping, pfns: list[int]) -> None:
-    """``ext4_mpage_readpages``: each folio's mapped runs read by bios, holes zeroed."""
+    """``ext4_mpage_readpages``: each (locked) folio's mapped runs read by bios, holes zeroed;
+    the last completion marks it up to date and unlocks it."""
     for pfn in pfns:
         _read_folio(k, mapping.host, pfn)
 
@@ -142,8 +145,8 @@ def _read_folio(k, inode, pfn: int) -> None:
             a.content[pfn + page:pfn + page + blocks[1]] = inode.i_sb.s_bdev.data[blocks[0]:blocks[0] + blocks[1]]
             a.content_valid[pfn + page:pfn + page + blocks[1]] = 1
         pending[0] -= 1
-        if pending[0] == 0:  # folio_end_read
-            FM.folio_mark_uptodate(k, pfn)
+        if pending[0] == 0:
+            FM.folio_end_read(k, pfn, status == 0)
 
     page = 0
     while page < end:
@@ -168,11 +171,14 @@ def ext4_writepages(k, mapping, first: int, last: int) -> None:
     inode = mapping.host
     for _, pfn in FM.filemap_folios(k, mapping, first, last):
         if FM.folio_test(k, pfn, PG_dirty):
+            FM.folio_lock(k, pfn)
             FM.folio_wait_writeback(k, pfn)
             if FM.folio_clear_dirty_for_io(k, mapping, pfn):
                 _write_folio(k, inode, pfn)
+            FM.folio_unlock(k, pfn)
     if not any(FM.folio_test(k, pfn, PG_dirty) for _, pfn in FM.filemap_folios(k, mapping, 0, 1 << 62)):
         inode.i_state &= ~I_DIRTY_PAGES  # all written: off the dirty list
+        inode_io_list_del(inode)
 
 
 def _write_folio(k, inode, pfn: int) -> None:
@@ -180,7 +186,7 @@ def _write_folio(k, inode, pfn: int) -> None:
     a, bdev = k.mem_map, inode.i_sb.s_bdev
     index, nr = int(a.index[pfn]), FM.folio_nr_pages(k, pfn)
     end = min(nr, max(0, -(-inode.i_size >> PAGE_SHIFT) - index))
-    FM.folio_start_writeback(k, pfn)
+    FM.folio_start_writeback(k, inode.i_mapping, pfn)
     if end:
         ext4_alloc_range(inode, index, end)
     pending = [1]
@@ -188,7 +194,7 @@ def _write_folio(k, inode, pfn: int) -> None:
     def end_io(k, status):
         pending[0] -= 1
         if pending[0] == 0:
-            FM.folio_end_writeback(k, pfn)
+            FM.folio_end_writeback(k, inode.i_mapping, pfn)
 
     page = 0
     while page < end:
@@ -223,7 +229,7 @@ def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
 
 
 ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
-                                       fsync=ext4_sync_file)
+                                       fsync=ext4_sync_file, read_cached=FM.filemap_read_batch)
 
 
 def ext4_truncate_partial(inode, size: int) -> None:

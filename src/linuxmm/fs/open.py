@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import KernelError
-from ..include.linux.fs import (FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_ACCMODE,
+from ..include.linux.fs import (i_size_write, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_ACCMODE,
                                 O_CREAT, O_LARGEFILE, O_RDONLY, O_TRUNC, O_WRONLY)
 from ..include.linux.mm_types import PAGE_SHIFT
 from ..mm.rmap import unmap_mapping_pages
@@ -73,7 +73,8 @@ def do_truncate(k, ino, length: int) -> None:
 
     if length > ino.i_sb.s_maxbytes:
         raise KernelError(errno.EFBIG, f"size {length} exceeds the filesystem's maximum {ino.i_sb.s_maxbytes}")
-    old, ino.i_size = ino.i_size, length
+    old = ino.i_size
+    i_size_write(ino, length)
     if length >= old:
         return
     if ino.i_mapping.swapbacked:  # shmem_setattr: unmap, then shmem_truncate_range

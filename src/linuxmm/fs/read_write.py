@@ -39,6 +39,27 @@ def vfs_read(k, f, count: int, pos: int) -> tuple[int, np.ndarray]:
     return f.f_inode.i_fop.read_iter(k, f, pos, count)
 
 
+def vfs_read_calls(k, f, pos: int, count: int, chunk: int) -> tuple[int, bytes]:
+    """``count`` bytes from ``pos`` in read() calls of ``chunk`` bytes, stopping after a short
+    one (the end of the file): the calls the cache serves alone go through the file's
+    ``read_cached`` batch, each other one through ``vfs_read``. Returns (bytes, contents)."""
+    out, done = [], 0
+    while True:
+        if f.f_mode & FMODE_READ and f.f_inode.i_fop is not None and chunk <= MAX_RW_COUNT and pos >= 0:
+            got, lines, eof = f.f_inode.i_fop.read_cached(k, f, pos + done, count - done, chunk)
+            out.append(lines.tobytes())
+            done += got
+            if eof or done >= count and count:
+                break
+        n = min(chunk, count - done)
+        got, lines = vfs_read(k, f, n, pos + done)
+        out.append(lines.tobytes())
+        done += got
+        if got < n or done >= count:
+            break
+    return done, b"".join(out)
+
+
 def generic_write_checks(f, pos: int, count: int) -> tuple[int, int]:
     """(position, count) of a write: O_APPEND moves it to the end; EFBIG at ``s_maxbytes``."""
     ino = f.f_inode

@@ -2,8 +2,8 @@
 
 Each is a ``kobj_attribute`` of the kernel object that owns it: a show function that prints
 it and a store function that parses a write, both in the module of that subsystem. Paths are
-relative to /sys. Block devices have theirs under ``block/<disk>/`` (``queue/read_ahead_kb``,
-``queue/nr_requests``, ...).
+relative to /sys; debugfs files appear under ``kernel/debug`` where it is mounted. Block devices
+have theirs under ``block/<disk>/`` (``queue/read_ahead_kb``, ``queue/nr_requests``, ...).
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from ..block.genhd import BLOCK_ATTRIBUTES
 from ..errors import KernelError
 from ..mm.huge_memory import enabled_show, enabled_store
+from ..mm.memory import fault_around_bytes_get, fault_around_bytes_set
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
 SYSFS_ATTRIBUTES = {
     "kernel/mm/transparent_hugepage/enabled": (enabled_show, enabled_store),
+    "kernel/debug/fault_around_bytes": (fault_around_bytes_get, fault_around_bytes_set),  # debugfs
 }
 
 

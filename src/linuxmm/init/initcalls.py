@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from ..kernel.sysctl import vm_sysctl_init
 from ..include.linux.mmzone import node_states
-from ..mm import compaction, huge_memory, oom_kill, page_alloc, page_writeback, swap, util, vmscan, vmstat
+from ..fs import fs_writeback
+from ..mm import compaction, huge_memory, oom_kill, page_alloc, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -34,7 +35,7 @@ def mm_core_init_late(k: "Kernel") -> None:
     util.init_admin_reserve(k)  # subsys_initcall
     oom_kill.oom_init(k)  # subsys_initcall: the oom_reaper thread
     huge_memory.hugepage_init(k)  # subsys_initcall
-    page_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
+    fs_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         compaction.kcompactd_run(k, nid)  # subsys_initcall(kcompactd_init)
     swap.swap_setup(k)  # module_init(kswapd_init)

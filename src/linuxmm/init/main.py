@@ -14,7 +14,9 @@ from typing import Callable
 import numpy as np
 
 from ..arch import Arch
+from ..block.blk_core import blk_plug
 from ..description import MachineDescription
+from ..include.linux.backing_dev import wb_domain
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
@@ -86,6 +88,10 @@ class Kernel:
         # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
+        # block I/O and writeback: the running task's plug, the global dirty limit that follows
+        # the threshold
+        self.blk_plug = blk_plug()
+        self.global_wb_domain = wb_domain()
         # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
-from ..include.linux.mm_types import VM_NOHUGEPAGE, mm_struct
+from ..include.linux.mm_types import PAGE_SIZE, VM_NOHUGEPAGE, mm_struct
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
@@ -51,6 +51,9 @@ class task_struct:
         self.cgroup = k.cgrp_dfl_root  # task->cgroups: its cgroup v2 (kernel/cgroup/cgroup.py)
         self.mmc[M.MMC_MEMCG] = self.cgroup.memcg.id
         self.files = files_struct()  # the descriptor table (fs/file.c)
+        # dirty throttling (balance_dirty_pages): pages dirtied since the last check, how many
+        # may be dirtied before the next (128 KiB' worth at first), when it last paused (jiffies)
+        self.nr_dirtied, self.nr_dirtied_pause, self.dirty_paused_when = 0, 128 >> (k.arch.page_shift - 10), 0
         self.vma_table = np.zeros((0, M.NR_VMA_COLS), np.int64)
 
     @property
@@ -111,13 +114,32 @@ def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
     task.pending_signal = 0
 
 
+def vma_file_columns(f) -> tuple[int, int, int]:
+    """(VMA_XA, VMA_FILE_END, VMA_FOPS) of a VMA mapping the open file ``f`` (None: anonymous):
+    its page cache's xarray, its size in pages, and whether its vm_ops have ``page_mkwrite``
+    (ext4: writenotify) or are shmem's (tmpfs and shared anonymous memory)."""
+    if f is None:
+        return -1, 0, 0
+    mapping = f.f_mapping
+    return mapping.xa_id, -(-f.size // PAGE_SIZE), M.FOPS_SHMEM if mapping.swapbacked else M.FOPS_MKWRITE
+
+
 def build_vma_table(mm) -> np.ndarray:
     """The mm's VMAs as the compiled fault path reads them (rebuilt when they change). The
     flags column is what the fault path acts on: ``vm_flags``, with VM_NOHUGEPAGE where
     ``vma_thp_disabled`` says the process turned THP off for the VMA (prctl)."""
-    rows = [(v.vm_start, v.vm_end, v.vm_flags | (VM_NOHUGEPAGE if vma_thp_disabled(mm, v) else 0), v.vm_pgoff, v.anon_vma.id if v.anon_vma is not None else 0,
-             v.vm_file.id if v.vm_file is not None else 0) for v in mm.vmas]
+    rows = [(v.vm_start, v.vm_end, v.vm_flags | (VM_NOHUGEPAGE if vma_thp_disabled(mm, v) else 0), v.vm_pgoff,
+             v.anon_vma.id if v.anon_vma is not None else 0,
+             v.vm_file.id if v.vm_file is not None else 0, *vma_file_columns(v.vm_file)) for v in mm.vmas]
     return np.array(rows, np.int64).reshape(len(rows), M.NR_VMA_COLS)
+
+
+def vma_table_file_size(task: task_struct, vma) -> None:
+    """The file ``vma`` maps changed size (``i_size_write``): its row of the task's VMA table
+    follows (the compiled fault path's end of file: SIGBUS and the end of fault-around)."""
+    row = int(np.searchsorted(task.vma_table[:, M.VMA_START], vma.vm_start))
+    if row < len(task.vma_table) and task.vma_table[row, M.VMA_START] == vma.vm_start:
+        task.vma_table[row, M.VMA_FILE_END] = vma_file_columns(vma.vm_file)[1]
 
 
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
@@ -168,8 +190,8 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags
-        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (flags & M.VM_SHARED and vma.anon_vma is None):
-            continue  # the child faults these in itself (shared pages come from the page cache)
+        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (vma.vm_file is not None and vma.anon_vma is None):
+            continue  # vma_needs_copy: the child faults file pages in itself, from the page cache
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],

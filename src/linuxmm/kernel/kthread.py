@@ -35,6 +35,16 @@ class kthread:
         self._timer = self.clock.add_timer(self.clock.now, self._run)
         return True
 
+    def wake_up_at(self, when: int) -> bool:
+        """Run it at ``when`` ns if it sleeps until later (``mod_delayed_work`` of a work item
+        that is not due sooner); False if it is awake or already due by then."""
+        if self.state != TASK_INTERRUPTIBLE or (self._timer is not None and self._timer.expires <= when):
+            return False
+        if self._timer is not None:
+            self.clock.del_timer(self._timer)
+        self._timer = self.clock.add_timer(when, self._expire)
+        return True
+
     def schedule_timeout(self, ns: int | None) -> None:
         """Sleep for ``ns`` (None: until woken)."""
         self.state = TASK_INTERRUPTIBLE

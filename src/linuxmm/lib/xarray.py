@@ -247,6 +247,23 @@ def _shrink(xa, xid):
 
 
 @njit(cache=True)
+def xa_leaf(xa, xid, index):
+    """The row of the bottom node whose slots hold ``index`` and its 63 neighbours (the node
+    ``xas_load`` ends at), or -1 when there is none: iterating a range slot by slot within
+    it walks the tree once per 64 indices."""
+    h = xa.xa_height[xid]
+    if h == 0 or (h < XA_MAX_HEIGHT and index >> (XA_CHUNK_SHIFT * h) != 0):
+        return -1
+    row = xa.xa_head[xid]
+    for level in range(h - 1, 0, -1):
+        child = xa.slots[row, (index >> (XA_CHUNK_SHIFT * level)) & XA_CHUNK_MASK]
+        if child == 0:
+            return -1
+        row = child - 1
+    return row
+
+
+@njit(cache=True)
 def xa_find(xa, xid, start, last):
     """``xa_find``: the first index in [start, last] with an entry, or -1."""
     h = xa.xa_height[xid]

@@ -33,22 +33,27 @@ from __future__ import annotations
 import errno
 
 import numpy as np
+from numba import njit
 
-from ..errors import KernelError
+from ..errors import KernelError, LinuxmmError
+from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
-from ..include.linux.fs import I_DIRTY_PAGES
+from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
+from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
-from ..include.linux.page_flags import PG_dirty, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
-from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, readahead_control
+from ..include.linux.page_flags import PG_dirty, PG_locked, PG_readahead, PG_swapbacked, PG_uptodate, PG_writeback
+from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
 from . import swap
+from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
-from .rmap import page_mapping
+from .rmap import folio_mkclean, page_mapping
 
+HUNG_TASK_TIMEOUT_NS = 120 * 10**9
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
 LINES_PER_PAGE = PAGE_SIZE >> LINE_SHIFT
 HPAGE_PMD_ORDER = 9
@@ -119,11 +124,14 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     ``mapping_max_folio_order`` and at most the alignment of ``index`` (``__ffs(index)``); if
     its allocation or insertion fails (a smaller folio is cached inside its range: -EEXIST)
     the next smaller order is tried. The folio comes with a reference for the caller (drop
-    it with ``folio_put``). Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM
-    when not even an order-0 folio could be allocated."""
+    it with ``folio_put``), locked with FGP_LOCK (a new one is locked unless FGP_FOR_MMAP).
+    Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM when not even an
+    order-0 folio could be allocated."""
     pfn = filemap_get_folio(k, mapping, index)
     if pfn >= 0:
         k.mem_map.refcount[pfn] += 1
+        if fgp_flags & FGP_LOCK:
+            folio_lock(k, pfn)
         return pfn
     if not fgp_flags & FGP_CREAT:
         return -1
@@ -136,6 +144,8 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
         if pfn >= 0:
             aligned = index & ~((1 << order) - 1)
             if filemap_add_folio(k, mapping, pfn, aligned, gfp) == 0:
+                if fgp_flags & FGP_FOR_MMAP:
+                    folio_unlock(k, pfn)
                 return pfn
             folio_put(k, pfn)
         order -= 1
@@ -143,6 +153,8 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     if pfn < 0:
         raise KernelError(errno.ENOMEM, "page cache: no memory for a folio")
     k.mem_map.refcount[pfn] += 1
+    if fgp_flags & FGP_LOCK:
+        folio_lock(k, pfn)
     return pfn
 
 
@@ -177,8 +189,8 @@ def filemap_alloc_folio(k, gfp: int, order: int) -> int:
 
 
 def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
-    """``filemap_add_folio``: insert the folio at ``index`` (aligned to its size) and take the
-    cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
+    """``filemap_add_folio``: lock the folio, insert it at ``index`` (aligned to its size) and
+    take the cache's references; 0, or -EEXIST when a folio already caches a page of its range (shadow
     entries are overwritten). Counts NR_FILE_PAGES (and NR_SHMEM for shmem, as
     ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS."""
     a, nr = k.mem_map, folio_nr_pages(k, pfn)
@@ -190,6 +202,7 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
         first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
     k.page_cache = xa = X.xa_reserve(xa)
     X.xa_store_range(xa, mapping.xa_id, index, nr, X.xa_mk_folio(pfn))
+    folio_set(k, pfn, PG_locked)
     a.refcount[pfn] += nr
     a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
     node_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
@@ -230,6 +243,39 @@ def folio_mark_uptodate(k, pfn: int) -> None:
     folio_set(k, pfn, PG_uptodate)
 
 
+def folio_lock(k, pfn: int) -> None:
+    """``folio_lock``: wait until nobody holds PG_locked (a read in flight), then take it."""
+    folio_wait_bit(k, pfn, PG_locked)
+    folio_set(k, pfn, PG_locked)
+
+
+def folio_unlock(k, pfn: int) -> None:
+    folio_clear(k, pfn, PG_locked)
+
+
+def folio_end_read(k, pfn: int, success: bool) -> None:
+    """``folio_end_read``: the read into a locked folio completed: up to date if it worked,
+    and unlocked (which wakes whoever waits for it)."""
+    if success:
+        folio_mark_uptodate(k, pfn)
+    folio_unlock(k, pfn)
+
+
+def folio_wait_bit(k, pfn: int, flag: int) -> None:
+    """``folio_wait_bit``: let simulated time pass until ``flag`` (PG_locked, PG_writeback) is
+    clear: the I/O that holds it completes as an event on the clock once block I/O takes time.
+    A wait longer than the hung-task detector's 120 s (``hung_task_timeout_secs``) is a
+    simulator bug (nothing will clear the bit): it raises instead of waiting forever."""
+    clock = k.clock
+    deadline = clock.now + HUNG_TASK_TIMEOUT_NS
+    while folio_test(k, pfn, flag):
+        nxt = clock.next_expiry()
+        if nxt is None or nxt > deadline:
+            raise LinuxmmError(f"folio {pfn:#x}: blocked for more than 120 seconds waiting for "
+                               f"{'PG_locked' if flag == PG_locked else 'PG_writeback'} to clear")
+        clock.run_until(nxt)
+
+
 def folio_mark_dirty(k, mapping, pfn: int) -> bool:
     """``folio_mark_dirty``: through the mapping's ``dirty_folio``; True if it was clean."""
     return mapping.a_ops.dirty_folio(k, mapping, pfn)
@@ -253,22 +299,30 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
     node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
-    host = mapping.host
-    if not host.i_state & I_DIRTY_PAGES:
-        host.i_state |= I_DIRTY_PAGES
-        host.dirtied_when = k.clock.now
+    wb = inode_to_wb(mapping.host)
+    wb.stat[WB_RECLAIMABLE] += nr
+    wb.stat[WB_DIRTIED] += nr
+    if k.current is not None:
+        k.current.nr_dirtied += nr
+    __mark_inode_dirty(k, mapping.host)
     return True
 
 
 def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
-        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -folio_nr_pages(k, pfn))
-        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -folio_nr_pages(k, pfn))
+        nr = folio_nr_pages(k, pfn)
+        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
+        zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
+        inode_to_wb(mapping.host).stat[WB_RECLAIMABLE] -= nr
 
 
 def folio_clear_dirty_for_io(k, mapping, pfn: int) -> bool:
     """``folio_clear_dirty_for_io``: clear PG_dirty before writing the folio out (the
-    counter goes down now, the data goes under PG_writeback); True if it was dirty."""
+    counter goes down now, the data goes under PG_writeback); True if it was dirty. A mapped
+    folio is write-protected and cleaned in every page table first (``folio_mkclean``), so
+    that a later store faults and dirties it again."""
+    if not mapping.swapbacked and folio_mkclean(k, pfn):
+        folio_mark_dirty(k, mapping, pfn)  # a dirty pte's data is the folio's
     if not folio_test(k, pfn, PG_dirty):
         return False
     folio_clear(k, pfn, PG_dirty)
@@ -281,32 +335,33 @@ def folio_cancel_dirty(k, mapping, pfn: int) -> None:
     folio_clear_dirty_for_io(k, mapping, pfn)
 
 
-def folio_start_writeback(k, pfn: int) -> None:
-    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING up."""
+def folio_start_writeback(k, mapping, pfn: int) -> None:
+    """``__folio_start_writeback``: PG_writeback set, NR_WRITEBACK and NR_ZONE_WRITE_PENDING
+    (and the disk's WB_WRITEBACK) up."""
+    nr = folio_nr_pages(k, pfn)
     folio_set(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, folio_nr_pages(k, pfn))
-    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, folio_nr_pages(k, pfn))
+    node_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
+    zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
+    inode_to_wb(mapping.host).stat[WB_WRITEBACK] += nr
 
 
-def folio_end_writeback(k, pfn: int) -> None:
+def folio_end_writeback(k, mapping, pfn: int) -> None:
     """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: PG_writeback
-    cleared, NR_WRITEBACK down, NR_WRITTEN up."""
+    cleared, NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
+    completions drive its bandwidth estimate)."""
     nr = folio_nr_pages(k, pfn)
     folio_clear(k, pfn, PG_writeback)
     node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
+    wb = inode_to_wb(mapping.host)
+    wb.stat[WB_WRITEBACK] -= nr
+    wb.stat[WB_WRITTEN] += nr
 
 
 def folio_wait_writeback(k, pfn: int) -> None:
-    """``folio_wait_writeback``: let simulated time pass until the folio's write completes
-    (the completion is an event on the clock once block I/O takes time)."""
-    clock = k.clock
-    while folio_test(k, pfn, PG_writeback):
-        nxt = clock.next_expiry()
-        if nxt is None:
-            raise KernelError(errno.EIO, f"folio {pfn:#x} is under writeback and no I/O is pending")
-        clock.run_until(nxt)
+    """``folio_wait_writeback``: until the folio's write completes."""
+    folio_wait_bit(k, pfn, PG_writeback)
 
 
 # ---- contents (one byte per 64-byte line) -----------------------------------------------------
@@ -365,9 +420,9 @@ def filemap_get_pages(k, filp, pos: int, count: int) -> list[int]:
     if not batch:
         batch = [filemap_create_folio(k, mapping, index)]
     tail = batch[-1]
-    if folio_test(k, tail, PG_readahead):
-        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, int(k.mem_map.index[tail])), tail,
-                            last - index + 1)
+    if folio_test(k, tail, PG_readahead):  # filemap_readahead: from the marked folio to the read's end
+        tail_index = int(k.mem_map.index[tail])
+        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, tail_index), tail, last + 1 - tail_index)
     if not folio_test(k, tail, PG_uptodate):
         filemap_update_page(k, mapping, tail)
     return batch
@@ -381,15 +436,25 @@ def filemap_create_folio(k, mapping, index: int) -> int:
     if filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE) != 0:
         folio_put(k, pfn)
         return filemap_get_folio(k, mapping, index)
-    mapping.a_ops.read_folios(k, mapping, [pfn])
+    filemap_read_folio(k, mapping, pfn)
     folio_put(k, pfn)
     return pfn
 
 
+def filemap_read_folio(k, mapping, pfn: int) -> None:
+    """``filemap_read_folio``: the filesystem reads the locked folio (its completion unlocks
+    it), and the caller waits for that."""
+    mapping.a_ops.read_folios(k, mapping, [pfn])
+    folio_wait_bit(k, pfn, PG_locked)
+
+
 def filemap_update_page(k, mapping, pfn: int) -> None:
-    """``filemap_update_page``: a cached folio that is not up to date is read (or waited for)."""
+    """``filemap_update_page``: wait for a read in flight (PG_locked); a folio still not up
+    to date is locked and read."""
+    folio_wait_bit(k, pfn, PG_locked)
     if not folio_test(k, pfn, PG_uptodate):
-        mapping.a_ops.read_folios(k, mapping, [pfn])
+        folio_lock(k, pfn)
+        filemap_read_folio(k, mapping, pfn)
 
 
 def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
@@ -418,6 +483,65 @@ def filemap_read(k, filp, pos: int, count: int) -> tuple[int, np.ndarray]:
     return done, (np.concatenate(out) if out else np.zeros(0, np.uint8))
 
 
+@njit(cache=True)
+def filemap_read_cached(xa, a, xid, pos, count, chunk, isize, out):
+    """The read() calls of a chunked read (``chunk`` bytes each, from ``pos``, ``count`` in
+    all) that ``filemap_read`` would serve from the cache alone — every folio they touch
+    cached, up to date and without a PG_readahead marker — done in one compiled loop (why
+    compiled: a cached 4 KiB read is a few lookups, and Python's per-call cost would be most of
+    the time). Copies one byte per line each call covers into ``out``; returns (bytes done,
+    bytes in ``out``, whether a call ended short at ``isize``). Stops before the first call
+    that needs more: a miss, a folio being read, a readahead marker, or a call at or past the
+    end of the file (the Python path does those)."""
+    done = nout = 0
+    stop = np.uint64(1 << PG_readahead)
+    uptodate = np.uint64(1 << PG_uptodate)
+    while done < count:
+        n = min(chunk, count - done)
+        p0 = pos + done
+        if p0 >= isize:
+            return done, nout, False
+        m = min(n, isize - p0)
+        index, last = p0 >> PAGE_SHIFT, (p0 + m - 1) >> PAGE_SHIFT
+        while index <= last:  # filemap_get_read_batch: all of the call's folios must be ready
+            entry = X.xa_load(xa, xid, index)
+            if entry == 0 or entry & 1:
+                return done, nout, False
+            head = entry >> 1
+            if a.flags[head] & stop or not a.flags[head] & uptodate:
+                return done, nout, False
+            index = a.index[head] + (1 << a.order[head])
+        line, last_line = p0 >> LINE_SHIFT, (p0 + m - 1) >> LINE_SHIFT
+        while line <= last_line:  # copy_folio_to_iter, a page at a time
+            page = line >> (PAGE_SHIFT - LINE_SHIFT)
+            head = X.xa_load(xa, xid, page) >> 1
+            pfn = head + page - a.index[head]
+            upto = min(last_line, ((page + 1) << (PAGE_SHIFT - LINE_SHIFT)) - 1)
+            first = line & (LINES_PER_PAGE - 1)
+            nr = upto - line + 1
+            if a.content_valid[pfn]:
+                out[nout:nout + nr] = a.content[pfn, first:first + nr]
+            else:
+                out[nout:nout + nr] = 0
+            nout += nr
+            line = upto + 1
+        done += m
+        if m < n:
+            return done, nout, True
+    return done, nout, False
+
+
+def filemap_read_batch(k, filp, pos: int, count: int, chunk: int) -> tuple[int, np.ndarray, bool]:
+    """``read_cached`` of the page-cache filesystems: ``filemap_read_cached`` over the file
+    (``f_ra.prev_pos`` follows, as each call's ``filemap_read`` would leave it)."""
+    out = np.zeros((count >> LINE_SHIFT) + count // chunk + 2, np.uint8)
+    done, nout, eof = filemap_read_cached(k.page_cache, k.mem_map, filp.f_mapping.xa_id, pos, count, chunk,
+                                          filp.f_inode.i_size, out)
+    if done:
+        filp.f_ra.prev_pos = pos + done
+    return int(done), out[:nout], bool(eof)
+
+
 # ---- buffered write ---------------------------------------------------------------------------
 
 def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
@@ -440,24 +564,28 @@ def generic_perform_write(k, filp, pos: int, count: int, value: int) -> int:
         mapping.a_ops.write_end(k, filp, pos, nbytes, pfn)
         pos += nbytes
         written += nbytes
+        if k.current is not None and not mapping.swapbacked:  # shmem's bdi has no writeback
+            balance_dirty_pages_ratelimited(k, inode_to_wb(mapping.host), k.current)
     return written
 
 
 def generic_write_end(k, filp, pos: int, copied: int, pfn: int) -> None:
     """``generic_write_end``: the folio is up to date and dirty, ``i_size`` grows to cover the
-    write, and write_begin's reference is dropped."""
+    write, and write_begin's lock and reference are dropped."""
     mapping = filp.f_mapping
     folio_mark_uptodate(k, pfn)
     folio_mark_dirty(k, mapping, pfn)
     inode = filp.f_inode
-    inode.i_size = max(inode.i_size, pos + copied)
+    if pos + copied > inode.i_size:
+        i_size_write(inode, pos + copied)
+    folio_unlock(k, pfn)
     folio_put(k, pfn)
 
 
 def write_begin_get_folio(k, filp, pos: int, nbytes: int) -> int:
-    """``write_begin_get_folio``: ``__filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len))``,
-    then (``__block_write_begin``) a folio that is not up to date is read first unless the
-    write covers all of it."""
+    """``write_begin_get_folio``: ``__filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len))``
+    (locked, with a reference), then (``__block_write_begin``) a folio that is not up to date
+    is read first unless the write covers all of it."""
     from ..include.linux.pagemap import FGP_WRITEBEGIN, fgf_set_order
 
     mapping = filp.f_mapping
@@ -466,7 +594,8 @@ def write_begin_get_folio(k, filp, pos: int, nbytes: int) -> int:
     if not folio_test(k, pfn, PG_uptodate):
         fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
         if pos > fpos or pos + nbytes < fpos + (folio_nr_pages(k, pfn) << PAGE_SHIFT):
-            mapping.a_ops.read_folios(k, mapping, [pfn])
+            filemap_read_folio(k, mapping, pfn)
+            folio_lock(k, pfn)
     return pfn
 
 
@@ -504,7 +633,73 @@ def filemap_cachestat(k, mapping, first: int, last: int) -> dict[str, int]:
     for index, pfn in filemap_folios(k, mapping, first, last):
         nr = min(index + folio_nr_pages(k, pfn) - 1, last) - max(index, first) + 1
         cs["cache"] += nr
-        cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) else 0
+        # the xarray's dirty tag: shmem's noop_dirty_folio sets PG_dirty without it
+        cs["dirty"] += nr if folio_test(k, pfn, PG_dirty) and not mapping.swapbacked else 0
         cs["writeback"] += nr if folio_test(k, pfn, PG_writeback) else 0
     cs["evicted"] = int(k.page_cache.xa_nr_values[mapping.xa_id]) if first == 0 else 0
     return cs
+
+
+# ---- the fault side (mm/filemap.c: filemap_fault, filemap_page_mkwrite) --------------------
+#
+# The compiled fault path (``mm/memory.py``: ``do_read_fault`` with fault-around through
+# ``filemap_map_pages``, ``do_cow_fault``, ``do_shared_fault``) maps what the page cache holds
+# up to date. It comes here when the faulting page needs I/O or the filesystem: the page is not
+# cached, not up to date, or carries PG_readahead (``filemap_fault``), or a store dirties a clean
+# folio (``->page_mkwrite``). Then the access is retried in compiled code; a retry after I/O is
+# a major fault (the kernel's VM_FAULT_RETRY with FAULT_FLAG_TRIED, ``mm_account_fault``).
+
+def fault_vma(task, addr: int):
+    """The VMA of a fault at ``addr`` and the file page it maps there (``vmf->pgoff``)."""
+    from ..include.linux.mm_types import find_vma
+
+    vma = find_vma(task.mm, addr)
+    return vma, vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)
+
+
+def filemap_fault(k, task, addr: int) -> bool:
+    """``filemap_fault`` for a page the compiled path could not map: False (VM_FAULT_SIGBUS)
+    at or past the end of the file. A cached folio marked PG_readahead starts asynchronous
+    readahead (``do_async_mmap_readahead``); a page not cached counts PGMAJFAULT and starts
+    synchronous readahead around it (``do_sync_mmap_readahead``), then the folio is found or
+    created (``__filemap_get_folio(FGP_CREAT|FGP_FOR_MMAP)``) and read if not up to date. The
+    retried fault counts as major when it waited for I/O."""
+    from ..include.linux.vmstat import PGMAJFAULT
+    from .pgtable import VP_FAULT_MAJOR
+    from .readahead import page_cache_async_ra, page_cache_sync_ra
+
+    vma, index = fault_vma(task, addr)
+    filp = vma.vm_file
+    mapping = filp.f_mapping
+    if index >= -(-filp.f_inode.i_size // PAGE_SIZE):
+        return False
+    vs = k.vm_state
+    pfn = filemap_get_folio(k, mapping, index)
+    waited = False
+    if pfn < 0:
+        vs.vm_events[PGMAJFAULT] += 1
+        page_cache_sync_ra(k, readahead_control(filp, mapping, filp.f_ra, index), 1)
+        pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
+        folio_put(k, pfn)
+        waited = True
+    elif folio_test(k, pfn, PG_readahead):
+        folio_clear(k, pfn, PG_readahead)
+        page_cache_async_ra(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, 1)
+        waited = True
+    if not folio_test(k, pfn, PG_uptodate):
+        mapping.a_ops.read_folios(k, mapping, [pfn])
+        waited = True
+    vs.vp[VP_FAULT_MAJOR] = int(waited)
+    return True
+
+
+def filemap_page_mkwrite(k, task, addr: int) -> None:
+    """``->page_mkwrite`` of a store to a clean shared file folio (``ext4_page_mkwrite`` ->
+    ``filemap_page_mkwrite``): the folio is marked dirty before the pte becomes writable
+    (``folio_mark_dirty``: NR_FILE_DIRTY, the inode queued for writeback) and waits for a
+    write in flight (``folio_wait_stable``)."""
+    vma, index = fault_vma(task, addr)
+    mapping = vma.vm_file.f_mapping
+    pfn = filemap_get_folio(k, mapping, index)
+    folio_mark_dirty(k, mapping, pfn)
+    folio_wait_writeback(k, pfn)

@@ -5,8 +5,11 @@ tables, and where the walk fails call ``handle_mm_fault`` -> ``__handle_mm_fault
 the upper tables, THP at the PMD level: ``do_huge_pmd_anonymous_page``,
 ``do_huge_pmd_wp_page``) -> ``handle_pte_fault`` (``do_anonymous_page`` with the shared zero
 page for reads, ``do_wp_page``: reuse an exclusive page or copy it), then perform the access,
-setting the accessed and dirty bits. Faults that need Python (SIGSEGV, shared-memory pages,
-an allocation the slow path must handle, a full table pool) end the batch with a status.
+setting the accessed and dirty bits. File and shared-memory VMAs fault through ``do_fault``
+(``do_read_fault`` with fault-around over the page cache, ``do_cow_fault``,
+``do_shared_fault``; see the section on file faults). Faults that need Python (SIGSEGV,
+SIGBUS, a page to read or dirty, an allocation the slow path must handle, a full table pool)
+end the batch with a status.
 
 ``unmap_page_range`` unmaps (``zap_pte_range``, ``zap_huge_pmd``, ``zap_nonpresent_ptes``),
 ``free_pgd_range`` frees tables no VMA needs, ``copy_page_range`` is fork's copy-on-write
@@ -25,8 +28,10 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
-from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_lru_mask, PG_swapbacked_mask
+from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
+                                        PG_readahead, PG_referenced, PG_swapbacked_mask, PG_uptodate, PG_young)
 from ..jit import unowned
+from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa_load, xa_to_folio
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
 from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WALK_TABLE_DONE, walk_again, walk_next,
@@ -37,7 +42,10 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn)
-from ..include.linux.vmstat import PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK, THP_FAULT_FALLBACK_CHARGE
+from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
+                                    THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
+from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
+                      VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
@@ -49,18 +57,27 @@ from .memcontrol import mem_cgroup_charge_anon
 from .swap import folio_add_lru_vma, folio_put, lru_add_drain
 from .swapfile import free_swap_and_cache, swap_duplicate
 
-# the compiled VMA table: one row per VMA, sorted by start
+# the compiled VMA table: one row per VMA, sorted by start. VMA_FILE is the file's inode
+# number (0: anonymous); VMA_XA the xarray of its page cache (-1: none); VMA_FILE_END the
+# file's size in pages (DIV_ROUND_UP(i_size, PAGE_SIZE)); VMA_FOPS what its vm_ops offer
 VMA_START, VMA_END, VMA_FLAGS, VMA_PGOFF, VMA_ANON, VMA_FILE = 0, 1, 2, 3, 4, 5
-NR_VMA_COLS = 6
+VMA_XA, VMA_FILE_END, VMA_FOPS = 6, 7, 8
+NR_VMA_COLS = 9
+FOPS_MKWRITE = 1  # ->page_mkwrite (ext4): shared writable ptes start read-only (writenotify)
+FOPS_SHMEM = 2  # shmem_mapping(): swap-backed, may map large folios across i_size
 
 # fault status (VM_FAULT_* folded to what the caller must do)
-FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_SHARED, FAULT_NEED_TABLES = 0, 1, 2, 4, 5
+FAULT_OK, FAULT_SIGSEGV_MAPERR, FAULT_SIGSEGV_ACCERR, FAULT_NEED_TABLES = 0, 1, 2, 5
 FAULT_NEED_ALLOC = 3  # an allocation the free lists could not serve above the watermark: vp[VP_SLOW_CTX] names it
 FAULT_NEED_HUGE_ZERO = 6
 FAULT_EFAULT = 7  # pagefault_disable(): the access fails instead of faulting
 FAULT_DEADLINE = 8  # the batch used up its time budget: stopped after a completed access
 FAULT_NEED_ANON_VMA = 9  # vmf_anon_prepare: the VMA needs its anon_vma before a page is added
-FAULT_NEED_CHARGE = 10  # the memcg charge of a new page passed a memory.max: Python runs try_charge's slow part
+FAULT_FILE_MISS = 10  # filemap_fault: the page is not cached and up to date (or starts readahead): Python reads
+FAULT_FILE_MKWRITE = 11  # a store to a clean shared file folio: ->page_mkwrite and dirtying run in Python
+FAULT_SIGBUS = 12  # VM_FAULT_SIGBUS: a file page at or beyond the end of the file
+FAULT_NEED_CHARGE = 13  # the memcg charge of a new page passed a memory.max: Python runs try_charge's slow part
+FAULT_FALLBACK = -1  # VM_FAULT_FALLBACK within the fault path: try the next way
 
 CHARGE_FAILED = -3  # alloc_anon_folio: the page was allocated but its charge failed (it is freed again)
 
@@ -274,6 +291,17 @@ def page_mapped(a, pfn, head):
 
 
 @njit(cache=True)
+def folio_mapped(a, head):
+    """``folio_mapped``: is any page of the folio mapped, by a pte or a pmd?"""
+    if folio_entire_mapcount(a, head) > 0:
+        return True
+    for p in range(head, head + (np.int64(1) << a.order[head])):
+        if a.mapcount[p] > 0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def put_folio(a, vs, head):
     """Drop a reference; the last one takes the folio off its LRU list and frees it (to the
     running CPU's pcp lists)."""
@@ -348,11 +376,12 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     entry = vs.pt[row, idx]
     old = pte_pfn(entry)
     if vmas[v, VMA_FLAGS] & VM_SHARED:
-        return FAULT_SHARED
+        return wp_page_shared(a, vs, vmas, v, row, idx)
     head = B.compound_head(a, old)
     large = head != old or (a.flags[old] & PG_head_mask) != 0
-    # wp_can_reuse_anon_folio: never reuse a subpage of a large folio
-    if not entry_has(entry, _PAGE_SPECIAL) and not large and (
+    anon = not entry_has(entry, _PAGE_SPECIAL) and (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    # wp_can_reuse_anon_folio: never reuse a subpage of a large folio (nor a file page: COW)
+    if anon and not large and (
             a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
         vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
@@ -370,7 +399,10 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         copy_page(a, pfn, old)
         a.mapcount[old] -= 1
         if not page_mapped(a, old, head):
-            vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED] -= 1
+            vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+        if not anon:  # a private file page: the copy is anonymous (wp_page_copy's counters)
+            mmc[mm_counter_file(a, head)] -= 1
+            mmc[MM_ANONPAGES] += 1
         put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
@@ -431,8 +463,14 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
 
 @njit(cache=True)
 def __split_huge_pmd(a, vs, mmc, row, idx):
-    """Replace a huge pmd by its deposited pte table mapping the same pages."""
+    """Replace a huge pmd by its deposited pte table mapping the same pages. A file folio's
+    pmd is only unmapped (``__split_huge_pmd_locked`` for a file VMA: the ptes come back
+    from the page cache at the next fault)."""
     entry = vs.pt[row, idx]
+    if not pmd_has_deposit(a, entry):
+        zap_huge_pmd(a, vs, mmc, row, idx)
+        vs.vp[VP_FLUSH_PENDING] = 1
+        return
     base = pte_pfn(entry)
     dep = pgtable_trans_huge_withdraw(vs, row)
     nr = vs.nent[vs.vp[VP_LEVELS] - 1]
@@ -472,8 +510,385 @@ def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
 
 
+# ---- file faults (mm/memory.c: do_fault and its kin; mm/filemap.c: filemap_map_pages) ----------
+#
+# The page-cache half of the fault path is compiled here, next to the fault path that calls
+# it (``vm_ops->map_pages`` and ``->fault`` of ext4 and tmpfs are ``filemap_map_pages`` and
+# ``filemap_fault``): ``mm/filemap.py`` builds on this module, not the other way round. What
+# needs I/O or the filesystem leaves with a status for Python (``mm/filemap.py``'s
+# ``filemap_fault``): FAULT_FILE_MISS (not cached, not up to date, or a PG_readahead folio that
+# starts readahead), FAULT_FILE_MKWRITE (``->page_mkwrite`` dirties a clean folio).
+
+
 @njit(cache=True)
-def handle_mm_fault(a, vs, vmas, mmc, addr, write):
+def folio_next_index(a, head):
+    return a.index[head] + (np.int64(1) << a.order[head])
+
+
+@njit(cache=True)
+def folio_mark_dirty_compiled(a, vs, head):
+    """``folio_mark_dirty`` where no Python is needed: shmem's ``noop_dirty_folio``, or a
+    dirty pte of a clean file folio found on unmap (``filemap_dirty_folio``'s counters; the
+    inode is not queued for the flusher here: with writenotify a writable pte only exists
+    once the folio was dirtied through Python)."""
+    if a.flags[head] & np.uint64(1 << PG_dirty):
+        return
+    a.flags[head] |= np.uint64(1 << PG_dirty)
+    if not a.flags[head] & PG_swapbacked_mask:
+        nr = np.int64(1) << a.order[head]
+        zid = B.page_zone(a, head)
+        vs.nstat[a.zone_node[zid], NS_FILE_DIRTY] += nr
+        vs.nstat[a.zone_node[zid], NS_DIRTIED] += nr
+        a.vm_stat[zid, NR_ZONE_WRITE_PENDING] += nr
+
+
+@njit(cache=True)
+def pmdmapped_item(a, head):
+    return NS_SHMEM_PMDMAPPED if a.flags[head] & PG_swapbacked_mask else NS_FILE_PMDMAPPED
+
+
+@njit(cache=True)
+def folio_add_file_rmap_ptes(a, vs, head, pfn, nr):
+    """``folio_add_file_rmap_ptes``: pages mapped for the first time count in NR_FILE_MAPPED
+    (unless the folio is mapped whole by a PMD already)."""
+    whole = folio_entire_mapcount(a, head) > 0
+    first = 0
+    for p in range(pfn, pfn + nr):
+        if a.mapcount[p] == 0 and not whole:
+            first += 1
+        a.mapcount[p] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += first
+
+
+@njit(cache=True)
+def folio_add_file_rmap_pmd(a, vs, head):
+    """``folio_add_file_rmap_pmd``: the first PMD mapping counts the folio's pages not mapped
+    by a pte yet in NR_FILE_MAPPED, and all of them in NR_FILE_PMDMAPPED (NR_SHMEM_PMDMAPPED)."""
+    nr = np.int64(1) << a.order[head]
+    nid = a.zone_node[B.page_zone(a, head)]
+    if a.entire_mapcount[head] == 0:
+        for p in range(head, head + nr):
+            if a.mapcount[p] == 0:
+                vs.nstat[nid, NS_FILE_MAPPED] += 1
+        vs.nstat[nid, pmdmapped_item(a, head)] += nr
+    a.entire_mapcount[head] += 1
+
+
+@njit(cache=True)
+def file_pte_bits(vmas, v, write):
+    """``vma->vm_page_prot`` for a file page (x86 includes the accessed bit: every pte the
+    fault path sets is young), made writable and dirty by a write (``maybe_mkwrite``). A
+    shared writable mapping without writenotify (tmpfs) maps pages writable at once."""
+    flags = vmas[v, VMA_FLAGS]
+    bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX
+    if write:
+        bits |= _PAGE_RW | _PAGE_DIRTY
+    elif flags & VM_SHARED and flags & VM_WRITE and not vmas[v, VMA_FOPS] & FOPS_MKWRITE:
+        bits |= _PAGE_RW
+    return np.uint64(bits)
+
+
+@njit(cache=True)
+def set_pte_range(a, vs, mmc, row, idx, head, pfn, nr, bits):
+    """``set_pte_range`` of a file folio's pages [pfn, pfn+nr) at entries [idx, idx+nr) of
+    table ``row``: rmap, one reference per pte, RssFile/RssShmem."""
+    for i in range(nr):
+        set_entry(vs, row, idx + i, mk_entry(pfn + i, bits))
+    folio_add_file_rmap_ptes(a, vs, head, pfn, nr)
+    a.refcount[head] += nr
+    mmc[mm_counter_file(a, head)] += nr
+
+
+@njit(cache=True)
+def pte_table_of(a, vs, mmc, pmd_row, pmd_idx, alloc):
+    """The pte table under the pmd entry, allocated and installed if none and ``alloc``
+    (``pmd_install``/``pte_alloc``): its row, -1 (none), or a fault status (negative - 10)."""
+    pmd = vs.pt[pmd_row, pmd_idx]
+    if not pte_none(pmd):
+        return table_row(a, pmd)
+    if not alloc:
+        return -1
+    new = pte_alloc_one(a, vs, mmc)
+    if new < 0:
+        return -10 - (FAULT_NEED_TABLES if new == -1 else FAULT_NEED_ALLOC)
+    set_entry(vs, pmd_row, pmd_idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
+    return new
+
+
+@njit(cache=True)
+def folio_usable(a, head):
+    """Up to date, not locked, not marked for readahead (what ``next_uptodate_folio`` maps)."""
+    f = a.flags[head]
+    return (f & np.uint64(1 << PG_uptodate)) != 0 and not f & np.uint64((1 << PG_locked) | (1 << PG_readahead))
+
+
+@njit(cache=True)
+def next_uptodate_folio(a, xa, xid, index, end_pgoff, max_idx):
+    """``next_uptodate_folio``: the first folio from ``index`` to ``end_pgoff`` that can be
+    mapped: (head pfn, index found at), or (-1, -1). Shadow entries, folios being read or
+    carrying PG_readahead and indexes at or past ``max_idx`` (i_size) are skipped. The slots
+    are read node by node (``xa_leaf``), as ``xas_next_entry`` walks them."""
+    node, row = np.int64(-1), np.int64(-1)
+    while index <= end_pgoff and index < max_idx:
+        if index >> XA_CHUNK_SHIFT != node:
+            node = index >> XA_CHUNK_SHIFT
+            row = xa_leaf(xa, xid, index)
+            if row < 0:  # nothing cached in this node's 64 indices
+                index = (node + 1) << XA_CHUNK_SHIFT
+                continue
+        entry = xa.slots[row, index & XA_CHUNK_MASK]
+        if xa_is_folio(entry):
+            head = xa_to_folio(entry)
+            if folio_usable(a, head):
+                return head, index
+            index = folio_next_index(a, head)
+        else:
+            index += 1
+    return np.int64(-1), np.int64(-1)
+
+
+@njit(cache=True)
+def do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, address, write):
+    """``do_set_pmd``: map a PMD-sized file folio with one huge pmd (THP_FILE_MAPPED) when the
+    VMA allows THP, covers the whole 2 MiB and is aligned to it in the file; FAULT_FALLBACK
+    otherwise. x86 deposits no pte table for it."""
+    pmd_level = vs.vp[VP_PMD_LEVEL]
+    if pmd_level >= vs.vp[VP_LEVELS] - 1 or vmas[v, VMA_FLAGS] & VM_NOHUGEPAGE:
+        return FAULT_FALLBACK
+    nr = np.int64(1) << (vs.shift[pmd_level] - 12)
+    if (np.int64(1) << a.order[head]) != nr or ((vmas[v, VMA_START] >> 12) - vmas[v, VMA_PGOFF]) & (nr - 1):
+        return FAULT_FALLBACK
+    haddr = address & ~((nr << 12) - 1)
+    if haddr < vmas[v, VMA_START] or haddr + (nr << 12) > vmas[v, VMA_END] or not pte_none(vs.pt[pmd_row, pmd_idx]):
+        return FAULT_FALLBACK
+    set_entry(vs, pmd_row, pmd_idx, mk_entry(head, file_pte_bits(vmas, v, write) | np.uint64(_PAGE_PSE)))
+    mmc[mm_counter_file(a, head)] += nr
+    folio_add_file_rmap_pmd(a, vs, head)
+    a.refcount[head] += 1
+    vs.vm_events[THP_FILE_MAPPED] += 1
+    return FAULT_OK
+
+
+@njit(cache=True)
+def filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, start, addr, nr_pages, file_end, address):
+    """``filemap_map_folio_range``: map pages [start, start+nr_pages) of a large folio at
+    ``addr``, or the whole folio when it lies within the file (``file_end >=
+    folio_next_index``, stricter by one than the last page: a folio ending at EOF is mapped
+    piecewise; shmem is exempt), the VMA and one page table. Runs of none ptes are mapped; True
+    if ``address`` was."""
+    nr_folio = np.int64(1) << a.order[head]
+    size = nr_folio << 12
+    addr0 = addr - (start << 12)
+    pmd_mask = ~((np.int64(1) << vs.shift[vs.vp[VP_LEVELS] - 2]) - 1)
+    if (file_end >= folio_next_index(a, head) or vmas[v, VMA_FOPS] & FOPS_SHMEM) and addr0 >= vmas[v, VMA_START] \
+            and addr0 + size <= vmas[v, VMA_END] and (addr0 & pmd_mask) == ((addr0 + size - 1) & pmd_mask):
+        start, addr, nr_pages = np.int64(0), addr0, nr_folio
+    return map_file_ptes(a, vs, mmc, vmas, v, row, head, head + start, addr, nr_pages, address)
+
+
+@njit(cache=True)
+def map_file_ptes(a, vs, mmc, vmas, v, row, head, pfn, addr, nr_pages, address):
+    """Map the pages [pfn, pfn+nr_pages) of folio ``head`` at ``addr`` where the ptes are none
+    (a marker or a mapped pte is left to its own fault); True if ``address``'s page was mapped."""
+    bits = file_pte_bits(vmas, v, False)
+    idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
+    mapped, i = False, np.int64(0)
+    while i < nr_pages:
+        n = np.int64(0)
+        while i + n < nr_pages and pte_none(vs.pt[row, idx + i + n]):
+            n += 1
+        if n:
+            set_pte_range(a, vs, mmc, row, idx + i, head, pfn + i, n, bits)
+            mapped |= addr + (i << 12) <= address < addr + ((i + n) << 12)
+        i += n + 1
+    return mapped
+
+
+@njit(cache=True)
+def filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, address, start_pgoff, end_pgoff):
+    """``filemap_map_pages``: map the cached, up-to-date folios of [start_pgoff, end_pgoff]
+    (clipped at the last page of the file). A PMD-sized first folio is mapped by a huge pmd
+    (``filemap_map_pmd``) unless it reaches EOF; otherwise the pte table (installed now if the
+    first folio may be mapped large, else the mapping gives up) gets the folios' pages.
+    FAULT_OK (VM_FAULT_NOPAGE) if ``address`` got mapped, FAULT_FALLBACK if not, or the status
+    of a failed table allocation."""
+    xid, max_idx = vmas[v, VMA_XA], vmas[v, VMA_FILE_END]
+    file_end = max_idx - 1
+    end_pgoff = min(end_pgoff, file_end)
+    head, index = next_uptodate_folio(a, xa, xid, start_pgoff, end_pgoff, max_idx)
+    if head < 0:
+        return FAULT_FALLBACK
+    pmd = vs.pt[pmd_row, pmd_idx]
+    if entry_present(pmd) and entry_has(pmd, _PAGE_PSE):
+        return FAULT_OK
+    can_map_large = file_end >= folio_next_index(a, head) or (vmas[v, VMA_FOPS] & FOPS_SHMEM) != 0
+    if can_map_large and do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, address, False) == FAULT_OK:
+        return FAULT_OK
+    row = pte_table_of(a, vs, mmc, pmd_row, pmd_idx, can_map_large)
+    if row < -1:
+        return -10 - row
+    if row < 0:
+        return FAULT_FALLBACK
+    ret = FAULT_FALLBACK
+    addr0 = vmas[v, VMA_START] + ((start_pgoff - vmas[v, VMA_PGOFF]) << 12)
+    while head >= 0:
+        addr = addr0 + ((index - start_pgoff) << 12)
+        nr_pages = min(folio_next_index(a, head) - 1, end_pgoff) - index + 1
+        if a.order[head] == 0:
+            mapped = map_file_ptes(a, vs, mmc, vmas, v, row, head, head, addr, 1, address)
+        else:
+            mapped = filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, index - a.index[head], addr,
+                                             nr_pages, file_end, address)
+        if mapped:
+            ret = FAULT_OK
+        head, index = next_uptodate_folio(a, xa, xid, folio_next_index(a, head), end_pgoff, max_idx)
+    return ret
+
+
+@njit(cache=True)
+def do_fault_around(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
+    """``do_fault_around``: the ``fault_around_pages``-aligned window of ptes around the fault,
+    clipped to the VMA and the page table, through ``filemap_map_pages``."""
+    nr = vs.vp[VP_FAULT_AROUND_PAGES]
+    pte_off = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
+    vma_off = pgoff - vmas[v, VMA_PGOFF]
+    from_pte = max(pte_off & ~(nr - 1), pte_off - min(pte_off, vma_off))
+    vma_pages = (vmas[v, VMA_END] - vmas[v, VMA_START]) >> 12
+    to_pte = min(min(from_pte + nr, vs.nent[vs.vp[VP_LEVELS] - 1]), pte_off + vma_pages - vma_off) - 1
+    return filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff + from_pte - pte_off,
+                             pgoff + to_pte - pte_off)
+
+
+@njit(cache=True)
+def filemap_fault_cached(a, xa, vmas, v, pgoff):
+    """The compiled half of ``filemap_fault``: the folio caching ``pgoff`` if it is up to date
+    and needs no readahead, else -1 (Python reads it: FAULT_FILE_MISS)."""
+    entry = xa_load(xa, vmas[v, VMA_XA], pgoff)
+    if not xa_is_folio(entry):
+        return -1
+    head = xa_to_folio(entry)
+    return head if folio_usable(a, head) else -1
+
+
+@njit(cache=True)
+def finish_fault(a, vs, vmas, mmc, v, pmd_row, pmd_idx, addr, head, pfn, write):
+    """``finish_fault`` for page ``pfn`` of the file folio ``head``: a PMD-sized folio inside
+    the file may take a huge pmd (``do_set_pmd``); else one pte (shmem maps a large folio
+    whole when it fits the VMA and the table)."""
+    shmem = (vmas[v, VMA_FOPS] & FOPS_SHMEM) != 0
+    needs_fallback = not shmem and vmas[v, VMA_FILE_END] < folio_next_index(a, head)
+    if pte_none(vs.pt[pmd_row, pmd_idx]) and not needs_fallback:
+        status = do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, addr, write)
+        if status != FAULT_FALLBACK:
+            return status
+    row = pte_table_of(a, vs, mmc, pmd_row, pmd_idx, True)
+    if row < 0:
+        return -10 - row
+    first, nr = pfn, np.int64(1)
+    if shmem and a.order[head] > 0:
+        nr_folio = np.int64(1) << a.order[head]
+        start = addr - ((pfn - head) << 12)
+        pte_off = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
+        if start >= vmas[v, VMA_START] and start + (nr_folio << 12) <= vmas[v, VMA_END] \
+                and pte_off >= pfn - head and pte_off + nr_folio - (pfn - head) <= vs.nent[vs.vp[VP_LEVELS] - 1]:
+            first, nr, addr = head, nr_folio, start
+    idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
+    for i in range(nr):
+        if not pte_none(vs.pt[row, idx + i]):
+            return FAULT_OK  # VM_FAULT_NOPAGE: someone mapped it meanwhile
+    set_pte_range(a, vs, mmc, row, idx, head, first, nr, file_pte_bits(vmas, v, write))
+    return FAULT_OK
+
+
+@njit(cache=True)
+def do_read_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
+    """``do_read_fault``: fault-around first (``should_fault_around``: more than one page),
+    then the page itself (``__do_fault`` + ``finish_fault``)."""
+    if vs.vp[VP_FAULT_AROUND_PAGES] > 1:
+        status = do_fault_around(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff)
+        if status != FAULT_FALLBACK:
+            return status
+    head = filemap_fault_cached(a, xa, vmas, v, pgoff)
+    if head < 0:
+        return FAULT_FILE_MISS
+    return finish_fault(a, vs, vmas, mmc, v, pmd_row, pmd_idx, addr, head, head + pgoff - a.index[head], False)
+
+
+@njit(cache=True)
+def do_cow_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
+    """``do_cow_fault``: a store to a private file mapping with no pte: a new anonymous page,
+    a copy of the cached one, mapped writable (RssAnon; the page cache is not dirtied)."""
+    if vmas[v, VMA_ANON] == 0:
+        return FAULT_NEED_ANON_VMA
+    head = filemap_fault_cached(a, xa, vmas, v, pgoff)
+    if head < 0:
+        return FAULT_FILE_MISS
+    row = pte_table_of(a, vs, mmc, pmd_row, pmd_idx, True)
+    if row < 0:
+        return -10 - row
+    idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
+    if not pte_none(vs.pt[row, idx]):
+        return FAULT_OK
+    pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
+    if pfn < 0:
+        return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
+    copy_page(a, pfn, head + pgoff - a.index[head])
+    folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
+    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY
+                                     | _PAGE_NX))
+    mmc[MM_ANONPAGES] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
+    return FAULT_OK
+
+
+@njit(cache=True)
+def do_shared_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
+    """``do_shared_fault``: a store to a shared file mapping with no pte: ``->page_mkwrite``
+    dirties a clean folio first (Python: FAULT_FILE_MKWRITE), then the page is mapped
+    writable and dirty (``fault_dirty_shared_page``)."""
+    head = filemap_fault_cached(a, xa, vmas, v, pgoff)
+    if head < 0:
+        return FAULT_FILE_MISS
+    if vmas[v, VMA_FOPS] & FOPS_MKWRITE and not a.flags[head] & np.uint64(1 << PG_dirty):
+        return FAULT_FILE_MKWRITE
+    status = finish_fault(a, vs, vmas, mmc, v, pmd_row, pmd_idx, addr, head, head + pgoff - a.index[head], True)
+    if status == FAULT_OK:
+        folio_mark_dirty_compiled(a, vs, head)
+    return status
+
+
+@njit(cache=True)
+def do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write):
+    """``do_fault`` for a file VMA: SIGBUS at or past the end of the file (``filemap_fault``'s
+    i_size check), then a read, a private write (COW) or a shared write fault."""
+    pgoff = linear_page_index(vmas, v, addr)
+    if pgoff >= vmas[v, VMA_FILE_END]:
+        return FAULT_SIGBUS
+    if not write:
+        return do_read_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff)
+    if not vmas[v, VMA_FLAGS] & VM_SHARED:
+        return do_cow_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff)
+    return do_shared_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff)
+
+
+@njit(cache=True)
+def wp_page_shared(a, vs, vmas, v, row, idx):
+    """``wp_page_shared``: a store to a read-only pte of a shared file mapping (written back
+    and write-protected since, or mapped by a read fault under writenotify): a clean folio
+    goes through ``->page_mkwrite`` in Python first; then the pte is made writable and dirty
+    (``wp_page_reuse``)."""
+    entry = vs.pt[row, idx]
+    head = B.compound_head(a, pte_pfn(entry))
+    if vmas[v, VMA_FOPS] & FOPS_MKWRITE and not a.flags[head] & np.uint64(1 << PG_dirty):
+        return FAULT_FILE_MKWRITE
+    folio_mark_dirty_compiled(a, vs, head)
+    vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+    return FAULT_OK
+
+
+@njit(cache=True)
+def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
     v = find_vma(vmas, addr)
     if v < 0 or vmas[v, VMA_START] > addr:
         return FAULT_SIGSEGV_MAPERR
@@ -483,6 +898,8 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
     row = mmc[MMC_PGD]
     levels = vs.vp[VP_LEVELS]
     pmd_level = vs.vp[VP_PMD_LEVEL]
+    file_vma = vmas[v, VMA_XA] >= 0
+    pmd_row, pmd_idx = row, 0
     for level in range(levels - 1):
         idx = pt_index(vs, level, addr)
         entry = vs.pt[row, idx]
@@ -490,14 +907,21 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
             if entry_present(entry) and entry_has(entry, _PAGE_PSE):
                 if not write:
                     return FAULT_OK  # raced with nothing here: the walk will succeed
-                status = do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx)
-                if status >= 0:
-                    return status
+                if file_vma:  # wp_huge_pmd: COW and write-notify are done at the pte level
+                    __split_huge_pmd(a, vs, mmc, row, idx)
+                else:
+                    status = do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx)
+                    if status >= 0:
+                        return status
                 entry = vs.pt[row, idx]
             elif not entry_present(entry) and thp_vma_allowable(vs, vmas, v, addr):
                 status = do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write)
                 if status >= 0:
                     return status
+        if level == levels - 2:
+            pmd_row, pmd_idx = row, idx
+            if file_vma and pte_none(entry):  # do_fault with no pte table yet
+                return do_fault(a, vs, xa, vmas, mmc, v, row, idx, addr, write)
         if not entry_present(entry):
             new = pte_alloc_one(a, vs, mmc)
             if new < 0:
@@ -512,8 +936,10 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
         if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
             return FAULT_SIGSEGV_MAPERR
     if not entry_present(entry):
+        if file_vma and pte_none(entry):
+            return do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write)
         if not vma_is_anonymous(vmas, v) or flags & VM_SHARED:
-            return FAULT_SHARED
+            return FAULT_SIGBUS  # a mapping with no ->fault (do_fault's VM_FAULT_SIGBUS)
         return do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write)
     if write and not entry_has(entry, _PAGE_RW):
         return do_wp_page(a, vs, vmas, mmc, v, row, idx, addr)
@@ -522,7 +948,19 @@ def handle_mm_fault(a, vs, vmas, mmc, addr, write):
 
 
 @njit(cache=True)
-def access_one(a, vs, t, asid, vmas, mmc, addr, write):
+def mm_account_fault(vs, mmc):
+    """``mm_account_fault``: a completed fault is major when it waited for I/O (the retry
+    after Python read the page), minor otherwise."""
+    if vs.vp[VP_FAULT_MAJOR]:
+        vs.vp[VP_FAULT_MAJOR] = 0
+        mmc[MMC_MAJFLT] += 1
+    else:
+        mmc[MMC_MINFLT] += 1
+    vs.vm_events[PGFAULT] += 1
+
+
+@njit(cache=True)
+def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
     """One user access through the TLBs and, if needed, the fault path.
 
     Returns the 4 KiB pfn, or ``-1 - status`` when the fault needs Python. A fault is
@@ -534,11 +972,10 @@ def access_one(a, vs, t, asid, vmas, mmc, addr, write):
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
     vs.vp[VP_FLUSH_PENDING] = 0
-    status = handle_mm_fault(a, vs, vmas, mmc, addr, write)
+    status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
     if status != FAULT_OK:
         return -1 - status
-    mmc[MMC_MINFLT] += 1
-    vs.vm_events[PGFAULT] += 1
+    mm_account_fault(vs, mmc)
     tlb_fault_done(vs, t, asid, addr)
     if how == MISS:  # the retried access misses the TLBs again: nothing refilled them
         tlb_miss_again(t)
@@ -556,7 +993,7 @@ def past_deadline(mmc, accesses, flt0, budget):
 
 
 @njit(cache=True)
-def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, budget):
+def access_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, value, out, start, budget):
     """Access ``addrs[start:]`` (write ``value`` or read into ``out``); returns (next, status).
 
     An access that needs Python stops the batch at its index with the fault status; a
@@ -566,7 +1003,7 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, bud
     flt0 = mmc[MMC_MINFLT]
     for i in range(start, addrs.shape[0]):
         addr = addrs[i]
-        pfn = access_one(a, vs, t, asid, vma_table, counters, addr, write)
+        pfn = access_one(a, vs, xa, t, asid, vma_table, counters, addr, write)
         if pfn < 0:
             return i, -1 - pfn
         line = (addr & 4095) >> 6
@@ -581,7 +1018,7 @@ def access_batch(a, vs, t, asid, vmas, mmc, addrs, write, value, out, start, bud
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
+def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
     """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
     page = addr >> 12
     if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
@@ -589,7 +1026,7 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
     e = l1_4k_entry(t, asid, addr)  # the lookup's first probe, inline
     if e >= 0 and l1_hit_again(t, e, addr, write) >= 0:
         return FAULT_OK, page, e, peak
-    pfn = access_one(a, vs, t, asid, vmas, mmc, addr, write)
+    pfn = access_one(a, vs, xa, t, asid, vmas, mmc, addr, write)
     if pfn < 0:
         return -1 - pfn, memo_page, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
@@ -597,7 +1034,7 @@ def _replay_access(a, vs, t, asid, vmas, mmc, addr, write, memo_page, memo_e, pe
 
 
 @njit(cache=True)
-def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
+def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
     """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
     read-modify-write instruction). Returns (next, status, peak RSS pages so far).
 
@@ -616,12 +1053,12 @@ def replay_batch(a, vs, t, asid, vmas, mmc, addrs, kinds, start, peak):
     memo_page, memo_e = np.int64(-1), np.int64(-1)
     for i in range(start, addrs.shape[0]):
         kind, addr = kinds[i], addrs[i]
-        status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, kind >= 2,
+        status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2,
                                                          memo_page, memo_e, peak)
         if status != FAULT_OK:
             return i, status, peak
         if kind == 3:  # the modify's load, through the translation its write just used
-            status, memo_page, memo_e, peak = _replay_access(a, vs, t, asid, vma_table, counters, addr, False,
+            status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, False,
                                                              memo_page, memo_e, peak)
             if status != FAULT_OK:
                 return i, status, peak
@@ -642,34 +1079,51 @@ def zap_leaf(a, vs, mmc, entry, level):
     nr = np.int64(1) << (vs.shift[level] - 12) if huge else np.int64(1)
     nid = a.zone_node[B.page_zone(a, head)]
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    if not anon and entry_has(entry, _PAGE_DIRTY):  # zap_present_folio_ptes: the data is the file's now
+        folio_mark_dirty_compiled(a, vs, head)
     if huge:
         a.entire_mapcount[head] -= 1
-        if a.entire_mapcount[head] == 0 and anon:
-            vs.nstat[nid, NS_ANON_THPS] -= nr
-            for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED
+        if a.entire_mapcount[head] == 0:
+            vs.nstat[nid, NS_ANON_THPS if anon else pmdmapped_item(a, head)] -= nr
+            for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED/NR_FILE_MAPPED
                 if a.mapcount[head + i] == 0:
-                    vs.nstat[nid, NS_ANON_MAPPED] -= 1
+                    vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
         if anon:
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
         if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
             vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
-    mmc[MM_ANONPAGES if anon else MM_SHMEMPAGES] -= nr
+    mmc[mm_counter(a, head)] -= nr
     put_folio(a, vs, head)
+
+
+@njit(cache=True)
+def mm_counter_file(a, head):
+    """``mm_counter_file``: shmem folios count in RssShmem, other file folios in RssFile."""
+    return MM_SHMEMPAGES if a.flags[head] & PG_swapbacked_mask else MM_FILEPAGES
 
 
 @njit(cache=True)
 def mm_counter(a, head):
     """The RSS counter a folio's mappings count in (``mm_counter``)."""
-    return MM_ANONPAGES if a.mapping[head] & PAGE_MAPPING_ANON else MM_SHMEMPAGES
+    return MM_ANONPAGES if a.mapping[head] & PAGE_MAPPING_ANON else mm_counter_file(a, head)
+
+
+@njit(cache=True)
+def pmd_has_deposit(a, entry):
+    """A huge pmd with a pte table deposited under it: anonymous THPs and the huge zero page
+    (x86 deposits none for file folios: ``arch_needs_pgtable_deposit`` is false)."""
+    return entry_has(entry, _PAGE_SPECIAL) or (a.mapping[pte_pfn(entry)] & PAGE_MAPPING_ANON) != 0
 
 
 @njit(cache=True)
 def zap_huge_pmd(a, vs, mmc, row, idx):
     """Unmap a whole huge pmd; its deposited table goes too (``zap_deposited_table``)."""
-    zap_leaf(a, vs, mmc, vs.pt[row, idx], vs.vp[VP_PMD_LEVEL])
-    pte_free(a, vs, mmc, pgtable_trans_huge_withdraw(vs, row))
+    entry = vs.pt[row, idx]
+    zap_leaf(a, vs, mmc, entry, vs.vp[VP_PMD_LEVEL])
+    if pmd_has_deposit(a, entry):
+        pte_free(a, vs, mmc, pgtable_trans_huge_withdraw(vs, row))
     set_entry(vs, row, idx, np.uint64(0))
 
 
@@ -774,20 +1228,24 @@ def folio_dup_rmap(a, dst_mmc, entry, nr):
         return
     pfn = pte_pfn(entry)
     head = B.compound_head(a, pfn)
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     if nr > 1:
         a.entire_mapcount[head] += 1  # another PMD mapping of the folio
         dst_mmc[MMC_ANON_THP] += 1
     else:
         a.mapcount[pfn] += 1
     a.refcount[head] += 1
-    a.flags[pfn] &= ~PG_anon_exclusive_mask
-    dst_mmc[MM_ANONPAGES] += nr
+    if anon:
+        a.flags[pfn] &= ~PG_anon_exclusive_mask
+    dst_mmc[mm_counter(a, head)] += nr
 
 
 @njit(cache=True)
 def copy_huge_pmd(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
     """``copy_huge_pmd``: share the THP; the child's PMD table gets a deposited table too.
     0, or the status of the failed table allocation."""
+    if not pmd_has_deposit(a, vs.pt[srow, idx]):
+        return 0  # a file folio's pmd is not copied: the child maps it again at its first fault
     dep = pte_alloc_one(a, vs, dst_mmc)
     if dep < 0:
         return dep
@@ -904,48 +1362,64 @@ def lookup_pte(a, vs, pgd, addr):
 SM_RSS, SM_PSS, SM_PSS_DIRTY, SM_PSS_ANON, SM_PSS_FILE, SM_PSS_SHMEM = 0, 1, 2, 3, 4, 5
 SM_SHARED_CLEAN, SM_SHARED_DIRTY, SM_PRIVATE_CLEAN, SM_PRIVATE_DIRTY = 6, 7, 8, 9
 SM_REFERENCED, SM_ANONYMOUS, SM_ANON_HUGE, SM_SWAP, SM_LOCKED = 10, 11, 12, 13, 14
-NR_SM = 15
+SM_SHMEM_PMD, SM_FILE_PMD = 15, 16
+NR_SM = 17
 PSS_SHIFT = 12
+FOLIO_REFERENCED = np.uint64((1 << PG_referenced) | (1 << PG_young))
 
 
 @njit(cache=True)
-def smaps_account(a, vs, entry, level, shmem_vma, present, out):
-    """``smaps_account`` for one mapping of ``entry``'s page(s) at ``level``; a migration
-    entry (not ``present``) counts its page, neither young nor dirty."""
-    levels = vs.vp[VP_LEVELS]
-    size = np.int64(1) << vs.shift[level]
-    pfn = swp_offset_pfn(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) if not present else pte_pfn(entry)
-    head = B.compound_head(a, pfn)
-    if level < levels - 1:
-        mapcount = max(folio_entire_mapcount(a, head), 1)
-    else:
-        mapcount = max(a.mapcount[pfn] + folio_entire_mapcount(a, head), 1)
-    dirty = present and entry_has(entry, _PAGE_DIRTY)
-    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
-    out[SM_RSS] += size
-    pss = (size << PSS_SHIFT) // mapcount
+def smaps_page_accumulate(a, head, size, pss, dirty, private, out):
+    """``smaps_page_accumulate``: Pss by the folio's kind, and the page's bytes as shared or
+    private, dirty (the pte's bit or the folio's PG_dirty) or clean."""
     out[SM_PSS] += pss
-    if dirty:
-        out[SM_PSS_DIRTY] += pss
-    if anon:
+    if a.mapping[head] & PAGE_MAPPING_ANON:
         out[SM_PSS_ANON] += pss
-        out[SM_ANONYMOUS] += size
-        if level < levels - 1:
-            out[SM_ANON_HUGE] += size
-    elif shmem_vma:
+    elif a.flags[head] & PG_swapbacked_mask:
         out[SM_PSS_SHMEM] += pss
     else:
         out[SM_PSS_FILE] += pss
-    if mapcount >= 2:
-        out[SM_SHARED_DIRTY if dirty else SM_SHARED_CLEAN] += size
+    if dirty or a.flags[head] & np.uint64(1 << PG_dirty):
+        out[SM_PSS_DIRTY] += pss
+        out[SM_PRIVATE_DIRTY if private else SM_SHARED_DIRTY] += size
     else:
-        out[SM_PRIVATE_DIRTY if dirty else SM_PRIVATE_CLEAN] += size
-    if present and entry_has(entry, _PAGE_ACCESSED):
-        out[SM_REFERENCED] += size
+        out[SM_PRIVATE_CLEAN if private else SM_SHARED_CLEAN] += size
 
 
 @njit(cache=True)
-def smaps_page_range(a, vs, pgd, start, end, shmem_vma, out):
+def smaps_account(a, vs, entry, level, present, out):
+    """``smaps_account`` for one mapping of ``entry``'s page(s) at ``level``; a migration
+    entry (not ``present``) counts its page, neither young nor dirty, and as maybe shared.
+    A folio with one reference is mapped once: private at full Pss; otherwise each page
+    counts by its precise mapcount (``folio_precise_page_mapcount``)."""
+    levels = vs.vp[VP_LEVELS]
+    compound = level < levels - 1
+    nr = np.int64(1) << (vs.shift[level] - 12) if compound else np.int64(1)
+    size = nr << 12
+    pfn = swp_offset_pfn(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) if not present else pte_pfn(entry)
+    head = B.compound_head(a, pfn)
+    dirty = present and entry_has(entry, _PAGE_DIRTY)
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    if compound:  # smaps_pmd_entry's THP counters
+        out[SM_ANON_HUGE if anon else SM_SHMEM_PMD if a.flags[head] & PG_swapbacked_mask else SM_FILE_PMD] += size
+    if anon:
+        out[SM_ANONYMOUS] += size
+    out[SM_RSS] += size
+    if (present and entry_has(entry, _PAGE_ACCESSED)) or a.flags[head] & FOLIO_REFERENCED:
+        out[SM_REFERENCED] += size
+    if a.refcount[head] == 1 or not present:
+        smaps_page_accumulate(a, head, size, size << PSS_SHIFT, dirty, present, out)
+        return
+    for page in range(pfn, pfn + nr):
+        mapcount = a.mapcount[page] + folio_entire_mapcount(a, head)
+        pss = np.int64(4096) << PSS_SHIFT
+        if mapcount >= 2:
+            pss //= mapcount
+        smaps_page_accumulate(a, head, 4096, pss, dirty, mapcount < 2, out)
+
+
+@njit(cache=True)
+def smaps_page_range(a, vs, pgd, start, end, out):
     """Accumulate smaps counters (bytes; Pss << PSS_SHIFT) over [start, end)
     (``smaps_pte_entry``/``smaps_pmd_entry``): mapped pages but the zero pages
     (``vm_normal_page``), swap entries in Swap."""
@@ -956,8 +1430,36 @@ def smaps_page_range(a, vs, pgd, start, end, shmem_vma, out):
             return
         entry = vs.pt[row, idx]
         if kind == PTE_KIND_PRESENT and not entry_has(entry, _PAGE_SPECIAL):
-            smaps_account(a, vs, entry, level, shmem_vma, True, out)
+            smaps_account(a, vs, entry, level, True, out)
         elif kind == PTE_KIND_SWAP:
             out[SM_SWAP] += np.int64(1) << vs.shift[level]
         elif kind == PTE_KIND_MIGRATION:
-            smaps_account(a, vs, entry, level, shmem_vma, False, out)
+            smaps_account(a, vs, entry, level, False, out)
+
+
+# ---- /sys/kernel/debug/fault_around_bytes (mm/memory.c) -----------------------------------------
+
+
+def fault_around_bytes_get(k) -> str:
+    """``fault_around_bytes_get``: the fault-around window in bytes."""
+    from ..kernel.fork import ensure_tables
+
+    return f"{int(ensure_tables(k).vp[VP_FAULT_AROUND_PAGES]) << 12}\n"
+
+
+def fault_around_bytes_set(k, value: str) -> None:
+    """``fault_around_bytes_set``: at most a page table's span (EINVAL), at least a page
+    (which turns fault-around off), rounded down to a power of two."""
+    import errno
+
+    from ..errors import KernelError
+    from ..kernel.fork import ensure_tables
+
+    try:
+        val = int(value.strip(), 0)  # kstrtoull(buf, 0)
+    except ValueError:
+        raise KernelError(errno.EINVAL, f"fault_around_bytes: {value!r} is not a number") from None
+    vs = ensure_tables(k)
+    if not 0 <= val < 1 << 64 or val // 4096 > vs.nent[vs.vp[VP_LEVELS] - 1]:
+        raise KernelError(errno.EINVAL, f"fault_around_bytes: {val} is more than a page table maps")
+    vs.vp[VP_FAULT_AROUND_PAGES] = (1 << (max(val, 4096).bit_length() - 1)) >> 12

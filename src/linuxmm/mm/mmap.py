@@ -21,7 +21,16 @@ Where a new mapping goes:
 ``do_mmap`` is the syscall (``ksys_mmap_pgoff`` -> ``vm_mmap_pgoff`` -> ``do_mmap``): it checks
 the arguments with the kernel's errnos, places the mapping, hands it to ``mmap_region``
 (``mm/vma.py``) and prefaults MAP_POPULATE/MAP_LOCKED ranges through ``mm.hooks.populate``,
-recording the request in ``mm.populate``. File-backed mappings are not simulated yet.
+recording the request in ``mm.populate``.
+
+File mappings (``fd=``, ext4 and tmpfs files): ``do_mmap``'s file branch checks the open
+file's mode against the mapping (EACCES for a shared writable mapping of a file not open for
+writing, or any mapping of one not open for reading; a MAP_SHARED mapping of a read-only
+file is VM_MAYSHARE without VM_SHARED/VM_MAYWRITE), ``file_mmap_ok`` the offset (EOVERFLOW);
+the file's ``get_unmapped_area`` places it (ext4: ``thp_get_unmapped_area``, so a mapping of
+2 MiB or more starts 2 MiB-aligned relative to its offset; tmpfs mounted ``huge=never``:
+no alignment). The VMA keeps the file and the page offset (``vm_file``, ``vm_pgoff``) and
+joins the file's ``i_mmap``.
 """
 
 from __future__ import annotations
@@ -31,9 +40,10 @@ import errno
 from ..errors import KernelError
 from ..kernel.sys import map_deny_write_exec
 from ..include.linux.mm_types import (
-    MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DROPPABLE, MAP_FIXED,
-    MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
-    MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_STACK, MAP_SYNC, MAP_TYPE, PAGE_MASK, PAGE_SHIFT,
+    MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_DROPPABLE, MAP_EXECUTABLE,
+    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,
+    MAP_UNINITIALIZED,
+    MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK, MAP_SYNC, MAP_TYPE, PAGE_MASK, PAGE_SHIFT,
     PAGE_SIZE, PMD_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCOUNT,
     VM_DONTDUMP, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_IO, VM_LOCKED, VM_LOCKONFAULT, VM_MAYEXEC,
     VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_NORESERVE, VM_PFNMAP, VM_READ,
@@ -43,6 +53,12 @@ from ..include.linux.mm_types import (
 from . import vma as V
 
 OVERCOMMIT_NEVER = 2
+# the MAP_* bits a plain MAP_SHARED accepts without checking (include/linux/mman.h)
+LEGACY_MAP_MASK = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE
+                   | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE
+                   | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB)
+FMODE_READ, FMODE_WRITE = 1 << 0, 1 << 1  # struct file->f_mode (include/linux/fs.h)
+MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
 SIZE_128M = 128 << 20
 STACK_RND_MASK = 0x3FFFFF  # 64-bit: 22 bits of pages (16 GiB) of stack randomization
 SZ_4G = 1 << 32
@@ -209,7 +225,9 @@ def get_unmapped_area(mm: mm_struct, vm_file, addr: int, length: int, pgoff: int
     """``__get_unmapped_area``: choose (or, for MAP_FIXED, check) where a mapping goes."""
     if length > mm.task_size:
         raise KernelError(errno.ENOMEM, f"length {length:#x} exceeds TASK_SIZE")
-    if vm_file is not None or flags & MAP_SHARED:
+    if vm_file is not None and vm_file.f_inode.i_sb.s_type == "ext4":
+        addr = thp_get_unmapped_area_vmflags(mm, addr, length, pgoff, flags, 0)  # ext4's thp_get_unmapped_area
+    elif vm_file is not None or flags & MAP_SHARED:
         addr = shmem_get_unmapped_area(mm, addr, length, pgoff if vm_file is not None else 0, flags)
     elif mm.config.transparent_hugepage and not addr and length % PMD_SIZE == 0:
         addr = thp_get_unmapped_area_vmflags(mm, addr, length, 0, flags, vm_flags)
@@ -259,8 +277,41 @@ def _anon_type_flags(flags: int, vm_flags: int) -> int:
                                     "MAP_SHARED (or MAP_DROPPABLE) is needed")
 
 
-def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgoff: int) -> tuple[int, int]:
-    """The kernel's ``do_mmap`` for anonymous memory; returns (address, bytes to populate)."""
+def file_mmap_ok(f, pgoff: int, length: int) -> bool:
+    """``file_mmap_ok``: the mapping ends below the largest offset the file may have
+    (``MAX_LFS_FILESIZE`` for a regular file)."""
+    if length > MAX_LFS_FILESIZE:
+        return False
+    return pgoff <= (MAX_LFS_FILESIZE - length) >> PAGE_SHIFT
+
+
+def _file_type_flags(f, prot: int, flags: int, vm_flags: int) -> int:
+    """The ``switch (flags & MAP_TYPE)`` of ``do_mmap`` for a file: ``vm_flags`` with the
+    sharing bits the open file allows. ext4 and tmpfs have ``->mmap`` (no ENODEV) and no DAX
+    (MAP_SYNC is refused: ext4's ``->mmap``, tmpfs's flags mask)."""
+    kind = flags & MAP_TYPE
+    if kind not in (MAP_SHARED, MAP_SHARED_VALIDATE, MAP_PRIVATE):
+        raise KernelError(errno.EINVAL, f"mapping type {kind:#x}: a file mapping is MAP_PRIVATE or MAP_SHARED")
+    if kind == MAP_SHARED_VALIDATE and flags & ~LEGACY_MAP_MASK:
+        raise KernelError(errno.EOPNOTSUPP, f"MAP_SHARED_VALIDATE: flags {flags & ~LEGACY_MAP_MASK:#x} "
+                                            "are not supported for this file")
+    if kind != MAP_PRIVATE:
+        if prot & PROT_WRITE and not f.f_mode & FMODE_WRITE:
+            raise KernelError(errno.EACCES, "mmap: a shared writable mapping of a file not open for writing")
+        vm_flags |= VM_SHARED | VM_MAYSHARE
+        if not f.f_mode & FMODE_WRITE:
+            vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
+    if not f.f_mode & FMODE_READ:
+        raise KernelError(errno.EACCES, "mmap: the file is not open for reading")
+    if vm_flags & VM_GROWSDOWN:
+        raise KernelError(errno.EINVAL, "mmap: a file mapping cannot grow down")
+    return vm_flags
+
+
+def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgoff: int,
+              f=None) -> tuple[int, int]:
+    """The kernel's ``do_mmap`` of anonymous memory, or of the open file ``f``; returns
+    (address, bytes to populate)."""
     if not length:
         raise KernelError(errno.EINVAL, "mmap: zero length")
     if flags & MAP_FIXED_NOREPLACE:
@@ -274,7 +325,7 @@ def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgof
         raise KernelError(errno.EOVERFLOW, "mmap: offset + length overflows")
     if mm.map_count > V.max_map_count(mm):
         raise KernelError(errno.ENOMEM, f"mmap: vm.max_map_count ({V.max_map_count(mm)}) reached")
-    addr = get_unmapped_area(mm, None, addr, length, pgoff, flags)
+    addr = get_unmapped_area(mm, f, addr, length, pgoff, flags)
     if flags & MAP_FIXED_NOREPLACE and find_vma_intersection(mm, addr, addr + length):
         raise KernelError(errno.EEXIST, f"MAP_FIXED_NOREPLACE: {addr:#x}+{length:#x} is already mapped")
     vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(mm, flags) | mm.def_flags | \
@@ -283,13 +334,19 @@ def __do_mmap(mm: mm_struct, addr: int, length: int, prot: int, flags: int, pgof
         raise KernelError(errno.EPERM, "MAP_LOCKED: RLIMIT_MEMLOCK is 0 and no CAP_IPC_LOCK")
     if not V.mlock_future_ok(mm, vm_flags, length):
         raise KernelError(errno.EAGAIN, "MAP_LOCKED: RLIMIT_MEMLOCK would be exceeded")
-    vm_flags |= _anon_type_flags(flags, vm_flags)
+    if f is not None:
+        if not file_mmap_ok(f, pgoff, length):
+            raise KernelError(errno.EOVERFLOW, f"mmap: page offset {pgoff:#x} + {length:#x} bytes passes the "
+                                               "largest file offset")
+        vm_flags = _file_type_flags(f, prot, flags, vm_flags)
+    else:
+        vm_flags |= _anon_type_flags(flags, vm_flags)
+        pgoff = 0 if vm_flags & VM_SHARED else addr >> PAGE_SHIFT
     if map_deny_write_exec(mm, vm_flags, vm_flags):
         raise KernelError(errno.EACCES, "mmap: writable and executable under prctl(PR_SET_MDWE)")
-    pgoff = 0 if vm_flags & VM_SHARED else addr >> PAGE_SHIFT
     if flags & MAP_NORESERVE and mm.vm.sysctl_overcommit_memory != OVERCOMMIT_NEVER:
         vm_flags |= VM_NORESERVE
-    addr = V.mmap_region(mm, addr, length, vm_flags, pgoff)
+    addr = V.mmap_region(mm, addr, length, vm_flags, pgoff, f)
     populate = vm_flags & VM_LOCKED or flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE
     return addr, length if populate else 0
 
@@ -298,21 +355,25 @@ def can_do_mlock(mm: mm_struct) -> bool:
     return V.can_do_mlock(mm)
 
 
-def _mmap_source(mm: mm_struct, flags: int, fd) -> None:
-    """``ksys_mmap_pgoff``'s file checks: only anonymous memory is simulated so far."""
+def _mmap_source(mm: mm_struct, flags: int, f):
+    """``ksys_mmap_pgoff``'s checks of the source: MAP_ANONYMOUS ignores the file (None
+    returned), else the open file must be given (EBADF: ``fget`` found none)."""
     if flags & MAP_ANONYMOUS:
         if flags & MAP_HUGETLB:
             raise KernelError(errno.ENOMEM if not mm.vm.nr_hugepages else errno.ENODEV,
                               "MAP_HUGETLB: no hugetlb pages reserved (vm.nr_hugepages is 0)"
                               if not mm.vm.nr_hugepages else "MAP_HUGETLB: hugetlbfs is not simulated yet")
-        return
-    if fd is None or fd < 0:
-        raise KernelError(errno.EBADF, "mmap: not MAP_ANONYMOUS and no file descriptor")
-    raise KernelError(errno.ENODEV, f"mmap of file descriptor {fd}: file mappings are not simulated yet")
+        return None
+    if f is None:
+        raise KernelError(errno.EBADF, "mmap: not MAP_ANONYMOUS and no open file descriptor")
+    if flags & MAP_HUGETLB:
+        raise KernelError(errno.EINVAL, "MAP_HUGETLB of a file that is not on hugetlbfs")
+    return f
 
 
-def do_mmap(mm: mm_struct, addr: int, length: int, prot, flags, pgoff: int = 0, fd=None) -> int:
+def do_mmap(mm: mm_struct, addr: int, length: int, prot, flags, pgoff: int = 0, f=None) -> int:
     """mmap(2) with a page offset: the mapping's address, or ``KernelError`` with the errno.
+    ``f`` is the open file (``struct file``) the descriptor names, None for none.
 
     ``prot``/``flags`` take ints or names (``"rw"``, ``"private|anonymous"``). MAP_POPULATE and
     MAP_LOCKED ranges are prefaulted through ``mm.hooks.populate`` and recorded in
@@ -320,21 +381,22 @@ def do_mmap(mm: mm_struct, addr: int, length: int, prot, flags, pgoff: int = 0, 
     prot, flags = parse_prot(prot), parse_map_flags(flags)
     addr, length = V.ulong(addr, "address"), V.ulong(length, "length")
     pgoff = V.ulong(pgoff, "page offset")
-    _mmap_source(mm, flags, fd)
+    f = _mmap_source(mm, flags, f)
     with V.mmap_write_lock(mm):
-        addr, populate = __do_mmap(mm, addr, length, prot, flags, pgoff)
+        addr, populate = __do_mmap(mm, addr, length, prot, flags, pgoff, f)
     mm.populate = (addr, populate) if populate else None
     if populate:
         mm_populate(mm, addr, populate)
     return addr
 
 
-def sys_mmap(mm: mm_struct, addr: int, length: int, prot, flags, fd: int = -1, off: int = 0) -> int:
-    """x86-64 mmap(2): the byte offset must be page aligned."""
+def sys_mmap(mm: mm_struct, addr: int, length: int, prot, flags, f=None, off: int = 0) -> int:
+    """x86-64 mmap(2) of the open file ``f`` (None: no descriptor): the byte offset must be
+    page aligned."""
     off = V.ulong(off, "offset")
     if off & ~PAGE_MASK:
         raise KernelError(errno.EINVAL, f"mmap: offset {off:#x} is not page aligned")
-    return do_mmap(mm, addr, length, prot, flags, off >> PAGE_SHIFT, fd)
+    return do_mmap(mm, addr, length, prot, flags, off >> PAGE_SHIFT, f)
 
 
 def mm_populate(mm: mm_struct, start: int, length: int) -> None:

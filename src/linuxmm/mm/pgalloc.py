@@ -12,7 +12,7 @@ import numpy as np
 from ..include.linux import gfp as G
 from . import buddy as B
 from . import page_alloc as pa
-from .pgtable import (AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
+from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
                       AC_USER, NO_PAGE, NR_AC, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
@@ -34,6 +34,7 @@ def vm_state_init(k) -> VmState:
     vp[VP_ENTRY_BYTES] = geo.entry_bytes
     vp[VP_SWP_FMT] = swp_format(k.arch, geo)
     vp[VP_SOFT_DIRTY] = _PAGE_SOFT_DIRTY if k.config.mem_soft_dirty else 0
+    vp[VP_FAULT_AROUND_PAGES] = FAULT_AROUND_BYTES_DEFAULT >> k.arch.page_shift
     vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
     ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
     # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order)

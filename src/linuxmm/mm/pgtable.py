@@ -116,7 +116,10 @@ VP_SWP_FMT = 13  # how a swap entry sits in a pte (SWP_FMT_*)
 # what the slow path got (a pfn, NO_PAGE or SLOWPATH_FAILED) and the context it is for
 VP_SLOW_CTX, VP_SLOW_PFN, VP_SLOW_FOR = 14, 15, 16
 VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the bit does not exist)
-NR_VP = 18
+VP_FAULT_AROUND_PAGES = 18  # mm/memory.c's fault_around_pages (debugfs fault_around_bytes >> PAGE_SHIFT)
+VP_FAULT_MAJOR = 19  # the retried fault waited for I/O in Python: it counts as a major fault
+NR_VP = 20
+FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
@@ -128,6 +131,8 @@ AC_NAMES = ("user page", "page table", "THP")
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES = (
     NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",
                                        "NR_FILE_MAPPED", "NR_FILE_PAGES"))
+NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED, NS_FILE_DIRTY, NS_DIRTIED = (
+    NODE_STAT_ITEM[item] for item in ("NR_FILE_PMDMAPPED", "NR_SHMEM_PMDMAPPED", "NR_FILE_DIRTY", "NR_DIRTIED"))
 
 
 class VmState(CompiledStruct, fields=VMSTATE_FIELDS):

@@ -18,7 +18,9 @@ that may map its pages:
 
 File pages: a file's ``address_space`` lists its VMAs in ``i_mmap`` (``vma_link_file``,
 ``unlink_file_vma``); ``unmap_mapping_pages`` takes a range of a file's pages out of every
-process that maps them (a hole punched in a shmem object).
+process that maps them (a hole punched in a shmem object). ``folio_mkclean`` write-protects
+and cleans every pte (or pmd) mapping a file folio before writeback writes it out
+(``folio_clear_dirty_for_io``), so that the next store faults and dirties it again.
 
 ``rmap_walk`` is compiled. It reads a flattened table of every object's VMAs, rebuilt when
 a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): for the page's
@@ -38,9 +40,9 @@ from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
                                   anon_vma)
 from . import buddy as B
-from .memory import PAGE_MAPPING_ANON, lookup_pte
-from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_SPECIAL, entry_has, is_migration_entry, pte_none, pte_pfn,
-                      pte_present, pte_to_swp_entry, swp_offset_pfn)
+from .memory import PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table
+from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has, is_migration_entry,
+                      pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry, swp_offset_pfn)
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -240,3 +242,37 @@ def rmap_walk(k, pfn: int, migration: bool = False) -> list[tuple[object, int, i
     out = np.zeros((reg.rows.shape[0], 3), np.int64)
     n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, migration, out)
     return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]
+
+
+# ---- folio_mkclean ----------------------------------------------------------------------------
+@njit(cache=True)
+def page_vma_mkclean_one(a, vs, pgd, address, level):
+    """``page_vma_mkclean_one`` for the entry at ``level`` mapping ``address``: write-protect
+    and clean it if it is writable or dirty; True if it was (its TLB entry must go)."""
+    row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    if row < 0:
+        return False
+    idx = pt_index(vs, level, address)
+    entry = vs.pt[row, idx]
+    if not entry_has(entry, _PAGE_RW) and not entry_has(entry, _PAGE_DIRTY):
+        return False
+    vs.pt[row, idx] = entry & ~np.uint64(_PAGE_RW | _PAGE_DIRTY)
+    return True
+
+
+def folio_mkclean(k, pfn: int) -> int:
+    """``folio_mkclean``: every entry mapping a page of the folio headed by ``pfn`` is made
+    read-only and clean (``rmap_walk`` -> ``page_mkclean_one``), its TLB entry flushed;
+    returns how many were writable or dirty."""
+    a = k.mem_map
+    if not folio_mapped(a, pfn):
+        return 0
+    cleaned = 0
+    for page in range(pfn, pfn + (1 << int(a.order[pfn]))):
+        for vma, address, level in rmap_walk(k, page):
+            if page_vma_mkclean_one(a, k.vm_state, vma.vm_mm.pgd, address, level):
+                cleaned += 1
+                size = 1 << int(k.vm_state.shift[level])
+                if k.tlb is not None:  # flush_tlb_page / flush_tlb_range of the huge entry
+                    k.tlb.flush_range(vma.vm_mm.hooks.task, address & -size, (address & -size) + size)
+    return cleaned

@@ -13,7 +13,8 @@ is counted in pages (``shmem_inode_acct_blocks``: ENOSPC past it).
 * MAP_SHARED|MAP_ANONYMOUS: ``shmem_zero_setup`` backs the VMA with an unlinked file of the
   internal mount (``shm_mnt``, shown as ``/dev/zero (deleted)``) whose size is charged to
   Committed_AS (``shmem_acct_size``) until the last reference goes (``shmem_evict_inode``);
-* faults: ``shmem_fault`` (a shared page of the object, SIGBUS past ``i_size``).
+* faults: ``shmem_fault`` allocates a page the compiled fault path found missing; mapping
+  goes through the page-cache fault path of every file (fault-around, SIGBUS past ``i_size``).
 """
 
 from __future__ import annotations
@@ -26,10 +27,7 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.fs import address_space_operations, file_operations
 from ..include.linux.mm_types import PAGE_SHIFT
-from ..include.linux.vmstat import PGFAULT
 from . import filemap as FM
-from . import memory as M
-from .pgtable import NS_FILE_MAPPED, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER
 from .truncate import truncate_inode_pages_range
 
 SHMEM_HUGE_NEVER = "never"
@@ -56,7 +54,7 @@ def shmem_get_folio(k, inode, index: int) -> int:
         inode.i_sb.used_blocks -= 1
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
     FM.filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
-    FM.folio_mark_uptodate(k, pfn)
+    FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
     return pfn
 
@@ -86,13 +84,14 @@ def shmem_evict_inode(k, inode) -> None:
 def shmem_read_folios(k, mapping, pfns: list[int]) -> None:
     """A shmem folio is zeroed when it is allocated: nothing to read."""
     for pfn in pfns:
-        FM.folio_mark_uptodate(k, pfn)
+        FM.folio_end_read(k, pfn, True)
 
 
 def shmem_write_begin(k, filp, pos: int, nbytes: int) -> int:
-    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, with the caller's reference."""
+    """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, locked, with the caller's reference."""
     pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT)
     k.mem_map.refcount[pfn] += 1
+    FM.folio_lock(k, pfn)
     return pfn
 
 
@@ -134,43 +133,21 @@ shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync)
+                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------
 
-def shmem_fault(k, task, addr: int, write: bool) -> bool:
-    """Map the shared page for ``addr`` (``shmem_fault`` + ``finish_fault``, ``wp_page_shared``).
-
-    False (``VM_FAULT_SIGBUS``) when the page lies at or beyond the end of the file, as in a
-    shared mapping grown by mremap: ``shmem_get_folio_gfp`` refuses indexes past ``i_size``.
-    """
-    from ..kernel.fork import grow_and_get
-
-    a, vs = k.mem_map, k.vm_state
-    vma = next(v for v in task.mm.vmas if v.vm_start <= addr < v.vm_end)
-    index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff
-    if index << 12 >= vma.vm_file.size:
+def shmem_fault(k, task, addr: int) -> bool:
+    """``shmem_fault`` for a page the compiled fault path found missing: the page is
+    allocated zeroed into the page cache (``shmem_get_folio``; no I/O, never a major fault),
+    and the retried access maps it with its neighbours. False (VM_FAULT_SIGBUS) at or beyond
+    the end of the object, as in a shared mapping grown by mremap."""
+    vma, index = FM.fault_vma(task, addr)
+    inode = vma.vm_file.f_inode
+    if index >= -(-inode.i_size >> PAGE_SHIFT):
         return False
-    entry, _ = M.lookup_pte(a, vs, int(task.mmc[M.MMC_PGD]), addr)
-    bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX
-    if write:
-        bits |= _PAGE_RW | _PAGE_DIRTY
-    if int(entry) & 1:  # present, read-only: a write to a shared page just makes it writable
-        pfn = int(entry) >> 12 & ((1 << 40) - 1)
-    else:
-        pfn = shmem_get_folio(k, vma.vm_file.f_inode, index)
-        a.refcount[pfn] += 1
-        a.mapcount[pfn] += 1
-        if a.mapcount[pfn] == 1:  # folio_add_file_rmap_ptes: its first mapping counts in Mapped
-            vs.nstat[a.zone_node[M.B.page_zone(a, pfn)], NS_FILE_MAPPED] += 1
-        task.mmc[M.MM_SHMEMPAGES] += 1
-    if write:
-        FM.noop_dirty_folio(k, vma.vm_file.f_mapping, pfn)
-    while M.install_pte(a, vs, task.mmc, addr, pfn, np.uint64(bits)) == -1:
-        vs = grow_and_get(k)
-    task.mmc[M.MMC_MINFLT] += 1
-    vs.vm_events[PGFAULT] += 1
+    shmem_get_folio(k, inode, index)
     return True
 
 

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
-from ..include.linux.page_flags import PG_dirty, PG_writeback
+from ..include.linux.page_flags import PG_dirty, PG_locked, PG_writeback
 from . import filemap as FM
 from .rmap import unmap_mapping_pages
 
@@ -40,10 +40,15 @@ def truncate_inode_pages_range(k, mapping, lstart: int, lend: int) -> None:
 
 
 def truncate_inode_folio(k, mapping, pfn: int) -> None:
-    """``truncate_inode_folio``: wait for its writeback, cancel its dirtiness, remove it."""
+    """``truncate_inode_folio`` on a folio held and locked as ``find_lock_entries`` hands it
+    over: wait for its writeback, cancel its dirtiness, remove it; then unlock and put."""
+    k.mem_map.refcount[pfn] += 1
+    FM.folio_lock(k, pfn)
     FM.folio_wait_writeback(k, pfn)
     FM.folio_cancel_dirty(k, mapping, pfn)
     FM.filemap_remove_folio(k, mapping, pfn)
+    FM.folio_unlock(k, pfn)
+    FM.folio_put(k, pfn)
 
 
 def truncate_inode_pages(k, mapping, lstart: int) -> None:
@@ -65,9 +70,10 @@ def truncate_pagecache(k, inode, newsize: int) -> None:
 
 
 def mapping_evict_folio(k, mapping, pfn: int) -> bool:
-    """``mapping_evict_folio``: a clean, unmapped folio not under writeback leaves the cache."""
+    """``mapping_evict_folio``: a clean, unmapped folio not under writeback (nor locked:
+    ``find_lock_entries`` skips what it cannot trylock) leaves the cache."""
     a = k.mem_map
-    if FM.folio_test(k, pfn, PG_dirty) or FM.folio_test(k, pfn, PG_writeback):
+    if any(FM.folio_test(k, pfn, flag) for flag in (PG_dirty, PG_writeback, PG_locked)):
         return False
     if a.mapcount[pfn:pfn + FM.folio_nr_pages(k, pfn)].any() or a.entire_mapcount[pfn]:
         return False

@@ -615,9 +615,9 @@ def _check_punch(mm: mm_struct, start: int, end: int) -> None:
         raise KernelError(errno.ENOMEM, f"punching a hole would exceed vm.max_map_count ({max_map_count(mm)})")
 
 
-def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int) -> int:
-    """``__mmap_region`` for anonymous memory: replace what [addr, addr+length) covers, charge,
-    merge with a neighbour or link a new VMA, account."""
+def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int, f: file | None = None) -> int:
+    """``__mmap_region`` of anonymous memory or of the open file ``f``: replace what
+    [addr, addr+length) covers, charge, merge with a neighbour or link a new VMA, account."""
     end, pglen = addr + length, length >> PAGE_SHIFT
     nr_pages, nr_accounted = _overlap(mm, addr, end)
     _check_punch(mm, addr, end)
@@ -629,25 +629,26 @@ def mmap_region(mm: mm_struct, addr: int, length: int, flags: int, pgoff: int) -
         if not vm_enough_memory(mm, charged):
             raise KernelError(errno.ENOMEM, f"mmap: cannot commit {charged} more pages (overcommit)")
         flags |= VM_ACCOUNT
-    if flags & VM_SHARED and not vm_enough_memory(mm, shmem_acct_size(flags, length)):
+    if f is None and flags & VM_SHARED and not vm_enough_memory(mm, shmem_acct_size(flags, length)):
         raise KernelError(errno.ENOMEM, "mmap: cannot commit the shared anonymous memory")
     if nr_pages:  # MAP_FIXED over existing mappings; their charge moves to the new one
         do_vmi_align_munmap(mm, addr, end, account=not flags & VM_ACCOUNT)
         # vms_clean_up_area: the replaced range's page tables are freed (free_pgtables up
         # to the neighbours) before the new VMA exists, so it can start with a huge PMD
         mm.hooks.vma_changed(mm)
-    vma = _mmap_new_or_merge(mm, addr, end, flags, pgoff)
+    vma = _mmap_new_or_merge(mm, addr, end, flags, pgoff, f)
     vm_acct_memory(mm, charged)
     _mmap_complete(mm, vma, pglen)
     return addr
 
 
-def _mmap_new_or_merge(mm: mm_struct, addr: int, end: int, flags: int, pgoff: int) -> vm_area_struct:
+def _mmap_new_or_merge(mm: mm_struct, addr: int, end: int, flags: int, pgoff: int,
+                       f: file | None) -> vm_area_struct:
     prev, nxt = vma_neighbours(mm, addr, end)
-    vma = vma_merge_new_range(vma_merge_struct(mm, prev, None, nxt, addr, end, pgoff, flags))
+    vma = vma_merge_new_range(vma_merge_struct(mm, prev, None, nxt, addr, end, pgoff, flags, f))
     if vma is None:
-        vma = vm_area_struct(mm, addr, end, flags, pgoff)
-        if flags & VM_SHARED:
+        vma = vm_area_struct(mm, addr, end, flags, pgoff, f)
+        if f is None and flags & VM_SHARED:
             shmem_zero_setup(mm, vma)
         vma_link(mm, vma)
     return vma

@@ -326,6 +326,9 @@ def _zone_online_ranges(k: "Kernel", z, start: int, end: int) -> list[tuple[int,
 # ---- /proc/vmstat -------------------------------------------------------------------------
 
 
+SECTOR_EVENTS = ("PGPGIN", "PGPGOUT")  # counted in 512-byte sectors, shown in KiB (vmstat_start)
+
+
 def vmstat_show(k: "Kernel") -> str:
     lines = [(n, global_zone_page_state(k, e)) for e, n in ZONE_STAT_ITEMS]
     if k.config.numa:
@@ -336,6 +339,7 @@ def vmstat_show(k: "Kernel") -> str:
     lines += [("nr_dirty_threshold", dirty), ("nr_dirty_background_threshold", background),
               ("nr_memmap_pages", k.nr_memmap_pages),
               ("nr_memmap_boot_pages", memmap_boot_pages(k))]
-    lines += [(n, int(k.vm_events[VM_EVENT_ITEM[e]])) for e, n in vm_event_items(k)]
+    lines += [(n, int(k.vm_events[VM_EVENT_ITEM[e]]) // (2 if e in SECTOR_EVENTS else 1))
+              for e, n in vm_event_items(k)]
     lines.append(("nr_unstable", 0))  # deprecated, kept for userspace
     return "".join(f"{n} {v}\n" for n, v in lines)

@@ -4,8 +4,10 @@
 of touched pages, or the lines of a ``/proc/PID/maps`` file), then feeds every record
 through one compiled loop — TLBs, paging-structure caches, page walk, page fault, page
 allocation, accessed/dirty bits — leaving it only for events that need Python. Memory of
-the traced program is modelled as private anonymous memory (file pages come with the page
-cache issue).
+the traced program is modelled as private anonymous memory, except for the file-backed
+lines of a maps file: each file is created on the simulated disk at the size its mappings
+reach (``m.create_file``: cached, as a running program's libraries are) and mapped from it,
+so the trace takes file faults (fault-around, copy-on-write of written private pages).
 
 Cost model for ``cycles`` (a rough, stated model, not a measurement): an L1 dTLB hit costs
 nothing beyond the access (1 cycle counted per access), an STLB hit 9 cycles, each
@@ -31,18 +33,30 @@ from ..mm import memory as M
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RECORD_MAX_NS = ACCESS_NS + FAULT_NS  # the most simulated time one record takes (one fault)
 RUN_GAP_PAGES = 32  # touched pages closer than this share one VMA
-_MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])[ps](?:\s+\S+\s+\S+\s+\d+\s*(.*))?$")
+_MAPS_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) ([r-])([w-])([x-])([ps])(?:\s+([0-9a-f]+)\s+\S+\s+\d+\s*(.*))?$")
 # Entries of a real maps file that are not the program's mappings: the legacy vsyscall page
 # is a fixed kernel address above the user address space (``gate_vma``), not a VMA of the mm.
 MAPS_NOT_VMAS = ("[vsyscall]",)
 
 
 class MapsVma(NamedTuple):
-    """One line of a ``/proc/PID/maps`` file."""
+    """One line of a ``/proc/PID/maps`` file: ``path`` is set for a mapping of a regular file
+    (not ``[heap]``, ``/dev/...`` or a deleted file), ``offset`` is its file offset."""
     start: int
     end: int
     prot: str
     lineno: int
+    shared: bool = False
+    offset: int = 0
+    path: str | None = None
+
+
+def maps_file_path(name: str) -> str | None:
+    """The path of a maps line's file, if it is one a trace can be given: a regular file (on
+    ext4, or tmpfs under /dev/shm), not a pseudo-file or one deleted since."""
+    if not name.startswith("/") or name.endswith("(deleted)"):
+        return None
+    return name if not name.startswith("/dev/") or name.startswith("/dev/shm/") else None
 
 
 @dataclass
@@ -100,28 +114,55 @@ def parse_maps(path) -> tuple[list[MapsVma], list[str]]:
         m = _MAPS_RE.match(line.strip())
         if not m:
             raise ParseError(str(path), lineno, f"not a /proc/PID/maps line: {line[:80]!r}")
-        if (m[6] or "").strip() in MAPS_NOT_VMAS:
-            notes.append(f"{path}:{lineno}: skipped {m[6].strip()} (a kernel page above the user address space)")
+        name = (m[8] or "").strip()
+        if name in MAPS_NOT_VMAS:
+            notes.append(f"{path}:{lineno}: skipped {name} (a kernel page above the user address space)")
             continue
         start, end = int(m[1], 16), int(m[2], 16)
         if end <= start or start & 0xFFF or end & 0xFFF:
             raise ParseError(str(path), lineno, f"bad range {m[1]}-{m[2]}")
+        offset = int(m[7] or "0", 16)
+        if offset & 0xFFF:
+            raise ParseError(str(path), lineno, f"file offset {m[7]} is not page aligned")
         prot = "".join(c for c in m.group(3, 4, 5) if c != "-") or "none"
-        vmas.append(MapsVma(start, end, prot, lineno))
+        vmas.append(MapsVma(start, end, prot, lineno, m[6] == "s", offset, maps_file_path(name)))
     if not vmas:
         raise ParseError(str(path), None, "no mappings: expected /proc/PID/maps lines")
     return vmas, notes
 
 
-def map_vmas(p, path, vmas: list[MapsVma]) -> None:
-    """Create the VMAs of a maps file, as private anonymous memory (shared and file mappings
-    included). Every accessible one is made read-write: a snapshot shows the protections at
-    its end, after the program wrote what then became read-only (the dynamic loader's RELRO
-    pages), and the trace replays the writes of before."""
+def create_mapped_files(machine, vmas: list[MapsVma]) -> None:
+    """Each file of the maps file, created on the simulated disk as large as its mappings
+    reach (the largest offset + length), unless it exists there already."""
+    sizes: dict[str, int] = {}
     for v in vmas:
+        if v.path is not None:
+            sizes[v.path] = max(sizes.get(v.path, 0), v.offset + v.end - v.start)
+    for path, size in sizes.items():
         try:
-            p.mmap(v.end - v.start, prot="none" if v.prot == "none" else "rw", flags="private|anonymous|fixed",
-                   addr=v.start)
+            machine.cachestat(path)
+        except KernelError:
+            machine.create_file(path, size)
+
+
+def map_vmas(p, path, vmas: list[MapsVma]) -> None:
+    """Create the VMAs of a maps file: file mappings from the files (see
+    ``create_mapped_files``), the rest as private anonymous memory (shared anonymous memory
+    included). Every accessible private one is made read-write: a snapshot shows the
+    protections at its end, after the program wrote what then became read-only (the dynamic
+    loader's RELRO pages), and the trace replays the writes of before; a shared file mapping
+    keeps its protection (its writes would reach the file)."""
+    for v in vmas:
+        prot = "none" if v.prot == "none" else "rw"
+        try:
+            if v.path is None:
+                p.mmap(v.end - v.start, prot=prot, flags="private|anonymous|fixed", addr=v.start)
+                continue
+            writable = v.shared and "w" in v.prot
+            fd = p.open(v.path, "rw" if writable else "r")
+            p.mmap(v.end - v.start, prot=v.prot if v.shared else prot, flags=("shared" if v.shared else "private")
+                   + "|fixed", addr=v.start, fd=fd, offset=v.offset)
+            p.close(fd)
         except KernelError as e:
             raise ParseError(str(path), v.lineno, f"cannot map {v.start:#x}-{v.end:#x}: {e}") from None
 
@@ -153,6 +194,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
     p = machine.spawn(comm=comm or name[:15])
     if maps:
         vmas, res.notes = parse_maps(maps)
+        create_mapped_files(machine, vmas)
     else:
         vmas = [MapsVma(s, e, "rw", 0) for s, e in touched_runs(pages, vma_gap)]
     map_vmas(p, maps, vmas)
@@ -190,8 +232,8 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 # (then one record at a time): the event runs after the first record reaching it
                 end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])
-                start, status, peak = M.replay_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                                     addrs[:end], kinds[:end], start, peak)
+                start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task),
+                                                     task.vma_table, task.mmc, addrs[:end], kinds[:end], start, peak)
                 fault.clock_work(k, task, start - done0, flt)
                 if status != M.FAULT_OK:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)

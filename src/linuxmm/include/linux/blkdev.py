@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...block.blk_mq import request_queue
+from .backing_dev import bdi_writeback
 
 SECTOR_SHIFT = 9
 LINE_SHIFT = 6  # contents: one byte per 64-byte line, as memory's
@@ -66,6 +68,9 @@ class block_device:
         self.queue_depth, self.nr_requests = spec.queue_depth, spec.nr_requests
         self.ra_pages = spec.read_ahead_kb >> (page_shift - 10)
         self.max_sectors_kb = BLK_DEF_MAX_SECTORS_CAP // 2
+        # the request queue on the clock (block/blk_mq.py) and the disk's writeback state
+        self.bd_queue = request_queue(spec.queue_depth, spec.latency_us * 1000, spec.read_bw, spec.write_bw)
+        self.bd_wb = bdi_writeback(self, page_shift)
         self.block_shift = page_shift
         self.data = np.zeros((0, (1 << page_shift) >> LINE_SHIFT), np.uint8)
         self.nr_blocks = 0

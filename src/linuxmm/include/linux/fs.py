@@ -39,18 +39,24 @@ MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
 
 class file_ra_state:
     """``struct file_ra_state``: the readahead window of one open file (``start``, ``size``,
-    ``async_size`` in pages), its maximum (``ra_pages``, from the device's ``read_ahead_kb``
-    at open: ``file_ra_state_init``), ``mmap_miss`` and ``prev_pos`` (the last read's end)."""
+    ``async_size`` in pages: the folio at ``start + size - async_size`` carries PG_readahead),
+    the folio ``order`` that window preferred, its maximum (``ra_pages``, from the device's
+    ``read_ahead_kb`` at open: ``file_ra_state_init``), ``mmap_miss`` (faults that missed the
+    cache minus hits) and ``prev_pos`` (the byte after the last read; -1 before the first)."""
 
-    __slots__ = ("start", "size", "async_size", "ra_pages", "mmap_miss", "prev_pos")
+    __slots__ = ("start", "size", "async_size", "order", "ra_pages", "mmap_miss", "prev_pos")
 
     def __init__(self, ra_pages: int):
-        self.start = self.size = self.async_size = 0
+        self.start = self.size = self.async_size = self.order = 0
         self.ra_pages, self.mmap_miss, self.prev_pos = ra_pages, 0, -1
+
+    def window(self) -> tuple[int, int, int, int]:
+        """(start, size, async_size, order), for tests and teaching."""
+        return self.start, self.size, self.async_size, self.order
 
     def __repr__(self) -> str:
         return (f"<file_ra_state start={self.start} size={self.size} async={self.async_size} "
-                f"ra_pages={self.ra_pages} prev_pos={self.prev_pos}>")
+                f"order={self.order} ra_pages={self.ra_pages} prev_pos={self.prev_pos}>")
 
 
 class address_space:
@@ -62,15 +68,18 @@ class address_space:
     inode. ``min_order``/``max_order`` are the folio orders the filesystem allows
     (``mapping_min_folio_order``/``mapping_max_folio_order``: ext4 0..9 in 6.18, tmpfs
     huge=never 0..0); ``swapbacked`` marks shmem (its folios count as NR_SHMEM and are never
-    written back to a disk: ``mapping_can_writeback`` is false).
+    written back to a disk: ``mapping_can_writeback`` is false). ``writeback_index`` is
+    where the flusher's next pass over the file starts (range-cyclic writeback).
     """
 
-    __slots__ = ("id", "host", "xa_id", "i_mmap", "min_order", "max_order", "swapbacked", "a_ops")
+    __slots__ = ("id", "host", "xa_id", "i_mmap", "min_order", "max_order", "swapbacked", "a_ops",
+                 "writeback_index")
 
     def __init__(self, ino: int, host: "inode", xa_id: int, max_order: int, a_ops: "address_space_operations"):
         self.id, self.host, self.xa_id, self.a_ops = ino, host, xa_id, a_ops
         self.i_mmap: list = []
         self.min_order, self.max_order = 0, max_order
+        self.writeback_index = 0
         self.swapbacked = a_ops is None or a_ops.swapbacked  # None: a shmem object without a cache (bare mm tests)
 
     def __repr__(self) -> str:
@@ -103,16 +112,26 @@ class address_space_operations:
 class file_operations:
     """``struct file_operations``: ``read_iter(k, filp, pos, count) -> (bytes, lines)``
     (``filemap_read``; tmpfs reads holes as zeros without caching them),
-    ``write_iter(k, filp, pos, count, value) -> bytes`` and ``fsync(k, filp, start, end,
-    datasync)``."""
+    ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
+    datasync)``, and the simulator's batch of read() calls served by the cache alone,
+    ``read_cached(k, filp, pos, count, chunk) -> (bytes, lines, ended at EOF)``."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync")
+    __slots__ = ("read_iter", "write_iter", "fsync", "read_cached")
 
-    def __init__(self, read_iter, write_iter, fsync):
+    def __init__(self, read_iter, write_iter, fsync, read_cached):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
+        self.read_cached = read_cached
 
 
 I_DIRTY_PAGES = 1 << 2
+
+
+def i_size_write(ino: "inode", size: int) -> None:
+    """``i_size_write``: the file's new size; every mm mapping it is told
+    (``mm.hooks.file_size_changed``: the compiled fault path's end of file)."""
+    ino.i_size = size
+    for vma in ino.i_mapping.i_mmap if ino.i_mapping is not None else []:
+        vma.vm_mm.hooks.file_size_changed(vma.vm_mm, vma)
 
 
 class inode:

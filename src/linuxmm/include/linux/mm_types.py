@@ -295,6 +295,7 @@ class MmHooks:
       (``vms_clean_up_area`` frees their page tables then).
     * ``vm_acct_memory(mm, pages)``: ``pages`` (negative: released) more charged to the
       kernel's Committed_AS (``vm_committed_as``): VM_ACCOUNT charges and shmem objects'.
+    * ``file_size_changed(mm, vma)``: the file ``vma`` maps changed size (``i_size_write``).
     * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE,
       GUARD_*; may return an errno for the call to fail
       with (MADV_COLLAPSE fails when nothing could be collapsed).
@@ -343,6 +344,9 @@ class MmHooks:
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
         """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay."""
         self.zap_range(mm, start, end)
+
+    def file_size_changed(self, mm, vma) -> None:
+        pass
 
     def vm_enough_memory(self, mm, pages: int) -> bool:
         return True

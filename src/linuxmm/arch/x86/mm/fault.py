@@ -81,8 +81,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             vs = ensure_tables(k)
             vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
             first, flt = start, int(task.mmc[M.MMC_MINFLT])
-            start, status = M.access_batch(k.mem_map, vs, tlb, asid_of(task), task.vma_table, task.mmc,
-                                           addrs, write, value, out, start, k.clock.budget())
+            start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
+                                           task.mmc, addrs, write, value, out, start, k.clock.budget())
             clock_work(k, task, start - first, flt)
             if status == M.FAULT_OK:
                 break
@@ -104,6 +104,8 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
     """Finish the fault the compiled path handed back with ``status``, so that the access can
     be retried; a fault the task cannot survive kills it and raises."""
     from ....kernel.fork import grow_and_get
+    from ....include.linux.mm_types import find_vma
+    from ....mm.filemap import filemap_fault, filemap_page_mkwrite
     from ....mm.page_alloc import alloc_pages_slowpath_for_fault
     from ....mm.shmem import shmem_fault
 
@@ -113,10 +115,14 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
         vs.vp[VP_HUGE_ZERO_PFN] = mm_get_huge_zero_page(k)
     elif status == M.FAULT_NEED_ANON_VMA:
         anon_vma_prepare(task, addr, addr + 1)
-    elif status == M.FAULT_SHARED:
-        if not shmem_fault(k, task, addr, write):
+    elif status == M.FAULT_FILE_MISS:  # vm_ops->fault
+        vma = find_vma(task.mm, addr)
+        if not (shmem_fault if vma.vm_file.f_mapping.swapbacked else filemap_fault)(k, task, addr):
             do_sigbus(k, task, addr)
-        k.clock.work(0, 1)
+    elif status == M.FAULT_FILE_MKWRITE:
+        filemap_page_mkwrite(k, task, addr)
+    elif status == M.FAULT_SIGBUS:
+        do_sigbus(k, task, addr)
     elif status == M.FAULT_EFAULT:
         raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
     elif status == M.FAULT_NEED_CHARGE:
@@ -148,8 +154,9 @@ def anon_vma_prepare(task, start: int, end: int) -> None:
     from ....mm import vma as V
 
     changed = False
-    for vma in vmas_in_range(task.mm, start, end):
-        if vma.anon_vma is None and vma.vm_file is None and not vma.vm_flags & M.VM_SHARED:
+    for vma in vmas_in_range(task.mm, start, end):  # private anonymous, or private writable file VMAs
+        private = not vma.vm_flags & M.VM_SHARED and (vma.vm_file is None or vma.vm_flags & M.VM_WRITE)
+        if vma.anon_vma is None and private:
             V.anon_vma_prepare(task.mm, vma)
             changed = True
     if changed:
@@ -195,4 +202,4 @@ def do_sigbus(k, task, addr: int) -> None:
 
     do_exit(k, task, 7)
     raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
-                   "beyond the end of the shared memory object")
+                   "beyond the end of the mapped file or shared memory object")
