@@ -296,6 +296,7 @@ def test_kill_lines_render_like_the_kernels():
     k = m.kernel
     lines = real("report-6.11-stress-ng.txt")
     t = fake_task(116, 0, 2628942, 1995157, 141, 0, 16052224, 0, 1000, "stress-ng-vm")
+    t.cgroup = k.cgrp_dfl_root  # a task of the root cgroup, as every task of that report
     oc = O.oom_control(0x440dc0, 0)
     k.log.lines.clear()
     O.dump_oom_victim(k, oc, t)

@@ -418,7 +418,8 @@ VM_STEPS_HELP = ("Steps, applied to the current process: create:PATH:SIZE[:CHUNK
                  "mmap:SIZE[:PROT[:FLAGS]] (the file opened last, else anonymous memory; FLAGS e.g. shared or "
                  "private|populate, anonymous to ignore the file), munmap, mprotect:PROT, madvise:ADVICE, "
                  "msync[:FLAGS], mincore, write[:STRIDE], read[:STRIDE], fork (continue in the child), parent "
-                 "(back to the parent), exit. Addresses refer to the last mmap.")
+                 "(back to the parent), exit, cgroup:PATH[:FILE=VALUE...] (move the process into the cgroup, "
+                 "created if missing, e.g. cgroup:app/web:memory.max=64M). Addresses refer to the last mmap.")
 
 
 def swapon_option(m: Machine, spec: str) -> None:
@@ -486,7 +487,7 @@ def _vm_step(m: Machine, step: str, op: str, args: list[str], procs: list, cur, 
         log.append((step, f"pid {cur.pid}: {addr:#x}-{addr + length - 1:#x}"))
         if cur.minflt != before:
             log[-1] = (step, log[-1][1] + f", {cur.minflt - before} faults (populate)")
-    elif region is None and op not in ("fork", "parent", "exit"):
+    elif region is None and op not in ("fork", "parent", "exit", "cgroup"):
         raise LinuxmmError(f"step {step!r} needs an mmap first")
     elif op in ("write", "read"):
         stride = _size_arg(args[0]) if args else 4096
@@ -523,6 +524,17 @@ def _vm_step(m: Machine, step: str, op: str, args: list[str], procs: list, cur, 
             raise LinuxmmError("'parent' without a fork")
         cur = stack.pop()
         log.append((step, f"back in pid {cur.pid}"))
+    elif op == "cgroup":
+        if not args:
+            raise LinuxmmError("cgroup needs a path, e.g. cgroup:app/web:memory.max=64M")
+        cg = m.cgroup(args[0])
+        for setting in args[1:]:
+            name, sep, value = setting.partition("=")
+            if not sep:
+                raise LinuxmmError(f"cgroup setting {setting!r} is not FILE=VALUE")
+            cg.write(name, value)
+        cg.write("cgroup.procs", cur.pid)
+        log.append((step, f"pid {cur.pid} in {cg.path}"))
     elif op == "exit":
         cur.exit()
         log.append((step, f"pid {cur.pid} exited"))
@@ -615,7 +627,7 @@ def ps_rows(m: Machine) -> list[dict]:
         status = dict(line.split(":", 1) for line in p.proc("status").splitlines())
         rows.append({"pid": p.pid, "comm": p.comm, "state": "running" if p.alive else "killed",
                      "rss_kb": int(status["VmRSS"].split()[0]), "swap_kb": int(status["VmSwap"].split()[0]),
-                     "oom_score": p.oom_score, "oom_score_adj": p.oom_score_adj, "cgroup": "/"})
+                     "oom_score": p.oom_score, "oom_score_adj": p.oom_score_adj, "cgroup": p.cgroup})
     return rows
 
 
@@ -637,6 +649,54 @@ def ps(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False,
         t.add_column(col, justify="left" if col in ("comm", "state", "cgroup") else "right")
     for r in rows:
         t.add_row(*(str(v) for v in r.values()))
+    out.print(t)
+
+
+CGROUP_COLUMNS = ("memory.current", "memory.max", "memory.high", "memory.low", "memory.min")
+CGROUP_EVENTS = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+
+
+def cgroup_rows(m: Machine) -> list[dict]:
+    """One row per cgroup (parents first): its memory files and memory.events."""
+    rows = []
+    for cg in m.cgroups():
+        row = {"path": cg.path, "procs": cg.procs}
+        files = set(cg.files)
+        for name in CGROUP_COLUMNS:
+            row[name.removeprefix("memory.")] = cg.read(name).strip() if name in files else None
+        events = dict(line.split() for line in cg.read("memory.events").splitlines()) \
+            if "memory.events" in files else {}
+        row["events"] = {e: int(events.get(e, 0)) for e in CGROUP_EVENTS}
+        rows.append(row)
+    return rows
+
+
+@app.command()
+def cgroup(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+           machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+    """The cgroup v2 tree (after the optional steps, e.g. cgroup:app:memory.max=64M mmap:128M
+    write): per cgroup its processes, memory.current/max/high/low/min in bytes, and
+    memory.events."""
+    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    if steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps)
+    rows = cgroup_rows(m)
+    if as_json:
+        print_json({"cgroups": rows})
+        return
+    t = Table(title="cgroups")
+    t.add_column("cgroup")
+    t.add_column("procs")
+    for col in (*(c.removeprefix("memory.") for c in CGROUP_COLUMNS), *(f"ev.{e}" for e in CGROUP_EVENTS)):
+        t.add_column(col, justify="right")
+    for r in rows:
+        depth = r["path"].count("/") - (r["path"] == "/")
+        name = "/" if r["path"] == "/" else "  " * (depth - 1) + r["path"].rsplit("/", 1)[1]
+        t.add_row(name, " ".join(map(str, r["procs"])),
+                  *("-" if r[c.removeprefix("memory.")] is None else r[c.removeprefix("memory.")]
+                    for c in CGROUP_COLUMNS),
+                  *(str(r["events"][e]) for e in CGROUP_EVENTS))
     out.print(t)
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
+from .include.linux.memcontrol import PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES)
 from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
@@ -66,7 +67,32 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k) + check_dead_tasks(k) + check_swap(k))
+            + check_files(k) + check_dead_tasks(k) + check_swap(k) + check_memcg(k))
+
+
+def check_memcg(k) -> list[str]:
+    """Memory cgroups: every charged folio is allocated, charged on its head, to a memcg that
+    still exists (no id of a removed cgroup); each memcg's ``memory.current`` equals the pages
+    charged to it and its descendants (the root memcg's own pages are not counted)."""
+    a = k.mem_map
+    charged = np.nonzero(a.memcg)[0]
+    out = [f"pfn {p}: charged to memcg {a.memcg[p]} but free" for p in charged if a.refcount[p] <= 0][:5]
+    out += [f"pfn {p}: a tail page carries a memcg charge" for p in charged if a.compound_head[p]][:5]
+    local = np.zeros(len(a.memcg_parent), np.int64)
+    np.add.at(local, a.memcg[charged], np.int64(1) << a.order[charged].astype(np.int64))
+    out += [f"memcg {i}: {local[i]} pages charged to an id no cgroup has" for i in np.nonzero(local)[0]
+            if int(i) not in k.memcg_idr]
+    want = np.zeros_like(local)
+    for i in np.nonzero(local)[0]:
+        c = int(i)
+        while c != 0 and i != ROOT_MEM_CGROUP_ID:  # the charge went up the hierarchy
+            want[c] += local[i]
+            c = int(a.memcg_parent[c])
+    for memcg in k.memcg_idr.values():
+        have = int(a.memcg_counter[memcg.id, PC_MEMORY, PC_USAGE])
+        if have != want[memcg.id]:
+            out.append(f"memcg {memcg.css.path}: memory.current {have} pages, {want[memcg.id]} pages charged")
+    return out
 
 
 DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),

@@ -23,7 +23,9 @@ from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
 from .errors import KernelError
 from .include.linux.sched import TASK_RUNNING
+from .include.linux.mm_types import MMC_MEMCG
 from .init.main import Kernel, start_kernel
+from .kernel.cgroup.cgroup import cgroup_attach_task, cgroup_get, cgroup_lookup
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
 
@@ -405,9 +407,10 @@ class Machine:
         vfs_unlink(self.kernel, path)
 
     # ---- processes ----------------------------------------------------------------------------
-    def spawn(self, comm: str = "a.out", cpu: int = 0) -> "Process":
+    def spawn(self, comm: str = "a.out", cpu: int = 0, cgroup: str | None = None) -> "Process":
         """A new process with an empty address space, as after ``execve`` of a program that
-        maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``.
+        maps nothing yet (``mm_alloc`` + ``pgd_alloc``), running on ``cpu``, in the cgroup at
+        path ``cgroup`` (default the root "/"; it must exist: ENOENT otherwise).
 
         Raises ``KernelError`` (EINVAL) for a CPU the machine does not have."""
         from .include.linux.mm_types import MmConfig
@@ -416,6 +419,7 @@ class Machine:
 
         self._check_cpu_node(cpu, None)
         k = self.kernel
+        cgrp = cgroup_lookup(k, cgroup or "/")
         k.next_pid += 1
         config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
         task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE,
@@ -424,8 +428,29 @@ class Machine:
         task.mm.hooks = PageTableHooks(k, task)
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
+        cgroup_attach_task(k, cgrp, task)
         proc = Process(self, task)
         return proc
+
+    def cgroup(self, path: str = "/") -> "Cgroup":
+        """The cgroup v2 directory at ``path`` ("app/web" or "/app/web"; "/" the root), created
+        with its missing parents if needed (as ``mkdir -p``: the kernel's mkdir itself needs
+        the parent). Raises ``KernelError`` (EINVAL for "." or "..", ENAMETOOLONG)."""
+        from .cgroup import Cgroup
+
+        cgroup_get(self.kernel, path)
+        return Cgroup(self.kernel, path)
+
+    def cgroups(self) -> list["Cgroup"]:
+        """Every cgroup of the hierarchy, the root first, parents before children."""
+        from .cgroup import Cgroup
+
+        out, todo = [], [self.kernel.cgrp_dfl_root]
+        while todo:
+            c = todo.pop(0)
+            out.append(Cgroup(self.kernel, c.path))
+            todo[:0] = list(c.children.values())
+        return out
 
     def kpageflags(self, pfn: int, count: int = 1) -> list[int]:
         """``/proc/kpageflags`` read at ``pfn * 8``: the ``KPF_*`` flags of ``count`` page
@@ -450,6 +475,7 @@ class Machine:
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
         task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
+        task.cgroup, task.mmc[MMC_MEMCG] = parent.task.cgroup, parent.task.mmc[MMC_MEMCG]  # cgroup_post_fork
         with F.running(k, parent.task):
             F.pgd_alloc(k, task)
             try:

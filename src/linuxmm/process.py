@@ -256,6 +256,11 @@ class Process:
         return self.task.state == TASK_RUNNING and not self.task.pending_signal
 
     @property
+    def cgroup(self) -> str:
+        """The path of the process's cgroup v2 ("/" the root; ``/proc/PID/cgroup``'s ``0::``)."""
+        return self.task.cgroup.path
+
+    @property
     def oom_score_adj(self) -> int:
         """``/proc/PID/oom_score_adj``: -1000 (never OOM-killed) .. 1000 (killed first)."""
         return self.task.oom_score_adj

@@ -32,6 +32,8 @@ from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NOD
 from ..mm.pgtable import VP_NR_SWAP_PAGES, geometry_for
 from ..include.linux.swap import swap_globals
 from . import initcalls
+from ..kernel.cgroup.cgroup import cgroup_init
+from ..mm.memcontrol import MemcgHooks
 from ..mm.percpu import setup_per_cpu_areas
 from ..fs.namespace import mnt_init
 
@@ -112,6 +114,11 @@ class Kernel:
         self.oom_victims = 0
         self.oom_reaper_list: list = []
         self.oom_reaper_th: kthread | None = None
+        # cgroup v2 and the memory controller (kernel/cgroup/cgroup.py, mm/memcontrol.py): the
+        # root cgroup (cgroup_init), the live memcgs by id, the memcg's calls into reclaim/OOM
+        self.cgrp_dfl_root = None
+        self.memcg_idr: dict = {}
+        self.memcg_hooks = MemcgHooks()
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)
@@ -290,6 +297,7 @@ def start_kernel(desc: MachineDescription) -> Kernel:
     mm_init.mm_core_init(k)
     mm_init.mem_init_print_info(k)
     initcalls.mm_core_init_late(k)
+    cgroup_init(k)
     mnt_init(k)
     return k
 

@@ -48,6 +48,8 @@ class task_struct:
         self.kill_reason = ""
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.cgroup = k.cgrp_dfl_root  # task->cgroups: its cgroup v2 (kernel/cgroup/cgroup.py)
+        self.mmc[M.MMC_MEMCG] = self.cgroup.memcg.id
         self.files = files_struct()  # the descriptor table (fs/file.c)
         # dirty throttling (balance_dirty_pages): pages dirtied since the last check, how many
         # may be dirtied before the next (128 KiB' worth at first), when it last paused (jiffies)

@@ -24,6 +24,8 @@ from numba import njit
 
 from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
                                     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_LRU_LISTS)
+from ..include.linux.memcontrol import (MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS, MEMCG_NR_STAT, NR_PAGE_COUNTERS,
+                                        NR_PC_FIELDS, PAGE_COUNTER_MAX, PC_HIGH, PC_MAX)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
 from ..include.linux.pagevec import FOLIO_BATCH_SIZE, NR_CPU_FBATCHES
 from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_NODE_STAT_ITEMS,
@@ -122,6 +124,13 @@ MEMMAP_FIELDS = [
     ("index", np.int64, 1),
     ("content", np.uint8, 2),
     ("content_valid", np.uint8, 1),
+    ("memcg", np.int32, 1),
+    ("memcg_parent", np.int32, 1),
+    ("memcg_counter", np.int64, 3),
+    ("memcg_stat", np.int64, 2),
+    ("memcg_events", np.int64, 2),
+    ("memcg_events_local", np.int64, 2),
+    ("memcg_nr_pages_over_high", np.int64, 1),
 ]
 CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
 
@@ -157,6 +166,13 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     content: the page's memory, one byte per 64-byte line (what reads and writes see);
     content_valid: whether that row holds the page's data, else the page reads as zeros
     (``clear_page`` clears this instead of the row, so pages never written cost no memory).
+    memcg: folio->memcg_data as the charged memcg's id (0: not charged), by head.
+    Per memcg id (``include/linux/memcontrol.py``): memcg_parent: the parent's id (0 above the
+    root); memcg_counter: the ``struct page_counter`` fields (PC_*) of memory and swap;
+    memcg_stat: ``memcg->vmstats`` by ``enum node_stat_item`` then ``enum memcg_stat_item``; memcg_events/memcg_events_local:
+    memory.events and memory.events.local by ``enum memcg_memory_event``;
+    memcg_nr_pages_over_high: pages charged above a memory.high not yet paid for
+    (``current->memcg_nr_pages_over_high``, kept per memcg).
     """
 
 
@@ -1007,7 +1023,14 @@ def build_mem_map(k) -> MemMap:
             pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
             params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
             index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8),
-                content_valid=np.zeros(npfn, np.uint8))
+                content_valid=np.zeros(npfn, np.uint8), memcg=np.zeros(npfn, np.int32),
+            memcg_parent=np.zeros(MEMCG_NR_IDS, np.int32),
+            memcg_counter=np.zeros((MEMCG_NR_IDS, NR_PAGE_COUNTERS, NR_PC_FIELDS), i64),
+            memcg_stat=np.zeros((MEMCG_NR_IDS, MEMCG_NR_STAT), i64),
+            memcg_events=np.zeros((MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS), i64),
+            memcg_events_local=np.zeros((MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS), i64),
+            memcg_nr_pages_over_high=np.zeros(MEMCG_NR_IDS, i64))
+    a.memcg_counter[:, :, PC_MAX] = a.memcg_counter[:, :, PC_HIGH] = PAGE_COUNTER_MAX  # page_counter_init
     for nid, pgdat in k.pgdat.items():  # the counters move into the arrays compiled code updates
         a.node_stat[nid] = pgdat.vm_stat.row
         pgdat.vm_stat.row = a.node_stat[nid]

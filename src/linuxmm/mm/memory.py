@@ -25,7 +25,7 @@ from numba import njit
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
-    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MINFLT, MMC_PGD,
+    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
@@ -44,7 +44,7 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn, pte_kind, swp_type)
 from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
-                                    THP_FILE_MAPPED)
+                                    THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
                       VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
@@ -54,6 +54,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
+from .memcontrol import mem_cgroup_charge_anon
 from .swap import folio_add_lru_vma, folio_put, lru_add_drain
 from ..include.linux.swap import SWAP_COUNT_MASK
 from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
@@ -78,7 +79,10 @@ FAULT_FILE_MISS = 10  # filemap_fault: the page is not cached and up to date (or
 FAULT_FILE_MKWRITE = 11  # a store to a clean shared file folio: ->page_mkwrite and dirtying run in Python
 FAULT_SIGBUS = 12  # VM_FAULT_SIGBUS: a file page at or beyond the end of the file
 FAULT_SWAP = 13  # a swap pte: ``do_swap_page`` (mm/swap_state.py) brings the page in
+FAULT_NEED_CHARGE = 14  # the memcg charge of a new page passed a memory.max: Python runs try_charge's slow part
 FAULT_FALLBACK = -1  # VM_FAULT_FALLBACK within the fault path: try the next way
+
+CHARGE_FAILED = -3  # alloc_anon_folio: the page was allocated but its charge failed (it is freed again)
 
 PAGE_MAPPING_ANON = 1
 
@@ -142,6 +146,18 @@ def alloc_with(a, vs, ctx, order):
                                    vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
     if pfn < 0:
         vs.vp[VP_SLOW_CTX] = ctx
+    return pfn
+
+
+@njit(cache=True)
+def alloc_anon_folio(a, vs, mmc, ctx, order):
+    """A new anonymous folio charged to the mm's memcg (``alloc_anon_folio`` /
+    ``vma_alloc_anon_folio_pmd``: allocate, then ``mem_cgroup_charge``). A charge that would
+    pass a ``memory.max`` frees the folio again and returns CHARGE_FAILED."""
+    pfn = alloc_with(a, vs, ctx, order)
+    if pfn >= 0 and not mem_cgroup_charge_anon(a, mmc[MMC_MEMCG], pfn, np.int64(1) << order):
+        B.__free_pages(a, pfn, order, vs.vp[VP_CPU])
+        return CHARGE_FAILED
     return pfn
 
 
@@ -350,9 +366,9 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:
         return FAULT_NEED_ANON_VMA
-    pfn = alloc_with(a, vs, AC_USER, 0)
+    pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
     if pfn < 0:
-        return FAULT_NEED_ALLOC
+        return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
@@ -382,9 +398,9 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
         return FAULT_NEED_ANON_VMA
-    pfn = alloc_with(a, vs, AC_USER, 0)
+    pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
     if pfn < 0:
-        return FAULT_NEED_ALLOC
+        return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
     if entry_has(entry, _PAGE_SPECIAL):
         clear_page(a, pfn, 1)
         mmc[MM_ANONPAGES] += 1
@@ -428,12 +444,14 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         pgtable_trans_huge_deposit(vs, row, deposit)
         return FAULT_OK
     order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
-    pfn = alloc_with(a, vs, AC_THP, order)
+    pfn = alloc_anon_folio(a, vs, mmc, AC_THP, order)
     if pfn < 0:
         pte_free(a, vs, mmc, deposit)
         if pfn == NO_PAGE:
             return FAULT_NEED_ALLOC
-        vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path failed too: map 4 KiB pages
+        if pfn == CHARGE_FAILED:  # THP gfp cannot block: try_charge fails at once, no memcg event
+            vs.vm_events[THP_FAULT_FALLBACK_CHARGE] += 1
+        vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path or the charge failed: map 4 KiB pages
         return -1
     clear_page(a, pfn, nr)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
@@ -820,9 +838,9 @@ def do_cow_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
     idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
     if not pte_none(vs.pt[row, idx]):
         return FAULT_OK
-    pfn = alloc_with(a, vs, AC_USER, 0)
+    pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
     if pfn < 0:
-        return FAULT_NEED_ALLOC
+        return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
     copy_page(a, pfn, head + pgoff - a.index[head])
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])

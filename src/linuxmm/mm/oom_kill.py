@@ -51,6 +51,10 @@ from ..include.linux.vmstat import OOM_KILL
 from ..kernel.kthread import kthread
 from ..kernel.printk import KERN_EMERG, KERN_ERR, dump_stack
 from ..kernel.timer import NSEC_PER_SEC
+from ..include.linux.memcontrol import MEMCG_OOM_GROUP_KILL, MEMCG_OOM_KILL
+from .memcontrol import (mem_cgroup_from_task, mem_cgroup_get_max, mem_cgroup_get_oom_group, mem_cgroup_print_oom_context,
+                         mem_cgroup_print_oom_group, mem_cgroup_print_oom_meminfo, mem_cgroup_scan_tasks,
+                         memcg_memory_event)
 from .page_alloc import totalram_pages
 from .show_mem import __show_mem
 from .util import total_swap_pages
@@ -72,6 +76,9 @@ OOM_KILL_FRAMES = ("dump_stack_lvl", "dump_header", "oom_kill_process", "out_of_
 NO_VICTIM_FRAMES = ("dump_stack_lvl", "dump_header", "out_of_memory")
 ALLOC_FRAMES = ("__alloc_pages_may_oom", "__alloc_pages_slowpath", "__alloc_frozen_pages_noprof",
                 "alloc_pages_mpol")
+# a memcg OOM's chain from an anonymous fault's charge (mm/memcontrol.c, mm/memory.c, 6.18)
+MEMCG_CHARGE_FRAMES = ("mem_cgroup_out_of_memory", "try_charge_memcg", "charge_memcg", "__mem_cgroup_charge",
+                       "alloc_anon_folio", "do_anonymous_page", "__handle_mm_fault")
 USER_FAULT_FRAMES = ("handle_mm_fault", "do_user_addr_fault", "exc_page_fault", "asm_exc_page_fault")
 
 
@@ -85,6 +92,7 @@ class oom_control:
     chosen: object = None  # a task_struct, None, or ABORT
     chosen_points: int = LONG_MIN
     constraint: int = CONSTRAINT_NONE
+    memcg: object = None  # the memcg over its memory.max for a memcg OOM (is_memcg_oom), else None
 
 
 def K(k: "Kernel", pages: int) -> int:
@@ -98,6 +106,7 @@ def oom_init(k: "Kernel") -> None:
     ``out_of_memory`` as the allocator's last step."""
     k.oom_reaper_th = k.kthreads["oom_reaper"] = kthread(k.clock, "oom_reaper", lambda: oom_reaper(k))
     k.alloc_hooks.out_of_memory = out_of_memory
+    k.memcg_hooks.out_of_memory = out_of_memory
 
 
 def for_each_process(k: "Kernel"):
@@ -174,9 +183,18 @@ def set_oom_score_adj(k: "Kernel", task, value) -> None:
 
 # ---- choosing -----------------------------------------------------------------------------------
 def constrained_alloc(k: "Kernel", oc: oom_control) -> int:
-    """No cpuset, mempolicy or memcg is simulated yet: every OOM is system-wide."""
+    """A memcg OOM is CONSTRAINT_MEMCG over the memcg's limit (``mem_cgroup_get_max``, at
+    least 1 page); no cpuset or mempolicy is simulated: any other OOM is system-wide."""
+    if oc.memcg is not None:
+        oc.totalpages = mem_cgroup_get_max(k, oc.memcg) or 1
+        return CONSTRAINT_MEMCG
     oc.totalpages = oom_totalpages(k)
     return CONSTRAINT_NONE
+
+
+def oom_candidates(k: "Kernel", oc: oom_control):
+    """The tasks the OOM killer looks at: the memcg's (``mem_cgroup_scan_tasks``) or all."""
+    return mem_cgroup_scan_tasks(k, oc.memcg) if oc.memcg is not None else for_each_process(k)
 
 
 def tsk_is_oom_victim(task) -> bool:
@@ -201,7 +219,7 @@ def oom_evaluate_task(k: "Kernel", task, oc: oom_control) -> bool:
 
 def select_bad_process(k: "Kernel", oc: oom_control) -> None:
     oc.chosen_points = LONG_MIN
-    for task in for_each_process(k):
+    for task in oom_candidates(k, oc):
         if oom_evaluate_task(k, task, oc):
             break
 
@@ -226,10 +244,10 @@ def dump_task(k: "Kernel", task) -> str:
             f"{task.oom_score_adj:5d} {task.comm}")
 
 
-def dump_tasks(k: "Kernel") -> None:
+def dump_tasks(k: "Kernel", oc: oom_control) -> None:
     k.log.info("Tasks state (memory values in pages):")
     k.log.info(dump_task_header(k))
-    for task in for_each_process(k):
+    for task in oom_candidates(k, oc):
         if not oom_unkillable_task(task):
             k.log.info(dump_task(k, task))
 
@@ -241,10 +259,13 @@ def dump_header(k: "Kernel", oc: oom_control, frames: tuple[str, ...]) -> None:
     k.log.warn(f"{comm} invoked oom-killer: gfp_mask={oc.gfp_mask:#x}({G.format_gfp(oc.gfp_mask)}), "
                f"order={oc.order}, oom_score_adj={adj}")
     tail = USER_FAULT_FRAMES if current is not None else ()
-    dump_stack(k, current, frames + ALLOC_FRAMES + tail)
-    __show_mem(k, G.gfp_zone(oc.gfp_mask, k.zone_names))
+    dump_stack(k, current, frames + (MEMCG_CHARGE_FRAMES if oc.memcg is not None else ALLOC_FRAMES) + tail)
+    if oc.memcg is not None:
+        mem_cgroup_print_oom_meminfo(k, oc.memcg)
+    else:
+        __show_mem(k, G.gfp_zone(oc.gfp_mask, k.zone_names))
     if k.vm.sysctl_oom_dump_tasks:
-        dump_tasks(k)
+        dump_tasks(k, oc)
 
 
 def mems_allowed(k: "Kernel") -> str:
@@ -257,8 +278,8 @@ def mems_allowed(k: "Kernel") -> str:
 def dump_oom_victim(k: "Kernel", oc: oom_control, victim) -> None:
     """The one-line summary: constraint, nodemask, cpuset, memcg context, victim."""
     k.log.info(f"oom-kill:constraint={oom_constraint_text[oc.constraint]},nodemask=(null),cpuset=/,"
-               f"mems_allowed={mems_allowed(k)},global_oom,task_memcg=/,task={victim.comm},pid={victim.pid},"
-               f"uid={victim.uid}")
+               f"mems_allowed={mems_allowed(k)}{mem_cgroup_print_oom_context(oc.memcg, victim)},"
+               f"task={victim.comm},pid={victim.pid},uid={victim.uid}")
 
 
 # ---- killing ----------------------------------------------------------------------------------
@@ -288,6 +309,7 @@ def do_send_sig_info(k: "Kernel", task, reason: str) -> None:
 def __oom_kill_process(k: "Kernel", victim, message: str) -> None:
     mm = victim.mm
     k.vm_events[OOM_KILL] += 1
+    memcg_memory_event(k, mem_cgroup_from_task(victim), MEMCG_OOM_KILL)  # memcg_memory_event_mm
     do_send_sig_info(k, victim, message)
     mark_oom_victim(k, victim)
     k.log.printk(f"{message}: Killed process {victim.pid} ({victim.comm}) total-vm:{K(k, mm.total_vm)}kB, "
@@ -309,7 +331,14 @@ def oom_kill_process(k: "Kernel", oc: oom_control, message: str) -> None:
         return
     dump_header(k, oc, OOM_KILL_FRAMES)
     dump_oom_victim(k, oc, victim)
+    oom_group = mem_cgroup_get_oom_group(victim, oc.memcg, k.cgrp_dfl_root.memcg)
     __oom_kill_process(k, victim, message)
+    if oom_group is not None:
+        memcg_memory_event(k, oom_group, MEMCG_OOM_GROUP_KILL)
+        mem_cgroup_print_oom_group(k, oom_group)
+        for task in mem_cgroup_scan_tasks(k, oom_group):  # oom_kill_memcg_member
+            if task.oom_score_adj != OOM_SCORE_ADJ_MIN and not oom_unkillable_task(task):
+                __oom_kill_process(k, task, message)
 
 
 def panic(k: "Kernel", message: str) -> None:
@@ -328,16 +357,17 @@ def check_panic_on_oom(k: "Kernel", oc: oom_control) -> None:
     panic(k, f"Out of memory: {'compulsory' if mode == 2 else 'system-wide'} panic_on_oom is enabled")
 
 
-def out_of_memory(k: "Kernel", gfp: int, order: int) -> bool:
-    """Kill the 'best' process; True if that makes progress (a victim, now or in flight)."""
+def out_of_memory(k: "Kernel", gfp: int, order: int, memcg=None) -> bool:
+    """Kill the 'best' process (of ``memcg`` for a memcg OOM); True if that makes progress (a
+    victim, now or in flight)."""
     current = k.current
     if current is not None and task_will_free_mem(current):
         mark_oom_victim(k, current)
         queue_oom_reaper(k, current)
         return True
-    if not gfp & G.__GFP_FS:  # the OOM killer does not compensate for IO-less reclaim
+    if not gfp & G.__GFP_FS and memcg is None:  # the OOM killer does not compensate for IO-less reclaim
         return True
-    oc = oom_control(gfp, order)
+    oc = oom_control(gfp, order, memcg=memcg)
     oc.constraint = constrained_alloc(k, oc)
     check_panic_on_oom(k, oc)
     if (k.vm.sysctl_oom_kill_allocating_task and current is not None and not oom_unkillable_task(current)
@@ -349,9 +379,11 @@ def out_of_memory(k: "Kernel", gfp: int, order: int) -> bool:
     if oc.chosen is None:
         dump_header(k, oc, NO_VICTIM_FRAMES)
         k.log.warn("Out of memory and no killable processes...")
-        panic(k, "System is deadlocked on memory")
+        if memcg is None:
+            panic(k, "System is deadlocked on memory")
+        return False
     if oc.chosen is not ABORT:
-        oom_kill_process(k, oc, "Out of memory")
+        oom_kill_process(k, oc, "Out of memory" if memcg is None else "Memory cgroup out of memory")
     return True
 
 

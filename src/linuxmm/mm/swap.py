@@ -42,6 +42,7 @@ from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_B
 from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGROTATED,
                                     UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGRESCUED)
 from . import buddy as B
+from .memcontrol import mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
 
@@ -300,6 +301,7 @@ def folio_put(a, pfn, cpu):
     a.refcount[pfn] -= 1
     if a.refcount[pfn]:
         return False
+    mem_cgroup_uncharge(a, pfn)
     __page_cache_release(a, pfn)
     B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
     a.mapping[pfn] = a.index[pfn] = 0  # free_pages_prepare: page->mapping = NULL

@@ -28,6 +28,7 @@ import numpy as np
 from ....errors import KernelError, LinuxmmError
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
+from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
 from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
 
@@ -89,6 +90,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
                 handle_fault_status(k, task, vs, status, int(addrs[start]), write)
             if task.pending_signal:
                 get_signal(k, task)
+        resume_user_mode_work(k, task)
     return out
 
 
@@ -128,6 +130,9 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
         do_sigbus(k, task, addr)
     elif status == M.FAULT_EFAULT:
         raise KernelError(errno.EFAULT, f"access to {addr:#x} would fault with page faults disabled")
+    elif status == M.FAULT_NEED_CHARGE:
+        if not try_charge_memcg(k, task):
+            pagefault_out_of_memory(k, task, addr)
     elif status == M.FAULT_NEED_ALLOC:
         if not alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm) and vs.vp[VP_SLOW_CTX] != AC_THP:
             pagefault_out_of_memory(k, task, addr)  # (a THP falls back to 4 KiB pages instead)

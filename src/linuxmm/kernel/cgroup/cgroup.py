@@ -1,0 +1,188 @@
+"""The cgroup v2 hierarchy (``kernel/cgroup/cgroup.c``), Linux 6.18, with the memory controller.
+
+One hierarchy (``cgrp_dfl_root``), mounted as the kernel does at /sys/fs/cgroup: the root
+cgroup "/" and its descendants, each with its files. A task belongs to one cgroup
+(``task->cgroups``); ``fork`` puts the child in its parent's (``cgroup_post_fork``); writing
+a pid to ``cgroup.procs`` moves the process (``cgroup_attach_task``) - its pages stay charged
+to the memcg that charged them, as cgroup v2 never moves charges; new pages go to the new
+memcg.
+
+* ``cgroup_mkdir``: a new child of an existing cgroup (ENOENT without the parent, EEXIST if
+  it exists, EINVAL for a name with "/" , "." or "..", ENAMETOOLONG past NAME_MAX);
+  ``cgroup_get`` (``m.cgroup(path)``) opens a path and creates what is missing, parents first,
+  as ``mkdir -p`` would.
+* ``cgroup_rmdir``: EBUSY while it has live tasks or children (``cgroup_destroy_locked``).
+* files: ``cgroup.procs``, ``cgroup.controllers``, ``cgroup.subtree_control``,
+  ``cgroup.events`` (populated), and the memory controller's (``mm/memcontrol.py``). Reading
+  a file without a show operation or writing one without a write operation fails with
+  EACCES (``kernfs_fop_open``); an unknown file is ENOENT.
+
+Controllers: only ``memory`` exists here; it is enabled in every cgroup (as if every
+``cgroup.subtree_control`` up the tree had ``+memory``), so every cgroup has its memcg.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from ...errors import KernelError
+from ...include.linux.mm_types import MMC_MEMCG
+from ...include.linux.sched import TASK_RUNNING
+from ...mm.memcontrol import (ROOT_MEMORY_FILES, mem_cgroup, mem_cgroup_css_alloc, mem_cgroup_css_offline,
+                              memory_files)
+
+if TYPE_CHECKING:
+    from ...init.main import Kernel
+
+NAME_MAX = 255
+CONTROLLERS = ("memory",)
+
+
+class cgroup:
+    """``struct cgroup``: its name, parent, children by name, and its memcg (the memory css)."""
+
+    def __init__(self, name: str, parent: "cgroup | None"):
+        self.name, self.parent = name, parent
+        self.children: dict[str, cgroup] = {}
+        self.memcg: mem_cgroup | None = None
+
+    @property
+    def path(self) -> str:
+        """``cgroup_path``: "/" for the root, else "/a/b"."""
+        if self.parent is None:
+            return "/"
+        parent = self.parent.path
+        return f"{parent}{self.name}" if parent == "/" else f"{parent}/{self.name}"
+
+
+def cgroup_init(k: "Kernel") -> None:
+    """The default hierarchy's root cgroup and the root memcg (``cgroup_init``,
+    ``mem_cgroup_css_alloc`` of the root); every task starts there."""
+    root = k.cgrp_dfl_root = cgroup("", None)
+    root.memcg = mem_cgroup_css_alloc(k, root, None)
+
+
+def split_path(path: str) -> list[str]:
+    """The names of a cgroup path ("app/web", "/app/web"; "/" or "" is the root); EINVAL for
+    "." or ".." and ENAMETOOLONG for a name past NAME_MAX."""
+    if not isinstance(path, str):
+        raise KernelError(errno.EINVAL, f"a cgroup path is a string, not {path!r}")
+    names = [n for n in path.split("/") if n]
+    for n in names:
+        if n in (".", ".."):
+            raise KernelError(errno.EINVAL, f"invalid cgroup name {n!r} in {path!r}")
+        if len(n.encode()) > NAME_MAX:
+            raise KernelError(errno.ENAMETOOLONG, f"cgroup name longer than {NAME_MAX} bytes in {path!r}")
+    return names
+
+
+def cgroup_lookup(k: "Kernel", path: str) -> cgroup:
+    """The cgroup at ``path``; ENOENT if it does not exist."""
+    cgrp = k.cgrp_dfl_root
+    for n in split_path(path):
+        if n not in cgrp.children:
+            raise KernelError(errno.ENOENT, f"no cgroup {path!r}")
+        cgrp = cgrp.children[n]
+    return cgrp
+
+
+def cgroup_mkdir(k: "Kernel", parent: cgroup, name: str) -> cgroup:
+    """A new child cgroup with its memcg (EEXIST if the name is taken)."""
+    if name in parent.children:
+        raise KernelError(errno.EEXIST, f"cgroup {parent.path.rstrip('/')}/{name} exists")
+    child = cgroup(name, parent)
+    child.memcg = mem_cgroup_css_alloc(k, child, parent.memcg)
+    parent.children[name] = child
+    return child
+
+
+def cgroup_get(k: "Kernel", path: str) -> cgroup:
+    """Open ``path``, creating the missing cgroups parents first (``mkdir -p``)."""
+    cgrp = k.cgrp_dfl_root
+    for n in split_path(path):
+        cgrp = cgrp.children[n] if n in cgrp.children else cgroup_mkdir(k, cgrp, n)
+    return cgrp
+
+
+def cgroup_tasks(k: "Kernel", cgrp: cgroup) -> list:
+    """The live tasks of the cgroup itself (not its descendants), in pid order."""
+    return [t for t in k.tasks.values() if t.state == TASK_RUNNING and t.cgroup is cgrp]
+
+
+def cgroup_is_populated(k: "Kernel", cgrp: cgroup) -> bool:
+    return bool(cgroup_tasks(k, cgrp)) or any(cgroup_is_populated(k, c) for c in cgrp.children.values())
+
+
+def cgroup_rmdir(k: "Kernel", cgrp: cgroup) -> None:
+    """Remove an empty cgroup: EBUSY with live tasks or children (the root cannot go: EBUSY)."""
+    if cgrp.parent is None or cgroup_tasks(k, cgrp) or cgrp.children:
+        raise KernelError(errno.EBUSY, f"cgroup {cgrp.path} is not empty (tasks or child cgroups)")
+    del cgrp.parent.children[cgrp.name]
+    mem_cgroup_css_offline(k, cgrp.memcg)
+
+
+def cgroup_attach_task(k: "Kernel", cgrp: cgroup, task) -> None:
+    """Move ``task`` (and the processes sharing its mm, as a threadgroup would) into ``cgrp``:
+    its future charges go to the new memcg, past ones stay."""
+    for t in k.tasks.values():
+        if t.mm is task.mm and t.state == TASK_RUNNING:
+            t.cgroup = cgrp
+            t.mmc[MMC_MEMCG] = cgrp.memcg.id
+
+
+def cgroup_procs_write(k: "Kernel", cgrp: cgroup, buf: str) -> None:
+    """A pid written to ``cgroup.procs``: ESRCH for no such live process, EINVAL for no pid."""
+    try:
+        pid = int(str(buf).strip())
+    except ValueError:
+        raise KernelError(errno.EINVAL, f"cgroup.procs takes a pid, not {buf!r}") from None
+    task = k.tasks.get(pid)
+    if task is None or task.state != TASK_RUNNING:
+        raise KernelError(errno.ESRCH, f"no process {pid}")
+    cgroup_attach_task(k, cgrp, task)
+
+
+def subtree_control_write(k: "Kernel", cgrp: cgroup, buf: str) -> None:
+    """``+memory``/``-memory``: memory stays enabled everywhere here; other controllers do not
+    exist (EINVAL)."""
+    for word in buf.split():
+        if word[:1] not in "+-" or word[1:] not in CONTROLLERS:
+            raise KernelError(errno.EINVAL, f"cgroup.subtree_control: unknown controller in {word!r}")
+
+
+# cgroup_base_files[]: name -> (show, write)
+cgroup_base_files = {
+    "cgroup.procs": (lambda k, c: "".join(f"{t.pid}\n" for t in cgroup_tasks(k, c)), cgroup_procs_write),
+    "cgroup.controllers": (lambda k, c: " ".join(CONTROLLERS) + "\n", None),
+    "cgroup.subtree_control": (lambda k, c: " ".join(CONTROLLERS) + "\n", subtree_control_write),
+    "cgroup.events": (lambda k, c: f"populated {int(cgroup_is_populated(k, c))}\nfrozen 0\n", None),
+}
+
+
+def cgroup_file(cgrp: cgroup, name: str):
+    """(show, write, for the memcg?) of a file the cgroup has; ENOENT otherwise."""
+    if name in cgroup_base_files and not (cgrp.parent is None and name == "cgroup.events"):
+        return (*cgroup_base_files[name], False)
+    if name in memory_files and (cgrp.parent is not None or name in ROOT_MEMORY_FILES):
+        return (*memory_files[name], True)
+    raise KernelError(errno.ENOENT, f"no file {name!r} in cgroup {cgrp.path}")
+
+
+def cgroup_file_read(k: "Kernel", cgrp: cgroup, name: str) -> str:
+    show, _, memcg = cgroup_file(cgrp, name)
+    if show is None:
+        raise KernelError(errno.EACCES, f"{name} is write-only")
+    return show(k, cgrp.memcg if memcg else cgrp)
+
+
+def cgroup_file_write(k: "Kernel", cgrp: cgroup, name: str, value) -> None:
+    _, write, memcg = cgroup_file(cgrp, name)
+    if write is None:
+        raise KernelError(errno.EACCES, f"{name} is read-only")
+    write(k, cgrp.memcg if memcg else cgrp, str(value))
+
+
+def cgroup_files(cgrp: cgroup) -> list[str]:
+    names = [n for n in cgroup_base_files if not (cgrp.parent is None and n == "cgroup.events")]
+    return names + [n for n in memory_files if cgrp.parent is not None or n in ROOT_MEMORY_FILES]

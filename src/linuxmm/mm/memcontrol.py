@@ -1,0 +1,637 @@
+"""The memory controller of cgroup v2 (``mm/memcontrol.c``), Linux 6.18.
+
+Every page a task's fault allocates is charged to the task's memory cgroup (``memcg``) and
+uncharged when the folio is freed; the charge goes up the hierarchy through the page counters
+(``mm/page_counter.py``). A newcomer's map:
+
+* Charging, compiled (the fault path calls it): ``mem_cgroup_charge_anon`` is
+  ``__mem_cgroup_charge`` -> ``charge_memcg`` for a new anonymous folio: ``try_charge``'s fast
+  part (``page_counter_try_charge`` of the mm's memcg, the root memcg's own pages skipped as
+  ``try_charge`` skips them) and ``commit_charge`` (the folio's ``memcg`` column, the memcg's
+  ``NR_ANON_MAPPED``/``NR_ANON_THPS``); ``mem_cgroup_uncharge`` is ``__folio_put``'s
+  ``mem_cgroup_uncharge``. A small folio whose charge passes a ``memory.max`` ends the batch
+  (``FAULT_NEED_CHARGE``); a THP falls back to small pages (its gfp cannot block).
+* ``try_charge_memcg``'s slow part, Python: ``MEMCG_MAX`` events, reclaim of the memcg over its
+  limit through ``try_to_free_mem_cgroup_pages`` (``mm/vmscan.py`` registers it in
+  ``k.memcg_hooks``; until then it reclaims nothing), ``MAX_RECLAIM_RETRIES`` retries, then
+  ``mem_cgroup_oom`` -> ``mem_cgroup_out_of_memory`` -> ``out_of_memory`` with the memcg
+  (``mm/oom_kill.py``: CONSTRAINT_MEMCG, victims from the memcg's tasks only).
+* ``memory.high``: a charge leaving a memcg of the path above its high counts the pages in
+  ``memcg_nr_pages_over_high`` (per memcg here, per task in the kernel); past ``MEMCG_CHARGE_BATCH`` pages, and on
+  the return to user space, ``mem_cgroup_handle_over_high`` reclaims (``reclaim_high``) and
+  puts the task to sleep on the clock for ``calculate_high_delay`` (never kills).
+* ``memory.min``/``memory.low``: ``mem_cgroup_calculate_protection`` computes the effective
+  protection (``effective_protection`` with the siblings' shares) for reclaim to read.
+* The interface files (``memory_files``): ``memory.current``, ``min``, ``low``, ``high``,
+  ``max``, ``peak``, ``events``, ``events.local``, ``stat``, ``swap.current``, ``swap.max``,
+  ``swap.peak``, ``oom.group``, ``reclaim``; the cgroup core (``kernel/cgroup/cgroup.py``) routes
+  reads and writes here.
+
+Simplifications: no per-cpu charge stock (``consume_stock``/``refill_stock``): a charge is
+exactly the folio's pages, so ``memory.current`` is the sum of the pages charged (the kernel's
+may run ahead by up to ``MEMCG_CHARGE_BATCH`` pages per CPU); the over-high work is done before
+the charge after the one that crossed ``MEMCG_CHARGE_BATCH`` (the kernel's does it right after
+that charge). Charged now: anonymous faults (small and THP). Not yet: page-cache and shmem
+folios, page tables and other kernel memory, swap (``memory.swap.current`` stays 0), the
+per-memcg lruvec, per-memcg vm events in ``memory.stat`` (shown as 0), ``memory.pressure``.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from numba import njit
+
+from ..errors import KernelError
+from ..include.linux import gfp as G
+from ..include.linux.memcontrol import (
+    MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, MEMCG_HIGH, MEMCG_KMEM, MEMCG_LOW, MEMCG_MAX, MEMCG_NR_IDS,
+    MEMCG_NR_MEMORY_EVENTS, MEMCG_OOM, MEMCG_OOM_GROUP_KILL, MEMCG_OOM_KILL, MEMCG_PERCPU_B, MEMCG_SOCK,
+    MEMCG_VMALLOC, MEMCG_ZSWAP_B,
+    MEMCG_ZSWAPPED, PAGE_COUNTER_MAX, PC_CHILDREN_LOW_USAGE, PC_CHILDREN_MIN_USAGE, PC_ELOW, PC_EMIN,
+    PC_FAILCNT, PC_HIGH, PC_LOCAL_WATERMARK, PC_LOW, PC_MAX, PC_MEMORY, PC_MIN, PC_SWAP, PC_USAGE, PC_WATERMARK,
+    ROOT_MEM_CGROUP_ID)
+from ..include.linux.vmstat import (
+    NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_ANON_MAPPED, NR_ANON_THPS, NR_FILE_DIRTY, NR_FILE_MAPPED, NR_FILE_PAGES,
+    NR_FILE_THPS, NR_HUGETLB, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_KERNEL_STACK_KB, NR_PAGETABLE,
+    NR_SECONDARY_PAGETABLE, NR_SHMEM, NR_SHMEM_THPS, NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B,
+    NR_SWAPCACHE, NR_UNEVICTABLE, NR_WRITEBACK, PGDEMOTE_DIRECT, PGDEMOTE_KHUGEPAGED, PGDEMOTE_KSWAPD,
+    PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, VM_EVENT_ITEM, WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE,
+    WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON,
+    WORKINGSET_RESTORE_FILE)
+from ..kernel.timer import NSEC_PER_SEC
+from .page_alloc import wait_for_oom_victims
+from .page_counter import page_counter_memparse, page_counter_try_charge, page_counter_uncharge
+
+if TYPE_CHECKING:
+    from ..init.main import Kernel
+
+PAGE_MAPPING_ANON = 1
+HZ = 1000  # CONFIG_HZ of the distribution kernels modelled (x86-64 defconfigs use 1000 or 250)
+MEMCG_DELAY_PRECISION_SHIFT = 20
+MEMCG_DELAY_SCALING_SHIFT = 14
+MEMCG_MAX_HIGH_DELAY_JIFFIES = 2 * HZ
+SWAP_CLUSTER_MAX = 32
+MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE = 1 << 1, 1 << 2
+MEMCG_GFP = G.GFP_HIGHUSER_MOVABLE  # an anonymous fault's charge (GFP_HIGHUSER_MOVABLE)
+
+
+# ---- charging: the compiled part ------------------------------------------------------------------
+@njit(cache=True)
+def mem_cgroup_charge_anon(a, memcg, pfn, nr):
+    """``mem_cgroup_charge`` of a new anonymous folio of ``nr`` pages at ``pfn`` to ``memcg`` (0:
+    no memcg). False, with nothing charged, when a ``memory.max`` on the way up would be passed
+    or the mm has over-high work pending past the batch (``mem_cgroup_handle_over_high`` first)."""
+    if memcg == 0:
+        return True
+    if memcg != ROOT_MEM_CGROUP_ID:  # try_charge: the root's own pages go uncounted
+        if a.memcg_nr_pages_over_high[memcg] > MEMCG_CHARGE_BATCH:
+            return False
+        if page_counter_try_charge(a, memcg, PC_MEMORY, nr) != 0:
+            return False
+        count_over_high(a, memcg, nr)
+    a.memcg[pfn] = memcg  # commit_charge
+    a.memcg_stat[memcg, NR_ANON_MAPPED] += nr
+    if nr > 1:
+        a.memcg_stat[memcg, NR_ANON_THPS] += nr
+    return True
+
+
+@njit(cache=True)
+def count_over_high(a, memcg, nr):
+    """``try_charge_memcg``'s end: the first memcg of the path above its ``memory.high`` makes
+    the charge count as over-high work for the return to user space."""
+    c = memcg
+    while c != 0:
+        if a.memcg_counter[c, PC_MEMORY, PC_USAGE] > a.memcg_counter[c, PC_MEMORY, PC_HIGH]:
+            a.memcg_nr_pages_over_high[memcg] += nr
+            return
+        c = a.memcg_parent[c]
+
+
+@njit(cache=True)
+def mem_cgroup_uncharge(a, pfn):
+    """``mem_cgroup_uncharge`` as the folio at ``pfn`` is freed: its pages leave the memcg's
+    counters (``uncharge_folio``/``uncharge_batch``), the folio forgets its memcg."""
+    memcg = a.memcg[pfn]
+    if memcg == 0:
+        return
+    nr = 1 << a.order[pfn]
+    if memcg != ROOT_MEM_CGROUP_ID:
+        page_counter_uncharge(a, memcg, PC_MEMORY, nr)
+    if a.mapping[pfn] & PAGE_MAPPING_ANON:
+        a.memcg_stat[memcg, NR_ANON_MAPPED] -= nr
+        if nr > 1:
+            a.memcg_stat[memcg, NR_ANON_THPS] -= nr
+    a.memcg[pfn] = 0
+
+
+# ---- the memcg objects ------------------------------------------------------------------------------
+@dataclass(eq=False)
+class mem_cgroup:
+    """``struct mem_cgroup``: its id (its rows of the memcg arrays in ``MemMap``), its cgroup
+    (``memcg->css.cgroup``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
+    reads the watermark since that write), and whether it is still online (rmdir offlines it;
+    a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do)."""
+
+    id: int
+    css: object
+    oom_group: bool = False
+    peak_reset: bool = False
+    online: bool = True
+
+
+class MemcgHooks:
+    """The memory controller's calls into subsystems above it: reclaim (``mm/vmscan.py``
+    registers ``try_to_free_mem_cgroup_pages``) and the OOM killer (``oom_init`` registers
+    ``out_of_memory``). The defaults reclaim nothing and kill nothing."""
+
+    def try_to_free_mem_cgroup_pages(self, k, memcg: mem_cgroup, nr_pages: int, gfp: int, options: int) -> int:
+        return 0
+
+    def out_of_memory(self, k, gfp: int, order: int, memcg: mem_cgroup) -> bool:
+        return False
+
+
+def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgroup:
+    """A new memcg with the lowest free id (``mem_cgroup_alloc``); its rows start as
+    ``page_counter_init`` leaves a counter (max and high unlimited) under its parent's.
+    ENOSPC when every id is taken."""
+    free = next((i for i in range(ROOT_MEM_CGROUP_ID, MEMCG_NR_IDS) if i not in k.memcg_idr), None)
+    if free is None:
+        raise KernelError(errno.ENOSPC, f"no memory cgroup id left (the simulator keeps {MEMCG_NR_IDS - 1})")
+    memcg = mem_cgroup(free, css)
+    k.memcg_idr[free] = memcg
+    if parent is not None:  # the root's rows are set up with the mem_map (mm/buddy.py)
+        a = k.mem_map
+        a.memcg_parent[free] = parent.id
+        a.memcg_counter[free] = 0
+        a.memcg_counter[free, :, PC_MAX] = a.memcg_counter[free, :, PC_HIGH] = PAGE_COUNTER_MAX
+        a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = 0
+        a.memcg_nr_pages_over_high[free] = 0
+    return memcg
+
+
+def mem_cgroup_css_offline(k: "Kernel", memcg: mem_cgroup) -> None:
+    """rmdir: the memcg goes offline; its id is freed once nothing is charged to it."""
+    memcg.online = False
+    if page_counter_read(k, memcg) == 0:
+        del k.memcg_idr[memcg.id]
+
+
+def mem_cgroup_is_root(memcg: mem_cgroup) -> bool:
+    return memcg.id == ROOT_MEM_CGROUP_ID
+
+
+def parent_mem_cgroup(memcg: mem_cgroup) -> mem_cgroup | None:
+    parent = memcg.css.parent
+    return parent.memcg if parent is not None else None
+
+
+def mem_cgroup_from_task(task) -> mem_cgroup:
+    return task.cgroup.memcg
+
+
+def mem_cgroup_is_descendant(memcg: mem_cgroup, root: mem_cgroup) -> bool:
+    while memcg is not None and memcg is not root:
+        memcg = parent_mem_cgroup(memcg)
+    return memcg is root
+
+
+def for_each_mem_cgroup_tree(root: mem_cgroup):
+    """``root`` and its descendants, pre-order (``mem_cgroup_iter``)."""
+    yield root
+    for child in root.css.children.values():
+        yield from for_each_mem_cgroup_tree(child.memcg)
+
+
+def mem_cgroup_scan_tasks(k: "Kernel", memcg: mem_cgroup):
+    """The live tasks of ``memcg``'s subtree, in pid order (``mem_cgroup_scan_tasks``; the kernel
+    walks css by css)."""
+    from ..include.linux.sched import TASK_RUNNING
+
+    return [t for t in k.tasks.values() if t.state == TASK_RUNNING
+            and mem_cgroup_is_descendant(mem_cgroup_from_task(t), memcg)]
+
+
+# ---- counters, events -------------------------------------------------------------------------------
+def page_counter_read(k: "Kernel", memcg: mem_cgroup, counter: int = PC_MEMORY) -> int:
+    return int(k.mem_map.memcg_counter[memcg.id, counter, PC_USAGE])
+
+
+def pc_field(k: "Kernel", memcg: mem_cgroup, field: int, counter: int = PC_MEMORY) -> int:
+    return int(k.mem_map.memcg_counter[memcg.id, counter, field])
+
+
+def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
+    """Pages ``memcg`` can still be charged before its own ``memory.max``."""
+    return max(pc_field(k, memcg, PC_MAX) - page_counter_read(k, memcg), 0)
+
+
+def memcg_memory_event(k: "Kernel", memcg: mem_cgroup, event: int) -> None:
+    """Count ``event`` in the memcg's ``memory.events.local`` and in ``memory.events`` of it and
+    every ancestor below the root."""
+    a = k.mem_map
+    a.memcg_events_local[memcg.id, event] += 1
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        a.memcg_events[memcg.id, event] += 1
+        memcg = parent_mem_cgroup(memcg)
+
+
+def mem_over_limit(k: "Kernel", memcg: mem_cgroup, nr_pages: int) -> mem_cgroup | None:
+    """The first memcg from ``memcg`` up whose ``memory.max`` a charge of ``nr_pages`` passes."""
+    a = k.mem_map
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        if a.memcg_counter[memcg.id, PC_MEMORY, PC_USAGE] + nr_pages > a.memcg_counter[memcg.id, PC_MEMORY, PC_MAX]:
+            return memcg
+        memcg = parent_mem_cgroup(memcg)
+    return None
+
+
+# ---- try_charge's slow part ------------------------------------------------------------------------
+def task_is_dying(task) -> bool:
+    return task is not None and task.pending_signal != 0
+
+
+def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP) -> bool:
+    """The slow part of ``try_charge_memcg`` for a charge the compiled path could not make:
+    pay any over-high debt, then while a ``memory.max`` on the way up would be passed: a MAX
+    event, reclaim from the memcg over its limit, ``MAX_RECLAIM_RETRIES`` retries, then the
+    memcg OOM killer. True when the charge now fits (the fault retries it), False for -ENOMEM
+    (the task was OOM-killed, or nobody could be)."""
+    memcg = mem_cgroup_from_task(task)
+    mem_cgroup_handle_over_high(k, memcg, gfp)
+    nr_retries, passed_oom = MAX_RECLAIM_RETRIES, False
+    while (over := mem_over_limit(k, memcg, nr_pages)) is not None:
+        if passed_oom and task_is_dying(task):
+            return False
+        memcg_memory_event(k, over, MEMCG_MAX)
+        nr_reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(k, over, nr_pages, gfp, MEMCG_RECLAIM_MAY_SWAP)
+        if mem_cgroup_margin(k, over) >= nr_pages:
+            continue
+        if nr_reclaimed and nr_pages <= 1 << 3:  # PAGE_ALLOC_COSTLY_ORDER
+            continue
+        if nr_retries:
+            nr_retries -= 1
+            continue
+        if not mem_cgroup_oom(k, over, gfp, (nr_pages - 1).bit_length()):
+            return False
+        passed_oom, nr_retries = True, MAX_RECLAIM_RETRIES
+        if not task_is_dying(task):  # another task was chosen: run the clock to its exit
+            wait_for_oom_victims(k)
+    return True
+
+
+def mem_cgroup_oom(k: "Kernel", memcg: mem_cgroup, gfp: int, order: int) -> bool:
+    """An OOM event, then the OOM killer within ``memcg`` (``mem_cgroup_out_of_memory``)."""
+    if order > 3:
+        return False
+    memcg_memory_event(k, memcg, MEMCG_OOM)
+    return mem_cgroup_out_of_memory(k, memcg, gfp, order)
+
+
+def mem_cgroup_out_of_memory(k: "Kernel", memcg: mem_cgroup, gfp: int, order: int) -> bool:
+    if mem_cgroup_margin(k, memcg) >= 1 << order:
+        return True
+    return task_is_dying(k.current) or k.memcg_hooks.out_of_memory(k, gfp, order, memcg)
+
+
+# ---- memory.high -----------------------------------------------------------------------------------
+def calculate_overage(usage: int, high: int) -> int:
+    """How far ``usage`` is over ``high``, as a fixed-point fraction of ``high``."""
+    if usage <= high:
+        return 0
+    high = max(high, 1)  # a threshold of 0 acts as one page
+    return ((usage - high) << MEMCG_DELAY_PRECISION_SHIFT) // high
+
+
+def mem_find_max_overage(k: "Kernel", memcg: mem_cgroup) -> int:
+    overage = 0
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        overage = max(overage, calculate_overage(page_counter_read(k, memcg), pc_field(k, memcg, PC_HIGH)))
+        memcg = parent_mem_cgroup(memcg)
+    return overage
+
+
+def calculate_high_delay(nr_pages: int, max_overage: int) -> int:
+    """The penalty in jiffies: quadratic in the overage, scaled so that about 2 s is reached
+    at a 10% overage for a full charge batch, and proportional to the pages charged."""
+    if not max_overage:
+        return 0
+    penalty = (max_overage * max_overage * HZ) >> MEMCG_DELAY_PRECISION_SHIFT >> MEMCG_DELAY_SCALING_SHIFT
+    return penalty * nr_pages // MEMCG_CHARGE_BATCH
+
+
+def reclaim_high(k: "Kernel", memcg: mem_cgroup, nr_pages: int, gfp: int) -> int:
+    """Reclaim from every memcg of the path above its ``memory.high`` (a HIGH event each)."""
+    nr_reclaimed = 0
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        if page_counter_read(k, memcg) > pc_field(k, memcg, PC_HIGH):
+            memcg_memory_event(k, memcg, MEMCG_HIGH)
+            nr_reclaimed += k.memcg_hooks.try_to_free_mem_cgroup_pages(k, memcg, nr_pages, gfp,
+                                                                       MEMCG_RECLAIM_MAY_SWAP)
+        memcg = parent_mem_cgroup(memcg)
+    return nr_reclaimed
+
+
+def mem_cgroup_handle_over_high(k: "Kernel", memcg: mem_cgroup, gfp: int = MEMCG_GFP) -> None:
+    """The over-high work a charge left for the return to user space: reclaim, and while
+    reclaim cannot keep up, sleep on the clock for the penalty (at most 2 s per return; below
+    10 ms none). The task is throttled, never killed."""
+    a = k.mem_map
+    nr_pages = int(a.memcg_nr_pages_over_high[memcg.id])
+    if not nr_pages:
+        return
+    a.memcg_nr_pages_over_high[memcg.id] = 0
+    nr_retries, in_retry = MAX_RECLAIM_RETRIES, False
+    while True:
+        nr_reclaimed = reclaim_high(k, memcg, SWAP_CLUSTER_MAX if in_retry else nr_pages, gfp)
+        penalty = calculate_high_delay(nr_pages, mem_find_max_overage(k, memcg))  # + swap's: no swap yet
+        penalty = min(penalty, MEMCG_MAX_HIGH_DELAY_JIFFIES)
+        if penalty <= HZ // 100:
+            return
+        if nr_reclaimed or nr_retries:
+            nr_retries -= 0 if nr_reclaimed else 1
+            in_retry = True
+            continue
+        k.clock.run_until(k.clock.now + penalty * (NSEC_PER_SEC // HZ))  # schedule_timeout_killable
+        return
+
+
+def resume_user_mode_work(k: "Kernel", task) -> None:
+    """On the way back to user space: the task's memcg over-high work."""
+    mem_cgroup_handle_over_high(k, mem_cgroup_from_task(task))
+
+
+# ---- protection (memory.min, memory.low) ------------------------------------------------------------
+def effective_protection(usage: int, setting: int, parent_effective: int, siblings_protected: int) -> int:
+    """The protection a child really gets: what it claims and uses, scaled down by the
+    parent's effective protection when the siblings together claim more (without the
+    ``memory_recursiveprot`` mount option)."""
+    protected = min(usage, setting)
+    if siblings_protected > parent_effective:
+        return protected * parent_effective // siblings_protected
+    return protected
+
+
+def mem_cgroup_calculate_protection(k: "Kernel", root: mem_cgroup | None, memcg: mem_cgroup) -> tuple[int, int]:
+    """``memory.min``/``memory.low`` in effect for ``memcg`` when reclaim targets ``root`` (None:
+    global reclaim): (emin, elow) in pages, also stored in the counter's emin/elow for reclaim
+    (``page_counter_calculate_protection``, computed from the top down)."""
+    root = root or k.cgrp_dfl_root.memcg
+    a = k.mem_map
+    path = []
+    c = memcg
+    while c is not None and c is not root:
+        path.append(c)
+        c = parent_mem_cgroup(c)
+    for c in reversed(path):
+        parent = parent_mem_cgroup(c)
+        usage = page_counter_read(k, c)
+        if parent is root:
+            emin, elow = pc_field(k, c, PC_MIN), pc_field(k, c, PC_LOW)
+        else:
+            emin, elow = (effective_protection(usage, pc_field(k, c, field), pc_field(k, parent, eff),
+                                               children_protected_usage(k, parent, field))
+                          for field, eff in ((PC_MIN, PC_EMIN), (PC_LOW, PC_ELOW)))
+        a.memcg_counter[c.id, PC_MEMORY, PC_EMIN] = emin if usage else 0
+        a.memcg_counter[c.id, PC_MEMORY, PC_ELOW] = elow if usage else 0
+    return pc_field(k, memcg, PC_EMIN), pc_field(k, memcg, PC_ELOW)
+
+
+def children_protected_usage(k: "Kernel", parent: mem_cgroup, field: int) -> int:
+    """``children_min_usage``/``children_low_usage``: the children's protected usage summed
+    (``propagate_protected_usage``), recorded in the parent's counter."""
+    total = sum(min(page_counter_read(k, ch.memcg), pc_field(k, ch.memcg, field)) for ch in parent.css.children.values())
+    column = PC_CHILDREN_MIN_USAGE if field == PC_MIN else PC_CHILDREN_LOW_USAGE
+    k.mem_map.memcg_counter[parent.id, PC_MEMORY, column] = total
+    return total
+
+
+# ---- memory.stat --------------------------------------------------------------------------------------
+# memory_stats[] of 6.18 (CONFIG_ZSWAP, CONFIG_SWAP, CONFIG_TRANSPARENT_HUGEPAGE, CONFIG_HUGETLB_PAGE,
+# CONFIG_NUMA_BALANCING as in the distribution kernels): the key and the memcg counter behind it
+MEMORY_STATS = (
+    ("anon", NR_ANON_MAPPED), ("file", NR_FILE_PAGES), ("kernel", MEMCG_KMEM),
+    ("kernel_stack", NR_KERNEL_STACK_KB), ("pagetables", NR_PAGETABLE),
+    ("sec_pagetables", NR_SECONDARY_PAGETABLE), ("percpu", MEMCG_PERCPU_B), ("sock", MEMCG_SOCK),
+    ("vmalloc", MEMCG_VMALLOC), ("shmem", NR_SHMEM), ("zswap", MEMCG_ZSWAP_B), ("zswapped", MEMCG_ZSWAPPED),
+    ("file_mapped", NR_FILE_MAPPED), ("file_dirty", NR_FILE_DIRTY), ("file_writeback", NR_WRITEBACK),
+    ("swapcached", NR_SWAPCACHE), ("anon_thp", NR_ANON_THPS), ("file_thp", NR_FILE_THPS),
+    ("shmem_thp", NR_SHMEM_THPS), ("inactive_anon", NR_INACTIVE_ANON), ("active_anon", NR_ACTIVE_ANON),
+    ("inactive_file", NR_INACTIVE_FILE), ("active_file", NR_ACTIVE_FILE), ("unevictable", NR_UNEVICTABLE),
+    ("slab_reclaimable", NR_SLAB_RECLAIMABLE_B), ("slab_unreclaimable", NR_SLAB_UNRECLAIMABLE_B),
+    ("hugetlb", NR_HUGETLB),
+    ("workingset_refault_anon", WORKINGSET_REFAULT_ANON), ("workingset_refault_file", WORKINGSET_REFAULT_FILE),
+    ("workingset_activate_anon", WORKINGSET_ACTIVATE_ANON),
+    ("workingset_activate_file", WORKINGSET_ACTIVATE_FILE),
+    ("workingset_restore_anon", WORKINGSET_RESTORE_ANON), ("workingset_restore_file", WORKINGSET_RESTORE_FILE),
+    ("workingset_nodereclaim", WORKINGSET_NODERECLAIM), ("pgdemote_kswapd", PGDEMOTE_KSWAPD),
+    ("pgdemote_direct", PGDEMOTE_DIRECT), ("pgdemote_khugepaged", PGDEMOTE_KHUGEPAGED),
+    ("pgdemote_proactive", PGDEMOTE_PROACTIVE), ("pgpromote_success", PGPROMOTE_SUCCESS),
+)
+BYTE_ITEMS = {MEMCG_PERCPU_B, MEMCG_ZSWAP_B, NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B}
+EVENT_ITEMS = {WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE,
+               WORKINGSET_RESTORE_ANON, WORKINGSET_RESTORE_FILE, WORKINGSET_NODERECLAIM, PGDEMOTE_KSWAPD,
+               PGDEMOTE_DIRECT, PGDEMOTE_KHUGEPAGED, PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS}
+# memcg_vm_event_stat[] of 6.18 (pgpgin/pgpgout are cgroup v1's), after "pgscan" and "pgsteal"
+MEMCG_VM_EVENT_STAT = (
+    "PSWPIN PSWPOUT PGSCAN_KSWAPD PGSCAN_DIRECT PGSCAN_KHUGEPAGED PGSCAN_PROACTIVE PGSTEAL_KSWAPD "
+    "PGSTEAL_DIRECT PGSTEAL_KHUGEPAGED PGSTEAL_PROACTIVE PGFAULT PGMAJFAULT PGREFILL PGACTIVATE PGDEACTIVATE "
+    "PGLAZYFREE PGLAZYFREED SWPIN_ZERO SWPOUT_ZERO ZSWPIN ZSWPOUT ZSWPWB THP_FAULT_ALLOC THP_COLLAPSE_ALLOC "
+    "THP_SWPOUT THP_SWPOUT_FALLBACK NUMA_PAGE_MIGRATE NUMA_PTE_UPDATES NUMA_HINT_FAULTS").split()
+VM_EVENT_NAMES = {"NUMA_PAGE_MIGRATE": "numa_pages_migrated"}  # vmstat_text's spellings that differ
+
+
+def memcg_page_state_output(item: int, value: int) -> int:
+    """``memcg_page_state_output_unit``: pages in bytes, KB counters in bytes, events as counts."""
+    if item in BYTE_ITEMS or item in EVENT_ITEMS:
+        return value
+    return value * (1024 if item == NR_KERNEL_STACK_KB else 4096)
+
+
+def memcg_page_state(k: "Kernel", memcg: mem_cgroup, item: int) -> int:
+    """The counter summed over the memcg's subtree (the kernel's rstat flush aggregates it)."""
+    ids = [m.id for m in for_each_mem_cgroup_tree(memcg)]
+    return int(k.mem_map.memcg_stat[ids, item].sum())
+
+
+def memory_stat_format(k: "Kernel", memcg: mem_cgroup) -> list[str]:
+    """``memory.stat``'s lines: the counters of ``memory_stats[]`` (``slab`` after the two slab
+    items), ``pgscan``/``pgsteal``, then the vm events (not yet counted per memcg: 0)."""
+    lines = []
+    for name, item in MEMORY_STATS:
+        lines.append(f"{name} {memcg_page_state_output(item, memcg_page_state(k, memcg, item))}")
+        if item == NR_SLAB_UNRECLAIMABLE_B:
+            slab = memcg_page_state(k, memcg, NR_SLAB_RECLAIMABLE_B) + memcg_page_state(k, memcg, item)
+            lines.append(f"slab {slab}")
+    lines += ["pgscan 0", "pgsteal 0"]
+    lines += [f"{VM_EVENT_NAMES.get(e, e.lower())} 0" for e in MEMCG_VM_EVENT_STAT if e in VM_EVENT_ITEM]
+    return lines
+
+
+# ---- the OOM report's memcg parts -------------------------------------------------------------------
+def cgroup_path(memcg: mem_cgroup) -> str:
+    return memcg.css.path
+
+
+def mem_cgroup_print_oom_context(memcg: mem_cgroup | None, victim) -> str:
+    """The memcg part of the ``oom-kill:`` line."""
+    ctx = f",oom_memcg={cgroup_path(memcg)}" if memcg is not None else ",global_oom"
+    return ctx + f",task_memcg={cgroup_path(mem_cgroup_from_task(victim))}"
+
+
+def K(pages: int) -> int:
+    return pages << 2
+
+
+def mem_cgroup_print_oom_meminfo(k: "Kernel", memcg: mem_cgroup) -> None:
+    """The memcg OOM's replacement for Mem-Info: usage, limit and failcnt of memory and swap,
+    then ``memory.stat`` of the memcg line by line."""
+    for label, counter in (("memory", PC_MEMORY), ("swap", PC_SWAP)):
+        k.log.info(f"{label}: usage {K(page_counter_read(k, memcg, counter))}kB, "
+                   f"limit {K(pc_field(k, memcg, PC_MAX, counter))}kB, failcnt {pc_field(k, memcg, PC_FAILCNT, counter)}")
+    k.log.info(f"Memory cgroup stats for {cgroup_path(memcg)}:")
+    for line in memory_stat_format(k, memcg):
+        k.log.info(line)
+
+
+def mem_cgroup_get_max(k: "Kernel", memcg: mem_cgroup) -> int:
+    """The memcg OOM's totalpages: ``memory.max`` plus the swap it may use."""
+    return pc_field(k, memcg, PC_MAX) + min(pc_field(k, memcg, PC_MAX, PC_SWAP), k.total_swap_pages)
+
+
+def mem_cgroup_get_oom_group(victim, oom_domain: mem_cgroup | None, root: mem_cgroup) -> mem_cgroup | None:
+    """The highest memcg from the victim's up to the OOM's domain with ``memory.oom.group`` set:
+    all its tasks die with the victim."""
+    oom_domain = oom_domain or root
+    memcg = mem_cgroup_from_task(victim)
+    if memcg is root or not mem_cgroup_is_descendant(memcg, oom_domain):
+        return None
+    group = None
+    while memcg is not None:
+        if memcg.oom_group:
+            group = memcg
+        if memcg is oom_domain:
+            break
+        memcg = parent_mem_cgroup(memcg)
+    return group
+
+
+def mem_cgroup_print_oom_group(k: "Kernel", memcg: mem_cgroup) -> None:
+    k.log.info(f"Tasks in {cgroup_path(memcg)} are going to be killed due to memory.oom.group set")
+
+
+# ---- the interface files ----------------------------------------------------------------------------
+def seq_puts_memcg_tunable(value: int) -> str:
+    return "max\n" if value == PAGE_COUNTER_MAX else f"{value * 4096}\n"
+
+
+def __memory_events_show(events) -> str:
+    names = ("low", "high", "max", "oom", "oom_kill", "oom_group_kill")
+    ids = (MEMCG_LOW, MEMCG_HIGH, MEMCG_MAX, MEMCG_OOM, MEMCG_OOM_KILL, MEMCG_OOM_GROUP_KILL)
+    return "".join(f"{n} {int(events[i])}\n" for n, i in zip(names, ids))
+
+
+def memory_peak_show(k: "Kernel", memcg: mem_cgroup, counter: int) -> str:
+    field = PC_LOCAL_WATERMARK if memcg.peak_reset else PC_WATERMARK
+    return f"{pc_field(k, memcg, field, counter) * 4096}\n"
+
+
+def memory_peak_write(k: "Kernel", memcg: mem_cgroup, counter: int, buf: str) -> None:
+    """A write resets the peak seen from then on to the current usage (the kernel keeps it
+    per open file; here per memcg)."""
+    k.mem_map.memcg_counter[memcg.id, counter, PC_LOCAL_WATERMARK] = page_counter_read(k, memcg, counter)
+    memcg.peak_reset = True
+
+
+def set_counter(k: "Kernel", memcg: mem_cgroup, field: int, buf: str, counter: int = PC_MEMORY) -> int:
+    value = page_counter_memparse(buf)
+    k.mem_map.memcg_counter[memcg.id, counter, field] = value
+    return value
+
+
+def memory_high_write(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
+    """Set ``memory.high``, then reclaim down to it (giving up after MAX_RECLAIM_RETRIES
+    rounds without progress); never OOM-kills."""
+    high = set_counter(k, memcg, PC_HIGH, buf)
+    nr_retries = MAX_RECLAIM_RETRIES
+    while (usage := page_counter_read(k, memcg)) > high:
+        reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(k, memcg, usage - high, G.GFP_KERNEL,
+                                                               MEMCG_RECLAIM_MAY_SWAP)
+        if not reclaimed:
+            if not nr_retries:
+                break
+            nr_retries -= 1
+
+
+def memory_max_write(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
+    """Set ``memory.max``; while the usage is above it: reclaim (MAX_RECLAIM_RETRIES rounds
+    without progress), then OOM events and kills in the memcg until it fits or nobody is left."""
+    limit = set_counter(k, memcg, PC_MAX, buf)
+    nr_reclaims = MAX_RECLAIM_RETRIES
+    while (usage := page_counter_read(k, memcg)) > limit:
+        if nr_reclaims:
+            if not k.memcg_hooks.try_to_free_mem_cgroup_pages(k, memcg, usage - limit, G.GFP_KERNEL,
+                                                              MEMCG_RECLAIM_MAY_SWAP):
+                nr_reclaims -= 1
+            continue
+        memcg_memory_event(k, memcg, MEMCG_OOM)
+        if not mem_cgroup_out_of_memory(k, memcg, G.GFP_KERNEL, 0) or not wait_for_oom_victims(k):
+            break
+
+
+def memory_oom_group_write(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
+    value = buf.strip()
+    if value not in ("0", "1"):
+        raise KernelError(errno.EINVAL, f"memory.oom.group takes 0 or 1, not {buf!r}")
+    memcg.oom_group = value == "1"
+
+
+def memory_reclaim(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
+    """Proactive reclaim of the bytes written (``user_proactive_reclaim``); EAGAIN when
+    MAX_RECLAIM_RETRIES rounds reclaim nothing before the amount is reached."""
+    words = buf.split()
+    if not words or any(not w.startswith("swappiness=") for w in words[1:]):
+        raise KernelError(errno.EINVAL, f"memory.reclaim takes a size and an optional swappiness=N, not {buf!r}")
+    nr_to_reclaim = page_counter_memparse(words[0], "")
+    nr_reclaimed, nr_retries = 0, MAX_RECLAIM_RETRIES
+    while nr_reclaimed < nr_to_reclaim:
+        reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(
+            k, memcg, min(nr_to_reclaim - nr_reclaimed, SWAP_CLUSTER_MAX), G.GFP_KERNEL,
+            MEMCG_RECLAIM_MAY_SWAP | MEMCG_RECLAIM_PROACTIVE)
+        if not reclaimed:
+            if not nr_retries:
+                raise KernelError(errno.EAGAIN, f"memory.reclaim: could not reclaim {buf.strip()}")
+            nr_retries -= 1
+        nr_reclaimed += reclaimed
+
+
+def _tunable(field: int, counter: int = PC_MEMORY):
+    return (lambda k, m: seq_puts_memcg_tunable(pc_field(k, m, field, counter)),
+            lambda k, m, buf: set_counter(k, m, field, buf, counter))
+
+
+# memory_files[] (cgroup v2, not on the root): name -> (show, write); None: no such operation
+memory_files = {
+    "memory.current": (lambda k, m: f"{page_counter_read(k, m) * 4096}\n", None),
+    "memory.min": _tunable(PC_MIN),
+    "memory.low": _tunable(PC_LOW),
+    "memory.high": (_tunable(PC_HIGH)[0], memory_high_write),
+    "memory.max": (_tunable(PC_MAX)[0], memory_max_write),
+    "memory.peak": (lambda k, m: memory_peak_show(k, m, PC_MEMORY),
+                    lambda k, m, buf: memory_peak_write(k, m, PC_MEMORY, buf)),
+    "memory.events": (lambda k, m: __memory_events_show(k.mem_map.memcg_events[m.id]), None),
+    "memory.events.local": (lambda k, m: __memory_events_show(k.mem_map.memcg_events_local[m.id]), None),
+    "memory.stat": (lambda k, m: "".join(line + "\n" for line in memory_stat_format(k, m)), None),
+    "memory.oom.group": (lambda k, m: f"{int(m.oom_group)}\n", memory_oom_group_write),
+    "memory.reclaim": (None, memory_reclaim),
+    "memory.swap.current": (lambda k, m: f"{page_counter_read(k, m, PC_SWAP) * 4096}\n", None),
+    "memory.swap.max": _tunable(PC_MAX, PC_SWAP),
+    "memory.swap.peak": (lambda k, m: memory_peak_show(k, m, PC_SWAP),
+                         lambda k, m, buf: memory_peak_write(k, m, PC_SWAP, buf)),
+}
+# files the root cgroup has too (CFTYPE_NOT_ON_ROOT spares these)
+ROOT_MEMORY_FILES = ("memory.stat", "memory.reclaim")

@@ -1,0 +1,333 @@
+"""Memory cgroups v2 (``mm/memcontrol.py``, ``mm/page_counter.py``, ``kernel/cgroup/cgroup.py``).
+
+The tests named ``test_memcg_*`` port the expectations of the kernel's
+``tools/testing/selftests/cgroup/test_memcontrol.c`` cases of the same name (without the
+selftest's tolerances where the simulator is exact: no per-cpu charge stock, so
+``memory.current`` is exactly the pages charged). The machines are small (384 MiB).
+"""
+
+import numpy as np
+import pytest
+
+from conftest import small_machine
+from linuxmm import debug
+from linuxmm.errors import KernelError, Killed
+from linuxmm.include.linux.memcontrol import PAGE_COUNTER_MAX
+from linuxmm.mm import memcontrol as MC
+from linuxmm.mm.page_counter import page_counter_memparse
+
+MB = 1 << 20
+
+
+def events(cg, local: bool = False) -> dict[str, int]:
+    text = cg.read("memory.events.local" if local else "memory.events")
+    return {k: int(v) for k, v in (line.split() for line in text.splitlines())}
+
+
+def stat(cg) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split() for line in cg.read("memory.stat").splitlines())}
+
+
+def alloc_anon(p, size: int, value: int = 1) -> int:
+    a = p.mmap(size)
+    p.write(a, size, value=value)
+    return a
+
+
+@pytest.fixture(scope="module")
+def m():
+    return small_machine()
+
+
+# ---- the tree and its files -----------------------------------------------------------------------
+def test_cgroup_creates_parents_and_files(m):
+    cg = m.cgroup("t_tree/a/b")
+    assert cg.path == "/t_tree/a/b"
+    assert [c.path for c in m.cgroup("t_tree").children] == ["/t_tree/a"]
+    assert "memory.current" in cg.files and "memory.current" not in m.cgroup("/").files
+    assert cg.read("memory.max") == "max\n" and cg.read("memory.current") == "0\n"
+    assert cg.read("cgroup.controllers") == "memory\n"
+    for bad in ("t_tree/..", "t_tree/./x"):
+        with pytest.raises(KernelError, match="EINVAL"):
+            m.cgroup(bad)
+    with pytest.raises(KernelError, match="ENAMETOOLONG"):
+        m.cgroup("x" * 256)
+    with pytest.raises(KernelError, match="ENOENT"):
+        m.spawn(cgroup="t_tree/missing")
+    with pytest.raises(KernelError, match="ENOENT"):
+        cg.read("memory.nonsense")
+
+
+def test_memparse_and_bad_values(m):
+    cg = m.cgroup("t_parse")
+    cg.write("memory.max", "512M")
+    assert cg.read("memory.max") == f"{512 * MB}\n"
+    cg.write("memory.high", "1G")
+    assert cg.read("memory.high") == f"{1 << 30}\n"
+    cg.write("memory.low", 4097)  # rounded down to pages
+    assert cg.read("memory.low") == "4096\n"
+    cg.write("memory.max", "max")
+    assert cg.read("memory.max") == "max\n"
+    assert page_counter_memparse("2k") == 0 and page_counter_memparse("8K") == 2
+    assert page_counter_memparse("max") == PAGE_COUNTER_MAX
+    for bad in ("512X", "-1", "12MB", "", "1.5G"):
+        with pytest.raises(KernelError, match="EINVAL"):
+            cg.write("memory.max", bad)
+    with pytest.raises(KernelError, match="EACCES"):
+        cg.write("memory.current", "0")
+    with pytest.raises(KernelError, match="EACCES"):
+        cg.read("memory.reclaim")
+    with pytest.raises(KernelError, match="EINVAL"):
+        cg.write("memory.oom.group", "2")
+    with pytest.raises(KernelError, match="ESRCH"):
+        cg.write("cgroup.procs", 99999)
+
+
+def test_rmdir_only_when_empty(m):
+    cg = m.cgroup("t_rmdir/child")
+    with pytest.raises(KernelError, match="EBUSY"):
+        m.cgroup("t_rmdir").rmdir()
+    p = m.spawn(cgroup="t_rmdir/child")
+    with pytest.raises(KernelError, match="EBUSY"):
+        cg.rmdir()
+    p.exit()
+    cg.rmdir()
+    m.cgroup("t_rmdir").rmdir()
+    assert "t_rmdir" not in [c.path.strip("/") for c in m.cgroup("/").children]
+    with pytest.raises(KernelError, match="EBUSY"):
+        m.cgroup("/").rmdir()
+
+
+# ---- charging ---------------------------------------------------------------------------------------
+def test_memcg_current(m):
+    """alloc_anon_50M_check: memory.current grows by the 50 MiB written, memory.stat's anon
+    equals it, and it all goes when the process exits."""
+    cg = m.cgroup("t_current")
+    p = m.spawn(cgroup="t_current")
+    alloc_anon(p, 50 * MB)
+    assert int(cg.read("memory.current")) == 50 * MB
+    assert stat(cg)["anon"] == 50 * MB
+    assert int(cg.read("memory.peak")) == 50 * MB
+    assert int(m.cgroup("/").read("memory.stat").split()[1]) >= 50 * MB  # hierarchical
+    assert debug.check(m) == []
+    p.exit()
+    assert int(cg.read("memory.current")) == 0 and int(cg.read("memory.peak")) == 50 * MB
+    assert debug.check(m) == []
+
+
+def test_fork_inherits_and_move_keeps_charges(m):
+    a_cg, b_cg = m.cgroup("t_move/a"), m.cgroup("t_move/b")
+    p = m.spawn(cgroup="t_move/a")
+    alloc_anon(p, 8 * MB)
+    c = p.fork()
+    assert c.cgroup == "/t_move/a" and sorted(a_cg.procs) == sorted([p.pid, c.pid])
+    b_cg.write("cgroup.procs", p.pid)
+    assert p.cgroup == "/t_move/b" and a_cg.procs == [c.pid]
+    alloc_anon(p, 4 * MB)
+    # the old pages stay charged to a (v2 moves no charges), the new ones go to b
+    assert int(a_cg.read("memory.current")) == 8 * MB
+    assert int(b_cg.read("memory.current")) == 4 * MB
+    assert int(m.cgroup("t_move").read("memory.current")) == 12 * MB
+    assert debug.check(m) == []
+    c.exit()
+    p.exit()
+    assert int(m.cgroup("t_move").read("memory.current")) == 0
+
+
+def test_memcg_max():
+    """test_memcg_max: with memory.max 30M, writing 100 MiB fails (no swap: a memcg OOM
+    kills the writer), memory.current stays at or below the limit, max events were raised."""
+    m = small_machine()
+    cg = m.cgroup("memcg_test")
+    cg.write("memory.max", "30M")
+    p = m.spawn(cgroup="memcg_test")
+    with pytest.raises(Killed):
+        alloc_anon(p, 100 * MB)
+    assert int(cg.read("memory.current")) <= 30 * MB
+    assert int(cg.read("memory.peak")) == 30 * MB
+    assert events(cg)["max"] > 0
+    assert debug.check(m) == []
+
+
+def test_memcg_oom_events():
+    """test_memcg_oom_events: one OOM, one kill, the cgroup empty afterwards; the parent's
+    memory.events counts them too, its memory.events.local does not."""
+    m = small_machine()
+    parent, cg = m.cgroup("memcg_test"), m.cgroup("memcg_test/child")
+    cg.write("memory.max", "30M")
+    p = m.spawn(cgroup="memcg_test/child")
+    with pytest.raises(Killed):
+        alloc_anon(p, 100 * MB)
+    assert cg.procs == []
+    ev = events(cg)
+    assert ev["oom"] == 1 and ev["oom_kill"] == 1 and ev["oom_group_kill"] == 0
+    # 16 reclaim retries and the attempt that gives up, then the OOM: MAX_RECLAIM_RETRIES + 1
+    assert ev["max"] == MC.MAX_RECLAIM_RETRIES + 1
+    assert events(parent)["oom_kill"] == 1 and events(parent, local=True)["oom_kill"] == 0
+    assert events(cg, local=True) == ev
+
+
+def test_memcg_oom_report_and_rest_untouched():
+    """A process in a 64 MiB cgroup writing 128 MiB is killed by a memcg OOM: the report is
+    the memcg's (no Mem-Info), only the cgroup's task is listed, and another process's data
+    outside the cgroup is intact."""
+    m = small_machine()
+    other = m.spawn(comm="other")
+    keep = alloc_anon(other, 16 * MB, value=42)
+    cg = m.cgroup("app/web")
+    cg.write("memory.max", "64M")
+    p = m.spawn(comm="hog", cgroup="app/web")
+    with pytest.raises(Killed):
+        alloc_anon(p, 128 * MB)
+    log = m.dmesg().splitlines()
+    start = next(i for i, line in enumerate(log) if "invoked oom-killer" in line)
+    rep = log[start:]
+    assert "memory: usage 65536kB, limit 65536kB, failcnt " in "\n".join(rep)
+    assert "swap: usage 0kB, limit 9007199254740988kB, failcnt 0" in rep
+    assert "Memory cgroup stats for /app/web:" in rep
+    assert f"anon {64 * MB}" in rep
+    assert not any(line.startswith("Mem-Info:") for line in rep)
+    assert any(line.startswith("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,")
+               and ",oom_memcg=/app/web,task_memcg=/app/web,task=hog," in line for line in rep)
+    assert any(line.startswith(f"Memory cgroup out of memory: Killed process {p.pid} (hog)") for line in rep)
+    tasks = rep[rep.index("Tasks state (memory values in pages):") + 2:]
+    assert [line.split()[-1] for line in tasks if line.startswith("[")] == ["hog"]
+    assert other.alive and set(other.read(keep, 16 * MB)) == {42}
+    assert debug.check(m) == []
+
+
+def test_memcg_oom_group_leaf_events():
+    """test_memcg_oom_group_leaf_events: with memory.oom.group set, the OOM kills every process
+    of the cgroup; one oom_group_kill event; a process with oom_score_adj -1000 survives
+    (test_memcg_oom_group_score_events)."""
+    m = small_machine()
+    cg = m.cgroup("memcg_test")
+    cg.write("memory.max", "50M")
+    cg.write("memory.oom.group", "1")
+    assert cg.read("memory.oom.group") == "1\n"
+    idle = m.spawn(comm="idle", cgroup="memcg_test")
+    alloc_anon(idle, 4 * MB)
+    safe = m.spawn(comm="safe", cgroup="memcg_test")
+    safe.oom_score_adj = -1000
+    hog = m.spawn(comm="hog", cgroup="memcg_test")
+    with pytest.raises(Killed):
+        alloc_anon(hog, 100 * MB)
+    m.run(5)  # the reaper takes the other victim
+    assert not idle.alive and safe.alive
+    ev = events(cg)
+    assert ev["oom_group_kill"] == 1 and ev["oom"] == 1
+    assert "Tasks in /memcg_test are going to be killed due to memory.oom.group set" in m.dmesg()
+    assert debug.check(m) == []
+
+
+def test_memcg_oom_group_parent_events():
+    """test_memcg_oom_group_parent_events: memory.max and oom.group on the parent, the
+    charge from a child: the parent's whole subtree is killed. With the limit on the child
+    instead, the OOM's domain is the child and the parent's oom.group is not looked at."""
+    m = small_machine()
+    parent = m.cgroup("memcg_test_0")
+    parent.write("memory.max", "80M")
+    parent.write("memory.oom.group", "1")
+    m.cgroup("memcg_test_0/memcg_test_1")
+    m.cgroup("memcg_test_0/memcg_test_2")
+    sibling = m.spawn(comm="sib", cgroup="memcg_test_0/memcg_test_2")
+    hog = m.spawn(comm="hog", cgroup="memcg_test_0/memcg_test_1")
+    with pytest.raises(Killed):
+        alloc_anon(hog, 100 * MB)
+    m.run(5)
+    assert not sibling.alive
+    assert events(parent)["oom_group_kill"] == 1
+
+    m.cgroup("memcg_test_0/memcg_test_3").write("memory.max", "20M")
+    bystander = m.spawn(comm="by", cgroup="memcg_test_0/memcg_test_2")
+    hog = m.spawn(comm="hog", cgroup="memcg_test_0/memcg_test_3")
+    with pytest.raises(Killed):
+        alloc_anon(hog, 40 * MB)
+    m.run(5)
+    assert bystander.alive and events(parent)["oom_group_kill"] == 1
+
+
+# ---- memory.high ------------------------------------------------------------------------------------
+def test_calculate_high_delay_matches_the_kernel_table():
+    """The kernel's comment table (mm/memcontrol.c): memory.high 100M, a full charge batch at
+    usage 101M costs 6 ms, 102M 25 ms, 110M 639 ms, 117M 1849 ms."""
+    high = (100 * MB) >> 12
+    for usage_mb, ms in ((101, 6), (102, 25), (110, 639), (117, 1849)):
+        overage = MC.calculate_overage((usage_mb * MB) >> 12, high)
+        assert MC.calculate_high_delay(MC.MEMCG_CHARGE_BATCH, overage) == ms
+
+
+def test_memcg_high_throttles_without_killing():
+    """Over memory.high (no reclaim yet to bring it back), a writer is slowed on the clock by
+    the penalty, counts high events, and lives; without memory.high it is not slowed."""
+    def run(high: str | None) -> tuple[float, object, object]:
+        m = small_machine()
+        cg = m.cgroup("memcg_test")
+        if high:
+            cg.write("memory.high", high)
+        p = m.spawn(cgroup="memcg_test")
+        t0 = m.now
+        alloc_anon(p, 48 * MB)
+        return m.now - t0, p, cg
+
+    free_time, _, _ = run(None)
+    slow_time, p, cg = run("32M")
+    assert p.alive and int(cg.read("memory.current")) == 48 * MB
+    assert slow_time > free_time + 1.0  # seconds of penalty sleeps
+    assert events(cg)["high"] > 0 and events(cg)["oom"] == 0
+
+
+# ---- protection -------------------------------------------------------------------------------------
+def test_effective_protection_shares_the_parents():
+    """memory.min: two children claiming more than the parent's effective protection share
+    it in proportion to their protected usage."""
+    m = small_machine()
+    parent = m.cgroup("prot")
+    parent.write("memory.min", "20M")
+    a_cg, b_cg = m.cgroup("prot/a"), m.cgroup("prot/b")
+    a_cg.write("memory.min", "30M")
+    b_cg.write("memory.min", "10M")
+    pa, pb = m.spawn(cgroup="prot/a"), m.spawn(cgroup="prot/b")
+    alloc_anon(pa, 20 * MB)
+    alloc_anon(pb, 20 * MB)
+    k = m.kernel
+    memcg = {name: k.cgrp_dfl_root.children["prot"].children[name].memcg for name in "ab"}
+    assert MC.mem_cgroup_calculate_protection(k, None, k.cgrp_dfl_root.children["prot"].memcg)[0] == (20 * MB) >> 12
+    emin_a = MC.mem_cgroup_calculate_protection(k, None, memcg["a"])[0]
+    emin_b = MC.mem_cgroup_calculate_protection(k, None, memcg["b"])[0]
+    # protected usage a: min(20M, 30M) = 20M, b: 10M; 30M claimed of the parent's 20M
+    assert emin_a == (20 * MB >> 12) * (20 * MB >> 12) // (30 * MB >> 12)
+    assert emin_b == (10 * MB >> 12) * (20 * MB >> 12) // (30 * MB >> 12)
+
+
+def test_memory_reclaim_calls_the_reclaim_hook(m):
+    cg = m.cgroup("t_reclaim")
+    calls = []
+    hooks = m.kernel.memcg_hooks
+    hooks.try_to_free_mem_cgroup_pages = lambda k, memcg, nr, gfp, opts: calls.append(nr) or nr
+    try:
+        cg.write("memory.reclaim", "1M")
+    finally:
+        del hooks.try_to_free_mem_cgroup_pages
+    assert sum(calls) == 256 and max(calls) == MC.SWAP_CLUSTER_MAX
+    with pytest.raises(KernelError, match="EAGAIN"):  # the default reclaims nothing
+        cg.write("memory.reclaim", "1M")
+    with pytest.raises(KernelError, match="EINVAL"):
+        cg.write("memory.reclaim", "1M nonsense=1")
+
+
+# ---- debug.check ------------------------------------------------------------------------------------
+def test_debug_check_catches_a_wrong_charge():
+    m = small_machine()
+    m.cgroup("dbg")
+    p = m.spawn(cgroup="dbg")
+    alloc_anon(p, 4 * MB)
+    a = m.kernel.mem_map
+    pfn = int(np.nonzero(a.memcg)[0][0])
+    memcg = int(a.memcg[pfn])
+    a.memcg[pfn] = 0
+    assert any("memory.current" in v for v in debug.check(m))
+    a.memcg[pfn] = 999  # an id no cgroup has
+    assert any("an id no cgroup has" in v for v in debug.check(m))
+    a.memcg[pfn] = memcg
+    assert debug.check(m) == []
