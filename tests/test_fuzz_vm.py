@@ -406,18 +406,21 @@ TestVmPressureDiskFuzz = VmPressureDisk.TestCase
 
 
 def test_pressure_fuzzer_swaps_out_and_in():
-    """The pressure machine's steps do swap: a process's written pages go out under the
-    balloon and come back when read, intact."""
+    """The pressure machine's steps do swap: 16 MiB a process wrote go out under the balloon
+    (which leaves 12 MiB) and come back when read, intact."""
     for cls in (VmPressure, VmPressureDisk):
         s = cls()
         s.spawn()
-        s.mmap(i=0, pages=1024, shared=False, huge=False)
-        for page in range(0, 1024, 4):
-            s.write(i=0, j=0, off=page * PAGE, value=page % 250 + 1, span=64)
+        for j in range(4):
+            s.mmap(i=0, pages=1024, shared=False, huge=False)
         s.balloon(32)
+        for j in range(4):
+            for page in range(1024):
+                s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=1)
         s.run(100)
-        for page in range(0, 1024, 4):
-            s.read(i=0, j=0, off=page * PAGE, span=64)
+        for j in range(4):
+            for page in range(1024):
+                s.read(i=0, j=j, off=page * PAGE, span=1)
         s.consistent()
         vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
         assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__

@@ -302,3 +302,11 @@ def test_check_catches_swapfree_drift_and_a_lost_swap_cache_count():
     vs.vp[VP_NR_SWAP_PAGES] += 1
     vs.nstat[0, NS_SWAPCACHE] += 1
     assert any("NR_SWAPCACHE" in v for v in debug.check(m))
+
+
+def test_partition_without_a_path_gets_a_disk_of_its_own():
+    m = Machine(cmdline="mem=256M")
+    assert m.swapon("64M") == "/dev/vdb"
+    assert m.disks() == ["vda", "vdb"]
+    assert m.proc("swaps").splitlines()[1].split()[:3] == ["/dev/vdb", "partition", "65532"]
+    assert m.swapon("16M", kind="partition") == "/dev/vdc"

@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from ..errors import KernelError
+from ..block.genhd import add_disk
+from ..errors import KernelError, LinuxmmError
+from ..include.linux.blkdev import DiskSpec
 from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
                                   CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
@@ -197,6 +199,15 @@ def _einval(why: str) -> KernelError:
     return KernelError(errno.EINVAL, why)
 
 
+SWAP_SIM_MAX_BYTES = 256 << 30  # a simulator limit, not the kernel's: ~10 bytes of host memory per slot
+
+
+def check_sim_limit(nbytes: int) -> None:
+    if nbytes > SWAP_SIM_MAX_BYTES:
+        raise LinuxmmError(f"swapon: {nbytes} bytes: the simulator holds swap areas of at most "
+                           f"{SWAP_SIM_MAX_BYTES >> 30} GiB (per-slot state in memory)")
+
+
 def parse_swap_size(size) -> int:
     """Bytes from an int or a string like "8G" (``memparse``)."""
     if isinstance(size, str):
@@ -228,8 +239,6 @@ def claim_swapfile(k: "Kernel", kind: str, path: str | None, nbytes: int):
         path = path or f"/dev/zram{k.swap.nr_zram}"
         bdev = None
     elif kind == "partition":
-        if path is None:
-            raise _einval("swapon: a partition needs path=/dev/NAME")
         bdev = k.block_devices.get(path.removeprefix("/dev/"))
         if bdev is None:
             raise KernelError(errno.ENOENT, f"swapon: {path}: no such block device")
@@ -242,6 +251,18 @@ def claim_swapfile(k: "Kernel", kind: str, path: str | None, nbytes: int):
     if path in active:
         raise KernelError(errno.EBUSY, f"swapon: {path}: already a swap area")
     return path, bdev
+
+
+def attach_swap_disk(k: "Kernel", nbytes: int):
+    """A partition swapon without a path: the machine gets a disk of its own for it (the next
+    virtio name, vdb ...), of exactly ``nbytes`` and the first disk's speed, as a VM given a
+    swap disk would have."""
+    names = set(k.block_devices)
+    name = next(f"vd{c}" for c in "abcdefghijklmnopqrstuvwxyz" if f"vd{c}" not in names)
+    model = next(iter(k.block_devices.values()), None)
+    spec = DiskSpec(name, nbytes) if model is None else DiskSpec(
+        name, nbytes, model.read_bw, model.write_bw, model.latency_us, model.queue_depth)
+    return add_disk(k, spec)
 
 
 def _swapfile_bdev(k: "Kernel", path: str, nbytes: int):
@@ -308,7 +329,11 @@ def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partitio
         raise _einval(f"swapon: {nbytes} bytes hold no page past the swap header (Empty swap-file)")
     if kind == "zram" and compression_ratio < 1:
         raise _einval(f"swapon: compression_ratio {compression_ratio}: at least 1")
+    if kind == "partition" and path is None:
+        check_sim_limit(nbytes)
+        path = "/dev/" + attach_swap_disk(k, nbytes).bd_disk
     swap_file, bdev = claim_swapfile(k, kind, path, nbytes)
+    check_sim_limit(nbytes)
     free = [t for t, si in enumerate(k.swap.swap_info) if si is None]
     if not free and len(k.swap.swap_info) >= MAX_SWAPFILES:
         raise KernelError(errno.EPERM, f"swapon: {MAX_SWAPFILES} swap areas are active already")

@@ -22,17 +22,22 @@ A newcomer's map, from the top:
   SWAP_CLUSTER_MAX pages came back, ``shrink_zones`` visiting each node of the zonelist
   once; a retry with ``force_deactivate`` when nothing was reclaimed because the active lists
   were protected).
-* ``shrink_node`` -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
-  between anon and file (anon only while a swap slot is free, ``can_reclaim_anon_pages``;
-  swappiness and the lruvec's recent ``anon_cost``/``file_cost`` for SCAN_FRACT, where
-  swappiness 0 gives anon no share and 200 gives file none; SCAN_EQUAL at priority 0 unless
-  swappiness is 0; ``file_is_tiny`` forces SCAN_ANON and ``cache_trim_mode`` SCAN_FILE, from
-  ``prepare_scan_control``), then scans the lists SWAP_CLUSTER_MAX at a time
-  (``shrink_list``) with the kernel's proportional cut once enough was reclaimed. An active
-  list is only shrunk when its inactive list is low (``inactive_is_low``: inactive *
-  int_sqrt(10 * GiB) < active) or refaults activated pages since the last cycle
-  (``may_deactivate``). ``lru_note_cost`` charges a type SWAP_CLUSTER_MAX per page written
-  to swap plus the pages rotated.
+* ``shrink_node`` -> ``shrink_node_memcgs``: the lruvec on the node of every memcg under the
+  reclaim's target (``mem_cgroup_iter``; all memcgs for global reclaim, the root's lruvec
+  being the node's own), skipping memcgs within their effective ``memory.min``, and within
+  ``memory.low`` unless a first pass found nothing else (``memcg_low_skipped`` ->
+  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count``
+  splits ``lru_size >> priority`` between anon and file (a protected memcg's sizes scaled
+  down, ``apply_proportional_protection``; anon only while a swap slot is free,
+  ``can_reclaim_anon_pages``; swappiness and the lruvec's recent ``anon_cost``/``file_cost``
+  for SCAN_FRACT, where swappiness 0 gives anon no share and 200 gives file none; SCAN_EQUAL
+  at priority 0 unless swappiness is 0; ``file_is_tiny`` forces SCAN_ANON and
+  ``cache_trim_mode`` SCAN_FILE, from ``prepare_scan_control``), then scans the lists
+  SWAP_CLUSTER_MAX at a time (``shrink_list``) with the kernel's proportional cut once enough
+  was reclaimed. An active list is only shrunk when its inactive list is low
+  (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
+  since the last cycle (``may_deactivate``). ``lru_note_cost`` charges a type
+  SWAP_CLUSTER_MAX per page written to swap plus the pages rotated.
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
   ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
   ``move_folios_to_lru``; and ``shrink_active_list`` (deactivated folios get PG_workingset;
@@ -75,7 +80,7 @@ them to the flushers except in kswapd's last resort), shmem folios to swap (``sh
 they stay), anonymous THPs (6.18 swaps a PMD-size folio whole into a free cluster or splits
 it first: they are kept here), the other reclaim throttles (WRITEBACK, CONGESTED, ISOLATED),
 shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
-``should_continue_reclaim``, memcg.
+``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in memory.stat).
 """
 
 from __future__ import annotations
@@ -90,8 +95,9 @@ from numba import njit
 
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
-                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
+                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, NR_LRU_LISTS, node_states)
 from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
                                         PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
@@ -101,7 +107,7 @@ from ..include.linux.sched import TASK_RUNNING
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
-                                    NR_VMSCAN_IMMEDIATE, NR_ZONE_LRU_BASE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
+                                    NR_VMSCAN_IMMEDIATE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
                                     PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
                                     PGSTEAL_ANON, PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, zone_event_type)
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
@@ -109,6 +115,9 @@ from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
+from .memcontrol import (lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min, mem_cgroup_calculate_protection,
+                         mem_cgroup_iter, mem_cgroup_lruvec, mem_cgroup_protection,
+                         memcg_memory_event, page_counter_read, parent_lruvec)
 from .page_alloc import zone_reclaimable_pages
 from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage
@@ -157,6 +166,7 @@ class scan_control:
 
     nr_to_reclaim: int
     reclaim_idx: int
+    target_mem_cgroup: object = None  # the memcg whose limit is reclaimed for (None: global reclaim)
     gfp_mask: int = G.GFP_KERNEL
     order: int = 0
     priority: int = DEF_PRIORITY
@@ -167,6 +177,8 @@ class scan_control:
     may_deactivate: int = 0
     force_deactivate: bool = False
     skipped_deactivate: bool = False
+    memcg_low_reclaim: bool = False  # reclaim below memory.low too (nothing unprotected was left)
+    memcg_low_skipped: bool = False  # a memcg was skipped for its memory.low
     cache_trim_mode: bool = False
     file_is_tiny: bool = False
     anon_cost: int = 0
@@ -190,14 +202,16 @@ def folio_mapped(a, pfn, nr):
 
 
 @njit(cache=True)
-def isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, out, stat):
-    """Take folios from the tail of list ``lru`` until ``nr_to_scan`` pages of eligible zones
+def isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, out, stat):
+    """Take folios from the tail of list ``lru`` of the lruvec of ``memcg`` on node ``nid``
+    until ``nr_to_scan`` pages of eligible zones
     were scanned; each loses PG_lru and gains a reference. Folios of zones above
     ``reclaim_idx`` are skipped and go back to the head. Returns the folios taken (in ``out``)."""
     n = total = scan = 0
     first_skipped = -1
-    while scan < nr_to_scan and total < SWAP_CLUSTER_MAX_SKIPPED and a.lruvec_tail[nid, lru] and n < out.shape[0]:
-        pfn = a.lruvec_tail[nid, lru] - 1
+    while (scan < nr_to_scan and total < SWAP_CLUSTER_MAX_SKIPPED and a.lruvec_tail[memcg, nid, lru]
+           and n < out.shape[0]):
+        pfn = a.lruvec_tail[memcg, nid, lru] - 1
         if pfn == first_skipped:  # only skipped folios are left
             break
         nr = folio_nr_pages(a, pfn)
@@ -394,10 +408,10 @@ def shrink_written_folios(a, vs, xa, ino_xa, nid, io, nr_io, folios, keep, stat,
 
 
 @njit(cache=True)
-def isolate_inactive_batch(a, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat):
+def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat):
     """``shrink_inactive_list``'s isolation: the folios taken into ``folios`` (how many is
     returned), PGSCAN_* of the reclaimer and the type."""
-    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
     a.vm_events[PGSCAN_ANON + (1 if lru >= LRU_INACTIVE_FILE else 0)] += stat[ST_SCANNED]
     return n
@@ -431,11 +445,11 @@ def isolate_folios(a, pfns, out):
 
 
 @njit(cache=True)
-def shrink_active_batch(a, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
+def shrink_active_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
     """``shrink_active_list``: folios from the active tail move to the inactive head, with
     PG_workingset (a later refault of theirs restores the workingset). Returns pages deactivated."""
     folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     deactivated = 0
     for i in range(n):
@@ -598,81 +612,95 @@ def can_reclaim_anon_pages(k) -> bool:
     return get_nr_swap_pages(k) > 0
 
 
-def lruvec_page_state(k, nid: int, item: int) -> int:
-    return int(k.mem_map.node_stat[nid, item])
+def lruvec_page_state(k, lruvec, item: int) -> int:
+    """``lruvec_page_state``, hierarchical: for the root memcg's lruvec the node's counter
+    (its subtree is every page of the node); for a memcg's, its subtree's pages: the LRU
+    sizes on the node from ``lru_zone_size``, other counters from ``memcg_stat`` (kept per
+    memcg, not per node)."""
+    a = k.mem_map
+    if lruvec.memcg == ROOT_MEM_CGROUP_ID:
+        return int(a.node_stat[lruvec.nid, item])
+    ids = [m.id for m in mem_cgroup_iter(k, lruvec_memcg(k, lruvec))]
+    if NR_LRU_BASE <= item < NR_LRU_BASE + NR_LRU_LISTS:
+        return int(a.lru_zone_size[ids][:, a.zone_node == lruvec.nid, item - NR_LRU_BASE].sum())
+    return int(a.memcg_stat[ids, item].sum())
 
 
-def inactive_is_low(k, nid: int, inactive_lru: int) -> bool:
+def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
     """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
-    inactive = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru)
-    active = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru + 1)
+    inactive = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru)
+    active = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru + 1)
     gb = (inactive + active) >> (30 - PAGE_SHIFT)
     return inactive * (isqrt(10 * gb) if gb else 1) < active
 
 
-def shrink_inactive_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> int:
-    if too_many_isolated(k, nid, lru >= LRU_INACTIVE_FILE, sc):
+def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> int:
+    if too_many_isolated(k, lruvec.nid, lru >= LRU_INACTIVE_FILE, sc):
         return 0  # one task at a time here: nobody else can put them back
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     k.page_cache = X.xa_reserve(k.page_cache)
     folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_inactive_batch(a, nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
-    keep = shrink_folio_batch(k, nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage, sc.gfp_mask,
-                              stat)
-    putback_inactive_batch(a, nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
+    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
+    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage,
+                              sc.gfp_mask, stat)
+    putback_inactive_batch(a, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
-    lru_note_cost(k, nid, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
+    lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
     file_taken = int(stat[ST_TAKEN]) if lru >= LRU_INACTIVE_FILE else 0
     if file_taken and stat[ST_UNQUEUED_DIRTY] == file_taken:
         wakeup_flusher_threads(k)
     return int(stat[ST_RECLAIMED])
 
 
-def shrink_active_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> None:
+def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
-    shrink_active_batch(a, nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    shrink_active_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
     sc.nr_scanned += int(stat[ST_SCANNED])
 
 
-def shrink_list(k, nid: int, lru: int, nr_to_scan: int, sc: scan_control) -> int:
+def shrink_list(k, lruvec, lru: int, nr_to_scan: int, sc: scan_control) -> int:
     if lru in (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE):
         if sc.may_deactivate & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
-            shrink_active_list(k, nid, nr_to_scan, lru, sc)
+            shrink_active_list(k, lruvec, nr_to_scan, lru, sc)
         else:
             sc.skipped_deactivate = True
         return 0
-    return shrink_inactive_list(k, nid, nr_to_scan, lru, sc)
+    return shrink_inactive_list(k, lruvec, nr_to_scan, lru, sc)
 
 
 def too_many_isolated(k, nid: int, file: bool, sc: scan_control) -> bool:
-    """Direct reclaimers back off while more is isolated than the inactive list holds (an
-    eighth of it for __GFP_IO|__GFP_FS callers)."""
+    """Direct reclaimers back off while more is isolated than the node's inactive list holds
+    (an eighth of it for __GFP_IO|__GFP_FS callers)."""
     if sc.reclaimer == RECLAIMER_KSWAPD:
         return False
-    inactive = lruvec_page_state(k, nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON)
-    isolated = lruvec_page_state(k, nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON)
+    a = k.mem_map
+    inactive = int(a.node_stat[nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON])
+    isolated = int(a.node_stat[nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON])
     if sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS:
         inactive >>= 3
     return isolated > inactive
 
 
-def lru_note_cost(k, nid: int, file: bool, nr_io: int, nr_rotated: int) -> None:
+def lru_note_cost(k, lruvec, file: bool, nr_io: int, nr_rotated: int) -> None:
     """The cost of reclaiming a type (``lru_note_cost_unlock_irq``): SWAP_CLUSTER_MAX per
-    page written (reclaim writes only to swap) plus the pages rotated back; halved once the
-    costs exceed a quarter of the LRU pages, so they reflect recent reclaim."""
-    lv = k.NODE_DATA(nid).lruvec
+    page written (reclaim writes only to swap) plus the pages rotated back, noted in the
+    lruvec and its ancestors' (``parent_lruvec``); each halved once its costs exceed a
+    quarter of its LRU pages, so they reflect recent reclaim."""
     cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
-    if file:
-        lv.file_cost += cost
-    else:
-        lv.anon_cost += cost
-    lrusize = sum(lruvec_page_state(k, nid, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
-    if lv.anon_cost + lv.file_cost > lrusize // 4:
-        lv.anon_cost //= 2
-        lv.file_cost //= 2
+    lv = lruvec
+    while lv is not None:
+        if file:
+            lv.file_cost += cost
+        else:
+            lv.anon_cost += cost
+        lrusize = sum(lruvec_page_state(k, lv, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+        if lv.anon_cost + lv.file_cost > lrusize // 4:
+            lv.anon_cost //= 2
+            lv.file_cost //= 2
+        lv = parent_lruvec(k, lv)
 
 
 def wakeup_flusher_threads(k) -> None:
@@ -681,35 +709,57 @@ def wakeup_flusher_threads(k) -> None:
 
 
 def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
-    """``prepare_scan_control``: which active lists may be shrunk, the costs, and the
-    cache-trim and tiny-file modes."""
-    nid, lv = pgdat.node_id, pgdat.lruvec
+    """``prepare_scan_control``: from the target memcg's lruvec on the node (the node's own
+    for global reclaim): which active lists may be shrunk, the costs, the cache-trim mode;
+    for global reclaim the tiny-file mode."""
+    lv = mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat)
     sc.anon_cost, sc.file_cost = lv.anon_cost, lv.file_cost
     sc.may_deactivate = 0
     for file, flag, inactive in ((0, DEACTIVATE_ANON, LRU_INACTIVE_ANON), (1, DEACTIVATE_FILE, LRU_INACTIVE_FILE)):
-        refaults = lruvec_page_state(k, nid, WORKINGSET_ACTIVATE_ANON + file)
-        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, nid, inactive):
+        refaults = lruvec_page_state(k, lv, WORKINGSET_ACTIVATE_ANON + file)
+        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, lv, inactive):
             sc.may_deactivate |= flag
-    file = lruvec_page_state(k, nid, NR_INACTIVE_FILE)
+    file = lruvec_page_state(k, lv, NR_INACTIVE_FILE)
     sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
-    a = k.mem_map
+    sc.file_is_tiny = False
+    if sc.target_mem_cgroup is not None:  # cgroup_reclaim: no tiny-file balancing
+        return
+    a, nid = k.mem_map, pgdat.node_id
     zids = [B.zone_id(k, z) for z in pgdat.node_zones if z.managed_pages]
     total_high = sum(int(a.wmark[zid, 2] + a.boost[zid]) for zid in zids)
     free = sum(int(a.vm_stat[zid, NR_FREE_PAGES]) for zid in zids)
-    file = lruvec_page_state(k, nid, NR_ACTIVE_FILE) + lruvec_page_state(k, nid, NR_INACTIVE_FILE)
-    anon = lruvec_page_state(k, nid, NR_INACTIVE_ANON)
+    file = int(a.node_stat[nid, NR_ACTIVE_FILE] + a.node_stat[nid, NR_INACTIVE_FILE])
+    anon = int(a.node_stat[nid, NR_INACTIVE_ANON])
     sc.file_is_tiny = (file + free <= total_high and not sc.may_deactivate & DEACTIVATE_ANON
                        and bool(anon >> sc.priority))
 
 
-def lruvec_lru_size(k, nid: int, lru: int, zone_idx: int) -> int:
-    """Pages on list ``lru`` in the node's zones up to ``zone_idx``."""
-    a, pgdat = k.mem_map, k.NODE_DATA(nid)
-    return sum(int(a.vm_stat[B.zone_id(k, z), NR_ZONE_LRU_BASE + lru])
+def lruvec_lru_size(k, lruvec, lru: int, zone_idx: int) -> int:
+    """Pages on list ``lru`` of the lruvec in the node's zones up to ``zone_idx``
+    (``mem_cgroup_get_zone_lru_size``: the memcg's own, not its descendants')."""
+    a, pgdat = k.mem_map, k.NODE_DATA(lruvec.nid)
+    return sum(int(a.lru_zone_size[lruvec.memcg, B.zone_id(k, z), lru])
                for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages)
 
 
-def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
+def apply_proportional_protection(k, lruvec, lruvec_size: int, sc: scan_control) -> int:
+    """A memcg with effective memory.min/low is scanned in proportion to how far its usage is
+    above the protection (never below SWAP_CLUSTER_MAX); below memory.low it is skipped in
+    a first pass (``memcg_low_skipped``) unless reclaim already retries with ``memcg_low_reclaim``."""
+    memcg = lruvec_memcg(k, lruvec)
+    emin, elow = mem_cgroup_protection(k, sc.target_mem_cgroup, memcg)
+    if not emin and not elow:
+        return lruvec_size
+    if not sc.memcg_low_reclaim and elow > emin:
+        protection = elow
+        sc.memcg_low_skipped = True
+    else:
+        protection = emin
+    cgroup_size = max(page_counter_read(k, memcg), protection)
+    return max(lruvec_size - lruvec_size * protection // (cgroup_size + 1), SWAP_CLUSTER_MAX)
+
+
+def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
     """How many pages of each evictable list to scan at this priority."""
     swappiness = k.vm.vm_swappiness
     fraction, denominator = [1, 1], 1
@@ -732,7 +782,8 @@ def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
     nr = {}
     for lru in EVICTABLE_LRUS:
         file = int(lru >= LRU_INACTIVE_FILE)
-        scan = lruvec_lru_size(k, nid, lru, sc.reclaim_idx) >> sc.priority
+        size = lruvec_lru_size(k, lruvec, lru, sc.reclaim_idx)
+        scan = apply_proportional_protection(k, lruvec, size, sc) >> sc.priority
         if balance == SCAN_FRACT:
             scan = scan * fraction[file] // denominator if denominator else 0
         elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != bool(file):
@@ -741,11 +792,11 @@ def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
     return nr
 
 
-def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
+def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
     """Scan the lists SWAP_CLUSTER_MAX pages at a time until the targets are met; once enough
     was reclaimed (outside direct reclaim at DEF_PRIORITY), scale the other type's remaining
     scan down to the share the first type completed."""
-    nr = get_scan_count(k, nid, sc)
+    nr = get_scan_count(k, lruvec, sc)
     targets = dict(nr)
     proportional = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
     reclaimed = 0
@@ -754,7 +805,7 @@ def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
             if nr[lru]:
                 n = min(nr[lru], SWAP_CLUSTER_MAX)
                 nr[lru] -= n
-                reclaimed += shrink_list(k, nid, lru, n, sc)
+                reclaimed += shrink_list(k, lruvec, lru, n, sc)
         if reclaimed < sc.nr_to_reclaim or proportional:
             continue
         nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
@@ -774,24 +825,42 @@ def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
             nr[lru] -= min(nr[lru], scanned)
         proportional = True
     sc.nr_reclaimed += reclaimed
-    if can_reclaim_anon_pages(k) and inactive_is_low(k, nid, LRU_INACTIVE_ANON):
-        shrink_active_list(k, nid, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+    if can_reclaim_anon_pages(k) and inactive_is_low(k, lruvec, LRU_INACTIVE_ANON):
+        shrink_active_list(k, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+
+
+def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
+    """Shrink the lruvec on this node of every memcg under the reclaim's target (all of them
+    for global reclaim), skipping those within their effective memory.min, and those within
+    memory.low unless no unprotected memory was left (``memcg_low_reclaim``: then a LOW event)."""
+    target = sc.target_mem_cgroup
+    for memcg in mem_cgroup_iter(k, target):
+        mem_cgroup_calculate_protection(k, target, memcg)
+        if mem_cgroup_below_min(k, target, memcg):
+            continue
+        if mem_cgroup_below_low(k, target, memcg):
+            if not sc.memcg_low_reclaim:
+                sc.memcg_low_skipped = True
+                continue
+            memcg_memory_event(k, memcg, MEMCG_LOW)
+        shrink_lruvec(k, mem_cgroup_lruvec(memcg, pgdat), sc)
 
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``."""
     prepare_scan_control(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed
-    shrink_lruvec(k, pgdat.node_id, sc)
+    shrink_node_memcgs(k, pgdat, sc)
     if sc.nr_reclaimed - nr_reclaimed:
         pgdat.kswapd_failures = 0
 
 
-def snapshot_refaults(k, pgdat) -> None:
-    """Remember the activations by refault at the end of a reclaim cycle (``may_deactivate``
-    compares against them)."""
+def snapshot_refaults(k, target_memcg, pgdat) -> None:
+    """Remember the activations by refault at the end of a reclaim cycle in the target's
+    lruvec (``may_deactivate`` compares against them)."""
+    lv = mem_cgroup_lruvec(target_memcg, pgdat)
     for file in (0, 1):
-        pgdat.lruvec.refaults[file] = lruvec_page_state(k, pgdat.node_id, WORKINGSET_ACTIVATE_ANON + file)
+        lv.refaults[file] = lruvec_page_state(k, lv, WORKINGSET_ACTIVATE_ANON + file)
 
 
 # ---- direct reclaim --------------------------------------------------------------------------
@@ -873,10 +942,12 @@ def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
 
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
-    """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (ALLOCSTALL_<zone>
-    of the highest zone allowed); with nothing back because the active lists were protected,
-    once more with ``force_deactivate``."""
-    k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
+    """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (for global reclaim
+    ALLOCSTALL_<zone> of the highest zone allowed); with nothing back because the active lists
+    were protected, once more with ``force_deactivate``; because memcgs were within their
+    memory.low, once more reclaiming them too (``memcg_low_reclaim``)."""
+    if sc.target_mem_cgroup is None:
+        k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
     initial = sc.priority
     while True:
         sc.priority = initial
@@ -887,10 +958,15 @@ def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
                 break
             sc.priority -= 1
         for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
-            snapshot_refaults(k, pgdat)
-        if sc.nr_reclaimed or not sc.skipped_deactivate or sc.force_deactivate:
+            snapshot_refaults(k, sc.target_mem_cgroup, pgdat)
+        if sc.nr_reclaimed:
             return sc.nr_reclaimed
-        sc.force_deactivate, sc.skipped_deactivate = True, False
+        if sc.skipped_deactivate:
+            sc.force_deactivate, sc.skipped_deactivate = True, False
+        elif sc.memcg_low_skipped:
+            sc.force_deactivate, sc.memcg_low_reclaim, sc.memcg_low_skipped = False, True, False
+        else:
+            return 0
 
 
 def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
@@ -1042,7 +1118,7 @@ def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
             a.boost[B.zone_id(k, z)] = 0
             z.watermark_boost = 0
         wakeup_kcompactd(k, pgdat, sc.order, state.highest_zoneidx)
-    snapshot_refaults(k, pgdat)
+    snapshot_refaults(k, None, pgdat)
     state.sc = None
     return False
 
