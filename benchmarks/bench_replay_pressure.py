@@ -45,12 +45,18 @@ def vmstat(m: Machine) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", m.proc("vmstat"), re.MULTILINE)}
 
 
+def machine(mem: str) -> Machine:
+    """A machine with ``mem`` of RAM and 512 MiB of zram."""
+    m = Machine(cmdline=f"mem={mem} transparent_hugepage=never")
+    m.swapon("512M", kind="zram")
+    return m
+
+
 def run(path: str, mem: str) -> dict:
-    """Replay on a new machine with ``mem`` of RAM and 512 MiB of zram: best of 2."""
+    """Replay on a new machine with ``mem`` of RAM: best of 2."""
     best = None
     for _ in range(2):
-        m = Machine(cmdline=f"mem={mem} transparent_hugepage=never")
-        m.swapon("512M", kind="zram")
+        m = machine(mem)
         res = replay(m, path, "binary").as_dict()
         ev = vmstat(m)
         res["reclaimed"] = ev["pgsteal_kswapd"] + ev["pgsteal_direct"]
@@ -65,7 +71,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp()
     path = pressure_trace(tmp)
     real = real_fault_rate(tmp)
-    replay(Machine(cmdline="mem=128M transparent_hugepage=never"), path, "binary")  # warm the compiled code
+    replay(machine("128M"), path, "binary")  # warm the compiled code
     big = run(path, "1G")
     small = run(path, "128M")
     for name, res in (("RAM 1 GiB (no pressure)", big), ("RAM 128 MiB, 2x RAM", small)):
