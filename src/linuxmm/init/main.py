@@ -111,6 +111,9 @@ class Kernel:
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0
         self.current = None  # the task a Process call runs (``current``); None: kernel context
+        # PF_MEMALLOC of the context running now (reclaim: kswapd, direct reclaim, reclaim_pages):
+        # its allocations ignore the watermarks and never reclaim themselves (mm/vmscan.py)
+        self.pf_memalloc = False
         self.panicked: str | None = None  # panic()'s message once the machine panicked
         # the OOM killer (mm/oom_kill.py): victims still releasing memory, the reaper's queue
         self.oom_victims = 0

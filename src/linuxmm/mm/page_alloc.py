@@ -609,6 +609,9 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     if alloc_flags & _buddy.ALLOC_KSWAPD:
         hooks.wake_all_kswapds(k, order, gfp, nid)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+    if pfn < 0 and k.pf_memalloc and not gfp & _gfp.__GFP_NOMEMALLOC:  # reclaim allocating:
+        pfn = get_page_from_freelist(k, gfp, order, _buddy.ALLOC_NO_WATERMARKS, nid, cpu)  # the reserves,
+        can_reclaim = False  # and no recursion into direct reclaim
     loops, drained = [0], False
     while pfn < 0 and can_reclaim:
         progress = hooks.direct_reclaim(k, gfp, order)

@@ -2,15 +2,20 @@
 ``mm/memory.c``'s ``do_swap_page``, ``mm/swapfile.c``'s ``try_to_unuse``), Linux 6.18.
 
 The swap cache: since 6.18 each cluster keeps a swap table, one entry per slot holding the
-folio cached for it (or nothing; the workingset shadows are reclaim's). Here it is
-``VmState.swap_table`` (the folio's pfn, 0 for none). A folio in it has PG_swapcache, its
-swap entry in ``private``, one reference held by the cache, and counts in NR_SWAPCACHE;
-its slot carries SWAP_HAS_CACHE in ``swap_map``.
+folio cached for it, the workingset shadow of the folio reclaim evicted from it, or nothing.
+Here it is ``VmState.swap_table``, encoded as the page cache's xarray slots are: 0, a folio
+(its pfn shifted left: bit 0 clear) or a shadow (bit 0 set; ``mm/swapfile.py``'s
+``swp_tb_*`` helpers). A folio in it has PG_swapcache, its swap entry in ``private``, one
+reference held by the cache, and counts in NR_SWAPCACHE; its slot carries SWAP_HAS_CACHE in
+``swap_map``. A shadow lives as long as its slot: freeing the slot clears it.
 
-Swap-out: ``add_to_swap`` gives an anonymous folio a slot (``folio_alloc_swap``) and puts it
-in the swap cache, dirty; reclaim then unmaps it (``try_to_unmap``: every pte becomes a swap
-pte, through ``rmap_walk``), writes it (``swap_writepage``) and frees it from the cache
-(``__remove_mapping``). Those steps are run by ``mm/vmscan.py``'s ``shrink_folio_list``.
+Swap-out, compiled, run by ``mm/vmscan.py``'s ``shrink_folio_list``: ``add_to_swap`` puts an
+anonymous folio in the swap cache for a slot reclaim reserved for it, dirty; ``try_to_unmap``
+turns every pte mapping it into a swap pte (``rmap_walk`` -> ``try_to_unmap_one``) and marks
+the mms whose TLBs the batched flush must empty; ``pageout`` -> ``swap_writepage`` writes it
+and ``__remove_mapping`` frees it from the cache, leaving the shadow. A swap-in that finds a
+shadow (``__read_swap_cache_async``) is a refault: ``workingset_refault`` decides whether the
+folio comes back active.
 
 Swap-in: the compiled fault path stops at a swap pte with FAULT_SWAP and ``do_swap_page``
 runs here: a folio still in the swap cache maps at once (a minor fault), otherwise
@@ -35,7 +40,7 @@ from numba import njit
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
-from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask
+from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask, PG_writeback
 from ..include.linux.rmap import RMAP_PGD
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
@@ -324,9 +329,14 @@ def try_to_unuse(k: "Kernel", si) -> bool:
             vma = find_vma(task.mm, int(addr))
             M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,
                              vma.anon_vma.id, vma.anon_vma.root.id, ((int(addr) - vma.vm_start) >> 12) + vma.vm_pgoff, False, True)
-    table = k.vm_state.swap_table[si.base:si.base + si.max]
-    for tb in table[(table != 0) & ((table & 1) == 0)]:
-        folio_free_swap(a, k.vm_state, int(tb) >> 1)
+    vs = k.vm_state
+    table = vs.swap_table[si.base:si.base + si.max]
+    for slot in si.base + np.flatnonzero((table != 0) & ((table & 1) == 0)):
+        pfn = int(swap_cache_folio(vs, slot))
+        if pfn:
+            folio_wait_bit(k, pfn, PG_writeback)  # folio_wait_writeback: the write in flight completes
+        if pfn and swap_cache_folio(vs, slot) == pfn:
+            folio_free_swap(a, vs, pfn)
     return True
 
 

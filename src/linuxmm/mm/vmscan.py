@@ -26,35 +26,66 @@ A newcomer's map, from the top:
   reclaim's target (``mem_cgroup_iter``; all memcgs for global reclaim, the root's lruvec
   being the node's own), skipping memcgs within their effective ``memory.min``, and within
   ``memory.low`` unless a first pass found nothing else (``memcg_low_skipped`` ->
-  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
-  between anon and file (a protected memcg's sizes scaled down, ``apply_proportional_protection``;
-  no swap -> file only, as ``can_reclaim_anon_pages``; swappiness and
-  the lruvec's recent ``anon_cost``/``file_cost`` for SCAN_FRACT; SCAN_EQUAL at priority 0;
-  ``file_is_tiny`` and ``cache_trim_mode`` from ``prepare_scan_control``), then scans the lists
+  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count``
+  splits ``lru_size >> priority`` between anon and file (a protected memcg's sizes scaled
+  down, ``apply_proportional_protection``; anon only while a swap slot is free,
+  ``can_reclaim_anon_pages``; swappiness and the lruvec's recent ``anon_cost``/``file_cost``
+  for SCAN_FRACT, where swappiness 0 gives anon no share and 200 gives file none; SCAN_EQUAL
+  at priority 0 unless swappiness is 0; ``file_is_tiny`` forces SCAN_ANON and
+  ``cache_trim_mode`` SCAN_FILE, from ``prepare_scan_control``), then scans the lists
   SWAP_CLUSTER_MAX at a time (``shrink_list``) with the kernel's proportional cut once enough
   was reclaimed. An active list is only shrunk when its inactive list is low
   (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
-  since the last cycle (``may_deactivate``).
+  since the last cycle (``may_deactivate``). ``lru_note_cost`` charges a type
+  SWAP_CLUSTER_MAX per page written to swap plus the pages rotated.
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
-  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` (clean
-  unmapped page-cache folios leave the cache with a shadow entry, ``__remove_mapping`` ->
-  ``workingset_eviction``, and are freed; dirty ones and those under writeback get PG_reclaim
-  and are activated, to be rotated to the inactive tail when their write completes;
-  a flusher wake-up when every file folio taken was dirty and not queued;
-  mapped, pinned and anonymous folios are kept) and ``move_folios_to_lru``; and
-  ``shrink_active_list`` (deactivated folios get PG_workingset; PGREFILL, PGDEACTIVATE).
-  Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE.
+  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
+  ``move_folios_to_lru``; and ``shrink_active_list`` (deactivated folios get PG_workingset;
+  PGREFILL, PGDEACTIVATE). ``shrink_folio_list``:
+
+  - clean unmapped page-cache folios leave the cache with a shadow entry
+    (``__remove_mapping`` -> ``workingset_eviction``) and are freed; dirty ones and those
+    under writeback get PG_reclaim and are activated, to be rotated to the inactive tail when
+    their write completes; a flusher wake-up when every file folio taken was dirty and not
+    queued; mapped page-cache folios are kept;
+  - anonymous folios go to swap (``shrink_anon_folio``): ``add_to_swap`` puts a folio in the
+    swap cache for a slot reserved for the pass (``swap_alloc_entries`` takes the batch's
+    slots from the cluster allocator before the compiled pass, as the kernel's per-CPU swap
+    slots cache did before 6.15; unused ones go back after it); ``try_to_unmap`` turns every
+    pte into a swap pte through the compiled ``rmap_walk`` (MM_ANONPAGES -> MM_SWAPENTS on the
+    counters of each mm, stacked for the pass), the TLB flush batched per mm as
+    TTU_BATCH_FLUSH does; ``pageout`` hands the dirty folio, PG_reclaim set, to
+    ``swap_writepage``, which runs once per pass (one bio per run of consecutive slots, as the
+    block plug merges them); a folio written at once (zram) is freed in the same pass
+    (``shrink_written_folios``), one under writeback on a disk is kept and rotated to the
+    inactive tail by its completion, to be freed by the next scan; ``__remove_mapping``
+    leaves the shadow in the swap table (6.18), and a swap-in that finds it is an anon
+    refault (``workingset_refault``: WORKINGSET_REFAULT/ACTIVATE/RESTORE_ANON). A folio with
+    no slot left or still mapped is activated (``activate_locked``: it gives its slot back
+    when swap is more than half full); a caller without __GFP_IO swaps nothing. Reclaim runs
+    with PF_MEMALLOC (``memalloc_noreclaim``): zram's allocations for what it stores use the
+    reserves and never recurse into reclaim.
+
+  Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE,
+  PSWPOUT (``mm/page_io.py``). ``reclaim_pages`` (MADV_PAGEOUT) runs the same pass over the
+  folios it is given, their references ignored.
+* a direct reclaimer that got nothing back at priority 1 sleeps a jiffy on the clock
+  (``consider_reclaim_throttle``: VMSCAN_THROTTLE_NOPROGRESS), so swap and file writes in
+  flight can complete before the allocator retries.
 
 Not modelled yet: ``folio_referenced``'s harvest of pte young bits through ``rmap_walk`` and
 ``try_to_unmap`` of mapped file folios (mapped folios stay where they are; the active list's
 VM_EXEC rule needs the same walk), reclaim's own ``pageout`` of dirty file folios (6.18 leaves
-them to the flushers except in kswapd's last resort), anonymous reclaim (needs swap:
-``add_to_swap``), shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
+them to the flushers except in kswapd's last resort), shmem folios to swap (``shmem_writeout``:
+they stay), anonymous THPs (6.18 swaps a PMD-size folio whole into a free cluster or splits
+it first: they are kept here), the other reclaim throttles (WRITEBACK, CONGESTED, ISOLATED),
+shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
 ``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in memory.stat).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from math import isqrt
 from typing import TYPE_CHECKING
@@ -264,14 +295,15 @@ def pageout(a, pfn, swp, io):
 
 @njit(cache=True)
 def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries, swp, io, flush_mm,
-                      scratch, may_writepage, stat):
+                      scratch, may_writepage, may_io, stat):
     """``shrink_folio_list``'s steps for an anonymous folio: a swap slot and the swap cache
     (``add_to_swap``, from the entries reserved for the pass), every pte to a swap pte
     (``try_to_unmap``), the write (``pageout``); a clean one is ready for ``__remove_mapping``.
     Returns FOLIO_KEEP, FOLIO_ACTIVATE (no slot left, or still mapped), FOLIO_PAGEOUT or
-    FOLIO_FREE."""
+    FOLIO_FREE. A reclaimer that may not do I/O (``may_io``: no __GFP_IO in its gfp, as zram's
+    own allocations) neither starts swapping a folio nor writes one (``may_enter_fs``)."""
     if not a.flags[pfn] & PG_swapcache_mask:
-        if a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
+        if not may_io or a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
             return FOLIO_KEEP
         if swp[SWP_NEXT_ENTRY] == entries.shape[0]:  # add_to_swap failed: activate_locked_split
             return FOLIO_ACTIVATE
@@ -282,7 +314,7 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
         stat[ST_UNMAP_FAIL] += nr
         return FOLIO_ACTIVATE
     if a.flags[pfn] & PG_dirty_mask:
-        if not may_writepage:
+        if not may_writepage or not may_io:
             return FOLIO_KEEP
         pageout(a, pfn, swp, io)
         stat[ST_PAGEOUT] += nr
@@ -304,7 +336,7 @@ def activate_locked(a, vs, pfn, nr, swp, stat):
 
 @njit(cache=True)
 def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io, flush_mm,
-                      nid, folios, n, is_kswapd, may_writepage, stat, cpu):
+                      nid, folios, n, is_kswapd, may_writepage, may_io, stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
     are compacted to the front of ``folios``. Returns how many remain there."""
@@ -329,7 +361,7 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
         elif flags & PG_swapbacked_mask:
             if a.mapping[pfn] & PAGE_MAPPING_ANON:
                 action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries,
-                                           swp, io, flush_mm, scratch, may_writepage, stat)
+                                           swp, io, flush_mm, scratch, may_writepage, may_io, stat)
             # shmem folios (shmem_writeout into the swap cache) are kept
         elif folio_mapped(a, pfn, nr):
             stat[ST_REF_KEEP] += nr  # the pte young bits and try_to_unmap need the rmap walk
@@ -524,19 +556,19 @@ def swap_writepage_batch(k, io: np.ndarray) -> None:
 
 
 def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool, may_writepage: bool,
-                       stat: np.ndarray) -> int:
+                       gfp: int, stat: np.ndarray) -> int:
     """``shrink_folio_list`` of the isolated ``folios[:n]``: the compiled pass, then the swap
     writes it asked for and the frees of the folios written at once. Returns how many folios
     are kept (at the front of ``folios``)."""
     a, vs, cpu = k.mem_map, k.vm_state, _cpu(k)
-    batch = prepare_swap_out(k, folios[:n])
+    batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = vm_swap_full(k)
     io = np.zeros(n, np.int64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                              batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
-                             folios, n, is_kswapd, may_writepage, stat, cpu)
+                             folios, n, is_kswapd, may_writepage, bool(gfp & G.__GFP_IO), stat, cpu)
     finish_swap_out(k, batch, swp, flush_mm)
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
@@ -554,6 +586,11 @@ def reclaim_pages(k, pfns) -> int:
     """Reclaim the given folios, their references ignored (``reclaim_pages`` ->
     ``reclaim_folio_list``: MADV_PAGEOUT), node by node; returns the pages freed. Anonymous
     folios need swap: without a free slot they stay."""
+    with memalloc_noreclaim(k):  # reclaim_folio_list
+        return reclaim_folio_list(k, pfns)
+
+
+def reclaim_folio_list(k, pfns) -> int:
     a = k.mem_map
     folios = np.zeros(len(pfns), np.int64)
     n = isolate_folios(a, np.asarray(pfns, np.int64), folios)
@@ -563,7 +600,7 @@ def reclaim_pages(k, pfns) -> int:
     for nid in np.unique(nids):
         node = folios[:n][nids == nid].copy()
         stat = np.zeros(NR_ST, np.int64)
-        keep = shrink_folio_batch(k, int(nid), node, node.size, False, True, stat)
+        keep = shrink_folio_batch(k, int(nid), node, node.size, False, True, G.GFP_KERNEL, stat)
         move_folios_to_lru(a, int(nid), node, keep, _cpu(k))
         reclaimed += int(stat[ST_RECLAIMED])
     return reclaimed
@@ -605,7 +642,8 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
     k.page_cache = X.xa_reserve(k.page_cache)
     folios = np.zeros(nr_to_scan, np.int64)
     n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
-    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage, stat)
+    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage,
+                              sc.gfp_mask, stat)
     putback_inactive_batch(a, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
@@ -896,8 +934,11 @@ def consider_reclaim_throttle(k, pgdat, sc: scan_control) -> None:
 
 def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
     """Sleep on the node's reclaim wait queue (``reclaim_throttle``) for the reason's timeout,
-    the clock running meanwhile (the wake-up on progress needs a second reclaimer)."""
+    the clock running meanwhile (the wake-up on progress needs a second reclaimer); whatever
+    runs then is not this reclaimer (no PF_MEMALLOC)."""
+    saved, k.pf_memalloc = k.pf_memalloc, False
     k.clock.run_until(k.clock.now + timeout_ns)
+    k.pf_memalloc = saved
 
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
@@ -934,7 +975,19 @@ def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
     throttle_direct_reclaim(k, gfp, nid)
     sc = scan_control(nr_to_reclaim=SWAP_CLUSTER_MAX, reclaim_idx=G.gfp_zone(gfp, k.zone_names), gfp_mask=gfp,
                       order=order, may_swap=True, reclaimer=RECLAIMER_DIRECT)
-    return do_try_to_free_pages(k, nid, sc)
+    with memalloc_noreclaim(k):  # __perform_reclaim
+        return do_try_to_free_pages(k, nid, sc)
+
+
+@contextmanager
+def memalloc_noreclaim(k):
+    """``memalloc_noreclaim_save``/``_restore``: the reclaimer's own allocations (zram's pages
+    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC)."""
+    saved, k.pf_memalloc = k.pf_memalloc, True
+    try:
+        yield
+    finally:
+        k.pf_memalloc = saved
 
 
 # ---- kswapd ------------------------------------------------------------------------------------
@@ -1049,7 +1102,8 @@ def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:
     a = k.mem_map
     sc.nr_to_reclaim = max(SWAP_CLUSTER_MAX, sum(int(a.wmark[B.zone_id(k, z), 2] + a.boost[B.zone_id(k, z)])
                                                  for z in pgdat.node_zones[:sc.reclaim_idx + 1] if z.managed_pages))
-    shrink_node(k, pgdat, sc)
+    with memalloc_noreclaim(k):  # kswapd runs with PF_MEMALLOC
+        shrink_node(k, pgdat, sc)
 
 
 def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
