@@ -571,7 +571,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
             if not entry & 1:
                 slots.setdefault(entry >> 1, []).append(index)
             else:
-                v += _check_shadow(k, mapping, index, entry)
+                v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
             nr = 1 << int(a.order[head])
@@ -599,15 +599,19 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 
-def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
-    """A value entry is the shadow of a folio reclaim evicted from a file's cache
-    (``workingset_eviction``): it names a node with memory, memcg 0, and an eviction time the
-    node's ``nonresident_age`` has reached."""
-    from .mm.workingset import EVICTION_MASK, unpack_shadow
-
+def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
+    """A value entry of a file's cache is the shadow of a folio reclaim evicted."""
     where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
     if mapping.swapbacked:
         return [f"{where} in a shmem mapping (reclaim evicts no shmem folio without swap)"]
+    return _check_shadow(k, where, entry)
+
+
+def _check_shadow(k, where: str, entry: int) -> list[str]:
+    """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
+    eviction time the node's ``nonresident_age`` has reached."""
+    from .mm.workingset import EVICTION_MASK, unpack_shadow
+
     memcg, nid, eviction, _ = unpack_shadow(entry)
     if nid not in k.node_ids or memcg:
         return [f"{where} names node {nid}, memcg {memcg}"]
@@ -789,8 +793,10 @@ def check_tlb(k) -> list[str]:
 def check_swap(k) -> list[str]:
     """Each slot's ``swap_map`` count is the number of swap ptes naming it, and SWAP_HAS_CACHE
     is set exactly where the swap table holds a folio, which is in the swap cache for that
-    slot; every swap pte names a slot of an active area; SwapFree (``nr_swap_pages``) counts
-    the free slots of the areas taking allocations; NR_SWAPCACHE counts the cached folios."""
+    slot; a shadow entry only stands where a folio was evicted from a slot still in use (a
+    swap pte holds it, no folio caches it) and is a valid shadow; every swap pte names a slot
+    of an active area; SwapFree (``nr_swap_pages``) counts the free slots of the areas taking
+    allocations; NR_SWAPCACHE counts the cached folios."""
     from .include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_WRITEOK
     from .mm import memory as M
     from .mm.pgtable import NS_SWAPCACHE, swp_entry
@@ -813,18 +819,24 @@ def check_swap(k) -> list[str]:
         for off in np.flatnonzero(counts != refs[sl])[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes")
         cached = (vs.swap_map[sl] & SWAP_HAS_CACHE) != 0
-        for off in np.flatnonzero(cached != (vs.swap_table[sl] != 0))[:MAX_REPORTED]:
+        table = vs.swap_table[sl]
+        folio, shadow = (table != 0) & (table & 1 == 0), (table & 1) == 1
+        for off in np.flatnonzero(cached != folio)[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: SWAP_HAS_CACHE {int(cached[off])} but swap table "
-                     f"holds {vs.swap_table[sl][off]}")
-        for off in np.flatnonzero(vs.swap_table[sl]):
-            pfn = int(vs.swap_table[sl][off])
+                     f"holds {table[off]:#x}")
+        for off in np.flatnonzero(folio):
+            pfn = int(table[off]) >> 1
             if not a.flags[pfn] & PG_swapcache_mask or a.private[pfn] != int(swp_entry(si.type, off + 1)):
                 v.append(f"{si.swap_file} slot {off + 1}: folio {pfn:#x} is not in the swap cache for it")
+        for off in np.flatnonzero(shadow & (counts == 0))[:MAX_REPORTED]:
+            v.append(f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x} but no swap pte holds the slot")
+        for off in np.flatnonzero(shadow)[:MAX_REPORTED]:
+            v += _check_shadow(k, f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x}", int(table[off]))
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
-    swapcache = int(np.count_nonzero(vs.swap_table))
+    swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))
     if swapcache != int(vs.nstat[:, NS_SWAPCACHE].sum()):
         v.append(f"NR_SWAPCACHE is {int(vs.nstat[:, NS_SWAPCACHE].sum())} but {swapcache} folios are in the swap cache")
     return v

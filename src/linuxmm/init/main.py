@@ -72,6 +72,7 @@ class Kernel:
         self.hashdist = False
         self.zonelist_order = "Node"
         self.vm = None  # the vm sysctls (VmTunables), from vm_sysctl_init on
+        self.vm_registered_table: list = []  # /proc/sys/vm files initcalls add (register_sysctl_init)
         self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
         self.__init_subsystems()

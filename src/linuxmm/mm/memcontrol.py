@@ -293,6 +293,16 @@ def pc_field(k: "Kernel", memcg: mem_cgroup, field: int, counter: int = PC_MEMOR
     return int(k.mem_map.memcg_counter[memcg.id, counter, field])
 
 
+def mem_cgroup_get_nr_swap_pages(k: "Kernel", memcg: mem_cgroup) -> int:
+    """The swap slots ``memcg`` may still use: the free ones, limited by the room under every
+    ``memory.swap.max`` from it up to the root."""
+    nr_swap_pages = k.nr_swap_pages
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        nr_swap_pages = min(nr_swap_pages, pc_field(k, memcg, PC_MAX, PC_SWAP) - page_counter_read(k, memcg, PC_SWAP))
+        memcg = parent_mem_cgroup(memcg)
+    return nr_swap_pages
+
+
 def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
     """Pages ``memcg`` can still be charged before its own ``memory.max``."""
     return max(pc_field(k, memcg, PC_MAX) - page_counter_read(k, memcg), 0)
