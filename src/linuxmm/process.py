@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import html
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -711,7 +712,8 @@ class Process:
         from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        done, data = vfs_read_calls(self.machine.kernel, f, pos, nbytes, step)
+        with self._file_syscall() as k:  # current: the task the page cache is charged to
+            done, data = vfs_read_calls(k, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done
         return data
@@ -731,8 +733,8 @@ class Process:
 
         value = _byte_value(value)
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        k, done = self.machine.kernel, 0
-        with F.running(k, self.task):  # current: the task balance_dirty_pages throttles
+        done = 0
+        with self._file_syscall() as k:  # current: the task balance_dirty_pages throttles
             while True:
                 n = min(step, nbytes - done)
                 try:
@@ -748,6 +750,22 @@ class Process:
         if offset is None:
             f.f_pos = pos
         return done
+
+    @contextmanager
+    def _file_syscall(self):
+        """``current`` is this process's task during the call (the page cache it adds is
+        charged to its memcg); a fatal signal that landed meanwhile (its memcg's OOM killer
+        chose it) ends it on the way back to user space: ``Killed``, even if the call failed."""
+        k = self.machine.kernel
+        try:
+            with F.running(k, self.task):
+                yield k
+        except KernelError:
+            if self.task.pending_signal:
+                F.get_signal(k, self.task)
+            raise
+        if self.task.pending_signal:
+            F.get_signal(k, self.task)
 
     def _rw_args(self, fd, nbytes, offset, chunk):
         from .fs.open import fdget

@@ -25,7 +25,7 @@ and the folio's ``mapping``/``index`` columns point back at it.
 
 Contents follow the memory model (one byte per 64-byte line): a write stores its byte in every
 line it touches, a read returns one byte per line it covers. Locking (PG_locked), the LRU
-lists and memcg are not modelled here.
+lists are not modelled here; the memcg charge is ``mm/memcontrol.py``'s ``mem_cgroup_charge``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
 from . import swap, workingset
+from .memcontrol import mem_cgroup_charge, mem_cgroup_uncharge
 from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
 from .rmap import folio_mkclean, page_mapping
@@ -86,6 +87,15 @@ def node_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
     """``node_stat_mod_folio``: the counter ``item`` (enum node_stat_item) of the folio's node."""
     a = k.mem_map
     k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)])).vm_stat.row[item] += nr
+
+
+def lruvec_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``lruvec_stat_mod_folio``: the node's counter and, for a folio charged to a memcg, the
+    memcg's (what memory.stat shows)."""
+    node_stat_mod_folio(k, item, pfn, nr)
+    memcg = int(k.mem_map.memcg[pfn])
+    if memcg:
+        k.mem_map.memcg_stat[memcg, item] += nr
 
 
 def zone_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
@@ -196,13 +206,19 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
     ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS.
     A shadow entry found in the range is a refault (``workingset_refault``, unless the folio is
     for a write: __GFP_WRITE); then the folio goes to the LRU (``folio_add_lru``: the inactive
-    list, or the active one when the refault activated it)."""
+    list, or the active one when the refault activated it). The folio is charged to the
+    current task's memcg first (``mem_cgroup_charge``: -ENOMEM if it cannot be; uncharged again
+    on -EEXIST), so its counters count in the memcg too (``lruvec_stat_mod_folio``)."""
     a, nr = k.mem_map, folio_nr_pages(k, pfn)
+    err = mem_cgroup_charge(k, pfn, k.current, gfp)
+    if err:
+        return err
     xa, shadow = k.page_cache, 0
     first = X.xa_find(xa, mapping.xa_id, index, index + nr - 1)
     while first >= 0:
         shadow = X.xa_load(xa, mapping.xa_id, first)
         if X.xa_is_folio(shadow):
+            mem_cgroup_uncharge(a, pfn)
             return -errno.EEXIST
         first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
     k.page_cache = xa = X.xa_reserve(xa)
@@ -210,12 +226,12 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
     folio_set(k, pfn, PG_locked)
     a.refcount[pfn] += nr
     a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
-    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
     if mapping.swapbacked:
         folio_set(k, pfn, PG_swapbacked)
-        node_stat_mod_folio(k, NR_SHMEM, pfn, nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM, pfn, nr)
     if a.order[pfn] == HPAGE_PMD_ORDER:
-        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
     if shadow and not gfp & G.__GFP_WRITE:
         workingset.workingset_refault(a, pfn, shadow, not mapping.swapbacked, k.nr_swap_pages > 0, nr)
     swap.folio_add_lru(a, k.vm_state.vp[VP_CPU], pfn)
@@ -235,11 +251,11 @@ def filemap_remove_folio(k, mapping, pfn: int) -> None:
     index, xa = int(a.index[pfn]), k.page_cache
     for i in range(index, index + nr):
         X.xa_erase(xa, mapping.xa_id, i)
-    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, -nr)
+    lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, -nr)
     if mapping.swapbacked:
-        node_stat_mod_folio(k, NR_SHMEM, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM, pfn, -nr)
     if a.order[pfn] == HPAGE_PMD_ORDER:
-        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, -nr)
     a.mapping[pfn] = 0
     a.refcount[pfn] -= nr - 1
     folio_put(k, pfn)
@@ -304,7 +320,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
         return False
     folio_set(k, pfn, PG_dirty)
     nr = folio_nr_pages(k, pfn)
-    node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
     wb = inode_to_wb(mapping.host)
@@ -319,7 +335,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
 def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
         nr = folio_nr_pages(k, pfn)
-        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
         zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
         inode_to_wb(mapping.host).stat[WB_RECLAIMABLE] -= nr
 
@@ -348,7 +364,7 @@ def folio_start_writeback(k, mapping, pfn: int) -> None:
     (and the disk's WB_WRITEBACK) up."""
     nr = folio_nr_pages(k, pfn)
     folio_set(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     inode_to_wb(mapping.host).stat[WB_WRITEBACK] += nr
 
@@ -363,7 +379,7 @@ def folio_end_writeback(k, mapping, pfn: int) -> None:
         folio_clear(k, pfn, PG_reclaim)
         swap.folio_rotate_reclaimable(k.mem_map, pfn)
     folio_clear(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
+    lruvec_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
     wb = inode_to_wb(mapping.host)

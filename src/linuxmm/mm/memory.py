@@ -547,6 +547,7 @@ def folio_mark_dirty_compiled(a, vs, head):
         nr = np.int64(1) << a.order[head]
         zid = B.page_zone(a, head)
         vs.nstat[a.zone_node[zid], NS_FILE_DIRTY] += nr
+        a.memcg_stat[a.memcg[head], NS_FILE_DIRTY] += nr  # the memcg's too (row 0: no memcg)
         vs.nstat[a.zone_node[zid], NS_DIRTIED] += nr
         a.vm_stat[zid, NR_ZONE_WRITE_PENDING] += nr
 

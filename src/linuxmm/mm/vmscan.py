@@ -115,8 +115,10 @@ from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
-from .memcontrol import (lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min, mem_cgroup_calculate_protection,
-                         mem_cgroup_iter, mem_cgroup_lruvec, mem_cgroup_protection,
+from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, lruvec_memcg, mem_cgroup_below_low,
+                         mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_iter,
+                         mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
+                         mem_cgroup_protection,
                          memcg_memory_event, page_counter_read, parent_lruvec)
 from .page_alloc import zone_reclaimable_pages
 from .memory import PAGE_MAPPING_ANON
@@ -125,7 +127,7 @@ from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .rmap import rmap_table
 from .swap import folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
 from .swap_state import add_to_swap, try_to_unmap
-from .swapfile import (__swap_cache_del_folio, folio_free_swap, get_nr_swap_pages, swap_alloc_entries,
+from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries,
                        swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
 
@@ -145,7 +147,7 @@ THROTTLE_NOPROGRESS_NS = NSEC_PER_SEC // HZ  # reclaim_throttle's VMSCAN_THROTTL
 KSWAPD_NS_PER_SCANNED = 100
 KSWAPD_NS_PER_RECLAIMED = 1000
 # scan_control.reclaimer: the offset of the PGSCAN_*/PGSTEAL_* event (reclaimer_offset)
-RECLAIMER_KSWAPD, RECLAIMER_DIRECT = 0, 1
+RECLAIMER_KSWAPD, RECLAIMER_DIRECT, RECLAIMER_PROACTIVE = 0, 1, 3
 # the balance of get_scan_count
 SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
@@ -179,6 +181,7 @@ class scan_control:
     skipped_deactivate: bool = False
     memcg_low_reclaim: bool = False  # reclaim below memory.low too (nothing unprotected was left)
     memcg_low_skipped: bool = False  # a memcg was skipped for its memory.low
+    memcg_full_walk: bool = False  # walk every memcg, not just until enough was reclaimed
     cache_trim_mode: bool = False
     file_is_tiny: bool = False
     anon_cost: int = 0
@@ -267,9 +270,12 @@ def __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
         a.node_stat[nid, NR_ISOLATED_ANON] -= nr
         return True
     X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], nr, shadow)
+    memcg = a.memcg[pfn]
     a.node_stat[nid, NR_FILE_PAGES] -= nr
+    a.memcg_stat[memcg, NR_FILE_PAGES] -= nr
     if a.order[pfn] == HPAGE_PMD_ORDER:
         a.node_stat[nid, NR_FILE_THPS] -= nr
+        a.memcg_stat[memcg, NR_FILE_THPS] -= nr
     a.node_stat[nid, NR_ISOLATED_FILE] -= nr
     a.refcount[pfn] = 1  # the page cache's references (folio_ref_freeze leaves ours)
     return True
@@ -606,10 +612,11 @@ def reclaim_folio_list(k, pfns) -> int:
     return reclaimed
 
 
-def can_reclaim_anon_pages(k) -> bool:
-    """Anon folios can only go to swap: there must be a free slot (``get_nr_swap_pages``;
-    a memcg's ``swap.max`` is ``mem_cgroup_get_nr_swap_pages``' business)."""
-    return get_nr_swap_pages(k) > 0
+def can_reclaim_anon_pages(k, memcg) -> bool:
+    """Anon folios can only go to swap: there must be a free slot the memcg may use
+    (``mem_cgroup_get_nr_swap_pages``: the free slots, limited by every ``memory.swap.max``
+    up the tree; ``get_nr_swap_pages`` for the root)."""
+    return mem_cgroup_get_nr_swap_pages(k, memcg) > 0
 
 
 def lruvec_page_state(k, lruvec, item: int) -> int:
@@ -763,7 +770,7 @@ def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
     """How many pages of each evictable list to scan at this priority."""
     swappiness = k.vm.vm_swappiness
     fraction, denominator = [1, 1], 1
-    if not sc.may_swap or not can_reclaim_anon_pages(k):
+    if not sc.may_swap or not can_reclaim_anon_pages(k, lruvec_memcg(k, lruvec)):
         balance = SCAN_FILE
     elif not sc.priority and swappiness:
         balance = SCAN_EQUAL
@@ -825,16 +832,21 @@ def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
             nr[lru] -= min(nr[lru], scanned)
         proportional = True
     sc.nr_reclaimed += reclaimed
-    if can_reclaim_anon_pages(k) and inactive_is_low(k, lruvec, LRU_INACTIVE_ANON):
+    if can_reclaim_anon_pages(k, lruvec_memcg(k, lruvec)) and inactive_is_low(k, lruvec, LRU_INACTIVE_ANON):
         shrink_active_list(k, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
 
 
 def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
-    """Shrink the lruvec on this node of every memcg under the reclaim's target (all of them
+    """Shrink the lruvec on this node of the memcgs under the reclaim's target (every memcg
     for global reclaim), skipping those within their effective memory.min, and those within
-    memory.low unless no unprotected memory was left (``memcg_low_reclaim``: then a LOW event)."""
+    memory.low unless no unprotected memory was left (``memcg_low_reclaim``: then a LOW event).
+    Direct reclaim walks part of the subtree, going on where the last reclaimer stopped and
+    stopping once it has enough (``mem_cgroup_iter_reclaim``, 6.10+); kswapd and a retry
+    after a fruitless partial pass (``memcg_full_walk``) walk all of it."""
     target = sc.target_mem_cgroup
-    for memcg in mem_cgroup_iter(k, target):
+    partial = sc.reclaimer != RECLAIMER_KSWAPD and not sc.memcg_full_walk
+    walk = mem_cgroup_iter_reclaim(k, target, pgdat.node_id) if partial else mem_cgroup_iter(k, target)
+    for memcg in walk:
         mem_cgroup_calculate_protection(k, target, memcg)
         if mem_cgroup_below_min(k, target, memcg):
             continue
@@ -844,6 +856,8 @@ def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
                 continue
             memcg_memory_event(k, memcg, MEMCG_LOW)
         shrink_lruvec(k, mem_cgroup_lruvec(memcg, pgdat), sc)
+        if partial and sc.nr_reclaimed >= sc.nr_to_reclaim:
+            break
 
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
@@ -943,9 +957,10 @@ def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
     """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (for global reclaim
-    ALLOCSTALL_<zone> of the highest zone allowed); with nothing back because the active lists
-    were protected, once more with ``force_deactivate``; because memcgs were within their
-    memory.low, once more reclaiming them too (``memcg_low_reclaim``)."""
+    ALLOCSTALL_<zone> of the highest zone allowed); with nothing back, once more walking every
+    memcg (``memcg_full_walk``); then, if the active lists were protected, once more with
+    ``force_deactivate``; if memcgs were within their memory.low, once more reclaiming them
+    too (``memcg_low_reclaim``)."""
     if sc.target_mem_cgroup is None:
         k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
     initial = sc.priority
@@ -961,7 +976,9 @@ def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
             snapshot_refaults(k, sc.target_mem_cgroup, pgdat)
         if sc.nr_reclaimed:
             return sc.nr_reclaimed
-        if sc.skipped_deactivate:
+        if not sc.memcg_full_walk:
+            sc.memcg_full_walk = True
+        elif sc.skipped_deactivate:
             sc.force_deactivate, sc.skipped_deactivate = True, False
         elif sc.memcg_low_skipped:
             sc.force_deactivate, sc.memcg_low_reclaim, sc.memcg_low_skipped = False, True, False
@@ -990,6 +1007,19 @@ def memalloc_noreclaim(k):
         k.pf_memalloc = saved
 
 
+def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_options: int) -> int:
+    """Reclaim for ``memcg``'s limits (``memory.max``/``memory.high`` charges, writes to them,
+    ``memory.reclaim``): ``do_try_to_free_pages`` on the lruvecs of ``memcg``'s subtree, every
+    zone allowed, the nodes of the current node's zonelist, at least SWAP_CLUSTER_MAX pages
+    asked for. Anonymous pages only with MEMCG_RECLAIM_MAY_SWAP; proactive reclaim counts as
+    PGSCAN/PGSTEAL_PROACTIVE. Returns the pages reclaimed."""
+    proactive = bool(reclaim_options & MEMCG_RECLAIM_PROACTIVE)
+    sc = scan_control(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), reclaim_idx=len(k.zone_names) - 1,
+                      target_mem_cgroup=memcg, gfp_mask=gfp, may_swap=bool(reclaim_options & MEMCG_RECLAIM_MAY_SWAP),
+                      reclaimer=RECLAIMER_PROACTIVE if proactive else RECLAIMER_DIRECT)
+    return do_try_to_free_pages(k, k.numa_node_id(), sc)
+
+
 # ---- kswapd ------------------------------------------------------------------------------------
 
 
@@ -1011,11 +1041,13 @@ class kswapd_state:
 
 def kswapd_init(k: Kernel) -> None:
     """``kswapd_init``: a kswapd per node with memory; waking them and direct reclaim become
-    the slow path's ``wake_all_kswapds`` and ``direct_reclaim`` steps."""
+    the slow path's ``wake_all_kswapds`` and ``direct_reclaim`` steps, memcg reclaim the
+    memory controller's ``try_to_free_mem_cgroup_pages``."""
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         kswapd_run(k, nid)
     k.alloc_hooks.wake_all_kswapds = wake_all_kswapds
     k.alloc_hooks.direct_reclaim = try_to_free_pages
+    k.memcg_hooks.try_to_free_mem_cgroup_pages = try_to_free_mem_cgroup_pages
 
 
 def kswapd_run(k: Kernel, nid: int) -> None:
