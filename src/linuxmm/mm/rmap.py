@@ -29,6 +29,25 @@ a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): fo
 there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``). With
 ``migration`` it finds the migration entries that stand for the page instead, as
 ``page_vma_mapped_walk`` does with PVMW_MIGRATION (``remove_migration_ptes``' walk).
+
+Reclaim's two walks are compiled too, one call per folio from the compiled batch:
+
+* ``folio_referenced`` (``folio_referenced_one`` per VMA) tests and clears the accessed
+  (young) bit of every pte or PMD mapping the folio and returns how many VMAs had referenced
+  it, with the vm_flags of those (VM_EXEC for the active list's rule). A VM_LOCKED VMA ends
+  the walk: the folio is mlocked (``mlock_vma_folio``; reclaim puts it on the unevictable
+  list) and VM_LOCKED is returned. x86 clears a pte's young bit without a TLB flush
+  (``ptep_clear_flush_young``); a young PMD's range is flushed (``pmdp_clear_flush_young``).
+* ``try_to_unmap`` (``try_to_unmap_one`` per entry): an anonymous folio in the swap cache
+  gets swap ptes (``memory.try_to_unmap_one``); a file folio's ptes and PMDs are cleared, a
+  dirty bit dirtying the folio (its data must be written, not dropped), RssFile/RssShmem and
+  NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked);
+  so does an anonymous PMD (reclaim splits THPs first). Reclaim batches the TLB flushes
+  (TTU_BATCH_FLUSH, ``try_to_unmap_flush`` after the batch).
+
+The compiled walks cannot reach a task's ``mmc``: they return per-row RSS deltas (``rss``,
+NR_MMC columns) and the address range each row must flush (``flush``: lowest, highest+1),
+which ``rmap_apply`` hands to the tasks and the TLBs after the batch.
 """
 
 from __future__ import annotations
@@ -36,13 +55,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
-from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
-                                  anon_vma)
+from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
+from ..include.linux.page_flags import PG_idle_mask
+from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
+                                  RmapRegistry, anon_vma)
 from . import buddy as B
-from .memory import PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table
-from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has, is_migration_entry,
-                      pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry, swp_offset_pfn)
+from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, set_entry, try_to_unmap_one,
+                     zap_huge_pmd, zap_leaf)
+from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
+                      is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
+                      swp_offset_pfn)
+from .swap import folio_nr_pages, mlock_folio
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -173,7 +196,7 @@ def rmap_table(reg: RmapRegistry) -> RmapRegistry:
     reg.keys = np.array([page_mapping(o) for o in objs], np.int64)
     reg.off = np.zeros(len(objs) + 1, np.int64)
     np.cumsum([len(_linked(o)) for o in objs], out=reg.off[1:])
-    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff) for v in reg.vmas],
+    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff, v.vm_flags) for v in reg.vmas],
                         np.int64).reshape(len(reg.vmas), NR_RMAP_COLS)
     reg.table_seq = reg.seq
     return reg
@@ -276,3 +299,110 @@ def folio_mkclean(k, pfn: int) -> int:
                 if k.tlb is not None:  # flush_tlb_page / flush_tlb_range of the huge entry
                     k.tlb.flush_range(vma.vm_mm.hooks.task, address & -size, (address & -size) + size)
     return cleaned
+
+
+# ---- reclaim's walks: folio_referenced, try_to_unmap ---------------------------------------------
+@njit(cache=True)
+def rmap_scratch(rows):
+    """What reclaim's walks of one batch need: the hits of one page's walk, the per-row RSS
+    deltas and the per-row ranges to flush (empty: lowest above highest)."""
+    n = rows.shape[0]
+    flush = np.empty((n, 2), np.int64)
+    flush[:, 0], flush[:, 1] = np.int64(1) << 62, 0
+    return np.zeros((n, 3), np.int64), np.zeros((n, NR_MMC), np.int64), flush
+
+
+@njit(cache=True)
+def flush_pending(vs, flush, r, address, level):
+    """The TLB entry of ``address`` (the whole huge page at a PMD) must go for row ``r``."""
+    size = np.int64(1) << vs.shift[level]
+    start = address & -size
+    flush[r, 0], flush[r, 1] = min(flush[r, 0], start), max(flush[r, 1], start + size)
+
+
+@njit(cache=True)
+def mlock_vma_folio(a, head, vm_flags):
+    """A folio found mapped in a VM_LOCKED VMA (not a special one) is mlocked."""
+    if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
+        mlock_folio(a, head)
+
+
+@njit(cache=True)
+def row_seen(seen, n, r):
+    for i in range(n):
+        if seen[i] == r:
+            return True
+    return False
+
+
+@njit(cache=True)
+def folio_referenced(a, vs, keys, off, rows, head, hits, flush):
+    """``folio_referenced``: clear the young bit of every entry mapping the folio; returns
+    (VMAs that referenced it, their vm_flags | VM_LOCKED if one was locked)."""
+    if not folio_mapped(a, head):
+        return 0, 0
+    young = np.empty(8, np.int64)  # the rows (VMAs) found referencing
+    referenced = vm_flags = 0
+    leaf = vs.vp[VP_LEVELS] - 1
+    for page in range(head, head + folio_nr_pages(a, head)):
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, hits)):
+            r, address, level = hits[j, 0], hits[j, 1], hits[j, 2]
+            if rows[r, RMAP_FLAGS] & VM_LOCKED:
+                mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
+                return referenced, vm_flags | VM_LOCKED
+            row = pt_table(a, vs, np.zeros(0, np.int64), rows[r, RMAP_PGD], address, level, False)
+            idx = pt_index(vs, level, address)
+            if not entry_has(vs.pt[row, idx], _PAGE_ACCESSED):
+                continue
+            vs.pt[row, idx] &= ~np.uint64(_PAGE_ACCESSED)
+            if level < leaf:  # pmdp_clear_flush_young flushes; a pte's young bit is not
+                flush_pending(vs, flush, r, address, level)
+            if row_seen(young, referenced, r):
+                continue
+            if referenced == young.shape[0]:
+                young = np.concatenate((young, np.empty(referenced, np.int64)))
+            young[referenced] = r
+            referenced += 1
+            vm_flags |= rows[r, RMAP_FLAGS]
+    if referenced:
+        a.flags[head] &= ~PG_idle_mask
+    return referenced, vm_flags
+
+
+@njit(cache=True)
+def try_to_unmap(a, vs, keys, off, rows, head, hits, rss, flush):
+    """``try_to_unmap`` of an isolated folio: every entry mapping it goes (swap ptes for an
+    anonymous folio in the swap cache; nothing for a file folio, whose pte dirty bits dirty
+    it). True if no mapping is left."""
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    leaf = vs.vp[VP_LEVELS] - 1
+    for page in range(head, head + folio_nr_pages(a, head)):
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, hits)):
+            r, address, level = hits[j, 0], hits[j, 1], hits[j, 2]
+            if rows[r, RMAP_FLAGS] & VM_LOCKED:  # not TTU_IGNORE_MLOCK: walk_abort
+                mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
+                return False
+            pgd = rows[r, RMAP_PGD]
+            if anon:
+                if level < leaf or not try_to_unmap_one(a, vs, rss[r], pgd, address, page):
+                    return False
+            else:
+                row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+                idx = pt_index(vs, level, address)
+                if level < leaf:
+                    zap_huge_pmd(a, vs, rss[r], row, idx)
+                else:
+                    zap_leaf(a, vs, rss[r], vs.pt[row, idx], level)
+                    set_entry(vs, row, idx, np.uint64(0))
+            flush_pending(vs, flush, r, address, level)
+    return not folio_mapped(a, head)
+
+
+def rmap_apply(k, reg: RmapRegistry, rss: np.ndarray, flush: np.ndarray) -> None:
+    """After a batch of reclaim's walks: each row's RSS deltas go to its task, and the
+    ranges it changed leave the TLBs (``try_to_unmap_flush``)."""
+    for r in np.flatnonzero(rss.any(axis=1) | (flush[:, 1] > 0)):
+        task = reg.vmas[r].vm_mm.hooks.task
+        task.mmc += rss[r]
+        if flush[r, 1] and k.tlb is not None:
+            k.tlb.flush_range(task, int(flush[r, 0]), int(flush[r, 1]))

@@ -38,18 +38,18 @@ from ..include.linux.page_flags import (PG_locked, PG_lru_mask, PG_readahead, PG
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
-from ..kernel.fork import flush_tlb_range
 from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio, swap_writepage
 from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
-from .swap import folio_add_lru, folio_put, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .swap import folio_add_lru, folio_put, lru_add, lru_add_drain, lruvec_del_folio
 from .swapfile import (PG_dirty_mask, PG_writeback_mask, __swap_cache_del_folio, _plist_add,
                        del_from_avail, find_swap_area, folio_alloc_swap, folio_free_swap, swap_info_get,
                        swap_slot, sync_clusters, vm_swap_full)
 from .util import __vm_enough_memory
-from .rmap import rmap_walk
+from .rmap import rmap_apply, rmap_scratch, rmap_table
+from .rmap import try_to_unmap as rmap_try_to_unmap
 from . import buddy as B
 
 if TYPE_CHECKING:
@@ -280,16 +280,14 @@ def mm_account_fault(k: "Kernel", task, major: bool) -> None:
 
 
 def try_to_unmap(k: "Kernel", pfn: int) -> bool:
-    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` finds them);
-    each unmapped address leaves its TLBs. True if no mapping is left."""
-    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
-    for vma, addr, level in rmap_walk(k, pfn):
-        task = owners.get(id(vma.vm_mm))
-        if task is None or level != k.vm_state.vp[M.VP_LEVELS] - 1:
-            continue
-        if M.try_to_unmap_one(k.mem_map, k.vm_state, task.mmc, int(task.mmc[M.MMC_PGD]), addr, pfn):
-            flush_tlb_range(k, task, addr, addr + PAGE_SIZE)
-    return k.mem_map.mapcount[pfn] <= 0
+    """Every pte mapping the swap-cache folio becomes a swap pte (the compiled
+    ``rmap.try_to_unmap``); the RSS moves and the TLB flushes follow. True if no mapping is
+    left."""
+    reg = rmap_table(k.rmap)
+    hits, rss, flush = rmap_scratch(reg.rows)
+    unmapped = rmap_try_to_unmap(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, hits, rss, flush)
+    rmap_apply(k, reg, rss, flush)
+    return bool(unmapped)
 
 
 def pageout(k: "Kernel", pfn: int) -> bool:
@@ -324,9 +322,10 @@ def folio_isolate_lru(k: "Kernel", pfn: int) -> bool:
 
 
 def folio_putback_lru(k: "Kernel", pfn: int) -> None:
-    """Back on its list (at the head), the isolation reference dropped."""
+    """Back on its list (at the head; an mlocked one culled to the unevictable list), the
+    isolation reference dropped."""
     a = k.mem_map
-    lruvec_add_folio(a, pfn)
+    lru_add(a, pfn)
     a.flags[pfn] |= PG_lru_mask
     folio_put(a, pfn, int(k.vm_state.vp[VP_CPU]))
 

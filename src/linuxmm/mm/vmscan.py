@@ -31,21 +31,38 @@ A newcomer's map, from the top:
   (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
   since the last cycle (``may_deactivate``).
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
-  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` (clean
-  unmapped page-cache folios leave the cache with a shadow entry, ``__remove_mapping`` ->
-  ``workingset_eviction``, and are freed; dirty ones and those under writeback get PG_reclaim
-  and are activated, to be rotated to the inactive tail when their write completes;
-  a flusher wake-up when every file folio taken was dirty and not queued;
-  mapped, pinned and anonymous folios are kept) and ``move_folios_to_lru``; and
-  ``shrink_active_list`` (deactivated folios get PG_workingset; PGREFILL, PGDEACTIVATE).
+  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
+  ``move_folios_to_lru``. ``shrink_folio_list`` follows 6.18's order: a locked folio is kept;
+  an mlocked one is culled to the unevictable list on putback; one under writeback gets
+  PG_reclaim; then ``folio_check_references`` (``folio_referenced`` harvests the pte/PMD young
+  bits through the compiled rmap walk: a VM_LOCKED mapping mlocks the folio; one referencing
+  pte keeps it a trip with PG_referenced, a second, PG_referenced already set or VM_EXEC file
+  activates; an unmapped referenced file folio is FOLIOREF_RECLAIM_CLEAN); a mapped file folio
+  is unmapped (``try_to_unmap``: its dirty ptes dirty it, RSS and NR_FILE_MAPPED follow, the
+  TLB ranges are flushed after the batch); a dirty file folio gets PG_reclaim and is
+  activated, to be rotated to the inactive tail when its write completes (a flusher wake-up
+  when every file folio taken was dirty and not queued); a clean one leaves the cache with a
+  shadow entry (``__remove_mapping`` -> ``workingset_eviction``) and is freed. Anonymous and
+  shmem folios are kept (their swap-out is ``mm/swap_state.py``'s). ``shrink_active_list``
+  keeps referenced executable file folios active (rotated, counted as the file cost) and
+  deactivates the rest with PG_workingset (PGREFILL, PGDEACTIVATE).
   Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE.
+* ``too_many_isolated``: a direct reclaimer finding more isolated than its inactive list
+  holds (an eighth for __GFP_IO|__GFP_FS) waits once, up to HZ/50 on the clock
+  (``reclaim_throttle``, VMSCAN_THROTTLE_ISOLATED), then gives up the list for this pass.
+* **node reclaim** (``vm.zone_reclaim_mode``): ``get_page_from_freelist`` asks ``node_reclaim``
+  for a zone below its watermark before falling back to the next zone (within
+  RECLAIM_DISTANCE); it shrinks the node at priorities 4 .. 0 while its reclaimable page cache
+  is above ``min_unmapped_pages`` or its reclaimable slab above ``min_slab_pages`` (the node
+  fields vm.min_unmapped_ratio/min_slab_ratio set: ``setup_min_unmapped_ratio``; the kernel
+  shows them in no /proc file), unmapping only with RECLAIM_UNMAP and counting dirty pages
+  only with RECLAIM_WRITE (``node_pagecache_reclaimable``); zone_reclaim_success/_failed.
+* a boosted watermark (a fallback steal, ZONE_BOOSTED_WATERMARK) wakes kswapd after the
+  allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
 
-Not modelled yet: ``folio_referenced``'s harvest of pte young bits through ``rmap_walk`` and
-``try_to_unmap`` of mapped file folios (mapped folios stay where they are; the active list's
-VM_EXEC rule needs the same walk), reclaim's own ``pageout`` of dirty file folios (6.18 leaves
-them to the flushers except in kswapd's last resort), anonymous reclaim (needs swap:
-``add_to_swap``), shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
-``should_continue_reclaim``, memcg.
+Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
+flushers except in kswapd's last resort), shrinkers and slab (nothing frees slab; node
+reclaim only compares it with ``min_slab_pages``), compaction-driven ``should_continue_reclaim``, MGLRU's walks, memcg.
 """
 
 from __future__ import annotations
@@ -58,25 +75,28 @@ import numpy as np
 from numba import njit
 
 from ..include.linux import gfp as G
-from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
-                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask,
-                                        PG_workingset_mask, PG_writeback_mask)
+                                        PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
                                     NR_VMSCAN_IMMEDIATE, NR_ZONE_LRU_BASE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
                                     PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
-                                    PGSTEAL_ANON, PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, zone_event_type)
+                                    PGSCAN_ZONE_RECLAIM_FAILED, PGSCAN_ZONE_RECLAIM_SUCCESS, PGSTEAL_ANON,
+                                    PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
+from ..kernel.fork import ensure_tables
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
-from .page_alloc import zone_reclaimable_pages
+from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, RECLAIM_WRITE,
+                         zone_reclaimable_pages)
 from .pgtable import VP_CPU
-from .swap import folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .rmap import folio_referenced, rmap_apply, rmap_scratch, rmap_table, try_to_unmap
+from .swap import folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
@@ -88,6 +108,7 @@ MAX_SWAPPINESS = 200
 HPAGE_PMD_ORDER = 9
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
+VMSCAN_THROTTLE_ISOLATED_NS = NSEC_PER_SEC // 50  # reclaim_throttle's timeout for too_many_isolated: HZ/50
 # The cost of reclaim on the clock (an assumption, not a measurement): scanning a page
 # (isolation, flag tests, putback) 0.1 us; freeing one (xarray store of the shadow, buddy
 # free) 1 us more: kswapd drops clean page cache at about 4 GB/s of 4 KiB pages.
@@ -100,7 +121,9 @@ SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # shrink_folio_list's statistics (struct reclaim_stat and scan_control.nr), one array
 (ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_WRITEBACK, ST_IMMEDIATE,
- ST_ACTIVATE, ST_REF_KEEP, NR_ST) = range(10)
+ ST_ACTIVATE, ST_REF_KEEP, ST_UNMAP_FAIL, ST_ROTATED, NR_ST) = range(12)
+# folio_check_references' verdicts (enum folio_references)
+FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(4)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
 
@@ -208,7 +231,37 @@ def __remove_mapping(a, xa, xid, nid, pfn, nr, cpu):
 
 
 @njit(cache=True)
-def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
+def folio_is_file_lru(a, pfn):
+    return not a.flags[pfn] & PG_swapbacked_mask
+
+
+@njit(cache=True)
+def folio_check_references(a, vs, keys, off, rows, pfn, hits, flush):
+    """What the references found say (``folio_check_references``, 6.18, classic LRU): a
+    VM_LOCKED mapping activates (to be culled as mlocked); pte references keep the folio for
+    another trip with PG_referenced (the fault's own reference is one), and activate it at a
+    second one (PG_referenced already set, or two VMAs), or at once for executable file
+    folios; an unmapped file folio with PG_referenced is reclaimed if clean."""
+    referenced_ptes, vm_flags = folio_referenced(a, vs, keys, off, rows, pfn, hits, flush)
+    referenced_folio = (a.flags[pfn] & PG_referenced_mask) != 0
+    a.flags[pfn] &= ~PG_referenced_mask
+    if vm_flags & VM_LOCKED:
+        return FOLIOREF_ACTIVATE
+    if referenced_ptes:
+        a.flags[pfn] |= PG_referenced_mask
+        if referenced_folio or referenced_ptes > 1:
+            return FOLIOREF_ACTIVATE
+        if vm_flags & VM_EXEC and folio_is_file_lru(a, pfn):
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    if referenced_folio and folio_is_file_lru(a, pfn):
+        return FOLIOREF_RECLAIM_CLEAN
+    return FOLIOREF_RECLAIM
+
+
+@njit(cache=True)
+def shrink_folio_list(a, vs, xa, ino_xa, keys, off, rows, nid, folios, n, is_kswapd, may_unmap, stat, cpu,
+                      hits, rss, flush):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     the others compacted to the front of ``folios``. Returns how many remain."""
     keep = 0
@@ -219,6 +272,10 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
         activate = False
         if flags & PG_locked_mask:  # folio_trylock failed: someone (a read) holds it
             pass
+        elif not folio_evictable(a, pfn):  # mlocked: activate_locked culls it on putback
+            activate = True
+        elif not may_unmap and folio_mapped(a, pfn, nr):
+            pass
         elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
             stat[ST_WRITEBACK] += nr
             if is_kswapd and flags & PG_reclaim_mask:
@@ -226,22 +283,28 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
             else:
                 a.flags[pfn] |= PG_reclaim_mask
                 activate = True
-        elif flags & PG_swapbacked_mask or flags & PG_unevictable_mask:
-            pass  # anonymous and shmem folios need swap (add_to_swap): kept
-        elif folio_mapped(a, pfn, nr):
-            stat[ST_REF_KEEP] += nr  # the pte young bits and try_to_unmap need the rmap walk
-        elif flags & PG_dirty_mask:  # left to the flushers: reclaim it when written
-            stat[ST_DIRTY] += nr
-            stat[ST_UNQUEUED_DIRTY] += nr
-            a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
-            a.flags[pfn] |= PG_reclaim_mask
-            activate = True
-        elif a.mapping[pfn] and a.refcount[pfn] == nr + 1:  # the cache's and ours alone
-            a.flags[pfn] &= ~PG_referenced_mask  # referenced but clean: FOLIOREF_RECLAIM_CLEAN
-            __remove_mapping(a, xa, ino_xa[a.mapping[pfn] >> 1], nid, pfn, nr, cpu)
-            stat[ST_RECLAIMED] += nr
-            continue
-        if activate and not a.flags[pfn] & PG_active_mask:
+        else:
+            references = folio_check_references(a, vs, keys, off, rows, pfn, hits, flush)
+            if references == FOLIOREF_ACTIVATE:
+                activate = True
+            elif references == FOLIOREF_KEEP:
+                stat[ST_REF_KEEP] += nr
+            elif flags & PG_swapbacked_mask:
+                pass  # anonymous and shmem folios need swap (add_to_swap): kept
+            elif folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, keys, off, rows, pfn, hits, rss, flush):
+                stat[ST_UNMAP_FAIL] += nr
+                activate = True
+            elif a.flags[pfn] & PG_dirty_mask:  # left to the flushers: reclaim it when written
+                stat[ST_DIRTY] += nr
+                stat[ST_UNQUEUED_DIRTY] += nr
+                a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
+                a.flags[pfn] |= PG_reclaim_mask
+                activate = True
+            elif a.mapping[pfn] and a.refcount[pfn] == nr + 1:  # the cache's and ours alone
+                __remove_mapping(a, xa, ino_xa[a.mapping[pfn] >> 1], nid, pfn, nr, cpu)
+                stat[ST_RECLAIMED] += nr
+                continue
+        if activate and not a.flags[pfn] & (PG_active_mask | PG_mlocked_mask):  # activate_locked
             a.flags[pfn] |= PG_active_mask
             stat[ST_ACTIVATE] += nr
             a.vm_events[PGACTIVATE] += nr
@@ -251,31 +314,43 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
 
 
 @njit(cache=True)
-def shrink_inactive_batch(a, xa, ino_xa, nid, lru, nr_to_scan, reclaim_idx, reclaimer, cpu, stat):
+def shrink_inactive_batch(a, vs, xa, ino_xa, keys, off, rows, nid, lru, nr_to_scan, reclaim_idx, reclaimer,
+                          may_unmap, cpu, stat, rss, flush):
     """One ``shrink_inactive_list`` batch: isolate, decide, put back; the PGSCAN/PGSTEAL
     events of the reclaimer."""
     folios = np.zeros(nr_to_scan, np.int64)
+    hits = np.zeros((rows.shape[0], 3), np.int64)
     n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     file = 1 if lru >= LRU_INACTIVE_FILE else 0
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
     a.vm_events[PGSCAN_ANON + file] += stat[ST_SCANNED]
-    keep = shrink_folio_list(a, xa, ino_xa, nid, folios, n, reclaimer == RECLAIMER_KSWAPD, stat, cpu)
+    keep = shrink_folio_list(a, vs, xa, ino_xa, keys, off, rows, nid, folios, n, reclaimer == RECLAIMER_KSWAPD,
+                             may_unmap, stat, cpu, hits, rss, flush)
     move_folios_to_lru(a, nid, folios, keep, cpu)
     a.vm_events[PGSTEAL_KSWAPD + reclaimer] += stat[ST_RECLAIMED]
     a.vm_events[PGSTEAL_ANON + file] += stat[ST_RECLAIMED]
 
 
 @njit(cache=True)
-def shrink_active_batch(a, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
-    """``shrink_active_list``: folios from the active tail move to the inactive head, with
-    PG_workingset (a later refault of theirs restores the workingset). Returns pages deactivated."""
+def shrink_active_batch(a, vs, keys, off, rows, nid, lru, nr_to_scan, reclaim_idx, cpu, stat, flush):
+    """``shrink_active_list``: referenced executable file folios stay active (rotated,
+    ST_ROTATED); the others move to the inactive head with PG_workingset (a later refault of
+    theirs restores the workingset); a VM_LOCKED mapping found mlocks the folio, culled on
+    putback. Returns pages deactivated."""
     folios = np.zeros(nr_to_scan, np.int64)
+    hits = np.zeros((rows.shape[0], 3), np.int64)
     n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     deactivated = 0
     for i in range(n):
         pfn = folios[i]
-        if not a.flags[pfn] & PG_unevictable_mask:
+        if not folio_evictable(a, pfn):
+            continue
+        referenced, vm_flags = folio_referenced(a, vs, keys, off, rows, pfn, hits, flush)
+        if referenced and vm_flags & VM_EXEC and folio_is_file_lru(a, pfn):
+            stat[ST_ROTATED] += folio_nr_pages(a, pfn)
+            continue
+        if folio_evictable(a, pfn):
             a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_workingset_mask
             deactivated += folio_nr_pages(a, pfn)
     move_folios_to_lru(a, nid, folios, n, cpu)
@@ -318,13 +393,20 @@ def inactive_is_low(k, nid: int, inactive_lru: int) -> bool:
 
 
 def shrink_inactive_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> int:
-    if too_many_isolated(k, nid, lru >= LRU_INACTIVE_FILE, sc):
-        return 0  # one task at a time here: nobody else can put them back
-    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
+    stalled = False
+    while too_many_isolated(k, nid, lru >= LRU_INACTIVE_FILE, sc):  # wait once for the other reclaimers
+        if stalled:
+            return 0
+        stalled = True
+        reclaim_throttle(k, nid, lru >= LRU_INACTIVE_FILE, sc)
+    a, vs, stat = k.mem_map, ensure_tables(k), np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     k.page_cache = X.xa_reserve(k.page_cache)
-    shrink_inactive_batch(a, k.page_cache, ino_xa_table(k), nid, lru, nr_to_scan, sc.reclaim_idx,
-                          sc.reclaimer, _cpu(k), stat)
+    reg = rmap_table(k.rmap)
+    _, rss, flush = rmap_scratch(reg.rows)
+    shrink_inactive_batch(a, vs, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, nid, lru, nr_to_scan,
+                          sc.reclaim_idx, sc.reclaimer, sc.may_unmap, _cpu(k), stat, rss, flush)
+    rmap_apply(k, reg, rss, flush)
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
     lru_note_cost(k, nid, lru >= LRU_INACTIVE_FILE, int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
@@ -335,10 +417,15 @@ def shrink_inactive_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_contro
 
 
 def shrink_active_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> None:
-    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
+    a, vs, stat = k.mem_map, ensure_tables(k), np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
-    shrink_active_batch(a, nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    reg = rmap_table(k.rmap)
+    _, rss, flush = rmap_scratch(reg.rows)
+    shrink_active_batch(a, vs, reg.keys, reg.off, reg.rows, nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat,
+                        flush)
+    rmap_apply(k, reg, rss, flush)
     sc.nr_scanned += int(stat[ST_SCANNED])
+    lru_note_cost(k, nid, lru >= LRU_INACTIVE_FILE, int(stat[ST_ROTATED]))
 
 
 def shrink_list(k, nid: int, lru: int, nr_to_scan: int, sc: scan_control) -> int:
@@ -361,6 +448,12 @@ def too_many_isolated(k, nid: int, file: bool, sc: scan_control) -> bool:
     if sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS:
         inactive >>= 3
     return isolated > inactive
+
+
+def reclaim_throttle(k, nid: int, file: bool, sc: scan_control) -> None:
+    """``reclaim_throttle(pgdat, VMSCAN_THROTTLE_ISOLATED)``: sleep up to HZ/50, or until the
+    other reclaimers put enough back (``wake_throttle_isolated``)."""
+    wait_on_clock(k, VMSCAN_THROTTLE_ISOLATED_NS, lambda: not too_many_isolated(k, nid, file, sc))
 
 
 def lru_note_cost(k, nid: int, file: bool, nr_rotated: int) -> None:
@@ -529,8 +622,15 @@ def throttle_direct_reclaim(k, gfp: int, nid: int) -> None:
     if allow_direct_reclaim(k, pgdat):
         return
     k.vm_events[PGSCAN_DIRECT_THROTTLE] += 1
-    clock, deadline = k.clock, k.clock.now + NSEC_PER_SEC
-    while not allow_direct_reclaim(k, pgdat):
+    wait_on_clock(k, NSEC_PER_SEC, lambda: allow_direct_reclaim(k, pgdat))
+
+
+def wait_on_clock(k, timeout: int, done) -> None:
+    """Sleep (simulated time) until ``done()`` or ``timeout`` ns passed: the events due
+    meanwhile run, one expiry at a time."""
+    clock = k.clock
+    deadline = clock.now + timeout
+    while not done():
         nxt = clock.next_expiry()
         if nxt is None or nxt > deadline:
             clock.run_until(deadline)
@@ -582,6 +682,65 @@ def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
     return do_try_to_free_pages(k, nid, sc)
 
 
+# ---- node reclaim (vm.zone_reclaim_mode) ------------------------------------------------------
+
+NODE_RECLAIM_PRIORITY = 4  # reclaim a sixteenth of the node's lists per pass
+
+
+def node_unmapped_file_pages(pgdat) -> int:
+    """File LRU pages no process maps."""
+    file_lru = node_page_state(pgdat, "NR_INACTIVE_FILE") + node_page_state(pgdat, "NR_ACTIVE_FILE")
+    return max(file_lru - node_page_state(pgdat, "NR_FILE_MAPPED"), 0)
+
+
+def node_pagecache_reclaimable(k, pgdat) -> int:
+    """The page cache node reclaim may take: all of it with RECLAIM_UNMAP, else the unmapped
+    file LRU pages; dirty ones only with RECLAIM_WRITE."""
+    mode = k.vm.node_reclaim_mode
+    pages = node_page_state(pgdat, "NR_FILE_PAGES") if mode & RECLAIM_UNMAP else node_unmapped_file_pages(pgdat)
+    delta = 0 if mode & RECLAIM_WRITE else node_page_state(pgdat, "NR_FILE_DIRTY")
+    return pages - min(delta, pages)
+
+
+def node_over_limits(k, pgdat) -> bool:
+    """More reclaimable page cache than ``min_unmapped_pages`` or reclaimable slab than
+    ``min_slab_pages`` (vm.min_unmapped_ratio / vm.min_slab_ratio of the node's zones)."""
+    slab = node_page_state(pgdat, "NR_SLAB_RECLAIMABLE_B") >> PAGE_SHIFT
+    return node_pagecache_reclaimable(k, pgdat) > pgdat.min_unmapped_pages or slab > pgdat.min_slab_pages
+
+
+def node_reclaim(k, pgdat, gfp: int, order: int) -> int:
+    """``node_reclaim``: before an allocation falls back to another zone, reclaim this node
+    (NODE_RECLAIM_FULL: nothing over the limits; NODE_RECLAIM_NOSCAN: the caller may not
+    block, or the node has CPUs and is not the caller's); counts zone_reclaim_success/_failed."""
+    if not node_over_limits(k, pgdat):
+        return NODE_RECLAIM_FULL
+    if not gfp & G.__GFP_DIRECT_RECLAIM:
+        return NODE_RECLAIM_NOSCAN
+    if k.node_states.node_state(pgdat.node_id, node_states.N_CPU) and pgdat.node_id != k.numa_node_id():
+        return NODE_RECLAIM_NOSCAN
+    ret = __node_reclaim(k, pgdat, gfp, order)
+    k.vm_events[PGSCAN_ZONE_RECLAIM_SUCCESS if ret else PGSCAN_ZONE_RECLAIM_FAILED] += 1
+    return ret
+
+
+def __node_reclaim(k, pgdat, gfp: int, order: int) -> int:
+    """Shrink the node at priorities 4 .. 0 until the allocation's pages came back; unmapping
+    and writing only as vm.zone_reclaim_mode allows. 1 if they did."""
+    nr_pages = 1 << order
+    mode = k.vm.node_reclaim_mode
+    sc = scan_control(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), reclaim_idx=G.gfp_zone(gfp, k.zone_names),
+                      gfp_mask=gfp, order=order, priority=NODE_RECLAIM_PRIORITY,
+                      may_writepage=bool(mode & RECLAIM_WRITE), may_unmap=bool(mode & RECLAIM_UNMAP))
+    if node_over_limits(k, pgdat):
+        while True:
+            shrink_node(k, pgdat, sc)
+            if sc.nr_reclaimed >= nr_pages or sc.priority == 0:
+                break
+            sc.priority -= 1
+    return int(sc.nr_reclaimed >= nr_pages)
+
+
 # ---- kswapd ------------------------------------------------------------------------------------
 
 
@@ -602,12 +761,18 @@ class kswapd_state:
 
 
 def kswapd_init(k: Kernel) -> None:
-    """``kswapd_init``: a kswapd per node with memory; waking them and direct reclaim become
-    the slow path's ``wake_all_kswapds`` and ``direct_reclaim`` steps."""
+    """``kswapd_init``: a kswapd per node with memory; waking them, direct reclaim and node
+    reclaim become the allocator's ``wake_all_kswapds``/``wakeup_kswapd``, ``direct_reclaim``
+    and ``node_reclaim`` steps."""
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         kswapd_run(k, nid)
+    # a steal during boot boosted a zone: the boot's next allocations cleared the flag while
+    # no kswapd waited to be woken (the boost itself stays for kswapd's first run)
+    k.mem_map.zflags &= ~B.ZONE_BOOSTED_WATERMARK
     k.alloc_hooks.wake_all_kswapds = wake_all_kswapds
     k.alloc_hooks.direct_reclaim = try_to_free_pages
+    k.alloc_hooks.node_reclaim = node_reclaim
+    k.alloc_hooks.wakeup_kswapd = wakeup_kswapd
 
 
 def kswapd_run(k: Kernel, nid: int) -> None:
