@@ -118,7 +118,7 @@ def test_reclaim_culls_a_folio_it_finds_in_a_locked_vma():
     assert not m.kpageflags(pfn)[0] >> KPF_UNEVICTABLE & 1
     culled = counters(m)["unevictable_pgs_culled"]
     sc = vmscan.scan_control(nr_to_reclaim=32, reclaim_idx=len(k.zone_names) - 1)
-    vmscan.shrink_inactive_list(k, 0, 1 << 20, LRU_INACTIVE_ANON, sc)
+    vmscan.shrink_inactive_list(k, k.NODE_DATA(0).lruvec, 1 << 20, LRU_INACTIVE_ANON, sc)
     flags = m.kpageflags(pfn)[0]
     assert flags >> KPF_MLOCKED & 1 and flags >> KPF_UNEVICTABLE & 1
     assert counters(m)["unevictable_pgs_culled"] == culled + 1
@@ -140,3 +140,28 @@ def test_lock_on_fault_mlocks_pages_as_they_fault_in():
     assert after["unevictable_pgs_mlocked"] - before["unevictable_pgs_mlocked"] == MiB // PAGE
     assert all(m.kpageflags(e & PM_PFN_MASK)[0] >> KPF_MLOCKED & 1 for e in p.pagemap(a, MiB // PAGE))
     assert debug.check(m) == []
+
+
+def test_check_catches_unevictable_folios_that_are_not_mlocked():
+    """debug.check: the unevictable list holds exactly the PG_mlocked folios, NR_MLOCK counts
+    them, and each is mapped by a VM_LOCKED VMA; a folio losing PG_mlocked behind the
+    kernel's back breaks the first two rules, a VMA losing VM_LOCKED the third."""
+    from linuxmm.include.linux.mm_types import VM_LOCKED
+    from linuxmm.include.linux.page_flags import PG_mlocked_mask
+    from linuxmm.mm import vma as V
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    a = p.mmap(MiB, "rw")
+    p.write(a, MiB)
+    p.mlock(a, MiB)
+    assert debug.check(m) == []
+    pfn = p.pagemap(a)[0] & PM_PFN_MASK
+    m.kernel.mem_map.flags[pfn] &= ~PG_mlocked_mask
+    errors = debug.check(m)
+    assert any("PG_unevictable 1 but PG_mlocked 0" in e for e in errors)
+    assert any("NR_MLOCK" in e for e in errors)
+    m.kernel.mem_map.flags[pfn] |= PG_mlocked_mask
+    vma = p.task.mm.vmas[[v.vm_start for v in p.task.mm.vmas].index(a)]
+    V.vm_flags_reset(p.task.mm, vma, vma.vm_flags & ~VM_LOCKED)
+    assert any("no VM_LOCKED VMA maps it" in e for e in debug.check(m))

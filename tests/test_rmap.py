@@ -282,11 +282,13 @@ def _pfn(p, addr):
 
 
 def _walks(m):
-    from linuxmm.mm.rmap import rmap_scratch, rmap_table
+    """What reclaim hands its compiled walks: the rmap table with each row's mm and the
+    stacked mm counters, a scratch array and the mms to flush."""
+    from linuxmm.mm.vmscan import EMPTY_I64, rmap_batch
 
     k = m.kernel
-    reg = rmap_table(k.rmap)
-    return k, reg, *rmap_scratch(reg.rows)
+    batch = rmap_batch(k, EMPTY_I64)
+    return k, batch, np.zeros((batch.rmap_rows.shape[0], 3), np.int64), np.zeros(len(batch.tasks), np.int64)
 
 
 def test_folio_referenced_harvests_young_bits_once_per_vma():
@@ -304,11 +306,12 @@ def test_folio_referenced_harvests_young_bits_once_per_vma():
     q.read(b, 4096)
     pfn = _pfn(p, a)
     assert pfn == _pfn(q, b)
-    k, reg, hits, _, flush = _walks(m)
-    referenced, vm_flags = folio_referenced(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, hits, flush)
+    k, b, scratch, flush_mm = _walks(m)
+    args = (k.mem_map, k.vm_state, b.rmap_keys, b.rmap_off, b.rmap_rows, b.row_mm, pfn, scratch, flush_mm)
+    referenced, vm_flags = folio_referenced(*args)
     assert referenced == 2 and vm_flags & VM_EXEC
-    assert folio_referenced(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, hits, flush) == (0, 0)
-    assert not (flush[:, 1] > 0).any()  # x86 clears a pte's young bit without a flush
+    assert folio_referenced(*args) == (0, 0)
+    assert not flush_mm.any()  # x86 clears a pte's young bit without a flush
 
 
 def test_try_to_unmap_of_a_file_folio_clears_every_pte_and_dirties_the_folio():
@@ -316,7 +319,8 @@ def test_try_to_unmap_of_a_file_folio_clears_every_pte_and_dirties_the_folio():
     follow, a dirty bit in a pte dirties the clean folio, and the next access faults it back
     in with the data."""
     from linuxmm.include.linux.page_flags import PG_dirty_mask
-    from linuxmm.mm.rmap import rmap_apply, try_to_unmap
+    from linuxmm.mm.rmap import try_to_unmap
+    from linuxmm.mm.vmscan import try_to_unmap_flush
 
     m = Machine(cmdline="mem=96M")
     m.create_file("/f", 4 * 4096, chunk=4096, value=5)  # order-0 folios
@@ -328,14 +332,16 @@ def test_try_to_unmap_of_a_file_folio_clears_every_pte_and_dirties_the_folio():
     p.fsync(fd)  # written back: the folio is clean, its ptes write-protected and clean
     q.read(b, 4096)
     pfn = _pfn(p, a)
-    k, reg, hits, rss, flush = _walks(m)
+    k, batch, scratch, flush_mm = _walks(m)
     assert not k.mem_map.flags[pfn] & PG_dirty_mask
     row, idx = M.pte_slot(k.mem_map, k.vm_state, int(p.task.mmc[M.MMC_PGD]), a)
     k.vm_state.pt[row, idx] |= np.uint64(_PAGE_DIRTY)  # a store the CPU marked in the pte alone
     mapped = int(m.proc("meminfo").split("Mapped:")[1].split()[0])
     rss_p = p.smaps_rollup()["Rss"]
-    assert try_to_unmap(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, hits, rss, flush)
-    rmap_apply(k, reg, rss, flush)
+    assert try_to_unmap(k.mem_map, k.vm_state, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm,
+                        batch.mmcs, pfn, scratch, flush_mm)
+    assert flush_mm.sum() == 2  # both mms: their TLBs are flushed, their counters copied back
+    try_to_unmap_flush(k, batch, flush_mm)
     assert k.mem_map.flags[pfn] & PG_dirty_mask  # the pte's dirty bit moved to the folio
     assert int(m.proc("meminfo").split("Mapped:")[1].split()[0]) == mapped - 4
     assert p.smaps_rollup()["Rss"] == rss_p - 4

@@ -273,7 +273,7 @@ def test_shrink_active_list_keeps_referenced_executable_file_folios_active():
     lru_add_drain_all(k)
     before = vmstat(m, "pgdeactivate")["pgdeactivate"]
     sc = vmscan.scan_control(nr_to_reclaim=0, reclaim_idx=len(k.zone_names) - 1)
-    vmscan.shrink_active_list(k, 0, 1 << 20, LRU_ACTIVE_FILE, sc)
+    vmscan.shrink_active_list(k, k.NODE_DATA(0).lruvec, 1 << 20, LRU_ACTIVE_FILE, sc)
 
     def active(addr):
         pfns = [e & PM_PFN_MASK for e in p.pagemap(addr, MiB // PAGE)]
@@ -356,10 +356,10 @@ def test_too_many_isolated_throttles_a_direct_reclaimer_once(small):
     reclaim_idx = len(k.zone_names) - 1
     t0 = k.clock.now
     sc = vmscan.scan_control(nr_to_reclaim=32, reclaim_idx=reclaim_idx)
-    assert vmscan.shrink_inactive_list(k, 0, 32, LRU_INACTIVE_FILE, sc) == 0
+    assert vmscan.shrink_inactive_list(k, k.NODE_DATA(0).lruvec, 32, LRU_INACTIVE_FILE, sc) == 0
     assert k.clock.now - t0 == vmscan.VMSCAN_THROTTLE_ISOLATED_NS
     kswapd_sc = vmscan.scan_control(nr_to_reclaim=32, reclaim_idx=reclaim_idx, reclaimer=vmscan.RECLAIMER_KSWAPD)
-    assert vmscan.shrink_inactive_list(k, 0, 32, LRU_INACTIVE_FILE, kswapd_sc) > 0
+    assert vmscan.shrink_inactive_list(k, k.NODE_DATA(0).lruvec, 32, LRU_INACTIVE_FILE, kswapd_sc) > 0
     k.mem_map.node_stat[0, NR_ISOLATED_FILE] -= 1 << 20
 
 

@@ -42,12 +42,13 @@ Reclaim's two walks are compiled too, one call per folio from the compiled batch
   gets swap ptes (``memory.try_to_unmap_one``); a file folio's ptes and PMDs are cleared, a
   dirty bit dirtying the folio (its data must be written, not dropped), RssFile/RssShmem and
   NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked);
-  so does an anonymous PMD (reclaim splits THPs first). Reclaim batches the TLB flushes
+  so does an anonymous PMD (THPs are not swapped out whole). Reclaim batches the TLB flushes
   (TTU_BATCH_FLUSH, ``try_to_unmap_flush`` after the batch).
 
-The compiled walks cannot reach a task's ``mmc``: they return per-row RSS deltas (``rss``,
-NR_MMC columns) and the address range each row must flush (``flush``: lowest, highest+1),
-which ``rmap_apply`` hands to the tasks and the TLBs after the batch.
+The compiled walks cannot reach a task's ``mmc``: reclaim stacks the counters of the mms
+the rows belong to (``row_mm`` indexes ``mmcs``) and copies them back after the pass,
+flushing the TLB of each mm marked in ``flush_mm`` (``mm/vmscan.py``'s
+``try_to_unmap_flush``: a whole-mm flush, as the kernel's batched flush is).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
+from ..include.linux.mm_types import PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
 from ..include.linux.page_flags import PG_idle_mask
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
                                   RmapRegistry, anon_vma)
@@ -303,24 +304,6 @@ def folio_mkclean(k, pfn: int) -> int:
 
 # ---- reclaim's walks: folio_referenced, try_to_unmap ---------------------------------------------
 @njit(cache=True)
-def rmap_scratch(rows):
-    """What reclaim's walks of one batch need: the hits of one page's walk, the per-row RSS
-    deltas and the per-row ranges to flush (empty: lowest above highest)."""
-    n = rows.shape[0]
-    flush = np.empty((n, 2), np.int64)
-    flush[:, 0], flush[:, 1] = np.int64(1) << 62, 0
-    return np.zeros((n, 3), np.int64), np.zeros((n, NR_MMC), np.int64), flush
-
-
-@njit(cache=True)
-def flush_pending(vs, flush, r, address, level):
-    """The TLB entry of ``address`` (the whole huge page at a PMD) must go for row ``r``."""
-    size = np.int64(1) << vs.shift[level]
-    start = address & -size
-    flush[r, 0], flush[r, 1] = min(flush[r, 0], start), max(flush[r, 1], start + size)
-
-
-@njit(cache=True)
 def mlock_vma_folio(a, head, vm_flags):
     """A folio found mapped in a VM_LOCKED VMA (not a special one) is mlocked."""
     if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
@@ -336,17 +319,20 @@ def row_seen(seen, n, r):
 
 
 @njit(cache=True)
-def folio_referenced(a, vs, keys, off, rows, head, hits, flush):
+def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
     """``folio_referenced``: clear the young bit of every entry mapping the folio; returns
-    (VMAs that referenced it, their vm_flags | VM_LOCKED if one was locked)."""
+    (VMAs that referenced it, their vm_flags | VM_LOCKED if one was locked). Rows of mms no
+    task runs in (``row_mm`` -1) are skipped."""
     if not folio_mapped(a, head):
         return 0, 0
     young = np.empty(8, np.int64)  # the rows (VMAs) found referencing
     referenced = vm_flags = 0
     leaf = vs.vp[VP_LEVELS] - 1
     for page in range(head, head + folio_nr_pages(a, head)):
-        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, hits)):
-            r, address, level = hits[j, 0], hits[j, 1], hits[j, 2]
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
+            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            if row_mm[r] < 0:
+                continue
             if rows[r, RMAP_FLAGS] & VM_LOCKED:
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return referenced, vm_flags | VM_LOCKED
@@ -356,7 +342,7 @@ def folio_referenced(a, vs, keys, off, rows, head, hits, flush):
                 continue
             vs.pt[row, idx] &= ~np.uint64(_PAGE_ACCESSED)
             if level < leaf:  # pmdp_clear_flush_young flushes; a pte's young bit is not
-                flush_pending(vs, flush, r, address, level)
+                flush_mm[row_mm[r]] = 1
             if row_seen(young, referenced, r):
                 continue
             if referenced == young.shape[0]:
@@ -370,39 +356,35 @@ def folio_referenced(a, vs, keys, off, rows, head, hits, flush):
 
 
 @njit(cache=True)
-def try_to_unmap(a, vs, keys, off, rows, head, hits, rss, flush):
-    """``try_to_unmap`` of an isolated folio: every entry mapping it goes (swap ptes for an
-    anonymous folio in the swap cache; nothing for a file folio, whose pte dirty bits dirty
-    it). True if no mapping is left."""
+def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
+    """``try_to_unmap`` of an isolated folio, on the counters of the mm each rmap row belongs
+    to (``row_mm`` indexes ``mmcs``; -1: no task runs in it, skipped): an anonymous folio in
+    the swap cache gets swap ptes; a file folio's ptes and PMDs are cleared, their dirty bits
+    dirtying it. A VM_LOCKED VMA stops it (the folio is mlocked), so does an anonymous PMD.
+    The TLB flush is batched (TTU_BATCH_FLUSH): each mm changed is marked in ``flush_mm``
+    for ``try_to_unmap_flush``. True if no mapping is left."""
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     leaf = vs.vp[VP_LEVELS] - 1
     for page in range(head, head + folio_nr_pages(a, head)):
-        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, hits)):
-            r, address, level = hits[j, 0], hits[j, 1], hits[j, 2]
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
+            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            mm = row_mm[r]
+            if mm < 0:
+                continue
             if rows[r, RMAP_FLAGS] & VM_LOCKED:  # not TTU_IGNORE_MLOCK: walk_abort
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return False
             pgd = rows[r, RMAP_PGD]
             if anon:
-                if level < leaf or not try_to_unmap_one(a, vs, rss[r], pgd, address, page):
+                if level < leaf or not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
                     return False
             else:
                 row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
                 idx = pt_index(vs, level, address)
                 if level < leaf:
-                    zap_huge_pmd(a, vs, rss[r], row, idx)
+                    zap_huge_pmd(a, vs, mmcs[mm], row, idx)
                 else:
-                    zap_leaf(a, vs, rss[r], vs.pt[row, idx], level)
+                    zap_leaf(a, vs, mmcs[mm], vs.pt[row, idx], level)
                     set_entry(vs, row, idx, np.uint64(0))
-            flush_pending(vs, flush, r, address, level)
+            flush_mm[mm] = 1
     return not folio_mapped(a, head)
-
-
-def rmap_apply(k, reg: RmapRegistry, rss: np.ndarray, flush: np.ndarray) -> None:
-    """After a batch of reclaim's walks: each row's RSS deltas go to its task, and the
-    ranges it changed leave the TLBs (``try_to_unmap_flush``)."""
-    for r in np.flatnonzero(rss.any(axis=1) | (flush[:, 1] > 0)):
-        task = reg.vmas[r].vm_mm.hooks.task
-        task.mmc += rss[r]
-        if flush[r, 1] and k.tlb is not None:
-            k.tlb.flush_range(task, int(flush[r, 0]), int(flush[r, 1]))
