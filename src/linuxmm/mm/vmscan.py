@@ -1128,9 +1128,6 @@ def kswapd_init(k: Kernel) -> None:
     and ``node_reclaim`` steps."""
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         kswapd_run(k, nid)
-    # a steal during boot boosted a zone: the boot's next allocations cleared the flag while
-    # no kswapd waited to be woken (the boost itself stays for kswapd's first run)
-    k.mem_map.zflags &= ~B.ZONE_BOOSTED_WATERMARK
     k.alloc_hooks.wake_all_kswapds = wake_all_kswapds
     k.alloc_hooks.direct_reclaim = try_to_free_pages
     k.alloc_hooks.node_reclaim = node_reclaim
