@@ -45,8 +45,12 @@ class PageTableHooks:
     def zap_range(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
+        F.mlock_locked_vmas(k, t, start, end, False)
         M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
         F.flush_tlb_range(k, t, start, end)
+
+    def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
+        F.mlock_vma_pages_range(self.k, self.task, start, end, lock)
 
     def vm_acct_memory(self, mm, pages: int) -> None:
         self.k.vm_committed_as += pages
@@ -86,9 +90,11 @@ class PageTableHooks:
         # mapping is private and writable, without touching the contents
         addrs = np.arange(start, end, 4096, dtype=np.int64)
         fault.access(self.k, self.task, addrs, write, -1 if write else 0)
+        F.mlock_locked_vmas(self.k, self.task, start, end, True)  # folio_add_*_rmap -> mlock_vma_folio
 
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
+        F.mlock_locked_vmas(k, t, start, end, False)
         M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
         F.flush_tlb_range(k, t, start, end)
 

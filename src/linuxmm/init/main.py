@@ -163,12 +163,15 @@ class Kernel:
     def mem_map(self):
         """The struct page arrays and buddy lists, built on first use (numba-compiled core)."""
         if self._mem_map is None:
-            from ..mm.buddy import build_mem_map, sync_zone_params
+            from ..mm.buddy import ZONE_BOOSTED_WATERMARK, build_mem_map, sync_zone_params
             from ..mm.memblock import memblock_free_into_buddy
 
             a = build_mem_map(self)
             memblock_free_into_buddy(self, a)
             sync_zone_params(self, a)
+            # a steal by a boot allocation boosted a zone: the boot's next allocations cleared
+            # the flag while no kswapd waited to be woken (the boost stays for kswapd's first run)
+            a.zflags &= ~ZONE_BOOSTED_WATERMARK
             self._mem_map = a
         return self._mem_map
 

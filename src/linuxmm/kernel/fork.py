@@ -18,10 +18,11 @@ import numpy as np
 from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
-from ..include.linux.mm_types import PAGE_SIZE, VM_NOHUGEPAGE, mm_struct
+from ..include.linux.mm_types import PAGE_SIZE, VM_LOCKED, VM_NOHUGEPAGE, mm_struct, vmas_in_range
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
+from ..mm.mlock import mlock_pte_range
 from ..mm.mmap import arch_pick_mmap_layout
 from ..mm.page_alloc import alloc_pages_slowpath_for_fault
 from ..mm.pgalloc import grow_table_pool, vm_state_init
@@ -220,11 +221,28 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
         k.tlb.flush_range(task, start, end)
 
 
+def mlock_locked_vmas(k: "Kernel", task: task_struct, start: int, end: int, lock: bool) -> None:
+    """The folios mapped by VM_LOCKED VMAs in [start, end) are mlocked once populated, or
+    munlocked before their ptes go: what the kernel's ``folio_add_*_rmap_*`` and
+    ``folio_remove_rmap_*`` do per page (``mlock_vma_folio``, ``munlock_vma_folio``)."""
+    for vma in vmas_in_range(task.mm, start, end):
+        if vma.vm_flags & VM_LOCKED:
+            mlock_vma_pages_range(k, task, max(start, vma.vm_start), min(end, vma.vm_end), lock)
+
+
+def mlock_vma_pages_range(k: "Kernel", task: task_struct, start: int, end: int, lock: bool) -> None:
+    """mlock or munlock the folios mapped in [start, end), after the CPU's LRU batches moved
+    them onto their lists (``do_mlock``'s ``lru_add_drain``: an mlocked folio is culled at once)."""
+    M.lru_add_drain(k.mem_map, task.cpu)
+    mlock_pte_range(k.mem_map, ensure_tables(k), int(task.mmc[M.MMC_PGD]), start, end, lock)
+
+
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
     """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
     khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
+    mlock_locked_vmas(k, task, 0, 1 << 62, False)
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))

@@ -26,7 +26,7 @@ from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fa
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
-    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
@@ -55,7 +55,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .memcontrol import mem_cgroup_charge_anon
-from .swap import folio_add_lru_vma, folio_put, lru_add_drain
+from .swap import folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
 from ..include.linux.swap import SWAP_COUNT_MASK
 from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
 
@@ -143,7 +143,8 @@ def alloc_with(a, vs, ctx, order):
         return pfn
     nid = vs.ac[ctx, AC_NID]
     pfn = B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
-                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
+                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
+                                   B.NODE_RECLAIM_NEVER)  # node reclaim: alloc_pages_slowpath_for_fault
     if pfn < 0:
         vs.vp[VP_SLOW_CTX] = ctx
     return pfn
@@ -412,6 +413,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         if not anon:  # a private file page: the copy is anonymous (wp_page_copy's counters)
             mmc[mm_counter_file(a, head)] -= 1
             mmc[MM_ANONPAGES] += 1
+        if vmas[v, VMA_FLAGS] & VM_LOCKED:  # folio_remove_rmap_pte -> munlock_vma_folio
+            munlock_folio(a, head)
         put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])

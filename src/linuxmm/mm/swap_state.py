@@ -41,7 +41,6 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
 from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask, PG_writeback
-from ..include.linux.rmap import RMAP_PGD
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
@@ -49,8 +48,7 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
-from .pgtable import NS_SWAPCACHE, VP_CPU, VP_LEVELS, VP_NR_SWAP_PAGES, swp_entry, swp_offset
-from .rmap import rmap_walk_one
+from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, lru_add_drain
 from .swapfile import (PG_dirty_mask, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
                        folio_to_swp_tb, get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot,
@@ -284,27 +282,6 @@ def mm_account_fault(k: "Kernel", task, major: bool) -> None:
         task.mmc[M.MMC_MAJFLT] += 1
     else:
         task.mmc[M.MMC_MINFLT] += 1
-
-
-# ---- swap-out steps reclaim runs (mm/vmscan.py's shrink_folio_list, compiled) ------------------
-
-
-@njit(cache=True)
-def try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, scratch, flush_mm):
-    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` ->
-    ``try_to_unmap_one``, on the counters of the mm the rmap row belongs to: ``row_mm``
-    indexes ``mmcs``, -1 for an mm no task runs in). The TLB flush is batched, as
-    TTU_BATCH_FLUSH does: each mm unmapped from is marked in ``flush_mm`` for
-    ``try_to_unmap_flush``. True if no mapping is left."""
-    n = rmap_walk_one(a, vs, rmap_keys, rmap_off, rmap_rows, pfn, False, scratch)
-    for i in range(n):
-        r, addr, level = scratch[i, 0], scratch[i, 1], scratch[i, 2]
-        mm = row_mm[r]
-        if mm < 0 or level != vs.vp[VP_LEVELS] - 1:
-            continue
-        if M.try_to_unmap_one(a, vs, mmcs[mm], rmap_rows[r, RMAP_PGD], addr, pfn):
-            flush_mm[mm] = 1
-    return a.mapcount[pfn] <= 0
 
 
 # ---- swapoff ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ....errors import KernelError, LinuxmmError
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
+from ....mm.page_alloc import wake_boosted_kswapds
 from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
 
@@ -84,6 +85,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
                                            task.mmc, addrs, write, value, out, start, k.clock.budget())
             clock_work(k, task, start - first, flt)
+            wake_boosted_kswapds(k)
             if status == M.FAULT_OK:
                 break
             if status != M.FAULT_DEADLINE:
