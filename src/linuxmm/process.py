@@ -711,7 +711,8 @@ class Process:
         from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        done, data = vfs_read_calls(self.machine.kernel, f, pos, nbytes, step)
+        with F.running(self.machine.kernel, self.task):  # current: the task a refault stalls
+            done, data = vfs_read_calls(self.machine.kernel, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done
         return data
