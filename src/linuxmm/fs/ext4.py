@@ -109,6 +109,13 @@ def _insert_extent(ext: list[list[int]], lblk: int, pblk: int, n: int) -> None:
         ext.insert(i, [lblk, pblk, n])
 
 
+def ext4_fallocate(k, inode, offset: int, length: int) -> None:
+    """``ext4_fallocate`` (mode 0 or FALLOC_FL_KEEP_SIZE): blocks for the holes of the range
+    (``ext4_alloc_file_blocks``; the kernel marks them unwritten, these read as zeros too)."""
+    first = offset >> PAGE_SHIFT
+    ext4_alloc_range(inode, first, -(-(offset + length) >> PAGE_SHIFT) - first)
+
+
 def ext4_free_range(inode, first: int) -> None:
     """``ext4_ext_remove_space``: the blocks of file pages from ``first`` on go back to the
     disk's free runs."""

@@ -43,12 +43,18 @@ def do_sys_open(k, files, path: str, flags: int) -> int:
     fmode = fmode_for(flags)
     if ino.is_dir and fmode & FMODE_WRITE:
         raise KernelError(errno.EISDIR, f"{path}: is a directory")
-    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
-    if fd == RLIMIT_NOFILE:
-        raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
+    fd = get_unused_fd(files)
     if flags & O_TRUNC and fmode & FMODE_WRITE and not ino.is_dir:
         do_truncate(k, ino, 0)
     files.fdt[fd] = alloc_file(k, ino, flags | O_LARGEFILE, fmode)
+    return fd
+
+
+def get_unused_fd(files) -> int:
+    """``get_unused_fd_flags``: the lowest free descriptor; EMFILE past RLIMIT_NOFILE."""
+    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
+    if fd == RLIMIT_NOFILE:
+        raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
     return fd
 
 
@@ -94,3 +100,31 @@ def do_ftruncate(k, f, length: int) -> None:
     if f.f_inode.is_dir or not f.f_mode & FMODE_WRITE:
         raise KernelError(errno.EINVAL, "ftruncate: not a regular file open for writing")
     do_truncate(k, f.f_inode, length)
+
+
+FALLOC_FL_KEEP_SIZE = 0x01  # include/uapi/linux/falloc.h; the other modes are not simulated
+
+
+def vfs_fallocate(k, f, mode: int, offset: int, length: int) -> None:
+    """``vfs_fallocate``: blocks (ext4) or pages (tmpfs) for bytes [offset, offset + length),
+    zero-filled; without FALLOC_FL_KEEP_SIZE the file grows to cover them. EINVAL for a
+    negative offset or a length not above 0, EOPNOTSUPP for another mode (punching holes,
+    zeroing, collapsing or inserting ranges: not simulated), EBADF when not open for
+    writing, EISDIR, EFBIG past the filesystem's maximum size."""
+    from ..fs.ext4 import ext4_fallocate
+    from ..mm.shmem import shmem_fallocate
+
+    if offset < 0 or length <= 0:
+        raise KernelError(errno.EINVAL, f"fallocate: offset {offset} and length {length}")
+    if mode & ~FALLOC_FL_KEEP_SIZE:
+        raise KernelError(errno.EOPNOTSUPP, f"fallocate mode {mode:#x}: only 0 and FALLOC_FL_KEEP_SIZE are simulated")
+    if not f.f_mode & FMODE_WRITE:
+        raise KernelError(errno.EBADF, "fallocate: the file is not open for writing")
+    ino = f.f_inode
+    if ino.is_dir:
+        raise KernelError(errno.EISDIR, "fallocate: is a directory")
+    if offset + length > ino.i_sb.s_maxbytes:
+        raise KernelError(errno.EFBIG, f"fallocate: {offset + length} exceeds the filesystem's maximum size")
+    (shmem_fallocate if ino.i_mapping.swapbacked else ext4_fallocate)(k, ino, offset, length)
+    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > ino.i_size:
+        i_size_write(ino, offset + length)
