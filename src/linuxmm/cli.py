@@ -429,10 +429,12 @@ def swapon_option(m: Machine, spec: str) -> None:
     m.swapon(size, kind=kind or "file", path=path or None)
 
 
-def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[list, list[tuple[str, str]]]:
+def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False,
+                 after_step=None) -> tuple[list, list[tuple[str, str]]]:
     """Execute `linuxmm vm` steps; returns the processes and a log of (step, result).
 
-    With ``debug_vm``, ``debug.check`` runs after every step (DebugVmError on a violation).
+    With ``debug_vm``, ``debug.check`` runs after every step (DebugVmError on a violation);
+    ``after_step()`` is called after every step.
     """
     procs = [m.spawn()]
     cur = procs[0]
@@ -450,6 +452,8 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
             cur = stack.pop() if stack else cur
         if debug_vm:
             check_or_report(m, f"step {step!r}", [f"{s}: {r}" for s, r in log[-5:]])
+        if after_step is not None:
+            after_step()
     return procs, log
 
 
@@ -605,16 +609,57 @@ StepsArg = Annotated[Optional[list[str]], typer.Argument(
          "process list shows what they did: " + VM_STEPS_HELP)]
 
 
+def workload_argument(steps: list[str] | None) -> Path | None:
+    """The workload file when the only argument is one (``linuxmm dmesg W.toml``): an existing
+    ``.toml`` file, never a step (steps have a ``:`` or are a bare operation)."""
+    if steps and len(steps) == 1 and steps[0].endswith(".toml") and Path(steps[0]).is_file():
+        return Path(steps[0])
+    return None
+
+
+class LogFollower:
+    """Prints the kernel log's lines not printed yet (``dmesg --follow``): as text, or one
+    JSON object per line."""
+
+    def __init__(self, m: Machine, as_json: bool):
+        self.log, self.as_json, self.printed = m.kernel.log, as_json, 0
+
+    def __call__(self, *_) -> None:
+        import json
+
+        for level, text in self.log.lines[self.printed:]:
+            sys.stdout.write((json.dumps({"level": level, "text": text}) if self.as_json else text) + "\n")
+        self.printed = len(self.log.lines)
+        sys.stdout.flush()
+
+
 @app.command()
-def dmesg(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+def dmesg(steps: Annotated[Optional[list[str]], typer.Argument(
+              help="Optional `linuxmm vm` steps to run first (e.g. mmap:300M write), or one workload "
+                   "TOML file (docs/workload.md) to run, so the log shows what they did: " + VM_STEPS_HELP)] = None,
+          follow: Annotated[bool, typer.Option("--follow", "-w", help="Print the log so far, then each new line as the steps or the workload log it (the workload's lines at every sample)")] = False,
+          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
           machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
-    """The machine's kernel log: its boot lines, then whatever the steps made it print
-    (allocation failures, overcommit refusals, an OOM kill's report and its reaper)."""
+    """The machine's kernel log: its boot lines, then whatever the steps or the workload made
+    it print (allocation failures, overcommit refusals, an OOM kill's report and its reaper);
+    with --follow, printed while they run."""
+    from .tools import workload as W
+
     m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=False)
-    if steps:
+    path = workload_argument(steps)
+    follower = LogFollower(m, as_json) if follow else None
+    if follower is not None:
+        follower()
+    if path is not None:
+        w = W.load(path)
         ensure_compiled(err)
-        run_vm_steps(m, steps)
-    if as_json:
+        m.run_workload(w, progress=follower)
+    elif steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps, after_step=follower)
+    if follower is not None:
+        follower()
+    elif as_json:
         print_json({"lines": [{"level": level, "text": text} for level, text in m.kernel.log.lines]})
     else:
         sys.stdout.write(m.dmesg())

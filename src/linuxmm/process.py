@@ -718,7 +718,7 @@ class Process:
         from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        with self._file_syscall() as k:  # current: the task the page cache is charged to
+        with self._file_syscall() as k:  # current: the task the page cache is charged to, a refault stalls
             done, data = vfs_read_calls(k, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done

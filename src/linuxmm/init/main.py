@@ -22,6 +22,7 @@ from ..include.linux.mmzone import NodeStates, lruvec, node_states, pglist_data,
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
 from ..kernel.kthread import kthread
+from ..kernel.sched.psi import psi_rq
 from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
@@ -91,6 +92,8 @@ class Kernel:
         # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
+        # pressure stall information (kernel/sched/psi.py): the CPUs' runnable tasks, the system group
+        self.psi = psi_rq(self.desc.nr_cpus, self.clock.now)
         # block I/O and writeback: the running task's plug, the global dirty limit that follows
         # the threshold
         self.blk_plug = blk_plug()

@@ -28,6 +28,7 @@ from ..mm.page_alloc import alloc_pages_slowpath_for_fault
 from ..mm.pgalloc import grow_table_pool, vm_state_init
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, VP_NFREE
 from ..mm.vma import dup_mmap, remove_vma
+from .sched.psi import psi_running
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -48,6 +49,8 @@ class task_struct:
         self.pending_signal = 0
         self.kill_reason = ""
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
+        # PSI (kernel/sched/psi.py): the TSK_* flags it counts, in a memory stall, in io_schedule
+        self.psi_flags, self.in_memstall, self.in_iowait = 0, False, False
         self.mmc = np.zeros(M.NR_MMC, np.int64)
         self.cgroup = k.cgrp_dfl_root  # task->cgroups: its cgroup v2 (kernel/cgroup/cgroup.py)
         self.mmc[M.MMC_MEMCG] = self.cgroup.memcg.id
@@ -79,10 +82,11 @@ class task_struct:
 @contextmanager
 def running(k: "Kernel", task: task_struct):
     """``current`` is ``task`` for the duration (a fault, a fork): what the OOM killer reports
-    and may choose as the task it interrupts."""
+    and may choose as the task it interrupts, and what PSI counts as running on its CPU."""
     prev, k.current = k.current, task
     try:
-        yield
+        with psi_running(k, task):
+            yield
     finally:
         k.current = prev
 

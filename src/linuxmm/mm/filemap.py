@@ -42,7 +42,8 @@ from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK
 from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_swapbacked, PG_uptodate,
-                                        PG_writeback)
+                                        PG_workingset, PG_writeback)
+from ..kernel.sched.psi import io_schedule, psi_memstall
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
@@ -289,7 +290,18 @@ def folio_wait_bit(k, pfn: int, flag: int) -> None:
     """``folio_wait_bit``: let simulated time pass until ``flag`` (PG_locked, PG_writeback) is
     clear: the I/O that holds it completes as an event on the clock once block I/O takes time.
     A wait longer than the hung-task detector's 120 s (``hung_task_timeout_secs``) is a
-    simulator bug (nothing will clear the bit): it raises instead of waiting forever."""
+    simulator bug (nothing will clear the bit): it raises instead of waiting forever.
+    ``current`` sleeps in iowait meanwhile; waiting for a workingset folio's read (a refault:
+    locked, not up to date, PG_workingset) is a memory stall (PSI's thrashing)."""
+    if not folio_test(k, pfn, flag):
+        return
+    thrashing = flag == PG_locked and not folio_test(k, pfn, PG_uptodate) and folio_test(k, pfn, PG_workingset)
+    with psi_memstall(k, k.current if thrashing else None), io_schedule(k, k.current):
+        folio_wait_bit_common(k, pfn, flag)
+
+
+def folio_wait_bit_common(k, pfn: int, flag: int) -> None:
+    """Run the clock's events until ``flag`` clears."""
     clock = k.clock
     deadline = clock.now + HUNG_TASK_TIMEOUT_NS
     while folio_test(k, pfn, flag):

@@ -22,6 +22,7 @@ from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_ea
 from ..include.linux.vmstat import zone_page_state
 from . import vmstat
 from ..kernel.printk import dump_stack
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from .show_mem import __show_mem
 
 if TYPE_CHECKING:
@@ -681,7 +682,9 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
         can_reclaim = False  # and no recursion into direct reclaim
     loops, drained = [0], False
     while pfn < 0 and can_reclaim:
+        memstall = psi_memstall_enter(k, k.current)  # __perform_reclaim
         progress = hooks.direct_reclaim(k, gfp, order)
+        psi_memstall_leave(k, k.current, memstall)
         pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn < 0 and not drained:  # __alloc_pages_direct_reclaim: the per-cpu lists go back once
             _buddy.drain_all_pages(k.mem_map)
@@ -689,7 +692,10 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
             pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn >= 0:
             break
-        if hooks.direct_compact(k, gfp, order):
+        memstall = psi_memstall_enter(k, k.current)  # __alloc_pages_direct_compact
+        compacted = hooks.direct_compact(k, gfp, order)
+        psi_memstall_leave(k, k.current, memstall)
+        if compacted:
             pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
             if pfn >= 0:
                 break

@@ -131,6 +131,7 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
                                     PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
 from ..kernel.fork import ensure_tables
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
@@ -1097,8 +1098,17 @@ def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
     throttle_direct_reclaim(k, gfp, nid)
     sc = scan_control(nr_to_reclaim=SWAP_CLUSTER_MAX, reclaim_idx=G.gfp_zone(gfp, k.zone_names), gfp_mask=gfp,
                       order=order, may_swap=True, reclaimer=RECLAIMER_DIRECT)
+    scanned = int(k.vm_events[PGSCAN_KSWAPD + RECLAIMER_DIRECT])
     with memalloc_noreclaim(k):  # __perform_reclaim
-        return do_try_to_free_pages(k, nid, sc)
+        nr_reclaimed = do_try_to_free_pages(k, nid, sc)
+    direct_reclaim_work(k, int(k.vm_events[PGSCAN_KSWAPD + RECLAIMER_DIRECT]) - scanned, nr_reclaimed)
+    return nr_reclaimed
+
+
+def direct_reclaim_work(k, nr_scanned: int, nr_reclaimed: int) -> None:
+    """The reclaiming task's time on the clock, at kswapd's cost per page scanned and
+    reclaimed (the events due meanwhile run): the stall PSI measures."""
+    k.clock.run_until(k.clock.now + nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
 
 
 @contextmanager
@@ -1192,7 +1202,8 @@ class kswapd_state:
     """Where a node's kswapd is in its loop (the kernel keeps this on kswapd's stack): the
     scan_control of an ongoing ``balance_pgdat`` (None between runs), the boost still to
     reclaim, the order and zone of the last run, and the HZ/10 nap before a full sleep
-    (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short)."""
+    (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short); a
+    ``balance_pgdat`` is a memory stall of kswapd's (PSI)."""
 
     sc: scan_control | None = None
     nr_boost_reclaim: int = 0
@@ -1201,6 +1212,7 @@ class kswapd_state:
     highest_zoneidx: int = 0
     napping: bool = False
     nap_wakeups: int = 0
+    memstall_nested: bool = True  # psi_memstall_enter's flag for the balance_pgdat under way
 
 
 def kswapd_init(k: Kernel) -> None:
@@ -1222,7 +1234,7 @@ def kswapd_run(k: Kernel, nid: int) -> None:
     pgdat = k.NODE_DATA(nid)
     pgdat.kswapd_highest_zoneidx = len(k.zone_names)  # MAX_NR_ZONES: nothing asked yet
     state = kswapd_state()
-    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat, state))
+    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat, state), k)
 
 
 def kswapd(k: Kernel, pgdat, state: kswapd_state) -> int | None:
@@ -1262,6 +1274,7 @@ def kswapd_take_request(k: Kernel, pgdat) -> tuple[int, int]:
 def start_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> None:
     """``balance_pgdat``'s set-up: PAGEOUTRUN, the boost to reclaim, DEF_PRIORITY."""
     order, highest = kswapd_take_request(k, pgdat)
+    state.memstall_nested = psi_memstall_enter(k, pgdat.kswapd)
     k.vm_events[PAGEOUTRUN] += 1
     a = k.mem_map
     state.nr_boost_reclaim = sum(int(a.boost[B.zone_id(k, z)]) for z in pgdat.node_zones[:highest + 1]
@@ -1319,6 +1332,7 @@ def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
         wakeup_kcompactd(k, pgdat, sc.order, state.highest_zoneidx)
     snapshot_refaults(k, None, pgdat)
     state.sc = None
+    psi_memstall_leave(k, pgdat.kswapd, state.memstall_nested)
     return False
 
 
