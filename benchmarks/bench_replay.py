@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
 import numpy as np
+
+from _probe import compile_probe, run_probe
 
 from linuxmm import Machine
 from linuxmm.tools.replay import replay
@@ -51,14 +52,9 @@ int main(void) {
 
 
 def real_fault_rate(tmp: str) -> float | None:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
-    src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
-    with open(src, "w") as f:
-        f.write(PROBE)
-    subprocess.run([cc, "-O2", "-o", exe, src], check=True)
-    return float(subprocess.run([exe], capture_output=True, text=True, check=True).stdout)
+    """Faults/s of this kernel writing every page of a fresh anonymous mapping (None without cc)."""
+    exe = compile_probe(PROBE, tmp)
+    return None if exe is None else float(run_probe(exe)[0])
 
 
 def trace(tmp: str, name: str, addrs: np.ndarray, kind: int) -> str:

@@ -25,9 +25,11 @@ import numpy as np
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
-from ..include.linux.fs import address_space_operations, file_operations
+from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
+from ..include.linux.fs import address_space_operations, file_operations, i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT
 from . import filemap as FM
+from .rmap import unmap_mapping_pages
 from .truncate import truncate_inode_pages_range
 
 SHMEM_HUGE_NEVER = "never"
@@ -132,8 +134,34 @@ def noop_fsync(k, filp, start: int, end: int, datasync: bool) -> None:
 shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
+def shmem_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
+    """``shmem_fallocate``: PUNCH_HOLE|KEEP_SIZE unmaps the pages wholly inside the range and
+    drops them (partial pages zeroed: ``shmem_truncate_range``); mode 0 or KEEP_SIZE allocates
+    the range's missing pages (ENOSPC, with nothing allocated, past ``size=``) and, without
+    KEEP_SIZE, extends ``i_size``. Other modes are EOPNOTSUPP."""
+    inode = filp.f_inode
+    if mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE):
+        raise KernelError(errno.EOPNOTSUPP, f"tmpfs fallocate: mode {mode:#x} is not supported")
+    if mode & FALLOC_FL_PUNCH_HOLE:
+        unmap_start, unmap_end = -(-offset >> PAGE_SHIFT), (offset + length) >> PAGE_SHIFT
+        if unmap_end > unmap_start:
+            unmap_mapping_pages(inode.i_mapping, unmap_start, unmap_end - 1)
+        shmem_truncate_range(k, inode.i_mapping, offset, offset + length - 1)
+        return
+    first, end = offset >> PAGE_SHIFT, (offset + length + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+    missing = [i for i in range(first, end) if FM.filemap_get_folio(k, inode.i_mapping, i) < 0]
+    sb = inode.i_sb
+    if sb.max_blocks >= 0 and sb.used_blocks + len(missing) > sb.max_blocks:
+        raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: no space left on device")
+    for index in missing:
+        shmem_get_folio(k, inode, index)
+    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > inode.i_size:
+        i_size_write(inode, offset + length)
+
+
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
+                                        fsync=noop_fsync, fallocate=shmem_fallocate,
+                                        read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------

@@ -113,14 +113,15 @@ class file_operations:
     """``struct file_operations``: ``read_iter(k, filp, pos, count) -> (bytes, lines)``
     (``filemap_read``; tmpfs reads holes as zeros without caching them),
     ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
-    datasync)``, and the simulator's batch of read() calls served by the cache alone,
-    ``read_cached(k, filp, pos, count, chunk) -> (bytes, lines, ended at EOF)``."""
+    datasync)``, ``fallocate(k, filp, mode, offset, len)`` and the simulator's batch of read()
+    calls served by the cache alone, ``read_cached(k, filp, pos, count, chunk) -> (bytes,
+    lines, ended at EOF)``."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync", "read_cached")
+    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached")
 
-    def __init__(self, read_iter, write_iter, fsync, read_cached):
+    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
-        self.read_cached = read_cached
+        self.fallocate, self.read_cached = fallocate, read_cached
 
 
 I_DIRTY_PAGES = 1 << 2
