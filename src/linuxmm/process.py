@@ -808,6 +808,35 @@ class Process:
         vfs_fallocate(self.machine.kernel, f, parse_falloc_mode(mode), _int_arg(offset, "offset"),
                       _int_arg(length, "length"))
 
+    def memfd_create(self, name: str, flags=0) -> int:
+        """``memfd_create(name, flags)`` (``mm/memfd.c``): a new tmpfs file with no path, open
+        read-write in the lowest free descriptor, size 0: give it a size with ``ftruncate``
+        or ``fallocate``, map it with ``mmap(..., fd=)``. Its mappings show as
+        ``/memfd:NAME (deleted)``. ``flags``: ``"cloexec"``, ``"allow_sealing"``,
+        ``"noexec_seal"``, ``"exec"`` joined by ``|`` (``MFD_`` optional), or the number;
+        the seals they leave are read with ``fcntl(fd, "F_GET_SEALS")``.
+
+        Raises ``KernelError``: EINVAL (unknown flags, MFD_EXEC with MFD_NOEXEC_SEAL, a name
+        over 249 bytes), EFAULT (a name that is not a string), ENOSYS (MFD_HUGETLB: no
+        hugetlbfs), EMFILE."""
+        from .mm.memfd import memfd_create, parse_memfd_flags
+
+        self.task.check_alive()
+        return memfd_create(self.machine.kernel, self.task.files, name, parse_memfd_flags(flags))
+
+    def fcntl(self, fd: int, cmd, arg: int = 0) -> int:
+        """``fcntl(fd, cmd)`` for ``"F_GET_SEALS"`` (1034): the seals of a tmpfs file or memfd
+        (F_SEAL_SEAL 1, F_SEAL_EXEC 0x20, ...). Raises ``KernelError``: EBADF, EINVAL (another
+        command — F_ADD_SEALS and the rest are not simulated — or a file that takes no seals)."""
+        from .fs.open import fdget
+        from .mm.memfd import F_GET_SEALS, memfd_get_seals
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        if cmd not in ("F_GET_SEALS", F_GET_SEALS):
+            raise KernelError(errno.EINVAL, f"fcntl command {cmd!r}: only F_GET_SEALS is simulated")
+        return memfd_get_seals(f)
+
     def fadvise(self, fd: int, offset: int, length: int, advice) -> None:
         """``posix_fadvise(fd, offset, length, advice)``: "normal", "random", "sequential",
         "willneed" (read the range now), "dontneed" (write it back and drop its clean,

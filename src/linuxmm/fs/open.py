@@ -49,12 +49,18 @@ def do_sys_open(k, files, path: str, flags: int) -> int:
     fmode = fmode_for(flags)
     if ino.is_dir and fmode & FMODE_WRITE:
         raise KernelError(errno.EISDIR, f"{path}: is a directory")
-    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
-    if fd == RLIMIT_NOFILE:
-        raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
+    fd = get_unused_fd(files)
     if flags & O_TRUNC and fmode & FMODE_WRITE and not ino.is_dir:
         do_truncate(k, ino, 0)
     files.fdt[fd] = alloc_file(k, ino, flags | O_LARGEFILE, fmode)
+    return fd
+
+
+def get_unused_fd(files) -> int:
+    """``get_unused_fd_flags``: the lowest free descriptor; EMFILE past RLIMIT_NOFILE."""
+    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
+    if fd == RLIMIT_NOFILE:
+        raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
     return fd
 
 

@@ -33,8 +33,9 @@ UFFD = "userfaultfd"
 # carry what they leave out in their module's docstring.
 CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
-    ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs; not the GUP, "
-                             "io_uring, collapse, hugetlb and non-anonymous cases"),
+    ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs, and the non-anonymous "
+                             "Basic COW case (shared zeropage, memfd, tmpfile, huge zeropage; the R/O pin variants "
+                             "skip without gup_test); not the GUP, io_uring, collapse and hugetlb cases"),
     ("droppable.c", WAITING, "reclaim dropping MAP_DROPPABLE pages under memory pressure (MAP_DROPPABLE "
                              "mappings exist: never locked, wiped on fork, not dumped)"),
     ("guard-regions.c", WAITING, "a SIGSEGV handler: the C program catches the fault of a guard page and goes "
@@ -69,11 +70,10 @@ CATALOG = [
     ("mlock-random-test.c", PORTED_STATUS, "all (a seeded generator instead of srand(time))"),
     ("mlock2-tests.c", PORTED_STATUS, "all"),
     ("mrelease_test.c", WAITING, "the OOM killer and process_mrelease (pidfd)"),
-    ("mremap_dontunmap.c", PORTED_STATUS, "all but the memfd case"),
+    ("mremap_dontunmap.c", PORTED_STATUS, "all"),
     ("mremap_test.c", PORTED_STATUS, "all but the userfaultfd case (and the 1 GiB timing cases, which "
                                      "the C program runs only with -t 0)"),
-    ("mseal_test.c", PORTED_STATUS, "all but the memfd case (memfd_create and fallocate) and the protection-key "
-                                    "case (no PKU)"),
+    ("mseal_test.c", PORTED_STATUS, "all but the protection-key case (no PKU)"),
     ("on-fault-limit.c", PORTED_STATUS, "all"),
     ("page_frag/page_frag_test.c", OUT_OF_SCOPE, "a kernel module exercising the page_frag allocator"),
     ("pagemap_ioctl.c", WAITING, "the PAGEMAP_SCAN ioctl; most cases need userfaultfd write-protect "
@@ -87,7 +87,7 @@ CATALOG = [
     ("process_madv.c", PORTED_STATUS, "all (MADV_COLLAPSE is accepted; the C test checks the length only)"),
     ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
-    ("soft-dirty.c", PORTED_STATUS, "all but the file case (regular files); 100 iterations instead of 10000"),
+    ("soft-dirty.c", PORTED_STATUS, "all; 100 iterations instead of 10000"),
     ("split_huge_page_test.c", WAITING, "splitting a folio (split_folio_to_order) behind the split_huge_pages "
                                         "debugfs knob; file and shmem THP"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),

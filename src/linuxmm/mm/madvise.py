@@ -40,11 +40,9 @@ from ..include.linux.page_flags import PG_head_mask
 from ..kernel import fork as F
 from . import buddy as B
 from .swap import lru_add_drain, lru_deactivate
-from .swap_state import folio_isolate_lru, reclaim_pages
-from . import vmscan as VS
+from .vmscan import reclaim_pages
 from ..include.linux.page_flags import (PG_active_mask, PG_lru_mask, PG_referenced_mask, PG_swapbacked_mask,
                                         PG_workingset_mask)
-from ..include.linux.vmstat import NR_ISOLATED_FILE
 from .pgtable import (VP_CPU, PTE_KIND_PRESENT, _PAGE_ACCESSED, _PAGE_SPECIAL, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
                       pte_marker_get, pte_none, pte_to_swp_entry)
 
@@ -370,7 +368,8 @@ def madvise_cold_folios(a, folios):
 def madvise_cold_or_pageout(k, task, start: int, end: int, pageout: bool) -> None:
     """MADV_COLD / MADV_PAGEOUT (``madvise_cold``, ``madvise_pageout``): drain the LRU
     batches, then walk the range batch by batch: COLD deactivates the folios found, PAGEOUT
-    reclaims them (``reclaim_pages``: anonymous ones through swap, file ones here)."""
+    reclaims them (``reclaim_pages``: anonymous ones through swap; file ones unmapped here
+    first)."""
     a, vs = k.mem_map, k.vm_state
     lru_add_drain(a, int(vs.vp[VP_CPU]))
     out = np.zeros((PAGEOUT_BATCH, 2), np.int64)
@@ -383,32 +382,22 @@ def madvise_cold_or_pageout(k, task, start: int, end: int, pageout: bool) -> Non
             madvise_cold_folios(a, found[:, COLD_HEAD].copy())
         else:
             anon = (a.mapping[found[:, COLD_HEAD]] & M.PAGE_MAPPING_ANON) != 0
-            reclaim_pages(k, found[anon, COLD_HEAD])
-            reclaim_file_folios(k, task, found[~anon])
+            unmap_exclusive_file_folios(k, task, found[~anon])
+            reclaim_pages(k, found[:, COLD_HEAD])
         addr = nxt
 
 
-def reclaim_file_folios(k, task, found: np.ndarray) -> None:
-    """``reclaim_folio_list`` for file folios this task alone maps (``found``: folio,
-    address): each is isolated and unmapped (``try_to_unmap``: a dirty pte dirties the
-    folio), then ``shrink_folio_list`` drops the clean ones and activates the dirty ones
-    (PG_reclaim set: only kswapd writes file folios back from reclaim), node by node."""
-    a, vs, cpu = k.mem_map, k.vm_state, int(k.vm_state.vp[VP_CPU])
+def unmap_exclusive_file_folios(k, task, found: np.ndarray) -> None:
+    """``try_to_unmap`` of file folios this task alone maps (``found``: folio, address of
+    its first page), as ``shrink_folio_list`` does before it drops a mapped folio: the
+    ptes (or the PMD) go, a dirty pte dirtying the folio; the TLB entries are flushed. Done
+    here, by zapping the range, because only this mapping can hold them."""
+    a, vs = k.mem_map, k.vm_state
     pgd = int(task.mmc[M.MMC_PGD])
-    by_node: dict[int, list[int]] = {}
     for head, addr in found.tolist():
-        if not folio_isolate_lru(k, head):
-            continue
-        nr, nid = 1 << int(a.order[head]), int(a.zone_node[B.page_zone(a, head)])
-        a.node_stat[nid, NR_ISOLATED_FILE] += nr
-        M.unmap_page_range(a, vs, task.mmc, pgd, addr, addr + (nr << PAGE_SHIFT), False)
-        F.flush_tlb_range(k, task, addr, addr + (nr << PAGE_SHIFT))
-        by_node.setdefault(nid, []).append(head)
-    stat = np.zeros(VS.NR_ST, np.int64)
-    for nid, heads in by_node.items():
-        folios = np.array(heads, np.int64)
-        keep = VS.shrink_folio_list(a, k.page_cache, VS.ino_xa_table(k), nid, folios, len(folios), False, stat, cpu)
-        VS.move_folios_to_lru(a, nid, folios, keep, cpu)
+        end = addr + (1 << (int(a.order[head]) + PAGE_SHIFT))
+        M.unmap_page_range(a, vs, task.mmc, pgd, addr, end, False)
+        F.flush_tlb_range(k, task, addr, end)
 
 
 # ---- process_madvise (mm/madvise.c, 6.18) --------------------------------------------------------

@@ -892,7 +892,7 @@ def wp_page_shared(a, vs, vmas, v, row, idx):
     if vmas[v, VMA_FOPS] & FOPS_MKWRITE and not a.flags[head] & np.uint64(1 << PG_dirty):
         return FAULT_FILE_MKWRITE
     folio_mark_dirty_compiled(a, vs, head)
-    vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+    vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)  # soft-dirty too
     return FAULT_OK
 
 

@@ -179,17 +179,23 @@ def shmem_fault(k, task, addr: int) -> bool:
     return True
 
 
-def shmem_kernel_file_setup(k, size: int, committed_pages: int):
-    """``shmem_kernel_file_setup("dev/zero", size, flags)``: an unlinked file of the internal
-    mount holding the object of a shared anonymous mapping; its size charge (already made by
-    the caller: ``shmem_acct_size``) is returned when it is evicted. The file starts with no
-    reference (the VMA takes one)."""
+def shmem_file_setup(k, name: str, size: int, committed_pages: int):
+    """``__shmem_file_setup(shm_mnt, name, size, flags)``: an unlinked file of the internal
+    mount (``/proc/PID/maps`` shows ``/NAME (deleted)``), opened read-write, with the
+    caller's reference; its size charge (already made by the caller: ``shmem_acct_size``,
+    none for VM_NORESERVE) is returned when it is evicted."""
     from ..fs.file_table import alloc_file
     from ..fs.inode import new_inode
     from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG
 
-    ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, "/dev/zero (deleted)")
+    ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, f"/{name} (deleted)")
     ino.i_nlink, ino.i_size, ino.committed_pages = 0, size, committed_pages
-    f = alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
+    return alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
+
+
+def shmem_kernel_file_setup(k, size: int, committed_pages: int):
+    """``shmem_kernel_file_setup("dev/zero", size, flags)``: the object of a shared anonymous
+    mapping. The file starts with no reference (the VMA takes one)."""
+    f = shmem_file_setup(k, "dev/zero", size, committed_pages)
     f.f_count = 0
     return f

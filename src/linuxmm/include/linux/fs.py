@@ -35,6 +35,9 @@ FMODE_NOREUSE = 1 << 23  # POSIX_FADV_NOREUSE
 # i_mode file types (include/uapi/linux/stat.h)
 S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000
 MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
+O_CLOEXEC = 0o2000000
+# file seals (include/uapi/linux/fcntl.h), fcntl(F_GET_SEALS) of a tmpfs file or memfd
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 1, 2, 4, 8, 0x10, 0x20
 
 
 class file_ra_state:
@@ -138,10 +141,10 @@ def i_size_write(ino: "inode", size: int) -> None:
 class inode:
     """``struct inode`` (ext4's ``ext4_inode_info`` and tmpfs's ``shmem_inode_info`` folded
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
-    charged to Committed_AS). ``name`` is the path ``/proc/PID/maps`` prints."""
+    charged to Committed_AS, ``seals`` the memfd seals of a tmpfs file). ``name`` is the path ``/proc/PID/maps`` prints."""
 
     __slots__ = ("i_ino", "i_mode", "i_size", "i_nlink", "i_count", "i_sb", "i_mapping", "i_fop", "i_extents",
-                 "committed_pages", "name", "i_state", "dirtied_when")
+                 "committed_pages", "name", "i_state", "dirtied_when", "seals")
 
     def __init__(self, ino: int, mode: int, sb: "super_block", name: str):
         self.i_ino, self.i_mode, self.i_sb, self.name = ino, mode, sb, name
@@ -151,6 +154,7 @@ class inode:
         self.i_extents: list[list[int]] = []  # ext4: [first page, first disk block, pages], sorted
         self.i_state = 0  # I_DIRTY_PAGES once a folio is dirtied, until writeback cleans them all
         self.dirtied_when = 0  # ns of the clock when it became dirty (the flusher's age test)
+        self.seals = 0  # shmem_inode_info->seals: F_SEAL_* (mm/memfd.py), F_SEAL_SEAL from birth on tmpfs
 
     @property
     def is_dir(self) -> bool:
