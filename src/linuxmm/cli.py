@@ -415,6 +415,7 @@ def _size_arg(text: str) -> int:
 
 VM_STEPS_HELP = ("Steps, applied to the current process: create:PATH:SIZE[:CHUNK] (a file written in "
                  "write() calls of CHUNK bytes, default one), open:PATH[:MODE] (r, w, rw), close, "
+                 "fallocate:OFFSET:LEN[:MODE] (e.g. punch_hole|keep_size), truncate:SIZE (on the open file), "
                  "mmap:SIZE[:PROT[:FLAGS]] (the file opened last, else anonymous memory; FLAGS e.g. shared or "
                  "private|populate, anonymous to ignore the file), munmap, mprotect:PROT, madvise:ADVICE, "
                  "msync[:FLAGS], mincore, write[:STRIDE], read[:STRIDE], fork (continue in the child), parent "
@@ -443,7 +444,7 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False,
         op, *args = step.split(":")
         before = cur.minflt
         try:
-            if op in ("create", "open", "close"):
+            if op in ("create", "open", "close", "fallocate", "truncate"):
                 _vm_file_step(m, step, op, args, cur, fds, log)
             else:
                 cur, region = _vm_step(m, step, op, args, procs, cur, stack, region, log, before, fds.get(cur.pid))
@@ -458,7 +459,8 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False,
 
 
 def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dict, log: list) -> None:
-    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), close it."""
+    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), fallocate or
+    truncate it, close it."""
     if op == "create":
         if len(args) < 2:
             raise LinuxmmError("create needs a path and a size: create:/data/f:64M[:4K]")
@@ -469,9 +471,20 @@ def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dic
             raise LinuxmmError("open needs a path: open:/data/f[:r|w|rw]")
         fds[cur.pid] = cur.open(args[0], args[1] if len(args) > 1 else "r")
         log.append((step, f"pid {cur.pid}: fd {fds[cur.pid]}"))
+    elif cur.pid not in fds:
+        raise LinuxmmError(f"{op!r} without an open")
+    elif op == "fallocate":
+        if len(args) < 2:
+            raise LinuxmmError("fallocate needs an offset and a length: fallocate:0:1M[:punch_hole|keep_size]")
+        offset = _size_arg(args[0]) if args[0] != "0" else 0
+        cur.fallocate(fds[cur.pid], offset, _size_arg(args[1]), mode=args[2] if len(args) > 2 else 0)
+        log.append((step, f"pid {cur.pid}: {m.cachestat(cur.fds()[fds[cur.pid]]).cache} pages cached"))
+    elif op == "truncate":
+        if not args:
+            raise LinuxmmError("truncate needs a size: truncate:1M")
+        cur.ftruncate(fds[cur.pid], _size_arg(args[0]) if args[0] != "0" else 0)
+        log.append((step, f"pid {cur.pid}: {m.cachestat(cur.fds()[fds[cur.pid]]).cache} pages cached"))
     else:
-        if cur.pid not in fds:
-            raise LinuxmmError("'close' without an open")
         cur.close(fds.pop(cur.pid))
         log.append((step, f"pid {cur.pid}: closed"))
 

@@ -85,11 +85,13 @@ class PageTableHooks:
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         move_range(self.k, self.task, old_start, new_start, length)
 
-    def populate(self, mm, start: int, end: int, write: bool) -> None:
+    def populate(self, mm, start: int, end: int, write: bool, tried: bool = False) -> None:
         # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
-        # mapping is private and writable, without touching the contents
+        # mapping is private and writable, without touching the contents; a fault that dropped
+        # the mmap lock to wait for I/O is started again, not retried (a minor fault) unless
+        # ``tried`` (faultin_page_range, MADV_POPULATE_*)
         addrs = np.arange(start, end, 4096, dtype=np.int64)
-        fault.access(self.k, self.task, addrs, write, -1 if write else 0)
+        fault.access(self.k, self.task, addrs, write, -1 if write else 0, tried)
         F.mlock_locked_vmas(self.k, self.task, start, end, True)  # folio_add_*_rmap -> mlock_vma_folio
 
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
@@ -101,10 +103,12 @@ class PageTableHooks:
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
         (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous memory it
-        would read swap back: not done). MADV_PAGEOUT swaps private anonymous pages out
-        (``madvise_pageout``); COLD and COLLAPSE are accepted and change nothing yet."""
-        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT, MADV_WILLNEED
-        from .mm.madvise import guard_install_range, guard_remove_range, madvise_pageout
+        would read swap back: not done). MADV_PAGEOUT reclaims private anonymous pages (to swap)
+        and file pages mapped only here, and MADV_COLD deactivates them
+        (``madvise_cold_or_pageout``); COLLAPSE is accepted and changes nothing yet."""
+        from .include.linux.mm_types import (MADV_COLD, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT,
+                                             MADV_WILLNEED)
+        from .mm.madvise import guard_install_range, guard_remove_range, madvise_cold_or_pageout
 
         k, t = self.k, self.task
         if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
@@ -117,8 +121,8 @@ class PageTableHooks:
             F.flush_tlb_range(k, t, start, end)
         elif advice == MADV_GUARD_REMOVE:
             guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
-        elif advice == MADV_PAGEOUT:
-            madvise_pageout(k, t, start, end)
+        elif advice in (MADV_COLD, MADV_PAGEOUT):
+            madvise_cold_or_pageout(k, t, start, end, advice == MADV_PAGEOUT)
         elif advice == MADV_WILLNEED:
             self.madvise_willneed(mm, start, end)
 
@@ -811,6 +815,23 @@ class Process:
         self.task.check_alive()
         do_ftruncate(self.machine.kernel, fdget(self.task.files, fd), _int_arg(size, "size"))
 
+    def fallocate(self, fd: int, offset: int, length: int, mode=0) -> None:
+        """``fallocate(fd, mode, offset, length)``: ``mode`` 0 allocates the range's blocks
+        (pages on tmpfs) and extends the file to its end; "keep_size" allocates without
+        extending; "punch_hole|keep_size" deallocates the range (its whole pages are unmapped
+        from every process and leave the page cache, partial pages are zeroed; it reads as
+        zeros after). ``mode`` is the FALLOC_FL_* number or names joined by "|".
+        Raises ``KernelError``: EBADF (bad descriptor, not open for writing), EINVAL (negative
+        offset, length not above 0, unknown mode name), EOPNOTSUPP (a mode the filesystem
+        lacks, PUNCH_HOLE without KEEP_SIZE), EISDIR, EFBIG, ENOSPC."""
+        from .fs.open import fdget, vfs_fallocate
+        from .include.linux.falloc import parse_falloc_mode
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        vfs_fallocate(self.machine.kernel, f, parse_falloc_mode(mode), _int_arg(offset, "offset"),
+                      _int_arg(length, "length"))
+
     def memfd_create(self, name: str, flags=0) -> int:
         """``memfd_create(name, flags)`` (``mm/memfd.c``): a new tmpfs file with no path, open
         read-write in the lowest free descriptor, size 0: give it a size with ``ftruncate``
@@ -826,21 +847,6 @@ class Process:
 
         self.task.check_alive()
         return memfd_create(self.machine.kernel, self.task.files, name, parse_memfd_flags(flags))
-
-    def fallocate(self, fd: int, offset: int, length: int, mode=0) -> None:
-        """``fallocate(fd, mode, offset, length)``: storage for the range now, reading as
-        zeros (ext4 blocks; tmpfs and memfd pages in the page cache); the file grows to
-        cover it unless ``mode`` is ``"keep_size"`` (FALLOC_FL_KEEP_SIZE, 1).
-
-        Raises ``KernelError``: EBADF (not open for writing), EINVAL (negative offset, length
-        not above 0), EOPNOTSUPP (another mode: hole punching and the range operations are
-        not simulated), EISDIR, EFBIG, ENOSPC."""
-        from .fs.open import FALLOC_FL_KEEP_SIZE, fdget, vfs_fallocate
-
-        self.task.check_alive()
-        mode = FALLOC_FL_KEEP_SIZE if mode in ("keep_size", "FALLOC_FL_KEEP_SIZE") else _int_arg(mode, "mode")
-        vfs_fallocate(self.machine.kernel, fdget(self.task.files, fd), mode, _int_arg(offset, "offset"),
-                      _int_arg(length, "length"))
 
     def fcntl(self, fd: int, cmd, arg: int = 0) -> int:
         """``fcntl(fd, cmd)`` for ``"F_GET_SEALS"`` (1034): the seals of a tmpfs file or memfd

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
+from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_hit_again, l1_hits_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
@@ -1033,19 +1033,41 @@ def access_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, value, out, start,
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
-    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
-    page = addr >> 12
-    if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
-        return FAULT_OK, memo_page, memo_e, peak
+def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_tag, memo_shift, memo_e, peak):
+    """One access of ``replay_batch``: (status, memo tag, memo shift, memo entry, peak RSS)."""
+    if addr >> memo_shift == memo_tag and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
+        return FAULT_OK, memo_tag, memo_shift, memo_e, peak
     e = l1_4k_entry(t, asid, addr)  # the lookup's first probe, inline
     if e >= 0 and l1_hit_again(t, e, addr, write) >= 0:
-        return FAULT_OK, page, e, peak
+        return FAULT_OK, addr >> 12, np.int64(12), e, peak
     pfn = access_one(a, vs, xa, t, asid, vmas, mmc, addr, write)
     if pfn < 0:
-        return -1 - pfn, memo_page, memo_e, peak
+        return -1 - pfn, memo_tag, memo_shift, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
+    e = l1_entry(t, asid, addr)
+    shift = l1_entry_shift(t, e) if e >= 0 else np.int64(12)
+    return FAULT_OK, addr >> shift, shift, e, max(peak, rss)
+
+
+MEMO_RUN_BLOCK = 8  # records tested at once, branch-free (the compiler vectorises the block)
+
+
+@njit(cache=True, inline="always")
+def _memo_read_run(addrs, kinds, i, memo_tag, memo_shift):
+    """The end of the run of loads and fetches from ``i`` within the memo's page."""
+    lo, size = memo_tag << memo_shift, np.int64(1) << memo_shift
+    n, j = addrs.shape[0], i
+    while j + MEMO_RUN_BLOCK <= n:
+        inside = True
+        for q in range(MEMO_RUN_BLOCK):
+            off = addrs[j + q] - lo
+            inside &= (kinds[j + q] < 2) & (off >= 0) & (off < size)
+        if not inside:
+            break
+        j += MEMO_RUN_BLOCK
+    while j < n and kinds[j] < 2 and 0 <= addrs[j] - lo < size:
+        j += 1
+    return j
 
 
 @njit(cache=True)
@@ -1059,24 +1081,35 @@ def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
     is set at once. Its load then hits that translation; it counts as the two accesses
     lackey describes.
 
-    The L1 entry of the last page accessed is remembered: another access to that page
-    repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
-    4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
-    after it. The caller ends the batch before it could use up the time left until the next
-    event (``kernel/timer.py``): no check of the clock costs the accesses anything."""
+    The L1 entry of the last page accessed is remembered, with its page size: another
+    access within that page (4 KiB, or the whole 2 MiB of a huge mapping) repeats that hit
+    exactly (``l1_hit_again``) without the lookup, and a run of reads there is counted in one
+    step (``l1_hits_again``); so does a hit in the L1 4K dTLB, the lookup's first probe. A
+    huge entry is remembered safely: the lookup would find no 4K entry for an address it
+    covers, since mapping the huge page needed the page table's ptes gone (zapped and
+    flushed) or never there. Only ``access_one`` can fault, so RSS is only re-read after it.
+    The caller ends the batch before it could use up the time left until the next event
+    (``kernel/timer.py``): no check of the clock costs the accesses anything."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
-    memo_page, memo_e = np.int64(-1), np.int64(-1)
-    for i in range(start, addrs.shape[0]):
+    memo_tag, memo_shift, memo_e = np.int64(-1), np.int64(12), np.int64(-1)
+    i = start
+    while i < addrs.shape[0]:
         kind, addr = kinds[i], addrs[i]
-        status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2,
-                                                         memo_page, memo_e, peak)
+        status, memo_tag, memo_shift, memo_e, peak = _replay_access(
+            a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2, memo_tag, memo_shift, memo_e, peak)
         if status != FAULT_OK:
             return i, status, peak
         if kind == 3:  # the modify's load, through the translation its write just used
-            status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
+            status, memo_tag, memo_shift, memo_e, peak = _replay_access(
+                a, vs, xa, t, asid, vma_table, counters, addr, False, memo_tag, memo_shift, memo_e, peak)
             if status != FAULT_OK:
                 return i, status, peak
+        i += 1
+        if memo_e >= 0:
+            run_end = _memo_read_run(addrs, kinds, i, memo_tag, memo_shift)
+            if run_end > i:
+                l1_hits_again(t, memo_e, run_end - i)
+                i = run_end
     return addrs.shape[0], FAULT_OK, peak
 
 

@@ -54,8 +54,8 @@ from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_m
                                         PG_mlocked_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
 from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
 from ..include.linux.mm_types import VM_LOCKED, VM_SPECIAL
-from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGROTATED,
-                                    UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
+from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGDEACTIVATE,
+                                    PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
                                     UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
 from .memcontrol import mem_cgroup_uncharge
@@ -192,6 +192,18 @@ def lru_activate(a, pfn):
     a.flags[pfn] |= PG_active_mask
     lruvec_add_folio(a, pfn)
     a.vm_events[PGACTIVATE] += folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
+def lru_deactivate(a, pfn):
+    """``lru_deactivate``: an active folio on its list moves to the head of its inactive
+    list, losing PG_active and PG_referenced (PGDEACTIVATE)."""
+    if not a.flags[pfn] & PG_lru_mask or a.flags[pfn] & PG_unevictable_mask or not a.flags[pfn] & PG_active_mask:
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask)
+    lruvec_add_folio(a, pfn)
+    a.vm_events[PGDEACTIVATE] += folio_nr_pages(a, pfn)
 
 
 @njit(cache=True)

@@ -322,7 +322,7 @@ class MmHooks:
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         pass
 
-    def populate(self, mm, start: int, end: int, write: bool) -> None:
+    def populate(self, mm, start: int, end: int, write: bool, tried: bool = False) -> None:
         pass
 
     def vma_changed(self, mm) -> None:

@@ -30,7 +30,7 @@ from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FA
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
 from ....mm.page_alloc import wake_boosted_kswapds
-from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
+from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -64,10 +64,12 @@ class BusError(LinuxmmError):
         super().__init__(reason)
 
 
-def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
+def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool = True) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read. The task
     is ``current`` meanwhile; a fatal signal it gets (the OOM killer's) kills it as the fault
-    returns to user space: ``Killed`` is raised."""
+    returns to user space: ``Killed`` is raised. ``tried``: a fault retried after waiting for
+    I/O carries FAULT_FLAG_TRIED and counts as major (``mm_account_fault``); False for
+    ``populate_vma_page_range``, whose caller starts such a fault afresh (a minor one)."""
     from ....kernel.fork import ensure_tables, get_signal, running, set_current
     task.check_alive()
     if write and len(addrs):
@@ -90,6 +92,8 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
                 break
             if status != M.FAULT_DEADLINE:
                 handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+                if not tried:
+                    vs.vp[VP_FAULT_MAJOR] = 0
             if task.pending_signal:
                 get_signal(k, task)
         resume_user_mode_work(k, task)
