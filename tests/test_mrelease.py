@@ -6,7 +6,7 @@ import errno
 import pytest
 
 import linuxmm
-from linuxmm.errors import KernelError, Killed
+from linuxmm.errors import KernelError
 
 MB = 1 << 20
 
@@ -34,14 +34,3 @@ def test_mrelease_reaps_a_killed_child():
     assert _errno(parent.process_mrelease, child, 0) == errno.ESRCH
     assert _errno(parent.process_mrelease, 3, 0) == errno.EBADF
     assert _errno(parent.process_mrelease, parent, 1) == errno.EINVAL
-
-
-def test_kill_then_call_raises_killed():
-    m = linuxmm.Machine()
-    p = m.spawn()
-    assert p.wait() is None  # alive: WNOHANG
-    p.kill(9)
-    with pytest.raises(Killed):
-        p.mmap(4096)
-    assert _errno(p.kill, "SIGKILL") == errno.ESRCH
-    assert _errno(m.spawn().kill, "SIGTERM") == errno.EINVAL

@@ -84,7 +84,7 @@ class PageTableHooks:
         # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
         # mapping is private and writable, without touching the contents
         addrs = np.arange(start, end, 4096, dtype=np.int64)
-        fault.access(self.k, self.task, addrs, write, -1 if write else 0)
+        fault.access(self.k, self.task, addrs, write, -1 if write else 0, gup=True)
 
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
@@ -543,6 +543,23 @@ class Process:
         if target.task.state != TASK_RUNNING:
             raise KernelError(errno.ESRCH, f"process_mrelease: process {target.pid} has exited")
         process_mrelease(self.machine.kernel, target.task, _int_arg(flags, "flags"))
+
+    def sigaction(self, sig, handler="catch") -> None:
+        """``sigaction(sig, ...)`` for ``"SIGSEGV"`` (11) or ``"SIGBUS"`` (7): with ``"catch"``
+        the process has a handler that jumps back out of the faulting access (``sigsetjmp``/
+        ``siglongjmp``): the access's call raises ``SegmentationFault`` or ``BusError`` and
+        the process lives on (no ``segfault at`` line in dmesg: the signal is handled);
+        ``"default"`` (SIG_DFL) makes such a fault fatal again.
+
+        Raises ``KernelError`` (EINVAL for another signal or handler, ESRCH after exit)."""
+        from .arch.x86.mm.fault import SIGBUS, SIGSEGV
+
+        self.task.check_alive()
+        num = {"SIGSEGV": SIGSEGV, SIGSEGV: SIGSEGV, "SIGBUS": SIGBUS, SIGBUS: SIGBUS}.get(sig)
+        if num is None or handler not in ("catch", "default"):
+            raise KernelError(errno.EINVAL, f"sigaction({sig!r}, {handler!r}): SIGSEGV or SIGBUS, "
+                                            "'catch' or 'default'")
+        (self.task.caught_signals.add if handler == "catch" else self.task.caught_signals.discard)(num)
 
     def kill(self, sig="SIGKILL") -> None:
         """``kill(pid, SIGKILL)`` sent to this process (``"SIGKILL"`` or 9; other signals are
