@@ -13,7 +13,7 @@ import pytest
 from linuxmm import KernelError, Machine, debug
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
-from linuxmm.mm.swap_state import reclaim_pages
+from linuxmm.mm.vmscan import reclaim_pages
 
 PAGE = 4096
 PM_SWAP = 1 << 62
@@ -33,7 +33,7 @@ def evict_swap_cache(m) -> None:
     memory pressure would do: ``shrink_folio_list`` -> ``__remove_mapping``)."""
     m.run(1)
     table = m.kernel.vm_state.swap_table
-    reclaim_pages(m.kernel, table[table != 0])
+    reclaim_pages(m.kernel, table[(table != 0) & (table & 1 == 0)] >> 1)  # the folios, not shadows
 
 
 def written(m, pages=64, value_of=lambda i: i % 250 + 1):

@@ -48,7 +48,7 @@ from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLA
                                    NR_LRU_BASE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
-from .mm.swap import folio_lru_list, folio_nr_pages
+from .mm.swap import folio_lru_list, folio_lruvec_memcg, folio_nr_pages
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -274,18 +274,32 @@ def check_folios(k) -> list[str]:
 
 
 def check_lru(k) -> list[str]:
-    """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
-    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways;
-    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous or page-cache
-    folio is on a list or waits in a CPU's lru_add batch, never both; no folio is left
-    isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
+    """LRU membership = flags = counts: each lruvec's lists (one per memcg and node) hold
+    exactly the PG_lru folios of their memcg (``folio_lruvec``: the root's for an uncharged
+    folio) and kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both
+    ways; each lruvec's ``lru_zone_size``, the node's NR_<list> and each zone's NR_ZONE_<list>
+    equal the pages listed; every anonymous or page-cache folio is on a list or waits in a
+    CPU's lru_add batch, never both; no folio is left isolated between batches
+    (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
     listed = np.zeros(a.lru_next.shape[0], bool)
     zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
-    for nid in range(a.lruvec_head.shape[0]):
-        for lru in range(NR_LRU_LISTS):
-            v += _check_lru_list(a, nid, lru, listed, zone_pages)
+    memcgs = sorted(set(k.memcg_idr) | set(np.nonzero(a.lruvec_head.any(axis=(1, 2)))[0].tolist()))
+    for memcg in memcgs:
+        pages = np.zeros_like(zone_pages)
+        for nid in range(a.lruvec_head.shape[1]):
+            for lru in range(NR_LRU_LISTS):
+                v += _check_lru_list(a, memcg, nid, lru, listed, pages)
+        for zid in np.nonzero((pages != a.lru_zone_size[memcg]).any(axis=1))[0]:
+            v.append(f"memcg {memcg} zone {zid}: lru_zone_size {a.lru_zone_size[memcg, zid].tolist()} "
+                     f"but its lists hold {pages[zid].tolist()} pages")
+        zone_pages += pages
+    node_pages = np.zeros((a.node_stat.shape[0], NR_LRU_LISTS), np.int64)
+    np.add.at(node_pages, a.zone_node[a.zone_node >= 0], zone_pages[a.zone_node >= 0])
+    for nid, lru in zip(*np.nonzero(node_pages != a.node_stat[:, NR_LRU_BASE:NR_LRU_BASE + NR_LRU_LISTS])):
+        v.append(f"node {nid}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but its lists hold "
+                 f"{node_pages[nid, lru]} pages")
     for zid in np.nonzero((zone_pages != a.vm_stat[:, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS]).any(axis=1))[0]:
         v.append(f"zone {zid}: NR_ZONE_* LRU counters {a.vm_stat[zid, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS].tolist()} "
                  f"but the lists hold {zone_pages[zid].tolist()} pages")
@@ -306,24 +320,19 @@ def check_lru(k) -> list[str]:
     return v
 
 
-def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
-    where = f"node {nid} LRU list {lru}"
+def _check_lru_list(a, memcg: int, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    where = f"memcg {memcg} node {nid} LRU list {lru}"
     v: list[str] = []
-    folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
-    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
-        v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
-    pages = 0
+    folios = _walk(a, int(a.lruvec_head[memcg, nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
+    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[memcg, nid, lru]:
+        v.append(f"{where}: the tail is {a.lruvec_tail[memcg, nid, lru] - 1:#x}, not the last folio listed")
     for prev, pfn in zip([-1] + folios, folios):
         if a.lru_prev[pfn] != prev + 1:
             v.append(f"{where}: pfn {pfn:#x}'s lru_prev is {a.lru_prev[pfn] - 1:#x}, not {prev:#x}")
-        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
-            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
-        nr = int(folio_nr_pages(a, pfn))
-        pages += nr
-        zone_pages[B.page_zone(a, pfn), lru] += nr
+        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lruvec_memcg(a, pfn) != memcg:
+            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}, memcg {a.memcg[pfn]}) does not belong on it")
+        zone_pages[B.page_zone(a, pfn), lru] += int(folio_nr_pages(a, pfn))
         listed[pfn] = True
-    if pages != a.node_stat[nid, NR_LRU_BASE + lru]:
-        v.append(f"{where}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the list holds {pages} pages")
     return v
 
 
@@ -562,7 +571,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
             if not entry & 1:
                 slots.setdefault(entry >> 1, []).append(index)
             else:
-                v += _check_shadow(k, mapping, index, entry)
+                v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
             nr = 1 << int(a.order[head])
@@ -590,15 +599,19 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 
-def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
-    """A value entry is the shadow of a folio reclaim evicted from a file's cache
-    (``workingset_eviction``): it names a node with memory, memcg 0, and an eviction time the
-    node's ``nonresident_age`` has reached."""
-    from .mm.workingset import EVICTION_MASK, unpack_shadow
-
+def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
+    """A value entry of a file's cache is the shadow of a folio reclaim evicted."""
     where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
     if mapping.swapbacked:
         return [f"{where} in a shmem mapping (reclaim evicts no shmem folio without swap)"]
+    return _check_shadow(k, where, entry)
+
+
+def _check_shadow(k, where: str, entry: int) -> list[str]:
+    """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
+    eviction time the node's ``nonresident_age`` has reached."""
+    from .mm.workingset import EVICTION_MASK, unpack_shadow
+
     memcg, nid, eviction, _ = unpack_shadow(entry)
     if nid not in k.node_ids or memcg:
         return [f"{where} names node {nid}, memcg {memcg}"]
@@ -780,8 +793,10 @@ def check_tlb(k) -> list[str]:
 def check_swap(k) -> list[str]:
     """Each slot's ``swap_map`` count is the number of swap ptes naming it, and SWAP_HAS_CACHE
     is set exactly where the swap table holds a folio, which is in the swap cache for that
-    slot; every swap pte names a slot of an active area; SwapFree (``nr_swap_pages``) counts
-    the free slots of the areas taking allocations; NR_SWAPCACHE counts the cached folios."""
+    slot; a shadow entry only stands where a folio was evicted from a slot still in use (a
+    swap pte holds it, no folio caches it) and is a valid shadow; every swap pte names a slot
+    of an active area; SwapFree (``nr_swap_pages``) counts the free slots of the areas taking
+    allocations; NR_SWAPCACHE counts the cached folios."""
     from .include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_WRITEOK
     from .mm import memory as M
     from .mm.pgtable import NS_SWAPCACHE, swp_entry
@@ -804,18 +819,24 @@ def check_swap(k) -> list[str]:
         for off in np.flatnonzero(counts != refs[sl])[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes")
         cached = (vs.swap_map[sl] & SWAP_HAS_CACHE) != 0
-        for off in np.flatnonzero(cached != (vs.swap_table[sl] != 0))[:MAX_REPORTED]:
+        table = vs.swap_table[sl]
+        folio, shadow = (table != 0) & (table & 1 == 0), (table & 1) == 1
+        for off in np.flatnonzero(cached != folio)[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: SWAP_HAS_CACHE {int(cached[off])} but swap table "
-                     f"holds {vs.swap_table[sl][off]}")
-        for off in np.flatnonzero(vs.swap_table[sl]):
-            pfn = int(vs.swap_table[sl][off])
+                     f"holds {table[off]:#x}")
+        for off in np.flatnonzero(folio):
+            pfn = int(table[off]) >> 1
             if not a.flags[pfn] & PG_swapcache_mask or a.private[pfn] != int(swp_entry(si.type, off + 1)):
                 v.append(f"{si.swap_file} slot {off + 1}: folio {pfn:#x} is not in the swap cache for it")
+        for off in np.flatnonzero(shadow & (counts == 0))[:MAX_REPORTED]:
+            v.append(f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x} but no swap pte holds the slot")
+        for off in np.flatnonzero(shadow)[:MAX_REPORTED]:
+            v += _check_shadow(k, f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x}", int(table[off]))
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
-    swapcache = int(np.count_nonzero(vs.swap_table))
+    swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))
     if swapcache != int(vs.nstat[:, NS_SWAPCACHE].sum()):
         v.append(f"NR_SWAPCACHE is {int(vs.nstat[:, NS_SWAPCACHE].sum())} but {swapcache} folios are in the swap cache")
     return v

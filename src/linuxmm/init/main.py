@@ -17,7 +17,8 @@ from ..arch import Arch
 from ..block.blk_core import blk_plug
 from ..description import MachineDescription
 from ..include.linux.backing_dev import wb_domain
-from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
+from ..include.linux.mmzone import NodeStates, lruvec, node_states, pglist_data, zone
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
 from ..kernel.kthread import kthread
@@ -203,6 +204,7 @@ class Kernel:
 
     def alloc_node_data(self, nid: int) -> pglist_data:
         pgdat = pglist_data(node_id=nid)
+        pgdat.lruvec = lruvec(ROOT_MEM_CGROUP_ID, nid)
         pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_ITEM)
         pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
                             for i, name in enumerate(self.zone_names)]

@@ -77,8 +77,9 @@ MEMMAP_FIELDS = [
     ("pcp_prev", np.int64, 1),
     ("lru_next", np.int64, 1),
     ("lru_prev", np.int64, 1),
-    ("lruvec_head", np.int64, 2),
-    ("lruvec_tail", np.int64, 2),
+    ("lruvec_head", np.int64, 3),
+    ("lruvec_tail", np.int64, 3),
+    ("lru_zone_size", np.int64, 3),
     ("nonresident_age", np.int64, 1),
     ("fbatch", np.int64, 3),
     ("fbatch_nr", np.int64, 2),
@@ -147,9 +148,12 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
     (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
     private: page->private (for a page-table page, the pool row holding its entries).
-    Per node: lruvec_head/lruvec_tail: the lists of ``struct lruvec`` by ``enum lru_list``
-    (links pfn + 1, the head the most recently added; the pages on each are the node's and
-    zones' NR_*_ANON/FILE counters, ``mm/swap.py``); nonresident_age: ``lruvec->nonresident_age``,
+    Per memcg id and node: lruvec_head/lruvec_tail[memcg, nid, lru]: the lists of the memcg's
+    ``struct lruvec`` on the node (``mem_cgroup_lruvec``; the root memcg's are the node's own)
+    by ``enum lru_list`` (links pfn + 1, the head the most recently added; ``mm/swap.py``);
+    per memcg id and zone: lru_zone_size[memcg, zid, lru]: the pages on them by zone
+    (``mem_cgroup_per_node->lru_zone_size``; summed over memcgs they are the zones'
+    NR_ZONE_*_ANON/FILE and the nodes' NR_*_ANON/FILE). Per node: nonresident_age: ``lruvec->nonresident_age``,
     the clock of evictions and activations that shadow entries read (``mm/workingset.py``). Per CPU: fbatch/fbatch_nr: the folio
     batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
@@ -997,7 +1001,9 @@ def build_mem_map(k) -> MemMap:
             compound_head=np.zeros(npfn, i64), entire_mapcount=np.zeros(npfn, np.int32),
             pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
-            lruvec_head=np.zeros((nnodes, NR_LRU_LISTS), i64), lruvec_tail=np.zeros((nnodes, NR_LRU_LISTS), i64),
+            lruvec_head=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
+            lruvec_tail=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
+            lru_zone_size=np.zeros((MEMCG_NR_IDS, nz, NR_LRU_LISTS), i64),
             nonresident_age=np.zeros(nnodes, i64),
             fbatch=np.zeros((ncpu, NR_CPU_FBATCHES, FOLIO_BATCH_SIZE), i64),
             fbatch_nr=np.zeros((ncpu, NR_CPU_FBATCHES), i64),
