@@ -25,7 +25,6 @@ import time
 import numpy as np
 from _probe import real_fault_rate
 
-
 from linuxmm import Machine
 from linuxmm.tools.replay import replay
 from linuxmm.tools.trace import TRACE_DTYPE, write_binary

@@ -91,7 +91,7 @@ class PageTableHooks:
         # the mmap lock to wait for I/O is started again, not retried (a minor fault) unless
         # ``tried`` (faultin_page_range, MADV_POPULATE_*)
         addrs = np.arange(start, end, 4096, dtype=np.int64)
-        fault.access(self.k, self.task, addrs, write, -1 if write else 0, tried)
+        fault.access(self.k, self.task, addrs, write, -1 if write else 0, tried, gup=True)
         F.mlock_locked_vmas(self.k, self.task, start, end, True)  # folio_add_*_rmap -> mlock_vma_folio
 
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
@@ -538,6 +538,63 @@ class Process:
             mm = errno.EBADF
         return madvise.process_madvise(self.task.mm, mm, iovec, advice, flags)
 
+    def process_mrelease(self, target, flags: int = 0) -> None:
+        """``process_mrelease(pidfd of target, flags)``: reap the memory of ``target``, a
+        ``Process`` being killed (``kill``, or the OOM killer) that has not exited yet — its
+        private and anonymous mappings are unmapped now, as the OOM reaper does; a number
+        stands for a file descriptor, never a pidfd here.
+
+        Raises ``KernelError`` (EBADF for a number; ESRCH for a target that has exited;
+        EINVAL for flags, or a target not being killed)."""
+        from .mm.oom_kill import process_mrelease
+
+        self.task.check_alive()
+        if not isinstance(target, Process):
+            raise KernelError(errno.EBADF, f"process_mrelease: {target!r} is not a pidfd")
+        if target.task.state != TASK_RUNNING:
+            raise KernelError(errno.ESRCH, f"process_mrelease: process {target.pid} has exited")
+        process_mrelease(self.machine.kernel, target.task, _int_arg(flags, "flags"))
+
+    def sigaction(self, sig, handler="catch") -> None:
+        """``sigaction(sig, ...)`` for ``"SIGSEGV"`` (11) or ``"SIGBUS"`` (7): with ``"catch"``
+        the process has a handler that jumps back out of the faulting access (``sigsetjmp``/
+        ``siglongjmp``): the access's call raises ``SegmentationFault`` or ``BusError`` and
+        the process lives on (no ``segfault at`` line in dmesg: the signal is handled);
+        ``"default"`` (SIG_DFL) makes such a fault fatal again.
+
+        Raises ``KernelError`` (EINVAL for another signal or handler, ESRCH after exit)."""
+        from .arch.x86.mm.fault import SIGBUS, SIGSEGV
+
+        self.task.check_alive()
+        num = {"SIGSEGV": SIGSEGV, SIGSEGV: SIGSEGV, "SIGBUS": SIGBUS, SIGBUS: SIGBUS}.get(sig)
+        if num is None or handler not in ("catch", "default"):
+            raise KernelError(errno.EINVAL, f"sigaction({sig!r}, {handler!r}): SIGSEGV or SIGBUS, "
+                                            "'catch' or 'default'")
+        (self.task.caught_signals.add if handler == "catch" else self.task.caught_signals.discard)(num)
+
+    def kill(self, sig="SIGKILL") -> None:
+        """``kill(pid, SIGKILL)`` sent to this process (``"SIGKILL"`` or 9; other signals are
+        not simulated). The process is dying at once (``alive`` is False);
+        it exits when it next runs — its next call raises ``Killed`` — or when ``wait``
+        reaps it; until then ``process_mrelease`` can take its memory.
+
+        Raises ``KernelError`` (EINVAL for another signal, ESRCH after exit)."""
+        from .mm.oom_kill import do_send_sig_info
+
+        if sig not in KILL_SIGNALS:
+            raise KernelError(errno.EINVAL, f"signal {sig!r}: only SIGKILL is simulated")
+        if self.task.state != TASK_RUNNING:
+            raise KernelError(errno.ESRCH, f"process {self.pid} has exited")
+        do_send_sig_info(self.machine.kernel, self.task, "kill(SIGKILL)")
+
+    def wait(self) -> int | None:
+        """``waitpid(pid, &status, WNOHANG)`` by the parent: a process with a fatal signal
+        pending runs its exit now (``do_exit``); returns the signal that ended it (9), 0 for
+        an ``exit()``, or None while it lives on."""
+        if self.task.state == TASK_RUNNING and self.task.pending_signal:
+            F.do_exit(self.machine.kernel, self.task, self.task.pending_signal)
+        return None if self.task.state == TASK_RUNNING else self.task.exit_signal
+
     def brk(self, new_brk: int = 0) -> int:
         """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
         current one when the request fails or is 0, as the syscall does."""
@@ -890,6 +947,7 @@ class Process:
         return {fd: f.f_inode.name for fd, f in sorted(self.task.files.fdt.items())}
 
 
+KILL_SIGNALS = ("SIGKILL", 9)
 OPEN_MODES = {"r": 0o0, "w": 0o1, "rw": 0o2, "a": 0o1 | 0o2000}  # O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY|O_APPEND
 
 

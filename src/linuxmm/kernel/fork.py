@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
-from ..include.linux.mm_types import PAGE_SIZE, VM_LOCKED, VM_NOHUGEPAGE, mm_struct, vmas_in_range
+from ..include.linux.mm_types import PAGE_SIZE, VM_LOCKED, VM_MAYBE_GUARD, VM_NOHUGEPAGE, mm_struct, vmas_in_range
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
@@ -48,6 +48,7 @@ class task_struct:
         self.oom_mm = None
         self.pending_signal = 0
         self.kill_reason = ""
+        self.caught_signals: set[int] = set()  # sigaction: signals with a handler (it siglongjmps out)
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         # PSI (kernel/sched/psi.py): the TSK_* flags it counts, in a memory stall, in io_schedule
         self.psi_flags, self.in_memstall, self.in_iowait = 0, False, False
@@ -195,8 +196,9 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags
-        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (vma.vm_file is not None and vma.anon_vma is None):
-            continue  # vma_needs_copy: the child faults file pages in itself, from the page cache
+        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (vma.vm_file is not None and vma.anon_vma is None
+                                                         and not flags & VM_MAYBE_GUARD):
+            continue  # vma_needs_copy: the child faults file pages in itself (guard markers must be copied)
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],

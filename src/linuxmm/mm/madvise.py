@@ -132,8 +132,8 @@ def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> N
     elif not vma_is_anonymous(vma):
         raise _einval("MADV_FREE works on private anonymous memory only")
     else:
-        lazyfree = getattr(mm.hooks, "lazyfree_range", None)
-        (lazyfree or mm.hooks.zap_range)(mm, start, end)
+        lazyfree = getattr(mm.hooks, "lazyfree_range", None)  # else freed at once, as DONTNEED (markers stay)
+        (lazyfree or mm.hooks.zap_page_range_single)(mm, start, end)
 
 
 def _remove(mm: mm_struct, vma, start: int, end: int) -> None:
