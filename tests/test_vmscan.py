@@ -51,10 +51,13 @@ def write_clean(p, fd, size, step=8 * MiB):
         p.fsync(fd)
 
 
-@pytest.fixture(scope="module")
-def small():
-    """A 96 MiB machine with a clean 64 MiB file cached, kswapd asleep."""
-    m = linuxmm.Machine(cmdline="mem=96M")
+LRUS = pytest.mark.parametrize("lru_gen", [False, True], ids=["classic", "mglru"])  # both LRUs (mm/lru_gen.py)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["classic", "mglru"])
+def small(request):
+    """A 96 MiB machine with a clean 64 MiB file cached, kswapd asleep (under each LRU)."""
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=request.param)
     p = m.spawn()
     fd = p.open("/data", "rw", create=True)
     write_clean(p, fd, 64 * MiB)
@@ -71,8 +74,9 @@ def usable(z, mark):
 STEP = 256 + 32  # pages one 1 MiB write may allocate, with slack for a page-table page
 
 
-def test_kswapd_wakes_below_low_and_sleeps_above_high():
-    m = linuxmm.Machine(cmdline="mem=96M")
+@LRUS
+def test_kswapd_wakes_below_low_and_sleeps_above_high(lru_gen):
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     k = m.kernel
     kswapd = k.kthreads["kswapd0"]
     wake_all_kswapds, calls = k.alloc_hooks.wake_all_kswapds, []
@@ -124,8 +128,9 @@ def test_direct_reclaim_only_below_min(small):
     assert debug.check(m) == []
 
 
-def test_file_larger_than_ram_read_twice():
-    m = linuxmm.Machine(cmdline="mem=96M")
+@LRUS
+def test_file_larger_than_ram_read_twice(lru_gen):
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     p = m.spawn()
     fd = p.open("/big", "rw", create=True)
     size = 160 * MiB
@@ -162,10 +167,11 @@ def test_memavailable_follows_si_mem_available(small):
     assert mi["MemAvailable"] > mi["MemFree"] + mi["Inactive(file)"] // 4
 
 
-def test_dirty_page_cache_survives_reclaim():
+@LRUS
+def test_dirty_page_cache_survives_reclaim(lru_gen):
     """Dirty page cache is never freed unwritten: reclaim marks it PG_reclaim and leaves it to
     the flushers (it wakes them), freeing clean folios meanwhile; the data reads back."""
-    m = linuxmm.Machine(cmdline="mem=96M")
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     p = m.spawn()
     fd = p.open("/dirty", "rw", create=True)
     p.pwrite(fd, 24 * MiB, offset=0, value=7)  # dirty, never synced by us

@@ -40,15 +40,18 @@ from .errors import LinuxmmError
 from .include.linux.memcontrol import PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES)
-from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
-from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask
+from .mm.mm_inline import folio_is_file_lru, folio_lru_gen, folio_nr_pages, folio_zonenum, lru_gen_is_active
+from .include.linux.mmzone import (ANON_AND_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_NAMES, LRU_UNEVICTABLE,
+                                   MAX_NR_GENS, MIGRATE_ISOLATE, MIN_NR_GENS, NR_LRU_LISTS)
+from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_mask, PG_lru_mask, PG_reserved_mask,
+                                       PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask)
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
                                    NR_LRU_BASE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
-from .mm.swap import folio_lru_list, folio_nr_pages
+from .mm.swap import folio_lru_list
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -275,17 +278,23 @@ def check_folios(k) -> list[str]:
 
 def check_lru(k) -> list[str]:
     """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
-    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways;
-    the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every anonymous or page-cache
-    folio is on a list or waits in a CPU's lru_add batch, never both; no folio is left
-    isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
+    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways,
+    each folio on one list only; under MGLRU the evictable ones are on the generations instead
+    (``_check_lrugen``); the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages
+    listed; every anonymous or page-cache folio is on a list or waits in a CPU's lru_add batch,
+    never both; no folio is left isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
     listed = np.zeros(a.lru_next.shape[0], bool)
     zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
+    node_pages = np.zeros((a.lruvec_head.shape[0], NR_LRU_LISTS), np.int64)
     for nid in range(a.lruvec_head.shape[0]):
         for lru in range(NR_LRU_LISTS):
-            v += _check_lru_list(a, nid, lru, listed, zone_pages)
+            v += _check_lru_list(a, nid, lru, listed, zone_pages, node_pages)
+        v += _check_lrugen(a, nid, listed, zone_pages, node_pages)
+    for nid, lru in zip(*np.nonzero(node_pages != a.node_stat[:, NR_LRU_BASE:NR_LRU_BASE + NR_LRU_LISTS])):
+        v.append(f"node {nid}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the lists hold "
+                 f"{node_pages[nid, lru]} pages")
     for zid in np.nonzero((zone_pages != a.vm_stat[:, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS]).any(axis=1))[0]:
         v.append(f"zone {zid}: NR_ZONE_* LRU counters {a.vm_stat[zid, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS].tolist()} "
                  f"but the lists hold {zone_pages[zid].tolist()} pages")
@@ -306,24 +315,66 @@ def check_lru(k) -> list[str]:
     return v
 
 
-def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
-    where = f"node {nid} LRU list {lru}"
+def _list_folios(a, where: str, head: int, tail: int, listed: np.ndarray) -> tuple[list[int], list[str]]:
+    """The folios of one list, checked linked both ways, its tail the last, each on no other list."""
     v: list[str] = []
-    folios = _walk(a, int(a.lruvec_head[nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
-    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[nid, lru]:
-        v.append(f"{where}: the tail is {a.lruvec_tail[nid, lru] - 1:#x}, not the last folio listed")
-    pages = 0
+    folios = _walk(a, head, a.lru_next, limit=a.lru_next.shape[0])
+    if (folios[-1] + 1 if folios else 0) != tail:
+        v.append(f"{where}: the tail is {tail - 1:#x}, not the last folio listed")
     for prev, pfn in zip([-1] + folios, folios):
         if a.lru_prev[pfn] != prev + 1:
             v.append(f"{where}: pfn {pfn:#x}'s lru_prev is {a.lru_prev[pfn] - 1:#x}, not {prev:#x}")
-        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru:
+        if listed[pfn]:
+            v.append(f"{where}: pfn {pfn:#x} is on another LRU list too")
+        listed[pfn] = True
+    return folios, v
+
+
+def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray,
+                    node_pages: np.ndarray) -> list[str]:
+    where = f"node {nid} LRU list {lru}"
+    folios, v = _list_folios(a, where, int(a.lruvec_head[nid, lru]), int(a.lruvec_tail[nid, lru]), listed)
+    if folios and a.lrugen_enabled[nid] and lru != LRU_UNEVICTABLE:
+        v.append(f"{where}: holds folios while MGLRU is on")
+    for pfn in folios:
+        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lru_gen(a, pfn) >= 0:
             v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
         nr = int(folio_nr_pages(a, pfn))
-        pages += nr
+        node_pages[nid, lru] += nr
         zone_pages[B.page_zone(a, pfn), lru] += nr
-        listed[pfn] = True
-    if pages != a.node_stat[nid, NR_LRU_BASE + lru]:
-        v.append(f"{where}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the list holds {pages} pages")
+    return v
+
+
+def _check_lrugen(a, nid: int, listed: np.ndarray, zone_pages: np.ndarray, node_pages: np.ndarray) -> list[str]:
+    """MGLRU's lists of one node: each folio on the list of the generation, type and zone its
+    flags say (never PG_active or PG_unevictable there), each generation's ``nr_pages`` the
+    pages listed, the two youngest counted active; min_seq..max_seq spans MIN_NR_GENS to
+    MAX_NR_GENS generations of each type; no folio on them while MGLRU is off."""
+    v: list[str] = []
+    max_seq = int(a.lrugen_max_seq[nid])
+    for type_ in range(ANON_AND_FILE):
+        if not MIN_NR_GENS <= max_seq - a.lrugen_min_seq[nid, type_] + 1 <= MAX_NR_GENS:
+            v.append(f"node {nid}: MGLRU type {type_} spans seqs {a.lrugen_min_seq[nid, type_]}..{max_seq}")
+    for gen, type_, zone in np.ndindex(*a.lrugen_head.shape[1:]):
+        where = f"node {nid} MGLRU list gen {gen} type {type_} zone {zone}"
+        folios, lv = _list_folios(a, where, int(a.lrugen_head[nid, gen, type_, zone]),
+                                  int(a.lrugen_tail[nid, gen, type_, zone]), listed)
+        v += lv
+        if folios and not a.lrugen_enabled[nid]:
+            v.append(f"{where}: holds folios while MGLRU is off")
+        lru = (LRU_INACTIVE_FILE if type_ else LRU_INACTIVE_ANON) + int(lru_gen_is_active(a, nid, gen))
+        pages = 0
+        for pfn in folios:
+            flags = int(a.flags[pfn])
+            if (not flags & PG_lru_mask or flags & (PG_active_mask | PG_unevictable_mask) or folio_lru_gen(a, pfn) != gen
+                    or folio_is_file_lru(a, pfn) != type_ or folio_zonenum(a, pfn) != zone):
+                v.append(f"{where}: pfn {pfn:#x} (flags {flags:#x}) does not belong on it")
+            nr = int(folio_nr_pages(a, pfn))
+            pages += nr
+            zone_pages[B.page_zone(a, pfn), lru] += nr
+        node_pages[nid, lru] += pages
+        if pages != a.lrugen_nr_pages[nid, gen, type_, zone]:
+            v.append(f"{where}: nr_pages is {a.lrugen_nr_pages[nid, gen, type_, zone]} but it holds {pages} pages")
     return v
 
 
@@ -593,7 +644,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
     """A value entry is the shadow of a folio reclaim evicted from a file's cache
     (``workingset_eviction``): it names a node with memory, memcg 0, and an eviction time the
-    node's ``nonresident_age`` has reached."""
+    node's ``nonresident_age`` has reached (or, from MGLRU, a seq its max_seq has)."""
     from .mm.workingset import EVICTION_MASK, unpack_shadow
 
     where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
@@ -603,8 +654,9 @@ def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
     if nid not in k.node_ids or memcg:
         return [f"{where} names node {nid}, memcg {memcg}"]
     age = int(k.mem_map.nonresident_age[nid]) & EVICTION_MASK
-    if eviction > age:
-        return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age}"]
+    max_seq = int(k.mem_map.lrugen_max_seq[nid])  # an MGLRU shadow holds a seq reached instead
+    if eviction > age and eviction >> LRU_REFS_WIDTH > max_seq:
+        return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age} and MGLRU's max_seq {max_seq}"]
     return []
 
 

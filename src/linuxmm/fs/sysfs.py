@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..block.genhd import BLOCK_ATTRIBUTES
 from ..errors import KernelError
 from ..mm.huge_memory import enabled_show, enabled_store
+from ..mm.lru_gen import LRU_GEN_ATTRIBUTES
 from ..mm.memory import fault_around_bytes_get, fault_around_bytes_set
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 SYSFS_ATTRIBUTES = {
     "kernel/mm/transparent_hugepage/enabled": (enabled_show, enabled_store),
     "kernel/debug/fault_around_bytes": (fault_around_bytes_get, fault_around_bytes_set),  # debugfs
+    **LRU_GEN_ATTRIBUTES,  # kernel/mm/lru_gen/enabled, min_ttl_ms (ENOENT without CONFIG_LRU_GEN)
 }
 
 

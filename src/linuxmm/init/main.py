@@ -17,6 +17,7 @@ from ..arch import Arch
 from ..block.blk_core import blk_plug
 from ..description import MachineDescription
 from ..include.linux.backing_dev import wb_domain
+from ..mm.mm_inline import lru_gen_globals
 from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
@@ -103,6 +104,8 @@ class Kernel:
         self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
+        # MGLRU (mm/lru_gen.py): the lru_gen caps (sysfs enabled), min_ttl, its entry points
+        self.lru_gen = lru_gen_globals.at_boot(self.config)
         self._zonelists = None
         self._zonelists_gen: int | None = None
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)

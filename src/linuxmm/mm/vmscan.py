@@ -1,4 +1,6 @@
-"""Page reclaim (``mm/vmscan.c``), Linux 6.18 with the classic two-list LRU (MGLRU off).
+"""Page reclaim (``mm/vmscan.c``), Linux 6.18 with the classic two-list LRU (MGLRU, its other
+half, is ``mm/lru_gen.py``: ``shrink_node`` and kswapd's ``kswapd_age_node`` hand over to it
+while it is on).
 
 A newcomer's map, from the top:
 
@@ -58,6 +60,7 @@ import numpy as np
 from numba import njit
 
 from ..include.linux import gfp as G
+from .mm_inline import lru_gen_enabled
 from ..include.linux.mm_types import PAGE_SHIFT
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
@@ -482,7 +485,11 @@ def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
 
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
-    """Reclaim from one node; progress clears its ``kswapd_failures``."""
+    """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
+    ``lru_gen_shrink_node`` (``mm/lru_gen.py``)."""
+    if lru_gen_enabled(k):
+        k.lru_gen.shrink_node(k, pgdat, sc)
+        return
     prepare_scan_control(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed
     shrink_lruvec(k, pgdat.node_id, sc)
@@ -675,6 +682,7 @@ def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
         sc.priority = DEF_PRIORITY
     if sc.priority < 1 or (balanced and not state.nr_boost_reclaim):
         return end_balance_pgdat(k, pgdat, state)
+    kswapd_age_node(k, pgdat, sc)
     sc.may_writepage = sc.may_swap = not state.nr_boost_reclaim
     sc.nr_scanned = 0
     before = sc.nr_reclaimed
@@ -687,6 +695,12 @@ def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
         sc.priority -= 1
     kswapd_busy(pgdat, sc.nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
     return True
+
+
+def kswapd_age_node(k: Kernel, pgdat, sc: scan_control) -> None:
+    """Background aging before each priority: MGLRU's ``lru_gen_age_node`` (min_ttl_ms)."""
+    if lru_gen_enabled(k):
+        k.lru_gen.age_node(k, pgdat, sc)
 
 
 def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:
