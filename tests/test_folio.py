@@ -8,6 +8,7 @@ import pytest
 from conftest import small_machine
 from linuxmm import Machine, debug
 from linuxmm.include.linux.mm_types import GUP_PIN_COUNTING_BIAS
+from linuxmm.include.linux.memcontrol import MEMCG_NR_IDS, ROOT_MEM_CGROUP_ID
 from linuxmm.include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, NR_LRU_LISTS
 from linuxmm.include.linux.page_flags import PG_active_mask, PG_lru_mask, PG_swapcache_mask
 from linuxmm.include.linux.vmstat import NR_ISOLATED_ANON, NR_LRU_BASE
@@ -77,21 +78,21 @@ def test_lru_lists_exist_per_node():
     m = small_machine()
     a = m.kernel.mem_map
     nodes = len(m.nodes)
-    assert a.lruvec_head.shape == a.lruvec_tail.shape == (nodes, NR_LRU_LISTS)
+    assert a.lruvec_head.shape == a.lruvec_tail.shape == (MEMCG_NR_IDS, nodes, NR_LRU_LISTS)
     p = m.spawn()
     addr = p.mmap(4 << 12)
     p.write(addr, 4 << 12)
     lru_add_drain_all(m.kernel)
     assert debug.check(m) == []
-    pfn = int(a.lruvec_head[0, LRU_INACTIVE_ANON]) - 1
+    pfn = int(a.lruvec_head[ROOT_MEM_CGROUP_ID, 0, LRU_INACTIVE_ANON]) - 1
     a.flags[pfn] &= ~PG_lru_mask  # listed, but says it is not on a list
     assert any(f"pfn {pfn:#x}: PG_lru 0 but on LRU list" in v for v in debug.check(m))
     a.flags[pfn] |= PG_lru_mask | PG_active_mask  # an active folio on the inactive list
-    assert any(f"node 0 LRU list {LRU_INACTIVE_ANON}: pfn {pfn:#x}" in v and "does not belong on it" in v
+    assert any(f"memcg 1 node 0 LRU list {LRU_INACTIVE_ANON}: pfn {pfn:#x}" in v and "does not belong on it" in v
                for v in debug.check(m))
     a.flags[pfn] &= ~PG_active_mask
     a.node_stat[0, NR_LRU_BASE + LRU_ACTIVE_ANON] += 1
-    assert any("NR_ACTIVE_ANON is 1 but the list holds 0 pages" in v for v in debug.check(m))
+    assert any("NR_ACTIVE_ANON is 1 but its lists hold 0 pages" in v for v in debug.check(m))
     a.node_stat[0, NR_LRU_BASE + LRU_ACTIVE_ANON] -= 1
     a.node_stat[0, NR_ISOLATED_ANON] = 1
     assert any("1 anon pages left isolated from the LRU" in v for v in debug.check(m))

@@ -19,6 +19,7 @@ from linuxmm import debug
 from linuxmm.cli import app
 from linuxmm.errors import KernelError
 from linuxmm.include.linux import page_flags as PG
+from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID as ROOT
 from linuxmm.include.linux.mmzone import MAX_NR_GENS, MAX_NR_TIERS
 from linuxmm.mm import lru_gen as L
 from linuxmm.mm.memory import MMC_PGD, lookup_pte
@@ -128,16 +129,16 @@ def test_aging_moves_folios_accessed_through_page_tables_to_the_youngest_generat
     p.write(addr, 16 * MiB)
     lru_add_drain_all(m.kernel)
     hot, cold = _mapped_pfns(m, p, addr, 8 * MiB), _mapped_pfns(m, p, addr + 8 * MiB, 8 * MiB)
-    k, a = m.kernel, m.kernel.mem_map
-    assert (_gens(m, hot + cold) == (int(a.lrugen_max_seq[0]) - 1) % MAX_NR_GENS).all()  # active, not workingset
+    k, a, lv = m.kernel, m.kernel.mem_map, m.kernel.NODE_DATA(0).lruvec  # the root memcg's lruvec
+    assert (_gens(m, hot + cold) == (int(a.lrugen_max_seq[ROOT, 0]) - 1) % MAX_NR_GENS).all()  # active
     for _ in range(3):
-        L.try_to_inc_max_seq(k, 0, int(a.lrugen_max_seq[0]), 60)
+        L.try_to_inc_max_seq(k, lv, int(a.lrugen_max_seq[ROOT, 0]), 60)
         p.read(addr, 8 * MiB)  # 2048 pages: each access misses the TLB and sets the accessed bit
-    L.try_to_inc_max_seq(k, 0, int(a.lrugen_max_seq[0]), 60)
-    youngest = int(a.lrugen_max_seq[0]) - 1  # the walk promoted to the then-youngest generation
+    L.try_to_inc_max_seq(k, lv, int(a.lrugen_max_seq[ROOT, 0]), 60)
+    youngest = int(a.lrugen_max_seq[ROOT, 0]) - 1  # the walk promoted to the then-youngest generation
     assert (_gens(m, hot) == youngest % MAX_NR_GENS).all()
     assert (a.flags[hot] & PG.PG_workingset_mask).all()
-    assert (_gens(m, cold) == int(a.lrugen_min_seq[0, 0]) % MAX_NR_GENS).all()  # carried along as the oldest
+    assert (_gens(m, cold) == int(a.lrugen_min_seq[ROOT, 0, 0]) % MAX_NR_GENS).all()  # carried along, oldest
     assert not (a.flags[cold] & PG.PG_workingset_mask).any()
     mi = meminfo(m, "Active(anon)", "Inactive(anon)")
     assert mi == {"Active(anon)": 8 * 1024, "Inactive(anon)": 8 * 1024}  # only the two youngest are active
@@ -213,7 +214,7 @@ def test_switching_keeps_every_folio_on_exactly_one_list():
         assert m.lru_gen == on and debug.check(m) == []
         now = meminfo(m, *names)
         assert sum(now.values()) == total, (value, now)
-        assert bool(a.lrugen_nr_pages.sum()) == on and bool(a.lruvec_head[0, :4].any()) != on
+        assert bool(a.lrugen_nr_pages.sum()) == on and bool(a.lruvec_head[ROOT, 0, :4].any()) != on
     assert meminfo(m, "Active(file)")["Active(file)"] >= 8 * 1024  # the active half is in a young generation
     p.pread(fd, 16 * MiB, 0)
     p.write(addr, 8 * MiB)
@@ -235,7 +236,7 @@ def test_page_cache_joins_the_oldest_generation_and_reads_raise_its_tier():
     assert after["Inactive(file)"] - before["Inactive(file)"] == 64 * 1024 and after["Active(file)"] == before["Active(file)"]
     a = m.kernel.mem_map
     folios = np.nonzero((a.flags & np.uint64(PG.LRU_GEN_MASK)) != 0)[0]
-    assert (_gens(m, folios) == int(a.lrugen_min_seq[0, 1]) % MAX_NR_GENS).all()
+    assert (_gens(m, folios) == int(a.lrugen_min_seq[ROOT, 0, 1]) % MAX_NR_GENS).all()
     refs = [folio_lru_refs(a, int(pfn)) for pfn in folios]
     activations = vmstat(m, "pgactivate")
     p.pread(fd, 64 * MiB, 0, chunk=64 << 10)

@@ -12,9 +12,11 @@ import pytest
 from conftest import small_machine
 from linuxmm import debug
 from linuxmm.errors import KernelError, Killed
-from linuxmm.include.linux.memcontrol import PAGE_COUNTER_MAX
+from linuxmm.include.linux.memcontrol import PAGE_COUNTER_MAX, ROOT_MEM_CGROUP_ID
+from linuxmm.include.linux.mmzone import LRU_INACTIVE_ANON
 from linuxmm.mm import memcontrol as MC
 from linuxmm.mm.page_counter import page_counter_memparse
+from linuxmm.mm.swap import lru_add_drain_all
 
 MB = 1 << 20
 
@@ -245,6 +247,49 @@ def test_memcg_oom_group_parent_events():
         alloc_anon(hog, 40 * MB)
     m.run(5)
     assert bystander.alive and events(parent)["oom_group_kill"] == 1
+
+
+# ---- the per-memcg lruvec ---------------------------------------------------------------------------
+def lru_folios(a, memcg: int, lru: int, nid: int = 0) -> list[int]:
+    out, pfn = [], int(a.lruvec_head[memcg, nid, lru])
+    while pfn:
+        out.append(pfn - 1)
+        pfn = int(a.lru_next[pfn - 1])
+    return out
+
+
+def test_mem_cgroup_lruvec_holds_the_memcgs_folios():
+    """A cgroup's anonymous folios are on its own lruvec (``mem_cgroup_lruvec``), a process's
+    outside any cgroup on the root memcg's, which is the node's; memory.stat's inactive_anon
+    is the pages listed; a moved process's old folios stay on the old memcg's lists, and a
+    removed (dying) memcg that still holds pages is still visited by ``mem_cgroup_iter``."""
+    m = small_machine()
+    k, a = m.kernel, m.kernel.mem_map
+    cg = m.cgroup("lv/a")
+    memcg = k.cgrp_dfl_root.children["lv"].children["a"].memcg
+    assert MC.mem_cgroup_lruvec(memcg, k.NODE_DATA(0)) is memcg.nodeinfo[0]
+    assert MC.mem_cgroup_lruvec(k.cgrp_dfl_root.memcg, k.NODE_DATA(0)) is k.NODE_DATA(0).lruvec
+    p, other = m.spawn(cgroup="lv/a"), m.spawn()
+    alloc_anon(p, 8 * MB)
+    alloc_anon(other, 4 * MB)
+    lru_add_drain_all(k)
+    mine = lru_folios(a, memcg.id, LRU_INACTIVE_ANON)
+    assert sum(1 << int(a.order[f]) for f in mine) == 2048 and set(a.memcg[mine]) == {memcg.id}
+    assert stat(cg)["inactive_anon"] == 8 * MB
+    assert not set(mine) & set(lru_folios(a, ROOT_MEM_CGROUP_ID, LRU_INACTIVE_ANON))
+    assert debug.check(m) == []
+    m.cgroup("lv/b").write("cgroup.procs", p.pid)
+    cg.rmdir()
+    assert not memcg.online and memcg in list(MC.mem_cgroup_iter(k, None))
+    assert lru_folios(a, memcg.id, LRU_INACTIVE_ANON) == mine
+    assert debug.check(m) == []
+    pfn = mine[0]
+    a.memcg[pfn] = ROOT_MEM_CGROUP_ID  # listed on the memcg's lruvec but now says the root's
+    assert any(f"memcg {memcg.id} node 0 LRU list {LRU_INACTIVE_ANON}: pfn {pfn:#x}" in v and "does not belong" in v
+               for v in debug.check(m))
+    a.memcg[pfn] = memcg.id
+    p.exit()
+    assert debug.check(m) == []
 
 
 # ---- memory.high ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 from conftest import DATA
 
 from linuxmm import Machine, debug
+from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from linuxmm.include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON
 from linuxmm.include.linux.page_flags import PG_active_mask, PG_lru_mask, PG_referenced_mask
 from linuxmm.include.linux.pagevec import FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
@@ -47,7 +48,7 @@ def test_new_anonymous_folios_join_the_inactive_list_as_on_the_host():
 
 
 def listed(a, lru) -> list[int]:
-    out, pfn = [], int(a.lruvec_head[0, lru])
+    out, pfn = [], int(a.lruvec_head[ROOT_MEM_CGROUP_ID, 0, lru])
     while pfn:
         out.append(pfn - 1)
         pfn = int(a.lru_next[pfn - 1])

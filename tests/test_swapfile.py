@@ -13,7 +13,7 @@ import pytest
 from linuxmm import KernelError, Machine, debug
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
-from linuxmm.mm.swap_state import reclaim_pages
+from linuxmm.mm.vmscan import reclaim_pages
 
 PAGE = 4096
 PM_SWAP = 1 << 62
@@ -33,7 +33,7 @@ def evict_swap_cache(m) -> None:
     memory pressure would do: ``shrink_folio_list`` -> ``__remove_mapping``)."""
     m.run(1)
     table = m.kernel.vm_state.swap_table
-    reclaim_pages(m.kernel, table[table != 0])
+    reclaim_pages(m.kernel, table[(table != 0) & (table & 1 == 0)] >> 1)  # the folios, not shadows
 
 
 def written(m, pages=64, value_of=lambda i: i % 250 + 1):
@@ -302,3 +302,11 @@ def test_check_catches_swapfree_drift_and_a_lost_swap_cache_count():
     vs.vp[VP_NR_SWAP_PAGES] += 1
     vs.nstat[0, NS_SWAPCACHE] += 1
     assert any("NR_SWAPCACHE" in v for v in debug.check(m))
+
+
+def test_partition_without_a_path_gets_a_disk_of_its_own():
+    m = Machine(cmdline="mem=256M")
+    assert m.swapon("64M") == "/dev/vdb"
+    assert m.disks() == ["vda", "vdb"]
+    assert m.proc("swaps").splitlines()[1].split()[:3] == ["/dev/vdb", "partition", "65532"]
+    assert m.swapon("16M", kind="partition") == "/dev/vdc"

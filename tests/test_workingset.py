@@ -8,6 +8,7 @@ import pytest
 
 import linuxmm
 from linuxmm import debug
+from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from linuxmm.lib import xarray as X
 from linuxmm.mm import workingset as W
 
@@ -112,14 +113,14 @@ def test_mglru_recent_refault_counts_in_its_tier():
     m, p, big, _ = press(True)
     a = m.kernel.mem_map
     before = vmstat(m, "workingset_refault_file", "workingset_activate_file")
-    refaulted = int(a.lrugen_refaulted[0, 1].sum())
+    refaulted = int(a.lrugen_refaulted[ROOT_MEM_CGROUP_ID, 0, 1].sum())
     index = int(W.shadow_entries(m.kernel, m.kernel.rmap.address_spaces[m._inode("/big").i_ino])[0])
     assert m.cachestat("/big").recently_evicted > 0
     assert p.pread(big, PAGE, index * PAGE) == bytes([index >> 8 & 0xFF]) * (PAGE // 64)
     after = vmstat(m, "workingset_refault_file", "workingset_activate_file")
     assert after["workingset_refault_file"] > before["workingset_refault_file"]
     assert after["workingset_activate_file"] == before["workingset_activate_file"]
-    assert int(a.lrugen_refaulted[0, 1].sum()) > refaulted
+    assert int(a.lrugen_refaulted[ROOT_MEM_CGROUP_ID, 0, 1].sum()) > refaulted
     assert debug.check(m) == []
 
 

@@ -79,12 +79,18 @@ def test_key_lines_count_arrays_of_tables():
     assert lines[("seed",)] == 2
 
 
-def test_features_not_built_yet_are_named():
-    if hasattr(Machine, "swapon"):
-        pytest.skip("swap exists now")
-    w = W.loads('swap = "64M"\n[[process]]\n[[process.phase]]\nop = "sleep"\ntime = "1s"\n', "w.toml")
-    with pytest.raises(ParseError, match=r"w.toml:1: swap: not available yet"):
-        machine().run_workload(w)
+SLEEP = '[[process]]\n[[process.phase]]\nop = "sleep"\ntime = "10ms"\n'
+
+
+def test_swap_key_enables_a_swap_area():
+    m = machine()
+    m.run_workload(W.loads('swap = "64M"\n' + SLEEP, "w.toml"))
+    assert "65532" in m.proc("swaps")  # 64 MiB less the header page, in kB
+
+
+def test_swap_the_machine_refuses_names_its_line():
+    with pytest.raises(ParseError, match=r"w.toml:1: swap: .*at most 256 GiB"):
+        machine().run_workload(W.loads('swap = "64T"\n' + SLEEP, "w.toml"))
 
 
 RANDOM = """\

@@ -955,8 +955,6 @@ def run(workload: Annotated[Path, typer.Argument(help="Workload TOML file (forma
         sysctls.append((name.strip(), value.strip()))
     w = w.with_options(interval_ns=W.parse_duration(interval, "--interval") if interval else None,
                        swap=W.parse_size(swap, "--swap") if swap else None, sysctl=tuple(sysctls))
-    if swap and not hasattr(Machine, "swapon"):
-        raise LinuxmmError("--swap: not available yet (m.swapon is being built)")
     ensure_compiled(err)
     m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     total = w.duration_ns / 1e9 if w.duration_ns else None

@@ -37,10 +37,11 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.memcontrol import PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
+from .include.linux.memcontrol import MEMCG_NR_IDS, PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES)
-from .mm.mm_inline import folio_is_file_lru, folio_lru_gen, folio_nr_pages, folio_zonenum, lru_gen_is_active
+from .mm.mm_inline import (folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum,
+                           lru_gen_is_active)
 from .include.linux.mmzone import (ANON_AND_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_NAMES, LRU_UNEVICTABLE,
                                    MAX_NR_GENS, MIGRATE_ISOLATE, MIN_NR_GENS, NR_LRU_LISTS)
 from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_mask, PG_lru_mask, PG_reserved_mask,
@@ -277,23 +278,35 @@ def check_folios(k) -> list[str]:
 
 
 def check_lru(k) -> list[str]:
-    """LRU membership = flags = counts: each node's lists hold exactly the PG_lru folios of
-    their kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both ways,
-    each folio on one list only; under MGLRU the evictable ones are on the generations instead
-    (``_check_lrugen``); the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages
-    listed; every anonymous or page-cache folio is on a list or waits in a CPU's lru_add batch,
-    never both; no folio is left isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
+    """LRU membership = flags = counts: each lruvec's lists (one per memcg and node) hold
+    exactly the PG_lru folios of their memcg (``folio_lruvec``: the root's for an uncharged
+    folio) and kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both
+    ways, each folio on one list only; under MGLRU the evictable ones are on the lruvec's
+    generations instead (``_check_lrugen``); each lruvec's ``lru_zone_size`` (its classic
+    lists), the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every
+    anonymous or page-cache folio is on a list or waits in a CPU's lru_add batch, never both;
+    no folio is left isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
     listed = np.zeros(a.lru_next.shape[0], bool)
     zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
-    node_pages = np.zeros((a.lruvec_head.shape[0], NR_LRU_LISTS), np.int64)
-    for nid in range(a.lruvec_head.shape[0]):
-        for lru in range(NR_LRU_LISTS):
-            v += _check_lru_list(a, nid, lru, listed, zone_pages, node_pages)
-        v += _check_lrugen(a, nid, listed, zone_pages, node_pages)
+    memcgs = sorted(set(k.memcg_idr) | set(np.nonzero(a.lruvec_head.any(axis=(1, 2)))[0].tolist())
+                    | set(np.nonzero(a.lrugen_head.any(axis=(1, 2, 3, 4)))[0].tolist()))
+    for memcg in memcgs:
+        pages = np.zeros_like(zone_pages)
+        for nid in range(a.lruvec_head.shape[1]):
+            for lru in range(NR_LRU_LISTS):
+                v += _check_lru_list(a, memcg, nid, lru, listed, pages)
+        for zid in np.nonzero((pages != a.lru_zone_size[memcg]).any(axis=1))[0]:
+            v.append(f"memcg {memcg} zone {zid}: lru_zone_size {a.lru_zone_size[memcg, zid].tolist()} "
+                     f"but its lists hold {pages[zid].tolist()} pages")
+        zone_pages += pages
+        for nid in range(a.lrugen_head.shape[1]):
+            v += _check_lrugen(a, memcg, nid, listed, zone_pages)
+    node_pages = np.zeros((a.node_stat.shape[0], NR_LRU_LISTS), np.int64)
+    np.add.at(node_pages, a.zone_node[a.zone_node >= 0], zone_pages[a.zone_node >= 0])
     for nid, lru in zip(*np.nonzero(node_pages != a.node_stat[:, NR_LRU_BASE:NR_LRU_BASE + NR_LRU_LISTS])):
-        v.append(f"node {nid}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but the lists hold "
+        v.append(f"node {nid}: NR_{LRU_NAMES[lru]} is {a.node_stat[nid, NR_LRU_BASE + lru]} but its lists hold "
                  f"{node_pages[nid, lru]} pages")
     for zid in np.nonzero((zone_pages != a.vm_stat[:, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS]).any(axis=1))[0]:
         v.append(f"zone {zid}: NR_ZONE_* LRU counters {a.vm_stat[zid, NR_ZONE_LRU_BASE:NR_ZONE_LRU_BASE + NR_LRU_LISTS].tolist()} "
@@ -330,51 +343,51 @@ def _list_folios(a, where: str, head: int, tail: int, listed: np.ndarray) -> tup
     return folios, v
 
 
-def _check_lru_list(a, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray,
-                    node_pages: np.ndarray) -> list[str]:
-    where = f"node {nid} LRU list {lru}"
-    folios, v = _list_folios(a, where, int(a.lruvec_head[nid, lru]), int(a.lruvec_tail[nid, lru]), listed)
+def _check_lru_list(a, memcg: int, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    where = f"memcg {memcg} node {nid} LRU list {lru}"
+    folios, v = _list_folios(a, where, int(a.lruvec_head[memcg, nid, lru]), int(a.lruvec_tail[memcg, nid, lru]),
+                             listed)
     if folios and a.lrugen_enabled[nid] and lru != LRU_UNEVICTABLE:
         v.append(f"{where}: holds folios while MGLRU is on")
     for pfn in folios:
-        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lru_gen(a, pfn) >= 0:
-            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}) does not belong on it")
-        nr = int(folio_nr_pages(a, pfn))
-        node_pages[nid, lru] += nr
-        zone_pages[B.page_zone(a, pfn), lru] += nr
+        if (not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lruvec_memcg(a, pfn) != memcg
+                or folio_lru_gen(a, pfn) >= 0):
+            v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}, memcg {a.memcg[pfn]}) does not belong on it")
+        zone_pages[B.page_zone(a, pfn), lru] += int(folio_nr_pages(a, pfn))
     return v
 
 
-def _check_lrugen(a, nid: int, listed: np.ndarray, zone_pages: np.ndarray, node_pages: np.ndarray) -> list[str]:
-    """MGLRU's lists of one node: each folio on the list of the generation, type and zone its
-    flags say (never PG_active or PG_unevictable there), each generation's ``nr_pages`` the
-    pages listed, the two youngest counted active; min_seq..max_seq spans MIN_NR_GENS to
-    MAX_NR_GENS generations of each type; no folio on them while MGLRU is off."""
+def _check_lrugen(a, memcg: int, nid: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    """MGLRU's lists of one lruvec: each folio on the list of the generation, type and zone its
+    flags say and of its memcg (never PG_active or PG_unevictable there), each generation's
+    ``nr_pages`` the pages listed, the two youngest counted active; min_seq..max_seq spans
+    MIN_NR_GENS to MAX_NR_GENS generations of each type; no folio on them while MGLRU is off."""
     v: list[str] = []
-    max_seq = int(a.lrugen_max_seq[nid])
+    max_seq = int(a.lrugen_max_seq[memcg, nid])
     for type_ in range(ANON_AND_FILE):
-        if not MIN_NR_GENS <= max_seq - a.lrugen_min_seq[nid, type_] + 1 <= MAX_NR_GENS:
-            v.append(f"node {nid}: MGLRU type {type_} spans seqs {a.lrugen_min_seq[nid, type_]}..{max_seq}")
-    for gen, type_, zone in np.ndindex(*a.lrugen_head.shape[1:]):
-        where = f"node {nid} MGLRU list gen {gen} type {type_} zone {zone}"
-        folios, lv = _list_folios(a, where, int(a.lrugen_head[nid, gen, type_, zone]),
-                                  int(a.lrugen_tail[nid, gen, type_, zone]), listed)
+        if not MIN_NR_GENS <= max_seq - a.lrugen_min_seq[memcg, nid, type_] + 1 <= MAX_NR_GENS:
+            v.append(f"memcg {memcg} node {nid}: MGLRU type {type_} spans seqs "
+                     f"{a.lrugen_min_seq[memcg, nid, type_]}..{max_seq}")
+    for gen, type_, zone in np.ndindex(*a.lrugen_head.shape[2:]):
+        where = f"memcg {memcg} node {nid} MGLRU list gen {gen} type {type_} zone {zone}"
+        folios, lv = _list_folios(a, where, int(a.lrugen_head[memcg, nid, gen, type_, zone]),
+                                  int(a.lrugen_tail[memcg, nid, gen, type_, zone]), listed)
         v += lv
         if folios and not a.lrugen_enabled[nid]:
             v.append(f"{where}: holds folios while MGLRU is off")
-        lru = (LRU_INACTIVE_FILE if type_ else LRU_INACTIVE_ANON) + int(lru_gen_is_active(a, nid, gen))
+        lru = (LRU_INACTIVE_FILE if type_ else LRU_INACTIVE_ANON) + int(lru_gen_is_active(a, memcg, nid, gen))
         pages = 0
         for pfn in folios:
             flags = int(a.flags[pfn])
             if (not flags & PG_lru_mask or flags & (PG_active_mask | PG_unevictable_mask) or folio_lru_gen(a, pfn) != gen
-                    or folio_is_file_lru(a, pfn) != type_ or folio_zonenum(a, pfn) != zone):
-                v.append(f"{where}: pfn {pfn:#x} (flags {flags:#x}) does not belong on it")
+                    or folio_is_file_lru(a, pfn) != type_ or folio_zonenum(a, pfn) != zone
+                    or folio_lruvec_memcg(a, pfn) != memcg):
+                v.append(f"{where}: pfn {pfn:#x} (flags {flags:#x}, memcg {a.memcg[pfn]}) does not belong on it")
             nr = int(folio_nr_pages(a, pfn))
             pages += nr
             zone_pages[B.page_zone(a, pfn), lru] += nr
-        node_pages[nid, lru] += pages
-        if pages != a.lrugen_nr_pages[nid, gen, type_, zone]:
-            v.append(f"{where}: nr_pages is {a.lrugen_nr_pages[nid, gen, type_, zone]} but it holds {pages} pages")
+        if pages != a.lrugen_nr_pages[memcg, nid, gen, type_, zone]:
+            v.append(f"{where}: nr_pages is {a.lrugen_nr_pages[memcg, nid, gen, type_, zone]} but it holds {pages} pages")
     return v
 
 
@@ -613,7 +626,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
             if not entry & 1:
                 slots.setdefault(entry >> 1, []).append(index)
             else:
-                v += _check_shadow(k, mapping, index, entry)
+                v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
             nr = 1 << int(a.order[head])
@@ -641,21 +654,26 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 
-def _check_shadow(k, mapping, index: int, entry: int) -> list[str]:
-    """A value entry is the shadow of a folio reclaim evicted from a file's cache
-    (``workingset_eviction``): it names a node with memory, memcg 0, and an eviction time the
-    node's ``nonresident_age`` has reached (or, from MGLRU, a seq its max_seq has)."""
-    from .mm.workingset import EVICTION_MASK, unpack_shadow
-
+def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
+    """A value entry of a file's cache is the shadow of a folio reclaim evicted."""
     where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
     if mapping.swapbacked:
         return [f"{where} in a shmem mapping (reclaim evicts no shmem folio without swap)"]
+    return _check_shadow(k, where, entry)
+
+
+def _check_shadow(k, where: str, entry: int) -> list[str]:
+    """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
+    eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
+    and a token whose seq that lruvec's max_seq has reached."""
+    from .mm.workingset import EVICTION_MASK, unpack_shadow
+
     memcg, nid, eviction, _ = unpack_shadow(entry)
-    if nid not in k.node_ids or memcg:
+    if nid not in k.node_ids or not 0 <= memcg < MEMCG_NR_IDS:
         return [f"{where} names node {nid}, memcg {memcg}"]
     age = int(k.mem_map.nonresident_age[nid]) & EVICTION_MASK
-    max_seq = int(k.mem_map.lrugen_max_seq[nid])  # an MGLRU shadow holds a seq reached instead
-    if eviction > age and eviction >> LRU_REFS_WIDTH > max_seq:
+    max_seq = int(k.mem_map.lrugen_max_seq[memcg or ROOT_MEM_CGROUP_ID, nid])
+    if (memcg or eviction > age) and eviction >> LRU_REFS_WIDTH > max_seq:
         return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age} and MGLRU's max_seq {max_seq}"]
     return []
 
@@ -832,8 +850,10 @@ def check_tlb(k) -> list[str]:
 def check_swap(k) -> list[str]:
     """Each slot's ``swap_map`` count is the number of swap ptes naming it, and SWAP_HAS_CACHE
     is set exactly where the swap table holds a folio, which is in the swap cache for that
-    slot; every swap pte names a slot of an active area; SwapFree (``nr_swap_pages``) counts
-    the free slots of the areas taking allocations; NR_SWAPCACHE counts the cached folios."""
+    slot; a shadow entry only stands where a folio was evicted from a slot still in use (a
+    swap pte holds it, no folio caches it) and is a valid shadow; every swap pte names a slot
+    of an active area; SwapFree (``nr_swap_pages``) counts the free slots of the areas taking
+    allocations; NR_SWAPCACHE counts the cached folios."""
     from .include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_WRITEOK
     from .mm import memory as M
     from .mm.pgtable import NS_SWAPCACHE, swp_entry
@@ -856,18 +876,24 @@ def check_swap(k) -> list[str]:
         for off in np.flatnonzero(counts != refs[sl])[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes")
         cached = (vs.swap_map[sl] & SWAP_HAS_CACHE) != 0
-        for off in np.flatnonzero(cached != (vs.swap_table[sl] != 0))[:MAX_REPORTED]:
+        table = vs.swap_table[sl]
+        folio, shadow = (table != 0) & (table & 1 == 0), (table & 1) == 1
+        for off in np.flatnonzero(cached != folio)[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: SWAP_HAS_CACHE {int(cached[off])} but swap table "
-                     f"holds {vs.swap_table[sl][off]}")
-        for off in np.flatnonzero(vs.swap_table[sl]):
-            pfn = int(vs.swap_table[sl][off])
+                     f"holds {table[off]:#x}")
+        for off in np.flatnonzero(folio):
+            pfn = int(table[off]) >> 1
             if not a.flags[pfn] & PG_swapcache_mask or a.private[pfn] != int(swp_entry(si.type, off + 1)):
                 v.append(f"{si.swap_file} slot {off + 1}: folio {pfn:#x} is not in the swap cache for it")
+        for off in np.flatnonzero(shadow & (counts == 0))[:MAX_REPORTED]:
+            v.append(f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x} but no swap pte holds the slot")
+        for off in np.flatnonzero(shadow)[:MAX_REPORTED]:
+            v += _check_shadow(k, f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x}", int(table[off]))
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
-    swapcache = int(np.count_nonzero(vs.swap_table))
+    swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))
     if swapcache != int(vs.nstat[:, NS_SWAPCACHE].sum()):
         v.append(f"NR_SWAPCACHE is {int(vs.nstat[:, NS_SWAPCACHE].sum())} but {swapcache} folios are in the swap cache")
     return v

@@ -331,7 +331,7 @@ class Machine:
     def swapon(self, size: int | str, priority: int = _AUTO_PRIORITY, kind: str = "partition",
                path: str | None = None, compression_ratio: float = 3.0) -> str:
         """Enable a swap area of ``size`` bytes (or "8G"): ``kind`` "partition" (``path`` names
-        a disk, /dev/NAME), "file" (``path`` a file on a disk-backed filesystem, default
+        a disk, /dev/NAME; without one the machine gets a swap disk of that size, /dev/vdb), "file" (``path`` a file on a disk-backed filesystem, default
         /swapfile) or "zram" (compressed memory, /dev/zramN, ``compression_ratio`` original
         over compressed size). ``priority`` 0..32767, or left out (or -1) for the kernel's
         decreasing automatic ones (-2, -3, ...). Returns the area's name in /proc/swaps.

@@ -17,8 +17,8 @@ from ..arch import Arch
 from ..block.blk_core import blk_plug
 from ..description import MachineDescription
 from ..include.linux.backing_dev import wb_domain
-from ..mm.mm_inline import lru_gen_globals
-from ..include.linux.mmzone import NodeStates, node_states, pglist_data, zone
+from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
+from ..include.linux.mmzone import NodeStates, lruvec, node_states, pglist_data, zone
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
 from ..kernel.kthread import kthread
@@ -26,6 +26,7 @@ from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
+from ..mm.mm_inline import lru_gen_globals
 from ..mm.params import BootParams
 from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
                                     NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS, NUMA_STAT_ITEM, StatRow,
@@ -72,6 +73,7 @@ class Kernel:
         self.hashdist = False
         self.zonelist_order = "Node"
         self.vm = None  # the vm sysctls (VmTunables), from vm_sysctl_init on
+        self.vm_registered_table: list = []  # /proc/sys/vm files initcalls add (register_sysctl_init)
         self.warned_physmem = False  # mminit_validate_memmodel_limits' WARN_ON_ONCE
         self._mem_map = None
         self.__init_subsystems()
@@ -205,6 +207,7 @@ class Kernel:
 
     def alloc_node_data(self, nid: int) -> pglist_data:
         pgdat = pglist_data(node_id=nid)
+        pgdat.lruvec = lruvec(ROOT_MEM_CGROUP_ID, nid)
         pgdat.vm_stat = StatRow(np.zeros(NR_VM_NODE_STAT_ITEMS, np.int64), NODE_STAT_ITEM)
         pgdat.node_zones = [zone(name, i, nid, lowmem_reserve=[0] * len(self.zone_names))
                             for i, name in enumerate(self.zone_names)]

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import KernelError, LinuxmmError
 from ..include.linux.mmzone import for_each_zone
-from ..include.linux.vmstat import DROP_PAGECACHE, DROP_SLAB
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -174,7 +173,6 @@ def vm_table() -> tuple[ctl_table, ...]:
         T("dirty_ratio", "vm_dirty_ratio", extra1=0, extra2=100, proc_handler=pw.dirty_ratio_handler),
         T("dirty_writeback_centisecs", "dirty_writeback_interval"),
         T("dirtytime_expire_seconds", "dirtytime_expire_interval", extra1=0, since=(4, 0)),
-        T("drop_caches", "sysctl_drop_caches", mode=0o200, extra1=1, extra2=4, proc_handler=drop_caches_sysctl_handler),
         T("extfrag_threshold", "sysctl_extfrag_threshold", extra1=0, extra2=1000),
         T("highmem_is_dirtyable", "vm_highmem_is_dirtyable", extra1=0, extra2=1,
           present=lambda k: bool(k.config.highmem)),
@@ -227,9 +225,18 @@ def vm_table() -> tuple[ctl_table, ...]:
     ), key=lambda t: t.procname))
 
 
+def register_sysctl_init(k: "Kernel", path: str, table: tuple[ctl_table, ...]) -> None:
+    """An initcall adds its own files to /proc/sys/``path`` (only "vm" is simulated), as
+    fs/drop_caches.c does for drop_caches."""
+    if path != "vm":
+        raise LinuxmmError(f"/proc/sys/{path}: only /proc/sys/vm is simulated")
+    k.vm_registered_table.extend(table)
+
+
 def vm_entries(k: "Kernel") -> list[ctl_table]:
     """The files this kernel has: its version and configuration decide."""
-    return [t for t in vm_table() if k.version >= t.since and (t.present is None or t.present(k))]
+    table = sorted(vm_table() + tuple(k.vm_registered_table), key=lambda t: t.procname)
+    return [t for t in table if k.version >= t.since and (t.present is None or t.present(k))]
 
 
 def find_entry(k: "Kernel", name: str) -> ctl_table:
@@ -333,19 +340,6 @@ def proc_sys_vm(k: "Kernel") -> dict[str, str]:
 
 
 # ---- handlers of knobs that live outside mm/page_alloc.c -------------------------------
-
-
-def drop_caches_sysctl_handler(k: "Kernel", old) -> None:
-    """fs/drop_caches.c: 1 drops the clean page cache (``drop_pagecache``), 2 would shrink the
-    slab caches (none is simulated); each counts its event."""
-    from ..fs.drop_caches import drop_pagecache
-
-    value = k.vm.sysctl_drop_caches
-    if value & 1:
-        drop_pagecache(k)
-        k.vm_events[DROP_PAGECACHE] += 1
-    if value & 2:
-        k.vm_events[DROP_SLAB] += 1
 
 
 def sysctl_vm_numa_stat_handler(k: "Kernel", old) -> None:

@@ -78,20 +78,21 @@ MEMMAP_FIELDS = [
     ("pcp_prev", np.int64, 1),
     ("lru_next", np.int64, 1),
     ("lru_prev", np.int64, 1),
-    ("lruvec_head", np.int64, 2),
-    ("lruvec_tail", np.int64, 2),
+    ("lruvec_head", np.int64, 3),
+    ("lruvec_tail", np.int64, 3),
+    ("lru_zone_size", np.int64, 3),
     ("nonresident_age", np.int64, 1),
-    ("lrugen_head", np.int64, 4),
-    ("lrugen_tail", np.int64, 4),
-    ("lrugen_nr_pages", np.int64, 4),
-    ("lrugen_max_seq", np.int64, 1),
-    ("lrugen_min_seq", np.int64, 2),
+    ("lrugen_head", np.int64, 5),
+    ("lrugen_tail", np.int64, 5),
+    ("lrugen_nr_pages", np.int64, 5),
+    ("lrugen_max_seq", np.int64, 2),
+    ("lrugen_min_seq", np.int64, 3),
     ("lrugen_enabled", np.int64, 1),
-    ("lrugen_avg_refaulted", np.int64, 3),
-    ("lrugen_avg_total", np.int64, 3),
-    ("lrugen_refaulted", np.int64, 3),
-    ("lrugen_evicted", np.int64, 3),
-    ("lrugen_protected", np.int64, 3),
+    ("lrugen_avg_refaulted", np.int64, 4),
+    ("lrugen_avg_total", np.int64, 4),
+    ("lrugen_refaulted", np.int64, 4),
+    ("lrugen_evicted", np.int64, 4),
+    ("lrugen_protected", np.int64, 4),
     ("fbatch", np.int64, 3),
     ("fbatch_nr", np.int64, 2),
     ("pb_mt", np.int8, 1),
@@ -159,14 +160,18 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
     (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
     private: page->private (for a page-table page, the pool row holding its entries).
-    Per node: lruvec_head/lruvec_tail: the lists of ``struct lruvec`` by ``enum lru_list``
-    (links pfn + 1, the head the most recently added; the pages on each are the node's and
-    zones' NR_*_ANON/FILE counters, ``mm/swap.py``); nonresident_age: ``lruvec->nonresident_age``,
-    the clock of evictions and activations that shadow entries read (``mm/workingset.py``);
-    lrugen_*: MGLRU's ``struct lru_gen_folio`` (``mm/mm_inline.py``, ``mm/lru_gen.py``):
-    head/tail/nr_pages of its lists by [node, gen, type, zone idx] (the same lru_next/lru_prev
-    links), max_seq, min_seq by type, enabled, and the PID controller's avg_refaulted/avg_total/
-    refaulted/evicted/protected by [node, type, tier]. Per CPU: fbatch/fbatch_nr: the folio
+    Per memcg id and node: lruvec_head/lruvec_tail[memcg, nid, lru]: the lists of the memcg's
+    ``struct lruvec`` on the node (``mem_cgroup_lruvec``; the root memcg's are the node's own)
+    by ``enum lru_list`` (links pfn + 1, the head the most recently added; ``mm/swap.py``);
+    per memcg id and zone: lru_zone_size[memcg, zid, lru]: the pages on them by zone
+    (``mem_cgroup_per_node->lru_zone_size``; summed over memcgs they are the zones'
+    NR_ZONE_*_ANON/FILE and the nodes' NR_*_ANON/FILE). Per memcg id and node, MGLRU's
+    ``struct lru_gen_folio`` (``mm/mm_inline.py``, ``mm/lru_gen.py``): lrugen_head/_tail/
+    _nr_pages of its lists by [memcg, nid, gen, type, zone idx] (the same lru_next/lru_prev
+    links), lrugen_max_seq, lrugen_min_seq by type, and the PID controller's avg_refaulted/
+    avg_total/refaulted/evicted/protected by [memcg, nid, type, tier]. Per node: lrugen_enabled
+    (switched for every memcg at once); nonresident_age: ``lruvec->nonresident_age``,
+    the clock of evictions and activations that shadow entries read (``mm/workingset.py``). Per CPU: fbatch/fbatch_nr: the folio
     batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
     spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
@@ -1013,19 +1018,22 @@ def build_mem_map(k) -> MemMap:
             compound_head=np.zeros(npfn, i64), entire_mapcount=np.zeros(npfn, np.int32),
             pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
-            lruvec_head=np.zeros((nnodes, NR_LRU_LISTS), i64), lruvec_tail=np.zeros((nnodes, NR_LRU_LISTS), i64),
+            lruvec_head=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
+            lruvec_tail=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
+            lru_zone_size=np.zeros((MEMCG_NR_IDS, nz, NR_LRU_LISTS), i64),
             nonresident_age=np.zeros(nnodes, i64),
-            lrugen_head=np.zeros((nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
-            lrugen_tail=np.zeros((nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
-            lrugen_nr_pages=np.zeros((nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            lrugen_head=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            lrugen_tail=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            lrugen_nr_pages=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
             # lru_gen_init_lruvec: max_seq MIN_NR_GENS + 1, on when the lru_gen caps are
-            lrugen_max_seq=np.full(nnodes, MIN_NR_GENS + 1, i64), lrugen_min_seq=np.zeros((nnodes, ANON_AND_FILE), i64),
+            lrugen_max_seq=np.full((MEMCG_NR_IDS, nnodes), MIN_NR_GENS + 1, i64),
+            lrugen_min_seq=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE), i64),
             lrugen_enabled=np.full(nnodes, int(k.config.lru_gen and k.config.lru_gen_enabled), i64),
-            lrugen_avg_refaulted=np.zeros((nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
-            lrugen_avg_total=np.zeros((nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
-            lrugen_refaulted=np.zeros((nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
-            lrugen_evicted=np.zeros((nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
-            lrugen_protected=np.zeros((nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_avg_refaulted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_avg_total=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_refaulted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_evicted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_protected=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
             fbatch=np.zeros((ncpu, NR_CPU_FBATCHES, FOLIO_BATCH_SIZE), i64),
             fbatch_nr=np.zeros((ncpu, NR_CPU_FBATCHES), i64),
             pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),

@@ -39,7 +39,7 @@ from ..include.linux.page_flags import PG_head_mask
 from ..kernel import fork as F
 from . import buddy as B
 from .swap import lru_add_drain
-from .swap_state import reclaim_pages
+from .vmscan import reclaim_pages
 from .pgtable import (VP_CPU, PTE_KIND_PRESENT, _PAGE_ACCESSED, _PAGE_SPECIAL, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
                       pte_marker_get, pte_none, pte_to_swp_entry)
 

@@ -46,6 +46,7 @@ from numba import njit
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
+from ..include.linux.mmzone import lruvec
 from ..include.linux.memcontrol import (
     MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, MEMCG_HIGH, MEMCG_KMEM, MEMCG_LOW, MEMCG_MAX, MEMCG_NR_IDS,
     MEMCG_NR_MEMORY_EVENTS, MEMCG_OOM, MEMCG_OOM_GROUP_KILL, MEMCG_OOM_KILL, MEMCG_PERCPU_B, MEMCG_SOCK,
@@ -62,6 +63,7 @@ from ..include.linux.vmstat import (
     WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON,
     WORKINGSET_RESTORE_FILE)
 from ..kernel.timer import NSEC_PER_SEC
+from .mm_inline import lru_gen_init_lruvec
 from .page_alloc import wait_for_oom_victims
 from .page_counter import page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
@@ -132,12 +134,14 @@ def mem_cgroup_uncharge(a, pfn):
 @dataclass(eq=False)
 class mem_cgroup:
     """``struct mem_cgroup``: its id (its rows of the memcg arrays in ``MemMap``), its cgroup
-    (``memcg->css.cgroup``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
+    (``memcg->css.cgroup``), its lruvec on each node (``nodeinfo[nid]``, the Python half of
+    ``mem_cgroup_per_node``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
     reads the watermark since that write), and whether it is still online (rmdir offlines it;
     a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do)."""
 
     id: int
     css: object
+    nodeinfo: dict[int, lruvec]
     oom_group: bool = False
     peak_reset: bool = False
     online: bool = True
@@ -162,7 +166,8 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
     free = next((i for i in range(ROOT_MEM_CGROUP_ID, MEMCG_NR_IDS) if i not in k.memcg_idr), None)
     if free is None:
         raise KernelError(errno.ENOSPC, f"no memory cgroup id left (the simulator keeps {MEMCG_NR_IDS - 1})")
-    memcg = mem_cgroup(free, css)
+    nodeinfo = {nid: pgdat.lruvec if parent is None else lruvec(free, nid) for nid, pgdat in k.pgdat.items()}
+    memcg = mem_cgroup(free, css, nodeinfo)
     k.memcg_idr[free] = memcg
     if parent is not None:  # the root's rows are set up with the mem_map (mm/buddy.py)
         a = k.mem_map
@@ -171,6 +176,8 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
         a.memcg_counter[free, :, PC_MAX] = a.memcg_counter[free, :, PC_HIGH] = PAGE_COUNTER_MAX
         a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = 0
         a.memcg_nr_pages_over_high[free] = 0
+        for lv in nodeinfo.values():
+            lru_gen_init_lruvec(k, lv)
     return memcg
 
 
@@ -200,11 +207,36 @@ def mem_cgroup_is_descendant(memcg: mem_cgroup, root: mem_cgroup) -> bool:
     return memcg is root
 
 
-def for_each_mem_cgroup_tree(root: mem_cgroup):
-    """``root`` and its descendants, pre-order (``mem_cgroup_iter``)."""
-    yield root
-    for child in root.css.children.values():
-        yield from for_each_mem_cgroup_tree(child.memcg)
+def mem_cgroup_iter(k: "Kernel", root: mem_cgroup | None):
+    """``root`` (None: the root memcg) and its descendants, pre-order, siblings in creation
+    order (``mem_cgroup_iter`` without a reclaim cookie); dying memcgs are visited while they
+    keep their id, as ``css_next_descendant_pre`` visits offline csses: reclaim still finds
+    the pages charged to them."""
+    root = root or k.cgrp_dfl_root.memcg
+    children: dict[int, list[mem_cgroup]] = {}
+    for memcg in k.memcg_idr.values():
+        children.setdefault(int(k.mem_map.memcg_parent[memcg.id]), []).append(memcg)
+    stack = [root]
+    while stack:
+        memcg = stack.pop()
+        yield memcg
+        stack.extend(reversed(children.get(memcg.id, ())))
+
+
+def mem_cgroup_lruvec(memcg: mem_cgroup | None, pgdat) -> lruvec:
+    """The lruvec of ``memcg`` on node ``pgdat`` (None: the root memcg's); the root memcg's
+    is the node's own ``__lruvec``."""
+    return pgdat.lruvec if memcg is None else memcg.nodeinfo[pgdat.node_id]
+
+
+def lruvec_memcg(k: "Kernel", lv: lruvec) -> mem_cgroup:
+    return k.memcg_idr[lv.memcg]
+
+
+def parent_lruvec(k: "Kernel", lv: lruvec) -> lruvec | None:
+    """The lruvec of the memcg's parent on the same node (None above the root)."""
+    parent = parent_mem_cgroup(lruvec_memcg(k, lv))
+    return None if parent is None else parent.nodeinfo[lv.nid]
 
 
 def mem_cgroup_scan_tasks(k: "Kernel", memcg: mem_cgroup):
@@ -401,6 +433,27 @@ def mem_cgroup_calculate_protection(k: "Kernel", root: mem_cgroup | None, memcg:
     return pc_field(k, memcg, PC_EMIN), pc_field(k, memcg, PC_ELOW)
 
 
+def mem_cgroup_unprotected(target: mem_cgroup | None, memcg: mem_cgroup) -> bool:
+    """No protection applies to the root memcg, nor to the target of a memcg's own reclaim."""
+    return mem_cgroup_is_root(memcg) or memcg is target
+
+
+def mem_cgroup_protection(k: "Kernel", target: mem_cgroup | None, memcg: mem_cgroup) -> tuple[int, int]:
+    """The (emin, elow) reclaim targeting ``target`` (None: global) scales ``memcg``'s scan by."""
+    if mem_cgroup_unprotected(target, memcg):
+        return 0, 0
+    return pc_field(k, memcg, PC_EMIN), pc_field(k, memcg, PC_ELOW)
+
+
+def mem_cgroup_below_min(k: "Kernel", target: mem_cgroup | None, memcg: mem_cgroup) -> bool:
+    """All of the memcg's usage is within its effective memory.min (as is an empty memcg)."""
+    return not mem_cgroup_unprotected(target, memcg) and pc_field(k, memcg, PC_EMIN) >= page_counter_read(k, memcg)
+
+
+def mem_cgroup_below_low(k: "Kernel", target: mem_cgroup | None, memcg: mem_cgroup) -> bool:
+    return not mem_cgroup_unprotected(target, memcg) and pc_field(k, memcg, PC_ELOW) >= page_counter_read(k, memcg)
+
+
 def children_protected_usage(k: "Kernel", parent: mem_cgroup, field: int) -> int:
     """``children_min_usage``/``children_low_usage``: the children's protected usage summed
     (``propagate_protected_usage``), recorded in the parent's counter."""
@@ -454,7 +507,7 @@ def memcg_page_state_output(item: int, value: int) -> int:
 
 def memcg_page_state(k: "Kernel", memcg: mem_cgroup, item: int) -> int:
     """The counter summed over the memcg's subtree (the kernel's rstat flush aggregates it)."""
-    ids = [m.id for m in for_each_mem_cgroup_tree(memcg)]
+    ids = [m.id for m in mem_cgroup_iter(k, memcg)]
     return int(k.mem_map.memcg_stat[ids, item].sum())
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
+from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_GEN_CORE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
                                     MAX_NR_GENS, MAX_NR_TIERS, MIN_NR_GENS, NR_LRU_GEN_CAPS)
 from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask,
@@ -35,6 +36,7 @@ from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_MA
                                         PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask, PG_workingset_mask,
                                         PG_writeback_mask)
 from ..include.linux.vmstat import NR_LRU_BASE, NR_ZONE_LRU_BASE
+from ..kernel.timer import NSEC_PER_SEC
 from . import buddy as B
 
 LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
@@ -44,18 +46,38 @@ LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
 class lru_gen_globals:
     """MGLRU's machine-wide state in ``mm/vmscan.c``: the ``lru_gen_caps`` static keys (bits
     LRU_GEN_CORE, _MM_WALK, _NONLEAF_YOUNG; all on at boot with CONFIG_LRU_GEN_ENABLED),
-    ``lru_gen_min_ttl`` (jiffies), and the two entry points ``mm/vmscan.py`` calls
-    (``lru_gen_shrink_node``, ``lru_gen_age_node``), set by ``init_lru_gen``: ``mm/lru_gen.py``
+    ``lru_gen_min_ttl`` (jiffies), and the entry points ``mm/vmscan.py`` calls
+    (``lru_gen_shrink_node``, ``lru_gen_shrink_lruvec``, ``lru_gen_age_node``), set by ``init_lru_gen``: ``mm/lru_gen.py``
     builds on ``mm/vmscan.py``, which therefore cannot import it."""
 
     caps: int = 0
     min_ttl: int = 0
     shrink_node: Callable | None = None
+    shrink_lruvec: Callable | None = None
     age_node: Callable | None = None
 
     @classmethod
     def at_boot(cls, config) -> "lru_gen_globals":
         return cls(caps=(1 << NR_LRU_GEN_CAPS) - 1 if config.lru_gen and config.lru_gen_enabled else 0)
+
+
+HZ = 250  # CONFIG_HZ of the development host: MGLRU keeps its times in jiffies
+
+
+def jiffies(k) -> int:
+    return k.clock.now * HZ // NSEC_PER_SEC
+
+
+def lru_gen_init_lruvec(k, lv) -> None:
+    """``lru_gen_init_lruvec`` for a new memcg's lruvec (its id may have been another memcg's):
+    max_seq MIN_NR_GENS + 1, min_seqs 0, every generation born now, no PID history."""
+    a, memcg, nid = k.mem_map, lv.memcg, lv.nid
+    a.lrugen_max_seq[memcg, nid] = MIN_NR_GENS + 1
+    a.lrugen_min_seq[memcg, nid] = 0
+    for counter in (a.lrugen_avg_refaulted, a.lrugen_avg_total, a.lrugen_refaulted, a.lrugen_evicted,
+                    a.lrugen_protected):
+        counter[memcg, nid] = 0
+    lv.lrugen.timestamps[:] = [jiffies(k)] * MAX_NR_GENS
 
 
 def lru_gen_enabled(k) -> bool:
@@ -83,10 +105,20 @@ def folio_zonenum(a, pfn):
 
 
 @njit(cache=True)
-def __update_lru_size(a, zid, lru, nr_pages):
-    """The node's NR_<lru> and the zone's NR_ZONE_<lru> follow the pages listed."""
+def folio_lruvec_memcg(a, pfn):
+    """The memcg whose lruvec holds the folio (``folio_lruvec``): its own, the root's for a
+    folio charged to none."""
+    memcg = a.memcg[pfn]
+    return memcg if memcg else ROOT_MEM_CGROUP_ID
+
+
+@njit(cache=True)
+def __update_lru_size(a, memcg, zid, lru, nr_pages):
+    """The node's NR_<lru>, the zone's NR_ZONE_<lru> and the memcg's NR_<lru>
+    (``__mod_lruvec_state``) follow the pages listed."""
     a.node_stat[a.zone_node[zid], NR_LRU_BASE + lru] += nr_pages
     a.vm_stat[zid, NR_ZONE_LRU_BASE + lru] += nr_pages
+    a.memcg_stat[memcg, NR_LRU_BASE + lru] += nr_pages
 
 
 # ---- MGLRU: generations and tiers of one folio --------------------------------------------
@@ -130,14 +162,14 @@ def folio_lru_gen(a, pfn):
 
 
 @njit(cache=True)
-def lru_gen_is_active(a, nid, gen):
+def lru_gen_is_active(a, memcg, nid, gen):
     """The two youngest generations (MIN_NR_GENS) count as active."""
-    max_seq = a.lrugen_max_seq[nid]
+    max_seq = a.lrugen_max_seq[memcg, nid]
     return gen == lru_gen_from_seq(max_seq) or gen == lru_gen_from_seq(max_seq - 1)
 
 
 @njit(cache=True)
-def lru_gen_update_size(a, nid, pfn, old_gen, new_gen):
+def lru_gen_update_size(a, memcg, nid, pfn, old_gen, new_gen):
     """Move the folio's pages between generations (-1: none) in ``nr_pages`` and between the
     inactive and active counters /proc reads: on addition, deletion, or promotion from an
     inactive to an active generation."""
@@ -145,20 +177,20 @@ def lru_gen_update_size(a, nid, pfn, old_gen, new_gen):
     zid = B.page_zone(a, pfn)
     lru = LRU_INACTIVE_FILE if type_ else LRU_INACTIVE_ANON
     if old_gen >= 0:
-        a.lrugen_nr_pages[nid, old_gen, type_, zone] -= delta
+        a.lrugen_nr_pages[memcg, nid, old_gen, type_, zone] -= delta
     if new_gen >= 0:
-        a.lrugen_nr_pages[nid, new_gen, type_, zone] += delta
+        a.lrugen_nr_pages[memcg, nid, new_gen, type_, zone] += delta
     if old_gen < 0:
-        __update_lru_size(a, zid, lru + LRU_ACTIVE if lru_gen_is_active(a, nid, new_gen) else lru, delta)
+        __update_lru_size(a, memcg, zid, lru + LRU_ACTIVE if lru_gen_is_active(a, memcg, nid, new_gen) else lru, delta)
     elif new_gen < 0:
-        __update_lru_size(a, zid, lru + LRU_ACTIVE if lru_gen_is_active(a, nid, old_gen) else lru, -delta)
-    elif not lru_gen_is_active(a, nid, old_gen) and lru_gen_is_active(a, nid, new_gen):
-        __update_lru_size(a, zid, lru, -delta)
-        __update_lru_size(a, zid, lru + LRU_ACTIVE, delta)
+        __update_lru_size(a, memcg, zid, lru + LRU_ACTIVE if lru_gen_is_active(a, memcg, nid, old_gen) else lru, -delta)
+    elif not lru_gen_is_active(a, memcg, nid, old_gen) and lru_gen_is_active(a, memcg, nid, new_gen):
+        __update_lru_size(a, memcg, zid, lru, -delta)
+        __update_lru_size(a, memcg, zid, lru + LRU_ACTIVE, delta)
 
 
 @njit(cache=True)
-def lru_gen_folio_seq(a, nid, pfn, reclaiming):
+def lru_gen_folio_seq(a, memcg, nid, pfn, reclaiming):
     """The seq a folio joins (``lru_gen_folio_seq``), by how far from eviction its flags say
     it belongs: PG_active (set while isolated: accessed through page tables) the youngest,
     or the second youngest without PG_workingset; a folio put back by reclaim the oldest;
@@ -175,47 +207,47 @@ def lru_gen_folio_seq(a, nid, pfn, reclaiming):
         gen = MIN_NR_GENS
     else:
         gen = MAX_NR_GENS - workingset
-    return max(a.lrugen_max_seq[nid] - gen + 1, a.lrugen_min_seq[nid, folio_is_file_lru(a, pfn)])
+    return max(a.lrugen_max_seq[memcg, nid] - gen + 1, a.lrugen_min_seq[memcg, nid, folio_is_file_lru(a, pfn)])
 
 
 # ---- MGLRU: the lists ------------------------------------------------------------------------
 
 
 @njit(cache=True)
-def lrugen_list_add(a, nid, gen, type_, zone, pfn):
+def lrugen_list_add(a, memcg, nid, gen, type_, zone, pfn):
     """``list_add``: the folio at the head of list [gen][type][zone], the youngest end."""
-    head = a.lrugen_head[nid, gen, type_, zone]
+    head = a.lrugen_head[memcg, nid, gen, type_, zone]
     a.lru_prev[pfn], a.lru_next[pfn] = 0, head
     if head:
         a.lru_prev[head - 1] = pfn + 1
     else:
-        a.lrugen_tail[nid, gen, type_, zone] = pfn + 1
-    a.lrugen_head[nid, gen, type_, zone] = pfn + 1
+        a.lrugen_tail[memcg, nid, gen, type_, zone] = pfn + 1
+    a.lrugen_head[memcg, nid, gen, type_, zone] = pfn + 1
 
 
 @njit(cache=True)
-def lrugen_list_add_tail(a, nid, gen, type_, zone, pfn):
+def lrugen_list_add_tail(a, memcg, nid, gen, type_, zone, pfn):
     """``list_add_tail``: at the tail, where eviction looks first."""
-    tail = a.lrugen_tail[nid, gen, type_, zone]
+    tail = a.lrugen_tail[memcg, nid, gen, type_, zone]
     a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
     if tail:
         a.lru_next[tail - 1] = pfn + 1
     else:
-        a.lrugen_head[nid, gen, type_, zone] = pfn + 1
-    a.lrugen_tail[nid, gen, type_, zone] = pfn + 1
+        a.lrugen_head[memcg, nid, gen, type_, zone] = pfn + 1
+    a.lrugen_tail[memcg, nid, gen, type_, zone] = pfn + 1
 
 
 @njit(cache=True)
-def lrugen_list_del(a, nid, gen, type_, zone, pfn):
+def lrugen_list_del(a, memcg, nid, gen, type_, zone, pfn):
     nxt, prv = a.lru_next[pfn], a.lru_prev[pfn]
     if prv:
         a.lru_next[prv - 1] = nxt
     else:
-        a.lrugen_head[nid, gen, type_, zone] = nxt
+        a.lrugen_head[memcg, nid, gen, type_, zone] = nxt
     if nxt:
         a.lru_prev[nxt - 1] = prv
     else:
-        a.lrugen_tail[nid, gen, type_, zone] = prv
+        a.lrugen_tail[memcg, nid, gen, type_, zone] = prv
     a.lru_next[pfn] = a.lru_prev[pfn] = 0
 
 
@@ -224,16 +256,16 @@ def lru_gen_add_folio(a, pfn, reclaiming):
     """Put an evictable folio on the MGLRU list of its generation (the tail when reclaim puts
     it back, for ``folio_rotate_reclaimable``); PG_active is cleared, the generation says it.
     False when the lruvec is on the classic lists or the folio is unevictable."""
-    nid = a.zone_node[B.page_zone(a, pfn)]
+    nid, memcg = a.zone_node[B.page_zone(a, pfn)], folio_lruvec_memcg(a, pfn)
     if a.flags[pfn] & PG_unevictable_mask or not a.lrugen_enabled[nid]:
         return False
-    gen = lru_gen_from_seq(lru_gen_folio_seq(a, nid, pfn, reclaiming))
+    gen = lru_gen_from_seq(lru_gen_folio_seq(a, memcg, nid, pfn, reclaiming))
     a.flags[pfn] = (a.flags[pfn] & ~(LRU_GEN_MASK | PG_active_mask)) | (np.uint64(gen + 1) << np.uint64(LRU_GEN_PGOFF))
-    lru_gen_update_size(a, nid, pfn, -1, gen)
+    lru_gen_update_size(a, memcg, nid, pfn, -1, gen)
     if reclaiming:
-        lrugen_list_add_tail(a, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
+        lrugen_list_add_tail(a, memcg, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
     else:
-        lrugen_list_add(a, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
+        lrugen_list_add(a, memcg, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
     return True
 
 
@@ -244,9 +276,9 @@ def lru_gen_del_folio(a, pfn, reclaiming):
     gen = folio_lru_gen(a, pfn)
     if gen < 0:
         return False
-    nid = a.zone_node[B.page_zone(a, pfn)]
-    active = PG_active_mask if not reclaiming and lru_gen_is_active(a, nid, gen) else np.uint64(0)
+    nid, memcg = a.zone_node[B.page_zone(a, pfn)], folio_lruvec_memcg(a, pfn)
+    active = PG_active_mask if not reclaiming and lru_gen_is_active(a, memcg, nid, gen) else np.uint64(0)
     a.flags[pfn] = (a.flags[pfn] & ~LRU_GEN_MASK) | active
-    lru_gen_update_size(a, nid, pfn, gen, -1)
-    lrugen_list_del(a, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
+    lru_gen_update_size(a, memcg, nid, pfn, gen, -1)
+    lrugen_list_del(a, memcg, nid, gen, folio_is_file_lru(a, pfn), folio_zonenum(a, pfn), pfn)
     return True

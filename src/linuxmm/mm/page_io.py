@@ -21,16 +21,19 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
-from ..include.linux.page_flags import PG_dirty, PG_locked, PG_uptodate, PG_writeback
+from ..include.linux.page_flags import (PG_dirty_mask, PG_locked, PG_reclaim_mask, PG_uptodate,
+                                       PG_writeback_mask)
 from ..include.linux.swap import swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
 from . import page_alloc as pa
 from .pgtable import swp_offset
+from .swap import folio_rotate_reclaimable
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -48,28 +51,44 @@ def swap_sector(si: swap_info_struct, offset: int, page_shift: int) -> int:
     return offset << (page_shift - 9)
 
 
-def swap_writepage(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> int:
-    """Write the swap-cache folio ``pfn`` to its slot: 0, or a negative errno (the folio
-    stays dirty). The folio is clean and under writeback until the write completes."""
-    offset = swp_offset(np.uint64(entry))
-    if si.bdev is None and not zram_write_page(k, si, pfn, offset):
-        return -12  # -ENOMEM: zs_malloc found no page
-    _flag(k, pfn, PG_dirty, False)
-    _flag(k, pfn, PG_writeback, True)
-    k.vm_events[PSWPOUT] += 1  # count_swpout_vm_event, as the write is submitted
+@njit(cache=True)
+def end_swap_bio_write(a, content, content_valid, pfns, offsets):
+    """The write of ``pfns`` to slots ``offsets`` completed: the slots hold their lines, the
+    folios leave writeback (``folio_end_writeback``), and one reclaim wrote (PG_reclaim)
+    rotates to its inactive list's tail to be freed first."""
+    for i in range(pfns.shape[0]):
+        pfn = pfns[i]
+        content[offsets[i]] = a.content[pfn]
+        content_valid[offsets[i]] = a.content_valid[pfn]
+        if a.flags[pfn] & PG_reclaim_mask:
+            a.flags[pfn] &= ~PG_reclaim_mask
+            folio_rotate_reclaimable(a, pfn)
+        a.flags[pfn] &= ~PG_writeback_mask
 
-    def end_swap_bio_write(k, status: int) -> None:
-        a = k.mem_map
-        si.content[offset] = a.content[pfn]
-        si.content_valid[offset] = a.content_valid[pfn]
-        _flag(k, pfn, PG_writeback, False)
 
+def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
+    """Write the dirty swap-cache folios ``pfns`` to their slots ``offsets`` of ``si`` (in
+    slot order, as reclaim took them): zram stores them at once; a disk gets one bio per run
+    of consecutive slots (the block plug merges the per-folio bios of one reclaim pass that
+    way). The folios are clean and under writeback until the completion. Returns how many
+    were written: zram stops at the first that zs_malloc finds no page for (those stay
+    dirty)."""
     if si.bdev is None:
-        end_swap_bio_write(k, 0)
-    else:
-        submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, offset, k.arch.page_shift), 1 << k.arch.page_shift,
-                   end_swap_bio_write)
-    return 0
+        pfns = pfns[:zram_write_pages(k, si, pfns, offsets)]
+        offsets = offsets[:pfns.size]
+    a = k.mem_map
+    a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
+    k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
+    if si.bdev is None:
+        end_swap_bio_write(a, si.content, si.content_valid, pfns, offsets)
+        return pfns.size
+    runs = np.flatnonzero(np.diff(offsets) != 1) + 1
+    for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
+        submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
+                   run_pfns.size << k.arch.page_shift,
+                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_bio_write(k.mem_map, si.content,
+                                                                                  si.content_valid, p, o))
+    return pfns.size
 
 
 def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> None:
@@ -101,27 +120,30 @@ def zram_pages_needed(si: swap_info_struct, stored: int) -> int:
     return math.ceil(stored / si.compression_ratio)
 
 
-def page_same_filled(k: "Kernel", pfn: int) -> bool:
-    """Every line of the page holds one value (``page_same_filled``: zram keeps the value
+def pages_same_filled(k: "Kernel", pfns: np.ndarray) -> np.ndarray:
+    """Which pages hold one value in every line (``page_same_filled``: zram keeps the value
     in its table, no memory)."""
     a = k.mem_map
-    return not a.content_valid[pfn] or bool((a.content[pfn] == a.content[pfn, 0]).all())
+    content = a.content[pfns]
+    return (a.content_valid[pfns] == 0) | (content == content[:, :1]).all(axis=1)
 
 
-def zram_write_page(k: "Kernel", si: swap_info_struct, pfn: int, offset: int) -> bool:
-    """Store the page in slot ``offset``: same-filled pages take no memory, the others
-    1/ratio of a page each in zsmalloc's pages, allocated as they are needed. False when
-    zs_malloc finds no page."""
-    same = page_same_filled(k, pfn)
-    stored = int(np.count_nonzero(si.zs_stored)) - int(si.zs_stored[offset]) + (0 if same else 1)
-    while len(si.zram_pages) < zram_pages_needed(si, stored):
+def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
+    """Store the pages in their slots, in order: same-filled pages take no memory, the
+    others 1/ratio of a page each in zsmalloc's pages, allocated as they are needed. Returns
+    how many were stored (fewer when zs_malloc finds no page)."""
+    same = pages_same_filled(k, pfns)
+    base = int(np.count_nonzero(si.zs_stored)) - int(np.count_nonzero(si.zs_stored[offsets]))
+    stored = base + np.cumsum(~same)  # the compressed slots once each page is stored
+    while len(si.zram_pages) < zram_pages_needed(si, int(stored[-1])):
         page = pa.alloc_pages(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, 0)
         if page is None:
-            return False
+            break
         si.zram_pages.append(page)
         k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
-    si.zs_stored[offset] = not same
-    return True
+    fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
+    si.zs_stored[offsets[:fits]] = ~same[:fits]
+    return fits
 
 
 def zs_free_pages(k: "Kernel", si: swap_info_struct, nr: int) -> None:

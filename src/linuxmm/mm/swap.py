@@ -1,14 +1,18 @@
 """The LRU lists and the per-CPU folio batches that feed them (``mm/swap.c``,
 ``include/linux/mm_inline.h``), and swap readahead sizing (``swap_setup``), Linux 6.18.
 
-Each node has one ``struct lruvec`` (per memcg later) with five lists (``enum lru_list``:
-inactive/active anon, inactive/active file, unevictable): ``MemMap.lruvec_head``/``_tail``
-link folios through ``lru_next``/``lru_prev``, the most recently added at the head, where
-``lruvec_add_folio`` puts them; reclaim takes from the tail. Which list a folio is on follows
+Each memory cgroup has one ``struct lruvec`` per node (``mem_cgroup_lruvec``; the root
+memcg's is the node's own) with five lists (``enum lru_list``: inactive/active anon,
+inactive/active file, unevictable): ``MemMap.lruvec_head[memcg, nid, lru]``/``_tail`` link
+folios through ``lru_next``/``lru_prev``, the most recently added at the head, where
+``lruvec_add_folio`` puts them; reclaim takes from the tail. Which lruvec follows from the
+folio's memcg column (``folio_lruvec``: a folio charged to no memcg is the root's), which list
 from its flags (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), and PG_lru says
-it is on one. ``update_lru_size`` keeps the node's NR_INACTIVE_ANON... and the zone's
-NR_ZONE_INACTIVE_ANON... (``include/linux/vmstat.py``) equal to the pages listed, which is
-what /proc/meminfo's Active/Inactive lines and /proc/zoneinfo show.
+it is on one; the memcg column must not change while PG_lru is set (``__folio_put`` takes the
+folio off its list before ``mem_cgroup_uncharge``). ``update_lru_size`` keeps the node's
+NR_INACTIVE_ANON... and the zone's NR_ZONE_INACTIVE_ANON... (``include/linux/vmstat.py``), the
+lruvec's ``lru_zone_size`` and the memcg's counters equal to the pages listed: what
+/proc/meminfo's Active/Inactive lines, /proc/zoneinfo and memory.stat show.
 
 New folios do not go on a list at once: ``folio_add_lru`` puts them in the CPU's ``lru_add``
 batch (``include/linux/pagevec.py``, with a reference of its own), which joins them to their
@@ -27,7 +31,7 @@ batch, or PG_active at once while it still waits in ``lru_add``). The last refer
 folio takes it off its list before it is freed (``__folio_put`` -> ``__page_cache_release``).
 
 Simplifications: VM_LOCKED VMAs' folios join the evictable lists (``mlock_new_folio``'s
-mlock batch and the unevictable list come with mlock); no memcg; the batches of reclaim
+mlock batch and the unevictable list come with mlock); the batches of reclaim
 (deactivate, lazyfree, move_tail) come with reclaim.
 """
 
@@ -38,8 +42,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_nr_pages, lru_gen_add_folio,
-                                       lru_gen_del_folio)
 from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
 from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask, PG_dirty_mask, PG_head_mask,
                                         PG_idle_mask, PG_lru_mask, PG_mlocked_mask, PG_referenced_mask,
@@ -48,6 +50,8 @@ from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_B
 from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED,
                                     UNEVICTABLE_PGRESCUED)
 from . import buddy as B
+from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
+                        lru_gen_del_folio)
 from .memcontrol import mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
@@ -77,9 +81,12 @@ def folio_lru_list(a, pfn):
 
 
 @njit(cache=True)
-def update_lru_size(a, zid, lru, nr_pages):
-    """The node's NR_<lru> and the zone's NR_ZONE_<lru> follow the pages listed."""
-    __update_lru_size(a, zid, lru, nr_pages)
+def update_lru_size(a, memcg, zid, lru, nr_pages):
+    """The node's NR_<lru>, the zone's NR_ZONE_<lru> and the memcg's NR_<lru>
+    (``__update_lru_size``), and the lruvec's ``lru_zone_size`` (``mem_cgroup_update_lru_size``)
+    follow the pages listed."""
+    __update_lru_size(a, memcg, zid, lru, nr_pages)
+    a.lru_zone_size[memcg, zid, lru] += nr_pages
 
 
 @njit(cache=True)
@@ -87,16 +94,16 @@ def lruvec_add_folio(a, pfn):
     """Link the folio at the head of its list (``list_add``)."""
     if lru_gen_add_folio(a, pfn, False):
         return
-    zid = B.page_zone(a, pfn)
+    zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
-    update_lru_size(a, zid, lru, folio_nr_pages(a, pfn))
-    head = a.lruvec_head[nid, lru]
+    update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
+    head = a.lruvec_head[memcg, nid, lru]
     a.lru_prev[pfn], a.lru_next[pfn] = 0, head
     if head:
         a.lru_prev[head - 1] = pfn + 1
     else:
-        a.lruvec_tail[nid, lru] = pfn + 1
-    a.lruvec_head[nid, lru] = pfn + 1
+        a.lruvec_tail[memcg, nid, lru] = pfn + 1
+    a.lruvec_head[memcg, nid, lru] = pfn + 1
 
 
 @njit(cache=True)
@@ -104,35 +111,35 @@ def lruvec_add_folio_tail(a, pfn):
     """Link the folio at the tail of its list, where reclaim looks first (``list_add_tail``)."""
     if lru_gen_add_folio(a, pfn, True):
         return
-    zid = B.page_zone(a, pfn)
+    zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
-    update_lru_size(a, zid, lru, folio_nr_pages(a, pfn))
-    tail = a.lruvec_tail[nid, lru]
+    update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
+    tail = a.lruvec_tail[memcg, nid, lru]
     a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
     if tail:
         a.lru_next[tail - 1] = pfn + 1
     else:
-        a.lruvec_head[nid, lru] = pfn + 1
-    a.lruvec_tail[nid, lru] = pfn + 1
+        a.lruvec_head[memcg, nid, lru] = pfn + 1
+    a.lruvec_tail[memcg, nid, lru] = pfn + 1
 
 
 @njit(cache=True)
 def lruvec_del_folio(a, pfn):
     if lru_gen_del_folio(a, pfn, False):
         return
-    zid = B.page_zone(a, pfn)
+    zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
     nxt, prv = a.lru_next[pfn], a.lru_prev[pfn]
     if prv:
         a.lru_next[prv - 1] = nxt
     else:
-        a.lruvec_head[nid, lru] = nxt
+        a.lruvec_head[memcg, nid, lru] = nxt
     if nxt:
         a.lru_prev[nxt - 1] = prv
     else:
-        a.lruvec_tail[nid, lru] = prv
+        a.lruvec_tail[memcg, nid, lru] = prv
     a.lru_next[pfn] = a.lru_prev[pfn] = 0
-    update_lru_size(a, zid, lru, -folio_nr_pages(a, pfn))
+    update_lru_size(a, memcg, zid, lru, -folio_nr_pages(a, pfn))
 
 
 # ---- moving a batch onto the lists (mm/swap.c) -----------------------------------------------
@@ -327,8 +334,8 @@ def folio_put(a, pfn, cpu):
     a.refcount[pfn] -= 1
     if a.refcount[pfn]:
         return False
+    __page_cache_release(a, pfn)  # off its memcg's lruvec before the charge goes
     mem_cgroup_uncharge(a, pfn)
-    __page_cache_release(a, pfn)
     B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
     a.mapping[pfn] = a.index[pfn] = 0  # free_pages_prepare: page->mapping = NULL
     return True

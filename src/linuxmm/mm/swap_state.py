@@ -30,26 +30,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from numba import njit
+
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
-from ..include.linux.page_flags import (PG_locked, PG_lru_mask, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask,
-                                       PG_unevictable_mask)
+from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask
+from ..include.linux.rmap import RMAP_PGD
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
-from ..kernel.fork import flush_tlb_range
 from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
-from .page_io import swap_read_folio, swap_writepage
-from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
-from .swap import folio_add_lru, folio_put, lru_add_drain, lruvec_add_folio, lruvec_del_folio
-from .swapfile import (PG_dirty_mask, PG_writeback_mask, __swap_cache_del_folio, _plist_add,
-                       del_from_avail, find_swap_area, folio_alloc_swap, folio_free_swap, swap_info_get,
-                       swap_slot, sync_clusters, vm_swap_full)
+from .page_io import swap_read_folio
+from .pgtable import NS_SWAPCACHE, VP_CPU, VP_LEVELS, VP_NR_SWAP_PAGES, swp_entry, swp_offset
+from .rmap import rmap_walk_one
+from .swap import folio_add_lru, lru_add_drain
+from .swapfile import (PG_dirty_mask, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
+                       folio_to_swp_tb, get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot,
+                       swp_tb_is_shadow, sync_clusters, vm_swap_full)
 from .util import __vm_enough_memory
-from .rmap import rmap_walk
+from .workingset import workingset_refault
 from . import buddy as B
 
 if TYPE_CHECKING:
@@ -65,22 +67,25 @@ PG_readahead_mask = np.uint64(1 << PG_readahead)
 # ---- the swap cache -------------------------------------------------------------------------
 
 
-def swap_cache_add_folio(k: "Kernel", pfn: int, entry: int) -> None:
-    """``__swap_cache_add_folio``: the folio caches slot ``entry`` (whose SWAP_HAS_CACHE its
-    caller set) and the cache holds a reference."""
-    a, vs = k.mem_map, k.vm_state
-    vs.swap_table[swap_slot(vs, np.uint64(entry))] = pfn
+@njit(cache=True)
+def __swap_cache_add_folio(a, vs, pfn, entry):
+    """The folio caches slot ``entry`` (whose SWAP_HAS_CACHE its caller took) and the cache
+    holds a reference. Returns the shadow the table entry held (0: none)."""
+    slot = swap_slot(vs, entry)
+    old = vs.swap_table[slot]
+    vs.swap_table[slot] = folio_to_swp_tb(pfn)
     a.flags[pfn] |= PG_swapcache_mask
     a.private[pfn] = entry
     a.refcount[pfn] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
+    return old if swp_tb_is_shadow(old) else np.int64(0)
 
 
 def swap_cache_get_folio(k: "Kernel", entry: int, vma=None, addr: int = 0) -> int | None:
     """The folio cached for ``entry``, or None; a readahead folio found counts a hit
     (SWAP_RA_HIT, and a hit of the VMA's readahead window or of the global one)."""
     vs = k.vm_state
-    pfn = int(vs.swap_table[swap_slot(vs, np.uint64(entry))])
+    pfn = int(swap_cache_folio(vs, swap_slot(vs, np.uint64(entry))))
     if pfn == 0:
         return None
     a = k.mem_map
@@ -97,15 +102,12 @@ def swap_cache_get_folio(k: "Kernel", entry: int, vma=None, addr: int = 0) -> in
     return pfn
 
 
-def add_to_swap(k: "Kernel", pfn: int) -> bool:
-    """Give the anonymous folio a slot and put it in the swap cache, dirty (its data exists
-    only in memory until written). False when no slot is free."""
-    entry = folio_alloc_swap(k)
-    if entry is None:
-        return False
-    swap_cache_add_folio(k, pfn, entry)
-    k.mem_map.flags[pfn] |= PG_dirty_mask  # folio_mark_dirty
-    return True
+@njit(cache=True)
+def add_to_swap(a, vs, pfn, entry):
+    """Put the anonymous folio in the swap cache for ``entry`` (a slot reclaim reserved for
+    it: ``folio_alloc_swap``), dirty: its data exists only in memory until written."""
+    __swap_cache_add_folio(a, vs, pfn, entry)
+    a.flags[pfn] |= PG_dirty_mask  # folio_mark_dirty
 
 
 def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
@@ -114,7 +116,7 @@ def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
     page could be allocated."""
     vs = k.vm_state
     slot = swap_slot(vs, np.uint64(entry))
-    cached = int(vs.swap_table[slot])
+    cached = int(swap_cache_folio(vs, slot))
     if cached:
         return cached, False
     if not vs.swap_map[slot] & SWAP_COUNT_MASK:  # swapcache_prepare: -ENOENT
@@ -123,9 +125,12 @@ def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
     if pfn is None:
         return None, False
     vs.swap_map[slot] |= SWAP_HAS_CACHE
-    k.mem_map.flags[pfn] |= PG_swapbacked_mask  # __folio_set_swapbacked: an anon LRU folio
-    swap_cache_add_folio(k, pfn, entry)
-    folio_add_lru(k.mem_map, int(vs.vp[VP_CPU]), pfn)
+    a = k.mem_map
+    a.flags[pfn] |= PG_swapbacked_mask  # __folio_set_swapbacked: an anon LRU folio
+    shadow = __swap_cache_add_folio(a, vs, pfn, np.uint64(entry))
+    if shadow:  # the slot's folio was evicted by reclaim: a refault (before the LRU add)
+        workingset_refault(a, pfn, shadow, 0, get_nr_swap_pages(k) > 0, 1)
+    folio_add_lru(a, int(vs.vp[VP_CPU]), pfn)
     k.mem_map.refcount[pfn] -= 1  # the allocation's reference: the cache and the LRU batch hold theirs
     return pfn, True
 
@@ -276,91 +281,25 @@ def mm_account_fault(k: "Kernel", task, major: bool) -> None:
         task.mmc[M.MMC_MINFLT] += 1
 
 
-# ---- swap-out steps reclaim runs (shrink_folio_list) --------------------------------------------
+# ---- swap-out steps reclaim runs (mm/vmscan.py's shrink_folio_list, compiled) ------------------
 
 
-def try_to_unmap(k: "Kernel", pfn: int) -> bool:
-    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` finds them);
-    each unmapped address leaves its TLBs. True if no mapping is left."""
-    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
-    for vma, addr, level in rmap_walk(k, pfn):
-        task = owners.get(id(vma.vm_mm))
-        if task is None or level != k.vm_state.vp[M.VP_LEVELS] - 1:
+@njit(cache=True)
+def try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, scratch, flush_mm):
+    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` ->
+    ``try_to_unmap_one``, on the counters of the mm the rmap row belongs to: ``row_mm``
+    indexes ``mmcs``, -1 for an mm no task runs in). The TLB flush is batched, as
+    TTU_BATCH_FLUSH does: each mm unmapped from is marked in ``flush_mm`` for
+    ``try_to_unmap_flush``. True if no mapping is left."""
+    n = rmap_walk_one(a, vs, rmap_keys, rmap_off, rmap_rows, pfn, False, scratch)
+    for i in range(n):
+        r, addr, level = scratch[i, 0], scratch[i, 1], scratch[i, 2]
+        mm = row_mm[r]
+        if mm < 0 or level != vs.vp[VP_LEVELS] - 1:
             continue
-        if M.try_to_unmap_one(k.mem_map, k.vm_state, task.mmc, int(task.mmc[M.MMC_PGD]), addr, pfn):
-            flush_tlb_range(k, task, addr, addr + PAGE_SIZE)
-    return k.mem_map.mapcount[pfn] <= 0
-
-
-def pageout(k: "Kernel", pfn: int) -> bool:
-    """Write the dirty swap-cache folio to its slot; True when the write was started."""
-    entry = int(k.mem_map.private[pfn])
-    return swap_writepage(k, swap_info_get(k, entry), pfn, entry) == 0
-
-
-def __remove_mapping(k: "Kernel", pfn: int) -> bool:
-    """Free the clean swap-cache folio no one else holds (the reclaimer's isolation
-    reference and the cache's only): out of the cache, its data safe in its slot."""
-    a = k.mem_map
-    if a.refcount[pfn] != 2 or a.flags[pfn] & (PG_writeback_mask | PG_dirty_mask):
-        return False
-    __swap_cache_del_folio(a, k.vm_state, pfn)
-    a.refcount[pfn] -= 1
-    return True
-
-
-# ---- reclaim_pages (mm/vmscan.c: here, above the swap-out steps; mm/page_alloc.py imports vmscan) ----
-
-
-def folio_isolate_lru(k: "Kernel", pfn: int) -> bool:
-    """Take the folio off its LRU list for the reclaimer, with a reference."""
-    a = k.mem_map
-    if not a.flags[pfn] & PG_lru_mask:
-        return False
-    lruvec_del_folio(a, pfn)
-    a.flags[pfn] &= ~PG_lru_mask
-    a.refcount[pfn] += 1
-    return True
-
-
-def folio_putback_lru(k: "Kernel", pfn: int) -> None:
-    """Back on its list (at the head), the isolation reference dropped."""
-    a = k.mem_map
-    lruvec_add_folio(a, pfn)
-    a.flags[pfn] |= PG_lru_mask
-    folio_put(a, pfn, int(k.vm_state.vp[VP_CPU]))
-
-
-def shrink_anon_folio(k: "Kernel", pfn: int) -> bool:
-    """``shrink_folio_list``'s steps for an isolated anonymous folio, references ignored:
-    into the swap cache (``add_to_swap``), unmapped (``try_to_unmap``), written if dirty
-    (``pageout``), freed from the cache (``__remove_mapping``). True if it was freed; the
-    caller drops its isolation reference then, or puts the folio back otherwise."""
-    a = k.mem_map
-    if not a.flags[pfn] & PG_swapcache_mask and not add_to_swap(k, pfn):
-        return False
-    if a.mapcount[pfn] > 0 and not try_to_unmap(k, pfn):
-        return False
-    if a.flags[pfn] & PG_dirty_mask and not pageout(k, pfn):
-        return False
-    return __remove_mapping(k, pfn)
-
-
-def reclaim_pages(k: "Kernel", pfns) -> int:
-    """Reclaim the given small anonymous folios (``reclaim_pages`` -> ``reclaim_folio_list``);
-    returns how many were freed. Needs swap: without a free slot the folios stay."""
-    a = k.mem_map
-    cpu = int(k.vm_state.vp[VP_CPU])
-    freed = 0
-    for pfn in map(int, pfns):
-        if a.flags[pfn] & PG_unevictable_mask or not folio_isolate_lru(k, pfn):
-            continue
-        if shrink_anon_folio(k, pfn):
-            folio_put(a, pfn, cpu)
-            freed += 1
-        else:
-            folio_putback_lru(k, pfn)
-    return freed
+        if M.try_to_unmap_one(a, vs, mmcs[mm], rmap_rows[r, RMAP_PGD], addr, pfn):
+            flush_mm[mm] = 1
+    return a.mapcount[pfn] <= 0
 
 
 # ---- swapoff ------------------------------------------------------------------------------
@@ -386,8 +325,8 @@ def try_to_unuse(k: "Kernel", si) -> bool:
             M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,
                              vma.anon_vma.id, vma.anon_vma.root.id, ((int(addr) - vma.vm_start) >> 12) + vma.vm_pgoff, False, True)
     table = k.vm_state.swap_table[si.base:si.base + si.max]
-    for pfn in table[table != 0]:
-        folio_free_swap(a, k.vm_state, int(pfn))
+    for tb in table[(table != 0) & ((table & 1) == 0)]:
+        folio_free_swap(a, k.vm_state, int(tb) >> 1)
     return True
 
 

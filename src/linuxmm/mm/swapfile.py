@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from ..errors import KernelError
+from ..block.genhd import add_disk
+from ..errors import KernelError, LinuxmmError
+from ..include.linux.blkdev import DiskSpec
 from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
                                   CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
@@ -45,7 +47,7 @@ from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
-                      VmState, pte_to_swp_entry, swp_entry, swp_offset, swp_type)
+                      SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
 from .swap import folio_put
 from . import buddy as B
 
@@ -73,19 +75,48 @@ def swap_duplicate(vs, entry):
     return 0
 
 
+# The swap table (``mm/swap_table.h``): one entry per slot, 0 (null), a folio (its pfn shifted
+# left: bit 0 clear, as a folio pointer is aligned) or a workingset shadow (an xa value entry:
+# bit 0 set), as the page cache's xarray slots are.
+@njit(cache=True)
+def folio_to_swp_tb(pfn):
+    return np.int64(pfn) << 1
+
+
+@njit(cache=True)
+def swp_tb_is_folio(tb):
+    return tb != 0 and (tb & 1) == 0
+
+
+@njit(cache=True)
+def swp_tb_is_shadow(tb):
+    return (tb & 1) != 0
+
+
+@njit(cache=True)
+def swap_cache_folio(vs, slot):
+    """The folio the swap cache holds for pool slot ``slot`` (``swap_cache_get_folio``'s
+    table read), 0 for none."""
+    tb = vs.swap_table[slot]
+    return tb >> 1 if swp_tb_is_folio(tb) else np.int64(0)
+
+
 @njit(cache=True)
 def swap_entries_free(vs, slot):
-    """The slot is free again (``swap_entries_free``; its cluster moves in ``sync_clusters``)."""
+    """The slot is free again (``swap_entries_free``; its cluster moves in ``sync_clusters``);
+    a shadow left in its table entry goes with it."""
     vs.swap_map[slot] = 0
+    vs.swap_table[slot] = 0
     vs.vp[VP_NR_SWAP_PAGES] += 1
 
 
 @njit(cache=True)
-def __swap_cache_del_folio(a, vs, pfn):
-    """Take the folio out of the swap cache: the slot's cache reference goes (freeing the
-    slot if no pte holds it), the folio's PG_swapcache and ``private``, NR_SWAPCACHE."""
+def __swap_cache_del_folio(a, vs, pfn, shadow):
+    """Take the folio out of the swap cache, leaving ``shadow`` (0: none) in its table entry:
+    the slot's cache reference goes (freeing the slot, and the shadow, if no pte holds it),
+    the folio's PG_swapcache and ``private``, NR_SWAPCACHE."""
     slot = swap_slot(vs, a.private[pfn])
-    vs.swap_table[slot] = 0
+    vs.swap_table[slot] = shadow
     vs.swap_map[slot] &= ~SWAP_HAS_CACHE
     if vs.swap_map[slot] == 0:
         swap_entries_free(vs, slot)
@@ -106,7 +137,7 @@ def folio_free_swap(a, vs, pfn):
     the folio is dirty from now on, its only copy being in memory. True if freed."""
     if not a.flags[pfn] & PG_swapcache_mask or a.flags[pfn] & PG_writeback_mask or folio_swapped(a, vs, pfn):
         return False
-    __swap_cache_del_folio(a, vs, pfn)
+    __swap_cache_del_folio(a, vs, pfn, 0)
     a.flags[pfn] |= PG_dirty_mask
     folio_put(a, pfn, vs.vp[VP_CPU])  # the swap cache's reference
     return True
@@ -128,7 +159,7 @@ def free_swap_and_cache(a, vs, entry):
     if vs.swap_map[slot] == 0:
         swap_entries_free(vs, slot)
     elif vs.swap_map[slot] == SWAP_HAS_CACHE:
-        free_swap_cache(a, vs, vs.swap_table[slot])
+        free_swap_cache(a, vs, swap_cache_folio(vs, slot))
 
 
 @njit(cache=True)
@@ -166,6 +197,15 @@ def _einval(why: str) -> KernelError:
     return KernelError(errno.EINVAL, why)
 
 
+SWAP_SIM_MAX_BYTES = 256 << 30  # a simulator limit, not the kernel's: ~10 bytes of host memory per slot
+
+
+def check_sim_limit(nbytes: int) -> None:
+    if nbytes > SWAP_SIM_MAX_BYTES:
+        raise LinuxmmError(f"swapon: {nbytes} bytes: the simulator holds swap areas of at most "
+                           f"{SWAP_SIM_MAX_BYTES >> 30} GiB (per-slot state in memory)")
+
+
 def parse_swap_size(size) -> int:
     """Bytes from an int or a string like "8G" (``memparse``)."""
     if isinstance(size, str):
@@ -197,8 +237,6 @@ def claim_swapfile(k: "Kernel", kind: str, path: str | None, nbytes: int):
         path = path or f"/dev/zram{k.swap.nr_zram}"
         bdev = None
     elif kind == "partition":
-        if path is None:
-            raise _einval("swapon: a partition needs path=/dev/NAME")
         bdev = k.block_devices.get(path.removeprefix("/dev/"))
         if bdev is None:
             raise KernelError(errno.ENOENT, f"swapon: {path}: no such block device")
@@ -211,6 +249,18 @@ def claim_swapfile(k: "Kernel", kind: str, path: str | None, nbytes: int):
     if path in active:
         raise KernelError(errno.EBUSY, f"swapon: {path}: already a swap area")
     return path, bdev
+
+
+def attach_swap_disk(k: "Kernel", nbytes: int):
+    """A partition swapon without a path: the machine gets a disk of its own for it (the next
+    virtio name, vdb ...), of exactly ``nbytes`` and the first disk's speed, as a VM given a
+    swap disk would have."""
+    names = set(k.block_devices)
+    name = next(f"vd{c}" for c in "abcdefghijklmnopqrstuvwxyz" if f"vd{c}" not in names)
+    model = next(iter(k.block_devices.values()), None)
+    spec = DiskSpec(name, nbytes) if model is None else DiskSpec(
+        name, nbytes, model.read_bw, model.write_bw, model.latency_us, model.queue_depth)
+    return add_disk(k, spec)
 
 
 def _swapfile_bdev(k: "Kernel", path: str, nbytes: int):
@@ -277,7 +327,11 @@ def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partitio
         raise _einval(f"swapon: {nbytes} bytes hold no page past the swap header (Empty swap-file)")
     if kind == "zram" and compression_ratio < 1:
         raise _einval(f"swapon: compression_ratio {compression_ratio}: at least 1")
+    if kind == "partition" and path is None:
+        check_sim_limit(nbytes)
+        path = "/dev/" + attach_swap_disk(k, nbytes).bd_disk
     swap_file, bdev = claim_swapfile(k, kind, path, nbytes)
+    check_sim_limit(nbytes)
     free = [t for t, si in enumerate(k.swap.swap_info) if si is None]
     if not free and len(k.swap.swap_info) >= MAX_SWAPFILES:
         raise KernelError(errno.EPERM, f"swapon: {MAX_SWAPFILES} swap areas are active already")
@@ -409,78 +463,118 @@ def relocate_cluster(si: swap_info_struct, c: int) -> None:
         move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
 
 
-def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int) -> int:
-    """The first free slot of cluster ``c`` from ``offset`` (0: none), taken with
-    SWAP_HAS_CACHE; the slot after it is the CPU's next."""
+def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, nr: int) -> np.ndarray:
+    """Up to ``nr`` free slots of cluster ``c`` from ``offset``, each taken with SWAP_HAS_CACHE
+    (the offsets, in order; none when the cluster is full); the slot after the last one
+    becomes the CPU's next."""
     swap_map = swap_map_of(k, si)
     end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
-    found = next_ = 0
+    found = np.zeros(0, np.int64)
+    next_ = 0
     if si.ci_count[c] < SWAPFILE_CLUSTER:
-        free = np.flatnonzero(swap_map[offset:end] == 0)
-        if free.size:
-            found = offset + int(free[0])
+        found = offset + np.flatnonzero(swap_map[offset:end] == 0)[:nr]
+        if found.size:
             swap_map[found] = SWAP_HAS_CACHE
-            si.ci_count[c] += 1
-            si.inuse_pages += 1
-            k.vm_state.vp[VP_NR_SWAP_PAGES] -= 1
-            if si.ci_count[c] < SWAPFILE_CLUSTER and found + 1 < end:
-                next_ = found + 1
+            si.ci_count[c] += found.size
+            si.inuse_pages += found.size
+            k.vm_state.vp[VP_NR_SWAP_PAGES] -= found.size
+            if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 1 < end:
+                next_ = int(found[-1]) + 1
     relocate_cluster(si, c)
     k.swap.percpu_swap_cluster[k.vm_state.vp[VP_CPU]] = (si.type, next_)
     return found
 
 
-def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct) -> int:
-    """An order-0 slot of ``si`` (0: the area is full)."""
+def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, nr: int) -> np.ndarray:
+    """Up to ``nr`` order-0 slots of ``si``, from the first cluster that has any (none: the
+    area is full)."""
     for lst in (si.nonfull_clusters, si.free_clusters, si.frag_clusters):
         while (c := isolate_lock_cluster(si, lst)) is not None:
-            found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER)
-            if found:
+            found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER, nr)
+            if found.size:
                 return found
             if lst is not si.nonfull_clusters:
                 break
-    return 0
+    return np.zeros(0, np.int64)
 
 
-def swap_alloc_fast(k: "Kernel") -> int | None:
-    """Continue the running CPU's cluster: the entry, or None."""
+def swap_entries(type_: int, offsets: np.ndarray) -> np.ndarray:
+    """The swap entries of ``offsets`` in area ``type_`` (``swp_entry`` over an array)."""
+    return (np.uint64(type_) << np.uint64(SWP_TYPE_SHIFT) | offsets.astype(np.uint64)).astype(np.int64)
+
+
+def swap_alloc_fast(k: "Kernel", nr: int) -> np.ndarray:
+    """Continue the running CPU's cluster: up to ``nr`` entries (none if it has no usable one)."""
     type_, offset = k.swap.percpu_swap_cluster.get(int(k.vm_state.vp[VP_CPU]), (0, 0))
     si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
     if si is None or not si.flags & SWP_WRITEOK:
-        return None
+        return np.zeros(0, np.int64)
     c = offset // SWAPFILE_CLUSTER
     if si.ci_flags[c] > CLUSTER_FLAG_USABLE:
-        return None
-    found = alloc_swap_scan_cluster(k, si, c, offset if si.ci_count[c] else c * SWAPFILE_CLUSTER)
-    return int(swp_entry(si.type, found)) if found else None
+        return np.zeros(0, np.int64)
+    return swap_entries(si.type, alloc_swap_scan_cluster(k, si, c, offset if si.ci_count[c] else c * SWAPFILE_CLUSTER, nr))
 
 
-def swap_alloc_slow(k: "Kernel") -> int | None:
+def swap_alloc_slow(k: "Kernel", nr: int) -> np.ndarray:
     """Try the areas by priority, each rotated behind its equals first (``plist_requeue``)."""
     head = k.swap.swap_avail_head
     for si in list(head):
         if si in head:
             head.remove(si)
             _plist_add(head, si)
-        offset = cluster_alloc_swap_entry(k, si)
-        if offset:
-            return int(swp_entry(si.type, offset))
+        found = cluster_alloc_swap_entry(k, si, nr)
+        if found.size:
+            return swap_entries(si.type, found)
         if si in head:  # full: off the avail list (del_from_avail_list)
             head.remove(si)
-    return None
+    return np.zeros(0, np.int64)
+
+
+def swap_sync_avail(k: "Kernel") -> None:
+    """Apply the frees of compiled code to the clusters; an area with free slots again is
+    back on the avail list."""
+    for si in k.swap.swap_active_head:
+        sync_clusters(k, si)
+        if si.flags & SWP_WRITEOK and si.inuse_pages < si.pages and si not in k.swap.swap_avail_head:
+            _plist_add(k.swap.swap_avail_head, si)
 
 
 def folio_alloc_swap(k: "Kernel") -> int | None:
     """A swap entry for an order-0 folio, its slot held by the swap cache (SWAP_HAS_CACHE);
     None when every area is full."""
+    entries = swap_alloc_entries(k, 1)
+    return int(entries[0]) if entries.size else None
+
+
+def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
+    """Up to ``nr`` entries for order-0 folios, each slot held with SWAP_HAS_CACHE, taken as
+    ``folio_alloc_swap`` takes them one by one (the CPU's cluster, then the areas by
+    priority). Reclaim reserves a batch's slots this way before its compiled pass, as the
+    swap slots cache of kernels before 6.15 did (``get_swap_pages``); the slots it does not
+    use go back with ``swap_release_entries``."""
+    out = np.zeros(0, np.int64)
     if get_nr_swap_pages(k) <= 0:
-        return None
-    for si in k.swap.swap_active_head:
-        sync_clusters(k, si)
-        if si.flags & SWP_WRITEOK and si.inuse_pages < si.pages and si not in k.swap.swap_avail_head:
-            _plist_add(k.swap.swap_avail_head, si)
-    entry = swap_alloc_fast(k)
-    return entry if entry is not None else swap_alloc_slow(k)
+        return out
+    swap_sync_avail(k)
+    while out.size < nr:
+        got = swap_alloc_fast(k, nr - out.size)
+        if not got.size:
+            got = swap_alloc_slow(k, nr - out.size)
+        if not got.size:
+            break
+        out = np.concatenate((out, got))
+    return out
+
+
+def swap_release_entries(k: "Kernel", entries: np.ndarray) -> None:
+    """Give back reserved slots no folio took (their clusters follow in ``sync_clusters``)."""
+    vs = k.vm_state
+    for e in np.unique(entries >> SWP_TYPE_SHIFT):
+        base = vs.swap_base[int(e)]
+        offs = entries[(entries >> SWP_TYPE_SHIFT) == e] & SWP_OFFSET_MASK
+        vs.swap_map[base + offs] = 0
+        vs.swap_table[base + offs] = 0
+    vs.vp[VP_NR_SWAP_PAGES] += entries.size
 
 
 # ---- /proc/swaps ------------------------------------------------------------------------------

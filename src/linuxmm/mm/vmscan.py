@@ -24,8 +24,13 @@ A newcomer's map, from the top:
   SWAP_CLUSTER_MAX pages came back, ``shrink_zones`` visiting each node of the zonelist
   once; a retry with ``force_deactivate`` when nothing was reclaimed because the active lists
   were protected).
-* ``shrink_node`` -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
-  between anon and file (no swap -> file only, as ``can_reclaim_anon_pages``; swappiness and
+* ``shrink_node`` -> ``shrink_node_memcgs``: the lruvec on the node of every memcg under the
+  reclaim's target (``mem_cgroup_iter``; all memcgs for global reclaim, the root's lruvec
+  being the node's own), skipping memcgs within their effective ``memory.min``, and within
+  ``memory.low`` unless a first pass found nothing else (``memcg_low_skipped`` ->
+  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
+  between anon and file (a protected memcg's sizes scaled down, ``apply_proportional_protection``;
+  no swap -> file only, as ``can_reclaim_anon_pages``; swappiness and
   the lruvec's recent ``anon_cost``/``file_cost`` for SCAN_FRACT; SCAN_EQUAL at priority 0;
   ``file_is_tiny`` and ``cache_trim_mode`` from ``prepare_scan_control``), then scans the lists
   SWAP_CLUSTER_MAX at a time (``shrink_list``) with the kernel's proportional cut once enough
@@ -47,7 +52,7 @@ Not modelled yet: ``folio_referenced``'s harvest of pte young bits through ``rma
 VM_EXEC rule needs the same walk), reclaim's own ``pageout`` of dirty file folios (6.18 leaves
 them to the flushers except in kswapd's last resort), anonymous reclaim (needs swap:
 ``add_to_swap``), shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
-``should_continue_reclaim``, memcg.
+``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in memory.stat).
 """
 
 from __future__ import annotations
@@ -62,24 +67,38 @@ from numba import njit
 from ..include.linux import gfp as G
 from .mm_inline import lru_gen_enabled
 from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
-                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, node_states)
+                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, NR_LRU_LISTS, node_states)
+from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
-                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask,
-                                        PG_workingset_mask, PG_writeback_mask)
+                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
+                                        PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
+from ..include.linux.rmap import NR_RMAP_COLS
+from ..include.linux.sched import TASK_RUNNING
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
-                                    NR_VMSCAN_IMMEDIATE, NR_ZONE_LRU_BASE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
+                                    NR_VMSCAN_IMMEDIATE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
                                     PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
                                     PGSTEAL_ANON, PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, zone_event_type)
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
+from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
+from .memcontrol import (lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min, mem_cgroup_calculate_protection,
+                         mem_cgroup_is_root, mem_cgroup_iter, mem_cgroup_lruvec, mem_cgroup_protection,
+                         memcg_memory_event, page_counter_read, parent_lruvec)
 from .page_alloc import zone_reclaimable_pages
-from .pgtable import VP_CPU
+from .memory import PAGE_MAPPING_ANON
+from .page_io import swap_writepage
+from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
+from .rmap import rmap_table
 from .swap import folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .swap_state import add_to_swap, try_to_unmap
+from .swapfile import (__swap_cache_del_folio, folio_free_swap, get_nr_swap_pages, swap_alloc_entries,
+                       swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
@@ -91,6 +110,7 @@ MAX_SWAPPINESS = 200
 HPAGE_PMD_ORDER = 9
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
+THROTTLE_NOPROGRESS_NS = NSEC_PER_SEC // HZ  # reclaim_throttle's VMSCAN_THROTTLE_NOPROGRESS timeout: one jiffy
 # The cost of reclaim on the clock (an assumption, not a measurement): scanning a page
 # (isolation, flag tests, putback) 0.1 us; freeing one (xarray store of the shadow, buddy
 # free) 1 us more: kswapd drops clean page cache at about 4 GB/s of 4 KiB pages.
@@ -103,7 +123,12 @@ SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # shrink_folio_list's statistics (struct reclaim_stat and scan_control.nr), one array
 (ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_WRITEBACK, ST_IMMEDIATE,
- ST_ACTIVATE, ST_REF_KEEP, NR_ST) = range(10)
+ ST_ACTIVATE, ST_REF_KEEP, ST_PAGEOUT, ST_UNMAP_FAIL, NR_ST) = range(12)
+# the anonymous branch's outcome for one folio
+FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE = range(4)
+# the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
+# give out, the folios handed to pageout, whether the swap space is more than half full
+SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
 
@@ -113,6 +138,7 @@ class scan_control:
 
     nr_to_reclaim: int
     reclaim_idx: int
+    target_mem_cgroup: object = None  # the memcg whose limit is reclaimed for (None: global reclaim)
     gfp_mask: int = G.GFP_KERNEL
     order: int = 0
     priority: int = DEF_PRIORITY
@@ -123,6 +149,8 @@ class scan_control:
     may_deactivate: int = 0
     force_deactivate: bool = False
     skipped_deactivate: bool = False
+    memcg_low_reclaim: bool = False  # reclaim below memory.low too (nothing unprotected was left)
+    memcg_low_skipped: bool = False  # a memcg was skipped for its memory.low
     cache_trim_mode: bool = False
     file_is_tiny: bool = False
     anon_cost: int = 0
@@ -146,14 +174,16 @@ def folio_mapped(a, pfn, nr):
 
 
 @njit(cache=True)
-def isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, out, stat):
-    """Take folios from the tail of list ``lru`` until ``nr_to_scan`` pages of eligible zones
+def isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, out, stat):
+    """Take folios from the tail of list ``lru`` of the lruvec of ``memcg`` on node ``nid``
+    until ``nr_to_scan`` pages of eligible zones
     were scanned; each loses PG_lru and gains a reference. Folios of zones above
     ``reclaim_idx`` are skipped and go back to the head. Returns the folios taken (in ``out``)."""
     n = total = scan = 0
     first_skipped = -1
-    while scan < nr_to_scan and total < SWAP_CLUSTER_MAX_SKIPPED and a.lruvec_tail[nid, lru] and n < out.shape[0]:
-        pfn = a.lruvec_tail[nid, lru] - 1
+    while (scan < nr_to_scan and total < SWAP_CLUSTER_MAX_SKIPPED and a.lruvec_tail[memcg, nid, lru]
+           and n < out.shape[0]):
+        pfn = a.lruvec_tail[memcg, nid, lru] - 1
         if pfn == first_skipped:  # only skipped folios are left
             break
         nr = folio_nr_pages(a, pfn)
@@ -195,31 +225,99 @@ def move_folios_to_lru(a, nid, folios, n, cpu):
 
 
 @njit(cache=True)
-def __remove_mapping(a, xa, xid, nid, pfn, nr, cpu):
-    """A clean, unmapped, isolated page-cache folio nobody else holds leaves the cache: a
-    shadow entry takes its slots (``workingset_eviction``), its counters go, it is freed."""
+def __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
+    """A clean, unmapped, isolated folio nobody else holds (the cache's references and the
+    reclaimer's alone) leaves its cache, a shadow entry (``workingset_eviction``) taking its
+    place: the page cache's slots, or the swap table's entry (6.18's swap table keeps the
+    shadows of anonymous pages). True if it left; the caller frees it."""
+    if a.refcount[pfn] != nr + 1 or a.flags[pfn] & (PG_dirty_mask | PG_writeback_mask):
+        return False
     shadow = workingset_eviction(a, nid, pfn, nr)
-    X.xa_store_range(xa, xid, a.index[pfn], nr, shadow)
+    if a.flags[pfn] & PG_swapcache_mask:
+        __swap_cache_del_folio(a, vs, pfn, shadow)
+        a.refcount[pfn] -= 1  # the swap cache's reference (put_swap_folio)
+        a.node_stat[nid, NR_ISOLATED_ANON] -= nr
+        return True
+    X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], nr, shadow)
     a.node_stat[nid, NR_FILE_PAGES] -= nr
     if a.order[pfn] == HPAGE_PMD_ORDER:
         a.node_stat[nid, NR_FILE_THPS] -= nr
     a.node_stat[nid, NR_ISOLATED_FILE] -= nr
-    a.refcount[pfn] = 0
-    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask | PG_workingset_mask)
-    B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
-    a.mapping[pfn] = a.index[pfn] = 0
+    a.refcount[pfn] = 1  # the page cache's references (folio_ref_freeze leaves ours)
+    return True
 
 
 @njit(cache=True)
-def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
+def free_reclaimed_folio(a, pfn, cpu):
+    """``free_it``: the last (the isolation) reference goes; the folio is uncharged and freed
+    (``mem_cgroup_uncharge_folios``, ``free_unref_folios``)."""
+    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask | PG_workingset_mask)
+    folio_put(a, pfn, cpu)
+
+
+@njit(cache=True)
+def pageout(a, pfn, swp, io):
+    """``pageout`` of a dirty swap-cache folio: PG_reclaim set (its write's completion rotates
+    it to the inactive tail) and handed to ``swap_writepage``, which runs for the whole pass
+    (``io``) once the batched TLB flush is done (``try_to_unmap_flush_dirty``)."""
+    a.flags[pfn] |= PG_reclaim_mask
+    io[swp[SWP_NR_IO]] = pfn
+    swp[SWP_NR_IO] += 1
+
+
+@njit(cache=True)
+def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries, swp, io, flush_mm,
+                      scratch, may_writepage, stat):
+    """``shrink_folio_list``'s steps for an anonymous folio: a swap slot and the swap cache
+    (``add_to_swap``, from the entries reserved for the pass), every pte to a swap pte
+    (``try_to_unmap``), the write (``pageout``); a clean one is ready for ``__remove_mapping``.
+    Returns FOLIO_KEEP, FOLIO_ACTIVATE (no slot left, or still mapped), FOLIO_PAGEOUT or
+    FOLIO_FREE."""
+    if not a.flags[pfn] & PG_swapcache_mask:
+        if a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
+            return FOLIO_KEEP
+        if swp[SWP_NEXT_ENTRY] == entries.shape[0]:  # add_to_swap failed: activate_locked_split
+            return FOLIO_ACTIVATE
+        add_to_swap(a, vs, pfn, np.uint64(entries[swp[SWP_NEXT_ENTRY]]))
+        swp[SWP_NEXT_ENTRY] += 1
+    if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
+                                                     scratch, flush_mm):
+        stat[ST_UNMAP_FAIL] += nr
+        return FOLIO_ACTIVATE
+    if a.flags[pfn] & PG_dirty_mask:
+        if not may_writepage:
+            return FOLIO_KEEP
+        pageout(a, pfn, swp, io)
+        stat[ST_PAGEOUT] += nr
+        return FOLIO_PAGEOUT
+    return FOLIO_FREE
+
+
+@njit(cache=True)
+def activate_locked(a, vs, pfn, nr, swp, stat):
+    """``activate_locked``: a swap-cache folio gives its slot back when swap is more than half
+    full (``mem_cgroup_swap_full``); the folio goes to the active list."""
+    if a.flags[pfn] & PG_swapcache_mask and swp[SWP_FULL]:
+        folio_free_swap(a, vs, pfn)
+    if not a.flags[pfn] & PG_active_mask:
+        a.flags[pfn] |= PG_active_mask
+        stat[ST_ACTIVATE] += nr
+        a.vm_events[PGACTIVATE] += nr
+
+
+@njit(cache=True)
+def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io, flush_mm,
+                      nid, folios, n, is_kswapd, may_writepage, stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
-    the others compacted to the front of ``folios``. Returns how many remain."""
+    those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
+    are compacted to the front of ``folios``. Returns how many remain there."""
     keep = 0
+    scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
     for i in range(n):
         pfn = folios[i]
         nr = folio_nr_pages(a, pfn)
         flags = a.flags[pfn]
-        activate = False
+        action = FOLIO_KEEP
         if flags & PG_locked_mask:  # folio_trylock failed: someone (a read) holds it
             pass
         elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
@@ -228,9 +326,14 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
                 stat[ST_IMMEDIATE] += nr
             else:
                 a.flags[pfn] |= PG_reclaim_mask
-                activate = True
-        elif flags & PG_swapbacked_mask or flags & PG_unevictable_mask:
-            pass  # anonymous and shmem folios need swap (add_to_swap): kept
+                action = FOLIO_ACTIVATE
+        elif flags & PG_unevictable_mask:
+            pass
+        elif flags & PG_swapbacked_mask:
+            if a.mapping[pfn] & PAGE_MAPPING_ANON:
+                action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries,
+                                           swp, io, flush_mm, scratch, may_writepage, stat)
+            # shmem folios (shmem_writeout into the swap cache) are kept
         elif folio_mapped(a, pfn, nr):
             stat[ST_REF_KEEP] += nr  # the pte young bits and try_to_unmap need the rmap walk
         elif flags & PG_dirty_mask:  # left to the flushers: reclaim it when written
@@ -238,42 +341,86 @@ def shrink_folio_list(a, xa, ino_xa, nid, folios, n, is_kswapd, stat, cpu):
             stat[ST_UNQUEUED_DIRTY] += nr
             a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
             a.flags[pfn] |= PG_reclaim_mask
-            activate = True
-        elif a.mapping[pfn] and a.refcount[pfn] == nr + 1:  # the cache's and ours alone
+            action = FOLIO_ACTIVATE
+        elif a.mapping[pfn]:
             a.flags[pfn] &= ~PG_referenced_mask  # referenced but clean: FOLIOREF_RECLAIM_CLEAN
-            __remove_mapping(a, xa, ino_xa[a.mapping[pfn] >> 1], nid, pfn, nr, cpu)
+            action = FOLIO_FREE
+        if action == FOLIO_PAGEOUT:
+            continue
+        if action == FOLIO_FREE and __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
+            free_reclaimed_folio(a, pfn, cpu)
             stat[ST_RECLAIMED] += nr
             continue
-        if activate and not a.flags[pfn] & PG_active_mask:
-            a.flags[pfn] |= PG_active_mask
-            stat[ST_ACTIVATE] += nr
-            a.vm_events[PGACTIVATE] += nr
+        if action == FOLIO_ACTIVATE:
+            activate_locked(a, vs, pfn, nr, swp, stat)
         folios[keep] = pfn
         keep += 1
     return keep
 
 
 @njit(cache=True)
-def shrink_inactive_batch(a, xa, ino_xa, nid, lru, nr_to_scan, reclaim_idx, reclaimer, cpu, stat):
-    """One ``shrink_inactive_list`` batch: isolate, decide, put back; the PGSCAN/PGSTEAL
-    events of the reclaimer."""
-    folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
-    file = 1 if lru >= LRU_INACTIVE_FILE else 0
-    a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
-    a.vm_events[PGSCAN_ANON + file] += stat[ST_SCANNED]
-    keep = shrink_folio_list(a, xa, ino_xa, nid, folios, n, reclaimer == RECLAIMER_KSWAPD, stat, cpu)
-    move_folios_to_lru(a, nid, folios, keep, cpu)
-    a.vm_events[PGSTEAL_KSWAPD + reclaimer] += stat[ST_RECLAIMED]
-    a.vm_events[PGSTEAL_ANON + file] += stat[ST_RECLAIMED]
+def shrink_written_folios(a, vs, xa, ino_xa, nid, io, nr_io, folios, keep, stat, cpu):
+    """The end of ``pageout`` for the folios the pass wrote: one whose write completed at
+    once (zram) is freed from the swap cache (PG_reclaim cleared, as ``pageout`` does when
+    the folio is no longer under writeback); one still under writeback, or left dirty by a
+    failed write, is kept (its completion rotates it). Returns the folios kept."""
+    for i in range(nr_io):
+        pfn = io[i]
+        nr = folio_nr_pages(a, pfn)
+        if not a.flags[pfn] & PG_writeback_mask:
+            a.flags[pfn] &= ~PG_reclaim_mask
+            if __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
+                free_reclaimed_folio(a, pfn, cpu)
+                stat[ST_RECLAIMED] += nr
+                continue
+        folios[keep] = pfn
+        keep += 1
+    return keep
 
 
 @njit(cache=True)
-def shrink_active_batch(a, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
+def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat):
+    """``shrink_inactive_list``'s isolation: the folios taken into ``folios`` (how many is
+    returned), PGSCAN_* of the reclaimer and the type."""
+    n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
+    a.vm_events[PGSCAN_ANON + (1 if lru >= LRU_INACTIVE_FILE else 0)] += stat[ST_SCANNED]
+    return n
+
+
+@njit(cache=True)
+def putback_inactive_batch(a, nid, lru, reclaimer, folios, keep, stat, cpu):
+    """``shrink_inactive_list``'s end: the folios kept go back to their lists; PGSTEAL_*."""
+    move_folios_to_lru(a, nid, folios, keep, cpu)
+    a.vm_events[PGSTEAL_KSWAPD + reclaimer] += stat[ST_RECLAIMED]
+    a.vm_events[PGSTEAL_ANON + (1 if lru >= LRU_INACTIVE_FILE else 0)] += stat[ST_RECLAIMED]
+
+
+@njit(cache=True)
+def isolate_folios(a, pfns, out):
+    """``folio_isolate_lru`` of each folio of ``pfns`` on an LRU list (``reclaim_pages``'s
+    callers found them; NR_ISOLATED_* as the batch counts them). Returns how many were taken."""
+    n = 0
+    for pfn in pfns:
+        if not a.flags[pfn] & PG_lru_mask or a.flags[pfn] & PG_unevictable_mask:
+            continue
+        lruvec_del_folio(a, pfn)
+        a.flags[pfn] &= ~(PG_lru_mask | PG_active_mask)  # reclaim_pages: folio_clear_active
+        a.refcount[pfn] += 1
+        nr = folio_nr_pages(a, pfn)
+        a.node_stat[a.zone_node[B.page_zone(a, pfn)], NR_ISOLATED_ANON + (0 if a.flags[pfn] & PG_swapbacked_mask
+                                                                            else 1)] += nr
+        out[n] = pfn
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def shrink_active_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
     """``shrink_active_list``: folios from the active tail move to the inactive head, with
     PG_workingset (a later refault of theirs restores the workingset). Returns pages deactivated."""
     folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_lru_folios(a, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
+    n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     deactivated = 0
     for i in range(n):
@@ -302,83 +449,223 @@ def ino_xa_table(k) -> np.ndarray:
     return table
 
 
+EMPTY_I64 = np.zeros(0, np.int64)
+EMPTY_ROWS = np.zeros((0, NR_RMAP_COLS), np.int64)
+EMPTY_MMCS = np.zeros((0, NR_MMC), np.int64)
+
+
+@dataclass
+class swap_out_batch:
+    """What the compiled pass needs to swap anonymous folios out: the swap entries reserved
+    for it, the rmap table with each row's mm (``row_mm``, -1: no running task) and the
+    mm counters of those mms, stacked (``mmcs``, copied back afterwards)."""
+
+    entries: np.ndarray
+    rmap_keys: np.ndarray
+    rmap_off: np.ndarray
+    rmap_rows: np.ndarray
+    row_mm: np.ndarray
+    mmcs: np.ndarray
+    tasks: list
+
+    @classmethod
+    def none(cls) -> "swap_out_batch":
+        """A pass with nothing to swap out (no anonymous folio, or only page cache)."""
+        return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
+
+
+def anon_swap_candidates(a, folios: np.ndarray) -> int:
+    """Small anonymous folios of the batch not yet in the swap cache: the slots to reserve."""
+    flags = a.flags[folios]
+    anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
+    return int(np.count_nonzero(anon & ((flags & PG_swapbacked_mask) != 0) & ((flags & PG_swapcache_mask) == 0)
+                                & ((flags & PG_head_mask) == 0)))
+
+
+def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
+    """Reserve the batch's swap entries and gather the rmap table and the mm counters."""
+    need = anon_swap_candidates(k.mem_map, folios)
+    if not need and not (k.mem_map.flags[folios] & PG_swapcache_mask).any():
+        return swap_out_batch.none()
+    reg = rmap_table(k.rmap)
+    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
+    tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
+    for r, vma in enumerate(reg.vmas):
+        task = owners.get(id(vma.vm_mm))
+        if task is not None:
+            if id(task.mm) not in index:
+                index[id(task.mm)] = len(tasks)
+                tasks.append(task)
+            row_mm[r] = index[id(task.mm)]
+    mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
+    return swap_out_batch(swap_alloc_entries(k, need) if need else EMPTY_I64, reg.keys, reg.off, reg.rows, row_mm,
+                          mmcs, tasks)
+
+
+def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
+    """After the compiled pass: the batched TLB flush of every mm unmapped from
+    (``try_to_unmap_flush``), the mm counters back, the unused entries released."""
+    for i in np.flatnonzero(flush_mm):
+        task = batch.tasks[i]
+        task.mmc[:] = batch.mmcs[i]
+        if k.tlb is not None:
+            k.tlb.flush_mm(task)
+    swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
+
+
+def swap_writepage_batch(k, io: np.ndarray) -> None:
+    """``swap_writepage`` of the folios the pass handed to pageout, area by area in slot
+    order (the block plug's merged bios)."""
+    a = k.mem_map
+    entries = a.private[io]
+    order = np.argsort(entries, kind="stable")
+    io, entries = io[order], entries[order]
+    types = entries >> SWP_TYPE_SHIFT
+    for t in np.unique(types):
+        sel = types == t
+        swap_writepage(k, k.swap.swap_info[int(t)], io[sel], entries[sel] & SWP_OFFSET_MASK)
+
+
+def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool, may_writepage: bool,
+                       stat: np.ndarray) -> int:
+    """``shrink_folio_list`` of the isolated ``folios[:n]``: the compiled pass, then the swap
+    writes it asked for and the frees of the folios written at once. Returns how many folios
+    are kept (at the front of ``folios``)."""
+    a, vs, cpu = k.mem_map, k.vm_state, _cpu(k)
+    batch = prepare_swap_out(k, folios[:n])
+    swp = np.zeros(NR_SWP, np.int64)
+    swp[SWP_FULL] = vm_swap_full(k)
+    io = np.zeros(n, np.int64)
+    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
+    keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
+                             batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
+                             folios, n, is_kswapd, may_writepage, stat, cpu)
+    finish_swap_out(k, batch, swp, flush_mm)
+    nr_io = int(swp[SWP_NR_IO])
+    if nr_io:
+        swap_writepage_batch(k, io[:nr_io])
+        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, folios, keep, stat, cpu)
+    return keep
+
+
+def folio_nids(a, pfns: np.ndarray) -> np.ndarray:
+    """The node of each folio (``folio_nid``; ``page_zone`` over an array)."""
+    return a.zone_node[a.seg_zid[np.searchsorted(a.seg_start, pfns, side="right") - 1]]
+
+
+def reclaim_pages(k, pfns) -> int:
+    """Reclaim the given folios, their references ignored (``reclaim_pages`` ->
+    ``reclaim_folio_list``: MADV_PAGEOUT), node by node; returns the pages freed. Anonymous
+    folios need swap: without a free slot they stay."""
+    a = k.mem_map
+    folios = np.zeros(len(pfns), np.int64)
+    n = isolate_folios(a, np.asarray(pfns, np.int64), folios)
+    k.page_cache = X.xa_reserve(k.page_cache)
+    reclaimed = 0
+    nids = folio_nids(a, folios[:n])
+    for nid in np.unique(nids):
+        node = folios[:n][nids == nid].copy()
+        stat = np.zeros(NR_ST, np.int64)
+        keep = shrink_folio_batch(k, int(nid), node, node.size, False, True, stat)
+        move_folios_to_lru(a, int(nid), node, keep, _cpu(k))
+        reclaimed += int(stat[ST_RECLAIMED])
+    return reclaimed
+
+
 def can_reclaim_anon_pages(k) -> bool:
-    """Anon folios can only go to swap; until ``add_to_swap`` lands nothing reclaims them, as
-    on a kernel without swap space."""
-    return False
+    """Anon folios can only go to swap: there must be a free slot (``get_nr_swap_pages``;
+    a memcg's ``swap.max`` is ``mem_cgroup_get_nr_swap_pages``' business)."""
+    return get_nr_swap_pages(k) > 0
 
 
-def lruvec_page_state(k, nid: int, item: int) -> int:
-    return int(k.mem_map.node_stat[nid, item])
+def lruvec_page_state(k, lruvec, item: int) -> int:
+    """``lruvec_page_state``, hierarchical: for the root memcg's lruvec the node's counter
+    (its subtree is every page of the node); for a memcg's, its subtree's pages: the LRU
+    sizes on the node from ``lru_zone_size``, other counters from ``memcg_stat`` (kept per
+    memcg, not per node)."""
+    a = k.mem_map
+    if lruvec.memcg == ROOT_MEM_CGROUP_ID:
+        return int(a.node_stat[lruvec.nid, item])
+    ids = [m.id for m in mem_cgroup_iter(k, lruvec_memcg(k, lruvec))]
+    if NR_LRU_BASE <= item < NR_LRU_BASE + NR_LRU_LISTS:
+        return int(a.lru_zone_size[ids][:, a.zone_node == lruvec.nid, item - NR_LRU_BASE].sum())
+    return int(a.memcg_stat[ids, item].sum())
 
 
-def inactive_is_low(k, nid: int, inactive_lru: int) -> bool:
+def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
     """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
-    inactive = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru)
-    active = lruvec_page_state(k, nid, NR_LRU_BASE + inactive_lru + 1)
+    inactive = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru)
+    active = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru + 1)
     gb = (inactive + active) >> (30 - PAGE_SHIFT)
     return inactive * (isqrt(10 * gb) if gb else 1) < active
 
 
-def shrink_inactive_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> int:
-    if too_many_isolated(k, nid, lru >= LRU_INACTIVE_FILE, sc):
+def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> int:
+    if too_many_isolated(k, lruvec.nid, lru >= LRU_INACTIVE_FILE, sc):
         return 0  # one task at a time here: nobody else can put them back
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     k.page_cache = X.xa_reserve(k.page_cache)
-    shrink_inactive_batch(a, k.page_cache, ino_xa_table(k), nid, lru, nr_to_scan, sc.reclaim_idx,
-                          sc.reclaimer, _cpu(k), stat)
+    folios = np.zeros(nr_to_scan, np.int64)
+    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
+    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage, stat)
+    putback_inactive_batch(a, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
-    lru_note_cost(k, nid, lru >= LRU_INACTIVE_FILE, int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
+    lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
     file_taken = int(stat[ST_TAKEN]) if lru >= LRU_INACTIVE_FILE else 0
     if file_taken and stat[ST_UNQUEUED_DIRTY] == file_taken:
         wakeup_flusher_threads(k)
     return int(stat[ST_RECLAIMED])
 
 
-def shrink_active_list(k, nid: int, nr_to_scan: int, lru: int, sc: scan_control) -> None:
+def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
-    shrink_active_batch(a, nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    shrink_active_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
     sc.nr_scanned += int(stat[ST_SCANNED])
 
 
-def shrink_list(k, nid: int, lru: int, nr_to_scan: int, sc: scan_control) -> int:
+def shrink_list(k, lruvec, lru: int, nr_to_scan: int, sc: scan_control) -> int:
     if lru in (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE):
         if sc.may_deactivate & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
-            shrink_active_list(k, nid, nr_to_scan, lru, sc)
+            shrink_active_list(k, lruvec, nr_to_scan, lru, sc)
         else:
             sc.skipped_deactivate = True
         return 0
-    return shrink_inactive_list(k, nid, nr_to_scan, lru, sc)
+    return shrink_inactive_list(k, lruvec, nr_to_scan, lru, sc)
 
 
 def too_many_isolated(k, nid: int, file: bool, sc: scan_control) -> bool:
-    """Direct reclaimers back off while more is isolated than the inactive list holds (an
-    eighth of it for __GFP_IO|__GFP_FS callers)."""
+    """Direct reclaimers back off while more is isolated than the node's inactive list holds
+    (an eighth of it for __GFP_IO|__GFP_FS callers)."""
     if sc.reclaimer == RECLAIMER_KSWAPD:
         return False
-    inactive = lruvec_page_state(k, nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON)
-    isolated = lruvec_page_state(k, nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON)
+    a = k.mem_map
+    inactive = int(a.node_stat[nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON])
+    isolated = int(a.node_stat[nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON])
     if sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS:
         inactive >>= 3
     return isolated > inactive
 
 
-def lru_note_cost(k, nid: int, file: bool, nr_rotated: int) -> None:
-    """The cost of reclaiming a type: pages rotated back (``lru_note_cost``; I/O costs
-    SWAP_CLUSTER_MAX per page written, none is started here); halved once the costs exceed a
-    quarter of the LRU pages, so they reflect recent reclaim."""
-    lv = k.NODE_DATA(nid).lruvec
-    if file:
-        lv.file_cost += nr_rotated
-    else:
-        lv.anon_cost += nr_rotated
-    lrusize = sum(lruvec_page_state(k, nid, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
-    if lv.anon_cost + lv.file_cost > lrusize // 4:
-        lv.anon_cost //= 2
-        lv.file_cost //= 2
+def lru_note_cost(k, lruvec, file: bool, nr_io: int, nr_rotated: int) -> None:
+    """The cost of reclaiming a type (``lru_note_cost_unlock_irq``): SWAP_CLUSTER_MAX per
+    page written (reclaim writes only to swap) plus the pages rotated back, noted in the
+    lruvec and its ancestors' (``parent_lruvec``); each halved once its costs exceed a
+    quarter of its LRU pages, so they reflect recent reclaim."""
+    cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
+    lv = lruvec
+    while lv is not None:
+        if file:
+            lv.file_cost += cost
+        else:
+            lv.anon_cost += cost
+        lrusize = sum(lruvec_page_state(k, lv, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+        if lv.anon_cost + lv.file_cost > lrusize // 4:
+            lv.anon_cost //= 2
+            lv.file_cost //= 2
+        lv = parent_lruvec(k, lv)
 
 
 def wakeup_flusher_threads(k) -> None:
@@ -387,35 +674,57 @@ def wakeup_flusher_threads(k) -> None:
 
 
 def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
-    """``prepare_scan_control``: which active lists may be shrunk, the costs, and the
-    cache-trim and tiny-file modes."""
-    nid, lv = pgdat.node_id, pgdat.lruvec
+    """``prepare_scan_control``: from the target memcg's lruvec on the node (the node's own
+    for global reclaim): which active lists may be shrunk, the costs, the cache-trim mode;
+    for global reclaim the tiny-file mode."""
+    lv = mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat)
     sc.anon_cost, sc.file_cost = lv.anon_cost, lv.file_cost
     sc.may_deactivate = 0
     for file, flag, inactive in ((0, DEACTIVATE_ANON, LRU_INACTIVE_ANON), (1, DEACTIVATE_FILE, LRU_INACTIVE_FILE)):
-        refaults = lruvec_page_state(k, nid, WORKINGSET_ACTIVATE_ANON + file)
-        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, nid, inactive):
+        refaults = lruvec_page_state(k, lv, WORKINGSET_ACTIVATE_ANON + file)
+        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, lv, inactive):
             sc.may_deactivate |= flag
-    file = lruvec_page_state(k, nid, NR_INACTIVE_FILE)
+    file = lruvec_page_state(k, lv, NR_INACTIVE_FILE)
     sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
-    a = k.mem_map
+    sc.file_is_tiny = False
+    if sc.target_mem_cgroup is not None:  # cgroup_reclaim: no tiny-file balancing
+        return
+    a, nid = k.mem_map, pgdat.node_id
     zids = [B.zone_id(k, z) for z in pgdat.node_zones if z.managed_pages]
     total_high = sum(int(a.wmark[zid, 2] + a.boost[zid]) for zid in zids)
     free = sum(int(a.vm_stat[zid, NR_FREE_PAGES]) for zid in zids)
-    file = lruvec_page_state(k, nid, NR_ACTIVE_FILE) + lruvec_page_state(k, nid, NR_INACTIVE_FILE)
-    anon = lruvec_page_state(k, nid, NR_INACTIVE_ANON)
+    file = int(a.node_stat[nid, NR_ACTIVE_FILE] + a.node_stat[nid, NR_INACTIVE_FILE])
+    anon = int(a.node_stat[nid, NR_INACTIVE_ANON])
     sc.file_is_tiny = (file + free <= total_high and not sc.may_deactivate & DEACTIVATE_ANON
                        and bool(anon >> sc.priority))
 
 
-def lruvec_lru_size(k, nid: int, lru: int, zone_idx: int) -> int:
-    """Pages on list ``lru`` in the node's zones up to ``zone_idx``."""
-    a, pgdat = k.mem_map, k.NODE_DATA(nid)
-    return sum(int(a.vm_stat[B.zone_id(k, z), NR_ZONE_LRU_BASE + lru])
+def lruvec_lru_size(k, lruvec, lru: int, zone_idx: int) -> int:
+    """Pages on list ``lru`` of the lruvec in the node's zones up to ``zone_idx``
+    (``mem_cgroup_get_zone_lru_size``: the memcg's own, not its descendants')."""
+    a, pgdat = k.mem_map, k.NODE_DATA(lruvec.nid)
+    return sum(int(a.lru_zone_size[lruvec.memcg, B.zone_id(k, z), lru])
                for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages)
 
 
-def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
+def apply_proportional_protection(k, lruvec, lruvec_size: int, sc: scan_control) -> int:
+    """A memcg with effective memory.min/low is scanned in proportion to how far its usage is
+    above the protection (never below SWAP_CLUSTER_MAX); below memory.low it is skipped in
+    a first pass (``memcg_low_skipped``) unless reclaim already retries with ``memcg_low_reclaim``."""
+    memcg = lruvec_memcg(k, lruvec)
+    emin, elow = mem_cgroup_protection(k, sc.target_mem_cgroup, memcg)
+    if not emin and not elow:
+        return lruvec_size
+    if not sc.memcg_low_reclaim and elow > emin:
+        protection = elow
+        sc.memcg_low_skipped = True
+    else:
+        protection = emin
+    cgroup_size = max(page_counter_read(k, memcg), protection)
+    return max(lruvec_size - lruvec_size * protection // (cgroup_size + 1), SWAP_CLUSTER_MAX)
+
+
+def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
     """How many pages of each evictable list to scan at this priority."""
     swappiness = k.vm.vm_swappiness
     fraction, denominator = [1, 1], 1
@@ -438,7 +747,8 @@ def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
     nr = {}
     for lru in EVICTABLE_LRUS:
         file = int(lru >= LRU_INACTIVE_FILE)
-        scan = lruvec_lru_size(k, nid, lru, sc.reclaim_idx) >> sc.priority
+        size = lruvec_lru_size(k, lruvec, lru, sc.reclaim_idx)
+        scan = apply_proportional_protection(k, lruvec, size, sc) >> sc.priority
         if balance == SCAN_FRACT:
             scan = scan * fraction[file] // denominator if denominator else 0
         elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != bool(file):
@@ -447,11 +757,15 @@ def get_scan_count(k, nid: int, sc: scan_control) -> dict[int, int]:
     return nr
 
 
-def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
+def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
     """Scan the lists SWAP_CLUSTER_MAX pages at a time until the targets are met; once enough
     was reclaimed (outside direct reclaim at DEF_PRIORITY), scale the other type's remaining
-    scan down to the share the first type completed."""
-    nr = get_scan_count(k, nid, sc)
+    scan down to the share the first type completed. Under MGLRU, a memcg's own reclaim comes
+    here: ``lru_gen_shrink_lruvec``."""
+    if lru_gen_enabled(k) and not root_reclaim(sc):
+        k.lru_gen.shrink_lruvec(k, lruvec, sc)
+        return
+    nr = get_scan_count(k, lruvec, sc)
     targets = dict(nr)
     proportional = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
     reclaimed = 0
@@ -460,7 +774,7 @@ def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
             if nr[lru]:
                 n = min(nr[lru], SWAP_CLUSTER_MAX)
                 nr[lru] -= n
-                reclaimed += shrink_list(k, nid, lru, n, sc)
+                reclaimed += shrink_list(k, lruvec, lru, n, sc)
         if reclaimed < sc.nr_to_reclaim or proportional:
             continue
         nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
@@ -480,28 +794,51 @@ def shrink_lruvec(k, nid: int, sc: scan_control) -> None:
             nr[lru] -= min(nr[lru], scanned)
         proportional = True
     sc.nr_reclaimed += reclaimed
-    if can_reclaim_anon_pages(k) and inactive_is_low(k, nid, LRU_INACTIVE_ANON):
-        shrink_active_list(k, nid, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+    if can_reclaim_anon_pages(k) and inactive_is_low(k, lruvec, LRU_INACTIVE_ANON):
+        shrink_active_list(k, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+
+
+def root_reclaim(sc: scan_control) -> bool:
+    """Global reclaim, or the root memcg's: not one memcg's own limit."""
+    return sc.target_mem_cgroup is None or mem_cgroup_is_root(sc.target_mem_cgroup)
+
+
+def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
+    """Shrink the lruvec on this node of every memcg under the reclaim's target (all of them
+    for global reclaim), skipping those within their effective memory.min, and those within
+    memory.low unless no unprotected memory was left (``memcg_low_reclaim``: then a LOW event)."""
+    target = sc.target_mem_cgroup
+    for memcg in mem_cgroup_iter(k, target):
+        mem_cgroup_calculate_protection(k, target, memcg)
+        if mem_cgroup_below_min(k, target, memcg):
+            continue
+        if mem_cgroup_below_low(k, target, memcg):
+            if not sc.memcg_low_reclaim:
+                sc.memcg_low_skipped = True
+                continue
+            memcg_memory_event(k, memcg, MEMCG_LOW)
+        shrink_lruvec(k, mem_cgroup_lruvec(memcg, pgdat), sc)
 
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
     ``lru_gen_shrink_node`` (``mm/lru_gen.py``)."""
-    if lru_gen_enabled(k):
+    if lru_gen_enabled(k) and root_reclaim(sc):
         k.lru_gen.shrink_node(k, pgdat, sc)
         return
     prepare_scan_control(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed
-    shrink_lruvec(k, pgdat.node_id, sc)
+    shrink_node_memcgs(k, pgdat, sc)
     if sc.nr_reclaimed - nr_reclaimed:
         pgdat.kswapd_failures = 0
 
 
-def snapshot_refaults(k, pgdat) -> None:
-    """Remember the activations by refault at the end of a reclaim cycle (``may_deactivate``
-    compares against them)."""
+def snapshot_refaults(k, target_memcg, pgdat) -> None:
+    """Remember the activations by refault at the end of a reclaim cycle in the target's
+    lruvec (``may_deactivate`` compares against them)."""
+    lv = mem_cgroup_lruvec(target_memcg, pgdat)
     for file in (0, 1):
-        pgdat.lruvec.refaults[file] = lruvec_page_state(k, pgdat.node_id, WORKINGSET_ACTIVATE_ANON + file)
+        lv.refaults[file] = lruvec_page_state(k, lv, WORKINGSET_ACTIVATE_ANON + file)
 
 
 # ---- direct reclaim --------------------------------------------------------------------------
@@ -555,15 +892,37 @@ def zonelist_nodes(k, nid: int, reclaim_idx: int) -> list:
 
 
 def shrink_zones(k, nid: int, sc: scan_control) -> None:
-    for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
+    nodes = zonelist_nodes(k, nid, sc.reclaim_idx)
+    for pgdat in nodes:
         shrink_node(k, pgdat, sc)
+    if nodes:
+        consider_reclaim_throttle(k, nodes[0], sc)
+
+
+def consider_reclaim_throttle(k, pgdat, sc: scan_control) -> None:
+    """A direct reclaimer that got nothing back at priority 1 (what it isolated may be under
+    writeback, to swap or to files) sleeps a jiffy (VMSCAN_THROTTLE_NOPROGRESS), so the
+    writes can complete before the allocator retries; progress above 12% of the scanned
+    pages needs no wait."""
+    if sc.nr_reclaimed > sc.nr_scanned >> 3 or sc.reclaimer == RECLAIMER_KSWAPD:
+        return
+    if sc.priority == 1 and not sc.nr_reclaimed:
+        reclaim_throttle(k, pgdat, THROTTLE_NOPROGRESS_NS)
+
+
+def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
+    """Sleep on the node's reclaim wait queue (``reclaim_throttle``) for the reason's timeout,
+    the clock running meanwhile (the wake-up on progress needs a second reclaimer)."""
+    k.clock.run_until(k.clock.now + timeout_ns)
 
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
-    """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (ALLOCSTALL_<zone>
-    of the highest zone allowed); with nothing back because the active lists were protected,
-    once more with ``force_deactivate``."""
-    k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
+    """Reclaim at falling priority until ``nr_to_reclaim`` pages came back (for global reclaim
+    ALLOCSTALL_<zone> of the highest zone allowed); with nothing back because the active lists
+    were protected, once more with ``force_deactivate``; because memcgs were within their
+    memory.low, once more reclaiming them too (``memcg_low_reclaim``)."""
+    if sc.target_mem_cgroup is None:
+        k.vm_events[ALLOCSTALL_DMA + zone_event_type(k.zone_names[sc.reclaim_idx])] += 1
     initial = sc.priority
     while True:
         sc.priority = initial
@@ -574,10 +933,15 @@ def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
                 break
             sc.priority -= 1
         for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
-            snapshot_refaults(k, pgdat)
-        if sc.nr_reclaimed or not sc.skipped_deactivate or sc.force_deactivate:
+            snapshot_refaults(k, sc.target_mem_cgroup, pgdat)
+        if sc.nr_reclaimed:
             return sc.nr_reclaimed
-        sc.force_deactivate, sc.skipped_deactivate = True, False
+        if sc.skipped_deactivate:
+            sc.force_deactivate, sc.skipped_deactivate = True, False
+        elif sc.memcg_low_skipped:
+            sc.force_deactivate, sc.memcg_low_reclaim, sc.memcg_low_skipped = False, True, False
+        else:
+            return 0
 
 
 def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
@@ -723,7 +1087,7 @@ def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
             a.boost[B.zone_id(k, z)] = 0
             z.watermark_boost = 0
         wakeup_kcompactd(k, pgdat, sc.order, state.highest_zoneidx)
-    snapshot_refaults(k, pgdat)
+    snapshot_refaults(k, None, pgdat)
     state.sc = None
     return False
 

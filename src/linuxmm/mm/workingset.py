@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .mm_inline import folio_is_file_lru, folio_lru_refs, lru_tier_from_refs
+from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import MAX_NR_GENS, MAX_NUMNODES
 from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, LRU_REFS_WIDTH, PG_active_mask,
                                         PG_workingset_mask)
@@ -38,6 +38,7 @@ from ..include.linux.vmstat import (NR_ACTIVE_ANON, NR_ACTIVE_FILE, NR_INACTIVE_
                                     WORKINGSET_ACTIVATE_ANON, WORKINGSET_REFAULT_ANON, WORKINGSET_RESTORE_ANON)
 from ..lib import xarray as X
 from . import buddy as B
+from .mm_inline import folio_is_file_lru, folio_lru_refs, folio_lruvec_memcg, lru_tier_from_refs
 
 BITS_PER_LONG = 64
 BITS_PER_XA_VALUE = BITS_PER_LONG - 1
@@ -133,21 +134,22 @@ def workingset_refault(a, pfn, shadow, file, swap, nr_pages):
 
 @njit(cache=True)
 def lru_gen_eviction(a, nid, pfn, nr_pages):
-    """The shadow of a folio MGLRU evicts: a token of its type's min_seq and its refs, and
-    PG_workingset; the eviction is counted in the folio's tier."""
-    type_, refs = folio_is_file_lru(a, pfn), folio_lru_refs(a, pfn)
+    """The shadow of a folio MGLRU evicts: its lruvec's memcg, a token of its type's min_seq
+    and its refs, and PG_workingset; the eviction is counted in the folio's tier."""
+    type_, refs, memcg = folio_is_file_lru(a, pfn), folio_lru_refs(a, pfn), folio_lruvec_memcg(a, pfn)
     workingset = 1 if a.flags[pfn] & PG_workingset_mask else 0
-    min_seq = a.lrugen_min_seq[nid, type_]
+    min_seq = a.lrugen_min_seq[memcg, nid, type_]
     token = (min_seq << LRU_REFS_WIDTH) | max(refs - 1, 0)
-    a.lrugen_evicted[nid, type_, lru_tier_from_refs(refs, workingset)] += nr_pages
-    return pack_shadow(0, nid, token, workingset)
+    a.lrugen_evicted[memcg, nid, type_, lru_tier_from_refs(refs, workingset)] += nr_pages
+    return pack_shadow(memcg, nid, token, workingset)
 
 
 @njit(cache=True)
 def lru_gen_test_recent(a, shadow):
-    """(recent, workingset): the node's max_seq is less than MAX_NR_GENS from the token's seq."""
-    _, nid, token, workingset = unpack_shadow(shadow)
-    max_seq = a.lrugen_max_seq[nid] & (EVICTION_MASK >> LRU_REFS_WIDTH)
+    """(recent, workingset): the evicting lruvec's max_seq is less than MAX_NR_GENS from the
+    token's seq (a shadow the classic LRU left names memcg 0: the root's)."""
+    memcg, nid, token, workingset = unpack_shadow(shadow)
+    max_seq = a.lrugen_max_seq[memcg or ROOT_MEM_CGROUP_ID, nid] & (EVICTION_MASK >> LRU_REFS_WIDTH)
     return abs(max_seq - (token >> LRU_REFS_WIDTH)) < MAX_NR_GENS, workingset
 
 
@@ -156,10 +158,12 @@ def lru_gen_refault(a, pfn, shadow, nr_pages):
     """Count the refault; a recent one is counted in its tier for the PID controller, and the
     new folio gets PG_workingset back (WORKINGSET_RESTORE_*) or its refs. The fault-time
     activation (``lru_gen_in_fault``, WORKINGSET_ACTIVATE_*) is not modelled: folios a fault
-    reads into the page cache or the swap cache join as any other."""
+    reads into the page cache or the swap cache join as any other. Counted in the evicting
+    lruvec (the kernel requires the folio's to be the same; its charge may not be known yet here)."""
     type_ = folio_is_file_lru(a, pfn)
-    nid = unpack_shadow(shadow)[1]
-    if nid != a.zone_node[B.page_zone(a, pfn)]:  # evicted from another lruvec
+    memcg, nid = unpack_shadow(shadow)[:2]
+    memcg = memcg or ROOT_MEM_CGROUP_ID
+    if nid != a.zone_node[B.page_zone(a, pfn)]:  # evicted from another node's lruvec
         return
     a.node_stat[nid, WORKINGSET_REFAULT_ANON + type_] += nr_pages
     recent, workingset = lru_gen_test_recent(a, shadow)
@@ -167,7 +171,7 @@ def lru_gen_refault(a, pfn, shadow, nr_pages):
         return
     token = unpack_shadow(shadow)[2]
     refs = (token & ((1 << LRU_REFS_WIDTH) - 1)) + 1
-    a.lrugen_refaulted[nid, type_, lru_tier_from_refs(refs, workingset)] += nr_pages
+    a.lrugen_refaulted[memcg, nid, type_, lru_tier_from_refs(refs, workingset)] += nr_pages
     if workingset:
         a.flags[pfn] |= PG_workingset_mask
         a.node_stat[nid, WORKINGSET_RESTORE_ANON + type_] += nr_pages

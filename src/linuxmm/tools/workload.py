@@ -14,7 +14,7 @@ The file (TOML; every key is checked, an error names its line and key)::
     interval = "100ms"        # sampling interval of simulated time (ns, us, ms, s, m)
     duration = "10s"          # optional: stop then even if processes have work left
     seed = 1                  # random access orders (default 0): same file, same samples
-    swap = "8G"               # m.swapon(size) before the run (once swap exists)
+    swap = "8G"               # m.swapon(size) before the run
 
     [sysctl]                  # written before the run, in order
     "vm.swappiness" = 10
@@ -491,8 +491,6 @@ def prepare(m, w: Workload) -> None:
         with _naming(w, ("sysctl", name)):
             m.sysctl(name, value)
     if w.swap is not None:
-        if not hasattr(m, "swapon"):
-            raise ParseError(w.source, w.lines.get(("swap",)), "swap: not available yet (m.swapon is being built)")
         with _naming(w, ("swap",)):
             m.swapon(w.swap)
     for i, (path, size, cached) in enumerate(w.files):
@@ -516,11 +514,14 @@ def evict(m, path: str) -> None:
 
 @contextmanager
 def _naming(w: Workload, path: tuple):
-    """A value the machine refuses (a sysctl's EINVAL, a file it cannot create) is an error
-    of the workload file: ``ParseError`` naming its line and key."""
+    """A value the machine refuses (a sysctl's EINVAL, a file it cannot create, a swap area
+    too large to simulate) is an error of the workload file: ``ParseError`` naming its line
+    and key."""
     try:
         yield
-    except KernelError as e:
+    except ParseError:
+        raise
+    except LinuxmmError as e:
         _Checker(w.source, w.lines).fail(path, str(e))
 
 

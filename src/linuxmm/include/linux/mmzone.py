@@ -161,11 +161,14 @@ class lru_gen_folio:
 
 @dataclass
 class lruvec:
-    """The reclaim bookkeeping of ``struct lruvec`` that Python reads per batch (the lists
-    themselves and ``nonresident_age`` are ``MemMap`` arrays): the recent cost of reclaiming
+    """``struct lruvec`` of one memcg on one node (``mem_cgroup_lruvec``): ``memcg`` and
+    ``nid`` index its lists in ``MemMap`` (``lruvec_head[memcg, nid, lru]``, ``lru_zone_size``);
+    the Python part is the reclaim bookkeeping read per batch: the recent cost of reclaiming
     each type (``anon_cost``/``file_cost``, ``lru_note_cost``) and the WORKINGSET_ACTIVATE_*
     counts at the last reclaim cycle's end (``refaults``, ``snapshot_refaults``)."""
 
+    memcg: int
+    nid: int
     anon_cost: int = 0
     file_cost: int = 0
     refaults: list[int] = field(default_factory=lambda: [0, 0])  # [WORKINGSET_ANON, WORKINGSET_FILE]
@@ -194,7 +197,7 @@ class pglist_data:
     kswapd_order: int = 0
     kswapd_highest_zoneidx: int = 0
     kswapd_failures: int = 0
-    lruvec: "lruvec" = field(default_factory=lambda: lruvec())  # __lruvec: the node's (memcg-less) lruvec
+    lruvec: "lruvec | None" = None  # __lruvec: the node's lruvec, the root memcg's (set by alloc_node_data)
     kcompactd: object | None = None
     kcompactd_max_order: int = 0
     kcompactd_highest_zoneidx: int = 0
