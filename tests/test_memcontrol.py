@@ -345,20 +345,174 @@ def test_effective_protection_shares_the_parents():
     assert emin_b == (10 * MB >> 12) * (20 * MB >> 12) // (30 * MB >> 12)
 
 
-def test_memory_reclaim_calls_the_reclaim_hook(m):
+def test_memory_reclaim_asks_in_quarters():
+    """user_proactive_reclaim (6.9+): each round asks for a quarter of what is left (reclaim
+    takes at least SWAP_CLUSTER_MAX); with nothing to reclaim, EAGAIN after the retries."""
+    m = small_machine()
     cg = m.cgroup("t_reclaim")
     calls = []
     hooks = m.kernel.memcg_hooks
-    hooks.try_to_free_mem_cgroup_pages = lambda k, memcg, nr, gfp, opts: calls.append(nr) or nr
+    real = hooks.try_to_free_mem_cgroup_pages
+    hooks.try_to_free_mem_cgroup_pages = lambda k, memcg, nr, gfp, opts: calls.append(nr) or max(nr, MC.SWAP_CLUSTER_MAX)
     try:
         cg.write("memory.reclaim", "1M")
     finally:
-        del hooks.try_to_free_mem_cgroup_pages
-    assert sum(calls) == 256 and max(calls) == MC.SWAP_CLUSTER_MAX
-    with pytest.raises(KernelError, match="EAGAIN"):  # the default reclaims nothing
+        hooks.try_to_free_mem_cgroup_pages = real
+    assert calls == [64, 48, 36, 27, 19, 11, 3]
+    with pytest.raises(KernelError, match="EAGAIN"):  # an empty cgroup: nothing to reclaim
         cg.write("memory.reclaim", "1M")
     with pytest.raises(KernelError, match="EINVAL"):
         cg.write("memory.reclaim", "1M nonsense=1")
+
+
+# ---- page-cache and shmem charges, memcg reclaim -----------------------------------------------------
+def read_new_pagecache(p, path: str, size: int, start: int = 0) -> None:
+    """The selftests' alloc_pagecache: extend the file from ``start`` by ``size`` and read the
+    new part (a hole: clean page cache charged to the reader's memcg)."""
+    fd = p.open(path, "rw", create=True)
+    p.ftruncate(fd, start + size)
+    p.pread(fd, size, offset=start)
+    p.close(fd)
+
+
+def test_page_cache_and_shmem_charged_to_the_writer():
+    """Page-cache and tmpfs folios a process adds are charged to its memcg (memory.current,
+    memory.stat file/shmem/file_dirty/inactive_file), uncharged when they leave the cache;
+    the counters of memory.stat follow writeback."""
+    m = small_machine()
+    cg = m.cgroup("pc")
+    p = m.spawn(cgroup="pc")
+    fd = p.open("/f", "rw", create=True)
+    p.pwrite(fd, 16 * MB, chunk=4096)
+    st = stat(cg)
+    assert int(cg.read("memory.current")) == 16 * MB
+    assert st["file"] == st["file_dirty"] == 16 * MB and st["anon"] == 0 and st["shmem"] == 0
+    lru_add_drain_all(m.kernel)
+    assert stat(cg)["inactive_file"] + stat(cg)["active_file"] == 16 * MB
+    p.fsync(fd)
+    st = stat(cg)
+    assert st["file_dirty"] == st["file_writeback"] == 0 and st["file"] == 16 * MB
+    shm = p.open("/dev/shm/s", "rw", create=True)
+    p.pwrite(shm, 4 * MB)
+    st = stat(cg)
+    assert st["shmem"] == 4 * MB and st["file"] == 20 * MB and int(cg.read("memory.current")) == 20 * MB
+    assert debug.check(m) == []
+    p.ftruncate(fd, 0)
+    assert int(cg.read("memory.current")) == 4 * MB and stat(cg)["file"] == 4 * MB
+    p.close(shm)
+    m.unlink("/dev/shm/s")
+    lru_add_drain_all(m.kernel)  # the last folios' batch reference goes when the batch drains
+    assert int(cg.read("memory.current")) == 0 and stat(cg)["file"] == 0
+    assert debug.check(m) == []
+
+
+def test_memory_max_reclaims_page_cache_instead_of_killing():
+    """A reader in a 32 MiB cgroup reads 96 MiB of file: memcg reclaim drops its clean page
+    cache at the limit (max events), nobody is killed, the usage stays within memory.max."""
+    m = small_machine()
+    cg = m.cgroup("reader")
+    cg.write("memory.max", "32M")
+    p = m.spawn(cgroup="reader")
+    read_new_pagecache(p, "/big", 96 * MB)
+    assert p.alive and int(cg.read("memory.current")) <= 32 * MB
+    ev = events(cg)
+    assert ev["max"] > 0 and ev["oom"] == 0 and ev["oom_kill"] == 0
+    assert debug.check(m) == []
+
+
+def test_memory_reclaim_reclaims_page_cache():
+    """memory.reclaim drops the cgroup's clean page cache by at least what was asked; when only
+    anonymous memory is left (no swap) it fails with EAGAIN."""
+    m = small_machine()
+    cg = m.cgroup("pr")
+    p = m.spawn(cgroup="pr")
+    read_new_pagecache(p, "/f", 32 * MB)
+    alloc_anon(p, 8 * MB)
+    before = int(cg.read("memory.current"))
+    cg.write("memory.reclaim", "16M")
+    assert before - int(cg.read("memory.current")) >= 16 * MB
+    with pytest.raises(KernelError, match="EAGAIN"):
+        cg.write("memory.reclaim", "32M")
+    assert int(cg.read("memory.current")) == 8 * MB  # the anon stays: no swap
+    assert debug.check(m) == []
+
+
+def values_close(a: int, b: int, err: int) -> bool:
+    """The selftests' values_close: within ``err`` percent of the sum."""
+    return abs(a - b) <= (a + b) / 100 * err
+
+
+@pytest.mark.parametrize("attribute", ["memory.low", "memory.min"])
+def test_memcg_protection(attribute):
+    """test_memcg_low / test_memcg_min: A (memory.max 200M) has B (50M protected) with C, D,
+    E, F protected 75M, 25M, 0, 500M; C, D, E read 50 MiB of page cache each; A/G then
+    allocates 148 MiB of anon, so 98 MiB must be reclaimed within A: B keeps ~50M, C ~29M,
+    D ~21M (the effective protections as usage shrinks), F 0, nobody OOMs; low events in C
+    and D only. Then 170 MiB in G: memory.low gives way (B ~30M), memory.min does not (G is
+    OOM-killed). Finally memory.reclaim on C reclaims below its own protection (to 10M)."""
+    m = small_machine()
+    low = attribute == "memory.low"
+    a = m.cgroup("memcg_test_0")
+    a.write("memory.max", "200M")
+    a.write("memory.swap.max", "0")
+    b = m.cgroup("memcg_test_0/memcg_test_1")
+    b.write(attribute, "50M")
+    m.cgroup("memcg_test_0/memcg_test_2")
+    children = [m.cgroup(f"memcg_test_0/memcg_test_1/child_memcg{i}") for i in range(4)]
+    for child, prot in zip(children, ("75M", "25M", "0", "500M")):
+        child.write(attribute, prot)
+    procs = [m.spawn(cgroup=child.path) for child in children]
+    for i, p in enumerate(procs[:3]):
+        read_new_pagecache(p, "/memcg_test_file", 50 * MB, start=i * 50 * MB)
+    assert values_close(int(b.read("memory.current")), 150 * MB, 3)
+    hog = m.spawn(cgroup="memcg_test_0/memcg_test_2")
+    alloc_anon(hog, 148 * MB)
+    hog.exit()
+    assert values_close(int(b.read("memory.current")), 50 * MB, 3)
+    c = [int(child.read("memory.current")) for child in children]
+    assert values_close(c[0], 29 * MB, 15), c
+    assert values_close(c[1], 21 * MB, 20), c
+    assert c[3] == 0
+    hog = m.spawn(cgroup="memcg_test_0/memcg_test_2")
+    if low:
+        alloc_anon(hog, 170 * MB)
+        hog.exit()
+    else:
+        with pytest.raises(Killed):
+            alloc_anon(hog, 170 * MB)
+    assert values_close(int(b.read("memory.current")), (30 if low else 50) * MB, 3)
+    goal = 10 * MB
+    for _ in range(5):  # the selftests' reclaim_until
+        current = int(children[0].read("memory.current"))
+        if values_close(current, goal, 3) or current <= goal:
+            break
+        children[0].write("memory.reclaim", str(current - goal))
+    assert int(children[0].read("memory.current")) <= goal * 103 // 100
+    if low:
+        for i, child in enumerate(children):
+            ev = events(child)
+            assert ev["oom"] == 0
+            assert (ev["low"] > 0) if i <= 1 else (ev["low"] == 0), (i, ev)
+    assert debug.check(m) == []
+
+
+def test_memory_low_protects_a_sibling_under_global_pressure():
+    """Two cgroups with 64 MiB of page cache each, one with memory.low 64M: a process outside
+    both allocating more than is free makes the machine reclaim; the unprotected cgroup's
+    cache goes, the protected one keeps all of its (no low event: it was never needed)."""
+    m = small_machine()
+    prot, bare = m.cgroup("prot"), m.cgroup("bare")
+    prot.write("memory.low", "64M")
+    for path in ("prot", "bare"):
+        read_new_pagecache(m.spawn(cgroup=path), f"/{path}.data", 64 * MB)
+    free = int(next(line.split()[1] for line in m.proc("meminfo").splitlines() if line.startswith("MemFree:")))
+    hog = m.spawn(comm="hog")
+    alloc_anon(hog, free * 1024 + 32 * MB)
+    assert hog.alive
+    assert int(prot.read("memory.current")) == 64 * MB
+    assert int(bare.read("memory.current")) < 64 * MB - 32 * MB
+    assert events(prot)["low"] == 0
+    assert debug.check(m) == []
 
 
 # ---- debug.check ------------------------------------------------------------------------------------

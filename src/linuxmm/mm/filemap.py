@@ -25,7 +25,7 @@ and the folio's ``mapping``/``index`` columns point back at it.
 
 Contents follow the memory model (one byte per 64-byte line): a write stores its byte in every
 line it touches, a read returns one byte per line it covers. Locking (PG_locked), the LRU
-lists and memcg are not modelled here.
+lists are not modelled here; the memcg charge is ``mm/memcontrol.py``'s ``mem_cgroup_charge``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK
 from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_swapbacked, PG_uptodate,
-                                        PG_writeback)
+                                        PG_workingset, PG_writeback)
+from ..kernel.sched.psi import io_schedule, psi_memstall
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
@@ -50,6 +51,7 @@ from ..lib import xarray as X
 from . import buddy as B
 from . import page_alloc as pa
 from . import swap, workingset
+from .memcontrol import mem_cgroup_charge, mem_cgroup_uncharge
 from .page_writeback import balance_dirty_pages_ratelimited
 from .pgtable import VP_CPU
 from .rmap import folio_mkclean, page_mapping
@@ -86,6 +88,15 @@ def node_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
     """``node_stat_mod_folio``: the counter ``item`` (enum node_stat_item) of the folio's node."""
     a = k.mem_map
     k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)])).vm_stat.row[item] += nr
+
+
+def lruvec_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
+    """``lruvec_stat_mod_folio``: the node's counter and, for a folio charged to a memcg, the
+    memcg's (what memory.stat shows)."""
+    node_stat_mod_folio(k, item, pfn, nr)
+    memcg = int(k.mem_map.memcg[pfn])
+    if memcg:
+        k.mem_map.memcg_stat[memcg, item] += nr
 
 
 def zone_stat_mod_folio(k, item: int, pfn: int, nr: int) -> None:
@@ -196,13 +207,19 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
     ``shmem_add_to_page_cache`` does), and a PMD-sized folio in NR_FILE_THPS/NR_SHMEM_THPS.
     A shadow entry found in the range is a refault (``workingset_refault``, unless the folio is
     for a write: __GFP_WRITE); then the folio goes to the LRU (``folio_add_lru``: the inactive
-    list, or the active one when the refault activated it)."""
+    list, or the active one when the refault activated it). The folio is charged to the
+    current task's memcg first (``mem_cgroup_charge``: -ENOMEM if it cannot be; uncharged again
+    on -EEXIST), so its counters count in the memcg too (``lruvec_stat_mod_folio``)."""
     a, nr = k.mem_map, folio_nr_pages(k, pfn)
+    err = mem_cgroup_charge(k, pfn, k.current, gfp)
+    if err:
+        return err
     xa, shadow = k.page_cache, 0
     first = X.xa_find(xa, mapping.xa_id, index, index + nr - 1)
     while first >= 0:
         shadow = X.xa_load(xa, mapping.xa_id, first)
         if X.xa_is_folio(shadow):
+            mem_cgroup_uncharge(a, pfn)
             return -errno.EEXIST
         first = X.xa_find(xa, mapping.xa_id, first + 1, index + nr - 1) if first < index + nr - 1 else -1
     k.page_cache = xa = X.xa_reserve(xa)
@@ -210,12 +227,12 @@ def filemap_add_folio(k, mapping, pfn: int, index: int, gfp: int) -> int:
     folio_set(k, pfn, PG_locked)
     a.refcount[pfn] += nr
     a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
-    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
     if mapping.swapbacked:
         folio_set(k, pfn, PG_swapbacked)
-        node_stat_mod_folio(k, NR_SHMEM, pfn, nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM, pfn, nr)
     if a.order[pfn] == HPAGE_PMD_ORDER:
-        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, nr)
     if shadow and not gfp & G.__GFP_WRITE:
         workingset.workingset_refault(a, pfn, shadow, not mapping.swapbacked, k.nr_swap_pages > 0, nr)
     swap.folio_add_lru(a, k.vm_state.vp[VP_CPU], pfn)
@@ -235,11 +252,11 @@ def filemap_remove_folio(k, mapping, pfn: int) -> None:
     index, xa = int(a.index[pfn]), k.page_cache
     for i in range(index, index + nr):
         X.xa_erase(xa, mapping.xa_id, i)
-    node_stat_mod_folio(k, NR_FILE_PAGES, pfn, -nr)
+    lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, -nr)
     if mapping.swapbacked:
-        node_stat_mod_folio(k, NR_SHMEM, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM, pfn, -nr)
     if a.order[pfn] == HPAGE_PMD_ORDER:
-        node_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, pfn, -nr)
     a.mapping[pfn] = 0
     a.refcount[pfn] -= nr - 1
     folio_put(k, pfn)
@@ -273,7 +290,18 @@ def folio_wait_bit(k, pfn: int, flag: int) -> None:
     """``folio_wait_bit``: let simulated time pass until ``flag`` (PG_locked, PG_writeback) is
     clear: the I/O that holds it completes as an event on the clock once block I/O takes time.
     A wait longer than the hung-task detector's 120 s (``hung_task_timeout_secs``) is a
-    simulator bug (nothing will clear the bit): it raises instead of waiting forever."""
+    simulator bug (nothing will clear the bit): it raises instead of waiting forever.
+    ``current`` sleeps in iowait meanwhile; waiting for a workingset folio's read (a refault:
+    locked, not up to date, PG_workingset) is a memory stall (PSI's thrashing)."""
+    if not folio_test(k, pfn, flag):
+        return
+    thrashing = flag == PG_locked and not folio_test(k, pfn, PG_uptodate) and folio_test(k, pfn, PG_workingset)
+    with psi_memstall(k, k.current if thrashing else None), io_schedule(k, k.current):
+        folio_wait_bit_common(k, pfn, flag)
+
+
+def folio_wait_bit_common(k, pfn: int, flag: int) -> None:
+    """Run the clock's events until ``flag`` clears."""
     clock = k.clock
     deadline = clock.now + HUNG_TASK_TIMEOUT_NS
     while folio_test(k, pfn, flag):
@@ -304,7 +332,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
         return False
     folio_set(k, pfn, PG_dirty)
     nr = folio_nr_pages(k, pfn)
-    node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_FILE_DIRTY, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     node_stat_mod_folio(k, NR_DIRTIED, pfn, nr)
     wb = inode_to_wb(mapping.host)
@@ -319,7 +347,7 @@ def filemap_dirty_folio(k, mapping, pfn: int) -> bool:
 def folio_account_cleaned(k, mapping, pfn: int) -> None:
     if not mapping.swapbacked:
         nr = folio_nr_pages(k, pfn)
-        node_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
+        lruvec_stat_mod_folio(k, NR_FILE_DIRTY, pfn, -nr)
         zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
         inode_to_wb(mapping.host).stat[WB_RECLAIMABLE] -= nr
 
@@ -348,7 +376,7 @@ def folio_start_writeback(k, mapping, pfn: int) -> None:
     (and the disk's WB_WRITEBACK) up."""
     nr = folio_nr_pages(k, pfn)
     folio_set(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
+    lruvec_stat_mod_folio(k, NR_WRITEBACK, pfn, nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, nr)
     inode_to_wb(mapping.host).stat[WB_WRITEBACK] += nr
 
@@ -363,7 +391,7 @@ def folio_end_writeback(k, mapping, pfn: int) -> None:
         folio_clear(k, pfn, PG_reclaim)
         swap.folio_rotate_reclaimable(k.mem_map, pfn)
     folio_clear(k, pfn, PG_writeback)
-    node_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
+    lruvec_stat_mod_folio(k, NR_WRITEBACK, pfn, -nr)
     zone_stat_mod_folio(k, NR_ZONE_WRITE_PENDING, pfn, -nr)
     node_stat_mod_folio(k, NR_WRITTEN, pfn, nr)
     wb = inode_to_wb(mapping.host)
@@ -694,7 +722,10 @@ def filemap_fault(k, task, addr: int) -> bool:
     readahead (``do_async_mmap_readahead``); a page not cached counts PGMAJFAULT and starts
     synchronous readahead around it (``do_sync_mmap_readahead``), then the folio is found or
     created (``__filemap_get_folio(FGP_CREAT|FGP_FOR_MMAP)``) and read if not up to date. The
-    retried fault counts as major when it waited for I/O."""
+    retried fault counts as major only after a miss (VM_FAULT_MAJOR): 6.18 handles a user
+    fault under the per-VMA lock, and one that dropped it to wait for a read in flight is
+    retried without FAULT_FLAG_TRIED, so it counts as minor (the host's mmap of an evicted
+    file: one major fault for 16384 loads)."""
     from ..include.linux.vmstat import PGMAJFAULT
     from .pgtable import VP_FAULT_MAJOR
     from .readahead import do_async_mmap_readahead, do_sync_mmap_readahead
@@ -706,26 +737,24 @@ def filemap_fault(k, task, addr: int) -> bool:
         return False
     vs = k.vm_state
     pfn = filemap_get_folio(k, mapping, index)
-    waited = created = False
+    missed = created = False
     if pfn < 0:
         vs.vm_events[PGMAJFAULT] += 1
         do_sync_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), vma.vm_flags, vma.vm_pgoff,
                                vma_pages(vma))
-        waited = True
+        missed = True
         pfn = filemap_get_folio(k, mapping, index)  # readahead's folio, its read in flight
         if pfn < 0:  # readahead read nothing here (VM_RAND_READ): a locked new folio, ours to read
             pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
             folio_put(k, pfn)
             created = True
     else:
-        waited = folio_test(k, pfn, PG_readahead)
         do_async_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, vma.vm_flags)
     if created and not folio_test(k, pfn, PG_uptodate):
         mapping.a_ops.read_folios(k, mapping, [pfn])  # locked since filemap_add_folio: ours to read
     elif not folio_test(k, pfn, PG_uptodate):
         filemap_update_page(k, mapping, pfn)  # a read in flight (readahead's): wait for it
-        waited = True
-    vs.vp[VP_FAULT_MAJOR] = int(waited)
+    vs.vp[VP_FAULT_MAJOR] = int(missed)
     return True
 
 

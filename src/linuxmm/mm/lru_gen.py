@@ -83,7 +83,7 @@ from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import _PAGE_ACCESSED, _PAGE_SPECIAL, PTE_KIND_PRESENT, pte_pfn
 from .swap import folio_evictable, lru_add_drain, lruvec_add_folio, lruvec_del_folio
 from .memcontrol import (lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min, mem_cgroup_calculate_protection,
-                         mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
+                         mem_cgroup_get_nr_swap_pages, mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
 from .vmscan import (MAX_SWAPPINESS, NR_ST, RECLAIMER_KSWAPD, ST_RECLAIMED, ST_UNQUEUED_DIRTY, _cpu,
                      can_reclaim_anon_pages, folio_mapped, move_folios_to_lru, root_reclaim, scan_control,
                      shrink_folio_batch, wakeup_flusher_threads)
@@ -119,10 +119,10 @@ def get_nr_gens(a, memcg, nid, type_):
     return a.lrugen_max_seq[memcg, nid] - a.lrugen_min_seq[memcg, nid, type_] + 1
 
 
-def get_swappiness(k: "Kernel", sc: scan_control) -> int:
+def get_swappiness(k: "Kernel", lv, sc: scan_control) -> int:
     """vm.swappiness, or 0 (file only) when reclaim may not swap or fewer than MIN_LRU_BATCH
-    swap slots are free."""
-    if not sc.may_swap or not can_reclaim_anon_pages(k) or k.nr_swap_pages < MIN_LRU_BATCH:
+    swap slots are left to the lruvec's memcg."""
+    if not sc.may_swap or mem_cgroup_get_nr_swap_pages(k, lruvec_memcg(k, lv)) < MIN_LRU_BATCH:
         return 0
     return k.vm.vm_swappiness
 
@@ -403,7 +403,7 @@ def set_initial_priority(k: "Kernel", pgdat, sc: scan_control) -> None:
         return
     a, nid = k.mem_map, pgdat.node_id
     reclaimable = int(a.node_stat[nid, NR_INACTIVE_FILE])
-    if can_reclaim_anon_pages(k):
+    if can_reclaim_anon_pages(k, None):
         reclaimable += int(a.node_stat[nid, NR_INACTIVE_ANON])
     priority = reclaimable.bit_length() - 1 - (sc.nr_to_reclaim - 1).bit_length()
     sc.priority = min(max(priority, DEF_PRIORITY // 2), DEF_PRIORITY)
@@ -421,7 +421,7 @@ def lruvec_size(a, memcg: int, nid: int, swappiness: int) -> int:
 def lruvec_is_reclaimable(k: "Kernel", lv, sc: scan_control, min_ttl: int) -> bool:
     """Not within memory.min, big enough at this priority, and its oldest evictable generation
     older than min_ttl."""
-    a, swappiness = k.mem_map, get_swappiness(k, sc)
+    a, swappiness = k.mem_map, get_swappiness(k, lv, sc)
     if mem_cgroup_below_min(k, None, lruvec_memcg(k, lv)):
         return False
     if not lruvec_size(a, lv.memcg, lv.nid, swappiness) >> sc.priority:
@@ -600,7 +600,8 @@ def evict_folios(k: "Kernel", lv, sc: scan_control, swappiness: int, nr) -> int:
         stat = np.zeros(NR_ST, np.int64)
         sc.nr_scanned += int(np.where(a.flags[folios[:n]] & PG_head_mask, 1 << a.order[folios[:n]].astype(np.int64), 1).sum())
         k.page_cache = X.xa_reserve(k.page_cache)
-        n = shrink_folio_batch(k, nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage, stat)
+        n = shrink_folio_batch(k, nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap, sc.may_writepage,
+                               sc.gfp_mask, stat)
         reclaimed = int(stat[ST_RECLAIMED])
         nr[NR_UNQUEUED_DIRTY] += stat[ST_UNQUEUED_DIRTY]
         sc.nr_reclaimed += reclaimed
@@ -656,7 +657,7 @@ def try_to_shrink_lruvec(k: "Kernel", lv, pgdat, sc: scan_control) -> bool:
     """Evict until ``nr_to_scan`` pages were scanned (or nothing more can be); wake the
     flusher when every file folio the oldest generation offered was dirty and unqueued.
     True when the lruvec ran out of cold folios (the kernel rotates its memcg then)."""
-    swappiness = get_swappiness(k, sc)
+    swappiness = get_swappiness(k, lv, sc)
     nr, scanned = np.zeros(NR_LG, np.int64), 0
     while True:
         nr_to_scan = get_nr_to_scan(k, lv, sc, swappiness)

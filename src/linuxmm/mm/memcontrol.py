@@ -11,9 +11,14 @@ uncharged when the folio is freed; the charge goes up the hierarchy through the 
   ``NR_ANON_MAPPED``/``NR_ANON_THPS``); ``mem_cgroup_uncharge`` is ``__folio_put``'s
   ``mem_cgroup_uncharge``. A small folio whose charge passes a ``memory.max`` ends the batch
   (``FAULT_NEED_CHARGE``); a THP falls back to small pages (its gfp cannot block).
+* Page-cache and shmem folios: ``mem_cgroup_charge`` from ``filemap_add_folio`` (Python) charges
+  the current task's memcg, through the slow part below when the fast one fails; the page
+  cache's counters (``lruvec_stat_mod_folio`` in ``mm/filemap.py``) count in the memcg too.
+* A charged folio sits on its memcg's lruvec (``mem_cgroup_lruvec``, ``mm/swap.py``), where
+  memcg reclaim finds it; ``mem_cgroup_iter`` walks a subtree, dying memcgs included.
 * ``try_charge_memcg``'s slow part, Python: ``MEMCG_MAX`` events, reclaim of the memcg over its
   limit through ``try_to_free_mem_cgroup_pages`` (``mm/vmscan.py`` registers it in
-  ``k.memcg_hooks``; until then it reclaims nothing), ``MAX_RECLAIM_RETRIES`` retries, then
+  ``k.memcg_hooks``: reclaim of the memcg subtree's lruvecs), ``MAX_RECLAIM_RETRIES`` retries, then
   ``mem_cgroup_oom`` -> ``mem_cgroup_out_of_memory`` -> ``out_of_memory`` with the memcg
   (``mm/oom_kill.py``: CONSTRAINT_MEMCG, victims from the memcg's tasks only).
 * ``memory.high``: a charge leaving a memcg of the path above its high counts the pages in
@@ -21,7 +26,9 @@ uncharged when the folio is freed; the charge goes up the hierarchy through the 
   the return to user space, ``mem_cgroup_handle_over_high`` reclaims (``reclaim_high``) and
   puts the task to sleep on the clock for ``calculate_high_delay`` (never kills).
 * ``memory.min``/``memory.low``: ``mem_cgroup_calculate_protection`` computes the effective
-  protection (``effective_protection`` with the siblings' shares) for reclaim to read.
+  protection (``effective_protection`` with the siblings' shares) for reclaim to read
+  (``mem_cgroup_below_min``/``mem_cgroup_below_low``/``mem_cgroup_protection`` in
+  ``shrink_node_memcgs`` and ``get_scan_count``).
 * The interface files (``memory_files``): ``memory.current``, ``min``, ``low``, ``high``,
   ``max``, ``peak``, ``events``, ``events.local``, ``stat``, ``swap.current``, ``swap.max``,
   ``swap.peak``, ``oom.group``, ``reclaim``; the cgroup core (``kernel/cgroup/cgroup.py``) routes
@@ -31,9 +38,13 @@ Simplifications: no per-cpu charge stock (``consume_stock``/``refill_stock``): a
 exactly the folio's pages, so ``memory.current`` is the sum of the pages charged (the kernel's
 may run ahead by up to ``MEMCG_CHARGE_BATCH`` pages per CPU); the over-high work is done before
 the charge after the one that crossed ``MEMCG_CHARGE_BATCH`` (the kernel's does it right after
-that charge). Charged now: anonymous faults (small and THP). Not yet: page-cache and shmem
-folios, page tables and other kernel memory, swap (``memory.swap.current`` stays 0), the
-per-memcg lruvec, per-memcg vm events in ``memory.stat`` (shown as 0), ``memory.pressure``.
+that charge); the page-cache charge goes to ``current``'s memcg (the kernel's shmem charges the
+faulting mm's, the same task here). Charged now: anonymous faults (small and THP), page-cache
+and shmem folios. Not yet: page tables and other kernel memory, swap (``memory.swap.current``
+stays 0), per-memcg ``file_mapped``, per-memcg vm events in ``memory.stat`` (shown as 0); the
+LRU's stats other than the list sizes (workingset activations) are per memcg, not per memcg and
+node. ``memory.pressure`` is a cgroup core file (``kernel/cgroup/cgroup.py``); reclaim and the
+over-high sleep here are memory stalls (``psi_memstall_enter``/``leave``).
 """
 
 from __future__ import annotations
@@ -62,6 +73,7 @@ from ..include.linux.vmstat import (
     PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, VM_EVENT_ITEM, WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE,
     WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON,
     WORKINGSET_RESTORE_FILE)
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
 from ..kernel.timer import NSEC_PER_SEC
 from .mm_inline import lru_gen_init_lruvec
 from .page_alloc import wait_for_oom_victims
@@ -82,19 +94,29 @@ MEMCG_GFP = G.GFP_HIGHUSER_MOVABLE  # an anonymous fault's charge (GFP_HIGHUSER_
 
 # ---- charging: the compiled part ------------------------------------------------------------------
 @njit(cache=True)
-def mem_cgroup_charge_anon(a, memcg, pfn, nr):
-    """``mem_cgroup_charge`` of a new anonymous folio of ``nr`` pages at ``pfn`` to ``memcg`` (0:
-    no memcg). False, with nothing charged, when a ``memory.max`` on the way up would be passed
-    or the mm has over-high work pending past the batch (``mem_cgroup_handle_over_high`` first)."""
-    if memcg == 0:
-        return True
+def charge_memcg(a, memcg, pfn, nr):
+    """``charge_memcg`` of a new folio of ``nr`` pages at ``pfn`` to ``memcg``: ``try_charge``'s
+    fast part, then ``commit_charge`` (the folio's memcg column). False, with nothing charged,
+    when a ``memory.max`` on the way up would be passed or the memcg has over-high work
+    pending past the batch (``mem_cgroup_handle_over_high`` first)."""
     if memcg != ROOT_MEM_CGROUP_ID:  # try_charge: the root's own pages go uncounted
         if a.memcg_nr_pages_over_high[memcg] > MEMCG_CHARGE_BATCH:
             return False
         if page_counter_try_charge(a, memcg, PC_MEMORY, nr) != 0:
             return False
         count_over_high(a, memcg, nr)
-    a.memcg[pfn] = memcg  # commit_charge
+    a.memcg[pfn] = memcg
+    return True
+
+
+@njit(cache=True)
+def mem_cgroup_charge_anon(a, memcg, pfn, nr):
+    """``mem_cgroup_charge`` of a new anonymous folio to ``memcg`` (0: no memcg), counted in its
+    NR_ANON_MAPPED (and NR_ANON_THPS) at once. False as ``charge_memcg``."""
+    if memcg == 0:
+        return True
+    if not charge_memcg(a, memcg, pfn, nr):
+        return False
     a.memcg_stat[memcg, NR_ANON_MAPPED] += nr
     if nr > 1:
         a.memcg_stat[memcg, NR_ANON_THPS] += nr
@@ -135,22 +157,25 @@ def mem_cgroup_uncharge(a, pfn):
 class mem_cgroup:
     """``struct mem_cgroup``: its id (its rows of the memcg arrays in ``MemMap``), its cgroup
     (``memcg->css.cgroup``), its lruvec on each node (``nodeinfo[nid]``, the Python half of
-    ``mem_cgroup_per_node``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
+    ``mem_cgroup_per_node``) and where the shared reclaim walk of its subtree on each node
+    stopped (``iter_position[nid]``: the id of the memcg visited last, 0 at the start;
+    ``mem_cgroup_per_node->iter.position``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
     reads the watermark since that write), and whether it is still online (rmdir offlines it;
     a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do)."""
 
     id: int
     css: object
     nodeinfo: dict[int, lruvec]
+    iter_position: dict[int, int]
     oom_group: bool = False
     peak_reset: bool = False
     online: bool = True
 
 
 class MemcgHooks:
-    """The memory controller's calls into subsystems above it: reclaim (``mm/vmscan.py``
-    registers ``try_to_free_mem_cgroup_pages``) and the OOM killer (``oom_init`` registers
-    ``out_of_memory``). The defaults reclaim nothing and kill nothing."""
+    """The memory controller's calls into subsystems above it: reclaim (``kswapd_init`` in
+    ``mm/vmscan.py`` registers ``try_to_free_mem_cgroup_pages``) and the OOM killer
+    (``oom_init`` registers ``out_of_memory``). The defaults reclaim nothing and kill nothing."""
 
     def try_to_free_mem_cgroup_pages(self, k, memcg: mem_cgroup, nr_pages: int, gfp: int, options: int) -> int:
         return 0
@@ -167,7 +192,7 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
     if free is None:
         raise KernelError(errno.ENOSPC, f"no memory cgroup id left (the simulator keeps {MEMCG_NR_IDS - 1})")
     nodeinfo = {nid: pgdat.lruvec if parent is None else lruvec(free, nid) for nid, pgdat in k.pgdat.items()}
-    memcg = mem_cgroup(free, css, nodeinfo)
+    memcg = mem_cgroup(free, css, nodeinfo, dict.fromkeys(nodeinfo, 0))
     k.memcg_idr[free] = memcg
     if parent is not None:  # the root's rows are set up with the mem_map (mm/buddy.py)
         a = k.mem_map
@@ -223,6 +248,22 @@ def mem_cgroup_iter(k: "Kernel", root: mem_cgroup | None):
         stack.extend(reversed(children.get(memcg.id, ())))
 
 
+def mem_cgroup_iter_reclaim(k: "Kernel", root: mem_cgroup | None, nid: int):
+    """``mem_cgroup_iter`` with a reclaim cookie: the walk of ``root``'s subtree that reclaimers
+    on node ``nid`` share, each going on after the memcg the last one stopped at (a walk begun
+    at the end starts over from ``root``) until the end of the subtree or until it stops
+    early (a partial walk: direct reclaim that got enough); fairness among cgroups."""
+    root = root or k.cgrp_dfl_root.memcg
+    order = list(mem_cgroup_iter(k, root))
+    ids = [memcg.id for memcg in order]
+    pos = root.iter_position[nid]
+    start = ids.index(pos) + 1 if pos in ids else 0
+    for memcg in order[start if start < len(order) else 0:]:
+        root.iter_position[nid] = memcg.id
+        yield memcg
+    root.iter_position[nid] = 0
+
+
 def mem_cgroup_lruvec(memcg: mem_cgroup | None, pgdat) -> lruvec:
     """The lruvec of ``memcg`` on node ``pgdat`` (None: the root memcg's); the root memcg's
     is the node's own ``__lruvec``."""
@@ -255,6 +296,16 @@ def page_counter_read(k: "Kernel", memcg: mem_cgroup, counter: int = PC_MEMORY) 
 
 def pc_field(k: "Kernel", memcg: mem_cgroup, field: int, counter: int = PC_MEMORY) -> int:
     return int(k.mem_map.memcg_counter[memcg.id, counter, field])
+
+
+def mem_cgroup_get_nr_swap_pages(k: "Kernel", memcg: mem_cgroup) -> int:
+    """The swap slots ``memcg`` may still use: the free ones, limited by the room under every
+    ``memory.swap.max`` from it up to the root."""
+    nr_swap_pages = k.nr_swap_pages
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        nr_swap_pages = min(nr_swap_pages, pc_field(k, memcg, PC_MAX, PC_SWAP) - page_counter_read(k, memcg, PC_SWAP))
+        memcg = parent_mem_cgroup(memcg)
+    return nr_swap_pages
 
 
 def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
@@ -292,28 +343,48 @@ def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP)
     pay any over-high debt, then while a ``memory.max`` on the way up would be passed: a MAX
     event, reclaim from the memcg over its limit, ``MAX_RECLAIM_RETRIES`` retries, then the
     memcg OOM killer. True when the charge now fits (the fault retries it), False for -ENOMEM
-    (the task was OOM-killed, or nobody could be)."""
+    (the task was OOM-killed, or nobody could be; a gfp that cannot block or has
+    __GFP_NORETRY gives up before retrying, __GFP_RETRY_MAYFAIL before the OOM killer)."""
     memcg = mem_cgroup_from_task(task)
     mem_cgroup_handle_over_high(k, memcg, gfp)
     nr_retries, passed_oom = MAX_RECLAIM_RETRIES, False
     while (over := mem_over_limit(k, memcg, nr_pages)) is not None:
-        if passed_oom and task_is_dying(task):
+        if passed_oom and task_is_dying(task) or not gfp & G.__GFP_DIRECT_RECLAIM:
             return False
         memcg_memory_event(k, over, MEMCG_MAX)
+        memstall = psi_memstall_enter(k, k.current)
         nr_reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(k, over, nr_pages, gfp, MEMCG_RECLAIM_MAY_SWAP)
+        psi_memstall_leave(k, k.current, memstall)
         if mem_cgroup_margin(k, over) >= nr_pages:
             continue
+        if gfp & G.__GFP_NORETRY:
+            return False
         if nr_reclaimed and nr_pages <= 1 << 3:  # PAGE_ALLOC_COSTLY_ORDER
             continue
         if nr_retries:
             nr_retries -= 1
             continue
+        if gfp & G.__GFP_RETRY_MAYFAIL:
+            return False
         if not mem_cgroup_oom(k, over, gfp, (nr_pages - 1).bit_length()):
             return False
         passed_oom, nr_retries = True, MAX_RECLAIM_RETRIES
         if not task_is_dying(task):  # another task was chosen: run the clock to its exit
             wait_for_oom_victims(k)
     return True
+
+
+def mem_cgroup_charge(k: "Kernel", pfn: int, task, gfp: int) -> int:
+    """``mem_cgroup_charge`` of a new page-cache or shmem folio (``__filemap_add_folio``) to the
+    memcg of ``task`` (None, kernel context: the root's): 0, or -ENOMEM when its memcg cannot
+    make room (reclaim failed; the OOM killer chose ``task``, or nobody, or the folio is too
+    large to OOM for)."""
+    memcg = mem_cgroup_from_task(task) if task is not None else k.cgrp_dfl_root.memcg
+    nr = 1 << int(k.mem_map.order[pfn])
+    while not charge_memcg(k.mem_map, memcg.id, pfn, nr):
+        if not try_charge_memcg(k, task, nr, gfp):
+            return -errno.ENOMEM
+    return 0
 
 
 def mem_cgroup_oom(k: "Kernel", memcg: mem_cgroup, gfp: int, order: int) -> bool:
@@ -362,8 +433,10 @@ def reclaim_high(k: "Kernel", memcg: mem_cgroup, nr_pages: int, gfp: int) -> int
     while memcg is not None and not mem_cgroup_is_root(memcg):
         if page_counter_read(k, memcg) > pc_field(k, memcg, PC_HIGH):
             memcg_memory_event(k, memcg, MEMCG_HIGH)
+            memstall = psi_memstall_enter(k, k.current)
             nr_reclaimed += k.memcg_hooks.try_to_free_mem_cgroup_pages(k, memcg, nr_pages, gfp,
                                                                        MEMCG_RECLAIM_MAY_SWAP)
+            psi_memstall_leave(k, k.current, memstall)
         memcg = parent_mem_cgroup(memcg)
     return nr_reclaimed
 
@@ -388,7 +461,7 @@ def mem_cgroup_handle_over_high(k: "Kernel", memcg: mem_cgroup, gfp: int = MEMCG
             nr_retries -= 0 if nr_reclaimed else 1
             in_retry = True
             continue
-        k.clock.run_until(k.clock.now + penalty * (NSEC_PER_SEC // HZ))  # schedule_timeout_killable
+        schedule_timeout_memstall(k, penalty * (NSEC_PER_SEC // HZ))  # schedule_timeout_killable
         return
 
 
@@ -644,8 +717,11 @@ def memory_oom_group_write(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
 
 
 def memory_reclaim(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
-    """Proactive reclaim of the bytes written (``user_proactive_reclaim``); EAGAIN when
-    MAX_RECLAIM_RETRIES rounds reclaim nothing before the amount is reached."""
+    """Proactive reclaim of the bytes written (``user_proactive_reclaim``), in batches of a
+    quarter of what is left (6.9+; reclaim takes at least SWAP_CLUSTER_MAX; the kernel's
+    ``lru_add_drain_all`` before the last try is left to reclaim's own drain of the running
+    CPU); EAGAIN when MAX_RECLAIM_RETRIES + 1 rounds reclaim nothing before the amount is
+    reached."""
     words = buf.split()
     if not words or any(not w.startswith("swappiness=") for w in words[1:]):
         raise KernelError(errno.EINVAL, f"memory.reclaim takes a size and an optional swappiness=N, not {buf!r}")
@@ -653,7 +729,7 @@ def memory_reclaim(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
     nr_reclaimed, nr_retries = 0, MAX_RECLAIM_RETRIES
     while nr_reclaimed < nr_to_reclaim:
         reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(
-            k, memcg, min(nr_to_reclaim - nr_reclaimed, SWAP_CLUSTER_MAX), G.GFP_KERNEL,
+            k, memcg, (nr_to_reclaim - nr_reclaimed) // 4, G.GFP_KERNEL,
             MEMCG_RECLAIM_MAY_SWAP | MEMCG_RECLAIM_PROACTIVE)
         if not reclaimed:
             if not nr_retries:

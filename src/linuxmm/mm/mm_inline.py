@@ -31,10 +31,10 @@ from numba import njit
 from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (LRU_ACTIVE_ANON, LRU_GEN_CORE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
                                     MAX_NR_GENS, MAX_NR_TIERS, MIN_NR_GENS, NR_LRU_GEN_CAPS)
-from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask,
-                                        PG_dirty_mask, PG_head_mask, PG_reclaim_mask, PG_referenced_mask,
-                                        PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask, PG_workingset_mask,
-                                        PG_writeback_mask)
+from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_FLAGS, LRU_REFS_MASK, LRU_REFS_PGOFF,
+                                        PG_active_mask, PG_dirty_mask, PG_head_mask, PG_reclaim_mask,
+                                        PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask,
+                                        PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import NR_LRU_BASE, NR_ZONE_LRU_BASE
 from ..kernel.timer import NSEC_PER_SEC
 from . import buddy as B
@@ -208,6 +208,19 @@ def lru_gen_folio_seq(a, memcg, nid, pfn, reclaiming):
     else:
         gen = MAX_NR_GENS - workingset
     return max(a.lrugen_max_seq[memcg, nid] - gen + 1, a.lrugen_min_seq[memcg, nid, folio_is_file_lru(a, pfn)])
+
+
+@njit(cache=True)
+def lru_gen_set_refs(a, pfn):
+    """A young pte the eviction's rmap walk found (``folio_check_references``): the first time
+    only PG_referenced (the refs cleared, False); after that PG_workingset with the refs
+    cleared (True: the folio goes back active, to the youngest generation)."""
+    flags = a.flags[pfn]
+    if not flags & (PG_referenced_mask | PG_workingset_mask):
+        a.flags[pfn] = (flags & ~LRU_REFS_MASK) | PG_referenced_mask
+        return False
+    a.flags[pfn] = (flags & ~LRU_REFS_FLAGS) | PG_workingset_mask
+    return True
 
 
 # ---- MGLRU: the lists ------------------------------------------------------------------------

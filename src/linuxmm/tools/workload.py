@@ -6,8 +6,8 @@ accesses and faults advance the clock by their cost, and a ``rate`` holds the pr
 that its bytes never run ahead of ``rate`` per simulated second. The process whose next step
 is due first runs it (ties: the order in the file), so processes interleave. A sampler, a
 timer on the same clock, reads ``/proc/meminfo``, ``/proc/vmstat``, the zones' watermarks and
-``/proc/pressure/memory`` (when the machine has it) every ``interval`` of simulated time: one
-row per sample.
+``/proc/pressure/memory`` (PSI: ``kernel/sched/psi.py``) every ``interval`` of simulated time:
+one row per sample.
 
 The file (TOML; every key is checked, an error names its line and key)::
 
@@ -412,7 +412,7 @@ def parse_psi(text: str) -> dict[str, float]:
 
 def sample(m) -> dict:
     """One row's counters: meminfo (kB), vmstat, the zones' summed min/low/high watermarks
-    (kB) and, when the machine has it, PSI."""
+    (kB) and the memory pressure (PSI: psi_some_avg10 ... psi_full_total)."""
     row = parse_meminfo(m.proc("meminfo"))
     row.update(parse_vmstat(m.proc("vmstat")))
     kb = PAGE // 1024
@@ -420,10 +420,7 @@ def sample(m) -> dict:
     row["wmark_min_kB"] = sum(z.min_wmark_pages() for z in zones) * kb
     row["wmark_low_kB"] = sum(z.low_wmark_pages() for z in zones) * kb
     row["wmark_high_kB"] = sum(z.high_wmark_pages() for z in zones) * kb
-    try:
-        row.update(parse_psi(m.proc("pressure/memory")))
-    except KernelError:
-        pass  # no PSI on this machine yet
+    row.update(parse_psi(m.proc("pressure/memory")))
     return row
 
 
