@@ -20,7 +20,7 @@ from linuxmm.cli import app
 from linuxmm.errors import KernelError
 from linuxmm.include.linux import page_flags as PG
 from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID as ROOT
-from linuxmm.include.linux.mmzone import MAX_NR_GENS, MAX_NR_TIERS
+from linuxmm.include.linux.mmzone import MAX_NR_GENS, MAX_NR_TIERS, MIN_NR_GENS
 from linuxmm.mm import lru_gen as L
 from linuxmm.mm.memory import MMC_PGD, lookup_pte
 from linuxmm.mm.mm_inline import folio_lru_gen, folio_lru_refs
@@ -248,4 +248,31 @@ def test_page_cache_joins_the_oldest_generation_and_reads_raise_its_tier():
     assert vmstat(m, "pgactivate") == activations
     assert meminfo(m, "Active(file)", "Inactive(file)") == after
     assert [folio_lru_refs(a, int(pfn)) for pfn in folios] == [min(r + 2, 4) for r in refs]
+    assert debug.check(m) == []
+
+
+def test_each_memcg_has_its_own_generations_and_reclaim_swaps_from_them():
+    """Under MGLRU a cgroup's anonymous memory sits on its own lruvec's generations (a memcg
+    made after boot starts its own seqs; memory.stat counts the pages), and global reclaim,
+    with swap, evicts anonymous folios from every memcg's oldest generations; the data swaps
+    back in intact."""
+    m = linuxmm.Machine(cmdline="mem=128M", lru_gen=True)
+    m.swapon("128M", kind="zram")
+    k, a = m.kernel, m.kernel.mem_map
+    cg = m.cgroup("mg")
+    memcg = k.cgrp_dfl_root.children["mg"].memcg
+    assert a.lrugen_max_seq[memcg.id, 0] == MIN_NR_GENS + 1 and not a.lrugen_min_seq[memcg.id, 0].any()
+    p = m.spawn(cgroup="mg")
+    addr = p.mmap(32 * MiB)
+    p.write(addr, 32 * MiB, value=5)
+    lru_add_drain_all(k)
+    assert a.lrugen_nr_pages[memcg.id, 0, :, 0].sum() == 32 * MiB // PAGE
+    stat = dict(line.split() for line in cg.read("memory.stat").splitlines())
+    assert int(stat["active_anon"]) + int(stat["inactive_anon"]) == 32 * MiB
+    hog = m.spawn()
+    big = hog.mmap(96 * MiB)
+    hog.write(big, 96 * MiB, value=6)
+    assert vmstat(m, "pswpout") > 0
+    assert a.lrugen_nr_pages[memcg.id, 0, :, 0].sum() < 32 * MiB // PAGE  # some of the cgroup's went to swap
+    assert p.read(addr, 32 * MiB) == bytes([5]) * (32 * MiB // PAGE)
     assert debug.check(m) == []
