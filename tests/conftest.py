@@ -24,11 +24,11 @@ e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x17ffffff }]
 """
 
 
-def small_machine(cmdline: str | None = None):
+def small_machine(cmdline: str | None = None, lru_gen: bool | None = None):
     from linuxmm import Machine
     from linuxmm.sources import toml
 
-    return Machine(toml.loads(SMALL), cmdline=cmdline)
+    return Machine(toml.loads(SMALL), cmdline=cmdline, lru_gen=lru_gen)
 
 
 def host_is_618() -> bool:

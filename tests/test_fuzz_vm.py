@@ -67,7 +67,7 @@ class VmMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.m = small_machine(self.CMDLINE)
+        self.m = small_machine(self.CMDLINE, lru_gen=False)  # MGLRU built in, off: the lru_gen rule switches it
         # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
         self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
         self.m.swapon(self.SWAP, kind="zram")
@@ -313,6 +313,13 @@ class VmMachine(RuleBasedStateMachine):
         """swapoff reads every swapped page back (try_to_unuse); the data stays."""
         self.m.swapoff(self.m.proc("swaps").splitlines()[1].split()[0])
         self.m.swapon(self.SWAP, kind="zram" if zram else "partition", path=None if zram else "/dev/vda")
+
+    @rule(on=st.booleans())
+    def lru_gen(self, on):
+        """MGLRU on or off (/sys/kernel/mm/lru_gen/enabled): every evictable folio moves
+        between the classic lists and the generations; both LRUs keep every invariant."""
+        self.m.sysfs("kernel/mm/lru_gen/enabled", "y" if on else "n")
+        assert self.m.lru_gen == on
 
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7))

@@ -51,10 +51,13 @@ def write_clean(p, fd, size, step=8 * MiB):
         p.fsync(fd)
 
 
-@pytest.fixture(scope="module")
-def small():
-    """A 96 MiB machine with a clean 64 MiB file cached, kswapd asleep."""
-    m = linuxmm.Machine(cmdline="mem=96M")
+LRUS = pytest.mark.parametrize("lru_gen", [False, True], ids=["classic", "mglru"])  # both LRUs (mm/lru_gen.py)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["classic", "mglru"])
+def small(request):
+    """A 96 MiB machine with a clean 64 MiB file cached, kswapd asleep (under each LRU)."""
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=request.param)
     p = m.spawn()
     fd = p.open("/data", "rw", create=True)
     write_clean(p, fd, 64 * MiB)
@@ -71,8 +74,9 @@ def usable(z, mark):
 STEP = 256 + 32  # pages one 1 MiB write may allocate, with slack for a page-table page
 
 
-def test_kswapd_wakes_below_low_and_sleeps_above_high():
-    m = linuxmm.Machine(cmdline="mem=96M")
+@LRUS
+def test_kswapd_wakes_below_low_and_sleeps_above_high(lru_gen):
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     m.sysctl("vm.watermark_boost_factor", 0)  # no boosted watermark to wake it earlier (next test)
     k = m.kernel
     kswapd = k.kthreads["kswapd0"]
@@ -125,8 +129,9 @@ def test_direct_reclaim_only_below_min(small):
     assert debug.check(m) == []
 
 
-def test_file_larger_than_ram_read_twice():
-    m = linuxmm.Machine(cmdline="mem=96M")
+@LRUS
+def test_file_larger_than_ram_read_twice(lru_gen):
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     p = m.spawn()
     fd = p.open("/big", "rw", create=True)
     size = 160 * MiB
@@ -163,10 +168,11 @@ def test_memavailable_follows_si_mem_available(small):
     assert mi["MemAvailable"] > mi["MemFree"] + mi["Inactive(file)"] // 4
 
 
-def test_dirty_page_cache_survives_reclaim():
+@LRUS
+def test_dirty_page_cache_survives_reclaim(lru_gen):
     """Dirty page cache is never freed unwritten: reclaim marks it PG_reclaim and leaves it to
     the flushers (it wakes them), freeing clean folios meanwhile; the data reads back."""
-    m = linuxmm.Machine(cmdline="mem=96M")
+    m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)
     p = m.spawn()
     fd = p.open("/dirty", "rw", create=True)
     p.pwrite(fd, 24 * MiB, offset=0, value=7)  # dirty, never synced by us
@@ -342,6 +348,7 @@ def test_node_reclaim_leaves_page_cache_below_min_unmapped_pages():
     assert full["pgsteal_kswapd"] > 0
 
 
+@pytest.mark.parametrize("small", [False], indirect=True, ids=["classic"])  # the classic lists' shrink_inactive_list
 def test_too_many_isolated_throttles_a_direct_reclaimer_once(small):
     """A direct reclaimer finding more pages isolated than its inactive list holds (others
     reclaiming) sleeps HZ/50 on the clock (``reclaim_throttle``), then gives the list up for

@@ -116,13 +116,17 @@ Host = Annotated[bool, typer.Option("--host", help="Boot this machine (/sys/firm
 Preset = Annotated[Optional[str], typer.Option("--preset", help="Boot a built-in machine (see `linuxmm presets`).")]
 MachineFile = Annotated[Optional[Path], typer.Option("--machine", help="Boot a machine described in a TOML file.")]
 Cmdline = Annotated[Optional[str], typer.Option("--cmdline", help="Extra kernel command-line parameters.")]
+LruGen = Annotated[Optional[bool], typer.Option(
+    "--lru-gen/--no-lru-gen", help="Build MGLRU in and turn it on (or leave it off, switchable in "
+    "/sys/kernel/mm/lru_gen/enabled); default: the machine's [config] (no MGLRU).")]
 DebugVm = Annotated[bool, typer.Option("--debug-vm", help="Check every invariant after each step (linuxmm.debug.check).")]
 Json = Annotated[bool, typer.Option("--json", help="The data as JSON (schemas: docs/json.md).")]
 Plot = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE", help="Also draw it into a picture (.png, .svg, .pdf).")]
 
 
 def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
-                   machine: Path | None, cmdline: str | None, warnings: bool = True) -> Machine:
+                   machine: Path | None, cmdline: str | None, warnings: bool = True,
+                   lru_gen: bool | None = None) -> Machine:
     """Boot the machine the options name; its kernel's warnings, and its notice of unknown
     command-line parameters, go to stderr (``warnings=False`` where the view prints the whole
     log anyway)."""
@@ -130,13 +134,13 @@ def select_machine(from_dmesg: Path | None, host: bool, preset: str | None,
     if len(chosen) > 1:
         raise LinuxmmError("choose at most one of --from-dmesg, --host, --preset, --machine")
     if from_dmesg:
-        m = Machine.from_dmesg(from_dmesg, cmdline=cmdline)
+        m = Machine.from_dmesg(from_dmesg, cmdline=cmdline, lru_gen=lru_gen)
         for assumption in m.desc.assumptions:  # what the log did not show, so a user knows how far to trust it
             err.print(f"linuxmm: {from_dmesg.name}: assumed {assumption}", markup=False)
     elif host:
-        m = Machine.from_host(cmdline=cmdline)
+        m = Machine.from_host(cmdline=cmdline, lru_gen=lru_gen)
     else:
-        m = Machine(preset=preset, machine_file=machine, cmdline=cmdline)
+        m = Machine(preset=preset, machine_file=machine, cmdline=cmdline, lru_gen=lru_gen)
     for level, text in m.kernel.log.lines if warnings else ():
         if level <= KERN_WARNING or text.startswith(UNKNOWN_PARAMETERS):
             err.print(f"linuxmm: kernel: {text}", markup=False)
@@ -173,13 +177,22 @@ def render_layout(m: Machine) -> Table:
     return t
 
 
+def lru_summary(m: Machine) -> str:
+    """Which LRU the machine runs, as /sys/kernel/mm/lru_gen/enabled says."""
+    if not m.desc.config.lru_gen:
+        return "active/inactive lists (CONFIG_LRU_GEN not set)"
+    caps = m.sysfs("kernel/mm/lru_gen/enabled").strip()
+    return f"multi-gen (MGLRU), lru_gen/enabled {caps}" if m.lru_gen else f"active/inactive lists (MGLRU off, lru_gen/enabled {caps})"
+
+
 @app.command()
 def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-         machine: MachineFile = None, cmdline: Cmdline = None,
+         machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None,
          format: Annotated[BootFormat, typer.Option("--format", "-f", help="Output: summary, dmesg or json")] = BootFormat.summary,
          as_json: Json = False, plot: Plot = None):
     """Boot a machine and show its nodes and zones (or the kernel's boot lines)."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=format is not BootFormat.dmesg)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=format is not BootFormat.dmesg,
+                       lru_gen=lru_gen)
     if plot is not None:
         from .tools.plot import plot_layout, save_figure
 
@@ -192,6 +205,7 @@ def boot(from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None
         out.print(render_layout(m))
         states = m.node_states()
         out.print("node_states: " + ", ".join(f"{k}={v}" for k, v in states.items()))
+        out.print(f"LRU: {lru_summary(m)}", markup=False)
 
 
 @app.command()
@@ -284,7 +298,7 @@ def render_zoneinfo_table(m: Machine, rows: list[dict]) -> Table:
 @app.command()
 def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetypeinfo, meminfo, vmstat, or sys/vm/NAME")],
          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-         machine: MachineFile = None, cmdline: Cmdline = None,
+         machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None,
          sysctl: SysctlOpt = None, managed: ManagedOpt = None,
          node: Annotated[int, typer.Option("--node", help="Node --managed applies to.")] = 0,
          table: Annotated[bool, typer.Option("--table", help="zoneinfo's per-zone numbers as a table.")] = False,
@@ -293,7 +307,7 @@ def proc(file: Annotated[str, typer.Argument(help="zoneinfo, buddyinfo, pagetype
                                                       help="buddyinfo: also draw free blocks per order and zone.")] = None):
     """Print a /proc file of the booted machine, byte for byte as its kernel would."""
     ensure_compiled(err)
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     if managed is not None:
         m.set_managed(parse_managed(managed), node=node)
     for item in sysctl or []:
@@ -383,10 +397,10 @@ def alloc(steps: Annotated[list[str], typer.Argument(help="Steps: ORDER (allocat
           gfp: Annotated[str, typer.Option("--gfp", help="GFP flags, e.g. GFP_KERNEL or GFP_DMA32|__GFP_COMP")] = "GFP_KERNEL",
           node: Annotated[Optional[int], typer.Option("--node", help="Preferred node (default: the CPU's)")] = None,
           from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-          machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+          machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """Allocate and free blocks and watch the buddy allocator split and merge (free_area per order)."""
     ensure_compiled(err)
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     m.drain_pages()
     before = m.free_area()
     log = run_alloc_steps(m, steps, gfp, node)
@@ -585,14 +599,14 @@ def vm(steps: Annotated[list[str], typer.Argument(help=VM_STEPS_HELP)],
        show: Annotated[str, typer.Option("--show", help="Per live process: rollup, maps, smaps, status (comma list)")] = "rollup",
        walk: Annotated[Optional[str], typer.Option("--walk", help="Show the page walk of this address (hex) in the last process")] = None,
        from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-       machine: MachineFile = None, cmdline: Cmdline = None, debug_vm: DebugVm = False, as_json: Json = False,
+       machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, debug_vm: DebugVm = False, as_json: Json = False,
        swap: Annotated[Optional[str], typer.Option(
            "--swap", help="Enable swap first: SIZE[:KIND] (e.g. 8G, 1G:zram; KIND file (/swapfile, the "
                           "default), zram, or partition:/dev/NAME), so madvise:pageout swaps out")] = None):
     """Run a process through mmap, faults, fork and exit; show faults, smaps and page walks."""
     addr = None if walk is None else hex_address(walk, "--walk: ")
     ensure_compiled(err)
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     if swap is not None:
         swapon_option(m, swap)
     procs, log = run_vm_steps(m, steps, debug_vm)
@@ -652,13 +666,13 @@ def dmesg(steps: Annotated[Optional[list[str]], typer.Argument(
                    "TOML file (docs/workload.md) to run, so the log shows what they did: " + VM_STEPS_HELP)] = None,
           follow: Annotated[bool, typer.Option("--follow", "-w", help="Print the log so far, then each new line as the steps or the workload log it (the workload's lines at every sample)")] = False,
           from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-          machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+          machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """The machine's kernel log: its boot lines, then whatever the steps or the workload made
     it print (allocation failures, overcommit refusals, an OOM kill's report and its reaper);
     with --follow, printed while they run."""
     from .tools import workload as W
 
-    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=False)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=False, lru_gen=lru_gen)
     path = workload_argument(steps)
     follower = LogFollower(m, as_json) if follow else None
     if follower is not None:
@@ -691,10 +705,10 @@ def ps_rows(m: Machine) -> list[dict]:
 
 @app.command()
 def ps(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-       machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+       machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """The simulated processes (after the optional steps): pid, comm, RSS, swap, oom_score,
     oom_score_adj and cgroup."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     if steps:
         ensure_compiled(err)
         run_vm_steps(m, steps)
@@ -731,11 +745,11 @@ def cgroup_rows(m: Machine) -> list[dict]:
 
 @app.command()
 def cgroup(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-           machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
+           machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """The cgroup v2 tree (after the optional steps, e.g. cgroup:app:memory.max=64M mmap:128M
     write): per cgroup its processes, memory.current/max/high/low/min in bytes, and
     memory.events."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     if steps:
         ensure_compiled(err)
         run_vm_steps(m, steps)
@@ -788,7 +802,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
            debug_vm: Annotated[int, typer.Option("--debug-vm", min=0, metavar="RECORDS",
                                                  help="Check every invariant after each RECORDS records (0: off)")] = 0,
            from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-           machine: MachineFile = None, cmdline: Cmdline = None):
+           machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None):
     """Replay a memory-access trace through TLBs, page walks, faults and allocation."""
     from dataclasses import replace
 
@@ -799,7 +813,7 @@ def replay(trace: Annotated[Path, typer.Argument(help="lackey, pinatrace or linu
 
     compile_seconds = ensure_compiled(err)
     extra = f"transparent_hugepage={'madvise' if thp is ThpPolicy.madvise else thp.value}"
-    m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip())
+    m = select_machine(from_dmesg, host, preset, machine, f"{cmdline or ''} {extra}".strip(), lru_gen=lru_gen)
     cfg = TlbConfig()
     for opt, fld, val in (("tlb-l1", "l1d_4k", tlb_l1), ("tlb-stlb", "stlb", tlb_stlb)):
         geo = _geometry(val, opt)
@@ -866,13 +880,13 @@ register_selftest_command(app)
 def walk(addresses: Annotated[list[str], typer.Argument(help="Hex virtual addresses to walk")],
          steps: Annotated[str, typer.Option("--steps", help="`linuxmm vm` steps that build the address space first")] = "mmap:4M write",
          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-         machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False, plot: Plot = None):
+         machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False, plot: Plot = None):
     """Show the page-table walk of addresses, level by level (folded levels included)."""
     addrs = [hex_address(text, "") for text in addresses]
     if plot is not None and len(addrs) != 1:
         raise LinuxmmError("--plot draws one walk: give one address")
     ensure_compiled(err)
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     procs, _ = run_vm_steps(m, steps.split())
     p = [q for q in procs if q.alive][-1]
     if plot is not None:
@@ -924,10 +938,10 @@ def fincore(paths: Annotated[list[str], typer.Argument(help="Files of the simula
             chunk: Annotated[Optional[str], typer.Option("--chunk", metavar="SIZE",
                                                          help="With --create: bytes per write() call (default: one call).")] = None,
             from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None, machine: MachineFile = None,
-            cmdline: Cmdline = None, as_json: Json = False):
+            cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """Page-cache residency of files, like util-linux fincore (RES, PAGES, SIZE, FILE), with
     the folio shapes of each file's cache (e.g. 32 x 2M after one 64 MiB write on ext4)."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     if create is not None:
         for path in paths:
             m.create_file(path, _size_arg(create), chunk=_size_arg(chunk) if chunk else None)
@@ -984,7 +998,7 @@ def run(workload: Annotated[Path, typer.Argument(help="Workload TOML file (forma
         plot: Plot = None,
         as_json: Annotated[bool, typer.Option("--json", help="The summary and every sample as JSON")] = False,
         from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
-        machine: MachineFile = None, cmdline: Cmdline = None):
+        machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None):
     """Run a workload over simulated time, sampling /proc counters into a time series."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -1000,7 +1014,7 @@ def run(workload: Annotated[Path, typer.Argument(help="Workload TOML file (forma
     w = w.with_options(interval_ns=W.parse_duration(interval, "--interval") if interval else None,
                        swap=W.parse_size(swap, "--swap") if swap else None, sysctl=tuple(sysctls))
     ensure_compiled(err)
-    m = select_machine(from_dmesg, host, preset, machine, cmdline)
+    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
     total = w.duration_ns / 1e9 if w.duration_ns else None
     with Progress(TextColumn("simulated {task.completed:.2f} s"), BarColumn(), TextColumn("wall"),
                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:

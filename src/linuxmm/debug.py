@@ -37,12 +37,15 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.memcontrol import PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
+from .include.linux.memcontrol import MEMCG_NR_IDS, PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES, VM_LOCKED)
-from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
-from .include.linux.page_flags import (PG_head_mask, PG_lru_mask, PG_mlocked_mask, PG_reserved_mask, PG_swapbacked_mask,
-                                       PG_swapcache_mask, PG_unevictable_mask)
+from .mm.mm_inline import (folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum,
+                           lru_gen_is_active)
+from .include.linux.mmzone import (ANON_AND_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_NAMES, LRU_UNEVICTABLE,
+                                   MAX_NR_GENS, MIGRATE_ISOLATE, MIN_NR_GENS, NR_LRU_LISTS)
+from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_mask, PG_lru_mask, PG_mlocked_mask,
+                                       PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask)
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
@@ -50,7 +53,7 @@ from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLA
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
-from .mm.swap import folio_lru_list, folio_lruvec_memcg, folio_nr_pages
+from .mm.swap import folio_lru_list
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -302,15 +305,17 @@ def check_lru(k) -> list[str]:
     """LRU membership = flags = counts: each lruvec's lists (one per memcg and node) hold
     exactly the PG_lru folios of their memcg (``folio_lruvec``: the root's for an uncharged
     folio) and kind (``folio_lru_list``: PG_unevictable, PG_swapbacked, PG_active), linked both
-    ways; each lruvec's ``lru_zone_size``, the node's NR_<list> and each zone's NR_ZONE_<list>
-    equal the pages listed; every anonymous or page-cache folio is on a list or waits in a
-    CPU's lru_add batch, never both; no folio is left isolated between batches
-    (NR_ISOLATED_ANON/FILE are 0)."""
+    ways, each folio on one list only; under MGLRU the evictable ones are on the lruvec's
+    generations instead (``_check_lrugen``); each lruvec's ``lru_zone_size`` (its classic
+    lists), the node's NR_<list> and each zone's NR_ZONE_<list> equal the pages listed; every
+    anonymous or page-cache folio is on a list or waits in a CPU's lru_add batch, never both;
+    no folio is left isolated between batches (NR_ISOLATED_ANON/FILE are 0)."""
     a = k.mem_map
     v: list[str] = []
     listed = np.zeros(a.lru_next.shape[0], bool)
     zone_pages = np.zeros((a.vm_stat.shape[0], NR_LRU_LISTS), np.int64)
-    memcgs = sorted(set(k.memcg_idr) | set(np.nonzero(a.lruvec_head.any(axis=(1, 2)))[0].tolist()))
+    memcgs = sorted(set(k.memcg_idr) | set(np.nonzero(a.lruvec_head.any(axis=(1, 2)))[0].tolist())
+                    | set(np.nonzero(a.lrugen_head.any(axis=(1, 2, 3, 4)))[0].tolist()))
     for memcg in memcgs:
         pages = np.zeros_like(zone_pages)
         for nid in range(a.lruvec_head.shape[1]):
@@ -320,6 +325,8 @@ def check_lru(k) -> list[str]:
             v.append(f"memcg {memcg} zone {zid}: lru_zone_size {a.lru_zone_size[memcg, zid].tolist()} "
                      f"but its lists hold {pages[zid].tolist()} pages")
         zone_pages += pages
+        for nid in range(a.lrugen_head.shape[1]):
+            v += _check_lrugen(a, memcg, nid, listed, zone_pages)
     node_pages = np.zeros((a.node_stat.shape[0], NR_LRU_LISTS), np.int64)
     np.add.at(node_pages, a.zone_node[a.zone_node >= 0], zone_pages[a.zone_node >= 0])
     for nid, lru in zip(*np.nonzero(node_pages != a.node_stat[:, NR_LRU_BASE:NR_LRU_BASE + NR_LRU_LISTS])):
@@ -345,19 +352,66 @@ def check_lru(k) -> list[str]:
     return v
 
 
-def _check_lru_list(a, memcg: int, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
-    where = f"memcg {memcg} node {nid} LRU list {lru}"
+def _list_folios(a, where: str, head: int, tail: int, listed: np.ndarray) -> tuple[list[int], list[str]]:
+    """The folios of one list, checked linked both ways, its tail the last, each on no other list."""
     v: list[str] = []
-    folios = _walk(a, int(a.lruvec_head[memcg, nid, lru]), a.lru_next, limit=a.lru_next.shape[0])
-    if (folios[-1] + 1 if folios else 0) != a.lruvec_tail[memcg, nid, lru]:
-        v.append(f"{where}: the tail is {a.lruvec_tail[memcg, nid, lru] - 1:#x}, not the last folio listed")
+    folios = _walk(a, head, a.lru_next, limit=a.lru_next.shape[0])
+    if (folios[-1] + 1 if folios else 0) != tail:
+        v.append(f"{where}: the tail is {tail - 1:#x}, not the last folio listed")
     for prev, pfn in zip([-1] + folios, folios):
         if a.lru_prev[pfn] != prev + 1:
             v.append(f"{where}: pfn {pfn:#x}'s lru_prev is {a.lru_prev[pfn] - 1:#x}, not {prev:#x}")
-        if not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lruvec_memcg(a, pfn) != memcg:
+        if listed[pfn]:
+            v.append(f"{where}: pfn {pfn:#x} is on another LRU list too")
+        listed[pfn] = True
+    return folios, v
+
+
+def _check_lru_list(a, memcg: int, nid: int, lru: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    where = f"memcg {memcg} node {nid} LRU list {lru}"
+    folios, v = _list_folios(a, where, int(a.lruvec_head[memcg, nid, lru]), int(a.lruvec_tail[memcg, nid, lru]),
+                             listed)
+    if folios and a.lrugen_enabled[nid] and lru != LRU_UNEVICTABLE:
+        v.append(f"{where}: holds folios while MGLRU is on")
+    for pfn in folios:
+        if (not a.flags[pfn] & PG_lru_mask or folio_lru_list(a, pfn) != lru or folio_lruvec_memcg(a, pfn) != memcg
+                or folio_lru_gen(a, pfn) >= 0):
             v.append(f"{where}: pfn {pfn:#x} (flags {int(a.flags[pfn]):#x}, memcg {a.memcg[pfn]}) does not belong on it")
         zone_pages[B.page_zone(a, pfn), lru] += int(folio_nr_pages(a, pfn))
-        listed[pfn] = True
+    return v
+
+
+def _check_lrugen(a, memcg: int, nid: int, listed: np.ndarray, zone_pages: np.ndarray) -> list[str]:
+    """MGLRU's lists of one lruvec: each folio on the list of the generation, type and zone its
+    flags say and of its memcg (never PG_active or PG_unevictable there), each generation's
+    ``nr_pages`` the pages listed, the two youngest counted active; min_seq..max_seq spans
+    MIN_NR_GENS to MAX_NR_GENS generations of each type; no folio on them while MGLRU is off."""
+    v: list[str] = []
+    max_seq = int(a.lrugen_max_seq[memcg, nid])
+    for type_ in range(ANON_AND_FILE):
+        if not MIN_NR_GENS <= max_seq - a.lrugen_min_seq[memcg, nid, type_] + 1 <= MAX_NR_GENS:
+            v.append(f"memcg {memcg} node {nid}: MGLRU type {type_} spans seqs "
+                     f"{a.lrugen_min_seq[memcg, nid, type_]}..{max_seq}")
+    for gen, type_, zone in np.ndindex(*a.lrugen_head.shape[2:]):
+        where = f"memcg {memcg} node {nid} MGLRU list gen {gen} type {type_} zone {zone}"
+        folios, lv = _list_folios(a, where, int(a.lrugen_head[memcg, nid, gen, type_, zone]),
+                                  int(a.lrugen_tail[memcg, nid, gen, type_, zone]), listed)
+        v += lv
+        if folios and not a.lrugen_enabled[nid]:
+            v.append(f"{where}: holds folios while MGLRU is off")
+        lru = (LRU_INACTIVE_FILE if type_ else LRU_INACTIVE_ANON) + int(lru_gen_is_active(a, memcg, nid, gen))
+        pages = 0
+        for pfn in folios:
+            flags = int(a.flags[pfn])
+            if (not flags & PG_lru_mask or flags & (PG_active_mask | PG_unevictable_mask) or folio_lru_gen(a, pfn) != gen
+                    or folio_is_file_lru(a, pfn) != type_ or folio_zonenum(a, pfn) != zone
+                    or folio_lruvec_memcg(a, pfn) != memcg):
+                v.append(f"{where}: pfn {pfn:#x} (flags {flags:#x}, memcg {a.memcg[pfn]}) does not belong on it")
+            nr = int(folio_nr_pages(a, pfn))
+            pages += nr
+            zone_pages[B.page_zone(a, pfn), lru] += nr
+        if pages != a.lrugen_nr_pages[memcg, nid, gen, type_, zone]:
+            v.append(f"{where}: nr_pages is {a.lrugen_nr_pages[memcg, nid, gen, type_, zone]} but it holds {pages} pages")
     return v
 
 
@@ -634,15 +688,17 @@ def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
 
 def _check_shadow(k, where: str, entry: int) -> list[str]:
     """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
-    eviction time the node's ``nonresident_age`` has reached."""
+    eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
+    and a token whose seq that lruvec's max_seq has reached."""
     from .mm.workingset import EVICTION_MASK, unpack_shadow
 
     memcg, nid, eviction, _ = unpack_shadow(entry)
-    if nid not in k.node_ids or memcg:
+    if nid not in k.node_ids or not 0 <= memcg < MEMCG_NR_IDS:
         return [f"{where} names node {nid}, memcg {memcg}"]
     age = int(k.mem_map.nonresident_age[nid]) & EVICTION_MASK
-    if eviction > age:
-        return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age}"]
+    max_seq = int(k.mem_map.lrugen_max_seq[memcg or ROOT_MEM_CGROUP_ID, nid])
+    if (memcg or eviction > age) and eviction >> LRU_REFS_WIDTH > max_seq:
+        return [f"{where} evicted at {eviction}, after node {nid}'s nonresident_age {age} and MGLRU's max_seq {max_seq}"]
     return []
 
 

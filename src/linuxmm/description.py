@@ -61,6 +61,11 @@ class KernelConfig:
     percpu_pages_per_cpu: int = 53
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
     mem_soft_dirty: bool = False  # CONFIG_MEM_SOFT_DIRTY (off on the development host; distributions set it)
+    # MGLRU: CONFIG_LRU_GEN builds it in (/sys/kernel/mm/lru_gen/ exists and switches it);
+    # CONFIG_LRU_GEN_ENABLED turns it on at boot. The development host has neither
+    # (tests/data/host-linux-6.18/lru_gen.txt); Fedora, Arch and others enable both.
+    lru_gen: bool = False
+    lru_gen_enabled: bool = False
 
     @property
     def MIGRATE_TYPES(self) -> int:

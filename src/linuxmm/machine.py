@@ -19,6 +19,7 @@ import html
 from pathlib import Path
 
 from .description import MachineDescription
+from .mm.mm_inline import lru_gen_enabled
 from .include.linux.mmzone import node_states
 from .include.linux.page_flags import PG_reserved_mask
 from .errors import KernelError
@@ -45,10 +46,14 @@ class Machine:
     live processes."""
 
     def __init__(self, desc: MachineDescription | None = None, *, preset: str | None = None,
-                 cmdline: str | None = None, machine_file: str | Path | None = None):
+                 cmdline: str | None = None, machine_file: str | Path | None = None,
+                 lru_gen: bool | None = None):
         """Boot ``desc``, a preset (``linuxmm presets``; the default machine when nothing is
         given) or a TOML machine file; ``cmdline`` is appended to its kernel command line.
-        ``desc`` itself is not changed.
+        ``lru_gen`` builds MGLRU in (CONFIG_LRU_GEN) and turns it on (True) or leaves it off
+        (False) at boot (CONFIG_LRU_GEN_ENABLED), so /sys/kernel/mm/lru_gen/enabled can switch
+        it; None keeps the description's ``[config]`` (by default: no MGLRU, as on the
+        development host). ``desc`` itself is not changed.
 
         Raises ``LinuxmmError`` for an unknown preset or an unreadable file, ``ParseError``
         (with the line) for a malformed machine file, ``ConfigError`` for a description that
@@ -64,11 +69,13 @@ class Machine:
         desc = copy.deepcopy(desc)
         if cmdline is not None:
             desc.cmdline = (desc.cmdline + " " + cmdline).strip()
+        if lru_gen is not None:
+            desc.config.lru_gen, desc.config.lru_gen_enabled = True, bool(lru_gen)
         self._desc = desc
         self.kernel: Kernel = start_kernel(desc)
 
     @classmethod
-    def from_dmesg(cls, path: str | Path, cmdline: str | None = None) -> "Machine":
+    def from_dmesg(cls, path: str | Path, cmdline: str | None = None, lru_gen: bool | None = None) -> "Machine":
         """Boot the machine a real boot log describes: only its inputs are read (firmware map,
         kernel version, command line, SRAT, ...); the rest is recomputed.
 
@@ -76,17 +83,17 @@ class Machine:
         missing or unreadable file."""
         from .sources import dmesg as dmesg_source
 
-        return cls(dmesg_source.load(path), cmdline=cmdline)
+        return cls(dmesg_source.load(path), cmdline=cmdline, lru_gen=lru_gen)
 
     @classmethod
-    def from_host(cls, root: str | Path = "/", cmdline: str | None = None) -> "Machine":
+    def from_host(cls, root: str | Path = "/", cmdline: str | None = None, lru_gen: bool | None = None) -> "Machine":
         """Boot this host's machine (``/sys/firmware/memmap``, ``/proc/cmdline``, NUMA nodes
         and CPUs from sysfs under ``root``).
 
         Raises ``LinuxmmError`` naming the file when one it needs cannot be read."""
         from .sources import host as host_source
 
-        return cls(host_source.load(root), cmdline=cmdline)
+        return cls(host_source.load(root), cmdline=cmdline, lru_gen=lru_gen)
 
     # ---- time -----------------------------------------------------------------------------
     @property
@@ -171,6 +178,14 @@ class Machine:
         """The ``node_states[]`` masks (``N_POSSIBLE`` ... ``N_CPU``) as lists of node ids."""
         return {s.name: self.kernel.node_states.nodes(s) for s in node_states}
 
+    @property
+    def lru_gen(self) -> bool:
+        """Whether the multi-gen LRU (MGLRU) keeps the LRU and reclaims: built in
+        (CONFIG_LRU_GEN) and on, from boot (``Machine(lru_gen=True)``, ``[config]
+        lru_gen_enabled``) or since a write to /sys/kernel/mm/lru_gen/enabled. False: the
+        classic active/inactive lists (this development host's 6.18 has no MGLRU)."""
+        return lru_gen_enabled(self.kernel)
+
     def layout(self) -> dict:
         """Nodes x zones with ranges and page counts, as plain data (``linuxmm boot --format json``)."""
         k = self.kernel
@@ -186,6 +201,7 @@ class Machine:
             "total_pages": k.vm_total_pages,
             "policy_zone": k.zone_names[k.policy_zone],
             "node_states": self.node_states(),
+            "lru_gen": self.lru_gen,
             "nodes": [{
                 "nid": p.node_id,
                 "start_pfn": p.node_start_pfn,
@@ -208,7 +224,7 @@ class Machine:
     def __repr__(self) -> str:
         k = self.kernel
         return (f"<Machine {self._desc.name!r} {k.arch.name} Linux {k.version}: "
-                f"{len(k.node_ids)} node(s), {k.vm_total_pages} pages>")
+                f"{len(k.node_ids)} node(s), {k.vm_total_pages} pages{', MGLRU' if self.lru_gen else ''}>")
 
     def _repr_html_(self) -> str:
         """A notebook's view: the zones of every node and the live processes, as tables."""

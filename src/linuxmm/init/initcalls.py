@@ -11,7 +11,8 @@ level (kernel-reference §5.4):
   ``default_bdi_init`` (the writeback flusher), ``kcompactd_init`` (kcompactd per node);
 * fs: ``init_vm_drop_caches_sysctls`` (vm.drop_caches);
 * module: ``kswapd_init``: ``swap_setup`` (vm.page-cluster), kswapd per node;
-* late: ``vmstat_late_init`` (stat thresholds once more).
+* late: ``vmstat_late_init`` (stat thresholds once more), ``init_lru_gen`` (MGLRU's sysfs
+  files and entry points).
 
 Later frees (initrd, __init memory) do not rerun any of this on mainline.
 """
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..kernel.sysctl import vm_sysctl_init
 from ..include.linux.mmzone import node_states
 from ..fs import drop_caches, fs_writeback
-from ..mm import compaction, huge_memory, oom_kill, page_alloc, swap, util, vmscan, vmstat
+from ..mm import compaction, huge_memory, lru_gen, oom_kill, page_alloc, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -43,3 +44,4 @@ def mm_core_init_late(k: "Kernel") -> None:
     swap.swap_setup(k)  # module_init(kswapd_init)
     vmscan.kswapd_init(k)
     vmstat.vmstat_late_init(k)  # late_initcall
+    lru_gen.init_lru_gen(k)  # late_initcall

@@ -27,6 +27,7 @@ from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
 from ..mm.memblock import Memblock
+from ..mm.mm_inline import lru_gen_globals
 from ..mm.params import BootParams
 from ..include.linux.vmstat import (NODE_STAT_ITEM, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
                                     NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS, NUMA_STAT_ITEM, StatRow,
@@ -108,6 +109,8 @@ class Kernel:
         self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
+        # MGLRU (mm/lru_gen.py): the lru_gen caps (sysfs enabled), min_ttl, its entry points
+        self.lru_gen = lru_gen_globals.at_boot(self.config)
         self._zonelists = None
         self._zonelists_gen: int | None = None
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..include.linux.mmzone import (MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES,
-                                    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_LRU_LISTS)
+from ..include.linux.mmzone import (ANON_AND_FILE, MAX_NR_GENS, MAX_NR_TIERS, MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE,
+                                    MIGRATE_MOVABLE, MIGRATE_PCPTYPES, MIGRATE_RECLAIMABLE, MIGRATE_TYPES,
+                                    MIGRATE_UNMOVABLE, MIN_NR_GENS, NR_LRU_LISTS)
 from ..include.linux.memcontrol import (MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS, MEMCG_NR_STAT, NR_PAGE_COUNTERS,
                                         NR_PC_FIELDS, PAGE_COUNTER_MAX, PC_HIGH, PC_MAX)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
@@ -82,6 +83,17 @@ MEMMAP_FIELDS = [
     ("lruvec_tail", np.int64, 3),
     ("lru_zone_size", np.int64, 3),
     ("nonresident_age", np.int64, 1),
+    ("lrugen_head", np.int64, 5),
+    ("lrugen_tail", np.int64, 5),
+    ("lrugen_nr_pages", np.int64, 5),
+    ("lrugen_max_seq", np.int64, 2),
+    ("lrugen_min_seq", np.int64, 3),
+    ("lrugen_enabled", np.int64, 1),
+    ("lrugen_avg_refaulted", np.int64, 4),
+    ("lrugen_avg_total", np.int64, 4),
+    ("lrugen_refaulted", np.int64, 4),
+    ("lrugen_evicted", np.int64, 4),
+    ("lrugen_protected", np.int64, 4),
     ("fbatch", np.int64, 3),
     ("fbatch_nr", np.int64, 2),
     ("pb_mt", np.int8, 1),
@@ -154,7 +166,12 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     by ``enum lru_list`` (links pfn + 1, the head the most recently added; ``mm/swap.py``);
     per memcg id and zone: lru_zone_size[memcg, zid, lru]: the pages on them by zone
     (``mem_cgroup_per_node->lru_zone_size``; summed over memcgs they are the zones'
-    NR_ZONE_*_ANON/FILE and the nodes' NR_*_ANON/FILE). Per node: nonresident_age: ``lruvec->nonresident_age``,
+    NR_ZONE_*_ANON/FILE and the nodes' NR_*_ANON/FILE). Per memcg id and node, MGLRU's
+    ``struct lru_gen_folio`` (``mm/mm_inline.py``, ``mm/lru_gen.py``): lrugen_head/_tail/
+    _nr_pages of its lists by [memcg, nid, gen, type, zone idx] (the same lru_next/lru_prev
+    links), lrugen_max_seq, lrugen_min_seq by type, and the PID controller's avg_refaulted/
+    avg_total/refaulted/evicted/protected by [memcg, nid, type, tier]. Per node: lrugen_enabled
+    (switched for every memcg at once); nonresident_age: ``lruvec->nonresident_age``,
     the clock of evictions and activations that shadow entries read (``mm/workingset.py``). Per CPU: fbatch/fbatch_nr: the folio
     batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
@@ -1012,6 +1029,18 @@ def build_mem_map(k) -> MemMap:
             lruvec_tail=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
             lru_zone_size=np.zeros((MEMCG_NR_IDS, nz, NR_LRU_LISTS), i64),
             nonresident_age=np.zeros(nnodes, i64),
+            lrugen_head=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            lrugen_tail=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            lrugen_nr_pages=np.zeros((MEMCG_NR_IDS, nnodes, MAX_NR_GENS, ANON_AND_FILE, nzt), i64),
+            # lru_gen_init_lruvec: max_seq MIN_NR_GENS + 1, on when the lru_gen caps are
+            lrugen_max_seq=np.full((MEMCG_NR_IDS, nnodes), MIN_NR_GENS + 1, i64),
+            lrugen_min_seq=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE), i64),
+            lrugen_enabled=np.full(nnodes, int(k.config.lru_gen and k.config.lru_gen_enabled), i64),
+            lrugen_avg_refaulted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_avg_total=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_refaulted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_evicted=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
+            lrugen_protected=np.zeros((MEMCG_NR_IDS, nnodes, ANON_AND_FILE, MAX_NR_TIERS), i64),
             fbatch=np.zeros((ncpu, NR_CPU_FBATCHES, FOLIO_BATCH_SIZE), i64),
             fbatch_nr=np.zeros((ncpu, NR_CPU_FBATCHES), i64),
             pb_mt=np.full((npfn >> pb_order) + 1, MIGRATE_MOVABLE, np.int8),

@@ -75,6 +75,7 @@ from ..include.linux.vmstat import (
     WORKINGSET_RESTORE_FILE)
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
 from ..kernel.timer import NSEC_PER_SEC
+from .mm_inline import lru_gen_init_lruvec
 from .page_alloc import wait_for_oom_victims
 from .page_counter import page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
@@ -200,6 +201,8 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
         a.memcg_counter[free, :, PC_MAX] = a.memcg_counter[free, :, PC_HIGH] = PAGE_COUNTER_MAX
         a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = 0
         a.memcg_nr_pages_over_high[free] = 0
+        for lv in nodeinfo.values():
+            lru_gen_init_lruvec(k, lv)
     return memcg
 
 

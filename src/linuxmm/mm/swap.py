@@ -21,8 +21,11 @@ lists (``lru_add``) when it fills (31 folios), at once for a large folio, or whe
 write fault, and wherever the kernel drains). A new anonymous folio is neither active nor
 unevictable, so it joins the inactive anon list (since 5.9; before, new anonymous pages
 went to the active list: ``lru_cache_add_inactive_or_unevictable`` was
-``lru_cache_add_active_or_unevictable``). With MGLRU on, faults would add it active (not
-modelled: this host has no ``/sys/kernel/mm/lru_gen``). ``folio_mark_accessed`` promotes a
+``lru_cache_add_active_or_unevictable``). With MGLRU on (``mm/lru_gen.py``) the lists are its
+generations: ``lruvec_add_folio``/``lruvec_del_folio`` try ``lru_gen_add_folio``/
+``lru_gen_del_folio`` first (``mm/mm_inline.py``), a folio a fault maps joins
+active (the youngest generation), and ``folio_mark_accessed`` counts the access in the folio's
+refs (``lru_gen_inc_refs``) instead. ``folio_mark_accessed`` promotes a
 folio seen twice (PG_referenced, then ``folio_activate`` through the CPU's ``lru_activate``
 batch, or PG_active at once while it still waits in ``lru_add``). The last reference to a
 folio takes it off its list before it is freed (``__folio_put`` -> ``__page_cache_release``).
@@ -48,24 +51,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
-from ..include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
-from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_idle_mask, PG_lru_mask,
-                                        PG_mlocked_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
+from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
+from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask, PG_dirty_mask, PG_head_mask,
+                                        PG_idle_mask, PG_lru_mask, PG_mlocked_mask, PG_referenced_mask,
+                                        PG_swapbacked_mask, PG_unevictable_mask, PG_workingset_mask)
 from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
 from ..include.linux.mm_types import VM_LOCKED, VM_SPECIAL
-from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGDEACTIVATE,
+from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE,
                                     PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
                                     UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
+from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
+                        lru_gen_del_folio)
 from .memcontrol import mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
 
 
 def swap_setup(k: "Kernel") -> None:
@@ -79,11 +82,6 @@ def swap_setup(k: "Kernel") -> None:
 
 
 @njit(cache=True)
-def folio_nr_pages(a, pfn):
-    return np.int64(1) << a.order[pfn] if a.flags[pfn] & PG_head_mask else np.int64(1)
-
-
-@njit(cache=True)
 def folio_lru_list(a, pfn):
     """Unevictable, else the (in)active anon list for swap-backed folios, the file list for others."""
     flags = a.flags[pfn]
@@ -94,27 +92,19 @@ def folio_lru_list(a, pfn):
 
 
 @njit(cache=True)
-def folio_lruvec_memcg(a, pfn):
-    """The memcg whose lruvec holds the folio (``folio_lruvec``): its own, the root's for a
-    folio charged to none."""
-    memcg = a.memcg[pfn]
-    return memcg if memcg else ROOT_MEM_CGROUP_ID
-
-
-@njit(cache=True)
 def update_lru_size(a, memcg, zid, lru, nr_pages):
-    """The node's NR_<lru>, the zone's NR_ZONE_<lru>, the lruvec's ``lru_zone_size`` and the
-    memcg's NR_<lru> follow the pages listed (``update_lru_size`` -> ``__mod_lruvec_state``,
-    ``mem_cgroup_update_lru_size``)."""
-    a.node_stat[a.zone_node[zid], NR_LRU_BASE + lru] += nr_pages
-    a.vm_stat[zid, NR_ZONE_LRU_BASE + lru] += nr_pages
+    """The node's NR_<lru>, the zone's NR_ZONE_<lru> and the memcg's NR_<lru>
+    (``__update_lru_size``), and the lruvec's ``lru_zone_size`` (``mem_cgroup_update_lru_size``)
+    follow the pages listed."""
+    __update_lru_size(a, memcg, zid, lru, nr_pages)
     a.lru_zone_size[memcg, zid, lru] += nr_pages
-    a.memcg_stat[memcg, NR_LRU_BASE + lru] += nr_pages
 
 
 @njit(cache=True)
 def lruvec_add_folio(a, pfn):
     """Link the folio at the head of its list (``list_add``)."""
+    if lru_gen_add_folio(a, pfn, False):
+        return
     zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
@@ -130,6 +120,8 @@ def lruvec_add_folio(a, pfn):
 @njit(cache=True)
 def lruvec_add_folio_tail(a, pfn):
     """Link the folio at the tail of its list, where reclaim looks first (``list_add_tail``)."""
+    if lru_gen_add_folio(a, pfn, True):
+        return
     zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
@@ -144,6 +136,8 @@ def lruvec_add_folio_tail(a, pfn):
 
 @njit(cache=True)
 def lruvec_del_folio(a, pfn):
+    if lru_gen_del_folio(a, pfn, False):
+        return
     zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
     nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
     nxt, prv = a.lru_next[pfn], a.lru_prev[pfn]
@@ -246,9 +240,12 @@ def folio_add_lru(a, cpu, pfn):
 @njit(cache=True)
 def folio_add_lru_vma(a, cpu, pfn, vm_flags):
     """``folio_add_lru`` for a folio just mapped into a VMA: in a VM_LOCKED one (not a special
-    mapping) it is mlocked and joins the unevictable list (``mlock_new_folio``)."""
+    mapping) it is mlocked and joins the unevictable list (``mlock_new_folio``). Under MGLRU
+    another folio added in a fault (``lru_gen_in_fault``) is active: the youngest generation."""
     if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
         mlock_new_folio(a, pfn)
+    elif a.lrugen_enabled[a.zone_node[B.page_zone(a, pfn)]] and not a.flags[pfn] & PG_unevictable_mask:
+        a.flags[pfn] |= PG_active_mask
     folio_add_lru(a, cpu, pfn)
 
 
@@ -269,10 +266,29 @@ def __lru_cache_activate_folio(a, cpu, pfn):
 
 
 @njit(cache=True)
+def lru_gen_inc_refs(a, pfn):
+    """MGLRU's use of a folio through a file descriptor: the first sets PG_referenced (the
+    refs bits start at 0), each later one adds to the refs bits and, once they are full, sets
+    PG_workingset. Its tier (``lru_tier_from_refs``) rises with them."""
+    flags = a.flags[pfn]
+    if not flags & PG_lru_mask or flags & PG_unevictable_mask:
+        return
+    if not flags & PG_referenced_mask:
+        a.flags[pfn] = (flags & ~LRU_REFS_MASK) | PG_referenced_mask
+    elif flags & LRU_REFS_MASK == LRU_REFS_MASK:
+        a.flags[pfn] = flags | PG_workingset_mask
+    else:
+        a.flags[pfn] = flags + (np.uint64(1) << np.uint64(LRU_REFS_PGOFF))
+
+
+@njit(cache=True)
 def folio_mark_accessed(a, cpu, pfn):
     """A use of the folio (a read or write through the page cache, not a mapped access): the
     first sets PG_referenced, the second activates an inactive folio, which ages the node's
-    non-resident pages (``workingset_activation``)."""
+    non-resident pages (``workingset_activation``). Under MGLRU: ``lru_gen_inc_refs``."""
+    if a.lrugen_enabled[a.zone_node[B.page_zone(a, pfn)]]:
+        lru_gen_inc_refs(a, pfn)
+        return
     flags = a.flags[pfn]
     if not flags & PG_referenced_mask:
         a.flags[pfn] |= PG_referenced_mask

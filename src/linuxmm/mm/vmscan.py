@@ -1,4 +1,6 @@
-"""Page reclaim (``mm/vmscan.c``), Linux 6.18 with the classic two-list LRU (MGLRU off).
+"""Page reclaim (``mm/vmscan.c``), Linux 6.18 with the classic two-list LRU (MGLRU, its other
+half, is ``mm/lru_gen.py``: ``shrink_node`` and kswapd's ``kswapd_age_node`` hand over to it
+while it is on).
 
 A newcomer's map, from the top:
 
@@ -136,8 +138,9 @@ from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
+from .mm_inline import lru_gen_enabled, lru_gen_set_refs
 from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, lruvec_memcg, mem_cgroup_below_low,
-                         mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_iter,
+                         mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_is_root, mem_cgroup_iter,
                          mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
                          mem_cgroup_protection,
                          memcg_memory_event, page_counter_read, parent_lruvec)
@@ -380,10 +383,14 @@ def folio_check_references(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, s
     folios; an unmapped file folio with PG_referenced is reclaimed if clean."""
     referenced_ptes, vm_flags = folio_referenced(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch,
                                                  flush_mm)
-    referenced_folio = (a.flags[pfn] & PG_referenced_mask) != 0
-    a.flags[pfn] &= ~PG_referenced_mask
     if vm_flags & VM_LOCKED:
         return FOLIOREF_ACTIVATE
+    if a.lrugen_enabled[a.zone_node[B.page_zone(a, pfn)]]:  # MGLRU: a second young sighting promotes
+        if not referenced_ptes:
+            return FOLIOREF_RECLAIM
+        return FOLIOREF_ACTIVATE if lru_gen_set_refs(a, pfn) else FOLIOREF_KEEP
+    referenced_folio = (a.flags[pfn] & PG_referenced_mask) != 0
+    a.flags[pfn] &= ~PG_referenced_mask
     if referenced_ptes:
         a.flags[pfn] |= PG_referenced_mask
         if referenced_folio or referenced_ptes > 1:
@@ -908,7 +915,11 @@ def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
 def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
     """Scan the lists SWAP_CLUSTER_MAX pages at a time until the targets are met; once enough
     was reclaimed (outside direct reclaim at DEF_PRIORITY), scale the other type's remaining
-    scan down to the share the first type completed."""
+    scan down to the share the first type completed. Under MGLRU, a memcg's own reclaim comes
+    here: ``lru_gen_shrink_lruvec``."""
+    if lru_gen_enabled(k) and not root_reclaim(sc):
+        k.lru_gen.shrink_lruvec(k, lruvec, sc)
+        return
     nr = get_scan_count(k, lruvec, sc)
     targets = dict(nr)
     proportional = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
@@ -942,6 +953,11 @@ def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
         shrink_active_list(k, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
 
 
+def root_reclaim(sc: scan_control) -> bool:
+    """Global reclaim, or the root memcg's: not one memcg's own limit."""
+    return sc.target_mem_cgroup is None or mem_cgroup_is_root(sc.target_mem_cgroup)
+
+
 def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
     """Shrink the lruvec on this node of the memcgs under the reclaim's target (every memcg
     for global reclaim), skipping those within their effective memory.min, and those within
@@ -967,7 +983,11 @@ def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
 
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
-    """Reclaim from one node; progress clears its ``kswapd_failures``."""
+    """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
+    ``lru_gen_shrink_node`` (``mm/lru_gen.py``)."""
+    if lru_gen_enabled(k) and root_reclaim(sc):
+        k.lru_gen.shrink_node(k, pgdat, sc)
+        return
     prepare_scan_control(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed
     shrink_node_memcgs(k, pgdat, sc)
@@ -1295,6 +1315,7 @@ def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
         sc.priority = DEF_PRIORITY
     if sc.priority < 1 or (balanced and not state.nr_boost_reclaim):
         return end_balance_pgdat(k, pgdat, state)
+    kswapd_age_node(k, pgdat, sc)
     sc.may_writepage = sc.may_swap = not state.nr_boost_reclaim
     sc.nr_scanned = 0
     before = sc.nr_reclaimed
@@ -1307,6 +1328,12 @@ def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
         sc.priority -= 1
     kswapd_busy(pgdat, sc.nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
     return True
+
+
+def kswapd_age_node(k: Kernel, pgdat, sc: scan_control) -> None:
+    """Background aging before each priority: MGLRU's ``lru_gen_age_node`` (min_ttl_ms)."""
+    if lru_gen_enabled(k):
+        k.lru_gen.age_node(k, pgdat, sc)
 
 
 def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:

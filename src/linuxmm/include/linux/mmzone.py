@@ -55,6 +55,20 @@ LRU_ACTIVE_FILE = 3
 LRU_UNEVICTABLE = 4
 NR_LRU_LISTS = 5
 LRU_NAMES = ("INACTIVE_ANON", "ACTIVE_ANON", "INACTIVE_FILE", "ACTIVE_FILE", "UNEVICTABLE")  # NR_<name>
+# MGLRU (CONFIG_LRU_GEN): a lruvec's evictable folios in generations (seqs max_seq - 3 ..
+# max_seq, gen = seq % MAX_NR_GENS) per type and zone; the two youngest count as "active"
+# for /proc. Each generation splits into tiers by the accesses through file descriptors.
+MIN_NR_GENS = 2
+MAX_NR_GENS = 4
+MAX_NR_TIERS = 4
+NR_HIST_GENS = 1  # CONFIG_LRU_GEN_STATS=n (distributions): one history slot
+LRU_GEN_ANON, LRU_GEN_FILE = 0, 1
+ANON_AND_FILE = 2
+MIN_LRU_BATCH = 64  # BITS_PER_LONG
+MAX_LRU_BATCH = MIN_LRU_BATCH * 64
+# lru_gen_caps: /sys/kernel/mm/lru_gen/enabled's bits
+LRU_GEN_CORE, LRU_GEN_MM_WALK, LRU_GEN_NONLEAF_YOUNG = 0, 1, 2
+NR_LRU_GEN_CAPS = 3
 MIGRATETYPE_NAMES = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
 
 
@@ -137,6 +151,15 @@ class zone(zone_helpers):
 
 
 @dataclass
+class lru_gen_folio:
+    """The part of ``struct lru_gen_folio`` that Python reads: the birth time (jiffies) of
+    each generation (``timestamps``). Its lists, sizes, seqs and the PID controller's counters
+    are ``MemMap`` arrays (``lrugen_*``), which compiled code reads."""
+
+    timestamps: list[int] = field(default_factory=lambda: [0] * MAX_NR_GENS)
+
+
+@dataclass
 class lruvec:
     """``struct lruvec`` of one memcg on one node (``mem_cgroup_lruvec``): ``memcg`` and
     ``nid`` index its lists in ``MemMap`` (``lruvec_head[memcg, nid, lru]``, ``lru_zone_size``);
@@ -149,6 +172,7 @@ class lruvec:
     anon_cost: int = 0
     file_cost: int = 0
     refaults: list[int] = field(default_factory=lambda: [0, 0])  # [WORKINGSET_ANON, WORKINGSET_FILE]
+    lrugen: lru_gen_folio = field(default_factory=lru_gen_folio)
 
 
 @dataclass

@@ -63,6 +63,22 @@ PG_writeback_mask = np.uint64(1 << PG_writeback)
 PG_reclaim_mask = np.uint64(1 << PG_reclaim)
 PG_workingset_mask = np.uint64(1 << PG_workingset)
 
+# MGLRU's fields in the top half of page->flags (``include/linux/page-flags-layout.h``,
+# ``include/linux/mm.h``): from the top, [SECTION] NODE ZONE LAST_CPUPID [KASAN_TAG] LRU_GEN
+# LRU_REFS. With this host's configuration (/proc/config.gz, tests/data/host-linux-6.18/lru_gen.txt:
+# SPARSEMEM_VMEMMAP so no section bits, NODES_SHIFT 10, 5 zone types so ZONES_WIDTH 3,
+# NUMA_BALANCING with NR_CPUS 256 so LAST_CPUPID_WIDTH 8 + 8, no KASAN tags) and CONFIG_LRU_GEN
+# turned on, LRU_GEN_PGOFF = 64 - 10 - 3 - 16 - 3 = 32 and LRU_REFS_PGOFF = 30: clear of the
+# 24 PG_* bits. The gen field holds a generation + 1 while the folio is on one of MGLRU's lists
+# (0: not on one); the refs field counts accesses through file descriptors beyond PG_referenced.
+LRU_GEN_WIDTH = 3  # order_base_2(MAX_NR_GENS + 1)
+LRU_REFS_WIDTH = 2  # MAX_NR_TIERS - 2 (the room left, 8 bits, does not cap it)
+LRU_GEN_PGOFF = 32
+LRU_REFS_PGOFF = LRU_GEN_PGOFF - LRU_REFS_WIDTH
+LRU_GEN_MASK = np.uint64(((1 << LRU_GEN_WIDTH) - 1) << LRU_GEN_PGOFF)
+LRU_REFS_MASK = np.uint64(((1 << LRU_REFS_WIDTH) - 1) << LRU_REFS_PGOFF)
+LRU_REFS_FLAGS = LRU_REFS_MASK | PG_referenced_mask  # include/linux/mmzone.h
+
 # ``enum pagetype``: page->page_type holds one of these in its top byte
 PGTY_buddy = 0xF0
 PGTY_offline = 0xF1
