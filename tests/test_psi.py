@@ -273,3 +273,22 @@ def test_direct_reclaim_is_a_memory_stall():
     m.run(3)
     some = pressure(m.proc("pressure/memory"))["some"][3]
     assert some > 0
+
+
+def test_memcg_reclaim_is_a_memory_stall_of_the_cgroup():
+    """A reader in a cgroup whose memory.max is below its file's size reclaims its own page
+    cache at every charge (try_charge_memcg -> try_to_free_mem_cgroup_pages, at the reclaim
+    cost per page): stall time in its memory.pressure, none in a sibling's."""
+    m = linuxmm.Machine(cmdline="mem=512M")
+    cg = m.cgroup("box")
+    m.cgroup("other")
+    cg.write("memory.max", "16M")
+    p = m.spawn(cgroup="box")
+    fd = p.open("/f", "rw", create=True)
+    for mib in range(48):
+        p.pwrite(fd, 1 << 20, offset=mib << 20, value=mib, chunk=1 << 20)
+        p.fsync(fd)
+    m.run(3)
+    assert int(cg.read("memory.current")) <= 16 << 20
+    assert pressure(cg.read("memory.pressure"))["some"][3] > 0
+    assert pressure(m.cgroup("other").read("memory.pressure"))["some"][3] == 0

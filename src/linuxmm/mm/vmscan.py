@@ -1152,7 +1152,10 @@ def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_opti
     sc = scan_control(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), reclaim_idx=len(k.zone_names) - 1,
                       target_mem_cgroup=memcg, gfp_mask=gfp, may_swap=bool(reclaim_options & MEMCG_RECLAIM_MAY_SWAP),
                       reclaimer=RECLAIMER_PROACTIVE if proactive else RECLAIMER_DIRECT)
-    return do_try_to_free_pages(k, k.numa_node_id(), sc)
+    scanned = int(k.vm_events[PGSCAN_KSWAPD + sc.reclaimer])
+    nr_reclaimed = do_try_to_free_pages(k, k.numa_node_id(), sc)
+    direct_reclaim_work(k, int(k.vm_events[PGSCAN_KSWAPD + sc.reclaimer]) - scanned, nr_reclaimed)
+    return nr_reclaimed
 
 
 # ---- node reclaim (vm.zone_reclaim_mode) ------------------------------------------------------
