@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import tempfile
 
 import numpy as np
+from _probe import compile_probe, run_probe
 
 from linuxmm import Machine
 from linuxmm.tools.replay import replay
@@ -69,16 +68,11 @@ BASE = 0x7F0000000000
 
 def real_rate(tmp: str, directory: str, size: int, chunk: int) -> tuple[int, float] | None:
     """(faults per pass, best faults/s) of the real kernel, or None without a C compiler."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
+    exe = compile_probe(PROBE, tmp)
+    if exe is None:
         return None
-    src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
-    with open(src, "w") as f:
-        f.write(PROBE)
-    subprocess.run([cc, "-O2", "-o", exe, src], check=True)
     with tempfile.TemporaryDirectory(dir=directory) as d:
-        out = subprocess.run([exe, os.path.join(d, "f"), str(size), str(chunk)], check=True, capture_output=True,
-                             text=True).stdout.split()
+        out = run_probe(exe, os.path.join(d, "f"), size, chunk)
     return int(out[0]), float(out[1])
 
 

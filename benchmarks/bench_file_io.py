@@ -12,10 +12,10 @@ Goal (issue 14): >= 5x the real kernel's rate.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 import time
+
+from _probe import compile_probe, run_probe
 
 from linuxmm import Machine
 
@@ -50,15 +50,8 @@ int main(int argc, char **argv) {
 
 def real_read_rate(tmp: str) -> float | None:
     """Bytes/s of this kernel's pread() of a cached file in 4 KiB calls (None without cc)."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
-    src, exe = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe")
-    with open(src, "w") as f:
-        f.write(PROBE)
-    subprocess.run([cc, "-O2", "-o", exe, src], check=True)
-    out = subprocess.run([exe, os.path.join(tmp, "cached.dat")], capture_output=True, text=True, check=True)
-    return float(out.stdout)
+    exe = compile_probe(PROBE, tmp)
+    return None if exe is None else float(run_probe(exe, os.path.join(tmp, "cached.dat"))[0])
 
 
 def simulated_read_rate() -> float:

@@ -259,3 +259,35 @@ def test_dmesg_and_ps_after_an_oom_kill():
     assert 666 < procs[0]["oom_score"] <= 1000 and procs[0]["oom_score_adj"] == 0
     r = runner.invoke(app, ["ps", *steps])
     assert r.exit_code == 0 and "oom_score" in r.output and "a.out" in r.output
+
+
+def test_dmesg_follow_prints_each_step_s_lines_after_it(capsys):
+    """--follow's printer runs after every step: the OOM report comes out after the step that
+    caused it, not before, not only at the end."""
+    from linuxmm import Machine
+    from linuxmm.cli import LogFollower, run_vm_steps
+
+    m = Machine(cmdline="mem=256M")
+    follow = LogFollower(m, False)
+    follow()
+    assert capsys.readouterr().out == m.dmesg()
+    printed = []
+    run_vm_steps(m, ["mmap:64M", "write", "fork", "mmap:200M", "write"],
+                 after_step=lambda: (follow(), printed.append(capsys.readouterr().out)))
+    assert len(printed) == 5 and "Out of memory: Killed process 2" in printed[4]
+    assert not "".join(printed[:4])
+
+
+def test_dmesg_follow_prints_the_log_as_it_grows():
+    """`linuxmm dmesg --follow` prints the same lines as `linuxmm dmesg`, each new one after
+    the step that logged it (JSON: one object per line); a workload file runs instead of steps."""
+    steps = ["--cmdline", "mem=256M", "mmap:64M", "write", "fork", "mmap:200M", "write"]
+    plain = runner.invoke(app, ["dmesg", *steps]).output
+    assert runner.invoke(app, ["dmesg", "--follow", *steps]).output == plain
+    lines = [json.loads(line) for line in runner.invoke(app, ["dmesg", "-w", "--json", *steps]).output.splitlines()]
+    assert "".join(line["text"] + "\n" for line in lines) == plain
+    w = DATA.parent.parent / "examples" / "anon-growth.toml"  # more than RAM: the OOM killer acts
+    r = runner.invoke(app, ["dmesg", "--follow", "--cmdline", "mem=384M", str(w)])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("BIOS-provided physical RAM map:") and "Killed process 1 (grower)" in r.output
+    assert r.output.endswith("oom_reaper: reaped process 1 (grower), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB\n")

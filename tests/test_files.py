@@ -241,7 +241,7 @@ def test_machine_file_storage_and_sysfs():
     ('[[mount]]\npath = "data"\nfs = "ext4"\ndisk = "vda"', "data"),
     ('[[mount]]\npath = "/data"\nfs = "xfs"\ndisk = "vda"', "xfs"),
     ('[[mount]]\npath = "/data"\nfs = "ext4"\ndisk = "vdq"', "vdq"),
-    ('[[mount]]\npath = "/t"\nfs = "tmpfs"\nhuge = "always"', "always"),
+    ('[[mount]]\npath = "/t"\nfs = "tmpfs"\nhuge = "sometimes"', "sometimes"),
     ('[[mount]]\npath = "/t"\nfs = "tmpfs"\ndisk = "vda"', "vda"),
     ('[[disk]]\nname = "vdb"\n[[disk]]\nname = "vdb"', "vdb"),
 ])
@@ -250,6 +250,63 @@ def test_bad_storage_is_a_config_error_naming_the_value(bad, names):
     with pytest.raises(ConfigError) as e:
         toml.loads(text)
     assert names in str(e.value)
+
+
+HUGE_TMPFS = """
+cpus = 1
+e820 = [{ start = 0, end = 0x9fbff, type = "usable" }, { start = 0x100000, size = "512M", type = "usable" }]
+[[mount]]
+path = "/dev/shm"
+fs = "tmpfs"
+huge = "%s"
+"""
+
+
+@pytest.mark.parametrize("huge,written,faulted", [
+    ("never", 2048, 2048), ("always", 4, 4), ("within_size", 2048, 4), ("advise", 2048, 4)])
+def test_tmpfs_huge_option_gives_its_folio_orders(huge, written, faulted):
+    """tmpfs ``huge=`` (``shmem_huge_global_enabled``): an 8 MiB file written in 4 KiB
+    write() calls gets 2 MiB folios with ``always`` (PMD order first, free in the cache),
+    order-0 ones otherwise (``within_size``: no 2 MiB folio fits the size as it grows); read
+    faults on the emptied file allocate 2 MiB folios with every option but ``never``
+    (``advise`` after MADV_HUGEPAGE), each PMD-mapped by one fault (ShmemPmdMapped)."""
+    m = linuxmm.Machine(toml.loads(HUGE_TMPFS % huge))
+    m.create_file("/dev/shm/f", 8 << 20, chunk=4096)
+    assert len(m.folios("/dev/shm/f")) == written
+    p = m.spawn()
+    fd = p.open("/dev/shm/f", "rw")
+    p.ftruncate(fd, 0)
+    p.ftruncate(fd, 8 << 20)
+    a = p.mmap(8 << 20, "rw", "shared", fd=fd)
+    if huge == "advise":
+        p.madvise(a, 8 << 20, "hugepage")
+    assert set(p.read(a, 8 << 20)) == {0}
+    assert len(m.folios("/dev/shm/f")) == faulted and p.minflt == faulted
+    assert p.smaps()[0]["ShmemPmdMapped"] == (8192 if faulted == 4 else 0)
+    p.pwrite(fd, 4 << 20, offset=1 << 20, value=5)
+    assert set(p.pread(fd, 1 << 20, offset=0)) == {0} and set(p.pread(fd, 4 << 20, offset=1 << 20)) == {5}
+    assert debug.check(m) == []
+
+
+def test_disks_and_mounts_from_python():
+    """The description's ``disks``/``mounts`` take ``DiskSpec(name, read_ahead_kb=...)`` and
+    ``MountSpec(path, "tmpfs", huge=...)`` as the machine file's tables do; a bad ``huge=``
+    is a ConfigError naming it."""
+    import copy
+
+    from linuxmm import presets
+    from linuxmm.include.linux.blkdev import DiskSpec, MountSpec
+
+    desc = copy.deepcopy(presets.get(presets.DEFAULT))
+    desc.disks = [DiskSpec("vdb", read_ahead_kb=4096)]
+    desc.mounts = [MountSpec("/data", "ext4", "vdb"), MountSpec("/dev/shm", "tmpfs", huge="always")]
+    m = linuxmm.Machine(desc)
+    assert m.sysfs("block/vdb/queue/read_ahead_kb") == "4096\n"
+    m.create_file("/dev/shm/f", 2 << 20, chunk=4096)
+    assert m.folios("/dev/shm/f") == [(0, 512)]
+    desc.mounts = [MountSpec("/dev/shm", "tmpfs", huge="yes")]
+    with pytest.raises(ConfigError, match="yes"):
+        linuxmm.Machine(desc)
 
 
 def test_host_storage(tmp_path):

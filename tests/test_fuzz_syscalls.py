@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conftest import host_is_618, small_machine
-from linuxmm import KernelError, LinuxmmError, debug
+from linuxmm import KernelError, Killed, LinuxmmError, debug
 
 P = 4096
 ULONG = 1 << 64
@@ -194,12 +194,15 @@ def calls(region: int):
         st.tuples(st.just("ftruncate"), fd(), io()),
         st.tuples(st.just("fadvise"), fd(), io(), io(), st.one_of(st.sampled_from(FADVISE), t)),
         st.tuples(st.just("readahead"), fd(), io(), io()),
+        st.tuples(st.just("fallocate"), fd(), io(), io(), st.one_of(st.sampled_from(FALLOC_MODES), t)),
         st.tuples(st.just("drop_caches"), st.sampled_from([1, 2, 3])),
     )
 
 
 PATHS = ["/f", "/g", "/dev/shm/s", "/", "/dev/shm", "/nodir/f", "/f/x", "relative", "/" + "n" * 300]
 FADVISE = ["normal", "random", "sequential", "willneed", "dontneed", "noreuse", 7, -1]
+FALLOC_MODES = [0, "keep_size", "punch_hole|keep_size", "punch_hole", "zero_range", "collapse_range", 0x1000, -1,
+                "keep_size|bogus"]
 
 
 def fd():
@@ -257,6 +260,8 @@ def too_much_file_io(p, name, args) -> bool:
         return True
     if name == "fadvise" and args[3] == "willneed" or name == "readahead":
         return any(f.f_inode.i_size > MAX_FILE_IO for f in p.task.files.fdt.values())
+    if name == "fallocate" and is_int(args[1]) and is_int(args[2]) and args[1] + args[2] > MAX_FILE_IO:
+        return args[1] + args[2] < 1 << 44 and args[1] >= 0 and args[2] > 0  # allocates that much
     return name == "ftruncate" and is_int(args[1]) and MAX_FILE_IO < args[1] < 1 << 44
 
 
@@ -314,7 +319,9 @@ def file_ops():
         st.tuples(st.just("write"), pos, n, st.integers(0, 255), st.sampled_from([None, P, 3 * P, 100, 2 << 20])),
         st.tuples(st.just("read"), pos, n, st.sampled_from([None, P, 3 * P, 4096 + 64])),
         st.tuples(st.just("truncate"), st.integers(0, 44 * P)),
-        st.tuples(st.just("evict"), st.sampled_from(["drop_caches", "dontneed", "fsync", "reopen"])),
+        st.tuples(st.just("punch"), pos, st.integers(1, 12 * P)),
+        st.tuples(st.just("allocate"), pos, st.integers(1, 12 * P)),
+        st.tuples(st.just("evict"), st.sampled_from(["drop_caches", "dontneed", "fsync", "reopen", "pressure"])),
     ), min_size=1, max_size=25)
 
 
@@ -357,6 +364,34 @@ class FileModel:
             self.lines[keep:] = bytes(max(0, len(self.lines) - keep))
         self.size = size
 
+    def punch(self, pos, n):
+        """A hole: the lines wholly inside it read as zeros; the size stays."""
+        first, end = -(-pos // LINE), min((pos + n) // LINE, len(self.lines))
+        if end > first:
+            self.lines[first:end] = bytes(end - first)
+
+    def allocate(self, pos, n):
+        """fallocate mode 0: the file grows to the range's end, reading zeros there."""
+        self.size = max(self.size, pos + n)
+
+
+PRESSURE_MARGIN_KB = 4096  # below the small machine's low watermark: kswapd and direct reclaim evict the cache
+
+
+def memory_pressure(m, margin_kb: int) -> None:
+    """Another process writes anonymous memory until only ``margin_kb`` would be free (the
+    small machine has no swap): reclaim takes clean page cache; then it exits (or the OOM
+    killer ends it: it is the biggest process by far)."""
+    free_kb = int(m.proc("meminfo").split("MemFree:")[1].split()[0])
+    q = m.spawn("hog")
+    size = max(free_kb - margin_kb, 0) << 10 & -P
+    try:
+        if size:
+            q.write(q.mmap(size, "rw"), size)
+        q.exit()
+    except Killed:
+        pass
+
 
 @pytest.mark.parametrize("path", ["/oracle", "/dev/shm/oracle"])
 @settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 150)) // 3, deadline=None,
@@ -378,12 +413,20 @@ def test_file_data_oracle(path, ops):
         elif op == "truncate":
             p.ftruncate(fd, args[0])
             model.truncate(args[0])
+        elif op == "punch":
+            p.fallocate(fd, args[0], args[1], mode="punch_hole|keep_size")
+            model.punch(*args)
+        elif op == "allocate":
+            p.fallocate(fd, args[0], args[1])
+            model.allocate(*args)
         elif args[0] == "drop_caches":
             m.sysctl("vm.drop_caches", 1)
         elif args[0] == "dontneed":
             p.fadvise(fd, 0, 0, "dontneed")
         elif args[0] == "fsync":
             p.fsync(fd)
+        elif args[0] == "pressure":
+            memory_pressure(m, PRESSURE_MARGIN_KB)
         else:
             p.close(fd)
             fd = p.open(path, "rw")

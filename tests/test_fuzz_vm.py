@@ -67,12 +67,15 @@ class Region:
 
 
 class VmMachine(RuleBasedStateMachine):
+    CMDLINE = None  # the small machine's 384 MiB
+    SWAP = "16M"  # a zram area: MADV_PAGEOUT (and reclaim) swap private anonymous pages out
+
     def __init__(self):
         super().__init__()
-        self.m = small_machine()
+        self.m = small_machine(self.CMDLINE)
         # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
         self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
-        self.m.swapon("16M", kind="zram")  # MADV_PAGEOUT swaps private anonymous pages out
+        self.m.swapon(self.SWAP, kind="zram")
         self.procs = {}   # pid -> Process
         self.maps = {}    # pid -> list of Region
         self.mem = {}     # pid -> {line address: value} for private memory
@@ -343,7 +346,7 @@ class VmMachine(RuleBasedStateMachine):
     def swapoff_swapon(self, zram):
         """swapoff reads every swapped page back (try_to_unuse); the data stays."""
         self.m.swapoff(self.m.proc("swaps").splitlines()[1].split()[0])
-        self.m.swapon("16M", kind="zram" if zram else "partition", path=None if zram else "/dev/vda")
+        self.m.swapon(self.SWAP, kind="zram" if zram else "partition", path=None if zram else "/dev/vda")
 
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7))
@@ -361,7 +364,8 @@ class VmMachine(RuleBasedStateMachine):
         before = set(self.live())
         p = self.m.spawn(comm="hog")
         p.oom_score_adj = 1000
-        size = int(self.m.proc("meminfo").split()[1]) * 1024 - PAGE  # MemTotal: mode 0 admits it
+        info = {ln.split(":")[0]: int(ln.split()[1]) for ln in self.m.proc("meminfo").splitlines()}
+        size = (info["MemTotal"] + info["SwapTotal"]) * 1024 - PAGE  # more than fits; mode 0 admits it
         a = p.mmap(size)
         with pytest.raises(Killed) as e:
             p.write(a, size)
@@ -389,6 +393,71 @@ VmMachine.TestCase.settings = settings(max_examples=int(os.environ.get("LINUXMM_
                                        stateful_step_count=30, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 TestVmFuzz = VmMachine.TestCase
+
+
+class VmPressure(VmMachine):
+    """The same steps on a 48 MiB machine whose free memory a balloon of raw allocations
+    presses down to the watermarks: reclaim swaps the processes' pages out (through
+    shrink_folio_list) and their reads and writes swap them back in, constantly; time passes
+    so kswapd runs and disk writes complete. Every byte still reads back and every invariant
+    (swap_map counts, shadows, LRU flags) holds after every step."""
+
+    CMDLINE = "mem=48M"
+    SWAP = "24M"
+    BALLOON_ORDER = 8  # 1 MiB at a time (a costly order: it fails rather than OOM-kill)
+
+    @rule(mib=st.integers(1, 32))
+    def balloon(self, mib):
+        """Raw allocations take up to ``mib`` MiB more, keeping 12 MiB for the processes."""
+        info = {ln.split(":")[0]: int(ln.split()[1]) for ln in self.m.proc("meminfo").splitlines()}
+        held = sum(1 << order for _, order in self.pages) * PAGE
+        for _ in range(min(mib, (info["MemTotal"] * 1024 - held - (12 << 20)) >> 20)):
+            pfn = self.m.alloc_pages("GFP_HIGHUSER_MOVABLE|__GFP_NOWARN", self.BALLOON_ORDER)
+            if pfn is None:
+                break
+            self.pages.append((pfn, self.BALLOON_ORDER))
+
+    @rule(ms=st.integers(1, 300))
+    def run(self, ms):
+        self.m.run(ms / 1000)
+
+
+class VmPressureDisk(VmPressure):
+    """The pressure fuzzer with a partition for swap: writes complete on the clock."""
+
+    def __init__(self):
+        super().__init__()
+        self.m.swapoff("/dev/zram0")
+        self.m.swapon(self.SWAP, kind="partition", path="/dev/vda")
+
+
+VmPressure.TestCase.settings = settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 10)),
+                                        stateful_step_count=30, deadline=None,
+                                        suppress_health_check=[HealthCheck.too_slow])
+VmPressureDisk.TestCase.settings = VmPressure.TestCase.settings
+TestVmPressureFuzz = VmPressure.TestCase
+TestVmPressureDiskFuzz = VmPressureDisk.TestCase
+
+
+def test_pressure_fuzzer_swaps_out_and_in():
+    """The pressure machine's steps do swap: 16 MiB a process wrote go out under the balloon
+    (which leaves 12 MiB) and come back when read, intact."""
+    for cls in (VmPressure, VmPressureDisk):
+        s = cls()
+        s.spawn()
+        for j in range(4):
+            s.mmap(i=0, pages=1024, shared=False, huge=False)
+        s.balloon(32)
+        for j in range(4):
+            for page in range(1024):
+                s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=1)
+        s.run(100)
+        for j in range(4):
+            for page in range(1024):
+                s.read(i=0, j=j, off=page * PAGE, span=1)
+        s.consistent()
+        vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
+        assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__
 
 
 # The oracle of madvise and mremap: each check fails when the simulator loses or keeps data.

@@ -570,7 +570,7 @@ class Recorder(T.MmHooks):
         if name in ("zap_range", "change_protection", "move_page_tables", "populate", "vma_changed",
                     "madvise_hint"):
             calls = super().__getattribute__("calls")
-            return lambda mm, *a: calls.append((name, *a))
+            return lambda mm, *a, **kw: calls.append((name, *a))
         return attr
 
 

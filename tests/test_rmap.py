@@ -10,7 +10,7 @@ from linuxmm.debug import _entries
 from linuxmm.include.linux.sched import TASK_RUNNING
 from linuxmm.mm import memory as M
 from linuxmm.mm.filemap import filemap_folios
-from linuxmm.mm.pgtable import _PAGE_SPECIAL, PTE_KIND_PRESENT, VP_LEVELS, pte_pfn
+from linuxmm.mm.pgtable import _PAGE_DIRTY, _PAGE_SPECIAL, PTE_KIND_PRESENT, VP_LEVELS, pte_pfn
 from linuxmm.mm.rmap import rmap_walk
 
 PAGE = 4096
@@ -271,3 +271,80 @@ def test_rmap_walk_finds_migration_entries():
     last = [r for r in c.walk(a + PAGE) if not r["folded"]][-1]
     vs.pt[last["table_row"], last["index"]] = np.uint64(P.swp_entry_to_pte(P.make_readable_migration_entry(pfn + 1), fmt))
     assert f"pfn {pfn + 1:#x}: rmap_walk finds 0 migration entries but 1 stand for it" in debug.check(m)
+
+
+# ---- reclaim's walks: folio_referenced and try_to_unmap (mm/rmap.c) ------------------------
+PM_PFN_MASK = (1 << 55) - 1
+
+
+def _pfn(p, addr):
+    return p.pagemap(addr)[0] & PM_PFN_MASK
+
+
+def _walks(m):
+    """What reclaim hands its compiled walks: the rmap table with each row's mm and the
+    stacked mm counters, a scratch array and the mms to flush."""
+    from linuxmm.mm.vmscan import EMPTY_I64, rmap_batch
+
+    k = m.kernel
+    batch = rmap_batch(k, EMPTY_I64)
+    return k, batch, np.zeros((batch.rmap_rows.shape[0], 3), np.int64), np.zeros(len(batch.tasks), np.int64)
+
+
+def test_folio_referenced_harvests_young_bits_once_per_vma():
+    """Two processes read a page of a shared file: two VMAs referenced it, with their flags;
+    the young bits are cleared, so a second harvest finds nothing."""
+    from linuxmm.include.linux.mm_types import VM_EXEC
+    from linuxmm.mm.rmap import folio_referenced
+
+    m = Machine(cmdline="mem=96M")
+    m.create_file("/f", 4 * 4096, chunk=4096)
+    p, q = m.spawn(), m.spawn()
+    a = p.mmap(4 * 4096, "rx", "shared", fd=p.open("/f"))
+    b = q.mmap(4 * 4096, "r", "shared", fd=q.open("/f"))
+    p.read(a, 4096)
+    q.read(b, 4096)
+    pfn = _pfn(p, a)
+    assert pfn == _pfn(q, b)
+    k, b, scratch, flush_mm = _walks(m)
+    args = (k.mem_map, k.vm_state, b.rmap_keys, b.rmap_off, b.rmap_rows, b.row_mm, pfn, scratch, flush_mm)
+    referenced, vm_flags = folio_referenced(*args)
+    assert referenced == 2 and vm_flags & VM_EXEC
+    assert folio_referenced(*args) == (0, 0)
+    assert not flush_mm.any()  # x86 clears a pte's young bit without a flush
+
+
+def test_try_to_unmap_of_a_file_folio_clears_every_pte_and_dirties_the_folio():
+    """A file folio mapped by two processes loses both ptes: RssFile and NR_FILE_MAPPED
+    follow, a dirty bit in a pte dirties the clean folio, and the next access faults it back
+    in with the data."""
+    from linuxmm.include.linux.page_flags import PG_dirty_mask
+    from linuxmm.mm.rmap import try_to_unmap
+    from linuxmm.mm.vmscan import try_to_unmap_flush
+
+    m = Machine(cmdline="mem=96M")
+    m.create_file("/f", 4 * 4096, chunk=4096, value=5)  # order-0 folios
+    p, q = m.spawn(), m.spawn()
+    fd = p.open("/f", "rw")
+    a = p.mmap(4 * 4096, "rw", "shared", fd=fd)
+    b = q.mmap(4 * 4096, "r", "shared", fd=q.open("/f"))
+    p.write(a, 4096, stride=64, value=9)
+    p.fsync(fd)  # written back: the folio is clean, its ptes write-protected and clean
+    q.read(b, 4096)
+    pfn = _pfn(p, a)
+    k, batch, scratch, flush_mm = _walks(m)
+    assert not k.mem_map.flags[pfn] & PG_dirty_mask
+    row, idx = M.pte_slot(k.mem_map, k.vm_state, int(p.task.mmc[M.MMC_PGD]), a)
+    k.vm_state.pt[row, idx] |= np.uint64(_PAGE_DIRTY)  # a store the CPU marked in the pte alone
+    mapped = int(m.proc("meminfo").split("Mapped:")[1].split()[0])
+    rss_p = p.smaps_rollup()["Rss"]
+    assert try_to_unmap(k.mem_map, k.vm_state, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm,
+                        batch.mmcs, pfn, scratch, flush_mm)
+    assert flush_mm.sum() == 2  # both mms: their TLBs are flushed, their counters copied back
+    try_to_unmap_flush(k, batch, flush_mm)
+    assert k.mem_map.flags[pfn] & PG_dirty_mask  # the pte's dirty bit moved to the folio
+    assert int(m.proc("meminfo").split("Mapped:")[1].split()[0]) == mapped - 4
+    assert p.smaps_rollup()["Rss"] == rss_p - 4
+    assert p.pagemap(a)[0] >> 63 == 0 and q.pagemap(b)[0] >> 63 == 0
+    assert debug.check(m) == []
+    assert q.read(b, 4096, stride=64) == bytes([9]) * 64

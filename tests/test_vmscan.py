@@ -73,6 +73,7 @@ STEP = 256 + 32  # pages one 1 MiB write may allocate, with slack for a page-tab
 
 def test_kswapd_wakes_below_low_and_sleeps_above_high():
     m = linuxmm.Machine(cmdline="mem=96M")
+    m.sysctl("vm.watermark_boost_factor", 0)  # no boosted watermark to wake it earlier (next test)
     k = m.kernel
     kswapd = k.kthreads["kswapd0"]
     wake_all_kswapds, calls = k.alloc_hooks.wake_all_kswapds, []
@@ -206,3 +207,185 @@ def test_page_cache_joins_inactive_and_a_second_read_activates_as_on_this_host()
             if key in got:  # the host's other processes add a little noise: 2% or one batch
                 assert abs(got[key] - want) <= max(abs(want) // 50, FOLIO_BATCH_SIZE * 4), (name, key, got, host)
     assert debug.check(m) == []
+
+
+# ---- mapped page cache: folio_referenced and try_to_unmap (mm/rmap.py) ----------------------
+
+PM_PFN_MASK = (1 << 55) - 1
+KPF_ACTIVE = 6
+
+
+def test_mapped_page_cache_is_unmapped_and_reclaimed_on_its_second_trip():
+    """A clean file mapped and read once: reclaim first finds its ptes young (the fault's
+    reference: kept with PG_referenced), then old with PG_referenced set
+    (FOLIOREF_RECLAIM_CLEAN): unmapped (Mapped and RssFile fall) and freed. The mapping still
+    reads the file's bytes (faulted back in from the disk)."""
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    fd = p.open("/mapped", "rw", create=True)
+    write_clean(p, fd, 32 * MiB)
+    a = p.mmap(32 * MiB, "r", "shared", fd=fd)
+    assert p.read(a, 32 * MiB, stride=MiB) == bytes((mib & 0xFF) for mib in range(32))
+    mapped = meminfo(m, "Mapped")["Mapped"]
+    assert mapped >= 24 * 1024  # (some of it may have gone while the rest was read)
+    other = p.open("/other", "rw", create=True)
+    write_clean(p, other, 128 * MiB)
+    assert meminfo(m, "Mapped")["Mapped"] < mapped // 2
+    assert p.smaps_rollup()["Rss"] < 16 * 1024
+    assert debug.check(m) == []
+    assert p.read(a, 32 * MiB, stride=MiB) == bytes((mib & 0xFF) for mib in range(32))
+
+
+def test_mapped_dirty_page_cache_is_written_not_dropped():
+    """Stores through a shared mapping dirty the page cache; under pressure reclaim unmaps
+    those folios but leaves them to writeback: the data reads back."""
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    fd = p.open("/shared", "rw", create=True)
+    write_clean(p, fd, 16 * MiB)
+    a = p.mmap(16 * MiB, "rw", "shared", fd=fd)
+    p.write(a, 16 * MiB, stride=64, value=0x5A)  # every line
+    other = p.open("/other", "rw", create=True)
+    write_clean(p, other, 128 * MiB)
+    assert p.pread(fd, 16 * MiB, 0, chunk=MiB) == bytes([0x5A]) * (16 * MiB // 64)
+    assert debug.check(m) == []
+
+
+def test_shrink_active_list_keeps_referenced_executable_file_folios_active():
+    """``shrink_active_list``: of two active mapped files read through their mappings, the
+    folios of the executable one (VM_EXEC, young ptes) stay active; the other's deactivate."""
+    from linuxmm.include.linux.mmzone import LRU_ACTIVE_FILE
+    from linuxmm.mm import vmscan
+    from linuxmm.mm.swap import lru_add_drain_all
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    maps = {}
+    for name, prot in (("/text", "rx"), ("/data", "r")):
+        fd = p.open(name, "rw", create=True)
+        p.pwrite(fd, MiB, offset=0, value=1, chunk=PAGE)
+        p.fsync(fd)
+        for _ in range(2):  # the second use activates every folio
+            p.pread(fd, MiB, 0, chunk=PAGE)
+        maps[name] = p.mmap(MiB, prot, "shared", fd=fd)
+        p.read(maps[name], MiB)
+    k = m.kernel
+    lru_add_drain_all(k)
+    before = vmstat(m, "pgdeactivate")["pgdeactivate"]
+    sc = vmscan.scan_control(nr_to_reclaim=0, reclaim_idx=len(k.zone_names) - 1)
+    vmscan.shrink_active_list(k, k.NODE_DATA(0).lruvec, 1 << 20, LRU_ACTIVE_FILE, sc)
+
+    def active(addr):
+        pfns = [e & PM_PFN_MASK for e in p.pagemap(addr, MiB // PAGE)]
+        return {bool(m.kpageflags(pfn)[0] >> KPF_ACTIVE & 1) for pfn in pfns}
+
+    assert active(maps["/text"]) == {True}
+    assert active(maps["/data"]) == {False}
+    assert vmstat(m, "pgdeactivate")["pgdeactivate"] - before >= MiB // PAGE
+
+
+# ---- node reclaim (vm.zone_reclaim_mode, min_unmapped_ratio, min_slab_ratio) ------------------
+
+
+def test_min_unmapped_and_min_slab_ratio_set_the_node_fields():
+    """``setup_min_unmapped_ratio``/``setup_min_slab_ratio``: each zone's managed pages times
+    the ratio, per cent, summed per node; writing the sysctl recomputes them."""
+    m = linuxmm.Machine(cmdline="mem=96M")
+    pgdat = m.kernel.NODE_DATA(0)
+    managed = [z.managed_pages for z in m.zones()]
+    assert pgdat.min_unmapped_pages == sum(n * 1 // 100 for n in managed)
+    assert pgdat.min_slab_pages == sum(n * 5 // 100 for n in managed)
+    m.sysctl("vm.min_unmapped_ratio", 30)
+    m.sysctl("vm.min_slab_ratio", 0)
+    assert pgdat.min_unmapped_pages == sum(n * 30 // 100 for n in managed)
+    assert pgdat.min_slab_pages == 0
+
+
+def node_reclaim_run(mode: int, min_unmapped_ratio: int = 1):
+    """A 96 MiB machine with 56 MiB of clean page cache, then 40 MiB of anonymous memory
+    touched: the vmstat deltas of the anonymous part."""
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    fd = p.open("/cache", "rw", create=True)
+    write_clean(p, fd, 56 * MiB)
+    m.sysctl("vm.zone_reclaim_mode", mode)
+    m.sysctl("vm.min_unmapped_ratio", min_unmapped_ratio)
+    names = ("zone_reclaim_success", "zone_reclaim_failed", "pgsteal_direct", "pgsteal_kswapd", "allocstall_dma32",
+             "allocstall_movable", "pageoutrun")
+    before = vmstat(m, *names)
+    wakeups = m.kernel.NODE_DATA(0).kswapd.nr_wakeups
+    a = p.mmap(40 * MiB, "rw")
+    p.write(a, 40 * MiB)
+    after = vmstat(m, *names)
+    assert debug.check(m) == []
+    return {n: after[n] - before[n] for n in names}, m.kernel.NODE_DATA(0).kswapd.nr_wakeups - wakeups
+
+
+def test_zone_reclaim_mode_reclaims_the_node_before_falling_back():
+    """With vm.zone_reclaim_mode=1 an allocation finding its zone below LOW reclaims the node
+    itself (``node_reclaim``: zone_reclaim_success, pgsteal_direct) and kswapd is not needed;
+    with 0 it falls back and the slow path wakes kswapd."""
+    on, on_wakeups = node_reclaim_run(1)
+    off, off_wakeups = node_reclaim_run(0)
+    assert on["zone_reclaim_success"] > 0 and on["pgsteal_direct"] > 0
+    assert on["allocstall_dma32"] == on["allocstall_movable"] == 0
+    assert on_wakeups < off_wakeups
+    assert off["zone_reclaim_success"] == off["zone_reclaim_failed"] == 0 and off["pgsteal_kswapd"] > 0
+
+
+def test_node_reclaim_leaves_page_cache_below_min_unmapped_pages():
+    """min_unmapped_pages is node reclaim's floor: at vm.min_unmapped_ratio=100 no node has
+    more unmapped page cache than that, so node_reclaim returns NODE_RECLAIM_FULL without
+    scanning (neither zone_reclaim counter moves) and the allocations fall back."""
+    full, _ = node_reclaim_run(1, min_unmapped_ratio=100)
+    assert full["zone_reclaim_success"] == full["zone_reclaim_failed"] == 0
+    assert full["pgsteal_kswapd"] > 0
+
+
+def test_too_many_isolated_throttles_a_direct_reclaimer_once(small):
+    """A direct reclaimer finding more pages isolated than its inactive list holds (others
+    reclaiming) sleeps HZ/50 on the clock (``reclaim_throttle``), then gives the list up for
+    this pass; kswapd never waits."""
+    from linuxmm.include.linux.mmzone import LRU_INACTIVE_FILE
+    from linuxmm.include.linux.vmstat import NR_ISOLATED_FILE
+    from linuxmm.mm import vmscan
+
+    m, _, _ = small
+    k = m.kernel
+    k.mem_map.node_stat[0, NR_ISOLATED_FILE] += 1 << 20  # held by other reclaimers
+    reclaim_idx = len(k.zone_names) - 1
+    t0 = k.clock.now
+    sc = vmscan.scan_control(nr_to_reclaim=32, reclaim_idx=reclaim_idx)
+    assert vmscan.shrink_inactive_list(k, k.NODE_DATA(0).lruvec, 32, LRU_INACTIVE_FILE, sc) == 0
+    assert k.clock.now - t0 == vmscan.VMSCAN_THROTTLE_ISOLATED_NS
+    kswapd_sc = vmscan.scan_control(nr_to_reclaim=32, reclaim_idx=reclaim_idx, reclaimer=vmscan.RECLAIMER_KSWAPD)
+    assert vmscan.shrink_inactive_list(k, k.NODE_DATA(0).lruvec, 32, LRU_INACTIVE_FILE, kswapd_sc) > 0
+    k.mem_map.node_stat[0, NR_ISOLATED_FILE] -= 1 << 20
+
+
+def test_a_boosted_watermark_wakes_kswapd():
+    """Page cache filling RAM takes pages from another migratetype's pageblock: the steal
+    boosts the zone's watermark (watermark_boost_factor) and ``rmqueue`` wakes kswapd at once
+    (ZONE_BOOSTED_WATERMARK, cleared), before any allocation found the zones below LOW."""
+    from linuxmm.mm import buddy as B
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    k = m.kernel
+    kswapd = k.kthreads["kswapd0"]
+    wake_all_kswapds, slow_wakes = k.alloc_hooks.wake_all_kswapds, []
+
+    def spy(k, order, gfp, nid):
+        slow_wakes.append(nid)
+        wake_all_kswapds(k, order, gfp, nid)
+
+    k.alloc_hooks.wake_all_kswapds = spy
+    p = m.spawn()
+    fd = p.open("/stream", "rw", create=True)
+    for mib in range(128):
+        p.pwrite(fd, MiB, offset=mib * MiB, value=mib, chunk=PAGE)
+        if kswapd.nr_wakeups:
+            break
+    assert kswapd.nr_wakeups == 1 and not slow_wakes
+    assert k.mem_map.boost.any() and not (k.mem_map.zflags & B.ZONE_BOOSTED_WATERMARK).any()
+    m.run(2)  # kswapd reclaims the boost and clears it
+    assert not k.mem_map.boost.any()

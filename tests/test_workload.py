@@ -281,3 +281,20 @@ def test_cli_writes_plot_csv_and_json(tmp_path):
     assert len(data["rows"]) == len(out.read_text().splitlines()) - 1
     assert data["summary"]["final"]["pgfault"] == data["rows"][-1]["pgfault"]
     assert [p["state"] for p in data["summary"]["processes"]] == ["done", "done"]
+
+
+def test_psi_columns_show_the_stall_of_a_throttled_process():
+    """A process over its cgroup's memory.high sleeps off the penalty (a memory stall): the
+    samples' psi_* columns show it, as /proc/pressure/memory does; an idle run shows none."""
+    text = ('interval = "500ms"\n[[process]]\nname = "a"\ncgroup = "app"\n[[process.phase]]\nop = "alloc"\n'
+            'size = "48M"\n')
+    m = machine()
+    m.cgroup("app").write("memory.high", "32M")
+    r = m.run_workload(W.loads(text))
+    assert {"psi_some_avg10", "psi_some_avg60", "psi_some_avg300", "psi_some_total", "psi_full_avg10",
+            "psi_full_total"} <= set(r.columns)
+    last = r[len(r) - 1]
+    assert last["psi_some_total"] > 1_000_000 and last["psi_full_total"] == last["psi_some_total"]
+    assert max(r.column("psi_some_avg10")) > 50
+    idle = machine().run_workload(W.loads('duration = "3s"\n[[process]]\n[[process.phase]]\nop = "sleep"\ntime = "3s"\n'))
+    assert set(idle.column("psi_some_total")) == {0}

@@ -415,6 +415,7 @@ def _size_arg(text: str) -> int:
 
 VM_STEPS_HELP = ("Steps, applied to the current process: create:PATH:SIZE[:CHUNK] (a file written in "
                  "write() calls of CHUNK bytes, default one), open:PATH[:MODE] (r, w, rw), close, "
+                 "fallocate:OFFSET:LEN[:MODE] (e.g. punch_hole|keep_size), truncate:SIZE (on the open file), "
                  "mmap:SIZE[:PROT[:FLAGS]] (the file opened last, else anonymous memory; FLAGS e.g. shared or "
                  "private|populate, anonymous to ignore the file), munmap, mprotect:PROT, madvise:ADVICE, "
                  "msync[:FLAGS], mincore, write[:STRIDE], read[:STRIDE], fork (continue in the child), parent "
@@ -429,10 +430,12 @@ def swapon_option(m: Machine, spec: str) -> None:
     m.swapon(size, kind=kind or "file", path=path or None)
 
 
-def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[list, list[tuple[str, str]]]:
+def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False,
+                 after_step=None) -> tuple[list, list[tuple[str, str]]]:
     """Execute `linuxmm vm` steps; returns the processes and a log of (step, result).
 
-    With ``debug_vm``, ``debug.check`` runs after every step (DebugVmError on a violation).
+    With ``debug_vm``, ``debug.check`` runs after every step (DebugVmError on a violation);
+    ``after_step()`` is called after every step.
     """
     procs = [m.spawn()]
     cur = procs[0]
@@ -441,7 +444,7 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
         op, *args = step.split(":")
         before = cur.minflt
         try:
-            if op in ("create", "open", "close"):
+            if op in ("create", "open", "close", "fallocate", "truncate"):
                 _vm_file_step(m, step, op, args, cur, fds, log)
             else:
                 cur, region = _vm_step(m, step, op, args, procs, cur, stack, region, log, before, fds.get(cur.pid))
@@ -450,11 +453,14 @@ def run_vm_steps(m: Machine, steps: list[str], debug_vm: bool = False) -> tuple[
             cur = stack.pop() if stack else cur
         if debug_vm:
             check_or_report(m, f"step {step!r}", [f"{s}: {r}" for s, r in log[-5:]])
+        if after_step is not None:
+            after_step()
     return procs, log
 
 
 def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dict, log: list) -> None:
-    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), close it."""
+    """A `linuxmm vm` file step: create a file, open one (the next mmap maps it), fallocate or
+    truncate it, close it."""
     if op == "create":
         if len(args) < 2:
             raise LinuxmmError("create needs a path and a size: create:/data/f:64M[:4K]")
@@ -465,9 +471,20 @@ def _vm_file_step(m: Machine, step: str, op: str, args: list[str], cur, fds: dic
             raise LinuxmmError("open needs a path: open:/data/f[:r|w|rw]")
         fds[cur.pid] = cur.open(args[0], args[1] if len(args) > 1 else "r")
         log.append((step, f"pid {cur.pid}: fd {fds[cur.pid]}"))
+    elif cur.pid not in fds:
+        raise LinuxmmError(f"{op!r} without an open")
+    elif op == "fallocate":
+        if len(args) < 2:
+            raise LinuxmmError("fallocate needs an offset and a length: fallocate:0:1M[:punch_hole|keep_size]")
+        offset = _size_arg(args[0]) if args[0] != "0" else 0
+        cur.fallocate(fds[cur.pid], offset, _size_arg(args[1]), mode=args[2] if len(args) > 2 else 0)
+        log.append((step, f"pid {cur.pid}: {m.cachestat(cur.fds()[fds[cur.pid]]).cache} pages cached"))
+    elif op == "truncate":
+        if not args:
+            raise LinuxmmError("truncate needs a size: truncate:1M")
+        cur.ftruncate(fds[cur.pid], _size_arg(args[0]) if args[0] != "0" else 0)
+        log.append((step, f"pid {cur.pid}: {m.cachestat(cur.fds()[fds[cur.pid]]).cache} pages cached"))
     else:
-        if cur.pid not in fds:
-            raise LinuxmmError("'close' without an open")
         cur.close(fds.pop(cur.pid))
         log.append((step, f"pid {cur.pid}: closed"))
 
@@ -605,16 +622,57 @@ StepsArg = Annotated[Optional[list[str]], typer.Argument(
          "process list shows what they did: " + VM_STEPS_HELP)]
 
 
+def workload_argument(steps: list[str] | None) -> Path | None:
+    """The workload file when the only argument is one (``linuxmm dmesg W.toml``): an existing
+    ``.toml`` file, never a step (steps have a ``:`` or are a bare operation)."""
+    if steps and len(steps) == 1 and steps[0].endswith(".toml") and Path(steps[0]).is_file():
+        return Path(steps[0])
+    return None
+
+
+class LogFollower:
+    """Prints the kernel log's lines not printed yet (``dmesg --follow``): as text, or one
+    JSON object per line."""
+
+    def __init__(self, m: Machine, as_json: bool):
+        self.log, self.as_json, self.printed = m.kernel.log, as_json, 0
+
+    def __call__(self, *_) -> None:
+        import json
+
+        for level, text in self.log.lines[self.printed:]:
+            sys.stdout.write((json.dumps({"level": level, "text": text}) if self.as_json else text) + "\n")
+        self.printed = len(self.log.lines)
+        sys.stdout.flush()
+
+
 @app.command()
-def dmesg(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
+def dmesg(steps: Annotated[Optional[list[str]], typer.Argument(
+              help="Optional `linuxmm vm` steps to run first (e.g. mmap:300M write), or one workload "
+                   "TOML file (docs/workload.md) to run, so the log shows what they did: " + VM_STEPS_HELP)] = None,
+          follow: Annotated[bool, typer.Option("--follow", "-w", help="Print the log so far, then each new line as the steps or the workload log it (the workload's lines at every sample)")] = False,
+          from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
           machine: MachineFile = None, cmdline: Cmdline = None, as_json: Json = False):
-    """The machine's kernel log: its boot lines, then whatever the steps made it print
-    (allocation failures, overcommit refusals, an OOM kill's report and its reaper)."""
+    """The machine's kernel log: its boot lines, then whatever the steps or the workload made
+    it print (allocation failures, overcommit refusals, an OOM kill's report and its reaper);
+    with --follow, printed while they run."""
+    from .tools import workload as W
+
     m = select_machine(from_dmesg, host, preset, machine, cmdline, warnings=False)
-    if steps:
+    path = workload_argument(steps)
+    follower = LogFollower(m, as_json) if follow else None
+    if follower is not None:
+        follower()
+    if path is not None:
+        w = W.load(path)
         ensure_compiled(err)
-        run_vm_steps(m, steps)
-    if as_json:
+        m.run_workload(w, progress=follower)
+    elif steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps, after_step=follower)
+    if follower is not None:
+        follower()
+    elif as_json:
         print_json({"lines": [{"level": level, "text": text} for level, text in m.kernel.log.lines]})
     else:
         sys.stdout.write(m.dmesg())

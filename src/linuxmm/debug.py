@@ -39,15 +39,17 @@ import numpy as np
 from .errors import LinuxmmError
 from .include.linux.memcontrol import PC_MEMORY, PC_SWAP, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
-                                      MMC_PGTABLES_BYTES)
+                                      MMC_PGTABLES_BYTES, VM_LOCKED)
 from .include.linux.mmzone import LRU_NAMES, MIGRATE_ISOLATE, NR_LRU_LISTS
-from .include.linux.page_flags import PG_head_mask, PG_lru_mask, PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask
+from .include.linux.page_flags import (PG_head_mask, PG_lru_mask, PG_mlocked_mask, PG_reserved_mask, PG_swapbacked_mask,
+                                       PG_swapcache_mask, PG_unevictable_mask)
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
-                                   NR_LRU_BASE, NR_ZONE_LRU_BASE)
+                                   NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
+from .mm.rmap import rmap_walk
 from .mm.swap import folio_lru_list, folio_lruvec_memcg, folio_nr_pages
 
 FREE, PCP, ALLOC = 1, 2, 3
@@ -286,7 +288,30 @@ def check_folios(k) -> list[str]:
         on_pcp[_walk(a, int(a.pcp_head[cpu, zid, pindex]), a.pcp_next)] = True
     for pfn in np.nonzero(((a.pcp_next != 0) | (a.pcp_prev != 0)) & ~on_pcp)[0][:MAX_REPORTED]:
         v.append(f"pfn {pfn:#x}: pcp links {a.pcp_next[pfn]}/{a.pcp_prev[pfn]} but on no per-cpu list")
-    return v + check_lru(k)
+    return v + check_lru(k) + check_mlock(k)
+
+
+def check_mlock(k) -> list[str]:
+    """The unevictable list: a listed folio is on it exactly when it has PG_mlocked (no
+    unevictable mappings are modelled), each zone's NR_MLOCK counts its PG_mlocked pages, and
+    an mlocked folio is mapped by a VM_LOCKED VMA (``rmap_walk``)."""
+    a = k.mem_map
+    v: list[str] = []
+    heads = (a.refcount > 0) & (a.compound_head == 0)
+    mlocked = heads & ((a.flags & PG_mlocked_mask) != 0)
+    unevictable = (a.flags & PG_unevictable_mask) != 0
+    for pfn in np.nonzero(heads & ((a.flags & PG_lru_mask) != 0) & (mlocked != unevictable))[0][:MAX_REPORTED]:
+        v.append(f"folio {pfn:#x}: PG_unevictable {int(unevictable[pfn])} but PG_mlocked {int(mlocked[pfn])}")
+    pfns = np.nonzero(mlocked)[0]
+    counted = np.zeros(a.vm_stat.shape[0], np.int64)
+    np.add.at(counted, [B.page_zone(a, int(p)) for p in pfns], [int(folio_nr_pages(a, int(p))) for p in pfns])
+    for zid in np.nonzero(counted != a.vm_stat[:, NR_MLOCK])[0]:
+        v.append(f"zone {zid}: NR_MLOCK {a.vm_stat[zid, NR_MLOCK]} but {counted[zid]} pages have PG_mlocked")
+    for pfn in pfns[:MAX_REPORTED * 50]:
+        if not any(vma.vm_flags & VM_LOCKED for page in range(int(pfn), int(pfn) + int(folio_nr_pages(a, int(pfn))))
+                   for vma, _, _ in rmap_walk(k, page)):
+            v.append(f"folio {pfn:#x}: PG_mlocked but no VM_LOCKED VMA maps it")
+    return v[:MAX_REPORTED]
 
 
 def check_lru(k) -> list[str]:

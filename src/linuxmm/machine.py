@@ -475,6 +475,7 @@ class Machine:
                              mm_struct(task_size=k.arch.TASK_SIZE, rmap=k.rmap), parent.task.cpu)
         task.mm.hooks = PageTableHooks(k, task)
         task.oom_score_adj, task.oom_score_adj_min = parent.task.oom_score_adj, parent.task.oom_score_adj_min
+        task.caught_signals = set(parent.task.caught_signals)  # copy_sighand
         task.cgroup, task.mmc[MMC_MEMCG] = parent.task.cgroup, parent.task.mmc[MMC_MEMCG]  # cgroup_post_fork
         with F.running(k, parent.task):
             F.pgd_alloc(k, task)

@@ -45,8 +45,12 @@ class PageTableHooks:
     def zap_range(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
+        F.mlock_locked_vmas(k, t, start, end, False)
         M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
         F.flush_tlb_range(k, t, start, end)
+
+    def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
+        F.mlock_vma_pages_range(self.k, self.task, start, end, lock)
 
     def vm_acct_memory(self, mm, pages: int) -> None:
         self.k.vm_committed_as += pages
@@ -81,24 +85,30 @@ class PageTableHooks:
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         move_range(self.k, self.task, old_start, new_start, length)
 
-    def populate(self, mm, start: int, end: int, write: bool) -> None:
+    def populate(self, mm, start: int, end: int, write: bool, tried: bool = False) -> None:
         # populate_vma_page_range: GUP faults each page in, for write (breaking COW) when the
-        # mapping is private and writable, without touching the contents
+        # mapping is private and writable, without touching the contents; a fault that dropped
+        # the mmap lock to wait for I/O is started again, not retried (a minor fault) unless
+        # ``tried`` (faultin_page_range, MADV_POPULATE_*)
         addrs = np.arange(start, end, 4096, dtype=np.int64)
-        fault.access(self.k, self.task, addrs, write, -1 if write else 0)
+        fault.access(self.k, self.task, addrs, write, -1 if write else 0, tried, gup=True)
+        F.mlock_locked_vmas(self.k, self.task, start, end, True)  # folio_add_*_rmap -> mlock_vma_folio
 
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
         k, t = self.k, self.task
+        F.mlock_locked_vmas(k, t, start, end, False)
         M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
         F.flush_tlb_range(k, t, start, end)
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
         (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous memory it
-        would read swap back: not done). MADV_PAGEOUT swaps private anonymous pages out
-        (``madvise_pageout``); COLD and COLLAPSE are accepted and change nothing yet."""
-        from .include.linux.mm_types import MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT, MADV_WILLNEED
-        from .mm.madvise import guard_install_range, guard_remove_range, madvise_pageout
+        would read swap back: not done). MADV_PAGEOUT reclaims private anonymous pages (to swap)
+        and file pages mapped only here, and MADV_COLD deactivates them
+        (``madvise_cold_or_pageout``); COLLAPSE is accepted and changes nothing yet."""
+        from .include.linux.mm_types import (MADV_COLD, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT,
+                                             MADV_WILLNEED)
+        from .mm.madvise import guard_install_range, guard_remove_range, madvise_cold_or_pageout
 
         k, t = self.k, self.task
         if advice == MADV_GUARD_INSTALL:  # zap what is mapped (markers stay), then mark every pte
@@ -111,8 +121,8 @@ class PageTableHooks:
             F.flush_tlb_range(k, t, start, end)
         elif advice == MADV_GUARD_REMOVE:
             guard_remove_range(k.mem_map, F.ensure_tables(k), int(t.mmc[M.MMC_PGD]), start, end)
-        elif advice == MADV_PAGEOUT:
-            madvise_pageout(k, t, start, end)
+        elif advice in (MADV_COLD, MADV_PAGEOUT):
+            madvise_cold_or_pageout(k, t, start, end, advice == MADV_PAGEOUT)
         elif advice == MADV_WILLNEED:
             self.madvise_willneed(mm, start, end)
 
@@ -528,6 +538,63 @@ class Process:
             mm = errno.EBADF
         return madvise.process_madvise(self.task.mm, mm, iovec, advice, flags)
 
+    def process_mrelease(self, target, flags: int = 0) -> None:
+        """``process_mrelease(pidfd of target, flags)``: reap the memory of ``target``, a
+        ``Process`` being killed (``kill``, or the OOM killer) that has not exited yet — its
+        private and anonymous mappings are unmapped now, as the OOM reaper does; a number
+        stands for a file descriptor, never a pidfd here.
+
+        Raises ``KernelError`` (EBADF for a number; ESRCH for a target that has exited;
+        EINVAL for flags, or a target not being killed)."""
+        from .mm.oom_kill import process_mrelease
+
+        self.task.check_alive()
+        if not isinstance(target, Process):
+            raise KernelError(errno.EBADF, f"process_mrelease: {target!r} is not a pidfd")
+        if target.task.state != TASK_RUNNING:
+            raise KernelError(errno.ESRCH, f"process_mrelease: process {target.pid} has exited")
+        process_mrelease(self.machine.kernel, target.task, _int_arg(flags, "flags"))
+
+    def sigaction(self, sig, handler="catch") -> None:
+        """``sigaction(sig, ...)`` for ``"SIGSEGV"`` (11) or ``"SIGBUS"`` (7): with ``"catch"``
+        the process has a handler that jumps back out of the faulting access (``sigsetjmp``/
+        ``siglongjmp``): the access's call raises ``SegmentationFault`` or ``BusError`` and
+        the process lives on (no ``segfault at`` line in dmesg: the signal is handled);
+        ``"default"`` (SIG_DFL) makes such a fault fatal again.
+
+        Raises ``KernelError`` (EINVAL for another signal or handler, ESRCH after exit)."""
+        from .arch.x86.mm.fault import SIGBUS, SIGSEGV
+
+        self.task.check_alive()
+        num = {"SIGSEGV": SIGSEGV, SIGSEGV: SIGSEGV, "SIGBUS": SIGBUS, SIGBUS: SIGBUS}.get(sig)
+        if num is None or handler not in ("catch", "default"):
+            raise KernelError(errno.EINVAL, f"sigaction({sig!r}, {handler!r}): SIGSEGV or SIGBUS, "
+                                            "'catch' or 'default'")
+        (self.task.caught_signals.add if handler == "catch" else self.task.caught_signals.discard)(num)
+
+    def kill(self, sig="SIGKILL") -> None:
+        """``kill(pid, SIGKILL)`` sent to this process (``"SIGKILL"`` or 9; other signals are
+        not simulated). The process is dying at once (``alive`` is False);
+        it exits when it next runs — its next call raises ``Killed`` — or when ``wait``
+        reaps it; until then ``process_mrelease`` can take its memory.
+
+        Raises ``KernelError`` (EINVAL for another signal, ESRCH after exit)."""
+        from .mm.oom_kill import do_send_sig_info
+
+        if sig not in KILL_SIGNALS:
+            raise KernelError(errno.EINVAL, f"signal {sig!r}: only SIGKILL is simulated")
+        if self.task.state != TASK_RUNNING:
+            raise KernelError(errno.ESRCH, f"process {self.pid} has exited")
+        do_send_sig_info(self.machine.kernel, self.task, "kill(SIGKILL)")
+
+    def wait(self) -> int | None:
+        """``waitpid(pid, &status, WNOHANG)`` by the parent: a process with a fatal signal
+        pending runs its exit now (``do_exit``); returns the signal that ended it (9), 0 for
+        an ``exit()``, or None while it lives on."""
+        if self.task.state == TASK_RUNNING and self.task.pending_signal:
+            F.do_exit(self.machine.kernel, self.task, self.task.pending_signal)
+        return None if self.task.state == TASK_RUNNING else self.task.exit_signal
+
     def brk(self, new_brk: int = 0) -> int:
         """``brk`` (``mm/mmap.c``): move the end of the heap; returns the new break, or the
         current one when the request fails or is 0, as the syscall does."""
@@ -712,7 +779,7 @@ class Process:
         from .fs.read_write import vfs_read_calls
 
         f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
-        with self._file_syscall() as k:  # current: the task the page cache is charged to
+        with self._file_syscall() as k:  # current: the task the page cache is charged to, a refault stalls
             done, data = vfs_read_calls(k, f, pos, nbytes, step)
         if offset is None:
             f.f_pos = pos + done
@@ -805,6 +872,52 @@ class Process:
         self.task.check_alive()
         do_ftruncate(self.machine.kernel, fdget(self.task.files, fd), _int_arg(size, "size"))
 
+    def fallocate(self, fd: int, offset: int, length: int, mode=0) -> None:
+        """``fallocate(fd, mode, offset, length)``: ``mode`` 0 allocates the range's blocks
+        (pages on tmpfs) and extends the file to its end; "keep_size" allocates without
+        extending; "punch_hole|keep_size" deallocates the range (its whole pages are unmapped
+        from every process and leave the page cache, partial pages are zeroed; it reads as
+        zeros after). ``mode`` is the FALLOC_FL_* number or names joined by "|".
+        Raises ``KernelError``: EBADF (bad descriptor, not open for writing), EINVAL (negative
+        offset, length not above 0, unknown mode name), EOPNOTSUPP (a mode the filesystem
+        lacks, PUNCH_HOLE without KEEP_SIZE), EISDIR, EFBIG, ENOSPC."""
+        from .fs.open import fdget, vfs_fallocate
+        from .include.linux.falloc import parse_falloc_mode
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        vfs_fallocate(self.machine.kernel, f, parse_falloc_mode(mode), _int_arg(offset, "offset"),
+                      _int_arg(length, "length"))
+
+    def memfd_create(self, name: str, flags=0) -> int:
+        """``memfd_create(name, flags)`` (``mm/memfd.c``): a new tmpfs file with no path, open
+        read-write in the lowest free descriptor, size 0: give it a size with ``ftruncate``
+        or ``fallocate``, map it with ``mmap(..., fd=)``. Its mappings show as
+        ``/memfd:NAME (deleted)``. ``flags``: ``"cloexec"``, ``"allow_sealing"``,
+        ``"noexec_seal"``, ``"exec"`` joined by ``|`` (``MFD_`` optional), or the number;
+        the seals they leave are read with ``fcntl(fd, "F_GET_SEALS")``.
+
+        Raises ``KernelError``: EINVAL (unknown flags, MFD_EXEC with MFD_NOEXEC_SEAL, a name
+        over 249 bytes), EFAULT (a name that is not a string), ENOSYS (MFD_HUGETLB: no
+        hugetlbfs), EMFILE."""
+        from .mm.memfd import memfd_create, parse_memfd_flags
+
+        self.task.check_alive()
+        return memfd_create(self.machine.kernel, self.task.files, name, parse_memfd_flags(flags))
+
+    def fcntl(self, fd: int, cmd, arg: int = 0) -> int:
+        """``fcntl(fd, cmd)`` for ``"F_GET_SEALS"`` (1034): the seals of a tmpfs file or memfd
+        (F_SEAL_SEAL 1, F_SEAL_EXEC 0x20, ...). Raises ``KernelError``: EBADF, EINVAL (another
+        command — F_ADD_SEALS and the rest are not simulated — or a file that takes no seals)."""
+        from .fs.open import fdget
+        from .mm.memfd import F_GET_SEALS, memfd_get_seals
+
+        self.task.check_alive()
+        f = fdget(self.task.files, fd)
+        if cmd not in ("F_GET_SEALS", F_GET_SEALS):
+            raise KernelError(errno.EINVAL, f"fcntl command {cmd!r}: only F_GET_SEALS is simulated")
+        return memfd_get_seals(f)
+
     def fadvise(self, fd: int, offset: int, length: int, advice) -> None:
         """``posix_fadvise(fd, offset, length, advice)``: "normal", "random", "sequential",
         "willneed" (read the range now), "dontneed" (write it back and drop its clean,
@@ -834,6 +947,7 @@ class Process:
         return {fd: f.f_inode.name for fd, f in sorted(self.task.files.fdt.items())}
 
 
+KILL_SIGNALS = ("SIGKILL", 9)
 OPEN_MODES = {"r": 0o0, "w": 0o1, "rw": 0o2, "a": 0o1 | 0o2000}  # O_RDONLY, O_WRONLY, O_RDWR, O_WRONLY|O_APPEND
 
 

@@ -15,7 +15,11 @@ What the page cache asks of ext4, as ``ext4_aops`` (``address_space_operations``
   below ``i_size`` copied to their blocks (blocks allocated for pages dirtied through mmap)
   and written by bios whose completion ends the writeback;
 * truncation frees the blocks past the new end (``ext4_truncate`` ->
-  ``ext4_ext_remove_space``), eviction all of them.
+  ``ext4_ext_remove_space``), eviction all of them;
+* ``ext4_fallocate``: mode 0 and KEEP_SIZE allocate blocks, PUNCH_HOLE|KEEP_SIZE frees the
+  whole blocks of a range and zeroes its partial ones (``ext4_punch_hole``). A large folio
+  straddling a hole's edge is zeroed in place where 6.18 splits it first
+  (``truncate_inode_partial_folio``): the page cache then keeps more pages than the kernel.
 
 Disk contents are the block device's rows (``include/linux/blkdev.py``): one byte per 64-byte
 line, 64 per block, as in memory.
@@ -33,7 +37,9 @@ from ..block.blk_core import submit_bio
 from .fs_writeback import inode_io_list_del
 from ..errors import KernelError
 from ..include.linux.blkdev import SECTOR_SHIFT
-from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations
+from ..include.linux.falloc import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE,
+                                    FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE)
+from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations, i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT
 from ..include.linux.page_flags import PG_dirty
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
@@ -43,6 +49,9 @@ EXT4_BLOCK_BITS = 12  # 4 KiB blocks (mkfs.ext4's default)
 # EXT4_MAX_PAGECACHE_ORDER: min(MAX_PAGECACHE_ORDER, 11 + blkbits - PAGE_SHIFT)
 EXT4_MAX_PAGECACHE_ORDER = min(MAX_PAGECACHE_ORDER, 11 + EXT4_BLOCK_BITS - PAGE_SHIFT)
 EXT4_MAX_FILESIZE = ((1 << 32) - 1) << EXT4_BLOCK_BITS  # ext4_max_size for extent files
+EXT_MAX_BLOCKS = (1 << 32) - 1  # the logical block numbers an extent tree can address
+EXT4_FALLOC_MODES = (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE
+                     | FALLOC_FL_INSERT_RANGE)  # ext4_fallocate's supported modes (6.18)
 
 
 # ---- blocks ---------------------------------------------------------------------------------
@@ -109,18 +118,20 @@ def _insert_extent(ext: list[list[int]], lblk: int, pblk: int, n: int) -> None:
         ext.insert(i, [lblk, pblk, n])
 
 
-def ext4_free_range(inode, first: int) -> None:
-    """``ext4_ext_remove_space``: the blocks of file pages from ``first`` on go back to the
-    disk's free runs."""
+def ext4_free_range(inode, first: int, end: int = EXT_MAX_BLOCKS) -> None:
+    """``ext4_ext_remove_space``: the blocks of file pages [first, end) (default: to the end)
+    go back to the disk's free runs."""
     bdev, keep = inode.i_sb.s_bdev, []
     for lblk, pblk, n in inode.i_extents:
-        if lblk + n <= first:
+        lo, hi = max(first, lblk), min(end, lblk + n)
+        if lo >= hi:
             keep.append([lblk, pblk, n])
             continue
-        cut = max(first - lblk, 0)
-        if cut:
-            keep.append([lblk, pblk, cut])
-        bdev.free_blocks.append((pblk + cut, n - cut))
+        if lo > lblk:
+            keep.append([lblk, pblk, lo - lblk])
+        if hi < lblk + n:
+            keep.append([hi, pblk + hi - lblk, lblk + n - hi])
+        bdev.free_blocks.append((pblk + lo - lblk, hi - lo))
     inode.i_extents = keep
 
 
@@ -228,14 +239,64 @@ def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
     FM.filemap_write_and_wait_range(k, filp.f_mapping, start, end)
 
 
+def ext4_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
+    """``ext4_fallocate``: PUNCH_HOLE (``ext4_punch_hole``), or blocks for the range's holes
+    (``ext4_alloc_file_blocks``: unwritten extents, read as zeros; the page cache is not
+    touched) and, without KEEP_SIZE, ``i_size`` extended to its end. EOPNOTSUPP for modes
+    ext4 lacks; COLLAPSE_RANGE, INSERT_RANGE and ZERO_RANGE are not simulated (EOPNOTSUPP)."""
+    inode = filp.f_inode
+    if mode & ~EXT4_FALLOC_MODES or mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_ZERO_RANGE):
+        raise KernelError(errno.EOPNOTSUPP, f"ext4 fallocate: mode {mode:#x} is not supported (or not simulated)")
+    if mode & FALLOC_FL_PUNCH_HOLE:
+        ext4_punch_hole(k, inode, offset, length)
+        return
+    first = offset >> EXT4_BLOCK_BITS
+    ext4_alloc_range(inode, first, ((offset + length - 1) >> EXT4_BLOCK_BITS) - first + 1)
+    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > inode.i_size:
+        i_size_write(inode, offset + length)
+
+
+def ext4_punch_hole(k, inode, offset: int, length: int) -> None:
+    """``ext4_punch_hole``: the range (clipped to the page holding EOF) is written back if
+    dirty, its partial blocks zeroed on disk and in a cached folio (dirtied, as
+    ``ext4_zero_partial_blocks`` does through the cache), its whole pages unmapped and
+    dropped from the cache (``truncate_pagecache_range``), its whole blocks freed."""
+    from ..mm.truncate import truncate_pagecache_range
+
+    if offset >= inode.i_size:
+        return
+    end = min(offset + length, (inode.i_size + (1 << PAGE_SHIFT) - 1) & -(1 << PAGE_SHIFT))
+    FM.filemap_write_and_wait_range(k, inode.i_mapping, offset, end - 1)
+    first_block, stop_block = -(-offset >> EXT4_BLOCK_BITS), end >> EXT4_BLOCK_BITS
+    for lo, hi in ((offset, min(end, first_block << EXT4_BLOCK_BITS)), (max(offset, stop_block << EXT4_BLOCK_BITS), end)):
+        if lo < hi:
+            ext4_zero_partial_block(k, inode, lo, hi)
+    truncate_pagecache_range(k, inode, offset, end - 1)
+    if stop_block > first_block:
+        ext4_free_range(inode, first_block, stop_block)
+
+
+def ext4_zero_partial_block(k, inode, lo: int, hi: int) -> None:
+    """Bytes [lo, hi) of one block read as zeros: the lines wholly inside are zeroed on
+    disk, and a cached folio holding them is dirtied (its lines are zeroed by the
+    truncation that follows)."""
+    lblk = lo >> EXT4_BLOCK_BITS
+    pblk, _ = ext4_map_blocks(inode, lblk)
+    first, last = -(-(lo & ((1 << EXT4_BLOCK_BITS) - 1)) >> FM.LINE_SHIFT), (hi - (lblk << EXT4_BLOCK_BITS)) >> FM.LINE_SHIFT
+    if pblk >= 0 and last > first:
+        inode.i_sb.s_bdev.data[pblk, first:last] = 0
+    pfn = FM.filemap_get_folio(k, inode.i_mapping, lo >> PAGE_SHIFT)
+    if pfn >= 0:
+        FM.folio_mark_dirty(k, inode.i_mapping, pfn)
+
+
 ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
-                                       fsync=ext4_sync_file, read_cached=FM.filemap_read_batch)
+                                       fsync=ext4_sync_file, fallocate=ext4_fallocate,
+                                       read_cached=FM.filemap_read_batch)
 
 
-def ext4_truncate_partial(inode, size: int) -> None:
-    """``ext4_block_truncate_page``: the lines of the last block past ``size`` read as zeros."""
+def ext4_truncate_partial(k, inode, size: int) -> None:
+    """``ext4_block_truncate_page``: the lines of the last block past ``size`` read as zeros
+    (a cached folio holding them is dirtied)."""
     if size & ((1 << EXT4_BLOCK_BITS) - 1):
-        pblk, _ = ext4_map_blocks(inode, size >> EXT4_BLOCK_BITS)
-        if pblk >= 0:
-            first = -(-(size & ((1 << EXT4_BLOCK_BITS) - 1)) >> FM.LINE_SHIFT)
-            inode.i_sb.s_bdev.data[pblk, first:] = 0
+        ext4_zero_partial_block(k, inode, size, ((size >> EXT4_BLOCK_BITS) + 1) << EXT4_BLOCK_BITS)

@@ -16,6 +16,7 @@ import posixpath
 from ..block.genhd import add_disk
 from ..errors import ConfigError, KernelError
 from ..include.linux.fs import MAX_LFS_FILESIZE, S_IFDIR, super_block
+from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
 from .ext4 import EXT4_MAX_FILESIZE, EXT4_MAX_PAGECACHE_ORDER, ext4_aops, ext4_file_operations
 from .inode import new_inode
 
@@ -25,7 +26,7 @@ FIRST_ANON_MINOR = 2  # then get_anon_bdev hands out the next minors in mount or
 
 def mnt_init(k) -> None:
     """``mnt_init`` + the boot's mounts: disks, then filesystems in declaration order."""
-    from ..mm.shmem import shmem_aops, shmem_file_operations
+    from ..mm.shmem import SHMEM_HUGE_NEVER, SHMEM_HUGE_OPTIONS, shmem_aops, shmem_file_operations
 
     for spec in k.desc.storage_disks():
         add_disk(k, spec)
@@ -39,8 +40,11 @@ def mnt_init(k) -> None:
                              ext4_aops, ext4_file_operations)
         else:
             size = m.size if m.size is not None else (k.vm_total_pages << k.arch.page_shift) // 2
-            sb = super_block("tmpfs", (0, minor), None, MAX_LFS_FILESIZE, 0, size >> k.arch.page_shift, m.path,
-                             shmem_aops, shmem_file_operations)
+            if m.huge not in SHMEM_HUGE_OPTIONS:
+                raise ConfigError(f"mount {m.path}: huge={m.huge!r} (expected one of {', '.join(SHMEM_HUGE_OPTIONS)})")
+            order = 0 if m.huge == SHMEM_HUGE_NEVER else MAX_PAGECACHE_ORDER  # mapping_set_large_folios
+            sb = super_block("tmpfs", (0, minor), None, MAX_LFS_FILESIZE, order, size >> k.arch.page_shift, m.path,
+                             shmem_aops, shmem_file_operations, m.huge)
             minor += 1
         if m.path != "/":
             mkdir_p(k, posixpath.dirname(m.path))

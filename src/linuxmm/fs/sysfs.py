@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..block.genhd import BLOCK_ATTRIBUTES
 from ..errors import KernelError
-from ..mm.huge_memory import enabled_show, enabled_store
+from ..mm.huge_memory import enabled_show, enabled_store, use_zero_page_show, use_zero_page_store
 from ..mm.memory import fault_around_bytes_get, fault_around_bytes_set
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 SYSFS_ATTRIBUTES = {
     "kernel/mm/transparent_hugepage/enabled": (enabled_show, enabled_store),
+    "kernel/mm/transparent_hugepage/use_zero_page": (use_zero_page_show, use_zero_page_store),
     "kernel/debug/fault_around_bytes": (fault_around_bytes_get, fault_around_bytes_set),  # debugfs
 }
 

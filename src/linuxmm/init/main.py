@@ -22,6 +22,7 @@ from ..include.linux.mmzone import NodeStates, lruvec, node_states, pglist_data,
 from ..include.linux.rmap import RmapRegistry
 from ..kernel.params import unknown_bootoptions
 from ..kernel.kthread import kthread
+from ..kernel.sched.psi import psi_rq
 from ..kernel.printk import KERN_NOTICE, LogBuffer
 from ..kernel.timer import SimClock
 from ..mm import mm_init, page_alloc
@@ -91,6 +92,8 @@ class Kernel:
         # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
+        # pressure stall information (kernel/sched/psi.py): the CPUs' runnable tasks, the system group
+        self.psi = psi_rq(self.desc.nr_cpus, self.clock.now)
         # block I/O and writeback: the running task's plug, the global dirty limit that follows
         # the threshold
         self.blk_plug = blk_plug()
@@ -111,6 +114,9 @@ class Kernel:
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0
         self.current = None  # the task a Process call runs (``current``); None: kernel context
+        # PF_MEMALLOC of the context running now (reclaim: kswapd, direct reclaim, reclaim_pages):
+        # its allocations ignore the watermarks and never reclaim themselves (mm/vmscan.py)
+        self.pf_memalloc = False
         self.panicked: str | None = None  # panic()'s message once the machine panicked
         # the OOM killer (mm/oom_kill.py): victims still releasing memory, the reaper's queue
         self.oom_victims = 0
@@ -160,12 +166,15 @@ class Kernel:
     def mem_map(self):
         """The struct page arrays and buddy lists, built on first use (numba-compiled core)."""
         if self._mem_map is None:
-            from ..mm.buddy import build_mem_map, sync_zone_params
+            from ..mm.buddy import ZONE_BOOSTED_WATERMARK, build_mem_map, sync_zone_params
             from ..mm.memblock import memblock_free_into_buddy
 
             a = build_mem_map(self)
             memblock_free_into_buddy(self, a)
             sync_zone_params(self, a)
+            # a steal by a boot allocation boosted a zone: the boot's next allocations cleared
+            # the flag while no kswapd waited to be woken (the boost stays for kswapd's first run)
+            a.zflags &= ~ZONE_BOOSTED_WATERMARK
             self._mem_map = a
         return self._mem_map
 

@@ -18,15 +18,17 @@ import numpy as np
 from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
-from ..include.linux.mm_types import PAGE_SIZE, VM_NOHUGEPAGE, mm_struct
+from ..include.linux.mm_types import PAGE_SIZE, VM_LOCKED, VM_MAYBE_GUARD, VM_NOHUGEPAGE, mm_struct, vmas_in_range
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
+from ..mm.mlock import mlock_pte_range
 from ..mm.mmap import arch_pick_mmap_layout
 from ..mm.page_alloc import alloc_pages_slowpath_for_fault
 from ..mm.pgalloc import grow_table_pool, vm_state_init
 from ..mm.pgtable import VP_CPU, VP_LOCAL_NID, VP_NFREE
 from ..mm.vma import dup_mmap, remove_vma
+from .sched.psi import psi_running
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -46,7 +48,10 @@ class task_struct:
         self.oom_mm = None
         self.pending_signal = 0
         self.kill_reason = ""
+        self.caught_signals: set[int] = set()  # sigaction: signals with a handler (it siglongjmps out)
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
+        # PSI (kernel/sched/psi.py): the TSK_* flags it counts, in a memory stall, in io_schedule
+        self.psi_flags, self.in_memstall, self.in_iowait = 0, False, False
         self.mmc = np.zeros(M.NR_MMC, np.int64)
         self.cgroup = k.cgrp_dfl_root  # task->cgroups: its cgroup v2 (kernel/cgroup/cgroup.py)
         self.mmc[M.MMC_MEMCG] = self.cgroup.memcg.id
@@ -78,10 +83,11 @@ class task_struct:
 @contextmanager
 def running(k: "Kernel", task: task_struct):
     """``current`` is ``task`` for the duration (a fault, a fork): what the OOM killer reports
-    and may choose as the task it interrupts."""
+    and may choose as the task it interrupts, and what PSI counts as running on its CPU."""
     prev, k.current = k.current, task
     try:
-        yield
+        with psi_running(k, task):
+            yield
     finally:
         k.current = prev
 
@@ -190,8 +196,9 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
     a, vs = k.mem_map, ensure_tables(k)
     for vma in parent.mm.vmas:
         flags = vma.vm_flags
-        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (vma.vm_file is not None and vma.anon_vma is None):
-            continue  # vma_needs_copy: the child faults file pages in itself, from the page cache
+        if flags & (M.VM_DONTCOPY | M.VM_WIPEONFORK) or (vma.vm_file is not None and vma.anon_vma is None
+                                                         and not flags & VM_MAYBE_GUARD):
+            continue  # vma_needs_copy: the child faults file pages in itself (guard markers must be copied)
         start = vma.vm_start
         while start < vma.vm_end:
             status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
@@ -220,11 +227,28 @@ def flush_tlb_range(k: "Kernel", task: task_struct, start: int, end: int) -> Non
         k.tlb.flush_range(task, start, end)
 
 
+def mlock_locked_vmas(k: "Kernel", task: task_struct, start: int, end: int, lock: bool) -> None:
+    """The folios mapped by VM_LOCKED VMAs in [start, end) are mlocked once populated, or
+    munlocked before their ptes go: what the kernel's ``folio_add_*_rmap_*`` and
+    ``folio_remove_rmap_*`` do per page (``mlock_vma_folio``, ``munlock_vma_folio``)."""
+    for vma in vmas_in_range(task.mm, start, end):
+        if vma.vm_flags & VM_LOCKED:
+            mlock_vma_pages_range(k, task, max(start, vma.vm_start), min(end, vma.vm_end), lock)
+
+
+def mlock_vma_pages_range(k: "Kernel", task: task_struct, start: int, end: int, lock: bool) -> None:
+    """mlock or munlock the folios mapped in [start, end), after the CPU's LRU batches moved
+    them onto their lists (``do_mlock``'s ``lru_add_drain``: an mlocked folio is culled at once)."""
+    M.lru_add_drain(k.mem_map, task.cpu)
+    mlock_pte_range(k.mem_map, ensure_tables(k), int(task.mmc[M.MMC_PGD]), start, end, lock)
+
+
 def exit_mmap(k: "Kernel", task: task_struct) -> None:
     """Unmap every VMA and free all page tables, the PGD last; then remove the VMAs, which
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
     khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
+    mlock_locked_vmas(k, task, 0, 1 << 62, False)
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))

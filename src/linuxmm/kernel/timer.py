@@ -26,6 +26,8 @@ ACCESS_NS = 1
 FAULT_NS = 1692
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_MSEC = 1_000_000
+HZ = 1000  # CONFIG_HZ of the kernels modelled (x86-64 distribution configs use 1000 or 250)
+TICK_NSEC = NSEC_PER_SEC // HZ  # one jiffy
 NO_DEADLINE = (1 << 63) - 1  # the budget of a batch when no event is pending
 
 

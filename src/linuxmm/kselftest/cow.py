@@ -1,5 +1,6 @@
 """``cow.c`` of ``tools/testing/selftests/mm``, Linux 6.18, ported in part: the
-anonymous-memory cases that need only fork, copy-on-write and madvise.
+anonymous-memory cases that need only fork, copy-on-write and madvise, and the basic
+non-anonymous COW case.
 
 After ``fork()`` a private anonymous page is shared read-only by parent and child; the
 first write from either side must copy it (``do_wp_page``, ``wp_page_copy``; a THP is
@@ -14,14 +15,24 @@ did not work, is swap enabled?"): no swap device is simulated yet. THP sizes oth
 PMD size (mTHP) and hugetlb sizes are not simulated, so their runs do not exist here, as
 on a kernel without them.
 
-Not ported: the GUP cases (vmsplice, gup_test pins, io_uring fixed buffers), the THP
-collapse cases (MADV_COLLAPSE is accepted but collapses nothing yet) and the non-anonymous
-cases (shared zeropage with pins, memfd, tmpfile, hugetlb).
+The non-anonymous cases (``run_non_anon_test_case``) map a page privately and writable
+next to a second, read-only mapping of the same page: the shared zeropage (two private
+anonymous mappings read once), a memfd and a tmpfile (fallocate()d, mapped private and
+shared) and the huge zeropage (PMD-aligned, MADV_HUGEPAGE); writing the private mapping
+must copy the page (``do_cow_fault``, ``wp_page_copy`` of the zeropage), so the other
+mapping keeps reading zeros. ``tmpfile()`` opens an unnamed file in /tmp; the port creates
+``/cow-tmpfile`` on ext4 and unlinks it at once. The R/O pin variants of those cases skip
+as the C program skips without ``/sys/kernel/debug/gup_test`` (CONFIG_GUP_TEST), and no
+hugetlb sizes exist, so the memfd-hugetlb runs do not either.
+
+Not ported: the GUP cases of anonymous memory (vmsplice, gup_test pins, io_uring fixed
+buffers) and the THP collapse cases (MADV_COLLAPSE is accepted but collapses nothing yet).
 """
 
 from __future__ import annotations
 
 from .ksft import Ksft
+from .vm_util import pagemap_is_populated
 
 SOURCE = "tools/testing/selftests/mm/cow.c"
 FIXTURE = None
@@ -149,3 +160,105 @@ def test_cow_in_parent(t: Ksft) -> None:
 def test_cow_in_parent_mprotect(t: Ksft) -> None:
     run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
                        "Basic COW after fork() with mprotect() optimization")
+
+
+# ---- non-anonymous pages: shared zeropage, page cache (memfd, tmpfile), huge zeropage ---------
+
+def non_anon_cow(t: Ksft, mem: int, smem: int, size: int) -> None:
+    """``test_cow``: writing the private mapping leaves the other mapping's contents alone."""
+    p = t.process
+    old = contents(p, smem, size)
+    memset(p, mem, size, 0xFF)
+    t.test_result(contents(p, smem, size) == old, "Other mapping not modified")
+
+
+def gup_test_unavailable(t: Ksft, mem: int, smem: int, size: int) -> None:
+    """``do_test_ro_pin`` without ``/sys/kernel/debug/gup_test``."""
+    t.test_result_skip("gup_test not available")
+
+
+def force_read(p, *addrs: int) -> None:
+    """``FORCE_READ``: one load from each address (faulting its page in)."""
+    for addr in addrs:
+        p.read(addr, 1)
+
+
+def run_with_zeropage(t: Ksft, fn, desc: str) -> None:
+    t.print_msg(f"[RUN] {desc} ... with shared zeropage")
+    p = t.process
+    mem = p.mmap(PAGE_SIZE, "rw", "private|anonymous")
+    smem = p.mmap(PAGE_SIZE, "r", "private|anonymous")
+    force_read(p, mem, smem)  # populate the shared zeropage
+    fn(t, mem, smem, PAGE_SIZE)
+    p.munmap(mem, PAGE_SIZE)
+    p.munmap(smem, PAGE_SIZE)
+
+
+def _run_with_file(t: Ksft, fn, fd: int) -> None:
+    """A file of one page of zeros (``fallocate``), mapped private R/W and shared R/O."""
+    p = t.process
+    p.fallocate(fd, 0, PAGE_SIZE)
+    mem = p.mmap(PAGE_SIZE, "rw", "private", fd=fd)
+    smem = p.mmap(PAGE_SIZE, "r", "shared", fd=fd)
+    force_read(p, mem, smem)
+    fn(t, mem, smem, PAGE_SIZE)
+    p.munmap(mem, PAGE_SIZE)
+    p.munmap(smem, PAGE_SIZE)
+    p.close(fd)
+
+
+def run_with_memfd(t: Ksft, fn, desc: str) -> None:
+    t.print_msg(f"[RUN] {desc} ... with memfd")
+    _run_with_file(t, fn, t.process.memfd_create("test", 0))
+
+
+TMPFILE = "/cow-tmpfile"
+
+
+def run_with_tmpfile(t: Ksft, fn, desc: str) -> None:
+    t.print_msg(f"[RUN] {desc} ... with tmpfile")
+    fd = t.process.open(TMPFILE, "rw", create=True, truncate=True)
+    t.machine.unlink(TMPFILE)  # tmpfile(): a file no path reaches
+    _run_with_file(t, fn, fd)
+
+
+def run_with_huge_zeropage(t: Ksft, fn, desc: str) -> None:
+    t.print_msg(f"[RUN] {desc} ... with huge zeropage")
+    if t.machine.sysfs("/sys/kernel/mm/transparent_hugepage/use_zero_page").strip() != "1":
+        t.test_result_skip("Huge zeropage not enabled")
+        return
+    p, mmap_size = t.process, 2 * PMD_SIZE
+    mmap_mem = p.mmap(mmap_size, "rw", "private|anonymous")
+    mmap_smem = p.mmap(mmap_size, "r", "private|anonymous")
+    mem = (mmap_mem + PMD_SIZE) & ~(PMD_SIZE - 1)  # THP-aligned
+    smem = (mmap_smem + PMD_SIZE) & ~(PMD_SIZE - 1)
+    p.madvise(mem, PMD_SIZE, "hugepage")
+    p.madvise(smem, PMD_SIZE, "hugepage")
+    force_read(p, mem, smem)  # one read of the first subpage populates the whole THP
+    if not (pagemap_is_populated(p, mem + PAGE_SIZE) and pagemap_is_populated(p, smem + PAGE_SIZE)):
+        t.test_result_skip("Did not get THPs populated")
+    else:
+        fn(t, mem, smem, PMD_SIZE)
+    p.munmap(mmap_mem, mmap_size)
+    p.munmap(mmap_smem, mmap_size)
+
+
+def run_non_anon_test_case(t: Ksft, fn, desc: str) -> None:
+    """Every kind of non-anonymous page for one test function (no hugetlb sizes exist)."""
+    run_with_zeropage(t, fn, desc)
+    run_with_memfd(t, fn, desc)
+    run_with_tmpfile(t, fn, desc)
+    run_with_huge_zeropage(t, fn, desc)
+
+
+def test_cow(t: Ksft) -> None:
+    t.print_msg("[RUN] Non-anonymous memory tests in private mappings")
+    run_non_anon_test_case(t, non_anon_cow, "Basic COW")
+
+
+def test_ro_pin(t: Ksft) -> None:
+    run_non_anon_test_case(t, gup_test_unavailable, "R/O longterm GUP pin")
+
+
+def test_ro_fast_pin(t: Ksft) -> None:
+    run_non_anon_test_case(t, gup_test_unavailable, "R/O longterm GUP-fast pin")

@@ -45,6 +45,9 @@ mem_soft_dirty = true
 """
 
 
+STDIO = "/dev/tty0"  # what the test program's stdin, stdout and stderr are open on
+
+
 class KsftSkip(Exception):
     """``ksft_exit_skip`` / the harness's ``SKIP()``: the rest of the case cannot run."""
 
@@ -84,6 +87,14 @@ class Ksft:
         # heuristic (mode 0) refuses: the machines the suite runs on have the RAM, so mode 1
         self.machine.sysctl("vm.overcommit_memory", 1)
         self.process = self.machine.spawn("selftest")
+        self._open_stdio()
+
+    def _open_stdio(self) -> None:
+        """Descriptors 0-2, as a program started from a shell has them (checks such as
+        ``fd > 0`` after memfd_create count on it): an empty file stands in for the tty."""
+        self.machine.create_file(STDIO, 0)
+        for mode in ("r", "w", "w"):
+            self.process.open(STDIO, mode)
 
     def print_msg(self, message: str) -> None:
         """``ksft_print_msg``: a ``# message`` line between the results."""

@@ -10,9 +10,8 @@ each printing one TAP line named after the function; a port case runs both, in o
 as the C program does. ``FAIL_TEST_IF_FALSE`` (``mseal_helpers.h``) fails the line and
 names the check.
 
-Not ported: the cases on memfd (``test_seal_discard_ro_anon_on_filebacked``: memfd_create
-and fallocate are not simulated yet) and protection keys (``..._on_pkey``: no PKU, which the
-C program also skips without). ``test_seal_zero_address`` and
+Not ported: the protection-key case (``..._on_pkey``: no PKU, which the C program also
+skips without). ``test_seal_zero_address`` and
 ``test_seal_mremap_move_fixed_zero`` map page 0, which needs ``vm.mmap_min_addr`` 0 or
 CAP_SYS_RAWIO: the port gives the process CAP_SYS_RAWIO for them, as a root run has.
 """
@@ -451,6 +450,24 @@ def seal_discard_ro_anon_on_shared(p: Proc, seal: bool) -> None:
     _expect(p.munmap(ptr, 4 * PAGE_SIZE), seal)
 
 
+def seal_discard_ro_anon_on_filebacked(p: Proc, seal: bool) -> None:
+    """A read-only private mapping of a file (a memfd) may be discarded: the file still holds
+    the data."""
+    fd = p.memfd_create("test", 0)
+    FAIL_TEST_IF_FALSE(fd > 0)
+    FAIL_TEST_IF_FALSE(not p.ret(p.p.fallocate, fd, 0, 4 * PAGE_SIZE))
+    try:
+        ptr = p.mmap(4 * PAGE_SIZE, prot="r", flags="private", fd=fd)
+    except KernelError:
+        ptr = MAP_FAILED
+    FAIL_TEST_IF_FALSE(ptr != MAP_FAILED)
+    if seal:
+        FAIL_TEST_IF_FALSE(not p.mseal(ptr, 4 * PAGE_SIZE))
+    FAIL_TEST_IF_FALSE(not p.madvise(ptr, 4 * PAGE_SIZE, "dontneed"))
+    _expect(p.munmap(ptr, 4 * PAGE_SIZE), seal)
+    p.close(fd)
+
+
 def seal_mmap_overwrite_prot(p: Proc, seal: bool) -> None:
     ptr = _sealed(p, seal, PAGE_SIZE)
     _eperm_or(p, sys_mmap(p, ptr, PAGE_SIZE, "none", "anonymous|private|fixed"), seal, lambda r: r == ptr)
@@ -523,7 +540,8 @@ BOTH = ("seal_mprotect", "seal_start_mprotect", "seal_end_mprotect", "seal_mprot
         "seal_mremap_expand", "seal_mremap_move", "seal_mremap_shrink_fixed", "seal_mremap_expand_fixed",
         "seal_mremap_move_fixed", "seal_mremap_move_dontunmap", "seal_mremap_move_fixed_zero",
         "seal_mremap_move_dontunmap_anyaddr", "seal_madvise_nodiscard", "seal_discard_ro_anon",
-        "seal_discard_ro_anon_on_rw", "seal_discard_ro_anon_on_shared", "seal_mmap_overwrite_prot",
+        "seal_discard_ro_anon_on_rw", "seal_discard_ro_anon_on_shared", "seal_discard_ro_anon_on_filebacked",
+        "seal_mmap_overwrite_prot",
         "seal_mmap_expand", "seal_mmap_shrink")
 LAST = ("seal_merge_and_split", "seal_zero_address")
 ROOT_ONLY = ("seal_mremap_move_fixed_zero", "seal_zero_address")  # page 0: CAP_SYS_RAWIO, as root has

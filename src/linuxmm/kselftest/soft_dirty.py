@@ -8,8 +8,8 @@ reused at the same address looks dirty). The checks: a base page and a PMD-mappe
 clean/dirty/clean through the cycle, a new mapping is soft-dirty, and mprotect() read-only
 and back does not make a clean page dirty while a later write does. The C program loops
 10000 times; the port loops ``TEST_ITERATIONS`` (100) times, so the suite stays fast.
-``test_mprotect_file`` maps a regular file: the files engineer's page cache has not landed
-in this branch, so it reports the skip the C program reports when it cannot open the file.
+``test_mprotect_file`` maps a regular ext4 file shared; the C program creates it in its
+working directory, the port (paths are absolute here) at ``/soft-dirty-test-file``.
 The program runs only where ``softdirty_supported`` (CONFIG_MEM_SOFT_DIRTY).
 """
 
@@ -91,24 +91,40 @@ def test_hugepage(t: Ksft) -> None:
     p.munmap(mem, 2 * HPAGE_SIZE)
 
 
+def _test_mprotect(t: Ksft, anon: bool) -> None:
+    """Written: soft-dirty; clear_refs: clean; mprotect R/O and back: still clean; written
+    again: soft-dirty."""
+    p, kind = t.process, "anon" if anon else "file"
+    if anon:
+        map_ = p.mmap(PAGE_SIZE)
+    else:
+        test_fd = p.open(FNAME, "rw", create=True)
+        t.machine.unlink(FNAME)
+        p.ftruncate(test_fd, PAGE_SIZE)
+        map_ = p.mmap(PAGE_SIZE, "rw", "shared", fd=test_fd)
+    p.write(map_, 1, value=1)
+    t.test_result(pagemap_is_softdirty(p, map_), f"Test test_mprotect-{kind} dirty bit of new written page")
+    clear_softdirty(p)
+    t.test_result(not pagemap_is_softdirty(p, map_), f"Test test_mprotect-{kind} soft-dirty clear after clear_refs")
+    p.mprotect(map_, PAGE_SIZE, "r")
+    t.test_result(not pagemap_is_softdirty(p, map_), f"Test test_mprotect-{kind} soft-dirty clear after marking RO")
+    p.mprotect(map_, PAGE_SIZE, "rw")
+    t.test_result(not pagemap_is_softdirty(p, map_), f"Test test_mprotect-{kind} soft-dirty clear after marking RW")
+    p.write(map_, 1, value=2)
+    t.test_result(pagemap_is_softdirty(p, map_), f"Test test_mprotect-{kind} soft-dirty after rewritten")
+    p.munmap(map_, PAGE_SIZE)
+    if not anon:
+        p.close(test_fd)
+
+
+FNAME = "/soft-dirty-test-file"
+
+
 def test_mprotect_anon(t: Ksft) -> None:
     _supported(t)
-    p = t.process
-    map_ = p.mmap(PAGE_SIZE)
-    p.write(map_, 1, value=1)
-    t.test_result(pagemap_is_softdirty(p, map_), "Test test_mprotect-anon dirty bit of new written page")
-    clear_softdirty(p)
-    t.test_result(not pagemap_is_softdirty(p, map_), "Test test_mprotect-anon soft-dirty clear after clear_refs")
-    p.mprotect(map_, PAGE_SIZE, "r")
-    t.test_result(not pagemap_is_softdirty(p, map_), "Test test_mprotect-anon soft-dirty clear after marking RO")
-    p.mprotect(map_, PAGE_SIZE, "rw")
-    t.test_result(not pagemap_is_softdirty(p, map_), "Test test_mprotect-anon soft-dirty clear after marking RW")
-    p.write(map_, 1, value=2)
-    t.test_result(pagemap_is_softdirty(p, map_), "Test test_mprotect-anon soft-dirty after rewritten")
-    p.munmap(map_, PAGE_SIZE)
+    _test_mprotect(t, anon=True)
 
 
 def test_mprotect_file(t: Ksft) -> None:
     _supported(t)
-    t.test_result_skip("Test test_mprotect_file open() file failed (regular files are not simulated in this "
-                       "branch yet)")
+    _test_mprotect(t, anon=False)

@@ -57,6 +57,7 @@ FPI_NONE, FPI_TO_TAIL = 0, 2
 
 # zone->flags bits
 ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH = 1, 2, 4
+NODE_RECLAIM_NEVER = -1  # get_page_from_freelist's ``asked``: every zone's bit set
 
 # scalars in MemMap.params
 P_MAX_ORDER, P_PB_ORDER, P_MOBILITY_OFF, P_THP_ORDER, P_NR_ONLINE, P_DEFRAG_MODE = 0, 1, 2, 3, 4, 5
@@ -817,8 +818,11 @@ def compound_head(a, pfn):
 
 
 @njit(cache=True)
-def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags, cpu, local_nid, comp):
-    """Walk the zonelist; the first zone whose watermark allows it serves the allocation."""
+def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags, cpu, local_nid, comp, asked):
+    """Walk the zonelist; the first zone whose watermark allows it serves the allocation.
+    A zone below its watermark whose bit is clear in ``asked`` (node reclaim enabled and
+    allowed there, not yet tried for this allocation) stops the walk: -2 - zid asks Python to
+    run ``node_reclaim`` for it and walk again (NODE_RECLAIM_NEVER: never ask)."""
     while True:
         no_fallback = alloc_flags & ALLOC_NOFRAGMENT
         preferred = -1
@@ -847,6 +851,8 @@ def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags,
                 ok = (alloc_flags & ALLOC_NO_WATERMARKS) != 0 or zone_watermark_fast(
                     a, zid, order, a.wmark[zid, wm] + a.boost[zid], highest_zoneidx, alloc_flags)
             if not ok:
+                if not asked >> zid & 1:
+                    return -2 - zid
                 continue
             pfn = rmqueue(a, cpu, preferred, zid, order, mt, alloc_flags, local_nid)
             if pfn >= 0:
@@ -908,7 +914,8 @@ def alloc_pages_batch(a, zonelist, nr, highest, order, mt, fast_flags, cpu, loca
     """Up to ``nr`` same-shaped allocations from the fast path; stops at the first the free
     lists cannot serve above the watermark (the slow path is Python's), returns the count."""
     for i in range(nr):
-        pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp)
+        pfn = get_page_from_freelist(a, zonelist, highest, order, mt, fast_flags, cpu, local_nid, comp,
+                                     NODE_RECLAIM_NEVER)
         out[i] = pfn
         if pfn < 0:
             return i

@@ -42,7 +42,8 @@ from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK
 from ..include.linux.fs import i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_swapbacked, PG_uptodate,
-                                        PG_writeback)
+                                        PG_workingset, PG_writeback)
+from ..kernel.sched.psi import io_schedule, psi_memstall
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
@@ -289,7 +290,18 @@ def folio_wait_bit(k, pfn: int, flag: int) -> None:
     """``folio_wait_bit``: let simulated time pass until ``flag`` (PG_locked, PG_writeback) is
     clear: the I/O that holds it completes as an event on the clock once block I/O takes time.
     A wait longer than the hung-task detector's 120 s (``hung_task_timeout_secs``) is a
-    simulator bug (nothing will clear the bit): it raises instead of waiting forever."""
+    simulator bug (nothing will clear the bit): it raises instead of waiting forever.
+    ``current`` sleeps in iowait meanwhile; waiting for a workingset folio's read (a refault:
+    locked, not up to date, PG_workingset) is a memory stall (PSI's thrashing)."""
+    if not folio_test(k, pfn, flag):
+        return
+    thrashing = flag == PG_locked and not folio_test(k, pfn, PG_uptodate) and folio_test(k, pfn, PG_workingset)
+    with psi_memstall(k, k.current if thrashing else None), io_schedule(k, k.current):
+        folio_wait_bit_common(k, pfn, flag)
+
+
+def folio_wait_bit_common(k, pfn: int, flag: int) -> None:
+    """Run the clock's events until ``flag`` clears."""
     clock = k.clock
     deadline = clock.now + HUNG_TASK_TIMEOUT_NS
     while folio_test(k, pfn, flag):
@@ -710,7 +722,10 @@ def filemap_fault(k, task, addr: int) -> bool:
     readahead (``do_async_mmap_readahead``); a page not cached counts PGMAJFAULT and starts
     synchronous readahead around it (``do_sync_mmap_readahead``), then the folio is found or
     created (``__filemap_get_folio(FGP_CREAT|FGP_FOR_MMAP)``) and read if not up to date. The
-    retried fault counts as major when it waited for I/O."""
+    retried fault counts as major only after a miss (VM_FAULT_MAJOR): 6.18 handles a user
+    fault under the per-VMA lock, and one that dropped it to wait for a read in flight is
+    retried without FAULT_FLAG_TRIED, so it counts as minor (the host's mmap of an evicted
+    file: one major fault for 16384 loads)."""
     from ..include.linux.vmstat import PGMAJFAULT
     from .pgtable import VP_FAULT_MAJOR
     from .readahead import do_async_mmap_readahead, do_sync_mmap_readahead
@@ -722,26 +737,24 @@ def filemap_fault(k, task, addr: int) -> bool:
         return False
     vs = k.vm_state
     pfn = filemap_get_folio(k, mapping, index)
-    waited = created = False
+    missed = created = False
     if pfn < 0:
         vs.vm_events[PGMAJFAULT] += 1
         do_sync_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), vma.vm_flags, vma.vm_pgoff,
                                vma_pages(vma))
-        waited = True
+        missed = True
         pfn = filemap_get_folio(k, mapping, index)  # readahead's folio, its read in flight
         if pfn < 0:  # readahead read nothing here (VM_RAND_READ): a locked new folio, ours to read
             pfn = __filemap_get_folio(k, mapping, index, FGP_CREAT | FGP_FOR_MMAP, G.GFP_HIGHUSER_MOVABLE)
             folio_put(k, pfn)
             created = True
     else:
-        waited = folio_test(k, pfn, PG_readahead)
         do_async_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), pfn, vma.vm_flags)
     if created and not folio_test(k, pfn, PG_uptodate):
         mapping.a_ops.read_folios(k, mapping, [pfn])  # locked since filemap_add_folio: ours to read
     elif not folio_test(k, pfn, PG_uptodate):
         filemap_update_page(k, mapping, pfn)  # a read in flight (readahead's): wait for it
-        waited = True
-    vs.vp[VP_FAULT_MAJOR] = int(waited)
+    vs.vp[VP_FAULT_MAJOR] = int(missed)
     return True
 
 

@@ -44,6 +44,18 @@ def enabled_show(k: "Kernel") -> str:
     return " ".join(f"[{m}]" if m == k.transparent_hugepage_flags else m for m in THP_ENABLED) + "\n"
 
 
+def use_zero_page_show(k: "Kernel") -> str:
+    """/sys/kernel/mm/transparent_hugepage/use_zero_page: 1, the default
+    (TRANSPARENT_HUGEPAGE_USE_ZERO_PAGE_FLAG): a read fault of a THP-eligible VMA maps the
+    huge zero page (``do_huge_pmd_anonymous_page``)."""
+    return "1\n"
+
+
+def use_zero_page_store(k: "Kernel", value: str) -> None:
+    """Turning the huge zero page off is not simulated: the file is read-only here."""
+    raise KernelError(errno.EACCES, "transparent_hugepage/use_zero_page: writing it is not simulated")
+
+
 def enabled_store(k: "Kernel", value: str) -> None:
     """Set the policy (``enabled_store``): khugepaged starts or stops and min_free_kbytes
     follows (``start_stop_khugepaged``); faults from now on read the new policy."""

@@ -8,7 +8,8 @@ running out of ``vm.max_map_count`` there is EAGAIN. Advice about pages goes to
 ``mm.hooks``: DONTNEED/DONTNEED_LOCKED zap, REMOVE punches a hole in the shmem object
 (``vma.shmem_punch_hole``: its pages leave every process and the page cache), FREE asks for
 lazy freeing, POPULATE_READ/WRITE prefault (ENOMEM at a hole, EINVAL where the protection forbids it),
-WILLNEED/COLD/PAGEOUT/COLLAPSE/GUARD_* are hints. MADV_HWPOISON and MADV_SOFT_OFFLINE
+WILLNEED/COLD/PAGEOUT/COLLAPSE/GUARD_* are hints (COLD deactivates and PAGEOUT reclaims the
+folios mapped only by the range: ``madvise_cold_or_pageout``). MADV_HWPOISON and MADV_SOFT_OFFLINE
 (CONFIG_MEMORY_FAILURE, off on the development host) are rejected as unknown.
 """
 
@@ -38,8 +39,10 @@ from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from ..include.linux.page_flags import PG_head_mask
 from ..kernel import fork as F
 from . import buddy as B
-from .swap import lru_add_drain
+from .swap import lru_add_drain, lru_deactivate
 from .vmscan import reclaim_pages
+from ..include.linux.page_flags import (PG_active_mask, PG_lru_mask, PG_referenced_mask, PG_swapbacked_mask,
+                                        PG_workingset_mask)
 from .pgtable import (VP_CPU, PTE_KIND_PRESENT, _PAGE_ACCESSED, _PAGE_SPECIAL, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
                       pte_marker_get, pte_none, pte_to_swp_entry)
 
@@ -129,8 +132,8 @@ def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> N
     elif not vma_is_anonymous(vma):
         raise _einval("MADV_FREE works on private anonymous memory only")
     else:
-        lazyfree = getattr(mm.hooks, "lazyfree_range", None)
-        (lazyfree or mm.hooks.zap_range)(mm, start, end)
+        lazyfree = getattr(mm.hooks, "lazyfree_range", None)  # else freed at once, as DONTNEED (markers stay)
+        (lazyfree or mm.hooks.zap_page_range_single)(mm, start, end)
 
 
 def _remove(mm: mm_struct, vma, start: int, end: int) -> None:
@@ -238,7 +241,7 @@ def madvise_populate(mm: mm_struct, start: int, end: int, write: bool) -> None:
         if vma.vm_flags & (VM_IO | VM_PFNMAP) or not vma.vm_flags & need:
             raise _einval("populate: the mapping's protection does not allow this access")
         tmp = min(vma.vm_end, end)
-        mm.hooks.populate(mm, start, tmp, write)
+        mm.hooks.populate(mm, start, tmp, write, tried=True)
         start = tmp
 
 
@@ -295,17 +298,30 @@ def guard_remove_range(a, vs, pgd, start, end):
             M.set_entry(vs, row, idx, np.uint64(0))
 
 
-# ---- MADV_PAGEOUT (madvise_pageout, madvise_cold_or_pageout_pte_range) ------------------------------
-PAGEOUT_BATCH = 512  # folios collected per walk before they are reclaimed (one pte table's worth)
+# ---- MADV_COLD and MADV_PAGEOUT (madvise_cold_or_pageout_pte_range) ----------------------------------
+PAGEOUT_BATCH = 512  # folios collected per walk before they are handled (one pte table's worth)
+COLD_HEAD, COLD_ADDR = 0, 1  # the columns of the walk's output: folio, address of its first page
 
 
 @njit(cache=True)
-def pageout_pte_range(a, vs, pgd, start, end, out):
-    """The folios MADV_PAGEOUT reclaims in [start, end): each small anonymous folio mapped
-    by this pte only (``folio_maybe_mapped_shared`` skips the rest), its pte made old
-    (``ptep_test_and_clear_young``). Returns (how many, the address to go on from).
-    Large folios stay: 6.18 swaps a PMD-mapped THP out whole when a free cluster is left,
-    or splits it; neither is modelled."""
+def exclusive_file_folio(a, head, pmd_mapped):
+    """A file folio mapped once, whole, by the entry being walked: by one PMD, or by ptes
+    only, one each (``folio_mapcount == folio_nr_pages``: exclusive to this mapping)."""
+    nr = np.int64(1) << a.order[head]
+    if pmd_mapped:
+        return a.entire_mapcount[head] == 1 and not a.mapcount[head:head + nr].any()
+    return a.entire_mapcount[head] == 0 and (a.mapcount[head:head + nr] == 1).all()
+
+
+@njit(cache=True)
+def cold_or_pageout_pte_range(a, vs, pgd, start, end, pageout, out):
+    """The folios MADV_COLD deactivates or MADV_PAGEOUT reclaims in [start, end), each
+    with its entry made old (``ptep_test_and_clear_young``/``pmdp_test_and_clear_young``):
+    folios on an LRU list mapped by this entry only (``folio_mapcount == nr_pages``). A
+    file folio counts once, at its first page, when the range maps it whole (by a PMD or
+    by ptes). Small anonymous folios only: 6.18 swaps a PMD-mapped THP out whole when a
+    free cluster is left, or splits it (not modelled); shmem folios are not paged out here
+    (they go through swap). Returns (how many, the address to go on from)."""
     levels = vs.vp[VP_LEVELS]
     n = 0
     w = walk_page_range(vs, pgd, start, end, 0)
@@ -314,32 +330,74 @@ def pageout_pte_range(a, vs, pgd, start, end, out):
         if kind == WALK_DONE:
             return n, end
         entry = vs.pt[row, idx]
-        if kind != PTE_KIND_PRESENT or level != levels - 1 or entry_has(entry, _PAGE_SPECIAL):
+        if kind != PTE_KIND_PRESENT or level < levels - 2 or entry_has(entry, _PAGE_SPECIAL):
             continue
         pfn = pte_pfn(entry)
-        if a.flags[pfn] & PG_head_mask or B.compound_head(a, pfn) != pfn:
+        head = B.compound_head(a, pfn)
+        if not a.flags[head] & PG_lru_mask:
             continue
-        if not a.mapping[pfn] & M.PAGE_MAPPING_ANON or a.mapcount[pfn] != 1:
-            continue
+        if a.mapping[head] & M.PAGE_MAPPING_ANON:
+            if level != levels - 1 or a.flags[head] & PG_head_mask or a.mapcount[pfn] != 1:
+                continue
+        else:
+            nr = np.int64(1) << a.order[head]
+            if pageout and a.flags[head] & PG_swapbacked_mask or pfn != head or addr + (nr << 12) > end \
+                    or not exclusive_file_folio(a, head, level == levels - 2):
+                continue
         vs.pt[row, idx] = entry & ~np.uint64(_PAGE_ACCESSED)
-        out[n] = pfn
+        out[n, COLD_HEAD], out[n, COLD_ADDR] = head, addr
         n += 1
         if n == out.shape[0]:
             return n, addr + PAGE_SIZE
     return n, end
 
 
-def madvise_pageout(k, task, start: int, end: int) -> None:
-    """MADV_PAGEOUT: drain the LRU batches, then reclaim the range's private anonymous
-    folios batch by batch (``reclaim_pages``)."""
-    lru_add_drain(k.mem_map, int(k.vm_state.vp[VP_CPU]))
-    out = np.zeros(PAGEOUT_BATCH, np.int64)
+@njit(cache=True)
+def madvise_cold_folios(a, folios):
+    """MADV_COLD's end for each folio: PG_referenced cleared, an active one marked
+    PG_workingset, then ``folio_deactivate`` (``lru_deactivate``, done at once here where
+    the kernel goes through the CPU's lru_deactivate batch)."""
+    for i in range(folios.shape[0]):
+        pfn = folios[i]
+        a.flags[pfn] &= ~PG_referenced_mask
+        if a.flags[pfn] & PG_active_mask:
+            a.flags[pfn] |= PG_workingset_mask
+        lru_deactivate(a, pfn)
+
+
+def madvise_cold_or_pageout(k, task, start: int, end: int, pageout: bool) -> None:
+    """MADV_COLD / MADV_PAGEOUT (``madvise_cold``, ``madvise_pageout``): drain the LRU
+    batches, then walk the range batch by batch: COLD deactivates the folios found, PAGEOUT
+    reclaims them (``reclaim_pages``: anonymous ones through swap; file ones unmapped here
+    first)."""
+    a, vs = k.mem_map, k.vm_state
+    lru_add_drain(a, int(vs.vp[VP_CPU]))
+    out = np.zeros((PAGEOUT_BATCH, 2), np.int64)
     addr = start
     while addr < end:
-        n, nxt = pageout_pte_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr, end, out)
+        n, nxt = cold_or_pageout_pte_range(a, vs, int(task.mmc[M.MMC_PGD]), addr, end, pageout, out)
         F.flush_tlb_range(k, task, addr, nxt)
-        reclaim_pages(k, out[:n])
+        found = out[:n]
+        if not pageout:
+            madvise_cold_folios(a, found[:, COLD_HEAD].copy())
+        else:
+            anon = (a.mapping[found[:, COLD_HEAD]] & M.PAGE_MAPPING_ANON) != 0
+            unmap_exclusive_file_folios(k, task, found[~anon])
+            reclaim_pages(k, found[:, COLD_HEAD])
         addr = nxt
+
+
+def unmap_exclusive_file_folios(k, task, found: np.ndarray) -> None:
+    """``try_to_unmap`` of file folios this task alone maps (``found``: folio, address of
+    its first page), as ``shrink_folio_list`` does before it drops a mapped folio: the
+    ptes (or the PMD) go, a dirty pte dirtying the folio; the TLB entries are flushed. Done
+    here, by zapping the range, because only this mapping can hold them."""
+    a, vs = k.mem_map, k.vm_state
+    pgd = int(task.mmc[M.MMC_PGD])
+    for head, addr in found.tolist():
+        end = addr + (1 << (int(a.order[head]) + PAGE_SHIFT))
+        M.unmap_page_range(a, vs, task.mmc, pgd, addr, end, False)
+        F.flush_tlb_range(k, task, addr, end)
 
 
 # ---- process_madvise (mm/madvise.c, 6.18) --------------------------------------------------------

@@ -46,8 +46,10 @@ page tables (``mem_cgroup_charge_pagetable``, memory.stat ``pagetables``), swap 
 ``swap_cgroup``, uncharged when the slot is freed; ``mem_cgroup_swapin_charge_folio`` charges
 a folio read back to the slot's memcg). Not yet: other kernel memory (slab, stacks),
 per-memcg ``file_mapped``, per-memcg vm events in ``memory.stat`` (shown as 0),
-``memory.swap.high``, ``memory.pressure``; the LRU's stats other than the list sizes
-(workingset activations) are per memcg, not per memcg and node.
+``memory.swap.high``; the LRU's stats other than the list sizes (workingset activations) are
+per memcg, not per memcg and node. ``memory.pressure`` is a cgroup core file
+(``kernel/cgroup/cgroup.py``); reclaim and the over-high sleep here are memory stalls
+(``psi_memstall_enter``/``leave``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from ..include.linux.vmstat import (
     PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, VM_EVENT_ITEM, WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE,
     WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON,
     WORKINGSET_RESTORE_FILE)
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
 from ..kernel.timer import NSEC_PER_SEC
 from .page_alloc import wait_for_oom_victims
 from .page_counter import page_counter_charge, page_counter_memparse, page_counter_try_charge, page_counter_uncharge
@@ -416,7 +419,9 @@ def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP,
         if passed_oom and task_is_dying(task) or not gfp & G.__GFP_DIRECT_RECLAIM:
             return False
         memcg_memory_event(k, over, MEMCG_MAX)
+        memstall = psi_memstall_enter(k, k.current)
         nr_reclaimed = k.memcg_hooks.try_to_free_mem_cgroup_pages(k, over, nr_pages, gfp, MEMCG_RECLAIM_MAY_SWAP)
+        psi_memstall_leave(k, k.current, memstall)
         if mem_cgroup_margin(k, over) >= nr_pages:
             continue
         if gfp & G.__GFP_NORETRY:
@@ -508,8 +513,10 @@ def reclaim_high(k: "Kernel", memcg: mem_cgroup, nr_pages: int, gfp: int) -> int
     while memcg is not None and not mem_cgroup_is_root(memcg):
         if page_counter_read(k, memcg) > pc_field(k, memcg, PC_HIGH):
             memcg_memory_event(k, memcg, MEMCG_HIGH)
+            memstall = psi_memstall_enter(k, k.current)
             nr_reclaimed += k.memcg_hooks.try_to_free_mem_cgroup_pages(k, memcg, nr_pages, gfp,
                                                                        MEMCG_RECLAIM_MAY_SWAP)
+            psi_memstall_leave(k, k.current, memstall)
         memcg = parent_mem_cgroup(memcg)
     return nr_reclaimed
 
@@ -534,7 +541,7 @@ def mem_cgroup_handle_over_high(k: "Kernel", memcg: mem_cgroup, gfp: int = MEMCG
             nr_retries -= 0 if nr_reclaimed else 1
             in_retry = True
             continue
-        k.clock.run_until(k.clock.now + penalty * (NSEC_PER_SEC // HZ))  # schedule_timeout_killable
+        schedule_timeout_memstall(k, penalty * (NSEC_PER_SEC // HZ))  # schedule_timeout_killable
         return
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_hit_again, tlb_fault_done, tlb_miss_again,
+from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_hit_again, l1_hits_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
-    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
@@ -55,7 +55,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
 from .memcontrol import mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
-from .swap import folio_add_lru_vma, folio_put, lru_add_drain
+from .swap import folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
 from ..include.linux.swap import SWAP_COUNT_MASK
 from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
 
@@ -143,7 +143,8 @@ def alloc_with(a, vs, ctx, order):
         return pfn
     nid = vs.ac[ctx, AC_NID]
     pfn = B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
-                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0)
+                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
+                                   B.NODE_RECLAIM_NEVER)  # node reclaim: alloc_pages_slowpath_for_fault
     if pfn < 0:
         vs.vp[VP_SLOW_CTX] = ctx
     return pfn
@@ -414,6 +415,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         if not anon:  # a private file page: the copy is anonymous (wp_page_copy's counters)
             mmc[mm_counter_file(a, head)] -= 1
             mmc[MM_ANONPAGES] += 1
+        if vmas[v, VMA_FLAGS] & VM_LOCKED:  # folio_remove_rmap_pte -> munlock_vma_folio
+            munlock_folio(a, head)
         put_folio(a, vs, head)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
@@ -895,7 +898,7 @@ def wp_page_shared(a, vs, vmas, v, row, idx):
     if vmas[v, VMA_FOPS] & FOPS_MKWRITE and not a.flags[head] & np.uint64(1 << PG_dirty):
         return FAULT_FILE_MKWRITE
     folio_mark_dirty_compiled(a, vs, head)
-    vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED)
+    vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)  # soft-dirty too
     return FAULT_OK
 
 
@@ -1032,19 +1035,41 @@ def access_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, value, out, start,
 
 
 @njit(cache=True, inline="always")
-def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_page, memo_e, peak):
-    """One access of ``replay_batch``: (status, memo page, memo entry, peak RSS)."""
-    page = addr >> 12
-    if page == memo_page and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
-        return FAULT_OK, memo_page, memo_e, peak
+def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_tag, memo_shift, memo_e, peak):
+    """One access of ``replay_batch``: (status, memo tag, memo shift, memo entry, peak RSS)."""
+    if addr >> memo_shift == memo_tag and memo_e >= 0 and l1_hit_again(t, memo_e, addr, write) >= 0:
+        return FAULT_OK, memo_tag, memo_shift, memo_e, peak
     e = l1_4k_entry(t, asid, addr)  # the lookup's first probe, inline
     if e >= 0 and l1_hit_again(t, e, addr, write) >= 0:
-        return FAULT_OK, page, e, peak
+        return FAULT_OK, addr >> 12, np.int64(12), e, peak
     pfn = access_one(a, vs, xa, t, asid, vmas, mmc, addr, write)
     if pfn < 0:
-        return -1 - pfn, memo_page, memo_e, peak
+        return -1 - pfn, memo_tag, memo_shift, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]
-    return FAULT_OK, page, l1_entry(t, asid, addr), max(peak, rss)
+    e = l1_entry(t, asid, addr)
+    shift = l1_entry_shift(t, e) if e >= 0 else np.int64(12)
+    return FAULT_OK, addr >> shift, shift, e, max(peak, rss)
+
+
+MEMO_RUN_BLOCK = 8  # records tested at once, branch-free (the compiler vectorises the block)
+
+
+@njit(cache=True, inline="always")
+def _memo_read_run(addrs, kinds, i, memo_tag, memo_shift):
+    """The end of the run of loads and fetches from ``i`` within the memo's page."""
+    lo, size = memo_tag << memo_shift, np.int64(1) << memo_shift
+    n, j = addrs.shape[0], i
+    while j + MEMO_RUN_BLOCK <= n:
+        inside = True
+        for q in range(MEMO_RUN_BLOCK):
+            off = addrs[j + q] - lo
+            inside &= (kinds[j + q] < 2) & (off >= 0) & (off < size)
+        if not inside:
+            break
+        j += MEMO_RUN_BLOCK
+    while j < n and kinds[j] < 2 and 0 <= addrs[j] - lo < size:
+        j += 1
+    return j
 
 
 @njit(cache=True)
@@ -1058,24 +1083,35 @@ def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
     is set at once. Its load then hits that translation; it counts as the two accesses
     lackey describes.
 
-    The L1 entry of the last page accessed is remembered: another access to that page
-    repeats that hit exactly (``l1_hit_again``) without the lookup; so does a hit in the L1
-    4K dTLB, the lookup's first probe. Only ``access_one`` can fault, so RSS is only re-read
-    after it. The caller ends the batch before it could use up the time left until the next
-    event (``kernel/timer.py``): no check of the clock costs the accesses anything."""
+    The L1 entry of the last page accessed is remembered, with its page size: another
+    access within that page (4 KiB, or the whole 2 MiB of a huge mapping) repeats that hit
+    exactly (``l1_hit_again``) without the lookup, and a run of reads there is counted in one
+    step (``l1_hits_again``); so does a hit in the L1 4K dTLB, the lookup's first probe. A
+    huge entry is remembered safely: the lookup would find no 4K entry for an address it
+    covers, since mapping the huge page needed the page table's ptes gone (zapped and
+    flushed) or never there. Only ``access_one`` can fault, so RSS is only re-read after it.
+    The caller ends the batch before it could use up the time left until the next event
+    (``kernel/timer.py``): no check of the clock costs the accesses anything."""
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
-    memo_page, memo_e = np.int64(-1), np.int64(-1)
-    for i in range(start, addrs.shape[0]):
+    memo_tag, memo_shift, memo_e = np.int64(-1), np.int64(12), np.int64(-1)
+    i = start
+    while i < addrs.shape[0]:
         kind, addr = kinds[i], addrs[i]
-        status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2,
-                                                         memo_page, memo_e, peak)
+        status, memo_tag, memo_shift, memo_e, peak = _replay_access(
+            a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2, memo_tag, memo_shift, memo_e, peak)
         if status != FAULT_OK:
             return i, status, peak
         if kind == 3:  # the modify's load, through the translation its write just used
-            status, memo_page, memo_e, peak = _replay_access(a, vs, xa, t, asid, vma_table, counters, addr, False,
-                                                             memo_page, memo_e, peak)
+            status, memo_tag, memo_shift, memo_e, peak = _replay_access(
+                a, vs, xa, t, asid, vma_table, counters, addr, False, memo_tag, memo_shift, memo_e, peak)
             if status != FAULT_OK:
                 return i, status, peak
+        i += 1
+        if memo_e >= 0:
+            run_end = _memo_read_run(addrs, kinds, i, memo_tag, memo_shift)
+            if run_end > i:
+                l1_hits_again(t, memo_e, run_end - i)
+                i = run_end
     return addrs.shape[0], FAULT_OK, peak
 
 

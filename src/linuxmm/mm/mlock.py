@@ -14,20 +14,33 @@ faults the range in (nothing for lock-on-fault VMAs).
 so mmap and brk check RLIMIT_MEMLOCK against it) and locks every VMA for MCL_CURRENT; an
 error on one VMA is ignored, as in the kernel.
 
-Not modelled yet: the page side, PG_mlocked and the unevictable LRU (``mlock_folio``,
-``mlock_new_folio``, meminfo's Mlocked and Unevictable); they come with the LRU lists.
+The page side: a VMA whose VM_LOCKED changes has its mapped folios mlocked or munlocked
+(``mlock_vma_pages_range`` -> ``mlock_pte_range``, compiled, through the page-table layer's
+``mm.hooks.mlock_vma_pages_range``): ``mm/swap.py``'s ``mlock_folio`` moves each to the
+unevictable list with PG_mlocked (meminfo's Mlocked and Unevictable), ``munlock_folio`` back;
+pages populated afterwards are mlocked as they fault in (``mlock_new_folio``). A large folio
+mapped by ptes is only (un)locked when the range holds all of it (``allow_mlock_munlock``).
+Unmapping a VM_LOCKED range munlocks its folios first (the kernel does it in
+``folio_remove_rmap_*`` -> ``munlock_vma_folio``), so exit and munmap count
+unevictable_pgs_munlocked, not _cleared.
 """
 
 from __future__ import annotations
 
 import errno
 
+from numba import njit
+
 from ..errors import KernelError
 from ..include.linux.mm_types import (
     PAGE_MASK, PAGE_SHIFT, VM_DROPPABLE, VM_HUGETLB, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, VM_SPECIAL,
     VM_STICKY, find_vma, mm_struct, vma_lookup, vmas_in_range)
+from . import buddy as B
 from . import vma as V
 from .mmap import mm_populate
+from .pagewalk import WALK_DONE, walk_next, walk_page_range
+from .pgtable import PTE_KIND_PRESENT, VP_LEVELS, _PAGE_SPECIAL, entry_has, pte_pfn
+from .swap import folio_nr_pages, mlock_folio, munlock_folio
 
 # include/uapi/asm-generic/mman-common.h and mman.h
 MLOCK_ONFAULT = 0x01
@@ -35,8 +48,36 @@ MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 MCL_NAMES = {"current": MCL_CURRENT, "future": MCL_FUTURE, "onfault": MCL_ONFAULT}
 
 
+@njit(cache=True)
+def mlock_pte_range(a, vs, pgd, start, end, lock):
+    """``mlock_pte_range`` over [start, end): each folio mapped there is mlocked (``lock``)
+    or munlocked, once; a large folio mapped by ptes only if the range holds all of it."""
+    w = walk_page_range(vs, pgd, start, end, 0)
+    last = -1
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        entry = vs.pt[row, idx]
+        if kind != PTE_KIND_PRESENT or entry_has(entry, _PAGE_SPECIAL):
+            continue
+        pfn = pte_pfn(entry)
+        head = B.compound_head(a, pfn)
+        if head == last:
+            continue
+        last = head
+        first = addr - ((pfn - head) << 12)  # where the folio's first page would be mapped
+        if level == vs.vp[VP_LEVELS] - 1 and (first < start or first + (folio_nr_pages(a, head) << 12) > end):
+            continue  # allow_mlock_munlock: a large folio only partly in the range
+        if lock:
+            mlock_folio(a, head)
+        else:
+            munlock_folio(a, head)
+
+
 def mlock_fixup(mm: mm_struct, vma, start: int, end: int, newflags: int):
-    """Give [start, end) of ``vma`` the lock flags of ``newflags``; the VMA now covering it."""
+    """Give [start, end) of ``vma`` the lock flags of ``newflags``; the VMA now covering it.
+    When VM_LOCKED comes or goes, the folios mapped there are mlocked or munlocked."""
     oldflags = vma.vm_flags
     if newflags == oldflags or oldflags & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE):
         return vma  # don't set VM_LOCKED or VM_LOCKONFAULT and don't count
@@ -48,6 +89,8 @@ def mlock_fixup(mm: mm_struct, vma, start: int, end: int, newflags: int):
         nr_pages = 0  # only VM_LOCKONFAULT changes
     mm.locked_vm += nr_pages
     V.vm_flags_reset(mm, vma, newflags | vma.vm_flags & VM_STICKY)
+    if (newflags ^ oldflags) & VM_LOCKED:  # mlock_vma_pages_range
+        mm.hooks.mlock_vma_pages_range(mm, start, end, bool(newflags & VM_LOCKED))
     return vma
 
 

@@ -28,9 +28,9 @@ file's mode against the mapping (EACCES for a shared writable mapping of a file 
 writing, or any mapping of one not open for reading; a MAP_SHARED mapping of a read-only
 file is VM_MAYSHARE without VM_SHARED/VM_MAYWRITE), ``file_mmap_ok`` the offset (EOVERFLOW);
 the file's ``get_unmapped_area`` places it (ext4: ``thp_get_unmapped_area``, so a mapping of
-2 MiB or more starts 2 MiB-aligned relative to its offset; tmpfs mounted ``huge=never``:
-no alignment). The VMA keeps the file and the page offset (``vm_file``, ``vm_pgoff``) and
-joins the file's ``i_mmap``.
+2 MiB or more starts 2 MiB-aligned relative to its offset; tmpfs the same unless mounted
+``huge=never``, which adds no alignment). The VMA keeps the file and the page offset
+(``vm_file``, ``vm_pgoff``) and joins the file's ``i_mmap``.
 """
 
 from __future__ import annotations
@@ -208,8 +208,12 @@ def thp_get_unmapped_area_vmflags(mm: mm_struct, addr: int, length: int, pgoff: 
     return ret or mm_get_unmapped_area_vmflags(mm, addr, length, pgoff, flags, vm_flags)
 
 
-def shmem_get_unmapped_area(mm: mm_struct, addr: int, length: int, pgoff: int, flags: int) -> int:
-    """shmem's placement; with shmem THP ``never`` (the default) it adds no alignment."""
+def shmem_get_unmapped_area(mm: mm_struct, vm_file, addr: int, length: int, pgoff: int, flags: int) -> int:
+    """shmem's placement: a file of a tmpfs mounted with ``huge=`` other than never is
+    aligned as ``thp_get_unmapped_area`` aligns (its huge pages can be PMD-mapped); with
+    ``never`` (the default, and shared anonymous memory's internal mount) no alignment."""
+    if vm_file is not None and vm_file.f_inode.i_sb.huge != "never":
+        return thp_get_unmapped_area_vmflags(mm, addr, length, pgoff, flags, 0)
     return mm_get_unmapped_area_vmflags(mm, addr, length, pgoff, flags)
 
 
@@ -228,7 +232,7 @@ def get_unmapped_area(mm: mm_struct, vm_file, addr: int, length: int, pgoff: int
     if vm_file is not None and vm_file.f_inode.i_sb.s_type == "ext4":
         addr = thp_get_unmapped_area_vmflags(mm, addr, length, pgoff, flags, 0)  # ext4's thp_get_unmapped_area
     elif vm_file is not None or flags & MAP_SHARED:
-        addr = shmem_get_unmapped_area(mm, addr, length, pgoff if vm_file is not None else 0, flags)
+        addr = shmem_get_unmapped_area(mm, vm_file, addr, length, pgoff if vm_file is not None else 0, flags)
     elif mm.config.transparent_hugepage and not addr and length % PMD_SIZE == 0:
         addr = thp_get_unmapped_area_vmflags(mm, addr, length, 0, flags, vm_flags)
     else:

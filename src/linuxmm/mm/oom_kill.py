@@ -441,6 +441,22 @@ def __oom_reap_task_mm(k: "Kernel", task) -> None:
             task.mm.hooks.zap_range(task.mm, vma.vm_start, vma.vm_end)
 
 
+def process_mrelease(k: "Kernel", task, flags: int) -> None:
+    """``process_mrelease(pidfd, flags)``: the caller reaps the mm of a task that is dying
+    (SIGKILL pending), as the OOM reaper would, so its memory is back before the task gets
+    to run its exit. EINVAL for flags or a task not being killed (unless the reaper is done
+    with its mm); nothing to do for a task whose mm is gone already."""
+    if flags:
+        raise KernelError(errno.EINVAL, f"process_mrelease: flags {flags:#x} must be 0")
+    if task.state != TASK_RUNNING:
+        return  # find_lock_task_mm: no mm left
+    if not task_will_free_mem(task):
+        if MMF_OOM_SKIP not in task.mm.flags:  # an error only if the work has not been done
+            raise KernelError(errno.EINVAL, f"process_mrelease: process {task.pid} is not being killed")
+        return
+    __oom_reap_task_mm(k, task)
+
+
 # ---- the fault path's side ---------------------------------------------------------------------
 def pagefault_out_of_memory(k: "Kernel", task) -> bool:
     """A user fault ended in VM_FAULT_OOM: with a fatal signal pending the task just returns to

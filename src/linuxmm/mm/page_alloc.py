@@ -22,6 +22,7 @@ from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_ea
 from ..include.linux.vmstat import zone_page_state
 from . import vmstat
 from ..kernel.printk import dump_stack
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from .show_mem import __show_mem
 
 if TYPE_CHECKING:
@@ -403,6 +404,11 @@ def watermark_scale_factor_sysctl_handler(k: "Kernel", old) -> None:
     setup_per_zone_wmarks(k)
 
 
+def watermark_boost_factor_sysctl_handler(k: "Kernel", old) -> None:
+    """The compiled ``boost_watermark`` reads the factor from the allocator's parameters."""
+    k.mem_map.params[_buddy.P_BOOST_FACTOR] = k.vm.watermark_boost_factor
+
+
 def lowmem_reserve_ratio_sysctl_handler(k: "Kernel", old) -> None:
     ratio = k.vm.sysctl_lowmem_reserve_ratio
     for i, r in enumerate(ratio):
@@ -453,13 +459,18 @@ from . import buddy as _buddy  # noqa: E402
 MAX_RECLAIM_RETRIES = 16
 
 
+# node_reclaim's results (mm/internal.h)
+NODE_RECLAIM_NOSCAN, NODE_RECLAIM_FULL, NODE_RECLAIM_SOME, NODE_RECLAIM_SUCCESS = -2, -1, 0, 1
+
+
 class AllocHooks:
     """The slow path's steps that later subsystems fill in (``__alloc_pages_slowpath``).
 
     Each returns what the kernel function returns; the defaults do what a kernel without
     that subsystem's work would: no kswapd, reclaim and compaction make no progress, and there
     is no OOM killer. Subsystems register their step on the kernel's instance at boot:
-    ``kswapd_init`` sets ``wake_all_kswapds`` and ``direct_reclaim`` to ``mm/vmscan.py``'s,
+    ``kswapd_init`` sets ``wake_all_kswapds``, ``direct_reclaim`` and ``node_reclaim`` to
+    ``mm/vmscan.py``'s,
     ``oom_init`` sets ``out_of_memory`` to ``mm/oom_kill.py``'s.
     """
 
@@ -474,6 +485,12 @@ class AllocHooks:
 
     def out_of_memory(self, k, gfp: int, order: int) -> bool:
         return False  # did the OOM killer make progress? (oom_init registers mm/oom_kill.py's)
+
+    def node_reclaim(self, k, pgdat, gfp: int, order: int) -> int:
+        return NODE_RECLAIM_NOSCAN  # kswapd_init registers mm/vmscan.py's
+
+    def wakeup_kswapd(self, k, z, gfp: int, order: int, highest_zoneidx: int) -> None:
+        return None  # kswapd_init registers mm/vmscan.py's
 
 
 def _zonelist(k, nid: int):
@@ -516,6 +533,9 @@ def _preferred_zone(k, nid: int, highest: int):
 
 
 def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, cpu: int) -> int:
+    """The compiled zonelist walk; with node reclaim enabled, a zone below its watermark first
+    gets ``node_reclaim`` of its node (once per zone) and is tried again, as the kernel's
+    walk does before falling back to the next zone."""
     a = k.mem_map
     highest = _gfp.gfp_zone(gfp, k.zone_names)
     mt = 0 if k.page_group_by_mobility_disabled else _gfp.gfp_migratetype(gfp)
@@ -524,8 +544,53 @@ def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, 
         zl = zl.copy()
         zl[[i for i in range(len(zl)) if zl[i] >= 0 and a.zone_node[zl[i]] != nid]] = -1
         zl = _np.concatenate([zl[zl >= 0], _np.full(len(zl) - int((zl >= 0).sum()), -1)])
-    return int(_buddy.get_page_from_freelist(a, zl, highest, order, mt, alloc_flags, cpu,
-                                             k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP)))
+    asked = node_reclaim_asked(k, zl, highest, alloc_flags)
+    while True:
+        pfn = int(_buddy.get_page_from_freelist(a, zl, highest, order, mt, alloc_flags, cpu,
+                                                k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP), asked))
+        if pfn >= -1:
+            wake_boosted_kswapds(k)
+            return pfn
+        zid = -2 - pfn
+        asked |= 1 << zid
+        k.alloc_hooks.node_reclaim(k, k.NODE_DATA(int(a.zone_node[zid])), gfp, order)
+
+
+def wake_boosted_kswapds(k) -> None:
+    """``rmqueue``'s tail, for the compiled allocations just made: a zone whose watermark a
+    fallback steal boosted (ZONE_BOOSTED_WATERMARK, set only for ALLOC_KSWAPD allocations)
+    has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0)."""
+    a = k.mem_map
+    if not (a.zflags & _buddy.ZONE_BOOSTED_WATERMARK).any():
+        return
+    for z in for_each_zone(k):
+        zid = _buddy.zone_id(k, z)
+        if a.zflags[zid] & _buddy.ZONE_BOOSTED_WATERMARK:
+            a.zflags[zid] &= ~_buddy.ZONE_BOOSTED_WATERMARK
+            k.alloc_hooks.wakeup_kswapd(k, z, 0, 0, z.idx)
+
+
+RECLAIM_ZONE, RECLAIM_WRITE, RECLAIM_UNMAP = 1, 2, 4  # vm.zone_reclaim_mode bits
+RECLAIM_DISTANCE = 30  # node_reclaim_distance
+
+
+def node_reclaim_enabled(k) -> bool:
+    return bool(k.vm.node_reclaim_mode & (RECLAIM_ZONE | RECLAIM_WRITE | RECLAIM_UNMAP))
+
+
+def node_reclaim_asked(k, zl, highest: int, alloc_flags: int) -> int:
+    """The zones the walk must not ask node reclaim for (``get_page_from_freelist``'s
+    conditions): all when it is disabled or watermarks are ignored; else those farther than
+    RECLAIM_DISTANCE from the preferred zone's node (``zone_allows_reclaim``)."""
+    if not node_reclaim_enabled(k) or alloc_flags & _buddy.ALLOC_NO_WATERMARKS:
+        return _buddy.NODE_RECLAIM_NEVER
+    a = k.mem_map
+    zids = [int(z) for z in zl if z >= 0 and a.zone_idx[z] <= highest]
+    if not zids:
+        return _buddy.NODE_RECLAIM_NEVER
+    local = int(a.zone_node[zids[0]])
+    return sum(1 << zid for zid in range(a.zone_node.shape[0])
+               if zid not in zids or k.node_distance(local, int(a.zone_node[zid])) > RECLAIM_DISTANCE)
 
 
 def alloc_pages(k, gfp: int, order: int = 0, nid: int | None = None, cpu: int = 0,
@@ -564,8 +629,11 @@ def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = Non
         done += int(_buddy.alloc_pages_batch(a, zl, nr - done, highest, order, mt, fast, cpu,
                                              k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP),
                                              out[done:]))
+        wake_boosted_kswapds(k)
         if done < nr:
-            pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
+            pfn = get_page_from_freelist(k, gfp, order, fast, nid, cpu) if node_reclaim_enabled(k) else -1
+            if pfn < 0:
+                pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
             if pfn is None:
                 break
             out[done] = pfn
@@ -609,9 +677,14 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     if alloc_flags & _buddy.ALLOC_KSWAPD:
         hooks.wake_all_kswapds(k, order, gfp, nid)
     pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+    if pfn < 0 and k.pf_memalloc and not gfp & _gfp.__GFP_NOMEMALLOC:  # reclaim allocating:
+        pfn = get_page_from_freelist(k, gfp, order, _buddy.ALLOC_NO_WATERMARKS, nid, cpu)  # the reserves,
+        can_reclaim = False  # and no recursion into direct reclaim
     loops, drained = [0], False
     while pfn < 0 and can_reclaim:
+        memstall = psi_memstall_enter(k, k.current)  # __perform_reclaim
         progress = hooks.direct_reclaim(k, gfp, order)
+        psi_memstall_leave(k, k.current, memstall)
         pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn < 0 and not drained:  # __alloc_pages_direct_reclaim: the per-cpu lists go back once
             _buddy.drain_all_pages(k.mem_map)
@@ -619,7 +692,10 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
             pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
         if pfn >= 0:
             break
-        if hooks.direct_compact(k, gfp, order):
+        memstall = psi_memstall_enter(k, k.current)  # __alloc_pages_direct_compact
+        compacted = hooks.direct_compact(k, gfp, order)
+        psi_memstall_leave(k, k.current, memstall)
+        if compacted:
             pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
             if pfn >= 0:
                 break
@@ -678,12 +754,17 @@ def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
     from the free lists (``vs.vp[VP_SLOW_CTX]`` names its context: gfp, order, node). The page
     it gets waits in ``VP_SLOW_PFN`` for the retried fault. False if the slow path failed,
     after its report; a THP's retry then finds SLOWPATH_FAILED and falls back to 4 KiB pages."""
-    from .pgtable import (AC_GFP, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED, VP_SLOW_CTX, VP_SLOW_FOR,
+    from .pgtable import (AC_FAST, AC_GFP, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED, VP_SLOW_CTX, VP_SLOW_FOR,
                           VP_SLOW_PFN)
 
     ctx = int(vs.vp[VP_SLOW_CTX])
     ac = vs.ac[ctx]
-    pfn = __alloc_pages_slowpath(k, int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID]), cpu, comm)
+    gfp, order, nid = int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID])
+    pfn = -1
+    if node_reclaim_enabled(k):  # the compiled fast path left node reclaim to us
+        pfn = get_page_from_freelist(k, gfp, order, int(ac[AC_FAST]), nid, cpu)
+    if pfn < 0:
+        pfn = __alloc_pages_slowpath(k, gfp, order, nid, cpu, comm)
     if pfn is None:
         pfn = SLOWPATH_FAILED if ctx == AC_THP else NO_PAGE
     vs.vp[VP_SLOW_PFN], vs.vp[VP_SLOW_FOR] = pfn, ctx

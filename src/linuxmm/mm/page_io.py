@@ -1,10 +1,13 @@
 """Swap I/O (``mm/page_io.c``) and zram (``drivers/block/zram``), Linux 6.18.
 
-``swap_writepage`` writes a swap-cache folio to its slot: on a partition or a swap file
-through ``submit_bio`` on the area's disk (``__swap_writepage`` -> ``swap_writepage_bdev``),
-on zram into compressed memory (``SWP_SYNCHRONOUS_IO``: no disk, no queue). The folio is
-under writeback until the completion (``end_swap_bio_write``) stores its lines in the slot
-(PSWPOUT counts the write when it is submitted). ``swap_read_folio`` reads a slot into a new, locked folio the same way
+``swap_writepage`` writes the swap-cache folios one reclaim pass handed to ``pageout`` to
+their slots: on a partition or a swap file through ``submit_bio`` on the area's disk
+(``__swap_writepage`` -> ``swap_writepage_bdev``; one bio per run of consecutive slots, the
+request the block plug would merge the per-folio bios into), on zram into compressed memory
+(``SWP_SYNCHRONOUS_IO``: no disk, no queue). A folio is under writeback until the completion
+(``end_swap_bio_write``, compiled) stores its lines in the slot and rotates it to the
+inactive tail if reclaim marked it PG_reclaim (``folio_end_writeback``); PSWPOUT counts the
+write when it is submitted. ``swap_read_folio`` reads a slot into a new, locked folio the same way
 (``end_swap_bio_read``: the folio uptodate and unlocked; PSWPIN at submission). Disk I/O completes on the
 simulated clock (``block/``): a folio written stays in the swap cache, under writeback, until
 then; a fault waits for the read (``folio_wait_bit``).

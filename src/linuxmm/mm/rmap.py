@@ -29,6 +29,26 @@ a VMA or a link changed (``rmap_table``, as the per-mm VMA table is rebuilt): fo
 there says whether a pte (or a PMD) maps the page (``page_vma_mapped_walk``). With
 ``migration`` it finds the migration entries that stand for the page instead, as
 ``page_vma_mapped_walk`` does with PVMW_MIGRATION (``remove_migration_ptes``' walk).
+
+Reclaim's two walks are compiled too, one call per folio from the compiled batch:
+
+* ``folio_referenced`` (``folio_referenced_one`` per VMA) tests and clears the accessed
+  (young) bit of every pte or PMD mapping the folio and returns how many VMAs had referenced
+  it, with the vm_flags of those (VM_EXEC for the active list's rule). A VM_LOCKED VMA ends
+  the walk: the folio is mlocked (``mlock_vma_folio``; reclaim puts it on the unevictable
+  list) and VM_LOCKED is returned. x86 clears a pte's young bit without a TLB flush
+  (``ptep_clear_flush_young``); a young PMD's range is flushed (``pmdp_clear_flush_young``).
+* ``try_to_unmap`` (``try_to_unmap_one`` per entry): an anonymous folio in the swap cache
+  gets swap ptes (``memory.try_to_unmap_one``); a file folio's ptes and PMDs are cleared, a
+  dirty bit dirtying the folio (its data must be written, not dropped), RssFile/RssShmem and
+  NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked);
+  so does an anonymous PMD (THPs are not swapped out whole). Reclaim batches the TLB flushes
+  (TTU_BATCH_FLUSH, ``try_to_unmap_flush`` after the batch).
+
+The compiled walks cannot reach a task's ``mmc``: reclaim stacks the counters of the mms
+the rows belong to (``row_mm`` indexes ``mmcs``) and copies them back after the pass,
+flushing the TLB of each mm marked in ``flush_mm`` (``mm/vmscan.py``'s
+``try_to_unmap_flush``: a whole-mm flush, as the kernel's batched flush is).
 """
 
 from __future__ import annotations
@@ -36,13 +56,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import PAGE_SHIFT, vma_pages
-from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_PGD, RMAP_PGOFF, RMAP_START, RmapRegistry,
-                                  anon_vma)
+from ..include.linux.mm_types import PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
+from ..include.linux.page_flags import PG_idle_mask
+from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
+                                  RmapRegistry, anon_vma)
 from . import buddy as B
-from .memory import PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table
-from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has, is_migration_entry,
-                      pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry, swp_offset_pfn)
+from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, set_entry, try_to_unmap_one,
+                     zap_huge_pmd, zap_leaf)
+from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
+                      is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
+                      swp_offset_pfn)
+from .swap import folio_nr_pages, mlock_folio
 
 
 # ---- anon_vma -------------------------------------------------------------------------------
@@ -173,7 +197,7 @@ def rmap_table(reg: RmapRegistry) -> RmapRegistry:
     reg.keys = np.array([page_mapping(o) for o in objs], np.int64)
     reg.off = np.zeros(len(objs) + 1, np.int64)
     np.cumsum([len(_linked(o)) for o in objs], out=reg.off[1:])
-    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff) for v in reg.vmas],
+    reg.rows = np.array([(v.vm_mm.pgd, v.vm_start, v.vm_end, v.vm_pgoff, v.vm_flags) for v in reg.vmas],
                         np.int64).reshape(len(reg.vmas), NR_RMAP_COLS)
     reg.table_seq = reg.seq
     return reg
@@ -276,3 +300,91 @@ def folio_mkclean(k, pfn: int) -> int:
                 if k.tlb is not None:  # flush_tlb_page / flush_tlb_range of the huge entry
                     k.tlb.flush_range(vma.vm_mm.hooks.task, address & -size, (address & -size) + size)
     return cleaned
+
+
+# ---- reclaim's walks: folio_referenced, try_to_unmap ---------------------------------------------
+@njit(cache=True)
+def mlock_vma_folio(a, head, vm_flags):
+    """A folio found mapped in a VM_LOCKED VMA (not a special one) is mlocked."""
+    if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
+        mlock_folio(a, head)
+
+
+@njit(cache=True)
+def row_seen(seen, n, r):
+    for i in range(n):
+        if seen[i] == r:
+            return True
+    return False
+
+
+@njit(cache=True)
+def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
+    """``folio_referenced``: clear the young bit of every entry mapping the folio; returns
+    (VMAs that referenced it, their vm_flags | VM_LOCKED if one was locked). Rows of mms no
+    task runs in (``row_mm`` -1) are skipped."""
+    if not folio_mapped(a, head):
+        return 0, 0
+    young = np.empty(8, np.int64)  # the rows (VMAs) found referencing
+    referenced = vm_flags = 0
+    leaf = vs.vp[VP_LEVELS] - 1
+    for page in range(head, head + folio_nr_pages(a, head)):
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
+            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            if row_mm[r] < 0:
+                continue
+            if rows[r, RMAP_FLAGS] & VM_LOCKED:
+                mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
+                return referenced, vm_flags | VM_LOCKED
+            row = pt_table(a, vs, np.zeros(0, np.int64), rows[r, RMAP_PGD], address, level, False)
+            idx = pt_index(vs, level, address)
+            if not entry_has(vs.pt[row, idx], _PAGE_ACCESSED):
+                continue
+            vs.pt[row, idx] &= ~np.uint64(_PAGE_ACCESSED)
+            if level < leaf:  # pmdp_clear_flush_young flushes; a pte's young bit is not
+                flush_mm[row_mm[r]] = 1
+            if row_seen(young, referenced, r):
+                continue
+            if referenced == young.shape[0]:
+                young = np.concatenate((young, np.empty(referenced, np.int64)))
+            young[referenced] = r
+            referenced += 1
+            vm_flags |= rows[r, RMAP_FLAGS]
+    if referenced:
+        a.flags[head] &= ~PG_idle_mask
+    return referenced, vm_flags
+
+
+@njit(cache=True)
+def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
+    """``try_to_unmap`` of an isolated folio, on the counters of the mm each rmap row belongs
+    to (``row_mm`` indexes ``mmcs``; -1: no task runs in it, skipped): an anonymous folio in
+    the swap cache gets swap ptes; a file folio's ptes and PMDs are cleared, their dirty bits
+    dirtying it. A VM_LOCKED VMA stops it (the folio is mlocked), so does an anonymous PMD.
+    The TLB flush is batched (TTU_BATCH_FLUSH): each mm changed is marked in ``flush_mm``
+    for ``try_to_unmap_flush``. True if no mapping is left."""
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    leaf = vs.vp[VP_LEVELS] - 1
+    for page in range(head, head + folio_nr_pages(a, head)):
+        for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
+            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            mm = row_mm[r]
+            if mm < 0:
+                continue
+            if rows[r, RMAP_FLAGS] & VM_LOCKED:  # not TTU_IGNORE_MLOCK: walk_abort
+                mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
+                return False
+            pgd = rows[r, RMAP_PGD]
+            if anon:
+                if level < leaf or not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
+                    return False
+            else:
+                row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+                idx = pt_index(vs, level, address)
+                if level < leaf:
+                    zap_huge_pmd(a, vs, mmcs[mm], row, idx)
+                else:
+                    zap_leaf(a, vs, mmcs[mm], vs.pt[row, idx], level)
+                    set_entry(vs, row, idx, np.uint64(0))
+            flush_mm[mm] = 1
+    return not folio_mapped(a, head)

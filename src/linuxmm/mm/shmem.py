@@ -4,7 +4,12 @@ A tmpfs file's page cache is its storage: folios are added by ``shmem_get_folio`
 PG_swapbacked, counted in NR_SHMEM as well as NR_FILE_PAGES by ``filemap_add_folio``) and
 leave only by truncation, hole punching or the file's eviction (``shmem_undo_range``), never
 by reclaim of clean pages or drop_caches. With ``huge=never`` (the default mount option, and
-shmem_enabled=never for the internal mount) folios are order-0. The filesystem's ``size=``
+shmem_enabled=never for the internal mount) folios are order-0; ``huge=always`` gives a
+write the largest free order up to 2 MiB around its pages (6.18 tries PMD first, then the
+smaller large orders), a fault a PMD-sized folio where the VMA can map it whole;
+``within_size`` the same where the folio stays inside the file's size (or the write's end);
+``advise`` PMD-sized folios for faults in MADV_HUGEPAGE mappings
+(``shmem_huge_global_enabled``; the per-size ``shmem_enabled`` knobs are left at never). The filesystem's ``size=``
 is counted in pages (``shmem_inode_acct_blocks``: ENOSPC past it).
 
 * reads (``shmem_file_read_iter``): a hole reads as zeros without allocating anything;
@@ -25,12 +30,67 @@ import numpy as np
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
-from ..include.linux.fs import address_space_operations, file_operations
-from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
+from ..include.linux.fs import address_space_operations, file_operations, i_size_write
+from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE
+from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
 from . import filemap as FM
+from .rmap import unmap_mapping_pages
 from .truncate import truncate_inode_pages_range
 
-SHMEM_HUGE_NEVER = "never"
+# the tmpfs ``huge=`` mount option (``shmem_sb_info.huge``)
+SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE = "never", "always", "within_size", "advise"
+SHMEM_HUGE_OPTIONS = (SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE)
+HPAGE_PMD_ORDER = 9
+MAYBE_PMD_ORDER = 1 << HPAGE_PMD_ORDER  # as orders bitmasks: BIT(order)
+THP_ORDERS_ALL_FILE_DEFAULT = ((1 << (MAX_PAGECACHE_ORDER + 1)) - 1) & ~1  # orders 1 .. MAX_PAGECACHE_ORDER
+
+
+def shmem_get_orders_within_size(inode, orders: int, index: int, write_end: int) -> int:
+    """The orders of ``orders``, from the highest, whose folio around ``index`` would lie
+    within the file's size (or the write's end): that order and the smaller ones; 0 if none."""
+    size_pages = -(-max(write_end, inode.i_size) >> PAGE_SHIFT)
+    for order in range(orders.bit_length() - 1, 0, -1):
+        if orders & (1 << order) and size_pages >= -(-(index + 1) >> order) << order:
+            return orders & ((2 << order) - 1)
+    return 0
+
+
+def shmem_huge_global_enabled(inode, index: int, write_end: int, vma) -> int:
+    """``shmem_huge_global_enabled``: the folio orders the mount's ``huge=`` allows (a
+    bitmask): with a VMA (a fault) the PMD order; from write() or fallocate every order up to
+    PMD for ``always``, those within the size for ``within_size``; ``advise`` only for a
+    VM_HUGEPAGE VMA; ``never`` none."""
+    huge = inode.i_sb.huge
+    if huge == SHMEM_HUGE_ALWAYS:
+        return MAYBE_PMD_ORDER if vma is not None else THP_ORDERS_ALL_FILE_DEFAULT
+    if huge == SHMEM_HUGE_WITHIN_SIZE:
+        orders = shmem_get_orders_within_size(inode, MAYBE_PMD_ORDER if vma is not None else THP_ORDERS_ALL_FILE_DEFAULT,
+                                              index, write_end)
+        if orders:
+            return orders
+    if huge in (SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE) and vma is not None and vma.vm_flags & VM_HUGEPAGE:
+        return MAYBE_PMD_ORDER
+    return 0
+
+
+def shmem_suitable_orders(k, inode, index: int, orders: int, vma) -> list[int]:
+    """``shmem_suitable_orders``: the orders to try, highest first, from the highest whose
+    aligned range holds nothing in the cache yet; a fault's order must also fit its VMA
+    (``thp_vma_suitable_order``: the huge page inside it, aligned in the file as in memory)."""
+    out = []
+    for order in range(orders.bit_length() - 1, 0, -1):
+        nr = 1 << order
+        aligned = index & -nr
+        if not orders & nr or out == [] and FM.filemap_folios(k, inode.i_mapping, aligned, aligned + nr - 1):
+            continue
+        if vma is not None:
+            start = vma.vm_start + ((aligned - vma.vm_pgoff) << PAGE_SHIFT)
+            if (vma.vm_start >> PAGE_SHIFT) - vma.vm_pgoff & (nr - 1) or start < vma.vm_start \
+                    or start + (nr << PAGE_SHIFT) > vma.vm_end:
+                continue
+        out.append(order)
+    return out
 
 
 def shmem_inode_acct_blocks(k, inode, pages: int) -> None:
@@ -41,19 +101,42 @@ def shmem_inode_acct_blocks(k, inode, pages: int) -> None:
     sb.used_blocks += pages
 
 
-def shmem_get_folio(k, inode, index: int) -> int:
-    """``shmem_get_folio_gfp``: the folio at ``index``, allocated zeroed and up to date and
-    added to the page cache (which holds its references) if there is none."""
+def shmem_get_folio(k, inode, index: int, write_end: int = 0, vma=None) -> int:
+    """``shmem_get_folio_gfp``: the head of the folio caching ``index``, allocated zeroed and
+    up to date and added to the page cache (which holds its references) if there is none:
+    of the largest order ``huge=`` allows there (``shmem_allowable_huge_orders``; a write
+    passes its end, a fault its VMA) that is free in the cache, can be charged to ``size=``
+    and allocated, else order 0."""
     mapping = inode.i_mapping
     pfn = FM.filemap_get_folio(k, mapping, index)
     if pfn >= 0:
         return pfn
+    for order in shmem_suitable_orders(k, inode, index, shmem_huge_global_enabled(inode, index, write_end, vma), vma):
+        pfn = shmem_alloc_and_add_folio(k, inode, index & -(1 << order), order)
+        if pfn >= 0:
+            return pfn
     shmem_inode_acct_blocks(k, inode, 1)
-    pfn = FM.filemap_alloc_folio(k, G.GFP_HIGHUSER_MOVABLE, 0)
+    pfn = shmem_alloc_and_add_folio(k, inode, index, 0)
     if pfn < 0:
         inode.i_sb.used_blocks -= 1
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
-    FM.filemap_add_folio(k, mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
+    return pfn
+
+
+def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
+    """``shmem_alloc_and_add_folio``: a zeroed folio of ``order`` at ``index`` (aligned), its
+    pages charged to ``size=`` (a large one only if they fit: -1 otherwise, as when the
+    allocation fails); order 0 is charged by the caller."""
+    sb, nr = inode.i_sb, 1 << order
+    if order and sb.max_blocks >= 0 and sb.used_blocks + nr > sb.max_blocks:
+        return -1
+    gfp = G.GFP_HIGHUSER_MOVABLE | (G.__GFP_NORETRY | G.__GFP_NOWARN if order else 0)
+    pfn = FM.filemap_alloc_folio(k, gfp, order)
+    if pfn < 0:
+        return -1
+    if order:
+        sb.used_blocks += nr
+    FM.filemap_add_folio(k, inode.i_mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
     FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
     return pfn
@@ -89,7 +172,7 @@ def shmem_read_folios(k, mapping, pfns: list[int]) -> None:
 
 def shmem_write_begin(k, filp, pos: int, nbytes: int) -> int:
     """``shmem_write_begin``: ``shmem_get_folio(SGP_WRITE)``, locked, with the caller's reference."""
-    pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT)
+    pfn = shmem_get_folio(k, filp.f_inode, pos >> PAGE_SHIFT, pos + nbytes)
     k.mem_map.refcount[pfn] += 1
     FM.folio_lock(k, pfn)
     return pfn
@@ -114,7 +197,8 @@ def shmem_file_read_iter(k, filp, pos: int, count: int) -> tuple[int, np.ndarray
         last = (end - 1 - (index << PAGE_SHIFT)) >> FM.LINE_SHIFT
         pfn = FM.filemap_get_folio(k, inode.i_mapping, index)
         if last >= first:
-            out.append(FM.folio_read_lines(k, pfn, first, last - first + 1) if pfn >= 0
+            page = pfn + index - int(k.mem_map.index[pfn]) if pfn >= 0 else -1
+            out.append(FM.folio_read_lines(k, page, first, last - first + 1) if pfn >= 0
                        else np.zeros(last - first + 1, np.uint8))
         done = end - pos
     filp.f_ra.prev_pos = pos + done
@@ -132,8 +216,35 @@ def noop_fsync(k, filp, start: int, end: int, datasync: bool) -> None:
 shmem_aops = address_space_operations(
     read_folios=shmem_read_folios, write_begin=shmem_write_begin, write_end=FM.generic_write_end,
     dirty_folio=FM.noop_dirty_folio, writepages=shmem_writepages, swapbacked=True)
+def shmem_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
+    """``shmem_fallocate``: PUNCH_HOLE|KEEP_SIZE unmaps the pages wholly inside the range and
+    drops them (partial pages zeroed: ``shmem_truncate_range``); mode 0 or KEEP_SIZE allocates
+    the range's missing pages (ENOSPC, with nothing allocated, past ``size=``) and, without
+    KEEP_SIZE, extends ``i_size``. Other modes are EOPNOTSUPP."""
+    inode = filp.f_inode
+    if mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE):
+        raise KernelError(errno.EOPNOTSUPP, f"tmpfs fallocate: mode {mode:#x} is not supported")
+    if mode & FALLOC_FL_PUNCH_HOLE:
+        unmap_start, unmap_end = -(-offset >> PAGE_SHIFT), (offset + length) >> PAGE_SHIFT
+        if unmap_end > unmap_start:
+            unmap_mapping_pages(inode.i_mapping, unmap_start, unmap_end - 1)
+        shmem_truncate_range(k, inode.i_mapping, offset, offset + length - 1)
+        return
+    first, end = offset >> PAGE_SHIFT, (offset + length + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+    missing = [i for i in range(first, end) if FM.filemap_get_folio(k, inode.i_mapping, i) < 0]
+    sb = inode.i_sb
+    if sb.max_blocks >= 0 and sb.used_blocks + len(missing) > sb.max_blocks:
+        raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: no space left on device")
+    for index in missing:
+        if FM.filemap_get_folio(k, inode.i_mapping, index) < 0:  # not in a large folio added meanwhile
+            shmem_get_folio(k, inode, index, offset + length)
+    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > inode.i_size:
+        i_size_write(inode, offset + length)
+
+
 shmem_file_operations = file_operations(read_iter=shmem_file_read_iter, write_iter=shmem_file_write_iter,
-                                        fsync=noop_fsync, read_cached=FM.filemap_read_batch)
+                                        fsync=noop_fsync, fallocate=shmem_fallocate,
+                                        read_cached=FM.filemap_read_batch)
 
 
 # ---- faults ---------------------------------------------------------------------------------
@@ -147,21 +258,27 @@ def shmem_fault(k, task, addr: int) -> bool:
     inode = vma.vm_file.f_inode
     if index >= -(-inode.i_size >> PAGE_SHIFT):
         return False
-    shmem_get_folio(k, inode, index)
+    shmem_get_folio(k, inode, index, vma=vma)
     return True
 
 
-def shmem_kernel_file_setup(k, size: int, committed_pages: int):
-    """``shmem_kernel_file_setup("dev/zero", size, flags)``: an unlinked file of the internal
-    mount holding the object of a shared anonymous mapping; its size charge (already made by
-    the caller: ``shmem_acct_size``) is returned when it is evicted. The file starts with no
-    reference (the VMA takes one)."""
+def shmem_file_setup(k, name: str, size: int, committed_pages: int):
+    """``__shmem_file_setup(shm_mnt, name, size, flags)``: an unlinked file of the internal
+    mount (``/proc/PID/maps`` shows ``/NAME (deleted)``), opened read-write, with the
+    caller's reference; its size charge (already made by the caller: ``shmem_acct_size``,
+    none for VM_NORESERVE) is returned when it is evicted."""
     from ..fs.file_table import alloc_file
     from ..fs.inode import new_inode
     from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG
 
-    ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, "/dev/zero (deleted)")
+    ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, f"/{name} (deleted)")
     ino.i_nlink, ino.i_size, ino.committed_pages = 0, size, committed_pages
-    f = alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
+    return alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
+
+
+def shmem_kernel_file_setup(k, size: int, committed_pages: int):
+    """``shmem_kernel_file_setup("dev/zero", size, flags)``: the object of a shared anonymous
+    mapping. The file starts with no reference (the VMA takes one)."""
+    f = shmem_file_setup(k, "dev/zero", size, committed_pages)
     f.f_count = 0
     return f

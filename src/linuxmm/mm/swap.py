@@ -27,9 +27,18 @@ folio seen twice (PG_referenced, then ``folio_activate`` through the CPU's ``lru
 batch, or PG_active at once while it still waits in ``lru_add``). The last reference to a
 folio takes it off its list before it is freed (``__folio_put`` -> ``__page_cache_release``).
 
-Simplifications: VM_LOCKED VMAs' folios join the evictable lists (``mlock_new_folio``'s
-mlock batch and the unevictable list come with mlock); the batches of reclaim
-(deactivate, lazyfree, move_tail) come with reclaim.
+The unevictable list (the folio half of ``mm/mlock.c``, here because the fault path and
+reclaim reach it below ``mm/mlock.py``'s syscalls): a folio mapped into a VM_LOCKED VMA gets
+PG_mlocked (``mlock_new_folio`` as it faults in, ``mlock_folio`` when mlock finds it mapped or
+reclaim's ``folio_referenced`` finds a VM_LOCKED mapping), counts in the zone's NR_MLOCK
+(meminfo's Mlocked) and UNEVICTABLE_PGMLOCKED, and moves to LRU_UNEVICTABLE
+(UNEVICTABLE_PGCULLED; meminfo's Unevictable). ``munlock_folio`` takes PG_mlocked away
+(UNEVICTABLE_PGMUNLOCKED, or PGSTRANDED for a folio it could not isolate from the
+unevictable list) and puts it back on an evictable list (UNEVICTABLE_PGRESCUED).
+
+Simplifications: the batches of reclaim (deactivate, lazyfree, move_tail) come with reclaim; the mlock batch (``mlock_fbatch``) is moved at once; no ``mlock_count``: a
+folio locked by two VMAs is munlocked by the first munlock, as the kernel's count may
+undercount too ("reclaim will fix it": ``folio_referenced`` re-mlocks it).
 """
 
 from __future__ import annotations
@@ -44,8 +53,10 @@ from ..include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_INACT
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_idle_mask, PG_lru_mask,
                                         PG_mlocked_mask, PG_referenced_mask, PG_swapbacked_mask, PG_unevictable_mask)
 from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
-from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGROTATED,
-                                    UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGRESCUED)
+from ..include.linux.mm_types import VM_LOCKED, VM_SPECIAL
+from ..include.linux.vmstat import (NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE, PGACTIVATE, PGDEACTIVATE,
+                                    PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
+                                    UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
 from .memcontrol import mem_cgroup_uncharge
 from .page_alloc import totalram_pages
@@ -184,6 +195,18 @@ def lru_activate(a, pfn):
 
 
 @njit(cache=True)
+def lru_deactivate(a, pfn):
+    """``lru_deactivate``: an active folio on its list moves to the head of its inactive
+    list, losing PG_active and PG_referenced (PGDEACTIVATE)."""
+    if not a.flags[pfn] & PG_lru_mask or a.flags[pfn] & PG_unevictable_mask or not a.flags[pfn] & PG_active_mask:
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask)
+    lruvec_add_folio(a, pfn)
+    a.vm_events[PGDEACTIVATE] += folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
 def folio_batch_move_lru(a, cpu, kind):
     """Move every folio of the CPU's batch ``kind`` with its operation; those the batch holds
     the last reference to are freed (``folios_put``)."""
@@ -222,8 +245,10 @@ def folio_add_lru(a, cpu, pfn):
 
 @njit(cache=True)
 def folio_add_lru_vma(a, cpu, pfn, vm_flags):
-    """``folio_add_lru`` for a folio just mapped into a VMA (its VM_LOCKED case,
-    ``mlock_new_folio``, comes with mlock)."""
+    """``folio_add_lru`` for a folio just mapped into a VMA: in a VM_LOCKED one (not a special
+    mapping) it is mlocked and joins the unevictable list (``mlock_new_folio``)."""
+    if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
+        mlock_new_folio(a, pfn)
     folio_add_lru(a, cpu, pfn)
 
 
@@ -293,6 +318,65 @@ def folio_rotate_reclaimable(a, pfn):
     a.flags[pfn] &= ~PG_active_mask
     lruvec_add_folio_tail(a, pfn)
     a.vm_events[PGROTATED] += folio_nr_pages(a, pfn)
+
+
+# ---- the unevictable list (mm/mlock.c's folio half) -------------------------------------------
+
+
+@njit(cache=True)
+def folio_set_mlocked_counted(a, pfn):
+    """``folio_test_set_mlocked`` with its counts: NR_MLOCK and UNEVICTABLE_PGMLOCKED the
+    first time."""
+    if a.flags[pfn] & PG_mlocked_mask:
+        return
+    nr = folio_nr_pages(a, pfn)
+    a.flags[pfn] |= PG_mlocked_mask
+    a.vm_stat[B.page_zone(a, pfn), NR_MLOCK] += nr
+    a.vm_events[UNEVICTABLE_PGMLOCKED] += nr
+
+
+@njit(cache=True)
+def mlock_new_folio(a, pfn):
+    """A folio faulted into a VM_LOCKED VMA, not on a list yet: mlocked; ``lru_add`` culls it
+    to the unevictable list."""
+    folio_set_mlocked_counted(a, pfn)
+
+
+@njit(cache=True)
+def mlock_folio(a, pfn):
+    """``mlock_folio`` -> ``__mlock_folio``: PG_mlocked; a folio on an evictable list moves to
+    the unevictable one (culled, inactive). An isolated folio (reclaim holds it) is moved when
+    it is put back."""
+    folio_set_mlocked_counted(a, pfn)
+    flags = a.flags[pfn]
+    if not flags & PG_lru_mask or flags & PG_unevictable_mask:
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] = (flags & ~PG_active_mask) | PG_unevictable_mask
+    lruvec_add_folio(a, pfn)
+    a.vm_events[UNEVICTABLE_PGCULLED] += folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
+def munlock_folio(a, pfn):
+    """``munlock_folio`` -> ``__munlock_folio``: PG_mlocked cleared (PGMUNLOCKED, or PGSTRANDED
+    when it sits on the unevictable list but is isolated); a listed unevictable folio now
+    evictable goes back to the inactive list (PGRESCUED)."""
+    nr = folio_nr_pages(a, pfn)
+    flags = a.flags[pfn]
+    isolated = (flags & PG_lru_mask) != 0  # folio_test_clear_lru: we may move it
+    if flags & PG_mlocked_mask:
+        a.flags[pfn] &= ~PG_mlocked_mask
+        a.vm_stat[B.page_zone(a, pfn), NR_MLOCK] -= nr
+        if isolated or not flags & PG_unevictable_mask:
+            a.vm_events[UNEVICTABLE_PGMUNLOCKED] += nr
+        else:
+            a.vm_events[UNEVICTABLE_PGSTRANDED] += nr
+    if isolated and flags & PG_unevictable_mask and folio_evictable(a, pfn):
+        lruvec_del_folio(a, pfn)
+        a.flags[pfn] &= ~PG_unevictable_mask
+        lruvec_add_folio(a, pfn)
+        a.vm_events[UNEVICTABLE_PGRESCUED] += nr
 
 
 # ---- the last reference ------------------------------------------------------------------------

@@ -2,15 +2,20 @@
 ``mm/memory.c``'s ``do_swap_page``, ``mm/swapfile.c``'s ``try_to_unuse``), Linux 6.18.
 
 The swap cache: since 6.18 each cluster keeps a swap table, one entry per slot holding the
-folio cached for it (or nothing; the workingset shadows are reclaim's). Here it is
-``VmState.swap_table`` (the folio's pfn, 0 for none). A folio in it has PG_swapcache, its
-swap entry in ``private``, one reference held by the cache, and counts in NR_SWAPCACHE;
-its slot carries SWAP_HAS_CACHE in ``swap_map``.
+folio cached for it, the workingset shadow of the folio reclaim evicted from it, or nothing.
+Here it is ``VmState.swap_table``, encoded as the page cache's xarray slots are: 0, a folio
+(its pfn shifted left: bit 0 clear) or a shadow (bit 0 set; ``mm/swapfile.py``'s
+``swp_tb_*`` helpers). A folio in it has PG_swapcache, its swap entry in ``private``, one
+reference held by the cache, and counts in NR_SWAPCACHE; its slot carries SWAP_HAS_CACHE in
+``swap_map``. A shadow lives as long as its slot: freeing the slot clears it.
 
-Swap-out: ``add_to_swap`` gives an anonymous folio a slot (``folio_alloc_swap``) and puts it
-in the swap cache, dirty; reclaim then unmaps it (``try_to_unmap``: every pte becomes a swap
-pte, through ``rmap_walk``), writes it (``swap_writepage``) and frees it from the cache
-(``__remove_mapping``). Those steps are run by ``mm/vmscan.py``'s ``shrink_folio_list``.
+Swap-out, compiled, run by ``mm/vmscan.py``'s ``shrink_folio_list``: ``add_to_swap`` puts an
+anonymous folio in the swap cache for a slot reclaim reserved for it, dirty; ``try_to_unmap``
+turns every pte mapping it into a swap pte (``rmap_walk`` -> ``try_to_unmap_one``) and marks
+the mms whose TLBs the batched flush must empty; ``pageout`` -> ``swap_writepage`` writes it
+and ``__remove_mapping`` frees it from the cache, leaving the shadow. A swap-in that finds a
+shadow (``__read_swap_cache_async``) is a refault: ``workingset_refault`` decides whether the
+folio comes back active.
 
 Swap-in: the compiled fault path stops at a swap pte with FAULT_SWAP and ``do_swap_page``
 runs here: a folio still in the swap cache maps at once (a minor fault), otherwise
@@ -35,8 +40,7 @@ from numba import njit
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
-from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask
-from ..include.linux.rmap import RMAP_PGD
+from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
@@ -44,9 +48,8 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
-from .pgtable import NS_SWAPCACHE, VP_CPU, VP_LEVELS, VP_NR_SWAP_PAGES, swp_entry, swp_offset
-from .rmap import rmap_walk_one
 from .memcontrol import mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
+from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
 from .swapfile import (PG_dirty_mask, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
                        folio_to_swp_tb, get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot,
@@ -290,27 +293,6 @@ def mm_account_fault(k: "Kernel", task, major: bool) -> None:
         task.mmc[M.MMC_MINFLT] += 1
 
 
-# ---- swap-out steps reclaim runs (mm/vmscan.py's shrink_folio_list, compiled) ------------------
-
-
-@njit(cache=True)
-def try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, scratch, flush_mm):
-    """Every pte mapping the swap-cache folio becomes a swap pte (``rmap_walk`` ->
-    ``try_to_unmap_one``, on the counters of the mm the rmap row belongs to: ``row_mm``
-    indexes ``mmcs``, -1 for an mm no task runs in). The TLB flush is batched, as
-    TTU_BATCH_FLUSH does: each mm unmapped from is marked in ``flush_mm`` for
-    ``try_to_unmap_flush``. True if no mapping is left."""
-    n = rmap_walk_one(a, vs, rmap_keys, rmap_off, rmap_rows, pfn, False, scratch)
-    for i in range(n):
-        r, addr, level = scratch[i, 0], scratch[i, 1], scratch[i, 2]
-        mm = row_mm[r]
-        if mm < 0 or level != vs.vp[VP_LEVELS] - 1:
-            continue
-        if M.try_to_unmap_one(a, vs, mmcs[mm], rmap_rows[r, RMAP_PGD], addr, pfn):
-            flush_mm[mm] = 1
-    return a.mapcount[pfn] <= 0
-
-
 # ---- swapoff ------------------------------------------------------------------------------
 
 
@@ -333,9 +315,14 @@ def try_to_unuse(k: "Kernel", si) -> bool:
             vma = find_vma(task.mm, int(addr))
             M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,
                              vma.anon_vma.id, vma.anon_vma.root.id, ((int(addr) - vma.vm_start) >> 12) + vma.vm_pgoff, False, True)
-    table = k.vm_state.swap_table[si.base:si.base + si.max]
-    for tb in table[(table != 0) & ((table & 1) == 0)]:
-        folio_free_swap(a, k.vm_state, int(tb) >> 1)
+    vs = k.vm_state
+    table = vs.swap_table[si.base:si.base + si.max]
+    for slot in si.base + np.flatnonzero((table != 0) & ((table & 1) == 0)):
+        pfn = int(swap_cache_folio(vs, slot))
+        if pfn:
+            folio_wait_bit(k, pfn, PG_writeback)  # folio_wait_writeback: the write in flight completes
+        if pfn and swap_cache_folio(vs, slot) == pfn:
+            folio_free_swap(a, vs, pfn)
     return True
 
 

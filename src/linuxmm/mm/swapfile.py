@@ -13,7 +13,9 @@ walks the areas by priority, rotating each one it tries behind its equals
 (``plist_requeue``: round robin among equal priorities, one cluster at a time), and
 ``cluster_alloc_swap_entry`` takes the nonfull clusters, then a free one, then a
 fragmented one (``alloc_swap_scan_cluster`` scans a cluster from an offset; the slot after
-the one found becomes the CPU's next). Freeing moves clusters between the lists
+the one found becomes the CPU's next). ``swap_alloc_entries`` takes several slots the same
+way for one reclaim pass (``swap_release_entries`` gives back those it did not use). Freeing
+moves clusters between the lists
 (``partial_free_cluster``, ``free_cluster``); the compiled frees below only change the
 slots, and ``sync_clusters`` applies the moves they imply before the next allocation (in
 cluster order, where the kernel moves them as they happen).

@@ -5,7 +5,8 @@
   away); the partial folios at the edges keep their pages and have the range zeroed
   (``truncate_inode_partial_folio`` when it cannot split a large folio: ``folio_zero_range``).
 * ``truncate_pagecache`` (``truncate_setsize``): unmap the pages past the new size from every
-  process (``unmap_mapping_range``), then truncate the cache.
+  process (``unmap_mapping_range``), then truncate the cache; ``truncate_pagecache_range``
+  does the same for a hole punched in the middle (the pages wholly inside it are unmapped).
 * ``invalidate_mapping_pages`` (``mapping_try_invalidate``): drop the clean, unmapped folios
   wholly inside the page range, leave the rest (drop_caches, POSIX_FADV_DONTNEED).
 """
@@ -67,6 +68,15 @@ def truncate_pagecache(k, inode, newsize: int) -> None:
     holebegin = -(-newsize // PAGE_SIZE)
     unmap_mapping_pages(inode.i_mapping, holebegin, LLONG_MAX >> PAGE_SHIFT)
     truncate_inode_pages(k, inode.i_mapping, newsize)
+
+
+def truncate_pagecache_range(k, inode, lstart: int, lend: int) -> None:
+    """``truncate_pagecache_range`` (hole punching): unmap the pages wholly inside bytes
+    [lstart, lend] from every process, then drop their cache and zero the partial edges."""
+    unmap_start, unmap_end = -(-lstart // PAGE_SIZE), (lend + 1) // PAGE_SIZE
+    if unmap_end > unmap_start:
+        unmap_mapping_pages(inode.i_mapping, unmap_start, unmap_end - 1)
+    truncate_inode_pages_range(k, inode.i_mapping, lstart, lend)
 
 
 def mapping_evict_folio(k, mapping, pfn: int) -> bool:

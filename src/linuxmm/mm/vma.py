@@ -208,7 +208,7 @@ def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgof
 
 def vm_flags_reset(mm: mm_struct, vma: vm_area_struct, flags: int) -> None:
     vma.vm_flags = flags
-    mm.vma_seq += 1
+    vmas_changed(mm)  # the reverse-map table carries the flags (VM_LOCKED, VM_EXEC)
 
 
 def vma_neighbours(mm: mm_struct, start: int, end: int):

@@ -26,35 +26,84 @@ A newcomer's map, from the top:
   reclaim's target (``mem_cgroup_iter``; all memcgs for global reclaim, the root's lruvec
   being the node's own), skipping memcgs within their effective ``memory.min``, and within
   ``memory.low`` unless a first pass found nothing else (``memcg_low_skipped`` ->
-  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count`` splits ``lru_size >> priority``
-  between anon and file (a protected memcg's sizes scaled down, ``apply_proportional_protection``;
-  no swap -> file only, as ``can_reclaim_anon_pages``; swappiness and
-  the lruvec's recent ``anon_cost``/``file_cost`` for SCAN_FRACT; SCAN_EQUAL at priority 0;
-  ``file_is_tiny`` and ``cache_trim_mode`` from ``prepare_scan_control``), then scans the lists
+  ``memcg_low_reclaim``, a MEMCG_LOW event each) -> ``shrink_lruvec``: ``get_scan_count``
+  splits ``lru_size >> priority`` between anon and file (a protected memcg's sizes scaled
+  down, ``apply_proportional_protection``; anon only while a swap slot is free,
+  ``can_reclaim_anon_pages``; swappiness and the lruvec's recent ``anon_cost``/``file_cost``
+  for SCAN_FRACT, where swappiness 0 gives anon no share and 200 gives file none; SCAN_EQUAL
+  at priority 0 unless swappiness is 0; ``file_is_tiny`` forces SCAN_ANON and
+  ``cache_trim_mode`` SCAN_FILE, from ``prepare_scan_control``), then scans the lists
   SWAP_CLUSTER_MAX at a time (``shrink_list``) with the kernel's proportional cut once enough
   was reclaimed. An active list is only shrunk when its inactive list is low
   (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
-  since the last cycle (``may_deactivate``).
+  since the last cycle (``may_deactivate``). ``lru_note_cost`` charges a type
+  SWAP_CLUSTER_MAX per page written to swap plus the pages rotated.
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
-  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` (clean
-  unmapped page-cache folios leave the cache with a shadow entry, ``__remove_mapping`` ->
-  ``workingset_eviction``, and are freed; dirty ones and those under writeback get PG_reclaim
-  and are activated, to be rotated to the inactive tail when their write completes;
-  a flusher wake-up when every file folio taken was dirty and not queued;
-  mapped, pinned and anonymous folios are kept) and ``move_folios_to_lru``; and
-  ``shrink_active_list`` (deactivated folios get PG_workingset; PGREFILL, PGDEACTIVATE).
-  Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE.
+  ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
+  ``move_folios_to_lru``. ``shrink_folio_list`` follows 6.18's order: a locked folio is kept;
+  an mlocked one is culled to the unevictable list on putback; one under writeback gets
+  PG_reclaim; then ``folio_check_references`` (``folio_referenced`` harvests the pte/PMD young
+  bits through the compiled rmap walk: a VM_LOCKED mapping mlocks the folio; one referencing
+  pte keeps it a trip with PG_referenced, a second, PG_referenced already set or VM_EXEC file
+  activates; an unmapped referenced file folio is FOLIOREF_RECLAIM_CLEAN); a mapped file folio
+  is unmapped (``try_to_unmap``: its dirty ptes dirty it, RSS and NR_FILE_MAPPED follow); a
+  dirty file folio gets PG_reclaim and is
+  activated, to be rotated to the inactive tail when its write completes (a flusher wake-up
+  when every file folio taken was dirty and not queued); a clean one leaves the cache with a
+  shadow entry (``__remove_mapping`` -> ``workingset_eviction``) and is freed. Shmem
+  folios are kept. The walks' TLB flushes are batched per mm (``try_to_unmap_flush``), the mm
+  counters they change copied back after the pass. ``shrink_active_list``
+  keeps referenced executable file folios active (rotated, counted as the file cost) and
+  deactivates the rest with PG_workingset (PGREFILL, PGDEACTIVATE).
+  Anonymous folios go to swap (``shrink_anon_folio``): ``add_to_swap`` puts a folio in the
+  swap cache for a slot reserved for the pass (``swap_alloc_entries`` takes the batch's
+  slots from the cluster allocator before the compiled pass, as the kernel's per-CPU swap
+  slots cache did before 6.15; unused ones go back after it); ``try_to_unmap`` turns every
+  pte into a swap pte through the compiled ``rmap_walk`` (MM_ANONPAGES -> MM_SWAPENTS on the
+  counters of each mm, stacked for the pass), the TLB flush batched per mm as
+  TTU_BATCH_FLUSH does; ``pageout`` hands the dirty folio, PG_reclaim set, to
+  ``swap_writepage``, which runs once per pass (one bio per run of consecutive slots, as the
+  block plug merges them); a folio written at once (zram) is freed in the same pass
+  (``shrink_written_folios``), one under writeback on a disk is kept and rotated to the
+  inactive tail by its completion, to be freed by the next scan; ``__remove_mapping``
+  leaves the shadow in the swap table (6.18), and a swap-in that finds it is an anon
+  refault (``workingset_refault``: WORKINGSET_REFAULT/ACTIVATE/RESTORE_ANON). A folio with
+  no slot left or still mapped is activated (``activate_locked``: it gives its slot back
+  when swap is more than half full); a caller without __GFP_IO swaps nothing. Reclaim runs
+  with PF_MEMALLOC (``memalloc_noreclaim``): zram's allocations for what it stores use the
+  reserves and never recurse into reclaim.
 
-Not modelled yet: ``folio_referenced``'s harvest of pte young bits through ``rmap_walk`` and
-``try_to_unmap`` of mapped file folios (mapped folios stay where they are; the active list's
-VM_EXEC rule needs the same walk), reclaim's own ``pageout`` of dirty file folios (6.18 leaves
-them to the flushers except in kswapd's last resort), anonymous reclaim (needs swap:
-``add_to_swap``), shrinkers and slab, node reclaim (``zone_reclaim_mode``), compaction-driven
-``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in memory.stat).
+  Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE,
+  PSWPOUT (``mm/page_io.py``). ``reclaim_pages`` (MADV_PAGEOUT) runs the same pass over the
+  folios it is given, their references ignored.
+* a direct reclaimer that got nothing back at priority 1 sleeps a jiffy on the clock
+  (``consider_reclaim_throttle``: VMSCAN_THROTTLE_NOPROGRESS), so swap and file writes in
+  flight can complete before the allocator retries.
+* ``too_many_isolated``: a direct reclaimer finding more isolated than its inactive list
+  holds (an eighth for __GFP_IO|__GFP_FS) waits once, up to HZ/50 on the clock
+  (``reclaim_throttle``, VMSCAN_THROTTLE_ISOLATED), then gives up the list for this pass.
+* **node reclaim** (``vm.zone_reclaim_mode``): ``get_page_from_freelist`` asks ``node_reclaim``
+  for a zone below its watermark before falling back to the next zone (within
+  RECLAIM_DISTANCE); it shrinks the node at priorities 4 .. 0 while its reclaimable page cache
+  is above ``min_unmapped_pages`` or its reclaimable slab above ``min_slab_pages`` (the node
+  fields vm.min_unmapped_ratio/min_slab_ratio set: ``setup_min_unmapped_ratio``; the kernel
+  shows them in no /proc file), unmapping only with RECLAIM_UNMAP and counting dirty pages
+  only with RECLAIM_WRITE (``node_pagecache_reclaimable``); zone_reclaim_success/_failed.
+* a boosted watermark (a fallback steal, ZONE_BOOSTED_WATERMARK) wakes kswapd after the
+  allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
+
+Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
+flushers except in kswapd's last resort), shmem folios to swap (``shmem_writeout``: they
+stay), anonymous THPs (6.18 swaps a PMD-size folio whole into a free cluster or splits it
+first: they are kept here), the WRITEBACK and CONGESTED throttles, shrinkers and slab
+(nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
+compaction-driven ``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in
+memory.stat).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from math import isqrt
 from typing import TYPE_CHECKING
@@ -63,13 +112,13 @@ import numpy as np
 from numba import njit
 
 from ..include.linux import gfp as G
-from ..include.linux.mm_types import PAGE_SHIFT
+from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, NR_LRU_LISTS, node_states)
 from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
-                                        PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
+                                        PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.rmap import NR_RMAP_COLS
 from ..include.linux.sched import TASK_RUNNING
@@ -78,8 +127,11 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
                                     NR_VMSCAN_IMMEDIATE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
                                     PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
-                                    PGSTEAL_ANON, PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, zone_event_type)
+                                    PGSCAN_ZONE_RECLAIM_FAILED, PGSCAN_ZONE_RECLAIM_SUCCESS, PGSTEAL_ANON,
+                                    PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
+from ..kernel.fork import ensure_tables
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
+from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from ..kernel.sysctl import HZ
 from ..lib import xarray as X
 from . import buddy as B
@@ -89,13 +141,14 @@ from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, lruvec
                          mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
                          mem_cgroup_protection,
                          memcg_memory_event, page_counter_read, parent_lruvec)
-from .page_alloc import zone_reclaimable_pages
+from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, RECLAIM_WRITE,
+                         zone_reclaimable_pages)
 from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
-from .rmap import rmap_table
-from .swap import folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
-from .swap_state import add_to_swap, try_to_unmap
+from .rmap import folio_referenced, rmap_table, try_to_unmap
+from .swap import folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .swap_state import add_to_swap
 from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries,
                        swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
@@ -110,6 +163,7 @@ HPAGE_PMD_ORDER = 9
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
 THROTTLE_NOPROGRESS_NS = NSEC_PER_SEC // HZ  # reclaim_throttle's VMSCAN_THROTTLE_NOPROGRESS timeout: one jiffy
+VMSCAN_THROTTLE_ISOLATED_NS = NSEC_PER_SEC // 50  # reclaim_throttle's VMSCAN_THROTTLE_ISOLATED timeout: HZ/50
 # The cost of reclaim on the clock (an assumption, not a measurement): scanning a page
 # (isolation, flag tests, putback) 0.1 us; freeing one (xarray store of the shadow, buddy
 # free) 1 us more: kswapd drops clean page cache at about 4 GB/s of 4 KiB pages.
@@ -122,7 +176,9 @@ SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # shrink_folio_list's statistics (struct reclaim_stat and scan_control.nr), one array
 (ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_WRITEBACK, ST_IMMEDIATE,
- ST_ACTIVATE, ST_REF_KEEP, ST_PAGEOUT, ST_UNMAP_FAIL, NR_ST) = range(12)
+ ST_ACTIVATE, ST_REF_KEEP, ST_PAGEOUT, ST_UNMAP_FAIL, ST_ROTATED, NR_ST) = range(13)
+# folio_check_references' verdicts (enum folio_references)
+FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(4)
 # the anonymous branch's outcome for one folio
 FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE = range(4)
 # the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
@@ -270,14 +326,15 @@ def pageout(a, pfn, swp, io):
 
 @njit(cache=True)
 def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries, swp, io, flush_mm,
-                      scratch, may_writepage, stat):
+                      scratch, may_writepage, may_io, stat):
     """``shrink_folio_list``'s steps for an anonymous folio: a swap slot and the swap cache
     (``add_to_swap``, from the entries reserved for the pass), every pte to a swap pte
     (``try_to_unmap``), the write (``pageout``); a clean one is ready for ``__remove_mapping``.
     Returns FOLIO_KEEP, FOLIO_ACTIVATE (no slot left, or still mapped), FOLIO_PAGEOUT or
-    FOLIO_FREE."""
+    FOLIO_FREE. A reclaimer that may not do I/O (``may_io``: no __GFP_IO in its gfp, as zram's
+    own allocations) neither starts swapping a folio nor writes one (``may_enter_fs``)."""
     if not a.flags[pfn] & PG_swapcache_mask:
-        if a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
+        if not may_io or a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
             return FOLIO_KEEP
         if swp[SWP_NEXT_ENTRY] == entries.shape[0]:  # add_to_swap failed: activate_locked_split
             return FOLIO_ACTIVATE
@@ -289,7 +346,7 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
         stat[ST_UNMAP_FAIL] += nr
         return FOLIO_ACTIVATE
     if a.flags[pfn] & PG_dirty_mask:
-        if not may_writepage:
+        if not may_writepage or not may_io:
             return FOLIO_KEEP
         pageout(a, pfn, swp, io)
         stat[ST_PAGEOUT] += nr
@@ -300,18 +357,68 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
 @njit(cache=True)
 def activate_locked(a, vs, pfn, nr, swp, stat):
     """``activate_locked``: a swap-cache folio gives its slot back when swap is more than half
-    full (``mem_cgroup_swap_full``); the folio goes to the active list."""
-    if a.flags[pfn] & PG_swapcache_mask and swp[SWP_FULL]:
+    full (``mem_cgroup_swap_full``) or it is mlocked; the folio goes to the active list
+    (an mlocked one to the unevictable list, on putback)."""
+    if a.flags[pfn] & PG_swapcache_mask and (swp[SWP_FULL] or a.flags[pfn] & PG_mlocked_mask):
         folio_free_swap(a, vs, pfn)
-    if not a.flags[pfn] & PG_active_mask:
+    if not a.flags[pfn] & (PG_active_mask | PG_mlocked_mask):
         a.flags[pfn] |= PG_active_mask
         stat[ST_ACTIVATE] += nr
         a.vm_events[PGACTIVATE] += nr
 
 
 @njit(cache=True)
+def folio_is_file_lru(a, pfn):
+    return not a.flags[pfn] & PG_swapbacked_mask
+
+
+@njit(cache=True)
+def folio_check_references(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch, flush_mm):
+    """What the references found say (``folio_check_references``, 6.18, classic LRU): a
+    VM_LOCKED mapping activates (to be culled as mlocked); pte references keep the folio for
+    another trip with PG_referenced (the fault's own reference is one), and activate it at a
+    second one (PG_referenced already set, or two VMAs), or at once for executable file
+    folios; an unmapped file folio with PG_referenced is reclaimed if clean."""
+    referenced_ptes, vm_flags = folio_referenced(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch,
+                                                 flush_mm)
+    referenced_folio = (a.flags[pfn] & PG_referenced_mask) != 0
+    a.flags[pfn] &= ~PG_referenced_mask
+    if vm_flags & VM_LOCKED:
+        return FOLIOREF_ACTIVATE
+    if referenced_ptes:
+        a.flags[pfn] |= PG_referenced_mask
+        if referenced_folio or referenced_ptes > 1:
+            return FOLIOREF_ACTIVATE
+        if vm_flags & VM_EXEC and folio_is_file_lru(a, pfn):
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    if referenced_folio and folio_is_file_lru(a, pfn):
+        return FOLIOREF_RECLAIM_CLEAN
+    return FOLIOREF_RECLAIM
+
+
+@njit(cache=True)
+def shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, scratch, flush_mm, stat):
+    """``shrink_folio_list``'s steps for a page-cache folio: unmapped from every process
+    (``try_to_unmap``: its dirty ptes dirty it); a dirty one is left to the flushers
+    (PG_reclaim, activated: NR_VMSCAN_IMMEDIATE), a clean one is ready for
+    ``__remove_mapping``. Returns FOLIO_KEEP, FOLIO_ACTIVATE or FOLIO_FREE."""
+    if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
+                                                     scratch, flush_mm):
+        stat[ST_UNMAP_FAIL] += nr
+        return FOLIO_ACTIVATE
+    if a.flags[pfn] & PG_dirty_mask:
+        stat[ST_DIRTY] += nr
+        stat[ST_UNQUEUED_DIRTY] += nr
+        a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
+        a.flags[pfn] |= PG_reclaim_mask
+        return FOLIO_ACTIVATE
+    return FOLIO_FREE if a.mapping[pfn] else FOLIO_KEEP
+
+
+@njit(cache=True)
 def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io, flush_mm,
-                      nid, folios, n, is_kswapd, may_writepage, stat, cpu):
+                      nid, folios, n, is_kswapd, may_unmap, may_writepage, may_io, stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
     are compacted to the front of ``folios``. Returns how many remain there."""
@@ -324,6 +431,10 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
         action = FOLIO_KEEP
         if flags & PG_locked_mask:  # folio_trylock failed: someone (a read) holds it
             pass
+        elif not folio_evictable(a, pfn):  # mlocked: activate_locked, culled on putback
+            action = FOLIO_ACTIVATE
+        elif not may_unmap and folio_mapped(a, pfn, nr):
+            pass
         elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
             stat[ST_WRITEBACK] += nr
             if is_kswapd and flags & PG_reclaim_mask:
@@ -331,24 +442,19 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
             else:
                 a.flags[pfn] |= PG_reclaim_mask
                 action = FOLIO_ACTIVATE
-        elif flags & PG_unevictable_mask:
-            pass
-        elif flags & PG_swapbacked_mask:
-            if a.mapping[pfn] & PAGE_MAPPING_ANON:
+        else:
+            references = folio_check_references(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch, flush_mm)
+            if references == FOLIOREF_ACTIVATE:
+                action = FOLIO_ACTIVATE
+            elif references == FOLIOREF_KEEP:
+                stat[ST_REF_KEEP] += nr
+            elif not flags & PG_swapbacked_mask:
+                action = shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, scratch,
+                                           flush_mm, stat)
+            elif a.mapping[pfn] & PAGE_MAPPING_ANON:
                 action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries,
-                                           swp, io, flush_mm, scratch, may_writepage, stat)
+                                           swp, io, flush_mm, scratch, may_writepage, may_io, stat)
             # shmem folios (shmem_writeout into the swap cache) are kept
-        elif folio_mapped(a, pfn, nr):
-            stat[ST_REF_KEEP] += nr  # the pte young bits and try_to_unmap need the rmap walk
-        elif flags & PG_dirty_mask:  # left to the flushers: reclaim it when written
-            stat[ST_DIRTY] += nr
-            stat[ST_UNQUEUED_DIRTY] += nr
-            a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
-            a.flags[pfn] |= PG_reclaim_mask
-            action = FOLIO_ACTIVATE
-        elif a.mapping[pfn]:
-            a.flags[pfn] &= ~PG_referenced_mask  # referenced but clean: FOLIOREF_RECLAIM_CLEAN
-            action = FOLIO_FREE
         if action == FOLIO_PAGEOUT:
             continue
         if action == FOLIO_FREE and __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
@@ -420,16 +526,26 @@ def isolate_folios(a, pfns, out):
 
 
 @njit(cache=True)
-def shrink_active_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, cpu, stat):
-    """``shrink_active_list``: folios from the active tail move to the inactive head, with
-    PG_workingset (a later refault of theirs restores the workingset). Returns pages deactivated."""
+def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm, memcg, nid, lru, nr_to_scan,
+                        reclaim_idx, cpu, stat):
+    """``shrink_active_list``: referenced executable file folios stay active (rotated,
+    ST_ROTATED); the others move to the inactive head with PG_workingset (a later refault of
+    theirs restores the workingset); a VM_LOCKED mapping found mlocks the folio, culled on
+    putback. Returns pages deactivated."""
     folios = np.zeros(nr_to_scan, np.int64)
+    scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     deactivated = 0
     for i in range(n):
         pfn = folios[i]
-        if not a.flags[pfn] & PG_unevictable_mask:
+        if not folio_evictable(a, pfn):
+            continue
+        referenced, vm_flags = folio_referenced(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch, flush_mm)
+        if referenced and vm_flags & VM_EXEC and folio_is_file_lru(a, pfn):
+            stat[ST_ROTATED] += folio_nr_pages(a, pfn)
+            continue
+        if folio_evictable(a, pfn):
             a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_workingset_mask
             deactivated += folio_nr_pages(a, pfn)
     move_folios_to_lru(a, nid, folios, n, cpu)
@@ -487,10 +603,19 @@ def anon_swap_candidates(a, folios: np.ndarray) -> int:
 
 
 def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
-    """Reserve the batch's swap entries and gather the rmap table and the mm counters."""
-    need = anon_swap_candidates(k.mem_map, folios)
-    if not need and not (k.mem_map.flags[folios] & PG_swapcache_mask).any():
+    """Reserve the batch's swap entries and gather the rmap table and the mm counters, when
+    a folio is mapped or in the swap cache (the walks of ``folio_referenced`` and
+    ``try_to_unmap`` need them)."""
+    a = k.mem_map
+    need = anon_swap_candidates(a, folios)
+    mapped = any(folio_mapped(a, pfn, folio_nr_pages(a, pfn)) for pfn in folios)
+    if not need and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
         return swap_out_batch.none()
+    return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64)
+
+
+def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
+    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
     reg = rmap_table(k.rmap)
     owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
     tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
@@ -502,18 +627,22 @@ def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
     mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
-    return swap_out_batch(swap_alloc_entries(k, need) if need else EMPTY_I64, reg.keys, reg.off, reg.rows, row_mm,
-                          mmcs, tasks)
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks)
 
 
-def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
-    """After the compiled pass: the batched TLB flush of every mm unmapped from
-    (``try_to_unmap_flush``), the mm counters back, the unused entries released."""
+def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
+    """After the compiled pass: the batched TLB flush of every mm whose entries it changed
+    (``try_to_unmap_flush``), and those mms' counters back."""
     for i in np.flatnonzero(flush_mm):
         task = batch.tasks[i]
         task.mmc[:] = batch.mmcs[i]
         if k.tlb is not None:
             k.tlb.flush_mm(task)
+
+
+def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
+    """The TLB flush and counters (``try_to_unmap_flush``), the unused entries released."""
+    try_to_unmap_flush(k, batch, flush_mm)
     swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
 
 
@@ -530,20 +659,20 @@ def swap_writepage_batch(k, io: np.ndarray) -> None:
         swap_writepage(k, k.swap.swap_info[int(t)], io[sel], entries[sel] & SWP_OFFSET_MASK)
 
 
-def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool, may_writepage: bool,
-                       stat: np.ndarray) -> int:
+def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool, may_unmap: bool,
+                       may_writepage: bool, gfp: int, stat: np.ndarray) -> int:
     """``shrink_folio_list`` of the isolated ``folios[:n]``: the compiled pass, then the swap
     writes it asked for and the frees of the folios written at once. Returns how many folios
     are kept (at the front of ``folios``)."""
-    a, vs, cpu = k.mem_map, k.vm_state, _cpu(k)
-    batch = prepare_swap_out(k, folios[:n])
+    a, vs, cpu = k.mem_map, ensure_tables(k), _cpu(k)
+    batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = vm_swap_full(k)
     io = np.zeros(n, np.int64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                              batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
-                             folios, n, is_kswapd, may_writepage, stat, cpu)
+                             folios, n, is_kswapd, may_unmap, may_writepage, bool(gfp & G.__GFP_IO), stat, cpu)
     finish_swap_out(k, batch, swp, flush_mm)
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
@@ -561,6 +690,11 @@ def reclaim_pages(k, pfns) -> int:
     """Reclaim the given folios, their references ignored (``reclaim_pages`` ->
     ``reclaim_folio_list``: MADV_PAGEOUT), node by node; returns the pages freed. Anonymous
     folios need swap: without a free slot they stay."""
+    with memalloc_noreclaim(k):  # reclaim_folio_list
+        return reclaim_folio_list(k, pfns)
+
+
+def reclaim_folio_list(k, pfns) -> int:
     a = k.mem_map
     folios = np.zeros(len(pfns), np.int64)
     n = isolate_folios(a, np.asarray(pfns, np.int64), folios)
@@ -570,7 +704,7 @@ def reclaim_pages(k, pfns) -> int:
     for nid in np.unique(nids):
         node = folios[:n][nids == nid].copy()
         stat = np.zeros(NR_ST, np.int64)
-        keep = shrink_folio_batch(k, int(nid), node, node.size, False, True, stat)
+        keep = shrink_folio_batch(k, int(nid), node, node.size, False, True, True, G.GFP_KERNEL, stat)
         move_folios_to_lru(a, int(nid), node, keep, _cpu(k))
         reclaimed += int(stat[ST_RECLAIMED])
     return reclaimed
@@ -606,14 +740,19 @@ def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
 
 
 def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> int:
-    if too_many_isolated(k, lruvec.nid, lru >= LRU_INACTIVE_FILE, sc):
-        return 0  # one task at a time here: nobody else can put them back
+    stalled = False
+    while too_many_isolated(k, lruvec.nid, lru >= LRU_INACTIVE_FILE, sc):  # wait once for the other reclaimers
+        if stalled:
+            return 0
+        stalled = True
+        reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED_NS)
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     k.page_cache = X.xa_reserve(k.page_cache)
     folios = np.zeros(nr_to_scan, np.int64)
     n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
-    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_writepage, stat)
+    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
+                              sc.may_writepage, sc.gfp_mask, stat)
     putback_inactive_batch(a, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
@@ -625,10 +764,15 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
 
 
 def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
-    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
+    a, vs, stat = k.mem_map, ensure_tables(k), np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
-    shrink_active_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    batch = rmap_batch(k, EMPTY_I64)
+    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
+    shrink_active_batch(a, vs, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, flush_mm,
+                        lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
+    try_to_unmap_flush(k, batch, flush_mm)
     sc.nr_scanned += int(stat[ST_SCANNED])
+    lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, 0, int(stat[ST_ROTATED]))
 
 
 def shrink_list(k, lruvec, lru: int, nr_to_scan: int, sc: scan_control) -> int:
@@ -911,8 +1055,11 @@ def consider_reclaim_throttle(k, pgdat, sc: scan_control) -> None:
 
 def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
     """Sleep on the node's reclaim wait queue (``reclaim_throttle``) for the reason's timeout,
-    the clock running meanwhile (the wake-up on progress needs a second reclaimer)."""
+    the clock running meanwhile (the wake-up on progress needs a second reclaimer); whatever
+    runs then is not this reclaimer (no PF_MEMALLOC)."""
+    saved, k.pf_memalloc = k.pf_memalloc, False
     k.clock.run_until(k.clock.now + timeout_ns)
+    k.pf_memalloc = saved
 
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
@@ -952,7 +1099,28 @@ def try_to_free_pages(k, gfp: int, order: int, nid: int | None = None) -> int:
     throttle_direct_reclaim(k, gfp, nid)
     sc = scan_control(nr_to_reclaim=SWAP_CLUSTER_MAX, reclaim_idx=G.gfp_zone(gfp, k.zone_names), gfp_mask=gfp,
                       order=order, may_swap=True, reclaimer=RECLAIMER_DIRECT)
-    return do_try_to_free_pages(k, nid, sc)
+    scanned = int(k.vm_events[PGSCAN_KSWAPD + RECLAIMER_DIRECT])
+    with memalloc_noreclaim(k):  # __perform_reclaim
+        nr_reclaimed = do_try_to_free_pages(k, nid, sc)
+    direct_reclaim_work(k, int(k.vm_events[PGSCAN_KSWAPD + RECLAIMER_DIRECT]) - scanned, nr_reclaimed)
+    return nr_reclaimed
+
+
+def direct_reclaim_work(k, nr_scanned: int, nr_reclaimed: int) -> None:
+    """The reclaiming task's time on the clock, at kswapd's cost per page scanned and
+    reclaimed (the events due meanwhile run): the stall PSI measures."""
+    k.clock.run_until(k.clock.now + nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
+
+
+@contextmanager
+def memalloc_noreclaim(k):
+    """``memalloc_noreclaim_save``/``_restore``: the reclaimer's own allocations (zram's pages
+    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC)."""
+    saved, k.pf_memalloc = k.pf_memalloc, True
+    try:
+        yield
+    finally:
+        k.pf_memalloc = saved
 
 
 def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_options: int) -> int:
@@ -968,6 +1136,65 @@ def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_opti
     return do_try_to_free_pages(k, k.numa_node_id(), sc)
 
 
+# ---- node reclaim (vm.zone_reclaim_mode) ------------------------------------------------------
+
+NODE_RECLAIM_PRIORITY = 4  # reclaim a sixteenth of the node's lists per pass
+
+
+def node_unmapped_file_pages(pgdat) -> int:
+    """File LRU pages no process maps."""
+    file_lru = node_page_state(pgdat, "NR_INACTIVE_FILE") + node_page_state(pgdat, "NR_ACTIVE_FILE")
+    return max(file_lru - node_page_state(pgdat, "NR_FILE_MAPPED"), 0)
+
+
+def node_pagecache_reclaimable(k, pgdat) -> int:
+    """The page cache node reclaim may take: all of it with RECLAIM_UNMAP, else the unmapped
+    file LRU pages; dirty ones only with RECLAIM_WRITE."""
+    mode = k.vm.node_reclaim_mode
+    pages = node_page_state(pgdat, "NR_FILE_PAGES") if mode & RECLAIM_UNMAP else node_unmapped_file_pages(pgdat)
+    delta = 0 if mode & RECLAIM_WRITE else node_page_state(pgdat, "NR_FILE_DIRTY")
+    return pages - min(delta, pages)
+
+
+def node_over_limits(k, pgdat) -> bool:
+    """More reclaimable page cache than ``min_unmapped_pages`` or reclaimable slab than
+    ``min_slab_pages`` (vm.min_unmapped_ratio / vm.min_slab_ratio of the node's zones)."""
+    slab = node_page_state(pgdat, "NR_SLAB_RECLAIMABLE_B") >> PAGE_SHIFT
+    return node_pagecache_reclaimable(k, pgdat) > pgdat.min_unmapped_pages or slab > pgdat.min_slab_pages
+
+
+def node_reclaim(k, pgdat, gfp: int, order: int) -> int:
+    """``node_reclaim``: before an allocation falls back to another zone, reclaim this node
+    (NODE_RECLAIM_FULL: nothing over the limits; NODE_RECLAIM_NOSCAN: the caller may not
+    block, or the node has CPUs and is not the caller's); counts zone_reclaim_success/_failed."""
+    if not node_over_limits(k, pgdat):
+        return NODE_RECLAIM_FULL
+    if not gfp & G.__GFP_DIRECT_RECLAIM:
+        return NODE_RECLAIM_NOSCAN
+    if k.node_states.node_state(pgdat.node_id, node_states.N_CPU) and pgdat.node_id != k.numa_node_id():
+        return NODE_RECLAIM_NOSCAN
+    ret = __node_reclaim(k, pgdat, gfp, order)
+    k.vm_events[PGSCAN_ZONE_RECLAIM_SUCCESS if ret else PGSCAN_ZONE_RECLAIM_FAILED] += 1
+    return ret
+
+
+def __node_reclaim(k, pgdat, gfp: int, order: int) -> int:
+    """Shrink the node at priorities 4 .. 0 until the allocation's pages came back; unmapping
+    and writing only as vm.zone_reclaim_mode allows. 1 if they did."""
+    nr_pages = 1 << order
+    mode = k.vm.node_reclaim_mode
+    sc = scan_control(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), reclaim_idx=G.gfp_zone(gfp, k.zone_names),
+                      gfp_mask=gfp, order=order, priority=NODE_RECLAIM_PRIORITY,
+                      may_writepage=bool(mode & RECLAIM_WRITE), may_unmap=bool(mode & RECLAIM_UNMAP))
+    if node_over_limits(k, pgdat):
+        while True:
+            shrink_node(k, pgdat, sc)
+            if sc.nr_reclaimed >= nr_pages or sc.priority == 0:
+                break
+            sc.priority -= 1
+    return int(sc.nr_reclaimed >= nr_pages)
+
+
 # ---- kswapd ------------------------------------------------------------------------------------
 
 
@@ -976,7 +1203,8 @@ class kswapd_state:
     """Where a node's kswapd is in its loop (the kernel keeps this on kswapd's stack): the
     scan_control of an ongoing ``balance_pgdat`` (None between runs), the boost still to
     reclaim, the order and zone of the last run, and the HZ/10 nap before a full sleep
-    (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short)."""
+    (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short); a
+    ``balance_pgdat`` is a memory stall of kswapd's (PSI)."""
 
     sc: scan_control | None = None
     nr_boost_reclaim: int = 0
@@ -985,17 +1213,21 @@ class kswapd_state:
     highest_zoneidx: int = 0
     napping: bool = False
     nap_wakeups: int = 0
+    memstall_nested: bool = True  # psi_memstall_enter's flag for the balance_pgdat under way
 
 
 def kswapd_init(k: Kernel) -> None:
-    """``kswapd_init``: a kswapd per node with memory; waking them and direct reclaim become
-    the slow path's ``wake_all_kswapds`` and ``direct_reclaim`` steps, memcg reclaim the
-    memory controller's ``try_to_free_mem_cgroup_pages``."""
+    """``kswapd_init``: a kswapd per node with memory; waking them, direct reclaim and node
+    reclaim become the allocator's ``wake_all_kswapds``/``wakeup_kswapd``, ``direct_reclaim``
+    and ``node_reclaim`` steps, memcg reclaim the memory controller's
+    ``try_to_free_mem_cgroup_pages``."""
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         kswapd_run(k, nid)
     k.alloc_hooks.wake_all_kswapds = wake_all_kswapds
     k.alloc_hooks.direct_reclaim = try_to_free_pages
     k.memcg_hooks.try_to_free_mem_cgroup_pages = try_to_free_mem_cgroup_pages
+    k.alloc_hooks.node_reclaim = node_reclaim
+    k.alloc_hooks.wakeup_kswapd = wakeup_kswapd
 
 
 def kswapd_run(k: Kernel, nid: int) -> None:
@@ -1003,7 +1235,7 @@ def kswapd_run(k: Kernel, nid: int) -> None:
     pgdat = k.NODE_DATA(nid)
     pgdat.kswapd_highest_zoneidx = len(k.zone_names)  # MAX_NR_ZONES: nothing asked yet
     state = kswapd_state()
-    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat, state))
+    pgdat.kswapd = k.kthreads[f"kswapd{nid}"] = kthread(k.clock, f"kswapd{nid}", lambda: kswapd(k, pgdat, state), k)
 
 
 def kswapd(k: Kernel, pgdat, state: kswapd_state) -> int | None:
@@ -1043,6 +1275,7 @@ def kswapd_take_request(k: Kernel, pgdat) -> tuple[int, int]:
 def start_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> None:
     """``balance_pgdat``'s set-up: PAGEOUTRUN, the boost to reclaim, DEF_PRIORITY."""
     order, highest = kswapd_take_request(k, pgdat)
+    state.memstall_nested = psi_memstall_enter(k, pgdat.kswapd)
     k.vm_events[PAGEOUTRUN] += 1
     a = k.mem_map
     state.nr_boost_reclaim = sum(int(a.boost[B.zone_id(k, z)]) for z in pgdat.node_zones[:highest + 1]
@@ -1082,7 +1315,8 @@ def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:
     a = k.mem_map
     sc.nr_to_reclaim = max(SWAP_CLUSTER_MAX, sum(int(a.wmark[B.zone_id(k, z), 2] + a.boost[B.zone_id(k, z)])
                                                  for z in pgdat.node_zones[:sc.reclaim_idx + 1] if z.managed_pages))
-    shrink_node(k, pgdat, sc)
+    with memalloc_noreclaim(k):  # kswapd runs with PF_MEMALLOC
+        shrink_node(k, pgdat, sc)
 
 
 def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
@@ -1099,6 +1333,7 @@ def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
         wakeup_kcompactd(k, pgdat, sc.order, state.highest_zoneidx)
     snapshot_refaults(k, None, pgdat)
     state.sc = None
+    psi_memstall_leave(k, pgdat.kswapd, state.memstall_nested)
     return False
 
 

@@ -36,7 +36,7 @@ Addresses are integers (TOML allows ``0x...`` and ``_`` separators) or size stri
 
     [[mount]]                  # besides (or, by path, replacing) ext4 on / and tmpfs on /dev/shm
     path = "/data"
-    fs = "ext4"                # ext4 (needs disk) | tmpfs (size, huge = "never")
+    fs = "ext4"                # ext4 (needs disk) | tmpfs (size, huge = never|always|within_size|advise)
     disk = "vdb"
 
     [firmware]                 # optional x86 firmware/bootloader facts
@@ -59,6 +59,7 @@ from ..arch.x86.kernel.cpu.mtrr import MTRR_TYPES
 from ..description import KernelConfig, MachineDescription, MtrrState, NumaNode, default_config
 from ..errors import ConfigError, LinuxmmError, ParseError
 from ..include.linux.blkdev import DiskSpec, MountSpec
+from ..mm.shmem import SHMEM_HUGE_OPTIONS
 from ..kernel.params import memparse
 from ..kernel.version import DEFAULT_VERSION, KernelVersion
 
@@ -201,10 +202,11 @@ def _mount(item, what: str) -> MountSpec:
         raise ConfigError(f"{what}: 'size' and 'huge' are tmpfs options, not ext4's")
     if fs == "tmpfs" and "disk" in item:
         raise ConfigError(f"{what}: tmpfs lives in memory, it takes no 'disk' ({item['disk']!r})")
-    if item.get("huge", "never") != "never":
-        raise ConfigError(f"{what}.huge: only 'never' is simulated, not {item['huge']!r}")
+    huge = item.get("huge", "never")
+    if huge not in SHMEM_HUGE_OPTIONS:
+        raise ConfigError(f"{what}.huge: expected one of {', '.join(SHMEM_HUGE_OPTIONS)}, not {huge!r}")
     size = _count(item["size"], f"{what}.size", 1 << 12) if "size" in item else None
-    return MountSpec(path, fs, item.get("disk"), size)
+    return MountSpec(path, fs, item.get("disk"), size, huge)
 
 
 def check_storage(desc: MachineDescription) -> None:

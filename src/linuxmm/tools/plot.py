@@ -225,7 +225,7 @@ def plot_workload_refaults(ax, result) -> None:
 def plot_workload_psi(ax, result) -> None:
     """Memory pressure (PSI some/full avg10, %)."""
     _lines(ax, result, {n: _col(result, f"psi_{n.replace(' ', '_')}") for n in ("some avg10", "full avg10")},
-           "pressure (PSI)", "%", "no /proc/pressure/memory on this machine yet")
+           "pressure (PSI)", "%", "no memory pressure in this run")
 
 
 WORKLOAD_PANELS = (plot_workload_memory, plot_workload_lru, plot_workload_reclaim, plot_workload_swap,

@@ -6,7 +6,7 @@ accesses and faults advance the clock by their cost, and a ``rate`` holds the pr
 that its bytes never run ahead of ``rate`` per simulated second. The process whose next step
 is due first runs it (ties: the order in the file), so processes interleave. A sampler, a
 timer on the same clock, reads ``/proc/meminfo``, ``/proc/vmstat``, the zones' watermarks,
-``/proc/pressure/memory`` (when the machine has it) and each declared cgroup's usage and
+``/proc/pressure/memory`` (PSI: ``kernel/sched/psi.py``) and each declared cgroup's usage and
 events every ``interval`` of simulated time: one row per sample.
 
 The file (TOML; every key is checked, an error names its line and key)::
@@ -439,8 +439,8 @@ def parse_psi(text: str) -> dict[str, float]:
 
 def sample(m, cgroups: tuple[str, ...] = ()) -> dict:
     """One row's counters: meminfo (kB), vmstat, the zones' summed min/low/high watermarks
-    (kB), when the machine has it, PSI, and for each cgroup of ``cgroups`` its
-    ``memory.current`` (``memory.current_kB:PATH``) and memory.events counters
+    (kB), the memory pressure (PSI: psi_some_avg10 ... psi_full_total), and for each cgroup of
+    ``cgroups`` its ``memory.current`` (``memory.current_kB:PATH``) and memory.events counters
     (``memory.events.oom_kill:PATH``...)."""
     row = parse_meminfo(m.proc("meminfo"))
     row.update(parse_vmstat(m.proc("vmstat")))
@@ -449,10 +449,7 @@ def sample(m, cgroups: tuple[str, ...] = ()) -> dict:
     row["wmark_min_kB"] = sum(z.min_wmark_pages() for z in zones) * kb
     row["wmark_low_kB"] = sum(z.low_wmark_pages() for z in zones) * kb
     row["wmark_high_kB"] = sum(z.high_wmark_pages() for z in zones) * kb
-    try:
-        row.update(parse_psi(m.proc("pressure/memory")))
-    except KernelError:
-        pass  # no PSI on this machine yet
+    row.update(parse_psi(m.proc("pressure/memory")))
     for path in cgroups:
         cg = m.cgroup(path)
         row[f"memory.current_kB:{path}"] = int(cg.read("memory.current")) // 1024

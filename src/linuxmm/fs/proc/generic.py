@@ -19,16 +19,18 @@ if TYPE_CHECKING:
 
 
 def _entries() -> dict[str, Callable[["Kernel"], str]]:
+    from ...kernel.sched.psi import pressure_memory_show
     from ...mm import vmstat
     from ...mm.swapfile import swap_show
     from .meminfo import meminfo_proc_show
 
     return {"/proc/zoneinfo": vmstat.zoneinfo_show, "/proc/buddyinfo": vmstat.frag_show,
             "/proc/pagetypeinfo": vmstat.pagetypeinfo_show, "/proc/vmstat": vmstat.vmstat_show,
-            "/proc/meminfo": meminfo_proc_show, "/proc/swaps": swap_show}
+            "/proc/meminfo": meminfo_proc_show, "/proc/swaps": swap_show,
+            "/proc/pressure/memory": pressure_memory_show}
 
 
-PROC_FILES = ("zoneinfo", "buddyinfo", "pagetypeinfo", "meminfo", "vmstat", "swaps")
+PROC_FILES = ("zoneinfo", "buddyinfo", "pagetypeinfo", "meminfo", "vmstat", "swaps", "pressure/memory")
 
 
 def proc_lookup(path: str) -> tuple[str, Callable[["Kernel"], str]]:

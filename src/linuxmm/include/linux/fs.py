@@ -35,6 +35,9 @@ FMODE_NOREUSE = 1 << 23  # POSIX_FADV_NOREUSE
 # i_mode file types (include/uapi/linux/stat.h)
 S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000
 MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
+O_CLOEXEC = 0o2000000
+# file seals (include/uapi/linux/fcntl.h), fcntl(F_GET_SEALS) of a tmpfs file or memfd
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 1, 2, 4, 8, 0x10, 0x20
 
 
 class file_ra_state:
@@ -67,7 +70,7 @@ class address_space:
     the VMAs mapping it (the kernel keeps an interval tree on ``vm_pgoff``); ``host`` the
     inode. ``min_order``/``max_order`` are the folio orders the filesystem allows
     (``mapping_min_folio_order``/``mapping_max_folio_order``: ext4 0..9 in 6.18, tmpfs
-    huge=never 0..0); ``swapbacked`` marks shmem (its folios count as NR_SHMEM and are never
+    huge=never 0..0, other huge= 0..9); ``swapbacked`` marks shmem (its folios count as NR_SHMEM and are never
     written back to a disk: ``mapping_can_writeback`` is false). ``writeback_index`` is
     where the flusher's next pass over the file starts (range-cyclic writeback).
     """
@@ -113,14 +116,15 @@ class file_operations:
     """``struct file_operations``: ``read_iter(k, filp, pos, count) -> (bytes, lines)``
     (``filemap_read``; tmpfs reads holes as zeros without caching them),
     ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
-    datasync)``, and the simulator's batch of read() calls served by the cache alone,
-    ``read_cached(k, filp, pos, count, chunk) -> (bytes, lines, ended at EOF)``."""
+    datasync)``, ``fallocate(k, filp, mode, offset, len)`` and the simulator's batch of read()
+    calls served by the cache alone, ``read_cached(k, filp, pos, count, chunk) -> (bytes,
+    lines, ended at EOF)``."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync", "read_cached")
+    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached")
 
-    def __init__(self, read_iter, write_iter, fsync, read_cached):
+    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
-        self.read_cached = read_cached
+        self.fallocate, self.read_cached = fallocate, read_cached
 
 
 I_DIRTY_PAGES = 1 << 2
@@ -137,10 +141,10 @@ def i_size_write(ino: "inode", size: int) -> None:
 class inode:
     """``struct inode`` (ext4's ``ext4_inode_info`` and tmpfs's ``shmem_inode_info`` folded
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
-    charged to Committed_AS). ``name`` is the path ``/proc/PID/maps`` prints."""
+    charged to Committed_AS, ``seals`` the memfd seals of a tmpfs file). ``name`` is the path ``/proc/PID/maps`` prints."""
 
     __slots__ = ("i_ino", "i_mode", "i_size", "i_nlink", "i_count", "i_sb", "i_mapping", "i_fop", "i_extents",
-                 "committed_pages", "name", "i_state", "dirtied_when")
+                 "committed_pages", "name", "i_state", "dirtied_when", "seals")
 
     def __init__(self, ino: int, mode: int, sb: "super_block", name: str):
         self.i_ino, self.i_mode, self.i_sb, self.name = ino, mode, sb, name
@@ -150,6 +154,7 @@ class inode:
         self.i_extents: list[list[int]] = []  # ext4: [first page, first disk block, pages], sorted
         self.i_state = 0  # I_DIRTY_PAGES once a folio is dirtied, until writeback cleans them all
         self.dirtied_when = 0  # ns of the clock when it became dirty (the flusher's age test)
+        self.seals = 0  # shmem_inode_info->seals: F_SEAL_* (mm/memfd.py), F_SEAL_SEAL from birth on tmpfs
 
     @property
     def is_dir(self) -> bool:
@@ -201,16 +206,19 @@ class super_block:
     tree as ``s_dentries`` (path below the mount -> inode; "" is the root directory),
     ``max_folio_order`` for its regular files, ``s_aops``/``s_fop`` for its regular files,
     and for tmpfs ``max_blocks`` (the ``size=`` option in pages; ``shmem_sb_info``, -1:
-    unlimited) and ``used_blocks``. ``s_inodes`` lists its live inodes (``sb->s_inodes``)."""
+    unlimited), ``used_blocks`` and ``huge`` (the ``huge=`` option: never, always,
+    within_size, advise). ``s_inodes`` lists its live inodes (``sb->s_inodes``)."""
 
     __slots__ = ("s_type", "s_dev", "s_bdev", "s_maxbytes", "s_dentries", "max_folio_order", "max_blocks",
-                 "used_blocks", "mountpoint", "s_aops", "s_fop", "s_inodes")
+                 "used_blocks", "huge", "mountpoint", "s_aops", "s_fop", "s_inodes")
 
     def __init__(self, s_type: str, dev: tuple[int, int], bdev, maxbytes: int, max_folio_order: int,
-                 max_blocks: int, mountpoint: str, aops: address_space_operations, fop: file_operations):
+                 max_blocks: int, mountpoint: str, aops: address_space_operations, fop: file_operations,
+                 huge: str = "never"):
         self.s_type, self.s_dev, self.s_bdev, self.s_maxbytes = s_type, dev, bdev, maxbytes
         self.s_dentries: dict[str, inode] = {}
         self.max_folio_order, self.max_blocks, self.used_blocks = max_folio_order, max_blocks, 0
+        self.huge = huge
         self.mountpoint, self.s_aops, self.s_fop = mountpoint, aops, fop
         self.s_inodes: dict[int, inode] = {}
 

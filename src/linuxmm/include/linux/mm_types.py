@@ -277,6 +277,8 @@ class MmHooks:
       a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move); MADV_REMOVE calls it
       for every mm that maps the shmem range (through the file's ``i_mmap``). Called while the VMAs
       covering the range are still in ``mm.vmas`` (split at ``start``/``end``).
+    * ``mlock_vma_pages_range(mm, start, end, lock)``: VM_LOCKED was set (``lock``) or
+      cleared on the VMA covering [start, end): mlock or munlock the folios mapped there.
     * ``change_protection(mm, start, end, new_vm_flags)``: after mprotect set the new flags
       on the VMA covering [start, end).
     * ``move_page_tables(mm, old_start, new_start, length)``: mremap moves the entries; the
@@ -311,13 +313,16 @@ class MmHooks:
     def zap_range(self, mm, start: int, end: int) -> None:
         pass
 
+    def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
+        pass
+
     def change_protection(self, mm, start: int, end: int, new_vm_flags: int) -> None:
         pass
 
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         pass
 
-    def populate(self, mm, start: int, end: int, write: bool) -> None:
+    def populate(self, mm, start: int, end: int, write: bool, tried: bool = False) -> None:
         pass
 
     def vma_changed(self, mm) -> None:

@@ -40,9 +40,10 @@ class anon_vma:
                 f"active={self.num_active_vmas} vmas={len(self.rb_root)}>")
 
 
-# the flattened reverse map: one row per (anon_vma or address_space, VMA linked to it)
-RMAP_PGD, RMAP_START, RMAP_END, RMAP_PGOFF = 0, 1, 2, 3
-NR_RMAP_COLS = 4
+# the flattened reverse map: one row per (anon_vma or address_space, VMA linked to it);
+# RMAP_FLAGS is the VMA's vm_flags (VM_LOCKED and VM_EXEC for folio_referenced)
+RMAP_PGD, RMAP_START, RMAP_END, RMAP_PGOFF, RMAP_FLAGS = 0, 1, 2, 3, 4
+NR_RMAP_COLS = 5
 
 
 @dataclass(eq=False)

@@ -13,7 +13,9 @@ memcg.
   as ``mkdir -p`` would.
 * ``cgroup_rmdir``: EBUSY while it has live tasks or children (``cgroup_destroy_locked``).
 * files: ``cgroup.procs``, ``cgroup.controllers``, ``cgroup.subtree_control``,
-  ``cgroup.events`` (populated), and the memory controller's (``mm/memcontrol.py``). Reading
+  ``cgroup.events`` (populated), ``memory.pressure`` (the cgroup's PSI group,
+  ``kernel/sched/psi.py``: a core file, present in the root too, where it is the system's),
+  and the memory controller's (``mm/memcontrol.py``). Reading
   a file without a show operation or writing one without a write operation fails with
   EACCES (``kernfs_fop_open``); an unknown file is ENOENT.
 
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from ...errors import KernelError
 from ...include.linux.mm_types import MMC_MEMCG
 from ...include.linux.sched import TASK_RUNNING
+from ..sched.psi import cgroup_move_task, psi_cgroup_alloc, psi_cgroup_free, psi_group, psi_show
 from ...mm.memcontrol import (ROOT_MEMORY_FILES, mem_cgroup, mem_cgroup_css_alloc, mem_cgroup_css_offline,
                               memory_files)
 
@@ -40,10 +43,11 @@ CONTROLLERS = ("memory",)
 
 
 class cgroup:
-    """``struct cgroup``: its name, parent, children by name, and its memcg (the memory css)."""
+    """``struct cgroup``: its name, parent, children by name, its memcg (the memory css) and
+    its PSI group (``cgroup->psi``; the root's is the system group)."""
 
-    def __init__(self, name: str, parent: "cgroup | None"):
-        self.name, self.parent = name, parent
+    def __init__(self, name: str, parent: "cgroup | None", psi: psi_group):
+        self.name, self.parent, self.psi = name, parent, psi
         self.children: dict[str, cgroup] = {}
         self.memcg: mem_cgroup | None = None
 
@@ -59,7 +63,7 @@ class cgroup:
 def cgroup_init(k: "Kernel") -> None:
     """The default hierarchy's root cgroup and the root memcg (``cgroup_init``,
     ``mem_cgroup_css_alloc`` of the root); every task starts there."""
-    root = k.cgrp_dfl_root = cgroup("", None)
+    root = k.cgrp_dfl_root = cgroup("", None, k.psi.system)
     root.memcg = mem_cgroup_css_alloc(k, root, None)
 
 
@@ -91,7 +95,7 @@ def cgroup_mkdir(k: "Kernel", parent: cgroup, name: str) -> cgroup:
     """A new child cgroup with its memcg (EEXIST if the name is taken)."""
     if name in parent.children:
         raise KernelError(errno.EEXIST, f"cgroup {parent.path.rstrip('/')}/{name} exists")
-    child = cgroup(name, parent)
+    child = cgroup(name, parent, psi_cgroup_alloc(k, parent.psi))
     child.memcg = mem_cgroup_css_alloc(k, child, parent.memcg)
     parent.children[name] = child
     return child
@@ -120,6 +124,7 @@ def cgroup_rmdir(k: "Kernel", cgrp: cgroup) -> None:
         raise KernelError(errno.EBUSY, f"cgroup {cgrp.path} is not empty (tasks or child cgroups)")
     del cgrp.parent.children[cgrp.name]
     mem_cgroup_css_offline(k, cgrp.memcg)
+    psi_cgroup_free(k, cgrp.psi)
 
 
 def cgroup_attach_task(k: "Kernel", cgrp: cgroup, task) -> None:
@@ -128,7 +133,7 @@ def cgroup_attach_task(k: "Kernel", cgrp: cgroup, task) -> None:
     ``k.tasks``) joins before its first page table is charged."""
     sharing = [t for t in k.tasks.values() if t.mm is task.mm and t.state == TASK_RUNNING and t is not task]
     for t in [task, *sharing]:
-        t.cgroup = cgrp
+        cgroup_move_task(k, t, cgrp)
         t.mmc[MMC_MEMCG] = cgrp.memcg.id
 
 
@@ -158,6 +163,7 @@ cgroup_base_files = {
     "cgroup.controllers": (lambda k, c: " ".join(CONTROLLERS) + "\n", None),
     "cgroup.subtree_control": (lambda k, c: " ".join(CONTROLLERS) + "\n", subtree_control_write),
     "cgroup.events": (lambda k, c: f"populated {int(cgroup_is_populated(k, c))}\nfrozen 0\n", None),
+    "memory.pressure": (lambda k, c: psi_show(k, c.psi), None),
 }
 
 

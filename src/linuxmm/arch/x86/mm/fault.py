@@ -29,7 +29,8 @@ from ....errors import KernelError, LinuxmmError
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
-from ....mm.pgtable import AC_THP, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
+from ....mm.page_alloc import wake_boosted_kswapds
+from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -63,10 +64,15 @@ class BusError(LinuxmmError):
         super().__init__(reason)
 
 
-def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarray:
+def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool = True,
+           gup: bool = False) -> np.ndarray:
     """Run user accesses through the MMU and the fault path; returns the bytes read. The task
     is ``current`` meanwhile; a fatal signal it gets (the OOM killer's) kills it as the fault
-    returns to user space: ``Killed`` is raised."""
+    returns to user space: ``Killed`` is raised. ``tried``: a fault retried after waiting for
+    I/O carries FAULT_FLAG_TRIED and counts as major (``mm_account_fault``); False for
+    ``populate_vma_page_range``, whose caller starts such a fault afresh (a minor one). With
+    ``gup`` the kernel faults the pages in for itself (``faultin_page``): a fault that would
+    signal is EFAULT instead."""
     from ....kernel.fork import ensure_tables, get_signal, running, set_current
     task.check_alive()
     if write and len(addrs):
@@ -84,14 +90,22 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0) -> np.ndarra
             start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
                                            task.mmc, addrs, write, value, out, start, k.clock.budget())
             clock_work(k, task, start - first, flt)
+            wake_boosted_kswapds(k)
             if status == M.FAULT_OK:
                 break
+            if gup and status in SIGNAL_FAULTS:
+                raise KernelError(errno.EFAULT, f"faultin_page: {int(addrs[start]):#x} would signal (EFAULT)")
             if status != M.FAULT_DEADLINE:
                 handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+                if not tried:
+                    vs.vp[VP_FAULT_MAJOR] = 0
             if task.pending_signal:
                 get_signal(k, task)
         resume_user_mode_work(k, task)
     return out
+
+
+SIGNAL_FAULTS = (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR, M.FAULT_SIGBUS)  # VM_FAULT_SIGSEGV/SIGBUS
 
 
 def clock_work(k, task, accesses: int, flt: int) -> None:
@@ -183,8 +197,13 @@ def mm_get_huge_zero_page(k) -> int:
     return pfn
 
 
+SIGBUS, SIGSEGV = 7, 11
+
+
 def bad_area(k, task, addr: int, write: bool, status: int) -> None:
-    """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise."""
+    """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise; a task with a SIGSEGV
+    handler (``sigaction``) lives on and only the access's call raises (its handler jumps
+    back past the access, as ``siglongjmp`` does)."""
     from ....kernel.fork import do_exit
 
     entry = 0  # a kernel-half address (bit 63) has no user page-table entry to look at
@@ -196,15 +215,17 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     code = "SEGV_MAPERR" if status == M.FAULT_SIGSEGV_MAPERR else "SEGV_ACCERR"
     line = (f"{task.comm}[{task.pid}]: segfault at {addr:x} ip 0000000000000000 sp 0000000000000000 "
             f"error {error:x} likely on CPU {task.cpu} (core {task.cpu}, socket 0)")
-    k.log.info(line)
-    do_exit(k, task, 11)
+    if SIGSEGV not in task.caught_signals:  # show_signal_msg only for an unhandled signal
+        k.log.info(line)
+        do_exit(k, task, SIGSEGV)
     raise SegmentationFault(task.comm, task.pid, addr, error, f"{line} [{code}]")
 
 
 def do_sigbus(k, task, addr: int) -> None:
-    """SIGBUS (``VM_FAULT_SIGBUS``): kill the task, raise."""
+    """SIGBUS (``VM_FAULT_SIGBUS``): kill the task (unless it handles SIGBUS), raise."""
     from ....kernel.fork import do_exit
 
-    do_exit(k, task, 7)
+    if SIGBUS not in task.caught_signals:
+        do_exit(k, task, SIGBUS)
     raise BusError(task.comm, task.pid, addr, f"{task.comm}[{task.pid}]: SIGBUS (BUS_ADRERR) at {addr:x}: "
                    "beyond the end of the mapped file or shared memory object")

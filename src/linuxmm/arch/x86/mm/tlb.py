@@ -455,6 +455,25 @@ def l1_hit_again(t, e, vaddr, write):
     return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1))
 
 
+@njit(cache=True, inline="always")
+def l1_hits_again(t, e, n):
+    """``n`` more read hits on L1 entry ``e``: what ``n`` calls of ``l1_hit_again`` would
+    do (each ticks the clock and re-stamps the entry, so the stamp ends at the last tick)."""
+    ent, params, ctr = t.ent, t.params, t.ctr
+    cpu = params[TP_CPU]
+    t.clock[cpu] += n
+    ent[cpu, E_STAMP, e] = t.clock[cpu]
+    ctr[cpu, C_L1_HITS] += n
+    shift = ent[cpu, E_SHIFT, e]
+    ctr[cpu, C_HITS_4K if shift == 12 else (C_HITS_2M if shift == params[TP_HUGE_SHIFT] else C_HITS_1G)] += n
+
+
+@njit(cache=True, inline="always")
+def l1_entry_shift(t, e):
+    """The page shift of the translation L1 entry ``e`` caches (12, 21 or 30)."""
+    return t.ent[t.params[TP_CPU], E_SHIFT, e]
+
+
 @njit(cache=True)
 def tlb_translate(a, vs, t, asid, pgd, addr, write):
     """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or MISS/REWALK (how the
