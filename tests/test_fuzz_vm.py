@@ -23,6 +23,10 @@ The oracle follows the kernel's rules for the calls that move or drop data:
   free them, swapoff reads all back: the data never changes.
 - Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
   the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
+- Memory cgroups: processes start in, and move between, cgroups (one with memory.high, one with
+  memory.low); once per sequence a process in a 4 MiB cgroup writes 64 MiB: its memcg's OOM
+  killer kills it alone, then its cgroup is removed. debug.check: every charge belongs to a
+  live folio of an existing memcg and memory.current is what is charged.
 """
 
 import errno
@@ -45,6 +49,7 @@ from conftest import small_machine
 
 LINE = 64
 PAGE = 4096
+CGROUPS = ("/", "fz/high", "fz/low")  # where fuzzed processes run: no limit that could kill them
 HUGE = 2 << 20  # a PMD's span
 NO_END = 1 << 64  # private memory has no object whose end could raise SIGBUS
 
@@ -80,14 +85,17 @@ class VmMachine(RuleBasedStateMachine):
         self.files = 0  # files created for file mappings
         self.pages = []   # raw allocations (pfn, order)
         self.hogged = False  # the OOM rule ran (once per sequence: it takes a while)
+        self.memcg_hogged = False  # the memcg OOM rule ran
+        self.m.cgroup("fz/high").write("memory.high", "32M")  # reclaimed and throttled, never killed
+        self.m.cgroup("fz/low").write("memory.low", "8M")
 
     def live(self):
         return [pid for pid, p in self.procs.items() if p.alive]
 
-    @rule()
-    def spawn(self):
+    @rule(where=st.sampled_from(CGROUPS))
+    def spawn(self, where="/"):
         if len(self.live()) < 4:
-            p = self.m.spawn()
+            p = self.m.spawn(cgroup=where)
             self.procs[p.pid], self.maps[p.pid], self.mem[p.pid], self.lazy[p.pid] = p, [], {}, {}
 
     @precondition(lambda self: self.live())
@@ -307,6 +315,32 @@ class VmMachine(RuleBasedStateMachine):
         self.maps[c.pid] = [replace(r) for r in self.maps[pid]]
         self.mem[c.pid] = dict(self.mem[pid])
         self.lazy[c.pid] = dict(self.lazy[pid])
+
+    @precondition(lambda self: self.live())
+    @rule(i=st.integers(0, 7), where=st.sampled_from(CGROUPS))
+    def move_cgroup(self, i, where):
+        """cgroup.procs: the process's new pages go to the new memcg, its old ones stay."""
+        pid = self.live()[i % len(self.live())]
+        self.m.cgroup(where).write("cgroup.procs", pid)
+        assert self.procs[pid].cgroup == self.m.cgroup(where).path
+
+    @precondition(lambda self: not self.memcg_hogged)
+    @rule()
+    def memcg_hog(self):
+        """A process in a 4 MiB cgroup writes 64 MiB (more than it could swap): its memcg's OOM
+        killer kills it, nobody else; the emptied cgroup is removed (its memcg goes with its
+        last charge)."""
+        self.memcg_hogged = True
+        before = set(self.live())
+        cg = self.m.cgroup("fz/cap")
+        cg.write("memory.max", "4M")
+        p = self.m.spawn(comm="mhog", cgroup="fz/cap")
+        a = p.mmap(64 << 20)
+        with pytest.raises(Killed):
+            p.write(a, 64 << 20)
+        assert not p.alive and set(self.live()) == before
+        assert cg.read("memory.events").splitlines()[4] == "oom_kill 1"
+        cg.rmdir()
 
     @rule(zram=st.booleans())
     def swapoff_swapon(self, zram):

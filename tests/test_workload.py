@@ -107,6 +107,72 @@ pattern = "random"
 """
 
 
+CONTAINERS = """\
+interval = "50ms"
+
+[[cgroup]]
+path = "box/a"
+"memory.max" = "32M"
+
+[[cgroup]]
+path = "box/b"
+"memory.low" = "16M"
+
+[[process]]
+name = "leak"
+cgroup = "box/a"
+
+[[process.phase]]
+op = "alloc"
+size = "64M"
+rate = "256M"
+
+[[process]]
+name = "ok"
+cgroup = "box/b"
+
+[[process.phase]]
+op = "alloc"
+size = "16M"
+rate = "256M"
+"""
+
+
+def test_cgroups_limit_their_processes():
+    """[[cgroup]] declares cgroups with memory.* limits; a process in a 32 MiB cgroup
+    allocating 64 MiB is killed by its memcg's OOM killer, the other finishes; the samples
+    carry each cgroup's memory.current and memory.events."""
+    r = machine().run_workload(W.loads(CONTAINERS))
+    states = {p["name"]: (p["state"], p["cgroup"]) for p in r.summary["processes"]}
+    assert states == {"leak": ("killed", "box/a"), "ok": ("done", "box/b")}
+    last = r[len(r) - 1]
+    assert last["memory.events.oom_kill:box/a"] == 1 and last["memory.events.max:box/a"] > 0
+    assert last["memory.events.oom_kill:box/b"] == 0
+    assert 0 < max(r.column("memory.current_kB:box/a")) <= 32 * 1024
+    assert max(r.column("memory.current_kB:box/b")) > 0
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('[[cgroup]]\npath = "a"\n"cpu.max" = "1"\n', 3, ["cgroup[0].cpu.max", "unknown key"]),
+    ('[[cgroup]]\npath = "a"\nmemory.max = "1G"\n', 1, ["cgroup[0].memory", "quote"]),  # the table's line
+    ('[[cgroup]]\n"memory.max" = "1G"\n', 1, ["cgroup[0]", "needs 'path'"]),
+    ('[[cgroup]]\npath = "a"\n"memory.max" = 1.5\n', 3, ["cgroup[0].memory.max", "whole number"]),
+])
+def test_cgroup_parse_errors_name_line_and_key(text, line, words):
+    e = error(text + GROW.split("\n", 2)[2])
+    assert e.lineno == line and all(w in str(e) for w in words), str(e)
+
+
+@pytest.mark.parametrize("key, value, errno_name", [("memory.max", '"512X"', "EINVAL"), ("memory.max", '"-1"', "EINVAL"),
+                                                   ("memory.current", '"0"', "EACCES")])
+def test_cgroup_values_the_kernel_refuses_name_their_line(key, value, errno_name):
+    text = f'[[cgroup]]\npath = "a/b"\n"{key}" = {value}\n' + GROW.split("\n", 2)[2]
+    with pytest.raises(ParseError, match=rf"w.toml:3: cgroup\[0\]\.{key}: .*{errno_name}"):
+        machine().run_workload(W.loads(text, "w.toml"))
+    with pytest.raises(ParseError, match=r"w.toml:\d+: process\[0\]\.cgroup: .*EINVAL"):
+        machine().run_workload(W.loads(GROW.replace('name = "grow"', 'name = "grow"\ncgroup = "a/.."'), "w.toml"))
+
+
 def test_values_the_machine_refuses_name_their_line():
     with pytest.raises(ParseError, match=r"w.toml:2: sysctl.vm.swappiness: .*EINVAL"):
         machine().run_workload(W.loads('[sysctl]\n"vm.swappiness" = 999\n' + GROW.split("\n", 2)[2], "w.toml"))

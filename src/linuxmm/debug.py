@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LinuxmmError
-from .include.linux.memcontrol import MEMCG_NR_IDS, PC_MEMORY, PC_USAGE, ROOT_MEM_CGROUP_ID
+from .include.linux.memcontrol import MEMCG_NR_IDS, PC_MEMORY, PC_SWAP, PC_USAGE, ROOT_MEM_CGROUP_ID
 from .include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES,
                                       MMC_PGTABLES_BYTES, VM_LOCKED)
 from .mm.mm_inline import (folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum,
@@ -78,15 +78,31 @@ def check(machine) -> list[str]:
 def check_memcg(k) -> list[str]:
     """Memory cgroups: every charged folio is allocated, charged on its head, to a memcg that
     still exists (no id of a removed cgroup); each memcg's ``memory.current`` equals the pages
-    charged to it and its descendants (the root memcg's own pages are not counted)."""
+    charged to it and its descendants (the root memcg's own pages are not counted), and its
+    ``memory.swap.current`` the swap slots charged to them (``swap_cgroup``), each in use."""
     a = k.mem_map
     charged = np.nonzero(a.memcg)[0]
     out = [f"pfn {p}: charged to memcg {a.memcg[p]} but free" for p in charged if a.refcount[p] <= 0][:5]
     out += [f"pfn {p}: a tail page carries a memcg charge" for p in charged if a.compound_head[p]][:5]
     local = np.zeros(len(a.memcg_parent), np.int64)
     np.add.at(local, a.memcg[charged], np.int64(1) << a.order[charged].astype(np.int64))
-    out += [f"memcg {i}: {local[i]} pages charged to an id no cgroup has" for i in np.nonzero(local)[0]
-            if int(i) not in k.memcg_idr]
+    out += _check_memcg_counter(k, local, PC_MEMORY, "memory.current", "pages")
+    if k.vm_state is not None:
+        vs = k.vm_state
+        slots = np.nonzero(vs.swap_cgroup)[0]
+        out += [f"swap slot {s}: charged to memcg {vs.swap_cgroup[s]} but free" for s in slots if not vs.swap_map[s]][:5]
+        swapped = np.zeros_like(local)
+        np.add.at(swapped, vs.swap_cgroup[slots], 1)
+        out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
+    return out
+
+
+def _check_memcg_counter(k, local: np.ndarray, counter: int, name: str, what: str) -> list[str]:
+    """``local[id]``: what is charged to memcg ``id`` itself; the counter of each memcg must be
+    that of its subtree (the root's own charges go uncounted)."""
+    a = k.mem_map
+    out = [f"memcg {i}: {local[i]} {what} charged to an id no cgroup has" for i in np.nonzero(local)[0]
+           if int(i) not in k.memcg_idr]
     want = np.zeros_like(local)
     for i in np.nonzero(local)[0]:
         c = int(i)
@@ -94,9 +110,9 @@ def check_memcg(k) -> list[str]:
             want[c] += local[i]
             c = int(a.memcg_parent[c])
     for memcg in k.memcg_idr.values():
-        have = int(a.memcg_counter[memcg.id, PC_MEMORY, PC_USAGE])
+        have = int(a.memcg_counter[memcg.id, counter, PC_USAGE])
         if have != want[memcg.id]:
-            out.append(f"memcg {memcg.css.path}: memory.current {have} pages, {want[memcg.id]} pages charged")
+            out.append(f"memcg {memcg.css.path}: {name} {have} pages, {want[memcg.id]} {what} charged")
     return out
 
 

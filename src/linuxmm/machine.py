@@ -442,9 +442,9 @@ class Machine:
                              default_map_window=k.arch.DEFAULT_MAP_WINDOW, rmap=k.rmap, vm=k.vm,
                              config=config), cpu)
         task.mm.hooks = PageTableHooks(k, task)
+        cgroup_attach_task(k, cgrp, task)  # forked there: its page tables are charged there too
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
-        cgroup_attach_task(k, cgrp, task)
         proc = Process(self, task)
         return proc
 

@@ -39,12 +39,17 @@ exactly the folio's pages, so ``memory.current`` is the sum of the pages charged
 may run ahead by up to ``MEMCG_CHARGE_BATCH`` pages per CPU); the over-high work is done before
 the charge after the one that crossed ``MEMCG_CHARGE_BATCH`` (the kernel's does it right after
 that charge); the page-cache charge goes to ``current``'s memcg (the kernel's shmem charges the
-faulting mm's, the same task here). Charged now: anonymous faults (small and THP), page-cache
-and shmem folios. Not yet: page tables and other kernel memory, swap (``memory.swap.current``
-stays 0), per-memcg ``file_mapped``, per-memcg vm events in ``memory.stat`` (shown as 0); the
-LRU's stats other than the list sizes (workingset activations) are per memcg, not per memcg and
-node. ``memory.pressure`` is a cgroup core file (``kernel/cgroup/cgroup.py``); reclaim and the
-over-high sleep here are memory stalls (``psi_memstall_enter``/``leave``).
+faulting mm's, the same task here); a page table's charge is forced (the kernel's may reclaim
+or fail the fault). Charged now: anonymous faults (small and THP), page-cache and shmem folios,
+page tables (``mem_cgroup_charge_pagetable``, memory.stat ``pagetables``), swap slots
+(``mem_cgroup_try_charge_swap`` from reclaim's ``add_to_swap``, recorded per slot in
+``swap_cgroup``, uncharged when the slot is freed; ``mem_cgroup_swapin_charge_folio`` charges
+a folio read back to the slot's memcg). Not yet: other kernel memory (slab, stacks),
+per-memcg ``file_mapped``, per-memcg vm events in ``memory.stat`` (shown as 0),
+``memory.swap.high``; the LRU's stats other than the list sizes (workingset activations) are
+per memcg, not per memcg and node. ``memory.pressure`` is a cgroup core file
+(``kernel/cgroup/cgroup.py``); reclaim and the over-high sleep here are memory stalls
+(``psi_memstall_enter``/``leave``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from ..include.linux import gfp as G
 from ..include.linux.mmzone import lruvec
 from ..include.linux.memcontrol import (
     MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, MEMCG_HIGH, MEMCG_KMEM, MEMCG_LOW, MEMCG_MAX, MEMCG_NR_IDS,
+    MEMCG_SWAP, MEMCG_SWAP_FAIL, MEMCG_SWAP_HIGH, MEMCG_SWAP_MAX,
     MEMCG_NR_MEMORY_EVENTS, MEMCG_OOM, MEMCG_OOM_GROUP_KILL, MEMCG_OOM_KILL, MEMCG_PERCPU_B, MEMCG_SOCK,
     MEMCG_VMALLOC, MEMCG_ZSWAP_B,
     MEMCG_ZSWAPPED, PAGE_COUNTER_MAX, PC_CHILDREN_LOW_USAGE, PC_CHILDREN_MIN_USAGE, PC_ELOW, PC_EMIN,
@@ -77,7 +83,7 @@ from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_
 from ..kernel.timer import NSEC_PER_SEC
 from .mm_inline import lru_gen_init_lruvec
 from .page_alloc import wait_for_oom_victims
-from .page_counter import page_counter_memparse, page_counter_try_charge, page_counter_uncharge
+from .page_counter import page_counter_charge, page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -150,6 +156,72 @@ def mem_cgroup_uncharge(a, pfn):
         if nr > 1:
             a.memcg_stat[memcg, NR_ANON_THPS] -= nr
     a.memcg[pfn] = 0
+
+
+@njit(cache=True)
+def __memcg_memory_event(a, memcg, event):
+    """``memcg_memory_event``: ``event`` counted in the memcg's memory.events.local and in
+    memory.events of it and every ancestor below the root."""
+    a.memcg_events_local[memcg, event] += 1
+    c = memcg
+    while c != 0 and c != ROOT_MEM_CGROUP_ID:
+        a.memcg_events[c, event] += 1
+        c = a.memcg_parent[c]
+
+
+@njit(cache=True)
+def mem_cgroup_charge_pagetable(a, memcg, pfn):
+    """A page table of an mm in ``memcg`` (GFP_PGTABLE_USER has __GFP_ACCOUNT): charged to it and
+    counted in its NR_PAGETABLE (memory.stat ``pagetables``). The charge is forced (the kernel's
+    may reclaim or fail the fault): a few pages past memory.max until the next charge reclaims."""
+    if memcg == 0:
+        return
+    if memcg != ROOT_MEM_CGROUP_ID:
+        page_counter_charge(a, memcg, PC_MEMORY, 1)
+    a.memcg[pfn] = memcg
+    a.memcg_stat[memcg, NR_PAGETABLE] += 1
+
+
+@njit(cache=True)
+def mem_cgroup_uncharge_pagetable(a, pfn):
+    """``pagetable_free``'s uncharge of a page table (``__free_pages`` -> ``__memcg_kmem_uncharge_page``)."""
+    memcg = a.memcg[pfn]
+    if memcg == 0:
+        return
+    a.memcg_stat[memcg, NR_PAGETABLE] -= 1
+    mem_cgroup_uncharge(a, pfn)
+
+
+# ---- swap charges (compiled: reclaim's add_to_swap and the slot frees call them) ------------------
+@njit(cache=True)
+def mem_cgroup_try_charge_swap(a, vs, pfn, slot):
+    """``__mem_cgroup_try_charge_swap``: the slot a folio of the memcg is swapped to is charged
+    to the memcg's ``swap`` counter (not the root's) and recorded (``swap_cgroup_record``).
+    False, with SWAP_MAX and SWAP_FAIL events, when a ``memory.swap.max`` up the tree would be
+    passed: the folio is not swapped."""
+    memcg = a.memcg[pfn]
+    if memcg == 0:
+        return True
+    if memcg != ROOT_MEM_CGROUP_ID and page_counter_try_charge(a, memcg, PC_SWAP, 1) != 0:
+        __memcg_memory_event(a, memcg, MEMCG_SWAP_MAX)
+        __memcg_memory_event(a, memcg, MEMCG_SWAP_FAIL)
+        return False
+    a.memcg_stat[memcg, MEMCG_SWAP] += 1
+    vs.swap_cgroup[slot] = memcg
+    return True
+
+
+@njit(cache=True)
+def mem_cgroup_uncharge_swap(a, vs, slot):
+    """``__mem_cgroup_uncharge_swap`` as the slot is freed (v2: a swap charge lives as long as
+    its slot)."""
+    memcg = vs.swap_cgroup[slot]
+    if memcg == 0:
+        return
+    if memcg != ROOT_MEM_CGROUP_ID:
+        page_counter_uncharge(a, memcg, PC_SWAP, 1)
+    a.memcg_stat[memcg, MEMCG_SWAP] -= 1
+    vs.swap_cgroup[slot] = 0
 
 
 # ---- the memcg objects ------------------------------------------------------------------------------
@@ -316,11 +388,7 @@ def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
 def memcg_memory_event(k: "Kernel", memcg: mem_cgroup, event: int) -> None:
     """Count ``event`` in the memcg's ``memory.events.local`` and in ``memory.events`` of it and
     every ancestor below the root."""
-    a = k.mem_map
-    a.memcg_events_local[memcg.id, event] += 1
-    while memcg is not None and not mem_cgroup_is_root(memcg):
-        a.memcg_events[memcg.id, event] += 1
-        memcg = parent_mem_cgroup(memcg)
+    __memcg_memory_event(k.mem_map, memcg.id, event)
 
 
 def mem_over_limit(k: "Kernel", memcg: mem_cgroup, nr_pages: int) -> mem_cgroup | None:
@@ -338,14 +406,16 @@ def task_is_dying(task) -> bool:
     return task is not None and task.pending_signal != 0
 
 
-def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP) -> bool:
+def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP,
+                     memcg: mem_cgroup | None = None) -> bool:
     """The slow part of ``try_charge_memcg`` for a charge the compiled path could not make:
     pay any over-high debt, then while a ``memory.max`` on the way up would be passed: a MAX
     event, reclaim from the memcg over its limit, ``MAX_RECLAIM_RETRIES`` retries, then the
     memcg OOM killer. True when the charge now fits (the fault retries it), False for -ENOMEM
     (the task was OOM-killed, or nobody could be; a gfp that cannot block or has
-    __GFP_NORETRY gives up before retrying, __GFP_RETRY_MAYFAIL before the OOM killer)."""
-    memcg = mem_cgroup_from_task(task)
+    __GFP_NORETRY gives up before retrying, __GFP_RETRY_MAYFAIL before the OOM killer). The
+    charge is to ``task``'s memcg unless ``memcg`` names another (a swap-in's owner)."""
+    memcg = memcg or mem_cgroup_from_task(task)
     mem_cgroup_handle_over_high(k, memcg, gfp)
     nr_retries, passed_oom = MAX_RECLAIM_RETRIES, False
     while (over := mem_over_limit(k, memcg, nr_pages)) is not None:
@@ -383,6 +453,19 @@ def mem_cgroup_charge(k: "Kernel", pfn: int, task, gfp: int) -> int:
     nr = 1 << int(k.mem_map.order[pfn])
     while not charge_memcg(k.mem_map, memcg.id, pfn, nr):
         if not try_charge_memcg(k, task, nr, gfp):
+            return -errno.ENOMEM
+    return 0
+
+
+def mem_cgroup_swapin_charge_folio(k: "Kernel", pfn: int, slot: int, task, gfp: int) -> int:
+    """``mem_cgroup_swapin_charge_folio``: a folio read in from swap is charged to the memcg
+    its slot was charged to (``swap_cgroup``), or, if that memcg is gone or had none, to the
+    faulting task's; 0 or -ENOMEM as ``mem_cgroup_charge``."""
+    memcg = k.memcg_idr.get(int(k.vm_state.swap_cgroup[slot]))
+    if memcg is None or not memcg.online:
+        memcg = mem_cgroup_from_task(task) if task is not None else k.cgrp_dfl_root.memcg
+    while not charge_memcg(k.mem_map, memcg.id, pfn, 1):
+        if not try_charge_memcg(k, task, 1, gfp, memcg):
             return -errno.ENOMEM
     return 0
 
@@ -759,6 +842,9 @@ memory_files = {
     "memory.reclaim": (None, memory_reclaim),
     "memory.swap.current": (lambda k, m: f"{page_counter_read(k, m, PC_SWAP) * 4096}\n", None),
     "memory.swap.max": _tunable(PC_MAX, PC_SWAP),
+    "memory.swap.events": (lambda k, m: "".join(f"{n} {int(k.mem_map.memcg_events[m.id, e])}\n" for n, e in
+                                                (("high", MEMCG_SWAP_HIGH), ("max", MEMCG_SWAP_MAX),
+                                                 ("fail", MEMCG_SWAP_FAIL))), None),
     "memory.swap.peak": (lambda k, m: memory_peak_show(k, m, PC_SWAP),
                          lambda k, m, buf: memory_peak_write(k, m, PC_SWAP, buf)),
 }

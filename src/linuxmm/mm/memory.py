@@ -54,7 +54,7 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
-from .memcontrol import mem_cgroup_charge_anon
+from .memcontrol import mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
 from .swap import folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
 from ..include.linux.swap import SWAP_COUNT_MASK
 from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
@@ -181,6 +181,7 @@ def pte_alloc_one(a, vs, mmc):
     a.private[pfn] = row
     mmc[MMC_PGTABLES_BYTES] += 4096
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] += 1
+    mem_cgroup_charge_pagetable(a, mmc[MMC_MEMCG], pfn)
     return row
 
 
@@ -189,6 +190,7 @@ def pte_free(a, vs, mmc, row):
     pfn = vs.pt_pfn[row]
     a.private[pfn] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] -= 1
+    mem_cgroup_uncharge_pagetable(a, pfn)
     B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
     vs.pt_free[vs.vp[VP_NFREE]] = row
     vs.vp[VP_NFREE] += 1
@@ -1534,14 +1536,15 @@ def map_swap_folio(a, vs, mmc, pgd, addr, pfn, vm_flags, anon_key, root_key, ind
     pte = vs.pt[row, idx]
     entry = pte_to_swp_entry(pte, fmt)
     exclusive = (pte & pte_swp_exclusive_bit(fmt)) != 0
-    swap_free(vs, entry)
+    swap_free(a, vs, entry)
     a.refcount[pfn] += 1  # the pte's reference
     if free_swap or (write and a.refcount[pfn] == 2):  # 2: the swap cache's and this pte's only
         folio_free_swap(a, vs, pfn)
     nid = a.zone_node[B.page_zone(a, pfn)]
-    if (a.mapping[pfn] & PAGE_MAPPING_ANON) == 0:
+    if (a.mapping[pfn] & PAGE_MAPPING_ANON) == 0:  # a swapped-in folio becomes anonymous
         a.mapping[pfn] = (anon_key if exclusive else root_key) * 2 + PAGE_MAPPING_ANON
         a.index[pfn] = index
+        a.memcg_stat[a.memcg[pfn], NS_ANON_MAPPED] += 1  # its memcg's anon (mem_cgroup_uncharge takes it off)
     if a.mapcount[pfn] == 0:
         vs.nstat[nid, NS_ANON_MAPPED] += 1
     a.mapcount[pfn] += 1

@@ -108,9 +108,11 @@ VMSTATE_FIELDS = [
     ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
     # swap (mm/swapfile.py): the swap_map of every swap area, one pool of slots; area ``type``
     # starts at swap_base[type] (-1: no area of that type). swap_table is 6.18's swap table of
-    # each slot (the swap cache): the pfn of the folio cached for the slot, 0 for none.
+    # each slot (the swap cache): the pfn of the folio cached for the slot, 0 for none;
+    # swap_cgroup the memcg each slot is charged to (mm/memcontrol.py).
     ("swap_map", np.int16, 1),
     ("swap_table", np.int64, 1),
+    ("swap_cgroup", np.int32, 1),  # per slot: the memcg id its swap charge is on (swap_cgroup_record; 0: none)
     ("swap_base", np.int64, 1),
 ]
 

@@ -48,8 +48,9 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
+from .memcontrol import mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
 from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
-from .swap import folio_add_lru, lru_add_drain
+from .swap import folio_add_lru, folio_put, lru_add_drain
 from .swapfile import (PG_dirty_mask, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
                        folio_to_swp_tb, get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot,
                        swp_tb_is_shadow, sync_clusters, vm_swap_full)
@@ -108,9 +109,13 @@ def swap_cache_get_folio(k: "Kernel", entry: int, vma=None, addr: int = 0) -> in
 @njit(cache=True)
 def add_to_swap(a, vs, pfn, entry):
     """Put the anonymous folio in the swap cache for ``entry`` (a slot reclaim reserved for
-    it: ``folio_alloc_swap``), dirty: its data exists only in memory until written."""
+    it: ``folio_alloc_swap``), dirty: its data exists only in memory until written. False,
+    the slot unused, when its memcg may not swap more (``mem_cgroup_try_charge_swap``)."""
+    if not mem_cgroup_try_charge_swap(a, vs, pfn, swap_slot(vs, entry)):
+        return False
     __swap_cache_add_folio(a, vs, pfn, entry)
     a.flags[pfn] |= PG_dirty_mask  # folio_mark_dirty
+    return True
 
 
 def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
@@ -127,8 +132,12 @@ def __read_swap_cache_async(k: "Kernel", entry: int) -> tuple[int | None, bool]:
     pfn = pa.alloc_pages(k, G.GFP_HIGHUSER_MOVABLE, 0, cpu=int(vs.vp[VP_CPU]))
     if pfn is None:
         return None, False
-    vs.swap_map[slot] |= SWAP_HAS_CACHE
     a = k.mem_map
+    if (mem_cgroup_swapin_charge_folio(k, pfn, slot, k.current, G.GFP_KERNEL)
+            or not vs.swap_map[slot] & SWAP_COUNT_MASK):  # no room in the memcg, or freed meanwhile
+        folio_put(a, pfn, int(vs.vp[VP_CPU]))
+        return None, False
+    vs.swap_map[slot] |= SWAP_HAS_CACHE
     a.flags[pfn] |= PG_swapbacked_mask  # __folio_set_swapbacked: an anon LRU folio
     shadow = __swap_cache_add_folio(a, vs, pfn, np.uint64(entry))
     if shadow:  # the slot's folio was evicted by reclaim: a refault (before the LRU add)

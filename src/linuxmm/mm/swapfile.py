@@ -50,6 +50,7 @@ from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
                       SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
+from .memcontrol import mem_cgroup_uncharge_swap
 from .swap import folio_put
 from . import buddy as B
 
@@ -104,9 +105,10 @@ def swap_cache_folio(vs, slot):
 
 
 @njit(cache=True)
-def swap_entries_free(vs, slot):
+def swap_entries_free(a, vs, slot):
     """The slot is free again (``swap_entries_free``; its cluster moves in ``sync_clusters``);
-    a shadow left in its table entry goes with it."""
+    a shadow left in its table entry goes with it, its memcg's swap charge too."""
+    mem_cgroup_uncharge_swap(a, vs, slot)
     vs.swap_map[slot] = 0
     vs.swap_table[slot] = 0
     vs.vp[VP_NR_SWAP_PAGES] += 1
@@ -121,7 +123,7 @@ def __swap_cache_del_folio(a, vs, pfn, shadow):
     vs.swap_table[slot] = shadow
     vs.swap_map[slot] &= ~SWAP_HAS_CACHE
     if vs.swap_map[slot] == 0:
-        swap_entries_free(vs, slot)
+        swap_entries_free(a, vs, slot)
     a.flags[pfn] &= ~PG_swapcache_mask
     a.private[pfn] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= 1
@@ -159,18 +161,18 @@ def free_swap_and_cache(a, vs, entry):
     slot = swap_slot(vs, entry)
     vs.swap_map[slot] -= 1
     if vs.swap_map[slot] == 0:
-        swap_entries_free(vs, slot)
+        swap_entries_free(a, vs, slot)
     elif vs.swap_map[slot] == SWAP_HAS_CACHE:
         free_swap_cache(a, vs, swap_cache_folio(vs, slot))
 
 
 @njit(cache=True)
-def swap_free(vs, entry):
+def swap_free(a, vs, entry):
     """Drop a reference that is not the last of a slot the swap cache holds (``swap_free_nr``)."""
     slot = swap_slot(vs, entry)
     vs.swap_map[slot] -= 1
     if vs.swap_map[slot] == 0:
-        swap_entries_free(vs, slot)
+        swap_entries_free(a, vs, slot)
 
 
 # ---- the areas ----------------------------------------------------------------------------
@@ -228,6 +230,7 @@ def _grow_pool(k: "Kernel", slots: int) -> int:
     arrays = {n: getattr(vs, n) for n, _, _ in VMSTATE_FIELDS}
     arrays["swap_map"] = np.concatenate([vs.swap_map, np.zeros(slots, np.int16)])
     arrays["swap_table"] = np.concatenate([vs.swap_table, np.zeros(slots, np.int64)])
+    arrays["swap_cgroup"] = np.concatenate([vs.swap_cgroup, np.zeros(slots, np.int32)])
     k.vm_state = VmState.from_arrays(**arrays)
     return base
 

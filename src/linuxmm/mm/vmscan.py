@@ -341,7 +341,8 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
             return FOLIO_KEEP
         if swp[SWP_NEXT_ENTRY] == entries.shape[0]:  # add_to_swap failed: activate_locked_split
             return FOLIO_ACTIVATE
-        add_to_swap(a, vs, pfn, np.uint64(entries[swp[SWP_NEXT_ENTRY]]))
+        if not add_to_swap(a, vs, pfn, np.uint64(entries[swp[SWP_NEXT_ENTRY]])):
+            return FOLIO_ACTIVATE  # the memcg's memory.swap.max: activate_locked
         swp[SWP_NEXT_ENTRY] += 1
     if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
                                                      scratch, flush_mm):

@@ -5,9 +5,9 @@ clock (``kernel/timer.py``). A process's phase is cut into steps of ``STEP_BYTES
 accesses and faults advance the clock by their cost, and a ``rate`` holds the process back so
 that its bytes never run ahead of ``rate`` per simulated second. The process whose next step
 is due first runs it (ties: the order in the file), so processes interleave. A sampler, a
-timer on the same clock, reads ``/proc/meminfo``, ``/proc/vmstat``, the zones' watermarks and
-``/proc/pressure/memory`` (PSI: ``kernel/sched/psi.py``) every ``interval`` of simulated time:
-one row per sample.
+timer on the same clock, reads ``/proc/meminfo``, ``/proc/vmstat``, the zones' watermarks,
+``/proc/pressure/memory`` (PSI: ``kernel/sched/psi.py``) and each declared cgroup's usage and
+events every ``interval`` of simulated time: one row per sample.
 
 The file (TOML; every key is checked, an error names its line and key)::
 
@@ -19,6 +19,11 @@ The file (TOML; every key is checked, an error names its line and key)::
     [sysctl]                  # written before the run, in order
     "vm.swappiness" = 10
 
+    [[cgroup]]                # created before the run (parents first), its files written in order
+    path = "app/db"
+    "memory.max" = "512M"     # any writable memory.* file: memory.high, .low, .min, .swap.max, .oom.group
+    "memory.low" = "128M"
+
     [[file]]                  # created before the run: written, synced, then dropped from
     path = "/data/big"        # the page cache (it starts on the disk) unless cached = true
     size = "256M"
@@ -27,7 +32,7 @@ The file (TOML; every key is checked, an error names its line and key)::
     [[process]]
     name = "db"               # its comm (default: the workload's file name, then its index)
     start = "0s"              # when it starts
-    cgroup = "app/db"         # m.spawn(cgroup=) once memory cgroups exist
+    cgroup = "app/db"         # the cgroup it runs in (m.spawn(cgroup=); created if not declared)
 
     [[process.phase]]
     op = "alloc"              # alloc | touch | free | read | write | replay | sleep
@@ -74,7 +79,8 @@ OPS = ("alloc", "touch", "free", "read", "write", "replay", "sleep")
 PATTERNS = ("sequential", "random")
 MAX_SIZE = 1 << 47            # the x86-64 user address space (4-level paging)
 
-TOP_KEYS = {"interval", "duration", "seed", "swap", "sysctl", "file", "process"}
+TOP_KEYS = {"interval", "duration", "seed", "swap", "sysctl", "cgroup", "file", "process"}
+CGROUP_EVENTS = ("low", "high", "max", "oom_kill")  # memory.events counters sampled per cgroup
 FILE_KEYS = {"path", "size", "cached"}
 PROCESS_KEYS = {"name", "start", "cgroup", "phase"}
 PHASE_KEYS = {"op", "size", "rate", "repeat", "pattern", "access", "file", "trace", "time"}
@@ -119,6 +125,7 @@ class Workload:
     seed: int
     swap: int | None
     sysctl: tuple[tuple[str, str], ...]
+    cgroups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]   # path, (memory.FILE, value) in order
     files: tuple[tuple[str, int, bool], ...]   # path, size, cached
     processes: tuple[ProcessSpec, ...]
     lines: dict = field(default_factory=dict, compare=False, repr=False)
@@ -269,6 +276,7 @@ def loads(text: str, source: str = "<workload>") -> Workload:
     for name, value in sysctl.items():
         if not name.startswith("vm.") or isinstance(value, (bool, dict, list)):
             c.fail(("sysctl", name), f"expected \"vm.NAME\" = value, got {name} = {value!r}")
+    cgroups = tuple(_cgroup(c, g, i) for i, g in enumerate(_array(c, data, "cgroup")))
     files = tuple(_file(c, f, i) for i, f in enumerate(_array(c, data, "file")))
     procs = _array(c, data, "process")
     if not procs:
@@ -276,7 +284,7 @@ def loads(text: str, source: str = "<workload>") -> Workload:
     stem = re.sub(r"\W", "", Path(source).stem) or "proc"
     processes = tuple(_process(c, p, i, f"{stem}{i}"[:15]) for i, p in enumerate(procs))
     return Workload(source, interval, duration, seed, swap,
-                    tuple((k, str(v)) for k, v in sysctl.items()), files, processes, c.lines)
+                    tuple((k, str(v)) for k, v in sysctl.items()), cgroups, files, processes, c.lines)
 
 
 def _array(c: _Checker, table: dict, key: str) -> list:
@@ -284,6 +292,25 @@ def _array(c: _Checker, table: dict, key: str) -> list:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         c.fail((key,), f"expected [[{key}]] tables")
     return items
+
+
+def _cgroup(c: _Checker, g: dict, i: int) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A ``[[cgroup]]``: its ``path`` and the ``memory.*`` files to write (values as the files
+    take them: "512M", "max", 1; the kernel's parser checks them when the run begins)."""
+    path = ("cgroup", i)
+    if isinstance(g, dict) and isinstance(g.get("memory"), dict):  # memory.max = ...: a dotted key
+        c.fail(path + ("memory",), 'quote the file names: "memory.max" = "512M"')
+    c.keys(g, {"path"} | {k for k in g if k.startswith("memory.")}, path)
+    if "path" not in g:
+        c.fail(path, "needs 'path'")
+    writes = []
+    for key, value in g.items():
+        if key == "path":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            c.fail(path + (key,), f"expected a string or a whole number, got {value!r}")
+        writes.append((key, str(value)))
+    return c.text(g["path"], path + ("path",)), tuple(writes)
 
 
 def _file(c: _Checker, f: dict, i: int) -> tuple[str, int, bool]:
@@ -410,9 +437,11 @@ def parse_psi(text: str) -> dict[str, float]:
     return out
 
 
-def sample(m) -> dict:
+def sample(m, cgroups: tuple[str, ...] = ()) -> dict:
     """One row's counters: meminfo (kB), vmstat, the zones' summed min/low/high watermarks
-    (kB) and the memory pressure (PSI: psi_some_avg10 ... psi_full_total)."""
+    (kB), the memory pressure (PSI: psi_some_avg10 ... psi_full_total), and for each cgroup of
+    ``cgroups`` its ``memory.current`` (``memory.current_kB:PATH``) and memory.events counters
+    (``memory.events.oom_kill:PATH``...)."""
     row = parse_meminfo(m.proc("meminfo"))
     row.update(parse_vmstat(m.proc("vmstat")))
     kb = PAGE // 1024
@@ -421,14 +450,19 @@ def sample(m) -> dict:
     row["wmark_low_kB"] = sum(z.low_wmark_pages() for z in zones) * kb
     row["wmark_high_kB"] = sum(z.high_wmark_pages() for z in zones) * kb
     row.update(parse_psi(m.proc("pressure/memory")))
+    for path in cgroups:
+        cg = m.cgroup(path)
+        row[f"memory.current_kB:{path}"] = int(cg.read("memory.current")) // 1024
+        events = dict(line.split() for line in cg.read("memory.events").splitlines())
+        row.update({f"memory.events.{name}:{path}": int(events[name]) for name in CGROUP_EVENTS})
     return row
 
 
 class Sampler:
     """A timer on the machine's clock: a row every ``interval_ns`` from ``t0``."""
 
-    def __init__(self, m, interval_ns: int, progress=None):
-        self.m, self.interval, self.progress = m, interval_ns, progress
+    def __init__(self, m, interval_ns: int, progress=None, cgroups: tuple[str, ...] = ()):
+        self.m, self.interval, self.progress, self.cgroups = m, interval_ns, progress, cgroups
         self.t0 = m.kernel.clock.now
         self.columns: tuple[str, ...] | None = None
         self.rows: list[tuple] = []
@@ -439,7 +473,7 @@ class Sampler:
 
     def take(self) -> None:
         clock = self.m.kernel.clock
-        row = {"time_s": (clock.now - self.t0) / NSEC_PER_SEC, **sample(self.m)}
+        row = {"time_s": (clock.now - self.t0) / NSEC_PER_SEC, **sample(self.m, self.cgroups)}
         if self.columns is None:
             self.columns = tuple(row)
         self.rows.append(tuple(row.get(c, 0) for c in self.columns))
@@ -483,13 +517,19 @@ class Runner:
 
 
 def prepare(m, w: Workload) -> None:
-    """The machine-wide settings of ``w``: sysctls, swap, files."""
+    """The machine-wide settings of ``w``: sysctls, swap, cgroups and their limits, files."""
     for name, value in w.sysctl:
         with _naming(w, ("sysctl", name)):
             m.sysctl(name, value)
     if w.swap is not None:
         with _naming(w, ("swap",)):
             m.swapon(w.swap)
+    for i, (path, writes) in enumerate(w.cgroups):
+        with _naming(w, ("cgroup", i, "path")):
+            cg = m.cgroup(path)
+        for name, value in writes:
+            with _naming(w, ("cgroup", i, name)):
+                cg.write(name, value)
     for i, (path, size, cached) in enumerate(w.files):
         with _naming(w, ("file", i)):
             m.create_file(path, size)
@@ -523,11 +563,11 @@ def _naming(w: Workload, path: tuple):
 
 
 def spawn(m, w: Workload, i: int, spec: ProcessSpec):
+    """Start the process, in its cgroup (created, parents first, if the file did not declare it)."""
     if spec.cgroup is None:
         return m.spawn(spec.name)
-    if not hasattr(m, "cgroup"):
-        raise ParseError(w.source, w.lines.get(("process", i, "cgroup")),
-                         f"process[{i}].cgroup: not available yet (memory cgroups are being built)")
+    with _naming(w, ("process", i, "cgroup")):
+        m.cgroup(spec.cgroup)
     return m.spawn(spec.name, cgroup=spec.cgroup)
 
 
@@ -536,7 +576,7 @@ def run(m, w: Workload, progress=None) -> WorkloadResult:
     every sample."""
     prepare(m, w)
     clock = m.kernel.clock
-    sampler = Sampler(m, w.interval_ns, progress)
+    sampler = Sampler(m, w.interval_ns, progress, tuple(path for path, _ in w.cgroups))
     t0 = sampler.t0
     runners = [Runner(spec, np.random.default_rng([w.seed, i]), t0 + spec.start_ns) for i, spec in enumerate(w.processes)]
     end = None if w.duration_ns is None else t0 + w.duration_ns
@@ -564,7 +604,7 @@ def process_summary(r: Runner, t0: int) -> dict:
     """A process's line of the summary: state (waiting, running, done, killed, oom, failed:
     ...), bytes moved, faults, and when it ended (seconds from the start, or None)."""
     p = r.proc
-    return {"name": r.spec.name, "pid": p.pid if p else None, "state": r.state,
+    return {"name": r.spec.name, "pid": p.pid if p else None, "cgroup": r.spec.cgroup, "state": r.state,
             "end_s": None if r.ended is None else (r.ended - t0) / NSEC_PER_SEC,
             "bytes": r.moved, "minflt": p.minflt if p else 0, "majflt": p.majflt if p else 0}
 

@@ -129,11 +129,12 @@ def cgroup_rmdir(k: "Kernel", cgrp: cgroup) -> None:
 
 def cgroup_attach_task(k: "Kernel", cgrp: cgroup, task) -> None:
     """Move ``task`` (and the processes sharing its mm, as a threadgroup would) into ``cgrp``:
-    its future charges go to the new memcg, past ones stay."""
-    for t in k.tasks.values():
-        if t.mm is task.mm and t.state == TASK_RUNNING:
-            cgroup_move_task(k, t, cgrp)
-            t.mmc[MMC_MEMCG] = cgrp.memcg.id
+    its future charges go to the new memcg, past ones stay. A task being created (not yet in
+    ``k.tasks``) joins before its first page table is charged."""
+    sharing = [t for t in k.tasks.values() if t.mm is task.mm and t.state == TASK_RUNNING and t is not task]
+    for t in [task, *sharing]:
+        cgroup_move_task(k, t, cgrp)
+        t.mmc[MMC_MEMCG] = cgrp.memcg.id
 
 
 def cgroup_procs_write(k: "Kernel", cgrp: cgroup, buf: str) -> None:
