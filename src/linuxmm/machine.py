@@ -17,6 +17,7 @@ import copy
 import errno
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .description import MachineDescription
 from .mm.mm_inline import lru_gen_enabled
@@ -29,6 +30,10 @@ from .init.main import Kernel, start_kernel
 from .kernel.cgroup.cgroup import cgroup_attach_task, cgroup_get, cgroup_lookup
 from .kernel.timer import NSEC_PER_SEC
 from .records import Node, Zone, html_table, node_record, zones_html
+
+if TYPE_CHECKING:
+    from .cgroup import Cgroup
+    from .process import Process
 
 
 class _Priority(int):
