@@ -955,6 +955,6 @@ def open_flags(mode: str, create: bool, truncate: bool) -> int:
     """The open(2) flags of ``Process.open``'s arguments; EINVAL for an unknown mode."""
     from .include.linux.fs import O_CREAT, O_TRUNC
 
-    if mode not in OPEN_MODES:
+    if not isinstance(mode, str) or mode not in OPEN_MODES:
         raise KernelError(errno.EINVAL, f"open mode must be one of {', '.join(OPEN_MODES)}, not {mode!r}")
     return OPEN_MODES[mode] | (O_CREAT if create else 0) | (O_TRUNC if truncate else 0)
