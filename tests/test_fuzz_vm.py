@@ -327,17 +327,18 @@ class VmMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.memcg_hogged)
     @rule()
     def memcg_hog(self):
-        """A process in a 4 MiB cgroup writes 64 MiB (more than it could swap): its memcg's OOM
-        killer kills it, nobody else; the emptied cgroup is removed (its memcg goes with its
-        last charge)."""
+        """A process in a 4 MiB cgroup that may not swap (memory.swap.max 0) writes 16 MiB: its
+        memcg's OOM killer kills it, nobody else; the emptied cgroup is removed (its memcg goes
+        with its last charge)."""
         self.memcg_hogged = True
         before = set(self.live())
         cg = self.m.cgroup("fz/cap")
         cg.write("memory.max", "4M")
+        cg.write("memory.swap.max", "0")
         p = self.m.spawn(comm="mhog", cgroup="fz/cap")
-        a = p.mmap(64 << 20)
+        a = p.mmap(16 << 20)
         with pytest.raises(Killed):
-            p.write(a, 64 << 20)
+            p.write(a, 16 << 20)
         assert not p.alive and set(self.live()) == before
         assert cg.read("memory.events").splitlines()[4] == "oom_kill 1"
         cg.rmdir()

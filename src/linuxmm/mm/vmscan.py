@@ -671,7 +671,7 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     """``shrink_folio_list`` of the isolated ``folios[:n]``: the compiled pass, then the swap
     writes it asked for and the frees of the folios written at once. Returns how many folios
     are kept (at the front of ``folios``)."""
-    a, vs, cpu = k.mem_map, ensure_tables(k), _cpu(k)
+    a, vs, cpu = k.mem_map, ensure_tables(k, 0), _cpu(k)  # reclaim grows no table pool
     batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = vm_swap_full(k)
@@ -771,7 +771,7 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
 
 
 def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
-    a, vs, stat = k.mem_map, ensure_tables(k), np.zeros(NR_ST, np.int64)
+    a, vs, stat = k.mem_map, ensure_tables(k, 0), np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     batch = rmap_batch(k, EMPTY_I64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
