@@ -703,15 +703,20 @@ def ps_rows(m: Machine) -> list[dict]:
     return rows
 
 
+def machine_after_steps(steps: list[str] | None, m: Machine) -> Machine:
+    """The machine after the optional ``linuxmm vm`` steps (compiled core loaded first)."""
+    if steps:
+        ensure_compiled(err)
+        run_vm_steps(m, steps)
+    return m
+
+
 @app.command()
 def ps(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = False, preset: Preset = None,
        machine: MachineFile = None, cmdline: Cmdline = None, lru_gen: LruGen = None, as_json: Json = False):
     """The simulated processes (after the optional steps): pid, comm, RSS, swap, oom_score,
     oom_score_adj and cgroup."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
-    if steps:
-        ensure_compiled(err)
-        run_vm_steps(m, steps)
+    m = machine_after_steps(steps, select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen))
     rows = ps_rows(m)
     if as_json:
         print_json({"processes": rows})
@@ -749,10 +754,7 @@ def cgroup(steps: StepsArg = None, from_dmesg: FromDmesg = None, host: Host = Fa
     """The cgroup v2 tree (after the optional steps, e.g. cgroup:app:memory.max=64M mmap:128M
     write): per cgroup its processes, memory.current/max/high/low/min in bytes, and
     memory.events."""
-    m = select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen)
-    if steps:
-        ensure_compiled(err)
-        run_vm_steps(m, steps)
+    m = machine_after_steps(steps, select_machine(from_dmesg, host, preset, machine, cmdline, lru_gen=lru_gen))
     rows = cgroup_rows(m)
     if as_json:
         print_json({"cgroups": rows})
