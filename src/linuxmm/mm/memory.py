@@ -604,14 +604,14 @@ def file_pte_bits(vmas, v, write):
 
 
 @njit(cache=True)
-def set_pte_range(a, vs, mmc, row, idx, head, pfn, nr, bits):
-    """``set_pte_range`` of a file folio's pages [pfn, pfn+nr) at entries [idx, idx+nr) of
-    table ``row``: rmap, one reference per pte, RssFile/RssShmem."""
+def set_pte_range(a, vs, row, idx, head, pfn, nr, bits):
+    """``set_pte_range`` of a file folio's pages [pfn, pfn+nr) at the none entries [idx,
+    idx+nr) of table ``row``, and their rmap. The caller takes the references and counts
+    RssFile/RssShmem (``finish_fault`` per fault, ``filemap_map_pages`` once per batch)."""
     for i in range(nr):
-        set_entry(vs, row, idx + i, mk_entry(pfn + i, bits))
+        vs.pt[row, idx + i] = mk_entry(pfn + i, bits)
+    vs.pt_used[row] += nr  # set_entry's count, for ptes that were none
     folio_add_file_rmap_ptes(a, vs, head, pfn, nr)
-    a.refcount[head] += nr
-    mmc[mm_counter_file(a, head)] += nr
 
 
 @njit(cache=True)
@@ -638,28 +638,30 @@ def folio_usable(a, head):
 
 
 @njit(cache=True)
-def next_uptodate_folio(a, xa, xid, index, end_pgoff, max_idx):
+def next_uptodate_folio(a, xa, xid, index, end_pgoff, max_idx, node, row):
     """``next_uptodate_folio``: the first folio from ``index`` to ``end_pgoff`` that can be
-    mapped: (head pfn, index found at), or (-1, -1). Shadow entries, folios being read or
-    carrying PG_readahead and indexes at or past ``max_idx`` (i_size) are skipped. The slots
-    are read node by node (``xa_leaf``), as ``xas_next_entry`` walks them."""
-    node, row = np.int64(-1), np.int64(-1)
+    mapped. Shadow entries, folios being read or carrying PG_readahead and indexes at or past
+    ``max_idx`` (i_size) are skipped. The slots are read node by node (``xa_leaf``), as
+    ``xas_next_entry`` walks them: ``node`` (index >> XA_CHUNK_SHIFT) and ``row`` are the
+    bottom node read last (-1: none yet), which the caller hands back with the next call
+    (the kernel's ``xa_state``), so a range is walked down the tree once per 64 indices.
+    Returns (head pfn, index found at, node, row), head and index -1 at the end."""
     while index <= end_pgoff and index < max_idx:
         if index >> XA_CHUNK_SHIFT != node:
             node = index >> XA_CHUNK_SHIFT
             row = xa_leaf(xa, xid, index)
-            if row < 0:  # nothing cached in this node's 64 indices
-                index = (node + 1) << XA_CHUNK_SHIFT
-                continue
+        if row < 0:  # nothing cached in this node's 64 indices
+            index = (node + 1) << XA_CHUNK_SHIFT
+            continue
         entry = xa.slots[row, index & XA_CHUNK_MASK]
         if xa_is_folio(entry):
             head = xa_to_folio(entry)
             if folio_usable(a, head):
-                return head, index
+                return head, index, node, row
             index = folio_next_index(a, head)
         else:
             index += 1
-    return np.int64(-1), np.int64(-1)
+    return np.int64(-1), np.int64(-1), node, row
 
 
 @njit(cache=True)
@@ -685,12 +687,13 @@ def do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, address, write):
 
 
 @njit(cache=True)
-def filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, start, addr, nr_pages, file_end, address):
+def filemap_map_folio_range(a, vs, vmas, v, row, head, start, addr, nr_pages, file_end, address, bits):
     """``filemap_map_folio_range``: map pages [start, start+nr_pages) of a large folio at
     ``addr``, or the whole folio when it lies within the file (``file_end >=
     folio_next_index``, stricter by one than the last page: a folio ending at EOF is mapped
-    piecewise; shmem is exempt), the VMA and one page table. Runs of none ptes are mapped; True
-    if ``address`` was."""
+    piecewise; shmem is exempt), the VMA and one page table. Runs of none ptes are mapped (a
+    marker or a mapped pte is left to its own fault), each taking its references. Returns
+    (pages mapped, whether ``address`` was)."""
     nr_folio = np.int64(1) << a.order[head]
     size = nr_folio << 12
     addr0 = addr - (start << 12)
@@ -698,25 +701,36 @@ def filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, start, addr, nr_page
     if (file_end >= folio_next_index(a, head) or vmas[v, VMA_FOPS] & FOPS_SHMEM) and addr0 >= vmas[v, VMA_START] \
             and addr0 + size <= vmas[v, VMA_END] and (addr0 & pmd_mask) == ((addr0 + size - 1) & pmd_mask):
         start, addr, nr_pages = np.int64(0), addr0, nr_folio
-    return map_file_ptes(a, vs, mmc, vmas, v, row, head, head + start, addr, nr_pages, address)
-
-
-@njit(cache=True)
-def map_file_ptes(a, vs, mmc, vmas, v, row, head, pfn, addr, nr_pages, address):
-    """Map the pages [pfn, pfn+nr_pages) of folio ``head`` at ``addr`` where the ptes are none
-    (a marker or a mapped pte is left to its own fault); True if ``address``'s page was mapped."""
-    bits = file_pte_bits(vmas, v, False)
+    pfn = head + start
     idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
-    mapped, i = False, np.int64(0)
+    mapped, count, i = False, np.int64(0), np.int64(0)
     while i < nr_pages:
         n = np.int64(0)
         while i + n < nr_pages and pte_none(vs.pt[row, idx + i + n]):
             n += 1
         if n:
-            set_pte_range(a, vs, mmc, row, idx + i, head, pfn + i, n, bits)
+            set_pte_range(a, vs, row, idx + i, head, pfn + i, n, bits)
+            a.refcount[head] += n
+            count += n
             mapped |= addr + (i << 12) <= address < addr + ((i + n) << 12)
         i += n + 1
-    return mapped
+    return count, mapped
+
+
+@njit(cache=True)
+def filemap_map_order0_folio(a, vs, row, idx, head, bits):
+    """``filemap_map_order0_folio``: map the page of an order-0 folio at entry ``idx`` of
+    table ``row`` unless its pte is set (``set_pte_range`` and its rmap for one page, written
+    out: this is the fault-around loop's body), taking its reference. 1 if mapped, else 0."""
+    if not pte_none(vs.pt[row, idx]):
+        return np.int64(0)
+    vs.pt[row, idx] = mk_entry(head, bits)
+    vs.pt_used[row] += 1
+    if a.mapcount[head] == 0:
+        vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += 1
+    a.mapcount[head] += 1
+    a.refcount[head] += 1
+    return np.int64(1)
 
 
 @njit(cache=True)
@@ -724,13 +738,15 @@ def filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, address, start_
     """``filemap_map_pages``: map the cached, up-to-date folios of [start_pgoff, end_pgoff]
     (clipped at the last page of the file). A PMD-sized first folio is mapped by a huge pmd
     (``filemap_map_pmd``) unless it reaches EOF; otherwise the pte table (installed now if the
-    first folio may be mapped large, else the mapping gives up) gets the folios' pages.
-    FAULT_OK (VM_FAULT_NOPAGE) if ``address`` got mapped, FAULT_FALLBACK if not, or the status
-    of a failed table allocation."""
+    first folio may be mapped large, else the mapping gives up) gets the folios' pages, the
+    xarray walked once over the range and RssFile/RssShmem counted once for the batch (the
+    kind of the first folio, as the kernel's ``rss``). FAULT_OK (VM_FAULT_NOPAGE) if
+    ``address`` got mapped, FAULT_FALLBACK if not, or the status of a failed table allocation."""
     xid, max_idx = vmas[v, VMA_XA], vmas[v, VMA_FILE_END]
     file_end = max_idx - 1
     end_pgoff = min(end_pgoff, file_end)
-    head, index = next_uptodate_folio(a, xa, xid, start_pgoff, end_pgoff, max_idx)
+    head, index, node, xrow = next_uptodate_folio(a, xa, xid, start_pgoff, end_pgoff, max_idx, np.int64(-1),
+                                                  np.int64(-1))
     if head < 0:
         return FAULT_FALLBACK
     pmd = vs.pt[pmd_row, pmd_idx]
@@ -744,19 +760,25 @@ def filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, address, start_
         return -10 - row
     if row < 0:
         return FAULT_FALLBACK
-    ret = FAULT_FALLBACK
+    ret, rss, folio_type = FAULT_FALLBACK, np.int64(0), mm_counter_file(a, head)
+    bits = file_pte_bits(vmas, v, False)
     addr0 = vmas[v, VMA_START] + ((start_pgoff - vmas[v, VMA_PGOFF]) << 12)
+    idx0 = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr0)
     while head >= 0:
         addr = addr0 + ((index - start_pgoff) << 12)
-        nr_pages = min(folio_next_index(a, head) - 1, end_pgoff) - index + 1
         if a.order[head] == 0:
-            mapped = map_file_ptes(a, vs, mmc, vmas, v, row, head, head, addr, 1, address)
+            n = filemap_map_order0_folio(a, vs, row, idx0 + index - start_pgoff, head, bits)
+            mapped = n > 0 and addr == address & ~np.int64(4095)
         else:
-            mapped = filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, index - a.index[head], addr,
-                                             nr_pages, file_end, address)
+            nr_pages = min(folio_next_index(a, head) - 1, end_pgoff) - index + 1
+            n, mapped = filemap_map_folio_range(a, vs, vmas, v, row, head, index - a.index[head], addr, nr_pages,
+                                                file_end, address, bits)
+        rss += n
         if mapped:
             ret = FAULT_OK
-        head, index = next_uptodate_folio(a, xa, xid, folio_next_index(a, head), end_pgoff, max_idx)
+        head, index, node, xrow = next_uptodate_folio(a, xa, xid, folio_next_index(a, head), end_pgoff, max_idx,
+                                                      node, xrow)
+    mmc[folio_type] += rss
     return ret
 
 
@@ -811,7 +833,9 @@ def finish_fault(a, vs, vmas, mmc, v, pmd_row, pmd_idx, addr, head, pfn, write):
     for i in range(nr):
         if not pte_none(vs.pt[row, idx + i]):
             return FAULT_OK  # VM_FAULT_NOPAGE: someone mapped it meanwhile
-    set_pte_range(a, vs, mmc, row, idx, head, first, nr, file_pte_bits(vmas, v, write))
+    set_pte_range(a, vs, row, idx, head, first, nr, file_pte_bits(vmas, v, write))
+    a.refcount[head] += nr
+    mmc[mm_counter_file(a, head)] += nr
     return FAULT_OK
 
 
