@@ -35,8 +35,7 @@ from ..include.linux.backing_dev import (
 )
 from ..include.linux.mmzone import zone_idx
 from ..include.linux.vmstat import global_node_page_state, global_zone_page_state, zone_page_state
-from ..kernel.sysctl import HZ
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import HZ, NSEC_PER_SEC, jiffies
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -131,10 +130,6 @@ class dirty_throttle_control:
         self.wb = wb
         self.avail = self.dirty = self.thresh = self.bg_thresh = 0
         self.wb_dirty = self.wb_thresh = self.wb_bg_thresh = self.pos_ratio = 0
-
-
-def jiffies(k: "Kernel") -> int:
-    return k.clock.now * HZ // NSEC_PER_SEC
 
 
 def ilog2(n: int) -> int:
