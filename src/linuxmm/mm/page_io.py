@@ -141,12 +141,11 @@ def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offset
     same = pages_same_filled(k, pfns)
     base = int(np.count_nonzero(si.zs_stored)) - int(np.count_nonzero(si.zs_stored[offsets]))
     stored = base + np.cumsum(~same)  # the compressed slots once each page is stored
-    while len(si.zram_pages) < zram_pages_needed(si, int(stored[-1])):
-        page = pa.alloc_pages(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, 0)
-        if page is None:
-            break
-        si.zram_pages.append(page)
-        k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
+    need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
+    if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
+        for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
+            si.zram_pages.append(page)
+            k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
     fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
     si.zs_stored[offsets[:fits]] = ~same[:fits]
     return fits

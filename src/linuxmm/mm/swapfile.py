@@ -50,7 +50,7 @@ from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
-                      SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
+                      SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
 from .memcontrol import mem_cgroup_uncharge_swap
 from .swap import folio_put
 from . import buddy as B
@@ -495,22 +495,48 @@ def relocate_cluster(si: swap_info_struct, c: int) -> None:
         move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
 
 
+@njit(cache=True)
+def cluster_alloc_range(vs, base, offset, end, found):
+    """Take the first free slots of [offset, end) in the area at pool slot ``base``, up to
+    ``found``'s size, each with SWAP_HAS_CACHE (``cluster_alloc_range``); their offsets into
+    ``found``. Returns how many; the cluster's count and the free slots follow."""
+    n = 0
+    for off in range(offset, end):
+        if n == found.shape[0]:
+            break
+        if vs.swap_map[base + off] == 0:
+            vs.swap_map[base + off] = SWAP_HAS_CACHE
+            found[n] = off
+            n += 1
+    vs.swap_ci_count[(base + offset) // SWAPFILE_CLUSTER] += n
+    vs.vp[VP_NR_SWAP_PAGES] -= n
+    return n
+
+
+@njit(cache=True)
+def put_swap_entries(vs, entries):
+    """Give back slots held only with SWAP_HAS_CACHE that no folio took (``put_swap_folio``)."""
+    for e in entries:
+        slot = swap_slot(vs, e)
+        vs.swap_map[slot] = 0
+        vs.swap_table[slot] = 0
+        vs.swap_ci_count[slot // SWAPFILE_CLUSTER] -= 1
+    vs.vp[VP_NR_SWAP_PAGES] += entries.shape[0]
+
+
 def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, nr: int) -> np.ndarray:
     """Up to ``nr`` free slots of cluster ``c`` from ``offset``, each taken with SWAP_HAS_CACHE
     (the offsets, in order; none when the cluster is full); the slot after the last one
     becomes the CPU's next."""
-    swap_map = swap_map_of(k, si)
     end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
     found = np.zeros(0, np.int64)
     next_ = 0
     if si.ci_count[c] < SWAPFILE_CLUSTER:
-        found = offset + np.flatnonzero(swap_map[offset:end] == 0)[:nr]
+        found = np.zeros(max(min(nr, end - offset), 0), np.int64)
+        found = found[:cluster_alloc_range(k.vm_state, si.base, offset, end, found)]
         if found.size:
-            swap_map[found] = SWAP_HAS_CACHE
             si.ci_count[c] += found.size
-            ci_count_of(k, si)[c] += found.size
             si.inuse_pages += found.size
-            k.vm_state.vp[VP_NR_SWAP_PAGES] -= found.size
             if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 1 < end:
                 next_ = int(found[-1]) + 1
     relocate_cluster(si, c)
@@ -585,30 +611,24 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     priority). Reclaim reserves a batch's slots this way before its compiled pass, as the
     swap slots cache of kernels before 6.15 did (``get_swap_pages``); the slots it does not
     use go back with ``swap_release_entries``."""
-    out = np.zeros(0, np.int64)
     if get_nr_swap_pages(k) <= 0:
-        return out
+        return np.zeros(0, np.int64)
     swap_sync_avail(k)
-    while out.size < nr:
-        got = swap_alloc_fast(k, nr - out.size)
+    out, n = np.zeros(nr, np.int64), 0
+    while n < nr:
+        got = swap_alloc_fast(k, nr - n)
         if not got.size:
-            got = swap_alloc_slow(k, nr - out.size)
+            got = swap_alloc_slow(k, nr - n)
         if not got.size:
             break
-        out = np.concatenate((out, got))
-    return out
+        out[n:n + got.size] = got
+        n += got.size
+    return out[:n]
 
 
 def swap_release_entries(k: "Kernel", entries: np.ndarray) -> None:
     """Give back reserved slots no folio took (their clusters follow in ``sync_clusters``)."""
-    vs = k.vm_state
-    for e in np.unique(entries >> SWP_TYPE_SHIFT):
-        base = vs.swap_base[int(e)]
-        offs = entries[(entries >> SWP_TYPE_SHIFT) == e] & SWP_OFFSET_MASK
-        vs.swap_map[base + offs] = 0
-        vs.swap_table[base + offs] = 0
-        np.subtract.at(vs.swap_ci_count, (base + offs) // SWAPFILE_CLUSTER, 1)
-    vs.vp[VP_NR_SWAP_PAGES] += entries.size
+    put_swap_entries(k.vm_state, entries)
 
 
 # ---- /proc/swaps ------------------------------------------------------------------------------
