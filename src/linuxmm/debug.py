@@ -702,6 +702,20 @@ def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
     return _check_shadow(k, where, entry)
 
 
+def _check_ci_count(k, si) -> list[str]:
+    """Each cluster's count of slots in use (the header and the slots past the end count)
+    matches the swap map."""
+    from .include.linux.swap import SWAPFILE_CLUSTER
+    from .mm.swapfile import ci_count_of, swap_map_of
+
+    live = ci_count_of(k, si)
+    used = np.ones(live.shape[0] * SWAPFILE_CLUSTER, bool)
+    used[:si.max] = swap_map_of(k, si) != 0
+    counts = used.reshape(live.shape[0], SWAPFILE_CLUSTER).sum(1)
+    return [f"{si.swap_file} cluster {c}: count {live[c]} but {counts[c]} slots in use"
+            for c in np.flatnonzero(counts != live)[:MAX_REPORTED]]
+
+
 def _check_shadow(k, where: str, entry: int) -> list[str]:
     """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
     eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
@@ -931,6 +945,7 @@ def check_swap(k) -> list[str]:
             v += _check_shadow(k, f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x}", int(table[off]))
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
+        v += _check_ci_count(k, si)
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
     swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))

@@ -43,21 +43,24 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn, pte_kind, swp_type)
-from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
+from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGMAJFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
                                     THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
-                      VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
+                      VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR, VP_NR_SWAP_PAGES, VP_SWAPIN_FAULTS)
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SWAPIN, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
                       NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
-from .memcontrol import mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
-from .swap import folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
-from ..include.linux.swap import SWAP_COUNT_MASK
-from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
+from .memcontrol import charge_memcg, mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
+from .page_io import swap_read_folio_sync
+from .swap import folio_add_lru, folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
+from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE
+from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, swap_slot, free_swap_and_cache, free_swap_cache,
+                       folio_free_swap, swap_duplicate, swap_free, swp_tb_is_folio)
+from .workingset import workingset_refault
 
 # the compiled VMA table: one row per VMA, sorted by start. VMA_FILE is the file's inode
 # number (0: anonymous); VMA_XA the xarray of its page cache (-1: none); VMA_FILE_END the
@@ -975,7 +978,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
         if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
             return FAULT_SIGSEGV_MAPERR
     if pte_kind(entry, vs.vp[VP_SWP_FMT]) == PTE_KIND_SWAP:
-        return FAULT_SWAP
+        return do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write)
     if not entry_present(entry):
         if file_vma and pte_none(entry):
             return do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write)
@@ -1027,10 +1030,11 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
 
 
 @njit(cache=True, inline="always")
-def past_deadline(mmc, accesses, flt0, budget):
-    """``accesses`` accesses and the faults taken since the count was ``flt0`` cost ``budget``
-    ns or more (the cost model of ``kernel/timer.py``)."""
-    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0) * FAULT_NS >= budget
+def past_deadline(vs, mmc, accesses, flt0, budget):
+    """``accesses`` accesses and the faults taken since the count was ``flt0`` (and the
+    swap-ins counted in VP_SWAPIN_FAULTS) cost ``budget`` ns or more (the cost model of
+    ``kernel/timer.py``)."""
+    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0 + vs.vp[VP_SWAPIN_FAULTS]) * FAULT_NS >= budget
 
 
 @njit(cache=True)
@@ -1053,7 +1057,7 @@ def access_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, value, out, start,
                 write_line(a, pfn, line, value)
         else:
             out[i] = read_line(a, pfn, line)
-        if past_deadline(counters, i + 1 - start, flt0, budget):
+        if past_deadline(vs, counters, i + 1 - start, flt0, budget):
             return i + 1, FAULT_DEADLINE
     return addrs.shape[0], FAULT_OK
 
@@ -1588,6 +1592,46 @@ def map_swap_folio(a, vs, mmc, pgd, addr, pfn, vm_flags, anon_key, root_key, ind
     set_entry(vs, row, idx, new)
     mmc[MM_SWAPENTS] -= 1
     mmc[MM_ANONPAGES] += 1
+
+
+@njit(cache=True)
+def do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write):
+    """The compiled half of ``do_swap_page``: the swap pte's slot is on a SWP_SYNCHRONOUS_IO
+    area (zram), only this pte refers to it and no folio caches it: a new folio is read at
+    once (no I/O to wait for; a major fault) and mapped, the slot freed. The folio passes
+    through the swap cache as the Python half's does (6.18 skips the cache here; nothing
+    outside the fault sees the difference). FAULT_SWAP hands everything else to the Python
+    half (``mm/swap_state.py``): a folio in the swap cache (readahead's bookkeeping), disk
+    reads waited for on the clock, a slot shared after fork, a charge to a memcg other than
+    the mm's."""
+    entry = pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])
+    slot = swap_slot(vs, entry)
+    memcg = mmc[MMC_MEMCG]
+    if (not vs.swap_sync_io[swp_type(entry)] or vs.swap_map[slot] != 1 or swp_tb_is_folio(vs.swap_table[slot])
+            or not vs.pt[row, idx] & pte_swp_exclusive_bit(vs.vp[VP_SWP_FMT]) or vmas[v, VMA_ANON] == 0
+            or memcg == 0 or (vs.swap_cgroup[slot] != 0 and vs.swap_cgroup[slot] != memcg)):
+        return FAULT_SWAP
+    pfn = alloc_with(a, vs, AC_SWAPIN, 0)  # alloc_swap_folio
+    if pfn < 0:
+        return FAULT_NEED_ALLOC
+    if not charge_memcg(a, memcg, pfn, 1):  # mem_cgroup_swapin_charge_folio
+        B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
+        return FAULT_NEED_CHARGE
+    vs.swap_map[slot] |= SWAP_HAS_CACHE  # swapcache_prepare
+    a.flags[pfn] |= PG_swapbacked_mask
+    shadow = __swap_cache_add_folio(a, vs, pfn, entry)
+    if shadow:  # the slot's folio was evicted by reclaim: a refault (before the LRU add)
+        workingset_refault(a, pfn, shadow, 0, vs.vp[VP_NR_SWAP_PAGES] > 0, 1)
+    folio_add_lru(a, vs.vp[VP_CPU], pfn)
+    a.refcount[pfn] -= 1  # the allocation's reference: the cache and the LRU batch hold theirs
+    swap_read_folio_sync(a, vs, pfn, slot)
+    lru_add_drain(a, vs.vp[VP_CPU])
+    map_swap_folio(a, vs, mmc, mmc[MMC_PGD], addr, pfn, vmas[v, VMA_FLAGS], vmas[v, VMA_ANON], vmas[v, VMA_ANON],
+                   linear_page_index(vmas, v, addr), write, True)  # the sync read frees the slot at once
+    vs.vm_events[PGMAJFAULT] += 1
+    vs.vp[VP_FAULT_MAJOR] = 1  # mm_account_fault: VM_FAULT_MAJOR
+    vs.vp[VP_SWAPIN_FAULTS] += 1
+    return FAULT_OK
 
 
 @njit(cache=True)
