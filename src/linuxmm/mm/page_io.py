@@ -35,6 +35,7 @@ from ..include.linux.swap import swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
 from . import page_alloc as pa
+from .memcontrol import count_memcg_folio_events
 from .pgtable import swp_offset
 from .swap import folio_rotate_reclaimable
 
@@ -82,6 +83,7 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     a = k.mem_map
     a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
     k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
+    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
     if si.bdev is None:
         end_swap_bio_write(a, si.content, si.content_valid, pfns, offsets)
         return pfns.size
@@ -100,6 +102,7 @@ def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> 
     offset = swp_offset(np.uint64(entry))
     _flag(k, pfn, PG_locked, True)
     k.vm_events[PSWPIN] += 1  # counted as the read is submitted
+    count_memcg_folio_events(k.mem_map, pfn, PSWPIN, 1)
 
     def end_swap_bio_read(k, status: int) -> None:
         a = k.mem_map
