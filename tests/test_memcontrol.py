@@ -354,9 +354,10 @@ def test_memcg_512m_writing_1g_is_killed_without_swap_and_swaps_with_it():
 
 
 # ---- memory.high ------------------------------------------------------------------------------------
-def test_calculate_high_delay_matches_the_kernel_table():
-    """The kernel's comment table (mm/memcontrol.c): memory.high 100M, a full charge batch at
-    usage 101M costs 6 ms, 102M 25 ms, 110M 639 ms, 117M 1849 ms."""
+def test_calculate_high_delay_matches_the_kernel_table(monkeypatch):
+    """The kernel's comment table (mm/memcontrol.c, in jiffies of HZ=1000): memory.high 100M,
+    a full charge batch at usage 101M costs 6 ms, 102M 25 ms, 110M 639 ms, 117M 1849 ms."""
+    monkeypatch.setattr(MC, "HZ", 1000)
     high = (100 * MB) >> 12
     for usage_mb, ms in ((101, 6), (102, 25), (110, 639), (117, 1849)):
         overage = MC.calculate_overage((usage_mb * MB) >> 12, high)

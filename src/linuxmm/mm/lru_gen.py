@@ -72,11 +72,12 @@ from ..include.linux.vmstat import (NR_FREE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE
                                     PGSCAN_ANON, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA, PGSTEAL_ANON, PGSTEAL_KSWAPD,
                                     UNEVICTABLE_PGCULLED)
 from ..kernel.fork import ensure_tables
+from ..kernel.timer import HZ, jiffies
 from ..lib import xarray as X
 from . import buddy as B
 from .memory import MMC_PGD
-from .mm_inline import (HZ, __update_lru_size, folio_is_file_lru, folio_lru_gen, folio_lru_refs, folio_lruvec_memcg,
-                        folio_nr_pages, folio_zonenum, jiffies, lru_gen_add_folio, lru_gen_del_folio, lru_gen_enabled,
+from .mm_inline import (__update_lru_size, folio_is_file_lru, folio_lru_gen, folio_lru_refs, folio_lruvec_memcg,
+                        folio_nr_pages, folio_zonenum, lru_gen_add_folio, lru_gen_del_folio, lru_gen_enabled,
                         lru_gen_folio_seq, lru_gen_from_seq, lru_gen_update_size, lru_tier_from_refs, lrugen_list_add,
                         lrugen_list_add_tail, lrugen_list_del)
 from .pagewalk import WALK_DONE, walk_next, walk_page_range

@@ -92,7 +92,7 @@ from ..include.linux.vmstat import (
     WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE, WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON,
     WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON, WORKINGSET_RESTORE_FILE)
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import HZ, NSEC_PER_SEC
 from .mm_inline import lru_gen_init_lruvec
 from .page_counter import page_counter_charge, page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
@@ -100,7 +100,6 @@ if TYPE_CHECKING:
     from ..init.main import Kernel
 
 PAGE_MAPPING_ANON = 1
-HZ = 1000  # CONFIG_HZ of the distribution kernels modelled (x86-64 defconfigs use 1000 or 250)
 MEMCG_DELAY_PRECISION_SHIFT = 20
 MEMCG_DELAY_SCALING_SHIFT = 14
 MEMCG_MAX_HIGH_DELAY_JIFFIES = 2 * HZ

@@ -36,7 +36,7 @@ from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_FL
                                         PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask,
                                         PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import NR_LRU_BASE, NR_ZONE_LRU_BASE
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import jiffies
 from . import buddy as B
 
 LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
@@ -59,13 +59,6 @@ class lru_gen_globals:
     @classmethod
     def at_boot(cls, config) -> "lru_gen_globals":
         return cls(caps=(1 << NR_LRU_GEN_CAPS) - 1 if config.lru_gen and config.lru_gen_enabled else 0)
-
-
-HZ = 250  # CONFIG_HZ of the development host: MGLRU keeps its times in jiffies
-
-
-def jiffies(k) -> int:
-    return k.clock.now * HZ // NSEC_PER_SEC
 
 
 def lru_gen_init_lruvec(k, lv) -> None:

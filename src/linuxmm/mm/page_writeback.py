@@ -51,8 +51,7 @@ from ..include.linux.backing_dev import (
 )
 from ..include.linux.mmzone import zone_idx
 from ..include.linux.vmstat import NR_FILE_DIRTY, global_node_page_state, global_zone_page_state, zone_page_state
-from ..kernel.sysctl import HZ
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import HZ, NSEC_PER_SEC, jiffies
 from .memcontrol import mem_cgroup_from_task, mem_cgroup_is_root, mem_cgroup_wb_stats
 
 if TYPE_CHECKING:
@@ -160,10 +159,6 @@ class dirty_throttle_control:
         self.avail = self.dirty = self.thresh = self.bg_thresh = 0
         self.wb_dirty = self.wb_thresh = self.wb_bg_thresh = self.pos_ratio = 0
         self.dirty_exceeded = False
-
-
-def jiffies(k: "Kernel") -> int:
-    return k.clock.now * HZ // NSEC_PER_SEC
 
 
 def ilog2(n: int) -> int:

@@ -134,7 +134,7 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
 from ..kernel.fork import ensure_tables
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
-from ..kernel.sysctl import HZ
+from ..kernel.timer import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
