@@ -40,7 +40,7 @@ from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.fs import i_size_write
-from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
+from ..include.linux.mm_types import MMC_MEMCG, PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_referenced, PG_swapbacked,
                                         PG_uptodate, PG_workingset, PG_writeback)
 from ..kernel.sched.psi import io_schedule, psi_memstall
@@ -748,6 +748,7 @@ def filemap_fault(k, task, addr: int) -> bool:
     missed = created = False
     if pfn < 0:
         vs.vm_events[PGMAJFAULT] += 1
+        vs.memcg_vm_events[task.mmc[MMC_MEMCG], PGMAJFAULT] += 1  # count_memcg_event_mm
         do_sync_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), vma.vm_flags, vma.vm_pgoff,
                                vma_pages(vma))
         missed = True

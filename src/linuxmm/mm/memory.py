@@ -54,7 +54,8 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
-from .memcontrol import charge_memcg, mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
+from .memcontrol import (charge_memcg, count_memcg_folio_events, mem_cgroup_charge_anon, mem_cgroup_charge_pagetable,
+                         mem_cgroup_uncharge_pagetable, mod_memcg_folio_state)
 from .page_io import swap_read_folio_sync
 from .swap import folio_add_lru, folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE
@@ -414,7 +415,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         copy_page(a, pfn, old)
         a.mapcount[old] -= 1
         if not page_mapped(a, old, head):
-            vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+            mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, old)], head, anon, -1)
         if not anon:  # a private file page: the copy is anonymous (wp_page_copy's counters)
             mmc[mm_counter_file(a, head)] -= 1
             mmc[MM_ANONPAGES] += 1
@@ -475,6 +476,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     vs.nstat[nid, NS_ANON_MAPPED] += nr
     vs.nstat[nid, NS_ANON_THPS] += nr
     vs.vm_events[THP_FAULT_ALLOC] += 1
+    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
     return FAULT_OK
 
 
@@ -566,6 +568,17 @@ def pmdmapped_item(a, head):
 
 
 @njit(cache=True)
+def mapped_stat_mod(a, vs, nid, head, anon, nr):
+    """NR_ANON_MAPPED or NR_FILE_MAPPED of the node (``__folio_mod_stat``); a file folio's
+    NR_FILE_MAPPED in its memcg too (the memcg's NR_ANON_MAPPED follows its charge)."""
+    if anon:
+        vs.nstat[nid, NS_ANON_MAPPED] += nr
+    else:
+        vs.nstat[nid, NS_FILE_MAPPED] += nr
+        mod_memcg_folio_state(a, head, NS_FILE_MAPPED, nr)
+
+
+@njit(cache=True)
 def folio_add_file_rmap_ptes(a, vs, head, pfn, nr):
     """``folio_add_file_rmap_ptes``: pages mapped for the first time count in NR_FILE_MAPPED
     (unless the folio is mapped whole by a PMD already)."""
@@ -575,7 +588,7 @@ def folio_add_file_rmap_ptes(a, vs, head, pfn, nr):
         if a.mapcount[p] == 0 and not whole:
             first += 1
         a.mapcount[p] += 1
-    vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += first
+    mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, first)
 
 
 @njit(cache=True)
@@ -587,7 +600,7 @@ def folio_add_file_rmap_pmd(a, vs, head):
     if a.entire_mapcount[head] == 0:
         for p in range(head, head + nr):
             if a.mapcount[p] == 0:
-                vs.nstat[nid, NS_FILE_MAPPED] += 1
+                mapped_stat_mod(a, vs, nid, head, False, 1)
         vs.nstat[nid, pmdmapped_item(a, head)] += nr
     a.entire_mapcount[head] += 1
 
@@ -1001,6 +1014,7 @@ def mm_account_fault(vs, mmc):
     else:
         mmc[MMC_MINFLT] += 1
     vs.vm_events[PGFAULT] += 1
+    vs.memcg_vm_events[mmc[MMC_MEMCG], PGFAULT] += 1  # count_memcg_event_mm
 
 
 @njit(cache=True)
@@ -1167,13 +1181,13 @@ def zap_leaf(a, vs, mmc, entry, level):
             vs.nstat[nid, NS_ANON_THPS if anon else pmdmapped_item(a, head)] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED/NR_FILE_MAPPED
                 if a.mapcount[head + i] == 0:
-                    vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+                    mapped_stat_mod(a, vs, nid, head, anon, -1)
         if anon:
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
         if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
-            vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+            mapped_stat_mod(a, vs, nid, head, anon, -1)
     mmc[mm_counter(a, head)] -= nr
     free_swap_cache(a, vs, head)  # free_pages_and_swap_cache: its last mapping went
     put_folio(a, vs, head)
@@ -1629,6 +1643,7 @@ def do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     map_swap_folio(a, vs, mmc, mmc[MMC_PGD], addr, pfn, vmas[v, VMA_FLAGS], vmas[v, VMA_ANON], vmas[v, VMA_ANON],
                    linear_page_index(vmas, v, addr), write, True)  # the sync read frees the slot at once
     vs.vm_events[PGMAJFAULT] += 1
+    vs.memcg_vm_events[memcg, PGMAJFAULT] += 1  # count_memcg_event_mm
     vs.vp[VP_FAULT_MAJOR] = 1  # mm_account_fault: VM_FAULT_MAJOR
     vs.vp[VP_SWAPIN_FAULTS] += 1
     return FAULT_OK

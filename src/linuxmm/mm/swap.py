@@ -63,7 +63,7 @@ from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE,
 from . import buddy as B
 from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
                         lru_gen_del_folio, lru_gen_enabled_compiled)
-from .memcontrol import mem_cgroup_uncharge
+from .memcontrol import count_memcg_folio_events, mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
 
@@ -188,6 +188,7 @@ def lru_activate(a, pfn):
     a.flags[pfn] |= PG_active_mask
     lruvec_add_folio(a, pfn)
     a.vm_events[PGACTIVATE] += folio_nr_pages(a, pfn)
+    count_memcg_folio_events(a, pfn, PGACTIVATE, folio_nr_pages(a, pfn))
 
 
 @njit(cache=True)
@@ -200,6 +201,7 @@ def lru_deactivate(a, pfn):
     a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask)
     lruvec_add_folio(a, pfn)
     a.vm_events[PGDEACTIVATE] += folio_nr_pages(a, pfn)
+    count_memcg_folio_events(a, pfn, PGDEACTIVATE, folio_nr_pages(a, pfn))
 
 
 @njit(cache=True)
