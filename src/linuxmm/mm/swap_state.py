@@ -50,9 +50,8 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
-from .memcontrol import (count_memcg_events, mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap,
-                         mod_memcg_folio_state)
-from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
+from .memcontrol import count_memcg_events, mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
+from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
 from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
                        get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot, sync_clusters, vm_swap_full)

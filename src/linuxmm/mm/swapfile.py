@@ -50,7 +50,7 @@ from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
-                      SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
+                      SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
 from .memcontrol import mem_cgroup_uncharge_swap, mod_memcg_folio_state
 from .swap import folio_put
 from . import buddy as B
