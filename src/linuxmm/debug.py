@@ -49,7 +49,7 @@ from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_m
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
-                                   NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
+                                   NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
@@ -94,7 +94,20 @@ def check_memcg(k) -> list[str]:
         swapped = np.zeros_like(local)
         np.add.at(swapped, vs.swap_cgroup[slots], 1)
         out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
-    return out
+    return out + check_memcg_node_stats(k)
+
+
+# node counters every change of which goes to the folio's memcg too (row 0: charged to none)
+MEMCG_NODE_STATS = ("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_MAPPED", "NR_SWAPCACHE")
+
+
+def check_memcg_node_stats(k) -> list[str]:
+    """The memcgs' rows of a node counter kept per memcg sum to the nodes' (``memory.stat``
+    shows what the node counters count)."""
+    a = k.mem_map
+    return [f"{name}: the memcgs count {int(a.memcg_stat[:, NODE_STAT_ITEM[name]].sum())}, "
+            f"the nodes {int(a.node_stat[:, NODE_STAT_ITEM[name]].sum())}" for name in MEMCG_NODE_STATS
+            if a.memcg_stat[:, NODE_STAT_ITEM[name]].sum() != a.node_stat[:, NODE_STAT_ITEM[name]].sum()]
 
 
 def _check_memcg_counter(k, local: np.ndarray, counter: int, name: str, what: str) -> list[str]:

@@ -78,6 +78,14 @@ def lru_gen_enabled(k) -> bool:
     return bool(k.config.lru_gen and k.lru_gen.caps & (1 << LRU_GEN_CORE))
 
 
+@njit(cache=True, inline="always")
+def lru_gen_enabled_compiled(a):
+    """``lru_gen_enabled()`` in compiled code: the LRU_GEN_CORE static key, which
+    ``lru_gen_change_state`` switches for every node's lruvecs at once, so the first node's
+    flag reads it (no folio's zone needs looking up, as the kernel's static key needs none)."""
+    return a.lrugen_enabled[0] != 0
+
+
 # ---- shared by both LRUs -----------------------------------------------------------------
 
 

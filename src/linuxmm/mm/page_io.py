@@ -35,6 +35,7 @@ from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
 from . import page_alloc as pa
+from .memcontrol import count_memcg_folio_events
 from .pgtable import swp_offset
 from .swap import folio_rotate_reclaimable
 
@@ -77,6 +78,7 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     a = k.mem_map
     a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
     k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
+    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
     if si.bdev is None:
         end_swap_bio_write(a, k.vm_state, pfns, si.base + offsets)
         return pfns.size
@@ -100,8 +102,9 @@ def end_swap_bio_read(a, vs, pfn, slot):
 @njit(cache=True)
 def swap_read_folio_sync(a, vs, pfn, slot):
     """``swap_read_folio`` on a SWP_SYNCHRONOUS_IO area (zram): the read completes before the
-    call returns. PSWPIN counts it."""
+    call returns. PSWPIN counts it, globally and in the folio's memcg."""
     vs.vm_events[PSWPIN] += 1
+    count_memcg_folio_events(a, pfn, PSWPIN, 1)
     end_swap_bio_read(a, vs, pfn, slot)
 
 
@@ -114,6 +117,7 @@ def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> 
         return
     k.mem_map.flags[pfn] |= PG_locked_mask
     k.vm_events[PSWPIN] += 1  # counted as the read is submitted
+    count_memcg_folio_events(k.mem_map, pfn, PSWPIN, 1)
     submit_bio(k, si.bdev, REQ_OP_READ, swap_sector(si, offset, k.arch.page_shift), 1 << k.arch.page_shift,
                lambda k, status: end_swap_bio_read(k.mem_map, k.vm_state, pfn, si.base + offset))
 

@@ -52,7 +52,7 @@ def vm_state_init(k) -> VmState:
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
                   zonelists=pa._zonelist(k, k.node_ids[0]), vm_events=k.vm_events,
-                  nstat=k.mem_map.node_stat, swap_map=np.zeros(0, np.int16), swap_table=np.zeros(0, np.int64),
+                  memcg_vm_events=k.mem_map.memcg_vm_events, nstat=k.mem_map.node_stat, swap_map=np.zeros(0, np.int16), swap_table=np.zeros(0, np.int64),
                   swap_cgroup=np.zeros(0, np.int32),
                   swap_base=np.full(MAX_SWAPFILES, -1, np.int64),
                   swap_content=np.zeros((0, B.CONTENT_LINES), np.uint8), swap_content_valid=np.zeros(0, np.uint8),

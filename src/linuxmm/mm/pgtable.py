@@ -105,6 +105,7 @@ VMSTATE_FIELDS = [
     ("ac", np.int64, 2),  # allocation contexts (AC_*): zonelist node, highest zone, mt, flags...
     ("zonelists", np.int64, 2),
     ("vm_events", np.int64, 1),  # the vm events (enum vm_event_item), shared with MemMap: k.vm_events
+    ("memcg_vm_events", np.int64, 2),  # MemMap.memcg_vm_events: the vm events per memcg id
     ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
     # swap (mm/swapfile.py): the swap_map of every swap area, one pool of slots; area ``type``
     # starts at swap_base[type] (-1: no area of that type). swap_table is 6.18's swap table of

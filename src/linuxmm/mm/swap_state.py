@@ -50,7 +50,7 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
-from .memcontrol import mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
+from .memcontrol import count_memcg_events, mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
 from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
 from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
@@ -272,8 +272,10 @@ def do_swap_page(k: "Kernel", task, addr: int, write: bool) -> bool:
 def mm_account_fault(k: "Kernel", task, major: bool) -> None:
     """PGFAULT, and the task's major or minor fault (PGMAJFAULT: it waited for the read)."""
     k.vm_events[PGFAULT] += 1
+    count_memcg_events(k.mem_map, task.mmc[M.MMC_MEMCG], PGFAULT, 1)  # count_memcg_event_mm
     if major:
         k.vm_events[PGMAJFAULT] += 1
+        count_memcg_events(k.mem_map, task.mmc[M.MMC_MEMCG], PGMAJFAULT, 1)
         task.mmc[M.MMC_MAJFLT] += 1
     else:
         task.mmc[M.MMC_MINFLT] += 1

@@ -51,7 +51,7 @@ from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
                       SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
-from .memcontrol import mem_cgroup_uncharge_swap
+from .memcontrol import mem_cgroup_uncharge_swap, mod_memcg_folio_state
 from .swap import folio_put
 from . import buddy as B
 
@@ -127,6 +127,7 @@ def __swap_cache_add_folio(a, vs, pfn, entry):
     a.private[pfn] = entry
     a.refcount[pfn] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, 1)
     return old if swp_tb_is_shadow(old) else np.int64(0)
 
 
@@ -143,6 +144,7 @@ def __swap_cache_del_folio(a, vs, pfn, shadow):
     a.flags[pfn] &= ~PG_swapcache_mask
     a.private[pfn] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= 1
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, -1)
 
 
 @njit(cache=True)
