@@ -312,6 +312,13 @@ def test_check_catches_a_cluster_count_the_frees_did_not_keep():
     assert any("cluster 0: count 4 but 5 slots in use" in v for v in debug.check(m))
 
 
+def test_check_catches_a_zram_stored_count_the_frees_did_not_keep():
+    m = Machine(cmdline="transparent_hugepage=never")
+    swapped(m)
+    m.kernel.swap.swap_info[0].zs_nr += 1
+    assert any("zram counts 1 compressed slots but holds 0" in v for v in debug.check(m))  # same-filled pages
+
+
 def swap_in_python(m, p, addrs) -> None:
     """The Python half of ``do_swap_page`` at each address, as the faulting task."""
     from linuxmm.kernel.fork import running, set_current

@@ -959,6 +959,8 @@ def check_swap(k) -> list[str]:
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
         v += _check_ci_count(k, si)
+        if si.bdev is None and si.zs_nr != int(np.count_nonzero(si.zs_stored)):
+            v.append(f"{si.swap_file}: zram counts {si.zs_nr} compressed slots but holds {np.count_nonzero(si.zs_stored)}")
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
     swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))

@@ -130,29 +130,50 @@ def zram_pages_needed(si: swap_info_struct, stored: int) -> int:
     return math.ceil(stored / si.compression_ratio)
 
 
-def pages_same_filled(k: "Kernel", pfns: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def pages_same_filled(a, pfns):
     """Which pages hold one value in every line (``page_same_filled``: zram keeps the value
     in its table, no memory)."""
-    a = k.mem_map
-    content = a.content[pfns]
-    return (a.content_valid[pfns] == 0) | (content == content[:, :1]).all(axis=1)
+    same = np.ones(pfns.shape[0], np.bool_)
+    for i in range(pfns.shape[0]):
+        pfn = pfns[i]
+        if a.content_valid[pfn]:
+            for line in range(1, a.content.shape[1]):
+                if a.content[pfn, line] != a.content[pfn, 0]:
+                    same[i] = False
+                    break
+    return same
 
 
 def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
     """Store the pages in their slots, in order: same-filled pages take no memory, the
     others 1/ratio of a page each in zsmalloc's pages, allocated as they are needed. Returns
     how many were stored (fewer when zs_malloc finds no page)."""
-    same = pages_same_filled(k, pfns)
-    base = int(np.count_nonzero(si.zs_stored)) - int(np.count_nonzero(si.zs_stored[offsets]))
-    stored = base + np.cumsum(~same)  # the compressed slots once each page is stored
+    compressed = ~pages_same_filled(k.mem_map, pfns)
+    old = si.zs_stored[offsets]
+    stored = si.zs_nr - int(np.count_nonzero(old)) + np.cumsum(compressed)  # once each page is stored
     need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
         for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
             si.zram_pages.append(page)
             k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
     fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
-    si.zs_stored[offsets[:fits]] = ~same[:fits]
+    si.zs_stored[offsets[:fits]] = compressed[:fits]
+    si.zs_nr += int(np.count_nonzero(compressed[:fits])) - int(np.count_nonzero(old[:fits]))
     return fits
+
+
+@njit(cache=True)
+def zram_free_slots(zs_stored, swap_map, clusters, nr_slots):
+    """The slots of ``clusters`` free in the swap map drop their compressed data; returns
+    how many held any."""
+    dropped = 0
+    for c in clusters:
+        for slot in range(c * SWAPFILE_CLUSTER, min((c + 1) * SWAPFILE_CLUSTER, nr_slots)):
+            if zs_stored[slot] and swap_map[slot] == 0:
+                zs_stored[slot] = False
+                dropped += 1
+    return dropped
 
 
 def zs_free_pages(k: "Kernel", si: swap_info_struct, nr: int) -> None:
@@ -166,9 +187,7 @@ def zs_free_pages(k: "Kernel", si: swap_info_struct, nr: int) -> None:
 def zram_slot_free_notify(k: "Kernel", si: swap_info_struct, swap_map: np.ndarray, clusters: np.ndarray) -> None:
     """Slots of ``clusters`` freed in the swap map drop their compressed data
     (``swap_slot_free_notify``), and zsmalloc's pages follow."""
-    slots = (clusters[:, None] * SWAPFILE_CLUSTER + np.arange(SWAPFILE_CLUSTER)).ravel()
-    slots = slots[slots < si.max]
-    si.zs_stored[slots] &= swap_map[slots] != 0
-    excess = len(si.zram_pages) - zram_pages_needed(si, int(np.count_nonzero(si.zs_stored)))
+    si.zs_nr -= zram_free_slots(si.zs_stored, swap_map, clusters, si.max)
+    excess = len(si.zram_pages) - zram_pages_needed(si, si.zs_nr)
     if excess > 0:
         zs_free_pages(k, si, excess)

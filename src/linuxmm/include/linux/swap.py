@@ -69,6 +69,7 @@ class swap_info_struct:
     global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
     zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
     zs_stored: np.ndarray = None  # zram: the slot's data is in zsmalloc (not ZRAM_SAME-filled)
+    zs_nr: int = 0  # zram: the slots zs_stored marks
 
 
 @dataclass
