@@ -53,7 +53,7 @@ from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLA
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
-from .mm.swap import folio_lru_list
+from .mm.swap import PG_partially_mapped_mask, folio_lru_list
 
 FREE, PCP, ALLOC = 1, 2, 3
 
@@ -304,7 +304,34 @@ def check_folios(k) -> list[str]:
         on_pcp[_walk(a, int(a.pcp_head[cpu, zid, pindex]), a.pcp_next)] = True
     for pfn in np.nonzero(((a.pcp_next != 0) | (a.pcp_prev != 0)) & ~on_pcp)[0][:MAX_REPORTED]:
         v.append(f"pfn {pfn:#x}: pcp links {a.pcp_next[pfn]}/{a.pcp_prev[pfn]} but on no per-cpu list")
-    return v + check_lru(k) + check_mlock(k)
+    return v + check_lru(k) + check_mlock(k) + check_deferred_split(k)
+
+
+def check_deferred_split(k) -> list[str]:
+    """The deferred split queues (``mm/swap.py``): each node's queue links back and forth
+    and holds ``split_queue_len`` folios, each an allocated large anonymous folio of order 2
+    or more on that node, not in the swap cache; a folio marked PG_partially_mapped is queued."""
+    a = k.mem_map
+    v: list[str] = []
+    queued = np.zeros(a.flags.shape[0], bool)
+    for nid in range(a.split_queue_head.shape[0]):
+        folios = _walk(a, int(a.split_queue_head[nid]), a.deferred_next, limit=a.flags.shape[0])
+        back = _walk(a, int(a.split_queue_tail[nid]), a.deferred_prev, limit=a.flags.shape[0])
+        if folios != back[::-1] or len(folios) != a.split_queue_len[nid]:
+            v.append(f"node {nid}: deferred split queue of {len(folios)} folios forward, {len(back)} back, "
+                     f"split_queue_len {a.split_queue_len[nid]}")
+        for head in folios[:MAX_REPORTED]:
+            anon = a.mapping[head] & PAGE_MAPPING_ANON
+            if (a.refcount[head] <= 0 or not a.flags[head] & PG_head_mask or a.order[head] < 2 or not anon
+                    or a.flags[head] & PG_swapcache_mask or a.zone_node[B.page_zone(a, head)] != nid):
+                v.append(f"pfn {head:#x}: on node {nid}'s deferred split queue but not an allocated large "
+                         f"anonymous folio of that node outside the swap cache")
+        queued[folios] = True
+    heads = np.nonzero(((a.flags & PG_head_mask) != 0) & (a.order > 1) & (a.refcount > 0))[0]
+    marked = heads[(a.flags[heads + 1] & PG_partially_mapped_mask) != 0]
+    for head in marked[~queued[marked]][:MAX_REPORTED]:
+        v.append(f"pfn {head:#x}: PG_partially_mapped but not on a deferred split queue")
+    return v
 
 
 def check_mlock(k) -> list[str]:

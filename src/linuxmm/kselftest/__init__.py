@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from . import (cow, guard_regions, madv_populate, map_fixed_noreplace, map_populate, mdwe_test, merge, mlock2_tests, mlock_random_test,
                mrelease_test, mremap_dontunmap, mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty,
-               test_memcontrol, transhuge_stress, va_high_addr_switch)
+               split_huge_page_test, test_memcontrol, transhuge_stress, va_high_addr_switch)
 
 PORTED = {"cow": cow, "guard-regions": guard_regions, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "map_populate": map_populate, "mdwe_test": mdwe_test, "mrelease_test": mrelease_test, "merge": merge,
           "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
           "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
           "on-fault-limit": on_fault_limit, "process_madv": process_madv, "soft-dirty": soft_dirty,
+          "split_huge_page_test": split_huge_page_test,
           "test_memcontrol": test_memcontrol, "transhuge-stress": transhuge_stress,
           "va_high_addr_switch": va_high_addr_switch}
 
@@ -91,8 +92,9 @@ CATALOG = [
     ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
     ("soft-dirty.c", PORTED_STATUS, "all; 100 iterations instead of 10000"),
-    ("split_huge_page_test.c", WAITING, "splitting a folio (split_folio_to_order) behind the split_huge_pages "
-                                        "debugfs knob; file and shmem THP"),
+    ("split_huge_page_test.c", PORTED_STATUS, "the anonymous cases (zero-filled THPs, PMD THPs to each order, "
+                                              "PTE-mapped THPs); the tmpfs and page-cache cases skip: splitting "
+                                              "page-cache folios is not simulated"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
     ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
     ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),

@@ -79,6 +79,11 @@ MEMMAP_FIELDS = [
     ("pcp_prev", np.int64, 1),
     ("lru_next", np.int64, 1),
     ("lru_prev", np.int64, 1),
+    ("deferred_next", np.int64, 1),
+    ("deferred_prev", np.int64, 1),
+    ("split_queue_head", np.int64, 1),
+    ("split_queue_tail", np.int64, 1),
+    ("split_queue_len", np.int64, 1),
     ("lruvec_head", np.int64, 3),
     ("lruvec_tail", np.int64, 3),
     ("lru_zone_size", np.int64, 3),
@@ -161,6 +166,8 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     entire_mapcount: folio->_entire_mapcount (PMD mappings) of a large folio, by head;
     pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
     (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
+    deferred_next/deferred_prev: folio->_deferred_list (links pfn + 1, on the head) on its node's
+    ``deferred_split_queue``, whose split_queue_head/_tail/_len are per node (``mm/swap.py``);
     private: page->private (for a page-table page, the pool row holding its entries).
     Per memcg id and node: lruvec_head/lruvec_tail[memcg, nid, lru]: the lists of the memcg's
     ``struct lruvec`` on the node (``mem_cgroup_lruvec``; the root memcg's are the node's own)
@@ -1028,6 +1035,9 @@ def build_mem_map(k) -> MemMap:
             compound_head=np.zeros(npfn, i64), entire_mapcount=np.zeros(npfn, np.int32),
             pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
             lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
+            deferred_next=np.zeros(npfn, i64), deferred_prev=np.zeros(npfn, i64),
+            split_queue_head=np.zeros(nnodes, i64), split_queue_tail=np.zeros(nnodes, i64),
+            split_queue_len=np.zeros(nnodes, i64),
             lruvec_head=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
             lruvec_tail=np.zeros((MEMCG_NR_IDS, nnodes, NR_LRU_LISTS), i64),
             lru_zone_size=np.zeros((MEMCG_NR_IDS, nz, NR_LRU_LISTS), i64),

@@ -57,7 +57,8 @@ from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE
 from .memcontrol import (charge_memcg, count_memcg_folio_events, mem_cgroup_charge_anon, mem_cgroup_charge_pagetable,
                          mem_cgroup_uncharge_pagetable, mod_memcg_folio_state)
 from .page_io import swap_read_folio_sync
-from .swap import folio_add_lru, folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
+from .swap import (deferred_split_folio, folio_add_lru, folio_add_lru_vma, folio_put, folio_test_partially_mapped,
+                   lru_add_drain, munlock_folio)
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE
 from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, swap_slot, free_swap_and_cache, free_swap_cache,
                        folio_free_swap, swap_duplicate, swap_free, swp_tb_is_folio)
@@ -467,6 +468,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
     a.entire_mapcount[pfn] = 1
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
+    deferred_split_folio(a, pfn, False)  # map_anon_folio_pmd: queued for the underused-THP scan
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
                                      | _PAGE_NX) | pte_mkdirty(vs))
     pgtable_trans_huge_deposit(vs, row, deposit)
@@ -1179,15 +1181,21 @@ def zap_leaf(a, vs, mmc, entry, level):
         a.entire_mapcount[head] -= 1
         if a.entire_mapcount[head] == 0:
             vs.nstat[nid, NS_ANON_THPS if anon else pmdmapped_item(a, head)] -= nr
+            unmapped = 0
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED/NR_FILE_MAPPED
                 if a.mapcount[head + i] == 0:
                     mapped_stat_mod(a, vs, nid, head, anon, -1)
+                    unmapped += 1
+            if anon and 0 < unmapped < nr:  # __folio_remove_rmap: some pages stay pte-mapped
+                deferred_split_folio(a, head, True)
         if anon:
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
         if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
             mapped_stat_mod(a, vs, nid, head, anon, -1)
+            if anon and a.order[head] > 1 and not folio_test_partially_mapped(a, head) and folio_mapped(a, head):
+                deferred_split_folio(a, head, True)  # the rest stays mapped
     mmc[mm_counter(a, head)] -= nr
     free_swap_cache(a, vs, head)  # free_pages_and_swap_cache: its last mapping went
     put_folio(a, vs, head)

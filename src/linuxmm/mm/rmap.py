@@ -53,13 +53,16 @@ flushing the TLB of each mm marked in ``flush_mm`` (``mm/vmscan.py``'s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
+from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
 from ..include.linux.page_flags import PG_idle_mask
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
                                   RmapRegistry, anon_vma)
+from ..include.linux.sched import TASK_RUNNING
 from . import buddy as B
 from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, set_entry, try_to_unmap_one,
                      zap_huge_pmd, zap_leaf)
@@ -388,3 +391,56 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
                     set_entry(vs, row, idx, np.uint64(0))
             flush_mm[mm] = 1
     return not folio_mapped(a, head)
+
+
+# ---- the rmap table and the mm counters a compiled pass works on ---------------------------------
+
+EMPTY_I64 = np.zeros(0, np.int64)
+EMPTY_ROWS = np.zeros((0, NR_RMAP_COLS), np.int64)
+EMPTY_MMCS = np.zeros((0, NR_MMC), np.int64)
+
+
+@dataclass
+class swap_out_batch:
+    """What the compiled pass needs to swap anonymous folios out: the swap entries reserved
+    for it, the rmap table with each row's mm (``row_mm``, -1: no running task) and the
+    mm counters of those mms, stacked (``mmcs``, copied back afterwards)."""
+
+    entries: np.ndarray
+    rmap_keys: np.ndarray
+    rmap_off: np.ndarray
+    rmap_rows: np.ndarray
+    row_mm: np.ndarray
+    mmcs: np.ndarray
+    tasks: list
+
+    @classmethod
+    def none(cls) -> "swap_out_batch":
+        """A pass with nothing to swap out (no anonymous folio, or only page cache)."""
+        return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
+
+
+def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
+    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
+    reg = rmap_table(k.rmap)
+    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
+    tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
+    for r, vma in enumerate(reg.vmas):
+        task = owners.get(id(vma.vm_mm))
+        if task is not None:
+            if id(task.mm) not in index:
+                index[id(task.mm)] = len(tasks)
+                tasks.append(task)
+            row_mm[r] = index[id(task.mm)]
+    mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks)
+
+
+def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
+    """After the compiled pass: the batched TLB flush of every mm whose entries it changed
+    (``try_to_unmap_flush``), and those mms' counters back."""
+    for i in np.flatnonzero(flush_mm):
+        task = batch.tasks[i]
+        task.mmc[:] = batch.mmcs[i]
+        if k.tlb is not None:
+            k.tlb.flush_mm(task)

@@ -39,6 +39,14 @@ reclaim's ``folio_referenced`` finds a VM_LOCKED mapping), counts in the zone's 
 (UNEVICTABLE_PGMUNLOCKED, or PGSTRANDED for a folio it could not isolate from the
 unevictable list) and puts it back on an evictable list (UNEVICTABLE_PGRESCUED).
 
+The deferred split queue (``mm/huge_memory.c``'s ``deferred_split_folio`` and
+``folio_unqueue_deferred_split``, here because ``__folio_put`` takes a folio off it): a large
+anonymous folio (order 2 and up) joins its node's queue when a fault maps it by PMD (for the
+underused-THP scan) and when an unmap leaves it partially mapped (PG_partially_mapped, on its
+second page, THP_DEFERRED_SPLIT_PAGE for a PMD-size one); ``mm/huge_memory.py``'s
+``deferred_split_scan`` (the shrinker) splits the partially mapped ones. 6.18 keeps a queue per
+memcg when the folio is charged; here there is one per node.
+
 Simplifications: the batches of reclaim (deactivate, lazyfree, move_tail) come with reclaim; the mlock batch (``mlock_fbatch``) is moved at once; no ``mlock_count``: a
 folio locked by two VMAs is munlocked by the first munlock, as the kernel's count may
 undercount too ("reclaim will fix it": ``folio_referenced`` re-mlocks it).
@@ -54,10 +62,11 @@ from numba import njit
 from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
 from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask, PG_dirty_mask, PG_head_mask,
                                         PG_idle_mask, PG_lru_mask, PG_mlocked_mask, PG_referenced_mask,
-                                        PG_swapbacked_mask, PG_unevictable_mask, PG_workingset_mask)
+                                        PG_partially_mapped, PG_swapbacked_mask, PG_swapcache_mask,
+                                        PG_unevictable_mask, PG_workingset_mask)
 from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
 from ..include.linux.mm_types import VM_LOCKED, VM_SPECIAL
-from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE,
+from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE, THP_DEFERRED_SPLIT_PAGE,
                                     PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
                                     UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
@@ -415,6 +424,76 @@ def __page_cache_release(a, pfn):
         a.vm_events[UNEVICTABLE_PGCLEARED] += nr
 
 
+# ---- the deferred split queue -------------------------------------------------------------------
+
+PG_partially_mapped_mask = np.uint64(1 << PG_partially_mapped)  # on the folio's second page
+HPAGE_PMD_ORDER = 9
+
+
+@njit(cache=True)
+def folio_test_partially_mapped(a, head):
+    return a.order[head] > 1 and (a.flags[head + 1] & PG_partially_mapped_mask) != 0
+
+
+@njit(cache=True)
+def folio_on_deferred_list(a, head):
+    """``!list_empty(&folio->_deferred_list)``: a queued folio has a link or is the queue's only one."""
+    nid = a.zone_node[B.page_zone(a, head)]
+    return a.deferred_prev[head] != 0 or a.split_queue_head[nid] == head + 1
+
+
+@njit(cache=True)
+def deferred_split_folio(a, head, partially_mapped):
+    """Queue a large anonymous folio for the deferred split shrinker; ``partially_mapped``
+    marks it (once: THP_DEFERRED_SPLIT_PAGE for a PMD-size folio). Order-1 folios have no room
+    for the list, swap-cache folios are reclaim's already."""
+    if a.order[head] <= 1 or a.flags[head] & PG_swapcache_mask:
+        return
+    if partially_mapped and not folio_test_partially_mapped(a, head):
+        a.flags[head + 1] |= PG_partially_mapped_mask
+        if a.order[head] == HPAGE_PMD_ORDER:
+            a.vm_events[THP_DEFERRED_SPLIT_PAGE] += 1
+    if folio_on_deferred_list(a, head):
+        return
+    nid = a.zone_node[B.page_zone(a, head)]
+    tail = a.split_queue_tail[nid]
+    a.deferred_next[head], a.deferred_prev[head] = 0, tail
+    if tail:
+        a.deferred_next[tail - 1] = head + 1
+    else:
+        a.split_queue_head[nid] = head + 1
+    a.split_queue_tail[nid] = head + 1
+    a.split_queue_len[nid] += 1
+
+
+@njit(cache=True)
+def deferred_list_del(a, head):
+    """``list_del_init(&folio->_deferred_list)`` of a queued folio."""
+    nid = a.zone_node[B.page_zone(a, head)]
+    nxt, prv = a.deferred_next[head], a.deferred_prev[head]
+    if prv:
+        a.deferred_next[prv - 1] = nxt
+    else:
+        a.split_queue_head[nid] = nxt
+    if nxt:
+        a.deferred_prev[nxt - 1] = prv
+    else:
+        a.split_queue_tail[nid] = prv
+    a.deferred_next[head] = a.deferred_prev[head] = 0
+    a.split_queue_len[nid] -= 1
+
+
+@njit(cache=True)
+def folio_unqueue_deferred_split(a, head):
+    """Off the deferred split queue, PG_partially_mapped cleared (a folio about to be split or
+    freed). True if it was queued."""
+    if a.order[head] <= 1 or not folio_on_deferred_list(a, head):
+        return False
+    a.flags[head + 1] &= ~PG_partially_mapped_mask
+    deferred_list_del(a, head)
+    return True
+
+
 @njit(cache=True)
 def folio_put(a, pfn, cpu):
     """Drop a reference to the folio at ``pfn``; the last one frees it (``__folio_put``).
@@ -422,6 +501,7 @@ def folio_put(a, pfn, cpu):
     a.refcount[pfn] -= 1
     if a.refcount[pfn]:
         return False
+    folio_unqueue_deferred_split(a, pfn)
     __page_cache_release(a, pfn)  # off its memcg's lruvec before the charge goes
     mem_cgroup_uncharge(a, pfn)
     B.free_frozen_pages(a, pfn, a.order[pfn], cpu)

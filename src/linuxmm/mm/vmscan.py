@@ -118,12 +118,9 @@ from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, NR_LRU_LISTS, node_states)
-from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
                                         PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
-from ..include.linux.rmap import NR_RMAP_COLS
-from ..include.linux.sched import TASK_RUNNING
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
@@ -138,6 +135,7 @@ from ..kernel.timer import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
+from .huge_memory import do_shrink_slab
 from .mm_inline import lru_gen_enabled, lru_gen_set_refs
 from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_memcg_events,
                          count_memcg_folio_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_swap_full,
@@ -150,7 +148,8 @@ from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, 
 from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
-from .rmap import folio_referenced, rmap_table, try_to_unmap
+from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
+                   try_to_unmap_flush)
 from .swap import folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
 from .swap_state import add_to_swap
 from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries,
@@ -583,31 +582,6 @@ def ino_xa_table(k) -> np.ndarray:
     return table
 
 
-EMPTY_I64 = np.zeros(0, np.int64)
-EMPTY_ROWS = np.zeros((0, NR_RMAP_COLS), np.int64)
-EMPTY_MMCS = np.zeros((0, NR_MMC), np.int64)
-
-
-@dataclass
-class swap_out_batch:
-    """What the compiled pass needs to swap anonymous folios out: the swap entries reserved
-    for it, the rmap table with each row's mm (``row_mm``, -1: no running task) and the
-    mm counters of those mms, stacked (``mmcs``, copied back afterwards)."""
-
-    entries: np.ndarray
-    rmap_keys: np.ndarray
-    rmap_off: np.ndarray
-    rmap_rows: np.ndarray
-    row_mm: np.ndarray
-    mmcs: np.ndarray
-    tasks: list
-
-    @classmethod
-    def none(cls) -> "swap_out_batch":
-        """A pass with nothing to swap out (no anonymous folio, or only page cache)."""
-        return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
-
-
 def anon_swap_candidates(a, folios: np.ndarray) -> int:
     """Small anonymous folios of the batch not yet in the swap cache: the slots to reserve."""
     flags = a.flags[folios]
@@ -626,32 +600,6 @@ def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
     if not need and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
         return swap_out_batch.none()
     return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64)
-
-
-def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
-    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
-    reg = rmap_table(k.rmap)
-    owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
-    tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
-    for r, vma in enumerate(reg.vmas):
-        task = owners.get(id(vma.vm_mm))
-        if task is not None:
-            if id(task.mm) not in index:
-                index[id(task.mm)] = len(tasks)
-                tasks.append(task)
-            row_mm[r] = index[id(task.mm)]
-    mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
-    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks)
-
-
-def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
-    """After the compiled pass: the batched TLB flush of every mm whose entries it changed
-    (``try_to_unmap_flush``), and those mms' counters back."""
-    for i in np.flatnonzero(flush_mm):
-        task = batch.tasks[i]
-        task.mmc[:] = batch.mmcs[i]
-        if k.tlb is not None:
-            k.tlb.flush_mm(task)
 
 
 def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
@@ -986,6 +934,8 @@ def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
                 continue
             memcg_memory_event(k, memcg, MEMCG_LOW)
         shrink_lruvec(k, mem_cgroup_lruvec(memcg, pgdat), sc)
+        if mem_cgroup_is_root(memcg):  # shrink_slab: the node's deferred split queue
+            do_shrink_slab(k, pgdat, sc.priority)
         if partial and sc.nr_reclaimed >= sc.nr_to_reclaim:
             break
 

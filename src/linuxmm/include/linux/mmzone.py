@@ -197,6 +197,7 @@ class pglist_data:
     kswapd_order: int = 0
     kswapd_highest_zoneidx: int = 0
     kswapd_failures: int = 0
+    deferred_split_nr_deferred: int = 0  # the THP deferred split shrinker's nr_deferred[nid] (mm/huge_memory.py)
     lruvec: "lruvec | None" = None  # __lruvec: the node's lruvec, the root memcg's (set by alloc_node_data)
     kcompactd: object | None = None
     kcompactd_max_order: int = 0

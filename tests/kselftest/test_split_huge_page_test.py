@@ -1,0 +1,6 @@
+"""``split_huge_page_test.c`` of ``tools/testing/selftests/mm``, Linux 6.18: its test cases as
+ported in ``linuxmm.kselftest.split_huge_page_test``, one pytest test each."""
+
+from ksft_pytest import collect
+
+collect("split_huge_page_test", globals())
