@@ -36,7 +36,7 @@ from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
 from . import page_alloc as pa
 from .pgtable import swp_offset
-from .swap import folio_rotate_reclaimable
+from .swap import acct_reclaim_writeback, folio_rotate_reclaimable
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -83,15 +83,21 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
     k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
     if si.bdev is None:
-        end_swap_bio_write(a, si.content, si.content_valid, pfns, offsets)
+        end_swap_write(k, si, pfns, offsets)
         return pfns.size
     runs = np.flatnonzero(np.diff(offsets) != 1) + 1
     for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
                    run_pfns.size << k.arch.page_shift,
-                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_bio_write(k.mem_map, si.content,
-                                                                                  si.content_valid, p, o))
+                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_write(k, si, p, o))
     return pfns.size
+
+
+def end_swap_write(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> None:
+    """The completion of a swap write (``end_swap_bio_write``), counted for the reclaimers
+    waiting for writeback (``acct_reclaim_writeback``)."""
+    end_swap_bio_write(k.mem_map, si.content, si.content_valid, pfns, offsets)
+    acct_reclaim_writeback(k, pfns)
 
 
 def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> None:
