@@ -468,6 +468,33 @@ def test_pressure_fuzzer_swaps_out_and_in():
         assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__
 
 
+def test_pressure_fuzzer_swaps_shmem_out_and_in():
+    """Shared anonymous memory (a shmem object) and a tmpfs file mapped shared swap out under
+    the balloon too (``shmem_writeout``: their page-cache slots hold swap entries, which
+    ``debug.check`` counts in swap_map) and read back intact through faults."""
+    for cls in (VmPressure, VmPressureDisk):
+        s = cls()
+        s.spawn()
+        for j in range(3):
+            s.mmap(i=0, pages=1024, shared=True, huge=False)
+        s.mmap_file(i=0, pages=1024, file_pages=1024, shared=True, tmpfs=True, small_writes=True)
+        s.balloon(32)
+        for j in range(4):
+            for page in range(1024):
+                s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=1)
+        s.run(100)
+        s.consistent()
+        swapped = sum(int(s.m.kernel.page_cache.xa_nr_values[mp.xa_id])
+                      for mp in s.m.kernel.rmap.address_spaces.values() if mp.swapbacked and mp.xa_id >= 0)
+        assert swapped > 0, cls.__name__
+        for j in range(4):
+            for page in range(1024):
+                s.read(i=0, j=j, off=page * PAGE, span=1)
+        s.consistent()
+        vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
+        assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__
+
+
 # The oracle of madvise and mremap: each check fails when the simulator loses or keeps data.
 
 def two_regions_written(value=9):

@@ -15,6 +15,7 @@ import linuxmm
 from linuxmm import debug
 from linuxmm.include.linux.pagevec import FOLIO_BATCH_SIZE
 from linuxmm.kernel.kthread import TASK_INTERRUPTIBLE
+from linuxmm.kernel.sysctl import HZ
 
 MiB = 1 << 20
 PAGE = 4096
@@ -396,3 +397,51 @@ def test_a_boosted_watermark_wakes_kswapd():
     assert k.mem_map.boost.any() and not (k.mem_map.zflags & B.ZONE_BOOSTED_WATERMARK).any()
     m.run(2)  # kswapd reclaims the boost and clears it
     assert not k.mem_map.boost.any()
+
+
+def test_reclaim_throttle_noprogress_waits_a_jiffy_only_while_most_of_the_cache_is_dirty():
+    """6.18's ``skip_throttle_noprogress``: a direct reclaimer that made no progress sleeps
+    one jiffy (VMSCAN_THROTTLE_NOPROGRESS) only when more than half the node's reclaimable
+    pages are dirty or under writeback; with clean page cache it does not wait."""
+    from linuxmm.include.linux.mmzone import VMSCAN_THROTTLE_NOPROGRESS
+    from linuxmm.mm import vmscan
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    fd = p.open("/f", "w", create=True)
+    p.pwrite(fd, 2 * MiB, offset=0)  # all of the page cache, dirty, below the flushers' thresholds
+    k, pgdat = m.kernel, m.kernel.NODE_DATA(0)
+    t0 = k.clock.now
+    vmscan.reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_NOPROGRESS)
+    assert k.clock.now - t0 == vmscan.RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_NOPROGRESS] == 10**9 // HZ
+    p.fsync(fd)
+    t0 = k.clock.now
+    vmscan.reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_NOPROGRESS)
+    assert k.clock.now == t0
+
+
+def test_reclaim_throttle_writeback_ends_once_enough_pages_are_written():
+    """VMSCAN_THROTTLE_WRITEBACK sleeps up to HZ/10; the writes completing meanwhile count in
+    nr_throttled_written (``acct_reclaim_writeback``) and end the wait once more than
+    SWAP_CLUSTER_MAX pages per waiter were written; with nothing in flight it lasts HZ/10."""
+    from linuxmm.include.linux.mmzone import VMSCAN_THROTTLE_WRITEBACK
+    from linuxmm.include.linux.swap import SWAP_CLUSTER_MAX
+    from linuxmm.mm import vmscan
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    m.sysctl("vm.dirty_background_bytes", 4096)  # the flusher starts writing at once
+    p = m.spawn()
+    fd = p.open("/f", "w", create=True)
+    p.pwrite(fd, 8 * MiB, offset=0)
+    k, pgdat = m.kernel, m.kernel.NODE_DATA(0)
+    t0 = k.clock.now
+    vmscan.reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_WRITEBACK)
+    waited = k.clock.now - t0
+    written = vmstat(m, "nr_throttled_written")["nr_throttled_written"]
+    assert SWAP_CLUSTER_MAX < written and 0 < waited < vmscan.RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_WRITEBACK]
+    assert pgdat.nr_writeback_throttled == 0
+    p.fsync(fd)
+    t0 = k.clock.now
+    vmscan.reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_WRITEBACK)
+    assert k.clock.now - t0 == vmscan.RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_WRITEBACK] == 10**9 // 10
+    assert vmstat(m, "nr_throttled_written")["nr_throttled_written"] == written

@@ -734,12 +734,31 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 
+def _shmem_swap_refs(k, refs: np.ndarray) -> list[str]:
+    """Count in ``refs`` (per swap pool slot) the swap entries tmpfs page caches hold, each
+    of which must name a slot of an active swap area."""
+    from .mm.pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT
+    from .mm.shmem import shmem_swap_entries
+
+    v, vs, areas = [], k.vm_state, k.swap.swap_info
+    for mapping in k.rmap.address_spaces.values():
+        if not mapping.swapbacked or mapping.xa_id < 0:
+            continue
+        for index, entry in shmem_swap_entries(k, mapping, 0, (1 << 62)):
+            type_, offset = entry >> SWP_TYPE_SHIFT, entry & SWP_OFFSET_MASK
+            if type_ >= len(areas) or areas[type_] is None or not 0 < offset < areas[type_].max:
+                v.append(f"file {mapping.id} index {index}: swap entry {entry:#x} names no slot of a swap area")
+            else:
+                refs[vs.swap_base[type_] + offset] += 1
+    return v
+
+
 def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
-    """A value entry of a file's cache is the shadow of a folio reclaim evicted."""
-    where = f"file {mapping.id} index {index}: shadow entry {entry:#x}"
+    """A value entry of a file's cache is the shadow of a folio reclaim evicted; in a tmpfs
+    file's, the swap entry of a page in swap (``check_swap`` counts them)."""
     if mapping.swapbacked:
-        return [f"{where} in a shmem mapping (reclaim evicts no shmem folio without swap)"]
-    return _check_shadow(k, where, entry)
+        return []
+    return _check_shadow(k, f"file {mapping.id} index {index}: shadow entry {entry:#x}", entry)
 
 
 def _check_ci_count(k, si) -> list[str]:
@@ -942,7 +961,8 @@ def check_tlb(k) -> list[str]:
 
 
 def check_swap(k) -> list[str]:
-    """Each slot's ``swap_map`` count is the number of swap ptes naming it, and SWAP_HAS_CACHE
+    """Each slot's ``swap_map`` count is the number of swap ptes naming it plus the tmpfs
+    page-cache slots holding its swap entry (``swap_shmem_alloc``), and SWAP_HAS_CACHE
     is set exactly where the swap table holds a folio, which is in the swap cache for that
     slot; a shadow entry only stands where a folio was evicted from a slot still in use (a
     swap pte holds it, no folio caches it) and is a valid shadow; every swap pte names a slot
@@ -963,12 +983,14 @@ def check_swap(k) -> list[str]:
             bad = swap_pte_refs(a, vs, int(task.mmc[M.MMC_PGD]), refs)
             if bad:
                 v.append(f"pid {task.pid}: {bad} swap ptes name a slot of no swap area")
+    v += _shmem_swap_refs(k, refs)
     free = 0
     for si in k.swap.swap_active_head:
         sl = slice(si.base + 1, si.base + si.max)
         counts = vs.swap_map[sl] & SWAP_COUNT_MASK
         for off in np.flatnonzero(counts != refs[sl])[:MAX_REPORTED]:
-            v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes")
+            v.append(f"{si.swap_file} slot {off + 1}: swap_map count {counts[off]} but {refs[sl][off]} swap ptes "
+                     "and shmem swap entries")
         cached = (vs.swap_map[sl] & SWAP_HAS_CACHE) != 0
         table = vs.swap_table[sl]
         folio, shadow = (table != 0) & (table & 1 == 0), (table & 1) == 1

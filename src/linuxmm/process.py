@@ -32,7 +32,7 @@ from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
 from .fs import file_table
-from .mm.shmem import shmem_kernel_file_setup, shmem_truncate_range
+from .mm.shmem import shmem_kernel_file_setup, shmem_swap_usage, shmem_truncate_range
 from .records import PageWalk, VmArea, vm_area, vmas_html
 
 
@@ -99,6 +99,11 @@ class PageTableHooks:
         F.mlock_locked_vmas(k, t, start, end, False)
         M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
         F.flush_tlb_range(k, t, start, end)
+
+    def lazyfree_range(self, mm, start: int, end: int) -> None:
+        from .mm.madvise import madvise_free
+
+        madvise_free(self.k, self.task, start, end)
 
     def madvise_hint(self, mm, start: int, end: int, advice) -> None:
         """Guard regions; MADV_WILLNEED of a file mapping reads its range ahead
@@ -174,7 +179,8 @@ _SM_INDEX = {"Rss": M.SM_RSS, "Pss_Dirty": M.SM_PSS_DIRTY, "Pss_Anon": M.SM_PSS_
              "Shared_Dirty": M.SM_SHARED_DIRTY, "Private_Clean": M.SM_PRIVATE_CLEAN,
              "Private_Dirty": M.SM_PRIVATE_DIRTY, "Referenced": M.SM_REFERENCED, "Anonymous": M.SM_ANONYMOUS,
              "AnonHugePages": M.SM_ANON_HUGE, "ShmemPmdMapped": M.SM_SHMEM_PMD, "FilePmdMapped": M.SM_FILE_PMD,
-             "Swap": M.SM_SWAP, "SwapPss": M.SM_SWAP_PSS, "Locked": M.SM_LOCKED}
+             "Swap": M.SM_SWAP, "SwapPss": M.SM_SWAP_PSS, "Locked": M.SM_LOCKED,
+             "LazyFree": M.SM_LAZYFREE}
 
 
 def smaps_counters(k, task, ranges) -> dict[str, int]:
@@ -184,6 +190,8 @@ def smaps_counters(k, task, ranges) -> dict[str, int]:
         for start, end, vma in ranges:
             pss = int(out[M.SM_PSS])
             M.smaps_page_range(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), start, end, out)
+            if vma.vm_file is not None and vma.vm_file.f_mapping.swapbacked and vma.vm_file.f_mapping.xa_id >= 0:
+                out[M.SM_SWAP] += shmem_swap_usage(k, vma)  # smap_gather_stats: the file's pages in swap
             if vma.vm_flags & VM_LOCKED:  # smap_gather_stats: a locked VMA's Pss is Locked
                 out[M.SM_LOCKED] += int(out[M.SM_PSS]) - pss
     res = {}

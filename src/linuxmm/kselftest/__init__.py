@@ -13,11 +13,11 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import (cow, guard_regions, madv_populate, map_fixed_noreplace, map_populate, mdwe_test, merge, mlock2_tests, mlock_random_test,
+from . import (cow, droppable, guard_regions, madv_populate, map_fixed_noreplace, map_populate, mdwe_test, merge, mlock2_tests, mlock_random_test,
                mrelease_test, mremap_dontunmap, mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty,
                split_huge_page_test, test_memcontrol, transhuge_stress, va_high_addr_switch)
 
-PORTED = {"cow": cow, "guard-regions": guard_regions, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
+PORTED = {"cow": cow, "droppable": droppable, "guard-regions": guard_regions, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "map_populate": map_populate, "mdwe_test": mdwe_test, "mrelease_test": mrelease_test, "merge": merge,
           "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
           "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
@@ -39,8 +39,7 @@ CATALOG = [
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs, and the non-anonymous "
                              "Basic COW case (shared zeropage, memfd, tmpfile, huge zeropage; the R/O pin variants "
                              "skip without gup_test); not the GUP, io_uring, collapse and hugetlb cases"),
-    ("droppable.c", WAITING, "reclaim dropping MAP_DROPPABLE pages under memory pressure (MAP_DROPPABLE "
-                             "mappings exist: never locked, wiped on fork, not dumped)"),
+    ("droppable.c", PORTED_STATUS, "all (the child's allocations and the parent's scans take turns)"),
     ("guard-regions.c", PORTED_STATUS, "the tests from basic to fault_around on the anon, shmem (memfd) and "
                                        "file variants (uffd skips: no userfaultfd); not the later ones (hole "
                                        "punching, F_ADD_SEALS, PAGEMAP_SCAN, ...)"),

@@ -393,7 +393,8 @@ def folio_end_writeback(k, mapping, pfn: int) -> None:
     """``folio_end_writeback`` (``__folio_end_writeback``): the write completed: a folio
     reclaim marked (PG_reclaim) rotates to its inactive list's tail, PG_writeback cleared,
     NR_WRITEBACK down, NR_WRITTEN up (and the disk's WB_WRITEBACK/WB_WRITTEN, whose
-    completions drive its bandwidth estimate)."""
+    completions drive its bandwidth estimate); reclaimers waiting for writeback count it
+    (``acct_reclaim_writeback``)."""
     nr = folio_nr_pages(k, pfn)
     if folio_test(k, pfn, PG_reclaim):  # reclaim asked for it: to the inactive tail
         folio_clear(k, pfn, PG_reclaim)
@@ -405,6 +406,7 @@ def folio_end_writeback(k, mapping, pfn: int) -> None:
     wb = inode_to_wb(mapping.host)
     wb.stat[WB_WRITEBACK] -= nr
     wb.stat[WB_WRITTEN] += nr
+    swap.acct_reclaim_writeback(k, (pfn,))
 
 
 def folio_wait_writeback(k, pfn: int) -> None:

@@ -39,11 +39,12 @@ from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from ..include.linux.page_flags import PG_head_mask
 from ..kernel import fork as F
 from . import buddy as B
-from .swap import lru_add_drain, lru_deactivate
+from .swap import folio_mark_lazyfree, lru_add_drain, lru_deactivate
+from .swapfile import folio_free_swap, free_swap_and_cache
 from .vmscan import reclaim_pages
-from ..include.linux.page_flags import (PG_active_mask, PG_lru_mask, PG_referenced_mask, PG_swapbacked_mask,
-                                        PG_workingset_mask)
-from .pgtable import (VP_CPU, PTE_KIND_PRESENT, _PAGE_ACCESSED, _PAGE_SPECIAL, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
+from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_lru_mask, PG_referenced_mask,
+                                        PG_swapbacked_mask, PG_swapcache_mask, PG_workingset_mask)
+from .pgtable import (VP_CPU, PTE_KIND_PRESENT, PTE_KIND_SWAP, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_SPECIAL, non_swap_entry, entry_has, pte_pfn, PTE_KIND_MARKER, PTE_MARKER_GUARD, VP_LEVELS, VP_SWP_FMT, make_pte_marker, pt_index,
                       pte_marker_get, pte_none, pte_to_swp_entry)
 
 FLAG_ADVICE = {MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM, MADV_DONTFORK, MADV_DOFORK,
@@ -132,8 +133,7 @@ def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> N
     elif not vma_is_anonymous(vma):
         raise _einval("MADV_FREE works on private anonymous memory only")
     else:
-        lazyfree = getattr(mm.hooks, "lazyfree_range", None)  # else freed at once, as DONTNEED (markers stay)
-        (lazyfree or mm.hooks.zap_page_range_single)(mm, start, end)
+        mm.hooks.lazyfree_range(mm, start, end)
 
 
 def _remove(mm: mm_struct, vma, start: int, end: int) -> None:
@@ -398,6 +398,54 @@ def unmap_exclusive_file_folios(k, task, found: np.ndarray) -> None:
         end = addr + (1 << (int(a.order[head]) + PAGE_SHIFT))
         M.unmap_page_range(a, vs, task.mmc, pgd, addr, end, False)
         F.flush_tlb_range(k, task, addr, end)
+
+
+# ---- MADV_FREE (madvise_free_single_vma) ---------------------------------------------------------
+
+
+@njit(cache=True)
+def madvise_free_pte_range(a, vs, mmc, pgd, start, end, cpu):
+    """``madvise_free_pte_range`` over [start, end): a swap entry is freed (MM_SWAPENTS: the
+    data need not be kept); a small anonymous folio a present pte maps loses, when it is in
+    the swap cache or dirty and this pte is its only mapping, its swap slot
+    (``folio_free_swap``; kept as it is if that fails) and its dirty flag; the pte loses its
+    young and dirty bits and the folio is marked lazily freeable (``folio_mark_lazyfree``).
+    Large folios are left as they are (6.18 splits one the range covers in part)."""
+    leaf = vs.vp[VP_LEVELS] - 1
+    w = walk_page_range(vs, pgd, start, end, 0)
+    while True:
+        kind, level, row, idx, addr = walk_next(a, vs, w)
+        if kind == WALK_DONE:
+            return
+        entry = vs.pt[row, idx]
+        if kind == PTE_KIND_SWAP:
+            swp = pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])
+            if not non_swap_entry(swp):
+                mmc[M.MM_SWAPENTS] -= 1
+                free_swap_and_cache(a, vs, swp)
+                M.set_entry(vs, row, idx, np.uint64(0))
+            continue
+        if kind != PTE_KIND_PRESENT or level != leaf or entry_has(entry, _PAGE_SPECIAL):
+            continue
+        pfn = pte_pfn(entry)
+        if not a.mapping[pfn] & M.PAGE_MAPPING_ANON or B.compound_head(a, pfn) != pfn or a.flags[pfn] & PG_head_mask:
+            continue
+        if a.flags[pfn] & (PG_swapcache_mask | PG_dirty_mask):
+            if a.mapcount[pfn] != 1 or a.flags[pfn] & PG_swapcache_mask and not folio_free_swap(a, vs, pfn):
+                continue
+            a.flags[pfn] &= ~PG_dirty_mask
+        vs.pt[row, idx] = entry & ~np.uint64(_PAGE_ACCESSED | _PAGE_DIRTY)  # clear_young_dirty_ptes
+        folio_mark_lazyfree(a, cpu, pfn)
+
+
+def madvise_free(k, task, start: int, end: int) -> None:
+    """MADV_FREE of [start, end) of a private anonymous mapping: the LRU batches drained,
+    the range walked (``madvise_free_pte_range``), the TLB flushed. Reclaim later frees the
+    folios not written since without swap; a read before that still finds the old data."""
+    a, vs = k.mem_map, k.vm_state
+    lru_add_drain(a, int(vs.vp[VP_CPU]))
+    madvise_free_pte_range(a, vs, task.mmc, int(task.mmc[M.MMC_PGD]), start, end, int(vs.vp[VP_CPU]))
+    F.flush_tlb_range(k, task, start, end)
 
 
 # ---- process_madvise (mm/madvise.c, 6.18) --------------------------------------------------------

@@ -26,7 +26,7 @@ from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_h
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
-    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
@@ -284,10 +284,14 @@ def pte_mkdirty(vs):
 
 @njit(cache=True)
 def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
+    """A new anonymous folio mapped exclusively at ``addr``: swap-backed, except in a
+    MAP_DROPPABLE mapping, whose folios reclaim drops instead (lazily freed from birth)."""
     a.mapcount[pfn] = 1
     a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
     a.index[pfn] = linear_page_index(vmas, v, addr)
-    a.flags[pfn] |= PG_anon_exclusive_mask | PG_swapbacked_mask
+    a.flags[pfn] |= PG_anon_exclusive_mask
+    if not vmas[v, VMA_FLAGS] & VM_DROPPABLE:
+        a.flags[pfn] |= PG_swapbacked_mask
 
 
 @njit(cache=True)
@@ -745,7 +749,7 @@ def filemap_map_order0_folio(a, vs, row, idx, head, bits):
     vs.pt[row, idx] = mk_entry(head, bits)
     vs.pt_used[row] += 1
     if a.mapcount[head] == 0:
-        mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, 1)
+        mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, 1)  # the node's and the memcg's
     a.mapcount[head] += 1
     a.refcount[head] += 1
     return np.int64(1)
@@ -1466,8 +1470,8 @@ def lookup_pte(a, vs, pgd, addr):
 SM_RSS, SM_PSS, SM_PSS_DIRTY, SM_PSS_ANON, SM_PSS_FILE, SM_PSS_SHMEM = 0, 1, 2, 3, 4, 5
 SM_SHARED_CLEAN, SM_SHARED_DIRTY, SM_PRIVATE_CLEAN, SM_PRIVATE_DIRTY = 6, 7, 8, 9
 SM_REFERENCED, SM_ANONYMOUS, SM_ANON_HUGE, SM_SWAP, SM_LOCKED = 10, 11, 12, 13, 14
-SM_SHMEM_PMD, SM_FILE_PMD, SM_SWAP_PSS = 15, 16, 17
-NR_SM = 18
+SM_SHMEM_PMD, SM_FILE_PMD, SM_SWAP_PSS, SM_LAZYFREE = 15, 16, 17, 18
+NR_SM = 19
 PSS_SHIFT = 12
 FOLIO_REFERENCED = np.uint64((1 << PG_referenced) | (1 << PG_young))
 
@@ -1508,6 +1512,8 @@ def smaps_account(a, vs, entry, level, present, out):
         out[SM_ANON_HUGE if anon else SM_SHMEM_PMD if a.flags[head] & PG_swapbacked_mask else SM_FILE_PMD] += size
     if anon:
         out[SM_ANONYMOUS] += size
+        if not a.flags[head] & (PG_swapbacked_mask | PG_dirty_mask) and not dirty:  # MADV_FREE'd, clean
+            out[SM_LAZYFREE] += size
     out[SM_RSS] += size
     if (present and entry_has(entry, _PAGE_ACCESSED)) or a.flags[head] & FOLIO_REFERENCED:
         out[SM_REFERENCED] += size

@@ -37,7 +37,7 @@ from . import buddy as B
 from . import page_alloc as pa
 from .memcontrol import count_memcg_folio_events
 from .pgtable import swp_offset
-from .swap import folio_rotate_reclaimable
+from .swap import acct_reclaim_writeback, folio_rotate_reclaimable
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -80,14 +80,21 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
     np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
     if si.bdev is None:
-        end_swap_bio_write(a, k.vm_state, pfns, si.base + offsets)
+        end_swap_write(k, pfns, si.base + offsets)
         return pfns.size
     runs = np.flatnonzero(np.diff(offsets) != 1) + 1
     for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
                    run_pfns.size << k.arch.page_shift,
-                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_bio_write(k.mem_map, k.vm_state, p, si.base + o))
+                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_write(k, p, si.base + o))
     return pfns.size
+
+
+def end_swap_write(k: "Kernel", pfns: np.ndarray, slots: np.ndarray) -> None:
+    """The completion of a swap write (``end_swap_bio_write``), counted for the reclaimers
+    waiting for writeback (``acct_reclaim_writeback``)."""
+    end_swap_bio_write(k.mem_map, k.vm_state, pfns, slots)
+    acct_reclaim_writeback(k, pfns)
 
 
 @njit(cache=True)

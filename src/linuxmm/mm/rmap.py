@@ -39,7 +39,9 @@ Reclaim's two walks are compiled too, one call per folio from the compiled batch
   list) and VM_LOCKED is returned. x86 clears a pte's young bit without a TLB flush
   (``ptep_clear_flush_young``); a young PMD's range is flushed (``pmdp_clear_flush_young``).
 * ``try_to_unmap`` (``try_to_unmap_one`` per entry): an anonymous folio in the swap cache
-  gets swap ptes (``memory.try_to_unmap_one``); a file folio's ptes and PMDs are cleared, a
+  gets swap ptes (``memory.try_to_unmap_one``); a lazily freed one (MADV_FREE: not
+  swap-backed) loses its ptes, unless one dirtied it since (it is swap-backed again) or
+  someone else holds a reference (``try_to_unmap_lazyfree_one``); a file folio's ptes and PMDs are cleared, a
   dirty bit dirtying the folio (its data must be written, not dropped), RssFile/RssShmem and
   NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked);
   so does an anonymous PMD (THPs are not swapped out whole). Reclaim batches the TLB flushes
@@ -58,13 +60,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_LOCKED, VM_SPECIAL, vma_pages
-from ..include.linux.page_flags import PG_idle_mask
+from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_DROPPABLE, VM_LOCKED, VM_SPECIAL, vma_pages
+from ..include.linux.page_flags import PG_dirty_mask, PG_idle_mask, PG_swapbacked_mask
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
                                   RmapRegistry, anon_vma)
 from ..include.linux.sched import TASK_RUNNING
 from . import buddy as B
-from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, set_entry, try_to_unmap_one,
+from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, pte_slot, set_entry, try_to_unmap_one,
                      zap_huge_pmd, zap_leaf)
 from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
                       is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
@@ -359,6 +361,31 @@ def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
 
 
 @njit(cache=True)
+def try_to_unmap_lazyfree_one(a, vs, mmc, pgd, addr, pfn, droppable):
+    """``try_to_unmap_one``'s MADV_FREE case for the pte mapping ``pfn`` at ``addr``: its
+    dirty bit dirties the folio; a dirty folio was written since MADV_FREE and must be kept
+    (not in a MAP_DROPPABLE mapping, which drops it all the same), so is one someone else
+    holds (the isolation and the ptes aside); otherwise the
+    pte goes without a swap entry (MM_ANONPAGES). A folio it cannot drop is swap-backed again
+    (6.18 does so whether the dirty bit or another reference kept it). True if it went."""
+    row, idx = pte_slot(a, vs, pgd, addr)
+    if row < 0:
+        return False
+    pte = vs.pt[row, idx]
+    if not pte_present(pte) or pte_pfn(pte) != pfn:
+        return False
+    if entry_has(pte, _PAGE_DIRTY):
+        a.flags[pfn] |= PG_dirty_mask
+    if a.refcount[pfn] == 1 + a.mapcount[pfn] and (not a.flags[pfn] & PG_dirty_mask or droppable):
+        zap_leaf(a, vs, mmc, pte, vs.vp[VP_LEVELS] - 1)
+        set_entry(vs, row, idx, np.uint64(0))
+        return True
+    if not droppable:
+        a.flags[pfn] |= PG_swapbacked_mask
+    return False
+
+
+@njit(cache=True)
 def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
     """``try_to_unmap`` of an isolated folio, on the counters of the mm each rmap row belongs
     to (``row_mm`` indexes ``mmcs``; -1: no task runs in it, skipped): an anonymous folio in
@@ -378,7 +405,11 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return False
             pgd = rows[r, RMAP_PGD]
-            if anon:
+            if anon and not a.flags[head] & PG_swapbacked_mask:
+                if level < leaf or not try_to_unmap_lazyfree_one(a, vs, mmcs[mm], pgd, address, page,
+                                                                 (rows[r, RMAP_FLAGS] & VM_DROPPABLE) != 0):
+                    return False
+            elif anon:
                 if level < leaf or not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
                     return False
             else:

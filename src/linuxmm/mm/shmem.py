@@ -22,6 +22,15 @@ ENOSPC when overcommit refuses) and returns it when the page leaves.
   Committed_AS (``shmem_acct_size``) until the last reference goes (``shmem_evict_inode``);
 * faults: ``shmem_fault`` allocates a page the compiled fault path found missing; mapping
   goes through the page-cache fault path of every file (fault-around, SIGBUS past ``i_size``).
+* swap: reclaim writes a dirty order-0 folio to swap (``shmem_writeout``, in ``mm/vmscan.py``'s
+  compiled pass): its page-cache slot then holds the swap entry as a value entry (a shmem
+  mapping keeps no workingset shadows, so every value entry is a swap entry and their count is
+  ``shmem_inode_info->swapped``), and the slot one reference for it. ``shmem_get_folio`` (faults,
+  write(), fallocate) and reads bring it back (``shmem_swapin_folio``: from the swap cache, or
+  read from the device without readahead), dirty, the slot freed; truncation, hole punching
+  and eviction free the entries (``shmem_free_swap``); swapoff reads them in (``shmem_unuse``).
+  A clean folio (a hole page only read) is dropped by reclaim without swap, and
+  ``shmem_recalc_inode`` gives its block back. ``shmem_swap_usage`` is smaps' ``Swap:``.
 """
 
 from __future__ import annotations
@@ -36,9 +45,15 @@ from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 from ..include.linux.fs import address_space_operations, file_operations, i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE, VM_NORESERVE, shmem_acct_size
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
+from ..include.linux.page_flags import PG_dirty, PG_locked, PG_writeback
+from ..include.linux.vmstat import NR_FILE_PAGES, NR_SHMEM, PGMAJFAULT
+from ..lib import xarray as X
 from . import filemap as FM
-from .rmap import unmap_mapping_pages
-from .truncate import truncate_inode_pages_range
+from .pgtable import SWP_TYPE_SHIFT, VP_FAULT_MAJOR
+from .rmap import page_mapping, unmap_mapping_pages
+from .swap_state import read_swap_cache_async, swap_cache_get_folio
+from .swapfile import __swap_cache_del_folio, free_swap_and_cache, swap_free
+from .truncate import LLONG_MAX, truncate_inode_pages_range
 from .util import security_vm_enough_memory_mm
 
 # the tmpfs ``huge=`` mount option (``shmem_sb_info.huge``)
@@ -131,15 +146,18 @@ def shmem_inode_unacct_blocks(k, inode, pages: int) -> None:
 
 
 def shmem_get_folio(k, inode, index: int, write_end: int = 0, vma=None) -> int:
-    """``shmem_get_folio_gfp``: the head of the folio caching ``index``, allocated zeroed and
-    up to date and added to the page cache (which holds its references) if there is none:
+    """``shmem_get_folio_gfp``: the head of the folio caching ``index``, read back from swap
+    if it was swapped out (``shmem_swapin_folio``), else allocated zeroed and up to date and
+    added to the page cache (which holds its references) if there is none:
     of the largest order ``huge=`` allows there (``shmem_allowable_huge_orders``; a write
     passes its end, a fault its VMA) that is free in the cache, can be charged to ``size=``
     and allocated, else order 0."""
     mapping = inode.i_mapping
-    pfn = FM.filemap_get_folio(k, mapping, index)
-    if pfn >= 0:
-        return pfn
+    entry = FM.filemap_get_entry(k, mapping, index)
+    if X.xa_is_folio(entry):
+        return int(X.xa_to_folio(entry))
+    if X.xa_is_value(entry):
+        return shmem_swapin_folio(k, inode, index, int(X.xa_to_value(entry)), vma is not None)
     for order in shmem_suitable_orders(k, inode, index, shmem_huge_global_enabled(inode, index, write_end, vma), vma):
         pfn = shmem_alloc_and_add_folio(k, inode, index & -(1 << order), order)
         if pfn >= 0:
@@ -148,6 +166,104 @@ def shmem_get_folio(k, inode, index: int, write_end: int = 0, vma=None) -> int:
     if pfn < 0:
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
     return pfn
+
+
+def shmem_swapped(k, mapping) -> int:
+    """``shmem_inode_info->swapped``: the file's pages in swap, which are its page cache's
+    value entries (a shmem mapping holds no shadow entries)."""
+    return int(k.page_cache.xa_nr_values[mapping.xa_id])
+
+
+def shmem_recalc_inode(k, inode, alloced: int) -> None:
+    """``shmem_recalc_inode``: ``alloced`` new pages are the file's; pages neither in its
+    cache nor in swap any more (truncated, or hole pages reclaim dropped clean behind
+    shmem's back) give their blocks back to ``size=``."""
+    inode.alloced += alloced
+    freed = inode.alloced - shmem_swapped(k, inode.i_mapping) - FM.mapping_nrpages(k, inode.i_mapping)
+    if freed > 0:
+        inode.alloced -= freed
+        shmem_inode_unacct_blocks(k, inode, freed)
+
+
+def shmem_swapin_folio(k, inode, index: int, entry: int, fault: bool) -> int:
+    """``shmem_swapin_folio``: the folio of swap entry ``entry``, found in the swap cache or
+    read in (no readahead here: the kernel's ``shmem_swapin_cluster`` reads the slot's
+    cluster neighbours too; a fault that read counts a major fault, PGMAJFAULT), waited for,
+    goes back into the page cache at ``index`` in the entry's place
+    (``shmem_add_to_page_cache``), leaves the swap cache dirty, and the slot's reference of
+    the file goes (``swap_free_nr``). ENOMEM if no page could be had."""
+    pfn = swap_cache_get_folio(k, entry)
+    if pfn is None:
+        pfn = read_swap_cache_async(k, entry, False)
+        if pfn is None:
+            raise KernelError(errno.ENOMEM, "shmem: no memory to swap a page in")
+        if fault:  # VM_FAULT_MAJOR
+            k.vm_events[PGMAJFAULT] += 1
+            k.vm_state.vp[VP_FAULT_MAJOR] = 1
+    FM.folio_wait_bit(k, pfn, PG_locked)
+    FM.folio_wait_bit(k, pfn, PG_writeback)  # folio_wait_writeback: the swap write completes
+    a, vs = k.mem_map, k.vm_state
+    shmem_add_to_page_cache(k, inode.i_mapping, pfn, index)
+    __swap_cache_del_folio(a, vs, pfn, 0)  # delete_from_swap_cache
+    a.refcount[pfn] -= 1  # the swap cache's reference (the page cache holds its own)
+    FM.folio_set(k, pfn, PG_dirty)  # folio_mark_dirty: swap holds no copy any more
+    swap_free(a, vs, np.uint64(entry))  # its cluster follows at the next allocation (sync_clusters)
+    return pfn
+
+
+def shmem_add_to_page_cache(k, mapping, pfn: int, index: int) -> None:
+    """``shmem_add_to_page_cache`` of a folio read back from swap, in place of its swap entry:
+    the cache's reference, ``mapping``/``index``, NR_FILE_PAGES and NR_SHMEM (the folio is
+    already charged and on the LRU)."""
+    a = k.mem_map
+    k.page_cache = X.xa_reserve(k.page_cache)
+    X.xa_store(k.page_cache, mapping.xa_id, index, X.xa_mk_folio(pfn))
+    a.refcount[pfn] += 1
+    a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
+    FM.lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, 1)
+    FM.lruvec_stat_mod_folio(k, NR_SHMEM, pfn, 1)
+
+
+def shmem_swap_entries(k, mapping, first: int, last: int) -> list[tuple[int, int]]:
+    """(index, swap entry) of every page of [first, last] in swap."""
+    xa = k.page_cache
+    n = min(last - first + 1, shmem_swapped(k, mapping))
+    if n <= 0:
+        return []
+    idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    got = X.xa_gather(xa, mapping.xa_id, first, last, idx, ent)
+    return [(int(i), int(X.xa_to_value(e))) for i, e in zip(idx[:got], ent[:got]) if X.xa_is_value(e)]
+
+
+def shmem_swap_usage(k, vma) -> int:
+    """``shmem_swap_usage``: bytes of the VMA's part of its tmpfs file that are in swap
+    (smaps' ``Swap:``; the kernel walks a private writable mapping's ptes instead, its
+    copied-on-write pages hiding the file's: counted as a shared one here)."""
+    mapping = vma.vm_file.f_mapping
+    swapped = shmem_swapped(k, mapping)
+    if not swapped:
+        return 0
+    if not vma.vm_pgoff and vma.vm_end - vma.vm_start >= mapping.host.i_size:
+        return swapped << PAGE_SHIFT
+    last = vma.vm_pgoff + ((vma.vm_end - vma.vm_start) >> PAGE_SHIFT) - 1
+    return len(shmem_swap_entries(k, mapping, vma.vm_pgoff, last)) << PAGE_SHIFT  # shmem_partial_swap_usage
+
+
+def shmem_free_swap(k, mapping, index: int, entry: int) -> None:
+    """``shmem_free_swap``: the swap entry leaves the file's cache, its slot reference goes
+    (``free_swap_and_cache_nr``: a folio still cached for it and unmapped leaves the swap cache)."""
+    X.xa_erase(k.page_cache, mapping.xa_id, index)
+    free_swap_and_cache(k.mem_map, k.vm_state, np.uint64(entry))
+
+
+def shmem_unuse(k, type_: int) -> None:
+    """``shmem_unuse`` (swapoff): every swap entry of area ``type_`` held by a tmpfs file
+    comes back into its page cache."""
+    for mapping in list(k.rmap.address_spaces.values()):
+        if mapping.swapbacked and mapping.xa_id >= 0:
+            for index, entry in shmem_swap_entries(k, mapping, 0, LLONG_MAX >> PAGE_SHIFT):
+                if entry >> SWP_TYPE_SHIFT == type_:
+                    shmem_swapin_folio(k, mapping.host, index, entry, False)
 
 
 def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
@@ -167,6 +283,7 @@ def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
         shmem_inode_unacct_blocks(k, inode, nr)
         return -1
     FM.filemap_add_folio(k, inode.i_mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
+    shmem_recalc_inode(k, inode, nr)
     FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
     return pfn
@@ -174,10 +291,19 @@ def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
 
 def shmem_undo_range(k, inode, lstart: int, lend: int) -> None:
     """``shmem_undo_range``: the folios of bytes [lstart, lend] (-1: to the end) leave the
-    cache (partial pages zeroed) and their blocks are given back."""
-    before = FM.mapping_nrpages(k, inode.i_mapping)
-    truncate_inode_pages_range(k, inode.i_mapping, lstart, lend)
-    shmem_inode_unacct_blocks(k, inode, before - FM.mapping_nrpages(k, inode.i_mapping))  # shmem_recalc_inode
+    cache, partial pages zeroed (read back from swap first), the swap entries of the pages
+    wholly inside are freed (``shmem_free_swap``), and their blocks are given back."""
+    mapping = inode.i_mapping
+    lend = LLONG_MAX if lend < 0 else lend
+    start, end = -(-lstart >> PAGE_SHIFT), (lend + 1) >> PAGE_SHIFT  # whole pages [start, end)
+    for partial in {lstart >> PAGE_SHIFT if start << PAGE_SHIFT != lstart else -1,
+                    lend >> PAGE_SHIFT if end << PAGE_SHIFT != lend + 1 else -1} - {-1}:
+        if X.xa_is_value(FM.filemap_get_entry(k, mapping, partial)):  # shmem_get_partial_folio
+            shmem_get_folio(k, inode, partial)
+    for index, entry in shmem_swap_entries(k, mapping, start, end - 1):
+        shmem_free_swap(k, mapping, index, entry)
+    truncate_inode_pages_range(k, mapping, lstart, lend)
+    shmem_recalc_inode(k, inode, 0)
 
 
 def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
@@ -225,7 +351,7 @@ def shmem_file_read_iter(k, filp, pos: int, count: int) -> tuple[int, np.ndarray
         if out and (pos + done) & ((1 << FM.LINE_SHIFT) - 1):
             first += 1
         last = (end - 1 - (index << PAGE_SHIFT)) >> FM.LINE_SHIFT
-        pfn = FM.filemap_get_folio(k, inode.i_mapping, index)
+        pfn = shmem_get_folio_read(k, inode, index)
         if last >= first:
             page = pfn + index - int(k.mem_map.index[pfn]) if pfn >= 0 else -1
             out.append(FM.folio_read_lines(k, page, first, last - first + 1) if pfn >= 0
@@ -233,6 +359,12 @@ def shmem_file_read_iter(k, filp, pos: int, count: int) -> tuple[int, np.ndarray
         done = end - pos
     filp.f_ra.prev_pos = pos + done
     return done, (np.concatenate(out) if out else np.zeros(0, np.uint8))
+
+
+def shmem_get_folio_read(k, inode, index: int) -> int:
+    """``shmem_get_folio(SGP_READ)``: the cached folio (read back from swap if it is there),
+    or -1 for a hole, which nothing fills."""
+    return shmem_get_folio(k, inode, index) if FM.filemap_get_entry(k, inode.i_mapping, index) else -1
 
 
 def shmem_file_write_iter(k, filp, pos: int, count: int, value: int) -> int:
@@ -261,12 +393,12 @@ def shmem_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
         shmem_truncate_range(k, inode.i_mapping, offset, offset + length - 1)
         return
     first, end = offset >> PAGE_SHIFT, (offset + length + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
-    missing = [i for i in range(first, end) if FM.filemap_get_folio(k, inode.i_mapping, i) < 0]
+    missing = [i for i in range(first, end) if not FM.filemap_get_entry(k, inode.i_mapping, i)]  # swapped: allocated
     sb = inode.i_sb
     if sb.max_blocks >= 0 and sb.used_blocks + len(missing) > sb.max_blocks:
         raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: no space left on device")
     for index in missing:
-        if FM.filemap_get_folio(k, inode.i_mapping, index) < 0:  # not in a large folio added meanwhile
+        if not FM.filemap_get_entry(k, inode.i_mapping, index):  # not in a large folio added meanwhile
             shmem_get_folio(k, inode, index, offset + length)
     if not mode & FALLOC_FL_KEEP_SIZE and offset + length > inode.i_size:
         i_size_write(inode, offset + length)

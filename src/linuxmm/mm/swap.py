@@ -47,7 +47,11 @@ second page, THP_DEFERRED_SPLIT_PAGE for a PMD-size one); ``mm/huge_memory.py``'
 ``deferred_split_scan`` (the shrinker) splits the partially mapped ones. 6.18 keeps a queue per
 memcg when the folio is charged; here there is one per node.
 
-Simplifications: the batches of reclaim (deactivate, lazyfree, move_tail) come with reclaim; the mlock batch (``mlock_fbatch``) is moved at once; no ``mlock_count``: a
+MADV_FREE (``folio_mark_lazyfree``) queues a clean anonymous folio in the CPU's lru_lazyfree
+batch, whose move (``lru_lazyfree``) clears its PG_swapbacked: it joins the inactive file list
+(PGLAZYFREE), where reclaim frees it without swap unless it is written again.
+
+Simplifications: the deactivate and move_tail batches are moved at once; the mlock batch (``mlock_fbatch``) is moved at once; no ``mlock_count``: a
 folio locked by two VMAs is munlocked by the first munlock, as the kernel's count may
 undercount too ("reclaim will fix it": ``folio_referenced`` re-mlocks it).
 """
@@ -59,20 +63,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE
+from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE, VMSCAN_THROTTLE_WRITEBACK
+from ..include.linux.swap import SWAP_CLUSTER_MAX
 from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask, PG_dirty_mask, PG_head_mask,
                                         PG_idle_mask, PG_lru_mask, PG_mlocked_mask, PG_referenced_mask,
                                         PG_partially_mapped, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask)
-from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
+from ..include.linux.pagevec import FBATCH_LRU_ACTIVATE, FBATCH_LRU_ADD, FBATCH_LRU_LAZYFREE, FOLIO_BATCH_SIZE
 from ..include.linux.mm_types import VM_LOCKED, VM_SPECIAL
-from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE, THP_DEFERRED_SPLIT_PAGE,
+from ..include.linux.vmstat import (NR_MLOCK, NR_THROTTLED_WRITTEN, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE, THP_DEFERRED_SPLIT_PAGE,
                                     PGROTATED, UNEVICTABLE_PGCLEARED, UNEVICTABLE_PGCULLED, UNEVICTABLE_PGMLOCKED,
                                     UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
 from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
                         lru_gen_del_folio, lru_gen_enabled_compiled)
-from .memcontrol import count_memcg_folio_events, mem_cgroup_uncharge
+from .memcontrol import PAGE_MAPPING_ANON, count_memcg_folio_events, mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
 
@@ -214,6 +219,28 @@ def lru_deactivate(a, pfn):
 
 
 @njit(cache=True)
+def lazyfree_candidate(a, pfn):
+    """An anonymous, swap-backed folio not in the swap cache nor unevictable: what MADV_FREE
+    may make lazily freeable."""
+    flags = a.flags[pfn]
+    return (a.mapping[pfn] & PAGE_MAPPING_ANON) != 0 and (flags & PG_swapbacked_mask) != 0 \
+        and not flags & (PG_swapcache_mask | PG_unevictable_mask)
+
+
+@njit(cache=True)
+def lru_lazyfree(a, pfn):
+    """``lru_lazyfree``: the folio leaves the anon lists for the inactive file list, without
+    PG_active, PG_referenced and PG_swapbacked (PGLAZYFREE, in its memcg too)."""
+    if not lazyfree_candidate(a, pfn):
+        return
+    lruvec_del_folio(a, pfn)
+    a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask | PG_swapbacked_mask)
+    lruvec_add_folio(a, pfn)
+    a.vm_events[PGLAZYFREE] += folio_nr_pages(a, pfn)
+    count_memcg_folio_events(a, pfn, PGLAZYFREE, folio_nr_pages(a, pfn))
+
+
+@njit(cache=True)
 def folio_batch_move_lru(a, cpu, kind):
     """Move every folio of the CPU's batch ``kind`` with its operation; those the batch holds
     the last reference to are freed (``folios_put``)."""
@@ -223,7 +250,10 @@ def folio_batch_move_lru(a, cpu, kind):
             lru_add(a, pfn)
         elif a.flags[pfn] & PG_lru_mask:  # folio_test_clear_lru: still on its list
             a.flags[pfn] &= ~PG_lru_mask
-            lru_activate(a, pfn)
+            if kind == FBATCH_LRU_LAZYFREE:
+                lru_lazyfree(a, pfn)
+            else:
+                lru_activate(a, pfn)
         else:
             continue
         a.flags[pfn] |= PG_lru_mask
@@ -267,6 +297,14 @@ def folio_activate(a, cpu, pfn):
     if a.flags[pfn] & (PG_active_mask | PG_unevictable_mask) or not a.flags[pfn] & PG_lru_mask:
         return
     folio_batch_add_and_move(a, cpu, FBATCH_LRU_ACTIVATE, pfn)
+
+
+@njit(cache=True)
+def folio_mark_lazyfree(a, cpu, pfn):
+    """``folio_mark_lazyfree``: queue an anonymous folio MADV_FREE found clean for the CPU's
+    lru_lazyfree batch."""
+    if lazyfree_candidate(a, pfn):
+        folio_batch_add_and_move(a, cpu, FBATCH_LRU_LAZYFREE, pfn)
 
 
 @njit(cache=True)
@@ -333,6 +371,32 @@ def lru_add_drain_all(k) -> None:
     a = k.mem_map
     for cpu in range(a.fbatch_nr.shape[0]):
         lru_add_drain_cpu(a, cpu)
+
+
+def writeback_throttle_done(k, pgdat) -> bool:
+    """More than SWAP_CLUSTER_MAX pages per reclaimer waiting for writeback on the node
+    completed since the first began (``__acct_reclaim_writeback``'s wake-up test)."""
+    written = int(k.mem_map.node_stat[pgdat.node_id, NR_THROTTLED_WRITTEN]) - pgdat.nr_reclaim_start
+    return written > SWAP_CLUSTER_MAX * pgdat.nr_writeback_throttled
+
+
+def acct_reclaim_writeback(k, pfns) -> None:
+    """``acct_reclaim_writeback`` of folios whose writeback completed: while reclaimers of
+    their node wait for writeback (``reclaim_throttle``), their pages count in
+    NR_THROTTLED_WRITTEN, and once enough were written the waiters sleeping on the node's
+    ``reclaim_wait[VMSCAN_THROTTLE_WRITEBACK]`` are woken (a direct reclaimer's wait looks
+    for itself)."""
+    if not any(k.NODE_DATA(nid).nr_writeback_throttled for nid in k.node_ids):
+        return
+    a = k.mem_map
+    for pfn in pfns:
+        pgdat = k.NODE_DATA(int(a.zone_node[B.page_zone(a, pfn)]))
+        if not pgdat.nr_writeback_throttled:
+            continue
+        a.node_stat[pgdat.node_id, NR_THROTTLED_WRITTEN] += folio_nr_pages(a, pfn)
+        if writeback_throttle_done(k, pgdat):
+            for waiter in pgdat.reclaim_wait[VMSCAN_THROTTLE_WRITEBACK]:
+                waiter.wake_up()
 
 
 @njit(cache=True)

@@ -52,8 +52,13 @@ A newcomer's map, from the top:
   dirty file folio gets PG_reclaim and is
   activated, to be rotated to the inactive tail when its write completes (a flusher wake-up
   when every file folio taken was dirty and not queued); a clean one leaves the cache with a
-  shadow entry (``__remove_mapping`` -> ``workingset_eviction``) and is freed. Shmem
-  folios are kept. The walks' TLB flushes are batched per mm (``try_to_unmap_flush``), the mm
+  shadow entry (``__remove_mapping`` -> ``workingset_eviction``) and is freed. A shmem
+  folio is unmapped the same way; a clean one leaves its cache without a shadow, a dirty one
+  goes to swap (``shrink_shmem_folio`` -> ``shmem_writeout``: into the swap cache, its
+  page-cache slot holding the swap entry) and on as an anonymous swap-cache folio does. A
+  lazily freed anonymous folio (MADV_FREE: on the file list, not swap-backed) loses its ptes
+  without swap and is freed (``shrink_lazyfree_folio``: PGLAZYFREED), unless written since
+  (swap-backed again and activated). The walks' TLB flushes are batched per mm (``try_to_unmap_flush``), the mm
   counters they change copied back after the pass. ``shrink_active_list``
   keeps referenced executable file folios active (rotated, counted as the file cost) and
   deactivates the rest with PG_workingset (PGREFILL, PGDEACTIVATE).
@@ -79,12 +84,23 @@ A newcomer's map, from the top:
   PSWPOUT (``mm/page_io.py``); PGSCAN_/PGSTEAL_<reclaimer>, PGREFILL, PGACTIVATE and
   PGDEACTIVATE also in the lruvec's memcg (``count_memcg_events``, memory.stat). ``reclaim_pages`` (MADV_PAGEOUT) runs the same pass over the
   folios it is given, their references ignored.
-* a direct reclaimer that got nothing back at priority 1 sleeps a jiffy on the clock
+* the throttles (``reclaim_throttle``, 6.18's four reasons, on the clock): a direct reclaimer
+  of global reclaim that got nothing back at priority 1 sleeps a jiffy
   (``consider_reclaim_throttle``: VMSCAN_THROTTLE_NOPROGRESS), so swap and file writes in
-  flight can complete before the allocator retries.
-* ``too_many_isolated``: a direct reclaimer finding more isolated than its inactive list
-  holds (an eighth for __GFP_IO|__GFP_FS) waits once, up to HZ/50 on the clock
-  (``reclaim_throttle``, VMSCAN_THROTTLE_ISOLATED), then gives up the list for this pass.
+  flight can complete before the allocator retries, unless kswapd gave up on the node or at
+  most half its reclaimable pages are dirty or under writeback (``skip_throttle_noprogress``);
+  ``too_many_isolated``: a direct reclaimer finding more isolated than its inactive list
+  holds (an eighth for __GFP_IO|__GFP_FS) waits once, up to HZ/50 (VMSCAN_THROTTLE_ISOLATED),
+  then gives up the list for this pass; ``shrink_node_throttle``: kswapd marks the node
+  PGDAT_WRITEBACK when all it isolated was under writeback, and then, meeting folios it
+  marked PG_reclaim again (ST_IMMEDIATE), sleeps up to HZ/10 until SWAP_CLUSTER_MAX pages
+  were written (VMSCAN_THROTTLE_WRITEBACK: ``nr_writeback_throttled``, woken by
+  ``acct_reclaim_writeback`` at the writes' completion, NR_THROTTLED_WRITTEN); when all the
+  dirty page cache met was under writeback and met again the lruvec is congested
+  (LRUVEC_NODE_CONGESTED by kswapd, LRUVEC_CGROUP_CONGESTED by cgroup reclaim), and direct
+  reclaimers then sleep a jiffy (VMSCAN_THROTTLE_CONGESTED) until kswapd finds the node
+  balanced (``clear_pgdat_congested``). No other reclaimer runs meanwhile to wake a waiter
+  early; a waiting kswapd is woken by ``wakeup_kswapd`` too (the kernel's is not).
 * **node reclaim** (``vm.zone_reclaim_mode``): ``get_page_from_freelist`` asks ``node_reclaim``
   for a zone below its watermark before falling back to the next zone (within
   RECLAIM_DISTANCE); it shrinks the node at priorities 4 .. 0 while its reclaimable page cache
@@ -96,9 +112,9 @@ A newcomer's map, from the top:
   allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
 
 Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
-flushers except in kswapd's last resort), shmem folios to swap (``shmem_writeout``: they
-stay), anonymous THPs (6.18 swaps a PMD-size folio whole into a free cluster or splits it
-first: they are kept here), the WRITEBACK and CONGESTED throttles, shrinkers and slab
+flushers except in kswapd's last resort), large shmem folios to swap (kept), anonymous THPs
+(6.18 swaps a PMD-size folio whole into a free cluster or splits it first: they are kept
+here), shrinkers and slab
 (nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
 compaction-driven ``should_continue_reclaim``.
 """
@@ -117,15 +133,21 @@ from ..include.linux import gfp as G
 from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
-                                    LRU_INACTIVE_FILE, MAX_RECLAIM_RETRIES, NR_LRU_LISTS, node_states)
+                                    LRU_INACTIVE_FILE, LRUVEC_CGROUP_CONGESTED, LRUVEC_NODE_CONGESTED,
+                                    MAX_RECLAIM_RETRIES, NR_LRU_LISTS, PGDAT_WRITEBACK, VMSCAN_THROTTLE_CONGESTED,
+                                    VMSCAN_THROTTLE_ISOLATED, VMSCAN_THROTTLE_NOPROGRESS, VMSCAN_THROTTLE_WRITEBACK,
+                                    node_states)
+from ..include.linux.swap import SWAP_CLUSTER_MAX
+from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
                                         PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
-                                    NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON,
+                                    NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON, NR_SHMEM,
+                                    NR_SHMEM_THPS,
                                     NR_INACTIVE_FILE, NR_ISOLATED_ANON, NR_ISOLATED_FILE, NR_LRU_BASE,
-                                    NR_VMSCAN_IMMEDIATE, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
-                                    PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
+                                    NR_THROTTLED_WRITTEN, NR_VMSCAN_IMMEDIATE, NR_ZONE_WRITE_PENDING, PAGEOUTRUN, PGACTIVATE, PGDEACTIVATE,
+                                    PGLAZYFREED, PGREFILL, PGSCAN_ANON, PGSCAN_DIRECT_THROTTLE, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA,
                                     PGSCAN_ZONE_RECLAIM_FAILED, PGSCAN_ZONE_RECLAIM_SUCCESS, PGSTEAL_ANON,
                                     PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
 from ..kernel.fork import ensure_tables
@@ -150,23 +172,25 @@ from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
-from .swap import folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio
+from .swap import (folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio,
+                   writeback_throttle_done)
 from .swap_state import add_to_swap
-from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries,
+from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries, swap_duplicate,
                        swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
-SWAP_CLUSTER_MAX = 32
 SWAP_CLUSTER_MAX_SKIPPED = SWAP_CLUSTER_MAX << 10
 MAX_SWAPPINESS = 200
 HPAGE_PMD_ORDER = 9
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
-THROTTLE_NOPROGRESS_NS = NSEC_PER_SEC // HZ  # reclaim_throttle's VMSCAN_THROTTLE_NOPROGRESS timeout: one jiffy
-VMSCAN_THROTTLE_ISOLATED_NS = NSEC_PER_SEC // 50  # reclaim_throttle's VMSCAN_THROTTLE_ISOLATED timeout: HZ/50
+# reclaim_throttle's timeout per reason (6.18: "pulled out of thin air"): writeback HZ/10,
+# isolated HZ/50, no progress and congested one jiffy
+RECLAIM_THROTTLE_NS = (NSEC_PER_SEC // 10, NSEC_PER_SEC // 50, NSEC_PER_SEC // HZ, NSEC_PER_SEC // HZ)
+VMSCAN_THROTTLE_ISOLATED_NS = RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_ISOLATED]
 # The cost of reclaim on the clock (an assumption, not a measurement): scanning a page
 # (isolation, flag tests, putback) 0.1 us; freeing one (xarray store of the shadow, buddy
 # free) 1 us more: kswapd drops clean page cache at about 4 GB/s of 4 KiB pages.
@@ -178,12 +202,13 @@ RECLAIMER_KSWAPD, RECLAIMER_DIRECT, RECLAIMER_PROACTIVE = 0, 1, 3
 SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # shrink_folio_list's statistics (struct reclaim_stat and scan_control.nr), one array
-(ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_WRITEBACK, ST_IMMEDIATE,
- ST_ACTIVATE, ST_REF_KEEP, ST_PAGEOUT, ST_UNMAP_FAIL, ST_ROTATED, NR_ST) = range(13)
+(ST_TAKEN, ST_SCANNED, ST_RECLAIMED, ST_DIRTY, ST_UNQUEUED_DIRTY, ST_CONGESTED, ST_WRITEBACK, ST_IMMEDIATE,
+ ST_ACTIVATE, ST_REF_KEEP, ST_PAGEOUT, ST_UNMAP_FAIL, ST_ROTATED, NR_ST) = range(14)
 # folio_check_references' verdicts (enum folio_references)
 FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(4)
-# the anonymous branch's outcome for one folio
-FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE = range(4)
+# the outcome for one folio of shrink_folio_list's branches (FOLIO_LAZYFREE: a MADV_FREE
+# folio freed without swap, PGLAZYFREED)
+FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE = range(5)
 # the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
 # give out, the folios handed to pageout, whether the swap space is more than half full
 SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
@@ -288,25 +313,44 @@ def __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
     """A clean, unmapped, isolated folio nobody else holds (the cache's references and the
     reclaimer's alone) leaves its cache, a shadow entry (``workingset_eviction``) taking its
     place: the page cache's slots, or the swap table's entry (6.18's swap table keeps the
-    shadows of anonymous pages). True if it left; the caller frees it."""
+    shadows of anonymous pages). A shmem folio leaves no shadow (``folio_is_file_lru`` is
+    false for it): a clean one is a hole page never written, which reads as zeros again
+    (``shmem_recalc_inode`` gives its block back). True if it left; the caller frees it."""
     if a.refcount[pfn] != nr + 1 or a.flags[pfn] & (PG_dirty_mask | PG_writeback_mask):
         return False
-    shadow = workingset_eviction(a, nid, pfn, nr)
     if a.flags[pfn] & PG_swapcache_mask:
-        __swap_cache_del_folio(a, vs, pfn, shadow)
+        __swap_cache_del_folio(a, vs, pfn, workingset_eviction(a, nid, pfn, nr))
         a.refcount[pfn] -= 1  # the swap cache's reference (put_swap_folio)
         a.node_stat[nid, NR_ISOLATED_ANON] -= nr
         return True
-    X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], nr, shadow)
+    shmem = (a.flags[pfn] & PG_swapbacked_mask) != 0
+    xid = ino_xa[a.mapping[pfn] >> 1]
+    if shmem:
+        for i in range(nr):
+            X.xa_erase(xa, xid, a.index[pfn] + i)
+    else:
+        X.xa_store_range(xa, xid, a.index[pfn], nr, workingset_eviction(a, nid, pfn, nr))
+    filemap_unaccount_folio(a, nid, pfn, nr)
+    a.node_stat[nid, NR_ISOLATED_ANON if shmem else NR_ISOLATED_FILE] -= nr
+    a.refcount[pfn] = 1  # the page cache's references (folio_ref_freeze leaves ours)
+    return True
+
+
+@njit(cache=True)
+def filemap_unaccount_folio(a, nid, pfn, nr):
+    """The page cache's counters for a folio leaving it: NR_FILE_PAGES, NR_SHMEM for shmem,
+    NR_FILE_THPS/NR_SHMEM_THPS for a PMD-sized one (the node's and its memcg's)."""
     memcg = a.memcg[pfn]
     a.node_stat[nid, NR_FILE_PAGES] -= nr
     a.memcg_stat[memcg, NR_FILE_PAGES] -= nr
+    shmem = (a.flags[pfn] & PG_swapbacked_mask) != 0
+    if shmem:
+        a.node_stat[nid, NR_SHMEM] -= nr
+        a.memcg_stat[memcg, NR_SHMEM] -= nr
     if a.order[pfn] == HPAGE_PMD_ORDER:
-        a.node_stat[nid, NR_FILE_THPS] -= nr
-        a.memcg_stat[memcg, NR_FILE_THPS] -= nr
-    a.node_stat[nid, NR_ISOLATED_FILE] -= nr
-    a.refcount[pfn] = 1  # the page cache's references (folio_ref_freeze leaves ours)
-    return True
+        thps = NR_SHMEM_THPS if shmem else NR_FILE_THPS
+        a.node_stat[nid, thps] -= nr
+        a.memcg_stat[memcg, thps] -= nr
 
 
 @njit(cache=True)
@@ -417,8 +461,6 @@ def shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
         stat[ST_UNMAP_FAIL] += nr
         return FOLIO_ACTIVATE
     if a.flags[pfn] & PG_dirty_mask:
-        stat[ST_DIRTY] += nr
-        stat[ST_UNQUEUED_DIRTY] += nr
         a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
         a.flags[pfn] |= PG_reclaim_mask
         return FOLIO_ACTIVATE
@@ -426,11 +468,112 @@ def shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
 
 
 @njit(cache=True)
+def shrink_lazyfree_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, scratch, flush_mm,
+                          stat):
+    """``shrink_folio_list``'s steps for a lazily freed anonymous folio (MADV_FREE or
+    MAP_DROPPABLE: on the file list, not swap-backed): its ptes go without swap
+    (``try_to_unmap``); one written since is swap-backed again and activated, to join the
+    anon lists on putback (``nr_lazyfree_fail``; it was isolated as a file folio and is put
+    back as an anonymous one); a dirty unmapped one is activated as a dirty file folio is
+    (NR_VMSCAN_IMMEDIATE); a clean one nobody else holds is freed (FOLIO_LAZYFREE)."""
+    if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
+                                                     scratch, flush_mm):
+        stat[ST_UNMAP_FAIL] += nr
+        if a.flags[pfn] & PG_swapbacked_mask:
+            a.node_stat[nid, NR_ISOLATED_FILE] -= nr
+            a.node_stat[nid, NR_ISOLATED_ANON] += nr
+        return FOLIO_ACTIVATE
+    if a.pincount[pfn] > 0:  # folio_maybe_dma_pinned
+        return FOLIO_ACTIVATE
+    if a.flags[pfn] & PG_dirty_mask:
+        a.node_stat[nid, NR_VMSCAN_IMMEDIATE] += nr
+        a.flags[pfn] |= PG_reclaim_mask
+        return FOLIO_ACTIVATE
+    return FOLIO_LAZYFREE if a.refcount[pfn] == 1 else FOLIO_KEEP  # folio_ref_freeze(folio, 1)
+
+
+@njit(cache=True)
+def shmem_writeout(a, vs, xa, ino_xa, nid, pfn, entries, swp, io, stat):
+    """``shmem_writeout`` (6.18; ``shmem_writepage`` before 6.16) of a dirty, unmapped,
+    order-0 shmem folio: a swap slot for it (``folio_alloc_swap``: one reserved for the pass,
+    charged to its memcg), the swap cache; the slot takes the reference the file's xarray
+    will hold (``swap_shmem_alloc``); the folio leaves the page cache, the swap entry taking
+    its slot as a value entry (``shmem_delete_from_page_cache``: NR_FILE_PAGES, NR_SHMEM), and
+    is written like an anonymous folio (``swap_writeout``). Without a slot it is redirtied
+    and activated (AOP_WRITEPAGE_ACTIVATE). Returns FOLIO_PAGEOUT or FOLIO_ACTIVATE."""
+    if swp[SWP_NEXT_ENTRY] == entries.shape[0]:
+        return FOLIO_ACTIVATE
+    entry = np.uint64(entries[swp[SWP_NEXT_ENTRY]])
+    if not add_to_swap(a, vs, pfn, entry):
+        return FOLIO_ACTIVATE
+    swp[SWP_NEXT_ENTRY] += 1
+    swap_duplicate(vs, entry)
+    X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], 1, X.xa_mk_value(np.int64(entry)))
+    filemap_unaccount_folio(a, nid, pfn, 1)
+    a.mapping[pfn] = 0
+    a.refcount[pfn] -= 1  # the page cache's reference (the swap cache took its own)
+    pageout(a, pfn, swp, io)
+    stat[ST_PAGEOUT] += 1
+    return FOLIO_PAGEOUT
+
+
+@njit(cache=True)
+def shrink_shmem_folio(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, entries, swp,
+                       io, scratch, flush_mm, may_writepage, may_fs, stat):
+    """``shrink_folio_list``'s steps for a shmem folio (tmpfs, shared anonymous memory, memfd):
+    unmapped from every process as a file folio is (its dirty ptes dirty it); a clean one is
+    ready for ``__remove_mapping``; a dirty one goes to swap through ``pageout`` ->
+    ``shmem_writeout`` when the reclaimer may enter the filesystem (__GFP_FS: shmem is not in
+    the swap cache yet) and write. A large folio is kept (6.18 would split it or swap it whole).
+    Returns FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT or FOLIO_FREE."""
+    if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
+                                                     scratch, flush_mm):
+        stat[ST_UNMAP_FAIL] += nr
+        return FOLIO_ACTIVATE
+    if not a.flags[pfn] & PG_dirty_mask:
+        return FOLIO_FREE
+    if not may_fs or not may_writepage or nr > 1 or a.pincount[pfn] > 0:
+        return FOLIO_KEEP
+    if a.refcount[pfn] != 1 + nr:  # pageout: someone else holds it
+        return FOLIO_KEEP
+    return shmem_writeout(a, vs, xa, ino_xa, nid, pfn, entries, swp, io, stat)
+
+
+@njit(cache=True)
+def folio_check_dirty_writeback(a, pfn, nr, stat):
+    """``folio_check_dirty_writeback`` and its counts: a page-cache folio (not anonymous, not
+    lazily freed: those the flushers do not write) dirty or under writeback counts in
+    ST_DIRTY, dirty and not yet under writeback in ST_UNQUEUED_DIRTY, under writeback with
+    PG_reclaim (met again before its write completed) in ST_CONGESTED. Returns whether the
+    folio is under writeback."""
+    flags = a.flags[pfn]
+    writeback = (flags & PG_writeback_mask) != 0
+    if flags & PG_swapbacked_mask or a.mapping[pfn] & PAGE_MAPPING_ANON:
+        return writeback
+    dirty = (flags & PG_dirty_mask) != 0
+    if dirty or writeback:
+        stat[ST_DIRTY] += nr
+    if dirty and not writeback:
+        stat[ST_UNQUEUED_DIRTY] += nr
+    if writeback and flags & PG_reclaim_mask:
+        stat[ST_CONGESTED] += nr
+    return writeback
+
+
+@njit(cache=True)
 def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io, flush_mm,
-                      nid, folios, n, is_kswapd, may_unmap, may_writepage, may_io, stat, cpu):
+                      nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs, stat,
+                      cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
-    are compacted to the front of ``folios``. Returns how many remain there."""
+    are compacted to the front of ``folios``. Returns how many remain there.
+
+    The dirty and writeback page cache met counts for the throttles (``folio_check_dirty_writeback``:
+    ST_DIRTY, ST_UNQUEUED_DIRTY not yet queued, ST_CONGESTED met again under writeback with
+    PG_reclaim). A folio under writeback is activated, PG_reclaim set (case 2 of 6.18's
+    comment, the one of global and cgroup v2 reclaim: ST_WRITEBACK); kswapd meeting one with
+    PG_reclaim again while the node is PGDAT_WRITEBACK (``pgdat_writeback``) counts it in
+    ST_IMMEDIATE (case 1: it will throttle)."""
     keep = 0
     scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
     for i in range(n):
@@ -444,29 +587,42 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
             action = FOLIO_ACTIVATE
         elif not may_unmap and folio_mapped(a, pfn, nr):
             pass
-        elif flags & PG_writeback_mask:  # folio_check_dirty_writeback / the writeback cases
+        elif folio_check_dirty_writeback(a, pfn, nr, stat) and is_kswapd and flags & PG_reclaim_mask \
+                and pgdat_writeback:
+            stat[ST_IMMEDIATE] += nr
+            action = FOLIO_ACTIVATE
+        elif flags & PG_writeback_mask:
+            a.flags[pfn] |= PG_reclaim_mask
             stat[ST_WRITEBACK] += nr
-            if is_kswapd and flags & PG_reclaim_mask:
-                stat[ST_IMMEDIATE] += nr
-            else:
-                a.flags[pfn] |= PG_reclaim_mask
-                action = FOLIO_ACTIVATE
+            action = FOLIO_ACTIVATE
         else:
             references = folio_check_references(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, pfn, scratch, flush_mm)
             if references == FOLIOREF_ACTIVATE:
                 action = FOLIO_ACTIVATE
             elif references == FOLIOREF_KEEP:
                 stat[ST_REF_KEEP] += nr
+            elif not flags & PG_swapbacked_mask and a.mapping[pfn] & PAGE_MAPPING_ANON:
+                action = shrink_lazyfree_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid,
+                                               scratch, flush_mm, stat)
             elif not flags & PG_swapbacked_mask:
                 action = shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, scratch,
                                            flush_mm, stat)
-            elif a.mapping[pfn] & PAGE_MAPPING_ANON:
+            elif a.mapping[pfn] & PAGE_MAPPING_ANON or flags & PG_swapcache_mask:  # a written shmem folio too
                 action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries,
                                            swp, io, flush_mm, scratch, may_writepage, may_io, stat)
-            # shmem folios (shmem_writeout into the swap cache) are kept
+            else:
+                action = shrink_shmem_folio(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr,
+                                            nid, entries, swp, io, scratch, flush_mm, may_writepage, may_fs, stat)
         if action == FOLIO_PAGEOUT:
             continue
         if action == FOLIO_FREE and __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
+            free_reclaimed_folio(a, pfn, cpu)
+            stat[ST_RECLAIMED] += nr
+            continue
+        if action == FOLIO_LAZYFREE:
+            a.vm_events[PGLAZYFREED] += nr
+            count_memcg_folio_events(a, pfn, PGLAZYFREED, nr)
+            a.node_stat[nid, NR_ISOLATED_FILE] -= nr
             free_reclaimed_folio(a, pfn, cpu)
             stat[ST_RECLAIMED] += nr
             continue
@@ -583,11 +739,11 @@ def ino_xa_table(k) -> np.ndarray:
 
 
 def anon_swap_candidates(a, folios: np.ndarray) -> int:
-    """Small anonymous folios of the batch not yet in the swap cache: the slots to reserve."""
+    """Small swap-backed folios of the batch (anonymous or shmem) not yet in the swap cache:
+    the slots to reserve."""
     flags = a.flags[folios]
-    anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
-    return int(np.count_nonzero(anon & ((flags & PG_swapbacked_mask) != 0) & ((flags & PG_swapcache_mask) == 0)
-                                & ((flags & PG_head_mask) == 0)))
+    return int(np.count_nonzero((a.mapping[folios] != 0) & ((flags & PG_swapbacked_mask) != 0)
+                                & ((flags & PG_swapcache_mask) == 0) & ((flags & PG_head_mask) == 0)))
 
 
 def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
@@ -634,7 +790,9 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                              batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
-                             folios, n, is_kswapd, may_unmap, may_writepage, bool(gfp & G.__GFP_IO), stat, cpu)
+                             folios, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
+                             may_writepage, bool(gfp & G.__GFP_IO),
+                             bool(gfp & G.__GFP_FS), stat, cpu)
     finish_swap_out(k, batch, swp, flush_mm)
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
@@ -707,7 +865,7 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
         if stalled:
             return 0
         stalled = True
-        reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED_NS)
+        reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED)
     a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
     lru_add_drain(a, _cpu(k))
     k.page_cache = X.xa_reserve(k.page_cache)
@@ -942,15 +1100,44 @@ def shrink_node_memcgs(k, pgdat, sc: scan_control) -> None:
 
 def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
-    ``lru_gen_shrink_node`` (``mm/lru_gen.py``)."""
+    ``lru_gen_shrink_node`` (``mm/lru_gen.py``). Then 6.18's throttling by what the
+    pass met (``sc.nr``): ``shrink_node_throttle``."""
+    sc.nr[:] = 0
     if lru_gen_enabled(k) and root_reclaim(sc):
         k.lru_gen.shrink_node(k, pgdat, sc)
         return
     prepare_scan_control(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed
     shrink_node_memcgs(k, pgdat, sc)
+    shrink_node_throttle(k, pgdat, sc)
     if sc.nr_reclaimed - nr_reclaimed:
         pgdat.kswapd_failures = 0
+
+
+def shrink_node_throttle(k, pgdat, sc: scan_control) -> None:
+    """kswapd marks the node PGDAT_WRITEBACK when every folio it isolated was under writeback
+    (folios then met again with PG_reclaim count as ST_IMMEDIATE, and kswapd waits for
+    writeback: ``kswapd_throttle_writeback``); when all the dirty page cache met was under
+    writeback and met again (ST_CONGESTED), kswapd marks the node's lruvec
+    LRUVEC_NODE_CONGESTED, cgroup reclaim its memcg's LRUVEC_CGROUP_CONGESTED; a direct
+    reclaimer finding its lruvec so marked waits (VMSCAN_THROTTLE_CONGESTED)."""
+    target = mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat)
+    kswapd = sc.reclaimer == RECLAIMER_KSWAPD
+    if kswapd and sc.nr[ST_WRITEBACK] and sc.nr[ST_WRITEBACK] == sc.nr[ST_TAKEN]:
+        pgdat.flags |= PGDAT_WRITEBACK
+    if sc.nr[ST_DIRTY] and sc.nr[ST_DIRTY] == sc.nr[ST_CONGESTED]:
+        if sc.target_mem_cgroup is not None:
+            target.flags |= LRUVEC_CGROUP_CONGESTED
+        if kswapd:
+            target.flags |= LRUVEC_NODE_CONGESTED
+    if not kswapd and target.flags & (LRUVEC_CGROUP_CONGESTED | LRUVEC_NODE_CONGESTED):
+        reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_CONGESTED)
+
+
+def clear_pgdat_congested(pgdat) -> None:
+    """A balanced node is no longer congested nor only under writeback."""
+    pgdat.lruvec.flags &= ~(LRUVEC_NODE_CONGESTED | LRUVEC_CGROUP_CONGESTED)
+    pgdat.flags &= ~PGDAT_WRITEBACK
 
 
 def snapshot_refaults(k, target_memcg, pgdat) -> None:
@@ -1020,23 +1207,60 @@ def shrink_zones(k, nid: int, sc: scan_control) -> None:
 
 
 def consider_reclaim_throttle(k, pgdat, sc: scan_control) -> None:
-    """A direct reclaimer that got nothing back at priority 1 (what it isolated may be under
-    writeback, to swap or to files) sleeps a jiffy (VMSCAN_THROTTLE_NOPROGRESS), so the
-    writes can complete before the allocator retries; progress above 12% of the scanned
-    pages needs no wait."""
-    if sc.nr_reclaimed > sc.nr_scanned >> 3 or sc.reclaimer == RECLAIMER_KSWAPD:
+    """A direct reclaimer of global reclaim that got nothing back at priority 1 (what it
+    isolated may be under writeback, to swap or to files) sleeps a jiffy
+    (VMSCAN_THROTTLE_NOPROGRESS), so the writes can complete before the allocator retries;
+    progress above 12% of the scanned pages needs no wait (it would wake the waiters:
+    there are none besides the caller here)."""
+    if sc.nr_reclaimed > sc.nr_scanned >> 3 or sc.reclaimer == RECLAIMER_KSWAPD or not root_reclaim(sc):
         return
     if sc.priority == 1 and not sc.nr_reclaimed:
-        reclaim_throttle(k, pgdat, THROTTLE_NOPROGRESS_NS)
+        reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_NOPROGRESS)
 
 
-def reclaim_throttle(k, pgdat, timeout_ns: int) -> None:
-    """Sleep on the node's reclaim wait queue (``reclaim_throttle``) for the reason's timeout,
-    the clock running meanwhile (the wake-up on progress needs a second reclaimer); whatever
-    runs then is not this reclaimer (no PF_MEMALLOC)."""
+def skip_throttle_noprogress(k, pgdat) -> bool:
+    """No NOPROGRESS or CONGESTED wait when kswapd gave up on the node (near OOM), or when
+    at most half the node's reclaimable pages are dirty or under writeback (they throttle
+    as they cycle to the LRU's tail instead)."""
+    if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
+        return True
+    a, reclaimable, write_pending = k.mem_map, 0, 0
+    for z in pgdat.node_zones:
+        if z.managed_pages:
+            reclaimable += zone_reclaimable_pages(k, z)
+            write_pending += int(a.vm_stat[B.zone_id(k, z), NR_ZONE_WRITE_PENDING])
+    return 2 * write_pending <= reclaimable
+
+
+def reclaim_throttle(k, pgdat, reason: int) -> None:
+    """``reclaim_throttle`` of a direct reclaimer: sleep on the node's ``reclaim_wait[reason]``
+    for the reason's timeout (``RECLAIM_THROTTLE_NS``), the clock running meanwhile; waiting
+    for writeback (VMSCAN_THROTTLE_WRITEBACK: ``nr_writeback_throttled``, the first waiter
+    noting NR_THROTTLED_WRITTEN) it wakes earlier, once SWAP_CLUSTER_MAX pages per waiter
+    were written; NOPROGRESS and CONGESTED waits are skipped when ``skip_throttle_noprogress``.
+    Whatever runs meanwhile is not this reclaimer (no PF_MEMALLOC)."""
+    if reason in (VMSCAN_THROTTLE_NOPROGRESS, VMSCAN_THROTTLE_CONGESTED) and skip_throttle_noprogress(k, pgdat):
+        return
+    if reason == VMSCAN_THROTTLE_WRITEBACK:
+        writeback_throttle_begin(k, pgdat)
     saved, k.pf_memalloc = k.pf_memalloc, False
-    k.clock.run_until(k.clock.now + timeout_ns)
+    clock, deadline = k.clock, k.clock.now + RECLAIM_THROTTLE_NS[reason]
+    while not (reason == VMSCAN_THROTTLE_WRITEBACK and writeback_throttle_done(k, pgdat)):
+        nxt = clock.next_expiry()
+        if nxt is None or nxt >= deadline:
+            clock.run_until(deadline)
+            break
+        clock.run_until(nxt)
     k.pf_memalloc = saved
+    if reason == VMSCAN_THROTTLE_WRITEBACK:
+        pgdat.nr_writeback_throttled -= 1
+
+
+def writeback_throttle_begin(k, pgdat) -> None:
+    """One more reclaimer waits for writeback on the node; the first notes NR_THROTTLED_WRITTEN."""
+    pgdat.nr_writeback_throttled += 1
+    if pgdat.nr_writeback_throttled == 1:
+        pgdat.nr_reclaim_start = int(k.mem_map.node_stat[pgdat.node_id, NR_THROTTLED_WRITTEN])
 
 
 def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
@@ -1058,6 +1282,8 @@ def do_try_to_free_pages(k, nid: int, sc: scan_control) -> int:
             sc.priority -= 1
         for pgdat in zonelist_nodes(k, nid, sc.reclaim_idx):
             snapshot_refaults(k, sc.target_mem_cgroup, pgdat)
+            if sc.target_mem_cgroup is not None:
+                mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat).flags &= ~LRUVEC_CGROUP_CONGESTED
         if sc.nr_reclaimed:
             return sc.nr_reclaimed
         if not sc.memcg_full_walk:
@@ -1194,6 +1420,8 @@ class kswapd_state:
     napping: bool = False
     nap_wakeups: int = 0
     memstall_nested: bool = True  # psi_memstall_enter's flag for the balance_pgdat under way
+    throttle_due: bool = False  # the last step met folios marked for immediate reclaim again
+    throttled: bool = False  # sleeping on the node's reclaim_wait for writeback
 
 
 def kswapd_init(k: Kernel) -> None:
@@ -1223,7 +1451,12 @@ def kswapd(k: Kernel, pgdat, state: kswapd_state) -> int | None:
     is still balanced (else KSWAPD_LOW/HIGH_WMARK_HIT_QUICKLY and balance again); take the
     request and run one priority of ``balance_pgdat`` (kswapd stays running for its cost);
     when that is done, nap HZ/10 if the node may sleep. Returns how long to sleep (None:
-    until woken)."""
+    until woken). A step that met folios marked for immediate reclaim again is followed by a
+    wait for writeback (``kswapd_throttle_writeback``)."""
+    if state.throttle_due:
+        return kswapd_throttle_writeback(k, pgdat, state)
+    if state.throttled:
+        kswapd_throttle_end(pgdat, state)
     if state.napping:
         state.napping = False
         woken = pgdat.kswapd.nr_wakeups != state.nap_wakeups
@@ -1242,6 +1475,23 @@ def kswapd(k: Kernel, pgdat, state: kswapd_state) -> int | None:
     start_balance_pgdat(k, pgdat, state)
     balance_pgdat_step(k, pgdat, state)
     return None
+
+
+def kswapd_throttle_writeback(k: Kernel, pgdat, state: kswapd_state) -> int:
+    """kswapd's ``reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)``: it sleeps on the node's
+    ``reclaim_wait`` for HZ/10, woken earlier once enough writeback completed
+    (``acct_reclaim_writeback``; a ``wakeup_kswapd`` meanwhile wakes it too here). Returns
+    the sleep."""
+    state.throttle_due, state.throttled = False, True
+    writeback_throttle_begin(k, pgdat)
+    pgdat.reclaim_wait[VMSCAN_THROTTLE_WRITEBACK].append(pgdat.kswapd)
+    return RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_WRITEBACK]
+
+
+def kswapd_throttle_end(pgdat, state: kswapd_state) -> None:
+    state.throttled = False
+    pgdat.reclaim_wait[VMSCAN_THROTTLE_WRITEBACK].remove(pgdat.kswapd)
+    pgdat.nr_writeback_throttled -= 1
 
 
 def kswapd_take_request(k: Kernel, pgdat) -> tuple[int, int]:
@@ -1282,6 +1532,7 @@ def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
     before = sc.nr_reclaimed
     kswapd_shrink_node(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed - before
+    state.throttle_due = bool(sc.nr[ST_IMMEDIATE])  # shrink_node's reclaim_throttle, after the step's work
     if state.nr_boost_reclaim:
         state.nr_boost_reclaim -= min(state.nr_boost_reclaim, nr_reclaimed)
     raise_priority = sc.nr_scanned < sc.nr_to_reclaim
@@ -1330,8 +1581,14 @@ def kswapd_busy(pgdat, ns: int) -> None:
 
 
 def prepare_kswapd_sleep(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:
-    """kswapd may sleep when it gave up on the node or the node is balanced."""
-    return pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES or pgdat_balanced(k, pgdat, order, highest_zoneidx)
+    """kswapd may sleep when it gave up on the node or the node is balanced (then no longer
+    congested: ``clear_pgdat_congested``)."""
+    if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
+        return True
+    if pgdat_balanced(k, pgdat, order, highest_zoneidx):
+        clear_pgdat_congested(pgdat)
+        return True
+    return False
 
 
 def pgdat_balanced(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:

@@ -141,10 +141,12 @@ def i_size_write(ino: "inode", size: int) -> None:
 class inode:
     """``struct inode`` (ext4's ``ext4_inode_info`` and tmpfs's ``shmem_inode_info`` folded
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
-    charged to Committed_AS, ``shmem_flags`` tmpfs's VM_NORESERVE (its pages charged one by one), ``seals`` the memfd seals of a tmpfs file). ``name`` is the path ``/proc/PID/maps`` prints."""
+    charged to Committed_AS, ``shmem_flags`` tmpfs's VM_NORESERVE (its pages charged one by one), ``seals`` the memfd seals
+    of a tmpfs file, ``alloced`` the pages a tmpfs file has charged to its filesystem's blocks, in its page cache or
+    in swap). ``name`` is the path ``/proc/PID/maps`` prints."""
 
     __slots__ = ("i_ino", "i_mode", "i_size", "i_nlink", "i_count", "i_sb", "i_mapping", "i_fop", "i_extents",
-                 "committed_pages", "shmem_flags", "name", "i_state", "dirtied_when", "seals")
+                 "committed_pages", "shmem_flags", "name", "i_state", "dirtied_when", "seals", "alloced")
 
     def __init__(self, ino: int, mode: int, sb: "super_block", name: str):
         self.i_ino, self.i_mode, self.i_sb, self.name = ino, mode, sb, name
@@ -155,6 +157,7 @@ class inode:
         self.i_state = 0  # I_DIRTY_PAGES once a folio is dirtied, until writeback cleans them all
         self.dirtied_when = 0  # ns of the clock when it became dirty (the flusher's age test)
         self.seals = 0  # shmem_inode_info->seals: F_SEAL_* (mm/memfd.py), F_SEAL_SEAL from birth on tmpfs
+        self.alloced = 0  # shmem_inode_info->alloced (its ->swapped: the value entries of its page cache)
 
     @property
     def is_dir(self) -> bool:

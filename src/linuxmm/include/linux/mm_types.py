@@ -309,12 +309,13 @@ class MmHooks:
     * ``madvise_hint(mm, start, end, advice)``: WILLNEED, COLD, PAGEOUT, COLLAPSE,
       GUARD_*; may return an errno for the call to fail
       with (MADV_COLLAPSE fails when nothing could be collapsed).
+    * ``lazyfree_range(mm, start, end)``: MADV_FREE of private anonymous memory
+      (``madvise_free_single_vma``); the default zaps the range, as if reclaim had come.
 
     Optional (looked up with ``getattr``, so hook objects may leave them out):
 
     * ``vm_enough_memory(mm, pages) -> bool``: the overcommit policy (``__vm_enough_memory``);
       the default admits everything, as ``vm.overcommit_memory=1`` would.
-    * ``lazyfree_range(mm, start, end)``: MADV_FREE; without it the range is zapped.
     """
 
     def zap_range(self, mm, start: int, end: int) -> None:
@@ -357,6 +358,9 @@ class MmHooks:
     def zap_page_range_single(self, mm, start: int, end: int) -> None:
         """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay."""
         self.zap_range(mm, start, end)
+
+    def lazyfree_range(self, mm, start: int, end: int) -> None:
+        self.zap_page_range_single(mm, start, end)
 
     def file_size_changed(self, mm, vma) -> None:
         pass

@@ -159,19 +159,31 @@ class lru_gen_folio:
     timestamps: list[int] = field(default_factory=lambda: [0] * MAX_NR_GENS)
 
 
+# enum lruvec_flags, as masks of lruvec.flags
+LRUVEC_CGROUP_CONGESTED, LRUVEC_NODE_CONGESTED = 1 << 0, 1 << 1
+# enum pgdat_flags, as masks of pglist_data.flags (PGDAT_WRITEBACK: kswapd isolated only
+# folios under writeback)
+PGDAT_WRITEBACK = 1 << 1
+# enum vmscan_throttle_state: why a reclaimer sleeps on the node's reclaim_wait[]
+VMSCAN_THROTTLE_WRITEBACK, VMSCAN_THROTTLE_ISOLATED, VMSCAN_THROTTLE_NOPROGRESS, VMSCAN_THROTTLE_CONGESTED = range(4)
+NR_VMSCAN_THROTTLE = 4
+
+
 @dataclass
 class lruvec:
     """``struct lruvec`` of one memcg on one node (``mem_cgroup_lruvec``): ``memcg`` and
     ``nid`` index its lists in ``MemMap`` (``lruvec_head[memcg, nid, lru]``, ``lru_zone_size``);
     the Python part is the reclaim bookkeeping read per batch: the recent cost of reclaiming
-    each type (``anon_cost``/``file_cost``, ``lru_note_cost``) and the WORKINGSET_ACTIVATE_*
-    counts at the last reclaim cycle's end (``refaults``, ``snapshot_refaults``)."""
+    each type (``anon_cost``/``file_cost``, ``lru_note_cost``), the WORKINGSET_ACTIVATE_*
+    counts at the last reclaim cycle's end (``refaults``, ``snapshot_refaults``) and the
+    LRUVEC_*_CONGESTED ``flags``."""
 
     memcg: int
     nid: int
     anon_cost: int = 0
     file_cost: int = 0
     refaults: list[int] = field(default_factory=lambda: [0, 0])  # [WORKINGSET_ANON, WORKINGSET_FILE]
+    flags: int = 0
     lrugen: lru_gen_folio = field(default_factory=lru_gen_folio)
 
 
@@ -191,7 +203,11 @@ class pglist_data:
     first_deferred_pfn: int = -1  # ULONG_MAX: no deferred struct page init
     min_unmapped_pages: int = 0
     min_slab_pages: int = 0
-    flags: int = 0
+    flags: int = 0  # PGDAT_*
+    # reclaim_throttle: reclaimers waiting for writeback, NR_THROTTLED_WRITTEN when the first began
+    nr_writeback_throttled: int = 0
+    nr_reclaim_start: int = 0
+    reclaim_wait: list[list] = field(default_factory=lambda: [[] for _ in range(NR_VMSCAN_THROTTLE)])  # kthreads
     # kswapd / kcompactd (mm/vmscan.c, mm/compaction.c): the tasks are attached by later issues
     kswapd: object | None = None
     kswapd_order: int = 0

@@ -38,6 +38,8 @@ CLUSTER_FLAG_USABLE = CLUSTER_FLAG_FRAG
 
 SWAP_KINDS = ("partition", "file", "zram")
 
+SWAP_CLUSTER_MAX = 32  # reclaim's batch of pages (include/linux/swap.h)
+
 
 @dataclass(eq=False)
 class swap_info_struct:

@@ -1,0 +1,85 @@
+"""MADV_FREE: lazily freed anonymous memory (``mm/madvise.py``'s ``madvise_free_pte_range``,
+``mm/swap.py``'s ``folio_mark_lazyfree``/``lru_lazyfree``, ``mm/vmscan.py``'s lazyfree branch
+and ``mm/rmap.py``'s ``try_to_unmap_lazyfree_one``: Linux 6.18's mm/madvise.c, swap.c,
+vmscan.c, rmap.c).
+
+The rules are the kernel's (madvise(2): "the kernel can free these pages ... If there is a
+subsequent write to the page, the kernel will not free it"): the folios MADV_FREE finds move
+to the inactive file list without PG_swapbacked (pglazyfree; smaps LazyFree), keep their data
+until reclaim comes, and reclaim frees the clean ones without swap (pglazyfreed), even on a
+machine with no swap at all; a folio written again after MADV_FREE is swap-backed again and
+keeps what was written.
+"""
+
+import re
+
+import numpy as np
+
+import linuxmm
+from linuxmm import debug
+from linuxmm.include.linux.pagevec import FOLIO_BATCH_SIZE
+
+MiB = 1 << 20
+PAGE = 4096
+
+
+def vmstat(m, *names):
+    text = m.proc("vmstat")
+    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
+
+
+def meminfo(m, *names):
+    text = m.proc("meminfo")
+    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
+
+
+def lines(p, addr, size) -> np.ndarray:
+    return np.frombuffer(p.read(addr, size, stride=64), np.uint8)
+
+
+def test_madv_free_pages_are_freed_by_reclaim_without_swap_unless_written_again():
+    m = linuxmm.Machine(cmdline="mem=64M")  # 16 MiB of RAM, no swap: reclaim cannot take anonymous pages
+    m.sysctl("vm.overcommit_memory", 1)  # mode 0 would refuse the hog below (more than is free)
+    p = m.spawn()
+    size = 8 * MiB
+    addr = p.mmap(size)
+    p.write(addr, size, stride=64, value=5)
+    file_before = meminfo(m, "Inactive(file)")["Inactive(file)"]
+    p.madvise(addr, size, "free")
+    batched = vmstat(m, "pglazyfree")["pglazyfree"]  # the last batch waits in the CPU's lru_lazyfree
+    assert size // PAGE - FOLIO_BATCH_SIZE < batched <= size // PAGE
+    assert meminfo(m, "Inactive(file)")["Inactive(file)"] - file_before == batched * 4
+    vma = next(s for s, v in zip(p.smaps(), p.task.mm.vmas) if v.vm_start == addr)
+    assert vma["LazyFree"] == batched * 4 and vma["Anonymous"] == size // 1024
+    assert (lines(p, addr, size) == 5).all()  # nothing reclaimed yet: the data is still there
+    p.write(addr, MiB, stride=64, value=7)  # written again: kept
+    assert debug.check(m) == []
+    hog_size = (meminfo(m, "MemFree")["MemFree"] // 1024 + 4) * MiB  # more than is free:
+    hog = p.mmap(hog_size)
+    p.write(hog, hog_size, stride=64, value=1)  # only the MADV_FREE pages can make room
+    freed = vmstat(m, "pglazyfreed")["pglazyfreed"]
+    assert 0 < freed <= (size - MiB) // PAGE
+    assert (lines(p, addr, MiB) == 7).all()
+    rest = lines(p, addr + MiB, size - MiB)
+    assert set(rest.tolist()) <= {0, 5} and np.count_nonzero(rest == 0) == freed * (PAGE // 64)
+    assert (lines(p, hog, hog_size) == 1).all()
+    assert debug.check(m) == []
+
+
+def test_madv_free_drops_the_swap_of_swapped_out_pages():
+    """MADV_FREE frees the swap entries of pages already swapped out (their data is not
+    needed any more: they read back as zeros) and the swap-cache copies of mapped ones."""
+    m = linuxmm.Machine(cmdline="mem=64M")  # 16 MiB of RAM
+    m.swapon("64M", kind="zram")
+    p = m.spawn()
+    size = 40 * MiB
+    addr = p.mmap(size)
+    p.write(addr, size, stride=64, value=3)
+    mi = meminfo(m, "SwapTotal", "SwapFree")
+    assert mi["SwapTotal"] > mi["SwapFree"]
+    p.madvise(addr, size, "free")
+    mi = meminfo(m, "SwapTotal", "SwapFree")
+    assert mi["SwapTotal"] == mi["SwapFree"]
+    assert debug.check(m) == []
+    assert set(lines(p, addr, size).tolist()) <= {0, 3}
+    assert debug.check(m) == []
