@@ -327,7 +327,7 @@ def test_memcg_512m_writing_1g_is_killed_without_swap_and_swaps_with_it():
     assert events(cg)["oom_kill"] == 1 and other.alive and set(other.read(keep, 64 * MB)) == {42}
     assert debug.check(m) == []
 
-    m.swapon("1G", kind="zram")  # synchronous: memcg reclaim takes no simulated time for a disk's writes
+    m.swapon("1G", kind="zram")  # (a disk: test_memcg_swaps_to_a_disk_instead_of_being_killed)
     swapped = m.cgroup("swapped")
     swapped.write("memory.max", "512M")
     swapped.write("memory.swap.max", "768M")
@@ -694,3 +694,23 @@ def test_memory_swap_high_throttles_a_swapping_cgroup_without_killing():
     assert p.alive and int(cg.read("memory.swap.current")) > 8 * MB and int(swap_events["high"]) > 0
     assert slow_time > free_time + 1.0 and events(cg)["oom"] == 0
     assert cg.read("memory.swap.high") == f"{8 * MB}\n"
+
+
+def test_memcg_swaps_to_a_disk_instead_of_being_killed():
+    """The issue's check with a disk for swap (not zram): a process in a 128 MiB cgroup with
+    memory.swap.max 288M writes 384 MiB (256 MiB must go to swap). Memcg reclaim queues its swap writes no faster than
+    the disk takes them (the reclaimer sleeps for a request tag, on the clock), so the slots
+    of writes in flight stay few and it swaps instead of running into swap.max and a memcg
+    OOM; the data reads back."""
+    m = Machine(cmdline="mem=1G")
+    m.swapon("1G")
+    cg = m.cgroup("disk")
+    cg.write("memory.max", "128M")
+    cg.write("memory.swap.max", "288M")
+    p = m.spawn(comm="big", cgroup="disk")
+    addr = alloc_anon(p, 384 * MB, value=3)
+    current, swap = int(cg.read("memory.current")), int(cg.read("memory.swap.current"))
+    assert p.alive and events(cg)["oom"] == 0 and current <= 128 * MB and current + swap >= 384 * MB
+    assert int(cg.read("memory.swap.peak")) < 288 * MB
+    assert set(p.read(addr, 8 * MB)) == {3}
+    assert debug.check(m) == []

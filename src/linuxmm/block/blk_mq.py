@@ -2,7 +2,8 @@
 
 The device model is a stated one, not a measured trace: a request holds one of the device's
 ``queue_depth`` tags from dispatch to completion (``blk_mq_get_tag``; a request that finds
-none waits for the oldest in flight to complete), spends ``latency_ns`` in the device (its
+none waits for the oldest in flight to complete, and a submitter that may sleep, such as a
+reclaiming task, waits with it: ``tag_wait_until``), spends ``latency_ns`` in the device (its
 command overhead, which overlaps other requests' transfers) and then moves its bytes over the
 device's one data channel at the read or write bandwidth, after the transfers queued before it
 (requests complete in submission order). So a lone 4 KiB read on a 100 us, 1 GB/s device
@@ -47,6 +48,14 @@ class request_queue:
         if len(self.pending) < self.queue_depth:
             return now
         return max(now, self.pending[-self.queue_depth])
+
+    def tag_wait_until(self) -> int:
+        """When the newest request in flight got its tag: the completion of the request
+        ``queue_depth`` places before it (0: it found one free). A submitter that may sleep
+        waits in ``blk_mq_get_tag`` until then."""
+        if len(self.pending) <= self.queue_depth:
+            return 0
+        return self.pending[-self.queue_depth - 1]
 
     def blk_mq_submit_bio(self, k, b: bio) -> int:
         """Queue ``b``; its completion runs at the returned time (ns)."""

@@ -108,10 +108,10 @@ CATALOG = [
                                          "each)"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
     ("write_to_hugetlbfs.c", WAITING, HUGETLB),
-    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "the OOM cases (oom_events, oom_group_leaf/parent/score_events); "
-                                                   "the rest skip, waiting for page-cache charges (min, low, high, "
-                                                   "max, reclaim), memory.peak and memory.swap.peak opened as files "
-                                                   "(current_peak, swap_max_peak), inotify (high_sync), sockets "
+    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "min, low, high, reclaim and the OOM cases (oom_events, "
+                                                   "oom_group_leaf/parent/score_events); the rest skip, waiting for "
+                                                   "slab charges (max), memory.peak and memory.swap.peak opened as "
+                                                   "files (current_peak, swap_max_peak), inotify (high_sync), sockets "
                                                    "(sock) and a memory controller left disabled (subtree_control)"),
 ]
 

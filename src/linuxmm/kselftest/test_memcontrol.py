@@ -12,11 +12,10 @@ helpers of ``cgroup_util.c`` are here, taking the same steps through ``m.cgroup(
 kills what is left in a cgroup and removes it. ``cg_test_proc_killed`` polls every 100 ms
 of the simulated clock, so the OOM reaper gets to finish the victims.
 
-Waiting (their TAP line is a skip naming what is missing): ``test_memcg_min``,
-``test_memcg_low``, ``test_memcg_high``, ``test_memcg_max`` and ``test_memcg_reclaim``
-(page-cache charges: the memcg does not charge file pages yet, so the 50M of page cache
-they build never shows in memory.current; their code is ported and runs once it does),
-``test_memcg_subtree_control`` (cgroup.controllers lists memory in every cgroup here: the
+Waiting (their TAP line is a skip naming what is missing): ``test_memcg_max`` (after its
+children exit it wants memory.current above 0: the kernel's leaves their kernel memory,
+slab objects such as the temporary file's inode and dentry, charged; only pages are charged
+here, so it reads 0), ``test_memcg_subtree_control`` (cgroup.controllers lists memory in every cgroup here: the
 controller cannot be left disabled), ``test_memcg_current_peak`` and
 ``test_memcg_swap_max_peak`` (memory.peak opened as a file: the per-descriptor reset of
 6.12+), ``test_memcg_sock`` (sockets), ``test_memcg_high_sync`` (an event to wait on,
@@ -415,11 +414,10 @@ def memcg_oom_group_score_events(u: CgroupUtil, root: str) -> int:
     return KSFT_PASS
 
 
-PAGECACHE = "page cache charged to the memcg (its 50M of file pages: memory.current stays 0)"
 WAITING = {
     "test_memcg_subtree_control": "cgroup.controllers lists memory in every cgroup (no disabled controller)",
-    "test_memcg_min": PAGECACHE, "test_memcg_low": PAGECACHE, "test_memcg_high": PAGECACHE,
-    "test_memcg_max": PAGECACHE, "test_memcg_reclaim": PAGECACHE,
+    "test_memcg_max": "slab charged to the memcg (memory.current after the children exit is 0, not their "
+                      "leftover kernel memory)",
     "test_memcg_current_peak": "memory.peak opened as a file (per-descriptor reset)",
     "test_memcg_high_sync": "waiting for a memory.events change (inotify)",
     "test_memcg_swap_max_peak": "memory.swap.peak opened as a file (per-descriptor reset)",

@@ -70,7 +70,8 @@ A newcomer's map, from the top:
   counters of each mm, stacked for the pass), the TLB flush batched per mm as
   TTU_BATCH_FLUSH does; ``pageout`` hands the dirty folio, PG_reclaim set, to
   ``swap_writepage``, which runs once per pass (one bio per run of consecutive slots, as the
-  block plug merges them); a folio written at once (zram) is freed in the same pass
+  block plug merges them; a reclaiming task, not kswapd, sleeps on the clock while the disk
+  has no request tag for its writes); a folio written at once (zram) is freed in the same pass
   (``shrink_written_folios``), one under writeback on a disk is kept and rotated to the
   inactive tail by its completion, to be freed by the next scan; ``__remove_mapping``
   leaves the shadow in the swap table (6.18), and a swap-in that finds it is an anon
@@ -764,9 +765,12 @@ def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndar
     swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
 
 
-def swap_writepage_batch(k, io: np.ndarray) -> None:
+def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
     """``swap_writepage`` of the folios the pass handed to pageout, area by area in slot
-    order (the block plug's merged bios)."""
+    order (the block plug's merged bios). A reclaimer that may sleep (a task; kswapd's time
+    is modelled apart) whose writes found a disk's tags all taken sleeps in ``blk_mq_get_tag``
+    until its last request got one, the clock running: reclaim queues swap writes no faster
+    than the disk takes them."""
     a = k.mem_map
     entries = a.private[io]
     order = np.argsort(entries, kind="stable")
@@ -774,7 +778,19 @@ def swap_writepage_batch(k, io: np.ndarray) -> None:
     types = entries >> SWP_TYPE_SHIFT
     for t in np.unique(types):
         sel = types == t
-        swap_writepage(k, k.swap.swap_info[int(t)], io[sel], entries[sel] & SWP_OFFSET_MASK)
+        si = k.swap.swap_info[int(t)]
+        swap_writepage(k, si, io[sel], entries[sel] & SWP_OFFSET_MASK)
+        if may_sleep and si.bdev is not None:
+            io_wait_until(k, si.bdev.bd_queue.tag_wait_until())
+
+
+def io_wait_until(k, until_ns: int) -> None:
+    """``io_schedule`` of a reclaimer until ``until_ns``: the clock runs meanwhile, and what
+    runs then is not this reclaimer (no PF_MEMALLOC)."""
+    if until_ns > k.clock.now:
+        saved, k.pf_memalloc = k.pf_memalloc, False
+        k.clock.run_until(until_ns)
+        k.pf_memalloc = saved
 
 
 def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool, may_unmap: bool,
@@ -796,7 +812,7 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     finish_swap_out(k, batch, swp, flush_mm)
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
-        swap_writepage_batch(k, io[:nr_io])
+        swap_writepage_batch(k, io[:nr_io], not is_kswapd)
         keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, folios, keep, stat, cpu)
     return keep
 
