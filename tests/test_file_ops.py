@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,14 @@ PAGE = 4096
 KPF_REFERENCED, KPF_LRU, KPF_ACTIVE = 1 << 2, 1 << 5, 1 << 6  # /proc/kpageflags bits
 PROBE = Path(__file__).parent / "data" / "host-linux-6.18" / "file_ops_probe.jsonl"
 RECORDS = {r["scenario"]: r for r in map(json.loads, PROBE.read_text().splitlines())}
+# The faults taken over an evicted file depend on the disk's timing: a fault whose fault-around
+# window still has folios under read (locked, skipped by filemap_map_pages) maps only part of
+# it, and a later page of the window faults again. The probe's evicted-file scenarios were run
+# ten times (file_ops_probe_repeats.jsonl: populate_evicted_4k took 256 faults 8 times, 258
+# and 260 once; the single run above 257): their minflt is the value most runs took.
+REPEATS = [json.loads(line) for line in PROBE.with_name("file_ops_probe_repeats.jsonl").read_text().splitlines()]
+for _name in {r["scenario"] for r in REPEATS}:
+    RECORDS[_name]["minflt"] = Counter(r["minflt"] for r in REPEATS if r["scenario"] == _name).most_common(1)[0][0]
 STATUS = {"rss_anon_kb": "RssAnon", "rss_file_kb": "RssFile", "rss_shmem_kb": "RssShmem"}
 SMAPS = {"smaps_rss_kb": "Rss", "locked_kb": "Locked", "file_pmd_mapped_kb": "FilePmdMapped",
          "private_dirty_kb": "Private_Dirty"}
@@ -118,10 +127,7 @@ def test_populate_matches_the_host(name):
     p, fd, path = create(m, where, chunk, evict)
     s = Snap(m, p, path)
     a = map_aligned(p, LEN, prot, flags, fd)
-    got = s.report(a, fd)
-    if evict:  # the host takes one fault more than its 256 windows here (unexplained)
-        assert RECORDS[name]["minflt"] - got["minflt"] == ("populate" in name)
-    check(name, got, skip=("minflt",) if evict else ())
+    check(name, s.report(a, fd))
     s = Snap(m, p, path)
     p.read(a, LEN)
     check(name + "_then_load", s.report(a, fd))
@@ -217,7 +223,9 @@ def test_punch_hole_in_a_mapped_file(name):
 @pytest.mark.parametrize("fs,where", [("ext4", "/"), ("tmpfs", "/dev/shm")])
 def test_fallocate_modes_and_errors_match_the_host(fs, where):
     """The probe's fallocate cases on an empty file: sizes, page-cache pages and errnos in
-    order (ext4's COLLAPSE_RANGE and ZERO_RANGE are not simulated: skipped)."""
+    order (ext4's COLLAPSE_RANGE and ZERO_RANGE are not simulated: skipped). ext4 allocates
+    blocks without caching them, but the unaligned mode-0 call extending the file zeroes the
+    new last block's part below the new size through the cache: one page cached from then on."""
     m = machine()
     p = m.spawn()
     path = where.rstrip("/") + "/linuxmm-file-ops-probe"
@@ -240,11 +248,8 @@ def test_fallocate_modes_and_errors_match_the_host(fs, where):
         assert got == rec["errno"], label
         if fs == "tmpfs" or label != "bad_mode":  # the host's ext4 collapsed 4 KiB before (not simulated)
             assert file_size(m, path) == rec["size"], label
-        if fs == "tmpfs" and label != "bad_fd":
-            assert m.cachestat(path).cache == rec["cache"], label
-    # ext4 allocates blocks, no page cache; the host has one page cached from the unaligned
-    # mode-0 call on (ext4 zeroes a partial block through the cache there: not modelled)
-    assert fs == "tmpfs" or m.cachestat(path).cache == 0 == RECORDS["fallocate_ext4_mode0_1m"]["cache"]
+            if label != "bad_fd":  # the probe's cachestat of fd 1000 fails (-1)
+                assert m.cachestat(path).cache == rec["cache"], label
 
 
 def test_fallocate_data_reads_zeros_and_keeps_the_rest():
@@ -291,10 +296,7 @@ def test_madvise_pageout_and_cold_of_a_file_mapping(name):
     check(name, s.report(a, fd))
     s = Snap(m, p, path)
     p.read(a, LEN)
-    got = s.report(a, fd)
-    if name == "pageout_clean_shared":  # one fault more on the host, as in populate_evicted_4k
-        assert RECORDS[name + "_then_load"]["minflt"] - got["minflt"] == 1
-    check(name + "_then_load", got, skip=("minflt",) if name == "pageout_clean_shared" else ())
+    check(name + "_then_load", s.report(a, fd))
 
 
 def test_madvise_cold_deactivates_file_folios():

@@ -354,9 +354,10 @@ def test_memcg_512m_writing_1g_is_killed_without_swap_and_swaps_with_it():
 
 
 # ---- memory.high ------------------------------------------------------------------------------------
-def test_calculate_high_delay_matches_the_kernel_table():
-    """The kernel's comment table (mm/memcontrol.c): memory.high 100M, a full charge batch at
-    usage 101M costs 6 ms, 102M 25 ms, 110M 639 ms, 117M 1849 ms."""
+def test_calculate_high_delay_matches_the_kernel_table(monkeypatch):
+    """The kernel's comment table (mm/memcontrol.c, in jiffies of HZ=1000): memory.high 100M,
+    a full charge batch at usage 101M costs 6 ms, 102M 25 ms, 110M 639 ms, 117M 1849 ms."""
+    monkeypatch.setattr(MC, "HZ", 1000)
     high = (100 * MB) >> 12
     for usage_mb, ms in ((101, 6), (102, 25), (110, 639), (117, 1849)):
         overage = MC.calculate_overage((usage_mb * MB) >> 12, high)
@@ -596,3 +597,100 @@ def test_debug_check_catches_a_wrong_charge():
     assert any("an id no cgroup has" in v for v in debug.check(m))
     a.memcg[pfn] = memcg
     assert debug.check(m) == []
+
+
+# ---- memory.stat: the memcg's own vm events and state ----------------------------------------------
+EVENT_KEYS = ("pgscan_direct", "pgsteal_direct", "pswpin", "pswpout", "pgrefill", "pgactivate", "pgdeactivate",
+              "workingset_refault_anon")
+
+
+def vmstat(m) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split() for line in m.proc("vmstat").splitlines())}
+
+
+def test_memory_stat_counts_the_memcgs_vm_events_and_state():
+    """memory.stat's vm events are counted in the memcg where the global counters are
+    (``count_memcg_events``) and summed up the tree: a process alone in par/child, its file
+    mapped (file_mapped), then its anonymous memory squeezed through zram by memory.max and
+    read back: its faults are its mm's, its reclaim and swap events are all the machine's, its
+    parent shows the same, a sibling nothing; ``kernel`` holds its page tables."""
+    m = small_machine()
+    m.swapon("256M", kind="zram")
+    par, cg, sib = m.cgroup("par"), m.cgroup("par/child"), m.cgroup("sib")
+    p = m.spawn(cgroup="par/child")
+    fd = p.open("/f", "rw", create=True)
+    p.pwrite(fd, 8 * MB, chunk=1 << 20)
+    fa = p.mmap(8 * MB, fd=fd, prot="r", flags="shared")
+    p.read(fa, 8 * MB)
+    assert stat(cg)["file_mapped"] == 8 * MB and stat(par)["file_mapped"] == 8 * MB
+    p.munmap(fa, 8 * MB)
+    assert stat(cg)["file_mapped"] == 0
+    before = vmstat(m)
+    cg.write("memory.max", "32M")
+    a = alloc_anon(p, 48 * MB, value=5)
+    assert set(p.read(a, 16 * MB)) == {5}
+    st, vm = stat(cg), vmstat(m)
+    assert st["pgfault"] == p.minflt + p.majflt and st["pgmajfault"] == p.majflt > 0
+    assert {key: st[key] for key in EVENT_KEYS} == {key: vm[key] - before[key] for key in EVENT_KEYS}
+    assert st["pgsteal"] == st["pgsteal_direct"] > 0 and st["pgscan"] == st["pgscan_direct"] >= st["pgsteal"]
+    assert st["pswpin"] > 0 and st["workingset_refault_anon"] > 0
+    assert st["kernel"] == st["pagetables"] > 0
+    assert stat(par) == st
+    assert not any(stat(sib).values())
+    assert debug.check(m) == []
+
+
+# ---- dirty throttling in the memcg domain ---------------------------------------------------------
+def test_a_cgroup_writing_past_memory_max_is_throttled_not_killed():
+    """A process in a 64 MiB cgroup writes 256 MiB to a file (1 MiB writes): the memcg's
+    writeback domain throttles it to the disk's pace (``balance_dirty_pages`` with the memcg's
+    thresholds, a fifth of its 64 MiB), the flusher writes its pages back and memcg reclaim
+    drops the clean ones: nobody is killed, memory.current stays within memory.max, the dirty
+    pages stay near the memcg's threshold, and after fsync the data is on the disk (read back
+    after the page cache was dropped)."""
+    m = small_machine()
+    cg = m.cgroup("writer")
+    cg.write("memory.max", "64M")
+    p = m.spawn(cgroup="writer")
+    fd = p.open("/f", "rw", create=True)
+    most_dirty = 0
+    for i in range(256):
+        p.pwrite(fd, MB, offset=i * MB, chunk=MB, value=1 + i % 200)
+        most_dirty = max(most_dirty, stat(cg)["file_dirty"] + stat(cg)["file_writeback"])
+    p.fsync(fd)
+    ev = events(cg)
+    assert p.alive and ev["oom"] == ev["oom_kill"] == 0 and ev["max"] > 0
+    assert int(cg.read("memory.peak")) <= 64 * MB
+    assert most_dirty <= 64 * MB * 25 // 100  # the memcg's dirty limit: 20% of what it may use (+ slack)
+    assert debug.check(m) == []
+    m.proc("sys/vm/drop_caches", 1)
+    for i in (0, 100, 255):
+        assert set(p.pread(fd, MB, offset=i * MB)) == {1 + i % 200}
+
+
+# ---- memory.swap.high -------------------------------------------------------------------------------
+def test_memory_swap_high_throttles_a_swapping_cgroup_without_killing():
+    """A process in a 32 MiB cgroup writes 64 MiB with zram swap: with memory.swap.high 8M its
+    swap grows past it and the process is throttled on the clock (the swap overage's penalty
+    in ``mem_cgroup_handle_over_high``; memory.swap.events ``high``), never killed; without it
+    the same writes take no penalty. Half way to swap.high the memcg's swap counts as full
+    (``mem_cgroup_swap_full``)."""
+    def run(swap_high: str | None) -> tuple[float, object, object]:
+        m = small_machine()
+        m.swapon("256M", kind="zram")
+        cg = m.cgroup("sh")
+        cg.write("memory.max", "32M")
+        if swap_high:
+            cg.write("memory.swap.high", swap_high)
+        p = m.spawn(cgroup="sh")
+        t0 = m.now
+        alloc_anon(p, 64 * MB)
+        return m.now - t0, p, cg
+
+    free_time, _, cg = run(None)
+    assert cg.read("memory.swap.high") == "max\n"
+    slow_time, p, cg = run("8M")
+    swap_events = dict(line.split() for line in cg.read("memory.swap.events").splitlines())
+    assert p.alive and int(cg.read("memory.swap.current")) > 8 * MB and int(swap_events["high"]) > 0
+    assert slow_time > free_time + 1.0 and events(cg)["oom"] == 0
+    assert cg.read("memory.swap.high") == f"{8 * MB}\n"

@@ -163,3 +163,29 @@ def test_nowarn_is_silent_and_highmem_fallback():
     assert k.zone_names[a.zone_idx[B.page_zone(a, p)]] == "HighMem"
     assert pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_NOWARN, 11) is None
     assert "page allocation failure" not in m.dmesg()
+
+
+def test_should_reclaim_retry_is_the_kernels_watermark_test():
+    """6.18's ``should_reclaim_retry``: retry while free + reclaimable pages would meet some
+    zone's MIN watermark, even with nothing reclaimable (free pages alone may do, and a
+    round without progress only counts toward MAX_RECLAIM_RETRIES); an allocation whose
+    zones are drained below MIN with nothing to reclaim goes to the OOM killer at once."""
+    m = Machine(preset="seed-x86-32")
+    k = m.kernel
+    gfp, flags = G.GFP_KERNEL, pa.gfp_to_alloc_flags(G.GFP_KERNEL, 0)
+    nid = k.node_ids[0]
+    assert sum(pa.zone_reclaimable_pages(k, z) for z in k.NODE_DATA(nid).node_zones if z.managed_pages) == 0
+    loops = [0]
+    # nothing reclaimable, free far above MIN: the kernel keeps trying (the old rule,
+    # "reclaimable > 0", gave up at once)
+    for _ in range(pa.MAX_RECLAIM_RETRIES):
+        assert pa.should_reclaim_retry(k, gfp, 0, flags, False, loops, nid)
+    assert loops[0] == pa.MAX_RECLAIM_RETRIES
+    assert not pa.should_reclaim_retry(k, gfp, 0, flags, False, loops, nid)  # the 17th round without progress
+    loops = [5]
+    assert pa.should_reclaim_retry(k, gfp, 0, flags, True, loops, nid) and loops[0] == 0  # progress resets
+    assert pa.should_reclaim_retry(k, gfp, 4, flags, True, loops, nid) and loops[0] == 1  # costly: counts anyway
+    got = pa.alloc_pages_bulk(k, gfp | G.__GFP_RETRY_MAYFAIL | G.__GFP_NOWARN, 1 << 20, comm="hog")
+    B.drain_all_pages(k.mem_map)
+    assert not pa.should_reclaim_retry(k, gfp, 0, flags, False, [0], nid)  # below MIN, nothing to reclaim
+    B.free_pages_batch(k.mem_map, got, np.zeros(len(got), np.int64), np.zeros(len(got), np.int64))

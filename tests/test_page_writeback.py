@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from linuxmm.include.linux.backing_dev import WB_RECLAIMABLE, bdi_writeback
+from linuxmm.include.linux.backing_dev import WB_RECLAIMABLE, bdi_writeback, wb_domain
 from linuxmm.kernel.sysctl import HZ
 from linuxmm.mm import page_writeback as PW
 
@@ -27,17 +27,16 @@ def test_pos_ratio_is_2_at_freerun_1_at_setpoint_0_at_limit():
 
 def test_position_ratio_of_a_single_disk_at_the_setpoint_is_one():
     w = wb()
-    k = SimpleNamespace(global_wb_domain=SimpleNamespace(dirty_limit=0))
-    dtc = PW.dirty_throttle_control(w)
+    dtc = PW.dirty_throttle_control(w, wb_domain())
     dtc.thresh, dtc.bg_thresh = 2000, 1000
     dtc.dirty = w.stat[WB_RECLAIMABLE] = (1500 + 2000) // 2
     PW.wb_dirty_limits(dtc)
-    PW.wb_position_ratio(k, dtc)
+    PW.wb_position_ratio(dtc)
     # the global line gives 1; the wb line around its setpoint (the same) gives 1 too
     assert abs(dtc.pos_ratio - ONE) <= 1
     dtc.dirty = w.stat[WB_RECLAIMABLE] = 2000
     PW.wb_dirty_limits(dtc)
-    PW.wb_position_ratio(k, dtc)
+    PW.wb_position_ratio(dtc)
     assert dtc.pos_ratio == 0  # at the hard limit
 
 
@@ -64,5 +63,19 @@ def test_max_pause_is_an_eighth_of_a_second_of_writeback_at_most_200ms():
 
 
 def test_a_single_disk_has_the_whole_threshold():
-    dtc = PW.dirty_throttle_control(wb())
+    dtc = PW.dirty_throttle_control(wb(), wb_domain())
     assert PW.__wb_calc_thresh(dtc, 1000) == 1000
+
+
+def test_a_memcgs_dirtyable_memory_is_its_file_pages_and_the_headroom_clean_cache_could_fill():
+    """``mdtc_calc_avail``: 1000 file pages of which 400 dirty, 5000 of headroom; the machine
+    has 3000 dirtyable pages of which 500 dirty, so 2500 clean, 1900 of them outside the
+    memcg: the memcg may dirty 20% of 1000 + 1900."""
+    gdtc = PW.dirty_throttle_control(wb(), wb_domain())
+    gdtc.avail, gdtc.dirty = 3000, 500
+    mdtc = PW.dirty_throttle_control(gdtc.wb, wb_domain(), memcg=object(), gdtc=gdtc)
+    mdtc.dirty = 400
+    PW.mdtc_calc_avail(mdtc, 1000, 5000)
+    assert mdtc.avail == 1000 + (2500 - 600)
+    PW.mdtc_calc_avail(mdtc, 1000, 300)  # little headroom: that much
+    assert mdtc.avail == 1300

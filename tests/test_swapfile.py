@@ -13,6 +13,7 @@ import pytest
 from linuxmm import KernelError, Machine, debug
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
+from linuxmm.mm import swap_state
 from linuxmm.mm.vmscan import reclaim_pages
 
 PAGE = 4096
@@ -302,6 +303,43 @@ def test_check_catches_swapfree_drift_and_a_lost_swap_cache_count():
     vs.vp[VP_NR_SWAP_PAGES] += 1
     vs.nstat[0, NS_SWAPCACHE] += 1
     assert any("NR_SWAPCACHE" in v for v in debug.check(m))
+
+
+def test_check_catches_a_cluster_count_the_frees_did_not_keep():
+    m = Machine(cmdline="transparent_hugepage=never")
+    swapped(m)
+    m.kernel.vm_state.swap_ci_count[m.kernel.swap.swap_info[0].base // 512] -= 1
+    assert any("cluster 0: count 4 but 5 slots in use" in v for v in debug.check(m))
+
+
+def swap_in_python(m, p, addrs) -> None:
+    """The Python half of ``do_swap_page`` at each address, as the faulting task."""
+    from linuxmm.kernel.fork import running, set_current
+
+    k = m.kernel
+    with running(k, p.task):
+        set_current(k, p.task)
+        for addr in addrs:
+            assert swap_state.do_swap_page(k, p.task, addr, False)
+
+
+def test_compiled_zram_swap_in_matches_the_python_half():
+    """The fault batch reads a zram slot only its pte refers to itself (the compiled half of
+    do_swap_page): the same data, faults, refaults, vmstat and meminfo as the Python half
+    (the reference), and only the shared slot after fork goes to Python."""
+    runs = []
+    for compiled in (True, False):
+        m = Machine(cmdline="transparent_hugepage=never")
+        m.swapon("32M", kind="zram")
+        p, a = written(m)
+        p.madvise(a, 64 * PAGE, "pageout")
+        if not compiled:
+            swap_in_python(m, p, range(a, a + 64 * PAGE, PAGE))
+        data = p.read(a, 64 * PAGE, stride=64)
+        runs.append((data, p.majflt, p.minflt, m.proc("vmstat"), m.proc("meminfo"), debug.check(m)))
+    assert runs[0] == runs[1]
+    assert runs[0][1] == 64 and runs[0][5] == []
+    assert "workingset_refault_anon 64\n" in runs[0][3] and "pswpin 64\n" in runs[0][3]
 
 
 def test_partition_without_a_path_gets_a_disk_of_its_own():

@@ -49,7 +49,7 @@ from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_m
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
-                                   NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
+                                   NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
@@ -94,7 +94,20 @@ def check_memcg(k) -> list[str]:
         swapped = np.zeros_like(local)
         np.add.at(swapped, vs.swap_cgroup[slots], 1)
         out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
-    return out
+    return out + check_memcg_node_stats(k)
+
+
+# node counters every change of which goes to the folio's memcg too (row 0: charged to none)
+MEMCG_NODE_STATS = ("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_MAPPED", "NR_SWAPCACHE")
+
+
+def check_memcg_node_stats(k) -> list[str]:
+    """The memcgs' rows of a node counter kept per memcg sum to the nodes' (``memory.stat``
+    shows what the node counters count)."""
+    a = k.mem_map
+    return [f"{name}: the memcgs count {int(a.memcg_stat[:, NODE_STAT_ITEM[name]].sum())}, "
+            f"the nodes {int(a.node_stat[:, NODE_STAT_ITEM[name]].sum())}" for name in MEMCG_NODE_STATS
+            if a.memcg_stat[:, NODE_STAT_ITEM[name]].sum() != a.node_stat[:, NODE_STAT_ITEM[name]].sum()]
 
 
 def _check_memcg_counter(k, local: np.ndarray, counter: int, name: str, what: str) -> list[str]:
@@ -702,6 +715,20 @@ def _check_file_shadow(k, mapping, index: int, entry: int) -> list[str]:
     return _check_shadow(k, where, entry)
 
 
+def _check_ci_count(k, si) -> list[str]:
+    """Each cluster's count of slots in use (the header and the slots past the end count)
+    matches the swap map."""
+    from .include.linux.swap import SWAPFILE_CLUSTER
+    from .mm.swapfile import ci_count_of, swap_map_of
+
+    live = ci_count_of(k, si)
+    used = np.ones(live.shape[0] * SWAPFILE_CLUSTER, bool)
+    used[:si.max] = swap_map_of(k, si) != 0
+    counts = used.reshape(live.shape[0], SWAPFILE_CLUSTER).sum(1)
+    return [f"{si.swap_file} cluster {c}: count {live[c]} but {counts[c]} slots in use"
+            for c in np.flatnonzero(counts != live)[:MAX_REPORTED]]
+
+
 def _check_shadow(k, where: str, entry: int) -> list[str]:
     """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
     eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
@@ -931,6 +958,7 @@ def check_swap(k) -> list[str]:
             v += _check_shadow(k, f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x}", int(table[off]))
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
+        v += _check_ci_count(k, si)
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
     swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))

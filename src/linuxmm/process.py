@@ -143,8 +143,8 @@ class PageTableHooks:
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         shmem_truncate_range(self.k, mapping, lstart, lend)
 
-    def shmem_file_setup(self, mm, size: int, committed_pages: int):
-        return shmem_kernel_file_setup(self.k, size, committed_pages)
+    def shmem_file_setup(self, mm, size: int, flags: int):
+        return shmem_kernel_file_setup(self.k, size, flags)
 
     def release_file(self, mm, f) -> None:
         file_table.release_file(self.k, f)

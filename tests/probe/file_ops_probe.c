@@ -12,72 +12,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#define PAGE 4096UL
-#define MB (1UL << 20)
+#include "probe_file.h"
+
 #define LEN (16 * MB)
 #define NPAGES (LEN / PAGE)
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-
-struct cachestat_range { uint64_t off, len; };
-struct cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
 
 static const char *dir = ".";
 static char path[4096];
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static long status_kb(const char *key) {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256]; long v = -1; size_t n = strlen(key);
-	if (!f) return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, key, n) && line[n] == ':') { v = atol(line + n + 1); break; }
-	fclose(f);
-	return v;
-}
-
-static long smaps_kb(char *start, const char *key) {
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512]; long v = -1; int in = 0; size_t n = strlen(key);
-	if (!f) return -1;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long s, e;
-		char perms[5];
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, perms) == 3)
-			in = (char *)s == start;
-		else if (in && !strncmp(line, key, n) && line[n] == ':') { v = atol(line + n + 1); break; }
-	}
-	fclose(f);
-	return v;
-}
-
-struct snap { long minflt, majflt, anon, file, shmem; };
-
-static void snap(struct snap *s) {
-	struct rusage r;
-	getrusage(RUSAGE_SELF, &r);
-	s->minflt = r.ru_minflt;
-	s->majflt = r.ru_majflt;
-	s->anon = status_kb("RssAnon");
-	s->file = status_kb("RssFile");
-	s->shmem = status_kb("RssShmem");
-}
 
 static long resident(int fd, size_t len) {
 	unsigned char vec[NPAGES * 2];
@@ -92,10 +38,9 @@ static long resident(int fd, size_t len) {
 }
 
 static void cstat(int fd, long *cache, long *dirty) {
-	struct cachestat_range r = { 0, 0 };
 	struct cachestat cs;
 	*cache = *dirty = -1;
-	if (!syscall(__NR_cachestat, fd, &r, &cs, 0)) { *cache = cs.nr_cache; *dirty = cs.nr_dirty; }
+	if (!file_cachestat(fd, &cs)) { *cache = cs.nr_cache; *dirty = cs.nr_dirty; }
 }
 
 static void report(const char *scenario, struct snap *s0, char *p, int fd, const char *extra) {
@@ -121,10 +66,8 @@ static int create(const char *where, size_t chunk, int evict) {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0) die(path);
 	char *buf = malloc(chunk);
-	memset(buf, 7, chunk);
-	for (size_t off = 0; off < LEN; off += chunk)
-		if (write(fd, buf, chunk) != (ssize_t)chunk) die("write");
-	if (fsync(fd)) die("fsync");
+	if (!buf) die("malloc");
+	write_chunks(fd, LEN, chunk);
 	if (pread(fd, buf, chunk < MB ? chunk : MB, 0) < 0) die("read");
 	for (size_t off = 0; off < LEN; off += MB)
 		if (pread(fd, buf, MB < chunk ? MB : chunk, off) < 0) die("read");
@@ -140,18 +83,9 @@ static void finish(int fd, char *p, size_t len) {
 }
 
 static char *map_aligned(size_t len, int prot, int flags, int fd) {
-	char *r = mmap(NULL, len + 2 * MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == MAP_FAILED) die("mmap reserve");
-	char *a = (char *)(((unsigned long)r + 2 * MB - 1) & ~(2 * MB - 1));
-	char *p = mmap(a, len, prot, flags | MAP_FIXED, fd, 0);
+	char *p = mmap(reserve_aligned(len, 2 * MB), len, prot, flags | MAP_FIXED, fd, 0);
 	if (p == MAP_FAILED) die("mmap");
 	return p;
-}
-
-static void touch(volatile char *p, size_t len, int write) {
-	for (size_t off = 0; off < len; off += PAGE) {
-		if (write) p[off] = 9; else (void)p[off];
-	}
 }
 
 /* mmap with `flags` (MAP_POPULATE, MAP_LOCKED) of a cached or evicted file: the mmap's faults. */

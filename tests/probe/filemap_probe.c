@@ -11,65 +11,15 @@
  * Build and run: cc -O1 -o filemap_probe filemap_probe.c && ./filemap_probe /path/on/ext4
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#define PAGE 4096UL
-#define MB (1UL << 20)
+#include "probe_file.h"
+
 #define LEN (64 * MB)
 #define KPF_COMPOUND_TAIL 16
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-
-struct cachestat_range { uint64_t off, len; };
-struct cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
 
 static const char *dir = ".";
-
-static void die(const char *what) { perror(what); exit(1); }
-
-static void faults(long *minflt, long *majflt) {
-	struct rusage r;
-	getrusage(RUSAGE_SELF, &r);
-	*minflt = r.ru_minflt;
-	*majflt = r.ru_majflt;
-}
-
-static long status_kb(const char *key) {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256]; long v = -1; size_t n = strlen(key);
-	if (!f) return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, key, n) && line[n] == ':') { v = atol(line + n + 1); break; }
-	fclose(f);
-	return v;
-}
-
-/* The smaps value of `key` in the block of the VMA starting at `start`. */
-static long smaps_kb(char *start, const char *key) {
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512]; long v = -1; int in = 0; size_t n = strlen(key);
-	if (!f) return -1;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long s, e;
-		char perms[5];
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, perms) == 3)  /* a VMA's header line */
-			in = (char *)s == start;
-		else if (in && !strncmp(line, key, n) && line[n] == ':') { v = atol(line + n + 1); break; }
-	}
-	fclose(f);
-	return v;
-}
 
 /* Page-cache folios behind [p, p+len): pages that are not compound tails, and the largest. */
 static void folios(char *p, size_t len, long *nr, long *largest) {
@@ -96,47 +46,21 @@ out:
 }
 
 static long dirty_pages(int fd) {
-	struct cachestat_range r = { 0, 0 };
 	struct cachestat cs;
-	if (syscall(__NR_cachestat, fd, &r, &cs, 0)) return -1;
-	return (long)cs.nr_dirty;
+	return file_cachestat(fd, &cs) ? -1 : (long)cs.nr_dirty;
 }
 
 /* A file of LEN bytes written in `chunk`-byte write() calls, fsync'ed and read once. */
 static void create(const char *path, size_t chunk) {
-	char *buf = malloc(chunk > MB ? chunk : MB);
+	char *buf = malloc(MB);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || !buf) die(path);
-	memset(buf, 7, chunk > MB ? chunk : MB);
-	for (size_t off = 0; off < LEN; off += chunk)
-		if (write(fd, buf, chunk) != (ssize_t)chunk) die("write");
-	if (fsync(fd)) die("fsync");
+	write_chunks(fd, LEN, chunk);
 	if (lseek(fd, 0, SEEK_SET)) die("lseek");
 	while (read(fd, buf, MB) > 0)
 		;
 	close(fd);
 	free(buf);
-}
-
-static char *reserve_aligned(size_t len, size_t align) {
-	char *p = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) die("mmap");
-	return (char *)(((unsigned long)p + align - 1) & ~(align - 1));
-}
-
-struct snap { long minflt, majflt, anon, file, shmem; };
-
-static void snap(struct snap *s) {
-	faults(&s->minflt, &s->majflt);
-	s->anon = status_kb("RssAnon");
-	s->file = status_kb("RssFile");
-	s->shmem = status_kb("RssShmem");
-}
-
-static void touch(volatile char *p, size_t len, int write) {
-	for (size_t off = 0; off < len; off += PAGE) {
-		if (write) p[off] = 9; else (void)p[off];
-	}
 }
 
 static void report(const char *scenario, const char *step, struct snap *s0, char *p, int fd) {

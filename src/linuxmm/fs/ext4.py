@@ -16,8 +16,9 @@ What the page cache asks of ext4, as ``ext4_aops`` (``address_space_operations``
   and written by bios whose completion ends the writeback;
 * truncation frees the blocks past the new end (``ext4_truncate`` ->
   ``ext4_ext_remove_space``), eviction all of them;
-* ``ext4_fallocate``: mode 0 and KEEP_SIZE allocate blocks, PUNCH_HOLE|KEEP_SIZE frees the
-  whole blocks of a range and zeroes its partial ones (``ext4_punch_hole``). A large folio
+* ``ext4_fallocate``: mode 0 and KEEP_SIZE allocate blocks (an unaligned new end of file
+  has its partial block zeroed through the cache, which caches it), PUNCH_HOLE|KEEP_SIZE frees
+  the whole blocks of a range and zeroes its partial ones (``ext4_punch_hole``). A large folio
   straddling a hole's edge is zeroed in place where 6.18 splits it first
   (``truncate_inode_partial_folio``): the page cache then keeps more pages than the kernel.
 
@@ -41,9 +42,11 @@ from ..include.linux.falloc import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_R
                                     FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE)
 from ..include.linux.fs import I_DIRTY_PAGES, address_space_operations, file_operations, i_size_write
 from ..include.linux.mm_types import PAGE_SHIFT
-from ..include.linux.page_flags import PG_dirty
-from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
+from ..include.linux import gfp as G
+from ..include.linux.page_flags import PG_dirty, PG_uptodate
+from ..include.linux.pagemap import FGP_ACCESSED, FGP_CREAT, FGP_LOCK, MAX_PAGECACHE_ORDER
 from ..mm import filemap as FM
+from ..mm.truncate import folio_zero_range, truncate_pagecache_range
 
 EXT4_BLOCK_BITS = 12  # 4 KiB blocks (mkfs.ext4's default)
 # EXT4_MAX_PAGECACHE_ORDER: min(MAX_PAGECACHE_ORDER, 11 + blkbits - PAGE_SHIFT)
@@ -241,9 +244,11 @@ def ext4_sync_file(k, filp, start: int, end: int, datasync: bool) -> None:
 
 def ext4_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
     """``ext4_fallocate``: PUNCH_HOLE (``ext4_punch_hole``), or blocks for the range's holes
-    (``ext4_alloc_file_blocks``: unwritten extents, read as zeros; the page cache is not
-    touched) and, without KEEP_SIZE, ``i_size`` extended to its end. EOPNOTSUPP for modes
-    ext4 lacks; COLLAPSE_RANGE, INSERT_RANGE and ZERO_RANGE are not simulated (EOPNOTSUPP)."""
+    (``ext4_alloc_file_blocks``: unwritten extents, read as zeros) and, without KEEP_SIZE,
+    ``i_size`` extended to its end, the partial blocks between the old and the new end zeroed
+    (6.18's ``ext4_alloc_file_blocks`` -> ``ext4_zero_partial_blocks``: the host caches the
+    last page after an unaligned extension). EOPNOTSUPP for modes ext4 lacks; COLLAPSE_RANGE,
+    INSERT_RANGE and ZERO_RANGE are not simulated (EOPNOTSUPP)."""
     inode = filp.f_inode
     if mode & ~EXT4_FALLOC_MODES or mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE | FALLOC_FL_ZERO_RANGE):
         raise KernelError(errno.EOPNOTSUPP, f"ext4 fallocate: mode {mode:#x} is not supported (or not simulated)")
@@ -252,42 +257,60 @@ def ext4_fallocate(k, filp, mode: int, offset: int, length: int) -> None:
         return
     first = offset >> EXT4_BLOCK_BITS
     ext4_alloc_range(inode, first, ((offset + length - 1) >> EXT4_BLOCK_BITS) - first + 1)
-    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > inode.i_size:
+    old_size = inode.i_size
+    if not mode & FALLOC_FL_KEEP_SIZE and offset + length > old_size:
         i_size_write(inode, offset + length)
+        ext4_zero_partial_blocks(k, inode, old_size, offset + length - old_size)
 
 
 def ext4_punch_hole(k, inode, offset: int, length: int) -> None:
     """``ext4_punch_hole``: the range (clipped to the page holding EOF) is written back if
-    dirty, its partial blocks zeroed on disk and in a cached folio (dirtied, as
-    ``ext4_zero_partial_blocks`` does through the cache), its whole pages unmapped and
-    dropped from the cache (``truncate_pagecache_range``), its whole blocks freed."""
-    from ..mm.truncate import truncate_pagecache_range
-
+    dirty, its whole pages unmapped and dropped from the cache and its partial ones zeroed
+    (``truncate_pagecache_range``), then its partial blocks zeroed through the cache
+    (``ext4_zero_partial_blocks``: the folios dirtied) and its whole blocks freed."""
     if offset >= inode.i_size:
         return
     end = min(offset + length, (inode.i_size + (1 << PAGE_SHIFT) - 1) & -(1 << PAGE_SHIFT))
     FM.filemap_write_and_wait_range(k, inode.i_mapping, offset, end - 1)
-    first_block, stop_block = -(-offset >> EXT4_BLOCK_BITS), end >> EXT4_BLOCK_BITS
-    for lo, hi in ((offset, min(end, first_block << EXT4_BLOCK_BITS)), (max(offset, stop_block << EXT4_BLOCK_BITS), end)):
-        if lo < hi:
-            ext4_zero_partial_block(k, inode, lo, hi)
     truncate_pagecache_range(k, inode, offset, end - 1)
+    ext4_zero_partial_blocks(k, inode, offset, end - offset)
+    first_block, stop_block = -(-offset >> EXT4_BLOCK_BITS), end >> EXT4_BLOCK_BITS
     if stop_block > first_block:
         ext4_free_range(inode, first_block, stop_block)
 
 
-def ext4_zero_partial_block(k, inode, lo: int, hi: int) -> None:
-    """Bytes [lo, hi) of one block read as zeros: the lines wholly inside are zeroed on
-    disk, and a cached folio holding them is dirtied (its lines are zeroed by the
-    truncation that follows)."""
-    lblk = lo >> EXT4_BLOCK_BITS
-    pblk, _ = ext4_map_blocks(inode, lblk)
-    first, last = -(-(lo & ((1 << EXT4_BLOCK_BITS) - 1)) >> FM.LINE_SHIFT), (hi - (lblk << EXT4_BLOCK_BITS)) >> FM.LINE_SHIFT
-    if pblk >= 0 and last > first:
-        inode.i_sb.s_bdev.data[pblk, first:last] = 0
-    pfn = FM.filemap_get_folio(k, inode.i_mapping, lo >> PAGE_SHIFT)
-    if pfn >= 0:
-        FM.folio_mark_dirty(k, inode.i_mapping, pfn)
+def ext4_zero_partial_blocks(k, inode, lstart: int, length: int) -> None:
+    """``ext4_zero_partial_blocks``: zero the part of bytes [lstart, lstart + length) in the
+    block holding its start and in the one holding its end, where it does not cover them
+    whole (once when one block holds both)."""
+    end, block_mask = lstart + length, (1 << EXT4_BLOCK_BITS) - 1
+    if lstart >> EXT4_BLOCK_BITS == (end - 1) >> EXT4_BLOCK_BITS:
+        if lstart & block_mask or end & block_mask:
+            ext4_block_zero_page_range(k, inode, lstart, end)
+        return
+    if lstart & block_mask:
+        ext4_block_zero_page_range(k, inode, lstart, (lstart | block_mask) + 1)
+    if end & block_mask:
+        ext4_block_zero_page_range(k, inode, end & ~block_mask, end)
+
+
+def ext4_block_zero_page_range(k, inode, lo: int, hi: int) -> None:
+    """``ext4_block_zero_page_range`` of bytes [lo, hi) of one block: the folio caching it is
+    found or created (``__filemap_get_folio(FGP_LOCK | FGP_ACCESSED | FGP_CREAT)``: it stays
+    in the cache even over a hole); a block on disk is read into a folio not up to date, the
+    bytes zeroed and the folio dirtied (``mark_buffer_dirty``); a hole is left as it is."""
+    mapping = inode.i_mapping
+    pfn = FM.__filemap_get_folio(k, mapping, lo >> PAGE_SHIFT, FGP_LOCK | FGP_ACCESSED | FGP_CREAT,
+                                 G.GFP_HIGHUSER_MOVABLE & ~G.__GFP_FS)
+    if ext4_map_blocks(inode, lo >> EXT4_BLOCK_BITS)[0] >= 0:
+        if not FM.folio_test(k, pfn, PG_uptodate):
+            FM.filemap_read_folio(k, mapping, pfn)
+            FM.folio_lock(k, pfn)
+        fpos = int(k.mem_map.index[pfn]) << PAGE_SHIFT
+        folio_zero_range(k, pfn, lo - fpos, hi - fpos)
+        FM.folio_mark_dirty(k, mapping, pfn)
+    FM.folio_unlock(k, pfn)
+    FM.folio_put(k, pfn)
 
 
 ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter=ext4_file_write_iter,
@@ -296,7 +319,7 @@ ext4_file_operations = file_operations(read_iter=ext4_file_read_iter, write_iter
 
 
 def ext4_truncate_partial(k, inode, size: int) -> None:
-    """``ext4_block_truncate_page``: the lines of the last block past ``size`` read as zeros
-    (a cached folio holding them is dirtied)."""
+    """``ext4_block_truncate_page``: the bytes of the last block past ``size`` zeroed through
+    the cache (``ext4_block_zero_page_range``)."""
     if size & ((1 << EXT4_BLOCK_BITS) - 1):
-        ext4_zero_partial_block(k, inode, size, ((size >> EXT4_BLOCK_BITS) + 1) << EXT4_BLOCK_BITS)
+        ext4_block_zero_page_range(k, inode, size, ((size >> EXT4_BLOCK_BITS) + 1) << EXT4_BLOCK_BITS)

@@ -10,6 +10,7 @@ back (ext4) or its size charge (shmem), and frees the xarray.
 from __future__ import annotations
 
 from ..include.linux.fs import F_SEAL_SEAL, S_IFMT, S_IFREG, address_space, inode
+from ..include.linux.mm_types import VM_NORESERVE
 from ..lib.xarray import xa_destroy, xa_init
 from ..mm.truncate import truncate_inode_pages_final
 
@@ -23,6 +24,7 @@ def new_inode(k, sb, mode: int, name: str) -> inode:
         ino.i_mapping = address_space(ino.i_ino, ino, xid, sb.max_folio_order, sb.s_aops)
         ino.i_fop = sb.s_fop
         ino.seals = F_SEAL_SEAL if ino.i_mapping.swapbacked else 0  # shmem_get_inode: no sealing
+        ino.shmem_flags = VM_NORESERVE if ino.i_mapping.swapbacked else 0  # shmem_mknod's tmpfs file
         k.rmap.address_spaces[ino.i_ino] = ino.i_mapping
         k.rmap.seq += 1
     sb.s_inodes[ino.i_ino] = ino

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import KernelError, LinuxmmError
 from ..include.linux.mmzone import for_each_zone
+from .timer import HZ
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 ULONG_MAX = (1 << 64) - 1
-HZ = 1000  # CONFIG_HZ, for the jiffies-valued knobs [M: distro kernels use 250 or 1000]
 LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32}  # HighMem/Movable/Device: 0
 
 

@@ -26,9 +26,14 @@ ACCESS_NS = 1
 FAULT_NS = 1692
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_MSEC = 1_000_000
-HZ = 1000  # CONFIG_HZ of the kernels modelled (x86-64 distribution configs use 1000 or 250)
+HZ = 250  # CONFIG_HZ of the development host's 6.18 kernel (tests/data/host-linux-6.18/lru_gen.txt)
 TICK_NSEC = NSEC_PER_SEC // HZ  # one jiffy
 NO_DEADLINE = (1 << 63) - 1  # the budget of a batch when no event is pending
+
+
+def jiffies(k) -> int:
+    """The jiffies counter: the clock in ticks of 1/HZ s."""
+    return k.clock.now * HZ // NSEC_PER_SEC
 
 
 class Timer:

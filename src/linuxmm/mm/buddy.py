@@ -29,7 +29,7 @@ from ..include.linux.memcontrol import (MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS, ME
                                         NR_PC_FIELDS, PAGE_COUNTER_MAX, PC_HIGH, PC_MAX)
 from ..include.linux.page_flags import PG_head_mask, PG_lru_mask
 from ..include.linux.pagevec import FOLIO_BATCH_SIZE, NR_CPU_FBATCHES
-from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_NODE_STAT_ITEMS,
+from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_EVENT_ITEMS, NR_VM_NODE_STAT_ITEMS,
                                     NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS,
                                     NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC_DMA, PGFREE,
                                     zone_event_type)
@@ -144,6 +144,7 @@ MEMMAP_FIELDS = [
     ("memcg_stat", np.int64, 2),
     ("memcg_events", np.int64, 2),
     ("memcg_events_local", np.int64, 2),
+    ("memcg_vm_events", np.int64, 2),
     ("memcg_nr_pages_over_high", np.int64, 1),
 ]
 CONTENT_LINES = 64  # memory contents are kept per 64-byte cache line (one byte each)
@@ -192,7 +193,9 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     Per memcg id (``include/linux/memcontrol.py``): memcg_parent: the parent's id (0 above the
     root); memcg_counter: the ``struct page_counter`` fields (PC_*) of memory and swap;
     memcg_stat: ``memcg->vmstats`` by ``enum node_stat_item`` then ``enum memcg_stat_item``; memcg_events/memcg_events_local:
-    memory.events and memory.events.local by ``enum memcg_memory_event``;
+    memory.events and memory.events.local by ``enum memcg_memory_event``; memcg_vm_events: the
+    memcg's own vm events (``memcg->vmstats->events``) by ``enum vm_event_item`` (row 0 takes
+    the counts of folios charged to no memcg, which the kernel drops);
     memcg_nr_pages_over_high: pages charged above a memory.high not yet paid for
     (``current->memcg_nr_pages_over_high``, kept per memcg).
     """
@@ -1071,6 +1074,7 @@ def build_mem_map(k) -> MemMap:
             memcg_stat=np.zeros((MEMCG_NR_IDS, MEMCG_NR_STAT), i64),
             memcg_events=np.zeros((MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS), i64),
             memcg_events_local=np.zeros((MEMCG_NR_IDS, MEMCG_NR_MEMORY_EVENTS), i64),
+            memcg_vm_events=np.zeros((MEMCG_NR_IDS, NR_VM_EVENT_ITEMS), i64),
             memcg_nr_pages_over_high=np.zeros(MEMCG_NR_IDS, i64))
     a.memcg_counter[:, :, PC_MAX] = a.memcg_counter[:, :, PC_HIGH] = PAGE_COUNTER_MAX  # page_counter_init
     for nid, pgdat in k.pgdat.items():  # the counters move into the arrays compiled code updates

@@ -40,11 +40,11 @@ from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.fs import i_size_write
-from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE, vma_pages
-from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_swapbacked, PG_uptodate,
-                                        PG_workingset, PG_writeback)
+from ..include.linux.mm_types import MMC_MEMCG, PAGE_SHIFT, PAGE_SIZE, vma_pages
+from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_referenced, PG_swapbacked,
+                                        PG_uptodate, PG_workingset, PG_writeback)
 from ..kernel.sched.psi import io_schedule, psi_memstall
-from ..include.linux.pagemap import FGF_GET_ORDER, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
+from ..include.linux.pagemap import FGF_GET_ORDER, FGP_ACCESSED, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
 from ..include.linux.vmstat import (NR_DIRTIED, NR_FILE_DIRTY, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM, NR_SHMEM_THPS,
                                     NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING)
 from ..lib import xarray as X
@@ -136,15 +136,13 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     ``mapping_max_folio_order`` and at most the alignment of ``index`` (``__ffs(index)``); if
     its allocation or insertion fails (a smaller folio is cached inside its range: -EEXIST)
     the next smaller order is tried. The folio comes with a reference for the caller (drop
-    it with ``folio_put``), locked with FGP_LOCK (a new one is locked unless FGP_FOR_MMAP).
+    it with ``folio_put``), locked with FGP_LOCK (a new one is locked unless FGP_FOR_MMAP);
+    FGP_ACCESSED marks a cached one accessed and a new one PG_referenced.
     Returns -1 without FGP_CREAT when nothing is cached; raises ENOMEM when not even an
     order-0 folio could be allocated."""
     pfn = filemap_get_folio(k, mapping, index)
     if pfn >= 0:
-        k.mem_map.refcount[pfn] += 1
-        if fgp_flags & FGP_LOCK:
-            folio_lock(k, pfn)
-        return pfn
+        return folio_get_found(k, pfn, fgp_flags)
     if not fgp_flags & FGP_CREAT:
         return -1
     order = min(max(mapping.min_order, FGF_GET_ORDER(fgp_flags)), mapping.max_order)
@@ -156,6 +154,8 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
         if pfn >= 0:
             aligned = index & ~((1 << order) - 1)
             if filemap_add_folio(k, mapping, pfn, aligned, gfp) == 0:
+                if fgp_flags & FGP_ACCESSED:
+                    folio_set(k, pfn, PG_referenced)
                 if fgp_flags & FGP_FOR_MMAP:
                     folio_unlock(k, pfn)
                 return pfn
@@ -164,9 +164,17 @@ def __filemap_get_folio(k, mapping, index: int, fgp_flags: int, gfp: int) -> int
     pfn = filemap_get_folio(k, mapping, index)  # -EEXIST at order 0: someone else's folio
     if pfn < 0:
         raise KernelError(errno.ENOMEM, "page cache: no memory for a folio")
+    return folio_get_found(k, pfn, fgp_flags)
+
+
+def folio_get_found(k, pfn: int, fgp_flags: int) -> int:
+    """``__filemap_get_folio`` on a cached folio: a reference, the lock with FGP_LOCK, and
+    ``folio_mark_accessed`` with FGP_ACCESSED."""
     k.mem_map.refcount[pfn] += 1
     if fgp_flags & FGP_LOCK:
         folio_lock(k, pfn)
+    if fgp_flags & FGP_ACCESSED:
+        swap.folio_mark_accessed(k.mem_map, k.vm_state.vp[VP_CPU], pfn)
     return pfn
 
 
@@ -740,6 +748,7 @@ def filemap_fault(k, task, addr: int) -> bool:
     missed = created = False
     if pfn < 0:
         vs.vm_events[PGMAJFAULT] += 1
+        vs.memcg_vm_events[task.mmc[MMC_MEMCG], PGMAJFAULT] += 1  # count_memcg_event_mm
         do_sync_mmap_readahead(k, readahead_control(filp, mapping, filp.f_ra, index), vma.vm_flags, vma.vm_pgoff,
                                vma_pages(vma))
         missed = True

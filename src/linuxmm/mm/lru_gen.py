@@ -72,18 +72,19 @@ from ..include.linux.vmstat import (NR_FREE_PAGES, NR_INACTIVE_ANON, NR_INACTIVE
                                     PGSCAN_ANON, PGSCAN_KSWAPD, PGSCAN_SKIP_DMA, PGSTEAL_ANON, PGSTEAL_KSWAPD,
                                     UNEVICTABLE_PGCULLED)
 from ..kernel.fork import ensure_tables
+from ..kernel.timer import HZ, jiffies
 from ..lib import xarray as X
 from . import buddy as B
 from .memory import MMC_PGD
-from .mm_inline import (HZ, __update_lru_size, folio_is_file_lru, folio_lru_gen, folio_lru_refs, folio_lruvec_memcg,
-                        folio_nr_pages, folio_zonenum, jiffies, lru_gen_add_folio, lru_gen_del_folio, lru_gen_enabled,
+from .mm_inline import (__update_lru_size, folio_is_file_lru, folio_lru_gen, folio_lru_refs, folio_lruvec_memcg,
+                        folio_nr_pages, folio_zonenum, lru_gen_add_folio, lru_gen_del_folio, lru_gen_enabled,
                         lru_gen_folio_seq, lru_gen_from_seq, lru_gen_update_size, lru_tier_from_refs, lrugen_list_add,
                         lrugen_list_add_tail, lrugen_list_del)
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import _PAGE_ACCESSED, _PAGE_SPECIAL, PTE_KIND_PRESENT, pte_pfn
 from .swap import folio_evictable, lru_add_drain, lruvec_add_folio, lruvec_del_folio
-from .memcontrol import (lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min, mem_cgroup_calculate_protection,
-                         mem_cgroup_get_nr_swap_pages, mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
+from .memcontrol import (count_memcg_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min,
+                         mem_cgroup_calculate_protection, mem_cgroup_get_nr_swap_pages, mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
 from .vmscan import (MAX_SWAPPINESS, NR_ST, RECLAIMER_KSWAPD, ST_RECLAIMED, ST_UNQUEUED_DIRTY, _cpu,
                      can_reclaim_anon_pages, folio_mapped, move_folios_to_lru, root_reclaim, scan_control,
                      shrink_folio_batch, wakeup_flusher_threads)
@@ -541,6 +542,8 @@ def scan_folios(a, memcg, nid, type_, tier_idx, reclaim_idx, may_io, reclaimer, 
             break
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += isolated
     a.vm_events[PGREFILL] += sorted_
+    count_memcg_events(a, memcg, PGSCAN_KSWAPD + reclaimer, isolated)
+    count_memcg_events(a, memcg, PGREFILL, sorted_)
     a.vm_events[PGSCAN_ANON + type_] += isolated
     if type_ == LRU_GEN_FILE:
         nr[NR_FILE_TAKEN] += isolated
@@ -607,6 +610,7 @@ def evict_folios(k: "Kernel", lv, sc: scan_control, swappiness: int, nr) -> int:
         sc.nr_reclaimed += reclaimed
         n = putback_rejected(a, memcg, nid, folios, n, skip_retry, back, cpu)
         a.vm_events[PGSTEAL_KSWAPD + sc.reclaimer] += reclaimed
+        count_memcg_events(a, memcg, PGSTEAL_KSWAPD + sc.reclaimer, reclaimed)
         a.vm_events[PGSTEAL_ANON + type_] += reclaimed
         skip_retry = True
     return scanned

@@ -29,10 +29,20 @@ uncharged when the folio is freed; the charge goes up the hierarchy through the 
   protection (``effective_protection`` with the siblings' shares) for reclaim to read
   (``mem_cgroup_below_min``/``mem_cgroup_below_low``/``mem_cgroup_protection`` in
   ``shrink_node_memcgs`` and ``get_scan_count``).
+* ``memory.swap.high``: a charge while the swap of a memcg of the path is above it counts as
+  over-high work too; ``mem_cgroup_handle_over_high`` adds the swap overage's penalty
+  (``swap_find_max_overage``, SWAP_HIGH events) to the memory's; ``mem_cgroup_swap_full``
+  (compiled, for reclaim's ``activate_locked``) says the memcg's swap is half way to its high
+  or max.
+* vm events per memcg (``count_memcg_events``, ``count_memcg_folio_events``, compiled, at the
+  sites of the global counters: ``memcg_vm_events[memcg, item]``; node counters of a folio's
+  memcg: ``mod_memcg_folio_state``); ``memory.stat`` sums the subtree (``memcg_events``,
+  ``memcg_page_state``). ``mem_cgroup_wb_stats`` feeds the memcg writeback domain of
+  ``balance_dirty_pages`` (``mm/page_writeback.py``; ``cgwb_domain`` per memcg).
 * The interface files (``memory_files``): ``memory.current``, ``min``, ``low``, ``high``,
-  ``max``, ``peak``, ``events``, ``events.local``, ``stat``, ``swap.current``, ``swap.max``,
-  ``swap.peak``, ``oom.group``, ``reclaim``; the cgroup core (``kernel/cgroup/cgroup.py``) routes
-  reads and writes here.
+  ``max``, ``peak``, ``events``, ``events.local``, ``stat``, ``swap.current``, ``swap.high``,
+  ``swap.max``, ``swap.peak``, ``oom.group``, ``reclaim``; the cgroup core
+  (``kernel/cgroup/cgroup.py``) routes reads and writes here.
 
 Simplifications: no per-cpu charge stock (``consume_stock``/``refill_stock``): a charge is
 exactly the folio's pages, so ``memory.current`` is the sum of the pages charged (the kernel's
@@ -44,9 +54,10 @@ or fail the fault). Charged now: anonymous faults (small and THP), page-cache an
 page tables (``mem_cgroup_charge_pagetable``, memory.stat ``pagetables``), swap slots
 (``mem_cgroup_try_charge_swap`` from reclaim's ``add_to_swap``, recorded per slot in
 ``swap_cgroup``, uncharged when the slot is freed; ``mem_cgroup_swapin_charge_folio`` charges
-a folio read back to the slot's memcg). Not yet: other kernel memory (slab, stacks),
-per-memcg ``file_mapped``, per-memcg vm events in ``memory.stat`` (shown as 0),
-``memory.swap.high``; the LRU's stats other than the list sizes (workingset activations) are
+a folio read back to the slot's memcg), counted in ``kernel`` (MEMCG_KMEM) with page tables.
+Not yet: other kernel memory (slab, stacks), the vm events of subsystems not modelled (zswap,
+NUMA balancing, THP collapse and swap-out, lazyfree); the memcg's NR_ANON_MAPPED follows the
+charge (the kernel's follows the mappings); the LRU's stats other than the list sizes (workingset activations) are
 per memcg, not per memcg and node. ``memory.pressure`` is a cgroup core file
 (``kernel/cgroup/cgroup.py``); reclaim and the over-high sleep here are memory stalls
 (``psi_memstall_enter``/``leave``).
@@ -55,13 +66,14 @@ per memcg, not per memcg and node. ``memory.pressure`` is a cgroup core file
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from numba import njit
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
+from ..include.linux.backing_dev import wb_domain
 from ..include.linux.mmzone import lruvec
 from ..include.linux.memcontrol import (
     MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH, MEMCG_HIGH, MEMCG_KMEM, MEMCG_LOW, MEMCG_MAX, MEMCG_NR_IDS,
@@ -76,26 +88,25 @@ from ..include.linux.vmstat import (
     NR_FILE_THPS, NR_HUGETLB, NR_INACTIVE_ANON, NR_INACTIVE_FILE, NR_KERNEL_STACK_KB, NR_PAGETABLE,
     NR_SECONDARY_PAGETABLE, NR_SHMEM, NR_SHMEM_THPS, NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B,
     NR_SWAPCACHE, NR_UNEVICTABLE, NR_WRITEBACK, PGDEMOTE_DIRECT, PGDEMOTE_KHUGEPAGED, PGDEMOTE_KSWAPD,
-    PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, VM_EVENT_ITEM, WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE,
-    WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON, WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON,
-    WORKINGSET_RESTORE_FILE)
+    PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, PGSCAN_KSWAPD, PGSTEAL_KSWAPD, VM_EVENT_ITEM,
+    WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE, WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON,
+    WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON, WORKINGSET_RESTORE_FILE)
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import HZ, NSEC_PER_SEC
 from .mm_inline import lru_gen_init_lruvec
-from .page_alloc import wait_for_oom_victims
 from .page_counter import page_counter_charge, page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
 PAGE_MAPPING_ANON = 1
-HZ = 1000  # CONFIG_HZ of the distribution kernels modelled (x86-64 defconfigs use 1000 or 250)
 MEMCG_DELAY_PRECISION_SHIFT = 20
 MEMCG_DELAY_SCALING_SHIFT = 14
 MEMCG_MAX_HIGH_DELAY_JIFFIES = 2 * HZ
 SWAP_CLUSTER_MAX = 32
 MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE = 1 << 1, 1 << 2
 MEMCG_GFP = G.GFP_HIGHUSER_MOVABLE  # an anonymous fault's charge (GFP_HIGHUSER_MOVABLE)
+NR_RECLAIMERS = 4  # PGSCAN_/PGSTEAL_ KSWAPD, DIRECT, KHUGEPAGED, PROACTIVE (consecutive in vm_event_item)
 
 
 # ---- charging: the compiled part ------------------------------------------------------------------
@@ -131,14 +142,29 @@ def mem_cgroup_charge_anon(a, memcg, pfn, nr):
 
 @njit(cache=True)
 def count_over_high(a, memcg, nr):
-    """``try_charge_memcg``'s end: the first memcg of the path above its ``memory.high`` makes
-    the charge count as over-high work for the return to user space."""
+    """``try_charge_memcg``'s end: the first memcg of the path above its ``memory.high`` or its
+    ``memory.swap.high`` makes the charge count as over-high work for the return to user space."""
     c = memcg
     while c != 0:
-        if a.memcg_counter[c, PC_MEMORY, PC_USAGE] > a.memcg_counter[c, PC_MEMORY, PC_HIGH]:
+        if (a.memcg_counter[c, PC_MEMORY, PC_USAGE] > a.memcg_counter[c, PC_MEMORY, PC_HIGH]
+                or a.memcg_counter[c, PC_SWAP, PC_USAGE] > a.memcg_counter[c, PC_SWAP, PC_HIGH]):
             a.memcg_nr_pages_over_high[memcg] += nr
             return
         c = a.memcg_parent[c]
+
+
+@njit(cache=True)
+def mem_cgroup_swap_full(a, pfn):
+    """``mem_cgroup_swap_full`` past the global ``vm_swap_full``: the swap of the folio's memcg,
+    or of an ancestor below the root, is half way to its ``memory.swap.high`` or ``memory.swap.max``
+    (reclaim and swap-in then free the slots of folios in memory)."""
+    c = a.memcg[pfn]
+    while c != 0 and c != ROOT_MEM_CGROUP_ID:
+        usage = a.memcg_counter[c, PC_SWAP, PC_USAGE]
+        if usage * 2 >= a.memcg_counter[c, PC_SWAP, PC_HIGH] or usage * 2 >= a.memcg_counter[c, PC_SWAP, PC_MAX]:
+            return True
+        c = a.memcg_parent[c]
+    return False
 
 
 @njit(cache=True)
@@ -170,6 +196,27 @@ def __memcg_memory_event(a, memcg, event):
 
 
 @njit(cache=True)
+def count_memcg_events(a, memcg, item, nr):
+    """``count_memcg_events``: ``nr`` vm events ``item`` (``enum vm_event_item``) counted in
+    ``memcg``'s own row (memory.stat sums the subtree's; 0: no memcg, as the kernel's NULL)."""
+    a.memcg_vm_events[memcg, item] += nr
+
+
+@njit(cache=True)
+def count_memcg_folio_events(a, pfn, item, nr):
+    """``count_memcg_folio_events``: the events counted in the memcg the folio at ``pfn`` (a
+    head) is charged to."""
+    a.memcg_vm_events[a.memcg[pfn], item] += nr
+
+
+@njit(cache=True)
+def mod_memcg_folio_state(a, pfn, item, nr):
+    """The memcg half of ``__lruvec_stat_mod_folio``: the node counter ``item`` of the memcg
+    the folio at ``pfn`` (a head) is charged to (row 0: charged to none)."""
+    a.memcg_stat[a.memcg[pfn], item] += nr
+
+
+@njit(cache=True)
 def mem_cgroup_charge_pagetable(a, memcg, pfn):
     """A page table of an mm in ``memcg`` (GFP_PGTABLE_USER has __GFP_ACCOUNT): charged to it and
     counted in its NR_PAGETABLE (memory.stat ``pagetables``). The charge is forced (the kernel's
@@ -180,6 +227,7 @@ def mem_cgroup_charge_pagetable(a, memcg, pfn):
         page_counter_charge(a, memcg, PC_MEMORY, 1)
     a.memcg[pfn] = memcg
     a.memcg_stat[memcg, NR_PAGETABLE] += 1
+    a.memcg_stat[memcg, MEMCG_KMEM] += 1  # memcg_account_kmem: a __GFP_ACCOUNT page
 
 
 @njit(cache=True)
@@ -189,6 +237,7 @@ def mem_cgroup_uncharge_pagetable(a, pfn):
     if memcg == 0:
         return
     a.memcg_stat[memcg, NR_PAGETABLE] -= 1
+    a.memcg_stat[memcg, MEMCG_KMEM] -= 1
     mem_cgroup_uncharge(a, pfn)
 
 
@@ -233,12 +282,15 @@ class mem_cgroup:
     stopped (``iter_position[nid]``: the id of the memcg visited last, 0 at the start;
     ``mem_cgroup_per_node->iter.position``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
     reads the watermark since that write), and whether it is still online (rmdir offlines it;
-    a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do)."""
+    a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do), and
+    its writeback domain (``cgwb_domain``: the dirty limit its dirtiers are throttled by,
+    ``mm/page_writeback.py``)."""
 
     id: int
     css: object
     nodeinfo: dict[int, lruvec]
     iter_position: dict[int, int]
+    cgwb_domain: wb_domain = field(default_factory=wb_domain)
     oom_group: bool = False
     peak_reset: bool = False
     online: bool = True
@@ -247,12 +299,16 @@ class mem_cgroup:
 class MemcgHooks:
     """The memory controller's calls into subsystems above it: reclaim (``kswapd_init`` in
     ``mm/vmscan.py`` registers ``try_to_free_mem_cgroup_pages``) and the OOM killer
-    (``oom_init`` registers ``out_of_memory``). The defaults reclaim nothing and kill nothing."""
+    (``oom_init`` registers ``out_of_memory`` and the allocator's ``wait_for_oom_victims``). The
+    defaults reclaim nothing, kill nothing and wait for nobody."""
 
     def try_to_free_mem_cgroup_pages(self, k, memcg: mem_cgroup, nr_pages: int, gfp: int, options: int) -> int:
         return 0
 
     def out_of_memory(self, k, gfp: int, order: int, memcg: mem_cgroup) -> bool:
+        return False
+
+    def wait_for_oom_victims(self, k) -> bool:
         return False
 
 
@@ -271,7 +327,7 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
         a.memcg_parent[free] = parent.id
         a.memcg_counter[free] = 0
         a.memcg_counter[free, :, PC_MAX] = a.memcg_counter[free, :, PC_HIGH] = PAGE_COUNTER_MAX
-        a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = 0
+        a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = a.memcg_vm_events[free] = 0
         a.memcg_nr_pages_over_high[free] = 0
         for lv in nodeinfo.values():
             lru_gen_init_lruvec(k, lv)
@@ -380,6 +436,19 @@ def mem_cgroup_get_nr_swap_pages(k: "Kernel", memcg: mem_cgroup) -> int:
     return nr_swap_pages
 
 
+def mem_cgroup_wb_stats(k: "Kernel", memcg: mem_cgroup) -> tuple[int, int, int, int]:
+    """(file pages on the LRU, headroom, dirty, writeback) of the memcg's subtree for its
+    writeback domain; the headroom is the least room under ``min(memory.max, memory.high)``
+    from the memcg up to the root's child."""
+    filepages = memcg_page_state(k, memcg, NR_INACTIVE_FILE) + memcg_page_state(k, memcg, NR_ACTIVE_FILE)
+    headroom, c = PAGE_COUNTER_MAX, memcg
+    while not mem_cgroup_is_root(c):
+        ceiling = min(pc_field(k, c, PC_MAX), pc_field(k, c, PC_HIGH))
+        headroom = min(headroom, ceiling - min(ceiling, page_counter_read(k, c)))
+        c = parent_mem_cgroup(c)
+    return filepages, headroom, memcg_page_state(k, memcg, NR_FILE_DIRTY), memcg_page_state(k, memcg, NR_WRITEBACK)
+
+
 def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
     """Pages ``memcg`` can still be charged before its own ``memory.max``."""
     return max(pc_field(k, memcg, PC_MAX) - page_counter_read(k, memcg), 0)
@@ -440,7 +509,7 @@ def try_charge_memcg(k: "Kernel", task, nr_pages: int = 1, gfp: int = MEMCG_GFP,
             return False
         passed_oom, nr_retries = True, MAX_RECLAIM_RETRIES
         if not task_is_dying(task):  # another task was chosen: run the clock to its exit
-            wait_for_oom_victims(k)
+            k.memcg_hooks.wait_for_oom_victims(k)
     return True
 
 
@@ -501,6 +570,19 @@ def mem_find_max_overage(k: "Kernel", memcg: mem_cgroup) -> int:
     return overage
 
 
+def swap_find_max_overage(k: "Kernel", memcg: mem_cgroup) -> int:
+    """The largest swap overage over ``memory.swap.high`` on the path; each memcg over it
+    counts a SWAP_HIGH event (memory.swap.events ``high``)."""
+    overage = 0
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        over = calculate_overage(page_counter_read(k, memcg, PC_SWAP), pc_field(k, memcg, PC_HIGH, PC_SWAP))
+        if over:
+            memcg_memory_event(k, memcg, MEMCG_SWAP_HIGH)
+        overage = max(overage, over)
+        memcg = parent_mem_cgroup(memcg)
+    return overage
+
+
 def calculate_high_delay(nr_pages: int, max_overage: int) -> int:
     """The penalty in jiffies: quadratic in the overage, scaled so that about 2 s is reached
     at a 10% overage for a full charge batch, and proportional to the pages charged."""
@@ -526,8 +608,10 @@ def reclaim_high(k: "Kernel", memcg: mem_cgroup, nr_pages: int, gfp: int) -> int
 
 def mem_cgroup_handle_over_high(k: "Kernel", memcg: mem_cgroup, gfp: int = MEMCG_GFP) -> None:
     """The over-high work a charge left for the return to user space: reclaim, and while
-    reclaim cannot keep up, sleep on the clock for the penalty (at most 2 s per return; below
-    10 ms none). The task is throttled, never killed."""
+    reclaim cannot keep up, sleep on the clock for the penalty of the memory overage plus the
+    swap overage over ``memory.swap.high`` (which reclaim cannot bring down: the swapped pages
+    must be freed or come back; at most 2 s per return; below 10 ms none). The task is
+    throttled, never killed."""
     a = k.mem_map
     nr_pages = int(a.memcg_nr_pages_over_high[memcg.id])
     if not nr_pages:
@@ -536,7 +620,8 @@ def mem_cgroup_handle_over_high(k: "Kernel", memcg: mem_cgroup, gfp: int = MEMCG
     nr_retries, in_retry = MAX_RECLAIM_RETRIES, False
     while True:
         nr_reclaimed = reclaim_high(k, memcg, SWAP_CLUSTER_MAX if in_retry else nr_pages, gfp)
-        penalty = calculate_high_delay(nr_pages, mem_find_max_overage(k, memcg))  # + swap's: no swap yet
+        penalty = calculate_high_delay(nr_pages, mem_find_max_overage(k, memcg))
+        penalty += calculate_high_delay(nr_pages, swap_find_max_overage(k, memcg))
         penalty = min(penalty, MEMCG_MAX_HIGH_DELAY_JIFFIES)
         if penalty <= HZ // 100:
             return
@@ -667,17 +752,26 @@ def memcg_page_state(k: "Kernel", memcg: mem_cgroup, item: int) -> int:
     return int(k.mem_map.memcg_stat[ids, item].sum())
 
 
+def memcg_events(k: "Kernel", memcg: mem_cgroup, item: int) -> int:
+    """The vm event ``item`` summed over the memcg's subtree (``memcg_events`` after the rstat
+    flush)."""
+    ids = [m.id for m in mem_cgroup_iter(k, memcg)]
+    return int(k.mem_map.memcg_vm_events[ids, item].sum())
+
+
 def memory_stat_format(k: "Kernel", memcg: mem_cgroup) -> list[str]:
     """``memory.stat``'s lines: the counters of ``memory_stats[]`` (``slab`` after the two slab
-    items), ``pgscan``/``pgsteal``, then the vm events (not yet counted per memcg: 0)."""
+    items), ``pgscan``/``pgsteal`` (the four reclaimers' sums), then ``memcg_vm_event_stat[]``."""
     lines = []
     for name, item in MEMORY_STATS:
         lines.append(f"{name} {memcg_page_state_output(item, memcg_page_state(k, memcg, item))}")
         if item == NR_SLAB_UNRECLAIMABLE_B:
             slab = memcg_page_state(k, memcg, NR_SLAB_RECLAIMABLE_B) + memcg_page_state(k, memcg, item)
             lines.append(f"slab {slab}")
-    lines += ["pgscan 0", "pgsteal 0"]
-    lines += [f"{VM_EVENT_NAMES.get(e, e.lower())} 0" for e in MEMCG_VM_EVENT_STAT if e in VM_EVENT_ITEM]
+    for name, first in (("pgscan", PGSCAN_KSWAPD), ("pgsteal", PGSTEAL_KSWAPD)):
+        lines.append(f"{name} {sum(memcg_events(k, memcg, first + r) for r in range(NR_RECLAIMERS))}")
+    lines += [f"{VM_EVENT_NAMES.get(e, e.lower())} {memcg_events(k, memcg, VM_EVENT_ITEM[e])}"
+              for e in MEMCG_VM_EVENT_STAT if e in VM_EVENT_ITEM]
     return lines
 
 
@@ -788,7 +882,7 @@ def memory_max_write(k: "Kernel", memcg: mem_cgroup, buf: str) -> None:
                 nr_reclaims -= 1
             continue
         memcg_memory_event(k, memcg, MEMCG_OOM)
-        if not mem_cgroup_out_of_memory(k, memcg, G.GFP_KERNEL, 0) or not wait_for_oom_victims(k):
+        if not mem_cgroup_out_of_memory(k, memcg, G.GFP_KERNEL, 0) or not k.memcg_hooks.wait_for_oom_victims(k):
             break
 
 
@@ -841,6 +935,7 @@ memory_files = {
     "memory.oom.group": (lambda k, m: f"{int(m.oom_group)}\n", memory_oom_group_write),
     "memory.reclaim": (None, memory_reclaim),
     "memory.swap.current": (lambda k, m: f"{page_counter_read(k, m, PC_SWAP) * 4096}\n", None),
+    "memory.swap.high": _tunable(PC_HIGH, PC_SWAP),
     "memory.swap.max": _tunable(PC_MAX, PC_SWAP),
     "memory.swap.events": (lambda k, m: "".join(f"{n} {int(k.mem_map.memcg_events[m.id, e])}\n" for n, e in
                                                 (("high", MEMCG_SWAP_HIGH), ("max", MEMCG_SWAP_MAX),

@@ -24,7 +24,7 @@ from ..errors import KernelError
 from ..fs.namei import NAME_MAX
 from ..fs.open import get_unused_fd
 from ..include.linux.fs import F_SEAL_EXEC, F_SEAL_SEAL, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, O_CLOEXEC, O_LARGEFILE
-from ..include.linux.mm_types import _parse_names
+from ..include.linux.mm_types import VM_NORESERVE, _parse_names
 from .shmem import shmem_file_setup
 
 # include/uapi/linux/memfd.h
@@ -69,7 +69,7 @@ def memfd_alloc_file(k, name: str, flags: int):
     """``alloc_file``: the tmpfs file, its access and its seals."""
     if flags & MFD_HUGETLB:
         raise KernelError(errno.ENOSYS, "memfd_create: MFD_HUGETLB needs hugetlbfs (not simulated)")
-    f = shmem_file_setup(k, name, 0, 0)  # VM_NORESERVE: nothing charged for the size
+    f = shmem_file_setup(k, name, 0, VM_NORESERVE)  # pages charged as they are allocated
     f.f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE
     f.f_flags |= O_LARGEFILE | (O_CLOEXEC if flags & MFD_CLOEXEC else 0)
     ino = f.f_inode

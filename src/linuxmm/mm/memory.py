@@ -43,21 +43,25 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       pgtable_trans_huge_deposit,
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn, pte_kind, swp_type)
-from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
+from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGMAJFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
                                     THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
-                      VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_THP, AC_USER,
+                      VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR, VP_NR_SWAP_PAGES, VP_SWAPIN_FAULTS)
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SWAPIN, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
                       NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
-from .memcontrol import mem_cgroup_charge_anon, mem_cgroup_charge_pagetable, mem_cgroup_uncharge_pagetable
-from .swap import folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
-from ..include.linux.swap import SWAP_COUNT_MASK
-from .swapfile import PG_dirty_mask, swap_slot, free_swap_and_cache, free_swap_cache, folio_free_swap, swap_duplicate, swap_free
+from .memcontrol import (charge_memcg, count_memcg_folio_events, mem_cgroup_charge_anon, mem_cgroup_charge_pagetable,
+                         mem_cgroup_uncharge_pagetable, mod_memcg_folio_state)
+from .page_io import swap_read_folio_sync
+from .swap import folio_add_lru, folio_add_lru_vma, folio_put, lru_add_drain, munlock_folio
+from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE
+from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, swap_slot, free_swap_and_cache, free_swap_cache,
+                       folio_free_swap, swap_duplicate, swap_free, swp_tb_is_folio)
+from .workingset import workingset_refault
 
 # the compiled VMA table: one row per VMA, sorted by start. VMA_FILE is the file's inode
 # number (0: anonymous); VMA_XA the xarray of its page cache (-1: none); VMA_FILE_END the
@@ -411,7 +415,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         copy_page(a, pfn, old)
         a.mapcount[old] -= 1
         if not page_mapped(a, old, head):
-            vs.nstat[a.zone_node[B.page_zone(a, old)], NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+            mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, old)], head, anon, -1)
         if not anon:  # a private file page: the copy is anonymous (wp_page_copy's counters)
             mmc[mm_counter_file(a, head)] -= 1
             mmc[MM_ANONPAGES] += 1
@@ -472,6 +476,7 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     vs.nstat[nid, NS_ANON_MAPPED] += nr
     vs.nstat[nid, NS_ANON_THPS] += nr
     vs.vm_events[THP_FAULT_ALLOC] += 1
+    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
     return FAULT_OK
 
 
@@ -563,6 +568,17 @@ def pmdmapped_item(a, head):
 
 
 @njit(cache=True)
+def mapped_stat_mod(a, vs, nid, head, anon, nr):
+    """NR_ANON_MAPPED or NR_FILE_MAPPED of the node (``__folio_mod_stat``); a file folio's
+    NR_FILE_MAPPED in its memcg too (the memcg's NR_ANON_MAPPED follows its charge)."""
+    if anon:
+        vs.nstat[nid, NS_ANON_MAPPED] += nr
+    else:
+        vs.nstat[nid, NS_FILE_MAPPED] += nr
+        mod_memcg_folio_state(a, head, NS_FILE_MAPPED, nr)
+
+
+@njit(cache=True)
 def folio_add_file_rmap_ptes(a, vs, head, pfn, nr):
     """``folio_add_file_rmap_ptes``: pages mapped for the first time count in NR_FILE_MAPPED
     (unless the folio is mapped whole by a PMD already)."""
@@ -572,7 +588,7 @@ def folio_add_file_rmap_ptes(a, vs, head, pfn, nr):
         if a.mapcount[p] == 0 and not whole:
             first += 1
         a.mapcount[p] += 1
-    vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += first
+    mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, first)
 
 
 @njit(cache=True)
@@ -584,7 +600,7 @@ def folio_add_file_rmap_pmd(a, vs, head):
     if a.entire_mapcount[head] == 0:
         for p in range(head, head + nr):
             if a.mapcount[p] == 0:
-                vs.nstat[nid, NS_FILE_MAPPED] += 1
+                mapped_stat_mod(a, vs, nid, head, False, 1)
         vs.nstat[nid, pmdmapped_item(a, head)] += nr
     a.entire_mapcount[head] += 1
 
@@ -604,14 +620,14 @@ def file_pte_bits(vmas, v, write):
 
 
 @njit(cache=True)
-def set_pte_range(a, vs, mmc, row, idx, head, pfn, nr, bits):
-    """``set_pte_range`` of a file folio's pages [pfn, pfn+nr) at entries [idx, idx+nr) of
-    table ``row``: rmap, one reference per pte, RssFile/RssShmem."""
+def set_pte_range(a, vs, row, idx, head, pfn, nr, bits):
+    """``set_pte_range`` of a file folio's pages [pfn, pfn+nr) at the none entries [idx,
+    idx+nr) of table ``row``, and their rmap. The caller takes the references and counts
+    RssFile/RssShmem (``finish_fault`` per fault, ``filemap_map_pages`` once per batch)."""
     for i in range(nr):
-        set_entry(vs, row, idx + i, mk_entry(pfn + i, bits))
+        vs.pt[row, idx + i] = mk_entry(pfn + i, bits)
+    vs.pt_used[row] += nr  # set_entry's count, for ptes that were none
     folio_add_file_rmap_ptes(a, vs, head, pfn, nr)
-    a.refcount[head] += nr
-    mmc[mm_counter_file(a, head)] += nr
 
 
 @njit(cache=True)
@@ -638,28 +654,30 @@ def folio_usable(a, head):
 
 
 @njit(cache=True)
-def next_uptodate_folio(a, xa, xid, index, end_pgoff, max_idx):
+def next_uptodate_folio(a, xa, xid, index, end_pgoff, max_idx, node, row):
     """``next_uptodate_folio``: the first folio from ``index`` to ``end_pgoff`` that can be
-    mapped: (head pfn, index found at), or (-1, -1). Shadow entries, folios being read or
-    carrying PG_readahead and indexes at or past ``max_idx`` (i_size) are skipped. The slots
-    are read node by node (``xa_leaf``), as ``xas_next_entry`` walks them."""
-    node, row = np.int64(-1), np.int64(-1)
+    mapped. Shadow entries, folios being read or carrying PG_readahead and indexes at or past
+    ``max_idx`` (i_size) are skipped. The slots are read node by node (``xa_leaf``), as
+    ``xas_next_entry`` walks them: ``node`` (index >> XA_CHUNK_SHIFT) and ``row`` are the
+    bottom node read last (-1: none yet), which the caller hands back with the next call
+    (the kernel's ``xa_state``), so a range is walked down the tree once per 64 indices.
+    Returns (head pfn, index found at, node, row), head and index -1 at the end."""
     while index <= end_pgoff and index < max_idx:
         if index >> XA_CHUNK_SHIFT != node:
             node = index >> XA_CHUNK_SHIFT
             row = xa_leaf(xa, xid, index)
-            if row < 0:  # nothing cached in this node's 64 indices
-                index = (node + 1) << XA_CHUNK_SHIFT
-                continue
+        if row < 0:  # nothing cached in this node's 64 indices
+            index = (node + 1) << XA_CHUNK_SHIFT
+            continue
         entry = xa.slots[row, index & XA_CHUNK_MASK]
         if xa_is_folio(entry):
             head = xa_to_folio(entry)
             if folio_usable(a, head):
-                return head, index
+                return head, index, node, row
             index = folio_next_index(a, head)
         else:
             index += 1
-    return np.int64(-1), np.int64(-1)
+    return np.int64(-1), np.int64(-1), node, row
 
 
 @njit(cache=True)
@@ -685,12 +703,13 @@ def do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, address, write):
 
 
 @njit(cache=True)
-def filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, start, addr, nr_pages, file_end, address):
+def filemap_map_folio_range(a, vs, vmas, v, row, head, start, addr, nr_pages, file_end, address, bits):
     """``filemap_map_folio_range``: map pages [start, start+nr_pages) of a large folio at
     ``addr``, or the whole folio when it lies within the file (``file_end >=
     folio_next_index``, stricter by one than the last page: a folio ending at EOF is mapped
-    piecewise; shmem is exempt), the VMA and one page table. Runs of none ptes are mapped; True
-    if ``address`` was."""
+    piecewise; shmem is exempt), the VMA and one page table. Runs of none ptes are mapped (a
+    marker or a mapped pte is left to its own fault), each taking its references. Returns
+    (pages mapped, whether ``address`` was)."""
     nr_folio = np.int64(1) << a.order[head]
     size = nr_folio << 12
     addr0 = addr - (start << 12)
@@ -698,25 +717,36 @@ def filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, start, addr, nr_page
     if (file_end >= folio_next_index(a, head) or vmas[v, VMA_FOPS] & FOPS_SHMEM) and addr0 >= vmas[v, VMA_START] \
             and addr0 + size <= vmas[v, VMA_END] and (addr0 & pmd_mask) == ((addr0 + size - 1) & pmd_mask):
         start, addr, nr_pages = np.int64(0), addr0, nr_folio
-    return map_file_ptes(a, vs, mmc, vmas, v, row, head, head + start, addr, nr_pages, address)
-
-
-@njit(cache=True)
-def map_file_ptes(a, vs, mmc, vmas, v, row, head, pfn, addr, nr_pages, address):
-    """Map the pages [pfn, pfn+nr_pages) of folio ``head`` at ``addr`` where the ptes are none
-    (a marker or a mapped pte is left to its own fault); True if ``address``'s page was mapped."""
-    bits = file_pte_bits(vmas, v, False)
+    pfn = head + start
     idx = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr)
-    mapped, i = False, np.int64(0)
+    mapped, count, i = False, np.int64(0), np.int64(0)
     while i < nr_pages:
         n = np.int64(0)
         while i + n < nr_pages and pte_none(vs.pt[row, idx + i + n]):
             n += 1
         if n:
-            set_pte_range(a, vs, mmc, row, idx + i, head, pfn + i, n, bits)
+            set_pte_range(a, vs, row, idx + i, head, pfn + i, n, bits)
+            a.refcount[head] += n
+            count += n
             mapped |= addr + (i << 12) <= address < addr + ((i + n) << 12)
         i += n + 1
-    return mapped
+    return count, mapped
+
+
+@njit(cache=True)
+def filemap_map_order0_folio(a, vs, row, idx, head, bits):
+    """``filemap_map_order0_folio``: map the page of an order-0 folio at entry ``idx`` of
+    table ``row`` unless its pte is set (``set_pte_range`` and its rmap for one page, written
+    out: this is the fault-around loop's body), taking its reference. 1 if mapped, else 0."""
+    if not pte_none(vs.pt[row, idx]):
+        return np.int64(0)
+    vs.pt[row, idx] = mk_entry(head, bits)
+    vs.pt_used[row] += 1
+    if a.mapcount[head] == 0:
+        vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += 1
+    a.mapcount[head] += 1
+    a.refcount[head] += 1
+    return np.int64(1)
 
 
 @njit(cache=True)
@@ -724,13 +754,15 @@ def filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, address, start_
     """``filemap_map_pages``: map the cached, up-to-date folios of [start_pgoff, end_pgoff]
     (clipped at the last page of the file). A PMD-sized first folio is mapped by a huge pmd
     (``filemap_map_pmd``) unless it reaches EOF; otherwise the pte table (installed now if the
-    first folio may be mapped large, else the mapping gives up) gets the folios' pages.
-    FAULT_OK (VM_FAULT_NOPAGE) if ``address`` got mapped, FAULT_FALLBACK if not, or the status
-    of a failed table allocation."""
+    first folio may be mapped large, else the mapping gives up) gets the folios' pages, the
+    xarray walked once over the range and RssFile/RssShmem counted once for the batch (the
+    kind of the first folio, as the kernel's ``rss``). FAULT_OK (VM_FAULT_NOPAGE) if
+    ``address`` got mapped, FAULT_FALLBACK if not, or the status of a failed table allocation."""
     xid, max_idx = vmas[v, VMA_XA], vmas[v, VMA_FILE_END]
     file_end = max_idx - 1
     end_pgoff = min(end_pgoff, file_end)
-    head, index = next_uptodate_folio(a, xa, xid, start_pgoff, end_pgoff, max_idx)
+    head, index, node, xrow = next_uptodate_folio(a, xa, xid, start_pgoff, end_pgoff, max_idx, np.int64(-1),
+                                                  np.int64(-1))
     if head < 0:
         return FAULT_FALLBACK
     pmd = vs.pt[pmd_row, pmd_idx]
@@ -744,19 +776,25 @@ def filemap_map_pages(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, address, start_
         return -10 - row
     if row < 0:
         return FAULT_FALLBACK
-    ret = FAULT_FALLBACK
+    ret, rss, folio_type = FAULT_FALLBACK, np.int64(0), mm_counter_file(a, head)
+    bits = file_pte_bits(vmas, v, False)
     addr0 = vmas[v, VMA_START] + ((start_pgoff - vmas[v, VMA_PGOFF]) << 12)
+    idx0 = pt_index(vs, vs.vp[VP_LEVELS] - 1, addr0)
     while head >= 0:
         addr = addr0 + ((index - start_pgoff) << 12)
-        nr_pages = min(folio_next_index(a, head) - 1, end_pgoff) - index + 1
         if a.order[head] == 0:
-            mapped = map_file_ptes(a, vs, mmc, vmas, v, row, head, head, addr, 1, address)
+            n = filemap_map_order0_folio(a, vs, row, idx0 + index - start_pgoff, head, bits)
+            mapped = n > 0 and addr == address & ~np.int64(4095)
         else:
-            mapped = filemap_map_folio_range(a, vs, mmc, vmas, v, row, head, index - a.index[head], addr,
-                                             nr_pages, file_end, address)
+            nr_pages = min(folio_next_index(a, head) - 1, end_pgoff) - index + 1
+            n, mapped = filemap_map_folio_range(a, vs, vmas, v, row, head, index - a.index[head], addr, nr_pages,
+                                                file_end, address, bits)
+        rss += n
         if mapped:
             ret = FAULT_OK
-        head, index = next_uptodate_folio(a, xa, xid, folio_next_index(a, head), end_pgoff, max_idx)
+        head, index, node, xrow = next_uptodate_folio(a, xa, xid, folio_next_index(a, head), end_pgoff, max_idx,
+                                                      node, xrow)
+    mmc[folio_type] += rss
     return ret
 
 
@@ -811,7 +849,9 @@ def finish_fault(a, vs, vmas, mmc, v, pmd_row, pmd_idx, addr, head, pfn, write):
     for i in range(nr):
         if not pte_none(vs.pt[row, idx + i]):
             return FAULT_OK  # VM_FAULT_NOPAGE: someone mapped it meanwhile
-    set_pte_range(a, vs, mmc, row, idx, head, first, nr, file_pte_bits(vmas, v, write))
+    set_pte_range(a, vs, row, idx, head, first, nr, file_pte_bits(vmas, v, write))
+    a.refcount[head] += nr
+    mmc[mm_counter_file(a, head)] += nr
     return FAULT_OK
 
 
@@ -951,7 +991,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
         if pte_marker_get(pte_to_swp_entry(entry, vs.vp[VP_SWP_FMT])) & PTE_MARKER_GUARD:
             return FAULT_SIGSEGV_MAPERR
     if pte_kind(entry, vs.vp[VP_SWP_FMT]) == PTE_KIND_SWAP:
-        return FAULT_SWAP
+        return do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write)
     if not entry_present(entry):
         if file_vma and pte_none(entry):
             return do_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, write)
@@ -974,6 +1014,7 @@ def mm_account_fault(vs, mmc):
     else:
         mmc[MMC_MINFLT] += 1
     vs.vm_events[PGFAULT] += 1
+    vs.memcg_vm_events[mmc[MMC_MEMCG], PGFAULT] += 1  # count_memcg_event_mm
 
 
 @njit(cache=True)
@@ -1003,10 +1044,11 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
 
 
 @njit(cache=True, inline="always")
-def past_deadline(mmc, accesses, flt0, budget):
-    """``accesses`` accesses and the faults taken since the count was ``flt0`` cost ``budget``
-    ns or more (the cost model of ``kernel/timer.py``)."""
-    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0) * FAULT_NS >= budget
+def past_deadline(vs, mmc, accesses, flt0, budget):
+    """``accesses`` accesses and the faults taken since the count was ``flt0`` (and the
+    swap-ins counted in VP_SWAPIN_FAULTS) cost ``budget`` ns or more (the cost model of
+    ``kernel/timer.py``)."""
+    return accesses * ACCESS_NS + (mmc[MMC_MINFLT] - flt0 + vs.vp[VP_SWAPIN_FAULTS]) * FAULT_NS >= budget
 
 
 @njit(cache=True)
@@ -1029,7 +1071,7 @@ def access_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, value, out, start,
                 write_line(a, pfn, line, value)
         else:
             out[i] = read_line(a, pfn, line)
-        if past_deadline(counters, i + 1 - start, flt0, budget):
+        if past_deadline(vs, counters, i + 1 - start, flt0, budget):
             return i + 1, FAULT_DEADLINE
     return addrs.shape[0], FAULT_OK
 
@@ -1139,13 +1181,13 @@ def zap_leaf(a, vs, mmc, entry, level):
             vs.nstat[nid, NS_ANON_THPS if anon else pmdmapped_item(a, head)] -= nr
             for i in range(nr):  # pages no pte maps any more leave NR_ANON_MAPPED/NR_FILE_MAPPED
                 if a.mapcount[head + i] == 0:
-                    vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+                    mapped_stat_mod(a, vs, nid, head, anon, -1)
         if anon:
             mmc[MMC_ANON_THP] -= 1
     else:
         a.mapcount[pfn] -= 1
         if not page_mapped(a, pfn, head):  # the last pte: folio_remove_rmap_ptes
-            vs.nstat[nid, NS_ANON_MAPPED if anon else NS_FILE_MAPPED] -= 1
+            mapped_stat_mod(a, vs, nid, head, anon, -1)
     mmc[mm_counter(a, head)] -= nr
     free_swap_cache(a, vs, head)  # free_pages_and_swap_cache: its last mapping went
     put_folio(a, vs, head)
@@ -1564,6 +1606,47 @@ def map_swap_folio(a, vs, mmc, pgd, addr, pfn, vm_flags, anon_key, root_key, ind
     set_entry(vs, row, idx, new)
     mmc[MM_SWAPENTS] -= 1
     mmc[MM_ANONPAGES] += 1
+
+
+@njit(cache=True)
+def do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write):
+    """The compiled half of ``do_swap_page``: the swap pte's slot is on a SWP_SYNCHRONOUS_IO
+    area (zram), only this pte refers to it and no folio caches it: a new folio is read at
+    once (no I/O to wait for; a major fault) and mapped, the slot freed. The folio passes
+    through the swap cache as the Python half's does (6.18 skips the cache here; nothing
+    outside the fault sees the difference). FAULT_SWAP hands everything else to the Python
+    half (``mm/swap_state.py``): a folio in the swap cache (readahead's bookkeeping), disk
+    reads waited for on the clock, a slot shared after fork, a charge to a memcg other than
+    the mm's."""
+    entry = pte_to_swp_entry(vs.pt[row, idx], vs.vp[VP_SWP_FMT])
+    slot = swap_slot(vs, entry)
+    memcg = mmc[MMC_MEMCG]
+    if (not vs.swap_sync_io[swp_type(entry)] or vs.swap_map[slot] != 1 or swp_tb_is_folio(vs.swap_table[slot])
+            or not vs.pt[row, idx] & pte_swp_exclusive_bit(vs.vp[VP_SWP_FMT]) or vmas[v, VMA_ANON] == 0
+            or memcg == 0 or (vs.swap_cgroup[slot] != 0 and vs.swap_cgroup[slot] != memcg)):
+        return FAULT_SWAP
+    pfn = alloc_with(a, vs, AC_SWAPIN, 0)  # alloc_swap_folio
+    if pfn < 0:
+        return FAULT_NEED_ALLOC
+    if not charge_memcg(a, memcg, pfn, 1):  # mem_cgroup_swapin_charge_folio
+        B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
+        return FAULT_NEED_CHARGE
+    vs.swap_map[slot] |= SWAP_HAS_CACHE  # swapcache_prepare
+    a.flags[pfn] |= PG_swapbacked_mask
+    shadow = __swap_cache_add_folio(a, vs, pfn, entry)
+    if shadow:  # the slot's folio was evicted by reclaim: a refault (before the LRU add)
+        workingset_refault(a, pfn, shadow, 0, vs.vp[VP_NR_SWAP_PAGES] > 0, 1)
+    folio_add_lru(a, vs.vp[VP_CPU], pfn)
+    a.refcount[pfn] -= 1  # the allocation's reference: the cache and the LRU batch hold theirs
+    swap_read_folio_sync(a, vs, pfn, slot)
+    lru_add_drain(a, vs.vp[VP_CPU])
+    map_swap_folio(a, vs, mmc, mmc[MMC_PGD], addr, pfn, vmas[v, VMA_FLAGS], vmas[v, VMA_ANON], vmas[v, VMA_ANON],
+                   linear_page_index(vmas, v, addr), write, True)  # the sync read frees the slot at once
+    vs.vm_events[PGMAJFAULT] += 1
+    vs.memcg_vm_events[memcg, PGMAJFAULT] += 1  # count_memcg_event_mm
+    vs.vp[VP_FAULT_MAJOR] = 1  # mm_account_fault: VM_FAULT_MAJOR
+    vs.vp[VP_SWAPIN_FAULTS] += 1
+    return FAULT_OK
 
 
 @njit(cache=True)

@@ -36,7 +36,7 @@ from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_GEN_PGOFF, LRU_REFS_FL
                                         PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask,
                                         PG_workingset_mask, PG_writeback_mask)
 from ..include.linux.vmstat import NR_LRU_BASE, NR_ZONE_LRU_BASE
-from ..kernel.timer import NSEC_PER_SEC
+from ..kernel.timer import jiffies
 from . import buddy as B
 
 LRU_ACTIVE = LRU_ACTIVE_ANON - LRU_INACTIVE_ANON
@@ -61,13 +61,6 @@ class lru_gen_globals:
         return cls(caps=(1 << NR_LRU_GEN_CAPS) - 1 if config.lru_gen and config.lru_gen_enabled else 0)
 
 
-HZ = 250  # CONFIG_HZ of the development host: MGLRU keeps its times in jiffies
-
-
-def jiffies(k) -> int:
-    return k.clock.now * HZ // NSEC_PER_SEC
-
-
 def lru_gen_init_lruvec(k, lv) -> None:
     """``lru_gen_init_lruvec`` for a new memcg's lruvec (its id may have been another memcg's):
     max_seq MIN_NR_GENS + 1, min_seqs 0, every generation born now, no PID history."""
@@ -83,6 +76,14 @@ def lru_gen_init_lruvec(k, lv) -> None:
 def lru_gen_enabled(k) -> bool:
     """``lru_gen_enabled()``: MGLRU is built in and its core is switched on."""
     return bool(k.config.lru_gen and k.lru_gen.caps & (1 << LRU_GEN_CORE))
+
+
+@njit(cache=True, inline="always")
+def lru_gen_enabled_compiled(a):
+    """``lru_gen_enabled()`` in compiled code: the LRU_GEN_CORE static key, which
+    ``lru_gen_change_state`` switches for every node's lruvecs at once, so the first node's
+    flag reads it (no folio's zone needs looking up, as the kernel's static key needs none)."""
+    return a.lrugen_enabled[0] != 0
 
 
 # ---- shared by both LRUs -----------------------------------------------------------------

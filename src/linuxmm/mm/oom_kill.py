@@ -55,7 +55,7 @@ from ..include.linux.memcontrol import MEMCG_OOM_GROUP_KILL, MEMCG_OOM_KILL
 from .memcontrol import (mem_cgroup_from_task, mem_cgroup_get_max, mem_cgroup_get_oom_group, mem_cgroup_print_oom_context,
                          mem_cgroup_print_oom_group, mem_cgroup_print_oom_meminfo, mem_cgroup_scan_tasks,
                          memcg_memory_event)
-from .page_alloc import totalram_pages
+from .page_alloc import totalram_pages, wait_for_oom_victims
 from .show_mem import __show_mem
 from .util import total_swap_pages
 
@@ -107,6 +107,7 @@ def oom_init(k: "Kernel") -> None:
     k.oom_reaper_th = k.kthreads["oom_reaper"] = kthread(k.clock, "oom_reaper", lambda: oom_reaper(k))
     k.alloc_hooks.out_of_memory = out_of_memory
     k.memcg_hooks.out_of_memory = out_of_memory
+    k.memcg_hooks.wait_for_oom_victims = wait_for_oom_victims
 
 
 def for_each_process(k: "Kernel"):

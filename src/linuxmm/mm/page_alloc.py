@@ -641,14 +641,22 @@ def alloc_pages_bulk(k, gfp: int, nr: int, order: int = 0, nid: int | None = Non
     return out[:done]
 
 
-def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bool, loops: list) -> bool:
-    """Retry while reclaiming everything reclaimable could meet some zone's min watermark."""
+def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bool, loops: list, nid: int) -> bool:
+    """``should_reclaim_retry`` (6.18): a round without progress counts in ``loops[0]``
+    (``no_progress_loops``; every round counts for a costly order, progress or not); past
+    MAX_RECLAIM_RETRIES of them the allocation goes to the OOM killer. Otherwise retry while
+    some zone of the allocation's zonelist would meet its MIN watermark for ``order`` if
+    everything reclaimable in it were freed: ``__zone_watermark_ok`` with ``available`` =
+    free + ``zone_reclaimable_pages``, whatever the reclaimable part is (free pages alone
+    may do). Before the OOM killer the kernel unreserves a highatomic pageblock
+    (``unreserve_highatomic_pageblock``): no pageblock is reserved for high-order atomic
+    allocations here, so there is none to give back."""
     loops[0] = 0 if progress and order <= _buddy.PAGE_ALLOC_COSTLY_ORDER else loops[0] + 1
     if loops[0] > MAX_RECLAIM_RETRIES:
         return False
     a = k.mem_map
     highest = _gfp.gfp_zone(gfp, k.zone_names)
-    for zid in _zonelist(k, k.node_ids[0])[k.node_ids[0]]:
+    for zid in _zonelist(k, nid)[nid]:
         if zid < 0:
             break
         if a.zone_idx[zid] > highest:
@@ -656,7 +664,7 @@ def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bo
         z = k.NODE_DATA(int(a.zone_node[zid])).node_zones[int(a.zone_idx[zid])]
         available = zone_page_state(z, "NR_FREE_PAGES") + zone_reclaimable_pages(k, z)
         if _buddy.__zone_watermark_ok(a, zid, order, z.min_wmark_pages(), highest, alloc_flags, available):
-            return zone_reclaimable_pages(k, z) > 0
+            return True
     return False
 
 
@@ -701,7 +709,7 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
                 break
         if gfp & _gfp.__GFP_NORETRY or (costly and not gfp & _gfp.__GFP_RETRY_MAYFAIL):
             break
-        if should_reclaim_retry(k, gfp, order, alloc_flags, progress > 0, loops):
+        if should_reclaim_retry(k, gfp, order, alloc_flags, progress > 0, loops, nid):
             continue
         pfn, oom_progress = __alloc_pages_may_oom(k, gfp, order, nid, cpu)
         if pfn >= 0 or (oom_victim_current(k) and alloc_flags & _buddy.ALLOC_OOM) or not oom_progress:

@@ -29,24 +29,20 @@ from numba import njit
 from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
-from ..include.linux.page_flags import (PG_dirty_mask, PG_locked, PG_reclaim_mask, PG_uptodate,
+from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
-from ..include.linux.swap import swap_info_struct
+from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
 from . import buddy as B
 from . import page_alloc as pa
+from .memcontrol import count_memcg_folio_events
 from .pgtable import swp_offset
 from .swap import folio_rotate_reclaimable
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
 
-
-def _flag(k: "Kernel", pfn: int, bit: int, on: bool) -> None:
-    if on:
-        k.mem_map.flags[pfn] |= np.uint64(1 << bit)
-    else:
-        k.mem_map.flags[pfn] &= ~np.uint64(1 << bit)
+PG_uptodate_mask = np.uint64(1 << PG_uptodate)
 
 
 def swap_sector(si: swap_info_struct, offset: int, page_shift: int) -> int:
@@ -55,14 +51,14 @@ def swap_sector(si: swap_info_struct, offset: int, page_shift: int) -> int:
 
 
 @njit(cache=True)
-def end_swap_bio_write(a, content, content_valid, pfns, offsets):
-    """The write of ``pfns`` to slots ``offsets`` completed: the slots hold their lines, the
+def end_swap_bio_write(a, vs, pfns, slots):
+    """The write of ``pfns`` to pool slots ``slots`` completed: the slots hold their lines, the
     folios leave writeback (``folio_end_writeback``), and one reclaim wrote (PG_reclaim)
     rotates to its inactive list's tail to be freed first."""
     for i in range(pfns.shape[0]):
         pfn = pfns[i]
-        content[offsets[i]] = a.content[pfn]
-        content_valid[offsets[i]] = a.content_valid[pfn]
+        vs.swap_content[slots[i]] = a.content[pfn]
+        vs.swap_content_valid[slots[i]] = a.content_valid[pfn]
         if a.flags[pfn] & PG_reclaim_mask:
             a.flags[pfn] &= ~PG_reclaim_mask
             folio_rotate_reclaimable(a, pfn)
@@ -82,37 +78,48 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     a = k.mem_map
     a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
     k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
+    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
     if si.bdev is None:
-        end_swap_bio_write(a, si.content, si.content_valid, pfns, offsets)
+        end_swap_bio_write(a, k.vm_state, pfns, si.base + offsets)
         return pfns.size
     runs = np.flatnonzero(np.diff(offsets) != 1) + 1
     for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
                    run_pfns.size << k.arch.page_shift,
-                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_bio_write(k.mem_map, si.content,
-                                                                                  si.content_valid, p, o))
+                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_bio_write(k.mem_map, k.vm_state, p, si.base + o))
     return pfns.size
+
+
+@njit(cache=True)
+def end_swap_bio_read(a, vs, pfn, slot):
+    """The read of pool slot ``slot`` into ``pfn`` completed (``folio_end_read``): its lines,
+    up to date and unlocked."""
+    a.content[pfn] = vs.swap_content[slot]
+    a.content_valid[pfn] = vs.swap_content_valid[slot]
+    a.flags[pfn] = (a.flags[pfn] | PG_uptodate_mask) & ~PG_locked_mask
+
+
+@njit(cache=True)
+def swap_read_folio_sync(a, vs, pfn, slot):
+    """``swap_read_folio`` on a SWP_SYNCHRONOUS_IO area (zram): the read completes before the
+    call returns. PSWPIN counts it, globally and in the folio's memcg."""
+    vs.vm_events[PSWPIN] += 1
+    count_memcg_folio_events(a, pfn, PSWPIN, 1)
+    end_swap_bio_read(a, vs, pfn, slot)
 
 
 def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> None:
     """Read slot ``entry`` into the new folio ``pfn``, locked until the read completes
     (``swap_read_folio``; the faulting task waits for PG_locked)."""
     offset = swp_offset(np.uint64(entry))
-    _flag(k, pfn, PG_locked, True)
-    k.vm_events[PSWPIN] += 1  # counted as the read is submitted
-
-    def end_swap_bio_read(k, status: int) -> None:
-        a = k.mem_map
-        a.content[pfn] = si.content[offset]
-        a.content_valid[pfn] = si.content_valid[offset]
-        _flag(k, pfn, PG_uptodate, True)  # folio_end_read: up to date and unlocked
-        _flag(k, pfn, PG_locked, False)
-
     if si.bdev is None:
-        end_swap_bio_read(k, 0)
-    else:
-        submit_bio(k, si.bdev, REQ_OP_READ, swap_sector(si, offset, k.arch.page_shift), 1 << k.arch.page_shift,
-                   end_swap_bio_read)
+        swap_read_folio_sync(k.mem_map, k.vm_state, pfn, si.base + offset)
+        return
+    k.mem_map.flags[pfn] |= PG_locked_mask
+    k.vm_events[PSWPIN] += 1  # counted as the read is submitted
+    count_memcg_folio_events(k.mem_map, pfn, PSWPIN, 1)
+    submit_bio(k, si.bdev, REQ_OP_READ, swap_sector(si, offset, k.arch.page_shift), 1 << k.arch.page_shift,
+               lambda k, status: end_swap_bio_read(k.mem_map, k.vm_state, pfn, si.base + offset))
 
 
 # ---- zram: compressed memory ----------------------------------------------------------------
@@ -138,12 +145,11 @@ def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offset
     same = pages_same_filled(k, pfns)
     base = int(np.count_nonzero(si.zs_stored)) - int(np.count_nonzero(si.zs_stored[offsets]))
     stored = base + np.cumsum(~same)  # the compressed slots once each page is stored
-    while len(si.zram_pages) < zram_pages_needed(si, int(stored[-1])):
-        page = pa.alloc_pages(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, 0)
-        if page is None:
-            break
-        si.zram_pages.append(page)
-        k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
+    need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
+    if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
+        for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
+            si.zram_pages.append(page)
+            k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
     fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
     si.zs_stored[offsets[:fits]] = ~same[:fits]
     return fits
@@ -157,10 +163,12 @@ def zs_free_pages(k: "Kernel", si: swap_info_struct, nr: int) -> None:
         pa.free_pages(k, pfn, 0)
 
 
-def zram_slot_free_notify(k: "Kernel", si: swap_info_struct, swap_map: np.ndarray) -> None:
-    """Slots freed in the swap map drop their compressed data (``swap_slot_free_notify``),
-    and zsmalloc's pages follow."""
-    si.zs_stored &= swap_map != 0
+def zram_slot_free_notify(k: "Kernel", si: swap_info_struct, swap_map: np.ndarray, clusters: np.ndarray) -> None:
+    """Slots of ``clusters`` freed in the swap map drop their compressed data
+    (``swap_slot_free_notify``), and zsmalloc's pages follow."""
+    slots = (clusters[:, None] * SWAPFILE_CLUSTER + np.arange(SWAPFILE_CLUSTER)).ravel()
+    slots = slots[slots < si.max]
+    si.zs_stored[slots] &= swap_map[slots] != 0
     excess = len(si.zram_pages) - zram_pages_needed(si, int(np.count_nonzero(si.zs_stored)))
     if excess > 0:
         zs_free_pages(k, si, excess)

@@ -18,7 +18,21 @@ limit): 2 at the ceiling, 1 at the setpoint, 0 at the limit (``wb_position_ratio
 (``__wb_update_bandwidth``). The sleeps are real time on the clock: events (I/O completions,
 the flusher) run meanwhile, and the writer's syscall returns later.
 
-Simplifications, stated: one writeback domain (no memcg), one ``bdi_writeback`` per disk, and
+The memcg domain (cgroup v2 writeback). A task in a memcg other than the root is also held to
+its memcg's domain (``mdtc``): ``mem_cgroup_wb_stats`` gives the memcg's file pages, dirty and
+writeback pages and its headroom (the room under ``memory.max``/``memory.high`` up the tree);
+``mdtc_calc_avail`` makes its dirtyable memory the file pages plus the headroom the machine's
+clean page cache could fill, and the ratios (bytes knobs turned into ratios of the global
+dirtyable memory) give its thresholds. The dirtier runs free only under both freerun ceilings
+and is throttled by whichever domain has the lower ``pos_ratio``; the memcg's
+``cgwb_domain`` has its own ``dirty_limit``. So a cgroup dirtying a file past its
+``memory.max`` is slowed to the disk's pace and its dirty pages stay a fraction of its memory,
+the rest clean page cache that memcg reclaim can drop (instead of an OOM kill). The flusher
+goes on while any memcg with dirty pages is above its background threshold (``wb_over_bg_thresh``).
+
+Simplifications, stated: one ``bdi_writeback`` per disk (the kernel's cgroup writeback has one
+per memcg and disk: here the disk's wb stands for each memcg's, with the memcg's dirty and
+writeback pages as its ``wb_dirty`` and all of the memcg domain's threshold as its share), and
 each disk's share of the dirty threshold (``__wb_calc_thresh``'s flexible proportion of recent
 writeout completions) is all of it: the kernel's fraction for the one disk that does the
 writing (a freshly booted kernel's disk has no completions yet and a share of 0, which starts
@@ -30,13 +44,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..include.linux.backing_dev import (
-    WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN, bdi_writeback, wb_start_background_writeback,
+    WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN, bdi_writeback, wb_domain, wb_start_background_writeback,
 )
 from ..include.linux.mmzone import zone_idx
-from ..include.linux.vmstat import global_node_page_state, global_zone_page_state, zone_page_state
-from ..kernel.sysctl import HZ
-from ..kernel.timer import NSEC_PER_SEC
+from ..include.linux.vmstat import NR_FILE_DIRTY, global_node_page_state, global_zone_page_state, zone_page_state
+from ..kernel.timer import HZ, NSEC_PER_SEC, jiffies
+from .memcontrol import mem_cgroup_from_task, mem_cgroup_is_root, mem_cgroup_wb_stats
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -75,14 +91,22 @@ def global_dirtyable_memory(k: "Kernel") -> int:
 
 
 def domain_dirty_limits(k: "Kernel", available_memory: int, rt_task: bool = False,
-                        dirty_limit: int = 0) -> tuple[int, int]:
-    """(background, hard) thresholds in pages for ``available_memory`` dirtyable pages."""
+                        dirty_limit: int = 0, global_avail: int = 0) -> tuple[int, int]:
+    """(background, hard) thresholds in pages for ``available_memory`` dirtyable pages. A memcg
+    domain (``global_avail``: the global domain's dirtyable pages) turns the bytes knobs into
+    ratios of the global dirtyable memory, as they cannot apply to a memcg directly."""
     vm, page = k.vm, k.arch.PAGE_SIZE
     ratio = vm.vm_dirty_ratio * page // 100  # per-PAGE_SIZE precision
     bg_ratio = vm.dirty_background_ratio * page // 100
-    thresh = -(-vm.vm_dirty_bytes // page) if vm.vm_dirty_bytes else ratio * available_memory // page
-    bg_thresh = (-(-vm.dirty_background_bytes // page) if vm.dirty_background_bytes
-                 else bg_ratio * available_memory // page)
+    dirty_bytes, bg_bytes = vm.vm_dirty_bytes, vm.dirty_background_bytes
+    if global_avail:
+        if dirty_bytes:
+            ratio = min(-(-dirty_bytes // global_avail), page)
+        if bg_bytes:
+            bg_ratio = min(-(-bg_bytes // global_avail), page)
+        dirty_bytes = bg_bytes = 0
+    thresh = -(-dirty_bytes // page) if dirty_bytes else ratio * available_memory // page
+    bg_thresh = -(-bg_bytes // page) if bg_bytes else bg_ratio * available_memory // page
     if rt_task:  # realtime and deadline tasks get a quarter more plus 1/32 of the global limit
         bg_thresh += bg_thresh // 4 + dirty_limit // 32
         thresh += thresh // 4 + dirty_limit // 32
@@ -121,20 +145,20 @@ def dirty_bytes_handler(k: "Kernel", old) -> None:
 
 
 class dirty_throttle_control:
-    """``struct dirty_throttle_control`` of the global domain for one wb: dirtyable memory,
-    dirty (+writeback) pages and thresholds, the wb's share of them, and ``pos_ratio``."""
+    """``struct dirty_throttle_control`` of one domain for one wb: the domain (``dom``: the
+    global ``wb_domain`` or a memcg's ``cgwb_domain``), the memcg and the global control of a
+    memcg domain (``gdtc_stor``; None for the global one), dirtyable memory, dirty
+    (+writeback) pages and thresholds, the wb's share of them, ``pos_ratio`` and whether the
+    wb is over its share of an exceeded threshold (``dirty_exceeded``)."""
 
-    __slots__ = ("wb", "avail", "dirty", "thresh", "bg_thresh", "wb_dirty", "wb_thresh", "wb_bg_thresh",
-                 "pos_ratio")
+    __slots__ = ("wb", "dom", "memcg", "gdtc", "avail", "dirty", "thresh", "bg_thresh", "wb_dirty", "wb_thresh",
+                 "wb_bg_thresh", "pos_ratio", "dirty_exceeded")
 
-    def __init__(self, wb: bdi_writeback):
-        self.wb = wb
+    def __init__(self, wb: bdi_writeback, dom: wb_domain, memcg=None, gdtc: "dirty_throttle_control | None" = None):
+        self.wb, self.dom, self.memcg, self.gdtc = wb, dom, memcg, gdtc
         self.avail = self.dirty = self.thresh = self.bg_thresh = 0
         self.wb_dirty = self.wb_thresh = self.wb_bg_thresh = self.pos_ratio = 0
-
-
-def jiffies(k: "Kernel") -> int:
-    return k.clock.now * HZ // NSEC_PER_SEC
+        self.dirty_exceeded = False
 
 
 def ilog2(n: int) -> int:
@@ -149,8 +173,8 @@ def dirty_freerun_ceiling(thresh: int, bg_thresh: int) -> int:
     return (thresh + bg_thresh) // 2
 
 
-def hard_dirty_limit(k: "Kernel", thresh: int) -> int:
-    return max(thresh, k.global_wb_domain.dirty_limit)
+def hard_dirty_limit(dom: wb_domain, thresh: int) -> int:
+    return max(thresh, dom.dirty_limit)
 
 
 def wb_stat_error(k: "Kernel") -> int:
@@ -169,6 +193,25 @@ def global_dirty_state(k: "Kernel", dtc: dirty_throttle_control, with_writeback:
     return nr_reclaimable
 
 
+def mdtc_calc_avail(mdtc: dirty_throttle_control, filepages: int, headroom: int) -> None:
+    """The memcg's dirtyable memory: its file pages plus as much of its headroom as the clean
+    page cache outside it could give up."""
+    gdtc = mdtc.gdtc
+    clean = filepages - min(filepages, mdtc.dirty)
+    global_clean = gdtc.avail - min(gdtc.avail, gdtc.dirty)
+    other_clean = global_clean - min(global_clean, clean)
+    mdtc.avail = filepages + min(headroom, other_clean)
+
+
+def memcg_dirty_state(k: "Kernel", mdtc: dirty_throttle_control, with_writeback: bool = True) -> None:
+    """Fill the memcg domain's fields (``domain_dirty_avail`` + ``domain_dirty_limits`` of
+    ``mdtc``) after its global control's."""
+    filepages, headroom, dirty, writeback = mem_cgroup_wb_stats(k, mdtc.memcg)
+    mdtc.dirty = dirty + (writeback if with_writeback else 0)
+    mdtc_calc_avail(mdtc, filepages, headroom)
+    mdtc.bg_thresh, mdtc.thresh = domain_dirty_limits(k, mdtc.avail, global_avail=mdtc.gdtc.avail)
+
+
 def __wb_calc_thresh(dtc: dirty_throttle_control, thresh: int) -> int:
     """The wb's share of ``thresh``: all of it (see the module docstring), with no per-bdi
     min/max ratio set."""
@@ -176,9 +219,18 @@ def __wb_calc_thresh(dtc: dirty_throttle_control, thresh: int) -> int:
 
 
 def wb_dirty_limits(dtc: dirty_throttle_control) -> None:
+    """The wb's share of the domain's thresholds and its dirty + writeback pages (in a memcg
+    domain the memcg's: the disk's wb stands for the memcg's own)."""
     dtc.wb_thresh = __wb_calc_thresh(dtc, dtc.thresh)
     dtc.wb_bg_thresh = dtc.wb_thresh * dtc.bg_thresh // dtc.thresh if dtc.thresh else 0
-    dtc.wb_dirty = dtc.wb.stat[WB_RECLAIMABLE] + dtc.wb.stat[WB_WRITEBACK]
+    dtc.wb_dirty = dtc.dirty if dtc.memcg is not None else dtc.wb.stat[WB_RECLAIMABLE] + dtc.wb.stat[WB_WRITEBACK]
+
+
+def balance_wb_limits(dtc: dirty_throttle_control) -> None:
+    """The wb's limits in the domain, whether it exceeds them, and the domain's ``pos_ratio``."""
+    wb_dirty_limits(dtc)
+    dtc.dirty_exceeded = dtc.wb_dirty > dtc.wb_thresh and dtc.dirty > dtc.thresh
+    wb_position_ratio(dtc)
 
 
 def _div_trunc(a: int, b: int) -> int:
@@ -197,14 +249,14 @@ def pos_ratio_polynom(setpoint: int, dirty: int, limit: int) -> int:
     return min(max(pos_ratio, 0), 2 << RATELIMIT_CALC_SHIFT)
 
 
-def wb_position_ratio(k: "Kernel", dtc: dirty_throttle_control) -> None:
+def wb_position_ratio(dtc: dirty_throttle_control) -> None:
     """``pos_ratio`` from the global control line (the cubic around the setpoint), scaled by
     the wb's linear control line around its share of the setpoint (span 8 x write bandwidth
     for a single disk), never below 1/4 of the global one, and raised when the wb is below
     half its threshold (its reserve area)."""
     wb = dtc.wb
     freerun = dirty_freerun_ceiling(dtc.thresh, dtc.bg_thresh)
-    limit = hard_dirty_limit(k, dtc.thresh)
+    limit = hard_dirty_limit(dtc.dom, dtc.thresh)
     dtc.pos_ratio = 0
     if dtc.dirty >= limit:
         return
@@ -248,8 +300,8 @@ def wb_update_write_bandwidth(wb: bdi_writeback, elapsed: int, written: int) -> 
     wb.avg_write_bandwidth = max(avg, 1)
 
 
-def update_dirty_limit(k: "Kernel", dtc: dirty_throttle_control) -> None:
-    dom = k.global_wb_domain
+def update_dirty_limit(dtc: dirty_throttle_control) -> None:
+    dom = dtc.dom
     if dom.dirty_limit < dtc.thresh:  # follow up in one step
         dom.dirty_limit = dtc.thresh
         return
@@ -258,21 +310,21 @@ def update_dirty_limit(k: "Kernel", dtc: dirty_throttle_control) -> None:
         dom.dirty_limit -= (dom.dirty_limit - thresh) >> 5
 
 
-def domain_update_dirty_limit(k: "Kernel", dtc: dirty_throttle_control, now: int) -> None:
-    dom = k.global_wb_domain
+def domain_update_dirty_limit(dtc: dirty_throttle_control, now: int) -> None:
+    dom = dtc.dom
     if now >= dom.dirty_limit_tstamp + BANDWIDTH_INTERVAL:
-        update_dirty_limit(k, dtc)
+        update_dirty_limit(dtc)
         dom.dirty_limit_tstamp = now
 
 
-def wb_update_dirty_ratelimit(k: "Kernel", dtc: dirty_throttle_control, dirtied: int, elapsed: int) -> None:
+def wb_update_dirty_ratelimit(dtc: dirty_throttle_control, dirtied: int, elapsed: int) -> None:
     """Move ``dirty_ratelimit`` toward the balanced rate (the rate at which the dirtiers,
     throttled at ``task_ratelimit``, would dirty no faster than the disk writes), in steps
     limited by how far ``task_ratelimit`` is from it, and only in the direction that also
     moves the dirty count toward the setpoint."""
     wb = dtc.wb
     freerun = dirty_freerun_ceiling(dtc.thresh, dtc.bg_thresh)
-    setpoint = (freerun + hard_dirty_limit(k, dtc.thresh)) // 2
+    setpoint = (freerun + hard_dirty_limit(dtc.dom, dtc.thresh)) // 2
     write_bw, dirty_ratelimit = wb.avg_write_bandwidth, wb.dirty_ratelimit
     dirty_rate = (dirtied - wb.dirtied_stamp) * HZ // elapsed
     task_ratelimit = (dirty_ratelimit * dtc.pos_ratio >> RATELIMIT_CALC_SHIFT) + 1
@@ -293,21 +345,25 @@ def wb_update_dirty_ratelimit(k: "Kernel", dtc: dirty_throttle_control, dirtied:
     wb.balanced_dirty_ratelimit = balanced
 
 
-def __wb_update_bandwidth(k: "Kernel", dtc: dirty_throttle_control, update_ratelimit: bool) -> None:
+def __wb_update_bandwidth(k: "Kernel", dtc: dirty_throttle_control, mdtc: dirty_throttle_control | None,
+                          update_ratelimit: bool) -> None:
+    """Refresh the write bandwidth and, for a throttled dirtier, each domain's dirty limit and
+    the wb's ``dirty_ratelimit`` (once from the global domain, again from the memcg's)."""
     wb = dtc.wb
     now = jiffies(k)
     elapsed = max(now - wb.bw_time_stamp, 1)
     dirtied, written = wb.stat[WB_DIRTIED], wb.stat[WB_WRITTEN]
     if update_ratelimit:
-        domain_update_dirty_limit(k, dtc, now)
-        wb_update_dirty_ratelimit(k, dtc, dirtied, elapsed)
+        for c in (dtc, mdtc) if mdtc is not None else (dtc,):
+            domain_update_dirty_limit(c, now)
+            wb_update_dirty_ratelimit(c, dirtied, elapsed)
     wb_update_write_bandwidth(wb, elapsed, written)
     wb.dirtied_stamp, wb.written_stamp, wb.bw_time_stamp = dirtied, written, now
 
 
 def wb_update_bandwidth(k: "Kernel", wb: bdi_writeback) -> None:
     """After a writeback pass: refresh the write-bandwidth estimate only."""
-    __wb_update_bandwidth(k, dirty_throttle_control(wb), False)
+    __wb_update_bandwidth(k, dirty_throttle_control(wb, k.global_wb_domain), None, False)
 
 
 def dirty_poll_interval(dirty: int, thresh: int) -> int:
@@ -345,31 +401,50 @@ def wb_min_pause(k: "Kernel", wb: bdi_writeback, max_pause: int, task_ratelimit:
     return (1 + t // 2 if pages >= poll_thresh else t), pages
 
 
+def wb_memcg_dtc(k: "Kernel", gdtc: dirty_throttle_control, memcg) -> dirty_throttle_control | None:
+    """The memcg domain's control next to ``gdtc`` (``MDTC_INIT``), None for the root memcg
+    (``mdtc_valid``)."""
+    if memcg is None or mem_cgroup_is_root(memcg):
+        return None
+    return dirty_throttle_control(gdtc.wb, memcg.cgwb_domain, memcg, gdtc)
+
+
+def free_run(task, now: int, dtcs) -> None:
+    """Below every freerun ceiling: the task dirties its poll interval before looking again."""
+    task.dirty_paused_when = now
+    task.nr_dirtied = 0
+    task.nr_dirtied_pause = min(dirty_poll_interval(c.dirty, c.thresh) for c in dtcs)
+
+
 def balance_dirty_pages(k: "Kernel", wb: bdi_writeback, task, pages_dirtied: int) -> None:
     """Throttle ``task``, which dirtied ``pages_dirtied`` pages since its last check: start the
-    flusher above the background threshold, and above the freerun ceiling sleep on the clock
-    long enough to hold the task to its share of the disk's write rate."""
-    dtc = dirty_throttle_control(wb)
+    flusher above the background threshold, and above the freerun ceiling of the global
+    domain or of its memcg's sleep on the clock long enough to hold the task to its share of
+    the disk's write rate under the stricter of the two."""
+    gdtc = dirty_throttle_control(wb, k.global_wb_domain)
+    mdtc = wb_memcg_dtc(k, gdtc, mem_cgroup_from_task(task))
+    dtcs = (gdtc, mdtc) if mdtc is not None else (gdtc,)
     while True:
         now = jiffies(k)
-        nr_reclaimable = global_dirty_state(k, dtc)
-        if nr_reclaimable > dtc.bg_thresh and not wb.writeback_running:
+        nr_reclaimable = global_dirty_state(k, gdtc)
+        if mdtc is not None:
+            memcg_dirty_state(k, mdtc)
+        if nr_reclaimable > gdtc.bg_thresh and not wb.writeback_running:
             wb_start_background_writeback(k, wb)
-        if dtc.dirty <= dirty_freerun_ceiling(dtc.thresh, dtc.bg_thresh):
-            task.dirty_paused_when = now
-            task.nr_dirtied = 0
-            task.nr_dirtied_pause = dirty_poll_interval(dtc.dirty, dtc.thresh)
+        if all(c.dirty <= dirty_freerun_ceiling(c.thresh, c.bg_thresh) for c in dtcs):
+            free_run(task, now, dtcs)
             return
         if not wb.writeback_running:
             wb_start_background_writeback(k, wb)
-        wb_dirty_limits(dtc)
-        wb.dirty_exceeded = dtc.wb_dirty > dtc.wb_thresh and dtc.dirty > dtc.thresh
-        wb_position_ratio(k, dtc)
+        for c in dtcs:
+            balance_wb_limits(c)
+        sdtc = min(dtcs, key=lambda c: c.pos_ratio)  # the global one on a tie
+        wb.dirty_exceeded = any(c.dirty_exceeded for c in dtcs)
         if now >= wb.bw_time_stamp + BANDWIDTH_INTERVAL:
-            __wb_update_bandwidth(k, dtc, True)
+            __wb_update_bandwidth(k, gdtc, mdtc, True)
         dirty_ratelimit = wb.dirty_ratelimit
-        task_ratelimit = dirty_ratelimit * dtc.pos_ratio >> RATELIMIT_CALC_SHIFT
-        max_pause = wb_max_pause(wb, dtc.wb_dirty)
+        task_ratelimit = dirty_ratelimit * sdtc.pos_ratio >> RATELIMIT_CALC_SHIFT
+        max_pause = wb_max_pause(wb, sdtc.wb_dirty)
         min_pause, nr_dirtied_pause = wb_min_pause(k, wb, max_pause, task_ratelimit, dirty_ratelimit)
         if task_ratelimit == 0:
             pause = max_pause
@@ -393,7 +468,7 @@ def balance_dirty_pages(k: "Kernel", wb: bdi_writeback, task, pages_dirtied: int
         task.dirty_paused_when = now + pause
         task.nr_dirtied = 0
         task.nr_dirtied_pause = nr_dirtied_pause
-        if task_ratelimit or dtc.wb_dirty <= wb_stat_error(k):
+        if task_ratelimit or sdtc.wb_dirty <= wb_stat_error(k):
             return
 
 
@@ -414,9 +489,17 @@ def balance_dirty_pages_ratelimited(k: "Kernel", wb: bdi_writeback, task) -> Non
 
 def wb_over_bg_thresh(k: "Kernel", wb: bdi_writeback) -> bool:
     """Background writeback goes on while the dirty pages (not counting those already under
-    writeback) exceed the background threshold, globally or the wb's share of it."""
-    dtc = dirty_throttle_control(wb)
-    global_dirty_state(k, dtc, with_writeback=False)
-    if dtc.dirty > dtc.bg_thresh:
+    writeback) exceed the background threshold, globally or the wb's share of it, or those of
+    a memcg with dirty pages its memcg domain's (each memcg's wb on the disk, see above)."""
+    gdtc = dirty_throttle_control(wb, k.global_wb_domain)
+    global_dirty_state(k, gdtc, with_writeback=False)
+    if gdtc.dirty > gdtc.bg_thresh or wb.stat[WB_RECLAIMABLE] > __wb_calc_thresh(gdtc, gdtc.bg_thresh):
         return True
-    return wb.stat[WB_RECLAIMABLE] > __wb_calc_thresh(dtc, dtc.bg_thresh)
+    for memcg_id in np.flatnonzero(k.mem_map.memcg_stat[:, NR_FILE_DIRTY]):
+        mdtc = wb_memcg_dtc(k, gdtc, k.memcg_idr.get(int(memcg_id)))
+        if mdtc is None:
+            continue
+        memcg_dirty_state(k, mdtc, with_writeback=False)
+        if mdtc.dirty > mdtc.bg_thresh:
+            return True
+    return False

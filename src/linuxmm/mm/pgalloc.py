@@ -12,7 +12,7 @@ import numpy as np
 from ..include.linux import gfp as G
 from . import buddy as B
 from . import page_alloc as pa
-from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_THP,
+from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_SWAPIN, AC_THP,
                       AC_USER, NO_PAGE, NR_AC, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
@@ -38,10 +38,12 @@ def vm_state_init(k) -> VmState:
     vp[VP_FAULT_AROUND_PAGES] = FAULT_AROUND_BYTES_DEFAULT >> k.arch.page_shift
     vp[VP_ZERO_PFN] = pa.alloc_pages(k, G.GFP_KERNEL | G.__GFP_ZERO, 0)  # empty_zero_page
     ac = np.zeros((len(AC_NAMES), NR_AC), np.int64)
-    # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order)
+    # vma_alloc_zeroed_movable_folio, pte_alloc_one (GFP_PGTABLE_USER), vma_alloc_folio(PMD order),
+    # alloc_swap_folio (GFP_HIGHUSER_MOVABLE)
     for row, gfp, order in ((AC_USER, G.GFP_HIGHUSER_MOVABLE | G.__GFP_COMP | G.__GFP_ZERO, 0),
                             (AC_PGTABLE, G.GFP_KERNEL_ACCOUNT | G.__GFP_ZERO, 0),
-                            (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12)):
+                            (AC_THP, G.GFP_TRANSHUGE, geo.levels[vp[VP_PMD_LEVEL]][1] - 12),
+                            (AC_SWAPIN, G.GFP_HIGHUSER_MOVABLE, 0)):
         set_alloc_context(k, ac, row, gfp, order, k.node_ids[0])
     arrays = dict(pt=np.zeros((INITIAL_TABLES, geo.ptrs), np.uint64), pt_pfn=np.full(INITIAL_TABLES, -1, np.int64),
                   pt_used=np.zeros(INITIAL_TABLES, np.int64), pt_huge_pte=np.full(INITIAL_TABLES, -1, np.int64),
@@ -50,9 +52,11 @@ def vm_state_init(k) -> VmState:
                   shift=np.array([s for _, s, _ in geo.levels], np.int64),
                   nent=np.array([n for _, _, n in geo.levels], np.int64), vp=vp, ac=ac,
                   zonelists=pa._zonelist(k, k.node_ids[0]), vm_events=k.vm_events,
-                  nstat=k.mem_map.node_stat, swap_map=np.zeros(0, np.int16), swap_table=np.zeros(0, np.int64),
+                  memcg_vm_events=k.mem_map.memcg_vm_events, nstat=k.mem_map.node_stat, swap_map=np.zeros(0, np.int16), swap_table=np.zeros(0, np.int64),
                   swap_cgroup=np.zeros(0, np.int32),
-                  swap_base=np.full(MAX_SWAPFILES, -1, np.int64))
+                  swap_base=np.full(MAX_SWAPFILES, -1, np.int64),
+                  swap_content=np.zeros((0, B.CONTENT_LINES), np.uint8), swap_content_valid=np.zeros(0, np.uint8),
+                  swap_sync_io=np.zeros(MAX_SWAPFILES, np.int8), swap_ci_count=np.zeros(0, np.int32))
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
 

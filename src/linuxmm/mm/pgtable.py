@@ -105,6 +105,7 @@ VMSTATE_FIELDS = [
     ("ac", np.int64, 2),  # allocation contexts (AC_*): zonelist node, highest zone, mt, flags...
     ("zonelists", np.int64, 2),
     ("vm_events", np.int64, 1),  # the vm events (enum vm_event_item), shared with MemMap: k.vm_events
+    ("memcg_vm_events", np.int64, 2),  # MemMap.memcg_vm_events: the vm events per memcg id
     ("nstat", np.int64, 2),  # the node counters (enum node_stat_item order, NS_*), per node
     # swap (mm/swapfile.py): the swap_map of every swap area, one pool of slots; area ``type``
     # starts at swap_base[type] (-1: no area of that type). swap_table is 6.18's swap table of
@@ -114,6 +115,16 @@ VMSTATE_FIELDS = [
     ("swap_table", np.int64, 1),
     ("swap_cgroup", np.int32, 1),  # per slot: the memcg id its swap charge is on (swap_cgroup_record; 0: none)
     ("swap_base", np.int64, 1),
+    # per slot: the data written to it (``buddy.CONTENT_LINES`` lines each, as ``content`` of a
+    # page) and which lines hold any; per area type: 1 if its reads complete at once
+    # (SWP_SYNCHRONOUS_IO: zram), which the compiled swap-in serves itself
+    ("swap_content", np.uint8, 2),
+    ("swap_content_valid", np.uint8, 1),
+    ("swap_sync_io", np.int8, 1),
+    # per cluster of the pool (each area starts a cluster): its slots in use (``ci->count``:
+    # a nonzero swap_map, the header, the slots past the area's end), kept as slots are taken
+    # and freed, so that the cluster lists follow without a scan of the swap map
+    ("swap_ci_count", np.int32, 1),
 ]
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7
@@ -127,15 +138,16 @@ VP_SOFT_DIRTY = 17  # _PAGE_SOFT_DIRTY with CONFIG_MEM_SOFT_DIRTY, else 0 (the b
 VP_FAULT_AROUND_PAGES = 18  # mm/memory.c's fault_around_pages (debugfs fault_around_bytes >> PAGE_SHIFT)
 VP_FAULT_MAJOR = 19  # the retried fault waited for I/O in Python: it counts as a major fault
 VP_NR_SWAP_PAGES = 20  # the free swap slots of every area (the kernel's atomic nr_swap_pages)
-NR_VP = 21
+VP_SWAPIN_FAULTS = 21  # major faults a batch completed itself (zram swap-ins): the clock charges them as faults
+NR_VP = 22
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
-AC_USER, AC_PGTABLE, AC_THP = 0, 1, 2
+AC_USER, AC_PGTABLE, AC_THP, AC_SWAPIN = 0, 1, 2, 3
 AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_COMP, AC_GFP, AC_ORDER = 0, 1, 2, 3, 4, 5, 6
 NR_AC = 7
-AC_NAMES = ("user page", "page table", "THP")
+AC_NAMES = ("user page", "page table", "THP", "swap-in page")
 # node counters: columns of nstat in enum node_stat_item order (the kernel's pgdat->vm_stat)
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES, NS_SWAPCACHE = (
     NODE_STAT_ITEM[item] for item in ("NR_ANON_MAPPED", "NR_ANON_THPS", "NR_PAGETABLE", "NR_SHMEM",

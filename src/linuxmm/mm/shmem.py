@@ -10,7 +10,9 @@ smaller large orders), a fault a PMD-sized folio where the VMA can map it whole;
 ``within_size`` the same where the folio stays inside the file's size (or the write's end);
 ``advise`` PMD-sized folios for faults in MADV_HUGEPAGE mappings
 (``shmem_huge_global_enabled``; the per-size ``shmem_enabled`` knobs are left at never). The filesystem's ``size=``
-is counted in pages (``shmem_inode_acct_blocks``: ENOSPC past it).
+is counted in pages (``shmem_inode_acct_blocks``: ENOSPC past it); a tmpfs file or memfd
+(VM_NORESERVE) charges each page to Committed_AS as it is allocated (``shmem_acct_blocks``:
+ENOSPC when overcommit refuses) and returns it when the page leaves.
 
 * reads (``shmem_file_read_iter``): a hole reads as zeros without allocating anything;
 * writes (``shmem_write_begin``/``shmem_write_end`` under ``generic_perform_write``): folios
@@ -32,11 +34,12 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 from ..include.linux.fs import address_space_operations, file_operations, i_size_write
-from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE
+from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE, VM_NORESERVE, shmem_acct_size
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
 from . import filemap as FM
 from .rmap import unmap_mapping_pages
 from .truncate import truncate_inode_pages_range
+from .util import security_vm_enough_memory_mm
 
 # the tmpfs ``huge=`` mount option (``shmem_sb_info.huge``)
 SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE = "never", "always", "within_size", "advise"
@@ -93,12 +96,38 @@ def shmem_suitable_orders(k, inode, index: int, orders: int, vma) -> list[int]:
     return out
 
 
+def shmem_acct_blocks(k, inode, pages: int) -> bool:
+    """``shmem_acct_blocks``: a VM_NORESERVE object charges ``pages`` to Committed_AS as they
+    are allocated (``current``'s overcommit check; none from outside any task); False if refused."""
+    if not inode.shmem_flags & VM_NORESERVE:
+        return True
+    task = k.current
+    if task is not None and not security_vm_enough_memory_mm(k, task.mm, pages, task):
+        return False
+    k.vm_committed_as += pages
+    return True
+
+
+def shmem_unacct_blocks(k, inode, pages: int) -> None:
+    if inode.shmem_flags & VM_NORESERVE:
+        k.vm_committed_as -= pages
+
+
 def shmem_inode_acct_blocks(k, inode, pages: int) -> None:
-    """Charge ``pages`` to the filesystem's ``size=`` limit (ENOSPC beyond it)."""
+    """Charge ``pages`` to Committed_AS (``shmem_acct_blocks``) and to the filesystem's
+    ``size=`` limit; ENOSPC if either refuses (so a fault gets SIGBUS, not an OOM kill)."""
     sb = inode.i_sb
+    if not shmem_acct_blocks(k, inode, pages):
+        raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: cannot commit {pages} more pages (overcommit)")
     if sb.max_blocks >= 0 and sb.used_blocks + pages > sb.max_blocks:
+        shmem_unacct_blocks(k, inode, pages)
         raise KernelError(errno.ENOSPC, f"tmpfs on {sb.mountpoint}: no space left on device")
     sb.used_blocks += pages
+
+
+def shmem_inode_unacct_blocks(k, inode, pages: int) -> None:
+    inode.i_sb.used_blocks -= pages
+    shmem_unacct_blocks(k, inode, pages)
 
 
 def shmem_get_folio(k, inode, index: int, write_end: int = 0, vma=None) -> int:
@@ -115,27 +144,28 @@ def shmem_get_folio(k, inode, index: int, write_end: int = 0, vma=None) -> int:
         pfn = shmem_alloc_and_add_folio(k, inode, index & -(1 << order), order)
         if pfn >= 0:
             return pfn
-    shmem_inode_acct_blocks(k, inode, 1)
     pfn = shmem_alloc_and_add_folio(k, inode, index, 0)
     if pfn < 0:
-        inode.i_sb.used_blocks -= 1
         raise KernelError(errno.ENOMEM, "shmem: no memory for a page")
     return pfn
 
 
 def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
     """``shmem_alloc_and_add_folio``: a zeroed folio of ``order`` at ``index`` (aligned), its
-    pages charged to ``size=`` (a large one only if they fit: -1 otherwise, as when the
-    allocation fails); order 0 is charged by the caller."""
-    sb, nr = inode.i_sb, 1 << order
-    if order and sb.max_blocks >= 0 and sb.used_blocks + nr > sb.max_blocks:
+    pages charged (``shmem_inode_acct_blocks``: ENOSPC for order 0; a large one that cannot
+    be charged is -1, as when the allocation fails, and the caller tries order 0)."""
+    nr = 1 << order
+    try:
+        shmem_inode_acct_blocks(k, inode, nr)
+    except KernelError:
+        if not order:
+            raise
         return -1
     gfp = G.GFP_HIGHUSER_MOVABLE | (G.__GFP_NORETRY | G.__GFP_NOWARN if order else 0)
     pfn = FM.filemap_alloc_folio(k, gfp, order)
     if pfn < 0:
+        shmem_inode_unacct_blocks(k, inode, nr)
         return -1
-    if order:
-        sb.used_blocks += nr
     FM.filemap_add_folio(k, inode.i_mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
     FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
     FM.folio_put(k, pfn)
@@ -147,7 +177,7 @@ def shmem_undo_range(k, inode, lstart: int, lend: int) -> None:
     cache (partial pages zeroed) and their blocks are given back."""
     before = FM.mapping_nrpages(k, inode.i_mapping)
     truncate_inode_pages_range(k, inode.i_mapping, lstart, lend)
-    inode.i_sb.used_blocks -= before - FM.mapping_nrpages(k, inode.i_mapping)
+    shmem_inode_unacct_blocks(k, inode, before - FM.mapping_nrpages(k, inode.i_mapping))  # shmem_recalc_inode
 
 
 def shmem_truncate_range(k, mapping, lstart: int, lend: int) -> None:
@@ -262,23 +292,23 @@ def shmem_fault(k, task, addr: int) -> bool:
     return True
 
 
-def shmem_file_setup(k, name: str, size: int, committed_pages: int):
+def shmem_file_setup(k, name: str, size: int, flags: int):
     """``__shmem_file_setup(shm_mnt, name, size, flags)``: an unlinked file of the internal
     mount (``/proc/PID/maps`` shows ``/NAME (deleted)``), opened read-write, with the
-    caller's reference; its size charge (already made by the caller: ``shmem_acct_size``,
-    none for VM_NORESERVE) is returned when it is evicted."""
+    caller's reference. Without VM_NORESERVE in ``flags`` its size is charged (by the caller,
+    ``shmem_acct_size``) and returned when it is evicted; with it, each page as it comes."""
     from ..fs.file_table import alloc_file
     from ..fs.inode import new_inode
     from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG
 
     ino = new_inode(k, k.shm_mnt, S_IFREG | 0o777, f"/{name} (deleted)")
-    ino.i_nlink, ino.i_size, ino.committed_pages = 0, size, committed_pages
+    ino.i_nlink, ino.i_size, ino.committed_pages, ino.shmem_flags = 0, size, shmem_acct_size(flags, size), flags & VM_NORESERVE
     return alloc_file(k, ino, O_RDWR, FMODE_READ | FMODE_WRITE)
 
 
-def shmem_kernel_file_setup(k, size: int, committed_pages: int):
+def shmem_kernel_file_setup(k, size: int, flags: int):
     """``shmem_kernel_file_setup("dev/zero", size, flags)``: the object of a shared anonymous
     mapping. The file starts with no reference (the VMA takes one)."""
-    f = shmem_file_setup(k, "dev/zero", size, committed_pages)
+    f = shmem_file_setup(k, "dev/zero", size, flags)
     f.f_count = 0
     return f

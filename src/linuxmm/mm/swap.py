@@ -62,8 +62,8 @@ from ..include.linux.vmstat import (NR_MLOCK, PGACTIVATE, PGDEACTIVATE,
                                     UNEVICTABLE_PGMUNLOCKED, UNEVICTABLE_PGRESCUED, UNEVICTABLE_PGSTRANDED)
 from . import buddy as B
 from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
-                        lru_gen_del_folio)
-from .memcontrol import mem_cgroup_uncharge
+                        lru_gen_del_folio, lru_gen_enabled_compiled)
+from .memcontrol import count_memcg_folio_events, mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
 
@@ -103,10 +103,11 @@ def update_lru_size(a, memcg, zid, lru, nr_pages):
 @njit(cache=True)
 def lruvec_add_folio(a, pfn):
     """Link the folio at the head of its list (``list_add``)."""
-    if lru_gen_add_folio(a, pfn, False):
+    zid = B.page_zone(a, pfn)
+    nid = a.zone_node[zid]
+    if a.lrugen_enabled[nid] and lru_gen_add_folio(a, pfn, False):  # MGLRU's lists: a call off the classic path
         return
-    zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
-    nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
+    memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
     head = a.lruvec_head[memcg, nid, lru]
     a.lru_prev[pfn], a.lru_next[pfn] = 0, head
@@ -120,10 +121,11 @@ def lruvec_add_folio(a, pfn):
 @njit(cache=True)
 def lruvec_add_folio_tail(a, pfn):
     """Link the folio at the tail of its list, where reclaim looks first (``list_add_tail``)."""
-    if lru_gen_add_folio(a, pfn, True):
+    zid = B.page_zone(a, pfn)
+    nid = a.zone_node[zid]
+    if a.lrugen_enabled[nid] and lru_gen_add_folio(a, pfn, True):  # MGLRU's lists: a call off the classic path
         return
-    zid, memcg = B.page_zone(a, pfn), folio_lruvec_memcg(a, pfn)
-    nid, lru = a.zone_node[zid], folio_lru_list(a, pfn)
+    memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
     tail = a.lruvec_tail[memcg, nid, lru]
     a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
@@ -186,6 +188,7 @@ def lru_activate(a, pfn):
     a.flags[pfn] |= PG_active_mask
     lruvec_add_folio(a, pfn)
     a.vm_events[PGACTIVATE] += folio_nr_pages(a, pfn)
+    count_memcg_folio_events(a, pfn, PGACTIVATE, folio_nr_pages(a, pfn))
 
 
 @njit(cache=True)
@@ -198,6 +201,7 @@ def lru_deactivate(a, pfn):
     a.flags[pfn] &= ~(PG_active_mask | PG_referenced_mask)
     lruvec_add_folio(a, pfn)
     a.vm_events[PGDEACTIVATE] += folio_nr_pages(a, pfn)
+    count_memcg_folio_events(a, pfn, PGDEACTIVATE, folio_nr_pages(a, pfn))
 
 
 @njit(cache=True)
@@ -244,7 +248,7 @@ def folio_add_lru_vma(a, cpu, pfn, vm_flags):
     another folio added in a fault (``lru_gen_in_fault``) is active: the youngest generation."""
     if vm_flags & (VM_LOCKED | VM_SPECIAL) == VM_LOCKED:
         mlock_new_folio(a, pfn)
-    elif a.lrugen_enabled[a.zone_node[B.page_zone(a, pfn)]] and not a.flags[pfn] & PG_unevictable_mask:
+    elif lru_gen_enabled_compiled(a) and not a.flags[pfn] & PG_unevictable_mask:
         a.flags[pfn] |= PG_active_mask
     folio_add_lru(a, cpu, pfn)
 
@@ -286,7 +290,7 @@ def folio_mark_accessed(a, cpu, pfn):
     """A use of the folio (a read or write through the page cache, not a mapped access): the
     first sets PG_referenced, the second activates an inactive folio, which ages the node's
     non-resident pages (``workingset_activation``). Under MGLRU: ``lru_gen_inc_refs``."""
-    if a.lrugen_enabled[a.zone_node[B.page_zone(a, pfn)]]:
+    if lru_gen_enabled_compiled(a):
         lru_gen_inc_refs(a, pfn)
         return
     flags = a.flags[pfn]

@@ -17,8 +17,10 @@ and ``__remove_mapping`` frees it from the cache, leaving the shadow. A swap-in 
 shadow (``__read_swap_cache_async``) is a refault: ``workingset_refault`` decides whether the
 folio comes back active.
 
-Swap-in: the compiled fault path stops at a swap pte with FAULT_SWAP and ``do_swap_page``
-runs here: a folio still in the swap cache maps at once (a minor fault), otherwise
+Swap-in: the compiled fault path reads a zram slot only its swap pte refers to itself
+(``memory.do_swap_page``: the common case under pressure, no Python per page); at any other
+swap pte it stops with FAULT_SWAP and ``do_swap_page`` runs here, the reference the compiled
+half is tested against: a folio still in the swap cache maps at once (a minor fault), otherwise
 ``swapin_readahead`` reads it, with the neighbours the readahead window takes
 (``swap_vma_readahead`` around the faulting address within the VMA and its PMD, or
 ``swap_cluster_readahead`` around the slot on a rotating disk), and the fault is major.
@@ -40,7 +42,7 @@ from numba import njit
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
-from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_swapcache_mask, PG_writeback
+from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_writeback
 from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
@@ -48,15 +50,13 @@ from . import memory as M
 from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
-from .memcontrol import mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
-from .pgtable import NS_SWAPCACHE, VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
+from .memcontrol import count_memcg_events, mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
+from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
-from .swapfile import (PG_dirty_mask, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
-                       folio_to_swp_tb, get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot,
-                       swp_tb_is_shadow, sync_clusters, vm_swap_full)
+from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
+                       get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot, sync_clusters, vm_swap_full)
 from .util import __vm_enough_memory
 from .workingset import workingset_refault
-from . import buddy as B
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -69,20 +69,6 @@ PG_readahead_mask = np.uint64(1 << PG_readahead)
 
 
 # ---- the swap cache -------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def __swap_cache_add_folio(a, vs, pfn, entry):
-    """The folio caches slot ``entry`` (whose SWAP_HAS_CACHE its caller took) and the cache
-    holds a reference. Returns the shadow the table entry held (0: none)."""
-    slot = swap_slot(vs, entry)
-    old = vs.swap_table[slot]
-    vs.swap_table[slot] = folio_to_swp_tb(pfn)
-    a.flags[pfn] |= PG_swapcache_mask
-    a.private[pfn] = entry
-    a.refcount[pfn] += 1
-    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
-    return old if swp_tb_is_shadow(old) else np.int64(0)
 
 
 def swap_cache_get_folio(k: "Kernel", entry: int, vma=None, addr: int = 0) -> int | None:
@@ -286,8 +272,10 @@ def do_swap_page(k: "Kernel", task, addr: int, write: bool) -> bool:
 def mm_account_fault(k: "Kernel", task, major: bool) -> None:
     """PGFAULT, and the task's major or minor fault (PGMAJFAULT: it waited for the read)."""
     k.vm_events[PGFAULT] += 1
+    count_memcg_events(k.mem_map, task.mmc[M.MMC_MEMCG], PGFAULT, 1)  # count_memcg_event_mm
     if major:
         k.vm_events[PGMAJFAULT] += 1
+        count_memcg_events(k.mem_map, task.mmc[M.MMC_MEMCG], PGMAJFAULT, 1)
         task.mmc[M.MMC_MAJFLT] += 1
     else:
         task.mmc[M.MMC_MINFLT] += 1

@@ -16,9 +16,10 @@ fragmented one (``alloc_swap_scan_cluster`` scans a cluster from an offset; the 
 the one found becomes the CPU's next). ``swap_alloc_entries`` takes several slots the same
 way for one reclaim pass (``swap_release_entries`` gives back those it did not use). Freeing
 moves clusters between the lists
-(``partial_free_cluster``, ``free_cluster``); the compiled frees below only change the
-slots, and ``sync_clusters`` applies the moves they imply before the next allocation (in
-cluster order, where the kernel moves them as they happen).
+(``partial_free_cluster``, ``free_cluster``); the compiled frees below change the slots
+and their cluster's count (kept per cluster of the pool, ``VmState.swap_ci_count``), and
+``sync_clusters`` applies the moves they imply before the next allocation, visiting only the
+clusters whose count fell (in cluster order, where the kernel moves them as they happen).
 
 A swap pte holds one reference to its slot in ``swap_map``: fork's copy takes another
 (``swap_duplicate``), unmapping drops it (``free_swap_and_cache``, which also frees the
@@ -49,8 +50,8 @@ from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
-                      SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
-from .memcontrol import mem_cgroup_uncharge_swap
+                      SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
+from .memcontrol import mem_cgroup_uncharge_swap, mod_memcg_folio_state
 from .swap import folio_put
 from . import buddy as B
 
@@ -111,7 +112,23 @@ def swap_entries_free(a, vs, slot):
     mem_cgroup_uncharge_swap(a, vs, slot)
     vs.swap_map[slot] = 0
     vs.swap_table[slot] = 0
+    vs.swap_ci_count[slot // SWAPFILE_CLUSTER] -= 1
     vs.vp[VP_NR_SWAP_PAGES] += 1
+
+
+@njit(cache=True)
+def __swap_cache_add_folio(a, vs, pfn, entry):
+    """The folio caches slot ``entry`` (whose SWAP_HAS_CACHE its caller took) and the cache
+    holds a reference. Returns the shadow the table entry held (0: none)."""
+    slot = swap_slot(vs, entry)
+    old = vs.swap_table[slot]
+    vs.swap_table[slot] = folio_to_swp_tb(pfn)
+    a.flags[pfn] |= PG_swapcache_mask
+    a.private[pfn] = entry
+    a.refcount[pfn] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, 1)
+    return old if swp_tb_is_shadow(old) else np.int64(0)
 
 
 @njit(cache=True)
@@ -127,6 +144,7 @@ def __swap_cache_del_folio(a, vs, pfn, shadow):
     a.flags[pfn] &= ~PG_swapcache_mask
     a.private[pfn] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= 1
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, -1)
 
 
 @njit(cache=True)
@@ -197,6 +215,13 @@ def swap_map_of(k: "Kernel", si: swap_info_struct) -> np.ndarray:
     return k.vm_state.swap_map[si.base:si.base + si.max]
 
 
+def ci_count_of(k: "Kernel", si: swap_info_struct) -> np.ndarray:
+    """The slots in use of each of the area's clusters, as taking and freeing slots keep
+    them (a view of the pool; ``si.ci_count`` holds them as the cluster lists last saw them)."""
+    first = si.base // SWAPFILE_CLUSTER
+    return k.vm_state.swap_ci_count[first:first + si.ci_count.shape[0]]
+
+
 def _einval(why: str) -> KernelError:
     return KernelError(errno.EINVAL, why)
 
@@ -221,16 +246,21 @@ def parse_swap_size(size) -> int:
 
 
 def _grow_pool(k: "Kernel", slots: int) -> int:
-    """Room for ``slots`` more slots at the end of the pool (the VmState is rebuilt, as the
-    table pool is when it grows); returns the first new slot."""
+    """Room for ``slots`` more slots at the end of the pool, in whole clusters (the VmState is
+    rebuilt, as the table pool is when it grows); returns the first new slot."""
     from ..kernel.fork import ensure_tables
 
     vs = ensure_tables(k)
     base = vs.swap_map.shape[0]
+    clusters = -(-slots // SWAPFILE_CLUSTER)
+    slots = clusters * SWAPFILE_CLUSTER
     arrays = {n: getattr(vs, n) for n, _, _ in VMSTATE_FIELDS}
+    arrays["swap_ci_count"] = np.concatenate([vs.swap_ci_count, np.zeros(clusters, np.int32)])
     arrays["swap_map"] = np.concatenate([vs.swap_map, np.zeros(slots, np.int16)])
     arrays["swap_table"] = np.concatenate([vs.swap_table, np.zeros(slots, np.int64)])
     arrays["swap_cgroup"] = np.concatenate([vs.swap_cgroup, np.zeros(slots, np.int32)])
+    arrays["swap_content"] = np.concatenate([vs.swap_content, np.zeros((slots, B.CONTENT_LINES), np.uint8)])
+    arrays["swap_content_valid"] = np.concatenate([vs.swap_content_valid, np.zeros(slots, np.uint8)])
     k.vm_state = VmState.from_arrays(**arrays)
     return base
 
@@ -290,7 +320,7 @@ def _swapfile_bdev(k: "Kernel", path: str, nbytes: int):
     return sb.s_bdev
 
 
-def setup_clusters(si: swap_info_struct) -> None:
+def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Clusters holding a bad slot (the header, the slots past the end) start nonfull; the
     rest free, in order."""
     nr = -(-si.max // SWAPFILE_CLUSTER)
@@ -299,6 +329,7 @@ def setup_clusters(si: swap_info_struct) -> None:
     si.ci_order = np.zeros(nr, np.int64)
     si.ci_count[0] += 1  # the header
     si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
+    ci_count_of(k, si)[:] = si.ci_count
     for c in range(nr):
         lst, flag = (si.nonfull_clusters, CLUSTER_FLAG_NONFULL) if si.ci_count[c] else \
             (si.free_clusters, CLUSTER_FLAG_FREE)
@@ -347,10 +378,8 @@ def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partitio
     si = swap_info_struct(type=type_, prio=prio, flags=flags, kind=kind, swap_file=swap_file, max=maxpages,
                           pages=maxpages - 1, base=_grow_pool(k, maxpages), bdev=bdev,
                           compression_ratio=compression_ratio if kind == "zram" else 1.0)
-    si.content = np.zeros((maxpages, B.CONTENT_LINES), np.uint8)
-    si.content_valid = np.zeros(maxpages, np.uint8)
     si.zs_stored = np.zeros(maxpages, bool)
-    setup_clusters(si)
+    setup_clusters(k, si)
     if priority is None:
         k.swap.least_priority -= 1
     if kind == "zram":
@@ -365,6 +394,7 @@ def enable_swap_info(k: "Kernel", si: swap_info_struct) -> None:
     vs = k.vm_state
     vs.swap_base[si.type] = si.base
     vs.swap_map[si.base] = SWAP_MAP_BAD
+    vs.swap_sync_io[si.type] = bool(si.flags & SWP_SYNCHRONOUS_IO)
     vs.vp[VP_NR_SWAP_PAGES] += si.pages
     k.total_swap_pages += si.pages
     if si.type == len(k.swap.swap_info):
@@ -393,7 +423,9 @@ def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
     vs = k.vm_state
     vs.vp[VP_NR_SWAP_PAGES] -= si.inuse_pages  # the slots try_to_unuse freed counted as free again
     vs.swap_map[si.base] = 0
+    ci_count_of(k, si)[:] = 0
     vs.swap_base[si.type] = -1
+    vs.swap_sync_io[si.type] = 0
     for cpu, (t, _) in list(k.swap.percpu_swap_cluster.items()):
         if t == si.type:
             del k.swap.percpu_swap_cluster[cpu]
@@ -410,19 +442,16 @@ def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
 
 
 def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
-    """Bring the cluster counts and lists up to date with the slots freed by compiled code
-    (``partial_free_cluster`` / ``free_cluster`` for each cluster whose count fell; zram
-    drops the data of freed slots)."""
-    swap_map = swap_map_of(k, si)
-    if si.bdev is None:
-        zram_slot_free_notify(k, si, swap_map)
+    """Bring the cluster lists up to date with the slots freed by compiled code since the
+    last allocation (``partial_free_cluster`` / ``free_cluster`` for each cluster whose
+    count fell; zram drops the data of the slots freed there)."""
+    counts = ci_count_of(k, si)
+    freed = np.flatnonzero(counts < si.ci_count)
+    if si.bdev is None and freed.size:
+        zram_slot_free_notify(k, si, swap_map_of(k, si), freed)
     nr = si.ci_count.shape[0]
-    padded = np.zeros(nr * SWAPFILE_CLUSTER, bool)
-    padded[:si.max] = swap_map != 0
-    padded[si.max:] = True  # past the end: never allocated
-    counts = padded.reshape(nr, SWAPFILE_CLUSTER).sum(1)
     si.inuse_pages = int(counts.sum()) - 1 - (nr * SWAPFILE_CLUSTER - si.max)
-    for c in np.flatnonzero(counts < si.ci_count):
+    for c in freed:
         si.ci_count[c] = counts[c]
         if si.ci_flags[c] == CLUSTER_FLAG_NONE:
             continue
@@ -468,21 +497,48 @@ def relocate_cluster(si: swap_info_struct, c: int) -> None:
         move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
 
 
+@njit(cache=True)
+def cluster_alloc_range(vs, base, offset, end, found):
+    """Take the first free slots of [offset, end) in the area at pool slot ``base``, up to
+    ``found``'s size, each with SWAP_HAS_CACHE (``cluster_alloc_range``); their offsets into
+    ``found``. Returns how many; the cluster's count and the free slots follow."""
+    n = 0
+    for off in range(offset, end):
+        if n == found.shape[0]:
+            break
+        if vs.swap_map[base + off] == 0:
+            vs.swap_map[base + off] = SWAP_HAS_CACHE
+            found[n] = off
+            n += 1
+    vs.swap_ci_count[(base + offset) // SWAPFILE_CLUSTER] += n
+    vs.vp[VP_NR_SWAP_PAGES] -= n
+    return n
+
+
+@njit(cache=True)
+def put_swap_entries(vs, entries):
+    """Give back slots held only with SWAP_HAS_CACHE that no folio took (``put_swap_folio``)."""
+    for e in entries:
+        slot = swap_slot(vs, e)
+        vs.swap_map[slot] = 0
+        vs.swap_table[slot] = 0
+        vs.swap_ci_count[slot // SWAPFILE_CLUSTER] -= 1
+    vs.vp[VP_NR_SWAP_PAGES] += entries.shape[0]
+
+
 def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, nr: int) -> np.ndarray:
     """Up to ``nr`` free slots of cluster ``c`` from ``offset``, each taken with SWAP_HAS_CACHE
     (the offsets, in order; none when the cluster is full); the slot after the last one
     becomes the CPU's next."""
-    swap_map = swap_map_of(k, si)
     end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
     found = np.zeros(0, np.int64)
     next_ = 0
     if si.ci_count[c] < SWAPFILE_CLUSTER:
-        found = offset + np.flatnonzero(swap_map[offset:end] == 0)[:nr]
+        found = np.zeros(max(min(nr, end - offset), 0), np.int64)
+        found = found[:cluster_alloc_range(k.vm_state, si.base, offset, end, found)]
         if found.size:
-            swap_map[found] = SWAP_HAS_CACHE
             si.ci_count[c] += found.size
             si.inuse_pages += found.size
-            k.vm_state.vp[VP_NR_SWAP_PAGES] -= found.size
             if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 1 < end:
                 next_ = int(found[-1]) + 1
     relocate_cluster(si, c)
@@ -557,29 +613,24 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     priority). Reclaim reserves a batch's slots this way before its compiled pass, as the
     swap slots cache of kernels before 6.15 did (``get_swap_pages``); the slots it does not
     use go back with ``swap_release_entries``."""
-    out = np.zeros(0, np.int64)
     if get_nr_swap_pages(k) <= 0:
-        return out
+        return np.zeros(0, np.int64)
     swap_sync_avail(k)
-    while out.size < nr:
-        got = swap_alloc_fast(k, nr - out.size)
+    out, n = np.zeros(nr, np.int64), 0
+    while n < nr:
+        got = swap_alloc_fast(k, nr - n)
         if not got.size:
-            got = swap_alloc_slow(k, nr - out.size)
+            got = swap_alloc_slow(k, nr - n)
         if not got.size:
             break
-        out = np.concatenate((out, got))
-    return out
+        out[n:n + got.size] = got
+        n += got.size
+    return out[:n]
 
 
 def swap_release_entries(k: "Kernel", entries: np.ndarray) -> None:
     """Give back reserved slots no folio took (their clusters follow in ``sync_clusters``)."""
-    vs = k.vm_state
-    for e in np.unique(entries >> SWP_TYPE_SHIFT):
-        base = vs.swap_base[int(e)]
-        offs = entries[(entries >> SWP_TYPE_SHIFT) == e] & SWP_OFFSET_MASK
-        vs.swap_map[base + offs] = 0
-        vs.swap_table[base + offs] = 0
-    vs.vp[VP_NR_SWAP_PAGES] += entries.size
+    put_swap_entries(k.vm_state, entries)
 
 
 # ---- /proc/swaps ------------------------------------------------------------------------------

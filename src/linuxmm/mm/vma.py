@@ -39,7 +39,8 @@ from ..include.linux.mm_types import (
     VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
     VM_SEALED, VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
-    find_vma, mm_struct, mmf_init_flags, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
+    find_vma, mm_struct, mmf_init_flags, shmem_acct_size, vm_area_struct, vma_index, vma_is_anonymous, vma_pages,
+    vmas_in_range)
 from ..include.linux.fs import file
 from ..include.linux.rmap import anon_vma
 from .rmap import (__anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma,
@@ -603,17 +604,12 @@ def vm_unmapped_area(mm: mm_struct, info: vm_unmapped_area_info) -> int:
 
 
 # ---- new regions ------------------------------------------------------------------------------
-def shmem_acct_size(flags: int, size: int) -> int:
-    """Pages a new shmem object charges to Committed_AS (none under VM_NORESERVE)."""
-    return 0 if flags & VM_NORESERVE else size >> PAGE_SHIFT
-
-
 def shmem_zero_setup(mm: mm_struct, vma: vm_area_struct) -> None:
     """MAP_SHARED|MAP_ANONYMOUS: back the VMA with a new unlinked tmpfs file ("/dev/zero",
     ``shmem_kernel_file_setup`` through ``mm.hooks.shmem_file_setup``) whose size is charged
     to Committed_AS (``shmem_acct_size``)."""
     size = vma.vm_end - vma.vm_start
-    vma.vm_file = mm.hooks.shmem_file_setup(mm, size, shmem_acct_size(vma.vm_flags, size))
+    vma.vm_file = mm.hooks.shmem_file_setup(mm, size, vma.vm_flags & VM_NORESERVE)
     mm.hooks.vm_acct_memory(mm, vma.vm_file.committed_pages)
 
 

@@ -76,7 +76,8 @@ A newcomer's map, from the top:
   reserves and never recurse into reclaim.
 
   Counters: PGSCAN_/PGSTEAL_KSWAPD/DIRECT (+ _ANON/_FILE), PGACTIVATE, NR_VMSCAN_IMMEDIATE,
-  PSWPOUT (``mm/page_io.py``). ``reclaim_pages`` (MADV_PAGEOUT) runs the same pass over the
+  PSWPOUT (``mm/page_io.py``); PGSCAN_/PGSTEAL_<reclaimer>, PGREFILL, PGACTIVATE and
+  PGDEACTIVATE also in the lruvec's memcg (``count_memcg_events``, memory.stat). ``reclaim_pages`` (MADV_PAGEOUT) runs the same pass over the
   folios it is given, their references ignored.
 * a direct reclaimer that got nothing back at priority 1 sleeps a jiffy on the clock
   (``consider_reclaim_throttle``: VMSCAN_THROTTLE_NOPROGRESS), so swap and file writes in
@@ -99,8 +100,7 @@ flushers except in kswapd's last resort), shmem folios to swap (``shmem_writeout
 stay), anonymous THPs (6.18 swaps a PMD-size folio whole into a free cluster or splits it
 first: they are kept here), the WRITEBACK and CONGESTED throttles, shrinkers and slab
 (nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
-compaction-driven ``should_continue_reclaim``, per-memcg vm events (PGSCAN/PGSTEAL in
-memory.stat).
+compaction-driven ``should_continue_reclaim``.
 """
 
 from __future__ import annotations
@@ -134,12 +134,13 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
 from ..kernel.fork import ensure_tables
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
-from ..kernel.sysctl import HZ
+from ..kernel.timer import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
 from .mm_inline import lru_gen_enabled, lru_gen_set_refs
-from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, lruvec_memcg, mem_cgroup_below_low,
+from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_memcg_events,
+                         count_memcg_folio_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_swap_full,
                          mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_is_root, mem_cgroup_iter,
                          mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
                          mem_cgroup_protection,
@@ -360,14 +361,16 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
 @njit(cache=True)
 def activate_locked(a, vs, pfn, nr, swp, stat):
     """``activate_locked``: a swap-cache folio gives its slot back when swap is more than half
-    full (``mem_cgroup_swap_full``) or it is mlocked; the folio goes to the active list
-    (an mlocked one to the unevictable list, on putback)."""
-    if a.flags[pfn] & PG_swapcache_mask and (swp[SWP_FULL] or a.flags[pfn] & PG_mlocked_mask):
+    full, globally or for its memcg (``mem_cgroup_swap_full``), or it is mlocked; the folio goes
+    to the active list (an mlocked one to the unevictable list, on putback)."""
+    if a.flags[pfn] & PG_swapcache_mask and (swp[SWP_FULL] or mem_cgroup_swap_full(a, pfn)
+                                             or a.flags[pfn] & PG_mlocked_mask):
         folio_free_swap(a, vs, pfn)
     if not a.flags[pfn] & (PG_active_mask | PG_mlocked_mask):
         a.flags[pfn] |= PG_active_mask
         stat[ST_ACTIVATE] += nr
         a.vm_events[PGACTIVATE] += nr
+        count_memcg_folio_events(a, pfn, PGACTIVATE, nr)
 
 
 @njit(cache=True)
@@ -501,15 +504,17 @@ def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaime
     returned), PGSCAN_* of the reclaimer and the type."""
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
+    count_memcg_events(a, memcg, PGSCAN_KSWAPD + reclaimer, stat[ST_SCANNED])
     a.vm_events[PGSCAN_ANON + (1 if lru >= LRU_INACTIVE_FILE else 0)] += stat[ST_SCANNED]
     return n
 
 
 @njit(cache=True)
-def putback_inactive_batch(a, nid, lru, reclaimer, folios, keep, stat, cpu):
+def putback_inactive_batch(a, memcg, nid, lru, reclaimer, folios, keep, stat, cpu):
     """``shrink_inactive_list``'s end: the folios kept go back to their lists; PGSTEAL_*."""
     move_folios_to_lru(a, nid, folios, keep, cpu)
     a.vm_events[PGSTEAL_KSWAPD + reclaimer] += stat[ST_RECLAIMED]
+    count_memcg_events(a, memcg, PGSTEAL_KSWAPD + reclaimer, stat[ST_RECLAIMED])
     a.vm_events[PGSTEAL_ANON + (1 if lru >= LRU_INACTIVE_FILE else 0)] += stat[ST_RECLAIMED]
 
 
@@ -543,6 +548,7 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
     scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
+    count_memcg_events(a, memcg, PGREFILL, stat[ST_SCANNED])
     deactivated = 0
     for i in range(n):
         pfn = folios[i]
@@ -557,6 +563,7 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
             deactivated += folio_nr_pages(a, pfn)
     move_folios_to_lru(a, nid, folios, n, cpu)
     a.vm_events[PGDEACTIVATE] += deactivated
+    count_memcg_events(a, memcg, PGDEACTIVATE, deactivated)
     return deactivated
 
 
@@ -760,7 +767,7 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
     n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
     keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
                               sc.may_writepage, sc.gfp_mask, stat)
-    putback_inactive_batch(a, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
+    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
     lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))

@@ -22,7 +22,8 @@ per tier feed MGLRU's PID controller (``lrugen_refaulted``/``lrugen_evicted``).
 The eviction timestamp keeps ``BITS_PER_LONG - EVICTION_SHIFT`` bits; ``bucket_order`` (0 on
 any machine below 2^36 pages with NODES_SHIFT 10) would coarsen it. Not modelled: the shadow
 node shrinker (``count_shadow_nodes``/``workingset_update_node``, hence WORKINGSET_NODES and
-WORKINGSET_NODERECLAIM stay 0), memcg lruvecs.
+WORKINGSET_NODERECLAIM stay 0), memcg lruvecs in the refault distance (the WORKINGSET_*
+counters do go to the folio's memcg too, memory.stat's workingset_*).
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def workingset_test_recent(a, shadow, file, swap):
 
 
 @njit(cache=True)
+def refault_stat_mod(a, nid, memcg, item, nr_pages):
+    """``mod_lruvec_state`` of a WORKINGSET_* counter: the node's and the memcg's (memory.stat)."""
+    a.node_stat[nid, item] += nr_pages
+    a.memcg_stat[memcg, item] += nr_pages
+
+
+@njit(cache=True)
 def workingset_refault(a, pfn, shadow, file, swap, nr_pages):
     """A new folio at a shadow's slot: count the refault, activate it if recent. Returns
     True when the folio was part of the workingset before (``lru_note_cost_refault``'s cue)."""
@@ -114,17 +122,16 @@ def workingset_refault(a, pfn, shadow, file, swap, nr_pages):
     if a.lrugen_enabled[nid]:
         lru_gen_refault(a, pfn, shadow, nr_pages)
         return False
-    ns = a.node_stat[nid]
-    ns[WORKINGSET_REFAULT_ANON + file] += nr_pages
+    refault_stat_mod(a, nid, a.memcg[pfn], WORKINGSET_REFAULT_ANON + file, nr_pages)
     recent, workingset = workingset_test_recent(a, shadow, file, swap)
     if not recent:
         return False
     a.flags[pfn] |= PG_active_mask
     workingset_age_nonresident(a, nid, nr_pages)
-    ns[WORKINGSET_ACTIVATE_ANON + file] += nr_pages
+    refault_stat_mod(a, nid, a.memcg[pfn], WORKINGSET_ACTIVATE_ANON + file, nr_pages)
     if workingset:
         a.flags[pfn] |= PG_workingset_mask
-        ns[WORKINGSET_RESTORE_ANON + file] += nr_pages
+        refault_stat_mod(a, nid, a.memcg[pfn], WORKINGSET_RESTORE_ANON + file, nr_pages)
         return True
     return False
 
@@ -165,7 +172,7 @@ def lru_gen_refault(a, pfn, shadow, nr_pages):
     memcg = memcg or ROOT_MEM_CGROUP_ID
     if nid != a.zone_node[B.page_zone(a, pfn)]:  # evicted from another node's lruvec
         return
-    a.node_stat[nid, WORKINGSET_REFAULT_ANON + type_] += nr_pages
+    refault_stat_mod(a, nid, memcg, WORKINGSET_REFAULT_ANON + type_, nr_pages)
     recent, workingset = lru_gen_test_recent(a, shadow)
     if not recent:
         return
@@ -174,7 +181,7 @@ def lru_gen_refault(a, pfn, shadow, nr_pages):
     a.lrugen_refaulted[memcg, nid, type_, lru_tier_from_refs(refs, workingset)] += nr_pages
     if workingset:
         a.flags[pfn] |= PG_workingset_mask
-        a.node_stat[nid, WORKINGSET_RESTORE_ANON + type_] += nr_pages
+        refault_stat_mod(a, nid, memcg, WORKINGSET_RESTORE_ANON + type_, nr_pages)
     else:
         a.flags[pfn] = (a.flags[pfn] & ~LRU_REFS_MASK) | (np.uint64(refs - 1) << np.uint64(LRU_REFS_PGOFF))
 

@@ -70,20 +70,29 @@ _MOUNT_KEYS = {"path", "fs", "disk", "size", "huge"}
 _FIRMWARE_KEYS = {"efi", "efi_low_reserved_pages", "setup_data", "mtrr", "esrt", "initrd"}
 
 
-def load(path: str | Path) -> MachineDescription:
-    path = Path(path)
+def read_file(path: str | Path, what: str) -> str:
+    """The text of a TOML input file (``what``: "machine", "workload"); ``LinuxmmError`` if
+    it cannot be read."""
     try:
-        text = path.read_text()
+        return Path(path).read_text()
     except OSError as e:
-        raise LinuxmmError(f"{path}: cannot read machine file: {e.strerror}") from None
-    return loads(text, str(path))
+        raise LinuxmmError(f"{path}: cannot read {what} file: {e.strerror}") from None
+
+
+def parse(text: str, source: str) -> dict:
+    """``tomllib.loads``, its syntax errors as a ``ParseError`` with the line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ParseError(source, getattr(e, "lineno", None), f"invalid TOML: {getattr(e, 'msg', e)}") from None
+
+
+def load(path: str | Path) -> MachineDescription:
+    return loads(read_file(path, "machine"), str(path))
 
 
 def loads(text: str, source: str = "<toml>") -> MachineDescription:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ParseError(source, getattr(e, "lineno", None), f"invalid TOML: {e.msg if hasattr(e, 'msg') else e}") from None
+    data = parse(text, source)
     try:
         return from_dict(data, source)
     except ConfigError as e:

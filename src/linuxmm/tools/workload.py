@@ -60,7 +60,6 @@ import csv
 import errno
 import re
 import time as walltime
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +69,7 @@ import numpy as np
 from ..errors import KernelError, Killed, LinuxmmError, ParseError
 from ..kernel.params import memparse
 from ..kernel.timer import NSEC_PER_SEC
+from ..sources.toml import parse, read_file
 
 PAGE = 4096
 STEP_BYTES = 1 << 20          # a step of a phase: 256 pages, then another process may run
@@ -249,20 +249,12 @@ def parse_size(text: str, what: str) -> int:
 def load(path: str | Path) -> Workload:
     """Parse the workload file at ``path``. Raises ``LinuxmmError`` for an unreadable file,
     ``ParseError`` (with the line and key) for a malformed one."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise LinuxmmError(f"{path}: cannot read workload file: {e.strerror}") from None
-    return loads(text, str(path))
+    return loads(read_file(path, "workload"), str(path))
 
 
 def loads(text: str, source: str = "<workload>") -> Workload:
     """Parse workload text (the format in this module's docstring)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ParseError(source, getattr(e, "lineno", None), f"invalid TOML: {getattr(e, 'msg', e)}") from None
+    data = parse(text, source)
     c = _Checker(source, key_lines(text))
     c.keys(data, TOP_KEYS, ())
     interval = c.duration(data.get("interval", DEFAULT_INTERVAL), ("interval",), positive=True)

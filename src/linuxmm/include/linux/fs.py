@@ -141,14 +141,14 @@ def i_size_write(ino: "inode", size: int) -> None:
 class inode:
     """``struct inode`` (ext4's ``ext4_inode_info`` and tmpfs's ``shmem_inode_info`` folded
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
-    charged to Committed_AS, ``seals`` the memfd seals of a tmpfs file). ``name`` is the path ``/proc/PID/maps`` prints."""
+    charged to Committed_AS, ``shmem_flags`` tmpfs's VM_NORESERVE (its pages charged one by one), ``seals`` the memfd seals of a tmpfs file). ``name`` is the path ``/proc/PID/maps`` prints."""
 
     __slots__ = ("i_ino", "i_mode", "i_size", "i_nlink", "i_count", "i_sb", "i_mapping", "i_fop", "i_extents",
-                 "committed_pages", "name", "i_state", "dirtied_when", "seals")
+                 "committed_pages", "shmem_flags", "name", "i_state", "dirtied_when", "seals")
 
     def __init__(self, ino: int, mode: int, sb: "super_block", name: str):
         self.i_ino, self.i_mode, self.i_sb, self.name = ino, mode, sb, name
-        self.i_size, self.i_nlink, self.i_count, self.committed_pages = 0, 1, 0, 0
+        self.i_size, self.i_nlink, self.i_count, self.committed_pages, self.shmem_flags = 0, 1, 0, 0, 0
         self.i_mapping: address_space | None = None  # None for a directory
         self.i_fop: file_operations | None = None
         self.i_extents: list[list[int]] = []  # ext4: [first page, first disk block, pages], sorted

@@ -278,6 +278,13 @@ def vma_is_accessible(vma: vm_area_struct) -> bool:
     return bool(vma.vm_flags & VM_ACCESS_FLAGS)
 
 
+def shmem_acct_size(flags: int, size: int) -> int:
+    """``shmem_acct_size``: pages a new shmem object of ``size`` bytes charges to Committed_AS
+    at once; none under VM_NORESERVE (a tmpfs file, a memfd, a MAP_NORESERVE shared mapping),
+    whose pages are charged one by one as they are allocated (``shmem_acct_blocks``)."""
+    return 0 if flags & VM_NORESERVE else size >> PAGE_SHIFT
+
+
 class MmHooks:
     """What the address-space layer asks of the page tables; every method here is a no-op.
 
@@ -300,7 +307,7 @@ class MmHooks:
     * ``shmem_truncate_range(mm, mapping, lstart, lend)``: drop the pages of bytes
       [lstart, lend] (``lend`` -1: to the end) from a shmem object's page cache, after their
       ptes are gone: MADV_REMOVE's hole.
-    * ``shmem_file_setup(mm, size, committed_pages) -> file``: the unlinked tmpfs file behind
+    * ``shmem_file_setup(mm, size, flags) -> file``: the unlinked tmpfs file behind
       a new MAP_SHARED|MAP_ANONYMOUS mapping, with no file reference yet (the VMA takes one
       when it is linked).
     * ``release_file(mm, f)``: the last reference to ``f`` is gone (``__fput``); the default
@@ -343,10 +350,10 @@ class MmHooks:
     def shmem_truncate_range(self, mm, mapping, lstart: int, lend: int) -> None:
         pass
 
-    def shmem_file_setup(self, mm, size: int, committed_pages: int):
+    def shmem_file_setup(self, mm, size: int, flags: int):
         sb = super_block("tmpfs", (0, 1), None, ULONG_MAX >> 1, 0, -1, "", None, None)
         ino = inode(mm.rmap.get_next_ino(), S_IFREG | 0o777, sb, SHMEM_ZERO_PATH)
-        ino.i_nlink, ino.i_size, ino.committed_pages, ino.i_count = 0, size, committed_pages, 1
+        ino.i_nlink, ino.i_size, ino.committed_pages, ino.i_count = 0, size, shmem_acct_size(flags, size), 1
         ino.i_mapping = address_space(ino.i_ino, ino, -1, 0, None)
         mm.rmap.address_spaces[ino.i_ino] = ino.i_mapping
         return file(ino, O_RDWR, FMODE_READ | FMODE_WRITE, 0)

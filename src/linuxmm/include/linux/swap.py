@@ -43,9 +43,10 @@ SWAP_KINDS = ("partition", "file", "zram")
 class swap_info_struct:
     """One swap area. ``max`` is the size in slots (slot 0 is the header), ``pages`` the
     usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters: ``ci_count``
-    (allocated slots), ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it
-    serves); the lists are insertion-ordered dicts (list_add_tail appends, list_del deletes).
-    ``content``/``content_valid``: the data written to each slot."""
+    (allocated slots as the lists last saw them; the live counts are in the VmState pool),
+    ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it serves); the lists are
+    insertion-ordered dicts (list_add_tail appends, list_del deletes). The data written to
+    each slot is in the VmState pool too (``swap_content``)."""
 
     type: int
     prio: int
@@ -66,8 +67,6 @@ class swap_info_struct:
     frag_clusters: dict = field(default_factory=dict)
     full_clusters: dict = field(default_factory=dict)
     global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
-    content: np.ndarray = None
-    content_valid: np.ndarray = None
     zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
     zs_stored: np.ndarray = None  # zram: the slot's data is in zsmalloc (not ZRAM_SAME-filled)
 

@@ -30,7 +30,7 @@ from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FA
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
 from ....mm.page_alloc import wake_boosted_kswapds
-from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX
+from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SWAPIN_FAULTS
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -109,9 +109,11 @@ SIGNAL_FAULTS = (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR, M.FAULT_SIGBUS)
 
 
 def clock_work(k, task, accesses: int, flt: int) -> None:
-    """The simulated time of ``accesses`` accesses and the faults counted since ``flt``
-    (``kernel/timer.py``); the events due meanwhile run."""
-    k.clock.work(accesses, int(task.mmc[M.MMC_MINFLT]) - flt)
+    """The simulated time of ``accesses`` accesses, the faults counted since ``flt`` and the
+    swap-ins the batch completed (``kernel/timer.py``); the events due meanwhile run."""
+    vp = k.vm_state.vp
+    swapins, vp[VP_SWAPIN_FAULTS] = int(vp[VP_SWAPIN_FAULTS]), 0
+    k.clock.work(accesses, int(task.mmc[M.MMC_MINFLT]) - flt + swapins)
 
 
 def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> None:
