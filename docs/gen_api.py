@@ -20,7 +20,8 @@ from linuxmm.cgroup import Cgroup
 from linuxmm.arch.x86.mm import fault
 
 PAGE = Path(__file__).with_name("api.md")
-CLASSES = [linuxmm.Machine, linuxmm.Process, Cgroup, records.VmArea, records.Zone, records.Node, records.PageWalk]
+CLASSES = [linuxmm.Machine, linuxmm.Process, Cgroup, records.VmArea, records.Zone, records.Node, records.PageWalk,
+           records.PagemapScan, records.PageRegion]
 ERRORS = [errors.LinuxmmError, errors.ParseError, errors.ConfigError, errors.KernelError,
           fault.SegmentationFault, fault.BusError]
 INTRO = """# The linuxmm Python API

@@ -80,6 +80,8 @@ KERNEL_ERRNOS = [
     ("prctl", (65, 2, 0, 0, 0), "EINVAL"),                   # PR_MDWE_NO_INHERIT alone
     ("prctl", (65, 8, 0, 0, 0), "EINVAL"),
     ("prctl", (66, 1, 0, 0, 0), "EINVAL"),                   # PR_GET_MDWE takes no argument
+    ("prctl", (0x53564D41, 0, (B, 0), P, 0), "EINVAL"),      # PR_SET_VMA_ANON_NAME without CONFIG_ANON_VMA_NAME
+    ("prctl", (0x53564D41, 1, (B, 0), P, 0), "EINVAL"),      # no such PR_SET_VMA operation
 ]
 NR = {"mlock": 149, "munlock": 150, "mlockall": 151, "prctl": 157, "mlock2": 325, "mseal": 462}
 
@@ -181,6 +183,7 @@ def calls(region: int):
         st.tuples(st.just("write"), v, v, v, v),
         st.tuples(st.just("read"), v, v, v),
         st.tuples(st.just("walk"), v),
+        st.tuples(st.just("pagemap_scan"), v, v, v),
         st.tuples(st.just("fork"), st.one_of(st.none(), st.text(max_size=20), st.sampled_from(WRONG_TYPES))),
         st.tuples(st.just("spawn"), v),
         st.tuples(st.just("open"), st.one_of(st.sampled_from(PATHS), st.text(max_size=8), st.sampled_from(WRONG_TYPES)),

@@ -2,6 +2,9 @@
 ``fs/proc/page.c``): the PM_* and KPF_* encodings of 6.18 for the page kinds the simulator has,
 and soft-dirty tracking with and without CONFIG_MEM_SOFT_DIRTY."""
 
+import errno
+from pathlib import Path
+
 import pytest
 
 from conftest import SMALL
@@ -12,6 +15,8 @@ from linuxmm.fs.proc.task_mmu import (PM_FILE, PM_GUARD_REGION, PM_MMAP_EXCLUSIV
 from linuxmm.sources import toml
 
 P = 4096
+# 1 GiB: THP stays on (hugepage_init turns it off below 512 MiB)
+SELFTEST_SIZED = SMALL.replace("0x17ffffff", "0x3fffffff")
 
 
 def machine(soft_dirty: bool) -> Machine:
@@ -131,3 +136,95 @@ def test_guard_regions_fault_survive_dontneed_and_show_in_pagemap():
         p.read(a + P, 1)
     assert not p.alive and c.alive
     c.exit()
+
+
+# ---- the PAGEMAP_SCAN ioctl ---------------------------------------------------------------------
+PROBE = Path(__file__).parent / "data" / "host-linux-6.18" / "pagemap_scan_probe.txt"
+ALL = 0x1FF
+# tests/probe/pagemap_scan_probe.c's scans: (start page, end page, vec_len, flags, max_pages, inverted, mask,
+# anyof, return mask), pages from a 2 MiB-aligned base; its output is the expected result
+SCANS = {
+    "all": (0, 16, 64, 0, 0, 0, 0, 0, ALL), "present": (0, 16, 64, 0, 0, 0, 0x8, 0, ALL),
+    "not_present": (0, 16, 64, 0, 0, 0x8, 0x8, 0, ALL), "anyof_swapped_pfnzero": (0, 16, 64, 0, 0, 0, 0, 0x30, 0x30),
+    "guard": (0, 16, 64, 0, 0, 0, 0x100, 0, 0x100), "written": (0, 16, 64, 0, 0, 0, 0x2, 0, 0x2),
+    "return_none": (0, 16, 64, 0, 0, 0, 0x8, 0, 0), "max_pages_3": (0, 16, 64, 0, 3, 0, 0x8, 0, 0x8),
+    "vec_len_1": (0, 16, 1, 0, 0, 0, 0x8, 0, 0x8), "vec_len_0": (0, 16, 0, 0, 0, 0, 0x8, 0, 0x8),
+    "max_pages_1_all": (0, 16, 64, 0, 1, 0, 0, 0, 0), "empty_range": (1, 1, 64, 0, 0, 0, 0, 0, ALL),
+    "with_hole": (0, 500, 64, 0, 0, 0, 0, 0, ALL),
+    "untouched": (4096, 5120, 64, 0, 0, 0, 0, 0, ALL), "untouched_written": (4096, 5120, 64, 0, 0, 0, 0x2, 0, 0x2),
+    "thp": (512, 1536, 64, 0, 0, 0, 0, 0, ALL), "thp_max_pages": (512, 1536, 64, 0, 100, 0, 0x40, 0, 0x40),
+    "file": (2048, 2049, 64, 0, 0, 0, 0, 0, ALL),
+    "bad_flags": (0, 1, 64, 4, 0, 0, 0, 0, 0), "bad_category": (0, 1, 64, 0, 0, 0, 0x200, 0, 0),
+    "bad_return_mask": (0, 1, 64, 0, 0, 0, 0, 0, 0x1000), "end_below_start": (1, 0, 64, 0, 0, 0, 0, 0, 0),
+    "wp_matching": (0, 16, 64, 1, 0, 0, 0, 0, ALL), "wp_matching_check": (0, 16, 64, 3, 0, 0, 0, 0, ALL),
+    "check_wpasync": (0, 16, 64, 2, 0, 0, 0, 0, ALL), "wp_matching_written": (0, 16, 64, 1, 0, 0, 0x2, 0, 0x2),
+}
+# scans at fixed addresses: (start, end) in bytes
+FIXED = {"unaligned_start": (1, P), "beyond_task_size": (1 << 47, (1 << 47) + P),
+         "to_task_size": ((1 << 47) - P, 1 << 47), "below_task_size": ((1 << 47) - 2 * P, (1 << 47) - P)}
+
+
+def _probe_layout(m: Machine):
+    """The probe's mappings: [0, 16) anon pages (0, 1, 7, 8 written, 3 the zero page, 5 a guard
+    marker), a THP at 512, the huge zero page at 1024, a file page at 2048, 1024 untouched
+    pages at 4096."""
+    p = m.spawn()
+    raw = p.mmap(8 << 20, prot="none")
+    base = (raw + (2 << 20) - 1) & ~((2 << 20) - 1)
+    p.munmap(raw, 8 << 20)
+    p.mmap(16 * P, addr=base, flags="private|anonymous|fixed")
+    for page in (0, 1, 7, 8):
+        p.write(base + page * P, 1)
+    p.read(base + 3 * P, 1)
+    p.madvise(base + 5 * P, P, "guard_install")
+    p.mmap(1024 * P, addr=base + 4096 * P, flags="private|anonymous|fixed")
+    for page in (512, 1024):
+        p.mmap(2 << 20, addr=base + page * P, flags="private|anonymous|fixed")
+        p.madvise(base + page * P, 2 << 20, "hugepage")
+    p.write(base + 512 * P, 1)
+    p.read(base + 1024 * P, 1)
+    m.create_file("/probe", P, value=1)
+    p.mmap(P, prot="r", flags="private|fixed", addr=base + 2048 * P, fd=p.open("/probe"))
+    p.read(base + 2048 * P, 1)
+    return p, base
+
+
+def _scan_line(p, base: int, start: int, end: int, *args) -> str:
+    vec_len, flags, max_pages, inverted, mask, anyof, ret_mask = args
+    try:
+        res = p.pagemap_scan(start, end, vec_len, flags=flags, max_pages=max_pages, category_inverted=inverted,
+                             category_mask=mask, category_anyof_mask=anyof, return_mask=ret_mask)
+    except KernelError as e:
+        return f"-{errno.errorcode[e.errno]}"
+    return " ".join([str(len(res)), str((res.walk_end - start) // P)] +
+                    [f"{(r.start - base) // P}-{(r.end - base) // P}:{_hex(r.categories)}" for r in res.regions])
+
+
+def _hex(value: int) -> str:
+    return f"{value:#x}" if value else "0"  # printf's %#x
+
+
+def test_pagemap_scan_as_the_host_kernel_does_it():
+    expected = dict(line.split(": ", 1) for line in PROBE.read_text().splitlines())
+    m = Machine(toml.loads(SELFTEST_SIZED))
+    p, base = _probe_layout(m)
+    got = {name: _scan_line(p, base, base + s * P, base + e * P, *args) for name, (s, e, *args) in SCANS.items()}
+    got.update({name: _scan_line(p, base, s, e, 64, 0, 0, 0, 0, 0, 0) for name, (s, e) in FIXED.items()})
+    got["unaligned_end"] = _scan_line(p, base, base, base + 16 * P - 1, 64, 0, 0, 0, 0x8, 0, 0x8)
+    assert got == {name: expected[name] for name in got}
+
+
+def test_pagemap_scan_soft_dirty_and_names():
+    m = machine(True)
+    p = m.spawn()
+    a = p.mmap(4 * P)
+    p.write(a, P)
+    assert [(r.start - a, r.end - a, r.categories) for r in p.pagemap_scan(a, a + 4 * P, return_mask=ALL).regions] == \
+        [(0, P, 0x8a), (P, 4 * P, 0x82)]  # a new VMA is soft-dirty: PAGE_IS_SOFT_DIRTY everywhere
+    p.proc("clear_refs", 4)
+    p.write(a + 2 * P, 1)
+    res = p.pagemap_scan(a, a + 4 * P, category_mask="soft_dirty", return_mask="PAGE_IS_SOFT_DIRTY|present")
+    assert [(r.start - a, r.end - a, r.categories) for r in res.regions] == [(2 * P, 3 * P, 0x88)]
+    for bad in ("bogus", 1.5, None):
+        with pytest.raises(KernelError):
+            p.pagemap_scan(a, a + P, category_mask=bad)

@@ -1,10 +1,11 @@
-"""``kernel/sys.c``: getrlimit/setrlimit and the memory prctls (PR_SET_THP_DISABLE, PR_SET_MDWE),
-and ``process_madvise`` (``mm/madvise.c``), Linux 6.18."""
+"""``kernel/sys.c``: getrlimit/setrlimit and the memory prctls (PR_SET_THP_DISABLE, PR_SET_MDWE,
+PR_SET_VMA_ANON_NAME), and ``process_madvise`` (``mm/madvise.c``), Linux 6.18."""
 
 import errno
 
-from conftest import small_machine
-from linuxmm import KernelError
+from conftest import SMALL, small_machine
+from linuxmm import KernelError, Machine
+from linuxmm.sources import toml
 from linuxmm.kernel.sys import RLIM_INFINITY
 
 P = 4096
@@ -81,6 +82,47 @@ def test_prctl_mdwe():
     q = m.spawn()
     q.prctl("PR_SET_MDWE", 3)
     assert q.fork().prctl("PR_GET_MDWE") == 0  # PR_MDWE_NO_INHERIT
+
+
+def _named(p, addr, length, name) -> int:
+    return err(p.prctl, "PR_SET_VMA", 0, addr, length, name)
+
+
+def _names(p, lo: int, hi: int) -> list[tuple[int, int, str | None]]:
+    """(first page, end page, maps name) of the VMAs in [lo, hi)."""
+    return [((v.start - lo) // P, (v.end - lo) // P, v.path) for v in p.maps() if lo <= v.start < hi]
+
+
+def test_prctl_set_vma_anon_name():
+    m = Machine(toml.loads(SMALL + "[config]\nanon_vma_name = true\n"))
+    p = m.spawn()
+    a = p.mmap(8 * P)
+    assert _named(p, a + P, 2 * P, "buf") == 0 and _named(p, a + 5 * P, P, "buf") == 0
+    assert _names(p, a, a + 8 * P) == [(0, 1, None), (1, 3, "[anon:buf]"), (3, 5, None), (5, 6, "[anon:buf]"),
+                                       (6, 8, None)]
+    assert "[anon:buf]" in p.proc("maps") and "[anon:buf]" in p.proc("smaps")
+    assert _named(p, a + 3 * P, P, "other") == 0  # another name: no merge with its neighbour
+    assert _names(p, a, a + 5 * P)[1:] == [(1, 3, "[anon:buf]"), (3, 4, "[anon:other]"), (4, 5, None)]
+    assert _named(p, a + 3 * P, 2 * P, "buf") == 0  # the same name: one VMA again
+    assert _names(p, a, a + 8 * P)[1] == (1, 6, "[anon:buf]")
+    c = p.fork()  # the child's VMAs keep their names
+    assert _names(c, a, a + 8 * P) == _names(p, a, a + 8 * P)
+    assert _named(p, a, 8 * P, None) == 0  # NULL: unnamed, and merged back
+    assert _names(p, a, a + 8 * P) == [(0, 8, None)]
+    s = p.mmap(P, flags="shared|anonymous")
+    assert _named(p, s, P, "sh") == 0 and _names(p, s, s + P) == [(0, 1, "[anon_shmem:sh]")]
+    assert _named(p, a, P, "x" * 79) == 0
+    assert [_named(p, a, P, n) for n in ("x" * 80, "a[b", "a]", "a$", "a`", "a\\", "a\tb", "\x7f", "\u00e9")] == \
+        [errno.EINVAL] * 9
+    assert _named(p, a + 1, P, "x") == errno.EINVAL  # unaligned
+    assert _named(p, a, -P, "x") == errno.EINVAL  # wraps
+    assert _named(p, a, 9 * P, "x") == errno.ENOMEM  # a hole at the end
+    assert _named(p, a, P, 1.5) == errno.EFAULT  # not a string pointer
+    assert err(p.prctl, "PR_SET_VMA", 1, a, P, "x") == errno.EINVAL  # no such operation
+    fd = p.memfd_create("f")
+    p.ftruncate(fd, P)
+    assert _named(p, p.mmap(P, fd=fd, flags="shared"), P, "x") == errno.EBADF  # a file: not anonymous
+    assert _named(small_machine().spawn(), a, P, "x") == errno.EINVAL  # no CONFIG_ANON_VMA_NAME
 
 
 def test_process_madvise():

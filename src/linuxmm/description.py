@@ -61,6 +61,7 @@ class KernelConfig:
     percpu_pages_per_cpu: int = 53
     transparent_hugepage: str = "madvise"  # CONFIG_TRANSPARENT_HUGEPAGE_{ALWAYS,MADVISE,NEVER}
     mem_soft_dirty: bool = False  # CONFIG_MEM_SOFT_DIRTY (off on the development host; distributions set it)
+    anon_vma_name: bool = False  # CONFIG_ANON_VMA_NAME: prctl(PR_SET_VMA_ANON_NAME) (off on the development host)
     # MGLRU: CONFIG_LRU_GEN builds it in (/sys/kernel/mm/lru_gen/ exists and switches it);
     # CONFIG_LRU_GEN_ENABLED turns it on at boot. The development host has neither
     # (tests/data/host-linux-6.18/lru_gen.txt); Fedora, Arch and others enable both.

@@ -442,7 +442,7 @@ class Machine:
         k = self.kernel
         cgrp = cgroup_lookup(k, cgroup or "/")
         k.next_pid += 1
-        config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty)
+        config = MmConfig(mem_soft_dirty=k.config.mem_soft_dirty, anon_vma_name=k.config.anon_vma_name)
         task = F.task_struct(k, k.next_pid, comm, F.mm_alloc(task_size=k.arch.TASK_SIZE,
                              default_map_window=k.arch.DEFAULT_MAP_WINDOW, rmap=k.rmap, vm=k.vm,
                              config=config), cpu)

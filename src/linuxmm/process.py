@@ -33,7 +33,7 @@ from .mm import memory as M
 from .mm import mprotect, mremap
 from .fs import file_table
 from .mm.shmem import shmem_kernel_file_setup, shmem_swap_usage, shmem_truncate_range
-from .records import PageWalk, VmArea, vm_area, vmas_html
+from .records import PagemapScan, PageRegion, PageWalk, VmArea, vm_area, vmas_html
 
 
 class PageTableHooks:
@@ -42,11 +42,11 @@ class PageTableHooks:
     def __init__(self, k, task):
         self.k, self.task = k, task
 
-    def zap_range(self, mm, start: int, end: int) -> None:
+    def zap_range(self, mm, start: int, end: int, drop_markers: bool = True) -> None:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
         F.mlock_locked_vmas(k, t, start, end, False)
-        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, True)
+        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, drop_markers)
         F.flush_tlb_range(k, t, start, end)
 
     def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
@@ -518,11 +518,16 @@ class Process:
         (1: THP off for every VMA; with ``arg3`` PR_THP_DISABLE_EXCEPT_ADVISED (2) only where
         not MADV_HUGEPAGE'd; 0: back to the global policy), ``"PR_GET_THP_DISABLE"`` (0, 1 or
         3), ``"PR_SET_MDWE"`` (PR_MDWE_REFUSE_EXEC_GAIN 1, PR_MDWE_NO_INHERIT 2: no mapping
-        writable and executable, none gaining execute; for good) and ``"PR_GET_MDWE"``; the
-        option's number works too. Returns the call's value.
+        writable and executable, none gaining execute; for good), ``"PR_GET_MDWE"`` and
+        ``"PR_SET_VMA"`` with ``arg2`` PR_SET_VMA_ANON_NAME (0): name the anonymous memory of
+        [``arg3``, ``arg3 + arg4``) ``arg5`` (a string; None removes the name), shown as
+        ``[anon:NAME]`` in maps (needs CONFIG_ANON_VMA_NAME, the ``[config]`` key
+        ``anon_vma_name``); the option's number works too. Returns the call's value.
 
-        Raises ``KernelError`` (EINVAL for another option or bad arguments, EPERM for a
-        change of MDWE once set)."""
+        Raises ``KernelError`` (EINVAL for another option or bad arguments, a name of 80
+        characters or more or with a character outside printable ASCII or in ``\\`$[]``;
+        EPERM for a change of MDWE once set; ENOMEM for a hole in a named range, EBADF for
+        a file mapping)."""
         from .kernel import sys
 
         self.task.check_alive()
@@ -744,6 +749,40 @@ class Process:
             raise KernelError(errno.EINVAL, f"npages {npages} is negative")
         self.task.check_alive()
         return pagemap_read(self.machine.kernel, self.task, addr, npages)
+
+    def pagemap_scan(self, start: int, end: int, vec_len: int = 1 << 16, *, flags=0, max_pages: int = 0,
+                     category_inverted=0, category_mask=0, category_anyof_mask=0, return_mask=0) -> PagemapScan:
+        """The PAGEMAP_SCAN ioctl of ``/proc/PID/pagemap`` (``do_pagemap_scan``) over [start,
+        end): the pages whose categories, XOR ``category_inverted``, hold all of
+        ``category_mask`` and (if given) one of ``category_anyof_mask``, as at most ``vec_len``
+        regions of consecutive pages of equal categories (``& return_mask``), at most
+        ``max_pages`` pages in all (0: no limit). Categories are ``PAGE_IS_*`` bits or their
+        names: ``"present|swapped"``, ``wpallowed`` (1), ``written`` (2), ``file`` (4),
+        ``present`` (8), ``swapped`` (16), ``pfnzero`` (32), ``huge`` (64), ``soft_dirty``
+        (128), ``guard`` (256). Without userfaultfd no VMA allows write protection: every
+        mapped page is written, ``flags`` PM_SCAN_WP_MATCHING (``"wp_matching"``) skips
+        every VMA and PM_SCAN_CHECK_WPASYNC (``"check_wpasync"``) fails. Returns a
+        ``PagemapScan`` (``.regions`` of ``PageRegion(start, end, categories)``, ``len()``
+        the ioctl's count, ``.walk_end``). Nothing is faulted in.
+
+        Raises ``KernelError``: EINVAL (unknown flags or categories, unaligned start), EFAULT
+        (a range beyond user space or reversed), EPERM (check_wpasync), ESRCH after exit."""
+        from .fs.proc.task_mmu import PAGE_IS_NAMES, PM_SCAN_NAMES, do_pagemap_scan, pm_scan_arg
+        from .include.linux.mm_types import _parse_names
+        from .mm.vma import ulong
+
+        def masks(value, what):
+            return ulong(_parse_names(value, PAGE_IS_NAMES, "page_is_", what), what)
+
+        arg = pm_scan_arg(ulong(_parse_names(flags, PM_SCAN_NAMES, "pm_scan_", "PAGEMAP_SCAN flag"), "flags"),
+                          ulong(_int_arg(start, "start"), "start"), ulong(_int_arg(end, "end"), "end"),
+                          ulong(_int_arg(vec_len, "vec_len"), "vec_len"), ulong(_int_arg(max_pages, "max_pages"),
+                                                                                "max_pages"),
+                          masks(category_inverted, "category"), masks(category_mask, "category"),
+                          masks(category_anyof_mask, "category"), masks(return_mask, "category"))
+        self.task.check_alive()
+        regions, walk_end = do_pagemap_scan(self.machine.kernel, self.task, arg)
+        return PagemapScan(tuple(PageRegion(*r) for r in regions), walk_end)
 
     def smaps_rollup(self) -> dict[str, int]:
         """``/proc/PID/smaps_rollup`` values in kB, keyed like the kernel's file (``Rss``,

@@ -10,6 +10,8 @@ machine. Each record carries friendly names and the kernel's own:
   (``struct zone`` and ``pg_data_t``), with their counters at the time of the call.
 * ``PageWalk``: ``Process.walk(addr)``, the levels of a page-table walk; it prints as the
   table ``linuxmm walk`` shows.
+* ``PagemapScan`` and its ``PageRegion`` records: ``Process.pagemap_scan(...)``, what the
+  PAGEMAP_SCAN ioctl fills in (``struct page_region``, ``pm_scan_arg.walk_end``).
 
 ``Node`` and ``PageWalk`` have a ``_repr_html_``, so a notebook shows them as tables (as it
 does ``Machine`` and ``Process``).
@@ -27,8 +29,6 @@ from .include.linux import mm_types as T
 from .include.linux.mmzone import pglist_data, zone, zone_helpers
 from .mm.vmstat import (NODE_STAT_ITEMS, NUMA_EVENT_ITEMS, ZONE_STAT_ITEMS, node_page_state,
                         zone_numa_event_state, zone_page_state)
-
-SHMEM_ANON_NAME = "/dev/zero (deleted)"  # the unlinked file behind MAP_SHARED|MAP_ANONYMOUS
 
 
 def html_table(header: list[str], rows: list[list], caption: str = "") -> str:
@@ -98,7 +98,7 @@ class VmArea:
     def flags(self) -> str:
         """The mmap flags the area stands for, e.g. ``"private|anonymous"``."""
         names = ["shared" if self.vm_flags & T.VM_MAYSHARE else "private"]
-        if self.path is None or not self.path.startswith("/") or self.path == SHMEM_ANON_NAME:
+        if self.path is None or not self.path.startswith("/") or self.path == T.SHMEM_ZERO_PATH:
             names.append("anonymous")
         names += [name for name, bit in (("growsdown", T.VM_GROWSDOWN), ("locked", T.VM_LOCKED),
                                          ("noreserve", T.VM_NORESERVE)) if self.vm_flags & bit]
@@ -308,3 +308,26 @@ class CacheStat:
     writeback: int
     evicted: int
     recently_evicted: int
+
+
+# ---- PAGEMAP_SCAN ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PageRegion:
+    """``struct page_region``: the pages [start, end) share ``categories`` (``PAGE_IS_*``
+    bits, masked by the scan's return mask)."""
+
+    start: int
+    end: int
+    categories: int
+
+
+@dataclass(frozen=True)
+class PagemapScan:
+    """The result of the PAGEMAP_SCAN ioctl: the regions it wrote (``len()`` is the ioctl's
+    return value) and ``walk_end``, where the walk stopped."""
+
+    regions: tuple[PageRegion, ...]
+    walk_end: int
+
+    def __len__(self) -> int:
+        return len(self.regions)

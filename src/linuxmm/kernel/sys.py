@@ -1,5 +1,10 @@
 """getrlimit/setrlimit (``do_prlimit``) and prctl (``kernel/sys.c``), Linux 6.18.
 
+prctl's memory options: PR_SET/GET_THP_DISABLE, PR_SET/GET_MDWE, and PR_SET_VMA with
+PR_SET_VMA_ANON_NAME (``prctl_set_vma``, CONFIG_ANON_VMA_NAME: off on the development host,
+where it is EINVAL), whose name argument is a Python string (or None, for the NULL pointer
+that removes the name).
+
 Resource limits are kept per address space here (``mm.rlimits``: name -> (cur, max) in
 bytes, None for RLIM_INFINITY), since the only limits modelled are the memory ones the mm
 code reads (RLIMIT_MEMLOCK, RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK); the kernel keeps them in
@@ -13,7 +18,9 @@ from __future__ import annotations
 import errno
 
 from ..errors import KernelError
-from ..include.linux.mm_types import mm_struct
+from ..mm.madvise import madvise_set_anon_name
+from ..include.linux.mm_types import (MMF_DISABLE_THP_COMPLETELY, MMF_DISABLE_THP_EXCEPT_ADVISED, MMF_HAS_MDWE,
+                                      MMF_HAS_MDWE_NO_INHERIT, mm_struct)
 
 RLIM_INFINITY = (1 << 64) - 1
 # include/uapi/asm-generic/resource.h, in resource-number order
@@ -74,9 +81,9 @@ PR_GET_THP_DISABLE, PR_SET_THP_DISABLE = 42, 41
 PR_THP_DISABLE_EXCEPT_ADVISED = 1 << 1
 PR_SET_MDWE, PR_GET_MDWE = 65, 66
 PR_MDWE_REFUSE_EXEC_GAIN, PR_MDWE_NO_INHERIT = 1 << 0, 1 << 1
-# mm->flags (the simulator keeps their names in mm.flags)
-MMF_DISABLE_THP_COMPLETELY, MMF_DISABLE_THP_EXCEPT_ADVISED = "MMF_DISABLE_THP_COMPLETELY", "MMF_DISABLE_THP_EXCEPT_ADVISED"
-MMF_HAS_MDWE, MMF_HAS_MDWE_NO_INHERIT = "MMF_HAS_MDWE", "MMF_HAS_MDWE_NO_INHERIT"
+PR_SET_VMA, PR_SET_VMA_ANON_NAME = 0x53564D41, 0
+ANON_VMA_NAME_MAX_LEN = 80  # with the terminating NUL
+ANON_VMA_NAME_INVALID_CHARS = "\\`$[]"
 
 
 def _einval(why: str) -> KernelError:
@@ -137,10 +144,43 @@ def prctl_get_mdwe(mm: mm_struct, arg2: int, arg3: int, arg4: int, arg5: int) ->
     return get_current_mdwe(mm)
 
 
+def is_valid_name_char(ch: str) -> bool:
+    """Printable ASCII but for the characters that would confuse a /proc/PID/maps parser."""
+    return " " <= ch <= "~" and ch not in ANON_VMA_NAME_INVALID_CHARS
+
+
+def anon_vma_name_from_user(uname) -> str | None:
+    """``strndup_user(uname, ANON_VMA_NAME_MAX_LEN)`` and the character check: EINVAL for a
+    name of 80 characters or more, or with a character ``is_valid_name_char`` refuses;
+    EFAULT for something that is not a string (no valid pointer)."""
+    if uname is None or uname == 0:  # NULL
+        return None
+    if not isinstance(uname, str):
+        raise KernelError(errno.EFAULT, f"prctl: PR_SET_VMA_ANON_NAME: the name must be a string, not {uname!r}")
+    name = uname.split("\0", 1)[0]  # the C string ends at its NUL
+    if len(name) >= ANON_VMA_NAME_MAX_LEN:
+        raise _einval(f"PR_SET_VMA_ANON_NAME: name longer than {ANON_VMA_NAME_MAX_LEN - 1} characters")
+    if not all(is_valid_name_char(ch) for ch in name):
+        raise _einval(f"PR_SET_VMA_ANON_NAME: {name!r} holds a character outside printable ASCII "
+                      f"or one of {ANON_VMA_NAME_INVALID_CHARS!r}")
+    return name
+
+
+def prctl_set_vma(mm: mm_struct, opt: int, addr: int, size: int, uname) -> int:
+    """PR_SET_VMA: the only operation is PR_SET_VMA_ANON_NAME, naming the anonymous memory
+    of [addr, addr + size) (``madvise_set_anon_name``)."""
+    if not mm.config.anon_vma_name:
+        raise _einval("PR_SET_VMA needs CONFIG_ANON_VMA_NAME")
+    if opt != PR_SET_VMA_ANON_NAME:
+        raise _einval(f"PR_SET_VMA: unknown operation {opt}")
+    madvise_set_anon_name(mm, addr, size, anon_vma_name_from_user(uname))
+    return 0
+
+
 PRCTL = {PR_GET_THP_DISABLE: prctl_get_thp_disable, PR_SET_THP_DISABLE: prctl_set_thp_disable,
-         PR_SET_MDWE: prctl_set_mdwe, PR_GET_MDWE: prctl_get_mdwe}
+         PR_SET_MDWE: prctl_set_mdwe, PR_GET_MDWE: prctl_get_mdwe, PR_SET_VMA: prctl_set_vma}
 PRCTL_NAMES = {"PR_GET_THP_DISABLE": PR_GET_THP_DISABLE, "PR_SET_THP_DISABLE": PR_SET_THP_DISABLE,
-               "PR_SET_MDWE": PR_SET_MDWE, "PR_GET_MDWE": PR_GET_MDWE}
+               "PR_SET_MDWE": PR_SET_MDWE, "PR_GET_MDWE": PR_GET_MDWE, "PR_SET_VMA": PR_SET_VMA}
 
 
 def sys_prctl(mm: mm_struct, option, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
@@ -150,22 +190,8 @@ def sys_prctl(mm: mm_struct, option, arg2: int = 0, arg3: int = 0, arg4: int = 0
     if handler is None:
         raise _einval(f"option {option!r} is not simulated (known: {', '.join(PRCTL_NAMES)})")
     args = [arg2, arg3, arg4, arg5]
-    if any(isinstance(a, bool) or not isinstance(a, int) or a < 0 for a in args):
+    numbers = args[:3] if option == PR_SET_VMA else args  # PR_SET_VMA's arg5 is a string pointer
+    if any(isinstance(a, bool) or not isinstance(a, int) or a < 0 for a in numbers):
         raise _einval("arguments must be non-negative integers")
     return handler(mm, *args)
 
-
-def mmf_init_flags(flags: set) -> set:
-    """The mm flags a child inherits (``mmf_init_flags``): MDWE with NO_INHERIT stays behind."""
-    if MMF_HAS_MDWE_NO_INHERIT in flags:
-        return flags - {MMF_HAS_MDWE, MMF_HAS_MDWE_NO_INHERIT}
-    return set(flags)
-
-
-def map_deny_write_exec(mm: mm_struct, old: int, new: int) -> bool:
-    """Under MDWE: no new writable+executable VMA, no VMA gaining execute."""
-    from ..include.linux.mm_types import VM_EXEC, VM_WRITE
-
-    if MMF_HAS_MDWE not in mm.flags or not new & VM_EXEC:
-        return False
-    return bool(new & VM_WRITE) or not old & VM_EXEC

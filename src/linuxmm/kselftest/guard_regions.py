@@ -12,17 +12,17 @@ The C program catches each SIGSEGV in a handler that siglongjmps back
 (``try_access_buf``); the port installs one with ``p.sigaction("SIGSEGV", "catch")``, so
 a faulting access raises ``SegmentationFault`` and the process goes on.
 
-Ported: the tests from ``basic`` to ``fault_around``, in the file's order (a test the C
-program skips for a backing skips here too; ``uffd`` skips: no userfaultfd). Not yet: the
-later ones (``truncation``, ``hole_punch``, ``memfd_write_seal``, ``anon_zeropage``,
-``pagemap``, ``pagemap_scan``, ...), which need hole punching, F_ADD_SEALS or
-PAGEMAP_SCAN.
+Ported: every test, in the file's order (a test the C program skips for a backing skips
+here too; ``uffd`` skips: no userfaultfd; ``memfd_write_seal`` skips on the shmem backing,
+waiting for fcntl(F_ADD_SEALS)). ``pagemap_scan`` reads the guard markers through the
+PAGEMAP_SCAN ioctl (``p.pagemap_scan``).
 """
 
 from __future__ import annotations
 
 from ..arch.x86.mm.fault import SegmentationFault
 from ..errors import KernelError
+from ..fs.proc.task_mmu import PAGE_IS_GUARD, PM_GUARD_REGION
 from .ksft import Ksft
 
 SOURCE = "tools/testing/selftests/mm/guard-regions.c"
@@ -483,6 +483,96 @@ def fault_around(s: GuardRegions) -> None:
     s.p.munmap(ptr, 10 * ps)
 
 
+def truncation(s: GuardRegions) -> None:
+    """Markers survive ftruncate() shrinking the file under them and growing it back."""
+    if s.backing == ANON_BACKED:
+        s.t.exit_skip("Truncation test specific to file-backed")
+    ps = PAGE_SIZE
+    ptr = s.mmap_(0, 10 * ps, "rw")
+    set_pattern(s.p, ptr, 10)
+    for i in range(0, 10, 2):
+        assert s.madvise(ptr + i * ps, ps, "guard_install") == 0
+    assert all(s.try_read_write_buf(ptr + i * ps) == (i % 2 != 0) for i in range(10))
+    s.p.ftruncate(s.fd, 10 * ps)  # down to the size used
+    assert all(s.try_read_write_buf(ptr + i * ps) == (i % 2 != 0) for i in range(10))
+    s.p.ftruncate(s.fd, 5 * ps)  # to half, and back
+    s.p.ftruncate(s.fd, 10 * ps)
+    assert all(s.try_read_write_buf(ptr + i * ps) == (i % 2 != 0) for i in range(10))
+    s.p.munmap(ptr, 10 * ps)
+
+
+def hole_punch(s: GuardRegions) -> None:
+    """MADV_REMOVE over guarded pages frees the file's pages and leaves the markers."""
+    if s.backing == ANON_BACKED:
+        s.t.exit_skip("Truncation test specific to file-backed")
+    ps = PAGE_SIZE
+    ptr = s.mmap_(0, 10 * ps, "rw")
+    set_pattern(s.p, ptr, 10)
+    assert s.madvise(ptr + 3 * ps, 4 * ps, "guard_install") == 0
+    assert all(s.try_read_buf(ptr + i * ps) == (i < 3 or i >= 7) for i in range(10))
+    assert s.madvise(ptr + 3 * ps, 4 * ps, "remove") == 0
+    assert all(s.try_read_buf(ptr + i * ps) == (i < 3 or i >= 7) for i in range(10))
+    assert s.madvise(ptr, 10 * ps, "guard_remove") == 0
+    assert check_pattern(s.p, ptr, 3)
+    assert s.p.read(ptr + 3 * ps, 4 * ps, stride=LINE) == bytes(4 * ps // LINE)  # the hole reads zeroes
+    assert check_pattern(s.p, ptr, 3, 7)
+    s.p.munmap(ptr, 10 * ps)
+
+
+def memfd_write_seal(s: GuardRegions) -> None:
+    if s.backing != SHMEM_BACKED:
+        s.t.exit_skip("memfd write seal test specific to shmem")
+    s.t.exit_skip("fcntl(F_ADD_SEALS, F_SEAL_WRITE) is not simulated")
+
+
+def anon_zeropage(s: GuardRegions) -> None:
+    """Markers over a read-only mapping of the zero page (or of the memfd's holes)."""
+    if s.backing == LOCAL_FILE_BACKED:
+        s.t.exit_skip("anon zero page test specific to anon/shmem")
+    ps = PAGE_SIZE
+    ptr = s.mmap_(0, 10 * ps, "r")
+    for i in range(0, 10, 2):
+        assert s.madvise(ptr + i * ps, ps, "guard_install") == 0
+    assert all(s.try_read_buf(ptr + i * ps) == (i % 2 != 0) for i in range(10))
+    assert s.madvise(ptr, 10 * ps, "guard_remove") == 0
+    assert all(s.try_read_buf(ptr + i * ps) for i in range(10))
+    assert s.p.read(ptr, 10 * ps, stride=LINE) == bytes(10 * ps // LINE)
+    s.p.munmap(ptr, 10 * ps)
+
+
+def pagemap(s: GuardRegions) -> None:
+    """/proc/self/pagemap shows PM_GUARD_REGION (bit 58) at the markers only."""
+    ps = PAGE_SIZE
+    ptr = s.mmap_(0, 10 * ps, "rw")
+    assert all(entry & PM_GUARD_REGION == 0 for entry in s.p.pagemap(ptr, 10))
+    for i in range(0, 10, 2):
+        assert s.madvise(ptr + i * ps, ps, "guard_install") == 0
+    assert [entry & PM_GUARD_REGION for entry in s.p.pagemap(ptr, 10)] == \
+        [PM_GUARD_REGION if i % 2 == 0 else 0 for i in range(10)]
+    s.p.munmap(ptr, 10 * ps)
+
+
+def pagemap_scan(s: GuardRegions) -> None:
+    """PAGEMAP_SCAN for PAGE_IS_GUARD finds nothing, then the five guarded pages, one region each."""
+    ps = PAGE_SIZE
+    ptr = s.mmap_(0, 10 * ps, "rw")
+
+    def scan():
+        return s.p.pagemap_scan(ptr, ptr + 10 * ps, 10, category_anyof_mask=PAGE_IS_GUARD,
+                                return_mask=PAGE_IS_GUARD)
+
+    res = scan()
+    assert len(res) == 0 and res.walk_end == ptr + 10 * ps
+    for i in range(0, 10, 2):
+        assert s.madvise(ptr + i * ps, ps, "guard_install") == 0
+    res = scan()
+    assert len(res) == 5 and res.walk_end == ptr + 10 * ps
+    for i, region in enumerate(res.regions):
+        assert (region.start, region.end, region.categories) == (ptr + 2 * i * ps, ptr + (2 * i + 1) * ps,
+                                                                 PAGE_IS_GUARD)
+    s.p.munmap(ptr, 10 * ps)
+
+
 LINE = 64  # memory keeps one byte per 64-byte line
 
 
@@ -492,14 +582,16 @@ def set_pattern(p, ptr: int, num_pages: int) -> None:
         p.write(ptr + i * PAGE_SIZE, PAGE_SIZE, stride=LINE, value=ord("a") + i % 26)
 
 
-def check_pattern(p, ptr: int, num_pages: int) -> bool:
+def check_pattern(p, ptr: int, num_pages: int, pgoff: int = 0) -> bool:
+    """``num_pages`` pages from page ``pgoff`` hold the pattern (``check_pattern_offset``)."""
     return all(p.read(ptr + i * PAGE_SIZE, PAGE_SIZE, stride=LINE) == bytes([ord("a") + i % 26]) * (PAGE_SIZE // LINE)
-               for i in range(num_pages))
+               for i in range(pgoff, pgoff + num_pages))
 
 
 TESTS = (basic, multi_vma, process_madvise, munmap, mprotect, split_merge, dontneed, mlock, mremap_move,
          mremap_expand, mremap_shrink, fork, fork_cow, fork_wipeonfork, lazyfree, populate, cold_pageout, uffd,
-         madvise_sequential, map_private, readonly_file, fault_around)
+         madvise_sequential, map_private, readonly_file, fault_around, truncation, hole_punch, memfd_write_seal,
+         anon_zeropage, pagemap, pagemap_scan)
 
 
 def _case(variant: str, fn):

@@ -34,7 +34,8 @@ INFO = "info"  # a ksft_print_msg line: printed, not numbered, not counted
 # The machine every case runs on: x86-64 with 1 GiB, 2 CPUs and the default command line
 # (THP "madvise"; below 512 MiB the kernel turns THP off, hugepage_init), small enough to
 # boot in a fraction of a second. Its kernel has the options the selftests ask for in
-# tools/testing/selftests/mm/config that the development host's lacks: CONFIG_MEM_SOFT_DIRTY.
+# tools/testing/selftests/mm/config that the development host's lacks: CONFIG_MEM_SOFT_DIRTY and
+# CONFIG_ANON_VMA_NAME.
 SELFTEST_MACHINE = """
 name = "kselftest"
 arch = "x86_64"
@@ -42,6 +43,7 @@ cpus = 2
 e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x3fffffff }]
 [config]
 mem_soft_dirty = true
+anon_vma_name = true
 """
 
 

@@ -32,7 +32,7 @@ from ..include.linux.mm_types import (
     VM_LOCKED_MASK, VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_MIXEDMAP, VM_NOHUGEPAGE,
     VM_MAYBE_GUARD, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEALED, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_STICKY,
     VM_WIPEONFORK, VM_WRITE,
-    find_vma, mm_struct, parse_madvise, vma_is_anonymous)
+    find_vma, mm_struct, parse_madvise, vma_is_anon_shmem, vma_is_anonymous)
 from . import memory as M
 from . import vma as V
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
@@ -114,13 +114,18 @@ def madvise_update_vma(mm: mm_struct, vma, start: int, end: int, behavior: int) 
     new_flags = _new_flags(vma, behavior)
     if new_flags == vma.vm_flags:
         return
+    vma = _eagain_for_enomem(V.vma_modify_flags, mm, vma, start, end, new_flags)
+    V.vm_flags_reset(mm, vma, new_flags | vma.vm_flags & VM_STICKY)
+
+
+def _eagain_for_enomem(modify, *args):
+    """madvise reports lack of resources (vm.max_map_count reached) as EAGAIN."""
     try:
-        vma = V.vma_modify_flags(mm, vma, start, end, new_flags)
-    except KernelError as err:  # madvise reports lack of resources as EAGAIN
+        return modify(*args)
+    except KernelError as err:
         if err.errno == errno.ENOMEM:
             raise KernelError(errno.EAGAIN, f"madvise: {err}") from err
         raise
-    V.vm_flags_reset(mm, vma, new_flags | vma.vm_flags & VM_STICKY)
 
 
 # ---- advice about pages ------------------------------------------------------------------------
@@ -213,8 +218,9 @@ def madvise_vma_behavior(mm: mm_struct, vma, start: int, end: int, behavior: int
         madvise_update_vma(mm, vma, start, end, behavior)
 
 
-def madvise_walk_vmas(mm: mm_struct, start: int, end: int, behavior: int) -> None:
-    """Visit every VMA of [start, end); holes are skipped, then reported as ENOMEM."""
+def madvise_walk_vmas(mm: mm_struct, start: int, end: int, visit) -> None:
+    """Call ``visit(vma, start, end)`` for the part of every VMA in [start, end); holes are
+    skipped, then reported as ENOMEM."""
     unmapped = False
     while start < end:
         vma = find_vma(mm, start)
@@ -225,7 +231,7 @@ def madvise_walk_vmas(mm: mm_struct, start: int, end: int, behavior: int) -> Non
             if start >= end:
                 break
         tmp = min(vma.vm_end, end)
-        madvise_vma_behavior(mm, vma, start, tmp, behavior)
+        visit(vma, start, tmp)
         start = tmp
     if unmapped:
         raise KernelError(errno.ENOMEM, "madvise: part of the range is not mapped")
@@ -262,7 +268,32 @@ def do_madvise(mm: mm_struct, start: int, len_in: int, behavior) -> None:
         if behavior in (MADV_POPULATE_READ, MADV_POPULATE_WRITE):
             madvise_populate(mm, start, start + length, behavior == MADV_POPULATE_WRITE)
         else:
-            madvise_walk_vmas(mm, start, start + length, behavior)
+            madvise_walk_vmas(mm, start, start + length,
+                              lambda vma, lo, hi: madvise_vma_behavior(mm, vma, lo, hi, behavior))
+
+
+# ---- anonymous VMA names (__MADV_SET_ANON_VMA_NAME) ----------------------------------------------
+def madvise_set_anon_name(mm: mm_struct, start: int, len_in: int, name: str | None) -> None:
+    """Name (or, with None, unname) the anonymous VMAs of [start, start + len_in), splitting
+    and merging them as advice that changes flags does: prctl(PR_SET_VMA_ANON_NAME)."""
+    if start & ~PAGE_MASK:
+        raise _einval(f"PR_SET_VMA_ANON_NAME: address {start:#x} is not page aligned")
+    length = V.PAGE_ALIGN(len_in)
+    if len_in and not length or start + length > V.ULONG_MAX:
+        raise _einval("PR_SET_VMA_ANON_NAME: the range wraps around")
+    if length:
+        with V.mmap_write_lock(mm):
+            madvise_walk_vmas(mm, start, start + length, lambda vma, lo, hi: madvise_update_name(mm, vma, lo, hi, name))
+
+
+def madvise_update_name(mm: mm_struct, vma, start: int, end: int, name: str | None) -> None:
+    """Only anonymous memory (private, or shared through shmem_zero_setup) takes a name: EBADF."""
+    if vma.vm_file is not None and not vma_is_anon_shmem(vma):
+        raise KernelError(errno.EBADF, "PR_SET_VMA_ANON_NAME: only anonymous mappings can be named")
+    if vma.anon_name == name:
+        return
+    vma = _eagain_for_enomem(V.vma_modify_name, mm, vma, start, end, name)
+    vma.anon_name = name
 
 
 # ---- guard regions: the page-table side (madvise_guard_install / madvise_guard_remove) -----------

@@ -38,7 +38,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import KernelError
-from ..kernel.sys import map_deny_write_exec
+from ..include.linux.mman import map_deny_write_exec
 from ..include.linux.mm_types import (
     MAP_32BIT, MAP_ABOVE4G, MAP_ANONYMOUS, MAP_DENYWRITE, MAP_DROPPABLE, MAP_EXECUTABLE,
     MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE,

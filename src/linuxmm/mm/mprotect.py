@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import KernelError
-from ..kernel.sys import map_deny_write_exec
+from ..include.linux.mman import map_deny_write_exec
 from ..include.linux.mm_types import (
     PAGE_MASK, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
     VM_ACCESS_FLAGS, VM_ACCOUNT, VM_GROWSDOWN, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED,

@@ -259,7 +259,7 @@ def expand_vma_in_place(vrm: vma_remap_struct) -> None:
     nxt = V.vma_prev_next(mm, vma)[1]
     vmg = V.vma_merge_struct(mm, vma, None, nxt, vma.vm_end, vma.vm_end + vrm.delta,
                              vma.vm_pgoff + (vma.vm_end - vma.vm_start >> PAGE_SHIFT), vma.vm_flags,
-                             vma.vm_file, vma.anon_vma)
+                             vma.vm_file, vma.anon_vma, anon_name=vma.anon_name)
     if V.vma_merge_new_range(vmg) is None:
         V.vm_acct_memory(mm, -charged)
         raise KernelError(errno.ENOMEM, "mremap: cannot extend the VMA")

@@ -176,13 +176,14 @@ def unlink_file_vma(reg: RmapRegistry, vma) -> None:
 
 def unmap_mapping_pages(mapping, first: int, last: int) -> None:
     """Every VMA of ``mapping`` (its ``i_mmap``) loses the ptes of file pages [first, last],
-    in whichever process it is (``unmap_mapping_pages``, ``mm/memory.c``)."""
+    in whichever process it is (``unmap_mapping_pages``, ``mm/memory.c``); guard markers
+    stay (no ZAP_FLAG_DROP_MARKER)."""
     for vma in list(mapping.i_mmap):
         lo, hi = max(first, vma.vm_pgoff), min(last + 1, vma.vm_pgoff + vma_pages(vma))
         if lo < hi:
             mm = vma.vm_mm
             mm.hooks.zap_range(mm, vma.vm_start + ((lo - vma.vm_pgoff) << PAGE_SHIFT),
-                               vma.vm_start + ((hi - vma.vm_pgoff) << PAGE_SHIFT))
+                               vma.vm_start + ((hi - vma.vm_pgoff) << PAGE_SHIFT), drop_markers=False)
 
 
 # ---- the table the compiled walk reads ---------------------------------------------------

@@ -39,9 +39,9 @@ from ..include.linux.mm_types import (
     VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
     VM_SEALED, VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
-    find_vma, mm_struct, shmem_acct_size, vm_area_struct, vma_index, vma_is_anonymous, vma_pages, vmas_in_range)
+    find_vma, mm_struct, mmf_init_flags, shmem_acct_size, vm_area_struct, vma_index, vma_is_anonymous, vma_pages,
+    vmas_in_range)
 from ..include.linux.fs import file
-from ..kernel.sys import mmf_init_flags
 from ..include.linux.rmap import anon_vma
 from .rmap import (__anon_vma_prepare, anon_vma_clone, anon_vma_fork, unlink_anon_vmas, unlink_file_vma,
                    unmap_mapping_pages, vma_link_file)
@@ -225,10 +225,12 @@ def vma_prev_next(mm: mm_struct, vma: vm_area_struct):
 
 
 def vm_area_dup(vma: vm_area_struct, mm: mm_struct | None = None) -> vm_area_struct:
-    """A copy of ``vma`` with its anon_vma but no links yet (``anon_vma_clone`` or
+    """A copy of ``vma`` with its anon_vma and name but no links yet (``anon_vma_clone`` or
     ``anon_vma_fork`` make them)."""
-    return vm_area_struct(mm or vma.vm_mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff,
-                          vma.vm_file, vma.anon_vma)
+    new = vm_area_struct(mm or vma.vm_mm, vma.vm_start, vma.vm_end, vma.vm_flags, vma.vm_pgoff,
+                         vma.vm_file, vma.anon_vma)
+    new.anon_name = vma.anon_name
+    return new
 
 
 def stack_guard_start_gap(vma: vm_area_struct) -> int:
@@ -249,8 +251,9 @@ def vm_end_gap(vma: vm_area_struct) -> int:
 # ---- merging ----------------------------------------------------------------------------------
 @dataclass
 class vma_merge_struct:
-    """``struct vma_merge_struct``: the range, its would-be attributes and its neighbours;
-    ``copied_from`` is the VMA mremap copies the range from (its anon_vma must follow)."""
+    """``struct vma_merge_struct``: the range, its would-be attributes (flags, file,
+    anon_vma, anon name) and its neighbours; ``copied_from`` is the VMA mremap copies the
+    range from (its anon_vma must follow)."""
 
     mm: mm_struct
     prev: vm_area_struct | None
@@ -263,10 +266,13 @@ class vma_merge_struct:
     file: file | None = None
     anon_vma: anon_vma | None = None
     copied_from: vm_area_struct | None = None
+    anon_name: str | None = None
 
 
-def is_mergeable_vma(vma: vm_area_struct, flags: int, vm_file) -> bool:
-    return not (vma.vm_flags ^ flags) & ~VM_IGNORE_MERGE and vma.vm_file is vm_file
+def is_mergeable_vma(vma: vm_area_struct, vmg: vma_merge_struct) -> bool:
+    """Same flags (but the sticky ones), same file, same anon name (``anon_vma_name_eq``)."""
+    return (not (vma.vm_flags ^ vmg.flags) & ~VM_IGNORE_MERGE and vma.vm_file is vmg.file
+            and vma.anon_name == vmg.anon_name)
 
 
 def vma_had_uncowed_parents(vma: vm_area_struct | None) -> bool:
@@ -290,7 +296,7 @@ def can_vma_merge_after(vmg: vma_merge_struct) -> bool:
     """Can the range be appended to ``prev``?"""
     prev = vmg.prev
     return (prev is not None and prev.vm_end == vmg.start
-            and is_mergeable_vma(prev, vmg.flags, vmg.file)
+            and is_mergeable_vma(prev, vmg)
             and is_mergeable_anon_vma(prev, vmg.anon_vma, vmg.middle)
             and prev.vm_pgoff + vma_pages(prev) == vmg.pgoff)
 
@@ -299,7 +305,7 @@ def can_vma_merge_before(vmg: vma_merge_struct) -> bool:
     """Can the range be prepended to ``next``?"""
     nxt = vmg.next
     return (nxt is not None and nxt.vm_start == vmg.end
-            and is_mergeable_vma(nxt, vmg.flags, vmg.file)
+            and is_mergeable_vma(nxt, vmg)
             and is_mergeable_anon_vma(nxt, vmg.anon_vma, vmg.middle)
             and nxt.vm_pgoff == vmg.pgoff + ((vmg.end - vmg.start) >> PAGE_SHIFT))
 
@@ -416,9 +422,22 @@ def vma_modify_flags(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
                      flags: int) -> vm_area_struct:
     """``vma_modify``: the VMA that covers exactly [start, end) (or a merge containing it), ready
     to take ``flags``: merged into a neighbour when possible, else split out of ``vma``."""
+    return vma_modify(mm, vma, start, end, flags, vma.anon_name)
+
+
+def vma_modify_name(mm: mm_struct, vma: vm_area_struct, start: int, end: int,
+                    name: str | None) -> vm_area_struct:
+    """The same for a new anon name: [start, end) of ``vma`` merged into a neighbour of that
+    name, or split out; the caller names the result."""
+    return vma_modify(mm, vma, start, end, vma.vm_flags, name)
+
+
+def vma_modify(mm: mm_struct, vma: vm_area_struct, start: int, end: int, flags: int,
+               name: str | None) -> vm_area_struct:
     prev, nxt = vma_prev_next(mm, vma)
     pgoff = vma.vm_pgoff + ((start - vma.vm_start) >> PAGE_SHIFT)
-    vmg = vma_merge_struct(mm, prev, vma, nxt, start, end, pgoff, flags, vma.vm_file, vma.anon_vma)
+    vmg = vma_merge_struct(mm, prev, vma, nxt, start, end, pgoff, flags, vma.vm_file, vma.anon_vma,
+                           anon_name=name)
     merged = vma_merge_existing_range(vmg)
     if merged is not None:
         return merged
@@ -699,7 +718,7 @@ def copy_vma(mm: mm_struct, vma: vm_area_struct, addr: int, length: int, pgoff: 
         pgoff = addr >> PAGE_SHIFT
     prev, nxt = vma_neighbours(mm, addr, addr + length)
     vmg = vma_merge_struct(mm, prev, None, nxt, addr, addr + length, pgoff, vma.vm_flags,
-                           vma.vm_file, vma.anon_vma, copied_from=vma)
+                           vma.vm_file, vma.anon_vma, copied_from=vma, anon_name=vma.anon_name)
     new = vma_merge_new_range(vmg)
     if new is None:
         new = vm_area_dup(vma)

@@ -5,7 +5,8 @@ and device only for file mappings) and, for named VMAs, pads the line to 72 colu
 space so the name starts at column 73 (``seq_setwidth``/``seq_pad``); unnamed anonymous lines
 end with the space after the inode. Names: the file's path (``/dev/zero (deleted)`` for
 shared anonymous memory), ``[heap]`` for a VMA overlapping [start_brk, brk), ``[stack]`` for
-the one containing ``start_stack``.
+the one containing ``start_stack``, ``[anon:NAME]`` for anonymous memory named with
+prctl(PR_SET_VMA_ANON_NAME) (``[anon_shmem:NAME]`` when shared).
 
 The smaps blocks take their counters (kB) from the caller, who walks the page tables:
 ``show_smap_vma`` renders one VMA as ``show_smap`` does, ``show_smaps_rollup`` the sum. Value
@@ -17,15 +18,20 @@ lines are ``SEQ_PUT_DEC``: a 16-column label, ``%8lu`` and `` kB`` — except
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+
+from ...errors import KernelError
+from ...mm import pgtable as P
 
 from ...include.linux.page_flags import PG_referenced
 from ...mm.pagewalk import WALK_DONE, walk_next, walk_page_range
 from ...mm.pgtable import _PAGE_ACCESSED, _PAGE_RW, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, PTE_KIND_PRESENT, pte_pfn
 from ...include.linux.mm_types import (
-    PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_SOFTDIRTY, VM_WRITE, mm_struct, vm_area_struct)
+    PAGE_SIZE, ULONG_MAX, VM_EXEC, VM_MAYSHARE, VM_PFNMAP, VM_READ, VM_SOFTDIRTY, VM_WRITE, mm_struct,
+    vm_area_struct, vmas_in_range)
 
 SMAP_WIDTH = 25 + 8 * 6 - 1  # seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)
 GATE_VMA = (0xFFFFFFFFFF600000, 0xFFFFFFFFFF601000)  # [vsyscall], vsyscall=xonly
@@ -61,13 +67,15 @@ def vma_is_initial_stack(mm: mm_struct, vma: vm_area_struct) -> bool:
 
 
 def get_vma_name(mm: mm_struct, vma: vm_area_struct) -> str | None:
+    """The file's path, else [heap] or [stack], else the name prctl(PR_SET_VMA_ANON_NAME)
+    gave it: ``[anon:NAME]`` (``[anon_shmem:NAME]`` for shared anonymous memory)."""
     if vma.vm_file is not None:
-        return vma.vm_file.name
+        return vma.vm_file.name if vma.anon_name is None else f"[anon_shmem:{vma.anon_name}]"
     if vma_is_initial_heap(mm, vma):
         return "[heap]"
     if vma_is_initial_stack(mm, vma):
         return "[stack]"
-    return None
+    return None if vma.anon_name is None else f"[anon:{vma.anon_name}]"
 
 
 def seq_pad(line: str, name: str | None) -> str:
@@ -271,6 +279,187 @@ def pagemap_read(k, task, addr: int, npages: int) -> list[int]:
         entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, va)
         out.append(pte_to_pagemap_entry(k, vma, int(entry), int(level), va))
     return out
+
+
+# ---- the PAGEMAP_SCAN ioctl of /proc/PID/pagemap (do_pagemap_scan) ------------------------------
+# include/uapi/linux/fs.h: the categories a page may be in, and the scan's flags
+PAGE_IS_WPALLOWED, PAGE_IS_WRITTEN, PAGE_IS_FILE, PAGE_IS_PRESENT = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+PAGE_IS_SWAPPED, PAGE_IS_PFNZERO, PAGE_IS_HUGE, PAGE_IS_SOFT_DIRTY, PAGE_IS_GUARD = 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+PM_SCAN_CATEGORIES = (1 << 9) - 1
+PAGE_IS_NAMES = {"wpallowed": PAGE_IS_WPALLOWED, "written": PAGE_IS_WRITTEN, "file": PAGE_IS_FILE,
+                 "present": PAGE_IS_PRESENT, "swapped": PAGE_IS_SWAPPED, "pfnzero": PAGE_IS_PFNZERO,
+                 "huge": PAGE_IS_HUGE, "soft_dirty": PAGE_IS_SOFT_DIRTY, "guard": PAGE_IS_GUARD}
+PM_SCAN_WP_MATCHING, PM_SCAN_CHECK_WPASYNC = 1 << 0, 1 << 1
+PM_SCAN_FLAGS = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC
+PM_SCAN_NAMES = {"wp_matching": PM_SCAN_WP_MATCHING, "check_wpasync": PM_SCAN_CHECK_WPASYNC}
+PAGE_REGION_BYTES = 24  # struct page_region: start, end, categories
+
+
+@dataclass
+class pm_scan_arg:
+    """``struct pm_scan_arg`` (without ``size`` and ``vec``: the Python call has no buffer
+    pointers; ``vec_len`` is how many page_regions the caller takes)."""
+    flags: int
+    start: int
+    end: int
+    vec_len: int
+    max_pages: int
+    category_inverted: int
+    category_mask: int
+    category_anyof_mask: int
+    return_mask: int
+    walk_end: int = 0
+
+
+@dataclass
+class pagemap_scan_private:
+    """The scan's state: its arguments, the current VMA's categories, the regions found
+    (``vec_buf``: the last one may still grow) and the pages they hold. (The kernel's
+    ``masks_of_interest`` only saves looking up a page's folio for PAGE_IS_FILE.)"""
+    arg: pm_scan_arg
+    cur_vma_category: int = 0
+    vec_buf: list = field(default_factory=list)
+    found_pages: int = 0
+
+
+def pagemap_scan_get_args(mm: mm_struct, arg: pm_scan_arg) -> None:
+    """Validate (EINVAL for unknown flags or categories and an unaligned start, EFAULT for a
+    range or an output array that does not fit in user space) and fix up: the end rounded up
+    to a page, no max_pages meaning no limit."""
+    if arg.flags & ~PM_SCAN_FLAGS:
+        raise KernelError(errno.EINVAL, f"PAGEMAP_SCAN: unknown flags {arg.flags & ~PM_SCAN_FLAGS:#x}")
+    masks = arg.category_inverted | arg.category_mask | arg.category_anyof_mask | arg.return_mask
+    if masks & ~PM_SCAN_CATEGORIES:
+        raise KernelError(errno.EINVAL, f"PAGEMAP_SCAN: unknown categories {masks & ~PM_SCAN_CATEGORIES:#x}")
+    if arg.start & (PAGE_SIZE - 1):
+        raise KernelError(errno.EINVAL, f"PAGEMAP_SCAN: start {arg.start:#x} is not page aligned")
+    if not access_ok(mm, arg.start, (arg.end - arg.start) & ULONG_MAX):
+        raise KernelError(errno.EFAULT, f"PAGEMAP_SCAN: {arg.start:#x}-{arg.end:#x} is not a user range")
+    if arg.vec_len * PAGE_REGION_BYTES > mm.task_size:
+        raise KernelError(errno.EFAULT, f"PAGEMAP_SCAN: no user buffer holds {arg.vec_len} page_regions")
+    arg.end = (arg.end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+    arg.max_pages = arg.max_pages or ULONG_MAX
+
+
+def access_ok(mm: mm_struct, addr: int, size: int) -> bool:
+    """The range ends at or below TASK_SIZE_MAX and does not wrap (x86-64 ``__access_ok``)."""
+    end = addr + size
+    return end <= mm.task_size and end <= ULONG_MAX
+
+
+def pagemap_scan_is_interesting_page(categories: int, p: pagemap_scan_private) -> bool:
+    categories ^= p.arg.category_inverted
+    if categories & p.arg.category_mask != p.arg.category_mask:
+        return False
+    return not p.arg.category_anyof_mask or bool(categories & p.arg.category_anyof_mask)
+
+
+def pagemap_scan_test_walk(vma: vm_area_struct, p: pagemap_scan_private) -> bool:
+    """Walk this VMA? No VMA has userfaultfd's asynchronous write protection here, so a scan
+    that asks to write-protect skips every one (EPERM with PM_SCAN_CHECK_WPASYNC)."""
+    if p.arg.flags & PM_SCAN_CHECK_WPASYNC:
+        raise KernelError(errno.EPERM, "PAGEMAP_SCAN: the VMA is not registered for userfaultfd WP-async")
+    if p.arg.flags & PM_SCAN_WP_MATCHING or vma.vm_flags & VM_PFNMAP:
+        return False
+    p.cur_vma_category = PAGE_IS_SOFT_DIRTY if vma.vm_flags & VM_SOFTDIRTY else 0
+    # pagemap_scan_is_interesting_vma only asks for PAGE_IS_WPALLOWED, which no VMA has
+    return not (p.arg.category_mask & PAGE_IS_WPALLOWED) or bool(p.arg.category_inverted & PAGE_IS_WPALLOWED)
+
+
+def pagemap_scan_push_range(categories: int, p: pagemap_scan_private, addr: int, end: int) -> bool:
+    """Grow the last region if ``addr`` continues it with the same categories, else start a
+    new one (False when the caller's array is full)."""
+    buf = p.vec_buf
+    if buf and addr == buf[-1][1] and categories == buf[-1][2]:
+        buf[-1][1] = end
+        return True
+    if len(buf) >= p.arg.vec_len:
+        return False
+    buf.append([addr, end, categories])
+    return True
+
+
+def pagemap_scan_output(categories: int, p: pagemap_scan_private, addr: int, end: int) -> int:
+    """Record [addr, end) (cut at max_pages); the end actually recorded. Stopping early (no
+    room, max_pages reached) sets ``walk_end`` there; no output array records nothing."""
+    if not p.arg.vec_len:
+        return end
+    n_pages = (end - addr) // PAGE_SIZE
+    full = p.found_pages + n_pages > p.arg.max_pages
+    if full:
+        n_too_much = p.found_pages + n_pages - p.arg.max_pages
+        end -= n_too_much * PAGE_SIZE
+        n_pages -= n_too_much
+    if not pagemap_scan_push_range(categories & p.arg.return_mask, p, addr, end):
+        end, n_pages, full = addr, 0, True
+    p.found_pages += n_pages
+    if full:
+        p.arg.walk_end = end
+    return end
+
+
+def pagemap_page_category(k, vma: vm_area_struct, entry: int, level: int, addr: int) -> int:
+    """The categories of the page at ``addr`` mapped by the leaf ``entry`` (pagemap_page_category,
+    and pagemap_thp_category for a huge pmd: PAGE_IS_HUGE). No uffd-wp bit is ever set, so
+    every entry is WRITTEN; on the host's 6.18 a none pte in a page table counts as written
+    too (tests/data/host-linux-6.18/pagemap_scan_probe.txt), the pte holes do not."""
+    pme = pte_to_pagemap_entry(k, vma, entry, level, addr)
+    categories = PAGE_IS_WRITTEN | (PAGE_IS_SOFT_DIRTY if pme & PM_SOFT_DIRTY else 0)
+    if level != int(k.vm_state.vp[P.VP_LEVELS]) - 1 and pme & (PM_PRESENT | PM_SWAP):
+        categories |= PAGE_IS_HUGE
+    if pme & PM_PRESENT:
+        categories |= PAGE_IS_PRESENT | (PAGE_IS_FILE if pme & PM_FILE else 0)
+        if is_zero_pfn(k, entry):
+            categories |= PAGE_IS_PFNZERO
+    elif pme & PM_SWAP:
+        categories |= PAGE_IS_SWAPPED | (PAGE_IS_GUARD if pme & PM_GUARD_REGION else 0) | \
+            (PAGE_IS_FILE if pme & PM_FILE else 0)
+    return categories
+
+
+def is_zero_pfn(k, entry: int) -> bool:
+    """The shared zero page, or the huge zero page (``is_huge_zero_pmd``)."""
+    pfn = int(P.pte_pfn(np.uint64(entry)))
+    vp = k.vm_state.vp
+    return pfn in (int(vp[P.VP_ZERO_PFN]), int(vp[P.VP_HUGE_ZERO_PFN]))
+
+
+def pagemap_scan_vma(k, task, vma: vm_area_struct, p: pagemap_scan_private, start: int, end: int) -> bool:
+    """The pages of ``vma`` in [start, end), entry by entry; a hole in the page tables is one
+    range with the VMA's categories (``pagemap_scan_pte_hole``). False once the scan stops."""
+    from ...mm.memory import MMC_PGD, lookup_pte
+
+    vs, pgd, leaf = k.vm_state, int(task.mmc[MMC_PGD]), int(k.vm_state.vp[P.VP_LEVELS]) - 1
+    addr = start
+    while addr < end:
+        entry, level = lookup_pte(k.mem_map, vs, pgd, addr)
+        entry, level = int(entry), int(level)
+        if entry == 0 and level != leaf:  # no table below this level
+            nxt, categories = min(end, (addr | ((1 << int(vs.shift[level])) - 1)) + 1), p.cur_vma_category
+        else:
+            nxt, categories = addr + PAGE_SIZE, p.cur_vma_category | pagemap_page_category(k, vma, entry, level, addr)
+        if pagemap_scan_is_interesting_page(categories, p) and pagemap_scan_output(categories, p, addr, nxt) != nxt:
+            return False
+        addr = nxt
+    return True
+
+
+def do_pagemap_scan(k, task, arg: pm_scan_arg) -> tuple[list[tuple[int, int, int]], int]:
+    """The PAGEMAP_SCAN ioctl: the regions found in [start, end) (start, end, categories & the
+    return mask), consecutive pages of the same categories in one; and ``walk_end``, where the
+    walk stopped (the end unless the array or max_pages filled first)."""
+    from ...kernel.fork import ensure_tables
+
+    mm = task.mm
+    pagemap_scan_get_args(mm, arg)
+    ensure_tables(k)
+    p = pagemap_scan_private(arg)
+    for vma in vmas_in_range(mm, arg.start, arg.end):
+        if pagemap_scan_test_walk(vma, p):
+            if not pagemap_scan_vma(k, task, vma, p, max(arg.start, vma.vm_start), min(arg.end, vma.vm_end)):
+                break
+    regions = [(s, e, c) for s, e, c in p.vec_buf if e != s]
+    return regions, arg.walk_end or arg.end
 
 
 # ---- /proc/PID/clear_refs (clear_refs_write) ---------------------------------------------------

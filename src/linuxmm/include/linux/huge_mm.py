@@ -3,7 +3,7 @@
 ``k.transparent_hugepage_flags`` is set up by ``mm/huge_memory.py: hugepage_init``.
 """
 
-from .mm_types import VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED
+from .mm_types import MMF_DISABLE_THP_COMPLETELY, MMF_DISABLE_THP_EXCEPT_ADVISED, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED
 
 
 def transparent_hugepage_mode(k) -> str:
@@ -18,11 +18,11 @@ def hugepage_global_enabled(k) -> bool:
 def vma_thp_disabled(mm, vma, forced_collapse: bool = False) -> bool:
     """THP off for this VMA: VM_NOHUGEPAGE, prctl(PR_SET_THP_DISABLE) for the whole process,
     or its EXCEPT_ADVISED form for VMAs without MADV_HUGEPAGE (an MADV_COLLAPSE is advice)."""
-    if vma.vm_flags & VM_NOHUGEPAGE or "MMF_DISABLE_THP_COMPLETELY" in mm.flags:
+    if vma.vm_flags & VM_NOHUGEPAGE or MMF_DISABLE_THP_COMPLETELY in mm.flags:
         return True
     if vma.vm_flags & VM_HUGEPAGE or forced_collapse:
         return False
-    return "MMF_DISABLE_THP_EXCEPT_ADVISED" in mm.flags
+    return MMF_DISABLE_THP_EXCEPT_ADVISED in mm.flags
 
 
 def thp_vma_allowable(k, vma) -> bool:

@@ -237,10 +237,12 @@ class vm_area_struct:
     ``anon_vma`` is None until the first anonymous fault gives the VMA one; ``anon_vma_chain``
     lists every anon_vma the VMA is linked to, newest first: its own, and after fork its
     parents' (``vma_had_uncowed_parents`` stops such merges). See ``mm/rmap.py``.
+    ``anon_name`` is the name prctl(PR_SET_VMA_ANON_NAME) gave anonymous memory (the
+    kernel's refcounted ``anon_vma_name``, compared by content), or None.
     """
 
     __slots__ = ("vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "anon_vma",
-                 "anon_vma_chain", "vm_mm", "swap_readahead_info")
+                 "anon_vma_chain", "vm_mm", "swap_readahead_info", "anon_name")
 
     def __init__(self, mm: "mm_struct | None", start: int, end: int, flags: int, pgoff: int = 0,
                  vm_file: file | None = None, anon_vma: anon_vma_t | None = None):
@@ -248,6 +250,7 @@ class vm_area_struct:
         self.vm_pgoff, self.vm_file = pgoff, vm_file
         self.anon_vma, self.anon_vma_chain = anon_vma, []
         self.swap_readahead_info = 0  # swap_vma_readahead's last fault address, window, hits
+        self.anon_name: str | None = None
 
     def __repr__(self) -> str:
         return (f"<vma {self.vm_start:#x}-{self.vm_end:#x} flags={self.vm_flags:#x} "
@@ -261,6 +264,14 @@ def vma_pages(vma: vm_area_struct) -> int:
 def vma_is_anonymous(vma: vm_area_struct) -> bool:
     """No vm_ops: private anonymous memory (shmem has a file and shmem's vm_ops)."""
     return vma.vm_file is None
+
+
+SHMEM_ZERO_PATH = "/dev/zero (deleted)"  # the unlinked tmpfs file shmem_zero_setup gives MAP_SHARED|MAP_ANONYMOUS
+
+
+def vma_is_anon_shmem(vma: vm_area_struct) -> bool:
+    """Shared anonymous memory (``shmem_anon_vm_ops``): its file is shmem_zero_setup's."""
+    return vma.vm_file is not None and vma.vm_file.name == SHMEM_ZERO_PATH and vma.vm_file.f_inode.i_nlink == 0
 
 
 def vma_is_accessible(vma: vm_area_struct) -> bool:
@@ -280,10 +291,11 @@ class MmHooks:
     The page-table layer installs its own object as ``mm.hooks``. Calls happen where the
     kernel acts on page tables, with the VMAs in this state:
 
-    * ``zap_range(mm, start, end)``: pages in [start, end) must go (munmap, MAP_FIXED over
-      a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move); MADV_REMOVE calls it
-      for every mm that maps the shmem range (through the file's ``i_mmap``). Called while the VMAs
-      covering the range are still in ``mm.vmas`` (split at ``start``/``end``).
+    * ``zap_range(mm, start, end, drop_markers=True)``: pages in [start, end) must go (munmap,
+      MAP_FIXED over a mapping, MADV_DONTNEED/REMOVE, the source of an mremap move); MADV_REMOVE
+      and truncation call it for every mm that maps the file's range (through its ``i_mmap``),
+      with ``drop_markers`` False: guard markers stay (``unmap_mapping_range``). Called while the
+      VMAs covering the range are still in ``mm.vmas`` (split at ``start``/``end``).
     * ``mlock_vma_pages_range(mm, start, end, lock)``: VM_LOCKED was set (``lock``) or
       cleared on the VMA covering [start, end): mlock or munlock the folios mapped there.
     * ``change_protection(mm, start, end, new_vm_flags)``: after mprotect set the new flags
@@ -318,7 +330,7 @@ class MmHooks:
       the default admits everything, as ``vm.overcommit_memory=1`` would.
     """
 
-    def zap_range(self, mm, start: int, end: int) -> None:
+    def zap_range(self, mm, start: int, end: int, drop_markers: bool = True) -> None:
         pass
 
     def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
@@ -341,7 +353,7 @@ class MmHooks:
 
     def shmem_file_setup(self, mm, size: int, flags: int):
         sb = super_block("tmpfs", (0, 1), None, ULONG_MAX >> 1, 0, -1, "", None, None)
-        ino = inode(mm.rmap.get_next_ino(), S_IFREG | 0o777, sb, "/dev/zero (deleted)")
+        ino = inode(mm.rmap.get_next_ino(), S_IFREG | 0o777, sb, SHMEM_ZERO_PATH)
         ino.i_nlink, ino.i_size, ino.committed_pages, ino.i_count = 0, size, shmem_acct_size(flags, size), 1
         ino.i_mapping = address_space(ino.i_ino, ino, -1, 0, None)
         mm.rmap.address_spaces[ino.i_ino] = ino.i_mapping
@@ -375,11 +387,25 @@ class MmHooks:
 @dataclass
 class MmConfig:
     """The Kconfig facts the address-space code depends on (the development host's 6.18:
-    no CONFIG_MEM_SOFT_DIRTY, so no ``sd`` in VmFlags; distribution kernels set it)."""
+    no CONFIG_MEM_SOFT_DIRTY, so no ``sd`` in VmFlags, and no CONFIG_ANON_VMA_NAME, so
+    prctl(PR_SET_VMA) is EINVAL; distribution kernels set both)."""
 
     mem_soft_dirty: bool = False
+    anon_vma_name: bool = False
     transparent_hugepage: bool = True
     ksm: bool = True
+
+
+# mm->flags (the simulator keeps their names in mm.flags)
+MMF_DISABLE_THP_COMPLETELY, MMF_DISABLE_THP_EXCEPT_ADVISED = "MMF_DISABLE_THP_COMPLETELY", "MMF_DISABLE_THP_EXCEPT_ADVISED"
+MMF_HAS_MDWE, MMF_HAS_MDWE_NO_INHERIT = "MMF_HAS_MDWE", "MMF_HAS_MDWE_NO_INHERIT"
+
+
+def mmf_init_flags(flags: set) -> set:
+    """The mm flags a child inherits (``mmf_init_flags``): MDWE with NO_INHERIT stays behind."""
+    if MMF_HAS_MDWE_NO_INHERIT in flags:
+        return flags - {MMF_HAS_MDWE, MMF_HAS_MDWE_NO_INHERIT}
+    return set(flags)
 
 
 @dataclass(eq=False)
