@@ -742,15 +742,11 @@ def filemap_map_folio_range(a, vs, vmas, v, row, head, start, addr, nr_pages, fi
 @njit(cache=True)
 def filemap_map_order0_folio(a, vs, row, idx, head, bits):
     """``filemap_map_order0_folio``: map the page of an order-0 folio at entry ``idx`` of
-    table ``row`` unless its pte is set (``set_pte_range`` and its rmap for one page, written
-    out: this is the fault-around loop's body), taking its reference. 1 if mapped, else 0."""
+    table ``row`` unless its pte is set (``set_pte_range`` for one page), taking its
+    reference. 1 if mapped, else 0."""
     if not pte_none(vs.pt[row, idx]):
         return np.int64(0)
-    vs.pt[row, idx] = mk_entry(head, bits)
-    vs.pt_used[row] += 1
-    if a.mapcount[head] == 0:
-        mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, 1)  # the node's and the memcg's
-    a.mapcount[head] += 1
+    set_pte_range(a, vs, row, idx, head, head, 1, bits)
     a.refcount[head] += 1
     return np.int64(1)
 
