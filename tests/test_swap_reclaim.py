@@ -168,3 +168,26 @@ def test_check_catches_a_shadow_in_a_free_slot():
     free = int(np.flatnonzero(vs.swap_map == 0)[-1])
     vs.swap_table[free] = shadow
     assert any("no swap pte holds the slot" in v for v in debug.check(m))
+
+
+@pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda")])
+def test_thp_is_split_to_swap_out_and_reads_back(kind, path):
+    """An anonymous THP reclaim takes is split to order 0 and its pages swapped (6.18's
+    fallback, split_folio_to_list, when it does not swap the folio whole into a cluster):
+    thp_split_page and thp_swpout_fallback count each, pswpout the pages; everything reads
+    back as written and the swap_map counts match the swap ptes (debug.check)."""
+    m = linuxmm.Machine(cmdline="mem=64M")
+    m.sysfs("kernel/mm/transparent_hugepage/enabled", "always")  # hugepage_init turned it off below 512 MiB
+    m.swapon("128M", kind=kind, path=path)
+    p = m.spawn()
+    size = 96 * MiB
+    addr = p.mmap(size)
+    fill(p, addr, size)
+    ev = vmstat(m, "thp_fault_alloc", "thp_split_page", "thp_swpout_fallback", "thp_swpout", "pswpout")
+    assert ev["thp_fault_alloc"] > 0
+    assert ev["thp_swpout_fallback"] > 0 and ev["thp_split_page"] >= ev["thp_swpout_fallback"]
+    assert ev["thp_swpout"] == 0
+    assert ev["pswpout"] >= ev["thp_swpout_fallback"] * 512 // 2
+    assert debug.check(m) == []
+    assert intact(p, addr, size) == []
+    assert debug.check(m) == []

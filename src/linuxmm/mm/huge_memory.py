@@ -45,7 +45,7 @@ from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_REFS_MASK, PG_active, 
                                         PG_swapcache_mask, PG_unevictable, PG_uptodate, PG_workingset,
                                         PG_writeback_mask)
 from ..include.linux.rmap import RMAP_FLAGS, RMAP_PGD
-from ..include.linux.vmstat import SLABS_SCANNED, THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED
+from ..include.linux.vmstat import NR_ANON_THPS, SLABS_SCANNED, THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED
 from . import buddy as B
 from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount, lookup_pte, mk_entry, pt_index,
                      pt_table, pte_slot, set_entry)
@@ -318,12 +318,23 @@ def folio_split_checks(a, head, new_order, uniform):
 
 
 @njit(cache=True)
+def split_memcg_anon_thps(a, head, orders):
+    """The memcg's NR_ANON_THPS counts its large anonymous folios' pages from charge to
+    uncharge (``mm/memcontrol.py``): the pages of the new small folios leave it."""
+    memcg = a.memcg[head]
+    if memcg:
+        large = orders > 0
+        a.memcg_stat[memcg, NR_ANON_THPS] -= (np.int64(1) << a.order[head]) - (np.int64(1) << orders[large]).sum()
+
+
+@njit(cache=True)
 def __split_unmapped_folio(a, vs, keys, off, rows, row_mm, mmcs, head, new_order, split_at, uniform, out, flush_mm):
     """The metadata split and the remap of a frozen folio; returns the folios put in ``out``."""
     folio_unqueue_deferred_split(a, head)
     cached = (a.flags[head] & PG_swapcache_mask) != 0
     starts, orders = split_pieces(head, np.int64(a.order[head]), new_order, split_at, uniform)
     on_lru = (a.flags[head] & PG_lru_mask) != 0 and out.shape[0] == 0
+    split_memcg_anon_thps(a, head, orders)
     for i in range(starts.shape[0] - 1, -1, -1):  # the head's flags are read by every new folio
         __split_folio_to_order(a, vs, head, starts[i], orders[i], cached)
     n = 0

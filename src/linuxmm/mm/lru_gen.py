@@ -84,7 +84,9 @@ from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import _PAGE_ACCESSED, _PAGE_SPECIAL, PTE_KIND_PRESENT, pte_pfn
 from .swap import folio_evictable, lru_add_drain, lruvec_add_folio, lruvec_del_folio
 from .memcontrol import (count_memcg_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_below_min,
-                         mem_cgroup_calculate_protection, mem_cgroup_get_nr_swap_pages, mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
+                         mem_cgroup_calculate_protection, mem_cgroup_get_nr_swap_pages, mem_cgroup_is_root,
+                         mem_cgroup_iter, mem_cgroup_lruvec, memcg_memory_event)
+from .huge_memory import do_shrink_slab
 from .vmscan import (MAX_SWAPPINESS, NR_ST, RECLAIMER_KSWAPD, ST_RECLAIMED, ST_UNQUEUED_DIRTY, _cpu,
                      can_reclaim_anon_pages, folio_mapped, move_folios_to_lru, root_reclaim, scan_control,
                      shrink_folio_batch, wakeup_flusher_threads)
@@ -691,6 +693,8 @@ def shrink_one(k: "Kernel", lv, pgdat, sc: scan_control) -> None:
             return
         memcg_memory_event(k, memcg, MEMCG_LOW)
     try_to_shrink_lruvec(k, lv, pgdat, sc)
+    if mem_cgroup_is_root(memcg):  # shrink_slab: the node's deferred split queue
+        do_shrink_slab(k, pgdat, sc.priority)
 
 
 def lru_gen_shrink_node(k: "Kernel", pgdat, sc: scan_control) -> None:

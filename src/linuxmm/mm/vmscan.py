@@ -113,10 +113,12 @@ A newcomer's map, from the top:
   allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
 
 Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
-flushers except in kswapd's last resort), large shmem folios to swap (kept), anonymous THPs
-(6.18 swaps a PMD-size folio whole into a free cluster or splits it first: they are kept
-here), shrinkers and slab
-(nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
+flushers except in kswapd's last resort), large shmem folios to swap (kept), swapping an
+anonymous THP out whole into a free swap cluster (THP_SWPOUT, 6.18's CONFIG_THP_SWAP path:
+every large anonymous folio is split to order 0 first here, as 6.18 without CONFIG_THP_SWAP or
+without a free cluster does, THP_SWPOUT_FALLBACK), shrinkers and slab other than the THP
+deferred split queue's (``mm/huge_memory.py``'s ``do_shrink_slab``, run for the root memcg of
+each node; nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
 compaction-driven ``should_continue_reclaim``.
 """
 
@@ -139,10 +141,10 @@ from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FI
                                     VMSCAN_THROTTLE_ISOLATED, VMSCAN_THROTTLE_NOPROGRESS, VMSCAN_THROTTLE_WRITEBACK,
                                     node_states)
 from ..include.linux.swap import SWAP_CLUSTER_MAX
-from ..include.linux.mm_types import NR_MMC
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
                                         PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
+from ..include.linux.vmstat import THP_SWPOUT_FALLBACK
 from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKLY, KSWAPD_LOW_WMARK_HIT_QUICKLY,
                                     NR_ACTIVE_FILE, NR_FILE_PAGES, NR_FILE_THPS, NR_FREE_PAGES, NR_INACTIVE_ANON, NR_SHMEM,
                                     NR_SHMEM_THPS,
@@ -158,7 +160,7 @@ from ..kernel.timer import HZ
 from ..lib import xarray as X
 from . import buddy as B
 from .compaction import wakeup_kcompactd
-from .huge_memory import do_shrink_slab
+from .huge_memory import can_split_folio, do_shrink_slab, split_huge_page_to_list_to_order
 from .mm_inline import lru_gen_enabled, lru_gen_set_refs
 from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_memcg_events,
                          count_memcg_folio_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_swap_full,
@@ -173,8 +175,8 @@ from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
-from .swap import (folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio,
-                   writeback_throttle_done)
+from .swap import (HPAGE_PMD_ORDER, folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio,
+                   lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
 from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries, swap_duplicate,
                        swap_release_entries, vm_swap_full)
@@ -185,7 +187,7 @@ if TYPE_CHECKING:
 
 SWAP_CLUSTER_MAX_SKIPPED = SWAP_CLUSTER_MAX << 10
 MAX_SWAPPINESS = 200
-HPAGE_PMD_ORDER = 9
+HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
 # reclaim_throttle's timeout per reason (6.18: "pulled out of thin air"): writeback HZ/10,
@@ -382,7 +384,7 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
     FOLIO_FREE. A reclaimer that may not do I/O (``may_io``: no __GFP_IO in its gfp, as zram's
     own allocations) neither starts swapping a folio nor writes one (``may_enter_fs``)."""
     if not a.flags[pfn] & PG_swapcache_mask:
-        if not may_io or a.pincount[pfn] > 0 or nr > 1:  # folio_maybe_dma_pinned; a large folio is not split here
+        if not may_io or a.pincount[pfn] > 0:  # folio_maybe_dma_pinned
             return FOLIO_KEEP
         if swp[SWP_NEXT_ENTRY] == entries.shape[0]:  # add_to_swap failed: activate_locked_split
             return FOLIO_ACTIVATE
@@ -400,6 +402,27 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
         stat[ST_PAGEOUT] += nr
         return FOLIO_PAGEOUT
     return FOLIO_FREE
+
+
+@njit(cache=True)
+def split_folio_to_swap(a, vs, rmap, folios, n, pfn, flush_mm):
+    """``shrink_folio_list``'s large anonymous folio not yet in the swap cache: 6.18 with
+    CONFIG_THP_SWAP would first try a whole swap cluster for it (``folio_alloc_swap`` of its
+    order, THP_SWPOUT); that is not modelled, so every one takes the path a kernel without
+    CONFIG_THP_SWAP (or with no free cluster) takes: split to order 0 (``split_folio_to_list``:
+    the new folios join the end of the list, ``folios[n:]``) and swap the pages
+    (THP_SWPOUT_FALLBACK for a PMD-size folio). Returns the new length of the list, or -1
+    when the folio cannot be split (``can_split_folio``: activate_locked)."""
+    nr = folio_nr_pages(a, pfn)
+    if not can_split_folio(a, pfn, 1):
+        return -1
+    ret, added = split_huge_page_to_list_to_order(a, vs, rmap, pfn, folios[n:], 0, flush_mm)
+    if ret:
+        return -1
+    if nr >= HPAGE_PMD_NR:
+        count_memcg_folio_events(a, pfn, THP_SWPOUT_FALLBACK, 1)
+        a.vm_events[THP_SWPOUT_FALLBACK] += 1
+    return n + added
 
 
 @njit(cache=True)
@@ -575,10 +598,12 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
     comment, the one of global and cgroup v2 reclaim: ST_WRITEBACK); kswapd meeting one with
     PG_reclaim again while the node is PGDAT_WRITEBACK (``pgdat_writeback``) counts it in
     ST_IMMEDIATE (case 1: it will throttle)."""
-    keep = 0
+    keep = i = 0
     scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
-    for i in range(n):
+    rmap = (rmap_keys, rmap_off, rmap_rows, row_mm, mmcs)
+    while i < n:
         pfn = folios[i]
+        i += 1
         nr = folio_nr_pages(a, pfn)
         flags = a.flags[pfn]
         action = FOLIO_KEEP
@@ -608,7 +633,17 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
             elif not flags & PG_swapbacked_mask:
                 action = shrink_file_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, scratch,
                                            flush_mm, stat)
-            elif a.mapping[pfn] & PAGE_MAPPING_ANON or flags & PG_swapcache_mask:  # a written shmem folio too
+            elif a.mapping[pfn] & PAGE_MAPPING_ANON:
+                if nr > 1 and not flags & PG_swapcache_mask and may_io and a.pincount[pfn] == 0:
+                    grown = split_folio_to_swap(a, vs, rmap, folios, n, pfn, flush_mm)
+                    if grown < 0:
+                        action = FOLIO_ACTIVATE
+                    else:
+                        n, nr = grown, np.int64(1)
+                if action != FOLIO_ACTIVATE:
+                    action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr,
+                                               entries, swp, io, flush_mm, scratch, may_writepage, may_io, stat)
+            elif flags & PG_swapcache_mask:  # a shmem folio shmem_writeout put in the swap cache
                 action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, entries,
                                            swp, io, flush_mm, scratch, may_writepage, may_io, stat)
             else:
@@ -739,12 +774,17 @@ def ino_xa_table(k) -> np.ndarray:
     return table
 
 
-def anon_swap_candidates(a, folios: np.ndarray) -> int:
-    """Small swap-backed folios of the batch (anonymous or shmem) not yet in the swap cache:
-    the slots to reserve."""
+def anon_swap_candidates(a, folios: np.ndarray) -> np.ndarray:
+    """The pages of each swap-backed folio of the batch (anonymous or shmem) not yet in the
+    swap cache (0 for the others): the slots to reserve, a large anonymous folio being split
+    to order 0 first (a large shmem folio is kept)."""
     flags = a.flags[folios]
-    return int(np.count_nonzero((a.mapping[folios] != 0) & ((flags & PG_swapbacked_mask) != 0)
-                                & ((flags & PG_swapcache_mask) == 0) & ((flags & PG_head_mask) == 0)))
+    anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
+    large = (flags & PG_head_mask) != 0
+    candidate = ((a.mapping[folios] != 0) & ((flags & PG_swapbacked_mask) != 0) & ((flags & PG_swapcache_mask) == 0)
+                 & (anon | ~large))
+    nr = np.where(large, np.int64(1) << a.order[folios].astype(np.int64), 1)
+    return np.where(candidate, nr, 0)
 
 
 def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
@@ -752,7 +792,7 @@ def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
     a folio is mapped or in the swap cache (the walks of ``folio_referenced`` and
     ``try_to_unmap`` need them)."""
     a = k.mem_map
-    need = anon_swap_candidates(a, folios)
+    need = int(anon_swap_candidates(a, folios).sum())
     mapped = any(folio_mapped(a, pfn, folio_nr_pages(a, pfn)) for pfn in folios)
     if not need and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
         return swap_out_batch.none()
@@ -802,19 +842,31 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = vm_swap_full(k)
-    io = np.zeros(n, np.int64)
+    work = np.zeros(n + int((anon_swap_candidates(a, folios[:n]) - 1).clip(0).sum()), np.int64)  # room for splits
+    work[:n] = folios[:n]
+    io = np.zeros(work.shape[0], np.int64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                              batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
-                             folios, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
-                             may_writepage, bool(gfp & G.__GFP_IO),
-                             bool(gfp & G.__GFP_FS), stat, cpu)
+                             work, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
+                             may_writepage, bool(gfp & G.__GFP_IO), bool(gfp & G.__GFP_FS), stat, cpu)
     finish_swap_out(k, batch, swp, flush_mm)
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
         swap_writepage_batch(k, io[:nr_io], not is_kswapd)
-        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, folios, keep, stat, cpu)
-    return keep
+        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, work, keep, stat, cpu)
+    return putback_split_overflow(a, nid, folios, work, keep, cpu)
+
+
+def putback_split_overflow(a, nid: int, folios: np.ndarray, work: np.ndarray, keep: int, cpu: int) -> int:
+    """The folios kept go back to the caller's ``folios``; those a split added beyond its
+    room go back to their lists at once (``move_folios_to_lru``). Returns how many are in
+    ``folios``."""
+    fit = min(keep, folios.shape[0])
+    folios[:fit] = work[:fit]
+    if keep > fit:
+        move_folios_to_lru(a, nid, work[fit:keep], keep - fit, cpu)
+    return fit
 
 
 def folio_nids(a, pfns: np.ndarray) -> np.ndarray:
