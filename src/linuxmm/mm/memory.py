@@ -743,7 +743,7 @@ def filemap_map_order0_folio(a, vs, row, idx, head, bits):
     vs.pt[row, idx] = mk_entry(head, bits)
     vs.pt_used[row] += 1
     if a.mapcount[head] == 0:
-        vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FILE_MAPPED] += 1
+        mapped_stat_mod(a, vs, a.zone_node[B.page_zone(a, head)], head, False, 1)
     a.mapcount[head] += 1
     a.refcount[head] += 1
     return np.int64(1)
