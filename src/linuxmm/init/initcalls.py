@@ -9,6 +9,7 @@ level (kernel-reference §5.4):
   mm/huge_memory.c), ``oom_init`` (the oom_reaper thread, the allocator's OOM step), then
   ``hugepage_init``, whose khugepaged start raises min_free_kbytes;
   ``default_bdi_init`` (the writeback flusher), ``kcompactd_init`` (kcompactd per node);
+* ``shmem_init`` (tmpfs; swapoff's ``shmem_unuse``);
 * fs: ``init_vm_drop_caches_sysctls`` (vm.drop_caches);
 * module: ``kswapd_init``: ``swap_setup`` (vm.page-cluster), kswapd per node;
 * late: ``vmstat_late_init`` (stat thresholds once more), ``init_lru_gen`` (MGLRU's sysfs
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..kernel.sysctl import vm_sysctl_init
 from ..include.linux.mmzone import node_states
 from ..fs import drop_caches, fs_writeback
-from ..mm import compaction, huge_memory, lru_gen, oom_kill, page_alloc, swap, util, vmscan, vmstat
+from ..mm import compaction, huge_memory, lru_gen, oom_kill, page_alloc, shmem, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -40,6 +41,7 @@ def mm_core_init_late(k: "Kernel") -> None:
     fs_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
     for nid in k.node_states.nodes(node_states.N_MEMORY):
         compaction.kcompactd_run(k, nid)  # subsys_initcall(kcompactd_init)
+    shmem.shmem_init(k)  # do_basic_setup
     drop_caches.init_vm_drop_caches_sysctls(k)  # fs_initcall
     swap.swap_setup(k)  # module_init(kswapd_init)
     vmscan.kswapd_init(k)

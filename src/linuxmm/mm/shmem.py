@@ -266,6 +266,12 @@ def shmem_unuse(k, type_: int) -> None:
                     shmem_swapin_folio(k, mapping.host, index, entry, False)
 
 
+def shmem_init(k) -> None:
+    """``shmem_init``: swapoff reaches tmpfs pages through ``shmem_unuse`` (registered on the
+    swap globals: the swap layer sits below shmem)."""
+    k.swap.shmem_unuse = shmem_unuse
+
+
 def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
     """``shmem_alloc_and_add_folio``: a zeroed folio of ``order`` at ``index`` (aligned), its
     pages charged (``shmem_inode_acct_blocks``: ENOSPC for order 0; a large one that cannot

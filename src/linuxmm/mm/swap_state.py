@@ -288,10 +288,8 @@ def try_to_unuse(k: "Kernel", si) -> bool:
     """Swap every page of area ``si`` back in: the tmpfs pages first (``shmem_unuse``), each
     swap pte of it in every mm maps its folio again (``unuse_pte``), then the folios left in the cache leave it. False (-ENOMEM) when
     a page could not be allocated."""
-    from .shmem import shmem_unuse  # mm/shmem.py swaps in through this module: it sits above it
-
     a = k.mem_map
-    shmem_unuse(k, si.type)
+    k.swap.shmem_unuse(k, si.type)
     for task in list(k.tasks.values()):
         if task.state != TASK_RUNNING or task.mm is None:
             continue

@@ -11,6 +11,7 @@ lines) are kept here. ``swap_globals`` holds the kernel's globals of ``mm/swapfi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -99,3 +100,5 @@ class swap_globals:
     nr_zram: int = 0  # zram devices made so far (/dev/zramN)
     vma_ra_enabled: bool = True  # /sys/kernel/mm/swap/vma_ra_enabled
     ra: swap_ra_state = field(default_factory=swap_ra_state)
+    # shmem_unuse(k, type): swapoff's first step, registered by shmem_init (mm/shmem.py sits above swap)
+    shmem_unuse: Callable[..., None] | None = None
