@@ -227,9 +227,9 @@ def shmem_add_to_page_cache(k, mapping, pfn: int, index: int) -> None:
 def shmem_swap_entries(k, mapping, first: int, last: int) -> list[tuple[int, int]]:
     """(index, swap entry) of every page of [first, last] in swap."""
     xa = k.page_cache
-    n = min(last - first + 1, shmem_swapped(k, mapping))
-    if n <= 0:
+    if not shmem_swapped(k, mapping):
         return []
+    n = min(last - first + 1, shmem_swapped(k, mapping) + FM.mapping_nrpages(k, mapping))  # the gather takes folios too
     idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
     got = X.xa_gather(xa, mapping.xa_id, first, last, idx, ent)
     return [(int(i), int(X.xa_to_value(e))) for i, e in zip(idx[:got], ent[:got]) if X.xa_is_value(e)]
