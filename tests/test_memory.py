@@ -15,6 +15,7 @@ from linuxmm import Machine, debug
 from linuxmm.arch.x86.mm.fault import VmFaultOOM
 from linuxmm.errors import Killed
 from linuxmm.include.linux import gfp as G
+from linuxmm.include.linux.swap import SWAPFILE_CLUSTER
 from linuxmm.mm import buddy as B
 from linuxmm.mm import memory as M
 from linuxmm.mm import page_alloc as pa
@@ -411,7 +412,9 @@ def swap_out(p, addr, type_, offset, exclusive=False):
     pte = P.swp_entry_to_pte(P.swp_entry(type_, offset), fmt) | (P.pte_swp_exclusive_bit(fmt) if exclusive else 0)
     M.set_entry(vs, row, idx, np.uint64(pte))
     p.task.mmc[M.MM_SWAPENTS] += 1
-    vs.swap_map[k.swap.swap_info[type_].base + offset] = 1
+    slot = k.swap.swap_info[type_].base + offset
+    vs.swap_map[slot] = 1
+    vs.swap_ci_count[slot // SWAPFILE_CLUSTER] += 1  # its cluster's count, as the allocator keeps it
     vs.vp[P.VP_NR_SWAP_PAGES] -= 1
 
 
