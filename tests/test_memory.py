@@ -13,9 +13,9 @@ import linuxmm
 from conftest import DATA, small_machine
 from linuxmm import Machine, debug
 from linuxmm.arch.x86.mm.fault import VmFaultOOM
-from linuxmm.include.linux.swap import SWAPFILE_CLUSTER
 from linuxmm.errors import Killed
 from linuxmm.include.linux import gfp as G
+from linuxmm.include.linux.swap import SWAPFILE_CLUSTER
 from linuxmm.mm import buddy as B
 from linuxmm.mm import memory as M
 from linuxmm.mm import page_alloc as pa
