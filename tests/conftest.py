@@ -1,5 +1,6 @@
 import os
 import platform
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,15 @@ def host(sysfs_root):
     m = Machine.from_host(sysfs_root)
     m.set_managed(HOST_PINNED)
     return m
+
+
+def vmstat(m, *names) -> dict[str, int]:
+    """The /proc/vmstat values of ``names``."""
+    text = m.proc("vmstat")
+    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
+
+
+def meminfo(m, *names) -> dict[str, int]:
+    """The /proc/meminfo values (kB) of ``names``."""
+    text = m.proc("meminfo")
+    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}

@@ -4,13 +4,12 @@ through cache, writeback, eviction and re-read, truncation, cachestat, and the /
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import host_is_618
+from conftest import host_is_618, meminfo, vmstat
 
 import linuxmm
 from linuxmm import debug
@@ -22,16 +21,6 @@ MiB = 1 << 20
 @pytest.fixture(scope="module")
 def m():
     return linuxmm.Machine()
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.M).group(1)) for n in names}
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.M).group(1)) for n in names}
 
 
 # ---- folio shapes (issue 14, "Checked against the real kernel" 1, 2, 5) -----------------------

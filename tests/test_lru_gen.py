@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import HOST_SNAP, SMALL
+from conftest import HOST_SNAP, SMALL, meminfo
 from typer.testing import CliRunner
 
 import linuxmm
@@ -35,11 +35,6 @@ ENABLED, MIN_TTL = "kernel/mm/lru_gen/enabled", "kernel/mm/lru_gen/min_ttl_ms"
 
 def vmstat(m, name):
     return int(re.search(rf"^{name} (\d+)$", m.proc("vmstat"), re.MULTILINE).group(1))
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def test_this_host_has_no_mglru_and_neither_has_the_default_machine():

@@ -11,26 +11,16 @@ machine with no swap at all; a folio written again after MADV_FREE is swap-backe
 keeps what was written.
 """
 
-import re
 
 import numpy as np
 
+from conftest import meminfo, vmstat
 import linuxmm
 from linuxmm import debug
 from linuxmm.include.linux.pagevec import FOLIO_BATCH_SIZE
 
 MiB = 1 << 20
 PAGE = 4096
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def lines(p, addr, size) -> np.ndarray:

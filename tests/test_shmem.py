@@ -12,26 +12,16 @@ Documentation/filesystems/tmpfs.rst: "tmpfs ... puts everything into the kernel 
 caches ... and is able to swap unneeded pages out to swap space").
 """
 
-import re
 
 import numpy as np
 import pytest
 
+from conftest import meminfo, vmstat
 import linuxmm
 from linuxmm import debug
 
 MiB = 1 << 20
 PAGE = 4096
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def value_of(mib: int) -> int:

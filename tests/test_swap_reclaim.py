@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pytest
 
+from conftest import meminfo, vmstat
 import linuxmm
 from linuxmm import debug
 from linuxmm.include.linux.page_flags import PG_active_mask, PG_workingset_mask
@@ -21,16 +22,6 @@ from linuxmm.mm.pgtable import NS_SWAPCACHE
 
 MiB = 1 << 20
 PAGE = 4096
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def fill(p, addr, size, value_of=lambda mib: mib % 250 + 1):

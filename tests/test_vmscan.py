@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from conftest import HOST_SNAP
+from conftest import HOST_SNAP, meminfo, vmstat
 
 import linuxmm
 from linuxmm import debug
@@ -31,16 +31,6 @@ def zoneinfo(m):
         zones[name] = {key: int(val) for key, val in fields.items()}
         zones[name]["protection"] = [int(x) for x in re.search(r"protection: \(([^)]*)\)", block).group(1).split(",")]
     return zones
-
-
-def meminfo(m, *names):
-    text = m.proc("meminfo")
-    return {n: int(re.search(rf"^{re.escape(n)}:\s+(\d+) kB$", text, re.MULTILINE).group(1)) for n in names}
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def write_clean(p, fd, size, step=8 * MiB):

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from conftest import vmstat
 import linuxmm
 from linuxmm import debug
 from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID
@@ -14,11 +15,6 @@ from linuxmm.mm import workingset as W
 
 MiB = 1 << 20
 PAGE = 4096
-
-
-def vmstat(m, *names):
-    text = m.proc("vmstat")
-    return {n: int(re.search(rf"^{n} (\d+)$", text, re.MULTILINE).group(1)) for n in names}
 
 
 def meminfo(m, name):
