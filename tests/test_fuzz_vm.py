@@ -19,8 +19,9 @@ The oracle follows the kernel's rules for the calls that move or drop data:
   place without room and without MREMAP_MAYMOVE is ENOMEM. A shared mapping grown past the
   end of its shmem object raises SIGBUS (``BusError``) on access there, as on Linux 6.18.
 - Swap: a zram (or partition) swap area is on; MADV_PAGEOUT swaps private anonymous pages
-  out, reads and writes swap them back in, fork shares the slots, munmap/exit/mremap carry or
-  free them, swapoff reads all back: the data never changes.
+  out (a THP whole, into a free cluster), reads and writes swap them back in, fork shares
+  the slots, munmap/exit/mremap carry or free them, swapoff reads all back: the data never
+  changes.
 - Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
   the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
 - Memory cgroups: processes start in, and move between, cgroups (one with memory.high, one with
@@ -493,6 +494,35 @@ def test_pressure_fuzzer_swaps_shmem_out_and_in():
         s.consistent()
         vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
         assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__
+
+
+def test_fuzzer_swaps_thps_out_whole_and_back():
+    """The fuzzer's THPs (a MADV_HUGEPAGE'd private mapping) go to swap whole on the machine
+    (MADV_PAGEOUT: thp_swpout) and on the pressure machines (reclaim under the balloon), on
+    zram and on a partition; reads bring every line back, part of a THP swapped in while
+    its folio is still in the swap cache, the rest through swapoff; the invariants hold."""
+    for cls in (VmMachine, VmPressure, VmPressureDisk):
+        s = cls()
+        s.spawn()
+        s.mmap(i=0, pages=1024, shared=False, huge=True)
+        for page in range(0, 1024, 3):
+            s.write(i=0, j=0, off=page * PAGE, value=page % 250 + 1, span=2)
+        if cls is VmMachine:
+            s.madvise(i=0, j=0, first=0, pages=1024, advice="pageout")
+        else:
+            s.balloon(32)
+            s.run(100)
+        s.consistent()
+        vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
+        assert int(vmstat["thp_swpout"]) > 0, cls.__name__
+        for page in range(0, 512, 3):
+            s.read(i=0, j=0, off=page * PAGE, span=2)
+        s.consistent()
+        s.swapoff_swapon(zram=cls is not VmPressureDisk)
+        s.consistent()
+        for page in range(0, 1024, 3):
+            s.read(i=0, j=0, off=page * PAGE, span=2)
+        s.consistent()
 
 
 # The oracle of madvise and mremap: each check fails when the simulator loses or keeps data.

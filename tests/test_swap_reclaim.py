@@ -161,24 +161,146 @@ def test_check_catches_a_shadow_in_a_free_slot():
     assert any("no swap pte holds the slot" in v for v in debug.check(m))
 
 
-@pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda")])
-def test_thp_is_split_to_swap_out_and_reads_back(kind, path):
-    """An anonymous THP reclaim takes is split to order 0 and its pages swapped (6.18's
-    fallback, split_folio_to_list, when it does not swap the folio whole into a cluster):
-    thp_split_page and thp_swpout_fallback count each, pswpout the pages; everything reads
-    back as written and the swap_map counts match the swap ptes (debug.check)."""
+PM_PRESENT, PM_SWAP = 1 << 63, 1 << 62
+SWP_OFFSET_BITS = ((1 << 55) - 1) >> 5  # pagemap's swap entry: type in bits 0-4, offset above
+
+
+def thp_machine(kind, path, swap="128M"):
+    """A 64 MiB machine with THPs on (hugepage_init turned them off below 512 MiB, an admin
+    turns them on) and a swap area; a process with 4 MiB written (two THPs at fault)."""
     m = linuxmm.Machine(cmdline="mem=64M")
-    m.sysfs("kernel/mm/transparent_hugepage/enabled", "always")  # hugepage_init turned it off below 512 MiB
-    m.swapon("128M", kind=kind, path=path)
+    m.sysfs("kernel/mm/transparent_hugepage/enabled", "always")
+    m.swapon(swap, kind=kind, path=path)
+    p = m.spawn()
+    addr = p.mmap(4 * MiB)
+    fill(p, addr, 4 * MiB)
+    assert vmstat(m, "thp_fault_alloc")["thp_fault_alloc"] == 2
+    return m, p, addr
+
+
+def swap_offsets(p, addr, npages) -> np.ndarray:
+    """The swap offsets pagemap shows for the pages (-1: not swapped)."""
+    entries = np.array(p.pagemap(addr, npages), np.uint64)
+    swapped = (entries & np.uint64(PM_SWAP)) != 0
+    return np.where(swapped, (entries >> np.uint64(5)) & np.uint64(SWP_OFFSET_BITS), -1).astype(np.int64)
+
+
+@pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda")])
+def test_thp_swaps_out_whole_into_a_free_cluster(kind, path):
+    """6.18 with CONFIG_THP_SWAP: a THP MADV_PAGEOUT hands to reclaim goes to swap whole
+    when the area has a free cluster (folio_alloc_swap of order 9): no split, thp_swpout
+    counts each, pswpout the pages; its pages are swap ptes of one aligned 512-slot run
+    (the PMD split into ptes, TTU_SPLIT_HUGE_PMD); everything reads back as written."""
+    m, p, addr = thp_machine(kind, path)
+    p.madvise(addr, 4 * MiB, "pageout")
+    ev = vmstat(m, "thp_swpout", "thp_swpout_fallback", "thp_split_page", "pswpout")
+    assert ev == {"thp_swpout": 2, "thp_swpout_fallback": 0, "thp_split_page": 0, "pswpout": 1024}
+    offsets = swap_offsets(p, addr, 1024)
+    for thp in offsets.reshape(2, 512):
+        assert thp[0] % 512 == 0 and (thp == thp[0] + np.arange(512)).all()
+    assert debug.check(m) == []
+    m.run(0.1)  # the disk's writes complete
+    assert intact(p, addr, 4 * MiB) == []
+    assert debug.check(m) == []
+
+
+def fragment_swap(m, p, n_small):
+    """Fill every cluster of the area with small pages swapped out, then read every other
+    one back (zram frees a slot at swap-in): free slots are left, no free cluster."""
+    small = p.mmap(n_small * PAGE)
+    p.madvise(small, n_small * PAGE, "nohugepage")
+    p.write(small, n_small * PAGE, value=5)
+    p.madvise(small, n_small * PAGE, "pageout")
+    for page in range(0, n_small - 64, 2):
+        p.read(small + page * PAGE, 1)
+    return small
+
+
+def test_thp_falls_back_to_small_pages_on_fragmented_swap():
+    """No free cluster left (every cluster holds small pages, half of the slots free):
+    folio_alloc_swap of order 9 fails, so reclaim splits the THP (thp_split_page) and swaps
+    its pages one by one into the free slots (thp_swpout_fallback), none whole."""
+    m, p, addr = thp_machine("zram", None, swap="8M")  # 4 clusters
+    small = fragment_swap(m, p, 4 * 512)
+    ev0 = vmstat(m, "pswpout")
+    p.madvise(addr, 2 * MiB, "pageout")
+    ev = vmstat(m, "thp_swpout", "thp_swpout_fallback", "thp_split_page", "pswpout")
+    assert ev["thp_swpout"] == 0 and ev["thp_swpout_fallback"] == 1 and ev["thp_split_page"] == 1
+    assert ev["pswpout"] - ev0["pswpout"] == 512
+    assert (swap_offsets(p, addr, 512) > 0).all()
+    assert debug.check(m) == []
+    assert intact(p, addr, 4 * MiB) == []
+    assert (np.frombuffer(p.read(small, 4 * 512 * PAGE), np.uint8) == 5).all()
+    assert debug.check(m) == []
+
+
+def test_swap_in_from_the_swap_cache_maps_the_whole_thp():
+    """A THP swapped out whole to a disk stays in the swap cache (under writeback, then
+    until reclaim frees it): a fault on any of its swap ptes finds it there, a minor fault
+    without I/O, and maps all 512 pages at once (do_swap_page's large swap-cache folio whose
+    ptes are all its swap entries), PTE-mapped; the swap slots stay until written again."""
+    m, p, addr = thp_machine("partition", "/dev/vda")
+    p.madvise(addr, 2 * MiB, "pageout")
+    m.run(0.1)
+    majflt, minflt = p.majflt, p.minflt
+    p.read(addr + 100 * PAGE, 1)
+    assert p.majflt == majflt and p.minflt == minflt + 1
+    assert vmstat(m, "pswpin")["pswpin"] == 0
+    entries = np.array(p.pagemap(addr, 512), np.uint64)
+    assert ((entries & np.uint64(PM_PRESENT)) != 0).all()
+    assert meminfo(m, "SwapCached", "AnonHugePages") == {"SwapCached": 2048, "AnonHugePages": 2048}
+    assert debug.check(m) == []
+    assert intact(p, addr, 4 * MiB) == []
+
+
+def test_swap_in_of_a_thp_partly_unmapped_maps_one_page():
+    """Once some of the THP's swap ptes are gone (munmap of its first 16 pages), a fault maps
+    only the page faulted from the large swap-cache folio; the others stay swap ptes of it
+    (the slots the munmap dropped stay the swap cache's: the folio still holds them)."""
+    m, p, addr = thp_machine("partition", "/dev/vda")
+    p.madvise(addr, 2 * MiB, "pageout")
+    m.run(0.1)
+    p.munmap(addr, 16 * PAGE)
+    p.read(addr + 100 * PAGE, 1)
+    entries = np.array(p.pagemap(addr + 16 * PAGE, 496), np.uint64)
+    present = (entries & np.uint64(PM_PRESENT)) != 0
+    assert present.sum() == 1 and present[100 - 16]
+    assert ((entries[~present] & np.uint64(PM_SWAP)) != 0).all()
+    assert debug.check(m) == []
+    assert intact(p, addr + MiB, 3 * MiB, lambda mib: mib + 2) == []
+    assert (np.frombuffer(p.read(addr + 16 * PAGE, MiB - 16 * PAGE, stride=64), np.uint8) == 1).all()
+    assert debug.check(m) == []
+
+
+@pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda")])
+def test_swapoff_brings_whole_swapped_thps_back(kind, path):
+    """swapoff of an area holding THPs swapped out whole (zram: freed at once; a disk: still
+    in the swap cache) maps every page back (try_to_unuse): the data as written."""
+    m, p, addr = thp_machine(kind, path)
+    p.madvise(addr, 4 * MiB, "pageout")
+    m.run(0.1)
+    assert vmstat(m, "thp_swpout")["thp_swpout"] == 2
+    m.swapoff(path or "/dev/zram0")
+    entries = np.array(p.pagemap(addr, 1024), np.uint64)
+    assert ((entries & np.uint64(PM_PRESENT)) != 0).all()
+    assert debug.check(m) == []
+    assert intact(p, addr, 4 * MiB) == []
+    assert debug.check(m) == []
+
+
+def test_thp_reclaimed_under_pressure_is_swapped_whole_and_reads_back():
+    """A process writing 1.5x RAM in THPs: reclaim swaps most of them out whole
+    (thp_swpout), every byte reads back and the swap_map counts match (debug.check)."""
+    m = linuxmm.Machine(cmdline="mem=64M")
+    m.sysfs("kernel/mm/transparent_hugepage/enabled", "always")
+    m.swapon("128M", kind="zram")
     p = m.spawn()
     size = 96 * MiB
     addr = p.mmap(size)
     fill(p, addr, size)
-    ev = vmstat(m, "thp_fault_alloc", "thp_split_page", "thp_swpout_fallback", "thp_swpout", "pswpout")
-    assert ev["thp_fault_alloc"] > 0
-    assert ev["thp_swpout_fallback"] > 0 and ev["thp_split_page"] >= ev["thp_swpout_fallback"]
-    assert ev["thp_swpout"] == 0
-    assert ev["pswpout"] >= ev["thp_swpout_fallback"] * 512 // 2
+    ev = vmstat(m, "thp_fault_alloc", "thp_swpout", "pswpout")
+    assert ev["thp_fault_alloc"] > 0 and ev["thp_swpout"] > 0
+    assert ev["pswpout"] >= ev["thp_swpout"] * 512
     assert debug.check(m) == []
     assert intact(p, addr, size) == []
     assert debug.check(m) == []

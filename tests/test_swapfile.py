@@ -355,3 +355,45 @@ def test_partition_without_a_path_gets_a_disk_of_its_own():
     assert m.disks() == ["vda", "vdb"]
     assert m.proc("swaps").splitlines()[1].split()[:3] == ["/dev/vdb", "partition", "65532"]
     assert m.swapon("16M", kind="partition") == "/dev/vdc"
+
+
+def test_large_runs_take_free_clusters_of_their_order():
+    """folio_alloc_swap of order N (CONFIG_THP_SWAP): a PMD-size run takes a whole free
+    cluster (never the header's nonfull one); an mTHP order takes a free cluster that then
+    serves that order alone, the CPU continuing in it (percpu_swap_cluster per order), while
+    order 0 keeps to its own cluster. A swap file gives no large run (no SWP_BLKDEV)."""
+    from linuxmm.mm.swapfile import folio_alloc_swap, swap_release_entries
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("16M", kind="zram")  # 8 clusters; cluster 0 holds the header
+    k = m.kernel
+    runs = [folio_alloc_swap(k, 9), folio_alloc_swap(k, 9), folio_alloc_swap(k, 4), folio_alloc_swap(k, 4),
+            folio_alloc_swap(k, 0), folio_alloc_swap(k, 2)]
+    assert runs == [512, 1024, 1536, 1552, 1, 2048]
+    si = k.swap.swap_info[0]
+    assert [int(si.ci_order[c]) for c in range(5)] == [0, 9, 9, 4, 2]
+    for run, order in zip(runs, (9, 9, 4, 4, 0, 2)):
+        swap_release_entries(k, np.array([run]), order)
+    assert debug.check(m) == []
+    m.swapon("16M", kind="file", path="/swapfile", priority=10)
+    assert folio_alloc_swap(k, 9) is None  # the file is tried first and gives up the large run
+    assert folio_alloc_swap(k, 0) == 2  # order 0 goes on in the CPU's cluster (swap_alloc_fast)
+
+
+def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
+    """With no free cluster left, order 0 takes slots from the clusters of larger orders
+    (cluster_alloc_swap_entry's stealing), a large run fails, and a cluster emptied again
+    is free for any order (free_cluster resets its order)."""
+    from linuxmm.mm.swapfile import folio_alloc_swap, swap_alloc_entries, swap_release_entries
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("4M", kind="zram")  # clusters 0 (the header's) and 1
+    k = m.kernel
+    mthp = folio_alloc_swap(k, 4)
+    assert mthp == 512
+    small = swap_alloc_entries(k, 512)
+    assert list(small[:511]) == list(range(1, 512)) and small[511] == 512 + 16
+    assert folio_alloc_swap(k, 9) is None and folio_alloc_swap(k, 4) == 512 + 32
+    swap_release_entries(k, np.array([mthp, 512 + 32]), 4)
+    swap_release_entries(k, small[511:])
+    assert folio_alloc_swap(k, 9) == 512

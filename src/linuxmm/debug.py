@@ -310,7 +310,8 @@ def check_folios(k) -> list[str]:
 def check_deferred_split(k) -> list[str]:
     """The deferred split queues (``mm/swap.py``): each node's queue links back and forth
     and holds ``split_queue_len`` folios, each an allocated large anonymous folio of order 2
-    or more on that node, not in the swap cache; a folio marked PG_partially_mapped is queued."""
+    or more on that node (in the swap cache too: a THP swapped out whole stays queued until
+    freed); a folio marked PG_partially_mapped is queued."""
     a = k.mem_map
     v: list[str] = []
     queued = np.zeros(a.flags.shape[0], bool)
@@ -323,9 +324,9 @@ def check_deferred_split(k) -> list[str]:
         for head in folios[:MAX_REPORTED]:
             anon = a.mapping[head] & PAGE_MAPPING_ANON
             if (a.refcount[head] <= 0 or not a.flags[head] & PG_head_mask or a.order[head] < 2 or not anon
-                    or a.flags[head] & PG_swapcache_mask or a.zone_node[B.page_zone(a, head)] != nid):
+                    or a.zone_node[B.page_zone(a, head)] != nid):
                 v.append(f"pfn {head:#x}: on node {nid}'s deferred split queue but not an allocated large "
-                         f"anonymous folio of that node outside the swap cache")
+                         f"anonymous folio of that node")
         queued[folios] = True
     heads = np.nonzero(((a.flags & PG_head_mask) != 0) & (a.order > 1) & (a.refcount > 0))[0]
     marked = heads[(a.flags[heads + 1] & PG_partially_mapped_mask) != 0]
@@ -970,7 +971,7 @@ def check_swap(k) -> list[str]:
     allocations; NR_SWAPCACHE counts the cached folios."""
     from .include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_WRITEOK
     from .mm import memory as M
-    from .mm.pgtable import NS_SWAPCACHE, swp_entry
+    from .mm.pgtable import NS_SWAPCACHE, SWP_OFFSET_MASK, swp_entry
     from .mm.swapfile import get_nr_swap_pages, swap_pte_refs
 
     vs, a = k.vm_state, k.mem_map
@@ -999,7 +1000,9 @@ def check_swap(k) -> list[str]:
                      f"holds {table[off]:#x}")
         for off in np.flatnonzero(folio):
             pfn = int(table[off]) >> 1
-            if not a.flags[pfn] & PG_swapcache_mask or a.private[pfn] != int(swp_entry(si.type, off + 1)):
+            page = pfn + off + 1 - (int(a.private[pfn]) & SWP_OFFSET_MASK)  # a large folio holds a run of slots
+            if (not a.flags[pfn] & PG_swapcache_mask or not pfn <= page < pfn + (1 << int(a.order[pfn]))
+                    or a.private[page] != int(swp_entry(si.type, off + 1))):
                 v.append(f"{si.swap_file} slot {off + 1}: folio {pfn:#x} is not in the swap cache for it")
         for off in np.flatnonzero(shadow & (counts == 0))[:MAX_REPORTED]:
             v.append(f"{si.swap_file} slot {off + 1}: shadow entry {table[off]:#x} but no swap pte holds the slot")

@@ -350,9 +350,11 @@ def cold_or_pageout_pte_range(a, vs, pgd, start, end, pageout, out):
     with its entry made old (``ptep_test_and_clear_young``/``pmdp_test_and_clear_young``):
     folios on an LRU list mapped by this entry only (``folio_mapcount == nr_pages``). A
     file folio counts once, at its first page, when the range maps it whole (by a PMD or
-    by ptes). Small anonymous folios only: 6.18 swaps a PMD-mapped THP out whole when a
-    free cluster is left, or splits it (not modelled); shmem folios are not paged out here
-    (they go through swap). Returns (how many, the address to go on from)."""
+    by ptes). Anonymous folios: small ones, and a THP its PMD alone maps when the range
+    covers the PMD (reclaim then swaps it out whole, or splits it); 6.18 splits one the range
+    covers in part, and pte-mapped large ones (not modelled: they are left). Shmem folios
+    are not paged out here (they go through swap). Returns (how many, the address to go on
+    from)."""
     levels = vs.vp[VP_LEVELS]
     n = 0
     w = walk_page_range(vs, pgd, start, end, 0)
@@ -368,7 +370,11 @@ def cold_or_pageout_pte_range(a, vs, pgd, start, end, pageout, out):
         if not a.flags[head] & PG_lru_mask:
             continue
         if a.mapping[head] & M.PAGE_MAPPING_ANON:
-            if level != levels - 1 or a.flags[head] & PG_head_mask or a.mapcount[pfn] != 1:
+            if level == levels - 2:  # a THP's PMD: the folio whole, when the range covers the PMD
+                if (a.entire_mapcount[head] != 1 or (a.mapcount[head:head + (np.int64(1) << a.order[head])] != 0).any()
+                        or addr & (PMD_SIZE - 1) or addr < start or addr + PMD_SIZE > end):
+                    continue
+            elif a.flags[head] & PG_head_mask or a.mapcount[pfn] != 1:
                 continue
         else:
             nr = np.int64(1) << a.order[head]

@@ -93,7 +93,7 @@ from ..include.linux.vmstat import (
     WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON, WORKINGSET_RESTORE_FILE)
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
 from ..kernel.timer import HZ, NSEC_PER_SEC
-from .mm_inline import lru_gen_init_lruvec
+from .mm_inline import folio_nr_pages, lru_gen_init_lruvec
 from .page_counter import page_counter_charge, page_counter_memparse, page_counter_try_charge, page_counter_uncharge
 
 if TYPE_CHECKING:
@@ -244,19 +244,20 @@ def mem_cgroup_uncharge_pagetable(a, pfn):
 # ---- swap charges (compiled: reclaim's add_to_swap and the slot frees call them) ------------------
 @njit(cache=True)
 def mem_cgroup_try_charge_swap(a, vs, pfn, slot):
-    """``__mem_cgroup_try_charge_swap``: the slot a folio of the memcg is swapped to is charged
-    to the memcg's ``swap`` counter (not the root's) and recorded (``swap_cgroup_record``).
-    False, with SWAP_MAX and SWAP_FAIL events, when a ``memory.swap.max`` up the tree would be
-    passed: the folio is not swapped."""
+    """``__mem_cgroup_try_charge_swap``: the slots a folio of the memcg is swapped to (from
+    ``slot``, one per page) are charged to the memcg's ``swap`` counter (not the root's) and
+    recorded (``swap_cgroup_record``). False, with SWAP_MAX and SWAP_FAIL events, when a
+    ``memory.swap.max`` up the tree would be passed: the folio is not swapped."""
     memcg = a.memcg[pfn]
     if memcg == 0:
         return True
-    if memcg != ROOT_MEM_CGROUP_ID and page_counter_try_charge(a, memcg, PC_SWAP, 1) != 0:
+    nr = folio_nr_pages(a, pfn)
+    if memcg != ROOT_MEM_CGROUP_ID and page_counter_try_charge(a, memcg, PC_SWAP, nr) != 0:
         __memcg_memory_event(a, memcg, MEMCG_SWAP_MAX)
         __memcg_memory_event(a, memcg, MEMCG_SWAP_FAIL)
         return False
-    a.memcg_stat[memcg, MEMCG_SWAP] += 1
-    vs.swap_cgroup[slot] = memcg
+    a.memcg_stat[memcg, MEMCG_SWAP] += nr
+    vs.swap_cgroup[slot:slot + nr] = memcg
     return True
 
 

@@ -488,8 +488,9 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
 
 @njit(cache=True)
 def __split_huge_pmd(a, vs, mmc, row, idx):
-    """Replace a huge pmd by its deposited pte table mapping the same pages. A file folio's
-    pmd is only unmapped (``__split_huge_pmd_locked`` for a file VMA: the ptes come back
+    """Replace a huge pmd by its deposited pte table mapping the same pages (an exclusive
+    anonymous folio's pages all exclusive, as ``folio_add_anon_rmap_ptes`` with
+    RMAP_EXCLUSIVE makes them). A file folio's pmd is only unmapped (``__split_huge_pmd_locked`` for a file VMA: the ptes come back
     from the page cache at the next fault)."""
     entry = vs.pt[row, idx]
     if not pmd_has_deposit(a, entry):
@@ -510,10 +511,12 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
         pfn = vs.vp[VP_ZERO_PFN] if special else base + i
         set_entry(vs, dep, i, mk_entry(pfn, np.uint64(entry) & keep))
     if not special:  # the PMD mapping becomes nr pte mappings of the same folio
+        exclusive = a.flags[base] & PG_anon_exclusive_mask  # folio_add_anon_rmap_ptes(RMAP_EXCLUSIVE)
         for i in range(nr):
             a.mapcount[base + i] += 1
             a.mapping[base + i] = a.mapping[base]
             a.index[base + i] = a.index[base] + i
+            a.flags[base + i] |= exclusive
         a.entire_mapcount[base] -= 1
         a.refcount[base] += nr - 1
         mmc[MMC_ANON_THP] -= 1
@@ -1584,18 +1587,20 @@ def map_swap_folio(a, vs, mmc, pgd, addr, pfn, vm_flags, anon_key, root_key, ind
     and the page is PG_anon_exclusive again; a folio that may be shared takes the root
     anon_vma (``root_key``: ``__folio_set_anon``), where every mapper's rmap finds it. ``free_swap`` (``should_try_to_free_swap``:
     swap more than half full, a locked VMA) or a write fault of the folio's only user frees
-    the slot: the data's only copy is in memory from then on."""
+    the slot: the data's only copy is in memory from then on. ``pfn`` may be a page of a
+    large swap-cache folio (its slots free once no pte refers to any of them)."""
     fmt = vs.vp[VP_SWP_FMT]
     row, idx = pte_slot(a, vs, pgd, addr)
     pte = vs.pt[row, idx]
     entry = pte_to_swp_entry(pte, fmt)
     exclusive = (pte & pte_swp_exclusive_bit(fmt)) != 0
     swap_free(a, vs, entry)
-    a.refcount[pfn] += 1  # the pte's reference
-    if free_swap or (write and a.refcount[pfn] == 2):  # 2: the swap cache's and this pte's only
-        folio_free_swap(a, vs, pfn)
+    head = B.compound_head(a, pfn)
+    a.refcount[head] += 1  # the pte's reference
+    if free_swap or (write and a.refcount[head] == (np.int64(1) << a.order[head]) + 1):  # the cache's and this pte's only
+        folio_free_swap(a, vs, head)
     nid = a.zone_node[B.page_zone(a, pfn)]
-    if (a.mapping[pfn] & PAGE_MAPPING_ANON) == 0:  # a swapped-in folio becomes anonymous
+    if (a.mapping[head] & PAGE_MAPPING_ANON) == 0:  # a swapped-in folio becomes anonymous
         a.mapping[pfn] = (anon_key if exclusive else root_key) * 2 + PAGE_MAPPING_ANON
         a.index[pfn] = index
         a.memcg_stat[a.memcg[pfn], NS_ANON_MAPPED] += 1  # its memcg's anon (mem_cgroup_uncharge takes it off)
@@ -1664,7 +1669,8 @@ def try_to_unmap_one(a, vs, mmc, pgd, addr, pfn):
     """Replace the pte mapping the swap-cache folio ``pfn`` at ``addr`` by a swap pte for its
     slot (``try_to_unmap_one``): the slot gains the reference, a dirty pte dirties the folio,
     PG_anon_exclusive moves into the swap pte's exclusive bit, soft-dirty into its SD bit.
-    False if the page cannot be unmapped (it may be pinned for DMA)."""
+    False if the page cannot be unmapped (it may be pinned for DMA). ``pfn`` may be any page
+    of a large folio: its own slot, the folio's flags and references."""
     fmt = vs.vp[VP_SWP_FMT]
     row, idx = pte_slot(a, vs, pgd, addr)
     if row < 0:
@@ -1672,12 +1678,13 @@ def try_to_unmap_one(a, vs, mmc, pgd, addr, pfn):
     pte = vs.pt[row, idx]
     if not pte_present(pte) or pte_pfn(pte) != pfn:
         return False
+    head = B.compound_head(a, pfn)
     exclusive = (a.flags[pfn] & PG_anon_exclusive_mask) != 0
-    if exclusive and a.pincount[pfn] > 0:  # folio_try_share_anon_rmap_pte fails
+    if exclusive and a.pincount[head] > 0:  # folio_try_share_anon_rmap_pte fails
         return False
     entry = np.uint64(a.private[pfn])
     if entry_has(pte, _PAGE_DIRTY):
-        a.flags[pfn] |= PG_dirty_mask
+        a.flags[head] |= PG_dirty_mask
     swap_duplicate(vs, entry)
     swp = swp_entry_to_pte(entry, fmt)
     if exclusive:
@@ -1691,7 +1698,7 @@ def try_to_unmap_one(a, vs, mmc, pgd, addr, pfn):
         vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] -= 1
     mmc[MM_ANONPAGES] -= 1
     mmc[MM_SWAPENTS] += 1
-    a.refcount[pfn] -= 1  # the pte's reference (the swap cache and the isolation hold theirs)
+    a.refcount[head] -= 1  # the pte's reference (the swap cache and the isolation hold theirs)
     return True
 
 

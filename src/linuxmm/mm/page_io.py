@@ -7,7 +7,7 @@ request the block plug would merge the per-folio bios into), on zram into compre
 (``SWP_SYNCHRONOUS_IO``: no disk, no queue). A folio is under writeback until the completion
 (``end_swap_bio_write``, compiled) stores its lines in the slot and rotates it to the
 inactive tail if reclaim marked it PG_reclaim (``folio_end_writeback``); PSWPOUT counts the
-write when it is submitted. ``swap_read_folio`` reads a slot into a new, locked folio the same way
+write of each page when it is submitted, THP_SWPOUT each PMD-size folio written whole. ``swap_read_folio`` reads a slot into a new, locked folio the same way
 (``end_swap_bio_read``: the folio uptodate and unlocked; PSWPIN at submission). Disk I/O completes on the
 simulated clock (``block/``): a folio written stays in the swap cache, under writeback, until
 then; a fault waits for the read (``folio_wait_bit``).
@@ -29,13 +29,14 @@ from numba import njit
 from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
-from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
+from ..include.linux.page_flags import (PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
 from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
-from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT
+from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT, THP_SWPOUT
 from . import buddy as B
 from . import page_alloc as pa
 from .memcontrol import count_memcg_folio_events
+from .mm_inline import folio_nr_pages
 from .pgtable import swp_offset
 from .swap import acct_reclaim_writeback, folio_rotate_reclaimable
 
@@ -51,50 +52,69 @@ def swap_sector(si: swap_info_struct, offset: int, page_shift: int) -> int:
 
 
 @njit(cache=True)
-def end_swap_bio_write(a, vs, pfns, slots):
-    """The write of ``pfns`` to pool slots ``slots`` completed: the slots hold their lines, the
-    folios leave writeback (``folio_end_writeback``), and one reclaim wrote (PG_reclaim)
-    rotates to its inactive list's tail to be freed first."""
-    for i in range(pfns.shape[0]):
-        pfn = pfns[i]
-        vs.swap_content[slots[i]] = a.content[pfn]
-        vs.swap_content_valid[slots[i]] = a.content_valid[pfn]
+def end_swap_bio_write(a, vs, folios, slots):
+    """The write of ``folios`` to the pool slots from ``slots`` on (one per page) completed:
+    the slots hold their lines, the folios leave writeback (``folio_end_writeback``), and
+    one reclaim wrote (PG_reclaim) rotates to its inactive list's tail to be freed first."""
+    for i in range(folios.shape[0]):
+        pfn = folios[i]
+        nr = folio_nr_pages(a, pfn)
+        vs.swap_content[slots[i]:slots[i] + nr] = a.content[pfn:pfn + nr]
+        vs.swap_content_valid[slots[i]:slots[i] + nr] = a.content_valid[pfn:pfn + nr]
         if a.flags[pfn] & PG_reclaim_mask:
             a.flags[pfn] &= ~PG_reclaim_mask
             folio_rotate_reclaimable(a, pfn)
         a.flags[pfn] &= ~PG_writeback_mask
 
 
-def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
-    """Write the dirty swap-cache folios ``pfns`` to their slots ``offsets`` of ``si`` (in
-    slot order, as reclaim took them): zram stores them at once; a disk gets one bio per run
-    of consecutive slots (the block plug merges the per-folio bios of one reclaim pass that
-    way). The folios are clean and under writeback until the completion. Returns how many
-    were written: zram stops at the first that zs_malloc finds no page for (those stay
-    dirty)."""
-    if si.bdev is None:
-        pfns = pfns[:zram_write_pages(k, si, pfns, offsets)]
-        offsets = offsets[:pfns.size]
+def folio_pages(a, folios: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each folio's page count, and every page of the folios with the slot offset it goes
+    to (a folio's pages to consecutive slots from its own offset)."""
+    nr = np.where(a.flags[folios] & PG_head_mask, np.int64(1) << a.order[folios].astype(np.int64), 1)
+    within = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
+    return nr, np.repeat(folios, nr) + within, np.repeat(offsets, nr) + within
+
+
+def count_swpout_vm_event(k: "Kernel", folios: np.ndarray, nr: np.ndarray) -> None:
+    """PSWPOUT per page, THP_SWPOUT per PMD-size folio, globally and in each folio's memcg."""
     a = k.mem_map
-    a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
-    k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
-    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
+    k.vm_events[PSWPOUT] += int(nr.sum())
+    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[folios], nr)
+    thp = nr >= SWAPFILE_CLUSTER  # folio_test_pmd_mappable: HPAGE_PMD_NR pages
+    k.vm_events[THP_SWPOUT] += int(np.count_nonzero(thp))
+    np.add.at(a.memcg_vm_events[:, THP_SWPOUT], a.memcg[folios[thp]], 1)
+
+
+def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
+    """Write the dirty swap-cache folios to their slots from ``offsets`` on (in slot order,
+    as reclaim took them): zram stores them at once, page by page; a disk gets one bio per
+    run of consecutive slots (the block plug merges the per-folio bios of one reclaim pass
+    that way). The folios are clean and under writeback until the completion. Returns how
+    many were written: zram stops at the first that zs_malloc finds no page for (those stay
+    dirty)."""
+    a = k.mem_map
+    nr, pages, page_offsets = folio_pages(a, folios, offsets)
     if si.bdev is None:
-        end_swap_write(k, pfns, si.base + offsets)
-        return pfns.size
-    runs = np.flatnonzero(np.diff(offsets) != 1) + 1
-    for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
+        whole = int(np.count_nonzero(np.cumsum(nr) <= zram_write_pages(k, si, pages, page_offsets)))
+        folios, offsets, nr = folios[:whole], offsets[:whole], nr[:whole]
+    a.flags[folios] = (a.flags[folios] & ~PG_dirty_mask) | PG_writeback_mask
+    count_swpout_vm_event(k, folios, nr)  # as the writes are submitted
+    if si.bdev is None:
+        end_swap_write(k, folios, si.base + offsets)
+        return folios.size
+    runs = np.flatnonzero(offsets[1:] != offsets[:-1] + nr[:-1]) + 1
+    for run_folios, run_offsets, run_nr in zip(np.split(folios, runs), np.split(offsets, runs), np.split(nr, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
-                   run_pfns.size << k.arch.page_shift,
-                   lambda k, status, p=run_pfns, o=run_offsets: end_swap_write(k, p, si.base + o))
-    return pfns.size
+                   int(run_nr.sum()) << k.arch.page_shift,
+                   lambda k, status, p=run_folios, o=run_offsets: end_swap_write(k, p, si.base + o))
+    return folios.size
 
 
-def end_swap_write(k: "Kernel", pfns: np.ndarray, slots: np.ndarray) -> None:
+def end_swap_write(k: "Kernel", folios: np.ndarray, slots: np.ndarray) -> None:
     """The completion of a swap write (``end_swap_bio_write``), counted for the reclaimers
     waiting for writeback (``acct_reclaim_writeback``)."""
-    end_swap_bio_write(k.mem_map, k.vm_state, pfns, slots)
-    acct_reclaim_writeback(k, pfns)
+    end_swap_bio_write(k.mem_map, k.vm_state, folios, slots)
+    acct_reclaim_writeback(k, folios)
 
 
 @njit(cache=True)

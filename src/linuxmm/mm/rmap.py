@@ -43,8 +43,10 @@ Reclaim's two walks are compiled too, one call per folio from the compiled batch
   swap-backed) loses its ptes, unless one dirtied it since (it is swap-backed again) or
   someone else holds a reference (``try_to_unmap_lazyfree_one``); a file folio's ptes and PMDs are cleared, a
   dirty bit dirtying the folio (its data must be written, not dropped), RssFile/RssShmem and
-  NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked);
-  so does an anonymous PMD (THPs are not swapped out whole). Reclaim batches the TLB flushes
+  NR_FILE_MAPPED following (``zap_leaf``). A VM_LOCKED VMA stops it (the folio is mlocked).
+  An anonymous THP swapped out whole has its PMDs split into ptes first (TTU_SPLIT_HUGE_PMD:
+  ``__split_huge_pmd``), each pte then getting its page's swap entry; a lazily freed one
+  mapped by a PMD is kept. Reclaim batches the TLB flushes
   (TTU_BATCH_FLUSH, ``try_to_unmap_flush`` after the batch).
 
 The compiled walks cannot reach a task's ``mmc``: reclaim stacks the counters of the mms
@@ -55,7 +57,7 @@ flushing the TLB of each mm marked in ``flush_mm`` (``mm/vmscan.py``'s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -66,7 +68,7 @@ from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, 
                                   RmapRegistry, anon_vma)
 from ..include.linux.sched import TASK_RUNNING
 from . import buddy as B
-from .memory import (PAGE_MAPPING_ANON, folio_mapped, lookup_pte, pt_table, pte_slot, set_entry, try_to_unmap_one,
+from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_mapped, lookup_pte, pt_table, pte_slot, set_entry, try_to_unmap_one,
                      zap_huge_pmd, zap_leaf)
 from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
                       is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
@@ -390,8 +392,9 @@ def try_to_unmap_lazyfree_one(a, vs, mmc, pgd, addr, pfn, droppable):
 def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
     """``try_to_unmap`` of an isolated folio, on the counters of the mm each rmap row belongs
     to (``row_mm`` indexes ``mmcs``; -1: no task runs in it, skipped): an anonymous folio in
-    the swap cache gets swap ptes; a file folio's ptes and PMDs are cleared, their dirty bits
-    dirtying it. A VM_LOCKED VMA stops it (the folio is mlocked), so does an anonymous PMD.
+    the swap cache gets swap ptes, a PMD mapping it split into ptes first (TTU_SPLIT_HUGE_PMD,
+    as reclaim passes for a PMD-mappable folio); a file folio's ptes and PMDs are cleared,
+    their dirty bits dirtying it. A VM_LOCKED VMA stops it (the folio is mlocked).
     The TLB flush is batched (TTU_BATCH_FLUSH): each mm changed is marked in ``flush_mm``
     for ``try_to_unmap_flush``. True if no mapping is left."""
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
@@ -411,7 +414,10 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
                                                                  (rows[r, RMAP_FLAGS] & VM_DROPPABLE) != 0):
                     return False
             elif anon:
-                if level < leaf or not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
+                if level < leaf:  # TTU_SPLIT_HUGE_PMD: the PMD becomes ptes of the same folio
+                    __split_huge_pmd(a, vs, mmcs[mm], pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level,
+                                                               False), pt_index(vs, level, address))
+                if not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
                     return False
             else:
                 row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
@@ -434,9 +440,11 @@ EMPTY_MMCS = np.zeros((0, NR_MMC), np.int64)
 
 @dataclass
 class swap_out_batch:
-    """What the compiled pass needs to swap anonymous folios out: the swap entries reserved
-    for it, the rmap table with each row's mm (``row_mm``, -1: no running task) and the
-    mm counters of those mms, stacked (``mmcs``, copied back afterwards)."""
+    """What the compiled pass needs to swap anonymous folios out: the order-0 swap entries
+    reserved for it, the run reserved for each large folio of the batch (``large_entries``,
+    its first entry or -1, by the folio's place in the batch; ``large_orders``), the rmap
+    table with each row's mm (``row_mm``, -1: no running task) and the mm counters of those
+    mms, stacked (``mmcs``, copied back afterwards)."""
 
     entries: np.ndarray
     rmap_keys: np.ndarray
@@ -445,6 +453,8 @@ class swap_out_batch:
     row_mm: np.ndarray
     mmcs: np.ndarray
     tasks: list
+    large_entries: np.ndarray = field(default_factory=lambda: EMPTY_I64)
+    large_orders: np.ndarray = field(default_factory=lambda: EMPTY_I64)
 
     @classmethod
     def none(cls) -> "swap_out_batch":
@@ -452,7 +462,8 @@ class swap_out_batch:
         return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
 
 
-def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
+def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
+               large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
     """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
     reg = rmap_table(k.rmap)
     owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
@@ -465,7 +476,7 @@ def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
     mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
-    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks)
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks, large_entries, large_orders)
 
 
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:

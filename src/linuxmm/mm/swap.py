@@ -568,6 +568,8 @@ def folio_put(a, pfn, cpu):
     folio_unqueue_deferred_split(a, pfn)
     __page_cache_release(a, pfn)  # off its memcg's lruvec before the charge goes
     mem_cgroup_uncharge(a, pfn)
+    nr = folio_nr_pages(a, pfn)
     B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
-    a.mapping[pfn] = a.index[pfn] = 0  # free_pages_prepare: page->mapping = NULL
+    a.mapping[pfn:pfn + nr] = 0  # free_pages_prepare: page->mapping = NULL, the tails' too
+    a.index[pfn:pfn + nr] = 0
     return True

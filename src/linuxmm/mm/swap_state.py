@@ -51,7 +51,8 @@ from . import page_alloc as pa
 from .filemap import folio_wait_bit
 from .page_io import swap_read_folio
 from .memcontrol import count_memcg_events, mem_cgroup_swapin_charge_folio, mem_cgroup_try_charge_swap
-from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, swp_entry, swp_offset
+from .mm_inline import folio_nr_pages
+from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, swp_entry, swp_entry_to_pte, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
 from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
                        get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot, sync_clusters, vm_swap_full)
@@ -263,10 +264,42 @@ def do_swap_page(k: "Kernel", task, addr: int, write: bool) -> bool:
         return True  # another task mapped it meanwhile: retry the access
     lru_add_drain(a, int(vs.vp[VP_CPU]))
     free_swap = vm_swap_full(k) or bool(vma.vm_flags & VM_LOCKED) or bool(sync_io)
-    M.map_swap_folio(a, vs, task.mmc, pgd, addr, pfn, vma.vm_flags, vma.anon_vma.id, vma.anon_vma.root.id,
-                     ((addr - vma.vm_start) >> 12) + vma.vm_pgoff, write, free_swap)
+    page, start, nr = swap_folio_range(k, pgd, vma, pfn, entry, addr)
+    sole = a.refcount[pfn] == folio_nr_pages(a, pfn)  # the swap cache's references only
+    for i in range(nr):
+        M.map_swap_folio(a, vs, task.mmc, pgd, start + i * PAGE_SIZE, page + i, vma.vm_flags, vma.anon_vma.id,
+                         vma.anon_vma.root.id, ((start - vma.vm_start) >> 12) + vma.vm_pgoff + i, write, free_swap)
+    if nr > 1 and write and sole:  # should_try_to_free_swap: the whole folio was this fault's alone
+        folio_free_swap(a, vs, pfn)
     mm_account_fault(k, task, major)
     return True
+
+
+def swap_cache_page(a, pfn: int, entry: int) -> int:
+    """The page of the swap-cache folio ``pfn`` that holds the slot of ``entry``."""
+    return pfn + int(swp_offset(np.uint64(entry))) - int(swp_offset(np.uint64(a.private[pfn])))
+
+
+def swap_folio_range(k: "Kernel", pgd: int, vma, pfn: int, entry: int, addr: int) -> tuple[int, int, int]:
+    """What ``do_swap_page`` maps of the swap-cache folio ``pfn`` found for the swap pte at
+    ``addr``: (first page, its address, pages). A large folio is mapped whole when its range
+    lies within the VMA and the PMD of ``addr`` and each of its ptes is the swap pte of its
+    own page, the same but for the offset (``swap_pte_batch``); otherwise only the page."""
+    a, vs = k.mem_map, k.vm_state
+    page = swap_cache_page(a, pfn, entry)
+    nr = folio_nr_pages(a, pfn)
+    start = addr - (page - pfn) * PAGE_SIZE
+    pmd = addr & ~(PMD_SIZE - 1)
+    if nr == 1 or start < max(pmd, vma.vm_start) or start + nr * PAGE_SIZE > min(pmd + PMD_SIZE, vma.vm_end):
+        return page, addr, 1
+    fmt = vs.vp[VP_SWP_FMT]
+    row, idx = M.pte_slot(a, vs, pgd, addr)
+    first = idx - (page - pfn)
+    bits = vs.pt[row, idx] ^ swp_entry_to_pte(np.uint64(entry), fmt)  # the pte's flags beside the entry
+    for i in range(nr):
+        if vs.pt[row, first + i] != swp_entry_to_pte(np.uint64(a.private[pfn + i]), fmt) ^ bits:
+            return page, addr, 1
+    return pfn, start, nr
 
 
 def mm_account_fault(k: "Kernel", task, major: bool) -> None:
@@ -302,7 +335,8 @@ def try_to_unuse(k: "Kernel", si) -> bool:
             folio_wait_bit(k, pfn, PG_locked)
             lru_add_drain(a, int(k.vm_state.vp[VP_CPU]))
             vma = find_vma(task.mm, int(addr))
-            M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), pfn, vma.vm_flags & ~M.VM_WRITE,
+            M.map_swap_folio(a, k.vm_state, task.mmc, pgd, int(addr), swap_cache_page(a, pfn, entry),
+                             vma.vm_flags & ~M.VM_WRITE,
                              vma.anon_vma.id, vma.anon_vma.root.id, ((int(addr) - vma.vm_start) >> 12) + vma.vm_pgoff, False, True)
     vs = k.vm_state
     table = vs.swap_table[si.base:si.base + si.max]

@@ -26,8 +26,13 @@ A swap pte holds one reference to its slot in ``swap_map``: fork's copy takes an
 swap-cache folio once no pte refers to the slot and no one maps it). These are compiled:
 the page-table walkers call them.
 
-Not modelled: large (mTHP) allocations (order 0 only: THPs are split before swap-out),
-discard, swap extents of fragmented files, the swap_map count continuation pages.
+Large folios (CONFIG_THP_SWAP): ``folio_alloc_swap`` of order N takes a naturally aligned run
+of 2**N slots in a cluster serving that order (each cluster serves the order of its first
+allocation; the nonfull and frag lists are per order; the CPU keeps a cluster per order); a
+PMD-size folio needs a free cluster, and a swap file none gives a large run. The swap cache
+holds such a folio in every slot of its run (each page's ``private`` its own entry).
+
+Not modelled: discard, swap extents of fragmented files, the swap_map count continuation pages.
 """
 
 from __future__ import annotations
@@ -45,13 +50,15 @@ from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
                                   CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
                                   SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
-                                  SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, swap_info_struct)
+                                  SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, PMD_ORDER, SWAP_NR_ORDERS,
+                                  swap_info_struct)
 from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
 from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
                       SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
 from .memcontrol import mem_cgroup_uncharge_swap, mod_memcg_folio_state
+from .mm_inline import folio_nr_pages
 from .swap import folio_put
 from . import buddy as B
 
@@ -118,39 +125,45 @@ def swap_entries_free(a, vs, slot):
 
 @njit(cache=True)
 def __swap_cache_add_folio(a, vs, pfn, entry):
-    """The folio caches slot ``entry`` (whose SWAP_HAS_CACHE its caller took) and the cache
-    holds a reference. Returns the shadow the table entry held (0: none)."""
+    """The folio caches the slots from ``entry`` on, one per page (their SWAP_HAS_CACHE its
+    caller took): each page's ``private`` is its own entry, the cache holds a reference per
+    page. Returns the shadow the first table entry held (0: none)."""
+    nr = folio_nr_pages(a, pfn)
     slot = swap_slot(vs, entry)
     old = vs.swap_table[slot]
-    vs.swap_table[slot] = folio_to_swp_tb(pfn)
+    vs.swap_table[slot:slot + nr] = folio_to_swp_tb(pfn)
     a.flags[pfn] |= PG_swapcache_mask
-    a.private[pfn] = entry
-    a.refcount[pfn] += 1
-    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += 1
-    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, 1)
+    a.private[pfn:pfn + nr] = np.int64(entry) + np.arange(nr)
+    a.refcount[pfn] += nr
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += nr
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, nr)
     return old if swp_tb_is_shadow(old) else np.int64(0)
 
 
 @njit(cache=True)
 def __swap_cache_del_folio(a, vs, pfn, shadow):
-    """Take the folio out of the swap cache, leaving ``shadow`` (0: none) in its table entry:
-    the slot's cache reference goes (freeing the slot, and the shadow, if no pte holds it),
-    the folio's PG_swapcache and ``private``, NR_SWAPCACHE."""
-    slot = swap_slot(vs, a.private[pfn])
-    vs.swap_table[slot] = shadow
-    vs.swap_map[slot] &= ~SWAP_HAS_CACHE
-    if vs.swap_map[slot] == 0:
-        swap_entries_free(a, vs, slot)
+    """Take the folio out of the swap cache, leaving ``shadow`` (0: none) in its table
+    entries: each slot's cache reference goes (freeing the slot, and the shadow, if no pte
+    holds it), the folio's PG_swapcache and its pages' ``private``, NR_SWAPCACHE. The
+    cache's references on the folio are its caller's to drop."""
+    nr = folio_nr_pages(a, pfn)
+    first = swap_slot(vs, a.private[pfn])
+    for slot in range(first, first + nr):
+        vs.swap_table[slot] = shadow
+        vs.swap_map[slot] &= ~SWAP_HAS_CACHE
+        if vs.swap_map[slot] == 0:
+            swap_entries_free(a, vs, slot)
     a.flags[pfn] &= ~PG_swapcache_mask
-    a.private[pfn] = 0
-    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= 1
-    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, -1)
+    a.private[pfn:pfn + nr] = 0
+    vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= nr
+    mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, -nr)
 
 
 @njit(cache=True)
 def folio_swapped(a, vs, pfn):
-    """Does a swap pte still refer to the folio's slot?"""
-    return (vs.swap_map[swap_slot(vs, a.private[pfn])] & SWAP_COUNT_MASK) != 0
+    """Does a swap pte (or a tmpfs file) still refer to one of the folio's slots?"""
+    first = swap_slot(vs, a.private[pfn])
+    return ((vs.swap_map[first:first + folio_nr_pages(a, pfn)] & SWAP_COUNT_MASK) != 0).any()
 
 
 @njit(cache=True)
@@ -161,14 +174,17 @@ def folio_free_swap(a, vs, pfn):
         return False
     __swap_cache_del_folio(a, vs, pfn, 0)
     a.flags[pfn] |= PG_dirty_mask
-    folio_put(a, pfn, vs.vp[VP_CPU])  # the swap cache's reference
+    a.refcount[pfn] -= folio_nr_pages(a, pfn) - 1
+    folio_put(a, pfn, vs.vp[VP_CPU])  # the swap cache's references
     return True
 
 
 @njit(cache=True)
 def free_swap_cache(a, vs, pfn):
     """``free_swap_cache``: an unmapped folio leaves the swap cache (its last pte went)."""
-    if a.flags[pfn] & PG_swapcache_mask and a.mapcount[pfn] <= 0:
+    if not a.flags[pfn] & PG_swapcache_mask or a.entire_mapcount[pfn] > 0:
+        return
+    if (a.mapcount[pfn:pfn + folio_nr_pages(a, pfn)] <= 0).all():
         folio_free_swap(a, vs, pfn)
 
 
@@ -331,7 +347,7 @@ def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
     si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
     ci_count_of(k, si)[:] = si.ci_count
     for c in range(nr):
-        lst, flag = (si.nonfull_clusters, CLUSTER_FLAG_NONFULL) if si.ci_count[c] else \
+        lst, flag = (si.nonfull_clusters[0], CLUSTER_FLAG_NONFULL) if si.ci_count[c] else \
             (si.free_clusters, CLUSTER_FLAG_FREE)
         lst[c] = None
         si.ci_flags[c] = flag
@@ -426,9 +442,9 @@ def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
     ci_count_of(k, si)[:] = 0
     vs.swap_base[si.type] = -1
     vs.swap_sync_io[si.type] = 0
-    for cpu, (t, _) in list(k.swap.percpu_swap_cluster.items()):
+    for key, (t, _) in list(k.swap.percpu_swap_cluster.items()):
         if t == si.type:
-            del k.swap.percpu_swap_cluster[cpu]
+            del k.swap.percpu_swap_cluster[key]
     k.swap.swap_info[si.type] = None
     zram_reset(k, si)
 
@@ -443,8 +459,9 @@ def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
 
 def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Bring the cluster lists up to date with the slots freed by compiled code since the
-    last allocation (``partial_free_cluster`` / ``free_cluster`` for each cluster whose
-    count fell; zram drops the data of the slots freed there)."""
+    last allocation (``partial_free_cluster`` to the nonfull list of the cluster's order /
+    ``free_cluster``, which makes it order 0 again, for each cluster whose count fell; zram
+    drops the data of the slots freed there)."""
     counts = ci_count_of(k, si)
     freed = np.flatnonzero(counts < si.ci_count)
     if si.bdev is None and freed.size:
@@ -457,17 +474,23 @@ def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
             continue
         if counts[c] == 0:
             move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
+            si.ci_order[c] = 0
         elif si.ci_flags[c] != CLUSTER_FLAG_NONFULL:
-            move_cluster(si, c, si.nonfull_clusters, CLUSTER_FLAG_NONFULL)
+            move_cluster(si, c, si.nonfull_clusters[si.ci_order[c]], CLUSTER_FLAG_NONFULL)
 
 
-def _list_of(si: swap_info_struct, flag: int) -> dict | None:
-    return {CLUSTER_FLAG_FREE: si.free_clusters, CLUSTER_FLAG_NONFULL: si.nonfull_clusters,
-            CLUSTER_FLAG_FRAG: si.frag_clusters, CLUSTER_FLAG_FULL: si.full_clusters}.get(flag)
+def _list_of(si: swap_info_struct, c: int) -> dict | None:
+    """The list cluster ``c`` is on, by its flag (and order)."""
+    flag, order = si.ci_flags[c], si.ci_order[c]
+    if flag == CLUSTER_FLAG_NONFULL:
+        return si.nonfull_clusters[order]
+    if flag == CLUSTER_FLAG_FRAG:
+        return si.frag_clusters[order]
+    return {CLUSTER_FLAG_FREE: si.free_clusters, CLUSTER_FLAG_FULL: si.full_clusters}.get(flag)
 
 
 def move_cluster(si: swap_info_struct, c: int, lst: dict, flag: int) -> None:
-    old = _list_of(si, si.ci_flags[c])
+    old = _list_of(si, c)
     if old is not None:
         del old[c]
     lst[c] = None
@@ -485,33 +508,43 @@ def isolate_lock_cluster(si: swap_info_struct, lst: dict) -> int | None:
 
 
 def relocate_cluster(si: swap_info_struct, c: int) -> None:
-    """After an allocation: empty -> free, partly used -> frag, full -> full."""
+    """After an allocation: empty -> free, partly used -> frag (of its order), full -> full."""
     count = si.ci_count[c]
     if count == 0:
         if si.ci_flags[c] != CLUSTER_FLAG_FREE:
             move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
     elif count != SWAPFILE_CLUSTER:
         if si.ci_flags[c] != CLUSTER_FLAG_FRAG:
-            move_cluster(si, c, si.frag_clusters, CLUSTER_FLAG_FRAG)
+            move_cluster(si, c, si.frag_clusters[si.ci_order[c]], CLUSTER_FLAG_FRAG)
     elif si.ci_flags[c] != CLUSTER_FLAG_FULL:
         move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
 
 
+def cluster_is_usable(si: swap_info_struct, c: int, order: int) -> bool:
+    """A cluster on no list above FRAG (not full, not being discarded) serves order 0, and a
+    larger order when it is empty or already that order's."""
+    if si.ci_flags[c] > CLUSTER_FLAG_USABLE:
+        return False
+    return not order or si.ci_count[c] == 0 or si.ci_order[c] == order
+
+
 @njit(cache=True)
-def cluster_alloc_range(vs, base, offset, end, found):
-    """Take the first free slots of [offset, end) in the area at pool slot ``base``, up to
-    ``found``'s size, each with SWAP_HAS_CACHE (``cluster_alloc_range``); their offsets into
-    ``found``. Returns how many; the cluster's count and the free slots follow."""
+def cluster_alloc_range(vs, base, offset, end, order, found):
+    """Take free, naturally aligned runs of ``1 << order`` slots of [offset, end) in the area
+    at pool slot ``base`` (``offset`` aligned), up to ``found``'s size, each slot with
+    SWAP_HAS_CACHE (``cluster_scan_range`` + ``cluster_alloc_range``); their first offsets
+    into ``found``. Returns how many runs; the cluster's count and the free slots follow."""
+    size = np.int64(1) << order
     n = 0
-    for off in range(offset, end):
-        if n == found.shape[0]:
-            break
-        if vs.swap_map[base + off] == 0:
-            vs.swap_map[base + off] = SWAP_HAS_CACHE
+    off = offset
+    while off + size <= end and n < found.shape[0]:
+        if not vs.swap_map[base + off:base + off + size].any():
+            vs.swap_map[base + off:base + off + size] = SWAP_HAS_CACHE
             found[n] = off
             n += 1
-    vs.swap_ci_count[(base + offset) // SWAPFILE_CLUSTER] += n
-    vs.vp[VP_NR_SWAP_PAGES] -= n
+        off += size
+    vs.swap_ci_count[(base + offset) // SWAPFILE_CLUSTER] += n * size
+    vs.vp[VP_NR_SWAP_PAGES] -= n * size
     return n
 
 
@@ -526,37 +559,65 @@ def put_swap_entries(vs, entries):
     vs.vp[VP_NR_SWAP_PAGES] += entries.shape[0]
 
 
-def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, nr: int) -> np.ndarray:
-    """Up to ``nr`` free slots of cluster ``c`` from ``offset``, each taken with SWAP_HAS_CACHE
-    (the offsets, in order; none when the cluster is full); the slot after the last one
-    becomes the CPU's next."""
+def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, order: int,
+                            nr: int) -> np.ndarray:
+    """Up to ``nr`` free runs of ``1 << order`` slots of cluster ``c`` from ``offset``, each
+    slot taken with SWAP_HAS_CACHE (the first offsets, in order; none when the cluster has no
+    room); the first allocation in an empty cluster makes it this order's. The slot after the
+    last run becomes the CPU's next of this order."""
+    size = 1 << order
     end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
     found = np.zeros(0, np.int64)
     next_ = 0
-    if si.ci_count[c] < SWAPFILE_CLUSTER:
-        found = np.zeros(max(min(nr, end - offset), 0), np.int64)
-        found = found[:cluster_alloc_range(k.vm_state, si.base, offset, end, found)]
+    if end >= size and si.ci_count[c] + size <= SWAPFILE_CLUSTER:
+        found = np.zeros(max(min(nr, (end - offset) >> order), 0), np.int64)
+        found = found[:cluster_alloc_range(k.vm_state, si.base, offset, end, order, found)]
         if found.size:
-            si.ci_count[c] += found.size
-            si.inuse_pages += found.size
-            if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 1 < end:
-                next_ = int(found[-1]) + 1
+            if si.ci_count[c] == 0:
+                si.ci_order[c] = order
+            si.ci_count[c] += found.size << order
+            si.inuse_pages += found.size << order
+            if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 2 * size <= end:
+                next_ = int(found[-1]) + size
     relocate_cluster(si, c)
-    k.swap.percpu_swap_cluster[k.vm_state.vp[VP_CPU]] = (si.type, next_)
+    k.swap.percpu_swap_cluster[(int(k.vm_state.vp[VP_CPU]), order)] = (si.type, next_)
     return found
 
 
-def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, nr: int) -> np.ndarray:
-    """Up to ``nr`` order-0 slots of ``si``, from the first cluster that has any (none: the
-    area is full)."""
-    for lst in (si.nonfull_clusters, si.free_clusters, si.frag_clusters):
-        while (c := isolate_lock_cluster(si, lst)) is not None:
-            found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER, nr)
-            if found.size:
-                return found
-            if lst is not si.nonfull_clusters:
-                break
+def alloc_swap_scan_list(k: "Kernel", si: swap_info_struct, lst: dict, order: int, nr: int,
+                         scan_all: bool) -> np.ndarray:
+    """Isolate the first cluster of ``lst`` and allocate from it; with ``scan_all`` go on
+    down the list until one gives something."""
+    while (c := isolate_lock_cluster(si, lst)) is not None:
+        found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER, order, nr)
+        if found.size or not scan_all:
+            return found
     return np.zeros(0, np.int64)
+
+
+def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, order: int, nr: int) -> np.ndarray:
+    """Up to ``nr`` runs of ``1 << order`` slots of ``si`` (``cluster_alloc_swap_entry``):
+    the nonfull clusters of the order (all of them, below PMD order), then one free cluster,
+    then one fragmented cluster of the order; order 0 then steals from the fragmented and
+    nonfull clusters of the larger orders. A swap file (no SWP_BLKDEV) gives no large run."""
+    none = np.zeros(0, np.int64)
+    if order and not si.flags & SWP_BLKDEV:
+        return none
+    if order < PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.nonfull_clusters[order], order, nr,
+                                                            True)).size:
+        return found
+    if (found := alloc_swap_scan_list(k, si, si.free_clusters, order, nr, False)).size:
+        return found
+    if order < PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.frag_clusters[order], order, nr,
+                                                            False)).size:
+        return found
+    if order:
+        return none
+    for o in range(1, SWAP_NR_ORDERS):
+        for lst in (si.frag_clusters[o], si.nonfull_clusters[o]):
+            if (found := alloc_swap_scan_list(k, si, lst, 0, nr, True)).size:
+                return found
+    return none
 
 
 def swap_entries(type_: int, offsets: np.ndarray) -> np.ndarray:
@@ -564,28 +625,34 @@ def swap_entries(type_: int, offsets: np.ndarray) -> np.ndarray:
     return (np.uint64(type_) << np.uint64(SWP_TYPE_SHIFT) | offsets.astype(np.uint64)).astype(np.int64)
 
 
-def swap_alloc_fast(k: "Kernel", nr: int) -> np.ndarray:
-    """Continue the running CPU's cluster: up to ``nr`` entries (none if it has no usable one)."""
-    type_, offset = k.swap.percpu_swap_cluster.get(int(k.vm_state.vp[VP_CPU]), (0, 0))
+def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
+    """Continue the running CPU's cluster of ``order``: up to ``nr`` entries (none if it has
+    no usable one)."""
+    type_, offset = k.swap.percpu_swap_cluster.get((int(k.vm_state.vp[VP_CPU]), order), (0, 0))
     si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
     if si is None or not si.flags & SWP_WRITEOK:
         return np.zeros(0, np.int64)
     c = offset // SWAPFILE_CLUSTER
-    if si.ci_flags[c] > CLUSTER_FLAG_USABLE:
+    if not cluster_is_usable(si, c, order):
         return np.zeros(0, np.int64)
-    return swap_entries(si.type, alloc_swap_scan_cluster(k, si, c, offset if si.ci_count[c] else c * SWAPFILE_CLUSTER, nr))
+    start = offset if si.ci_count[c] else c * SWAPFILE_CLUSTER
+    return swap_entries(si.type, alloc_swap_scan_cluster(k, si, c, start, order, nr))
 
 
-def swap_alloc_slow(k: "Kernel", nr: int) -> np.ndarray:
-    """Try the areas by priority, each rotated behind its equals first (``plist_requeue``)."""
+def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
+    """Try the areas by priority, each rotated behind its equals first (``plist_requeue``); a
+    large allocation gives up after the first area (its failure is not critical: the folio
+    is split), an order-0 one takes a full area off the avail list."""
     head = k.swap.swap_avail_head
     for si in list(head):
         if si in head:
             head.remove(si)
             _plist_add(head, si)
-        found = cluster_alloc_swap_entry(k, si, nr)
+        found = cluster_alloc_swap_entry(k, si, order, nr)
         if found.size:
             return swap_entries(si.type, found)
+        if order:
+            break
         if si in head:  # full: off the avail list (del_from_avail_list)
             head.remove(si)
     return np.zeros(0, np.int64)
@@ -600,11 +667,17 @@ def swap_sync_avail(k: "Kernel") -> None:
             _plist_add(k.swap.swap_avail_head, si)
 
 
-def folio_alloc_swap(k: "Kernel") -> int | None:
-    """A swap entry for an order-0 folio, its slot held by the swap cache (SWAP_HAS_CACHE);
-    None when every area is full."""
-    entries = swap_alloc_entries(k, 1)
-    return int(entries[0]) if entries.size else None
+def folio_alloc_swap(k: "Kernel", order: int = 0) -> int | None:
+    """The first swap entry of ``1 << order`` consecutive slots for a folio of that order
+    (``folio_alloc_swap``: the CPU's cluster of the order, then the areas by priority), each
+    slot held by the swap cache (SWAP_HAS_CACHE); None when no area has room for it."""
+    if get_nr_swap_pages(k) < 1 << order:
+        return None
+    swap_sync_avail(k)
+    got = swap_alloc_fast(k, order, 1)
+    if not got.size:
+        got = swap_alloc_slow(k, order, 1)
+    return int(got[0]) if got.size else None
 
 
 def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
@@ -618,9 +691,9 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     swap_sync_avail(k)
     out, n = np.zeros(nr, np.int64), 0
     while n < nr:
-        got = swap_alloc_fast(k, nr - n)
+        got = swap_alloc_fast(k, 0, nr - n)
         if not got.size:
-            got = swap_alloc_slow(k, nr - n)
+            got = swap_alloc_slow(k, 0, nr - n)
         if not got.size:
             break
         out[n:n + got.size] = got
@@ -628,8 +701,11 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     return out[:n]
 
 
-def swap_release_entries(k: "Kernel", entries: np.ndarray) -> None:
-    """Give back reserved slots no folio took (their clusters follow in ``sync_clusters``)."""
+def swap_release_entries(k: "Kernel", entries: np.ndarray, order: int = 0) -> None:
+    """Give back reserved runs of ``1 << order`` slots (their first entries) no folio took;
+    their clusters follow in ``sync_clusters``."""
+    if order and entries.size:
+        entries = (entries[:, None] + np.arange(1 << order)).ravel()
     put_swap_entries(k.vm_state, entries)
 
 

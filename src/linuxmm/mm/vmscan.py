@@ -77,7 +77,14 @@ A newcomer's map, from the top:
   leaves the shadow in the swap table (6.18), and a swap-in that finds it is an anon
   refault (``workingset_refault``: WORKINGSET_REFAULT/ACTIVATE/RESTORE_ANON). A folio with
   no slot left or still mapped is activated (``activate_locked``: it gives its slot back
-  when swap is more than half full); a caller without __GFP_IO swaps nothing. Reclaim runs
+  when swap is more than half full); a caller without __GFP_IO swaps nothing. A large
+  anonymous folio (CONFIG_THP_SWAP, ``large_anon_folio_to_swap``) goes to swap whole: a run
+  of slots of its order is reserved with the batch's (``large_swap_entries``: a PMD-size
+  folio needs a free cluster), the swap cache holds it in every slot, ``try_to_unmap``
+  splits its PMDs into ptes (TTU_SPLIT_HUGE_PMD) and gives each its page's swap entry, and
+  the folio is written at once (THP_SWPOUT); without a run it is split to order 0 first
+  (THP_SWPOUT_FALLBACK), and a partially mapped one on the deferred split queue is split
+  at once. Reclaim runs
   with PF_MEMALLOC (``memalloc_noreclaim``): zram's allocations for what it stores use the
   reserves and never recurse into reclaim.
 
@@ -113,10 +120,8 @@ A newcomer's map, from the top:
   allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
 
 Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
-flushers except in kswapd's last resort), large shmem folios to swap (kept), swapping an
-anonymous THP out whole into a free swap cluster (THP_SWPOUT, 6.18's CONFIG_THP_SWAP path:
-every large anonymous folio is split to order 0 first here, as 6.18 without CONFIG_THP_SWAP or
-without a free cluster does, THP_SWPOUT_FALLBACK), shrinkers and slab other than the THP
+flushers except in kswapd's last resort), large shmem folios to swap (kept: 6.18's
+``shmem_writeout`` swaps one whole or splits it), shrinkers and slab other than the THP
 deferred split queue's (``mm/huge_memory.py``'s ``do_shrink_slab``, run for the root memcg of
 each node; nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
 compaction-driven ``should_continue_reclaim``.
@@ -175,11 +180,11 @@ from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
-from .swap import (HPAGE_PMD_ORDER, folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio,
-                   lruvec_del_folio, writeback_throttle_done)
+from .swap import (HPAGE_PMD_ORDER, folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped,
+                   lru_add, lru_add_drain, lruvec_add_folio, lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
-from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries, swap_duplicate,
-                       swap_release_entries, vm_swap_full)
+from .swapfile import (__swap_cache_del_folio, folio_alloc_swap, folio_free_swap, swap_alloc_entries,
+                       swap_duplicate, swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
@@ -215,6 +220,8 @@ FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE = range(5)
 # the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
 # give out, the folios handed to pageout, whether the swap space is more than half full
 SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
+# what ``large_anon_folio_to_swap`` did with a large anonymous folio
+LARGE_WHOLE, LARGE_SPLIT, LARGE_ACTIVATE = range(3)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
 
@@ -323,7 +330,7 @@ def __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
         return False
     if a.flags[pfn] & PG_swapcache_mask:
         __swap_cache_del_folio(a, vs, pfn, workingset_eviction(a, nid, pfn, nr))
-        a.refcount[pfn] -= 1  # the swap cache's reference (put_swap_folio)
+        a.refcount[pfn] -= nr  # the swap cache's references (put_swap_folio)
         a.node_stat[nid, NR_ISOLATED_ANON] -= nr
         return True
     shmem = (a.flags[pfn] & PG_swapbacked_mask) != 0
@@ -405,24 +412,39 @@ def shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, 
 
 
 @njit(cache=True)
-def split_folio_to_swap(a, vs, rmap, folios, n, pfn, flush_mm):
-    """``shrink_folio_list``'s large anonymous folio not yet in the swap cache: 6.18 with
-    CONFIG_THP_SWAP would first try a whole swap cluster for it (``folio_alloc_swap`` of its
-    order, THP_SWPOUT); that is not modelled, so every one takes the path a kernel without
-    CONFIG_THP_SWAP (or with no free cluster) takes: split to order 0 (``split_folio_to_list``:
-    the new folios join the end of the list, ``folios[n:]``) and swap the pages
-    (THP_SWPOUT_FALLBACK for a PMD-size folio). Returns the new length of the list, or -1
-    when the folio cannot be split (``can_split_folio``: activate_locked)."""
+def split_folio_to_list(a, vs, rmap, folios, n, pfn, flush_mm):
+    """``split_folio_to_list``: split the large folio to order 0, the new folios joining the
+    end of the list (``folios[n:]``). Returns the new length of the list, -1 on failure."""
+    ret, added = split_huge_page_to_list_to_order(a, vs, rmap, pfn, folios[n:], 0, flush_mm)
+    return -1 if ret else n + added
+
+
+@njit(cache=True)
+def large_anon_folio_to_swap(a, vs, rmap, folios, n, pfn, large, idx, flush_mm):
+    """``shrink_folio_list``'s large anonymous folio not yet in the swap cache (6.18 with
+    CONFIG_THP_SWAP): one that cannot be split is activated (``can_split_folio``); one
+    partially mapped on the deferred split queue is split at once (its unmapped pages go
+    without I/O); otherwise it enters the swap cache whole (``folio_alloc_swap`` of its
+    order: the run reserved for it, ``large[idx]``, then marked used). Without a run (no
+    cluster of its order had room) or when its memcg may not swap that much, it is split to
+    order 0 (THP_SWPOUT_FALLBACK for a PMD-size folio) and its pages swapped one by one.
+    Returns (the list's new length, LARGE_WHOLE, LARGE_SPLIT or LARGE_ACTIVATE)."""
     nr = folio_nr_pages(a, pfn)
     if not can_split_folio(a, pfn, 1):
-        return -1
-    ret, added = split_huge_page_to_list_to_order(a, vs, rmap, pfn, folios[n:], 0, flush_mm)
-    if ret:
-        return -1
+        return n, LARGE_ACTIVATE
+    if folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn):
+        grown = split_folio_to_list(a, vs, rmap, folios, n, pfn, flush_mm)
+        return (n, LARGE_ACTIVATE) if grown < 0 else (grown, LARGE_SPLIT)
+    if idx < large.shape[0] and large[idx] >= 0 and add_to_swap(a, vs, pfn, np.uint64(large[idx])):
+        large[idx] = -1
+        return n, LARGE_WHOLE
+    grown = split_folio_to_list(a, vs, rmap, folios, n, pfn, flush_mm)
+    if grown < 0:
+        return n, LARGE_ACTIVATE
     if nr >= HPAGE_PMD_NR:
         count_memcg_folio_events(a, pfn, THP_SWPOUT_FALLBACK, 1)
         a.vm_events[THP_SWPOUT_FALLBACK] += 1
-    return n + added
+    return grown, LARGE_SPLIT
 
 
 @njit(cache=True)
@@ -585,9 +607,9 @@ def folio_check_dirty_writeback(a, pfn, nr, stat):
 
 
 @njit(cache=True)
-def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io, flush_mm,
-                      nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs, stat,
-                      cpu):
+def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp, io,
+                      flush_mm, nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs,
+                      stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
     are compacted to the front of ``folios``. Returns how many remain there.
@@ -635,11 +657,11 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
                                            flush_mm, stat)
             elif a.mapping[pfn] & PAGE_MAPPING_ANON:
                 if nr > 1 and not flags & PG_swapcache_mask and may_io and a.pincount[pfn] == 0:
-                    grown = split_folio_to_swap(a, vs, rmap, folios, n, pfn, flush_mm)
-                    if grown < 0:
+                    n, large_to = large_anon_folio_to_swap(a, vs, rmap, folios, n, pfn, large, i - 1, flush_mm)
+                    if large_to == LARGE_ACTIVATE:
                         action = FOLIO_ACTIVATE
-                    else:
-                        n, nr = grown, np.int64(1)
+                    elif large_to == LARGE_SPLIT:
+                        nr = np.int64(1)
                 if action != FOLIO_ACTIVATE:
                     action = shrink_anon_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr,
                                                entries, swp, io, flush_mm, scratch, may_writepage, may_io, stat)
@@ -776,8 +798,8 @@ def ino_xa_table(k) -> np.ndarray:
 
 def anon_swap_candidates(a, folios: np.ndarray) -> np.ndarray:
     """The pages of each swap-backed folio of the batch (anonymous or shmem) not yet in the
-    swap cache (0 for the others): the slots to reserve, a large anonymous folio being split
-    to order 0 first (a large shmem folio is kept)."""
+    swap cache (0 for the others): the slots a large anonymous folio split to order 0 would
+    need (a large shmem folio is kept)."""
     flags = a.flags[folios]
     anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
     large = (flags & PG_head_mask) != 0
@@ -787,22 +809,45 @@ def anon_swap_candidates(a, folios: np.ndarray) -> np.ndarray:
     return np.where(candidate, nr, 0)
 
 
-def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
-    """Reserve the batch's swap entries and gather the rmap table and the mm counters, when
-    a folio is mapped or in the swap cache (the walks of ``folio_referenced`` and
-    ``try_to_unmap`` need them)."""
+def large_swap_entries(k, folios: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A run of slots of its own order for each large anonymous folio of the batch that
+    ``large_anon_folio_to_swap`` may swap whole (not partially mapped, not pinned):
+    ``folio_alloc_swap`` of its order, in list order, taken before the compiled pass as the
+    order-0 slots are. Returns (the first entry of each folio's run, -1 where it got none;
+    the orders)."""
     a = k.mem_map
-    need = int(anon_swap_candidates(a, folios).sum())
+    orders = np.where(a.flags[folios] & PG_head_mask, a.order[folios], 0).astype(np.int64)
+    entries = np.full(folios.shape[0], -1, np.int64)
+    for i in np.flatnonzero((candidates > 1) & (a.pincount[folios] == 0)):
+        pfn = int(folios[i])
+        if not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn)):
+            entry = folio_alloc_swap(k, int(orders[i]))
+            entries[i] = -1 if entry is None else entry
+    return entries, orders
+
+
+def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
+    """Reserve the batch's swap entries (a run for each large anonymous folio that can go
+    whole, order-0 slots for the rest and for the pages of the large ones that got none)
+    and gather the rmap table and the mm counters, when a folio is mapped or in the swap
+    cache (the walks of ``folio_referenced`` and ``try_to_unmap`` need them)."""
+    a = k.mem_map
+    candidates = anon_swap_candidates(a, folios)
     mapped = any(folio_mapped(a, pfn, folio_nr_pages(a, pfn)) for pfn in folios)
-    if not need and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
+    if not candidates.any() and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
         return swap_out_batch.none()
-    return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64)
+    large, orders = large_swap_entries(k, folios, candidates)
+    need = int(candidates[large < 0].sum())
+    return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64, large, orders)
 
 
 def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
     """The TLB flush and counters (``try_to_unmap_flush``), the unused entries released."""
     try_to_unmap_flush(k, batch, flush_mm)
     swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
+    unused = batch.large_entries >= 0
+    for order in np.unique(batch.large_orders[unused]):
+        swap_release_entries(k, batch.large_entries[unused & (batch.large_orders == order)], int(order))
 
 
 def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
@@ -847,7 +892,8 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     io = np.zeros(work.shape[0], np.int64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
-                             batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
+                             batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, batch.large_entries, swp, io,
+                             flush_mm, nid,
                              work, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
                              may_writepage, bool(gfp & G.__GFP_IO), bool(gfp & G.__GFP_FS), stat, cpu)
     finish_swap_out(k, batch, swp, flush_mm)

@@ -32,6 +32,8 @@ SWAP_FLAG_PRIO_MASK = 0x7FFF
 SWP_USED, SWP_WRITEOK, SWP_BLKDEV, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO = 1 << 0, 1 << 1, 1 << 6, 1 << 4, 1 << 12
 
 SWAPFILE_CLUSTER = 512  # HPAGE_PMD_NR with CONFIG_THP_SWAP on x86-64
+PMD_ORDER = 9
+SWAP_NR_ORDERS = PMD_ORDER + 1  # the folio orders a cluster can serve (0 .. PMD_ORDER)
 
 # swap_cluster_info.flags (mm/swap.h, 6.18): which list the cluster is on
 CLUSTER_FLAG_NONE, CLUSTER_FLAG_FREE, CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL = 0, 1, 2, 3, 4
@@ -47,8 +49,9 @@ class swap_info_struct:
     """One swap area. ``max`` is the size in slots (slot 0 is the header), ``pages`` the
     usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters: ``ci_count``
     (allocated slots as the lists last saw them; the live counts are in the VmState pool),
-    ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it serves); the lists are
-    insertion-ordered dicts (list_add_tail appends, list_del deletes). The data written to
+    ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it serves: the first
+    allocation in an empty cluster makes it that order's); the lists are insertion-ordered
+    dicts (list_add_tail appends, list_del deletes), the nonfull and frag ones one per order. The data written to
     each slot is in the VmState pool too (``swap_content``)."""
 
     type: int
@@ -66,8 +69,8 @@ class swap_info_struct:
     ci_flags: np.ndarray = None
     ci_order: np.ndarray = None
     free_clusters: dict = field(default_factory=dict)
-    nonfull_clusters: dict = field(default_factory=dict)
-    frag_clusters: dict = field(default_factory=dict)
+    nonfull_clusters: list = field(default_factory=lambda: [{} for _ in range(SWAP_NR_ORDERS)])
+    frag_clusters: list = field(default_factory=lambda: [{} for _ in range(SWAP_NR_ORDERS)])
     full_clusters: dict = field(default_factory=dict)
     global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
     zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
@@ -90,7 +93,8 @@ class swap_globals:
     """``swap_info[]``, the priority lists (``swap_active_head``: every area, highest
     priority first; ``swap_avail_head``: those with free slots, rotated among equal
     priorities by ``plist_requeue``), ``least_priority`` (the last automatic priority) and
-    the per-CPU cluster of order 0 (``percpu_swap_cluster``: cpu -> (type, next offset))."""
+    the per-CPU cluster of each order (``percpu_swap_cluster``: (cpu, order) -> (type, next
+    offset))."""
 
     swap_info: list = field(default_factory=lambda: [])
     swap_active_head: list = field(default_factory=list)
