@@ -504,9 +504,10 @@ def test_fuzzer_swaps_thps_out_whole_and_back():
     for cls in (VmMachine, VmPressure, VmPressureDisk):
         s = cls()
         s.spawn()
-        s.mmap(i=0, pages=1024, shared=False, huge=True)
-        for page in range(0, 1024, 3):
-            s.write(i=0, j=0, off=page * PAGE, value=page % 250 + 1, span=2)
+        for j in range(4):  # 16 MiB of THPs
+            s.mmap(i=0, pages=1024, shared=False, huge=True)
+            for page in range(0, 1024, 3):
+                s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=2)
         if cls is VmMachine:
             s.madvise(i=0, j=0, first=0, pages=1024, advice="pageout")
         else:
@@ -520,8 +521,9 @@ def test_fuzzer_swaps_thps_out_whole_and_back():
         s.consistent()
         s.swapoff_swapon(zram=cls is not VmPressureDisk)
         s.consistent()
-        for page in range(0, 1024, 3):
-            s.read(i=0, j=0, off=page * PAGE, span=2)
+        for j in range(4):
+            for page in range(0, 1024, 3):
+                s.read(i=0, j=j, off=page * PAGE, span=2)
         s.consistent()
 
 

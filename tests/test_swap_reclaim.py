@@ -253,22 +253,25 @@ def test_swap_in_from_the_swap_cache_maps_the_whole_thp():
     assert intact(p, addr, 4 * MiB) == []
 
 
-def test_swap_in_of_a_thp_partly_unmapped_maps_one_page():
-    """Once some of the THP's swap ptes are gone (munmap of its first 16 pages), a fault maps
-    only the page faulted from the large swap-cache folio; the others stay swap ptes of it
-    (the slots the munmap dropped stay the swap cache's: the folio still holds them)."""
+def test_swap_in_of_a_thp_partly_dropped_maps_one_page():
+    """Once some of the THP's swap ptes are gone (MADV_DONTNEED of 16 pages in its middle),
+    a fault maps only the page faulted from the large swap-cache folio (its ptes are no
+    longer all its swap entries: swap_pte_batch); the others stay swap ptes of it, and the
+    dropped pages read as zeros."""
     m, p, addr = thp_machine("partition", "/dev/vda")
     p.madvise(addr, 2 * MiB, "pageout")
     m.run(0.1)
-    p.munmap(addr, 16 * PAGE)
+    p.madvise(addr + 200 * PAGE, 16 * PAGE, "dontneed")
     p.read(addr + 100 * PAGE, 1)
-    entries = np.array(p.pagemap(addr + 16 * PAGE, 496), np.uint64)
+    entries = np.array(p.pagemap(addr, 512), np.uint64)
     present = (entries & np.uint64(PM_PRESENT)) != 0
-    assert present.sum() == 1 and present[100 - 16]
-    assert ((entries[~present] & np.uint64(PM_SWAP)) != 0).all()
+    assert present.sum() == 1 and present[100]
+    kept = np.r_[0:200, 216:512]
+    assert ((entries[kept][~present[kept]] & np.uint64(PM_SWAP)) != 0).all()
     assert debug.check(m) == []
     assert intact(p, addr + MiB, 3 * MiB, lambda mib: mib + 2) == []
-    assert (np.frombuffer(p.read(addr + 16 * PAGE, MiB - 16 * PAGE, stride=64), np.uint8) == 1).all()
+    assert (np.frombuffer(p.read(addr, 200 * PAGE, stride=64), np.uint8) == 1).all()
+    assert not np.frombuffer(p.read(addr + 200 * PAGE, 16 * PAGE, stride=64), np.uint8).any()
     assert debug.check(m) == []
 
 

@@ -381,9 +381,10 @@ def test_large_runs_take_free_clusters_of_their_order():
 
 
 def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
-    """With no free cluster left, order 0 takes slots from the clusters of larger orders
-    (cluster_alloc_swap_entry's stealing), a large run fails, and a cluster emptied again
-    is free for any order (free_cluster resets its order)."""
+    """With no free cluster left, another large order gets no run from a cluster serving
+    order 4, order 0 takes slots from it (cluster_alloc_swap_entry's stealing), a PMD-size
+    run fails, and a cluster emptied again is free for any order (free_cluster resets its
+    order)."""
     from linuxmm.mm.swapfile import folio_alloc_swap, swap_alloc_entries, swap_release_entries
 
     m = Machine(cmdline="transparent_hugepage=never")
@@ -391,6 +392,7 @@ def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
     k = m.kernel
     mthp = folio_alloc_swap(k, 4)
     assert mthp == 512
+    assert folio_alloc_swap(k, 2) is None  # the order-4 cluster serves no other large order
     small = swap_alloc_entries(k, 512)
     assert list(small[:511]) == list(range(1, 512)) and small[511] == 512 + 16
     assert folio_alloc_swap(k, 9) is None and folio_alloc_swap(k, 4) == 512 + 32

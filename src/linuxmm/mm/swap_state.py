@@ -354,19 +354,23 @@ def swapoff(k: "Kernel", path: str) -> None:
     the area back in, then drop it. ENOMEM if the pages in use would not be allowed by the
     overcommit policy or could not be read in."""
     si = find_swap_area(k, path)
+    sync_clusters(k, si)
     if not __vm_enough_memory(k, None, si.inuse_pages, True, k.current):
         raise KernelError(errno.ENOMEM, f"swapoff: {path}: not enough memory for its {si.inuse_pages} pages")
     if si in k.swap.swap_avail_head:
         k.swap.swap_avail_head.remove(si)
-    sync_clusters(k, si)
     si.flags &= ~SWP_WRITEOK
-    k.vm_state.vp[VP_NR_SWAP_PAGES] -= si.pages - si.inuse_pages
+    # its free slots leave nr_swap_pages, the ones try_to_unuse frees count as free meanwhile;
+    # ``inuse`` is kept here (a reclaim allocating during the swapoff syncs si.inuse_pages)
+    inuse = si.inuse_pages
+    k.vm_state.vp[VP_NR_SWAP_PAGES] -= si.pages - inuse
     k.total_swap_pages -= si.pages
     if not try_to_unuse(k, si):  # reinsert_swap_info
         si.flags |= SWP_WRITEOK
         sync_clusters(k, si)
-        k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages - si.inuse_pages
+        k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages - inuse
         k.total_swap_pages += si.pages
         _plist_add(k.swap.swap_avail_head, si)
         raise KernelError(errno.ENOMEM, f"swapoff: {path}: no memory to swap its pages in")
+    k.vm_state.vp[VP_NR_SWAP_PAGES] -= inuse  # the slots try_to_unuse freed
     del_from_avail(k, si)

@@ -437,7 +437,6 @@ def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
         k.swap.least_priority += 1
     head.remove(si)
     vs = k.vm_state
-    vs.vp[VP_NR_SWAP_PAGES] -= si.inuse_pages  # the slots try_to_unuse freed counted as free again
     vs.swap_map[si.base] = 0
     ci_count_of(k, si)[:] = 0
     vs.swap_base[si.type] = -1
