@@ -29,6 +29,7 @@ from numba import njit
 from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
+from ..include.linux.huge_mm import HPAGE_PMD_NR
 from ..include.linux.page_flags import (PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
 from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
@@ -80,7 +81,7 @@ def count_swpout_vm_event(k: "Kernel", folios: np.ndarray, nr: np.ndarray) -> No
     a = k.mem_map
     k.vm_events[PSWPOUT] += int(nr.sum())
     np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[folios], nr)
-    thp = nr >= SWAPFILE_CLUSTER  # folio_test_pmd_mappable: HPAGE_PMD_NR pages
+    thp = nr >= HPAGE_PMD_NR  # folio_test_pmd_mappable
     k.vm_events[THP_SWPOUT] += int(np.count_nonzero(thp))
     np.add.at(a.memcg_vm_events[:, THP_SWPOUT], a.memcg[folios[thp]], 1)
 

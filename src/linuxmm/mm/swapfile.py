@@ -46,11 +46,12 @@ from numba import njit
 from ..block.genhd import add_disk
 from ..errors import KernelError, LinuxmmError
 from ..include.linux.blkdev import DiskSpec
+from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
                                   CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
                                   SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
-                                  SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, PMD_ORDER, SWAP_NR_ORDERS,
+                                  SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, SWAP_NR_ORDERS,
                                   swap_info_struct)
 from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
@@ -602,12 +603,12 @@ def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, order: int, nr: 
     none = np.zeros(0, np.int64)
     if order and not si.flags & SWP_BLKDEV:
         return none
-    if order < PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.nonfull_clusters[order], order, nr,
+    if order < HPAGE_PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.nonfull_clusters[order], order, nr,
                                                             True)).size:
         return found
     if (found := alloc_swap_scan_list(k, si, si.free_clusters, order, nr, False)).size:
         return found
-    if order < PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.frag_clusters[order], order, nr,
+    if order < HPAGE_PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.frag_clusters[order], order, nr,
                                                             False)).size:
         return found
     if order:

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from .huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
+
 # the swap_map byte (include/linux/swap.h): the count of swap ptes and swap-cache users.
 # The kernel's byte holds counts up to SWAP_MAP_MAX and continues in extra pages
 # (COUNT_CONTINUED); the slot here is 16 bits wide and holds the whole count, with
@@ -31,9 +33,8 @@ SWAP_FLAG_PRIO_MASK = 0x7FFF
 # si->flags
 SWP_USED, SWP_WRITEOK, SWP_BLKDEV, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO = 1 << 0, 1 << 1, 1 << 6, 1 << 4, 1 << 12
 
-SWAPFILE_CLUSTER = 512  # HPAGE_PMD_NR with CONFIG_THP_SWAP on x86-64
-PMD_ORDER = 9
-SWAP_NR_ORDERS = PMD_ORDER + 1  # the folio orders a cluster can serve (0 .. PMD_ORDER)
+SWAPFILE_CLUSTER = HPAGE_PMD_NR  # with CONFIG_THP_SWAP
+SWAP_NR_ORDERS = HPAGE_PMD_ORDER + 1  # the folio orders a cluster can serve (0 .. PMD_ORDER)
 
 # swap_cluster_info.flags (mm/swap.h, 6.18): which list the cluster is on
 CLUSTER_FLAG_NONE, CLUSTER_FLAG_FREE, CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL = 0, 1, 2, 3, 4
