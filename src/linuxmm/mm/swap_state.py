@@ -26,6 +26,8 @@ half is tested against: a folio still in the swap cache maps at once (a minor fa
 ``swap_cluster_readahead`` around the slot on a rotating disk), and the fault is major.
 zram (SWP_SYNCHRONOUS_IO) reads a slot only its pte refers to without readahead and frees
 it at once (the kernel's skip-swapcache path; the folio passes through the cache here).
+A folio read from the device is order 0: 6.18's large swap-in (``alloc_swap_folio``) takes only
+the mTHP orders below PMD order enabled for the VMA, and the fault path here makes none.
 The window follows ``__swapin_nr_pages`` (hits + 2, rounded up to a power of two, at most
 ``1 << vm.page-cluster``, never below half the last window).
 """
