@@ -399,3 +399,17 @@ def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
     swap_release_entries(k, np.array([mthp, 512 + 32]), 4)
     swap_release_entries(k, small[511:])
     assert folio_alloc_swap(k, 9) == 512
+
+
+def test_check_catches_a_cluster_list_of_another_order():
+    """debug.check: a cluster on the frag list of order 4 must serve order 4."""
+    from linuxmm.mm.swapfile import folio_alloc_swap
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("16M", kind="zram")
+    k = m.kernel
+    folio_alloc_swap(k, 4)
+    si = k.swap.swap_info[0]
+    c = next(iter(si.frag_clusters[4]))
+    si.ci_order[c] = 2
+    assert any("on the list of flag" in v for v in debug.check(m))

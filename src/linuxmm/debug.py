@@ -776,6 +776,36 @@ def _check_ci_count(k, si) -> list[str]:
             for c in np.flatnonzero(counts != live)[:MAX_REPORTED]]
 
 
+def _check_cluster_lists(k, si) -> list[str]:
+    """Each cluster on a list carries that list's flag, one on a nonfull or frag list the
+    list's order; a large folio in the swap cache holds a naturally aligned run of slots in
+    one cluster serving its order (``folio_alloc_swap``)."""
+    from .include.linux.swap import (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONFULL,
+                                     SWAPFILE_CLUSTER)
+    from .mm.pgtable import SWP_OFFSET_MASK
+
+    v = []
+    lists = [(si.free_clusters, CLUSTER_FLAG_FREE, None), (si.full_clusters, CLUSTER_FLAG_FULL, None)]
+    lists += [(lst, CLUSTER_FLAG_NONFULL, o) for o, lst in enumerate(si.nonfull_clusters)]
+    lists += [(lst, CLUSTER_FLAG_FRAG, o) for o, lst in enumerate(si.frag_clusters)]
+    for lst, flag, order in lists:
+        for c in lst:
+            if si.ci_flags[c] != flag or order is not None and si.ci_order[c] != order:
+                v.append(f"{si.swap_file} cluster {c}: on the list of flag {flag} order {order} but has flag "
+                         f"{si.ci_flags[c]} order {si.ci_order[c]}")
+    a, table = k.mem_map, k.vm_state.swap_table[si.base:si.base + si.max]
+    folio_slots = np.flatnonzero((table != 0) & (table & 1 == 0))
+    heads = table[folio_slots] >> 1
+    large = (a.flags[heads] & PG_head_mask) != 0
+    for off, head in zip(folio_slots[large].tolist(), heads[large].tolist()):
+        nr, order = 1 << int(a.order[head]), int(a.order[head])
+        first = int(a.private[head]) & SWP_OFFSET_MASK
+        if off == first and (first % nr or si.ci_order[first // SWAPFILE_CLUSTER] != order):
+            v.append(f"{si.swap_file} slot {first}: folio {head:#x} of order {order} in a run that is not "
+                     f"aligned or in a cluster of order {si.ci_order[first // SWAPFILE_CLUSTER]}")
+    return v[:MAX_REPORTED]
+
+
 def _check_shadow(k, where: str, entry: int) -> list[str]:
     """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
     eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
@@ -1011,6 +1041,7 @@ def check_swap(k) -> list[str]:
         if si.flags & SWP_WRITEOK:
             free += int(np.count_nonzero(vs.swap_map[sl] == 0))
         v += _check_ci_count(k, si)
+        v += _check_cluster_lists(k, si)
         if si.bdev is None and si.zs_nr != int(np.count_nonzero(si.zs_stored)):
             v.append(f"{si.swap_file}: zram counts {si.zs_nr} compressed slots but holds {np.count_nonzero(si.zs_stored)}")
     if free != get_nr_swap_pages(k):
