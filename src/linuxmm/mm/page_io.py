@@ -75,10 +75,7 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     if si.bdev is None:
         pfns = pfns[:zram_write_pages(k, si, pfns, offsets)]
         offsets = offsets[:pfns.size]
-    a = k.mem_map
-    a.flags[pfns] = (a.flags[pfns] & ~PG_dirty_mask) | PG_writeback_mask
-    k.vm_events[PSWPOUT] += pfns.size  # count_swpout_vm_event, as the writes are submitted
-    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[pfns], 1)  # and in each folio's memcg
+    swap_writepage_submit(k.mem_map, pfns)
     if si.bdev is None:
         end_swap_write(k, pfns, si.base + offsets)
         return pfns.size
@@ -88,6 +85,16 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
                    run_pfns.size << k.arch.page_shift,
                    lambda k, status, p=run_pfns, o=run_offsets: end_swap_write(k, p, si.base + o))
     return pfns.size
+
+
+@njit(cache=True)
+def swap_writepage_submit(a, pfns):
+    """The folios handed to the write are clean and under writeback; PSWPOUT counts each
+    as it is submitted (``count_swpout_vm_event``), globally and in its memcg."""
+    for pfn in pfns:
+        a.flags[pfn] = (a.flags[pfn] & ~PG_dirty_mask) | PG_writeback_mask
+        a.vm_events[PSWPOUT] += 1
+        count_memcg_folio_events(a, pfn, PSWPOUT, 1)
 
 
 def end_swap_write(k: "Kernel", pfns: np.ndarray, slots: np.ndarray) -> None:
@@ -156,18 +163,42 @@ def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offset
     """Store the pages in their slots, in order: same-filled pages take no memory, the
     others 1/ratio of a page each in zsmalloc's pages, allocated as they are needed. Returns
     how many were stored (fewer when zs_malloc finds no page)."""
-    compressed = ~pages_same_filled(k.mem_map, pfns)
-    old = si.zs_stored[offsets]
-    stored = si.zs_nr - int(np.count_nonzero(old)) + np.cumsum(compressed)  # once each page is stored
+    compressed, stored = zram_stored_slots(k.mem_map, si.zs_stored, si.zs_nr, pfns, offsets)
     need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
         for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
             si.zram_pages.append(page)
             k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
-    fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
-    si.zs_stored[offsets[:fits]] = compressed[:fits]
-    si.zs_nr += int(np.count_nonzero(compressed[:fits])) - int(np.count_nonzero(old[:fits]))
+    fits, added = zram_store(si.zs_stored, offsets, compressed, stored, si.compression_ratio, len(si.zram_pages))
+    si.zs_nr += added
     return fits
+
+
+@njit(cache=True)
+def zram_stored_slots(a, zs_stored, zs_nr, pfns, offsets):
+    """Which pages compress (not same-filled), and the slots zsmalloc holds once each page
+    of the write is stored (the slots overwritten no longer count)."""
+    compressed = ~pages_same_filled(a, pfns)
+    overwritten = 0
+    for off in offsets:
+        overwritten += np.int64(zs_stored[off])
+    stored = zs_nr - overwritten + np.cumsum(compressed.astype(np.int64))
+    return compressed, stored
+
+
+@njit(cache=True)
+def zram_store(zs_stored, offsets, compressed, stored, ratio, nr_zspages):
+    """Store the pages whose compressed data fits in zsmalloc's ``nr_zspages`` pages; returns
+    how many were stored and the change in the slots zsmalloc holds."""
+    fits = 0
+    for i in range(stored.shape[0]):
+        if math.ceil(stored[i] / ratio) <= nr_zspages:
+            fits += 1
+    added = 0
+    for i in range(fits):
+        added += np.int64(compressed[i]) - np.int64(zs_stored[offsets[i]])
+        zs_stored[offsets[i]] = compressed[i]
+    return fits, added
 
 
 @njit(cache=True)

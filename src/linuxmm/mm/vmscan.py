@@ -215,6 +215,9 @@ FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE = range(5)
 # the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
 # give out, the folios handed to pageout, whether the swap space is more than half full
 SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
+# what a batch needs prepared before its compiled pass (``swap_out_needs``): swap slots, room
+# for the pages of split folios, the rmap table, the page cache's inode -> xarray table
+NEED_SLOTS, NEED_SPLIT_ROOM, NEED_RMAP, NEED_CACHE, NR_NEED = range(5)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
 
@@ -758,6 +761,38 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
     return deactivated
 
 
+@njit(cache=True)
+def anon_swap_candidate(a, pfn):
+    """The pages of a swap-backed folio (anonymous or shmem) not yet in the swap cache (0 for
+    the others): the slots to reserve, a large anonymous folio being split to order 0 first
+    (a large shmem folio is kept)."""
+    flags = a.flags[pfn]
+    if not a.mapping[pfn] or not flags & PG_swapbacked_mask or flags & PG_swapcache_mask:
+        return np.int64(0)
+    if flags & PG_head_mask and not a.mapping[pfn] & PAGE_MAPPING_ANON:
+        return np.int64(0)
+    return folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
+def swap_out_needs(a, folios, n):
+    """What ``shrink_folio_batch`` prepares for the compiled pass over ``folios[:n]``
+    (NEED_*): the swap slots to reserve, the room for the pages splits add, whether the rmap
+    table is walked (a folio mapped or in the swap cache), whether a page-cache folio may
+    leave its cache (the inode -> xarray table)."""
+    needs = np.zeros(NR_NEED, np.int64)
+    for i in range(n):
+        pfn = folios[i]
+        slots = anon_swap_candidate(a, pfn)
+        needs[NEED_SLOTS] += slots
+        needs[NEED_SPLIT_ROOM] += max(slots - 1, 0)
+        if folio_mapped(a, pfn, folio_nr_pages(a, pfn)) or a.flags[pfn] & PG_swapcache_mask:
+            needs[NEED_RMAP] = 1
+        if a.mapping[pfn] and not a.mapping[pfn] & PAGE_MAPPING_ANON:
+            needs[NEED_CACHE] = 1
+    return needs
+
+
 # ---- one node (Python per batch) -------------------------------------------------------------
 
 
@@ -774,29 +809,13 @@ def ino_xa_table(k) -> np.ndarray:
     return table
 
 
-def anon_swap_candidates(a, folios: np.ndarray) -> np.ndarray:
-    """The pages of each swap-backed folio of the batch (anonymous or shmem) not yet in the
-    swap cache (0 for the others): the slots to reserve, a large anonymous folio being split
-    to order 0 first (a large shmem folio is kept)."""
-    flags = a.flags[folios]
-    anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
-    large = (flags & PG_head_mask) != 0
-    candidate = ((a.mapping[folios] != 0) & ((flags & PG_swapbacked_mask) != 0) & ((flags & PG_swapcache_mask) == 0)
-                 & (anon | ~large))
-    nr = np.where(large, np.int64(1) << a.order[folios].astype(np.int64), 1)
-    return np.where(candidate, nr, 0)
-
-
-def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
+def prepare_swap_out(k, needs: np.ndarray) -> swap_out_batch:
     """Reserve the batch's swap entries and gather the rmap table and the mm counters, when
     a folio is mapped or in the swap cache (the walks of ``folio_referenced`` and
-    ``try_to_unmap`` need them)."""
-    a = k.mem_map
-    need = int(anon_swap_candidates(a, folios).sum())
-    mapped = any(folio_mapped(a, pfn, folio_nr_pages(a, pfn)) for pfn in folios)
-    if not need and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
+    ``try_to_unmap`` need them) or slots are needed."""
+    if not needs[NEED_SLOTS] and not needs[NEED_RMAP]:
         return swap_out_batch.none()
-    return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64)
+    return rmap_batch(k, swap_alloc_entries(k, int(needs[NEED_SLOTS])) if needs[NEED_SLOTS] else EMPTY_I64)
 
 
 def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
@@ -816,10 +835,9 @@ def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
     order = np.argsort(entries, kind="stable")
     io, entries = io[order], entries[order]
     types = entries >> SWP_TYPE_SHIFT
-    for t in np.unique(types):
-        sel = types == t
-        si = k.swap.swap_info[int(t)]
-        swap_writepage(k, si, io[sel], entries[sel] & SWP_OFFSET_MASK)
+    for area in np.split(np.arange(io.shape[0]), np.flatnonzero(np.diff(types)) + 1):  # sorted: one run per area
+        si = k.swap.swap_info[int(types[area[0]])]
+        swap_writepage(k, si, io[area], entries[area] & SWP_OFFSET_MASK)
         if may_sleep and si.bdev is not None:
             io_wait_until(k, si.bdev.bd_queue.tag_wait_until())
 
@@ -839,14 +857,16 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     writes it asked for and the frees of the folios written at once. Returns how many folios
     are kept (at the front of ``folios``)."""
     a, vs, cpu = k.mem_map, ensure_tables(k, 0), _cpu(k)  # reclaim grows no table pool
-    batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
+    needs = swap_out_needs(a, folios, n)
+    batch = prepare_swap_out(k, needs) if gfp & G.__GFP_IO else swap_out_batch.none()
+    ino_xa = ino_xa_table(k) if needs[NEED_CACHE] else EMPTY_I64  # only page-cache folios look it up
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = vm_swap_full(k)
-    work = np.zeros(n + int((anon_swap_candidates(a, folios[:n]) - 1).clip(0).sum()), np.int64)  # room for splits
+    work = np.zeros(n + int(needs[NEED_SPLIT_ROOM]), np.int64)
     work[:n] = folios[:n]
     io = np.zeros(work.shape[0], np.int64)
     flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
-    keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
+    keep = shrink_folio_list(a, vs, k.page_cache, ino_xa, batch.rmap_keys, batch.rmap_off,
                              batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
                              work, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
                              may_writepage, bool(gfp & G.__GFP_IO), bool(gfp & G.__GFP_FS), stat, cpu)
@@ -854,7 +874,7 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     nr_io = int(swp[SWP_NR_IO])
     if nr_io:
         swap_writepage_batch(k, io[:nr_io], not is_kswapd)
-        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, work, keep, stat, cpu)
+        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa, nid, io, nr_io, work, keep, stat, cpu)
     return putback_split_overflow(a, nid, folios, work, keep, cpu)
 
 
