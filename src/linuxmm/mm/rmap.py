@@ -464,7 +464,7 @@ def rmap_batch(k, entries: np.ndarray) -> swap_out_batch:
                 index[id(task.mm)] = len(tasks)
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
-    mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
+    mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
     return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks)
 
 

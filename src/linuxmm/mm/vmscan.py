@@ -179,8 +179,8 @@ from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_
 from .swap import (folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio,
                    lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
-from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries, swap_duplicate,
-                       swap_release_entries, vm_swap_full)
+from .swapfile import (__swap_cache_del_folio, folio_free_swap, put_swap_entries, swap_alloc_entries,
+                       swap_duplicate, vm_swap_full)
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
@@ -693,9 +693,10 @@ def shrink_written_folios(a, vs, xa, ino_xa, nid, io, nr_io, folios, keep, stat,
 
 
 @njit(cache=True)
-def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat):
-    """``shrink_inactive_list``'s isolation: the folios taken into ``folios`` (how many is
-    returned), PGSCAN_* of the reclaimer and the type."""
+def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat, cpu):
+    """``shrink_inactive_list``'s isolation, after ``lru_add_drain``: the folios taken into
+    ``folios`` (how many is returned), PGSCAN_* of the reclaimer and the type."""
+    lru_add_drain(a, cpu)
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
     count_memcg_events(a, memcg, PGSCAN_KSWAPD + reclaimer, stat[ST_SCANNED])
@@ -793,6 +794,53 @@ def swap_out_needs(a, folios, n):
     return needs
 
 
+@njit(cache=True)
+def putback_split_overflow(a, nid, folios, work, keep, cpu):
+    """The folios kept go back to the caller's ``folios``; those a split added beyond its
+    room go back to their lists at once (``move_folios_to_lru``). Returns how many are in
+    ``folios``."""
+    fit = min(keep, folios.shape[0])
+    folios[:fit] = work[:fit]
+    if keep > fit:
+        move_folios_to_lru(a, nid, work[fit:keep], keep - fit, cpu)
+    return fit
+
+
+@njit(cache=True)
+def shrink_folio_pass(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swap_full, nid,
+                      folios, n, split_room, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs,
+                      stat, cpu):
+    """``shrink_folio_list`` of ``folios[:n]`` (copied to a list with ``split_room`` for the
+    pages of split folios), the reserved swap entries no folio took released. Returns the
+    list, how many are kept at its front, the folios handed to pageout in slot order (the
+    order the block plug submits them) and the mms whose TLBs need a flush."""
+    work = np.zeros(n + split_room, np.int64)
+    work[:n] = folios[:n]
+    io = np.zeros(work.shape[0], np.int64)
+    flush_mm = np.zeros(mmcs.shape[0], np.int64)
+    swp = np.zeros(NR_SWP, np.int64)
+    swp[SWP_FULL] = swap_full
+    keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, swp, io,
+                             flush_mm, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
+                             may_fs, stat, cpu)
+    put_swap_entries(vs, entries[swp[SWP_NEXT_ENTRY]:])
+    io = io[:swp[SWP_NR_IO]]
+    slots = np.empty(io.shape[0], np.int64)
+    for i in range(io.shape[0]):
+        slots[i] = a.private[io[i]]
+    return work, keep, io[np.argsort(slots)], flush_mm
+
+
+@njit(cache=True)
+def finish_folio_batch(a, vs, xa, ino_xa, nid, io, folios, work, keep, stat, cpu):
+    """The end of ``shrink_folio_list`` once the writes were submitted: the folios written at
+    once freed (``shrink_written_folios``), the kept ones back in ``folios`` (how many is
+    returned), those beyond its room back on their lists."""
+    if io.shape[0]:
+        keep = shrink_written_folios(a, vs, xa, ino_xa, nid, io, io.shape[0], work, keep, stat, cpu)
+    return putback_split_overflow(a, nid, folios, work, keep, cpu)
+
+
 # ---- one node (Python per batch) -------------------------------------------------------------
 
 
@@ -818,26 +866,18 @@ def prepare_swap_out(k, needs: np.ndarray) -> swap_out_batch:
     return rmap_batch(k, swap_alloc_entries(k, int(needs[NEED_SLOTS])) if needs[NEED_SLOTS] else EMPTY_I64)
 
 
-def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
-    """The TLB flush and counters (``try_to_unmap_flush``), the unused entries released."""
-    try_to_unmap_flush(k, batch, flush_mm)
-    swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
-
-
 def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
-    """``swap_writepage`` of the folios the pass handed to pageout, area by area in slot
-    order (the block plug's merged bios). A reclaimer that may sleep (a task; kswapd's time
+    """``swap_writepage`` of the folios the pass handed to pageout (``io``, in slot order),
+    area by area (the block plug's merged bios). A reclaimer that may sleep (a task; kswapd's time
     is modelled apart) whose writes found a disk's tags all taken sleeps in ``blk_mq_get_tag``
     until its last request got one, the clock running: reclaim queues swap writes no faster
     than the disk takes them."""
-    a = k.mem_map
-    entries = a.private[io]
-    order = np.argsort(entries, kind="stable")
-    io, entries = io[order], entries[order]
+    entries = k.mem_map.private[io]
     types = entries >> SWP_TYPE_SHIFT
-    for area in np.split(np.arange(io.shape[0]), np.flatnonzero(np.diff(types)) + 1):  # sorted: one run per area
-        si = k.swap.swap_info[int(types[area[0]])]
-        swap_writepage(k, si, io[area], entries[area] & SWP_OFFSET_MASK)
+    ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]  # one run per area
+    for start, end in zip([0, *ends[:-1]], ends):
+        si = k.swap.swap_info[int(types[start])]
+        swap_writepage(k, si, io[start:end], entries[start:end] & SWP_OFFSET_MASK)
         if may_sleep and si.bdev is not None:
             io_wait_until(k, si.bdev.bd_queue.tag_wait_until())
 
@@ -860,33 +900,15 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     needs = swap_out_needs(a, folios, n)
     batch = prepare_swap_out(k, needs) if gfp & G.__GFP_IO else swap_out_batch.none()
     ino_xa = ino_xa_table(k) if needs[NEED_CACHE] else EMPTY_I64  # only page-cache folios look it up
-    swp = np.zeros(NR_SWP, np.int64)
-    swp[SWP_FULL] = vm_swap_full(k)
-    work = np.zeros(n + int(needs[NEED_SPLIT_ROOM]), np.int64)
-    work[:n] = folios[:n]
-    io = np.zeros(work.shape[0], np.int64)
-    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
-    keep = shrink_folio_list(a, vs, k.page_cache, ino_xa, batch.rmap_keys, batch.rmap_off,
-                             batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, swp, io, flush_mm, nid,
-                             work, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
-                             may_writepage, bool(gfp & G.__GFP_IO), bool(gfp & G.__GFP_FS), stat, cpu)
-    finish_swap_out(k, batch, swp, flush_mm)
-    nr_io = int(swp[SWP_NR_IO])
-    if nr_io:
-        swap_writepage_batch(k, io[:nr_io], not is_kswapd)
-        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa, nid, io, nr_io, work, keep, stat, cpu)
-    return putback_split_overflow(a, nid, folios, work, keep, cpu)
-
-
-def putback_split_overflow(a, nid: int, folios: np.ndarray, work: np.ndarray, keep: int, cpu: int) -> int:
-    """The folios kept go back to the caller's ``folios``; those a split added beyond its
-    room go back to their lists at once (``move_folios_to_lru``). Returns how many are in
-    ``folios``."""
-    fit = min(keep, folios.shape[0])
-    folios[:fit] = work[:fit]
-    if keep > fit:
-        move_folios_to_lru(a, nid, work[fit:keep], keep - fit, cpu)
-    return fit
+    work, keep, io, flush_mm = shrink_folio_pass(
+        a, vs, k.page_cache, ino_xa, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, batch.mmcs,
+        batch.entries, vm_swap_full(k), nid, folios, n, needs[NEED_SPLIT_ROOM], is_kswapd,
+        bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap, may_writepage, bool(gfp & G.__GFP_IO),
+        bool(gfp & G.__GFP_FS), stat, cpu)
+    try_to_unmap_flush(k, batch, flush_mm)
+    if io.shape[0]:
+        swap_writepage_batch(k, io, not is_kswapd)
+    return finish_folio_batch(a, vs, k.page_cache, ino_xa, nid, io, folios, work, keep, stat, cpu)
 
 
 def folio_nids(a, pfns: np.ndarray) -> np.ndarray:
@@ -954,14 +976,14 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
             return 0
         stalled = True
         reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED)
-    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
-    lru_add_drain(a, _cpu(k))
+    a, stat, cpu = k.mem_map, np.zeros(NR_ST, np.int64), _cpu(k)
     k.page_cache = X.xa_reserve(k.page_cache)
     folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
+    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat,
+                               cpu)
     keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
                               sc.may_writepage, sc.gfp_mask, stat)
-    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
+    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, cpu)
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
     lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
