@@ -47,10 +47,10 @@ from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGMAJFAULT, 
                                     THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
                       VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR, VP_NR_SWAP_PAGES, VP_SWAPIN_FAULTS)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SWAPIN, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_SWAPIN, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
@@ -139,20 +139,31 @@ def linear_page_index(vmas, v, addr):
 def alloc_with(a, vs, ctx, order):
     """A page for context ``ctx`` (user, page table, THP): the page the slow path got for this
     retried fault, else the allocator's fast path (``get_page_from_freelist`` at the LOW
-    watermark). When that fails, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns:
-    the fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
+    watermark). When that fails and the slow path would wake no kswapd (``VP_SLOW_NOWAKE``:
+    they run already, asked for this), its first attempt follows here, at the MIN watermark.
+    When that fails too, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns: the
+    fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
     SLOWPATH_FAILED returns when the slow path already failed for this allocation."""
     if vs.vp[VP_SLOW_PFN] != NO_PAGE and vs.vp[VP_SLOW_FOR] == ctx:
         pfn = vs.vp[VP_SLOW_PFN]
         vs.vp[VP_SLOW_PFN] = NO_PAGE
         return pfn
-    nid = vs.ac[ctx, AC_NID]
-    pfn = B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
-                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
-                                   B.NODE_RECLAIM_NEVER)  # node reclaim: alloc_pages_slowpath_for_fault
+    pfn = get_page_from_freelist_ctx(a, vs, ctx, order, AC_FAST)
+    if pfn < 0 and vs.vp[VP_SLOW_NOWAKE] >> ctx & 1:
+        pfn = get_page_from_freelist_ctx(a, vs, ctx, order, AC_SLOW)
     if pfn < 0:
         vs.vp[VP_SLOW_CTX] = ctx
     return pfn
+
+
+@njit(cache=True)
+def get_page_from_freelist_ctx(a, vs, ctx, order, flags):
+    """The zonelist walk for allocation context ``ctx`` with its alloc_flags ``ac[ctx, flags]``
+    (node reclaim is left to ``alloc_pages_slowpath_for_fault``)."""
+    nid = vs.ac[ctx, AC_NID]
+    return B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
+                                    vs.ac[ctx, flags], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
+                                    B.NODE_RECLAIM_NEVER)
 
 
 @njit(cache=True)

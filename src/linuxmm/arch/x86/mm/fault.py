@@ -29,7 +29,7 @@ from ....errors import KernelError, LinuxmmError
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
-from ....mm.page_alloc import wake_boosted_kswapds
+from ....mm.page_alloc import slowpath_wakes_nothing, wake_boosted_kswapds
 from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SWAPIN_FAULTS
 from .tlb import asid_of, tlb_for
 
@@ -86,6 +86,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool 
             set_current(k, task)
             vs = ensure_tables(k)
             vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
+            slowpath_wakes_nothing(k, vs)
             first, flt = start, int(task.mmc[M.MMC_MINFLT])
             start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
                                            task.mmc, addrs, write, value, out, start, k.clock.budget())
