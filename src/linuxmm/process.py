@@ -26,7 +26,7 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
-from .include.linux.mm_types import VM_LOCKED
+from .include.linux.mm_types import PMD_SIZE, VM_LOCKED
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
@@ -82,6 +82,13 @@ class PageTableHooks:
                                    new_flags)
         F.flush_tlb_range(k, t, start, end)
 
+    def split_huge_pmd_address(self, mm, address: int) -> None:
+        k, t = self.k, self.task
+        if t.state == TASK_RUNNING and k.vm_state is not None:
+            M.split_huge_pmd_address(k.mem_map, k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), address)
+            haddr = address & ~(PMD_SIZE - 1)
+            F.flush_tlb_range(k, t, haddr, haddr + PMD_SIZE)
+
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         move_range(self.k, self.task, old_start, new_start, length)
 
@@ -110,9 +117,11 @@ class PageTableHooks:
         (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous memory it
         would read swap back: not done). MADV_PAGEOUT reclaims private anonymous pages (to swap)
         and file pages mapped only here, and MADV_COLD deactivates them
-        (``madvise_cold_or_pageout``); COLLAPSE is accepted and changes nothing yet."""
-        from .include.linux.mm_types import (MADV_COLD, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT,
-                                             MADV_WILLNEED)
+        (``madvise_cold_or_pageout``); COLLAPSE collapses each PMD range into a THP
+        (``madvise_collapse``, mm/khugepaged.py)."""
+        from .include.linux.mm_types import (MADV_COLD, MADV_COLLAPSE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
+                                             MADV_PAGEOUT, MADV_WILLNEED, find_vma)
+        from .mm.khugepaged import madvise_collapse
         from .mm.madvise import guard_install_range, guard_remove_range, madvise_cold_or_pageout
 
         k, t = self.k, self.task
@@ -130,6 +139,9 @@ class PageTableHooks:
             madvise_cold_or_pageout(k, t, start, end, advice == MADV_PAGEOUT)
         elif advice == MADV_WILLNEED:
             self.madvise_willneed(mm, start, end)
+        elif advice == MADV_COLLAPSE:
+            F.ensure_tables(k)
+            madvise_collapse(k, t, find_vma(mm, start), start, end)
 
     def madvise_willneed(self, mm, start: int, end: int) -> None:
         from .include.linux.mm_types import PAGE_SHIFT, vmas_in_range

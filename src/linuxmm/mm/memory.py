@@ -479,22 +479,36 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path or the charge failed: map 4 KiB pages
         return -1
     clear_page(a, pfn, nr)
-    folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
+    map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, addr & ~((nr << 12) - 1), deposit)
+    vs.vm_events[THP_FAULT_ALLOC] += 1
+    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
+    return FAULT_OK
+
+
+@njit(cache=True)
+def map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, haddr, deposit):
+    """``map_anon_folio_pmd_nopf``: the new anonymous THP at ``pfn`` mapped whole and
+    exclusively at ``haddr`` by the pmd (``row``, ``idx``), dirty (writable in a writable
+    VMA), with the pte
+    table ``deposit`` kept under it for a later split; its rmap, LRU list, the deferred split
+    queue (for the underused-THP scan), RSS and NR_ANON_*. The fault and khugepaged's
+    ``collapse_huge_page`` share it."""
+    nr = np.int64(1) << a.order[pfn]
+    folio_add_new_anon_rmap(a, pfn, vmas, v, haddr)
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
     a.entire_mapcount[pfn] = 1
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
-    deferred_split_folio(a, pfn, False)  # map_anon_folio_pmd: queued for the underused-THP scan
-    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
-                                     | _PAGE_NX) | pte_mkdirty(vs))
+    deferred_split_folio(a, pfn, False)
+    bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED | _PAGE_NX
+    if vmas[v, VMA_FLAGS] & VM_WRITE:  # maybe_pmd_mkwrite
+        bits |= _PAGE_RW
+    set_entry(vs, row, idx, mk_entry(pfn, bits) | pte_mkdirty(vs))
     pgtable_trans_huge_deposit(vs, row, deposit)
     mmc[MM_ANONPAGES] += nr
     mmc[MMC_ANON_THP] += 1
     nid = a.zone_node[B.page_zone(a, pfn)]
     vs.nstat[nid, NS_ANON_MAPPED] += nr
     vs.nstat[nid, NS_ANON_THPS] += nr
-    vs.vm_events[THP_FAULT_ALLOC] += 1
-    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
-    return FAULT_OK
 
 
 @njit(cache=True)
@@ -532,6 +546,19 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
             vs.nstat[a.zone_node[B.page_zone(a, base)], NS_ANON_THPS] -= nr
     vs.pt[row, idx] = mk_entry(vs.pt_pfn[dep], _PAGE_TABLE)
     vs.vp[VP_FLUSH_PENDING] = 1  # __split_huge_pmd_locked: pmdp_invalidate flushes the huge entry
+
+
+@njit(cache=True)
+def split_huge_pmd_address(a, vs, mmc, pgd, address):
+    """``split_huge_pmd_address``: the huge pmd mapping ``address``, if any, becomes a pte
+    table mapping the same pages (a file folio's is unmapped)."""
+    level = vs.vp[VP_PMD_LEVEL]
+    row = pt_table(a, vs, mmc, pgd, address, level, False)
+    if row < 0:
+        return
+    idx = pt_index(vs, level, address)
+    if entry_present(vs.pt[row, idx]) and entry_has(vs.pt[row, idx], _PAGE_PSE):
+        __split_huge_pmd(a, vs, mmc, row, idx)
 
 
 @njit(cache=True)
