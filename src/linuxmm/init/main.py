@@ -169,6 +169,9 @@ class Kernel:
         self.block_devices: dict = {}  # name -> block_device
         self.mounts: dict = {}  # mount point -> super_block
         self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        # shmem_uncharge(k, inode, pages), registered by shmem_init (mm/shmem.py sits above the
+        # folio split of mm/huge_memory.py that calls it)
+        self.shmem_uncharge = None
         self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------

@@ -97,9 +97,10 @@ CATALOG = [
     ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
     ("soft-dirty.c", PORTED_STATUS, "all; 100 iterations instead of 10000"),
-    ("split_huge_page_test.c", PORTED_STATUS, "the anonymous cases (zero-filled THPs, PMD THPs to each order, "
-                                              "PTE-mapped THPs); the tmpfs and page-cache cases skip: splitting "
-                                              "page-cache folios is not simulated"),
+    ("split_huge_page_test.c", PORTED_STATUS, "all: anonymous THPs (zero-filled, PMD-mapped to each order, "
+                                              "PTE-mapped), a huge=always tmpfs file's THP (mounted at boot: no "
+                                              "mount(2)) and PMD-mapped ext4 page-cache THPs split to each order, "
+                                              "uniformly and around in-folio offsets"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
     ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
     ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),
