@@ -73,12 +73,8 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets:
     were written: zram stops at the first that zs_malloc finds no page for (those stay
     dirty)."""
     if si.bdev is None:
-        pfns = pfns[:zram_write_pages(k, si, pfns, offsets)]
-        offsets = offsets[:pfns.size]
+        return zram_write_pages(k, si, pfns, offsets)
     swap_writepage_submit(k.mem_map, pfns)
-    if si.bdev is None:
-        end_swap_write(k, pfns, si.base + offsets)
-        return pfns.size
     runs = np.flatnonzero(np.diff(offsets) != 1) + 1
     for run_pfns, run_offsets in zip(np.split(pfns, runs), np.split(offsets, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
@@ -160,18 +156,32 @@ def pages_same_filled(a, pfns):
 
 
 def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
-    """Store the pages in their slots, in order: same-filled pages take no memory, the
-    others 1/ratio of a page each in zsmalloc's pages, allocated as they are needed. Returns
-    how many were stored (fewer when zs_malloc finds no page)."""
+    """zram's write (SWP_SYNCHRONOUS_IO): store the pages in their slots, in order
+    (same-filled pages take no memory, the others 1/ratio of a page each in zsmalloc's pages,
+    allocated as they are needed); the writes are submitted and complete at once. Returns
+    how many were written (fewer when zs_malloc finds no page: the rest stay dirty)."""
     compressed, stored = zram_stored_slots(k.mem_map, si.zs_stored, si.zs_nr, pfns, offsets)
     need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
         for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
             si.zram_pages.append(page)
             k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
-    fits, added = zram_store(si.zs_stored, offsets, compressed, stored, si.compression_ratio, len(si.zram_pages))
+    written, added = zram_write_complete(k.mem_map, k.vm_state, si.zs_stored, si.base, pfns, offsets, compressed,
+                                         stored, si.compression_ratio, len(si.zram_pages))
     si.zs_nr += added
-    return fits
+    acct_reclaim_writeback(k, pfns[:written])
+    return written
+
+
+@njit(cache=True)
+def zram_write_complete(a, vs, zs_stored, base, pfns, offsets, compressed, stored, ratio, nr_zspages):
+    """The pages that fit stored (``zram_store``), their writes submitted and completed
+    (``end_swap_bio_write`` on the area's pool slots from ``base``). Returns how many were
+    written and the change in the slots zsmalloc holds."""
+    written, added = zram_store(zs_stored, offsets, compressed, stored, ratio, nr_zspages)
+    swap_writepage_submit(a, pfns[:written])
+    end_swap_bio_write(a, vs, pfns[:written], base + offsets[:written])
+    return written, added
 
 
 @njit(cache=True)
