@@ -1,6 +1,6 @@
 """Fault speed against the commit before the LRU lists, measured in the same run.
 
-    python benchmarks/bench_replay_vs_base.py [--rounds 5] [--base 158d2eb]
+    python benchmarks/bench_replay_vs_base.py [--rounds 5] [--base 158d2eb] [--src DIR]
 
 Issue #15 asks that a trace whose working set fits in RAM gets no slower for the LRU
 bookkeeping reclaim added. This takes ``bench_replay.py``'s fault trace (a write to every
@@ -90,10 +90,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--base", default=BASE)
+    ap.add_argument("--src", default=str(REPO / "src"), help="the source compared with the base's (this checkout's)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     trace = fault_trace(tmp)
-    sides = {"base": export(args.base, tmp), "head": str(REPO / "src")}
+    sides = {"base": export(args.base, tmp), "head": args.src}
     times = {side: {"fresh": [], "steady": []} for side in sides}
     for _ in range(args.rounds):
         for side, src in sides.items():

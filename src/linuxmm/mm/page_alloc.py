@@ -583,13 +583,12 @@ def kswapd_already_asked(k, z, order: int, highest_zoneidx: int) -> bool:
             and highest_zoneidx <= pgdat.kswapd_highest_zoneidx < len(k.zone_names))
 
 
-def wake_all_kswapds_changes_nothing(k, order: int, gfp: int, nid: int) -> bool:
+def wake_all_kswapds_changes_nothing(k, order: int, gfp: int, nid: int, highest: int) -> bool:
     """``__alloc_pages_slowpath``'s ``wake_all_kswapds`` would change nothing: the gfp has no
-    __GFP_KSWAPD_RECLAIM, or every node it reaches (by the zonelist, as it walks) has its
-    kswapd awake and already asked."""
+    __GFP_KSWAPD_RECLAIM, or every node it reaches (by the zonelist up to the gfp's highest
+    zone, as it walks) has its kswapd awake and already asked."""
     if not gfp & _gfp.__GFP_KSWAPD_RECLAIM:
         return True
-    highest = _gfp.gfp_zone(gfp, k.zone_names)
     last = None
     for z in k.NODE_DATA(nid).node_zonelists[0]:
         if z.idx > highest or z.node == last:
@@ -608,12 +607,12 @@ def slowpath_wakes_nothing(k, vs) -> None:
     neither sleeps nor reclaims, so Python would do nothing more. kswapd's state and requests
     change only in Python (between batches), so what holds at the start holds for the whole
     batch. Node reclaim, which the slow path tries first, keeps every context in Python."""
-    from .pgtable import AC_GFP, AC_NID, AC_ORDER, VP_SLOW_NOWAKE
+    from .pgtable import AC_GFP, AC_HIGHEST, AC_NID, AC_ORDER, VP_SLOW_NOWAKE
 
     mask = 0
     if not node_reclaim_enabled(k):
-        for ctx, ac in enumerate(vs.ac):
-            if wake_all_kswapds_changes_nothing(k, int(ac[AC_ORDER]), int(ac[AC_GFP]), int(ac[AC_NID])):
+        for ctx, ac in enumerate(vs.ac.tolist()):
+            if wake_all_kswapds_changes_nothing(k, ac[AC_ORDER], ac[AC_GFP], ac[AC_NID], ac[AC_HIGHEST]):
                 mask |= 1 << ctx
     vs.vp[VP_SLOW_NOWAKE] = mask
 
