@@ -65,7 +65,8 @@ from numba import njit
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
-from ..include.linux.huge_mm import hugepage_global_enabled, thp_vma_allowable, vma_thp_disabled
+from ..include.linux.huge_mm import (HPAGE_PMD_NR, HPAGE_PMD_ORDER, hugepage_global_enabled, thp_vma_allowable,
+                                     vma_thp_disabled)
 from ..include.linux.mm_types import (MMC_MEMCG, MMC_PGD, MMF_DISABLE_THP_COMPLETELY, VM_HUGETLB, VM_SPECIAL,
                                       find_vma, vma_is_anonymous)
 from ..include.linux.mmzone import MIGRATE_PCPTYPES, for_each_populated_zone
@@ -101,8 +102,6 @@ if TYPE_CHECKING:
 # struct collapse_control as the compiled scan reads it: who collapses, and the limits it keeps
 CC_IS_KHUGEPAGED, CC_MAX_PTES_NONE, CC_MAX_PTES_SWAP, CC_MAX_PTES_SHARED = 0, 1, 2, 3
 NR_CC = 4
-HPAGE_PMD_ORDER = 9
-HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 HPAGE_PMD_SIZE = HPAGE_PMD_NR << 12
 
 
@@ -396,7 +395,7 @@ def alloc_charge_folio(k: "Kernel", task, cc: np.ndarray) -> tuple[int, int]:
     defrag = not cc[CC_IS_KHUGEPAGED] or k.khugepaged_defrag
     a = k.mem_map
     pfn = alloc_pages(k, G.GFP_TRANSHUGE if defrag else G.GFP_TRANSHUGE_LIGHT, HPAGE_PMD_ORDER,
-                      cpu=int(k.vm_state.vp[VP_CPU]), comm=task.comm)
+                      cpu=int(k.vm_state.vp[VP_CPU]), comm="khugepaged" if cc[CC_IS_KHUGEPAGED] else task.comm)
     if pfn is None:
         k.vm_events[THP_COLLAPSE_ALLOC_FAILED] += 1
         return SCAN_ALLOC_HUGE_PAGE_FAIL, -1
