@@ -684,7 +684,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     recounts."""
     from .include.linux.page_flags import PG_dirty, PG_writeback
     from .lib.xarray import xa_gather
-    from .mm.filemap import HPAGE_PMD_ORDER
+    from .include.linux.huge_mm import HPAGE_PMD_ORDER
     from .mm.rmap import page_mapping
     from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 

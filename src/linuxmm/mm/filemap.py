@@ -40,6 +40,7 @@ from ..fs.fs_writeback import __mark_inode_dirty, inode_to_wb
 from ..include.linux import gfp as G
 from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK, WB_WRITTEN
 from ..include.linux.fs import i_size_write
+from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.mm_types import MMC_MEMCG, PAGE_SHIFT, PAGE_SIZE, vma_pages
 from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_referenced, PG_swapbacked,
                                         PG_uptodate, PG_workingset, PG_writeback)
@@ -59,7 +60,6 @@ from .rmap import folio_mkclean, page_mapping
 HUNG_TASK_TIMEOUT_NS = 120 * 10**9
 LINE_SHIFT = 6  # one content byte per 64-byte line (buddy.CONTENT_LINES per page)
 LINES_PER_PAGE = PAGE_SIZE >> LINE_SHIFT
-HPAGE_PMD_ORDER = 9
 
 
 def _bit(flag: int) -> np.uint64:

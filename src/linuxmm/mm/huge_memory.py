@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import KernelError
+from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.mm_types import MM_ANONPAGES, MMC_PGD, VM_IO, VM_LOCKED, VM_MIXEDMAP, VM_PFNMAP, find_vma
 from ..include.linux.sched import TASK_RUNNING
 from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_REFS_MASK, PG_active, PG_anon_exclusive_mask, PG_arch_2,
@@ -54,7 +55,7 @@ from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCE
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
                       entry_present, pte_pfn)
 from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_flush
-from .swap import (HPAGE_PMD_ORDER, deferred_list_del, deferred_split_folio, folio_lru_list,
+from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
 from .swapfile import folio_free_swap, folio_to_swp_tb, swap_slot
 from .khugepaged import khugepaged_init, start_stop_khugepaged

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from ..block.blk_core import blk_finish_plug, blk_start_plug
 from ..include.linux import gfp as G
 from ..include.linux.fs import FMODE_RANDOM
+from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT
 from ..include.linux.page_flags import PG_locked, PG_readahead, PG_writeback
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
@@ -46,8 +47,6 @@ from .filemap import (filemap_add_folio, filemap_alloc_folio, filemap_get_folio,
                       folio_put, folio_set, folio_test)
 
 MMAP_LOTSAMISS = 100
-HPAGE_PMD_ORDER = 9
-HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 RA_CHUNK_BYTES = 2 << 20  # force_page_cache_ra reads 2 MiB at a time
 ULONG_MASK = (1 << 64) - 1  # pgoff_t arithmetic wraps as the kernel's unsigned long
 

@@ -43,6 +43,7 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 from ..include.linux.fs import address_space_operations, file_operations, i_size_write
+from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE, VM_NORESERVE, shmem_acct_size
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_writeback
@@ -59,7 +60,6 @@ from .util import security_vm_enough_memory_mm
 # the tmpfs ``huge=`` mount option (``shmem_sb_info.huge``)
 SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE = "never", "always", "within_size", "advise"
 SHMEM_HUGE_OPTIONS = (SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE)
-HPAGE_PMD_ORDER = 9
 MAYBE_PMD_ORDER = 1 << HPAGE_PMD_ORDER  # as orders bitmasks: BIT(order)
 THP_ORDERS_ALL_FILE_DEFAULT = ((1 << (MAX_PAGECACHE_ORDER + 1)) - 1) & ~1  # orders 1 .. MAX_PAGECACHE_ORDER
 

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.mmzone import LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_UNEVICTABLE, VMSCAN_THROTTLE_WRITEBACK
 from ..include.linux.swap import SWAP_CLUSTER_MAX
 from ..include.linux.page_flags import (LRU_REFS_MASK, LRU_REFS_PGOFF, PG_active_mask, PG_dirty_mask, PG_head_mask,
@@ -491,7 +492,6 @@ def __page_cache_release(a, pfn):
 # ---- the deferred split queue -------------------------------------------------------------------
 
 PG_partially_mapped_mask = np.uint64(1 << PG_partially_mapped)  # on the folio's second page
-HPAGE_PMD_ORDER = 9
 
 
 @njit(cache=True)

@@ -133,6 +133,7 @@ import numpy as np
 from numba import njit
 
 from ..include.linux import gfp as G
+from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -175,7 +176,7 @@ from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
-from .swap import (HPAGE_PMD_ORDER, folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio,
+from .swap import (folio_evictable, folio_put, lru_add, lru_add_drain, lruvec_add_folio,
                    lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
 from .swapfile import (__swap_cache_del_folio, folio_free_swap, swap_alloc_entries, swap_duplicate,
@@ -187,7 +188,6 @@ if TYPE_CHECKING:
 
 SWAP_CLUSTER_MAX_SKIPPED = SWAP_CLUSTER_MAX << 10
 MAX_SWAPPINESS = 200
-HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
 NSEC_PER_SEC = 1_000_000_000
 HZ_NS = NSEC_PER_SEC // 10  # kswapd_try_to_sleep's premature nap: HZ/10
 # reclaim_throttle's timeout per reason (6.18: "pulled out of thin air"): writeback HZ/10,

@@ -5,6 +5,9 @@
 
 from .mm_types import MMF_DISABLE_THP_COMPLETELY, MMF_DISABLE_THP_EXCEPT_ADVISED, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED
 
+HPAGE_PMD_ORDER = 9  # x86-64: PMD_SHIFT (21) - PAGE_SHIFT (12)
+HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER
+
 
 def transparent_hugepage_mode(k) -> str:
     """``always``, ``madvise`` or ``never``: the global setting (/sys/kernel/mm/...enabled)."""
