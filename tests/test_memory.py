@@ -598,4 +598,7 @@ def test_proc_mem_read_and_partial_write(m):
     assert p.write_mem(a + 4096 - 1, b"\x07\x07") == 1
     with pytest.raises(linuxmm.KernelError, match="EIO"):
         p.read_mem(a + 4096, 1)
+    for bad in (lambda: p.read_mem(a, -1), lambda: p.write_mem(a, 5), lambda: p.read_mem("a", 1)):
+        with pytest.raises(linuxmm.KernelError, match="EINVAL"):
+            bad()
     p.exit()

@@ -688,14 +688,20 @@ class Process:
         Memory keeps one byte per 64-byte line: a byte lands on its line, a later byte of the
         same line wins. Returns the bytes written; stops at the first byte GUP cannot reach
         (a shared read-only mapping, no mapping). Raises ``KernelError`` EIO when not even the
-        first byte could be written."""
+        first byte could be written, EINVAL when ``data`` is not bytes."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise KernelError(errno.EINVAL, f"write_mem takes bytes, not {type(data).__name__}")
         return self._mem_rw(addr, bytes(data), True)[0]
 
     def read_mem(self, addr: int, length: int) -> bytes:
-        """read(2) of ``length`` bytes of ``/proc/PID/mem`` at offset ``addr`` (FOLL_FORCE: a
-        PROT_NONE mapping reads too): the byte of each byte's 64-byte line; short when a byte
-        cannot be reached, EIO when the first cannot."""
-        done, out = self._mem_rw(addr, bytes(_int_arg(length, "length")), False)
+        """read(2) of ``length`` bytes of ``/proc/PID/mem`` at offset ``addr`` (FOLL_FORCE: the
+        pages of a PROT_NONE mapping read too, those mapped already): the byte of each byte's
+        64-byte line; short when a byte cannot be reached, EIO when the first cannot, EINVAL
+        for a negative length."""
+        length = _int_arg(length, "length")
+        if length < 0:
+            raise KernelError(errno.EINVAL, f"read_mem: negative length {length}")
+        done, out = self._mem_rw(addr, bytes(length), False)
         return out[:done].tobytes()
 
     def _mem_rw(self, addr: int, data: bytes, write: bool) -> tuple[int, np.ndarray]:
