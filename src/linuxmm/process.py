@@ -692,6 +692,42 @@ class Process:
         Raises as ``write`` does (a read needs the mapping readable)."""
         return self._access(addr, length, stride, False)
 
+    def write_mem(self, addr: int, data: bytes) -> int:
+        """write(2) of ``data`` to ``/proc/PID/mem`` at offset ``addr`` (``mem_rw`` ->
+        ``access_remote_vm`` with FOLL_FORCE): the kernel writes through its own mapping of each
+        page, faulting it in for write first, so a read-only private mapping is written too:
+        the write breaks COW and leaves a dirty, still read-only entry (``maybe_mkwrite``).
+        Memory keeps one byte per 64-byte line: a byte lands on its line, a later byte of the
+        same line wins. Returns the bytes written; stops at the first byte GUP cannot reach
+        (a shared read-only mapping, no mapping). Raises ``KernelError`` EIO when not even the
+        first byte could be written, EINVAL when ``data`` is not bytes."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise KernelError(errno.EINVAL, f"write_mem takes bytes, not {type(data).__name__}")
+        return self._mem_rw(addr, bytes(data), True)[0]
+
+    def read_mem(self, addr: int, length: int) -> bytes:
+        """read(2) of ``length`` bytes of ``/proc/PID/mem`` at offset ``addr`` (FOLL_FORCE: the
+        pages of a PROT_NONE mapping read too, those mapped already): the byte of each byte's
+        64-byte line; short when a byte cannot be reached, EIO when the first cannot, EINVAL
+        for a negative length."""
+        length = _int_arg(length, "length")
+        if length < 0:
+            raise KernelError(errno.EINVAL, f"read_mem: negative length {length}")
+        done, out = self._mem_rw(addr, bytes(length), False)
+        return out[:done].tobytes()
+
+    def _mem_rw(self, addr: int, data: bytes, write: bool) -> tuple[int, np.ndarray]:
+        addr = _int_arg(addr, "addr")
+        self.task.check_alive()
+        if not data:
+            return 0, np.zeros(0, np.uint8)
+        addrs = np.arange(addr, addr + len(data), dtype=np.int64)
+        done, out = fault.access_remote_vm(self.machine.kernel, self.task, addrs, write, np.frombuffer(data, np.uint8))
+        if not done:
+            raise KernelError(errno.EIO, f"/proc/{self.pid}/mem: nothing at {addr:#x} could be "
+                                         f"{'written' if write else 'read'} (EIO)")
+        return done, out
+
     def pagefault_disable(self) -> None:
         """``pagefault_disable()``: accesses that would fault now fail with EFAULT (nests)."""
         self.task.pagefault_disabled += 1

@@ -13,14 +13,15 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import (cow, droppable, guard_regions, khugepaged, madv_populate, map_fixed_noreplace, map_populate, mdwe_test, merge, mlock2_tests, mlock_random_test,
-               mrelease_test, mremap_dontunmap, mremap_test, mseal_test, on_fault_limit, prctl_thp_disable, process_madv,
-               soft_dirty,
-               split_huge_page_test, test_memcontrol, transhuge_stress, va_high_addr_switch, virtual_address_range)
+from . import (cow, droppable, guard_regions, khugepaged, madv_populate, map_fixed_noreplace, map_populate, mdwe_test,
+               merge, mkdirty, mlock2_tests, mlock_random_test, mrelease_test, mremap_dontunmap, mremap_test, mseal_test,
+               on_fault_limit, prctl_thp_disable, process_madv, soft_dirty, split_huge_page_test, test_memcontrol,
+               transhuge_stress, va_high_addr_switch, virtual_address_range)
 
 PORTED = {"cow": cow, "droppable": droppable, "guard-regions": guard_regions, "khugepaged": khugepaged,
           "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "map_populate": map_populate, "mdwe_test": mdwe_test, "mrelease_test": mrelease_test, "merge": merge,
+          "mkdirty": mkdirty,
           "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
           "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
           "on-fault-limit": on_fault_limit, "prctl_thp_disable": prctl_thp_disable,
@@ -73,8 +74,8 @@ CATALOG = [
     ("memfd_secret.c", OUT_OF_SCOPE, "memfd_secret (pages removed from the kernel's direct map)"),
     ("merge.c", PORTED_STATUS, "all; the uprobe and KSM cases skip where the C program skips"),
     ("migration.c", WAITING, "page migration (move_pages, NUMA policies) racing threads"),
-    ("mkdirty.c", WAITING, "/proc/PID/mem writes (FOLL_FORCE through GUP) and the THP split/mremap cases "
-                           "built on them"),
+    ("mkdirty.c", PORTED_STATUS, "the ptrace (/proc/self/mem FOLL_FORCE) writes, 4 KiB and THP, and the "
+                                 "PTE-mapped THP; page migration (mbind) and UFFDIO_COPY skip: not simulated"),
     ("mlock-random-test.c", PORTED_STATUS, "all (a seeded generator instead of srand(time))"),
     ("mlock2-tests.c", PORTED_STATUS, "all"),
     ("mrelease_test.c", PORTED_STATUS, "all (the first reap succeeds: a simulated child cannot exit early)"),
