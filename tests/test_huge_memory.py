@@ -400,3 +400,33 @@ def test_split_huge_pages_all_splits_every_large_folio_on_an_lru():
     assert m.folios("/data") == [(i, 1) for i in range(512)]
     assert vmstat(m, "thp_split_page") == 2
     assert debug.check(m) == []
+
+
+def test_truncate_keeps_a_dirty_partial_folio_it_cannot_split_and_drops_a_clean_one():
+    """truncate_inode_partial_folio when the split fails (a pinned folio: -EAGAIN): a dirty
+    folio stays whole, its tail zeroed; a clean one (its data is on the disk) is unmapped
+    (unmap_mapping_folio) and truncated whole, and the pages before the new size read back
+    from the disk."""
+    from linuxmm import debug
+    from linuxmm.mm.filemap import filemap_get_folio, folio_put
+
+    m, p = pagecache_machine()
+    k = m.kernel
+    for clean in (False, True):
+        m.create_file("/data", 2 * MB, value=7)
+        fd = p.open("/data", "rw")
+        if clean:
+            p.fsync(fd)
+        a = p.mmap(101 * 4096, "rw", "shared", fd=fd)  # pages 0-100: still mapped after the truncation
+        p.read(a, 101 * 4096, stride=4096)
+        head = filemap_get_folio(k, k.mounts["/"].s_dentries["data"].i_mapping, 0)
+        k.mem_map.refcount[head] += 1  # a pin
+        p.ftruncate(fd, 100 * 4096 + 10)
+        # clean: gone whole; ext4_block_truncate_page then reads the last block back to zero its tail
+        assert m.folios("/data") == ([(100, 1)] if clean else [(0, 512)])
+        assert p.read(a, 101 * 4096, stride=4096) == b"\x07" * 101
+        folio_put(k, head)
+        assert debug.check(m) == []
+        p.munmap(a, 101 * 4096)
+        p.close(fd)
+        m.unlink("/data")
