@@ -350,40 +350,62 @@ def test_page_cache_split_refusals():
     assert m.folios("/data") == [(i, 1) for i in range(512)]
 
 
+def host_split_probe(scenario: str) -> dict:
+    """tests/probe/pagecache_split_probe.py's result on this project's 6.18 host."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data/host-linux-6.18/pagecache_split_probe.jsonl"
+    return next(r for r in map(json.loads, path.read_text().splitlines()) if r["scenario"] == scenario)
+
+
+def folio_starts(m, path: str) -> list[int]:
+    return [index for index, _ in m.folios(path)]
+
+
 def test_truncate_splits_the_partial_large_folio():
     """truncate_inode_partial_folio (6.18): shrinking a tmpfs file into the middle of its PMD
     folio zeroes the tail of the last page and splits the folio around it
     (try_folio_split_to_order, non-uniform): the pages past the new size leave the cache
-    and their blocks are free again, the rest keeps its data in the largest folios."""
+    and their blocks are free again, the rest keeps its data in the largest folios. The
+    folios, blocks and data are the host's (tests/probe/pagecache_split_probe.py)."""
+    from conftest import meminfo
     from linuxmm import debug
 
+    host = host_split_probe("truncate")
     m, p = pagecache_machine()
     fd = p.open("/mnt/f", "rw", create=True)
     p.pwrite(fd, 2 * MB, 0, value=3)
     p.ftruncate(fd, 300 * 4096 + 100)
-    assert m.folios("/mnt/f") == [(0, 256), (256, 32), (288, 8), (296, 4), (300, 1)]
-    assert m.kernel.mounts["/mnt"].used_blocks == 301
+    assert folio_starts(m, "/mnt/f") == host["folio_starts"] == [0, 256, 288, 296, 300]
+    assert m.kernel.mounts["/mnt"].used_blocks * 4 == host["used_kb"]
+    assert meminfo(m, "ShmemHugePages")["ShmemHugePages"] == host["shmem_huge_kb"] == 0
     data = p.pread(fd, 2 * MB, 0)
     assert data[:300 * 64 + 2] == b"\x03" * (300 * 64 + 2) and len(data) == 300 * 64 + 2
+    assert list(data[300 * 64:300 * 64 + 2]) == host["edge_lines"]["300"]
     assert debug.check(m) == []
 
 
 def test_hole_punch_splits_the_large_folio_at_both_edges():
     """A hole punched inside one large folio: the folio is split around the hole's first
     page, then the piece holding its last page around that one, so every page wholly inside
-    the hole leaves the cache; the edge pages stay, zeroed inside the hole."""
+    the hole leaves the cache; the edge pages stay, zeroed inside the hole. As on the host
+    (tests/probe/pagecache_split_probe.py): the same folios, blocks and edge lines."""
     from linuxmm import debug
     from linuxmm.include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 
+    host = host_split_probe("punch_hole")
     m, p = pagecache_machine()
     fd = p.open("/mnt/f", "rw", create=True)
-    p.pwrite(fd, 2 * MB, 0, value=4)
+    p.pwrite(fd, 2 * MB, 0, value=3)
     p.fallocate(fd, 100 * 4096 + 64, 100 * 4096, mode=FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
     cached = {i for index, n in m.folios("/mnt/f") for i in range(index, index + n)}
-    assert cached == set(range(512)) - set(range(101, 200))
-    assert m.kernel.mounts["/mnt"].used_blocks == 512 - 99
+    assert cached == set(range(512)) - set(range(101, 200)) and len(cached) == host["cached"]
+    assert folio_starts(m, "/mnt/f") == host["folio_starts"]
+    assert m.kernel.mounts["/mnt"].used_blocks * 4 == host["used_kb"]
     lines = p.pread(fd, 2 * MB, 0)
-    assert lines[100 * 64] == 4 and lines[100 * 64 + 1] == 0 and lines[200 * 64] == 0 and lines[200 * 64 + 1] == 4
+    for page in (100, 200):
+        assert list(lines[page * 64:page * 64 + 2]) == host["edge_lines"][str(page)]
     assert debug.check(m) == []
 
 
@@ -400,3 +422,33 @@ def test_split_huge_pages_all_splits_every_large_folio_on_an_lru():
     assert m.folios("/data") == [(i, 1) for i in range(512)]
     assert vmstat(m, "thp_split_page") == 2
     assert debug.check(m) == []
+
+
+def test_truncate_keeps_a_dirty_partial_folio_it_cannot_split_and_drops_a_clean_one():
+    """truncate_inode_partial_folio when the split fails (a pinned folio: -EAGAIN): a dirty
+    folio stays whole, its tail zeroed; a clean one (its data is on the disk) is unmapped
+    (unmap_mapping_folio) and truncated whole, and the pages before the new size read back
+    from the disk."""
+    from linuxmm import debug
+    from linuxmm.mm.filemap import filemap_get_folio, folio_put
+
+    m, p = pagecache_machine()
+    k = m.kernel
+    for clean in (False, True):
+        m.create_file("/data", 2 * MB, value=7)
+        fd = p.open("/data", "rw")
+        if clean:
+            p.fsync(fd)
+        a = p.mmap(101 * 4096, "rw", "shared", fd=fd)  # pages 0-100: still mapped after the truncation
+        p.read(a, 101 * 4096, stride=4096)
+        head = filemap_get_folio(k, k.mounts["/"].s_dentries["data"].i_mapping, 0)
+        k.mem_map.refcount[head] += 1  # a pin
+        p.ftruncate(fd, 100 * 4096 + 10)
+        # clean: gone whole; ext4_block_truncate_page then reads the last block back to zero its tail
+        assert m.folios("/data") == ([(100, 1)] if clean else [(0, 512)])
+        assert p.read(a, 101 * 4096, stride=4096) == b"\x07" * 101
+        folio_put(k, head)
+        assert debug.check(m) == []
+        p.munmap(a, 101 * 4096)
+        p.close(fd)
+        m.unlink("/data")

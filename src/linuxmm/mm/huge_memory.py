@@ -662,6 +662,7 @@ def folio_walk_start(k: "Kernel", pgd: int, addr: int) -> int | None:
     """The folio mapped at ``addr`` (``folio_walk_start`` without FW_ZEROPAGE): a present,
     not special pte or PMD; None otherwise."""
     entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, addr)
+    entry = np.uint64(entry)  # back from compiled code as a Python int: NX (bit 63) would not fit an int64
     if not entry_present(entry) or entry_has(entry, _PAGE_SPECIAL):
         return None
     pfn = int(pte_pfn(entry))
@@ -695,27 +696,25 @@ def split_huge_pages_pid(k: "Kernel", pid: int, vaddr_start: int, vaddr_end: int
         addr += 0x1000
         if head is None or not a.flags[head] & PG_head_mask:
             continue
-        split_folio_for_debugfs(k, head, max(new_order, min_order_for_split(k, head)), in_folio_offset, 0)
+        split_folio_for_debugfs(k, head, max(new_order, min_order_for_split(k, head)), in_folio_offset)
 
 
-def split_folio_for_debugfs(k: "Kernel", head: int, target_order: int, in_folio_offset: int,
-                            caller_pins: int) -> bool:
-    """The debugfs file's split of one large folio (the walk's ``caller_pins`` references
-    held): skipped when the target order is not below the folio's, when references beyond
-    the expected ones would make it fail (``can_split_folio``) or it is locked
-    (``folio_trylock``); else split to ``target_order``, uniformly or around page
-    ``in_folio_offset`` when that lies within the folio. True if it was split."""
+def split_folio_for_debugfs(k: "Kernel", head: int, target_order: int, in_folio_offset: int) -> None:
+    """The debugfs file's split of one large folio: skipped when the target order is not
+    below the folio's, when references beyond the expected ones would make it fail
+    (``can_split_folio``) or it is locked (``folio_trylock``); else split to
+    ``target_order``, uniformly or around page ``in_folio_offset`` when that lies within
+    the folio (the kernel only counts the result, for its pr_debug line)."""
     a = k.mem_map
     if target_order >= a.order[head]:
-        return False
-    if not can_split_folio(a, head, caller_pins) or a.flags[head] & PG_locked_mask:
-        return False
+        return
+    if not can_split_folio(a, head, 0) or a.flags[head] & PG_locked_mask:
+        return
     nr = 1 << int(a.order[head])
     a.refcount[head] += 1  # folio_get
     uniform = not 0 <= in_folio_offset < nr
-    ret = split_folio_any(k, head, target_order, head + (0 if uniform else in_folio_offset), uniform)
+    split_folio_any(k, head, target_order, head + (0 if uniform else in_folio_offset), uniform)
     folio_put(a, head, int(k.vm_state.vp[VP_CPU]))
-    return ret == 0
 
 
 def split_huge_pages_in_file(k: "Kernel", file_path: str, off_start: int, off_end: int, new_order: int,
@@ -742,7 +741,7 @@ def split_huge_pages_in_file(k: "Kernel", file_path: str, off_start: int, off_en
         nr_pages = 1
         if head >= 0 and a.flags[head] & PG_head_mask:
             nr_pages = 1 << int(a.order[head])
-            split_folio_for_debugfs(k, head, target_order, in_folio_offset, 0)
+            split_folio_for_debugfs(k, head, target_order, in_folio_offset)
         index += nr_pages
 
 
@@ -753,4 +752,4 @@ def split_huge_pages_all(k: "Kernel") -> None:
     both = PG_head_mask | PG_lru_mask
     for head in np.flatnonzero((a.flags & both) == both).tolist():
         if (a.flags[head] & both) == both:  # not split meanwhile
-            split_folio_for_debugfs(k, head, 0, -1, 0)
+            split_folio_for_debugfs(k, head, 0, -1)

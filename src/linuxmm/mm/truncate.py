@@ -14,12 +14,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..include.linux.mm_types import PAGE_SHIFT, PAGE_SIZE
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_writeback
 from . import buddy as B
 from . import filemap as FM
-from .huge_memory import min_order_for_split, try_folio_split_to_order
-from .rmap import unmap_mapping_pages
+from .huge_memory import min_order_for_split, rmap_of, try_folio_split_to_order, unmap_folio
+from .memory import folio_mapped
+from .rmap import EMPTY_I64, rmap_batch, try_to_unmap_flush, unmap_mapping_pages
 
 LLONG_MAX = (1 << 63) - 1
 
@@ -123,11 +126,22 @@ def partial_folio_locked(k, mapping, pfn: int, lstart: int, lend: int) -> bool:
 
 
 def truncate_inode_folio(k, mapping, pfn: int) -> None:
-    """``truncate_inode_folio`` of a locked folio: wait for its writeback, cancel its
-    dirtiness, remove it from the cache."""
+    """``truncate_inode_folio`` of a locked folio: unmapped if still mapped (a partial folio
+    that could not be split: ``unmap_mapping_folio``), its writeback waited for, its
+    dirtiness cancelled, removed from the cache."""
+    if folio_mapped(k.mem_map, pfn):
+        unmap_mapping_folio(k, pfn)
     FM.folio_wait_writeback(k, pfn)
     FM.folio_cancel_dirty(k, mapping, pfn)
     FM.filemap_remove_folio(k, mapping, pfn)
+
+
+def unmap_mapping_folio(k, pfn: int) -> None:
+    """``unmap_mapping_folio``: every PMD and pte mapping the folio goes, in every process."""
+    batch = rmap_batch(k, EMPTY_I64)
+    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
+    unmap_folio(k.mem_map, k.vm_state, *rmap_of(batch), pfn, FM.folio_nr_pages(k, pfn), flush_mm)
+    try_to_unmap_flush(k, batch, flush_mm)
 
 
 def truncate_locked_folio(k, mapping, pfn: int) -> None:
