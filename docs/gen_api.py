@@ -16,11 +16,11 @@ from pathlib import Path
 
 import linuxmm
 from linuxmm import errors, records
-from linuxmm.cgroup import Cgroup
+from linuxmm.cgroup import Cgroup, CgroupFile
 from linuxmm.arch.x86.mm import fault
 
 PAGE = Path(__file__).with_name("api.md")
-CLASSES = [linuxmm.Machine, linuxmm.Process, Cgroup, records.VmArea, records.Zone, records.Node, records.PageWalk,
+CLASSES = [linuxmm.Machine, linuxmm.Process, Cgroup, CgroupFile, records.VmArea, records.Zone, records.Node, records.PageWalk,
            records.PagemapScan, records.PageRegion]
 ERRORS = [errors.LinuxmmError, errors.ParseError, errors.ConfigError, errors.KernelError,
           fault.SegmentationFault, fault.BusError]

@@ -57,6 +57,7 @@ KERNEL_ERRNOS = [
     ("madvise", ((B, 0), 0, 4), None),
     ("madvise", (1 << 46, P, 4), "ENOMEM"),
     ("madvise", ((B, 0), ULONG - P, 4), "EINVAL"),           # the range wraps
+    ("madvise", ((B, 0), 16 * P, 25), "EINVAL"),             # MADV_COLLAPSE: no PMD range fits the VMA
     ("mremap", ((B, 0), P, 0, 1, 0), "EINVAL"),              # new length 0
     ("mremap", ((B, 1), P, 2 * P, 1, 0), "EINVAL"),
     ("mremap", (1 << 46, P, 2 * P, 1, 0), "EFAULT"),         # not mapped

@@ -258,6 +258,19 @@ class VmMachine(RuleBasedStateMachine):
         return any(v.vm_start <= region.start and region.start + region.length <= v.vm_end
                    for v in self.procs[pid].maps())
 
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7), order=st.sampled_from([0, 1, 2, 4, 8]),
+          offset=st.one_of(st.none(), st.integers(0, 511)))
+    def split(self, i, j, order, offset):
+        """/sys/kernel/debug/split_huge_pages over one mapping: its THPs, anonymous or page
+        cache (a file folio PMD-mapped after MADV_HUGEPAGE, unmapped by its split), split to
+        ``order`` (around ``offset`` in each folio: folio_split); every byte stays."""
+        picked = self.pick(i, j)
+        if picked is None:
+            return
+        pid, region = picked
+        value = f"{pid},{region.start:#x},{region.start + region.length:#x},{order}"
+        self.m.sysfs("kernel/debug/split_huge_pages", value + (f",{offset}" if offset is not None else ""))
+
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), pages=st.integers(1, 900), maymove=st.booleans())
     def mremap(self, i, j, pages, maymove):
         got = self.pick(i, j)

@@ -209,8 +209,246 @@ def test_split_huge_pages_bad_input():
 
     m, p, a = thp_machine()
     for value, code in (("2,3", errno.EINVAL), (f"{p.pid + 1},{a},{a + 4096}", errno.EINVAL), ("", errno.EINVAL),
-                        ("99999,0x1000,0x2000", errno.ESRCH), ("/tmp/f", errno.EINVAL)):
+                        ("99999,0x1000,0x2000", errno.ESRCH), ("/tmp/f", errno.EINVAL),
+                        ("/tmp/f,0x0,0x400", errno.EINVAL)):  # split_huge_pages_in_file: file_open_name fails
         with pytest.raises(KernelError) as e:
             m.sysfs(SPLIT, value)
         assert e.value.errno == code, value
+    m.create_file("/tmp/f", 4096)
     m.sysfs(SPLIT, "/tmp/f,0x0,0x400")
+
+
+# ---- page-cache folios -------------------------------------------------------------------------
+
+def pagecache_machine():
+    """The default machine (THP madvise) with a 16 MiB tmpfs mounted huge=always on /mnt."""
+    from linuxmm import Machine
+    from linuxmm.sources import toml
+
+    m = Machine(toml.loads('''
+name = "pcsplit"
+arch = "x86_64"
+cpus = 2
+e820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x3fffffff }]
+[[mount]]
+path = "/mnt"
+fs = "tmpfs"
+size = 16777216
+huge = "always"
+'''))
+    return m, m.spawn()
+
+
+def map_hugepage(p, path: str, length: int) -> int:
+    """``path`` mapped shared with MADV_HUGEPAGE and read once per PMD: its PMD-size folios
+    (read in as such if they were not cached) are mapped by PMDs."""
+    fd = p.open(path, "rw")
+    a = p.mmap(length, "rw", "shared", fd=fd)
+    p.close(fd)
+    p.madvise(a, length, "hugepage")
+    for off in range(0, length, 2 * MB):
+        p.read(a + off, 1)
+    return a
+
+
+def test_split_file_thp_through_the_file_path():
+    """split_huge_pages_in_file ("/path,0xoff_start,0xoff_end,order"): each PMD-size ext4
+    folio of the range, PMD-mapped, is split uniformly; its xarray slots point at the new
+    folios, NR_FILE_THPS (FileHugePages) and NR_FILE_PMDMAPPED drop, NR_FILE_PAGES and the
+    dirty pages stay; the PMD is gone (a split page-cache folio is unmapped: try_to_unmap)
+    and the pages fault back in by ptes with the same data. KPF_THP marks large page-cache
+    folios, head and tails."""
+    from conftest import meminfo
+    from linuxmm import debug
+
+    m, p = pagecache_machine()
+    m.create_file("/data", 4 * MB, value=5)  # one write(): two PMD-size folios
+    assert m.folios("/data") == [(0, 512), (512, 512)]
+    a = map_hugepage(p, "/data", 4 * MB)
+    before = meminfo(m, "FileHugePages", "FilePmdMapped", "Cached", "Dirty")
+    assert before["FileHugePages"] == before["FilePmdMapped"] == 4096
+    head = p.pagemap(a)[0] & ((1 << 55) - 1)
+    assert all(f & KPF_THP for f in m.kpageflags(head, 512))
+    m.sysfs(SPLIT, "/data,0x0,0x200,3")  # the first folio only
+    assert m.folios("/data") == [(i, 8) for i in range(0, 512, 8)] + [(512, 512)]
+    after = meminfo(m, "FileHugePages", "FilePmdMapped", "Cached", "Dirty")
+    assert after == dict(before, FileHugePages=2048, FilePmdMapped=2048)
+    assert vmstat(m, "thp_split_page") == 1
+    assert p.pagemap(a)[0] & (1 << 63) == 0  # not present: unmapped by the split
+    assert p.read(a, 4 * MB, stride=4096) == b"\x05" * 1024
+    assert folio_orders(m, p, a, 512) == [3] * 64
+    assert debug.check(m) == []
+
+
+def test_split_file_thp_around_an_offset_through_a_process():
+    """The pid form on a PMD-mapped page-cache folio with an in-folio offset (folio_split):
+    the page at the offset ends in a folio of the order asked, the rest in the largest
+    buddies; an order-1 page-cache folio is allowed (not anonymous)."""
+    from linuxmm import debug
+
+    m, p = pagecache_machine()
+    m.create_file("/data", 2 * MB, value=6)
+    a = map_hugepage(p, "/data", 2 * MB)
+    m.sysfs(SPLIT, f"{p.pid},{a:#x},{a + 4096:#x},1,300")
+    assert m.folios("/data") == [(0, 256), (256, 32), (288, 8), (296, 4), (300, 2), (302, 2), (304, 16),
+                                 (320, 64), (384, 128)]
+    assert p.read(a, 2 * MB, stride=4096) == b"\x06" * 512
+    assert debug.check(m) == []
+
+
+def test_split_shmem_thp_drops_the_pages_past_eof():
+    """A 4 KiB write() to a huge=always tmpfs allocates a PMD-size folio past the end of the
+    file; split to order 0 (the path form), the new folios past EOF leave the page cache and
+    their blocks go back to the filesystem (shmem_uncharge): Shmem, ShmemHugePages and the
+    tmpfs's used blocks follow."""
+    from conftest import meminfo
+    from linuxmm import debug
+
+    m, p = pagecache_machine()
+    fd = p.open("/mnt/f", "rw", create=True)
+    p.pwrite(fd, 4096 + 100, 0, value=8)
+    assert m.folios("/mnt/f") == [(0, 512)]
+    assert meminfo(m, "ShmemHugePages")["ShmemHugePages"] == 2048
+    m.sysfs(SPLIT, "/mnt/f,0x0,0x200")
+    assert m.folios("/mnt/f") == [(0, 1), (1, 1)]
+    assert meminfo(m, "ShmemHugePages")["ShmemHugePages"] == 0
+    assert m.kernel.mounts["/mnt"].used_blocks == 2
+    assert p.pread(fd, 4096 + 100, 0)[::64] == b"\x08\x08"
+    assert debug.check(m) == []
+
+
+def test_page_cache_split_refusals():
+    """__folio_split's refusals for a page-cache folio, with the kernel's return codes: a
+    target order not below the folio's or below the mapping's minimum folio order (EINVAL),
+    a folio under writeback (EBUSY), references beyond the cache's, the mappings' and the
+    caller's (EAGAIN); each PMD-size failure counts thp_split_page_failed."""
+    import errno
+
+    from linuxmm.include.linux.page_flags import PG_writeback
+    from linuxmm.mm.filemap import filemap_get_folio, folio_clear, folio_set
+    from linuxmm.mm.huge_memory import mapping_folio_split
+
+    m, p = pagecache_machine()
+    m.create_file("/data", 2 * MB)
+    k = m.kernel
+    mapping = k.mounts["/"].s_dentries["data"].i_mapping
+    head = filemap_get_folio(k, mapping, 0)
+    k.mem_map.refcount[head] += 1  # the caller's reference
+    assert mapping_folio_split(k, head, 9, head, True) == -errno.EINVAL
+    mapping.min_order = 2
+    assert mapping_folio_split(k, head, 1, head, True) == -errno.EINVAL
+    mapping.min_order = 0
+    folio_set(k, head, PG_writeback)
+    assert mapping_folio_split(k, head, 0, head, True) == -errno.EBUSY
+    folio_clear(k, head, PG_writeback)
+    k.mem_map.refcount[head] += 1  # a pin
+    assert mapping_folio_split(k, head, 0, head, True) == -errno.EAGAIN
+    k.mem_map.refcount[head] -= 1
+    assert vmstat(m, "thp_split_page_failed") == 4 and m.folios("/data") == [(0, 512)]
+    assert mapping_folio_split(k, head, 0, head, True) == 0
+    k.mem_map.refcount[head] -= 1
+    assert m.folios("/data") == [(i, 1) for i in range(512)]
+
+
+def host_split_probe(scenario: str) -> dict:
+    """tests/probe/pagecache_split_probe.py's result on this project's 6.18 host."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data/host-linux-6.18/pagecache_split_probe.jsonl"
+    return next(r for r in map(json.loads, path.read_text().splitlines()) if r["scenario"] == scenario)
+
+
+def folio_starts(m, path: str) -> list[int]:
+    return [index for index, _ in m.folios(path)]
+
+
+def test_truncate_splits_the_partial_large_folio():
+    """truncate_inode_partial_folio (6.18): shrinking a tmpfs file into the middle of its PMD
+    folio zeroes the tail of the last page and splits the folio around it
+    (try_folio_split_to_order, non-uniform): the pages past the new size leave the cache
+    and their blocks are free again, the rest keeps its data in the largest folios. The
+    folios, blocks and data are the host's (tests/probe/pagecache_split_probe.py)."""
+    from conftest import meminfo
+    from linuxmm import debug
+
+    host = host_split_probe("truncate")
+    m, p = pagecache_machine()
+    fd = p.open("/mnt/f", "rw", create=True)
+    p.pwrite(fd, 2 * MB, 0, value=3)
+    p.ftruncate(fd, 300 * 4096 + 100)
+    assert folio_starts(m, "/mnt/f") == host["folio_starts"] == [0, 256, 288, 296, 300]
+    assert m.kernel.mounts["/mnt"].used_blocks * 4 == host["used_kb"]
+    assert meminfo(m, "ShmemHugePages")["ShmemHugePages"] == host["shmem_huge_kb"] == 0
+    data = p.pread(fd, 2 * MB, 0)
+    assert data[:300 * 64 + 2] == b"\x03" * (300 * 64 + 2) and len(data) == 300 * 64 + 2
+    assert list(data[300 * 64:300 * 64 + 2]) == host["edge_lines"]["300"]
+    assert debug.check(m) == []
+
+
+def test_hole_punch_splits_the_large_folio_at_both_edges():
+    """A hole punched inside one large folio: the folio is split around the hole's first
+    page, then the piece holding its last page around that one, so every page wholly inside
+    the hole leaves the cache; the edge pages stay, zeroed inside the hole. As on the host
+    (tests/probe/pagecache_split_probe.py): the same folios, blocks and edge lines."""
+    from linuxmm import debug
+    from linuxmm.include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
+
+    host = host_split_probe("punch_hole")
+    m, p = pagecache_machine()
+    fd = p.open("/mnt/f", "rw", create=True)
+    p.pwrite(fd, 2 * MB, 0, value=3)
+    p.fallocate(fd, 100 * 4096 + 64, 100 * 4096, mode=FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+    cached = {i for index, n in m.folios("/mnt/f") for i in range(index, index + n)}
+    assert cached == set(range(512)) - set(range(101, 200)) and len(cached) == host["cached"]
+    assert folio_starts(m, "/mnt/f") == host["folio_starts"]
+    assert m.kernel.mounts["/mnt"].used_blocks * 4 == host["used_kb"]
+    lines = p.pread(fd, 2 * MB, 0)
+    for page in (100, 200):
+        assert list(lines[page * 64:page * 64 + 2]) == host["edge_lines"][str(page)]
+    assert debug.check(m) == []
+
+
+def test_split_huge_pages_all_splits_every_large_folio_on_an_lru():
+    """Writing ``1`` (split_huge_pages_all) walks the pfns: every large folio on an LRU list
+    is split to order 0, a mapped anonymous THP and an unmapped page-cache folio alike."""
+    from linuxmm import debug
+
+    m, p, a = thp_machine()
+    p.write(a, 2 * MB, value=2)
+    m.create_file("/data", 2 * MB)
+    m.sysfs(SPLIT, "1")
+    assert p.smaps_rollup()["AnonHugePages"] == 0 and folio_orders(m, p, a, 512) == [0] * 512
+    assert m.folios("/data") == [(i, 1) for i in range(512)]
+    assert vmstat(m, "thp_split_page") == 2
+    assert debug.check(m) == []
+
+
+def test_truncate_keeps_a_dirty_partial_folio_it_cannot_split_and_drops_a_clean_one():
+    """truncate_inode_partial_folio when the split fails (a pinned folio: -EAGAIN): a dirty
+    folio stays whole, its tail zeroed; a clean one (its data is on the disk) is unmapped
+    (unmap_mapping_folio) and truncated whole, and the pages before the new size read back
+    from the disk."""
+    from linuxmm import debug
+    from linuxmm.mm.filemap import filemap_get_folio, folio_put
+
+    m, p = pagecache_machine()
+    k = m.kernel
+    for clean in (False, True):
+        m.create_file("/data", 2 * MB, value=7)
+        fd = p.open("/data", "rw")
+        if clean:
+            p.fsync(fd)
+        a = p.mmap(101 * 4096, "rw", "shared", fd=fd)  # pages 0-100: still mapped after the truncation
+        p.read(a, 101 * 4096, stride=4096)
+        head = filemap_get_folio(k, k.mounts["/"].s_dentries["data"].i_mapping, 0)
+        k.mem_map.refcount[head] += 1  # a pin
+        p.ftruncate(fd, 100 * 4096 + 10)
+        # clean: gone whole; ext4_block_truncate_page then reads the last block back to zero its tail
+        assert m.folios("/data") == ([(100, 1)] if clean else [(0, 512)])
+        assert p.read(a, 101 * 4096, stride=4096) == b"\x07" * 101
+        folio_put(k, head)
+        assert debug.check(m) == []
+        p.munmap(a, 101 * 4096)
+        p.close(fd)
+        m.unlink("/data")

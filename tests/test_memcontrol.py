@@ -60,6 +60,79 @@ def test_cgroup_creates_parents_and_files(m):
         cg.read("memory.nonsense")
 
 
+def test_peak_is_reset_per_open_file(m):
+    """memory.peak held open (6.12+): a write restarts the peak that descriptor reads; other
+    descriptors, the all-time peak and a cat of the file are unaffected; a descriptor written
+    later resets the shared local watermark and raises the ones written earlier to the usage
+    at its write (so they lose the peak between the two writes, as 6.18's do); closing one
+    leaves the memcg's list of watchers (``peaks``)."""
+    cg = m.cgroup("t_peakfd")
+    p = m.spawn(cgroup="t_peakfd")
+    a = alloc_anon(p, 16 * MB)
+    f, g, h = cg.open("memory.peak"), cg.open("memory.peak"), cg.open("memory.peak")
+    assert f.mode == 0o644 and cg.open("memory.current").mode == 0o444
+    p.munmap(a, 12 * MB)
+    current = int(cg.read("memory.current"))
+    f.write("reset\n")
+    assert int(f.read()) == current and int(g.read()) >= 16 * MB and int(cg.read("memory.peak")) >= 16 * MB
+    a = alloc_anon(p, 8 * MB)
+    assert int(f.read()) == int(cg.read("memory.current")) >= current + 8 * MB
+    p.munmap(a, 8 * MB)
+    g.write("x")  # usage is back down: g starts at the usage, and so does f again: 6.18's
+    assert int(g.read()) == int(f.read()) == current  # of_peak_reset raises peers to the usage only
+    a = alloc_anon(p, 4 * MB)
+    p.munmap(a, 4 * MB)
+    assert int(g.read()) == int(f.read()) >= current + 4 * MB
+    memcg = m.kernel.cgrp_dfl_root.children["t_peakfd"].memcg
+    assert len(memcg.peaks) == 2
+    cg.write("memory.peak", "reset")  # open, write, close: it joins and leaves the list
+    g.close()
+    assert len(memcg.peaks) == 1 and int(h.read()) >= 16 * MB
+    with pytest.raises(KernelError, match="EBADF"):
+        g.close()
+    f.close(), h.close()
+    assert memcg.peaks == []
+    p.exit()
+
+
+def test_open_file_after_rmdir_is_enodev(m):
+    cg = m.cgroup("t_peakgone")
+    f = cg.open("memory.peak")
+    f.write("reset")
+    cg.rmdir()
+    with pytest.raises(KernelError, match="ENODEV"):
+        f.read()
+    f.close()  # released at rmdir already: close just drops it
+    with pytest.raises(KernelError, match="ENOENT"):
+        m.cgroup("/").open("memory.peak")
+
+
+def test_memory_events_change_is_announced(m):
+    """``memcg_memory_event`` -> ``cgroup_file_notify``: an open memory.events polls changed
+    until read; a waiter runs at the time of the announcement; announcements come at most
+    once per CGROUP_FILE_NOTIFY_MIN_INTV (10 ms), a later change within it is deferred to a
+    timer just past the interval."""
+    cg = m.cgroup("t_notify")
+    f, local = cg.open("memory.events"), cg.open("memory.events.local")
+    woken = []
+    f.poll_wait(lambda: woken.append(m.kernel.clock.now))
+    memcg = m.kernel.cgrp_dfl_root.children["t_notify"].memcg
+    assert not f.poll()
+    t0 = m.kernel.clock.now
+    MC.memcg_memory_event(m.kernel, memcg, 1)  # MEMCG_HIGH
+    assert f.poll() and local.poll() and not woken  # the waiter runs when the clock moves
+    m.run(0.001)
+    assert woken == [t0]
+    assert "high 1" in f.read() and not f.poll()
+    MC.memcg_memory_event(m.kernel, memcg, 1)  # within 10 ms: deferred
+    assert not f.poll()
+    m.run(0.005)
+    assert not f.poll()
+    m.run(0.02)
+    assert f.poll()
+    f.close(), local.close()
+
+
 def test_memparse_and_bad_values(m):
     cg = m.cgroup("t_parse")
     cg.write("memory.max", "512M")

@@ -523,3 +523,82 @@ def test_mremap_moves_tables_as_this_kernel(m, scenario, advice, offset):
         (real["faults"], real["rss_kb"], real["anon_huge_kb"])
     assert debug.check(m) == []
     p.exit()
+
+
+# ---- /proc/PID/mem: access_remote_vm with FOLL_FORCE --------------------------------------------
+ONE = bytes([1])
+
+
+def _pagemap_bits(p, what: str, addr: int) -> str:
+    e = p.pagemap(addr, 1)[0]
+    return (f"{what}: present {e >> 63 & 1} swap {e >> 62 & 1} file {e >> 61 & 1} exclusive {e >> 56 & 1} "
+            f"soft_dirty {e >> 55 & 1}")
+
+
+def _store_segv(p, addr: int) -> int:
+    orig = p.read(addr, 1)[0]
+    p.sigaction("SIGSEGV", "catch")
+    try:
+        p.write(addr, 1, value=orig + 1)
+        segv = False
+    except linuxmm.SegmentationFault:
+        segv = True
+    p.sigaction("SIGSEGV", "default")
+    return int(segv and p.read(addr, 1)[0] == orig)
+
+
+def test_proc_mem_force_write_matches_the_host(m):
+    """tests/probe/proc_mem_probe.c's steps on the simulator, printed as the probe prints them,
+    equal to its output on this host's 6.18: a write through /proc/self/mem into a PROT_READ
+    private page (the zero page read in first, or never touched) and into an untouched
+    MADV_HUGEPAGE range lands (a THP there), leaves the page present and exclusive and the
+    entry read-only (a store still raises SIGSEGV); a shared read-only mapping is refused: EIO."""
+    p = m.spawn()
+    lines = []
+    page = p.mmap(4096, prot="r")
+    lines.append(f"page read: {p.read(page, 1)[0]}")
+    lines.append(_pagemap_bits(p, "page after read", page))
+    lines.append(f"page write: {p.write_mem(page, ONE)} value {p.read(page, 1)[0]}")
+    lines.append(_pagemap_bits(p, "page after write", page))
+    lines.append(f"page store segv: {_store_segv(p, page)}")
+    untouched = p.mmap(4096, prot="r")
+    lines.append(f"untouched write: {p.write_mem(untouched, ONE)} value {p.read(untouched, 1)[0]}")
+    lines.append(_pagemap_bits(p, "untouched after write", untouched))
+    lines.append(f"untouched store segv: {_store_segv(p, untouched)}")
+    thp = 2 * MB
+    mem = p.mmap(2 * thp, prot="r")
+    h = (mem + thp) & ~(thp - 1)
+    p.madvise(h, thp, "hugepage")
+    lines.append("madvise: 0")
+    lines.append(f"thp write: {p.write_mem(h, ONE)} value {p.read(h, 1)[0]}")
+    lines.append(_pagemap_bits(p, "thp last subpage", h + thp - 4096))
+    vma = next(i for i, v in enumerate(p.maps()) if v.start == h)
+    lines.append(f"thp AnonHugePages kB: {p.smaps()[vma]['AnonHugePages']}")
+    lines.append(f"thp store segv: {_store_segv(p, h)}")
+    shared = p.mmap(4096, prot="r", flags="shared|anonymous")
+    with pytest.raises(linuxmm.KernelError, match="EIO"):
+        p.write_mem(shared, b"\x01")
+    lines.append("shared write: -1 Input/output error")
+    p.exit()
+    assert "\n".join(lines) + "\n" == (DATA / "host-linux-6.18" / "proc_mem_probe.txt").read_text()
+
+
+def test_proc_mem_read_and_partial_write(m):
+    """FOLL_FORCE reads a PROT_NONE page (its protnone entry is followed); one byte per 64-byte
+    line (the last byte written to a line wins); a write running off the mapping stops there
+    (the bytes done are returned), and one that cannot write its first byte is EIO."""
+    p = m.spawn()
+    a = p.mmap(8192, prot="rw")
+    p.write(a, 8192, stride=64, value=5)
+    p.mprotect(a, 4096, "none")
+    assert p.read_mem(a, 2) == b"\x05\x05"
+    assert p.write_mem(a + 4096 - 2, b"\x01\x02\x03") == 3  # the last byte lands in the next page
+    assert p.read_mem(a + 4096 - 64, 1) == b"\x02" and p.read(a + 4096, 1) == b"\x03"
+    p.munmap(a + 4096, 4096)
+    assert p.write_mem(a + 4096 - 1, b"\x07\x07") == 1
+    with pytest.raises(linuxmm.KernelError, match="EIO"):
+        p.read_mem(a + 4096, 1)
+    for bad in (lambda: p.read_mem(a, -1), lambda: p.write_mem(a, 5), lambda: p.read_mem("a", 1)):
+        with pytest.raises(linuxmm.KernelError, match="EINVAL"):
+            bad()
+    p.exit()

@@ -189,3 +189,51 @@ def test_should_reclaim_retry_is_the_kernels_watermark_test():
     B.drain_all_pages(k.mem_map)
     assert not pa.should_reclaim_retry(k, gfp, 0, flags, False, [0], nid)  # below MIN, nothing to reclaim
     B.free_pages_batch(k.mem_map, got, np.zeros(len(got), np.int64), np.zeros(len(got), np.int64))
+
+
+def pressed_machine(monkeypatch, compiled: bool):
+    """A 64 MiB machine with zram whose process writes 96 MiB and reads it back (kswapd and
+    direct reclaim, swap-out and swap-in), with the slow path's first attempt made in the
+    compiled batches or (``compiled`` False) every allocation below LOW stopping for Python.
+    Returns the machine, whether the data read back, and the slow path's entries from a
+    stopped batch."""
+    from linuxmm.arch.x86.mm import fault
+    from linuxmm.mm.pgtable import VP_SLOW_NOWAKE
+
+    if not compiled:
+        monkeypatch.setattr(fault, "slowpath_wakes_nothing", lambda k, vs: vs.vp.__setitem__(VP_SLOW_NOWAKE, 0))
+    entries = []
+    slowpath = pa.alloc_pages_slowpath_for_fault
+
+    def spy(k, vs, cpu, comm):
+        entries.append(comm)
+        return slowpath(k, vs, cpu, comm)
+
+    monkeypatch.setattr(pa, "alloc_pages_slowpath_for_fault", spy)
+    m = Machine(cmdline="mem=64M")
+    m.swapon("128M", kind="zram")
+    p = m.spawn()
+    size = 96 << 20
+    addr = p.mmap(size)
+    for off in range(0, size, 1 << 20):
+        p.write(addr + off, 1 << 20, stride=64, value=off >> 20)
+    intact = all((np.frombuffer(p.read(addr + off, 1 << 20, stride=64), np.uint8) == off >> 20).all()
+                 for off in range(0, size, 1 << 20))
+    monkeypatch.undo()
+    return m, intact, len(entries)
+
+
+def test_slowpath_first_attempt_in_compiled_batches_changes_nothing_but_the_stops(monkeypatch):
+    """Below LOW, a fault's allocation goes to ``__alloc_pages_slowpath``: it wakes the
+    kswapds, then tries again at MIN. While every kswapd it would wake is awake and already
+    asked (``wake_all_kswapds`` would change nothing), the compiled batch makes that attempt
+    itself instead of stopping for Python: the machine ends exactly as when every such
+    allocation stops (every /proc/vmstat and /proc/meminfo line, the data), with far fewer
+    stops (only wake-ups, direct reclaim and swap-ins the compiled path leaves to Python)."""
+    m0, intact0, stops0 = pressed_machine(monkeypatch, compiled=False)
+    m1, intact1, stops1 = pressed_machine(monkeypatch, compiled=True)
+    assert intact0 and intact1
+    assert m1.proc("vmstat") == m0.proc("vmstat")
+    assert m1.proc("meminfo") == m0.proc("meminfo")
+    assert stops1 < stops0 / 4, (stops0, stops1)
+    assert debug.check(m1) == []

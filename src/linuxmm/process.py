@@ -26,7 +26,7 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
-from .include.linux.mm_types import VM_LOCKED
+from .include.linux.mm_types import PMD_SIZE, VM_LOCKED
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
@@ -82,6 +82,13 @@ class PageTableHooks:
                                    new_flags)
         F.flush_tlb_range(k, t, start, end)
 
+    def split_huge_pmd_address(self, mm, address: int) -> None:
+        k, t = self.k, self.task
+        if t.state == TASK_RUNNING and k.vm_state is not None:
+            M.split_huge_pmd_address(k.mem_map, k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), address)
+            haddr = address & ~(PMD_SIZE - 1)
+            F.flush_tlb_range(k, t, haddr, haddr + PMD_SIZE)
+
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
         move_range(self.k, self.task, old_start, new_start, length)
 
@@ -110,9 +117,11 @@ class PageTableHooks:
         (``madvise_willneed`` -> ``vfs_fadvise(POSIX_FADV_WILLNEED)``; of anonymous memory it
         would read swap back: not done). MADV_PAGEOUT reclaims private anonymous pages (to swap)
         and file pages mapped only here, and MADV_COLD deactivates them
-        (``madvise_cold_or_pageout``); COLLAPSE is accepted and changes nothing yet."""
-        from .include.linux.mm_types import (MADV_COLD, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE, MADV_PAGEOUT,
-                                             MADV_WILLNEED)
+        (``madvise_cold_or_pageout``); COLLAPSE collapses each PMD range into a THP
+        (``madvise_collapse``, mm/khugepaged.py)."""
+        from .include.linux.mm_types import (MADV_COLD, MADV_COLLAPSE, MADV_GUARD_INSTALL, MADV_GUARD_REMOVE,
+                                             MADV_PAGEOUT, MADV_WILLNEED, find_vma)
+        from .mm.khugepaged import madvise_collapse
         from .mm.madvise import guard_install_range, guard_remove_range, madvise_cold_or_pageout
 
         k, t = self.k, self.task
@@ -130,6 +139,9 @@ class PageTableHooks:
             madvise_cold_or_pageout(k, t, start, end, advice == MADV_PAGEOUT)
         elif advice == MADV_WILLNEED:
             self.madvise_willneed(mm, start, end)
+        elif advice == MADV_COLLAPSE:
+            F.ensure_tables(k)
+            madvise_collapse(k, t, find_vma(mm, start), start, end)
 
     def madvise_willneed(self, mm, start: int, end: int) -> None:
         from .include.linux.mm_types import PAGE_SHIFT, vmas_in_range
@@ -679,6 +691,42 @@ class Process:
 
         Raises as ``write`` does (a read needs the mapping readable)."""
         return self._access(addr, length, stride, False)
+
+    def write_mem(self, addr: int, data: bytes) -> int:
+        """write(2) of ``data`` to ``/proc/PID/mem`` at offset ``addr`` (``mem_rw`` ->
+        ``access_remote_vm`` with FOLL_FORCE): the kernel writes through its own mapping of each
+        page, faulting it in for write first, so a read-only private mapping is written too:
+        the write breaks COW and leaves a dirty, still read-only entry (``maybe_mkwrite``).
+        Memory keeps one byte per 64-byte line: a byte lands on its line, a later byte of the
+        same line wins. Returns the bytes written; stops at the first byte GUP cannot reach
+        (a shared read-only mapping, no mapping). Raises ``KernelError`` EIO when not even the
+        first byte could be written, EINVAL when ``data`` is not bytes."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise KernelError(errno.EINVAL, f"write_mem takes bytes, not {type(data).__name__}")
+        return self._mem_rw(addr, bytes(data), True)[0]
+
+    def read_mem(self, addr: int, length: int) -> bytes:
+        """read(2) of ``length`` bytes of ``/proc/PID/mem`` at offset ``addr`` (FOLL_FORCE: the
+        pages of a PROT_NONE mapping read too, those mapped already): the byte of each byte's
+        64-byte line; short when a byte cannot be reached, EIO when the first cannot, EINVAL
+        for a negative length."""
+        length = _int_arg(length, "length")
+        if length < 0:
+            raise KernelError(errno.EINVAL, f"read_mem: negative length {length}")
+        done, out = self._mem_rw(addr, bytes(length), False)
+        return out[:done].tobytes()
+
+    def _mem_rw(self, addr: int, data: bytes, write: bool) -> tuple[int, np.ndarray]:
+        addr = _int_arg(addr, "addr")
+        self.task.check_alive()
+        if not data:
+            return 0, np.zeros(0, np.uint8)
+        addrs = np.arange(addr, addr + len(data), dtype=np.int64)
+        done, out = fault.access_remote_vm(self.machine.kernel, self.task, addrs, write, np.frombuffer(data, np.uint8))
+        if not done:
+            raise KernelError(errno.EIO, f"/proc/{self.pid}/mem: nothing at {addr:#x} could be "
+                                         f"{'written' if write else 'read'} (EIO)")
+        return done, out
 
     def pagefault_disable(self) -> None:
         """``pagefault_disable()``: accesses that would fault now fail with EFAULT (nests)."""

@@ -15,6 +15,7 @@ from ..block.genhd import BLOCK_ATTRIBUTES
 from ..errors import KernelError
 from ..mm.huge_memory import (enabled_show, enabled_store, split_huge_pages_show, split_huge_pages_write,
                               use_zero_page_show, use_zero_page_store)
+from ..mm.khugepaged import KHUGEPAGED_ATTRIBUTES
 from ..mm.lru_gen import LRU_GEN_ATTRIBUTES
 from ..mm.memory import fault_around_bytes_get, fault_around_bytes_set
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 SYSFS_ATTRIBUTES = {
     "kernel/mm/transparent_hugepage/enabled": (enabled_show, enabled_store),
     "kernel/mm/transparent_hugepage/use_zero_page": (use_zero_page_show, use_zero_page_store),
+    **KHUGEPAGED_ATTRIBUTES,  # kernel/mm/transparent_hugepage/khugepaged/max_ptes_none, full_scans, ...
     "kernel/debug/fault_around_bytes": (fault_around_bytes_get, fault_around_bytes_set),  # debugfs
     "kernel/debug/split_huge_pages": (split_huge_pages_show, split_huge_pages_write),  # debugfs
     **LRU_GEN_ATTRIBUTES,  # kernel/mm/lru_gen/enabled, min_ttl_ms (ENOENT without CONFIG_LRU_GEN)

@@ -99,10 +99,22 @@ class Kernel:
         # the threshold
         self.blk_plug = blk_plug()
         self.global_wb_domain = wb_domain()
-        # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids), sysfs knobs
+        # khugepaged (mm/khugepaged.py): its thread once started, the mms it scans (pids) and its
+        # cursor (khugepaged_scan: the mm, the next address), its counters and sysfs knobs (the
+        # max_ptes_* limits and pages_to_scan are set by khugepaged_init)
         self.khugepaged_thread: kthread | None = None
         self.khugepaged_mm_slots: list[int] = []
+        self.khugepaged_scan_mm_slot: int | None = None
+        self.khugepaged_scan_address = 0
+        self.khugepaged_pages_collapsed = 0
+        self.khugepaged_full_scans = 0
         self.khugepaged_scan_sleep_millisecs = 10000
+        self.khugepaged_alloc_sleep_millisecs = 60000
+        self.khugepaged_pages_to_scan = 0
+        self.khugepaged_max_ptes_none = 0
+        self.khugepaged_max_ptes_swap = 0
+        self.khugepaged_max_ptes_shared = 0
+        self.khugepaged_defrag = True  # TRANSPARENT_HUGEPAGE_DEFRAG_KHUGEPAGED_FLAG
         # khugepaged_min_free_kbytes_update (include/linux/khugepaged.h), which
         # init_per_zone_wmark_min calls: set by khugepaged_init (the allocator below cannot
         # import khugepaged, which sits above it)
@@ -157,6 +169,9 @@ class Kernel:
         self.block_devices: dict = {}  # name -> block_device
         self.mounts: dict = {}  # mount point -> super_block
         self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        # shmem_uncharge(k, inode, pages), registered by shmem_init (mm/shmem.py sits above the
+        # folio split of mm/huge_memory.py that calls it)
+        self.shmem_uncharge = None
         self._page_cache = None
 
     # ---- helpers with the kernel's names ------------------------------------------------

@@ -13,15 +13,19 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import (cow, droppable, guard_regions, madv_populate, map_fixed_noreplace, map_populate, mdwe_test, merge, mlock2_tests, mlock_random_test,
-               mrelease_test, mremap_dontunmap, mremap_test, mseal_test, on_fault_limit, process_madv, soft_dirty,
-               split_huge_page_test, test_memcontrol, transhuge_stress, va_high_addr_switch, virtual_address_range)
+from . import (cow, droppable, guard_regions, khugepaged, madv_populate, map_fixed_noreplace, map_populate, mdwe_test,
+               merge, mkdirty, mlock2_tests, mlock_random_test, mrelease_test, mremap_dontunmap, mremap_test, mseal_test,
+               on_fault_limit, prctl_thp_disable, process_madv, soft_dirty, split_huge_page_test, test_memcontrol,
+               transhuge_stress, va_high_addr_switch, virtual_address_range)
 
-PORTED = {"cow": cow, "droppable": droppable, "guard-regions": guard_regions, "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
+PORTED = {"cow": cow, "droppable": droppable, "guard-regions": guard_regions, "khugepaged": khugepaged,
+          "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "map_populate": map_populate, "mdwe_test": mdwe_test, "mrelease_test": mrelease_test, "merge": merge,
+          "mkdirty": mkdirty,
           "mlock-random-test": mlock_random_test, "mlock2-tests": mlock2_tests,
           "mremap_dontunmap": mremap_dontunmap, "mremap_test": mremap_test, "mseal_test": mseal_test,
-          "on-fault-limit": on_fault_limit, "process_madv": process_madv, "soft-dirty": soft_dirty,
+          "on-fault-limit": on_fault_limit, "prctl_thp_disable": prctl_thp_disable,
+          "process_madv": process_madv, "soft-dirty": soft_dirty,
           "split_huge_page_test": split_huge_page_test,
           "test_memcontrol": test_memcontrol, "transhuge-stress": transhuge_stress,
           "va_high_addr_switch": va_high_addr_switch, "virtual_address_range": virtual_address_range}
@@ -38,7 +42,8 @@ CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW cases on base pages and PMD THPs, and the non-anonymous "
                              "Basic COW case (shared zeropage, memfd, tmpfile, huge zeropage; the R/O pin variants "
-                             "skip without gup_test); not the GUP, io_uring, collapse and hugetlb cases"),
+                             "skip without gup_test), and the anonymous THP collapse cases; not the GUP, io_uring "
+                             "and hugetlb cases"),
     ("droppable.c", PORTED_STATUS, "all (the child's allocations and the parent's scans take turns)"),
     ("guard-regions.c", PORTED_STATUS, "all, on the anon, shmem (memfd) and file variants (uffd skips: no "
                                        "userfaultfd; memfd_write_seal skips on shmem: no fcntl(F_ADD_SEALS))"),
@@ -55,7 +60,10 @@ CATALOG = [
     ("hugetlb_dio.c", WAITING, HUGETLB + " and O_DIRECT file I/O"),
     ("hugetlb_fault_after_madv.c", WAITING, HUGETLB + " and threads"),
     ("hugetlb_madv_vs_map.c", WAITING, HUGETLB + " and threads"),
-    ("khugepaged.c", WAITING, "khugepaged scanning and MADV_COLLAPSE collapsing, file and shmem THP"),
+    ("khugepaged.c", PORTED_STATUS, "the anonymous cases of both contexts (khugepaged, MADV_COLLAPSE), as the "
+                                    "program runs without arguments; the file and shmem cases skip (collapsing "
+                                    "page-cache folios is not simulated), collapse_compound_extreme skips (its 512 "
+                                    "THP allocations need compaction)"),
     ("ksm_functional_tests.c", WAITING, "KSM (kernel samepage merging)"),
     ("ksm_tests.c", WAITING, "KSM (kernel samepage merging)"),
     ("madv_populate.c", PORTED_STATUS, "all"),
@@ -66,8 +74,8 @@ CATALOG = [
     ("memfd_secret.c", OUT_OF_SCOPE, "memfd_secret (pages removed from the kernel's direct map)"),
     ("merge.c", PORTED_STATUS, "all; the uprobe and KSM cases skip where the C program skips"),
     ("migration.c", WAITING, "page migration (move_pages, NUMA policies) racing threads"),
-    ("mkdirty.c", WAITING, "/proc/PID/mem writes (FOLL_FORCE through GUP) and the THP split/mremap cases "
-                           "built on them"),
+    ("mkdirty.c", PORTED_STATUS, "the ptrace (/proc/self/mem FOLL_FORCE) writes, 4 KiB and THP, and the "
+                                 "PTE-mapped THP; page migration (mbind) and UFFDIO_COPY skip: not simulated"),
     ("mlock-random-test.c", PORTED_STATUS, "all (a seeded generator instead of srand(time))"),
     ("mlock2-tests.c", PORTED_STATUS, "all"),
     ("mrelease_test.c", PORTED_STATUS, "all (the first reap succeeds: a simulated child cannot exit early)"),
@@ -85,16 +93,15 @@ CATALOG = [
     ("pfnmap.c", OUT_OF_SCOPE, "PFN mappings of /dev/mem"),
     ("pkey_sighandler_tests.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("pkey_util.c", HELPER, "protection-key helpers"),
-    ("prctl_thp_disable.c", WAITING, "MADV_COLLAPSE collapsing small pages into a THP (khugepaged's "
-                                     "collapse_huge_page); prctl(PR_SET_THP_DISABLE) is simulated "
-                                     "(tests/test_sys.py)"),
-    ("process_madv.c", PORTED_STATUS, "all (MADV_COLLAPSE is accepted; the C test checks the length only)"),
+    ("prctl_thp_disable.c", PORTED_STATUS, "all"),
+    ("process_madv.c", PORTED_STATUS, "all"),
     ("protection_keys.c", OUT_OF_SCOPE, "protection keys hardware (PKU)"),
     ("rmap.c", WAITING, "page migration (move_pages) and KSM checked through the rmap"),
     ("soft-dirty.c", PORTED_STATUS, "all; 100 iterations instead of 10000"),
-    ("split_huge_page_test.c", PORTED_STATUS, "the anonymous cases (zero-filled THPs, PMD THPs to each order, "
-                                              "PTE-mapped THPs); the tmpfs and page-cache cases skip: splitting "
-                                              "page-cache folios is not simulated"),
+    ("split_huge_page_test.c", PORTED_STATUS, "all: anonymous THPs (zero-filled, PMD-mapped to each order, "
+                                              "PTE-mapped), a huge=always tmpfs file's THP (mounted at boot: no "
+                                              "mount(2)) and PMD-mapped ext4 page-cache THPs split to each order, "
+                                              "uniformly and around in-folio offsets"),
     ("thp_settings.c", HELPER, "reads and writes /sys/kernel/mm/transparent_hugepage"),
     ("thuge-gen.c", WAITING, HUGETLB + " of several sizes and SysV shared memory"),
     ("transhuge-stress.c", PORTED_STATUS, "bounded: 2 loops over 64 MiB instead of -d 20 seconds over RAM"),
@@ -109,11 +116,12 @@ CATALOG = [
                                                "prctls, faults and munmaps take about 40 s"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
     ("write_to_hugetlbfs.c", WAITING, HUGETLB),
-    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "min, low, high, reclaim and the OOM cases (oom_events, "
-                                                   "oom_group_leaf/parent/score_events); the rest skip, waiting for "
-                                                   "slab charges (max), memory.peak and memory.swap.peak opened as "
-                                                   "files (current_peak, swap_max_peak), inotify (high_sync), sockets "
-                                                   "(sock) and a memory controller left disabled (subtree_control)"),
+    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "current_peak (memory.peak reset per open file), min, low, high, "
+                                                   "high_sync (waiting on memory.events), reclaim and the OOM cases "
+                                                   "(oom_events, oom_group_leaf/parent/score_events); swap_max_peak "
+                                                   "skips without swap, as on the host; the rest wait for slab charges "
+                                                   "(max), sockets (sock) and a memory controller left disabled "
+                                                   "(subtree_control)"),
 ]
 
 

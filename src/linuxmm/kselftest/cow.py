@@ -25,13 +25,17 @@ mapping keeps reading zeros. ``tmpfile()`` opens an unnamed file in /tmp; the po
 as the C program skips without ``/sys/kernel/debug/gup_test`` (CONFIG_GUP_TEST), and no
 hugetlb sizes exist, so the memfd-hugetlb runs do not either.
 
+The anonymous THP cases (``run_anon_thp_test_cases``) collapse a PTE-mapped THP with
+MADV_COLLAPSE before or after a fork that COW-shares all, the lower or the upper half of it
+(MADV_DONTFORK on the rest): the parent's writes after the collapse must not reach the child.
+
 Not ported: the GUP cases of anonymous memory (vmsplice, gup_test pins, io_uring fixed
-buffers) and the THP collapse cases (MADV_COLLAPSE is accepted but collapses nothing yet).
+buffers).
 """
 
 from __future__ import annotations
 
-from .ksft import Ksft
+from .ksft import Ksft, syscall_errno
 from .vm_util import pagemap_is_populated
 
 SOURCE = "tools/testing/selftests/mm/cow.c"
@@ -160,6 +164,70 @@ def test_cow_in_parent(t: Ksft) -> None:
 def test_cow_in_parent_mprotect(t: Ksft) -> None:
     run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
                        "Basic COW after fork() with mprotect() optimization")
+
+
+# ---- anonymous THPs collapsed around a fork (run_anon_thp_test_cases) -------------------------------
+# do_test_anon_thp_collapse's kinds: collapse before the fork, or after it with the whole THP,
+# its lower half or its upper half COW-shared with the child
+ANON_THP_COLLAPSE_UNSHARED, ANON_THP_COLLAPSE_FULLY_SHARED = "unshared", "fully shared"
+ANON_THP_COLLAPSE_LOWER_SHARED, ANON_THP_COLLAPSE_UPPER_SHARED = "lower shared", "upper shared"
+
+
+def do_test_anon_thp_collapse(t: Ksft, mem: int, size: int, test: str) -> None:
+    """The THP is PTE-mapped (one subpage mprotect()ed R/O and back), collapsed by
+    MADV_COLLAPSE before or after the fork as ``test`` says, then overwritten by the
+    parent: the child must still read what it saw at the fork (a collapse in place would
+    leak the parent's writes). A failed MADV_COLLAPSE is a SKIP, as in the C program."""
+    p = t.process
+    p.mprotect(mem + PAGE_SIZE, PAGE_SIZE, "r")
+    p.mprotect(mem + PAGE_SIZE, PAGE_SIZE, "rw")
+    if test == ANON_THP_COLLAPSE_UNSHARED and syscall_errno(p.madvise, mem, size, "collapse"):
+        t.test_result_skip("MADV_COLLAPSE failed")
+        return
+    half = size // 2
+    if test == ANON_THP_COLLAPSE_LOWER_SHARED:
+        p.madvise(mem + half, half, "dontfork")
+    elif test == ANON_THP_COLLAPSE_UPPER_SHARED:
+        p.madvise(mem, half, "dontfork")
+    shared = {ANON_THP_COLLAPSE_LOWER_SHARED: (mem, half),
+              ANON_THP_COLLAPSE_UPPER_SHARED: (mem + half, half)}.get(test, (mem, size))
+    child = p.fork()
+    old = contents(child, *shared)  # child_memcmp_fn's backup
+    try:
+        if test in (ANON_THP_COLLAPSE_LOWER_SHARED, ANON_THP_COLLAPSE_UPPER_SHARED):
+            p.madvise(mem, size, "dofork")  # the VMAs merge again, so the range can collapse
+        if test != ANON_THP_COLLAPSE_UNSHARED and syscall_errno(p.madvise, mem, size, "collapse"):
+            t.test_result_skip("MADV_COLLAPSE failed")
+            return
+        memset(p, mem, size, 0xFF)
+        leak = contents(child, *shared) != old
+    finally:
+        child.exit()
+    t.test_result(not leak, "Leak from parent into child" if leak else "No leak from parent into child")
+
+
+def run_anon_thp_test_case(t: Ksft, test: str, desc: str) -> None:
+    do_run_with_thp(t, lambda t, mem, size: do_test_anon_thp_collapse(t, mem, size, test), desc, THP_RUN_PMD)
+
+
+def test_anon_thp_collapse_unshared(t: Ksft) -> None:
+    t.print_msg("[INFO] Anonymous THP tests")
+    run_anon_thp_test_case(t, ANON_THP_COLLAPSE_UNSHARED, "Basic COW after fork() when collapsing before fork()")
+
+
+def test_anon_thp_collapse_fully_shared(t: Ksft) -> None:
+    run_anon_thp_test_case(t, ANON_THP_COLLAPSE_FULLY_SHARED,
+                           "Basic COW after fork() when collapsing after fork() (fully shared)")
+
+
+def test_anon_thp_collapse_lower_shared(t: Ksft) -> None:
+    run_anon_thp_test_case(t, ANON_THP_COLLAPSE_LOWER_SHARED,
+                           "Basic COW after fork() when collapsing after fork() (lower shared)")
+
+
+def test_anon_thp_collapse_upper_shared(t: Ksft) -> None:
+    run_anon_thp_test_case(t, ANON_THP_COLLAPSE_UPPER_SHARED,
+                           "Basic COW after fork() when collapsing after fork() (upper shared)")
 
 
 # ---- non-anonymous pages: shared zeropage, page cache (memfd, tmpfile), huge zeropage ---------

@@ -71,8 +71,21 @@ class Result:
 def selftest_machine(keys: dict | None = None) -> Machine:
     """The selftest machine, with a program's own top-level machine keys (``MACHINE``, e.g.
     ``{"la57": True}`` for a program the selftest scripts run only on 5-level paging)."""
-    extra = "".join(f"{k} = {str(v).lower() if isinstance(v, bool) else v!r}\n" for k, v in (keys or {}).items())
+    extra = "".join(f"{k} = {_toml_value(v)}\n" for k, v in (keys or {}).items())
     return Machine(toml.loads(extra + SELFTEST_MACHINE))
+
+
+def _toml_value(v) -> str:
+    """A machine key's value as TOML: booleans, numbers, strings, lists of them and inline
+    tables (``{"mount": [{"path": ..., "fs": "tmpfs"}]}``)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v) if not isinstance(v, str) else '"' + v + '"'
+
 
 
 @dataclass

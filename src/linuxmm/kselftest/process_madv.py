@@ -2,7 +2,7 @@
 
 process_madvise() advises a vector of ranges in one call and returns the bytes advised:
 MADV_DONTNEED of four scattered pages of this process (PIDFD_SELF) zeroes exactly those;
-MADV_COLLAPSE on a child's range is accepted (the C test checks the length only); a pidfd
+MADV_COLLAPSE on a child's range collapses it (the C test checks the length only); a pidfd
 of an exited child is ESRCH, a bad file descriptor EBADF; more than UIO_MAXIOV (1024)
 iovecs, unknown advice (even with nothing to advise) and unknown flags are EINVAL.
 ``run_vmtests.sh`` runs it as root: the port's process has CAP_SYS_NICE, which remote

@@ -4,19 +4,24 @@ Splits PMD-mapped and PTE-mapped anonymous THPs through /sys/kernel/debug/split_
 (``write_debugfs`` with ``PID_FMT``: ``pid,0xstart,0xend,order``) and checks the data, the
 AnonHugePages of smaps (``check_huge_anon``), RssAnon, and the folio orders left behind as
 /proc/PID/pagemap and /proc/kpageflags show them (``gather_after_split_folio_orders``,
-``is_backed_by_folio``). Ported: ``split_pmd_zero_pages``, ``split_pmd_thp_to_order`` for
-each order but 1, ``split_pte_mapped_thp``. Memory keeps one byte per 64-byte line, so the
-C program's ``(char)i`` pattern becomes one non-zero value per page (the C pattern has no
-zero-filled page either). The file cases skip, one result per order as the C program prints
-them: ``split_file_backed_thp`` mounts a tmpfs with ``huge=always`` and
-``split_thp_in_pagecache_to_order_at`` needs a file system with large page-cache folios,
-and the simulator splits no page-cache folio yet.
+``is_backed_by_folio``); then page-cache THPs: a tmpfs file's (``split_file_backed_thp``,
+``PATH_FMT``: ``/path,0xoff_start,0xoff_end,order``) and an ext4 file's, PMD-mapped after
+MADV_HUGEPAGE readahead, split to each order, uniformly and around an in-folio offset
+(``split_thp_in_pagecache_to_order_at``, ``PID_FMT_OFFSET``). Ported: every case but
+``split_pmd_thp_to_order(1)``, which the C program skips too (no order-1 anonymous folios).
+Memory keeps one byte per 64-byte line, so the C program's ``(char)i`` pattern becomes one
+non-zero value per page (the C pattern has no zero-filled page either). The simulator has no
+mount(2), mkdir(2) or sync(2): the tmpfs ``huge=always,size=4M`` the C program mounts on a
+new directory is mounted at boot on ``/tmp/thp_split`` (``MACHINE``), the ext4 test file is
+created in ``/tmp`` (the C program's ``mkdtemp`` directory on the root file system),
+fsync'ed instead of ``sync()``, and written once for all of its case's calls.
 """
 
 from __future__ import annotations
 
+from ..errors import KernelError
 from .ksft import Ksft
-from .vm_util import PAGE_SIZE, check_huge_anon, pagemap_get_pfn, proc_status_value
+from .vm_util import PAGE_SIZE, check_huge_anon, check_huge_file, pagemap_get_pfn, proc_status_value
 
 SOURCE = "tools/testing/selftests/mm/split_huge_page_test.c"
 FIXTURE = None
@@ -25,15 +30,22 @@ PMD_PAGESIZE = 2 << 20
 PMD_ORDER = 9
 NR_PAGES = PMD_PAGESIZE // PAGE_SIZE
 KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL, KPF_THP = 1 << 15, 1 << 16, 1 << 22
-FILE_SKIP = "splitting page-cache folios is not simulated (nor mounting a tmpfs with huge=always)"
+TMPFS_LOC = "/tmp/thp_split"  # split_file_backed_thp's tmpfs, huge=always,size=2*pmd_pagesize
+TESTFILE = "/tmp/test"  # split_thp_in_pagecache_to_order_at's file, on the root file system (ext4)
+MACHINE = {"mount": [{"path": TMPFS_LOC, "fs": "tmpfs", "size": 2 * PMD_PAGESIZE, "huge": "always"}]}
 
 
-def write_debugfs(t: Ksft, pid: int, start: int, end: int, order: int) -> None:
-    """``write_debugfs(PID_FMT, ...)``: a failed write ends the program."""
+def write_debugfs(t: Ksft, value: str) -> None:
+    """``write_debugfs(fmt, ...)``: a failed write ends the program."""
     try:
-        t.machine.sysfs(SPLIT_DEBUGFS, f"{pid},{start:#x},{end:#x},{order}")
-    except Exception as err:
-        t.exit_fail(f"Write failed: {err}")
+        t.machine.sysfs(SPLIT_DEBUGFS, value)
+    except KernelError as err:
+        t.exit_fail(f"write_file({SPLIT_DEBUGFS}): {err}")
+
+
+def pid_fmt(pid: int, start: int, end: int, order: int, offset: int | None = None) -> str:
+    """``PID_FMT`` (``PID_FMT_OFFSET`` with an in-folio offset)."""
+    return f"{pid},{start:#x},{end:#x},{order}" + (f",{offset}" if offset is not None else "")
 
 
 def pattern(i: int) -> int:
@@ -140,7 +152,7 @@ def test_split_pmd_zero_pages(t: Ksft) -> None:
     before = rss_anon(t)
     if not before:
         t.exit_fail("No RssAnon is allocated before split")
-    write_debugfs(t, p.pid, addr, addr + length, 0)
+    write_debugfs(t, pid_fmt(p.pid, addr, addr + length, 0))
     if any(p.read(addr, length, stride=64)):
         t.exit_fail("byte corrupted")
     if not check_huge_anon(p, addr, 0, PMD_PAGESIZE):
@@ -158,7 +170,7 @@ def split_pmd_thp_to_order(t: Ksft, order: int) -> None:
     fill(p, addr, length)
     if not check_huge_anon(p, addr, 4, PMD_PAGESIZE):
         t.exit_fail("No THP is allocated")
-    write_debugfs(t, p.pid, addr, addr + length, order)
+    write_debugfs(t, pid_fmt(p.pid, addr, addr + length, order))
     check_filled(t, addr, length)
     expected = [0] * (PMD_ORDER + 1)
     expected[order] = 4 << (PMD_ORDER - order)
@@ -197,7 +209,7 @@ def test_split_pte_mapped_thp(t: Ksft) -> None:
         if not is_backed_by_folio(t, page_area + i * PAGE_SIZE, PMD_ORDER):
             t.test_result(False, f"THP {i} missing after mremap")
             return
-    write_debugfs(t, p.pid, page_area, page_area + page_area_size, 0)
+    write_debugfs(t, pid_fmt(p.pid, page_area, page_area + page_area_size, 0))
     data = p.read(page_area, page_area_size, stride=PAGE_SIZE)
     for i in range(nr_thps):
         if data[i] != pattern(i * (NR_PAGES + 1)):
@@ -209,17 +221,118 @@ def test_split_pte_mapped_thp(t: Ksft) -> None:
     t.test_result(True, "Split PTE-mapped huge pages successful")
 
 
+def split_file_backed_thp(t: Ksft, order: int) -> None:
+    """A PMD-size write to a file of the huge=always tmpfs makes one PMD-size folio; split
+    through the file form of the debugfs file, the file reads back the same."""
+    p, m = t.process, t.machine
+    t.print_msg("Please enable pr_debug in split_huge_pages_in_file() for more info.")
+    testfile = f"{TMPFS_LOC}/thp_file"
+    fd = p.open(testfile, "rw", create=True)
+    fill_file(p, fd, PMD_PAGESIZE)
+    write_debugfs(t, f"{testfile},{0:#x},{1024:#x},{order}")
+    if p.pread(fd, PMD_PAGESIZE, 0)[::PAGE_SIZE >> 6] != bytes(pattern(i) for i in range(NR_PAGES)):
+        t.print_msg("File content changed")
+        t.exit_fail("Error occurred")
+    p.close(fd)
+    m.unlink(testfile)
+    t.print_msg("Please check dmesg for more information")
+    t.test_result(True, f"File-backed THP split to order {order} test done")
+
+
+def fill_file(p, fd: int, length: int) -> None:
+    """The file's page ``i`` holds ``pattern(i)`` (written a page at a time)."""
+    for i in range(length // PAGE_SIZE):
+        p.pwrite(fd, PAGE_SIZE, i * PAGE_SIZE, value=pattern(i))
+
+
 def test_split_file_backed_thp(t: Ksft) -> None:
-    """Skipped: one result per order, as the C program prints them."""
+    """One tmpfs THP split to each order from 0 to 8 (a file folio may be order 1)."""
     for order in range(PMD_ORDER):
-        t.test_result_skip(f"File-backed THP split to order {order}: {FILE_SKIP}")
+        split_file_backed_thp(t, order)
+
+
+def write_testfile(t: Ksft, testfile: str, fd_size: int) -> None:
+    """The first half of ``create_pagecache_thp_and_fd``: the file written and written back
+    (the C program's ``sync()``). Every call writes the same bytes, so the port writes them
+    once per case and each call starts from the file dropped from the cache."""
+    p = t.process
+    fd = p.open(testfile, "rw", create=True)
+    fill_file(p, fd, fd_size)
+    p.fsync(fd)
+    p.close(fd)
+
+
+def create_pagecache_thp_and_fd(t: Ksft, testfile: str, fd_size: int) -> tuple[int, int] | None:
+    """``create_pagecache_thp_and_fd`` from the drop_caches on: the file mapped shared with
+    MADV_HUGEPAGE and read once per PMD, which reads it in as PMD-size folios mapped by PMDs
+    (``check_huge_file``). (fd, address), or None (skipped) when no large folio came."""
+    p, m = t.process, t.machine
+    m.sysctl("vm.drop_caches", 3)
+    fd = p.open(testfile, "rw")
+    addr = p.mmap(fd_size, "rw", "shared", fd=fd)
+    p.madvise(addr, fd_size, "hugepage")
+    for i in range(fd_size // PMD_PAGESIZE):  # force_read_pages
+        p.read(addr + i * PMD_PAGESIZE, 1)
+    if not check_huge_file(p, addr, fd_size // PMD_PAGESIZE, PMD_PAGESIZE):
+        t.print_msg("No large pagecache folio generated, please provide a filesystem supporting large folio")
+        p.munmap(addr, fd_size)
+        p.close(fd)
+        t.test_result_skip("Pagecache folio split skipped")
+        return None
+    return fd, addr
+
+
+def split_thp_in_pagecache_to_order_at(t: Ksft, fd_size: int, order: int, offset: int) -> None:
+    """Each PMD-mapped page-cache THP split through its first page (the debugfs walk goes
+    page by page; one page splits one folio): to ``order`` everywhere (``offset`` -1), or
+    non-uniformly around ``offset`` (one folio of each order from ``order + 1`` to 8 and two of
+    ``order`` per THP). The file's data stays, the folio orders are the expected ones
+    (the reads fault the pages back in: a split page-cache folio is unmapped), and no PMD
+    maps the file any more."""
+    p = t.process
+    created = create_pagecache_thp_and_fd(t, TESTFILE, fd_size)
+    if created is None:
+        return
+    fd, addr = created
+    expected = [0] * (PMD_ORDER + 1)
+    for split_addr in range(addr, addr + fd_size, PMD_PAGESIZE):
+        write_debugfs(t, pid_fmt(p.pid, split_addr, split_addr + PAGE_SIZE, order, None if offset == -1 else offset))
+    if offset == -1:
+        expected[order] = fd_size // (PAGE_SIZE << order)
+    else:
+        times = fd_size // PMD_PAGESIZE
+        for i in range(order + 1, PMD_ORDER):
+            expected[i] = times
+        expected[order] = 2 * times
+    err = False
+    data = p.read(addr, fd_size, stride=PAGE_SIZE)
+    for i, byte in enumerate(data):
+        if byte != pattern(i):
+            t.print_msg(f"{i * PAGE_SIZE} byte corrupted in the file")
+            err = True
+            break
+    if not err and not check_after_split_folio_orders(t, addr, fd_size, expected):
+        t.print_msg("Unexpected THP split")
+        err = True
+    if not err and not check_huge_file(p, addr, 0, PMD_PAGESIZE):
+        t.print_msg("Still FilePmdMapped not split")
+        err = True
+    p.munmap(addr, fd_size)
+    p.close(fd)
+    at = f" at in-folio offset {offset}" if offset != -1 else ""
+    if err:
+        t.exit_fail(f"Split PMD-mapped pagecache folio to order {order}{at} failed")
+    t.test_result(True, f"Split PMD-mapped pagecache folio to order {order}{at} passed")
 
 
 def test_split_thp_in_pagecache_to_order_at(t: Ksft) -> None:
-    """Skipped: the C program's calls, by order and in-folio offset (-1: a uniform split)."""
-    calls = [(order, -1) for order in range(PMD_ORDER - 1, -1, -1)]
-    calls += [(order, offset) for order in range(PMD_ORDER)
-              for offset in range(0, NR_PAGES, max(NR_PAGES // 4, 1 << order))]
-    for order, offset in calls:
-        at = f" at in-folio offset {offset}" if offset >= 0 else ""
-        t.test_result_skip(f"Split PMD-mapped pagecache folio to order {order}{at}: {FILE_SKIP}")
+    """The C program's calls, by order and in-folio offset (-1: a uniform split), on a file
+    of two PMD-size folios."""
+    fd_size = 2 * PMD_PAGESIZE
+    write_testfile(t, TESTFILE, fd_size)
+    for order in range(PMD_ORDER - 1, -1, -1):
+        split_thp_in_pagecache_to_order_at(t, fd_size, order, -1)
+    for order in range(PMD_ORDER):
+        for offset in range(0, NR_PAGES, max(NR_PAGES // 4, 1 << order)):
+            split_thp_in_pagecache_to_order_at(t, fd_size, order, offset)
+    t.machine.unlink(TESTFILE)

@@ -12,18 +12,27 @@ helpers of ``cgroup_util.c`` are here, taking the same steps through ``m.cgroup(
 kills what is left in a cgroup and removes it. ``cg_test_proc_killed`` polls every 100 ms
 of the simulated clock, so the OOM reaper gets to finish the victims.
 
+``cg_open`` holds a cgroup file open (``Cgroup.open``): ``test_memcg_current_peak`` and
+``test_memcg_swap_max_peak`` reset memory.peak per descriptor (6.12+); the latter skips here
+as on the development host, which has no swap (``is_swap_enabled``). ``test_memcg_high_sync``
+waits for memory.events to change (``memcg_prepare_for_wait``'s inotify watch is an open
+memory.events polled here, fed by the same ``kernfs_notify``): the parent's reads and its
+cleanup's SIGKILL run when the change is announced, while the child sleeps off its
+memory.high penalty in the middle of its mlock. The program runs as root: CAP_IPC_LOCK.
+
 Waiting (their TAP line is a skip naming what is missing): ``test_memcg_max`` (after its
-children exit it wants memory.current above 0: the kernel's leaves their kernel memory,
-slab objects such as the temporary file's inode and dentry, charged; only pages are charged
-here, so it reads 0), ``test_memcg_subtree_control`` (cgroup.controllers lists memory in every cgroup here: the
-controller cannot be left disabled), ``test_memcg_current_peak`` and
-``test_memcg_swap_max_peak`` (memory.peak opened as a file: the per-descriptor reset of
-6.12+), ``test_memcg_sock`` (sockets), ``test_memcg_high_sync`` (an event to wait on,
-``memcg_prepare_for_wait``: inotify on memory.events). The machine has no swap, so the
-swap case would skip anyway (``is_swap_enabled``).
+children exit it wants memory.current above 0: the kernel's leaves kernel memory charged,
+the slab objects the child's temporary file took (its inode, dentry and struct file,
+freed after an RCU grace period, and the bytes left in the per-CPU object stock); page
+tables, the other kernel memory charged here, are freed with the child's mm, and its kernel
+stack was charged before it joined the cgroup), ``test_memcg_subtree_control``
+(cgroup.controllers lists memory in every cgroup here: the controller cannot be left
+disabled), ``test_memcg_sock`` (sockets: TCP over loopback is not simulated).
 """
 
 from __future__ import annotations
+
+import errno
 
 from ..errors import KernelError, Killed
 from .ksft import Ksft
@@ -34,6 +43,8 @@ PAGE_SIZE = 4096
 KSFT_PASS, KSFT_FAIL, KSFT_SKIP = 0, 1, 4
 OOM_SCORE_ADJ_MIN = -1000
 TMPFILE = "/memcg-tmpfile"
+S_IWUSR = 0o200
+RESET_STRING = "reset\n"  # any non-empty string resets a peak file
 
 
 def MB(x: int) -> int:
@@ -51,6 +62,7 @@ class CgroupUtil:
     def __init__(self, t: Ksft):
         self.t, self.m, self.p = t, t.machine, t.process
         self.sleepers: list = []  # the cg_run_nowait children, in their sleep(1) loop
+        self.errno = 0  # of the last cg_open that failed
 
     # ---- files ----
     def cg_create(self, cg: str) -> int:
@@ -75,6 +87,35 @@ class CgroupUtil:
     def cg_read_strstr(self, cg: str, name: str, needle: str) -> int:
         return 0 if needle in self.cg_read(cg, name) else -1
 
+    def cg_open(self, cg: str, name: str):
+        """``cg_open``: the file held open (O_RDWR), or None with the errno in ``self.errno``."""
+        try:
+            return self.m.cgroup(cg).open(name)
+        except KernelError as err:
+            self.errno = err.errno
+            return None
+
+    @staticmethod
+    def cg_read_long_fd(f) -> int:
+        return int(f.read().split()[0])
+
+    def is_swap_enabled(self) -> bool:
+        """SwapTotal of /proc/meminfo above 0."""
+        line = next(x for x in self.m.proc("meminfo").splitlines() if x.startswith("SwapTotal:"))
+        return int(line.split()[1]) > 0
+
+    def memcg_prepare_for_wait(self, cg: str):
+        """An inotify IN_MODIFY watch on the cgroup's memory.events: here the file held open,
+        whose poll wakes on the same announcement (``kernfs_notify``)."""
+        return self.cg_open(cg, "memory.events")
+
+    @staticmethod
+    def cg_wait_for(f, then) -> None:
+        """``cg_wait_for``: the parent blocks until memory.events changes, then goes on with
+        ``then()``, run at the simulated time of the change (the parent wakes on the other CPU
+        while the child that caused it keeps running or sleeps)."""
+        f.poll_wait(then)
+
     def cg_write(self, cg: str, name: str, value: str) -> int:
         try:
             self.m.cgroup(cg).write(name, value)
@@ -82,14 +123,18 @@ class CgroupUtil:
             return -err.errno
         return 0
 
+    def cg_killall(self, cg: str) -> list:
+        """SIGKILL every process in the cgroup; the processes."""
+        procs = [q for q in self.m.processes() if q.pid in self.m.cgroup(cg).procs]
+        for proc in procs:
+            proc.kill("SIGKILL")
+        return procs
+
     def cg_destroy(self, cg: str) -> None:
         """rmdir; while it is busy, SIGKILL what runs in it (``cg_killall``) and retry."""
-        handle = self.m.cgroup(cg)
-        for pid in handle.procs:
-            proc = next(q for q in self.m.processes() if q.pid == pid)
-            proc.kill("SIGKILL")
+        for proc in self.cg_killall(cg):
             proc.wait()
-        handle.rmdir()
+        self.m.cgroup(cg).rmdir()
 
     # ---- processes ----
     def _spawn_in(self, cg: str):
@@ -153,6 +198,30 @@ def alloc_anon_noexit(u: CgroupUtil, cg: str, size: int, child) -> int:
     buf = child.mmap(size)
     child.write(buf, size, stride=PAGE_SIZE, value=0)
     return 0
+
+
+def alloc_anon_mlock(u: CgroupUtil, cg: str, size: int, child) -> int:
+    """mmap, mlock (its result unchecked, as in the C helper), munmap."""
+    buf = child.mmap(size)
+    try:
+        child.mlock(buf, size)
+    except KernelError:
+        pass
+    child.munmap(buf, size)
+    return 0
+
+
+def alloc_anon_50M_check_swap(u: CgroupUtil, cg: str, mem_max: int, child) -> int:
+    """50M of anon under memory.max: memory.current near the max, the rest in swap."""
+    size = MB(50)
+    buf = child.mmap(size)
+    child.write(buf, size, stride=PAGE_SIZE, value=0)
+    mem_current = u.cg_read_long(cg, "memory.current")
+    swap_current = u.cg_read_long(cg, "memory.swap.current")
+    ok = mem_current and values_close(mem_current, mem_max, 3) and swap_current \
+        and values_close(mem_current + swap_current, size, 3)
+    child.munmap(buf, size)
+    return 0 if ok else -1
 
 
 def alloc_pagecache(child, fd: int, size: int) -> None:
@@ -304,6 +373,88 @@ def memcg_high(u: CgroupUtil, root: str) -> int:
     return KSFT_PASS
 
 
+def memcg_current_peak(u: CgroupUtil, root: str) -> int:
+    """memory.current and memory.peak after 50M of anon, then memory.peak opened four times:
+    a write resets the peak read through that descriptor only (6.12+), closed out of order."""
+    memcg = root + "memcg_test"
+    u.cg_create(memcg)
+    if u.cg_read_long(memcg, "memory.current") != 0 or u.cg_read_long(memcg, "memory.peak") != 0:
+        return KSFT_FAIL
+    if u.cg_run(memcg, alloc_anon_50M_check) or u.cg_read_long(memcg, "memory.peak") < MB(50):
+        return KSFT_FAIL
+    fds = []
+    try:
+        peak_fd = u.cg_open(memcg, "memory.peak")
+        if peak_fd is None:
+            return KSFT_SKIP if u.errno == errno.ENOENT else KSFT_FAIL
+        fds.append(peak_fd)
+        if not peak_fd.mode & S_IWUSR:  # fstat: a kernel whose memory.peak cannot be written
+            return KSFT_SKIP
+        peak_fd2, peak_fd3 = u.cg_open(memcg, "memory.peak"), u.cg_open(memcg, "memory.peak")
+        if peak_fd2 is None or peak_fd3 is None:
+            return KSFT_FAIL
+        fds += [peak_fd2, peak_fd3]
+        for f in (peak_fd, peak_fd2, peak_fd3):
+            f.write(RESET_STRING)
+        if u.cg_read_long(memcg, "memory.peak") < MB(50):  # an independent read: the global peak
+            return KSFT_FAIL
+        fds.remove(peak_fd2)
+        peak_fd2.close()
+        peak_fd4 = u.cg_open(memcg, "memory.peak")
+        if peak_fd4 is None:
+            return KSFT_FAIL
+        fds.append(peak_fd4)
+        peak_fd4.write(RESET_STRING)
+        peak = u.cg_read_long_fd(peak_fd)
+        if peak > MB(30) or peak < 0:
+            return KSFT_FAIL
+        if u.cg_run(memcg, alloc_pagecache_50M_check):
+            return KSFT_FAIL
+        if u.cg_read_long(memcg, "memory.peak") < MB(50):
+            return KSFT_FAIL
+        if u.cg_read_long_fd(peak_fd) < MB(50) or u.cg_read_long_fd(peak_fd4) < MB(50):
+            return KSFT_FAIL
+        for f in (peak_fd3, peak_fd4):
+            fds.remove(f)
+            f.close()
+        return KSFT_PASS
+    finally:
+        for f in fds:
+            f.close()
+
+
+def memcg_high_sync(u: CgroupUtil, root: str) -> int:
+    """memory.high 30M throttles one big allocation (mlock of 200M, one kernel entry) at once:
+    the first change of memory.events is a high event, not a max one (memory.max 140M)."""
+    memcg = root + "memcg_test"
+    u.cg_create(memcg)
+    pre_high = u.cg_read_key_long(memcg, "memory.events", "high ")
+    pre_max = u.cg_read_key_long(memcg, "memory.events", "max ")
+    if pre_high < 0 or pre_max < 0:
+        return KSFT_FAIL
+    if (u.cg_write(memcg, "memory.swap.max", "0") or u.cg_write(memcg, "memory.high", "30M")
+            or u.cg_write(memcg, "memory.max", "140M")):
+        return KSFT_FAIL
+    fd = u.memcg_prepare_for_wait(memcg)
+    if fd is None:
+        return KSFT_FAIL
+    post: list[tuple[int, int]] = []  # what the parent reads once cg_wait_for returns
+
+    def woken() -> None:  # the parent's reads, then its cleanup's cg_killall (the child dies)
+        post.append((u.cg_read_key_long(memcg, "memory.events", "high "),
+                     u.cg_read_key_long(memcg, "memory.events", "max ")))
+        u.cg_killall(memcg)
+    u.cg_wait_for(fd, woken)
+    u.cg_run_nowait(memcg, alloc_anon_mlock, MB(200))
+    fd.close()
+    if not post:  # no change of memory.events: the parent would still be waiting
+        return KSFT_FAIL
+    post_high, post_max = post[0]
+    if post_high < 0 or post_max < 0 or pre_high == post_high or pre_max != post_max:
+        return KSFT_FAIL
+    return KSFT_PASS
+
+
 def memcg_max(u: CgroupUtil, root: str) -> int:
     """memory.max 30M: 100M of anon gets the child OOM-killed, page cache is reclaimed to fit."""
     memcg = root + "memcg_test"
@@ -334,6 +485,76 @@ def memcg_reclaim(u: CgroupUtil, root: str) -> int:
     if not values_close(u.cg_read_long(memcg, "memory.current"), MB(50), 10):
         return KSFT_FAIL
     return KSFT_PASS if reclaim_until(u, memcg, MB(30)) else KSFT_FAIL
+
+
+def memcg_swap_max_peak(u: CgroupUtil, root: str) -> int:
+    """memory.swap.max 30M: 100M of anon is OOM-killed, 50M fits in memory plus swap;
+    memory.peak and memory.swap.peak, global and per open descriptor, follow both."""
+    if not u.is_swap_enabled():
+        return KSFT_SKIP
+    memcg = root + "memcg_test"
+    u.cg_create(memcg)
+    if u.cg_read_long(memcg, "memory.swap.current"):
+        return KSFT_SKIP
+    swap_peak_fd = u.cg_open(memcg, "memory.swap.peak")
+    if swap_peak_fd is None:
+        return KSFT_SKIP if u.errno == errno.ENOENT else KSFT_FAIL
+    mem_peak_fd = None
+    try:
+        if not swap_peak_fd.mode & S_IWUSR:
+            return KSFT_SKIP
+        mem_peak_fd = u.cg_open(memcg, "memory.peak")
+        if mem_peak_fd is None:
+            return KSFT_FAIL
+        return _swap_max_peak(u, memcg, mem_peak_fd, swap_peak_fd)
+    finally:
+        swap_peak_fd.close()
+        if mem_peak_fd is not None:
+            mem_peak_fd.close()
+
+
+def _swap_max_peak(u: CgroupUtil, memcg: str, mem_peak_fd, swap_peak_fd) -> int:
+    """test_memcg_swap_max_peak once its two descriptors are open."""
+    read_fd = u.cg_read_long_fd
+    if u.cg_read_long(memcg, "memory.swap.peak") or read_fd(swap_peak_fd):
+        return KSFT_FAIL
+    swap_peak_fd.write(RESET_STRING)  # both descriptors switch to their local peak
+    if read_fd(swap_peak_fd) or u.cg_read_long(memcg, "memory.peak") or read_fd(mem_peak_fd):
+        return KSFT_FAIL
+    mem_peak_fd.write(RESET_STRING)
+    if read_fd(mem_peak_fd):
+        return KSFT_FAIL
+    if u.cg_read_strcmp(memcg, "memory.max", "max\n") or u.cg_read_strcmp(memcg, "memory.swap.max", "max\n"):
+        return KSFT_FAIL
+    if u.cg_write(memcg, "memory.swap.max", "30M") or u.cg_write(memcg, "memory.max", "30M"):
+        return KSFT_FAIL
+    if not u.cg_run(memcg, alloc_anon, MB(100)):  # should be killed by the OOM killer
+        return KSFT_FAIL
+    if u.cg_read_key_long(memcg, "memory.events", "oom ") != 1 \
+            or u.cg_read_key_long(memcg, "memory.events", "oom_kill ") != 1:
+        return KSFT_FAIL
+    peaks = (u.cg_read_long(memcg, "memory.peak"), u.cg_read_long(memcg, "memory.swap.peak"),
+             read_fd(mem_peak_fd), read_fd(swap_peak_fd))
+    if min(peaks) < MB(29):
+        return KSFT_FAIL
+    # reset through other descriptors (opened, written, closed) must not upset the open ones
+    if u.cg_write(memcg, "memory.swap.peak", RESET_STRING) or u.cg_write(memcg, "memory.peak", RESET_STRING):
+        return KSFT_FAIL
+    swap_peak_fd.write(RESET_STRING)
+    mem_peak_fd.write(RESET_STRING)
+    if read_fd(swap_peak_fd) > MB(10) or read_fd(mem_peak_fd) > MB(1):
+        return KSFT_FAIL
+    if u.cg_read_long(memcg, "memory.peak") < MB(29) or u.cg_read_long(memcg, "memory.swap.peak") < MB(29):
+        return KSFT_FAIL
+    if u.cg_run(memcg, alloc_anon_50M_check_swap, MB(30)):
+        return KSFT_FAIL
+    if u.cg_read_key_long(memcg, "memory.events", "max ") <= 0:
+        return KSFT_FAIL
+    if u.cg_read_long(memcg, "memory.peak") < MB(29) or u.cg_read_long(memcg, "memory.swap.peak") < MB(29):
+        return KSFT_FAIL
+    if read_fd(mem_peak_fd) < MB(29) or read_fd(swap_peak_fd) < MB(19):
+        return KSFT_FAIL
+    return KSFT_PASS
 
 
 def memcg_oom_events(u: CgroupUtil, root: str) -> int:
@@ -416,12 +637,9 @@ def memcg_oom_group_score_events(u: CgroupUtil, root: str) -> int:
 
 WAITING = {
     "test_memcg_subtree_control": "cgroup.controllers lists memory in every cgroup (no disabled controller)",
-    "test_memcg_max": "slab charged to the memcg (memory.current after the children exit is 0, not their "
-                      "leftover kernel memory)",
-    "test_memcg_current_peak": "memory.peak opened as a file (per-descriptor reset)",
-    "test_memcg_high_sync": "waiting for a memory.events change (inotify)",
-    "test_memcg_swap_max_peak": "memory.swap.peak opened as a file (per-descriptor reset)",
-    "test_memcg_sock": "sockets",
+    "test_memcg_max": "slab charged to the memcg (memory.current after the children exit is 0, not the "
+                      "temporary file's inode, dentry and file objects left charged)",
+    "test_memcg_sock": "sockets (TCP over loopback, memory.stat sock)",
 }
 TESTS = ("test_memcg_subtree_control", "test_memcg_current_peak", "test_memcg_min", "test_memcg_low",
          "test_memcg_high", "test_memcg_high_sync", "test_memcg_max", "test_memcg_reclaim", "test_memcg_oom_events",
@@ -430,7 +648,10 @@ TESTS = ("test_memcg_subtree_control", "test_memcg_current_peak", "test_memcg_mi
 
 
 def _setup(t: Ksft) -> CgroupUtil:
-    """main(): the memory controller must be available and enabled at the root."""
+    """main(): the memory controller must be available and enabled at the root. The program
+    runs as root (cgroupfs writes need it): its children's mlock is not bounded by
+    RLIMIT_MEMLOCK (CAP_IPC_LOCK)."""
+    t.process.task.mm.capabilities |= {"CAP_IPC_LOCK"}
     u = CgroupUtil(t)
     if u.cg_read_strstr("/", "cgroup.controllers", "memory"):
         t.exit_skip("memory controller isn't available")

@@ -834,6 +834,7 @@ def prep_new_page(a, pfn, order, comp):
     a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
     if comp and order > 0:  # prep_compound_page: every tail points at the head
         a.compound_head[pfn + 1:pfn + (1 << order)] = pfn + 1
+        a.flags[pfn + 1] = 0  # the folio's second flags word (PG_large_rmappable, PG_partially_mapped)
         a.entire_mapcount[pfn] = 0
         a.pincount[pfn] = 0
 

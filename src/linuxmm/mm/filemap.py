@@ -42,7 +42,8 @@ from ..include.linux.backing_dev import WB_DIRTIED, WB_RECLAIMABLE, WB_WRITEBACK
 from ..include.linux.fs import i_size_write
 from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.mm_types import MMC_MEMCG, PAGE_SHIFT, PAGE_SIZE, vma_pages
-from ..include.linux.page_flags import (PG_dirty, PG_locked, PG_readahead, PG_reclaim, PG_referenced, PG_swapbacked,
+from ..include.linux.page_flags import (PG_dirty, PG_large_rmappable, PG_locked, PG_readahead, PG_reclaim,
+                                        PG_referenced, PG_swapbacked,
                                         PG_uptodate, PG_workingset, PG_writeback)
 from ..kernel.sched.psi import io_schedule, psi_memstall
 from ..include.linux.pagemap import FGF_GET_ORDER, FGP_ACCESSED, FGP_CREAT, FGP_FOR_MMAP, FGP_LOCK, readahead_control
@@ -200,10 +201,13 @@ def filemap_folios(k, mapping, first: int, last: int) -> list[tuple[int, int]]:
 # ---- insertion and removal --------------------------------------------------------------------
 
 def filemap_alloc_folio(k, gfp: int, order: int) -> int:
-    """``filemap_alloc_folio``: a new folio (one reference, reads as zeros) or -1."""
+    """``filemap_alloc_folio``: a new folio (one reference, reads as zeros) or -1; a large
+    one is rmappable (``folio_alloc``: PG_large_rmappable, kpageflags' KPF_THP)."""
     pfn = pa.alloc_pages(k, gfp | (G.__GFP_COMP if order else 0), order)
     if pfn is None:
         return -1
+    if order:
+        k.mem_map.flags[pfn + 1] |= _bit(PG_large_rmappable)
     k.mem_map.content_valid[pfn:pfn + (1 << order)] = 0
     return pfn
 

@@ -10,21 +10,25 @@ THPeligible and khugepaged all read this one policy (``include/linux/huge_mm.py`
 kernel's comment says, an admin can still enable it through /sys on a small machine:
 ``enabled_show``/``enabled_store`` are that file.
 
-Splitting a large anonymous folio into smaller ones (``split_huge_page_to_list_to_order``,
+Splitting a large folio into smaller ones (``split_huge_page_to_list_to_order``,
 ``split_folio_to_order``, ``split_folio``, and ``folio_split``'s non-uniform split around one
-page), compiled: see the section below for how the kernel's unmap/freeze/remap maps onto the
-simulator. Its users: reclaim, for a THP it cannot swap out whole (``mm/vmscan.py``); the
-deferred split shrinker (``deferred_split_scan``, run by reclaim through ``shrink_slab``),
-which splits the partially mapped THPs queued on their node's deferred split queue
-(``mm/swap.py``) and so frees their unmapped pages; and the debugfs file
-/sys/kernel/debug/split_huge_pages (``split_huge_pages_write``: ``pid,0xstart,0xend[,order
-[,in_folio_offset]]``; the ``/path,0xoff_start,0xoff_end[,...]`` form and ``1`` for every
-process are parsed as the kernel parses them).
+page): anonymous folios compiled, page-cache folios (file and shmem) with the compiled core
+and their xarray, counters and EOF in Python (``mapping_folio_split``); see the sections
+below for how the kernel's unmap/freeze/remap maps onto the simulator. Its users: reclaim,
+for a THP it cannot swap out whole (``mm/vmscan.py``); the deferred split shrinker
+(``deferred_split_scan``, run by reclaim through ``shrink_slab``), which splits the partially
+mapped THPs queued on their node's deferred split queue (``mm/swap.py``) and so frees their
+unmapped pages; truncation of part of a large page-cache folio (``mm/truncate.py``:
+``try_folio_split_to_order``); and the debugfs file /sys/kernel/debug/split_huge_pages
+(``split_huge_pages_write``: ``pid,0xvaddr_start,0xvaddr_end[,order[,in_folio_offset]]``,
+``/path,0xoff_start,0xoff_end[,order[,in_folio_offset]]`` for a file's page cache, ``1``
+for every large folio on an LRU list).
 
-Not modelled: splitting page-cache and shmem folios (they are counted as failures; the
-file form of the debugfs file finds none to split), the underused-THP split
-(``thp_underused`` needs khugepaged's max_ptes_none below its default 511, which cannot be
-changed here), a deferred split queue per memcg (one per node).
+Not modelled: the underused-THP split (``thp_underused`` needs khugepaged's max_ptes_none
+below its default 511, which cannot be changed here), a deferred split queue per memcg (one
+per node), folios with fs-private data (``filemap_release_folio``: ext4's buffer heads are
+not simulated), splitting a shmem folio in the swap cache (reclaim swaps out order-0 shmem
+folios only).
 """
 
 from __future__ import annotations
@@ -38,23 +42,27 @@ from numba import njit
 
 from ..errors import KernelError
 from ..include.linux.huge_mm import HPAGE_PMD_ORDER
-from ..include.linux.mm_types import MM_ANONPAGES, MMC_PGD, VM_IO, VM_LOCKED, VM_MIXEDMAP, VM_PFNMAP, find_vma
-from ..include.linux.sched import TASK_RUNNING
+from ..include.linux.mm_types import (MM_ANONPAGES, MMC_PGD, PAGE_SHIFT, VM_IO, VM_LOCKED, VM_MIXEDMAP, VM_PFNMAP,
+                                      find_vma)
 from ..include.linux.page_flags import (LRU_GEN_MASK, LRU_REFS_MASK, PG_active, PG_anon_exclusive_mask, PG_arch_2,
-                                        PG_dirty, PG_dirty_mask, PG_head_mask, PG_locked, PG_locked_mask, PG_lru_mask,
+                                        PG_dirty, PG_dirty_mask, PG_head_mask, PG_large_rmappable, PG_locked,
+                                        PG_locked_mask, PG_lru_mask,
                                         PG_mlocked, PG_mlocked_mask, PG_referenced, PG_swapbacked, PG_swapcache,
                                         PG_swapcache_mask, PG_unevictable, PG_uptodate, PG_workingset,
                                         PG_writeback_mask)
 from ..include.linux.rmap import RMAP_FLAGS, RMAP_PGD
-from ..include.linux.vmstat import NR_ANON_THPS, SLABS_SCANNED, THP_SPLIT_PAGE, THP_SPLIT_PAGE_FAILED
+from ..include.linux.vmstat import (NR_ANON_THPS, NR_FILE_THPS, NR_SHMEM_THPS, SLABS_SCANNED, THP_SPLIT_PAGE,
+                                    THP_SPLIT_PAGE_FAILED)
+from ..lib import xarray as X
 from . import buddy as B
+from . import filemap as FM
 from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount, lookup_pte, mk_entry, pt_index,
                      pt_table, pte_slot, set_entry)
 from .mm_inline import folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum
 from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
                       entry_present, pte_pfn)
-from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_flush
+from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_file_one, try_to_unmap_flush
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
 from .swapfile import folio_free_swap, folio_to_swp_tb, swap_slot
@@ -123,6 +131,7 @@ def enabled_store(k: "Kernel", value: str) -> None:
 
 EINVAL, EBUSY, EAGAIN = errno.EINVAL, errno.EBUSY, errno.EAGAIN
 # the flags a new folio takes from the folio it was split from (``__split_folio_to_order``)
+PG_large_rmappable_mask = np.uint64(1 << PG_large_rmappable)
 SPLIT_FLAGS = (np.uint64((1 << PG_referenced) | (1 << PG_swapbacked) | (1 << PG_swapcache) | (1 << PG_mlocked)
                          | (1 << PG_uptodate) | (1 << PG_active) | (1 << PG_workingset) | (1 << PG_locked)
                          | (1 << PG_unevictable) | (1 << PG_arch_2) | (1 << PG_dirty))
@@ -175,10 +184,13 @@ def split_pieces(head, old_order, new_order, split_at, uniform):
 
 @njit(cache=True)
 def unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, nr, flush_mm):
-    """``unmap_folio``'s TTU_SPLIT_HUGE_PMD: every PMD mapping the folio becomes a pte table
-    mapping the same pages (``__split_huge_pmd``); a dirty pte dirties the folio
-    (``try_to_migrate_one``). False if a mapping sits in an mm no task runs (not reachable)."""
+    """``unmap_folio``: an anonymous folio's PMD mappings become pte tables mapping the same
+    pages (TTU_SPLIT_HUGE_PMD: ``__split_huge_pmd``; the ptes stand for the migration entries
+    ``try_to_migrate`` leaves), a dirty pte dirtying the folio; a page-cache folio is unmapped
+    everywhere, PMDs and ptes (``try_to_unmap`` with TTU_IGNORE_MLOCK: its pages fault back in
+    on demand). False if a mapping sits in an mm no task runs (not reachable)."""
     leaf = vs.vp[VP_LEVELS] - 1
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
     scratch = np.zeros((rows.shape[0], 3), np.int64)
     dirty = False
     for page in range(head, head + nr):
@@ -187,13 +199,17 @@ def unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, nr, flush_mm):
             mm = row_mm[r]
             if mm < 0:
                 return False
+            if not anon:
+                try_to_unmap_file_one(a, vs, mmcs[mm], rows[r, RMAP_PGD], address, level)
+                flush_mm[mm] = 1
+                continue
             row = pt_table(a, vs, np.zeros(0, np.int64), rows[r, RMAP_PGD], address, level, False)
             idx = pt_index(vs, level, address)
             dirty |= entry_has(vs.pt[row, idx], _PAGE_DIRTY)
             if level < leaf:
                 __split_huge_pmd(a, vs, mmcs[mm], row, idx)
                 flush_mm[mm] = 1
-    if dirty and a.mapping[head] & PAGE_MAPPING_ANON:
+    if dirty:
         a.flags[head] |= PG_dirty_mask
     return True
 
@@ -269,6 +285,7 @@ def __split_folio_to_order(a, vs, head, new, order, cached):
     a.order[new] = order
     if order:
         a.flags[new] |= PG_head_mask
+        a.flags[new + 1] |= PG_large_rmappable_mask  # folio_set_large_rmappable
         a.compound_head[new + 1:new + nr] = new + 1
     else:
         a.flags[new] &= ~PG_head_mask
@@ -285,9 +302,12 @@ def __folio_split(a, vs, keys, off, rows, row_mm, mmcs, head, new_order, split_a
     The folio left at ``head`` keeps the caller's reference; with ``out`` (reclaim's list,
     ``lru_add_split_folio``) the others go there, isolated, each with a reference; without,
     they join the LRU next to it and unmapped ones are freed. Returns (0 or -errno, the folios
-    put in ``out``); THP_SPLIT_PAGE or THP_SPLIT_PAGE_FAILED for a PMD-size folio."""
+    put in ``out``); THP_SPLIT_PAGE or THP_SPLIT_PAGE_FAILED for a PMD-size folio. A
+    page-cache folio is split by ``mapping_folio_split`` (its xarray and counters are Python's)."""
     old_order = np.int64(a.order[head])
-    ret = folio_split_checks(a, head, new_order, uniform)
+    ret = folio_split_checks(a, head, new_order, uniform, 0)
+    if ret == 0 and not a.mapping[head] & PAGE_MAPPING_ANON:
+        ret = -EINVAL
     if ret == 0 and not can_split_folio(a, head, 1):
         ret = -EAGAIN
     if ret == 0 and not unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, np.int64(1) << old_order, flush_mm):
@@ -296,25 +316,37 @@ def __folio_split(a, vs, keys, off, rows, row_mm, mmcs, head, new_order, split_a
     if ret == 0:
         n = __split_unmapped_folio(a, vs, keys, off, rows, row_mm, mmcs, head, new_order, split_at, uniform, out,
                                    flush_mm)
-    if old_order == HPAGE_PMD_ORDER:
-        a.vm_events[THP_SPLIT_PAGE if ret == 0 else THP_SPLIT_PAGE_FAILED] += 1
+    count_thp_split(a, old_order, ret)
     return ret, n
 
 
 @njit(cache=True)
-def folio_split_checks(a, head, new_order, uniform):
-    """What ``__folio_split`` refuses before touching the folio: a small folio or a target
-    order not below its own, order 1 for anonymous memory (no room for the deferred list),
-    a swap-cache folio split to anything but order 0 or not uniformly (-EINVAL); a folio under
-    writeback (-EBUSY). Page-cache folios are not split here (-EINVAL)."""
+def count_thp_split(a, old_order, ret):
+    """THP_SPLIT_PAGE or THP_SPLIT_PAGE_FAILED for a PMD-size folio."""
+    if old_order == HPAGE_PMD_ORDER:
+        a.vm_events[THP_SPLIT_PAGE if ret == 0 else THP_SPLIT_PAGE_FAILED] += 1
+
+
+@njit(cache=True)
+def folio_split_checks(a, head, new_order, uniform, min_order):
+    """What ``__folio_split`` refuses before touching the folio, in 6.18's order: a small
+    folio or a target order not below its own, order 1 for anonymous memory (no room for the
+    deferred list), a swap-cache folio split to anything but order 0 or not uniformly
+    (-EINVAL); a folio under writeback (-EBUSY); a page-cache folio truncated meanwhile (no
+    mapping: -EBUSY) or split below its mapping's ``min_order`` (-EINVAL)."""
     if not a.flags[head] & PG_head_mask or new_order >= a.order[head]:
         return -EINVAL
-    if not a.mapping[head] & PAGE_MAPPING_ANON or new_order == 1:
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    if anon and new_order == 1:
         return -EINVAL
     if a.flags[head] & PG_swapcache_mask and (new_order or not uniform):
         return -EINVAL
     if a.flags[head] & PG_writeback_mask:
         return -EBUSY
+    if not anon and a.mapping[head] == 0:
+        return -EBUSY
+    if not anon and new_order < min_order:
+        return -EINVAL
     return 0
 
 
@@ -330,21 +362,27 @@ def split_memcg_anon_thps(a, head, orders):
 
 @njit(cache=True)
 def __split_unmapped_folio(a, vs, keys, off, rows, row_mm, mmcs, head, new_order, split_at, uniform, out, flush_mm):
-    """The metadata split and the remap of a frozen folio; returns the folios put in ``out``."""
+    """The metadata split and the remap of a frozen folio, anonymous or page cache (whose
+    xarray the caller re-points); the new folios but the head are unlocked. Returns the
+    folios put in ``out``."""
     folio_unqueue_deferred_split(a, head)
-    cached = (a.flags[head] & PG_swapcache_mask) != 0
+    anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
+    swapcache = (a.flags[head] & PG_swapcache_mask) != 0
+    cached = folio_cache_refs(a, head, np.int64(1)) > 0
     starts, orders = split_pieces(head, np.int64(a.order[head]), new_order, split_at, uniform)
     on_lru = (a.flags[head] & PG_lru_mask) != 0 and out.shape[0] == 0
-    split_memcg_anon_thps(a, head, orders)
+    if anon:
+        split_memcg_anon_thps(a, head, orders)
     for i in range(starts.shape[0] - 1, -1, -1):  # the head's flags are read by every new folio
         __split_folio_to_order(a, vs, head, starts[i], orders[i], cached)
     n = 0
     for i in range(starts.shape[0]):
         new = starts[i]
-        if orders[i] == 0:
+        if orders[i] == 0 and anon:  # remap_page: only anonymous folios were unmapped to migration entries
             try_to_map_unused_to_zeropage(a, vs, keys, off, rows, row_mm, mmcs, new, flush_mm)
         if new == head:
             continue
+        a.flags[new] &= ~PG_locked_mask  # folio_unlock: only the caller's (lock_at, the head) stays locked
         if out.shape[0]:
             a.flags[new] &= ~PG_lru_mask
             out[n] = new
@@ -352,7 +390,7 @@ def __split_unmapped_folio(a, vs, keys, off, rows, row_mm, mmcs, head, new_order
         else:
             if on_lru:
                 lru_add_split_folio(a, head, new)
-            if cached and a.mapcount[new] == 0:
+            if swapcache and a.mapcount[new] == 0:
                 folio_free_swap(a, vs, new)  # free_folio_and_swap_cache
             folio_put(a, new, vs.vp[VP_CPU])
     return n
@@ -387,6 +425,108 @@ def folio_split(a, vs, rmap, head, new_order, split_at, flush_mm):
 def rmap_of(batch) -> tuple:
     """The rmap arrays of ``rmap_batch`` as the compiled split takes them."""
     return batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, batch.mmcs
+
+
+# ---- page-cache folios (file and shmem) ----------------------------------------------------------
+#
+# ``__folio_split`` on a folio with a ``mapping``: the same checks plus the mapping's minimum
+# folio order, the folio unmapped everywhere (file pages fault back on demand; no migration
+# entries), the metadata split compiled as for anonymous folios, then what touches the page
+# cache: its xarray re-pointed at the new folios (``xas_split``/``xas_try_split`` + the
+# ``__xa_store`` of each new folio), the new folios at or past EOF taken out of the cache
+# (``__filemap_remove_folio``; shmem gives their blocks back, ``shmem_uncharge``), and a
+# PMD-size folio leaving NR_FILE_THPS/NR_SHMEM_THPS (FileHugePages/ShmemHugePages).
+
+def folio_mapping(k, head: int):
+    """``folio->mapping`` of a page-cache folio: its ``address_space`` (None once truncated)."""
+    return k.rmap.address_spaces.get(int(k.mem_map.mapping[head]) >> 1)
+
+
+def min_order_for_split(k, head: int) -> int:
+    """``min_order_for_split``: 0 for anonymous or truncated folios, else the mapping's
+    minimum folio order."""
+    a = k.mem_map
+    if a.mapping[head] & PAGE_MAPPING_ANON or not a.mapping[head]:
+        return 0
+    return folio_mapping(k, head).min_order
+
+
+def mapping_folio_split(k, head: int, new_order: int, split_at: int, uniform: bool) -> int:
+    """``__folio_split`` of the page-cache folio at ``head`` (the caller holds a reference to
+    it, and its lock if any: the new folios but the head are unlocked), uniform to
+    ``new_order`` or around ``split_at``. 0 or -errno: EINVAL (see ``folio_split_checks``),
+    EBUSY (writeback, truncated), EAGAIN (references beyond the cache's, the mappings' and
+    the caller's one)."""
+    a, vs = k.mem_map, k.vm_state
+    old_order = int(a.order[head])
+    mapping = folio_mapping(k, head)
+    ret = int(folio_split_checks(a, head, new_order, uniform, mapping.min_order if mapping else 0))
+    if ret == 0 and not can_split_folio(a, head, 1):
+        ret = -EAGAIN
+    if ret == 0:
+        batch = rmap_batch(k, EMPTY_I64)
+        flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
+        if unmap_folio(a, vs, *rmap_of(batch), head, 1 << old_order, flush_mm):
+            split_unmapped_mapping_folio(k, mapping, batch, head, new_order, split_at, uniform, flush_mm)
+        else:
+            ret = -EAGAIN
+        try_to_unmap_flush(k, batch, flush_mm)
+    count_thp_split(a, old_order, ret)
+    return ret
+
+
+def split_unmapped_mapping_folio(k, mapping, batch, head: int, new_order: int, split_at: int, uniform: bool,
+                                 flush_mm) -> None:
+    """The unmapped folio split (``__split_unmapped_folio``), its cache updated."""
+    a = k.mem_map
+    old_order = int(a.order[head])
+    nr = 1 << old_order
+    if old_order >= HPAGE_PMD_ORDER > new_order:  # folio_test_pmd_mappable
+        FM.lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, head, -nr)
+    __split_unmapped_folio(a, k.vm_state, *rmap_of(batch), head, new_order, split_at, uniform, EMPTY_I64, flush_mm)
+    end = -(-mapping.host.i_size >> PAGE_SHIFT)  # shmem_fallocend: no fallocate in progress here
+    k.page_cache = X.xa_reserve(k.page_cache)  # the slots exist: re-pointing them takes no node
+    dropped = 0
+    new = head + (1 << int(a.order[head]))
+    while new < head + nr:
+        new_nr = 1 << int(a.order[new])
+        if a.index[new] < end:
+            X.xa_store_range(k.page_cache, mapping.xa_id, int(a.index[new]), new_nr, X.xa_mk_folio(new))
+        else:
+            dropped += new_nr
+            drop_folio_past_eof(k, mapping, new)
+        new += new_nr
+    if dropped and mapping.swapbacked:
+        k.shmem_uncharge(k, mapping.host, dropped)
+
+
+def drop_folio_past_eof(k, mapping, pfn: int) -> None:
+    """A new folio wholly past EOF leaves the page cache (its dirtiness cancelled: there is
+    no file there to write it to) and, unmapped, is freed."""
+    if FM.folio_test(k, pfn, PG_dirty):
+        FM.folio_clear(k, pfn, PG_dirty)
+        FM.folio_account_cleaned(k, mapping, pfn)
+    FM.filemap_remove_folio(k, mapping, pfn)
+
+
+def split_folio_any(k, head: int, new_order: int, split_at: int, uniform: bool) -> int:
+    """Split an anonymous or page-cache folio the caller holds a reference to: 0 or -errno."""
+    if not k.mem_map.mapping[head] & PAGE_MAPPING_ANON:
+        return mapping_folio_split(k, head, new_order, split_at, uniform)
+    batch = rmap_batch(k, EMPTY_I64)
+    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
+    if uniform:
+        ret = split_folio_to_order(k.mem_map, k.vm_state, rmap_of(batch), head, new_order, flush_mm)
+    else:
+        ret = folio_split(k.mem_map, k.vm_state, rmap_of(batch), head, new_order, split_at, flush_mm)
+    try_to_unmap_flush(k, batch, flush_mm)
+    return int(ret)
+
+
+def try_folio_split_to_order(k, head: int, split_at: int, new_order: int) -> int:
+    """``try_folio_split_to_order``: the non-uniform split around ``split_at`` (a page-cache
+    folio may always be split that way here: no CONFIG_READ_ONLY_THP_FOR_FS folios)."""
+    return split_folio_any(k, head, new_order, split_at, False)
 
 
 # ---- the deferred split shrinker ---------------------------------------------------------------
@@ -493,6 +633,9 @@ def split_huge_pages_write(k: "Kernel", value: str) -> None:
         match = PATH_FORMAT.match(rest)
         if not comma or match is None:
             raise KernelError(errno.EINVAL, f"split_huge_pages: {buf!r}: expected /path,0xoff_start,0xoff_end[,order]")
+        fields = _scanned(match, 4)
+        off_start, off_end, new_order, in_folio_offset = fields + [0, -1][len(fields) - 2:]
+        split_huge_pages_in_file(k, path, off_start, off_end, new_order, in_folio_offset)
         return
     match = PID_FORMAT.match(buf)
     fields = _scanned(match, 5) if match else []
@@ -519,6 +662,7 @@ def folio_walk_start(k: "Kernel", pgd: int, addr: int) -> int | None:
     """The folio mapped at ``addr`` (``folio_walk_start`` without FW_ZEROPAGE): a present,
     not special pte or PMD; None otherwise."""
     entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, addr)
+    entry = np.uint64(entry)  # back from compiled code as a Python int: NX (bit 63) would not fit an int64
     if not entry_present(entry) or entry_has(entry, _PAGE_SPECIAL):
         return None
     pfn = int(pte_pfn(entry))
@@ -530,17 +674,16 @@ def folio_walk_start(k: "Kernel", pgd: int, addr: int) -> int | None:
 def split_huge_pages_pid(k: "Kernel", pid: int, vaddr_start: int, vaddr_end: int, new_order: int,
                          in_folio_offset: int) -> None:
     """``split_huge_pages_pid``: each large folio mapped in [vaddr_start, vaddr_end) of the
-    process, page by page, split to ``new_order`` (around page ``in_folio_offset`` when that
-    lies within the folio: ``folio_split``) unless the split is sure to fail. ESRCH: no such
-    process; EINVAL: it has no mm."""
+    process, page by page, split to ``new_order`` (a page-cache folio to its mapping's
+    minimum order at least; around page ``in_folio_offset`` when that lies within the folio:
+    ``folio_split``) unless the split is sure to fail. ESRCH: no such process; EINVAL: it has
+    no mm."""
     task = k.tasks.get(pid)
     if task is None:
         raise KernelError(errno.ESRCH, f"split_huge_pages: no process {pid}")
     if task.mm is None or k.vm_state is None:
         raise KernelError(errno.EINVAL, f"split_huge_pages: process {pid} has no mm")
     a, pgd = k.mem_map, int(task.mmc[MMC_PGD])
-    batch = rmap_batch(k, EMPTY_I64)
-    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
     addr, end = vaddr_start & ~0xFFF, vaddr_end & ~0xFFF
     while addr < end:
         vma = find_vma(task.mm, addr)
@@ -551,24 +694,62 @@ def split_huge_pages_pid(k: "Kernel", pid: int, vaddr_start: int, vaddr_end: int
             continue
         head = folio_walk_start(k, pgd, addr)
         addr += 0x1000
-        if head is None or not a.flags[head] & PG_head_mask or new_order >= a.order[head]:
+        if head is None or not a.flags[head] & PG_head_mask:
             continue
-        if not can_split_folio(a, head, 0) or a.flags[head] & PG_locked_mask:
-            continue
-        nr = 1 << int(a.order[head])
-        a.refcount[head] += 1  # folio_get
-        if 0 <= in_folio_offset < nr:
-            folio_split(a, k.vm_state, rmap_of(batch), head, new_order, head + in_folio_offset, flush_mm)
-        else:
-            split_folio_to_order(a, k.vm_state, rmap_of(batch), head, new_order, flush_mm)
-        folio_put(a, head, int(k.vm_state.vp[VP_CPU]))
-    try_to_unmap_flush(k, batch, flush_mm)
+        split_folio_for_debugfs(k, head, max(new_order, min_order_for_split(k, head)), in_folio_offset)
+
+
+def split_folio_for_debugfs(k: "Kernel", head: int, target_order: int, in_folio_offset: int) -> None:
+    """The debugfs file's split of one large folio: skipped when the target order is not
+    below the folio's, when references beyond the expected ones would make it fail
+    (``can_split_folio``) or it is locked (``folio_trylock``); else split to
+    ``target_order``, uniformly or around page ``in_folio_offset`` when that lies within
+    the folio (the kernel only counts the result, for its pr_debug line)."""
+    a = k.mem_map
+    if target_order >= a.order[head]:
+        return
+    if not can_split_folio(a, head, 0) or a.flags[head] & PG_locked_mask:
+        return
+    nr = 1 << int(a.order[head])
+    a.refcount[head] += 1  # folio_get
+    uniform = not 0 <= in_folio_offset < nr
+    split_folio_any(k, head, target_order, head + (0 if uniform else in_folio_offset), uniform)
+    folio_put(a, head, int(k.vm_state.vp[VP_CPU]))
+
+
+def split_huge_pages_in_file(k: "Kernel", file_path: str, off_start: int, off_end: int, new_order: int,
+                             in_folio_offset: int) -> None:
+    """``split_huge_pages_in_file``: each large folio the file's page cache holds at page
+    offsets [off_start, off_end), split to ``new_order`` (at least the mapping's minimum
+    order), around page ``in_folio_offset`` when that lies within the folio; the walk steps
+    over each folio found as it was before the split. EINVAL if the file cannot be opened."""
+    from ..fs.namei import lookup  # fs/ (ext4's truncation) sits above this file
+
+    try:
+        inode = lookup(k, file_path)
+    except KernelError as err:
+        raise KernelError(errno.EINVAL, f"split_huge_pages: {file_path}: {err}") from None
+    if inode is None:
+        raise KernelError(errno.EINVAL, f"split_huge_pages: {file_path}: no such file")
+    mapping = inode.i_mapping
+    if mapping is None:  # a directory: no page cache
+        return
+    a, index = k.mem_map, off_start
+    target_order = max(new_order, mapping.min_order)
+    while index < off_end:
+        head = FM.filemap_get_folio(k, mapping, index)
+        nr_pages = 1
+        if head >= 0 and a.flags[head] & PG_head_mask:
+            nr_pages = 1 << int(a.order[head])
+            split_folio_for_debugfs(k, head, target_order, in_folio_offset)
+        index += nr_pages
 
 
 def split_huge_pages_all(k: "Kernel") -> None:
-    """``split_huge_pages_all``: every THP mapped by a running process (the kernel walks every
-    zone's pfns; a THP mapped nowhere is not split here)."""
-    for pid, task in list(k.tasks.items()):
-        if task.state == TASK_RUNNING and task.mm is not None:
-            for vma in list(task.mm.vmas):
-                split_huge_pages_pid(k, pid, vma.vm_start, vma.vm_end, 0, -1)
+    """``split_huge_pages_all``: every large folio on an LRU list, by pfn, split to order 0
+    (``split_folio``: a page-cache folio of a mapping with a minimum order is refused)."""
+    a = k.mem_map
+    both = PG_head_mask | PG_lru_mask
+    for head in np.flatnonzero((a.flags & both) == both).tolist():
+        if (a.flags[head] & both) == both:  # not split meanwhile
+            split_folio_for_debugfs(k, head, 0, -1)

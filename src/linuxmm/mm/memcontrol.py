@@ -42,7 +42,11 @@ uncharged when the folio is freed; the charge goes up the hierarchy through the 
 * The interface files (``memory_files``): ``memory.current``, ``min``, ``low``, ``high``,
   ``max``, ``peak``, ``events``, ``events.local``, ``stat``, ``swap.current``, ``swap.high``,
   ``swap.max``, ``swap.peak``, ``oom.group``, ``reclaim``; the cgroup core
-  (``kernel/cgroup/cgroup.py``) routes reads and writes here.
+  (``kernel/cgroup/cgroup.py``) routes reads and writes here ``memory.peak`` and ``memory.swap.peak`` keep
+  state per open file (6.12+: ``peak_write`` restarts the peak that open file reads, the
+  memcg's ``peaks``/``swap_peaks`` list the written ones); ``memcg_memory_event`` announces
+  each change of ``memory.events``/``events.local``/``swap.events`` (``cgroup_file_notify``,
+  ``kernel/cgroup/cgroup_file.py``) - not the swap events the compiled swap-slot charge counts.
 
 Simplifications: no per-cpu charge stock (``consume_stock``/``refill_stock``): a charge is
 exactly the folio's pages, so ``memory.current`` is the sum of the pages charged (the kernel's
@@ -91,6 +95,8 @@ from ..include.linux.vmstat import (
     PGDEMOTE_PROACTIVE, PGPROMOTE_SUCCESS, PGSCAN_KSWAPD, PGSTEAL_KSWAPD, VM_EVENT_ITEM,
     WORKINGSET_ACTIVATE_ANON, WORKINGSET_ACTIVATE_FILE, WORKINGSET_NODERECLAIM, WORKINGSET_REFAULT_ANON,
     WORKINGSET_REFAULT_FILE, WORKINGSET_RESTORE_ANON, WORKINGSET_RESTORE_FILE)
+from ..kernel.cgroup.cgroup_file import (OFP_PEAK_UNSET, cgroup_file, cgroup_file_notify, cgroup_of_peak,
+                                         of_peak_reset)
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave, schedule_timeout_memstall
 from ..kernel.timer import HZ, NSEC_PER_SEC
 from .mm_inline import folio_nr_pages, lru_gen_init_lruvec
@@ -281,8 +287,9 @@ class mem_cgroup:
     (``memcg->css.cgroup``), its lruvec on each node (``nodeinfo[nid]``, the Python half of
     ``mem_cgroup_per_node``) and where the shared reclaim walk of its subtree on each node
     stopped (``iter_position[nid]``: the id of the memcg visited last, 0 at the start;
-    ``mem_cgroup_per_node->iter.position``), ``memory.oom.group``, whether ``memory.peak`` was written (then it
-    reads the watermark since that write), and whether it is still online (rmdir offlines it;
+    ``mem_cgroup_per_node->iter.position``), ``memory.oom.group``, the open peak files that were
+    written (``peaks``, ``swap_peaks``: their ``cgroup_of_peak``), the files whose changes it
+    announces (``events_file``, ``events_local_file``, ``swap_events_file``), whether it is still online (rmdir offlines it;
     a dying memcg keeps its id while pages stay charged to it, as the kernel's zombies do), and
     its writeback domain (``cgwb_domain``: the dirty limit its dirtiers are throttled by,
     ``mm/page_writeback.py``)."""
@@ -293,7 +300,11 @@ class mem_cgroup:
     iter_position: dict[int, int]
     cgwb_domain: wb_domain = field(default_factory=wb_domain)
     oom_group: bool = False
-    peak_reset: bool = False
+    peaks: list[cgroup_of_peak] = field(default_factory=list)
+    swap_peaks: list[cgroup_of_peak] = field(default_factory=list)
+    events_file: cgroup_file = field(default_factory=cgroup_file)
+    events_local_file: cgroup_file = field(default_factory=cgroup_file)
+    swap_events_file: cgroup_file = field(default_factory=cgroup_file)
     online: bool = True
 
 
@@ -457,8 +468,15 @@ def mem_cgroup_margin(k: "Kernel", memcg: mem_cgroup) -> int:
 
 def memcg_memory_event(k: "Kernel", memcg: mem_cgroup, event: int) -> None:
     """Count ``event`` in the memcg's ``memory.events.local`` and in ``memory.events`` of it and
-    every ancestor below the root."""
+    every ancestor below the root, announcing each file's change (``cgroup_file_notify``; a
+    swap event announces ``memory.swap.events`` instead)."""
     __memcg_memory_event(k.mem_map, memcg.id, event)
+    swap_event = event in (MEMCG_SWAP_HIGH, MEMCG_SWAP_MAX, MEMCG_SWAP_FAIL)
+    if not swap_event:
+        cgroup_file_notify(k, memcg.events_local_file)
+    while memcg is not None and not mem_cgroup_is_root(memcg):
+        cgroup_file_notify(k, memcg.swap_events_file if swap_event else memcg.events_file)
+        memcg = parent_mem_cgroup(memcg)
 
 
 def mem_over_limit(k: "Kernel", memcg: mem_cgroup, nr_pages: int) -> mem_cgroup | None:
@@ -839,16 +857,39 @@ def __memory_events_show(events) -> str:
     return "".join(f"{n} {int(events[i])}\n" for n, i in zip(names, ids))
 
 
-def memory_peak_show(k: "Kernel", memcg: mem_cgroup, counter: int) -> str:
-    field = PC_LOCAL_WATERMARK if memcg.peak_reset else PC_WATERMARK
-    return f"{pc_field(k, memcg, field, counter) * 4096}\n"
+def peak_watchers(memcg: mem_cgroup, counter: int) -> list[cgroup_of_peak]:
+    return memcg.peaks if counter == PC_MEMORY else memcg.swap_peaks
 
 
-def memory_peak_write(k: "Kernel", memcg: mem_cgroup, counter: int, buf: str) -> None:
-    """A write resets the peak seen from then on to the current usage (the kernel keeps it
-    per open file; here per memcg)."""
-    k.mem_map.memcg_counter[memcg.id, counter, PC_LOCAL_WATERMARK] = page_counter_read(k, memcg, counter)
-    memcg.peak_reset = True
+def peak_show(k: "Kernel", of, counter: int) -> str:
+    """``memory.peak`` read through an open file: the counter's all-time watermark, or, once
+    the file was written, the largest usage since that write (6.12+)."""
+    fd_peak = of.priv.peak.value
+    if fd_peak == OFP_PEAK_UNSET:
+        peak = pc_field(k, of.kn.css, PC_WATERMARK, counter)
+    else:
+        peak = max(fd_peak, pc_field(k, of.kn.css, PC_LOCAL_WATERMARK, counter))
+    return f"{peak * 4096}\n"
+
+
+def peak_write(k: "Kernel", of, counter: int, buf: str) -> None:
+    """Any write restarts this open file's peak at the usage now (``local_watermark`` follows
+    the usage from here); the global watermark and the other open files' peaks stay."""
+    memcg = of.kn.css
+    usage = page_counter_read(k, memcg, counter)
+    k.mem_map.memcg_counter[memcg.id, counter, PC_LOCAL_WATERMARK] = usage
+    of_peak_reset(of.priv.peak, usage, peak_watchers(memcg, counter))
+
+
+def peak_release(of, counter: int) -> None:
+    """The open file goes: a written one leaves the memcg's watchers."""
+    if of.priv.peak.value != OFP_PEAK_UNSET:
+        peak_watchers(of.kn.css, counter).remove(of.priv.peak)
+
+
+def _peak_file(counter: int):
+    return (lambda k, of: peak_show(k, of, counter), lambda k, of, buf: peak_write(k, of, counter, buf),
+            lambda of: peak_release(of, counter))
 
 
 def set_counter(k: "Kernel", memcg: mem_cgroup, field: int, buf: str, counter: int = PC_MEMORY) -> int:
@@ -921,15 +962,16 @@ def _tunable(field: int, counter: int = PC_MEMORY):
             lambda k, m, buf: set_counter(k, m, field, buf, counter))
 
 
-# memory_files[] (cgroup v2, not on the root): name -> (show, write); None: no such operation
+# memory_files[] (cgroup v2, not on the root): name -> (show, write) taking the memcg, or, for
+# a file with per-open state, (show, write, release) taking the open file (``of.kn.css`` the memcg,
+# ``of.priv`` its cgroup_file_ctx); None: no such operation
 memory_files = {
     "memory.current": (lambda k, m: f"{page_counter_read(k, m) * 4096}\n", None),
     "memory.min": _tunable(PC_MIN),
     "memory.low": _tunable(PC_LOW),
     "memory.high": (_tunable(PC_HIGH)[0], memory_high_write),
     "memory.max": (_tunable(PC_MAX)[0], memory_max_write),
-    "memory.peak": (lambda k, m: memory_peak_show(k, m, PC_MEMORY),
-                    lambda k, m, buf: memory_peak_write(k, m, PC_MEMORY, buf)),
+    "memory.peak": _peak_file(PC_MEMORY),
     "memory.events": (lambda k, m: __memory_events_show(k.mem_map.memcg_events[m.id]), None),
     "memory.events.local": (lambda k, m: __memory_events_show(k.mem_map.memcg_events_local[m.id]), None),
     "memory.stat": (lambda k, m: "".join(line + "\n" for line in memory_stat_format(k, m)), None),
@@ -941,8 +983,10 @@ memory_files = {
     "memory.swap.events": (lambda k, m: "".join(f"{n} {int(k.mem_map.memcg_events[m.id, e])}\n" for n, e in
                                                 (("high", MEMCG_SWAP_HIGH), ("max", MEMCG_SWAP_MAX),
                                                  ("fail", MEMCG_SWAP_FAIL))), None),
-    "memory.swap.peak": (lambda k, m: memory_peak_show(k, m, PC_SWAP),
-                         lambda k, m, buf: memory_peak_write(k, m, PC_SWAP, buf)),
+    "memory.swap.peak": _peak_file(PC_SWAP),
 }
+# the cgroup_file of each file the memcg announces changes of (the cftypes' file_offset)
+MEMORY_NOTIFY_FILES = {"memory.events": "events_file", "memory.events.local": "events_local_file",
+                       "memory.swap.events": "swap_events_file"}
 # files the root cgroup has too (CFTYPE_NOT_ON_ROOT spares these)
 ROOT_MEMORY_FILES = ("memory.stat", "memory.reclaim")

@@ -26,7 +26,7 @@ from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_h
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
-    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED,
+    MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED, VM_SOFTDIRTY,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
@@ -47,10 +47,10 @@ from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGMAJFAULT, 
                                     THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
                       VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR, VP_NR_SWAP_PAGES, VP_SWAPIN_FAULTS)
-from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SWAPIN, AC_THP, AC_USER,
+from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_SWAPIN, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
@@ -139,20 +139,31 @@ def linear_page_index(vmas, v, addr):
 def alloc_with(a, vs, ctx, order):
     """A page for context ``ctx`` (user, page table, THP): the page the slow path got for this
     retried fault, else the allocator's fast path (``get_page_from_freelist`` at the LOW
-    watermark). When that fails, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns:
-    the fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
+    watermark). When that fails and the slow path would wake no kswapd (``VP_SLOW_NOWAKE``:
+    they run already, asked for this), its first attempt follows here, at the MIN watermark.
+    When that fails too, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns: the
+    fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
     SLOWPATH_FAILED returns when the slow path already failed for this allocation."""
     if vs.vp[VP_SLOW_PFN] != NO_PAGE and vs.vp[VP_SLOW_FOR] == ctx:
         pfn = vs.vp[VP_SLOW_PFN]
         vs.vp[VP_SLOW_PFN] = NO_PAGE
         return pfn
-    nid = vs.ac[ctx, AC_NID]
-    pfn = B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
-                                   vs.ac[ctx, AC_FAST], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
-                                   B.NODE_RECLAIM_NEVER)  # node reclaim: alloc_pages_slowpath_for_fault
+    pfn = get_page_from_freelist_ctx(a, vs, ctx, order, AC_FAST)
+    if pfn < 0 and vs.vp[VP_SLOW_NOWAKE] >> ctx & 1:
+        pfn = get_page_from_freelist_ctx(a, vs, ctx, order, AC_SLOW)
     if pfn < 0:
         vs.vp[VP_SLOW_CTX] = ctx
     return pfn
+
+
+@njit(cache=True)
+def get_page_from_freelist_ctx(a, vs, ctx, order, flags):
+    """The zonelist walk for allocation context ``ctx`` with its alloc_flags ``ac[ctx, flags]``
+    (node reclaim is left to ``alloc_pages_slowpath_for_fault``)."""
+    nid = vs.ac[ctx, AC_NID]
+    return B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
+                                    vs.ac[ctx, flags], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
+                                    B.NODE_RECLAIM_NEVER)
 
 
 @njit(cache=True)
@@ -279,6 +290,14 @@ def pte_mkdirty(vs):
     return np.uint64(_PAGE_DIRTY) | np.uint64(vs.vp[VP_SOFT_DIRTY])
 
 
+@njit(cache=True, inline="always")
+def maybe_mkwrite(vmas, v):
+    """``maybe_mkwrite``: the write bit a write fault gives its new entry, in a VM_WRITE VMA
+    only (a FOLL_FORCE write into a read-only private mapping leaves the entry read-only,
+    dirty)."""
+    return np.uint64(_PAGE_RW) if vmas[v, VMA_FLAGS] & VM_WRITE else np.uint64(0)
+
+
 # ---- pages: rmap and counters ----------------------------------------------------------------
 
 
@@ -384,8 +403,10 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
-    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                                     | _PAGE_NX) | pte_mkdirty(vs))
+    entry = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
+    if vmas[v, VMA_FLAGS] & VM_WRITE:  # pte_mkwrite(pte_mkdirty()); a FOLL_FORCE write gets neither
+        entry |= np.uint64(_PAGE_RW) | pte_mkdirty(vs)
+    set_entry(vs, row, idx, entry)
     mmc[MM_ANONPAGES] += 1
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
     return FAULT_OK
@@ -405,7 +426,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     if anon and not large and (
             a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
+        vs.pt[row, idx] = entry | maybe_mkwrite(vmas, v) | np.uint64(_PAGE_ACCESSED) | pte_mkdirty(vs)
         vs.vm_events[PGREUSE] += 1  # wp_page_reuse
         return FAULT_OK
     if vmas[v, VMA_ANON] == 0:  # wp_page_copy of the zero page into a VMA that never had a page
@@ -430,8 +451,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
-    vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED
-                               | _PAGE_NX) | pte_mkdirty(vs)
+    vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED
+                               | _PAGE_NX) | maybe_mkwrite(vmas, v) | pte_mkdirty(vs)
     vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
     return FAULT_OK
 
@@ -468,22 +489,34 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path or the charge failed: map 4 KiB pages
         return -1
     clear_page(a, pfn, nr)
-    folio_add_new_anon_rmap(a, pfn, vmas, v, addr & ~((nr << 12) - 1))
+    map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, addr & ~((nr << 12) - 1), deposit)
+    vs.vm_events[THP_FAULT_ALLOC] += 1
+    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
+    return FAULT_OK
+
+
+@njit(cache=True)
+def map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, haddr, deposit):
+    """``map_anon_folio_pmd_nopf``: the new anonymous THP at ``pfn`` mapped whole and
+    exclusively at ``haddr`` by the pmd (``row``, ``idx``), dirty (writable in a writable
+    VMA), with the pte
+    table ``deposit`` kept under it for a later split; its rmap, LRU list, the deferred split
+    queue (for the underused-THP scan), RSS and NR_ANON_*. The fault and khugepaged's
+    ``collapse_huge_page`` share it."""
+    nr = np.int64(1) << a.order[pfn]
+    folio_add_new_anon_rmap(a, pfn, vmas, v, haddr)
     a.mapcount[pfn] = 0  # mapped whole by the PMD: the entire mapcount counts it
     a.entire_mapcount[pfn] = 1
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])  # large: onto its list at once
     deferred_split_folio(a, pfn, False)  # map_anon_folio_pmd: queued for the underused-THP scan
-    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
-                                     | _PAGE_NX) | pte_mkdirty(vs))
+    set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_PSE | _PAGE_ACCESSED
+                                     | _PAGE_NX) | maybe_mkwrite(vmas, v) | pte_mkdirty(vs))  # map_anon_folio_pmd
     pgtable_trans_huge_deposit(vs, row, deposit)
     mmc[MM_ANONPAGES] += nr
     mmc[MMC_ANON_THP] += 1
     nid = a.zone_node[B.page_zone(a, pfn)]
     vs.nstat[nid, NS_ANON_MAPPED] += nr
     vs.nstat[nid, NS_ANON_THPS] += nr
-    vs.vm_events[THP_FAULT_ALLOC] += 1
-    count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
-    return FAULT_OK
 
 
 @njit(cache=True)
@@ -527,12 +560,25 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
 
 
 @njit(cache=True)
+def split_huge_pmd_address(a, vs, mmc, pgd, address):
+    """``split_huge_pmd_address``: the huge pmd mapping ``address``, if any, becomes a pte
+    table mapping the same pages (a file folio's is unmapped)."""
+    level = vs.vp[VP_PMD_LEVEL]
+    row = pt_table(a, vs, mmc, pgd, address, level, False)
+    if row < 0:
+        return
+    idx = pt_index(vs, level, address)
+    if entry_present(vs.pt[row, idx]) and entry_has(vs.pt[row, idx], _PAGE_PSE):
+        __split_huge_pmd(a, vs, mmc, row, idx)
+
+
+@njit(cache=True)
 def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
     """Write to a read-only huge pmd: reuse an exclusive THP, else split and COW at 4 KiB."""
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
     if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
-        vs.pt[row, idx] = entry | np.uint64(_PAGE_RW | _PAGE_ACCESSED) | pte_mkdirty(vs)
+        vs.pt[row, idx] = entry | maybe_mkwrite(vmas, v) | np.uint64(_PAGE_ACCESSED) | pte_mkdirty(vs)
         return FAULT_OK
     __split_huge_pmd(a, vs, mmc, row, idx)
     return -1  # VM_FAULT_FALLBACK: handle the 4 KiB pte
@@ -617,12 +663,13 @@ def folio_add_file_rmap_pmd(a, vs, head):
 @njit(cache=True)
 def file_pte_bits(vmas, v, write):
     """``vma->vm_page_prot`` for a file page (x86 includes the accessed bit: every pte the
-    fault path sets is young), made writable and dirty by a write (``maybe_mkwrite``). A
-    shared writable mapping without writenotify (tmpfs) maps pages writable at once."""
+    fault path sets is young), made dirty by a write, and writable in a VM_WRITE VMA
+    (``maybe_mkwrite``). A shared writable mapping without writenotify (tmpfs) maps pages
+    writable at once."""
     flags = vmas[v, VMA_FLAGS]
     bits = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX
     if write:
-        bits |= _PAGE_RW | _PAGE_DIRTY
+        bits |= _PAGE_DIRTY | (_PAGE_RW if flags & VM_WRITE else 0)
     elif flags & VM_SHARED and flags & VM_WRITE and not vmas[v, VMA_FOPS] & FOPS_MKWRITE:
         bits |= _PAGE_RW
     return np.uint64(bits)
@@ -948,13 +995,28 @@ def wp_page_shared(a, vs, vmas, v, row, idx):
 
 
 @njit(cache=True)
-def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
+def access_error(vmas, addr, write):
+    """The user fault's checks before ``handle_mm_fault`` (``lock_mm_and_find_vma``,
+    ``access_error``): no VMA is MAPERR; a write to a VMA without VM_WRITE, or any access to
+    one without permissions, is ACCERR. GUP checks its own way (``check_vma_flags``)."""
     v = find_vma(vmas, addr)
     if v < 0 or vmas[v, VMA_START] > addr:
         return FAULT_SIGSEGV_MAPERR
     flags = vmas[v, VMA_FLAGS]
     if (write and not flags & VM_WRITE) or (not write and not flags & (VM_READ | VM_WRITE | VM_EXEC)):
         return FAULT_SIGSEGV_ACCERR
+    return FAULT_OK
+
+
+@njit(cache=True)
+def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
+    """A fault at ``addr`` in its VMA, allowed by the caller (the user fault's
+    ``access_error``, or GUP's ``check_vma_flags``, which lets FOLL_FORCE write to a read-only
+    private mapping: the entries it sets stay read-only, ``maybe_mkwrite``)."""
+    v = find_vma(vmas, addr)
+    if v < 0 or vmas[v, VMA_START] > addr:
+        return FAULT_SIGSEGV_MAPERR
+    flags = vmas[v, VMA_FLAGS]
     row = mmc[MMC_PGD]
     levels = vs.vp[VP_LEVELS]
     pmd_level = vs.vp[VP_PMD_LEVEL]
@@ -1035,7 +1097,9 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
     vs.vp[VP_FLUSH_PENDING] = 0
-    status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
+    status = access_error(vmas, addr, write)
+    if status == FAULT_OK:
+        status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
     if status != FAULT_OK:
         return -1 - status
     mm_account_fault(vs, mmc)
@@ -1046,6 +1110,105 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
     else:
         pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
     return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
+
+
+# ---- GUP for the kernel's accesses to another mm (mm/gup.c, __access_remote_vm) ----------------
+
+
+@njit(cache=True)
+def check_vma_flags(vmas, v, write, force):
+    """``check_vma_flags``: may GUP access the VMA? A write needs VM_WRITE, or FOLL_FORCE in a
+    private mapping that could be made writable (``is_cow_mapping``); a read needs VM_READ,
+    or FOLL_FORCE and VM_MAYREAD."""
+    flags = vmas[v, VMA_FLAGS]
+    if write:
+        return flags & VM_WRITE != 0 or force and (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+    return flags & VM_READ != 0 or force and flags & VM_MAYREAD != 0
+
+
+@njit(cache=True)
+def can_follow_write(a, vs, vmas, v, entry, page, force):
+    """``can_follow_write_pte``/``_pmd`` for a read-only entry: only FOLL_FORCE in a private
+    mapping, on an exclusive anonymous page (COW was broken for it: the zero page and shared
+    pages fault first), and not while soft-dirty tracking wants the write fault
+    (``pte_needs_soft_dirty_wp``)."""
+    flags = vmas[v, VMA_FLAGS]
+    if not force or flags & (VM_MAYSHARE | VM_SHARED) or entry_has(entry, _PAGE_SPECIAL):
+        return False
+    if not a.mapping[B.compound_head(a, page)] & PAGE_MAPPING_ANON or not a.flags[page] & PG_anon_exclusive_mask:
+        return False
+    return not (vs.vp[VP_SOFT_DIRTY] and not flags & VM_SOFTDIRTY and not entry_has(entry, _PAGE_SOFT_DIRTY))
+
+
+@njit(cache=True)
+def follow_page_pte(a, vs, vmas, v, pgd, addr, write, force):
+    """GUP's software walk (``follow_page_mask``): the 4 KiB pfn at ``addr``, or -1 when a
+    fault must come first (nothing mapped, or a write the entry does not allow). A PROT_NONE
+    entry is followed (``gup_can_follow_protnone``: the VMA is inaccessible, no NUMA hinting
+    fault applies). It sets no accessed or dirty bit: the kernel then reaches the page
+    through its own mapping."""
+    row = pgd
+    levels = vs.vp[VP_LEVELS]
+    for level in range(levels):
+        entry = vs.pt[row, pt_index(vs, level, addr)]
+        if not pte_present(entry):
+            return -1
+        if level < levels - 1 and not entry_has(entry, _PAGE_PSE):
+            if not entry_present(entry):
+                return -1
+            row = table_row(a, entry)
+            continue
+        page = pte_pfn(entry)  # a huge pmd: its head, which carries PageAnonExclusive
+        if write and not entry_has(entry, _PAGE_RW) and not can_follow_write(a, vs, vmas, v, entry, page, force):
+            return -1
+        if level < levels - 1:
+            return page + ((addr >> 12) & ((np.int64(1) << (vs.shift[level] - 12)) - 1))
+        return page
+    return -1
+
+
+@njit(cache=True)
+def access_remote_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, force, values, out, start):
+    """``__access_remote_vm`` of one byte at each of ``addrs[start:]``: ``get_user_pages_remote``
+    (``check_vma_flags``; ``follow_page_pte``, else ``handle_mm_fault`` - for a write with
+    FAULT_FLAG_WRITE, which breaks COW - and follow again), then the copy through the kernel's
+    mapping of the page and, for a write, ``set_page_dirty_lock``; a fault that replaced a
+    present entry (COW broken) flushes it from the TLBs of ``asid``. Returns (next, status):
+    FAULT_EFAULT where GUP refuses, or the status of a fault that needs Python.
+
+    Simplification: no fault in a VMA without access (PROT_NONE): the entries the fault path
+    sets are accessible ones (they do not follow ``vm_page_prot``), so a forced access there
+    reaches only pages already mapped; else EFAULT."""
+    pgd = mmc[MMC_PGD]
+    for i in range(start, addrs.shape[0]):
+        addr = addrs[i]
+        v = find_vma(vmas, addr)
+        if v < 0 or vmas[v, VMA_START] > addr or not check_vma_flags(vmas, v, write, force):
+            return i, FAULT_EFAULT
+        pfn = follow_page_pte(a, vs, vmas, v, pgd, addr, write, force)
+        if pfn < 0 and not vmas[v, VMA_FLAGS] & (VM_READ | VM_WRITE | VM_EXEC):
+            return i, FAULT_EFAULT
+        if pfn < 0:
+            vs.vp[VP_FLUSH_PENDING] = 0
+            status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
+            if status != FAULT_OK:
+                return i, status
+            mm_account_fault(vs, mmc)
+            tlb_fault_done(vs, t, asid, addr)
+            pfn = follow_page_pte(a, vs, vmas, v, pgd, addr, write, force)
+            if pfn < 0:
+                return i, FAULT_EFAULT
+        line = (addr & 4095) >> 6
+        if not write:
+            out[i] = read_line(a, pfn, line)
+            continue
+        write_line(a, pfn, line, values[i])
+        head = B.compound_head(a, pfn)
+        if a.mapping[head] & PAGE_MAPPING_ANON:
+            a.flags[head] |= np.uint64(1 << PG_dirty)
+        else:
+            folio_mark_dirty_compiled(a, vs, head)
+    return addrs.shape[0], FAULT_OK
 
 
 @njit(cache=True, inline="always")

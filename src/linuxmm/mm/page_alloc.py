@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
 from ..include.linux.vmstat import zone_page_state
 from . import vmstat
+from ..kernel.kthread import TASK_INTERRUPTIBLE
 from ..kernel.printk import dump_stack
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from .show_mem import __show_mem
@@ -568,6 +569,52 @@ def wake_boosted_kswapds(k) -> None:
         if a.zflags[zid] & _buddy.ZONE_BOOSTED_WATERMARK:
             a.zflags[zid] &= ~_buddy.ZONE_BOOSTED_WATERMARK
             k.alloc_hooks.wakeup_kswapd(k, z, 0, 0, z.idx)
+
+
+def kswapd_already_asked(k, z, order: int, highest_zoneidx: int) -> bool:
+    """``wakeup_kswapd`` of zone ``z`` would change nothing: the zone has no managed pages, or
+    its node's kswapd is awake (``!waitqueue_active``: no wake-up) and was asked for this order
+    and zone already (``kswapd_order``, ``kswapd_highest_zoneidx``). A node without kswapd has
+    none to wake."""
+    pgdat = k.NODE_DATA(z.node)
+    if not z.managed_pages or pgdat.kswapd is None:
+        return True
+    return (pgdat.kswapd.state != TASK_INTERRUPTIBLE and pgdat.kswapd_order >= order
+            and highest_zoneidx <= pgdat.kswapd_highest_zoneidx < len(k.zone_names))
+
+
+def wake_all_kswapds_changes_nothing(k, order: int, gfp: int, nid: int, highest: int) -> bool:
+    """``__alloc_pages_slowpath``'s ``wake_all_kswapds`` would change nothing: the gfp has no
+    __GFP_KSWAPD_RECLAIM, or every node it reaches (by the zonelist up to the gfp's highest
+    zone, as it walks) has its kswapd awake and already asked."""
+    if not gfp & _gfp.__GFP_KSWAPD_RECLAIM:
+        return True
+    last = None
+    for z in k.NODE_DATA(nid).node_zonelists[0]:
+        if z.idx > highest or z.node == last:
+            continue
+        last = z.node
+        if not kswapd_already_asked(k, z, order, highest):
+            return False
+    return True
+
+
+def slowpath_wakes_nothing(k, vs) -> None:
+    """Before a compiled batch of faults: the allocation contexts whose slow path would wake
+    no kswapd now (``vp[VP_SLOW_NOWAKE]``). For those the compiled path makes
+    ``__alloc_pages_slowpath``'s first attempt itself, at the slow path's watermark
+    (``gfp_to_alloc_flags``), instead of stopping the batch: when that succeeds the kernel
+    neither sleeps nor reclaims, so Python would do nothing more. kswapd's state and requests
+    change only in Python (between batches), so what holds at the start holds for the whole
+    batch. Node reclaim, which the slow path tries first, keeps every context in Python."""
+    from .pgtable import AC_GFP, AC_HIGHEST, AC_NID, AC_ORDER, VP_SLOW_NOWAKE
+
+    mask = 0
+    if not node_reclaim_enabled(k):
+        for ctx, ac in enumerate(vs.ac.tolist()):
+            if wake_all_kswapds_changes_nothing(k, ac[AC_ORDER], ac[AC_GFP], ac[AC_NID], ac[AC_HIGHEST]):
+                mask |= 1 << ctx
+    vs.vp[VP_SLOW_NOWAKE] = mask
 
 
 RECLAIM_ZONE, RECLAIM_WRITE, RECLAIM_UNMAP = 1, 2, 4  # vm.zone_reclaim_mode bits

@@ -76,16 +76,6 @@ def folio_pages(a, folios: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
     return nr, np.repeat(folios, nr) + within, np.repeat(offsets, nr) + within
 
 
-def count_swpout_vm_event(k: "Kernel", folios: np.ndarray, nr: np.ndarray) -> None:
-    """PSWPOUT per page, THP_SWPOUT per PMD-size folio, globally and in each folio's memcg."""
-    a = k.mem_map
-    k.vm_events[PSWPOUT] += int(nr.sum())
-    np.add.at(a.memcg_vm_events[:, PSWPOUT], a.memcg[folios], nr)
-    thp = nr >= HPAGE_PMD_NR  # folio_test_pmd_mappable
-    k.vm_events[THP_SWPOUT] += int(np.count_nonzero(thp))
-    np.add.at(a.memcg_vm_events[:, THP_SWPOUT], a.memcg[folios[thp]], 1)
-
-
 def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
     """Write the dirty swap-cache folios to their slots from ``offsets`` on (in slot order,
     as reclaim took them): zram stores them at once, page by page; a disk gets one bio per
@@ -93,22 +83,31 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offset
     that way). The folios are clean and under writeback until the completion. Returns how
     many were written: zram stops at the first that zs_malloc finds no page for (those stay
     dirty)."""
-    a = k.mem_map
-    nr, pages, page_offsets = folio_pages(a, folios, offsets)
+    nr, pages, page_offsets = folio_pages(k.mem_map, folios, offsets)
     if si.bdev is None:
-        whole = int(np.count_nonzero(np.cumsum(nr) <= zram_write_pages(k, si, pages, page_offsets)))
-        folios, offsets, nr = folios[:whole], offsets[:whole], nr[:whole]
-    a.flags[folios] = (a.flags[folios] & ~PG_dirty_mask) | PG_writeback_mask
-    count_swpout_vm_event(k, folios, nr)  # as the writes are submitted
-    if si.bdev is None:
-        end_swap_write(k, folios, si.base + offsets)
-        return folios.size
+        return zram_write_pages(k, si, folios, offsets, nr, pages, page_offsets)
+    swap_writepage_submit(k.mem_map, folios)
     runs = np.flatnonzero(offsets[1:] != offsets[:-1] + nr[:-1]) + 1
     for run_folios, run_offsets, run_nr in zip(np.split(folios, runs), np.split(offsets, runs), np.split(nr, runs)):
         submit_bio(k, si.bdev, REQ_OP_WRITE, swap_sector(si, int(run_offsets[0]), k.arch.page_shift),
                    int(run_nr.sum()) << k.arch.page_shift,
                    lambda k, status, p=run_folios, o=run_offsets: end_swap_write(k, p, si.base + o))
     return folios.size
+
+
+@njit(cache=True)
+def swap_writepage_submit(a, folios):
+    """The folios handed to the write are clean and under writeback; as each is submitted
+    (``count_swpout_vm_event``) PSWPOUT counts its pages and THP_SWPOUT a PMD-size folio,
+    globally and in its memcg."""
+    for pfn in folios:
+        a.flags[pfn] = (a.flags[pfn] & ~PG_dirty_mask) | PG_writeback_mask
+        nr = folio_nr_pages(a, pfn)
+        a.vm_events[PSWPOUT] += nr
+        count_memcg_folio_events(a, pfn, PSWPOUT, nr)
+        if nr >= HPAGE_PMD_NR:  # folio_test_pmd_mappable
+            a.vm_events[THP_SWPOUT] += 1
+            count_memcg_folio_events(a, pfn, THP_SWPOUT, 1)
 
 
 def end_swap_write(k: "Kernel", folios: np.ndarray, slots: np.ndarray) -> None:
@@ -173,22 +172,68 @@ def pages_same_filled(a, pfns):
     return same
 
 
-def zram_write_pages(k: "Kernel", si: swap_info_struct, pfns: np.ndarray, offsets: np.ndarray) -> int:
-    """Store the pages in their slots, in order: same-filled pages take no memory, the
-    others 1/ratio of a page each in zsmalloc's pages, allocated as they are needed. Returns
-    how many were stored (fewer when zs_malloc finds no page)."""
-    compressed = ~pages_same_filled(k.mem_map, pfns)
-    old = si.zs_stored[offsets]
-    stored = si.zs_nr - int(np.count_nonzero(old)) + np.cumsum(compressed)  # once each page is stored
+def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray, nr: np.ndarray,
+                     pages: np.ndarray, page_offsets: np.ndarray) -> int:
+    """zram's write (SWP_SYNCHRONOUS_IO): store the folios' ``pages`` in their slots
+    ``page_offsets``, in order (same-filled pages take no memory, the others 1/ratio of a
+    page each in zsmalloc's pages, allocated as they are needed); the writes of the folios
+    stored whole are submitted and complete at once. Returns how many folios were written
+    (fewer when zs_malloc finds no page: the rest stay dirty)."""
+    compressed, stored = zram_stored_slots(k.mem_map, si.zs_stored, si.zs_nr, pages, page_offsets)
     need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
         for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
             si.zram_pages.append(page)
             k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
-    fits = int(np.count_nonzero(np.ceil(stored / si.compression_ratio) <= len(si.zram_pages)))
-    si.zs_stored[offsets[:fits]] = compressed[:fits]
-    si.zs_nr += int(np.count_nonzero(compressed[:fits])) - int(np.count_nonzero(old[:fits]))
-    return fits
+    written, added = zram_write_complete(k.mem_map, k.vm_state, si.zs_stored, si.base, folios, offsets, nr,
+                                         page_offsets, compressed, stored, si.compression_ratio,
+                                         len(si.zram_pages))
+    si.zs_nr += added
+    acct_reclaim_writeback(k, folios[:written])
+    return written
+
+
+@njit(cache=True)
+def zram_write_complete(a, vs, zs_stored, base, folios, offsets, nr, page_offsets, compressed, stored, ratio,
+                        nr_zspages):
+    """The pages that fit stored (``zram_store``), the writes of the folios stored whole
+    submitted and completed (``end_swap_bio_write`` on the area's pool slots from ``base``).
+    Returns how many folios were written and the change in the slots zsmalloc holds."""
+    stored_pages, added = zram_store(zs_stored, page_offsets, compressed, stored, ratio, nr_zspages)
+    written = 0
+    while written < folios.shape[0] and stored_pages >= nr[written]:
+        stored_pages -= nr[written]
+        written += 1
+    swap_writepage_submit(a, folios[:written])
+    end_swap_bio_write(a, vs, folios[:written], base + offsets[:written])
+    return written, added
+
+
+@njit(cache=True)
+def zram_stored_slots(a, zs_stored, zs_nr, pfns, offsets):
+    """Which pages compress (not same-filled), and the slots zsmalloc holds once each page
+    of the write is stored (the slots overwritten no longer count)."""
+    compressed = ~pages_same_filled(a, pfns)
+    overwritten = 0
+    for off in offsets:
+        overwritten += np.int64(zs_stored[off])
+    stored = zs_nr - overwritten + np.cumsum(compressed.astype(np.int64))
+    return compressed, stored
+
+
+@njit(cache=True)
+def zram_store(zs_stored, offsets, compressed, stored, ratio, nr_zspages):
+    """Store the pages whose compressed data fits in zsmalloc's ``nr_zspages`` pages; returns
+    how many were stored and the change in the slots zsmalloc holds."""
+    fits = 0
+    for i in range(stored.shape[0]):
+        if math.ceil(stored[i] / ratio) <= nr_zspages:
+            fits += 1
+    added = 0
+    for i in range(fits):
+        added += np.int64(compressed[i]) - np.int64(zs_stored[offsets[i]])
+        zs_stored[offsets[i]] = compressed[i]
+    return fits, added
 
 
 @njit(cache=True)

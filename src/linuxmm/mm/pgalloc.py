@@ -12,7 +12,7 @@ import numpy as np
 from ..include.linux import gfp as G
 from . import buddy as B
 from . import page_alloc as pa
-from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_SWAPIN, AC_THP,
+from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP, AC_FAST, AC_GFP, AC_HIGHEST, AC_MT, AC_NAMES, AC_NID, AC_ORDER, AC_PGTABLE, AC_SLOW, AC_SWAPIN, AC_THP,
                       AC_USER, NO_PAGE, NR_AC, NR_VP, THP_NEVER, VMSTATE_FIELDS, VP_ENTRY_BYTES,
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
@@ -72,6 +72,7 @@ def set_alloc_context(k, ac, row: int, gfp: int, order: int, nid: int) -> None:
     ac[row, AC_HIGHEST] = highest
     ac[row, AC_MT] = 0 if k.page_group_by_mobility_disabled else G.gfp_migratetype(gfp)
     ac[row, AC_FAST] = B.ALLOC_WMARK_LOW | pa.alloc_flags_nofragment(k, pa._preferred_zone(k, nid, highest), gfp)
+    ac[row, AC_SLOW] = pa.gfp_to_alloc_flags(gfp, order)
     ac[row, AC_COMP] = int(bool(gfp & G.__GFP_COMP))
     ac[row, AC_GFP] = gfp
     ac[row, AC_ORDER] = order

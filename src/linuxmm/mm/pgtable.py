@@ -139,14 +139,18 @@ VP_FAULT_AROUND_PAGES = 18  # mm/memory.c's fault_around_pages (debugfs fault_ar
 VP_FAULT_MAJOR = 19  # the retried fault waited for I/O in Python: it counts as a major fault
 VP_NR_SWAP_PAGES = 20  # the free swap slots of every area (the kernel's atomic nr_swap_pages)
 VP_SWAPIN_FAULTS = 21  # major faults a batch completed itself (zram swap-ins): the clock charges them as faults
-NR_VP = 22
+# the allocation contexts (bit 1 << AC_*) whose __alloc_pages_slowpath would wake no kswapd
+# this batch (page_alloc.slowpath_wakes_nothing): their first slow-path attempt runs compiled
+VP_SLOW_NOWAKE = 22
+NR_VP = 23
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
 # allocation contexts: rows of ac
 AC_USER, AC_PGTABLE, AC_THP, AC_SWAPIN = 0, 1, 2, 3
 AC_NID, AC_HIGHEST, AC_MT, AC_FAST, AC_COMP, AC_GFP, AC_ORDER = 0, 1, 2, 3, 4, 5, 6
-NR_AC = 7
+AC_SLOW = 7  # the slow path's alloc_flags (gfp_to_alloc_flags: the MIN watermark)
+NR_AC = 8
 AC_NAMES = ("user page", "page table", "THP", "swap-in page")
 # node counters: columns of nstat in enum node_stat_item order (the kernel's pgdat->vm_stat)
 NS_ANON_MAPPED, NS_ANON_THPS, NS_PAGETABLE, NS_SHMEM, NS_FILE_MAPPED, NS_FILE_PAGES, NS_SWAPCACHE = (

@@ -420,15 +420,22 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
                 if not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
                     return False
             else:
-                row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
-                idx = pt_index(vs, level, address)
-                if level < leaf:
-                    zap_huge_pmd(a, vs, mmcs[mm], row, idx)
-                else:
-                    zap_leaf(a, vs, mmcs[mm], vs.pt[row, idx], level)
-                    set_entry(vs, row, idx, np.uint64(0))
+                try_to_unmap_file_one(a, vs, mmcs[mm], pgd, address, level)
             flush_mm[mm] = 1
     return not folio_mapped(a, head)
+
+
+@njit(cache=True)
+def try_to_unmap_file_one(a, vs, mmc, pgd, address, level):
+    """``try_to_unmap_one`` for a page-cache folio's entry at ``level`` mapping ``address``:
+    cleared, PMD or pte (a dirty one dirtying the folio: ``zap_leaf``)."""
+    row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    idx = pt_index(vs, level, address)
+    if level < vs.vp[VP_LEVELS] - 1:
+        zap_huge_pmd(a, vs, mmc, row, idx)
+    else:
+        zap_leaf(a, vs, mmc, vs.pt[row, idx], level)
+        set_entry(vs, row, idx, np.uint64(0))
 
 
 # ---- the rmap table and the mm counters a compiled pass works on ---------------------------------
@@ -475,7 +482,7 @@ def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
                 index[id(task.mm)] = len(tasks)
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
-    mmcs = np.stack([t.mmc for t in tasks]) if tasks else EMPTY_MMCS
+    mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
     return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks, large_entries, large_orders)
 
 

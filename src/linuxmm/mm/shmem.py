@@ -266,10 +266,18 @@ def shmem_unuse(k, type_: int) -> None:
                     shmem_swapin_folio(k, mapping.host, index, entry, False)
 
 
+def shmem_uncharge(k, inode, pages: int) -> None:
+    """``shmem_uncharge``: ``pages`` left the page cache behind shmem's back (a split dropped
+    the new folios past EOF): their blocks go back (``shmem_recalc_inode``)."""
+    shmem_recalc_inode(k, inode, 0)
+
+
 def shmem_init(k) -> None:
     """``shmem_init``: swapoff reaches tmpfs pages through ``shmem_unuse`` (registered on the
-    swap globals: the swap layer sits below shmem)."""
+    swap globals: the swap layer sits below shmem), a folio split ``shmem_uncharge`` (on the
+    kernel: ``mm/huge_memory.py`` sits below shmem too)."""
     k.swap.shmem_unuse = shmem_unuse
+    k.shmem_uncharge = shmem_uncharge
 
 
 def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
@@ -297,15 +305,17 @@ def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
 
 def shmem_undo_range(k, inode, lstart: int, lend: int) -> None:
     """``shmem_undo_range``: the folios of bytes [lstart, lend] (-1: to the end) leave the
-    cache, partial pages zeroed (read back from swap first), the swap entries of the pages
-    wholly inside are freed (``shmem_free_swap``), and their blocks are given back."""
+    cache, partial pages zeroed (read back from swap first and marked dirty; a large folio is
+    split, ``truncate_inode_partial_folio``), the swap entries of the pages wholly inside are
+    freed (``shmem_free_swap``), and their blocks are given back."""
     mapping = inode.i_mapping
     lend = LLONG_MAX if lend < 0 else lend
     start, end = -(-lstart >> PAGE_SHIFT), (lend + 1) >> PAGE_SHIFT  # whole pages [start, end)
     for partial in {lstart >> PAGE_SHIFT if start << PAGE_SHIFT != lstart else -1,
                     lend >> PAGE_SHIFT if end << PAGE_SHIFT != lend + 1 else -1} - {-1}:
-        if X.xa_is_value(FM.filemap_get_entry(k, mapping, partial)):  # shmem_get_partial_folio
-            shmem_get_folio(k, inode, partial)
+        if FM.filemap_get_entry(k, mapping, partial):  # shmem_get_partial_folio
+            # dirty, so that a large one the truncation cannot split is kept, not dropped
+            FM.folio_mark_dirty(k, mapping, shmem_get_folio(k, inode, partial))
     for index, entry in shmem_swap_entries(k, mapping, start, end - 1):
         shmem_free_swap(k, mapping, index, entry)
     truncate_inode_pages_range(k, mapping, lstart, lend)

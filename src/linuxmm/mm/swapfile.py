@@ -14,7 +14,7 @@ walks the areas by priority, rotating each one it tries behind its equals
 ``cluster_alloc_swap_entry`` takes the nonfull clusters, then a free one, then a
 fragmented one (``alloc_swap_scan_cluster`` scans a cluster from an offset; the slot after
 the one found becomes the CPU's next). ``swap_alloc_entries`` takes several slots the same
-way for one reclaim pass (``swap_release_entries`` gives back those it did not use). Freeing
+way for one reclaim pass (``put_swap_entries`` gives back those it did not use). Freeing
 moves clusters between the lists
 (``partial_free_cluster``, ``free_cluster``); the compiled frees below change the slots
 and their cluster's count (kept per cluster of the pool, ``VmState.swap_ci_count``), and
@@ -457,17 +457,23 @@ def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
 # ---- allocation (folio_alloc_swap) -------------------------------------------------------------
 
 
+@njit(cache=True)
+def clusters_freed(counts, listed):
+    """The clusters whose count fell below what their list saw, and the slots in use."""
+    return np.flatnonzero(counts < listed), counts.sum()
+
+
 def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Bring the cluster lists up to date with the slots freed by compiled code since the
     last allocation (``partial_free_cluster`` to the nonfull list of the cluster's order /
     ``free_cluster``, which makes it order 0 again, for each cluster whose count fell; zram
     drops the data of the slots freed there)."""
     counts = ci_count_of(k, si)
-    freed = np.flatnonzero(counts < si.ci_count)
+    freed, in_use = clusters_freed(counts, si.ci_count)
     if si.bdev is None and freed.size:
         zram_slot_free_notify(k, si, swap_map_of(k, si), freed)
     nr = si.ci_count.shape[0]
-    si.inuse_pages = int(counts.sum()) - 1 - (nr * SWAPFILE_CLUSTER - si.max)
+    si.inuse_pages = in_use - 1 - (nr * SWAPFILE_CLUSTER - si.max)
     for c in freed:
         si.ci_count[c] = counts[c]
         if si.ci_flags[c] == CLUSTER_FLAG_NONE:
@@ -620,9 +626,13 @@ def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, order: int, nr: 
     return none
 
 
-def swap_entries(type_: int, offsets: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def swap_entries(type_, offsets):
     """The swap entries of ``offsets`` in area ``type_`` (``swp_entry`` over an array)."""
-    return (np.uint64(type_) << np.uint64(SWP_TYPE_SHIFT) | offsets.astype(np.uint64)).astype(np.int64)
+    out = np.empty(offsets.shape[0], np.int64)
+    for i in range(offsets.shape[0]):
+        out[i] = np.int64(np.uint64(type_) << np.uint64(SWP_TYPE_SHIFT) | np.uint64(offsets[i]))
+    return out
 
 
 def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
@@ -685,7 +695,7 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     ``folio_alloc_swap`` takes them one by one (the CPU's cluster, then the areas by
     priority). Reclaim reserves a batch's slots this way before its compiled pass, as the
     swap slots cache of kernels before 6.15 did (``get_swap_pages``); the slots it does not
-    use go back with ``swap_release_entries``."""
+    use go back with ``put_swap_entries``."""
     if get_nr_swap_pages(k) <= 0:
         return np.zeros(0, np.int64)
     swap_sync_avail(k)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from ..errors import KernelError
 from ..include.linux.mm_types import (
     PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, STACK_GUARD_GAP, ULONG_MAX, VM_ACCESS_FLAGS, VM_ACCOUNT,
-    VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
+    PMD_SIZE, VM_DATA_DEFAULT_FLAGS, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_GROWSDOWN, VM_HUGETLB, VM_IGNORE_MERGE, VM_LOCKED,
     VM_LOCKED_MASK, VM_NOHUGEPAGE, VM_NORESERVE, VM_SHADOW_STACK, VM_SHARED,
     VM_SEALED, VM_SOFTDIRTY, VM_SPECIAL, VM_STACK, VM_STARTGAP_FLAGS, VM_STICKY, VM_WIPEONFORK, VM_WRITE,
     find_vma, mm_struct, mmf_init_flags, shmem_acct_size, vm_area_struct, vma_index, vma_is_anonymous, vma_pages,
@@ -399,6 +399,7 @@ def _trim_front(mm: mm_struct, vma: vm_area_struct, new_start: int) -> None:
 
 def __split_vma(mm: mm_struct, vma: vm_area_struct, addr: int, new_below: bool) -> vm_area_struct:
     """Cut ``vma`` at ``addr``; the new VMA is the lower part if ``new_below``. Returns it."""
+    vma_adjust_trans_huge(mm, vma, addr)
     new = vm_area_dup(vma)
     if new_below:
         new.vm_end = addr
@@ -410,6 +411,14 @@ def __split_vma(mm: mm_struct, vma: vm_area_struct, addr: int, new_below: bool) 
     anon_vma_clone(mm.rmap, new, vma)
     vma_link(mm, new)
     return new
+
+
+def vma_adjust_trans_huge(mm: mm_struct, vma: vm_area_struct, addr: int) -> None:
+    """``split_huge_pmd_if_needed``: a cut at ``addr`` inside a PMD range ``vma`` covers whole
+    splits the huge pmd there (a THP cannot straddle two VMAs)."""
+    haddr = addr & ~(PMD_SIZE - 1)
+    if addr != haddr and vma.vm_start <= haddr and haddr + PMD_SIZE <= vma.vm_end:
+        mm.hooks.split_huge_pmd_address(mm, addr)
 
 
 def split_vma(mm: mm_struct, vma: vm_area_struct, addr: int, new_below: bool) -> vm_area_struct:

@@ -184,8 +184,8 @@ from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_
 from .swap import (folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped, lru_add,
                    lru_add_drain, lruvec_add_folio, lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
-from .swapfile import (__swap_cache_del_folio, folio_alloc_swap, folio_free_swap, swap_alloc_entries,
-                       swap_duplicate, swap_release_entries, vm_swap_full)
+from .swapfile import (__swap_cache_del_folio, folio_alloc_swap, folio_free_swap, put_swap_entries,
+                       swap_alloc_entries, swap_duplicate, swap_release_entries, vm_swap_full)
 from .workingset import workingset_eviction
 
 if TYPE_CHECKING:
@@ -222,6 +222,10 @@ FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE = range(5)
 SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
 # what ``large_anon_folio_to_swap`` did with a large anonymous folio
 LARGE_WHOLE, LARGE_SPLIT, LARGE_ACTIVATE = range(3)
+# what a batch needs prepared before its compiled pass (``swap_out_needs``): swap slots, room
+# for the pages of split folios, the rmap table, the page cache's inode -> xarray table, runs
+# of slots for large anonymous folios that may go to swap whole
+NEED_SLOTS, NEED_SPLIT_ROOM, NEED_RMAP, NEED_CACHE, NEED_LARGE, NR_NEED = range(6)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
 
 
@@ -712,9 +716,10 @@ def shrink_written_folios(a, vs, xa, ino_xa, nid, io, nr_io, folios, keep, stat,
 
 
 @njit(cache=True)
-def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat):
-    """``shrink_inactive_list``'s isolation: the folios taken into ``folios`` (how many is
-    returned), PGSCAN_* of the reclaimer and the type."""
+def isolate_inactive_batch(a, memcg, nid, lru, nr_to_scan, reclaim_idx, reclaimer, folios, stat, cpu):
+    """``shrink_inactive_list``'s isolation, after ``lru_add_drain``: the folios taken into
+    ``folios`` (how many is returned), PGSCAN_* of the reclaimer and the type."""
+    lru_add_drain(a, cpu)
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGSCAN_KSWAPD + reclaimer] += stat[ST_SCANNED]
     count_memcg_events(a, memcg, PGSCAN_KSWAPD + reclaimer, stat[ST_SCANNED])
@@ -780,6 +785,86 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
     return deactivated
 
 
+@njit(cache=True)
+def anon_swap_candidate(a, pfn):
+    """The pages of a swap-backed folio (anonymous or shmem) not yet in the swap cache (0 for
+    the others): the slots to reserve, a large anonymous folio being split to order 0 first
+    (a large shmem folio is kept)."""
+    flags = a.flags[pfn]
+    if not a.mapping[pfn] or not flags & PG_swapbacked_mask or flags & PG_swapcache_mask:
+        return np.int64(0)
+    if flags & PG_head_mask and not a.mapping[pfn] & PAGE_MAPPING_ANON:
+        return np.int64(0)
+    return folio_nr_pages(a, pfn)
+
+
+@njit(cache=True)
+def swap_out_needs(a, folios, n):
+    """What ``shrink_folio_batch`` prepares for the compiled pass over ``folios[:n]``
+    (NEED_*): the swap slots to reserve, the room for the pages splits add, whether the rmap
+    table is walked (a folio mapped or in the swap cache), whether a page-cache folio may
+    leave its cache (the inode -> xarray table)."""
+    needs = np.zeros(NR_NEED, np.int64)
+    for i in range(n):
+        pfn = folios[i]
+        slots = anon_swap_candidate(a, pfn)
+        needs[NEED_SLOTS] += slots
+        needs[NEED_SPLIT_ROOM] += max(slots - 1, 0)
+        needs[NEED_LARGE] += 1 if slots > 1 else 0
+        if folio_mapped(a, pfn, folio_nr_pages(a, pfn)) or a.flags[pfn] & PG_swapcache_mask:
+            needs[NEED_RMAP] = 1
+        if a.mapping[pfn] and not a.mapping[pfn] & PAGE_MAPPING_ANON:
+            needs[NEED_CACHE] = 1
+    return needs
+
+
+@njit(cache=True)
+def putback_split_overflow(a, nid, folios, work, keep, cpu):
+    """The folios kept go back to the caller's ``folios``; those a split added beyond its
+    room go back to their lists at once (``move_folios_to_lru``). Returns how many are in
+    ``folios``."""
+    fit = min(keep, folios.shape[0])
+    folios[:fit] = work[:fit]
+    if keep > fit:
+        move_folios_to_lru(a, nid, work[fit:keep], keep - fit, cpu)
+    return fit
+
+
+@njit(cache=True)
+def shrink_folio_pass(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swap_full, nid,
+                      folios, n, split_room, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs,
+                      stat, cpu):
+    """``shrink_folio_list`` of ``folios[:n]`` (copied to a list with ``split_room`` for the
+    pages of split folios), the reserved swap entries no folio took released. Returns the
+    list, how many are kept at its front, the folios handed to pageout in slot order (the
+    order the block plug submits them) and the mms whose TLBs need a flush."""
+    work = np.zeros(n + split_room, np.int64)
+    work[:n] = folios[:n]
+    io = np.zeros(work.shape[0], np.int64)
+    flush_mm = np.zeros(mmcs.shape[0], np.int64)
+    swp = np.zeros(NR_SWP, np.int64)
+    swp[SWP_FULL] = swap_full
+    keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp,
+                             io, flush_mm, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
+                             may_fs, stat, cpu)
+    put_swap_entries(vs, entries[swp[SWP_NEXT_ENTRY]:])
+    io = io[:swp[SWP_NR_IO]]
+    slots = np.empty(io.shape[0], np.int64)
+    for i in range(io.shape[0]):
+        slots[i] = a.private[io[i]]
+    return work, keep, io[np.argsort(slots)], flush_mm
+
+
+@njit(cache=True)
+def finish_folio_batch(a, vs, xa, ino_xa, nid, io, folios, work, keep, stat, cpu):
+    """The end of ``shrink_folio_list`` once the writes were submitted: the folios written at
+    once freed (``shrink_written_folios``), the kept ones back in ``folios`` (how many is
+    returned), those beyond its room back on their lists."""
+    if io.shape[0]:
+        keep = shrink_written_folios(a, vs, xa, ino_xa, nid, io, io.shape[0], work, keep, stat, cpu)
+    return putback_split_overflow(a, nid, folios, work, keep, cpu)
+
+
 # ---- one node (Python per batch) -------------------------------------------------------------
 
 
@@ -796,75 +881,57 @@ def ino_xa_table(k) -> np.ndarray:
     return table
 
 
-def anon_swap_candidates(a, folios: np.ndarray) -> np.ndarray:
-    """The pages of each swap-backed folio of the batch (anonymous or shmem) not yet in the
-    swap cache (0 for the others): the slots a large anonymous folio split to order 0 would
-    need (a large shmem folio is kept)."""
-    flags = a.flags[folios]
-    anon = (a.mapping[folios] & PAGE_MAPPING_ANON) != 0
-    large = (flags & PG_head_mask) != 0
-    candidate = ((a.mapping[folios] != 0) & ((flags & PG_swapbacked_mask) != 0) & ((flags & PG_swapcache_mask) == 0)
-                 & (anon | ~large))
-    nr = np.where(large, np.int64(1) << a.order[folios].astype(np.int64), 1)
-    return np.where(candidate, nr, 0)
-
-
-def large_swap_entries(k, folios: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def large_swap_entries(k, folios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A run of slots of its own order for each large anonymous folio of the batch that
-    ``large_anon_folio_to_swap`` may swap whole (not partially mapped, not pinned):
-    ``folio_alloc_swap`` of its order, in list order, taken before the compiled pass as the
-    order-0 slots are. Returns (the first entry of each folio's run, -1 where it got none;
-    the orders)."""
+    ``large_anon_folio_to_swap`` may swap whole (not in the swap cache, not partially mapped,
+    not pinned): ``folio_alloc_swap`` of its order, in list order, taken before the compiled
+    pass as the order-0 slots are. Returns (the first entry of each folio's run, -1 where it
+    got none; the orders)."""
     a = k.mem_map
     orders = np.where(a.flags[folios] & PG_head_mask, a.order[folios], 0).astype(np.int64)
     entries = np.full(folios.shape[0], -1, np.int64)
-    for i in np.flatnonzero((candidates > 1) & (a.pincount[folios] == 0)):
+    for i in np.flatnonzero(orders):
         pfn = int(folios[i])
-        if not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn)):
+        if (anon_swap_candidate(a, pfn) > 1 and a.pincount[pfn] == 0
+                and not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn))):
             entry = folio_alloc_swap(k, int(orders[i]))
             entries[i] = -1 if entry is None else entry
     return entries, orders
 
 
-def prepare_swap_out(k, folios: np.ndarray) -> swap_out_batch:
+def prepare_swap_out(k, folios: np.ndarray, needs: np.ndarray) -> swap_out_batch:
     """Reserve the batch's swap entries (a run for each large anonymous folio that can go
     whole, order-0 slots for the rest and for the pages of the large ones that got none)
     and gather the rmap table and the mm counters, when a folio is mapped or in the swap
-    cache (the walks of ``folio_referenced`` and ``try_to_unmap`` need them)."""
-    a = k.mem_map
-    candidates = anon_swap_candidates(a, folios)
-    mapped = any(folio_mapped(a, pfn, folio_nr_pages(a, pfn)) for pfn in folios)
-    if not candidates.any() and not mapped and not (a.flags[folios] & PG_swapcache_mask).any():
+    cache (the walks of ``folio_referenced`` and ``try_to_unmap`` need them) or slots are
+    needed."""
+    if not needs[NEED_SLOTS] and not needs[NEED_RMAP]:
         return swap_out_batch.none()
-    large, orders = large_swap_entries(k, folios, candidates)
-    need = int(candidates[large < 0].sum())
-    return rmap_batch(k, swap_alloc_entries(k, need) if need else EMPTY_I64, large, orders)
+    slots = int(needs[NEED_SLOTS])
+    large, orders = large_swap_entries(k, folios) if needs[NEED_LARGE] else (EMPTY_I64, EMPTY_I64)
+    slots -= int((np.int64(1) << orders[large >= 0]).sum())
+    return rmap_batch(k, swap_alloc_entries(k, slots) if slots else EMPTY_I64, large, orders)
 
 
-def finish_swap_out(k, batch: swap_out_batch, swp: np.ndarray, flush_mm: np.ndarray) -> None:
-    """The TLB flush and counters (``try_to_unmap_flush``), the unused entries released."""
-    try_to_unmap_flush(k, batch, flush_mm)
-    swap_release_entries(k, batch.entries[swp[SWP_NEXT_ENTRY]:])
+def release_large_runs(k, batch: swap_out_batch) -> None:
+    """The runs reserved for large folios that none took go back."""
     unused = batch.large_entries >= 0
     for order in np.unique(batch.large_orders[unused]):
         swap_release_entries(k, batch.large_entries[unused & (batch.large_orders == order)], int(order))
 
 
 def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
-    """``swap_writepage`` of the folios the pass handed to pageout, area by area in slot
-    order (the block plug's merged bios). A reclaimer that may sleep (a task; kswapd's time
+    """``swap_writepage`` of the folios the pass handed to pageout (``io``, in slot order),
+    area by area (the block plug's merged bios). A reclaimer that may sleep (a task; kswapd's time
     is modelled apart) whose writes found a disk's tags all taken sleeps in ``blk_mq_get_tag``
     until its last request got one, the clock running: reclaim queues swap writes no faster
     than the disk takes them."""
-    a = k.mem_map
-    entries = a.private[io]
-    order = np.argsort(entries, kind="stable")
-    io, entries = io[order], entries[order]
+    entries = k.mem_map.private[io]
     types = entries >> SWP_TYPE_SHIFT
-    for t in np.unique(types):
-        sel = types == t
-        si = k.swap.swap_info[int(t)]
-        swap_writepage(k, si, io[sel], entries[sel] & SWP_OFFSET_MASK)
+    ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]  # one run per area
+    for start, end in zip([0, *ends[:-1]], ends):
+        si = k.swap.swap_info[int(types[start])]
+        swap_writepage(k, si, io[start:end], entries[start:end] & SWP_OFFSET_MASK)
         if may_sleep and si.bdev is not None:
             io_wait_until(k, si.bdev.bd_queue.tag_wait_until())
 
@@ -884,35 +951,19 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     writes it asked for and the frees of the folios written at once. Returns how many folios
     are kept (at the front of ``folios``)."""
     a, vs, cpu = k.mem_map, ensure_tables(k, 0), _cpu(k)  # reclaim grows no table pool
-    batch = prepare_swap_out(k, folios[:n]) if gfp & G.__GFP_IO else swap_out_batch.none()
-    swp = np.zeros(NR_SWP, np.int64)
-    swp[SWP_FULL] = vm_swap_full(k)
-    work = np.zeros(n + int((anon_swap_candidates(a, folios[:n]) - 1).clip(0).sum()), np.int64)  # room for splits
-    work[:n] = folios[:n]
-    io = np.zeros(work.shape[0], np.int64)
-    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
-    keep = shrink_folio_list(a, vs, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
-                             batch.rmap_rows, batch.row_mm, batch.mmcs, batch.entries, batch.large_entries, swp, io,
-                             flush_mm, nid,
-                             work, n, is_kswapd, bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap,
-                             may_writepage, bool(gfp & G.__GFP_IO), bool(gfp & G.__GFP_FS), stat, cpu)
-    finish_swap_out(k, batch, swp, flush_mm)
-    nr_io = int(swp[SWP_NR_IO])
-    if nr_io:
-        swap_writepage_batch(k, io[:nr_io], not is_kswapd)
-        keep = shrink_written_folios(a, vs, k.page_cache, ino_xa_table(k), nid, io, nr_io, work, keep, stat, cpu)
-    return putback_split_overflow(a, nid, folios, work, keep, cpu)
-
-
-def putback_split_overflow(a, nid: int, folios: np.ndarray, work: np.ndarray, keep: int, cpu: int) -> int:
-    """The folios kept go back to the caller's ``folios``; those a split added beyond its
-    room go back to their lists at once (``move_folios_to_lru``). Returns how many are in
-    ``folios``."""
-    fit = min(keep, folios.shape[0])
-    folios[:fit] = work[:fit]
-    if keep > fit:
-        move_folios_to_lru(a, nid, work[fit:keep], keep - fit, cpu)
-    return fit
+    needs = swap_out_needs(a, folios, n)
+    batch = prepare_swap_out(k, folios[:n], needs) if gfp & G.__GFP_IO else swap_out_batch.none()
+    ino_xa = ino_xa_table(k) if needs[NEED_CACHE] else EMPTY_I64  # only page-cache folios look it up
+    work, keep, io, flush_mm = shrink_folio_pass(
+        a, vs, k.page_cache, ino_xa, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, batch.mmcs,
+        batch.entries, batch.large_entries, vm_swap_full(k), nid, folios, n, needs[NEED_SPLIT_ROOM], is_kswapd,
+        bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap, may_writepage, bool(gfp & G.__GFP_IO),
+        bool(gfp & G.__GFP_FS), stat, cpu)
+    try_to_unmap_flush(k, batch, flush_mm)
+    release_large_runs(k, batch)
+    if io.shape[0]:
+        swap_writepage_batch(k, io, not is_kswapd)
+    return finish_folio_batch(a, vs, k.page_cache, ino_xa, nid, io, folios, work, keep, stat, cpu)
 
 
 def folio_nids(a, pfns: np.ndarray) -> np.ndarray:
@@ -980,14 +1031,14 @@ def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control)
             return 0
         stalled = True
         reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED)
-    a, stat = k.mem_map, np.zeros(NR_ST, np.int64)
-    lru_add_drain(a, _cpu(k))
+    a, stat, cpu = k.mem_map, np.zeros(NR_ST, np.int64), _cpu(k)
     k.page_cache = X.xa_reserve(k.page_cache)
     folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat)
+    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat,
+                               cpu)
     keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
                               sc.may_writepage, sc.gfp_mask, stat)
-    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, _cpu(k))
+    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, cpu)
     sc.nr_scanned += int(stat[ST_SCANNED])
     sc.nr += stat
     lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))

@@ -29,6 +29,7 @@ from ..debug import check_or_report
 from ..errors import KernelError, ParseError
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from ..mm import memory as M
+from ..mm.page_alloc import slowpath_wakes_nothing, wake_boosted_kswapds
 
 CYCLES = {"access": 1, "stlb_hit": 9, "walk_ref": 30, "fault": 4400}
 RECORD_MAX_NS = ACCESS_NS + FAULT_NS  # the most simulated time one record takes (one fault)
@@ -228,6 +229,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 tlb.switch_mm(task)
                 F.set_current(k, task)
                 vs = F.ensure_tables(k)
+                slowpath_wakes_nothing(k, vs)
                 # a batch ends before it could reach the next event even if every record faulted
                 # (then one record at a time): the event runs after the first record reaching it
                 end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
@@ -235,6 +237,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task),
                                                      task.vma_table, task.mmc, addrs[:end], kinds[:end], start, peak)
                 fault.clock_work(k, task, start - done0, flt)
+                wake_boosted_kswapds(k)
                 if status != M.FAULT_OK:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:

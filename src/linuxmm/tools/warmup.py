@@ -107,6 +107,7 @@ def _exercise_vm(m) -> None:
     s = p.mmap(1 << 20, flags="shared|anonymous")
     p.fork().write(s, 1 << 20)
     p.mmap(1 << 20, flags="private|anonymous|populate")
+    p.madvise(a, 4 << 20, "collapse")  # MADV_COLLAPSE, as khugepaged collapses (mm/khugepaged.py)
     a = p.mremap(a, 8 << 20, 16 << 20, maymove=True)
     p.mprotect(a, 4 << 20, "r")
     p.madvise(a + (8 << 20), 4 << 20, "dontneed")

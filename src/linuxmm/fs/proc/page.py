@@ -59,7 +59,7 @@ def _pseudo_flags(k, pfn: int, head: int) -> int:
     u |= (1 << KPF_COMPOUND_HEAD) if pfn == head and large else 0
     u |= (1 << KPF_COMPOUND_TAIL) if pfn != head else 0
     zero = vs is not None and head in (int(vs.vp[P.VP_ZERO_PFN]), int(vs.vp[P.VP_HUGE_ZERO_PFN]))
-    if large and not zero and (anon or a.flags[head] & np.uint64(1 << PG.PG_large_rmappable)):
+    if large and not zero and (anon or a.flags[head + 1] & np.uint64(1 << PG.PG_large_rmappable)):
         u |= 1 << KPF_THP  # any rmappable large folio: every anonymous one is
     elif zero:
         u |= (1 << KPF_ZERO_PAGE) | ((1 << KPF_THP) if large else 0)

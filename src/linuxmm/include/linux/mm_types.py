@@ -300,6 +300,8 @@ class MmHooks:
       cleared on the VMA covering [start, end): mlock or munlock the folios mapped there.
     * ``change_protection(mm, start, end, new_vm_flags)``: after mprotect set the new flags
       on the VMA covering [start, end).
+    * ``split_huge_pmd_address(mm, address)``: a VMA is cut at ``address`` inside a PMD
+      range it covers whole (``vma_adjust_trans_huge``): a huge pmd mapping it becomes ptes.
     * ``move_page_tables(mm, old_start, new_start, length)``: mremap moves the entries; the
       destination VMA exists, the source still does.
     * ``populate(mm, start, end, write)``: prefault (MAP_POPULATE/MAP_LOCKED, MADV_POPULATE_*,
@@ -340,6 +342,9 @@ class MmHooks:
         pass
 
     def move_page_tables(self, mm, old_start: int, new_start: int, length: int) -> None:
+        pass
+
+    def split_huge_pmd_address(self, mm, address: int) -> None:
         pass
 
     def populate(self, mm, start: int, end: int, write: bool, tried: bool = False) -> None:

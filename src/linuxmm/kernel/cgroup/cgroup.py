@@ -17,7 +17,12 @@ memcg.
   ``kernel/sched/psi.py``: a core file, present in the root too, where it is the system's),
   and the memory controller's (``mm/memcontrol.py``). Reading
   a file without a show operation or writing one without a write operation fails with
-  EACCES (``kernfs_fop_open``); an unknown file is ENOENT.
+  EACCES (``kernfs_fop_open``); an unknown file is ENOENT. Each file is a kernfs node
+  (``fs/kernfs.py``, made with the directory: ``css_populate_dir``); ``cgroup_file_open``
+  opens it with its per-open state (``cgroup_file_ctx``: the peak files' per-open peak),
+  reads and writes go through the open file, ``cgroup_file_release`` closes it; a plain read
+  or write opens, uses and closes, as ``cat`` and ``echo`` do. The memcg's event files
+  announce their changes (``cgroup_file_notify``) to pollers of the open files.
 
 Controllers: only ``memory`` exists here; it is enabled in every cgroup (as if every
 ``cgroup.subtree_control`` up the tree had ``+memory``), so every cgroup has its memcg.
@@ -32,24 +37,30 @@ from ...errors import KernelError
 from ...include.linux.mm_types import MMC_MEMCG
 from ...include.linux.sched import TASK_RUNNING
 from ..sched.psi import cgroup_move_task, psi_cgroup_alloc, psi_cgroup_free, psi_group, psi_show
-from ...mm.memcontrol import (ROOT_MEMORY_FILES, mem_cgroup, mem_cgroup_css_alloc, mem_cgroup_css_offline,
-                              memory_files)
+from ...fs.kernfs import (kernfs_drain_open_files, kernfs_fop_open, kernfs_get_active, kernfs_node,
+                         kernfs_open_file, kernfs_release_file, kernfs_seq_show)
+from ...mm.memcontrol import (MEMORY_NOTIFY_FILES, ROOT_MEMORY_FILES, mem_cgroup, mem_cgroup_css_alloc,
+                              mem_cgroup_css_offline, memory_files)
+from .cgroup_file import cgroup_file_clear, cgroup_file_ctx
 
 if TYPE_CHECKING:
     from ...init.main import Kernel
 
 NAME_MAX = 255
 CONTROLLERS = ("memory",)
+S_IRUGO, S_IWUSR = 0o444, 0o200
 
 
 class cgroup:
-    """``struct cgroup``: its name, parent, children by name, its memcg (the memory css) and
-    its PSI group (``cgroup->psi``; the root's is the system group)."""
+    """``struct cgroup``: its name, parent, children by name, its memcg (the memory css), its
+    PSI group (``cgroup->psi``; the root's is the system group) and its directory's files
+    (kernfs nodes by name)."""
 
     def __init__(self, name: str, parent: "cgroup | None", psi: psi_group):
         self.name, self.parent, self.psi = name, parent, psi
         self.children: dict[str, cgroup] = {}
         self.memcg: mem_cgroup | None = None
+        self.kn: dict[str, kernfs_node] = {}
 
     @property
     def path(self) -> str:
@@ -65,6 +76,7 @@ def cgroup_init(k: "Kernel") -> None:
     ``mem_cgroup_css_alloc`` of the root); every task starts there."""
     root = k.cgrp_dfl_root = cgroup("", None, k.psi.system)
     root.memcg = mem_cgroup_css_alloc(k, root, None)
+    css_populate_dir(root)
 
 
 def split_path(path: str) -> list[str]:
@@ -97,6 +109,7 @@ def cgroup_mkdir(k: "Kernel", parent: cgroup, name: str) -> cgroup:
         raise KernelError(errno.EEXIST, f"cgroup {parent.path.rstrip('/')}/{name} exists")
     child = cgroup(name, parent, psi_cgroup_alloc(k, parent.psi))
     child.memcg = mem_cgroup_css_alloc(k, child, parent.memcg)
+    css_populate_dir(child)
     parent.children[name] = child
     return child
 
@@ -123,6 +136,7 @@ def cgroup_rmdir(k: "Kernel", cgrp: cgroup) -> None:
     if cgrp.parent is None or cgroup_tasks(k, cgrp) or cgrp.children:
         raise KernelError(errno.EBUSY, f"cgroup {cgrp.path} is not empty (tasks or child cgroups)")
     del cgrp.parent.children[cgrp.name]
+    css_clear_dir(k, cgrp)
     mem_cgroup_css_offline(k, cgrp.memcg)
     psi_cgroup_free(k, cgrp.psi)
 
@@ -168,28 +182,88 @@ cgroup_base_files = {
 
 
 def cgroup_file(cgrp: cgroup, name: str):
-    """(show, write, for the memcg?) of a file the cgroup has; ENOENT otherwise."""
+    """(show, write, release, css) of a file the cgroup has; ENOENT otherwise. A file without
+    a release keeps no per-open state: its show and write take the css; the others' take the
+    open file."""
     if name in cgroup_base_files and not (cgrp.parent is None and name == "cgroup.events"):
-        return (*cgroup_base_files[name], False)
+        return (*cgroup_base_files[name], None, cgrp)
     if name in memory_files and (cgrp.parent is not None or name in ROOT_MEMORY_FILES):
-        return (*memory_files[name], True)
+        show, write, *release = memory_files[name]
+        return show, write, release[0] if release else None, cgrp.memcg
     raise KernelError(errno.ENOENT, f"no file {name!r} in cgroup {cgrp.path}")
-
-
-def cgroup_file_read(k: "Kernel", cgrp: cgroup, name: str) -> str:
-    show, _, memcg = cgroup_file(cgrp, name)
-    if show is None:
-        raise KernelError(errno.EACCES, f"{name} is write-only")
-    return show(k, cgrp.memcg if memcg else cgrp)
-
-
-def cgroup_file_write(k: "Kernel", cgrp: cgroup, name: str, value) -> None:
-    _, write, memcg = cgroup_file(cgrp, name)
-    if write is None:
-        raise KernelError(errno.EACCES, f"{name} is read-only")
-    write(k, cgrp.memcg if memcg else cgrp, str(value))
 
 
 def cgroup_files(cgrp: cgroup) -> list[str]:
     names = [n for n in cgroup_base_files if not (cgrp.parent is None and n == "cgroup.events")]
     return names + [n for n in memory_files if cgrp.parent is not None or n in ROOT_MEMORY_FILES]
+
+
+def css_populate_dir(cgrp: cgroup) -> None:
+    """The directory's files, each a kernfs node; the memcg's event files learn theirs."""
+    for name in cgroup_files(cgrp):
+        show, write, release, css = cgroup_file(cgrp, name)
+        cgrp.kn[name] = kernfs_node(name, css, (show, write, release))
+    for name, attr in MEMORY_NOTIFY_FILES.items():
+        if name in cgrp.kn:
+            getattr(cgrp.memcg, attr).kn = cgrp.kn[name]
+
+
+def css_clear_dir(k: "Kernel", cgrp: cgroup) -> None:
+    """rmdir: the files go; the ones still open are released (later reads: ENODEV)."""
+    for attr in MEMORY_NOTIFY_FILES.values():
+        cgroup_file_clear(k, getattr(cgrp.memcg, attr))
+    for kn in cgrp.kn.values():
+        kernfs_drain_open_files(kn, kn.ops[2])
+
+
+def cgroup_file_mode(kn: kernfs_node) -> int:
+    """The file's permission bits (``cgroup_file_mode``): readable by all with a show
+    operation, writable by the owner with a write operation."""
+    show, write, _ = kn.ops
+    return (S_IRUGO if show else 0) | (S_IWUSR if write else 0)
+
+
+def cgroup_file_open(k: "Kernel", cgrp: cgroup, name: str) -> kernfs_open_file:
+    """open(2) of the cgroup's file ``name`` (ENOENT for none) with a fresh ``cgroup_file_ctx``."""
+    cgroup_file(cgrp, name)
+    return kernfs_fop_open(cgrp.kn[name], cgroup_file_ctx())
+
+
+def cgroup_file_release(of: kernfs_open_file) -> None:
+    """close(2): the file's release operation, once (none if rmdir released it already)."""
+    kernfs_release_file(of, of.kn.ops[2])
+
+
+def cgroup_seqfile_show(k: "Kernel", of: kernfs_open_file) -> str:
+    """read(2) through the open file: EACCES for a write-only file."""
+    show, _, release = of.kn.ops
+    if show is None:
+        raise KernelError(errno.EACCES, f"{of.kn.name} is write-only")
+    return kernfs_seq_show(of, lambda: show(k, of if release else of.kn.css))
+
+
+def cgroup_file_write(k: "Kernel", of: kernfs_open_file, value) -> None:
+    """write(2) through the open file: EACCES for a read-only file."""
+    _, write, release = of.kn.ops
+    kernfs_get_active(of)
+    if write is None:
+        raise KernelError(errno.EACCES, f"{of.kn.name} is read-only")
+    write(k, of if release else of.kn.css, str(value))
+
+
+def cgroup_file_read_once(k: "Kernel", cgrp: cgroup, name: str) -> str:
+    """open, read, close (``cat``)."""
+    of = cgroup_file_open(k, cgrp, name)
+    try:
+        return cgroup_seqfile_show(k, of)
+    finally:
+        cgroup_file_release(of)
+
+
+def cgroup_file_write_once(k: "Kernel", cgrp: cgroup, name: str, value) -> None:
+    """open, write, close (``echo >``)."""
+    of = cgroup_file_open(k, cgrp, name)
+    try:
+        cgroup_file_write(k, of, value)
+    finally:
+        cgroup_file_release(of)

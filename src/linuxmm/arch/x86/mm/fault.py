@@ -29,7 +29,7 @@ from ....errors import KernelError, LinuxmmError
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
-from ....mm.page_alloc import wake_boosted_kswapds
+from ....mm.page_alloc import slowpath_wakes_nothing, wake_boosted_kswapds
 from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SWAPIN_FAULTS
 from .tlb import asid_of, tlb_for
 
@@ -86,6 +86,7 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool 
             set_current(k, task)
             vs = ensure_tables(k)
             vs.vp[VP_PAGEFAULT_DISABLED] = task.pagefault_disabled
+            slowpath_wakes_nothing(k, vs)
             first, flt = start, int(task.mmc[M.MMC_MINFLT])
             start, status = M.access_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task), task.vma_table,
                                            task.mmc, addrs, write, value, out, start, k.clock.budget())
@@ -106,6 +107,36 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool 
 
 
 SIGNAL_FAULTS = (M.FAULT_SIGSEGV_MAPERR, M.FAULT_SIGSEGV_ACCERR, M.FAULT_SIGBUS)  # VM_FAULT_SIGSEGV/SIGBUS
+
+
+def access_remote_vm(k, task, addrs: np.ndarray, write: bool, values: np.ndarray) -> tuple[int, np.ndarray]:
+    """``access_remote_vm`` with FOLL_FORCE (``/proc/PID/mem``, ptrace): one byte at each of
+    ``addrs`` read from, or written with ``values`` into, ``task``'s memory by the kernel
+    (``M.access_remote_batch``), faulting pages in as GUP does. Stops at the first byte GUP
+    cannot reach (``check_vma_flags``, or a fault that would signal). Returns how many bytes
+    were done and the bytes read."""
+    from ....kernel.fork import ensure_tables, running, set_current
+    from ....include.linux.mm_types import find_vma
+    from ....mm import vma as V
+
+    out = np.zeros(len(addrs), np.uint8)
+    start = 0
+    with running(k, task):
+        while start < len(addrs):
+            set_current(k, task)
+            vs = ensure_tables(k)
+            first, flt = start, int(task.mmc[M.MMC_MINFLT])
+            start, status = M.access_remote_batch(k.mem_map, vs, k.page_cache, tlb_for(k), asid_of(task),
+                                                  task.vma_table, task.mmc, addrs, write, True, values, out, start)
+            clock_work(k, task, start - first, flt)
+            if status == M.FAULT_OK or status == M.FAULT_EFAULT or status in SIGNAL_FAULTS:
+                break
+            if status == M.FAULT_NEED_ANON_VMA:  # vmf_anon_prepare: any private VMA, read-only too
+                V.anon_vma_prepare(task.mm, find_vma(task.mm, int(addrs[start])))
+                task.mm.hooks.vma_changed(task.mm)
+            else:
+                handle_fault_status(k, task, vs, status, int(addrs[start]), write)
+    return start, out
 
 
 def clock_work(k, task, accesses: int, flt: int) -> None:
