@@ -11,7 +11,7 @@ program sets up (``run_anon_test_case``): a base page, a PMD-mapped THP, a PTE-m
 (MADV_DONTNEED of the rest), a THP half of which was mremap()ed away, and a THP whose
 first page only was shared with an earlier child (MADV_DONTFORK on the rest). The
 swapped-out variants skip as the C program skips on a machine without swap ("MADV_PAGEOUT
-did not work, is swap enabled?"): no swap device is simulated yet. THP sizes other than
+did not work, is swap enabled?"): the selftest machine, like this host, has no swap. THP sizes other than
 PMD size (mTHP) and hugetlb sizes are not simulated, so their runs do not exist here, as
 on a kernel without them.
 
