@@ -539,7 +539,7 @@ def check_vm(k) -> list[str]:
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
-                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
+                             VP_SWP_FMT, pte_to_swp_entry, pte_val, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -569,7 +569,7 @@ def check_vm(k) -> list[str]:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
             if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
-                target = int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))
+                target = int(swp_offset_pfn(pte_to_swp_entry(pte_val(e), fmt)))
                 migrating[target] = migrating.get(target, 0) + 1
                 head = int(B.compound_head(a, target))
                 rss_anon += bool(a.mapping[head] & 1)
