@@ -168,6 +168,36 @@ def test_fork_shares_slots_and_exit_frees_them():
     assert debug.check(m) == []
 
 
+@pytest.mark.parametrize("written_first", [True, False])
+def test_exit_frees_the_swap_cache_but_not_writes_in_flight(written_first):
+    """An exit's zap drops each swap pte's slot reference (free_swap_and_cache_nr); a slot
+    left held only by the swap cache loses its folio when __try_to_reclaim_swap may take it,
+    which folio_swapcache_freeable refuses while the folio is under writeback. So with the
+    disk's writes complete the exit frees folios, slots and both memcg charges; with the
+    writes still in flight the folios stay in the swap cache, charged to memory and swap,
+    after the writes complete too (nothing maps them: 6.18 frees them in reclaim, here
+    memory.reclaim) - what a memcg OOM kill leaves when it lands amid swap writes."""
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("64M")  # a disk: writes complete on the clock
+    cg = m.cgroup("job")
+    p = m.spawn(cgroup="job")
+    a = p.mmap(8 << 20)
+    p.write(a, 8 << 20)
+    p.madvise(a, 8 << 20, "pageout")
+    if written_first:
+        m.run(1)
+    p.exit()
+    m.run(1)
+    current, swap = int(cg.read("memory.current")), int(cg.read("memory.swap.current"))
+    if written_first:
+        assert current == swap == meminfo(m)["SwapCached"] == 0
+    else:
+        assert current >= 8 << 20 and swap == 8 << 20 and meminfo(m)["SwapCached"] == 8 << 10
+        cg.write("memory.reclaim", str(current))
+        assert int(cg.read("memory.current")) < 1 << 20 and int(cg.read("memory.swap.current")) == 0
+    assert meminfo(m)["SwapFree"] == meminfo(m)["SwapTotal"] and debug.check(m) == []
+
+
 def test_shared_swapped_page_is_read_once_and_copied_on_write():
     """After fork a swapped page is not exclusive: the first reader reads it into the swap cache
     (SwapCached), the other maps the same folio (a minor fault), a write copies it."""
