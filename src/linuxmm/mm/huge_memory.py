@@ -61,7 +61,7 @@ from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount,
 from .mm_inline import folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum
 from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
-                      entry_present, pte_pfn)
+                      entry_present, pte_pfn, pte_val)
 from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_file_one, try_to_unmap_flush
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
@@ -662,7 +662,7 @@ def folio_walk_start(k: "Kernel", pgd: int, addr: int) -> int | None:
     """The folio mapped at ``addr`` (``folio_walk_start`` without FW_ZEROPAGE): a present,
     not special pte or PMD; None otherwise."""
     entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, addr)
-    entry = np.uint64(entry)  # back from compiled code as a Python int: NX (bit 63) would not fit an int64
+    entry = pte_val(entry)
     if not entry_present(entry) or entry_has(entry, _PAGE_SPECIAL):
         return None
     pfn = int(pte_pfn(entry))

@@ -167,6 +167,14 @@ class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
 # ---- entries ----------------------------------------------------------------------------
 
 
+def pte_val(entry) -> np.uint64:
+    """``pte_val``: an entry as the 64-bit word the compiled helpers take. Compiled code hands
+    entries back to Python as ints; with NX (bit 63, every mapping without PROT_EXEC) set one
+    no longer fits the int64 a compiled helper may already be specialised for (OverflowError),
+    so each entry that crosses back into Python goes on through this."""
+    return np.uint64(entry)
+
+
 @njit(cache=True)
 def pte_pfn(entry):
     return np.int64((entry & np.uint64(PTE_PFN_MASK)) >> np.uint64(12))
