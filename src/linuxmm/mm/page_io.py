@@ -30,7 +30,7 @@ from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR
-from ..include.linux.page_flags import (PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
+from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
 from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT, THP_SWPOUT
@@ -68,12 +68,23 @@ def end_swap_bio_write(a, vs, folios, slots):
         a.flags[pfn] &= ~PG_writeback_mask
 
 
-def folio_pages(a, folios: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@njit(cache=True)
+def folio_pages(a, folios, offsets):
     """Each folio's page count, and every page of the folios with the slot offset it goes
-    to (a folio's pages to consecutive slots from its own offset)."""
-    nr = np.where(a.flags[folios] & PG_head_mask, np.int64(1) << a.order[folios].astype(np.int64), 1)
-    within = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
-    return nr, np.repeat(folios, nr) + within, np.repeat(offsets, nr) + within
+    to (a folio's pages to consecutive slots from its own offset). Compiled: reclaim calls
+    it for every pass that writes to swap."""
+    nr = np.empty(folios.shape[0], np.int64)
+    for i in range(folios.shape[0]):
+        nr[i] = folio_nr_pages(a, folios[i])
+    pages = np.empty(nr.sum(), np.int64)
+    page_offsets = np.empty(pages.shape[0], np.int64)
+    j = 0
+    for i in range(folios.shape[0]):
+        for p in range(nr[i]):
+            pages[j] = folios[i] + p
+            page_offsets[j] = offsets[i] + p
+            j += 1
+    return nr, pages, page_offsets
 
 
 def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:

@@ -227,6 +227,7 @@ LARGE_WHOLE, LARGE_SPLIT, LARGE_ACTIVATE = range(3)
 # of slots for large anonymous folios that may go to swap whole
 NEED_SLOTS, NEED_SPLIT_ROOM, NEED_RMAP, NEED_CACHE, NEED_LARGE, NR_NEED = range(6)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
+EVICTABLE_ITEMS = slice(NR_LRU_BASE + LRU_INACTIVE_ANON, NR_LRU_BASE + LRU_ACTIVE_FILE + 1)  # their NR_* items
 
 
 @dataclass
@@ -915,6 +916,8 @@ def prepare_swap_out(k, folios: np.ndarray, needs: np.ndarray) -> swap_out_batch
 
 def release_large_runs(k, batch: swap_out_batch) -> None:
     """The runs reserved for large folios that none took go back."""
+    if not batch.large_entries.size:
+        return
     unused = batch.large_entries >= 0
     for order in np.unique(batch.large_orders[unused]):
         swap_release_entries(k, batch.large_entries[unused & (batch.large_orders == order)], int(order))
@@ -1016,6 +1019,14 @@ def lruvec_page_state(k, lruvec, item: int) -> int:
     return int(a.memcg_stat[ids, item].sum())
 
 
+def lruvec_evictable_pages(k, lruvec) -> int:
+    """The pages on the lruvec's evictable lists (``lruvec_page_state`` of each summed; the
+    root memcg's from the node's counters in one read)."""
+    if lruvec.memcg == ROOT_MEM_CGROUP_ID:
+        return int(k.mem_map.node_stat[lruvec.nid, EVICTABLE_ITEMS].sum())
+    return sum(lruvec_page_state(k, lruvec, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+
+
 def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
     """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
     inactive = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru)
@@ -1095,7 +1106,7 @@ def lru_note_cost(k, lruvec, file: bool, nr_io: int, nr_rotated: int) -> None:
             lv.file_cost += cost
         else:
             lv.anon_cost += cost
-        lrusize = sum(lruvec_page_state(k, lv, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+        lrusize = lruvec_evictable_pages(k, lv)
         if lv.anon_cost + lv.file_cost > lrusize // 4:
             lv.anon_cost //= 2
             lv.file_cost //= 2
