@@ -678,18 +678,6 @@ def cluster_alloc_swap_entry(vs, ci, lists, base, max_, blkdev, order, nr):
 
 
 @njit(cache=True)
-def swap_alloc_cluster(vs, ci, lists, base, max_, offset, order, nr):
-    """``swap_alloc_fast``'s allocation: continue the CPU's cluster at ``offset`` (from its
-    start once it emptied) if it still serves ``order``. Returns the offsets found and the
-    CPU's next (-1: the cluster was not usable)."""
-    c = offset // SWAPFILE_CLUSTER
-    if not cluster_is_usable(ci, c, order):
-        return np.zeros(0, np.int64), np.int64(-1)
-    start = offset if ci[c, CI_COUNT] else c * SWAPFILE_CLUSTER
-    return alloc_swap_scan_cluster(vs, ci, lists, base, max_, c, start, order, nr)
-
-
-@njit(cache=True)
 def swap_entries(type_, offsets):
     """The swap entries of ``offsets`` in area ``type_`` (``swp_entry`` over an array)."""
     out = np.empty(offsets.shape[0], np.int64)
@@ -698,13 +686,26 @@ def swap_entries(type_, offsets):
     return out
 
 
-def swap_took(k: "Kernel", si: swap_info_struct, order: int, found: np.ndarray, next_: int) -> np.ndarray:
+@njit(cache=True)
+def swap_alloc_cluster(vs, ci, lists, type_, base, max_, offset, order, nr):
+    """``swap_alloc_fast``'s allocation: continue the CPU's cluster at ``offset`` (from its
+    start once it emptied) if it still serves ``order``. Returns the entries taken and the
+    CPU's next (-1: the cluster was not usable)."""
+    c = offset // SWAPFILE_CLUSTER
+    if not cluster_is_usable(ci, c, order):
+        return np.zeros(0, np.int64), np.int64(-1)
+    start = offset if ci[c, CI_COUNT] else c * SWAPFILE_CLUSTER
+    found, next_ = alloc_swap_scan_cluster(vs, ci, lists, base, max_, c, start, order, nr)
+    return swap_entries(type_, found), next_
+
+
+def swap_took(k: "Kernel", si: swap_info_struct, order: int, entries: np.ndarray, next_: int) -> np.ndarray:
     """After a compiled allocation in ``si``: the slots it took count in use, the CPU's
     cluster of the order moves on (unless no cluster was scanned); returns their entries."""
-    si.inuse_pages += found.size << order
+    si.inuse_pages += entries.size << order
     if next_ >= 0:
         k.swap.percpu_swap_cluster[(int(k.vm_state.vp[VP_CPU]), order)] = (si.type, int(next_))
-    return swap_entries(si.type, found)
+    return entries
 
 
 def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
@@ -714,9 +715,9 @@ def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
     si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
     if si is None or not si.flags & SWP_WRITEOK:
         return np.zeros(0, np.int64)
-    found, next_ = swap_alloc_cluster(k.vm_state, si.cluster_info, si.cluster_lists, si.base, si.max, offset, order,
-                                      nr)
-    return swap_took(k, si, order, found, next_)
+    entries, next_ = swap_alloc_cluster(k.vm_state, si.cluster_info, si.cluster_lists, si.type, si.base, si.max,
+                                        offset, order, nr)
+    return swap_took(k, si, order, entries, next_)
 
 
 def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
@@ -730,7 +731,7 @@ def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
             _plist_add(head, si)
         found, next_ = cluster_alloc_swap_entry(k.vm_state, si.cluster_info, si.cluster_lists, si.base, si.max,
                                                 bool(si.flags & SWP_BLKDEV), order, nr)
-        entries = swap_took(k, si, order, found, next_)
+        entries = swap_took(k, si, order, swap_entries(si.type, found), next_)
         if entries.size:
             return entries
         if order:

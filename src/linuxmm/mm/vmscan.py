@@ -909,8 +909,10 @@ def prepare_swap_out(k, folios: np.ndarray, needs: np.ndarray) -> swap_out_batch
     if not needs[NEED_SLOTS] and not needs[NEED_RMAP]:
         return swap_out_batch.none()
     slots = int(needs[NEED_SLOTS])
-    large, orders = large_swap_entries(k, folios) if needs[NEED_LARGE] else (EMPTY_I64, EMPTY_I64)
-    slots -= int((np.int64(1) << orders[large >= 0]).sum())
+    large, orders = EMPTY_I64, EMPTY_I64
+    if needs[NEED_LARGE]:
+        large, orders = large_swap_entries(k, folios)
+        slots -= int((np.int64(1) << orders[large >= 0]).sum())
     return rmap_batch(k, swap_alloc_entries(k, slots) if slots else EMPTY_I64, large, orders)
 
 
@@ -931,7 +933,9 @@ def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
     than the disk takes them."""
     entries = k.mem_map.private[io]
     types = entries >> SWP_TYPE_SHIFT
-    ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]  # one run per area
+    ends = [io.shape[0]]  # one run per area (the entries are sorted: one area when the ends agree)
+    if types[0] != types[-1]:
+        ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]
     for start, end in zip([0, *ends[:-1]], ends):
         si = k.swap.swap_info[int(types[start])]
         swap_writepage(k, si, io[start:end], entries[start:end] & SWP_OFFSET_MASK)
