@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from linuxmm import KernelError, Machine, debug
+from linuxmm.include.linux.swap import CI_NEXT, FRAG_LISTS, FREE_LIST, LIST_FIRST, LIST_LAST, NONFULL_LISTS
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
 from linuxmm.mm import swap_state
@@ -487,6 +488,33 @@ def test_check_catches_a_cluster_list_of_another_order():
     k = m.kernel
     folio_alloc_swap(k, 4)
     si = k.swap.swap_info[0]
-    c = next(iter(si.frag_clusters[4]))
+    c = int(si.cluster_lists[FRAG_LISTS + 4, LIST_FIRST])
     si.ci_order[c] = 2
     assert any("on the list of flag" in v for v in debug.check(m))
+
+
+def test_cluster_lists_are_linked_lists_in_the_kernel_order():
+    """The cluster lists are index arrays (list_heads): at swapon the header's cluster is on
+    the nonfull list and the rest free, in order; a cluster taken for order 4 leaves the free
+    list's head for the frag list of order 4; debug.check follows the links and catches a
+    broken one."""
+    from linuxmm.mm.swapfile import folio_alloc_swap
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("16M", kind="zram")
+    k = m.kernel
+    si = k.swap.swap_info[0]
+
+    def walk(lst):
+        out, c = [], int(si.cluster_lists[lst, LIST_FIRST])
+        while c >= 0:
+            out.append(c)
+            c = int(si.cluster_info[c, CI_NEXT])
+        return out
+
+    assert walk(NONFULL_LISTS) == [0] and walk(FREE_LIST) == list(range(1, 8))
+    folio_alloc_swap(k, 4)
+    assert walk(FREE_LIST) == list(range(2, 8)) and walk(FRAG_LISTS + 4) == [1]
+    assert not [v for v in debug.check(m) if "cluster" in v]  # (the run is reserved, no folio holds it)
+    si.cluster_lists[FREE_LIST, LIST_LAST] = 6
+    assert any("its head says 6" in v for v in debug.check(m))

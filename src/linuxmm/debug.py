@@ -796,22 +796,34 @@ def _check_ci_count(k, si) -> list[str]:
 
 
 def _check_cluster_lists(k, si) -> list[str]:
-    """Each cluster on a list carries that list's flag, one on a nonfull or frag list the
-    list's order; a large folio in the swap cache holds a naturally aligned run of slots in
-    one cluster serving its order (``folio_alloc_swap``)."""
-    from .include.linux.swap import (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONFULL,
-                                     SWAPFILE_CLUSTER)
+    """Each cluster list is well linked (each cluster's previous is the one before it, the
+    head's last the final one) and each cluster on it carries that list's flag, one on a
+    nonfull or frag list the list's order; every cluster with a flag is on one list; a
+    large folio in the swap cache holds a naturally aligned run of slots in one cluster
+    serving its order (``folio_alloc_swap``)."""
+    from .include.linux.swap import (CI_FLAGS, CI_NEXT, CI_ORDER, CI_PREV, CLUSTER_FLAG_NONE, LIST_FIRST,
+                                     LIST_LAST, NR_CLUSTER_LISTS, SWAPFILE_CLUSTER)
     from .mm.pgtable import SWP_OFFSET_MASK
+    from .mm.swapfile import cluster_list
 
     v = []
-    lists = [(si.free_clusters, CLUSTER_FLAG_FREE, None), (si.full_clusters, CLUSTER_FLAG_FULL, None)]
-    lists += [(lst, CLUSTER_FLAG_NONFULL, o) for o, lst in enumerate(si.nonfull_clusters)]
-    lists += [(lst, CLUSTER_FLAG_FRAG, o) for o, lst in enumerate(si.frag_clusters)]
-    for lst, flag, order in lists:
-        for c in lst:
-            if si.ci_flags[c] != flag or order is not None and si.ci_order[c] != order:
-                v.append(f"{si.swap_file} cluster {c}: on the list of flag {flag} order {order} but has flag "
+    ci, lists = si.cluster_info, si.cluster_lists
+    listed = 0
+    for lst in range(NR_CLUSTER_LISTS):
+        prev, c = -1, int(lists[lst, LIST_FIRST])
+        while c >= 0 and listed <= ci.shape[0]:
+            listed += 1
+            if cluster_list(ci[c, CI_FLAGS], ci[c, CI_ORDER]) != lst:
+                v.append(f"{si.swap_file} cluster {c}: on the list of flag/order {lst} but has flag "
                          f"{si.ci_flags[c]} order {si.ci_order[c]}")
+            if ci[c, CI_PREV] != prev:
+                v.append(f"{si.swap_file} cluster {c}: links back to {ci[c, CI_PREV]}, not {prev}")
+            prev, c = c, int(ci[c, CI_NEXT])
+        if lists[lst, LIST_LAST] != prev:
+            v.append(f"{si.swap_file} cluster list {lst}: ends at {prev}, its head says {lists[lst, LIST_LAST]}")
+    flagged = int((si.ci_flags != CLUSTER_FLAG_NONE).sum())
+    if listed != flagged:
+        v.append(f"{si.swap_file}: {listed} clusters on the lists, {flagged} with a list's flag")
     a, table = k.mem_map, k.vm_state.swap_table[si.base:si.base + si.max]
     folio_slots = np.flatnonzero((table != 0) & (table & 1 == 0))
     heads = table[folio_slots] >> 1

@@ -227,6 +227,7 @@ LARGE_WHOLE, LARGE_SPLIT, LARGE_ACTIVATE = range(3)
 # of slots for large anonymous folios that may go to swap whole
 NEED_SLOTS, NEED_SPLIT_ROOM, NEED_RMAP, NEED_CACHE, NEED_LARGE, NR_NEED = range(6)
 EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE)
+EVICTABLE_ITEMS = slice(NR_LRU_BASE + LRU_INACTIVE_ANON, NR_LRU_BASE + LRU_ACTIVE_FILE + 1)  # their NR_* items
 
 
 @dataclass
@@ -908,13 +909,17 @@ def prepare_swap_out(k, folios: np.ndarray, needs: np.ndarray) -> swap_out_batch
     if not needs[NEED_SLOTS] and not needs[NEED_RMAP]:
         return swap_out_batch.none()
     slots = int(needs[NEED_SLOTS])
-    large, orders = large_swap_entries(k, folios) if needs[NEED_LARGE] else (EMPTY_I64, EMPTY_I64)
-    slots -= int((np.int64(1) << orders[large >= 0]).sum())
+    large, orders = EMPTY_I64, EMPTY_I64
+    if needs[NEED_LARGE]:
+        large, orders = large_swap_entries(k, folios)
+        slots -= int((np.int64(1) << orders[large >= 0]).sum())
     return rmap_batch(k, swap_alloc_entries(k, slots) if slots else EMPTY_I64, large, orders)
 
 
 def release_large_runs(k, batch: swap_out_batch) -> None:
     """The runs reserved for large folios that none took go back."""
+    if not batch.large_entries.size:
+        return
     unused = batch.large_entries >= 0
     for order in np.unique(batch.large_orders[unused]):
         swap_release_entries(k, batch.large_entries[unused & (batch.large_orders == order)], int(order))
@@ -928,7 +933,9 @@ def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:
     than the disk takes them."""
     entries = k.mem_map.private[io]
     types = entries >> SWP_TYPE_SHIFT
-    ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]  # one run per area
+    ends = [io.shape[0]]  # one run per area (the entries are sorted: one area when the ends agree)
+    if types[0] != types[-1]:
+        ends = [*(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist(), io.shape[0]]
     for start, end in zip([0, *ends[:-1]], ends):
         si = k.swap.swap_info[int(types[start])]
         swap_writepage(k, si, io[start:end], entries[start:end] & SWP_OFFSET_MASK)
@@ -1016,6 +1023,14 @@ def lruvec_page_state(k, lruvec, item: int) -> int:
     return int(a.memcg_stat[ids, item].sum())
 
 
+def lruvec_evictable_pages(k, lruvec) -> int:
+    """The pages on the lruvec's evictable lists (``lruvec_page_state`` of each summed; the
+    root memcg's from the node's counters in one read)."""
+    if lruvec.memcg == ROOT_MEM_CGROUP_ID:
+        return int(k.mem_map.node_stat[lruvec.nid, EVICTABLE_ITEMS].sum())
+    return sum(lruvec_page_state(k, lruvec, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+
+
 def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
     """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
     inactive = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru)
@@ -1095,7 +1110,7 @@ def lru_note_cost(k, lruvec, file: bool, nr_io: int, nr_rotated: int) -> None:
             lv.file_cost += cost
         else:
             lv.anon_cost += cost
-        lrusize = sum(lruvec_page_state(k, lv, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
+        lrusize = lruvec_evictable_pages(k, lv)
         if lv.anon_cost + lv.file_cost > lrusize // 4:
             lv.anon_cost //= 2
             lv.file_cost //= 2
