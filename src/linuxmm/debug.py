@@ -756,14 +756,21 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 
 def _shmem_swap_refs(k, refs: np.ndarray) -> list[str]:
     """Count in ``refs`` (per swap pool slot) the swap entries tmpfs page caches hold, each
-    of which must name a slot of an active swap area."""
+    of which must name a slot of an active swap area; a large (multi-index) one spans a
+    power of two of pages, aligned in the file and in its area as ``folio_alloc_swap`` gives
+    a run."""
     from .mm.pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT
-    from .mm.shmem import shmem_swap_entries
+    from .mm.shmem import shmem_swap_entries, shmem_swap_runs, shmem_swapped
 
     v, vs, areas = [], k.vm_state, k.swap.swap_info
     for mapping in k.rmap.address_spaces.values():
         if not mapping.swapbacked or mapping.xa_id < 0:
             continue
+        if shmem_swapped(k, mapping):
+            index, entry, nr = shmem_swap_runs(k, mapping, 0, 1 << 62)
+            bad = (nr & (nr - 1)) | (index & (nr - 1)) | (entry & SWP_OFFSET_MASK & (nr - 1))
+            v += [f"file {mapping.id} index {index[i]}: a swap entry of {nr[i]} pages not aligned to its size"
+                  for i in np.flatnonzero(bad)[:3]]
         for index, entry in shmem_swap_entries(k, mapping, 0, (1 << 62)):
             type_, offset = entry >> SWP_TYPE_SHIFT, entry & SWP_OFFSET_MASK
             if type_ >= len(areas) or areas[type_] is None or not 0 < offset < areas[type_].max:
