@@ -975,7 +975,10 @@ def test_vma_changes_rebuild_only_their_rows_of_the_vma_table():
              lambda: p.mmap(9 * P, addr=base + 40 * P, flags=FIX),  # over four VMAs and their holes
              lambda: p.mremap(base + 60 * P, P, P, maymove=True, fixed=base + 200 * P),
              lambda: p.madvise(base + 70 * P, P, "dontfork"),
-             lambda: p.mprotect(base + 40 * P, 3 * P, "r")]  # splits the MAP_FIXED VMA
+             lambda: p.mprotect(base + 40 * P, 3 * P, "r"),  # splits the MAP_FIXED VMA
+             lambda: p.mmap(4 * P, addr=base + 100 * P, flags=FIX),
+             lambda: p.mprotect(base + 101 * P, P, "r"),  # three VMAs side by side
+             lambda: p.mprotect(base + 100 * P, P, "r")]  # merges the first two; the third starts at their end
     for step in steps:
         step()
         assert debug.check(m) == []
