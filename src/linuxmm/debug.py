@@ -555,6 +555,7 @@ def check_tables(k, task, walk) -> list[str]:
 
 def check_vm(k) -> list[str]:
     """Page tables, rmap and counters of every live process agree with mem_map."""
+    from .kernel.fork import build_vma_table
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
@@ -580,6 +581,8 @@ def check_vm(k) -> list[str]:
         v += check_tables(k, task, walk)
         rss_anon = rss_shmem = rss_file = 0
         vmas = task.vma_table
+        if not np.array_equal(vmas, build_vma_table(task.mm)):  # kept up to date range by range
+            v.append(f"pid {task.pid}: the VMA table compiled code reads is not the VMAs' (vma_changed)")
         levels, fmt = int(vs.vp[VP_LEVELS]), int(vs.vp[VP_SWP_FMT])
         tables = [int(task.mmc[M.MMC_PGD])]
         for kind, level, row, idx, vaddr in walk:

@@ -26,11 +26,12 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
-from .include.linux.mm_types import PMD_SIZE, VM_LOCKED
+from .include.linux.mm_types import PMD_SIZE, ULONG_MAX, VM_LOCKED, vmas_in_range
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
+from .mm.khugepaged import khugepaged_enter_vma
 from .fs import file_table
 from .mm.shmem import shmem_kernel_file_setup, shmem_swap_usage, shmem_truncate_range
 from .records import PagemapScan, PageRegion, PageWalk, VmArea, vm_area, vmas_html
@@ -62,12 +63,20 @@ class PageTableHooks:
         return security_vm_enough_memory_mm(self.k, mm, pages, self.task)
 
     def vma_changed(self, mm) -> None:
-        from .mm.khugepaged import khugepaged_enter_vma
-
+        """The VMAs of the range ``vmas_changed`` recorded (none recorded: any, e.g. prctl's THP
+        policy) may enter khugepaged (mmap, MADV_HUGEPAGE, a merge: ``khugepaged_enter_vma``);
+        their rows of the task's VMA table are replaced, the others stay (as the kernel's
+        maple tree changes in place); tables no VMA needs are freed."""
         t = self.task
-        for vma in mm.vmas:  # a new or changed VMA (mmap, MADV_HUGEPAGE, ...) may enter khugepaged
+        start, end = mm.vma_changed_start, mm.vma_changed_end
+        mm.vma_changed_start, mm.vma_changed_end = ULONG_MAX, 0
+        changed = vmas_in_range(mm, start, end) if start < end else mm.vmas
+        if start < end and len(mm.vmas) >= F.VMA_TABLE_SPLICE_MIN:
+            t.vma_table = F.vma_table_update(mm, t.vma_table, start, end, changed)
+        else:
+            t.vma_table = F.build_vma_table(mm)
+        for vma in changed:
             khugepaged_enter_vma(self.k, t, vma)
-        t.vma_table = F.build_vma_table(mm)
         if t.state == TASK_RUNNING and self.k.vm_state is not None:
             M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
 

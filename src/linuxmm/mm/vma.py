@@ -152,11 +152,13 @@ def _start(vma: vm_area_struct) -> int:
     return vma.vm_start
 
 
-def vmas_changed(mm: mm_struct) -> None:
-    """A VMA moved, appeared or went: the mm's VMA table and the kernel's reverse-map table
-    are rebuilt before compiled code reads them again."""
+def vmas_changed(mm: mm_struct, start: int, end: int) -> None:
+    """VMAs of [start, end) moved, appeared, went or changed: that range of the mm's VMA
+    table and the kernel's reverse-map table are rebuilt before compiled code reads them."""
     mm.vma_seq += 1
     mm.rmap.seq += 1
+    mm.vma_changed_start = min(mm.vma_changed_start, start)
+    mm.vma_changed_end = max(mm.vma_changed_end, end)
 
 
 def vma_link(mm: mm_struct, vma: vm_area_struct) -> None:
@@ -164,7 +166,7 @@ def vma_link(mm: mm_struct, vma: vm_area_struct) -> None:
     file and joins the file's ``i_mmap``."""
     insort(mm.vmas, vma, key=_start)
     mm.map_count += 1
-    vmas_changed(mm)
+    vmas_changed(mm, vma.vm_start, vma.vm_end)
     if vma.vm_file is not None:
         vma.vm_file.f_count += 1  # get_file
         vma_link_file(mm.rmap, vma)
@@ -176,7 +178,7 @@ def vma_unlink(mm: mm_struct, vma: vm_area_struct) -> None:
     i = vma_index(mm, vma.vm_start)
     del mm.vmas[i if mm.vmas[i] is vma else mm.vmas.index(vma)]
     mm.map_count -= 1
-    vmas_changed(mm)
+    vmas_changed(mm, vma.vm_start, vma.vm_end)
     unlink_anon_vmas(mm.rmap, vma)
     if vma.vm_file is not None:
         unlink_file_vma(mm.rmap, vma)
@@ -202,13 +204,13 @@ def shmem_punch_hole(mm: mm_struct, f: file, offset: int, length: int) -> None:
 
 
 def vma_set_range(mm: mm_struct, vma: vm_area_struct, start: int, end: int, pgoff: int) -> None:
+    vmas_changed(mm, min(vma.vm_start, start), max(vma.vm_end, end))
     vma.vm_start, vma.vm_end, vma.vm_pgoff = start, end, pgoff
-    vmas_changed(mm)
 
 
 def vm_flags_reset(mm: mm_struct, vma: vm_area_struct, flags: int) -> None:
     vma.vm_flags = flags
-    vmas_changed(mm)  # the reverse-map table carries the flags (VM_LOCKED, VM_EXEC)
+    vmas_changed(mm, vma.vm_start, vma.vm_end)  # the reverse-map table carries the flags (VM_LOCKED, VM_EXEC)
 
 
 def vma_neighbours(mm: mm_struct, start: int, end: int):
@@ -324,6 +326,7 @@ def dup_anon_vma(mm: mm_struct, dst: vm_area_struct, src: vm_area_struct) -> Non
     if src.anon_vma is not None and dst.anon_vma is None:
         dst.anon_vma = src.anon_vma
         anon_vma_clone(mm.rmap, dst, src)
+        vmas_changed(mm, dst.vm_start, dst.vm_end)
 
 
 def _merge_sides(vmg: vma_merge_struct, left_ok: bool, right_ok: bool) -> tuple[bool, bool]:
@@ -480,7 +483,7 @@ def anon_vma_prepare(mm: mm_struct, vma: vm_area_struct) -> anon_vma:
     """Give ``vma`` an anon_vma before its first anonymous page (``__anon_vma_prepare``)."""
     if vma.anon_vma is None:
         __anon_vma_prepare(mm.rmap, vma, find_mergeable_anon_vma(mm, vma))
-        vmas_changed(mm)
+        vmas_changed(mm, vma.vm_start, vma.vm_end)
     return vma.anon_vma
 
 

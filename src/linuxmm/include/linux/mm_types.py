@@ -317,7 +317,8 @@ class MmHooks:
       frees a shmem object made by the default ``shmem_file_setup`` and returns its charge.
     * ``vma_changed(mm)``: once at the end of any call that changed the VMA list or a VMA,
       and when MAP_FIXED has removed the mappings it replaces, before the new VMA exists
-      (``vms_clean_up_area`` frees their page tables then).
+      (``vms_clean_up_area`` frees their page tables then); ``mm.vma_changed_start`` and
+      ``vma_changed_end`` say where (start > end: anywhere).
     * ``vm_acct_memory(mm, pages)``: ``pages`` (negative: released) more charged to the
       kernel's Committed_AS (``vm_committed_as``): VM_ACCOUNT charges and shmem objects'.
     * ``file_size_changed(mm, vma)``: the file ``vma`` maps changed size (``i_size_write``).
@@ -460,6 +461,9 @@ class mm_struct:
     hooks: object = field(default_factory=MmHooks)
     populate: tuple | None = None  # (start, len) the last do_mmap asked to prefault
     vma_seq: int = 0  # bumped on every VMA change; vma_changed fires when it moved
+    # the addresses [start, end) whose VMAs changed since vma_changed last ran (start > end: none)
+    vma_changed_start: int = ULONG_MAX
+    vma_changed_end: int = 0
 
     @property
     def mmap_min_addr(self) -> int:
