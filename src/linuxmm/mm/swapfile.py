@@ -20,6 +20,10 @@ moves clusters between the lists
 and their cluster's count (kept per cluster of the pool, ``VmState.swap_ci_count``), and
 ``sync_clusters`` applies the moves they imply before the next allocation, visiting only the
 clusters whose count fell (in cluster order, where the kernel moves them as they happen).
+The cluster lists are index arrays, as the kernel's list_heads are lists (each cluster's
+links in ``si.cluster_info``, the heads in ``si.cluster_lists``), so everything from
+``cluster_alloc_swap_entry`` down runs compiled; the per-CPU cluster of each order and the
+areas' priority list stay in Python.
 
 A swap pte holds one reference to its slot in ``swap_map``: fork's copy takes another
 (``swap_duplicate``), unmapping drops it (``free_swap_and_cache``, which also frees the

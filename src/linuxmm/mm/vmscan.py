@@ -1193,12 +1193,13 @@ def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
                        and bool(anon >> sc.priority))
 
 
-def lruvec_lru_size(k, lruvec, lru: int, zone_idx: int) -> int:
-    """Pages on list ``lru`` of the lruvec in the node's zones up to ``zone_idx``
-    (``mem_cgroup_get_zone_lru_size``: the memcg's own, not its descendants')."""
+def lruvec_lru_sizes(k, lruvec, zone_idx: int) -> np.ndarray:
+    """Pages on each list of the lruvec in the node's zones up to ``zone_idx``
+    (``mem_cgroup_get_zone_lru_size`` summed over them: the memcg's own, not its
+    descendants'), by LRU list."""
     a, pgdat = k.mem_map, k.NODE_DATA(lruvec.nid)
-    return sum(int(a.lru_zone_size[lruvec.memcg, B.zone_id(k, z), lru])
-               for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages)
+    zids = [B.zone_id(k, z) for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages]
+    return a.lru_zone_size[lruvec.memcg, zids].sum(0)
 
 
 def apply_proportional_protection(k, lruvec, lruvec_size: int, sc: scan_control) -> int:
@@ -1239,10 +1240,10 @@ def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
                     (MAX_SWAPPINESS - swappiness) * (total + 1) // (file_cost + 1)]
         denominator = fraction[0] + fraction[1]
     nr = {}
+    sizes = lruvec_lru_sizes(k, lruvec, sc.reclaim_idx)
     for lru in EVICTABLE_LRUS:
         file = int(lru >= LRU_INACTIVE_FILE)
-        size = lruvec_lru_size(k, lruvec, lru, sc.reclaim_idx)
-        scan = apply_proportional_protection(k, lruvec, size, sc) >> sc.priority
+        scan = apply_proportional_protection(k, lruvec, int(sizes[lru]), sc) >> sc.priority
         if balance == SCAN_FRACT:
             scan = scan * fraction[file] // denominator if denominator else 0
         elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != bool(file):
