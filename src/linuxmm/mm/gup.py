@@ -42,12 +42,16 @@ import errno
 import numpy as np
 from numba import njit
 
-from ..include.linux.mm_types import GUP_PIN_COUNTING_BIAS, MMC_HAS_PINNED, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE
+from ..arch.x86.mm import fault
+from ..arch.x86.mm.tlb import asid_of, tlb_fault_done, tlb_for
+from ..include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MMC_HAS_PINNED, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE,
+                                      find_vma)
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..include.linux.vmstat import NODE_STAT_ITEM
-from ..arch.x86.mm.tlb import tlb_fault_done
+from ..kernel.fork import ensure_tables, running, set_current
 from . import buddy as B
 from . import memory as M
+from . import vma as V
 from .pgtable import VP_FAULT_UNSHARE, VP_FLUSH_PENDING, VP_LEVELS, VP_ZERO_PFN, _PAGE_RW, _PAGE_SPECIAL, entry_has, \
     entry_present, pte_pfn, pte_present
 from .swap import folio_put
@@ -284,12 +288,6 @@ def movable_zone_idx(k) -> int:
 def __get_user_pages_locked(k, task, start: int, gup_flags: int, pages: np.ndarray) -> int:
     """Pin all of ``pages`` from ``start`` (the slow path), finishing in Python the faults the
     compiled walk hands back; returns how many were pinned, or -errno when none was."""
-    from ..arch.x86.mm import fault
-    from ..arch.x86.mm.tlb import asid_of, tlb_for
-    from ..include.linux.mm_types import find_vma
-    from ..kernel.fork import ensure_tables, running, set_current
-    from . import vma as V
-
     i = 0
     with running(k, task):
         while True:
@@ -325,8 +323,6 @@ def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: 
     """``pin_user_pages_fast`` (``fast``) or ``pin_user_pages``: the range checks, MMF_HAS_PINNED,
     GUP-fast for what it can take, the slow path for the rest. Returns (pinned or -errno, the
     pages pinned: 4 KiB pfns)."""
-    from ..kernel.fork import ensure_tables
-
     task.check_alive()
     start &= ~(PAGE_SIZE - 1)
     end = start + (nr_pages << PAGE_SHIFT)
@@ -349,7 +345,7 @@ def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: 
 
 
 def pin_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool = False) -> tuple[int, np.ndarray]:
-    """``pin_user_pages``/``pin_user_pages_fast``: FOLL_PIN is implied (and may not be asked)."""
+    """``pin_user_pages``/``pin_user_pages_fast``: FOLL_PIN is implied."""
     return gup_fast_fallback(k, task, start, nr_pages, gup_flags | FOLL_PIN, fast)
 
 
