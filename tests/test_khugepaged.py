@@ -3,6 +3,7 @@ sysfs directory /sys/kernel/mm/transparent_hugepage/khugepaged/ (defaults from t
 Linux 6.18, tests/data/host-linux-6.18/thp.txt)."""
 
 import errno
+import re
 
 import pytest
 
@@ -323,3 +324,365 @@ def test_madvise_collapse_matches_this_kernel():
     if real[3] in ("ENOMEM", "EAGAIN"):
         pytest.skip(f"the host could not collapse a THP just now ({real[3]})")
     assert real == want
+
+
+# ---- shmem and file memory (collapse_file) ----------------------------------------------------------
+
+PROBE = HOST_SNAP / "collapse_file_probe.txt"  # tests/probe/collapse_file_probe.c on this host's 6.18
+COLLAPSE_LINE = re.compile(r"^(?P<name>[^:]+): (?P<ret>-?\d) (?P<err>\S+) ShmemPmdMapped (?P<pmd>-?\d+) "
+                           r"FilePmdMapped -?\d+ Rss (?P<rss>-?\d+) thp_collapse_alloc \+(?P<alloc>\d+) "
+                           r"nr_shmem_hugepages \+(?P<shmem>\d+) nr_file_hugepages \+(?P<file>\d+)$")
+
+
+def vma_smaps(p, addr: int, field: str) -> int:
+    """The smaps ``field`` (kB) of the VMA holding ``addr``."""
+    return next(s[field] for v, s in zip(p.maps(), p.smaps()) if v.start <= addr < v.end)
+
+
+# The host frees a pte table MADV_DONTNEED empties (CONFIG_PT_RECLAIM), so its next fault can
+# map a THP by a pmd; the simulator keeps the table: this step is left out on both sides.
+PT_RECLAIM_STEP = "refault after hugepage:"
+
+
+def probe_lines(text: str) -> list[str]:
+    """The probe's lines, a collapse reduced to what both sides define: a regular file's to
+    the result (its FilePmdMapped is the readahead's large folios, not the collapse's), and
+    without nr_file_hugepages (the host's other processes read files into PMD-sized folios
+    meanwhile: it moved once while no file was collapsed)."""
+    out = []
+    for line in text.splitlines():
+        match = COLLAPSE_LINE.match(line)
+        if line.startswith(("#", PT_RECLAIM_STEP)):
+            continue
+        if match is None:
+            out.append(line)
+        elif match["name"].startswith("ext4"):
+            out.append(f"{match['name']}: {match['ret']} {match['err']}")
+        else:
+            out.append("{name}: {ret} {err} ShmemPmdMapped {pmd} Rss {rss} thp_collapse_alloc +{alloc} "
+                       "nr_shmem_hugepages +{shmem}".format(**match.groupdict()))
+    return out
+
+
+def collapse_file_transcript(m) -> list[str]:
+    """collapse_file_probe.c's steps on a simulated machine, printed as the probe prints them."""
+    p = m.spawn()
+    counters = ("thp_collapse_alloc", "nr_shmem_hugepages")
+    out = []
+
+    def smaps(addr, field):
+        return vma_smaps(p, addr, field)
+
+    def collapse(name, addr, length):
+        before = vmstat(m, *counters)
+        try:
+            p.madvise(addr, length, "collapse")
+            ret = "0 -"
+        except KernelError as e:
+            ret = f"-1 {errno.errorcode[e.errno]}"
+        after = vmstat(m, *counters)
+        if name.startswith("ext4"):
+            out.append(f"{name}: {ret}")
+            return
+        out.append(f"{name}: {ret} ShmemPmdMapped {smaps(addr, 'ShmemPmdMapped')} Rss {smaps(addr, 'Rss')} "
+                   + " ".join(f"{c} +{after[c] - before[c]}" for c in counters))
+
+    def memfd_area(size, length, prot="rw", flags="shared"):
+        fd = p.memfd_create("collapse")
+        p.ftruncate(fd, size)
+        addr = p.mmap(length, prot, flags + "|fixed", addr=BASE, fd=fd)
+        p.close(fd)
+        return addr
+
+    def check(addr, npages):
+        return int(contents(p, addr, npages) == [i % 255 + 1 for i in range(npages)])
+
+    a = memfd_area(2 * PMD, 2 * PMD)
+    fill(p, a, 1024)
+    collapse("memfd full 4M", a, 2 * PMD)
+    out.append(f"memfd full data intact: {check(a, 1024)}")
+    collapse("memfd again", a, 2 * PMD)
+    p.munmap(a, 2 * PMD)
+    a = memfd_area(PMD, PMD)
+    fill(p, a, 1)
+    collapse("memfd one page", a, PMD)
+    out.append(f"memfd one page: page 0 {contents(p, a, 1)[0]} page 1 {contents(p, a + P, 1)[0]}")
+    p.munmap(a, PMD)
+    a = memfd_area(PMD, PMD)
+    collapse("memfd empty", a, PMD)
+    p.munmap(a, PMD)
+    a = memfd_area(PMD // 2, PMD)
+    fill(p, a, 256)
+    collapse("memfd past i_size", a, PMD)
+    p.munmap(a, PMD)
+    a = memfd_area(PMD, PMD)
+    fill(p, a, 512)
+    p.madvise(a, PMD, "nohugepage")
+    collapse("memfd nohugepage", a, PMD)
+    p.madvise(a, PMD, "hugepage")
+    collapse("memfd hugepage", a, PMD)
+    p.madvise(a, PMD, "nohugepage")
+    p.madvise(a, PMD, "dontneed")
+    fill(p, a, 512)
+    out.append(f"refault after nohugepage: ShmemPmdMapped {smaps(a, 'ShmemPmdMapped')}")
+    p.munmap(a, PMD)  # then the PT_RECLAIM_STEP
+    a = memfd_area(PMD, PMD, "r", "private")
+    p.madvise(a, PMD, "populate_read")
+    collapse("memfd private read-only, populated", a, PMD)
+    p.munmap(a, PMD)
+    a = memfd_area(PMD, PMD, "rw", "private")
+    fill(p, a, 512)
+    collapse("memfd private written (anon COW pages)", a, PMD)
+    p.munmap(a, PMD)
+    fd = p.memfd_create("two")
+    p.ftruncate(fd, PMD)
+    a = p.mmap(PMD, "rw", "shared|fixed", addr=BASE, fd=fd)
+    q = p.mmap(PMD, "rw", "shared|fixed", addr=BASE + 2 * PMD, fd=fd)
+    fill(p, a, 512)
+    p.madvise(q, PMD, "populate_read")
+    out.append(f"second vma before: Rss {smaps(q, 'Rss')}")
+    collapse("memfd first of two vmas", a, PMD)
+    out.append(f"second vma after: Rss {smaps(q, 'Rss')} ShmemPmdMapped {smaps(q, 'ShmemPmdMapped')}")
+    p.write(q, 1, value=contents(p, q, 1)[0])
+    out.append(f"second vma refaulted: Rss {smaps(q, 'Rss')} ShmemPmdMapped {smaps(q, 'ShmemPmdMapped')}")
+    p.munmap(a, PMD)
+    p.munmap(q, PMD)
+    p.close(fd)
+    fd = p.open("/dev/shm/collapse_probe", "rw", create=True, truncate=True)
+    p.ftruncate(fd, PMD)
+    a = p.mmap(PMD, "rw", "shared|fixed", addr=BASE, fd=fd)
+    fill(p, a, 512)
+    collapse("/dev/shm file (huge=never)", a, PMD)
+    p.munmap(a, PMD)
+    p.close(fd)
+    fd = p.open("/collapse_probe", "rw", create=True, truncate=True)
+    p.pwrite(fd, PMD, 0)
+    p.close(fd)
+    fd = p.open("/collapse_probe", "r")
+    a = p.mmap(PMD, "rx", "private|fixed", addr=BASE, fd=fd)
+    p.madvise(a, PMD, "populate_read")
+    collapse("ext4 file read-only exec", a, PMD)
+    p.munmap(a, PMD)
+    p.close(fd)
+    fd = p.open("/collapse_probe", "rw")
+    a = p.mmap(PMD, "rw", "shared|fixed", addr=BASE, fd=fd)
+    p.madvise(a, PMD, "populate_read")
+    collapse("ext4 file shared read-write", a, PMD)
+    assert debug.check(m) == []
+    return out
+
+
+def test_madvise_collapse_of_shmem_and_files_matches_this_host():
+    """MADV_COLLAPSE of memfd, /dev/shm and ext4 ranges, step by step as this host's 6.18 did
+    them (tests/probe/collapse_file_probe.c): a memfd collapses whatever shmem_enabled says
+    (never here), its holes filled with zeros, even past i_size; an empty range allocates a
+    THP and fails (SCAN_TRUNCATED, EINVAL); VM_NOHUGEPAGE is EINVAL; the other mapping of
+    the file loses its ptes and maps the THP by a pmd at its next fault; a private mapping's
+    copies keep its ptes (the cache is collapsed, the mapping is EINVAL); a regular file is
+    EINVAL (no CONFIG_READ_ONLY_THP_FOR_FS)."""
+    assert collapse_file_transcript(small_machine()) == probe_lines(PROBE.read_text())
+
+
+MAP_SHARED_FIXED, MAP_PRIVATE_FIXED = 0x11, 0x12
+PROT_RW, PROT_READ_EXEC = 3, 5
+
+
+class SimFiles:
+    """collapse_errnos' calls through the Process API."""
+
+    def __init__(self):
+        self.m = small_machine()
+        self.p = self.m.spawn()
+
+    def memfd(self, size: int) -> int:
+        fd = self.p.memfd_create("collapse")
+        self.p.ftruncate(fd, size)
+        return fd
+
+    def open(self, path: str, write: bool) -> int:
+        return self.p.open(path, "rw" if write else "r", create=write, truncate=write)
+
+    def ftruncate(self, fd: int, size: int) -> None:
+        self.p.ftruncate(fd, size)
+
+    def mmap(self, length: int, prot: int, flags: int, fd: int) -> None:
+        self.p.mmap(length, "rw" if prot == PROT_RW else "rx",
+                    "shared|fixed" if flags == MAP_SHARED_FIXED else "private|fixed", addr=BASE, fd=fd)
+
+    def close(self, fd: int) -> None:
+        self.p.close(fd)
+
+    def write(self, addr: int, npages: int) -> None:
+        fill(self.p, addr, npages)
+
+    def madvise(self, addr: int, length: int, advice: str):
+        try:
+            self.p.madvise(addr, length, advice)
+        except KernelError as e:
+            return errno.errorcode[e.errno]
+        return 0
+
+    def shmem_pmd_kb(self) -> int:
+        return self.p.smaps_rollup()["ShmemPmdMapped"]
+
+
+class RealFiles:
+    """The same calls as syscalls of this process (run it in a subprocess)."""
+
+    def __init__(self):
+        from test_mmap import RealBackend
+
+        self.be = RealBackend()
+
+    def memfd(self, size: int) -> int:
+        import os
+
+        fd = os.memfd_create("collapse")
+        os.ftruncate(fd, size)
+        return fd
+
+    def open(self, path: str, write: bool) -> int:
+        import os
+
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC if write else os.O_RDONLY, 0o600)
+
+    def ftruncate(self, fd: int, size: int) -> None:
+        import os
+
+        os.ftruncate(fd, size)
+
+    def mmap(self, length: int, prot: int, flags: int, fd: int) -> None:
+        assert self.be._sys("mmap", BASE, length, prot, flags, fd, 0) == BASE
+
+    def close(self, fd: int) -> None:
+        import os
+
+        os.close(fd)
+
+    def write(self, addr: int, npages: int) -> None:
+        for i in range(npages):
+            self.be.ctypes.memset(addr + i * P, i % 255 + 1, 1)
+
+    def madvise(self, addr: int, length: int, advice: str):
+        res = self.be.madvise(addr, length, advice)
+        return res if isinstance(res, str) else 0
+
+    def shmem_pmd_kb(self) -> int:
+        from pathlib import Path
+
+        text = Path("/proc/self/smaps_rollup").read_text()
+        return int(re.search(r"^ShmemPmdMapped:\s+(\d+) kB$", text, re.M).group(1))
+
+
+def collapse_errnos(be, ext4_dir: str) -> list:
+    """MADV_COLLAPSE of a memfd (empty, one page written, VM_NOHUGEPAGE), a /dev/shm file and
+    an ext4 file opened read-only and mapped r-x: each result, then ShmemPmdMapped (kB)."""
+    out = []
+
+    def area(fd, prot=PROT_RW, flags=MAP_SHARED_FIXED):
+        be.mmap(PMD, prot, flags, fd)
+        be.close(fd)
+
+    def collapse():
+        out.extend([be.madvise(BASE, PMD, "collapse"), be.shmem_pmd_kb()])
+        be.madvise(BASE, PMD, "dontneed")
+
+    area(be.memfd(PMD))
+    collapse()
+    be.write(BASE, 1)
+    collapse()
+    area(be.memfd(PMD))
+    be.write(BASE, 512)
+    be.madvise(BASE, PMD, "nohugepage")
+    collapse()
+    fd = be.open("/dev/shm/linuxmm_collapse_test", True)
+    be.ftruncate(fd, PMD)
+    area(fd)
+    be.write(BASE, 512)
+    collapse()
+    fd = be.open(f"{ext4_dir}/linuxmm_collapse_test", True)
+    be.ftruncate(fd, PMD)
+    be.close(fd)
+    area(be.open(f"{ext4_dir}/linuxmm_collapse_test", False), PROT_READ_EXEC, MAP_PRIVATE_FIXED)
+    be.madvise(BASE, PMD, "populate_read")
+    collapse()
+    return out
+
+
+def real_collapse_errnos(ext4_dir: str) -> None:
+    import json
+    import os
+
+    try:
+        print(json.dumps(collapse_errnos(RealFiles(), ext4_dir)))
+    finally:
+        for path in ("/dev/shm/linuxmm_collapse_test", f"{ext4_dir}/linuxmm_collapse_test"):
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def test_madvise_collapse_errnos_of_files_match_this_kernel(tmp_path):
+    """The same MADV_COLLAPSE calls on shmem and ext4 ranges give the same errnos and PMD
+    mappings as this host's 6.18, through raw syscalls (when the tests run there, on ext4)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import host_is_618
+
+    want = ["EINVAL", 0, 0, 2048, "EINVAL", 0, 0, 2048, "EINVAL", 0]
+    assert collapse_errnos(SimFiles(), "") == want
+    if not host_is_618() or not os.path.isdir("/dev/shm"):
+        pytest.skip("not a Linux 6.18 x86-64 host with /dev/shm")
+    code = f"import test_khugepaged; test_khugepaged.real_collapse_errnos({str(tmp_path)!r})"
+    done = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    real = json.loads(done.stdout)
+    if "ENOMEM" in real or "EAGAIN" in real:
+        pytest.skip(f"the host could not collapse a THP just now ({real})")
+    assert real == want
+
+
+def test_khugepaged_collapses_shmem_and_retracts_the_page_table():
+    """With shmem_enabled ``advise``, a MADV_HUGEPAGE'd memfd mapping enters khugepaged's list;
+    its scan collapses the file's cache (NR_SHMEM_THPS) within max_ptes_none and retracts
+    the page tables of every mapping of the range, leaving the pmd to the next fault, which
+    a VM_NOHUGEPAGE mapping refuses (``do_set_pmd``)."""
+    m = thp_machine()
+    m.sysfs("kernel/mm/transparent_hugepage/shmem_enabled", "advise")
+    m.sysfs(KH + "max_ptes_none", "400")
+    p = m.spawn()
+    fd = p.memfd_create("k")
+    p.ftruncate(fd, 2 * PMD)
+    a = p.mmap(2 * PMD, "rw", "shared|fixed", addr=BASE, fd=fd)
+    b = p.mmap(PMD, "rw", "shared|fixed", addr=BASE + 4 * PMD, fd=fd)
+    fill(p, a, 512)
+    fill(p, a + PMD, 100)  # 412 holes: more than max_ptes_none
+    pattern = [i % 255 + 1 for i in range(512)]
+    assert contents(p, b, 512) == pattern
+    shmem_thp = meminfo(m, "ShmemHugePages")["ShmemHugePages"]
+    p.madvise(a, 2 * PMD, "hugepage")
+    m.run(0.001)
+    assert int(m.sysfs(KH + "pages_collapsed")) == 1
+    assert vmstat(m, "thp_scan_exceed_none_pte")["thp_scan_exceed_none_pte"] >= 1
+    assert meminfo(m, "ShmemHugePages")["ShmemHugePages"] == shmem_thp + 2048
+    assert (vma_smaps(p, a, "Rss"), vma_smaps(p, b, "Rss")) == (400, 0)  # the tables are gone
+    p.madvise(b, PMD, "nohugepage")
+    assert contents(p, b, 512) == pattern and vma_smaps(p, b, "ShmemPmdMapped") == 0
+    assert contents(p, a, 512) == pattern and vma_smaps(p, a, "ShmemPmdMapped") == 2048
+    assert debug.check(m) == []
+
+
+def test_shmem_enabled_store():
+    """The choices as this host shows them; deny and force do not change the internal mount's
+    huge=; anything else is EINVAL."""
+    m = small_machine()
+    path = "kernel/mm/transparent_hugepage/shmem_enabled"
+    assert m.sysfs(path) == (HOST_SNAP / "thp.txt").read_text().split("./shmem_enabled:")[1].splitlines()[0] + "\n"
+    m.sysfs(path, "force")
+    assert m.sysfs(path) == "always within_size advise never deny [force]\n"
+    with pytest.raises(KernelError) as e:
+        m.sysfs(path, "sometimes")
+    assert e.value.errno == errno.EINVAL

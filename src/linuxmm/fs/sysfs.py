@@ -18,6 +18,7 @@ from ..mm.huge_memory import (enabled_show, enabled_store, split_huge_pages_show
 from ..mm.khugepaged import KHUGEPAGED_ATTRIBUTES
 from ..mm.lru_gen import LRU_GEN_ATTRIBUTES
 from ..mm.memory import fault_around_bytes_get, fault_around_bytes_set
+from ..mm.shmem import shmem_enabled_show, shmem_enabled_store
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 SYSFS_ATTRIBUTES = {
     "kernel/mm/transparent_hugepage/enabled": (enabled_show, enabled_store),
     "kernel/mm/transparent_hugepage/use_zero_page": (use_zero_page_show, use_zero_page_store),
+    "kernel/mm/transparent_hugepage/shmem_enabled": (shmem_enabled_show, shmem_enabled_store),
     **KHUGEPAGED_ATTRIBUTES,  # kernel/mm/transparent_hugepage/khugepaged/max_ptes_none, full_scans, ...
     "kernel/debug/fault_around_bytes": (fault_around_bytes_get, fault_around_bytes_set),  # debugfs
     "kernel/debug/split_huge_pages": (split_huge_pages_show, split_huge_pages_write),  # debugfs

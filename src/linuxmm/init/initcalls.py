@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..kernel.sysctl import vm_sysctl_init
 from ..include.linux.mmzone import node_states
 from ..fs import drop_caches, fs_writeback
-from ..mm import compaction, huge_memory, lru_gen, oom_kill, page_alloc, shmem, swap, util, vmscan, vmstat
+from ..mm import compaction, huge_memory, khugepaged, lru_gen, oom_kill, page_alloc, shmem, swap, util, vmscan, vmstat
 
 if TYPE_CHECKING:
     from .main import Kernel
@@ -37,6 +37,7 @@ def mm_core_init_late(k: "Kernel") -> None:
     util.init_user_reserve(k)  # subsys_initcall
     util.init_admin_reserve(k)  # subsys_initcall
     oom_kill.oom_init(k)  # subsys_initcall: the oom_reaper thread
+    khugepaged.khugepaged_init(k)  # hugepage_init's first step
     huge_memory.hugepage_init(k)  # subsys_initcall
     fs_writeback.default_bdi_init(k)  # subsys_initcall: the writeback flusher
     for nid in k.node_states.nodes(node_states.N_MEMORY):

@@ -90,6 +90,9 @@ class Kernel:
         self.nr_memmap_pages = 0
         # THP policy (mm/huge_memory.py): Kconfig default, then the command line, hugepage_init
         self.transparent_hugepage_flags: str = self.config.transparent_hugepage
+        # shmem_huge (mm/shmem.py): /sys/kernel/mm/transparent_hugepage/shmem_enabled, the
+        # huge= of the internal mount (deny and force: every collapse refused or allowed)
+        self.shmem_huge = "never"
         # the clock and its events; the kernel threads on it (kswapd0, kcompactd0, khugepaged, ...)
         self.clock = SimClock()
         self.kthreads: dict[str, kthread] = {}
@@ -119,6 +122,9 @@ class Kernel:
         # init_per_zone_wmark_min calls: set by khugepaged_init (the allocator below cannot
         # import khugepaged, which sits above it)
         self.khugepaged_min_free_kbytes_update: Callable[[Kernel], None] | None = None
+        # start_stop_khugepaged, which the THP and shmem_enabled sysfs stores and hugepage_init
+        # call: set by khugepaged_init too (mm/huge_memory.py and mm/shmem.py sit below it)
+        self.start_stop_khugepaged: Callable[[Kernel], None] | None = None
         # the page allocator's slow path steps (mm/page_alloc.py) and its zonelist arrays
         self.alloc_hooks = page_alloc.AllocHooks()
         # MGLRU (mm/lru_gen.py): the lru_gen caps (sysfs enabled), min_ttl, its entry points

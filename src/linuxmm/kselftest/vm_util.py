@@ -102,6 +102,11 @@ def check_huge_anon(p, addr: int, nr_hpages: int, hpage_size: int) -> bool:
     return get_value_for_name(p, addr, "AnonHugePages:") == nr_hpages * (hpage_size >> 10)
 
 
+def check_huge_shmem(p, addr: int, nr_hpages: int, hpage_size: int) -> bool:
+    """The VMA holding ``addr`` maps ``nr_hpages`` shmem THPs by PMD (smaps ShmemPmdMapped)."""
+    return get_value_for_name(p, addr, "ShmemPmdMapped:") == nr_hpages * (hpage_size >> 10)
+
+
 def check_huge_file(p, addr: int, nr_hpages: int, hpage_size: int) -> bool:
     """The VMA holding ``addr`` maps ``nr_hpages`` page-cache THPs by PMD (smaps FilePmdMapped)."""
     return get_value_for_name(p, addr, "FilePmdMapped:") == nr_hpages * (hpage_size >> 10)

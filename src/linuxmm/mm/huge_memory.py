@@ -66,7 +66,6 @@ from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_file_one, t
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
 from .swapfile import folio_free_swap, folio_to_swp_tb, swap_slot
-from .khugepaged import khugepaged_init, start_stop_khugepaged
 from .page_alloc import totalram_pages
 from .pgalloc import vm_state_thp
 
@@ -75,14 +74,15 @@ if TYPE_CHECKING:
 
 
 def hugepage_init(k: "Kernel") -> None:
+    """``hugepage_init``, after ``khugepaged_init`` (which the initcalls run first: khugepaged
+    sits above this file and leaves ``start_stop_khugepaged`` on the kernel object)."""
     if k.params.transparent_hugepage:  # setup_transparent_hugepage, run at parse_early_param
         k.transparent_hugepage_flags = k.params.transparent_hugepage
-    khugepaged_init(k)
     if totalram_pages(k) < (512 << 20) >> k.arch.page_shift:
         # small machines: the extra memory THP costs outweighs the TLB savings
         k.transparent_hugepage_flags = "never"
         return
-    start_stop_khugepaged(k)
+    k.start_stop_khugepaged(k)
 
 
 THP_ENABLED = ("always", "madvise", "never")  # the choices enabled_show lists
@@ -112,7 +112,7 @@ def enabled_store(k: "Kernel", value: str) -> None:
     if mode not in THP_ENABLED:
         raise KernelError(errno.EINVAL, f"transparent_hugepage/enabled: {value!r} is not one of {', '.join(THP_ENABLED)}")
     k.transparent_hugepage_flags = mode
-    start_stop_khugepaged(k)
+    k.start_stop_khugepaged(k)
     if k.vm_state is not None:
         vm_state_thp(k, k.vm_state.vp)
 

@@ -15,7 +15,7 @@ the mmap write lock: nothing runs between its steps here, so the kernel's cleari
 pmd during the isolation (``pmdp_collapse_flush``) and its restoring on failure leave no
 trace but the TLB flush.
 
-* khugepaged (````khugepaged_collapse_control````) enforces the sysfs limits under
+* khugepaged (``khugepaged_collapse_control``) enforces the sysfs limits under
   /sys/kernel/mm/transparent_hugepage/khugepaged/ (max_ptes_none, max_ptes_swap,
   max_ptes_shared) and wants young ptes (referenced ones; half of them when it must swap
   in). It is a task on the simulated clock (``kernel/kthread.py``), started by
@@ -34,9 +34,24 @@ trace but the TLB flush.
   reference or lock held elsewhere, off the LRU), EINVAL (anything else: an empty range, a
   VMA that may hold no THP).
 
-Simplifications: collapse of page-cache and shmem ranges (``collapse_file``,
-``hpage_collapse_scan_file``) is not simulated: MADV_COLLAPSE of a file VMA is EINVAL and
-khugepaged skips them; the node choice for the new THP (``hpage_collapse_find_target_node``)
+Page-cache collapse (shmem; regular files only with CONFIG_READ_ONLY_THP_FOR_FS, which this
+kernel lacks, as the development host's does) works on the file, not the page tables:
+``hpage_collapse_scan_file`` looks at the cache of the PMD range's 512 file pages (swap entries
+against max_ptes_swap, holes against max_ptes_none, every folio on the LRU and unpinned; a
+PMD-sized folio there already is SCAN_PTE_MAPPED_HUGEPAGE), ``collapse_file`` takes the small
+folios (swapped-out shmem pages read back, each unmapped from every mm), copies them into a
+new THP (holes give zeros, and are charged to the tmpfs), puts it in the cache in their
+place (NR_SHMEM_THPS or NR_FILE_THPS) and frees them, then ``retract_page_tables`` frees the
+emptied pte tables of every VMA that maps the range at a PMD-aligned address and has no
+anon_vma, so that the next fault there maps the THP by its pmd (``do_set_pmd``, which a
+VM_NOHUGEPAGE VMA refuses). ``collapse_pte_mapped_thp`` maps it in one mm: the table's ptes
+must be none or map their own pages of the THP (a private copy is SCAN_FAIL), they go with
+the table, and for MADV_COLLAPSE the pmd is installed; khugepaged leaves that to the fault.
+khugepaged scans a shmem VMA under shmem's own policy (``shmem_allowable_huge_orders``:
+shmem_enabled for memfds and shared anonymous memory, the mount's ``huge=`` for a tmpfs);
+MADV_COLLAPSE forces it (tests/data/host-linux-6.18/collapse_file_probe.txt).
+
+Simplifications: the node choice for the new THP (``hpage_collapse_find_target_node``)
 is the allocating CPU's node; ``folio_maybe_mapped_shared`` of a pte-mapped large folio is
 "some page of it is mapped twice" (the kernel tracks the mms mapping it); the THP's memcg
 charge does not reclaim (the THP fault's charge does not either); a swap-in for collapse
@@ -67,17 +82,20 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import (HPAGE_PMD_NR, HPAGE_PMD_ORDER, hugepage_global_enabled, thp_vma_allowable,
                                      vma_thp_disabled)
-from ..include.linux.mm_types import (MMC_MEMCG, MMC_PGD, MMF_DISABLE_THP_COMPLETELY, VM_HUGETLB, VM_SPECIAL,
-                                      find_vma, vma_is_anonymous)
+from ..include.linux.mm_types import (MMC_MEMCG, MMC_PGD, MMF_DISABLE_THP_COMPLETELY, PAGE_SHIFT, VM_HUGETLB,
+                                      VM_SPECIAL, find_vma, vma_is_anonymous, vma_pages)
 from ..include.linux.mmzone import MIGRATE_PCPTYPES, for_each_populated_zone
-from ..include.linux.page_flags import (PG_head_mask, PG_locked_mask, PG_lru_mask, PG_referenced_mask,
-                                        PG_swapcache_mask, PG_young)
+from ..include.linux.page_flags import (PG_head_mask, PG_large_rmappable, PG_locked_mask, PG_lru_mask,
+                                        PG_referenced_mask, PG_swapbacked, PG_swapcache_mask, PG_uptodate, PG_young)
 from ..include.linux.sched import TASK_RUNNING
-from ..include.linux.vmstat import (NR_ANON_MAPPED, NR_ANON_THPS, THP_COLLAPSE_ALLOC, THP_COLLAPSE_ALLOC_FAILED,
+from ..include.linux.vmstat import (NR_ANON_MAPPED, NR_ANON_THPS, NR_FILE_PAGES, NR_FILE_THPS, NR_SHMEM,
+                                    NR_SHMEM_THPS, THP_COLLAPSE_ALLOC, THP_COLLAPSE_ALLOC_FAILED,
                                     THP_SCAN_EXCEED_NONE_PTE, THP_SCAN_EXCEED_SHARED_PTE, THP_SCAN_EXCEED_SWAP_PTE)
 from ..kernel.kthread import kthread
 from ..kernel.timer import NSEC_PER_MSEC
+from ..lib import xarray as X
 from . import buddy as B
+from . import filemap as FM
 from . import memory as M
 from .memcontrol import charge_memcg, count_memcg_folio_events, mod_memcg_folio_state
 from .page_alloc import (alloc_pages, calculate_min_free_kbytes, gfp_zone_user, nr_free_buffer_pages,
@@ -85,8 +103,12 @@ from .page_alloc import (alloc_pages, calculate_min_free_kbytes, gfp_zone_user, 
 from .pgtable import (PTE_KIND_MARKER, PTE_KIND_MIGRATION, PTE_KIND_NONE, PTE_KIND_PRESENT, VP_CPU, VP_LEVELS,
                       VP_PMD_LEVEL, VP_SWP_FMT, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_PSE, _PAGE_SPECIAL,
                       entry_has, entry_present, pt_index, pte_kind, pte_none, pte_pfn)
-from .swap import folio_put, lru_add_drain, lru_add_drain_all
+from .rmap import page_mapping
+from .shmem import (shmem_allowable_huge_orders, shmem_get_folio, shmem_hpage_pmd_enabled, shmem_inode_acct_blocks,
+                    shmem_recalc_inode)
+from .swap import folio_add_lru, folio_put, lru_add_drain, lru_add_drain_all
 from .swap_state import do_swap_page
+from .truncate import unmap_mapping_folio
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
@@ -109,17 +131,21 @@ def khugepaged_init(k: "Kernel") -> None:
     """From ``hugepage_init``: the sysfs defaults (``khugepaged_init``: 8 PMDs' worth of ptes
     per wake-up; up to 511 none ptes, 64 swap ptes, 256 shared ptes per collapse); from now
     on ``init_per_zone_wmark_min`` reruns khugepaged's reserve update
-    (``khugepaged_min_free_kbytes_update``) through the kernel object."""
+    (``khugepaged_min_free_kbytes_update``) and the THP and shmem_enabled stores
+    ``start_stop_khugepaged``, through the kernel object."""
     k.khugepaged_pages_to_scan = HPAGE_PMD_NR * 8
     k.khugepaged_max_ptes_none = HPAGE_PMD_NR - 1
     k.khugepaged_max_ptes_swap = HPAGE_PMD_NR // 8
     k.khugepaged_max_ptes_shared = HPAGE_PMD_NR // 2
     k.khugepaged_min_free_kbytes_update = khugepaged_min_free_kbytes_update
+    k.start_stop_khugepaged = start_stop_khugepaged
 
 
 def hugepage_pmd_enabled(k: "Kernel") -> bool:
-    """The PMD order defaults to ``inherit``, so it follows the global always/madvise/never."""
-    return hugepage_global_enabled(k)
+    """Khugepaged has work for some VMA: anonymous memory (the PMD order defaults to
+    ``inherit``, so the global always/madvise/never), or shmem (``shmem_enabled``). Regular
+    files count only with CONFIG_READ_ONLY_THP_FOR_FS (not set)."""
+    return hugepage_global_enabled(k) or shmem_hpage_pmd_enabled(k)
 
 
 def start_stop_khugepaged(k: "Kernel") -> None:
@@ -344,6 +370,56 @@ def swap_pte_addresses(a, vs, pgd, haddr, out):
     return n
 
 
+@njit(cache=True)
+def retract_page_table(a, vs, mmc, pgd, addr):
+    """``retract_page_tables`` in one mm: the empty pte table under the pmd of ``addr`` is
+    freed and the pmd cleared, so that the next fault maps the new THP by its pmd. A table
+    still holding entries (a marker) stays. True if it went (its TLB entries must go)."""
+    result, row, idx = find_pmd_or_thp_or_none(a, vs, pgd, addr)
+    if result != SCAN_SUCCEED:
+        return False
+    ptrow = M.table_row(a, vs.pt[row, idx])
+    if vs.pt_used[ptrow]:
+        return False
+    M.set_entry(vs, row, idx, np.uint64(0))
+    M.pte_free(a, vs, mmc, ptrow)
+    return True
+
+
+@njit(cache=True)
+def collapse_pte_mapped_thp_locked(a, vs, vmas, mmc, pgd, haddr, folio, install_pmd):
+    """``collapse_pte_mapped_thp`` from the pmd lookup on, for the PMD-sized page-cache
+    ``folio`` at ``haddr``: every pte of the table is none or maps its own page of the folio
+    (else SCAN_PTE_NON_PRESENT for a swap entry or marker, SCAN_FAIL for another page: a
+    private copy); those ptes go (rmap, RSS, references) with the table, and with
+    ``install_pmd`` (MADV_COLLAPSE) the folio is mapped by the pmd (``set_huge_pmd``).
+    Returns the result (SCAN_PMD_MAPPED if it is mapped so already)."""
+    result, row, idx = find_pmd_or_thp_or_none(a, vs, pgd, haddr)
+    if result == SCAN_SUCCEED:
+        ptrow = M.table_row(a, vs.pt[row, idx])
+        for i in range(HPAGE_PMD_NR):
+            entry = vs.pt[ptrow, i]
+            if pte_none(entry):
+                continue
+            if not entry_present(entry):
+                return SCAN_PTE_NON_PRESENT
+            if entry_has(entry, _PAGE_SPECIAL) or pte_pfn(entry) != folio + i:
+                return SCAN_FAIL
+        leaf = vs.vp[VP_LEVELS] - 1
+        for i in range(HPAGE_PMD_NR):
+            entry = vs.pt[ptrow, i]
+            if not pte_none(entry):
+                M.zap_leaf(a, vs, mmc, entry, leaf)
+                M.set_entry(vs, ptrow, i, np.uint64(0))
+        M.set_entry(vs, row, idx, np.uint64(0))
+        M.pte_free(a, vs, mmc, ptrow)
+    elif result != SCAN_PMD_NONE:
+        return result
+    if install_pmd:
+        M.map_file_folio_pmd(a, vs, vmas, mmc, M.find_vma(vmas, haddr), row, idx, folio, False)
+    return SCAN_SUCCEED
+
+
 # ---- collapse, the Python steps ---------------------------------------------------------------------
 
 
@@ -361,15 +437,42 @@ def hpage_collapse_test_exit_or_disable(task) -> bool:
     return task.state != TASK_RUNNING or task.mm is None or MMF_DISABLE_THP_COMPLETELY in task.mm.flags
 
 
+# Kconfig as on the host this models (tests/data/host-linux-6.18): no collapse of regular files
+CONFIG_READ_ONLY_THP_FOR_FS = False
+
+
+def thp_vma_suitable_order(vma, addr: int) -> bool:
+    """``thp_vma_suitable_order(vma, addr, PMD_ORDER)``: the aligned 2 MiB around ``addr`` lies
+    in the VMA, and a file VMA maps it at a 2 MiB-aligned file offset."""
+    haddr = addr & ~(HPAGE_PMD_SIZE - 1)
+    if not vma_is_anonymous(vma) and ((vma.vm_start >> PAGE_SHIFT) - vma.vm_pgoff) & (HPAGE_PMD_NR - 1):
+        return False
+    return vma.vm_start <= haddr and haddr + HPAGE_PMD_SIZE <= vma.vm_end
+
+
+def file_thp_enabled(vma) -> bool:
+    """``file_thp_enabled``: never, as the kernel is built without CONFIG_READ_ONLY_THP_FOR_FS
+    (with it: a regular file nobody has open for writing)."""
+    return CONFIG_READ_ONLY_THP_FOR_FS
+
+
 def thp_vma_allowable_order(k: "Kernel", vma, forced_collapse: bool) -> bool:
     """``thp_vma_allowable_order(vma, PMD_ORDER)``: under the sysfs policy for khugepaged
-    (TVA_KHUGEPAGED), or for MADV_COLLAPSE ignoring it (TVA_FORCED_COLLAPSE): private
-    anonymous memory only here (file collapse is not simulated)."""
-    if not forced_collapse:
+    (TVA_KHUGEPAGED), or for MADV_COLLAPSE ignoring it (TVA_FORCED_COLLAPSE). Private
+    anonymous memory follows the THP policy; shmem its own (``shmem_allowable_huge_orders``,
+    which MADV_COLLAPSE forces); a regular file needs ``file_thp_enabled``. A file VMA
+    must be able to map a PMD at its end (``__thp_vma_allowable_orders``' suitability check)."""
+    if vma_is_anonymous(vma) and not forced_collapse:
         return thp_vma_allowable(k, vma)
-    if vma.vm_flags & (VM_HUGETLB | VM_SPECIAL) or vma_thp_disabled(vma.vm_mm, vma, forced_collapse=True):
+    if vma.vm_flags & (VM_HUGETLB | VM_SPECIAL) or vma_thp_disabled(vma.vm_mm, vma, forced_collapse=forced_collapse):
         return False
-    return vma_is_anonymous(vma)
+    if vma_is_anonymous(vma):
+        return True
+    if not thp_vma_suitable_order(vma, vma.vm_end - HPAGE_PMD_SIZE):
+        return False
+    if not vma.vm_file.f_mapping.swapbacked:
+        return file_thp_enabled(vma)
+    return bool(shmem_allowable_huge_orders(k, vma.vm_file.f_inode, vma, vma.vm_pgoff, forced_collapse))
 
 
 def hugepage_vma_revalidate(k: "Kernel", task, address: int, expect_anon: bool, cc: np.ndarray):
@@ -463,6 +566,217 @@ def hpage_collapse_scan_pmd(k: "Kernel", task, address: int, cc: np.ndarray) -> 
     return int(result)
 
 
+# ---- page-cache collapse (shmem; regular files with CONFIG_READ_ONLY_THP_FOR_FS) -------------------
+
+
+def page_cache_entries(k: "Kernel", mapping, first: int, last: int) -> list[tuple[int, int]]:
+    """(index, entry) of the entries of [first, last] in the file's cache, a large folio once
+    (at its first index in the range): what ``xas_for_each`` hands the scan."""
+    xa = k.page_cache
+    n = min(last - first + 1, int(xa.xa_nr_folio_slots[mapping.xa_id] + xa.xa_nr_values[mapping.xa_id])) \
+        if mapping.xa_id >= 0 else 0
+    if n <= 0:
+        return []
+    idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    got = X.xa_gather(xa, mapping.xa_id, first, last, idx, ent)
+    out, seen = [], 0
+    for index, entry in zip(idx[:got].tolist(), ent[:got].tolist()):
+        if entry != seen or X.xa_is_value(entry):
+            out.append((index, entry))
+        seen = entry
+    return out
+
+
+def folio_expected_ref_count(a, head: int) -> int:
+    """``folio_expected_ref_count`` of a page-cache folio: one reference per page from the
+    cache and one per mapping."""
+    nr = 1 << int(a.order[head])
+    return nr + int(a.mapcount[head:head + nr].sum()) + int(M.folio_entire_mapcount(a, head))
+
+
+def hpage_collapse_scan_file(k: "Kernel", task, addr: int, file, start: int, cc: np.ndarray) -> int:
+    """``hpage_collapse_scan_file``: look at the cache of pages [start, start + 512) of the
+    file and collapse them if they allow (``collapse_file``). Swap entries count against
+    khugepaged's max_ptes_swap, holes against its max_ptes_none (the pages present must be
+    512 - max_ptes_none); a PMD-sized folio there already is SCAN_PTE_MAPPED_HUGEPAGE (only
+    its mapping may be missing); every folio must be on the LRU with no reference but the
+    cache's and its mappings'. The kernel does not ask for referenced pages here."""
+    a, khugepaged = k.mem_map, bool(cc[CC_IS_KHUGEPAGED])
+    present = swap = 0
+    for index, entry in page_cache_entries(k, file.f_mapping, start, start + HPAGE_PMD_NR - 1):
+        if X.xa_is_value(entry):
+            swap += 1
+            if khugepaged and swap > cc[CC_MAX_PTES_SWAP]:
+                k.vm_events[THP_SCAN_EXCEED_SWAP_PTE] += 1
+                return SCAN_EXCEED_SWAP_PTE
+            continue
+        folio = int(X.xa_to_folio(entry))
+        if a.order[folio] == HPAGE_PMD_ORDER and a.index[folio] == start:
+            return SCAN_PTE_MAPPED_HUGEPAGE
+        if not a.flags[folio] & PG_lru_mask:
+            return SCAN_PAGE_LRU
+        if a.refcount[folio] != folio_expected_ref_count(a, folio):
+            return SCAN_PAGE_COUNT
+        present += 1 << int(a.order[folio])
+    if khugepaged and present < HPAGE_PMD_NR - cc[CC_MAX_PTES_NONE]:
+        k.vm_events[THP_SCAN_EXCEED_NONE_PTE] += 1
+        return SCAN_EXCEED_NONE_PTE
+    return collapse_file(k, task, file, start, cc)
+
+
+def collapse_file(k: "Kernel", task, file, start: int, cc: np.ndarray) -> int:
+    """``collapse_file``: allocate and charge the THP, take the small folios of the range
+    (``collapse_file_isolate``: swapped-out shmem pages read back, each unmapped from every
+    mm), charge shmem's holes to the filesystem (``shmem_charge``), copy (holes give zeros),
+    put the THP in the cache in their place (``collapse_file_replace``) and retract the page
+    tables that mapped the range (``retract_page_tables``). MADV_COLLAPSE goes on to map it
+    (SCAN_PTE_MAPPED_HUGEPAGE); khugepaged leaves that to the next fault. On failure the new
+    folio is freed; pages unmapped or read back stay so."""
+    a, mapping = k.mem_map, file.f_mapping
+    result, new = alloc_charge_folio(k, task, cc)
+    if result != SCAN_SUCCEED:
+        return result
+    result, folios, nr_none = collapse_file_isolate(k, file, start)
+    if result == SCAN_SUCCEED and nr_none:
+        try:
+            shmem_inode_acct_blocks(k, file.f_inode, nr_none)
+        except KernelError:
+            result = SCAN_FAIL
+    if result != SCAN_SUCCEED:
+        folio_put(a, new, int(k.vm_state.vp[VP_CPU]))
+        return result
+    M.clear_page(a, new, HPAGE_PMD_NR)
+    for folio in folios:
+        for i in range(1 << int(a.order[folio])):
+            M.copy_page(a, new + int(a.index[folio]) - start + i, folio + i)
+    collapse_file_replace(k, file, new, start, folios, nr_none)
+    retract_page_tables(k, mapping, start)
+    return SCAN_SUCCEED if cc[CC_IS_KHUGEPAGED] else SCAN_PTE_MAPPED_HUGEPAGE
+
+
+def collapse_file_isolate(k: "Kernel", file, start: int) -> tuple[int, list[int], int]:
+    """The walk of ``collapse_file`` over [start, start + 512): (result, the small folios
+    taken, the holes). An empty range is SCAN_TRUNCATED; a swapped-out shmem page is read
+    back (``shmem_get_folio``; SCAN_FAIL if it cannot be); a locked folio is SCAN_PAGE_LOCK,
+    one off the LRU SCAN_DEL_PAGE_LRU, a PMD-sized one SCAN_PTE_MAPPED_HUGEPAGE. Each folio
+    is unmapped (``try_to_unmap``) and then must hold no reference but the cache's
+    (SCAN_PAGE_COUNT: a GUP pin)."""
+    a, mapping, cpu = k.mem_map, file.f_mapping, int(k.vm_state.vp[VP_CPU])
+    end = start + HPAGE_PMD_NR
+    if not page_cache_entries(k, mapping, start, end - 1):
+        return SCAN_TRUNCATED, [], 0
+    folios, nr_none, index = [], 0, start
+    while index < end:
+        entry = FM.filemap_get_entry(k, mapping, index)
+        if not entry:  # a shmem hole, filled by the THP (a regular file's is read first)
+            nr_none += 1
+            index += 1
+            continue
+        if X.xa_is_value(entry):
+            try:
+                folio = shmem_get_folio(k, file.f_inode, index)
+            except KernelError:
+                return SCAN_FAIL, folios, nr_none
+            lru_add_drain(a, cpu)
+        else:
+            folio = int(X.xa_to_folio(entry))
+            if a.flags[folio] & PG_locked_mask:
+                return SCAN_PAGE_LOCK, folios, nr_none
+        if a.order[folio] == HPAGE_PMD_ORDER:
+            return SCAN_PTE_MAPPED_HUGEPAGE, folios, nr_none
+        if not a.flags[folio] & PG_lru_mask:
+            return SCAN_DEL_PAGE_LRU, folios, nr_none
+        if M.folio_mapped(a, folio):
+            unmap_mapping_folio(k, folio)
+        if a.refcount[folio] != folio_expected_ref_count(a, folio):
+            return SCAN_PAGE_COUNT, folios, nr_none
+        folios.append(folio)
+        index = int(a.index[folio]) + (1 << int(a.order[folio]))
+    return SCAN_SUCCEED, folios, nr_none
+
+
+def collapse_file_replace(k: "Kernel", file, new: int, start: int, folios: list[int], nr_none: int) -> None:
+    """The end of ``collapse_file``: the small folios leave the cache and are freed (their
+    counters with them), the THP takes the range's 512 slots as one folio, up to date, with
+    the cache's references, counted in NR_FILE_PAGES, NR_SHMEM and NR_SHMEM_THPS (a regular
+    file's in NR_FILE_THPS), dirty if shmem (swap holds no copy of it), on the LRU; shmem's
+    holes are the inode's blocks now (``shmem_recalc_inode``)."""
+    a, mapping = k.mem_map, file.f_mapping
+    for folio in folios:
+        FM.folio_cancel_dirty(k, mapping, folio)
+        FM.filemap_remove_folio(k, mapping, folio)
+    k.page_cache = X.xa_reserve(k.page_cache)
+    X.xa_store_range(k.page_cache, mapping.xa_id, start, HPAGE_PMD_NR, X.xa_mk_folio(new))
+    a.refcount[new] += HPAGE_PMD_NR - 1
+    a.mapping[new], a.index[new] = page_mapping(mapping), start
+    FM.folio_set(k, new + 1, PG_large_rmappable)
+    FM.folio_set(k, new, PG_uptodate)
+    FM.lruvec_stat_mod_folio(k, NR_FILE_PAGES, new, HPAGE_PMD_NR)
+    if mapping.swapbacked:
+        FM.folio_set(k, new, PG_swapbacked)
+        FM.lruvec_stat_mod_folio(k, NR_SHMEM, new, HPAGE_PMD_NR)
+        FM.lruvec_stat_mod_folio(k, NR_SHMEM_THPS, new, HPAGE_PMD_NR)
+        FM.folio_mark_dirty(k, mapping, new)
+        shmem_recalc_inode(k, file.f_inode, nr_none)
+    else:
+        FM.lruvec_stat_mod_folio(k, NR_FILE_THPS, new, HPAGE_PMD_NR)
+    folio_add_lru(a, int(k.vm_state.vp[VP_CPU]), new)
+
+
+def retract_page_tables(k: "Kernel", mapping, pgoff: int) -> None:
+    """``retract_page_tables``: every VMA of the file mapping page ``pgoff`` at a 2 MiB-aligned
+    address, with room for the PMD and no anon_vma (a private copy could hide in its table),
+    loses the (now empty) pte table there, in whichever mm it is."""
+    owners = {id(t.mm): t for t in k.tasks.values() if t.mm is not None}
+    for vma in list(mapping.i_mmap):
+        addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << PAGE_SHIFT)
+        if vma.anon_vma is not None or not vma.vm_pgoff <= pgoff < vma.vm_pgoff + vma_pages(vma) \
+                or addr & (HPAGE_PMD_SIZE - 1) or vma.vm_end < addr + HPAGE_PMD_SIZE:
+            continue
+        task = owners.get(id(vma.vm_mm))
+        if task is None or task.state != TASK_RUNNING:  # hpage_collapse_test_exit
+            continue
+        if retract_page_table(k.mem_map, k.vm_state, task.mmc, int(task.mmc[MMC_PGD]), addr):
+            pmdp_collapse_flush(k, task, addr)
+
+
+def collapse_pte_mapped_thp(k: "Kernel", task, addr: int, install_pmd: bool) -> int:
+    """``collapse_pte_mapped_thp``: the PMD-sized folio caching the file range mapped at
+    ``addr`` replaces the ptes mapping it in this mm, and with ``install_pmd`` (MADV_COLLAPSE)
+    is mapped by the pmd (khugepaged leaves that to the next fault). SCAN_VMA_CHECK when the
+    VMA cannot hold it (VM_NOHUGEPAGE, ...), SCAN_PAGE_NULL when nothing is cached there,
+    SCAN_PAGE_COMPOUND when the cached folio is not PMD-sized."""
+    a, vs = k.mem_map, k.vm_state
+    vma, pgd = find_vma(task.mm, addr), int(task.mmc[MMC_PGD])
+    if vma is None or vma.vm_file is None or not (vma.vm_start <= addr and addr + HPAGE_PMD_SIZE <= vma.vm_end):
+        return SCAN_VMA_CHECK
+    if find_pmd_or_thp_or_none(a, vs, pgd, addr)[0] == SCAN_PMD_MAPPED:
+        return SCAN_PMD_MAPPED
+    if not thp_vma_allowable_order(k, vma, True):
+        return SCAN_VMA_CHECK
+    folio = FM.filemap_get_folio(k, vma.vm_file.f_mapping, vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT))
+    if folio < 0:
+        return SCAN_PAGE_NULL
+    if a.order[folio] != HPAGE_PMD_ORDER:
+        return SCAN_PAGE_COMPOUND
+    result = collapse_pte_mapped_thp_locked(a, vs, task.vma_table, task.mmc, pgd, addr, folio, install_pmd)
+    pmdp_collapse_flush(k, task, addr)
+    return int(result)
+
+
+def hpage_collapse_scan_vma(k: "Kernel", task, vma, addr: int, cc: np.ndarray) -> int:
+    """One PMD range of a VMA, as both callers scan it: the ptes of anonymous memory, the page
+    cache of a file (then, when the THP is in the cache, its mapping here:
+    ``collapse_pte_mapped_thp``, which MADV_COLLAPSE has install the pmd)."""
+    if vma_is_anonymous(vma):
+        return hpage_collapse_scan_pmd(k, task, addr, cc)
+    pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT)
+    result = hpage_collapse_scan_file(k, task, addr, vma.vm_file, pgoff, cc)
+    if result == SCAN_PTE_MAPPED_HUGEPAGE and not hpage_collapse_test_exit_or_disable(task):
+        result = collapse_pte_mapped_thp(k, task, addr, not cc[CC_IS_KHUGEPAGED])
+    return result
+
+
 # ---- MADV_COLLAPSE -------------------------------------------------------------------------------
 
 MADV_COLLAPSE_ERRNO = {SCAN_ALLOC_HUGE_PAGE_FAIL: errno.ENOMEM, SCAN_CGROUP_CHARGE_FAIL: errno.EBUSY,
@@ -487,8 +801,10 @@ def madvise_collapse(k: "Kernel", task, vma, start: int, end: int) -> None:
     and collapsed without khugepaged's limits. Raises ``KernelError`` unless every range is a
     THP afterwards: the errno of the last failure (``madvise_collapse_errno``)."""
     if not thp_vma_allowable_order(k, vma, True):
-        raise KernelError(errno.EINVAL, "madvise: MADV_COLLAPSE: collapsing file or shmem memory is not simulated"
-                          if vma.vm_file is not None else "madvise: MADV_COLLAPSE: THP is disabled for this VMA")
+        raise KernelError(errno.EINVAL, "madvise: MADV_COLLAPSE: THP is disabled for this VMA" if
+                          vma_is_anonymous(vma) or vma.vm_file.f_mapping.swapbacked else
+                          "madvise: MADV_COLLAPSE: a regular file's pages collapse only with "
+                          "CONFIG_READ_ONLY_THP_FOR_FS (not set)")
     cc = collapse_control(k, False)
     lru_add_drain_all(k)
     hstart = (start + HPAGE_PMD_SIZE - 1) & ~(HPAGE_PMD_SIZE - 1)
@@ -498,7 +814,7 @@ def madvise_collapse(k: "Kernel", task, vma, start: int, end: int) -> None:
         if k.vm_state is None:  # no page table yet
             result = SCAN_PMD_NULL
         else:
-            result = hpage_collapse_scan_pmd(k, task, addr, cc)
+            result = hpage_collapse_scan_vma(k, task, vma, addr, cc)
         if result in (SCAN_SUCCEED, SCAN_PMD_MAPPED):
             thps += 1
             continue
@@ -582,7 +898,9 @@ def khugepaged_scan_vmas(k: "Kernel", task, pages: int, cc: np.ndarray) -> tuple
         while k.khugepaged_scan_address < hend:
             if hpage_collapse_test_exit_or_disable(task):
                 return progress, result, True
-            result = hpage_collapse_scan_pmd(k, task, k.khugepaged_scan_address, cc)
+            result = hpage_collapse_scan_vma(k, task, vma, k.khugepaged_scan_address, cc)
+            if result == SCAN_PMD_MAPPED and not vma_is_anonymous(vma):
+                result = SCAN_SUCCEED
             if result == SCAN_SUCCEED:
                 k.khugepaged_pages_collapsed += 1
             k.khugepaged_scan_address += HPAGE_PMD_SIZE
@@ -609,7 +927,7 @@ def khugepaged_next_mm(k: "Kernel", pid: int) -> None:
 
 def khugepaged_enter_vma(k: "Kernel", task, vma) -> None:
     """Put the mm on khugepaged's list if ``vma`` may hold a PMD-sized THP (TVA_KHUGEPAGED)."""
-    if task.pid in k.khugepaged_mm_slots or not hugepage_pmd_enabled(k) or not thp_vma_allowable(k, vma):
+    if task.pid in k.khugepaged_mm_slots or not hugepage_pmd_enabled(k) or not thp_vma_allowable_order(k, vma, False):
         return
     k.khugepaged_mm_slots.append(task.pid)  # __khugepaged_enter: behind the cursor
     if len(k.khugepaged_mm_slots) == 1:

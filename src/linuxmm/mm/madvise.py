@@ -10,8 +10,8 @@ running out of ``vm.max_map_count`` there is EAGAIN. Advice about pages goes to
 lazy freeing, POPULATE_READ/WRITE prefault (ENOMEM at a hole, EINVAL where the protection forbids it),
 WILLNEED/COLD/PAGEOUT/COLLAPSE/GUARD_* go to the page tables (COLD deactivates and PAGEOUT
 reclaims the folios mapped only by the range: ``madvise_cold_or_pageout``; COLLAPSE collapses
-each PMD range into a THP: ``madvise_collapse`` in ``mm/khugepaged.py``, EINVAL here when the
-VMA may hold none). MADV_HWPOISON and MADV_SOFT_OFFLINE
+each PMD range into a THP, anonymous or shmem: ``madvise_collapse`` in ``mm/khugepaged.py``,
+EINVAL here when the VMA may hold none). MADV_HWPOISON and MADV_SOFT_OFFLINE
 (CONFIG_MEMORY_FAILURE, off on the development host) are rejected as unknown.
 """
 

@@ -769,12 +769,19 @@ def do_set_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, address, write):
     haddr = address & ~((nr << 12) - 1)
     if haddr < vmas[v, VMA_START] or haddr + (nr << 12) > vmas[v, VMA_END] or not pte_none(vs.pt[pmd_row, pmd_idx]):
         return FAULT_FALLBACK
-    set_entry(vs, pmd_row, pmd_idx, mk_entry(head, file_pte_bits(vmas, v, write) | np.uint64(_PAGE_PSE)))
-    mmc[mm_counter_file(a, head)] += nr
-    folio_add_file_rmap_pmd(a, vs, head)
-    a.refcount[head] += 1
+    map_file_folio_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, write)
     vs.vm_events[THP_FILE_MAPPED] += 1
     return FAULT_OK
+
+
+@njit(cache=True)
+def map_file_folio_pmd(a, vs, vmas, mmc, v, pmd_row, pmd_idx, head, write):
+    """Map the PMD-sized file folio by the (none) pmd entry: its rmap, RSS and reference
+    (``do_set_pmd``'s end, and khugepaged's ``set_huge_pmd``)."""
+    set_entry(vs, pmd_row, pmd_idx, mk_entry(head, file_pte_bits(vmas, v, write) | np.uint64(_PAGE_PSE)))
+    mmc[mm_counter_file(a, head)] += np.int64(1) << a.order[head]
+    folio_add_file_rmap_pmd(a, vs, head)
+    a.refcount[head] += 1
 
 
 @njit(cache=True)

@@ -81,6 +81,10 @@ from .util import security_vm_enough_memory_mm
 # the tmpfs ``huge=`` mount option (``shmem_sb_info.huge``)
 SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE = "never", "always", "within_size", "advise"
 SHMEM_HUGE_OPTIONS = (SHMEM_HUGE_NEVER, SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE)
+# shmem_enabled's two more choices, for every tmpfs: no THP at all, or THP everywhere
+SHMEM_HUGE_DENY, SHMEM_HUGE_FORCE = "deny", "force"
+SHMEM_ENABLED_CHOICES = (SHMEM_HUGE_ALWAYS, SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE, SHMEM_HUGE_NEVER,
+                         SHMEM_HUGE_DENY, SHMEM_HUGE_FORCE)  # in shmem_enabled_show's order
 MAYBE_PMD_ORDER = 1 << HPAGE_PMD_ORDER  # as orders bitmasks: BIT(order)
 THP_ORDERS_ALL_FILE_DEFAULT = ((1 << (MAX_PAGECACHE_ORDER + 1)) - 1) & ~1  # orders 1 .. MAX_PAGECACHE_ORDER
 
@@ -111,6 +115,43 @@ def shmem_huge_global_enabled(inode, index: int, write_end: int, vma) -> int:
     if huge in (SHMEM_HUGE_WITHIN_SIZE, SHMEM_HUGE_ADVISE) and vma is not None and vma.vm_flags & VM_HUGEPAGE:
         return MAYBE_PMD_ORDER
     return 0
+
+
+def shmem_allowable_huge_orders(k, inode, vma, index: int, shmem_huge_force: bool) -> int:
+    """``shmem_allowable_huge_orders`` as collapse asks it (no write in progress): none under
+    shmem_enabled ``deny``; the PMD order when forced (MADV_COLLAPSE) or under ``force``; else
+    what the mount's ``huge=`` allows a fault in ``vma`` (the caller checked VM_NOHUGEPAGE
+    and the prctl). The per-size knobs are not modelled: the PMD size inherits."""
+    if k.shmem_huge == SHMEM_HUGE_DENY:
+        return 0
+    if shmem_huge_force or k.shmem_huge == SHMEM_HUGE_FORCE:
+        return MAYBE_PMD_ORDER
+    return shmem_huge_global_enabled(inode, index, 0, vma) & MAYBE_PMD_ORDER
+
+
+def shmem_hpage_pmd_enabled(k) -> bool:
+    """``shmem_hpage_pmd_enabled``: khugepaged has shmem to look at (the PMD size inherits
+    shmem_enabled, which is neither never nor deny)."""
+    return k.shmem_huge not in (SHMEM_HUGE_NEVER, SHMEM_HUGE_DENY)
+
+
+def shmem_enabled_show(k) -> str:
+    """/sys/kernel/mm/transparent_hugepage/shmem_enabled: the choices, ``shmem_huge`` in brackets."""
+    return " ".join(f"[{c}]" if c == k.shmem_huge else c for c in SHMEM_ENABLED_CHOICES) + "\n"
+
+
+def shmem_enabled_store(k, value: str) -> None:
+    """``shmem_enabled_store``: ``shmem_huge`` and, but for deny and force, the internal
+    mount's ``huge=`` (memfds, shared anonymous memory); khugepaged starts or stops
+    (``start_stop_khugepaged``). EINVAL for anything else."""
+    huge = value.strip()
+    if huge not in SHMEM_ENABLED_CHOICES:
+        raise KernelError(errno.EINVAL, f"transparent_hugepage/shmem_enabled: {value!r} is not one of "
+                          f"{', '.join(SHMEM_ENABLED_CHOICES)}")
+    k.shmem_huge = huge
+    if huge in SHMEM_HUGE_OPTIONS:
+        k.shm_mnt.huge = huge
+    k.start_stop_khugepaged(k)
 
 
 def shmem_suitable_orders(k, inode, index: int, orders: int, vma) -> list[int]:

@@ -108,6 +108,9 @@ def _exercise_vm(m) -> None:
     p.fork().write(s, 1 << 20)
     p.mmap(1 << 20, flags="private|anonymous|populate")
     p.madvise(a, 4 << 20, "collapse")  # MADV_COLLAPSE, as khugepaged collapses (mm/khugepaged.py)
+    z = p.mmap(2 << 20, flags="shared|anonymous|fixed", addr=1 << 40)
+    p.write(z, 1 << 20)
+    p.madvise(z, 2 << 20, "collapse")  # shmem's: collapse_file, the table retracted, the pmd installed
     a = p.mremap(a, 8 << 20, 16 << 20, maymove=True)
     p.mprotect(a, 4 << 20, "r")
     p.madvise(a + (8 << 20), 4 << 20, "dontneed")
