@@ -9,7 +9,9 @@ read-only; one load per page in order:
 * the real kernel: a small C probe on this machine's ext4 (the file in a temporary directory
   under ``--dir``), best of 3 mappings of the cached file, timed around the loads alone;
 * the simulator: ``linuxmm replay --maps`` of the same access trace (one load record per
-  page) over the same file created on the simulated disk, timed by ``replay_seconds``.
+  page) over the same file created on the simulated disk, timed by ``replay_seconds``, best
+  of 3 replays after a first one (a pass takes tens of milliseconds on either side, so one
+  pass alone swings by 2x with whatever else the host does at that moment).
 
 Both take the same faults (16384 for 1 GiB); the rates compared are faults per second of
 wall time (and pages per second, the same ratio). The same is repeated for a file written by
@@ -92,8 +94,8 @@ def sim_rate(tmp: str, size: int, chunk: int) -> tuple[int, float]:
     p.fsync(p.open("/data/big"))  # cached and clean, as the probe's file: no writeback while replaying
     p.exit()
     replay(m, trace, maps=maps)  # the compiled code loaded, the page tables' pool grown
-    res = replay(m, trace, maps=maps)
-    return res.minor_faults, res.minor_faults / res.replay_seconds
+    runs = [replay(m, trace, maps=maps) for _ in range(3)]
+    return runs[0].minor_faults, max(r.minor_faults / r.replay_seconds for r in runs)
 
 
 def main() -> None:
