@@ -21,7 +21,9 @@ The oracle follows the kernel's rules for the calls that move or drop data:
 - Swap: a zram (or partition) swap area is on; MADV_PAGEOUT swaps private anonymous pages
   out (a THP whole, into a free cluster), reads and writes swap them back in, fork shares
   the slots, munmap/exit/mremap carry or free them, swapoff reads all back: the data never
-  changes.
+  changes. On the huge tmpfs pressure machine the tmpfs files live on a tmpfs mounted
+  huge=always: PMD-size folios that reclaim swaps out whole (or split, past EOF or without a
+  free cluster) and that come back whole from zram or page by page from a disk.
 - Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
   the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
 - Long-term pins: a process pins pages of a mapping (the GUP test driver's
@@ -49,14 +51,21 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from linuxmm.mm.filemap import filemap_get_folio
 from linuxmm.mm.swap import lru_add_drain_all
-from linuxmm import BusError, Killed, KernelError, SegmentationFault, debug
+from linuxmm import BusError, Killed, KernelError, Machine, SegmentationFault, debug
+from linuxmm.sources import toml
 
-from conftest import small_machine
+from conftest import SMALL, small_machine
 
 LINE = 64
 PAGE = 4096
 CGROUPS = ("/", "fz/high", "fz/low")  # where fuzzed processes run: no limit that could kill them
 HUGE = 2 << 20  # a PMD's span
+HUGE_TMPFS = """
+[[mount]]
+path = "/huge"
+fs = "tmpfs"
+huge = "always"
+"""  # besides the default ext4 / and tmpfs /dev/shm
 NO_END = 1 << 64  # private memory has no object whose end could raise SIGBUS
 
 
@@ -74,11 +83,14 @@ class Region:
 
 class VmMachine(RuleBasedStateMachine):
     CMDLINE = None  # the small machine's 384 MiB
+    MOUNTS = ""  # mounts besides the default ones
+    TMPFS = "/dev/shm"  # where tmpfs files are made
     SWAP = "16M"  # a zram area: MADV_PAGEOUT (and reclaim) swap private anonymous pages out
 
     def __init__(self):
         super().__init__()
-        self.m = small_machine(self.CMDLINE, lru_gen=False)  # MGLRU built in, off: the lru_gen rule switches it
+        # MGLRU built in, off: the lru_gen rule switches it
+        self.m = Machine(toml.loads(SMALL + self.MOUNTS), cmdline=self.CMDLINE, lru_gen=False)
         # below 512 MiB hugepage_init turns THP off; enable it as an admin would, so THPs are fuzzed
         self.m.sysfs("kernel/mm/transparent_hugepage/enabled", "madvise")
         self.m.swapon(self.SWAP, kind="zram")
@@ -130,7 +142,7 @@ class VmMachine(RuleBasedStateMachine):
         pid = self.live()[i % len(self.live())]
         p = self.procs[pid]
         self.files += 1
-        path, fill = f"{'/dev/shm' if tmpfs else ''}/fuzz{self.files}", self.files % 255 + 1
+        path, fill = f"{self.TMPFS if tmpfs else ''}/fuzz{self.files}", self.files % 255 + 1
         self.m.create_file(path, file_pages * PAGE, chunk=PAGE if small_writes else None, value=fill)
         fd = p.open(path, "rw")
         a = p.mmap(pages * PAGE, "rw", "shared" if shared else "private", fd=fd)
@@ -494,12 +506,28 @@ class VmPressureDisk(VmPressure):
         self.m.swapon(self.SWAP, kind="partition", path="/dev/vda")
 
 
+class VmPressureHugeTmpfs(VmPressure):
+    """The pressure fuzzer with its tmpfs files on a tmpfs mounted huge=always: their
+    PMD-size folios go to swap whole, or split past EOF or without a free cluster, and come
+    back whole from zram (a 2 MiB block free) or page by page."""
+
+    MOUNTS = HUGE_TMPFS
+    TMPFS = "/huge"
+
+
+class VmPressureHugeTmpfsDisk(VmPressureHugeTmpfs, VmPressureDisk):
+    """The huge tmpfs pressure machine with a partition for swap (large entries come back
+    page by page, split)."""
+
+
 VmPressure.TestCase.settings = settings(max_examples=int(os.environ.get("LINUXMM_FUZZ_EXAMPLES", 10)),
                                         stateful_step_count=30, deadline=None,
                                         suppress_health_check=[HealthCheck.too_slow])
 VmPressureDisk.TestCase.settings = VmPressure.TestCase.settings
+VmPressureHugeTmpfs.TestCase.settings = VmPressure.TestCase.settings
 TestVmPressureFuzz = VmPressure.TestCase
 TestVmPressureDiskFuzz = VmPressureDisk.TestCase
+TestVmPressureHugeTmpfsFuzz = VmPressureHugeTmpfs.TestCase
 
 
 def test_pressure_fuzzer_swaps_out_and_in():
@@ -548,6 +576,32 @@ def test_pressure_fuzzer_swaps_shmem_out_and_in():
         s.consistent()
         vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
         assert int(vmstat["pswpout"]) > 0 and int(vmstat["pswpin"]) > 0, cls.__name__
+
+
+def test_pressure_fuzzer_swaps_tmpfs_thps_out_and_back():
+    """Files on the huge tmpfs pressure machines (PMD-size folios: three of 4 MiB, one of
+    3 MiB whose second folio ends 1 MiB past EOF) mapped shared and written, 15 MiB on the
+    12 MiB pressure machine: reclaim swaps the whole folios out whole (thp_swpout) and
+    splits the one across EOF (thp_swpout_fallback); reads bring every line back (whole
+    from zram, page by page from the disk); the invariants hold (debug.check counts each
+    page of a large swap entry). (swapoff could not take 15 MiB back: test_shmem.py's.)"""
+    for cls in (VmPressureHugeTmpfs, VmPressureHugeTmpfsDisk):
+        s = cls()
+        s.spawn()
+        for j in range(4):
+            s.mmap_file(i=0, pages=1024, file_pages=768 + 256 * (j < 3), shared=True, tmpfs=True,
+                         small_writes=False)
+        for j in range(4):
+            for page in range(0, 768 + 256 * (j < 3), 2):
+                s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=2)
+        s.run(100)
+        s.consistent()
+        vmstat = dict(line.split() for line in s.m.proc("vmstat").splitlines())
+        assert int(vmstat["thp_swpout"]) > 0 and int(vmstat["thp_swpout_fallback"]) > 0, cls.__name__
+        for j in range(4):
+            for page in range(0, 768 + 256 * (j < 3), 2):
+                s.read(i=0, j=j, off=page * PAGE, span=2)
+        s.consistent()
 
 
 def test_fuzzer_swaps_thps_out_whole_and_back():

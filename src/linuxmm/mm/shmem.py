@@ -57,7 +57,7 @@ from ..include.linux.fs import address_space_operations, file_operations, i_size
 from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE, VM_NORESERVE, shmem_acct_size
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
-from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SYNCHRONOUS_IO
+from ..include.linux.swap import SWAP_HAS_CACHE, SWP_SYNCHRONOUS_IO
 from ..include.linux.page_flags import PG_dirty, PG_locked, PG_swapbacked_mask, PG_writeback
 from ..include.linux.vmstat import (NR_FILE_PAGES, NR_ISOLATED_ANON, NR_SHMEM, NR_SHMEM_THPS, PGMAJFAULT,
                                     THP_FILE_ALLOC, THP_SWPOUT_FALLBACK)
