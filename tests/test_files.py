@@ -334,3 +334,24 @@ def test_host_storage(tmp_path):
     mounts = host_mounts(tmp_path, desc)
     assert [(mt.path, mt.fstype, mt.disk, mt.size) for mt in mounts] == [
         ("/", "ext4", "vda", None), ("/dev/shm", "tmpfs", None, 24683772 << 10)]
+
+
+def test_create_file_reports_a_full_tmpfs_and_a_killed_writer():
+    """create_file raises what a short ``dd`` meets: ENOSPC when /dev/shm (half of RAM) fills
+    part-way, with the bytes written kept; Killed when the OOM killer takes the writer."""
+    from conftest import small_machine
+
+    from linuxmm.errors import Killed
+
+    m = small_machine()
+    with pytest.raises(KernelError) as err:
+        m.create_file("/dev/shm/big", 1 << 30)
+    assert err.value.errno == errno.ENOSPC and "of 1073741824 bytes" in str(err.value)
+    assert 0 < m.cachestat("/dev/shm/big").cache < (1 << 30) >> 12
+    m.unlink("/dev/shm/big")
+    hog = m.spawn(comm="hog")
+    hog.oom_score_adj = -1000
+    hog.write(hog.mmap(250 << 20), 250 << 20)
+    with pytest.raises(Killed) as err:
+        m.create_file("/dev/shm/f", 150 << 20)
+    assert err.value.comm == "create_file" and hog.alive

@@ -373,9 +373,12 @@ class Machine:
         ``dd``/``cp`` would: the page cache holds it, dirty, with the folio sizes those
         writes make. Missing parent directories are created (``mkdir -p``).
 
-        Raises ``KernelError`` as ``open``/``pwrite`` do (ENOSPC, EFBIG, EISDIR, ...)."""
+        Raises ``KernelError`` as ``open``/``pwrite`` do (EFBIG, EISDIR, ...), ENOSPC when the
+        filesystem fills up part-way (the bytes written stay, as after a short ``dd``), and
+        ``Killed`` when the OOM killer kills the writer."""
         import posixpath
 
+        from .errors import KernelError
         from .fs.namei import getname
         from .fs.namespace import mkdir_p
 
@@ -384,9 +387,12 @@ class Machine:
         p = self.spawn("create_file")
         try:
             fd = p.open(path, "w", create=True, truncate=True)
-            p.pwrite(fd, size, chunk=chunk, value=value)
+            written = p.pwrite(fd, size, chunk=chunk, value=value)
         finally:
-            p.exit()
+            if p.alive:  # a writer the OOM killer took has no exit of its own to make
+                p.exit()
+        if written < size:
+            raise KernelError(errno.ENOSPC, f"{path}: no space left on device after {written} of {size} bytes")
 
     def _inode(self, path: str):
         import errno
