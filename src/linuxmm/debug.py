@@ -227,6 +227,7 @@ def check_page_alloc(k) -> list[str]:
                     count += 1 << order
             if count != a.pcp_count[cpu, zid]:
                 v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
+    v += check_free_pages(a, (state == FREE) | (state == PCP))
     heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_reserved_mask) == 0))[0]
     for pfn in heads:
         n = 1 << int(a.order[pfn])
@@ -246,6 +247,24 @@ def check_page_alloc(k) -> list[str]:
             lost = int(a.managed_pages[zid]) - accounted
             v.append(f"zone {zid}: managed {a.managed_pages[zid]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
+    return v
+
+
+# What a free page (buddy or per-cpu list) holds after ``free_pages_prepare`` (6.18): no flags
+# on any page of the block (PAGE_FLAGS_CHECK_AT_PREP, the second page's PAGE_FLAGS_SECOND), no
+# compound head or mapping (``free_tail_page_prepare``), no references, mappings, pins or memcg
+# (``page_expected_state``), no private data.
+FREE_PAGE_CLEAR = ("flags", "refcount", "mapcount", "compound_head", "entire_mapcount", "pincount", "private", "mapping",
+                   "memcg")
+
+
+def check_free_pages(a, free: np.ndarray) -> list[str]:
+    """The pages marked in ``free`` carry no state left from their last use."""
+    v: list[str] = []
+    for name in FREE_PAGE_CLEAR:
+        field = getattr(a, name)
+        for pfn in np.flatnonzero(free & (field != 0))[:MAX_REPORTED]:
+            v.append(f"free pfn {pfn:#x} keeps {name} {int(field[pfn]):#x} (free_pages_prepare clears it)")
     return v
 
 
@@ -539,7 +558,7 @@ def check_vm(k) -> list[str]:
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
-                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
+                             VP_SWP_FMT, pte_to_swp_entry, pte_val, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -569,7 +588,7 @@ def check_vm(k) -> list[str]:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
             if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
-                target = int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))
+                target = int(swp_offset_pfn(pte_to_swp_entry(pte_val(e), fmt)))
                 migrating[target] = migrating.get(target, 0) + 1
                 head = int(B.compound_head(a, target))
                 rss_anon += bool(a.mapping[head] & 1)
@@ -737,14 +756,21 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 
 def _shmem_swap_refs(k, refs: np.ndarray) -> list[str]:
     """Count in ``refs`` (per swap pool slot) the swap entries tmpfs page caches hold, each
-    of which must name a slot of an active swap area."""
+    of which must name a slot of an active swap area; a large (multi-index) one spans a
+    power of two of pages, aligned in the file and in its area as ``folio_alloc_swap`` gives
+    a run."""
     from .mm.pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT
-    from .mm.shmem import shmem_swap_entries
+    from .mm.shmem import shmem_swap_entries, shmem_swap_runs, shmem_swapped
 
     v, vs, areas = [], k.vm_state, k.swap.swap_info
     for mapping in k.rmap.address_spaces.values():
         if not mapping.swapbacked or mapping.xa_id < 0:
             continue
+        if shmem_swapped(k, mapping):
+            index, entry, nr = shmem_swap_runs(k, mapping, 0, 1 << 62)
+            bad = (nr & (nr - 1)) | (index & (nr - 1)) | (entry & SWP_OFFSET_MASK & (nr - 1))
+            v += [f"file {mapping.id} index {index[i]}: a swap entry of {nr[i]} pages not aligned to its size"
+                  for i in np.flatnonzero(bad)[:3]]
         for index, entry in shmem_swap_entries(k, mapping, 0, (1 << 62)):
             type_, offset = entry >> SWP_TYPE_SHIFT, entry & SWP_OFFSET_MASK
             if type_ >= len(areas) or areas[type_] is None or not 0 < offset < areas[type_].max:
@@ -777,22 +803,34 @@ def _check_ci_count(k, si) -> list[str]:
 
 
 def _check_cluster_lists(k, si) -> list[str]:
-    """Each cluster on a list carries that list's flag, one on a nonfull or frag list the
-    list's order; a large folio in the swap cache holds a naturally aligned run of slots in
-    one cluster serving its order (``folio_alloc_swap``)."""
-    from .include.linux.swap import (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONFULL,
-                                     SWAPFILE_CLUSTER)
+    """Each cluster list is well linked (each cluster's previous is the one before it, the
+    head's last the final one) and each cluster on it carries that list's flag, one on a
+    nonfull or frag list the list's order; every cluster with a flag is on one list; a
+    large folio in the swap cache holds a naturally aligned run of slots in one cluster
+    serving its order (``folio_alloc_swap``)."""
+    from .include.linux.swap import (CI_FLAGS, CI_NEXT, CI_ORDER, CI_PREV, CLUSTER_FLAG_NONE, LIST_FIRST,
+                                     LIST_LAST, NR_CLUSTER_LISTS, SWAPFILE_CLUSTER)
     from .mm.pgtable import SWP_OFFSET_MASK
+    from .mm.swapfile import cluster_list
 
     v = []
-    lists = [(si.free_clusters, CLUSTER_FLAG_FREE, None), (si.full_clusters, CLUSTER_FLAG_FULL, None)]
-    lists += [(lst, CLUSTER_FLAG_NONFULL, o) for o, lst in enumerate(si.nonfull_clusters)]
-    lists += [(lst, CLUSTER_FLAG_FRAG, o) for o, lst in enumerate(si.frag_clusters)]
-    for lst, flag, order in lists:
-        for c in lst:
-            if si.ci_flags[c] != flag or order is not None and si.ci_order[c] != order:
-                v.append(f"{si.swap_file} cluster {c}: on the list of flag {flag} order {order} but has flag "
+    ci, lists = si.cluster_info, si.cluster_lists
+    listed = 0
+    for lst in range(NR_CLUSTER_LISTS):
+        prev, c = -1, int(lists[lst, LIST_FIRST])
+        while c >= 0 and listed <= ci.shape[0]:
+            listed += 1
+            if cluster_list(ci[c, CI_FLAGS], ci[c, CI_ORDER]) != lst:
+                v.append(f"{si.swap_file} cluster {c}: on the list of flag/order {lst} but has flag "
                          f"{si.ci_flags[c]} order {si.ci_order[c]}")
+            if ci[c, CI_PREV] != prev:
+                v.append(f"{si.swap_file} cluster {c}: links back to {ci[c, CI_PREV]}, not {prev}")
+            prev, c = c, int(ci[c, CI_NEXT])
+        if lists[lst, LIST_LAST] != prev:
+            v.append(f"{si.swap_file} cluster list {lst}: ends at {prev}, its head says {lists[lst, LIST_LAST]}")
+    flagged = int((si.ci_flags != CLUSTER_FLAG_NONE).sum())
+    if listed != flagged:
+        v.append(f"{si.swap_file}: {listed} clusters on the lists, {flagged} with a list's flag")
     a, table = k.mem_map, k.vm_state.swap_table[si.base:si.base + si.max]
     folio_slots = np.flatnonzero((table != 0) & (table & 1 == 0))
     heads = table[folio_slots] >> 1

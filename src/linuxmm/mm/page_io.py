@@ -30,7 +30,7 @@ from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR
-from ..include.linux.page_flags import (PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
+from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
 from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT, THP_SWPOUT
@@ -68,12 +68,23 @@ def end_swap_bio_write(a, vs, folios, slots):
         a.flags[pfn] &= ~PG_writeback_mask
 
 
-def folio_pages(a, folios: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@njit(cache=True)
+def folio_pages(a, folios, offsets):
     """Each folio's page count, and every page of the folios with the slot offset it goes
-    to (a folio's pages to consecutive slots from its own offset)."""
-    nr = np.where(a.flags[folios] & PG_head_mask, np.int64(1) << a.order[folios].astype(np.int64), 1)
-    within = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
-    return nr, np.repeat(folios, nr) + within, np.repeat(offsets, nr) + within
+    to (a folio's pages to consecutive slots from its own offset). Compiled: reclaim calls
+    it for every pass that writes to swap."""
+    nr = np.empty(folios.shape[0], np.int64)
+    for i in range(folios.shape[0]):
+        nr[i] = folio_nr_pages(a, folios[i])
+    pages = np.empty(nr.sum(), np.int64)
+    page_offsets = np.empty(pages.shape[0], np.int64)
+    j = 0
+    for i in range(folios.shape[0]):
+        for p in range(nr[i]):
+            pages[j] = folios[i] + p
+            page_offsets[j] = offsets[i] + p
+            j += 1
+    return nr, pages, page_offsets
 
 
 def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
@@ -83,9 +94,9 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offset
     that way). The folios are clean and under writeback until the completion. Returns how
     many were written: zram stops at the first that zs_malloc finds no page for (those stay
     dirty)."""
-    nr, pages, page_offsets = folio_pages(k.mem_map, folios, offsets)
     if si.bdev is None:
-        return zram_write_pages(k, si, folios, offsets, nr, pages, page_offsets)
+        return zram_write_pages(k, si, folios, offsets)
+    nr, pages, page_offsets = folio_pages(k.mem_map, folios, offsets)
     swap_writepage_submit(k.mem_map, folios)
     runs = np.flatnonzero(offsets[1:] != offsets[:-1] + nr[:-1]) + 1
     for run_folios, run_offsets, run_nr in zip(np.split(folios, runs), np.split(offsets, runs), np.split(nr, runs)):
@@ -172,14 +183,13 @@ def pages_same_filled(a, pfns):
     return same
 
 
-def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray, nr: np.ndarray,
-                     pages: np.ndarray, page_offsets: np.ndarray) -> int:
-    """zram's write (SWP_SYNCHRONOUS_IO): store the folios' ``pages`` in their slots
-    ``page_offsets``, in order (same-filled pages take no memory, the others 1/ratio of a
-    page each in zsmalloc's pages, allocated as they are needed); the writes of the folios
-    stored whole are submitted and complete at once. Returns how many folios were written
-    (fewer when zs_malloc finds no page: the rest stay dirty)."""
-    compressed, stored = zram_stored_slots(k.mem_map, si.zs_stored, si.zs_nr, pages, page_offsets)
+def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
+    """zram's write (SWP_SYNCHRONOUS_IO): store the folios' pages in their slots from
+    ``offsets``, in order (same-filled pages take no memory, the others 1/ratio of a page
+    each in zsmalloc's pages, allocated as they are needed); the writes of the folios stored
+    whole are submitted and complete at once. Returns how many folios were written (fewer
+    when zs_malloc finds no page: the rest stay dirty)."""
+    nr, page_offsets, compressed, stored = zram_write_prepare(k.mem_map, si.zs_stored, si.zs_nr, folios, offsets)
     need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
         for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
@@ -191,6 +201,16 @@ def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offs
     si.zs_nr += added
     acct_reclaim_writeback(k, folios[:written])
     return written
+
+
+@njit(cache=True)
+def zram_write_prepare(a, zs_stored, zs_nr, folios, offsets):
+    """The folios' page counts, the slot of each of their pages, which pages compress and
+    the slots zsmalloc would hold as each is stored (``folio_pages`` + ``zram_stored_slots``
+    in one call: zram writes once per reclaim pass)."""
+    nr, pages, page_offsets = folio_pages(a, folios, offsets)
+    compressed, stored = zram_stored_slots(a, zs_stored, zs_nr, pages, page_offsets)
+    return nr, page_offsets, compressed, stored
 
 
 @njit(cache=True)

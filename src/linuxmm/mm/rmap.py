@@ -489,8 +489,9 @@ def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
     """After the compiled pass: the batched TLB flush of every mm whose entries it changed
     (``try_to_unmap_flush``), and those mms' counters back."""
-    for i in np.flatnonzero(flush_mm):
-        task = batch.tasks[i]
+    for i, task in enumerate(batch.tasks):  # a handful of mms: no numpy call per pass
+        if not flush_mm[i]:
+            continue
         task.mmc[:] = batch.mmcs[i]
         if k.tlb is not None:
             k.tlb.flush_mm(task)

@@ -48,8 +48,10 @@ from ..errors import KernelError, LinuxmmError
 from ..include.linux.blkdev import DiskSpec
 from ..include.linux.huge_mm import HPAGE_PMD_ORDER
 from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
-from ..include.linux.swap import (CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE,
-                                  CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_USABLE, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
+from ..include.linux.swap import (CI_COUNT, CI_FLAGS, CI_NEXT, CI_ORDER, CI_PREV, CLUSTER_FLAG_FRAG,
+                                  CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE, CLUSTER_FLAG_NONFULL,
+                                  CLUSTER_FLAG_USABLE, FRAG_LISTS, FREE_LIST, FULL_LIST, LIST_FIRST, LIST_LAST,
+                                  NONFULL_LISTS, NR_CI, NR_CLUSTER_LISTS, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
                                   SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
                                   SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, SWAP_NR_ORDERS,
                                   swap_info_struct)
@@ -218,6 +220,16 @@ def get_nr_swap_pages(k: "Kernel") -> int:
     return 0 if k.vm_state is None else int(k.vm_state.vp[VP_NR_SWAP_PAGES])
 
 
+def si_swapinfo(k: "Kernel") -> tuple[int, int]:
+    """``si_swapinfo``: (total, free) swap pages for /proc/meminfo; an area being swapped off
+    (no longer SWP_WRITEOK) counts the slots it still uses in both, as if still enabled."""
+    to_be_unused = 0
+    for si in k.swap.swap_active_head:
+        if not si.flags & SWP_WRITEOK:
+            to_be_unused += int(np.count_nonzero(k.vm_state.swap_map[si.base + 1:si.base + si.max]))
+    return k.total_swap_pages + to_be_unused, get_nr_swap_pages(k) + to_be_unused
+
+
 def vm_swap_full(k: "Kernel") -> bool:
     """Half the swap space is used (``vm_swap_full``)."""
     return get_nr_swap_pages(k) * 2 < k.total_swap_pages
@@ -341,17 +353,17 @@ def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Clusters holding a bad slot (the header, the slots past the end) start nonfull; the
     rest free, in order."""
     nr = -(-si.max // SWAPFILE_CLUSTER)
-    si.ci_count = np.zeros(nr, np.int64)
-    si.ci_flags = np.zeros(nr, np.int64)
-    si.ci_order = np.zeros(nr, np.int64)
+    si.cluster_info = np.zeros((nr, NR_CI), np.int64)
+    si.cluster_info[:, [CI_NEXT, CI_PREV]] = -1
+    si.cluster_lists = np.full((NR_CLUSTER_LISTS, 2), -1, np.int64)
     si.ci_count[0] += 1  # the header
     si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
     ci_count_of(k, si)[:] = si.ci_count
     for c in range(nr):
-        lst, flag = (si.nonfull_clusters[0], CLUSTER_FLAG_NONFULL) if si.ci_count[c] else \
-            (si.free_clusters, CLUSTER_FLAG_FREE)
-        lst[c] = None
-        si.ci_flags[c] = flag
+        if si.ci_count[c]:
+            move_cluster(si.cluster_info, si.cluster_lists, c, NONFULL_LISTS, CLUSTER_FLAG_NONFULL)
+        else:
+            move_cluster(si.cluster_info, si.cluster_lists, c, FREE_LIST, CLUSTER_FLAG_FREE)
 
 
 def _prio_key(si: swap_info_struct) -> int:
@@ -457,81 +469,123 @@ def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
 # ---- allocation (folio_alloc_swap) -------------------------------------------------------------
 
 
+# The cluster lists are index arrays (``si.cluster_info``'s CI_NEXT/CI_PREV links, the heads
+# in ``si.cluster_lists``): list_del/list_add_tail below keep the kernel's list order (an
+# isolated cluster, CLUSTER_FLAG_NONE, is on no list), so the allocation is compiled whole.
+
+
 @njit(cache=True)
-def clusters_freed(counts, listed):
-    """The clusters whose count fell below what their list saw, and the slots in use."""
-    return np.flatnonzero(counts < listed), counts.sum()
+def cluster_list(flag, order):
+    """The list a cluster of ``flag`` (and ``order``) is on; -1 for an isolated one."""
+    if flag == CLUSTER_FLAG_FREE:
+        return FREE_LIST
+    if flag == CLUSTER_FLAG_FULL:
+        return FULL_LIST
+    if flag == CLUSTER_FLAG_NONFULL:
+        return NONFULL_LISTS + order
+    if flag == CLUSTER_FLAG_FRAG:
+        return FRAG_LISTS + order
+    return -1
+
+
+@njit(cache=True)
+def list_del(ci, lists, lst, c):
+    prev, next_ = ci[c, CI_PREV], ci[c, CI_NEXT]
+    if prev >= 0:
+        ci[prev, CI_NEXT] = next_
+    else:
+        lists[lst, LIST_FIRST] = next_
+    if next_ >= 0:
+        ci[next_, CI_PREV] = prev
+    else:
+        lists[lst, LIST_LAST] = prev
+    ci[c, CI_PREV] = -1
+    ci[c, CI_NEXT] = -1
+
+
+@njit(cache=True)
+def list_add_tail(ci, lists, lst, c):
+    last = lists[lst, LIST_LAST]
+    ci[c, CI_PREV] = last
+    ci[c, CI_NEXT] = -1
+    if last >= 0:
+        ci[last, CI_NEXT] = c
+    else:
+        lists[lst, LIST_FIRST] = c
+    lists[lst, LIST_LAST] = c
+
+
+@njit(cache=True)
+def move_cluster(ci, lists, c, lst, flag):
+    """Cluster ``c`` off its list, onto the tail of ``lst``, with ``flag``."""
+    old = cluster_list(ci[c, CI_FLAGS], ci[c, CI_ORDER])
+    if old >= 0:
+        list_del(ci, lists, old, c)
+    list_add_tail(ci, lists, lst, c)
+    ci[c, CI_FLAGS] = flag
+
+
+@njit(cache=True)
+def sync_cluster_lists(ci, lists, counts):
+    """The clusters whose live count fell below what their list saw move (``partial_free_cluster``
+    to the nonfull list of the cluster's order; ``free_cluster``, which makes it order 0
+    again, when empty; an isolated one stays). Returns those clusters and the slots in use."""
+    freed = np.flatnonzero(counts < ci[:, CI_COUNT])
+    for c in freed:
+        ci[c, CI_COUNT] = counts[c]
+        if ci[c, CI_FLAGS] == CLUSTER_FLAG_NONE:
+            continue
+        if counts[c] == 0:
+            move_cluster(ci, lists, c, FREE_LIST, CLUSTER_FLAG_FREE)
+            ci[c, CI_ORDER] = 0
+        elif ci[c, CI_FLAGS] != CLUSTER_FLAG_NONFULL:
+            move_cluster(ci, lists, c, NONFULL_LISTS + ci[c, CI_ORDER], CLUSTER_FLAG_NONFULL)
+    return freed, counts.sum()
 
 
 def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Bring the cluster lists up to date with the slots freed by compiled code since the
-    last allocation (``partial_free_cluster`` to the nonfull list of the cluster's order /
-    ``free_cluster``, which makes it order 0 again, for each cluster whose count fell; zram
-    drops the data of the slots freed there)."""
-    counts = ci_count_of(k, si)
-    freed, in_use = clusters_freed(counts, si.ci_count)
+    last allocation (``sync_cluster_lists``, visiting only the clusters whose count fell, in
+    cluster order, where the kernel moves them as they happen); zram drops the data of the
+    slots freed there."""
+    freed, in_use = sync_cluster_lists(si.cluster_info, si.cluster_lists, ci_count_of(k, si))
+    nr = si.cluster_info.shape[0]
+    si.inuse_pages = int(in_use) - 1 - (nr * SWAPFILE_CLUSTER - si.max)
     if si.bdev is None and freed.size:
         zram_slot_free_notify(k, si, swap_map_of(k, si), freed)
-    nr = si.ci_count.shape[0]
-    si.inuse_pages = in_use - 1 - (nr * SWAPFILE_CLUSTER - si.max)
-    for c in freed:
-        si.ci_count[c] = counts[c]
-        if si.ci_flags[c] == CLUSTER_FLAG_NONE:
-            continue
-        if counts[c] == 0:
-            move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
-            si.ci_order[c] = 0
-        elif si.ci_flags[c] != CLUSTER_FLAG_NONFULL:
-            move_cluster(si, c, si.nonfull_clusters[si.ci_order[c]], CLUSTER_FLAG_NONFULL)
 
 
-def _list_of(si: swap_info_struct, c: int) -> dict | None:
-    """The list cluster ``c`` is on, by its flag (and order)."""
-    flag, order = si.ci_flags[c], si.ci_order[c]
-    if flag == CLUSTER_FLAG_NONFULL:
-        return si.nonfull_clusters[order]
-    if flag == CLUSTER_FLAG_FRAG:
-        return si.frag_clusters[order]
-    return {CLUSTER_FLAG_FREE: si.free_clusters, CLUSTER_FLAG_FULL: si.full_clusters}.get(flag)
-
-
-def move_cluster(si: swap_info_struct, c: int, lst: dict, flag: int) -> None:
-    old = _list_of(si, c)
-    if old is not None:
-        del old[c]
-    lst[c] = None
-    si.ci_flags[c] = flag
-
-
-def isolate_lock_cluster(si: swap_info_struct, lst: dict) -> int | None:
-    """The first cluster of ``lst``, taken off it."""
-    if not lst:
-        return None
-    c = next(iter(lst))
-    del lst[c]
-    si.ci_flags[c] = CLUSTER_FLAG_NONE
+@njit(cache=True)
+def isolate_lock_cluster(ci, lists, lst):
+    """The first cluster of ``lst``, taken off it (-1 when the list is empty)."""
+    c = lists[lst, LIST_FIRST]
+    if c >= 0:
+        list_del(ci, lists, lst, c)
+        ci[c, CI_FLAGS] = CLUSTER_FLAG_NONE
     return c
 
 
-def relocate_cluster(si: swap_info_struct, c: int) -> None:
+@njit(cache=True)
+def relocate_cluster(ci, lists, c):
     """After an allocation: empty -> free, partly used -> frag (of its order), full -> full."""
-    count = si.ci_count[c]
+    count = ci[c, CI_COUNT]
     if count == 0:
-        if si.ci_flags[c] != CLUSTER_FLAG_FREE:
-            move_cluster(si, c, si.free_clusters, CLUSTER_FLAG_FREE)
+        if ci[c, CI_FLAGS] != CLUSTER_FLAG_FREE:
+            move_cluster(ci, lists, c, FREE_LIST, CLUSTER_FLAG_FREE)
     elif count != SWAPFILE_CLUSTER:
-        if si.ci_flags[c] != CLUSTER_FLAG_FRAG:
-            move_cluster(si, c, si.frag_clusters[si.ci_order[c]], CLUSTER_FLAG_FRAG)
-    elif si.ci_flags[c] != CLUSTER_FLAG_FULL:
-        move_cluster(si, c, si.full_clusters, CLUSTER_FLAG_FULL)
+        if ci[c, CI_FLAGS] != CLUSTER_FLAG_FRAG:
+            move_cluster(ci, lists, c, FRAG_LISTS + ci[c, CI_ORDER], CLUSTER_FLAG_FRAG)
+    elif ci[c, CI_FLAGS] != CLUSTER_FLAG_FULL:
+        move_cluster(ci, lists, c, FULL_LIST, CLUSTER_FLAG_FULL)
 
 
-def cluster_is_usable(si: swap_info_struct, c: int, order: int) -> bool:
+@njit(cache=True)
+def cluster_is_usable(ci, c, order):
     """A cluster on no list above FRAG (not full, not being discarded) serves order 0, and a
     larger order when it is empty or already that order's."""
-    if si.ci_flags[c] > CLUSTER_FLAG_USABLE:
+    if ci[c, CI_FLAGS] > CLUSTER_FLAG_USABLE:
         return False
-    return not order or si.ci_count[c] == 0 or si.ci_order[c] == order
+    return not order or ci[c, CI_COUNT] == 0 or ci[c, CI_ORDER] == order
 
 
 @njit(cache=True)
@@ -565,65 +619,72 @@ def put_swap_entries(vs, entries):
     vs.vp[VP_NR_SWAP_PAGES] += entries.shape[0]
 
 
-def alloc_swap_scan_cluster(k: "Kernel", si: swap_info_struct, c: int, offset: int, order: int,
-                            nr: int) -> np.ndarray:
+@njit(cache=True)
+def alloc_swap_scan_cluster(vs, ci, lists, base, max_, c, offset, order, nr):
     """Up to ``nr`` free runs of ``1 << order`` slots of cluster ``c`` from ``offset``, each
     slot taken with SWAP_HAS_CACHE (the first offsets, in order; none when the cluster has no
-    room); the first allocation in an empty cluster makes it this order's. The slot after the
-    last run becomes the CPU's next of this order."""
-    size = 1 << order
-    end = min((c + 1) * SWAPFILE_CLUSTER, si.max)
+    room); the first allocation in an empty cluster makes it this order's. Returns them and
+    the slot after the last run: the CPU's next of this order (0: none)."""
+    size = np.int64(1) << order
+    end = min((c + 1) * SWAPFILE_CLUSTER, max_)
     found = np.zeros(0, np.int64)
     next_ = 0
-    if end >= size and si.ci_count[c] + size <= SWAPFILE_CLUSTER:
+    if end >= size and ci[c, CI_COUNT] + size <= SWAPFILE_CLUSTER:
         found = np.zeros(max(min(nr, (end - offset) >> order), 0), np.int64)
-        found = found[:cluster_alloc_range(k.vm_state, si.base, offset, end, order, found)]
+        found = found[:cluster_alloc_range(vs, base, offset, end, order, found)]
         if found.size:
-            if si.ci_count[c] == 0:
-                si.ci_order[c] = order
-            si.ci_count[c] += found.size << order
-            si.inuse_pages += found.size << order
-            if si.ci_count[c] < SWAPFILE_CLUSTER and found[-1] + 2 * size <= end:
-                next_ = int(found[-1]) + size
-    relocate_cluster(si, c)
-    k.swap.percpu_swap_cluster[(int(k.vm_state.vp[VP_CPU]), order)] = (si.type, next_)
-    return found
+            if ci[c, CI_COUNT] == 0:
+                ci[c, CI_ORDER] = order
+            ci[c, CI_COUNT] += found.size << order
+            if ci[c, CI_COUNT] < SWAPFILE_CLUSTER and found[-1] + 2 * size <= end:
+                next_ = found[-1] + size
+    relocate_cluster(ci, lists, c)
+    return found, next_
 
 
-def alloc_swap_scan_list(k: "Kernel", si: swap_info_struct, lst: dict, order: int, nr: int,
-                         scan_all: bool) -> np.ndarray:
+@njit(cache=True)
+def alloc_swap_scan_list(vs, ci, lists, base, max_, lst, order, nr, scan_all, next_):
     """Isolate the first cluster of ``lst`` and allocate from it; with ``scan_all`` go on
-    down the list until one gives something."""
-    while (c := isolate_lock_cluster(si, lst)) is not None:
-        found = alloc_swap_scan_cluster(k, si, c, c * SWAPFILE_CLUSTER, order, nr)
+    down the list until one gives something. ``next_`` is the CPU's next offset so far
+    (-1: no cluster scanned yet); returns the offsets found and the CPU's next."""
+    while True:
+        c = isolate_lock_cluster(ci, lists, lst)
+        if c < 0:
+            return np.zeros(0, np.int64), next_
+        found, next_ = alloc_swap_scan_cluster(vs, ci, lists, base, max_, c, c * SWAPFILE_CLUSTER, order, nr)
         if found.size or not scan_all:
-            return found
-    return np.zeros(0, np.int64)
+            return found, next_
 
 
-def cluster_alloc_swap_entry(k: "Kernel", si: swap_info_struct, order: int, nr: int) -> np.ndarray:
-    """Up to ``nr`` runs of ``1 << order`` slots of ``si`` (``cluster_alloc_swap_entry``):
+@njit(cache=True)
+def cluster_alloc_swap_entry(vs, ci, lists, base, max_, blkdev, order, nr):
+    """Up to ``nr`` runs of ``1 << order`` slots of one area (``cluster_alloc_swap_entry``):
     the nonfull clusters of the order (all of them, below PMD order), then one free cluster,
     then one fragmented cluster of the order; order 0 then steals from the fragmented and
-    nonfull clusters of the larger orders. A swap file (no SWP_BLKDEV) gives no large run."""
-    none = np.zeros(0, np.int64)
-    if order and not si.flags & SWP_BLKDEV:
-        return none
-    if order < HPAGE_PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.nonfull_clusters[order], order, nr,
-                                                            True)).size:
-        return found
-    if (found := alloc_swap_scan_list(k, si, si.free_clusters, order, nr, False)).size:
-        return found
-    if order < HPAGE_PMD_ORDER and (found := alloc_swap_scan_list(k, si, si.frag_clusters[order], order, nr,
-                                                            False)).size:
-        return found
+    nonfull clusters of the larger orders. A swap file (no SWP_BLKDEV) gives no large run.
+    Returns the first offsets and the CPU's next offset (-1: no cluster was scanned)."""
+    next_ = np.int64(-1)
+    if order and not blkdev:
+        return np.zeros(0, np.int64), next_
+    if order < HPAGE_PMD_ORDER:
+        found, next_ = alloc_swap_scan_list(vs, ci, lists, base, max_, NONFULL_LISTS + order, order, nr, True, next_)
+        if found.size:
+            return found, next_
+    found, next_ = alloc_swap_scan_list(vs, ci, lists, base, max_, FREE_LIST, order, nr, False, next_)
+    if found.size:
+        return found, next_
+    if order < HPAGE_PMD_ORDER:
+        found, next_ = alloc_swap_scan_list(vs, ci, lists, base, max_, FRAG_LISTS + order, order, nr, False, next_)
+        if found.size or order:
+            return found, next_
     if order:
-        return none
+        return found, next_
     for o in range(1, SWAP_NR_ORDERS):
-        for lst in (si.frag_clusters[o], si.nonfull_clusters[o]):
-            if (found := alloc_swap_scan_list(k, si, lst, 0, nr, True)).size:
-                return found
-    return none
+        for lst in (FRAG_LISTS + o, NONFULL_LISTS + o):
+            found, next_ = alloc_swap_scan_list(vs, ci, lists, base, max_, lst, 0, nr, True, next_)
+            if found.size:
+                return found, next_
+    return found, next_
 
 
 @njit(cache=True)
@@ -635,6 +696,28 @@ def swap_entries(type_, offsets):
     return out
 
 
+@njit(cache=True)
+def swap_alloc_cluster(vs, ci, lists, type_, base, max_, offset, order, nr):
+    """``swap_alloc_fast``'s allocation: continue the CPU's cluster at ``offset`` (from its
+    start once it emptied) if it still serves ``order``. Returns the entries taken and the
+    CPU's next (-1: the cluster was not usable)."""
+    c = offset // SWAPFILE_CLUSTER
+    if not cluster_is_usable(ci, c, order):
+        return np.zeros(0, np.int64), np.int64(-1)
+    start = offset if ci[c, CI_COUNT] else c * SWAPFILE_CLUSTER
+    found, next_ = alloc_swap_scan_cluster(vs, ci, lists, base, max_, c, start, order, nr)
+    return swap_entries(type_, found), next_
+
+
+def swap_took(k: "Kernel", si: swap_info_struct, order: int, entries: np.ndarray, next_: int) -> np.ndarray:
+    """After a compiled allocation in ``si``: the slots it took count in use, the CPU's
+    cluster of the order moves on (unless no cluster was scanned); returns their entries."""
+    si.inuse_pages += entries.size << order
+    if next_ >= 0:
+        k.swap.percpu_swap_cluster[(int(k.vm_state.vp[VP_CPU]), order)] = (si.type, int(next_))
+    return entries
+
+
 def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
     """Continue the running CPU's cluster of ``order``: up to ``nr`` entries (none if it has
     no usable one)."""
@@ -642,11 +725,9 @@ def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
     si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
     if si is None or not si.flags & SWP_WRITEOK:
         return np.zeros(0, np.int64)
-    c = offset // SWAPFILE_CLUSTER
-    if not cluster_is_usable(si, c, order):
-        return np.zeros(0, np.int64)
-    start = offset if si.ci_count[c] else c * SWAPFILE_CLUSTER
-    return swap_entries(si.type, alloc_swap_scan_cluster(k, si, c, start, order, nr))
+    entries, next_ = swap_alloc_cluster(k.vm_state, si.cluster_info, si.cluster_lists, si.type, si.base, si.max,
+                                        offset, order, nr)
+    return swap_took(k, si, order, entries, next_)
 
 
 def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
@@ -658,9 +739,11 @@ def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
         if si in head:
             head.remove(si)
             _plist_add(head, si)
-        found = cluster_alloc_swap_entry(k, si, order, nr)
-        if found.size:
-            return swap_entries(si.type, found)
+        found, next_ = cluster_alloc_swap_entry(k.vm_state, si.cluster_info, si.cluster_lists, si.base, si.max,
+                                                bool(si.flags & SWP_BLKDEV), order, nr)
+        entries = swap_took(k, si, order, swap_entries(si.type, found), next_)
+        if entries.size:
+            return entries
         if order:
             break
         if si in head:  # full: off the avail list (del_from_avail_list)

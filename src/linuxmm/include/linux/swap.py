@@ -39,6 +39,17 @@ SWAP_NR_ORDERS = HPAGE_PMD_ORDER + 1  # the folio orders a cluster can serve (0 
 # swap_cluster_info.flags (mm/swap.h, 6.18): which list the cluster is on
 CLUSTER_FLAG_NONE, CLUSTER_FLAG_FREE, CLUSTER_FLAG_NONFULL, CLUSTER_FLAG_FRAG, CLUSTER_FLAG_FULL = 0, 1, 2, 3, 4
 CLUSTER_FLAG_USABLE = CLUSTER_FLAG_FRAG
+# swap_info_struct.cluster_info's columns (struct swap_cluster_info): the slots in use as the
+# lists last saw them, the flag, the order served, and the cluster's list_head (the next and
+# previous cluster on its list, -1 at an end or on no list)
+CI_COUNT, CI_FLAGS, CI_ORDER, CI_NEXT, CI_PREV, NR_CI = range(6)
+# swap_info_struct.cluster_lists' rows (the list heads): free_clusters, full_clusters, then
+# nonfull_clusters[order] and frag_clusters[order]; each row holds its first and last cluster
+FREE_LIST, FULL_LIST = 0, 1
+NONFULL_LISTS = 2
+FRAG_LISTS = NONFULL_LISTS + SWAP_NR_ORDERS
+NR_CLUSTER_LISTS = FRAG_LISTS + SWAP_NR_ORDERS
+LIST_FIRST, LIST_LAST = 0, 1
 
 SWAP_KINDS = ("partition", "file", "zram")
 
@@ -48,12 +59,14 @@ SWAP_CLUSTER_MAX = 32  # reclaim's batch of pages (include/linux/swap.h)
 @dataclass(eq=False)
 class swap_info_struct:
     """One swap area. ``max`` is the size in slots (slot 0 is the header), ``pages`` the
-    usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters: ``ci_count``
-    (allocated slots as the lists last saw them; the live counts are in the VmState pool),
-    ``ci_flags`` (the list it is on), ``ci_order`` (the folio order it serves: the first
-    allocation in an empty cluster makes it that order's); the lists are insertion-ordered
-    dicts (list_add_tail appends, list_del deletes), the nonfull and frag ones one per order. The data written to
-    each slot is in the VmState pool too (``swap_content``)."""
+    usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters:
+    ``cluster_info``, one row per cluster (CI_*: ``ci_count``, the allocated slots as the
+    lists last saw them, the live counts being in the VmState pool; ``ci_flags``, the list it
+    is on; ``ci_order``, the folio order it serves, the first allocation in an empty cluster
+    making it that order's; its list links), and ``cluster_lists``, the heads of the free,
+    full, nonfull and frag lists (the last two one per order): index arrays, as the kernel's
+    list_heads, so compiled code allocates slots. The data written to each slot is in the
+    VmState pool too (``swap_content``)."""
 
     type: int
     prio: int
@@ -66,17 +79,24 @@ class swap_info_struct:
     bdev: object = None  # the block device written to (partition/file), None for zram
     compression_ratio: float = 1.0  # zram: original size / compressed size
     inuse_pages: int = 0
-    ci_count: np.ndarray = None
-    ci_flags: np.ndarray = None
-    ci_order: np.ndarray = None
-    free_clusters: dict = field(default_factory=dict)
-    nonfull_clusters: list = field(default_factory=lambda: [{} for _ in range(SWAP_NR_ORDERS)])
-    frag_clusters: list = field(default_factory=lambda: [{} for _ in range(SWAP_NR_ORDERS)])
-    full_clusters: dict = field(default_factory=dict)
+    cluster_info: np.ndarray = None  # (clusters, NR_CI)
+    cluster_lists: np.ndarray = None  # (NR_CLUSTER_LISTS, 2): LIST_FIRST, LIST_LAST
     global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
     zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
     zs_stored: np.ndarray = None  # zram: the slot's data is in zsmalloc (not ZRAM_SAME-filled)
     zs_nr: int = 0  # zram: the slots zs_stored marks
+
+    @property
+    def ci_count(self) -> np.ndarray:
+        return self.cluster_info[:, CI_COUNT]
+
+    @property
+    def ci_flags(self) -> np.ndarray:
+        return self.cluster_info[:, CI_FLAGS]
+
+    @property
+    def ci_order(self) -> np.ndarray:
+        return self.cluster_info[:, CI_ORDER]
 
 
 @dataclass
