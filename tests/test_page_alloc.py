@@ -239,6 +239,20 @@ def test_slowpath_first_attempt_in_compiled_batches_changes_nothing_but_the_stop
     assert debug.check(m1) == []
 
 
+def test_page_zone_finds_the_zone_of_every_segment():
+    """``page_zone``'s binary search over the memory segments: each segment's first and last
+    pfn give its zone, a pfn in a hole or past the last segment none (-1); the nodes of the
+    interleaved preset alternate, so neighbouring segments belong to different zones."""
+    a = Machine(preset="seed-x86-interleaved").kernel.mem_map
+    starts = set(a.seg_start.tolist())
+    assert len(set(a.seg_zid.tolist())) > 1
+    for s, e, zid in zip(a.seg_start.tolist(), a.seg_end.tolist(), a.seg_zid.tolist()):
+        assert B.page_zone(a, s) == B.page_zone(a, e - 1) == zid
+        if e not in starts:
+            assert B.page_zone(a, e) == -1
+    assert B.page_zone(a, int(a.seg_start[0]) - 1) == -1
+
+
 def test_freed_folios_leave_no_page_state_behind():
     """free_pages_prepare clears the flags of every page of a freed block (each tail's
     PAGE_FLAGS_CHECK_AT_PREP, the second page's PAGE_FLAGS_SECOND), so prep_compound_page

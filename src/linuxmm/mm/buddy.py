@@ -895,11 +895,19 @@ def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags,
 
 @njit(cache=True)
 def page_zone(a, pfn):
-    """Zone id of a pfn with memory (the kernel reads it from page->flags)."""
-    i = np.searchsorted(a.seg_start, pfn, side="right") - 1
-    if i < 0 or pfn >= a.seg_end[i]:
+    """Zone id of a pfn with memory (the kernel reads it from page->flags): the segment that
+    starts last at or below ``pfn``, by a binary search written out (``np.searchsorted``'s
+    generic one took twice as long, on every fault)."""
+    lo, hi = 0, a.seg_start.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a.seg_start[mid] <= pfn:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0 or pfn >= a.seg_end[lo - 1]:
         return -1
-    return a.seg_zid[i]
+    return a.seg_zid[lo - 1]
 
 
 @njit(cache=True)

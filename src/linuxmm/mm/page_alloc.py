@@ -456,6 +456,8 @@ import numpy as _np  # noqa: E402
 
 from ..include.linux import gfp as _gfp  # noqa: E402
 from . import buddy as _buddy  # noqa: E402
+from .pgtable import (AC_FAST, AC_GFP, AC_HIGHEST, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED,  # noqa: E402
+                      VP_CPU, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN)
 
 MAX_RECLAIM_RETRIES = 16
 
@@ -563,7 +565,8 @@ def wake_boosted_kswapds(k) -> bool:
     has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0). True if
     a zone was boosted."""
     a = k.mem_map
-    if not (a.zflags & _buddy.ZONE_BOOSTED_WATERMARK).any():
+    # a handful of zones, after every compiled batch: a Python loop costs less than numpy's reduction
+    if not any(flags & _buddy.ZONE_BOOSTED_WATERMARK for flags in a.zflags.tolist()):
         return False
     for z in for_each_zone(k):
         zid = _buddy.zone_id(k, z)
@@ -609,8 +612,6 @@ def slowpath_wakes_nothing(k, vs) -> None:
     neither sleeps nor reclaims, so Python would do nothing more. kswapd's state and requests
     change only in Python (between batches), so what holds at the start holds for the whole
     batch. Node reclaim, which the slow path tries first, keeps every context in Python."""
-    from .pgtable import AC_GFP, AC_HIGHEST, AC_NID, AC_ORDER, VP_SLOW_NOWAKE
-
     mask = 0
     if not node_reclaim_enabled(k):
         for ctx, ac in enumerate(vs.ac.tolist()):
@@ -811,9 +812,6 @@ def alloc_pages_slowpath_for_fault(k, vs, cpu: int, comm: str) -> bool:
     from the free lists (``vs.vp[VP_SLOW_CTX]`` names its context: gfp, order, node). The page
     it gets waits in ``VP_SLOW_PFN`` for the retried fault. False if the slow path failed,
     after its report; a THP's retry then finds SLOWPATH_FAILED and falls back to 4 KiB pages."""
-    from .pgtable import (AC_FAST, AC_GFP, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED, VP_SLOW_CTX, VP_SLOW_FOR,
-                          VP_SLOW_PFN)
-
     ctx = int(vs.vp[VP_SLOW_CTX])
     ac = vs.ac[ctx]
     gfp, order, nid = int(ac[AC_GFP]), int(ac[AC_ORDER]), int(ac[AC_NID])
@@ -844,8 +842,6 @@ def warn_alloc(k, gfp: int, order: int, comm: str) -> None:
 def drop_slowpath_page(k) -> None:
     """A fault that will not be retried (its task is dying) gives back the page the slow path
     got for it."""
-    from .pgtable import AC_ORDER, NO_PAGE, VP_CPU, VP_SLOW_FOR, VP_SLOW_PFN
-
     vs = k.vm_state
     pfn = int(vs.vp[VP_SLOW_PFN])
     if pfn >= 0:
