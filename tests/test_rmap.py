@@ -284,11 +284,11 @@ def _pfn(p, addr):
 def _walks(m):
     """What reclaim hands its compiled walks: the rmap table with each row's mm and the
     stacked mm counters, a scratch array and the mms to flush."""
-    from linuxmm.mm.vmscan import EMPTY_I64, rmap_batch
+    from linuxmm.mm.rmap import EMPTY_I64, rmap_batch, rmap_scratch
 
     k = m.kernel
     batch = rmap_batch(k, EMPTY_I64)
-    return k, batch, np.zeros((batch.rmap_rows.shape[0], 3), np.int64), np.zeros(len(batch.tasks), np.int64)
+    return k, batch, rmap_scratch(batch.rmap_rows), np.zeros(len(batch.tasks), np.int64)
 
 
 def test_folio_referenced_harvests_young_bits_once_per_vma():
