@@ -450,6 +450,7 @@ class Machine:
         cgroup_attach_task(k, cgrp, task)  # forked there: its page tables are charged there too
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
+        k.rmap.tasks_seq += 1
         proc = Process(self, task)
         return proc
 
@@ -510,6 +511,7 @@ class Machine:
                 raise
         task.files = dup_fd(parent.task.files)
         k.tasks[task.pid] = task
+        k.rmap.tasks_seq += 1
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:

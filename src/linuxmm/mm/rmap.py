@@ -480,10 +480,11 @@ class swap_out_batch:
         return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
 
 
-def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
-               large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
-    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
-    reg = rmap_table(k.rmap)
+def rmap_owners(k, reg: RmapRegistry) -> RmapRegistry:
+    """The registry with ``owner_tasks`` and ``row_mm`` brought up to date with its table and
+    the tasks: the running task of each row's mm, each mm once."""
+    if reg.owners_seq == (reg.table_seq, reg.tasks_seq):
+        return reg
     owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
     tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
     for r, vma in enumerate(reg.vmas):
@@ -493,8 +494,18 @@ def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
                 index[id(task.mm)] = len(tasks)
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
+    reg.owner_tasks, reg.row_mm, reg.owners_seq = tasks, row_mm, (reg.table_seq, reg.tasks_seq)
+    return reg
+
+
+def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
+               large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
+    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
+    reg = rmap_owners(k, rmap_table(k.rmap))
+    tasks = reg.owner_tasks
     mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
-    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks, large_entries, large_orders)
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, reg.row_mm, mmcs, tasks, large_entries,
+                          large_orders)
 
 
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
