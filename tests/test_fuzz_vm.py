@@ -24,6 +24,11 @@ The oracle follows the kernel's rules for the calls that move or drop data:
   changes.
 - Out of memory: once per sequence a process with oom_score_adj 1000 writes as much as RAM;
   the OOM killer kills it (its write raises ``Killed``) and every other process keeps its data.
+- Long-term pins: a process pins pages of a mapping (the GUP test driver's
+  PIN_LONGTERM_TEST_START; R/O or writable, GUP-fast or not) and keeps them across the steps
+  until it unpins or exits; the pinned pages must read what the process reads, a writable pin
+  of a read-only mapping, of a shared file mapping (ext4 refuses, tmpfs allows) or past a
+  file's end is EFAULT; debug.check counts the pins' references.
 - Memory cgroups: processes start in, and move between, cgroups (one with memory.high, one with
   memory.low); once per sequence a process in a 4 MiB cgroup writes 64 MiB: its memcg's OOM
   killer kills it alone, then its cgroup is removed. debug.check: every charge belongs to a
@@ -87,6 +92,7 @@ class VmMachine(RuleBasedStateMachine):
         self.pages = []   # raw allocations (pfn, order)
         self.hogged = False  # the OOM rule ran (once per sequence: it takes a while)
         self.memcg_hogged = False  # the memcg OOM rule ran
+        self.pinner = None  # the pid holding the GUP test driver's pins, if any
         self.m.cgroup("fz/high").write("memory.high", "32M")  # reclaimed and throttled, never killed
         self.m.cgroup("fz/low").write("memory.low", "8M")
 
@@ -359,8 +365,14 @@ class VmMachine(RuleBasedStateMachine):
 
     @rule(zram=st.booleans())
     def swapoff_swapon(self, zram):
-        """swapoff reads every swapped page back (try_to_unuse); the data stays."""
-        self.m.swapoff(self.m.proc("swaps").splitlines()[1].split()[0])
+        """swapoff reads every swapped page back (try_to_unuse); the data stays. Pages that do
+        not fit fail it with ENOMEM (reclaim swaps nothing out meanwhile: the area's pages left
+        nr_swap_pages first) and the area stays (reinsert_swap_info)."""
+        try:
+            self.m.swapoff(self.m.proc("swaps").splitlines()[1].split()[0])
+        except KernelError as e:
+            assert e.errno == errno.ENOMEM
+            return
         self.m.swapon(self.SWAP, kind="zram" if zram else "partition", path=None if zram else "/dev/vda")
 
     @rule(on=st.booleans())
@@ -375,6 +387,35 @@ class VmMachine(RuleBasedStateMachine):
     def exit(self, i):
         pid = self.live()[i % len(self.live())]
         self.procs[pid].exit()
+        if pid == self.pinner:  # its gup_test file closes: the pins go
+            self.pinner = None
+
+    @precondition(lambda self: self.pinner is None)
+    @rule(i=st.integers(0, 7), j=st.integers(0, 7), first=st.integers(0, 1 << 12), pages=st.integers(1, 64),
+          write=st.booleans(), fast=st.booleans())
+    def pin(self, i, j, first, pages, write, fast):
+        got = self.pick(i, j)
+        if got is None:
+            return
+        pid, region = got
+        p = self.procs[pid]
+        start = region.start + first % (region.length // PAGE) * PAGE
+        n = min(pages, (region.start + region.length - start) // PAGE)
+        try:
+            p.gup_test("PIN_LONGTERM_TEST_START", start, n * PAGE, write=write, fast=fast)
+        except KernelError as e:
+            past_end = start + n * PAGE - region.start > region.backed
+            assert e.errno == errno.EFAULT and (past_end or write and (not region.writable or region.file
+                                                                       and region.sid is not None))
+            return
+        assert p.gup_test("PIN_LONGTERM_TEST_READ") == p.read(start, n * PAGE, stride=LINE)
+        self.pinner = pid
+
+    @precondition(lambda self: self.pinner is not None)
+    @rule()
+    def unpin(self):
+        self.procs[self.pinner].gup_test("PIN_LONGTERM_TEST_STOP")
+        self.pinner = None
 
     @precondition(lambda self: not self.hogged)
     @rule()
@@ -532,7 +573,10 @@ def test_fuzzer_swaps_thps_out_whole_and_back():
         for page in range(0, 512, 3):
             s.read(i=0, j=0, off=page * PAGE, span=2)
         s.consistent()
+        while s.pages:  # the balloon goes, so that every page fits again
+            s.free(0)
         s.swapoff_swapon(zram=cls is not VmPressureDisk)
+        assert s.m.proc("swaps").count("\n") == 2 and int(s.m.proc("swaps").splitlines()[1].split()[3]) == 0
         s.consistent()
         for j in range(4):
             for page in range(0, 1024, 3):

@@ -237,3 +237,27 @@ def test_slowpath_first_attempt_in_compiled_batches_changes_nothing_but_the_stop
     assert m1.proc("meminfo") == m0.proc("meminfo")
     assert stops1 < stops0 / 4, (stops0, stops1)
     assert debug.check(m1) == []
+
+
+def test_freed_folios_leave_no_page_state_behind():
+    """free_pages_prepare clears the flags of every page of a freed block (each tail's
+    PAGE_FLAGS_CHECK_AT_PREP, the second page's PAGE_FLAGS_SECOND), so prep_compound_page
+    finds clean tails: order-2 folios split from a THP keep PG_large_rmappable in their second
+    page's flags while in use; freed, no page of theirs may keep it (debug.check's free-page
+    rule), and THPs allocated over the same pages have clean tails."""
+    MB = 1 << 20
+    m = Machine(cmdline="transparent_hugepage=always")
+    p = m.spawn()
+    a = p.mmap(8 * MB, addr=0x40000000, flags="private|anonymous|fixed")
+    p.write(a, 8 * MB)
+    m.sysfs("kernel/debug/split_huge_pages", f"{p.pid},{a:#x},{a + 8 * MB:#x},2")
+    pfns = [e & ((1 << 55) - 1) for e in p.pagemap(a, 2048)]
+    fl = m.kernel.mem_map.flags
+    assert all(fl[pfn + 1] & (1 << 9) for pfn in pfns[::4])  # PG_large_rmappable in each second page
+    p.munmap(a, 8 * MB)
+    m.drain_pages()
+    assert debug.check(m) == []
+    assert not fl[min(pfns):max(pfns) + 1].any()
+    p.write(p.mmap(8 * MB, addr=0x40000000, flags="private|anonymous|fixed"), 8 * MB)
+    heads = [pfn for pfn in (e & ((1 << 55) - 1) for e in p.pagemap(a, 2048)[::512])]
+    assert all(not fl[h + 1:h + 512].any() for h in heads) and debug.check(m) == []

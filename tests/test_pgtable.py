@@ -83,3 +83,34 @@ def test_migration_entries_and_markers(fmt):
     assert P.is_pte_marker(guard, fmt) and P.pte_kind(guard, fmt) == P.PTE_KIND_MARKER
     assert P.pte_marker_get(u64(P.pte_to_swp_entry(guard, fmt))) == P.PTE_MARKER_GUARD
     assert not P.is_pte_marker(u64(P.swp_entry_to_pte(u64(P.swp_entry(3, 7)), fmt)), fmt)
+
+
+def test_nx_entries_pass_from_compiled_code_through_python():
+    """Every anonymous pte of a mapping without PROT_EXEC has NX, bit 63. Entries that compiled
+    code (lookup_pte) hands to Python come back as Python ints, which a compiled helper already
+    specialised for int64 (a small entry went through it first) cannot take: each Python face
+    over page-table entries (pagemap, PAGEMAP_SCAN, smaps, mincore, the split through debugfs,
+    madvise, the page walk, a SIGSEGV's error code, the debug checks) must pass them on as uint64."""
+    from linuxmm import Machine, SegmentationFault, debug
+
+    for fmt in FORMATS:  # int64 specialisations of the entry helpers, as a small entry leaves them
+        P.pte_kind(1, fmt), P.pte_to_swp_entry(1, fmt), P.is_pte_marker(1, fmt)
+    P.entry_present(1), P.entry_has(1, 1), P.pte_pfn(1), P.pte_present(1), P.pte_none(1), P.is_leaf_entry(1)
+    m = Machine(cmdline="transparent_hugepage=always")
+    p = m.spawn()
+    mb = 1 << 20
+    a = p.mmap(4 * mb, addr=0x40000000, flags="private|anonymous|fixed")
+    p.write(a, 4 * mb)  # two THPs
+    p.mprotect(a + 2 * mb, 4096, "rw")  # splits the second PMD: ptes
+    assert all(e >> 63 for e in p.pagemap(a, 1024))
+    assert p.walk(a + 2 * mb).leaf["entry"] >> 63
+    assert p.pagemap_scan(a, a + 4 * mb)
+    assert p.smaps_rollup()["Rss"] == 4 * 1024
+    assert p.mincore(a, 4 * mb).all()
+    m.sysfs("kernel/debug/split_huge_pages", f"{p.pid},{a:#x},{a + 4 * mb:#x},0")
+    p.madvise(a, 4 * mb, "cold")
+    p.madvise(a, mb, "dontneed")
+    p.mprotect(a + mb, 4096, "r")
+    with pytest.raises(SegmentationFault):
+        p.write(a + mb, 1)
+    assert debug.check(m) == []

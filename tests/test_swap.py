@@ -9,10 +9,10 @@ from conftest import DATA
 
 from linuxmm import Machine, debug
 from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID
-from linuxmm.include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON
+from linuxmm.include.linux.mmzone import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_UNEVICTABLE
 from linuxmm.include.linux.page_flags import PG_active_mask, PG_lru_mask, PG_referenced_mask
 from linuxmm.include.linux.pagevec import FBATCH_LRU_ADD, FOLIO_BATCH_SIZE
-from linuxmm.include.linux.vmstat import NR_ZONE_INACTIVE_ANON, PGACTIVATE, PGREUSE
+from linuxmm.include.linux.vmstat import NR_LRU_BASE, NR_ZONE_INACTIVE_ANON, PGACTIVATE, PGREUSE
 from linuxmm.mm import swap as S
 
 PROBE = {r["step"]: r for r in map(json.loads, (DATA / "host-linux-6.18" / "lru_probe.jsonl").read_text().splitlines())}
@@ -74,6 +74,33 @@ def test_lru_add_batch_moves_when_full_and_large_folios_at_once():
     assert a.fbatch_nr[0, FBATCH_LRU_ADD] == 0 and (a.refcount[waiting] == 1).all()
     assert len(listed(a, LRU_INACTIVE_ANON)) == before + 1 + FOLIO_BATCH_SIZE
     assert listed(a, LRU_INACTIVE_ANON)[0] == a.fbatch[0, FBATCH_LRU_ADD, FOLIO_BATCH_SIZE - 1]  # newest first
+    assert debug.check(m) == []
+
+
+def test_lru_add_batch_counts_each_run_of_one_list():
+    """``folio_batch_lru_add`` moves the list sizes once per run of folios bound for one list:
+    a batch alternating between the inactive anon list and the unevictable one (pages of an
+    MLOCK_ONFAULT range) leaves the node's, the zones', the lruvec's and the memcg's sizes
+    each equal to the pages listed."""
+    m = Machine(cmdline="transparent_hugepage=never")
+    k, p = m.kernel, m.spawn()
+    a = k.mem_map
+    S.lru_add_drain_all(k)
+    lrus = [LRU_INACTIVE_ANON, LRU_UNEVICTABLE]
+    before = [len(listed(a, lru)) for lru in lrus]
+    memcg_before = a.memcg_stat[ROOT_MEM_CGROUP_ID, [NR_LRU_BASE + lru for lru in lrus]].copy()
+    n = FOLIO_BATCH_SIZE // 2
+    plain, locked = p.mmap(n + 1 << 12), p.mmap(n << 12)
+    p.mlock2(locked, n << 12, onfault=True)
+    for i in range(n):
+        p.write(plain + (i << 12), 1)
+        p.write(locked + (i << 12), 1)
+    assert a.fbatch_nr[0, FBATCH_LRU_ADD] == FOLIO_BATCH_SIZE - 1
+    p.write(plain + (n << 12), 1)  # the 31st: the batch moves, 31 runs of one folio each
+    assert a.fbatch_nr[0, FBATCH_LRU_ADD] == 0
+    assert [len(listed(a, lru)) - b for lru, b in zip(lrus, before)] == [n + 1, n]
+    memcg = a.memcg_stat[ROOT_MEM_CGROUP_ID, [NR_LRU_BASE + lru for lru in lrus]] - memcg_before
+    assert memcg.tolist() == [n + 1, n]
     assert debug.check(m) == []
 
 

@@ -169,6 +169,36 @@ def test_fork_shares_slots_and_exit_frees_them():
     assert debug.check(m) == []
 
 
+@pytest.mark.parametrize("written_first", [True, False])
+def test_exit_frees_the_swap_cache_but_not_writes_in_flight(written_first):
+    """An exit's zap drops each swap pte's slot reference (free_swap_and_cache_nr); a slot
+    left held only by the swap cache loses its folio when __try_to_reclaim_swap may take it,
+    which folio_swapcache_freeable refuses while the folio is under writeback. So with the
+    disk's writes complete the exit frees folios, slots and both memcg charges; with the
+    writes still in flight the folios stay in the swap cache, charged to memory and swap,
+    after the writes complete too (nothing maps them: 6.18 frees them in reclaim, here
+    memory.reclaim) - what a memcg OOM kill leaves when it lands amid swap writes."""
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("64M")  # a disk: writes complete on the clock
+    cg = m.cgroup("job")
+    p = m.spawn(cgroup="job")
+    a = p.mmap(8 << 20)
+    p.write(a, 8 << 20)
+    p.madvise(a, 8 << 20, "pageout")
+    if written_first:
+        m.run(1)
+    p.exit()
+    m.run(1)
+    current, swap = int(cg.read("memory.current")), int(cg.read("memory.swap.current"))
+    if written_first:
+        assert current == swap == meminfo(m)["SwapCached"] == 0
+    else:
+        assert current >= 8 << 20 and swap == 8 << 20 and meminfo(m)["SwapCached"] == 8 << 10
+        cg.write("memory.reclaim", str(current))
+        assert int(cg.read("memory.current")) < 1 << 20 and int(cg.read("memory.swap.current")) == 0
+    assert meminfo(m)["SwapFree"] == meminfo(m)["SwapTotal"] and debug.check(m) == []
+
+
 def test_shared_swapped_page_is_read_once_and_copied_on_write():
     """After fork a swapped page is not exclusive: the first reader reads it into the swap cache
     (SwapCached), the other maps the same folio (a minor fault), a write copies it."""
@@ -232,6 +262,53 @@ def test_swapoff_brings_every_page_back():
     assert c.read(a, 32 * PAGE) == bytes(i % 250 + 1 for i in range(32))
     maj = p.majflt
     assert p.read(a, 32 * PAGE) == bytes(i % 250 + 1 for i in range(32)) and p.majflt == maj
+
+
+def test_swapoff_takes_the_whole_area_out_of_the_swap_counts_first(monkeypatch):
+    """6.18's swapoff subtracts the area's pages from nr_swap_pages and total_swap_pages before
+    try_to_unuse, and each slot it frees counts back in (swap_range_free): while it runs
+    nr_swap_pages is the other area's free slots less the area's slots still in use, which
+    /proc/meminfo adds back to SwapFree and SwapTotal (si_swapinfo). Afterwards only the
+    other area counts; a swapoff failing with ENOMEM puts the whole area back
+    (reinsert_swap_info): every free slot counts again."""
+    from linuxmm.mm.swapfile import get_nr_swap_pages
+
+    m = Machine(cmdline="transparent_hugepage=never")
+    name = m.swapon("16M", priority=10, kind="zram")  # takes the pages
+    m.swapon("8M", priority=5, kind="zram")
+    k = m.kernel
+    area, other = k.swap.swap_info
+    p, a = written(m, 32)
+    p.madvise(a, 32 * PAGE, "pageout")
+    slots = k.vm_state.swap_map[area.base + 1:area.base + area.max]
+    seen = []
+    read = swap_state.read_swap_cache_async
+
+    def counted(k, entry, readahead):
+        in_use = int(np.count_nonzero(slots))
+        seen.append((get_nr_swap_pages(k), meminfo(m)["SwapFree"], meminfo(m)["SwapTotal"], in_use))
+        return read(k, entry, readahead)
+
+    monkeypatch.setattr(swap_state, "read_swap_cache_async", counted)
+    m.swapoff(name)
+    assert len(seen) == 32 and [s[3] for s in seen] == list(range(32, 0, -1))
+    for nr, free_kb, total_kb, in_use in seen:
+        assert nr == other.pages - in_use
+        assert free_kb == other.pages * 4 and total_kb == (other.pages + in_use) * 4
+    assert get_nr_swap_pages(k) == other.pages
+    assert meminfo(m)["SwapFree"] == meminfo(m)["SwapTotal"] == other.pages * 4
+
+    name = m.swapon("16M", priority=10, kind="zram")
+    p.madvise(a, 32 * PAGE, "pageout")
+    before = meminfo(m)
+    seen.clear()
+    monkeypatch.setattr(swap_state, "read_swap_cache_async",
+                        lambda k, entry, readahead: None if len(seen) == 8 else counted(k, entry, readahead))
+    with pytest.raises(KernelError) as e:
+        m.swapoff(name)
+    assert e.value.errno == errno.ENOMEM and len(seen) == 8
+    assert meminfo(m)["SwapTotal"] == before["SwapTotal"] and meminfo(m)["SwapFree"] == before["SwapFree"] + 8 * 4
+    assert debug.check(m) == []
 
 
 def test_zram_memory_follows_the_compression_ratio():

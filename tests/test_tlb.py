@@ -517,8 +517,8 @@ def test_fork_cow_and_thp_through_the_tlb_match_the_plain_walk(k64):
             if step[0] == "fork":
                 mm["child"] = s.new_mm()
                 for lo, hi in (small, huge):
-                    assert M.copy_page_range(s.a, s.vs, mm["child"], s.pgd, int(mm["child"][M.MMC_PGD]),
-                                             lo, hi, M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE) == (0, hi)
+                    assert M.copy_page_range(s.a, s.vs, s.mmc, mm["child"], int(mm["child"][M.MMC_PGD]),
+                                             lo, hi, M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE, 1) == (0, hi)
                 T.flush_tlb_mm(s.t, s.pgd)
                 continue
             who, cpu, write, value, addrs = step

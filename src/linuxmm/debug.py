@@ -227,6 +227,7 @@ def check_page_alloc(k) -> list[str]:
                     count += 1 << order
             if count != a.pcp_count[cpu, zid]:
                 v.append(f"cpu {cpu} zone {zid}: pcp count {a.pcp_count[cpu, zid]} but lists hold {count}")
+    v += check_free_pages(a, (state == FREE) | (state == PCP))
     heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_reserved_mask) == 0))[0]
     for pfn in heads:
         n = 1 << int(a.order[pfn])
@@ -246,6 +247,24 @@ def check_page_alloc(k) -> list[str]:
             lost = int(a.managed_pages[zid]) - accounted
             v.append(f"zone {zid}: managed {a.managed_pages[zid]} != free+pcp+allocated {accounted} "
                      f"({lost} pages lost)")
+    return v
+
+
+# What a free page (buddy or per-cpu list) holds after ``free_pages_prepare`` (6.18): no flags
+# on any page of the block (PAGE_FLAGS_CHECK_AT_PREP, the second page's PAGE_FLAGS_SECOND), no
+# compound head or mapping (``free_tail_page_prepare``), no references, mappings, pins or memcg
+# (``page_expected_state``), no private data.
+FREE_PAGE_CLEAR = ("flags", "refcount", "mapcount", "compound_head", "entire_mapcount", "pincount", "private", "mapping",
+                   "memcg")
+
+
+def check_free_pages(a, free: np.ndarray) -> list[str]:
+    """The pages marked in ``free`` carry no state left from their last use."""
+    v: list[str] = []
+    for name in FREE_PAGE_CLEAR:
+        field = getattr(a, name)
+        for pfn in np.flatnonzero(free & (field != 0))[:MAX_REPORTED]:
+            v.append(f"free pfn {pfn:#x} keeps {name} {int(field[pfn]):#x} (free_pages_prepare clears it)")
     return v
 
 
@@ -539,7 +558,7 @@ def check_vm(k) -> list[str]:
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import (_PAGE_SPECIAL, NS_ANON_MAPPED, PTE_KIND_MIGRATION, PTE_KIND_PRESENT, VP_LEVELS,
-                             VP_SWP_FMT, pte_to_swp_entry, swp_offset_pfn)
+                             VP_SWP_FMT, pte_to_swp_entry, pte_val, swp_offset_pfn)
 
     vs = k.vm_state
     if vs is None:
@@ -569,7 +588,7 @@ def check_vm(k) -> list[str]:
                 tables.append(int(a.private[(e >> 12) & ((1 << 40) - 1)]))
                 continue
             if kind == PTE_KIND_MIGRATION:  # still in the RSS of its folio's kind
-                target = int(swp_offset_pfn(pte_to_swp_entry(np.uint64(e), fmt)))
+                target = int(swp_offset_pfn(pte_to_swp_entry(pte_val(e), fmt)))
                 migrating[target] = migrating.get(target, 0) + 1
                 head = int(B.compound_head(a, target))
                 rss_anon += bool(a.mapping[head] & 1)
@@ -737,14 +756,21 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
 
 def _shmem_swap_refs(k, refs: np.ndarray) -> list[str]:
     """Count in ``refs`` (per swap pool slot) the swap entries tmpfs page caches hold, each
-    of which must name a slot of an active swap area."""
+    of which must name a slot of an active swap area; a large (multi-index) one spans a
+    power of two of pages, aligned in the file and in its area as ``folio_alloc_swap`` gives
+    a run."""
     from .mm.pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT
-    from .mm.shmem import shmem_swap_entries
+    from .mm.shmem import shmem_swap_entries, shmem_swap_runs, shmem_swapped
 
     v, vs, areas = [], k.vm_state, k.swap.swap_info
     for mapping in k.rmap.address_spaces.values():
         if not mapping.swapbacked or mapping.xa_id < 0:
             continue
+        if shmem_swapped(k, mapping):
+            index, entry, nr = shmem_swap_runs(k, mapping, 0, 1 << 62)
+            bad = (nr & (nr - 1)) | (index & (nr - 1)) | (entry & SWP_OFFSET_MASK & (nr - 1))
+            v += [f"file {mapping.id} index {index[i]}: a swap entry of {nr[i]} pages not aligned to its size"
+                  for i in np.flatnonzero(bad)[:3]]
         for index, entry in shmem_swap_entries(k, mapping, 0, (1 << 62)):
             type_, offset = entry >> SWP_TYPE_SHIFT, entry & SWP_OFFSET_MASK
             if type_ >= len(areas) or areas[type_] is None or not 0 < offset < areas[type_].max:

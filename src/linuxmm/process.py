@@ -740,6 +740,31 @@ class Process:
             raise KernelError(errno.EINVAL, "pagefault_enable() without pagefault_disable()")
         self.task.pagefault_disabled -= 1
 
+    # long-term pins (mm/gup.py) ------------------------------------------------------------
+    def gup_test(self, cmd: str, addr: int = 0, size: int = 0, *, write: bool = False,
+                 fast: bool = False) -> bytes | None:
+        """An ioctl on ``/sys/kernel/debug/gup_test`` (``mm/gup_test.c``, CONFIG_GUP_TEST):
+
+        * ``"PIN_LONGTERM_TEST_START"``: pin [addr, addr + size) long-term (``pin_user_pages``
+          with FOLL_LONGTERM, FOLL_WRITE when ``write``; ``pin_user_pages_fast`` when
+          ``fast``). A R/O pin of a page the process could later replace (a COW-shared or
+          read-only private page) unshares it first, so the pin holds the page the process
+          keeps seeing. One set of pins exists system-wide until STOP or this process exits.
+        * ``"PIN_LONGTERM_TEST_READ"``: the pinned pages' contents, read through the pins (64
+          bytes a page: one per 64-byte line, as ``read(..., stride=64)``).
+        * ``"PIN_LONGTERM_TEST_STOP"``: unpin.
+
+        Raises ``KernelError`` with the driver's errno: EINVAL for a range not page-aligned or
+        empty, a START while pinned, a READ with nothing pinned, an unknown command; EFAULT where
+        GUP refuses (no mapping, no access, a writable long-term pin of a shared ext4 mapping);
+        ENOMEM for pages in ZONE_MOVABLE (their migration is not simulated); EOPNOTSUPP for the
+        driver's benchmark commands."""
+        from .mm.gup_test import gup_test_ioctl
+
+        self.task.check_alive()
+        return gup_test_ioctl(self.machine.kernel, self.task, str(cmd), _int_arg(addr, "addr"),
+                              _int_arg(size, "size"), bool(write), bool(fast))
+
     # lifetime -------------------------------------------------------------------------------
     def fork(self, comm: str | None = None) -> "Process":
         """``fork()`` (``copy_process`` -> ``dup_mmap``): a child with a copy of the address
@@ -1036,6 +1061,15 @@ class Process:
         self.task.check_alive()
         ksys_readahead(self.machine.kernel, fdget(self.task.files, fd), _int_arg(offset, "offset"),
                        _int_arg(length, "length"))
+
+    def fstatfs(self, fd: int) -> int:
+        """``fstatfs(fd)``'s ``f_type``, the filesystem's magic number (``EXT4_SUPER_MAGIC``
+        0xEF53, ``TMPFS_MAGIC`` 0x01021994, memfds included); the other statfs fields are not
+        simulated. Raises ``KernelError`` (EBADF) for a descriptor not open."""
+        from .include.linux.fs import FS_MAGIC
+
+        self.task.check_alive()
+        return FS_MAGIC[self._file(fd).f_inode.i_sb.s_type]
 
     def fds(self) -> dict[int, str]:
         """The open descriptors and their paths (``/proc/PID/fd``)."""

@@ -145,6 +145,8 @@ class Kernel:
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm
         self.tlb = None  # the TLBs, built at the first access (tlb_for)
+        # the GUP test driver's long-term pins (mm/gup_test.py): None, or the pages and the holder
+        self.pin_longterm_test = None
         # reverse mapping (mm/rmap.py): live anon_vmas and address_spaces (shmem objects and
         # their page caches), the counters of their ids, the table rmap_walk reads
         self.rmap = RmapRegistry()

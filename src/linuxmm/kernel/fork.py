@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import KernelError, KernelPanic, Killed
 from ..include.linux.fs import files_struct
 from ..include.linux.huge_mm import vma_thp_disabled
-from ..include.linux.mm_types import PAGE_SIZE, VM_LOCKED, VM_MAYBE_GUARD, VM_NOHUGEPAGE, mm_struct, vmas_in_range
+from ..include.linux.mm_types import (PAGE_SIZE, VM_LOCKED, VM_MAYBE_GUARD, VM_NOHUGEPAGE, find_vma, mm_struct,
+                                      vmas_in_range)
 from ..include.linux.sched import EXIT_DEAD, TASK_RUNNING
 from ..mm import memory as M
 from ..mm.khugepaged import khugepaged_exit
@@ -201,11 +202,15 @@ def copy_mm(k: "Kernel", parent: task_struct, child: task_struct) -> None:
                                                          and not flags & VM_MAYBE_GUARD):
             continue  # vma_needs_copy: the child faults file pages in itself (guard markers must be copied)
         start = vma.vm_start
+        dst_anon = find_vma(child.mm, start).anon_vma  # anon_vma_fork gave the child's VMA its own
+        dst_anon = dst_anon.id if dst_anon is not None else 0
         while start < vma.vm_end:
-            status, start = M.copy_page_range(a, vs, child.mmc, parent.mmc[M.MMC_PGD], child.mmc[M.MMC_PGD],
-                                              start, vma.vm_end, flags)
+            status, start = M.copy_page_range(a, vs, parent.mmc, child.mmc, child.mmc[M.MMC_PGD],
+                                              start, vma.vm_end, flags, dst_anon)
             if status == -1:
                 vs = grow_and_get(k)
+            elif status == M.CHARGE_FAILED:  # copy_present_page's folio_prealloc: its charge failed
+                raise KernelError(errno.ENOMEM, "fork: no memory for a copy of a pinned page")
             elif status < 0 and not alloc_pages_slowpath_for_fault(k, vs, parent.cpu, parent.comm):
                 raise KernelError(errno.ENOMEM, "fork: no memory for page tables")
     child.vma_table = build_vma_table(child.mm)

@@ -1,6 +1,7 @@
 """``cow.c`` of ``tools/testing/selftests/mm``, Linux 6.18, ported in part: the
-anonymous-memory cases that need only fork, copy-on-write and madvise, and the basic
-non-anonymous COW case.
+anonymous-memory cases that need fork, copy-on-write, madvise and long-term R/O GUP pins
+(through the GUP test driver, ``Process.gup_test``), and the non-anonymous COW and R/O pin
+cases.
 
 After ``fork()`` a private anonymous page is shared read-only by parent and child; the
 first write from either side must copy it (``do_wp_page``, ``wp_page_copy``; a THP is
@@ -15,26 +16,37 @@ did not work, is swap enabled?"): the selftest machine, like this host, has no s
 PMD size (mTHP) and hugetlb sizes are not simulated, so their runs do not exist here, as
 on a kernel without them.
 
+The R/O pin cases (``do_test_ro_pin``) take a long-term R/O pin (``PIN_LONGTERM_TEST_START``,
+``pin_user_pages`` or GUP-fast) of a page mapped read-only: COW-shared with a live child,
+previously shared with a child that exited, or exclusive but write-protected (mprotect R/O,
+soft-dirty cleared, mprotect R/W), then write the page through the page tables: the pin must
+see the write (``PIN_LONGTERM_TEST_READ``), so the pin must have unshared the page first
+(FAULT_FLAG_UNSHARE) and the write must reuse it, not copy it away.
+
 The non-anonymous cases (``run_non_anon_test_case``) map a page privately and writable
 next to a second, read-only mapping of the same page: the shared zeropage (two private
 anonymous mappings read once), a memfd and a tmpfile (fallocate()d, mapped private and
 shared) and the huge zeropage (PMD-aligned, MADV_HUGEPAGE); writing the private mapping
 must copy the page (``do_cow_fault``, ``wp_page_copy`` of the zeropage), so the other
 mapping keeps reading zeros. ``tmpfile()`` opens an unnamed file in /tmp; the port creates
-``/cow-tmpfile`` on ext4 and unlinks it at once. The R/O pin variants of those cases skip
-as the C program skips without ``/sys/kernel/debug/gup_test`` (CONFIG_GUP_TEST), and no
-hugetlb sizes exist, so the memfd-hugetlb runs do not either.
+``/cow-tmpfile`` on ext4 and unlinks it at once. Their R/O pin variants pin the private
+mapping long-term: GUP must unshare the zero page or page-cache page into an anonymous page
+first. No hugetlb sizes exist, so the memfd-hugetlb runs do not either.
 
 The anonymous THP cases (``run_anon_thp_test_cases``) collapse a PTE-mapped THP with
 MADV_COLLAPSE before or after a fork that COW-shares all, the lower or the upper half of it
 (MADV_DONTFORK on the rest): the parent's writes after the collapse must not reach the child.
 
-Not ported: the GUP cases of anonymous memory (vmsplice, gup_test pins, io_uring fixed
-buffers).
+Not ported: the vmsplice() cases (no pipes are simulated). The io_uring fixed-buffer cases
+are compiled in only with liburing (LOCAL_CONFIG_HAVE_LIBURING); the selftest build here, like
+the development host, has none, so they do not exist.
 """
 
 from __future__ import annotations
 
+import errno
+
+from ..errors import KernelError
 from .ksft import Ksft, syscall_errno
 from .vm_util import pagemap_is_populated
 
@@ -166,6 +178,76 @@ def test_cow_in_parent_mprotect(t: Ksft) -> None:
                        "Basic COW after fork() with mprotect() optimization")
 
 
+# ---- long-term R/O pins (do_test_ro_pin) ----------------------------------------------------------
+# what happens to the page before it is pinned: nothing, COW-shared with a live child, shared
+# with a child that exited, exclusive but mapped R/O
+RO_PIN_TEST, RO_PIN_TEST_SHARED = "ro pin", "shared"
+RO_PIN_TEST_PREVIOUSLY_SHARED, RO_PIN_TEST_RO_EXCLUSIVE = "previously shared", "ro exclusive"
+
+
+def clear_softdirty(p) -> None:
+    p.proc("clear_refs", 4)
+
+
+def do_test_ro_pin(t: Ksft, mem: int, size: int, test: str, fast: bool) -> None:
+    """Prepare the page as ``test`` says, take a R/O long-term pin, write the page through the
+    page tables: what the pin reads must be what the process reads."""
+    p = t.process
+    child = None
+    if test in (RO_PIN_TEST_SHARED, RO_PIN_TEST_PREVIOUSLY_SHARED):
+        child = p.fork()  # the pages are not pinned yet: sharing them just works
+        if test == RO_PIN_TEST_PREVIOUSLY_SHARED:
+            child.exit()  # still mapped R/O here, no longer shared
+            child = None
+    elif test == RO_PIN_TEST_RO_EXCLUSIVE:
+        p.mprotect(mem, size, "r")  # soft-dirty tracking keeps mprotect() from mapping it R/W again
+        clear_softdirty(p)
+        p.mprotect(mem, size, "rw")
+    try:
+        p.gup_test("PIN_LONGTERM_TEST_START", mem, size, fast=fast)  # should trigger unsharing
+    except KernelError as err:
+        if err.errno == errno.EINVAL:
+            t.test_result_skip("PIN_LONGTERM_TEST_START failed")
+        else:
+            t.test_result(False, "PIN_LONGTERM_TEST_START failed")
+    else:
+        memset(p, mem, size, 0xFF)
+        t.test_result(p.gup_test("PIN_LONGTERM_TEST_READ") == contents(p, mem, size), "Longterm R/O pin is reliable")
+        p.gup_test("PIN_LONGTERM_TEST_STOP")
+    if child is not None:
+        child.exit()
+
+
+def test_ro_pin_on_shared(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_SHARED, False),
+                       "R/O GUP pin on R/O-mapped shared page")
+
+
+def test_ro_fast_pin_on_shared(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_SHARED, True),
+                       "R/O GUP-fast pin on R/O-mapped shared page")
+
+
+def test_ro_pin_on_ro_previously_shared(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_PREVIOUSLY_SHARED, False),
+                       "R/O GUP pin on R/O-mapped previously-shared page")
+
+
+def test_ro_fast_pin_on_ro_previously_shared(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_PREVIOUSLY_SHARED, True),
+                       "R/O GUP-fast pin on R/O-mapped previously-shared page")
+
+
+def test_ro_pin_on_ro_exclusive(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_RO_EXCLUSIVE, False),
+                       "R/O GUP pin on R/O-mapped exclusive page")
+
+
+def test_ro_fast_pin_on_ro_exclusive(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST_RO_EXCLUSIVE, True),
+                       "R/O GUP-fast pin on R/O-mapped exclusive page")
+
+
 # ---- anonymous THPs collapsed around a fork (run_anon_thp_test_cases) -------------------------------
 # do_test_anon_thp_collapse's kinds: collapse before the fork, or after it with the whole THP,
 # its lower half or its upper half COW-shared with the child
@@ -238,11 +320,6 @@ def non_anon_cow(t: Ksft, mem: int, smem: int, size: int) -> None:
     old = contents(p, smem, size)
     memset(p, mem, size, 0xFF)
     t.test_result(contents(p, smem, size) == old, "Other mapping not modified")
-
-
-def gup_test_unavailable(t: Ksft, mem: int, smem: int, size: int) -> None:
-    """``do_test_ro_pin`` without ``/sys/kernel/debug/gup_test``."""
-    t.test_result_skip("gup_test not available")
 
 
 def force_read(p, *addrs: int) -> None:
@@ -325,8 +402,10 @@ def test_cow(t: Ksft) -> None:
 
 
 def test_ro_pin(t: Ksft) -> None:
-    run_non_anon_test_case(t, gup_test_unavailable, "R/O longterm GUP pin")
+    run_non_anon_test_case(t, lambda t, mem, smem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST, False),
+                           "R/O longterm GUP pin")
 
 
 def test_ro_fast_pin(t: Ksft) -> None:
-    run_non_anon_test_case(t, gup_test_unavailable, "R/O longterm GUP-fast pin")
+    run_non_anon_test_case(t, lambda t, mem, smem, size: do_test_ro_pin(t, mem, size, RO_PIN_TEST, True),
+                           "R/O longterm GUP-fast pin")

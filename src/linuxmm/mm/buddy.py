@@ -832,9 +832,8 @@ def prep_new_page(a, pfn, order, comp):
     a.refcount[pfn] = 1
     a.order[pfn] = order
     a.flags[pfn] = PG_head_mask if (comp and order > 0) else np.uint64(0)
-    if comp and order > 0:  # prep_compound_page: every tail points at the head
+    if comp and order > 0:  # prep_compound_page: every tail points at the head (their flags are clear)
         a.compound_head[pfn + 1:pfn + (1 << order)] = pfn + 1
-        a.flags[pfn + 1] = 0  # the folio's second flags word (PG_large_rmappable, PG_partially_mapped)
         a.entire_mapcount[pfn] = 0
         a.pincount[pfn] = 0
 
@@ -910,6 +909,8 @@ def free_frozen_pages(a, pfn, order, cpu):
     if a.flags[pfn] & PG_head_mask:  # free_tail_page_prepare: tails forget their head
         a.compound_head[pfn + 1:pfn + (1 << order)] = 0
         a.entire_mapcount[pfn] = 0
+    if order:  # free_pages_prepare: each tail's flags (PAGE_FLAGS_CHECK_AT_PREP; the second's PAGE_FLAGS_SECOND)
+        a.flags[pfn + 1:pfn + (1 << order)] = 0
     a.flags[pfn] = np.uint64(0)
     a.order[pfn] = 0
     if not pcp_allowed_order(a, order):

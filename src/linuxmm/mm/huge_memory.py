@@ -61,7 +61,7 @@ from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount,
 from .mm_inline import folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum
 from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
-                      entry_present, pte_pfn)
+                      entry_present, pte_pfn, pte_val)
 from .rmap import (EMPTY_I64, SCR_ADDR, SCR_LEVEL, SCR_ROW, rmap_batch, rmap_scratch, rmap_walk_one, try_to_unmap_file_one,
                    try_to_unmap_flush)
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
@@ -452,12 +452,13 @@ def min_order_for_split(k, head: int) -> int:
     return folio_mapping(k, head).min_order
 
 
-def mapping_folio_split(k, head: int, new_order: int, split_at: int, uniform: bool) -> int:
+def mapping_folio_split(k, head: int, new_order: int, split_at: int, uniform: bool, out=EMPTY_I64) -> int:
     """``__folio_split`` of the page-cache folio at ``head`` (the caller holds a reference to
     it, and its lock if any: the new folios but the head are unlocked), uniform to
-    ``new_order`` or around ``split_at``. 0 or -errno: EINVAL (see ``folio_split_checks``),
-    EBUSY (writeback, truncated), EAGAIN (references beyond the cache's, the mappings' and
-    the caller's one)."""
+    ``new_order`` or around ``split_at``; an isolated folio's new folios go to ``out``
+    (reclaim's list), isolated, each with a reference. 0 or -errno: EINVAL (see
+    ``folio_split_checks``), EBUSY (writeback, truncated), EAGAIN (references beyond the
+    cache's, the mappings' and the caller's one)."""
     a, vs = k.mem_map, k.vm_state
     old_order = int(a.order[head])
     mapping = folio_mapping(k, head)
@@ -468,7 +469,7 @@ def mapping_folio_split(k, head: int, new_order: int, split_at: int, uniform: bo
         batch = rmap_batch(k, EMPTY_I64)
         flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
         if unmap_folio(a, vs, *rmap_of(batch), head, 1 << old_order, flush_mm):
-            split_unmapped_mapping_folio(k, mapping, batch, head, new_order, split_at, uniform, flush_mm)
+            split_unmapped_mapping_folio(k, mapping, batch, head, new_order, split_at, uniform, flush_mm, out)
         else:
             ret = -EAGAIN
         try_to_unmap_flush(k, batch, flush_mm)
@@ -477,14 +478,14 @@ def mapping_folio_split(k, head: int, new_order: int, split_at: int, uniform: bo
 
 
 def split_unmapped_mapping_folio(k, mapping, batch, head: int, new_order: int, split_at: int, uniform: bool,
-                                 flush_mm) -> None:
+                                 flush_mm, out=EMPTY_I64) -> None:
     """The unmapped folio split (``__split_unmapped_folio``), its cache updated."""
     a = k.mem_map
     old_order = int(a.order[head])
     nr = 1 << old_order
     if old_order >= HPAGE_PMD_ORDER > new_order:  # folio_test_pmd_mappable
         FM.lruvec_stat_mod_folio(k, NR_SHMEM_THPS if mapping.swapbacked else NR_FILE_THPS, head, -nr)
-    __split_unmapped_folio(a, k.vm_state, *rmap_of(batch), head, new_order, split_at, uniform, EMPTY_I64, flush_mm)
+    __split_unmapped_folio(a, k.vm_state, *rmap_of(batch), head, new_order, split_at, uniform, out, flush_mm)
     end = -(-mapping.host.i_size >> PAGE_SHIFT)  # shmem_fallocend: no fallocate in progress here
     k.page_cache = X.xa_reserve(k.page_cache)  # the slots exist: re-pointing them takes no node
     dropped = 0
@@ -663,7 +664,7 @@ def folio_walk_start(k: "Kernel", pgd: int, addr: int) -> int | None:
     """The folio mapped at ``addr`` (``folio_walk_start`` without FW_ZEROPAGE): a present,
     not special pte or PMD; None otherwise."""
     entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, addr)
-    entry = np.uint64(entry)  # back from compiled code as a Python int: NX (bit 63) would not fit an int64
+    entry = pte_val(entry)
     if not entry_present(entry) or entry_has(entry, _PAGE_SPECIAL):
         return None
     pfn = int(pte_pfn(entry))

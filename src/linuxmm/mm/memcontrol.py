@@ -552,8 +552,9 @@ def mem_cgroup_swapin_charge_folio(k: "Kernel", pfn: int, slot: int, task, gfp: 
     memcg = k.memcg_idr.get(int(k.vm_state.swap_cgroup[slot]))
     if memcg is None or not memcg.online:
         memcg = mem_cgroup_from_task(task) if task is not None else k.cgrp_dfl_root.memcg
-    while not charge_memcg(k.mem_map, memcg.id, pfn, 1):
-        if not try_charge_memcg(k, task, 1, gfp, memcg):
+    nr = int(folio_nr_pages(k.mem_map, pfn))
+    while not charge_memcg(k.mem_map, memcg.id, pfn, nr):
+        if not try_charge_memcg(k, task, nr, gfp, memcg):
             return -errno.ENOMEM
     return 0
 

@@ -25,7 +25,8 @@ from numba import njit
 from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_hit_again, l1_hits_again, tlb_fault_done, tlb_miss_again,
                                tlb_translate, tlb_walk)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
-    MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
+    GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_HAS_PINNED,
+    MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
     MMC_PGTABLES_BYTES, NR_MMC, VM_DONTCOPY, VM_DROPPABLE, VM_EXEC, VM_HUGEPAGE, VM_LOCKED, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_READ, VM_SHARED, VM_SOFTDIRTY,
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
@@ -50,7 +51,7 @@ from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMD
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_SWAPIN, AC_THP, AC_USER,
                       THP_ALWAYS, THP_MADVISE,
                       VP_CPU, VP_FLUSH_PENDING, VP_HUGE_ZERO_PFN, VP_HUGE_ZERO_WANTED, VP_LEVELS, VP_LOCAL_NID, VP_NFREE,
-                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
+                      NO_PAGE, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN, VP_SOFT_DIRTY, VP_FAULT_UNSHARE, VP_THP, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_SOFT_DIRTY,
                       _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_SPECIAL, _PAGE_TABLE, _PAGE_USER,
                       entry_has, entry_present, mk_entry, pt_index, pte_pfn)
@@ -88,6 +89,7 @@ FAULT_NEED_CHARGE = 14  # the memcg charge of a new page passed a memory.max: Py
 FAULT_FALLBACK = -1  # VM_FAULT_FALLBACK within the fault path: try the next way
 
 CHARGE_FAILED = -3  # alloc_anon_folio: the page was allocated but its charge failed (it is freed again)
+COPY_AGAIN = 1  # copy_huge_pmd split a THP fork must copy page by page: copy its ptes (-EAGAIN)
 
 PAGE_MAPPING_ANON = 1
 
@@ -317,13 +319,20 @@ def maybe_mkwrite(vmas, v):
 
 @njit(cache=True)
 def folio_add_new_anon_rmap(a, pfn, vmas, v, addr):
-    """A new anonymous folio mapped exclusively at ``addr``: swap-backed, except in a
-    MAP_DROPPABLE mapping, whose folios reclaim drops instead (lazily freed from birth)."""
+    """A new anonymous folio mapped exclusively at ``addr`` of VMA ``v``."""
+    __folio_add_new_anon_rmap(a, pfn, vmas[v, VMA_ANON], linear_page_index(vmas, v, addr), vmas[v, VMA_FLAGS])
+
+
+@njit(cache=True)
+def __folio_add_new_anon_rmap(a, pfn, anon_vma, index, vm_flags):
+    """A new anonymous folio of ``anon_vma`` at page ``index``, mapped once, exclusively:
+    swap-backed, except in a MAP_DROPPABLE mapping, whose folios reclaim drops instead
+    (lazily freed from birth)."""
     a.mapcount[pfn] = 1
-    a.mapping[pfn] = vmas[v, VMA_ANON] * 2 + PAGE_MAPPING_ANON
-    a.index[pfn] = linear_page_index(vmas, v, addr)
+    a.mapping[pfn] = anon_vma * 2 + PAGE_MAPPING_ANON
+    a.index[pfn] = index
     a.flags[pfn] |= PG_anon_exclusive_mask
-    if not vmas[v, VMA_FLAGS] & VM_DROPPABLE:
+    if not vm_flags & VM_DROPPABLE:
         a.flags[pfn] |= PG_swapbacked_mask
 
 
@@ -428,18 +437,23 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
 
 @njit(cache=True)
 def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
-    """Write to a present read-only pte: reuse an exclusive anon page, or copy (COW)."""
+    """Write to a present read-only pte: reuse an exclusive anon page, or copy (COW). For
+    GUP's FAULT_FLAG_UNSHARE (``VP_FAULT_UNSHARE``) the page is made exclusive the same way,
+    but the entry stays read-only and clean (the copy keeps the old entry's soft-dirty bit)."""
     entry = vs.pt[row, idx]
+    unshare = vs.vp[VP_FAULT_UNSHARE]
     old = pte_pfn(entry)
     if vmas[v, VMA_FLAGS] & VM_SHARED:
         return wp_page_shared(a, vs, vmas, v, row, idx)
     head = B.compound_head(a, old)
     large = head != old or (a.flags[old] & PG_head_mask) != 0
     anon = not entry_has(entry, _PAGE_SPECIAL) and (a.mapping[head] & PAGE_MAPPING_ANON) != 0
-    # wp_can_reuse_anon_folio: never reuse a subpage of a large folio (nor a file page: COW)
-    if anon and not large and (
-            a.flags[old] & PG_anon_exclusive_mask or wp_can_reuse_anon_folio(a, vs, old)):
+    # an exclusive page is reused, a large folio's too; wp_can_reuse_anon_folio: never a
+    # shared subpage of a large folio (nor a file page: COW)
+    if anon and (a.flags[old] & PG_anon_exclusive_mask or not large and wp_can_reuse_anon_folio(a, vs, old)):
         a.flags[old] |= PG_anon_exclusive_mask
+        if unshare:
+            return FAULT_OK
         vs.pt[row, idx] = entry | maybe_mkwrite(vmas, v) | np.uint64(_PAGE_ACCESSED) | pte_mkdirty(vs)
         vs.vm_events[PGREUSE] += 1  # wp_page_reuse
         return FAULT_OK
@@ -465,8 +479,8 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
-    vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED
-                               | _PAGE_NX) | maybe_mkwrite(vmas, v) | pte_mkdirty(vs)
+    bits = entry & np.uint64(_PAGE_SOFT_DIRTY) if unshare else maybe_mkwrite(vmas, v) | pte_mkdirty(vs)
+    vs.pt[row, idx] = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX) | bits
     vs.vp[VP_FLUSH_PENDING] = 1  # wp_page_copy: ptep_clear_flush
     return FAULT_OK
 
@@ -588,10 +602,15 @@ def split_huge_pmd_address(a, vs, mmc, pgd, address):
 
 @njit(cache=True)
 def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
-    """Write to a read-only huge pmd: reuse an exclusive THP, else split and COW at 4 KiB."""
+    """Write to a read-only huge pmd: reuse an exclusive THP (PageAnonExclusive of the head, or
+    no other reference), else split and COW at 4 KiB. An unshare fault only marks it exclusive."""
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
-    if not entry_has(entry, _PAGE_SPECIAL) and a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1:
+    if not entry_has(entry, _PAGE_SPECIAL) and (a.flags[head] & PG_anon_exclusive_mask or (
+            a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1)):
+        a.flags[head] |= PG_anon_exclusive_mask
+        if vs.vp[VP_FAULT_UNSHARE]:
+            return FAULT_OK
         vs.pt[row, idx] = entry | maybe_mkwrite(vmas, v) | np.uint64(_PAGE_ACCESSED) | pte_mkdirty(vs)
         return FAULT_OK
     __split_huge_pmd(a, vs, mmc, row, idx)
@@ -1041,7 +1060,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
         entry = vs.pt[row, idx]
         if level == pmd_level:
             if entry_present(entry) and entry_has(entry, _PAGE_PSE):
-                if not write:
+                if not write and not vs.vp[VP_FAULT_UNSHARE]:
                     return FAULT_OK  # raced with nothing here: the walk will succeed
                 if file_vma:  # wp_huge_pmd: COW and write-notify are done at the pte level
                     __split_huge_pmd(a, vs, mmc, row, idx)
@@ -1079,7 +1098,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
         if not vma_is_anonymous(vmas, v) or flags & VM_SHARED:
             return FAULT_SIGBUS  # a mapping with no ->fault (do_fault's VM_FAULT_SIGBUS)
         return do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write)
-    if write and not entry_has(entry, _PAGE_RW):
+    if (write or vs.vp[VP_FAULT_UNSHARE]) and not entry_has(entry, _PAGE_RW):
         return do_wp_page(a, vs, vmas, mmc, v, row, idx, addr)
     vs.pt[row, idx] = entry | np.uint64(_PAGE_ACCESSED)  # spurious: another path already fixed it
     return FAULT_OK
@@ -1525,11 +1544,56 @@ def folio_dup_rmap(a, dst_mmc, entry, nr):
 
 
 @njit(cache=True)
-def copy_huge_pmd(a, vs, dst_mmc, srow, drow, idx, level, vm_flags):
+def folio_maybe_dma_pinned(a, head):
+    """``folio_maybe_dma_pinned``: a large folio with pins (``_pincount``), or a small one
+    whose refcount reaches GUP_PIN_COUNTING_BIAS (1024 other references look like a pin)."""
+    if a.flags[head] & PG_head_mask:
+        return a.pincount[head] > 0
+    return a.refcount[head] >= GUP_PIN_COUNTING_BIAS
+
+
+@njit(cache=True)
+def needs_cow_for_dma(a, src_mmc, vm_flags, page):
+    """Must fork copy this page now instead of sharing it (``folio_try_dup_anon_rmap_*``
+    fails)? An exclusive anonymous page of a COW mapping that may be pinned for DMA, in an mm
+    that ever pinned (``folio_needs_cow_for_dma``): sharing it would let the first write
+    replace the page the device uses."""
+    head = B.compound_head(a, page)
+    if not is_cow_mapping(vm_flags) or not src_mmc[MMC_HAS_PINNED] or not a.mapping[head] & PAGE_MAPPING_ANON:
+        return False
+    return a.flags[page] & PG_anon_exclusive_mask != 0 and folio_maybe_dma_pinned(a, head)
+
+
+@njit(cache=True)
+def copy_present_page(a, vs, dst_mmc, drow, idx, page, vm_flags, dst_anon):
+    """``copy_present_page``: the child gets its own copy of ``page`` at once, mapped
+    writable (when the VMA is) and dirty; the parent's entry is left as it is. 0, or the
+    status of the failed allocation (CHARGE_FAILED: fork fails with ENOMEM)."""
+    new = alloc_anon_folio(a, vs, dst_mmc, AC_USER, 0)
+    if new < 0:
+        return CHARGE_FAILED if new == CHARGE_FAILED else -2
+    copy_page(a, new, page)
+    __folio_add_new_anon_rmap(a, new, dst_anon, a.index[page], vm_flags)  # the child's VMA: same start, pgoff
+    folio_add_lru_vma(a, vs.vp[VP_CPU], new, vm_flags)
+    dst_mmc[MM_ANONPAGES] += 1
+    vs.nstat[a.zone_node[B.page_zone(a, new)], NS_ANON_MAPPED] += 1
+    write = np.uint64(_PAGE_RW) if vm_flags & VM_WRITE else np.uint64(0)
+    set_entry(vs, drow, idx, mk_entry(new, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX) | write
+              | pte_mkdirty(vs))
+    return 0
+
+
+@njit(cache=True)
+def copy_huge_pmd(a, vs, src_mmc, dst_mmc, srow, drow, idx, level, vm_flags):
     """``copy_huge_pmd``: share the THP; the child's PMD table gets a deposited table too.
-    0, or the status of the failed table allocation."""
+    0, COPY_AGAIN when the THP may be pinned (the parent's pmd is split, its ptes are copied
+    one by one: -EAGAIN), or the status of the failed table allocation."""
     if not pmd_has_deposit(a, vs.pt[srow, idx]):
         return 0  # a file folio's pmd is not copied: the child maps it again at its first fault
+    if not entry_has(vs.pt[srow, idx], _PAGE_SPECIAL) and needs_cow_for_dma(a, src_mmc, vm_flags,
+                                                                             pte_pfn(vs.pt[srow, idx])):
+        __split_huge_pmd(a, vs, src_mmc, srow, idx)
+        return COPY_AGAIN
     dep = pte_alloc_one(a, vs, dst_mmc)
     if dep < 0:
         return dep
@@ -1570,26 +1634,35 @@ def copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags):
 
 
 @njit(cache=True)
-def copy_pte_range(a, vs, dst_mmc, srow, drow, first, last, vm_flags):
-    """Copy the ptes [first, last) of table ``srow`` into table ``drow`` (``copy_pte_range``)."""
+def copy_pte_range(a, vs, src_mmc, dst_mmc, srow, drow, first, last, vm_flags, dst_anon):
+    """Copy the ptes [first, last) of table ``srow`` into table ``drow`` (``copy_pte_range``).
+    Returns (the index reached, 0), or (the index of a page copy that could not be allocated,
+    its status)."""
     for idx in range(first, last):
         entry = vs.pt[srow, idx]
         if pte_none(entry):
             continue
-        if pte_present(entry):  # copy_present_ptes
+        if pte_present(entry) and not entry_has(entry, _PAGE_SPECIAL) and needs_cow_for_dma(
+                a, src_mmc, vm_flags, pte_pfn(entry)):
+            status = copy_present_page(a, vs, dst_mmc, drow, idx, pte_pfn(entry), vm_flags, dst_anon)
+            if status < 0:
+                return idx, status
+        elif pte_present(entry):  # copy_present_ptes
             entry = vs.pt[srow, idx] = cow_wrprotect(entry, vm_flags)
             folio_dup_rmap(a, dst_mmc, entry, 1)
             set_entry(vs, drow, idx, child_entry(entry, vm_flags))
         else:
             copy_nonpresent_pte(a, vs, dst_mmc, srow, drow, idx, vm_flags)
+    return last, 0
 
 
 @njit(cache=True)
-def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
-    """``copy_page_range`` for [start, end) from the tables below ``spgd`` to those below
-    ``dpgd`` (allocated as needed). Returns (0, end), or (the failed allocation's status, the
+def copy_page_range(a, vs, src_mmc, dst_mmc, dpgd, start, end, vm_flags, dst_anon):
+    """``copy_page_range`` for [start, end) from the tables of ``src_mmc``'s mm to those below
+    ``dpgd`` (allocated as needed); ``dst_anon`` is the child VMA's anon_vma (pages fork must
+    copy at once go there). Returns (0, end), or (the failed allocation's status, the
     address to resume from once Python made room)."""
-    w = walk_page_range(vs, spgd, start, end, WALK_PTE_TABLES)
+    w = walk_page_range(vs, src_mmc[MMC_PGD], start, end, WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
@@ -1599,10 +1672,14 @@ def copy_page_range(a, vs, dst_mmc, spgd, dpgd, start, end, vm_flags):
             return drow, addr
         if kind == WALK_PTE_TABLE:
             first, last = walk_pte_range(vs, w)
-            copy_pte_range(a, vs, dst_mmc, row, drow, first, last, vm_flags)
-        elif kind == PTE_KIND_PRESENT:
-            status = copy_huge_pmd(a, vs, dst_mmc, row, drow, idx, level, vm_flags)
+            done, status = copy_pte_range(a, vs, src_mmc, dst_mmc, row, drow, first, last, vm_flags, dst_anon)
             if status < 0:
+                return status, addr + ((done - first) << 12)
+        elif kind == PTE_KIND_PRESENT:
+            status = copy_huge_pmd(a, vs, src_mmc, dst_mmc, row, drow, idx, level, vm_flags)
+            if status == COPY_AGAIN:
+                walk_again(w)  # the pmd links a pte table now
+            elif status < 0:
                 return status, addr
         else:
             copy_nonpresent_pte(a, vs, dst_mmc, row, drow, idx, vm_flags)

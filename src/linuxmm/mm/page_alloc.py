@@ -557,18 +557,20 @@ def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, 
         k.alloc_hooks.node_reclaim(k, k.NODE_DATA(int(a.zone_node[zid])), gfp, order)
 
 
-def wake_boosted_kswapds(k) -> None:
+def wake_boosted_kswapds(k) -> bool:
     """``rmqueue``'s tail, for the compiled allocations just made: a zone whose watermark a
     fallback steal boosted (ZONE_BOOSTED_WATERMARK, set only for ALLOC_KSWAPD allocations)
-    has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0)."""
+    has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0). True if
+    a zone was boosted."""
     a = k.mem_map
     if not (a.zflags & _buddy.ZONE_BOOSTED_WATERMARK).any():
-        return
+        return False
     for z in for_each_zone(k):
         zid = _buddy.zone_id(k, z)
         if a.zflags[zid] & _buddy.ZONE_BOOSTED_WATERMARK:
             a.zflags[zid] &= ~_buddy.ZONE_BOOSTED_WATERMARK
             k.alloc_hooks.wakeup_kswapd(k, z, 0, 0, z.idx)
+    return True
 
 
 def kswapd_already_asked(k, z, order: int, highest_zoneidx: int) -> bool:

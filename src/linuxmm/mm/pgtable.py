@@ -142,7 +142,10 @@ VP_SWAPIN_FAULTS = 21  # major faults a batch completed itself (zram swap-ins): 
 # the allocation contexts (bit 1 << AC_*) whose __alloc_pages_slowpath would wake no kswapd
 # this batch (page_alloc.slowpath_wakes_nothing): their first slow-path attempt runs compiled
 VP_SLOW_NOWAKE = 22
-NR_VP = 23
+# the fault is GUP's FAULT_FLAG_UNSHARE (mm/gup.py): break COW of a read-only entry so that a
+# R/O pin sees the page the process will see; the entry stays read-only
+VP_FAULT_UNSHARE = 23
+NR_VP = 24
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2
@@ -165,6 +168,14 @@ class VmState(CompiledStruct, fields=VMSTATE_FIELDS):
 
 
 # ---- entries ----------------------------------------------------------------------------
+
+
+def pte_val(entry) -> np.uint64:
+    """``pte_val``: an entry as the 64-bit word the compiled helpers take. Compiled code hands
+    entries back to Python as ints; with NX (bit 63, every mapping without PROT_EXEC) set one
+    no longer fits the int64 a compiled helper may already be specialised for (OverflowError),
+    so each entry that crosses back into Python goes on through this."""
+    return np.uint64(entry)
 
 
 @njit(cache=True)

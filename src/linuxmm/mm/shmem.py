@@ -22,15 +22,25 @@ ENOSPC when overcommit refuses) and returns it when the page leaves.
   Committed_AS (``shmem_acct_size``) until the last reference goes (``shmem_evict_inode``);
 * faults: ``shmem_fault`` allocates a page the compiled fault path found missing; mapping
   goes through the page-cache fault path of every file (fault-around, SIGBUS past ``i_size``).
-* swap: reclaim writes a dirty order-0 folio to swap (``shmem_writeout``, in ``mm/vmscan.py``'s
-  compiled pass): its page-cache slot then holds the swap entry as a value entry (a shmem
+* swap: reclaim writes a dirty folio to swap (``shmem_writeout``, in ``mm/vmscan.py``'s
+  compiled pass): its page-cache slots then hold the swap entry as a value entry (a shmem
   mapping keeps no workingset shadows, so every value entry is a swap entry and their count is
-  ``shmem_inode_info->swapped``), and the slot one reference for it. ``shmem_get_folio`` (faults,
-  write(), fallocate) and reads bring it back (``shmem_swapin_folio``: from the swap cache, or
-  read from the device without readahead), dirty, the slot freed; truncation, hole punching
-  and eviction free the entries (``shmem_free_swap``); swapoff reads them in (``shmem_unuse``).
-  A clean folio (a hole page only read) is dropped by reclaim without swap, and
-  ``shmem_recalc_inode`` gives its block back. ``shmem_swap_usage`` is smaps' ``Swap:``.
+  ``shmem_inode_info->swapped``), and each swap slot one reference for its page. A large
+  folio (CONFIG_THP_SWAP) goes whole into a run of slots of its order: one multi-index value
+  entry, every slot holding the run's first entry (``shmem_swap_entry_order`` finds its
+  order, as ``xa_get_order``); without a run, or crossing EOF (6.18 splits such a folio so
+  that truncation never meets a large swap entry past EOF), it is split to order 0 first
+  (``shmem_writeout_split``: THP_SWPOUT_FALLBACK) and its pages go one by one.
+  ``shmem_get_folio`` (faults, write(), fallocate) and reads bring it back
+  (``shmem_swapin_folio``: from the swap cache, or read from the device without readahead;
+  a large entry on a SWP_SYNCHRONOUS_IO area, zram, comes back as one large folio,
+  ``shmem_swap_alloc_folio``; from a disk the page's own order-0 folio, the large entry split
+  first, ``shmem_split_large_entry``), dirty, the slots freed; truncation, hole punching and
+  eviction free the entries (``shmem_free_swap``; a large entry crossing the range is read
+  back first, as 6.18 does for a partial folio, instead of freeing it whole); swapoff reads
+  them in (``shmem_unuse``). A clean folio (a hole page only read) is dropped by reclaim
+  without swap, and ``shmem_recalc_inode`` gives its block back. ``shmem_swap_usage`` is
+  smaps' ``Swap:``.
 """
 
 from __future__ import annotations
@@ -38,22 +48,33 @@ from __future__ import annotations
 import errno
 
 import numpy as np
+from numba import njit
 
 from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.falloc import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE
 from ..include.linux.fs import address_space_operations, file_operations, i_size_write
-from ..include.linux.huge_mm import HPAGE_PMD_ORDER
+from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT, VM_HUGEPAGE, VM_NORESERVE, shmem_acct_size
 from ..include.linux.pagemap import MAX_PAGECACHE_ORDER
-from ..include.linux.page_flags import PG_dirty, PG_locked, PG_writeback
-from ..include.linux.vmstat import NR_FILE_PAGES, NR_SHMEM, PGMAJFAULT
+from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SYNCHRONOUS_IO
+from ..include.linux.page_flags import PG_dirty, PG_locked, PG_swapbacked_mask, PG_writeback
+from ..include.linux.vmstat import (NR_FILE_PAGES, NR_ISOLATED_ANON, NR_SHMEM, NR_SHMEM_THPS, PGMAJFAULT,
+                                    THP_FILE_ALLOC, THP_SWPOUT_FALLBACK)
 from ..lib import xarray as X
+from . import buddy as B
 from . import filemap as FM
-from .pgtable import SWP_TYPE_SHIFT, VP_FAULT_MAJOR
+from .huge_memory import mapping_folio_split
+from .mm_inline import folio_nr_pages
+from .memcontrol import count_memcg_folio_events, mem_cgroup_swapin_charge_folio
+from .page_io import swap_read_folio_sync
+from .pgtable import SWP_TYPE_SHIFT, VP_CPU, VP_FAULT_MAJOR
 from .rmap import page_mapping, unmap_mapping_pages
+from .swap import folio_add_lru, folio_put
 from .swap_state import read_swap_cache_async, swap_cache_get_folio
-from .swapfile import __swap_cache_del_folio, free_swap_and_cache, swap_free
+from .swapfile import (__swap_cache_add_folio, __swap_cache_del_folio, free_swap_and_cache, get_nr_swap_pages,
+                       swap_free, swap_info_get, swap_slot)
+from .workingset import workingset_refault
 from .truncate import LLONG_MAX, truncate_inode_pages_range
 from .util import security_vm_enough_memory_mm
 
@@ -185,54 +206,143 @@ def shmem_recalc_inode(k, inode, alloced: int) -> None:
         shmem_inode_unacct_blocks(k, inode, freed)
 
 
-def shmem_swapin_folio(k, inode, index: int, entry: int, fault: bool) -> int:
-    """``shmem_swapin_folio``: the folio of swap entry ``entry``, found in the swap cache or
-    read in (no readahead here: the kernel's ``shmem_swapin_cluster`` reads the slot's
-    cluster neighbours too; a fault that read counts a major fault, PGMAJFAULT), waited for,
-    goes back into the page cache at ``index`` in the entry's place
-    (``shmem_add_to_page_cache``), leaves the swap cache dirty, and the slot's reference of
-    the file goes (``swap_free_nr``). ENOMEM if no page could be had."""
+def shmem_swap_entry_order(k, mapping, index: int, value: int) -> int:
+    """``xa_get_order`` of the swap entry ``value`` found at ``index``: the largest order
+    whose aligned range around ``index`` holds it at both ends (the swap slots a file holds
+    are its own, so no other entry holds that value)."""
+    entry = X.xa_mk_value(value)
+    for order in range(HPAGE_PMD_ORDER, 0, -1):
+        first = index & -(1 << order)
+        if (X.xa_load(k.page_cache, mapping.xa_id, first) == entry
+                and X.xa_load(k.page_cache, mapping.xa_id, first + (1 << order) - 1) == entry):
+            return order
+    return 0
+
+
+@njit(cache=True)
+def xa_store_swap_pages(xa, xid, first, nr, entry):
+    """Each of ``nr`` slots from ``first`` holds its own page's swap entry (the run from
+    ``entry``): the order-0 entries a large one splits into."""
+    for i in range(nr):
+        X.xa_store(xa, xid, first + i, X.xa_mk_value(entry + i))
+
+
+def shmem_split_large_entry(k, mapping, index: int, value: int, order: int) -> None:
+    """``shmem_split_large_entry``: the large swap entry around ``index`` becomes order-0
+    entries, each page's own (``xas_split``: the slots exist, no node is taken)."""
+    k.page_cache = X.xa_reserve(k.page_cache)
+    xa_store_swap_pages(k.page_cache, mapping.xa_id, index & -(1 << order), 1 << order, value)
+
+
+def shmem_swapin_folio(k, inode, index: int, value: int, fault: bool) -> int:
+    """``shmem_swapin_folio``: the folio of the swap entry ``value`` found at ``index`` (of
+    order ``shmem_swap_entry_order``; the page's own entry is its offset into the run): found
+    in the swap cache, or read in (no readahead here: the kernel's ``shmem_swapin_cluster``
+    reads the slot's cluster neighbours too; a fault that read counts a major fault,
+    PGMAJFAULT); a large entry on a SWP_SYNCHRONOUS_IO area (zram) is read whole
+    (``shmem_swap_alloc_folio``), otherwise, read as the page's order-0 folio, split
+    (``shmem_split_large_entry``). The folio, waited for, goes back into the page cache in
+    the entry's place (``shmem_add_to_page_cache``), leaves the swap cache dirty, and the
+    slots' references of the file go (``swap_free_nr``). ENOMEM if no page could be had."""
+    mapping = inode.i_mapping
+    order = shmem_swap_entry_order(k, mapping, index, value)
+    entry = value + index - (index & -(1 << order))
     pfn = swap_cache_get_folio(k, entry)
     if pfn is None:
-        pfn = read_swap_cache_async(k, entry, False)
+        si = swap_info_get(k, value)
+        pfn = shmem_swap_alloc_folio(k, value, order) if order and si.flags & SWP_SYNCHRONOUS_IO else None
+        if pfn is None:
+            pfn = read_swap_cache_async(k, entry, False)
         if pfn is None:
             raise KernelError(errno.ENOMEM, "shmem: no memory to swap a page in")
         if fault:  # VM_FAULT_MAJOR
             k.vm_events[PGMAJFAULT] += 1
             k.vm_state.vp[VP_FAULT_MAJOR] = 1
+    a, vs = k.mem_map, k.vm_state
+    nr = folio_nr_pages(a, pfn)
+    if order and nr < 1 << order:
+        shmem_split_large_entry(k, mapping, index, value, order)
     FM.folio_wait_bit(k, pfn, PG_locked)
     FM.folio_wait_bit(k, pfn, PG_writeback)  # folio_wait_writeback: the swap write completes
-    a, vs = k.mem_map, k.vm_state
-    shmem_add_to_page_cache(k, inode.i_mapping, pfn, index)
+    first = int(a.private[pfn])
+    shmem_add_to_page_cache(k, mapping, pfn, index - (entry - first))
     __swap_cache_del_folio(a, vs, pfn, 0)  # delete_from_swap_cache
-    a.refcount[pfn] -= 1  # the swap cache's reference (the page cache holds its own)
+    a.refcount[pfn] -= nr  # the swap cache's references (the page cache holds its own)
     FM.folio_set(k, pfn, PG_dirty)  # folio_mark_dirty: swap holds no copy any more
-    swap_free(a, vs, np.uint64(entry))  # its cluster follows at the next allocation (sync_clusters)
+    for i in range(nr):
+        swap_free(a, vs, np.uint64(first + i))  # its cluster follows at the next allocation (sync_clusters)
+    return pfn
+
+
+def shmem_swap_alloc_folio(k, value: int, order: int) -> int | None:
+    """``shmem_swap_alloc_folio`` of a large swap entry on a SWP_SYNCHRONOUS_IO area: a folio
+    of its order (``vma_thp_gfp_mask``: no reclaim for it), charged to the memcg of its slots
+    (``mem_cgroup_swapin_charge_folio``), cached for the run and read at once (the kernel
+    reads it past the swap cache, SWAP_HAS_CACHE its pin; the counters end the same). None
+    when a slot is cached or shared (``non_swapcache_batch``) or no folio or charge could be
+    had: the caller reads the page's order-0 folio instead."""
+    a, vs, nr = k.mem_map, k.vm_state, 1 << order
+    slot = swap_slot(vs, np.uint64(value))
+    if (vs.swap_map[slot:slot + nr] != 1).any():  # counts of one, no SWAP_HAS_CACHE
+        return None
+    pfn = FM.filemap_alloc_folio(k, G.GFP_TRANSHUGE_LIGHT, order)
+    if pfn < 0:
+        return None
+    if mem_cgroup_swapin_charge_folio(k, pfn, slot, k.current, G.GFP_KERNEL):
+        FM.folio_put(k, pfn)
+        return None
+    vs.swap_map[slot:slot + nr] |= SWAP_HAS_CACHE
+    a.flags[pfn] |= PG_swapbacked_mask
+    shadow = __swap_cache_add_folio(a, vs, pfn, np.uint64(value))
+    if shadow:
+        workingset_refault(a, pfn, shadow, 0, get_nr_swap_pages(k) > 0, nr)
+    folio_add_lru(a, int(vs.vp[VP_CPU]), pfn)
+    a.refcount[pfn] -= 1  # the allocation's reference: the cache and the LRU batch hold theirs
+    for i in range(nr):
+        swap_read_folio_sync(a, vs, pfn + i, slot + i)
     return pfn
 
 
 def shmem_add_to_page_cache(k, mapping, pfn: int, index: int) -> None:
-    """``shmem_add_to_page_cache`` of a folio read back from swap, in place of its swap entry:
-    the cache's reference, ``mapping``/``index``, NR_FILE_PAGES and NR_SHMEM (the folio is
-    already charged and on the LRU)."""
+    """``shmem_add_to_page_cache`` of a folio read back from swap, in place of its swap entry
+    from ``index``: the cache's references, ``mapping``/``index``, NR_FILE_PAGES, NR_SHMEM and
+    NR_SHMEM_THPS (the folio is already charged and on the LRU)."""
     a = k.mem_map
+    nr = folio_nr_pages(a, pfn)
     k.page_cache = X.xa_reserve(k.page_cache)
-    X.xa_store(k.page_cache, mapping.xa_id, index, X.xa_mk_folio(pfn))
-    a.refcount[pfn] += 1
+    X.xa_store_range(k.page_cache, mapping.xa_id, index, nr, X.xa_mk_folio(pfn))
+    a.refcount[pfn] += nr
     a.mapping[pfn], a.index[pfn] = page_mapping(mapping), index
-    FM.lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, 1)
-    FM.lruvec_stat_mod_folio(k, NR_SHMEM, pfn, 1)
+    FM.lruvec_stat_mod_folio(k, NR_FILE_PAGES, pfn, nr)
+    FM.lruvec_stat_mod_folio(k, NR_SHMEM, pfn, nr)
+    if nr >= HPAGE_PMD_NR:
+        FM.lruvec_stat_mod_folio(k, NR_SHMEM_THPS, pfn, nr)
+
+
+def shmem_swap_runs(k, mapping, first: int, last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The swap entries of the PMD-aligned span around [first, last], each multi-index one
+    whole (its slots hold the same value, and no other entry does): (first index, swap
+    entry, pages) of each."""
+    lo, hi = first & -HPAGE_PMD_NR, min(last | (HPAGE_PMD_NR - 1), LLONG_MAX >> PAGE_SHIFT)
+    n = min(hi - lo + 1, shmem_swapped(k, mapping) + FM.mapping_nrpages(k, mapping))  # the gather takes folios too
+    idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    got = X.xa_gather(k.page_cache, mapping.xa_id, lo, hi, idx, ent)
+    values = (ent[:got] & 1) == 1  # xa_is_value
+    idx, ent = idx[:got][values], ent[:got][values]
+    starts = np.flatnonzero(np.r_[True, ent[1:] != ent[:-1]]) if idx.size else np.zeros(0, np.int64)
+    return idx[starts], ent[starts] >> 1, np.diff(np.r_[starts, idx.size])  # xa_to_value
 
 
 def shmem_swap_entries(k, mapping, first: int, last: int) -> list[tuple[int, int]]:
-    """(index, swap entry) of every page of [first, last] in swap."""
-    xa = k.page_cache
+    """(index, its page's swap entry) of every page of [first, last] in swap: a multi-index
+    entry's pages hold the run from its entry, in index order."""
     if not shmem_swapped(k, mapping):
         return []
-    n = min(last - first + 1, shmem_swapped(k, mapping) + FM.mapping_nrpages(k, mapping))  # the gather takes folios too
-    idx, ent = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    got = X.xa_gather(xa, mapping.xa_id, first, last, idx, ent)
-    return [(int(i), int(X.xa_to_value(e))) for i, e in zip(idx[:got], ent[:got]) if X.xa_is_value(e)]
+    index, entry, nr = shmem_swap_runs(k, mapping, first, last)
+    offset = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
+    pages, entries = np.repeat(index, nr) + offset, np.repeat(entry, nr) + offset
+    inside = (pages >= first) & (pages <= last)
+    return list(zip(pages[inside].tolist(), entries[inside].tolist()))
 
 
 def shmem_swap_usage(k, vma) -> int:
@@ -262,8 +372,44 @@ def shmem_unuse(k, type_: int) -> None:
     for mapping in list(k.rmap.address_spaces.values()):
         if mapping.swapbacked and mapping.xa_id >= 0:
             for index, entry in shmem_swap_entries(k, mapping, 0, LLONG_MAX >> PAGE_SHIFT):
-                if entry >> SWP_TYPE_SHIFT == type_:
-                    shmem_swapin_folio(k, mapping.host, index, entry, False)
+                value = FM.filemap_get_entry(k, mapping, index)  # a large one came back whole
+                if entry >> SWP_TYPE_SHIFT == type_ and X.xa_is_value(value):
+                    shmem_swapin_folio(k, mapping.host, index, int(X.xa_to_value(value)), False)
+
+
+def shmem_folio_crosses_eof(k, pfn: int) -> bool:
+    """``shmem_writeout``'s split rule: a large folio the file's end (``shmem_fallocend``;
+    no fallocate in progress here) cuts, whose swap entry would outlive the truncation."""
+    a = k.mem_map
+    inode = k.rmap.address_spaces[int(a.mapping[pfn]) >> 1].host
+    end, index = -(-inode.i_size >> PAGE_SHIFT), int(a.index[pfn])
+    return index < end < index + (1 << int(a.order[pfn]))
+
+
+def shmem_writeout_split(k, pfns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``shmem_writeout``'s try_split of the isolated, dirty, unmapped large folios ``pfns``
+    (no run of their order, or crossing EOF): each is split to order 0, its pages staying
+    isolated for reclaim's list (``split_folio_to_list``: the kernel's list takes them), a
+    PMD-size one counting THP_SWPOUT_FALLBACK globally and in its memcg; the pages past EOF
+    the split drops from the cache are freed here. Returns (the pages to reclaim, the folios
+    that would not split: redirtied, for ``activate_locked``)."""
+    a, cpu = k.mem_map, int(k.vm_state.vp[VP_CPU])
+    pieces, failed = [], []
+    for pfn in pfns.tolist():
+        order, nid = int(a.order[pfn]), int(a.zone_node[B.page_zone(a, pfn)])
+        if mapping_folio_split(k, pfn, 0, pfn, True, np.zeros((1 << order) - 1, np.int64)):
+            failed.append(pfn)
+            continue
+        if order >= HPAGE_PMD_ORDER:
+            count_memcg_folio_events(a, pfn, THP_SWPOUT_FALLBACK, 1)
+            k.vm_events[THP_SWPOUT_FALLBACK] += 1
+        for page in range(pfn, pfn + (1 << order)):
+            if a.mapping[page]:
+                pieces.append(page)
+            else:  # past EOF: out of the cache, only the list's reference left
+                a.node_stat[nid, NR_ISOLATED_ANON] -= 1
+                folio_put(a, page, cpu)
+    return np.array(pieces, np.int64), np.array(failed, np.int64)
 
 
 def shmem_uncharge(k, inode, pages: int) -> None:
@@ -296,6 +442,8 @@ def shmem_alloc_and_add_folio(k, inode, index: int, order: int) -> int:
     if pfn < 0:
         shmem_inode_unacct_blocks(k, inode, nr)
         return -1
+    if order == HPAGE_PMD_ORDER:
+        k.vm_events[THP_FILE_ALLOC] += 1
     FM.filemap_add_folio(k, inode.i_mapping, pfn, index, G.GFP_HIGHUSER_MOVABLE)
     shmem_recalc_inode(k, inode, nr)
     FM.folio_end_read(k, pfn, True)  # zeroed: up to date, unlocked
@@ -316,6 +464,12 @@ def shmem_undo_range(k, inode, lstart: int, lend: int) -> None:
         if FM.filemap_get_entry(k, mapping, partial):  # shmem_get_partial_folio
             # dirty, so that a large one the truncation cannot split is kept, not dropped
             FM.folio_mark_dirty(k, mapping, shmem_get_folio(k, inode, partial))
+    for border in (start, end - 1):  # a large swap entry crossing the range comes back to be split
+        value = FM.filemap_get_entry(k, mapping, border) if start < end else 0
+        if X.xa_is_value(value):
+            order = shmem_swap_entry_order(k, mapping, border, int(X.xa_to_value(value)))
+            if border & -(1 << order) < start or border | ((1 << order) - 1) >= end:
+                FM.folio_mark_dirty(k, mapping, shmem_get_folio(k, inode, border))
     for index, entry in shmem_swap_entries(k, mapping, start, end - 1):
         shmem_free_swap(k, mapping, index, entry)
     truncate_inode_pages_range(k, mapping, lstart, lend)

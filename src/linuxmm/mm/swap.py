@@ -116,6 +116,18 @@ def update_lru_size(a, memcg, zid, lru, nr_pages):
 
 
 @njit(cache=True)
+def list_add(a, memcg, nid, lru, pfn):
+    """``list_add``: the folio at the head of list ``lru`` of the lruvec of ``memcg`` on ``nid``."""
+    head = a.lruvec_head[memcg, nid, lru]
+    a.lru_prev[pfn], a.lru_next[pfn] = 0, head
+    if head:
+        a.lru_prev[head - 1] = pfn + 1
+    else:
+        a.lruvec_tail[memcg, nid, lru] = pfn + 1
+    a.lruvec_head[memcg, nid, lru] = pfn + 1
+
+
+@njit(cache=True)
 def lruvec_add_folio(a, pfn):
     """Link the folio at the head of its list (``list_add``)."""
     zid = B.page_zone(a, pfn)
@@ -124,13 +136,7 @@ def lruvec_add_folio(a, pfn):
         return
     memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
-    head = a.lruvec_head[memcg, nid, lru]
-    a.lru_prev[pfn], a.lru_next[pfn] = 0, head
-    if head:
-        a.lru_prev[head - 1] = pfn + 1
-    else:
-        a.lruvec_tail[memcg, nid, lru] = pfn + 1
-    a.lruvec_head[memcg, nid, lru] = pfn + 1
+    list_add(a, memcg, nid, lru, pfn)
 
 
 @njit(cache=True)
@@ -182,6 +188,14 @@ def folio_evictable(a, pfn):
 @njit(cache=True)
 def lru_add(a, pfn):
     """A new folio joins its list; an mlocked one the unevictable list (culled)."""
+    lru_add_evictability(a, pfn)
+    lruvec_add_folio(a, pfn)
+
+
+@njit(cache=True)
+def lru_add_evictability(a, pfn):
+    """``lru_add``'s first half: PG_unevictable as ``folio_evictable`` says now, counted as a
+    rescue (UNEVICTABLE_PGRESCUED) or a cull (UNEVICTABLE_PGCULLED) when it changes."""
     was_unevictable = a.flags[pfn] & PG_unevictable_mask
     a.flags[pfn] &= ~PG_unevictable_mask
     nr = folio_nr_pages(a, pfn)
@@ -192,7 +206,6 @@ def lru_add(a, pfn):
         a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_unevictable_mask
         if not was_unevictable:
             a.vm_events[UNEVICTABLE_PGCULLED] += nr
-    lruvec_add_folio(a, pfn)
 
 
 @njit(cache=True)
@@ -242,22 +255,48 @@ def lru_lazyfree(a, pfn):
 
 
 @njit(cache=True)
+def folio_batch_lru_add(a, cpu):
+    """``folio_batch_move_lru`` with ``lru_add``: every folio of the CPU's lru_add batch joins
+    its list. The list sizes (``update_lru_size``) move once per run of folios bound for the
+    same list of the same zone and memcg, not per folio: the kernel moves the batch under one
+    lruvec lock (``folio_lruvec_relock_irqsave``) and its vmstat updates gather in per-CPU
+    diffs, so no one reads the sizes between two folios of a batch."""
+    run_memcg, run_zid, run_lru, run_nr = -1, -1, -1, 0
+    for i in range(a.fbatch_nr[cpu, FBATCH_LRU_ADD]):
+        pfn = a.fbatch[cpu, FBATCH_LRU_ADD, i]
+        lru_add_evictability(a, pfn)
+        zid = B.page_zone(a, pfn)
+        nid = a.zone_node[zid]
+        if not (a.lrugen_enabled[nid] and lru_gen_add_folio(a, pfn, False)):  # MGLRU's lists count themselves
+            memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
+            if memcg != run_memcg or zid != run_zid or lru != run_lru:
+                if run_nr:
+                    update_lru_size(a, run_memcg, run_zid, run_lru, run_nr)
+                run_memcg, run_zid, run_lru, run_nr = memcg, zid, lru, 0
+            run_nr += folio_nr_pages(a, pfn)
+            list_add(a, memcg, nid, lru, pfn)
+        a.flags[pfn] |= PG_lru_mask
+    if run_nr:
+        update_lru_size(a, run_memcg, run_zid, run_lru, run_nr)
+
+
+@njit(cache=True)
 def folio_batch_move_lru(a, cpu, kind):
     """Move every folio of the CPU's batch ``kind`` with its operation; those the batch holds
     the last reference to are freed (``folios_put``)."""
-    for i in range(a.fbatch_nr[cpu, kind]):
-        pfn = a.fbatch[cpu, kind, i]
-        if kind == FBATCH_LRU_ADD:
-            lru_add(a, pfn)
-        elif a.flags[pfn] & PG_lru_mask:  # folio_test_clear_lru: still on its list
+    if kind == FBATCH_LRU_ADD:
+        folio_batch_lru_add(a, cpu)
+    else:
+        for i in range(a.fbatch_nr[cpu, kind]):
+            pfn = a.fbatch[cpu, kind, i]
+            if not a.flags[pfn] & PG_lru_mask:  # folio_test_clear_lru: no longer on its list
+                continue
             a.flags[pfn] &= ~PG_lru_mask
             if kind == FBATCH_LRU_LAZYFREE:
                 lru_lazyfree(a, pfn)
             else:
                 lru_activate(a, pfn)
-        else:
-            continue
-        a.flags[pfn] |= PG_lru_mask
+            a.flags[pfn] |= PG_lru_mask
     for i in range(a.fbatch_nr[cpu, kind]):
         folio_put(a, a.fbatch[cpu, kind, i], cpu)
     a.fbatch_nr[cpu, kind] = 0

@@ -362,17 +362,21 @@ def swapoff(k: "Kernel", path: str) -> None:
     if si in k.swap.swap_avail_head:
         k.swap.swap_avail_head.remove(si)
     si.flags &= ~SWP_WRITEOK
-    # its free slots leave nr_swap_pages, the ones try_to_unuse frees count as free meanwhile;
-    # ``inuse`` is kept here (a reclaim allocating during the swapoff syncs si.inuse_pages)
-    inuse = si.inuse_pages
-    k.vm_state.vp[VP_NR_SWAP_PAGES] -= si.pages - inuse
+    # the whole area leaves nr_swap_pages and total_swap_pages; each slot try_to_unuse frees
+    # counts back in (swap_range_free), so at the end only the other areas' free slots count
+    k.vm_state.vp[VP_NR_SWAP_PAGES] -= si.pages
     k.total_swap_pages -= si.pages
-    if not try_to_unuse(k, si):  # reinsert_swap_info
-        si.flags |= SWP_WRITEOK
-        sync_clusters(k, si)
-        k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages - inuse
-        k.total_swap_pages += si.pages
-        _plist_add(k.swap.swap_avail_head, si)
+    if not try_to_unuse(k, si):
+        reinsert_swap_info(k, si)
         raise KernelError(errno.ENOMEM, f"swapoff: {path}: no memory to swap its pages in")
-    k.vm_state.vp[VP_NR_SWAP_PAGES] -= inuse  # the slots try_to_unuse freed
     del_from_avail(k, si)
+
+
+def reinsert_swap_info(k: "Kernel", si) -> None:
+    """A failed swapoff puts the area back (``_enable_swap_info``): writable, its pages back in
+    nr_swap_pages and total_swap_pages, taking allocations again."""
+    si.flags |= SWP_WRITEOK
+    sync_clusters(k, si)
+    k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages
+    k.total_swap_pages += si.pages
+    _plist_add(k.swap.swap_avail_head, si)

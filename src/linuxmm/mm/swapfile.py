@@ -224,6 +224,16 @@ def get_nr_swap_pages(k: "Kernel") -> int:
     return 0 if k.vm_state is None else int(k.vm_state.vp[VP_NR_SWAP_PAGES])
 
 
+def si_swapinfo(k: "Kernel") -> tuple[int, int]:
+    """``si_swapinfo``: (total, free) swap pages for /proc/meminfo; an area being swapped off
+    (no longer SWP_WRITEOK) counts the slots it still uses in both, as if still enabled."""
+    to_be_unused = 0
+    for si in k.swap.swap_active_head:
+        if not si.flags & SWP_WRITEOK:
+            to_be_unused += int(np.count_nonzero(k.vm_state.swap_map[si.base + 1:si.base + si.max]))
+    return k.total_swap_pages + to_be_unused, get_nr_swap_pages(k) + to_be_unused
+
+
 def vm_swap_full(k: "Kernel") -> bool:
     """Half the swap space is used (``vm_swap_full``)."""
     return get_nr_swap_pages(k) * 2 < k.total_swap_pages

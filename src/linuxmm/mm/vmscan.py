@@ -55,7 +55,9 @@ A newcomer's map, from the top:
   shadow entry (``__remove_mapping`` -> ``workingset_eviction``) and is freed. A shmem
   folio is unmapped the same way; a clean one leaves its cache without a shadow, a dirty one
   goes to swap (``shrink_shmem_folio`` -> ``shmem_writeout``: into the swap cache, its
-  page-cache slot holding the swap entry) and on as an anonymous swap-cache folio does. A
+  page-cache slot holding the swap entry) and on as an anonymous swap-cache folio does; a
+  large one goes whole into a run of slots of its order reserved with the batch's, or is
+  handed back split (``mm/shmem.py``'s ``shmem_writeout_split``: no run, or it crosses EOF). A
   lazily freed anonymous folio (MADV_FREE: on the file list, not swap-backed) loses its ptes
   without swap and is freed (``shrink_lazyfree_folio``: PGLAZYFREED), unless written since
   (swap-backed again and activated). The walks' TLB flushes are batched per mm (``try_to_unmap_flush``), the mm
@@ -120,8 +122,7 @@ A newcomer's map, from the top:
   allocation (``rmqueue``'s tail: ``page_alloc.wake_boosted_kswapds``).
 
 Not modelled yet: reclaim's own ``pageout`` of dirty file folios (6.18 leaves them to the
-flushers except in kswapd's last resort), large shmem folios to swap (kept: 6.18's
-``shmem_writeout`` swaps one whole or splits it), shrinkers and slab other than the THP
+flushers except in kswapd's last resort), shrinkers and slab other than the THP
 deferred split queue's (``mm/huge_memory.py``'s ``do_shrink_slab``, run for the root memcg of
 each node; nothing frees slab; node reclaim only compares it with ``min_slab_pages``),
 compaction-driven ``should_continue_reclaim``.
@@ -179,6 +180,7 @@ from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, 
 from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
+from .shmem import shmem_folio_crosses_eof, shmem_writeout_split
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, rmap_scratch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
 from .swap import (folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped, lru_add,
@@ -215,11 +217,13 @@ DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
 # folio_check_references' verdicts (enum folio_references)
 FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = range(4)
 # the outcome for one folio of shrink_folio_list's branches (FOLIO_LAZYFREE: a MADV_FREE
-# folio freed without swap, PGLAZYFREED)
-FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE = range(5)
+# folio freed without swap, PGLAZYFREED; FOLIO_SPLIT: a large shmem folio ``shmem_writeout``
+# splits, left to the page-cache split after the pass)
+FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE, FOLIO_LAZYFREE, FOLIO_SPLIT = range(6)
 # the swap-out state of one shrink_folio_list pass (``swp``): the next reserved swap entry to
-# give out, the folios handed to pageout, whether the swap space is more than half full
-SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, NR_SWP = range(4)
+# give out, the folios handed to pageout, whether the swap space is more than half full, the
+# large shmem folios handed back to be split
+SWP_NEXT_ENTRY, SWP_NR_IO, SWP_FULL, SWP_NR_SPLIT, NR_SWP = range(5)
 # what ``large_anon_folio_to_swap`` did with a large anonymous folio
 LARGE_WHOLE, LARGE_SPLIT, LARGE_ACTIVATE = range(3)
 # what a batch needs prepared before its compiled pass (``swap_out_needs``): swap slots, room
@@ -544,50 +548,64 @@ def shrink_lazyfree_folio(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, p
 
 
 @njit(cache=True)
-def shmem_writeout(a, vs, xa, ino_xa, nid, pfn, entries, swp, io, stat):
-    """``shmem_writeout`` (6.18; ``shmem_writepage`` before 6.16) of a dirty, unmapped,
-    order-0 shmem folio: a swap slot for it (``folio_alloc_swap``: one reserved for the pass,
-    charged to its memcg), the swap cache; the slot takes the reference the file's xarray
-    will hold (``swap_shmem_alloc``); the folio leaves the page cache, the swap entry taking
-    its slot as a value entry (``shmem_delete_from_page_cache``: NR_FILE_PAGES, NR_SHMEM), and
-    is written like an anonymous folio (``swap_writeout``). Without a slot it is redirtied
-    and activated (AOP_WRITEPAGE_ACTIVATE). Returns FOLIO_PAGEOUT or FOLIO_ACTIVATE."""
-    if swp[SWP_NEXT_ENTRY] == entries.shape[0]:
-        return FOLIO_ACTIVATE
-    entry = np.uint64(entries[swp[SWP_NEXT_ENTRY]])
-    if not add_to_swap(a, vs, pfn, entry):
-        return FOLIO_ACTIVATE
-    swp[SWP_NEXT_ENTRY] += 1
-    swap_duplicate(vs, entry)
-    X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], 1, X.xa_mk_value(np.int64(entry)))
-    filemap_unaccount_folio(a, nid, pfn, 1)
+def shmem_writeout(a, vs, xa, ino_xa, nid, pfn, nr, entries, large, idx, swp, io, stat):
+    """``shmem_writeout`` (6.18; ``shmem_writepage`` before 6.16) of a dirty, unmapped shmem
+    folio: swap slots for it (``folio_alloc_swap``: for an order-0 folio one reserved for the
+    pass; for a large one the run of its order reserved for it, ``large[idx]``, -1 when none
+    was free or the folio crosses EOF: FOLIO_SPLIT, ``shmem_writeout_split`` splits it after
+    the pass), charged to its memcg, the swap cache; the slots take the references the file's
+    xarray will hold (``swap_shmem_alloc``); the folio leaves the page cache, its swap entry
+    taking its slots as one multi-index value entry (every slot holds the first entry, as
+    every slot of a large folio holds its head: ``shmem_delete_from_page_cache``:
+    NR_FILE_PAGES, NR_SHMEM, NR_SHMEM_THPS), and is written like an anonymous folio
+    (``swap_writeout``; THP_SWPOUT as it is submitted). An order-0 folio without a slot, or a
+    large one its memcg may not swap, is redirtied and activated (AOP_WRITEPAGE_ACTIVATE;
+    the large one split first). Returns FOLIO_PAGEOUT, FOLIO_ACTIVATE or FOLIO_SPLIT."""
+    if nr > 1:
+        if idx >= large.shape[0] or large[idx] < 0:
+            return FOLIO_SPLIT
+        entry = np.uint64(large[idx])
+        if not add_to_swap(a, vs, pfn, entry):
+            return FOLIO_SPLIT
+        large[idx] = -1
+    else:
+        if swp[SWP_NEXT_ENTRY] == entries.shape[0]:
+            return FOLIO_ACTIVATE
+        entry = np.uint64(entries[swp[SWP_NEXT_ENTRY]])
+        if not add_to_swap(a, vs, pfn, entry):
+            return FOLIO_ACTIVATE
+        swp[SWP_NEXT_ENTRY] += 1
+    for i in range(nr):
+        swap_duplicate(vs, entry + np.uint64(i))
+    X.xa_store_range(xa, ino_xa[a.mapping[pfn] >> 1], a.index[pfn], nr, X.xa_mk_value(np.int64(entry)))
+    filemap_unaccount_folio(a, nid, pfn, nr)
     a.mapping[pfn] = 0
-    a.refcount[pfn] -= 1  # the page cache's reference (the swap cache took its own)
+    a.refcount[pfn] -= nr  # the page cache's references (the swap cache took its own)
     pageout(a, pfn, swp, io)
-    stat[ST_PAGEOUT] += 1
+    stat[ST_PAGEOUT] += nr
     return FOLIO_PAGEOUT
 
 
 @njit(cache=True)
-def shrink_shmem_folio(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, entries, swp,
-                       io, scratch, flush_mm, may_writepage, may_fs, stat):
+def shrink_shmem_folio(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr, nid, entries, large,
+                       idx, swp, io, scratch, flush_mm, may_writepage, may_fs, stat):
     """``shrink_folio_list``'s steps for a shmem folio (tmpfs, shared anonymous memory, memfd):
     unmapped from every process as a file folio is (its dirty ptes dirty it); a clean one is
     ready for ``__remove_mapping``; a dirty one goes to swap through ``pageout`` ->
     ``shmem_writeout`` when the reclaimer may enter the filesystem (__GFP_FS: shmem is not in
-    the swap cache yet) and write. A large folio is kept (6.18 would split it or swap it whole).
-    Returns FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT or FOLIO_FREE."""
+    the swap cache yet) and write (a PMD-mapped one loses its PMDs: TTU_SPLIT_HUGE_PMD).
+    Returns FOLIO_KEEP, FOLIO_ACTIVATE, FOLIO_PAGEOUT, FOLIO_FREE or FOLIO_SPLIT."""
     if folio_mapped(a, pfn, nr) and not try_to_unmap(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn,
                                                      scratch, flush_mm):
         stat[ST_UNMAP_FAIL] += nr
         return FOLIO_ACTIVATE
     if not a.flags[pfn] & PG_dirty_mask:
         return FOLIO_FREE
-    if not may_fs or not may_writepage or nr > 1 or a.pincount[pfn] > 0:
+    if not may_fs or not may_writepage or a.pincount[pfn] > 0:
         return FOLIO_KEEP
     if a.refcount[pfn] != 1 + nr:  # pageout: someone else holds it
         return FOLIO_KEEP
-    return shmem_writeout(a, vs, xa, ino_xa, nid, pfn, entries, swp, io, stat)
+    return shmem_writeout(a, vs, xa, ino_xa, nid, pfn, nr, entries, large, idx, swp, io, stat)
 
 
 @njit(cache=True)
@@ -613,11 +631,12 @@ def folio_check_dirty_writeback(a, pfn, nr, stat):
 
 @njit(cache=True)
 def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp, io,
-                      flush_mm, nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs,
-                      stat, cpu):
+                      split, flush_mm, nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
+                      may_fs, stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
-    those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the others
-    are compacted to the front of ``folios``. Returns how many remain there.
+    those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the large
+    shmem folios ``shmem_writeout`` splits to ``split``, the others are compacted to the
+    front of ``folios``. Returns how many remain there.
 
     The dirty and writeback page cache met counts for the throttles (``folio_check_dirty_writeback``:
     ST_DIRTY, ST_UNQUEUED_DIRTY not yet queued, ST_CONGESTED met again under writeback with
@@ -675,8 +694,13 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
                                            swp, io, flush_mm, scratch, may_writepage, may_io, stat)
             else:
                 action = shrink_shmem_folio(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, pfn, nr,
-                                            nid, entries, swp, io, scratch, flush_mm, may_writepage, may_fs, stat)
+                                            nid, entries, large, i - 1, swp, io, scratch, flush_mm, may_writepage,
+                                            may_fs, stat)
         if action == FOLIO_PAGEOUT:
+            continue
+        if action == FOLIO_SPLIT:
+            split[swp[SWP_NR_SPLIT]] = pfn
+            swp[SWP_NR_SPLIT] += 1
             continue
         if action == FOLIO_FREE and __remove_mapping(a, vs, xa, ino_xa, nid, pfn, nr):
             free_reclaimed_folio(a, pfn, cpu)
@@ -789,12 +813,10 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
 @njit(cache=True)
 def anon_swap_candidate(a, pfn):
     """The pages of a swap-backed folio (anonymous or shmem) not yet in the swap cache (0 for
-    the others): the slots to reserve, a large anonymous folio being split to order 0 first
-    (a large shmem folio is kept)."""
+    the others): the slots to reserve, a large folio being split to order 0 when it gets no
+    run of its order."""
     flags = a.flags[pfn]
     if not a.mapping[pfn] or not flags & PG_swapbacked_mask or flags & PG_swapcache_mask:
-        return np.int64(0)
-    if flags & PG_head_mask and not a.mapping[pfn] & PAGE_MAPPING_ANON:
         return np.int64(0)
     return folio_nr_pages(a, pfn)
 
@@ -838,22 +860,24 @@ def shrink_folio_pass(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
     """``shrink_folio_list`` of ``folios[:n]`` (copied to a list with ``split_room`` for the
     pages of split folios), the reserved swap entries no folio took released. Returns the
     list, how many are kept at its front, the folios handed to pageout in slot order (the
-    order the block plug submits them) and the mms whose TLBs need a flush."""
+    order the block plug submits them), the large shmem folios to split and the mms whose
+    TLBs need a flush."""
     work = np.zeros(n + split_room, np.int64)
     work[:n] = folios[:n]
     io = np.zeros(work.shape[0], np.int64)
+    split = np.zeros(n, np.int64)
     flush_mm = np.zeros(mmcs.shape[0], np.int64)
     swp = np.zeros(NR_SWP, np.int64)
     swp[SWP_FULL] = swap_full
     keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp,
-                             io, flush_mm, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
-                             may_fs, stat, cpu)
+                             io, split, flush_mm, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage,
+                             may_io, may_fs, stat, cpu)
     put_swap_entries(vs, entries[swp[SWP_NEXT_ENTRY]:])
     io = io[:swp[SWP_NR_IO]]
     slots = np.empty(io.shape[0], np.int64)
     for i in range(io.shape[0]):
         slots[i] = a.private[io[i]]
-    return work, keep, io[np.argsort(slots)], flush_mm
+    return work, keep, io[np.argsort(slots)], split[:swp[SWP_NR_SPLIT]], flush_mm
 
 
 @njit(cache=True)
@@ -883,18 +907,19 @@ def ino_xa_table(k) -> np.ndarray:
 
 
 def large_swap_entries(k, folios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A run of slots of its own order for each large anonymous folio of the batch that
-    ``large_anon_folio_to_swap`` may swap whole (not in the swap cache, not partially mapped,
-    not pinned): ``folio_alloc_swap`` of its order, in list order, taken before the compiled
-    pass as the order-0 slots are. Returns (the first entry of each folio's run, -1 where it
-    got none; the orders)."""
+    """A run of slots of its own order for each large folio of the batch that
+    ``large_anon_folio_to_swap`` or ``shmem_writeout`` may swap whole (not in the swap cache,
+    not partially mapped, not pinned; a shmem one not crossing EOF): ``folio_alloc_swap`` of
+    its order, in list order, taken before the compiled pass as the order-0 slots are.
+    Returns (the first entry of each folio's run, -1 where it got none; the orders)."""
     a = k.mem_map
     orders = np.where(a.flags[folios] & PG_head_mask, a.order[folios], 0).astype(np.int64)
     entries = np.full(folios.shape[0], -1, np.int64)
     for i in np.flatnonzero(orders):
         pfn = int(folios[i])
         if (anon_swap_candidate(a, pfn) > 1 and a.pincount[pfn] == 0
-                and not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn))):
+                and not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn))
+                and (a.mapping[pfn] & PAGE_MAPPING_ANON or not shmem_folio_crosses_eof(k, pfn))):
             entry = folio_alloc_swap(k, int(orders[i]))
             entries[i] = -1 if entry is None else entry
     return entries, orders
@@ -961,7 +986,7 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     needs = swap_out_needs(a, folios, n)
     batch = prepare_swap_out(k, folios[:n], needs) if gfp & G.__GFP_IO else swap_out_batch.none()
     ino_xa = ino_xa_table(k) if needs[NEED_CACHE] else EMPTY_I64  # only page-cache folios look it up
-    work, keep, io, flush_mm = shrink_folio_pass(
+    work, keep, io, split, flush_mm = shrink_folio_pass(
         a, vs, k.page_cache, ino_xa, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, batch.mmcs,
         batch.entries, batch.large_entries, vm_swap_full(k), nid, folios, n, needs[NEED_SPLIT_ROOM], is_kswapd,
         bool(k.NODE_DATA(nid).flags & PGDAT_WRITEBACK), may_unmap, may_writepage, bool(gfp & G.__GFP_IO),
@@ -970,7 +995,27 @@ def shrink_folio_batch(k, nid: int, folios: np.ndarray, n: int, is_kswapd: bool,
     release_large_runs(k, batch)
     if io.shape[0]:
         swap_writepage_batch(k, io, not is_kswapd)
-    return finish_folio_batch(a, vs, k.page_cache, ino_xa, nid, io, folios, work, keep, stat, cpu)
+    keep = finish_folio_batch(a, vs, k.page_cache, ino_xa, nid, io, folios, work, keep, stat, cpu)
+    if split.shape[0]:
+        shrink_split_shmem_folios(k, nid, split, is_kswapd, may_unmap, may_writepage, gfp, stat)
+    return keep
+
+
+def shrink_split_shmem_folios(k, nid: int, folios: np.ndarray, is_kswapd: bool, may_unmap: bool,
+                              may_writepage: bool, gfp: int, stat: np.ndarray) -> None:
+    """The large shmem folios ``shmem_writeout`` splits (``shmem_writeout_split``): their
+    pages make their own pass through ``shrink_folio_list`` (the kernel's list takes them),
+    the ones kept going back to their lists at once; a folio that would not split is
+    activated (AOP_WRITEPAGE_ACTIVATE) and goes back too."""
+    a, cpu = k.mem_map, _cpu(k)
+    pieces, failed = shmem_writeout_split(k, folios)
+    swp = np.zeros(NR_SWP, np.int64)
+    for pfn in failed.tolist():
+        activate_locked(a, k.vm_state, pfn, folio_nr_pages(a, pfn), swp, stat)
+    move_folios_to_lru(a, nid, failed, failed.shape[0], cpu)
+    if pieces.shape[0]:
+        keep = shrink_folio_batch(k, nid, pieces, pieces.shape[0], is_kswapd, may_unmap, may_writepage, gfp, stat)
+        move_folios_to_lru(a, nid, pieces, keep, cpu)
 
 
 def folio_nids(a, pfns: np.ndarray) -> np.ndarray:

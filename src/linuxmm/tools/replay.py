@@ -215,8 +215,10 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         res.parse_seconds += time.perf_counter() - t1
         if batch is None:
             break
-        addrs = batch["addr"].astype(np.int64)
-        kinds = batch["kind"].astype(np.int64)
+        # plain arrays: a memory-mapped trace's fields would stay np.memmap views, whose every
+        # slice below costs the subclass's bookkeeping
+        addrs = np.ascontiguousarray(batch["addr"], np.int64)
+        kinds = np.ascontiguousarray(batch["kind"], np.int64)
         res.records += len(batch)
         res.accesses += len(batch) + int(np.count_nonzero(kinds == 3))
         t2 = time.perf_counter()
@@ -224,20 +226,25 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         every = debug_vm or max(len(addrs), 1)  # range() step; a batch may be empty
         for lo in range(0, len(addrs), every):
             hi = min(lo + every, len(addrs))
-            start = lo
+            start, entered = lo, False
             while start < hi:
-                tlb.switch_mm(task)
-                F.set_current(k, task)
                 vs = F.ensure_tables(k)
-                slowpath_wakes_nothing(k, vs)
+                if not entered:  # only Python run between two batches changes what these set up
+                    tlb.switch_mm(task)
+                    F.set_current(k, task)
+                    slowpath_wakes_nothing(k, vs)
                 # a batch ends before it could reach the next event even if every record faulted
                 # (then one record at a time): the event runs after the first record reaching it
+                due = k.clock.next_expiry()
                 end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])
                 start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task),
                                                      task.vma_table, task.mmc, addrs[:end], kinds[:end], start, peak)
                 fault.clock_work(k, task, start - done0, flt)
-                wake_boosted_kswapds(k)
+                woke = wake_boosted_kswapds(k)
+                # no event ran (the next one is still the one due), no kswapd was woken and the
+                # batch needs nothing: the next batch starts where this one stood
+                entered = status == M.FAULT_OK and not woke and k.clock.next_expiry() == due
                 if status != M.FAULT_OK:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
             if debug_vm:

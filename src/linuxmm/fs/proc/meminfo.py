@@ -17,7 +17,8 @@ from ...mm.page_alloc import totalram_pages
 from ...mm.show_mem import si_mem_available
 from ...include.linux.vmstat import global_node_page_state as node_state
 from ...include.linux.vmstat import global_zone_page_state as zone_state
-from ...mm.util import hugetlb_total_pages, total_swap_pages, vm_commit_limit, vm_memory_committed
+from ...mm.swapfile import si_swapinfo
+from ...mm.util import hugetlb_total_pages, vm_commit_limit, vm_memory_committed
 
 if TYPE_CHECKING:
     from ...init.main import Kernel
@@ -53,7 +54,8 @@ def meminfo_proc_show(k: "Kernel") -> str:
             ("Active(file):", K(lru["NR_ACTIVE_FILE"])), ("Inactive(file):", K(lru["NR_INACTIVE_FILE"])),
             ("Unevictable:", K(lru["NR_UNEVICTABLE"])), ("Mlocked:", K(zone_state(k, "NR_MLOCK")))]
     rows += _highmem_rows(k, K) if k.config.highmem else []
-    rows += [("SwapTotal:", K(total_swap_pages(k))), ("SwapFree:", K(k.nr_swap_pages)),
+    swap_total, swap_free = si_swapinfo(k)
+    rows += [("SwapTotal:", K(swap_total)), ("SwapFree:", K(swap_free)),
              ("Zswap:", K(k.zswap_total_pages)), ("Zswapped:", K(k.zswap_stored_pages)),
              ("Dirty:", K(node_state(k, "NR_FILE_DIRTY"))), ("Writeback:", K(node_state(k, "NR_WRITEBACK"))),
              ("AnonPages:", K(node_state(k, "NR_ANON_MAPPED"))), ("Mapped:", K(node_state(k, "NR_FILE_MAPPED"))),

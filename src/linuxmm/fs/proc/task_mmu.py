@@ -229,25 +229,25 @@ def _mapcount(k, pfn: int, pmd_mapped: bool) -> int:
     return entire if pmd_mapped else int(a.mapcount[pfn]) + entire
 
 
-def pte_to_pagemap_entry(k, vma, entry: int, level: int, addr: int) -> int:
+def pte_to_pagemap_entry(k, vma, entry: np.uint64, level: int, addr: int) -> int:
     """One page's entry from the leaf ``entry`` mapping it at ``level`` (PTE or huge PMD)."""
     from ...mm import pgtable as P
 
     vs = k.vm_state
     leaf = level == int(vs.vp[P.VP_LEVELS]) - 1
     soft_dirty = PM_SOFT_DIRTY if vma.vm_flags & VM_SOFTDIRTY else 0
-    kind = int(P.pte_kind(np.uint64(entry), vs.vp[P.VP_SWP_FMT]))
+    kind = int(P.pte_kind(entry, vs.vp[P.VP_SWP_FMT]))
     if kind == P.PTE_KIND_NONE:
         return make_pme(0, soft_dirty)  # pagemap_pte_hole
     if entry & P._PAGE_SOFT_DIRTY:  # only set with CONFIG_MEM_SOFT_DIRTY (the fault path's mask)
         soft_dirty = PM_SOFT_DIRTY
     if kind == P.PTE_KIND_PRESENT:
-        pfn = int(P.pte_pfn(np.uint64(entry))) + ((addr & ((1 << int(vs.shift[level])) - 1)) >> 12)
+        pfn = int(P.pte_pfn(entry)) + ((addr & ((1 << int(vs.shift[level])) - 1)) >> 12)
         flags = PM_PRESENT | soft_dirty
         if not entry & P._PAGE_SPECIAL:  # vm_normal_page: the zero page has no struct page here
             flags |= _page_flags(k, pfn, _mapcount(k, pfn, not leaf))
         return make_pme(pfn, flags)
-    swp = int(P.pte_to_swp_entry(np.uint64(entry), vs.vp[P.VP_SWP_FMT]))
+    swp = int(P.pte_to_swp_entry(entry, vs.vp[P.VP_SWP_FMT]))
     flags = PM_SWAP | soft_dirty
     if kind == P.PTE_KIND_MARKER:
         marker = int(P.pte_marker_get(np.uint64(swp)))
@@ -277,7 +277,7 @@ def pagemap_read(k, task, addr: int, npages: int) -> list[int]:
             out.append(0)
             continue
         entry, level = lookup_pte(k.mem_map, k.vm_state, pgd, va)
-        out.append(pte_to_pagemap_entry(k, vma, int(entry), int(level), va))
+        out.append(pte_to_pagemap_entry(k, vma, P.pte_val(entry), int(level), va))
     return out
 
 
@@ -398,7 +398,7 @@ def pagemap_scan_output(categories: int, p: pagemap_scan_private, addr: int, end
     return end
 
 
-def pagemap_page_category(k, vma: vm_area_struct, entry: int, level: int, addr: int) -> int:
+def pagemap_page_category(k, vma: vm_area_struct, entry: np.uint64, level: int, addr: int) -> int:
     """The categories of the page at ``addr`` mapped by the leaf ``entry`` (pagemap_page_category,
     and pagemap_thp_category for a huge pmd: PAGE_IS_HUGE). No uffd-wp bit is ever set, so
     every entry is WRITTEN; on the host's 6.18 a none pte in a page table counts as written
@@ -417,9 +417,9 @@ def pagemap_page_category(k, vma: vm_area_struct, entry: int, level: int, addr: 
     return categories
 
 
-def is_zero_pfn(k, entry: int) -> bool:
+def is_zero_pfn(k, entry: np.uint64) -> bool:
     """The shared zero page, or the huge zero page (``is_huge_zero_pmd``)."""
-    pfn = int(P.pte_pfn(np.uint64(entry)))
+    pfn = int(P.pte_pfn(entry))
     vp = k.vm_state.vp
     return pfn in (int(vp[P.VP_ZERO_PFN]), int(vp[P.VP_HUGE_ZERO_PFN]))
 
@@ -433,7 +433,7 @@ def pagemap_scan_vma(k, task, vma: vm_area_struct, p: pagemap_scan_private, star
     addr = start
     while addr < end:
         entry, level = lookup_pte(k.mem_map, vs, pgd, addr)
-        entry, level = int(entry), int(level)
+        entry, level = P.pte_val(entry), int(level)
         if entry == 0 and level != leaf:  # no table below this level
             nxt, categories = min(end, (addr | ((1 << int(vs.shift[level])) - 1)) + 1), p.cur_vma_category
         else:

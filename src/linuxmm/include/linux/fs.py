@@ -36,6 +36,9 @@ FMODE_NOREUSE = 1 << 23  # POSIX_FADV_NOREUSE
 S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000
 MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
 O_CLOEXEC = 0o2000000
+# statfs's f_type of the filesystems simulated (include/uapi/linux/magic.h)
+EXT4_SUPER_MAGIC, TMPFS_MAGIC = 0xEF53, 0x01021994
+FS_MAGIC = {"ext4": EXT4_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC}
 # file seals (include/uapi/linux/fcntl.h), fcntl(F_GET_SEALS) of a tmpfs file or memfd
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 1, 2, 4, 8, 0x10, 0x20
 

@@ -52,6 +52,7 @@ MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3  # mm->rss_s
 MMC_MINFLT, MMC_MAJFLT = 4, 5  # the task's min_flt, maj_flt
 MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 6, 7, 8  # mm->pgtables_bytes, the PGD's table row, anon THPs mapped
 MMC_MEMCG = 9  # the id of the memcg charged for the mm's pages (mm->owner's, get_mem_cgroup_from_mm)
+MMC_HAS_PINNED = 10  # MMF_HAS_PINNED: a FOLL_PIN was taken in this mm once (mm_set_has_pinned_flag)
 NR_MMC = 12
 
 GUP_PIN_COUNTING_BIAS = 1 << 10  # include/linux/mm.h: what one FOLL_PIN adds to a small folio's _refcount

@@ -30,7 +30,8 @@ from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FA
 from ....mm import memory as M
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
 from ....mm.page_alloc import slowpath_wakes_nothing, wake_boosted_kswapds
-from ....mm.pgtable import AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX, VP_SWAPIN_FAULTS
+from ....mm.pgtable import (AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX,
+                            VP_SWAPIN_FAULTS, entry_present, pte_val)
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -239,11 +240,11 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     back past the access, as ``siglongjmp`` does)."""
     from ....kernel.fork import do_exit
 
-    entry = 0  # a kernel-half address (bit 63) has no user page-table entry to look at
+    entry = pte_val(0)  # a kernel-half address (bit 63) has no user page-table entry to look at
     if addr < 1 << 63:
-        entry, _ = M.lookup_pte(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr)
+        entry = pte_val(M.lookup_pte(k.mem_map, k.vm_state, int(task.mmc[M.MMC_PGD]), addr)[0])
     error = X86_PF_USER | (X86_PF_WRITE if write else 0)
-    if status == M.FAULT_SIGSEGV_ACCERR and int(entry) & 1:
+    if status == M.FAULT_SIGSEGV_ACCERR and entry_present(entry):
         error |= X86_PF_PROT
     code = "SEGV_MAPERR" if status == M.FAULT_SIGSEGV_MAPERR else "SEGV_ACCERR"
     line = (f"{task.comm}[{task.pid}]: segfault at {addr:x} ip 0000000000000000 sp 0000000000000000 "
