@@ -284,11 +284,11 @@ def _pfn(p, addr):
 def _walks(m):
     """What reclaim hands its compiled walks: the rmap table with each row's mm and the
     stacked mm counters, a scratch array and the mms to flush."""
-    from linuxmm.mm.vmscan import EMPTY_I64, rmap_batch
+    from linuxmm.mm.rmap import EMPTY_I64, rmap_batch, rmap_scratch
 
     k = m.kernel
     batch = rmap_batch(k, EMPTY_I64)
-    return k, batch, np.zeros((batch.rmap_rows.shape[0], 3), np.int64), np.zeros(len(batch.tasks), np.int64)
+    return k, batch, rmap_scratch(batch.rmap_rows), np.zeros(len(batch.tasks), np.int64)
 
 
 def test_folio_referenced_harvests_young_bits_once_per_vma():
@@ -348,3 +348,19 @@ def test_try_to_unmap_of_a_file_folio_clears_every_pte_and_dirties_the_folio():
     assert p.pagemap(a)[0] >> 63 == 0 and q.pagemap(b)[0] >> 63 == 0
     assert debug.check(m) == []
     assert q.read(b, 4096, stride=64) == bytes([9]) * 64
+
+
+def test_rmap_batch_keeps_the_owners_until_the_tasks_change():
+    """Reclaim's batches share one owners table (each row's running task) while neither the
+    rmap table nor the tasks change; a new task, even one mapping nothing yet, rebuilds it."""
+    from linuxmm.mm.rmap import EMPTY_I64, rmap_batch
+
+    m = Machine(cmdline="mem=96M")
+    p = m.spawn()
+    p.write(p.mmap(4 * PAGE), 4 * PAGE)
+    k = m.kernel
+    first = rmap_batch(k, EMPTY_I64)
+    assert rmap_batch(k, EMPTY_I64).row_mm is first.row_mm
+    m.spawn()
+    again = rmap_batch(k, EMPTY_I64)
+    assert again.row_mm is not first.row_mm and again.row_mm.tolist() == first.row_mm.tolist() == [0]

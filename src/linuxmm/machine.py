@@ -456,6 +456,7 @@ class Machine:
         cgroup_attach_task(k, cgrp, task)  # forked there: its page tables are charged there too
         F.pgd_alloc(k, task)
         k.tasks[task.pid] = task
+        k.rmap.tasks_seq += 1
         proc = Process(self, task)
         return proc
 
@@ -516,6 +517,7 @@ class Machine:
                 raise
         task.files = dup_fd(parent.task.files)
         k.tasks[task.pid] = task
+        k.rmap.tasks_seq += 1
         return Process(self, task)
 
     def _exit(self, proc, code: int) -> None:

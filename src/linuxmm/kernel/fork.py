@@ -117,6 +117,7 @@ def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
     exit_oom_victim(k, task)
     exit_files(k, task.files)
     task.state = EXIT_DEAD
+    k.rmap.tasks_seq += 1  # its mm owns no rmap row any more
     task.exit_signal = sig
     task.pending_signal = 0
 

@@ -57,12 +57,13 @@ from ..lib import xarray as X
 from . import buddy as B
 from . import filemap as FM
 from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount, lookup_pte, mk_entry, pt_index,
-                     pt_table, pte_slot, set_entry)
+                     pt_offset, pte_slot, set_entry)
 from .mm_inline import folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum
 from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
                       entry_present, pte_pfn, pte_val)
-from .rmap import EMPTY_I64, rmap_batch, rmap_walk_one, try_to_unmap_file_one, try_to_unmap_flush
+from .rmap import (EMPTY_I64, SCR_ADDR, SCR_LEVEL, SCR_ROW, rmap_batch, rmap_scratch, rmap_walk_one, try_to_unmap_file_one,
+                   try_to_unmap_flush)
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
 from .swapfile import folio_free_swap, folio_to_swp_tb, swap_slot
@@ -191,11 +192,11 @@ def unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, nr, flush_mm):
     on demand). False if a mapping sits in an mm no task runs (not reachable)."""
     leaf = vs.vp[VP_LEVELS] - 1
     anon = (a.mapping[head] & PAGE_MAPPING_ANON) != 0
-    scratch = np.zeros((rows.shape[0], 3), np.int64)
+    scratch = rmap_scratch(rows)
     dirty = False
     for page in range(head, head + nr):
         for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
-            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            r, address, level = scratch[j, SCR_ROW], scratch[j, SCR_ADDR], scratch[j, SCR_LEVEL]
             mm = row_mm[r]
             if mm < 0:
                 return False
@@ -203,7 +204,7 @@ def unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, nr, flush_mm):
                 try_to_unmap_file_one(a, vs, mmcs[mm], rows[r, RMAP_PGD], address, level)
                 flush_mm[mm] = 1
                 continue
-            row = pt_table(a, vs, np.zeros(0, np.int64), rows[r, RMAP_PGD], address, level, False)
+            row = pt_offset(a, vs, rows[r, RMAP_PGD], address, level)
             idx = pt_index(vs, level, address)
             dirty |= entry_has(vs.pt[row, idx], _PAGE_DIRTY)
             if level < leaf:
@@ -227,10 +228,10 @@ def try_to_map_unused_to_zeropage(a, vs, keys, off, rows, row_mm, mmcs, page, fl
     soft-dirty bit kept): the mapping's reference, rmap and RssAnon go. Not in VM_LOCKED VMAs."""
     if a.flags[page] & PG_mlocked_mask or not page_is_zero_filled(a, page):
         return
-    scratch = np.zeros((rows.shape[0], 3), np.int64)
+    scratch = rmap_scratch(rows)
     keep = np.uint64(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_NX | _PAGE_SOFT_DIRTY)
     for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
-        r, address = scratch[j, 0], scratch[j, 1]
+        r, address = scratch[j, SCR_ROW], scratch[j, SCR_ADDR]
         if rows[r, RMAP_FLAGS] & VM_LOCKED:
             continue
         row, idx = pte_slot(a, vs, rows[r, RMAP_PGD], address)

@@ -175,7 +175,7 @@ def find_pmd_or_thp_or_none(a, vs, pgd, address):
     for a huge pmd, SCAN_PMD_NONE for an empty one, SCAN_PMD_NULL when no PMD table exists
     or the entry is not present), its table row and index."""
     level = vs.vp[VP_PMD_LEVEL]
-    row = M.pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    row = M.pt_offset(a, vs, pgd, address, level)
     if row < 0:
         return SCAN_PMD_NULL, -1, -1
     idx = pt_index(vs, level, address)

@@ -249,6 +249,20 @@ def pt_table(a, vs, mmc, pgd, addr, level, alloc):
 
 
 @njit(cache=True)
+def pt_offset(a, vs, pgd, addr, level):
+    """``pt_table`` without allocating (``pgd_offset`` -> ... -> ``pmd_offset``, as the rmap
+    walks' ``mm_find_pmd`` looks): the row of the table holding ``addr``'s entry at ``level``;
+    TABLE_ABSENT if a table is missing or a leaf maps the range above ``level``."""
+    row = pgd
+    for lv in range(level):
+        entry = vs.pt[row, pt_index(vs, lv, addr)]
+        if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
+            return TABLE_ABSENT
+        row = table_row(a, entry)
+    return row
+
+
+@njit(cache=True)
 def table_row(a, entry):
     return a.private[pte_pfn(entry)]
 
@@ -1804,13 +1818,10 @@ _PAGE_SWP_SOFT_DIRTY = _PAGE_RW  # arch/x86: a swap pte keeps soft-dirty in bit 
 @njit(cache=True)
 def pte_slot(a, vs, pgd, addr):
     """(table row, index) of the pte for ``addr``; row -1 when no pte table is there."""
-    row = pgd
     levels = vs.vp[VP_LEVELS]
-    for level in range(levels - 1):
-        entry = vs.pt[row, pt_index(vs, level, addr)]
-        if not entry_present(entry) or entry_has(entry, _PAGE_PSE):
-            return np.int64(-1), np.int64(0)
-        row = table_row(a, entry)
+    row = pt_offset(a, vs, pgd, addr, levels - 1)
+    if row < 0:
+        return np.int64(-1), np.int64(0)
     return row, pt_index(vs, levels - 1, addr)
 
 

@@ -68,7 +68,7 @@ from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, 
                                   RmapRegistry, anon_vma)
 from ..include.linux.sched import TASK_RUNNING
 from . import buddy as B
-from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_mapped, lookup_pte, pt_table, pte_slot, set_entry, try_to_unmap_one,
+from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_mapped, lookup_pte, pt_offset, pte_slot, set_entry, try_to_unmap_one,
                      zap_huge_pmd, zap_leaf)
 from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
                       is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
@@ -215,6 +215,18 @@ def _linked(obj) -> list:
     return obj.rb_root if isinstance(obj, anon_vma) else obj.i_mmap
 
 
+# the columns of a walk's scratch table, one row per rmap row: rmap_walk_one's (row, address,
+# level) of each entry found, and folio_referenced's rows found referencing
+SCR_ROW, SCR_ADDR, SCR_LEVEL, SCR_YOUNG = 0, 1, 2, 3
+NR_SCR_COLS = 4
+
+
+@njit(cache=True)
+def rmap_scratch(rows):
+    """The scratch table of the walks over ``rows``, allocated once per batch."""
+    return np.zeros((rows.shape[0], NR_SCR_COLS), np.int64)
+
+
 @njit(cache=True)
 def mapped_pfn(vs, entry, level, address, migration):
     """The page ``entry`` at ``address`` maps (or, with ``migration``, the page its migration
@@ -253,7 +265,7 @@ def rmap_walk_one(a, vs, keys, off, rows, pfn, migration, out):
         address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
         entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
         if mapped_pfn(vs, entry, level, address, migration) == pfn:
-            out[n, 0], out[n, 1], out[n, 2] = r, address, level
+            out[n, SCR_ROW], out[n, SCR_ADDR], out[n, SCR_LEVEL] = r, address, level
             n += 1
     return n
 
@@ -261,7 +273,7 @@ def rmap_walk_one(a, vs, keys, off, rows, pfn, migration, out):
 @njit(cache=True)
 def rmap_count(a, vs, keys, off, rows, pfns, migration, counts):
     """How many entries ``rmap_walk`` finds for each of ``pfns`` (``debug.check``)."""
-    scratch = np.zeros((rows.shape[0], 3), np.int64)
+    scratch = rmap_scratch(rows)
     for i in range(pfns.shape[0]):
         counts[i] = rmap_walk_one(a, vs, keys, off, rows, pfns[i], migration, scratch)
 
@@ -271,9 +283,9 @@ def rmap_walk(k, pfn: int, migration: bool = False) -> list[tuple[object, int, i
     alone (its mapping and index); ``level`` is the page-table level of the entry. With
     ``migration``: where a migration entry stands for ``pfn`` (PVMW_MIGRATION)."""
     reg = rmap_table(k.rmap)
-    out = np.zeros((reg.rows.shape[0], 3), np.int64)
+    out = rmap_scratch(reg.rows)
     n = rmap_walk_one(k.mem_map, k.vm_state, reg.keys, reg.off, reg.rows, pfn, migration, out)
-    return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n]]
+    return [(reg.vmas[int(r)], int(addr), int(level)) for r, addr, level in out[:n, SCR_ROW:SCR_LEVEL + 1]]
 
 
 # ---- folio_mkclean ----------------------------------------------------------------------------
@@ -281,7 +293,7 @@ def rmap_walk(k, pfn: int, migration: bool = False) -> list[tuple[object, int, i
 def page_vma_mkclean_one(a, vs, pgd, address, level):
     """``page_vma_mkclean_one`` for the entry at ``level`` mapping ``address``: write-protect
     and clean it if it is writable or dirty; True if it was (its TLB entry must go)."""
-    row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    row = pt_offset(a, vs, pgd, address, level)
     if row < 0:
         return False
     idx = pt_index(vs, level, address)
@@ -319,9 +331,10 @@ def mlock_vma_folio(a, head, vm_flags):
 
 
 @njit(cache=True)
-def row_seen(seen, n, r):
+def row_seen(scratch, n, r):
+    """Is ``r`` among the first ``n`` rows found referencing (``SCR_YOUNG``)?"""
     for i in range(n):
-        if seen[i] == r:
+        if scratch[i, SCR_YOUNG] == r:
             return True
     return False
 
@@ -330,32 +343,30 @@ def row_seen(seen, n, r):
 def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
     """``folio_referenced``: clear the young bit of every entry mapping the folio; returns
     (VMAs that referenced it, their vm_flags | VM_LOCKED if one was locked). Rows of mms no
-    task runs in (``row_mm`` -1) are skipped."""
+    task runs in (``row_mm`` -1) are skipped. ``scratch`` (``rmap_scratch``) holds the walk's
+    entries and the rows found referencing, at most one per rmap row."""
     if not folio_mapped(a, head):
         return 0, 0
-    young = np.empty(8, np.int64)  # the rows (VMAs) found referencing
     referenced = vm_flags = 0
     leaf = vs.vp[VP_LEVELS] - 1
     for page in range(head, head + folio_nr_pages(a, head)):
         for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
-            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            r, address, level = scratch[j, SCR_ROW], scratch[j, SCR_ADDR], scratch[j, SCR_LEVEL]
             if row_mm[r] < 0:
                 continue
             if rows[r, RMAP_FLAGS] & VM_LOCKED:
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return referenced, vm_flags | VM_LOCKED
-            row = pt_table(a, vs, np.zeros(0, np.int64), rows[r, RMAP_PGD], address, level, False)
+            row = pt_offset(a, vs, rows[r, RMAP_PGD], address, level)
             idx = pt_index(vs, level, address)
             if not entry_has(vs.pt[row, idx], _PAGE_ACCESSED):
                 continue
             vs.pt[row, idx] &= ~np.uint64(_PAGE_ACCESSED)
             if level < leaf:  # pmdp_clear_flush_young flushes; a pte's young bit is not
                 flush_mm[row_mm[r]] = 1
-            if row_seen(young, referenced, r):
+            if row_seen(scratch, referenced, r):
                 continue
-            if referenced == young.shape[0]:
-                young = np.concatenate((young, np.empty(referenced, np.int64)))
-            young[referenced] = r
+            scratch[referenced, SCR_YOUNG] = r
             referenced += 1
             vm_flags |= rows[r, RMAP_FLAGS]
     if referenced:
@@ -401,7 +412,7 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
     leaf = vs.vp[VP_LEVELS] - 1
     for page in range(head, head + folio_nr_pages(a, head)):
         for j in range(rmap_walk_one(a, vs, keys, off, rows, page, False, scratch)):
-            r, address, level = scratch[j, 0], scratch[j, 1], scratch[j, 2]
+            r, address, level = scratch[j, SCR_ROW], scratch[j, SCR_ADDR], scratch[j, SCR_LEVEL]
             mm = row_mm[r]
             if mm < 0:
                 continue
@@ -415,8 +426,8 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
                     return False
             elif anon:
                 if level < leaf:  # TTU_SPLIT_HUGE_PMD: the PMD becomes ptes of the same folio
-                    __split_huge_pmd(a, vs, mmcs[mm], pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level,
-                                                               False), pt_index(vs, level, address))
+                    __split_huge_pmd(a, vs, mmcs[mm], pt_offset(a, vs, pgd, address, level),
+                                      pt_index(vs, level, address))
                 if not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
                     return False
             else:
@@ -429,7 +440,7 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
 def try_to_unmap_file_one(a, vs, mmc, pgd, address, level):
     """``try_to_unmap_one`` for a page-cache folio's entry at ``level`` mapping ``address``:
     cleared, PMD or pte (a dirty one dirtying the folio: ``zap_leaf``)."""
-    row = pt_table(a, vs, np.zeros(0, np.int64), pgd, address, level, False)
+    row = pt_offset(a, vs, pgd, address, level)
     idx = pt_index(vs, level, address)
     if level < vs.vp[VP_LEVELS] - 1:
         zap_huge_pmd(a, vs, mmc, row, idx)
@@ -469,10 +480,11 @@ class swap_out_batch:
         return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
 
 
-def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
-               large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
-    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
-    reg = rmap_table(k.rmap)
+def rmap_owners(k, reg: RmapRegistry) -> RmapRegistry:
+    """The registry with ``owner_tasks`` and ``row_mm`` brought up to date with its table and
+    the tasks: the running task of each row's mm, each mm once."""
+    if reg.owners_seq == (reg.table_seq, reg.tasks_seq):
+        return reg
     owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
     tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
     for r, vma in enumerate(reg.vmas):
@@ -482,8 +494,18 @@ def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
                 index[id(task.mm)] = len(tasks)
                 tasks.append(task)
             row_mm[r] = index[id(task.mm)]
+    reg.owner_tasks, reg.row_mm, reg.owners_seq = tasks, row_mm, (reg.table_seq, reg.tasks_seq)
+    return reg
+
+
+def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
+               large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
+    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
+    reg = rmap_owners(k, rmap_table(k.rmap))
+    tasks = reg.owner_tasks
     mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
-    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, row_mm, mmcs, tasks, large_entries, large_orders)
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, reg.row_mm, mmcs, tasks, large_entries,
+                          large_orders)
 
 
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:

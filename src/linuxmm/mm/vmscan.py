@@ -181,7 +181,7 @@ from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
 from .shmem import shmem_folio_crosses_eof, shmem_writeout_split
-from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, swap_out_batch, try_to_unmap,
+from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, rmap_scratch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
 from .swap import (folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped, lru_add,
                    lru_add_drain, lruvec_add_folio, lruvec_del_folio, writeback_throttle_done)
@@ -645,7 +645,7 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
     PG_reclaim again while the node is PGDAT_WRITEBACK (``pgdat_writeback``) counts it in
     ST_IMMEDIATE (case 1: it will throttle)."""
     keep = i = 0
-    scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
+    scratch = rmap_scratch(rmap_rows)
     rmap = (rmap_keys, rmap_off, rmap_rows, row_mm, mmcs)
     while i < n:
         pfn = folios[i]
@@ -788,7 +788,7 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
     theirs restores the workingset); a VM_LOCKED mapping found mlocks the folio, culled on
     putback. Returns pages deactivated."""
     folios = np.zeros(nr_to_scan, np.int64)
-    scratch = np.zeros((rmap_rows.shape[0], 3), np.int64)
+    scratch = rmap_scratch(rmap_rows)
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     count_memcg_events(a, memcg, PGREFILL, stat[ST_SCANNED])

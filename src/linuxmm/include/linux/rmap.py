@@ -10,7 +10,8 @@ process tree form a tree (``parent``, ``root``). ``mm/rmap.py`` has the function
 
 ``RmapRegistry`` is what the kernel's slab caches and ``get_next_ino`` stand for: every live
 anon_vma and address_space of one kernel by id, the counters that hand the ids out, and the
-flattened table the compiled ``rmap_walk`` reads (rebuilt when ``seq`` moves).
+flattened table the compiled ``rmap_walk`` reads (rebuilt when ``seq`` moves), with the
+running task owning each row's mm (rebuilt when the table or the tasks change: ``tasks_seq``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class RmapRegistry:
     ``keys`` (sorted ``page->mapping`` values) and ``off`` say which rows of ``rows`` belong
     to each object; ``vmas`` holds the VMA of each row. The table is rebuilt when ``seq``
     (bumped on every change of a VMA or of an object's links) differs from ``table_seq``.
+    ``owner_tasks`` are the running tasks whose mms the rows belong to and ``row_mm`` each
+    row's index into them (-1: no running task), as reclaim's batches read them; they are
+    rebuilt when the table or the tasks changed (``tasks_seq``, bumped when a task comes or
+    exits) since ``owners_seq``, as the kernel keeps each mm's rmap links across reclaim passes.
     """
 
     anon_vmas: dict = field(default_factory=dict)
@@ -65,6 +70,10 @@ class RmapRegistry:
     off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     rows: np.ndarray = field(default_factory=lambda: np.zeros((0, NR_RMAP_COLS), np.int64))
     vmas: list = field(default_factory=list)
+    tasks_seq: int = 0
+    owners_seq: tuple = (-1, -1)
+    owner_tasks: list = field(default_factory=list)
+    row_mm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def get_next_ino(self) -> int:
         self.last_ino += 1
