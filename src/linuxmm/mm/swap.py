@@ -128,6 +128,18 @@ def list_add(a, memcg, nid, lru, pfn):
 
 
 @njit(cache=True)
+def list_add_tail(a, memcg, nid, lru, pfn):
+    """``list_add_tail``: the folio at the tail of list ``lru`` of the lruvec of ``memcg`` on ``nid``."""
+    tail = a.lruvec_tail[memcg, nid, lru]
+    a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
+    if tail:
+        a.lru_next[tail - 1] = pfn + 1
+    else:
+        a.lruvec_head[memcg, nid, lru] = pfn + 1
+    a.lruvec_tail[memcg, nid, lru] = pfn + 1
+
+
+@njit(cache=True)
 def lruvec_add_folio(a, pfn):
     """Link the folio at the head of its list (``list_add``)."""
     zid = B.page_zone(a, pfn)
@@ -148,13 +160,7 @@ def lruvec_add_folio_tail(a, pfn):
         return
     memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
     update_lru_size(a, memcg, zid, lru, folio_nr_pages(a, pfn))
-    tail = a.lruvec_tail[memcg, nid, lru]
-    a.lru_next[pfn], a.lru_prev[pfn] = 0, tail
-    if tail:
-        a.lru_next[tail - 1] = pfn + 1
-    else:
-        a.lruvec_head[memcg, nid, lru] = pfn + 1
-    a.lruvec_tail[memcg, nid, lru] = pfn + 1
+    list_add_tail(a, memcg, nid, lru, pfn)
 
 
 @njit(cache=True)
