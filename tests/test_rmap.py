@@ -221,7 +221,7 @@ def test_check_catches_a_stale_rmap_table(monkeypatch):
     p.write(a, 4 * PAGE)
     assert debug.check(m) == []
 
-    def forgetful(mm):
+    def forgetful(mm, *changed):
         mm.vma_seq += 1
 
     monkeypatch.setattr(V, "vmas_changed", forgetful)

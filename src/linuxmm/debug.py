@@ -712,6 +712,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
     from .include.linux.vmstat import NODE_STAT_ITEM, NR_ZONE_WRITE_PENDING
 
     a, v = k.mem_map, []
+    io_in_flight = any(bdev.bd_queue.in_flight for bdev in k.block_devices.values())  # a read may hold a lock
     cached: set[int] = set()
     count = dict.fromkeys(("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_THPS", "NR_SHMEM_THPS", "NR_FILE_DIRTY",
                            "NR_WRITEBACK"), 0)
@@ -731,7 +732,8 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
             else:
                 v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
-            v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping))
+            v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping),
+                                     io_in_flight)
             nr = 1 << int(a.order[head])
             cached.add(head)
             count["NR_FILE_PAGES"] += nr
@@ -863,7 +865,8 @@ def _check_shadow(k, where: str, entry: int) -> list[str]:
     return []
 
 
-def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int) -> list[str]:
+def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int,
+                        io_in_flight: bool) -> list[str]:
     from .include.linux.page_flags import PG_locked
 
     nr, first = 1 << int(a.order[head]), int(a.index[head])
@@ -873,7 +876,7 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: page->mapping says file {a.mapping[head] >> 1}")
     if slots != list(range(first, first + nr)) or first % nr:
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
-    if a.flags[head] >> PG_locked & 1:
+    if a.flags[head] >> PG_locked & 1 and not io_in_flight:
         v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
     want = folio_expected_refs(a, head, mapped, cached=True)
     if a.refcount[head] != want:
