@@ -23,6 +23,8 @@ import numpy as np
 from numba import njit
 
 from ..jit import CompiledStruct
+from ..include.linux.swap import (MAX_SWAPFILES, MAX_SWAPFILES_SHIFT, SWP_DEVICE_NUM, SWP_HWPOISON_NUM,
+                                  SWP_MIGRATION_NUM)
 from ..include.linux.vmstat import NODE_STAT_ITEM
 
 # x86 page table entry bits (arch/x86/include/asm/pgtable_types.h)
@@ -243,12 +245,6 @@ _SWP_TYPE_SHIFT_2LEVEL = 1  # _PAGE_BIT_PRESENT + 1
 _PAGE_SWP_EXCLUSIVE_32 = _PAGE_PSE
 SWP_FMT_64, SWP_FMT_PAE, SWP_FMT_2LEVEL = 0, 1, 2
 
-# include/linux/swap.h with this machine's 6.18 config: CONFIG_MIGRATION=y, and neither
-# CONFIG_MEMORY_FAILURE nor CONFIG_DEVICE_PRIVATE, so no hwpoison or device entry types.
-MAX_SWAPFILES_SHIFT = 5
-SWP_DEVICE_NUM, SWP_MIGRATION_NUM, SWP_HWPOISON_NUM, SWP_PTE_MARKER_NUM = 0, 3, 0, 1
-MAX_SWAPFILES = (1 << MAX_SWAPFILES_SHIFT) - SWP_DEVICE_NUM - SWP_MIGRATION_NUM - SWP_HWPOISON_NUM \
-    - SWP_PTE_MARKER_NUM
 SWP_MIGRATION_READ = MAX_SWAPFILES + SWP_HWPOISON_NUM
 SWP_MIGRATION_READ_EXCLUSIVE = SWP_MIGRATION_READ + 1
 SWP_MIGRATION_WRITE = SWP_MIGRATION_READ + 2

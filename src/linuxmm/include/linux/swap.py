@@ -15,8 +15,14 @@ from typing import Callable
 
 import numpy as np
 
-from ...mm.pgtable import MAX_SWAPFILES
 from .huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
+
+# include/linux/swap.h with this machine's 6.18 config: CONFIG_MIGRATION=y, and neither
+# CONFIG_MEMORY_FAILURE nor CONFIG_DEVICE_PRIVATE, so no hwpoison or device entry types.
+MAX_SWAPFILES_SHIFT = 5
+SWP_DEVICE_NUM, SWP_MIGRATION_NUM, SWP_HWPOISON_NUM, SWP_PTE_MARKER_NUM = 0, 3, 0, 1
+MAX_SWAPFILES = (1 << MAX_SWAPFILES_SHIFT) - SWP_DEVICE_NUM - SWP_MIGRATION_NUM - SWP_HWPOISON_NUM \
+    - SWP_PTE_MARKER_NUM
 
 # the swap_map byte (include/linux/swap.h): the count of swap ptes and swap-cache users.
 # The kernel's byte holds counts up to SWAP_MAP_MAX and continues in extra pages
