@@ -51,6 +51,7 @@ from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
                                    NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
+from .fs.pipe import pipe_page_refs
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
 from .mm.swap import PG_partially_mapped_mask, folio_lru_list
@@ -271,7 +272,7 @@ def check_free_pages(a, free: np.ndarray) -> list[str]:
 # ---- folios: compound pages, list links, the LRU and the refcount rule ------------------------
 
 
-def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
+def folio_expected_refs(a, head: int, mapped: int, cached: bool, held: int = 0) -> int:
     """The refcount rule: the references a user folio holds are exactly
 
     * one per page-table entry (pte or PMD) mapping it, ``mapped``;
@@ -283,10 +284,12 @@ def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
     * one per per-CPU folio batch slot holding it (``folio_batch_add_and_move``: a new folio
       waits in its CPU's ``lru_add`` batch until the batch moves);
     * per FOLL_PIN pin (``_pincount``): GUP_PIN_COUNTING_BIAS on a small folio, one on a
-      large one (``try_grab_folio``).
+      large one (``try_grab_folio``);
+    * ``held``: the FOLL_GET references kernel objects hold, one per page: the buffers of
+      open pipes (``vmsplice``; ``fs.pipe.pipe_page_refs``).
     """
     nr = 1 << int(a.order[head])
-    refs = mapped + (nr if cached else 0) + batched(a, head)
+    refs = mapped + (nr if cached else 0) + batched(a, head) + held
     if a.flags[head] & PG_swapcache_mask:
         refs += nr
     return refs + int(a.pincount[head]) * (GUP_PIN_COUNTING_BIAS if nr == 1 else 1)
@@ -563,7 +566,7 @@ def check_vm(k) -> list[str]:
 
     vs = k.vm_state
     if vs is None:
-        return check_page_cache(k, {})
+        return check_page_cache(k, {}, pipe_page_refs(k))
     a = k.mem_map
     v: list[str] = []
     ptes: dict[int, int] = {}
@@ -647,8 +650,9 @@ def check_vm(k) -> list[str]:
     for head, n in entire.items():
         if a.entire_mapcount[head] != n:
             v.append(f"folio {head:#x}: entire mapcount {a.entire_mapcount[head]} but {n} PMDs map it")
+    held = pipe_page_refs(k)
     for head, n in anon_refs.items():
-        want = folio_expected_refs(a, head, n, cached=False)
+        want = folio_expected_refs(a, head, n, cached=False, held=held.get(head, 0))
         if a.refcount[head] != want:
             v.append(f"anon folio {head:#x}: refcount {a.refcount[head]} but {n} page-table entries map it"
                      + _other_refs(a, head, want - n))
@@ -656,7 +660,7 @@ def check_vm(k) -> list[str]:
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
     v += check_file_mapped(k, file_mapped, entire)
-    return (v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries, False)
+    return (v + check_page_cache(k, file_refs, held) + check_rmap_walk(k, entries, False)
             + check_rmap_walk(k, migrating, True))
 
 
@@ -697,7 +701,7 @@ def check_file_mapped(k, file_mapped: set[int], entire: dict[int, int]) -> list[
     return v
 
 
-def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
+def check_page_cache(k, file_refs: dict[int, int], held: dict[int, int]) -> list[str]:
     """Every page-cache slot of every live mapping holds a folio whose ``page->mapping`` and
     ``page->index`` point back at that mapping and at the folio's first slot, and a folio
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
@@ -733,7 +737,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
                 v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping),
-                                     io_in_flight)
+                                     io_in_flight, held.get(head, 0))
             nr = 1 << int(a.order[head])
             cached.add(head)
             count["NR_FILE_PAGES"] += nr
@@ -912,7 +916,7 @@ def _check_shadow(k, where: str, entry: int) -> list[str]:
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int,
-                        io_in_flight: bool) -> list[str]:
+                        io_in_flight: bool, held: int) -> list[str]:
     from .include.linux.page_flags import PG_locked
 
     nr, first = 1 << int(a.order[head]), int(a.index[head])
@@ -924,7 +928,7 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
     if a.flags[head] >> PG_locked & 1 and not io_in_flight:
         v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
-    want = folio_expected_refs(a, head, mapped, cached=True)
+    want = folio_expected_refs(a, head, mapped, cached=True, held=held)
     if a.refcount[head] != want:
         v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"
                  + _other_refs(a, head, want - mapped - nr))
@@ -1012,7 +1016,7 @@ def check_files(k) -> list[str]:
         opens[f.id] = opens.get(f.id, 0) + 1
         if f.f_inode.i_sb.s_inodes.get(f.id) is not f.f_inode:
             v.append(f"file {f.name!r}: its inode {f.id} is evicted")
-    for sb in [*k.mounts.values(), k.shm_mnt]:
+    for sb in [*k.mounts.values(), k.shm_mnt, k.pipe_mnt]:
         for ino in sb.s_inodes.values():
             held = opens.get(ino.i_ino, 0) + (sb.s_dentries.get("") is ino)
             if ino.i_count != held:
