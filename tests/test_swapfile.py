@@ -130,6 +130,31 @@ def test_pageout_then_read_brings_every_line_back(kind, path):
     assert debug.check(m) == []
 
 
+@pytest.mark.parametrize("kind, path", [("zram", None), ("partition", "/dev/vda")])
+def test_swap_writes_count_in_writeback_until_they_complete(kind, path):
+    """``__swap_writepage``: ``folio_start_writeback`` counts the folios in NR_WRITEBACK
+    (meminfo Writeback, vmstat nr_writeback) and NR_ZONE_WRITE_PENDING while a disk's write
+    is in flight; the completion (``__folio_end_writeback``) moves them to NR_WRITTEN. zram
+    writes within the call (``swap_writepage_bdev_sync``): only nr_written moves."""
+    m = Machine(cmdline="transparent_hugepage=never")
+    m.swapon("32M", kind=kind, path=path)
+    p, a = written(m)
+
+    def vmstat():
+        return {ln.split()[0]: int(ln.split()[1]) for ln in m.proc("vmstat").splitlines()}
+
+    before = vmstat()["nr_written"]
+    p.madvise(a, 64 * PAGE, "pageout")
+    in_flight = 0 if kind == "zram" else 64
+    assert meminfo(m)["Writeback"] == in_flight * 4
+    assert vmstat()["nr_writeback"] == vmstat()["nr_zone_write_pending"] == in_flight
+    assert vmstat()["nr_written"] == before + 64 - in_flight
+    assert debug.check(m) == []
+    m.run(1)
+    assert meminfo(m)["Writeback"] == 0 and vmstat()["nr_written"] == before + 64
+    assert debug.check(m) == []
+
+
 def test_slots_come_from_cluster_0_after_the_header_then_rotate_among_equal_priorities():
     """folio_alloc_swap: the first slot is offset 1 (slot 0 is the header); the CPU keeps its
     cluster until it is full (511 slots), then swap_alloc_slow rotates to the next area of

@@ -707,8 +707,8 @@ def check_page_cache(k, file_refs: dict[int, int], held: dict[int, int]) -> list
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
     per page) plus one per page-table entry; every mapped file folio is cached; every
     allocated page that names a file is in a live page cache; NR_FILE_PAGES, NR_SHMEM,
-    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK and NR_ZONE_WRITE_PENDING equal
-    recounts."""
+    NR_FILE_THPS, NR_SHMEM_THPS, NR_FILE_DIRTY, NR_WRITEBACK (the swap cache's folios being
+    written too) and NR_ZONE_WRITE_PENDING equal recounts."""
     from .include.linux.page_flags import PG_dirty, PG_writeback
     from .lib.xarray import xa_gather
     from .include.linux.huge_mm import HPAGE_PMD_ORDER
@@ -746,6 +746,8 @@ def check_page_cache(k, file_refs: dict[int, int], held: dict[int, int]) -> list
                 count["NR_SHMEM_THPS" if mapping.swapbacked else "NR_FILE_THPS"] += nr
             count["NR_FILE_DIRTY"] += nr if a.flags[head] >> PG_dirty & 1 and not mapping.swapbacked else 0
             count["NR_WRITEBACK"] += nr if a.flags[head] >> PG_writeback & 1 else 0
+    for head in np.flatnonzero((a.flags & PG_swapcache_mask != 0) & (a.flags >> PG_writeback & 1 == 1)).tolist():
+        count["NR_WRITEBACK"] += 0 if head in cached else 1 << int(a.order[head])  # a swap write in flight
     for pfn in file_refs.keys() - cached:
         v.append(f"pfn {pfn:#x}: mapped as a file page but in no page cache")
     named = np.flatnonzero((a.mapping != 0) & ((a.mapping & 1) == 0) & (a.refcount > 0))
@@ -755,11 +757,11 @@ def check_page_cache(k, file_refs: dict[int, int], held: dict[int, int]) -> list
     for item, want in count.items():
         got = sum(k.NODE_DATA(n).vm_stat.row[NODE_STAT_ITEM[item]] for n in k.node_ids)
         if got != want:
-            v.append(f"{item} {got} but the page caches hold {want}")
+            v.append(f"{item} {got} but the page caches (and the swap cache's writes) hold {want}")
     pending = int(a.vm_stat[:, NR_ZONE_WRITE_PENDING].sum())
     if pending != count["NR_FILE_DIRTY"] + count["NR_WRITEBACK"]:
         v.append(f"NR_ZONE_WRITE_PENDING {pending} but {count['NR_FILE_DIRTY']} dirty and "
-                 f"{count['NR_WRITEBACK']} writeback pages are cached")
+                 f"{count['NR_WRITEBACK']} writeback pages are cached or being swapped out")
     return v  # (NR_FILE_MAPPED: check_file_mapped, page by page)
 
 

@@ -6,7 +6,9 @@ their slots: on a partition or a swap file through ``submit_bio`` on the area's 
 request the block plug would merge the per-folio bios into), on zram into compressed memory
 (``SWP_SYNCHRONOUS_IO``: no disk, no queue). A folio is under writeback until the completion
 (``end_swap_bio_write``, compiled) stores its lines in the slot and rotates it to the
-inactive tail if reclaim marked it PG_reclaim (``folio_end_writeback``); PSWPOUT counts the
+inactive tail if reclaim marked it PG_reclaim (``folio_end_writeback``); meanwhile it counts
+in NR_WRITEBACK and NR_ZONE_WRITE_PENDING, and its pages in NR_WRITTEN once written (zram's
+writes complete within the call: NR_WRITTEN alone moves); PSWPOUT counts the
 write of each page when it is submitted, THP_SWPOUT each PMD-size folio written whole. ``swap_read_folio`` reads a slot into a new, locked folio the same way
 (``end_swap_bio_read``: the folio uptodate and unlocked; PSWPIN at submission). Disk I/O completes on the
 simulated clock (``block/``): a folio written stays in the swap cache, under writeback, until
@@ -33,12 +35,14 @@ from ..include.linux.huge_mm import HPAGE_PMD_NR
 from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
 from ..include.linux.swap import SI_MAX, SI_ZS_NR, SI_ZS_PAGES, SWAPFILE_CLUSTER, swap_info_struct
-from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT, THP_SWPOUT
+from ..include.linux.vmstat import (NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING, NR_ZSPAGES, PSWPIN, PSWPOUT,
+                                     THP_SWPOUT)
+from ..jit import entry
 from . import buddy as B
 from . import page_alloc as pa
-from .memcontrol import count_memcg_folio_events
+from .memcontrol import count_memcg_folio_events, mod_memcg_folio_state
 from .mm_inline import folio_nr_pages
-from .pgtable import swp_offset
+from .pgtable import AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_SWAPIN, VP_CPU, VP_LOCAL_NID, swp_offset
 from .swap import acct_reclaim_writeback, folio_rotate_reclaimable
 
 if TYPE_CHECKING:
@@ -65,7 +69,30 @@ def end_swap_bio_write(a, vs, folios, slots):
         if a.flags[pfn] & PG_reclaim_mask:
             a.flags[pfn] &= ~PG_reclaim_mask
             folio_rotate_reclaimable(a, pfn)
-        a.flags[pfn] &= ~PG_writeback_mask
+        __folio_end_writeback(a, pfn, nr)
+
+
+@njit(cache=True)
+def __folio_start_writeback(a, pfn, nr):
+    """``__folio_start_writeback`` of a swap-cache folio handed to the write (its dirty bit
+    cleared for the I/O, ``folio_clear_dirty_for_io``): PG_writeback set, NR_WRITEBACK (the
+    node's and its memcg's) and NR_ZONE_WRITE_PENDING up."""
+    a.flags[pfn] = (a.flags[pfn] & ~PG_dirty_mask) | PG_writeback_mask
+    a.node_stat[a.zone_node[B.page_zone(a, pfn)], NR_WRITEBACK] += nr
+    mod_memcg_folio_state(a, pfn, NR_WRITEBACK, nr)
+    a.vm_stat[B.page_zone(a, pfn), NR_ZONE_WRITE_PENDING] += nr
+
+
+@njit(cache=True)
+def __folio_end_writeback(a, pfn, nr):
+    """``__folio_end_writeback``: PG_writeback cleared, NR_WRITEBACK and NR_ZONE_WRITE_PENDING
+    down, NR_WRITTEN up."""
+    a.flags[pfn] &= ~PG_writeback_mask
+    nid = a.zone_node[B.page_zone(a, pfn)]
+    a.node_stat[nid, NR_WRITEBACK] -= nr
+    mod_memcg_folio_state(a, pfn, NR_WRITEBACK, -nr)
+    a.vm_stat[B.page_zone(a, pfn), NR_ZONE_WRITE_PENDING] -= nr
+    a.node_stat[nid, NR_WRITTEN] += nr
 
 
 @njit(cache=True)
@@ -95,7 +122,7 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offset
     many were written: zram stops at the first that zs_malloc finds no page for (those stay
     dirty)."""
     if si.bdev is None:
-        return zram_write_pages(k, si, folios, offsets)
+        return zram_write(k, si, folios, offsets)
     nr, pages, page_offsets = folio_pages(k.mem_map, folios, offsets)
     swap_writepage_submit(k.mem_map, folios)
     runs = np.flatnonzero(offsets[1:] != offsets[:-1] + nr[:-1]) + 1
@@ -108,12 +135,12 @@ def swap_writepage(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offset
 
 @njit(cache=True)
 def swap_writepage_submit(a, folios):
-    """The folios handed to the write are clean and under writeback; as each is submitted
-    (``count_swpout_vm_event``) PSWPOUT counts its pages and THP_SWPOUT a PMD-size folio,
-    globally and in its memcg."""
+    """The folios handed to the write are clean and under writeback (``__folio_start_writeback``);
+    as each is submitted (``count_swpout_vm_event``) PSWPOUT counts its pages and THP_SWPOUT a
+    PMD-size folio, globally and in its memcg."""
     for pfn in folios:
-        a.flags[pfn] = (a.flags[pfn] & ~PG_dirty_mask) | PG_writeback_mask
         nr = folio_nr_pages(a, pfn)
+        __folio_start_writeback(a, pfn, nr)
         a.vm_events[PSWPOUT] += nr
         count_memcg_folio_events(a, pfn, PSWPOUT, nr)
         if nr >= HPAGE_PMD_NR:  # folio_test_pmd_mappable
@@ -184,23 +211,69 @@ def pages_same_filled(a, pfns):
     return same
 
 
-def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
-    """zram's write (SWP_SYNCHRONOUS_IO): store the folios' pages in their slots from
-    ``offsets``, in order (same-filled pages take no memory, the others 1/ratio of a page
-    each in zsmalloc's pages, allocated as they are needed); the writes of the folios stored
-    whole are submitted and complete at once. Returns how many folios were written (fewer
-    when zs_malloc finds no page: the rest stay dirty)."""
-    nr, page_offsets, compressed, stored = zram_write_prepare(k.mem_map, si.zs_stored, si.zs_nr, folios, offsets)
-    need = int(zram_pages_needed(k.vm_state, si.type, stored[-1])) - len(si.zram_pages)
-    if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
-        zs_add_pages(k.mem_map, k.vm_state, si.type,
-                     pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need))
-    written, added = zram_write_complete(k.mem_map, k.vm_state, si.zs_stored, si.base, folios, offsets, nr,
-                                         page_offsets, compressed, stored, si.compression_ratio,
-                                         len(si.zram_pages))
-    si.zs_nr += added
+ZS_GFP = G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE  # zram's zs_malloc gfp for a swap write
+
+
+def zram_write(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offsets: np.ndarray) -> int:
+    """zram's write of the folios to their slots from ``offsets`` (``zram_write_pages``,
+    compiled); the pages zsmalloc needs and the allocator's fast path cannot give come from
+    the slow path (``alloc_pages_bulk``: reclaim may run) before the write. When zsmalloc
+    asked for pages, a zone whose watermark the allocations boosted wakes its kswapd
+    (``wake_boosted_kswapds``, as after every compiled allocation). Returns how many folios
+    were written."""
+    a, vs = k.mem_map, k.vm_state
+    had = int(si.row[SI_ZS_PAGES])
+    written = zram_write_pages(a, vs, si.type, folios, offsets, True)
+    if written < 0 or si.row[SI_ZS_PAGES] != had:
+        pa.wake_boosted_kswapds(k)
+    if written < 0:
+        zs_add_pages(a, vs, si.type, pa.alloc_pages_bulk(k, ZS_GFP, -written, cpu=int(vs.vp[VP_CPU])))
+        written = zram_write_pages(a, vs, si.type, folios, offsets, False)
     acct_reclaim_writeback(k, folios[:written])
     return written
+
+
+@entry
+def zram_write_pages(a, vs, type_, folios, offsets, may_grow):
+    """zram's write (SWP_SYNCHRONOUS_IO) to area ``type_``: store the folios' pages in their
+    slots from ``offsets``, in order (same-filled pages take no memory, the others 1/ratio of
+    a page each in zsmalloc's pages, allocated as they are needed: ``zs_alloc_pages``); the
+    writes of the folios stored whole are submitted and complete at once. Returns how many
+    folios were written (fewer when zs_malloc finds no page: the rest stay dirty). With
+    ``may_grow``, when the allocator's fast path cannot give zsmalloc all the pages it needs,
+    returns minus how many it lacks and writes nothing: the caller gets those through the
+    slow path (``zram_write``), then writes without ``may_grow``. The zones the allocations
+    boosted (ZONE_BOOSTED_WATERMARK) wake their kswapd in Python afterwards."""
+    row = vs.swap_si[type_]
+    base = vs.swap_base[type_]
+    zs_stored = vs.swap_zs_stored[base:base + row[SI_MAX]]
+    nr, page_offsets, compressed, stored = zram_write_prepare(a, zs_stored, row[SI_ZS_NR], folios, offsets)
+    need = zram_pages_needed(vs, type_, stored[-1]) - row[SI_ZS_PAGES]
+    if need > 0 and may_grow:
+        lacking = zs_alloc_pages(a, vs, type_, need)
+        if lacking:
+            return -lacking
+    written, added = zram_write_complete(a, vs, zs_stored, base, folios, offsets, nr, page_offsets, compressed,
+                                         stored, vs.swap_zs_ratio[type_], row[SI_ZS_PAGES])
+    row[SI_ZS_NR] += added
+    return written
+
+
+@njit(cache=True)
+def zs_alloc_pages(a, vs, type_, nr):
+    """``nr`` new pages for zsmalloc of area ``type_`` from the allocator's fast path, one by
+    one as the pages are stored; returns how many it could not get. The swap-in allocation
+    context serves: the same zones, migratetype and watermark flags as zs_malloc's
+    GFP_NOIO | __GFP_HIGHMEM | __GFP_MOVABLE (both __GFP_RECLAIM, movable, not compound),
+    the running task's node and CPU; only the slow path, Python's, tells them apart."""
+    ac = vs.ac[AC_SWAPIN]
+    for i in range(nr):
+        pfn = B.get_page_from_freelist(a, vs.zonelists[ac[AC_NID]], ac[AC_HIGHEST], 0, ac[AC_MT], ac[AC_FAST],
+                                       vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], ac[AC_COMP] != 0, B.NODE_RECLAIM_NEVER)
+        if pfn < 0:
+            return nr - i
+        zs_add_page(a, vs, type_, pfn)
+    return np.int64(0)
 
 
 @njit(cache=True)
@@ -270,27 +343,30 @@ def zram_free_slots(zs_stored, swap_map, clusters, nr_slots):
 
 
 @njit(cache=True)
-def zs_add_pages(a, vs, type_, pfns):
-    """zsmalloc of zram area ``type_`` takes the pages ``pfns`` (NR_ZSPAGES)."""
+def zs_add_page(a, vs, type_, pfn):
+    """zsmalloc of zram area ``type_`` takes the page ``pfn`` (NR_ZSPAGES)."""
     row = vs.swap_si[type_]
-    stack = vs.swap_zs_pages[vs.swap_base[type_]:]
+    vs.swap_zs_pages[vs.swap_base[type_] + row[SI_ZS_PAGES]] = pfn
+    row[SI_ZS_PAGES] += 1
+    a.vm_stat[B.page_zone(a, pfn), NR_ZSPAGES] += 1
+
+
+@entry
+def zs_add_pages(a, vs, type_, pfns):
     for pfn in pfns:
-        stack[row[SI_ZS_PAGES]] = pfn
-        row[SI_ZS_PAGES] += 1
-        a.vm_stat[B.page_zone(a, pfn), NR_ZSPAGES] += 1
+        zs_add_page(a, vs, type_, pfn)
 
 
-@njit(cache=True)
+@entry
 def zs_free_pages(a, vs, type_, nr):
-    """Give ``nr`` of zsmalloc's pages of zram area ``type_`` back, the last taken first (to
-    CPU 0's lists, as the allocations came from them)."""
+    """Give ``nr`` of zsmalloc's pages of zram area ``type_`` back, the last taken first."""
     row = vs.swap_si[type_]
     stack = vs.swap_zs_pages[vs.swap_base[type_]:]
     for _ in range(nr):
         row[SI_ZS_PAGES] -= 1
         pfn = stack[row[SI_ZS_PAGES]]
         a.vm_stat[B.page_zone(a, pfn), NR_ZSPAGES] -= 1
-        B.__free_pages(a, pfn, 0, 0)
+        B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
 
 
 @njit(cache=True)

@@ -21,9 +21,10 @@ and their cluster's count (kept per cluster of the pool, ``VmState.swap_ci_count
 ``sync_clusters`` applies the moves they imply before the next allocation, visiting only the
 clusters whose count fell (in cluster order, where the kernel moves them as they happen).
 The cluster lists are index arrays, as the kernel's list_heads are lists (each cluster's
-links in ``si.cluster_info``, the heads in ``si.cluster_lists``), so everything from
-``cluster_alloc_swap_entry`` down runs compiled; the per-CPU cluster of each order and the
-areas' priority list stay in Python.
+links in ``si.cluster_info``, the heads in ``si.cluster_lists``), and the per-CPU cluster of
+each order and the areas' priority lists (``plist_add``/``plist_del``/``plist_requeue``) are
+arrays of ``swap_globals`` the VmState shares, so ``folio_alloc_swap`` runs compiled whole
+and reclaim's compiled code can call it.
 
 A swap pte holds one reference to its slot in ``swap_map``: fork's copy takes another
 (``swap_duplicate``), unmapping drops it (``free_swap_and_cache``, which also frees the
@@ -60,6 +61,7 @@ from ..include.linux.swap import (CI_COUNT, CI_FLAGS, CI_NEXT, CI_ORDER, CI_PREV
                                   SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
                                   SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, SWAP_NR_ORDERS,
                                   swap_info_struct)
+from ..jit import entry
 from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
@@ -595,7 +597,7 @@ def area_clusters(vs, type_):
     return vs.swap_cluster_info[first:end], vs.swap_cluster_lists[type_], vs.swap_ci_count[first:end]
 
 
-@njit(cache=True)
+@entry
 def sync_clusters(a, vs, type_):
     """Bring area ``type_``'s cluster lists up to date with the slots freed by compiled code
     since the last allocation (``sync_cluster_lists``, visiting only the clusters whose count
@@ -829,7 +831,7 @@ def swap_sync_avail(a, vs):
             plist_add(avail, si, type_)
 
 
-@njit(cache=True)
+@entry
 def folio_alloc_swap(a, vs, order):
     """The first swap entry of ``1 << order`` consecutive slots for a folio of that order
     (``folio_alloc_swap``: the CPU's cluster of the order, then the areas by priority), each
@@ -843,7 +845,7 @@ def folio_alloc_swap(a, vs, order):
     return got[0] if got.size else np.int64(-1)
 
 
-@njit(cache=True)
+@entry
 def swap_alloc_entries(a, vs, nr):
     """Up to ``nr`` entries for order-0 folios, each slot held with SWAP_HAS_CACHE, taken as
     ``folio_alloc_swap`` takes them one by one (the CPU's cluster, then the areas by
@@ -866,7 +868,7 @@ def swap_alloc_entries(a, vs, nr):
     return out[:n]
 
 
-@njit(cache=True)
+@entry
 def swap_release_entries(vs, entries, orders):
     """Give back the reserved runs of ``1 << orders[i]`` slots from ``entries[i]`` (-1: none)
     no folio took; their clusters follow in ``sync_clusters``."""

@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from ....include.linux.mm_types import MMC_PGD
-from ....jit import CompiledStruct
+from ....jit import CompiledStruct, entry
 from ....mm.pgtable import (VP_FLUSH_PENDING, VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
 
@@ -610,7 +610,7 @@ def flush_tlb_mm(t, asid):
     _flush_everywhere(t, asid, 0, 0, True)
 
 
-@njit(cache=True)
+@entry
 def arch_tlbbatch_flush(t, mmcs, flush_mm):
     """Reclaim's batched flush after unmapping (``try_to_unmap_flush`` -> ``arch_tlbbatch_flush``):
     each mm marked in ``flush_mm`` (rows of ``mmcs``, the mms' counters, their PGD the ASID)
