@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from ....include.linux.mm_types import MMC_PGD
-from ....jit import CompiledStruct
+from ....jit import CompiledStruct, entry
 from ....mm.pgtable import (VP_FLUSH_PENDING, VP_LEVELS, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PSE, _PAGE_RW, PgtableGeometry,
                             entry_has, entry_present, pt_index, pte_pfn)
 
@@ -622,7 +622,7 @@ def flush_tlb_all(t):
         _flush_local(t, cpu, -1, 0, 0, True)
 
 
-@njit(cache=True)
+@entry
 def tlb_switch_mm(t, cpu, asid):
     """``switch_mm_irqs_off`` on ``cpu``: make it current; load ``asid``, reusing its PCID
     slot or recycling the next one round-robin (``choose_new_asid``), whose entries go.
