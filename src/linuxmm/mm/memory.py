@@ -137,7 +137,7 @@ def linear_page_index(vmas, v, addr):
 # ---- tables --------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def alloc_with(a, vs, ctx, order):
     """A page for context ``ctx`` (user, page table, THP): the page the slow path got for this
     retried fault, else the allocator's fast path (``get_page_from_freelist`` at the LOW
@@ -145,7 +145,8 @@ def alloc_with(a, vs, ctx, order):
     they run already, asked for this), its first attempt follows here, at the MIN watermark.
     When that fails too, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns: the
     fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
-    SLOWPATH_FAILED returns when the slow path already failed for this allocation."""
+    SLOWPATH_FAILED returns when the slow path already failed for this allocation. Inline:
+    every fault's allocation starts here."""
     if vs.vp[VP_SLOW_PFN] != NO_PAGE and vs.vp[VP_SLOW_FOR] == ctx:
         pfn = vs.vp[VP_SLOW_PFN]
         vs.vp[VP_SLOW_PFN] = NO_PAGE
