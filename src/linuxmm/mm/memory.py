@@ -32,7 +32,7 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
                                         PG_young)
-from ..jit import unowned
+from ..jit import entry, unowned
 from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa_load, xa_to_folio
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
@@ -137,7 +137,7 @@ def linear_page_index(vmas, v, addr):
 # ---- tables --------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def alloc_with(a, vs, ctx, order):
     """A page for context ``ctx`` (user, page table, THP): the page the slow path got for this
     retried fault, else the allocator's fast path (``get_page_from_freelist`` at the LOW
@@ -145,7 +145,8 @@ def alloc_with(a, vs, ctx, order):
     they run already, asked for this), its first attempt follows here, at the MIN watermark.
     When that fails too, ``vp[VP_SLOW_CTX]`` names the allocation and NO_PAGE returns: the
     fault ends with FAULT_NEED_ALLOC and Python runs ``__alloc_pages_slowpath``.
-    SLOWPATH_FAILED returns when the slow path already failed for this allocation."""
+    SLOWPATH_FAILED returns when the slow path already failed for this allocation. Inline:
+    every fault's allocation starts here."""
     if vs.vp[VP_SLOW_PFN] != NO_PAGE and vs.vp[VP_SLOW_FOR] == ctx:
         pfn = vs.vp[VP_SLOW_PFN]
         vs.vp[VP_SLOW_PFN] = NO_PAGE
@@ -1350,10 +1351,10 @@ MEMO_RUN_BLOCK = 8  # records tested at once, branch-free (the compiler vectoris
 
 
 @njit(cache=True)
-def _memo_read_run(addrs, kinds, i, memo_tag, memo_shift):
-    """The end of the run of loads and fetches from ``i`` within the memo's page."""
+def _memo_read_run(addrs, kinds, i, n, memo_tag, memo_shift):
+    """The end of the run of loads and fetches from ``i`` (before ``n``) within the memo's page."""
     lo, size = memo_tag << memo_shift, np.int64(1) << memo_shift
-    n, j = addrs.shape[0], i
+    j = i
     while j + MEMO_RUN_BLOCK <= n:
         inside = True
         for q in range(MEMO_RUN_BLOCK):
@@ -1367,10 +1368,10 @@ def _memo_read_run(addrs, kinds, i, memo_tag, memo_shift):
     return j
 
 
-@njit(cache=True)
-def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
-    """Trace records: kind 0 fetch and 1 load read, 2 store writes, 3 modify (one
-    read-modify-write instruction). Returns (next, status, peak RSS pages so far).
+@entry
+def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, end, peak):
+    """Trace records ``start`` to ``end``: kind 0 fetch and 1 load read, 2 store writes, 3
+    modify (one read-modify-write instruction). Returns (next, status, peak RSS pages so far).
 
     A modify translates once, as a write: the CPU's page walk for ``add [mem], 1`` carries
     the write bit in the error code, so an untouched page takes one write fault
@@ -1390,7 +1391,7 @@ def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
     vma_table, counters = unowned(vmas), unowned(mmc)  # the callees borrow them
     memo_tag, memo_shift, memo_e = np.int64(-1), np.int64(12), np.int64(-1)
     i = start
-    while i < addrs.shape[0]:
+    while i < end:
         kind, addr = kinds[i], addrs[i]
         status, memo_tag, memo_shift, memo_e, peak = _replay_access(
             a, vs, xa, t, asid, vma_table, counters, addr, kind >= 2, memo_tag, memo_shift, memo_e, peak)
@@ -1404,12 +1405,12 @@ def replay_batch(a, vs, xa, t, asid, vmas, mmc, addrs, kinds, start, peak):
         i += 1
         # a run of reads in the memo's page is counted at once; the test of the next record is
         # inline, the scan a call (inlined, it slowed the random traces' loop by half)
-        if memo_e >= 0 and i < addrs.shape[0] and kinds[i] < 2 and addrs[i] >> memo_shift == memo_tag:
-            run_end = _memo_read_run(addrs, kinds, i, memo_tag, memo_shift)
+        if memo_e >= 0 and i < end and kinds[i] < 2 and addrs[i] >> memo_shift == memo_tag:
+            run_end = _memo_read_run(addrs, kinds, i, end, memo_tag, memo_shift)
             if run_end > i:
                 l1_hits_again(t, memo_e, run_end - i)
                 i = run_end
-    return addrs.shape[0], FAULT_OK, peak
+    return end, FAULT_OK, peak
 
 
 # ---- unmapping, freeing tables, fork ---------------------------------------------------------

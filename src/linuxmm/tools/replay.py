@@ -207,6 +207,7 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
         fault.anon_vma_prepare(task, v.start, v.end)  # stops a batch in mid-record replays its load
     tlb = tlb_for(k)
     tlb.reset_counters()
+    asid = asid_of(task)
     peak = 0
     reader = TraceReader(trace, fmt, skip_bad, progress=progress)
     while True:
@@ -238,8 +239,8 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
                 due = k.clock.next_expiry()
                 end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])
-                start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid_of(task),
-                                                     task.vma_table, task.mmc, addrs[:end], kinds[:end], start, peak)
+                start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid, task.vma_table,
+                                                     task.mmc, addrs, kinds, start, end, peak)
                 fault.clock_work(k, task, start - done0, flt)
                 woke = wake_boosted_kswapds(k)
                 # no event ran (the next one is still the one due), no kswapd was woken and the

@@ -280,7 +280,7 @@ def tlb_lookup(t, asid, vaddr, write):
     return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tlb_miss_again(t):
     """Count a lookup known to miss everywhere (the retry of an access whose lookup missed
     and then faulted: the fault handler only ever drops entries), as ``tlb_lookup`` would."""
@@ -315,10 +315,11 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
 # ---- paging-structure caches ------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pwc_lookup(t, asid, vaddr, level):
     """The table row the level-``level`` entry for ``vaddr`` points to, if the paging-structure
-    cache of that level holds it (a walk then starts at ``level + 1``); else -1."""
+    cache of that level holds it (a walk then starts at ``level + 1``); else -1. Inline: every
+    walk tries it first, level by level."""
     shifts = t.shift
     if level < 0 or level >= shifts.shape[0] - 1:
         return -1
@@ -633,7 +634,7 @@ def flush_tlb_all(t):
         _flush_local(t, cpu, -1, 0, 0, True)
 
 
-@njit(cache=True)
+@entry
 def tlb_switch_mm(t, cpu, asid):
     """``switch_mm_irqs_off`` on ``cpu``: make it current; load ``asid``, reusing its PCID
     slot or recycling the next one round-robin (``choose_new_asid``), whose entries go.
