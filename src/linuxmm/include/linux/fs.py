@@ -121,13 +121,13 @@ class file_operations:
     ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
     datasync)``, ``fallocate(k, filp, mode, offset, len)`` and the simulator's batch of read()
     calls served by the cache alone, ``read_cached(k, filp, pos, count, chunk) -> (bytes,
-    lines, ended at EOF)``."""
+    lines, ended at EOF)``; ``release(k, filp)``, if any, when the file's last reference goes."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached")
+    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached", "release")
 
-    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached):
+    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached, release=None):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
-        self.fallocate, self.read_cached = fallocate, read_cached
+        self.fallocate, self.read_cached, self.release = fallocate, read_cached, release
 
 
 I_DIRTY_PAGES = 1 << 2
@@ -174,12 +174,13 @@ class file:
     """``struct file``: an open file description. ``id``, ``name``, ``dev`` and ``size`` are
     its inode's number, path, device and ``i_size`` (what ``/proc/PID/maps`` prints)."""
 
-    __slots__ = ("f_inode", "f_mapping", "f_pos", "f_flags", "f_mode", "f_ra", "f_count")
+    __slots__ = ("f_inode", "f_mapping", "f_pos", "f_flags", "f_mode", "f_ra", "f_count", "private_data")
 
     def __init__(self, ino: inode, flags: int, mode: int, ra_pages: int):
         self.f_inode, self.f_mapping = ino, ino.i_mapping
         self.f_pos, self.f_flags, self.f_mode, self.f_count = 0, flags, mode, 0
         self.f_ra = file_ra_state(ra_pages)
+        self.private_data = None  # the driver's object behind an anon inode file (an io_uring ring)
 
     @property
     def id(self) -> int:
