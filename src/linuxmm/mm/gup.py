@@ -2,8 +2,8 @@
 ``pin_user_pages_fast`` with FOLL_PIN, FOLL_LONGTERM and FOLL_WRITE, and ``unpin_user_pages``;
 ``get_user_pages`` and ``get_user_pages_fast`` with FOLL_GET, whose pages go back by ``put_page``.
 
-FOLL_GET takes an ordinary reference: ``_refcount`` grows by one per page (the zero page's
-too), nothing counts it as a pin. ``get_user_pages`` (and the slow part of either fast
+FOLL_GET takes an ordinary reference: ``_refcount`` grows by one per page (not the zero
+page's here), nothing counts it as a pin. ``get_user_pages`` (and the slow part of either fast
 variant) also sets FOLL_TOUCH: a page found through a pte is marked accessed
 (``folio_mark_accessed``) and, for a write through a clean pte, dirty; a PMD-mapped THP only
 has its pmd made young (``touch_pmd``), which the simulator's pmd entries already are once
@@ -20,6 +20,13 @@ Here ``pincount`` counts the pins of small folios too (``debug.check`` reads it 
 refcount); ``M.folio_maybe_dma_pinned`` asks the kernel's way. Fork copies an exclusive
 anonymous page that may be pinned instead of sharing it (``M.copy_present_page``), so that the
 parent's next write does not move it away from the device.
+
+FOLL_GET (``get_user_pages_fast``, what ``iov_iter_get_pages2`` uses for vmsplice and direct
+I/O) takes plain references instead: one per page on the folio's ``_refcount``, no pincount, no
+MMF_HAS_PINNED, and no unsharing (``gup_must_unshare`` asks only for R/O pins). Such a reference
+is invisible to ``folio_maybe_dma_pinned`` (fork shares the page), but it still keeps the page
+from being reused by a write fault (``wp_can_reuse_anon_folio`` sees the extra reference and
+copies). The zero page's references are not counted, as its pins are not: it is never freed.
 
 The slow path, ``__get_user_pages``, takes one page after the other: the VMA must allow the
 access (``check_vma_flags``: a long-term writable pin of a shared file mapping whose filesystem
@@ -144,12 +151,13 @@ def gup_must_unshare(a, vmas, v, gup_flags, page):
 
 @njit(cache=True)
 def try_grab_folio(a, vs, head, refs, gup_flags):
-    """``try_grab_folio``: ``refs`` references for FOLL_GET (the zero page's too), else
-    ``refs`` FOLL_PIN pins (none on the zero page)."""
+    """``try_grab_folio``: ``refs`` references with FOLL_GET, ``refs`` pins with FOLL_PIN
+    (none on the zero page: the kernel takes FOLL_GET references on it, which the simulator,
+    keeping no refcount for it, leaves out)."""
+    if is_zero_page(vs, head):
+        return
     if gup_flags & FOLL_GET:
         a.refcount[head] += refs
-        return
-    if is_zero_page(vs, head):
         return
     if a.flags[head] & PG_head_mask:
         a.refcount[head] += refs
@@ -163,11 +171,11 @@ def try_grab_folio(a, vs, head, refs, gup_flags):
 def gup_put_folio(a, vs, head, refs, gup_flags):
     """``gup_put_folio``: drop ``refs`` references (FOLL_GET) or pins (FOLL_PIN); the last
     reference frees the folio."""
+    if is_zero_page(vs, head):
+        return
     if gup_flags & FOLL_GET:
         a.refcount[head] -= refs - 1
         folio_put(a, head, vs.vp[M.VP_CPU])
-        return
-    if is_zero_page(vs, head):
         return
     vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FOLL_PIN_RELEASED] += refs
     a.pincount[head] -= refs
@@ -313,8 +321,8 @@ def unpin_user_pages(a, vs, pages):
 
 
 @njit(cache=True)
-def put_pages(a, vs, pages):
-    """``put_page`` of each page FOLL_GET returned."""
+def put_user_pages(a, vs, pages):
+    """``put_page`` of each page a FOLL_GET lookup returned (``release_pages``)."""
     for i in range(pages.shape[0]):
         gup_put_folio(a, vs, B.compound_head(a, pages[i]), 1, FOLL_GET)
 
@@ -458,11 +466,16 @@ def pin_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: boo
 
 def get_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool = False) -> tuple[int, np.ndarray]:
     """``get_user_pages`` (FOLL_TOUCH, and FOLL_GET as ``__get_user_pages_locked`` adds it)
-    or ``get_user_pages_fast`` (FOLL_GET): references, to be dropped by ``put``."""
+    or ``get_user_pages_fast`` (FOLL_GET): references, to be dropped by ``put_pages``."""
     gup_flags = is_valid_gup_args(gup_flags, FOLL_GET if fast else FOLL_TOUCH)
     if gup_flags is None:
         return _no_pages(errno.EINVAL)
     return __gup_timed(k, task, start, nr_pages, gup_flags if fast else gup_flags | FOLL_GET, fast)
+
+
+def get_user_pages_fast(k, task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, np.ndarray]:
+    """``get_user_pages_fast``: FOLL_GET is implied (a reference on each page, no pin)."""
+    return get_user_pages(k, task, start, nr_pages, gup_flags, fast=True)
 
 
 def unpin(k, pages: np.ndarray) -> None:
@@ -471,7 +484,7 @@ def unpin(k, pages: np.ndarray) -> None:
     gup_clock_work(k, len(pages), UNPIN_PAGE_NS)
 
 
-def put(k, pages: np.ndarray) -> None:
-    """``put_page`` of each page ``get_user_pages`` returned."""
-    put_pages(k.mem_map, k.vm_state, pages)
+def put_pages(k, pages: np.ndarray) -> None:
+    """``put_page`` of each page ``get_user_pages``/``get_user_pages_fast`` returned."""
+    put_user_pages(k.mem_map, k.vm_state, pages)
     gup_clock_work(k, len(pages), UNPIN_PAGE_NS)

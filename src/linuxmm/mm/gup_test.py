@@ -48,7 +48,7 @@ from ..include.linux.mm_types import PAGE_SIZE, ULONG_MAX
 from ..kernel.timer import NSEC_PER_USEC
 from .debug import dump_page
 from .gup import FOLL_LONGTERM, FOLL_WRITE, folio_is_longterm_pinnable, get_user_pages, movable_zone_idx, \
-    pin_user_pages, put, unpin
+    pin_user_pages, put_pages, unpin
 from . import buddy as B
 from .memory import folio_maybe_dma_pinned
 
@@ -93,7 +93,7 @@ def gup_call(k, task, cmd: str, gup: GupTest, addr: int, nr: int) -> tuple[int, 
 
 
 def put_back_pages(k, cmd: str, gup: GupTest, pages: np.ndarray) -> None:
-    (unpin if uses_pin(cmd, gup) else put)(k, pages)
+    (unpin if uses_pin(cmd, gup) else put_pages)(k, pages)
 
 
 def verify_dma_pinned(k, cmd: str, pages: np.ndarray) -> None:
