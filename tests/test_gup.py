@@ -17,6 +17,8 @@ from conftest import HOST_SNAP
 from linuxmm import debug
 from linuxmm.errors import KernelError
 from linuxmm.include.linux.mm_types import GUP_PIN_COUNTING_BIAS
+from linuxmm.include.linux.page_flags import PG_referenced_mask
+from linuxmm.kernel.timer import GUP_PAGE_NS, UNPIN_PAGE_NS
 from linuxmm.kselftest.ksft import selftest_machine
 
 PAGE, THP = 4096, 2 << 20
@@ -188,15 +190,15 @@ def test_pin_longterm_test_start_errnos(machine, args, err):
 
 
 def test_driver_state_errnos(machine):
-    """One set of pins at a time; READ needs one; unknown commands are EINVAL; the
-    benchmark commands are not simulated (EOPNOTSUPP); a write pin of a R/O mapping EFAULT."""
+    """One set of pins at a time; READ needs one; unknown commands are EINVAL, so is a
+    benchmark's range that overflows; a write pin of a R/O mapping EFAULT."""
     p = machine.spawn()
     mem = p.mmap(PAGE)
     ro = p.mmap(PAGE, "r")
     codes = {}
     for name, call in [("read", lambda: p.gup_test("PIN_LONGTERM_TEST_READ")),
                        ("bogus", lambda: p.gup_test("PIN_SOMETHING")),
-                       ("bench", lambda: p.gup_test("PIN_FAST_BENCHMARK")),
+                       ("bench", lambda: p.gup_test("PIN_FAST_BENCHMARK", -PAGE, 2 * PAGE)),
                        ("ro write", lambda: p.gup_test("PIN_LONGTERM_TEST_START", ro, PAGE, write=True))]:
         with pytest.raises(KernelError) as e:
             call()
@@ -206,7 +208,7 @@ def test_driver_state_errnos(machine):
         p.gup_test("PIN_LONGTERM_TEST_START", mem, PAGE)
     codes["twice"] = e.value.errno
     p.exit()
-    assert codes == {"read": errno.EINVAL, "bogus": errno.EINVAL, "bench": errno.EOPNOTSUPP,
+    assert codes == {"read": errno.EINVAL, "bogus": errno.EINVAL, "bench": errno.EINVAL,
                      "ro write": errno.EFAULT, "twice": errno.EINVAL}
 
 
@@ -255,3 +257,102 @@ def test_longterm_pin_of_movable_pages_fails_without_migration():
     assert acquired == released == 2 * 64  # each time the slow path pinned all 64 and dropped them
     # (GUP-fast takes none: try_grab_folio_fast refuses an unpinnable folio)
     assert debug.check(m.kernel) == []
+
+
+# ---- the driver's benchmark and basic-test commands (__gup_test_ioctl) ---------------------------
+
+def _thp_and_page(p) -> tuple[int, int]:
+    """A PMD-mapped THP and, right after it, one base page of its own VMA."""
+    big = p.mmap(2 * THP)
+    mem = (big + THP) & ~(THP - 1)
+    p.madvise(mem, THP, "hugepage")
+    p.write(mem, THP)
+    page = p.mmap(PAGE)
+    p.write(page, PAGE)
+    return mem, page
+
+
+@pytest.mark.parametrize("cmd", ["GUP_FAST_BENCHMARK", "GUP_BASIC_TEST"])
+def test_foll_get_takes_references_not_pins(machine, cmd):
+    """FOLL_GET: one page reference each, no pin counted; put_page gives them back. GUP_BASIC
+    (get_user_pages, FOLL_TOUCH) marks a pte-mapped page accessed, GUP-fast does not. The
+    driver times both halves on the simulated clock: GUP's cost per page."""
+    p = machine.spawn()
+    mem, page = _thp_and_page(p)
+    before = pins(machine), _refs(machine, p, mem), _refs(machine, p, page)
+    a = machine.kernel.mem_map
+    pfn = p.walk(page).phys >> 12
+    a.flags[pfn] &= ~PG_referenced_mask
+    for addr, size in ((mem, THP), (page, PAGE)):
+        gup = p.gup_test(cmd, addr, size, nr_pages_per_call=64)
+        nr = size // PAGE  # the cost model's time per page (tests/data/host-linux-6.18/gup_cost_probe.txt)
+        assert (gup.size, gup.get_delta_usec, gup.put_delta_usec) == \
+            (size, nr * GUP_PAGE_NS // 1000, nr * UNPIN_PAGE_NS // 1000)
+    assert (pins(machine), _refs(machine, p, mem), _refs(machine, p, page)) == before
+    assert bool(a.flags[pfn] & PG_referenced_mask) == (cmd == "GUP_BASIC_TEST")
+    assert debug.check(machine.kernel) == []
+    p.exit()
+
+
+@pytest.mark.parametrize("cmd", ["PIN_FAST_BENCHMARK", "PIN_BASIC_TEST", "PIN_LONGTERM_BENCHMARK"])
+def test_pin_benchmarks_count_pins(machine, cmd):
+    """The pinning commands pin every page (nr_foll_pin_acquired grows by the pages, a THP's
+    512 included) and unpin them before returning (as many released); no WARN."""
+    p = machine.spawn()
+    mem, page = _thp_and_page(p)
+    acquired, released = pins(machine)
+    p.gup_test(cmd, mem, THP, nr_pages_per_call=123)
+    p.gup_test(cmd, page, PAGE)
+    assert pins(machine) == (acquired + 513, released + 513)
+    assert "NOT" not in machine.dmesg()
+    p.exit()
+
+
+def test_gup_test_stops_at_the_first_short_call(machine):
+    """A call that returns fewer pages than asked ends the loop, after its chunk counted as
+    covered (``size``); a call that fails covers nothing: the hole at page 3. FOLL_LONGTERM
+    without a pin (GUP_BASIC_TEST) is refused by is_valid_gup_args, so nothing is covered,
+    and the ioctl still succeeds."""
+    p = machine.spawn()
+    mem = p.mmap(8 * PAGE)
+    p.write(mem, 8 * PAGE)
+    p.munmap(mem + 3 * PAGE, PAGE)
+    assert p.gup_test("GUP_FAST_BENCHMARK", mem, 8 * PAGE, nr_pages_per_call=2).size == 4 * PAGE
+    assert p.gup_test("PIN_BASIC_TEST", mem, 8 * PAGE).size == 3 * PAGE
+    assert p.gup_test("GUP_BASIC_TEST", mem, 8 * PAGE, gup_flags=0x100).size == 0  # FOLL_LONGTERM
+    p.exit()
+
+
+def test_dump_user_pages_test_prints_dump_page(machine):
+    """DUMP_USER_PAGES_TEST: dump_page of each page asked (1-based numbers; one out of range
+    is zeroed with a warning), as 6.18's __dump_folio prints a PMD-mapped anonymous THP's
+    subpage: the folio's refcount with the driver's 512 references, the page's own mapcount
+    (0: only the PMD maps it), its index and pfn; the folio's order and mapcounts; its flags
+    with node, zone and the reset last cpupid packed above them."""
+    p = machine.spawn()
+    mem, page = _thp_and_page(p)
+    pfn = p.walk(mem + 19 * PAGE).phys >> 12
+    machine.kernel.log.lines.clear()
+    gup = p.gup_test("DUMP_USER_PAGES_TEST", mem, THP, write=True, which_pages=(20, 600))
+    assert gup.size == THP
+    assert machine.dmesg().splitlines() == [
+        "ZEROING due to out of range: .which_pages[1]: 600",
+        f"---- page #19, starting from user virt addr: {mem:#x}",
+        f"page: refcount:513 mapcount:0 mapping:0000000000000000 index:{(mem >> 12) + 19:#x} pfn:{pfn:#x}",
+        "head: order:9 mapcount:1 entire_mapcount:1 nr_pages_mapped:0 pincount:0",
+        "anon flags: 0xffff800020860(lru|owner_2|head|swapbacked|node=0|zone=1|lastcpupid=0xffff)",
+        "page dumped because: gup_test: dump_pages() test"]
+    machine.kernel.log.lines.clear()
+    refs = _refs(machine, p, page)[0]  # the mapping's, and the lru_add batch's while the page waits there
+    p.gup_test("DUMP_USER_PAGES_TEST", page, PAGE, test_flags=1, which_pages=(1,))  # pinned: the bias
+    assert machine.dmesg().splitlines()[1].startswith(f"page: refcount:{refs + GUP_PIN_COUNTING_BIAS} mapcount:1 ")
+    p.exit()
+
+
+@pytest.mark.parametrize("kwargs", [{"nr_pages_per_call": -1}, {"gup_flags": 1 << 32},
+                                    {"which_pages": tuple(range(1, 10))}, {"test_flags": "pin"}])
+def test_gup_test_struct_fields_are_u32(machine, kwargs):
+    p = machine.spawn()
+    with pytest.raises(KernelError) as e:
+        p.gup_test("GUP_BASIC_TEST", 0, PAGE, **kwargs)
+    assert e.value.errno == errno.EINVAL

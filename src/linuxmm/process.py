@@ -32,6 +32,8 @@ from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
 from .mm import memory as M
 from .mm import mprotect, mremap
+from .mm.gup import FOLL_WRITE
+from .mm.gup_test import GUP_TEST_MAX_PAGES_TO_DUMP, U32_MAX, GupTest, gup_test_ioctl
 from .mm.khugepaged import khugepaged_enter_vma
 from .fs import file_table
 from .mm.shmem import shmem_kernel_file_setup, shmem_swap_usage, shmem_truncate_range
@@ -751,8 +753,9 @@ class Process:
         self.task.pagefault_disabled -= 1
 
     # long-term pins (mm/gup.py) ------------------------------------------------------------
-    def gup_test(self, cmd: str, addr: int = 0, size: int = 0, *, write: bool = False,
-                 fast: bool = False) -> bytes | None:
+    def gup_test(self, cmd: str, addr: int = 0, size: int = 0, *, write: bool = False, fast: bool = False,
+                 nr_pages_per_call: int = 1, gup_flags: int = 0, test_flags: int = 0,
+                 which_pages: tuple = ()) -> bytes | GupTest | None:
         """An ioctl on ``/sys/kernel/debug/gup_test`` (``mm/gup_test.c``, CONFIG_GUP_TEST):
 
         * ``"PIN_LONGTERM_TEST_START"``: pin [addr, addr + size) long-term (``pin_user_pages``
@@ -763,17 +766,88 @@ class Process:
         * ``"PIN_LONGTERM_TEST_READ"``: the pinned pages' contents, read through the pins (64
           bytes a page: one per 64-byte line, as ``read(..., stride=64)``).
         * ``"PIN_LONGTERM_TEST_STOP"``: unpin.
+        * ``"GUP_FAST_BENCHMARK"``, ``"GUP_BASIC_TEST"`` (``get_user_pages_fast``/``get_user_pages``:
+          FOLL_GET references), ``"PIN_FAST_BENCHMARK"``, ``"PIN_BASIC_TEST"``,
+          ``"PIN_LONGTERM_BENCHMARK"`` (FOLL_PIN pins, long-term for the last) and
+          ``"DUMP_USER_PAGES_TEST"``: take [addr, addr + size) ``nr_pages_per_call`` pages a
+          call with ``gup_flags`` (FOLL_WRITE 0x1 added when ``write``), check the pins,
+          ``dump_page`` to the kernel log each page ``which_pages`` names (up to 8 page numbers,
+          1-based; pinned instead of got with ``test_flags`` 0x1), and give the pages back.
+          Returns the filled-in ``struct gup_test``: a read-only ``GupTest`` with
+          ``get_delta_usec``/``put_delta_usec`` (simulated time) and ``size`` (how far GUP got).
 
         Raises ``KernelError`` with the driver's errno: EINVAL for a range not page-aligned or
-        empty, a START while pinned, a READ with nothing pinned, an unknown command; EFAULT where
-        GUP refuses (no mapping, no access, a writable long-term pin of a shared ext4 mapping);
-        ENOMEM for pages in ZONE_MOVABLE (their migration is not simulated); EOPNOTSUPP for the
-        driver's benchmark commands."""
-        from .mm.gup_test import gup_test_ioctl
+        empty, a START while pinned, a READ with nothing pinned, an unknown command, a range
+        that overflows, a field too wide for its ``__u32``; EFAULT where GUP refuses (no
+        mapping, no access, a writable long-term pin of a shared ext4 mapping); ENOMEM for
+        long-term pins of pages in ZONE_MOVABLE (their migration is not simulated)."""
+        self.task.check_alive()
+        fields = [_int_arg(v, what) for v, what in ((nr_pages_per_call, "nr_pages_per_call"),
+                                                   (gup_flags, "gup_flags"), (test_flags, "test_flags"))]
+        which = tuple(_int_arg(v, "which_pages") for v in which_pages)
+        if len(which) > GUP_TEST_MAX_PAGES_TO_DUMP or any(not 0 <= v <= U32_MAX for v in fields + list(which)):
+            raise KernelError(errno.EINVAL, f"gup_test: nr_pages_per_call, gup_flags, test_flags and up to "
+                                            f"{GUP_TEST_MAX_PAGES_TO_DUMP} which_pages are __u32 values")
+        which += (0,) * (GUP_TEST_MAX_PAGES_TO_DUMP - len(which))
+        gup = GupTest(_int_arg(addr, "addr") & ULONG_MAX, _int_arg(size, "size") & ULONG_MAX, fields[0],
+                      fields[1] | (FOLL_WRITE if write else 0), fields[2], which)
+        return gup_test_ioctl(self.machine.kernel, self.task, str(cmd), gup, bool(write), bool(fast))
+
+    # io_uring (io_uring/) ----------------------------------------------------------------------
+    def io_uring_setup(self, entries: int) -> int:
+        """``io_uring_setup(entries, &params)``: a new ring (``anon_inode:[io_uring]``), its
+        descriptor. Only what memory management sees is simulated: registered buffers and
+        fixed writes; a request completes within its call.
+
+        Raises ``KernelError``: EINVAL (entries not in 1..32768), EMFILE."""
+        from .io_uring.io_uring import io_uring_setup
 
         self.task.check_alive()
-        return gup_test_ioctl(self.machine.kernel, self.task, str(cmd), _int_arg(addr, "addr"),
-                              _int_arg(size, "size"), bool(write), bool(fast))
+        return io_uring_setup(self.machine.kernel, self.task, _int_arg(entries, "entries"))
+
+    def io_uring_register_buffers(self, ring_fd: int, iovecs) -> None:
+        """``io_uring_register(ring_fd, IORING_REGISTER_BUFFERS, iovecs, n)``: pin each
+        ``(addr, len)`` buffer writable and long-term (``pin_user_pages_fast`` with
+        FOLL_WRITE|FOLL_LONGTERM: a R/O page is broken out of COW first, a pinned page is
+        copied at fork instead of shared); ``(0, 0)`` is an empty slot. A large folio keeps
+        one pin (its other pages' pins are dropped at once). The pages count in VmPin.
+
+        Raises ``KernelError``: EBADF, EOPNOTSUPP (not a ring), EBUSY (buffers registered
+        already), EINVAL (no buffers, or over 16384), EFAULT (a length of 0 or over 1 GiB, a
+        NULL base with a length, a page GUP refuses: nothing mapped, no write access, a shared
+        ext4 mapping), EOVERFLOW, ENOMEM (pages in ZONE_MOVABLE: no migration)."""
+        from .io_uring.io_uring import io_uring_register_buffers
+
+        self.task.check_alive()
+        pairs = [(_int_arg(a, "iov_base"), _int_arg(n, "iov_len")) for a, n in iovecs]
+        io_uring_register_buffers(self.machine.kernel, self.task, _int_arg(ring_fd, "ring_fd"), pairs)
+
+    def io_uring_unregister_buffers(self, ring_fd: int) -> None:
+        """``IORING_UNREGISTER_BUFFERS``: unpin them all. Raises ``KernelError``: EBADF,
+        EOPNOTSUPP (not a ring), ENXIO (none registered)."""
+        from .io_uring.io_uring import io_uring_unregister_buffers
+
+        self.task.check_alive()
+        io_uring_unregister_buffers(self.machine.kernel, self.task, _int_arg(ring_fd, "ring_fd"))
+
+    def io_uring_write_fixed(self, ring_fd: int, fd: int, buf_index: int, addr: int, length: int,
+                             offset: int) -> int:
+        """An IORING_OP_WRITE_FIXED request, submitted and waited for: write ``length`` bytes
+        of registered buffer ``buf_index`` from ``addr`` to ``fd`` at ``offset`` (-1: the file
+        position). The bytes come from the pinned pages, not from whatever the process maps
+        there now. Returns the completion's result, the bytes written.
+
+        Raises ``KernelError`` with the completion's error: EBADF (bad ``fd`` or not open for
+        writing, or ``ring_fd``), EOPNOTSUPP (not a ring), EFAULT (no such buffer, a range
+        outside it), EINVAL (a negative length or offset below -1), ENOSPC, EFBIG."""
+        from .io_uring.io_uring import io_write_fixed
+
+        args = [_int_arg(v, what) for v, what in ((ring_fd, "ring_fd"), (fd, "fd"), (buf_index, "buf_index"),
+                                                  (addr, "addr"), (length, "length"), (offset, "offset"))]
+        if args[4] < 0 or args[5] < -1:
+            raise KernelError(errno.EINVAL, f"io_uring_write_fixed: length {args[4]}, offset {args[5]}")
+        with self._file_syscall() as k:
+            return io_write_fixed(k, self.task, *args)
 
     # lifetime -------------------------------------------------------------------------------
     def fork(self, comm: str | None = None) -> "Process":

@@ -177,6 +177,7 @@ class Kernel:
         self.block_devices: dict = {}  # name -> block_device
         self.mounts: dict = {}  # mount point -> super_block
         self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        self.anon_inode_mnt = None  # super_block of anon_inodefs (mnt_init; fs/anon_inodes.py)
         self.pipe_mnt = None  # super_block of pipefs, where pipes live (mnt_init: init_pipe_fs)
         # shmem_uncharge(k, inode, pages), registered by shmem_init (mm/shmem.py sits above the
         # folio split of mm/huge_memory.py that calls it)

@@ -10,7 +10,10 @@ The cost model of simulated work (stated, not measured per run): each user acces
 record, or one page of a ``Process`` read/write) costs ``ACCESS_NS``; each page fault it takes
 costs ``FAULT_NS`` more: 4400 cycles at 2.6 GHz, the time this host's kernel takes for a 4 KiB
 first-touch write fault (the replay cost model's figure). System calls (mmap, fork, ...) take no
-simulated time yet. A compiled batch of ``Process`` accesses (``access_batch``) gets the time
+simulated time yet, but for GUP (``mm/gup.py``): each page it gets or pins costs ``GUP_PAGE_NS``,
+each it puts or unpins ``UNPIN_PAGE_NS``, the times this host takes per page to register and
+unregister an io_uring buffer (``tests/data/host-linux-6.18/gup_cost_probe.txt``: GUP-fast
+with io_uring's bookkeeping; the slow path is charged the same; faults GUP takes are not). A compiled batch of ``Process`` accesses (``access_batch``) gets the time
 left until the next event (``budget``) and stops after the access that uses it up; the replay
 loop ends each batch before it could reach the next event even if every record faulted (one
 record at a time close to it), so its hot loop reads no clock. Either way an event runs after
@@ -24,8 +27,10 @@ import itertools
 
 ACCESS_NS = 1
 FAULT_NS = 1692
+GUP_PAGE_NS, UNPIN_PAGE_NS = 60, 18
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_MSEC = 1_000_000
+NSEC_PER_USEC = 1000
 HZ = 250  # CONFIG_HZ of the development host's 6.18 kernel (tests/data/host-linux-6.18/lru_gen.txt)
 TICK_NSEC = NSEC_PER_SEC // HZ  # one jiffy
 NO_DEADLINE = (1 << 63) - 1  # the budget of a batch when no event is pending

@@ -13,13 +13,13 @@ holds no test. ``docs/kselftests.md`` is generated from both by ``docs/make_ksel
 
 from __future__ import annotations
 
-from . import (cow, droppable, guard_regions, gup_longterm, khugepaged, madv_populate, map_fixed_noreplace, map_populate, mdwe_test,
+from . import (cow, droppable, guard_regions, gup_longterm, gup_test, khugepaged, madv_populate, map_fixed_noreplace, map_populate, mdwe_test,
                merge, mkdirty, mlock2_tests, mlock_random_test, mrelease_test, mremap_dontunmap, mremap_test, mseal_test,
                on_fault_limit, prctl_thp_disable, process_madv, soft_dirty, split_huge_page_test, test_memcontrol,
                transhuge_stress, va_high_addr_switch, virtual_address_range)
 
 PORTED = {"cow": cow, "droppable": droppable, "guard-regions": guard_regions, "gup_longterm": gup_longterm,
-          "khugepaged": khugepaged,
+          "gup_test": gup_test, "khugepaged": khugepaged,
           "madv_populate": madv_populate, "map_fixed_noreplace": map_fixed_noreplace,
           "map_populate": map_populate, "mdwe_test": mdwe_test, "mrelease_test": mrelease_test, "merge": merge,
           "mkdirty": mkdirty,
@@ -43,16 +43,16 @@ CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW and R/O GUP pin cases on base pages and PMD THPs, the "
                              "non-anonymous Basic COW and R/O pin cases (shared zeropage, memfd, tmpfile, huge "
-                             "zeropage), and the anonymous THP collapse cases; not the vmsplice (no pipes), io_uring "
-                             "(no liburing) and hugetlb cases"),
+                             "zeropage), the io_uring fixed-buffer cases (R/O-mapped, fork) and the anonymous THP "
+                             "collapse cases; not the vmsplice (no pipes) and hugetlb cases"),
     ("droppable.c", PORTED_STATUS, "all (the child's allocations and the parent's scans take turns)"),
     ("guard-regions.c", PORTED_STATUS, "all, on the anon, shmem (memfd) and file variants (uffd skips: no "
                                        "userfaultfd; memfd_write_seal skips on shmem: no fcntl(F_ADD_SEALS))"),
-    ("gup_longterm.c", PORTED_STATUS, "the gup_test pin cases on a memfd, a tmpfile and a local tmpfile (ext4); "
-                                      "no hugetlb sizes, no liburing: no memfd-hugetlb and io_uring runs"),
-    ("gup_test.c", WAITING, "the gup_test driver's benchmark and basic-test ioctls (GUP_FAST_BENCHMARK, "
-                            "PIN_BASIC_TEST, DUMP_USER_PAGES_TEST: FOLL_GET references, timings, dump_page); only "
-                            "its long-term pin ioctls are simulated"),
+    ("gup_longterm.c", PORTED_STATUS, "the gup_test pin and io_uring fixed-buffer cases on a memfd, a tmpfile "
+                                      "and a local tmpfile (ext4); no hugetlb sizes: no memfd-hugetlb runs"),
+    ("gup_test.c", PORTED_STATUS, "the runs run_vmtests.sh makes by default (-u and -a, 1 and all pages a "
+                               "call; -ct -F 0x1 0 19 0x1000: dump_page of THP pages to the kernel log, without "
+                               "the raw struct page hex lines); not the -a matrix"),
     ("hmm-tests.c", OUT_OF_SCOPE, "HMM test device (test_hmm module, device memory)"),
     ("hugepage-mmap.c", WAITING, HUGETLB),
     ("hugepage-mremap.c", WAITING, HUGETLB + " and userfaultfd"),

@@ -37,9 +37,12 @@ The anonymous THP cases (``run_anon_thp_test_cases``) collapse a PTE-mapped THP 
 MADV_COLLAPSE before or after a fork that COW-shares all, the lower or the upper half of it
 (MADV_DONTFORK on the rest): the parent's writes after the collapse must not reach the child.
 
-Not ported: the vmsplice() cases (no pipes are simulated). The io_uring fixed-buffer cases
-are compiled in only with liburing (LOCAL_CONFIG_HAVE_LIBURING); the selftest build here, like
-the development host, has none, so they do not exist.
+The io_uring fixed-buffer cases (``do_test_iouring``, compiled in with liburing) register the
+page as a fixed buffer (``Process.io_uring_register_buffers``: a FOLL_WRITE|FOLL_LONGTERM
+pin), then fork or map it R/O and back, write it through the page tables and write the fixed
+buffer to a tmpfile (``io_uring_write_fixed``): the file must read back what the process sees.
+
+Not ported: the vmsplice() cases (no pipes are simulated).
 """
 
 from __future__ import annotations
@@ -176,6 +179,54 @@ def test_cow_in_parent(t: Ksft) -> None:
 def test_cow_in_parent_mprotect(t: Ksft) -> None:
     run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
                        "Basic COW after fork() with mprotect() optimization")
+
+
+# ---- io_uring fixed buffers (do_test_iouring) ------------------------------------------------------
+IOURING_TMPFILE = "/cow-iouring-tmpfile"
+
+
+def do_test_iouring(t: Ksft, mem: int, size: int, use_fork: bool) -> None:
+    """Register the range as an io_uring fixed buffer (a FOLL_WRITE|FOLL_LONGTERM pin), then
+    fork (the pinned pages must not be shared with the child) or map it R/O and back with
+    soft-dirty cleared (the next write must reuse the pinned page, not copy it away); write
+    the range through the page tables, write the fixed buffer to a file
+    (IORING_OP_WRITE_FIXED) and read it back: the file must hold what the process sees."""
+    p = t.process
+    fd = p.open(IOURING_TMPFILE, "rw", create=True, truncate=True)  # tmpfile()
+    t.machine.unlink(IOURING_TMPFILE)
+    ring = p.io_uring_setup(1)
+    child = None
+    try:
+        p.io_uring_register_buffers(ring, [(mem, size)])
+    except KernelError:
+        t.test_result_skip("io_uring_register_buffers() failed")
+    else:
+        if use_fork:
+            child = p.fork()  # kept alive until the check is done
+        else:
+            p.mprotect(mem, size, "r")
+            clear_softdirty(p)
+            p.mprotect(mem, size, "rw")
+        memset(p, mem, size, 0xFF)
+        if p.io_uring_write_fixed(ring, fd, 0, mem, size, 0) != size:
+            t.test_result(False, "write_fixed failed")
+        else:
+            t.test_result(p.pread(fd, size, 0) == contents(p, mem, size), "Longterm R/W pin is reliable")
+        if child is not None:
+            child.exit()
+        p.io_uring_unregister_buffers(ring)
+    p.close(ring)
+    p.close(fd)
+
+
+def test_iouring_ro(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_iouring(t, mem, size, use_fork=False),
+                       "R/O-mapping a page registered as iouring fixed buffer")
+
+
+def test_iouring_fork(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_iouring(t, mem, size, use_fork=True),
+                       "fork() with an iouring fixed buffer")
 
 
 # ---- long-term R/O pins (do_test_ro_pin) ----------------------------------------------------------

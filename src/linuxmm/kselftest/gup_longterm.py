@@ -13,8 +13,12 @@ both on ext4 here as on the development host (the port creates ``/gup_longterm-t
 ``/gup_longterm.c_tmpfile_XXXXXX`` and unlinks them at once). No hugetlb sizes are simulated,
 so the memfd-hugetlb runs do not exist, as on a kernel without hugetlb pages.
 
-The io_uring cases are compiled in only with liburing (LOCAL_CONFIG_HAVE_LIBURING); the
-selftest build here, like the development host, has none, so they do not exist either.
+The io_uring cases (compiled in with liburing) register the mapping as a fixed buffer
+(``Process.io_uring_register_buffers``), which always pins writable and long-term: it must
+work in private mappings and in shared ones of tmpfs, and fail (EFAULT) in shared ext4 ones.
+The C program reads ``errno`` after liburing's ``io_uring_register_buffers``, which returns
+the error instead (whether errno is set too depends on the liburing build); the port takes
+the call's error, as a build whose library sets errno reports it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ BTRFS_SUPER_MAGIC, XFS_SUPER_MAGIC = 0x9123683E, 0x58465342
 KNOWN_FS = {*FS_MAGIC.values(), HUGETLBFS_MAGIC, BTRFS_SUPER_MAGIC, XFS_SUPER_MAGIC}
 
 TEST_TYPE_RO, TEST_TYPE_RO_FAST, TEST_TYPE_RW, TEST_TYPE_RW_FAST = "ro", "ro fast", "rw", "rw fast"
+TEST_TYPE_IOURING = "iouring"
+IOURING_REGISTER_REFUSED = (errno.ENOSPC, errno.EOPNOTSUPP, errno.EFAULT)  # "Only new kernels return EFAULT."
 
 
 def fs_is_unknown(fs_type: int) -> bool:
@@ -63,6 +69,10 @@ def do_test(t: Ksft, fd: int, size: int, test_type: str, shared: bool) -> None:
     p.write(mem, size, stride=LINE, value=0)  # fault the page in so that GUP-fast can pin it
     if test_type in (TEST_TYPE_RO, TEST_TYPE_RO_FAST):
         p.mprotect(mem, size, "r")  # more unsharing decisions for the R/O pin
+    if test_type == TEST_TYPE_IOURING:
+        do_test_iouring(t, mem, size, shared, fs_type)
+        p.munmap(mem, size)
+        return
     fast = test_type in (TEST_TYPE_RO_FAST, TEST_TYPE_RW_FAST)
     rw = test_type in (TEST_TYPE_RW, TEST_TYPE_RW_FAST)
     if rw and shared and fs_is_unknown(fs_type):
@@ -82,6 +92,27 @@ def do_test(t: Ksft, fd: int, size: int, test_type: str, shared: bool) -> None:
         p.gup_test("PIN_LONGTERM_TEST_STOP")
         t.test_result(should_work, "Should have worked")
     p.munmap(mem, size)
+
+
+def do_test_iouring(t: Ksft, mem: int, size: int, shared: bool, fs_type: int) -> None:
+    """Register the mapping as an io_uring fixed buffer (always a writable long-term pin)."""
+    p = t.process
+    if shared and fs_is_unknown(fs_type):
+        t.test_result_skip("Unknown filesystem")
+        return
+    should_work = not shared or fs_supports_writable_longterm_pinning(fs_type)
+    ring = p.io_uring_setup(1)
+    try:
+        p.io_uring_register_buffers(ring, [(mem, size)])
+    except KernelError as e:
+        if e.errno in IOURING_REGISTER_REFUSED:
+            t.test_result(not should_work, "Should have failed")
+        else:
+            t.test_result_skip(f"io_uring_register_buffers() failed ({errno.errorcode[e.errno]})")
+    else:
+        t.test_result(should_work, "Should have worked")
+        p.io_uring_unregister_buffers(ring)
+    p.close(ring)
 
 
 def run_with_memfd(t: Ksft, test_type: str, shared: bool, desc: str) -> None:
@@ -145,3 +176,11 @@ def test_private_ro_pin(t: Ksft) -> None:
 
 def test_private_ro_fast_pin(t: Ksft) -> None:
     run_test_case(t, TEST_TYPE_RO_FAST, False, "R/O longterm GUP-fast pin in MAP_PRIVATE file mapping")
+
+
+def test_shared_iouring(t: Ksft) -> None:
+    run_test_case(t, TEST_TYPE_IOURING, True, "io_uring fixed buffer with MAP_SHARED file mapping")
+
+
+def test_private_iouring(t: Ksft) -> None:
+    run_test_case(t, TEST_TYPE_IOURING, False, "io_uring fixed buffer with MAP_PRIVATE file mapping")

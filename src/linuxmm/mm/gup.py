@@ -1,6 +1,15 @@
-"""Getting and pinning user pages (``mm/gup.c``, Linux 6.18): ``pin_user_pages`` and
+"""Pinning and getting user pages (``mm/gup.c``, Linux 6.18): ``pin_user_pages`` and
 ``pin_user_pages_fast`` with FOLL_PIN, FOLL_LONGTERM and FOLL_WRITE, and ``unpin_user_pages``;
-``get_user_pages_fast`` with FOLL_GET, and ``put_page`` of what it returned.
+``get_user_pages`` and ``get_user_pages_fast`` with FOLL_GET, whose pages go back by ``put_page``.
+
+FOLL_GET takes an ordinary reference: ``_refcount`` grows by one per page (not the zero
+page's here), nothing counts it as a pin. ``get_user_pages`` (and the slow part of either fast
+variant) also sets FOLL_TOUCH: a page found through a pte is marked accessed
+(``folio_mark_accessed``) and, for a write through a clean pte, dirty; a PMD-mapped THP only
+has its pmd made young (``touch_pmd``), which the simulator's pmd entries already are once
+mapped. ``is_valid_gup_args`` refuses (EINVAL) internal flags from a caller, FOLL_GET with
+FOLL_PIN, and FOLL_LONGTERM without FOLL_PIN; the fast variants also refuse the flags
+``gup_fast_fallback`` does not know.
 
 A pin is a reference a driver holds on a page while a device reads or writes it (DMA); the
 kernel tells it from an ordinary reference by its weight (``try_grab_folio``): a small folio's
@@ -57,16 +66,24 @@ from ..include.linux.mm_types import (GUP_PIN_COUNTING_BIAS, MMC_HAS_PINNED, PAG
 from ..include.linux.page_flags import PG_anon_exclusive_mask, PG_head_mask, PG_swapbacked_mask
 from ..include.linux.vmstat import NODE_STAT_ITEM
 from ..kernel.fork import ensure_tables, running, set_current
+from ..kernel.timer import GUP_PAGE_NS, UNPIN_PAGE_NS
 from . import buddy as B
 from . import memory as M
 from . import vma as V
-from .pgtable import VP_FAULT_UNSHARE, VP_FLUSH_PENDING, VP_LEVELS, VP_ZERO_PFN, _PAGE_RW, _PAGE_SPECIAL, entry_has, \
-    entry_present, pte_pfn, pte_present
-from .swap import folio_put
+from .pgtable import VP_FAULT_UNSHARE, VP_FLUSH_PENDING, VP_LEVELS, VP_ZERO_PFN, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, \
+    entry_has, entry_present, pte_pfn, pte_present
+from .swap import folio_mark_accessed, folio_put
 
-# gup_flags (include/linux/mm_types.h; FOLL_PIN is internal to mm/, mm/internal.h)
-FOLL_WRITE, FOLL_GET, FOLL_FORCE, FOLL_LONGTERM = 1 << 0, 1 << 1, 1 << 3, 1 << 8
-FOLL_PIN = 1 << 19
+# gup_flags (include/linux/mm_types.h; FOLL_TOUCH, FOLL_PIN, ... are internal to mm/, mm/internal.h)
+FOLL_WRITE, FOLL_GET, FOLL_FORCE, FOLL_NOWAIT, FOLL_NOFAULT = 1 << 0, 1 << 1, 1 << 3, 1 << 4, 1 << 5
+FOLL_LONGTERM, FOLL_PCI_P2PDMA, FOLL_HONOR_NUMA_FAULT = 1 << 8, 1 << 10, 1 << 12
+FOLL_TOUCH, FOLL_TRIED, FOLL_REMOTE, FOLL_PIN = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+FOLL_FAST_ONLY, FOLL_UNLOCKABLE, FOLL_MADV_POPULATE = 1 << 20, 1 << 21, 1 << 22
+INTERNAL_GUP_FLAGS = FOLL_TOUCH | FOLL_TRIED | FOLL_REMOTE | FOLL_PIN | FOLL_FAST_ONLY | FOLL_UNLOCKABLE | \
+    FOLL_MADV_POPULATE
+# what gup_fast_fallback accepts
+GUP_FAST_FLAGS = FOLL_WRITE | FOLL_LONGTERM | FOLL_FORCE | FOLL_PIN | FOLL_GET | FOLL_FAST_ONLY | FOLL_NOFAULT | \
+    FOLL_PCI_P2PDMA | FOLL_HONOR_NUMA_FAULT
 NS_FOLL_PIN_ACQUIRED, NS_FOLL_PIN_RELEASED = NODE_STAT_ITEM["NR_FOLL_PIN_ACQUIRED"], NODE_STAT_ITEM["NR_FOLL_PIN_RELEASED"]
 # follow_page_mask's answers besides a page: fault first (NULL), unshare first (-EMLINK)
 FOLLOW_FAULT, FOLLOW_UNSHARE = -1, -2
@@ -135,7 +152,8 @@ def gup_must_unshare(a, vmas, v, gup_flags, page):
 @njit(cache=True)
 def try_grab_folio(a, vs, head, refs, gup_flags):
     """``try_grab_folio``: ``refs`` references with FOLL_GET, ``refs`` pins with FOLL_PIN
-    (none on the zero page)."""
+    (none on the zero page: the kernel takes FOLL_GET references on it, which the simulator,
+    keeping no refcount for it, leaves out)."""
     if is_zero_page(vs, head):
         return
     if gup_flags & FOLL_GET:
@@ -205,6 +223,19 @@ def follow_page_mask(a, vs, vmas, v, pgd, addr, gup_flags):
 
 
 @njit(cache=True)
+def follow_page_touch(a, vs, pgd, addr, gup_flags, head):
+    """FOLL_TOUCH on a page found through a pte (``follow_page_pte``): a write through a clean
+    pte dirties the folio, and the folio is marked accessed. A pmd leaf is left alone
+    (``touch_pmd`` makes the pmd young: the simulator's are once mapped)."""
+    entry, level = M.lookup_pte(a, vs, pgd, addr)
+    if level < vs.vp[VP_LEVELS] - 1:
+        return
+    if gup_flags & FOLL_WRITE and not entry_has(entry, _PAGE_DIRTY):
+        M.folio_mark_dirty_compiled(a, vs, head)
+    folio_mark_accessed(a, vs.vp[M.VP_CPU], head)
+
+
+@njit(cache=True)
 def faultin_page(a, vs, xa, t, asid, vmas, mmc, addr, gup_flags, unshare):
     """``faultin_page``: ``handle_mm_fault`` for write (FOLL_WRITE) or to unshare; a fault that
     replaced a present entry flushes it from the TLBs. Returns the fault status."""
@@ -220,8 +251,9 @@ def faultin_page(a, vs, xa, t, asid, vmas, mmc, addr, gup_flags, unshare):
 
 @njit(cache=True)
 def __get_user_pages(a, vs, xa, t, asid, vmas, mmc, start, gup_flags, pages, i):
-    """``__get_user_pages`` with FOLL_PIN from page ``i`` of ``pages`` on: each page found (and
-    faulted in or unshared as needed, then looked up again) gets its pin. Returns (pages
+    """``__get_user_pages`` with FOLL_PIN or FOLL_GET from page ``i`` of ``pages`` on: each page
+    found (and faulted in or unshared as needed, then looked up again) gets its pin or
+    reference, and FOLL_TOUCH touches it. Returns (pages
     pinned so far, status): FAULT_OK when all are, FAULT_EFAULT where GUP refuses, else the
     status of a fault that needs Python (which then resumes here)."""
     pgd = mmc[M.MMC_PGD]
@@ -240,7 +272,10 @@ def __get_user_pages(a, vs, xa, t, asid, vmas, mmc, start, gup_flags, pages, i):
                 return i, status
             faults += 1
             continue
-        try_grab_folio(a, vs, B.compound_head(a, page), 1, gup_flags)
+        head = B.compound_head(a, page)
+        try_grab_folio(a, vs, head, 1, gup_flags)
+        if gup_flags & FOLL_TOUCH:
+            follow_page_touch(a, vs, pgd, addr, gup_flags, head)
         pages[i] = page
         i += 1
         faults = 0
@@ -343,47 +378,113 @@ def __gup_longterm_locked(k, task, start: int, gup_flags: int, pages: np.ndarray
     return -errno.ENOMEM
 
 
-def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool) -> tuple[int, np.ndarray]:
-    """``pin_user_pages_fast``/``get_user_pages_fast`` (``fast``) or ``pin_user_pages``: the range
-    checks, MMF_HAS_PINNED for a pin, GUP-fast for what it can take, the slow path for the rest.
-    Returns (pages taken or -errno, the pages taken: 4 KiB pfns)."""
-    task.check_alive()
+def is_valid_gup_args(gup_flags: int, to_set: int) -> int | None:
+    """``is_valid_gup_args``: the caller's flags with what the entry point adds (``to_set``),
+    or None where the kernel WARNs and fails (-EINVAL): internal flags from outside, FOLL_GET
+    with FOLL_PIN, FOLL_LONGTERM without FOLL_PIN (or with FOLL_PCI_P2PDMA)."""
+    if gup_flags & INTERNAL_GUP_FLAGS:
+        return None
+    gup_flags |= to_set
+    if gup_flags & (FOLL_PIN | FOLL_GET) == FOLL_PIN | FOLL_GET:
+        return None
+    if gup_flags & FOLL_LONGTERM and (not gup_flags & FOLL_PIN or gup_flags & FOLL_PCI_P2PDMA):
+        return None
+    return gup_flags
+
+
+def _no_pages(err: int) -> tuple[int, np.ndarray]:
+    return -err, np.zeros(0, np.int64)
+
+
+def gup_range(task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, int]:
+    """The range checks of ``gup_fast_fallback`` (the slow entry points make them here too) and
+    MMF_HAS_PINNED for a pin: (page-aligned start, 0) or (0, errno)."""
     start &= ~(PAGE_SIZE - 1)
     end = start + (nr_pages << PAGE_SHIFT)
     if nr_pages < 0 or end >= 1 << 64:
-        return -errno.EOVERFLOW, np.zeros(0, np.int64)
+        return 0, errno.EOVERFLOW
     if end > TASK_SIZE + PAGE_SIZE:  # TASK_SIZE_MAX
-        return -errno.EFAULT, np.zeros(0, np.int64)
+        return 0, errno.EFAULT
     if gup_flags & FOLL_PIN:
         task.mmc[MMC_HAS_PINNED] = 1  # mm_set_has_pinned_flag
+    return start, 0
+
+
+def __gup_slow(k, task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, np.ndarray]:
+    """``get_user_pages``/``pin_user_pages``: the slow path for every page. Returns (pages
+    got or pinned, or -errno; the pages: 4 KiB pfns)."""
+    task.check_alive()
+    start, err = gup_range(task, start, nr_pages, gup_flags)
+    if err:
+        return _no_pages(err)
     pages = np.zeros(nr_pages, np.int64)
-    nr_pinned = 0
-    if fast:
-        nr_pinned = gup_fast(k.mem_map, ensure_tables(k), task.vma_table, int(task.mmc[M.MMC_PGD]), start,
-                             gup_flags, pages, movable_zone_idx(k))
-    if nr_pinned == nr_pages:
-        return nr_pinned, pages
-    ret = __gup_longterm_locked(k, task, start + (nr_pinned << PAGE_SHIFT), gup_flags, pages[nr_pinned:])
+    ret = __gup_longterm_locked(k, task, start, gup_flags, pages) if nr_pages else 0
+    return (ret, pages[:0]) if ret < 0 else (ret, pages[:ret])
+
+
+def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, np.ndarray]:
+    """``gup_fast_fallback`` (``get_user_pages_fast``, ``pin_user_pages_fast``): the flags it
+    knows, the range checks, GUP-fast for what it can take, the slow path (with FOLL_TOUCH)
+    for the rest. Returns (pages got or pinned, or -errno; the pages: 4 KiB pfns)."""
+    task.check_alive()
+    if gup_flags & ~GUP_FAST_FLAGS:
+        return _no_pages(errno.EINVAL)
+    start, err = gup_range(task, start, nr_pages, gup_flags)
+    if err:
+        return _no_pages(err)
+    pages = np.zeros(nr_pages, np.int64)
+    nr_pinned = gup_fast(k.mem_map, ensure_tables(k), task.vma_table, int(task.mmc[M.MMC_PGD]), start,
+                         gup_flags, pages, movable_zone_idx(k))
+    if nr_pinned == nr_pages or gup_flags & FOLL_FAST_ONLY:
+        return nr_pinned, pages[:nr_pinned]
+    ret = __gup_longterm_locked(k, task, start + (nr_pinned << PAGE_SHIFT), gup_flags | FOLL_TOUCH,
+                                pages[nr_pinned:])
     if ret < 0:
         return (nr_pinned, pages[:nr_pinned]) if nr_pinned else (ret, pages[:0])
     return nr_pinned + ret, pages[:nr_pinned + ret]
 
 
+def gup_clock_work(k, pages: int, ns_per_page: int) -> None:
+    """GUP's time on the simulated clock (``kernel/timer.py``'s cost model)."""
+    k.clock.run_until(k.clock.now + pages * ns_per_page)
+
+
+def __gup_timed(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool) -> tuple[int, np.ndarray]:
+    ret, pages = gup_fast_fallback(k, task, start, nr_pages, gup_flags) if fast else \
+        __gup_slow(k, task, start, nr_pages, gup_flags)
+    gup_clock_work(k, len(pages), GUP_PAGE_NS)
+    return ret, pages
+
+
 def pin_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool = False) -> tuple[int, np.ndarray]:
     """``pin_user_pages``/``pin_user_pages_fast``: FOLL_PIN is implied."""
-    return gup_fast_fallback(k, task, start, nr_pages, gup_flags | FOLL_PIN, fast)
+    gup_flags = is_valid_gup_args(gup_flags, FOLL_PIN)
+    if gup_flags is None:
+        return _no_pages(errno.EINVAL)
+    return __gup_timed(k, task, start, nr_pages, gup_flags, fast)
+
+
+def get_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool = False) -> tuple[int, np.ndarray]:
+    """``get_user_pages`` (FOLL_TOUCH, and FOLL_GET as ``__get_user_pages_locked`` adds it)
+    or ``get_user_pages_fast`` (FOLL_GET): references, to be dropped by ``put_pages``."""
+    gup_flags = is_valid_gup_args(gup_flags, FOLL_GET if fast else FOLL_TOUCH)
+    if gup_flags is None:
+        return _no_pages(errno.EINVAL)
+    return __gup_timed(k, task, start, nr_pages, gup_flags if fast else gup_flags | FOLL_GET, fast)
 
 
 def get_user_pages_fast(k, task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, np.ndarray]:
     """``get_user_pages_fast``: FOLL_GET is implied (a reference on each page, no pin)."""
-    return gup_fast_fallback(k, task, start, nr_pages, gup_flags | FOLL_GET, True)
+    return get_user_pages(k, task, start, nr_pages, gup_flags, fast=True)
 
 
 def unpin(k, pages: np.ndarray) -> None:
     """``unpin_user_pages`` of pages a pin returned."""
     unpin_user_pages(k.mem_map, k.vm_state, pages)
+    gup_clock_work(k, len(pages), UNPIN_PAGE_NS)
 
 
 def put_pages(k, pages: np.ndarray) -> None:
-    """``put_page`` of each page ``get_user_pages_fast`` returned."""
+    """``put_page`` of each page ``get_user_pages``/``get_user_pages_fast`` returned."""
     put_user_pages(k.mem_map, k.vm_state, pages)
+    gup_clock_work(k, len(pages), UNPIN_PAGE_NS)

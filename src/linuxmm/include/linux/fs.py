@@ -178,12 +178,13 @@ class file:
     """``struct file``: an open file description. ``id``, ``name``, ``dev`` and ``size`` are
     its inode's number, path, device and ``i_size`` (what ``/proc/PID/maps`` prints)."""
 
-    __slots__ = ("f_inode", "f_mapping", "f_pos", "f_flags", "f_mode", "f_ra", "f_count")
+    __slots__ = ("f_inode", "f_mapping", "f_pos", "f_flags", "f_mode", "f_ra", "f_count", "private_data")
 
     def __init__(self, ino: inode, flags: int, mode: int, ra_pages: int):
         self.f_inode, self.f_mapping = ino, ino.i_mapping
         self.f_pos, self.f_flags, self.f_mode, self.f_count = 0, flags, mode, 0
         self.f_ra = file_ra_state(ra_pages)
+        self.private_data = None  # the driver's object behind an anon inode file (an io_uring ring)
 
     @property
     def id(self) -> int:
