@@ -43,8 +43,9 @@ CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW and R/O GUP pin cases on base pages and PMD THPs, the "
                              "non-anonymous Basic COW and R/O pin cases (shared zeropage, memfd, tmpfile, huge "
-                             "zeropage), and the anonymous THP collapse cases; not the vmsplice (no pipes), io_uring "
-                             "(no liburing) and hugetlb cases"),
+                             "zeropage), the vmsplice cases (FOLL_GET references through a pipe) on the same anonymous "
+                             "pages, and the anonymous THP collapse cases; not the io_uring (no liburing) and hugetlb "
+                             "cases"),
     ("droppable.c", PORTED_STATUS, "all (the child's allocations and the parent's scans take turns)"),
     ("guard-regions.c", PORTED_STATUS, "all, on the anon, shmem (memfd) and file variants (uffd skips: no "
                                        "userfaultfd; memfd_write_seal skips on shmem: no fcntl(F_ADD_SEALS))"),
