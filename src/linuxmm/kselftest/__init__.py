@@ -125,12 +125,13 @@ CATALOG = [
                                                "prctls, faults and munmaps take about 40 s"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
     ("write_to_hugetlbfs.c", WAITING, HUGETLB),
-    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "current_peak (memory.peak reset per open file), min, low, high, "
-                                                   "high_sync (waiting on memory.events), reclaim and the OOM cases "
-                                                   "(oom_events, oom_group_leaf/parent/score_events); swap_max_peak "
-                                                   "skips without swap, as on the host; the rest wait for slab charges "
-                                                   "(max), sockets (sock) and a memory controller left disabled "
-                                                   "(subtree_control)"),
+    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "subtree_control (memory enabled or not in a parent's "
+                                                   "cgroup.subtree_control), current_peak (memory.peak reset per open "
+                                                   "file), min, low, high, high_sync (waiting on memory.events), "
+                                                   "reclaim and the OOM cases (oom_events, "
+                                                   "oom_group_leaf/parent/score_events); swap_max_peak skips without "
+                                                   "swap, as on the host; the rest wait for slab charges (max) and "
+                                                   "sockets (sock)"),
 ]
 
 
