@@ -452,3 +452,54 @@ def test_truncate_keeps_a_dirty_partial_folio_it_cannot_split_and_drops_a_clean_
         p.munmap(a, 101 * 4096)
         p.close(fd)
         m.unlink("/data")
+
+
+# ---- the huge zero page's write fault, against this host's 6.18 (tests/probe/zero_pt_probe.c) ----
+
+def zero_pt_probe(scenario: str) -> dict:
+    import json
+
+    from conftest import HOST_SNAP
+
+    rows = [json.loads(line) for line in (HOST_SNAP / "zero_pt_probe.jsonl").read_text().splitlines()]
+    return next(r for r in rows if r.get("scenario") == scenario)
+
+
+ZERO_EVENTS = ("thp_fault_alloc", "thp_fault_fallback", "thp_fault_fallback_charge", "thp_split_pmd")
+
+
+def zero_write(cgroup: str = "/") -> dict:
+    """The probe's steps: a 2 MiB-aligned MADV_HUGEPAGE region read (the huge zero page), then
+    one byte written at page 7; the region's smaps after each and the events of the write."""
+    m = small_machine()
+    m.sysfs(THP_ENABLED, "madvise")  # as this host has it (the small machine turns THP off)
+    if cgroup != "/":
+        m.cgroup(cgroup).write("memory.max", "1M")
+    p = m.spawn(cgroup=cgroup)
+    a = p.mmap(2 * MB, addr=0x40000000, flags="private|anonymous|fixed")
+    p.madvise(a, 2 * MB, "hugepage")
+    p.read(a, 1)
+    read = p.smaps()[0]
+    before = dict(line.split() for line in m.proc("vmstat").splitlines())
+    p.write(a + 7 * 4096 + 3, 1, value=9)
+    after = dict(line.split() for line in m.proc("vmstat").splitlines())
+    written = p.smaps()[0]
+    got = {"read_anon_huge_kb": read["AnonHugePages"], "read_rss_kb": read["Rss"],
+           "write_anon_huge_kb": written["AnonHugePages"], "write_rss_kb": written["Rss"],
+           "bytes": sum(p.read(a + 7 * 4096 + 3, 1)) + sum(p.read(a + 4096, 1))}
+    got.update({e: int(after[e]) - int(before[e]) for e in ZERO_EVENTS})
+    return got
+
+
+def test_write_to_the_huge_zero_page_maps_a_thp_as_on_the_host():
+    """do_huge_zero_wp_pmd (6.18): the write replaces the huge zero page's PMD by a new THP
+    (2048 kB AnonHugePages, thp_fault_alloc 1), where 6.6 split the PMD and copied 4 KiB."""
+    want = zero_pt_probe("zero_write")
+    assert zero_write() == {key: want[key] for key in want if key != "scenario"}
+
+
+def test_write_to_the_huge_zero_page_falls_back_to_4k_when_the_thp_charge_fails():
+    """In a 1 MiB memory cgroup the THP's charge fails: thp_fault_fallback(_charge), the PMD
+    is split (thp_split_pmd) and the pte fault copies one zeroed 4 KiB page, as on the host."""
+    want = zero_pt_probe("zero_charge_fails")
+    assert zero_write("probe") == {key: want[key] for key in want if key != "scenario"}

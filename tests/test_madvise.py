@@ -73,3 +73,45 @@ def test_madv_free_drops_the_swap_of_swapped_out_pages():
     assert debug.check(m) == []
     assert set(lines(p, addr, size).tolist()) <= {0, 3}
     assert debug.check(m) == []
+
+
+def test_madv_dontneed_frees_the_pte_tables_it_empties_as_on_the_host():
+    """CONFIG_PT_RECLAIM (mm/pt_reclaim.c, 6.18; on in this host's x86-64 config): MADV_DONTNEED
+    frees a pte table once the zap leaves it empty, if its range covered the table whole
+    (``reclaim_pt_is_enabled``); a range that covers a table in part (unaligned, or half of
+    it) frees none, and the PMD table stays. The steps and VmPTE changes of
+    tests/probe/zero_pt_probe.c on this host (tests/data/host-linux-6.18/zero_pt_probe.jsonl)."""
+    import json
+
+    from conftest import HOST_SNAP, SMALL
+    from linuxmm.sources import toml
+
+    GiB, HUGE = 1 << 30, 2 * MiB
+    host = {r["scenario"]: r["vmpte_before_kb"] - r["vmpte_after_kb"] for r in map(
+        json.loads, (HOST_SNAP / "zero_pt_probe.jsonl").read_text().splitlines()) if "pt_dontneed" in r.get("scenario", "")}
+    m = linuxmm.Machine(toml.loads(SMALL.replace("0x17ffffff", "0x5fffffff")))  # 1.5 GiB
+    p = m.spawn()
+
+    def vmpte() -> int:
+        return next(int(ln.split()[1]) for ln in p.proc("status").splitlines() if ln.startswith("VmPTE:"))
+
+    freed = {}
+
+    def step(name, call, *args):
+        before = vmpte()
+        call(*args)
+        freed[name] = before - vmpte()
+
+    r = p.mmap(GiB + HUGE, flags="private|anonymous|noreserve")
+    base = (r + HUGE - 1) & ~(HUGE - 1)
+    p.madvise(r, GiB + HUGE, "nohugepage")
+    p.write(base, GiB)
+    step("pt_dontneed_1g", p.madvise, base, GiB, "dontneed")
+    p.write(base, 8 * MiB)
+    step("pt_dontneed_aligned_2m", p.madvise, base + HUGE, HUGE, "dontneed")
+    step("pt_dontneed_unaligned_2m", p.madvise, base + 2 * HUGE + PAGE, HUGE, "dontneed")
+    step("pt_dontneed_half_table", p.madvise, base + 3 * HUGE, MiB, "dontneed")
+    p.write(base + HUGE + 5 * PAGE, 1)  # one page in the table freed before: freed again
+    step("pt_dontneed_sparse_2m", p.madvise, base + HUGE, HUGE, "dontneed")
+    assert debug.check(m) == []
+    assert freed == host  # (munmap's frees depend on what else shares the upper tables: not compared)

@@ -853,6 +853,50 @@ def _check_cluster_lists(k, si) -> list[str]:
     return v[:MAX_REPORTED]
 
 
+def _check_swap_globals(k) -> list[str]:
+    """The arrays compiled allocation keeps (``swap_globals``): the active priority list holds
+    every area once, highest priority first, and the avail list only writable areas of it,
+    in the same order; each area's ``inuse_pages`` is what its clusters' counts add up to;
+    zram holds at least the pages its compressed slots need, each counted in NR_ZSPAGES;
+    each CPU's cluster of an order names an active area and an offset inside it (0: none
+    left), or no area."""
+    from .include.linux.swap import (PCP_SWAP_OFFSET, PCP_SWAP_TYPE, PLIST_ACTIVE, PLIST_AVAIL, SI_ZS_PAGES,
+                                     SWAPFILE_CLUSTER, SWP_WRITEOK)
+    from .include.linux.vmstat import NR_ZSPAGES
+    from .mm.page_io import zram_pages_needed
+
+    g, vs, v = k.swap, k.vm_state, []
+    active = g.plists[PLIST_ACTIVE][:int(np.argmax(g.plists[PLIST_ACTIVE] < 0))].tolist()
+    avail = g.plists[PLIST_AVAIL][:int(np.argmax(g.plists[PLIST_AVAIL] < 0))].tolist()
+    areas = [t for t, si in enumerate(g.swap_info) if si is not None]
+    if sorted(active) != areas:
+        v.append(f"swap_active_head holds areas {active}, swap_info {areas}")
+    if [t for t in active if t in avail] != avail or any(not g.swap_info[t].flags & SWP_WRITEOK for t in avail):
+        v.append(f"swap_avail_head {avail} is not the writable areas of swap_active_head {active} in its order")
+    for head, name in ((active, "active"), (avail, "avail")):
+        prios = [g.swap_info[t].prio for t in head if t in areas]
+        if prios != sorted(prios, reverse=True):
+            v.append(f"swap_{name}_head is not in priority order: {prios}")
+    zspages = 0
+    for t in areas:
+        si = g.swap_info[t]
+        padding = si.cluster_info.shape[0] * SWAPFILE_CLUSTER - si.max
+        if si.inuse_pages != int(si.ci_count.sum()) - 1 - padding:
+            v.append(f"{si.swap_file}: inuse_pages {si.inuse_pages} but its clusters count "
+                     f"{int(si.ci_count.sum()) - 1 - padding}")
+        zspages += int(si.row[SI_ZS_PAGES])
+        if si.bdev is None and si.row[SI_ZS_PAGES] < zram_pages_needed(vs, t, si.zs_nr):
+            v.append(f"{si.swap_file}: zsmalloc holds {si.row[SI_ZS_PAGES]} pages for {si.zs_nr} compressed slots")
+    if zspages != int(k.mem_map.vm_stat[:, NR_ZSPAGES].sum()):
+        v.append(f"NR_ZSPAGES is {int(k.mem_map.vm_stat[:, NR_ZSPAGES].sum())} but zram holds {zspages} pages")
+    for cpu, order in zip(*np.nonzero((g.percpu_swap_cluster[:, :, PCP_SWAP_TYPE] >= 0)
+                                       | (g.percpu_swap_cluster[:, :, PCP_SWAP_OFFSET] != 0))):
+        t, off = (int(x) for x in g.percpu_swap_cluster[cpu, order])
+        if t not in areas or not 0 <= off < g.swap_info[t].max:
+            v.append(f"cpu {cpu}: percpu_swap_cluster of order {order} names area {t} offset {off}")
+    return v[:MAX_REPORTED]
+
+
 def _check_shadow(k, where: str, entry: int) -> list[str]:
     """A shadow entry (``workingset_eviction``) names a node with memory, memcg 0, and an
     eviction time the node's ``nonresident_age`` has reached; or, evicted by MGLRU, a memcg id
@@ -1062,7 +1106,7 @@ def check_swap(k) -> list[str]:
             bad = swap_pte_refs(a, vs, int(task.mmc[M.MMC_PGD]), refs)
             if bad:
                 v.append(f"pid {task.pid}: {bad} swap ptes name a slot of no swap area")
-    v += _shmem_swap_refs(k, refs)
+    v += _shmem_swap_refs(k, refs) + _check_swap_globals(k)
     free = 0
     for si in k.swap.swap_active_head:
         sl = slice(si.base + 1, si.base + si.max)

@@ -48,7 +48,7 @@ class PageTableHooks:
         k, t = self.k, self.task
         a, vs = k.mem_map, F.ensure_tables(k)
         F.mlock_locked_vmas(k, t, start, end, False)
-        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, drop_markers)
+        M.unmap_page_range(a, vs, t.mmc, int(t.mmc[M.MMC_PGD]), start, end, drop_markers, False)
         F.flush_tlb_range(k, t, start, end)
 
     def mlock_vma_pages_range(self, mm, start: int, end: int, lock: bool) -> None:
@@ -111,10 +111,10 @@ class PageTableHooks:
         fault.access(self.k, self.task, addrs, write, -1 if write else 0, tried, gup=True)
         F.mlock_locked_vmas(self.k, self.task, start, end, True)  # folio_add_*_rmap -> mlock_vma_folio
 
-    def zap_page_range_single(self, mm, start: int, end: int) -> None:
+    def zap_page_range_single(self, mm, start: int, end: int, reclaim_pt: bool = False) -> None:
         k, t = self.k, self.task
         F.mlock_locked_vmas(k, t, start, end, False)
-        M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False)
+        M.unmap_page_range(k.mem_map, F.ensure_tables(k), t.mmc, int(t.mmc[M.MMC_PGD]), start, end, False, reclaim_pt)
         F.flush_tlb_range(k, t, start, end)
 
     def lazyfree_range(self, mm, start: int, end: int) -> None:

@@ -164,7 +164,7 @@ class Kernel:
         self.nr_blockdev_pages = 0
         # swap (mm/swapfile.py): the areas and their priority lists; the free slots are
         # counted where compiled code frees them (VmState.vp[VP_NR_SWAP_PAGES])
-        self.swap = swap_globals()
+        self.swap = swap_globals(self.desc.nr_cpus)
         self.total_swap_pages = 0
         self.zswap_total_pages = self.zswap_stored_pages = 0
         self.vmalloc_total_bytes = self.vmalloc_nr_pages = 0

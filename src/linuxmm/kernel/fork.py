@@ -274,7 +274,7 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
     a, vs = k.mem_map, ensure_tables(k)
     mlock_locked_vmas(k, task, 0, 1 << 62, False)
     pgd = int(task.mmc[M.MMC_PGD])
-    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True)
+    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True, False)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)

@@ -135,8 +135,8 @@ def _dontneed_free(mm: mm_struct, vma, start: int, end: int, behavior: int) -> N
     forbidden = VM_PFNMAP | (0 if behavior == MADV_DONTNEED_LOCKED else VM_LOCKED)
     if vma.vm_flags & forbidden:
         raise _einval("DONTNEED/FREE on a locked or PFN mapping")
-    if behavior != MADV_FREE:
-        mm.hooks.zap_page_range_single(mm, start, end)
+    if behavior != MADV_FREE:  # madvise_dontneed_single_vma: zap_details.reclaim_pt
+        mm.hooks.zap_page_range_single(mm, start, end, True)
     elif not vma_is_anonymous(vma):
         raise _einval("MADV_FREE works on private anonymous memory only")
     else:
@@ -435,7 +435,7 @@ def unmap_exclusive_file_folios(k, task, found: np.ndarray) -> None:
     pgd = int(task.mmc[M.MMC_PGD])
     for head, addr in found.tolist():
         end = addr + (1 << (int(a.order[head]) + PAGE_SHIFT))
-        M.unmap_page_range(a, vs, task.mmc, pgd, addr, end, False)
+        M.unmap_page_range(a, vs, task.mmc, pgd, addr, end, False, False)
         F.flush_tlb_range(k, task, addr, end)
 
 

@@ -37,7 +37,7 @@ from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa
 from ..kernel.timer import ACCESS_NS, FAULT_NS
 from . import buddy as B
 from .pagewalk import (WALK_DONE, WALK_POST, WALK_PTE_TABLE, WALK_PTE_TABLES, WALK_TABLE_DONE, walk_again, walk_next,
-                       walk_page_range, walk_pte_range)
+                       walk_page_range, walk_parent, walk_pte_range)
 from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_MARKER_GUARD, PTE_MARKER_POISONED,
                       SWP_FMT_64, VP_SWP_FMT, _PAGE_SWP_UFFD_WP, is_leaf_entry, is_migration_entry, is_writable_migration_entry,
                       is_pte_marker, make_pte_marker, make_readable_migration_entry, non_swap_entry,
@@ -45,7 +45,7 @@ from .pgtable import (PTE_KIND_MIGRATION, PTE_KIND_PRESENT, PTE_KIND_SWAP, PTE_M
                       pgtable_trans_huge_withdraw, pte_marker_get, pte_none, pte_present, pte_swp_exclusive_bit,
                       pte_to_swp_entry, swp_entry_to_pte, swp_offset, swp_offset_pfn, pte_kind, swp_type)
 from ..include.linux.vmstat import (NR_ZONE_WRITE_PENDING, PGFAULT, PGMAJFAULT, PGREUSE, THP_FAULT_ALLOC, THP_FAULT_FALLBACK,
-                                    THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED)
+                                    THP_FAULT_FALLBACK_CHARGE, THP_FILE_MAPPED, THP_SPLIT_PMD)
 from .pgtable import (NS_DIRTIED, NS_FILE_DIRTY, NS_FILE_PMDMAPPED, NS_SHMEM_PMDMAPPED,
                       VP_FAULT_AROUND_PAGES, VP_FAULT_MAJOR, VP_NR_SWAP_PAGES, VP_SWAPIN_FAULTS)
 from .pgtable import (NS_ANON_MAPPED, NS_ANON_THPS, NS_FILE_MAPPED, NS_PAGETABLE, _PAGE_PROTNONE, AC_COMP, AC_FAST, AC_HIGHEST, AC_MT, AC_NID, AC_PGTABLE, AC_SLOW, AC_SWAPIN, AC_THP, AC_USER,
@@ -158,10 +158,11 @@ def alloc_with(a, vs, ctx, order):
     return pfn
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def get_page_from_freelist_ctx(a, vs, ctx, order, flags):
     """The zonelist walk for allocation context ``ctx`` with its alloc_flags ``ac[ctx, flags]``
-    (node reclaim is left to ``alloc_pages_slowpath_for_fault``)."""
+    (node reclaim is left to ``alloc_pages_slowpath_for_fault``). Inline: a wrapper on every
+    fault's allocation."""
     nid = vs.ac[ctx, AC_NID]
     return B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
                                     vs.ac[ctx, flags], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
@@ -423,11 +424,12 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
+    vm_flags = vmas[v, VMA_FLAGS]
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
-    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vm_flags)
     entry = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
-    if vmas[v, VMA_FLAGS] & VM_WRITE:  # pte_mkwrite(pte_mkdirty()); a FOLL_FORCE write gets neither
+    if vm_flags & VM_WRITE:  # pte_mkwrite(pte_mkdirty()); a FOLL_FORCE write gets neither
         entry |= np.uint64(_PAGE_RW) | pte_mkdirty(vs)
     set_entry(vs, row, idx, entry)
     mmc[MM_ANONPAGES] += 1
@@ -506,21 +508,39 @@ def do_huge_pmd_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
                                          | _PAGE_SPECIAL | _PAGE_ACCESSED | _PAGE_NX))
         pgtable_trans_huge_deposit(vs, row, deposit)
         return FAULT_OK
-    order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
-    pfn = alloc_anon_folio(a, vs, mmc, AC_THP, order)
+    pfn = vma_alloc_anon_folio_pmd(a, vs, mmc)
     if pfn < 0:
         pte_free(a, vs, mmc, deposit)
-        if pfn == NO_PAGE:
-            return FAULT_NEED_ALLOC
-        if pfn == CHARGE_FAILED:  # THP gfp cannot block: try_charge fails at once, no memcg event
-            vs.vm_events[THP_FAULT_FALLBACK_CHARGE] += 1
-        vs.vm_events[THP_FAULT_FALLBACK] += 1  # the slow path or the charge failed: map 4 KiB pages
-        return -1
-    clear_page(a, pfn, nr)
+        return FAULT_NEED_ALLOC if pfn == NO_PAGE else -1  # -1: map 4 KiB pages
     map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, addr & ~((nr << 12) - 1), deposit)
+    count_thp_fault_alloc(a, vs, pfn)
+    return FAULT_OK
+
+
+@njit(cache=True)
+def vma_alloc_anon_folio_pmd(a, vs, mmc):
+    """``vma_alloc_anon_folio_pmd``: a zeroed PMD-size folio charged to the mm's memcg. NO_PAGE
+    while the slow path has yet to run; another negative value once it cannot be had
+    (thp_fault_fallback; _charge too when the charge failed: THP gfp cannot block, so
+    try_charge fails at once, no memcg event)."""
+    order = vs.shift[vs.vp[VP_PMD_LEVEL]] - 12
+    pfn = alloc_anon_folio(a, vs, mmc, AC_THP, order)
+    if pfn == NO_PAGE:
+        return pfn
+    if pfn < 0:
+        if pfn == CHARGE_FAILED:
+            vs.vm_events[THP_FAULT_FALLBACK_CHARGE] += 1
+        vs.vm_events[THP_FAULT_FALLBACK] += 1
+        return pfn
+    clear_page(a, pfn, np.int64(1) << order)
+    return pfn
+
+
+@njit(cache=True)
+def count_thp_fault_alloc(a, vs, pfn):
+    """A THP mapped by a fault: thp_fault_alloc, machine-wide and in the folio's memcg."""
     vs.vm_events[THP_FAULT_ALLOC] += 1
     count_memcg_folio_events(a, pfn, THP_FAULT_ALLOC, 1)
-    return FAULT_OK
 
 
 @njit(cache=True)
@@ -553,6 +573,7 @@ def __split_huge_pmd(a, vs, mmc, row, idx):
     anonymous folio's pages all exclusive, as ``folio_add_anon_rmap_ptes`` with
     RMAP_EXCLUSIVE makes them). A file folio's pmd is only unmapped (``__split_huge_pmd_locked`` for a file VMA: the ptes come back
     from the page cache at the next fault)."""
+    vs.vm_events[THP_SPLIT_PMD] += 1  # __split_huge_pmd_locked counts every split, the zero page's too
     entry = vs.pt[row, idx]
     if not pmd_has_deposit(a, entry):
         zap_huge_pmd(a, vs, mmc, row, idx)
@@ -601,13 +622,37 @@ def split_huge_pmd_address(a, vs, mmc, pgd, address):
 
 
 @njit(cache=True)
-def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx):
-    """Write to a read-only huge pmd: reuse an exclusive THP (PageAnonExclusive of the head, or
-    no other reference), else split and COW at 4 KiB. An unshare fault only marks it exclusive."""
+def do_huge_zero_wp_pmd(a, vs, vmas, mmc, v, row, idx, addr):
+    """``do_huge_zero_wp_pmd`` (6.18): a write to the huge zero page's PMD puts a new zeroed
+    THP in its place, with the deposited pte table kept under it (thp_fault_alloc); -1
+    (VM_FAULT_FALLBACK) when none can be had. Measured on this host's 6.18
+    (tests/data/host-linux-6.18/zero_pt_probe.jsonl): the write maps 2048 kB AnonHugePages."""
+    pfn = vma_alloc_anon_folio_pmd(a, vs, mmc)
+    if pfn < 0:
+        return FAULT_NEED_ALLOC if pfn == NO_PAGE else -1
+    deposit = pgtable_trans_huge_withdraw(vs, row)  # map_anon_folio_pmd deposits it again
+    set_entry(vs, row, idx, np.uint64(0))  # pmdp_huge_clear_flush
+    vs.vp[VP_FLUSH_PENDING] = 1
+    haddr = addr & ~((np.int64(1) << vs.shift[vs.vp[VP_PMD_LEVEL]]) - 1)
+    map_anon_folio_pmd(a, vs, vmas, mmc, v, row, idx, pfn, haddr, deposit)
+    count_thp_fault_alloc(a, vs, pfn)
+    return FAULT_OK
+
+
+@njit(cache=True)
+def do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
+    """Write to a read-only huge pmd: the huge zero page's is replaced by a THP
+    (``do_huge_zero_wp_pmd``); reuse an exclusive THP (PageAnonExclusive of the head, or no
+    other reference); else (or when no THP could be had) split and handle the 4 KiB pte (COW).
+    An unshare fault only marks an exclusive THP exclusive."""
     entry = vs.pt[row, idx]
     head = pte_pfn(entry)
-    if not entry_has(entry, _PAGE_SPECIAL) and (a.flags[head] & PG_anon_exclusive_mask or (
-            a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1)):
+    if entry_has(entry, _PAGE_SPECIAL):
+        if not vs.vp[VP_FAULT_UNSHARE]:  # (GUP never unshares the zero page: not anonymous)
+            status = do_huge_zero_wp_pmd(a, vs, vmas, mmc, v, row, idx, addr)
+            if status >= 0:
+                return status
+    elif a.flags[head] & PG_anon_exclusive_mask or (a.refcount[head] == 1 and folio_entire_mapcount(a, head) == 1):
         a.flags[head] |= PG_anon_exclusive_mask
         if vs.vp[VP_FAULT_UNSHARE]:
             return FAULT_OK
@@ -1072,7 +1117,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
                 if file_vma:  # wp_huge_pmd: COW and write-notify are done at the pte level
                     __split_huge_pmd(a, vs, mmc, row, idx)
                 else:
-                    status = do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx)
+                    status = do_huge_pmd_wp_page(a, vs, vmas, mmc, v, row, idx, addr)
                     if status >= 0:
                         return status
                 entry = vs.pt[row, idx]
@@ -1469,10 +1514,12 @@ def zap_pte_range(a, vs, mmc, row, first, last, drop_markers):
 
 
 @njit(cache=True)
-def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
+def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers, reclaim_pt):
     """Unmap [start, end): every entry that is not none goes; a huge pmd only partly inside is
-    split first (``zap_pmd_range``). The running CPU's LRU batches are drained first, as
-    ``free_pages_and_swap_cache`` does before it puts the folios' references."""
+    split first (``zap_pmd_range``). With ``reclaim_pt`` (MADV_DONTNEED's ``zap_details``) a
+    pte table the range covers whole is freed once empty (``try_to_free_pte``). The running
+    CPU's LRU batches are drained first, as ``free_pages_and_swap_cache`` does before it puts
+    the folios' references."""
     lru_add_drain(a, vs.vp[VP_CPU])
     w = walk_page_range(vs, pgd, start, end, WALK_PTE_TABLES)
     while True:
@@ -1482,6 +1529,8 @@ def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
         if kind == WALK_PTE_TABLE:
             first, last = walk_pte_range(vs, w)
             zap_pte_range(a, vs, mmc, row, first, last, drop_markers)
+            if reclaim_pt and first == 0 and last == vs.nent[level]:  # reclaim_pt_is_enabled
+                try_to_free_pte(a, vs, mmc, w, row)
         elif kind != PTE_KIND_PRESENT:
             zap_nonpresent_pte(a, vs, mmc, row, idx, drop_markers)
         elif addr < start or addr + (np.int64(1) << vs.shift[level]) > end:
@@ -1489,6 +1538,21 @@ def unmap_page_range(a, vs, mmc, pgd, start, end, drop_markers):
             walk_again(w)
         else:
             zap_huge_pmd(a, vs, mmc, row, idx)
+
+
+@njit(cache=True)
+def try_to_free_pte(a, vs, mmc, w, row):
+    """CONFIG_PT_RECLAIM (mm/pt_reclaim.c, 6.18; on in x86-64 configs, this host's too): the pte
+    table ``row`` the walk ``w`` just zapped is freed and its pmd cleared when no entry is
+    left (a guard marker keeps it); the PMD table stays. The TLB flush after the zap drops
+    its paging-structure-cache entries (``pte_free_tlb``). Measured on this host
+    (tests/data/host-linux-6.18/zero_pt_probe.jsonl): MADV_DONTNEED of 1 GiB of written
+    memory takes VmPTE from 2100 kB to 52 kB."""
+    if vs.pt_used[row] != 0:
+        return
+    prow, pidx = walk_parent(w)
+    set_entry(vs, prow, pidx, np.uint64(0))
+    pte_free(a, vs, mmc, row)
 
 
 @njit(cache=True)

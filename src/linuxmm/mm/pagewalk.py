@@ -114,6 +114,13 @@ def walk_pte_range(vs, w):
 
 
 @njit(cache=True)
+def walk_parent(w):
+    """The table row and index of the entry pointing to the table just returned."""
+    d = w[W_DEPTH]
+    return w[W_ROW + d - 1], w[W_IDX + d - 1] - 1
+
+
+@njit(cache=True)
 def walk_again(w):
     """Visit the entry just returned once more (it was replaced, e.g. a split huge pmd)."""
     w[W_IDX + w[W_DEPTH]] -= 1

@@ -374,8 +374,9 @@ class MmHooks:
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
         return None
 
-    def zap_page_range_single(self, mm, start: int, end: int) -> None:
-        """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay."""
+    def zap_page_range_single(self, mm, start: int, end: int, reclaim_pt: bool = False) -> None:
+        """MADV_DONTNEED's zap: as ``zap_range`` but guard markers stay; with ``reclaim_pt``
+        (MADV_DONTNEED's) the pte tables it empties whole are freed (CONFIG_PT_RECLAIM)."""
         self.zap_range(mm, start, end)
 
     def lazyfree_range(self, mm, start: int, end: int) -> None:
