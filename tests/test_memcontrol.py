@@ -60,6 +60,44 @@ def test_cgroup_creates_parents_and_files(m):
         cg.read("memory.nonsense")
 
 
+def test_subtree_control_decides_which_cgroups_have_a_memcg(m):
+    """A cgroup made by mkdir(2) has the controllers its parent's cgroup.subtree_control
+    enables: none below a parent that did not write +memory (no memory files; its tasks
+    charge the nearest memcg up the tree); +memory creates the children's memcgs, their
+    tasks' new pages go there; -memory takes them away again. EBUSY where the kernel
+    refuses: processes in a non-root cgroup that enables, a child still enabling below."""
+    top = m.cgroup("/").mkdir("t_subtree")
+    assert top.read("cgroup.controllers") == "memory\n" and top.read("cgroup.subtree_control") == "\n"
+    leaf = top.mkdir("leaf")
+    assert leaf.read("cgroup.controllers") == "\n" and "memory.current" not in leaf.files
+    with pytest.raises(KernelError, match="ENOENT"):
+        leaf.read("memory.current")
+    with pytest.raises(KernelError, match="ENOENT"):  # memory is not among its controllers
+        leaf.write("cgroup.subtree_control", "+memory")
+    p = m.spawn(cgroup="t_subtree/leaf")
+    alloc_anon(p, MB)
+    charged = int(top.read("memory.current"))
+    assert charged >= MB  # the leaf's pages went to the nearest memcg, t_subtree's
+    top.write("cgroup.subtree_control", "+memory")
+    assert leaf.read("cgroup.controllers") == "memory\n" and leaf.read("memory.current") == "0\n"
+    alloc_anon(p, MB)
+    assert int(leaf.read("memory.current")) >= MB and int(top.read("memory.current")) >= charged + MB
+    with pytest.raises(KernelError, match="EBUSY"):  # leaf has a process of its own
+        leaf.write("cgroup.subtree_control", "+memory")
+    p.exit()
+    leaf.write("cgroup.subtree_control", "+memory")
+    with pytest.raises(KernelError, match="EBUSY"):  # leaf enables it below
+        top.write("cgroup.subtree_control", "-memory")
+    leaf.write("cgroup.subtree_control", "-memory")
+    top.write("cgroup.subtree_control", "-memory")
+    assert "memory.current" not in leaf.files and leaf.read("cgroup.controllers") == "\n"
+    with pytest.raises(KernelError, match="EINVAL"):
+        top.write("cgroup.subtree_control", "+cpu")
+    leaf.rmdir()
+    top.rmdir()
+    assert debug.check(m) == []
+
+
 def test_peak_is_reset_per_open_file(m):
     """memory.peak held open (6.12+): a write restarts the peak that descriptor reads; other
     descriptors, the all-time peak and a cat of the file are unaffected; a descriptor written

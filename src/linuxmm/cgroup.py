@@ -65,6 +65,17 @@ class Cgroup:
     def children(self) -> list["Cgroup"]:
         return [Cgroup(self._k, c.path) for c in self._cgrp().children.values()]
 
+    def mkdir(self, name: str) -> "Cgroup":
+        """mkdir(2) of a child cgroup, as the kernel makes it (``cgroup_mkdir``): its controllers
+        (``cgroup.controllers``, and the memory files) are those this cgroup's
+        ``cgroup.subtree_control`` enables, its own ``subtree_control`` is empty. ``m.cgroup``
+        instead enables memory on its way down. Raises ``KernelError`` (EEXIST, EINVAL for a
+        name with "/", "." or "..", ENAMETOOLONG)."""
+        if not isinstance(name, str) or "/" in name or not name:
+            raise KernelError(errno.EINVAL, f"a cgroup name, not {name!r}")
+        C.split_path(name)
+        return Cgroup(self._k, C.cgroup_mkdir(self._k, self._cgrp(), name).path)
+
     def rmdir(self) -> None:
         """Remove the cgroup (``rmdir``): EBUSY while it has processes or child cgroups."""
         C.cgroup_rmdir(self._k, self._cgrp())

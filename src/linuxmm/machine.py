@@ -463,7 +463,10 @@ class Machine:
     def cgroup(self, path: str = "/") -> "Cgroup":
         """The cgroup v2 directory at ``path`` ("app/web" or "/app/web"; "/" the root), created
         with its missing parents if needed (as ``mkdir -p``: the kernel's mkdir itself needs
-        the parent). Raises ``KernelError`` (EINVAL for "." or "..", ENAMETOOLONG)."""
+        the parent), memory enabled in the ``cgroup.subtree_control`` of each parent a cgroup
+        is created in (as a cgroup manager delegating memory does), so each has its memory
+        files; ``Cgroup.mkdir`` is the kernel's plain mkdir. Raises ``KernelError`` (EINVAL for
+        "." or "..", ENAMETOOLONG)."""
         from .cgroup import Cgroup
 
         cgroup_get(self.kernel, path)

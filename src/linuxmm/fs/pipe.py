@@ -44,9 +44,8 @@ from .open import get_unused_fd
 
 PIPE_DEF_BUFFERS = 16  # include/linux/pipe_fs_i.h: the ring of a new pipe
 PIPE_MAX_SIZE = 1 << 20  # /proc/sys/fs/pipe-max-size's default (1048576 on this host's 6.18)
-# pipe_buffer flags (include/linux/pipe_fs_i.h)
-PIPE_BUF_FLAG_LRU, PIPE_BUF_FLAG_ATOMIC, PIPE_BUF_FLAG_GIFT = 0x01, 0x02, 0x04
-PIPE_BUF_FLAG_PACKET, PIPE_BUF_FLAG_CAN_MERGE = 0x08, 0x10
+# pipe_buffer flags (include/linux/pipe_fs_i.h): the ones set here
+PIPE_BUF_FLAG_GIFT, PIPE_BUF_FLAG_CAN_MERGE = 0x04, 0x10
 # fcntl commands (include/uapi/linux/fcntl.h: F_LINUX_SPECIFIC_BASE 1024 + 7, + 8)
 F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032
 LINE = 64  # memory holds one byte per 64-byte line

@@ -39,7 +39,6 @@ from .read_write import MAX_RW_COUNT
 SPLICE_F_MOVE, SPLICE_F_NONBLOCK, SPLICE_F_MORE, SPLICE_F_GIFT = 0x01, 0x02, 0x04, 0x08
 SPLICE_F_ALL = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT
 SPLICE_F_NAMES = {"move": SPLICE_F_MOVE, "nonblock": SPLICE_F_NONBLOCK, "more": SPLICE_F_MORE, "gift": SPLICE_F_GIFT}
-UIO_MAXIOV = 1024
 ITER_PAGES = 16  # iter_to_pipe's pages[16]: the pages one iov_iter_get_pages2 round takes
 
 

@@ -43,8 +43,9 @@ CATALOG = [
     ("compaction_test.c", WAITING, "memory compaction (/proc/sys/vm/compact_memory) and " + HUGETLB),
     ("cow.c", PORTED_STATUS, "the anonymous fork/COW and R/O GUP pin cases on base pages and PMD THPs, the "
                              "non-anonymous Basic COW and R/O pin cases (shared zeropage, memfd, tmpfile, huge "
-                             "zeropage), the io_uring fixed-buffer cases (R/O-mapped, fork) and the anonymous THP "
-                             "collapse cases; not the vmsplice (no pipes) and hugetlb cases"),
+                             "zeropage), the vmsplice cases (FOLL_GET references through a pipe) and the io_uring "
+                             "fixed-buffer cases (R/O-mapped, fork) on the same anonymous pages, and the anonymous "
+                             "THP collapse cases; not the hugetlb cases"),
     ("droppable.c", PORTED_STATUS, "all (the child's allocations and the parent's scans take turns)"),
     ("guard-regions.c", PORTED_STATUS, "all, on the anon, shmem (memfd) and file variants (uffd skips: no "
                                        "userfaultfd; memfd_write_seal skips on shmem: no fcntl(F_ADD_SEALS))"),
@@ -124,12 +125,13 @@ CATALOG = [
                                                "prctls, faults and munmaps take about 40 s"),
     ("vm_util.c", HELPER, "pagemap, /proc and sysfs helpers"),
     ("write_to_hugetlbfs.c", WAITING, HUGETLB),
-    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "current_peak (memory.peak reset per open file), min, low, high, "
-                                                   "high_sync (waiting on memory.events), reclaim and the OOM cases "
-                                                   "(oom_events, oom_group_leaf/parent/score_events); swap_max_peak "
-                                                   "skips without swap, as on the host; the rest wait for slab charges "
-                                                   "(max), sockets (sock) and a memory controller left disabled "
-                                                   "(subtree_control)"),
+    ("../cgroup/test_memcontrol.c", PORTED_STATUS, "subtree_control (memory enabled or not in a parent's "
+                                                   "cgroup.subtree_control), current_peak (memory.peak reset per open "
+                                                   "file), min, low, high, high_sync (waiting on memory.events), "
+                                                   "reclaim and the OOM cases (oom_events, "
+                                                   "oom_group_leaf/parent/score_events); swap_max_peak skips without "
+                                                   "swap, as on the host; the rest wait for slab charges (max) and "
+                                                   "sockets (sock)"),
 ]
 
 

@@ -37,12 +37,18 @@ The anonymous THP cases (``run_anon_thp_test_cases``) collapse a PTE-mapped THP 
 MADV_COLLAPSE before or after a fork that COW-shares all, the lower or the upper half of it
 (MADV_DONTFORK on the rest): the parent's writes after the collapse must not reach the child.
 
+The vmsplice() cases (``test_vmsplice_*``) hand the pages to a pipe by reference
+(``vmsplice``: FOLL_GET references, no pin, no unsharing) and unmap them in the process that
+spliced them; the other process then writes the COW-shared pages: the references must make
+that write copy (``wp_can_reuse_anon_folio`` counts them), so the pipe still reads the old
+contents. cow.c expects a leak only with hugetlb (XFAIL), which does not exist here. The
+comm pipes cow.c's parent and child synchronise with are a child function's ``yield``: the
+simulated processes take turns.
+
 The io_uring fixed-buffer cases (``do_test_iouring``, compiled in with liburing) register the
 page as a fixed buffer (``Process.io_uring_register_buffers``: a FOLL_WRITE|FOLL_LONGTERM
 pin), then fork or map it R/O and back, write it through the page tables and write the fixed
 buffer to a tmpfile (``io_uring_write_fixed``): the file must read back what the process sees.
-
-Not ported: the vmsplice() cases (no pipes are simulated).
 """
 
 from __future__ import annotations
@@ -68,20 +74,64 @@ def contents(p, mem: int, size: int) -> bytes:
     return p.read(mem, size, stride=LINE)
 
 
-def do_test_cow_in_parent(t: Ksft, mem: int, size: int, do_mprotect: bool) -> None:
-    """The child backs up the contents; the parent (after an mprotect R/O and back, when
-    asked, which may map the pages writable at once) overwrites them with 0xff; the
-    child must still read its backup."""
+def child_memcmp_fn(child, mem: int, size: int):
+    """The child backs up the contents, then (after the ``yield``: the parent has modified
+    the page) reads them again; its exit status is 0 when they did not change."""
+    old = contents(child, mem, size)
+    yield  # child_ready, then wait for parent_ready
+    return 0 if contents(child, mem, size) == old else 1
+
+
+def child_vmsplice_memcmp_fn(child, mem: int, size: int):
+    """The child backs up the contents, vmsplice()s them into a pipe of its own (a R/O
+    reference, no pin) and unmaps them; after the parent modified the page it reads the
+    pipe, which must still carry the old contents. A failed call is its -errno."""
+    old = contents(child, mem, size)
+    try:
+        fds = child.pipe()
+        transferred = child.vmsplice(fds[1], mem, size)
+        child.munmap(mem, size)
+    except KernelError as err:
+        return -err.errno
+    if transferred == 0:
+        return -errno.EINVAL
+    yield  # child_ready, then wait for parent_ready
+    new = child.pread(fds[0], transferred)  # one read: the pipe hands over all it holds
+    return 0 if new == old[:len(new)] else 1
+
+
+def do_test_cow_in_parent(t: Ksft, mem: int, size: int, do_mprotect: bool, fn, xfail: bool) -> None:
+    """The child runs ``fn`` up to its ``yield`` (child_ready); the parent (after an mprotect
+    R/O and back, when asked, which may map the pages writable at once) overwrites the
+    pages with 0xff, then the child finishes (parent_ready) and exits with its status:
+    anything but 0 is a leak (XFAIL when ``xfail``: hugetlb in cow.c)."""
     p = t.process
     child = p.fork()
-    old = contents(child, mem, size)
-    if do_mprotect:
-        p.mprotect(mem, size, "r")
-        p.mprotect(mem, size, "rw")
-    memset(p, mem, size, 0xFF)
-    leak = contents(child, mem, size) != old
-    child.exit()
-    t.test_result(not leak, "Leak from parent into child" if leak else "No leak from parent into child")
+    steps = fn(child, mem, size)
+    ret = child_step(steps)  # None: the child reached child_ready
+    if ret is None:
+        if do_mprotect:
+            p.mprotect(mem, size, "r")
+            p.mprotect(mem, size, "rw")
+        memset(p, mem, size, 0xFF)
+        ret = child_step(steps)
+    child.exit(ret & 0xFF)  # exit(fn(...)): WEXITSTATUS keeps the low byte
+    if not ret:
+        t.test_result(True, "No leak from parent into child")
+    elif xfail:
+        t.test_result_xfail("Leak from parent into child")
+    else:
+        t.test_result(False, "Leak from parent into child")
+
+
+def child_step(steps) -> int | None:
+    """Run a child function to its next wait: None, or its return value (the exit status)
+    when it ended instead."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        return done.value
+    return None
 
 
 def range_is_swapped(p, mem: int, size: int) -> bool:
@@ -172,13 +222,77 @@ def run_anon_test_case(t: Ksft, fn, desc: str) -> None:
 
 def test_cow_in_parent(t: Ksft) -> None:
     t.print_msg("[INFO] Anonymous memory tests in private mappings")
-    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=False),
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, False, child_memcmp_fn, False),
                        "Basic COW after fork()")
 
 
 def test_cow_in_parent_mprotect(t: Ksft) -> None:
-    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, do_mprotect=True),
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, True, child_memcmp_fn, False),
                        "Basic COW after fork() with mprotect() optimization")
+
+
+# ---- vmsplice(): R/O references through a pipe (CVE-2020-29374) -----------------------------------
+# cow.c expects a leak only with hugetlb (xfail = is_hugetlb); no hugetlb run exists here
+IS_HUGETLB = False
+
+
+def test_vmsplice_in_child(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, False, child_vmsplice_memcmp_fn,
+                                                                     IS_HUGETLB),
+                       "vmsplice() + unmap in child")
+
+
+def test_vmsplice_in_child_mprotect(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_cow_in_parent(t, mem, size, True, child_vmsplice_memcmp_fn,
+                                                                     IS_HUGETLB),
+                       "vmsplice() + unmap in child with mprotect() optimization")
+
+
+def vmsplice_or_fail(p, fd: int, mem: int, size: int) -> int:
+    """vmsplice()'s result as the C program sees it: the bytes spliced, or -1."""
+    try:
+        return p.vmsplice(fd, mem, size)
+    except KernelError:
+        return -1
+
+
+def do_test_vmsplice_in_parent(t: Ksft, mem: int, size: int, before_fork: bool, xfail: bool) -> None:
+    """The parent vmsplice()s the pages into a pipe before or after the fork, unmaps them,
+    and the child overwrites them with 0xff: the pipe must still carry the old contents."""
+    p = t.process
+    old = contents(p, mem, size)
+    fds = p.pipe()
+    transferred = vmsplice_or_fail(p, fds[1], mem, size) if before_fork else 0
+    if transferred > 0 or not before_fork:
+        child = p.fork()
+        if not before_fork:
+            transferred = vmsplice_or_fail(p, fds[1], mem, size)
+        if transferred > 0:
+            p.munmap(mem, size)
+            memset(child, mem, size, 0xFF)  # after parent_ready
+        child.exit()
+    if transferred <= 0:
+        t.test_result(False, "vmsplice() failed")
+    else:
+        new = p.pread(fds[0], transferred)
+        if new == old[:len(new)]:
+            t.test_result(True, "No leak from child into parent")
+        elif xfail:
+            t.test_result_xfail("Leak from child into parent")
+        else:
+            t.test_result(False, "Leak from child into parent")
+    p.close(fds[0])
+    p.close(fds[1])
+
+
+def test_vmsplice_before_fork(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_vmsplice_in_parent(t, mem, size, True, IS_HUGETLB),
+                       "vmsplice() before fork(), unmap in parent after fork()")
+
+
+def test_vmsplice_after_fork(t: Ksft) -> None:
+    run_anon_test_case(t, lambda t, mem, size: do_test_vmsplice_in_parent(t, mem, size, False, IS_HUGETLB),
+                       "vmsplice() + unmap in parent after fork()")
 
 
 # ---- io_uring fixed buffers (do_test_iouring) ------------------------------------------------------

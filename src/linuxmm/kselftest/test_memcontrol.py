@@ -20,14 +20,17 @@ memory.events polled here, fed by the same ``kernfs_notify``): the parent's read
 cleanup's SIGKILL run when the change is announced, while the child sleeps off its
 memory.high penalty in the middle of its mlock. The program runs as root: CAP_IPC_LOCK.
 
+``test_memcg_subtree_control`` creates its cgroups with mkdir(2) (``Cgroup.mkdir``), as every
+``cg_create`` here does: a cgroup has the memory controller only where its parent's
+``cgroup.subtree_control`` enables it.
+
 Waiting (their TAP line is a skip naming what is missing): ``test_memcg_max`` (after its
 children exit it wants memory.current above 0: the kernel's leaves kernel memory charged,
 the slab objects the child's temporary file took (its inode, dentry and struct file,
 freed after an RCU grace period, and the bytes left in the per-CPU object stock); page
 tables, the other kernel memory charged here, are freed with the child's mm, and its kernel
-stack was charged before it joined the cgroup), ``test_memcg_subtree_control``
-(cgroup.controllers lists memory in every cgroup here: the controller cannot be left
-disabled), ``test_memcg_sock`` (sockets: TCP over loopback is not simulated).
+stack was charged before it joined the cgroup), ``test_memcg_sock`` (sockets: TCP over
+loopback is not simulated).
 """
 
 from __future__ import annotations
@@ -66,7 +69,12 @@ class CgroupUtil:
 
     # ---- files ----
     def cg_create(self, cg: str) -> int:
-        self.m.cgroup(cg)
+        """mkdir(2): the cgroup gets the controllers its parent's subtree_control enables."""
+        parent, _, name = cg.rpartition("/")
+        try:
+            self.m.cgroup(parent or "/").mkdir(name)
+        except KernelError as err:
+            return -err.errno
         return 0
 
     def cg_read(self, cg: str, name: str) -> str:
@@ -635,8 +643,28 @@ def memcg_oom_group_score_events(u: CgroupUtil, root: str) -> int:
     return KSFT_PASS
 
 
+def memcg_subtree_control(u: CgroupUtil, root: str) -> int:
+    """Two nested cgroups under a parent that enables memory: the child lists memory in its
+    cgroup.controllers; two more under a parent that does not: that child does not."""
+    parent, child = f"{root}memcg_test_0", f"{root}memcg_test_0/memcg_test_1"
+    parent2, child2 = f"{root}memcg_test_1", f"{root}memcg_test_1/memcg_test_1"
+    if u.cg_create(parent):
+        return KSFT_FAIL
+    ret, made = KSFT_FAIL, [parent]  # the cleanup labels destroy them, the last made first
+    if not u.cg_write(parent, "cgroup.subtree_control", "+memory") and not u.cg_create(child):
+        made.append(child)
+        if not u.cg_read_strstr(child, "cgroup.controllers", "memory") and not u.cg_create(parent2):
+            made.append(parent2)
+            if not u.cg_create(child2):
+                made.append(child2)
+                if u.cg_read_strstr(child2, "cgroup.controllers", "memory"):
+                    ret = KSFT_PASS
+    for cg in reversed(made):
+        u.cg_destroy(cg)
+    return ret
+
+
 WAITING = {
-    "test_memcg_subtree_control": "cgroup.controllers lists memory in every cgroup (no disabled controller)",
     "test_memcg_max": "slab charged to the memcg (memory.current after the children exit is 0, not the "
                       "temporary file's inode, dentry and file objects left charged)",
     "test_memcg_sock": "sockets (TCP over loopback, memory.stat sock)",

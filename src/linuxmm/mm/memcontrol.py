@@ -372,8 +372,16 @@ def parent_mem_cgroup(memcg: mem_cgroup) -> mem_cgroup | None:
     return parent.memcg if parent is not None else None
 
 
+def cgroup_e_memcg(cgrp) -> mem_cgroup:
+    """The memcg a cgroup's tasks charge (``cgroup_e_css``): its own, or, where its parent
+    does not enable memory, the nearest ancestor's."""
+    while cgrp.memcg is None:
+        cgrp = cgrp.parent
+    return cgrp.memcg
+
+
 def mem_cgroup_from_task(task) -> mem_cgroup:
-    return task.cgroup.memcg
+    return cgroup_e_memcg(task.cgroup)
 
 
 def mem_cgroup_is_descendant(memcg: mem_cgroup, root: mem_cgroup) -> bool:
@@ -728,7 +736,8 @@ def mem_cgroup_below_low(k: "Kernel", target: mem_cgroup | None, memcg: mem_cgro
 def children_protected_usage(k: "Kernel", parent: mem_cgroup, field: int) -> int:
     """``children_min_usage``/``children_low_usage``: the children's protected usage summed
     (``propagate_protected_usage``), recorded in the parent's counter."""
-    total = sum(min(page_counter_read(k, ch.memcg), pc_field(k, ch.memcg, field)) for ch in parent.css.children.values())
+    total = sum(min(page_counter_read(k, ch.memcg), pc_field(k, ch.memcg, field))
+                for ch in parent.css.children.values() if ch.memcg is not None)
     column = PC_CHILDREN_MIN_USAGE if field == PC_MIN else PC_CHILDREN_LOW_USAGE
     k.mem_map.memcg_counter[parent.id, PC_MEMORY, column] = total
     return total
