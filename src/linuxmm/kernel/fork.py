@@ -108,14 +108,16 @@ def get_signal(k: "Kernel", task: task_struct) -> None:
 def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
     """``do_exit``: the address space goes (``exit_mm`` -> ``exit_mmap``; an OOM victim's mm is
     then off the OOM killer's list), then the open files (``exit_files``: a file nobody else
-    holds is released, an unlinked one evicted); the task is dead, killed by ``sig`` if not 0,
-    and reaped."""
+    holds is released, an unlinked one evicted, the GUP test driver's unpins); the task is
+    dead, killed by ``sig`` if not 0, and reaped."""
     from ..fs.file_table import exit_files
+    from ..mm.gup_test import gup_test_release
     from ..mm.oom_kill import exit_oom_victim
 
     exit_mmap(k, task)
     exit_oom_victim(k, task)
     exit_files(k, task.files)
+    gup_test_release(k, task.pid)  # its gup_test file among them: the driver's pins go
     task.state = EXIT_DEAD
     k.rmap.tasks_seq += 1  # its mm owns no rmap row any more
     task.exit_signal = sig
