@@ -11,6 +11,8 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("LINUXMM_FUZZ_EXAMPLES") else "ci")
+# Every direct call of a compiled entry (linuxmm.jit.entry) checks its argument types.
+os.environ.setdefault("LINUXMM_CHECK_ENTRY", "1")
 
 DATA = Path(__file__).parent / "data"
 HOST_SNAP = DATA / "host-linux-6.18"  # this machine's sysfs/procfs, captured under Linux 6.18

@@ -12,7 +12,9 @@ from numba import njit
 
 import linuxmm
 from linuxmm import cache
-from linuxmm.jit import UnownedArray, unowned
+import pytest
+
+from linuxmm.jit import CompiledStruct, EntryDispatcher, UnownedArray, unowned
 
 
 @njit(cache=False)
@@ -30,6 +32,39 @@ def test_unowned_arrays_share_memory_and_stay_unowned():
     sig = _views.signatures[0]
     typ = _views.overloads[sig].type_annotation.typemap["row"]
     assert isinstance(typ, UnownedArray)  # a view of borrowed memory is borrowed too
+
+
+class _Pair(CompiledStruct, fields=[("a", np.int64, 1), ("b", np.int32, 1)]):
+    pass
+
+
+def _pick(s, i, weights):
+    return s.a[i] * weights[i] + s.b[i]
+
+
+@njit(cache=False)
+def _pick_twice(entry_fn, s, i, weights):
+    return entry_fn(s, i, weights) * 2
+
+
+def test_entry_calls_the_compiled_version_directly(monkeypatch):
+    monkeypatch.delenv("LINUXMM_CHECK_ENTRY", raising=False)
+    pick = EntryDispatcher(py_func=_pick, locals={}, targetoptions={"nopython": True})
+    s = _Pair.from_arrays(a=np.arange(4, dtype=np.int64), b=np.ones(4, np.int32))
+    w = np.full(4, 3, np.int64)
+    assert pick(s, 2, w) == 7  # first call: numba's dispatcher compiles it
+    assert pick._nargs == 3 and pick._entry_point is not None
+    assert pick(s, 3, w) == 10 and pick(s, np.int64(1), w) == 4
+    assert _pick_twice(pick, s, 2, w) == 14  # compiled callers see a dispatcher
+
+
+def test_entry_checks_argument_types_when_asked(monkeypatch):
+    monkeypatch.setenv("LINUXMM_CHECK_ENTRY", "1")
+    pick = EntryDispatcher(py_func=_pick, locals={}, targetoptions={"nopython": True})
+    s = _Pair.from_arrays(a=np.arange(4, dtype=np.int64), b=np.ones(4, np.int32))
+    assert pick(s, 1, np.ones(4, np.int64)) == 2
+    with pytest.raises(TypeError, match="argument 2 is array\\(int32"):
+        pick(s, 1, np.ones(4, np.int32))  # its wrapper would read int32 memory as int64
 
 
 def _tree(root):
