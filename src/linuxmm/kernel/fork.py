@@ -152,6 +152,7 @@ def build_vma_table(mm) -> np.ndarray:
 # From this many VMAs on, splicing the changed rows in (two binary searches and a concatenation,
 # ~6 us) costs less than rebuilding the whole table (~1 us a row).
 VMA_TABLE_SPLICE_MIN = 8
+USER_SPACE_END = 1 << 62  # past every user address of every geometry: a range walk to it covers all
 
 
 def vma_table_update(mm, table: np.ndarray, start: int, end: int, vmas: list) -> np.ndarray:
@@ -274,10 +275,10 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
     khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
-    mlock_locked_vmas(k, task, 0, 1 << 62, False)
+    mlock_locked_vmas(k, task, 0, USER_SPACE_END, False)
     pgd = int(task.mmc[M.MMC_PGD])
-    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True, False)
-    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
+    M.unmap_page_range(a, vs, task.mmc, pgd, 0, USER_SPACE_END, True, False)
+    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64), 0, USER_SPACE_END)
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)
     for vma in list(task.mm.vmas):
