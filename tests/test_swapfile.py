@@ -15,6 +15,7 @@ from linuxmm.include.linux.swap import CI_NEXT, FRAG_LISTS, FREE_LIST, LIST_FIRS
 from linuxmm.include.linux.vmstat import PSWPIN, PSWPOUT, SWAP_RA, SWAP_RA_HIT
 from linuxmm.mm.pgtable import NS_SWAPCACHE, VP_NR_SWAP_PAGES
 from linuxmm.mm import swap_state
+from linuxmm.mm.swapfile import folio_alloc_swap, swap_alloc_entries, swap_release_entries
 from linuxmm.mm.vmscan import reclaim_pages
 
 PAGE = 4096
@@ -435,27 +436,35 @@ def test_partition_without_a_path_gets_a_disk_of_its_own():
     assert m.swapon("16M", kind="partition") == "/dev/vdc"
 
 
+def alloc_swap(k, order: int) -> int:
+    """``folio_alloc_swap`` of ``order`` (compiled): the first entry of the run, -1 for none."""
+    return int(folio_alloc_swap(k.mem_map, k.vm_state, order))
+
+
+def release_swap(k, entries, order: int) -> None:
+    """Give back runs of ``order`` reserved and not taken."""
+    swap_release_entries(k.vm_state, np.asarray(entries, np.int64), np.full(len(entries), order, np.int64))
+
+
 def test_large_runs_take_free_clusters_of_their_order():
     """folio_alloc_swap of order N (CONFIG_THP_SWAP): a PMD-size run takes a whole free
     cluster (never the header's nonfull one); an mTHP order takes a free cluster that then
     serves that order alone, the CPU continuing in it (percpu_swap_cluster per order), while
     order 0 keeps to its own cluster. A swap file gives no large run (no SWP_BLKDEV)."""
-    from linuxmm.mm.swapfile import folio_alloc_swap, swap_release_entries
-
     m = Machine(cmdline="transparent_hugepage=never")
     m.swapon("16M", kind="zram")  # 8 clusters; cluster 0 holds the header
     k = m.kernel
-    runs = [folio_alloc_swap(k, 9), folio_alloc_swap(k, 9), folio_alloc_swap(k, 4), folio_alloc_swap(k, 4),
-            folio_alloc_swap(k, 0), folio_alloc_swap(k, 2)]
+    runs = [alloc_swap(k, 9), alloc_swap(k, 9), alloc_swap(k, 4), alloc_swap(k, 4),
+            alloc_swap(k, 0), alloc_swap(k, 2)]
     assert runs == [512, 1024, 1536, 1552, 1, 2048]
     si = k.swap.swap_info[0]
     assert [int(si.ci_order[c]) for c in range(5)] == [0, 9, 9, 4, 2]
     for run, order in zip(runs, (9, 9, 4, 4, 0, 2)):
-        swap_release_entries(k, np.array([run]), order)
+        release_swap(k, [run], order)
     assert debug.check(m) == []
     m.swapon("16M", kind="file", path="/swapfile", priority=10)
-    assert folio_alloc_swap(k, 9) is None  # the file is tried first and gives up the large run
-    assert folio_alloc_swap(k, 0) == 2  # order 0 goes on in the CPU's cluster (swap_alloc_fast)
+    assert alloc_swap(k, 9) == -1  # the file is tried first and gives up the large run
+    assert alloc_swap(k, 0) == 2  # order 0 goes on in the CPU's cluster (swap_alloc_fast)
 
 
 def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
@@ -463,30 +472,26 @@ def test_order_0_steals_from_larger_orders_once_no_cluster_is_free():
     order 4, order 0 takes slots from it (cluster_alloc_swap_entry's stealing), a PMD-size
     run fails, and a cluster emptied again is free for any order (free_cluster resets its
     order)."""
-    from linuxmm.mm.swapfile import folio_alloc_swap, swap_alloc_entries, swap_release_entries
-
     m = Machine(cmdline="transparent_hugepage=never")
     m.swapon("4M", kind="zram")  # clusters 0 (the header's) and 1
     k = m.kernel
-    mthp = folio_alloc_swap(k, 4)
+    mthp = alloc_swap(k, 4)
     assert mthp == 512
-    assert folio_alloc_swap(k, 2) is None  # the order-4 cluster serves no other large order
-    small = swap_alloc_entries(k, 512)
+    assert alloc_swap(k, 2) == -1  # the order-4 cluster serves no other large order
+    small = swap_alloc_entries(k.mem_map, k.vm_state, 512)
     assert list(small[:511]) == list(range(1, 512)) and small[511] == 512 + 16
-    assert folio_alloc_swap(k, 9) is None and folio_alloc_swap(k, 4) == 512 + 32
-    swap_release_entries(k, np.array([mthp, 512 + 32]), 4)
-    swap_release_entries(k, small[511:])
-    assert folio_alloc_swap(k, 9) == 512
+    assert alloc_swap(k, 9) == -1 and alloc_swap(k, 4) == 512 + 32
+    release_swap(k, [mthp, 512 + 32], 4)
+    release_swap(k, small[511:], 0)
+    assert alloc_swap(k, 9) == 512
 
 
 def test_check_catches_a_cluster_list_of_another_order():
     """debug.check: a cluster on the frag list of order 4 must serve order 4."""
-    from linuxmm.mm.swapfile import folio_alloc_swap
-
     m = Machine(cmdline="transparent_hugepage=never")
     m.swapon("16M", kind="zram")
     k = m.kernel
-    folio_alloc_swap(k, 4)
+    alloc_swap(k, 4)
     si = k.swap.swap_info[0]
     c = int(si.cluster_lists[FRAG_LISTS + 4, LIST_FIRST])
     si.ci_order[c] = 2
@@ -498,8 +503,6 @@ def test_cluster_lists_are_linked_lists_in_the_kernel_order():
     the nonfull list and the rest free, in order; a cluster taken for order 4 leaves the free
     list's head for the frag list of order 4; debug.check follows the links and catches a
     broken one."""
-    from linuxmm.mm.swapfile import folio_alloc_swap
-
     m = Machine(cmdline="transparent_hugepage=never")
     m.swapon("16M", kind="zram")
     k = m.kernel
@@ -513,7 +516,7 @@ def test_cluster_lists_are_linked_lists_in_the_kernel_order():
         return out
 
     assert walk(NONFULL_LISTS) == [0] and walk(FREE_LIST) == list(range(1, 8))
-    folio_alloc_swap(k, 4)
+    alloc_swap(k, 4)
     assert walk(FREE_LIST) == list(range(2, 8)) and walk(FRAG_LISTS + 4) == [1]
     assert not [v for v in debug.check(m) if "cluster" in v]  # (the run is reserved, no folio holds it)
     si.cluster_lists[FREE_LIST, LIST_LAST] = 6

@@ -51,6 +51,7 @@ from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_ANON_THPS, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON,
                                    NR_ISOLATED_FILE, NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_PAGETABLE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
+from .fs.pipe import pipe_page_refs
 from .mm.memory import PAGE_MAPPING_ANON
 from .mm.rmap import rmap_walk
 from .mm.swap import PG_partially_mapped_mask, folio_lru_list
@@ -308,7 +309,7 @@ def check_free_pages(a, free: np.ndarray) -> list[str]:
 # ---- folios: compound pages, list links, the LRU and the refcount rule ------------------------
 
 
-def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
+def folio_expected_refs(a, head: int, mapped: int, cached: bool, held: int = 0) -> int:
     """The refcount rule: the references a user folio holds are exactly
 
     * one per page-table entry (pte or PMD) mapping it, ``mapped``;
@@ -320,10 +321,12 @@ def folio_expected_refs(a, head: int, mapped: int, cached: bool) -> int:
     * one per per-CPU folio batch slot holding it (``folio_batch_add_and_move``: a new folio
       waits in its CPU's ``lru_add`` batch until the batch moves);
     * per FOLL_PIN pin (``_pincount``): GUP_PIN_COUNTING_BIAS on a small folio, one on a
-      large one (``try_grab_folio``).
+      large one (``try_grab_folio``);
+    * ``held``: the FOLL_GET references kernel objects hold, one per page: the buffers of
+      open pipes (``vmsplice``; ``fs.pipe.pipe_page_refs``).
     """
     nr = 1 << int(a.order[head])
-    refs = mapped + (nr if cached else 0) + batched(a, head)
+    refs = mapped + (nr if cached else 0) + batched(a, head) + held
     if a.flags[head] & PG_swapcache_mask:
         refs += nr
     return refs + int(a.pincount[head]) * (GUP_PIN_COUNTING_BIAS if nr == 1 else 1)
@@ -607,7 +610,7 @@ def check_vm(k) -> list[str]:
 
     vs = k.vm_state
     if vs is None:
-        return check_page_cache(k, {})
+        return check_page_cache(k, {}, pipe_page_refs(k))
     a = k.mem_map
     v: list[str] = []
     ptes: dict[int, int] = {}
@@ -691,8 +694,9 @@ def check_vm(k) -> list[str]:
     for head, n in entire.items():
         if a.entire_mapcount[head] != n:
             v.append(f"folio {head:#x}: entire mapcount {a.entire_mapcount[head]} but {n} PMDs map it")
+    held = pipe_page_refs(k)
     for head, n in anon_refs.items():
-        want = folio_expected_refs(a, head, n, cached=False)
+        want = folio_expected_refs(a, head, n, cached=False, held=held.get(head, 0))
         if a.refcount[head] != want:
             v.append(f"anon folio {head:#x}: refcount {a.refcount[head]} but {n} page-table entries map it"
                      + _other_refs(a, head, want - n))
@@ -700,7 +704,7 @@ def check_vm(k) -> list[str]:
     if recorded != len(anon_mapped):
         v.append(f"NR_ANON_MAPPED {recorded} but {len(anon_mapped)} anonymous pages are mapped")
     v += check_file_mapped(k, file_mapped, entire)
-    return (v + check_page_cache(k, file_refs) + check_rmap_walk(k, entries, False)
+    return (v + check_page_cache(k, file_refs, held) + check_rmap_walk(k, entries, False)
             + check_rmap_walk(k, migrating, True))
 
 
@@ -741,7 +745,7 @@ def check_file_mapped(k, file_mapped: set[int], entire: dict[int, int]) -> list[
     return v
 
 
-def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
+def check_page_cache(k, file_refs: dict[int, int], held: dict[int, int]) -> list[str]:
     """Every page-cache slot of every live mapping holds a folio whose ``page->mapping`` and
     ``page->index`` point back at that mapping and at the folio's first slot, and a folio
     fills exactly its ``nr_pages`` slots; each cached folio holds the cache's references (one
@@ -777,7 +781,7 @@ def check_page_cache(k, file_refs: dict[int, int]) -> list[str]:
                 v += _check_file_shadow(k, mapping, index, entry)
         for head, where_idx in slots.items():
             v += _check_cached_folio(a, mapping, head, where_idx, file_refs.get(head, 0), page_mapping(mapping),
-                                     io_in_flight)
+                                     io_in_flight, held.get(head, 0))
             nr = 1 << int(a.order[head])
             cached.add(head)
             count["NR_FILE_PAGES"] += nr
@@ -893,25 +897,48 @@ def _check_cluster_lists(k, si) -> list[str]:
     return v[:MAX_REPORTED]
 
 
-def check_zspages(k) -> list[str]:
-    """NR_ZSPAGES of each zone counts the pages zram's zsmalloc holds there, each allocated,
-    enough for the compressed slots each area stores."""
+def _check_swap_globals(k) -> list[str]:
+    """The arrays compiled allocation keeps (``swap_globals``): the active priority list holds
+    every area once, highest priority first, and the avail list only writable areas of it,
+    in the same order; each area's ``inuse_pages`` is what its clusters' counts add up to;
+    zram holds at least the pages its compressed slots need, each counted in NR_ZSPAGES;
+    each CPU's cluster of an order names an active area and an offset inside it (0: none
+    left), or no area."""
+    from .include.linux.swap import (PCP_SWAP_OFFSET, PCP_SWAP_TYPE, PLIST_ACTIVE, PLIST_AVAIL, SI_ZS_PAGES,
+                                     SWAPFILE_CLUSTER, SWP_WRITEOK)
     from .include.linux.vmstat import NR_ZSPAGES
     from .mm.page_io import zram_pages_needed
 
-    a, v = k.mem_map, []
-    held = np.zeros(a.vm_stat.shape[0], np.int64)
-    for si in k.swap.swap_info:
-        if si is None or si.bdev is not None:
-            continue
-        for pfn in si.zram_pages:
-            held[B.page_zone(a, pfn)] += 1
-            if a.refcount[pfn] <= 0:
-                v.append(f"{si.swap_file}: zsmalloc page {pfn:#x} is free")
-        if len(si.zram_pages) < zram_pages_needed(si, si.zs_nr):
-            v.append(f"{si.swap_file}: {len(si.zram_pages)} zsmalloc pages hold {si.zs_nr} compressed slots")
-    return v + [f"zone {zid}: NR_ZSPAGES {a.vm_stat[zid, NR_ZSPAGES]} but zsmalloc holds {held[zid]} pages there"
-                for zid in np.flatnonzero(held != a.vm_stat[:, NR_ZSPAGES])]
+    g, vs, v = k.swap, k.vm_state, []
+    active = g.plists[PLIST_ACTIVE][:int(np.argmax(g.plists[PLIST_ACTIVE] < 0))].tolist()
+    avail = g.plists[PLIST_AVAIL][:int(np.argmax(g.plists[PLIST_AVAIL] < 0))].tolist()
+    areas = [t for t, si in enumerate(g.swap_info) if si is not None]
+    if sorted(active) != areas:
+        v.append(f"swap_active_head holds areas {active}, swap_info {areas}")
+    if [t for t in active if t in avail] != avail or any(not g.swap_info[t].flags & SWP_WRITEOK for t in avail):
+        v.append(f"swap_avail_head {avail} is not the writable areas of swap_active_head {active} in its order")
+    for head, name in ((active, "active"), (avail, "avail")):
+        prios = [g.swap_info[t].prio for t in head if t in areas]
+        if prios != sorted(prios, reverse=True):
+            v.append(f"swap_{name}_head is not in priority order: {prios}")
+    zspages = 0
+    for t in areas:
+        si = g.swap_info[t]
+        padding = si.cluster_info.shape[0] * SWAPFILE_CLUSTER - si.max
+        if si.inuse_pages != int(si.ci_count.sum()) - 1 - padding:
+            v.append(f"{si.swap_file}: inuse_pages {si.inuse_pages} but its clusters count "
+                     f"{int(si.ci_count.sum()) - 1 - padding}")
+        zspages += int(si.row[SI_ZS_PAGES])
+        if si.bdev is None and si.row[SI_ZS_PAGES] < zram_pages_needed(vs, t, si.zs_nr):
+            v.append(f"{si.swap_file}: zsmalloc holds {si.row[SI_ZS_PAGES]} pages for {si.zs_nr} compressed slots")
+    if zspages != int(k.mem_map.vm_stat[:, NR_ZSPAGES].sum()):
+        v.append(f"NR_ZSPAGES is {int(k.mem_map.vm_stat[:, NR_ZSPAGES].sum())} but zram holds {zspages} pages")
+    for cpu, order in zip(*np.nonzero((g.percpu_swap_cluster[:, :, PCP_SWAP_TYPE] >= 0)
+                                       | (g.percpu_swap_cluster[:, :, PCP_SWAP_OFFSET] != 0))):
+        t, off = (int(x) for x in g.percpu_swap_cluster[cpu, order])
+        if t not in areas or not 0 <= off < g.swap_info[t].max:
+            v.append(f"cpu {cpu}: percpu_swap_cluster of order {order} names area {t} offset {off}")
+    return v[:MAX_REPORTED]
 
 
 def _check_shadow(k, where: str, entry: int) -> list[str]:
@@ -931,7 +958,7 @@ def _check_shadow(k, where: str, entry: int) -> list[str]:
 
 
 def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, want_mapping: int,
-                        io_in_flight: bool) -> list[str]:
+                        io_in_flight: bool, held: int) -> list[str]:
     from .include.linux.page_flags import PG_locked
 
     nr, first = 1 << int(a.order[head]), int(a.index[head])
@@ -943,7 +970,7 @@ def _check_cached_folio(a, mapping, head: int, slots: list[int], mapped: int, wa
         v.append(f"{where}: in slots {slots[:4]}... ({len(slots)}), but page->index {first} and {nr} pages")
     if a.flags[head] >> PG_locked & 1 and not io_in_flight:
         v.append(f"{where}: left locked (PG_locked) with no I/O in flight")
-    want = folio_expected_refs(a, head, mapped, cached=True)
+    want = folio_expected_refs(a, head, mapped, cached=True, held=held)
     if a.refcount[head] != want:
         v.append(f"{where}: refcount {a.refcount[head]} but the cache and {mapped} page-table entries hold it"
                  + _other_refs(a, head, want - mapped - nr))
@@ -1031,7 +1058,7 @@ def check_files(k) -> list[str]:
         opens[f.id] = opens.get(f.id, 0) + 1
         if f.f_inode.i_sb.s_inodes.get(f.id) is not f.f_inode:
             v.append(f"file {f.name!r}: its inode {f.id} is evicted")
-    for sb in [*k.mounts.values(), k.shm_mnt]:
+    for sb in [*k.mounts.values(), k.shm_mnt, k.pipe_mnt]:
         for ino in sb.s_inodes.values():
             held = opens.get(ino.i_ino, 0) + (sb.s_dentries.get("") is ino)
             if ino.i_count != held:
@@ -1123,7 +1150,7 @@ def check_swap(k) -> list[str]:
             bad = swap_pte_refs(a, vs, int(task.mmc[M.MMC_PGD]), refs)
             if bad:
                 v.append(f"pid {task.pid}: {bad} swap ptes name a slot of no swap area")
-    v += _shmem_swap_refs(k, refs)
+    v += _shmem_swap_refs(k, refs) + _check_swap_globals(k)
     free = 0
     for si in k.swap.swap_active_head:
         sl = slice(si.base + 1, si.base + si.max)
@@ -1153,7 +1180,6 @@ def check_swap(k) -> list[str]:
         v += _check_cluster_lists(k, si)
         if si.bdev is None and si.zs_nr != int(np.count_nonzero(si.zs_stored)):
             v.append(f"{si.swap_file}: zram counts {si.zs_nr} compressed slots but holds {np.count_nonzero(si.zs_stored)}")
-    v += check_zspages(k)
     if free != get_nr_swap_pages(k):
         v.append(f"SwapFree counts {get_nr_swap_pages(k)} slots but {free} are free")
     swapcache = int(np.count_nonzero((vs.swap_table != 0) & (vs.swap_table & 1 == 0)))

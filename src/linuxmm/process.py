@@ -26,6 +26,7 @@ import numpy as np
 
 from .arch.x86.mm import fault
 from .errors import KernelError
+from .include.linux.fs import FMODE_PREAD, FMODE_PWRITE, FMODE_STREAM
 from .include.linux.mm_types import PMD_SIZE, ULONG_MAX, VM_LOCKED, vmas_in_range
 from .include.linux.sched import TASK_RUNNING
 from .kernel import fork as F
@@ -902,16 +903,18 @@ class Process:
         """Read ``nbytes`` at ``offset`` (``pread64``), or at the file position, which then
         advances (``read``), in syscalls of ``chunk`` bytes (default: one). Stops early at the
         end of the file. Returns the data as memory holds it: one byte per 64-byte line each
-        call covers (``len`` is ceil(bytes/64) for aligned reads).
+        call covers (``len`` is ceil(bytes/64) for aligned reads). On a pipe's read end
+        (``pipe``) it reads what the pipe holds, up to ``nbytes``: spliced pages are read now.
 
         Raises ``KernelError``: EBADF (bad descriptor, not open for reading), EISDIR, EINVAL
-        (negative count, offset or chunk)."""
+        (negative count, offset or chunk), ESPIPE (an offset on a pipe), EAGAIN (an empty pipe
+        whose write end is open: the read would wait)."""
         from .fs.read_write import vfs_read_calls
 
-        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk, FMODE_PREAD)
         with self._file_syscall() as k:  # current: the task the page cache is charged to, a refault stalls
             done, data = vfs_read_calls(k, f, pos, nbytes, step)
-        if offset is None:
+        if offset is None and not f.f_mode & FMODE_STREAM:
             f.f_pos = pos + done
         return data
 
@@ -922,14 +925,16 @@ class Process:
         (default: one): ``p.pwrite(fd, 64 << 20, chunk=4096)`` is 16384 write() calls, each
         making order-0 page-cache folios on ext4, where one 64 MiB write makes 2 MiB folios.
         O_APPEND writes at the end of the file. Returns the bytes written (fewer when the
-        filesystem fills up part-way).
+        filesystem fills up part-way, or a pipe: its write end takes up to ``F_GETPIPE_SZ``
+        bytes until its reader reads).
 
         Raises ``KernelError``: EBADF, EINVAL (negative count, offset or chunk; a value that
-        is not a byte), EFBIG (past the maximum file size), ENOSPC (nothing could be written)."""
+        is not a byte), EFBIG (past the maximum file size), ENOSPC (nothing could be written),
+        ESPIPE (an offset on a pipe), EAGAIN (a full pipe), EPIPE (a pipe with no reader)."""
         from .fs.read_write import vfs_write
 
         value = _byte_value(value)
-        f, pos, step = self._rw_args(fd, nbytes, offset, chunk)
+        f, pos, step = self._rw_args(fd, nbytes, offset, chunk, FMODE_PWRITE)
         done = 0
         with self._file_syscall() as k:  # current: the task balance_dirty_pages throttles
             while True:
@@ -937,14 +942,14 @@ class Process:
                 try:
                     written, at = vfs_write(k, f, n, pos, value)
                 except KernelError as e:
-                    if done and e.errno == errno.ENOSPC:
+                    if done and e.errno in (errno.ENOSPC, errno.EAGAIN):
                         break
                     raise
                 done += written
                 pos = at + written
                 if written < n or done >= nbytes:
                     break
-        if offset is None:
+        if offset is None and not f.f_mode & FMODE_STREAM:
             f.f_pos = pos
         return done
 
@@ -964,11 +969,15 @@ class Process:
         if self.task.pending_signal:
             F.get_signal(k, self.task)
 
-    def _rw_args(self, fd, nbytes, offset, chunk):
+    def _rw_args(self, fd, nbytes, offset, chunk, positioned: int):
+        """The file, position and step of a read or write; ESPIPE for an offset on a file
+        without ``positioned`` I/O (FMODE_PREAD/FMODE_PWRITE: a pipe)."""
         from .fs.open import fdget
 
         self.task.check_alive()
         f = fdget(self.task.files, fd)
+        if offset is not None and not f.f_mode & positioned:
+            raise KernelError(errno.ESPIPE, f"fd {fd}: no positioned I/O on a {f.name.split(':')[0]} (ESPIPE)")
         nbytes = _int_arg(nbytes, "count")
         pos = f.f_pos if offset is None else _int_arg(offset, "offset")
         step = nbytes if chunk is None else _int_arg(chunk, "chunk")
@@ -1036,17 +1045,63 @@ class Process:
         return memfd_create(self.machine.kernel, self.task.files, name, parse_memfd_flags(flags))
 
     def fcntl(self, fd: int, cmd, arg: int = 0) -> int:
-        """``fcntl(fd, cmd)`` for ``"F_GET_SEALS"`` (1034): the seals of a tmpfs file or memfd
-        (F_SEAL_SEAL 1, F_SEAL_EXEC 0x20, ...). Raises ``KernelError``: EBADF, EINVAL (another
-        command — F_ADD_SEALS and the rest are not simulated — or a file that takes no seals)."""
+        """``fcntl(fd, cmd, arg)`` for ``"F_GET_SEALS"`` (1034): the seals of a tmpfs file or
+        memfd (F_SEAL_SEAL 1, F_SEAL_EXEC 0x20, ...); ``"F_GETPIPE_SZ"`` (1032): a pipe's
+        capacity in bytes (65536: 16 pages); ``"F_SETPIPE_SZ"`` (1031): resize it to ``arg``
+        bytes rounded up to a power of two of pages, returning the new size.
+
+        Raises ``KernelError``: EBADF (no such descriptor; a pipe command on another file),
+        EINVAL (another command — F_ADD_SEALS and the rest are not simulated —, a file that
+        takes no seals, a pipe size of 0 or above 2 GiB), EPERM (a pipe size above
+        pipe-max-size, 1 MiB), EBUSY (a pipe size too small for the buffers in use)."""
         from .fs.open import fdget
+        from .fs.pipe import F_GETPIPE_SZ, F_SETPIPE_SZ, pipe_fcntl
         from .mm.memfd import F_GET_SEALS, memfd_get_seals
 
         self.task.check_alive()
         f = fdget(self.task.files, fd)
-        if cmd not in ("F_GET_SEALS", F_GET_SEALS):
-            raise KernelError(errno.EINVAL, f"fcntl command {cmd!r}: only F_GET_SEALS is simulated")
+        num = {"F_GET_SEALS": F_GET_SEALS, "F_GETPIPE_SZ": F_GETPIPE_SZ, "F_SETPIPE_SZ": F_SETPIPE_SZ}.get(cmd, cmd)
+        if num in (F_GETPIPE_SZ, F_SETPIPE_SZ):
+            return pipe_fcntl(self.machine.kernel, f, num, _int_arg(arg, "arg"))
+        if num != F_GET_SEALS:
+            raise KernelError(errno.EINVAL, f"fcntl command {cmd!r}: only F_GET_SEALS, F_GETPIPE_SZ and "
+                                            "F_SETPIPE_SZ are simulated")
         return memfd_get_seals(f)
+
+    def pipe(self) -> tuple[int, int]:
+        """``pipe(fds)`` (``fs/pipe.c``): a new pipe of 16 one-page buffers (64 KiB); returns
+        (read end, write end), the two lowest free descriptors. ``pwrite(w, n, value=v)``
+        writes into it, ``pread(r, n)`` reads (no offsets: ESPIPE), ``vmsplice`` splices user
+        pages into it; closing both ends (or exiting) frees it and drops the page references
+        its buffers hold. A call that would wait for the other end returns as O_NONBLOCK
+        does (part done, or EAGAIN); a write with no reader is EPIPE (SIGPIPE is not sent).
+
+        Raises ``KernelError``: EMFILE, ESRCH after exit."""
+        from .fs.pipe import do_pipe2
+
+        self.task.check_alive()
+        return do_pipe2(self.machine.kernel, self.task.files)
+
+    def vmsplice(self, fd: int, addr: int, length: int, flags=0) -> int:
+        """``vmsplice(fd, &(struct iovec){addr, length}, 1, flags)`` (``fs/splice.c``). On a
+        pipe's write end the pages of [addr, addr + length) go into the pipe by reference:
+        GUP-fast takes a reference on each (FOLL_GET: not a pin, no unsharing; a page not
+        present is faulted in for reading), nothing is copied, the reader later reads what the
+        pages hold then; the references keep the pages after an munmap and make a write fault
+        copy instead of reusing them. At most the pipe's free slots are filled (a page each):
+        returns the bytes spliced. On a read end it copies the pipe's data into the range.
+        ``flags``: SPLICE_F_* numbers or names ``"nonblock|gift|more|move"``.
+
+        Raises ``KernelError``: EINVAL (unknown flags, a negative length), EBADF (no such
+        descriptor, not a pipe), EFAULT (a range outside user space, or whose first page GUP
+        cannot take), EAGAIN (a full pipe, or an empty one being read), EPIPE (no reader)."""
+        from .fs.splice import SPLICE_F_NAMES, sys_vmsplice
+        from .include.linux.mm_types import _parse_names
+
+        flags = 0 if flags in (0, None, "") else _parse_names(flags, SPLICE_F_NAMES, "splice_f_", "vmsplice flag")
+        self.task.check_alive()
+        with self._file_syscall() as k:
+            return sys_vmsplice(k, self.task, fd, _int_arg(addr, "addr"), _int_arg(length, "length"), flags)
 
     def fadvise(self, fd: int, offset: int, length: int, advice) -> None:
         """``posix_fadvise(fd, offset, length, advice)``: "normal", "random", "sequential",

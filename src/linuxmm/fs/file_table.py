@@ -28,7 +28,11 @@ def fput(k, f: file) -> None:
 
 
 def __fput(k, f: file) -> None:
-    """``__fput``: the file's inode reference goes (``iput``: an unlinked inode is evicted)."""
+    """``__fput``: the file's ``release`` (a pipe end closes), then its inode reference goes
+    (``iput``: an unlinked inode is evicted)."""
+    fop = f.f_inode.i_fop
+    if fop is not None and fop.release is not None:
+        fop.release(k, f)
     iput(k, f.f_inode)
 
 

@@ -3,7 +3,8 @@
 ``mnt_init`` runs at boot: the disks of the machine description are added, then its mounts
 (ext4 on a disk, tmpfs with ``size=`` and ``huge=``), each a ``super_block`` in
 ``k.mounts`` by mount point, the directories they sit on created in the filesystem below;
-and the internal tmpfs (``shm_mnt``) that backs shared anonymous memory. The default machine
+and the internal tmpfs (``shm_mnt``) that backs shared anonymous memory, and pipefs
+(``pipe_mnt``, ``init_pipe_fs``) where pipes live. The default machine
 has one disk (``vda``, as this host's) with ext4 at ``/`` and tmpfs at ``/dev/shm`` (half of
 RAM, tmpfs's default size). ``lookup_mnt`` finds the mount holding a path.
 """
@@ -21,6 +22,7 @@ from .ext4 import EXT4_MAX_FILESIZE, EXT4_MAX_PAGECACHE_ORDER, ext4_aops, ext4_f
 from .inode import new_inode
 
 SHM_MNT_DEV = (0, 1)  # the internal mount's anonymous device, as /proc/PID/maps shows it
+PIPEFS_DEV = (0, 15)  # pipefs's anonymous device, as fstat() of a pipe shows it on this host's 6.18
 FIRST_ANON_MINOR = 2  # then get_anon_bdev hands out the next minors in mount order
 
 
@@ -32,6 +34,7 @@ def mnt_init(k) -> None:
         add_disk(k, spec)
     k.shm_mnt = _mount_sb(k, super_block("tmpfs", SHM_MNT_DEV, None, MAX_LFS_FILESIZE, 0, -1, "",
                                          shmem_aops, shmem_file_operations))
+    k.pipe_mnt = super_block("pipefs", PIPEFS_DEV, None, MAX_LFS_FILESIZE, 0, -1, "", None, None)  # no root: kern_mount
     minor = FIRST_ANON_MINOR
     for m in sorted(k.desc.storage_mounts(), key=lambda m: m.path.count("/") if m.path != "/" else 0):
         if m.fstype == "ext4":

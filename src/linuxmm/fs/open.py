@@ -56,9 +56,10 @@ def do_sys_open(k, files, path: str, flags: int) -> int:
     return fd
 
 
-def get_unused_fd(files) -> int:
-    """``get_unused_fd_flags``: the lowest free descriptor; EMFILE past RLIMIT_NOFILE."""
-    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt)
+def get_unused_fd(files, reserved: int = -1) -> int:
+    """``get_unused_fd_flags``: the lowest free descriptor (besides one ``reserved`` already by
+    the same call); EMFILE past RLIMIT_NOFILE."""
+    fd = next(i for i in range(RLIMIT_NOFILE + 1) if i not in files.fdt and i != reserved)
     if fd == RLIMIT_NOFILE:
         raise KernelError(errno.EMFILE, f"too many open files (RLIMIT_NOFILE {RLIMIT_NOFILE})")
     return fd

@@ -6,6 +6,8 @@ or count; at most MAX_RW_COUNT bytes per call), and for writes ``generic_write_c
 (O_APPEND writes at ``i_size`` — even through pwrite, as Linux does — EFBIG at or past
 ``s_maxbytes``, the count clipped to it), then call the file's ``read_iter``/``write_iter``.
 A write that runs out of space part-way returns what it wrote (ENOSPC if nothing).
+A stream (a pipe: FMODE_STREAM) has no position: neither the position checks nor
+``generic_write_checks`` apply, and its ``read_iter``/``write_iter`` do every call.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import errno
 import numpy as np
 
 from ..errors import KernelError
-from ..include.linux.fs import FMODE_READ, FMODE_WRITE, O_APPEND
+from ..include.linux.fs import FMODE_READ, FMODE_STREAM, FMODE_WRITE, O_APPEND
 from ..include.linux.mm_types import PAGE_SIZE
 
 MAX_RW_COUNT = ((1 << 31) - 1) & ~(PAGE_SIZE - 1)  # INT_MAX & PAGE_MASK
@@ -45,14 +47,20 @@ def vfs_read_calls(k, f, pos: int, count: int, chunk: int) -> tuple[int, bytes]:
     ``read_cached`` batch, each other one through ``vfs_read``. Returns (bytes, contents)."""
     out, done = [], 0
     while True:
-        if f.f_mode & FMODE_READ and f.f_inode.i_fop is not None and chunk <= MAX_RW_COUNT and pos >= 0:
+        if (f.f_mode & FMODE_READ and f.f_inode.i_fop is not None and f.f_inode.i_fop.read_cached is not None
+                and chunk <= MAX_RW_COUNT and pos >= 0):
             got, lines, eof = f.f_inode.i_fop.read_cached(k, f, pos + done, count - done, chunk)
             out.append(lines.tobytes())
             done += got
             if eof or done >= count and count:
                 break
         n = min(chunk, count - done)
-        got, lines = vfs_read(k, f, n, pos + done)
+        try:
+            got, lines = vfs_read(k, f, n, pos + done)
+        except KernelError as e:
+            if done and e.errno == errno.EAGAIN:  # a pipe emptied by the earlier calls
+                break
+            raise
         out.append(lines.tobytes())
         done += got
         if got < n or done >= count:
@@ -75,7 +83,8 @@ def vfs_write(k, f, count: int, pos: int, value: int) -> tuple[int, int]:
     if not f.f_mode & FMODE_WRITE:
         raise KernelError(errno.EBADF, "file not open for writing")
     count = rw_verify_area(pos, count)
-    pos, count = generic_write_checks(f, pos, count)
+    if not f.f_mode & FMODE_STREAM:
+        pos, count = generic_write_checks(f, pos, count)
     if count == 0:
         return 0, pos
     return _write(k, f, pos, count, value), pos

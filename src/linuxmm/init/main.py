@@ -164,7 +164,7 @@ class Kernel:
         self.nr_blockdev_pages = 0
         # swap (mm/swapfile.py): the areas and their priority lists; the free slots are
         # counted where compiled code frees them (VmState.vp[VP_NR_SWAP_PAGES])
-        self.swap = swap_globals()
+        self.swap = swap_globals(self.desc.nr_cpus)
         self.total_swap_pages = 0
         self.zswap_total_pages = self.zswap_stored_pages = 0
         self.vmalloc_total_bytes = self.vmalloc_nr_pages = 0
@@ -177,6 +177,7 @@ class Kernel:
         self.block_devices: dict = {}  # name -> block_device
         self.mounts: dict = {}  # mount point -> super_block
         self.shm_mnt = None  # super_block of the internal tmpfs (mnt_init)
+        self.pipe_mnt = None  # super_block of pipefs, where pipes live (mnt_init: init_pipe_fs)
         # shmem_uncharge(k, inode, pages), registered by shmem_init (mm/shmem.py sits above the
         # folio split of mm/huge_memory.py that calls it)
         self.shmem_uncharge = None

@@ -895,9 +895,16 @@ def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags,
 
 @njit(cache=True)
 def page_zone(a, pfn):
-    """Zone id of a pfn with memory (the kernel reads it from page->flags): the segment that
-    starts last at or below ``pfn``, by a binary search written out (``np.searchsorted``'s
-    generic one took twice as long, on every fault)."""
+    """Zone id of a pfn with memory (the kernel reads it from page->flags)."""
+    seg = page_segment(a, pfn)
+    return a.seg_zid[seg] if seg >= 0 else -1
+
+
+@njit(cache=True, inline="always")
+def page_segment(a, pfn):
+    """The segment holding ``pfn`` (the one that starts last at or below it), -1 if none, by
+    a binary search written out (``np.searchsorted``'s generic one took twice as long, on
+    every fault)."""
     lo, hi = 0, a.seg_start.shape[0]
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -907,7 +914,7 @@ def page_zone(a, pfn):
             hi = mid
     if lo == 0 or pfn >= a.seg_end[lo - 1]:
         return -1
-    return a.seg_zid[lo - 1]
+    return lo - 1
 
 
 @njit(cache=True)

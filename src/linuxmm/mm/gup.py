@@ -1,5 +1,6 @@
-"""Pinning user pages (``mm/gup.c``, Linux 6.18): ``pin_user_pages`` and ``pin_user_pages_fast``
-with FOLL_PIN, FOLL_LONGTERM and FOLL_WRITE, and ``unpin_user_pages``.
+"""Getting and pinning user pages (``mm/gup.c``, Linux 6.18): ``pin_user_pages`` and
+``pin_user_pages_fast`` with FOLL_PIN, FOLL_LONGTERM and FOLL_WRITE, and ``unpin_user_pages``;
+``get_user_pages_fast`` with FOLL_GET, and ``put_page`` of what it returned.
 
 A pin is a reference a driver holds on a page while a device reads or writes it (DMA); the
 kernel tells it from an ordinary reference by its weight (``try_grab_folio``): a small folio's
@@ -10,6 +11,13 @@ Here ``pincount`` counts the pins of small folios too (``debug.check`` reads it 
 refcount); ``M.folio_maybe_dma_pinned`` asks the kernel's way. Fork copies an exclusive
 anonymous page that may be pinned instead of sharing it (``M.copy_present_page``), so that the
 parent's next write does not move it away from the device.
+
+FOLL_GET (``get_user_pages_fast``, what ``iov_iter_get_pages2`` uses for vmsplice and direct
+I/O) takes plain references instead: one per page on the folio's ``_refcount``, no pincount, no
+MMF_HAS_PINNED, and no unsharing (``gup_must_unshare`` asks only for R/O pins). Such a reference
+is invisible to ``folio_maybe_dma_pinned`` (fork shares the page), but it still keeps the page
+from being reused by a write fault (``wp_can_reuse_anon_folio`` sees the extra reference and
+copies). The zero page's references are not counted, as its pins are not: it is never freed.
 
 The slow path, ``__get_user_pages``, takes one page after the other: the VMA must allow the
 access (``check_vma_flags``: a long-term writable pin of a shared file mapping whose filesystem
@@ -57,7 +65,7 @@ from .pgtable import VP_FAULT_UNSHARE, VP_FLUSH_PENDING, VP_LEVELS, VP_ZERO_PFN,
 from .swap import folio_put
 
 # gup_flags (include/linux/mm_types.h; FOLL_PIN is internal to mm/, mm/internal.h)
-FOLL_WRITE, FOLL_FORCE, FOLL_LONGTERM = 1 << 0, 1 << 3, 1 << 8
+FOLL_WRITE, FOLL_GET, FOLL_FORCE, FOLL_LONGTERM = 1 << 0, 1 << 1, 1 << 3, 1 << 8
 FOLL_PIN = 1 << 19
 NS_FOLL_PIN_ACQUIRED, NS_FOLL_PIN_RELEASED = NODE_STAT_ITEM["NR_FOLL_PIN_ACQUIRED"], NODE_STAT_ITEM["NR_FOLL_PIN_RELEASED"]
 # follow_page_mask's answers besides a page: fault first (NULL), unshare first (-EMLINK)
@@ -125,9 +133,13 @@ def gup_must_unshare(a, vmas, v, gup_flags, page):
 
 
 @njit(cache=True)
-def try_grab_folio(a, vs, head, refs):
-    """``try_grab_folio`` with FOLL_PIN: ``refs`` pins (none on the zero page)."""
+def try_grab_folio(a, vs, head, refs, gup_flags):
+    """``try_grab_folio``: ``refs`` references with FOLL_GET, ``refs`` pins with FOLL_PIN
+    (none on the zero page)."""
     if is_zero_page(vs, head):
+        return
+    if gup_flags & FOLL_GET:
+        a.refcount[head] += refs
         return
     if a.flags[head] & PG_head_mask:
         a.refcount[head] += refs
@@ -138,9 +150,14 @@ def try_grab_folio(a, vs, head, refs):
 
 
 @njit(cache=True)
-def gup_put_folio(a, vs, head, refs):
-    """``gup_put_folio`` with FOLL_PIN: drop ``refs`` pins; the last reference frees the folio."""
+def gup_put_folio(a, vs, head, refs, gup_flags):
+    """``gup_put_folio``: drop ``refs`` references (FOLL_GET) or pins (FOLL_PIN); the last
+    reference frees the folio."""
     if is_zero_page(vs, head):
+        return
+    if gup_flags & FOLL_GET:
+        a.refcount[head] -= refs - 1
+        folio_put(a, head, vs.vp[M.VP_CPU])
         return
     vs.nstat[a.zone_node[B.page_zone(a, head)], NS_FOLL_PIN_RELEASED] += refs
     a.pincount[head] -= refs
@@ -223,7 +240,7 @@ def __get_user_pages(a, vs, xa, t, asid, vmas, mmc, start, gup_flags, pages, i):
                 return i, status
             faults += 1
             continue
-        try_grab_folio(a, vs, B.compound_head(a, page), 1)
+        try_grab_folio(a, vs, B.compound_head(a, page), 1, gup_flags)
         pages[i] = page
         i += 1
         faults = 0
@@ -249,11 +266,11 @@ def gup_fast(a, vs, vmas, pgd, start, gup_flags, pages, movable_idx):
             refs = min(pages.shape[0] - i, (np.int64(1) << (vs.shift[level] - PAGE_SHIFT)) - (page - pte_pfn(entry)))
         if gup_flags & FOLL_LONGTERM and not folio_is_longterm_pinnable(a, vs, head, movable_idx):
             break  # try_grab_folio_fast
-        try_grab_folio(a, vs, head, refs)
+        try_grab_folio(a, vs, head, refs, gup_flags)
         judged = pte_pfn(entry) if level < vs.vp[VP_LEVELS] - 1 else page
         if not gup_fast_folio_allowed(a, head, gup_flags) or (
                 not entry_has(entry, _PAGE_RW) and gup_must_unshare(a, vmas, -1, gup_flags, judged)):
-            gup_put_folio(a, vs, head, refs)
+            gup_put_folio(a, vs, head, refs, gup_flags)
             break
         for j in range(refs):
             pages[i + j] = page + j
@@ -265,7 +282,14 @@ def gup_fast(a, vs, vmas, pgd, start, gup_flags, pages, movable_idx):
 def unpin_user_pages(a, vs, pages):
     """``unpin_user_pages``: one pin of each page's folio dropped."""
     for i in range(pages.shape[0]):
-        gup_put_folio(a, vs, B.compound_head(a, pages[i]), 1)
+        gup_put_folio(a, vs, B.compound_head(a, pages[i]), 1, FOLL_PIN)
+
+
+@njit(cache=True)
+def put_user_pages(a, vs, pages):
+    """``put_page`` of each page a FOLL_GET lookup returned (``release_pages``)."""
+    for i in range(pages.shape[0]):
+        gup_put_folio(a, vs, B.compound_head(a, pages[i]), 1, FOLL_GET)
 
 
 @njit(cache=True)
@@ -320,9 +344,9 @@ def __gup_longterm_locked(k, task, start: int, gup_flags: int, pages: np.ndarray
 
 
 def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: bool) -> tuple[int, np.ndarray]:
-    """``pin_user_pages_fast`` (``fast``) or ``pin_user_pages``: the range checks, MMF_HAS_PINNED,
-    GUP-fast for what it can take, the slow path for the rest. Returns (pinned or -errno, the
-    pages pinned: 4 KiB pfns)."""
+    """``pin_user_pages_fast``/``get_user_pages_fast`` (``fast``) or ``pin_user_pages``: the range
+    checks, MMF_HAS_PINNED for a pin, GUP-fast for what it can take, the slow path for the rest.
+    Returns (pages taken or -errno, the pages taken: 4 KiB pfns)."""
     task.check_alive()
     start &= ~(PAGE_SIZE - 1)
     end = start + (nr_pages << PAGE_SHIFT)
@@ -330,7 +354,8 @@ def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: 
         return -errno.EOVERFLOW, np.zeros(0, np.int64)
     if end > TASK_SIZE + PAGE_SIZE:  # TASK_SIZE_MAX
         return -errno.EFAULT, np.zeros(0, np.int64)
-    task.mmc[MMC_HAS_PINNED] = 1  # mm_set_has_pinned_flag
+    if gup_flags & FOLL_PIN:
+        task.mmc[MMC_HAS_PINNED] = 1  # mm_set_has_pinned_flag
     pages = np.zeros(nr_pages, np.int64)
     nr_pinned = 0
     if fast:
@@ -338,7 +363,7 @@ def gup_fast_fallback(k, task, start: int, nr_pages: int, gup_flags: int, fast: 
                              gup_flags, pages, movable_zone_idx(k))
     if nr_pinned == nr_pages:
         return nr_pinned, pages
-    ret = __gup_longterm_locked(k, task, start + (nr_pinned << PAGE_SHIFT), gup_flags | FOLL_PIN, pages[nr_pinned:])
+    ret = __gup_longterm_locked(k, task, start + (nr_pinned << PAGE_SHIFT), gup_flags, pages[nr_pinned:])
     if ret < 0:
         return (nr_pinned, pages[:nr_pinned]) if nr_pinned else (ret, pages[:0])
     return nr_pinned + ret, pages[:nr_pinned + ret]
@@ -349,6 +374,16 @@ def pin_user_pages(k, task, start: int, nr_pages: int, gup_flags: int, fast: boo
     return gup_fast_fallback(k, task, start, nr_pages, gup_flags | FOLL_PIN, fast)
 
 
+def get_user_pages_fast(k, task, start: int, nr_pages: int, gup_flags: int) -> tuple[int, np.ndarray]:
+    """``get_user_pages_fast``: FOLL_GET is implied (a reference on each page, no pin)."""
+    return gup_fast_fallback(k, task, start, nr_pages, gup_flags | FOLL_GET, True)
+
+
 def unpin(k, pages: np.ndarray) -> None:
     """``unpin_user_pages`` of pages a pin returned."""
     unpin_user_pages(k.mem_map, k.vm_state, pages)
+
+
+def put_pages(k, pages: np.ndarray) -> None:
+    """``put_page`` of each page ``get_user_pages_fast`` returned."""
+    put_user_pages(k.mem_map, k.vm_state, pages)

@@ -116,23 +116,33 @@ NR_RECLAIMERS = 4  # PGSCAN_/PGSTEAL_ KSWAPD, DIRECT, KHUGEPAGED, PROACTIVE (con
 
 
 # ---- charging: the compiled part ------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def charge_memcg(a, memcg, pfn, nr):
     """``charge_memcg`` of a new folio of ``nr`` pages at ``pfn`` to ``memcg``: ``try_charge``'s
     fast part, then ``commit_charge`` (the folio's memcg column). False, with nothing charged,
     when a ``memory.max`` on the way up would be passed or the memcg has over-high work
-    pending past the batch (``mem_cgroup_handle_over_high`` first)."""
-    if memcg != ROOT_MEM_CGROUP_ID:  # try_charge: the root's own pages go uncounted
-        if a.memcg_nr_pages_over_high[memcg] > MEMCG_CHARGE_BATCH:
-            return False
-        if page_counter_try_charge(a, memcg, PC_MEMORY, nr) != 0:
-            return False
-        count_over_high(a, memcg, nr)
+    pending past the batch (``mem_cgroup_handle_over_high`` first). Inline: a fault charges
+    every new page, most to the root, whose own pages go uncounted (``try_charge`` skips it)."""
+    if memcg != ROOT_MEM_CGROUP_ID and not try_charge(a, memcg, nr):
+        return False
     a.memcg[pfn] = memcg
     return True
 
 
 @njit(cache=True)
+def try_charge(a, memcg, nr):
+    """``try_charge``'s fast part for a memcg below the root: ``nr`` pages charged up the
+    hierarchy unless a ``memory.max`` would be passed or over-high work is pending past the
+    batch (False, nothing charged)."""
+    if a.memcg_nr_pages_over_high[memcg] > MEMCG_CHARGE_BATCH:
+        return False
+    if page_counter_try_charge(a, memcg, PC_MEMORY, nr) != 0:
+        return False
+    count_over_high(a, memcg, nr)
+    return True
+
+
+@njit(cache=True, inline="always")
 def mem_cgroup_charge_anon(a, memcg, pfn, nr):
     """``mem_cgroup_charge`` of a new anonymous folio to ``memcg`` (0: no memcg), counted in its
     NR_ANON_MAPPED (and NR_ANON_THPS) at once. False as ``charge_memcg``."""

@@ -158,10 +158,11 @@ def alloc_with(a, vs, ctx, order):
     return pfn
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def get_page_from_freelist_ctx(a, vs, ctx, order, flags):
     """The zonelist walk for allocation context ``ctx`` with its alloc_flags ``ac[ctx, flags]``
-    (node reclaim is left to ``alloc_pages_slowpath_for_fault``)."""
+    (node reclaim is left to ``alloc_pages_slowpath_for_fault``). Inline: a wrapper on every
+    fault's allocation."""
     nid = vs.ac[ctx, AC_NID]
     return B.get_page_from_freelist(a, vs.zonelists[nid], vs.ac[ctx, AC_HIGHEST], order, vs.ac[ctx, AC_MT],
                                     vs.ac[ctx, flags], vs.vp[VP_CPU], vs.vp[VP_LOCAL_NID], vs.ac[ctx, AC_COMP] != 0,
@@ -423,11 +424,12 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
     pfn = alloc_anon_folio(a, vs, mmc, AC_USER, 0)
     if pfn < 0:
         return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
+    vm_flags = vmas[v, VMA_FLAGS]
     clear_page(a, pfn, 1)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
-    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
+    folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vm_flags)
     entry = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
-    if vmas[v, VMA_FLAGS] & VM_WRITE:  # pte_mkwrite(pte_mkdirty()); a FOLL_FORCE write gets neither
+    if vm_flags & VM_WRITE:  # pte_mkwrite(pte_mkdirty()); a FOLL_FORCE write gets neither
         entry |= np.uint64(_PAGE_RW) | pte_mkdirty(vs)
     set_entry(vs, row, idx, entry)
     mmc[MM_ANONPAGES] += 1

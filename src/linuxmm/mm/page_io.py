@@ -32,7 +32,7 @@ from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR
 from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
                                        PG_writeback_mask)
-from ..include.linux.swap import SWAPFILE_CLUSTER, swap_info_struct
+from ..include.linux.swap import SI_MAX, SI_ZS_NR, SI_ZS_PAGES, SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import NR_ZSPAGES, PSWPIN, PSWPOUT, THP_SWPOUT
 from . import buddy as B
 from . import page_alloc as pa
@@ -163,9 +163,10 @@ def swap_read_folio(k: "Kernel", si: swap_info_struct, pfn: int, entry: int) -> 
 # ---- zram: compressed memory ----------------------------------------------------------------
 
 
-def zram_pages_needed(si: swap_info_struct, stored: int) -> int:
-    """zsmalloc pages for ``stored`` compressed slots."""
-    return math.ceil(stored / si.compression_ratio)
+@njit(cache=True)
+def zram_pages_needed(vs, type_, stored):
+    """zsmalloc pages for ``stored`` compressed slots of zram area ``type_``."""
+    return np.int64(math.ceil(stored / vs.swap_zs_ratio[type_]))
 
 
 @njit(cache=True)
@@ -190,11 +191,10 @@ def zram_write_pages(k: "Kernel", si: swap_info_struct, folios: np.ndarray, offs
     whole are submitted and complete at once. Returns how many folios were written (fewer
     when zs_malloc finds no page: the rest stay dirty)."""
     nr, page_offsets, compressed, stored = zram_write_prepare(k.mem_map, si.zs_stored, si.zs_nr, folios, offsets)
-    need = zram_pages_needed(si, int(stored[-1])) - len(si.zram_pages)
+    need = int(zram_pages_needed(k.vm_state, si.type, stored[-1])) - len(si.zram_pages)
     if need > 0:  # zs_malloc's pages, one by one as the pages are stored (a failure ends it)
-        for page in pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need).tolist():
-            si.zram_pages.append(page)
-            k.mem_map.vm_stat[B.page_zone(k.mem_map, page), NR_ZSPAGES] += 1
+        zs_add_pages(k.mem_map, k.vm_state, si.type,
+                     pa.alloc_pages_bulk(k, G.GFP_NOIO | G.__GFP_HIGHMEM | G.__GFP_MOVABLE, need))
     written, added = zram_write_complete(k.mem_map, k.vm_state, si.zs_stored, si.base, folios, offsets, nr,
                                          page_offsets, compressed, stored, si.compression_ratio,
                                          len(si.zram_pages))
@@ -269,18 +269,38 @@ def zram_free_slots(zs_stored, swap_map, clusters, nr_slots):
     return dropped
 
 
-def zs_free_pages(k: "Kernel", si: swap_info_struct, nr: int) -> None:
-    """Give ``nr`` of zsmalloc's pages back."""
+@njit(cache=True)
+def zs_add_pages(a, vs, type_, pfns):
+    """zsmalloc of zram area ``type_`` takes the pages ``pfns`` (NR_ZSPAGES)."""
+    row = vs.swap_si[type_]
+    stack = vs.swap_zs_pages[vs.swap_base[type_]:]
+    for pfn in pfns:
+        stack[row[SI_ZS_PAGES]] = pfn
+        row[SI_ZS_PAGES] += 1
+        a.vm_stat[B.page_zone(a, pfn), NR_ZSPAGES] += 1
+
+
+@njit(cache=True)
+def zs_free_pages(a, vs, type_, nr):
+    """Give ``nr`` of zsmalloc's pages of zram area ``type_`` back, the last taken first (to
+    CPU 0's lists, as the allocations came from them)."""
+    row = vs.swap_si[type_]
+    stack = vs.swap_zs_pages[vs.swap_base[type_]:]
     for _ in range(nr):
-        pfn = si.zram_pages.pop()
-        k.mem_map.vm_stat[B.page_zone(k.mem_map, pfn), NR_ZSPAGES] -= 1
-        pa.free_pages(k, pfn, 0)
+        row[SI_ZS_PAGES] -= 1
+        pfn = stack[row[SI_ZS_PAGES]]
+        a.vm_stat[B.page_zone(a, pfn), NR_ZSPAGES] -= 1
+        B.__free_pages(a, pfn, 0, 0)
 
 
-def zram_slot_free_notify(k: "Kernel", si: swap_info_struct, swap_map: np.ndarray, clusters: np.ndarray) -> None:
-    """Slots of ``clusters`` freed in the swap map drop their compressed data
-    (``swap_slot_free_notify``), and zsmalloc's pages follow."""
-    si.zs_nr -= zram_free_slots(si.zs_stored, swap_map, clusters, si.max)
-    excess = len(si.zram_pages) - zram_pages_needed(si, si.zs_nr)
+@njit(cache=True)
+def zram_slot_free_notify(a, vs, type_, clusters):
+    """Slots of ``clusters`` of zram area ``type_`` freed in the swap map drop their
+    compressed data (``swap_slot_free_notify``), and zsmalloc's pages follow."""
+    row = vs.swap_si[type_]
+    base, max_ = vs.swap_base[type_], row[SI_MAX]
+    row[SI_ZS_NR] -= zram_free_slots(vs.swap_zs_stored[base:base + max_], vs.swap_map[base:base + max_], clusters,
+                                     max_)
+    excess = row[SI_ZS_PAGES] - zram_pages_needed(vs, type_, row[SI_ZS_NR])
     if excess > 0:
-        zs_free_pages(k, si, excess)
+        zs_free_pages(a, vs, type_, excess)

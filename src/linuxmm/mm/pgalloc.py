@@ -17,6 +17,7 @@ from .pgtable import (FAULT_AROUND_BYTES_DEFAULT, VP_FAULT_AROUND_PAGES, AC_COMP
                       VP_HUGE_ZERO_PFN, VP_LEVELS, VP_NFREE, VP_PMD_LEVEL, VP_PTRS, VP_SLOW_PFN, VP_SWP_FMT,
                       VP_SOFT_DIRTY, VP_THP, VP_ZERO_PFN, VmState, _PAGE_SOFT_DIRTY, swp_format, thp_mode)
 from .pgtable import MAX_SWAPFILES
+from ..include.linux.swap import NR_CI
 
 INITIAL_TABLES = 1024
 
@@ -56,7 +57,11 @@ def vm_state_init(k) -> VmState:
                   swap_cgroup=np.zeros(0, np.int32),
                   swap_base=np.full(MAX_SWAPFILES, -1, np.int64),
                   swap_content=np.zeros((0, B.CONTENT_LINES), np.uint8), swap_content_valid=np.zeros(0, np.uint8),
-                  swap_sync_io=np.zeros(MAX_SWAPFILES, np.int8), swap_ci_count=np.zeros(0, np.int32))
+                  swap_sync_io=np.zeros(MAX_SWAPFILES, np.int8), swap_ci_count=np.zeros(0, np.int32),
+                  swap_cluster_info=np.zeros((0, NR_CI), np.int64), swap_zs_stored=np.zeros(0, np.uint8),
+                  swap_zs_pages=np.zeros(0, np.int64), swap_si=k.swap.si, swap_cluster_lists=k.swap.cluster_lists,
+                  swap_zs_ratio=k.swap.zs_ratio, swap_plists=k.swap.plists,
+                  percpu_swap_cluster=k.swap.percpu_swap_cluster)
     vp[VP_NFREE] = INITIAL_TABLES
     return VmState.from_arrays(**arrays)
 

@@ -125,6 +125,20 @@ VMSTATE_FIELDS = [
     # a nonzero swap_map, the header, the slots past the area's end), kept as slots are taken
     # and freed, so that the cluster lists follow without a scan of the swap map
     ("swap_ci_count", np.int32, 1),
+    # per cluster of the pool: its ``swap_cluster_info`` (CI_* columns; the links index the
+    # clusters of its own area); zram, per slot: whether zsmalloc holds its data, and each area's
+    # part of the pool the stack of zsmalloc's pages (mm/page_io.py)
+    ("swap_cluster_info", np.int64, 2),
+    ("swap_zs_stored", np.uint8, 1),
+    ("swap_zs_pages", np.int64, 1),
+    # swap_globals' arrays (include/linux/swap.py): per area type its scalars (SI_*), its cluster
+    # list heads and zram's compression ratio; the priority lists (PLIST_*) and
+    # percpu_swap_cluster [cpu, order, PCP_SWAP_*]
+    ("swap_si", np.int64, 2),
+    ("swap_cluster_lists", np.int64, 3),
+    ("swap_zs_ratio", np.float64, 1),
+    ("swap_plists", np.int64, 2),
+    ("percpu_swap_cluster", np.int64, 3),
 ]
 
 VP_NFREE, VP_LEVELS, VP_PTRS, VP_ZERO_PFN, VP_HUGE_ZERO_PFN, VP_THP, VP_PMD_LEVEL, VP_CPU = 0, 1, 2, 3, 4, 5, 6, 7

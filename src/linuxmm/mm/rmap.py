@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from ..arch.x86.mm.tlb import arch_tlbbatch_flush
 from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_DROPPABLE, VM_LOCKED, VM_SPECIAL, vma_pages
 from ..include.linux.page_flags import PG_dirty_mask, PG_idle_mask, PG_swapbacked_mask
 from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, RMAP_PGOFF, RMAP_START,
@@ -510,10 +511,10 @@ def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
 
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
     """After the compiled pass: the batched TLB flush of every mm whose entries it changed
-    (``try_to_unmap_flush``), and those mms' counters back."""
+    (``try_to_unmap_flush``: ``arch_tlbbatch_flush``, compiled, when the machine models its
+    TLBs), and those mms' counters back."""
     for i, task in enumerate(batch.tasks):  # a handful of mms: no numpy call per pass
-        if not flush_mm[i]:
-            continue
-        task.mmc[:] = batch.mmcs[i]
-        if k.tlb is not None:
-            k.tlb.flush_mm(task)
+        if flush_mm[i]:
+            task.mmc[:] = batch.mmcs[i]
+    if k.tlb is not None and batch.tasks:
+        arch_tlbbatch_flush(k.tlb, batch.mmcs, flush_mm)

@@ -115,7 +115,7 @@ def update_lru_size(a, memcg, zid, lru, nr_pages):
     a.lru_zone_size[memcg, zid, lru] += nr_pages
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def list_add(a, memcg, nid, lru, pfn):
     """``list_add``: the folio at the head of list ``lru`` of the lruvec of ``memcg`` on ``nid``."""
     head = a.lruvec_head[memcg, nid, lru]
@@ -266,12 +266,16 @@ def folio_batch_lru_add(a, cpu):
     its list. The list sizes (``update_lru_size``) move once per run of folios bound for the
     same list of the same zone and memcg, not per folio: the kernel moves the batch under one
     lruvec lock (``folio_lruvec_relock_irqsave``) and its vmstat updates gather in per-CPU
-    diffs, so no one reads the sizes between two folios of a batch."""
+    diffs, so no one reads the sizes between two folios of a batch. A batch's folios mostly
+    come from one memory segment: its zone is looked up again only for a folio outside it."""
     run_memcg, run_zid, run_lru, run_nr = -1, -1, -1, 0
+    seg = -1
     for i in range(a.fbatch_nr[cpu, FBATCH_LRU_ADD]):
         pfn = a.fbatch[cpu, FBATCH_LRU_ADD, i]
         lru_add_evictability(a, pfn)
-        zid = B.page_zone(a, pfn)
+        if seg < 0 or not a.seg_start[seg] <= pfn < a.seg_end[seg]:
+            seg = B.page_segment(a, pfn)
+        zid = a.seg_zid[seg]
         nid = a.zone_node[zid]
         if not (a.lrugen_enabled[nid] and lru_gen_add_folio(a, pfn, False)):  # MGLRU's lists count themselves
             memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
@@ -308,10 +312,10 @@ def folio_batch_move_lru(a, cpu, kind):
     a.fbatch_nr[cpu, kind] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_batch_add_and_move(a, cpu, kind, pfn):
     """Hold a reference in the CPU's batch; a full batch, or a large folio (not LRU-cached:
-    ``folio_may_be_lru_cached``), moves the batch at once."""
+    ``folio_may_be_lru_cached``), moves the batch at once. Inline: every fault adds a folio."""
     a.refcount[pfn] += 1
     n = a.fbatch_nr[cpu, kind]
     a.fbatch[cpu, kind, n] = pfn
@@ -320,7 +324,7 @@ def folio_batch_add_and_move(a, cpu, kind, pfn):
         folio_batch_move_lru(a, cpu, kind)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_add_lru(a, cpu, pfn):
     """Queue a new folio (head pfn; any kind: anon, shmem, file) for its LRU list."""
     folio_batch_add_and_move(a, cpu, FBATCH_LRU_ADD, pfn)
@@ -603,13 +607,21 @@ def folio_unqueue_deferred_split(a, head):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_put(a, pfn, cpu):
     """Drop a reference to the folio at ``pfn``; the last one frees it (``__folio_put``).
-    Returns True if it was freed."""
+    Returns True if it was freed. Inline: most callers drop a reference that is not the last."""
     a.refcount[pfn] -= 1
     if a.refcount[pfn]:
         return False
+    __folio_put(a, pfn, cpu)
+    return True
+
+
+@njit(cache=True)
+def __folio_put(a, pfn, cpu):
+    """Free the folio whose last reference went: off the deferred split queue and its LRU
+    list, uncharged, back to the allocator."""
     folio_unqueue_deferred_split(a, pfn)
     __page_cache_release(a, pfn)  # off its memcg's lruvec before the charge goes
     mem_cgroup_uncharge(a, pfn)
@@ -617,4 +629,3 @@ def folio_put(a, pfn, cpu):
     B.free_frozen_pages(a, pfn, a.order[pfn], cpu)
     a.mapping[pfn:pfn + nr] = 0  # free_pages_prepare: page->mapping = NULL, the tails' too
     a.index[pfn:pfn + nr] = 0
-    return True

@@ -45,7 +45,8 @@ from ..errors import KernelError
 from ..include.linux import gfp as G
 from ..include.linux.mm_types import VM_LOCKED, find_vma
 from ..include.linux.page_flags import PG_locked, PG_readahead, PG_swapbacked_mask, PG_writeback
-from ..include.linux.swap import SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_WRITEOK
+from ..include.linux.swap import (PLIST_AVAIL, SWAP_COUNT_MASK, SWAP_HAS_CACHE, SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO,
+                                  SWP_WRITEOK)
 from ..include.linux.vmstat import PGFAULT, PGMAJFAULT, SWAP_RA, SWAP_RA_HIT
 from ..include.linux.sched import TASK_RUNNING
 from . import memory as M
@@ -56,8 +57,8 @@ from .memcontrol import count_memcg_events, mem_cgroup_swapin_charge_folio, mem_
 from .mm_inline import folio_nr_pages
 from .pgtable import VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, swp_entry, swp_entry_to_pte, swp_offset
 from .swap import folio_add_lru, folio_put, lru_add_drain
-from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, _plist_add, del_from_avail, find_swap_area, folio_free_swap,
-                       get_nr_swap_pages, swap_cache_folio, swap_info_get, swap_slot, sync_clusters, vm_swap_full)
+from .swapfile import (PG_dirty_mask, __swap_cache_add_folio, del_from_avail, find_swap_area, folio_free_swap,
+                       get_nr_swap_pages, plist_add, plist_del, swap_cache_folio, swap_info_get, swap_slot, sync_clusters, vm_swap_full)
 from .util import __vm_enough_memory
 from .workingset import workingset_refault
 
@@ -356,11 +357,10 @@ def swapoff(k: "Kernel", path: str) -> None:
     the area back in, then drop it. ENOMEM if the pages in use would not be allowed by the
     overcommit policy or could not be read in."""
     si = find_swap_area(k, path)
-    sync_clusters(k, si)
+    sync_clusters(k.mem_map, k.vm_state, si.type)
     if not __vm_enough_memory(k, None, si.inuse_pages, True, k.current):
         raise KernelError(errno.ENOMEM, f"swapoff: {path}: not enough memory for its {si.inuse_pages} pages")
-    if si in k.swap.swap_avail_head:
-        k.swap.swap_avail_head.remove(si)
+    plist_del(k.swap.plists[PLIST_AVAIL], si.type)
     si.flags &= ~SWP_WRITEOK
     # the whole area leaves nr_swap_pages and total_swap_pages; each slot try_to_unuse frees
     # counts back in (swap_range_free), so at the end only the other areas' free slots count
@@ -376,7 +376,7 @@ def reinsert_swap_info(k: "Kernel", si) -> None:
     """A failed swapoff puts the area back (``_enable_swap_info``): writable, its pages back in
     nr_swap_pages and total_swap_pages, taking allocations again."""
     si.flags |= SWP_WRITEOK
-    sync_clusters(k, si)
+    sync_clusters(k.mem_map, k.vm_state, si.type)
     k.vm_state.vp[VP_NR_SWAP_PAGES] += si.pages
     k.total_swap_pages += si.pages
-    _plist_add(k.swap.swap_avail_head, si)
+    plist_add(k.swap.plists[PLIST_AVAIL], k.swap.si, si.type)

@@ -55,7 +55,8 @@ from ..include.linux.page_flags import PG_dirty, PG_swapcache_mask, PG_writeback
 from ..include.linux.swap import (CI_COUNT, CI_FLAGS, CI_NEXT, CI_ORDER, CI_PREV, CLUSTER_FLAG_FRAG,
                                   CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL, CLUSTER_FLAG_NONE, CLUSTER_FLAG_NONFULL,
                                   CLUSTER_FLAG_USABLE, FRAG_LISTS, FREE_LIST, FULL_LIST, LIST_FIRST, LIST_LAST,
-                                  NONFULL_LISTS, NR_CI, NR_CLUSTER_LISTS, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
+                                  NONFULL_LISTS, NR_CI, PCP_SWAP_OFFSET, PCP_SWAP_TYPE, PLIST_ACTIVE, PLIST_AVAIL,
+                                  SI_FLAGS, SI_INUSE, SI_MAX, SI_PAGES, SI_PRIO, SWAP_COUNT_MASK, SWAP_FLAG_PRIO_MASK,
                                   SWAP_HAS_CACHE, SWAP_KINDS, SWAP_MAP_BAD, SWAPFILE_CLUSTER, SWP_BLKDEV,
                                   SWP_SOLIDSTATE, SWP_SYNCHRONOUS_IO, SWP_USED, SWP_WRITEOK, SWAP_NR_ORDERS,
                                   swap_info_struct)
@@ -294,7 +295,13 @@ def _grow_pool(k: "Kernel", slots: int) -> int:
     arrays["swap_cgroup"] = np.concatenate([vs.swap_cgroup, np.zeros(slots, np.int32)])
     arrays["swap_content"] = np.concatenate([vs.swap_content, np.zeros((slots, B.CONTENT_LINES), np.uint8)])
     arrays["swap_content_valid"] = np.concatenate([vs.swap_content_valid, np.zeros(slots, np.uint8)])
+    arrays["swap_cluster_info"] = np.concatenate([vs.swap_cluster_info, np.zeros((clusters, NR_CI), np.int64)])
+    arrays["swap_zs_stored"] = np.concatenate([vs.swap_zs_stored, np.zeros(slots, np.uint8)])
+    arrays["swap_zs_pages"] = np.concatenate([vs.swap_zs_pages, np.zeros(slots, np.int64)])
     k.vm_state = VmState.from_arrays(**arrays)
+    for si in k.swap.swap_info:
+        if si is not None:
+            si.bind_pool(k.vm_state)
     return base
 
 
@@ -356,10 +363,10 @@ def _swapfile_bdev(k: "Kernel", path: str, nbytes: int):
 def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
     """Clusters holding a bad slot (the header, the slots past the end) start nonfull; the
     rest free, in order."""
-    nr = -(-si.max // SWAPFILE_CLUSTER)
-    si.cluster_info = np.zeros((nr, NR_CI), np.int64)
+    nr = si.cluster_info.shape[0]
+    si.cluster_info[:] = 0
     si.cluster_info[:, [CI_NEXT, CI_PREV]] = -1
-    si.cluster_lists = np.full((NR_CLUSTER_LISTS, 2), -1, np.int64)
+    si.cluster_lists[:] = -1
     si.ci_count[0] += 1  # the header
     si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
     ci_count_of(k, si)[:] = si.ci_count
@@ -370,16 +377,48 @@ def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
             move_cluster(si.cluster_info, si.cluster_lists, c, FREE_LIST, CLUSTER_FLAG_FREE)
 
 
-def _prio_key(si: swap_info_struct) -> int:
-    return -si.prio  # plist order: highest priority first
+# The priority lists (``plist_head``) are rows of area types in list order, ended by -1
+# (``swap_globals.plists``): highest priority first, a node added behind its equals.
 
 
-def _plist_add(head: list, si: swap_info_struct) -> None:
-    """``plist_add``: behind every node of the same priority."""
+@njit(cache=True)
+def plist_find(head, type_):
+    """The place of area ``type_`` in the list ``head`` (-1: not on it)."""
+    for i in range(head.shape[0]):
+        if head[i] < 0:
+            return -1
+        if head[i] == type_:
+            return i
+    return -1
+
+
+@njit(cache=True)
+def plist_add(head, si, type_):
+    """``plist_add``: behind every node of the same priority (``si``: the areas' SI_* rows)."""
+    prio = si[type_, SI_PRIO]
     i = 0
-    while i < len(head) and _prio_key(head[i]) <= _prio_key(si):
+    while head[i] >= 0 and si[head[i], SI_PRIO] >= prio:
         i += 1
-    head.insert(i, si)
+    for j in range(head.shape[0] - 1, i, -1):
+        head[j] = head[j - 1]
+    head[i] = type_
+
+
+@njit(cache=True)
+def plist_del(head, type_):
+    """``plist_del`` (nothing if the area is not on the list)."""
+    i = plist_find(head, type_)
+    if i >= 0:
+        for j in range(i, head.shape[0] - 1):
+            head[j] = head[j + 1]
+        head[-1] = -1
+
+
+@njit(cache=True)
+def plist_requeue(head, si, type_):
+    """``plist_requeue``: the area moves behind the others of its priority."""
+    plist_del(head, type_)
+    plist_add(head, si, type_)
 
 
 def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partition", path: str | None = None,
@@ -408,10 +447,12 @@ def swapon(k: "Kernel", size, priority: int | None = None, kind: str = "partitio
     prio = priority if priority is not None else k.swap.least_priority - 1
     flags = SWP_USED | SWP_WRITEOK | SWP_SOLIDSTATE | (SWP_BLKDEV if kind != "file" else 0)
     flags |= SWP_SYNCHRONOUS_IO if kind == "zram" else 0
-    si = swap_info_struct(type=type_, prio=prio, flags=flags, kind=kind, swap_file=swap_file, max=maxpages,
-                          pages=maxpages - 1, base=_grow_pool(k, maxpages), bdev=bdev,
-                          compression_ratio=compression_ratio if kind == "zram" else 1.0)
-    si.zs_stored = np.zeros(maxpages, bool)
+    g = k.swap
+    g.si[type_] = 0
+    g.si[type_, [SI_PRIO, SI_FLAGS, SI_MAX, SI_PAGES]] = prio, flags, maxpages, maxpages - 1
+    g.zs_ratio[type_] = compression_ratio if kind == "zram" else 1.0
+    si = swap_info_struct(g, type_, kind, swap_file, _grow_pool(k, maxpages), bdev)
+    si.bind_pool(k.vm_state)
     setup_clusters(k, si)
     if priority is None:
         k.swap.least_priority -= 1
@@ -434,8 +475,8 @@ def enable_swap_info(k: "Kernel", si: swap_info_struct) -> None:
         k.swap.swap_info.append(si)
     else:
         k.swap.swap_info[si.type] = si
-    _plist_add(k.swap.swap_active_head, si)
-    _plist_add(k.swap.swap_avail_head, si)
+    plist_add(k.swap.plists[PLIST_ACTIVE], k.swap.si, si.type)
+    plist_add(k.swap.plists[PLIST_AVAIL], k.swap.si, si.type)
 
 
 def find_swap_area(k: "Kernel", path: str) -> swap_info_struct:
@@ -452,22 +493,21 @@ def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
         for other in head[head.index(si) + 1:]:
             other.prio += 1
         k.swap.least_priority += 1
-    head.remove(si)
+    plist_del(k.swap.plists[PLIST_ACTIVE], si.type)
+    zram_reset(k, si)
     vs = k.vm_state
     vs.swap_map[si.base] = 0
     ci_count_of(k, si)[:] = 0
     vs.swap_base[si.type] = -1
     vs.swap_sync_io[si.type] = 0
-    for key, (t, _) in list(k.swap.percpu_swap_cluster.items()):
-        if t == si.type:
-            del k.swap.percpu_swap_cluster[key]
+    pcp = k.swap.percpu_swap_cluster
+    pcp[pcp[:, :, PCP_SWAP_TYPE] == si.type] = (-1, 0)
     k.swap.swap_info[si.type] = None
-    zram_reset(k, si)
 
 
 def zram_reset(k: "Kernel", si: swap_info_struct) -> None:
     """The zram device's pages go back to the allocator with its data."""
-    zs_free_pages(k, si, len(si.zram_pages))
+    zs_free_pages(k.mem_map, k.vm_state, si.type, len(si.zram_pages))
 
 
 # ---- allocation (folio_alloc_swap) -------------------------------------------------------------
@@ -547,16 +587,26 @@ def sync_cluster_lists(ci, lists, counts):
     return freed, counts.sum()
 
 
-def sync_clusters(k: "Kernel", si: swap_info_struct) -> None:
-    """Bring the cluster lists up to date with the slots freed by compiled code since the
-    last allocation (``sync_cluster_lists``, visiting only the clusters whose count fell, in
-    cluster order, where the kernel moves them as they happen); zram drops the data of the
-    slots freed there."""
-    freed, in_use = sync_cluster_lists(si.cluster_info, si.cluster_lists, ci_count_of(k, si))
-    nr = si.cluster_info.shape[0]
-    si.inuse_pages = int(in_use) - 1 - (nr * SWAPFILE_CLUSTER - si.max)
-    if si.bdev is None and freed.size:
-        zram_slot_free_notify(k, si, swap_map_of(k, si), freed)
+@njit(cache=True)
+def area_clusters(vs, type_):
+    """Area ``type_``'s ``cluster_info`` rows, list heads and live counts (views of the pool)."""
+    first = vs.swap_base[type_] // SWAPFILE_CLUSTER
+    end = first + -(-vs.swap_si[type_, SI_MAX] // SWAPFILE_CLUSTER)
+    return vs.swap_cluster_info[first:end], vs.swap_cluster_lists[type_], vs.swap_ci_count[first:end]
+
+
+@njit(cache=True)
+def sync_clusters(a, vs, type_):
+    """Bring area ``type_``'s cluster lists up to date with the slots freed by compiled code
+    since the last allocation (``sync_cluster_lists``, visiting only the clusters whose count
+    fell, in cluster order, where the kernel moves them as they happen); zram drops the data
+    of the slots freed there."""
+    ci, lists, counts = area_clusters(vs, type_)
+    freed, in_use = sync_cluster_lists(ci, lists, counts)
+    row = vs.swap_si[type_]
+    row[SI_INUSE] = in_use - 1 - (ci.shape[0] * SWAPFILE_CLUSTER - row[SI_MAX])
+    if row[SI_FLAGS] & SWP_SYNCHRONOUS_IO and freed.size:
+        zram_slot_free_notify(a, vs, type_, freed)
 
 
 @njit(cache=True)
@@ -713,84 +763,102 @@ def swap_alloc_cluster(vs, ci, lists, type_, base, max_, offset, order, nr):
     return swap_entries(type_, found), next_
 
 
-def swap_took(k: "Kernel", si: swap_info_struct, order: int, entries: np.ndarray, next_: int) -> np.ndarray:
-    """After a compiled allocation in ``si``: the slots it took count in use, the CPU's
+@njit(cache=True)
+def swap_took(vs, type_, order, entries, next_):
+    """After an allocation in area ``type_``: the slots it took count in use, the CPU's
     cluster of the order moves on (unless no cluster was scanned); returns their entries."""
-    si.inuse_pages += entries.size << order
+    vs.swap_si[type_, SI_INUSE] += entries.shape[0] << order
     if next_ >= 0:
-        k.swap.percpu_swap_cluster[(int(k.vm_state.vp[VP_CPU]), order)] = (si.type, int(next_))
+        pcp = vs.percpu_swap_cluster[vs.vp[VP_CPU], order]
+        pcp[PCP_SWAP_TYPE] = type_
+        pcp[PCP_SWAP_OFFSET] = next_
     return entries
 
 
-def swap_alloc_fast(k: "Kernel", order: int, nr: int) -> np.ndarray:
+@njit(cache=True)
+def swap_alloc_fast(vs, order, nr):
     """Continue the running CPU's cluster of ``order``: up to ``nr`` entries (none if it has
     no usable one)."""
-    type_, offset = k.swap.percpu_swap_cluster.get((int(k.vm_state.vp[VP_CPU]), order), (0, 0))
-    si = k.swap.swap_info[type_] if offset and type_ < len(k.swap.swap_info) else None
-    if si is None or not si.flags & SWP_WRITEOK:
+    pcp = vs.percpu_swap_cluster[vs.vp[VP_CPU], order]
+    type_, offset = pcp[PCP_SWAP_TYPE], pcp[PCP_SWAP_OFFSET]
+    if type_ < 0 or not offset or not vs.swap_si[type_, SI_FLAGS] & SWP_WRITEOK:
         return np.zeros(0, np.int64)
-    entries, next_ = swap_alloc_cluster(k.vm_state, si.cluster_info, si.cluster_lists, si.type, si.base, si.max,
-                                        offset, order, nr)
-    return swap_took(k, si, order, entries, next_)
+    ci, lists, _ = area_clusters(vs, type_)
+    entries, next_ = swap_alloc_cluster(vs, ci, lists, type_, vs.swap_base[type_], vs.swap_si[type_, SI_MAX], offset,
+                                        order, nr)
+    return swap_took(vs, type_, order, entries, next_)
 
 
-def swap_alloc_slow(k: "Kernel", order: int, nr: int) -> np.ndarray:
+@njit(cache=True)
+def swap_alloc_slow(vs, order, nr):
     """Try the areas by priority, each rotated behind its equals first (``plist_requeue``); a
     large allocation gives up after the first area (its failure is not critical: the folio
-    is split), an order-0 one takes a full area off the avail list."""
-    head = k.swap.swap_avail_head
-    for si in list(head):
-        if si in head:
-            head.remove(si)
-            _plist_add(head, si)
-        found, next_ = cluster_alloc_swap_entry(k.vm_state, si.cluster_info, si.cluster_lists, si.base, si.max,
-                                                bool(si.flags & SWP_BLKDEV), order, nr)
-        entries = swap_took(k, si, order, swap_entries(si.type, found), next_)
+    is split), an order-0 one takes a full area off the avail list (``del_from_avail_list``)."""
+    head = vs.swap_plists[PLIST_AVAIL]
+    areas = np.empty(head.shape[0], np.int64)  # the list as it was: the loop requeues and deletes
+    areas[:] = head
+    for type_ in areas:
+        if type_ < 0:
+            break
+        if plist_find(head, type_) >= 0:
+            plist_requeue(head, vs.swap_si, type_)
+        ci, lists, _ = area_clusters(vs, type_)
+        row = vs.swap_si[type_]
+        found, next_ = cluster_alloc_swap_entry(vs, ci, lists, vs.swap_base[type_], row[SI_MAX],
+                                                (row[SI_FLAGS] & SWP_BLKDEV) != 0, order, nr)
+        entries = swap_took(vs, type_, order, swap_entries(type_, found), next_)
         if entries.size:
             return entries
         if order:
             break
-        if si in head:  # full: off the avail list (del_from_avail_list)
-            head.remove(si)
+        plist_del(head, type_)
     return np.zeros(0, np.int64)
 
 
-def swap_sync_avail(k: "Kernel") -> None:
+@njit(cache=True)
+def swap_sync_avail(a, vs):
     """Apply the frees of compiled code to the clusters; an area with free slots again is
     back on the avail list."""
-    for si in k.swap.swap_active_head:
-        sync_clusters(k, si)
-        if si.flags & SWP_WRITEOK and si.inuse_pages < si.pages and si not in k.swap.swap_avail_head:
-            _plist_add(k.swap.swap_avail_head, si)
+    active, avail, si = vs.swap_plists[PLIST_ACTIVE], vs.swap_plists[PLIST_AVAIL], vs.swap_si
+    for type_ in active:
+        if type_ < 0:
+            break
+        sync_clusters(a, vs, type_)
+        if si[type_, SI_FLAGS] & SWP_WRITEOK and si[type_, SI_INUSE] < si[type_, SI_PAGES] \
+                and plist_find(avail, type_) < 0:
+            plist_add(avail, si, type_)
 
 
-def folio_alloc_swap(k: "Kernel", order: int = 0) -> int | None:
+@njit(cache=True)
+def folio_alloc_swap(a, vs, order):
     """The first swap entry of ``1 << order`` consecutive slots for a folio of that order
     (``folio_alloc_swap``: the CPU's cluster of the order, then the areas by priority), each
-    slot held by the swap cache (SWAP_HAS_CACHE); None when no area has room for it."""
-    if get_nr_swap_pages(k) < 1 << order:
-        return None
-    swap_sync_avail(k)
-    got = swap_alloc_fast(k, order, 1)
+    slot held by the swap cache (SWAP_HAS_CACHE); -1 when no area has room for it."""
+    if vs.vp[VP_NR_SWAP_PAGES] < np.int64(1) << order:
+        return np.int64(-1)
+    swap_sync_avail(a, vs)
+    got = swap_alloc_fast(vs, order, 1)
     if not got.size:
-        got = swap_alloc_slow(k, order, 1)
-    return int(got[0]) if got.size else None
+        got = swap_alloc_slow(vs, order, 1)
+    return got[0] if got.size else np.int64(-1)
 
 
-def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
+@njit(cache=True)
+def swap_alloc_entries(a, vs, nr):
     """Up to ``nr`` entries for order-0 folios, each slot held with SWAP_HAS_CACHE, taken as
     ``folio_alloc_swap`` takes them one by one (the CPU's cluster, then the areas by
     priority). Reclaim reserves a batch's slots this way before its compiled pass, as the
     swap slots cache of kernels before 6.15 did (``get_swap_pages``); the slots it does not
     use go back with ``put_swap_entries``."""
-    if get_nr_swap_pages(k) <= 0:
-        return np.zeros(0, np.int64)
-    swap_sync_avail(k)
-    out, n = np.zeros(nr, np.int64), 0
+    out = np.zeros(nr, np.int64)
+    if vs.vp[VP_NR_SWAP_PAGES] <= 0:
+        return out[:0]
+    swap_sync_avail(a, vs)
+    n = 0
     while n < nr:
-        got = swap_alloc_fast(k, 0, nr - n)
+        got = swap_alloc_fast(vs, 0, nr - n)
         if not got.size:
-            got = swap_alloc_slow(k, 0, nr - n)
+            got = swap_alloc_slow(vs, 0, nr - n)
         if not got.size:
             break
         out[n:n + got.size] = got
@@ -798,12 +866,13 @@ def swap_alloc_entries(k: "Kernel", nr: int) -> np.ndarray:
     return out[:n]
 
 
-def swap_release_entries(k: "Kernel", entries: np.ndarray, order: int = 0) -> None:
-    """Give back reserved runs of ``1 << order`` slots (their first entries) no folio took;
-    their clusters follow in ``sync_clusters``."""
-    if order and entries.size:
-        entries = (entries[:, None] + np.arange(1 << order)).ravel()
-    put_swap_entries(k.vm_state, entries)
+@njit(cache=True)
+def swap_release_entries(vs, entries, orders):
+    """Give back the reserved runs of ``1 << orders[i]`` slots from ``entries[i]`` (-1: none)
+    no folio took; their clusters follow in ``sync_clusters``."""
+    for i in range(entries.shape[0]):
+        if entries[i] >= 0:
+            put_swap_entries(vs, entries[i] + np.arange(np.int64(1) << orders[i]))
 
 
 # ---- /proc/swaps ------------------------------------------------------------------------------
@@ -815,7 +884,7 @@ def swap_show(k: "Kernel") -> str:
     out = ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"]
     kb = k.arch.page_shift - 10
     for si in k.swap.swap_active_head:
-        sync_clusters(k, si)
+        sync_clusters(k.mem_map, k.vm_state, si.type)
         size, inuse = si.pages << kb, si.inuse_pages << kb
         name = si.swap_file
         pad = 40 - len(name) if len(name) < 40 else 1

@@ -920,8 +920,7 @@ def large_swap_entries(k, folios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if (anon_swap_candidate(a, pfn) > 1 and a.pincount[pfn] == 0
                 and not (folio_on_deferred_list(a, pfn) and folio_test_partially_mapped(a, pfn))
                 and (a.mapping[pfn] & PAGE_MAPPING_ANON or not shmem_folio_crosses_eof(k, pfn))):
-            entry = folio_alloc_swap(k, int(orders[i]))
-            entries[i] = -1 if entry is None else entry
+            entries[i] = folio_alloc_swap(a, k.vm_state, int(orders[i]))
     return entries, orders
 
 
@@ -938,16 +937,13 @@ def prepare_swap_out(k, folios: np.ndarray, needs: np.ndarray) -> swap_out_batch
     if needs[NEED_LARGE]:
         large, orders = large_swap_entries(k, folios)
         slots -= int((np.int64(1) << orders[large >= 0]).sum())
-    return rmap_batch(k, swap_alloc_entries(k, slots) if slots else EMPTY_I64, large, orders)
+    return rmap_batch(k, swap_alloc_entries(k.mem_map, k.vm_state, slots) if slots else EMPTY_I64, large, orders)
 
 
 def release_large_runs(k, batch: swap_out_batch) -> None:
     """The runs reserved for large folios that none took go back."""
-    if not batch.large_entries.size:
-        return
-    unused = batch.large_entries >= 0
-    for order in np.unique(batch.large_orders[unused]):
-        swap_release_entries(k, batch.large_entries[unused & (batch.large_orders == order)], int(order))
+    if batch.large_entries.size:
+        swap_release_entries(k.vm_state, batch.large_entries, batch.large_orders)
 
 
 def swap_writepage_batch(k, io: np.ndarray, may_sleep: bool) -> None:

@@ -31,14 +31,15 @@ O_DIRECT, O_LARGEFILE, O_DIRECTORY = 0o40000, 0o100000, 0o200000
 FMODE_READ, FMODE_WRITE = 1 << 0, 1 << 1
 FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE = 1 << 2, 1 << 3, 1 << 4
 FMODE_RANDOM = 1 << 12  # POSIX_FADV_RANDOM: readahead off
+FMODE_STREAM = 1 << 21  # stream_open: no position (a pipe); pread/pwrite are ESPIPE
 FMODE_NOREUSE = 1 << 23  # POSIX_FADV_NOREUSE
 # i_mode file types (include/uapi/linux/stat.h)
-S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000
+S_IFMT, S_IFDIR, S_IFREG, S_IFIFO = 0o170000, 0o040000, 0o100000, 0o010000
 MAX_LFS_FILESIZE = (1 << 63) - 1  # 64-bit: LLONG_MAX
 O_CLOEXEC = 0o2000000
 # statfs's f_type of the filesystems simulated (include/uapi/linux/magic.h)
-EXT4_SUPER_MAGIC, TMPFS_MAGIC = 0xEF53, 0x01021994
-FS_MAGIC = {"ext4": EXT4_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC}
+EXT4_SUPER_MAGIC, TMPFS_MAGIC, PIPEFS_MAGIC = 0xEF53, 0x01021994, 0x50495045
+FS_MAGIC = {"ext4": EXT4_SUPER_MAGIC, "tmpfs": TMPFS_MAGIC, "pipefs": PIPEFS_MAGIC}
 # file seals (include/uapi/linux/fcntl.h), fcntl(F_GET_SEALS) of a tmpfs file or memfd
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE, F_SEAL_EXEC = 1, 2, 4, 8, 0x10, 0x20
 
@@ -121,13 +122,14 @@ class file_operations:
     ``write_iter(k, filp, pos, count, value) -> bytes``, ``fsync(k, filp, start, end,
     datasync)``, ``fallocate(k, filp, mode, offset, len)`` and the simulator's batch of read()
     calls served by the cache alone, ``read_cached(k, filp, pos, count, chunk) -> (bytes,
-    lines, ended at EOF)``."""
+    lines, ended at EOF)`` (None: every call goes through ``read_iter``), and ``release(k,
+    filp)``, called when the file's last reference goes (None: nothing to do)."""
 
-    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached")
+    __slots__ = ("read_iter", "write_iter", "fsync", "fallocate", "read_cached", "release")
 
-    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached):
+    def __init__(self, read_iter, write_iter, fsync, fallocate, read_cached, release=None):
         self.read_iter, self.write_iter, self.fsync = read_iter, write_iter, fsync
-        self.fallocate, self.read_cached = fallocate, read_cached
+        self.fallocate, self.read_cached, self.release = fallocate, read_cached, release
 
 
 I_DIRTY_PAGES = 1 << 2
@@ -146,10 +148,11 @@ class inode:
     in: ``i_extents`` is ext4's extent tree, a sorted list of contiguous runs, ``committed_pages`` what ``shmem_acct_size``
     charged to Committed_AS, ``shmem_flags`` tmpfs's VM_NORESERVE (its pages charged one by one), ``seals`` the memfd seals
     of a tmpfs file, ``alloced`` the pages a tmpfs file has charged to its filesystem's blocks, in its page cache or
-    in swap). ``name`` is the path ``/proc/PID/maps`` prints."""
+    in swap). ``name`` is the path ``/proc/PID/maps`` prints. ``i_pipe`` is the pipe of a pipefs
+    inode (``fs/pipe.py``), None for any other."""
 
     __slots__ = ("i_ino", "i_mode", "i_size", "i_nlink", "i_count", "i_sb", "i_mapping", "i_fop", "i_extents",
-                 "committed_pages", "shmem_flags", "name", "i_state", "dirtied_when", "seals", "alloced")
+                 "committed_pages", "shmem_flags", "name", "i_state", "dirtied_when", "seals", "alloced", "i_pipe")
 
     def __init__(self, ino: int, mode: int, sb: "super_block", name: str):
         self.i_ino, self.i_mode, self.i_sb, self.name = ino, mode, sb, name
@@ -161,6 +164,7 @@ class inode:
         self.dirtied_when = 0  # ns of the clock when it became dirty (the flusher's age test)
         self.seals = 0  # shmem_inode_info->seals: F_SEAL_* (mm/memfd.py), F_SEAL_SEAL from birth on tmpfs
         self.alloced = 0  # shmem_inode_info->alloced (its ->swapped: the value entries of its page cache)
+        self.i_pipe = None  # a pipefs inode's pipe_inode_info
 
     @property
     def is_dir(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...mm.pgtable import MAX_SWAPFILES
 from .huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 
 # the swap_map byte (include/linux/swap.h): the count of swap ptes and swap-cache users.
@@ -56,35 +57,71 @@ SWAP_KINDS = ("partition", "file", "zram")
 SWAP_CLUSTER_MAX = 32  # reclaim's batch of pages (include/linux/swap.h)
 
 
-@dataclass(eq=False)
-class swap_info_struct:
-    """One swap area. ``max`` is the size in slots (slot 0 is the header), ``pages`` the
-    usable ones, ``inuse_pages`` those allocated; ``prio`` its priority. Clusters:
-    ``cluster_info``, one row per cluster (CI_*: ``ci_count``, the allocated slots as the
-    lists last saw them, the live counts being in the VmState pool; ``ci_flags``, the list it
-    is on; ``ci_order``, the folio order it serves, the first allocation in an empty cluster
-    making it that order's; its list links), and ``cluster_lists``, the heads of the free,
-    full, nonfull and frag lists (the last two one per order): index arrays, as the kernel's
-    list_heads, so compiled code allocates slots. The data written to each slot is in the
-    VmState pool too (``swap_content``)."""
+# swap_globals.si's columns: each area's scalars, as compiled code reads and keeps them
+# (``struct swap_info_struct``): its priority and flags, its size in slots (``max``, the header
+# included) and usable ``pages``, ``inuse_pages``; zram: the slots whose data zsmalloc holds
+# (ZS_NR) and the pages zsmalloc holds for them (ZS_PAGES, a stack in ``VmState.swap_zs_pages``)
+SI_PRIO, SI_FLAGS, SI_MAX, SI_PAGES, SI_INUSE, SI_ZS_NR, SI_ZS_PAGES, NR_SI = range(8)
+# swap_globals.plists' rows: the priority lists (``plist_head``) of every area and of those with
+# free slots; each row holds area types in list order, ended by -1
+PLIST_ACTIVE, PLIST_AVAIL, NR_PLISTS = 0, 1, 2
+# swap_globals.percpu_swap_cluster's last axis (``struct percpu_swap_cluster``): the area of the
+# CPU's cluster of an order (-1: none) and the offset to allocate from next (0: none)
+PCP_SWAP_TYPE, PCP_SWAP_OFFSET, NR_PCP_SWAP = 0, 1, 2
 
-    type: int
-    prio: int
-    flags: int
-    kind: str
-    swap_file: str  # the path /proc/swaps shows
-    max: int
-    pages: int
-    base: int  # the first slot of this area in the VmState pool
-    bdev: object = None  # the block device written to (partition/file), None for zram
-    compression_ratio: float = 1.0  # zram: original size / compressed size
-    inuse_pages: int = 0
-    cluster_info: np.ndarray = None  # (clusters, NR_CI)
-    cluster_lists: np.ndarray = None  # (NR_CLUSTER_LISTS, 2): LIST_FIRST, LIST_LAST
-    global_cluster_next: int = 0  # a rotating disk's si->global_cluster->next[0]
-    zram_pages: list = field(default_factory=list)  # the pages zsmalloc holds (zram)
-    zs_stored: np.ndarray = None  # zram: the slot's data is in zsmalloc (not ZRAM_SAME-filled)
-    zs_nr: int = 0  # zram: the slots zs_stored marks
+
+def _si_column(col: int, doc: str) -> property:
+    """A scalar of the area kept in its row of ``swap_globals.si`` (where compiled code
+    reads and updates it)."""
+    return property(lambda self: int(self.row[col]), lambda self, value: self.row.__setitem__(col, value), doc=doc)
+
+
+class swap_info_struct:
+    """One swap area: its type, kind (partition, file, zram), the path /proc/swaps shows, its
+    first slot in the VmState pool (``base``) and block device (None for zram). Its scalars
+    (``prio``, ``flags``, ``max``: the size in slots, slot 0 being the header; ``pages``: the
+    usable ones; ``inuse_pages``: those allocated; zram's ``zs_nr``) live in its row of
+    ``swap_globals.si`` and its list heads in ``swap_globals.cluster_lists``, so compiled code
+    allocates slots. Its clusters are ``cluster_info``, one row per cluster (CI_*: ``ci_count``,
+    the allocated slots as the lists last saw them, the live counts being in
+    ``VmState.swap_ci_count``; ``ci_flags``, the list it is on; ``ci_order``, the folio order it
+    serves, the first allocation in an empty cluster making it that order's; its list links),
+    and ``cluster_lists``, the heads of the free, full, nonfull and frag lists (the last two
+    one per order): index arrays, as the kernel's list_heads. ``cluster_info``, zram's
+    ``zs_stored`` (the slot's data is in zsmalloc, not ZRAM_SAME-filled) and ``zram_pages``
+    are views of the VmState pool (``bind_pool`` points them there again when it grows); the
+    data written to each slot is in the pool too (``swap_content``)."""
+
+    prio = _si_column(SI_PRIO, "the priority")
+    flags = _si_column(SI_FLAGS, "SWP_*")
+    max = _si_column(SI_MAX, "the size in slots, the header included")
+    pages = _si_column(SI_PAGES, "the usable slots")
+    inuse_pages = _si_column(SI_INUSE, "the slots allocated, as the cluster lists last saw them")
+    zs_nr = _si_column(SI_ZS_NR, "zram: the slots whose data zsmalloc holds")
+
+    def __init__(self, g: "swap_globals", type: int, kind: str, swap_file: str, base: int, bdev=None):
+        self.type, self.kind, self.swap_file, self.base, self.bdev = type, kind, swap_file, base, bdev
+        self.row = g.si[type]
+        self.cluster_lists = g.cluster_lists[type]  # (NR_CLUSTER_LISTS, 2): LIST_FIRST, LIST_LAST
+        self._ratio = g.zs_ratio[type:type + 1]
+        self.cluster_info = self.zs_stored = self.zs_pages = None  # views of the pool: bind_pool
+
+    def bind_pool(self, vs) -> None:
+        """Point the views of the area's part of the VmState pool at ``vs``'s arrays."""
+        first = self.base // SWAPFILE_CLUSTER
+        self.cluster_info = vs.swap_cluster_info[first:first + -(-self.max // SWAPFILE_CLUSTER)]
+        self.zs_stored = vs.swap_zs_stored[self.base:self.base + self.max]
+        self.zs_pages = vs.swap_zs_pages[self.base:self.base + self.max]
+
+    @property
+    def compression_ratio(self) -> float:
+        """zram: original size / compressed size (1 for the others)."""
+        return float(self._ratio[0])
+
+    @property
+    def zram_pages(self) -> np.ndarray:
+        """The pages zsmalloc holds (zram), in the order it took them."""
+        return self.zs_pages[:self.row[SI_ZS_PAGES]]
 
     @property
     def ci_count(self) -> np.ndarray:
@@ -111,19 +148,46 @@ class swap_ra_state:
 
 @dataclass
 class swap_globals:
-    """``swap_info[]``, the priority lists (``swap_active_head``: every area, highest
-    priority first; ``swap_avail_head``: those with free slots, rotated among equal
-    priorities by ``plist_requeue``), ``least_priority`` (the last automatic priority) and
-    the per-CPU cluster of each order (``percpu_swap_cluster``: (cpu, order) -> (type, next
-    offset))."""
+    """``swap_info[]`` and the kernel's globals of ``mm/swapfile.c``, kept for compiled code in
+    arrays of fixed size (the VmState holds the same arrays): each area's scalars (``si``,
+    SI_* columns) and cluster list heads (``cluster_lists``), zram's compression ratio
+    (``zs_ratio``), the priority lists (``plists``: ``swap_active_head``, every area, highest
+    priority first; ``swap_avail_head``, those with free slots, rotated among equal
+    priorities by ``plist_requeue``) and the per-CPU cluster of each order
+    (``percpu_swap_cluster``: [cpu, order] -> its area and next offset). Also
+    ``least_priority`` (the last automatic priority)."""
 
+    nr_cpus: int = 1
     swap_info: list = field(default_factory=lambda: [])
-    swap_active_head: list = field(default_factory=list)
-    swap_avail_head: list = field(default_factory=list)
     least_priority: int = -1
-    percpu_swap_cluster: dict = field(default_factory=dict)
     nr_zram: int = 0  # zram devices made so far (/dev/zramN)
     vma_ra_enabled: bool = True  # /sys/kernel/mm/swap/vma_ra_enabled
     ra: swap_ra_state = field(default_factory=swap_ra_state)
+    si: np.ndarray = field(init=False)
+    cluster_lists: np.ndarray = field(init=False)
+    zs_ratio: np.ndarray = field(init=False)
+    plists: np.ndarray = field(init=False)
+    percpu_swap_cluster: np.ndarray = field(init=False)
     # shmem_unuse(k, type): swapoff's first step, registered by shmem_init (mm/shmem.py sits above swap)
     shmem_unuse: Callable[..., None] | None = None
+
+    def __post_init__(self):
+        self.si = np.zeros((MAX_SWAPFILES, NR_SI), np.int64)
+        self.cluster_lists = np.full((MAX_SWAPFILES, NR_CLUSTER_LISTS, 2), -1, np.int64)
+        self.zs_ratio = np.ones(MAX_SWAPFILES, np.float64)
+        self.plists = np.full((NR_PLISTS, MAX_SWAPFILES + 1), -1, np.int64)
+        self.percpu_swap_cluster = np.zeros((self.nr_cpus, SWAP_NR_ORDERS, NR_PCP_SWAP), np.int64)
+        self.percpu_swap_cluster[:, :, PCP_SWAP_TYPE] = -1
+
+    def plist(self, which: int) -> list:
+        """The areas of priority list ``which`` (PLIST_*), in order."""
+        row = self.plists[which]
+        return [self.swap_info[t] for t in row[:int(np.argmax(row < 0))].tolist()]
+
+    @property
+    def swap_active_head(self) -> list:
+        return self.plist(PLIST_ACTIVE)
+
+    @property
+    def swap_avail_head(self) -> list:
+        return self.plist(PLIST_AVAIL)

@@ -611,6 +611,17 @@ def flush_tlb_mm(t, asid):
 
 
 @njit(cache=True)
+def arch_tlbbatch_flush(t, mmcs, flush_mm):
+    """Reclaim's batched flush after unmapping (``try_to_unmap_flush`` -> ``arch_tlbbatch_flush``):
+    each mm marked in ``flush_mm`` (rows of ``mmcs``, the mms' counters, their PGD the ASID)
+    is flushed whole, as ``flush_tlb_mm`` would. The kernel sends one flush of every PCID to
+    the union of the CPUs those mms ran on; flushing per mm drops the same entries."""
+    for i in range(flush_mm.shape[0]):
+        if flush_mm[i]:
+            flush_tlb_mm(t, mmcs[i, MMC_PGD])
+
+
+@njit(cache=True)
 def flush_tlb_all(t):
     """``flush_tlb_all``: everything, everywhere (``on_each_cpu``: an IPI to every other CPU)."""
     params, ctr = t.params, t.ctr
