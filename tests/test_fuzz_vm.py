@@ -104,7 +104,7 @@ class VmMachine(RuleBasedStateMachine):
         self.pages = []   # raw allocations (pfn, order)
         self.hogged = False  # the OOM rule ran (once per sequence: it takes a while)
         self.memcg_hogged = False  # the memcg OOM rule ran
-        self.pinner = None  # the pid holding the GUP test driver's pins, if any
+        self.pinner = None  # the pid that took the GUP test driver's pins (``pinning``)
         self.m.cgroup("fz/high").write("memory.high", "32M")  # reclaimed and throttled, never killed
         self.m.cgroup("fz/low").write("memory.low", "8M")
 
@@ -397,12 +397,14 @@ class VmMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.live())
     @rule(i=st.integers(0, 7))
     def exit(self, i):
-        pid = self.live()[i % len(self.live())]
-        self.procs[pid].exit()
-        if pid == self.pinner:  # its gup_test file closes: the pins go
-            self.pinner = None
+        self.procs[self.live()[i % len(self.live())]].exit()
 
-    @precondition(lambda self: self.pinner is None)
+    def pinning(self):
+        """The pid holding the driver's pins: its death (exit, a signal, an OOM kill) closed
+        its gup_test file, which released them."""
+        return self.pinner if self.pinner is not None and self.procs[self.pinner].alive else None
+
+    @precondition(lambda self: self.pinning() is None)
     @rule(i=st.integers(0, 7), j=st.integers(0, 7), first=st.integers(0, 1 << 12), pages=st.integers(1, 64),
           write=st.booleans(), fast=st.booleans())
     def pin(self, i, j, first, pages, write, fast):
@@ -423,7 +425,7 @@ class VmMachine(RuleBasedStateMachine):
         assert p.gup_test("PIN_LONGTERM_TEST_READ") == p.read(start, n * PAGE, stride=LINE)
         self.pinner = pid
 
-    @precondition(lambda self: self.pinner is not None)
+    @precondition(lambda self: self.pinning() is not None)
     @rule()
     def unpin(self):
         self.procs[self.pinner].gup_test("PIN_LONGTERM_TEST_STOP")
@@ -461,6 +463,7 @@ class VmMachine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         assert debug.check(self.m) == []
+        assert (self.m.kernel.pin_longterm_test_pages is None) == (self.pinning() is None)
 
 
 # CI runs 25 sequences; LINUXMM_FUZZ_EXAMPLES=2000 is the longer run (README, "Debug checks").
@@ -927,3 +930,70 @@ def test_check_finds_broken_page_table_bookkeeping():
     assert any("MM_SWAPENTS 1 but the tables hold 0" in v for v in debug.check(m))
     p.task.mmc[M.MM_SWAPENTS] -= 1
     assert debug.check(m) == []
+
+
+def test_check_finds_counters_that_drift_from_what_they_count():
+    """NR_PAGETABLE of the node and of the memcg, pgtables_bytes, NR_ZSPAGES (_check_swap_globals)
+    and the memcg's NR_ANON_THPS, each moved once without the tables, zsmalloc pages or THPs
+    they count."""
+    from linuxmm import Machine
+    from linuxmm.include.linux.mm_types import MMC_MEMCG, MMC_PGTABLES_BYTES
+    from linuxmm.include.linux.vmstat import NR_ANON_THPS, NR_PAGETABLE, NR_ZSPAGES
+
+    m = Machine()  # THP needs 512 MiB or more (hugepage_init)
+    m.swapon("16M", kind="zram")
+    m.cgroup("t")
+    p = m.spawn(cgroup="t")
+    addr = p.mmap(4 << 20)
+    p.madvise(addr, 4 << 20, "hugepage")
+    p.write(addr, 4 << 20)
+    small = p.mmap(1 << 20)
+    p.write(small, 1 << 20)
+    p.madvise(small, 1 << 20, "pageout")  # to zram: zsmalloc takes pages
+    assert debug.check(m) == []
+    a, memcg = m.kernel.mem_map, int(p.task.mmc[MMC_MEMCG])
+    assert a.vm_stat[:, NR_ZSPAGES].sum() > 0 and a.memcg_stat[memcg, NR_ANON_THPS] == 1024
+    zone = int(np.flatnonzero(a.vm_stat[:, NR_ZSPAGES])[0])
+    for counter, where, message in ((a.node_stat, (0, NR_PAGETABLE), "node 0: NR_PAGETABLE"),
+                                    (a.memcg_stat, (memcg, NR_PAGETABLE), f"memcg {memcg}: NR_PAGETABLE"),
+                                    (p.task.mmc, MMC_PGTABLES_BYTES, f"pid {p.pid}: pgtables_bytes"),
+                                    (a.vm_stat, (zone, NR_ZSPAGES), "NR_ZSPAGES is"),
+                                    (a.memcg_stat, (memcg, NR_ANON_THPS), f"memcg {memcg}: NR_ANON_THPS")):
+        counter[where] += 1
+        assert any(v.startswith(message) for v in debug.check(m)), message
+        counter[where] -= 1
+    assert debug.check(m) == []
+
+
+def test_swap_cache_a_killed_process_left_under_writeback_is_reclaimed_later():
+    """The hog is killed while ~9 MiB of its pages are under writeback to the partition: they
+    stay in the swap cache, holding their slots (6.18's ``__try_to_reclaim_swap`` skips a folio
+    under writeback), clean once the writes complete, and stay while nothing needs memory, as
+    on Linux. The next allocations' reclaim frees them first (their writeback's PG_reclaim
+    put them at the inactive tail): an 8 MiB tmpfs file written next fits, nobody else is
+    killed. (A 20 MiB file does OOM-kill: the file's own swap-cache folios fill the swap, and
+    reclaim scans no anon once swap is full, ``can_reclaim_anon_pages``: the kernel's rule.)"""
+    from linuxmm.include.linux.page_flags import PG_writeback
+
+    def hog_folios():  # anonymous folios in the swap cache: the hog's (the other process's are out)
+        vs, a = s.m.kernel.vm_state, s.m.kernel.mem_map
+        folios = (vs.swap_table >> 1)[(vs.swap_table != 0) & (vs.swap_table & 1 == 0)]
+        anon = folios[(a.mapping[folios] & 1) == 1]
+        return len(anon), int(((a.flags[anon] >> PG_writeback) & 1).sum())
+
+    s = VmPressureDisk()
+    s.spawn()
+    for j in range(2):
+        s.mmap(i=0, pages=1024, shared=False, huge=False)
+        for page in range(1024):
+            s.write(i=0, j=j, off=page * PAGE, value=page % 250 + 1, span=1)
+    s.balloon(20)
+    s.hog()
+    cached, writeback = hog_folios()
+    assert cached > 2000 and writeback == cached
+    s.run(100)  # the writes complete; nothing reclaims them meanwhile
+    assert hog_folios() == (cached, 0)
+    s.mmap_file(i=0, pages=2048, file_pages=2048, shared=True, tmpfs=True, small_writes=True)
+    assert hog_folios()[0] < cached - 1024
+    assert s.live() == [1] and s.m.dmesg().count("Out of memory: Killed process") == 1  # the hog only
+    s.consistent()

@@ -356,3 +356,34 @@ def test_gup_test_struct_fields_are_u32(machine, kwargs):
     with pytest.raises(KernelError) as e:
         p.gup_test("GUP_BASIC_TEST", 0, PAGE, **kwargs)
     assert e.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize("death", ["oom_kill", "sigsegv"])
+def test_pins_go_when_the_pinner_dies(death):
+    """The pins live in the driver's file, which the process's exit closes (``gup_test_release``
+    unpins them), however it dies: OOM-killed or by a signal, as an exit. The pinned pages are
+    freed then: nr_foll_pin_released catches up with nr_foll_pin_acquired."""
+    from conftest import small_machine
+    from linuxmm import Killed, SegmentationFault
+
+    m = small_machine()
+    p = m.spawn(comm="pinner")
+    mem = p.mmap(16 * PAGE)
+    p.write(mem, 16 * PAGE, value=5)
+    pfns = [p.walk(mem + i * PAGE).phys >> 12 for i in range(16)]
+    p.gup_test("PIN_LONGTERM_TEST_START", mem, 16 * PAGE, write=True)
+    acquired, released = pins(m)
+    assert acquired - released == 16
+    if death == "oom_kill":
+        p.oom_score_adj = 1000
+        size = 512 << 20  # more than the 384 MiB machine holds
+        hog = p.mmap(size, flags="private|anonymous|noreserve")
+        with pytest.raises(Killed):
+            p.write(hog, size)
+    else:
+        with pytest.raises(SegmentationFault):
+            p.write(0, PAGE)
+    assert not p.alive and m.kernel.pin_longterm_test_pages is None
+    assert pins(m) == (acquired, acquired)
+    assert (m.kernel.mem_map.refcount[pfns] == 0).all()
+    assert debug.check(m) == []

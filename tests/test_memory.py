@@ -463,7 +463,7 @@ def test_a_table_holding_only_swap_entries_is_not_freed():
     p.madvise(a, 4096, "dontneed")  # the present page goes, the table keeps the swap entry
     k = m.kernel
     M.free_pgd_range(k.mem_map, k.vm_state, p.task.mmc, int(p.task.mmc[M.MMC_PGD]),
-                     np.zeros((0, M.NR_VMA_COLS), np.int64))  # as if no VMA needed any table
+                     np.zeros((0, M.NR_VMA_COLS), np.int64), 0, 1 << 62)  # as if no VMA needed any table
     assert P.is_swap_pte(np.uint64(entry_at(p, a + 4096))) and debug.check(m) == []
 
 

@@ -48,8 +48,8 @@ from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_m
                                        PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask)
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
-from .include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON, NR_ISOLATED_FILE,
-                                   NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_ZONE_LRU_BASE)
+from .include.linux.vmstat import (NR_ANON_THPS, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON,
+                                   NR_ISOLATED_FILE, NODE_STAT_ITEM, NR_LRU_BASE, NR_MLOCK, NR_PAGETABLE, NR_ZONE_LRU_BASE)
 from .mm import buddy as B
 from .fs.pipe import pipe_page_refs
 from .mm.memory import PAGE_MAPPING_ANON
@@ -57,6 +57,7 @@ from .mm.rmap import rmap_walk
 from .mm.swap import PG_partially_mapped_mask, folio_lru_list
 
 FREE, PCP, ALLOC = 1, 2, 3
+PAGE_SIZE = 4096
 
 
 def _walk(a, head, nxt, blk=None, limit=1 << 40):
@@ -73,7 +74,7 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k) + check_dead_tasks(k) + check_swap(k) + check_memcg(k))
+            + check_files(k) + check_dead_tasks(k) + check_swap(k) + check_memcg(k) + check_pagetables(k))
 
 
 def check_memcg(k) -> list[str]:
@@ -95,11 +96,47 @@ def check_memcg(k) -> list[str]:
         swapped = np.zeros_like(local)
         np.add.at(swapped, vs.swap_cgroup[slots], 1)
         out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
-    return out + check_memcg_node_stats(k)
+    return out + check_memcg_node_stats(k) + check_memcg_anon_thps(k)
 
 
 # node counters every change of which goes to the folio's memcg too (row 0: charged to none)
 MEMCG_NODE_STATS = ("NR_FILE_PAGES", "NR_SHMEM", "NR_FILE_MAPPED", "NR_SWAPCACHE")
+
+
+def check_pagetables(k) -> list[str]:
+    """NR_PAGETABLE of each node (meminfo PageTables) and of each memcg (memory.stat
+    ``pagetables``) counts the page-table pages in use: every row of the table pool handed out
+    (live mms' tables and their deposits), on its page's node, charged to its page's memcg."""
+    from .mm.pgtable import NS_PAGETABLE, VP_NFREE
+
+    vs, a = k.vm_state, k.mem_map
+    if vs is None:
+        return []
+    used = np.ones(vs.pt.shape[0], bool)
+    used[vs.pt_free[:int(vs.vp[VP_NFREE])]] = False
+    pfns = vs.pt_pfn[used]
+    nodes = np.zeros(a.node_stat.shape[0], np.int64)
+    np.add.at(nodes, [int(a.zone_node[B.page_zone(a, int(pfn))]) for pfn in pfns], 1)
+    v = [f"node {nid}: NR_PAGETABLE {a.node_stat[nid, NS_PAGETABLE]} but {nodes[nid]} page tables are in use"
+         for nid in np.flatnonzero(nodes != a.node_stat[:, NS_PAGETABLE])]
+    memcgs = np.zeros(a.memcg_stat.shape[0], np.int64)
+    np.add.at(memcgs, a.memcg[pfns], 1)
+    memcgs[0] = a.memcg_stat[0, NR_PAGETABLE]  # row 0: charged to no memcg, not counted
+    return v + [f"memcg {i}: NR_PAGETABLE {a.memcg_stat[i, NR_PAGETABLE]} but {memcgs[i]} page tables are "
+                "charged to it" for i in np.flatnonzero(memcgs != a.memcg_stat[:, NR_PAGETABLE])]
+
+
+def check_memcg_anon_thps(k) -> list[str]:
+    """Each memcg's NR_ANON_THPS (memory.stat ``anon_thp``) counts the pages of the large
+    anonymous folios charged to it (``mem_cgroup_charge_anon``: from charge to uncharge,
+    the simplification ``mm/memcontrol.py`` names)."""
+    a = k.mem_map
+    heads = np.flatnonzero((a.refcount > 0) & (a.memcg != 0) & ((a.mapping & PAGE_MAPPING_ANON) != 0)
+                           & ((a.flags & PG_head_mask) != 0))
+    counted = np.zeros(a.memcg_stat.shape[0], np.int64)
+    np.add.at(counted, a.memcg[heads], np.int64(1) << a.order[heads].astype(np.int64))
+    return [f"memcg {i}: NR_ANON_THPS {a.memcg_stat[i, NR_ANON_THPS]} but its large anonymous folios hold "
+            f"{counted[i]} pages" for i in np.flatnonzero(counted != a.memcg_stat[:, NR_ANON_THPS])]
 
 
 def check_memcg_node_stats(k) -> list[str]:
@@ -516,7 +553,8 @@ def _covered(vmas, vaddr: int) -> int:
 def check_tables(k, task, walk) -> list[str]:
     """Per table: ``pt_used`` counts the entries that are not none; a PMD table holds one
     deposited pte table (empty, allocated) per huge pmd of an anonymous THP or the huge zero page; non-present entries lie in VMAs;
-    MM_SWAPENTS counts the swap entries."""
+    MM_SWAPENTS counts the swap entries; ``pgtables_bytes`` (VmPTE) counts its tables, the PGD
+    and the deposited ones included."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import _PAGE_KNL_ERRATUM_MASK, PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
@@ -540,6 +578,7 @@ def check_tables(k, task, walk) -> list[str]:
         if kind != PTE_KIND_PRESENT and _covered(task.vma_table, int(addr)) < 0:
             v.append(f"pid {task.pid}: a swap/migration entry or marker at {addr:#x}, which no VMA covers")
         swapents += kind == PTE_KIND_SWAP
+    deposits = 0
     for row in sorted(rows):
         deposited, dep = 0, int(vs.pt_huge_pte[row])
         while dep >= 0 and deposited <= vs.pt.shape[0]:
@@ -551,6 +590,11 @@ def check_tables(k, task, walk) -> list[str]:
         if deposited != huge.get(row, 0):
             v.append(f"pid {task.pid}: PMD table row {row} holds {deposited} deposited tables "
                      f"for {huge.get(row, 0)} huge pmds")
+        deposits += deposited
+    tables = len(rows) + deposits
+    if task.mmc[MMC_PGTABLES_BYTES] != tables * PAGE_SIZE:
+        v.append(f"pid {task.pid}: pgtables_bytes {task.mmc[MMC_PGTABLES_BYTES]} but it has {tables} page tables "
+                 f"({deposits} deposited)")
     if swapents != task.mmc[M.MM_SWAPENTS]:
         v.append(f"pid {task.pid}: MM_SWAPENTS {task.mmc[M.MM_SWAPENTS]} but the tables hold {swapents} swap entries")
     return v

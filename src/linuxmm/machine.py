@@ -525,11 +525,9 @@ class Machine:
 
     def _exit(self, proc, code: int) -> None:
         from .kernel import fork as F
-        from .mm.gup_test import gup_test_release
 
         proc.task.check_alive()
         F.do_exit(self.kernel, proc.task)
-        gup_test_release(self.kernel, proc.task.pid)  # exit closes its files
 
     def processes(self) -> list:
         """The live processes (``for_each_process``, exited ones left out), in pid order."""

@@ -81,7 +81,8 @@ class PageTableHooks:
         for vma in changed:
             khugepaged_enter_vma(self.k, t, vma)
         if t.state == TASK_RUNNING and self.k.vm_state is not None:
-            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table)
+            lo, hi = (start, end) if start < end else (0, F.USER_SPACE_END)  # where the VMAs changed
+            M.free_pgd_range(self.k.mem_map, self.k.vm_state, t.mmc, int(t.mmc[M.MMC_PGD]), t.vma_table, lo, hi)
 
     def change_protection(self, mm, start: int, end: int, new_flags: int) -> None:
         from .include.linux.mm_types import find_vma

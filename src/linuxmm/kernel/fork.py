@@ -108,14 +108,16 @@ def get_signal(k: "Kernel", task: task_struct) -> None:
 def do_exit(k: "Kernel", task: task_struct, sig: int = 0) -> None:
     """``do_exit``: the address space goes (``exit_mm`` -> ``exit_mmap``; an OOM victim's mm is
     then off the OOM killer's list), then the open files (``exit_files``: a file nobody else
-    holds is released, an unlinked one evicted); the task is dead, killed by ``sig`` if not 0,
-    and reaped."""
+    holds is released, an unlinked one evicted, the GUP test driver's unpins); the task is
+    dead, killed by ``sig`` if not 0, and reaped."""
     from ..fs.file_table import exit_files
+    from ..mm.gup_test import gup_test_release
     from ..mm.oom_kill import exit_oom_victim
 
     exit_mmap(k, task)
     exit_oom_victim(k, task)
     exit_files(k, task.files)
+    gup_test_release(k, task.pid)  # its gup_test file among them: the driver's pins go
     task.state = EXIT_DEAD
     k.rmap.tasks_seq += 1  # its mm owns no rmap row any more
     task.exit_signal = sig
@@ -150,6 +152,7 @@ def build_vma_table(mm) -> np.ndarray:
 # From this many VMAs on, splicing the changed rows in (two binary searches and a concatenation,
 # ~6 us) costs less than rebuilding the whole table (~1 us a row).
 VMA_TABLE_SPLICE_MIN = 8
+USER_SPACE_END = 1 << 62  # past every user address of every geometry: a range walk to it covers all
 
 
 def vma_table_update(mm, table: np.ndarray, start: int, end: int, vmas: list) -> np.ndarray:
@@ -272,10 +275,10 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
     gives their VM_ACCOUNT charges back and drops the shmem objects' references."""
     khugepaged_exit(k, task)  # __mmput: before the address space goes
     a, vs = k.mem_map, ensure_tables(k)
-    mlock_locked_vmas(k, task, 0, 1 << 62, False)
+    mlock_locked_vmas(k, task, 0, USER_SPACE_END, False)
     pgd = int(task.mmc[M.MMC_PGD])
-    M.unmap_page_range(a, vs, task.mmc, pgd, 0, 1 << 62, True, False)
-    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64))
+    M.unmap_page_range(a, vs, task.mmc, pgd, 0, USER_SPACE_END, True, False)
+    M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64), 0, USER_SPACE_END)
     M.pte_free(a, vs, task.mmc, pgd)
     flush_tlb_mm(k, task)
     for vma in list(task.mm.vmas):

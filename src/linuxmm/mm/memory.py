@@ -1557,10 +1557,12 @@ def try_to_free_pte(a, vs, mmc, w, row):
 
 
 @njit(cache=True)
-def free_pgd_range(a, vs, mmc, pgd, vmas):
-    """Free the tables below ``pgd`` that are empty and that no VMA needs (``free_pgtables``),
-    bottom up; a table still holding swap entries or markers is not empty."""
-    w = walk_page_range(vs, pgd, 0, np.int64(vs.nent[0]) << vs.shift[0], WALK_POST | WALK_PTE_TABLES)
+def free_pgd_range(a, vs, mmc, pgd, vmas, start, end):
+    """Free the tables below ``pgd`` over [start, end) that are empty and that no VMA needs
+    (``free_pgtables`` of the range the VMAs left: a table reaching past it goes only if no
+    VMA needs any of its span), bottom up; a table still holding swap entries or markers is
+    not empty. The walk is bounded to the range, as the kernel's, not the whole tree."""
+    w = walk_page_range(vs, pgd, start, end, WALK_POST | WALK_PTE_TABLES)
     while True:
         kind, level, row, idx, addr = walk_next(a, vs, w)
         if kind == WALK_DONE:
