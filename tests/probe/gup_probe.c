@@ -8,36 +8,19 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/io_uring.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
-static long vmstat(const char *name) {
-  char line[256]; long v = -1; size_t n = strlen(name);
-  FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");  /* fold the per-cpu diffs (root) */
-  if (f) { fputs("1", f); fclose(f); }
-  f = fopen("/proc/vmstat", "r");
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, name, n) && line[n] == ' ') v = atol(line + n + 1);
-  fclose(f);
-  return v;
-}
+#include "probe_io_uring.h"
 
 static void report(const char *what, char *mem, size_t size) {
-  struct io_uring_params p; memset(&p, 0, sizeof p);
-  int ring = syscall(__NR_io_uring_setup, 1, &p);
+  struct io_uring_params p;
+  int ring = ring_setup(&p);
   if (ring < 0) { printf("%s: io_uring_setup %s\n", what, strerrorname_np(errno)); return; }
-  struct iovec iov = { mem, size };
   long acq = vmstat("nr_foll_pin_acquired"), rel = vmstat("nr_foll_pin_released");
-  int r = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
+  int r = ring_register_buffer(ring, mem, size);
   int err = r < 0 ? errno : 0;
   long acq1 = vmstat("nr_foll_pin_acquired"), rel1 = vmstat("nr_foll_pin_released");
-  if (r == 0) syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+  if (r == 0) ring_unregister_buffers(ring);
   long rel2 = vmstat("nr_foll_pin_released");
   printf("%s: register %s acquired %+ld released %+ld; unregister released %+ld\n", what,
          err ? strerrorname_np(err) : "0", acq1 - acq, rel1 - rel, rel2 - rel1);

@@ -10,27 +10,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/io_uring.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-static long vmstat(const char *name) {
-  char line[256]; long v = -1; size_t n = strlen(name);
-  FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-  if (f) { fputs("1", f); fclose(f); }
-  f = fopen("/proc/vmstat", "r");
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, name, n) && line[n] == ' ') v = atol(line + n + 1);
-  fclose(f);
-  return v;
-}
+#include "probe_io_uring.h"
 
 static long vmpin(void) {
   char line[256]; long v = -1;
@@ -57,7 +41,7 @@ static int write_fixed(int ring, struct io_uring_params *p, int fd, void *buf, u
   sqe->off = 0; sqe->buf_index = 0;
   ((unsigned *)(sqb + p->sq_off.array))[tail & mask] = tail & mask;
   __atomic_store_n((unsigned *)(sqb + p->sq_off.tail), tail + 1, __ATOMIC_RELEASE);
-  if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) return -errno;
+  if (ring_enter(ring, 1) < 0) return -errno;
   unsigned head = *(unsigned *)(cq + p->cq_off.head), cmask = *(unsigned *)(cq + p->cq_off.ring_mask);
   int res = ((struct io_uring_cqe *)(cq + p->cq_off.cqes))[head & cmask].res;
   __atomic_store_n((unsigned *)(cq + p->cq_off.head), head + 1, __ATOMIC_RELEASE);
@@ -67,11 +51,10 @@ static int write_fixed(int ring, struct io_uring_params *p, int fd, void *buf, u
 static void do_test(const char *what, const char *dir, char *mem, size_t size, int use_fork) {
   char path[4096]; snprintf(path, sizeof path, "%s/io_uring_probe_XXXXXX", dir);
   int fd = mkstemp(path); unlink(path);
-  struct io_uring_params p; memset(&p, 0, sizeof p);
-  int ring = syscall(__NR_io_uring_setup, 1, &p);
-  struct iovec iov = { mem, size };
+  struct io_uring_params p;
+  int ring = ring_setup(&p);
   long acq = vmstat("nr_foll_pin_acquired"), rel = vmstat("nr_foll_pin_released");
-  int r = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
+  int r = ring_register_buffer(ring, mem, size);
   int err = r < 0 ? errno : 0;
   long acq1 = vmstat("nr_foll_pin_acquired"), rel1 = vmstat("nr_foll_pin_released"), pin = vmpin();
   pid_t child = -1;
@@ -90,7 +73,7 @@ static void do_test(const char *what, const char *dir, char *mem, size_t size, i
   int same = got == (ssize_t)size && !memcmp(tmp, mem, size);
   if (child > 0) { kill(child, SIGKILL); waitpid(child, NULL, 0); }
   long rel2 = vmstat("nr_foll_pin_released");
-  syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+  ring_unregister_buffers(ring);
   long rel3 = vmstat("nr_foll_pin_released");
   printf("%s: register %s acquired %+ld released %+ld VmPin %ld kB; write_fixed res %d, file %s; "
          "unregister released %+ld\n", what, err ? strerrorname_np(err) : "0", acq1 - acq, rel1 - rel, pin, res,
