@@ -267,6 +267,37 @@ def test_walk_geometries_and_faults(arch_lines, levels, folded):
     assert debug.check(mm) == []
 
 
+
+@pytest.mark.parametrize("arch_lines", ['arch = "x86_64"', 'arch = "x86_64"\nla57 = true'])
+def test_vmpte_counts_the_pte_pmd_and_pud_tables_not_the_pgd(arch_lines):
+    """VmPTE (and the OOM killer's badness) is ``mm_pgtables_bytes``: ``mm_inc_nr_ptes``,
+    ``_pmds`` and ``_puds`` count the PTE, PMD and PUD tables a fault allocates; ``pgd_alloc``
+    and ``__p4d_alloc`` count nothing (5-level paging's P4D tables neither). On this host a
+    fresh process's VmPTE is 4 kB per PTE, PMD and PUD table its present pages need
+    (zero_pt_probe's pt_fresh row); so here, for pages written across PTE and PMD tables."""
+    from conftest import HOST_SNAP
+    from linuxmm.sources import toml
+
+    fresh = next(r for r in map(json.loads, (HOST_SNAP / "zero_pt_probe.jsonl").read_text().splitlines())
+                 if r.get("scenario") == "pt_fresh")
+    assert fresh["vmpte_kb"] == 4 * (fresh["pte_tables"] + fresh["pmd_tables"] + fresh["pud_tables"])
+    m = Machine(toml.loads(arch_lines + '\ne820 = [{ start = 0, end = 0x9fbff }, { start = 0x100000, end = 0x7fffffff }]\n'))
+    p = m.spawn()
+
+    def vmpte() -> int:
+        return next(int(ln.split()[1]) for ln in p.proc("status").splitlines() if ln.startswith("VmPTE:"))
+
+    assert vmpte() == 0  # the PGD alone
+    a = p.mmap(1 << 31, flags="private|anonymous|noreserve")
+    pages = [a, a + (5 << 20), a + (1 << 30) + (3 << 20)]
+    for page in pages:
+        p.write(page, 1)
+    tables = sum(len({page >> shift for page in pages}) for shift in (21, 30, 39))
+    assert vmpte() == 4 * tables
+    assert debug.check(m) == []
+    p.munmap(a, 1 << 31)
+    assert vmpte() == 0 and debug.check(m) == []
+
 def test_pagefault_disable_and_direct_map(m):
     p = m.spawn()
     a = p.mmap(8192)

@@ -553,8 +553,8 @@ def _covered(vmas, vaddr: int) -> int:
 def check_tables(k, task, walk) -> list[str]:
     """Per table: ``pt_used`` counts the entries that are not none; a PMD table holds one
     deposited pte table (empty, allocated) per huge pmd of an anonymous THP or the huge zero page; non-present entries lie in VMAs;
-    MM_SWAPENTS counts the swap entries; ``pgtables_bytes`` (VmPTE) counts its tables, the PGD
-    and the deposited ones included."""
+    MM_SWAPENTS counts the swap entries; ``pgtables_bytes`` (VmPTE) counts its PUD, PMD and PTE
+    tables, the deposited ones included (not the PGD, nor a 5-level tree's P4D tables)."""
     from .mm import memory as M
     from .mm.pagewalk import WALK_TABLE_DONE
     from .mm.pgtable import _PAGE_KNL_ERRATUM_MASK, PTE_KIND_PRESENT, PTE_KIND_SWAP, VP_LEVELS, pte_pfn
@@ -563,7 +563,8 @@ def check_tables(k, task, walk) -> list[str]:
     v: list[str] = []
     levels = int(vs.vp[VP_LEVELS])
     pgd = int(task.mmc[M.MMC_PGD])
-    rows = {pgd} | {int(a.private[pte_pfn(vs.pt[r, i])]) for kind, _, r, i, _ in walk if kind == WALK_TABLE_DONE}
+    below = {int(a.private[pte_pfn(vs.pt[r, i])]): lv + 1 for kind, lv, r, i, _ in walk if kind == WALK_TABLE_DONE}
+    rows = {pgd} | set(below)
     for row in sorted(rows):
         nonempty = int(np.count_nonzero(vs.pt[row] & ~np.uint64(_PAGE_KNL_ERRATUM_MASK)))
         if vs.pt_used[row] != nonempty:
@@ -591,7 +592,7 @@ def check_tables(k, task, walk) -> list[str]:
             v.append(f"pid {task.pid}: PMD table row {row} holds {deposited} deposited tables "
                      f"for {huge.get(row, 0)} huge pmds")
         deposits += deposited
-    tables = len(rows) + deposits
+    tables = sum(M.pgtables_counted(levels, lv) for lv in below.values()) + deposits
     if task.mmc[MMC_PGTABLES_BYTES] != tables * PAGE_SIZE:
         v.append(f"pid {task.pid}: pgtables_bytes {task.mmc[MMC_PGTABLES_BYTES]} but it has {tables} page tables "
                  f"({deposits} deposited)")

@@ -8,12 +8,17 @@
  * pt_*: VmPTE (/proc/self/status, this mm's page-table bytes) around MADV_DONTNEED of
  * written 4 KiB-page (MADV_NOHUGEPAGE) memory: 1 GiB whole, one aligned 2 MiB span, an
  * unaligned 2 MiB range, and munmap of the rest.
+ * pt_fresh: VmPTE of the process as it starts, and the PTE, PMD and PUD tables its present
+ * pages need (/proc/self/pagemap over /proc/self/maps: one per 2 MiB, 1 GiB and 512 GiB span
+ * holding a present page): mm_pgtables_bytes counts those tables and not the PGD.
  * Build and run (as root for the cgroup): cc -O1 -o zero_pt_probe zero_pt_probe.c && ./zero_pt_probe
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,6 +103,42 @@ static void pt_report(const char *name, long before, long after) {
 	fflush(stdout);
 }
 
+/* the distinct spans of 2 MiB, 1 GiB and 512 GiB (a PTE, PMD and PUD table each) with a
+ * present page, from pagemap, and VmPTE; read before anything else runs (fresh: no table
+ * emptied yet, no heap) */
+static long fresh_vmpte, fresh_tables[3];
+
+static void pt_fresh(void) {
+	static char maps[1 << 16];
+	static unsigned long seen[3][1024];
+	int fd = open("/proc/self/maps", O_RDONLY), pm = open("/proc/self/pagemap", O_RDONLY);
+	ssize_t len = 0, r;
+	while ((r = read(fd, maps + len, sizeof maps - 1 - len)) > 0) len += r;
+	close(fd);
+	maps[len] = 0;
+	for (char *l = maps; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+		unsigned long start, end;
+		if (sscanf(l, "%lx-%lx", &start, &end) != 2 || start >= 1UL << 47) continue;  /* [vsyscall]: no user table */
+		for (unsigned long a = start; a < end; a += PAGE) {
+			uint64_t e = 0;
+			if (pread(pm, &e, sizeof e, a / PAGE * sizeof e) != sizeof e || !(e >> 62)) continue;  /* present or swapped */
+			for (int lv = 0; lv < 3; lv++) {
+				unsigned long span = a >> (21 + 9 * lv);
+				long i = 0;
+				while (i < fresh_tables[lv] && seen[lv][i] != span) i++;
+				if (i == fresh_tables[lv] && i < 1024) seen[lv][fresh_tables[lv]++] = span;
+			}
+		}
+	}
+	close(pm);
+	fd = open("/proc/self/status", O_RDONLY);  /* no stdio: its buffers would map a heap first */
+	len = read(fd, maps, sizeof maps - 1);
+	close(fd);
+	maps[len > 0 ? len : 0] = 0;
+	char *v = strstr(maps, "VmPTE:");
+	fresh_vmpte = v ? atol(v + 6) : -1;
+}
+
 static void pt(void) {
 	size_t len = 1024 * MB;
 	char *r = mmap(NULL, len + 2 * MB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -127,6 +168,7 @@ static void pt(void) {
 }
 
 int main(void) {
+	pt_fresh();
 	printf("{\"probe\": \"zero_pt_probe\", \"thp_enabled\": \"");
 	fflush(stdout);
 	system("tr -d '\\n' < /sys/kernel/mm/transparent_hugepage/enabled");
@@ -151,6 +193,8 @@ int main(void) {
 		write_file("/sys/fs/cgroup/memory/cgroup.procs", pid);
 	}
 	rmdir(cg);
+	printf("{\"scenario\": \"pt_fresh\", \"vmpte_kb\": %ld, \"pte_tables\": %ld, \"pmd_tables\": %ld, "
+	       "\"pud_tables\": %ld}\n", fresh_vmpte, fresh_tables[0], fresh_tables[1], fresh_tables[2]);
 	pt();
 	return 0;
 }

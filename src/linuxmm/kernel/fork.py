@@ -174,9 +174,9 @@ def vma_table_file_size(task: task_struct, vma) -> None:
 def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     """The top-level table of a new address space."""
     vs = ensure_tables(k)
-    row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+    row = M.pte_alloc_one(k.mem_map, vs, task.mmc, 0)
     if row == -2 and alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm):
-        row = M.pte_alloc_one(k.mem_map, vs, task.mmc)
+        row = M.pte_alloc_one(k.mem_map, vs, task.mmc, 0)
     if row < 0:
         raise KernelError(errno.ENOMEM, "no memory for a page table")
     task.mmc[M.MMC_PGD] = row
@@ -279,7 +279,7 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
     pgd = int(task.mmc[M.MMC_PGD])
     M.unmap_page_range(a, vs, task.mmc, pgd, 0, USER_SPACE_END, True, False)
     M.free_pgd_range(a, vs, task.mmc, pgd, np.zeros((0, M.NR_VMA_COLS), np.int64), 0, USER_SPACE_END)
-    M.pte_free(a, vs, task.mmc, pgd)
+    M.pte_free(a, vs, task.mmc, pgd, 0)
     flush_tlb_mm(k, task)
     for vma in list(task.mm.vmas):
         remove_vma(task.mm, vma)

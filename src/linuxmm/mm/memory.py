@@ -182,10 +182,19 @@ def alloc_anon_folio(a, vs, mmc, ctx, order):
     return pfn
 
 
+@njit(cache=True, inline="always")
+def pgtables_counted(levels, level):
+    """Does a table at ``level`` (0: the PGD; -1: the last level, a PTE table) of a
+    ``levels``-level tree count in the mm's pgtables_bytes (VmPTE, the OOM badness)?
+    ``mm_inc_nr_ptes``/``_pmds``/``_puds`` count the PTE, PMD and PUD tables; ``pgd_alloc``
+    and ``__p4d_alloc`` count nothing: neither the PGD nor, with 5-level paging, a P4D table."""
+    return level != 0 and not (levels == 5 and level == 1)
+
+
 @njit(cache=True)
-def pte_alloc_one(a, vs, mmc):
-    """A zeroed page-table page; its row in the pool, -1 (the pool is empty) or -2 (the
-    allocation needs the slow path, or it failed there)."""
+def pte_alloc_one(a, vs, mmc, level=-1):
+    """A zeroed page-table page for ``level`` (a PTE table unless said); its row in the pool,
+    -1 (the pool is empty) or -2 (the allocation needs the slow path, or it failed there)."""
     if vs.vp[VP_NFREE] == 0:
         return -1
     pfn = alloc_with(a, vs, AC_PGTABLE, 0)
@@ -199,14 +208,16 @@ def pte_alloc_one(a, vs, mmc):
     vs.pt_deposit_next[row] = -1
     vs.pt_pfn[row] = pfn
     a.private[pfn] = row
-    mmc[MMC_PGTABLES_BYTES] += 4096
+    if pgtables_counted(vs.vp[VP_LEVELS], level):
+        mmc[MMC_PGTABLES_BYTES] += 4096
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] += 1
     mem_cgroup_charge_pagetable(a, mmc[MMC_MEMCG], pfn)
     return row
 
 
 @njit(cache=True)
-def pte_free(a, vs, mmc, row):
+def pte_free(a, vs, mmc, row, level=-1):
+    """Free the page-table page of pool row ``row``, a table at ``level`` (``pte_alloc_one``)."""
     pfn = vs.pt_pfn[row]
     a.private[pfn] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_PAGETABLE] -= 1
@@ -214,7 +225,8 @@ def pte_free(a, vs, mmc, row):
     B.__free_pages(a, pfn, 0, vs.vp[VP_CPU])
     vs.pt_free[vs.vp[VP_NFREE]] = row
     vs.vp[VP_NFREE] += 1
-    mmc[MMC_PGTABLES_BYTES] -= 4096
+    if pgtables_counted(vs.vp[VP_LEVELS], level):
+        mmc[MMC_PGTABLES_BYTES] -= 4096
 
 
 @njit(cache=True)
@@ -238,7 +250,7 @@ def pt_table(a, vs, mmc, pgd, addr, level, alloc):
         idx = pt_index(vs, lv, addr)
         entry = vs.pt[row, idx]
         if pte_none(entry) and alloc:
-            new = pte_alloc_one(a, vs, mmc)
+            new = pte_alloc_one(a, vs, mmc, lv + 1)
             if new < 0:
                 return new
             set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
@@ -1131,7 +1143,7 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
             if file_vma and pte_none(entry):  # do_fault with no pte table yet
                 return do_fault(a, vs, xa, vmas, mmc, v, row, idx, addr, write)
         if not entry_present(entry):
-            new = pte_alloc_one(a, vs, mmc)
+            new = pte_alloc_one(a, vs, mmc, level + 1)
             if new < 0:
                 return FAULT_NEED_TABLES if new == -1 else FAULT_NEED_ALLOC
             set_entry(vs, row, idx, mk_entry(vs.pt_pfn[new], _PAGE_TABLE))
@@ -1575,7 +1587,7 @@ def free_pgd_range(a, vs, mmc, pgd, vmas, start, end):
         v = find_vma(vmas, addr)
         needed = v >= 0 and vmas[v, VMA_START] < addr + (np.int64(1) << vs.shift[level])
         if vs.pt_used[child] == 0 and not needed:
-            pte_free(a, vs, mmc, child)
+            pte_free(a, vs, mmc, child, level + 1)
             set_entry(vs, row, idx, np.uint64(0))
 
 
