@@ -328,7 +328,8 @@ def test_dump_user_pages_test_prints_dump_page(machine):
     is zeroed with a warning), as 6.18's __dump_folio prints a PMD-mapped anonymous THP's
     subpage: the folio's refcount with the driver's 512 references, the page's own mapcount
     (0: only the PMD maps it), its index and pfn; the folio's order and mapcounts; its flags
-    with node, zone and the reset last cpupid packed above them."""
+    (uptodate from ``vma_alloc_anon_folio_pmd``'s ``__folio_mark_uptodate``) with node, zone
+    and the reset last cpupid packed above them."""
     p = machine.spawn()
     mem, page = _thp_and_page(p)
     pfn = p.walk(mem + 19 * PAGE).phys >> 12
@@ -340,7 +341,7 @@ def test_dump_user_pages_test_prints_dump_page(machine):
         f"---- page #19, starting from user virt addr: {mem:#x}",
         f"page: refcount:513 mapcount:0 mapping:0000000000000000 index:{(mem >> 12) + 19:#x} pfn:{pfn:#x}",
         "head: order:9 mapcount:1 entire_mapcount:1 nr_pages_mapped:0 pincount:0",
-        "anon flags: 0xffff800020860(lru|owner_2|head|swapbacked|node=0|zone=1|lastcpupid=0xffff)",
+        "anon flags: 0xffff800020868(uptodate|lru|owner_2|head|swapbacked|node=0|zone=1|lastcpupid=0xffff)",
         "page dumped because: gup_test: dump_pages() test"]
     machine.kernel.log.lines.clear()
     refs = _refs(machine, p, page)[0]  # the mapping's, and the lru_add batch's while the page waits there

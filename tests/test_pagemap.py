@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMALL
+from conftest import HOST_SNAP, SMALL
 from linuxmm import KernelError, Machine, SegmentationFault
 from linuxmm.fs.proc import page as K
 from linuxmm.fs.proc.task_mmu import (PM_FILE, PM_GUARD_REGION, PM_MMAP_EXCLUSIVE, PM_PFRAME_MASK, PM_PRESENT,
@@ -81,6 +81,47 @@ def test_kpageflags_kinds():
     with pytest.raises(KernelError):
         m.kpageflags(-1)
 
+
+
+def test_new_anonymous_folios_are_uptodate_as_on_the_host():
+    """6.18 marks a new anonymous folio up to date before it maps it (``__folio_mark_uptodate``
+    in do_anonymous_page, wp_page_copy, do_cow_fault, vma_alloc_anon_folio_pmd): /proc/kpageflags
+    shows KPF_UPTODATE. tests/probe/kpageflags_anon_probe.c's cases on this host
+    (tests/data/host-linux-6.18/kpageflags_anon_probe.txt), KPF bits 0-26 by name, here (but
+    a base page's KPF_LRU, which says whether its CPU's lru_add batch was flushed yet)."""
+    host = dict(line.split(": ") for line in (HOST_SNAP / "kpageflags_anon_probe.txt").read_text().splitlines()
+                if not line.startswith("#"))
+    names = {getattr(K, n): n[4:].lower() for n in dir(K) if n.startswith("KPF_") and getattr(K, n) < 27}
+    m = Machine(toml.loads(SELFTEST_SIZED))
+    p = m.spawn()
+
+    def kpf(proc, addr) -> str:
+        f = m.kpageflags(proc.pagemap(addr)[0] & PM_PFRAME_MASK)[0]
+        return " ".join(names[b] for b in sorted(names) if f >> b & 1)
+
+    a = p.mmap(P)
+    p.madvise(a, P, "nohugepage")
+    p.write(a, 1)
+    got = {"anon page written": kpf(p, a)}
+    c = p.fork()
+    c.write(a, 1)
+    got["its copy in a child (COW)"] = kpf(c, a)
+    c.exit()
+    fd = p.open("/kpf_probe", "rw", create=True)
+    p.ftruncate(fd, P)
+    f = p.mmap(P, "rw", "private", fd=fd)
+    p.write(f, 1)
+    got["private file page written"] = kpf(p, f)
+    big = p.mmap(4 << 20)
+    thp = (big + (2 << 20) - 1) & ~((2 << 20) - 1)
+    p.madvise(thp, 2 << 20, "hugepage")
+    p.write(thp, 1)
+    got["THP head"], got["THP tail"] = kpf(p, thp), kpf(p, thp + 5 * P)
+
+    def batched(flags: dict[str, str]) -> dict[str, str]:
+        return {case: " ".join(n for n in names.split() if n != "lru" or case.startswith("THP"))
+                for case, names in flags.items()}
+    assert batched(got) == batched(host)
 
 def test_clear_refs_soft_dirty_cycle():
     m = machine(True)

@@ -45,7 +45,8 @@ from .mm.mm_inline import (folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg,
 from .include.linux.mmzone import (ANON_AND_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, LRU_NAMES, LRU_UNEVICTABLE,
                                    MAX_NR_GENS, MIGRATE_ISOLATE, MIN_NR_GENS, NR_LRU_LISTS)
 from .include.linux.page_flags import (LRU_REFS_WIDTH, PG_active_mask, PG_head_mask, PG_lru_mask, PG_mlocked_mask,
-                                       PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask)
+                                       PG_reserved_mask, PG_swapbacked_mask, PG_swapcache_mask, PG_unevictable_mask,
+                                       PG_uptodate_mask)
 from .include.linux.pagevec import FBATCH_LRU_ADD
 from .include.linux.sched import TASK_RUNNING
 from .include.linux.vmstat import (NR_ANON_THPS, NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_ISOLATED_ANON,
@@ -348,7 +349,8 @@ def _other_refs(a, head: int, other: int) -> str:
 
 def check_folios(k) -> list[str]:
     """Each folio field holds its one meaning: tails (and only tails) name their compound
-    head; only pages on a per-cpu list have pcp links; the LRU (``check_lru``)."""
+    head; only pages on a per-cpu list have pcp links; an anonymous folio is up to date (its
+    contents were zeroed, copied or read before it was mapped); the LRU (``check_lru``)."""
     a = k.mem_map
     v: list[str] = []
     heads = np.nonzero((a.refcount > 0) & ((a.flags & PG_head_mask) != 0))[0]
@@ -363,6 +365,9 @@ def check_folios(k) -> list[str]:
         on_pcp[_walk(a, int(a.pcp_head[cpu, zid, pindex]), a.pcp_next)] = True
     for pfn in np.nonzero(((a.pcp_next != 0) | (a.pcp_prev != 0)) & ~on_pcp)[0][:MAX_REPORTED]:
         v.append(f"pfn {pfn:#x}: pcp links {a.pcp_next[pfn]}/{a.pcp_prev[pfn]} but on no per-cpu list")
+    stale = np.flatnonzero((a.refcount > 0) & (a.compound_head == 0) & ((a.mapping & PAGE_MAPPING_ANON) != 0)
+                           & ((a.flags & PG_uptodate_mask) == 0))
+    v += [f"pfn {pfn:#x}: an anonymous folio, not up to date" for pfn in stale[:MAX_REPORTED]]
     return v + check_lru(k) + check_mlock(k) + check_deferred_split(k)
 
 

@@ -345,6 +345,7 @@ def collapse_huge_page_locked(a, vs, vmas, mmc, pgd, address, folio, cc):
     if result != SCAN_SUCCEED:
         return result
     __collapse_huge_page_copy(a, vs, mmc, ptrow, folio)
+    M.__folio_mark_uptodate(a, folio)
     mod_memcg_folio_state(a, folio, NR_ANON_MAPPED, HPAGE_PMD_NR)  # folio_add_new_anon_rmap's stats
     mod_memcg_folio_state(a, folio, NR_ANON_THPS, HPAGE_PMD_NR)
     M.map_anon_folio_pmd(a, vs, vmas, mmc, M.find_vma(vmas, address), row, idx, folio, address, ptrow)

@@ -31,7 +31,7 @@ from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc 
     VM_WIPEONFORK, VM_WRITE)
 from ..include.linux.page_flags import (PG_anon_exclusive_mask, PG_dirty, PG_head_mask, PG_locked, PG_lru_mask,
                                         PG_readahead, PG_referenced, PG_swapbacked_mask, PG_swapcache_mask, PG_uptodate,
-                                        PG_young)
+                                        PG_uptodate_mask, PG_young)
 from ..jit import entry, unowned
 from ..lib.xarray import XA_CHUNK_MASK, XA_CHUNK_SHIFT, xa_is_folio, xa_leaf, xa_load, xa_to_folio
 from ..kernel.timer import ACCESS_NS, FAULT_NS
@@ -409,6 +409,15 @@ def copy_page(a, dst, src):
     a.content_valid[dst] = a.content_valid[src]
 
 
+@njit(cache=True, inline="always")
+def __folio_mark_uptodate(a, pfn):
+    """``__folio_mark_uptodate``: a new folio's contents (zeroed or copied) are valid, before
+    it is mapped; every new anonymous folio gets it (6.18: ``do_anonymous_page``,
+    ``wp_page_copy``, ``do_cow_fault``, ``vma_alloc_anon_folio_pmd``, ``copy_present_page``,
+    ``collapse_huge_page``), a swapped-in one from its read (``folio_end_read``)."""
+    a.flags[pfn] |= PG_uptodate_mask
+
+
 @njit(cache=True)
 def write_line(a, pfn, line, value):
     """Store one byte-per-line value into a page."""
@@ -439,6 +448,7 @@ def do_anonymous_page(a, vs, vmas, mmc, v, row, idx, addr, write):
         return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
     vm_flags = vmas[v, VMA_FLAGS]
     clear_page(a, pfn, 1)
+    __folio_mark_uptodate(a, pfn)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vm_flags)
     entry = mk_entry(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
@@ -491,6 +501,7 @@ def do_wp_page(a, vs, vmas, mmc, v, row, idx, addr):
         if vmas[v, VMA_FLAGS] & VM_LOCKED:  # folio_remove_rmap_pte -> munlock_vma_folio
             munlock_folio(a, head)
         put_folio(a, vs, head)
+    __folio_mark_uptodate(a, pfn)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_ANON_MAPPED] += 1
@@ -546,6 +557,7 @@ def vma_alloc_anon_folio_pmd(a, vs, mmc):
         vs.vm_events[THP_FAULT_FALLBACK] += 1
         return pfn
     clear_page(a, pfn, np.int64(1) << order)
+    __folio_mark_uptodate(a, pfn)
     return pfn
 
 
@@ -1038,6 +1050,7 @@ def do_cow_fault(a, vs, xa, vmas, mmc, v, pmd_row, pmd_idx, addr, pgoff):
     if pfn < 0:
         return FAULT_NEED_CHARGE if pfn == CHARGE_FAILED else FAULT_NEED_ALLOC
     copy_page(a, pfn, head + pgoff - a.index[head])
+    __folio_mark_uptodate(a, pfn)
     folio_add_new_anon_rmap(a, pfn, vmas, v, addr)
     folio_add_lru_vma(a, vs.vp[VP_CPU], pfn, vmas[v, VMA_FLAGS])
     set_entry(vs, row, idx, mk_entry(pfn, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY
@@ -1659,6 +1672,7 @@ def copy_present_page(a, vs, dst_mmc, drow, idx, page, vm_flags, dst_anon):
     if new < 0:
         return CHARGE_FAILED if new == CHARGE_FAILED else -2
     copy_page(a, new, page)
+    __folio_mark_uptodate(a, new)
     __folio_add_new_anon_rmap(a, new, dst_anon, a.index[page], vm_flags)  # the child's VMA: same start, pgoff
     folio_add_lru_vma(a, vs.vp[VP_CPU], new, vm_flags)
     dst_mmc[MM_ANONPAGES] += 1

@@ -32,7 +32,7 @@ from ..block.bio import REQ_OP_READ, REQ_OP_WRITE
 from ..block.blk_core import submit_bio
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR
-from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate,
+from ..include.linux.page_flags import (PG_dirty_mask, PG_locked_mask, PG_reclaim_mask, PG_uptodate_mask,
                                        PG_writeback_mask)
 from ..include.linux.swap import SI_MAX, SI_ZS_NR, SI_ZS_PAGES, SWAPFILE_CLUSTER, swap_info_struct
 from ..include.linux.vmstat import (NR_WRITEBACK, NR_WRITTEN, NR_ZONE_WRITE_PENDING, NR_ZSPAGES, PSWPIN, PSWPOUT,
@@ -47,8 +47,6 @@ from .swap import acct_reclaim_writeback, folio_rotate_reclaimable
 
 if TYPE_CHECKING:
     from ..init.main import Kernel
-
-PG_uptodate_mask = np.uint64(1 << PG_uptodate)
 
 
 def swap_sector(si: swap_info_struct, offset: int, page_shift: int) -> int:

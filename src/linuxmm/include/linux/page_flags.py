@@ -48,6 +48,7 @@ PG_partially_mapped = PG_reclaim  # large folios found to be partially mapped
 
 PG_head_mask = np.uint64(1 << PG_head)
 PG_locked_mask = np.uint64(1 << PG_locked)
+PG_uptodate_mask = np.uint64(1 << PG_uptodate)
 PG_lru_mask = np.uint64(1 << PG_lru)
 PG_reserved_mask = np.uint64(1 << PG_reserved)
 PG_swapbacked_mask = np.uint64(1 << PG_swapbacked)
