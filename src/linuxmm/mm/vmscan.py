@@ -2173,16 +2173,20 @@ def prepare_kswapd_sleep(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> 
 
 def pgdat_balanced(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:
     """Some managed zone up to ``highest_zoneidx`` meets its HIGH watermark (a node without
-    managed zones counts as balanced)."""
-    a = k.mem_map
+    managed zones counts as balanced): ``node_zones_balanced``, compiled (kswapd asks after
+    every step)."""
+    return node_zones_balanced(k.mem_map, pgdat.node_id, order, highest_zoneidx)
+
+
+@entry
+def node_zones_balanced(a, nid, order, highest_zoneidx):
     managed = False
-    for z in pgdat.node_zones[:highest_zoneidx + 1]:
-        if not z.managed_pages:
+    for zid in range(a.zone_node.shape[0]):
+        if a.zone_node[zid] != nid or a.zone_idx[zid] > highest_zoneidx or not a.managed_pages[zid]:
             continue
         managed = True
-        zid = B.zone_id(k, z)
-        mark = int(a.wmark[zid, 2] + a.boost[zid])
-        if B.__zone_watermark_ok(a, zid, order, mark, highest_zoneidx, 0, int(a.vm_stat[zid, NR_FREE_PAGES])):
+        if B.__zone_watermark_ok(a, zid, order, a.wmark[zid, 2] + a.boost[zid], highest_zoneidx, 0,
+                                 a.vm_stat[zid, NR_FREE_PAGES]):
             return True
     return not managed
 
