@@ -133,6 +133,26 @@ def test_peak_is_reset_per_open_file(m):
     p.exit()
 
 
+def test_a_reused_memcg_id_starts_with_no_reclaim_cost(m):
+    """The recent reclaim costs of a memcg's lruvecs (``lruvec_cost``, ``lru_note_cost``) go
+    with the memcg: a new memcg taking a freed id starts at zero, and ``debug.check`` finds
+    the costs of an id not in use."""
+    k = m.kernel
+    cg = m.cgroup("t_cost")
+    memcg_id = k.cgrp_dfl_root.children["t_cost"].memcg.id
+    k.mem_map.lruvec_cost[memcg_id, 0] = (7, 3)
+    assert debug.check(m) == []
+    cg.rmdir()
+    assert memcg_id not in k.memcg_idr and not k.mem_map.lruvec_cost[memcg_id].any()
+    k.mem_map.lruvec_cost[memcg_id, 0, 1] = 5
+    assert any("not in use has lruvec_cost" in v for v in debug.check(m))
+    k.mem_map.lruvec_cost[memcg_id] = 0
+    reused = m.cgroup("t_cost2")
+    assert k.cgrp_dfl_root.children["t_cost2"].memcg.id == memcg_id
+    assert not k.mem_map.lruvec_cost[memcg_id].any()
+    reused.rmdir()
+
+
 def test_open_file_after_rmdir_is_enodev(m):
     cg = m.cgroup("t_peakgone")
     f = cg.open("memory.peak")

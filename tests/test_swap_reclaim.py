@@ -17,7 +17,9 @@ import pytest
 from conftest import meminfo, vmstat
 import linuxmm
 from linuxmm import debug
+from linuxmm.include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from linuxmm.include.linux.page_flags import PG_active_mask, PG_workingset_mask
+from linuxmm.mm import vmscan
 from linuxmm.mm.pgtable import NS_SWAPCACHE
 
 MiB = 1 << 20
@@ -61,6 +63,29 @@ def test_anon_larger_than_ram_is_swapped_and_reads_back(kind, path):
     used = int(m.proc("swaps").splitlines()[1].split()[3])
     assert used == mi["SwapTotal"] - mi["SwapFree"] > 0
     assert mi["SwapCached"] == int(m.kernel.vm_state.nstat[:, NS_SWAPCACHE].sum()) * 4
+    assert debug.check(m) == []
+
+
+def test_zram_swap_out_never_leaves_the_compiled_pass(monkeypatch):
+    """Reclaim to zram is one compiled pass per lruvec (``shrink_lruvec_pass``): isolation,
+    unmapping, the swap slots, the zram write and the TLB flush all happen in it, so neither
+    Python's batch (``shrink_folio_batch``) nor its swap write (``swap_writepage_batch``) runs
+    when no folio is large and zsmalloc's pages come from the allocator's fast path; the pages
+    written are noted as the anon cost of the node's lruvec (``lru_note_cost``)."""
+    def python_path(*args):
+        raise AssertionError("the pass stopped for Python")
+
+    monkeypatch.setattr(vmscan, "shrink_folio_batch", python_path)
+    monkeypatch.setattr(vmscan, "swap_writepage_batch", python_path)
+    m = linuxmm.Machine(cmdline="mem=64M transparent_hugepage=never")
+    m.swapon("128M", kind="zram")
+    p = m.spawn()
+    size = 96 * MiB
+    addr = p.mmap(size)
+    fill(p, addr, size)
+    assert vmstat(m, "pswpout")["pswpout"] >= (size - 64 * MiB) // PAGE
+    assert m.kernel.mem_map.lruvec_cost[ROOT_MEM_CGROUP_ID, 0, 0] > 0  # anon: SWAP_CLUSTER_MAX per page written
+    assert intact(p, addr, size) == []
     assert debug.check(m) == []
 
 

@@ -97,7 +97,19 @@ def check_memcg(k) -> list[str]:
         swapped = np.zeros_like(local)
         np.add.at(swapped, vs.swap_cgroup[slots], 1)
         out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
-    return out + check_memcg_node_stats(k) + check_memcg_anon_thps(k)
+    return out + check_memcg_node_stats(k) + check_memcg_anon_thps(k) + check_lruvec_cost(k)
+
+
+def check_lruvec_cost(k) -> list[str]:
+    """Each lruvec's recent reclaim costs (``lruvec_cost``, ``lru_note_cost``) are not negative,
+    and no memcg id that is not in use has any."""
+    a = k.mem_map
+    out = [f"memcg {m} node {n}: lruvec_cost {a.lruvec_cost[m, n].tolist()} negative"
+           for m, n in zip(*np.nonzero((a.lruvec_cost < 0).any(axis=2)))][:5]
+    unused = np.ones(a.lruvec_cost.shape[0], bool)
+    unused[list(k.memcg_idr)] = False
+    return out + [f"memcg id {m} not in use has lruvec_cost {a.lruvec_cost[m].tolist()}"
+                  for m in np.flatnonzero(unused & a.lruvec_cost.any(axis=(1, 2)))][:5]
 
 
 # node counters every change of which goes to the folio's memcg too (row 0: charged to none)

@@ -347,6 +347,7 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
     if parent is not None:  # the root's rows are set up with the mem_map (mm/buddy.py)
         a = k.mem_map
         a.memcg_parent[free] = parent.id
+        a.lruvec_cost[free] = 0
         a.memcg_counter[free] = 0
         a.memcg_counter[free, :, PC_MAX] = a.memcg_counter[free, :, PC_HIGH] = PAGE_COUNTER_MAX
         a.memcg_stat[free] = a.memcg_events[free] = a.memcg_events_local[free] = a.memcg_vm_events[free] = 0
@@ -361,6 +362,7 @@ def mem_cgroup_css_offline(k: "Kernel", memcg: mem_cgroup) -> None:
     memcg.online = False
     if page_counter_read(k, memcg) == 0:
         del k.memcg_idr[memcg.id]
+        k.mem_map.lruvec_cost[memcg.id] = 0
 
 
 def mem_cgroup_is_root(memcg: mem_cgroup) -> bool:

@@ -39,7 +39,16 @@ A newcomer's map, from the top:
   was reclaimed. An active list is only shrunk when its inactive list is low
   (``inactive_is_low``: inactive * int_sqrt(10 * GiB) < active) or refaults activated pages
   since the last cycle (``may_deactivate``). ``lru_note_cost`` charges a type
-  SWAP_CLUSTER_MAX per page written to swap plus the pages rotated.
+  SWAP_CLUSTER_MAX per page written to swap plus the pages rotated (``MemMap.lruvec_cost``).
+* **one compiled pass per lruvec**: ``shrink_lruvec`` runs ``get_scan_count``, the nr[]
+  loop, every ``shrink_list`` and the final aging of the active anon list in one call
+  (``shrink_lruvec_pass``), the rmap table and the mm counters gathered once for it, the
+  swap slots reserved, the zram write and the batched TLB flush done inside. It stops, its
+  state kept in ``ps``, for what only Python does (PASS_*): a direct reclaimer's
+  ``too_many_isolated`` wait, the page cache's xarray to grow, a batch with large folios (or
+  of a caller without __GFP_IO: Python's ``shrink_folio_batch``), a write to a disk or one
+  zsmalloc needs the allocator's slow path for, kswapd woken for a boosted zone, the flusher
+  woken; ``run_lruvec_pass`` does it and calls the pass again.
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
   ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
   ``move_folios_to_lru``. ``shrink_folio_list`` follows 6.18's order: a locked folio is kept;
@@ -65,13 +74,13 @@ A newcomer's map, from the top:
   keeps referenced executable file folios active (rotated, counted as the file cost) and
   deactivates the rest with PG_workingset (PGREFILL, PGDEACTIVATE).
   Anonymous folios go to swap (``shrink_anon_folio``): ``add_to_swap`` puts a folio in the
-  swap cache for a slot reserved for the pass (``swap_alloc_entries`` takes the batch's
-  slots from the cluster allocator before the compiled pass, as the kernel's per-CPU swap
+  swap cache for a slot reserved for the batch (``swap_alloc_entries`` takes the batch's
+  slots from the cluster allocator before ``shrink_folio_list``, as the kernel's per-CPU swap
   slots cache did before 6.15; unused ones go back after it); ``try_to_unmap`` turns every
   pte into a swap pte through the compiled ``rmap_walk`` (MM_ANONPAGES -> MM_SWAPENTS on the
   counters of each mm, stacked for the pass), the TLB flush batched per mm as
   TTU_BATCH_FLUSH does; ``pageout`` hands the dirty folio, PG_reclaim set, to
-  ``swap_writepage``, which runs once per pass (one bio per run of consecutive slots, as the
+  ``swap_writepage``, which runs once per batch (one bio per run of consecutive slots, as the
   block plug merges them; a reclaiming task, not kswapd, sleeps on the clock while the disk
   has no request tag for its writes); a folio written at once (zram) is freed in the same pass
   (``shrink_written_folios``), one under writeback on a disk is kept and rotated to the
@@ -132,22 +141,23 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from math import isqrt
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
+from ..arch.x86.mm.tlb import TlbState, arch_tlbbatch_flush
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
 from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
-from ..include.linux.memcontrol import MEMCG_LOW, ROOT_MEM_CGROUP_ID
+from ..include.linux.memcontrol import (MEMCG_LOW, PC_ELOW, PC_EMIN, PC_MAX, PC_MEMORY, PC_SWAP, PC_USAGE,
+                                        ROOT_MEM_CGROUP_ID)
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                                     LRU_INACTIVE_FILE, LRUVEC_CGROUP_CONGESTED, LRUVEC_NODE_CONGESTED,
                                     MAX_RECLAIM_RETRIES, NR_LRU_LISTS, PGDAT_WRITEBACK, VMSCAN_THROTTLE_CONGESTED,
                                     VMSCAN_THROTTLE_ISOLATED, VMSCAN_THROTTLE_NOPROGRESS, VMSCAN_THROTTLE_WRITEBACK,
                                     node_states)
-from ..include.linux.swap import SWAP_CLUSTER_MAX
+from ..include.linux.swap import SI_FLAGS, SWAP_CLUSTER_MAX, SWP_SYNCHRONOUS_IO
 from ..include.linux.page_flags import (PG_active_mask, PG_dirty_mask, PG_head_mask, PG_locked_mask, PG_lru_mask,
                                         PG_mlocked_mask, PG_reclaim_mask, PG_referenced_mask, PG_swapbacked_mask, PG_swapcache_mask,
                                         PG_unevictable_mask, PG_workingset_mask, PG_writeback_mask)
@@ -161,6 +171,7 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
                                     PGSCAN_ZONE_RECLAIM_FAILED, PGSCAN_ZONE_RECLAIM_SUCCESS, PGSTEAL_ANON,
                                     PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
 from ..kernel.fork import ensure_tables
+from ..jit import entry
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from ..kernel.timer import HZ
@@ -173,13 +184,12 @@ from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_
                          count_memcg_folio_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_swap_full,
                          mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_is_root, mem_cgroup_iter,
                          mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
-                         mem_cgroup_protection,
-                         memcg_memory_event, page_counter_read, parent_lruvec)
+                         mem_cgroup_unprotected, memcg_memory_event)
 from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, RECLAIM_WRITE,
-                         zone_reclaimable_pages)
+                         wake_boosted_kswapds, zone_reclaimable_pages)
 from .memory import PAGE_MAPPING_ANON
-from .page_io import swap_writepage
-from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU
+from .page_io import swap_writepage, zram_write_pages
+from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU, VP_NR_SWAP_PAGES
 from .shmem import shmem_folio_crosses_eof, shmem_writeout_split
 from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, rmap_scratch, swap_out_batch, try_to_unmap,
                    try_to_unmap_flush)
@@ -890,7 +900,439 @@ def finish_folio_batch(a, vs, xa, ino_xa, nid, io, folios, work, keep, stat, cpu
     return putback_split_overflow(a, nid, folios, work, keep, cpu)
 
 
-# ---- one node (Python per batch) -------------------------------------------------------------
+# ---- one lruvec: one compiled pass ------------------------------------------------------------
+
+# The pass's state (``ps``, int64): the inputs Python sets (PS_MEMCG .. PS_TOTAL_SWAP), then
+# what the pass keeps across a stop (the nr[] left and the targets by list, what it reclaimed,
+# the list being scanned and the step it is at, the batch a stop left half done).
+(PS_MEMCG, PS_NID, PS_RECLAIM_IDX, PS_RECLAIMER, PS_PRIORITY, PS_NR_TO_RECLAIM, PS_FLAGS, PS_MAY_DEACTIVATE,
+ PS_SWAPPINESS, PS_ANON_COST, PS_FILE_COST, PS_TOTAL_SWAP,
+ PS_PHASE, PS_LRU, PS_CHUNK, PS_STEP, PS_RECLAIMED, PS_PROPORTIONAL, PS_ISOLATED_WAITED, PS_NR_SCANNED, PS_N,
+ PS_KEEP, PS_NR_IO, PS_NR, PS_TARGETS) = range(0, 25)
+NR_PS = PS_TARGETS + 4
+# PS_FLAGS: scan_control's switches and what the pass may find in the machine (set by Python
+# before every call: a stop may change them), and what it reports back (PF_LOW_SKIPPED,
+# PF_SKIPPED_DEACTIVATE)
+(PF_MAY_UNMAP, PF_MAY_WRITEPAGE, PF_MAY_IO, PF_MAY_FS, PF_MAY_SWAP, PF_FILE_IS_TINY, PF_CACHE_TRIM, PF_LOW_RECLAIM,
+ PF_UNPROTECTED, PF_PGDAT_WRITEBACK, PF_WB_THROTTLED, PF_HAS_TLB, PF_LOW_SKIPPED,
+ PF_SKIPPED_DEACTIVATE) = (1 << i for i in range(14))
+# PS_PHASE: the nr[] loop (``get_scan_count`` filled nr[]), the final aging of the active
+# anon list, done; PH_LIST: one shrink_list of PS_LRU (PS_CHUNK pages) alone
+# (``shrink_inactive_list`` or ``shrink_active_list`` called by themselves)
+PH_LOOP, PH_FINAL, PH_DONE, PH_LIST = range(4)
+# PS_STEP: where the inactive list's step is (isolating next, the write done, the Python
+# batch done, all done but the stop's Python work)
+STEP_ISOLATE, STEP_FINISH, STEP_TAIL, STEP_DONE = range(4)
+# what the pass stops for (Python does it, then calls the pass again): done; a direct
+# reclaimer's ``too_many_isolated`` wait; the page cache's xarray to grow; a batch needing
+# Python's ``shrink_folio_batch`` (large folios, a caller without __GFP_IO); the swap write
+# of a disk, of zram short of pages, or with reclaimers waiting for writeback; zones whose
+# watermark zram's allocations boosted (their kswapd is woken); the flusher to wake
+(PASS_DONE, PASS_ISOLATED, PASS_XA, PASS_BATCH, PASS_WRITE, PASS_BOOSTED, PASS_FLUSHER) = range(7)
+
+
+@njit(cache=True)
+def int_sqrt(x):
+    r = np.int64(np.sqrt(np.float64(x)))
+    while r * r > x:
+        r -= 1
+    while (r + 1) * (r + 1) <= x:
+        r += 1
+    return r
+
+
+@njit(cache=True)
+def memcg_in_subtree(a, m, root):
+    """``mem_cgroup_is_descendant``: ``root`` is ``m`` or one of its ancestors."""
+    while m != 0:
+        if m == root:
+            return True
+        m = a.memcg_parent[m]
+    return False
+
+
+@njit(cache=True)
+def lruvec_lru_pages(a, live, memcg, nid, lru):
+    """``lruvec_page_state`` of list ``lru``, hierarchical: the node's counter for the root
+    memcg's lruvec, else the pages of the memcg's subtree (``live``: the memcg ids in use) on
+    the node's zones."""
+    if memcg == ROOT_MEM_CGROUP_ID:
+        return a.node_stat[nid, NR_LRU_BASE + lru]
+    pages = np.int64(0)
+    for m in live:
+        if memcg_in_subtree(a, m, memcg):
+            for zid in range(a.zone_node.shape[0]):
+                if a.zone_node[zid] == nid:
+                    pages += a.lru_zone_size[m, zid, lru]
+    return pages
+
+
+@njit(cache=True)
+def inactive_lru_is_low(a, live, memcg, nid, inactive_lru):
+    """``inactive_is_low``: the inactive list is smaller than the active one divided by
+    int_sqrt(10 * GiB of both)."""
+    inactive = lruvec_lru_pages(a, live, memcg, nid, inactive_lru)
+    active = lruvec_lru_pages(a, live, memcg, nid, inactive_lru + 1)
+    gb = (inactive + active) >> (30 - PAGE_SHIFT)
+    return inactive * (int_sqrt(10 * gb) if gb else 1) < active
+
+
+@njit(cache=True)
+def lru_note_cost(a, live, memcg, nid, file, nr_io, nr_rotated):
+    """The cost of reclaiming a type (``lru_note_cost_unlock_irq``): SWAP_CLUSTER_MAX per
+    page written (reclaim writes only to swap) plus the pages rotated back, noted in the
+    lruvec and its ancestors' (``parent_lruvec``); each halved once its costs exceed a
+    quarter of its LRU pages, so they reflect recent reclaim."""
+    cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
+    m = memcg
+    while m != 0:
+        c = a.lruvec_cost[m, nid]
+        c[1 if file else 0] += cost
+        lrusize = np.int64(0)
+        for lru in range(LRU_ACTIVE_FILE + 1):
+            lrusize += lruvec_lru_pages(a, live, m, nid, lru)
+        if c[0] + c[1] > lrusize // 4:
+            c[0] //= 2
+            c[1] //= 2
+        m = a.memcg_parent[m]
+
+
+@njit(cache=True)
+def memcg_can_swap(a, nr_swap_pages, memcg):
+    """``can_reclaim_anon_pages``: a free swap slot the memcg may use (of the
+    ``nr_swap_pages`` free, within every ``memory.swap.max`` up to the root)."""
+    nr = nr_swap_pages
+    m = memcg
+    while m != 0 and m != ROOT_MEM_CGROUP_ID:
+        nr = min(nr, a.memcg_counter[m, PC_SWAP, PC_MAX] - a.memcg_counter[m, PC_SWAP, PC_USAGE])
+        m = a.memcg_parent[m]
+    return nr > 0
+
+
+@njit(cache=True)
+def apply_proportional_protection(a, ps, lruvec_size):
+    """A memcg with effective memory.min/low is scanned in proportion to how far its usage is
+    above the protection (never below SWAP_CLUSTER_MAX); below memory.low it is skipped in a
+    first pass (PF_LOW_SKIPPED) unless reclaim already retries with ``memcg_low_reclaim``."""
+    memcg, flags = ps[PS_MEMCG], ps[PS_FLAGS]
+    if flags & PF_UNPROTECTED:
+        return lruvec_size
+    emin, elow = a.memcg_counter[memcg, PC_MEMORY, PC_EMIN], a.memcg_counter[memcg, PC_MEMORY, PC_ELOW]
+    if not emin and not elow:
+        return lruvec_size
+    if not flags & PF_LOW_RECLAIM and elow > emin:
+        protection = elow
+        ps[PS_FLAGS] |= PF_LOW_SKIPPED
+    else:
+        protection = emin
+    cgroup_size = max(a.memcg_counter[memcg, PC_MEMORY, PC_USAGE], protection)
+    return max(lruvec_size - lruvec_size * protection // (cgroup_size + 1), SWAP_CLUSTER_MAX)
+
+
+@entry
+def get_scan_count(a, nr_swap_pages, ps):
+    """How many pages of each evictable list to scan at this priority (``nr[]`` and its
+    targets in ``ps``): SCAN_FILE without swap for the memcg, SCAN_EQUAL at priority 0
+    (unless swappiness is 0), SCAN_ANON when the file cache is tiny, SCAN_FILE in cache-trim
+    mode, else the swappiness and recent costs' SCAN_FRACT; the sizes are the lruvec's own
+    lists in the zones up to ``reclaim_idx`` (``lruvec_lru_size``), scaled for protection."""
+    memcg, nid, flags, priority = ps[PS_MEMCG], ps[PS_NID], ps[PS_FLAGS], ps[PS_PRIORITY]
+    swappiness = ps[PS_SWAPPINESS]
+    fraction_anon = fraction_file = denominator = np.int64(1)
+    if not flags & PF_MAY_SWAP or not memcg_can_swap(a, nr_swap_pages, memcg):
+        balance = SCAN_FILE
+    elif not priority and swappiness:
+        balance = SCAN_EQUAL
+    elif flags & PF_FILE_IS_TINY:
+        balance = SCAN_ANON
+    elif flags & PF_CACHE_TRIM:
+        balance = SCAN_FILE
+    else:
+        balance = SCAN_FRACT
+        total = ps[PS_ANON_COST] + ps[PS_FILE_COST]  # calculate_pressure_balance
+        anon_cost, file_cost = total + ps[PS_ANON_COST], total + ps[PS_FILE_COST]
+        total = anon_cost + file_cost
+        fraction_anon = swappiness * (total + 1) // (anon_cost + 1)
+        fraction_file = (MAX_SWAPPINESS - swappiness) * (total + 1) // (file_cost + 1)
+        denominator = fraction_anon + fraction_file
+    for lru in range(LRU_ACTIVE_FILE + 1):
+        size = np.int64(0)
+        for zid in range(a.zone_node.shape[0]):
+            if a.zone_node[zid] == nid and a.zone_idx[zid] <= ps[PS_RECLAIM_IDX]:  # no LRU pages unmanaged
+                size += a.lru_zone_size[memcg, zid, lru]
+        file = lru >= LRU_INACTIVE_FILE
+        scan = apply_proportional_protection(a, ps, size) >> priority
+        if balance == SCAN_FRACT:
+            scan = scan * (fraction_file if file else fraction_anon) // denominator if denominator else 0
+        elif (balance == SCAN_FILE and not file) or (balance == SCAN_ANON and file):
+            scan = 0
+        ps[PS_NR + lru] = ps[PS_TARGETS + lru] = scan
+
+
+@njit(cache=True)
+def lruvec_stat(a, live, memcg, nid, item):
+    """``lruvec_page_state`` of a counter other than an LRU list's, hierarchical: the node's
+    for the root memcg's lruvec, else the memcg's subtree's (``memcg_stat``)."""
+    if memcg == ROOT_MEM_CGROUP_ID:
+        return a.node_stat[nid, item]
+    total = np.int64(0)
+    for m in live:
+        if memcg_in_subtree(a, m, memcg):
+            total += a.memcg_stat[m, item]
+    return total
+
+
+@entry
+def scan_control_modes(a, live, memcg, nid, priority, force_deactivate, refaults_anon, refaults_file,
+                       cgroup_reclaim):
+    """``prepare_scan_control``'s modes for the target's lruvec: which active lists may be
+    shrunk (``may_deactivate``: forced, refaults activated pages since the last snapshot, or
+    the inactive list is low), the cache-trim mode (inactive file pages at this priority and
+    the active file list left alone) and, for global reclaim, the tiny-file mode (file pages
+    and free pages of the node's managed zones below their HIGH watermarks, the active anon
+    list left alone, inactive anon pages at this priority). Returns the three."""
+    may_deactivate = 0
+    for file in range(2):
+        refaults = lruvec_stat(a, live, memcg, nid, WORKINGSET_ACTIVATE_ANON + file)
+        if force_deactivate or refaults != (refaults_file if file else refaults_anon) or \
+                inactive_lru_is_low(a, live, memcg, nid, LRU_INACTIVE_FILE if file else LRU_INACTIVE_ANON):
+            may_deactivate |= DEACTIVATE_FILE if file else DEACTIVATE_ANON
+    inactive_file = lruvec_lru_pages(a, live, memcg, nid, LRU_INACTIVE_FILE)
+    cache_trim = (inactive_file >> priority) != 0 and not may_deactivate & DEACTIVATE_FILE
+    if cgroup_reclaim:  # no tiny-file balancing
+        return may_deactivate, cache_trim, False
+    total_high = free = np.int64(0)
+    for zid in range(a.zone_node.shape[0]):
+        if a.zone_node[zid] == nid and a.managed_pages[zid]:
+            total_high += a.wmark[zid, 2] + a.boost[zid]
+            free += a.vm_stat[zid, NR_FREE_PAGES]
+    file_pages = a.node_stat[nid, NR_ACTIVE_FILE] + a.node_stat[nid, NR_INACTIVE_FILE]
+    tiny = (file_pages + free <= total_high and not may_deactivate & DEACTIVATE_ANON
+            and (a.node_stat[nid, NR_INACTIVE_ANON] >> priority) != 0)
+    return may_deactivate, cache_trim, tiny
+
+
+@njit(cache=True)
+def too_many_isolated(a, ps, file, gfp_io_fs):
+    """Direct reclaimers back off while more is isolated than the node's inactive list holds
+    (an eighth of it for __GFP_IO|__GFP_FS callers)."""
+    if ps[PS_RECLAIMER] == RECLAIMER_KSWAPD:
+        return False
+    nid = ps[PS_NID]
+    inactive = a.node_stat[nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON]
+    isolated = a.node_stat[nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON]
+    if gfp_io_fs:
+        inactive >>= 3
+    return isolated > inactive
+
+
+@njit(cache=True)
+def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+                       nr_to_scan, cpu):
+    """``shrink_active_list`` (``shrink_active_batch``), the young bits' TLB flush batched
+    (``try_to_unmap_flush``), the rotated pages noted as the type's cost."""
+    stat = np.zeros(NR_ST, np.int64)
+    lru_add_drain(a, cpu)
+    flush_mm = np.zeros(mmcs.shape[0], np.int64)
+    shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm, ps[PS_MEMCG], ps[PS_NID], lru,
+                        nr_to_scan, ps[PS_RECLAIM_IDX], cpu, stat)
+    try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty)
+    ps[PS_NR_SCANNED] += stat[ST_SCANNED]
+    lru_note_cost(a, live, ps[PS_MEMCG], ps[PS_NID], lru >= LRU_INACTIVE_FILE, 0, stat[ST_ROTATED])
+
+
+@njit(cache=True)
+def try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty):
+    """``try_to_unmap_flush`` within the pass: the batched TLB flush (``arch_tlbbatch_flush``,
+    when the machine models TLBs), the mms whose counters changed noted for the copy back at
+    the pass's stop."""
+    for i in range(flush_mm.shape[0]):
+        if flush_mm[i]:
+            mm_dirty[i] = 1
+    if ps[PS_FLAGS] & PF_HAS_TLB and mmcs.shape[0]:
+        arch_tlbbatch_flush(tlb, mmcs, flush_mm)
+
+
+@njit(cache=True)
+def swap_write_zram(a, vs, io):
+    """``swap_writepage`` of the folios handed to pageout (``io``, in slot order) when all went
+    to one zram area: ``zram_write_pages``. Returns how many were written, or -1 when Python
+    must write them (another area or a disk, or zsmalloc short of pages: the write then went
+    nowhere)."""
+    type_ = a.private[io[0]] >> SWP_TYPE_SHIFT
+    if not vs.swap_si[type_, SI_FLAGS] & SWP_SYNCHRONOUS_IO or a.private[io[-1]] >> SWP_TYPE_SHIFT != type_:
+        return -1
+    offsets = np.empty(io.shape[0], np.int64)
+    for i in range(io.shape[0]):
+        offsets[i] = a.private[io[i]] & SWP_OFFSET_MASK
+    written = zram_write_pages(a, vs, type_, io, offsets, True)
+    return written if written >= 0 else -1
+
+
+@njit(cache=True)
+def zone_boosted(a):
+    for zid in range(a.zflags.shape[0]):
+        if a.zflags[zid] & B.ZONE_BOOSTED_WATERMARK:
+            return True
+    return False
+
+
+@njit(cache=True)
+def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+                         folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
+    """``shrink_inactive_list`` of ``PS_CHUNK`` pages of ``lru``, from the step ``PS_STEP``
+    it is at: the ``too_many_isolated`` wait, isolation, ``shrink_folio_list`` (the swap
+    slots reserved and the rmap table gathered once per pass), the batched TLB flush, the
+    write to zram, the folios written freed, putback and the cost. Returns PASS_DONE once the
+    step is done, or what it stops for (``PS_STEP`` says where it goes on)."""
+    nid, flags, file = ps[PS_NID], ps[PS_FLAGS], lru >= LRU_INACTIVE_FILE
+    folios = folios[:ps[PS_CHUNK]]  # as long as the scan asked for, as the kernel's list is
+    step = ps[PS_STEP]
+    if step == STEP_DONE:
+        return PASS_DONE
+    if step == STEP_ISOLATE:
+        if too_many_isolated(a, ps, file, gfp_io_fs):  # wait once for the other reclaimers
+            if ps[PS_ISOLATED_WAITED]:
+                ps[PS_ISOLATED_WAITED] = 0
+                return PASS_DONE
+            return PASS_ISOLATED
+        ps[PS_ISOLATED_WAITED] = 0
+        if xa.params[X.XP_NFREE_NODES] < X.XA_RESERVE:
+            return PASS_XA
+        stat[:] = 0
+        n = isolate_inactive_batch(a, ps[PS_MEMCG], nid, lru, ps[PS_CHUNK], ps[PS_RECLAIM_IDX], ps[PS_RECLAIMER],
+                                   folios, stat, cpu)
+        ps[PS_N] = n
+        needs = swap_out_needs(a, folios, n)
+        if needs[NEED_LARGE] or needs[NEED_SPLIT_ROOM] or not flags & PF_MAY_IO:
+            ps[PS_STEP] = STEP_TAIL
+            return PASS_BATCH
+        entries = np.zeros(0, np.int64)
+        if needs[NEED_SLOTS]:
+            entries = swap_alloc_entries(a, vs, needs[NEED_SLOTS])
+        new, keep, written, split, flush_mm = shrink_folio_pass(
+            a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, np.zeros(0, np.int64),
+            vs.vp[VP_NR_SWAP_PAGES] * 2 < ps[PS_TOTAL_SWAP], nid, folios, n, 0, ps[PS_RECLAIMER] == RECLAIMER_KSWAPD,
+            (flags & PF_PGDAT_WRITEBACK) != 0, (flags & PF_MAY_UNMAP) != 0, (flags & PF_MAY_WRITEPAGE) != 0, True,
+            (flags & PF_MAY_FS) != 0, stat, cpu)
+        try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty)
+        work[:new.shape[0]] = new
+        io[:written.shape[0]] = written
+        ps[PS_KEEP], ps[PS_NR_IO] = keep, written.shape[0]
+        ps[PS_STEP] = STEP_FINISH
+        if written.shape[0]:
+            if flags & PF_WB_THROTTLED or swap_write_zram(a, vs, written) < 0:
+                return PASS_WRITE
+            if zone_boosted(a):
+                return PASS_BOOSTED
+        step = STEP_FINISH
+    if step == STEP_FINISH:
+        ps[PS_KEEP] = finish_folio_batch(a, vs, xa, ino_xa, nid, io[:ps[PS_NR_IO]], folios, work[:ps[PS_N]],
+                                         ps[PS_KEEP], stat, cpu)
+    keep = ps[PS_KEEP]
+    putback_inactive_batch(a, ps[PS_MEMCG], nid, lru, ps[PS_RECLAIMER], folios, keep, stat, cpu)
+    ps[PS_NR_SCANNED] += stat[ST_SCANNED]
+    sc_nr += stat
+    lru_note_cost(a, live, ps[PS_MEMCG], nid, file, stat[ST_PAGEOUT], stat[ST_SCANNED] - stat[ST_RECLAIMED])
+    ps[PS_RECLAIMED] += stat[ST_RECLAIMED]
+    ps[PS_STEP] = STEP_DONE
+    file_taken = stat[ST_TAKEN] if file else 0
+    if file_taken and stat[ST_UNQUEUED_DIRTY] == file_taken:
+        return PASS_FLUSHER
+    return PASS_DONE
+
+
+@njit(cache=True)
+def shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru, folios,
+                work, io, stat, sc_nr, gfp_io_fs, cpu):
+    """``shrink_list`` of ``PS_CHUNK`` pages of ``lru``: an active list only when
+    ``may_deactivate`` allows (else PF_SKIPPED_DEACTIVATE)."""
+    if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
+        if ps[PS_MAY_DEACTIVATE] & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
+            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+                               ps[PS_CHUNK], cpu)
+        else:
+            ps[PS_FLAGS] |= PF_SKIPPED_DEACTIVATE
+        return PASS_DONE
+    return shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live,
+                                ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+
+
+@njit(cache=True)
+def proportional_cut(ps):
+    """Enough was reclaimed: the type with less left stops, the other's remaining scan is cut
+    to the share of its target the first did not complete. False when one type is done."""
+    nr, targets = ps[PS_NR:PS_NR + 4], ps[PS_TARGETS:PS_TARGETS + 4]
+    nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
+    nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON]
+    if not nr_file or not nr_anon:
+        return False
+    if nr_file > nr_anon:
+        done, other = LRU_INACTIVE_ANON, LRU_INACTIVE_FILE
+        percentage = nr_anon * 100 // (targets[LRU_INACTIVE_ANON] + targets[LRU_ACTIVE_ANON] + 1)
+    else:
+        done, other = LRU_INACTIVE_FILE, LRU_INACTIVE_ANON
+        percentage = nr_file * 100 // (targets[LRU_INACTIVE_FILE] + targets[LRU_ACTIVE_FILE] + 1)
+    nr[done] = nr[done + 1] = 0
+    for lru in (other, other + 1):
+        scanned = targets[lru] - nr[lru]
+        nr[lru] = targets[lru] * (100 - percentage) // 100
+        nr[lru] -= min(nr[lru], scanned)
+    return True
+
+
+@entry
+def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+                       folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
+    """``shrink_lruvec`` of the classic LRU, compiled, from where ``ps`` says it is: the
+    lists SWAP_CLUSTER_MAX pages at a time until ``get_scan_count``'s targets are met; once
+    enough was reclaimed (outside direct reclaim at DEF_PRIORITY), the other type's
+    remaining scan is scaled down to the share the first type completed
+    (``proportional_cut``); then the active anon list is aged if its inactive list is low. With PH_LIST, one ``shrink_list``
+    alone. Returns PASS_DONE or what it stops for (Python does that and calls it again)."""
+    if ps[PS_PHASE] == PH_LIST:
+        status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+                             ps[PS_LRU], folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+        if status == PASS_DONE:
+            ps[PS_PHASE] = PH_DONE
+        return status
+    nr = ps[PS_NR:PS_NR + 4]
+    while ps[PS_PHASE] == PH_LOOP:
+        if ps[PS_LRU] == 0 and ps[PS_CHUNK] == 0 and not (nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE]
+                                                          or nr[LRU_INACTIVE_FILE]):
+            ps[PS_PHASE] = PH_FINAL
+            break
+        while ps[PS_LRU] <= LRU_ACTIVE_FILE:
+            lru = ps[PS_LRU]
+            if ps[PS_CHUNK] == 0 and nr[lru]:
+                ps[PS_CHUNK] = min(nr[lru], SWAP_CLUSTER_MAX)
+                nr[lru] -= ps[PS_CHUNK]
+                ps[PS_STEP] = STEP_ISOLATE
+            if ps[PS_CHUNK]:
+                status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty,
+                                     live, ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+                if status != PASS_DONE:
+                    return status
+                ps[PS_CHUNK] = 0
+            ps[PS_LRU] += 1
+        ps[PS_LRU] = 0
+        if ps[PS_RECLAIMED] < ps[PS_NR_TO_RECLAIM] or ps[PS_PROPORTIONAL]:
+            continue
+        if not proportional_cut(ps):
+            ps[PS_PHASE] = PH_FINAL
+            break
+        ps[PS_PROPORTIONAL] = 1
+    if ps[PS_PHASE] == PH_FINAL:
+        memcg, nid = ps[PS_MEMCG], ps[PS_NID]
+        if memcg_can_swap(a, vs.vp[VP_NR_SWAP_PAGES], memcg) and inactive_lru_is_low(a, live, memcg, nid,
+                                                                                       LRU_INACTIVE_ANON):
+            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+                               LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX, cpu)
+        ps[PS_PHASE] = PH_DONE
+    return PASS_DONE
+
+
+# ---- one node (Python per pass; per batch where the pass stops) ---------------------------------
 
 
 def _cpu(k) -> int:
@@ -1064,100 +1506,6 @@ def lruvec_page_state(k, lruvec, item: int) -> int:
     return int(a.memcg_stat[ids, item].sum())
 
 
-def lruvec_evictable_pages(k, lruvec) -> int:
-    """The pages on the lruvec's evictable lists (``lruvec_page_state`` of each summed; the
-    root memcg's from the node's counters in one read)."""
-    if lruvec.memcg == ROOT_MEM_CGROUP_ID:
-        return int(k.mem_map.node_stat[lruvec.nid, EVICTABLE_ITEMS].sum())
-    return sum(lruvec_page_state(k, lruvec, NR_LRU_BASE + lru) for lru in EVICTABLE_LRUS)
-
-
-def inactive_is_low(k, lruvec, inactive_lru: int) -> bool:
-    """The inactive list is smaller than the active one divided by int_sqrt(10 * GiB of both)."""
-    inactive = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru)
-    active = lruvec_page_state(k, lruvec, NR_LRU_BASE + inactive_lru + 1)
-    gb = (inactive + active) >> (30 - PAGE_SHIFT)
-    return inactive * (isqrt(10 * gb) if gb else 1) < active
-
-
-def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> int:
-    stalled = False
-    while too_many_isolated(k, lruvec.nid, lru >= LRU_INACTIVE_FILE, sc):  # wait once for the other reclaimers
-        if stalled:
-            return 0
-        stalled = True
-        reclaim_throttle(k, k.NODE_DATA(lruvec.nid), VMSCAN_THROTTLE_ISOLATED)
-    a, stat, cpu = k.mem_map, np.zeros(NR_ST, np.int64), _cpu(k)
-    k.page_cache = X.xa_reserve(k.page_cache)
-    folios = np.zeros(nr_to_scan, np.int64)
-    n = isolate_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, sc.reclaimer, folios, stat,
-                               cpu)
-    keep = shrink_folio_batch(k, lruvec.nid, folios, n, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
-                              sc.may_writepage, sc.gfp_mask, stat)
-    putback_inactive_batch(a, lruvec.memcg, lruvec.nid, lru, sc.reclaimer, folios, keep, stat, cpu)
-    sc.nr_scanned += int(stat[ST_SCANNED])
-    sc.nr += stat
-    lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, int(stat[ST_PAGEOUT]), int(stat[ST_SCANNED] - stat[ST_RECLAIMED]))
-    file_taken = int(stat[ST_TAKEN]) if lru >= LRU_INACTIVE_FILE else 0
-    if file_taken and stat[ST_UNQUEUED_DIRTY] == file_taken:
-        wakeup_flusher_threads(k)
-    return int(stat[ST_RECLAIMED])
-
-
-def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
-    a, vs, stat = k.mem_map, ensure_tables(k, 0), np.zeros(NR_ST, np.int64)
-    lru_add_drain(a, _cpu(k))
-    batch = rmap_batch(k, EMPTY_I64)
-    flush_mm = np.zeros(batch.mmcs.shape[0], np.int64)
-    shrink_active_batch(a, vs, batch.rmap_keys, batch.rmap_off, batch.rmap_rows, batch.row_mm, flush_mm,
-                        lruvec.memcg, lruvec.nid, lru, nr_to_scan, sc.reclaim_idx, _cpu(k), stat)
-    try_to_unmap_flush(k, batch, flush_mm)
-    sc.nr_scanned += int(stat[ST_SCANNED])
-    lru_note_cost(k, lruvec, lru >= LRU_INACTIVE_FILE, 0, int(stat[ST_ROTATED]))
-
-
-def shrink_list(k, lruvec, lru: int, nr_to_scan: int, sc: scan_control) -> int:
-    if lru in (LRU_ACTIVE_ANON, LRU_ACTIVE_FILE):
-        if sc.may_deactivate & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
-            shrink_active_list(k, lruvec, nr_to_scan, lru, sc)
-        else:
-            sc.skipped_deactivate = True
-        return 0
-    return shrink_inactive_list(k, lruvec, nr_to_scan, lru, sc)
-
-
-def too_many_isolated(k, nid: int, file: bool, sc: scan_control) -> bool:
-    """Direct reclaimers back off while more is isolated than the node's inactive list holds
-    (an eighth of it for __GFP_IO|__GFP_FS callers)."""
-    if sc.reclaimer == RECLAIMER_KSWAPD:
-        return False
-    a = k.mem_map
-    inactive = int(a.node_stat[nid, NR_INACTIVE_FILE if file else NR_INACTIVE_ANON])
-    isolated = int(a.node_stat[nid, NR_ISOLATED_FILE if file else NR_ISOLATED_ANON])
-    if sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS:
-        inactive >>= 3
-    return isolated > inactive
-
-
-def lru_note_cost(k, lruvec, file: bool, nr_io: int, nr_rotated: int) -> None:
-    """The cost of reclaiming a type (``lru_note_cost_unlock_irq``): SWAP_CLUSTER_MAX per
-    page written (reclaim writes only to swap) plus the pages rotated back, noted in the
-    lruvec and its ancestors' (``parent_lruvec``); each halved once its costs exceed a
-    quarter of its LRU pages, so they reflect recent reclaim."""
-    cost = nr_io * SWAP_CLUSTER_MAX + nr_rotated
-    lv = lruvec
-    while lv is not None:
-        if file:
-            lv.file_cost += cost
-        else:
-            lv.anon_cost += cost
-        lrusize = lruvec_evictable_pages(k, lv)
-        if lv.anon_cost + lv.file_cost > lrusize // 4:
-            lv.anon_cost //= 2
-            lv.file_cost //= 2
-        lv = parent_lruvec(k, lv)
-
-
 def wakeup_flusher_threads(k) -> None:
     """Ask the writeback flusher to write dirty pages (WB_REASON_VMSCAN)."""
     k.kthreads["writeback"].wake_up()
@@ -1166,127 +1514,137 @@ def wakeup_flusher_threads(k) -> None:
 def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
     """``prepare_scan_control``: from the target memcg's lruvec on the node (the node's own
     for global reclaim): which active lists may be shrunk, the costs, the cache-trim mode;
-    for global reclaim the tiny-file mode."""
+    for global reclaim the tiny-file mode (``scan_control_modes``, compiled)."""
     lv = mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat)
-    sc.anon_cost, sc.file_cost = lv.anon_cost, lv.file_cost
-    sc.may_deactivate = 0
-    for file, flag, inactive in ((0, DEACTIVATE_ANON, LRU_INACTIVE_ANON), (1, DEACTIVATE_FILE, LRU_INACTIVE_FILE)):
-        refaults = lruvec_page_state(k, lv, WORKINGSET_ACTIVATE_ANON + file)
-        if sc.force_deactivate or refaults != lv.refaults[file] or inactive_is_low(k, lv, inactive):
-            sc.may_deactivate |= flag
-    file = lruvec_page_state(k, lv, NR_INACTIVE_FILE)
-    sc.cache_trim_mode = bool(file >> sc.priority) and not sc.may_deactivate & DEACTIVATE_FILE
-    sc.file_is_tiny = False
-    if sc.target_mem_cgroup is not None:  # cgroup_reclaim: no tiny-file balancing
-        return
-    a, nid = k.mem_map, pgdat.node_id
-    zids = [B.zone_id(k, z) for z in pgdat.node_zones if z.managed_pages]
-    total_high = sum(int(a.wmark[zid, 2] + a.boost[zid]) for zid in zids)
-    free = sum(int(a.vm_stat[zid, NR_FREE_PAGES]) for zid in zids)
-    file = int(a.node_stat[nid, NR_ACTIVE_FILE] + a.node_stat[nid, NR_INACTIVE_FILE])
-    anon = int(a.node_stat[nid, NR_INACTIVE_ANON])
-    sc.file_is_tiny = (file + free <= total_high and not sc.may_deactivate & DEACTIVATE_ANON
-                       and bool(anon >> sc.priority))
-
-
-def lruvec_lru_sizes(k, lruvec, zone_idx: int) -> np.ndarray:
-    """Pages on each list of the lruvec in the node's zones up to ``zone_idx``
-    (``mem_cgroup_get_zone_lru_size`` summed over them: the memcg's own, not its
-    descendants'), by LRU list."""
-    a, pgdat = k.mem_map, k.NODE_DATA(lruvec.nid)
-    zids = [B.zone_id(k, z) for z in pgdat.node_zones[:zone_idx + 1] if z.managed_pages]
-    return a.lru_zone_size[lruvec.memcg, zids].sum(0)
-
-
-def apply_proportional_protection(k, lruvec, lruvec_size: int, sc: scan_control) -> int:
-    """A memcg with effective memory.min/low is scanned in proportion to how far its usage is
-    above the protection (never below SWAP_CLUSTER_MAX); below memory.low it is skipped in
-    a first pass (``memcg_low_skipped``) unless reclaim already retries with ``memcg_low_reclaim``."""
-    memcg = lruvec_memcg(k, lruvec)
-    emin, elow = mem_cgroup_protection(k, sc.target_mem_cgroup, memcg)
-    if not emin and not elow:
-        return lruvec_size
-    if not sc.memcg_low_reclaim and elow > emin:
-        protection = elow
-        sc.memcg_low_skipped = True
-    else:
-        protection = emin
-    cgroup_size = max(page_counter_read(k, memcg), protection)
-    return max(lruvec_size - lruvec_size * protection // (cgroup_size + 1), SWAP_CLUSTER_MAX)
-
-
-def get_scan_count(k, lruvec, sc: scan_control) -> dict[int, int]:
-    """How many pages of each evictable list to scan at this priority."""
-    swappiness = k.vm.vm_swappiness
-    fraction, denominator = [1, 1], 1
-    if not sc.may_swap or not can_reclaim_anon_pages(k, lruvec_memcg(k, lruvec)):
-        balance = SCAN_FILE
-    elif not sc.priority and swappiness:
-        balance = SCAN_EQUAL
-    elif sc.file_is_tiny:
-        balance = SCAN_ANON
-    elif sc.cache_trim_mode:
-        balance = SCAN_FILE
-    else:
-        balance = SCAN_FRACT
-        total = sc.anon_cost + sc.file_cost  # calculate_pressure_balance
-        anon_cost, file_cost = total + sc.anon_cost, total + sc.file_cost
-        total = anon_cost + file_cost
-        fraction = [swappiness * (total + 1) // (anon_cost + 1),
-                    (MAX_SWAPPINESS - swappiness) * (total + 1) // (file_cost + 1)]
-        denominator = fraction[0] + fraction[1]
-    nr = {}
-    sizes = lruvec_lru_sizes(k, lruvec, sc.reclaim_idx)
-    for lru in EVICTABLE_LRUS:
-        file = int(lru >= LRU_INACTIVE_FILE)
-        scan = apply_proportional_protection(k, lruvec, int(sizes[lru]), sc) >> sc.priority
-        if balance == SCAN_FRACT:
-            scan = scan * fraction[file] // denominator if denominator else 0
-        elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != bool(file):
-            scan = 0
-        nr[lru] = scan
-    return nr
+    sc.anon_cost, sc.file_cost = (int(c) for c in k.mem_map.lruvec_cost[lv.memcg, lv.nid])
+    live = np.fromiter(k.memcg_idr, np.int64, len(k.memcg_idr))
+    sc.may_deactivate, cache_trim, tiny = scan_control_modes(k.mem_map, live, lv.memcg, lv.nid, sc.priority,
+                                                             sc.force_deactivate, lv.refaults[0], lv.refaults[1],
+                                                             sc.target_mem_cgroup is not None)
+    sc.cache_trim_mode, sc.file_is_tiny = bool(cache_trim), bool(tiny)
 
 
 def shrink_lruvec(k, lruvec, sc: scan_control) -> None:
-    """Scan the lists SWAP_CLUSTER_MAX pages at a time until the targets are met; once enough
-    was reclaimed (outside direct reclaim at DEF_PRIORITY), scale the other type's remaining
-    scan down to the share the first type completed. Under MGLRU, a memcg's own reclaim comes
-    here: ``lru_gen_shrink_lruvec``."""
+    """Scan the lruvec's lists at this priority: one compiled pass (``shrink_lruvec_pass``:
+    ``get_scan_count``, the nr[] loop, the final aging of the active anon list). Under
+    MGLRU, a memcg's own reclaim comes here: ``lru_gen_shrink_lruvec``."""
     if lru_gen_enabled(k) and not root_reclaim(sc):
         k.lru_gen.shrink_lruvec(k, lruvec, sc)
         return
-    nr = get_scan_count(k, lruvec, sc)
-    targets = dict(nr)
-    proportional = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
-    reclaimed = 0
-    while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
-        for lru in EVICTABLE_LRUS:
-            if nr[lru]:
-                n = min(nr[lru], SWAP_CLUSTER_MAX)
-                nr[lru] -= n
-                reclaimed += shrink_list(k, lruvec, lru, n, sc)
-        if reclaimed < sc.nr_to_reclaim or proportional:
-            continue
-        nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
-        nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON]
-        if not nr_file or not nr_anon:
+    ps = lruvec_pass_state(k, lruvec, sc, PH_LOOP)
+    get_scan_count(k.mem_map, k.nr_swap_pages, ps)
+    ps[PS_PROPORTIONAL] = sc.reclaimer != RECLAIMER_KSWAPD and sc.priority == DEF_PRIORITY
+    if k.vm_state is None and not ps[PS_NR:PS_NR + 4].any():
+        return  # nothing to scan, no swap: the loop would not run (nor build the page tables' state)
+    run_lruvec_pass(k, lruvec, sc, ps, SWAP_CLUSTER_MAX)
+    sc.nr_reclaimed += int(ps[PS_RECLAIMED])
+
+
+def shrink_inactive_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> int:
+    """``shrink_inactive_list`` of ``nr_to_scan`` pages alone (the pass's PH_LIST). Returns
+    the pages reclaimed."""
+    ps = lruvec_pass_state(k, lruvec, sc, PH_LIST)
+    ps[PS_LRU], ps[PS_CHUNK], ps[PS_STEP] = lru, nr_to_scan, STEP_ISOLATE
+    run_lruvec_pass(k, lruvec, sc, ps, nr_to_scan)
+    return int(ps[PS_RECLAIMED])
+
+
+def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -> None:
+    """``shrink_active_list`` of ``nr_to_scan`` pages alone (the pass's PH_LIST)."""
+    ps = lruvec_pass_state(k, lruvec, sc, PH_LIST)
+    ps[PS_LRU], ps[PS_CHUNK], ps[PS_MAY_DEACTIVATE] = lru, nr_to_scan, DEACTIVATE_ANON | DEACTIVATE_FILE
+    run_lruvec_pass(k, lruvec, sc, ps, SWAP_CLUSTER_MAX)
+
+
+def lruvec_pass_state(k, lruvec, sc: scan_control, phase: int) -> np.ndarray:
+    """The compiled pass's state (``ps``) for reclaiming ``lruvec`` with ``sc``."""
+    ps = np.zeros(NR_PS, np.int64)
+    ps[PS_MEMCG], ps[PS_NID], ps[PS_RECLAIM_IDX], ps[PS_RECLAIMER] = lruvec.memcg, lruvec.nid, sc.reclaim_idx, \
+        sc.reclaimer
+    ps[PS_PRIORITY], ps[PS_NR_TO_RECLAIM], ps[PS_MAY_DEACTIVATE] = sc.priority, sc.nr_to_reclaim, sc.may_deactivate
+    ps[PS_SWAPPINESS], ps[PS_ANON_COST], ps[PS_FILE_COST] = k.vm.vm_swappiness, sc.anon_cost, sc.file_cost
+    ps[PS_PHASE] = phase
+    flags = 0
+    for on, flag in ((sc.may_unmap, PF_MAY_UNMAP), (sc.may_writepage, PF_MAY_WRITEPAGE),
+                     (sc.gfp_mask & G.__GFP_IO, PF_MAY_IO), (sc.gfp_mask & G.__GFP_FS, PF_MAY_FS),
+                     (sc.may_swap, PF_MAY_SWAP), (sc.file_is_tiny, PF_FILE_IS_TINY),
+                     (sc.cache_trim_mode, PF_CACHE_TRIM), (sc.memcg_low_reclaim, PF_LOW_RECLAIM),
+                     (mem_cgroup_unprotected(sc.target_mem_cgroup, lruvec_memcg(k, lruvec)), PF_UNPROTECTED)):
+        if on:
+            flags |= flag
+    ps[PS_FLAGS] = flags
+    return ps
+
+
+def tlb_placeholder(geometry) -> TlbState:
+    """A TlbState for the pass's argument on a machine whose TLBs are not modelled (the pass
+    then flushes none)."""
+    if geometry not in _tlb_placeholders:
+        _tlb_placeholders[geometry] = TlbState.build(geometry)
+    return _tlb_placeholders[geometry]
+
+
+_tlb_placeholders: dict = {}
+
+
+def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int) -> None:
+    """Run the compiled pass to its end, doing in Python what it stops for: the throttle of
+    ``too_many_isolated`` (once: the pass then gives the list up), the page cache's xarray
+    grown, a batch through ``shrink_folio_batch`` (then put back by the pass), the swap
+    writes it could not do (``swap_writepage_batch``), kswapd woken for zones zram's
+    allocations boosted, the flusher woken. The rmap table and the mm counters are gathered
+    at every (re)start and the changed counters copied back at every stop (Python's work
+    may change them). Then the pass's results go to ``sc``."""
+    a, cpu, nid = k.mem_map, _cpu(k), lruvec.nid
+    folios, work, io = (np.zeros(batch_size, np.int64) for _ in range(3))
+    stat = np.zeros(NR_ST, np.int64)
+    gfp_io_fs = sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS
+    is_kswapd = sc.reclaimer == RECLAIMER_KSWAPD
+    tlb = k.tlb
+    if tlb is None:
+        tlb = tlb_placeholder(k.pgtable_geometry)
+    else:
+        ps[PS_FLAGS] |= PF_HAS_TLB
+    pgdat = k.NODE_DATA(nid)
+    while True:
+        vs = ensure_tables(k, 0)  # reclaim grows no table pool
+        batch = rmap_batch(k, EMPTY_I64)
+        mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)
+        live = np.fromiter(k.memcg_idr, np.int64, len(k.memcg_idr))
+        ps[PS_FLAGS] &= ~(PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
+        if pgdat.flags & PGDAT_WRITEBACK:
+            ps[PS_FLAGS] |= PF_PGDAT_WRITEBACK
+        if any(k.NODE_DATA(n).nr_writeback_throttled for n in k.node_ids):
+            ps[PS_FLAGS] |= PF_WB_THROTTLED
+        ps[PS_TOTAL_SWAP] = k.total_swap_pages
+        status = shrink_lruvec_pass(a, vs, tlb, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
+                                    batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, live, ps, folios, work, io,
+                                    stat, sc.nr, gfp_io_fs, cpu)
+        for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
+            if dirty:
+                batch.tasks[i].mmc[:] = batch.mmcs[i]
+        if status == PASS_DONE:
             break
-        if nr_file > nr_anon:
-            done, other = LRU_INACTIVE_ANON, LRU_INACTIVE_FILE
-            percentage = nr_anon * 100 // (targets[LRU_INACTIVE_ANON] + targets[LRU_ACTIVE_ANON] + 1)
-        else:
-            done, other = LRU_INACTIVE_FILE, LRU_INACTIVE_ANON
-            percentage = nr_file * 100 // (targets[LRU_INACTIVE_FILE] + targets[LRU_ACTIVE_FILE] + 1)
-        nr[done] = nr[done + 1] = 0
-        for lru in (other, other + 1):
-            scanned = targets[lru] - nr[lru]
-            nr[lru] = targets[lru] * (100 - percentage) // 100
-            nr[lru] -= min(nr[lru], scanned)
-        proportional = True
-    sc.nr_reclaimed += reclaimed
-    if can_reclaim_anon_pages(k, lruvec_memcg(k, lruvec)) and inactive_is_low(k, lruvec, LRU_INACTIVE_ANON):
-        shrink_active_list(k, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc)
+        if status == PASS_ISOLATED:
+            reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_ISOLATED)
+            ps[PS_ISOLATED_WAITED] = 1
+        elif status == PASS_XA:
+            k.page_cache = X.xa_reserve(k.page_cache)
+        elif status == PASS_BATCH:
+            chunk = folios[:ps[PS_CHUNK]]
+            ps[PS_KEEP] = shrink_folio_batch(k, nid, chunk, int(ps[PS_N]), is_kswapd, sc.may_unmap,
+                                             sc.may_writepage, sc.gfp_mask, stat)
+        elif status == PASS_WRITE:
+            swap_writepage_batch(k, io[:ps[PS_NR_IO]].copy(), not is_kswapd)  # its completions keep the array
+        elif status == PASS_BOOSTED:
+            wake_boosted_kswapds(k)
+        elif status == PASS_FLUSHER:
+            wakeup_flusher_threads(k)
+    sc.nr_scanned += int(ps[PS_NR_SCANNED])
+    if ps[PS_FLAGS] & PF_LOW_SKIPPED:
+        sc.memcg_low_skipped = True
+    if ps[PS_FLAGS] & PF_SKIPPED_DEACTIVATE:
+        sc.skipped_deactivate = True
 
 
 def root_reclaim(sc: scan_control) -> bool:
@@ -1815,16 +2173,20 @@ def prepare_kswapd_sleep(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> 
 
 def pgdat_balanced(k: Kernel, pgdat, order: int, highest_zoneidx: int) -> bool:
     """Some managed zone up to ``highest_zoneidx`` meets its HIGH watermark (a node without
-    managed zones counts as balanced)."""
-    a = k.mem_map
+    managed zones counts as balanced): ``node_zones_balanced``, compiled (kswapd asks after
+    every step)."""
+    return node_zones_balanced(k.mem_map, pgdat.node_id, order, highest_zoneidx)
+
+
+@entry
+def node_zones_balanced(a, nid, order, highest_zoneidx):
     managed = False
-    for z in pgdat.node_zones[:highest_zoneidx + 1]:
-        if not z.managed_pages:
+    for zid in range(a.zone_node.shape[0]):
+        if a.zone_node[zid] != nid or a.zone_idx[zid] > highest_zoneidx or not a.managed_pages[zid]:
             continue
         managed = True
-        zid = B.zone_id(k, z)
-        mark = int(a.wmark[zid, 2] + a.boost[zid])
-        if B.__zone_watermark_ok(a, zid, order, mark, highest_zoneidx, 0, int(a.vm_stat[zid, NR_FREE_PAGES])):
+        if B.__zone_watermark_ok(a, zid, order, a.wmark[zid, 2] + a.boost[zid], highest_zoneidx, 0,
+                                 a.vm_stat[zid, NR_FREE_PAGES]):
             return True
     return not managed
 

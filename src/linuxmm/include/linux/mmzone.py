@@ -173,15 +173,13 @@ NR_VMSCAN_THROTTLE = 4
 class lruvec:
     """``struct lruvec`` of one memcg on one node (``mem_cgroup_lruvec``): ``memcg`` and
     ``nid`` index its lists in ``MemMap`` (``lruvec_head[memcg, nid, lru]``, ``lru_zone_size``);
-    the Python part is the reclaim bookkeeping read per batch: the recent cost of reclaiming
-    each type (``anon_cost``/``file_cost``, ``lru_note_cost``), the WORKINGSET_ACTIVATE_*
-    counts at the last reclaim cycle's end (``refaults``, ``snapshot_refaults``) and the
-    LRUVEC_*_CONGESTED ``flags``."""
+    the recent cost of reclaiming each type is ``lruvec_cost[memcg, nid]`` there too
+    (``lru_note_cost``, compiled). The Python part is the reclaim bookkeeping read once per
+    reclaim pass: the WORKINGSET_ACTIVATE_* counts at the last reclaim cycle's end
+    (``refaults``, ``snapshot_refaults``) and the LRUVEC_*_CONGESTED ``flags``."""
 
     memcg: int
     nid: int
-    anon_cost: int = 0
-    file_cost: int = 0
     refaults: list[int] = field(default_factory=lambda: [0, 0])  # [WORKINGSET_ANON, WORKINGSET_FILE]
     flags: int = 0
     lrugen: lru_gen_folio = field(default_factory=lru_gen_folio)
