@@ -1196,13 +1196,14 @@ def mm_account_fault(vs, mmc):
 
 
 @njit(cache=True)
-def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write):
+def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write, l1_4k_missed=False):
     """One user access through the TLBs and, if needed, the fault path.
 
     Returns the 4 KiB pfn, or ``-1 - status`` when the fault needs Python. A fault is
-    counted (``mm_account_fault``) once it completes."""
+    counted (``mm_account_fault``) once it completes. ``l1_4k_missed``: the caller's
+    ``l1_4k_entry`` just found no L1 4K entry (the lookup skips that probe)."""
     pgd = mmc[MMC_PGD]
-    how = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    how = tlb_translate(a, vs, t, asid, pgd, addr, write, l1_4k_missed)
     if how >= 0:
         return how
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
@@ -1363,7 +1364,7 @@ def _replay_access(a, vs, xa, t, asid, vmas, mmc, addr, write, memo_tag, memo_sh
     e = l1_4k_entry(t, asid, addr)  # the lookup's first probe, inline
     if e >= 0 and l1_hit_again(t, e, addr, write) >= 0:
         return FAULT_OK, addr >> 12, np.int64(12), e, peak
-    pfn = access_one(a, vs, xa, t, asid, vmas, mmc, addr, write)
+    pfn = access_one(a, vs, xa, t, asid, vmas, mmc, addr, write, e < 0)
     if pfn < 0:
         return -1 - pfn, memo_tag, memo_shift, memo_e, peak
     rss = mmc[MM_ANONPAGES] + mmc[MM_SHMEMPAGES] + mmc[MM_FILEPAGES]

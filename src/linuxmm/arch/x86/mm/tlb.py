@@ -151,15 +151,15 @@ TLB_FIELDS = [
 
 
 @njit(cache=True, inline='always')
-def _count_huge(t, cpu, e, delta):
+def _count_huge(ent, params, nhuge, cpu, e, delta):
     """Keep ``nhuge`` for TLB entry ``e`` (valid) arriving (+1) or going (-1): a lookup skips
     the probes of a page size no entry of the CPU has."""
-    if e < t.params[TP_PWC_OFF]:
-        shift = t.ent[cpu, E_SHIFT, e]
-        if shift == t.params[TP_HUGE_SHIFT]:
-            t.nhuge[cpu, 0] += delta
-        elif shift == t.params[TP_GIANT_SHIFT]:
-            t.nhuge[cpu, 1] += delta
+    if e < params[TP_PWC_OFF]:
+        shift = ent[cpu, E_SHIFT, e]
+        if shift == params[TP_HUGE_SHIFT]:
+            nhuge[cpu, 0] += delta
+        elif shift == params[TP_GIANT_SHIFT]:
+            nhuge[cpu, 1] += delta
 
 
 @njit(cache=True)
@@ -178,26 +178,28 @@ def _drop_page(t, cpu, asid, vaddr):
             base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
             for e in range(base, base + ways):
                 if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
-                    _count_huge(t, cpu, e, -1)
+                    _count_huge(ent, params, t.nhuge, cpu, e, -1)
                     ent[cpu, E_TAG, e] = -1
 
 
 @njit(cache=True, inline='always')
-def _probe(t, cpu, s, asid, tag, shift, now):
+def _probe(ent, geo, hint, cpu, s, asid, tag, shift, now):
     """The entry of structure ``s`` holding (asid, tag, shift), its age refreshed; -1 if none.
     A translation is cached at most once per structure, so the entry used last is tried
-    first: a hit there is exactly what the set scan would find."""
-    ent, geo, hint = t.ent, t.geo, t.hint
+    first: a hit there is exactly what the set scan would find. (The state comes as its
+    arrays, read once by the caller: a store into one would otherwise make the compiled
+    code read every field of the struct again.)"""
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
+    tags = ent[cpu, E_TAG]
     e = hint[cpu, s]
-    if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+    if tags[e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
         ent[cpu, E_STAMP, e] = now
         return e
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     for e in range(base, base + ways):
-        if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+        if tags[e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
             ent[cpu, E_STAMP, e] = now
             hint[cpu, s] = e
             return e
@@ -205,33 +207,33 @@ def _probe(t, cpu, s, asid, tag, shift, now):
 
 
 @njit(cache=True, inline='always')
-def _insert(t, cpu, s, asid, tag, shift, pfn, flags, now, absent):
+def _insert(ent, geo, hint, nhuge, params, cpu, s, asid, tag, shift, pfn, flags, now, absent):
     """Cache (asid, tag) -> pfn in ``s``: over the same translation (unless known
     ``absent``), else a free way, else the least recently used one. Returns the entry, or
-    -1 if ``s`` has no entries."""
-    ent, geo = t.ent, t.geo
+    -1 if ``s`` has no entries. (The state's arrays as for ``_probe``.)"""
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
+    tags, stamps = ent[cpu, E_TAG], ent[cpu, E_STAMP]
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
     victim, oldest = -1, _NEVER
     for e in range(base, base + ways):
-        if not absent and ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+        if not absent and tags[e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
             victim = e
             break
-        age = -1 if ent[cpu, E_TAG, e] < 0 else ent[cpu, E_STAMP, e]
+        age = -1 if tags[e] < 0 else stamps[e]
         if age < oldest:
             victim, oldest = e, age
-    if ent[cpu, E_TAG, victim] >= 0:
-        _count_huge(t, cpu, victim, -1)
-    ent[cpu, E_TAG, victim] = tag
+    if tags[victim] >= 0:
+        _count_huge(ent, params, nhuge, cpu, victim, -1)
+    tags[victim] = tag
     ent[cpu, E_ASID, victim] = asid
     ent[cpu, E_PFN, victim] = pfn
     ent[cpu, E_SHIFT, victim] = shift
     ent[cpu, E_FLAGS, victim] = flags
-    ent[cpu, E_STAMP, victim] = now
-    _count_huge(t, cpu, victim, 1)
-    t.hint[cpu, s] = victim
+    stamps[victim] = now
+    _count_huge(ent, params, nhuge, cpu, victim, 1)
+    hint[cpu, s] = victim
     return victim
 
 
@@ -241,36 +243,37 @@ MISS, REWALK = -1, -2  # tlb_lookup's pfn when no entry serves the access
 
 
 @njit(cache=True)
-def tlb_lookup(t, asid, vaddr, write):
+def tlb_lookup(t, asid, vaddr, write, l1_4k_missed=False):
     """Look ``vaddr`` up in the current CPU's TLBs: L1 (all page sizes at once), then the STLB,
     whose hits refill L1. Returns (4 KiB pfn, F_* flags); pfn is MISS when no level caches the
     address, REWALK on a write through a translation that is not both writable and dirty
-    (the hardware walks again)."""
-    ent, params, ctr = t.ent, t.params, t.ctr
+    (the hardware walks again). ``l1_4k_missed``: the caller just found no L1 4K entry for
+    ``vaddr`` (``l1_4k_entry``), so that probe is skipped (it would miss again)."""
+    ent, geo, hint, nhuge, params, ctr = t.ent, t.geo, t.hint, t.nhuge, t.params, t.ctr
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
     now = t.clock[cpu]
     hs, gs = params[TP_HUGE_SHIFT], params[TP_GIANT_SHIFT]
-    huge, giant = hs > 0 and t.nhuge[cpu, 0] > 0, gs > 0 and t.nhuge[cpu, 1] > 0
-    e = _probe(t, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
+    huge, giant = hs > 0 and nhuge[cpu, 0] > 0, gs > 0 and nhuge[cpu, 1] > 0
+    e = -1 if l1_4k_missed else _probe(ent, geo, hint, cpu, S_L1D_4K, asid, vaddr >> 12, 12, now)
     if e < 0 and huge:
-        e = _probe(t, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
+        e = _probe(ent, geo, hint, cpu, S_L1D_2M, asid, vaddr >> hs, hs, now)
     if e < 0 and giant:
-        e = _probe(t, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
+        e = _probe(ent, geo, hint, cpu, S_L1D_1G, asid, vaddr >> gs, gs, now)
     if e >= 0:
         ctr[cpu, C_L1_HITS] += 1
     else:
         ctr[cpu, C_L1_MISSES] += 1
-        e = _probe(t, cpu, S_STLB, asid, vaddr >> 12, 12, now)
+        e = _probe(ent, geo, hint, cpu, S_STLB, asid, vaddr >> 12, 12, now)
         if e < 0 and huge:
-            e = _probe(t, cpu, S_STLB, asid, vaddr >> hs, hs, now)
+            e = _probe(ent, geo, hint, cpu, S_STLB, asid, vaddr >> hs, hs, now)
         if e < 0:
             ctr[cpu, C_STLB_MISSES] += 1
             return np.int64(MISS), np.int64(0)
         ctr[cpu, C_STLB_HITS] += 1
         shift = ent[cpu, E_SHIFT, e]
-        _insert(t, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift, shift,
-                ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now, True)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift,
+                shift, ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now, True)
     flags = ent[cpu, E_FLAGS, e]
     if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
         ctr[cpu, C_REWALKS] += 1
@@ -290,26 +293,26 @@ def tlb_miss_again(t):
     t.ctr[cpu, C_STLB_MISSES] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
     """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
     4 KiB pages go to the L1 4K dTLB and the STLB, 2 MiB/4 MiB ones to the L1 2M dTLB and
     the STLB, 1 GiB ones to the L1 1G dTLB only. ``absent``: the lookup before the walk
     missed everywhere, so no entry holds the translation."""
-    params = t.params
+    ent, geo, hint, nhuge, params = t.ent, t.geo, t.hint, t.nhuge, t.params
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
     now = t.clock[cpu]
     flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
     tag = vaddr >> page_shift
     if page_shift == 12:
-        _insert(t, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now, absent)
-        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_HUGE_SHIFT]:
-        _insert(t, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now, absent)
-        _insert(t, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_GIANT_SHIFT]:
-        _insert(t, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now, absent)
 
 
 # ---- paging-structure caches ------------------------------------------------------------------
@@ -323,13 +326,14 @@ def pwc_lookup(t, asid, vaddr, level):
     shifts = t.shift
     if level < 0 or level >= shifts.shape[0] - 1:
         return -1
+    ent, geo, hint, ctr = t.ent, t.geo, t.hint, t.ctr
     cpu = t.params[TP_CPU]
     t.clock[cpu] += 1
-    e = _probe(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], t.clock[cpu])
+    e = _probe(ent, geo, hint, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], t.clock[cpu])
     if e < 0:
         return -1
-    t.ctr[cpu, t.pwc_ctr[level]] += 1
-    return t.ent[cpu, E_PFN, e]
+    ctr[cpu, t.pwc_ctr[level]] += 1
+    return ent[cpu, E_PFN, e]
 
 
 @njit(cache=True)
@@ -339,7 +343,8 @@ def pwc_fill(t, asid, vaddr, level, row):
     if 0 <= level < shifts.shape[0] - 1:
         cpu = t.params[TP_CPU]
         t.clock[cpu] += 1
-        _insert(t, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level], shifts[level], row, 0, t.clock[cpu], False)
+        _insert(t.ent, t.geo, t.hint, t.nhuge, t.params, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level],
+                shifts[level], row, 0, t.clock[cpu], False)
 
 
 # ---- the walk -----------------------------------------------------------------------------
@@ -476,10 +481,10 @@ def l1_entry_shift(t, e):
 
 
 @njit(cache=True)
-def tlb_translate(a, vs, t, asid, pgd, addr, write):
+def tlb_translate(a, vs, t, asid, pgd, addr, write, l1_4k_missed=False):
     """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or MISS/REWALK (how the
-    lookup ended) if the access faults."""
-    pfn, _flags = tlb_lookup(t, asid, addr, write)
+    lookup ended) if the access faults (``l1_4k_missed`` as for ``tlb_lookup``)."""
+    pfn, _flags = tlb_lookup(t, asid, addr, write, l1_4k_missed)
     if pfn >= 0:
         return pfn
     walked = tlb_walk(a, vs, t, asid, pgd, addr, write, pfn == REWALK)
@@ -529,8 +534,8 @@ def _flush_cpu(t, cpu, asid, start, end, whole, pwc):
     """Drop ``cpu``'s entries of ``asid`` (every asid if < 0): TLB entries overlapping
     [start, end) or all of them if ``whole``; paging-structure-cache entries if ``pwc``.
     Returns how many TLB and paging-structure-cache entries were dropped."""
-    ent = t.ent
-    pwc_off = t.params[TP_PWC_OFF]
+    ent, params = t.ent, t.params
+    pwc_off = params[TP_PWC_OFF]
     dropped = dropped_pwc = 0
     for e in range(ent.shape[2]):
         tag = ent[cpu, E_TAG, e]
@@ -546,7 +551,7 @@ def _flush_cpu(t, cpu, asid, start, end, whole, pwc):
                 if lo >= end or lo + (np.int64(1) << ent[cpu, E_SHIFT, e]) <= start:
                     continue
             dropped += 1
-            _count_huge(t, cpu, e, -1)
+            _count_huge(ent, params, t.nhuge, cpu, e, -1)
         ent[cpu, E_TAG, e] = -1
     return dropped, dropped_pwc
 
