@@ -908,7 +908,7 @@ def finish_folio_batch(a, vs, xa, ino_xa, nid, io, folios, work, keep, stat, cpu
 (PS_MEMCG, PS_NID, PS_RECLAIM_IDX, PS_RECLAIMER, PS_PRIORITY, PS_NR_TO_RECLAIM, PS_FLAGS, PS_MAY_DEACTIVATE,
  PS_SWAPPINESS, PS_ANON_COST, PS_FILE_COST, PS_TOTAL_SWAP,
  PS_PHASE, PS_LRU, PS_CHUNK, PS_STEP, PS_RECLAIMED, PS_PROPORTIONAL, PS_ISOLATED_WAITED, PS_NR_SCANNED, PS_N,
- PS_KEEP, PS_NR_IO, PS_NR, PS_TARGETS) = range(0, 25)
+ PS_KEEP, PS_NR_IO, PS_NR, PS_TARGETS) = range(25)
 NR_PS = PS_TARGETS + 4
 # PS_FLAGS: scan_control's switches and what the pass may find in the machine (set by Python
 # before every call: a stop may change them), and what it reports back (PF_LOW_SKIPPED,
