@@ -409,6 +409,9 @@ def mem_cgroup_iter(k: "Kernel", root: mem_cgroup | None):
     keep their id, as ``css_next_descendant_pre`` visits offline csses: reclaim still finds
     the pages charged to them."""
     root = root or k.cgrp_dfl_root.memcg
+    if len(k.memcg_idr) == 1:  # the root memcg alone (no cgroup made): no tree to build
+        yield root
+        return
     children: dict[int, list[mem_cgroup]] = {}
     for memcg in k.memcg_idr.values():
         children.setdefault(int(k.mem_map.memcg_parent[memcg.id]), []).append(memcg)

@@ -139,7 +139,6 @@ compaction-driven ``should_continue_reclaim``.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -1680,7 +1679,7 @@ def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
     ``lru_gen_shrink_node`` (``mm/lru_gen.py``). Then 6.18's throttling by what the
     pass met (``sc.nr``): ``shrink_node_throttle``."""
-    sc.nr[:] = 0
+    sc.nr.fill(0)
     if lru_gen_enabled(k) and root_reclaim(sc):
         k.lru_gen.shrink_node(k, pgdat, sc)
         return
@@ -1893,15 +1892,21 @@ def direct_reclaim_work(k, nr_scanned: int, nr_reclaimed: int) -> None:
     k.clock.run_until(k.clock.now + nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
 
 
-@contextmanager
-def memalloc_noreclaim(k):
+class memalloc_noreclaim:
     """``memalloc_noreclaim_save``/``_restore``: the reclaimer's own allocations (zram's pages
-    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC)."""
-    saved, k.pf_memalloc = k.pf_memalloc, True
-    try:
-        yield
-    finally:
-        k.pf_memalloc = saved
+    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC).
+    A class, not a generator: kswapd enters it for every shrink_node."""
+
+    __slots__ = ("k", "saved")
+
+    def __init__(self, k):
+        self.k = k
+
+    def __enter__(self) -> None:
+        self.saved, self.k.pf_memalloc = self.k.pf_memalloc, True
+
+    def __exit__(self, *exc) -> None:
+        self.k.pf_memalloc = self.saved
 
 
 def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_options: int) -> int:
