@@ -60,6 +60,19 @@ def test_cgroup_creates_parents_and_files(m):
         cg.read("memory.nonsense")
 
 
+def test_memcg_ids_follow_the_idr(m):
+    """Reclaim's array of the memcg ids in use (``mem_cgroup_ids``) is kept, and rebuilt
+    when a memcg comes or goes."""
+    k = m.kernel
+    before = MC.mem_cgroup_ids(k).tolist()
+    assert before == list(k.memcg_idr)
+    cg = m.cgroup("t_ids")
+    assert MC.mem_cgroup_ids(k).tolist() == list(k.memcg_idr) and len(k.memcg_idr) == len(before) + 1
+    cg.rmdir()
+    assert MC.mem_cgroup_ids(k).tolist() == before == list(k.memcg_idr)
+    assert debug.check(m) == []
+
+
 def test_subtree_control_decides_which_cgroups_have_a_memcg(m):
     """A cgroup made by mkdir(2) has the controllers its parent's cgroup.subtree_control
     enables: none below a parent that did not write +memory (no memory files; its tasks

@@ -435,3 +435,23 @@ def test_reclaim_throttle_writeback_ends_once_enough_pages_are_written():
     vmscan.reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_WRITEBACK)
     assert k.clock.now - t0 == vmscan.RECLAIM_THROTTLE_NS[VMSCAN_THROTTLE_WRITEBACK] == 10**9 // 10
     assert vmstat(m, "nr_throttled_written")["nr_throttled_written"] == written
+
+
+def test_ino_xa_table_follows_the_address_spaces():
+    """Reclaim's inode -> xarray table (``ino_xa_table``) is kept between passes and rebuilt
+    when a file's address_space comes or goes."""
+    from linuxmm.mm.vmscan import ino_xa_table
+
+    m = linuxmm.Machine(cmdline="mem=64M")
+    p = m.spawn()
+    k = m.kernel
+    before = ino_xa_table(k)
+    assert ino_xa_table(k) is before  # nothing changed: the same table
+    p.close(p.open("/new", "rw", create=True))
+    ino = max(k.rmap.address_spaces)
+    table = ino_xa_table(k)
+    assert table[ino] == k.rmap.address_spaces[ino].xa_id >= 0
+    assert debug.check(m) == []
+    m.unlink("/new")
+    assert ino not in k.rmap.address_spaces and (len(ino_xa_table(k)) <= ino or ino_xa_table(k)[ino] == -1)
+    assert debug.check(m) == []

@@ -97,6 +97,8 @@ def check_memcg(k) -> list[str]:
         swapped = np.zeros_like(local)
         np.add.at(swapped, vs.swap_cgroup[slots], 1)
         out += _check_memcg_counter(k, swapped, PC_SWAP, "memory.swap.current", "swap slots")
+    if k.memcg_ids is not None and k.memcg_ids.tolist() != list(k.memcg_idr):
+        out.append(f"mem_cgroup_ids {k.memcg_ids.tolist()} stale: memcg_idr holds {list(k.memcg_idr)}")
     return out + check_memcg_node_stats(k) + check_memcg_anon_thps(k) + check_lruvec_cost(k)
 
 
@@ -1085,10 +1087,15 @@ def check_files(k) -> list[str]:
                 v.append(f"inode {ino.i_ino} {ino.name!r}: i_count {ino.i_count} but {held} files hold it")
             if ino.i_nlink == 0 and ino.i_count == 0:
                 v.append(f"inode {ino.i_ino} {ino.name!r}: unlinked and unused, but not evicted")
-    for ino, mapping in k.rmap.address_spaces.items():
+    reg = k.rmap
+    for ino, mapping in reg.address_spaces.items():
         mine = users.get(ino, [])
         if sorted(map(id, mapping.i_mmap)) != sorted(map(id, mine)):
             v.append(f"file {ino}: i_mmap holds {len(mapping.i_mmap)} VMAs, {len(mine)} map it")
+        if reg.ino_xa_seq == reg.seq and (ino >= len(reg.ino_xa) or reg.ino_xa[ino] != mapping.xa_id):
+            v.append(f"file {ino}: reclaim's ino_xa table is stale (xarray {mapping.xa_id})")
+    if reg.ino_xa_seq == reg.seq and np.count_nonzero(reg.ino_xa != -1) > len(reg.address_spaces):
+        v.append("reclaim's ino_xa table holds an address_space that is gone")
     return v
 
 

@@ -147,6 +147,7 @@ class Kernel:
         # root cgroup (cgroup_init), the live memcgs by id, the memcg's calls into reclaim/OOM
         self.cgrp_dfl_root = None
         self.memcg_idr: dict = {}
+        self.memcg_ids = None  # memcg_idr's keys as an array (mem_cgroup_ids), None when stale
         self.memcg_hooks = MemcgHooks()
         self.pgtable_geometry = geometry_for(self.arch)
         self.vm_state = None  # the page-table pool and fault-path state, built with the first mm

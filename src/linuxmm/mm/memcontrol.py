@@ -73,6 +73,7 @@ import errno
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 from numba import njit
 
 from ..errors import KernelError
@@ -344,6 +345,7 @@ def mem_cgroup_css_alloc(k: "Kernel", css, parent: mem_cgroup | None) -> mem_cgr
     nodeinfo = {nid: pgdat.lruvec if parent is None else lruvec(free, nid) for nid, pgdat in k.pgdat.items()}
     memcg = mem_cgroup(free, css, nodeinfo, dict.fromkeys(nodeinfo, 0))
     k.memcg_idr[free] = memcg
+    k.memcg_ids = None
     if parent is not None:  # the root's rows are set up with the mem_map (mm/buddy.py)
         a = k.mem_map
         a.memcg_parent[free] = parent.id
@@ -362,7 +364,16 @@ def mem_cgroup_css_offline(k: "Kernel", memcg: mem_cgroup) -> None:
     memcg.online = False
     if page_counter_read(k, memcg) == 0:
         del k.memcg_idr[memcg.id]
+        k.memcg_ids = None
         k.mem_map.lruvec_cost[memcg.id] = 0
+
+
+def mem_cgroup_ids(k: "Kernel") -> np.ndarray:
+    """The ids of the memcgs in use, in ``memcg_idr``'s order, as compiled code reads them
+    (kept until a memcg comes or goes)."""
+    if k.memcg_ids is None:
+        k.memcg_ids = np.fromiter(k.memcg_idr, np.int64, len(k.memcg_idr))
+    return k.memcg_ids
 
 
 def mem_cgroup_is_root(memcg: mem_cgroup) -> bool:
@@ -398,6 +409,9 @@ def mem_cgroup_iter(k: "Kernel", root: mem_cgroup | None):
     keep their id, as ``css_next_descendant_pre`` visits offline csses: reclaim still finds
     the pages charged to them."""
     root = root or k.cgrp_dfl_root.memcg
+    if len(k.memcg_idr) == 1:  # the root memcg alone (no cgroup made): no tree to build
+        yield root
+        return
     children: dict[int, list[mem_cgroup]] = {}
     for memcg in k.memcg_idr.values():
         children.setdefault(int(k.mem_map.memcg_parent[memcg.id]), []).append(memcg)

@@ -565,8 +565,12 @@ def wake_boosted_kswapds(k) -> bool:
     has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0). True if
     a zone was boosted."""
     a = k.mem_map
-    # a handful of zones, after every compiled batch: a Python loop costs less than numpy's reduction
-    if not any(flags & _buddy.ZONE_BOOSTED_WATERMARK for flags in a.zflags.tolist()):
+    # a handful of zones, after every compiled batch: a plain loop costs less than numpy's
+    # reduction or any()'s generator
+    for flags in a.zflags.tolist():
+        if flags & _buddy.ZONE_BOOSTED_WATERMARK:
+            break
+    else:
         return False
     for z in for_each_zone(k):
         zid = _buddy.zone_id(k, z)

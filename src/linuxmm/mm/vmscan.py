@@ -139,7 +139,6 @@ compaction-driven ``should_continue_reclaim``.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -183,7 +182,7 @@ from .mm_inline import lru_gen_enabled, lru_gen_set_refs
 from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_memcg_events,
                          count_memcg_folio_events, lruvec_memcg, mem_cgroup_below_low, mem_cgroup_swap_full,
                          mem_cgroup_below_min, mem_cgroup_calculate_protection, mem_cgroup_is_root, mem_cgroup_iter,
-                         mem_cgroup_get_nr_swap_pages, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
+                         mem_cgroup_get_nr_swap_pages, mem_cgroup_ids, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
                          mem_cgroup_unprotected, memcg_memory_event)
 from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, RECLAIM_WRITE,
                          wake_boosted_kswapds, zone_reclaimable_pages)
@@ -1340,12 +1339,15 @@ def _cpu(k) -> int:
 
 
 def ino_xa_table(k) -> np.ndarray:
-    """page->mapping >> 1 (the inode number) -> its xarray root, for the compiled batch."""
-    spaces = k.rmap.address_spaces
-    table = np.full(max(spaces, default=0) + 1, -1, np.int64)
-    for ino, mapping in spaces.items():
-        table[ino] = mapping.xa_id
-    return table
+    """page->mapping >> 1 (the inode number) -> its xarray root, for the compiled batch
+    (rebuilt when an address_space came or went)."""
+    reg = k.rmap
+    if reg.ino_xa_seq != reg.seq:
+        reg.ino_xa = np.full(max(reg.address_spaces, default=0) + 1, -1, np.int64)
+        for ino, mapping in reg.address_spaces.items():
+            reg.ino_xa[ino] = mapping.xa_id
+        reg.ino_xa_seq = reg.seq
+    return reg.ino_xa
 
 
 def large_swap_entries(k, folios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1516,11 +1518,10 @@ def prepare_scan_control(k, pgdat, sc: scan_control) -> None:
     for global reclaim): which active lists may be shrunk, the costs, the cache-trim mode;
     for global reclaim the tiny-file mode (``scan_control_modes``, compiled)."""
     lv = mem_cgroup_lruvec(sc.target_mem_cgroup, pgdat)
-    sc.anon_cost, sc.file_cost = (int(c) for c in k.mem_map.lruvec_cost[lv.memcg, lv.nid])
-    live = np.fromiter(k.memcg_idr, np.int64, len(k.memcg_idr))
-    sc.may_deactivate, cache_trim, tiny = scan_control_modes(k.mem_map, live, lv.memcg, lv.nid, sc.priority,
-                                                             sc.force_deactivate, lv.refaults[0], lv.refaults[1],
-                                                             sc.target_mem_cgroup is not None)
+    sc.anon_cost, sc.file_cost = k.mem_map.lruvec_cost[lv.memcg, lv.nid].tolist()
+    sc.may_deactivate, cache_trim, tiny = scan_control_modes(k.mem_map, mem_cgroup_ids(k), lv.memcg, lv.nid,
+                                                             sc.priority, sc.force_deactivate, lv.refaults[0],
+                                                             lv.refaults[1], sc.target_mem_cgroup is not None)
     sc.cache_trim_mode, sc.file_is_tiny = bool(cache_trim), bool(tiny)
 
 
@@ -1564,15 +1565,12 @@ def lruvec_pass_state(k, lruvec, sc: scan_control, phase: int) -> np.ndarray:
     ps[PS_PRIORITY], ps[PS_NR_TO_RECLAIM], ps[PS_MAY_DEACTIVATE] = sc.priority, sc.nr_to_reclaim, sc.may_deactivate
     ps[PS_SWAPPINESS], ps[PS_ANON_COST], ps[PS_FILE_COST] = k.vm.vm_swappiness, sc.anon_cost, sc.file_cost
     ps[PS_PHASE] = phase
-    flags = 0
-    for on, flag in ((sc.may_unmap, PF_MAY_UNMAP), (sc.may_writepage, PF_MAY_WRITEPAGE),
-                     (sc.gfp_mask & G.__GFP_IO, PF_MAY_IO), (sc.gfp_mask & G.__GFP_FS, PF_MAY_FS),
-                     (sc.may_swap, PF_MAY_SWAP), (sc.file_is_tiny, PF_FILE_IS_TINY),
-                     (sc.cache_trim_mode, PF_CACHE_TRIM), (sc.memcg_low_reclaim, PF_LOW_RECLAIM),
-                     (mem_cgroup_unprotected(sc.target_mem_cgroup, lruvec_memcg(k, lruvec)), PF_UNPROTECTED)):
-        if on:
-            flags |= flag
-    ps[PS_FLAGS] = flags
+    ps[PS_FLAGS] = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
+                    | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
+                    | (PF_MAY_SWAP if sc.may_swap else 0) | (PF_FILE_IS_TINY if sc.file_is_tiny else 0)
+                    | (PF_CACHE_TRIM if sc.cache_trim_mode else 0) | (PF_LOW_RECLAIM if sc.memcg_low_reclaim else 0)
+                    | (PF_UNPROTECTED if mem_cgroup_unprotected(sc.target_mem_cgroup, lruvec_memcg(k, lruvec))
+                       else 0))
     return ps
 
 
@@ -1596,7 +1594,7 @@ def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int
     at every (re)start and the changed counters copied back at every stop (Python's work
     may change them). Then the pass's results go to ``sc``."""
     a, cpu, nid = k.mem_map, _cpu(k), lruvec.nid
-    folios, work, io = (np.zeros(batch_size, np.int64) for _ in range(3))
+    folios, work, io = np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64)
     stat = np.zeros(NR_ST, np.int64)
     gfp_io_fs = sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS
     is_kswapd = sc.reclaimer == RECLAIMER_KSWAPD
@@ -1610,7 +1608,6 @@ def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         batch = rmap_batch(k, EMPTY_I64)
         mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)
-        live = np.fromiter(k.memcg_idr, np.int64, len(k.memcg_idr))
         ps[PS_FLAGS] &= ~(PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         if pgdat.flags & PGDAT_WRITEBACK:
             ps[PS_FLAGS] |= PF_PGDAT_WRITEBACK
@@ -1618,8 +1615,8 @@ def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int
             ps[PS_FLAGS] |= PF_WB_THROTTLED
         ps[PS_TOTAL_SWAP] = k.total_swap_pages
         status = shrink_lruvec_pass(a, vs, tlb, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
-                                    batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, live, ps, folios, work, io,
-                                    stat, sc.nr, gfp_io_fs, cpu)
+                                    batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, mem_cgroup_ids(k), ps, folios,
+                                    work, io, stat, sc.nr, gfp_io_fs, cpu)
         for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
             if dirty:
                 batch.tasks[i].mmc[:] = batch.mmcs[i]
@@ -1682,7 +1679,7 @@ def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
     ``lru_gen_shrink_node`` (``mm/lru_gen.py``). Then 6.18's throttling by what the
     pass met (``sc.nr``): ``shrink_node_throttle``."""
-    sc.nr[:] = 0
+    sc.nr.fill(0)
     if lru_gen_enabled(k) and root_reclaim(sc):
         k.lru_gen.shrink_node(k, pgdat, sc)
         return
@@ -1895,15 +1892,21 @@ def direct_reclaim_work(k, nr_scanned: int, nr_reclaimed: int) -> None:
     k.clock.run_until(k.clock.now + nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
 
 
-@contextmanager
-def memalloc_noreclaim(k):
+class memalloc_noreclaim:
     """``memalloc_noreclaim_save``/``_restore``: the reclaimer's own allocations (zram's pages
-    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC)."""
-    saved, k.pf_memalloc = k.pf_memalloc, True
-    try:
-        yield
-    finally:
-        k.pf_memalloc = saved
+    for what it stores) may use the reserves and do not recurse into reclaim (PF_MEMALLOC).
+    A class, not a generator: kswapd enters it for every shrink_node."""
+
+    __slots__ = ("k", "saved")
+
+    def __init__(self, k):
+        self.k = k
+
+    def __enter__(self) -> None:
+        self.saved, self.k.pf_memalloc = self.k.pf_memalloc, True
+
+    def __exit__(self, *exc) -> None:
+        self.k.pf_memalloc = self.saved
 
 
 def try_to_free_mem_cgroup_pages(k, memcg, nr_pages: int, gfp: int, reclaim_options: int) -> int:

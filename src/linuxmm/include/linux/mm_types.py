@@ -364,12 +364,14 @@ class MmHooks:
         ino.i_nlink, ino.i_size, ino.committed_pages, ino.i_count = 0, size, shmem_acct_size(flags, size), 1
         ino.i_mapping = address_space(ino.i_ino, ino, -1, 0, None)
         mm.rmap.address_spaces[ino.i_ino] = ino.i_mapping
+        mm.rmap.seq += 1
         return file(ino, O_RDWR, FMODE_READ | FMODE_WRITE, 0)
 
     def release_file(self, mm, f) -> None:
         self.vm_acct_memory(mm, -f.committed_pages)
         f.f_inode.committed_pages = 0
         del mm.rmap.address_spaces[f.id]
+        mm.rmap.seq += 1
 
     def madvise_hint(self, mm, start: int, end: int, advice: int) -> int | None:
         return None

@@ -58,6 +58,8 @@ class RmapRegistry:
     row's index into them (-1: no running task), as reclaim's batches read them; they are
     rebuilt when the table or the tasks changed (``tasks_seq``, bumped when a task comes or
     exits) since ``owners_seq``, as the kernel keeps each mm's rmap links across reclaim passes.
+    ``ino_xa`` maps each address_space's inode number to its xarray root for reclaim's compiled
+    pass, rebuilt when ``seq`` differs from ``ino_xa_seq``.
     """
 
     anon_vmas: dict = field(default_factory=dict)
@@ -74,6 +76,8 @@ class RmapRegistry:
     owners_seq: tuple = (-1, -1)
     owner_tasks: list = field(default_factory=list)
     row_mm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ino_xa_seq: int = -1
+    ino_xa: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def get_next_ino(self) -> int:
         self.last_ino += 1
