@@ -210,20 +210,26 @@ def _probe(ent, geo, hint, cpu, s, asid, tag, shift, now):
 def _insert(ent, geo, hint, nhuge, params, cpu, s, asid, tag, shift, pfn, flags, now, absent):
     """Cache (asid, tag) -> pfn in ``s``: over the same translation (unless known
     ``absent``), else a free way, else the least recently used one. Returns the entry, or
-    -1 if ``s`` has no entries. (The state's arrays as for ``_probe``.)"""
+    -1 if ``s`` has no entries. (The state's arrays as for ``_probe``; the scan for the
+    translation and the one for the oldest way are two loops, the second without a test of
+    ``absent`` in its body.)"""
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
     tags, stamps = ent[cpu, E_TAG], ent[cpu, E_STAMP]
     base = geo[s, G_OFF] + (tag & (geo[s, G_SETS] - 1)) * ways
-    victim, oldest = -1, _NEVER
-    for e in range(base, base + ways):
-        if not absent and tags[e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
-            victim = e
-            break
-        age = -1 if tags[e] < 0 else stamps[e]
-        if age < oldest:
-            victim, oldest = e, age
+    victim = -1
+    if not absent:
+        for e in range(base, base + ways):
+            if tags[e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
+                victim = e
+                break
+    if victim < 0:
+        oldest = _NEVER
+        for e in range(base, base + ways):
+            age = np.int64(-1) if tags[e] < 0 else stamps[e]
+            if age < oldest:
+                victim, oldest = e, age
     if tags[victim] >= 0:
         _count_huge(ent, params, nhuge, cpu, victim, -1)
     tags[victim] = tag
@@ -242,13 +248,14 @@ def _insert(ent, geo, hint, nhuge, params, cpu, s, asid, tag, shift, pfn, flags,
 MISS, REWALK = -1, -2  # tlb_lookup's pfn when no entry serves the access
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def tlb_lookup(t, asid, vaddr, write, l1_4k_missed=False):
     """Look ``vaddr`` up in the current CPU's TLBs: L1 (all page sizes at once), then the STLB,
     whose hits refill L1. Returns (4 KiB pfn, F_* flags); pfn is MISS when no level caches the
     address, REWALK on a write through a translation that is not both writable and dirty
     (the hardware walks again). ``l1_4k_missed``: the caller just found no L1 4K entry for
-    ``vaddr`` (``l1_4k_entry``), so that probe is skipped (it would miss again)."""
+    ``vaddr`` (``l1_4k_entry``), so that probe is skipped (it would miss again). Inline: a
+    call cost a fault's access ~8 ns."""
     ent, geo, hint, nhuge, params, ctr = t.ent, t.geo, t.hint, t.nhuge, t.params, t.ctr
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
@@ -298,7 +305,8 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
     """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
     4 KiB pages go to the L1 4K dTLB and the STLB, 2 MiB/4 MiB ones to the L1 2M dTLB and
     the STLB, 1 GiB ones to the L1 1G dTLB only. ``absent``: the lookup before the walk
-    missed everywhere, so no entry holds the translation."""
+    missed everywhere, so no entry holds the translation. Inline: the end of every walk that
+    reaches a leaf."""
     ent, geo, hint, nhuge, params = t.ent, t.geo, t.hint, t.nhuge, t.params
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
@@ -480,10 +488,11 @@ def l1_entry_shift(t, e):
     return t.ent[t.params[TP_CPU], E_SHIFT, e]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def tlb_translate(a, vs, t, asid, pgd, addr, write, l1_4k_missed=False):
     """``memory.follow`` behind a TLB: the 4 KiB pfn for ``addr``, or MISS/REWALK (how the
-    lookup ended) if the access faults (``l1_4k_missed`` as for ``tlb_lookup``)."""
+    lookup ended) if the access faults (``l1_4k_missed`` as for ``tlb_lookup``). Inline,
+    with the lookup: every access that misses L1 starts here."""
     pfn, _flags = tlb_lookup(t, asid, addr, write, l1_4k_missed)
     if pfn >= 0:
         return pfn
