@@ -131,6 +131,8 @@ class Kernel:
         self.lru_gen = lru_gen_globals.at_boot(self.config)
         self._zonelists = None
         self._zonelists_gen: int | None = None
+        # slowpath_wakes_nothing's contexts and the kswapds they would wake, with what those came from
+        self.slowpath_nowake: tuple | None = None
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0

@@ -196,7 +196,9 @@ def set_current(k: "Kernel", task: task_struct) -> None:
     """The compiled fault path allocates on the running task's CPU and node."""
     vs = ensure_tables(k)
     vs.vp[VP_CPU] = task.cpu
-    nid = k.cpu_to_node.get(task.cpu, k.node_ids[0])
+    nid = k.cpu_to_node.get(task.cpu)
+    if nid is None:
+        nid = k.node_ids[0]
     vs.vp[VP_LOCAL_NID] = nid
     vs.ac[:, 0] = nid  # AC_NID: node-local allocation
 

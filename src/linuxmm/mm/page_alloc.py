@@ -559,11 +559,10 @@ def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, 
         k.alloc_hooks.node_reclaim(k, k.NODE_DATA(int(a.zone_node[zid])), gfp, order)
 
 
-def wake_boosted_kswapds(k) -> bool:
+def wake_boosted_kswapds(k) -> None:
     """``rmqueue``'s tail, for the compiled allocations just made: a zone whose watermark a
     fallback steal boosted (ZONE_BOOSTED_WATERMARK, set only for ALLOC_KSWAPD allocations)
-    has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0). True if
-    a zone was boosted."""
+    has the flag cleared and wakes its node's kswapd to reclaim the boost (order 0)."""
     a = k.mem_map
     # a handful of zones, after every compiled batch: a plain loop costs less than numpy's
     # reduction or any()'s generator
@@ -571,41 +570,30 @@ def wake_boosted_kswapds(k) -> bool:
         if flags & _buddy.ZONE_BOOSTED_WATERMARK:
             break
     else:
-        return False
+        return
     for z in for_each_zone(k):
         zid = _buddy.zone_id(k, z)
         if a.zflags[zid] & _buddy.ZONE_BOOSTED_WATERMARK:
             a.zflags[zid] &= ~_buddy.ZONE_BOOSTED_WATERMARK
             k.alloc_hooks.wakeup_kswapd(k, z, 0, 0, z.idx)
-    return True
 
 
-def kswapd_already_asked(k, z, order: int, highest_zoneidx: int) -> bool:
-    """``wakeup_kswapd`` of zone ``z`` would change nothing: the zone has no managed pages, or
-    its node's kswapd is awake (``!waitqueue_active``: no wake-up) and was asked for this order
-    and zone already (``kswapd_order``, ``kswapd_highest_zoneidx``). A node without kswapd has
-    none to wake."""
-    pgdat = k.NODE_DATA(z.node)
-    if not z.managed_pages or pgdat.kswapd is None:
-        return True
-    return (pgdat.kswapd.state != TASK_INTERRUPTIBLE and pgdat.kswapd_order >= order
-            and highest_zoneidx <= pgdat.kswapd_highest_zoneidx < len(k.zone_names))
-
-
-def wake_all_kswapds_changes_nothing(k, order: int, gfp: int, nid: int, highest: int) -> bool:
-    """``__alloc_pages_slowpath``'s ``wake_all_kswapds`` would change nothing: the gfp has no
-    __GFP_KSWAPD_RECLAIM, or every node it reaches (by the zonelist up to the gfp's highest
-    zone, as it walks) has its kswapd awake and already asked."""
+def kswapds_to_ask(k, order: int, gfp: int, nid: int, highest: int) -> list:
+    """The nodes whose kswapd ``__alloc_pages_slowpath``'s ``wake_all_kswapds`` would wake
+    unless it is awake and already asked: none without __GFP_KSWAPD_RECLAIM; else, walking
+    the zonelist up to the gfp's highest zone (each node once, at its first zone), the node
+    of each zone with managed pages and a kswapd (``wakeup_kswapd`` returns at once for an
+    empty zone)."""
     if not gfp & _gfp.__GFP_KSWAPD_RECLAIM:
-        return True
-    last = None
+        return []
+    pgdats, last = [], None
     for z in k.NODE_DATA(nid).node_zonelists[0]:
         if z.idx > highest or z.node == last:
             continue
         last = z.node
-        if not kswapd_already_asked(k, z, order, highest):
-            return False
-    return True
+        if z.managed_pages and k.NODE_DATA(z.node).kswapd is not None:
+            pgdats.append(k.NODE_DATA(z.node))
+    return pgdats
 
 
 def slowpath_wakes_nothing(k, vs) -> None:
@@ -615,12 +603,28 @@ def slowpath_wakes_nothing(k, vs) -> None:
     (``gfp_to_alloc_flags``), instead of stopping the batch: when that succeeds the kernel
     neither sleeps nor reclaims, so Python would do nothing more. kswapd's state and requests
     change only in Python (between batches), so what holds at the start holds for the whole
-    batch. Node reclaim, which the slow path tries first, keeps every context in Python."""
-    mask = 0
-    if not node_reclaim_enabled(k):
-        for ctx, ac in enumerate(vs.ac.tolist()):
-            if wake_all_kswapds_changes_nothing(k, ac[AC_ORDER], ac[AC_GFP], ac[AC_NID], ac[AC_HIGHEST]):
+    batch. Node reclaim, which the slow path tries first, keeps every context in Python.
+
+    A context wakes nothing when each kswapd it would ask (``kswapds_to_ask``) is awake
+    (``!waitqueue_active``: no wake-up) and was asked for its order and zone already
+    (``kswapd_order``, ``kswapd_highest_zoneidx``). Which kswapds those are is kept in
+    ``k.slowpath_nowake`` with what it was found from (node reclaim's mode, the contexts,
+    the zones' managed pages); only kswapd's state is read at every batch."""
+    key = (k.vm.node_reclaim_mode, vs.ac.tobytes(), k.mem_map.managed_pages.tobytes())
+    if k.slowpath_nowake is None or k.slowpath_nowake[0] != key:
+        mask, asks = 0, []
+        if not node_reclaim_enabled(k):
+            for ctx, ac in enumerate(vs.ac.tolist()):
                 mask |= 1 << ctx
+                asks += [(1 << ctx, pgdat, ac[AC_ORDER], ac[AC_HIGHEST])
+                         for pgdat in kswapds_to_ask(k, ac[AC_ORDER], ac[AC_GFP], ac[AC_NID], ac[AC_HIGHEST])]
+        k.slowpath_nowake = key, mask, asks
+    _, mask, asks = k.slowpath_nowake
+    nr_zones = len(k.zone_names)
+    for bit, pgdat, order, highest in asks:
+        if (pgdat.kswapd.state == TASK_INTERRUPTIBLE or pgdat.kswapd_order < order
+                or not highest <= pgdat.kswapd_highest_zoneidx < nr_zones):
+            mask &= ~bit
     vs.vp[VP_SLOW_NOWAKE] = mask
 
 

@@ -230,24 +230,23 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
             start, entered = lo, False
             while start < hi:
                 vs = F.ensure_tables(k)
-                if not entered:  # only Python run between two batches changes what these set up
-                    tlb.switch_mm(task)
+                if not entered:  # the task runs: only a fault finished in Python may change these
+                    tlb.switch_mm(task)  # (events are kernel threads: they load no mm, set no current)
                     F.set_current(k, task)
-                    slowpath_wakes_nothing(k, vs)
-                # a batch ends before it could reach the next event even if every record faulted
-                # (then one record at a time): the event runs after the first record reaching it
-                due = k.clock.next_expiry()
-                end = min(hi, start + max(1, k.clock.budget() // RECORD_MAX_NS))
+                    entered = True
+                slowpath_wakes_nothing(k, vs)  # events and wake-ups change kswapd's state
+                # a batch ends at the first record that could reach the next event if every
+                # record faulted (the fewest that can take the time left): the records before it
+                # cannot reach it, so the event runs after the first record that does
+                end = min(hi, start + max(1, -(-k.clock.budget() // RECORD_MAX_NS)))
                 done0, flt = start, int(task.mmc[M.MMC_MINFLT])
                 start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid, task.vma_table,
                                                      task.mmc, addrs, kinds, start, end, peak)
                 fault.clock_work(k, task, start - done0, flt)
-                woke = wake_boosted_kswapds(k)
-                # no event ran (the next one is still the one due), no kswapd was woken and the
-                # batch needs nothing: the next batch starts where this one stood
-                entered = status == M.FAULT_OK and not woke and k.clock.next_expiry() == due
+                wake_boosted_kswapds(k)
                 if status != M.FAULT_OK:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
+                    entered = False
             if debug_vm:
                 recent = [f"record {first + i + 1}: {KIND_NAMES[kinds[i]]} {int(addrs[i]):#x}" for i in range(max(lo, hi - 5), hi)]
                 check_or_report(machine, f"records {first + lo + 1}-{first + hi} of {name}", recent)
