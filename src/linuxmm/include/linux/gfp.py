@@ -114,18 +114,22 @@ def gfp_migratetype(gfp: int) -> int:
     return 0
 
 
-def gfp_zone(gfp: int, zone_names: list[str]) -> int:
-    """Index of the highest zone ``gfp`` may use (the kernel's GFP_ZONE_TABLE)."""
-    def idx(name: str, fallback: str = "Normal") -> int:
-        return zone_names.index(name) if name in zone_names else zone_names.index(fallback)
-
-    bits = gfp & GFP_ZONEMASK
+def _zone_of_bits(bits: int) -> str:
+    """The zone the GFP_ZONE_TABLE gives a combination of the zone modifiers."""
     if bits & __GFP_DMA:
-        return idx("DMA")
+        return "DMA"
     if bits & __GFP_DMA32:
-        return idx("DMA32")
+        return "DMA32"
     if bits & __GFP_HIGHMEM:
-        if bits & __GFP_MOVABLE:
-            return idx("Movable")
-        return idx("HighMem")
-    return idx("Normal")
+        return "Movable" if bits & __GFP_MOVABLE else "HighMem"
+    return "Normal"
+
+
+GFP_ZONE_TABLE = [_zone_of_bits(bits) for bits in range(GFP_ZONEMASK + 1)]
+
+
+def gfp_zone(gfp: int, zone_names: list[str]) -> int:
+    """Index of the highest zone ``gfp`` may use (the kernel's GFP_ZONE_TABLE); a zone this
+    kernel does not have (no HighMem on 64-bit, no Movable) is ZONE_NORMAL."""
+    name = GFP_ZONE_TABLE[gfp & GFP_ZONEMASK]
+    return zone_names.index(name if name in zone_names else "Normal")
