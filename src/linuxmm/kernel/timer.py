@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from typing import Callable, NamedTuple
 
 ACCESS_NS = 1
 FAULT_NS = 1692
@@ -41,39 +42,46 @@ def jiffies(k) -> int:
     return k.clock.now * HZ // NSEC_PER_SEC
 
 
-class Timer:
-    """One scheduled event: ``fn(*args)`` at ``expires`` ns (``struct timer_list``)."""
+class Timer(NamedTuple):
+    """One scheduled event: ``fn(*args)`` at ``expires`` ns (``struct timer_list``). A plain
+    tuple in the queue: the heap compares (expires, seq) in C, and seq is unique."""
 
-    __slots__ = ("expires", "seq", "fn", "args", "pending")
-
-    def __init__(self, expires: int, seq: int, fn, args: tuple):
-        self.expires, self.seq, self.fn, self.args, self.pending = expires, seq, fn, args, True
-
-    def __lt__(self, other: "Timer") -> bool:
-        return (self.expires, self.seq) < (other.expires, other.seq)
+    expires: int
+    seq: int
+    fn: Callable
+    args: tuple
 
 
 class SimClock:
-    """The machine's clock and its queue of pending events."""
+    """The machine's clock and its queue of pending events. A deleted timer stays queued until
+    it comes up, then is dropped: ``_pending`` holds the sequence numbers of the timers still
+    to run."""
 
     def __init__(self):
         self.now = 0
         self._queue: list[Timer] = []
+        self._pending: set[int] = set()
         self._seq = itertools.count()
 
     def add_timer(self, expires: int, fn, *args) -> Timer:
         """Run ``fn(*args)`` at ``expires`` ns (at once if that is now or past)."""
         t = Timer(max(expires, self.now), next(self._seq), fn, args)
         heapq.heappush(self._queue, t)
+        self._pending.add(t.seq)
         return t
 
     def del_timer(self, t: Timer) -> None:
-        t.pending = False  # dropped from the queue when it comes up
+        self._pending.discard(t.seq)
+
+    def timer_pending(self, t: Timer) -> bool:
+        """The timer is queued and was not deleted (``timer_pending``)."""
+        return t.seq in self._pending
 
     def next_expiry(self) -> int | None:
-        while self._queue and not self._queue[0].pending:
-            heapq.heappop(self._queue)
-        return self._queue[0].expires if self._queue else None
+        queue = self._queue
+        while queue and queue[0].seq not in self._pending:
+            heapq.heappop(queue)
+        return queue[0].expires if queue else None
 
     def budget(self) -> int:
         """Nanoseconds of work a compiled batch may do before the next event is due."""
@@ -82,12 +90,15 @@ class SimClock:
 
     def run_until(self, when: int) -> None:
         """Run every event due up to ``when``, each at its time; then the time is ``when``."""
+        queue = self._queue
         while (nxt := self.next_expiry()) is not None and nxt <= when:
-            t = heapq.heappop(self._queue)
-            t.pending = False
-            self.now = max(self.now, t.expires)
+            t = heapq.heappop(queue)
+            self._pending.remove(t.seq)
+            if nxt > self.now:
+                self.now = nxt
             t.fn(*t.args)
-        self.now = max(self.now, when)
+        if when > self.now:
+            self.now = when
 
     def work(self, accesses: int, faults: int) -> None:
         """Simulated work was done: time moves by its cost, running the events due meanwhile."""

@@ -46,7 +46,7 @@ def cgroup_file_notify(k: "Kernel", cfile: cgroup_file) -> None:
         # jiffy, finds itself still inside it and re-arms for the next tick
         expires = (last + CGROUP_FILE_NOTIFY_MIN_INTV + 1) * TICK_NSEC
         timer = cfile.notify_timer
-        if timer is not None and timer.pending and timer.expires <= expires:
+        if timer is not None and k.clock.timer_pending(timer) and timer.expires <= expires:
             return  # timer_reduce: an earlier expiry stands
         if timer is not None:
             k.clock.del_timer(timer)
