@@ -26,12 +26,20 @@ import errno
 import numpy as np
 
 from ....errors import KernelError, LinuxmmError
+from ....include.linux import gfp as G
+from ....include.linux.mm_types import find_vma, vmas_in_range
 from ....include.linux.vmstat import THP_ZERO_PAGE_ALLOC, THP_ZERO_PAGE_ALLOC_FAILED
+from ....kernel.fork import do_exit, ensure_tables, get_signal, grow_and_get, running, set_current
 from ....mm import memory as M
+from ....mm import page_alloc as pa
+from ....mm import vma as V
+from ....mm.filemap import filemap_fault, filemap_page_mkwrite
 from ....mm.memcontrol import resume_user_mode_work, try_charge_memcg
 from ....mm.page_alloc import slowpath_wakes_nothing, wake_boosted_kswapds
 from ....mm.pgtable import (AC_THP, VP_FAULT_MAJOR, VP_HUGE_ZERO_PFN, VP_PAGEFAULT_DISABLED, VP_PMD_LEVEL, VP_SLOW_CTX,
                             VP_SWAPIN_FAULTS, entry_present, pte_val)
+from ....mm.shmem import shmem_fault
+from ....mm.swap_state import do_swap_page
 from .tlb import asid_of, tlb_for
 
 # x86 page fault error code bits (arch/x86/include/asm/trap_pf.h)
@@ -74,7 +82,6 @@ def access(k, task, addrs: np.ndarray, write: bool, value: int = 0, tried: bool 
     ``populate_vma_page_range``, whose caller starts such a fault afresh (a minor one). With
     ``gup`` the kernel faults the pages in for itself (``faultin_page``): a fault that would
     signal is EFAULT instead."""
-    from ....kernel.fork import ensure_tables, get_signal, running, set_current
     task.check_alive()
     if write and len(addrs):
         anon_vma_prepare(task, int(addrs.min()), int(addrs.max()) + 1)
@@ -116,9 +123,6 @@ def access_remote_vm(k, task, addrs: np.ndarray, write: bool, values: np.ndarray
     (``M.access_remote_batch``), faulting pages in as GUP does. Stops at the first byte GUP
     cannot reach (``check_vma_flags``, or a fault that would signal). Returns how many bytes
     were done and the bytes read."""
-    from ....kernel.fork import ensure_tables, running, set_current
-    from ....include.linux.mm_types import find_vma
-    from ....mm import vma as V
 
     out = np.zeros(len(addrs), np.uint8)
     start = 0
@@ -151,13 +155,6 @@ def clock_work(k, task, accesses: int, flt: int) -> None:
 def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> None:
     """Finish the fault the compiled path handed back with ``status``, so that the access can
     be retried; a fault the task cannot survive kills it and raises."""
-    from ....kernel.fork import grow_and_get
-    from ....include.linux.mm_types import find_vma
-    from ....mm.filemap import filemap_fault, filemap_page_mkwrite
-    from ....mm.page_alloc import alloc_pages_slowpath_for_fault
-    from ....mm.shmem import shmem_fault
-    from ....mm.swap_state import do_swap_page
-
     if status == M.FAULT_NEED_TABLES:
         grow_and_get(k)
     elif status == M.FAULT_NEED_HUGE_ZERO:
@@ -182,7 +179,7 @@ def handle_fault_status(k, task, vs, status: int, addr: int, write: bool) -> Non
         if not try_charge_memcg(k, task):
             pagefault_out_of_memory(k, task, addr)
     elif status == M.FAULT_NEED_ALLOC:
-        if not alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm) and vs.vp[VP_SLOW_CTX] != AC_THP:
+        if not pa.alloc_pages_slowpath_for_fault(k, vs, task.cpu, task.comm) and vs.vp[VP_SLOW_CTX] != AC_THP:
             pagefault_out_of_memory(k, task, addr)  # (a THP falls back to 4 KiB pages instead)
     else:
         bad_area(k, task, addr, write, status)
@@ -203,8 +200,6 @@ def anon_vma_prepare(task, start: int, end: int) -> None:
     """``vmf_anon_prepare`` for the private anonymous VMAs of [start, end): done before a batch
     of writes runs (a fault the compiled path hands back for it would walk the page tables
     twice), and for the VMA of a fault that asks for it (``FAULT_NEED_ANON_VMA``)."""
-    from ....include.linux.mm_types import vmas_in_range
-    from ....mm import vma as V
 
     changed = False
     for vma in vmas_in_range(task.mm, start, end):  # private anonymous, or private writable file VMAs
@@ -218,9 +213,6 @@ def anon_vma_prepare(task, start: int, end: int) -> None:
 
 def mm_get_huge_zero_page(k) -> int:
     """The huge zero page, allocated on first use; -2 if that fails (fall back to 4 KiB)."""
-    from ....include.linux import gfp as G
-    from ....mm import page_alloc as pa
-
     gfp = (G.GFP_TRANSHUGE | G.__GFP_ZERO) & ~G.__GFP_MOVABLE
     pfn = pa.alloc_pages(k, gfp, k.vm_state.shift[k.vm_state.vp[VP_PMD_LEVEL]] - 12)
     if pfn is None:
@@ -238,7 +230,6 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
     """SIGSEGV: log ``show_signal_msg``'s line, kill the task, raise; a task with a SIGSEGV
     handler (``sigaction``) lives on and only the access's call raises (its handler jumps
     back past the access, as ``siglongjmp`` does)."""
-    from ....kernel.fork import do_exit
 
     entry = pte_val(0)  # a kernel-half address (bit 63) has no user page-table entry to look at
     if addr < 1 << 63:
@@ -257,7 +248,6 @@ def bad_area(k, task, addr: int, write: bool, status: int) -> None:
 
 def do_sigbus(k, task, addr: int) -> None:
     """SIGBUS (``VM_FAULT_SIGBUS``): kill the task (unless it handles SIGBUS), raise."""
-    from ....kernel.fork import do_exit
 
     if SIGBUS not in task.caught_signals:
         do_exit(k, task, SIGBUS)
