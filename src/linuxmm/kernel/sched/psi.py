@@ -10,7 +10,7 @@ A newcomer's map:
 * **Per CPU, per group.** A ``psi_group`` (the system's, ``k.psi_system``, which is also the
   root cgroup's; one per cgroup, whose ``parent`` is its parent cgroup's) counts per CPU the
   tasks in each state (``tasks[NR_IOWAIT]``, ``[NR_MEMSTALL]``, ``[NR_RUNNING]``,
-  ``[NR_MEMSTALL_RUNNING]``) and derives the states that hold (``test_state``): MEM_SOME
+  ``[NR_MEMSTALL_RUNNING]``) and derives the states that hold (``psi_group_change``): MEM_SOME
   (a task is stalled), MEM_FULL (every running task is a stalled one, or the task on the
   CPU is reclaiming), NONIDLE. ``record_times`` adds the time since the last change to each
   state that held. A task's change (``psi_task_change``) updates its group and every
@@ -160,15 +160,6 @@ def LOAD_FRAC(x: int) -> int:
 
 # ---- per-CPU state ---------------------------------------------------------------------------
 
-def test_state(tasks: list[int], state: int) -> bool:
-    """Does ``state`` hold for these task counts? (the memory states and NONIDLE)"""
-    if state == PSI_MEM_SOME:
-        return tasks[NR_MEMSTALL] > 0
-    if state == PSI_MEM_FULL:
-        return tasks[NR_MEMSTALL] > 0 and tasks[NR_RUNNING] == tasks[NR_MEMSTALL_RUNNING]
-    return tasks[NR_IOWAIT] > 0 or tasks[NR_MEMSTALL] > 0 or tasks[NR_RUNNING] > 0  # PSI_NONIDLE
-
-
 def record_times(group: psi_group, cpu: int, now: int) -> None:
     """Add the time since the CPU's last change to each state that held (FULL only with SOME)."""
     delta = now - group.state_start[cpu]
@@ -184,7 +175,9 @@ def record_times(group: psi_group, cpu: int, now: int) -> None:
 
 def psi_group_change(k: "Kernel", group: psi_group, cpu: int, clear: int, set_: int, now: int) -> None:
     """Apply a task's ``clear``/``set`` flags to the CPU's counts, conclude the time of the
-    states that held, and derive the new ones; the averaging work is started if it sleeps."""
+    states that held, and derive the new ones (each state tested in turn, as 6.11's
+    "sched/psi: Optimise psi_group_change a bit" writes it); the averaging work is started
+    if it sleeps."""
     if clear & TSK_ONCPU:
         state_mask = 0
     elif set_ & TSK_ONCPU:
@@ -192,18 +185,26 @@ def psi_group_change(k: "Kernel", group: psi_group, cpu: int, clear: int, set_: 
     else:
         state_mask = group.state_mask[cpu] & PSI_ONCPU
     tasks = group.tasks[cpu]
-    for t in range(NR_PSI_TASK_COUNTS):
-        if clear & (1 << t):
+    t, m = 0, clear & ~TSK_ONCPU  # the counts of the bits set, lowest first: clears, then sets
+    while m:
+        if m & 1:
             if tasks[t]:
                 tasks[t] -= 1
             else:
                 psi_bug(k, f"psi: task underflow! cpu={cpu} t={t} tasks=[{' '.join(map(str, tasks))}] "
                            f"clear={clear:x} set={set_:x}")
-        if set_ & (1 << t):
+        t, m = t + 1, m >> 1
+    t, m = 0, set_ & ~TSK_ONCPU
+    while m:
+        if m & 1:
             tasks[t] += 1
-    for s in (*PSI_MEM_STATES, PSI_NONIDLE):
-        if test_state(tasks, s):
-            state_mask |= 1 << s
+        t, m = t + 1, m >> 1
+    if tasks[NR_MEMSTALL]:
+        state_mask |= 1 << PSI_MEM_SOME
+        if tasks[NR_RUNNING] == tasks[NR_MEMSTALL_RUNNING]:
+            state_mask |= 1 << PSI_MEM_FULL
+    if tasks[NR_IOWAIT] or tasks[NR_MEMSTALL] or tasks[NR_RUNNING]:
+        state_mask |= 1 << PSI_NONIDLE
     # the CPU reclaiming for the task on it could run nothing productive: FULL
     curr = k.psi.curr(cpu)
     if state_mask & PSI_ONCPU and curr is not None and curr.in_memstall:
