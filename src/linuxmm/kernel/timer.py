@@ -22,8 +22,8 @@ the first access (record) whose time reaches it, whatever the batch sizes.
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from heapq import heappop, heappush
 from typing import Callable, NamedTuple
 
 ACCESS_NS = 1
@@ -52,6 +52,9 @@ class Timer(NamedTuple):
     args: tuple
 
 
+_new_timer = tuple.__new__
+
+
 class SimClock:
     """The machine's clock and its queue of pending events. A deleted timer stays queued until
     it comes up, then is dropped: ``_pending`` holds the sequence numbers of the timers still
@@ -65,8 +68,8 @@ class SimClock:
 
     def add_timer(self, expires: int, fn, *args) -> Timer:
         """Run ``fn(*args)`` at ``expires`` ns (at once if that is now or past)."""
-        t = Timer(max(expires, self.now), next(self._seq), fn, args)
-        heapq.heappush(self._queue, t)
+        t = _new_timer(Timer, (max(expires, self.now), next(self._seq), fn, args))  # (no Python __new__)
+        heappush(self._queue, t)
         self._pending.add(t.seq)
         return t
 
@@ -80,7 +83,7 @@ class SimClock:
     def next_expiry(self) -> int | None:
         queue = self._queue
         while queue and queue[0].seq not in self._pending:
-            heapq.heappop(queue)
+            heappop(queue)
         return queue[0].expires if queue else None
 
     def budget(self) -> int:
@@ -90,12 +93,14 @@ class SimClock:
 
     def run_until(self, when: int) -> None:
         """Run every event due up to ``when``, each at its time; then the time is ``when``."""
-        queue = self._queue
-        while (nxt := self.next_expiry()) is not None and nxt <= when:
-            t = heapq.heappop(queue)
-            self._pending.remove(t.seq)
-            if nxt > self.now:
-                self.now = nxt
+        queue, pending = self._queue, self._pending
+        while queue and queue[0].expires <= when:  # (next_expiry's loop, inline: one kswapd step each)
+            t = heappop(queue)
+            if t.seq not in pending:
+                continue
+            pending.remove(t.seq)
+            if t.expires > self.now:
+                self.now = t.expires
             t.fn(*t.args)
         if when > self.now:
             self.now = when
