@@ -150,3 +150,38 @@ def test_same_inputs_same_outputs(tmp_path):
         m.run(3.5)
         runs.append(({n: v for n, v in res.items() if not n.endswith("_seconds")}, counters(m)))
     assert runs[0] == runs[1]
+
+
+def test_an_event_ends_one_batch(tmp_path, monkeypatch):
+    """A batch stops at the first record that could reach the next event if every record
+    faulted, so an event costs the replay one stop: on a trace whose every record is a
+    first-touch write (one fault each, RECORD_MAX_NS), the batch ends at the very record
+    whose time reaches the event, which then runs after it (with floor division the batch
+    stopped a record short, and a second batch of one record reached the event)."""
+    from linuxmm.mm import memory as M
+    from linuxmm.tools.replay import RECORD_MAX_NS
+
+    n = 100
+    rec = np.zeros(n, TRACE_DTYPE)
+    rec["addr"] = 0x40000000 + np.arange(n) * 4096
+    rec["kind"], rec["size"] = 2, 8
+    path = tmp_path / "w.bin"
+    write_binary(path, [rec])
+    m = Machine(cmdline="transparent_hugepage=never")
+    k = m.kernel
+    ran, stops = [], []
+    for records in (10.5, 30.2, 61.9):  # due while the 11th, 31st and 62nd record fault
+        k.clock.add_timer(k.clock.now + int(records * RECORD_MAX_NS), lambda: ran.append(int(k.vm_events[PGFAULT])))
+    batch = M.replay_batch
+
+    def counted(*args):
+        out = batch(*args)
+        stops.append(out[0])
+        return out
+
+    monkeypatch.setattr(M, "replay_batch", counted)
+    faults = int(k.vm_events[PGFAULT])
+    replay(m, path, "binary")
+    assert [f - faults for f in ran] == [11, 31, 62]
+    # (the threads started at boot are due at once: they run after the first record)
+    assert stops[-4:] == [11, 31, 62, n] and stops[:-4] in ([], [1])
