@@ -16,6 +16,7 @@ from linuxmm import debug
 from linuxmm.include.linux.pagevec import FOLIO_BATCH_SIZE
 from linuxmm.kernel.kthread import TASK_INTERRUPTIBLE
 from linuxmm.kernel.sysctl import HZ
+from linuxmm.mm import vmscan
 
 MiB = 1 << 20
 PAGE = 4096
@@ -455,3 +456,43 @@ def test_ino_xa_table_follows_the_address_spaces():
     m.unlink("/new")
     assert ino not in k.rmap.address_spaces and (len(ino_xa_table(k)) <= ino or ino_xa_table(k)[ino] == -1)
     assert debug.check(m) == []
+
+
+def pressure_run(m):
+    """A 64 MiB machine with zram: 24 MiB of clean page cache, then 96 MiB of anonymous
+    memory written and read back (kswapd and direct reclaim of both types, swap-ins)."""
+    m.swapon("128M", kind="zram")
+    p = m.spawn()
+    fd = p.open("/data", "rw", create=True)
+    write_clean(p, fd, 24 * MiB)
+    addr = p.mmap(96 * MiB)
+    for off in range(0, 96 * MiB, MiB):
+        p.write(addr + off, MiB, stride=64, value=off >> 20)
+    for off in range(0, 96 * MiB, 4 * MiB):
+        p.read(addr + off, MiB, stride=4096)
+    m.run(1)
+    return m.proc("vmstat"), m.proc("meminfo"), m.proc("zoneinfo")
+
+
+def test_compiled_node_pass_gives_the_python_path_s_results(monkeypatch):
+    """``shrink_node_pass`` and kswapd's ``balance_pgdat_pass`` (global reclaim, classic LRU,
+    the root memcg alone: one compiled call per shrink_node and per kswapd step) leave the
+    machine as the Python path (``shrink_node_memcgs``, ``balance_pgdat_step_python``) does:
+    every counter of /proc/vmstat, meminfo and zoneinfo the same."""
+    calls = []
+    compiled = vmscan.run_node_pass
+    monkeypatch.setattr(vmscan, "run_node_pass", lambda *args: calls.append(1) or compiled(*args))
+    fast = pressure_run(linuxmm.Machine(cmdline="mem=64M transparent_hugepage=never"))
+    assert len(calls) > 10
+    monkeypatch.setattr(vmscan, "node_pass_covers", lambda k, sc: False)
+    calls.clear()
+    m = linuxmm.Machine(cmdline="mem=64M transparent_hugepage=never")
+    slow = pressure_run(m)
+    assert not calls
+    assert vmstat_of(fast[0])["pgscan_direct"] > 0 and vmstat_of(fast[0])["pgsteal_kswapd"] > 0
+    assert fast == slow
+    assert debug.check(m) == []
+
+
+def vmstat_of(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"^(\w+) (\d+)$", text, re.MULTILINE)}

@@ -190,8 +190,8 @@ from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage, zram_write_pages
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU, VP_NR_SWAP_PAGES
 from .shmem import shmem_folio_crosses_eof, shmem_writeout_split
-from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, rmap_scratch, swap_out_batch, try_to_unmap,
-                   try_to_unmap_flush)
+from .rmap import (EMPTY_I64, EMPTY_MMCS, folio_referenced, rmap_batch, rmap_owners, rmap_scratch, rmap_table,
+                   swap_out_batch, try_to_unmap, try_to_unmap_flush)
 from .swap import (folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped, lru_add,
                    lru_add_drain, lruvec_add_folio, lruvec_del_folio, writeback_throttle_done)
 from .swap_state import add_to_swap
@@ -1331,6 +1331,132 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
     return PASS_DONE
 
 
+# ---- one node: one compiled call (global reclaim, classic LRU, the root memcg alone) --------------
+
+# The node's reclaim state (``ns``, int64) for ``shrink_node_pass``: scan_control's fields
+# (kswapd keeps them between its steps in ``kswapd_state.ns``; another reclaimer's
+# ``scan_control`` fills them per shrink_node), what Python sets before every call
+# (NS_SWAPPINESS .. NS_TOTAL_SWAP), where the call is (NS_STAGE) and what it reports (NS_OUT);
+# then kswapd's balance_pgdat: the zone it balances, the boost left to reclaim, the step's
+# priority, pages reclaimed and cost on the clock.
+(NS_NID, NS_RECLAIM_IDX, NS_RECLAIMER, NS_ORDER, NS_PRIORITY, NS_NR_TO_RECLAIM, NS_SC_FLAGS, NS_FORCE_DEACTIVATE,
+ NS_NR_SCANNED, NS_NR_RECLAIMED, NS_SWAPPINESS, NS_REFAULTS_ANON, NS_REFAULTS_FILE, NS_PASS_FLAGS, NS_TOTAL_SWAP,
+ NS_STAGE, NS_OUT, NS_HIGHEST_ZONEIDX, NS_NR_BOOST_RECLAIM, NS_STEP_PRIORITY, NS_STEP_RECLAIMED, NS_BUSY_NS,
+ NR_NS) = range(23)
+# NS_SC_FLAGS: scan_control's switches, as the pass's PS_FLAGS has them
+NS_SC_SWITCHES = PF_MAY_UNMAP | PF_MAY_WRITEPAGE | PF_MAY_IO | PF_MAY_FS | PF_MAY_SWAP
+# NS_PASS_FLAGS: what the pass may find in the machine, set by Python before every call
+NS_MACHINE_FLAGS = PF_PGDAT_WRITEBACK | PF_WB_THROTTLED | PF_HAS_TLB
+# NS_STAGE: kswapd's pgdat_balanced check before a step, shrink_node's start, in the lruvec's
+# pass, done
+NST_BALANCE, NST_PREPARE, NST_PASS, NST_DONE = range(4)
+# NS_OUT: shrink_node_throttle's marks for Python to set (PGDAT_WRITEBACK,
+# LRUVEC_NODE_CONGESTED), an active list left alone (sc->skipped_deactivate)
+OUT_PGDAT_WRITEBACK, OUT_NODE_CONGESTED, OUT_SKIPPED_DEACTIVATE = 1, 2, 4
+# what kswapd's step returns besides the pass's stops: balance_pgdat is over
+PASS_END = PASS_FLUSHER + 1
+
+
+@njit(cache=True)
+def node_pass_state(a, vs, live, ns, ps):
+    """``prepare_scan_control`` and ``lruvec_pass_state`` for the node's own lruvec (the
+    root memcg's, unprotected), then ``get_scan_count``."""
+    nid, priority, reclaimer = ns[NS_NID], ns[NS_PRIORITY], ns[NS_RECLAIMER]
+    may_deactivate, cache_trim, tiny = scan_control_modes(a, live, ROOT_MEM_CGROUP_ID, nid, priority,
+                                                          ns[NS_FORCE_DEACTIVATE] != 0, ns[NS_REFAULTS_ANON],
+                                                          ns[NS_REFAULTS_FILE], False)
+    ps[:] = 0
+    ps[PS_MEMCG], ps[PS_NID], ps[PS_RECLAIM_IDX], ps[PS_RECLAIMER] = ROOT_MEM_CGROUP_ID, nid, ns[NS_RECLAIM_IDX], \
+        reclaimer
+    ps[PS_PRIORITY], ps[PS_NR_TO_RECLAIM], ps[PS_MAY_DEACTIVATE] = priority, ns[NS_NR_TO_RECLAIM], may_deactivate
+    ps[PS_SWAPPINESS] = ns[NS_SWAPPINESS]
+    ps[PS_ANON_COST], ps[PS_FILE_COST] = a.lruvec_cost[ROOT_MEM_CGROUP_ID, nid, 0], a.lruvec_cost[ROOT_MEM_CGROUP_ID, nid, 1]
+    ps[PS_PHASE] = PH_LOOP
+    ps[PS_FLAGS] = ((ns[NS_SC_FLAGS] & NS_SC_SWITCHES) | (PF_FILE_IS_TINY if tiny else 0)
+                    | (PF_CACHE_TRIM if cache_trim else 0) | PF_UNPROTECTED)
+    get_scan_count(a, vs.vp[VP_NR_SWAP_PAGES], ps)
+    ps[PS_PROPORTIONAL] = reclaimer != RECLAIMER_KSWAPD and priority == DEF_PRIORITY
+
+
+@entry
+def shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns, ps,
+                     folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
+    """``shrink_node`` of global reclaim under the classic LRU with the root memcg alone,
+    compiled, from the stage ``ns`` says: ``prepare_scan_control``, the root memcg's
+    ``shrink_lruvec`` (``shrink_lruvec_pass``: its stops return to Python as they do from
+    ``run_lruvec_pass``), the results into ``ns`` and ``shrink_node_throttle``'s marks
+    (NS_OUT). The deferred split shrinker and the throttle's sleep are Python's."""
+    if ns[NS_STAGE] == NST_PREPARE:
+        sc_nr[:] = 0
+        node_pass_state(a, vs, live, ns, ps)
+        ns[NS_STAGE] = NST_PASS
+    ps[PS_FLAGS] = (ps[PS_FLAGS] & ~NS_MACHINE_FLAGS) | ns[NS_PASS_FLAGS]
+    ps[PS_TOTAL_SWAP] = ns[NS_TOTAL_SWAP]
+    status = shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live,
+                                ps, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+    if status != PASS_DONE:
+        return status
+    ns[NS_STAGE] = NST_DONE
+    ns[NS_NR_SCANNED] += ps[PS_NR_SCANNED]
+    ns[NS_NR_RECLAIMED] += ps[PS_RECLAIMED]
+    out = OUT_SKIPPED_DEACTIVATE if ps[PS_FLAGS] & PF_SKIPPED_DEACTIVATE else 0
+    if ns[NS_RECLAIMER] == RECLAIMER_KSWAPD:
+        if sc_nr[ST_WRITEBACK] and sc_nr[ST_WRITEBACK] == sc_nr[ST_TAKEN]:
+            out |= OUT_PGDAT_WRITEBACK
+        if sc_nr[ST_DIRTY] and sc_nr[ST_DIRTY] == sc_nr[ST_CONGESTED]:
+            out |= OUT_NODE_CONGESTED
+    ns[NS_OUT] = out
+    return PASS_DONE
+
+
+@njit(cache=True)
+def kswapd_reclaim_target(a, nid, reclaim_idx):
+    """``kswapd_shrink_node``'s target: the eligible zones' HIGH watermarks, boosts included
+    (at least a cluster)."""
+    total = np.int64(0)
+    for zid in range(a.zone_node.shape[0]):
+        if a.zone_node[zid] == nid and a.zone_idx[zid] <= reclaim_idx and a.managed_pages[zid]:
+            total += a.wmark[zid, 2] + a.boost[zid]
+    return max(np.int64(SWAP_CLUSTER_MAX), total)
+
+
+@entry
+def balance_pgdat_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns, ps,
+                       folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
+    """One priority of kswapd's ``balance_pgdat``, compiled (``balance_pgdat_step``'s fast
+    path): PASS_END when the node is balanced (its boost reclaimed) or the priorities are
+    exhausted; else ``kswapd_shrink_node`` (``shrink_node_pass``, whose stops return to
+    Python), the boost left and the priority's bookkeeping, the step's cost in NS_BUSY_NS."""
+    if ns[NS_STAGE] == NST_BALANCE:
+        nid = ns[NS_NID]
+        balanced = node_zones_balanced(a, nid, ns[NS_ORDER], ns[NS_HIGHEST_ZONEIDX])
+        if not balanced and ns[NS_NR_BOOST_RECLAIM]:  # boosting cannot balance it: reclaim for real
+            ns[NS_NR_BOOST_RECLAIM] = 0
+            ns[NS_PRIORITY] = DEF_PRIORITY
+        if ns[NS_PRIORITY] < 1 or (balanced and not ns[NS_NR_BOOST_RECLAIM]):
+            return PASS_END
+        ns[NS_SC_FLAGS] &= ~(PF_MAY_WRITEPAGE | PF_MAY_SWAP)
+        if not ns[NS_NR_BOOST_RECLAIM]:
+            ns[NS_SC_FLAGS] |= PF_MAY_WRITEPAGE | PF_MAY_SWAP
+        ns[NS_NR_SCANNED] = 0
+        ns[NS_STEP_RECLAIMED] = ns[NS_NR_RECLAIMED]
+        ns[NS_STEP_PRIORITY] = ns[NS_PRIORITY]
+        ns[NS_NR_TO_RECLAIM] = kswapd_reclaim_target(a, nid, ns[NS_RECLAIM_IDX])
+        ns[NS_STAGE] = NST_PREPARE
+    status = shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns,
+                              ps, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+    if status != PASS_DONE:
+        return status
+    nr_reclaimed = ns[NS_NR_RECLAIMED] - ns[NS_STEP_RECLAIMED]
+    ns[NS_STEP_RECLAIMED] = nr_reclaimed
+    ns[NS_NR_BOOST_RECLAIM] -= min(ns[NS_NR_BOOST_RECLAIM], nr_reclaimed)
+    if ns[NS_NR_SCANNED] < ns[NS_NR_TO_RECLAIM] or not nr_reclaimed:  # raise_priority, or nothing back
+        ns[NS_PRIORITY] -= 1
+    ns[NS_BUSY_NS] = ns[NS_NR_SCANNED] * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED
+    ns[NS_STAGE] = NST_BALANCE
+    return PASS_DONE
+
+
 # ---- one node (Python per pass; per batch where the pass stops) ---------------------------------
 
 
@@ -1586,62 +1712,180 @@ _tlb_placeholders: dict = {}
 
 
 def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int) -> None:
-    """Run the compiled pass to its end, doing in Python what it stops for: the throttle of
-    ``too_many_isolated`` (once: the pass then gives the list up), the page cache's xarray
-    grown, a batch through ``shrink_folio_batch`` (then put back by the pass), the swap
-    writes it could not do (``swap_writepage_batch``), kswapd woken for zones zram's
-    allocations boosted, the flusher woken. The rmap table and the mm counters are gathered
-    at every (re)start and the changed counters copied back at every stop (Python's work
-    may change them). Then the pass's results go to ``sc``."""
+    """Run the compiled pass to its end, doing in Python what it stops for
+    (``lruvec_pass_stop``). The rmap table and the mm counters are gathered at every
+    (re)start and the changed counters copied back at every stop (Python's work may change
+    them). Then the pass's results go to ``sc``."""
     a, cpu, nid = k.mem_map, _cpu(k), lruvec.nid
     folios, work, io = np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64)
     stat = np.zeros(NR_ST, np.int64)
     gfp_io_fs = sc.gfp_mask & (G.__GFP_IO | G.__GFP_FS) == G.__GFP_IO | G.__GFP_FS
-    is_kswapd = sc.reclaimer == RECLAIMER_KSWAPD
-    tlb = k.tlb
-    if tlb is None:
-        tlb = tlb_placeholder(k.pgtable_geometry)
-    else:
-        ps[PS_FLAGS] |= PF_HAS_TLB
+    tlb, machine_flags = pass_tlb(k)
+    ps[PS_FLAGS] |= machine_flags & PF_HAS_TLB
     pgdat = k.NODE_DATA(nid)
     while True:
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         batch = rmap_batch(k, EMPTY_I64)
         mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)
         ps[PS_FLAGS] &= ~(PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
-        if pgdat.flags & PGDAT_WRITEBACK:
-            ps[PS_FLAGS] |= PF_PGDAT_WRITEBACK
-        if any(k.NODE_DATA(n).nr_writeback_throttled for n in k.node_ids):
-            ps[PS_FLAGS] |= PF_WB_THROTTLED
+        ps[PS_FLAGS] |= pass_machine_flags(k, pgdat) & (PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         ps[PS_TOTAL_SWAP] = k.total_swap_pages
         status = shrink_lruvec_pass(a, vs, tlb, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                                     batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, mem_cgroup_ids(k), ps, folios,
                                     work, io, stat, sc.nr, gfp_io_fs, cpu)
-        for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
-            if dirty:
-                batch.tasks[i].mmc[:] = batch.mmcs[i]
+        mm_counters_back(batch.tasks, batch.mmcs, mm_dirty)
         if status == PASS_DONE:
             break
-        if status == PASS_ISOLATED:
-            reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_ISOLATED)
-            ps[PS_ISOLATED_WAITED] = 1
-        elif status == PASS_XA:
-            k.page_cache = X.xa_reserve(k.page_cache)
-        elif status == PASS_BATCH:
-            chunk = folios[:ps[PS_CHUNK]]
-            ps[PS_KEEP] = shrink_folio_batch(k, nid, chunk, int(ps[PS_N]), is_kswapd, sc.may_unmap,
-                                             sc.may_writepage, sc.gfp_mask, stat)
-        elif status == PASS_WRITE:
-            swap_writepage_batch(k, io[:ps[PS_NR_IO]].copy(), not is_kswapd)  # its completions keep the array
-        elif status == PASS_BOOSTED:
-            wake_boosted_kswapds(k)
-        elif status == PASS_FLUSHER:
-            wakeup_flusher_threads(k)
+        lruvec_pass_stop(k, pgdat, status, ps, folios, io, stat, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
+                         sc.may_writepage, sc.gfp_mask)
     sc.nr_scanned += int(ps[PS_NR_SCANNED])
     if ps[PS_FLAGS] & PF_LOW_SKIPPED:
         sc.memcg_low_skipped = True
     if ps[PS_FLAGS] & PF_SKIPPED_DEACTIVATE:
         sc.skipped_deactivate = True
+
+
+def pass_tlb(k) -> tuple[TlbState, int]:
+    """The pass's TLB argument, and PF_HAS_TLB when the machine models its TLBs."""
+    if k.tlb is None:
+        return tlb_placeholder(k.pgtable_geometry), 0
+    return k.tlb, PF_HAS_TLB
+
+
+def pass_machine_flags(k, pgdat) -> int:
+    """What the pass may find on the machine, read before every (re)start: the node marked
+    PGDAT_WRITEBACK, reclaimers waiting for writeback on some node."""
+    flags = PF_PGDAT_WRITEBACK if pgdat.flags & PGDAT_WRITEBACK else 0
+    for n in k.node_ids:
+        if k.NODE_DATA(n).nr_writeback_throttled:
+            return flags | PF_WB_THROTTLED
+    return flags
+
+
+def mm_counters_back(tasks: list, mmcs: np.ndarray, mm_dirty: np.ndarray) -> None:
+    """The mm counters the pass changed, back into their tasks."""
+    for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
+        if dirty:
+            tasks[i].mmc[:] = mmcs[i]
+
+
+def lruvec_pass_stop(k, pgdat, status: int, ps: np.ndarray, folios: np.ndarray, io: np.ndarray, stat: np.ndarray,
+                     is_kswapd: bool, may_unmap: bool, may_writepage: bool, gfp_mask: int) -> None:
+    """What the pass stopped for, done in Python: the throttle of ``too_many_isolated``
+    (once: the pass then gives the list up), the page cache's xarray grown, a batch through
+    ``shrink_folio_batch`` (then put back by the pass), the swap writes it could not do
+    (``swap_writepage_batch``), kswapd woken for zones zram's allocations boosted, the
+    flusher woken."""
+    if status == PASS_ISOLATED:
+        reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_ISOLATED)
+        ps[PS_ISOLATED_WAITED] = 1
+    elif status == PASS_XA:
+        k.page_cache = X.xa_reserve(k.page_cache)
+    elif status == PASS_BATCH:
+        chunk = folios[:ps[PS_CHUNK]]
+        ps[PS_KEEP] = shrink_folio_batch(k, pgdat.node_id, chunk, int(ps[PS_N]), is_kswapd, may_unmap, may_writepage,
+                                         gfp_mask, stat)
+    elif status == PASS_WRITE:
+        swap_writepage_batch(k, io[:ps[PS_NR_IO]].copy(), not is_kswapd)  # its completions keep the array
+    elif status == PASS_BOOSTED:
+        wake_boosted_kswapds(k)
+    elif status == PASS_FLUSHER:
+        wakeup_flusher_threads(k)
+
+
+class node_pass_buffers:
+    """A reclaimer's arrays for ``shrink_node_pass``: the node state, the lruvec pass's state
+    and its batch arrays (kswapd keeps its own; a direct reclaimer's are made per call, as
+    reclaimers may nest through the clock)."""
+
+    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr")
+
+    def __init__(self, nr: np.ndarray | None = None):
+        self.ns, self.ps = np.zeros(NR_NS, np.int64), np.zeros(NR_PS, np.int64)
+        self.folios, self.work = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(SWAP_CLUSTER_MAX, np.int64)
+        self.io, self.stat = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(NR_ST, np.int64)
+        self.nr = np.zeros(NR_ST, np.int64) if nr is None else nr  # sc->nr
+
+
+def node_pass_covers(k, sc: scan_control) -> bool:
+    """``shrink_node_pass`` does this shrink_node: global reclaim under the classic LRU, the
+    root memcg alone (no memcg walk, no protection), the page tables' state built."""
+    return (sc.target_mem_cgroup is None and len(k.memcg_idr) == 1 and k.vm_state is not None
+            and not lru_gen_enabled(k))
+
+
+def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
+    """Run ``compiled`` (``shrink_node_pass`` or kswapd's ``balance_pgdat_pass``) over
+    ``buf`` until it is done, doing in Python what it stops for (``lruvec_pass_stop``) and
+    copying the mm counters it changed back. Returns PASS_DONE or PASS_END."""
+    a, ns, ps = k.mem_map, buf.ns, buf.ps
+    tlb, has_tlb = pass_tlb(k)
+    flags = int(ns[NS_SC_FLAGS])
+    gfp_io_fs = flags & (PF_MAY_IO | PF_MAY_FS) == PF_MAY_IO | PF_MAY_FS
+    ns[NS_SWAPPINESS] = k.vm.vm_swappiness
+    ns[NS_REFAULTS_ANON], ns[NS_REFAULTS_FILE] = pgdat.lruvec.refaults
+    live, cpu = mem_cgroup_ids(k), _cpu(k)
+    while True:
+        vs = ensure_tables(k, 0)  # reclaim grows no table pool
+        reg = rmap_owners(k, rmap_table(k.rmap))
+        tasks = reg.owner_tasks
+        mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
+        mm_dirty = np.zeros(len(tasks), np.int64)
+        ns[NS_PASS_FLAGS] = has_tlb | pass_machine_flags(k, pgdat)
+        ns[NS_TOTAL_SWAP] = k.total_swap_pages
+        status = compiled(a, vs, tlb, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, reg.row_mm, mmcs,
+                          mm_dirty, live, ns, ps, buf.folios, buf.work, buf.io, buf.stat, buf.nr, gfp_io_fs, cpu)
+        if tasks:
+            mm_counters_back(tasks, mmcs, mm_dirty)
+        if status == PASS_DONE or status == PASS_END:
+            return status
+        lruvec_pass_stop(k, pgdat, status, ps, buf.folios, buf.io, buf.stat, ns[NS_RECLAIMER] == RECLAIMER_KSWAPD,
+                         bool(flags & PF_MAY_UNMAP), bool(ns[NS_SC_FLAGS] & PF_MAY_WRITEPAGE), gfp_of_flags(flags))
+
+
+def gfp_of_flags(flags: int) -> int:
+    """The gfp bits ``shrink_folio_batch`` reads (__GFP_IO, __GFP_FS) from the pass's flags."""
+    return (G.__GFP_IO if flags & PF_MAY_IO else 0) | (G.__GFP_FS if flags & PF_MAY_FS else 0)
+
+
+def node_pass_done(k, pgdat, ns: np.ndarray) -> None:
+    """``shrink_node``'s Python after ``shrink_node_pass``: the root memcg's shrink_slab (the
+    node's deferred split queue), the marks of ``shrink_node_throttle``."""
+    do_shrink_slab(k, pgdat, int(ns[NS_STEP_PRIORITY]))
+    out = ns[NS_OUT]
+    if out & OUT_PGDAT_WRITEBACK:
+        pgdat.flags |= PGDAT_WRITEBACK
+    if out & OUT_NODE_CONGESTED:
+        pgdat.lruvec.flags |= LRUVEC_NODE_CONGESTED
+
+
+def shrink_node_compiled(k, pgdat, sc: scan_control) -> None:
+    """``shrink_node`` through ``shrink_node_pass`` (``node_pass_covers``), for direct and
+    node reclaim: ``sc`` in and out of the node state, then ``shrink_node``'s Python."""
+    buf = node_pass_buffers(sc.nr)
+    ns = buf.ns
+    ns[NS_NID], ns[NS_RECLAIM_IDX], ns[NS_RECLAIMER], ns[NS_ORDER] = pgdat.node_id, sc.reclaim_idx, sc.reclaimer, \
+        sc.order
+    ns[NS_PRIORITY] = ns[NS_STEP_PRIORITY] = sc.priority
+    ns[NS_NR_TO_RECLAIM], ns[NS_FORCE_DEACTIVATE] = sc.nr_to_reclaim, sc.force_deactivate
+    ns[NS_SC_FLAGS] = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
+                       | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
+                       | (PF_MAY_SWAP if sc.may_swap else 0))
+    ns[NS_STAGE] = NST_PREPARE
+    run_node_pass(k, pgdat, buf, shrink_node_pass)
+    nr_reclaimed = int(ns[NS_NR_RECLAIMED])
+    sc.nr_scanned += int(ns[NS_NR_SCANNED])
+    sc.nr_reclaimed += nr_reclaimed
+    if ns[NS_OUT] & OUT_SKIPPED_DEACTIVATE:
+        sc.skipped_deactivate = True
+    node_pass_done(k, pgdat, ns)
+    if sc.reclaimer != RECLAIMER_KSWAPD and not sc.memcg_full_walk:  # mem_cgroup_iter_reclaim's cookie
+        k.cgrp_dfl_root.memcg.iter_position[pgdat.node_id] = ROOT_MEM_CGROUP_ID if \
+            sc.nr_reclaimed >= sc.nr_to_reclaim else 0
+    if sc.reclaimer != RECLAIMER_KSWAPD and pgdat.lruvec.flags & (LRUVEC_CGROUP_CONGESTED | LRUVEC_NODE_CONGESTED):
+        reclaim_throttle(k, pgdat, VMSCAN_THROTTLE_CONGESTED)
+    if nr_reclaimed:
+        pgdat.kswapd_failures = 0
 
 
 def root_reclaim(sc: scan_control) -> bool:
@@ -1679,6 +1923,9 @@ def shrink_node(k, pgdat, sc: scan_control) -> None:
     """Reclaim from one node; progress clears its ``kswapd_failures``. Under MGLRU:
     ``lru_gen_shrink_node`` (``mm/lru_gen.py``). Then 6.18's throttling by what the
     pass met (``sc.nr``): ``shrink_node_throttle``."""
+    if node_pass_covers(k, sc):
+        shrink_node_compiled(k, pgdat, sc)
+        return
     sc.nr.fill(0)
     if lru_gen_enabled(k) and root_reclaim(sc):
         k.lru_gen.shrink_node(k, pgdat, sc)
@@ -1990,13 +2237,14 @@ def __node_reclaim(k, pgdat, gfp: int, order: int) -> int:
 @dataclass
 class kswapd_state:
     """Where a node's kswapd is in its loop (the kernel keeps this on kswapd's stack): the
-    scan_control of an ongoing ``balance_pgdat`` (None between runs), the boost still to
-    reclaim, the order and zone of the last run, and the HZ/10 nap before a full sleep
+    scan_control of an ongoing ``balance_pgdat`` (None between runs; its priority, pages
+    reclaimed and the boost still to reclaim are kept in ``buf.ns``, the state of
+    ``balance_pgdat_pass``, between steps), the order and zone of the last run, and the HZ/10 nap before a full sleep
     (``nap_wakeups``: the wake-up count when it began, to tell a nap cut short); a
     ``balance_pgdat`` is a memory stall of kswapd's (PSI)."""
 
     sc: scan_control | None = None
-    nr_boost_reclaim: int = 0
+    buf: node_pass_buffers = field(default_factory=node_pass_buffers)  # buf.ns: the run's scan_control state
     boosted: bool = False
     order: int = 0
     highest_zoneidx: int = 0
@@ -2091,36 +2339,64 @@ def start_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> None:
     state.memstall_nested = psi_memstall_enter(k, pgdat.kswapd)
     k.vm_events[PAGEOUTRUN] += 1
     a = k.mem_map
-    state.nr_boost_reclaim = sum(int(a.boost[B.zone_id(k, z)]) for z in pgdat.node_zones[:highest + 1]
-                                 if z.managed_pages)
-    state.boosted = bool(state.nr_boost_reclaim)
+    nr_boost_reclaim = sum(int(a.boost[B.zone_id(k, z)]) for z in pgdat.node_zones[:highest + 1] if z.managed_pages)
+    state.boosted = bool(nr_boost_reclaim)
     state.order, state.highest_zoneidx = order, highest
     state.sc = scan_control(nr_to_reclaim=0, reclaim_idx=highest, order=order, reclaimer=RECLAIMER_KSWAPD,
                             gfp_mask=G.GFP_KERNEL)
+    ns = state.buf.ns
+    ns[:] = 0
+    ns[NS_NID], ns[NS_RECLAIM_IDX], ns[NS_RECLAIMER], ns[NS_ORDER] = pgdat.node_id, highest, RECLAIMER_KSWAPD, order
+    ns[NS_PRIORITY], ns[NS_HIGHEST_ZONEIDX], ns[NS_NR_BOOST_RECLAIM] = DEF_PRIORITY, highest, nr_boost_reclaim
+    ns[NS_SC_FLAGS] = PF_MAY_UNMAP | PF_MAY_IO | PF_MAY_FS  # GFP_KERNEL; may_writepage/may_swap per step
+    ns[NS_STAGE] = NST_BALANCE
+    state.buf.nr = state.sc.nr
 
 
 def balance_pgdat_step(k: Kernel, pgdat, state: kswapd_state) -> bool:
     """One priority of ``balance_pgdat``: False when the node is balanced or the priorities
-    are exhausted (then the boost is cleared and kswapd may sleep)."""
-    sc = state.sc
-    balanced = pgdat_balanced(k, pgdat, sc.order, state.highest_zoneidx)
-    if not balanced and state.nr_boost_reclaim:  # boosting cannot balance it: reclaim for real
-        state.nr_boost_reclaim = 0
-        sc.priority = DEF_PRIORITY
-    if sc.priority < 1 or (balanced and not state.nr_boost_reclaim):
+    are exhausted (then the boost is cleared and kswapd may sleep). One compiled call
+    (``balance_pgdat_pass``) when ``shrink_node_pass`` covers the node's reclaim."""
+    if not node_pass_covers(k, state.sc):
+        return balance_pgdat_step_python(k, pgdat, state)
+    ns = state.buf.ns
+    with memalloc_noreclaim(k):  # kswapd runs with PF_MEMALLOC
+        status = run_node_pass(k, pgdat, state.buf, balance_pgdat_pass)
+        if status == PASS_DONE:
+            node_pass_done(k, pgdat, ns)
+            if ns[NS_STEP_RECLAIMED]:
+                pgdat.kswapd_failures = 0
+    if status == PASS_END:
         return end_balance_pgdat(k, pgdat, state)
+    state.throttle_due = bool(state.buf.nr[ST_IMMEDIATE])  # shrink_node's reclaim_throttle, after the step's work
+    kswapd_busy(pgdat, int(ns[NS_BUSY_NS]))
+    return True
+
+
+def balance_pgdat_step_python(k: Kernel, pgdat, state: kswapd_state) -> bool:
+    """``balance_pgdat_step`` through ``kswapd_shrink_node`` (MGLRU, memcgs to walk): the
+    step's scan_control from ``state.buf.ns`` and its results back."""
+    sc, ns = state.sc, state.buf.ns
+    balanced = pgdat_balanced(k, pgdat, sc.order, state.highest_zoneidx)
+    if not balanced and ns[NS_NR_BOOST_RECLAIM]:  # boosting cannot balance it: reclaim for real
+        ns[NS_NR_BOOST_RECLAIM] = 0
+        ns[NS_PRIORITY] = DEF_PRIORITY
+    nr_boost_reclaim = int(ns[NS_NR_BOOST_RECLAIM])
+    if ns[NS_PRIORITY] < 1 or (balanced and not nr_boost_reclaim):
+        return end_balance_pgdat(k, pgdat, state)
+    sc.priority, sc.nr_reclaimed = int(ns[NS_PRIORITY]), int(ns[NS_NR_RECLAIMED])
     kswapd_age_node(k, pgdat, sc)
-    sc.may_writepage = sc.may_swap = not state.nr_boost_reclaim
+    sc.may_writepage = sc.may_swap = not nr_boost_reclaim
     sc.nr_scanned = 0
     before = sc.nr_reclaimed
     kswapd_shrink_node(k, pgdat, sc)
     nr_reclaimed = sc.nr_reclaimed - before
     state.throttle_due = bool(sc.nr[ST_IMMEDIATE])  # shrink_node's reclaim_throttle, after the step's work
-    if state.nr_boost_reclaim:
-        state.nr_boost_reclaim -= min(state.nr_boost_reclaim, nr_reclaimed)
+    ns[NS_NR_BOOST_RECLAIM] -= min(nr_boost_reclaim, nr_reclaimed)
     raise_priority = sc.nr_scanned < sc.nr_to_reclaim
     if raise_priority or not nr_reclaimed:
         sc.priority -= 1
+    ns[NS_PRIORITY], ns[NS_NR_RECLAIMED] = sc.priority, sc.nr_reclaimed
     kswapd_busy(pgdat, sc.nr_scanned * KSWAPD_NS_PER_SCANNED + nr_reclaimed * KSWAPD_NS_PER_RECLAIMED)
     return True
 
@@ -2144,7 +2420,7 @@ def end_balance_pgdat(k: Kernel, pgdat, state: kswapd_state) -> bool:
     """A run that reclaimed nothing counts a failure; the boost is cleared (kcompactd woken
     for it); the refaults are snapshotted."""
     sc = state.sc
-    if not sc.nr_reclaimed:
+    if not state.buf.ns[NS_NR_RECLAIMED]:
         pgdat.kswapd_failures += 1
     if state.boosted:
         a = k.mem_map
