@@ -345,9 +345,7 @@ def __folio_add_new_anon_rmap(a, pfn, anon_vma, index, vm_flags):
     a.mapcount[pfn] = 1
     a.mapping[pfn] = anon_vma * 2 + PAGE_MAPPING_ANON
     a.index[pfn] = index
-    a.flags[pfn] |= PG_anon_exclusive_mask
-    if not vm_flags & VM_DROPPABLE:
-        a.flags[pfn] |= PG_swapbacked_mask
+    a.flags[pfn] |= PG_anon_exclusive_mask | (PG_swapbacked_mask if not vm_flags & VM_DROPPABLE else np.uint64(0))
 
 
 @njit(cache=True)
@@ -398,8 +396,11 @@ def wp_can_reuse_anon_folio(a, vs, pfn):
 
 @njit(cache=True)
 def clear_page(a, pfn, nr):
-    """The pages read as zeros from now on (their rows are zeroed by the first store)."""
-    a.content_valid[pfn:pfn + nr] = 0
+    """The pages read as zeros from now on (their rows are zeroed by the first store).
+    A loop, not a slice: no view to build on every small page's fault."""
+    valid = a.content_valid
+    for p in range(pfn, pfn + nr):
+        valid[p] = 0
 
 
 @njit(cache=True)
@@ -1106,11 +1107,10 @@ def wp_page_shared(a, vs, vmas, v, row, idx):
 
 
 @njit(cache=True)
-def access_error(vmas, addr, write):
-    """The user fault's checks before ``handle_mm_fault`` (``lock_mm_and_find_vma``,
-    ``access_error``): no VMA is MAPERR; a write to a VMA without VM_WRITE, or any access to
-    one without permissions, is ACCERR. GUP checks its own way (``check_vma_flags``)."""
-    v = find_vma(vmas, addr)
+def access_error(vmas, v, addr, write):
+    """The user fault's checks before ``handle_mm_fault`` (``lock_mm_and_find_vma`` found VMA
+    ``v``, then ``access_error``): no VMA is MAPERR; a write to a VMA without VM_WRITE, or any
+    access to one without permissions, is ACCERR. GUP checks its own way (``check_vma_flags``)."""
     if v < 0 or vmas[v, VMA_START] > addr:
         return FAULT_SIGSEGV_MAPERR
     flags = vmas[v, VMA_FLAGS]
@@ -1127,6 +1127,13 @@ def handle_mm_fault(a, vs, xa, vmas, mmc, addr, write):
     v = find_vma(vmas, addr)
     if v < 0 or vmas[v, VMA_START] > addr:
         return FAULT_SIGSEGV_MAPERR
+    return __handle_mm_fault(a, vs, xa, vmas, mmc, v, addr, write)
+
+
+@njit(cache=True)
+def __handle_mm_fault(a, vs, xa, vmas, mmc, v, addr, write):
+    """``__handle_mm_fault`` at ``addr`` in VMA ``v``, which holds it: the upper tables, THP at
+    the PMD level, then ``handle_pte_fault``."""
     flags = vmas[v, VMA_FLAGS]
     row = mmc[MMC_PGD]
     levels = vs.vp[VP_LEVELS]
@@ -1209,9 +1216,10 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write, l1_4k_missed=False):
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
     vs.vp[VP_FLUSH_PENDING] = 0
-    status = access_error(vmas, addr, write)
+    v = find_vma(vmas, addr)  # lock_mm_and_find_vma: the VMA found once
+    status = access_error(vmas, v, addr, write)
     if status == FAULT_OK:
-        status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
+        status = __handle_mm_fault(a, vs, xa, vmas, mmc, v, addr, write)
     if status != FAULT_OK:
         return -1 - status
     mm_account_fault(vs, mmc)
@@ -1302,7 +1310,7 @@ def access_remote_batch(a, vs, xa, t, asid, vmas, mmc, addrs, write, force, valu
             return i, FAULT_EFAULT
         if pfn < 0:
             vs.vp[VP_FLUSH_PENDING] = 0
-            status = handle_mm_fault(a, vs, xa, vmas, mmc, addr, write)
+            status = __handle_mm_fault(a, vs, xa, vmas, mmc, v, addr, write)
             if status != FAULT_OK:
                 return i, status
             mm_account_fault(vs, mmc)

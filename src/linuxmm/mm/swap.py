@@ -78,6 +78,7 @@ from ..include.linux.vmstat import (NR_MLOCK, NR_THROTTLED_WRITTEN, PGACTIVATE, 
 from . import buddy as B
 from .mm_inline import (LRU_ACTIVE, __update_lru_size, folio_lruvec_memcg, folio_nr_pages, lru_gen_add_folio,
                         lru_gen_del_folio, lru_gen_enabled_compiled)
+from ..include.linux.memcontrol import ROOT_MEM_CGROUP_ID
 from .memcontrol import PAGE_MAPPING_ANON, count_memcg_folio_events, mem_cgroup_uncharge
 from .page_alloc import totalram_pages
 from .workingset import workingset_age_nonresident
@@ -96,14 +97,20 @@ def swap_setup(k: "Kernel") -> None:
 # ---- the lists (include/linux/mm_inline.h) -------------------------------------------------
 
 
-@njit(cache=True)
-def folio_lru_list(a, pfn):
-    """Unevictable, else the (in)active anon list for swap-backed folios, the file list for others."""
-    flags = a.flags[pfn]
+@njit(cache=True, inline="always")
+def lru_list_of(flags):
+    """``folio_lru_list`` of a folio whose page->flags are ``flags``: unevictable, else the
+    (in)active anon list for swap-backed folios, the file list for others."""
     if flags & PG_unevictable_mask:
         return LRU_UNEVICTABLE
     lru = LRU_INACTIVE_ANON if flags & PG_swapbacked_mask else LRU_INACTIVE_FILE
     return lru + LRU_ACTIVE if flags & PG_active_mask else lru
+
+
+@njit(cache=True)
+def folio_lru_list(a, pfn):
+    """The list the folio at ``pfn`` belongs on (``folio_lru_list``)."""
+    return lru_list_of(a.flags[pfn])
 
 
 @njit(cache=True)
@@ -202,16 +209,23 @@ def lru_add(a, pfn):
 def lru_add_evictability(a, pfn):
     """``lru_add``'s first half: PG_unevictable as ``folio_evictable`` says now, counted as a
     rescue (UNEVICTABLE_PGRESCUED) or a cull (UNEVICTABLE_PGCULLED) when it changes."""
-    was_unevictable = a.flags[pfn] & PG_unevictable_mask
-    a.flags[pfn] &= ~PG_unevictable_mask
-    nr = folio_nr_pages(a, pfn)
-    if folio_evictable(a, pfn):
+    a.flags[pfn] = lru_add_flags(a.vm_events, a.flags[pfn], folio_nr_pages(a, pfn))
+
+
+@njit(cache=True, inline="always")
+def lru_add_flags(vm_events, flags, nr):
+    """``lru_add_evictability`` of a folio of ``nr`` pages whose flags are ``flags``: returns
+    its new flags (``folio_evictable``: not PG_mlocked). Inline: the batch move reads a
+    folio's flags once."""
+    was_unevictable = flags & PG_unevictable_mask
+    flags &= ~PG_unevictable_mask
+    if not flags & PG_mlocked_mask:
         if was_unevictable:
-            a.vm_events[UNEVICTABLE_PGRESCUED] += nr
-    else:
-        a.flags[pfn] = (a.flags[pfn] & ~PG_active_mask) | PG_unevictable_mask
-        if not was_unevictable:
-            a.vm_events[UNEVICTABLE_PGCULLED] += nr
+            vm_events[UNEVICTABLE_PGRESCUED] += nr
+        return flags
+    if not was_unevictable:
+        vm_events[UNEVICTABLE_PGCULLED] += nr
+    return (flags & ~PG_active_mask) | PG_unevictable_mask
 
 
 @njit(cache=True)
@@ -263,31 +277,63 @@ def lru_lazyfree(a, pfn):
 @njit(cache=True)
 def folio_batch_lru_add(a, cpu):
     """``folio_batch_move_lru`` with ``lru_add``: every folio of the CPU's lru_add batch joins
-    its list. The list sizes (``update_lru_size``) move once per run of folios bound for the
-    same list of the same zone and memcg, not per folio: the kernel moves the batch under one
-    lruvec lock (``folio_lruvec_relock_irqsave``) and its vmstat updates gather in per-CPU
-    diffs, so no one reads the sizes between two folios of a batch. A batch's folios mostly
-    come from one memory segment: its zone is looked up again only for a folio outside it."""
-    run_memcg, run_zid, run_lru, run_nr = -1, -1, -1, 0
-    seg = -1
+    its list. The kernel moves the batch under one lruvec lock (``folio_lruvec_relock_irqsave``)
+    and its vmstat updates gather in per-CPU diffs, so no one looks at a list or its size
+    between two folios of a batch: a run of folios bound for the same list of the same zone
+    and memcg is linked among itself and joins the list's head at the run's end, its pages
+    counted once (``update_lru_size``); the order on the list is the kernel's (each folio
+    at the head, so the last added is first). A batch's folios mostly come from one memory
+    segment: its zone is looked up again only for a folio outside it. The arrays are read
+    once, each folio's flags once."""
+    flags, order, memcg_of, vm_events = a.flags, a.order, a.memcg, a.vm_events
+    lru_next, lru_prev = a.lru_next, a.lru_prev
+    batch = a.fbatch[cpu, FBATCH_LRU_ADD]
+    run_memcg, run_zid, run_nid, run_lru, run_nr, first, last = -1, -1, -1, -1, 0, -1, -1
+    seg_lo, seg_hi, zid, nid, mglru = np.int64(0), np.int64(0), np.int64(0), np.int64(0), False
     for i in range(a.fbatch_nr[cpu, FBATCH_LRU_ADD]):
-        pfn = a.fbatch[cpu, FBATCH_LRU_ADD, i]
-        lru_add_evictability(a, pfn)
-        if seg < 0 or not a.seg_start[seg] <= pfn < a.seg_end[seg]:
+        pfn = batch[i]
+        f = flags[pfn]
+        f = lru_add_flags(vm_events, f, np.int64(1) << order[pfn] if f & PG_head_mask else np.int64(1))
+        if not seg_lo <= pfn < seg_hi:
             seg = B.page_segment(a, pfn)
-        zid = a.seg_zid[seg]
-        nid = a.zone_node[zid]
-        if not (a.lrugen_enabled[nid] and lru_gen_add_folio(a, pfn, False)):  # MGLRU's lists count themselves
-            memcg, lru = folio_lruvec_memcg(a, pfn), folio_lru_list(a, pfn)
-            if memcg != run_memcg or zid != run_zid or lru != run_lru:
-                if run_nr:
-                    update_lru_size(a, run_memcg, run_zid, run_lru, run_nr)
-                run_memcg, run_zid, run_lru, run_nr = memcg, zid, lru, 0
-            run_nr += folio_nr_pages(a, pfn)
-            list_add(a, memcg, nid, lru, pfn)
-        a.flags[pfn] |= PG_lru_mask
+            seg_lo, seg_hi, zid = a.seg_start[seg], a.seg_end[seg], a.seg_zid[seg]
+            nid = a.zone_node[zid]
+            mglru = a.lrugen_enabled[nid] != 0
+        if mglru and not f & PG_unevictable_mask:  # MGLRU's lists count themselves
+            flags[pfn] = f
+            lru_gen_add_folio(a, pfn, False)
+            flags[pfn] |= PG_lru_mask
+            continue
+        memcg = memcg_of[pfn]
+        memcg = memcg if memcg else ROOT_MEM_CGROUP_ID  # folio_lruvec_memcg
+        lru = lru_list_of(f)
+        if memcg != run_memcg or zid != run_zid or lru != run_lru:
+            if run_nr:
+                lru_add_run(a, run_memcg, run_zid, run_nid, run_lru, run_nr, first, last)
+            run_memcg, run_zid, run_nid, run_lru, run_nr, first = memcg, zid, nid, lru, 0, pfn
+        else:  # list_add after the run's last folio: it follows this one
+            lru_next[pfn] = last + 1
+            lru_prev[last] = pfn + 1
+        last = pfn
+        run_nr += np.int64(1) << order[pfn] if f & PG_head_mask else np.int64(1)
+        flags[pfn] = f | PG_lru_mask
     if run_nr:
-        update_lru_size(a, run_memcg, run_zid, run_lru, run_nr)
+        lru_add_run(a, run_memcg, run_zid, run_nid, run_lru, run_nr, first, last)
+
+
+@njit(cache=True)
+def lru_add_run(a, memcg, zid, nid, lru, nr_pages, first, last):
+    """A run of folios of one list, linked from ``last`` (the newest) down to ``first``, goes
+    on its list's head (``list_add`` of each in turn), its ``nr_pages`` counted."""
+    head = a.lruvec_head[memcg, nid, lru]
+    a.lru_prev[last] = 0
+    a.lru_next[first] = head
+    if head:
+        a.lru_prev[head - 1] = first + 1
+    else:
+        a.lruvec_tail[memcg, nid, lru] = first + 1
+    a.lruvec_head[memcg, nid, lru] = last + 1
+    update_lru_size(a, memcg, zid, lru, nr_pages)
 
 
 @njit(cache=True)
