@@ -49,6 +49,16 @@ A newcomer's map, from the top:
   of a caller without __GFP_IO: Python's ``shrink_folio_batch``), a write to a disk or one
   zsmalloc needs the allocator's slow path for, kswapd woken for a boosted zone, the flusher
   woken; ``run_lruvec_pass`` does it and calls the pass again.
+* **one compiled call per node**: global reclaim under the classic LRU with the root memcg
+  alone (no memcg to walk, no protection: ``node_pass_covers``) runs a ``shrink_node`` as one
+  ``shrink_node_pass`` (``prepare_scan_control``, ``get_scan_count`` and the lruvec's pass,
+  ``shrink_node_throttle``'s marks returned for Python to set) and each priority of kswapd's
+  ``balance_pgdat`` as one ``balance_pgdat_pass`` (``pgdat_balanced``, the boost, the HIGH
+  target of ``kswapd_shrink_node``, the priority's bookkeeping), scan_control's state in an
+  int64 array (``ns``: kswapd keeps its own between steps). The pass's stops, the deferred
+  split shrinker and the throttles' sleeps stay Python's (``run_node_pass``). Anything else
+  takes the Python path (``shrink_node_memcgs``, ``balance_pgdat_step_python``), which gives
+  the same results.
 * the compiled batch: ``isolate_lru_folios`` (from the tail; folios of zones above
   ``reclaim_idx`` go back, PGSCAN_SKIP_<zone>; NR_ISOLATED_*), ``shrink_folio_list`` and
   ``move_folios_to_lru``. ``shrink_folio_list`` follows 6.18's order: a locked folio is kept;
@@ -148,7 +158,7 @@ from numba import njit
 from ..arch.x86.mm.tlb import TlbState, arch_tlbbatch_flush
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
-from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
+from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import (MEMCG_LOW, PC_ELOW, PC_EMIN, PC_MAX, PC_MEMORY, PC_SWAP, PC_USAGE,
                                         ROOT_MEM_CGROUP_ID)
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
@@ -1756,17 +1766,18 @@ def pass_machine_flags(k, pgdat) -> int:
     """What the pass may find on the machine, read before every (re)start: the node marked
     PGDAT_WRITEBACK, reclaimers waiting for writeback on some node."""
     flags = PF_PGDAT_WRITEBACK if pgdat.flags & PGDAT_WRITEBACK else 0
-    for n in k.node_ids:
-        if k.NODE_DATA(n).nr_writeback_throttled:
+    for node in k.pgdat.values():
+        if node.nr_writeback_throttled:
             return flags | PF_WB_THROTTLED
     return flags
 
 
 def mm_counters_back(tasks: list, mmcs: np.ndarray, mm_dirty: np.ndarray) -> None:
-    """The mm counters the pass changed, back into their tasks."""
+    """The mm counters the pass changed, back into their tasks (``mm_dirty`` left zeroed)."""
     for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
         if dirty:
             tasks[i].mmc[:] = mmcs[i]
+            mm_dirty[i] = 0
 
 
 def lruvec_pass_stop(k, pgdat, status: int, ps: np.ndarray, folios: np.ndarray, io: np.ndarray, stat: np.ndarray,
@@ -1798,13 +1809,24 @@ class node_pass_buffers:
     and its batch arrays (kswapd keeps its own; a direct reclaimer's are made per call, as
     reclaimers may nest through the clock)."""
 
-    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr")
+    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr", "mmcs", "mm_dirty")
 
     def __init__(self, nr: np.ndarray | None = None):
         self.ns, self.ps = np.zeros(NR_NS, np.int64), np.zeros(NR_PS, np.int64)
         self.folios, self.work = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(SWAP_CLUSTER_MAX, np.int64)
         self.io, self.stat = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(NR_ST, np.int64)
         self.nr = np.zeros(NR_ST, np.int64) if nr is None else nr  # sc->nr
+        self.mmcs, self.mm_dirty = EMPTY_MMCS, EMPTY_I64  # the running tasks' mm counters, stacked
+
+    def stack_mm_counters(self, tasks: list) -> tuple[np.ndarray, np.ndarray]:
+        """The counters of ``tasks``' mms for the pass, in arrays kept while their number
+        stays (``mm_dirty`` zero: ``mm_counters_back`` leaves it so)."""
+        if self.mmcs.shape[0] != len(tasks):
+            self.mmcs, self.mm_dirty = np.zeros((len(tasks), NR_MMC), np.int64), np.zeros(len(tasks), np.int64)
+        mmcs = self.mmcs
+        for i, task in enumerate(tasks):
+            mmcs[i] = task.mmc
+        return mmcs, self.mm_dirty
 
 
 def node_pass_covers(k, sc: scan_control) -> bool:
@@ -1829,14 +1851,12 @@ def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         reg = rmap_owners(k, rmap_table(k.rmap))
         tasks = reg.owner_tasks
-        mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
-        mm_dirty = np.zeros(len(tasks), np.int64)
+        mmcs, mm_dirty = buf.stack_mm_counters(tasks)
         ns[NS_PASS_FLAGS] = has_tlb | pass_machine_flags(k, pgdat)
         ns[NS_TOTAL_SWAP] = k.total_swap_pages
         status = compiled(a, vs, tlb, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, reg.row_mm, mmcs,
                           mm_dirty, live, ns, ps, buf.folios, buf.work, buf.io, buf.stat, buf.nr, gfp_io_fs, cpu)
-        if tasks:
-            mm_counters_back(tasks, mmcs, mm_dirty)
+        mm_counters_back(tasks, mmcs, mm_dirty)
         if status == PASS_DONE or status == PASS_END:
             return status
         lruvec_pass_stop(k, pgdat, status, ps, buf.folios, buf.io, buf.stat, ns[NS_RECLAIMER] == RECLAIMER_KSWAPD,
@@ -1864,14 +1884,12 @@ def shrink_node_compiled(k, pgdat, sc: scan_control) -> None:
     node reclaim: ``sc`` in and out of the node state, then ``shrink_node``'s Python."""
     buf = node_pass_buffers(sc.nr)
     ns = buf.ns
-    ns[NS_NID], ns[NS_RECLAIM_IDX], ns[NS_RECLAIMER], ns[NS_ORDER] = pgdat.node_id, sc.reclaim_idx, sc.reclaimer, \
-        sc.order
-    ns[NS_PRIORITY] = ns[NS_STEP_PRIORITY] = sc.priority
-    ns[NS_NR_TO_RECLAIM], ns[NS_FORCE_DEACTIVATE] = sc.nr_to_reclaim, sc.force_deactivate
-    ns[NS_SC_FLAGS] = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
-                       | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
-                       | (PF_MAY_SWAP if sc.may_swap else 0))
-    ns[NS_STAGE] = NST_PREPARE
+    flags = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
+             | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
+             | (PF_MAY_SWAP if sc.may_swap else 0))
+    ns[NS_NID:NS_NR_SCANNED] = (pgdat.node_id, sc.reclaim_idx, sc.reclaimer, sc.order, sc.priority, sc.nr_to_reclaim,
+                                flags, sc.force_deactivate)
+    ns[NS_STEP_PRIORITY], ns[NS_STAGE] = sc.priority, NST_PREPARE
     run_node_pass(k, pgdat, buf, shrink_node_pass)
     nr_reclaimed = int(ns[NS_NR_RECLAIMED])
     sc.nr_scanned += int(ns[NS_NR_SCANNED])
