@@ -319,6 +319,26 @@ def test_flush_shoots_down_other_cpus_that_cache_the_mm(k64):
     assert s.t.counters()["shootdowns"] == 2  # on_each_cpu interrupts every other CPU
 
 
+def test_flushes_skip_cpus_caching_nothing_and_count_what_they_drop(k64):
+    """``nvalid`` counts each CPU's valid entries through fills, replacements, INVLPG and
+    flushes; a CPU with none is neither scanned nor sent an IPI."""
+    s = Space(k64)
+
+    def valid(cpu):
+        return int((s.t.ent[cpu, T.E_TAG] >= 0).sum())
+
+    for i in range(20):  # 20 pages in L1 set 0: L1 replaces, the STLB keeps them all
+        s.map(BASE + i * 16 * 4096, 0x600 + i)
+        s.go(BASE + i * 16 * 4096)
+    assert s.t.nvalid.tolist() == [valid(0), 0] and valid(0) > 20
+    T.flush_tlb_page(s.t, s.pgd, BASE)
+    assert s.t.nvalid[0] == valid(0)
+    s.t.ent[1, T.E_TAG, 0], s.t.ent[1, T.E_ASID, 0] = 0, s.pgd  # an entry cpu 1 does not count: skipped
+    T.flush_tlb_mm(s.t, s.pgd)
+    assert s.t.nvalid.tolist() == [0, 0] and valid(0) == 0
+    assert valid(1) == 1 and s.t.counters(cpu=0)["shootdowns"] == 0
+
+
 def test_switch_mm_recycles_dynamic_asids(k64):
     s = Space(k64, nr_dyn_asids=2)
     task = SimpleNamespace(cpu=0, mmc=s.mmc)

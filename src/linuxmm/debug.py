@@ -1119,8 +1119,9 @@ def check_rmap_walk(k, entries: dict[int, int], migration: bool) -> list[str]:
 
 def check_tlb(k) -> list[str]:
     """No TLB entry translates what the page tables do not: every cached translation of a
-    live mm maps the frame its page tables map now, and no entry outlives its mm."""
-    from .arch.x86.mm.tlb import STRUCT_NAMES, TP_GIANT_SHIFT, TP_HUGE_SHIFT, TP_NCPU, asid_of, mapped_frame
+    live mm maps the frame its page tables map now, and no entry outlives its mm; the
+    counts of valid entries the lookups and flushes rely on (``nhuge``, ``nvalid``) hold."""
+    from .arch.x86.mm.tlb import E_TAG, STRUCT_NAMES, TP_GIANT_SHIFT, TP_HUGE_SHIFT, TP_NCPU, asid_of, mapped_frame
 
     t, vs = k.tlb, k.vm_state
     if t is None or vs is None:
@@ -1148,6 +1149,10 @@ def check_tlb(k) -> list[str]:
                              f"{'nothing' if frame < 0 else hex(frame)}")
         if huge != [int(n) for n in t.nhuge[cpu]]:
             v.append(f"cpu {cpu}: {huge} huge/giant TLB entries but the lookup counts {t.nhuge[cpu].tolist()}")
+        valid = int((t.ent[cpu, E_TAG] >= 0).sum())
+        if valid != t.nvalid[cpu]:
+            v.append(f"cpu {cpu}: {valid} valid TLB and paging-structure-cache entries but the flushes count "
+                     f"{int(t.nvalid[cpu])}")
     return v
 
 

@@ -62,12 +62,21 @@ def end_swap_bio_write(a, vs, folios, slots):
     for i in range(folios.shape[0]):
         pfn = folios[i]
         nr = folio_nr_pages(a, pfn)
-        vs.swap_content[slots[i]:slots[i] + nr] = a.content[pfn:pfn + nr]
-        vs.swap_content_valid[slots[i]:slots[i] + nr] = a.content_valid[pfn:pfn + nr]
+        for p in range(nr):
+            copy_content(a.content, a.content_valid, pfn + p, vs.swap_content, vs.swap_content_valid, slots[i] + p)
         if a.flags[pfn] & PG_reclaim_mask:
             a.flags[pfn] &= ~PG_reclaim_mask
             folio_rotate_reclaimable(a, pfn)
         __folio_end_writeback(a, pfn, nr)
+
+
+@njit(cache=True)
+def copy_content(src, src_valid, i, dst, dst_valid, j):
+    """One page's lines from row ``i`` of ``src`` to row ``j`` of ``dst`` (a loop: a row
+    assignment goes through numpy's generic copy, for every page swapped out or in)."""
+    for line in range(src.shape[1]):
+        dst[j, line] = src[i, line]
+    dst_valid[j] = src_valid[i]
 
 
 @njit(cache=True)
@@ -157,8 +166,7 @@ def end_swap_write(k: "Kernel", folios: np.ndarray, slots: np.ndarray) -> None:
 def end_swap_bio_read(a, vs, pfn, slot):
     """The read of pool slot ``slot`` into ``pfn`` completed (``folio_end_read``): its lines,
     up to date and unlocked."""
-    a.content[pfn] = vs.swap_content[slot]
-    a.content_valid[pfn] = vs.swap_content_valid[slot]
+    copy_content(vs.swap_content, vs.swap_content_valid, slot, a.content, a.content_valid, pfn)
     a.flags[pfn] = (a.flags[pfn] | PG_uptodate_mask) & ~PG_locked_mask
 
 

@@ -141,9 +141,11 @@ def __swap_cache_add_folio(a, vs, pfn, entry):
     nr = folio_nr_pages(a, pfn)
     slot = swap_slot(vs, entry)
     old = vs.swap_table[slot]
-    vs.swap_table[slot:slot + nr] = folio_to_swp_tb(pfn)
+    swap_table, private = vs.swap_table, a.private  # loops, not slices: a swap-out or a swap-in each
+    for i in range(nr):
+        swap_table[slot + i] = folio_to_swp_tb(pfn)
+        private[pfn + i] = np.int64(entry) + i
     a.flags[pfn] |= PG_swapcache_mask
-    a.private[pfn:pfn + nr] = np.int64(entry) + np.arange(nr)
     a.refcount[pfn] += nr
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] += nr
     mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, nr)
@@ -164,7 +166,8 @@ def __swap_cache_del_folio(a, vs, pfn, shadow):
         if vs.swap_map[slot] == 0:
             swap_entries_free(a, vs, slot)
     a.flags[pfn] &= ~PG_swapcache_mask
-    a.private[pfn:pfn + nr] = 0
+    for p in range(pfn, pfn + nr):
+        a.private[p] = 0
     vs.nstat[a.zone_node[B.page_zone(a, pfn)], NS_SWAPCACHE] -= nr
     mod_memcg_folio_state(a, pfn, NS_SWAPCACHE, -nr)
 
@@ -173,7 +176,10 @@ def __swap_cache_del_folio(a, vs, pfn, shadow):
 def folio_swapped(a, vs, pfn):
     """Does a swap pte (or a tmpfs file) still refer to one of the folio's slots?"""
     first = swap_slot(vs, a.private[pfn])
-    return ((vs.swap_map[first:first + folio_nr_pages(a, pfn)] & SWAP_COUNT_MASK) != 0).any()
+    for slot in range(first, first + folio_nr_pages(a, pfn)):
+        if vs.swap_map[slot] & SWAP_COUNT_MASK:
+            return True
+    return False
 
 
 @njit(cache=True)

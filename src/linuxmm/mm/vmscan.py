@@ -292,7 +292,14 @@ def folio_nr_pages(a, pfn):
 
 @njit(cache=True)
 def folio_mapped(a, pfn, nr):
-    return a.entire_mapcount[pfn] > 0 or (a.mapcount[pfn:pfn + nr] > 0).any()
+    """Is a page of the ``nr`` from ``pfn`` mapped, by a pte or a PMD? (A loop: an array
+    test would allocate for every folio scanned.)"""
+    if a.entire_mapcount[pfn] > 0:
+        return True
+    for p in range(pfn, pfn + nr):
+        if a.mapcount[p] > 0:
+            return True
+    return False
 
 
 @njit(cache=True)

@@ -143,6 +143,7 @@ TLB_FIELDS = [
     ("ctx", np.int64, 2),  # [cpu, asid slots..., next slot, loaded asid] (cpu_tlbstate.ctxs)
     ("hint", np.int64, 2),  # [cpu, structure]: its entry that hit or was filled last (probed first)
     ("nhuge", np.int64, 2),  # [cpu, 0/1]: valid TLB entries of the huge/giant page size (else unprobed)
+    ("nvalid", np.int64, 1),  # [cpu]: valid TLB and paging-structure-cache entries (a flush skips a CPU with none)
 ]
 
 
@@ -180,6 +181,7 @@ def _drop_page(t, cpu, asid, vaddr):
                 if ent[cpu, E_TAG, e] == tag and ent[cpu, E_ASID, e] == asid and ent[cpu, E_SHIFT, e] == shift:
                     _count_huge(ent, params, t.nhuge, cpu, e, -1)
                     ent[cpu, E_TAG, e] = -1
+                    t.nvalid[cpu] -= 1
 
 
 @njit(cache=True, inline='always')
@@ -207,12 +209,12 @@ def _probe(ent, geo, hint, cpu, s, asid, tag, shift, now):
 
 
 @njit(cache=True, inline='always')
-def _insert(ent, geo, hint, nhuge, params, cpu, s, asid, tag, shift, pfn, flags, now, absent):
+def _insert(ent, geo, hint, nhuge, nvalid, params, cpu, s, asid, tag, shift, pfn, flags, now, absent):
     """Cache (asid, tag) -> pfn in ``s``: over the same translation (unless known
     ``absent``), else a free way, else the least recently used one. Returns the entry, or
-    -1 if ``s`` has no entries. (The state's arrays as for ``_probe``; the scan for the
-    translation and the one for the oldest way are two loops, the second without a test of
-    ``absent`` in its body.)"""
+    -1 if ``s`` has no entries; ``nhuge`` and ``nvalid`` follow. (The state's arrays as for
+    ``_probe``; the scan for the translation and the one for the oldest way are two loops,
+    the second without a test of ``absent`` in its body.)"""
     ways = geo[s, G_WAYS]
     if ways == 0:
         return -1
@@ -232,6 +234,8 @@ def _insert(ent, geo, hint, nhuge, params, cpu, s, asid, tag, shift, pfn, flags,
                 victim, oldest = e, age
     if tags[victim] >= 0:
         _count_huge(ent, params, nhuge, cpu, victim, -1)
+    else:
+        nvalid[cpu] += 1
     tags[victim] = tag
     ent[cpu, E_ASID, victim] = asid
     ent[cpu, E_PFN, victim] = pfn
@@ -256,7 +260,7 @@ def tlb_lookup(t, asid, vaddr, write, l1_4k_missed=False):
     (the hardware walks again). ``l1_4k_missed``: the caller just found no L1 4K entry for
     ``vaddr`` (``l1_4k_entry``), so that probe is skipped (it would miss again). Inline: a
     call cost a fault's access ~8 ns."""
-    ent, geo, hint, nhuge, params, ctr = t.ent, t.geo, t.hint, t.nhuge, t.params, t.ctr
+    ent, geo, hint, nhuge, nvalid, params, ctr = t.ent, t.geo, t.hint, t.nhuge, t.nvalid, t.params, t.ctr
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
     now = t.clock[cpu]
@@ -279,8 +283,8 @@ def tlb_lookup(t, asid, vaddr, write, l1_4k_missed=False):
             return np.int64(MISS), np.int64(0)
         ctr[cpu, C_STLB_HITS] += 1
         shift = ent[cpu, E_SHIFT, e]
-        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid, vaddr >> shift,
-                shift, ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now, True)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_L1D_4K if shift == 12 else S_L1D_2M, asid,
+                vaddr >> shift, shift, ent[cpu, E_PFN, e], ent[cpu, E_FLAGS, e], now, True)
     flags = ent[cpu, E_FLAGS, e]
     if write and (flags & (F_WRITABLE | F_DIRTY)) != (F_WRITABLE | F_DIRTY):
         ctr[cpu, C_REWALKS] += 1
@@ -307,20 +311,20 @@ def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
     the STLB, 1 GiB ones to the L1 1G dTLB only. ``absent``: the lookup before the walk
     missed everywhere, so no entry holds the translation. Inline: the end of every walk that
     reaches a leaf."""
-    ent, geo, hint, nhuge, params = t.ent, t.geo, t.hint, t.nhuge, t.params
+    ent, geo, hint, nhuge, nvalid, params = t.ent, t.geo, t.hint, t.nhuge, t.nvalid, t.params
     cpu = params[TP_CPU]
     t.clock[cpu] += 1
     now = t.clock[cpu]
     flags = (F_WRITABLE if writable else 0) | (F_DIRTY if dirty else 0)
     tag = vaddr >> page_shift
     if page_shift == 12:
-        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now, absent)
-        _insert(ent, geo, hint, nhuge, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_L1D_4K, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_HUGE_SHIFT]:
-        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now, absent)
-        _insert(ent, geo, hint, nhuge, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_L1D_2M, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_STLB, asid, tag, page_shift, pfn, flags, now, absent)
     elif page_shift == params[TP_GIANT_SHIFT]:
-        _insert(ent, geo, hint, nhuge, params, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now, absent)
+        _insert(ent, geo, hint, nhuge, nvalid, params, cpu, S_L1D_1G, asid, tag, page_shift, pfn, flags, now, absent)
 
 
 # ---- paging-structure caches ------------------------------------------------------------------
@@ -351,7 +355,7 @@ def pwc_fill(t, asid, vaddr, level, row):
     if 0 <= level < shifts.shape[0] - 1:
         cpu = t.params[TP_CPU]
         t.clock[cpu] += 1
-        _insert(t.ent, t.geo, t.hint, t.nhuge, t.params, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level],
+        _insert(t.ent, t.geo, t.hint, t.nhuge, t.nvalid, t.params, cpu, S_PWC_0 + level, asid, vaddr >> shifts[level],
                 shifts[level], row, 0, t.clock[cpu], False)
 
 
@@ -542,7 +546,10 @@ def tlb_fault_done(vs, t, asid, addr):
 def _flush_cpu(t, cpu, asid, start, end, whole, pwc):
     """Drop ``cpu``'s entries of ``asid`` (every asid if < 0): TLB entries overlapping
     [start, end) or all of them if ``whole``; paging-structure-cache entries if ``pwc``.
-    Returns how many TLB and paging-structure-cache entries were dropped."""
+    Returns how many TLB and paging-structure-cache entries were dropped. A CPU caching
+    nothing is not scanned (reclaim's batched flushes come many to a pass)."""
+    if t.nvalid[cpu] == 0:
+        return 0, 0
     ent, params = t.ent, t.params
     pwc_off = params[TP_PWC_OFF]
     dropped = dropped_pwc = 0
@@ -562,12 +569,15 @@ def _flush_cpu(t, cpu, asid, start, end, whole, pwc):
             dropped += 1
             _count_huge(ent, params, t.nhuge, cpu, e, -1)
         ent[cpu, E_TAG, e] = -1
+    t.nvalid[cpu] -= dropped + dropped_pwc
     return dropped, dropped_pwc
 
 
 @njit(cache=True)
 def _holds(t, cpu, asid):
     """Whether ``cpu`` may cache ``asid`` (our stand-in for its bit in ``mm_cpumask``)."""
+    if t.nvalid[cpu] == 0:
+        return False
     ent = t.ent
     for e in range(ent.shape[2]):
         if ent[cpu, E_TAG, e] >= 0 and (asid < 0 or ent[cpu, E_ASID, e] == asid):
@@ -726,7 +736,7 @@ class TlbState(CompiledStruct, fields=TLB_FIELDS):
         t = cls.from_arrays(ent=ent, geo=geo, params=params, shift=np.array(shifts, np.int64), pwc_ctr=pwc_ctr,
                             clock=np.zeros(nr_cpus, np.int64), ctr=np.zeros((nr_cpus, NR_COUNTERS), np.int64),
                             ctx=ctx, hint=np.tile(geo[:, G_OFF], (nr_cpus, 1)),
-                            nhuge=np.zeros((nr_cpus, 2), np.int64))
+                            nhuge=np.zeros((nr_cpus, 2), np.int64), nvalid=np.zeros(nr_cpus, np.int64))
         t.__dict__["config"] = config
         return t
 
