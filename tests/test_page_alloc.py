@@ -275,3 +275,15 @@ def test_freed_folios_leave_no_page_state_behind():
     p.write(p.mmap(8 * MB, addr=0x40000000, flags="private|anonymous|fixed"), 8 * MB)
     heads = [pfn for pfn in (e & ((1 << 55) - 1) for e in p.pagemap(a, 2048)[::512])]
     assert all(not fl[h + 1:h + 512].any() for h in heads) and debug.check(m) == []
+
+
+def test_mem_map_links_hold_pfns_in_32_bits():
+    """The pcp and LRU links are 32-bit (pfn + 1): a machine with more page frames than they
+    can name is refused when its mem_map is built, not silently truncated."""
+    from linuxmm.errors import ConfigError
+
+    a = Machine().kernel.mem_map
+    assert {a.pcp_next.dtype, a.pcp_prev.dtype, a.lru_next.dtype, a.lru_prev.dtype} == {np.dtype(np.int32)}
+    m = Machine(cmdline="memmap=1G@9T")  # RAM at 9 TiB: 2.4 G page frames
+    with pytest.raises(ConfigError, match="32 bits"):
+        m.kernel.mem_map

@@ -33,6 +33,7 @@ from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_E
                                     NR_VM_NUMA_EVENT_ITEMS, NR_VM_ZONE_STAT_ITEMS,
                                     NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC_DMA, PGFREE,
                                     zone_event_type)
+from ..errors import ConfigError
 from ..jit import CompiledStruct, sparse_arrays
 
 PAGE_ALLOC_COSTLY_ORDER = 3
@@ -75,10 +76,10 @@ MEMMAP_FIELDS = [
     ("compound_head", np.int64, 1),
     ("entire_mapcount", np.int32, 1),
     ("pincount", np.int32, 1),
-    ("pcp_next", np.int64, 1),
-    ("pcp_prev", np.int64, 1),
-    ("lru_next", np.int64, 1),
-    ("lru_prev", np.int64, 1),
+    ("pcp_next", np.int32, 1),
+    ("pcp_prev", np.int32, 1),
+    ("lru_next", np.int32, 1),
+    ("lru_prev", np.int32, 1),
     ("deferred_next", np.int64, 1),
     ("deferred_prev", np.int64, 1),
     ("split_queue_head", np.int64, 1),
@@ -166,7 +167,9 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     compound_head: the head's pfn + 1 on a tail page of a compound page, else 0;
     entire_mapcount: folio->_entire_mapcount (PMD mappings) of a large folio, by head;
     pincount: folio->_pincount (FOLL_PIN pins), by head; pcp_next/pcp_prev: page->pcp_list
-    (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists;
+    (the per-cpu free lists); lru_next/lru_prev: folio->lru on a node's LRU lists (these four
+    hold pfn + 1 in 32 bits: a fresh machine's first touch of each page frame faults in the
+    host's pages of every array the fault path writes, and these are written for every page);
     deferred_next/deferred_prev: folio->_deferred_list (links pfn + 1, on the head) on its node's
     ``deferred_split_queue``, whose split_queue_head/_tail/_len are per node (``mm/swap.py``);
     private: page->private (for a page-table page, the pool row holding its entries).
@@ -1046,13 +1049,16 @@ def build_mem_map(k) -> MemMap:
     params[P_NR_ONLINE] = len(nodes)
     params[P_BOOST_FACTOR] = 15000
     params[P_ZONE_MOVABLE] = k.zone_names.index("Movable")
+    i32 = np.int32
+    if npfn >= np.iinfo(i32).max:
+        raise ConfigError(f"{k.desc.name}: {npfn:,} page frames: the mem_map's list links hold pfn + 1 in 32 bits")
     with sparse_arrays(f"{k.desc.name}: mem_map for {npfn:,} page frames"):
         a = MemMap.from_arrays(
             flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
             mapcount=np.zeros(npfn, np.int32), order=np.zeros(npfn, np.int8),
             compound_head=np.zeros(npfn, i64), entire_mapcount=np.zeros(npfn, np.int32),
-            pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i64), pcp_prev=np.zeros(npfn, i64),
-            lru_next=np.zeros(npfn, i64), lru_prev=np.zeros(npfn, i64),
+            pincount=np.zeros(npfn, np.int32), pcp_next=np.zeros(npfn, i32), pcp_prev=np.zeros(npfn, i32),
+            lru_next=np.zeros(npfn, i32), lru_prev=np.zeros(npfn, i32),
             deferred_next=np.zeros(npfn, i64), deferred_prev=np.zeros(npfn, i64),
             split_queue_head=np.zeros(nnodes, i64), split_queue_tail=np.zeros(nnodes, i64),
             split_queue_len=np.zeros(nnodes, i64),
