@@ -6,14 +6,16 @@ was also seen at Normal = 262144, 720896 and 1343488. Every number below was rea
 """
 
 import errno
+import math
 
 import pytest
 from conftest import HOST_PINNED, HOST_SNAP
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from linuxmm import Machine
 from linuxmm.errors import ConfigError, KernelError
+from linuxmm.lib.int_sqrt import int_sqrt
 from linuxmm.mm import page_alloc, vmstat
 from linuxmm.sources import host as host_source
 
@@ -123,9 +125,17 @@ def test_thp_never_keeps_sqrt_value(sysfs_root):
     k = Machine(desc).kernel
     booted = k.vm.min_free_kbytes
     lowmem = sum(z.managed_pages for z in page_alloc.for_each_zone(k) if z.name in PINNED)
-    k.vm.min_free_kbytes = page_alloc.int_sqrt(lowmem * 4 * 16)  # the postcore pass
+    k.vm.min_free_kbytes = int(int_sqrt(lowmem * 4 * 16))  # the postcore pass
     page_alloc.setup_per_zone_wmarks(k)
-    assert booted == page_alloc.int_sqrt(page_alloc.nr_free_buffer_pages(k) * 4 * 16) < 67584
+    assert booted == int_sqrt(page_alloc.nr_free_buffer_pages(k) * 4 * 16) < 67584
+
+
+@given(st.integers(0, 1 << 62))
+@example((1 << 62) - 1)
+@example(((1 << 31) - 1) ** 2 - 1)
+def test_int_sqrt_is_the_root_rounded_down(x):
+    """lib/math/int_sqrt.c: the largest r with r*r <= x, also where a double rounds the root up."""
+    assert int_sqrt(x) == math.isqrt(x)
 
 
 def test_small_machine_gets_no_thp_boost():
@@ -135,7 +145,7 @@ def test_small_machine_gets_no_thp_boost():
     k = Machine(x86_64("small", [(0, 0x9fc00, 1), (0x100000, 256 << 20, 1)])).kernel
     assert k.transparent_hugepage_flags == "never" and not getattr(k, "khugepaged_thread", False)
     lowmem = sum(z.managed_pages for z in page_alloc.for_each_zone(k) if z.name != "Movable")
-    assert k.vm.min_free_kbytes == max(page_alloc.int_sqrt(lowmem * 4 * 16), 128) < 4096
+    assert k.vm.min_free_kbytes == max(int_sqrt(lowmem * 4 * 16), 128) < 4096
 
 
 # ---- sysctl writes rerun the kernel's handlers ----------------------------------------

@@ -15,7 +15,6 @@ the sysctl handlers that rerun them. The buddy allocator itself lives in ``mm/bu
 from __future__ import annotations
 
 import errno
-from math import isqrt
 from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
@@ -24,6 +23,7 @@ from . import vmstat
 from ..kernel.kthread import TASK_INTERRUPTIBLE
 from ..kernel.printk import dump_stack
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
+from ..lib.int_sqrt import int_sqrt
 from .show_mem import __show_mem
 
 if TYPE_CHECKING:
@@ -194,15 +194,11 @@ def nr_free_buffer_pages(k: "Kernel") -> int:
     return nr_free_zone_pages(k, gfp_zone_user(k))
 
 
-def int_sqrt(x: int) -> int:
-    return isqrt(x)
-
-
 def calculate_min_free_kbytes(k: "Kernel") -> None:
     """min_free_kbytes = 4·√lowmem_kb, clamped; a value written by the admin wins."""
     vm = k.vm
     lowmem_kbytes = nr_free_buffer_pages(k) * (k.arch.PAGE_SIZE >> 10)
-    new_min_free_kbytes = int_sqrt(lowmem_kbytes * 16)
+    new_min_free_kbytes = int(int_sqrt(lowmem_kbytes * 16))
     cap = 262144 if k.version >= (5, 7) else 65536  # raised from 64 MiB in 5.7
     if new_min_free_kbytes > vm.user_min_free_kbytes:
         vm.min_free_kbytes = min(max(new_min_free_kbytes, 128), cap)

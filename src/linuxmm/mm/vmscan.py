@@ -185,6 +185,7 @@ from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from ..kernel.timer import HZ
 from ..lib import xarray as X
+from ..lib.int_sqrt import int_sqrt
 from . import buddy as B
 from .compaction import wakeup_kcompactd
 from .huge_memory import can_split_folio, do_shrink_slab, split_huge_page_to_list_to_order
@@ -945,16 +946,6 @@ STEP_ISOLATE, STEP_FINISH, STEP_TAIL, STEP_DONE = range(4)
 # of a disk, of zram short of pages, or with reclaimers waiting for writeback; zones whose
 # watermark zram's allocations boosted (their kswapd is woken); the flusher to wake
 (PASS_DONE, PASS_ISOLATED, PASS_XA, PASS_BATCH, PASS_WRITE, PASS_BOOSTED, PASS_FLUSHER) = range(7)
-
-
-@njit(cache=True)
-def int_sqrt(x):
-    r = np.int64(np.sqrt(np.float64(x)))
-    while r * r > x:
-        r -= 1
-    while (r + 1) * (r + 1) <= x:
-        r += 1
-    return r
 
 
 @njit(cache=True)
@@ -2434,9 +2425,7 @@ def kswapd_age_node(k: Kernel, pgdat, sc: scan_control) -> None:
 
 def kswapd_shrink_node(k: Kernel, pgdat, sc: scan_control) -> None:
     """Reclaim toward the sum of the eligible zones' HIGH watermarks (at least a cluster)."""
-    a = k.mem_map
-    sc.nr_to_reclaim = max(SWAP_CLUSTER_MAX, sum(int(a.wmark[B.zone_id(k, z), 2] + a.boost[B.zone_id(k, z)])
-                                                 for z in pgdat.node_zones[:sc.reclaim_idx + 1] if z.managed_pages))
+    sc.nr_to_reclaim = int(kswapd_reclaim_target(k.mem_map, pgdat.node_id, sc.reclaim_idx))
     with memalloc_noreclaim(k):  # kswapd runs with PF_MEMALLOC
         shrink_node(k, pgdat, sc)
 
