@@ -1691,6 +1691,14 @@ def shrink_active_list(k, lruvec, nr_to_scan: int, lru: int, sc: scan_control) -
     run_lruvec_pass(k, lruvec, sc, ps, SWAP_CLUSTER_MAX)
 
 
+def sc_switches(sc: scan_control) -> int:
+    """scan_control's switches as the pass's flags (NS_SC_SWITCHES): may_unmap, may_writepage,
+    the caller's __GFP_IO and __GFP_FS, may_swap."""
+    return ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
+            | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
+            | (PF_MAY_SWAP if sc.may_swap else 0))
+
+
 def lruvec_pass_state(k, lruvec, sc: scan_control, phase: int) -> np.ndarray:
     """The compiled pass's state (``ps``) for reclaiming ``lruvec`` with ``sc``."""
     ps = np.zeros(NR_PS, np.int64)
@@ -1699,9 +1707,7 @@ def lruvec_pass_state(k, lruvec, sc: scan_control, phase: int) -> np.ndarray:
     ps[PS_PRIORITY], ps[PS_NR_TO_RECLAIM], ps[PS_MAY_DEACTIVATE] = sc.priority, sc.nr_to_reclaim, sc.may_deactivate
     ps[PS_SWAPPINESS], ps[PS_ANON_COST], ps[PS_FILE_COST] = k.vm.vm_swappiness, sc.anon_cost, sc.file_cost
     ps[PS_PHASE] = phase
-    ps[PS_FLAGS] = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
-                    | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
-                    | (PF_MAY_SWAP if sc.may_swap else 0) | (PF_FILE_IS_TINY if sc.file_is_tiny else 0)
+    ps[PS_FLAGS] = (sc_switches(sc) | (PF_FILE_IS_TINY if sc.file_is_tiny else 0)
                     | (PF_CACHE_TRIM if sc.cache_trim_mode else 0) | (PF_LOW_RECLAIM if sc.memcg_low_reclaim else 0)
                     | (PF_UNPROTECTED if mem_cgroup_unprotected(sc.target_mem_cgroup, lruvec_memcg(k, lruvec))
                        else 0))
@@ -1882,9 +1888,7 @@ def shrink_node_compiled(k, pgdat, sc: scan_control) -> None:
     node reclaim: ``sc`` in and out of the node state, then ``shrink_node``'s Python."""
     buf = node_pass_buffers(sc.nr)
     ns = buf.ns
-    flags = ((PF_MAY_UNMAP if sc.may_unmap else 0) | (PF_MAY_WRITEPAGE if sc.may_writepage else 0)
-             | (PF_MAY_IO if sc.gfp_mask & G.__GFP_IO else 0) | (PF_MAY_FS if sc.gfp_mask & G.__GFP_FS else 0)
-             | (PF_MAY_SWAP if sc.may_swap else 0))
+    flags = sc_switches(sc)
     ns[NS_NID:NS_NR_SCANNED] = (pgdat.node_id, sc.reclaim_idx, sc.reclaimer, sc.order, sc.priority, sc.nr_to_reclaim,
                                 flags, sc.force_deactivate)
     ns[NS_STEP_PRIORITY], ns[NS_STAGE] = sc.priority, NST_PREPARE
