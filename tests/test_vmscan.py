@@ -13,10 +13,17 @@ from conftest import HOST_SNAP, meminfo, vmstat
 
 import linuxmm
 from linuxmm import debug
+from linuxmm.include.linux.mmzone import (LRU_ACTIVE_FILE, LRU_INACTIVE_FILE, VMSCAN_THROTTLE_NOPROGRESS,
+                                          VMSCAN_THROTTLE_WRITEBACK)
 from linuxmm.include.linux.pagevec import FOLIO_BATCH_SIZE
+from linuxmm.include.linux.swap import SWAP_CLUSTER_MAX
+from linuxmm.include.linux.vmstat import NR_ISOLATED_FILE
 from linuxmm.kernel.kthread import TASK_INTERRUPTIBLE
 from linuxmm.kernel.sysctl import HZ
+from linuxmm.mm import buddy as B
 from linuxmm.mm import vmscan
+from linuxmm.mm.swap import lru_add_drain_all
+from linuxmm.mm.vmscan import ino_xa_table
 
 MiB = 1 << 20
 PAGE = 4096
@@ -252,9 +259,6 @@ def test_mapped_dirty_page_cache_is_written_not_dropped():
 def test_shrink_active_list_keeps_referenced_executable_file_folios_active():
     """``shrink_active_list``: of two active mapped files read through their mappings, the
     folios of the executable one (VM_EXEC, young ptes) stay active; the other's deactivate."""
-    from linuxmm.include.linux.mmzone import LRU_ACTIVE_FILE
-    from linuxmm.mm import vmscan
-    from linuxmm.mm.swap import lru_add_drain_all
 
     m = linuxmm.Machine(cmdline="mem=96M")
     p = m.spawn()
@@ -345,9 +349,6 @@ def test_too_many_isolated_throttles_a_direct_reclaimer_once(small):
     """A direct reclaimer finding more pages isolated than its inactive list holds (others
     reclaiming) sleeps HZ/50 on the clock (``reclaim_throttle``), then gives the list up for
     this pass; kswapd never waits."""
-    from linuxmm.include.linux.mmzone import LRU_INACTIVE_FILE
-    from linuxmm.include.linux.vmstat import NR_ISOLATED_FILE
-    from linuxmm.mm import vmscan
 
     m, _, _ = small
     k = m.kernel
@@ -366,7 +367,6 @@ def test_a_boosted_watermark_wakes_kswapd():
     """Page cache filling RAM takes pages from another migratetype's pageblock: the steal
     boosts the zone's watermark (watermark_boost_factor) and ``rmqueue`` wakes kswapd at once
     (ZONE_BOOSTED_WATERMARK, cleared), before any allocation found the zones below LOW."""
-    from linuxmm.mm import buddy as B
 
     m = linuxmm.Machine(cmdline="mem=96M")
     k = m.kernel
@@ -394,8 +394,6 @@ def test_reclaim_throttle_noprogress_waits_a_jiffy_only_while_most_of_the_cache_
     """6.18's ``skip_throttle_noprogress``: a direct reclaimer that made no progress sleeps
     one jiffy (VMSCAN_THROTTLE_NOPROGRESS) only when more than half the node's reclaimable
     pages are dirty or under writeback; with clean page cache it does not wait."""
-    from linuxmm.include.linux.mmzone import VMSCAN_THROTTLE_NOPROGRESS
-    from linuxmm.mm import vmscan
 
     m = linuxmm.Machine(cmdline="mem=96M")
     p = m.spawn()
@@ -415,9 +413,6 @@ def test_reclaim_throttle_writeback_ends_once_enough_pages_are_written():
     """VMSCAN_THROTTLE_WRITEBACK sleeps up to HZ/10; the writes completing meanwhile count in
     nr_throttled_written (``acct_reclaim_writeback``) and end the wait once more than
     SWAP_CLUSTER_MAX pages per waiter were written; with nothing in flight it lasts HZ/10."""
-    from linuxmm.include.linux.mmzone import VMSCAN_THROTTLE_WRITEBACK
-    from linuxmm.include.linux.swap import SWAP_CLUSTER_MAX
-    from linuxmm.mm import vmscan
 
     m = linuxmm.Machine(cmdline="mem=96M")
     m.sysctl("vm.dirty_background_bytes", 4096)  # the flusher starts writing at once
@@ -441,7 +436,6 @@ def test_reclaim_throttle_writeback_ends_once_enough_pages_are_written():
 def test_ino_xa_table_follows_the_address_spaces():
     """Reclaim's inode -> xarray table (``ino_xa_table``) is kept between passes and rebuilt
     when a file's address_space comes or goes."""
-    from linuxmm.mm.vmscan import ino_xa_table
 
     m = linuxmm.Machine(cmdline="mem=64M")
     p = m.spawn()
