@@ -128,6 +128,55 @@ def test_direct_reclaim_only_below_min(small):
     assert debug.check(m) == []
 
 
+def test_direct_reclaim_returns_what_each_call_reclaimed():
+    """``try_to_free_pages`` returns the pages that call reclaimed (its PGSTEAL_DIRECT), call
+    after call: the compiled node pass's buffers a direct reclaimer takes are reused, their
+    counts starting from zero each time."""
+    from linuxmm.include.linux import gfp as G
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    write_clean(p, p.open("/f", "w", create=True), 32 * MiB)
+    k = m.kernel
+    for _ in range(3):
+        before = vmstat(m, "pgsteal_direct")["pgsteal_direct"]
+        got = vmscan.try_to_free_pages(k, G.GFP_KERNEL, 0)
+        assert got == vmstat(m, "pgsteal_direct")["pgsteal_direct"] - before >= vmscan.SWAP_CLUSTER_MAX
+    assert len(k.reclaim_buffers) == 1
+    assert debug.check(m) == []
+
+
+def test_allow_direct_reclaim_is_half_the_min_reserves():
+    """``allow_direct_reclaim``: direct reclaim waits while the free pages of the node's zones
+    up to Normal are at most half their MIN watermarks (zones with free pages but nothing
+    reclaimable left out), and kswapd is woken for it."""
+    from linuxmm.include.linux.vmstat import NR_FREE_PAGES
+    from linuxmm.mm import buddy as B
+    from linuxmm.mm import page_alloc as pa
+
+    m = linuxmm.Machine(cmdline="mem=96M")
+    p = m.spawn()
+    write_clean(p, p.open("/f", "w", create=True), 16 * MiB)
+    m.run(1)
+    k, pgdat = m.kernel, m.kernel.NODE_DATA(0)
+    a, normal = k.mem_map, k.zone_names.index("Normal")
+    zones = [z for z in pgdat.node_zones[:normal + 1] if z.managed_pages]
+    cache = max(zones, key=lambda z: pa.zone_reclaimable_pages(k, z))
+    assert vmscan.allow_direct_reclaim(k, pgdat) and pgdat.kswapd.state == TASK_INTERRUPTIBLE
+    saved = a.vm_stat[:, NR_FREE_PAGES].copy()
+    try:
+        reserve = sum(int(a.wmark[B.zone_id(k, z), 0]) for z in zones)
+        for z in zones:
+            a.vm_stat[B.zone_id(k, z), NR_FREE_PAGES] = 0
+        a.vm_stat[B.zone_id(k, cache), NR_FREE_PAGES] = reserve // 2 + 1
+        assert vmscan.allow_direct_reclaim(k, pgdat) and pgdat.kswapd.state == TASK_INTERRUPTIBLE
+        a.vm_stat[B.zone_id(k, cache), NR_FREE_PAGES] = reserve // 2
+        assert not vmscan.allow_direct_reclaim(k, pgdat)
+        assert pgdat.kswapd.state != TASK_INTERRUPTIBLE and pgdat.kswapd_highest_zoneidx <= normal
+    finally:
+        a.vm_stat[:, NR_FREE_PAGES] = saved
+
+
 @LRUS
 def test_file_larger_than_ram_read_twice(lru_gen):
     m = linuxmm.Machine(cmdline="mem=96M", lru_gen=lru_gen)

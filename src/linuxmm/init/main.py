@@ -133,6 +133,8 @@ class Kernel:
         self._zonelists_gen: int | None = None
         # slowpath_wakes_nothing's contexts and the kswapds they would wake, with what those came from
         self.slowpath_nowake: tuple | None = None
+        # direct and node reclaim's node_pass_buffers not in use (mm/vmscan.py: shrink_node_compiled)
+        self.reclaim_buffers: list = []
         # processes, page tables, TLBs (kernel/fork.py, mm/pgtable.py, arch/x86/mm/tlb.py)
         self.tasks: dict = {}  # pid -> task_struct
         self.next_pid = 0

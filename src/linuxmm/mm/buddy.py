@@ -34,7 +34,7 @@ from ..include.linux.vmstat import (NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS, NR_VM_E
                                     NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER, PGALLOC_DMA, PGFREE,
                                     zone_event_type)
 from ..errors import ConfigError
-from ..jit import CompiledStruct, sparse_arrays
+from ..jit import CompiledStruct, entry, sparse_arrays
 
 PAGE_ALLOC_COSTLY_ORDER = 3
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
@@ -848,7 +848,7 @@ def compound_head(a, pfn):
     return head - 1 if head else pfn
 
 
-@njit(cache=True)
+@entry  # the slow path's Python calls it several times per allocation
 def get_page_from_freelist(a, zonelist, highest_zoneidx, order, mt, alloc_flags, cpu, local_nid, comp, asked):
     """Walk the zonelist; the first zone whose watermark allows it serves the allocation.
     A zone below its watermark whose bit is clear in ``asked`` (node reclaim enabled and

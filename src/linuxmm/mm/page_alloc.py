@@ -18,7 +18,6 @@ import errno
 from typing import TYPE_CHECKING
 
 from ..include.linux.mmzone import MAX_NUMNODES, for_each_populated_zone, for_each_zone, node_states, zone_idx
-from ..include.linux.vmstat import zone_page_state
 from . import vmstat
 from ..kernel.kthread import TASK_INTERRUPTIBLE
 from ..kernel.printk import dump_stack
@@ -449,8 +448,11 @@ def numa_zonelist_order_handler(k: "Kernel", old) -> None:
 # ---- the allocation API (fast path compiled in mm/buddy.py, slow path here) -------------
 
 import numpy as _np  # noqa: E402
+from numba import njit  # noqa: E402
 
 from ..include.linux import gfp as _gfp  # noqa: E402
+from ..include.linux.vmstat import (NR_FREE_PAGES, NR_ZONE_ACTIVE_ANON, NR_ZONE_ACTIVE_FILE,  # noqa: E402
+                                    NR_ZONE_INACTIVE_ANON, NR_ZONE_INACTIVE_FILE)
 from . import buddy as _buddy  # noqa: E402
 from .pgtable import (AC_FAST, AC_GFP, AC_HIGHEST, AC_NID, AC_ORDER, AC_THP, NO_PAGE, SLOWPATH_FAILED,  # noqa: E402
                       VP_CPU, VP_SLOW_CTX, VP_SLOW_FOR, VP_SLOW_NOWAKE, VP_SLOW_PFN)
@@ -531,22 +533,32 @@ def _preferred_zone(k, nid: int, highest: int):
     return None
 
 
-def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, cpu: int) -> int:
-    """The compiled zonelist walk; with node reclaim enabled, a zone below its watermark first
-    gets ``node_reclaim`` of its node (once per zone) and is tried again, as the kernel's
-    walk does before falling back to the next zone."""
-    a = k.mem_map
+def prepare_alloc_pages(k, gfp: int, nid: int, cpu: int) -> tuple:
+    """``prepare_alloc_pages``: the allocation's ``alloc_context`` for the compiled walk (the
+    highest zone, the migratetype, the zonelist, __GFP_THISNODE keeping ``nid``'s zones
+    alone) and the allocating CPU's node, __GFP_COMP."""
     highest = _gfp.gfp_zone(gfp, k.zone_names)
     mt = 0 if k.page_group_by_mobility_disabled else _gfp.gfp_migratetype(gfp)
     zl = _zonelist(k, nid)[nid]
     if gfp & _gfp.__GFP_THISNODE:
+        a = k.mem_map
         zl = zl.copy()
         zl[[i for i in range(len(zl)) if zl[i] >= 0 and a.zone_node[zl[i]] != nid]] = -1
         zl = _np.concatenate([zl[zl >= 0], _np.full(len(zl) - int((zl >= 0).sum()), -1)])
+    return highest, mt, zl, k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP)
+
+
+def get_page_from_freelist(k, gfp: int, order: int, alloc_flags: int, nid: int, cpu: int,
+                           ac: tuple | None = None) -> int:
+    """The compiled zonelist walk; with node reclaim enabled, a zone below its watermark first
+    gets ``node_reclaim`` of its node (once per zone) and is tried again, as the kernel's
+    walk does before falling back to the next zone. ``ac``: ``prepare_alloc_pages``' result
+    (the slow path prepares it once for its attempts)."""
+    a = k.mem_map
+    highest, mt, zl, local_nid, comp = prepare_alloc_pages(k, gfp, nid, cpu) if ac is None else ac
     asked = node_reclaim_asked(k, zl, highest, alloc_flags)
     while True:
-        pfn = int(_buddy.get_page_from_freelist(a, zl, highest, order, mt, alloc_flags, cpu,
-                                                k.cpu_to_node.get(cpu, nid), bool(gfp & _gfp.__GFP_COMP), asked))
+        pfn = int(_buddy.get_page_from_freelist(a, zl, highest, order, mt, alloc_flags, cpu, local_nid, comp, asked))
         if pfn >= -1:
             wake_boosted_kswapds(k)
             return pfn
@@ -708,27 +720,39 @@ def should_reclaim_retry(k, gfp: int, order: int, alloc_flags: int, progress: bo
     loops[0] = 0 if progress and order <= _buddy.PAGE_ALLOC_COSTLY_ORDER else loops[0] + 1
     if loops[0] > MAX_RECLAIM_RETRIES:
         return False
-    a = k.mem_map
-    highest = _gfp.gfp_zone(gfp, k.zone_names)
-    for zid in _zonelist(k, nid)[nid]:
+    return bool(reclaim_retry_zones(k.mem_map, _zonelist(k, nid)[nid], _gfp.gfp_zone(gfp, k.zone_names), order,
+                                    alloc_flags, k.nr_swap_pages > 0))
+
+
+@njit(cache=True)
+def reclaim_retry_zones(a, zl, highest, order, alloc_flags, can_swap):
+    """``should_reclaim_retry``'s zonelist walk: does a zone up to ``highest`` meet its MIN
+    watermark (``a.wmark``: the boost is not counted, as Python's zones never carry one) with
+    its reclaimable pages freed?"""
+    for zid in zl:
         if zid < 0:
             break
         if a.zone_idx[zid] > highest:
             continue
-        z = k.NODE_DATA(int(a.zone_node[zid])).node_zones[int(a.zone_idx[zid])]
-        available = zone_page_state(z, "NR_FREE_PAGES") + zone_reclaimable_pages(k, z)
-        if _buddy.__zone_watermark_ok(a, zid, order, z.min_wmark_pages(), highest, alloc_flags, available):
+        available = a.vm_stat[zid, NR_FREE_PAGES] + zone_reclaimable(a, zid, can_swap)
+        if _buddy.__zone_watermark_ok(a, zid, order, a.wmark[zid, 0], highest, alloc_flags, available):
             return True
     return False
 
 
+@njit(cache=True)
+def zone_reclaimable(a, zid, can_swap):
+    """``zone_reclaimable_pages``: file LRU pages, and anonymous ones only while there is
+    swap to put them in (``can_reclaim_anon_pages``)."""
+    pages = a.vm_stat[zid, NR_ZONE_INACTIVE_FILE] + a.vm_stat[zid, NR_ZONE_ACTIVE_FILE]
+    if can_swap:
+        pages += a.vm_stat[zid, NR_ZONE_INACTIVE_ANON] + a.vm_stat[zid, NR_ZONE_ACTIVE_ANON]
+    return pages
+
+
 def zone_reclaimable_pages(k, z) -> int:
-    """File LRU pages, and anonymous ones only while there is swap to put them in
-    (``can_reclaim_anon_pages``)."""
-    lists = ("NR_ZONE_INACTIVE_FILE", "NR_ZONE_ACTIVE_FILE")
-    if k.nr_swap_pages > 0:
-        lists += ("NR_ZONE_INACTIVE_ANON", "NR_ZONE_ACTIVE_ANON")
-    return sum(zone_page_state(z, n) for n in lists)
+    """``zone_reclaimable_pages`` of one zone (``zone_reclaimable``)."""
+    return int(zone_reclaimable(k.mem_map, _buddy.zone_id(k, z), k.nr_swap_pages > 0))
 
 
 def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: str) -> int | None:
@@ -736,29 +760,32 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
     costly = order > _buddy.PAGE_ALLOC_COSTLY_ORDER
     can_reclaim = bool(gfp & _gfp.__GFP_DIRECT_RECLAIM)
     alloc_flags = gfp_to_alloc_flags(gfp, order)
+    ac = prepare_alloc_pages(k, gfp, nid, cpu)
     if alloc_flags & _buddy.ALLOC_KSWAPD:
         hooks.wake_all_kswapds(k, order, gfp, nid)
-    pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+    pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu, ac)
     if pfn < 0 and k.pf_memalloc and not gfp & _gfp.__GFP_NOMEMALLOC:  # reclaim allocating:
-        pfn = get_page_from_freelist(k, gfp, order, _buddy.ALLOC_NO_WATERMARKS, nid, cpu)  # the reserves,
+        pfn = get_page_from_freelist(k, gfp, order, _buddy.ALLOC_NO_WATERMARKS, nid, cpu, ac)  # the reserves,
         can_reclaim = False  # and no recursion into direct reclaim
     loops, drained = [0], False
     while pfn < 0 and can_reclaim:
         memstall = psi_memstall_enter(k, k.current)  # __perform_reclaim
         progress = hooks.direct_reclaim(k, gfp, order)
         psi_memstall_leave(k, k.current, memstall)
-        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu, ac)
         if pfn < 0 and not drained:  # __alloc_pages_direct_reclaim: the per-cpu lists go back once
             _buddy.drain_all_pages(k.mem_map)
             drained = True
-            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu, ac)
         if pfn >= 0:
             break
-        memstall = psi_memstall_enter(k, k.current)  # __alloc_pages_direct_compact
-        compacted = hooks.direct_compact(k, gfp, order)
-        psi_memstall_leave(k, k.current, memstall)
+        compacted = False
+        if order:  # __alloc_pages_direct_compact returns at once for order 0, before its memstall
+            memstall = psi_memstall_enter(k, k.current)
+            compacted = hooks.direct_compact(k, gfp, order)
+            psi_memstall_leave(k, k.current, memstall)
         if compacted:
-            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+            pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu, ac)
             if pfn >= 0:
                 break
         if gfp & _gfp.__GFP_NORETRY or (costly and not gfp & _gfp.__GFP_RETRY_MAYFAIL):
@@ -773,7 +800,7 @@ def __alloc_pages_slowpath(k, gfp: int, order: int, nid: int, cpu: int, comm: st
             alloc_flags = _buddy.ALLOC_OOM | (alloc_flags & _buddy.ALLOC_KSWAPD)
         elif not wait_for_oom_victims(k):
             break
-        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu)
+        pfn = get_page_from_freelist(k, gfp, order, alloc_flags, nid, cpu, ac)
     if pfn >= 0:
         return pfn
     warn_alloc(k, gfp, order, comm)

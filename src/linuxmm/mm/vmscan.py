@@ -196,7 +196,7 @@ from .memcontrol import (MEMCG_RECLAIM_MAY_SWAP, MEMCG_RECLAIM_PROACTIVE, count_
                          mem_cgroup_get_nr_swap_pages, mem_cgroup_ids, mem_cgroup_iter_reclaim, mem_cgroup_lruvec,
                          mem_cgroup_unprotected, memcg_memory_event)
 from .page_alloc import (NODE_RECLAIM_FULL, NODE_RECLAIM_NOSCAN, RECLAIM_UNMAP, RECLAIM_WRITE,
-                         wake_boosted_kswapds, zone_reclaimable_pages)
+                         wake_boosted_kswapds, zone_reclaimable, zone_reclaimable_pages)
 from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage, zram_write_pages
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU, VP_NR_SWAP_PAGES
@@ -254,7 +254,7 @@ EVICTABLE_LRUS = (LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACT
 EVICTABLE_ITEMS = slice(NR_LRU_BASE + LRU_INACTIVE_ANON, NR_LRU_BASE + LRU_ACTIVE_FILE + 1)  # their NR_* items
 
 
-@dataclass
+@dataclass(slots=True)
 class scan_control:
     """``struct scan_control``: one reclaim invocation's targets and results."""
 
@@ -1810,16 +1810,16 @@ def lruvec_pass_stop(k, pgdat, status: int, ps: np.ndarray, folios: np.ndarray, 
 
 class node_pass_buffers:
     """A reclaimer's arrays for ``shrink_node_pass``: the node state, the lruvec pass's state
-    and its batch arrays (kswapd keeps its own; a direct reclaimer's are made per call, as
-    reclaimers may nest through the clock)."""
+    and its batch arrays (kswapd keeps its own; direct and node reclaimers take theirs from
+    ``k.reclaim_buffers`` for one pass, as reclaimers may nest through the clock)."""
 
     __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr", "mmcs", "mm_dirty")
 
-    def __init__(self, nr: np.ndarray | None = None):
+    def __init__(self):
         self.ns, self.ps = np.zeros(NR_NS, np.int64), np.zeros(NR_PS, np.int64)
         self.folios, self.work = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(SWAP_CLUSTER_MAX, np.int64)
         self.io, self.stat = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(NR_ST, np.int64)
-        self.nr = np.zeros(NR_ST, np.int64) if nr is None else nr  # sc->nr
+        self.nr = np.zeros(NR_ST, np.int64)  # sc->nr (a direct reclaimer's scan_control lends its own)
         self.mmcs, self.mm_dirty = EMPTY_MMCS, EMPTY_I64  # the running tasks' mm counters, stacked
 
     def stack_mm_counters(self, tasks: list) -> tuple[np.ndarray, np.ndarray]:
@@ -1885,12 +1885,16 @@ def node_pass_done(k, pgdat, ns: np.ndarray) -> None:
 
 def shrink_node_compiled(k, pgdat, sc: scan_control) -> None:
     """``shrink_node`` through ``shrink_node_pass`` (``node_pass_covers``), for direct and
-    node reclaim: ``sc`` in and out of the node state, then ``shrink_node``'s Python."""
-    buf = node_pass_buffers(sc.nr)
+    node reclaim: ``sc`` in and out of the node state, then ``shrink_node``'s Python. The
+    buffers come from ``k.reclaim_buffers`` and go back once the pass is over (reclaimers
+    nest through the clock: each takes its own)."""
+    free = k.reclaim_buffers
+    buf = free.pop() if free else node_pass_buffers()
+    buf.nr = sc.nr
     ns = buf.ns
     flags = sc_switches(sc)
-    ns[NS_NID:NS_NR_SCANNED] = (pgdat.node_id, sc.reclaim_idx, sc.reclaimer, sc.order, sc.priority, sc.nr_to_reclaim,
-                                flags, sc.force_deactivate)
+    ns[NS_NID:NS_SWAPPINESS] = (pgdat.node_id, sc.reclaim_idx, sc.reclaimer, sc.order, sc.priority, sc.nr_to_reclaim,
+                                flags, sc.force_deactivate, 0, 0)
     ns[NS_STEP_PRIORITY], ns[NS_STAGE] = sc.priority, NST_PREPARE
     run_node_pass(k, pgdat, buf, shrink_node_pass)
     nr_reclaimed = int(ns[NS_NR_RECLAIMED])
@@ -1899,6 +1903,7 @@ def shrink_node_compiled(k, pgdat, sc: scan_control) -> None:
     if ns[NS_OUT] & OUT_SKIPPED_DEACTIVATE:
         sc.skipped_deactivate = True
     node_pass_done(k, pgdat, ns)
+    free.append(buf)
     if sc.reclaimer != RECLAIMER_KSWAPD and not sc.memcg_full_walk:  # mem_cgroup_iter_reclaim's cookie
         k.cgrp_dfl_root.memcg.iter_position[pgdat.node_id] = ROOT_MEM_CGROUP_ID if \
             sc.nr_reclaimed >= sc.nr_to_reclaim else 0
@@ -2000,21 +2005,28 @@ def allow_direct_reclaim(k, pgdat) -> bool:
     kswapd is woken to catch up). A node kswapd gave up on always allows it."""
     if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
         return True
-    a, reserve, free = k.mem_map, 0, 0
     normal = k.zone_names.index("Normal")
-    for z in pgdat.node_zones[:normal + 1]:
-        zid = B.zone_id(k, z)
-        if not z.managed_pages or (not zone_reclaimable_pages(k, z) and a.vm_stat[zid, NR_FREE_PAGES]):
-            continue
-        reserve += int(a.wmark[zid, 0])
-        free += int(a.vm_stat[zid, NR_FREE_PAGES])
-    if not reserve:
-        return True
-    ok = free > reserve // 2
+    ok = pfmemalloc_reserve_ok(k.mem_map, pgdat.node_id, normal, k.nr_swap_pages > 0)
     if not ok and pgdat.kswapd.state == TASK_INTERRUPTIBLE:  # kswapd must be awake while we wait
         pgdat.kswapd_highest_zoneidx = min(pgdat.kswapd_highest_zoneidx, normal)
         pgdat.kswapd.wake_up()
     return ok
+
+
+@entry
+def pfmemalloc_reserve_ok(a, nid, normal, can_swap):
+    """``allow_direct_reclaim``'s sum over the node's zones up to Normal (a zone without
+    managed pages, or with free pages and nothing reclaimable, is left out): free pages
+    above half the MIN watermarks (no zone counted: True)."""
+    reserve = free = 0
+    for zid in range(a.zone_node.shape[0]):
+        if a.zone_node[zid] != nid or a.zone_idx[zid] > normal or not a.managed_pages[zid]:
+            continue
+        if not zone_reclaimable(a, zid, can_swap) and a.vm_stat[zid, NR_FREE_PAGES]:
+            continue
+        reserve += a.wmark[zid, 0]
+        free += a.vm_stat[zid, NR_FREE_PAGES]
+    return reserve == 0 or free > reserve // 2
 
 
 def throttle_direct_reclaim(k, gfp: int, nid: int) -> None:
