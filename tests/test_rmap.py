@@ -282,13 +282,13 @@ def _pfn(p, addr):
 
 
 def _walks(m):
-    """What reclaim hands its compiled walks: the rmap table with each row's mm and the
-    stacked mm counters, a scratch array and the mms to flush."""
+    """What reclaim hands its compiled walks: the rmap table with each row's mm and every
+    mm's counters, a scratch array and the mms to flush."""
     from linuxmm.mm.rmap import EMPTY_I64, rmap_batch, rmap_scratch
 
     k = m.kernel
     batch = rmap_batch(k, EMPTY_I64)
-    return k, batch, rmap_scratch(batch.rmap_rows), np.zeros(len(batch.tasks), np.int64)
+    return k, batch, rmap_scratch(batch.rmap_rows), np.zeros(batch.mmcs.shape[0], np.int64)
 
 
 def test_folio_referenced_harvests_young_bits_once_per_vma():
@@ -364,3 +364,30 @@ def test_rmap_batch_keeps_the_owners_until_the_tasks_change():
     m.spawn()
     again = rmap_batch(k, EMPTY_I64)
     assert again.row_mm is not first.row_mm and again.row_mm.tolist() == first.row_mm.tolist() == [0]
+
+
+def test_mm_counters_are_rows_of_one_kernel_array():
+    """Each task's mm counters are its row of the kernel's array (what reclaim's batches
+    index by ``row_mm``): the array grows as processes come, the rows in use keeping their
+    counters; a task that exits gives its row back to the next one and keeps its counters."""
+    from linuxmm.include.linux.rmap import RMAP_PGD
+    from linuxmm.mm.rmap import EMPTY_I64, rmap_batch
+
+    m = Machine(cmdline="mem=96M")
+    k = m.kernel
+    procs = [m.spawn() for _ in range(3)]
+    for i, p in enumerate(procs):
+        p.write(p.mmap((i + 1) * PAGE), (i + 1) * PAGE)
+    procs += [p.fork() for p in procs]  # more mms than the array first had rows for
+    reg = k.rmap
+    assert all(p.task.mmc.base is reg.mmcs for p in procs)
+    assert [int(p.task.mmc[M.MM_ANONPAGES]) for p in procs] == [1, 2, 3, 1, 2, 3]
+    batch = rmap_batch(k, EMPTY_I64)
+    assert batch.mmcs is reg.mmcs and (batch.row_mm >= 0).all()
+    assert (batch.rmap_rows[:, RMAP_PGD] == reg.mmcs[batch.row_mm, M.MMC_PGD]).all()
+    gone = procs[0].task
+    row = reg.mm_slots.index(gone)
+    procs[0].exit()
+    assert gone.mmc.base is not reg.mmcs and reg.mm_slots[row] is None
+    assert m.spawn().task.mmc.ctypes.data == reg.mmcs[row].ctypes.data
+    assert debug.check(m) == []

@@ -75,7 +75,7 @@ def check(machine) -> list[str]:
     if k._mem_map is None:
         return []
     return (check_page_alloc(k) + check_folios(k) + check_vm(k) + check_tlb(k) + check_anon_vmas(k)
-            + check_files(k) + check_dead_tasks(k) + check_swap(k) + check_memcg(k) + check_pagetables(k))
+            + check_files(k) + check_dead_tasks(k) + check_mm_counters(k) + check_swap(k) + check_memcg(k) + check_pagetables(k))
 
 
 def check_memcg(k) -> list[str]:
@@ -184,6 +184,23 @@ def _check_memcg_counter(k, local: np.ndarray, counter: int, name: str, what: st
 
 DEAD_TASK_COUNTERS = (("MM_ANONPAGES", MM_ANONPAGES), ("MM_FILEPAGES", MM_FILEPAGES),
                       ("MM_SHMEMPAGES", MM_SHMEMPAGES), ("pgtables_bytes", MMC_PGTABLES_BYTES))
+
+
+def check_mm_counters(k) -> list[str]:
+    """Every running task's mm counters are its own row of ``k.rmap.mmcs`` (what compiled
+    reclaim changes in place); a dead task holds no row."""
+    reg, v = k.rmap, []
+    rows = {id(t): row for row, t in enumerate(reg.mm_slots) if t is not None}
+    if len(rows) != sum(t is not None for t in reg.mm_slots) or len(reg.mm_slots) != len(reg.mmcs):
+        v.append(f"mm counter rows {len(reg.mmcs)}, owners {reg.mm_slots}: a task holds two or a row is unaccounted")
+    for task in k.tasks.values():
+        row = rows.get(id(task))
+        if task.state != TASK_RUNNING:
+            if row is not None:
+                v.append(f"pid {task.pid} is dead but holds mm counter row {row}")
+        elif row is None or task.mmc.base is not reg.mmcs or task.mmc.ctypes.data != reg.mmcs[row].ctypes.data:
+            v.append(f"pid {task.pid}: its mm counters are not its row {row} of the kernel's array")
+    return v
 
 
 def check_dead_tasks(k) -> list[str]:

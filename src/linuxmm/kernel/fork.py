@@ -5,6 +5,10 @@ A ``task_struct`` here is what memory management needs of a task: its ``mm`` (VM
 ``copy_process`` duplicates the address space (``dup_mmap``: VMAs copied, private writable
 pages shared copy-on-write by ``copy_page_range``); ``do_exit`` tears it down
 (``exit_mmap``: unmap everything, free the page tables).
+
+A task's mm counters (``mmc``, the compiled ``mm_struct``) are a row of one kernel-wide array
+(``k.rmap.mmcs``, grown as mms come): compiled reclaim indexes it by row (``row_mm``) and
+changes the counters in place. ``exit_mmap`` gives the row back; the dead task keeps a copy.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ class task_struct:
         self.pagefault_disabled = 0  # pagefault_disable() nesting count
         # PSI (kernel/sched/psi.py): the TSK_* flags it counts, in a memory stall, in io_schedule
         self.psi_flags, self.in_memstall, self.in_iowait = 0, False, False
-        self.mmc = np.zeros(M.NR_MMC, np.int64)
+        self.mmc = mm_counters_alloc(k.rmap, self)
         self.cgroup = k.cgrp_dfl_root  # task->cgroups: its cgroup v2 (kernel/cgroup/cgroup.py)
         self.mmc[M.MMC_MEMCG] = self.cgroup.memcg.id
         self.files = files_struct()  # the descriptor table (fs/file.c)
@@ -183,6 +187,32 @@ def pgd_alloc(k: "Kernel", task: task_struct) -> None:
     task.mm.pgd = row
 
 
+def mm_counters_alloc(reg, task: task_struct) -> np.ndarray:
+    """A zeroed row of ``reg.mmcs`` for ``task``'s mm (``mm_slots`` says whose each row is);
+    the array doubles when full, every live task's ``mmc`` then viewing its row of the new one."""
+    slots = reg.mm_slots
+    if None not in slots:
+        grown = np.zeros((max(2 * len(slots), 4), M.NR_MMC), np.int64)
+        grown[:len(slots)] = reg.mmcs
+        reg.mmcs = grown
+        for row, t in enumerate(slots):
+            t.mmc = grown[row]
+        slots += [None] * (len(grown) - len(slots))
+    row = slots.index(None)
+    slots[row] = task
+    reg.mmcs[row] = 0
+    return reg.mmcs[row]
+
+
+def mm_counters_release(reg, task: task_struct) -> None:
+    """The task's mm is gone: its row is free again, the task keeps its last counters."""
+    for row, t in enumerate(reg.mm_slots):
+        if t is task:
+            task.mmc = task.mmc.copy()
+            reg.mm_slots[row] = None
+            return
+
+
 def ensure_tables(k: "Kernel", need: int = 64):
     """Make sure the table pool has ``need`` free rows before compiled code runs."""
     if k.vm_state is None:
@@ -285,3 +315,4 @@ def exit_mmap(k: "Kernel", task: task_struct) -> None:
     flush_tlb_mm(k, task)
     for vma in list(task.mm.vmas):
         remove_vma(task.mm, vma)
+    mm_counters_release(k.rmap, task)

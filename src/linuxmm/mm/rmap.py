@@ -49,9 +49,9 @@ Reclaim's two walks are compiled too, one call per folio from the compiled batch
   mapped by a PMD is kept. Reclaim batches the TLB flushes
   (TTU_BATCH_FLUSH, ``try_to_unmap_flush`` after the batch).
 
-The compiled walks cannot reach a task's ``mmc``: reclaim stacks the counters of the mms
-the rows belong to (``row_mm`` indexes ``mmcs``) and copies them back after the pass,
-flushing the TLB of each mm marked in ``flush_mm`` (``mm/vmscan.py``'s
+The compiled walks reach the mms' counters through one array (``RmapRegistry.mmcs``, each
+task's ``mmc`` a view of its row: ``row_mm`` gives the row of each rmap row's mm), and flush
+the TLB of each mm marked in ``flush_mm`` after a batch (``mm/vmscan.py``'s
 ``try_to_unmap_flush``: a whole-mm flush, as the kernel's batched flush is).
 """
 
@@ -462,8 +462,8 @@ class swap_out_batch:
     """What the compiled pass needs to swap anonymous folios out: the order-0 swap entries
     reserved for it, the run reserved for each large folio of the batch (``large_entries``,
     its first entry or -1, by the folio's place in the batch; ``large_orders``), the rmap
-    table with each row's mm (``row_mm``, -1: no running task) and the mm counters of those
-    mms, stacked (``mmcs``, copied back afterwards)."""
+    table with each row's mm (``row_mm``, -1: no running task) and the mm counters (``mmcs``,
+    every mm's, changed in place)."""
 
     entries: np.ndarray
     rmap_keys: np.ndarray
@@ -471,50 +471,41 @@ class swap_out_batch:
     rmap_rows: np.ndarray
     row_mm: np.ndarray
     mmcs: np.ndarray
-    tasks: list
     large_entries: np.ndarray = field(default_factory=lambda: EMPTY_I64)
     large_orders: np.ndarray = field(default_factory=lambda: EMPTY_I64)
 
     @classmethod
     def none(cls) -> "swap_out_batch":
         """A pass with nothing to swap out (no anonymous folio, or only page cache)."""
-        return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS, [])
+        return cls(EMPTY_I64, EMPTY_I64, EMPTY_I64, EMPTY_ROWS, EMPTY_I64, EMPTY_MMCS)
 
 
 def rmap_owners(k, reg: RmapRegistry) -> RmapRegistry:
-    """The registry with ``owner_tasks`` and ``row_mm`` brought up to date with its table and
-    the tasks: the running task of each row's mm, each mm once."""
+    """The registry with ``row_mm`` brought up to date with its table and the tasks: the row
+    of ``reg.mmcs`` of each rmap row's mm when a running task has it, else -1."""
     if reg.owners_seq == (reg.table_seq, reg.tasks_seq):
         return reg
     owners = {id(t.mm): t for t in k.tasks.values() if t.state == TASK_RUNNING and t.mm is not None}
-    tasks, index, row_mm = [], {}, np.full(len(reg.vmas), -1, np.int64)
+    slot = {id(t): row for row, t in enumerate(reg.mm_slots)}  # (a child mid-fork has a row, no owner yet)
+    row_mm = np.full(len(reg.vmas), -1, np.int64)
     for r, vma in enumerate(reg.vmas):
         task = owners.get(id(vma.vm_mm))
         if task is not None:
-            if id(task.mm) not in index:
-                index[id(task.mm)] = len(tasks)
-                tasks.append(task)
-            row_mm[r] = index[id(task.mm)]
-    reg.owner_tasks, reg.row_mm, reg.owners_seq = tasks, row_mm, (reg.table_seq, reg.tasks_seq)
+            row_mm[r] = slot[id(task)]
+    reg.row_mm, reg.owners_seq = row_mm, (reg.table_seq, reg.tasks_seq)
     return reg
 
 
 def rmap_batch(k, entries: np.ndarray, large_entries: np.ndarray = EMPTY_I64,
                large_orders: np.ndarray = EMPTY_I64) -> swap_out_batch:
-    """The rmap table with each row's mm (-1: no running task) and those mms' counters."""
+    """The rmap table with each row's mm (-1: no running task) and the mms' counters."""
     reg = rmap_owners(k, rmap_table(k.rmap))
-    tasks = reg.owner_tasks
-    mmcs = np.array([t.mmc for t in tasks], np.int64) if tasks else EMPTY_MMCS
-    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, reg.row_mm, mmcs, tasks, large_entries,
-                          large_orders)
+    return swap_out_batch(entries, reg.keys, reg.off, reg.rows, reg.row_mm, reg.mmcs, large_entries, large_orders)
 
 
 def try_to_unmap_flush(k, batch: swap_out_batch, flush_mm: np.ndarray) -> None:
     """After the compiled pass: the batched TLB flush of every mm whose entries it changed
     (``try_to_unmap_flush``: ``arch_tlbbatch_flush``, compiled, when the machine models its
-    TLBs), and those mms' counters back."""
-    for i, task in enumerate(batch.tasks):  # a handful of mms: no numpy call per pass
-        if flush_mm[i]:
-            task.mmc[:] = batch.mmcs[i]
-    if k.tlb is not None and batch.tasks:
+    TLBs)."""
+    if k.tlb is not None:
         arch_tlbbatch_flush(k.tlb, batch.mmcs, flush_mm)

@@ -80,7 +80,7 @@ A newcomer's map, from the top:
   lazily freed anonymous folio (MADV_FREE: on the file list, not swap-backed) loses its ptes
   without swap and is freed (``shrink_lazyfree_folio``: PGLAZYFREED), unless written since
   (swap-backed again and activated). The walks' TLB flushes are batched per mm (``try_to_unmap_flush``), the mm
-  counters they change copied back after the pass. ``shrink_active_list``
+  counters they change are the tasks' own (rows of ``RmapRegistry.mmcs``). ``shrink_active_list``
   keeps referenced executable file folios active (rotated, counted as the file cost) and
   deactivates the rest with PG_workingset (PGREFILL, PGDEACTIVATE).
   Anonymous folios go to swap (``shrink_anon_folio``): ``add_to_swap`` puts a folio in the
@@ -88,7 +88,7 @@ A newcomer's map, from the top:
   slots from the cluster allocator before ``shrink_folio_list``, as the kernel's per-CPU swap
   slots cache did before 6.15; unused ones go back after it); ``try_to_unmap`` turns every
   pte into a swap pte through the compiled ``rmap_walk`` (MM_ANONPAGES -> MM_SWAPENTS on the
-  counters of each mm, stacked for the pass), the TLB flush batched per mm as
+  counters of each mm, in place), the TLB flush batched per mm as
   TTU_BATCH_FLUSH does; ``pageout`` hands the dirty folio, PG_reclaim set, to
   ``swap_writepage``, which runs once per batch (one bio per run of consecutive slots, as the
   block plug merges them; a reclaiming task, not kswapd, sleeps on the clock while the disk
@@ -201,7 +201,7 @@ from .memory import PAGE_MAPPING_ANON
 from .page_io import swap_writepage, zram_write_pages
 from .pgtable import SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VP_CPU, VP_NR_SWAP_PAGES
 from .shmem import shmem_folio_crosses_eof, shmem_writeout_split
-from .rmap import (EMPTY_I64, EMPTY_MMCS, folio_referenced, rmap_batch, rmap_owners, rmap_scratch, rmap_table,
+from .rmap import (EMPTY_I64, folio_referenced, rmap_batch, rmap_owners, rmap_scratch, rmap_table,
                    swap_out_batch, try_to_unmap, try_to_unmap_flush)
 from .swap import (folio_evictable, folio_on_deferred_list, folio_put, folio_test_partially_mapped, lru_add,
                    lru_add_drain, lruvec_add_folio, lruvec_del_folio, writeback_throttle_done)
@@ -1727,9 +1727,8 @@ _tlb_placeholders: dict = {}
 
 def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int) -> None:
     """Run the compiled pass to its end, doing in Python what it stops for
-    (``lruvec_pass_stop``). The rmap table and the mm counters are gathered at every
-    (re)start and the changed counters copied back at every stop (Python's work may change
-    them). Then the pass's results go to ``sc``."""
+    (``lruvec_pass_stop``). The rmap table is brought up to date at every (re)start (Python's
+    work may change it). Then the pass's results go to ``sc``."""
     a, cpu, nid = k.mem_map, _cpu(k), lruvec.nid
     folios, work, io = np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64), np.zeros(batch_size, np.int64)
     stat = np.zeros(NR_ST, np.int64)
@@ -1740,14 +1739,13 @@ def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int
     while True:
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         batch = rmap_batch(k, EMPTY_I64)
-        mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)
+        mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)  # (the counters change in place: unread)
         ps[PS_FLAGS] &= ~(PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         ps[PS_FLAGS] |= pass_machine_flags(k, pgdat) & (PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         ps[PS_TOTAL_SWAP] = k.total_swap_pages
         status = shrink_lruvec_pass(a, vs, tlb, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
                                     batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, mem_cgroup_ids(k), ps, folios,
                                     work, io, stat, sc.nr, gfp_io_fs, cpu)
-        mm_counters_back(batch.tasks, batch.mmcs, mm_dirty)
         if status == PASS_DONE:
             break
         lruvec_pass_stop(k, pgdat, status, ps, folios, io, stat, sc.reclaimer == RECLAIMER_KSWAPD, sc.may_unmap,
@@ -1774,14 +1772,6 @@ def pass_machine_flags(k, pgdat) -> int:
         if node.nr_writeback_throttled:
             return flags | PF_WB_THROTTLED
     return flags
-
-
-def mm_counters_back(tasks: list, mmcs: np.ndarray, mm_dirty: np.ndarray) -> None:
-    """The mm counters the pass changed, back into their tasks (``mm_dirty`` left zeroed)."""
-    for i, dirty in enumerate(mm_dirty.tolist()):  # a handful of mms: no numpy call
-        if dirty:
-            tasks[i].mmc[:] = mmcs[i]
-            mm_dirty[i] = 0
 
 
 def lruvec_pass_stop(k, pgdat, status: int, ps: np.ndarray, folios: np.ndarray, io: np.ndarray, stat: np.ndarray,
@@ -1813,24 +1803,20 @@ class node_pass_buffers:
     and its batch arrays (kswapd keeps its own; direct and node reclaimers take theirs from
     ``k.reclaim_buffers`` for one pass, as reclaimers may nest through the clock)."""
 
-    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr", "mmcs", "mm_dirty")
+    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr", "mm_dirty")
 
     def __init__(self):
         self.ns, self.ps = np.zeros(NR_NS, np.int64), np.zeros(NR_PS, np.int64)
         self.folios, self.work = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(SWAP_CLUSTER_MAX, np.int64)
         self.io, self.stat = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(NR_ST, np.int64)
         self.nr = np.zeros(NR_ST, np.int64)  # sc->nr (a direct reclaimer's scan_control lends its own)
-        self.mmcs, self.mm_dirty = EMPTY_MMCS, EMPTY_I64  # the running tasks' mm counters, stacked
+        self.mm_dirty = EMPTY_I64  # the pass's marks of the mms it changed (in place: unread)
 
-    def stack_mm_counters(self, tasks: list) -> tuple[np.ndarray, np.ndarray]:
-        """The counters of ``tasks``' mms for the pass, in arrays kept while their number
-        stays (``mm_dirty`` zero: ``mm_counters_back`` leaves it so)."""
-        if self.mmcs.shape[0] != len(tasks):
-            self.mmcs, self.mm_dirty = np.zeros((len(tasks), NR_MMC), np.int64), np.zeros(len(tasks), np.int64)
-        mmcs = self.mmcs
-        for i, task in enumerate(tasks):
-            mmcs[i] = task.mmc
-        return mmcs, self.mm_dirty
+    def mm_marks(self, mmcs: np.ndarray) -> np.ndarray:
+        """``mm_dirty`` for the pass, a mark per row of ``mmcs``."""
+        if self.mm_dirty.shape[0] != mmcs.shape[0]:
+            self.mm_dirty = np.zeros(mmcs.shape[0], np.int64)
+        return self.mm_dirty
 
 
 def node_pass_covers(k, sc: scan_control) -> bool:
@@ -1842,8 +1828,9 @@ def node_pass_covers(k, sc: scan_control) -> bool:
 
 def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
     """Run ``compiled`` (``shrink_node_pass`` or kswapd's ``balance_pgdat_pass``) over
-    ``buf`` until it is done, doing in Python what it stops for (``lruvec_pass_stop``) and
-    copying the mm counters it changed back. Returns PASS_DONE or PASS_END."""
+    ``buf`` until it is done, doing in Python what it stops for (``lruvec_pass_stop``); the
+    mm counters it changes are the tasks' own (``RmapRegistry.mmcs``). Returns PASS_DONE or
+    PASS_END."""
     a, ns, ps = k.mem_map, buf.ns, buf.ps
     tlb, has_tlb = pass_tlb(k)
     flags = int(ns[NS_SC_FLAGS])
@@ -1854,13 +1841,11 @@ def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
     while True:
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         reg = rmap_owners(k, rmap_table(k.rmap))
-        tasks = reg.owner_tasks
-        mmcs, mm_dirty = buf.stack_mm_counters(tasks)
         ns[NS_PASS_FLAGS] = has_tlb | pass_machine_flags(k, pgdat)
         ns[NS_TOTAL_SWAP] = k.total_swap_pages
-        status = compiled(a, vs, tlb, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, reg.row_mm, mmcs,
-                          mm_dirty, live, ns, ps, buf.folios, buf.work, buf.io, buf.stat, buf.nr, gfp_io_fs, cpu)
-        mm_counters_back(tasks, mmcs, mm_dirty)
+        status = compiled(a, vs, tlb, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, reg.row_mm,
+                          reg.mmcs, buf.mm_marks(reg.mmcs), live, ns, ps, buf.folios, buf.work, buf.io, buf.stat,
+                          buf.nr, gfp_io_fs, cpu)
         if status == PASS_DONE or status == PASS_END:
             return status
         lruvec_pass_stop(k, pgdat, status, ps, buf.folios, buf.io, buf.stat, ns[NS_RECLAIMER] == RECLAIMER_KSWAPD,

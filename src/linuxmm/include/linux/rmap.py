@@ -11,7 +11,8 @@ process tree form a tree (``parent``, ``root``). ``mm/rmap.py`` has the function
 ``RmapRegistry`` is what the kernel's slab caches and ``get_next_ino`` stand for: every live
 anon_vma and address_space of one kernel by id, the counters that hand the ids out, and the
 flattened table the compiled ``rmap_walk`` reads (rebuilt when ``seq`` moves), with the
-running task owning each row's mm (rebuilt when the table or the tasks change: ``tasks_seq``).
+running task owning each row's mm (rebuilt when the table or the tasks change: ``tasks_seq``),
+and every live mm's counters, one row each of one array (``mmcs``, ``kernel/fork.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ RMAP_PGD, RMAP_START, RMAP_END, RMAP_PGOFF, RMAP_FLAGS = 0, 1, 2, 3, 4
 NR_RMAP_COLS = 5
 
 
+def _no_mm_counters() -> np.ndarray:
+    from .mm_types import NR_MMC  # (mm_types imports this module)
+
+    return np.zeros((0, NR_MMC), np.int64)
+
+
 @dataclass(eq=False)
 class RmapRegistry:
     """One kernel's anon_vmas and address_spaces, and the table ``rmap_walk`` reads.
@@ -54,10 +61,12 @@ class RmapRegistry:
     ``keys`` (sorted ``page->mapping`` values) and ``off`` say which rows of ``rows`` belong
     to each object; ``vmas`` holds the VMA of each row. The table is rebuilt when ``seq``
     (bumped on every change of a VMA or of an object's links) differs from ``table_seq``.
-    ``owner_tasks`` are the running tasks whose mms the rows belong to and ``row_mm`` each
-    row's index into them (-1: no running task), as reclaim's batches read them; they are
-    rebuilt when the table or the tasks changed (``tasks_seq``, bumped when a task comes or
-    exits) since ``owners_seq``, as the kernel keeps each mm's rmap links across reclaim passes.
+    ``mmcs`` holds the counters of every live mm, a row each: a task's ``mmc`` is a view of
+    its row (``mm_slots``: the task of each row, None for a free one), so compiled reclaim
+    changes them in place. ``row_mm`` is the row of ``mmcs`` of each rmap row's mm (-1: no
+    running task), as reclaim's batches read it; it is rebuilt when the table or the tasks
+    changed (``tasks_seq``, bumped when a task comes or exits) since ``owners_seq``, as the
+    kernel keeps each mm's rmap links across reclaim passes.
     ``ino_xa`` maps each address_space's inode number to its xarray root for reclaim's compiled
     pass, rebuilt when ``seq`` differs from ``ino_xa_seq``.
     """
@@ -74,8 +83,9 @@ class RmapRegistry:
     vmas: list = field(default_factory=list)
     tasks_seq: int = 0
     owners_seq: tuple = (-1, -1)
-    owner_tasks: list = field(default_factory=list)
     row_mm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mmcs: np.ndarray = field(default_factory=lambda: _no_mm_counters())
+    mm_slots: list = field(default_factory=list)
     ino_xa_seq: int = -1
     ino_xa: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
