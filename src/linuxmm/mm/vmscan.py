@@ -158,7 +158,7 @@ from numba import njit
 from ..arch.x86.mm.tlb import TlbState, arch_tlbbatch_flush
 from ..include.linux import gfp as G
 from ..include.linux.huge_mm import HPAGE_PMD_NR, HPAGE_PMD_ORDER
-from ..include.linux.mm_types import NR_MMC, PAGE_SHIFT, VM_EXEC, VM_LOCKED
+from ..include.linux.mm_types import PAGE_SHIFT, VM_EXEC, VM_LOCKED
 from ..include.linux.memcontrol import (MEMCG_LOW, PC_ELOW, PC_EMIN, PC_MAX, PC_MEMORY, PC_SWAP, PC_USAGE,
                                         ROOT_MEM_CGROUP_ID)
 from ..include.linux.mmzone import (DEF_PRIORITY, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
