@@ -57,12 +57,12 @@ from ..lib import xarray as X
 from . import buddy as B
 from . import filemap as FM
 from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_entire_mapcount, lookup_pte, mk_entry, pt_index,
-                     pt_offset, pte_slot, set_entry)
+                     pte_slot, set_entry)
 from .mm_inline import folio_is_file_lru, folio_lru_gen, folio_lruvec_memcg, folio_nr_pages, folio_zonenum
 from .pgtable import (NS_ANON_MAPPED, VP_CPU, VP_LEVELS, VP_ZERO_PFN, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_NX,
                       _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER, entry_has,
                       entry_present, pte_pfn, pte_val)
-from .rmap import (EMPTY_I64, SCR_ADDR, SCR_LEVEL, SCR_ROW, rmap_batch, rmap_scratch, rmap_walk_one, try_to_unmap_file_one,
+from .rmap import (EMPTY_I64, SCR_ADDR, SCR_LEVEL, SCR_PT, SCR_ROW, rmap_batch, rmap_scratch, rmap_walk_one, try_to_unmap_file_one,
                    try_to_unmap_flush)
 from .swap import (deferred_list_del, deferred_split_folio, folio_lru_list,
                    folio_on_deferred_list, folio_put, folio_test_partially_mapped, folio_unqueue_deferred_split)
@@ -200,12 +200,11 @@ def unmap_folio(a, vs, keys, off, rows, row_mm, mmcs, head, nr, flush_mm):
             mm = row_mm[r]
             if mm < 0:
                 return False
+            row, idx = scratch[j, SCR_PT], pt_index(vs, level, address)
             if not anon:
-                try_to_unmap_file_one(a, vs, mmcs[mm], rows[r, RMAP_PGD], address, level)
+                try_to_unmap_file_one(a, vs, mmcs[mm], row, idx, level)
                 flush_mm[mm] = 1
                 continue
-            row = pt_offset(a, vs, rows[r, RMAP_PGD], address, level)
-            idx = pt_index(vs, level, address)
             dirty |= entry_has(vs.pt[row, idx], _PAGE_DIRTY)
             if level < leaf:
                 __split_huge_pmd(a, vs, mmcs[mm], row, idx)

@@ -1816,16 +1816,24 @@ def install_pte(a, vs, mmc, addr, pfn, bits):
 @njit(cache=True)
 def lookup_pte(a, vs, pgd, addr):
     """The leaf entry for ``addr`` (0 if none; a swap entry is one) and the level it sits at."""
+    entry, level, _ = lookup_entry(a, vs, pgd, addr)
+    return entry, level
+
+
+@njit(cache=True)
+def lookup_entry(a, vs, pgd, addr):
+    """``lookup_pte`` with the row of the table the entry sits in (the rmap walks change the
+    entry they found there without walking again)."""
     row = pgd
     levels = vs.vp[VP_LEVELS]
     for level in range(levels):
         entry = vs.pt[row, pt_index(vs, level, addr)]
         if pte_none(entry):
-            return np.uint64(0), level
+            return np.uint64(0), level, row
         if level == levels - 1 or not entry_present(entry) or entry_has(entry, _PAGE_PSE):
-            return entry, level
+            return entry, level, row
         row = table_row(a, entry)
-    return np.uint64(0), levels - 1
+    return np.uint64(0), levels - 1, row
 
 
 # smaps counters (fs/proc/task_mmu.c: smaps_pte_range / smaps_pmd_entry / smaps_account)
@@ -2025,16 +2033,14 @@ def do_swap_page(a, vs, vmas, mmc, v, row, idx, addr, write):
 
 
 @njit(cache=True)
-def try_to_unmap_one(a, vs, mmc, pgd, addr, pfn):
-    """Replace the pte mapping the swap-cache folio ``pfn`` at ``addr`` by a swap pte for its
-    slot (``try_to_unmap_one``): the slot gains the reference, a dirty pte dirties the folio,
-    PG_anon_exclusive moves into the swap pte's exclusive bit, soft-dirty into its SD bit.
-    False if the page cannot be unmapped (it may be pinned for DMA). ``pfn`` may be any page
-    of a large folio: its own slot, the folio's flags and references."""
+def try_to_unmap_one(a, vs, mmc, row, idx, pfn):
+    """Replace the pte mapping the swap-cache folio ``pfn`` (entry ``idx`` of table ``row``, as
+    the rmap walk found it) by a swap pte for its slot (``try_to_unmap_one``): the slot gains
+    the reference, a dirty pte dirties the folio, PG_anon_exclusive moves into the swap pte's
+    exclusive bit, soft-dirty into its SD bit. False if the page cannot be unmapped (it may be
+    pinned for DMA). ``pfn`` may be any page of a large folio: its own slot, the folio's flags
+    and references."""
     fmt = vs.vp[VP_SWP_FMT]
-    row, idx = pte_slot(a, vs, pgd, addr)
-    if row < 0:
-        return False
     pte = vs.pt[row, idx]
     if not pte_present(pte) or pte_pfn(pte) != pfn:
         return False

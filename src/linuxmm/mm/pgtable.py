@@ -161,7 +161,10 @@ VP_SLOW_NOWAKE = 22
 # the fault is GUP's FAULT_FLAG_UNSHARE (mm/gup.py): break COW of a read-only entry so that a
 # R/O pin sees the page the process will see; the entry stays read-only
 VP_FAULT_UNSHARE = 23
-NR_VP = 24
+# a swap slot was freed (or an area set up) since swap_sync_avail last synced the cluster
+# lists: without one, no cluster's count fell and the areas' in-use counts are current
+VP_SWAP_FREED = 24
+NR_VP = 25
 FAULT_AROUND_BYTES_DEFAULT = 65536  # rounddown_pow_of_two(65536)
 NO_PAGE, SLOWPATH_FAILED = -1, -2
 THP_NEVER, THP_MADVISE, THP_ALWAYS = 0, 1, 2

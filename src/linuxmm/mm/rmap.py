@@ -69,8 +69,8 @@ from ..include.linux.rmap import (NR_RMAP_COLS, RMAP_END, RMAP_FLAGS, RMAP_PGD, 
                                   RmapRegistry, anon_vma)
 from ..include.linux.sched import TASK_RUNNING
 from . import buddy as B
-from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_mapped, lookup_pte, pt_offset, pte_slot, set_entry, try_to_unmap_one,
-                     zap_huge_pmd, zap_leaf)
+from .memory import (PAGE_MAPPING_ANON, __split_huge_pmd, folio_mapped, lookup_entry, pt_offset, pte_slot, set_entry,
+                     try_to_unmap_one, zap_huge_pmd, zap_leaf)
 from .pgtable import (VP_LEVELS, VP_SWP_FMT, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, entry_has,
                       is_migration_entry, pt_index, pte_none, pte_pfn, pte_present, pte_to_swp_entry,
                       swp_offset_pfn)
@@ -217,14 +217,18 @@ def _linked(obj) -> list:
 
 
 # the columns of a walk's scratch table, one row per rmap row: rmap_walk_one's (row, address,
-# level) of each entry found, and folio_referenced's rows found referencing
-SCR_ROW, SCR_ADDR, SCR_LEVEL, SCR_YOUNG = 0, 1, 2, 3
-NR_SCR_COLS = 4
+# level, page-table row holding the entry) of each entry found, and folio_referenced's rows
+# found referencing; and by rmap row, the pte table its last walk ended in (SCR_PMD_KEY: the
+# range of the PMD entry pointing to it, + 1; SCR_PTE_TABLE: its row)
+SCR_ROW, SCR_ADDR, SCR_LEVEL, SCR_YOUNG, SCR_PT, SCR_PMD_KEY, SCR_PTE_TABLE = range(7)
+NR_SCR_COLS = 7
 
 
 @njit(cache=True)
 def rmap_scratch(rows):
-    """The scratch table of the walks over ``rows``, allocated once per batch."""
+    """The scratch table of the walks over ``rows``, allocated once per batch. It remembers
+    the pte tables the walks reached: while it is used, no page table may be freed or
+    replaced (reclaim's walks only split PMD leaves into new tables)."""
     return np.zeros((rows.shape[0], NR_SCR_COLS), np.int64)
 
 
@@ -250,23 +254,34 @@ def mapped_pfn(vs, entry, level, address, migration):
 
 @njit(cache=True)
 def rmap_walk_one(a, vs, keys, off, rows, pfn, migration, out):
-    """``rmap_walk`` of one page: each (table row, address, level) of an entry that maps
-    ``pfn`` (a migration entry for it, with ``migration``), into ``out``; returns how many."""
+    """``rmap_walk`` of one page: each (table row, address, level, page-table row) of an
+    entry that maps ``pfn`` (a migration entry for it, with ``migration``), into ``out``;
+    returns how many. A VMA's walk ending in the pte table its last one reached starts there
+    (``out``'s SCR_PMD_KEY): a run of pages of one page table walks from the top once."""
     head = B.compound_head(a, pfn)
     mapping = a.mapping[head]
     i = np.searchsorted(keys, mapping)
     if mapping == 0 or i == keys.shape[0] or keys[i] != mapping:
         return 0
     pgoff = a.index[head] + (pfn - head)
+    leaf = vs.vp[VP_LEVELS] - 1
+    pmd_shift = vs.shift[leaf - 1]
     n = 0
     for r in range(off[i], off[i + 1]):
         first = rows[r, RMAP_PGOFF]
         if pgoff < first or pgoff >= first + ((rows[r, RMAP_END] - rows[r, RMAP_START]) >> 12):
             continue
         address = rows[r, RMAP_START] + ((pgoff - first) << 12)  # vma_address
-        entry, level = lookup_pte(a, vs, rows[r, RMAP_PGD], address)
+        key = (address >> pmd_shift) + 1
+        if out[r, SCR_PMD_KEY] == key:
+            pt, level = out[r, SCR_PTE_TABLE], leaf
+            entry = vs.pt[pt, pt_index(vs, leaf, address)]
+        else:
+            entry, level, pt = lookup_entry(a, vs, rows[r, RMAP_PGD], address)
+            if level == leaf:
+                out[r, SCR_PMD_KEY], out[r, SCR_PTE_TABLE] = key, pt
         if mapped_pfn(vs, entry, level, address, migration) == pfn:
-            out[n, SCR_ROW], out[n, SCR_ADDR], out[n, SCR_LEVEL] = r, address, level
+            out[n, SCR_ROW], out[n, SCR_ADDR], out[n, SCR_LEVEL], out[n, SCR_PT] = r, address, level, pt
             n += 1
     return n
 
@@ -358,8 +373,7 @@ def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
             if rows[r, RMAP_FLAGS] & VM_LOCKED:
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return referenced, vm_flags | VM_LOCKED
-            row = pt_offset(a, vs, rows[r, RMAP_PGD], address, level)
-            idx = pt_index(vs, level, address)
+            row, idx = scratch[j, SCR_PT], pt_index(vs, level, address)
             if not entry_has(vs.pt[row, idx], _PAGE_ACCESSED):
                 continue
             vs.pt[row, idx] &= ~np.uint64(_PAGE_ACCESSED)
@@ -376,16 +390,14 @@ def folio_referenced(a, vs, keys, off, rows, row_mm, head, scratch, flush_mm):
 
 
 @njit(cache=True)
-def try_to_unmap_lazyfree_one(a, vs, mmc, pgd, addr, pfn, droppable):
-    """``try_to_unmap_one``'s MADV_FREE case for the pte mapping ``pfn`` at ``addr``: its
+def try_to_unmap_lazyfree_one(a, vs, mmc, row, idx, pfn, droppable):
+    """``try_to_unmap_one``'s MADV_FREE case for the pte mapping ``pfn`` (entry ``idx`` of
+    table ``row``): its
     dirty bit dirties the folio; a dirty folio was written since MADV_FREE and must be kept
     (not in a MAP_DROPPABLE mapping, which drops it all the same), so is one someone else
     holds (the isolation and the ptes aside); otherwise the
     pte goes without a swap entry (MM_ANONPAGES). A folio it cannot drop is swap-backed again
     (6.18 does so whether the dirty bit or another reference kept it). True if it went."""
-    row, idx = pte_slot(a, vs, pgd, addr)
-    if row < 0:
-        return False
     pte = vs.pt[row, idx]
     if not pte_present(pte) or pte_pfn(pte) != pfn:
         return False
@@ -420,29 +432,27 @@ def try_to_unmap(a, vs, keys, off, rows, row_mm, mmcs, head, scratch, flush_mm):
             if rows[r, RMAP_FLAGS] & VM_LOCKED:  # not TTU_IGNORE_MLOCK: walk_abort
                 mlock_vma_folio(a, head, rows[r, RMAP_FLAGS])
                 return False
-            pgd = rows[r, RMAP_PGD]
+            row, idx = scratch[j, SCR_PT], pt_index(vs, level, address)
             if anon and not a.flags[head] & PG_swapbacked_mask:
-                if level < leaf or not try_to_unmap_lazyfree_one(a, vs, mmcs[mm], pgd, address, page,
+                if level < leaf or not try_to_unmap_lazyfree_one(a, vs, mmcs[mm], row, idx, page,
                                                                  (rows[r, RMAP_FLAGS] & VM_DROPPABLE) != 0):
                     return False
             elif anon:
                 if level < leaf:  # TTU_SPLIT_HUGE_PMD: the PMD becomes ptes of the same folio
-                    __split_huge_pmd(a, vs, mmcs[mm], pt_offset(a, vs, pgd, address, level),
-                                      pt_index(vs, level, address))
-                if not try_to_unmap_one(a, vs, mmcs[mm], pgd, address, page):
+                    __split_huge_pmd(a, vs, mmcs[mm], row, idx)
+                    row, idx = pte_slot(a, vs, rows[r, RMAP_PGD], address)
+                if not try_to_unmap_one(a, vs, mmcs[mm], row, idx, page):
                     return False
             else:
-                try_to_unmap_file_one(a, vs, mmcs[mm], pgd, address, level)
+                try_to_unmap_file_one(a, vs, mmcs[mm], row, idx, level)
             flush_mm[mm] = 1
     return not folio_mapped(a, head)
 
 
 @njit(cache=True)
-def try_to_unmap_file_one(a, vs, mmc, pgd, address, level):
-    """``try_to_unmap_one`` for a page-cache folio's entry at ``level`` mapping ``address``:
-    cleared, PMD or pte (a dirty one dirtying the folio: ``zap_leaf``)."""
-    row = pt_offset(a, vs, pgd, address, level)
-    idx = pt_index(vs, level, address)
+def try_to_unmap_file_one(a, vs, mmc, row, idx, level):
+    """``try_to_unmap_one`` for a page-cache folio's entry at ``level`` (entry ``idx`` of
+    table ``row``): cleared, PMD or pte (a dirty one dirtying the folio: ``zap_leaf``)."""
     if level < vs.vp[VP_LEVELS] - 1:
         zap_huge_pmd(a, vs, mmc, row, idx)
     else:

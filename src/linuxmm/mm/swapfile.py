@@ -65,7 +65,8 @@ from ..jit import entry
 from ..kernel.params import memparse
 from .page_io import zram_slot_free_notify, zs_free_pages
 from .pagewalk import WALK_DONE, walk_next, walk_page_range
-from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWP_FMT, VMSTATE_FIELDS,
+from .pgtable import (MAX_SWAPFILES, NS_SWAPCACHE, PTE_KIND_SWAP, VP_CPU, VP_NR_SWAP_PAGES, VP_SWAP_FREED, VP_SWP_FMT,
+                      VMSTATE_FIELDS,
                       SWP_TYPE_SHIFT, VmState, pte_to_swp_entry, swp_offset, swp_type)
 from .memcontrol import mem_cgroup_uncharge_swap, mod_memcg_folio_state
 from .mm_inline import folio_nr_pages
@@ -131,6 +132,7 @@ def swap_entries_free(a, vs, slot):
     vs.swap_table[slot] = 0
     vs.swap_ci_count[slot // SWAPFILE_CLUSTER] -= 1
     vs.vp[VP_NR_SWAP_PAGES] += 1
+    vs.vp[VP_SWAP_FREED] = 1
 
 
 @njit(cache=True)
@@ -378,6 +380,7 @@ def setup_clusters(k: "Kernel", si: swap_info_struct) -> None:
     si.ci_count[0] += 1  # the header
     si.ci_count[nr - 1] += nr * SWAPFILE_CLUSTER - si.max
     ci_count_of(k, si)[:] = si.ci_count
+    k.vm_state.vp[VP_SWAP_FREED] = 1  # the next sync counts the area's slots in use
     for c in range(nr):
         if si.ci_count[c]:
             move_cluster(si.cluster_info, si.cluster_lists, c, NONFULL_LISTS, CLUSTER_FLAG_NONFULL)
@@ -506,6 +509,7 @@ def del_from_avail(k: "Kernel", si: swap_info_struct) -> None:
     vs = k.vm_state
     vs.swap_map[si.base] = 0
     ci_count_of(k, si)[:] = 0
+    vs.vp[VP_SWAP_FREED] = 1
     vs.swap_base[si.type] = -1
     vs.swap_sync_io[si.type] = 0
     pcp = k.swap.percpu_swap_cluster
@@ -578,12 +582,30 @@ def move_cluster(ci, lists, c, lst, flag):
 
 
 @njit(cache=True)
-def sync_cluster_lists(ci, lists, counts):
-    """The clusters whose live count fell below what their list saw move (``partial_free_cluster``
-    to the nonfull list of the cluster's order; ``free_cluster``, which makes it order 0
-    again, when empty; an isolated one stays). Returns those clusters and the slots in use."""
-    freed = np.flatnonzero(counts < ci[:, CI_COUNT])
-    for c in freed:
+def clusters_fallen(ci, counts):
+    """How many clusters' live count fell below what their list saw, and the slots in use:
+    one loop, no array made (it runs before every swap allocation)."""
+    fallen, in_use = 0, np.int64(0)
+    for c in range(counts.shape[0]):
+        in_use += counts[c]
+        if counts[c] < ci[c, CI_COUNT]:
+            fallen += 1
+    return fallen, in_use
+
+
+@njit(cache=True)
+def sync_cluster_lists(ci, lists, counts, nr):
+    """The ``nr`` clusters whose live count fell below what their list saw move, in cluster
+    order (``partial_free_cluster`` to the nonfull list of the cluster's order;
+    ``free_cluster``, which makes it order 0 again, when empty; an isolated one stays).
+    Returns those clusters."""
+    freed = np.empty(nr, np.int64)
+    n = 0
+    for c in range(counts.shape[0]):
+        if counts[c] >= ci[c, CI_COUNT]:
+            continue
+        freed[n] = c
+        n += 1
         ci[c, CI_COUNT] = counts[c]
         if ci[c, CI_FLAGS] == CLUSTER_FLAG_NONE:
             continue
@@ -592,7 +614,7 @@ def sync_cluster_lists(ci, lists, counts):
             ci[c, CI_ORDER] = 0
         elif ci[c, CI_FLAGS] != CLUSTER_FLAG_NONFULL:
             move_cluster(ci, lists, c, NONFULL_LISTS + ci[c, CI_ORDER], CLUSTER_FLAG_NONFULL)
-    return freed, counts.sum()
+    return freed
 
 
 @njit(cache=True)
@@ -610,11 +632,13 @@ def sync_clusters(a, vs, type_):
     fell, in cluster order, where the kernel moves them as they happen); zram drops the data
     of the slots freed there."""
     ci, lists, counts = area_clusters(vs, type_)
-    freed, in_use = sync_cluster_lists(ci, lists, counts)
+    fallen, in_use = clusters_fallen(ci, counts)
     row = vs.swap_si[type_]
     row[SI_INUSE] = in_use - 1 - (ci.shape[0] * SWAPFILE_CLUSTER - row[SI_MAX])
-    if row[SI_FLAGS] & SWP_SYNCHRONOUS_IO and freed.size:
-        zram_slot_free_notify(a, vs, type_, freed)
+    if fallen:
+        freed = sync_cluster_lists(ci, lists, counts, fallen)
+        if row[SI_FLAGS] & SWP_SYNCHRONOUS_IO:
+            zram_slot_free_notify(a, vs, type_, freed)
 
 
 @njit(cache=True)
@@ -679,6 +703,8 @@ def put_swap_entries(vs, entries):
         vs.swap_table[slot] = 0
         vs.swap_ci_count[slot // SWAPFILE_CLUSTER] -= 1
     vs.vp[VP_NR_SWAP_PAGES] += entries.shape[0]
+    if entries.shape[0]:
+        vs.vp[VP_SWAP_FREED] = 1
 
 
 @njit(cache=True)
@@ -825,13 +851,17 @@ def swap_alloc_slow(vs, order, nr):
 
 @njit(cache=True)
 def swap_sync_avail(a, vs):
-    """Apply the frees of compiled code to the clusters; an area with free slots again is
-    back on the avail list."""
+    """Apply the frees of compiled code to the clusters (none to apply when no slot was freed
+    since the last time: VP_SWAP_FREED); an area with free slots again is back on the avail
+    list."""
     active, avail, si = vs.swap_plists[PLIST_ACTIVE], vs.swap_plists[PLIST_AVAIL], vs.swap_si
+    freed = vs.vp[VP_SWAP_FREED]
+    vs.vp[VP_SWAP_FREED] = 0
     for type_ in active:
         if type_ < 0:
             break
-        sync_clusters(a, vs, type_)
+        if freed:
+            sync_clusters(a, vs, type_)
         if si[type_, SI_FLAGS] & SWP_WRITEOK and si[type_, SI_INUSE] < si[type_, SI_PAGES] \
                 and plist_find(avail, type_) < 0:
             plist_add(avail, si, type_)

@@ -149,6 +149,7 @@ compaction-driven ``should_continue_reclaim``.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -658,8 +659,8 @@ def folio_check_dirty_writeback(a, pfn, nr, stat):
 
 @njit(cache=True)
 def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp, io,
-                      split, flush_mm, nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
-                      may_fs, stat, cpu):
+                      split, flush_mm, scratch, nid, folios, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage,
+                      may_io, may_fs, stat, cpu):
     """Decide each isolated folio's fate (``shrink_folio_list``); the reclaimed ones are freed,
     those handed to pageout go to ``io`` (``shrink_written_folios`` finishes them), the large
     shmem folios ``shmem_writeout`` splits to ``split``, the others are compacted to the
@@ -670,9 +671,8 @@ def shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
     PG_reclaim). A folio under writeback is activated, PG_reclaim set (case 2 of 6.18's
     comment, the one of global and cgroup v2 reclaim: ST_WRITEBACK); kswapd meeting one with
     PG_reclaim again while the node is PGDAT_WRITEBACK (``pgdat_writeback``) counts it in
-    ST_IMMEDIATE (case 1: it will throttle)."""
+    ST_IMMEDIATE (case 1: it will throttle). ``scratch`` is the rmap walks' (``rmap_scratch``)."""
     keep = i = 0
-    scratch = rmap_scratch(rmap_rows)
     rmap = (rmap_keys, rmap_off, rmap_rows, row_mm, mmcs)
     while i < n:
         pfn = folios[i]
@@ -808,14 +808,13 @@ def isolate_folios(a, pfns, out):
 
 
 @njit(cache=True)
-def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm, memcg, nid, lru, nr_to_scan,
+def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm, scratch, memcg, nid, lru, folios,
                         reclaim_idx, cpu, stat):
-    """``shrink_active_list``: referenced executable file folios stay active (rotated,
-    ST_ROTATED); the others move to the inactive head with PG_workingset (a later refault of
-    theirs restores the workingset); a VM_LOCKED mapping found mlocks the folio, culled on
-    putback. Returns pages deactivated."""
-    folios = np.zeros(nr_to_scan, np.int64)
-    scratch = rmap_scratch(rmap_rows)
+    """``shrink_active_list`` of as many pages as ``folios`` holds: referenced executable file
+    folios stay active (rotated, ST_ROTATED); the others move to the inactive head with
+    PG_workingset (a later refault of theirs restores the workingset); a VM_LOCKED mapping
+    found mlocks the folio, culled on putback. Returns pages deactivated."""
+    nr_to_scan = folios.shape[0]
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
     count_memcg_events(a, memcg, PGREFILL, stat[ST_SCANNED])
@@ -881,30 +880,58 @@ def putback_split_overflow(a, nid, folios, work, keep, cpu):
 
 
 @njit(cache=True)
+def sort_by_slot(a, io, n):
+    """``io[:n]`` in the order of their swap slots (the order the block plug submits them),
+    in place: an insertion sort, the folios mostly coming in slot order already (the batch's
+    slots were reserved in order). The slots are distinct: the order is the only one."""
+    for i in range(1, n):
+        pfn = io[i]
+        slot = a.private[pfn]
+        j = i - 1
+        while j >= 0 and a.private[io[j]] > slot:
+            io[j + 1] = io[j]
+            j -= 1
+        io[j + 1] = pfn
+
+
+@njit(cache=True)
+def shrink_folio_work(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swap_full, nid,
+                      work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs, io, split,
+                      flush_mm, swp, scratch, stat, cpu):
+    """``shrink_folio_list`` of ``work[:n]`` (``work`` with room for the pages of split
+    folios) on the caller's arrays: the folios handed to pageout into ``io`` in slot order,
+    the large shmem folios to split into ``split``, the mms whose TLBs need a flush marked in
+    ``flush_mm`` (zero on entry), ``swp`` (NR_SWP) and the walks' ``scratch``. The reserved
+    swap entries no folio took are released. Returns how many folios are kept at the front
+    of ``work``; ``swp`` says how many went to ``io`` and ``split``."""
+    swp[:] = 0
+    swp[SWP_FULL] = swap_full
+    keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp,
+                             io, split, flush_mm, scratch, nid, work, n, is_kswapd, pgdat_writeback, may_unmap,
+                             may_writepage, may_io, may_fs, stat, cpu)
+    put_swap_entries(vs, entries[swp[SWP_NEXT_ENTRY]:])
+    sort_by_slot(a, io, swp[SWP_NR_IO])
+    return keep
+
+
+@njit(cache=True)
 def shrink_folio_pass(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swap_full, nid,
                       folios, n, split_room, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io, may_fs,
                       stat, cpu):
-    """``shrink_folio_list`` of ``folios[:n]`` (copied to a list with ``split_room`` for the
-    pages of split folios), the reserved swap entries no folio took released. Returns the
-    list, how many are kept at its front, the folios handed to pageout in slot order (the
-    order the block plug submits them), the large shmem folios to split and the mms whose
-    TLBs need a flush."""
+    """``shrink_folio_work`` of ``folios[:n]`` (copied to a list with ``split_room`` for the
+    pages of split folios), for Python's ``shrink_folio_batch``. Returns the list, how many
+    are kept at its front, the folios handed to pageout in slot order, the large shmem folios
+    to split and the mms whose TLBs need a flush."""
     work = np.zeros(n + split_room, np.int64)
     work[:n] = folios[:n]
     io = np.zeros(work.shape[0], np.int64)
     split = np.zeros(n, np.int64)
     flush_mm = np.zeros(mmcs.shape[0], np.int64)
     swp = np.zeros(NR_SWP, np.int64)
-    swp[SWP_FULL] = swap_full
-    keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp,
-                             io, split, flush_mm, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage,
-                             may_io, may_fs, stat, cpu)
-    put_swap_entries(vs, entries[swp[SWP_NEXT_ENTRY]:])
-    io = io[:swp[SWP_NR_IO]]
-    slots = np.empty(io.shape[0], np.int64)
-    for i in range(io.shape[0]):
-        slots[i] = a.private[io[i]]
-    return work, keep, io[np.argsort(slots)], split[:swp[SWP_NR_SPLIT]], flush_mm
+    keep = shrink_folio_work(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large,
+                             swap_full, nid, work, n, is_kswapd, pgdat_writeback, may_unmap, may_writepage, may_io,
+                             may_fs, io, split, flush_mm, swp, rmap_scratch(rmap_rows), stat, cpu)
+    return work, keep, io[:swp[SWP_NR_IO]], split[:swp[SWP_NR_SPLIT]], flush_mm
 
 
 @njit(cache=True)
@@ -1119,6 +1146,13 @@ def scan_control_modes(a, live, memcg, nid, priority, force_deactivate, refaults
     return may_deactivate, cache_trim, tiny
 
 
+# The pass's scratch arrays, made once per call of the compiled pass for all its batches: the
+# mms whose TLBs a batch's walks left to flush (zeroed by the flush), shrink_folio_list's
+# swap-out state (``swp``, NR_SWP) and the rmap walks' table (``rmap_scratch``: no page table
+# goes away while the pass runs)
+pass_scratch = namedtuple("pass_scratch", ("flush_mm", "swp", "rmap"))
+
+
 @njit(cache=True)
 def too_many_isolated(a, ps, file, gfp_io_fs):
     """Direct reclaimers back off while more is isolated than the node's inactive list holds
@@ -1135,15 +1169,16 @@ def too_many_isolated(a, ps, file, gfp_io_fs):
 
 @njit(cache=True)
 def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
-                       nr_to_scan, cpu):
-    """``shrink_active_list`` (``shrink_active_batch``), the young bits' TLB flush batched
-    (``try_to_unmap_flush``), the rotated pages noted as the type's cost."""
+                       nr_to_scan, work, scr, cpu):
+    """``shrink_active_list`` (``shrink_active_batch``, its list the pass's ``work`` when
+    that is long enough: ``shrink_active_list`` alone may ask for more), the young bits' TLB
+    flush batched (``try_to_unmap_flush``), the rotated pages noted as the type's cost."""
     stat = np.zeros(NR_ST, np.int64)
     lru_add_drain(a, cpu)
-    flush_mm = np.zeros(mmcs.shape[0], np.int64)
-    shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm, ps[PS_MEMCG], ps[PS_NID], lru,
-                        nr_to_scan, ps[PS_RECLAIM_IDX], cpu, stat)
-    try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty)
+    folios = work[:nr_to_scan] if work.shape[0] >= nr_to_scan else np.zeros(nr_to_scan, np.int64)
+    shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, scr.flush_mm, scr.rmap, ps[PS_MEMCG],
+                        ps[PS_NID], lru, folios, ps[PS_RECLAIM_IDX], cpu, stat)
+    try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm, mm_dirty)
     ps[PS_NR_SCANNED] += stat[ST_SCANNED]
     lru_note_cost(a, live, ps[PS_MEMCG], ps[PS_NID], lru >= LRU_INACTIVE_FILE, 0, stat[ST_ROTATED])
 
@@ -1152,12 +1187,13 @@ def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs,
 def try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty):
     """``try_to_unmap_flush`` within the pass: the batched TLB flush (``arch_tlbbatch_flush``,
     when the machine models TLBs), the mms whose counters changed noted for the copy back at
-    the pass's stop."""
+    the pass's stop; ``flush_mm`` is left zeroed for the next batch."""
+    if ps[PS_FLAGS] & PF_HAS_TLB and mmcs.shape[0]:
+        arch_tlbbatch_flush(tlb, mmcs, flush_mm)
     for i in range(flush_mm.shape[0]):
         if flush_mm[i]:
             mm_dirty[i] = 1
-    if ps[PS_FLAGS] & PF_HAS_TLB and mmcs.shape[0]:
-        arch_tlbbatch_flush(tlb, mmcs, flush_mm)
+            flush_mm[i] = 0
 
 
 @njit(cache=True)
@@ -1186,12 +1222,14 @@ def zone_boosted(a):
 
 @njit(cache=True)
 def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
-                         folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
+                         folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu):
     """``shrink_inactive_list`` of ``PS_CHUNK`` pages of ``lru``, from the step ``PS_STEP``
     it is at: the ``too_many_isolated`` wait, isolation, ``shrink_folio_list`` (the swap
     slots reserved and the rmap table gathered once per pass), the batched TLB flush, the
     write to zram, the folios written freed, putback and the cost. Returns PASS_DONE once the
-    step is done, or what it stops for (``PS_STEP`` says where it goes on)."""
+    step is done, or what it stops for (``PS_STEP`` says where it goes on). The list is
+    shrunk in ``work``; ``folios``, copied there, takes the large shmem folios to split (none
+    here: a batch with large folios is Python's)."""
     nid, flags, file = ps[PS_NID], ps[PS_FLAGS], lru >= LRU_INACTIVE_FILE
     folios = folios[:ps[PS_CHUNK]]  # as long as the scan asked for, as the kernel's list is
     step = ps[PS_STEP]
@@ -1214,20 +1252,19 @@ def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows,
         if needs[NEED_LARGE] or needs[NEED_SPLIT_ROOM] or not flags & PF_MAY_IO:
             ps[PS_STEP] = STEP_TAIL
             return PASS_BATCH
-        entries = np.zeros(0, np.int64)
-        if needs[NEED_SLOTS]:
-            entries = swap_alloc_entries(a, vs, needs[NEED_SLOTS])
-        new, keep, written, split, flush_mm = shrink_folio_pass(
-            a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, np.zeros(0, np.int64),
-            vs.vp[VP_NR_SWAP_PAGES] * 2 < ps[PS_TOTAL_SWAP], nid, folios, n, 0, ps[PS_RECLAIMER] == RECLAIMER_KSWAPD,
+        entries = swap_alloc_entries(a, vs, needs[NEED_SLOTS]) if needs[NEED_SLOTS] else work[:0]
+        work[:n] = folios[:n]
+        keep = shrink_folio_work(
+            a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, work[:0],
+            vs.vp[VP_NR_SWAP_PAGES] * 2 < ps[PS_TOTAL_SWAP], nid, work, n, ps[PS_RECLAIMER] == RECLAIMER_KSWAPD,
             (flags & PF_PGDAT_WRITEBACK) != 0, (flags & PF_MAY_UNMAP) != 0, (flags & PF_MAY_WRITEPAGE) != 0, True,
-            (flags & PF_MAY_FS) != 0, stat, cpu)
-        try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty)
-        work[:new.shape[0]] = new
-        io[:written.shape[0]] = written
-        ps[PS_KEEP], ps[PS_NR_IO] = keep, written.shape[0]
+            (flags & PF_MAY_FS) != 0, io, folios, scr.flush_mm, scr.swp, scr.rmap, stat, cpu)
+        try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm, mm_dirty)
+        nr_io = scr.swp[SWP_NR_IO]
+        written = io[:nr_io]
+        ps[PS_KEEP], ps[PS_NR_IO] = keep, nr_io
         ps[PS_STEP] = STEP_FINISH
-        if written.shape[0]:
+        if nr_io:
             if flags & PF_WB_THROTTLED or swap_write_zram(a, vs, written) < 0:
                 return PASS_WRITE
             if zone_boosted(a):
@@ -1251,18 +1288,18 @@ def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows,
 
 @njit(cache=True)
 def shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru, folios,
-                work, io, stat, sc_nr, gfp_io_fs, cpu):
+                work, io, stat, sc_nr, gfp_io_fs, scr, cpu):
     """``shrink_list`` of ``PS_CHUNK`` pages of ``lru``: an active list only when
     ``may_deactivate`` allows (else PF_SKIPPED_DEACTIVATE)."""
     if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
         if ps[PS_MAY_DEACTIVATE] & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
             shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
-                               ps[PS_CHUNK], cpu)
+                               ps[PS_CHUNK], work, scr, cpu)
         else:
             ps[PS_FLAGS] |= PF_SKIPPED_DEACTIVATE
         return PASS_DONE
     return shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live,
-                                ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+                                ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
 
 
 @njit(cache=True)
@@ -1297,9 +1334,10 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
     remaining scan is scaled down to the share the first type completed
     (``proportional_cut``); then the active anon list is aged if its inactive list is low. With PH_LIST, one ``shrink_list``
     alone. Returns PASS_DONE or what it stops for (Python does that and calls it again)."""
+    scr = pass_scratch(np.zeros(mmcs.shape[0], np.int64), np.zeros(NR_SWP, np.int64), rmap_scratch(rmap_rows))
     if ps[PS_PHASE] == PH_LIST:
         status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
-                             ps[PS_LRU], folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+                             ps[PS_LRU], folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
         if status == PASS_DONE:
             ps[PS_PHASE] = PH_DONE
         return status
@@ -1317,7 +1355,7 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
                 ps[PS_STEP] = STEP_ISOLATE
             if ps[PS_CHUNK]:
                 status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty,
-                                     live, ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
+                                     live, ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
                 if status != PASS_DONE:
                     return status
                 ps[PS_CHUNK] = 0
@@ -1334,7 +1372,7 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
         if memcg_can_swap(a, vs.vp[VP_NR_SWAP_PAGES], memcg) and inactive_lru_is_low(a, live, memcg, nid,
                                                                                        LRU_INACTIVE_ANON):
             shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
-                               LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX, cpu)
+                               LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX, work, scr, cpu)
         ps[PS_PHASE] = PH_DONE
     return PASS_DONE
 
