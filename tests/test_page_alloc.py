@@ -278,12 +278,16 @@ def test_freed_folios_leave_no_page_state_behind():
 
 
 def test_mem_map_links_hold_pfns_in_32_bits():
-    """The pcp and LRU links are 32-bit (pfn + 1): a machine with more page frames than they
-    can name is refused when its mem_map is built, not silently truncated."""
+    """The pcp, LRU and free-list links are 32-bit (pfn + 1), the free lists' tags and the
+    folios' memcg ids 16-bit (what a fresh machine's faults write for every page frame): a
+    machine with more page frames than they can name is refused when its mem_map is built,
+    not silently truncated."""
     from linuxmm.errors import ConfigError
 
     a = Machine().kernel.mem_map
-    assert {a.pcp_next.dtype, a.pcp_prev.dtype, a.lru_next.dtype, a.lru_prev.dtype} == {np.dtype(np.int32)}
+    assert {a.pcp_next.dtype, a.pcp_prev.dtype, a.lru_next.dtype, a.lru_prev.dtype, a.fa_next.dtype,
+            a.fa_prev.dtype} == {np.dtype(np.int32)}
+    assert a.fa_tag.dtype == a.memcg.dtype == np.dtype(np.int16)
     m = Machine(cmdline="memmap=1G@9T")  # RAM at 9 TiB: 2.4 G page frames
     with pytest.raises(ConfigError, match="32 bits"):
         m.kernel.mem_map

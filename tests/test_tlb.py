@@ -517,6 +517,49 @@ def access_batch_follow(a, vs, vmas, mmc, addrs, write, value, out):
     return M.FAULT_OK
 
 
+def tlb_contents(t):
+    """Everything a TLB holds and counts, stamps and probe hints included."""
+    return [x.copy() for x in (t.ent, t.clock, t.ctr, t.hint, t.nhuge, t.nvalid)]
+
+
+def test_the_fault_paths_refill_is_the_lookup_and_walk_it_stands_for():
+    """``access_one`` retries a faulted access with ``tlb_refill`` (one walk per fault, from
+    the PDE the faulting walk cached): the TLBs end exactly as with the full lookup and walk
+    of ``tlb_translate`` after each fault, through write faults, new PTE tables (the
+    faulting walk stops above the pte), read faults of the zero page then written (a
+    rewalk: the entry is read-only), a 2 MiB THP and COW after fork."""
+    small, huge = (BASE, BASE + (1100 << 12)), (0x40000000, 0x40000000 + (2 << 20))
+    rw = M.VM_READ | M.VM_WRITE | M.VM_MAYWRITE
+    vmas = np.array([[small[0], small[1], rw, 0, 1, 0, -1, 0, 0],
+                     [huge[0], huge[1], rw | M.VM_HUGEPAGE, 0, 1, 0, -1, 0, 0]], np.int64)
+    pages = np.concatenate([np.arange(*small, 4096), np.arange(*huge, 256 << 10)]).astype(np.int64)
+    script = [(False, pages[:1100:3]), (True, pages), (True, pages[::7]), ("fork",), (True, pages[::5])]
+    ends = {}
+    for mode in ("translate", "refill"):
+        s = Space(machine("x86_64").kernel)  # its own: the same pages allocated in both modes
+        s.vs.vp[P.VP_THP] = P.THP_MADVISE
+        s.t.switch_mm(SimpleNamespace(cpu=0, mmc=s.mmc))
+        for step in script:
+            if step[0] == "fork":
+                child = s.new_mm()
+                for lo, hi in (small, huge):
+                    assert M.copy_page_range(s.a, s.vs, s.mmc, child, int(child[M.MMC_PGD]), lo, hi, rw, 1) == (0, hi)
+                T.flush_tlb_mm(s.t, s.pgd)
+                continue
+            write, addrs = step
+            out = np.zeros(len(addrs), np.uint8)
+            if mode == "translate":
+                assert access_batch_tlb(s.a, s.vs, s.t, vmas, s.mmc, addrs, write, 1, out) == M.FAULT_OK
+            else:
+                assert M.access_batch(s.a, s.vs, NO_PAGE_CACHE, s.t, s.pgd, vmas, s.mmc, addrs, write, 1, out, 0,
+                                      1 << 62) == (len(addrs), M.FAULT_OK)
+        ends[mode] = tlb_contents(s.t)
+        c = s.t.counters()
+        assert c["rewalks"] > 0 and c["hits_2m"] > 0 and c["pwc_hits_pde"] > 0 and c["walk_faults"] > 0
+    for translated, refilled in zip(ends["translate"], ends["refill"]):
+        assert np.array_equal(translated, refilled)
+
+
 def test_fork_cow_and_thp_through_the_tlb_match_the_plain_walk(k64):
     """Parent writes, forks, migrates between CPUs while parent and child write: what each
     reads must be what it would read without a TLB (stale entries would leak the other's data)."""

@@ -112,9 +112,9 @@ MEMMAP_FIELDS = [
     ("zone_node", np.int64, 1),
     ("zone_idx", np.int64, 1),
     ("fa_off", np.int64, 1),
-    ("fa_next", np.int64, 1),
-    ("fa_prev", np.int64, 1),
-    ("fa_tag", np.int32, 1),
+    ("fa_next", np.int32, 1),
+    ("fa_prev", np.int32, 1),
+    ("fa_tag", np.int16, 1),
     ("fa_head", np.int64, 3),
     ("fa_tail", np.int64, 3),
     ("nr_free", np.int64, 3),
@@ -145,7 +145,7 @@ MEMMAP_FIELDS = [
     ("index", np.int64, 1),
     ("content", np.uint8, 2),
     ("content_valid", np.uint8, 1),
-    ("memcg", np.int32, 1),
+    ("memcg", np.int16, 1),
     ("memcg_parent", np.int32, 1),
     ("memcg_counter", np.int64, 3),
     ("memcg_stat", np.int64, 2),
@@ -187,7 +187,9 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     the clock of evictions and activations that shadow entries read (``mm/workingset.py``). Per CPU: fbatch/fbatch_nr: the folio
     batches of ``struct cpu_fbatches`` (``include/linux/pagevec.py``).
     pb_mt: pageblock migratetypes; seg_*: memory segments (pfn -> zone id); zone_*: zone
-    spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails);
+    spans, nodes and zone_idx(); fa_*: free lists per order (links, tags, heads, tails; the
+    links pfn + 1 in 32 bits, the tag ``1 + migratetype + 16 * zone id`` in 16: expand()
+    writes them for the blocks it splits off, so a fresh machine's allocations fault them in);
     nr_free: free_area[order].nr_free per migratetype; vm_stat/vm_numa_event: the zone
     counters by ``enum zone_stat_item``/``enum numa_stat_item`` (``include/linux/vmstat.py``);
     node_stat: the node counters by ``enum node_stat_item`` (``pgdat->vm_stat``; the fault
@@ -200,7 +202,8 @@ class MemMap(CompiledStruct, fields=MEMMAP_FIELDS):
     content: the page's memory, one byte per 64-byte line (what reads and writes see);
     content_valid: whether that row holds the page's data, else the page reads as zeros
     (``clear_page`` clears this instead of the row, so pages never written cost no memory).
-    memcg: folio->memcg_data as the charged memcg's id (0: not charged), by head.
+    memcg: folio->memcg_data as the charged memcg's id (0: not charged), by head (16 bits:
+    the kernel's ids are unsigned short, ours below MEMCG_NR_IDS).
     Per memcg id (``include/linux/memcontrol.py``): memcg_parent: the parent's id (0 above the
     root); memcg_counter: the ``struct page_counter`` fields (PC_*) of memory and swap;
     memcg_stat: ``memcg->vmstats`` by ``enum node_stat_item`` then ``enum memcg_stat_item``; memcg_events/memcg_events_local:
@@ -1052,6 +1055,8 @@ def build_mem_map(k) -> MemMap:
     i32 = np.int32
     if npfn >= np.iinfo(i32).max:
         raise ConfigError(f"{k.desc.name}: {npfn:,} page frames: the mem_map's list links hold pfn + 1 in 32 bits")
+    if 16 * nz >= np.iinfo(np.int16).max:
+        raise ConfigError(f"{k.desc.name}: {nz} zones: the free lists' tags hold 16 * zone id in 16 bits")
     with sparse_arrays(f"{k.desc.name}: mem_map for {npfn:,} page frames"):
         a = MemMap.from_arrays(
             flags=np.zeros(npfn, np.uint64), refcount=np.zeros(npfn, np.int32),
@@ -1085,8 +1090,8 @@ def build_mem_map(k) -> MemMap:
             seg_start=np.array([s[0] for s in segs], i64), seg_end=np.array([s[1] for s in segs], i64),
             seg_zid=np.array([s[2] for s in segs], i64),
             zone_start=zone_start, zone_end=zone_end, zone_node=zone_node, zone_idx=zone_idx,
-            fa_off=fa_off, fa_next=np.zeros(total, i64), fa_prev=np.zeros(total, i64),
-            fa_tag=np.zeros(total, np.int32),
+            fa_off=fa_off, fa_next=np.zeros(total, i32), fa_prev=np.zeros(total, i32),
+            fa_tag=np.zeros(total, np.int16),
             fa_head=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
             fa_tail=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
             nr_free=np.zeros((nz, max_order + 1, MIGRATE_TYPES), i64),
@@ -1103,7 +1108,7 @@ def build_mem_map(k) -> MemMap:
             pcp_alloc_factor=np.zeros((ncpu, nz), i64), pcp_flags=np.zeros((ncpu, nz), i64),
             params=params, private=np.zeros(npfn, i64), mapping=np.zeros(npfn, i64),
             index=np.zeros(npfn, i64), content=np.zeros((npfn, CONTENT_LINES), np.uint8),
-                content_valid=np.zeros(npfn, np.uint8), memcg=np.zeros(npfn, np.int32),
+                content_valid=np.zeros(npfn, np.uint8), memcg=np.zeros(npfn, np.int16),
             memcg_parent=np.zeros(MEMCG_NR_IDS, np.int32),
             memcg_counter=np.zeros((MEMCG_NR_IDS, NR_PAGE_COUNTERS, NR_PC_FIELDS), i64),
             memcg_stat=np.zeros((MEMCG_NR_IDS, MEMCG_NR_STAT), i64),

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..arch.x86.mm.tlb import (MISS, l1_4k_entry, l1_entry, l1_entry_shift, l1_hit_again, l1_hits_again, tlb_fault_done, tlb_miss_again,
-                               tlb_translate, tlb_walk)
+from ..arch.x86.mm.tlb import (l1_4k_entry, l1_entry, l1_entry_shift, l1_hit_again, l1_hits_again, tlb_fault_done, tlb_refill,
+                               tlb_translate)
 from ..include.linux.mm_types import (  # noqa: F401 (callers also read the mmc layout and VM_* as M.*)
     GUP_PIN_COUNTING_BIAS, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MMC_ANON_THP, MMC_HAS_PINNED,
     MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,
@@ -1210,9 +1210,9 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write, l1_4k_missed=False):
     counted (``mm_account_fault``) once it completes. ``l1_4k_missed``: the caller's
     ``l1_4k_entry`` just found no L1 4K entry (the lookup skips that probe)."""
     pgd = mmc[MMC_PGD]
-    how = tlb_translate(a, vs, t, asid, pgd, addr, write, l1_4k_missed)
-    if how >= 0:
-        return how
+    pfn = tlb_translate(a, vs, t, asid, pgd, addr, write, l1_4k_missed)
+    if pfn >= 0:
+        return pfn
     if vs.vp[VP_PAGEFAULT_DISABLED]:  # faulthandler_disabled(): no fault is handled
         return -1 - FAULT_EFAULT
     vs.vp[VP_FLUSH_PENDING] = 0
@@ -1224,11 +1224,7 @@ def access_one(a, vs, xa, t, asid, vmas, mmc, addr, write, l1_4k_missed=False):
         return -1 - status
     mm_account_fault(vs, mmc)
     tlb_fault_done(vs, t, asid, addr)
-    if how == MISS:  # the retried access misses the TLBs again: nothing refilled them
-        tlb_miss_again(t)
-        pfn = tlb_walk(a, vs, t, asid, pgd, addr, write, False)
-    else:
-        pfn = tlb_translate(a, vs, t, asid, pgd, addr, write)
+    pfn = tlb_refill(a, vs, t, asid, pgd, addr, write)  # the retried access: nothing refilled the TLBs
     return pfn if pfn >= 0 else -1 - FAULT_SIGSEGV_ACCERR
 
 

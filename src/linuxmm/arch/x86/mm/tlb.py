@@ -294,16 +294,6 @@ def tlb_lookup(t, asid, vaddr, write, l1_4k_missed=False):
     return ent[cpu, E_PFN, e] + ((vaddr >> 12) & ((np.int64(1) << (shift - 12)) - 1)), flags
 
 
-@njit(cache=True, inline="always")
-def tlb_miss_again(t):
-    """Count a lookup known to miss everywhere (the retry of an access whose lookup missed
-    and then faulted: the fault handler only ever drops entries), as ``tlb_lookup`` would."""
-    cpu = t.params[TP_CPU]
-    t.clock[cpu] += 1
-    t.ctr[cpu, C_L1_MISSES] += 1
-    t.ctr[cpu, C_STLB_MISSES] += 1
-
-
 @njit(cache=True, inline='always')
 def tlb_fill(t, asid, vaddr, pfn, page_shift, writable, dirty, absent):
     """Cache a translation found by a walk; ``pfn`` is the page's first 4 KiB frame.
@@ -379,10 +369,8 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     TLB miss, the hot path of replay. It starts below a paging-structure-cache hit, counts
     every entry read, and tests the hardware present bit (``entry_present``: PROT_NONE and
     swap entries fault), so it stays a straight loop over the same entry helpers."""
-    params, ctr = t.params, t.ctr
-    pt = vs.pt
-    cpu = params[TP_CPU]
-    ctr[cpu, C_WALKS] += 1
+    cpu = t.params[TP_CPU]
+    t.ctr[cpu, C_WALKS] += 1
     levels = vs.vp[VP_LEVELS]
     row, start = pgd_row, 0
     for level in range(levels - 2, -1, -1):
@@ -391,7 +379,17 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
             row, start = r, level + 1
             break
     if start == 0:
-        ctr[cpu, C_PWC_MISSES] += 1
+        t.ctr[cpu, C_PWC_MISSES] += 1
+    return _walk_from(a, vs, t, asid, cpu, row, start, vaddr, write, cached)
+
+
+@njit(cache=True, inline="always")
+def _walk_from(a, vs, t, asid, cpu, row, start, vaddr, write, cached):
+    """``tlb_walk``'s reads from level ``start``, in table ``row``, down to the leaf (or the
+    entry that faults)."""
+    params, ctr = t.params, t.ctr
+    pt = vs.pt
+    levels = vs.vp[VP_LEVELS]
     writable = True
     for level in range(start, levels):
         idx = pt_index(vs, level, vaddr)
@@ -419,6 +417,36 @@ def tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, cached):
     if cached:  # a #PF invalidates the address (after a full miss nothing caches it)
         _drop_page(t, cpu, asid, vaddr)
     return -1
+
+
+@njit(cache=True)
+def tlb_refill(a, vs, t, asid, pgd_row, vaddr, write):
+    """The access retried after a page fault: its lookup and walk. The lookup misses
+    everywhere (the walk that faulted dropped the address's entries, or found none, and the
+    fault handler only drops entries), so it is counted as ``tlb_lookup`` counts a miss. The
+    walk that faulted went through the PDE cache's entry for ``vaddr`` (it hit it, or filled
+    it on the way down to the pte) unless it stopped above: when that entry, the one a probe
+    tries first (``_probe``), still holds the PDE (nothing flushed it), the walk's
+    first probe hits there, and its effects follow here without ``tlb_walk``'s search from
+    the top (one walk per fault: the hardware's refill after the fault handler's own walk).
+    Else the whole walk."""
+    ent, ctr = t.ent, t.ctr
+    cpu = t.params[TP_CPU]
+    t.clock[cpu] += 1
+    ctr[cpu, C_L1_MISSES] += 1
+    ctr[cpu, C_STLB_MISSES] += 1
+    level = vs.vp[VP_LEVELS] - 2
+    s = S_PWC_0 + level
+    e = t.hint[cpu, s]
+    shift = t.shift[level]
+    if t.geo[s, G_WAYS] == 0 or ent[cpu, E_TAG, e] != vaddr >> shift or ent[cpu, E_ASID, e] != asid \
+            or ent[cpu, E_SHIFT, e] != shift:
+        return tlb_walk(a, vs, t, asid, pgd_row, vaddr, write, False)
+    ctr[cpu, C_WALKS] += 1
+    t.clock[cpu] += 1  # pwc_lookup's hit
+    ent[cpu, E_STAMP, e] = t.clock[cpu]
+    ctr[cpu, t.pwc_ctr[level]] += 1
+    return _walk_from(a, vs, t, asid, cpu, ent[cpu, E_PFN, e], level + 1, vaddr, write, False)
 
 
 @njit(cache=True)
