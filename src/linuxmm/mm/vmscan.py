@@ -181,7 +181,7 @@ from ..include.linux.vmstat import (ALLOCSTALL_DMA, KSWAPD_HIGH_WMARK_HIT_QUICKL
                                     PGSCAN_ZONE_RECLAIM_FAILED, PGSCAN_ZONE_RECLAIM_SUCCESS, PGSTEAL_ANON,
                                     PGSTEAL_KSWAPD, WORKINGSET_ACTIVATE_ANON, node_page_state, zone_event_type)
 from ..kernel.fork import ensure_tables
-from ..jit import entry
+from ..jit import entry, unowned
 from ..kernel.kthread import TASK_INTERRUPTIBLE, kthread
 from ..kernel.sched.psi import psi_memstall_enter, psi_memstall_leave
 from ..kernel.timer import HZ
@@ -813,7 +813,9 @@ def shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, flush_mm,
     """``shrink_active_list`` of as many pages as ``folios`` holds: referenced executable file
     folios stay active (rotated, ST_ROTATED); the others move to the inactive head with
     PG_workingset (a later refault of theirs restores the workingset); a VM_LOCKED mapping
-    found mlocks the folio, culled on putback. Returns pages deactivated."""
+    found mlocks the folio, culled on putback. Returns pages deactivated. The per-folio
+    callees borrow the arrays (``unowned``)."""
+    flush_mm, scratch, folios, stat = unowned(flush_mm), unowned(scratch), unowned(folios), unowned(stat)
     nr_to_scan = folios.shape[0]
     n = isolate_lru_folios(a, memcg, nid, lru, nr_to_scan, reclaim_idx, folios, stat)
     a.vm_events[PGREFILL] += stat[ST_SCANNED]
@@ -903,7 +905,14 @@ def shrink_folio_work(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
     the large shmem folios to split into ``split``, the mms whose TLBs need a flush marked in
     ``flush_mm`` (zero on entry), ``swp`` (NR_SWP) and the walks' ``scratch``. The reserved
     swap entries no folio took are released. Returns how many folios are kept at the front
-    of ``work``; ``swp`` says how many went to ``io`` and ``split``."""
+    of ``work``; ``swp`` says how many went to ``io`` and ``split``. The per-folio callees
+    borrow the arrays (``unowned``: no reference counting per folio)."""
+    entries, large, work, io, split, flush_mm, swp, scratch, stat = (
+        unowned(entries), unowned(large), unowned(work), unowned(io), unowned(split), unowned(flush_mm),
+        unowned(swp), unowned(scratch), unowned(stat))
+    rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, ino_xa = (unowned(rmap_keys), unowned(rmap_off),
+                                                            unowned(rmap_rows), unowned(row_mm), unowned(mmcs),
+                                                            unowned(ino_xa))
     swp[:] = 0
     swp[SWP_FULL] = swap_full
     keep = shrink_folio_list(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, entries, large, swp,
@@ -938,7 +947,9 @@ def shrink_folio_pass(a, vs, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm,
 def finish_folio_batch(a, vs, xa, ino_xa, nid, io, folios, work, keep, stat, cpu):
     """The end of ``shrink_folio_list`` once the writes were submitted: the folios written at
     once freed (``shrink_written_folios``), the kept ones back in ``folios`` (how many is
-    returned), those beyond its room back on their lists."""
+    returned), those beyond its room back on their lists. The callees borrow the arrays
+    (``unowned``: one compiled version for the pass and for Python's batch)."""
+    ino_xa, io, folios, work, stat = unowned(ino_xa), unowned(io), unowned(folios), unowned(work), unowned(stat)
     if io.shape[0]:
         keep = shrink_written_folios(a, vs, xa, ino_xa, nid, io, io.shape[0], work, keep, stat, cpu)
     return putback_split_overflow(a, nid, folios, work, keep, cpu)
@@ -1333,7 +1344,13 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
     enough was reclaimed (outside direct reclaim at DEF_PRIORITY), the other type's
     remaining scan is scaled down to the share the first type completed
     (``proportional_cut``); then the active anon list is aged if its inactive list is low. With PH_LIST, one ``shrink_list``
-    alone. Returns PASS_DONE or what it stops for (Python does that and calls it again)."""
+    alone. Returns PASS_DONE or what it stops for (Python does that and calls it again).
+    The callees borrow the caller's arrays (``unowned``: no reference counting per page)."""
+    ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live = (
+        unowned(ino_xa), unowned(rmap_keys), unowned(rmap_off), unowned(rmap_rows), unowned(row_mm), unowned(mmcs),
+        unowned(mm_dirty), unowned(live))
+    ps, folios, work, io, stat, sc_nr = unowned(ps), unowned(folios), unowned(work), unowned(io), unowned(stat), \
+        unowned(sc_nr)
     scr = pass_scratch(np.zeros(mmcs.shape[0], np.int64), np.zeros(NR_SWP, np.int64), rmap_scratch(rmap_rows))
     if ps[PS_PHASE] == PH_LIST:
         status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
