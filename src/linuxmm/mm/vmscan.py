@@ -1179,7 +1179,7 @@ def too_many_isolated(a, ps, file, gfp_io_fs):
 
 
 @njit(cache=True)
-def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps, lru,
                        nr_to_scan, work, scr, cpu):
     """``shrink_active_list`` (``shrink_active_batch``, its list the pass's ``work`` when
     that is long enough: ``shrink_active_list`` alone may ask for more), the young bits' TLB
@@ -1189,22 +1189,18 @@ def shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs,
     folios = work[:nr_to_scan] if work.shape[0] >= nr_to_scan else np.zeros(nr_to_scan, np.int64)
     shrink_active_batch(a, vs, rmap_keys, rmap_off, rmap_rows, row_mm, scr.flush_mm, scr.rmap, ps[PS_MEMCG],
                         ps[PS_NID], lru, folios, ps[PS_RECLAIM_IDX], cpu, stat)
-    try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm, mm_dirty)
+    try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm)
     ps[PS_NR_SCANNED] += stat[ST_SCANNED]
     lru_note_cost(a, live, ps[PS_MEMCG], ps[PS_NID], lru >= LRU_INACTIVE_FILE, 0, stat[ST_ROTATED])
 
 
 @njit(cache=True)
-def try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm, mm_dirty):
+def try_to_unmap_flush_pass(tlb, ps, mmcs, flush_mm):
     """``try_to_unmap_flush`` within the pass: the batched TLB flush (``arch_tlbbatch_flush``,
-    when the machine models TLBs), the mms whose counters changed noted for the copy back at
-    the pass's stop; ``flush_mm`` is left zeroed for the next batch."""
+    when the machine models TLBs); ``flush_mm`` is left zeroed for the next batch."""
     if ps[PS_FLAGS] & PF_HAS_TLB and mmcs.shape[0]:
         arch_tlbbatch_flush(tlb, mmcs, flush_mm)
-    for i in range(flush_mm.shape[0]):
-        if flush_mm[i]:
-            mm_dirty[i] = 1
-            flush_mm[i] = 0
+    flush_mm[:] = 0
 
 
 @njit(cache=True)
@@ -1232,7 +1228,7 @@ def zone_boosted(a):
 
 
 @njit(cache=True)
-def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps, lru,
                          folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu):
     """``shrink_inactive_list`` of ``PS_CHUNK`` pages of ``lru``, from the step ``PS_STEP``
     it is at: the ``too_many_isolated`` wait, isolation, ``shrink_folio_list`` (the swap
@@ -1270,7 +1266,7 @@ def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows,
             vs.vp[VP_NR_SWAP_PAGES] * 2 < ps[PS_TOTAL_SWAP], nid, work, n, ps[PS_RECLAIMER] == RECLAIMER_KSWAPD,
             (flags & PF_PGDAT_WRITEBACK) != 0, (flags & PF_MAY_UNMAP) != 0, (flags & PF_MAY_WRITEPAGE) != 0, True,
             (flags & PF_MAY_FS) != 0, io, folios, scr.flush_mm, scr.swp, scr.rmap, stat, cpu)
-        try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm, mm_dirty)
+        try_to_unmap_flush_pass(tlb, ps, mmcs, scr.flush_mm)
         nr_io = scr.swp[SWP_NR_IO]
         written = io[:nr_io]
         ps[PS_KEEP], ps[PS_NR_IO] = keep, nr_io
@@ -1298,18 +1294,18 @@ def shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows,
 
 
 @njit(cache=True)
-def shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru, folios,
+def shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps, lru, folios,
                 work, io, stat, sc_nr, gfp_io_fs, scr, cpu):
     """``shrink_list`` of ``PS_CHUNK`` pages of ``lru``: an active list only when
     ``may_deactivate`` allows (else PF_SKIPPED_DEACTIVATE)."""
     if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
         if ps[PS_MAY_DEACTIVATE] & (DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON):
-            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps, lru,
+            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps, lru,
                                ps[PS_CHUNK], work, scr, cpu)
         else:
             ps[PS_FLAGS] |= PF_SKIPPED_DEACTIVATE
         return PASS_DONE
-    return shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live,
+    return shrink_inactive_step(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live,
                                 ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
 
 
@@ -1337,7 +1333,7 @@ def proportional_cut(ps):
 
 
 @entry
-def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps,
                        folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
     """``shrink_lruvec`` of the classic LRU, compiled, from where ``ps`` says it is: the
     lists SWAP_CLUSTER_MAX pages at a time until ``get_scan_count``'s targets are met; once
@@ -1346,14 +1342,14 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
     (``proportional_cut``); then the active anon list is aged if its inactive list is low. With PH_LIST, one ``shrink_list``
     alone. Returns PASS_DONE or what it stops for (Python does that and calls it again).
     The callees borrow the caller's arrays (``unowned``: no reference counting per page)."""
-    ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live = (
+    ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live = (
         unowned(ino_xa), unowned(rmap_keys), unowned(rmap_off), unowned(rmap_rows), unowned(row_mm), unowned(mmcs),
-        unowned(mm_dirty), unowned(live))
+        unowned(live))
     ps, folios, work, io, stat, sc_nr = unowned(ps), unowned(folios), unowned(work), unowned(io), unowned(stat), \
         unowned(sc_nr)
     scr = pass_scratch(np.zeros(mmcs.shape[0], np.int64), np.zeros(NR_SWP, np.int64), rmap_scratch(rmap_rows))
     if ps[PS_PHASE] == PH_LIST:
-        status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+        status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps,
                              ps[PS_LRU], folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
         if status == PASS_DONE:
             ps[PS_PHASE] = PH_DONE
@@ -1371,7 +1367,7 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
                 nr[lru] -= ps[PS_CHUNK]
                 ps[PS_STEP] = STEP_ISOLATE
             if ps[PS_CHUNK]:
-                status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty,
+                status = shrink_list(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs,
                                      live, ps, lru, folios, work, io, stat, sc_nr, gfp_io_fs, scr, cpu)
                 if status != PASS_DONE:
                     return status
@@ -1388,7 +1384,7 @@ def shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
         memcg, nid = ps[PS_MEMCG], ps[PS_NID]
         if memcg_can_swap(a, vs.vp[VP_NR_SWAP_PAGES], memcg) and inactive_lru_is_low(a, live, memcg, nid,
                                                                                        LRU_INACTIVE_ANON):
-            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ps,
+            shrink_active_step(a, vs, tlb, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ps,
                                LRU_ACTIVE_ANON, SWAP_CLUSTER_MAX, work, scr, cpu)
         ps[PS_PHASE] = PH_DONE
     return PASS_DONE
@@ -1442,7 +1438,7 @@ def node_pass_state(a, vs, live, ns, ps):
 
 
 @entry
-def shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns, ps,
+def shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ns, ps,
                      folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
     """``shrink_node`` of global reclaim under the classic LRU with the root memcg alone,
     compiled, from the stage ``ns`` says: ``prepare_scan_control``, the root memcg's
@@ -1455,7 +1451,7 @@ def shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row
         ns[NS_STAGE] = NST_PASS
     ps[PS_FLAGS] = (ps[PS_FLAGS] & ~NS_MACHINE_FLAGS) | ns[NS_PASS_FLAGS]
     ps[PS_TOTAL_SWAP] = ns[NS_TOTAL_SWAP]
-    status = shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live,
+    status = shrink_lruvec_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live,
                                 ps, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
     if status != PASS_DONE:
         return status
@@ -1484,7 +1480,7 @@ def kswapd_reclaim_target(a, nid, reclaim_idx):
 
 
 @entry
-def balance_pgdat_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns, ps,
+def balance_pgdat_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ns, ps,
                        folios, work, io, stat, sc_nr, gfp_io_fs, cpu):
     """One priority of kswapd's ``balance_pgdat``, compiled (``balance_pgdat_step``'s fast
     path): PASS_END when the node is balanced (its boost reclaimed) or the priorities are
@@ -1506,7 +1502,7 @@ def balance_pgdat_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, r
         ns[NS_STEP_PRIORITY] = ns[NS_PRIORITY]
         ns[NS_NR_TO_RECLAIM] = kswapd_reclaim_target(a, nid, ns[NS_RECLAIM_IDX])
         ns[NS_STAGE] = NST_PREPARE
-    status = shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, mm_dirty, live, ns,
+    status = shrink_node_pass(a, vs, tlb, xa, ino_xa, rmap_keys, rmap_off, rmap_rows, row_mm, mmcs, live, ns,
                               ps, folios, work, io, stat, sc_nr, gfp_io_fs, cpu)
     if status != PASS_DONE:
         return status
@@ -1794,12 +1790,11 @@ def run_lruvec_pass(k, lruvec, sc: scan_control, ps: np.ndarray, batch_size: int
     while True:
         vs = ensure_tables(k, 0)  # reclaim grows no table pool
         batch = rmap_batch(k, EMPTY_I64)
-        mm_dirty = np.zeros(batch.mmcs.shape[0], np.int64)  # (the counters change in place: unread)
         ps[PS_FLAGS] &= ~(PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         ps[PS_FLAGS] |= pass_machine_flags(k, pgdat) & (PF_PGDAT_WRITEBACK | PF_WB_THROTTLED)
         ps[PS_TOTAL_SWAP] = k.total_swap_pages
         status = shrink_lruvec_pass(a, vs, tlb, k.page_cache, ino_xa_table(k), batch.rmap_keys, batch.rmap_off,
-                                    batch.rmap_rows, batch.row_mm, batch.mmcs, mm_dirty, mem_cgroup_ids(k), ps, folios,
+                                    batch.rmap_rows, batch.row_mm, batch.mmcs, mem_cgroup_ids(k), ps, folios,
                                     work, io, stat, sc.nr, gfp_io_fs, cpu)
         if status == PASS_DONE:
             break
@@ -1858,20 +1853,13 @@ class node_pass_buffers:
     and its batch arrays (kswapd keeps its own; direct and node reclaimers take theirs from
     ``k.reclaim_buffers`` for one pass, as reclaimers may nest through the clock)."""
 
-    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr", "mm_dirty")
+    __slots__ = ("ns", "ps", "folios", "work", "io", "stat", "nr")
 
     def __init__(self):
         self.ns, self.ps = np.zeros(NR_NS, np.int64), np.zeros(NR_PS, np.int64)
         self.folios, self.work = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(SWAP_CLUSTER_MAX, np.int64)
         self.io, self.stat = np.zeros(SWAP_CLUSTER_MAX, np.int64), np.zeros(NR_ST, np.int64)
         self.nr = np.zeros(NR_ST, np.int64)  # sc->nr (a direct reclaimer's scan_control lends its own)
-        self.mm_dirty = EMPTY_I64  # the pass's marks of the mms it changed (in place: unread)
-
-    def mm_marks(self, mmcs: np.ndarray) -> np.ndarray:
-        """``mm_dirty`` for the pass, a mark per row of ``mmcs``."""
-        if self.mm_dirty.shape[0] != mmcs.shape[0]:
-            self.mm_dirty = np.zeros(mmcs.shape[0], np.int64)
-        return self.mm_dirty
 
 
 def node_pass_covers(k, sc: scan_control) -> bool:
@@ -1886,7 +1874,7 @@ def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
     ``buf`` until it is done, doing in Python what it stops for (``lruvec_pass_stop``); the
     mm counters it changes are the tasks' own (``RmapRegistry.mmcs``). Returns PASS_DONE or
     PASS_END."""
-    a, ns, ps = k.mem_map, buf.ns, buf.ps
+    a, ns, ps, reg = k.mem_map, buf.ns, buf.ps, k.rmap
     tlb, has_tlb = pass_tlb(k)
     flags = int(ns[NS_SC_FLAGS])
     gfp_io_fs = flags & (PF_MAY_IO | PF_MAY_FS) == PF_MAY_IO | PF_MAY_FS
@@ -1894,13 +1882,13 @@ def run_node_pass(k, pgdat, buf: node_pass_buffers, compiled) -> int:
     ns[NS_REFAULTS_ANON], ns[NS_REFAULTS_FILE] = pgdat.lruvec.refaults
     live, cpu = mem_cgroup_ids(k), _cpu(k)
     while True:
-        vs = ensure_tables(k, 0)  # reclaim grows no table pool
-        reg = rmap_owners(k, rmap_table(k.rmap))
+        vs = k.vm_state  # (node_pass_covers: built; only the events of Python's stops may grow it)
+        if reg.owners_seq != (reg.seq, reg.tasks_seq):  # (Python's stops may change the table or the tasks)
+            rmap_owners(k, rmap_table(reg))
         ns[NS_PASS_FLAGS] = has_tlb | pass_machine_flags(k, pgdat)
         ns[NS_TOTAL_SWAP] = k.total_swap_pages
         status = compiled(a, vs, tlb, k.page_cache, ino_xa_table(k), reg.keys, reg.off, reg.rows, reg.row_mm,
-                          reg.mmcs, buf.mm_marks(reg.mmcs), live, ns, ps, buf.folios, buf.work, buf.io, buf.stat,
-                          buf.nr, gfp_io_fs, cpu)
+                          reg.mmcs, live, ns, ps, buf.folios, buf.work, buf.io, buf.stat, buf.nr, gfp_io_fs, cpu)
         if status == PASS_DONE or status == PASS_END:
             return status
         lruvec_pass_stop(k, pgdat, status, ps, buf.folios, buf.io, buf.stat, ns[NS_RECLAIMER] == RECLAIMER_KSWAPD,

@@ -208,6 +208,9 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
     tlb = tlb_for(k)
     tlb.reset_counters()
     asid = asid_of(task)
+    # the batch loop's callees, looked up once (~4000 batches)
+    a, clock, ensure_tables, set_current = k.mem_map, k.clock, F.ensure_tables, F.set_current
+    replay_batch, clock_work, fault_ok, minflt = M.replay_batch, fault.clock_work, M.FAULT_OK, M.MMC_MINFLT
     peak = 0
     reader = TraceReader(trace, fmt, skip_bad, progress=progress)
     while True:
@@ -229,22 +232,23 @@ def replay(machine, trace, fmt: str = "auto", maps=None, madvise_hugepage: bool 
             hi = min(lo + every, len(addrs))
             start, entered = lo, False
             while start < hi:
-                vs = F.ensure_tables(k)
+                vs = ensure_tables(k)
                 if not entered:  # the task runs: only a fault finished in Python may change these
                     tlb.switch_mm(task)  # (events are kernel threads: they load no mm, set no current)
-                    F.set_current(k, task)
+                    set_current(k, task)
                     entered = True
                 slowpath_wakes_nothing(k, vs)  # events and wake-ups change kswapd's state
                 # a batch ends at the first record that could reach the next event if every
                 # record faulted (the fewest that can take the time left): the records before it
                 # cannot reach it, so the event runs after the first record that does
-                end = min(hi, start + max(1, -(-k.clock.budget() // RECORD_MAX_NS)))
-                done0, flt = start, int(task.mmc[M.MMC_MINFLT])
-                start, status, peak = M.replay_batch(k.mem_map, vs, k.page_cache, tlb, asid, task.vma_table,
-                                                     task.mmc, addrs, kinds, start, end, peak)
-                fault.clock_work(k, task, start - done0, flt)
+                end = min(hi, start + max(1, -(-clock.budget() // RECORD_MAX_NS)))
+                mmc = task.mmc  # (a new task's counters may move the row: mm_counters_alloc)
+                done0, flt = start, int(mmc[minflt])
+                start, status, peak = replay_batch(a, vs, k.page_cache, tlb, asid, task.vma_table, mmc, addrs, kinds,
+                                                   start, end, peak)
+                clock_work(k, task, start - done0, flt)
                 wake_boosted_kswapds(k)
-                if status != M.FAULT_OK:
+                if status != fault_ok:
                     fault.handle_fault_status(k, task, vs, status, int(addrs[start]), kinds[start] >= 2)
                     entered = False
             if debug_vm:

@@ -148,7 +148,9 @@ def clock_work(k, task, accesses: int, flt: int) -> None:
     """The simulated time of ``accesses`` accesses, the faults counted since ``flt`` and the
     swap-ins the batch completed (``kernel/timer.py``); the events due meanwhile run."""
     vp = k.vm_state.vp
-    swapins, vp[VP_SWAPIN_FAULTS] = int(vp[VP_SWAPIN_FAULTS]), 0
+    swapins = int(vp[VP_SWAPIN_FAULTS])
+    if swapins:
+        vp[VP_SWAPIN_FAULTS] = 0
     k.clock.work(accesses, int(task.mmc[M.MMC_MINFLT]) - flt + swapins)
 
 
