@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from ...errors import KernelError
 from ...kernel.sysctl import VmTunables
 from .fs import FMODE_READ, FMODE_WRITE, O_RDWR, S_IFREG, address_space, file, inode, super_block
+from .mm_types_task import (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS,  # noqa: F401 (the mmc layout,
+                            MMC_ANON_THP, MMC_HAS_PINNED, MMC_MAJFLT, MMC_MEMCG, MMC_MINFLT, MMC_PGD,  # read as M.*)
+                            MMC_PGTABLES_BYTES, NR_MMC)
 from .rmap import RmapRegistry
 from .rmap import anon_vma as anon_vma_t
 
@@ -47,13 +50,6 @@ DEFAULT_RLIMITS = {  # include/asm-generic/resource.h INIT_RLIMITS (cur, max)
 }
 RLIM_INFINITY = None
 
-# ---- the compiled mm context: columns of ``task.mmc`` (mm/memory.py) -------------------------
-MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = 0, 1, 2, 3  # mm->rss_stat (mm_types_task.h)
-MMC_MINFLT, MMC_MAJFLT = 4, 5  # the task's min_flt, maj_flt
-MMC_PGTABLES_BYTES, MMC_PGD, MMC_ANON_THP = 6, 7, 8  # mm->pgtables_bytes, the PGD's table row, anon THPs mapped
-MMC_MEMCG = 9  # the id of the memcg charged for the mm's pages (mm->owner's, get_mem_cgroup_from_mm)
-MMC_HAS_PINNED = 10  # MMF_HAS_PINNED: a FOLL_PIN was taken in this mm once (mm_set_has_pinned_flag)
-NR_MMC = 12
 
 GUP_PIN_COUNTING_BIAS = 1 << 10  # include/linux/mm.h: what one FOLL_PIN adds to a small folio's _refcount
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .mm_types_task import NR_MMC
+
 
 class anon_vma:
     """``struct anon_vma``: ``root`` and ``parent`` (itself for a root), ``refcount`` (1 while
@@ -46,12 +48,6 @@ class anon_vma:
 # RMAP_FLAGS is the VMA's vm_flags (VM_LOCKED and VM_EXEC for folio_referenced)
 RMAP_PGD, RMAP_START, RMAP_END, RMAP_PGOFF, RMAP_FLAGS = 0, 1, 2, 3, 4
 NR_RMAP_COLS = 5
-
-
-def _no_mm_counters() -> np.ndarray:
-    from .mm_types import NR_MMC  # (mm_types imports this module)
-
-    return np.zeros((0, NR_MMC), np.int64)
 
 
 @dataclass(eq=False)
@@ -84,7 +80,7 @@ class RmapRegistry:
     tasks_seq: int = 0
     owners_seq: tuple = (-1, -1)
     row_mm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    mmcs: np.ndarray = field(default_factory=lambda: _no_mm_counters())
+    mmcs: np.ndarray = field(default_factory=lambda: np.zeros((0, NR_MMC), np.int64))
     mm_slots: list = field(default_factory=list)
     ino_xa_seq: int = -1
     ino_xa: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
